@@ -1,0 +1,72 @@
+// Host system calls that glibc lacks or declares variadic.
+#include "CSwitch.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+long sw_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
+    struct open_how how = { .flags = flags, .mode = mode, .resolve = resolve };
+    long r = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+    return r < 0 ? -errno : r;
+}
+
+long sw_faccessat2(int dirfd, const char *path, int mode, int flags) {
+    long r = syscall(SYS_faccessat2, dirfd, path, mode, flags);
+    return r < 0 ? -errno : r;
+}
+
+long sw_getdents64(int fd, void *buf, size_t len) {
+    long r = syscall(SYS_getdents64, fd, buf, len);
+    return r < 0 ? -errno : r;
+}
+
+int sw_open_rdonly(const char *path) {
+    int r = open(path, O_RDONLY | O_CLOEXEC);
+    return r < 0 ? -errno : r;
+}
+
+int sw_ioctl_ptr(int fd, unsigned long req, void *arg) {
+    int r = ioctl(fd, req, arg);
+    return r < 0 ? -errno : r;
+}
+
+int sw_fcntl_int(int fd, int cmd, int arg) {
+    int r = fcntl(fd, cmd, arg);
+    return r < 0 ? -errno : r;
+}
+
+int sw_memfd(const char *name) {
+    int r = memfd_create(name, MFD_CLOEXEC);
+    return r < 0 ? -errno : r;
+}
+
+long sw_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *out) {
+    long r = syscall(SYS_statx, dirfd, path, flags, mask, out);
+    return r < 0 ? -errno : r;
+}
+
+int sw_punch_hole(int fd, uint64_t offset, uint64_t len) {
+    int r = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)len);
+    return r < 0 ? -errno : 0;
+}
+
+int sw_sud_available(void) {
+    // PR_SYS_DISPATCH_OFF is accepted wherever the feature is built in.
+    return prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 0, 0, 0, 0) == 0;
+}
+
+int sw_sysinfo(struct sysinfo *info) { return sysinfo(info) < 0 ? -errno : 0; }
+
+long sw_affinity_mask(uint64_t *mask) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) < 0) return -errno;
+    memcpy(mask, &set, sizeof(*mask));
+    return 0;
+}

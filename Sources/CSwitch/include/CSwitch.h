@@ -1,0 +1,91 @@
+// CSwitch: the only code that touches raw machine state. Everything here is
+// something Swift cannot express: variadic calls (ptrace, syscall, prctl,
+// seccomp_rule_add), register layouts, the stub's machine code, fork children
+// that may only make raw system calls.
+#ifndef CSWITCH_H
+#define CSWITCH_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/user.h>
+#include <signal.h>
+#include <linux/stat.h>     // struct statx (glibc hides it without _GNU_SOURCE)
+#include <sys/statfs.h>
+#include <sys/random.h>
+#include <sys/auxv.h>
+#include <sys/sysinfo.h>
+
+// Constants Swift's Glibc module hides behind _GNU_SOURCE.
+#define SW_O_PATH 010000000
+#define SW_AT_EMPTY_PATH 0x1000
+#define SW_AT_SYMLINK_NOFOLLOW 0x100
+
+// ---- ptrace (ptrace.c) ----------------------------------------------------
+
+typedef struct user_regs_struct sw_regs;
+
+long sw_ptrace(int request, pid_t pid, unsigned long addr, unsigned long data);
+int sw_getregs(pid_t pid, sw_regs *regs);        // PTRACE_GETREGSET NT_PRSTATUS
+int sw_setregs(pid_t pid, const sw_regs *regs);  // PTRACE_SETREGSET NT_PRSTATUS
+// FPU/vector state as the kernel's XSAVE image (NT_X86_XSTATE). Returns the
+// number of bytes the kernel filled, or -errno.
+long sw_getfpregs(pid_t pid, void *buf, size_t len);
+long sw_setfpregs(pid_t pid, const void *buf, size_t len);
+int sw_getsiginfo(pid_t pid, siginfo_t *info);
+int sw_sysemu(pid_t pid, int sig);               // PTRACE_SYSEMU
+int sw_cont(pid_t pid, int sig);                 // PTRACE_CONT
+// waitpid(__WALL) retrying on EINTR; returns pid or -errno.
+pid_t sw_wait(pid_t pid, int *status);
+
+// siginfo accessors: the kernel union is awkward from Swift.
+uint64_t sw_siginfo_addr(const siginfo_t *info);
+int sw_siginfo_code(const siginfo_t *info);
+
+// ---- the stub (stub.c) ------------------------------------------------------
+
+// Layout of the stub region: code page then data page (the seccomp program).
+#define SW_STUB_PAGES 2
+#define SW_STUB_DATA_OFFSET 4096
+#define SW_STUB_FILTER_OFFSET (SW_STUB_DATA_OFFSET + 64)
+#define SW_TASK_SIZE 0x7ffffffff000UL
+
+// The stub's machine code, position independent; copied into the memory file.
+const uint8_t *sw_stub_code(size_t *len, size_t *syscall_gadget_offset);
+
+// Fork a stub process: a blank address space holding only the stub pages
+// (memfd offset 0) mapped at stub_addr, traced by the calling thread through
+// PTRACE_TRACEME, under the seccomp program stored in the data page. Returns
+// the pid (stopped in SIGSTOP before the stub code runs) or -errno.
+pid_t sw_stub_fork(int memfd, uint64_t stub_addr);
+
+// ---- seccomp (seccomp.c) ----------------------------------------------------
+
+// Builds the stub's filter with libseccomp: allow only the listed syscall
+// numbers, kill the process on anything else (including the ia32 ABI).
+// Writes a struct sock_fprog followed by its instructions into out, with the
+// program pointer set as it will be seen at out_guest_addr. Returns bytes
+// written or -errno.
+long sw_build_stub_filter(const int *allowed, int count, void *out, size_t cap,
+                          uint64_t out_guest_addr);
+
+// ---- host system calls glibc does not wrap, or wraps variadically (host.c) ---
+
+long sw_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode,
+                uint64_t resolve);
+long sw_faccessat2(int dirfd, const char *path, int mode, int flags);
+long sw_getdents64(int fd, void *buf, size_t len);
+long sw_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *out);
+int sw_open_rdonly(const char *path);
+int sw_ioctl_ptr(int fd, unsigned long req, void *arg);
+int sw_fcntl_int(int fd, int cmd, int arg);
+int sw_memfd(const char *name);
+// fallocate(PUNCH_HOLE|KEEP_SIZE): drop pages so they read back as zeros.
+int sw_punch_hole(int fd, uint64_t offset, uint64_t len);
+// Whether prctl(PR_SET_SYSCALL_USER_DISPATCH) exists (Linux 5.11+).
+int sw_sud_available(void);
+int sw_sysinfo(struct sysinfo *info);
+// The first 64 CPUs of the sentry's affinity mask (sched_getaffinity is _GNU_SOURCE).
+long sw_affinity_mask(uint64_t *mask);
+
+#endif

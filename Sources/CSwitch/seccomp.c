@@ -1,0 +1,47 @@
+// The stub's seccomp filter, built with libseccomp (seccomp_rule_add is
+// variadic). Guest syscalls never reach it: PTRACE_SYSEMU reports and skips
+// them before seccomp runs. It only sees what the stub executes itself, so it
+// allows the few calls the sentry injects and kills the process on anything
+// else, including the ia32 ABI (int $0x80).
+#include "CSwitch.h"
+#include <errno.h>
+#include <linux/filter.h>
+#include <seccomp.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+long sw_build_stub_filter(const int *allowed, int count, void *out, size_t cap,
+                          uint64_t out_guest_addr) {
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    if (!ctx) return -ENOMEM;
+    long rc = 0;
+    for (int i = 0; i < count && rc == 0; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+    // NO_NEW_PRIVS is set by the stub itself, just before loading.
+    if (rc == 0) rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+    int fd = -1;
+    if (rc == 0) {
+        fd = memfd_create("sentry-bpf", MFD_CLOEXEC);
+        if (fd < 0) rc = -errno;
+    }
+    if (rc == 0) rc = seccomp_export_bpf(ctx, fd);
+    seccomp_release(ctx);
+    if (rc != 0) { if (fd >= 0) close(fd); return rc < 0 ? rc : -EINVAL; }
+
+    off_t size = lseek(fd, 0, SEEK_END);
+    size_t header = 64; // struct sock_fprog, padded to the filter's offset
+    if (size <= 0 || (size_t)size + header > cap || size % sizeof(struct sock_filter)) {
+        close(fd);
+        return -E2BIG;
+    }
+    memset(out, 0, header);
+    if (pread(fd, (char *)out + header, (size_t)size, 0) != size) { close(fd); return -EIO; }
+    close(fd);
+    struct sock_fprog prog = {
+        .len = (unsigned short)(size / sizeof(struct sock_filter)),
+        .filter = (struct sock_filter *)(uintptr_t)(out_guest_addr + header),
+    };
+    memcpy(out, &prog, sizeof(prog));
+    return (long)(header + (size_t)size);
+}

@@ -1,0 +1,78 @@
+import Glibc
+
+/// A Linux errno value as the guest sees it. Handlers throw these; the
+/// dispatcher turns them into `-errno` in rax.
+public struct Errno: Error, RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    public init(_ raw: Int32) { self.rawValue = raw }
+
+    /// The symbolic name strace prints (`ENOENT`).
+    public var name: String {
+        let i = Int(rawValue)
+        if i > 0, i < Errno.names.count, !Errno.names[i].isEmpty { return Errno.names[i] }
+        switch rawValue {
+        case 512: return "ERESTARTSYS"
+        case 513: return "ERESTARTNOINTR"
+        case 514: return "ERESTARTNOHAND"
+        case 516: return "ERESTART_RESTARTBLOCK"
+        default: return "E?\(rawValue)"
+        }
+    }
+    /// The message strace prints in parentheses.
+    public var message: String { String(cString: strerror(rawValue)) }
+    public var description: String { "\(name) (\(message))" }
+
+    /// Host call results in the `-errno` convention.
+    @inline(__always)
+    public static func check(_ r: Int) throws(Errno) -> Int {
+        if r < 0 { throw Errno(Int32(-r)) }
+        return r
+    }
+    /// Host libc calls returning -1 and setting errno.
+    @inline(__always)
+    public static func checkLibc(_ r: Int) throws(Errno) -> Int {
+        if r < 0 { throw Errno(errno) }
+        return r
+    }
+
+    /// Runs a closure through a rethrowing stdlib API (withUnsafeBytes and
+    /// friends lose typed throws) and gets the Errno back out.
+    @inline(__always)
+    public static func typed<T>(_ body: () throws -> T) throws(Errno) -> T {
+        do { return try body() } catch let e as Errno { throw e } catch { throw .EFAULT }
+    }
+
+    public static let EPERM = Errno(1), ENOENT = Errno(2), ESRCH = Errno(3), EINTR = Errno(4)
+    public static let EIO = Errno(5), ENXIO = Errno(6), E2BIG = Errno(7), ENOEXEC = Errno(8)
+    public static let EBADF = Errno(9), ECHILD = Errno(10), EAGAIN = Errno(11), ENOMEM = Errno(12)
+    public static let EACCES = Errno(13), EFAULT = Errno(14), EBUSY = Errno(16), EEXIST = Errno(17)
+    public static let EXDEV = Errno(18), ENODEV = Errno(19), ENOTDIR = Errno(20), EISDIR = Errno(21)
+    public static let EINVAL = Errno(22), ENFILE = Errno(23), EMFILE = Errno(24), ENOTTY = Errno(25)
+    public static let EFBIG = Errno(27), ENOSPC = Errno(28), ESPIPE = Errno(29), EROFS = Errno(30)
+    public static let EPIPE = Errno(32), ERANGE = Errno(34), ENAMETOOLONG = Errno(36)
+    public static let ENOSYS = Errno(38), ENOTEMPTY = Errno(39), ELOOP = Errno(40)
+    public static let ENODATA = Errno(61), EOVERFLOW = Errno(75), EOPNOTSUPP = Errno(95)
+
+    // Index = errno; the names Linux's uapi headers give them.
+    static let names: [String] = [
+        "", "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF",
+        "ECHILD", "EAGAIN", "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST", "EXDEV",
+        "ENODEV", "ENOTDIR", "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY", "ETXTBSY", "EFBIG",
+        "ENOSPC", "ESPIPE", "EROFS", "EMLINK", "EPIPE", "EDOM", "ERANGE", "EDEADLK", "ENAMETOOLONG",
+        "ENOLCK", "ENOSYS", "ENOTEMPTY", "ELOOP", "", "ENOMSG", "EIDRM", "ECHRNG", "EL2NSYNC",
+        "EL3HLT", "EL3RST", "ELNRNG", "EUNATCH", "ENOCSI", "EL2HLT", "EBADE", "EBADR", "EXFULL",
+        "ENOANO", "EBADRQC", "EBADSLT", "", "EBFONT", "ENOSTR", "ENODATA", "ETIME", "ENOSR",
+        "ENONET", "ENOPKG", "EREMOTE", "ENOLINK", "EADV", "ESRMNT", "ECOMM", "EPROTO", "EMULTIHOP",
+        "EDOTDOT", "EBADMSG", "EOVERFLOW", "ENOTUNIQ", "EBADFD", "EREMCHG", "ELIBACC", "ELIBBAD",
+        "ELIBSCN", "ELIBMAX", "ELIBEXEC", "EILSEQ", "ERESTART", "ESTRPIPE", "EUSERS", "ENOTSOCK",
+        "EDESTADDRREQ", "EMSGSIZE", "EPROTOTYPE", "ENOPROTOOPT", "EPROTONOSUPPORT",
+        "ESOCKTNOSUPPORT", "EOPNOTSUPP", "EPFNOSUPPORT", "EAFNOSUPPORT", "EADDRINUSE",
+        "EADDRNOTAVAIL", "ENETDOWN", "ENETUNREACH", "ENETRESET", "ECONNABORTED", "ECONNRESET",
+        "ENOBUFS", "EISCONN", "ENOTCONN", "ESHUTDOWN", "ETOOMANYREFS", "ETIMEDOUT", "ECONNREFUSED",
+        "EHOSTDOWN", "EHOSTUNREACH", "EALREADY", "EINPROGRESS", "ESTALE", "EUCLEAN", "ENOTNAM",
+        "ENAVAIL", "EISNAM", "EREMOTEIO", "EDQUOT", "ENOMEDIUM", "EMEDIUMTYPE", "ECANCELED",
+        "ENOKEY", "EKEYEXPIRED", "EKEYREVOKED", "EKEYREJECTED", "EOWNERDEAD", "ENOTRECOVERABLE",
+        "ERFKILL", "EHWPOISON",
+    ]
+}

@@ -1,0 +1,67 @@
+import Synchronization
+
+/// A process's file descriptor table (shared by tasks cloned with CLONE_FILES).
+public final class FDTable: Sendable {
+    public struct Entry: Sendable {
+        public var file: FileDescription
+        public var closeOnExec: Bool
+    }
+    private struct State {
+        var entries: [Int32: Entry] = [:]
+        var limit: Int32 = 1024
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var limit: Int32 {
+        get { state.withLock { $0.limit } }
+        set { state.withLock { $0.limit = newValue } }
+    }
+
+    public func get(_ fd: FileDescriptor) throws(Errno) -> FileDescription {
+        guard let e = state.withLock({ $0.entries[fd.rawValue] }) else { throw .EBADF }
+        return e.file
+    }
+
+    public func entry(_ fd: FileDescriptor) -> Entry? { state.withLock { $0.entries[fd.rawValue] } }
+
+    /// Installs at the lowest free number >= `minimum`.
+    public func install(_ file: FileDescription, closeOnExec: Bool = false, minimum: Int32 = 0) throws(Errno) -> FileDescriptor {
+        let r: Int32? = state.withLock { s in
+            var n = minimum
+            while s.entries[n] != nil { n += 1 }
+            guard n < s.limit else { return nil }
+            s.entries[n] = Entry(file: file, closeOnExec: closeOnExec)
+            return n
+        }
+        guard let r else { throw minimum >= limit ? .EINVAL : .EMFILE }
+        return FileDescriptor(r)
+    }
+
+    /// Installs at exactly `fd`, replacing (and returning) what was there.
+    @discardableResult
+    public func install(_ file: FileDescription, at fd: FileDescriptor, closeOnExec: Bool) throws(Errno) -> FileDescription? {
+        try state.withLock { (s: inout State) throws(Errno) -> FileDescription? in
+            guard fd.rawValue >= 0, fd.rawValue < s.limit else { throw .EBADF }
+            let old = s.entries[fd.rawValue]?.file
+            s.entries[fd.rawValue] = Entry(file: file, closeOnExec: closeOnExec)
+            return old
+        }
+    }
+
+    @discardableResult
+    public func remove(_ fd: FileDescriptor) throws(Errno) -> FileDescription {
+        guard let e = state.withLock({ $0.entries.removeValue(forKey: fd.rawValue) }) else { throw .EBADF }
+        return e.file
+    }
+
+    public func setCloseOnExec(_ fd: FileDescriptor, _ on: Bool) throws(Errno) {
+        try state.withLock { (s: inout State) throws(Errno) in
+            guard s.entries[fd.rawValue] != nil else { throw .EBADF }
+            s.entries[fd.rawValue]!.closeOnExec = on
+        }
+    }
+
+    public var descriptors: [FileDescriptor] { state.withLock { $0.entries.keys.sorted().map { FileDescriptor($0) } } }
+}

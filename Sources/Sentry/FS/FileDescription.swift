@@ -1,0 +1,93 @@
+import CSwitch
+import Glibc
+import Synchronization
+
+/// Open-file flag bits (open(2)), as guests pass them.
+public struct OpenFlags: OptionSet, Sendable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    public static let accessMode: Int32 = 3
+    public static let writeOnly = OpenFlags(rawValue: 1)
+    public static let readWrite = OpenFlags(rawValue: 2)
+    public static let create = OpenFlags(rawValue: 0o100)
+    public static let exclusive = OpenFlags(rawValue: 0o200)
+    public static let noCTTY = OpenFlags(rawValue: 0o400)
+    public static let truncate = OpenFlags(rawValue: 0o1000)
+    public static let append = OpenFlags(rawValue: 0o2000)
+    public static let nonBlock = OpenFlags(rawValue: 0o4000)
+    public static let dsync = OpenFlags(rawValue: 0o10000)
+    public static let async = OpenFlags(rawValue: 0o20000)
+    public static let direct = OpenFlags(rawValue: 0o40000)
+    public static let largeFile = OpenFlags(rawValue: 0o100000)
+    public static let directory = OpenFlags(rawValue: 0o200000)
+    public static let noFollow = OpenFlags(rawValue: 0o400000)
+    public static let noATime = OpenFlags(rawValue: 0o1000000)
+    public static let closeOnExec = OpenFlags(rawValue: 0o2000000)
+    public static let sync = OpenFlags(rawValue: 0o4010000)
+    public static let path = OpenFlags(rawValue: 0o10000000)
+    public static let tmpFile = OpenFlags(rawValue: 0o20200000)
+    /// Flags F_SETFL may change.
+    public static let settable: OpenFlags = [.append, .async, .direct, .noATime, .nonBlock]
+
+    public var readable: Bool { rawValue & Self.accessMode != 1 && !contains(.path) }
+    public var writable: Bool { (rawValue & Self.accessMode == 1 || rawValue & Self.accessMode == 2) && !contains(.path) }
+}
+
+/// An open file description: what a guest fd points at. Several fds (dup)
+/// may share one. The base class answers every operation the way Linux does
+/// for a file that doesn't support it.
+open class FileDescription: @unchecked Sendable {
+    private let flagsLock: Mutex<OpenFlags>
+    public init(flags: OpenFlags) { flagsLock = Mutex(flags) }
+
+    public var flags: OpenFlags {
+        get { flagsLock.withLock { $0 } }
+        set { flagsLock.withLock { $0 = newValue } }
+    }
+
+    /// The path /proc/self/fd shows.
+    open var displayPath: String { "anon_inode:[unknown]" }
+    /// The host fd behind it, when there is one (for reopen via /proc/self/fd).
+    open var hostFD: Int32? { nil }
+    open var isDirectory: Bool { false }
+    /// Guest path of a directory, for *at() lookups relative to it.
+    open var directoryPath: String? { nil }
+
+    open func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int { throw .EINVAL }
+    open func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int { throw .EINVAL }
+    open func pread(into bufs: [UnsafeMutableRawBufferPointer], at offset: Int64) throws(Errno) -> Int { throw .ESPIPE }
+    open func pwrite(from bufs: [UnsafeRawBufferPointer], at offset: Int64) throws(Errno) -> Int { throw .ESPIPE }
+    open func seek(_ offset: Int64, whence: Int32) throws(Errno) -> Int64 { throw .ESPIPE }
+    open func stat() throws(Errno) -> Glibc.stat { throw .EINVAL }
+    open func statx(mask: UInt32) throws(Errno) -> CSwitch.statx { Self.statxFrom(try stat()) }
+    open func getdents(into buf: UnsafeMutableRawBufferPointer) throws(Errno) -> Int { throw .ENOTDIR }
+    open func ioctl(_ request: UInt64, argument: GuestAddress, mm: MemoryManager) throws(Errno) -> Int64 { throw .ENOTTY }
+    /// A file whose pages mmap may copy; nil means ENODEV.
+    open func mappable() throws(Errno) -> MappedFile? { nil }
+    /// F_SETFL: the host side may need to follow (O_NONBLOCK, O_APPEND).
+    open func setStatusFlags(_ f: OpenFlags) throws(Errno) {
+        flags = OpenFlags(rawValue: (flags.rawValue & ~OpenFlags.settable.rawValue) | (f.rawValue & OpenFlags.settable.rawValue))
+    }
+
+    /// Builds a statx answer from a stat one, for files with no native statx.
+    public static func statxFrom(_ st: Glibc.stat) -> CSwitch.statx {
+        var x = CSwitch.statx()
+        x.stx_mask = 0x7ff  // STATX_BASIC_STATS
+        x.stx_blksize = UInt32(st.st_blksize)
+        x.stx_nlink = UInt32(st.st_nlink)
+        x.stx_uid = st.st_uid
+        x.stx_gid = st.st_gid
+        x.stx_mode = UInt16(st.st_mode)
+        x.stx_ino = UInt64(st.st_ino)
+        x.stx_size = UInt64(st.st_size)
+        x.stx_blocks = UInt64(st.st_blocks)
+        x.stx_atime.tv_sec = Int64(st.st_atim.tv_sec); x.stx_atime.tv_nsec = UInt32(st.st_atim.tv_nsec)
+        x.stx_mtime.tv_sec = Int64(st.st_mtim.tv_sec); x.stx_mtime.tv_nsec = UInt32(st.st_mtim.tv_nsec)
+        x.stx_ctime.tv_sec = Int64(st.st_ctim.tv_sec); x.stx_ctime.tv_nsec = UInt32(st.st_ctim.tv_nsec)
+        x.stx_rdev_major = UInt32((st.st_rdev >> 8) & 0xfff)
+        x.stx_rdev_minor = UInt32((st.st_rdev & 0xff) | ((st.st_rdev >> 12) & ~0xff))
+        x.stx_dev_major = UInt32((st.st_dev >> 8) & 0xfff)
+        x.stx_dev_minor = UInt32((st.st_dev & 0xff) | ((st.st_dev >> 12) & ~0xff))
+        return x
+    }
+}

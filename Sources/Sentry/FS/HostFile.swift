@@ -1,0 +1,130 @@
+import CSwitch
+import Glibc
+
+/// A file of the host, reached through a host descriptor the sentry owns.
+/// Used for files opened beneath the guest root and for the sentry's own
+/// stdin/stdout/stderr, which the guest inherits.
+public final class HostFile: FileDescription, @unchecked Sendable {
+    public let fd: Int32
+    let root: HostRoot?
+    private let fallbackPath: String
+
+    /// Takes ownership of `fd`.
+    public init(fd: Int32, flags: OpenFlags, root: HostRoot?, path: String) {
+        self.fd = fd
+        self.root = root
+        self.fallbackPath = path
+        super.init(flags: flags)
+    }
+
+    deinit { close(fd) }
+
+    public override var hostFD: Int32? { fd }
+
+    /// Where the host says the file is now, seen from the guest root.
+    public override var displayPath: String {
+        guard let root, let host = root.hostPath(of: fd) else { return fallbackPath }
+        return root.guestPath(fromHost: host) ?? fallbackPath
+    }
+    public override var isDirectory: Bool {
+        var st = Glibc.stat()
+        return fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR
+    }
+    public override var directoryPath: String? { isDirectory ? displayPath : nil }
+
+    private static func iovecs(_ bufs: [UnsafeMutableRawBufferPointer]) -> [iovec] {
+        bufs.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
+    }
+
+    private func retrying(_ body: () -> Int) throws(Errno) -> Int {
+        while true {
+            let r = body()
+            if r >= 0 { return r }
+            if errno != EINTR { throw Errno(errno) }
+        }
+    }
+
+    public override func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
+        guard flags.readable else { throw .EBADF }
+        let iov = Self.iovecs(bufs)
+        return try retrying { iov.withUnsafeBufferPointer { readv(fd, $0.baseAddress, Int32($0.count)) } }
+    }
+
+    public override func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int {
+        guard flags.writable else { throw .EBADF }
+        let iov = bufs.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        return try retrying { iov.withUnsafeBufferPointer { writev(fd, $0.baseAddress, Int32($0.count)) } }
+    }
+
+    public override func pread(into bufs: [UnsafeMutableRawBufferPointer], at offset: Int64) throws(Errno) -> Int {
+        guard flags.readable else { throw .EBADF }
+        let iov = Self.iovecs(bufs)
+        return try retrying { iov.withUnsafeBufferPointer { preadv(fd, $0.baseAddress, Int32($0.count), off_t(offset)) } }
+    }
+
+    public override func pwrite(from bufs: [UnsafeRawBufferPointer], at offset: Int64) throws(Errno) -> Int {
+        guard flags.writable else { throw .EBADF }
+        let iov = bufs.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        return try retrying { iov.withUnsafeBufferPointer { pwritev(fd, $0.baseAddress, Int32($0.count), off_t(offset)) } }
+    }
+
+    public override func seek(_ offset: Int64, whence: Int32) throws(Errno) -> Int64 {
+        let r = lseek(fd, off_t(offset), whence)
+        if r < 0 { throw Errno(errno) }
+        return Int64(r)
+    }
+
+    public override func stat() throws(Errno) -> Glibc.stat {
+        var st = Glibc.stat()
+        if fstat(fd, &st) != 0 { throw Errno(errno) }
+        return st
+    }
+
+    public override func statx(mask: UInt32) throws(Errno) -> CSwitch.statx {
+        var x = CSwitch.statx()
+        let r = sw_statx(fd, "", SW_AT_EMPTY_PATH, mask, &x)
+        if r < 0 { throw Errno(Int32(-r)) }
+        return x
+    }
+
+    public override func getdents(into buf: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try Errno.check(sw_getdents64(fd, buf.baseAddress, buf.count))
+    }
+
+    public override func ioctl(_ request: UInt64, argument: GuestAddress, mm: MemoryManager) throws(Errno) -> Int64 {
+        switch request {
+        case 0x5401, 0x5413:  // TCGETS, TIOCGWINSZ: the terminal the user gave the guest
+            guard isatty(fd) == 1 else { throw .ENOTTY }
+            var buf = [UInt8](repeating: 0, count: 64)
+            _ = try Errno.check(Int(buf.withUnsafeMutableBytes { sw_ioctl_ptr(fd, UInt(request), $0.baseAddress) }))
+            try mm.copyOut(argument, Array(buf[0..<(request == 0x5401 ? 36 : 8)]))
+            return 0
+        case 0x5402, 0x5403, 0x5404, 0x5414:  // TCSETS, TCSETSW, TCSETSF, TIOCSWINSZ
+            guard isatty(fd) == 1 else { throw .ENOTTY }
+            var buf = try mm.copyIn(argument, request == 0x5414 ? 8 : 36)
+            _ = try Errno.check(Int(buf.withUnsafeMutableBytes { sw_ioctl_ptr(fd, UInt(request), $0.baseAddress) }))
+            return 0
+        case 0x5421:  // FIONBIO
+            let on: Int32 = try mm.read(argument, as: Int32.self)
+            var f = flags
+            if on != 0 { f.insert(.nonBlock) } else { f.remove(.nonBlock) }
+            try setStatusFlags(f)
+            return 0
+        default:
+            throw .ENOTTY
+        }
+    }
+
+    public override func setStatusFlags(_ f: OpenFlags) throws(Errno) {
+        let host = fcntl(fd, F_GETFL)
+        let want = (host & ~OpenFlags.settable.rawValue) | (f.rawValue & OpenFlags.settable.rawValue)
+        if fcntl(fd, F_SETFL, want) != 0 { throw Errno(errno) }
+        try super.setStatusFlags(f)
+    }
+
+    public override func mappable() throws(Errno) -> MappedFile? {
+        var st = Glibc.stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        return try MappedFile(duplicating: fd, path: displayPath)
+    }
+}

@@ -1,0 +1,45 @@
+/// A syscall handler: reads its arguments, works on the task's kernel
+/// objects, returns the value for rax or throws the errno.
+public typealias SyscallHandler = @Sendable (Task, SyscallArguments) throws(Errno) -> Int64
+
+/// One entry of the table: the name strace prints, the handler (nil: the
+/// sentry doesn't implement it and answers ENOSYS), how to print arguments
+/// and result, and a note on how complete the support is.
+public struct Syscall: Sendable {
+    public let name: String
+    public let handler: SyscallHandler?
+    public let args: [ArgFormat]
+    public let ret: RetFormat
+    public let note: String?
+
+    public init(_ name: String, _ handler: SyscallHandler?, _ args: [ArgFormat], _ ret: RetFormat = .int, note: String? = nil) {
+        self.name = name; self.handler = handler; self.args = args; self.ret = ret; self.note = note
+    }
+
+    /// A syscall the sentry knows by name but answers with ENOSYS.
+    public static func unimplemented(_ name: String, _ args: [ArgFormat] = [.hex, .hex, .hex, .hex, .hex, .hex], note: String? = nil) -> Syscall {
+        Syscall(name, nil, args, .int, note: note)
+    }
+}
+
+/// The syscall table, indexed by number. Numbers with no entry are unknown:
+/// ENOSYS, traced as `syscall_0x1f4(...)` as strace does.
+public struct SyscallTable: Sendable {
+    private var entries: [Syscall?]
+    public static let maxNumber = 512
+
+    public init(_ table: [Int: Syscall]) {
+        entries = Array(repeating: nil, count: Self.maxNumber)
+        for (nr, s) in table where nr >= 0 && nr < Self.maxNumber { entries[nr] = s }
+    }
+
+    public subscript(nr: UInt64) -> Syscall? { nr < UInt64(Self.maxNumber) ? entries[Int(nr)] : nil }
+
+    /// The number a name has in this table (for --strace-filter).
+    public func number(of name: String) -> Int? { entries.firstIndex { $0?.name == name } }
+
+    public var implemented: [(Int, Syscall)] {
+        entries.enumerated().compactMap { i, s in s.flatMap { $0.handler == nil ? nil : (i, $0) } }
+    }
+    public var all: [(Int, Syscall)] { entries.enumerated().compactMap { i, s in s.map { (i, $0) } } }
+}

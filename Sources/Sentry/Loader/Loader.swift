@@ -1,0 +1,124 @@
+import CSwitch
+import Glibc
+
+/// Loads a static ELF image into a fresh memory manager and builds the
+/// initial stack, as Linux's load_elf_binary and create_elf_tables do.
+public struct Loader {
+    /// Where Linux puts a static-pie (ELF_ET_DYN_BASE, without randomization).
+    public static let pieBase: UInt64 = 0x5555_5555_4000
+
+    public struct Result: Sendable {
+        public var entry: GuestAddress
+        public var stackPointer: GuestAddress
+        public var brk: GuestAddress
+        public var auxv: [(UInt64, UInt64)]
+    }
+
+    /// Maps the segments of `image` (read from `file`) and the stack.
+    public static func load(_ image: ELFImage, file: MappedFile, into mm: MemoryManager,
+                            argv: [String], envp: [String], execfn: String) throws(Errno) -> Result {
+        let bias = image.isPIE ? pieBase : 0
+        var highest: UInt64 = 0
+        for seg in image.loads {
+            let start = GuestAddress(bias + seg.vaddr).pageDown
+            let fileEnd = GuestAddress(bias + seg.vaddr + seg.fileSize)
+            let memEnd = GuestAddress(bias + seg.vaddr + seg.memSize).pageUp!
+            let fileOffset = seg.offset & ~(GuestAddress.pageSize - 1)
+            // File-backed pages: the whole pages of the file the segment covers.
+            let filePagesEnd = min(fileEnd.pageUp!, memEnd)
+            if filePagesEnd > start {
+                _ = try mm.map(hint: start, length: filePagesEnd - start, prot: seg.prot, flags: [.private, .fixed],
+                               file: file, fileOffset: fileOffset)
+                // The bytes after p_filesz in the last file page are bss: zero them.
+                if seg.memSize > seg.fileSize, fileEnd < filePagesEnd {
+                    for b in try mm.buffers(fileEnd, Int(filePagesEnd - fileEnd), write: false) {
+                        memset(b.baseAddress!, 0, b.count)
+                    }
+                }
+            }
+            // The rest of bss: anonymous pages.
+            if memEnd > filePagesEnd {
+                _ = try mm.map(hint: filePagesEnd, length: memEnd - filePagesEnd, prot: seg.prot, flags: [.private, .fixed, .anonymous])
+            }
+            highest = max(highest, memEnd.rawValue)
+        }
+        mm.setBrk(start: GuestAddress(highest))
+
+        // Program headers as the guest sees them: PT_PHDR, or inside the first segment mapping them.
+        var phdr = bias + image.phoff
+        if let p = image.segments.first(where: { $0.type == ProgramHeader.phdr }) {
+            phdr = bias + p.vaddr
+        } else if let l = image.loads.first(where: { $0.offset <= image.phoff && image.phoff < $0.offset + $0.fileSize }) {
+            phdr = bias + l.vaddr + (image.phoff - l.offset)
+        }
+
+        let layout = mm.layout
+        let stackBottom = layout.stackTop - layout.stackSize
+        _ = try mm.map(hint: stackBottom, length: layout.stackSize, prot: .rw, flags: [.private, .fixed, .anonymous, .growsDown],
+                       name: "[stack]")
+
+        let entry = bias + image.entry
+        var stack = StackBuilder(top: layout.stackTop, mm: mm)
+        try stack.pushBytes([0, 0, 0, 0, 0, 0, 0, 0])           // end marker
+        let execfnAddr = try stack.pushString(execfn)
+        var envAddrs: [GuestAddress] = []
+        for e in envp.reversed() { envAddrs.append(try stack.pushString(e)) }
+        envAddrs.reverse()
+        var argAddrs: [GuestAddress] = []
+        for a in argv.reversed() { argAddrs.append(try stack.pushString(a)) }
+        argAddrs.reverse()
+        let platformAddr = try stack.pushString("x86_64")
+        var random = [UInt8](repeating: 0, count: 16)
+        _ = random.withUnsafeMutableBytes { getrandom($0.baseAddress, 16, 0) }
+        let randomAddr = try stack.pushBytes(random)
+
+        let auxv: [(UInt64, UInt64)] = [
+            (51, UInt64(getauxval(51))),            // AT_MINSIGSTKSZ
+            (16, UInt64(getauxval(16))),            // AT_HWCAP: the CPU's, as Linux reports it
+            (6, GuestAddress.pageSize),     // AT_PAGESZ
+            (17, UInt64(sysconf(Int32(_SC_CLK_TCK)))), // AT_CLKTCK
+            (3, phdr),                      // AT_PHDR
+            (4, 56),                        // AT_PHENT
+            (5, UInt64(image.segments.count)), // AT_PHNUM
+            (7, 0),                         // AT_BASE: no interpreter
+            (8, 0),                         // AT_FLAGS
+            (9, entry),                     // AT_ENTRY
+            (11, UInt64(getuid())), (12, UInt64(geteuid())),
+            (13, UInt64(getgid())), (14, UInt64(getegid())),
+            (23, 0),                        // AT_SECURE
+            (25, randomAddr.rawValue),      // AT_RANDOM
+            (26, UInt64(getauxval(26))),            // AT_HWCAP2
+            (31, execfnAddr.rawValue),      // AT_EXECFN
+            (15, platformAddr.rawValue),    // AT_PLATFORM
+            (0, 0),                         // AT_NULL
+        ]
+        // argc, argv[], NULL, envp[], NULL, auxv pairs: sp ends 16-byte aligned.
+        let words = 1 + argAddrs.count + 1 + envAddrs.count + 1 + auxv.count * 2
+        stack.alignDown(16)
+        if words % 2 == 1 { try stack.pushBytes([UInt8](repeating: 0, count: 8)) }
+        var table: [UInt64] = [UInt64(argAddrs.count)]
+        table += argAddrs.map(\.rawValue) + [0]
+        table += envAddrs.map(\.rawValue) + [0]
+        for (k, v) in auxv { table += [k, v] }
+        let sp = try stack.pushBytes(table.flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) } })
+        return Result(entry: GuestAddress(entry), stackPointer: sp, brk: GuestAddress(highest), auxv: auxv)
+    }
+}
+
+/// Writes downward from the top of the guest stack.
+struct StackBuilder {
+    var sp: GuestAddress
+    let mm: MemoryManager
+    init(top: GuestAddress, mm: MemoryManager) { sp = top; self.mm = mm }
+
+    @discardableResult
+    mutating func pushBytes(_ b: [UInt8]) throws(Errno) -> GuestAddress {
+        sp = sp - UInt64(b.count)
+        try mm.copyOut(sp, b)
+        return sp
+    }
+    mutating func pushString(_ s: String) throws(Errno) -> GuestAddress {
+        try pushBytes(Array(s.utf8) + [0])
+    }
+    mutating func alignDown(_ n: UInt64) { sp = GuestAddress(sp.rawValue & ~(n - 1)) }
+}

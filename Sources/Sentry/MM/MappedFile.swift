@@ -1,0 +1,38 @@
+import Glibc
+
+/// A file whose pages a private mapping copies: its own host descriptor (so
+/// the mapping outlives the guest's fd) and its identity for /proc/self/maps.
+public final class MappedFile: Sendable, Equatable {
+    public let hostFD: Int32
+    public let path: String
+    public let device: UInt64
+    public let inode: UInt64
+
+    /// Duplicates `hostFD`; the caller keeps its own.
+    public init(duplicating hostFD: Int32, path: String) throws(Errno) {
+        let fd = fcntl(hostFD, F_DUPFD_CLOEXEC, 0)
+        if fd < 0 { throw Errno(errno) }
+        var st = stat()
+        fstat(fd, &st)
+        self.hostFD = fd
+        self.path = path
+        self.device = UInt64(st.st_dev)
+        self.inode = UInt64(st.st_ino)
+    }
+
+    deinit { close(hostFD) }
+
+    /// Fills `buf` from file offset `offset`; bytes past end of file are zeros.
+    public func copy(offset: UInt64, into buf: UnsafeMutableRawBufferPointer) throws(Errno) {
+        var done = 0
+        while done < buf.count {
+            let n = pread(hostFD, buf.baseAddress! + done, buf.count - done, off_t(offset) + off_t(done))
+            if n < 0 { if errno == EINTR { continue }; throw Errno(errno) }
+            if n == 0 { break }
+            done += n
+        }
+        if done < buf.count { memset(buf.baseAddress! + done, 0, buf.count - done) }
+    }
+
+    public static func == (a: MappedFile, b: MappedFile) -> Bool { a === b }
+}

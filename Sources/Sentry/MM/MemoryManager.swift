@@ -1,0 +1,384 @@
+import Glibc
+import Synchronization
+
+/// mmap(2) flag bits the memory manager interprets.
+public struct MapFlags: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+    public static let shared = MapFlags(rawValue: 0x01)
+    public static let `private` = MapFlags(rawValue: 0x02)
+    public static let sharedValidate = MapFlags(rawValue: 0x03)
+    public static let fixed = MapFlags(rawValue: 0x10)
+    public static let anonymous = MapFlags(rawValue: 0x20)
+    public static let growsDown = MapFlags(rawValue: 0x100)
+    public static let denyWrite = MapFlags(rawValue: 0x800)
+    public static let executable = MapFlags(rawValue: 0x1000)
+    public static let locked = MapFlags(rawValue: 0x2000)
+    public static let noReserve = MapFlags(rawValue: 0x4000)
+    public static let populate = MapFlags(rawValue: 0x8000)
+    public static let nonBlock = MapFlags(rawValue: 0x10000)
+    public static let stack = MapFlags(rawValue: 0x20000)
+    public static let hugeTLB = MapFlags(rawValue: 0x40000)
+    public static let sync = MapFlags(rawValue: 0x80000)
+    public static let fixedNoReplace = MapFlags(rawValue: 0x100000)
+    /// Every flag Linux accepts with MAP_PRIVATE/MAP_SHARED (others are ignored there too).
+    public static let typeMask: UInt32 = 0x0f
+}
+
+/// Where guest mappings may go.
+public struct AddressLayout: Sendable {
+    /// Linux's default vm.mmap_min_addr.
+    public var minAddress = GuestAddress(0x10000)
+    /// One past the highest guest address (the stub region starts here).
+    public var top: GuestAddress
+    public var stackTop: GuestAddress { top - GuestAddress.pageSize }
+    public var stackSize: UInt64 = 8 << 20
+    /// Top-down mmap allocations start below the stack and its gap, as in Linux.
+    public var mmapBase: GuestAddress { stackTop - stackSize - (128 << 20) }
+    public init(top: GuestAddress) { self.top = top }
+}
+
+/// The guest's memory map: VMAs, brk, and the host mirror of both.
+///
+/// All guest memory lives in the memory file; a VMA names the run of it that
+/// backs the VMA's addresses. The sentry reads and writes guest memory through
+/// its own mapping of that file, checking the VMAs first, so a bad guest
+/// pointer is an EFAULT and never a sentry crash.
+public final class MemoryManager: Sendable {
+    public let memory: MemoryFile
+    public let layout: AddressLayout
+
+    struct State {
+        var vmas = VMASet()
+        var brkStart = GuestAddress.null
+        var brk = GuestAddress.null
+        /// Set when the host mirror failed: the address space is unusable.
+        var broken: PlatformError?
+    }
+    private let state: Mutex<State>
+    nonisolated(unsafe) private let space: AddressSpace
+
+    public init(memory: MemoryFile, space: AddressSpace, layout: AddressLayout) {
+        self.memory = memory
+        self.space = space
+        self.layout = layout
+        self.state = Mutex(State())
+    }
+
+    deinit {
+        state.withLock { s in for v in s.vmas.vmas { memory.free(v.memOffset, v.length) } }
+        space.release()
+    }
+
+    public var addressSpace: AddressSpace { space }
+    public var brokenReason: PlatformError? { state.withLock { $0.broken } }
+    public var vmas: [VMA] { state.withLock { $0.vmas.vmas } }
+
+    // MARK: - Mapping
+
+    /// Maps pages; the core of mmap(2). Returns the start address.
+    public func map(hint: GuestAddress, length: UInt64, prot: Prot, flags: MapFlags,
+                    file: MappedFile? = nil, fileOffset: UInt64 = 0, name: String? = nil,
+                    maxProt: Prot = [.read, .write, .exec]) throws(Errno) -> GuestAddress {
+        guard length > 0, let len = GuestAddress(length).pageUp?.rawValue, len > 0 else {
+            throw length == 0 ? .EINVAL : .ENOMEM
+        }
+        return try state.withLock { (s: inout State) throws(Errno) -> GuestAddress in
+            let start = try chooseAddress(&s, hint: hint, length: len, flags: flags)
+            let range = start..<(start + len)
+            let off = try memory.allocate(len)
+            if let file {
+                do throws(Errno) { try file.copy(offset: fileOffset, into: UnsafeMutableRawBufferPointer(start: memory.pointer(off), count: Int(len))) }
+                catch { memory.free(off, len); throw error }
+            }
+            if flags.contains(.fixed) { try unmapLocked(&s, range, mirror: false) }
+            let backing: VMABacking = file.map { .file($0, offset: fileOffset) } ?? .anonymous
+            s.vmas.insert(VMA(range: range, prot: prot, maxProt: maxProt, shared: flags.contains(.shared),
+                              memOffset: off, backing: backing, name: name))
+            try mirror(&s) { () throws(PlatformError) in try space.map(range, fileOffset: off, prot: prot) }
+            return start
+        }
+    }
+
+    private func chooseAddress(_ s: inout State, hint: GuestAddress, length: UInt64, flags: MapFlags) throws(Errno) -> GuestAddress {
+        let fixed = flags.contains(.fixed) || flags.contains(.fixedNoReplace)
+        if fixed {
+            guard hint.isPageAligned else { throw .EINVAL }
+            let (end, o) = hint.rawValue.addingReportingOverflow(length)
+            guard !o, end <= layout.top.rawValue else { throw .ENOMEM }
+            guard hint >= layout.minAddress else { throw .EPERM }
+            if flags.contains(.fixedNoReplace) && !flags.contains(.fixed) && !s.vmas.isFree(hint..<GuestAddress(end)) {
+                throw .EEXIST
+            }
+            return hint
+        }
+        if !hint.isNull {
+            let h = hint.pageDown
+            let (end, o) = h.rawValue.addingReportingOverflow(length)
+            if !o, h >= layout.minAddress, end <= layout.top.rawValue, s.vmas.isFree(h..<GuestAddress(end)) { return h }
+        }
+        guard let a = s.vmas.findFreeTopDown(length: length, below: layout.mmapBase, above: layout.minAddress)
+                ?? s.vmas.findFreeTopDown(length: length, below: layout.top, above: layout.minAddress) else {
+            throw .ENOMEM
+        }
+        return a
+    }
+
+    /// munmap(2).
+    public func unmap(_ addr: GuestAddress, length: UInt64) throws(Errno) {
+        guard addr.isPageAligned, length > 0, let len = GuestAddress(length).pageUp?.rawValue else { throw .EINVAL }
+        let (end, o) = addr.rawValue.addingReportingOverflow(len)
+        guard !o, end <= layout.top.rawValue else { throw .EINVAL }
+        try state.withLock { (s: inout State) throws(Errno) in try unmapLocked(&s, addr..<GuestAddress(end), mirror: true) }
+    }
+
+    private func unmapLocked(_ s: inout State, _ range: Range<GuestAddress>, mirror doMirror: Bool) throws(Errno) {
+        let removed = s.vmas.remove(range)
+        guard !removed.isEmpty else { return }
+        if doMirror { try mirror(&s) { () throws(PlatformError) in try space.unmap(range) } }
+        for v in removed { memory.free(v.memOffset, v.length) }
+    }
+
+    /// mprotect(2).
+    public func protect(_ addr: GuestAddress, length: UInt64, prot: Prot) throws(Errno) {
+        guard addr.isPageAligned else { throw .EINVAL }
+        guard let len = GuestAddress(length).pageUp?.rawValue else { throw .ENOMEM }
+        if len == 0 { return }
+        let (end, o) = addr.rawValue.addingReportingOverflow(len)
+        guard !o else { throw .ENOMEM }
+        let range = addr..<GuestAddress(end)
+        try state.withLock { (s: inout State) throws(Errno) in
+            guard s.vmas.isFullyMapped(range) else { throw .ENOMEM }
+            for v in s.vmas.overlapping(range) where !v.maxProt.isSuperset(of: prot) { throw .EACCES }
+            s.vmas.update(range) { $0.prot = prot }
+            try mirror(&s) { () throws(PlatformError) in try space.protect(range, prot: prot) }
+        }
+    }
+
+    /// brk(2): returns the new break, or the old one if the request can't be met.
+    public func brk(_ request: GuestAddress) -> GuestAddress {
+        state.withLock { s in
+            guard request >= s.brkStart, let newEnd = request.pageUp, let oldEnd = s.brk.pageUp else { return s.brk }
+            if newEnd > oldEnd {
+                let range = oldEnd..<newEnd
+                guard newEnd <= layout.mmapBase, s.vmas.isFree(range), let off = try? memory.allocate(newEnd - oldEnd) else {
+                    return s.brk
+                }
+                s.vmas.insert(VMA(range: range, prot: .rw, memOffset: off, name: "[heap]"))
+                do throws(PlatformError) { try space.map(range, fileOffset: off, prot: .rw) } catch { s.broken = error; return s.brk }
+            } else if newEnd < oldEnd {
+                do throws(Errno) { try unmapLocked(&s, newEnd..<oldEnd, mirror: true) } catch { return s.brk }
+            }
+            s.brk = request
+            return request
+        }
+    }
+
+    /// Sets where the heap starts (the loader calls this after the image).
+    public func setBrk(start: GuestAddress) {
+        state.withLock { $0.brkStart = start; $0.brk = start }
+    }
+
+    /// mremap(2) with MREMAP_MAYMOVE (1) and MREMAP_FIXED (2).
+    public func remap(_ old: GuestAddress, oldLength: UInt64, newLength: UInt64, flags: UInt32,
+                      newAddress: GuestAddress) throws(Errno) -> GuestAddress {
+        let mayMove = flags & 1 != 0, fixed = flags & 2 != 0
+        guard flags & ~7 == 0, old.isPageAligned, !(fixed && !mayMove), flags & 4 == 0 || mayMove else { throw .EINVAL }
+        if flags & 4 != 0 { throw .EINVAL } // MREMAP_DONTUNMAP: not supported for these mappings yet
+        guard let oldLen = GuestAddress(oldLength).pageUp?.rawValue, let newLen = GuestAddress(newLength).pageUp?.rawValue,
+              newLen > 0 else { throw .EINVAL }
+        guard oldLen > 0 else { throw .EINVAL } // duplicating a shared mapping is not supported
+        return try state.withLock { (s: inout State) throws(Errno) -> GuestAddress in
+            let oldRange = old..<(old + oldLen)
+            guard let vma = s.vmas.find(old), vma.end >= oldRange.upperBound else { throw .EFAULT }
+            if !fixed {
+                if newLen <= oldLen {
+                    if newLen < oldLen { try unmapLocked(&s, (old + newLen)..<oldRange.upperBound, mirror: true) }
+                    return old
+                }
+                let grow = oldRange.upperBound..<(old + newLen)
+                if old + newLen <= layout.top, vma.end == oldRange.upperBound, s.vmas.isFree(grow) {
+                    // Grow in place: a fresh run of the memory file behind the
+                    // old contents, so the VMA stays one contiguous chunk.
+                    try move(&s, vma.slice(oldRange), to: old, newLength: newLen)
+                    return old
+                }
+                guard mayMove else { throw .ENOMEM }
+            }
+            var dest: GuestAddress
+            if fixed {
+                guard newAddress.isPageAligned else { throw .EINVAL }
+                let destRange = newAddress..<(newAddress + newLen)
+                guard newAddress + newLen <= layout.top, !destRange.overlaps(oldRange) else { throw .EINVAL }
+                try unmapLocked(&s, destRange, mirror: true)
+                dest = newAddress
+            } else {
+                guard let a = s.vmas.findFreeTopDown(length: newLen, below: layout.mmapBase, above: layout.minAddress) else { throw .ENOMEM }
+                dest = a
+            }
+            try move(&s, vma.slice(old..<(old + min(oldLen, newLen))), to: dest, newLength: newLen)
+            if newLen < oldLen { try unmapLocked(&s, (old + newLen)..<oldRange.upperBound, mirror: true) }
+            return dest
+        }
+    }
+
+    /// Copies `src` into a new chunk of `newLength` at `dest`, dropping `src`.
+    private func move(_ s: inout State, _ src: VMA, to dest: GuestAddress, newLength: UInt64) throws(Errno) {
+        let off = try memory.allocate(newLength)
+        memcpy(memory.pointer(off), memory.pointer(src.memOffset), Int(min(src.length, newLength)))
+        var moved = src
+        moved.range = dest..<(dest + newLength)
+        moved.memOffset = off
+        try unmapLocked(&s, src.range, mirror: dest != src.start)
+        if dest != src.start { try unmapLocked(&s, moved.range, mirror: false) }
+        s.vmas.insert(moved)
+        try mirror(&s) { () throws(PlatformError) in try space.map(moved.range, fileOffset: off, prot: moved.prot) }
+    }
+
+    /// madvise(2).
+    public func advise(_ addr: GuestAddress, length: UInt64, advice: Int32) throws(Errno) {
+        guard addr.isPageAligned, let len = GuestAddress(length).pageUp?.rawValue else { throw .EINVAL }
+        switch advice {
+        case 0, 1, 2, 3, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 4, 8, 9: break
+        default: throw .EINVAL
+        }
+        if len == 0 { return }
+        let range = addr..<(addr + len)
+        try state.withLock { (s: inout State) throws(Errno) in
+            let pieces = s.vmas.overlapping(range)
+            for v in pieces {
+                switch advice {
+                case 4 where !v.shared, 8 where !v.shared:  // MADV_DONTNEED, MADV_FREE: private pages revert
+                    if case .file(let f, let o) = v.backing {
+                        try f.copy(offset: o, into: UnsafeMutableRawBufferPointer(start: memory.pointer(v.memOffset), count: Int(v.length)))
+                    } else {
+                        memory.zero(v.memOffset, v.length)
+                    }
+                case 9:  // MADV_REMOVE: shared memory only
+                    guard v.shared else { throw .EINVAL }
+                    memory.zero(v.memOffset, v.length)
+                default: break  // hints: Linux may ignore them too
+                }
+            }
+            if !s.vmas.isFullyMapped(range) { throw .ENOMEM }
+        }
+    }
+
+    private func mirror(_ s: inout State, _ body: () throws(PlatformError) -> Void) throws(Errno) {
+        do throws(PlatformError) { try body() } catch {
+            s.broken = error
+            throw .EFAULT
+        }
+    }
+
+    // MARK: - Guest memory access
+
+    /// The sentry-side buffers behind `[addr, addr+count)`, or EFAULT if any
+    /// byte is unmapped or lacks the access.
+    public func buffers(_ addr: GuestAddress, _ count: Int, write: Bool) throws(Errno) -> [UnsafeMutableRawBufferPointer] {
+        if count == 0 { return [] }
+        let (end, o) = addr.rawValue.addingReportingOverflow(UInt64(count))
+        guard !o, end <= layout.top.rawValue else { throw .EFAULT }
+        let range = addr..<GuestAddress(end)
+        return try state.withLock { (s: inout State) throws(Errno) -> [UnsafeMutableRawBufferPointer] in
+            var out: [UnsafeMutableRawBufferPointer] = []
+            var cursor = addr
+            for v in s.vmas.overlapping(range) {
+                guard v.start == cursor, write ? v.prot.contains(.write) : !v.prot.isEmpty else { throw .EFAULT }
+                out.append(UnsafeMutableRawBufferPointer(start: memory.pointer(v.memOffset), count: Int(v.length)))
+                cursor = v.end
+            }
+            guard cursor == range.upperBound else { throw .EFAULT }
+            return out
+        }
+    }
+
+    public func copyIn(_ addr: GuestAddress, _ count: Int) throws(Errno) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var at = 0
+        for b in try buffers(addr, count, write: false) {
+            out.withUnsafeMutableBytes { memcpy($0.baseAddress! + at, b.baseAddress!, b.count) }
+            at += b.count
+        }
+        return out
+    }
+
+    public func copyOut(_ addr: GuestAddress, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
+        var at = 0
+        for b in try buffers(addr, bytes.count, write: true) {
+            memcpy(b.baseAddress!, bytes.baseAddress! + at, b.count)
+            at += b.count
+        }
+    }
+
+    public func copyOut(_ addr: GuestAddress, _ bytes: [UInt8]) throws(Errno) {
+        try Errno.typed { try bytes.withUnsafeBytes { b in try copyOut(addr, b) } }
+    }
+
+    /// Reads a plain C struct.
+    public func read<T: BitwiseCopyable>(_ addr: GuestAddress, as: T.Type) throws(Errno) -> T {
+        let bytes = try copyIn(addr, MemoryLayout<T>.size)
+        return bytes.withUnsafeBytes { $0.loadUnaligned(as: T.self) }
+    }
+
+    public func write<T: BitwiseCopyable>(_ addr: GuestAddress, _ value: T) throws(Errno) {
+        var v = value
+        try Errno.typed { try withUnsafeBytes(of: &v) { b in try copyOut(addr, b) } }
+    }
+
+    /// A NUL-terminated string of at most `max` bytes (ENAMETOOLONG past that).
+    public func readCString(_ addr: GuestAddress, max: Int = 4096) throws(Errno) -> [UInt8] {
+        var out: [UInt8] = []
+        var a = addr
+        while out.count < max {
+            // Read up to the end of the page so a string ending before an
+            // unmapped page is still readable.
+            let chunk = Int(min(UInt64(max - out.count), GuestAddress.pageSize - (a.rawValue % GuestAddress.pageSize)))
+            let bytes = try copyIn(a, chunk)
+            if let z = bytes.firstIndex(of: 0) { out += bytes[..<z]; return out }
+            out += bytes
+            a = a + UInt64(chunk)
+        }
+        throw .ENAMETOOLONG
+    }
+
+    // MARK: - /proc/self/maps
+
+    /// The maps file, formatted as Linux's show_map_vma does. Adjacent VMAs
+    /// that differ only in their memory-file run print as one line, as they
+    /// are one VMA in Linux.
+    public func mapsText() -> String {
+        var lines: [String] = []
+        var merged: [VMA] = []
+        for v in vmas {
+            if var last = merged.last, last.end == v.start, last.prot == v.prot, last.shared == v.shared,
+               last.name == v.name, case .anonymous = last.backing, case .anonymous = v.backing {
+                last.range = last.start..<v.end
+                merged[merged.count - 1] = last
+            } else {
+                merged.append(v)
+            }
+        }
+        for v in merged {
+            let perms = (v.prot.contains(.read) ? "r" : "-") + (v.prot.contains(.write) ? "w" : "-")
+                + (v.prot.contains(.exec) ? "x" : "-") + (v.shared ? "s" : "p")
+            var offset: UInt64 = 0, dev: UInt64 = 0, ino: UInt64 = 0
+            var name = v.name ?? ""
+            if case .file(let f, let o) = v.backing {
+                offset = o; dev = f.device; ino = f.inode; name = f.path
+            }
+            let major = (dev >> 8) & 0xfff | (dev >> 32) & ~0xfff, minor = dev & 0xff | (dev >> 12) & ~0xff
+            var line = hex8(v.start.rawValue) + "-" + hex8(v.end.rawValue) + " " + perms + " " + hex8(offset)
+                + " " + hex2(major) + ":" + hex2(minor) + " " + String(ino) + " "
+            if !name.isEmpty {
+                if line.count < 73 { line += String(repeating: " ", count: 73 - line.count) }
+                line += name
+            }
+            lines.append(line)
+        }
+        return lines.map { $0 + "\n" }.joined()
+    }
+
+    private func hex8(_ v: UInt64) -> String { let s = String(v, radix: 16); return String(repeating: "0", count: max(0, 8 - s.count)) + s }
+    private func hex2(_ v: UInt64) -> String { let s = String(v, radix: 16); return s.count < 2 ? "0" + s : s }
+}

@@ -1,0 +1,67 @@
+import CSwitch
+import Glibc
+
+/// The trapping backends Sentry knows, and whether each works on this host.
+public enum PlatformKind: String, CaseIterable, Sendable {
+    case vmexec, systrap, ptrace
+
+    public struct Status: Sendable {
+        public var kind: PlatformKind
+        public var available: Bool
+        public var reason: String
+    }
+
+    /// What `sentry platforms` prints, in `--platform auto`'s order of preference.
+    public static func survey() -> [Status] {
+        allCases.map { $0.status() }
+    }
+
+    public func status() -> Status {
+        switch self {
+        case .ptrace:
+            if let why = PtracePlatform.probe() { return Status(kind: self, available: false, reason: why) }
+            return Status(kind: self, available: true, reason: "PTRACE_SYSEMU works on this kernel")
+        case .vmexec:
+            let has = Self.kernelHasSymbol("__x64_sys_process_vm_exec")
+            return Status(kind: self, available: false, reason: has
+                ? "this kernel has process_vm_exec, but the sentry's vmexec backend is not built yet"
+                : "this kernel (\(Self.release())) has no process_vm_exec; it needs the patched kernel of images/kernel/")
+        case .systrap:
+            // PR_SET_SYSCALL_USER_DISPATCH with PR_SYS_DISPATCH_OFF succeeds where SUD exists (5.11+).
+            let sud = sw_sud_available() != 0
+            return Status(kind: self, available: false, reason: (sud ? "Syscall User Dispatch is available" : "no Syscall User Dispatch")
+                + " and seccomp SECCOMP_RET_TRAP is available, but the sentry's systrap backend is not built yet")
+        }
+    }
+
+    /// `auto`: the first available in order of preference.
+    public static func auto() -> PlatformKind? {
+        allCases.first { $0.status().available }
+    }
+
+    public func make(memory: MemoryFile, stub: StubRegion) throws(PlatformError) -> Platform {
+        let s = status()
+        guard s.available else { throw .unavailable("platform \(rawValue) is not available: \(s.reason)") }
+        switch self {
+        case .ptrace: return PtracePlatform(memory: memory, stub: stub)
+        case .vmexec, .systrap: throw .unavailable("platform \(rawValue) is not available: \(s.reason)")
+        }
+    }
+
+    static func kernelHasSymbol(_ name: String) -> Bool {
+        guard let f = fopen("/proc/kallsyms", "r") else { return false }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 512)
+        while fgets(&line, 512, f) != nil {
+            let s = String(cString: line)
+            if s.hasSuffix(" " + name + "\n") { return true }
+        }
+        return false
+    }
+
+    static func release() -> String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+}

@@ -1,0 +1,67 @@
+/// How strace prints one syscall argument. Formats marked "out" are printed
+/// from guest memory after the call (and only if it succeeded).
+public enum ArgFormat: Sendable {
+    case int            // signed decimal
+    case uint           // unsigned decimal
+    case hex            // 0x..., NULL for 0
+    case octal          // mode bits: 0644
+    case fd             // a descriptor
+    case dirFD          // AT_FDCWD or a descriptor
+    case path           // a NUL-terminated string, printed whole
+    case inBuffer(count: Int)   // bytes, length in argument `count`
+    case outBuffer              // out: bytes, length = the return value
+    case iovecIn(count: Int)    // struct iovec[count] with contents
+    case iovecOut(count: Int)   // out: contents up to the return value
+    case openFlags
+    case openMode(flagsArg: Int)  // printed only with O_CREAT/O_TMPFILE
+    case prot
+    case mapFlags
+    case whence
+    case atFlags
+    case accessMode
+    case fcntlCmd
+    case ioctlRequest
+    case clockID
+    case timespecIn
+    case timespecOut             // out
+    case statOut                 // out: struct stat
+    case statxOut                // out: struct statx
+    case statxMask
+    case signal
+    case sigactionIn
+    case sigactionOut            // out
+    case sigset                  // in
+    case sigsetOut               // out
+    case sigprocmaskHow
+    case archPrctlCode
+    case archPrctlAddr           // in for SET, out for GET
+    case rlimitResource
+    case rlimitIn
+    case rlimitOut               // out
+    case utsnameOut              // out
+    case madvice
+    case mremapFlags
+    case getrandomFlags
+    case pathOut                 // out: string of return-value length (readlink)
+    case cwdOut                  // out: NUL-terminated string (getcwd)
+    case dirents                 // out: summarised count
+    case sysinfoOut              // out
+    case timevalOut              // out
+    case cpuMaskOut              // out
+
+    var isOutput: Bool {
+        switch self {
+        case .outBuffer, .iovecOut, .timespecOut, .statOut, .statxOut, .sigactionOut, .sigsetOut, .rlimitOut,
+             .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut:
+            return true
+        default: return false
+        }
+    }
+}
+
+/// How strace prints the return value.
+public enum RetFormat: Sendable {
+    case int, hex, fd
+    /// The call does not return (exit, exit_group): `= ?`.
+    case noReturn
+}

@@ -1,0 +1,150 @@
+import CSwitch
+import Glibc
+
+/// Renders one argument of one call. Reading guest memory here never faults
+/// the guest: a bad pointer prints as the raw address, as strace does.
+struct ArgPrinter {
+    let task: Task
+    let args: SyscallArguments
+    let result: Int64
+    var mm: MemoryManager { task.mm }
+
+    func hexOrNull(_ v: UInt64) -> String { v == 0 ? "NULL" : "0x" + String(v, radix: 16) }
+
+    private func string(at a: UInt64, count: Int) -> String {
+        let n = min(count, Tracer.stringLimit)
+        guard let b = try? mm.copyIn(GuestAddress(a), max(0, n)) else { return hexOrNull(a) }
+        return Decode.quote(b[...], truncated: count > Tracer.stringLimit)
+    }
+
+    private func read<T: BitwiseCopyable>(_ a: UInt64, _ t: T.Type) -> T? {
+        a == 0 ? nil : try? mm.read(GuestAddress(a), as: t)
+    }
+
+    /// The text for argument `i`; "" leaves the argument out.
+    func format(_ f: ArgFormat, _ i: Int) -> String {
+        let v = args[i]
+        switch f {
+        case .int: return String(Int64(bitPattern: v))
+        case .uint: return String(v)
+        case .hex: return v == 0 ? "0" : "0x" + String(v, radix: 16)
+        case .octal: return Decode.mode(v)
+        case .fd: return String(Int32(truncatingIfNeeded: v))
+        case .dirFD: return Int32(truncatingIfNeeded: v) == -100 ? "AT_FDCWD" : String(Int32(truncatingIfNeeded: v))
+        case .path:
+            guard v != 0, let b = try? mm.readCString(GuestAddress(v)) else { return hexOrNull(v) }
+            return Decode.quote(b[...], truncated: false)
+        case .inBuffer(let c): return string(at: v, count: Int(clamping: args[c]))
+        case .outBuffer: return string(at: v, count: Int(max(0, result)))
+        case .iovecIn(let c): return iovecs(v, count: Int(args[c]), limit: Int.max)
+        case .iovecOut(let c): return iovecs(v, count: Int(args[c]), limit: Int(max(0, result)))
+        case .openFlags: return Decode.openFlags(v)
+        case .openMode(let fa):
+            let fl = args[fa]
+            return fl & 0o100 != 0 || fl & 0o20200000 == 0o20200000 ? Decode.mode(v) : ""
+        case .prot: return Decode.prot(v)
+        case .mapFlags: return Decode.mapFlags(v)
+        case .whence: return Decode.named(v, Decode.whence)
+        case .atFlags: return Decode.flags(v, Decode.atFlags)
+        case .accessMode: return v == 0 ? "F_OK" : Decode.flags(v, [(4, "R_OK"), (2, "W_OK"), (1, "X_OK")])
+        case .fcntlCmd:
+            let cmd = Decode.named(v & 0xffffffff, Decode.fcntl)
+            switch v {
+            case 1, 3, 9, 11, 1025, 1032, 1034: return cmd   // getters take no argument
+            case 2: return cmd + ", " + (args[2] & 1 != 0 ? "FD_CLOEXEC" : "0")
+            case 4: return cmd + ", " + Decode.openFlags(args[2])
+            default: return cmd + ", " + String(Int64(bitPattern: args[2]))
+            }
+        case .ioctlRequest: return Decode.named(v, Decode.ioctl)
+        case .clockID: return Decode.named(v, Decode.clocks)
+        case .timespecIn, .timespecOut:
+            guard let t = read(v, timespec.self) else { return hexOrNull(v) }
+            return "{tv_sec=\(t.tv_sec), tv_nsec=\(t.tv_nsec)}"
+        case .timevalOut:
+            guard let t = read(v, timeval.self) else { return hexOrNull(v) }
+            return "{tv_sec=\(t.tv_sec), tv_usec=\(t.tv_usec)}"
+        case .statOut:
+            guard let st = read(v, stat.self) else { return hexOrNull(v) }
+            var s = "{st_mode=" + Decode.fileMode(st.st_mode)
+            let type = st.st_mode & S_IFMT
+            if type == S_IFCHR || type == S_IFBLK {
+                s += ", st_rdev=makedev(0x\(String((st.st_rdev >> 8) & 0xfff, radix: 16)), 0x\(String(st.st_rdev & 0xff, radix: 16)))"
+            } else {
+                s += ", st_size=\(st.st_size)"
+            }
+            return s + ", ...}"
+        case .statxOut:
+            guard let x = read(v, statx.self) else { return hexOrNull(v) }
+            return "{stx_mask=0x\(String(x.stx_mask, radix: 16)), stx_attributes=0, stx_mode=" + Decode.fileMode(UInt32(x.stx_mode))
+                + ", stx_size=\(x.stx_size), ...}"
+        case .statxMask: return "0x" + String(v & 0xffffffff, radix: 16)
+        case .signal: return Signal(Int32(truncatingIfNeeded: v)).name
+        case .sigactionIn, .sigactionOut:
+            guard let a = read(v, (UInt64, UInt64, UInt64, UInt64).self) else { return hexOrNull(v) }
+            let h = a.0 == 0 ? "SIG_DFL" : a.0 == 1 ? "SIG_IGN" : "0x" + String(a.0, radix: 16)
+            var s = "{sa_handler=\(h), sa_mask=\(Decode.sigset(a.3)), sa_flags=\(Decode.flags(a.1, Decode.saFlags))"
+            if a.1 & 0x04000000 != 0 { s += ", sa_restorer=0x" + String(a.2, radix: 16) }
+            return s + "}"
+        case .sigset, .sigsetOut:
+            guard let m = read(v, UInt64.self) else { return hexOrNull(v) }
+            return Decode.sigset(m)
+        case .sigprocmaskHow: return Decode.named(v, Decode.sigprocmaskHow)
+        case .archPrctlCode: return Decode.named(v, Decode.archPrctl)
+        case .archPrctlAddr:
+            if args[0] == 0x1003 || args[0] == 0x1004 {
+                guard let x = read(v, UInt64.self) else { return hexOrNull(v) }
+                return "[0x" + String(x, radix: 16) + "]"
+            }
+            return "0x" + String(v, radix: 16)
+        case .rlimitResource: return Decode.named(v, Decode.rlimits)
+        case .rlimitIn, .rlimitOut:
+            guard let r = read(v, (UInt64, UInt64).self) else { return hexOrNull(v) }
+            return "{rlim_cur=\(Decode.rlim(r.0)), rlim_max=\(Decode.rlim(r.1))}"
+        case .utsnameOut:
+            guard let u = read(v, utsname.self) else { return hexOrNull(v) }
+            var u2 = u
+            let sys = withUnsafeBytes(of: &u2.sysname) { Array($0.prefix { $0 != 0 }) }
+            let node = withUnsafeBytes(of: &u2.nodename) { Array($0.prefix { $0 != 0 }) }
+            return "{sysname=\(Decode.quote(sys[...], truncated: false)), nodename=\(Decode.quote(node[...], truncated: false)), ...}"
+        case .madvice: return Decode.named(v, Decode.madvise)
+        case .mremapFlags: return Decode.flags(v, [(1, "MREMAP_MAYMOVE"), (2, "MREMAP_FIXED"), (4, "MREMAP_DONTUNMAP")])
+        case .getrandomFlags: return Decode.flags(v, [(1, "GRND_NONBLOCK"), (2, "GRND_RANDOM"), (4, "GRND_INSECURE")])
+        case .pathOut: return string(at: v, count: Int(max(0, result)))
+        case .cwdOut:
+            guard let b = try? mm.readCString(GuestAddress(v)) else { return hexOrNull(v) }
+            return Decode.quote(b[...], truncated: false)
+        case .dirents: return hexOrNull(v) + " /* \(direntCount(v)) entries */"
+        case .sysinfoOut:
+            guard let si = read(v, sysinfo.self) else { return hexOrNull(v) }
+            return "{uptime=\(si.uptime), totalram=\(si.totalram), freeram=\(si.freeram), procs=\(si.procs), mem_unit=\(si.mem_unit), ...}"
+        case .cpuMaskOut:
+            guard let m = read(v, UInt64.self) else { return hexOrNull(v) }
+            return "[" + (0..<64).filter { m & (1 << UInt64($0)) != 0 }.map(String.init).joined(separator: " ") + "]"
+        }
+    }
+
+    private func direntCount(_ a: UInt64) -> Int {
+        guard result > 0, let b = try? mm.copyIn(GuestAddress(a), Int(result)) else { return 0 }
+        var off = 0, n = 0
+        while off + 19 <= b.count {
+            let reclen = Int(b[off + 16]) | Int(b[off + 17]) << 8
+            if reclen == 0 { break }
+            off += reclen; n += 1
+        }
+        return n
+    }
+
+    private func iovecs(_ a: UInt64, count: Int, limit: Int) -> String {
+        guard count >= 0, count <= 1024, let raw = try? mm.copyIn(GuestAddress(a), count * 16) else { return hexOrNull(a) }
+        var left = limit
+        var parts: [String] = []
+        for i in 0..<count {
+            let base = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 16, as: UInt64.self) }
+            let len = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 16 + 8, as: UInt64.self) }
+            let shown = min(Int(clamping: len), left)
+            left -= shown
+            parts.append("{iov_base=\(string(at: base, count: shown)), iov_len=\(len)}")
+        }
+        return "[" + parts.joined(separator: ", ") + "]"
+    }
+}

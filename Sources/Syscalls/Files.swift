@@ -1,0 +1,93 @@
+import CSwitch
+import Glibc
+import Sentry
+
+/// open/openat, close, dup*, fcntl, ioctl: the fd table.
+enum Files {
+    static let AT_FDCWD: Int32 = -100
+
+    static func open(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try openAt(t, AT_FDCWD, a.address(0), a.int32(1), a.uint32(2))
+    }
+
+    static func openat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try openAt(t, a.int32(0), a.address(1), a.int32(2), a.uint32(3))
+    }
+
+    static func openAt(_ t: Task, _ dirfd: Int32, _ pathAddr: GuestAddress, _ rawFlags: Int32, _ mode: UInt32) throws(Errno) -> Int64 {
+        var flags = OpenFlags(rawValue: rawFlags)
+        // O_PATH keeps only these (open(2)); O_TMPFILE needs write access.
+        if flags.contains(.path) {
+            flags = OpenFlags(rawValue: rawFlags & (OpenFlags.path.rawValue | OpenFlags.directory.rawValue | OpenFlags.noFollow.rawValue | OpenFlags.closeOnExec.rawValue))
+        }
+        if flags.contains(.tmpFile) && !flags.writable { throw .EINVAL }
+        let path = try t.resolvePath(dirfd, pathAddr)
+        let file = try t.kernel.vfs.open(path, flags: flags, mode: mode & ~t.umask, proc: t)
+        return Int64(try t.fds.install(file, closeOnExec: flags.contains(.closeOnExec)).rawValue)
+    }
+
+    static func close(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try t.fds.remove(a.fd(0))
+        return 0
+    }
+
+    static func dup(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let f = try t.fds.get(a.fd(0))
+        return Int64(try t.fds.install(f).rawValue)
+    }
+
+    static func dup2(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let f = try t.fds.get(a.fd(0))
+        if a.int32(0) == a.int32(1) { return Int64(a.int32(1)) }
+        try t.fds.install(f, at: a.fd(1), closeOnExec: false)
+        return Int64(a.int32(1))
+    }
+
+    static func dup3(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let flags = a.int32(2)
+        guard flags & ~OpenFlags.closeOnExec.rawValue == 0, a.int32(0) != a.int32(1) else { throw .EINVAL }
+        let f = try t.fds.get(a.fd(0))
+        try t.fds.install(f, at: a.fd(1), closeOnExec: flags != 0)
+        return Int64(a.int32(1))
+    }
+
+    static func fcntl(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let fd = a.fd(0)
+        let f = try t.fds.get(fd)
+        switch a.int32(1) {
+        case F_DUPFD, 1030 /* F_DUPFD_CLOEXEC */:
+            let min = a.int32(2)
+            guard min >= 0 else { throw .EINVAL }
+            return Int64(try t.fds.install(f, closeOnExec: a.int32(1) == 1030, minimum: min).rawValue)
+        case F_GETFD:
+            return t.fds.entry(fd)?.closeOnExec == true ? 1 : 0
+        case F_SETFD:
+            try t.fds.setCloseOnExec(fd, a[2] & 1 != 0)
+            return 0
+        case F_GETFL:
+            if let h = f.hostFD {
+                let r = Glibc.fcntl(h, F_GETFL)
+                if r >= 0 { return Int64(r & ~OpenFlags.closeOnExec.rawValue) }
+            }
+            return Int64(f.flags.rawValue | OpenFlags.largeFile.rawValue)
+        case F_SETFL:
+            try f.setStatusFlags(OpenFlags(rawValue: a.int32(2)))
+            return 0
+        case F_GETLK, F_SETLK, F_SETLKW, 36, 37, 38, F_SETOWN, F_GETOWN, 10, 11, 15, 16, 1024, 1025, 1026,
+             1031, 1032, 1033, 1034:
+            throw .ENOSYS  // locks, owners, leases, pipe sizes, seals: not in the sentry yet
+        default:
+            throw .EINVAL
+        }
+    }
+
+    static func ioctl(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let fd = a.fd(0)
+        let f = try t.fds.get(fd)
+        switch a[1] & 0xffffffff {
+        case 0x5451: try t.fds.setCloseOnExec(fd, true); return 0   // FIOCLEX
+        case 0x5450: try t.fds.setCloseOnExec(fd, false); return 0  // FIONCLEX
+        default: return try f.ioctl(a[1] & 0xffffffff, argument: a.address(2), mm: t.mm)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Sentry
+
+/// mmap, munmap, mprotect, brk, mremap, madvise: the memory manager's calls.
+enum Memory {
+    static func mmap(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let length = a[1], prot = a.uint32(2), rawFlags = a.uint32(3), fd = a.int32(4), offset = a[5]
+        var flags = MapFlags(rawValue: rawFlags)
+        guard prot & ~0x7 == 0 || prot & ~0x300_0007 == 0 else { throw .EINVAL }
+        let type = rawFlags & MapFlags.typeMask
+        guard type == 1 || type == 2 || type == 3 else { throw .EINVAL }
+        guard offset & (GuestAddress.pageSize - 1) == 0 else { throw .EINVAL }
+        guard length > 0 else { throw .EINVAL }
+        if type == 3 { flags.remove(.private); flags.insert(.shared) }
+        if flags.contains(.hugeTLB) { throw .EINVAL }  // no hugetlbfs in the sentry
+        let protection = Prot(rawValue: prot & 7)
+
+        if flags.contains(.anonymous) {
+            return Int64(try t.mm.map(hint: a.address(0), length: length, prot: protection, flags: flags).rawValue)
+        }
+        let file = try t.fds.get(FileDescriptor(fd))
+        guard file.flags.readable else { throw .EACCES }
+        if flags.contains(.shared) && protection.contains(.write) && !file.flags.writable { throw .EACCES }
+        if let dev = file as? DeviceFile, dev.kind == .zero {
+            // /dev/zero maps as anonymous memory.
+            flags.insert(.anonymous)
+            return Int64(try t.mm.map(hint: a.address(0), length: length, prot: protection, flags: flags).rawValue)
+        }
+        guard let mapped = try file.mappable() else { throw .ENODEV }
+        // Shared mappings of host files are copies too: the host root is
+        // read-only, so nothing can be written back; a change to the host
+        // file after mmap is not seen (a documented difference).
+        let maxProt: Prot = flags.contains(.shared) && !file.flags.writable ? [.read, .exec] : [.read, .write, .exec]
+        return Int64(try t.mm.map(hint: a.address(0), length: length, prot: protection, flags: flags, file: mapped,
+                                  fileOffset: offset, maxProt: maxProt).rawValue)
+    }
+
+    static func munmap(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try t.mm.unmap(a.address(0), length: a[1])
+        return 0
+    }
+
+    static func mprotect(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let prot = a.uint32(2)
+        guard prot & ~0x300_0007 == 0 else { throw .EINVAL }
+        try t.mm.protect(a.address(0), length: a[1], prot: Prot(rawValue: prot & 7))
+        return 0
+    }
+
+    static func brk(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        Int64(t.mm.brk(a.address(0)).rawValue)
+    }
+
+    static func mremap(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        Int64(try t.mm.remap(a.address(0), oldLength: a[1], newLength: a[2], flags: a.uint32(3), newAddress: a.address(4)).rawValue)
+    }
+
+    static func madvise(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try t.mm.advise(a.address(0), length: a[1], advice: a.int32(2))
+        return 0
+    }
+}

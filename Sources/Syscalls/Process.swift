@@ -1,0 +1,158 @@
+import CSwitch
+import Glibc
+import Sentry
+
+/// Identity, limits, exit, and the per-thread registrations glibc makes at start.
+enum Process {
+    static func exit(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        t.exit(.exited(a.int32(0) & 0xff))   // one task per process so far: exit ends it
+        return 0
+    }
+
+    static func exitGroup(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        t.exit(.exited(a.int32(0) & 0xff))
+        return 0
+    }
+
+    static func getpid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(t.pid) }
+    static func getppid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(t.ppid) }
+    static func gettid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(t.tid) }
+    // The guest runs with the credentials of the user who started the sentry.
+    static func getuid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(Glibc.getuid()) }
+    static func geteuid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(Glibc.geteuid()) }
+    static func getgid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(Glibc.getgid()) }
+    static func getegid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(Glibc.getegid()) }
+
+    static func setTidAddress(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        t.clearChildTID = a.address(0)
+        return Int64(t.tid)
+    }
+
+    static func setRobustList(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard a[1] == 24 else { throw .EINVAL }   // sizeof(struct robust_list_head)
+        t.robustList = (a.address(0), a[1])
+        return 0
+    }
+
+    static func archPrctl(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        switch a[0] {
+        case 0x1002:  // ARCH_SET_FS
+            guard a[1] < t.kernel.layout.top.rawValue else { throw .EPERM }
+            t.regs.fsBase = a[1]
+        case 0x1001:  // ARCH_SET_GS
+            guard a[1] < t.kernel.layout.top.rawValue else { throw .EPERM }
+            t.regs.gsBase = a[1]
+        case 0x1003: try t.mm.write(a.address(1), t.regs.fsBase)  // ARCH_GET_FS
+        case 0x1004: try t.mm.write(a.address(1), t.regs.gsBase)  // ARCH_GET_GS
+        case 0x1011: return 1           // ARCH_GET_CPUID: cpuid is not faulting
+        case 0x1012: throw .ENODEV      // ARCH_SET_CPUID: no CPUID faulting for guests
+        default: throw .EINVAL
+        }
+        return 0
+    }
+
+    static func prlimit64(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let pid = a.int32(0)
+        guard pid == 0 || pid == t.pid else { throw .ESRCH }
+        return try rlimit(t, resource: a.int32(1), new: a.address(2), old: a.address(3))
+    }
+
+    static func getrlimit(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try rlimit(t, resource: a.int32(0), new: .null, old: a.address(1))
+    }
+
+    static func setrlimit(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard !a.address(1).isNull else { throw .EFAULT }
+        return try rlimit(t, resource: a.int32(0), new: a.address(1), old: .null)
+    }
+
+    private static func rlimit(_ t: Task, resource: Int32, new: GuestAddress, old: GuestAddress) throws(Errno) -> Int64 {
+        guard (0..<16).contains(resource), let current = t.rlimits[resource] else { throw .EINVAL }
+        var next = current
+        if !new.isNull {
+            let r = try t.mm.read(new, as: (UInt64, UInt64).self)
+            guard r.0 <= r.1 else { throw .EINVAL }
+            // Raising the hard limit needs CAP_SYS_RESOURCE, which only root has.
+            if r.1 > current.max && Glibc.geteuid() != 0 { throw .EPERM }
+            if resource == 7 && r.1 > 1 << 20 { throw .EPERM }  // nr_open
+            next = (r.0, r.1)
+        }
+        if !old.isNull { try t.mm.write(old, (current.cur, current.max)) }
+        t.rlimits[resource] = next
+        if resource == 7 { t.fds.limit = Int32(clamping: next.cur) }
+        return 0
+    }
+
+    static func uname(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        var host = utsname()
+        Glibc.uname(&host)
+        var u = utsname()
+        func set<T>(_ field: inout T, _ s: String) {
+            withUnsafeMutableBytes(of: &field) { b in
+                let bytes = Array(s.utf8.prefix(b.count - 1))
+                b.initializeMemory(as: UInt8.self, repeating: 0)
+                b.copyBytes(from: bytes)
+            }
+        }
+        let node = withUnsafeBytes(of: &host.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        set(&u.sysname, "Linux")
+        set(&u.nodename, node)
+        set(&u.release, "6.1.0-sentry")
+        set(&u.version, "#1 SMP PREEMPT_DYNAMIC Sentry")
+        set(&u.machine, "x86_64")
+        set(&u.__domainname, "(none)")
+        try t.mm.write(a.address(0), u)
+        return 0
+    }
+
+    static func sysinfo(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        var host = CSwitch.sysinfo()
+        _ = sw_sysinfo(&host)
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        var si = CSwitch.sysinfo()
+        si.uptime = now.tv_sec - t.kernel.bootTime.tv_sec
+        si.totalram = host.totalram; si.freeram = host.freeram; si.sharedram = host.sharedram
+        si.bufferram = host.bufferram; si.totalswap = host.totalswap; si.freeswap = host.freeswap
+        si.loads = host.loads
+        si.procs = 1
+        si.mem_unit = host.mem_unit
+        try t.mm.write(a.address(0), si)
+        return 0
+    }
+
+    static func schedGetaffinity(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let pid = a.int32(0)
+        guard pid == 0 || pid == t.pid else { throw .ESRCH }
+        let len = a[1]
+        // Linux: the length must cover nr_cpu_ids bits and be a multiple of a long.
+        guard len >= 8, len & 7 == 0 else { throw .EINVAL }
+        var mask: UInt64 = 0
+        _ = try Errno.check(sw_affinity_mask(&mask))
+        try t.mm.write(a.address(2), mask)
+        return 8
+    }
+
+    static func schedYield(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        sched_yield()
+        return 0
+    }
+
+    static func getrandom(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let flags = a.uint32(2)
+        guard flags & ~7 == 0, flags & 6 != 6 else { throw .EINVAL }
+        let n = min(a.count(1), 32 << 20)
+        if n == 0 { return 0 }
+        var total = 0
+        for b in try t.mm.buffers(a.address(0), n, write: true) {
+            var done = 0
+            while done < b.count {
+                let r = CSwitch.getrandom(b.baseAddress! + done, b.count - done, flags & 3)
+                if r < 0 { if errno == EINTR && total + done > 0 { return Int64(total + done) }; throw Errno(errno) }
+                done += r
+            }
+            total += done
+        }
+        return Int64(total)
+    }
+}

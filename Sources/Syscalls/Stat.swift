@@ -1,0 +1,138 @@
+import CSwitch
+import Glibc
+import Sentry
+
+/// stat family, getdents64, access, readlink, cwd.
+enum Stat {
+    static let AT_SYMLINK_NOFOLLOW: UInt64 = 0x100, AT_EACCESS: UInt64 = 0x200
+    static let AT_NO_AUTOMOUNT: UInt64 = 0x800, AT_EMPTY_PATH: UInt64 = 0x1000
+
+    static func fstat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let st = try t.fds.get(a.fd(0)).stat()
+        try t.mm.write(a.address(1), st)
+        return 0
+    }
+
+    static func stat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let path = try t.resolvePath(Files.AT_FDCWD, a.address(0))
+        try t.mm.write(a.address(1), t.kernel.vfs.stat(path, followLast: true, proc: t))
+        return 0
+    }
+
+    static func lstat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let path = try t.resolvePath(Files.AT_FDCWD, a.address(0))
+        try t.mm.write(a.address(1), t.kernel.vfs.stat(path, followLast: false, proc: t))
+        return 0
+    }
+
+    static func newfstatat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let flags = a[3]
+        guard flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH) == 0 else { throw .EINVAL }
+        let st = try statAt(t, a.int32(0), a.address(1), flags)
+        try t.mm.write(a.address(2), st)
+        return 0
+    }
+
+    private static func statAt(_ t: Task, _ dirfd: Int32, _ pathAddr: GuestAddress, _ flags: UInt64) throws(Errno) -> Glibc.stat {
+        let raw = try t.mm.readCString(pathAddr, max: Int(PATH_MAX))
+        if raw.isEmpty {
+            guard flags & AT_EMPTY_PATH != 0 else { throw .ENOENT }
+            if dirfd == Files.AT_FDCWD { return try t.kernel.vfs.stat(t.cwd, followLast: true, proc: t) }
+            return try t.fds.get(FileDescriptor(dirfd)).stat()
+        }
+        let path = try t.resolvePath(dirfd, pathAddr)
+        return try t.kernel.vfs.stat(path, followLast: flags & AT_SYMLINK_NOFOLLOW == 0, proc: t)
+    }
+
+    static func statx(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let dirfd = a.int32(0), flags = a[2], mask = a.uint32(3)
+        guard flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | 0x6000) == 0, flags & 0x6000 != 0x6000 else { throw .EINVAL }
+        guard mask & 0x8000_0000 == 0 else { throw .EINVAL }  // STATX__RESERVED
+        let raw = try t.mm.readCString(a.address(1), max: Int(PATH_MAX))
+        var x: CSwitch.statx
+        if raw.isEmpty {
+            guard flags & AT_EMPTY_PATH != 0 else { throw .ENOENT }
+            if dirfd == Files.AT_FDCWD {
+                x = try t.kernel.vfs.statx(t.cwd, followLast: true, mask: mask, proc: t)
+            } else {
+                x = try t.fds.get(FileDescriptor(dirfd)).statx(mask: mask)
+            }
+        } else {
+            let path = try t.resolvePath(dirfd, a.address(1))
+            x = try t.kernel.vfs.statx(path, followLast: flags & AT_SYMLINK_NOFOLLOW == 0, mask: mask, proc: t)
+        }
+        try t.mm.write(a.address(4), x)
+        return 0
+    }
+
+    static func getdents64(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let f = try t.fds.get(a.fd(0))
+        let count = min(a.count(2), 1 << 20)
+        // The host fills a bounce buffer: a dirent must never straddle two guest VMAs.
+        var buf = [UInt8](repeating: 0, count: count)
+        let n = try Errno.typed { try buf.withUnsafeMutableBytes { b in try f.getdents(into: b) } }
+        if n > 0 { try t.mm.copyOut(a.address(1), Array(buf[0..<n])) }
+        return Int64(n)
+    }
+
+    static func access(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try accessAt(t, Files.AT_FDCWD, a.address(0), a.int32(1), 0)
+    }
+
+    static func faccessat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try accessAt(t, a.int32(0), a.address(1), a.int32(2), 0)
+    }
+
+    static func faccessat2(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try accessAt(t, a.int32(0), a.address(1), a.int32(2), a[3])
+    }
+
+    private static func accessAt(_ t: Task, _ dirfd: Int32, _ pathAddr: GuestAddress, _ mode: Int32, _ flags: UInt64) throws(Errno) -> Int64 {
+        guard mode & ~7 == 0, flags & ~(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH) == 0 else { throw .EINVAL }
+        let path = try t.resolvePath(dirfd, pathAddr, emptyPathAllowed: flags & AT_EMPTY_PATH != 0)
+        try t.kernel.vfs.access(path, mode: mode, followLast: flags & AT_SYMLINK_NOFOLLOW == 0, proc: t)
+        return 0
+    }
+
+    static func readlink(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try readlinkAt(t, Files.AT_FDCWD, a.address(0), a.address(1), a.int32(2))
+    }
+
+    static func readlinkat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try readlinkAt(t, a.int32(0), a.address(1), a.address(2), a.int32(3))
+    }
+
+    private static func readlinkAt(_ t: Task, _ dirfd: Int32, _ pathAddr: GuestAddress, _ buf: GuestAddress, _ size: Int32) throws(Errno) -> Int64 {
+        guard size > 0 else { throw .EINVAL }
+        let path = try t.resolvePath(dirfd, pathAddr)
+        let target = Array(try t.kernel.vfs.readlink(path, proc: t).utf8.prefix(Int(size)))
+        try t.mm.copyOut(buf, target)
+        return Int64(target.count)
+    }
+
+    static func getcwd(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let bytes = Array(t.cwd.utf8) + [0]
+        guard bytes.count <= Int(a[1]) else { throw .ERANGE }
+        try t.mm.copyOut(a.address(0), bytes)
+        return Int64(bytes.count)
+    }
+
+    static func chdir(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let path = try t.resolvePath(Files.AT_FDCWD, a.address(0))
+        t.cwd = try t.kernel.vfs.directory(path, proc: t)
+        return 0
+    }
+
+    static func fchdir(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let f = try t.fds.get(a.fd(0))
+        guard let dir = f.directoryPath else { throw .ENOTDIR }
+        t.cwd = dir
+        return 0
+    }
+
+    static func umaskHandler(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let old = t.umask
+        t.umask = a.uint32(0) & 0o777
+        return Int64(old)
+    }
+}

@@ -1,0 +1,47 @@
+import Glibc
+import Sentry
+
+/// Helpers shared by the handler families.
+extension Task {
+    /// The guest path a *at() call names: `path` against `dirfd` (AT_FDCWD = -100).
+    func resolvePath(_ dirfd: Int32, _ pathAddr: GuestAddress, emptyPathAllowed: Bool = false) throws(Errno) -> String {
+        let raw = try mm.readCString(pathAddr, max: Int(PATH_MAX))
+        let path = String(decoding: raw, as: UTF8.self)
+        if path.isEmpty && !emptyPathAllowed { throw .ENOENT }
+        if path.hasPrefix("/") { return path }
+        if dirfd == -100 { return VFS.join(cwd, path) }
+        let dir = try fds.get(FileDescriptor(dirfd))
+        guard let base = dir.directoryPath else { throw .ENOTDIR }
+        return path.isEmpty ? base : VFS.join(base, path)
+    }
+
+    /// Sentry-side buffers for a guest iovec array (readv/writev).
+    func iovecBuffers(_ addr: GuestAddress, count: Int, write: Bool) throws(Errno) -> [UnsafeMutableRawBufferPointer] {
+        guard count >= 0, count <= 1024 else { throw .EINVAL }
+        if count == 0 { return [] }
+        let raw = try mm.copyIn(addr, count * 16)
+        var out: [UnsafeMutableRawBufferPointer] = []
+        var total: UInt64 = 0
+        for i in 0..<count {
+            let base = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 16, as: UInt64.self) }
+            let len = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 16 + 8, as: UInt64.self) }
+            guard Int64(bitPattern: len) >= 0 else { throw .EINVAL }
+            total += len
+            guard total <= UInt64(Int32.max) else { throw .EINVAL }
+            if len > 0 { out += try mm.buffers(GuestAddress(base), Int(len), write: write) }
+        }
+        return out
+    }
+
+    /// Linux caps one read/write at MAX_RW_COUNT (INT_MAX rounded down to a page).
+    static let maxRWCount = 0x7fff_f000
+}
+
+extension SyscallArguments {
+    /// A count argument as Linux clamps it.
+    func count(_ i: Int) -> Int { Int(min(self[i], UInt64(Task.maxRWCount))) }
+}
+
+func readOnly(_ bufs: [UnsafeMutableRawBufferPointer]) -> [UnsafeRawBufferPointer] {
+    bufs.map { UnsafeRawBufferPointer($0) }
+}
