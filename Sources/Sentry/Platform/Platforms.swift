@@ -34,14 +34,18 @@ public enum PlatformKind: String, CaseIterable, Sendable {
         }
     }
 
-    /// `auto`: the first available in order of preference.
+    /// Whether the sentry has this backend at all (the rest need no probing).
+    var isBuilt: Bool { self == .ptrace }
+
+    /// `auto`: the first available in order of preference. Backends not
+    /// built are skipped without probing (reading /proc/kallsyms costs ~tens of ms).
     public static func auto() -> PlatformKind? {
-        allCases.first { $0.status().available }
+        allCases.first { $0.isBuilt && $0.status().available }
     }
 
     public func make(memory: MemoryFile, stub: StubRegion) throws(PlatformError) -> Platform {
         let s = status()
-        guard s.available else { throw .unavailable("platform \(rawValue) is not available: \(s.reason)") }
+        guard isBuilt, s.available else { throw .unavailable("platform \(rawValue) is not available: \(s.reason)") }
         switch self {
         case .ptrace: return PtracePlatform(memory: memory, stub: stub)
         case .vmexec, .systrap: throw .unavailable("platform \(rawValue) is not available: \(s.reason)")
