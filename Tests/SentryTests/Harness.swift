@@ -25,6 +25,13 @@ enum Harness {
         return r.status == 0
     }()
 
+    /// A fresh directory for one test's files; the caller removes it.
+    static func scratchDirectory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sentry-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
     struct Result: Equatable {
         var status: Int32
         var stdout: String
@@ -36,8 +43,7 @@ enum Harness {
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = args
         if let env { p.environment = env }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sentry-test-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        guard let dir = try? scratchDirectory() else { return Result(status: -1, stdout: "", stderr: "no scratch directory") }
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
         FileManager.default.createFile(atPath: out.path, contents: nil)

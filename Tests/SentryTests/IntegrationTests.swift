@@ -49,8 +49,7 @@ import Testing
     func busyboxAppletsMatchNative(_ platform: PlatformKind) throws {
         let busybox = "/bin/busybox"
         try #require(FileManager.default.isExecutableFile(atPath: busybox), "busybox-static is not installed")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sentry-bb-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try Harness.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let input = dir.appendingPathComponent("input.txt").path
         let lines = (1...40).map { "line \($0 % 7) \(String(repeating: "xy", count: $0 % 5))" }
@@ -71,8 +70,7 @@ import Testing
     }
 
     @Test func badInputGetsOneLineAndADistinctStatus() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sentry-bad-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try Harness.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let hello = try Data(contentsOf: URL(fileURLWithPath: Harness.image("hello")))
         let truncated = dir.appendingPathComponent("truncated").path
@@ -111,8 +109,7 @@ import Testing
     func traceNamesMatchRealStrace(_ platform: PlatformKind) throws {
         let strace = "/usr/bin/strace"
         try #require(FileManager.default.isExecutableFile(atPath: strace), "strace is not installed")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sentry-trace-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try Harness.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let native = dir.appendingPathComponent("native").path, ours = dir.appendingPathComponent("ours").path
         for img in ["hello", "fileio"] {
