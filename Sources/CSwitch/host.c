@@ -7,6 +7,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sched.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -70,3 +73,30 @@ long sw_affinity_mask(uint64_t *mask) {
     memcpy(mask, &set, sizeof(*mask));
     return 0;
 }
+
+int sw_ppoll(struct pollfd *fds, unsigned long n, int64_t timeout_ns) {
+    struct timespec ts, *tp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = timeout_ns / 1000000000;
+        ts.tv_nsec = timeout_ns % 1000000000;
+        tp = &ts;
+    }
+    int r = ppoll(fds, n, tp, NULL);
+    return r < 0 ? -errno : r;
+}
+
+int sw_eventfd(void) {
+    int r = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return r < 0 ? -errno : r;
+}
+
+uint32_t sw_atomic_load32(const void *p) {
+    return __atomic_load_n((const uint32_t *)p, __ATOMIC_SEQ_CST);
+}
+
+int sw_atomic_cas32(void *p, uint32_t expected, uint32_t desired) {
+    return __atomic_compare_exchange_n((uint32_t *)p, &expected, desired, 0,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+void sw_atomic_store32(void *p, uint32_t v) { __atomic_store_n((uint32_t *)p, v, __ATOMIC_SEQ_CST); }

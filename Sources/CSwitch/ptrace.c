@@ -56,3 +56,13 @@ pid_t sw_wait(pid_t pid, int *status) {
 
 uint64_t sw_siginfo_addr(const siginfo_t *info) { return (uint64_t)(uintptr_t)info->si_addr; }
 int sw_siginfo_code(const siginfo_t *info) { return info->si_code; }
+
+int sw_seize(pid_t pid, unsigned long options) {
+    if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)options) < 0) return -errno;
+    return ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) < 0 ? -errno : 0;
+}
+
+int sw_set_rax(pid_t pid, uint64_t rax) {
+    return ptrace(PTRACE_POKEUSER, pid, (void *)offsetof(struct user_regs_struct, rax),
+                  (void *)rax) < 0 ? -errno : 0;
+}

@@ -11,13 +11,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-long sw_build_stub_filter(const int *allowed, int count, void *out, size_t cap,
-                          uint64_t out_guest_addr) {
+long sw_build_stub_filter(const int *allowed, int count, uint64_t clone_flags,
+                          void *out, size_t cap, uint64_t out_guest_addr) {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (!ctx) return -ENOMEM;
     long rc = 0;
     for (int i = 0; i < count && rc == 0; i++)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+    // clone only with the exact flags the sentry uses for sibling stubs.
+    if (rc == 0 && clone_flags)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                              SCMP_A0(SCMP_CMP_EQ, clone_flags));
     // NO_NEW_PRIVS is set by the stub itself, just before loading.
     if (rc == 0) rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
     int fd = -1;

@@ -58,15 +58,26 @@ __asm__(
     "  int3\n"
     "  jmp 3b\n"                  // local label: the copy must stay position independent
     "1: ud2\n"                     // no filter: never run a guest unfiltered
+    // clone(CLONE_VM) for another task in this address space. The parent
+    // stops on int3; the child (rax 0) spins until its own tracer attaches.
+    ".globl sw_stub_clone\n"
+    "sw_stub_clone:\n"
+    "  syscall\n"
+    "  test %rax, %rax\n"
+    "  jz 4f\n"
+    "  int3\n"
+    "4: pause\n"
+    "  jmp 4b\n"
     ".globl sw_stub_end\n"
     "sw_stub_end:\n"
     ".popsection\n");
 
-extern const uint8_t sw_stub_start[], sw_stub_syscall[], sw_stub_end[];
+extern const uint8_t sw_stub_start[], sw_stub_syscall[], sw_stub_clone[], sw_stub_end[];
 
-const uint8_t *sw_stub_code(size_t *len, size_t *gadget) {
+const uint8_t *sw_stub_code(size_t *len, size_t *gadget, size_t *clone_gadget) {
     *len = (size_t)(sw_stub_end - sw_stub_start);
     *gadget = (size_t)(sw_stub_syscall - sw_stub_start);
+    *clone_gadget = (size_t)(sw_stub_clone - sw_stub_start);
     return sw_stub_start;
 }
 
@@ -90,6 +101,18 @@ static void __attribute__((noreturn)) stub_child(int memfd, uint64_t base) {
         if (raw(SYS_rseq, (long)area, 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG, 0, 0) < 0)
             raw(SYS_rseq, (long)area, __rseq_size, RSEQ_FLAG_UNREGISTER, RSEQ_SIG, 0, 0);
     }
+    // Dispositions and mask inherited from the sentry mean nothing here:
+    // handlers point at unmapped sentry code. Everything back to default,
+    // except SIGCHLD ignored so the CLONE_VM siblings this stub spawns for
+    // other tasks of its address space are reaped by the kernel.
+    struct { long handler, flags, restorer, mask; } act = { 0, 0, 0, 0 };
+    for (int sig = 1; sig <= 64; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        act.handler = sig == SIGCHLD ? (long)SIG_IGN : (long)SIG_DFL;
+        raw(SYS_rt_sigaction, sig, (long)&act, 0, 8, 0, 0);
+    }
+    long empty = 0;
+    raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&empty, 0, 8, 0, 0);
     if (raw(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0, 0, 0) < 0) raw(SYS_exit_group, 120, 0, 0, 0, 0, 0);
     // Wait for the tracer to set its options before anything else runs.
     raw(SYS_kill, raw(SYS_getpid, 0, 0, 0, 0, 0, 0), SIGSTOP, 0, 0, 0, 0);

@@ -4,16 +4,6 @@ import Sentry
 
 /// Identity, limits, exit, and the per-thread registrations glibc makes at start.
 enum Process {
-    static func exit(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        t.exit(.exited(a.int32(0) & 0xff))   // one task per process so far: exit ends it
-        return 0
-    }
-
-    static func exitGroup(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        t.exit(.exited(a.int32(0) & 0xff))
-        return 0
-    }
-
     static func getpid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(t.pid) }
     static func getppid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(t.ppid) }
     static func gettid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(t.tid) }
@@ -23,6 +13,15 @@ enum Process {
     static func getgid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(Glibc.getgid()) }
     static func getegid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(Glibc.getegid()) }
 
+    static func getpgid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(try t.getpgid(a.int32(0))) }
+    static func getpgrp(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(try t.getpgid(0)) }
+    static func getsid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(try t.getsid(a.int32(0))) }
+    static func setsid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(try t.setsid()) }
+    static func setpgid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try t.setpgid(a.int32(0), a.int32(1))
+        return 0
+    }
+
     static func setTidAddress(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         t.clearChildTID = a.address(0)
         return Int64(t.tid)
@@ -31,6 +30,14 @@ enum Process {
     static func setRobustList(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         guard a[1] == 24 else { throw .EINVAL }   // sizeof(struct robust_list_head)
         t.robustList = (a.address(0), a[1])
+        return 0
+    }
+
+    static func getRobustList(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let pid = a.int32(0)
+        guard let target = pid == 0 ? t : t.kernel.task(pid) else { throw .ESRCH }
+        try t.mm.write(a.address(1), target.robustList.head.rawValue)
+        try t.mm.write(a.address(2), UInt64(24))
         return 0
     }
 
@@ -53,7 +60,11 @@ enum Process {
 
     static func prlimit64(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let pid = a.int32(0)
-        guard pid == 0 || pid == t.pid else { throw .ESRCH }
+        guard pid == 0 || pid == t.pid else {
+            // Another process of the sandbox: same credentials, so allowed, but
+            // only the caller's own limits are kept per process here.
+            throw t.kernel.task(pid) == nil ? .ESRCH : .EPERM
+        }
         return try rlimit(t, resource: a.int32(1), new: a.address(2), old: a.address(3))
     }
 
@@ -67,7 +78,7 @@ enum Process {
     }
 
     private static func rlimit(_ t: Task, resource: Int32, new: GuestAddress, old: GuestAddress) throws(Errno) -> Int64 {
-        guard (0..<16).contains(resource), let current = t.rlimits[resource] else { throw .EINVAL }
+        guard (0..<16).contains(resource), let current = t.rlimit(resource) else { throw .EINVAL }
         var next = current
         if !new.isNull {
             let r = try t.mm.read(new, as: (UInt64, UInt64).self)
@@ -78,8 +89,7 @@ enum Process {
             next = (r.0, r.1)
         }
         if !old.isNull { try t.mm.write(old, (current.cur, current.max)) }
-        t.rlimits[resource] = next
-        if resource == 7 { t.fds.limit = Int32(clamping: next.cur) }
+        t.setRlimit(resource, next)
         return 0
     }
 
@@ -115,7 +125,7 @@ enum Process {
         si.totalram = host.totalram; si.freeram = host.freeram; si.sharedram = host.sharedram
         si.bufferram = host.bufferram; si.totalswap = host.totalswap; si.freeswap = host.freeswap
         si.loads = host.loads
-        si.procs = 1
+        si.procs = UInt16(clamping: t.kernel.processCount)
         si.mem_unit = host.mem_unit
         try t.mm.write(a.address(0), si)
         return 0

@@ -9,7 +9,7 @@ enum ReadWrite {
         guard file.flags.readable else { throw .EBADF }
         let n = a.count(2)
         if n == 0 { return 0 }
-        return Int64(try file.read(into: t.mm.buffers(a.address(1), n, write: true)))
+        return Int64(try t.blockingRead(file, t.mm.buffers(a.address(1), n, write: true)))
     }
 
     static func write(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
@@ -17,20 +17,20 @@ enum ReadWrite {
         guard file.flags.writable else { throw .EBADF }
         let n = a.count(2)
         if n == 0 { return 0 }
-        return try pipeChecked(t) { () throws(Errno) in try file.write(from: readOnly(t.mm.buffers(a.address(1), n, write: false))) }
+        return try pipeChecked(t) { () throws(Errno) in try t.blockingWrite(file, readOnly(t.mm.buffers(a.address(1), n, write: false))) }
     }
 
     static func readv(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.readable else { throw .EBADF }
-        return Int64(try file.read(into: t.iovecBuffers(a.address(1), count: Int(a.int32(2)), write: true)))
+        return Int64(try t.blockingRead(file, t.iovecBuffers(a.address(1), count: Int(a.int32(2)), write: true)))
     }
 
     static func writev(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.writable else { throw .EBADF }
         let bufs = try t.iovecBuffers(a.address(1), count: Int(a.int32(2)), write: false)
-        return try pipeChecked(t) { () throws(Errno) in try file.write(from: readOnly(bufs)) }
+        return try pipeChecked(t) { () throws(Errno) in try t.blockingWrite(file, readOnly(bufs)) }
     }
 
     static func pread64(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
@@ -61,7 +61,7 @@ enum ReadWrite {
     /// EPIPE on a write also sends SIGPIPE to the writer, as Linux does.
     private static func pipeChecked(_ t: Task, _ body: () throws(Errno) -> Int) throws(Errno) -> Int64 {
         do { return Int64(try body()) } catch {
-            if error == .EPIPE { t.post(.SIGPIPE) }
+            if error == .EPIPE { t.post(t.senderInfo(Signal.SIGPIPE.rawValue, code: SignalInfo.SI_USER)) }
             throw error
         }
     }

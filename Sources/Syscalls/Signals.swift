@@ -1,43 +1,122 @@
+import Glibc
 import Sentry
 
-/// Signal dispositions and masks: recorded with Linux's rules. Delivery into
-/// guest handlers arrives with signal frames (the processes-and-signals work).
+/// Signal dispositions, masks, waiting for and sending signals.
 enum Signals {
+    static let sigsetSize: UInt64 = 8
+
     static func rtSigaction(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let sig = a.int32(0)
-        guard a[3] == 8 else { throw .EINVAL }   // sizeof(sigset_t) in the kernel ABI
-        guard sig >= 1, sig <= 64 else { throw .EINVAL }
-        let old = t.signals.actions[Int(sig)]
+        guard a[3] == sigsetSize else { throw .EINVAL }
+        var new: SignalAction?
         if !a.address(1).isNull {
             let raw = try t.mm.read(a.address(1), as: (UInt64, UInt64, UInt64, UInt64).self)
-            guard sig != Signal.SIGKILL.rawValue, sig != Signal.SIGSTOP.rawValue else { throw .EINVAL }
             var act = SignalAction()
-            act.handler = raw.0; act.flags = raw.1; act.restorer = raw.2
-            act.mask = raw.3 & ~SignalState.unblockable
-            t.signals.actions[Int(sig)] = act
-            // Setting SIG_IGN discards a pending instance (POSIX).
-            if act.handler == SignalAction.SIG_IGN { t.signals.pending &= ~SignalState.bit(Signal(sig)) }
+            act.handler = raw.0; act.flags = raw.1; act.restorer = raw.2; act.mask = raw.3
+            new = act
         }
-        if !a.address(2).isNull {
-            try t.mm.write(a.address(2), (old.handler, old.flags, old.restorer, old.mask))
-        }
+        let old = try t.sigaction(a.int32(0), new: new)
+        if !a.address(2).isNull { try t.mm.write(a.address(2), (old.handler, old.flags, old.restorer, old.mask)) }
         return 0
     }
 
     static func rtSigprocmask(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        guard a[3] == 8 else { throw .EINVAL }
-        let old = t.signals.mask
-        if !a.address(1).isNull {
-            let set = try t.mm.read(a.address(1), as: UInt64.self)
-            switch a.int32(0) {
-            case 0: t.signals.mask |= set
-            case 1: t.signals.mask &= ~set
-            case 2: t.signals.mask = set
-            default: throw .EINVAL
-            }
-            t.signals.mask &= ~SignalState.unblockable
-        }
+        guard a[3] == sigsetSize else { throw .EINVAL }
+        let set = a.address(1).isNull ? nil : try t.mm.read(a.address(1), as: UInt64.self)
+        if set != nil && !(0...2).contains(a.int32(0)) { throw .EINVAL }
+        let old = try t.sigprocmask(how: a.int32(0), set: set)
         if !a.address(2).isNull { try t.mm.write(a.address(2), old) }
         return 0
+    }
+
+    static func rtSigreturn(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        t.sigreturn()
+        return 0
+    }
+
+    static func rtSigpending(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard a[1] <= sigsetSize else { throw .EINVAL }
+        try t.mm.write(a.address(0), t.pendingSignals)
+        return 0
+    }
+
+    /// rt_sigsuspend: sleeps with a temporary mask until a handler runs.
+    static func rtSigsuspend(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard a[1] == sigsetSize else { throw .EINVAL }
+        let mask = try t.mm.read(a.address(0), as: UInt64.self)
+        t.setTemporaryMask(mask)
+        do { _ = try t.block(on: [], interruptedBy: .ERESTARTNOHAND) { () throws(Errno) in false } } catch {
+            if !t.signalWaiting { t.restoreTemporaryMask() }
+            throw error
+        }
+        return 0
+    }
+
+    static func pause(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        _ = try t.block(on: [], interruptedBy: .ERESTARTNOHAND) { () throws(Errno) in false }
+        return 0
+    }
+
+    static func rtSigtimedwait(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard a[3] == sigsetSize else { throw .EINVAL }
+        let set = try t.mm.read(a.address(0), as: UInt64.self)
+        var deadline: Deadline?
+        if !a.address(2).isNull {
+            let ts = try Time.readTimespec(t, a.address(2))
+            deadline = .after(Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec))
+        }
+        let info = try t.sigtimedwait(set, deadline: deadline)
+        if !a.address(1).isNull { try t.mm.copyOut(a.address(1), info.bytes) }
+        return Int64(info.signo)
+    }
+
+    static func sigaltstack(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        var new: (sp: UInt64, flags: Int32, size: UInt64)?
+        if !a.address(0).isNull {
+            let raw = try t.mm.read(a.address(0), as: (UInt64, Int32, Int32, UInt64).self)
+            new = (raw.0, raw.1, raw.3)
+        }
+        let old = try t.sigaltstack(new)
+        if !a.address(1).isNull { try t.mm.write(a.address(1), (old.sp, old.flags, Int32(0), old.size)) }
+        return 0
+    }
+
+    static func kill(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try t.kill(pid: a.int32(0), t.senderInfo(a.int32(1), code: SignalInfo.SI_USER))
+        return 0
+    }
+
+    static func tkill(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try t.tgkill(tgid: nil, tid: a.int32(0), t.senderInfo(a.int32(1), code: SignalInfo.SI_TKILL))
+        return 0
+    }
+
+    static func tgkill(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try t.tgkill(tgid: a.int32(0), tid: a.int32(1), t.senderInfo(a.int32(2), code: SignalInfo.SI_TKILL))
+        return 0
+    }
+
+    /// rt_sigqueueinfo: the caller's siginfo, but it may not pose as the
+    /// kernel or kill(2) when signalling another process.
+    static func rtSigqueueinfo(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let info = try queuedInfo(t, a.int32(1), a.address(2), target: a.int32(0))
+        try t.kill(pid: a.int32(0) > 0 ? a.int32(0) : .max, info)
+        return 0
+    }
+
+    static func rtTgsigqueueinfo(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let info = try queuedInfo(t, a.int32(2), a.address(3), target: a.int32(0))
+        try t.tgkill(tgid: a.int32(0), tid: a.int32(1), info)
+        return 0
+    }
+
+    private static func queuedInfo(_ t: Task, _ sig: Int32, _ addr: GuestAddress, target: Int32) throws(Errno) -> SignalInfo {
+        let raw = try t.mm.copyIn(addr, 128)
+        func get<T: BitwiseCopyable>(_ at: Int, _: T.Type) -> T { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: T.self) } }
+        var info = SignalInfo(Signal(sig), code: get(8, Int32.self))
+        if (info.code >= 0 || info.code == SignalInfo.SI_TKILL) && target != t.pid { throw .EPERM }
+        info.pid = get(16, Int32.self)
+        info.uid = get(20, UInt32.self)
+        info.value = get(24, UInt64.self)
+        return info
     }
 }

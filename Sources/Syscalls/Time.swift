@@ -56,14 +56,22 @@ enum Time {
         return ts
     }
 
+    static func ns(_ ts: timespec) -> Int64 { Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) }
+    static func timespecOf(_ ns: Int64) -> timespec { timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000)) }
+
+    /// nanosleep: a signal with a handler ends it with EINTR and the time
+    /// left; one without (a stop and continue) resumes it through
+    /// restart_syscall with the same deadline.
     static func nanosleep(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        var req = try readTimespec(t, a.address(0))
-        var rem = timespec()
-        // Host signals for the guest are forwarded to its stub, not to this
-        // thread, so the sleep is not cut short here; EINTR comes with signals.
-        while Glibc.nanosleep(&req, &rem) != 0 {
-            guard errno == EINTR else { throw Errno(errno) }
-            req = rem
+        let req = try readTimespec(t, a.address(0))
+        return try sleep(t, until: .after(ns(req)), remaining: a.address(1))
+    }
+
+    private static func sleep(_ t: Task, until deadline: Deadline, remaining: GuestAddress) throws(Errno) -> Int64 {
+        do { try t.sleep(until: deadline, interruptedBy: .ERESTART_RESTARTBLOCK) } catch {
+            if !remaining.isNull { try t.mm.write(remaining, timespecOf(deadline.remaining)) }
+            t.restartBlock = { (t: Task) throws(Errno) -> Int64 in try sleep(t, until: deadline, remaining: remaining) }
+            throw error
         }
         return 0
     }
@@ -71,15 +79,132 @@ enum Time {
     static func clockNanosleep(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let id = a.int32(0), flags = a.int32(1)
         guard flags & ~1 == 0 else { throw .EINVAL }
-        guard [0, 1, 2, 7, 11].contains(id) else { throw id == 3 ? .EINVAL : (id >= 0 && id < 12 ? .EOPNOTSUPP : .EINVAL) }
+        guard [0, 1, 2, 7, 9, 11].contains(id) else { throw id == 3 ? .EINVAL : (id >= 0 && id < 12 ? .EOPNOTSUPP : .EINVAL) }
         let req = try readTimespec(t, a.address(2))
         let clock = try hostClock(t, id)
-        var r: Int32
-        repeat {
-            var rq = req, rm = timespec()
-            r = clock_nanosleep(clock, flags, &rq, &rm)
-        } while r == EINTR && flags & 1 != 0
-        if r != 0 { throw Errno(r) }
+        if flags & 1 != 0 {   // TIMER_ABSTIME: restarted as is, no time left to report
+            let deadline = Deadline(nanoseconds: Deadline.now() + (ns(req) - Deadline.now(clock)))
+            try t.sleep(until: deadline, interruptedBy: .ERESTARTNOHAND)
+            return 0
+        }
+        return try sleep(t, until: .after(ns(req)), remaining: a.address(3))
+    }
+
+    static func restartSyscall(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard let block = t.restartBlock else { throw .EINTR }
+        t.restartBlock = nil
+        return try block(t)
+    }
+
+    // MARK: - Interval timers
+
+    static func readTimeval(_ t: Task, _ addr: GuestAddress) throws(Errno) -> Int64 {
+        let tv = try t.mm.read(addr, as: (Int64, Int64).self)
+        guard tv.0 >= 0, tv.1 >= 0, tv.1 < 1_000_000 else { throw .EINVAL }
+        return tv.0 * 1_000_000_000 + tv.1 * 1000
+    }
+
+    static func timevalParts(_ ns: Int64) -> (Int64, Int64) {
+        let us = (ns + 999) / 1000
+        return (us / 1_000_000, us % 1_000_000)
+    }
+
+    /// setitimer: ITIMER_REAL only; the CPU-time timers need the stub's
+    /// CPU clock to fire signals and are refused.
+    static func setitimer(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard a.int32(0) == 0 else { throw a.int32(0) == 1 || a.int32(0) == 2 ? .ENOSYS : .EINVAL }
+        var value: Int64 = 0, interval: Int64 = 0
+        if !a.address(1).isNull {
+            interval = try readTimeval(t, a.address(1))
+            value = try readTimeval(t, a.address(1) + 16)
+        }
+        let old = t.setRealTimer(value: value, interval: interval)
+        if !a.address(2).isNull {
+            let i = timevalParts(old.1), v = timevalParts(old.0)
+            try t.mm.write(a.address(2), (i.0, i.1, v.0, v.1))
+        }
+        return 0
+    }
+
+    static func getitimer(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard (0...2).contains(a.int32(0)) else { throw .EINVAL }
+        let cur = a.int32(0) == 0 ? t.realTimer : (0, 0)
+        let i = timevalParts(cur.1), v = timevalParts(cur.0)
+        try t.mm.write(a.address(1), (i.0, i.1, v.0, v.1))
+        return 0
+    }
+
+    static func alarm(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let old = t.setRealTimer(value: Int64(a.uint32(0)) * 1_000_000_000, interval: 0)
+        // Seconds left, rounded to nearest (and at least 1 if armed), as Linux.
+        return old.0 == 0 ? 0 : max(1, (old.0 + 500_000_000) / 1_000_000_000)
+    }
+
+    // MARK: - POSIX timers
+
+    static func timerCreate(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let id = a.int32(0)
+        guard [0, 1, 7, 9, 11].contains(id) else { throw [2, 3].contains(id) ? .EINVAL : .EINVAL }
+        var signo = Signal.SIGALRM.rawValue, notify: Int32 = 0, value: UInt64 = 0, thread: Int32 = 0
+        if !a.address(1).isNull {
+            // struct sigevent: sigval (8), signo, notify, then the thread id.
+            let ev = try t.mm.read(a.address(1), as: (UInt64, Int32, Int32, Int32).self)
+            value = ev.0; signo = ev.1; notify = ev.2; thread = ev.3
+        } else {
+            value = 0
+        }
+        let sigev: TimerSignal
+        switch notify {
+        case 1: sigev = .none                                               // SIGEV_NONE
+        case 0: guard signo >= 1, signo <= 64 else { throw .EINVAL }; sigev = .process(Signal(signo))   // SIGEV_SIGNAL
+        case 4: guard signo >= 1, signo <= 64 else { throw .EINVAL }; sigev = .thread(Signal(signo), thread)  // SIGEV_THREAD_ID
+        default: throw .EINVAL   // SIGEV_THREAD is a libc construct over SIGEV_THREAD_ID
+        }
+        let timer = try t.createTimer(clock: clockid_t(id), sigev, value: a.address(1).isNull ? nil : value)
+        try t.mm.write(a.address(2), timer)
+        return 0
+    }
+
+    static func timerSettime(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let spec = try t.mm.read(a.address(2), as: (timespec, timespec).self)
+        for ts in [spec.0, spec.1] where ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1_000_000_000 { throw .EINVAL }
+        let old = try t.setTimer(a.int32(0), value: ns(spec.1), interval: ns(spec.0), absolute: a.int32(1) & 1 != 0)
+        if !a.address(3).isNull { try t.mm.write(a.address(3), (timespecOf(old.1), timespecOf(old.0))) }
+        return 0
+    }
+
+    static func timerGettime(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let cur = try t.timer(a.int32(0))
+        try t.mm.write(a.address(1), (timespecOf(cur.1), timespecOf(cur.0)))
+        return 0
+    }
+
+    static func timerGetoverrun(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        Int64(try t.timerOverrun(a.int32(0)))
+    }
+
+    static func timerDelete(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try t.deleteTimer(a.int32(0))
+        return 0
+    }
+
+    // MARK: - Accounting
+
+    static func times(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let c = t.cpuTicks
+        if !a.address(0).isNull { try t.mm.write(a.address(0), (c.user, c.system, c.childUser, c.childSystem)) }
+        return Deadline.now() / 10_000_000   // clock ticks since an arbitrary point (boot)
+    }
+
+    static func getrusage(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let who = a.int32(0)
+        guard who == 0 || who == -1 || who == 1 else { throw .EINVAL }   // SELF, CHILDREN, THREAD
+        let c = t.cpuTicks
+        let ticks = who == -1 ? c.childUser : c.user
+        var ru = [UInt8](repeating: 0, count: 144)
+        let us = ticks * 10_000
+        withUnsafeBytes(of: (us / 1_000_000, us % 1_000_000)) { for (i, b) in $0.enumerated() { ru[i] = b } }
+        try t.mm.copyOut(a.address(1), ru)
         return 0
     }
 }

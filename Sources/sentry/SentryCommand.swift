@@ -125,7 +125,7 @@ struct Run: ParsableCommand {
         let env = environment()
         let program = resolveProgram(argv[0], cwd: cwd, env: env, root: hostRoot)
 
-        Kernel.installHostSignalForwarding()
+        kernel.forwardHostSignals()
         let task: Task
         do { task = try kernel.start(path: program, argv: argv, envp: env, cwd: cwd) } catch {
             switch error {
@@ -134,8 +134,7 @@ struct Run: ParsableCommand {
             case .guest: fail(error.description, .internalError)
             }
         }
-        let status: ExitStatus
-        do { status = try task.run() } catch { fail("sandbox stopped: \(error)", .internalError) }
+        let status = kernel.run(task)
         if case .signaled(let sig, _) = status, !sig.shellReport.isEmpty {
             var line = sig.shellReport + "\n"
             line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }

@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <sys/auxv.h>
 #include <sys/sysinfo.h>
+#include <poll.h>
 
 // Constants Swift's Glibc module hides behind _GNU_SOURCE.
 #define SW_O_PATH 010000000
@@ -35,6 +36,10 @@ long sw_setfpregs(pid_t pid, const void *buf, size_t len);
 int sw_getsiginfo(pid_t pid, siginfo_t *info);
 int sw_sysemu(pid_t pid, int sig);               // PTRACE_SYSEMU
 int sw_cont(pid_t pid, int sig);                 // PTRACE_CONT
+// PTRACE_SEIZE with options, then PTRACE_INTERRUPT: the tracee stops soon.
+int sw_seize(pid_t pid, unsigned long options);
+// Writes only rax (PTRACE_POKEUSER): the cheap reply to a trapped syscall.
+int sw_set_rax(pid_t pid, uint64_t rax);
 // waitpid(__WALL) retrying on EINTR; returns pid or -errno.
 pid_t sw_wait(pid_t pid, int *status);
 
@@ -51,7 +56,9 @@ int sw_siginfo_code(const siginfo_t *info);
 #define SW_TASK_SIZE 0x7ffffffff000UL
 
 // The stub's machine code, position independent; copied into the memory file.
-const uint8_t *sw_stub_code(size_t *len, size_t *syscall_gadget_offset);
+// Offsets: the `syscall; int3` gadget, and the clone gadget (parent stops on
+// int3, the child spins until a tracer attaches).
+const uint8_t *sw_stub_code(size_t *len, size_t *syscall_gadget_offset, size_t *clone_gadget_offset);
 
 // Fork a stub process: a blank address space holding only the stub pages
 // (memfd offset 0) mapped at stub_addr, traced by the calling thread through
@@ -66,8 +73,9 @@ pid_t sw_stub_fork(int memfd, uint64_t stub_addr);
 // Writes a struct sock_fprog followed by its instructions into out, with the
 // program pointer set as it will be seen at out_guest_addr. Returns bytes
 // written or -errno.
-long sw_build_stub_filter(const int *allowed, int count, void *out, size_t cap,
-                          uint64_t out_guest_addr);
+// clone_flags: when nonzero, clone is also allowed with exactly these flags.
+long sw_build_stub_filter(const int *allowed, int count, uint64_t clone_flags,
+                          void *out, size_t cap, uint64_t out_guest_addr);
 
 // ---- host system calls glibc does not wrap, or wraps variadically (host.c) ---
 
@@ -87,5 +95,15 @@ int sw_sud_available(void);
 int sw_sysinfo(struct sysinfo *info);
 // The first 64 CPUs of the sentry's affinity mask (sched_getaffinity is _GNU_SOURCE).
 long sw_affinity_mask(uint64_t *mask);
+
+// ppoll with a nanosecond timeout (-1: none); -errno on failure.
+
+int sw_ppoll(struct pollfd *fds, unsigned long n, int64_t timeout_ns);
+// A nonblocking, close-on-exec eventfd: how a blocked sentry thread is woken.
+int sw_eventfd(void);
+// Atomic access to guest words in the memory file (futexes, robust lists).
+uint32_t sw_atomic_load32(const void *p);
+int sw_atomic_cas32(void *p, uint32_t expected, uint32_t desired);
+void sw_atomic_store32(void *p, uint32_t v);
 
 #endif

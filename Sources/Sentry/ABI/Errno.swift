@@ -20,7 +20,15 @@ public struct Errno: Error, RawRepresentable, Hashable, Sendable, CustomStringCo
         }
     }
     /// The message strace prints in parentheses.
-    public var message: String { String(cString: strerror(rawValue)) }
+    public var message: String {
+        switch rawValue {
+        case 512: return "To be restarted if SA_RESTART is set"
+        case 513: return "To be restarted"
+        case 514: return "To be restarted if no handler"
+        case 516: return "Interrupted by signal"
+        default: return String(cString: strerror(rawValue))
+        }
+    }
     public var description: String { "\(name) (\(message))" }
 
     /// Host call results in the `-errno` convention.
@@ -53,6 +61,13 @@ public struct Errno: Error, RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let EPIPE = Errno(32), ERANGE = Errno(34), ENAMETOOLONG = Errno(36)
     public static let ENOSYS = Errno(38), ENOTEMPTY = Errno(39), ELOOP = Errno(40)
     public static let ENODATA = Errno(61), EOVERFLOW = Errno(75), EOPNOTSUPP = Errno(95)
+    public static let ETXTBSY = Errno(26), EDEADLK = Errno(35), ELIBBAD = Errno(80), ENOTSOCK = Errno(88)
+    public static let ETIMEDOUT = Errno(110)
+    /// Kernel-internal: the syscall was cut short by a signal and is
+    /// restarted or turned into EINTR when the signal is taken. Never reach
+    /// the guest.
+    public static let ERESTARTSYS = Errno(512), ERESTARTNOINTR = Errno(513), ERESTARTNOHAND = Errno(514)
+    public static let ERESTART_RESTARTBLOCK = Errno(516)
 
     // Index = errno; the names Linux's uapi headers give them.
     static let names: [String] = [

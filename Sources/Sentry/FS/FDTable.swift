@@ -9,6 +9,9 @@ public final class FDTable: Sendable {
     private struct State {
         var entries: [Int32: Entry] = [:]
         var limit: Int32 = 1024
+        /// Tasks using the table: the last one out closes every file, so a
+        /// pipe sees its writers go when the process dies, not when ARC says.
+        var users = 1
     }
     private let state = Mutex(State())
 
@@ -61,6 +64,39 @@ public final class FDTable: Sendable {
             guard s.entries[fd.rawValue] != nil else { throw .EBADF }
             s.entries[fd.rawValue]!.closeOnExec = on
         }
+    }
+
+    /// Another task shares the table (CLONE_FILES).
+    public func retainUser() -> FDTable { state.withLock { $0.users += 1 }; return self }
+
+    public func releaseUser() {
+        let dropped: [Int32: Entry] = state.withLock { s in
+            s.users -= 1
+            guard s.users == 0 else { return [:] }
+            defer { s.entries = [:] }
+            return s.entries
+        }
+        _ = dropped  // released here, outside the lock
+    }
+
+    public var isShared: Bool { state.withLock { $0.users > 1 } }
+
+    /// fork's copy: the same open file descriptions under the same numbers.
+    public func copy() -> FDTable {
+        let c = FDTable()
+        let (entries, limit) = state.withLock { ($0.entries, $0.limit) }
+        c.state.withLock { $0.entries = entries; $0.limit = limit }
+        return c
+    }
+
+    /// execve: close the close-on-exec descriptors.
+    public func closeOnExec() {
+        let dropped: [Entry] = state.withLock { s in
+            let gone = s.entries.filter { $0.value.closeOnExec }
+            for k in gone.keys { s.entries[k] = nil }
+            return Array(gone.values)
+        }
+        _ = dropped
     }
 
     public var descriptors: [FileDescriptor] { state.withLock { $0.entries.keys.sorted().map { FileDescriptor($0) } } }

@@ -53,6 +53,18 @@ open class FileDescription: @unchecked Sendable {
     /// Guest path of a directory, for *at() lookups relative to it.
     open var directoryPath: String? { nil }
 
+    // MARK: Readiness (poll, select, epoll, blocking I/O)
+
+    /// Where the sentry announces changes in this file's readiness; nil for
+    /// files whose readiness the host tracks, or that are always ready.
+    open var waitQueue: WaitQueue? { nil }
+    /// A host descriptor whose readiness is this file's (pipes and terminals
+    /// the guest inherited); the sentry polls it.
+    open var hostPollFD: Int32? { nil }
+    /// The poll(2) events out of `mask` that hold now (POLLERR and POLLHUP
+    /// are reported whatever the mask). Regular files are always ready.
+    open func readiness(_ mask: Int16) -> Int16 { mask & Int16(POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM) }
+
     open func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int { throw .EINVAL }
     open func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int { throw .EINVAL }
     open func pread(into bufs: [UnsafeMutableRawBufferPointer], at offset: Int64) throws(Errno) -> Int { throw .ESPIPE }

@@ -19,6 +19,22 @@ public final class HostFile: FileDescription, @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// Pipes, sockets and terminals can block; regular files and directories can't.
+    private lazy var blocksOnHost: Bool = {
+        var st = Glibc.stat()
+        guard fstat(fd, &st) == 0 else { return false }
+        let kind = st.st_mode & S_IFMT
+        return kind == S_IFIFO || kind == S_IFSOCK || kind == S_IFCHR
+    }()
+
+    public override var hostPollFD: Int32? { blocksOnHost ? fd : nil }
+
+    public override func readiness(_ mask: Int16) -> Int16 {
+        guard blocksOnHost else { return super.readiness(mask) }
+        var p = pollfd(fd: fd, events: mask, revents: 0)
+        return Glibc.poll(&p, 1, 0) > 0 ? p.revents : 0
+    }
+
     public override var hostFD: Int32? { fd }
 
     /// Where the host says the file is now, seen from the guest root.

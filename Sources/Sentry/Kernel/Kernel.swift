@@ -1,22 +1,35 @@
+import CSwitch
 import Glibc
 import Synchronization
 
-/// Host signals the sentry passes on to the guest. A signal handler may only
-/// touch async-signal-safe state: the pid to forward to.
-let forwardSignalsTo = Atomic<Int32>(0)
-
 /// One sandbox: a platform, a memory file, a filesystem view, a syscall
-/// table, and the tasks running in it.
-public final class Kernel {
+/// table, and the tasks running in it, with their own pid namespace (the
+/// first guest is pid 1).
+///
+/// The process tree, every task's signal state and job control are guarded
+/// by one lock (`locked`), as Linux guards them with tasklist_lock and
+/// siglock. Nothing that may block or talk to a stub runs under it.
+public final class Kernel: @unchecked Sendable {
     public let platform: Platform
     public let memory: MemoryFile
     public let layout: AddressLayout
     public let table: SyscallTable
     public let vfs: VFS
     public let tracer: Tracer?
-    /// CLOCK_MONOTONIC at boot, for sysinfo's uptime.
+    /// CLOCK_MONOTONIC at boot, for sysinfo's uptime and /proc.
     public let bootTime: timespec
-    private var nextTID: Int32 = 1
+    let futexes = FutexTable()
+    let timerThread = TimerThread()
+
+    private let mutex = KernelLock()
+    // Guarded by the lock.
+    var tasks: [Int32: Task] = [:]
+    var groups: [Int32: ThreadGroup] = [:]
+    private var nextID: Int32 = 1
+    var initGroup: ThreadGroup?
+    var initStatus: ExitStatus?
+    /// Woken when init's process is gone: the sandbox is over.
+    let finished = Waker()
 
     public init(platform: Platform, memory: MemoryFile, layout: AddressLayout, table: SyscallTable, vfs: VFS, tracer: Tracer?) {
         self.platform = platform; self.memory = memory; self.layout = layout
@@ -25,6 +38,24 @@ public final class Kernel {
         clock_gettime(CLOCK_MONOTONIC, &t)
         bootTime = t
     }
+
+    @inline(__always)
+    public func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        mutex.lock()
+        defer { mutex.unlock() }
+        return try body()
+    }
+
+    /// A fresh id for a task or process, unique among the living (and zombies).
+    func allocateID() -> Int32 {
+        while tasks[nextID] != nil || groups[nextID] != nil { nextID = nextID >= 4_194_304 ? 2 : nextID + 1 }
+        let id = nextID
+        nextID = nextID >= 4_194_304 ? 2 : nextID + 1
+        return id
+    }
+
+    public func task(_ tid: Int32) -> Task? { locked { tasks[tid] } }
+    public var processCount: Int { locked { groups.values.filter { !$0.zombie }.count } }
 
     public enum StartError: Error, CustomStringConvertible {
         case load(LoadError)
@@ -39,9 +70,9 @@ public final class Kernel {
         }
     }
 
-    /// Creates the first task: a stub address space with `path` loaded, the
-    /// sentry's stdin/stdout/stderr as fds 0-2. Must run on the thread that
-    /// will run the task (the ptrace tracer thread).
+    /// Creates the first task (pid 1): a stub address space with `path`
+    /// loaded, the sentry's stdin/stdout/stderr as fds 0-2. Must run on the
+    /// thread that will run the task.
     public func start(path guestPath: String, argv: [String], envp: [String], cwd: String) throws(StartError) -> Task {
         let (file, image) = try loadImage(guestPath)
         let space: AddressSpace, context: PlatformContext
@@ -58,14 +89,6 @@ public final class Kernel {
         }
         if let broken = mm.brokenReason { throw .platform(broken) }
 
-        var regs = Registers(raw: (space as? PtraceAddressSpace)?.initialRegisters.raw ?? Registers().raw)
-        regs.raw.rax = 0; regs.raw.rbx = 0; regs.raw.rcx = 0; regs.raw.rdx = 0; regs.raw.rsi = 0; regs.raw.rdi = 0
-        regs.raw.rbp = 0; regs.raw.r8 = 0; regs.raw.r9 = 0; regs.raw.r10 = 0; regs.raw.r11 = 0; regs.raw.r12 = 0
-        regs.raw.r13 = 0; regs.raw.r14 = 0; regs.raw.r15 = 0; regs.raw.fs_base = 0; regs.raw.gs_base = 0
-        regs.raw.orig_rax = UInt64.max
-        regs.ip = loaded.entry.rawValue
-        regs.sp = loaded.stackPointer.rawValue
-
         let fds = FDTable()
         for n in Int32(0)...2 {
             let dup = fcntl(n, F_DUPFD_CLOEXEC, 3)
@@ -74,12 +97,48 @@ public final class Kernel {
             _ = try? fds.install(HostFile(fd: dup, flags: OpenFlags(rawValue: acc), root: nil, path: Self.stdioName(n)),
                                  at: FileDescriptor(n), closeOnExec: false)
         }
-        let tid = nextTID
-        nextTID += 1
-        let task = Task(kernel: self, tid: tid, ppid: 0, mm: mm, fds: fds, context: context, regs: regs,
-                        executablePath: guestPath, argv: argv, envp: envp, cwd: cwd)
-        if let p = space as? PtraceAddressSpace { forwardSignalsTo.store(p.pid, ordering: .relaxed) }
-        return task
+        return locked {
+            let id = allocateID()
+            let group = ThreadGroup(pid: id, parent: nil, pgid: id, sid: id, handlers: SignalHandlers(),
+                                    limits: ThreadGroup.hostLimits(), exitSignal: nil)
+            let task = Task(kernel: self, tid: id, group: group, mm: mm, space: space, fds: fds,
+                            fs: FSContext(cwd: cwd, umask: 0o022), context: context,
+                            regs: Self.entryRegisters(space, loaded), executablePath: guestPath, argv: argv, envp: envp)
+            if let nofile = group.limits.withLock({ $0[7] }) { fds.limit = Int32(clamping: nofile.cur) }
+            group.tasks = [task]
+            tasks[id] = task
+            groups[id] = group
+            initGroup = group
+            return task
+        }
+    }
+
+    /// The registers a freshly loaded image starts with.
+    static func entryRegisters(_ space: AddressSpace, _ loaded: Loader.Result) -> Registers {
+        var regs = space.initialRegisters
+        regs.raw.rax = 0; regs.raw.rbx = 0; regs.raw.rcx = 0; regs.raw.rdx = 0; regs.raw.rsi = 0; regs.raw.rdi = 0
+        regs.raw.rbp = 0; regs.raw.r8 = 0; regs.raw.r9 = 0; regs.raw.r10 = 0; regs.raw.r11 = 0; regs.raw.r12 = 0
+        regs.raw.r13 = 0; regs.raw.r14 = 0; regs.raw.r15 = 0; regs.raw.fs_base = 0; regs.raw.gs_base = 0
+        regs.raw.orig_rax = UInt64.max
+        regs.ip = loaded.entry.rawValue
+        regs.sp = loaded.stackPointer.rawValue
+        return regs
+    }
+
+    /// Runs pid 1 on the calling thread, waits until its whole process is
+    /// gone, ends every other task, and returns init's status.
+    public func run(_ initTask: Task) -> ExitStatus {
+        initTask.run()
+        while locked({ initStatus == nil }) {
+            var p = pollfd(fd: finished.fd, events: Int16(POLLIN), revents: 0)
+            _ = sw_ppoll(&p, 1, -1)
+            finished.drain()
+        }
+        // Linux kills the rest of a pid namespace when its init dies.
+        locked {
+            for g in groups.values where !g.zombie { killGroupLocked(g, .signaled(.SIGKILL, coreDumped: false)) }
+        }
+        return locked { initStatus! }
     }
 
     private static func stdioName(_ n: Int32) -> String {
@@ -89,13 +148,15 @@ public final class Kernel {
     }
 
     /// Opens and validates an executable inside the guest's view.
-    public func loadImage(_ guestPath: String) throws(StartError) -> (MappedFile, ELFImage) {
+    /// `executable`: execve's rule that some execute bit must be set.
+    public func loadImage(_ guestPath: String, executable: Bool = false) throws(StartError) -> (MappedFile, ELFImage) {
         let (pathFD, st) : (Int32, Glibc.stat)
         do { (pathFD, st) = try vfs.root.lookup(guestPath) } catch {
             throw error == .ENOENT || error == .ENOTDIR ? .load(.notFound(guestPath)) : .load(.unreadable(guestPath, error))
         }
         defer { close(pathFD) }
-        guard st.st_mode & S_IFMT == S_IFREG else { throw .load(.unreadable(guestPath, st.st_mode & S_IFMT == S_IFDIR ? .EISDIR : .EACCES)) }
+        guard st.st_mode & S_IFMT == S_IFREG else { throw .load(.unreadable(guestPath, .EACCES)) }
+        if executable && st.st_mode & 0o111 == 0 { throw .load(.unreadable(guestPath, .EACCES)) }
         let fd: Int32
         do { fd = try vfs.root.reopen(pathFD, flags: O_RDONLY) } catch { throw .load(.unreadable(guestPath, error)) }
         defer { close(fd) }
@@ -124,8 +185,9 @@ public final class Kernel {
         let pre = tracing ? tracer!.enter(task, nr: nr, entry, args) : nil
         task.registersReplaced = false
         var result: Int64
-        // int $0x80 also stops under PTRACE_SYSEMU; its numbers are the i386 ABI's.
-        if Self.isInt80(task) {
+        // int $0x80 also stops under PTRACE_SYSEMU; its numbers are the i386
+        // ABI's. After a `syscall` instruction rcx holds the return address.
+        if task.regs.raw.rcx != task.regs.raw.rip && Self.isInt80(task) {
             result = -Int64(Errno.ENOSYS.rawValue)
         } else if let handler = entry?.handler {
             do { result = try handler(task, args) } catch { result = -Int64(error.rawValue) }
@@ -133,29 +195,69 @@ public final class Kernel {
             result = -Int64(Errno.ENOSYS.rawValue)
         }
         if !task.registersReplaced { task.regs.returnValue = UInt64(bitPattern: result) }
-        if let pre { tracer!.exit(task, pre, result: result, exiting: task.exitStatus != nil) }
+        if let pre { tracer!.exit(task, pre, result: result, exiting: task.isExiting) }
     }
 
-    /// The host pid whose CPU time is the task's (the ptrace stub).
+    /// The host pid whose CPU time is the task's (its ptrace stub).
     public func hostPID(of task: Task) -> Int32? {
-        (task.mm.addressSpace as? PtraceAddressSpace)?.pid
+        try? (task.space as? PtraceAddressSpace)?.runnerPID()
     }
 
     private static func isInt80(_ task: Task) -> Bool {
-        guard let b = try? task.mm.copyIn(GuestAddress(task.regs.ip &- 2), 2) else { return false }
-        return b[0] == 0xcd && b[1] == 0x80
+        guard let b = try? task.mm.read(GuestAddress(task.regs.ip &- 2), as: UInt16.self) else { return false }
+        return b == 0x80cd
     }
 
-    /// Forwards SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to the sentry to the
-    /// guest, so Ctrl-C and `kill` act on it as they would natively. SIGPIPE
-    /// is ignored: a broken pipe is the guest's EPIPE, not the sentry's death.
-    public static func installHostSignalForwarding() {
+    // MARK: - Host signals
+
+    /// Host signals the sentry passes on to the guest. They are blocked in
+    /// every sentry thread (threads inherit the mask) and collected by one
+    /// thread with sigwait: Ctrl-C and Ctrl-\ go to the sandbox's foreground
+    /// process group, as the terminal would send them; SIGTERM and SIGHUP to
+    /// init. SIGPIPE is ignored: a broken pipe is the guest's EPIPE.
+    public func forwardHostSignals() {
         signal(SIGPIPE, SIG_IGN)
-        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
-            signal(s) { sig in
-                let pid = forwardSignalsTo.load(ordering: .relaxed)
-                if pid > 0 { kill(pid, sig) }
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&set, s) }
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        let waitSet = set
+        try? HostThread.spawn { [unowned self] in
+            var s = waitSet
+            while true {
+                var sig: Int32 = 0
+                guard sigwait(&s, &sig) == 0 else { continue }
+                self.hostSignal(Signal(sig))
             }
         }
     }
+
+    func hostSignal(_ sig: Signal) {
+        locked {
+            guard let initGroup else { return }
+            var info = SignalInfo(sig, code: SignalInfo.SI_KERNEL)
+            info.pid = 0
+            if sig == .SIGINT || sig == .SIGQUIT {
+                let fg = foregroundPGID ?? initGroup.pgid
+                for g in groups.values where g.pgid == fg && !g.zombie { sendLocked(info, to: g) }
+            } else {
+                sendLocked(info, to: initGroup)
+            }
+        }
+    }
+
+    /// The process group the guest made the terminal's foreground (TIOCSPGRP).
+    var foregroundPGID: Int32?
+}
+
+/// A plain mutex that can guard state spread over many objects.
+final class KernelLock: @unchecked Sendable {
+    private let m: UnsafeMutablePointer<pthread_mutex_t>
+    init() {
+        m = .allocate(capacity: 1)
+        pthread_mutex_init(m, nil)
+    }
+    deinit { pthread_mutex_destroy(m); m.deallocate() }
+    @inline(__always) func lock() { pthread_mutex_lock(m) }
+    @inline(__always) func unlock() { pthread_mutex_unlock(m) }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A sigaction as the guest registered it (struct kernel_sigaction).
 public struct SignalAction: Sendable, Equatable {
     public var handler: UInt64 = 0       // SIG_DFL = 0, SIG_IGN = 1, else a guest address
@@ -6,17 +8,124 @@ public struct SignalAction: Sendable, Equatable {
     public var mask: UInt64 = 0
     public init() {}
     public static let SIG_DFL: UInt64 = 0, SIG_IGN: UInt64 = 1
+    public static let SA_NOCLDSTOP: UInt64 = 1, SA_NOCLDWAIT: UInt64 = 2, SA_SIGINFO: UInt64 = 4
+    public static let SA_RESTORER: UInt64 = 0x0400_0000, SA_ONSTACK: UInt64 = 0x0800_0000
+    public static let SA_RESTART: UInt64 = 0x1000_0000, SA_NODEFER: UInt64 = 0x4000_0000
+    public static let SA_RESETHAND: UInt64 = 0x8000_0000
 }
 
-/// Per-process signal dispositions and per-task mask and pending set.
-/// Delivery into guest handlers (signal frames) comes with the signals work;
-/// until then a signal whose action is a guest handler stays pending.
-public struct SignalState: Sendable {
+/// The dispositions of signals: per process, shared by threads (and by
+/// processes cloned with CLONE_SIGHAND). Guarded by the kernel lock.
+public final class SignalHandlers: @unchecked Sendable {
     public var actions = [SignalAction](repeating: SignalAction(), count: 65)
-    public var mask: UInt64 = 0
-    public var pending: UInt64 = 0
+    public init() {}
+
+    func copy() -> SignalHandlers {
+        let c = SignalHandlers()
+        c.actions = actions
+        return c
+    }
+
+    /// Whether sending `sig` would do nothing at all (ignored, unblocked).
+    func ignores(_ sig: Signal) -> Bool {
+        let a = actions[Int(sig.rawValue)]
+        if a.handler == SignalAction.SIG_IGN { return true }
+        return a.handler == SignalAction.SIG_DFL && (sig.defaultAction == .ignore || sig == .SIGCONT)
+    }
+}
+
+/// The siginfo of one pending or delivered signal (the fields Linux fills
+/// for the ways the sentry raises signals).
+public struct SignalInfo: Sendable {
+    public var signo: Int32
+    public var code: Int32 = 0          // SI_USER
+    public var errno: Int32 = 0
+    public var pid: Int32 = 0
+    public var uid: UInt32 = 0
+    public var status: Int32 = 0        // SIGCHLD
+    public var address: UInt64 = 0      // faults
+    public var value: UInt64 = 0        // sigqueue / timers
+    public var timerID: Int32 = 0
+    public var overrun: Int32 = 0
+
+    public init(_ sig: Signal, code: Int32 = 0) { signo = sig.rawValue; self.code = code }
+
+    public static let SI_USER: Int32 = 0, SI_KERNEL: Int32 = 0x80, SI_QUEUE: Int32 = -1, SI_TIMER: Int32 = -2
+    public static let SI_TKILL: Int32 = -6
+    public static let CLD_EXITED: Int32 = 1, CLD_KILLED: Int32 = 2, CLD_DUMPED: Int32 = 3
+    public static let CLD_STOPPED: Int32 = 5, CLD_CONTINUED: Int32 = 6
+
+    /// The 128-byte siginfo_t of x86-64.
+    public var bytes: [UInt8] {
+        var b = [UInt8](repeating: 0, count: 128)
+        func put<T>(_ v: T, _ at: Int) { withUnsafeBytes(of: v) { for (i, x) in $0.enumerated() { b[at + i] = x } } }
+        put(signo, 0); put(errno, 4); put(code, 8)
+        switch signo {
+        case Signal.SIGSEGV.rawValue, Signal.SIGBUS.rawValue, Signal.SIGFPE.rawValue, Signal.SIGILL.rawValue,
+             Signal.SIGTRAP.rawValue where code > 0:
+            put(address, 16)
+        case Signal.SIGCHLD.rawValue where code > 0:
+            put(pid, 16); put(uid, 20); put(status, 24)
+        default:
+            if code == Self.SI_TIMER { put(timerID, 16); put(overrun, 20); put(value, 24) }
+            else { put(pid, 16); put(uid, 20); put(value, 24) }
+        }
+        return b
+    }
+}
+
+/// Pending signals of a task or a thread group: a bit per signal, with the
+/// siginfo of each instance. Standard signals coalesce; real-time ones queue.
+public struct SignalQueue: Sendable {
+    public private(set) var bits: UInt64 = 0
+    private var infos: [Int32: [SignalInfo]] = [:]
 
     public static func bit(_ s: Signal) -> UInt64 { 1 << UInt64(s.rawValue - 1) }
-    /// SIGKILL and SIGSTOP can be neither caught, blocked nor ignored.
-    public static let unblockable: UInt64 = bit(.SIGKILL) | bit(.SIGSTOP)
+
+    public mutating func enqueue(_ info: SignalInfo) {
+        let sig = Signal(info.signo)
+        if sig.rawValue < 32 && bits & Self.bit(sig) != 0 { return }
+        bits |= Self.bit(sig)
+        infos[info.signo, default: []].append(info)
+    }
+
+    /// Removes one instance of the lowest signal in `set`.
+    public mutating func dequeue(from set: UInt64) -> SignalInfo? {
+        let ready = bits & set
+        guard ready != 0 else { return nil }
+        // Synchronous faults first, as Linux does; then lowest number.
+        let sync: UInt64 = Self.bit(.SIGSEGV) | Self.bit(.SIGBUS) | Self.bit(.SIGILL) | Self.bit(.SIGTRAP) | Self.bit(.SIGFPE) | Self.bit(.SIGSYS)
+        let pick = ready & sync != 0 ? ready & sync : ready
+        let signo = Int32(pick.trailingZeroBitCount) + 1
+        var list = infos[signo] ?? []
+        let info = list.isEmpty ? SignalInfo(Signal(signo)) : list.removeFirst()
+        if list.isEmpty { infos[signo] = nil; bits &= ~Self.bit(Signal(signo)) } else { infos[signo] = list }
+        return info
+    }
+
+    public mutating func discard(_ set: UInt64) {
+        var s = bits & set
+        while s != 0 {
+            let signo = Int32(s.trailingZeroBitCount) + 1
+            infos[signo] = nil
+            s &= s - 1
+        }
+        bits &= ~set
+    }
+}
+
+public enum SignalSets {
+    public static let unblockable: UInt64 = SignalQueue.bit(.SIGKILL) | SignalQueue.bit(.SIGSTOP)
+    public static let stopSignals: UInt64 = SignalQueue.bit(.SIGSTOP) | SignalQueue.bit(.SIGTSTP)
+        | SignalQueue.bit(.SIGTTIN) | SignalQueue.bit(.SIGTTOU)
+}
+
+/// sigaltstack(2) state of a task.
+public struct AltStack: Sendable {
+    public var sp: UInt64 = 0
+    public var flags: Int32 = 2   // SS_DISABLE
+    public var size: UInt64 = 0
+    public static let SS_ONSTACK: Int32 = 1, SS_DISABLE: Int32 = 2, SS_AUTODISARM: Int32 = Int32(bitPattern: 0x8000_0000)
+    public var enabled: Bool { flags & Self.SS_DISABLE == 0 }
+    public func contains(_ sp: UInt64) -> Bool { enabled && sp > self.sp && sp - self.sp <= size }
 }

@@ -1,94 +1,128 @@
+import CSwitch
 import Glibc
+import Synchronization
 
-/// A guest thread of execution. In this first cut each task is its own
-/// process (thread group of one); its sentry host thread runs `run()`.
-public final class Task: ProcessView {
+/// A guest thread of execution, run by its own sentry host thread.
+///
+/// Fields the task's own thread alone touches (registers, the restart
+/// block) need no lock; fields other threads read or write (signal mask and
+/// pending set, `inGuest`, `killed`) are guarded by the kernel lock.
+public final class Task: ProcessView, @unchecked Sendable {
     public unowned let kernel: Kernel
-    public var regs: Registers
-    public let mm: MemoryManager
-    public let fds: FDTable
+    public internal(set) var tid: Int32
+    public internal(set) var group: ThreadGroup
+    public internal(set) var mm: MemoryManager
+    /// The mm's host mirror as this task's thread entered it (nil until a
+    /// forked task's thread has built it).
+    var space: AddressSpace!
+    public internal(set) var fds: FDTable
+    public internal(set) var fs: FSContext
     public let context: PlatformContext
-    public let tid: Int32
-    public var pid: Int32 { tid }
-    public let ppid: Int32
+    public var regs: Registers
+
+    public var pid: Int32 { group.pid }
+    public var ppid: Int32 { kernel.locked { group.parent?.pid ?? 0 } }
     /// Guest path of the executable (/proc/self/exe).
     public var executablePath: String
     public var commandLine: [String]
     public var environment: [String]
-    public var cwd: String
-    public var umask: UInt32 = 0o022
-    public var signals = SignalState()
-    public var rlimits: [Int32: (cur: UInt64, max: UInt64)] = [:]
+    public var cwd: String { get { fs.cwd } set { fs.cwd = newValue } }
+    public var umask: UInt32 { get { fs.umask } set { fs.umask = newValue } }
     public var clearChildTID = GuestAddress.null
     public var robustList = (head: GuestAddress.null, length: UInt64(0))
-    public private(set) var exitStatus: ExitStatus?
+
+    // Signals (kernel lock).
+    public internal(set) var signalMask: UInt64 = 0
+    var pending = SignalQueue()
+    var altStack = AltStack()
+    /// The mask to restore once a handler frame is set up (sigsuspend, ppoll, pselect).
+    var savedMask: UInt64?
+    /// Running guest code: a signal for it must kick the platform.
+    var inGuest = false
+    /// SIGKILL, group exit, or execve in another thread: leave at the next chance.
+    var killed = false
+
+    let waker = Waker()
+    /// How restart_syscall continues an interrupted sleep (ERESTART_RESTARTBLOCK).
+    public var restartBlock: (@Sendable (Task) throws(Errno) -> Int64)?
     /// Set by handlers that load a whole new register set (execve, sigreturn):
     /// the dispatcher must not overwrite rax.
     public var registersReplaced = false
-
+    /// The code exit(2) gave, for a thread that ends alone.
+    var exitCode: Int32 = 0
+    /// exit or exit_group ran: the task leaves after this syscall.
+    var exiting = false
+    /// A vfork parent waits on this until the child execs or exits.
+    var vforkDone: WaitQueue?
+    var vforkReleased = false
     public var fdTable: FDTable { fds }
     public var memory: MemoryManager { mm }
+    
 
-    init(kernel: Kernel, tid: Int32, ppid: Int32, mm: MemoryManager, fds: FDTable, context: PlatformContext,
-         regs: Registers, executablePath: String, argv: [String], envp: [String], cwd: String) {
-        self.kernel = kernel; self.tid = tid; self.ppid = ppid; self.mm = mm; self.fds = fds
-        self.context = context; self.regs = regs; self.executablePath = executablePath
-        self.commandLine = argv; self.environment = envp; self.cwd = cwd
-        for r in Int32(0)..<16 {
-            var l = rlimit()
-            if getrlimit(__rlimit_resource_t(UInt32(r)), &l) == 0 { rlimits[r] = (UInt64(l.rlim_cur), UInt64(l.rlim_max)) }
-        }
-        if let nofile = rlimits[7] { fds.limit = Int32(clamping: nofile.cur) }
+    init(kernel: Kernel, tid: Int32, group: ThreadGroup, mm: MemoryManager, space: AddressSpace?, fds: FDTable,
+         fs: FSContext, context: PlatformContext, regs: Registers, executablePath: String, argv: [String], envp: [String]) {
+        self.kernel = kernel; self.tid = tid; self.group = group; self.mm = mm; self.space = space
+        self.fds = fds; self.fs = fs; self.context = context; self.regs = regs
+        self.executablePath = executablePath; self.commandLine = argv; self.environment = envp
     }
 
-    /// exit_group(2) / a fatal signal: the task stops after this syscall.
-    public func exit(_ status: ExitStatus) {
-        if exitStatus == nil { exitStatus = status }
+    /// Whether the task must stop running guest code now: a signal it can
+    /// take, a kill, or its group stopping. Kernel lock held.
+    var interruptedLocked: Bool {
+        if killed || group.exitStatus != nil || group.stopped { return true }
+        return (pending.bits | group.sharedPending.bits) & ~signalMask != 0
     }
 
-    /// Marks a signal pending for this task (SIGPIPE from a write, a forwarded host signal).
-    public func post(_ s: Signal) {
-        signals.pending |= SignalState.bit(s)
+    /// Wakes the task wherever it is: blocked in the sentry, or in guest code.
+    /// Kernel lock held.
+    func interruptLocked() {
+        waker.wake()
+        if inGuest { context.kick() }
     }
 
-    /// Runs the guest until it exits. Platform failures end the sandbox.
-    public func run() throws(PlatformError) -> ExitStatus {
-        while exitStatus == nil {
-            let trap = try context.switchTo(mm.addressSpace, &regs)
-            switch trap {
-            case .syscall:
-                kernel.dispatch(self)
-                if let broken = mm.brokenReason { throw broken }
-            case .fault(let sig, let addr, let code):
-                kernel.tracer?.signal(self, sig, code: code, address: addr)
-                exit(.signaled(sig, coreDumped: sig.defaultAction == .coreDump))
-            case .signal(let sig):
-                post(sig)
+    // MARK: - Blocking
+
+    public enum BlockResult { case ready, timedOut }
+
+    /// Blocks this task's thread until `ready()` holds, the deadline passes,
+    /// or the task is interrupted (then throws `interruptedBy`, ERESTARTSYS by
+    /// default). The task is registered on `queues` before the first check,
+    /// so a notify between the check and the sleep is not lost. `hostFDs`
+    /// are host descriptors polled alongside.
+    public func block(on queues: [WaitQueue], hostFDs: [pollfd] = [], deadline: Deadline? = nil,
+                      interruptible: Bool = true, interruptedBy: Errno = .ERESTARTSYS,
+                      _ ready: () throws(Errno) -> Bool) throws(Errno) -> BlockResult {
+        for q in queues { q.add(waker) }
+        defer { for q in queues { q.remove(waker) } }
+        var fds = hostFDs + [pollfd(fd: waker.fd, events: Int16(POLLIN), revents: 0)]
+        while true {
+            if try ready() { return .ready }
+            if kernel.locked({ interruptible ? interruptedLocked : (killed || group.exitStatus != nil) }) {
+                throw interruptedBy
             }
-            deliverPending()
+            var timeout: Int64 = -1
+            if let deadline {
+                timeout = deadline.remaining
+                if timeout == 0 { return .timedOut }
+            }
+            let r = fds.withUnsafeMutableBufferPointer { sw_ppoll($0.baseAddress!, UInt($0.count), timeout) }
+            if r < 0 && r != -EINTR { throw Errno(-r) }
+            if fds[fds.count - 1].revents != 0 { waker.drain() }
+            for i in fds.indices { fds[i].revents = 0 }
         }
-        kernel.tracer?.exited(self, exitStatus!)
-        return exitStatus!
     }
 
-    /// Applies default actions of pending, unblocked signals. A signal with a
-    /// guest handler stays pending until signal delivery exists.
-    func deliverPending() {
-        var deliverable = signals.pending & (~signals.mask | SignalState.unblockable)
-        while deliverable != 0, exitStatus == nil {
-            let n = Int32(deliverable.trailingZeroBitCount) + 1
-            let sig = Signal(n)
-            deliverable &= deliverable - 1
-            let action = signals.actions[Int(n)]
-            if action.handler > SignalAction.SIG_IGN && sig != .SIGKILL && sig != .SIGSTOP { continue }
-            signals.pending &= ~SignalState.bit(sig)
-            kernel.tracer?.signal(self, sig, code: 0 /* SI_USER */, address: nil)
-            if action.handler == SignalAction.SIG_IGN && sig != .SIGKILL { continue }
-            switch sig.defaultAction {
-            case .ignore, .resume, .stop: continue  // job control comes with the process work
-            case .terminate: exit(.signaled(sig, coreDumped: false))
-            case .coreDump: exit(.signaled(sig, coreDumped: true))
-            }
+    /// Sleeps until the deadline or a signal (nanosleep and friends).
+    public func sleep(until deadline: Deadline, interruptedBy: Errno) throws(Errno) {
+        _ = try block(on: [], deadline: deadline, interruptedBy: interruptedBy) { () throws(Errno) in false }
+    }
+
+    /// Waits until a host fd is ready for `events` (a read on the terminal).
+    public func waitHost(fd: Int32, events: Int16) throws(Errno) {
+        var probe = [pollfd(fd: fd, events: events, revents: 0)]
+        _ = try block(on: [], hostFDs: probe) { () throws(Errno) in
+            probe[0].revents = 0
+            return probe.withUnsafeMutableBufferPointer { sw_ppoll($0.baseAddress!, 1, 0) } > 0
         }
     }
 }

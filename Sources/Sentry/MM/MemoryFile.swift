@@ -16,6 +16,9 @@ public final class MemoryFile: Sendable {
 
     private struct Allocator {
         var free: [Range<UInt64>]   // sorted, disjoint, coalesced
+        /// Chunks with more than one owner (MAP_SHARED memory after fork):
+        /// sorted, disjoint runs and how many owners beyond the first.
+        var shares: [(range: Range<UInt64>, extra: Int)] = []
     }
     private let allocator: Mutex<Allocator>
 
@@ -52,9 +55,67 @@ public final class MemoryFile: Sendable {
         return r
     }
 
-    /// Returns a chunk: its contents are discarded (reads back as zeros).
+    /// Adds an owner to a chunk: it is freed only when every owner frees it.
+    public func retain(_ offset: UInt64, _ length: UInt64) {
+        guard length > 0 else { return }
+        allocator.withLock { a in
+            var out: [(range: Range<UInt64>, extra: Int)] = []
+            var cursor = offset
+            let end = offset + length
+            for run in a.shares {
+                if run.range.upperBound <= offset || run.range.lowerBound >= end { out.append(run); continue }
+                if run.range.lowerBound < offset { out.append((run.range.lowerBound..<offset, run.extra)) }
+                let lo = max(run.range.lowerBound, offset), hi = min(run.range.upperBound, end)
+                if cursor < lo { out.append((cursor..<lo, 1)) }
+                out.append((lo..<hi, run.extra + 1))
+                cursor = hi
+                if run.range.upperBound > end { out.append((end..<run.range.upperBound, run.extra)) }
+            }
+            if cursor < end { out.append((cursor..<end, 1)) }
+            a.shares = out.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        }
+    }
+
+    /// Drops one owner of a chunk; the parts nobody else owns are discarded
+    /// (they read back as zeros) and returned to the free list.
     public func free(_ offset: UInt64, _ length: UInt64) {
         guard length > 0 else { return }
+        let end = offset + length
+        let released: [Range<UInt64>] = allocator.withLock { a in
+            var out: [(range: Range<UInt64>, extra: Int)] = []
+            var freed: [Range<UInt64>] = []
+            var cursor = offset
+            for run in a.shares {
+                if run.range.upperBound <= offset || run.range.lowerBound >= end { out.append(run); continue }
+                if run.range.lowerBound < offset { out.append((run.range.lowerBound..<offset, run.extra)) }
+                let lo = max(run.range.lowerBound, offset), hi = min(run.range.upperBound, end)
+                if cursor < lo { freed.append(cursor..<lo) }
+                if run.extra > 1 { out.append((lo..<hi, run.extra - 1)) }
+                cursor = hi
+                if run.range.upperBound > end { out.append((end..<run.range.upperBound, run.extra)) }
+            }
+            if cursor < end { freed.append(cursor..<end) }
+            a.shares = out
+            return freed
+        }
+        for r in released { release(r.lowerBound, UInt64(r.count)) }
+    }
+
+    /// Copies a run of the file, skipping holes so untouched pages stay unallocated.
+    public func copyData(from src: UInt64, to dst: UInt64, length: UInt64) {
+        var at = src
+        let end = src + length
+        while at < end {
+            let data = lseek(fd, off_t(at), 3 /* SEEK_DATA */)
+            if data < 0 || UInt64(data) >= end { break }
+            var hole = lseek(fd, off_t(data), 4 /* SEEK_HOLE */)
+            if hole < 0 || UInt64(hole) > end { hole = off_t(end) }
+            memcpy(base + Int(dst + (UInt64(data) - src)), base + Int(data), Int(hole - data))
+            at = UInt64(hole)
+        }
+    }
+
+    private func release(_ offset: UInt64, _ length: UInt64) {
         zero(offset, length)
         allocator.withLock { a in
             var r = offset..<(offset + length)

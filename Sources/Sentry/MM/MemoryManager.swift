@@ -54,23 +54,54 @@ public final class MemoryManager: Sendable {
         var brk = GuestAddress.null
         /// Set when the host mirror failed: the address space is unusable.
         var broken: PlatformError?
+        /// The host mirror; nil until a runner attaches one (a forked mm is
+        /// built by the parent's thread, mirrored by the child's).
+        var space: AddressSpace?
     }
     private let state: Mutex<State>
-    nonisolated(unsafe) private let space: AddressSpace
 
-    public init(memory: MemoryFile, space: AddressSpace, layout: AddressLayout) {
+    public init(memory: MemoryFile, space: AddressSpace?, layout: AddressLayout) {
         self.memory = memory
-        self.space = space
         self.layout = layout
-        self.state = Mutex(State())
+        self.state = Mutex(State(space: space))
     }
 
     deinit {
+        // The runners have left the address space by now; only memory is left to return.
         state.withLock { s in for v in s.vmas.vmas { memory.free(v.memOffset, v.length) } }
-        space.release()
     }
 
-    public var addressSpace: AddressSpace { space }
+    public var addressSpace: AddressSpace? { state.withLock { $0.space } }
+
+    /// Gives the mm its host mirror and maps every VMA into it. Called by the
+    /// first runner, on its own thread.
+    public func attach(_ space: AddressSpace) throws(PlatformError) {
+        try state.withLock { (s: inout State) throws(PlatformError) in
+            s.space = space
+            for v in s.vmas.vmas { try space.map(v.range, fileOffset: v.memOffset, prot: v.prot) }
+        }
+    }
+
+    /// fork(2)'s copy: private memory copied (only the pages that hold data),
+    /// shared memory shared. The copy has no host mirror yet.
+    public func fork() throws(Errno) -> MemoryManager {
+        let child = MemoryManager(memory: memory, space: nil, layout: layout)
+        try state.withLock { (s: inout State) throws(Errno) in
+            var copied = VMASet()
+            defer { child.state.withLock { $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk } }
+            for v in s.vmas.vmas {
+                var c = v
+                if v.shared {
+                    memory.retain(v.memOffset, v.length)
+                } else {
+                    c.memOffset = try memory.allocate(v.length)
+                    memory.copyData(from: v.memOffset, to: c.memOffset, length: v.length)
+                }
+                copied.insert(c)
+            }
+        }
+        return child
+    }
     public var brokenReason: PlatformError? { state.withLock { $0.broken } }
     public var vmas: [VMA] { state.withLock { $0.vmas.vmas } }
 
@@ -95,7 +126,7 @@ public final class MemoryManager: Sendable {
             let backing: VMABacking = file.map { .file($0, offset: fileOffset) } ?? .anonymous
             s.vmas.insert(VMA(range: range, prot: prot, maxProt: maxProt, shared: flags.contains(.shared),
                               memOffset: off, backing: backing, name: name))
-            try mirror(&s) { () throws(PlatformError) in try space.map(range, fileOffset: off, prot: prot) }
+            try mirror(&s) { (sp) throws(PlatformError) in try sp.map(range, fileOffset: off, prot: prot) }
             return start
         }
     }
@@ -135,7 +166,7 @@ public final class MemoryManager: Sendable {
     private func unmapLocked(_ s: inout State, _ range: Range<GuestAddress>, mirror doMirror: Bool) throws(Errno) {
         let removed = s.vmas.remove(range)
         guard !removed.isEmpty else { return }
-        if doMirror { try mirror(&s) { () throws(PlatformError) in try space.unmap(range) } }
+        if doMirror { try mirror(&s) { (sp) throws(PlatformError) in try sp.unmap(range) } }
         for v in removed { memory.free(v.memOffset, v.length) }
     }
 
@@ -151,7 +182,7 @@ public final class MemoryManager: Sendable {
             guard s.vmas.isFullyMapped(range) else { throw .ENOMEM }
             for v in s.vmas.overlapping(range) where !v.maxProt.isSuperset(of: prot) { throw .EACCES }
             s.vmas.update(range) { $0.prot = prot }
-            try mirror(&s) { () throws(PlatformError) in try space.protect(range, prot: prot) }
+            try mirror(&s) { (sp) throws(PlatformError) in try sp.protect(range, prot: prot) }
         }
     }
 
@@ -165,7 +196,7 @@ public final class MemoryManager: Sendable {
                     return s.brk
                 }
                 s.vmas.insert(VMA(range: range, prot: .rw, memOffset: off, name: "[heap]"))
-                do throws(PlatformError) { try space.map(range, fileOffset: off, prot: .rw) } catch { s.broken = error; return s.brk }
+                do throws(PlatformError) { try s.space?.map(range, fileOffset: off, prot: .rw) } catch { s.broken = error; return s.brk }
             } else if newEnd < oldEnd {
                 do throws(Errno) { try unmapLocked(&s, newEnd..<oldEnd, mirror: true) } catch { return s.brk }
             }
@@ -232,7 +263,7 @@ public final class MemoryManager: Sendable {
         try unmapLocked(&s, src.range, mirror: dest != src.start)
         if dest != src.start { try unmapLocked(&s, moved.range, mirror: false) }
         s.vmas.insert(moved)
-        try mirror(&s) { () throws(PlatformError) in try space.map(moved.range, fileOffset: off, prot: moved.prot) }
+        try mirror(&s) { (sp) throws(PlatformError) in try sp.map(moved.range, fileOffset: off, prot: moved.prot) }
     }
 
     /// madvise(2).
@@ -264,8 +295,9 @@ public final class MemoryManager: Sendable {
         }
     }
 
-    private func mirror(_ s: inout State, _ body: () throws(PlatformError) -> Void) throws(Errno) {
-        do throws(PlatformError) { try body() } catch {
+    private func mirror(_ s: inout State, _ body: (AddressSpace) throws(PlatformError) -> Void) throws(Errno) {
+        guard let sp = s.space else { return }
+        do throws(PlatformError) { try body(sp) } catch {
             s.broken = error
             throw .EFAULT
         }
@@ -290,6 +322,14 @@ public final class MemoryManager: Sendable {
             }
             guard cursor == range.upperBound else { throw .EFAULT }
             return out
+        }
+    }
+
+    /// Where a guest word lives in the memory file (futex keys).
+    public func fileOffset(of addr: GuestAddress, write: Bool) throws(Errno) -> UInt64 {
+        try state.withLock { (s: inout State) throws(Errno) -> UInt64 in
+            guard let v = s.vmas.find(addr), write ? v.prot.contains(.write) : !v.prot.isEmpty else { throw .EFAULT }
+            return v.offset(of: addr)
         }
     }
 

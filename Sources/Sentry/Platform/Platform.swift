@@ -1,32 +1,57 @@
 import CSwitch
 
-/// A trapping backend. One per sandbox. Its address spaces and contexts are
-/// bound to the host thread that made them (ptrace: the tracer thread).
-public protocol Platform: AnyObject {
+/// A trapping backend. One per sandbox.
+///
+/// Host threads matter: each task runs on its own sentry thread, and an
+/// address space is *entered* by the threads of the tasks that share it (its
+/// runners). ptrace ties a stub to the thread that traces it, so every call
+/// on an address space comes from one of its runners.
+public protocol Platform: AnyObject, Sendable {
     var name: String { get }
-    /// A fresh, empty guest address space (for ptrace: a new stub process).
+    /// A fresh, empty guest address space whose first runner is the calling
+    /// thread (for ptrace: a new stub process traced by this thread).
     func makeAddressSpace() throws(PlatformError) -> AddressSpace
-    /// An execution context for one guest task.
+    /// An execution context for one task, used only by that task's thread.
     func makeContext() throws(PlatformError) -> PlatformContext
 }
 
 /// The host-side mirror of one guest memory map. The memory manager owns the
 /// truth (its VMAs); this only makes the host page tables agree with it.
-public protocol AddressSpace: AnyObject {
+public protocol AddressSpace: AnyObject, Sendable {
     /// Maps `range` to the memory file at `fileOffset` with `prot`, replacing
     /// whatever was there.
     func map(_ range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot) throws(PlatformError)
     func unmap(_ range: Range<GuestAddress>) throws(PlatformError)
     func protect(_ range: Range<GuestAddress>, prot: Prot) throws(PlatformError)
-    /// Kills the backing host process or frees the backing object.
-    func release()
+    /// Called by a runner: makes room for another task in this address space
+    /// (clone with CLONE_VM). The new task's thread passes the ticket to `join`.
+    func prepareRunner() throws(PlatformError) -> RunnerTicket
+    /// Called by the new task's thread: it becomes a runner.
+    func join(_ ticket: RunnerTicket) throws(PlatformError)
+    /// A prepared runner that will never join (the clone failed after all).
+    func abandon(_ ticket: RunnerTicket)
+    /// Registers a new image starts from (valid segment selectors, flags).
+    var initialRegisters: Registers { get }
+    /// The calling thread stops running in this space (task exit or execve).
+    /// The last runner to leave frees the host side.
+    func leave()
+}
+
+/// A promise of room in an address space for one more runner.
+public struct RunnerTicket: Sendable {
+    public let raw: Int64
+    public init(raw: Int64) { self.raw = raw }
 }
 
 /// Runs guest code on behalf of one task until it traps back into the sentry.
-public protocol PlatformContext: AnyObject {
+public protocol PlatformContext: AnyObject, Sendable {
     func switchTo(_ space: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap
-    /// Guest FPU/SSE/AVX state as an XSAVE image (for signal frames, checkpoints).
+    /// Guest FPU/SSE/AVX state as an XSAVE image (signal frames, checkpoints).
     func fpuState(_ space: AddressSpace) throws(PlatformError) -> [UInt8]
+    func setFPUState(_ space: AddressSpace, _ image: [UInt8]) throws(PlatformError)
+    /// From any thread: makes a `switchTo` in progress return `.interrupted`
+    /// soon. Only call while the task is in guest code.
+    func kick()
 }
 
 /// Why guest code stopped running.
@@ -35,8 +60,9 @@ public enum Trap: Sendable, Equatable {
     case syscall
     /// A synchronous fault raised by the guest's own instruction.
     case fault(Signal, address: GuestAddress, code: Int32)
-    /// An asynchronous signal arrived for the guest (forwarded from the host).
-    case signal(Signal)
+    /// The sentry kicked the task out of guest code (a signal to deliver, a
+    /// group exit), or a stray host signal reached the stub.
+    case interrupted
 }
 
 public enum PlatformError: Error, CustomStringConvertible {

@@ -12,10 +12,15 @@ public struct StubRegion: Sendable {
     public var end: GuestAddress { base + UInt64(SW_STUB_PAGES) * GuestAddress.pageSize }
     /// Address of the `syscall; int3` gadget used to inject syscalls.
     public let syscallGadget: GuestAddress
+    /// Address of the clone gadget: a sibling stub sharing the address space.
+    public let cloneGadget: GuestAddress
     public static let fileBytes = UInt64(SW_STUB_PAGES) * GuestAddress.pageSize
 
     /// Syscalls the stub may execute itself, once its filter is on.
     static let allowedSyscalls: [Int32] = [9 /* mmap */, 10 /* mprotect */, 11 /* munmap */]
+    /// The only clone the filter lets through: a sibling sharing the mm, no
+    /// exit signal (the stub ignores SIGCHLD, so siblings are reaped by the kernel).
+    static let siblingCloneFlags: UInt64 = 0x100 /* CLONE_VM */
 
     /// Reserves the region in the sentry and writes the stub code and its
     /// seccomp program into the memory file.
@@ -33,20 +38,21 @@ public struct StubRegion: Sendable {
         }
         if base == 0 { throw .unavailable("no free host address range for the stub") }
 
-        var codeLen = 0, gadget = 0
-        guard let code = sw_stub_code(&codeLen, &gadget), codeLen <= 4096 else {
+        var codeLen = 0, gadget = 0, cloneGadget = 0
+        guard let code = sw_stub_code(&codeLen, &gadget, &cloneGadget), codeLen <= 4096 else {
             throw .unavailable("stub code missing or larger than a page")
         }
         memory.write(at: 0, UnsafeRawBufferPointer(start: code, count: codeLen))
         var filter = [UInt8](repeating: 0, count: 4096)
         let n = allowedSyscalls.withUnsafeBufferPointer { allowed in
             filter.withUnsafeMutableBytes { out in
-                sw_build_stub_filter(allowed.baseAddress, Int32(allowed.count), out.baseAddress, out.count,
-                                     base + UInt64(SW_STUB_DATA_OFFSET))
+                sw_build_stub_filter(allowed.baseAddress, Int32(allowed.count), siblingCloneFlags,
+                                     out.baseAddress, out.count, base + UInt64(SW_STUB_DATA_OFFSET))
             }
         }
         if n < 0 { throw .host("building the stub seccomp filter", Errno(Int32(-n))) }
         filter.withUnsafeBytes { memory.write(at: UInt64(SW_STUB_DATA_OFFSET), UnsafeRawBufferPointer(rebasing: $0[0..<Int(n)])) }
-        return StubRegion(base: GuestAddress(base), syscallGadget: GuestAddress(base + UInt64(gadget)))
+        return StubRegion(base: GuestAddress(base), syscallGadget: GuestAddress(base + UInt64(gadget)),
+                          cloneGadget: GuestAddress(base + UInt64(cloneGadget)))
     }
 }

@@ -48,11 +48,22 @@ public enum ArgFormat: Sendable {
     case sysinfoOut              // out
     case timevalOut              // out
     case cpuMaskOut              // out
+    case cloneFlags              // flags|exit signal
+    case stringArray             // argv: ["a", "b"]
+    case envArray                // envp: 0x7ff... /* 12 vars */
+    case waitStatusOut           // out: [{WIFEXITED(s) && WEXITSTATUS(s) == 0}]
+    case waitOptions
+    case futexOp
+    case pipeFDsOut              // out: [3, 4]
+    case pollFDs                 // in: [{fd=3, events=POLLIN}]
+    case epollEvent              // in: {events=EPOLLIN, data=...}
+    case epollCtlOp
 
     var isOutput: Bool {
         switch self {
         case .outBuffer, .iovecOut, .timespecOut, .statOut, .statxOut, .sigactionOut, .sigsetOut, .rlimitOut,
-             .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut:
+             .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut, .waitStatusOut,
+             .pipeFDsOut:
             return true
         default: return false
         }

@@ -56,6 +56,50 @@ struct ArgPrinter {
             default: return cmd + ", " + String(Int64(bitPattern: args[2]))
             }
         case .ioctlRequest: return Decode.named(v, Decode.ioctl)
+        case .cloneFlags:
+            let sig = v & 0xff
+            let fl = Decode.flags(v & ~0xff, Decode.cloneFlags)
+            return sig == 0 ? fl : (v & ~0xff == 0 ? "" : fl + "|") + Signal(Int32(sig)).name
+        case .stringArray:
+            guard v != 0 else { return "NULL" }
+            var items: [String] = []
+            var p = v
+            while items.count < 32, let s = read(p, UInt64.self), s != 0 {
+                guard let b = try? mm.readCString(GuestAddress(s)) else { break }
+                items.append(Decode.quote(b.prefix(Tracer.stringLimit), truncated: b.count > Tracer.stringLimit))
+                p += 8
+            }
+            return "[" + items.joined(separator: ", ") + "]"
+        case .envArray:
+            guard v != 0 else { return "NULL" }
+            var n = 0
+            var p = v
+            while n < 100_000, let s = read(p, UInt64.self), s != 0 { n += 1; p += 8 }
+            return hexOrNull(v) + " /* \(n) var\(n == 1 ? "" : "s") */"
+        case .waitStatusOut:
+            guard let st = read(v, Int32.self) else { return hexOrNull(v) }
+            return "[" + Decode.waitStatus(st) + "]"
+        case .waitOptions: return Decode.flags(v, Decode.waitOptions)
+        case .futexOp:
+            let cmd = Decode.named(v & 0x7f, Decode.futexOps)
+            return cmd + (v & 128 != 0 ? "_PRIVATE" : "") + (v & 256 != 0 ? "|FUTEX_CLOCK_REALTIME" : "")
+        case .pipeFDsOut:
+            guard let fds = read(v, (Int32, Int32).self) else { return hexOrNull(v) }
+            return "[\(fds.0), \(fds.1)]"
+        case .pollFDs:
+            let n = Int(min(args[1], 32))
+            guard v != 0, let raw = try? mm.copyIn(GuestAddress(v), n * 8) else { return hexOrNull(v) }
+            let items = (0..<n).map { i -> String in
+                let fd = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 8, as: Int32.self) }
+                let ev = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 8 + 4, as: UInt16.self) }
+                return "{fd=\(fd), events=\(Decode.flags(UInt64(ev), Decode.pollEvents))}"
+            }
+            return "[" + items.joined(separator: ", ") + "]"
+        case .epollEvent:
+            guard let ev = read(v, (UInt32, UInt32, UInt32).self) else { return hexOrNull(v) }
+            let data = UInt64(ev.1) | UInt64(ev.2) << 32
+            return "{events=\(Decode.flags(UInt64(ev.0), Decode.epollEvents)), data=0x\(String(data, radix: 16))}"
+        case .epollCtlOp: return Decode.named(v, [1: "EPOLL_CTL_ADD", 2: "EPOLL_CTL_DEL", 3: "EPOLL_CTL_MOD"])
         case .clockID: return Decode.named(v, Decode.clocks)
         case .timespecIn, .timespecOut:
             guard let t = read(v, timespec.self) else { return hexOrNull(v) }

@@ -138,4 +138,37 @@ enum Decode {
         if v > 0 && v % 1024 == 0 { return "\(v / 1024)*1024" }
         return String(v)
     }
+
+    static let cloneFlags: [(UInt64, String)] = [
+        (0x100, "CLONE_VM"), (0x200, "CLONE_FS"), (0x400, "CLONE_FILES"), (0x800, "CLONE_SIGHAND"),
+        (0x1000, "CLONE_PIDFD"), (0x2000, "CLONE_PTRACE"), (0x4000, "CLONE_VFORK"), (0x8000, "CLONE_PARENT"),
+        (0x10000, "CLONE_THREAD"), (0x20000, "CLONE_NEWNS"), (0x40000, "CLONE_SYSVSEM"), (0x80000, "CLONE_SETTLS"),
+        (0x100000, "CLONE_PARENT_SETTID"), (0x200000, "CLONE_CHILD_CLEARTID"), (0x400000, "CLONE_DETACHED"),
+        (0x800000, "CLONE_UNTRACED"), (0x1000000, "CLONE_CHILD_SETTID"), (0x80000000, "CLONE_IO"),
+    ]
+    static let waitOptions: [(UInt64, String)] = [
+        (1, "WNOHANG"), (2, "WSTOPPED"), (4, "WEXITED"), (8, "WCONTINUED"), (0x1000000, "WNOWAIT"),
+        (0x20000000, "__WNOTHREAD"), (0x40000000, "__WALL"), (0x80000000, "__WCLONE"),
+    ]
+    static let futexOps: [UInt64: String] = [
+        0: "FUTEX_WAIT", 1: "FUTEX_WAKE", 2: "FUTEX_FD", 3: "FUTEX_REQUEUE", 4: "FUTEX_CMP_REQUEUE",
+        5: "FUTEX_WAKE_OP", 6: "FUTEX_LOCK_PI", 7: "FUTEX_UNLOCK_PI", 8: "FUTEX_TRYLOCK_PI",
+        9: "FUTEX_WAIT_BITSET", 10: "FUTEX_WAKE_BITSET",
+    ]
+    static let pollEvents: [(UInt64, String)] = [
+        (1, "POLLIN"), (2, "POLLPRI"), (4, "POLLOUT"), (8, "POLLERR"), (16, "POLLHUP"), (32, "POLLNVAL"),
+        (64, "POLLRDNORM"), (128, "POLLRDBAND"), (256, "POLLWRNORM"), (512, "POLLWRBAND"), (0x2000, "POLLRDHUP"),
+    ]
+    static let epollEvents: [(UInt64, String)] = [
+        (1, "EPOLLIN"), (2, "EPOLLPRI"), (4, "EPOLLOUT"), (8, "EPOLLERR"), (16, "EPOLLHUP"), (0x2000, "EPOLLRDHUP"),
+        (1 << 28, "EPOLLEXCLUSIVE"), (1 << 29, "EPOLLWAKEUP"), (1 << 30, "EPOLLONESHOT"), (1 << 31, "EPOLLET"),
+    ]
+
+    /// strace's rendering of a wait status word.
+    static func waitStatus(_ s: Int32) -> String {
+        if s & 0x7f == 0 { return "{WIFEXITED(s) && WEXITSTATUS(s) == \((s >> 8) & 0xff)}" }
+        if s & 0xff == 0x7f { return "{WIFSTOPPED(s) && WSTOPSIG(s) == \(Signal((s >> 8) & 0xff).name)}" }
+        if s == 0xffff { return "{WIFCONTINUED(s)}" }
+        return "{WIFSIGNALED(s) && WTERMSIG(s) == \(Signal(s & 0x7f).name)\(s & 0x80 != 0 ? " && WCOREDUMP(s)" : "")}"
+    }
 }

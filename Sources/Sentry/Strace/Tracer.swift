@@ -58,7 +58,10 @@ public final class Tracer: Sendable {
             if line.count < 39 { line += String(repeating: " ", count: 39 - line.count) }
             line += " = "
             if noReturn { line += "?" }
-            else if result < 0 && result > -4096 {
+            else if result <= -512 && result >= -516 {
+                let e = Errno(Int32(-result))
+                line += "? \(e.name) (\(e.message))"
+            } else if result < 0 && result > -4096 {
                 let e = Errno(Int32(-result))
                 line += "-1 \(e.name) (\(e.message))"
             } else {
@@ -77,27 +80,49 @@ public final class Tracer: Sendable {
         }
     }
 
-    func signal(_ task: Task, _ sig: Signal, code: Int32, address: GuestAddress?) {
-        let codeName: String
-        switch (sig, code) {
-        case (.SIGSEGV, 1): codeName = "SEGV_MAPERR"
-        case (.SIGSEGV, 2): codeName = "SEGV_ACCERR"
-        case (.SIGBUS, 1): codeName = "BUS_ADRALN"
-        case (.SIGBUS, 2): codeName = "BUS_ADRERR"
-        case (.SIGFPE, 1): codeName = "FPE_INTDIV"
-        case (.SIGILL, 2): codeName = "ILL_ILLOPN"
-        case (_, 0): codeName = "SI_USER"
-        case (_, 0x80): codeName = "SI_KERNEL"
-        default: codeName = String(code)
+    /// `--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, ...} ---` as strace prints a signal the task takes.
+    func signal(_ task: Task, _ info: SignalInfo) {
+        let sig = Signal(info.signo)
+        var fields: [(String, String)] = [("si_signo", sig.name), ("si_code", Self.codeName(info))]
+        let fault = [Signal.SIGSEGV, .SIGBUS, .SIGFPE, .SIGILL, .SIGTRAP].contains(sig) && info.code > 0
+        if fault {
+            fields.append(("si_addr", info.address == 0 ? "NULL" : "0x" + String(info.address, radix: 16)))
+        } else if sig == .SIGCHLD && info.code > 0 {
+            fields += [("si_pid", String(info.pid)), ("si_uid", String(info.uid)), ("si_status", String(info.status)),
+                       ("si_utime", "0"), ("si_stime", "0")]
+        } else if info.code == SignalInfo.SI_TIMER {
+            fields += [("si_timerid", "0x" + String(info.timerID, radix: 16)), ("si_overrun", String(info.overrun))]
+        } else if info.code <= 0 {
+            fields += [("si_pid", String(info.pid)), ("si_uid", String(info.uid))]
         }
         switch style {
         case .text:
-            var s = "--- \(sig.name) {si_signo=\(sig.name), si_code=\(codeName)"
-            if let address { s += ", si_addr=" + (address.isNull ? "NULL" : address.description) }
-            emit(task, s + "} ---")
+            emit(task, "--- \(sig.name) {" + fields.map { "\($0.0)=\($0.1)" }.joined(separator: ", ") + "} ---")
         case .json:
-            emit(task, "{\"pid\":\(task.pid),\"signal\":\(Self.json(sig.name)),\"code\":\(Self.json(codeName))"
-                 + (address.map { ",\"addr\":\($0.rawValue)" } ?? "") + "}")
+            emit(task, "{\"pid\":\(task.pid),\"signal\":\(Self.json(sig.name)),\"code\":\(Self.json(Self.codeName(info)))"
+                 + (fault ? ",\"addr\":\(info.address)" : "") + "}")
+        }
+    }
+
+    static func codeName(_ info: SignalInfo) -> String {
+        switch (Signal(info.signo), info.code) {
+        case (.SIGSEGV, 1): return "SEGV_MAPERR"
+        case (.SIGSEGV, 2): return "SEGV_ACCERR"
+        case (.SIGBUS, 1): return "BUS_ADRALN"
+        case (.SIGBUS, 2): return "BUS_ADRERR"
+        case (.SIGFPE, 1): return "FPE_INTDIV"
+        case (.SIGILL, 2): return "ILL_ILLOPN"
+        case (.SIGCHLD, 1): return "CLD_EXITED"
+        case (.SIGCHLD, 2): return "CLD_KILLED"
+        case (.SIGCHLD, 3): return "CLD_DUMPED"
+        case (.SIGCHLD, 5): return "CLD_STOPPED"
+        case (.SIGCHLD, 6): return "CLD_CONTINUED"
+        case (_, 0): return "SI_USER"
+        case (_, 0x80): return "SI_KERNEL"
+        case (_, -1): return "SI_QUEUE"
+        case (_, -2): return "SI_TIMER"
+        case (_, -6): return "SI_TKILL"
+        default: return String(info.code)
         }
     }
 

@@ -1,30 +1,38 @@
 import CSwitch
 import Glibc
+import Synchronization
 
-/// A stub process that provides one guest address space. Changes to its map
-/// are made by injecting mmap/munmap/mprotect into it: the tracer points it at
-/// the stub's `syscall; int3` gadget and lets it run to the int3.
-final class PtraceAddressSpace: AddressSpace {
-    let pid: pid_t
+/// One guest address space as host processes. The first stub is forked by
+/// the thread that creates the space; each further task sharing the space
+/// (CLONE_VM) gets a sibling stub process created inside it with
+/// clone(CLONE_VM), traced by that task's own thread. All siblings share
+/// one host mm, so a mapping injected through any of them is seen by all.
+///
+/// Changes to the map are made by injecting mmap/munmap/mprotect: the
+/// calling runner points its own stub at the `syscall; int3` gadget and lets
+/// it run to the int3.
+final class PtraceAddressSpace: AddressSpace, @unchecked Sendable {
     let memory: MemoryFile
     let stub: StubRegion
-    /// Registers of the stub at its first stop: valid segment selectors and
-    /// flags to start injected calls (and the guest) from.
+    /// Registers of the first stub at its first stop: valid segment selectors
+    /// and flags to start injected calls (and the guest) from.
     let initialRegisters: Registers
-    private var dead = false
+    /// Host thread → the stub process it traces in this space.
+    private let runners = Mutex<[UInt: pid_t]>([:])
+    /// Bumped by every injection: a runner's registers are no longer the
+    /// guest's, so the next switch must write them all.
+    let injections = Atomic<UInt64>(0)
 
     init(memory: MemoryFile, stub: StubRegion) throws(PlatformError) {
         self.memory = memory
         self.stub = stub
         let pid = sw_stub_fork(memory.fd, stub.base.rawValue)
         if pid < 0 { throw .host("forking a stub process", Errno(-pid)) }
-        self.pid = pid
         var status: Int32 = 0
         // 1. The child stops itself once it is traced.
         try Self.expectStop(pid, SIGSTOP, &status, "stub did not reach its first stop")
         // Options before the stub code runs: die with the sentry; mark syscall stops.
-        let opts: UInt = 0x100000 /* PTRACE_O_EXITKILL */ | 0x1 /* PTRACE_O_TRACESYSGOOD */
-        let r = sw_ptrace(0x4200 /* PTRACE_SETOPTIONS */, pid, 0, UInt(opts))
+        let r = sw_ptrace(0x4200 /* PTRACE_SETOPTIONS */, pid, 0, Self.traceOptions)
         if r < 0 { kill(pid, SIGKILL); throw .host("PTRACE_SETOPTIONS", Errno(Int32(-r))) }
         // 2. It maps the stub, unmaps everything else, enters seccomp, and stops on int3.
         _ = sw_cont(pid, 0)
@@ -33,7 +41,12 @@ final class PtraceAddressSpace: AddressSpace {
         let g = sw_getregs(pid, &regs)
         if g < 0 { kill(pid, SIGKILL); throw .host("PTRACE_GETREGSET", Errno(-g)) }
         initialRegisters = Registers(raw: regs)
+        runners.withLock { $0[pthread_self()] = pid }
     }
+
+    /// PTRACE_O_EXITKILL: stubs die with their tracer thread; TRACESYSGOOD
+    /// tells syscall stops from SIGTRAPs.
+    static let traceOptions: UInt = 0x100000 | 0x1
 
     private static func expectStop(_ pid: pid_t, _ sig: Int32, _ status: inout Int32, _ what: String) throws(PlatformError) {
         let w = sw_wait(pid, &status)
@@ -44,21 +57,54 @@ final class PtraceAddressSpace: AddressSpace {
         }
     }
 
-    deinit { release() }
+    deinit {
+        // Runners leave before dropping the space; anything left is killed.
+        for pid in runners.withLock({ Array($0.values) }) { kill(pid, SIGKILL) }
+    }
 
-    func release() {
-        guard !dead else { return }
-        dead = true
+    /// The stub the calling thread traces in this space.
+    func runnerPID() throws(PlatformError) -> pid_t {
+        guard let pid = runners.withLock({ $0[pthread_self()] }) else {
+            throw .host("address space used from a thread that is not one of its runners", .EPERM)
+        }
+        return pid
+    }
+
+    func prepareRunner() throws(PlatformError) -> RunnerTicket {
+        let child = try inject(56 /* clone */, StubRegion.siblingCloneFlags, at: stub.cloneGadget)
+        if child <= 0 { throw .host("cloning a sibling stub", Errno(Int32(truncatingIfNeeded: -child))) }
+        return RunnerTicket(raw: child)
+    }
+
+    func join(_ ticket: RunnerTicket) throws(PlatformError) {
+        let pid = pid_t(ticket.raw)
+        let r = sw_seize(pid, Self.traceOptions)
+        if r < 0 { kill(pid, SIGKILL); throw .host("PTRACE_SEIZE of a sibling stub", Errno(-r)) }
+        var status: Int32 = 0
+        let w = sw_wait(pid, &status)
+        guard w == pid, (status & 0xff) == 0x7f else {
+            kill(pid, SIGKILL)
+            throw .stubDied("sibling stub did not stop (\(PtraceContext.describe(status)))")
+        }
+        runners.withLock { $0[pthread_self()] = pid }
+    }
+
+    func abandon(_ ticket: RunnerTicket) { kill(pid_t(ticket.raw), SIGKILL) }
+
+    func leave() {
+        guard let pid = runners.withLock({ $0.removeValue(forKey: pthread_self()) }) else { return }
         kill(pid, SIGKILL)
         var status: Int32 = 0
         _ = sw_wait(pid, &status)
     }
 
-    /// Runs one syscall inside the stub; returns its raw result.
+    /// Runs one syscall inside the calling runner's stub; returns its raw result.
     func inject(_ nr: UInt64, _ a: UInt64 = 0, _ b: UInt64 = 0, _ c: UInt64 = 0,
-                _ d: UInt64 = 0, _ e: UInt64 = 0, _ f: UInt64 = 0) throws(PlatformError) -> Int64 {
+                _ d: UInt64 = 0, _ e: UInt64 = 0, _ f: UInt64 = 0, at gadget: GuestAddress? = nil) throws(PlatformError) -> Int64 {
+        let pid = try runnerPID()
+        injections.add(1, ordering: .relaxed)
         var regs = initialRegisters.raw
-        regs.rip = stub.syscallGadget.rawValue
+        regs.rip = (gadget ?? stub.syscallGadget).rawValue
         regs.rax = nr
         regs.orig_rax = UInt64.max   // not in a syscall: no restart games
         regs.rdi = a; regs.rsi = b; regs.rdx = c; regs.r10 = d; regs.r8 = e; regs.r9 = f
@@ -66,13 +112,23 @@ final class PtraceAddressSpace: AddressSpace {
         if rc < 0 { throw .host("injecting syscall \(nr)", Errno(-rc)) }
         rc = sw_cont(pid, 0)
         if rc < 0 { throw .host("injecting syscall \(nr)", Errno(-rc)) }
-        var status: Int32 = 0
-        _ = sw_wait(pid, &status)
-        guard (status & 0xff) == 0x7f, (status >> 8) & 0xff == SIGTRAP else {
+        while true {
+            var status: Int32 = 0
+            _ = sw_wait(pid, &status)
+            guard (status & 0xff) == 0x7f else { throw .stubDied("injected syscall \(nr): \(PtraceContext.describe(status))") }
+            let sig = (status >> 8) & 0xff
+            if sig == SIGTRAP { break }
+            if sig == PtraceContext.kickSignal || status >> 16 != 0 {
+                // A kick meant for guest code: the task is in the sentry now
+                // and looks at its signals anyway. Drop it and go on.
+                rc = sw_cont(pid, 0)
+                if rc < 0 { throw .host("injecting syscall \(nr)", Errno(-rc)) }
+                continue
+            }
             var info = siginfo_t()
             _ = sw_getsiginfo(pid, &info)
             _ = sw_getregs(pid, &regs)
-            throw .stubDied("injected syscall \(nr): \(PtraceContext.describe(status)) at ip 0x\(String(regs.rip, radix: 16)), address 0x\(String(sw_siginfo_addr(&info), radix: 16)) si_code \(sw_siginfo_code(&info))")
+            throw .stubDied("injected syscall \(nr): stopped by \(Signal(sig)) at ip 0x\(String(regs.rip, radix: 16)), address 0x\(String(sw_siginfo_addr(&info), radix: 16)) si_code \(sw_siginfo_code(&info))")
         }
         rc = sw_getregs(pid, &regs)
         if rc < 0 { throw .host("reading injected result", Errno(-rc)) }

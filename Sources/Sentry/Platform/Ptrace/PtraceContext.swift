@@ -1,25 +1,53 @@
 import CSwitch
 import Glibc
+import Synchronization
 
-/// Runs a task's guest code in a stub with PTRACE_SYSEMU: the next syscall
+/// Runs a task's guest code in its stub with PTRACE_SYSEMU: the next syscall
 /// stops the stub at syscall entry and the host skips it; we answer by
 /// writing rax and resuming.
-final class PtraceContext: PlatformContext {
-    func switchTo(_ space: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
-        let pid = (space as! PtraceAddressSpace).pid
-        var rc = sw_setregs(pid, &regs.raw)
+final class PtraceContext: PlatformContext, @unchecked Sendable {
+    /// The host signal that kicks a stub out of guest code. Its default
+    /// action is to be ignored, so it is harmless to a stub not yet traced.
+    static let kickSignal = SIGWINCH
+
+    // Touched only by the task's own thread.
+    private var space: PtraceAddressSpace?
+    private var pid: pid_t = 0
+    /// The registers at the last trap and the injection count then: if only
+    /// rax changed since, a POKEUSER replaces the whole SETREGSET.
+    private var last = sw_regs()
+    private var lastInjections: UInt64 = .max
+    /// The stub to kick, readable from other threads.
+    private let kickPID = Atomic<Int32>(0)
+
+    func switchTo(_ anySpace: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
+        let s = anySpace as! PtraceAddressSpace
+        if s !== space {
+            pid = try s.runnerPID()
+            space = s
+            lastInjections = .max
+            kickPID.store(pid, ordering: .relaxed)
+        }
+        var rc: Int32
+        if lastInjections == s.injections.load(ordering: .relaxed) && onlyRaxChanged(regs.raw) {
+            rc = sw_set_rax(pid, regs.raw.rax)
+        } else {
+            rc = sw_setregs(pid, &regs.raw)
+        }
         if rc < 0 { throw .stubDied("PTRACE_SETREGSET: \(Errno(-rc))") }
         rc = sw_sysemu(pid, 0)
         if rc < 0 { throw .stubDied("PTRACE_SYSEMU: \(Errno(-rc))") }
-        while true {
-            var status: Int32 = 0
-            let w = sw_wait(pid, &status)
-            if w < 0 { throw .stubDied("waitpid: \(Errno(-w))") }
-            guard (status & 0xff) == 0x7f else { throw .stubDied(Self.describe(status)) }
-            let sig = (status >> 8) & 0xff
-            rc = sw_getregs(pid, &regs.raw)
-            if rc < 0 { throw .stubDied("PTRACE_GETREGSET: \(Errno(-rc))") }
-            if sig == SIGTRAP | 0x80 { return .syscall }
+        var status: Int32 = 0
+        let w = sw_wait(pid, &status)
+        if w < 0 { throw .stubDied("waitpid: \(Errno(-w))") }
+        guard (status & 0xff) == 0x7f else { throw .stubDied(Self.describe(status)) }
+        let sig = (status >> 8) & 0xff
+        rc = sw_getregs(pid, &regs.raw)
+        if rc < 0 { throw .stubDied("PTRACE_GETREGSET: \(Errno(-rc))") }
+        last = regs.raw
+        lastInjections = s.injections.load(ordering: .relaxed)
+        if sig == SIGTRAP | 0x80 { return .syscall }
+        if status >> 16 == 0 {
             var info = siginfo_t()
             _ = sw_getsiginfo(pid, &info)
             let code = sw_siginfo_code(&info)
@@ -27,16 +55,34 @@ final class PtraceContext: PlatformContext {
             if code > 0, [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP].contains(sig) {
                 return .fault(Signal(sig), address: GuestAddress(sw_siginfo_addr(&info)), code: code)
             }
-            return .signal(Signal(sig))
         }
+        // A kick, an event stop, or a stray host signal: never passed on.
+        return .interrupted
+    }
+
+    private func onlyRaxChanged(_ r: sw_regs) -> Bool {
+        var probe = r
+        probe.rax = last.rax
+        return withUnsafeBytes(of: &probe) { a in withUnsafeBytes(of: &last) { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
+    }
+
+    func kick() {
+        let p = kickPID.load(ordering: .relaxed)
+        if p > 0 { kill(p, Self.kickSignal) }
     }
 
     func fpuState(_ space: AddressSpace) throws(PlatformError) -> [UInt8] {
-        let pid = (space as! PtraceAddressSpace).pid
-        var buf = [UInt8](repeating: 0, count: 4096)
+        let pid = try (space as! PtraceAddressSpace).runnerPID()
+        var buf = [UInt8](repeating: 0, count: 8192)
         let n = buf.withUnsafeMutableBytes { sw_getfpregs(pid, $0.baseAddress, $0.count) }
         if n < 0 { throw .host("PTRACE_GETREGSET NT_X86_XSTATE", Errno(Int32(-n))) }
         return Array(buf[0..<Int(n)])
+    }
+
+    func setFPUState(_ space: AddressSpace, _ image: [UInt8]) throws(PlatformError) {
+        let pid = try (space as! PtraceAddressSpace).runnerPID()
+        let n = image.withUnsafeBytes { sw_setfpregs(pid, $0.baseAddress, $0.count) }
+        if n < 0 { throw .host("PTRACE_SETREGSET NT_X86_XSTATE", Errno(Int32(-n))) }
     }
 
     static func describe(_ status: Int32) -> String {

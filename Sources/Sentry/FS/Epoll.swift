@@ -1,0 +1,112 @@
+import Glibc
+import Synchronization
+
+/// An epoll instance: an interest list of (fd, file) with events and data,
+/// level- or edge-triggered, one-shot or not.
+public final class EpollFile: FileDescription, @unchecked Sendable {
+    struct Interest {
+        let fd: Int32
+        weak var file: FileDescription?
+        var events: UInt32
+        var data: UInt64
+        /// Edge-triggered: the file's queue generation when last reported.
+        var reportedGeneration: UInt64?
+        var disabled = false    // EPOLLONESHOT fired
+    }
+    private let interests = Mutex<[Interest]>([])
+    private let queue = WaitQueue()
+
+    public static let EPOLLET: UInt32 = 1 << 31, EPOLLONESHOT: UInt32 = 1 << 30, EPOLLEXCLUSIVE: UInt32 = 1 << 28
+    public static let EPOLLWAKEUP: UInt32 = 1 << 29
+
+    public override init(flags: OpenFlags) { super.init(flags: OpenFlags.readWrite.union(flags)) }
+
+    public override var displayPath: String { "anon_inode:[eventpoll]" }
+    public override var waitQueue: WaitQueue? { queue }
+
+    /// epoll_ctl: op 1 ADD, 2 DEL, 3 MOD.
+    public func control(op: Int32, fd: Int32, file: FileDescription, events: UInt32, data: UInt64) throws(Errno) {
+        if file === self { throw .EINVAL }
+        if file is HostFile && file.hostPollFD == nil { throw .EPERM }   // regular files and directories
+        try interests.withLock { (list: inout [Interest]) throws(Errno) in
+            list.removeAll { $0.file == nil }
+            let i = list.firstIndex { $0.fd == fd && $0.file === file }
+            switch op {
+            case 1:
+                if i != nil { throw .EEXIST }
+                list.append(Interest(fd: fd, file: file, events: events | UInt32(POLLERR | POLLHUP), data: data))
+            case 2:
+                guard let i else { throw .ENOENT }
+                list.remove(at: i)
+            case 3:
+                guard let i else { throw .ENOENT }
+                if list[i].events & Self.EPOLLEXCLUSIVE != 0 { throw .EINVAL }
+                list[i].events = events | UInt32(POLLERR | POLLHUP)
+                list[i].data = data
+                list[i].disabled = false
+                list[i].reportedGeneration = nil
+            default: throw .EINVAL
+            }
+        }
+        queue.notify()
+    }
+
+    /// The files to wait on (for the task's poll engine).
+    var watched: [(FileDescription?, Int16)] {
+        interests.withLock { $0.compactMap { i in i.file.map { ($0, Int16(truncatingIfNeeded: i.events & 0xffff)) } } }
+    }
+
+    /// Collects up to `max` ready events, updating edge and one-shot state.
+    public func collect(max: Int) -> [(events: UInt32, data: UInt64)] {
+        interests.withLock { list in
+            var out: [(UInt32, UInt64)] = []
+            list.removeAll { $0.file == nil }
+            for i in list.indices where out.count < max && !list[i].disabled {
+                guard let f = list[i].file else { continue }
+                let ready = UInt32(UInt16(bitPattern: f.readiness(Int16(truncatingIfNeeded: list[i].events & 0xffff))))
+                    & (list[i].events | UInt32(POLLERR | POLLHUP))
+                guard ready != 0 else { continue }
+                if list[i].events & Self.EPOLLET != 0, let q = f.waitQueue {
+                    let g = q.generation.load(ordering: .relaxed)
+                    if list[i].reportedGeneration == g { continue }
+                    list[i].reportedGeneration = g
+                }
+                if list[i].events & Self.EPOLLONESHOT != 0 { list[i].disabled = true }
+                out.append((ready, list[i].data))
+            }
+            return out
+        }
+    }
+
+    public override func readiness(_ mask: Int16) -> Int16 {
+        let any = interests.withLock { list in
+            list.contains { i in
+                guard !i.disabled, let f = i.file else { return false }
+                return f.readiness(Int16(truncatingIfNeeded: i.events & 0xffff)) != 0
+            }
+        }
+        return any ? mask & Int16(POLLIN | POLLRDNORM) : 0
+    }
+}
+
+extension Task {
+    /// epoll_wait: blocks until an event, the deadline, or a signal (EINTR).
+    public func epollWait(_ ep: EpollFile, max: Int, deadline: Deadline?) throws(Errno) -> [(events: UInt32, data: UInt64)] {
+        var got: [(events: UInt32, data: UInt64)] = []
+        while true {
+            var queues: [WaitQueue] = [ep.waitQueue!]
+            var hostFDs: [pollfd] = []
+            for (f, ev) in ep.watched {
+                if let q = f?.waitQueue, !queues.contains(where: { $0 === q }) { queues.append(q) }
+                if let h = f?.hostPollFD { hostFDs.append(pollfd(fd: h, events: ev, revents: 0)) }
+            }
+            // epoll_ctl from another thread changes what to watch: start over.
+            let generation = ep.waitQueue!.generation.load(ordering: .relaxed)
+            let r = try block(on: queues, hostFDs: hostFDs, deadline: deadline, interruptedBy: .EINTR) { () throws(Errno) in
+                got = ep.collect(max: max)
+                return !got.isEmpty || ep.waitQueue!.generation.load(ordering: .relaxed) != generation
+            }
+            if !got.isEmpty || r == .timedOut { return got }
+        }
+    }
+}

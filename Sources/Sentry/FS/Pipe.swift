@@ -1,0 +1,140 @@
+import Glibc
+import Synchronization
+
+/// A pipe: a 64 KiB ring buffer in the sentry with Linux's semantics: EOF
+/// once every writer is closed, EPIPE (and SIGPIPE, raised by the write
+/// syscall) once every reader is, and writes of up to PIPE_BUF bytes atomic.
+public final class Pipe: Sendable {
+    public static let capacity = 65536
+    public static let atomicSize = 4096   // PIPE_BUF
+    private struct State {
+        var head = 0, count = 0
+        var readers = 0, writers = 0
+    }
+    private let state = Mutex(State())
+    nonisolated(unsafe) private let ring: UnsafeMutableRawPointer
+    public let queue = WaitQueue()
+
+    public init() { ring = .allocate(byteCount: Self.capacity, alignment: 16) }
+    deinit { ring.deallocate() }
+
+    /// The two ends, as open file descriptions.
+    public static func make(flags: OpenFlags) -> (PipeEnd, PipeEnd) {
+        let p = Pipe()
+        let extra = OpenFlags(rawValue: flags.rawValue & OpenFlags.nonBlock.rawValue)
+        return (PipeEnd(p, writer: false, flags: extra), PipeEnd(p, writer: true, flags: OpenFlags.writeOnly.union(extra)))
+    }
+
+    func open(writer: Bool) { state.withLock { if writer { $0.writers += 1 } else { $0.readers += 1 } } }
+    func close(writer: Bool) {
+        state.withLock { if writer { $0.writers -= 1 } else { $0.readers -= 1 } }
+        queue.notify()
+    }
+
+    var available: Int { state.withLock { $0.count } }
+
+    func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
+        let n: Int = try state.withLock { (s: inout State) throws(Errno) -> Int in
+            if s.count == 0 {
+                if s.writers == 0 { return 0 }
+                throw .EAGAIN
+            }
+            var done = 0
+            for b in bufs where s.count > 0 {
+                var off = 0
+                while off < b.count && s.count > 0 {
+                    let chunk = min(b.count - off, s.count, Self.capacity - s.head)
+                    memcpy(b.baseAddress! + off, ring + s.head, chunk)
+                    s.head = (s.head + chunk) % Self.capacity
+                    s.count -= chunk
+                    off += chunk
+                }
+                done += off
+            }
+            if s.count == 0 { s.head = 0 }
+            return done
+        }
+        if n > 0 { queue.notify() }
+        return n
+    }
+
+    /// Writes what fits; EAGAIN if nothing (or, for a small write, not all) fits.
+    func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int {
+        let total = bufs.reduce(0) { $0 + $1.count }
+        let n: Int = try state.withLock { (s: inout State) throws(Errno) -> Int in
+            if s.readers == 0 { throw .EPIPE }
+            let space = Self.capacity - s.count
+            if space == 0 || (total <= Self.atomicSize && space < total) { throw .EAGAIN }
+            var done = 0
+            for b in bufs {
+                var off = 0
+                while off < b.count && s.count < Self.capacity {
+                    let tail = (s.head + s.count) % Self.capacity
+                    let chunk = min(b.count - off, Self.capacity - s.count, Self.capacity - tail)
+                    memcpy(ring + tail, b.baseAddress! + off, chunk)
+                    s.count += chunk
+                    off += chunk
+                }
+                done += off
+                if off < b.count { break }
+            }
+            return done
+        }
+        if n > 0 { queue.notify() }
+        return n
+    }
+
+    func readiness(_ mask: Int16, writer: Bool) -> Int16 {
+        state.withLock { s in
+            var r: Int16 = 0
+            if writer {
+                if Self.capacity - s.count >= Self.atomicSize { r |= Int16(POLLOUT | POLLWRNORM) }
+                if s.readers == 0 { r |= Int16(POLLERR) }
+            } else {
+                if s.count > 0 { r |= Int16(POLLIN | POLLRDNORM) }
+                if s.writers == 0 { r |= Int16(POLLHUP) }
+            }
+            return r & (mask | Int16(POLLERR | POLLHUP))
+        }
+    }
+}
+
+/// One end of a pipe. The end closes when the last fd referring to this
+/// open file description goes (its deinit), as in Linux.
+public final class PipeEnd: FileDescription, @unchecked Sendable {
+    public let pipe: Pipe
+    public let writer: Bool
+    private let id = PipeEnd.nextInode.add(1, ordering: .relaxed).newValue
+    private static let nextInode = Atomic<UInt64>(0x4000)
+
+    init(_ pipe: Pipe, writer: Bool, flags: OpenFlags) {
+        self.pipe = pipe
+        self.writer = writer
+        super.init(flags: flags)
+        pipe.open(writer: writer)
+    }
+    deinit { pipe.close(writer: writer) }
+
+    public override var displayPath: String { "pipe:[\(ObjectIdentifier(pipe).hashValue & 0xfffffff)]" }
+    public override var waitQueue: WaitQueue? { pipe.queue }
+    public override func readiness(_ mask: Int16) -> Int16 { pipe.readiness(mask, writer: writer) }
+    public override func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int { try pipe.read(into: bufs) }
+    public override func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int { try pipe.write(from: bufs) }
+
+    public override func stat() throws(Errno) -> Glibc.stat {
+        var st = Glibc.stat()
+        st.st_mode = S_IFIFO | 0o600
+        st.st_nlink = 1
+        st.st_uid = getuid(); st.st_gid = getgid()
+        st.st_blksize = 4096
+        st.st_ino = ino_t(ObjectIdentifier(pipe).hashValue & 0xfffffff)
+        st.st_dev = 0xc
+        return st
+    }
+
+    public override func ioctl(_ request: UInt64, argument: GuestAddress, mm: MemoryManager) throws(Errno) -> Int64 {
+        guard request == 0x541B else { throw .ENOTTY }   // FIONREAD
+        try mm.write(argument, Int32(pipe.available))
+        return 0
+    }
+}

@@ -1,0 +1,125 @@
+import Glibc
+
+/// clone(2), clone3(2), fork(2), vfork(2): a new task, in a new or the same
+/// process, with a new or the same address space.
+public struct CloneArgs: Sendable {
+    public var flags: UInt64
+    public var stack: UInt64 = 0
+    public var parentTID = GuestAddress.null
+    public var childTID = GuestAddress.null
+    public var tls: UInt64 = 0
+    public var exitSignal: Int32 = 0
+    public init(flags: UInt64) { self.flags = flags }
+
+    public static let CLONE_VM: UInt64 = 0x100, CLONE_FS: UInt64 = 0x200, CLONE_FILES: UInt64 = 0x400
+    public static let CLONE_SIGHAND: UInt64 = 0x800, CLONE_PIDFD: UInt64 = 0x1000, CLONE_PTRACE: UInt64 = 0x2000
+    public static let CLONE_VFORK: UInt64 = 0x4000, CLONE_PARENT: UInt64 = 0x8000, CLONE_THREAD: UInt64 = 0x10000
+    public static let CLONE_NEWNS: UInt64 = 0x20000, CLONE_SYSVSEM: UInt64 = 0x40000, CLONE_SETTLS: UInt64 = 0x80000
+    public static let CLONE_PARENT_SETTID: UInt64 = 0x100000, CLONE_CHILD_CLEARTID: UInt64 = 0x200000
+    public static let CLONE_DETACHED: UInt64 = 0x400000, CLONE_UNTRACED: UInt64 = 0x800000
+    public static let CLONE_CHILD_SETTID: UInt64 = 0x1000000, CLONE_IO: UInt64 = 0x8000_0000
+    /// Namespaces and cgroups: not something a sandboxed guest gets.
+    public static let namespaceFlags: UInt64 = 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000
+        | 0x40000000 | CLONE_NEWNS | 0x80 /* CLONE_NEWTIME */
+}
+
+extension Task {
+    public func clone(_ a: CloneArgs) throws(Errno) -> Int32 {
+        let f = a.flags
+        func has(_ x: UInt64) -> Bool { f & x != 0 }
+        // copy_process's consistency rules.
+        if has(CloneArgs.CLONE_THREAD) && !has(CloneArgs.CLONE_SIGHAND) { throw .EINVAL }
+        if has(CloneArgs.CLONE_SIGHAND) && !has(CloneArgs.CLONE_VM) { throw .EINVAL }
+        if has(CloneArgs.CLONE_FS) && has(CloneArgs.CLONE_NEWNS) { throw .EINVAL }
+        if has(CloneArgs.CLONE_PARENT) && group === kernel.locked({ kernel.initGroup }) { throw .EINVAL }
+        if f & CloneArgs.namespaceFlags != 0 { throw .EPERM }
+        if has(CloneArgs.CLONE_PIDFD) { throw .EINVAL }   // pidfds are not implemented
+        let thread = has(CloneArgs.CLONE_THREAD)
+
+        let childMM: MemoryManager
+        var ticket: RunnerTicket?
+        do {
+            if has(CloneArgs.CLONE_VM) {
+                childMM = mm
+                ticket = try space.prepareRunner()
+            } else {
+                childMM = try mm.fork()
+            }
+        } catch let e as Errno { throw e } catch { throw .EAGAIN }
+        let context: PlatformContext
+        do { context = try kernel.platform.makeContext() } catch { throw .EAGAIN }
+        let childFDs = has(CloneArgs.CLONE_FILES) ? fds.retainUser() : fds.copy()
+        let childFS = has(CloneArgs.CLONE_FS) ? fs : fs.copy()
+        var childRegs = regs
+        childRegs.raw.rax = 0
+        if a.stack != 0 { childRegs.raw.rsp = a.stack }
+        if has(CloneArgs.CLONE_SETTLS) { childRegs.raw.fs_base = a.tls }
+
+        let child: Task? = kernel.locked {
+            if killed || group.exitStatus != nil { return nil }
+            let tid = kernel.allocateID()
+            let g: ThreadGroup
+            if thread {
+                g = group
+            } else {
+                let parent = has(CloneArgs.CLONE_PARENT) ? group.parent : group
+                g = ThreadGroup(pid: tid, parent: parent, pgid: group.pgid, sid: group.sid,
+                                handlers: has(CloneArgs.CLONE_SIGHAND) ? group.handlers : group.handlers.copy(),
+                                limits: group.limits.withLock { $0 },
+                                exitSignal: a.exitSignal > 0 ? Signal(a.exitSignal) : nil)
+                parent?.children.append(g)
+                kernel.groups[tid] = g
+            }
+            let t = Task(kernel: kernel, tid: tid, group: g, mm: childMM, space: nil, fds: childFDs, fs: childFS,
+                         context: context, regs: childRegs, executablePath: executablePath,
+                         argv: commandLine, envp: environment)
+            t.signalMask = signalMask
+            // A new stack for a sibling sharing the mm: the alternate stack is not inherited.
+            if !has(CloneArgs.CLONE_VM) || has(CloneArgs.CLONE_VFORK) { t.altStack = altStack }
+            g.tasks.append(t)
+            kernel.tasks[tid] = t
+            return t
+        }
+        guard let child else {
+            childFDs.releaseUser()
+            if let ticket { space.abandon(ticket) }
+            throw .EINTR
+        }
+        kernel.tracer?.showPIDs.store(true, ordering: .relaxed)
+
+        if has(CloneArgs.CLONE_PARENT_SETTID) { try? mm.write(a.parentTID, UInt32(bitPattern: child.tid)) }
+        if has(CloneArgs.CLONE_CHILD_SETTID) { try? childMM.write(a.childTID, UInt32(bitPattern: child.tid)) }
+        if has(CloneArgs.CLONE_CHILD_CLEARTID) { child.clearChildTID = a.childTID }
+        let vfork = has(CloneArgs.CLONE_VFORK) ? WaitQueue() : nil
+        child.vforkDone = vfork
+
+        let platform = kernel.platform
+        do {
+            try HostThread.spawn { [ticket] in
+                do throws(PlatformError) {
+                    if let ticket {
+                        try childMM.addressSpace!.join(ticket)
+                        child.space = childMM.addressSpace
+                    } else {
+                        let sp = try platform.makeAddressSpace()
+                        child.space = sp
+                        try childMM.attach(sp)
+                    }
+                } catch {
+                    child.platformFailed(error)
+                    child.exitTask()
+                    return
+                }
+                child.run()
+            }
+        } catch {
+            child.kernel.locked { child.kernel.killGroupLocked(child.group, .signaled(.SIGKILL, coreDumped: false)) }
+            throw .EAGAIN
+        }
+        if let vfork {
+            // The parent sleeps until the child execs or exits (killable only).
+            _ = try? block(on: [vfork], interruptible: false) { () throws(Errno) in kernel.locked { child.vforkReleased } }
+        }
+        return child.tid
+    }
+}

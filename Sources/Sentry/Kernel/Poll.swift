@@ -1,0 +1,85 @@
+import Glibc
+
+/// Waiting on many files at once: the engine under poll, select, epoll and
+/// blocking reads and writes.
+extension Task {
+    /// Blocks until at least one of `files` reports one of its events, the
+    /// deadline passes (nil: forever; a past deadline: just look), or a signal
+    /// interrupts (throws `interruptedBy`). Returns each file's events.
+    public func poll(_ files: [(FileDescription?, Int16)], deadline: Deadline?, interruptedBy: Errno) throws(Errno) -> [Int16] {
+        var queues: [WaitQueue] = []
+        var hostFDs: [pollfd] = []
+        for (f, ev) in files {
+            guard let f else { continue }
+            if let q = f.waitQueue, !queues.contains(where: { $0 === q }) { queues.append(q) }
+            if let h = f.hostPollFD { hostFDs.append(pollfd(fd: h, events: ev, revents: 0)) }
+        }
+        var result = [Int16](repeating: 0, count: files.count)
+        _ = try block(on: queues, hostFDs: hostFDs, deadline: deadline, interruptedBy: interruptedBy) { () throws(Errno) in
+            var any = false
+            for (i, (f, ev)) in files.enumerated() {
+                guard let f else { result[i] = Int16(POLLNVAL); any = true; continue }
+                result[i] = f.readiness(ev)
+                if result[i] != 0 { any = true }
+            }
+            return any
+        }
+        return result
+    }
+
+    /// Runs a read or write that may have to wait: EAGAIN from the file
+    /// means "not ready", and unless the file is O_NONBLOCK the task sleeps
+    /// until it is (interruptibly: ERESTARTSYS, or the bytes done so far).
+    public func blockingIO(_ file: FileDescription, _ events: Int16, _ op: () throws(Errno) -> Int) throws(Errno) -> Int {
+        while true {
+            do { return try op() } catch {
+                guard error == .EAGAIN, !file.flags.contains(.nonBlock),
+                      file.waitQueue != nil || file.hostPollFD != nil else { throw error }
+                _ = try poll([(file, events)], deadline: nil, interruptedBy: .ERESTARTSYS)
+            }
+        }
+    }
+
+    /// A blocking write to a pipe keeps going until every byte is written,
+    /// as Linux's pipe_write does; a signal returns the count so far.
+    public func blockingWrite(_ file: FileDescription, _ bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int {
+        if file.waitQueue == nil || file.flags.contains(.nonBlock) {
+            if let h = file.hostPollFD, !file.flags.contains(.nonBlock) { try waitHost(fd: h, events: Int16(POLLOUT)) }
+            return try file.write(from: bufs)
+        }
+        var rest = bufs
+        var done = 0
+        while !rest.isEmpty {
+            do {
+                let n = try blockingIO(file, Int16(POLLOUT)) { () throws(Errno) -> Int in try file.write(from: rest) }
+                done += n
+                rest = Self.drop(n, from: rest)
+            } catch {
+                if done > 0 && (error == .ERESTARTSYS || error == .EPIPE) { return done }
+                throw error
+            }
+        }
+        return done
+    }
+
+    /// A blocking read; host pipes and terminals are polled first so the
+    /// wait can be interrupted.
+    public func blockingRead(_ file: FileDescription, _ bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
+        if let h = file.hostPollFD, !file.flags.contains(.nonBlock) {
+            try waitHost(fd: h, events: Int16(POLLIN))
+            return try file.read(into: bufs)
+        }
+        return try blockingIO(file, Int16(POLLIN)) { () throws(Errno) -> Int in try file.read(into: bufs) }
+    }
+
+    private static func drop(_ n: Int, from bufs: [UnsafeRawBufferPointer]) -> [UnsafeRawBufferPointer] {
+        var n = n
+        var out: [UnsafeRawBufferPointer] = []
+        for b in bufs {
+            if n >= b.count { n -= b.count; continue }
+            out.append(UnsafeRawBufferPointer(rebasing: b[n...]))
+            n = 0
+        }
+        return out
+    }
+}

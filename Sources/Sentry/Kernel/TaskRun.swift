@@ -1,0 +1,172 @@
+import Glibc
+
+/// The loop each task's host thread runs, and how a task ends.
+extension Task {
+    /// Runs the guest until the task exits: switch into guest code, handle
+    /// the trap, act on signals, again.
+    func run() {
+        while true {
+            deliverSignals()
+            if exiting || kernel.locked({ killed || group.exitStatus != nil }) { break }
+            let enter = kernel.locked { () -> Bool in
+                if interruptedLocked { return false }
+                inGuest = true
+                return true
+            }
+            if !enter { continue }
+            let trap: Trap
+            do { trap = try context.switchTo(space, &regs) } catch {
+                kernel.locked { inGuest = false }
+                platformFailed(error)
+                continue
+            }
+            kernel.locked { inGuest = false }
+            switch trap {
+            case .syscall:
+                kernel.dispatch(self)
+                if let broken = mm.brokenReason { platformFailed(broken) }
+            case .fault(let sig, let address, let code):
+                var info = SignalInfo(sig, code: code)
+                info.address = address.rawValue
+                force(info)
+            case .interrupted:
+                break
+            }
+        }
+        exitTask()
+    }
+
+    /// The host side of the task broke (its stub died, an injection failed):
+    /// the process is killed, and the sentry says why.
+    func platformFailed(_ error: PlatformError) {
+        Kernel.warn("pid \(pid): \(error); killing the process")
+        kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGKILL, coreDumped: false)) }
+    }
+
+    /// exit(2) of this thread alone.
+    public func exitThread(_ code: Int32) {
+        exitCode = code & 0xff
+        exiting = true
+    }
+
+    /// exit_group(2): every thread of the process ends with `code`.
+    public func exitGroup(_ code: Int32) {
+        exiting = true
+        kernel.locked { kernel.killGroupLocked(group, .exited(code & 0xff)) }
+    }
+
+    /// Tears the task down: clear_child_tid, robust futexes, the stub, the
+    /// task's place in its process; the last task out makes the process a
+    /// zombie and tells the parent.
+    func exitTask() {
+        if !clearChildTID.isNull {
+            if (try? mm.write(clearChildTID, UInt32(0))) != nil {
+                _ = try? kernel.futexes.wake(mm, clearChildTID, count: 1, bitset: ~0)
+            }
+        }
+        exitRobustList()
+        let ticks = space == nil ? 0 : cpuTicks.user - kernel.locked { group.ownTicks }
+        kernel.locked { group.ownTicks += max(0, ticks) }
+        space?.leave()
+        releaseVforkParent()
+        let status: ExitStatus = kernel.locked {
+            group.tasks.removeAll { $0 === self }
+            if kernel.tasks[tid] === self { kernel.tasks[tid] = nil }
+            group.groupEvents.notify()
+            let st = group.exitStatus ?? .exited(exitCode)
+            if group.tasks.isEmpty {
+                group.exitStatus = st
+            }
+            return st
+        }
+        fds.releaseUser()
+        kernel.tracer?.exited(self, status)
+        kernel.locked { if group.tasks.isEmpty && !group.zombie { kernel.processDiedLocked(group) } }
+    }
+
+    /// The robust futex list: locks the dying thread held are marked
+    /// FUTEX_OWNER_DIED and one waiter is woken, as Linux's exit_robust_list.
+    private func exitRobustList() {
+        guard !robustList.head.isNull else { return }
+        guard let head = try? mm.read(robustList.head, as: (UInt64, Int64, UInt64).self) else { return }
+        let offset = head.1
+        var entry = head.0
+        var limit = 2048
+        let pending = head.2
+        func handle(_ e: UInt64) {
+            let addr = GuestAddress(UInt64(bitPattern: Int64(bitPattern: e & ~1) &+ offset))
+            guard let word = try? mm.read(addr, as: UInt32.self), word & 0x3fff_ffff == UInt32(bitPattern: tid) else { return }
+            let new = (word & 0x8000_0000) | 0x4000_0000   // keep FUTEX_WAITERS, set FUTEX_OWNER_DIED
+            try? mm.write(addr, new)
+            if word & 0x8000_0000 != 0 { _ = try? kernel.futexes.wake(mm, addr, count: 1, bitset: ~0) }
+        }
+        while entry != robustList.head.rawValue, entry != 0, limit > 0 {
+            if entry != pending { handle(entry) }
+            guard let next = try? mm.read(GuestAddress(entry & ~1), as: UInt64.self) else { break }
+            entry = next
+            limit -= 1
+        }
+        if pending != 0 { handle(pending) }
+        robustList = (.null, 0)
+    }
+
+    func releaseVforkParent() {
+        guard let q = vforkDone else { return }
+        kernel.locked { vforkReleased = true }
+        vforkDone = nil
+        q.notify()
+    }
+
+    public var isExiting: Bool { exiting }
+}
+
+extension Kernel {
+    /// The last task of `g` is gone: it becomes a zombie for its parent (or
+    /// is reaped at once if the parent ignores SIGCHLD), its children go to
+    /// init, and if it was init the sandbox is over. Kernel lock held.
+    func processDiedLocked(_ g: ThreadGroup) {
+        g.zombie = true
+        g.stopped = false
+        g.timers.cancelAll(timerThread)
+        let status = g.exitStatus ?? .exited(0)
+        if g === initGroup {
+            initStatus = status
+            finished.wake()
+            return
+        }
+        if let initGroup {
+            for c in g.children {
+                c.parent = initGroup
+                initGroup.children.append(c)
+                if c.zombie { initGroup.childEvents.notify() }
+            }
+        }
+        g.children = []
+        guard let parent = g.parent else { groups[g.pid] = nil; return }
+        let chld = parent.handlers.actions[Int(Signal.SIGCHLD.rawValue)]
+        let autoreap = g.exitSignal == .SIGCHLD
+            && (chld.handler == SignalAction.SIG_IGN || chld.flags & SignalAction.SA_NOCLDWAIT != 0)
+        if autoreap {
+            reapLocked(g)
+        } else if let sig = g.exitSignal {
+            var info = SignalInfo(sig, code: SignalInfo.CLD_EXITED)
+            info.pid = g.pid
+            switch status {
+            case .exited(let c): info.status = c
+            case .signaled(let s, let core): info.code = core ? SignalInfo.CLD_DUMPED : SignalInfo.CLD_KILLED; info.status = s.rawValue
+            }
+            sendLocked(info, to: parent)
+        }
+        parent.childEvents.notify()
+    }
+
+    func reapLocked(_ g: ThreadGroup) {
+        g.parent?.children.removeAll { $0 === g }
+        groups[g.pid] = nil
+    }
+
+    static func warn(_ message: String) {
+        var line = "sentry: " + message + "\n"
+        line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}

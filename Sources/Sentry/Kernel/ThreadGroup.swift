@@ -1,0 +1,81 @@
+import Glibc
+import Synchronization
+
+/// A process: the tasks sharing one pid, its place in the process tree, its
+/// signal dispositions, job-control state and what its parent's wait sees.
+/// Mutable fields are guarded by the kernel lock.
+public final class ThreadGroup: @unchecked Sendable {
+    public let pid: Int32
+    public internal(set) weak var parent: ThreadGroup?
+    var children: [ThreadGroup] = []
+    var tasks: [Task] = []
+    public internal(set) var pgid: Int32
+    public internal(set) var sid: Int32
+    var handlers: SignalHandlers
+    var sharedPending = SignalQueue()
+    /// The signal the parent gets when this process dies (clone's CSIGNAL).
+    var exitSignal: Signal?
+    /// Set once the process is dying: exit_group or a fatal signal.
+    var exitStatus: ExitStatus?
+    /// Every task has exited; the parent has yet to reap it.
+    var zombie = false
+    /// Job control: the group is stopped; a stop or continue not yet seen by wait.
+    var stopped = false
+    var stopSignal = Signal.SIGSTOP
+    var unreportedStop = false
+    var unreportedContinue = false
+    /// Woken when a child changes state (exit, stop, continue).
+    let childEvents = WaitQueue()
+    /// Woken when the group leaves the stopped state, or a thread exits.
+    let groupEvents = WaitQueue()
+    /// CPU time of reaped children (times(2), RUSAGE_CHILDREN), in clock ticks.
+    var childTicks: (user: Int64, system: Int64) = (0, 0)
+    /// CPU time of this process's threads that have exited.
+    var ownTicks: Int64 = 0
+    public let limits: Mutex<[Int32: (cur: UInt64, max: UInt64)]>
+    /// ITIMER_REAL / alarm(2) and POSIX timers of this process.
+    let timers = ProcessTimers()
+    let startTime = Deadline.now()
+
+    init(pid: Int32, parent: ThreadGroup?, pgid: Int32, sid: Int32, handlers: SignalHandlers,
+         limits: [Int32: (cur: UInt64, max: UInt64)], exitSignal: Signal?) {
+        self.pid = pid; self.parent = parent; self.pgid = pgid; self.sid = sid
+        self.handlers = handlers; self.limits = Mutex(limits); self.exitSignal = exitSignal
+    }
+
+    public var leader: Task? { tasks.first { $0.tid == pid } ?? tasks.first }
+
+    /// The limits of a new process: the sentry's own.
+    static func hostLimits() -> [Int32: (cur: UInt64, max: UInt64)] {
+        var out: [Int32: (cur: UInt64, max: UInt64)] = [:]
+        for r in Int32(0)..<16 {
+            var l = rlimit()
+            if getrlimit(__rlimit_resource_t(UInt32(r)), &l) == 0 { out[r] = (UInt64(l.rlim_cur), UInt64(l.rlim_max)) }
+        }
+        return out
+    }
+
+    /// The status word wait(2) reports.
+    static func waitStatus(_ s: ExitStatus) -> Int32 {
+        switch s {
+        case .exited(let c): return (c & 0xff) << 8
+        case .signaled(let sig, let core): return sig.rawValue | (core ? 0x80 : 0)
+        }
+    }
+}
+
+/// The working directory, root and umask: per process, shared under CLONE_FS.
+public final class FSContext: @unchecked Sendable {
+    private struct State { var cwd: String; var umask: UInt32 }
+    private let state: Mutex<State>
+    init(cwd: String, umask: UInt32) { state = Mutex(State(cwd: cwd, umask: umask)) }
+    public var cwd: String {
+        get { state.withLock { $0.cwd } }
+        set { state.withLock { $0.cwd = newValue } }
+    }
+    public var umask: UInt32 {
+        get { state.withLock { $0.umask } }
+        set { state.withLock { $0.umask = newValue } }
+    }
+    func copy() -> FSContext { FSContext(cwd: cwd, umask: umask) }
+}

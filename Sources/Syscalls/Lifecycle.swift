@@ -1,0 +1,130 @@
+import Glibc
+import Sentry
+
+/// clone, fork, vfork, execve, exit, wait: how tasks come and go.
+enum Lifecycle {
+    static func clone(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        // x86-64 order: flags, stack, parent_tid, child_tid, tls.
+        var args = CloneArgs(flags: a[0] & ~0xff)
+        args.exitSignal = Int32(a[0] & 0xff)
+        args.stack = a[1]
+        args.parentTID = a.address(2)
+        args.childTID = a.address(3)
+        args.tls = a[4]
+        return Int64(try t.clone(args))
+    }
+
+    static func clone3(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let size = a[1]
+        guard size >= 64, size <= 4096 else { throw .EINVAL }   // CLONE_ARGS_SIZE_VER0
+        let raw = try t.mm.copyIn(a.address(0), Int(size))
+        func word(_ i: Int) -> UInt64 { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) } }
+        // Fields past the ones this kernel knows must be zero.
+        if size > 88 { for i in 11..<Int(size / 8) where word(i) != 0 { throw .E2BIG } }
+        if size >= 80 && word(9) != 0 { throw .EINVAL }   // set_tid: no pid namespaces to choose in
+        guard word(4) < 65 else { throw .EINVAL }
+        var args = CloneArgs(flags: word(0))
+        args.childTID = GuestAddress(word(2))
+        args.parentTID = GuestAddress(word(3))
+        args.exitSignal = Int32(word(4))
+        let stack = word(5), stackSize = word(6)
+        if (stack == 0) != (stackSize == 0) { throw .EINVAL }
+        args.stack = stack == 0 ? 0 : stack + stackSize
+        args.tls = word(7)
+        return Int64(try t.clone(args))
+    }
+
+    static func fork(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        var args = CloneArgs(flags: 0)
+        args.exitSignal = Signal.SIGCHLD.rawValue
+        return Int64(try t.clone(args))
+    }
+
+    static func vfork(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        var args = CloneArgs(flags: CloneArgs.CLONE_VM | CloneArgs.CLONE_VFORK)
+        args.exitSignal = Signal.SIGCHLD.rawValue
+        return Int64(try t.clone(args))
+    }
+
+    static func execve(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let path = try t.resolvePath(-100, a.address(0))
+        try t.execve(path: path, argv: try stringArray(t, a.address(1)), envp: try stringArray(t, a.address(2)))
+        return 0
+    }
+
+    static func execveat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let flags = a.int32(4)
+        guard flags & ~(0x100 | 0x1000) == 0 else { throw .EINVAL }   // AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH
+        let path = try t.resolvePath(a.int32(0), a.address(1), emptyPathAllowed: flags & 0x1000 != 0)
+        try t.execve(path: path, argv: try stringArray(t, a.address(2)), envp: try stringArray(t, a.address(3)))
+        return 0
+    }
+
+    /// A NULL-terminated array of C strings (argv, envp).
+    static func stringArray(_ t: Task, _ addr: GuestAddress) throws(Errno) -> [String] {
+        if addr.isNull { return [] }
+        var out: [String] = []
+        var total = 0
+        var p = addr
+        while true {
+            let ptr = try t.mm.read(p, as: UInt64.self)
+            if ptr == 0 { return out }
+            let s = try t.mm.readCString(GuestAddress(ptr), max: 131072)
+            total += s.count + 1
+            guard out.count < 0x7fff_ffff, total <= 2 << 20 else { throw .E2BIG }
+            out.append(String(decoding: s, as: UTF8.self))
+            p = p + 8
+        }
+    }
+
+    static func exit(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        t.exitThread(a.int32(0))
+        return 0
+    }
+
+    static func exitGroup(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        t.exitGroup(a.int32(0))
+        return 0
+    }
+
+    static func which(_ pid: Int32) -> WaitRequest.Which {
+        if pid > 0 { return .pid(pid) }
+        if pid == 0 { return .myGroup }
+        if pid == -1 { return .any }
+        return .group(-pid)
+    }
+
+    static func wait4(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let options = a.int32(2)
+        let allowed = WaitRequest.WNOHANG | WaitRequest.WUNTRACED | WaitRequest.WCONTINUED
+            | WaitRequest.WNOTHREAD | WaitRequest.WALL | WaitRequest.WCLONE
+        guard options & ~allowed == 0, a.int32(0) != Int32.min else { throw .EINVAL }
+        guard let r = try t.waitChild(WaitRequest(which: which(a.int32(0)), options: options | WaitRequest.WEXITED)) else { return 0 }
+        if !a.address(1).isNull { try t.mm.write(a.address(1), r.status) }
+        if !a.address(3).isNull { try t.mm.copyOut(a.address(3), [UInt8](repeating: 0, count: 144)) }   // struct rusage
+        return Int64(r.pid)
+    }
+
+    static func waitid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let idtype = a.int32(0), id = a.int32(1), options = a.int32(3)
+        let allowed = WaitRequest.WNOHANG | WaitRequest.WUNTRACED | WaitRequest.WEXITED | WaitRequest.WCONTINUED
+            | WaitRequest.WNOWAIT | WaitRequest.WNOTHREAD | WaitRequest.WALL | WaitRequest.WCLONE
+        guard options & ~allowed == 0,
+              options & (WaitRequest.WEXITED | WaitRequest.WUNTRACED | WaitRequest.WCONTINUED) != 0 else { throw .EINVAL }
+        let w: WaitRequest.Which
+        switch idtype {
+        case 0: w = .any                                   // P_ALL
+        case 1: guard id > 0 else { throw .EINVAL }; w = .pid(id)   // P_PID
+        case 2: w = id == 0 ? .myGroup : .group(id)        // P_PGID
+        default: throw .EINVAL                             // P_PIDFD: no pidfds
+        }
+        let r = try t.waitChild(WaitRequest(which: w, options: options))
+        if !a.address(2).isNull {
+            var info = SignalInfo(.SIGCHLD, code: r?.code ?? 0)
+            if let r { info.pid = r.pid; info.uid = getuid(); info.status = r.infoStatus } else { info.signo = 0 }
+            try t.mm.copyOut(a.address(2), info.bytes)
+        }
+        if !a.address(4).isNull { try t.mm.copyOut(a.address(4), [UInt8](repeating: 0, count: 144)) }
+        return 0
+    }
+}
