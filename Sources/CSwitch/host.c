@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sched.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <string.h>
@@ -100,3 +101,8 @@ int sw_atomic_cas32(void *p, uint32_t expected, uint32_t desired) {
 }
 
 void sw_atomic_store32(void *p, uint32_t v) { __atomic_store_n((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
+
+int sw_signal_ignored(int sig) {
+    struct sigaction act;
+    return sigaction(sig, NULL, &act) == 0 && act.sa_handler == SIG_IGN;
+}

@@ -125,9 +125,11 @@ struct Run: ParsableCommand {
         let env = environment()
         let program = resolveProgram(argv[0], cwd: cwd, env: env, root: hostRoot)
 
+        let inherited = Kernel.hostSignalState()
         kernel.forwardHostSignals()
         let task: Task
-        do { task = try kernel.start(path: program, argv: argv, envp: env, cwd: cwd) } catch {
+        do { task = try kernel.start(path: program, argv: argv, envp: env, cwd: cwd,
+                                     signalMask: inherited.mask, ignored: inherited.ignored) } catch {
             switch error {
             case .load(let e): fail(e.description, SentryExit.of(e))
             case .platform(let e): fail(e.description, .internalError)

@@ -38,29 +38,49 @@ enum Harness {
         var stderr: String
     }
 
+    /// Runs `exe` with a clean signal state (Foundation's Process leaves
+    /// most signals blocked in the child, which breaks shells' `wait`).
     static func run(_ exe: String, _ args: [String], env: [String: String]? = nil, stdin: String? = nil) -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        if let env { p.environment = env }
         guard let dir = try? scratchDirectory() else { return Result(status: -1, stdout: "", stderr: "no scratch directory") }
         defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        p.standardOutput = try? FileHandle(forWritingTo: out)
-        p.standardError = try? FileHandle(forWritingTo: err)
-        if let stdin {
-            let inp = dir.appendingPathComponent("in")
-            FileManager.default.createFile(atPath: inp.path, contents: Data(stdin.utf8))
-            p.standardInput = try? FileHandle(forReadingFrom: inp)
+        let out = dir.appendingPathComponent("out").path, err = dir.appendingPathComponent("err").path
+        let inp = dir.appendingPathComponent("in").path
+        FileManager.default.createFile(atPath: inp, contents: Data((stdin ?? "").utf8))
+
+        guard let pid = spawn(exe, args, env: env, stdin: stdin == nil ? "/dev/null" : inp, stdout: out, stderr: err) else {
+            return Result(status: -1, stdout: "", stderr: "posix_spawn \(exe) failed")
         }
-        do { try p.run() } catch { return Result(status: -1, stdout: "", stderr: "\(error)") }
-        p.waitUntilExit()
-        let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
-        return Result(status: status,
-                      stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Result(status: code,
+                      stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+
+    /// Starts `exe` with default dispositions and an empty signal mask.
+    static func spawn(_ exe: String, _ args: [String], env: [String: String]?, stdin: String, stdout: String, stderr: String) -> pid_t? {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([exe] + args).map { strdup($0) } + [nil]
+        let envList = (env ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { argv.forEach { free($0) }; envList.forEach { free($0) } }
+        var pid: pid_t = 0
+        return posix_spawn(&pid, exe, &actions, &attr, argv, envList) == 0 ? pid : nil
     }
 
     /// The guest under `sentry run --platform P`.

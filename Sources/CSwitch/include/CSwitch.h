@@ -101,6 +101,8 @@ long sw_affinity_mask(uint64_t *mask);
 int sw_ppoll(struct pollfd *fds, unsigned long n, int64_t timeout_ns);
 // A nonblocking, close-on-exec eventfd: how a blocked sentry thread is woken.
 int sw_eventfd(void);
+// Whether the process ignores `sig` (SIG_IGN): comparing handlers is C work.
+int sw_signal_ignored(int sig);
 // Atomic access to guest words in the memory file (futexes, robust lists).
 uint32_t sw_atomic_load32(const void *p);
 int sw_atomic_cas32(void *p, uint32_t expected, uint32_t desired);

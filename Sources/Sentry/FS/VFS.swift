@@ -122,6 +122,20 @@ public final class VFS: Sendable {
 
     // MARK: - Operations
 
+    /// The host-backed guest path execve should load for `path`: sentry
+    /// links such as /proc/self/exe lead to the file they name; other
+    /// sentry nodes are not executable.
+    public func executablePath(_ path: String, proc: ProcessView) throws(Errno) -> String {
+        var p = path
+        for _ in 0..<8 {
+            let (resolved, node) = try resolveSynthetic(p, proc, followLast: true)
+            guard let node else { return resolved == Self.normalize(p) ? p : resolved }
+            guard case .fileLink(let target, _) = node else { throw .EACCES }
+            p = target
+        }
+        throw .ELOOP
+    }
+
     public func open(_ path: String, flags: OpenFlags, mode: UInt32, proc: ProcessView) throws(Errno) -> FileDescription {
         if path.isEmpty { throw .ENOENT }
         let (p, node) = try resolveSynthetic(path, proc, followLast: !flags.contains(.noFollow))

@@ -5,7 +5,7 @@ import Glibc
 /// returns an errno to a still-intact process.
 extension Task {
     public func execve(path: String, argv: [String], envp: [String]) throws(Errno) {
-        var path = path, argv = argv
+        var path = try kernel.vfs.executablePath(path, proc: self), argv = argv
         var loadedImage: (MappedFile, ELFImage)?
         for _ in 0..<5 {   // binfmt_script nests at most a few interpreters
             do {
@@ -16,7 +16,7 @@ extension Task {
                 case .load(.notELF):
                     guard let (interp, arg) = try scriptInterpreter(path) else { throw .ENOEXEC }
                     argv = [interp] + (arg.map { [$0] } ?? []) + [path] + argv.dropFirst()
-                    path = interp
+                    path = try kernel.vfs.executablePath(interp, proc: self)
                 case .load(.notFound): throw .ENOENT
                 case .load(.unreadable(_, let e)): throw e
                 case .load(.dynamic(let p, _)):

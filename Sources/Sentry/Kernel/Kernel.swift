@@ -73,7 +73,10 @@ public final class Kernel: @unchecked Sendable {
     /// Creates the first task (pid 1): a stub address space with `path`
     /// loaded, the sentry's stdin/stdout/stderr as fds 0-2. Must run on the
     /// thread that will run the task.
-    public func start(path guestPath: String, argv: [String], envp: [String], cwd: String) throws(StartError) -> Task {
+    /// `signalMask` and `ignored` are what the sentry itself was started
+    /// with: the guest inherits them, as a program exec'd in its place would.
+    public func start(path guestPath: String, argv: [String], envp: [String], cwd: String,
+                      signalMask: UInt64 = 0, ignored: UInt64 = 0) throws(StartError) -> Task {
         let (file, image) = try loadImage(guestPath)
         let space: AddressSpace, context: PlatformContext
         do {
@@ -105,6 +108,10 @@ public final class Kernel: @unchecked Sendable {
                             fs: FSContext(cwd: cwd, umask: 0o022), context: context,
                             regs: Self.entryRegisters(space, loaded), executablePath: guestPath, argv: argv, envp: envp)
             if let nofile = group.limits.withLock({ $0[7] }) { fds.limit = Int32(clamping: nofile.cur) }
+            task.signalMask = signalMask & ~SignalSets.unblockable
+            for n in 1...64 where ignored & (1 << UInt64(n - 1)) != 0 && n != 9 && n != 19 {
+                group.handlers.actions[n].handler = SignalAction.SIG_IGN
+            }
             group.tasks = [task]
             tasks[id] = task
             groups[id] = group
@@ -215,6 +222,21 @@ public final class Kernel: @unchecked Sendable {
     /// thread with sigwait: Ctrl-C and Ctrl-\ go to the sandbox's foreground
     /// process group, as the terminal would send them; SIGTERM and SIGHUP to
     /// init. SIGPIPE is ignored: a broken pipe is the guest's EPIPE.
+    /// The calling thread's signal mask and the signals the process ignores,
+    /// as bit sets (signal n is bit n-1). Read before `forwardHostSignals`.
+    public static func hostSignalState() -> (mask: UInt64, ignored: UInt64) {
+        var set = sigset_t()
+        pthread_sigmask(SIG_BLOCK, nil, &set)
+        var mask: UInt64 = 0, ignored: UInt64 = 0
+        for n in Int32(1)...64 {
+            if sigismember(&set, n) == 1 { mask |= 1 << UInt64(n - 1) }
+            if n != SIGKILL && n != SIGSTOP && sw_signal_ignored(n) != 0 {
+                ignored |= 1 << UInt64(n - 1)
+            }
+        }
+        return (mask, ignored)
+    }
+
     public func forwardHostSignals() {
         signal(SIGPIPE, SIG_IGN)
         var set = sigset_t()

@@ -133,7 +133,9 @@ extension Task {
                         continue
                     case .terminate, .coreDump:
                         kernel.tracer?.signal(self, info)
-                        kernel.locked { kernel.killGroupLocked(group, .signaled(sig, coreDumped: sig.defaultAction == .coreDump)) }
+                        // Linux sets WCOREDUMP only when a core file was written; the sentry
+                        // writes none, so core-dump signals report a plain kill.
+                        kernel.locked { kernel.killGroupLocked(group, .signaled(sig, coreDumped: false)) }
                         return
                     }
                 }
@@ -141,7 +143,7 @@ extension Task {
                 if first { restartInterruptedSyscall(handler: action); first = false }
                 do { try setUpFrame(info, action) } catch {
                     // No room for the frame: the guest dies of SIGSEGV, as on Linux.
-                    kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGSEGV, coreDumped: true)) }
+                    kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGSEGV, coreDumped: false)) }
                     return
                 }
             }
@@ -288,7 +290,7 @@ extension Task {
                 }
             }
         } catch {
-            kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGSEGV, coreDumped: true)) }
+            kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGSEGV, coreDumped: false)) }
         }
         registersReplaced = true
     }

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+@testable import Sentry
+
+/// Processes, threads and signals: shell scripts, C and Go programs from
+/// images/, each compared with the same program run natively, on every
+/// available platform.
+@Suite(.serialized) struct ProcessTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
+    /// A directory of busybox applet links, so `sh` finds static busybox
+    /// tools first (Debian's own tools are dynamic) natively and sandboxed.
+    static let appletPath: String? = {
+        guard FileManager.default.isExecutableFile(atPath: "/bin/busybox"), let dir = try? Harness.scratchDirectory() else { return nil }
+        let bin = dir.appendingPathComponent("bin").path
+        try? FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        _ = Harness.run("/bin/busybox", ["--install", "-s", bin])
+        return bin
+    }()
+
+    static var scripts: [String] {
+        let dir = Harness.images.appendingPathComponent("scripts")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        return names.filter { $0.hasSuffix(".sh") }.sorted().map { dir.appendingPathComponent($0).path }
+    }
+
+    @Test(arguments: Harness.platforms)
+    func shellScriptsMatchNative(_ platform: PlatformKind) throws {
+        let path = try #require(Self.appletPath, "busybox-static is not installed")
+        #expect(Self.scripts.count >= 25)
+        let env = ["PATH": path, "HOME": "/", "LANG": "C"]
+        for script in Self.scripts {
+            let native = Harness.run("/bin/busybox", ["sh", script], env: env)
+            let boxed = Harness.sandboxed(platform, "/bin/busybox", ["sh", script], env: env)
+            #expect(boxed == native, "\(URL(fileURLWithPath: script).lastPathComponent) on \(platform.rawValue)")
+        }
+    }
+
+    static let programs = ["threads", "sigread", "altstack", "pingpong", "epollpipes", "forks"]
+
+    @Test(arguments: Harness.platforms)
+    func processAndSignalProgramsMatchNative(_ platform: PlatformKind) {
+        for name in Self.programs {
+            let native = Harness.run(Harness.image(name), [])
+            let boxed = Harness.sandboxed(platform, Harness.image(name))
+            #expect(native.status == 0, "\(name) natively: \(native.stderr)")
+            #expect(boxed == native, "\(name) on \(platform.rawValue)")
+        }
+    }
+
+    static let goPrograms = ["hello", "goroutines", "timers", "exec", "signals"]
+
+    @Test(arguments: Harness.platforms)
+    func staticGoProgramsMatchNative(_ platform: PlatformKind) throws {
+        guard Harness.run("/bin/sh", ["-c", "command -v go"]).status == 0 else {
+            print("skipping Go guests: go is not installed (apt-get install golang-go)")
+            return
+        }
+        for name in Self.goPrograms {
+            let exe = Harness.image("go-" + name)
+            try #require(FileManager.default.isExecutableFile(atPath: exe), "\(exe) was not built")
+            let native = Harness.run(exe, [])
+            let boxed = Harness.sandboxed(platform, exe)
+            #expect(native.status == 0)
+            #expect(boxed == native, "go-\(name) on \(platform.rawValue)")
+        }
+    }
+
+    /// SIGINT to the sentry (what Ctrl-C sends) reaches the guest's
+    /// foreground process group: the shell and its sleep die as natively.
+    @Test(arguments: Harness.platforms)
+    func interruptReachesTheGuest(_ platform: PlatformKind) throws {
+        let path = try #require(Self.appletPath, "busybox-static is not installed")
+        let dir = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out").path
+        let pid = try #require(Harness.spawn(Harness.sentry, ["run", "--platform", platform.rawValue, "/bin/busybox", "sh", "-c",
+                                                              "sleep 20; echo not interrupted"],
+                                             env: ["PATH": path], stdin: "/dev/null", stdout: out, stderr: "/dev/null"))
+        Thread.sleep(forTimeInterval: 0.5)
+        let start = Date()
+        kill(pid, SIGINT)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(status & 0x7f == 0 && (status >> 8) & 0xff == 130)
+        #expect((try? String(contentsOfFile: out, encoding: .utf8)) == "")
+    }
+
+    /// --strace follows every task, prefixing lines with `[pid N]` as strace -f does.
+    @Test(arguments: Harness.platforms)
+    func straceFollowsChildren(_ platform: PlatformKind) throws {
+        let path = try #require(Self.appletPath, "busybox-static is not installed")
+        let r = Harness.sandboxed(platform, "/bin/busybox", ["sh", "-c", "echo hi | cat; exit 3"], extra: ["--strace"], env: ["PATH": path])
+        #expect(r.status == 3)
+        #expect(r.stdout == "hi\n")
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("[pid 2] execve(\"") || $0.hasPrefix("[pid 3] execve(\"") })
+        #expect(lines.contains { $0.contains("wait4(") })
+        #expect(lines.contains { $0.hasPrefix("[pid 1] exit_group(3)") })
+        #expect(lines.contains { $0.hasPrefix("[pid 1] +++ exited with 3 +++") })
+        #expect(lines.contains { $0.contains("--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED") })
+    }
+}
