@@ -59,14 +59,16 @@ __asm__(
     "  jmp 3b\n"                  // local label: the copy must stay position independent
     "1: ud2\n"                     // no filter: never run a guest unfiltered
     // clone(CLONE_VM) for another task in this address space. The parent
-    // stops on int3; the child (rax 0) spins until its own tracer attaches.
+    // stops on int3; the child (rax 0) sleeps in pause(2) until its own
+    // tracer attaches (a spinning child could hold a CPU for a whole tick).
     ".globl sw_stub_clone\n"
     "sw_stub_clone:\n"
     "  syscall\n"
     "  test %rax, %rax\n"
     "  jz 4f\n"
     "  int3\n"
-    "4: pause\n"
+    "4: mov $34, %eax\n"
+    "  syscall\n"
     "  jmp 4b\n"
     ".globl sw_stub_end\n"
     "sw_stub_end:\n"

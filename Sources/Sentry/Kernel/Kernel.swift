@@ -167,19 +167,26 @@ public final class Kernel: @unchecked Sendable {
         let fd: Int32
         do { fd = try vfs.root.reopen(pathFD, flags: O_RDONLY) } catch { throw .load(.unreadable(guestPath, error)) }
         defer { close(fd) }
-        // The header and program headers are all the validation needs, but
-        // segment bounds are checked against the real size: read it all.
+        // The headers are all validation needs; segment bounds are checked
+        // against the file's size. 64 KiB covers the headers of any sane
+        // binary; read the whole file only if they lie further in.
         let size = Int(st.st_size)
-        var data = [UInt8](repeating: 0, count: size)
-        var got = 0
-        while got < size {
-            let n = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, size - got, off_t(got)) }
-            if n <= 0 { break }
-            got += n
+        func head(_ n: Int) -> [UInt8] {
+            var data = [UInt8](repeating: 0, count: n)
+            var got = 0
+            while got < n {
+                let r = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, n - got, off_t(got)) }
+                if r <= 0 { break }
+                got += r
+            }
+            if got < n { data.removeLast(n - got) }
+            return data
         }
-        if got < size { data.removeLast(size - got) }
         let image: ELFImage
-        do { image = try ELFImage(data, path: guestPath) } catch { throw .load(error) }
+        do { image = try ELFImage(head(min(size, 65536)), fileSize: size, path: guestPath) } catch {
+            guard case .truncated = error, size > 65536 else { throw .load(error) }
+            do { image = try ELFImage(head(size), path: guestPath) } catch { throw .load(error) }
+        }
         do { return (try MappedFile(duplicating: fd, path: guestPath), image) } catch { throw .load(.unreadable(guestPath, error)) }
     }
 

@@ -54,8 +54,10 @@ public struct ELFImage: Sendable {
     public var isPIE: Bool { type == Self.ET_DYN }
     public var loads: [ProgramHeader] { segments.filter { $0.type == ProgramHeader.load } }
 
-    /// Parses and checks `data`, the whole file. `path` names it in errors.
-    public init(_ data: [UInt8], path: String) throws(LoadError) {
+    /// Parses and checks `data`, the start of a file of `fileSize` bytes
+    /// (the whole file when nil); it must hold the headers. `path` names it in errors.
+    public init(_ data: [UInt8], fileSize: Int? = nil, path: String) throws(LoadError) {
+        let size = UInt64(fileSize ?? data.count)
         func u16(_ o: Int) -> UInt16 { UInt16(data[o]) | UInt16(data[o + 1]) << 8 }
         func u32(_ o: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(data[o + $1]) << (8 * $1) } }
         func u64(_ o: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(data[o + $1]) << (8 * $1) } }
@@ -80,7 +82,8 @@ public struct ELFImage: Sendable {
         guard phentsize == 56 else { throw .corrupt(path, "e_phentsize \(phentsize)") }
         guard phnum > 0, phnum <= 512 else { throw .corrupt(path, "\(phnum) program headers") }
         let (phEnd, o) = phoff.addingReportingOverflow(UInt64(phnum) * 56)
-        guard !o, phEnd <= UInt64(data.count) else { throw .truncated(path, "program headers end at \(phEnd), file has \(data.count) bytes") }
+        guard !o, phEnd <= size else { throw .truncated(path, "program headers end at \(phEnd), file has \(size) bytes") }
+        guard phEnd <= UInt64(data.count) else { throw .truncated(path, "program headers beyond the bytes read") }
 
         var segs: [ProgramHeader] = []
         for i in 0..<phnum {
@@ -99,8 +102,8 @@ public struct ELFImage: Sendable {
         var lastEnd: UInt64 = 0
         for l in loads {
             let (fileEnd, o1) = l.offset.addingReportingOverflow(l.fileSize)
-            guard !o1, fileEnd <= UInt64(data.count) else {
-                throw .truncated(path, "segment at offset \(l.offset) needs \(l.fileSize) bytes, file has \(data.count)")
+            guard !o1, fileEnd <= size else {
+                throw .truncated(path, "segment at offset \(l.offset) needs \(l.fileSize) bytes, file has \(size)")
             }
             guard l.fileSize <= l.memSize else { throw .corrupt(path, "segment file size exceeds memory size") }
             guard l.vaddr % 4096 == l.offset % 4096 else { throw .corrupt(path, "segment address and offset disagree modulo the page size") }

@@ -101,6 +101,11 @@ public final class MemoryFile: Sendable {
         for r in released { release(r.lowerBound, UInt64(r.count)) }
     }
 
+    /// Whether any part of a chunk has another owner.
+    public func isShared(_ offset: UInt64, _ length: UInt64) -> Bool {
+        allocator.withLock { a in a.shares.contains { $0.range.overlaps(offset..<(offset + length)) } }
+    }
+
     /// Copies a run of the file, skipping holes so untouched pages stay unallocated.
     public func copyData(from src: UInt64, to dst: UInt64, length: UInt64) {
         var at = src

@@ -82,8 +82,10 @@ public final class MemoryManager: Sendable {
         }
     }
 
-    /// fork(2)'s copy: private memory copied (only the pages that hold data),
-    /// shared memory shared. The copy has no host mirror yet.
+    /// fork(2)'s copy: shared memory shared; private memory that is not
+    /// writable shared too, until either side makes it writable (see
+    /// `unshareLocked`); the rest copied (only the pages that hold data).
+    /// The copy has no host mirror yet.
     public func fork() throws(Errno) -> MemoryManager {
         let child = MemoryManager(memory: memory, space: nil, layout: layout)
         try state.withLock { (s: inout State) throws(Errno) in
@@ -91,7 +93,7 @@ public final class MemoryManager: Sendable {
             defer { child.state.withLock { $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk } }
             for v in s.vmas.vmas {
                 var c = v
-                if v.shared {
+                if v.shared || !v.prot.contains(.write) {
                     memory.retain(v.memOffset, v.length)
                 } else {
                     c.memOffset = try memory.allocate(v.length)
@@ -181,6 +183,7 @@ public final class MemoryManager: Sendable {
         try state.withLock { (s: inout State) throws(Errno) in
             guard s.vmas.isFullyMapped(range) else { throw .ENOMEM }
             for v in s.vmas.overlapping(range) where !v.maxProt.isSuperset(of: prot) { throw .EACCES }
+            if prot.contains(.write) { try unshareLocked(&s, range) }
             s.vmas.update(range) { $0.prot = prot }
             try mirror(&s) { (sp) throws(PlatformError) in try sp.protect(range, prot: prot) }
         }
@@ -276,6 +279,7 @@ public final class MemoryManager: Sendable {
         if len == 0 { return }
         let range = addr..<(addr + len)
         try state.withLock { (s: inout State) throws(Errno) in
+            if advice == 4 || advice == 8 { try unshareLocked(&s, range) }
             let pieces = s.vmas.overlapping(range)
             for v in pieces {
                 switch advice {
@@ -292,6 +296,20 @@ public final class MemoryManager: Sendable {
                 }
             }
             if !s.vmas.isFullyMapped(range) { throw .ENOMEM }
+        }
+    }
+
+    /// Gives the private VMAs in `range` their own copy of any memory still
+    /// shared with another mm since fork, before it may change.
+    private func unshareLocked(_ s: inout State, _ range: Range<GuestAddress>) throws(Errno) {
+        for v in s.vmas.overlapping(range) where !v.shared && memory.isShared(v.memOffset, v.length) {
+            var own = v
+            own.memOffset = try memory.allocate(v.length)
+            memory.copyData(from: v.memOffset, to: own.memOffset, length: v.length)
+            _ = s.vmas.remove(v.range)
+            memory.free(v.memOffset, v.length)
+            s.vmas.insert(own)
+            try mirror(&s) { (sp) throws(PlatformError) in try sp.map(own.range, fileOffset: own.memOffset, prot: own.prot) }
         }
     }
 

@@ -17,7 +17,7 @@ public struct StubRegion: Sendable {
     public static let fileBytes = UInt64(SW_STUB_PAGES) * GuestAddress.pageSize
 
     /// Syscalls the stub may execute itself, once its filter is on.
-    static let allowedSyscalls: [Int32] = [9 /* mmap */, 10 /* mprotect */, 11 /* munmap */]
+    static let allowedSyscalls: [Int32] = [9 /* mmap */, 10 /* mprotect */, 11 /* munmap */, 34 /* pause */]
     /// The only clone the filter lets through: a sibling sharing the mm, no
     /// exit signal (the stub ignores SIGCHLD, so siblings are reaped by the kernel).
     static let siblingCloneFlags: UInt64 = 0x100 /* CLONE_VM */
