@@ -1,29 +1,32 @@
 // The stub process: the host process whose address space a guest runs in.
 //
-// It is forked from the sentry, then throws away everything it inherited:
-// the C code below maps the stub pages (offset 0 of the memory file) at a
-// fixed address the sentry reserved for it, and jumps there. The stub code
-// unmaps every other page of the process, enters its seccomp filter and stops
-// with int3. From then on the tracer only ever points it at guest code (under
-// PTRACE_SYSEMU) or at the `syscall; int3` gadget to inject mmap/munmap/
-// mprotect. The stub code uses no stack and no data but its own data page.
+// It starts as a tiny static ELF the sentry writes into a memfd (the stub
+// code and its seccomp program, nothing else), exec'd from a vfork child of
+// the calling thread: no copy of the sentry's address space is ever made.
+// The stub code unmaps every other page of the process (stack, vDSO),
+// enters its seccomp filter and stops with int3. From then on the tracer
+// only ever points it at guest code (under PTRACE_SYSEMU) or at the
+// `syscall; int3` gadget to inject mmap/munmap/mprotect. The stub code uses
+// no stack and no data but its own data page.
 #include "CSwitch.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <sys/rseq.h>
 
-// Entry: rdi = stub base, rsi = stub end. Syscall numbers are x86-64's.
+// Entry: the ELF's entry point, the first byte of the stub's code page.
+// Syscall numbers are x86-64's.
 __asm__(
     ".pushsection .text\n"
     ".globl sw_stub_start\n"
     ".type sw_stub_start, @function\n"
     "sw_stub_start:\n"
-    "  mov %rdi, %r12\n"
-    "  mov %rsi, %r13\n"
+    "  lea sw_stub_start(%rip), %r12\n"   // stub base
+    "  lea 8192(%r12), %r13\n"            // stub end
     // munmap(0, base): everything below the stub.
     "  xor %edi, %edi\n"
     "  mov %r12, %rsi\n"
@@ -87,52 +90,37 @@ static long raw(long nr, long a, long b, long c, long d, long e, long f) {
     return syscall(nr, a, b, c, d, e, f);
 }
 
-// Runs in the child of a fork from a multithreaded process: raw syscalls only.
-static void __attribute__((noreturn)) stub_child(int memfd, uint64_t base) {
+struct spawn_args { int memfd, elffd; };
+
+// The vfork child: it shares the sentry's memory until its execveat, so it
+// makes raw syscalls only and touches nothing but its own stack.
+static int spawn_child(void *p) {
+    const struct spawn_args *a = p;
     raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
     // Own process group: terminal signals reach the sentry, which forwards them.
     raw(SYS_setpgid, 0, 0, 0, 0, 0, 0);
-    // Keep only the memory file.
-    if (memfd > 0) raw(SYS_close_range, 0, memfd - 1, 0, 0, 0, 0);
-    raw(SYS_close_range, memfd + 1, ~0U, 0, 0, 0, 0);
-    // glibc registered rseq for the forking thread and the child inherits
-    // it; once the TLS holding the rseq area is unmapped, the kernel's next
-    // rseq update would kill the stub with SIGSEGV. Unregister it first.
-    if (__rseq_size > 0) {
-        char *area = (char *)__builtin_thread_pointer() + __rseq_offset;
-        if (raw(SYS_rseq, (long)area, 32, RSEQ_FLAG_UNREGISTER, RSEQ_SIG, 0, 0) < 0)
-            raw(SYS_rseq, (long)area, __rseq_size, RSEQ_FLAG_UNREGISTER, RSEQ_SIG, 0, 0);
-    }
-    // Dispositions and mask inherited from the sentry mean nothing here:
-    // handlers point at unmapped sentry code. Everything back to default,
-    // except SIGCHLD ignored so the CLONE_VM siblings this stub spawns for
-    // other tasks of its address space are reaped by the kernel.
-    struct { long handler, flags, restorer, mask; } act = { 0, 0, 0, 0 };
-    for (int sig = 1; sig <= 64; sig++) {
-        if (sig == SIGKILL || sig == SIGSTOP) continue;
-        act.handler = sig == SIGCHLD ? (long)SIG_IGN : (long)SIG_DFL;
-        raw(SYS_rt_sigaction, sig, (long)&act, 0, 8, 0, 0);
-    }
+    // SIGCHLD ignored (it survives exec) so the CLONE_VM siblings this stub
+    // spawns for other tasks of its address space are reaped by the kernel.
+    struct { long handler, flags, restorer, mask; } ign = { (long)SIG_IGN, 0, 0, 0 };
+    raw(SYS_rt_sigaction, SIGCHLD, (long)&ign, 0, 8, 0, 0);
     long empty = 0;
     raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&empty, 0, 8, 0, 0);
+    // Keep only the memory file (across exec) and the image to exec.
+    raw(SYS_fcntl, a->memfd, F_SETFD, 0, 0, 0, 0);
+    int lo = a->memfd < a->elffd ? a->memfd : a->elffd, hi = a->memfd ^ a->elffd ^ lo;
+    if (lo > 0) raw(SYS_close_range, 0, lo - 1, 0, 0, 0, 0);
+    if (hi > lo + 1) raw(SYS_close_range, lo + 1, hi - 1, 0, 0, 0, 0);
+    raw(SYS_close_range, hi + 1, ~0U, 0, 0, 0, 0);
     if (raw(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0, 0, 0) < 0) raw(SYS_exit_group, 120, 0, 0, 0, 0, 0);
-    // Wait for the tracer to set its options before anything else runs.
-    raw(SYS_kill, raw(SYS_getpid, 0, 0, 0, 0, 0, 0), SIGSTOP, 0, 0, 0, 0);
-    long code = raw(SYS_mmap, (long)base, 4096, PROT_READ | PROT_EXEC,
-                    MAP_SHARED | MAP_FIXED, memfd, 0);
-    long data = raw(SYS_mmap, (long)base + SW_STUB_DATA_OFFSET, 4096, PROT_READ,
-                    MAP_SHARED | MAP_FIXED, memfd, SW_STUB_DATA_OFFSET);
-    if (code != (long)base || data != (long)base + SW_STUB_DATA_OFFSET)
-        raw(SYS_exit_group, 121, 0, 0, 0, 0, 0);
-    register long rdi __asm__("rdi") = (long)base;
-    register long rsi __asm__("rsi") = (long)base + SW_STUB_PAGES * 4096;
-    __asm__ volatile("jmp *%2" : : "r"(rdi), "r"(rsi), "r"(base) : "memory");
-    __builtin_unreachable();
+    char *argv[] = { "sentry-stub", NULL }, *envp[] = { NULL };
+    raw(SYS_execveat, a->elffd, (long)"", (long)argv, (long)envp, AT_EMPTY_PATH, 0);
+    raw(SYS_exit_group, 121, 0, 0, 0, 0, 0);
+    return 0;
 }
 
-pid_t sw_stub_fork(int memfd, uint64_t stub_addr) {
-    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-    if (pid < 0) return -errno;
-    if (pid == 0) stub_child(memfd, stub_addr);
-    return pid;
+pid_t sw_stub_spawn(int memfd, int elffd) {
+    char stack[16384] __attribute__((aligned(16)));
+    struct spawn_args a = { memfd, elffd };
+    pid_t pid = clone(spawn_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+    return pid < 0 ? -errno : pid;
 }

@@ -98,7 +98,7 @@ struct Run: ParsableCommand {
         let memory: MemoryFile, stub: StubRegion, backend: Platform
         do {
             memory = try MemoryFile()
-            stub = try StubRegion.install(in: memory)
+            stub = try StubRegion.install()
             backend = try kind.make(memory: memory, stub: stub)
         } catch {
             if case .unavailable = error { fail(error.description, .platformUnavailable) }
@@ -132,7 +132,9 @@ struct Run: ParsableCommand {
                                      signalMask: inherited.mask, ignored: inherited.ignored) } catch {
             switch error {
             case .load(let e): fail(e.description, SentryExit.of(e))
-            case .platform(let e): fail(e.description, .internalError)
+            case .platform(let e):
+                if case .unavailable = e { fail(e.description, .platformUnavailable) }
+                fail(e.description, .internalError)
             case .guest: fail(error.description, .internalError)
             }
         }

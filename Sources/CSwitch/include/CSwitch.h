@@ -60,11 +60,11 @@ int sw_siginfo_code(const siginfo_t *info);
 // int3, the child spins until a tracer attaches).
 const uint8_t *sw_stub_code(size_t *len, size_t *syscall_gadget_offset, size_t *clone_gadget_offset);
 
-// Fork a stub process: a blank address space holding only the stub pages
-// (memfd offset 0) mapped at stub_addr, traced by the calling thread through
-// PTRACE_TRACEME, under the seccomp program stored in the data page. Returns
-// the pid (stopped in SIGSTOP before the stub code runs) or -errno.
-pid_t sw_stub_fork(int memfd, uint64_t stub_addr);
+// Start a stub process: exec the stub image `elffd` (a memfd holding a tiny
+// static ELF: the stub code and data pages) from a vfork child that keeps
+// only `memfd` open and is traced by the calling thread (PTRACE_TRACEME).
+// Returns the pid, which stops with SIGTRAP after its exec, or -errno.
+pid_t sw_stub_spawn(int memfd, int elffd);
 
 // ---- seccomp (seccomp.c) ----------------------------------------------------
 

@@ -23,7 +23,7 @@ public final class MemoryFile: Sendable {
     private let allocator: Mutex<Allocator>
 
     /// `size` is virtual: a sparse file costs only the pages written.
-    public init(size: UInt64 = 64 << 30, reserved: UInt64 = StubRegion.fileBytes) throws(PlatformError) {
+    public init(size: UInt64 = 64 << 30) throws(PlatformError) {
         let fd = sw_memfd("sentry-memory")
         if fd < 0 { throw .host("memfd_create", Errno(-fd)) }
         if ftruncate(fd, off_t(size)) != 0 { let e = errno; close(fd); throw .host("ftruncate memory file", Errno(e)) }
@@ -32,7 +32,7 @@ public final class MemoryFile: Sendable {
         self.fd = fd
         self.size = size
         self.base = p!
-        self.allocator = Mutex(Allocator(free: [reserved..<size]))
+        self.allocator = Mutex(Allocator(free: [0..<size]))
     }
 
     deinit {

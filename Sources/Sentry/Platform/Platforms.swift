@@ -38,17 +38,17 @@ public enum PlatformKind: String, CaseIterable, Sendable {
     var isBuilt: Bool { self == .ptrace }
 
     /// `auto`: the first available in order of preference. Backends not
-    /// built are skipped without probing (reading /proc/kallsyms costs ~tens of ms).
+    /// built are skipped without probing (reading /proc/kallsyms costs ~tens
+    /// of ms), and ptrace is not probed either: a host that forbids it makes
+    /// the first stub fail with a clear "unavailable" error instead.
     public static func auto() -> PlatformKind? {
-        allCases.first { $0.isBuilt && $0.status().available }
+        allCases.first { $0.isBuilt && ($0 == .ptrace || $0.status().available) }
     }
 
     public func make(memory: MemoryFile, stub: StubRegion) throws(PlatformError) -> Platform {
-        let s = status()
-        guard isBuilt, s.available else { throw .unavailable("platform \(rawValue) is not available: \(s.reason)") }
         switch self {
         case .ptrace: return PtracePlatform(memory: memory, stub: stub)
-        case .vmexec, .systrap: throw .unavailable("platform \(rawValue) is not available: \(s.reason)")
+        case .vmexec, .systrap: throw .unavailable("platform \(rawValue) is not available: \(status().reason)")
         }
     }
 

@@ -1,12 +1,9 @@
 import CSwitch
 import Glibc
 
-/// The pages of stub code and data that every stub process maps, kept at
-/// offset 0 of the memory file, and the host address they live at.
-///
-/// The address is reserved in the sentry itself (PROT_NONE) so that a stub
-/// forked from the sentry can map over its inherited copy of the reservation
-/// without colliding with anything else. Guest mappings must stay below it.
+/// The stub image every stub process execs: a tiny static ELF in a memfd
+/// with two pages at a fixed address, the stub code (read, exec) and the
+/// seccomp program (read only). Guest mappings stay below `base`.
 public struct StubRegion: Sendable {
     public let base: GuestAddress
     public var end: GuestAddress { base + UInt64(SW_STUB_PAGES) * GuestAddress.pageSize }
@@ -14,7 +11,13 @@ public struct StubRegion: Sendable {
     public let syscallGadget: GuestAddress
     /// Address of the clone gadget: a sibling stub sharing the address space.
     public let cloneGadget: GuestAddress
+    /// The memfd holding the ELF image (close-on-exec; the spawn execs it by fd).
+    public let imageFD: Int32
     public static let fileBytes = UInt64(SW_STUB_PAGES) * GuestAddress.pageSize
+
+    /// High in the address space, far below where Linux puts stacks, so the
+    /// guest keeps almost all of the 47-bit user range.
+    public static let defaultBase: UInt64 = 0x7e00_0000_0000
 
     /// Syscalls the stub may execute itself, once its filter is on.
     static let allowedSyscalls: [Int32] = [9 /* mmap */, 10 /* mprotect */, 11 /* munmap */, 34 /* pause */]
@@ -22,27 +25,13 @@ public struct StubRegion: Sendable {
     /// exit signal (the stub ignores SIGCHLD, so siblings are reaped by the kernel).
     static let siblingCloneFlags: UInt64 = 0x100 /* CLONE_VM */
 
-    /// Reserves the region in the sentry and writes the stub code and its
-    /// seccomp program into the memory file.
-    public static func install(in memory: MemoryFile) throws(PlatformError) -> StubRegion {
-        // Far below the host stack and above where the sentry's heap grows;
-        // step down if a candidate is taken.
-        var candidate: UInt64 = 0x7e00_0000_0000
-        var base: UInt64 = 0
-        for _ in 0..<64 {
-            let p = mmap(UnsafeMutableRawPointer(bitPattern: UInt(candidate)), Int(fileBytes), PROT_NONE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | 0x100000 /* MAP_FIXED_NOREPLACE */, -1, 0)
-            if p != MAP_FAILED, UInt64(UInt(bitPattern: p)) == candidate { base = candidate; break }
-            if p != MAP_FAILED { munmap(p, Int(fileBytes)) }
-            candidate -= 0x10_0000_0000
-        }
-        if base == 0 { throw .unavailable("no free host address range for the stub") }
-
+    /// Builds the stub image: the code of CSwitch's stub and a seccomp
+    /// program that expects to live at `base + 4096`.
+    public static func install(base: UInt64 = defaultBase) throws(PlatformError) -> StubRegion {
         var codeLen = 0, gadget = 0, cloneGadget = 0
         guard let code = sw_stub_code(&codeLen, &gadget, &cloneGadget), codeLen <= 4096 else {
             throw .unavailable("stub code missing or larger than a page")
         }
-        memory.write(at: 0, UnsafeRawBufferPointer(start: code, count: codeLen))
         var filter = [UInt8](repeating: 0, count: 4096)
         let n = allowedSyscalls.withUnsafeBufferPointer { allowed in
             filter.withUnsafeMutableBytes { out in
@@ -51,8 +40,36 @@ public struct StubRegion: Sendable {
             }
         }
         if n < 0 { throw .host("building the stub seccomp filter", Errno(Int32(-n))) }
-        filter.withUnsafeBytes { memory.write(at: UInt64(SW_STUB_DATA_OFFSET), UnsafeRawBufferPointer(rebasing: $0[0..<Int(n)])) }
+
+        var elf = Self.elfHeaders(base: base, codeLength: codeLen, dataLength: Int(n))
+        elf += [UInt8](repeating: 0, count: 4096 - elf.count)
+        elf += UnsafeRawBufferPointer(start: code, count: codeLen)
+        elf += [UInt8](repeating: 0, count: 8192 - elf.count)
+        elf += filter[0..<Int(n)]
+
+        let fd = sw_memfd("sentry-stub")
+        if fd < 0 { throw .host("memfd for the stub image", Errno(-fd)) }
+        let w = elf.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if w != elf.count { close(fd); throw .host("writing the stub image", Errno(errno)) }
         return StubRegion(base: GuestAddress(base), syscallGadget: GuestAddress(base + UInt64(gadget)),
-                          cloneGadget: GuestAddress(base + UInt64(cloneGadget)))
+                          cloneGadget: GuestAddress(base + UInt64(cloneGadget)), imageFD: fd)
+    }
+
+    /// ELF header and two PT_LOAD program headers: code at file offset 4096
+    /// to `base`, data at 8192 to `base + 4096`.
+    private static func elfHeaders(base: UInt64, codeLength: Int, dataLength: Int) -> [UInt8] {
+        var b: [UInt8] = [0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0] + [UInt8](repeating: 0, count: 8)
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { b += $0 } }
+        put(UInt16(2)); put(UInt16(62)); put(UInt32(1))         // ET_EXEC, EM_X86_64, EV_CURRENT
+        put(base); put(UInt64(64)); put(UInt64(0))               // entry, phoff, shoff
+        put(UInt32(0)); put(UInt16(64)); put(UInt16(56)); put(UInt16(2))   // flags, ehsize, phentsize, phnum
+        put(UInt16(64)); put(UInt16(0)); put(UInt16(0))          // shentsize, shnum, shstrndx
+        for (offset, vaddr, size, flags) in [(UInt64(4096), base, codeLength, UInt32(5)),
+                                             (UInt64(8192), base + 4096, dataLength, UInt32(4))] {
+            put(UInt32(1)); put(flags)                           // PT_LOAD, PF_R(|PF_X)
+            put(offset); put(vaddr); put(vaddr)
+            put(UInt64(size)); put(UInt64(4096)); put(UInt64(4096))
+        }
+        return b
     }
 }

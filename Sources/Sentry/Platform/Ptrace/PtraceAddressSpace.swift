@@ -26,15 +26,15 @@ final class PtraceAddressSpace: AddressSpace, @unchecked Sendable {
     init(memory: MemoryFile, stub: StubRegion) throws(PlatformError) {
         self.memory = memory
         self.stub = stub
-        let pid = sw_stub_fork(memory.fd, stub.base.rawValue)
-        if pid < 0 { throw .host("forking a stub process", Errno(-pid)) }
+        let pid = sw_stub_spawn(memory.fd, stub.imageFD)
+        if pid < 0 { throw .host("starting a stub process", Errno(-pid)) }
         var status: Int32 = 0
-        // 1. The child stops itself once it is traced.
-        try Self.expectStop(pid, SIGSTOP, &status, "stub did not reach its first stop")
+        // 1. A traced process stops with SIGTRAP after its exec.
+        try Self.expectStop(pid, SIGTRAP, &status, "stub did not reach its first stop")
         // Options before the stub code runs: die with the sentry; mark syscall stops.
         let r = sw_ptrace(0x4200 /* PTRACE_SETOPTIONS */, pid, 0, Self.traceOptions)
         if r < 0 { kill(pid, SIGKILL); throw .host("PTRACE_SETOPTIONS", Errno(Int32(-r))) }
-        // 2. It maps the stub, unmaps everything else, enters seccomp, and stops on int3.
+        // 2. It unmaps everything but its two pages, enters seccomp, and stops on int3.
         _ = sw_cont(pid, 0)
         try Self.expectStop(pid, SIGTRAP, &status, "stub failed to set itself up")
         var regs = sw_regs()
@@ -53,6 +53,10 @@ final class PtraceAddressSpace: AddressSpace, @unchecked Sendable {
         let stopped = w == pid && (status & 0xff) == 0x7f
         if !stopped || (status >> 8) & 0xff != sig {
             kill(pid, SIGKILL)
+            // The spawn exits 120 when PTRACE_TRACEME is refused (a container's seccomp, Yama).
+            if status & 0x7f == 0 && (status >> 8) & 0xff == 120 {
+                throw .unavailable("platform ptrace is not available: PTRACE_TRACEME is not permitted here")
+            }
             throw .stubDied("\(what) (\(PtraceContext.describe(status)))")
         }
     }
