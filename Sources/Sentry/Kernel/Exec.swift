@@ -32,7 +32,7 @@ extension Task {
 
         let newSpace: AddressSpace
         do { newSpace = try kernel.platform.makeAddressSpace() } catch { throw .ENOMEM }
-        let newMM = MemoryManager(memory: kernel.memory, space: newSpace, layout: kernel.layout)
+        let newMM = MemoryManager(memory: kernel.memory, space: newSpace, layout: kernel.layout, imageCache: kernel.imageCache)
         let loaded: Loader.Result
         do { loaded = try Loader.load(image, file: file, into: newMM, argv: argv, envp: envp, execfn: path) } catch {
             newSpace.leave()

@@ -19,6 +19,8 @@ public final class Kernel: @unchecked Sendable {
     /// CLOCK_MONOTONIC at boot, for sysinfo's uptime and /proc.
     public let bootTime: timespec
     let futexes = FutexTable()
+    /// Read-only pages of executables, shared across execs.
+    public let imageCache: ImageCache
     let timerThread = TimerThread()
 
     private let mutex = KernelLock()
@@ -34,6 +36,7 @@ public final class Kernel: @unchecked Sendable {
     public init(platform: Platform, memory: MemoryFile, layout: AddressLayout, table: SyscallTable, vfs: VFS, tracer: Tracer?) {
         self.platform = platform; self.memory = memory; self.layout = layout
         self.table = table; self.vfs = vfs; self.tracer = tracer
+        self.imageCache = ImageCache(memory: memory)
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         bootTime = t
@@ -83,7 +86,7 @@ public final class Kernel: @unchecked Sendable {
             space = try platform.makeAddressSpace()
             context = try platform.makeContext()
         } catch { throw .platform(error) }
-        let mm = MemoryManager(memory: memory, space: space, layout: layout)
+        let mm = MemoryManager(memory: memory, space: space, layout: layout, imageCache: imageCache)
         let loaded: Loader.Result
         do { loaded = try Loader.load(image, file: file, into: mm, argv: argv, envp: envp, execfn: guestPath) }
         catch {

@@ -27,8 +27,11 @@ public struct Loader {
             // File-backed pages: the whole pages of the file the segment covers.
             let filePagesEnd = min(fileEnd.pageUp!, memEnd)
             if filePagesEnd > start {
+                // Read-only pages nobody writes (no bss to clear in them) can be
+                // shared with every other exec of the same file.
+                let clearsBSS = seg.memSize > seg.fileSize && fileEnd < filePagesEnd
                 _ = try mm.map(hint: start, length: filePagesEnd - start, prot: seg.prot, flags: [.private, .fixed],
-                               file: file, fileOffset: fileOffset)
+                               file: file, fileOffset: fileOffset, cacheable: !clearsBSS)
                 // The bytes after p_filesz in the last file page are bss: zero them.
                 if seg.memSize > seg.fileSize, fileEnd < filePagesEnd {
                     for b in try mm.buffers(fileEnd, Int(filePagesEnd - fileEnd), write: false) {

@@ -7,6 +7,10 @@ public final class MappedFile: Sendable, Equatable {
     public let path: String
     public let device: UInt64
     public let inode: UInt64
+    /// Size and modification time: with device and inode, what says two
+    /// opens see the same contents (the image cache's key).
+    let size: Int64
+    let mtime: timespec
 
     /// Duplicates `hostFD`; the caller keeps its own.
     public init(duplicating hostFD: Int32, path: String) throws(Errno) {
@@ -18,6 +22,8 @@ public final class MappedFile: Sendable, Equatable {
         self.path = path
         self.device = UInt64(st.st_dev)
         self.inode = UInt64(st.st_ino)
+        self.size = Int64(st.st_size)
+        self.mtime = st.st_mtim
     }
 
     deinit { close(hostFD) }

@@ -60,8 +60,12 @@ public final class MemoryManager: Sendable {
     }
     private let state: Mutex<State>
 
-    public init(memory: MemoryFile, space: AddressSpace?, layout: AddressLayout) {
+    /// Shared read-only file pages (exec of the same binary again).
+    public let imageCache: ImageCache?
+
+    public init(memory: MemoryFile, space: AddressSpace?, layout: AddressLayout, imageCache: ImageCache? = nil) {
         self.memory = memory
+        self.imageCache = imageCache
         self.layout = layout
         self.state = Mutex(State(space: space))
     }
@@ -87,7 +91,7 @@ public final class MemoryManager: Sendable {
     /// `unshareLocked`); the rest copied (only the pages that hold data).
     /// The copy has no host mirror yet.
     public func fork() throws(Errno) -> MemoryManager {
-        let child = MemoryManager(memory: memory, space: nil, layout: layout)
+        let child = MemoryManager(memory: memory, space: nil, layout: layout, imageCache: imageCache)
         try state.withLock { (s: inout State) throws(Errno) in
             var copied = VMASet()
             defer { child.state.withLock { $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk } }
@@ -112,17 +116,22 @@ public final class MemoryManager: Sendable {
     /// Maps pages; the core of mmap(2). Returns the start address.
     public func map(hint: GuestAddress, length: UInt64, prot: Prot, flags: MapFlags,
                     file: MappedFile? = nil, fileOffset: UInt64 = 0, name: String? = nil,
-                    maxProt: Prot = [.read, .write, .exec]) throws(Errno) -> GuestAddress {
+                    maxProt: Prot = [.read, .write, .exec], cacheable: Bool = false) throws(Errno) -> GuestAddress {
         guard length > 0, let len = GuestAddress(length).pageUp?.rawValue, len > 0 else {
             throw length == 0 ? .EINVAL : .ENOMEM
         }
         return try state.withLock { (s: inout State) throws(Errno) -> GuestAddress in
             let start = try chooseAddress(&s, hint: hint, length: len, flags: flags)
             let range = start..<(start + len)
-            let off = try memory.allocate(len)
-            if let file {
-                do throws(Errno) { try file.copy(offset: fileOffset, into: UnsafeMutableRawBufferPointer(start: memory.pointer(off), count: Int(len))) }
-                catch { memory.free(off, len); throw error }
+            let off: UInt64
+            if let file, cacheable, let imageCache, !prot.contains(.write), !flags.contains(.shared) {
+                off = try imageCache.chunk(file, offset: fileOffset, length: len)
+            } else {
+                off = try memory.allocate(len)
+                if let file {
+                    do throws(Errno) { try file.copy(offset: fileOffset, into: UnsafeMutableRawBufferPointer(start: memory.pointer(off), count: Int(len))) }
+                    catch { memory.free(off, len); throw error }
+                }
             }
             if flags.contains(.fixed) { try unmapLocked(&s, range, mirror: false) }
             let backing: VMABacking = file.map { .file($0, offset: fileOffset) } ?? .anonymous
