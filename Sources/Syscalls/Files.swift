@@ -87,6 +87,16 @@ enum Files {
         switch a[1] & 0xffffffff {
         case 0x5451: try t.fds.setCloseOnExec(fd, true); return 0   // FIOCLEX
         case 0x5450: try t.fds.setCloseOnExec(fd, false); return 0  // FIONCLEX
+        case 0x540F, 0x5410:  // TIOCGPGRP, TIOCSPGRP: the guest's own foreground group on the terminal
+            guard let h = f.hostFD, isatty(h) == 1 else { throw .ENOTTY }
+            if a[1] & 0xffffffff == 0x540F {
+                try t.mm.write(a.address(2), t.foregroundProcessGroup)
+            } else {
+                let pg = try t.mm.read(a.address(2), as: Int32.self)
+                guard pg > 0 else { throw .EINVAL }
+                try t.setForegroundProcessGroup(pg)
+            }
+            return 0
         default: return try f.ioctl(a[1] & 0xffffffff, argument: a.address(2), mm: t.mm)
         }
     }

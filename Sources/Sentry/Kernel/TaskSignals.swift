@@ -188,10 +188,19 @@ extension Task {
         }
     }
 
-    /// The terminal's foreground process group as the guest sees it.
+    /// The terminal's foreground process group as the guest sees it: Ctrl-C
+    /// goes there. Until a guest sets one, init's group.
     public var foregroundProcessGroup: Int32 {
-        get { kernel.locked { kernel.foregroundPGID ?? kernel.initGroup?.pgid ?? 1 } }
-        set { kernel.locked { kernel.foregroundPGID = newValue } }
+        kernel.locked { kernel.foregroundPGID ?? kernel.initGroup?.pgid ?? 1 }
+    }
+
+    /// TIOCSPGRP: a process group of the caller's session.
+    public func setForegroundProcessGroup(_ pg: Int32) throws(Errno) {
+        try kernel.locked { () throws(Errno) in
+            guard kernel.groups.values.contains(where: { !$0.zombie && $0.pgid == pg }) else { throw .ESRCH }
+            guard kernel.groups.values.contains(where: { !$0.zombie && $0.pgid == pg && $0.sid == group.sid }) else { throw .EPERM }
+            kernel.foregroundPGID = pg
+        }
     }
 
     // MARK: - Limits and timers
