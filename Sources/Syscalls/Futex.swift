@@ -14,10 +14,10 @@ enum Futex {
             var deadline: Deadline?
             if !a.address(3).isNull {
                 let ts = try Time.readTimespec(t, a.address(3))
-                let ns = Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+                let ns = Time.ns(ts)
                 if cmd == 9 {
                     let clock = realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC
-                    deadline = Deadline(nanoseconds: Deadline.now() + (ns - Deadline.now(clock)))
+                    deadline = Deadline.after(ns &- Deadline.now(clock))
                 } else {
                     deadline = .after(ns)
                 }

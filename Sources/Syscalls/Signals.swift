@@ -62,7 +62,7 @@ enum Signals {
         var deadline: Deadline?
         if !a.address(2).isNull {
             let ts = try Time.readTimespec(t, a.address(2))
-            deadline = .after(Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec))
+            deadline = .after(Time.ns(ts))
         }
         let info = try t.sigtimedwait(set, deadline: deadline)
         if !a.address(1).isNull { try t.mm.copyOut(a.address(1), info.bytes) }

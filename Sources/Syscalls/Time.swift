@@ -56,7 +56,15 @@ enum Time {
         return ts
     }
 
-    static func ns(_ ts: timespec) -> Int64 { Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) }
+    /// Nanoseconds in a (validated) timespec, saturating: a guest asking for
+    /// 2^63 seconds waits forever, it doesn't overflow the sentry.
+    static func ns(_ ts: timespec) -> Int64 { nanoseconds(seconds: Int64(ts.tv_sec), plus: Int64(ts.tv_nsec)) }
+
+    static func nanoseconds(seconds: Int64, plus extra: Int64) -> Int64 {
+        let (m, o1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (r, o2) = m.addingReportingOverflow(extra)
+        return o1 || o2 ? .max : r
+    }
     static func timespecOf(_ ns: Int64) -> timespec { timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000)) }
 
     /// nanosleep: a signal with a handler ends it with EINTR and the time
@@ -83,7 +91,7 @@ enum Time {
         let req = try readTimespec(t, a.address(2))
         let clock = try hostClock(t, id)
         if flags & 1 != 0 {   // TIMER_ABSTIME: restarted as is, no time left to report
-            let deadline = Deadline(nanoseconds: Deadline.now() + (ns(req) - Deadline.now(clock)))
+            let deadline = Deadline.after(ns(req) &- Deadline.now(clock))
             try t.sleep(until: deadline, interruptedBy: .ERESTARTNOHAND)
             return 0
         }
@@ -101,7 +109,7 @@ enum Time {
     static func readTimeval(_ t: Task, _ addr: GuestAddress) throws(Errno) -> Int64 {
         let tv = try t.mm.read(addr, as: (Int64, Int64).self)
         guard tv.0 >= 0, tv.1 >= 0, tv.1 < 1_000_000 else { throw .EINVAL }
-        return tv.0 * 1_000_000_000 + tv.1 * 1000
+        return nanoseconds(seconds: tv.0, plus: tv.1 * 1000)
     }
 
     static func timevalParts(_ ns: Int64) -> (Int64, Int64) {

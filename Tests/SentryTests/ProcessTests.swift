@@ -36,7 +36,7 @@ import Testing
         }
     }
 
-    static let programs = ["threads", "sigread", "altstack", "pingpong", "epollpipes", "forks"]
+    static let programs = ["threads", "sigread", "altstack", "pingpong", "epollpipes", "forks", "extremes"]
 
     @Test(arguments: Harness.platforms)
     func processAndSignalProgramsMatchNative(_ platform: PlatformKind) {

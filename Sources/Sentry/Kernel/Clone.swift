@@ -67,7 +67,9 @@ extension Task {
                 g = ThreadGroup(pid: tid, parent: parent, pgid: group.pgid, sid: group.sid,
                                 handlers: has(CloneArgs.CLONE_SIGHAND) ? group.handlers : group.handlers.copy(),
                                 limits: group.limits.withLock { $0 },
-                                exitSignal: a.exitSignal > 0 ? Signal(a.exitSignal) : nil)
+                                // Legacy clone takes any CSIGNAL value; one that is no
+                                // signal is simply never sent (clone3 refuses it).
+                                exitSignal: (1...64).contains(a.exitSignal) ? Signal(a.exitSignal) : nil)
                 parent?.children.append(g)
                 kernel.groups[tid] = g
             }

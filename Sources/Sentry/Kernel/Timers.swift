@@ -88,7 +88,7 @@ extension Kernel {
             if let h = t.realHandle { timerThread.cancel(h) }
             t.realHandle = nil
             t.realInterval = interval
-            if value > 0 { armRealLocked(g, at: Deadline.now() + value) }
+            if value > 0 { armRealLocked(g, at: Deadline.after(value).nanoseconds) }
             return old
         }
     }
@@ -101,7 +101,9 @@ extension Kernel {
                 guard !g.zombie else { return }
                 g.timers.realHandle = nil
                 self.sendLocked(SignalInfo(.SIGALRM, code: SignalInfo.SI_KERNEL), to: g)
-                if g.timers.realInterval > 0 { self.armRealLocked(g, at: g.timers.realDeadline + g.timers.realInterval) }
+                if g.timers.realInterval > 0 {
+                    self.armRealLocked(g, at: max(Deadline.now(), g.timers.realDeadline &+ g.timers.realInterval))
+                }
             }
         }
     }
@@ -120,7 +122,8 @@ extension Kernel {
             timer.interval = interval
             timer.deadline = 0
             if value > 0 {
-                let due = absolute ? value : Deadline.now(timer.clock) + value
+                let (sum, o) = Deadline.now(timer.clock).addingReportingOverflow(value)
+                let due = absolute ? value : (o ? .max : sum)
                 schedulePosixLocked(g, timer, due)
             }
             return old
@@ -130,8 +133,8 @@ extension Kernel {
     private func schedulePosixLocked(_ g: ThreadGroup, _ timer: ProcessTimers.PosixTimer, _ due: Int64) {
         timer.deadline = due
         // The timer thread counts on the monotonic clock; convert once.
-        let mono = Deadline.now() + (due - Deadline.now(timer.clock))
-        timer.handle = timerThread.schedule(at: mono) { [weak self, weak g, weak timer] in
+        let (mono, o) = Deadline.now().addingReportingOverflow(due &- Deadline.now(timer.clock))
+        timer.handle = timerThread.schedule(at: o ? .max : mono) { [weak self, weak g, weak timer] in
             guard let self, let g, let timer else { return }
             self.locked {
                 guard !g.zombie, g.timers.posix[timer.id] === timer else { return }
@@ -144,7 +147,10 @@ extension Kernel {
                     let thread = timer.thread.flatMap { tid in self.tasks[tid] }.flatMap { $0.group === g ? $0 : nil }
                     self.sendLocked(info, to: g, thread: thread)
                 }
-                if timer.interval > 0 { self.schedulePosixLocked(g, timer, timer.deadline + timer.interval) }
+                if timer.interval > 0 {
+                    let (next, o) = timer.deadline.addingReportingOverflow(timer.interval)
+                    self.schedulePosixLocked(g, timer, o ? .max : next)
+                }
                 else { timer.deadline = 0 }
             }
         }
