@@ -106,3 +106,26 @@ int sw_signal_ignored(int sig) {
     struct sigaction act;
     return sigaction(sig, NULL, &act) == 0 && act.sa_handler == SIG_IGN;
 }
+
+long sw_futex_wake(uint32_t *word) {
+    long r = syscall(SYS_futex, word, 1 /* FUTEX_WAKE */, 1, NULL, NULL, 0);
+    return r < 0 ? -errno : r;
+}
+
+long sw_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
+    struct timespec ts = { timeout_ns / 1000000000, timeout_ns % 1000000000 };
+    long r = syscall(SYS_futex, word, 0 /* FUTEX_WAIT */, expected, timeout_ns >= 0 ? &ts : NULL, NULL, 0);
+    return r < 0 ? -errno : r;
+}
+
+int sw_pidfd_open(pid_t pid) {
+    long r = syscall(SYS_pidfd_open, pid, 0);
+    return r < 0 ? -errno : (int)r;
+}
+
+int sw_pidfd_exited(int pidfd, int64_t timeout_ns) {
+    struct pollfd p = { pidfd, POLLIN, 0 };
+    return sw_ppoll(&p, 1, timeout_ns) > 0;
+}
+
+void sw_pause(void) { __builtin_ia32_pause(); }

@@ -73,11 +73,121 @@ __asm__(
     "4: mov $34, %eax\n"
     "  syscall\n"
     "  jmp 4b\n"
+    // ---- systrap ------------------------------------------------------
+    // Each task has a 64 KiB area, 64 KiB aligned, shared with the sentry
+    // through the memory file (layout: SW_AREA_* in CSwitch.h); the
+    // signal stack is its upper part, so `rsp & -65536` finds the area.
+    // The handler (SIGSYS from Syscall User Dispatch, faults, kicks)
+    // records the trap, wakes the sentry and waits; the sentry edits the
+    // saved ucontext and says RUN; the stub resumes the guest with
+    // rt_sigreturn on that ucontext. While waiting it runs the sentry's
+    // requests (mmap, munmap, mprotect, clone) from the area.
+    ".globl sw_systrap_handler\n"
+    "sw_systrap_handler:\n"
+    "  mov %rsp, %rbx\n"
+    "  and $-65536, %rbx\n"
+    "  mov %edi, 4(%rbx)\n"           // signal
+    "  movslq 8(%rsi), %rax\n"
+    "  mov %rax, 8(%rbx)\n"           // si_code
+    "  mov 16(%rsi), %rax\n"
+    "  mov %rax, 16(%rbx)\n"          // si_addr / si_call_addr
+    "  mov %rdx, 24(%rbx)\n"          // the ucontext to resume from
+    "10: mov $2, %eax\n"              // state = TRAP (xchg: a full barrier before
+    "  xchg %eax, (%rbx)\n"           // reading whether the sentry sleeps)
+    "  cmpl $0, 168(%rbx)\n"
+    "  je 11f\n"
+    "  mov %rbx, %rdi\n"
+    "  mov $1, %esi\n"                // FUTEX_WAKE (shared: the sentry maps the area too)
+    "  mov $1, %edx\n"
+    "  mov $202, %eax\n"
+    "  syscall\n"
+    "11: mov $4000, %ecx\n"           // spin a little before sleeping:
+    "16: mov (%rbx), %edx\n"          // the sentry usually answers in microseconds
+    "  cmp $1, %edx\n"
+    "  je 13f\n"                      // RUN
+    "  cmp $3, %edx\n"
+    "  je 12f\n"                      // REQUEST
+    "  pause\n"
+    "  dec %ecx\n"
+    "  jnz 16b\n"
+    "  mov $1, %eax\n"                // say we sleep, then FUTEX_WAIT while
+    "  xchg %eax, 172(%rbx)\n"        // the state is unchanged
+    "  mov %rbx, %rdi\n"
+    "  xor %esi, %esi\n"
+    "  xor %r10d, %r10d\n"
+    "  mov $202, %eax\n"
+    "  syscall\n"
+    "  movl $0, 172(%rbx)\n"
+    "  jmp 11b\n"
+    "12: mov 56(%rbx), %rdi\n"        // a request: one syscall with the area's arguments
+    "  mov 64(%rbx), %rsi\n"
+    "  mov 72(%rbx), %rdx\n"
+    "  mov 80(%rbx), %r10\n"
+    "  mov 88(%rbx), %r8\n"
+    "  mov 96(%rbx), %r9\n"
+    "  mov 48(%rbx), %rax\n"
+    "  syscall\n"
+    "  mov %rsp, %rcx\n"              // a clone child runs on its own area's stack
+    "  and $-65536, %rcx\n"
+    "  cmp %rbx, %rcx\n"
+    "  jne 14f\n"
+    "  mov %rax, 104(%rbx)\n"         // result
+    "  mov $4, %eax\n"                // state = DONE
+    "  xchg %eax, (%rbx)\n"
+    "  cmpl $0, 168(%rbx)\n"
+    "  je 11b\n"
+    "  mov %rbx, %rdi\n"
+    "  mov $1, %esi\n"
+    "  mov $1, %edx\n"
+    "  mov $202, %eax\n"
+    "  syscall\n"
+    "  jmp 11b\n"
+    "13: cmpq $0, 40(%rbx)\n"         // RUN: a new FS base first, if asked
+    "  je 15f\n"
+    "  movq $0, 40(%rbx)\n"
+    "  mov $0x1002, %edi\n"           // arch_prctl(ARCH_SET_FS, fs_base)
+    "  mov 32(%rbx), %rsi\n"
+    "  mov $158, %eax\n"
+    "  syscall\n"
+    "15: mov 24(%rbx), %rsp\n"        // rt_sigreturn reads the frame at rsp - 8
+    "  mov $15, %eax\n"
+    "  syscall\n"
+    "  ud2\n"
+    // A sibling (clone child): its own signal stack, Syscall User
+    // Dispatch (not inherited by clone), death with its parent stub.
+    "14: mov %rsp, %rbx\n"
+    "  and $-65536, %rbx\n"
+    "  lea 128(%rbx), %rdi\n"         // sigaltstack(&area.stack, NULL)
+    "  xor %esi, %esi\n"
+    "  mov $131, %eax\n"
+    "  syscall\n"
+    "  mov $1, %edi\n"                // prctl(PR_SET_PDEATHSIG, SIGKILL)
+    "  mov $9, %esi\n"
+    "  mov $157, %eax\n"
+    "  syscall\n"
+    "  mov $59, %edi\n"               // prctl(PR_SET_SYSCALL_USER_DISPATCH, ON, code, len, selector)
+    "  mov $1, %esi\n"
+    "  mov 152(%rbx), %rdx\n"
+    "  mov 160(%rbx), %r10\n"
+    "  lea 112(%rbx), %r8\n"
+    "  mov $157, %eax\n"
+    "  syscall\n"
+    // Parked: report "ready" (signal 0) and wait for the first RUN.
+    ".globl sw_systrap_park\n"
+    "sw_systrap_park:\n"
+    "  mov %rsp, %rbx\n"
+    "  and $-65536, %rbx\n"
+    "  movl $0, 4(%rbx)\n"
+    "  jmp 10b\n"
     ".globl sw_stub_end\n"
     "sw_stub_end:\n"
     ".popsection\n");
 
 extern const uint8_t sw_stub_start[], sw_stub_syscall[], sw_stub_clone[], sw_stub_end[];
+extern const uint8_t sw_systrap_handler[], sw_systrap_park[];
+
+size_t sw_systrap_handler_offset(void) { return (size_t)(sw_systrap_handler - sw_stub_start); }
+size_t sw_systrap_park_offset(void) { return (size_t)(sw_systrap_park - sw_stub_start); }
 
 const uint8_t *sw_stub_code(size_t *len, size_t *gadget, size_t *clone_gadget) {
     *len = (size_t)(sw_stub_end - sw_stub_start);

@@ -66,6 +66,41 @@ const uint8_t *sw_stub_code(size_t *len, size_t *syscall_gadget_offset, size_t *
 // Returns the pid, which stops with SIGTRAP after its exec, or -errno.
 pid_t sw_stub_spawn(int memfd, int elffd);
 
+// systrap: offsets of the trap handler and of the park entry in the stub code.
+size_t sw_systrap_handler_offset(void);
+size_t sw_systrap_park_offset(void);
+
+// The systrap area of one task: 64 KiB, 64 KiB aligned, shared with the
+// sentry through the memory file; its upper part is the stub's signal stack.
+#define SW_AREA_SIZE 65536
+#define SW_AREA_STATE 0        // u32 futex word
+#define SW_AREA_SIGNAL 4       // i32: the trap's signal (0: parked, ready)
+#define SW_AREA_CODE 8         // i64 si_code
+#define SW_AREA_ADDR 16        // u64 si_addr
+#define SW_AREA_UC 24          // u64 stub address of the ucontext to resume
+#define SW_AREA_FS 32          // u64 FS base to set before resuming
+#define SW_AREA_SET_FS 40      // u64 nonzero: set it
+#define SW_AREA_REQ_NR 48      // u64 syscall number of a request
+#define SW_AREA_REQ_ARGS 56    // u64[6]
+#define SW_AREA_REQ_RESULT 104 // u64
+#define SW_AREA_SELECTOR 112   // u8 Syscall User Dispatch selector
+#define SW_AREA_STACK_T 128    // stack_t for a sibling's sigaltstack
+#define SW_AREA_CODE_START 152 // u64 stub code address (SUD allowed region)
+#define SW_AREA_CODE_LEN 160   // u64
+#define SW_AREA_SENTRY_WAITING 168 // u32: the sentry sleeps on the state futex
+#define SW_AREA_STUB_WAITING 172   // u32: the stub sleeps on it
+#define SW_AREA_SCRATCH 512    // sigactions passed to injected rt_sigaction
+#define SW_AREA_FRAME 1024     // a fresh ucontext for a task's first run
+#define SW_AREA_STACK 4096     // the signal stack: [4096, 65536)
+enum { SW_STATE_RUN = 1, SW_STATE_TRAP = 2, SW_STATE_REQUEST = 3, SW_STATE_DONE = 4 };
+
+// Shared (not private) futex operations on the sentry's view of an area.
+long sw_futex_wake(uint32_t *word);
+long sw_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+// pidfd_open(2), and whether the process behind a pidfd has exited.
+int sw_pidfd_open(pid_t pid);
+int sw_pidfd_exited(int pidfd, int64_t timeout_ns);
+
 // ---- seccomp (seccomp.c) ----------------------------------------------------
 
 // Builds the stub's filter with libseccomp: allow only the listed syscall
@@ -105,6 +140,7 @@ int sw_eventfd(void);
 int sw_signal_ignored(int sig);
 // Atomic access to guest words in the memory file (futexes, robust lists).
 uint32_t sw_atomic_load32(const void *p);
+void sw_pause(void);   // the x86 PAUSE instruction, for spin loops
 int sw_atomic_cas32(void *p, uint32_t expected, uint32_t desired);
 void sw_atomic_store32(void *p, uint32_t v);
 

@@ -29,13 +29,14 @@ public enum PlatformKind: String, CaseIterable, Sendable {
         case .systrap:
             // PR_SET_SYSCALL_USER_DISPATCH with PR_SYS_DISPATCH_OFF succeeds where SUD exists (5.11+).
             let sud = sw_sud_available() != 0
-            return Status(kind: self, available: false, reason: (sud ? "Syscall User Dispatch is available" : "no Syscall User Dispatch")
-                + " and seccomp SECCOMP_RET_TRAP is available, but the sentry's systrap backend is not built yet")
+            return Status(kind: self, available: sud, reason: sud
+                ? "guest syscalls trap in the stub through Syscall User Dispatch (the seccomp RET_TRAP variant is not built yet)"
+                : "this kernel has no Syscall User Dispatch (5.11+); the seccomp RET_TRAP variant is not built yet")
         }
     }
 
     /// Whether the sentry has this backend at all (the rest need no probing).
-    var isBuilt: Bool { self == .ptrace }
+    var isBuilt: Bool { self != .vmexec }
 
     /// `auto`: the first available in order of preference. Backends not
     /// built are skipped without probing (reading /proc/kallsyms costs ~tens
@@ -48,7 +49,11 @@ public enum PlatformKind: String, CaseIterable, Sendable {
     public func make(memory: MemoryFile, stub: StubRegion) throws(PlatformError) -> Platform {
         switch self {
         case .ptrace: return PtracePlatform(memory: memory, stub: stub)
-        case .vmexec, .systrap: throw .unavailable("platform \(rawValue) is not available: \(status().reason)")
+        case .systrap:
+            let s = status()
+            guard s.available else { throw .unavailable("platform systrap is not available: \(s.reason)") }
+            return SystrapPlatform(memory: memory, stub: stub)
+        case .vmexec: throw .unavailable("platform \(rawValue) is not available: \(status().reason)")
         }
     }
 

@@ -20,7 +20,11 @@ public struct StubRegion: Sendable {
     public static let defaultBase: UInt64 = 0x7e00_0000_0000
 
     /// Syscalls the stub may execute itself, once its filter is on.
-    static let allowedSyscalls: [Int32] = [9 /* mmap */, 10 /* mprotect */, 11 /* munmap */, 34 /* pause */]
+    /// ptrace stubs use the first four; systrap stubs the rest too (their
+    /// trap handler, and the set-up the sentry injects before letting go).
+    static let allowedSyscalls: [Int32] = [9 /* mmap */, 10 /* mprotect */, 11 /* munmap */, 34 /* pause */,
+                                           13 /* rt_sigaction */, 15 /* rt_sigreturn */, 131 /* sigaltstack */,
+                                           157 /* prctl */, 158 /* arch_prctl */, 202 /* futex */]
     /// The only clone the filter lets through: a sibling sharing the mm, no
     /// exit signal (the stub ignores SIGCHLD, so siblings are reaped by the kernel).
     static let siblingCloneFlags: UInt64 = 0x100 /* CLONE_VM */

@@ -95,6 +95,19 @@ final class PtraceAddressSpace: AddressSpace, @unchecked Sendable {
 
     func abandon(_ ticket: RunnerTicket) { kill(pid_t(ticket.raw), SIGKILL) }
 
+    /// Lets the calling thread's stub go, to run from `regs` untraced (how
+    /// systrap starts its stubs). Returns its pid.
+    func detach(startingAt regs: Registers) throws(PlatformError) -> pid_t {
+        let pid = try runnerPID()
+        var r = regs.raw
+        let rc = sw_setregs(pid, &r)
+        if rc < 0 { throw .host("setting a stub's start registers", Errno(-rc)) }
+        let d = sw_ptrace(0x11 /* PTRACE_DETACH */, pid, 0, 0)
+        if d < 0 { throw .host("PTRACE_DETACH", Errno(Int32(-d))) }
+        runners.withLock { _ = $0.removeValue(forKey: pthread_self()) }
+        return pid
+    }
+
     func leave() {
         guard let pid = runners.withLock({ $0.removeValue(forKey: pthread_self()) }) else { return }
         kill(pid, SIGKILL)

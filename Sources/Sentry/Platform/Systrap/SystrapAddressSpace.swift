@@ -1,0 +1,212 @@
+import CSwitch
+import Glibc
+import Synchronization
+
+/// One guest address space for systrap. Stubs are the ptrace platform's
+/// (same image, same spawn), set up under ptrace once, then let go: from
+/// then on guest syscalls trap *inside* the stub through Syscall User
+/// Dispatch, and the stub and the sentry hand off through the task's area
+/// (futex wake/wait on shared memory), with no ptrace stop at all.
+///
+/// Each task of the space has its own stub process (CLONE_VM siblings, as
+/// for ptrace) and its own area, at `base + 64 KiB * (slot + 1)`.
+final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
+    let memory: MemoryFile
+    let stub: StubRegion
+    let initialRegisters: Registers
+
+    struct Runner {
+        let pid: pid_t
+        let pidfd: Int32
+        let slot: Int
+        let area: SystrapArea
+        /// The first stub: its siblings die with it (PDEATHSIG), so it
+        /// leaves only with the last of them.
+        let root: Bool
+    }
+    private struct State {
+        var runners: [pthread_t: Runner] = [:]
+        var usedSlots: Set<Int> = []
+    }
+    private let state = Mutex(State())
+    /// Signals the handler takes: the SUD trap, faults, and the kick.
+    static let trappedSignals: [Int32] = [SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, PtraceContext.kickSignal]
+    static let maxSlots = 2048
+
+    init(memory: MemoryFile, stub: StubRegion) throws(PlatformError) {
+        self.memory = memory
+        self.stub = stub
+        let boot = try PtraceAddressSpace(memory: memory, stub: stub)
+        initialRegisters = boot.initialRegisters
+        let area = try Self.makeArea(memory: memory, stub: stub, slot: 0)
+        do {
+            var r = try boot.inject(9, area.address, SystrapArea.size, UInt64(PROT_READ | PROT_WRITE),
+                                    UInt64(MAP_SHARED | MAP_FIXED), UInt64(memory.fd), area.fileOffset)
+            guard r == Int64(area.address) else { throw PlatformError.host("mapping a systrap area", Errno(Int32(truncatingIfNeeded: -r))) }
+            r = try boot.inject(131 /* sigaltstack */, area.address + UInt64(SW_AREA_STACK_T))
+            guard r == 0 else { throw PlatformError.host("sigaltstack in the stub", Errno(Int32(truncatingIfNeeded: -r))) }
+            // struct kernel_sigaction: handler, flags, restorer, mask.
+            let handler = stub.base.rawValue + UInt64(sw_systrap_handler_offset())
+            let act = area.address + UInt64(SW_AREA_SCRATCH)
+            area.store(SW_AREA_SCRATCH, handler)
+            area.store(SW_AREA_SCRATCH + 8, SignalAction.SA_SIGINFO | SignalAction.SA_ONSTACK | SignalAction.SA_RESTORER)
+            area.store(SW_AREA_SCRATCH + 16, handler)   // never returned through
+            area.store(SW_AREA_SCRATCH + 24, UInt64.max)
+            for sig in Self.trappedSignals {
+                r = try boot.inject(13 /* rt_sigaction */, UInt64(sig), act, 0, 8)
+                guard r == 0 else { throw PlatformError.host("installing the stub's trap handler", Errno(Int32(truncatingIfNeeded: -r))) }
+            }
+            r = try boot.inject(157 /* prctl */, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1 /* ON */,
+                                stub.base.rawValue, 4096, area.address + UInt64(SW_AREA_SELECTOR))
+            guard r == 0 else { throw PlatformError.unavailable("Syscall User Dispatch: \(Errno(Int32(truncatingIfNeeded: -r)))") }
+            var start = boot.initialRegisters
+            start.ip = stub.base.rawValue + UInt64(sw_systrap_park_offset())
+            start.sp = area.address + SystrapArea.size - 64
+            let pid = try boot.detach(startingAt: start)
+            let pidfd = sw_pidfd_open(pid)
+            if pidfd < 0 { kill(pid, SIGKILL); throw PlatformError.host("pidfd_open", Errno(-pidfd)) }
+            try Self.awaitParked(area, pidfd: pidfd)
+            state.withLock {
+                $0.runners[pthread_self()] = Runner(pid: pid, pidfd: pidfd, slot: 0, area: area, root: true)
+                $0.usedSlots.insert(0)
+            }
+        } catch let e as PlatformError {
+            memory.free(area.fileOffset, SystrapArea.size)
+            throw e
+        } catch {
+            memory.free(area.fileOffset, SystrapArea.size)
+            throw .host("starting a systrap stub", .EIO)
+        }
+    }
+
+    private static func makeArea(memory: MemoryFile, stub: StubRegion, slot: Int) throws(PlatformError) -> SystrapArea {
+        let off: UInt64
+        do { off = try memory.allocate(SystrapArea.size) } catch { throw .host("memory for a systrap area", error) }
+        let area = SystrapArea(base: memory.pointer(off), address: stub.base.rawValue + SystrapArea.size * UInt64(slot + 1),
+                               fileOffset: off)
+        area.store(SW_AREA_SELECTOR, UInt8(1))   // SYSCALL_DISPATCH_FILTER_BLOCK, for good
+        area.store(SW_AREA_STACK_T, area.address + UInt64(SW_AREA_STACK))
+        area.store(SW_AREA_STACK_T + 8, Int64(0))
+        area.store(SW_AREA_STACK_T + 16, SystrapArea.size - UInt64(SW_AREA_STACK))
+        area.store(SW_AREA_CODE_START, stub.base.rawValue)
+        area.store(SW_AREA_CODE_LEN, UInt64(4096))
+        return area
+    }
+
+    private static func awaitParked(_ area: SystrapArea, pidfd: Int32) throws(PlatformError) {
+        guard area.wait(whileState: 0, pidfd: pidfd) == UInt32(SW_STATE_TRAP), area.load(SW_AREA_SIGNAL, as: Int32.self) == 0 else {
+            throw .stubDied("a systrap stub did not park")
+        }
+    }
+
+    func runner() throws(PlatformError) -> Runner {
+        guard let r = state.withLock({ $0.runners[pthread_self()] }) else {
+            throw .host("address space used from a thread that is not one of its runners", .EPERM)
+        }
+        return r
+    }
+
+    /// Runs one syscall in the calling runner's stub, which is parked in its
+    /// handler (its task is in the sentry).
+    func request(_ nr: UInt64, _ args: UInt64...) throws(PlatformError) -> Int64 {
+        let r = try runner()
+        let a = r.area
+        a.store(SW_AREA_REQ_NR, nr)
+        for i in 0..<6 { a.store(SW_AREA_REQ_ARGS + Int32(i * 8), i < args.count ? args[i] : 0) }
+        a.post(UInt32(SW_STATE_REQUEST))
+        guard a.wait(whileState: UInt32(SW_STATE_REQUEST), pidfd: r.pidfd) == UInt32(SW_STATE_DONE) else {
+            throw .stubDied("systrap stub \(r.pid) died during a request")
+        }
+        return a.load(SW_AREA_REQ_RESULT, as: Int64.self)
+    }
+
+    func map(_ range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot) throws(PlatformError) {
+        let len = range.upperBound - range.lowerBound
+        let r = try request(9, range.lowerBound.rawValue, len, UInt64(prot.rawValue), UInt64(MAP_SHARED | MAP_FIXED),
+                            UInt64(memory.fd), fileOffset)
+        if r != Int64(range.lowerBound.rawValue) { throw .host("stub mmap", Errno(Int32(truncatingIfNeeded: -r))) }
+    }
+
+    func unmap(_ range: Range<GuestAddress>) throws(PlatformError) {
+        let r = try request(11, range.lowerBound.rawValue, range.upperBound - range.lowerBound)
+        if r != 0 { throw .host("stub munmap", Errno(Int32(truncatingIfNeeded: -r))) }
+    }
+
+    func protect(_ range: Range<GuestAddress>, prot: Prot) throws(PlatformError) {
+        let r = try request(10, range.lowerBound.rawValue, range.upperBound - range.lowerBound, UInt64(prot.rawValue))
+        if r != 0 { throw .host("stub mprotect", Errno(Int32(truncatingIfNeeded: -r))) }
+    }
+
+    /// A sibling stub for a task sharing this space: its area is mapped
+    /// through the caller's stub, which then clones onto the new area's stack.
+    func prepareRunner() throws(PlatformError) -> RunnerTicket {
+        let slot: Int? = state.withLock { s in
+            guard let free = (1..<Self.maxSlots).first(where: { !s.usedSlots.contains($0) }) else { return nil }
+            s.usedSlots.insert(free)
+            return free
+        }
+        guard let slot else { throw .host("too many tasks in one address space", .EAGAIN) }
+        let area: SystrapArea
+        do { area = try Self.makeArea(memory: memory, stub: stub, slot: slot) } catch {
+            state.withLock { _ = $0.usedSlots.remove(slot) }
+            throw error
+        }
+        do {
+            let m = try request(9, area.address, SystrapArea.size, UInt64(PROT_READ | PROT_WRITE), UInt64(MAP_SHARED | MAP_FIXED),
+                                UInt64(memory.fd), area.fileOffset)
+            guard m == Int64(area.address) else { throw PlatformError.host("mapping a systrap area", Errno(Int32(truncatingIfNeeded: -m))) }
+            let pid = try request(56 /* clone */, StubRegion.siblingCloneFlags, area.address + SystrapArea.size - 64)
+            guard pid > 0 else { throw PlatformError.host("cloning a sibling stub", Errno(Int32(truncatingIfNeeded: -pid))) }
+            pendingAreas.withLock { $0[slot] = area.fileOffset }
+            return RunnerTicket(raw: Int64(slot) << 32 | pid)
+        } catch let e as PlatformError {
+            memory.free(area.fileOffset, SystrapArea.size)
+            state.withLock { _ = $0.usedSlots.remove(slot) }
+            throw e
+        } catch {
+            throw .host("cloning a sibling stub", .EIO)
+        }
+    }
+
+    func join(_ ticket: RunnerTicket) throws(PlatformError) {
+        let pid = pid_t(truncatingIfNeeded: ticket.raw & 0xffff_ffff), slot = Int(ticket.raw >> 32)
+        let off = try areaOffset(slot)
+        let a = SystrapArea(base: memory.pointer(off), address: stub.base.rawValue + SystrapArea.size * UInt64(slot + 1), fileOffset: off)
+        let pidfd = sw_pidfd_open(pid)
+        if pidfd < 0 { kill(pid, SIGKILL); throw .host("pidfd_open", Errno(-pidfd)) }
+        try Self.awaitParked(a, pidfd: pidfd)
+        state.withLock { $0.runners[pthread_self()] = Runner(pid: pid, pidfd: pidfd, slot: slot, area: a, root: false) }
+    }
+
+    /// The memory-file chunk of a slot's area: read back from the stub's
+    /// own mapping is not possible, so prepareRunner's chunk is found by
+    /// the address the area was built for.
+    private func areaOffset(_ slot: Int) throws(PlatformError) -> UInt64 {
+        guard let off = pendingAreas.withLock({ $0.removeValue(forKey: slot) }) else {
+            throw .host("no prepared area for slot \(slot)", .EINVAL)
+        }
+        return off
+    }
+    private let pendingAreas = Mutex<[Int: UInt64]>([:])
+
+    func abandon(_ ticket: RunnerTicket) {
+        let pid = pid_t(truncatingIfNeeded: ticket.raw & 0xffff_ffff), slot = Int(ticket.raw >> 32)
+        kill(pid, SIGKILL)
+        if let off = pendingAreas.withLock({ $0.removeValue(forKey: slot) }) { memory.free(off, SystrapArea.size) }
+        state.withLock { _ = $0.usedSlots.remove(slot) }
+    }
+
+    func leave() {
+        guard let me = state.withLock({ $0.runners.removeValue(forKey: pthread_self()) }) else { return }
+        if me.root {
+            // Siblings die with the root stub: it goes last.
+            while state.withLock({ !$0.runners.isEmpty }) { usleep(1000) }
+        }
+        kill(me.pid, SIGKILL)
+        _ = sw_pidfd_exited(me.pidfd, -1)
+        if me.root { var st: Int32 = 0; _ = waitpid(me.pid, &st, 0) }
+        close(me.pidfd)
+        memory.free(me.area.fileOffset, SystrapArea.size)
+        state.withLock { _ = $0.usedSlots.remove(me.slot) }
+    }
+}

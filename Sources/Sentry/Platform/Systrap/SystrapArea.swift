@@ -1,0 +1,79 @@
+import CSwitch
+
+/// The sentry's view of one task's systrap area: the page it shares with
+/// its stub (trap reports, requests, the saved ucontext). Everything read
+/// from it is guest-writable memory and is checked before use.
+struct SystrapArea: @unchecked Sendable {
+    /// Where the sentry sees it.
+    let base: UnsafeMutableRawPointer
+    /// Where the stub sees it.
+    let address: UInt64
+    /// Its chunk of the memory file.
+    let fileOffset: UInt64
+
+    static let size = UInt64(SW_AREA_SIZE)
+
+    var stateWord: UnsafeMutablePointer<UInt32> { base.assumingMemoryBound(to: UInt32.self) }
+    var state: UInt32 {
+        get { sw_atomic_load32(base) }
+        nonmutating set { sw_atomic_store32(base, newValue) }
+    }
+
+    func load<T: BitwiseCopyable>(_ offset: Int32, as: T.Type) -> T { base.loadUnaligned(fromByteOffset: Int(offset), as: T.self) }
+    func store<T: BitwiseCopyable>(_ offset: Int32, _ v: T) { base.storeBytes(of: v, toByteOffset: Int(offset), as: T.self) }
+
+    /// A stub address inside the area's signal stack, as a sentry pointer,
+    /// if `length` bytes from it stay inside.
+    func pointer(_ stubAddress: UInt64, length: UInt64) -> UnsafeMutableRawPointer? {
+        guard stubAddress >= address + UInt64(SW_AREA_FRAME), stubAddress <= address + Self.size - length else { return nil }
+        return base + Int(stubAddress - address)
+    }
+
+    /// Waits (spinning briefly, then on the futex) until the stub moves the
+    /// state away from `from`. nil if the stub died meanwhile.
+    func wait(whileState from: UInt32, pidfd: Int32) -> UInt32? {
+        for _ in 0..<8000 {
+            let s = state
+            if s != from { return s }
+            sw_pause()
+        }
+        while true {
+            // Say we sleep (a full barrier), then sleep only if nothing moved.
+            sw_atomic_store32(base + Int(SW_AREA_SENTRY_WAITING), 1)
+            let s = state
+            if s != from { sw_atomic_store32(base + Int(SW_AREA_SENTRY_WAITING), 0); return s }
+            _ = sw_futex_wait(stateWord, from, 50_000_000)
+            sw_atomic_store32(base + Int(SW_AREA_SENTRY_WAITING), 0)
+            if state == from && sw_pidfd_exited(pidfd, 0) != 0 { return nil }
+        }
+    }
+
+    /// Hands the area to the stub; a futex wake only if it sleeps.
+    func post(_ s: UInt32) {
+        state = s
+        if sw_atomic_load32(base + Int(SW_AREA_STUB_WAITING)) != 0 { _ = sw_futex_wake(stateWord) }
+    }
+}
+
+/// struct ucontext as the x86-64 kernel lays it out, with the general
+/// registers of its sigcontext in user_regs_struct's terms.
+enum UContext {
+    static let flags = 0, stack = 16, mcontext = 40, sigmask = 296, size: UInt64 = 304
+    /// Offsets in the sigcontext of r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags.
+    static let fpstate = mcontext + 184
+    static let cs = mcontext + 144, ss = mcontext + 150
+
+    static func read(_ p: UnsafeMutableRawPointer, into r: inout sw_regs) {
+        func g(_ i: Int) -> UInt64 { p.loadUnaligned(fromByteOffset: mcontext + i * 8, as: UInt64.self) }
+        r.r8 = g(0); r.r9 = g(1); r.r10 = g(2); r.r11 = g(3); r.r12 = g(4); r.r13 = g(5); r.r14 = g(6); r.r15 = g(7)
+        r.rdi = g(8); r.rsi = g(9); r.rbp = g(10); r.rbx = g(11); r.rdx = g(12); r.rax = g(13); r.rcx = g(14)
+        r.rsp = g(15); r.rip = g(16); r.eflags = g(17)
+    }
+
+    static func write(_ r: sw_regs, to p: UnsafeMutableRawPointer) {
+        func s(_ i: Int, _ x: UInt64) { p.storeBytes(of: x, toByteOffset: mcontext + i * 8, as: UInt64.self) }
+        s(0, r.r8); s(1, r.r9); s(2, r.r10); s(3, r.r11); s(4, r.r12); s(5, r.r13); s(6, r.r14); s(7, r.r15)
+        s(8, r.rdi); s(9, r.rsi); s(10, r.rbp); s(11, r.rbx); s(12, r.rdx); s(13, r.rax); s(14, r.rcx)
+        s(15, r.rsp); s(16, r.rip); s(17, r.eflags)
+    }
+}

@@ -1,0 +1,119 @@
+import CSwitch
+import Glibc
+import Synchronization
+
+/// Runs a task's guest code in its systrap stub: write the registers into
+/// the ucontext the stub will rt_sigreturn through, say RUN, and wait for
+/// the next trap report. The guest's syscalls, faults and kicks all arrive
+/// as signals handled inside the stub, never as ptrace stops.
+final class SystrapContext: PlatformContext, @unchecked Sendable {
+    // Touched only by the task's own thread.
+    private var space: SystrapAddressSpace?
+    private var runner: SystrapAddressSpace.Runner?
+    /// The stub has a trap frame to resume (false before the first run).
+    private var trapped = false
+    /// The FS base the stub has; nil: unknown, set it.
+    private var stubFS: UInt64?
+    private let kickPID = Atomic<Int32>(0)
+
+    func switchTo(_ anySpace: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
+        let s = anySpace as! SystrapAddressSpace
+        if s !== space {
+            runner = try s.runner()
+            space = s
+            trapped = false
+            stubFS = nil
+            kickPID.store(runner!.pid, ordering: .relaxed)
+        }
+        let r = runner!, a = r.area
+        // Where the registers go: the trap's own frame, or a fresh one.
+        var uc: UnsafeMutableRawPointer
+        if trapped, let p = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UContext.size) {
+            uc = p
+        } else {
+            uc = a.base + Int(SW_AREA_FRAME)
+            memset(uc, 0, Int(UContext.size))
+            uc.storeBytes(of: a.address + UInt64(SW_AREA_STACK), toByteOffset: UContext.stack, as: UInt64.self)
+            uc.storeBytes(of: SystrapArea.size - UInt64(SW_AREA_STACK), toByteOffset: UContext.stack + 16, as: UInt64.self)
+            uc.storeBytes(of: UInt16(truncatingIfNeeded: s.initialRegisters.raw.cs), toByteOffset: UContext.cs, as: UInt16.self)
+            uc.storeBytes(of: UInt16(truncatingIfNeeded: s.initialRegisters.raw.ss), toByteOffset: UContext.ss, as: UInt16.self)
+            a.store(SW_AREA_UC, a.address + UInt64(SW_AREA_FRAME))
+        }
+        UContext.write(regs.raw, to: uc)
+        if stubFS != regs.fsBase {
+            a.store(SW_AREA_FS, regs.fsBase)
+            a.store(SW_AREA_SET_FS, UInt64(1))
+            stubFS = regs.fsBase
+        }
+        a.post(UInt32(SW_STATE_RUN))
+        guard a.wait(whileState: UInt32(SW_STATE_RUN), pidfd: r.pidfd) == UInt32(SW_STATE_TRAP) else {
+            throw .stubDied("systrap stub \(r.pid) died or misbehaved")
+        }
+        let sig = a.load(SW_AREA_SIGNAL, as: Int32.self)
+        guard let frame = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UContext.size) else {
+            throw .stubDied("systrap stub \(r.pid) reported a frame outside its area")
+        }
+        trapped = true
+        UContext.read(frame, into: &regs.raw)
+        regs.raw.orig_rax = UInt64.max
+        let code = Int32(truncatingIfNeeded: a.load(SW_AREA_CODE, as: Int64.self))
+        if sig == SIGSYS && code == 2 /* SYS_USER_DISPATCH */ {
+            regs.raw.orig_rax = regs.raw.rax
+            regs.raw.rax = UInt64(bitPattern: -Int64(Errno.ENOSYS.rawValue))
+            return .syscall
+        }
+        if code > 0, [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP].contains(sig) {
+            return .fault(Signal(sig), address: GuestAddress(a.load(SW_AREA_ADDR, as: UInt64.self)), code: code)
+        }
+        return .interrupted
+    }
+
+    func kick() {
+        let p = kickPID.load(ordering: .relaxed)
+        if p > 0 { kill(p, PtraceContext.kickSignal) }
+    }
+
+    /// The XSAVE image the kernel saved in the stub's trap frame.
+    private func fpuImage() throws(PlatformError) -> (UnsafeMutableRawPointer, Int) {
+        guard trapped, let r = runner else { throw .host("no saved FPU state before the first run", .EINVAL) }
+        let a = r.area
+        guard let uc = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UContext.size) else { throw .stubDied("bad frame") }
+        let fp = uc.loadUnaligned(fromByteOffset: UContext.fpstate, as: UInt64.self)
+        guard let head = a.pointer(fp, length: 512) else { throw .host("no FPU state in the frame", .EINVAL) }
+        // fx_sw_bytes (bytes 464..) say how big the extended state is.
+        let magic = head.loadUnaligned(fromByteOffset: 464, as: UInt32.self)
+        var size = 512
+        if magic == 0x4650_5853 { size = Int(head.loadUnaligned(fromByteOffset: 480, as: UInt32.self)) }
+        guard size >= 512, let p = a.pointer(fp, length: UInt64(size)) else { throw .host("FPU state beyond the area", .EINVAL) }
+        return (p, size)
+    }
+
+    func fpuState(_ space: AddressSpace) throws(PlatformError) -> [UInt8] {
+        let (p, n) = try fpuImage()
+        return Array(UnsafeRawBufferPointer(start: p, count: n))
+    }
+
+    func setFPUState(_ space: AddressSpace, _ image: [UInt8]) throws(PlatformError) {
+        let (p, n) = try fpuImage()
+        image.withUnsafeBytes { memcpy(p, $0.baseAddress!, min(n, $0.count)) }
+    }
+}
+
+/// The systrap platform: guest syscalls trap inside the stub (Syscall User
+/// Dispatch), and the stub and the sentry hand off through shared memory.
+public final class SystrapPlatform: Platform, @unchecked Sendable {
+    public let name = "systrap"
+    let memory: MemoryFile
+    let stub: StubRegion
+
+    public init(memory: MemoryFile, stub: StubRegion) {
+        self.memory = memory
+        self.stub = stub
+    }
+
+    public func makeAddressSpace() throws(PlatformError) -> AddressSpace {
+        try SystrapAddressSpace(memory: memory, stub: stub)
+    }
+
+    public func makeContext() throws(PlatformError) -> PlatformContext { SystrapContext() }
+}
