@@ -16,8 +16,19 @@ long sw_build_stub_filter(const int *allowed, int count, uint64_t clone_flags,
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (!ctx) return -ENOMEM;
     long rc = 0;
-    for (int i = 0; i < count && rc == 0; i++)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+    for (int i = 0; i < count && rc == 0; i++) {
+        switch (allowed[i]) {
+        case SCMP_SYS(prctl):   // only PR_SET_PDEATHSIG and PR_SET_SYSCALL_USER_DISPATCH
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 1, SCMP_A0(SCMP_CMP_EQ, 1));
+            if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 1, SCMP_A0(SCMP_CMP_EQ, 59));
+            break;
+        case SCMP_SYS(arch_prctl):   // only ARCH_SET_FS
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 1, SCMP_A0(SCMP_CMP_EQ, 0x1002));
+            break;
+        default:
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
+        }
+    }
     // clone only with the exact flags the sentry uses for sibling stubs.
     if (rc == 0 && clone_flags)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,

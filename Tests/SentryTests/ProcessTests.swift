@@ -102,3 +102,26 @@ import Testing
         #expect(lines.contains { $0.contains("--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED") })
     }
 }
+
+/// A guest that attacks the stub's own pages ends with a clean errno or a
+/// clean kill (SIGSEGV for a fault, SIGKILL when its stub had to die),
+/// never with a sentry failure.
+@Suite(.serialized) struct StubAbuseTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
+    @Test(arguments: Harness.platforms)
+    func stubPagesCannotBeTouched(_ platform: PlatformKind) {
+        let refused = [("munmap", "munmap stub: -1 Invalid argument"), ("mprotect", "mprotect stub: -1 Cannot allocate memory"),
+                       ("mmap", "mmap over stub: 0xffffffffffffffff Cannot allocate memory")]
+        for (how, line) in refused {
+            let r = Harness.sandboxed(platform, Harness.image("abuse"), [how])
+            #expect(r.status == 0 && r.stdout == line + "\n", "\(how) on \(platform.rawValue): \(r)")
+        }
+        for how in ["jump", "selector", "area", "code"] {
+            let r = Harness.sandboxed(platform, Harness.image("abuse"), [how])
+            #expect(r.status == 139 || r.status == 137, "\(how) on \(platform.rawValue): \(r)")
+            #expect(!r.stdout.contains("returned") && !r.stdout.contains("wrote"), "\(how) on \(platform.rawValue)")
+            #expect(r.stderr.hasSuffix("Segmentation fault\n") || r.stderr.hasSuffix("Killed\n"), "\(how): \(r.stderr)")
+        }
+    }
+}
