@@ -6,13 +6,14 @@
 #include "CSwitch.h"
 #include <errno.h>
 #include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 long sw_build_stub_filter(const int *allowed, int count, uint64_t clone_flags,
-                          void *out, size_t cap, uint64_t out_guest_addr) {
+                          uint64_t trap_outside, void *out, size_t cap, uint64_t out_guest_addr) {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (!ctx) return -ENOMEM;
     long rc = 0;
@@ -46,13 +47,28 @@ long sw_build_stub_filter(const int *allowed, int count, uint64_t clone_flags,
 
     off_t size = lseek(fd, 0, SEEK_END);
     size_t header = 64; // struct sock_fprog, padded to the filter's offset
-    if (size <= 0 || (size_t)size + header > cap || size % sizeof(struct sock_filter)) {
+    // systrap's seccomp variant: any syscall made outside the stub's code
+    // page (the guest's) is SECCOMP_RET_TRAP, a SIGSYS the stub handles;
+    // the stub's own go on to libseccomp's rules. libseccomp cannot test
+    // the instruction pointer, so this prefix is written by hand.
+    struct sock_filter prefix[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 12),                                   // ip >> 32
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(trap_outside >> 32), 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 8),                                    // ip & 0xffffffff
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)trap_outside, 0, 1),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)trap_outside + 4096, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+    };
+    size_t pre = trap_outside ? sizeof(prefix) : 0;
+    if (size <= 0 || (size_t)size + pre + header > cap || size % sizeof(struct sock_filter)) {
         close(fd);
         return -E2BIG;
     }
     memset(out, 0, header);
-    if (pread(fd, (char *)out + header, (size_t)size, 0) != size) { close(fd); return -EIO; }
+    memcpy((char *)out + header, prefix, pre);
+    if (pread(fd, (char *)out + header + pre, (size_t)size, 0) != size) { close(fd); return -EIO; }
     close(fd);
+    size += (off_t)pre;
     struct sock_fprog prog = {
         .len = (unsigned short)(size / sizeof(struct sock_filter)),
         .filter = (struct sock_filter *)(uintptr_t)(out_guest_addr + header),

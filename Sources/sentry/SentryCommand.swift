@@ -51,6 +51,9 @@ struct Run: ParsableCommand {
     @Option(help: "Trapping backend: auto, ptrace, systrap or vmexec (see `sentry platforms`).")
     var platform: String = "auto"
 
+    @Option(name: .customLong("systrap-trap"), help: "How systrap traps guest syscalls: sud (Syscall User Dispatch, the default where the kernel has it) or seccomp (SECCOMP_RET_TRAP).")
+    var systrapTrap: String?
+
     @Option(help: "Host directory that is the guest's read-only /.")
     var root: String = "/"
 
@@ -75,6 +78,9 @@ struct Run: ParsableCommand {
         guard platform == "auto" || PlatformKind(rawValue: platform) != nil else {
             throw ValidationError("unknown platform '\(platform)' (choose auto, ptrace, systrap or vmexec)")
         }
+        if let systrapTrap, systrapTrap != "sud" && systrapTrap != "seccomp" {
+            throw ValidationError("unknown --systrap-trap '\(systrapTrap)' (choose sud or seccomp)")
+        }
         if let filter {
             for name in filter.split(separator: ",") where linuxAMD64.number(of: String(name)) == nil {
                 throw ValidationError("--strace-filter: unknown syscall '\(name)'")
@@ -98,7 +104,8 @@ struct Run: ParsableCommand {
         let memory: MemoryFile, stub: StubRegion, backend: Platform
         do {
             memory = try MemoryFile()
-            stub = try StubRegion.install()
+            let seccompTrap = kind == .systrap && (systrapTrap == "seccomp" || (systrapTrap == nil && !PlatformKind.sudAvailable))
+            stub = try StubRegion.install(trapGuestSyscalls: seccompTrap)
             backend = try kind.make(memory: memory, stub: stub)
         } catch {
             if case .unavailable = error { fail(error.description, .platformUnavailable) }

@@ -84,16 +84,34 @@ enum Harness {
     }
 
     /// The guest under `sentry run --platform P`.
-    static func sandboxed(_ platform: PlatformKind, _ exe: String, _ args: [String] = [], extra: [String] = [],
+    static func sandboxed(_ platform: TestPlatform, _ exe: String, _ args: [String] = [], extra: [String] = [],
                           env: [String: String]? = nil, stdin: String? = nil) -> Result {
-        run(sentry, ["run", "--platform", platform.rawValue] + extra + [exe] + args, env: env, stdin: stdin)
+        run(sentry, ["run"] + platform.arguments + extra + [exe] + args, env: env, stdin: stdin)
+    }
+
+    /// A platform as the tests run it: systrap once per trap kind.
+    struct TestPlatform: Sendable, CustomStringConvertible {
+        let kind: PlatformKind
+        let arguments: [String]
+        let rawValue: String
+        var description: String { rawValue }
     }
 
     /// Platforms to test here; the others are printed with the reason.
-    static let platforms: [PlatformKind] = {
-        var out: [PlatformKind] = []
+    static let platforms: [TestPlatform] = {
+        var out: [TestPlatform] = []
         for s in PlatformKind.survey() {
-            if s.available { out.append(s.kind) } else { print("skipping platform \(s.kind.rawValue): \(s.reason)") }
+            guard s.available else { print("skipping platform \(s.kind.rawValue): \(s.reason)"); continue }
+            if s.kind == .systrap {
+                if PlatformKind.sudAvailable {
+                    out.append(TestPlatform(kind: .systrap, arguments: ["--platform", "systrap", "--systrap-trap", "sud"], rawValue: "systrap-sud"))
+                } else {
+                    print("skipping platform systrap with --systrap-trap sud: no Syscall User Dispatch on this kernel")
+                }
+                out.append(TestPlatform(kind: .systrap, arguments: ["--platform", "systrap", "--systrap-trap", "seccomp"], rawValue: "systrap-seccomp"))
+            } else {
+                out.append(TestPlatform(kind: s.kind, arguments: ["--platform", s.kind.rawValue], rawValue: s.kind.rawValue))
+            }
         }
         return out
     }()

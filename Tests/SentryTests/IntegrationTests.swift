@@ -13,7 +13,7 @@ import Testing
     ]
 
     @Test(arguments: Harness.platforms)
-    func guestsMatchNative(_ platform: PlatformKind) {
+    func guestsMatchNative(_ platform: Harness.TestPlatform) {
         let env = ["SENTRY_TEST_VAR": "value 1", "PATH": "/usr/bin:/bin"]
         for (name, args) in Self.compared {
             let native = Harness.run(Harness.image(name), args, env: env)
@@ -23,14 +23,14 @@ import Testing
     }
 
     @Test(arguments: Harness.platforms)
-    func helloPrintsItsExpectedOutput(_ platform: PlatformKind) throws {
+    func helloPrintsItsExpectedOutput(_ platform: Harness.TestPlatform) throws {
         let expected = try String(contentsOf: Harness.images.appendingPathComponent("expected/hello.out"), encoding: .utf8)
         let r = Harness.sandboxed(platform, Harness.image("hello"))
         #expect(r.status == 0 && r.stdout == expected)
     }
 
     @Test(arguments: Harness.platforms)
-    func badPointerIsEFAULTAndUnknownSyscallENOSYS(_ platform: PlatformKind) {
+    func badPointerIsEFAULTAndUnknownSyscallENOSYS(_ platform: Harness.TestPlatform) {
         let f = Harness.sandboxed(platform, Harness.image("efault"))
         #expect(f.stdout.contains("write(bad pointer) = -1 errno=Bad address"))
         let n = Harness.sandboxed(platform, Harness.image("enosys"), extra: ["--strace"])
@@ -39,14 +39,14 @@ import Testing
     }
 
     @Test(arguments: Harness.platforms)
-    func segfaultIsReportedLikeAShell(_ platform: PlatformKind) {
+    func segfaultIsReportedLikeAShell(_ platform: Harness.TestPlatform) {
         let r = Harness.sandboxed(platform, Harness.image("segv"))
         #expect(r.status == 139)
         #expect(r.stderr == "Segmentation fault\n")
     }
 
     @Test(arguments: Harness.platforms)
-    func busyboxAppletsMatchNative(_ platform: PlatformKind) throws {
+    func busyboxAppletsMatchNative(_ platform: Harness.TestPlatform) throws {
         let busybox = "/bin/busybox"
         try #require(FileManager.default.isExecutableFile(atPath: busybox), "busybox-static is not installed")
         let dir = try Harness.scratchDirectory()
@@ -106,7 +106,7 @@ import Testing
     /// image, in order. The one allowed difference: strace sees the execve
     /// that starts the program; the sentry loads the image itself.
     @Test(arguments: Harness.platforms)
-    func traceNamesMatchRealStrace(_ platform: PlatformKind) throws {
+    func traceNamesMatchRealStrace(_ platform: Harness.TestPlatform) throws {
         let strace = "/usr/bin/strace"
         try #require(FileManager.default.isExecutableFile(atPath: strace), "strace is not installed")
         let dir = try Harness.scratchDirectory()
@@ -122,7 +122,7 @@ import Testing
     }
 
     @Test(arguments: Harness.platforms)
-    func straceFilterAndJSON(_ platform: PlatformKind) throws {
+    func straceFilterAndJSON(_ platform: Harness.TestPlatform) throws {
         let r = Harness.sandboxed(platform, "/bin/busybox", ["cat", "/etc/os-release"], extra: ["--strace", "--strace-filter", "openat,read"])
         let lines = r.stderr.split(separator: "\n").filter { !$0.hasPrefix("+++") }
         #expect(!lines.isEmpty && lines.allSatisfy { $0.hasPrefix("openat(") || $0.hasPrefix("read(") })

@@ -27,11 +27,9 @@ public enum PlatformKind: String, CaseIterable, Sendable {
                 ? "this kernel has process_vm_exec, but the sentry's vmexec backend is not built yet"
                 : "this kernel (\(Self.release())) has no process_vm_exec; it needs the patched kernel of images/kernel/")
         case .systrap:
-            // PR_SET_SYSCALL_USER_DISPATCH with PR_SYS_DISPATCH_OFF succeeds where SUD exists (5.11+).
-            let sud = sw_sud_available() != 0
-            return Status(kind: self, available: sud, reason: sud
-                ? "guest syscalls trap in the stub through Syscall User Dispatch (the seccomp RET_TRAP variant is not built yet)"
-                : "this kernel has no Syscall User Dispatch (5.11+); the seccomp RET_TRAP variant is not built yet")
+            return Status(kind: self, available: true, reason: Self.sudAvailable
+                ? "guest syscalls trap in the stub: Syscall User Dispatch (default) or seccomp SECCOMP_RET_TRAP (--systrap-trap seccomp)"
+                : "guest syscalls trap in the stub through seccomp SECCOMP_RET_TRAP; no Syscall User Dispatch here (5.11+)")
         }
     }
 
@@ -50,12 +48,17 @@ public enum PlatformKind: String, CaseIterable, Sendable {
         switch self {
         case .ptrace: return PtracePlatform(memory: memory, stub: stub)
         case .systrap:
-            let s = status()
-            guard s.available else { throw .unavailable("platform systrap is not available: \(s.reason)") }
+            // The stub image decides the trap: its filter traps, or SUD does.
+            if !stub.trapsGuestSyscalls && !Self.sudAvailable {
+                throw .unavailable("platform systrap: this kernel has no Syscall User Dispatch; use --systrap-trap seccomp")
+            }
             return SystrapPlatform(memory: memory, stub: stub)
         case .vmexec: throw .unavailable("platform \(rawValue) is not available: \(status().reason)")
         }
     }
+
+    /// PR_SET_SYSCALL_USER_DISPATCH with PR_SYS_DISPATCH_OFF succeeds where SUD exists (5.11+).
+    public static var sudAvailable: Bool { sw_sud_available() != 0 }
 
     static func kernelHasSymbol(_ name: String) -> Bool {
         guard let f = fopen("/proc/kallsyms", "r") else { return false }

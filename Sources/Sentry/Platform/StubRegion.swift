@@ -13,6 +13,8 @@ public struct StubRegion: Sendable {
     public let cloneGadget: GuestAddress
     /// The memfd holding the ELF image (close-on-exec; the spawn execs it by fd).
     public let imageFD: Int32
+    /// Its seccomp filter traps guest syscalls (systrap's seccomp variant).
+    public let trapsGuestSyscalls: Bool
     public static let fileBytes = UInt64(SW_STUB_PAGES) * GuestAddress.pageSize
 
     /// High in the address space, far below where Linux puts stacks, so the
@@ -31,7 +33,9 @@ public struct StubRegion: Sendable {
 
     /// Builds the stub image: the code of CSwitch's stub and a seccomp
     /// program that expects to live at `base + 4096`.
-    public static func install(base: UInt64 = defaultBase) throws(PlatformError) -> StubRegion {
+    /// `trapGuestSyscalls`: the image's filter traps (SIGSYS) every syscall
+    /// made outside the stub's code, for systrap's seccomp variant.
+    public static func install(base: UInt64 = defaultBase, trapGuestSyscalls: Bool = false) throws(PlatformError) -> StubRegion {
         var codeLen = 0, gadget = 0, cloneGadget = 0
         guard let code = sw_stub_code(&codeLen, &gadget, &cloneGadget), codeLen <= 4096 else {
             throw .unavailable("stub code missing or larger than a page")
@@ -40,7 +44,7 @@ public struct StubRegion: Sendable {
         let n = allowedSyscalls.withUnsafeBufferPointer { allowed in
             filter.withUnsafeMutableBytes { out in
                 sw_build_stub_filter(allowed.baseAddress, Int32(allowed.count), siblingCloneFlags,
-                                     out.baseAddress, out.count, base + UInt64(SW_STUB_DATA_OFFSET))
+                                     trapGuestSyscalls ? base : 0, out.baseAddress, out.count, base + UInt64(SW_STUB_DATA_OFFSET))
             }
         }
         if n < 0 { throw .host("building the stub seccomp filter", Errno(Int32(-n))) }
@@ -56,7 +60,7 @@ public struct StubRegion: Sendable {
         let w = elf.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         if w != elf.count { close(fd); throw .host("writing the stub image", Errno(errno)) }
         return StubRegion(base: GuestAddress(base), syscallGadget: GuestAddress(base + UInt64(gadget)),
-                          cloneGadget: GuestAddress(base + UInt64(cloneGadget)), imageFD: fd)
+                          cloneGadget: GuestAddress(base + UInt64(cloneGadget)), imageFD: fd, trapsGuestSyscalls: trapGuestSyscalls)
     }
 
     /// ELF header and two PT_LOAD program headers: code at file offset 4096

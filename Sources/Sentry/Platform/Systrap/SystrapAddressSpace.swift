@@ -56,9 +56,11 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
                 r = try boot.inject(13 /* rt_sigaction */, UInt64(sig), act, 0, 8)
                 guard r == 0 else { throw PlatformError.host("installing the stub's trap handler", Errno(Int32(truncatingIfNeeded: -r))) }
             }
-            r = try boot.inject(157 /* prctl */, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1 /* ON */,
-                                stub.base.rawValue, 4096, area.address + UInt64(SW_AREA_SELECTOR))
-            guard r == 0 else { throw PlatformError.unavailable("Syscall User Dispatch: \(Errno(Int32(truncatingIfNeeded: -r)))") }
+            if !stub.trapsGuestSyscalls {   // the seccomp variant's filter traps instead
+                r = try boot.inject(157 /* prctl */, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1 /* ON */,
+                                    stub.base.rawValue, 4096, area.address + UInt64(SW_AREA_SELECTOR))
+                guard r == 0 else { throw PlatformError.unavailable("Syscall User Dispatch: \(Errno(Int32(truncatingIfNeeded: -r)))") }
+            }
             var start = boot.initialRegisters
             start.ip = stub.base.rawValue + UInt64(sw_systrap_park_offset())
             start.sp = area.address + SystrapArea.size - 64
@@ -89,7 +91,10 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
         area.store(SW_AREA_STACK_T + 8, Int64(0))
         area.store(SW_AREA_STACK_T + 16, SystrapArea.size - UInt64(SW_AREA_STACK))
         area.store(SW_AREA_CODE_START, stub.base.rawValue)
-        area.store(SW_AREA_CODE_LEN, UInt64(4096))
+        // A sibling turns SUD on with these; with the seccomp variant the
+        // (inherited) filter traps already, and a zero length makes the
+        // sibling's prctl fail harmlessly.
+        area.store(SW_AREA_CODE_LEN, stub.trapsGuestSyscalls ? UInt64(0) : UInt64(4096))
         return area
     }
 

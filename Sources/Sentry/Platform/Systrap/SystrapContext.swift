@@ -57,7 +57,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         UContext.read(frame, into: &regs.raw)
         regs.raw.orig_rax = UInt64.max
         let code = Int32(truncatingIfNeeded: a.load(SW_AREA_CODE, as: Int64.self))
-        if sig == SIGSYS && code == 2 /* SYS_USER_DISPATCH */ {
+        if sig == SIGSYS && (code == 2 /* SYS_USER_DISPATCH */ || code == 1 /* SYS_SECCOMP */) {
             regs.raw.orig_rax = regs.raw.rax
             regs.raw.rax = UInt64(bitPattern: -Int64(Errno.ENOSYS.rawValue))
             return .syscall
