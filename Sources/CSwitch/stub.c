@@ -101,7 +101,7 @@ __asm__(
     "  mov $1, %edx\n"
     "  mov $202, %eax\n"
     "  syscall\n"
-    "11: mov $4000, %ecx\n"           // spin a little before sleeping:
+    "11: mov $200, %ecx\n"            // spin a little (a few µs) before sleeping:
     "16: mov (%rbx), %edx\n"          // the sentry usually answers in microseconds
     "  cmp $1, %edx\n"
     "  je 13f\n"                      // RUN

@@ -1,9 +1,12 @@
 // Process-level microbenchmarks; prints the mean ns per operation.
-//   procbench fork N | forkexec N | thread N | pipe N
+//   procbench getppid N | openread N | mmap N | fork N | forkexec N | thread N | pipe N
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,10 +20,26 @@ static void *nothing(void *a) { return a; }
 
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "nop") == 0) return 0;   // the exec target
-    if (argc < 3) { fprintf(stderr, "usage: procbench fork|forkexec|thread|pipe N\n"); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: procbench getppid|openread|mmap|fork|forkexec|thread|pipe N\n"); return 2; }
     int n = atoi(argv[2]);
     long long start = now();
-    if (strcmp(argv[1], "fork") == 0) {
+    if (strcmp(argv[1], "getppid") == 0) {
+        for (int i = 0; i < n; i++) syscall(SYS_getppid);
+    } else if (strcmp(argv[1], "openread") == 0) {
+        char buf[256];
+        for (int i = 0; i < n; i++) {
+            int fd = open("/etc/hostname", O_RDONLY);
+            if (fd < 0 || read(fd, buf, sizeof buf) < 0) return 1;
+            close(fd);
+        }
+    } else if (strcmp(argv[1], "mmap") == 0) {
+        for (int i = 0; i < n; i++) {
+            char *p = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED) return 1;
+            p[0] = 1;
+            munmap(p, 65536);
+        }
+    } else if (strcmp(argv[1], "fork") == 0) {
         for (int i = 0; i < n; i++) {
             pid_t p = fork();
             if (p == 0) _exit(0);

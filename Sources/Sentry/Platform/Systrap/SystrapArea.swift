@@ -12,6 +12,10 @@ struct SystrapArea: @unchecked Sendable {
     let fileOffset: UInt64
 
     static let size = UInt64(SW_AREA_SIZE)
+    /// PAUSEs before sleeping on the futex: a few µs (a PAUSE is up to
+    /// ~140 cycles on recent x86). Longer spins starve runnable tasks on
+    /// small machines: every blocked task would burn a CPU.
+    static let spins = 200
 
     var stateWord: UnsafeMutablePointer<UInt32> { base.assumingMemoryBound(to: UInt32.self) }
     var state: UInt32 {
@@ -32,7 +36,7 @@ struct SystrapArea: @unchecked Sendable {
     /// Waits (spinning briefly, then on the futex) until the stub moves the
     /// state away from `from`. nil if the stub died meanwhile.
     func wait(whileState from: UInt32, pidfd: Int32) -> UInt32? {
-        for _ in 0..<8000 {
+        for _ in 0..<Self.spins {
             let s = state
             if s != from { return s }
             sw_pause()
@@ -48,10 +52,14 @@ struct SystrapArea: @unchecked Sendable {
         }
     }
 
-    /// Hands the area to the stub; a futex wake only if it sleeps.
-    func post(_ s: UInt32) {
+    /// Hands the area to the stub; a futex wake only if it sleeps. Returns
+    /// whether it had to be woken.
+    @discardableResult
+    func post(_ s: UInt32) -> Bool {
         state = s
-        if sw_atomic_load32(base + Int(SW_AREA_STUB_WAITING)) != 0 { _ = sw_futex_wake(stateWord) }
+        guard sw_atomic_load32(base + Int(SW_AREA_STUB_WAITING)) != 0 else { return false }
+        _ = sw_futex_wake(stateWord)
+        return true
     }
 }
 
