@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 long sw_build_stub_filter(const int *allowed, int count, uint64_t clone_flags,
-                          uint64_t trap_outside, void *out, size_t cap, uint64_t out_guest_addr) {
+                          uint64_t code_page, int trap_outside, void *out, size_t cap,
+                          uint64_t out_guest_addr) {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (!ctx) return -ENOMEM;
     long rc = 0;
@@ -47,19 +48,20 @@ long sw_build_stub_filter(const int *allowed, int count, uint64_t clone_flags,
 
     off_t size = lseek(fd, 0, SEEK_END);
     size_t header = 64; // struct sock_fprog, padded to the filter's offset
-    // systrap's seccomp variant: any syscall made outside the stub's code
-    // page (the guest's) is SECCOMP_RET_TRAP, a SIGSYS the stub handles;
-    // the stub's own go on to libseccomp's rules. libseccomp cannot test
-    // the instruction pointer, so this prefix is written by hand.
+    // The stub's own syscalls come from its code page; anything else is a
+    // guest's. Under PTRACE_SYSEMU and Syscall User Dispatch a guest syscall
+    // never reaches this filter, so one that does is killed; in systrap's
+    // seccomp variant it is SECCOMP_RET_TRAP, a SIGSYS the stub handles.
+    // libseccomp cannot test the instruction pointer: this prefix is BPF by hand.
     struct sock_filter prefix[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 12),                                   // ip >> 32
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(trap_outside >> 32), 0, 3),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(code_page >> 32), 0, 3),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 8),                                    // ip & 0xffffffff
-        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)trap_outside, 0, 1),
-        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)trap_outside + 4096, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)code_page, 0, 1),
+        BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)code_page + 4096, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, trap_outside ? SECCOMP_RET_TRAP : SECCOMP_RET_KILL_PROCESS),
     };
-    size_t pre = trap_outside ? sizeof(prefix) : 0;
+    size_t pre = sizeof(prefix);
     if (size <= 0 || (size_t)size + pre + header > cap || size % sizeof(struct sock_filter)) {
         close(fd);
         return -E2BIG;

@@ -109,10 +109,12 @@ int sw_pidfd_exited(int pidfd, int64_t timeout_ns);
 // program pointer set as it will be seen at out_guest_addr. Returns bytes
 // written or -errno.
 // clone_flags: when nonzero, clone is also allowed with exactly these flags.
-// trap_outside: when nonzero, the address of the stub's code page: syscalls
-// from anywhere else get SECCOMP_RET_TRAP (systrap's seccomp variant).
+// The rules hold only for syscalls made from the page at code_page (the
+// stub's code); any other is killed, or with trap_outside gets
+// SECCOMP_RET_TRAP (systrap's seccomp variant).
 long sw_build_stub_filter(const int *allowed, int count, uint64_t clone_flags,
-                          uint64_t trap_outside, void *out, size_t cap, uint64_t out_guest_addr);
+                          uint64_t code_page, int trap_outside, void *out, size_t cap,
+                          uint64_t out_guest_addr);
 
 // ---- host system calls glibc does not wrap, or wraps variadically (host.c) ---
 

@@ -44,7 +44,8 @@ public struct StubRegion: Sendable {
         let n = allowedSyscalls.withUnsafeBufferPointer { allowed in
             filter.withUnsafeMutableBytes { out in
                 sw_build_stub_filter(allowed.baseAddress, Int32(allowed.count), siblingCloneFlags,
-                                     trapGuestSyscalls ? base : 0, out.baseAddress, out.count, base + UInt64(SW_STUB_DATA_OFFSET))
+                                     base, trapGuestSyscalls ? 1 : 0, out.baseAddress, out.count,
+                                     base + UInt64(SW_STUB_DATA_OFFSET))
             }
         }
         if n < 0 { throw .host("building the stub seccomp filter", Errno(Int32(-n))) }
