@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sched.h>
 #include <poll.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -129,3 +130,8 @@ int sw_pidfd_exited(int pidfd, int64_t timeout_ns) {
 }
 
 void sw_pause(void) { __builtin_ia32_pause(); }
+
+int sw_pidfd_reap(int pidfd) {
+    siginfo_t info;
+    return waitid((idtype_t)3 /* P_PIDFD */, (id_t)pidfd, &info, WEXITED | __WALL) < 0 ? -errno : 0;
+}

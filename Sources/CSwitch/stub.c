@@ -153,13 +153,62 @@ __asm__(
     "  mov $15, %eax\n"
     "  syscall\n"
     "  ud2\n"
-    // A sibling (clone child): its own signal stack, Syscall User
-    // Dispatch (not inherited by clone), death with its parent stub.
+    // Set-up of a systrap stub, on its area's stack: the first stub of an
+    // address space starts here when the sentry lets it go; a sibling
+    // (clone child) comes here from the request above. Its own signal
+    // stack; the trap handler (sigaction prepared in the area) for SIGSYS,
+    // the faults and the kick (SIGWINCH); death with its parent; Syscall
+    // User Dispatch (not inherited by clone; with a zero length, for the
+    // seccomp variant, the prctl fails harmlessly).
+    ".globl sw_systrap_init\n"
+    "sw_systrap_init:\n"
     "14: mov %rsp, %rbx\n"
     "  and $-65536, %rbx\n"
     "  lea 128(%rbx), %rdi\n"         // sigaltstack(&area.stack, NULL)
     "  xor %esi, %esi\n"
     "  mov $131, %eax\n"
+    "  syscall\n"
+    "  mov $31, %edi\n"
+    "  lea 512(%rbx), %rsi\n"
+    "  xor %edx, %edx\n"
+    "  mov $8, %r10d\n"
+    "  mov $13, %eax\n"
+    "  syscall\n"
+    "  mov $11, %edi\n"
+    "  lea 512(%rbx), %rsi\n"
+    "  xor %edx, %edx\n"
+    "  mov $8, %r10d\n"
+    "  mov $13, %eax\n"
+    "  syscall\n"
+    "  mov $7, %edi\n"
+    "  lea 512(%rbx), %rsi\n"
+    "  xor %edx, %edx\n"
+    "  mov $8, %r10d\n"
+    "  mov $13, %eax\n"
+    "  syscall\n"
+    "  mov $8, %edi\n"
+    "  lea 512(%rbx), %rsi\n"
+    "  xor %edx, %edx\n"
+    "  mov $8, %r10d\n"
+    "  mov $13, %eax\n"
+    "  syscall\n"
+    "  mov $4, %edi\n"
+    "  lea 512(%rbx), %rsi\n"
+    "  xor %edx, %edx\n"
+    "  mov $8, %r10d\n"
+    "  mov $13, %eax\n"
+    "  syscall\n"
+    "  mov $5, %edi\n"
+    "  lea 512(%rbx), %rsi\n"
+    "  xor %edx, %edx\n"
+    "  mov $8, %r10d\n"
+    "  mov $13, %eax\n"
+    "  syscall\n"
+    "  mov $28, %edi\n"
+    "  lea 512(%rbx), %rsi\n"
+    "  xor %edx, %edx\n"
+    "  mov $8, %r10d\n"
+    "  mov $13, %eax\n"
     "  syscall\n"
     "  mov $1, %edi\n"                // prctl(PR_SET_PDEATHSIG, SIGKILL)
     "  mov $9, %esi\n"
@@ -172,6 +221,7 @@ __asm__(
     "  lea 112(%rbx), %r8\n"
     "  mov $157, %eax\n"
     "  syscall\n"
+    "  mov %eax, 176(%rbx)\n"         // its result, for the sentry to check
     // Parked: report "ready" (signal 0) and wait for the first RUN.
     ".globl sw_systrap_park\n"
     "sw_systrap_park:\n"
@@ -184,7 +234,9 @@ __asm__(
     ".popsection\n");
 
 extern const uint8_t sw_stub_start[], sw_stub_syscall[], sw_stub_clone[], sw_stub_end[];
-extern const uint8_t sw_systrap_handler[], sw_systrap_park[];
+extern const uint8_t sw_systrap_handler[], sw_systrap_park[], sw_systrap_init[];
+
+size_t sw_systrap_init_offset(void) { return (size_t)(sw_systrap_init - sw_stub_start); }
 
 size_t sw_systrap_handler_offset(void) { return (size_t)(sw_systrap_handler - sw_stub_start); }
 size_t sw_systrap_park_offset(void) { return (size_t)(sw_systrap_park - sw_stub_start); }
@@ -209,10 +261,6 @@ static int spawn_child(void *p) {
     raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
     // Own process group: terminal signals reach the sentry, which forwards them.
     raw(SYS_setpgid, 0, 0, 0, 0, 0, 0);
-    // SIGCHLD ignored (it survives exec) so the CLONE_VM siblings this stub
-    // spawns for other tasks of its address space are reaped by the kernel.
-    struct { long handler, flags, restorer, mask; } ign = { (long)SIG_IGN, 0, 0, 0 };
-    raw(SYS_rt_sigaction, SIGCHLD, (long)&ign, 0, 8, 0, 0);
     long empty = 0;
     raw(SYS_rt_sigprocmask, SIG_SETMASK, (long)&empty, 0, 8, 0, 0);
     // Keep only the memory file (across exec) and the image to exec.

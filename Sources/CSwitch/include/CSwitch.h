@@ -69,6 +69,7 @@ pid_t sw_stub_spawn(int memfd, int elffd);
 // systrap: offsets of the trap handler and of the park entry in the stub code.
 size_t sw_systrap_handler_offset(void);
 size_t sw_systrap_park_offset(void);
+size_t sw_systrap_init_offset(void);
 
 // The systrap area of one task: 64 KiB, 64 KiB aligned, shared with the
 // sentry through the memory file; its upper part is the stub's signal stack.
@@ -89,7 +90,8 @@ size_t sw_systrap_park_offset(void);
 #define SW_AREA_CODE_LEN 160   // u64
 #define SW_AREA_SENTRY_WAITING 168 // u32: the sentry sleeps on the state futex
 #define SW_AREA_STUB_WAITING 172   // u32: the stub sleeps on it
-#define SW_AREA_SCRATCH 512    // sigactions passed to injected rt_sigaction
+#define SW_AREA_SUD_RESULT 176  // i32: what the stub's prctl(PR_SET_SYSCALL_USER_DISPATCH) returned
+#define SW_AREA_SCRATCH 512    // the trap handler's struct kernel_sigaction
 #define SW_AREA_FRAME 1024     // a fresh ucontext for a task's first run
 #define SW_AREA_STACK 4096     // the signal stack: [4096, 65536)
 enum { SW_STATE_RUN = 1, SW_STATE_TRAP = 2, SW_STATE_REQUEST = 3, SW_STATE_DONE = 4 };
@@ -100,6 +102,8 @@ long sw_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
 // pidfd_open(2), and whether the process behind a pidfd has exited.
 int sw_pidfd_open(pid_t pid);
 int sw_pidfd_exited(int pidfd, int64_t timeout_ns);
+// Reaps the (exited) child behind a pidfd: stubs are children of the sentry.
+int sw_pidfd_reap(int pidfd);
 
 // ---- seccomp (seccomp.c) ----------------------------------------------------
 

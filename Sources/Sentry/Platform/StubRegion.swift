@@ -27,9 +27,13 @@ public struct StubRegion: Sendable {
     static let allowedSyscalls: [Int32] = [9 /* mmap */, 10 /* mprotect */, 11 /* munmap */, 34 /* pause */,
                                            13 /* rt_sigaction */, 15 /* rt_sigreturn */, 131 /* sigaltstack */,
                                            157 /* prctl */, 158 /* arch_prctl */, 202 /* futex */]
-    /// The only clone the filter lets through: a sibling sharing the mm, no
-    /// exit signal (the stub ignores SIGCHLD, so siblings are reaped by the kernel).
-    static let siblingCloneFlags: UInt64 = 0x100 /* CLONE_VM */
+    /// The only clone the filter lets through: a sibling sharing the mm,
+    /// with no exit signal, whose parent is the stub's own parent
+    /// (CLONE_PARENT): every stub of an address space is then a child of the
+    /// sentry thread that made the first one, so a systrap sibling's
+    /// PDEATHSIG fires only when that thread (the last to leave) or the
+    /// sentry goes, not when the task that cloned it exits.
+    static let siblingCloneFlags: UInt64 = 0x100 /* CLONE_VM */ | 0x8000 /* CLONE_PARENT */
 
     /// Builds the stub image: the code of CSwitch's stub and a seccomp
     /// program that expects to live at `base + 4096`.

@@ -29,8 +29,6 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
         var usedSlots: Set<Int> = []
     }
     private let state = Mutex(State())
-    /// Signals the handler takes: the SUD trap, faults, and the kick.
-    static let trappedSignals: [Int32] = [SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, PtraceContext.kickSignal]
     static let maxSlots = 2048
 
     init(memory: MemoryFile, stub: StubRegion) throws(PlatformError) {
@@ -40,34 +38,22 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
         initialRegisters = boot.initialRegisters
         let area = try Self.makeArea(memory: memory, stub: stub, slot: 0)
         do {
-            var r = try boot.inject(9, area.address, SystrapArea.size, UInt64(PROT_READ | PROT_WRITE),
+            let r = try boot.inject(9, area.address, SystrapArea.size, UInt64(PROT_READ | PROT_WRITE),
                                     UInt64(MAP_SHARED | MAP_FIXED), UInt64(memory.fd), area.fileOffset)
             guard r == Int64(area.address) else { throw PlatformError.host("mapping a systrap area", Errno(Int32(truncatingIfNeeded: -r))) }
-            r = try boot.inject(131 /* sigaltstack */, area.address + UInt64(SW_AREA_STACK_T))
-            guard r == 0 else { throw PlatformError.host("sigaltstack in the stub", Errno(Int32(truncatingIfNeeded: -r))) }
-            // struct kernel_sigaction: handler, flags, restorer, mask.
-            let handler = stub.base.rawValue + UInt64(sw_systrap_handler_offset())
-            let act = area.address + UInt64(SW_AREA_SCRATCH)
-            area.store(SW_AREA_SCRATCH, handler)
-            area.store(SW_AREA_SCRATCH + 8, SignalAction.SA_SIGINFO | SignalAction.SA_ONSTACK | SignalAction.SA_RESTORER)
-            area.store(SW_AREA_SCRATCH + 16, handler)   // never returned through
-            area.store(SW_AREA_SCRATCH + 24, UInt64.max)
-            for sig in Self.trappedSignals {
-                r = try boot.inject(13 /* rt_sigaction */, UInt64(sig), act, 0, 8)
-                guard r == 0 else { throw PlatformError.host("installing the stub's trap handler", Errno(Int32(truncatingIfNeeded: -r))) }
-            }
-            if !stub.trapsGuestSyscalls {   // the seccomp variant's filter traps instead
-                r = try boot.inject(157 /* prctl */, 59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1 /* ON */,
-                                    stub.base.rawValue, 4096, area.address + UInt64(SW_AREA_SELECTOR))
-                guard r == 0 else { throw PlatformError.unavailable("Syscall User Dispatch: \(Errno(Int32(truncatingIfNeeded: -r)))") }
-            }
+            // The stub sets itself up from the area (sw_systrap_init), then parks.
             var start = boot.initialRegisters
-            start.ip = stub.base.rawValue + UInt64(sw_systrap_park_offset())
+            start.ip = stub.base.rawValue + UInt64(sw_systrap_init_offset())
             start.sp = area.address + SystrapArea.size - 64
             let pid = try boot.detach(startingAt: start)
             let pidfd = sw_pidfd_open(pid)
             if pidfd < 0 { kill(pid, SIGKILL); throw PlatformError.host("pidfd_open", Errno(-pidfd)) }
             try Self.awaitParked(area, pidfd: pidfd)
+            let sud = area.load(SW_AREA_SUD_RESULT, as: Int32.self)
+            if !stub.trapsGuestSyscalls && sud != 0 {
+                kill(pid, SIGKILL)
+                throw PlatformError.unavailable("Syscall User Dispatch: \(Errno(-sud))")
+            }
             state.withLock {
                 $0.runners[pthread_self()] = Runner(pid: pid, pidfd: pidfd, slot: 0, area: area, root: true)
                 $0.usedSlots.insert(0)
@@ -90,6 +76,12 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
         area.store(SW_AREA_STACK_T, area.address + UInt64(SW_AREA_STACK))
         area.store(SW_AREA_STACK_T + 8, Int64(0))
         area.store(SW_AREA_STACK_T + 16, SystrapArea.size - UInt64(SW_AREA_STACK))
+        // struct kernel_sigaction of the trap handler: handler, flags, restorer, mask.
+        let handler = stub.base.rawValue + UInt64(sw_systrap_handler_offset())
+        area.store(SW_AREA_SCRATCH, handler)
+        area.store(SW_AREA_SCRATCH + 8, SignalAction.SA_SIGINFO | SignalAction.SA_ONSTACK | SignalAction.SA_RESTORER)
+        area.store(SW_AREA_SCRATCH + 16, handler)   // never returned through: the stub resumes with rt_sigreturn
+        area.store(SW_AREA_SCRATCH + 24, UInt64.max)
         area.store(SW_AREA_CODE_START, stub.base.rawValue)
         // A sibling turns SUD on with these; with the seccomp variant the
         // (inherited) filter traps already, and a zero length makes the
@@ -197,6 +189,8 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
     func abandon(_ ticket: RunnerTicket) {
         let pid = pid_t(truncatingIfNeeded: ticket.raw & 0xffff_ffff), slot = Int(ticket.raw >> 32)
         kill(pid, SIGKILL)
+        let fd = sw_pidfd_open(pid)
+        if fd >= 0 { _ = sw_pidfd_exited(fd, -1); _ = sw_pidfd_reap(fd); close(fd) }
         if let off = pendingAreas.withLock({ $0.removeValue(forKey: slot) }) { memory.free(off, SystrapArea.size) }
         state.withLock { _ = $0.usedSlots.remove(slot) }
     }
@@ -209,7 +203,7 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
         }
         kill(me.pid, SIGKILL)
         _ = sw_pidfd_exited(me.pidfd, -1)
-        if me.root { var st: Int32 = 0; _ = waitpid(me.pid, &st, 0) }
+        _ = sw_pidfd_reap(me.pidfd)   // every stub is a child of the sentry (CLONE_PARENT)
         close(me.pidfd)
         memory.free(me.area.fileOffset, SystrapArea.size)
         state.withLock { _ = $0.usedSlots.remove(me.slot) }
