@@ -25,7 +25,7 @@ extension Task {
             case .syscall:
                 kernel.dispatch(self)
                 if let broken = mm.brokenReason { platformFailed(broken) }
-            case .fault(let sig, let address, let code):
+            case .fault(let sig, let address, let code, _):
                 var info = SignalInfo(sig, code: code)
                 info.address = address.rawValue
                 force(info)

@@ -58,8 +58,9 @@ public protocol PlatformContext: AnyObject, Sendable {
 public enum Trap: Sendable, Equatable {
     /// A system call; number and arguments are in the registers.
     case syscall
-    /// A synchronous fault raised by the guest's own instruction.
-    case fault(Signal, address: GuestAddress, code: Int32)
+    /// A synchronous fault raised by the guest's own instruction; for a
+    /// page fault, the access that faulted when the platform knows it.
+    case fault(Signal, address: GuestAddress, code: Int32, access: Prot?)
     /// The sentry kicked the task out of guest code (a signal to deliver, a
     /// group exit), or a stray host signal reached the stub.
     case interrupted

@@ -53,7 +53,8 @@ final class PtraceContext: PlatformContext, @unchecked Sendable {
             let code = sw_siginfo_code(&info)
             // si_code > 0: raised by the CPU for the guest's own instruction.
             if code > 0, [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP].contains(sig) {
-                return .fault(Signal(sig), address: GuestAddress(sw_siginfo_addr(&info)), code: code)
+                // ptrace shows no page-fault error code: the access kind is unknown.
+                return .fault(Signal(sig), address: GuestAddress(sw_siginfo_addr(&info)), code: code, access: nil)
             }
         }
         // A kick, an event stop, or a stray host signal: never passed on.

@@ -70,6 +70,7 @@ enum UContext {
     /// Offsets in the sigcontext of r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags.
     static let fpstate = mcontext + 184
     static let cs = mcontext + 144, ss = mcontext + 150
+    static let err = mcontext + 152, trapno = mcontext + 160
 
     static func read(_ p: UnsafeMutableRawPointer, into r: inout sw_regs) {
         func g(_ i: Int) -> UInt64 { p.loadUnaligned(fromByteOffset: mcontext + i * 8, as: UInt64.self) }

@@ -63,7 +63,14 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             return .syscall
         }
         if code > 0, [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP].contains(sig) {
-            return .fault(Signal(sig), address: GuestAddress(a.load(SW_AREA_ADDR, as: UInt64.self)), code: code)
+            // A page fault's error code (sigcontext err, trapno 14): bit 1 a
+            // write, bit 4 an instruction fetch, else a read.
+            var access: Prot?
+            if sig == SIGSEGV && frame.loadUnaligned(fromByteOffset: UContext.trapno, as: UInt64.self) == 14 {
+                let err = frame.loadUnaligned(fromByteOffset: UContext.err, as: UInt64.self)
+                access = err & 0x10 != 0 ? .exec : err & 0x2 != 0 ? .write : .read
+            }
+            return .fault(Signal(sig), address: GuestAddress(a.load(SW_AREA_ADDR, as: UInt64.self)), code: code, access: access)
         }
         return .interrupted
     }
