@@ -30,15 +30,24 @@ extension Task {
         }
         guard let (file, image) = loadedImage else { throw .ELOOP }
 
-        let newSpace: AddressSpace
-        do { newSpace = try kernel.platform.makeAddressSpace() } catch { throw .ENOMEM }
+        // When no other task uses this mm (no other thread, no vfork parent or
+        // CLONE_VM sibling), the task keeps its stub: the image is built on
+        // the sentry side, then swapped in. Otherwise a new stub is made and
+        // the old address space is left to the others.
+        let sole = kernel.locked { kernel.tasks.values.allSatisfy { $0 === self || $0.mm !== mm } }
+        let newSpace: AddressSpace?
+        if sole {
+            newSpace = nil
+        } else {
+            do { newSpace = try kernel.platform.makeAddressSpace() } catch { throw .ENOMEM }
+        }
         let newMM = MemoryManager(memory: kernel.memory, space: newSpace, layout: kernel.layout, imageCache: kernel.imageCache)
         let loaded: Loader.Result
         do { loaded = try Loader.load(image, file: file, into: newMM, argv: argv, envp: envp, execfn: path) } catch {
-            newSpace.leave()
+            newSpace?.leave()
             throw error == .EFAULT ? .ENOMEM : error
         }
-        if newMM.brokenReason != nil { newSpace.leave(); throw .ENOMEM }
+        if newMM.brokenReason != nil { newSpace?.leave(); throw .ENOMEM }
 
         // Point of no return. The other threads go first (de_thread).
         killOtherThreads()
@@ -55,10 +64,23 @@ extension Task {
             clearChildTID = .null
         }
         robustList = (.null, 0)
-        let oldSpace = space
-        space = newSpace
-        mm = newMM
-        oldSpace?.leave()
+        if let newSpace {
+            let oldSpace = space
+            space = newSpace
+            mm = newMM
+            oldSpace?.leave()
+        } else {
+            // The same stub: empty it, then mirror the new image into it.
+            do throws(PlatformError) {
+                try space.unmap(kernel.layout.minAddress..<kernel.layout.top)
+                try newMM.attach(space)
+            } catch {
+                mm = newMM
+                platformFailed(error)
+                return
+            }
+            mm = newMM
+        }
         if fds.isShared {
             let own = fds.copy()
             fds.releaseUser()
@@ -79,7 +101,7 @@ extension Task {
         executablePath = path
         commandLine = argv
         environment = envp
-        regs = Kernel.entryRegisters(newSpace, loaded)
+        regs = Kernel.entryRegisters(space, loaded)
         registersReplaced = true
         releaseVforkParent()
     }
