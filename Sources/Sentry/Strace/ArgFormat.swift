@@ -1,7 +1,8 @@
 /// How strace prints one syscall argument. Formats marked "out" are printed
 /// from guest memory after the call (and only if it succeeded).
 public enum ArgFormat: Sendable {
-    case int            // signed decimal
+    case int            // signed decimal, 64-bit (long, off_t)
+    case int32          // signed decimal, a C int (pid_t, int flags): the low 32 bits
     case uint           // unsigned decimal
     case hex            // 0x..., NULL for 0
     case octal          // mode bits: 0644

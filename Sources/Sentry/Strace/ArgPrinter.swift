@@ -26,6 +26,7 @@ struct ArgPrinter {
         let v = args[i]
         switch f {
         case .int: return String(Int64(bitPattern: v))
+        case .int32: return String(Int32(truncatingIfNeeded: v))
         case .uint: return String(v)
         case .hex: return v == 0 ? "0" : "0x" + String(v, radix: 16)
         case .octal: return Decode.mode(v)
@@ -122,7 +123,9 @@ struct ArgPrinter {
             return "{stx_mask=0x\(String(x.stx_mask, radix: 16)), stx_attributes=0, stx_mode=" + Decode.fileMode(UInt32(x.stx_mode))
                 + ", stx_size=\(x.stx_size), ...}"
         case .statxMask: return "0x" + String(v & 0xffffffff, radix: 16)
-        case .signal: return Signal(Int32(truncatingIfNeeded: v)).name
+        case .signal:
+            let n = Int32(truncatingIfNeeded: v)
+            return n == 0 ? "0" : Signal(n).name   // strace: kill(pid, 0)
         case .sigactionIn, .sigactionOut:
             guard let a = read(v, (UInt64, UInt64, UInt64, UInt64).self) else { return hexOrNull(v) }
             let h = a.0 == 0 ? "SIG_DFL" : a.0 == 1 ? "SIG_IGN" : "0x" + String(a.0, radix: 16)
