@@ -215,10 +215,8 @@ public final class Kernel: @unchecked Sendable {
         if let pre { tracer!.exit(task, pre, result: result, exiting: task.isExiting) }
     }
 
-    /// The host pid whose CPU time is the task's (its ptrace stub).
-    public func hostPID(of task: Task) -> Int32? {
-        try? (task.space as? PtraceAddressSpace)?.runnerPID()
-    }
+    /// The host pid whose CPU time is the task's (its stub), on the task's thread.
+    public func hostPID(of task: Task) -> Int32? { task.space?.hostPID }
 
     private static func isInt80(_ task: Task) -> Bool {
         guard let b = try? task.mm.read(GuestAddress(task.regs.ip &- 2), as: UInt16.self) else { return false }

@@ -65,8 +65,8 @@ extension Task {
             }
         }
         exitRobustList()
-        let ticks = space == nil ? 0 : cpuTicks.user - kernel.locked { group.ownTicks }
-        kernel.locked { group.ownTicks += max(0, ticks) }
+        let ticks = stubTicks
+        kernel.locked { group.ownTicks += ticks }
         space?.leave()
         releaseVforkParent()
         let status: ExitStatus = kernel.locked {

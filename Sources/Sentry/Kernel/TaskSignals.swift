@@ -219,12 +219,15 @@ extension Task {
 
     /// CPU time of the task's process and its reaped children, in clock ticks.
     public var cpuTicks: (user: Int64, system: Int64, childUser: Int64, childSystem: Int64) {
-        var ts = timespec()
-        var user: Int64 = 0
-        if let pid = kernel.hostPID(of: self), clock_gettime((~pid << 3) | 2, &ts) == 0 {
-            user = Int64(ts.tv_sec) * 100 + Int64(ts.tv_nsec) / 10_000_000
-        }
         let (own, c) = kernel.locked { (group.ownTicks, group.childTicks) }
-        return (user + own, 0, c.user, c.system)
+        return (stubTicks + own, 0, c.user, c.system)
+    }
+
+    /// CPU time of this task's stub so far, in clock ticks (Linux's
+    /// CPUCLOCK_SCHED encoding of another process's clock).
+    var stubTicks: Int64 {
+        var ts = timespec()
+        guard let pid = kernel.hostPID(of: self), clock_gettime((~pid << 3) | 2, &ts) == 0 else { return 0 }
+        return Int64(ts.tv_sec) * 100 + Int64(ts.tv_nsec) / 10_000_000
     }
 }

@@ -32,6 +32,9 @@ public protocol AddressSpace: AnyObject, Sendable {
     func abandon(_ ticket: RunnerTicket)
     /// Registers a new image starts from (valid segment selectors, flags).
     var initialRegisters: Registers { get }
+    /// The host process the calling runner's guest code runs in (its CPU
+    /// clocks are the task's).
+    var hostPID: Int32? { get }
     /// The calling thread stops running in this space (task exit or execve).
     /// The last runner to leave frees the host side.
     func leave()

@@ -74,6 +74,8 @@ final class PtraceAddressSpace: AddressSpace, @unchecked Sendable {
         return pid
     }
 
+    var hostPID: Int32? { try? runnerPID() }
+
     func prepareRunner() throws(PlatformError) -> RunnerTicket {
         let child = try inject(56 /* clone */, StubRegion.siblingCloneFlags, at: stub.cloneGadget)
         if child <= 0 { throw .host("cloning a sibling stub", Errno(Int32(truncatingIfNeeded: -child))) }

@@ -103,6 +103,8 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
         return r
     }
 
+    var hostPID: Int32? { try? runner().pid }
+
     /// Runs one syscall in the calling runner's stub, which is parked in its
     /// handler (its task is in the sentry).
     func request(_ nr: UInt64, _ args: UInt64...) throws(PlatformError) -> Int64 {
