@@ -15,20 +15,18 @@ enum Poll {
         guard count <= UInt64(t.rlimit(7)?.cur ?? 1024) else { throw .EINVAL }
         let n = Int(count)
         let raw = try t.mm.copyIn(addr, n * 8)
-        var entries: [(FileDescription?, Int16)] = []
-        var fds: [Int32] = []
+        // A negative fd is skipped (revents 0); an unknown one is POLLNVAL.
+        var polled: [(FileDescription?, Int16)] = [], slots: [Int] = []
         for i in 0..<n {
             let fd = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 8, as: Int32.self) }
+            guard fd >= 0 else { continue }
             let ev = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 8 + 4, as: Int16.self) }
-            fds.append(fd)
-            // A negative fd is skipped (revents 0); an unknown one is POLLNVAL.
-            entries.append(fd < 0 ? (nil, 0) : ((try? t.fds.get(FileDescriptor(fd))), ev))
+            polled.append(((try? t.fds.get(FileDescriptor(fd))), ev))
+            slots.append(i)
         }
-        let waitable = entries.enumerated().map { i, e in fds[i] < 0 ? (Optional<FileDescription>.none, Int16(0)) : e }
-        var rev: [Int16]
+        let rev: [Int16]
         do {
-            rev = try t.poll(waitable.enumerated().filter { fds[$0.offset] >= 0 }.map { $0.element },
-                             deadline: deadline, interruptedBy: .ERESTART_RESTARTBLOCK)
+            rev = try t.poll(polled, deadline: deadline, interruptedBy: .ERESTART_RESTARTBLOCK)
         } catch {
             if error == .ERESTART_RESTARTBLOCK {
                 t.restartBlock = { (t: Task) throws(Errno) -> Int64 in try doPoll(t, addr, count: count, deadline: deadline) }
@@ -36,14 +34,9 @@ enum Poll {
             throw error
         }
         var out = raw
-        var ready = 0
-        var k = 0
-        for i in 0..<n {
-            var r: Int16 = 0
-            if fds[i] >= 0 { r = rev[k]; k += 1 }
-            if r != 0 { ready += 1 }
-            withUnsafeBytes(of: r) { out[i * 8 + 6] = $0[0]; out[i * 8 + 7] = $0[1] }
-        }
+        for i in 0..<n { out.store(Int16(0), at: i * 8 + 6) }
+        for (k, i) in slots.enumerated() { out.store(rev[k], at: i * 8 + 6) }
+        let ready = rev.filter { $0 != 0 }.count
         try t.mm.copyOut(addr, out)
         return Int64(ready)
     }

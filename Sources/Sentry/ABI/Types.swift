@@ -22,6 +22,13 @@ public struct GuestAddress: RawRepresentable, Hashable, Comparable, Sendable, Cu
     public var description: String { "0x" + String(rawValue, radix: 16) }
 }
 
+extension Array where Element == UInt8 {
+    /// Writes `value`'s bytes at `offset` (building kernel structs: siginfo, frames).
+    public mutating func store<T>(_ value: T, at offset: Int) {
+        Swift.withUnsafeBytes(of: value) { for (i, b) in $0.enumerated() { self[offset + i] = b } }
+    }
+}
+
 /// Memory protection (PROT_READ/WRITE/EXEC), as mmap and mprotect take it.
 public struct Prot: OptionSet, Hashable, Sendable {
     public let rawValue: UInt32

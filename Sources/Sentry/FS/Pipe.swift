@@ -104,8 +104,6 @@ public final class Pipe: Sendable {
 public final class PipeEnd: FileDescription, @unchecked Sendable {
     public let pipe: Pipe
     public let writer: Bool
-    private let id = PipeEnd.nextInode.add(1, ordering: .relaxed).newValue
-    private static let nextInode = Atomic<UInt64>(0x4000)
 
     init(_ pipe: Pipe, writer: Bool, flags: OpenFlags) {
         self.pipe = pipe

@@ -58,17 +58,16 @@ public struct SignalInfo: Sendable {
     /// The 128-byte siginfo_t of x86-64.
     public var bytes: [UInt8] {
         var b = [UInt8](repeating: 0, count: 128)
-        func put<T>(_ v: T, _ at: Int) { withUnsafeBytes(of: v) { for (i, x) in $0.enumerated() { b[at + i] = x } } }
-        put(signo, 0); put(errno, 4); put(code, 8)
+        b.store(signo, at: 0); b.store(errno, at: 4); b.store(code, at: 8)
         switch signo {
         case Signal.SIGSEGV.rawValue, Signal.SIGBUS.rawValue, Signal.SIGFPE.rawValue, Signal.SIGILL.rawValue,
              Signal.SIGTRAP.rawValue where code > 0:
-            put(address, 16)
+            b.store(address, at: 16)
         case Signal.SIGCHLD.rawValue where code > 0:
-            put(pid, 16); put(uid, 20); put(status, 24)
+            b.store(pid, at: 16); b.store(uid, at: 20); b.store(status, at: 24)
         default:
-            if code == Self.SI_TIMER { put(timerID, 16); put(overrun, 20); put(value, 24) }
-            else { put(pid, 16); put(uid, 20); put(value, 24) }
+            if code == Self.SI_TIMER { b.store(timerID, at: 16); b.store(overrun, at: 20); b.store(value, at: 24) }
+            else { b.store(pid, at: 16); b.store(uid, at: 20); b.store(value, at: 24) }
         }
         return b
     }

@@ -204,23 +204,22 @@ extension Task {
         try mm.copyOut(GuestAddress(fpAddr), image)
 
         var f = [UInt8](repeating: 0, count: Int(Self.frameSize))
-        func put<T>(_ v: T, _ at: Int) { withUnsafeBytes(of: v) { for (i, x) in $0.enumerated() { f[at + i] = x } } }
-        put(action.restorer, 0)
-        put(UInt64(1 | 2 | 4), Self.ucOffset)   // UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS
-        put(stack.sp, 24); put(altStackFlags(regs.sp), 32); put(stack.size, 40)
+        f.store(action.restorer, at: 0)
+        f.store(UInt64(1 | 2 | 4), at: Self.ucOffset)   // UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS
+        f.store(stack.sp, at: 24); f.store(altStackFlags(regs.sp), at: 32); f.store(stack.size, at: 40)
         let r = regs.raw
         let sc = Self.sigcontextOffset
         for (i, v) in [r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx,
-                       r.rdx, r.rax, r.rcx, r.rsp, r.rip, r.eflags].enumerated() { put(v, sc + i * 8) }
-        put(UInt16(truncatingIfNeeded: r.cs), sc + 144); put(UInt16(truncatingIfNeeded: r.gs), sc + 146)
-        put(UInt16(truncatingIfNeeded: r.fs), sc + 148); put(UInt16(truncatingIfNeeded: r.ss), sc + 150)
+                       r.rdx, r.rax, r.rcx, r.rsp, r.rip, r.eflags].enumerated() { f.store(v, at: sc + i * 8) }
+        f.store(UInt16(truncatingIfNeeded: r.cs), at: sc + 144); f.store(UInt16(truncatingIfNeeded: r.gs), at: sc + 146)
+        f.store(UInt16(truncatingIfNeeded: r.fs), at: sc + 148); f.store(UInt16(truncatingIfNeeded: r.ss), at: sc + 150)
         if info.signo == Signal.SIGSEGV.rawValue && info.code > 0 {
-            put(UInt64(14), sc + 160)            // trapno: page fault
-            put(info.address, sc + 176)          // cr2
+            f.store(UInt64(14), at: sc + 160)            // trapno: page fault
+            f.store(info.address, at: sc + 176)          // cr2
         }
-        put(mask, sc + 168)                      // oldmask
-        put(fpAddr, sc + 184)
-        put(mask, Self.sigmaskOffset)
+        f.store(mask, at: sc + 168)                      // oldmask
+        f.store(fpAddr, at: sc + 184)
+        f.store(mask, at: Self.sigmaskOffset)
         let si = info.bytes
         for i in 0..<128 { f[Self.siginfoOffset + i] = si[i] }
         try mm.copyOut(GuestAddress(sp), f)
@@ -248,12 +247,11 @@ extension Task {
         guard image.count >= 576 else { return }
         let magic1 = image.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 464, as: UInt32.self) }
         if magic1 == 0x4650_5853 { return }
-        func put<T>(_ v: T, _ at: Int) { withUnsafeBytes(of: v) { for (i, x) in $0.enumerated() { image[at + i] = x } } }
         let bv = image.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 512, as: UInt64.self) }
-        put(UInt32(0x4650_5853), 464)
-        put(UInt32(image.count + 4), 468)
-        put(bv | 3, 472)
-        put(UInt32(image.count), 480)
+        image.store(UInt32(0x4650_5853), at: 464)
+        image.store(UInt32(image.count + 4), at: 468)
+        image.store(bv | 3, at: 472)
+        image.store(UInt32(image.count), at: 480)
     }
 
     /// rt_sigreturn: reloads what the frame saved. A frame that can't be read

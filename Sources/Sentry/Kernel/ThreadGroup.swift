@@ -43,8 +43,6 @@ public final class ThreadGroup: @unchecked Sendable {
         self.handlers = handlers; self.limits = Mutex(limits); self.exitSignal = exitSignal
     }
 
-    public var leader: Task? { tasks.first { $0.tid == pid } ?? tasks.first }
-
     /// The limits of a new process: the sentry's own.
     static func hostLimits() -> [Int32: (cur: UInt64, max: UInt64)] {
         var out: [Int32: (cur: UInt64, max: UInt64)] = [:]

@@ -49,7 +49,6 @@ final class TimerThread: @unchecked Sendable {
 /// A process's timers: ITIMER_REAL (and alarm) and POSIX timers. Guarded by
 /// the kernel lock.
 final class ProcessTimers: @unchecked Sendable {
-    struct Interval { var value: Int64 = 0; var interval: Int64 = 0 }
     /// ITIMER_REAL: when it fires next (monotonic ns) and its period.
     var realDeadline: Int64 = 0
     var realInterval: Int64 = 0

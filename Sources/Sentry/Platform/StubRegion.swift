@@ -15,7 +15,6 @@ public struct StubRegion: Sendable {
     public let imageFD: Int32
     /// Its seccomp filter traps guest syscalls (systrap's seccomp variant).
     public let trapsGuestSyscalls: Bool
-    public static let fileBytes = UInt64(SW_STUB_PAGES) * GuestAddress.pageSize
 
     /// High in the address space, far below where Linux puts stacks, so the
     /// guest keeps almost all of the 47-bit user range.

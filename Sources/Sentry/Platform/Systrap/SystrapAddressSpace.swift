@@ -156,7 +156,7 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
             guard m == Int64(area.address) else { throw PlatformError.host("mapping a systrap area", Errno(Int32(truncatingIfNeeded: -m))) }
             let pid = try request(56 /* clone */, StubRegion.siblingCloneFlags, area.address + SystrapArea.size - 64)
             guard pid > 0 else { throw PlatformError.host("cloning a sibling stub", Errno(Int32(truncatingIfNeeded: -pid))) }
-            pendingAreas.withLock { $0[slot] = area.fileOffset }
+            pendingAreas.withLock { $0[slot] = area }
             return RunnerTicket(raw: Int64(slot) << 32 | pid)
         } catch let e as PlatformError {
             memory.free(area.fileOffset, SystrapArea.size)
@@ -169,31 +169,24 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
 
     func join(_ ticket: RunnerTicket) throws(PlatformError) {
         let pid = pid_t(truncatingIfNeeded: ticket.raw & 0xffff_ffff), slot = Int(ticket.raw >> 32)
-        let off = try areaOffset(slot)
-        let a = SystrapArea(base: memory.pointer(off), address: stub.base.rawValue + SystrapArea.size * UInt64(slot + 1), fileOffset: off)
+        guard let a = pendingAreas.withLock({ $0.removeValue(forKey: slot) }) else {
+            throw .host("no prepared area for slot \(slot)", .EINVAL)
+        }
         let pidfd = sw_pidfd_open(pid)
         if pidfd < 0 { kill(pid, SIGKILL); throw .host("pidfd_open", Errno(-pidfd)) }
         try Self.awaitParked(a, pidfd: pidfd)
         state.withLock { $0.runners[pthread_self()] = Runner(pid: pid, pidfd: pidfd, slot: slot, area: a, root: false) }
     }
 
-    /// The memory-file chunk of a slot's area: read back from the stub's
-    /// own mapping is not possible, so prepareRunner's chunk is found by
-    /// the address the area was built for.
-    private func areaOffset(_ slot: Int) throws(PlatformError) -> UInt64 {
-        guard let off = pendingAreas.withLock({ $0.removeValue(forKey: slot) }) else {
-            throw .host("no prepared area for slot \(slot)", .EINVAL)
-        }
-        return off
-    }
-    private let pendingAreas = Mutex<[Int: UInt64]>([:])
+    /// Areas prepared for siblings that have not joined yet, by slot.
+    private let pendingAreas = Mutex<[Int: SystrapArea]>([:])
 
     func abandon(_ ticket: RunnerTicket) {
         let pid = pid_t(truncatingIfNeeded: ticket.raw & 0xffff_ffff), slot = Int(ticket.raw >> 32)
         kill(pid, SIGKILL)
         let fd = sw_pidfd_open(pid)
         if fd >= 0 { _ = sw_pidfd_exited(fd, -1); _ = sw_pidfd_reap(fd); close(fd) }
-        if let off = pendingAreas.withLock({ $0.removeValue(forKey: slot) }) { memory.free(off, SystrapArea.size) }
+        if let a = pendingAreas.withLock({ $0.removeValue(forKey: slot) }) { memory.free(a.fileOffset, SystrapArea.size) }
         state.withLock { _ = $0.usedSlots.remove(slot) }
     }
 
