@@ -7,13 +7,17 @@ extension Task {
     func run() {
         while true {
             deliverSignals()
-            if exiting || kernel.locked({ killed || group.exitStatus != nil }) { break }
-            let enter = kernel.locked { () -> Bool in
-                if interruptedLocked { return false }
+            if exiting { break }
+            // One look under the lock: leave, take care of signals first, or go.
+            enum Next { case leave, again, enter }
+            let next = kernel.locked { () -> Next in
+                if killed || group.exitStatus != nil { return .leave }
+                if interruptedLocked { return .again }
                 inGuest = true
-                return true
+                return .enter
             }
-            if !enter { continue }
+            if next == .leave { break }
+            if next == .again { continue }
             let trap: Trap
             do { trap = try context.switchTo(space, &regs) } catch {
                 kernel.locked { inGuest = false }
