@@ -44,7 +44,7 @@ enum Signals {
         guard a[1] == sigsetSize else { throw .EINVAL }
         let mask = try t.mm.read(a.address(0), as: UInt64.self)
         t.setTemporaryMask(mask)
-        do { _ = try t.block(on: [], interruptedBy: .ERESTARTNOHAND) { () throws(Errno) in false } } catch {
+        do { try t.sleep(until: nil, interruptedBy: .ERESTARTNOHAND) } catch {
             if !t.signalWaiting { t.restoreTemporaryMask() }
             throw error
         }
@@ -52,7 +52,7 @@ enum Signals {
     }
 
     static func pause(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        _ = try t.block(on: [], interruptedBy: .ERESTARTNOHAND) { () throws(Errno) in false }
+        try t.sleep(until: nil, interruptedBy: .ERESTARTNOHAND)
         return 0
     }
 

@@ -94,12 +94,7 @@ extension Task {
     public func epollWait(_ ep: EpollFile, max: Int, deadline: Deadline?) throws(Errno) -> [(events: UInt32, data: UInt64)] {
         var got: [(events: UInt32, data: UInt64)] = []
         while true {
-            var queues: [WaitQueue] = [ep.waitQueue!]
-            var hostFDs: [pollfd] = []
-            for (f, ev) in ep.watched {
-                if let q = f?.waitQueue, !queues.contains(where: { $0 === q }) { queues.append(q) }
-                if let h = f?.hostPollFD { hostFDs.append(pollfd(fd: h, events: ev, revents: 0)) }
-            }
+            let (queues, hostFDs) = Task.waitSources(ep.watched, extra: [ep.waitQueue!])
             // epoll_ctl from another thread changes what to watch: start over.
             let generation = ep.waitQueue!.generation.load(ordering: .relaxed)
             let r = try block(on: queues, hostFDs: hostFDs, deadline: deadline, interruptedBy: .EINTR) { () throws(Errno) in

@@ -7,13 +7,7 @@ extension Task {
     /// deadline passes (nil: forever; a past deadline: just look), or a signal
     /// interrupts (throws `interruptedBy`). Returns each file's events.
     public func poll(_ files: [(FileDescription?, Int16)], deadline: Deadline?, interruptedBy: Errno) throws(Errno) -> [Int16] {
-        var queues: [WaitQueue] = []
-        var hostFDs: [pollfd] = []
-        for (f, ev) in files {
-            guard let f else { continue }
-            if let q = f.waitQueue, !queues.contains(where: { $0 === q }) { queues.append(q) }
-            if let h = f.hostPollFD { hostFDs.append(pollfd(fd: h, events: ev, revents: 0)) }
-        }
+        let (queues, hostFDs) = Self.waitSources(files)
         var result = [Int16](repeating: 0, count: files.count)
         _ = try block(on: queues, hostFDs: hostFDs, deadline: deadline, interruptedBy: interruptedBy) { () throws(Errno) in
             var any = false
@@ -25,6 +19,19 @@ extension Task {
             return any
         }
         return result
+    }
+
+    /// What waiting on `files` means: the sentry wait queues that announce
+    /// their changes (each once, after `extra`) and the host fds to poll.
+    static func waitSources(_ files: [(FileDescription?, Int16)], extra: [WaitQueue] = []) -> ([WaitQueue], [pollfd]) {
+        var queues = extra
+        var hostFDs: [pollfd] = []
+        for (f, ev) in files {
+            guard let f else { continue }
+            if let q = f.waitQueue, !queues.contains(where: { $0 === q }) { queues.append(q) }
+            if let h = f.hostPollFD { hostFDs.append(pollfd(fd: h, events: ev, revents: 0)) }
+        }
+        return (queues, hostFDs)
     }
 
     /// Runs a read or write that may have to wait: EAGAIN from the file

@@ -112,8 +112,8 @@ public final class Task: ProcessView, @unchecked Sendable {
         }
     }
 
-    /// Sleeps until the deadline or a signal (nanosleep and friends).
-    public func sleep(until deadline: Deadline, interruptedBy: Errno) throws(Errno) {
+    /// Sleeps until the deadline (nil: none) or a signal (nanosleep, pause, sigsuspend).
+    public func sleep(until deadline: Deadline?, interruptedBy: Errno) throws(Errno) {
         _ = try block(on: [], deadline: deadline, interruptedBy: interruptedBy) { () throws(Errno) in false }
     }
 

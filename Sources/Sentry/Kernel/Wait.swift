@@ -26,11 +26,10 @@ extension Task {
     /// WNOHANG when nothing is ready; ECHILD when there is no such child.
     public func waitChild(_ req: WaitRequest) throws(Errno) -> WaitResult? {
         var found: WaitResult?
-        let r = try block(on: [group.childEvents]) { () throws(Errno) in
+        _ = try block(on: [group.childEvents]) { () throws(Errno) in
             found = try kernel.locked { () throws(Errno) -> WaitResult? in try pollChildrenLocked(req) }
             return found != nil || req.options & WaitRequest.WNOHANG != 0
         }
-        _ = r
         return found
     }
 
