@@ -58,47 +58,41 @@ public final class MemoryFile: Sendable {
     /// Adds an owner to a chunk: it is freed only when every owner frees it.
     public func retain(_ offset: UInt64, _ length: UInt64) {
         guard length > 0 else { return }
-        allocator.withLock { a in
-            var out: [(range: Range<UInt64>, extra: Int)] = []
-            var cursor = offset
-            let end = offset + length
-            for run in a.shares {
-                if run.range.upperBound <= offset || run.range.lowerBound >= end { out.append(run); continue }
-                if run.range.lowerBound < offset { out.append((run.range.lowerBound..<offset, run.extra)) }
-                let lo = max(run.range.lowerBound, offset), hi = min(run.range.upperBound, end)
-                if cursor < lo { out.append((cursor..<lo, 1)) }
-                out.append((lo..<hi, run.extra + 1))
-                cursor = hi
-                if run.range.upperBound > end { out.append((end..<run.range.upperBound, run.extra)) }
-            }
-            if cursor < end { out.append((cursor..<end, 1)) }
-            a.shares = out.sorted { $0.range.lowerBound < $1.range.lowerBound }
-        }
+        _ = allocator.withLock { Self.addOwners(&$0.shares, offset..<(offset + length), 1) }
     }
 
     /// Drops one owner of a chunk; the parts nobody else owns are discarded
     /// (they read back as zeros) and returned to the free list.
     public func free(_ offset: UInt64, _ length: UInt64) {
         guard length > 0 else { return }
-        let end = offset + length
-        let released: [Range<UInt64>] = allocator.withLock { a in
-            var out: [(range: Range<UInt64>, extra: Int)] = []
-            var freed: [Range<UInt64>] = []
-            var cursor = offset
-            for run in a.shares {
-                if run.range.upperBound <= offset || run.range.lowerBound >= end { out.append(run); continue }
-                if run.range.lowerBound < offset { out.append((run.range.lowerBound..<offset, run.extra)) }
-                let lo = max(run.range.lowerBound, offset), hi = min(run.range.upperBound, end)
-                if cursor < lo { freed.append(cursor..<lo) }
-                if run.extra > 1 { out.append((lo..<hi, run.extra - 1)) }
-                cursor = hi
-                if run.range.upperBound > end { out.append((end..<run.range.upperBound, run.extra)) }
-            }
-            if cursor < end { freed.append(cursor..<end) }
-            a.shares = out
-            return freed
-        }
+        let released = allocator.withLock { Self.addOwners(&$0.shares, offset..<(offset + length), -1) }
         for r in released { release(r.lowerBound, UInt64(r.count)) }
+    }
+
+    /// Adds `delta` (+1 or -1) to the owner count of every byte of `r` (a
+    /// byte outside `shares` has one owner, none extra). Returns the parts
+    /// left with no owner at all.
+    private static func addOwners(_ shares: inout [(range: Range<UInt64>, extra: Int)], _ r: Range<UInt64>,
+                                  _ delta: Int) -> [Range<UInt64>] {
+        var out: [(range: Range<UInt64>, extra: Int)] = []
+        var ownerless: [Range<UInt64>] = []
+        func apply(_ piece: Range<UInt64>, _ extra: Int) {
+            let n = extra + delta
+            if n < 0 { ownerless.append(piece) } else if n > 0 { out.append((piece, n)) }
+        }
+        var cursor = r.lowerBound
+        for run in shares {
+            guard run.range.overlaps(r) else { out.append(run); continue }
+            if run.range.lowerBound < r.lowerBound { out.append((run.range.lowerBound..<r.lowerBound, run.extra)) }
+            let lo = max(run.range.lowerBound, r.lowerBound), hi = min(run.range.upperBound, r.upperBound)
+            if cursor < lo { apply(cursor..<lo, 0) }
+            apply(lo..<hi, run.extra)
+            cursor = hi
+            if run.range.upperBound > r.upperBound { out.append((r.upperBound..<run.range.upperBound, run.extra)) }
+        }
+        if cursor < r.upperBound { apply(cursor..<r.upperBound, 0) }
+        shares = out.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        return ownerless
     }
 
     /// Whether any part of a chunk has another owner.
