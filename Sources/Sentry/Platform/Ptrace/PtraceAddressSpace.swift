@@ -11,7 +11,7 @@ import Synchronization
 /// Changes to the map are made by injecting mmap/munmap/mprotect: the
 /// calling runner points its own stub at the `syscall; int3` gadget and lets
 /// it run to the int3.
-final class PtraceAddressSpace: AddressSpace, @unchecked Sendable {
+final class PtraceAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable {
     let memory: MemoryFile
     let stub: StubRegion
     /// Registers of the first stub at its first stop: valid segment selectors
@@ -154,24 +154,8 @@ final class PtraceAddressSpace: AddressSpace, @unchecked Sendable {
         return Int64(bitPattern: regs.rax)
     }
 
-    private static func hostProt(_ p: Prot) -> UInt64 { UInt64(p.rawValue) }
-
-    func map(_ range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot) throws(PlatformError) {
-        let len = range.upperBound - range.lowerBound
-        let r = try inject(9, range.lowerBound.rawValue, len, Self.hostProt(prot),
-                           UInt64(MAP_SHARED | MAP_FIXED), UInt64(memory.fd), fileOffset)
-        if r != Int64(range.lowerBound.rawValue) {
-            throw .host("stub mmap \(range.lowerBound)+\(len)", Errno(Int32(truncatingIfNeeded: -r)))
-        }
-    }
-
-    func unmap(_ range: Range<GuestAddress>) throws(PlatformError) {
-        let r = try inject(11, range.lowerBound.rawValue, range.upperBound - range.lowerBound)
-        if r != 0 { throw .host("stub munmap", Errno(Int32(truncatingIfNeeded: -r))) }
-    }
-
-    func protect(_ range: Range<GuestAddress>, prot: Prot) throws(PlatformError) {
-        let r = try inject(10, range.lowerBound.rawValue, range.upperBound - range.lowerBound, Self.hostProt(prot))
-        if r != 0 { throw .host("stub mprotect", Errno(Int32(truncatingIfNeeded: -r))) }
+    func stubSyscall(_ nr: UInt64, _ args: [UInt64]) throws(PlatformError) -> Int64 {
+        func arg(_ i: Int) -> UInt64 { i < args.count ? args[i] : 0 }
+        return try inject(nr, arg(0), arg(1), arg(2), arg(3), arg(4), arg(5))
     }
 }

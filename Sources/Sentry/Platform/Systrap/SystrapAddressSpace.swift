@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// Each task of the space has its own stub process (CLONE_VM siblings, as
 /// for ptrace) and its own area, at `base + 64 KiB * (slot + 1)`.
-final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
+final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable {
     let memory: MemoryFile
     let stub: StubRegion
     let initialRegisters: Registers
@@ -38,9 +38,7 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
         initialRegisters = boot.initialRegisters
         let area = try Self.makeArea(memory: memory, stub: stub, slot: 0)
         do {
-            let r = try boot.inject(9, area.address, SystrapArea.size, UInt64(PROT_READ | PROT_WRITE),
-                                    UInt64(MAP_SHARED | MAP_FIXED), UInt64(memory.fd), area.fileOffset)
-            guard r == Int64(area.address) else { throw PlatformError.host("mapping a systrap area", Errno(Int32(truncatingIfNeeded: -r))) }
+            try boot.mapChunk(at: area.address, length: SystrapArea.size, fileOffset: area.fileOffset, prot: .rw)
             // The stub sets itself up from the area (sw_systrap_init), then parks.
             var start = boot.initialRegisters
             start.ip = stub.base.rawValue + UInt64(sw_systrap_init_offset())
@@ -107,7 +105,7 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
 
     /// Runs one syscall in the calling runner's stub, which is parked in its
     /// handler (its task is in the sentry).
-    func request(_ nr: UInt64, _ args: UInt64...) throws(PlatformError) -> Int64 {
+    func stubSyscall(_ nr: UInt64, _ args: [UInt64]) throws(PlatformError) -> Int64 {
         let r = try runner()
         let a = r.area
         a.store(SW_AREA_REQ_NR, nr)
@@ -117,23 +115,6 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
             throw .stubDied("systrap stub \(r.pid) died during a request")
         }
         return a.load(SW_AREA_REQ_RESULT, as: Int64.self)
-    }
-
-    func map(_ range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot) throws(PlatformError) {
-        let len = range.upperBound - range.lowerBound
-        let r = try request(9, range.lowerBound.rawValue, len, UInt64(prot.rawValue), UInt64(MAP_SHARED | MAP_FIXED),
-                            UInt64(memory.fd), fileOffset)
-        if r != Int64(range.lowerBound.rawValue) { throw .host("stub mmap", Errno(Int32(truncatingIfNeeded: -r))) }
-    }
-
-    func unmap(_ range: Range<GuestAddress>) throws(PlatformError) {
-        let r = try request(11, range.lowerBound.rawValue, range.upperBound - range.lowerBound)
-        if r != 0 { throw .host("stub munmap", Errno(Int32(truncatingIfNeeded: -r))) }
-    }
-
-    func protect(_ range: Range<GuestAddress>, prot: Prot) throws(PlatformError) {
-        let r = try request(10, range.lowerBound.rawValue, range.upperBound - range.lowerBound, UInt64(prot.rawValue))
-        if r != 0 { throw .host("stub mprotect", Errno(Int32(truncatingIfNeeded: -r))) }
     }
 
     /// A sibling stub for a task sharing this space: its area is mapped
@@ -151,10 +132,8 @@ final class SystrapAddressSpace: AddressSpace, @unchecked Sendable {
             throw error
         }
         do {
-            let m = try request(9, area.address, SystrapArea.size, UInt64(PROT_READ | PROT_WRITE), UInt64(MAP_SHARED | MAP_FIXED),
-                                UInt64(memory.fd), area.fileOffset)
-            guard m == Int64(area.address) else { throw PlatformError.host("mapping a systrap area", Errno(Int32(truncatingIfNeeded: -m))) }
-            let pid = try request(56 /* clone */, StubRegion.siblingCloneFlags, area.address + SystrapArea.size - 64)
+            try mapChunk(at: area.address, length: SystrapArea.size, fileOffset: area.fileOffset, prot: .rw)
+            let pid = try stubSyscall(56 /* clone */, [StubRegion.siblingCloneFlags, area.address + SystrapArea.size - 64])
             guard pid > 0 else { throw PlatformError.host("cloning a sibling stub", Errno(Int32(truncatingIfNeeded: -pid))) }
             pendingAreas.withLock { $0[slot] = area }
             return RunnerTicket(raw: Int64(slot) << 32 | pid)
