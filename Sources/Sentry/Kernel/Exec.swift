@@ -122,10 +122,9 @@ extension Task {
         defer { close(fd) }
         let rfd = try kernel.vfs.root.reopen(fd, flags: O_RDONLY)
         defer { close(rfd) }
-        var buf = [UInt8](repeating: 0, count: 256)
-        let n = buf.withUnsafeMutableBytes { pread(rfd, $0.baseAddress, 256, 0) }
-        guard n > 2, buf[0] == 0x23, buf[1] == 0x21 else { return nil }
-        let line = buf[2..<n].prefix { $0 != 0x0a }
+        let buf = Kernel.readPrefix(rfd, 256)
+        guard buf.count > 2, buf[0] == 0x23, buf[1] == 0x21 else { return nil }
+        let line = buf[2...].prefix { $0 != 0x0a }
         let text = String(decoding: line, as: UTF8.self).trimmingSpaces
         guard !text.isEmpty else { throw .ENOEXEC }
         let parts = text.split(maxSplits: 1, whereSeparator: { $0 == " " || $0 == "\t" })

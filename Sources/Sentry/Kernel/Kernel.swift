@@ -174,23 +174,25 @@ public final class Kernel: @unchecked Sendable {
         // against the file's size. 64 KiB covers the headers of any sane
         // binary; read the whole file only if they lie further in.
         let size = Int(st.st_size)
-        func head(_ n: Int) -> [UInt8] {
-            var data = [UInt8](repeating: 0, count: n)
-            var got = 0
-            while got < n {
-                let r = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, n - got, off_t(got)) }
-                if r <= 0 { break }
-                got += r
-            }
-            if got < n { data.removeLast(n - got) }
-            return data
-        }
         let image: ELFImage
-        do { image = try ELFImage(head(min(size, 65536)), fileSize: size, path: guestPath) } catch {
+        do { image = try ELFImage(Self.readPrefix(fd, min(size, 65536)), fileSize: size, path: guestPath) } catch {
             guard case .truncated = error, size > 65536 else { throw .load(error) }
-            do { image = try ELFImage(head(size), path: guestPath) } catch { throw .load(error) }
+            do { image = try ELFImage(Self.readPrefix(fd, size), path: guestPath) } catch { throw .load(error) }
         }
         do { return (try MappedFile(duplicating: fd, path: guestPath), image) } catch { throw .load(.unreadable(guestPath, error)) }
+    }
+
+    /// Up to `count` bytes from the start of a host file (fewer at its end).
+    static func readPrefix(_ fd: Int32, _ count: Int) -> [UInt8] {
+        var data = [UInt8](repeating: 0, count: count)
+        var got = 0
+        while got < count {
+            let r = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, count - got, off_t(got)) }
+            if r <= 0 { break }
+            got += r
+        }
+        data.removeLast(count - got)
+        return data
     }
 
     /// Runs one trapped syscall through the table.
