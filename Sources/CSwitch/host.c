@@ -135,3 +135,17 @@ int sw_pidfd_reap(int pidfd) {
     siginfo_t info;
     return waitid((idtype_t)3 /* P_PIDFD */, (id_t)pidfd, &info, WEXITED | __WALL) < 0 ? -errno : 0;
 }
+
+long sw_renameat2(int olddir, const char *oldpath, int newdir, const char *newpath, unsigned int flags) {
+    long r = syscall(SYS_renameat2, olddir, oldpath, newdir, newpath, flags);
+    return r < 0 ? -errno : r;
+}
+
+int sw_fcntl_ptr(int fd, int cmd, void *arg) {
+    return fcntl(fd, cmd, arg);
+}
+
+int sw_fallocate(int fd, int mode, int64_t offset, int64_t len) {
+    long r = syscall(SYS_fallocate, fd, mode, offset, len);
+    return r < 0 ? -errno : 0;
+}

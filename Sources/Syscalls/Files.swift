@@ -20,14 +20,46 @@ enum Files {
         if flags.contains(.path) {
             flags = OpenFlags(rawValue: rawFlags & (OpenFlags.path.rawValue | OpenFlags.directory.rawValue | OpenFlags.noFollow.rawValue | OpenFlags.closeOnExec.rawValue))
         }
-        if flags.contains(.tmpFile) && !flags.writable { throw .EINVAL }
-        let path = try t.resolvePath(dirfd, pathAddr)
-        let file = try t.kernel.vfs.open(path, flags: flags, mode: mode & ~t.umask, proc: t)
+        if flags.contains(.tmpFile) {
+            guard flags.writable else { throw .EINVAL }
+            throw .EOPNOTSUPP   // no filesystem of the sentry makes unnamed files yet
+        }
+        let (path, start) = try t.pathArgument(dirfd, pathAddr)
+        let file = try t.kernel.vfs.open(path, from: start, flags: flags, mode: mode & ~t.umask, t)
         return Int64(try t.fds.install(file, closeOnExec: flags.contains(.closeOnExec)).rawValue)
     }
 
+    static func creat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try openAt(t, AT_FDCWD, a.address(0), OpenFlags([.writeOnly, .create, .truncate]).rawValue, a.uint32(1))
+    }
+
+    /// openat2: open(2)'s flags, strictly checked, and RESOLVE_* for the walk.
+    static func openat2(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let size = a.count(3)
+        guard size >= 24 else { throw .EINVAL }
+        guard size <= 4096 else { throw .E2BIG }
+        let how = try t.mm.copyIn(a.address(2), size)
+        if how[24...].contains(where: { $0 != 0 }) { throw .E2BIG }   // fields this kernel does not know
+        let flags = how.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self) }
+        let mode = how.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self) }
+        let resolve = how.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self) }
+        guard flags >> 32 == 0, flags & ~UInt64(0o37777777) == 0 else { throw .EINVAL }
+        guard resolve & ~0x3f == 0 else { throw .EINVAL }
+        let f = OpenFlags(rawValue: Int32(flags))
+        if !(f.contains(.create) || f.contains(.tmpFile)) && mode != 0 { throw .EINVAL }
+        guard mode & ~0o7777 == 0 else { throw .EINVAL }
+        if resolve & 0x20 != 0 { throw .EAGAIN }   // RESOLVE_CACHED: the sentry has no lookup cache to answer from
+        let (path, start) = try t.pathArgument(a.int32(0), a.address(1))
+        let file = try t.kernel.vfs.open(path, from: start, flags: f, mode: UInt32(mode) & ~t.umask, t,
+                                         rules: ResolveRules(rawValue: resolve))
+        return Int64(try t.fds.install(file, closeOnExec: f.contains(.closeOnExec)).rawValue)
+    }
+
     static func close(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let f = try t.fds.get(a.fd(0))
         try t.fds.remove(a.fd(0))
+        // POSIX: closing any fd of a file drops the process's record locks on it.
+        if f.location != nil, let k = try? Locks.key(f) { t.kernel.vfs.locks.releaseProcess(t.pid, k) }
         return 0
     }
 
@@ -73,9 +105,10 @@ enum Files {
         case F_SETFL:
             try f.setStatusFlags(OpenFlags(rawValue: a.int32(2)))
             return 0
-        case F_GETLK, F_SETLK, F_SETLKW, 36, 37, 38, F_SETOWN, F_GETOWN, 10, 11, 15, 16, 1024, 1025, 1026,
-             1031, 1032, 1033, 1034:
-            throw .ENOSYS  // locks, owners, leases, pipe sizes, seals: not in the sentry yet
+        case F_GETLK, F_SETLK, F_SETLKW, 36, 37, 38:   // record locks, classic and OFD
+            return try Locks.fcntlLock(t, f, cmd: a.int32(1), a.address(2))
+        case F_SETOWN, F_GETOWN, 10, 11, 15, 16, 1024, 1025, 1026, 1031, 1032, 1033, 1034:
+            throw .ENOSYS  // owners, leases, pipe sizes, seals: not in the sentry yet
         default:
             throw .EINVAL
         }

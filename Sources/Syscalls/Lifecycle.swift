@@ -47,16 +47,18 @@ enum Lifecycle {
     }
 
     static func execve(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let path = try t.resolvePath(-100, a.address(0))
-        try t.execve(path: path, argv: try stringArray(t, a.address(1)), envp: try stringArray(t, a.address(2)))
+        let (path, start) = try t.pathArgument(-100, a.address(0))
+        try t.execve(path: path, from: start, argv: try stringArray(t, a.address(1)), envp: try stringArray(t, a.address(2)))
         return 0
     }
 
     static func execveat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let flags = a.int32(4)
         guard flags & ~(0x100 | 0x1000) == 0 else { throw .EINVAL }   // AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH
-        let path = try t.resolvePath(a.int32(0), a.address(1), emptyPathAllowed: flags & 0x1000 != 0)
-        try t.execve(path: path, argv: try stringArray(t, a.address(2)), envp: try stringArray(t, a.address(3)))
+        var (path, start) = try t.pathArgument(a.int32(0), a.address(1), emptyPathAllowed: flags & 0x1000 != 0)
+        if path.isEmpty { path = try t.emptyPathLocation(a.int32(0)).path(relativeTo: t.rootLocation) }
+        if flags & 0x100 != 0, try t.kernel.vfs.resolve(path, from: start, followLast: false, t).inode.kind == .symlink { throw .ELOOP }
+        try t.execve(path: path, from: start, argv: try stringArray(t, a.address(2)), envp: try stringArray(t, a.address(3)))
         return 0
     }
 

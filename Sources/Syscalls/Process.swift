@@ -107,7 +107,7 @@ enum Process {
         let node = withUnsafeBytes(of: &host.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         set(&u.sysname, "Linux")
         set(&u.nodename, node)
-        set(&u.release, "6.1.0-sentry")
+        set(&u.release, Kernel.release)
         set(&u.version, "#1 SMP PREEMPT_DYNAMIC Sentry")
         set(&u.machine, "x86_64")
         set(&u.__domainname, "(none)")

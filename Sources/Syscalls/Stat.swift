@@ -14,14 +14,14 @@ enum Stat {
     }
 
     static func stat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let path = try t.resolvePath(Files.AT_FDCWD, a.address(0))
-        try t.mm.write(a.address(1), t.kernel.vfs.stat(path, followLast: true, proc: t))
+        let (path, start) = try t.pathArgument(Files.AT_FDCWD, a.address(0))
+        try t.mm.write(a.address(1), t.kernel.vfs.stat(path, from: start, followLast: true, t))
         return 0
     }
 
     static func lstat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let path = try t.resolvePath(Files.AT_FDCWD, a.address(0))
-        try t.mm.write(a.address(1), t.kernel.vfs.stat(path, followLast: false, proc: t))
+        let (path, start) = try t.pathArgument(Files.AT_FDCWD, a.address(0))
+        try t.mm.write(a.address(1), t.kernel.vfs.stat(path, from: start, followLast: false, t))
         return 0
     }
 
@@ -37,11 +37,11 @@ enum Stat {
         let raw = try t.mm.readCString(pathAddr, max: Int(PATH_MAX))
         if raw.isEmpty {
             guard flags & AT_EMPTY_PATH != 0 else { throw .ENOENT }
-            if dirfd == Files.AT_FDCWD { return try t.kernel.vfs.stat(t.cwd, followLast: true, proc: t) }
+            if dirfd == Files.AT_FDCWD { return try t.cwd.inode.stat() }
             return try t.fds.get(FileDescriptor(dirfd)).stat()
         }
-        let path = try t.resolvePath(dirfd, pathAddr)
-        return try t.kernel.vfs.stat(path, followLast: flags & AT_SYMLINK_NOFOLLOW == 0, proc: t)
+        let (path, start) = try t.pathArgument(dirfd, pathAddr)
+        return try t.kernel.vfs.stat(path, from: start, followLast: flags & AT_SYMLINK_NOFOLLOW == 0, t)
     }
 
     static func statx(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
@@ -53,13 +53,13 @@ enum Stat {
         if raw.isEmpty {
             guard flags & AT_EMPTY_PATH != 0 else { throw .ENOENT }
             if dirfd == Files.AT_FDCWD {
-                x = try t.kernel.vfs.statx(t.cwd, followLast: true, mask: mask, proc: t)
+                x = try t.cwd.inode.statx(mask: mask)
             } else {
                 x = try t.fds.get(FileDescriptor(dirfd)).statx(mask: mask)
             }
         } else {
-            let path = try t.resolvePath(dirfd, a.address(1))
-            x = try t.kernel.vfs.statx(path, followLast: flags & AT_SYMLINK_NOFOLLOW == 0, mask: mask, proc: t)
+            let (path, start) = try t.pathArgument(dirfd, a.address(1))
+            x = try t.kernel.vfs.statx(path, from: start, followLast: flags & AT_SYMLINK_NOFOLLOW == 0, mask: mask, t)
         }
         try t.mm.write(a.address(4), x)
         return 0
@@ -89,8 +89,9 @@ enum Stat {
 
     private static func accessAt(_ t: Task, _ dirfd: Int32, _ pathAddr: GuestAddress, _ mode: Int32, _ flags: UInt64) throws(Errno) -> Int64 {
         guard mode & ~7 == 0, flags & ~(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH) == 0 else { throw .EINVAL }
-        let path = try t.resolvePath(dirfd, pathAddr, emptyPathAllowed: flags & AT_EMPTY_PATH != 0)
-        try t.kernel.vfs.access(path, mode: mode, followLast: flags & AT_SYMLINK_NOFOLLOW == 0, proc: t)
+        let (path, start) = try t.pathArgument(dirfd, pathAddr, emptyPathAllowed: flags & AT_EMPTY_PATH != 0)
+        if path.isEmpty { try t.emptyPathLocation(dirfd).inode.access(mode); return 0 }
+        try t.kernel.vfs.access(path, from: start, mode: mode, followLast: flags & AT_SYMLINK_NOFOLLOW == 0, t)
         return 0
     }
 
@@ -104,29 +105,40 @@ enum Stat {
 
     private static func readlinkAt(_ t: Task, _ dirfd: Int32, _ pathAddr: GuestAddress, _ buf: GuestAddress, _ size: Int32) throws(Errno) -> Int64 {
         guard size > 0 else { throw .EINVAL }
-        let path = try t.resolvePath(dirfd, pathAddr)
-        let target = Array(try t.kernel.vfs.readlink(path, proc: t).utf8.prefix(Int(size)))
+        let (path, start) = try t.pathArgument(dirfd, pathAddr)
+        let target = Array(try t.kernel.vfs.readlink(path, from: start, t).utf8.prefix(Int(size)))
         try t.mm.copyOut(buf, target)
         return Int64(target.count)
     }
 
     static func getcwd(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let bytes = Array(t.cwd.utf8) + [0]
+        let bytes = Array(t.cwd.path(relativeTo: t.rootLocation).utf8) + [0]
         guard bytes.count <= Int(a[1]) else { throw .ERANGE }
         try t.mm.copyOut(a.address(0), bytes)
         return Int64(bytes.count)
     }
 
     static func chdir(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let path = try t.resolvePath(Files.AT_FDCWD, a.address(0))
-        t.cwd = try t.kernel.vfs.directory(path, proc: t)
+        let (path, start) = try t.pathArgument(Files.AT_FDCWD, a.address(0))
+        t.cwd = try t.kernel.vfs.directory(path, from: start, t)
         return 0
     }
 
     static func fchdir(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let f = try t.fds.get(a.fd(0))
-        guard let dir = f.directoryPath else { throw .ENOTDIR }
+        guard let dir = f.location, dir.inode.kind == .directory else { throw .ENOTDIR }
+        try dir.inode.access(1)
         t.cwd = dir
+        return 0
+    }
+
+    /// chroot: the caller's root becomes a directory of its view. Like
+    /// Linux, the cwd stays where it is.
+    static func chroot(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let (path, start) = try t.pathArgument(Files.AT_FDCWD, a.address(0))
+        let dir = try t.kernel.vfs.directory(path, from: start, t)
+        guard geteuid() == 0 else { throw .EPERM }
+        t.fs.root = dir
         return 0
     }
 

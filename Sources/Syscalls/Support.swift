@@ -3,16 +3,25 @@ import Sentry
 
 /// Helpers shared by the handler families.
 extension Task {
-    /// The guest path a *at() call names: `path` against `dirfd` (AT_FDCWD = -100).
-    func resolvePath(_ dirfd: Int32, _ pathAddr: GuestAddress, emptyPathAllowed: Bool = false) throws(Errno) -> String {
+    /// The path a *at() call names and where its walk starts: the cwd for
+    /// AT_FDCWD (-100), else the directory `dirfd` is open on. An empty
+    /// path (AT_EMPTY_PATH) names the start itself.
+    func pathArgument(_ dirfd: Int32, _ pathAddr: GuestAddress, emptyPathAllowed: Bool = false) throws(Errno) -> (path: String, start: Location) {
         let raw = try mm.readCString(pathAddr, max: Int(PATH_MAX))
         let path = String(decoding: raw, as: UTF8.self)
         if path.isEmpty && !emptyPathAllowed { throw .ENOENT }
-        if path.hasPrefix("/") { return path }
-        if dirfd == -100 { return VFS.join(cwd, path) }
+        if path.hasPrefix("/") || dirfd == -100 { return (path, cwd) }
         let dir = try fds.get(FileDescriptor(dirfd))
-        guard let base = dir.directoryPath else { throw .ENOTDIR }
-        return path.isEmpty ? base : VFS.join(base, path)
+        guard let l = dir.location else { throw path.isEmpty ? .EBADF : .ENOTDIR }
+        if !path.isEmpty && l.inode.kind != .directory { throw .ENOTDIR }
+        return (path, l)
+    }
+
+    /// The place an empty path with AT_EMPTY_PATH names: the file `dirfd` is open on.
+    func emptyPathLocation(_ dirfd: Int32) throws(Errno) -> Location {
+        if dirfd == -100 { return cwd }
+        guard let l = try fds.get(FileDescriptor(dirfd)).location else { throw .EBADF }
+        return l
     }
 
     /// Sentry-side buffers for a guest iovec array (readv/writev).

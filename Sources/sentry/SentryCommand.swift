@@ -57,6 +57,9 @@ struct Run: ParsableCommand {
     @Option(help: "Host directory that is the guest's read-only /.")
     var root: String = "/"
 
+    @Option(name: .customLong("bind"), help: ArgumentHelp("Mount a host directory in the guest's tree, read-only unless :rw (repeatable).", valueName: "HOST:GUEST[:ro|rw]"))
+    var binds: [String] = []
+
     @Flag(help: "Print each guest syscall as strace does.")
     var strace = false
 
@@ -81,11 +84,27 @@ struct Run: ParsableCommand {
         if let systrapTrap, systrapTrap != "sud" && systrapTrap != "seccomp" {
             throw ValidationError("unknown --systrap-trap '\(systrapTrap)' (choose sud or seccomp)")
         }
+        for b in binds { _ = try Self.parseBind(b) }
         if let filter {
             for name in filter.split(separator: ",") where linuxAMD64.number(of: String(name)) == nil {
                 throw ValidationError("--strace-filter: unknown syscall '\(name)'")
             }
         }
+    }
+
+    /// HOST:GUEST[:ro|rw], GUEST absolute.
+    static func parseBind(_ spec: String) throws -> (host: String, guest: String, readOnly: Bool) {
+        var parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        var readOnly = true
+        if parts.count == 3 {
+            guard parts[2] == "ro" || parts[2] == "rw" else { throw ValidationError("--bind \(spec): the mode must be ro or rw") }
+            readOnly = parts[2] == "ro"
+            parts.removeLast()
+        }
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].hasPrefix("/") else {
+            throw ValidationError("--bind \(spec): expected HOST:GUEST[:ro|rw] with an absolute GUEST path")
+        }
+        return (parts[0], VFS.normalize(parts[1]), readOnly)
     }
 
     func run() throws {
@@ -112,8 +131,18 @@ struct Run: ParsableCommand {
             fail(error.description, .internalError)
         }
 
-        let hostRoot: HostRoot
-        do { hostRoot = try HostRoot(path: root) } catch { fail("--root \(root): \(error.message)", .usage) }
+        let vfs: VFS
+        do { vfs = try VFS(root: try HostFS(path: root), readOnly: true, memory: memory) } catch {
+            fail("--root \(root): \(error.message)", .usage)
+        }
+        var hostDirs: [(host: String, guest: String)] = [(vfs.mounts.root.source, "/")]
+        for spec in binds {
+            let b = try Self.parseBind(spec)
+            do { try vfs.bind(host: b.host, at: b.guest, readOnly: b.readOnly) } catch {
+                fail("--bind \(spec): \(b.host): \(error.message)", .usage)
+            }
+            if let m = vfs.mounts.mount(at: b.guest) { hostDirs.append((m.source, b.guest)) }
+        }
 
         var tracer: Tracer?
         if strace || json || output != nil || filter != nil {
@@ -127,10 +156,21 @@ struct Run: ParsableCommand {
         }
 
         let kernel = Kernel(platform: backend, memory: memory, layout: AddressLayout(top: stub.base),
-                            table: linuxAMD64, vfs: VFS(root: hostRoot), tracer: tracer)
-        let cwd = hostCWD().flatMap { hostRoot.guestPath(fromHost: $0) } ?? "/"
+                            table: linuxAMD64, vfs: vfs, tracer: tracer)
+        var cwd = "/"
+        if let host = hostCWD(), let g = Self.guestPath(ofHost: host, hostDirs) {
+            cwd = g
+            // The directory the user runs from stays visible (read-only) even
+            // where the sandbox's own /tmp, /dev or /proc cover it.
+            let covering = vfs.mounts.all.filter { g == $0.path || g.hasPrefix($0.path == "/" ? "/" : $0.path + "/") }.last
+            // ...or where a bind covers it with some other host directory.
+            let derived = Self.derivingMount(ofHost: host, hostDirs)
+            if let m = covering, m.path != derived {
+                do { try vfs.bind(host: host, at: g, readOnly: true) } catch { cwd = "/" }
+            }
+        }
         let env = environment()
-        let program = resolveProgram(argv[0], cwd: cwd, env: env, root: hostRoot)
+        let program = resolveProgram(argv[0], cwd: cwd, env: env, kernel: kernel)
 
         let inherited = Kernel.hostSignalState()
         kernel.forwardHostSignals()
@@ -169,16 +209,34 @@ struct Run: ParsableCommand {
         return out
     }
 
+    /// The guest path of a host path: under the bind (or root) that holds it, the deepest winning.
+    static func guestPath(ofHost host: String, _ dirs: [(host: String, guest: String)]) -> String? {
+        var best: (Int, String)?
+        for d in dirs {
+            let rel: String
+            if d.host == "/" { rel = host } else if host == d.host { rel = "" }
+            else if host.hasPrefix(d.host + "/") { rel = String(host.dropFirst(d.host.count)) } else { continue }
+            let g = VFS.normalize(d.guest + "/" + rel)
+            if best == nil || d.host.count > best!.0 { best = (d.host.count, g) }
+        }
+        return best?.1
+    }
+
+    /// The guest mount point `guestPath(ofHost:)` translated through.
+    static func derivingMount(ofHost host: String, _ dirs: [(host: String, guest: String)]) -> String? {
+        dirs.filter { $0.host == "/" || host == $0.host || host.hasPrefix($0.host + "/") }.max { $0.host.count < $1.host.count }?.guest
+    }
+
     /// A name without a slash is looked up in the guest's PATH, as execvp does.
-    private func resolveProgram(_ name: String, cwd: String, env: [String], root: HostRoot) -> String {
-        if name.contains("/") { return VFS.join(cwd, name) }
+    private func resolveProgram(_ name: String, cwd: String, env: [String], kernel: Kernel) -> String {
+        if name.contains("/") { return name }
         let path = env.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") {
-            let candidate = VFS.join(dir.isEmpty ? cwd : VFS.join(cwd, String(dir)), name)
-            if let (fd, st) = try? root.lookup(candidate) {
-                close(fd)
-                if st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o111 != 0 { return candidate }
-            }
+        let boot = BootContext(kernel)
+        let start = (try? kernel.vfs.directory(cwd, from: kernel.vfs.rootLocation, boot)) ?? kernel.vfs.rootLocation
+        for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = dir.isEmpty ? name : dir + "/" + name
+            if let st = try? kernel.vfs.stat(candidate, from: start, followLast: true, boot),
+               st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o111 != 0 { return candidate }
         }
         return name
     }

@@ -27,7 +27,9 @@ enum Harness {
 
     /// A fresh directory for one test's files; the caller removes it.
     static func scratchDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sentry-test-\(UUID().uuidString)")
+        // Not under /tmp: the sandbox has its own /tmp. Under the package,
+        // which is the tests' working directory and so visible to guests.
+        let dir = packageRoot.appendingPathComponent(".build/scratch/sentry-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
     }

@@ -11,7 +11,9 @@
 #include <sys/user.h>
 #include <signal.h>
 #include <linux/stat.h>     // struct statx (glibc hides it without _GNU_SOURCE)
+#include <fcntl.h>
 #include <sys/statfs.h>
+typedef struct statfs sw_statfs;   // Swift sees the function statfs, not the struct
 #include <sys/random.h>
 #include <sys/auxv.h>
 #include <sys/sysinfo.h>
@@ -126,6 +128,10 @@ long sw_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode,
                 uint64_t resolve);
 long sw_faccessat2(int dirfd, const char *path, int mode, int flags);
 long sw_getdents64(int fd, void *buf, size_t len);
+long sw_renameat2(int olddir, const char *oldpath, int newdir, const char *newpath, unsigned int flags);
+int sw_fcntl_ptr(int fd, int cmd, void *arg);   // fcntl is variadic: record locks
+int sw_fallocate(int fd, int mode, int64_t offset, int64_t len);
+typedef struct flock sw_flock;   // Swift sees the function flock, not the struct
 long sw_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *out);
 int sw_open_rdonly(const char *path);
 int sw_ioctl_ptr(int fd, unsigned long req, void *arg);

@@ -9,6 +9,7 @@ public final class DeviceFile: FileDescription, @unchecked Sendable {
         var minor: UInt64 {
             switch self { case .null: 3; case .zero: 5; case .full: 7; case .random: 8; case .urandom: 9 }
         }
+        var inode: UInt64 { 1000 + minor }
     }
     public let kind: Kind
 
@@ -18,6 +19,11 @@ public final class DeviceFile: FileDescription, @unchecked Sendable {
     }
 
     public override var displayPath: String { "/dev/" + kind.rawValue }
+    public override func reopen(_ flags: OpenFlags) throws(Errno) -> FileDescription {
+        let f = DeviceFile(kind, flags: flags)
+        f.location = location
+        return f
+    }
 
     public override func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
         guard flags.readable else { throw .EBADF }
@@ -61,10 +67,10 @@ public final class DeviceFile: FileDescription, @unchecked Sendable {
         st.st_rdev = UInt((1 << 8) | kind.minor)
         st.st_nlink = 1
         st.st_blksize = 4096
-        st.st_ino = UInt(1000 + kind.minor)
+        st.st_ino = UInt(kind.inode)
         st.st_dev = 6
         return st
     }
 
-    public override func mappable() throws(Errno) -> MappedFile? { nil }
+    public override func mappable() throws(Errno) -> FileMapping? { nil }
 }

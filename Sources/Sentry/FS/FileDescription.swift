@@ -45,13 +45,23 @@ open class FileDescription: @unchecked Sendable {
         set { flagsLock.withLock { $0 = newValue } }
     }
 
+    private let place = Mutex<Location?>(nil)
+    /// Where in the guest's tree it was opened; nil for pipes, eventfds and
+    /// the like. *at() calls walk from a directory's location.
+    public var location: Location? {
+        get { place.withLock { $0 } }
+        set { place.withLock { $0 = newValue } }
+    }
+
     /// The path /proc/self/fd shows.
-    open var displayPath: String { "anon_inode:[unknown]" }
-    /// The host fd behind it, when there is one (for reopen via /proc/self/fd).
+    open var displayPath: String { location?.path ?? "anon_inode:[unknown]" }
+    /// The host fd behind it, when there is one.
     open var hostFD: Int32? { nil }
-    open var isDirectory: Bool { false }
-    /// Guest path of a directory, for *at() lookups relative to it.
-    open var directoryPath: String? { nil }
+    open var isDirectory: Bool { location?.inode.kind == .directory }
+
+    /// Opening /proc/self/fd/N of a file with no place in the tree (a pipe,
+    /// the sentry's stdio): a new description of the same file.
+    open func reopen(_ flags: OpenFlags) throws(Errno) -> FileDescription { throw .ENXIO }
 
     // MARK: Readiness (poll, select, epoll, blocking I/O)
 
@@ -74,8 +84,18 @@ open class FileDescription: @unchecked Sendable {
     open func statx(mask: UInt32) throws(Errno) -> CSwitch.statx { Self.statxFrom(try stat()) }
     open func getdents(into buf: UnsafeMutableRawBufferPointer) throws(Errno) -> Int { throw .ENOTDIR }
     open func ioctl(_ request: UInt64, argument: GuestAddress, mm: MemoryManager) throws(Errno) -> Int64 { throw .ENOTTY }
-    /// A file whose pages mmap may copy; nil means ENODEV.
-    open func mappable() throws(Errno) -> MappedFile? { nil }
+    /// A file mmap may map; nil means ENODEV.
+    open func mappable() throws(Errno) -> FileMapping? { nil }
+    /// fsync/fdatasync.
+    open func sync(dataOnly: Bool) throws(Errno) {}
+    /// ftruncate; files that can't be truncated say EINVAL.
+    open func truncate(_ size: Int64) throws(Errno) {
+        guard let l = location, l.inode.kind == .regular else { throw .EINVAL }
+        guard flags.writable else { throw .EINVAL }
+        if l.mount.readOnly { throw .EROFS }
+        var a = InodeAttributes(); a.size = size
+        try l.inode.setAttributes(a)
+    }
     /// F_SETFL: the host side may need to follow (O_NONBLOCK, O_APPEND).
     open func setStatusFlags(_ f: OpenFlags) throws(Errno) {
         flags = OpenFlags(rawValue: (flags.rawValue & ~OpenFlags.settable.rawValue) | (f.rawValue & OpenFlags.settable.rawValue))

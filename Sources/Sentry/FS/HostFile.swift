@@ -6,14 +6,21 @@ import Glibc
 /// stdin/stdout/stderr, which the guest inherits.
 public final class HostFile: FileDescription, @unchecked Sendable {
     public let fd: Int32
-    let root: HostRoot?
-    private let fallbackPath: String
+    /// What /proc/self/fd shows for the sentry's own stdio, which has no place in the guest's tree.
+    private let stdioName: String?
 
-    /// Takes ownership of `fd`.
-    public init(fd: Int32, flags: OpenFlags, root: HostRoot?, path: String) {
+    /// Takes ownership of `fd`: a file opened in the guest's tree.
+    public init(fd: Int32, flags: OpenFlags, location: Location) {
         self.fd = fd
-        self.root = root
-        self.fallbackPath = path
+        self.stdioName = nil
+        super.init(flags: flags)
+        self.location = location
+    }
+
+    /// Takes ownership of `fd`: one of the sentry's stdin/stdout/stderr, which the guest inherits.
+    public init(stdio fd: Int32, flags: OpenFlags, name: String) {
+        self.fd = fd
+        self.stdioName = name
         super.init(flags: flags)
     }
 
@@ -37,16 +44,24 @@ public final class HostFile: FileDescription, @unchecked Sendable {
 
     public override var hostFD: Int32? { fd }
 
-    /// Where the host says the file is now, seen from the guest root.
-    public override var displayPath: String {
-        guard let root, let host = root.hostPath(of: fd) else { return fallbackPath }
-        return root.guestPath(fromHost: host) ?? fallbackPath
+    public override var displayPath: String { stdioName ?? super.displayPath }
+
+    public override func reopen(_ flags: OpenFlags) throws(Errno) -> FileDescription {
+        let acc = flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue | OpenFlags.append.rawValue)
+        let r = Glibc.open("/proc/self/fd/\(fd)", acc | O_CLOEXEC | O_NOCTTY)
+        if r < 0 { throw Errno(errno) }
+        return HostFile(stdio: r, flags: OpenFlags(rawValue: acc), name: displayPath)
     }
-    public override var isDirectory: Bool {
-        var st = Glibc.stat()
-        return fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR
+
+    public override func sync(dataOnly: Bool) throws(Errno) {
+        if (dataOnly ? fdatasync(fd) : fsync(fd)) != 0 && errno != EINVAL && errno != EROFS { throw Errno(errno) }
     }
-    public override var directoryPath: String? { isDirectory ? displayPath : nil }
+
+    public override func truncate(_ size: Int64) throws(Errno) {
+        guard flags.writable else { throw .EINVAL }
+        if location?.mount.readOnly == true { throw .EROFS }
+        if ftruncate(fd, off_t(size)) != 0 { throw Errno(errno) }
+    }
 
     private static func iovecs(_ bufs: [UnsafeMutableRawBufferPointer]) -> [iovec] {
         bufs.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
@@ -138,7 +153,7 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         try super.setStatusFlags(f)
     }
 
-    public override func mappable() throws(Errno) -> MappedFile? {
+    public override func mappable() throws(Errno) -> FileMapping? {
         var st = Glibc.stat()
         guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
         return try MappedFile(duplicating: fd, path: displayPath)

@@ -115,6 +115,11 @@ public final class PipeEnd: FileDescription, @unchecked Sendable {
 
     public override var displayPath: String { "pipe:[\(ObjectIdentifier(pipe).hashValue & 0xfffffff)]" }
     public override var waitQueue: WaitQueue? { pipe.queue }
+    public override func reopen(_ flags: OpenFlags) throws(Errno) -> FileDescription {
+        let acc = flags.rawValue & OpenFlags.accessMode
+        guard acc != 2 else { throw .EINVAL }
+        return PipeEnd(pipe, writer: acc == 1, flags: OpenFlags(rawValue: flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue)))
+    }
     public override func readiness(_ mask: Int16) -> Int16 { pipe.readiness(mask, writer: writer) }
     public override func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int { try pipe.read(into: bufs) }
     public override func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int { try pipe.write(from: bufs) }

@@ -1,33 +1,77 @@
 import CSwitch
 import Glibc
+import Synchronization
 
-/// What /proc needs to know about a process.
-public protocol ProcessView: AnyObject {
-    var pid: Int32 { get }
-    var executablePath: String { get }
-    var commandLine: [String] { get }
-    var environment: [String] { get }
-    var fdTable: FDTable { get }
-    var memory: MemoryManager { get }
+/// openat2's RESOLVE_* flags.
+public struct ResolveRules: OptionSet, Sendable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+    public static let noXDev = ResolveRules(rawValue: 0x01)
+    public static let noMagicLinks = ResolveRules(rawValue: 0x02)
+    public static let noSymlinks = ResolveRules(rawValue: 0x04)
+    public static let beneath = ResolveRules(rawValue: 0x08)
+    public static let inRoot = ResolveRules(rawValue: 0x10)
 }
 
-/// The guest's filesystem: the host root (read-only), with the sentry's own
-/// /proc and /dev laid over it.
-///
-/// Paths under /proc and /dev are decided lexically (after `.`/`..`
-/// folding); everything else goes to the host kernel beneath the root. A host
-/// symlink that leads into the host's /proc or /sys ends in ENOENT rather
-/// than in the host's files.
+/// The guest's filesystem: a tree of mounts (the root, --bind directories,
+/// tmpfs, the sentry's /proc and /dev) and the sentry's own path walk over
+/// it. The walk resolves `.`, `..`, guest mount points and symlinks itself,
+/// one component at a time; a host filesystem only ever answers for one
+/// name inside one directory it holds (see HostFS).
 public final class VFS: Sendable {
-    public let root: HostRoot
+    public let mounts: MountTable
+    public let locks = FileLocks()
+    let memory: MemoryFile
+    private let nextMountID = Atomic<Int>(1)
+    /// The root as the walk starts from it.
+    public let rootLocation: Location
+    /// Where memfd_create's files live: a tmpfs no path reaches.
+    private let memfdRoot: Location
 
-    public init(root: HostRoot) { self.root = root }
+    static let maxSymlinks = 40
 
-    /// `path` made absolute against `base` (a guest directory), unnormalized
-    /// so the host still resolves `..` after symlinks as Linux does.
-    public static func join(_ base: String, _ path: String) -> String {
-        if path.hasPrefix("/") { return path }
-        return base.hasSuffix("/") ? base + path : base + "/" + path
+    /// `root` becomes the guest's `/`; the sentry's /proc, /dev, /dev/shm
+    /// and /tmp are mounted over it.
+    public init(root: HostFS, readOnly: Bool, memory: MemoryFile) throws(Errno) {
+        self.memory = memory
+        let m = Mount(path: "/", root: try root.rootInode(), type: "ext4", source: root.hostPath, readOnly: readOnly, id: 0)
+        mounts = MountTable(root: m)
+        rootLocation = Location(mount: m, inode: m.root, name: "", parent: nil)
+        let memfdFS = TmpFS(memory: memory, device: 0x1ff)
+        let mm = Mount(path: "/", root: memfdFS.rootNode, type: "tmpfs", source: "memfd", readOnly: false, id: -1)
+        memfdRoot = Location(mount: mm, inode: memfdFS.rootNode, name: "", parent: nil)
+        add("/proc", ProcFS.root(self), type: "proc", source: "proc", readOnly: false)
+        add("/dev", DevFS.root(), type: "devtmpfs", source: "devtmpfs", readOnly: false)
+        mountTmpfs(at: "/dev/shm")
+        mountTmpfs(at: "/tmp")
+    }
+
+    private func add(_ path: String, _ root: Inode, type: String, source: String, readOnly: Bool) {
+        let id = nextMountID.wrappingAdd(1, ordering: .relaxed).oldValue
+        mounts.add(Mount(path: Self.normalize(path), root: root, type: type, source: source, readOnly: readOnly, id: id))
+    }
+
+    /// Where memfd_create's files live: a tmpfs no path reaches.
+
+    /// memfd_create: a tmpfs file with no name in any directory.
+    public func memfd(name: String) -> FileDescription {
+        let root = memfdRoot
+        let fs = (root.inode as! TmpfsNode).fs
+        let node = TmpfsNode(fs: fs, ino: fs.nextInode(), mode: S_IFREG | 0o777)
+        let l = Location(mount: root.mount, inode: node, name: "memfd:\(name) (deleted)", parent: root)
+        return TmpfsFile(node: node, location: l, flags: .readWrite)
+    }
+
+    public func mountTmpfs(at path: String) {
+        let device = 0x100 + UInt64(nextMountID.load(ordering: .relaxed))
+        add(path, TmpFS(memory: memory, device: device).rootNode, type: "tmpfs", source: "tmpfs", readOnly: false)
+    }
+
+    /// --bind HOST:GUEST[:ro|rw].
+    public func bind(host: String, at guestPath: String, readOnly: Bool) throws(Errno) {
+        let fs = try HostFS(path: host)
+        guard try fs.rootInode().kind == .directory else { throw .ENOTDIR }
+        add(guestPath, try fs.rootInode(), type: "bind", source: fs.hostPath, readOnly: readOnly)
     }
 
     /// Lexical normal form: no `.`, no `..`, no repeated or trailing slashes.
@@ -41,256 +85,267 @@ public final class VFS: Sendable {
         return "/" + out.joined(separator: "/")
     }
 
-    // MARK: - The sentry's own nodes
+    // MARK: - The walk
 
-    enum Node {
-        case device(DeviceFile.Kind)
-        case directory([SyntheticDirectory.Entry])
-        case snapshot(() -> [UInt8])
-        case symlink(String)
-        /// /proc/<pid>/fd/N and /proc/<pid>/exe: a link to an open file.
-        case fileLink(String, reopen: (OpenFlags) throws(Errno) -> FileDescription)
+    /// The child `name` of `dir`: a mount's root if one is mounted there.
+    func child(_ dir: Location, _ name: String, _ ctx: WalkContext) throws(Errno) -> Location {
+        guard name.utf8.count <= 255 else { throw .ENAMETOOLONG }
+        let path = dir.path == "/" ? "/" + name : dir.path + "/" + name
+        if let m = mounts.mount(at: path) { return Location(mount: m, inode: m.root, name: name, parent: dir) }
+        return Location(mount: dir.mount, inode: try dir.inode.lookup(name, ctx), name: name, parent: dir)
     }
 
-    /// nil: not a sentry path (ask the host). Throws ENOENT for missing sentry paths.
-    func syntheticNode(_ normalized: String, _ proc: ProcessView) throws(Errno) -> Node? {
-        let parts = normalized.split(separator: "/").map(String.init)
-        guard let top = parts.first, top == "proc" || top == "dev" else { return nil }
-        if top == "dev" {
-            if parts.count == 1 {
-                return .directory(DeviceFile.Kind.allCases.map { .init(name: $0.rawValue, type: 2) }
-                    + ["fd", "stdin", "stdout", "stderr"].map { .init(name: $0, type: 10) })
-            }
-            guard parts.count == 2 else {
-                if parts[1] == "fd" { return try syntheticNode("/proc/\(proc.pid)/fd/" + parts[2...].joined(separator: "/"), proc) }
-                throw .ENOENT
-            }
-            if let k = DeviceFile.Kind(rawValue: parts[1]) { return .device(k) }
-            switch parts[1] {
-            case "fd": return .symlink("/proc/self/fd")
-            case "stdin": return .symlink("/proc/self/fd/0")
-            case "stdout": return .symlink("/proc/self/fd/1")
-            case "stderr": return .symlink("/proc/self/fd/2")
-            default: throw .ENOENT
-            }
-        }
-        if parts.count == 1 {
-            return .directory([.init(name: "self", type: 10), .init(name: String(proc.pid), type: 4)])
-        }
-        if parts[1] == "self" {
-            if parts.count == 2 { return .symlink(String(proc.pid)) }
-            return try syntheticNode("/proc/\(proc.pid)/" + parts[2...].joined(separator: "/"), proc)
-        }
-        guard parts[1] == String(proc.pid) else { throw .ENOENT }
-        if parts.count == 2 {
-            return .directory(["exe", "fd"].map { .init(name: $0, type: $0 == "exe" ? 10 : 4) }
-                + ["maps", "cmdline", "environ"].map { .init(name: $0, type: 8) })
-        }
-        switch (parts[2], parts.count) {
-        case ("maps", 3): return .snapshot { Array(proc.memory.mapsText().utf8) }
-        case ("cmdline", 3): return .snapshot { proc.commandLine.flatMap { Array($0.utf8) + [0] } }
-        case ("environ", 3): return .snapshot { proc.environment.flatMap { Array($0.utf8) + [0] } }
-        case ("exe", 3):
-            let exe = proc.executablePath
-            return .fileLink(exe) { [self] (flags: OpenFlags) throws(Errno) -> FileDescription in try self.openHost(exe, flags: flags, mode: 0) }
-        case ("fd", 3):
-            return .directory(proc.fdTable.descriptors.map { .init(name: String($0.rawValue), type: 10) })
-        case ("fd", 4):
-            guard let n = Int32(parts[3]), let e = proc.fdTable.entry(FileDescriptor(n)) else { throw .ENOENT }
-            let file = e.file
-            return .fileLink(file.displayPath) { [self] (flags: OpenFlags) throws(Errno) -> FileDescription in
-                if let dev = file as? DeviceFile { return DeviceFile(dev.kind, flags: flags) }
-                guard let hfd = file.hostFD else { throw .ENXIO }
-                let fd = try self.root.reopen(hfd, flags: flags.rawValue & ~(OpenFlags.create.rawValue | OpenFlags.exclusive.rawValue | OpenFlags.closeOnExec.rawValue))
-                return HostFile(fd: fd, flags: flags, root: self.root, path: file.displayPath)
-            }
-        default: throw .ENOENT
-        }
+    /// `..` of a place: back the way the walk came, never above the root.
+    func parent(_ l: Location, root: Location) -> Location {
+        if l.isSame(root) { return l }
+        return l.parent ?? l
     }
 
-    /// Follows sentry symlinks (all but the last component's, unless `followLast`).
-    func resolveSynthetic(_ path: String, _ proc: ProcessView, followLast: Bool) throws(Errno) -> (String, Node?) {
-        var p = Self.normalize(path)
-        for _ in 0..<40 {
-            guard let node = try syntheticNode(p, proc) else { return (p, nil) }
-            guard case .symlink(let target) = node, followLast else { return (p, node) }
-            let parent = p.deletingLastComponent
-            p = Self.normalize(Self.join(parent, target))
-        }
-        throw .ELOOP
+    /// Where a walk ended: the place and, for `parentOnly`, the last name
+    /// left to create or remove ("." and ".." are returned as such).
+    struct WalkResult {
+        var location: Location
+        var last: String?
+        /// The path ended in a slash: the last component must be a directory.
+        var trailingSlash: Bool
     }
 
-    // MARK: - Operations
-
-    /// The host-backed guest path execve should load for `path`: sentry
-    /// links such as /proc/self/exe lead to the file they name; other
-    /// sentry nodes are not executable.
-    public func executablePath(_ path: String, proc: ProcessView) throws(Errno) -> String {
-        var p = path
-        for _ in 0..<8 {
-            let (resolved, node) = try resolveSynthetic(p, proc, followLast: true)
-            guard let node else { return resolved == Self.normalize(p) ? p : resolved }
-            guard case .fileLink(let target, _) = node else { throw .EACCES }
-            p = target
-        }
-        throw .ELOOP
-    }
-
-    public func open(_ path: String, flags: OpenFlags, mode: UInt32, proc: ProcessView) throws(Errno) -> FileDescription {
+    /// The walk. `rules` are openat2's RESOLVE_* restrictions, checked as
+    /// Linux checks them: EXDEV for leaving the start (BENEATH) or a mount
+    /// (NO_XDEV), ELOOP for a link that may not be followed.
+    func walk(_ path: String, from start: Location, followLast: Bool, parentOnly: Bool, _ ctx: WalkContext,
+              rules: ResolveRules = []) throws(Errno) -> WalkResult {
         if path.isEmpty { throw .ENOENT }
-        let (p, node) = try resolveSynthetic(path, proc, followLast: !flags.contains(.noFollow))
-        guard let node else { return try openHost(p == Self.normalize(path) ? path : p, flags: flags, mode: mode) }
-        if flags.contains(.create) && flags.contains(.exclusive) { throw .EEXIST }
-        switch node {
-        case .device(let k):
-            if flags.contains(.directory) { throw .ENOTDIR }
-            return DeviceFile(k, flags: flags)
-        case .directory(let entries):
-            if flags.writable { throw .EISDIR }
-            return SyntheticDirectory(path: p, entries: entries, flags: flags)
-        case .snapshot(let make):
-            if flags.contains(.directory) { throw .ENOTDIR }
-            if flags.writable { throw .EACCES }
-            return SnapshotFile(path: p, contents: make(), flags: flags)
-        case .symlink:
-            throw .ELOOP   // O_NOFOLLOW on a symlink
-        case .fileLink(_, let reopen):
-            if flags.contains(.noFollow) { throw .ELOOP }
-            return try reopen(flags)
-        }
-    }
-
-    /// Opens a host file beneath the root: read-only, no devices.
-    func openHost(_ path: String, flags: OpenFlags, mode: UInt32) throws(Errno) -> FileDescription {
-        let wantsWrite = flags.writable || flags.contains(.truncate)
-        let found: (fd: Int32, stat: Glibc.stat)
-        do {
-            found = try root.lookup(path, followLast: !flags.contains(.noFollow) && !(flags.contains(.create) && flags.contains(.exclusive)),
-                                    directory: flags.contains(.directory))
-        } catch .ENOENT where flags.contains(.create) && !path.hasSuffix("/") {
-            // Creating: if the parent exists, the answer is the read-only root's.
-            let parent = path.deletingLastComponent
-            let (pfd, pst) = try root.lookup(parent)
-            close(pfd)
-            throw pst.st_mode & S_IFMT == S_IFDIR ? .EROFS : .ENOTDIR
-        }
-        defer { close(found.fd) }
-        let type = found.stat.st_mode & S_IFMT
-        if flags.contains(.create) && flags.contains(.exclusive) { throw .EEXIST }
-        if type == S_IFLNK { throw .ELOOP }  // O_NOFOLLOW met a symlink
-        if type == S_IFDIR && wantsWrite { throw .EISDIR }
-        if wantsWrite { throw .EROFS }
-        if flags.contains(.path) {
-            let fd = fcntl(found.fd, F_DUPFD_CLOEXEC, 0)
-            if fd < 0 { throw Errno(errno) }
-            return HostFile(fd: fd, flags: flags, root: root, path: path)
-        }
-        switch type {
-        case S_IFCHR, S_IFBLK: throw .EACCES   // host devices are never the guest's
-        case S_IFSOCK: throw .ENXIO
-        default: break
-        }
-        let hostFlags = flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue | OpenFlags.directory.rawValue
-                                          | OpenFlags.noATime.rawValue | OpenFlags.largeFile.rawValue)
-        let fd = try root.reopen(found.fd, flags: hostFlags)
-        return HostFile(fd: fd, flags: OpenFlags(rawValue: flags.rawValue & ~OpenFlags.closeOnExec.rawValue), root: root, path: path)
-    }
-
-    /// stat/lstat of a path.
-    public func stat(_ path: String, followLast: Bool, proc: ProcessView) throws(Errno) -> Glibc.stat {
-        if path.isEmpty { throw .ENOENT }
-        let (p, node) = try resolveSynthetic(path, proc, followLast: followLast)
-        if let node {
-            switch node {
-            case .device(let k): return try DeviceFile(k, flags: []).stat()
-            case .directory: return try SyntheticDirectory(path: p, entries: [], flags: []).stat()
-            case .snapshot: return try SnapshotFile(path: p, contents: [], flags: []).stat()
-            case .symlink, .fileLink:
-                if followLast, case .fileLink(_, let reopen) = node { return try reopen(OpenFlags(rawValue: 0)).stat() }
-                var st = Glibc.stat()
-                st.st_mode = S_IFLNK | 0o777
-                st.st_nlink = 1
-                st.st_dev = 5
-                return st
+        var pending: [Substring] = path.split(separator: "/").reversed()
+        let trailingSlash = path.hasSuffix("/")
+        let root = rules.contains(.inRoot) ? start : ctx.rootLocation
+        let beneath = rules.contains(.beneath)
+        if path.hasPrefix("/") && beneath { throw .EXDEV }
+        var cur = path.hasPrefix("/") ? root : start
+        if rules.contains(.noXDev) && cur.mount !== start.mount { throw .EXDEV }
+        var links = 0
+        var depth = 0   // below `start`, for RESOLVE_BENEATH
+        if parentOnly && pending.isEmpty { return WalkResult(location: cur, last: ".", trailingSlash: true) }
+        while let c = pending.popLast() {
+            let isLast = pending.isEmpty
+            guard cur.inode.kind == .directory else { throw .ENOTDIR }
+            if parentOnly && isLast { return WalkResult(location: cur, last: String(c), trailingSlash: trailingSlash) }
+            if c == "." { continue }
+            if c == ".." {
+                if beneath && depth == 0 { throw .EXDEV }
+                let up = parent(cur, root: root)
+                if rules.contains(.noXDev) && up.mount !== cur.mount { throw .EXDEV }
+                if up !== cur { depth -= 1 }
+                cur = up
+                continue
             }
+            let next = try child(cur, String(c), ctx)
+            if rules.contains(.noXDev) && next.mount !== cur.mount { throw .EXDEV }
+            guard next.inode.kind == .symlink, !isLast || followLast || trailingSlash else { cur = next; depth += 1; continue }
+            if rules.contains(.noSymlinks) { throw .ELOOP }
+            links += 1
+            if links > Self.maxSymlinks { throw .ELOOP }
+            if let place = try next.inode.magicTarget(ctx) {
+                if rules.contains(.noMagicLinks) || beneath || rules.contains(.inRoot) { throw .ELOOP }
+                cur = place
+                continue
+            }
+            if let link = next.inode as? SyntheticLinkNode, link.described != nil {
+                if rules.contains(.noMagicLinks) || beneath || rules.contains(.inRoot) { throw .ELOOP }
+                guard isLast else { throw .ENOTDIR }
+                cur = next   // an fd link to a pipe or socket: the caller opens the file itself
+                continue
+            }
+            let target = try next.inode.readlink(ctx)
+            if target.isEmpty { throw .ENOENT }
+            if target.hasPrefix("/") {
+                if beneath { throw .EXDEV }
+                if rules.contains(.noXDev) && root.mount !== cur.mount { throw .EXDEV }
+                cur = root
+                depth = 0
+            }
+            pending += target.split(separator: "/").reversed()
         }
-        let (fd, st) = try root.lookup(path, followLast: followLast)
-        close(fd)
-        return st
+        if trailingSlash && cur.inode.kind != .directory { throw .ENOTDIR }
+        return WalkResult(location: cur, last: nil, trailingSlash: trailingSlash)
     }
 
-    /// statx of a path (the host fills everything it knows).
-    public func statx(_ path: String, followLast: Bool, mask: UInt32, proc: ProcessView) throws(Errno) -> CSwitch.statx {
-        if path.isEmpty { throw .ENOENT }
-        let (_, node) = try resolveSynthetic(path, proc, followLast: followLast)
-        if node != nil { return FileDescription.statxFrom(try stat(path, followLast: followLast, proc: proc)) }
-        let (fd, _) = try root.lookup(path, followLast: followLast)
-        defer { close(fd) }
-        var x = CSwitch.statx()
-        let r = sw_statx(fd, "", SW_AT_EMPTY_PATH | SW_AT_SYMLINK_NOFOLLOW, mask, &x)
-        if r < 0 { throw Errno(Int32(-r)) }
+    /// The place `path` names, seen from `start` (the cwd or a dirfd).
+    public func resolve(_ path: String, from start: Location, followLast: Bool, _ ctx: WalkContext) throws(Errno) -> Location {
+        try walk(path, from: start, followLast: followLast, parentOnly: false, ctx).location
+    }
+
+    /// The directory that holds the last component, and that component.
+    func resolveParent(_ path: String, from start: Location, _ ctx: WalkContext) throws(Errno) -> (Location, String, Bool) {
+        let r = try walk(path, from: start, followLast: false, parentOnly: true, ctx)
+        return (r.location, r.last ?? ".", r.trailingSlash)
+    }
+
+    private func writable(_ l: Location) throws(Errno) { if l.mount.readOnly { throw .EROFS } }
+
+    // MARK: - Opening
+
+    public func open(_ path: String, from start: Location, flags: OpenFlags, mode: UInt32, _ ctx: WalkContext,
+                     rules: ResolveRules = []) throws(Errno) -> FileDescription {
+        if flags.contains(.create) {
+            let r = try walk(path, from: start, followLast: false, parentOnly: true, ctx, rules: rules)
+            let (dir, name, slash) = (r.location, r.last ?? ".", r.trailingSlash)
+            if name == "." || name == ".." || slash { throw .EISDIR }
+            let existing: Location?
+            do { existing = try child(dir, name, ctx) } catch .ENOENT { existing = nil }
+            if let existing {
+                if flags.contains(.exclusive) { throw .EEXIST }
+                if existing.inode.kind == .symlink && !flags.contains(.noFollow) {
+                    let full = try walk(name, from: dir, followLast: true, parentOnly: false, ctx, rules: rules).location
+                    return try openExisting(full, flags: flags, ctx)
+                }
+                return try openExisting(existing, flags: flags, ctx)
+            }
+            try writable(dir)
+            let f = try dir.inode.create(name, mode: mode & 0o7777, flags: flags, in: dir, ctx)
+            return f
+        }
+        let loc = try walk(path, from: start, followLast: !flags.contains(.noFollow), parentOnly: false, ctx, rules: rules).location
+        return try openExisting(loc, flags: flags, ctx)
+    }
+
+    private func openExisting(_ loc: Location, flags: OpenFlags, _ ctx: WalkContext) throws(Errno) -> FileDescription {
+        let kind = loc.inode.kind
+        if let link = loc.inode as? SyntheticLinkNode, let file = link.described, !flags.contains(.noFollow) {
+            return try file.reopen(flags)
+        }
+        if kind == .symlink && !flags.contains(.path) { throw .ELOOP }   // O_NOFOLLOW met a link
+        if flags.contains(.directory) && kind != .directory && kind != .symlink { throw .ENOTDIR }
+        let writes = flags.writable || (flags.contains(.truncate) && !flags.contains(.path))
+        if writes && kind == .directory { throw .EISDIR }
+        if writes && kind == .regular { try writable(loc) }
+        let f = try loc.inode.open(flags, at: loc, ctx)
+        if f.location == nil { f.location = loc }
+        return f
+    }
+
+    // MARK: - Names
+
+    public func stat(_ path: String, from start: Location, followLast: Bool, _ ctx: WalkContext) throws(Errno) -> Glibc.stat {
+        let loc = try resolve(path, from: start, followLast: followLast, ctx)
+        if followLast, let link = loc.inode as? SyntheticLinkNode, let file = link.described { return try file.stat() }
+        return try loc.inode.stat()
+    }
+
+    public func statx(_ path: String, from start: Location, followLast: Bool, mask: UInt32, _ ctx: WalkContext) throws(Errno) -> CSwitch.statx {
+        let loc = try resolve(path, from: start, followLast: followLast, ctx)
+        if followLast, let link = loc.inode as? SyntheticLinkNode, let file = link.described { return try file.statx(mask: mask) }
+        var x = try loc.inode.statx(mask: mask)
+        x.stx_mnt_id = UInt64(loc.mount.id)
         return x
     }
 
-    public func readlink(_ path: String, proc: ProcessView) throws(Errno) -> String {
-        if path.isEmpty { throw .ENOENT }
-        let (_, node) = try resolveSynthetic(path, proc, followLast: false)
-        if let node {
-            switch node {
-            case .symlink(let t): return t
-            case .fileLink(let t, _): return t
-            default: throw .EINVAL
-            }
-        }
-        let (fd, st) = try root.lookup(path, followLast: false)
-        defer { close(fd) }
-        guard st.st_mode & S_IFMT == S_IFLNK else { throw .EINVAL }
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlinkat(fd, "", &buf, Int(PATH_MAX))
-        if n < 0 { throw Errno(errno) }
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    public func readlink(_ path: String, from start: Location, _ ctx: WalkContext) throws(Errno) -> String {
+        let loc = try resolve(path, from: start, followLast: false, ctx)
+        guard loc.inode.kind == .symlink else { throw .EINVAL }
+        return try loc.inode.readlink(ctx)
     }
 
-    /// access/faccessat: F_OK/R_OK/W_OK/X_OK against the guest's view.
-    public func access(_ path: String, mode: Int32, followLast: Bool, proc: ProcessView) throws(Errno) {
-        if path.isEmpty { throw .ENOENT }
-        let (_, node) = try resolveSynthetic(path, proc, followLast: followLast)
-        if let node {
-            if case .device = node { if mode & 1 != 0 { throw .EACCES }; return }
-            if case .snapshot = node { if mode & 3 != 0 { throw .EACCES } }
-            if case .directory = node { if mode & 2 != 0 { throw .EACCES } }
-            return
-        }
-        let (fd, st) = try root.lookup(path, followLast: followLast)
-        defer { close(fd) }
-        if mode & 2 != 0 { throw .EROFS }
-        if mode & 5 != 0 {
-            let r = sw_faccessat2_bridge(fd, mode & 5)
-            if r < 0 { throw Errno(Int32(-r)) }
-        }
-        _ = st
+    public func access(_ path: String, from start: Location, mode: Int32, followLast: Bool, _ ctx: WalkContext) throws(Errno) {
+        let loc = try resolve(path, from: start, followLast: followLast, ctx)
+        if mode & 2 != 0 && loc.mount.readOnly && (loc.inode.kind == .regular || loc.inode.kind == .directory) { throw .EROFS }
+        try loc.inode.access(mode)
     }
 
-    /// The guest path of a directory (chdir's answer; getcwd reports it).
-    public func directory(_ path: String, proc: ProcessView) throws(Errno) -> String {
-        if path.isEmpty { throw .ENOENT }
-        let (p, node) = try resolveSynthetic(path, proc, followLast: true)
-        if let node {
-            guard case .directory = node else { throw .ENOTDIR }
-            return p
-        }
-        let (fd, _) = try root.lookup(path, directory: true)
-        defer { close(fd) }
-        guard let host = root.hostPath(of: fd), let g = root.guestPath(fromHost: host) else { return Self.normalize(path) }
-        return g
+    /// A directory to chdir or chroot into.
+    public func directory(_ path: String, from start: Location, _ ctx: WalkContext) throws(Errno) -> Location {
+        let loc = try resolve(path, from: start, followLast: true, ctx)
+        guard loc.inode.kind == .directory else { throw .ENOTDIR }
+        try loc.inode.access(1)
+        return loc
     }
-}
 
-/// Path helpers without Foundation.
-extension String {
-    var deletingLastComponent: String {
-        let n = VFS.normalize(self)
-        guard let i = n.lastIndex(of: "/"), i != n.startIndex else { return "/" }
-        return String(n[..<i])
+    public func mkdir(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext) throws(Errno) {
+        let (dir, name, _) = try resolveParent(path, from: start, ctx)
+        if name == "." || name == ".." { throw .EEXIST }
+        if (try? child(dir, name, ctx)) != nil { throw .EEXIST }
+        try writable(dir)
+        try dir.inode.mkdir(name, mode: mode & 0o7777)
+    }
+
+    /// mknod: FIFOs and regular files; device nodes are not the guest's to make.
+    public func mknod(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext) throws(Errno) {
+        let kind = mode & S_IFMT
+        guard kind == 0 || kind == S_IFREG || kind == S_IFIFO || kind == S_IFCHR || kind == S_IFBLK || kind == S_IFSOCK else { throw .EINVAL }
+        if kind == S_IFCHR || kind == S_IFBLK { throw .EPERM }
+        let (dir, name, slash) = try resolveParent(path, from: start, ctx)
+        if name == "." || name == ".." || slash { throw .EEXIST }
+        if (try? child(dir, name, ctx)) != nil { throw .EEXIST }
+        try writable(dir)
+        try dir.inode.mknod(name, mode: (kind == 0 ? S_IFREG : kind) | (mode & 0o7777))
+    }
+
+    public func symlink(_ target: String, at path: String, from start: Location, _ ctx: WalkContext) throws(Errno) {
+        if target.isEmpty { throw .ENOENT }
+        let (dir, name, slash) = try resolveParent(path, from: start, ctx)
+        if name == "." || name == ".." || slash { throw .EEXIST }
+        if (try? child(dir, name, ctx)) != nil { throw .EEXIST }
+        try writable(dir)
+        try dir.inode.symlink(name, target: target)
+    }
+
+    public func link(_ old: Location, to path: String, from start: Location, _ ctx: WalkContext) throws(Errno) {
+        let (dir, name, slash) = try resolveParent(path, from: start, ctx)
+        if name == "." || name == ".." || slash { throw .EEXIST }
+        if (try? child(dir, name, ctx)) != nil { throw .EEXIST }
+        guard old.mount === dir.mount else { throw .EXDEV }
+        if old.inode.kind == .directory { throw .EPERM }
+        try writable(dir)
+        try dir.inode.link(name, to: old.inode)
+    }
+
+    public func unlink(_ path: String, from start: Location, directory: Bool, _ ctx: WalkContext) throws(Errno) {
+        let (dir, name, slash) = try resolveParent(path, from: start, ctx)
+        if name == "." { throw directory ? .EINVAL : .EISDIR }
+        if name == ".." { throw directory ? .ENOTEMPTY : .EISDIR }
+        let victim = try child(dir, name, ctx)
+        if victim.inode.kind == .directory && !directory { throw .EISDIR }
+        if directory && victim.inode.kind != .directory { throw .ENOTDIR }
+        if slash && !directory { throw victim.inode.kind == .directory ? .EISDIR : .ENOTDIR }
+        if victim.mount !== dir.mount || mounts.hasMount(atOrBelow: victim.path) { throw .EBUSY }
+        try writable(dir)
+        try dir.inode.unlink(name, directory: directory)
+    }
+
+    /// renameat2: RENAME_NOREPLACE (1), RENAME_EXCHANGE (2).
+    public func rename(_ oldPath: String, from oldStart: Location, to newPath: String, from newStart: Location,
+                       flags: UInt32, _ ctx: WalkContext) throws(Errno) {
+        guard flags & ~3 == 0, flags != 3 else { throw .EINVAL }
+        let (od, on, oslash) = try resolveParent(oldPath, from: oldStart, ctx)
+        let (nd, nn, _) = try resolveParent(newPath, from: newStart, ctx)
+        if on == "." || on == ".." || nn == "." || nn == ".." { throw .EBUSY }
+        let src = try child(od, on, ctx)
+        if oslash && src.inode.kind != .directory { throw .ENOTDIR }
+        guard od.mount === nd.mount else { throw .EXDEV }
+        // A mount point stays where it is.
+        if src.mount !== od.mount || mounts.hasMount(atOrBelow: src.path) { throw .EBUSY }
+        let dstPath = nd.path == "/" ? "/" + nn : nd.path + "/" + nn
+        if mounts.hasMount(atOrBelow: dstPath) { throw .EBUSY }
+        if src.inode.kind == .directory && (dstPath == src.path || dstPath.hasPrefix(src.path + "/")) { throw .EINVAL }
+        try writable(od)
+        try od.inode.rename(on, to: nd.inode, nn, flags: flags)
+    }
+
+    public func setAttributes(_ path: String, from start: Location, followLast: Bool, _ a: InodeAttributes, _ ctx: WalkContext) throws(Errno) {
+        let loc = try resolve(path, from: start, followLast: followLast, ctx)
+        try setAttributes(loc, a)
+    }
+
+    public func setAttributes(_ loc: Location, _ a: InodeAttributes) throws(Errno) {
+        if a.size != nil && loc.inode.kind == .directory { throw .EISDIR }
+        if a.size != nil && loc.inode.kind != .regular { throw .EINVAL }
+        try writable(loc)
+        try loc.inode.setAttributes(a)
+    }
+
+    public func statfs(_ loc: Location) throws(Errno) -> sw_statfs {
+        var s = try loc.inode.statfs()
+        if loc.mount.readOnly { s.f_flags |= 1 }   // ST_RDONLY
+        return s
     }
 }

@@ -4,19 +4,19 @@ import Glibc
 /// old one is dropped only once the new one is ready, so a failed exec
 /// returns an errno to a still-intact process.
 extension Task {
-    public func execve(path: String, argv: [String], envp: [String]) throws(Errno) {
-        var path = try kernel.vfs.executablePath(path, proc: self), argv = argv
-        var loadedImage: (MappedFile, ELFImage)?
+    public func execve(path: String, from start: Location, argv: [String], envp: [String]) throws(Errno) {
+        var path = path, argv = argv
+        var loadedImage: (any FileMapping, ELFImage)?
         for _ in 0..<5 {   // binfmt_script nests at most a few interpreters
             do {
-                loadedImage = try kernel.loadImage(path, executable: true)
+                loadedImage = try kernel.loadImage(path, from: start, self, executable: true)
                 break
             } catch {
                 switch error {
                 case .load(.notELF):
-                    guard let (interp, arg) = try scriptInterpreter(path) else { throw .ENOEXEC }
+                    guard let (interp, arg) = try scriptInterpreter(path, from: start) else { throw .ENOEXEC }
                     argv = [interp] + (arg.map { [$0] } ?? []) + [path] + argv.dropFirst()
-                    path = try kernel.vfs.executablePath(interp, proc: self)
+                    path = interp
                 case .load(.notFound): throw .ENOENT
                 case .load(.unreadable(_, let e)): throw e
                 case .load(.dynamic(let p, _)):
@@ -98,7 +98,7 @@ extension Task {
             altStack = AltStack()
         }
         restartBlock = nil
-        executablePath = path
+        executablePath = file.path
         commandLine = argv
         environment = envp
         regs = Kernel.entryRegisters(space, loaded)
@@ -117,12 +117,9 @@ extension Task {
     }
 
     /// `#!interpreter [arg]` from the first line of a script.
-    private func scriptInterpreter(_ path: String) throws(Errno) -> (String, String?)? {
-        let (fd, _) = try kernel.vfs.root.lookup(path)
-        defer { close(fd) }
-        let rfd = try kernel.vfs.root.reopen(fd, flags: O_RDONLY)
-        defer { close(rfd) }
-        let buf = Kernel.readPrefix(rfd, 256)
+    private func scriptInterpreter(_ path: String, from start: Location) throws(Errno) -> (String, String?)? {
+        let file = try kernel.vfs.open(path, from: start, flags: [], mode: 0, self)
+        let buf = Kernel.readPrefix(file, 256)
         guard buf.count > 2, buf[0] == 0x23, buf[1] == 0x21 else { return nil }
         let line = buf[2...].prefix { $0 != 0x0a }
         let text = String(decoding: line, as: UTF8.self).trimmingSpaces

@@ -80,7 +80,9 @@ public final class Kernel: @unchecked Sendable {
     /// with: the guest inherits them, as a program exec'd in its place would.
     public func start(path guestPath: String, argv: [String], envp: [String], cwd: String,
                       signalMask: UInt64 = 0, ignored: UInt64 = 0) throws(StartError) -> Task {
-        let (file, image) = try loadImage(guestPath)
+        let boot = BootContext(self)
+        let cwdLocation = (try? vfs.directory(cwd, from: vfs.rootLocation, boot)) ?? vfs.rootLocation
+        let (file, image) = try loadImage(guestPath, from: cwdLocation, boot)
         let space: AddressSpace, context: PlatformContext
         do {
             space = try platform.makeAddressSpace()
@@ -100,7 +102,7 @@ public final class Kernel: @unchecked Sendable {
             let dup = fcntl(n, F_DUPFD_CLOEXEC, 3)
             guard dup >= 0 else { continue }  // the sentry was started with it closed: so is the guest
             let acc = fcntl(n, F_GETFL) & (O_ACCMODE | O_APPEND | O_NONBLOCK)
-            _ = try? fds.install(HostFile(fd: dup, flags: OpenFlags(rawValue: acc), root: nil, path: Self.stdioName(n)),
+            _ = try? fds.install(HostFile(stdio: dup, flags: OpenFlags(rawValue: acc), name: Self.stdioName(n)),
                                  at: FileDescriptor(n), closeOnExec: false)
         }
         return locked {
@@ -108,8 +110,8 @@ public final class Kernel: @unchecked Sendable {
             let group = ThreadGroup(pid: id, parent: nil, pgid: id, sid: id, handlers: SignalHandlers(),
                                     limits: ThreadGroup.hostLimits(), exitSignal: nil)
             let task = Task(kernel: self, tid: id, group: group, mm: mm, space: space, fds: fds,
-                            fs: FSContext(cwd: cwd, umask: 0o022), context: context,
-                            regs: Self.entryRegisters(space, loaded), executablePath: guestPath, argv: argv, envp: envp)
+                            fs: FSContext(cwd: cwdLocation, root: vfs.rootLocation, umask: 0o022), context: context,
+                            regs: Self.entryRegisters(space, loaded), executablePath: file.path, argv: argv, envp: envp)
             if let nofile = group.limits.withLock({ $0[7] }) { fds.limit = Int32(clamping: nofile.cur) }
             task.signalMask = signalMask & ~SignalSets.unblockable
             for n in 1...64 where ignored & (1 << UInt64(n - 1)) != 0 && n != 9 && n != 19 {
@@ -157,37 +159,41 @@ public final class Kernel: @unchecked Sendable {
         return r > 0 ? String(cString: buf) : "/dev/fd/\(n)"
     }
 
-    /// Opens and validates an executable inside the guest's view.
-    /// `executable`: execve's rule that some execute bit must be set.
-    public func loadImage(_ guestPath: String, executable: Bool = false) throws(StartError) -> (MappedFile, ELFImage) {
-        let (pathFD, st) : (Int32, Glibc.stat)
-        do { (pathFD, st) = try vfs.root.lookup(guestPath) } catch {
-            throw error == .ENOENT || error == .ENOTDIR ? .load(.notFound(guestPath)) : .load(.unreadable(guestPath, error))
+    /// Opens and validates an executable inside the guest's view: a regular
+    /// file, on any mount; `executable`: execve's rule that an execute bit be set.
+    public func loadImage(_ path: String, from start: Location, _ ctx: WalkContext, executable: Bool = false) throws(StartError) -> (any FileMapping, ELFImage) {
+        let file: FileDescription, st: Glibc.stat
+        do {
+            file = try vfs.open(path, from: start, flags: [], mode: 0, ctx)
+            st = try file.stat()
+        } catch {
+            throw error == .ENOENT || error == .ENOTDIR ? .load(.notFound(path)) : .load(.unreadable(path, error))
         }
-        defer { close(pathFD) }
-        guard st.st_mode & S_IFMT == S_IFREG else { throw .load(.unreadable(guestPath, .EACCES)) }
-        if executable && st.st_mode & 0o111 == 0 { throw .load(.unreadable(guestPath, .EACCES)) }
-        let fd: Int32
-        do { fd = try vfs.root.reopen(pathFD, flags: O_RDONLY) } catch { throw .load(.unreadable(guestPath, error)) }
-        defer { close(fd) }
+        guard st.st_mode & S_IFMT == S_IFREG else { throw .load(.unreadable(path, .EACCES)) }
+        if executable && st.st_mode & 0o111 == 0 { throw .load(.unreadable(path, .EACCES)) }
         // The headers are all validation needs; segment bounds are checked
         // against the file's size. 64 KiB covers the headers of any sane
         // binary; read the whole file only if they lie further in.
         let size = Int(st.st_size)
         let image: ELFImage
-        do { image = try ELFImage(Self.readPrefix(fd, min(size, 65536)), fileSize: size, path: guestPath) } catch {
+        do { image = try ELFImage(Self.readPrefix(file, min(size, 65536)), fileSize: size, path: path) } catch {
             guard case .truncated = error, size > 65536 else { throw .load(error) }
-            do { image = try ELFImage(Self.readPrefix(fd, size), path: guestPath) } catch { throw .load(error) }
+            do { image = try ELFImage(Self.readPrefix(file, size), path: path) } catch { throw .load(error) }
         }
-        do { return (try MappedFile(duplicating: fd, path: guestPath), image) } catch { throw .load(.unreadable(guestPath, error)) }
+        let mapping: (any FileMapping)?
+        do { mapping = try file.mappable() } catch { throw .load(.unreadable(path, error)) }
+        guard let mapping else { throw .load(.unreadable(path, .ENODEV)) }
+        return (mapping, image)
     }
 
-    /// Up to `count` bytes from the start of a host file (fewer at its end).
-    static func readPrefix(_ fd: Int32, _ count: Int) -> [UInt8] {
+    /// Up to `count` bytes from the start of a file (fewer at its end).
+    static func readPrefix(_ file: FileDescription, _ count: Int) -> [UInt8] {
         var data = [UInt8](repeating: 0, count: count)
         var got = 0
         while got < count {
-            let r = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, count - got, off_t(got)) }
+            let r = (try? data.withUnsafeMutableBytes { (b) throws(Errno) -> Int in
+                try file.pread(into: [UnsafeMutableRawBufferPointer(rebasing: b[got...])], at: Int64(got))
+            }) ?? 0
             if r <= 0 { break }
             got += r
         }
@@ -280,6 +286,15 @@ public final class Kernel: @unchecked Sendable {
 
     /// The process group the guest made the terminal's foreground (TIOCSPGRP).
     var foregroundPGID: Int32?
+}
+
+/// The walker's view before the first task exists: the sandbox's root, no /proc/self.
+public final class BootContext: WalkContext {
+    unowned let kernel: Kernel
+    public init(_ kernel: Kernel) { self.kernel = kernel }
+    public var process: ProcessView? { nil }
+    public var rootLocation: Location { kernel.vfs.rootLocation }
+    public var sandbox: SandboxView { kernel }
 }
 
 /// A plain mutex that can guard state spread over many objects.

@@ -7,7 +7,7 @@ import Synchronization
 /// Fields the task's own thread alone touches (registers, the restart
 /// block) need no lock; fields other threads read or write (signal mask and
 /// pending set, `inGuest`, `killed`) are guarded by the kernel lock.
-public final class Task: ProcessView, @unchecked Sendable {
+public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     public unowned let kernel: Kernel
     public internal(set) var tid: Int32
     public internal(set) var group: ThreadGroup
@@ -26,7 +26,7 @@ public final class Task: ProcessView, @unchecked Sendable {
     public var executablePath: String
     public var commandLine: [String]
     public var environment: [String]
-    public var cwd: String { get { fs.cwd } set { fs.cwd = newValue } }
+    public var cwd: Location { get { fs.cwd } set { fs.cwd = newValue } }
     public var umask: UInt32 { get { fs.umask } set { fs.umask = newValue } }
     public var clearChildTID = GuestAddress.null
     public var robustList = (head: GuestAddress.null, length: UInt64(0))
@@ -57,6 +57,11 @@ public final class Task: ProcessView, @unchecked Sendable {
     var vforkReleased = false
     public var fdTable: FDTable { fds }
     public var memory: MemoryManager { mm }
+    // What the filesystem sees of the task (WalkContext, ProcessView).
+    public var process: ProcessView? { self }
+    public var sandbox: SandboxView { kernel }
+    public var rootLocation: Location { fs.root }
+    public var cwdLocation: Location { fs.cwd }
     
 
     init(kernel: Kernel, tid: Int32, group: ThreadGroup, mm: MemoryManager, space: AddressSpace?, fds: FDTable,

@@ -64,16 +64,20 @@ public final class ThreadGroup: @unchecked Sendable {
 
 /// The working directory, root and umask: per process, shared under CLONE_FS.
 public final class FSContext: @unchecked Sendable {
-    private struct State { var cwd: String; var umask: UInt32 }
+    private struct State { var cwd: Location; var root: Location; var umask: UInt32 }
     private let state: Mutex<State>
-    init(cwd: String, umask: UInt32) { state = Mutex(State(cwd: cwd, umask: umask)) }
-    public var cwd: String {
+    init(cwd: Location, root: Location, umask: UInt32) { state = Mutex(State(cwd: cwd, root: root, umask: umask)) }
+    public var cwd: Location {
         get { state.withLock { $0.cwd } }
         set { state.withLock { $0.cwd = newValue } }
+    }
+    public var root: Location {
+        get { state.withLock { $0.root } }
+        set { state.withLock { $0.root = newValue } }
     }
     public var umask: UInt32 {
         get { state.withLock { $0.umask } }
         set { state.withLock { $0.umask = newValue } }
     }
-    func copy() -> FSContext { FSContext(cwd: cwd, umask: umask) }
+    func copy() -> FSContext { state.withLock { FSContext(cwd: $0.cwd, root: $0.root, umask: $0.umask) } }
 }

@@ -15,7 +15,7 @@ public struct Loader {
     }
 
     /// Maps the segments of `image` (read from `file`) and the stack.
-    public static func load(_ image: ELFImage, file: MappedFile, into mm: MemoryManager,
+    public static func load(_ image: ELFImage, file: any FileMapping, into mm: MemoryManager,
                             argv: [String], envp: [String], execfn: String) throws(Errno) -> Result {
         let bias = image.isPIE ? pieBase : 0
         var highest: UInt64 = 0

@@ -1,8 +1,21 @@
 import Glibc
 
-/// A file whose pages a private mapping copies: its own host descriptor (so
+/// A file mmap can map: private mappings copy its pages; a shared mapping
+/// maps the file's own pages if it keeps them in the memory file (tmpfs).
+public protocol FileMapping: AnyObject, Sendable {
+    var path: String { get }
+    var device: UInt64 { get }
+    var inode: UInt64 { get }
+    /// Fills `buf` from file offset `offset`; bytes past end of file are zeros.
+    func copy(offset: UInt64, into buf: UnsafeMutableRawBufferPointer) throws(Errno)
+    /// The memory-file run that holds file bytes [offset, offset+length),
+    /// retained for the caller; nil when shared mappings are copies too.
+    func sharedPages(offset: UInt64, length: UInt64) throws(Errno) -> UInt64?
+}
+
+/// A host file whose pages a private mapping copies: its own host descriptor (so
 /// the mapping outlives the guest's fd) and its identity for /proc/self/maps.
-public final class MappedFile: Sendable, Equatable {
+public final class MappedFile: FileMapping, Equatable {
     public let hostFD: Int32
     public let path: String
     public let device: UInt64
@@ -39,6 +52,8 @@ public final class MappedFile: Sendable, Equatable {
         }
         if done < buf.count { memset(buf.baseAddress! + done, 0, buf.count - done) }
     }
+
+    public func sharedPages(offset: UInt64, length: UInt64) throws(Errno) -> UInt64? { nil }
 
     public static func == (a: MappedFile, b: MappedFile) -> Bool { a === b }
 }

@@ -115,7 +115,7 @@ public final class MemoryManager: Sendable {
 
     /// Maps pages; the core of mmap(2). Returns the start address.
     public func map(hint: GuestAddress, length: UInt64, prot: Prot, flags: MapFlags,
-                    file: MappedFile? = nil, fileOffset: UInt64 = 0, name: String? = nil,
+                    file: (any FileMapping)? = nil, fileOffset: UInt64 = 0, name: String? = nil,
                     maxProt: Prot = [.read, .write, .exec], cacheable: Bool = false) throws(Errno) -> GuestAddress {
         guard length > 0, let len = GuestAddress(length).pageUp?.rawValue, len > 0 else {
             throw length == 0 ? .EINVAL : .ENOMEM
@@ -124,8 +124,10 @@ public final class MemoryManager: Sendable {
             let start = try chooseAddress(&s, hint: hint, length: len, flags: flags)
             let range = start..<(start + len)
             let off: UInt64
-            if let file, cacheable, let imageCache, !prot.contains(.write), !flags.contains(.shared) {
+            if let file = file as? MappedFile, cacheable, let imageCache, !prot.contains(.write), !flags.contains(.shared) {
                 off = try imageCache.chunk(file, offset: fileOffset, length: len)
+            } else if let file, flags.contains(.shared), let pages = try file.sharedPages(offset: fileOffset, length: len) {
+                off = pages   // the file's own pages: writes through any mapping reach the file
             } else {
                 off = try memory.allocate(len)
                 if let file {

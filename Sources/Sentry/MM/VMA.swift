@@ -1,8 +1,16 @@
 /// What backs a mapping, for /proc/self/maps and for re-reading file pages.
 public enum VMABacking: Sendable, Equatable {
     case anonymous
-    /// A private copy of a file's pages, starting at `offset` in the file.
-    case file(MappedFile, offset: UInt64)
+    /// A file's pages (a private copy, or a tmpfs file's own), from `offset` in the file.
+    case file(any FileMapping, offset: UInt64)
+
+    public static func == (a: VMABacking, b: VMABacking) -> Bool {
+        switch (a, b) {
+        case (.anonymous, .anonymous): return true
+        case let (.file(f1, o1), .file(f2, o2)): return f1 === f2 && o1 == o2
+        default: return false
+        }
+    }
 }
 
 /// One guest mapping: a page-aligned range backed by a contiguous run of the

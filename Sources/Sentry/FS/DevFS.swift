@@ -1,0 +1,66 @@
+import CSwitch
+import Glibc
+
+/// The sentry's /dev: the memory devices it serves itself, the terminal
+/// the user gave the sentry, links into /proc/self/fd, and a mount point for
+/// /dev/shm. No host device node is ever reachable.
+enum DevFS {
+    static let device: UInt64 = 0x6
+
+    static let links: [String: String] = [
+        "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
+    ]
+
+    static func root() -> Inode {
+        SyntheticDirNode(path: "/dev", device: device, mode: 0o755, list: { _ in
+            DeviceFile.Kind.allCases.map { DirEntry($0.rawValue, .character, inode: $0.inode) }
+                + [DirEntry("tty", .character, inode: 1005)]
+                + links.keys.sorted().map { DirEntry($0, .symlink) }
+                + [DirEntry("shm", .directory), DirEntry("pts", .directory)]
+        }, child: { name, _ throws(Errno) in
+            if let k = DeviceFile.Kind(rawValue: name) { return DeviceNode(kind: k) }
+            if name == "tty" { return TerminalNode() }
+            if let t = links[name] { return SyntheticLinkNode(path: "/dev/" + name, device: device, target: { _ in t }) }
+            if name == "shm" || name == "pts" {
+                return SyntheticDirNode(path: "/dev/" + name, device: device, mode: 0o755, list: { _ in [] }, child: { _, _ throws(Errno) in throw .ENOENT })
+            }
+            throw .ENOENT
+        })
+    }
+}
+
+/// /dev/null, zero, full, random, urandom.
+final class DeviceNode: Inode, @unchecked Sendable {
+    let deviceKind: DeviceFile.Kind
+    init(kind: DeviceFile.Kind) { deviceKind = kind }
+    override var kind: FileKind { .character }
+    override func stat() throws(Errno) -> Glibc.stat { try DeviceFile(deviceKind, flags: []).stat() }
+    override func statfs() throws(Errno) -> sw_statfs { syntheticStatfs(TmpFS.magic) }
+    override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
+        if flags.contains(.directory) { throw .ENOTDIR }
+        let f = DeviceFile(deviceKind, flags: OpenFlags(rawValue: flags.rawValue & ~OpenFlags.closeOnExec.rawValue))
+        f.location = location
+        return f
+    }
+    override func setAttributes(_ a: InodeAttributes) throws(Errno) {
+        if a.size != nil { return }   // O_TRUNC and truncate on a device do nothing
+        throw .EPERM
+    }
+}
+
+/// /dev/tty: the controlling terminal of the sentry, which the user already
+/// gave the guest as its stdin/stdout; ENXIO when the sentry has none.
+final class TerminalNode: Inode, @unchecked Sendable {
+    override var kind: FileKind { .character }
+    override func stat() throws(Errno) -> Glibc.stat {
+        var st = Glibc.stat.synthetic(mode: S_IFCHR | 0o666, inode: 1005, device: DevFS.device)
+        st.st_rdev = 5 << 8   // major 5, minor 0
+        return st
+    }
+    override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
+        let acc = flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue)
+        let fd = Glibc.open("/dev/tty", acc | O_NOCTTY | O_CLOEXEC)
+        if fd < 0 { throw .ENXIO }
+        return HostFile(fd: fd, flags: OpenFlags(rawValue: flags.rawValue & ~OpenFlags.closeOnExec.rawValue), location: location)
+    }
+}

@@ -1,0 +1,126 @@
+import CSwitch
+import Glibc
+
+/// The type bits of a file (S_IFMT), as a type.
+public enum FileKind: Sendable, Equatable {
+    case regular, directory, symlink, fifo, character, block, socket
+
+    public init(mode: UInt32) {
+        switch mode & S_IFMT {
+        case S_IFDIR: self = .directory
+        case S_IFLNK: self = .symlink
+        case S_IFIFO: self = .fifo
+        case S_IFCHR: self = .character
+        case S_IFBLK: self = .block
+        case S_IFSOCK: self = .socket
+        default: self = .regular
+        }
+    }
+
+    /// d_type for getdents64.
+    public var direntType: UInt8 {
+        switch self {
+        case .fifo: 1; case .character: 2; case .directory: 4; case .block: 6
+        case .regular: 8; case .symlink: 10; case .socket: 12
+        }
+    }
+}
+
+/// One directory entry as a filesystem lists it.
+public struct DirEntry: Sendable {
+    public var name: String
+    public var kind: FileKind
+    public var inode: UInt64
+    public init(_ name: String, _ kind: FileKind, inode: UInt64 = 0) { self.name = name; self.kind = kind; self.inode = inode }
+}
+
+/// What setattr changes (chmod, chown, utimensat, truncate); nil fields stay.
+public struct InodeAttributes: Sendable {
+    public var mode: UInt32?
+    public var uid: UInt32?
+    public var gid: UInt32?
+    public var size: Int64?
+    /// UTIME_NOW / UTIME_OMIT are resolved before they get here.
+    public var atime: timespec?
+    public var mtime: timespec?
+    public init() {}
+    /// utimensat's tv_nsec markers.
+    public static let UTIME_NOW = (1 << 30) - 1, UTIME_OMIT = (1 << 30) - 2
+}
+
+/// Who is walking: what a /proc or /dev node needs to know to answer
+/// (its pid, its fds), and where its root is.
+public protocol WalkContext: AnyObject {
+    /// nil while the sandbox starts: there is no /proc/self yet.
+    var process: ProcessView? { get }
+    var rootLocation: Location { get }
+    var sandbox: SandboxView { get }
+}
+
+/// A file in one of the sentry's filesystems: the host's (through an
+/// O_PATH descriptor), tmpfs, /proc, /dev. The base class answers every
+/// operation the way Linux does for a file that does not support it;
+/// directory operations are called on the directory that holds the name.
+/// Read-only mounts are the VFS's business, not the inode's.
+open class Inode: @unchecked Sendable {
+    public init() {}
+
+    open var kind: FileKind { .regular }
+    open func stat() throws(Errno) -> Glibc.stat { throw .EINVAL }
+    open func statx(mask: UInt32) throws(Errno) -> CSwitch.statx { FileDescription.statxFrom(try stat()) }
+    open func statfs() throws(Errno) -> sw_statfs { throw .ENOSYS }
+
+    /// The child called `name` (never "." or ".."); ENOENT if there is none.
+    open func lookup(_ name: String, _ ctx: WalkContext) throws(Errno) -> Inode { throw .ENOTDIR }
+    /// The entries of a directory, without "." and "..".
+    open func entries(_ ctx: WalkContext) throws(Errno) -> [DirEntry] { throw .ENOTDIR }
+    open func readlink(_ ctx: WalkContext) throws(Errno) -> String { throw .EINVAL }
+    /// A /proc "magic" link leads straight to a place, not to a path.
+    open func magicTarget(_ ctx: WalkContext) throws(Errno) -> Location? { nil }
+    /// Opens this file. `location` is where the walk found it.
+    open func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription { throw .ENXIO }
+
+    // Directory operations.
+    /// O_CREAT of a name that does not exist: a new regular file, opened.
+    open func create(_ name: String, mode: UInt32, flags: OpenFlags, in dir: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription { throw .ENOTDIR }
+    open func mkdir(_ name: String, mode: UInt32) throws(Errno) { throw .ENOTDIR }
+    /// mknod: FIFOs and regular files only; device nodes are refused before this.
+    open func mknod(_ name: String, mode: UInt32) throws(Errno) { throw .ENOTDIR }
+    open func symlink(_ name: String, target: String) throws(Errno) { throw .ENOTDIR }
+    /// A hard link `name` to `target`, which is on the same mount.
+    open func link(_ name: String, to target: Inode) throws(Errno) { throw .ENOTDIR }
+    open func unlink(_ name: String, directory: Bool) throws(Errno) { throw .ENOTDIR }
+    /// renameat2 within one filesystem; `flags` RENAME_NOREPLACE / RENAME_EXCHANGE.
+    open func rename(_ name: String, to newDir: Inode, _ newName: String, flags: UInt32) throws(Errno) { throw .ENOTDIR }
+
+    open func setAttributes(_ a: InodeAttributes) throws(Errno) { throw .EPERM }
+    /// faccessat: the permission bits against the guest's credentials.
+    open func access(_ mode: Int32) throws(Errno) {
+        guard mode & 7 != 0 else { return }
+        let st = try stat()
+        // The guest runs with the sentry's ids; root passes unless no one may execute.
+        if geteuid() == 0 {
+            if mode & 1 != 0 && kind != .directory && st.st_mode & 0o111 == 0 { throw .EACCES }
+            return
+        }
+        let shift: UInt32 = st.st_uid == geteuid() ? 6 : st.st_gid == getegid() ? 3 : 0
+        if UInt32(mode & 7) & ~((st.st_mode >> shift) & 7) != 0 { throw .EACCES }
+    }
+}
+
+extension Glibc.stat {
+    /// A stat for a sentry-made node.
+    static func synthetic(mode: UInt32, inode: UInt64, device: UInt64, size: Int64 = 0, links: UInt64 = 1) -> Glibc.stat {
+        var st = Glibc.stat()
+        st.st_mode = mode
+        st.st_ino = UInt(inode)
+        st.st_dev = UInt(device)
+        st.st_nlink = UInt(links)
+        st.st_size = Int(size)
+        st.st_blksize = 4096
+        st.st_blocks = Int((size + 511) / 512)
+        st.st_uid = getuid()
+        st.st_gid = getgid()
+        return st
+    }
+}

@@ -1,0 +1,371 @@
+import CSwitch
+import Glibc
+
+/// What /proc shows of one thread and its process, read at one moment.
+public struct ProcStatus: Sendable {
+    public var ppid: Int32 = 0, pgid: Int32 = 0, sid: Int32 = 0
+    /// R, S, T, Z as /proc/<pid>/stat says it.
+    public var state: Character = "S"
+    public var threads = 1
+    public var utime: Int64 = 0, stime: Int64 = 0, cutime: Int64 = 0, cstime: Int64 = 0
+    /// Clock ticks after boot at which the process started.
+    public var startTicks: Int64 = 0
+    public var pending: UInt64 = 0, sharedPending: UInt64 = 0, blocked: UInt64 = 0, ignored: UInt64 = 0, caught: UInt64 = 0
+    public var foregroundPGID: Int32 = 0
+    public init() {}
+}
+
+/// What /proc needs to know about a thread and its process.
+public protocol ProcessView: AnyObject {
+    var pid: Int32 { get }
+    var tid: Int32 { get }
+    var executablePath: String { get }
+    var commandLine: [String] { get }
+    var environment: [String] { get }
+    var fdTable: FDTable { get }
+    var memory: MemoryManager { get }
+    var cwdLocation: Location { get }
+    var rootLocation: Location { get }
+    var umask: UInt32 { get }
+    var procStatus: ProcStatus { get }
+}
+
+/// The whole sandbox, as /proc lists it (the kernel answers).
+public protocol SandboxView: AnyObject {
+    var processIDs: [Int32] { get }
+    /// A live thread of process `pid` (its leader while it lives).
+    func process(_ pid: Int32) -> ProcessView?
+    /// Thread `tid`, if it belongs to process `pid`.
+    func thread(_ tid: Int32, of pid: Int32) -> ProcessView?
+    func threadIDs(of pid: Int32) -> [Int32]
+    var bootTime: timespec { get }
+    var hostname: String { get }
+}
+
+/// The sentry's /proc: the sandbox's processes by their virtual pids,
+/// formatted as Linux formats them. Nothing of the host's processes shows.
+enum ProcFS {
+    static let device: UInt64 = 0x16
+
+    static func root(_ vfs: VFS) -> Inode {
+        dir("/proc", list: { ctx in
+            var out = [DirEntry("self", .symlink), DirEntry("thread-self", .symlink)]
+            out += topFiles.keys.sorted().map { DirEntry($0, .regular) }
+            out += [DirEntry("sys", .directory)]
+            out += ctx.sandbox.processIDs.sorted().map { DirEntry(String($0), .directory) }
+            return out
+        }, child: { name, ctx throws(Errno) in
+            switch name {
+            case "self":
+                guard ctx.process != nil else { throw .ENOENT }
+                return link("/proc/self") { ctx throws(Errno) in
+                    guard let p = ctx.process else { throw .ENOENT }
+                    return String(p.pid)
+                }
+            case "thread-self":
+                guard ctx.process != nil else { throw .ENOENT }
+                return link("/proc/thread-self") { ctx throws(Errno) in
+                    guard let p = ctx.process else { throw .ENOENT }
+                    return "\(p.pid)/task/\(p.tid)"
+                }
+            case "sys": return sysDir()
+            default:
+                if let make = topFiles[name] { return file("/proc/" + name) { () throws(Errno) in Array(make(ctx, vfs).utf8) } }
+                guard let pid = Int32(name), pid > 0, ctx.sandbox.process(pid) != nil else { throw .ENOENT }
+                return processDir(pid, tid: nil, vfs)
+            }
+        })
+    }
+
+    // MARK: Helpers that make nodes
+
+    static func dir(_ path: String, list: @escaping (WalkContext) throws(Errno) -> [DirEntry],
+                    child: @escaping (String, WalkContext) throws(Errno) -> Inode) -> Inode {
+        SyntheticDirNode(path: path, device: device, list: list, child: child)
+    }
+    static func file(_ path: String, mode: UInt32 = 0o444, _ contents: @escaping () throws(Errno) -> [UInt8]) -> Inode {
+        SyntheticFileNode(path: path, device: device, mode: mode, contents: contents)
+    }
+    static func link(_ path: String, _ target: @escaping (WalkContext) throws(Errno) -> String) -> Inode {
+        SyntheticLinkNode(path: path, device: device, target: target)
+    }
+
+    // MARK: /proc/<pid> and /proc/<pid>/task/<tid>
+
+    /// The thread this directory shows, looked up afresh at each use: a
+    /// directory kept open outlives nothing it names.
+    static func view(_ pid: Int32, _ tid: Int32?, _ ctx: WalkContext) throws(Errno) -> ProcessView {
+        let v = tid.map { ctx.sandbox.thread($0, of: pid) } ?? ctx.sandbox.process(pid)
+        guard let v else { throw .ESRCH }
+        return v
+    }
+
+    static let pidFiles = ["stat", "status", "statm", "maps", "cmdline", "environ", "comm", "mounts", "limits"]
+    static let pidLinks = ["exe", "cwd", "root"]
+
+    static func processDir(_ pid: Int32, tid: Int32?, _ vfs: VFS) -> Inode {
+        let base = tid.map { "/proc/\(pid)/task/\($0)" } ?? "/proc/\(pid)"
+        return dir(base, list: { _ in
+            pidFiles.map { DirEntry($0, .regular) } + pidLinks.map { DirEntry($0, .symlink) }
+                + ["fd", "fdinfo"].map { DirEntry($0, .directory) } + (tid == nil ? [DirEntry("task", .directory)] : [])
+        }, child: { name, ctx throws(Errno) in
+            let path = base + "/" + name
+            _ = try view(pid, tid, ctx)
+            switch name {
+            case "exe":
+                return SyntheticLinkNode(path: path, device: device, target: { ctx throws(Errno) in try view(pid, tid, ctx).executablePath },
+                                         place: { ctx throws(Errno) in
+                                             let v = try view(pid, tid, ctx)
+                                             return try vfs.resolve(v.executablePath, from: v.rootLocation, followLast: true, ctx)
+                                         })
+            case "cwd", "root":
+                let pick: (ProcessView) -> Location = { name == "cwd" ? $0.cwdLocation : $0.rootLocation }
+                return SyntheticLinkNode(path: path, device: device,
+                                         target: { ctx throws(Errno) in pick(try view(pid, tid, ctx)).path(relativeTo: ctx.rootLocation) },
+                                         place: { ctx throws(Errno) in pick(try view(pid, tid, ctx)) })
+            case "fd": return fdDir(pid, tid, path, info: false)
+            case "fdinfo": return fdDir(pid, tid, path, info: true)
+            case "task" where tid == nil:
+                return dir(path, list: { ctx in ctx.sandbox.threadIDs(of: pid).map { DirEntry(String($0), .directory) } },
+                           child: { n, ctx throws(Errno) in
+                               guard let t = Int32(n), ctx.sandbox.thread(t, of: pid) != nil else { throw .ENOENT }
+                               return processDir(pid, tid: t, vfs)
+                           })
+            default:
+                guard pidFiles.contains(name) else { throw .ENOENT }
+                return file(path) { () throws(Errno) in
+                    let v = try view(pid, tid, ctx)
+                    switch name {
+                    case "stat": return Array(statLine(v, tid: tid, ctx.sandbox).utf8)
+                    case "status": return Array(statusText(v).utf8)
+                    case "statm": return Array(statmLine(v.memory).utf8)
+                    case "maps": return Array(v.memory.mapsText().utf8)
+                    case "cmdline": return v.commandLine.flatMap { Array($0.utf8) + [0] }
+                    case "environ": return v.environment.flatMap { Array($0.utf8) + [0] }
+                    case "comm": return Array((comm(v) + "\n").utf8)
+                    case "mounts": return Array(mountsText(vfs, root: v.rootLocation).utf8)
+                    default: return Array(limitsText().utf8)
+                    }
+                }
+            }
+        })
+    }
+
+    static func fdDir(_ pid: Int32, _ tid: Int32?, _ base: String, info: Bool) -> Inode {
+        dir(base, mode: info ? 0o555 : 0o500, list: { ctx throws(Errno) in
+            try view(pid, tid, ctx).fdTable.descriptors.map { DirEntry(String($0.rawValue), info ? .regular : .symlink) }
+        }, child: { name, ctx throws(Errno) in
+            let table = try view(pid, tid, ctx).fdTable
+            guard let n = Int32(name), let entry = table.entry(FileDescriptor(n)) else { throw .ENOENT }
+            let file = entry.file, path = base + "/" + name
+            if info {
+                return ProcFS.file(path) {
+                    let pos = (try? file.seek(0, whence: SEEK_CUR)) ?? 0
+                    let flags = file.flags.rawValue | (entry.closeOnExec ? OpenFlags.closeOnExec.rawValue : 0)
+                    return Array("pos:\t\(pos)\nflags:\t0\(String(flags, radix: 8))\nmnt_id:\t\(file.location?.mount.id ?? 0)\nino:\t\((try? file.stat().st_ino) ?? 0)\n".utf8)
+                }
+            }
+            return SyntheticLinkNode(path: path, device: device, target: { ctx in
+                guard let l = file.location else { return file.displayPath }
+                return l.path(relativeTo: ctx.rootLocation)
+            }, place: { _ in file.location }, described: file)
+        })
+    }
+
+    static func dir(_ path: String, mode: UInt32, list: @escaping (WalkContext) throws(Errno) -> [DirEntry],
+                    child: @escaping (String, WalkContext) throws(Errno) -> Inode) -> Inode {
+        SyntheticDirNode(path: path, device: device, mode: mode, list: list, child: child)
+    }
+
+    // MARK: Formats
+
+    static func comm(_ v: ProcessView) -> String {
+        let base = v.executablePath.split(separator: "/").last.map(String.init) ?? v.executablePath
+        return String(base.utf8.prefix(15).map { Character(UnicodeScalar($0)) })
+    }
+
+    /// /proc/<pid>/stat: the 52 fields of fs/proc/array.c's do_task_stat.
+    static func statLine(_ v: ProcessView, tid: Int32?, _ s: SandboxView) -> String {
+        let st = v.procStatus
+        let vms = v.memory.vmas
+        let vsize = vms.reduce(UInt64(0)) { $0 + $1.length }
+        let rss = vsize / 4096
+        let stack = vms.first { $0.name == "[stack]" }?.end.rawValue ?? 0
+        var f: [String] = [String(tid ?? v.pid), "(\(comm(v)))", String(st.state), String(st.ppid), String(st.pgid), String(st.sid),
+                           "34816", String(st.foregroundPGID), "4194560", "0", "0", "0", "0",
+                           String(st.utime), String(st.stime), String(st.cutime), String(st.cstime),
+                           "20", "0", String(st.threads), "0", String(st.startTicks), String(vsize), String(rss),
+                           String(UInt64.max), "0", "0", String(stack), "0", "0"]
+        // Legacy signal bitmaps (only the first 32 signals), then wchan and the rest.
+        f += [String(st.pending & 0xffff_ffff), String(st.blocked & 0xffff_ffff), String(st.ignored & 0xffff_ffff),
+              String(st.caught & 0xffff_ffff), "0", "0", "0", "17", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0"]
+        return f.joined(separator: " ") + "\n"
+    }
+
+    static func hex16(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: max(0, 16 - s.count)) + s
+    }
+
+    static func statusText(_ v: ProcessView) -> String {
+        let st = v.procStatus
+        let kb = v.memory.vmas.reduce(UInt64(0)) { $0 + $1.length } / 1024
+        let stateName: String = ["R": "R (running)", "S": "S (sleeping)", "T": "T (stopped)", "Z": "Z (zombie)"][st.state] ?? "S (sleeping)"
+        let uid = getuid(), gid = getgid()
+        let um = String(v.umask, radix: 8)
+        return """
+        Name:\t\(comm(v))
+        Umask:\t\(String(repeating: "0", count: max(0, 4 - um.count)) + um)
+        State:\t\(stateName)
+        Tgid:\t\(v.pid)
+        Ngid:\t0
+        Pid:\t\(v.tid)
+        PPid:\t\(st.ppid)
+        TracerPid:\t0
+        Uid:\t\(uid)\t\(uid)\t\(uid)\t\(uid)
+        Gid:\t\(gid)\t\(gid)\t\(gid)\t\(gid)
+        FDSize:\t\(max(64, v.fdTable.descriptors.count))
+        Groups:\t
+        VmSize:\t\(String(kb).leftPadded(8)) kB
+        VmRSS:\t\(String(kb).leftPadded(8)) kB
+        Threads:\t\(st.threads)
+        SigQ:\t0/0
+        SigPnd:\t\(hex16(st.pending))
+        ShdPnd:\t\(hex16(st.sharedPending))
+        SigBlk:\t\(hex16(st.blocked))
+        SigIgn:\t\(hex16(st.ignored))
+        SigCgt:\t\(hex16(st.caught))
+        CapInh:\t0000000000000000
+        CapPrm:\t0000000000000000
+        CapEff:\t0000000000000000
+        CapBnd:\t0000000000000000
+        CapAmb:\t0000000000000000
+        NoNewPrivs:\t1
+        Seccomp:\t0
+
+        """
+    }
+
+    static func statmLine(_ mm: MemoryManager) -> String {
+        let vmas = mm.vmas
+        let pages = vmas.reduce(UInt64(0)) { $0 + $1.length } / 4096
+        let text = vmas.filter { $0.prot.contains(.exec) }.reduce(UInt64(0)) { $0 + $1.length } / 4096
+        let shared = vmas.filter(\.shared).reduce(UInt64(0)) { $0 + $1.length } / 4096
+        let data = vmas.filter { !$0.shared && $0.prot.contains(.write) }.reduce(UInt64(0)) { $0 + $1.length } / 4096
+        return "\(pages) \(pages) \(shared) \(text) 0 \(data) 0\n"
+    }
+
+    static func mountsText(_ vfs: VFS, root: Location) -> String {
+        vfs.mounts.all.compactMap { m -> String? in
+            let p = Location.relative(m.path, to: root.path)
+            guard let p else { return nil }
+            return "\(m.source) \(p) \(m.type) \(m.readOnly ? "ro" : "rw"),relatime 0 0\n"
+        }.joined()
+    }
+
+    static func limitsText() -> String {
+        let names = ["Max cpu time", "Max file size", "Max data size", "Max stack size", "Max core file size",
+                     "Max resident set", "Max processes", "Max open files", "Max locked memory", "Max address space",
+                     "Max file locks", "Max pending signals", "Max msgqueue size", "Max nice priority",
+                     "Max realtime priority", "Max realtime timeout"]
+        let units = ["seconds", "bytes", "bytes", "bytes", "bytes", "bytes", "processes", "files", "bytes", "bytes",
+                     "locks", "signals", "bytes", "", "", "us"]
+        var out = "Limit".padded(26) + "Soft Limit".padded(21) + "Hard Limit".padded(21) + "Units     \n"
+        for r in 0..<16 {
+            var l = rlimit()
+            getrlimit(__rlimit_resource_t(UInt32(r)), &l)
+            func show(_ v: rlim_t) -> String { v == rlim_t.max ? "unlimited" : String(v) }
+            out += names[r].padded(26) + show(l.rlim_cur).padded(21) + show(l.rlim_max).padded(21) + units[r].padded(10) + "\n"
+        }
+        return out
+    }
+
+    /// The files directly in /proc.
+    nonisolated(unsafe) static let topFiles: [String: (WalkContext, VFS) -> String] = [
+        "cpuinfo": { _, _ in hostFile("/proc/cpuinfo") },
+        "meminfo": { _, _ in
+            var si = CSwitch.sysinfo()
+            _ = sw_sysinfo(&si)
+            let unit = UInt64(si.mem_unit == 0 ? 1 : si.mem_unit)
+            func kb(_ v: UInt) -> String { String(UInt64(v) * unit / 1024).leftPadded(8) + " kB" }
+            return "MemTotal:       \(kb(si.totalram))\nMemFree:        \(kb(si.freeram))\nMemAvailable:   \(kb(si.freeram + si.bufferram))\n"
+                + "Buffers:        \(kb(si.bufferram))\nCached:         \(kb(0))\nSwapCached:     \(kb(0))\n"
+                + "SwapTotal:      \(kb(si.totalswap))\nSwapFree:       \(kb(si.freeswap))\nShmem:          \(kb(si.sharedram))\n"
+        },
+        "uptime": { ctx, _ in
+            let up = Deadline.now() - Int64(ctx.sandbox.bootTime.tv_sec) * 1_000_000_000 - Int64(ctx.sandbox.bootTime.tv_nsec)
+            let cs = up / 10_000_000
+            return "\(cs / 100).\(String(cs % 100).leftPadded(2, "0")) 0.00\n"
+        },
+        "loadavg": { ctx, _ in
+            let pids = ctx.sandbox.processIDs
+            let threads = pids.reduce(0) { $0 + ctx.sandbox.threadIDs(of: $1).count }
+            return "0.00 0.00 0.00 1/\(threads) \(pids.max() ?? 1)\n"
+        },
+        "stat": { ctx, _ in
+            var user: Int64 = 0, system: Int64 = 0
+            for p in ctx.sandbox.processIDs { if let s = ctx.sandbox.process(p)?.procStatus { user += s.utime; system += s.stime } }
+            var now = timespec(); clock_gettime(CLOCK_REALTIME, &now)
+            var mono = timespec(); clock_gettime(CLOCK_MONOTONIC, &mono)
+            let btime = Int64(now.tv_sec) - (Int64(mono.tv_sec) - Int64(ctx.sandbox.bootTime.tv_sec))
+            let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            var out = "cpu  \(user) 0 \(system) 0 0 0 0 0 0 0\n"
+            for c in 0..<cpus { out += "cpu\(c) \(user / Int64(cpus)) 0 \(system / Int64(cpus)) 0 0 0 0 0 0 0\n" }
+            out += "intr 0\nctxt 0\nbtime \(btime)\nprocesses \(ctx.sandbox.processIDs.max() ?? 1)\nprocs_running 1\nprocs_blocked 0\nsoftirq 0\n"
+            return out
+        },
+        "mounts": { ctx, vfs in mountsText(vfs, root: ctx.rootLocation) },
+        "filesystems": { _, _ in "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\n\text4\n" },
+        "version": { _, _ in
+            return "Linux version \(Kernel.release) (sentry) #1 SMP\n"
+        },
+    ]
+
+    static func hostFile(_ path: String) -> String {
+        let fd = sw_open_rdonly(path)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var out: [UInt8] = [], buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// /proc/sys: the few kernel values programs read.
+    static func sysDir() -> Inode {
+        let kernelFiles: [String: (WalkContext) -> String] = [
+            "hostname": { $0.sandbox.hostname },
+            "osrelease": { _ in Kernel.release },
+            "ostype": { _ in "Linux" },
+            "pid_max": { _ in "4194304" },
+            "ngroups_max": { _ in "65536" },
+        ]
+        let kernelDir = dir("/proc/sys/kernel", list: { _ in kernelFiles.keys.sorted().map { DirEntry($0, .regular) } },
+                            child: { n, ctx throws(Errno) in
+                                guard let f = kernelFiles[n] else { throw .ENOENT }
+                                return file("/proc/sys/kernel/" + n) { Array((f(ctx) + "\n").utf8) }
+                            })
+        return dir("/proc/sys", list: { _ in [DirEntry("kernel", .directory)] }, child: { n, _ throws(Errno) in
+            guard n == "kernel" else { throw .ENOENT }
+            return kernelDir
+        })
+    }
+}
+
+extension Location {
+    /// `path` as seen by a process whose root is `root`; nil if outside it.
+    static func relative(_ path: String, to root: String) -> String? {
+        if root == "/" { return path }
+        if path == root { return "/" }
+        if path.hasPrefix(root + "/") { return String(path.dropFirst(root.count)) }
+        return nil
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int, _ c: Character = " ") -> String { count >= n ? self : String(repeating: c, count: n - count) + self }
+    func padded(_ n: Int) -> String { count >= n ? self + " " : self + String(repeating: " ", count: n - count) }
+}

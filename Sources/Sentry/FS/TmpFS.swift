@@ -1,0 +1,427 @@
+import CSwitch
+import Glibc
+import Synchronization
+
+/// A filesystem in sentry memory (/tmp, /dev/shm). File contents live in the
+/// memory file, so a MAP_SHARED mapping of a tmpfs file maps the file's own
+/// pages and every mapping and every write(2) see the same bytes.
+/// One lock guards the tree; each file's bytes have their own.
+public final class TmpFS: Sendable {
+    let memory: MemoryFile
+    let device: UInt64
+    private let inodes = Atomic<UInt64>(2)
+    /// Held across a rename, as Linux holds s_vfs_rename_mutex: no two
+    /// renames can race to put a directory inside itself.
+    let renameLock = Mutex(())
+    nonisolated(unsafe) var rootNode: TmpfsNode!
+
+    public init(memory: MemoryFile, device: UInt64, mode: UInt32 = 0o1777) {
+        self.memory = memory
+        self.device = device
+        rootNode = TmpfsNode(fs: self, ino: 1, mode: S_IFDIR | mode)
+    }
+
+    func nextInode() -> UInt64 { inodes.wrappingAdd(1, ordering: .relaxed).oldValue }
+
+    static let magic = 0x01021994
+}
+
+/// One tmpfs file, directory, symlink or FIFO.
+public final class TmpfsNode: Inode, @unchecked Sendable {
+    let fs: TmpFS   // strong: a file outlives nothing but its filesystem
+    let ino: UInt64
+    private struct Meta {
+        var mode: UInt32
+        var uid: UInt32 = getuid()
+        var gid: UInt32 = getgid()
+        var links: UInt64 = 1
+        var atime = TmpfsNode.now(), mtime = TmpfsNode.now(), ctime = TmpfsNode.now()
+        var children: [String: TmpfsNode] = [:]
+    }
+    private let meta: Mutex<Meta>
+    /// Regular files: the bytes.
+    let data: TmpfsData?
+    /// Symlinks: the target.
+    let target: String?
+    /// FIFOs: the pipe every open shares.
+    let fifo: Pipe?
+
+    init(fs: TmpFS, ino: UInt64, mode: UInt32, target: String? = nil) {
+        self.fs = fs; self.ino = ino
+        meta = Mutex(Meta(mode: mode, links: mode & S_IFMT == S_IFDIR ? 2 : 1))
+        data = mode & S_IFMT == S_IFREG ? TmpfsData(memory: fs.memory) : nil
+        self.target = target
+        fifo = mode & S_IFMT == S_IFIFO ? Pipe() : nil
+        super.init()
+    }
+
+    static func now() -> timespec { var t = timespec(); clock_gettime(CLOCK_REALTIME, &t); return t }
+
+    public override var kind: FileKind { FileKind(mode: meta.withLock { $0.mode }) }
+
+    public override func stat() throws(Errno) -> Glibc.stat {
+        let m = meta.withLock { $0 }
+        let size: Int64 = data?.size ?? Int64(target?.utf8.count ?? (m.mode & S_IFMT == S_IFDIR ? 40 + 20 * m.children.count : 0))
+        var st = Glibc.stat.synthetic(mode: m.mode, inode: ino, device: fs.device, size: size, links: m.links)
+        st.st_uid = m.uid; st.st_gid = m.gid
+        st.st_atim = m.atime; st.st_mtim = m.mtime; st.st_ctim = m.ctime
+        st.st_blocks = data == nil ? 0 : Int((size + 4095) / 4096 * 8)   // whole pages, as shmem counts them
+        return st
+    }
+
+    public override func statfs() throws(Errno) -> sw_statfs {
+        var s = sw_statfs()
+        s.f_type = TmpFS.magic
+        s.f_bsize = 4096
+        s.f_frsize = 4096
+        s.f_namelen = 255
+        s.f_blocks = UInt(fs.memory.size / 4096); s.f_bfree = s.f_blocks; s.f_bavail = s.f_blocks
+        s.f_files = 1 << 20; s.f_ffree = s.f_files
+        return s
+    }
+
+    public override func lookup(_ name: String, _ ctx: WalkContext) throws(Errno) -> Inode {
+        try meta.withLock { (m: inout Meta) throws(Errno) -> Inode in
+            guard m.mode & S_IFMT == S_IFDIR else { throw .ENOTDIR }
+            guard let c = m.children[name] else { throw .ENOENT }
+            return c
+        }
+    }
+
+    public override func entries(_ ctx: WalkContext) throws(Errno) -> [DirEntry] {
+        try meta.withLock { (m: inout Meta) throws(Errno) -> [DirEntry] in
+            guard m.mode & S_IFMT == S_IFDIR else { throw .ENOTDIR }
+            return m.children.sorted { $0.key < $1.key }.map { DirEntry($0.key, $0.value.kind, inode: $0.value.ino) }
+        }
+    }
+
+    public override func readlink(_ ctx: WalkContext) throws(Errno) -> String {
+        guard let target else { throw .EINVAL }
+        return target
+    }
+
+    public override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
+        switch kind {
+        case .directory:
+            return SyntheticDirectory(location: location, flags: flags) { [self] () throws(Errno) -> [DirEntry] in try entries(ctx) }
+        case .fifo:
+            guard let fifo, !flags.contains(.path) else { return PathOnlyFile(location: location, flags: flags) }
+            let acc = flags.rawValue & OpenFlags.accessMode
+            guard acc != 2 else { throw .EINVAL }   // not a shape pipes support here
+            return PipeEnd(fifo, writer: acc == 1, flags: flags)
+        case .regular:
+            if flags.contains(.path) { return PathOnlyFile(location: location, flags: flags) }
+            if flags.contains(.truncate) && flags.writable { try setAttributes({ var a = InodeAttributes(); a.size = 0; return a }()) }
+            return TmpfsFile(node: self, location: location, flags: flags)
+        default:
+            return PathOnlyFile(location: location, flags: flags)
+        }
+    }
+
+    // MARK: Directory operations
+
+    /// Adds a child; `body` makes it once the name is known to be free.
+    private func add(_ name: String, _ make: () -> TmpfsNode) throws(Errno) -> TmpfsNode {
+        try meta.withLock { (m: inout Meta) throws(Errno) -> TmpfsNode in
+            guard m.mode & S_IFMT == S_IFDIR else { throw .ENOTDIR }
+            guard m.links > 0 else { throw .ENOENT }   // a removed directory takes no new entries
+            guard m.children[name] == nil else { throw .EEXIST }
+            guard name.utf8.count <= 255 else { throw .ENAMETOOLONG }
+            let c = make()
+            m.children[name] = c
+            if c.kind == .directory { m.links += 1 }
+            m.mtime = Self.now(); m.ctime = m.mtime
+            return c
+        }
+    }
+
+    private func newNode(_ mode: UInt32, target: String? = nil) -> TmpfsNode {
+        TmpfsNode(fs: fs, ino: fs.nextInode(), mode: mode, target: target)
+    }
+
+    public override func create(_ name: String, mode: UInt32, flags: OpenFlags, in dir: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
+        let node = try add(name) { newNode(S_IFREG | (mode & 0o7777)) }
+        return TmpfsFile(node: node, location: Location(mount: dir.mount, inode: node, name: name, parent: dir), flags: flags)
+    }
+
+    public override func mkdir(_ name: String, mode: UInt32) throws(Errno) {
+        _ = try add(name) { newNode(S_IFDIR | (mode & 0o7777)) }
+    }
+
+    public override func mknod(_ name: String, mode: UInt32) throws(Errno) {
+        _ = try add(name) { newNode(mode) }
+    }
+
+    public override func symlink(_ name: String, target: String) throws(Errno) {
+        _ = try add(name) { newNode(S_IFLNK | 0o777, target: target) }
+    }
+
+    public override func link(_ name: String, to target: Inode) throws(Errno) {
+        guard let t = target as? TmpfsNode, t.fs === fs else { throw .EXDEV }
+        guard t.kind != .directory else { throw .EPERM }
+        _ = try add(name) { t }
+        t.meta.withLock { $0.links += 1; $0.ctime = Self.now() }
+    }
+
+    public override func unlink(_ name: String, directory: Bool) throws(Errno) {
+        let removed = try meta.withLock { (m: inout Meta) throws(Errno) -> TmpfsNode in
+            guard m.mode & S_IFMT == S_IFDIR else { throw .ENOTDIR }
+            guard let c = m.children[name] else { throw .ENOENT }
+            if directory {
+                guard c.kind == .directory else { throw .ENOTDIR }
+                guard c.meta.withLock({ $0.children.isEmpty }) else { throw .ENOTEMPTY }
+                m.links -= 1
+            } else if c.kind == .directory {
+                throw .EISDIR
+            }
+            m.children[name] = nil
+            m.mtime = Self.now(); m.ctime = m.mtime
+            return c
+        }
+        let wasDirectory = removed.kind == .directory
+        removed.meta.withLock { $0.links = wasDirectory ? 0 : $0.links - 1; $0.ctime = Self.now() }
+    }
+
+    public override func rename(_ name: String, to newDir: Inode, _ newName: String, flags: UInt32) throws(Errno) {
+        guard let nd = newDir as? TmpfsNode, nd.fs === fs else { throw .EXDEV }
+        guard newName.utf8.count <= 255 else { throw .ENAMETOOLONG }
+        try fs.renameLock.withLock { (_: inout ()) throws(Errno) in
+            guard let src = child(name) else { throw .ENOENT }
+            let dst = nd.child(newName)
+            if src === dst { return }
+            if src.kind == .directory && nd.isInside(src) { throw .EINVAL }
+            if flags & 2 != 0 {   // RENAME_EXCHANGE
+                guard let dst else { throw .ENOENT }
+                if dst.kind == .directory && self.isInside(dst) { throw .EINVAL }
+                meta.withLock { $0.children[name] = dst }
+                nd.meta.withLock { $0.children[newName] = src }
+                return
+            }
+            if let dst {
+                if flags & 1 != 0 { throw .EEXIST }   // RENAME_NOREPLACE
+                if src.kind == .directory {
+                    guard dst.kind == .directory else { throw .ENOTDIR }
+                    guard dst.meta.withLock({ $0.children.isEmpty }) else { throw .ENOTEMPTY }
+                } else if dst.kind == .directory {
+                    throw .EISDIR
+                }
+            }
+            // A moved directory's ".." moves with it; a replaced one is gone.
+            let dirMoved = src.kind == .directory && (nd !== self || dst != nil)
+            meta.withLock {
+                $0.children[name] = nil
+                if dirMoved { $0.links -= 1 }
+                $0.mtime = Self.now(); $0.ctime = $0.mtime
+            }
+            if let dst {
+                let dstDirectory = dst.kind == .directory
+                dst.meta.withLock { $0.links = dstDirectory ? 0 : $0.links - 1 }
+            }
+            nd.meta.withLock {
+                if src.kind == .directory && nd !== self && dst == nil { $0.links += 1 }
+                $0.children[newName] = src; $0.mtime = Self.now(); $0.ctime = $0.mtime
+            }
+        }
+    }
+
+    /// Whether this directory is `dir` or lies beneath it.
+    private func isInside(_ dir: TmpfsNode) -> Bool {
+        if self === dir { return true }
+        for c in dir.meta.withLock({ Array($0.children.values) }) where c.kind == .directory {
+            if isInside(c) { return true }
+        }
+        return false
+    }
+
+    func child(_ name: String) -> TmpfsNode? { meta.withLock { $0.children[name] } }
+
+    public override func setAttributes(_ a: InodeAttributes) throws(Errno) {
+        if let size = a.size {
+            guard let data else { throw kind == .directory ? .EISDIR : .EINVAL }
+            try data.truncate(size)
+        }
+        meta.withLock { m in
+            if let mode = a.mode { m.mode = (m.mode & S_IFMT) | (mode & 0o7777) }
+            if let u = a.uid { m.uid = u }
+            if let g = a.gid { m.gid = g }
+            if let t = a.atime { m.atime = t }
+            if let t = a.mtime { m.mtime = t } else if a.size != nil { m.mtime = Self.now() }
+            m.ctime = Self.now()
+        }
+    }
+
+    func touch(modified: Bool) { meta.withLock { if modified { $0.mtime = Self.now(); $0.ctime = $0.mtime } else { $0.atime = Self.now() } } }
+}
+
+/// The bytes of a tmpfs file: one run of the memory file, regrown by
+/// doubling. A run that a MAP_SHARED mapping holds is never moved: growth
+/// past it allocates afresh and the old mappings keep the old pages (a
+/// difference from Linux, where the page cache has no such runs).
+final class TmpfsData: @unchecked Sendable {
+    let memory: MemoryFile
+    private struct Run { var offset: UInt64 = 0; var capacity: UInt64 = 0; var size: Int64 = 0 }
+    private let run = Mutex(Run())
+
+    init(memory: MemoryFile) { self.memory = memory }
+    deinit { let r = run.withLock { $0 }; if r.capacity > 0 { memory.free(r.offset, r.capacity) } }
+
+    var size: Int64 { run.withLock { $0.size } }
+
+    private func ensure(_ r: inout Run, _ needed: UInt64) throws(Errno) {
+        guard needed > r.capacity else { return }
+        guard needed <= memory.size / 2 else { throw .EFBIG }
+        var cap = max(r.capacity * 2, 16384)
+        while cap < needed { cap *= 2 }
+        let off = try memory.allocate(cap)
+        if r.capacity > 0 {
+            memcpy(memory.pointer(off), memory.pointer(r.offset), Int(r.size))
+            memory.free(r.offset, r.capacity)
+        }
+        r.offset = off; r.capacity = cap
+    }
+
+    func read(into bufs: [UnsafeMutableRawBufferPointer], at offset: Int64) -> Int {
+        run.withLock { r in
+            var at = offset, total = 0
+            for b in bufs where at < r.size {
+                let n = Int(min(Int64(b.count), r.size - at))
+                memcpy(b.baseAddress!, memory.pointer(r.offset + UInt64(at)), n)
+                at += Int64(n); total += n
+                if n < b.count { break }
+            }
+            return total
+        }
+    }
+
+    func write(from bufs: [UnsafeRawBufferPointer], at offset: Int64?) throws(Errno) -> (Int, Int64) {
+        try run.withLock { (r: inout Run) throws(Errno) -> (Int, Int64) in
+            let start = offset ?? r.size   // nil: O_APPEND
+            let total = bufs.reduce(0) { $0 + $1.count }
+            let end = start + Int64(total)
+            try ensure(&r, UInt64(end))
+            var at = start
+            for b in bufs where b.count > 0 {
+                memcpy(memory.pointer(r.offset + UInt64(at)), b.baseAddress!, b.count)
+                at += Int64(b.count)
+            }
+            r.size = max(r.size, end)
+            return (total, end)
+        }
+    }
+
+    func truncate(_ size: Int64) throws(Errno) {
+        guard size >= 0 else { throw .EINVAL }
+        try run.withLock { (r: inout Run) throws(Errno) in
+            if size < r.size {
+                // The cut-off tail reads back as zeros if the file grows again.
+                let from = UInt64(size), to = UInt64(r.size)
+                memset(memory.pointer(r.offset + from), 0, Int(to - from))
+            } else {
+                try ensure(&r, UInt64(size))
+            }
+            r.size = size
+        }
+    }
+
+    /// The memory-file offset of file offset `offset`, with `length` bytes
+    /// behind it allocated, retained for a shared mapping.
+    func sharedPages(offset: UInt64, length: UInt64) throws(Errno) -> UInt64 {
+        try run.withLock { (r: inout Run) throws(Errno) -> UInt64 in
+            try ensure(&r, offset + length)
+            memory.retain(r.offset + offset, length)
+            return r.offset + offset
+        }
+    }
+}
+
+/// An open tmpfs regular file.
+final class TmpfsFile: FileDescription, @unchecked Sendable {
+    let node: TmpfsNode
+    private let position = Mutex<Int64>(0)
+
+    init(node: TmpfsNode, location: Location, flags: OpenFlags) {
+        self.node = node
+        super.init(flags: flags)
+        self.location = location
+    }
+
+    override func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
+        guard flags.readable else { throw .EBADF }
+        return position.withLock { p in
+            let n = node.data!.read(into: bufs, at: p)
+            p += Int64(n)
+            return n
+        }
+    }
+
+    override func pread(into bufs: [UnsafeMutableRawBufferPointer], at offset: Int64) throws(Errno) -> Int {
+        guard flags.readable else { throw .EBADF }
+        guard offset >= 0 else { throw .EINVAL }
+        return node.data!.read(into: bufs, at: offset)
+    }
+
+    override func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int {
+        guard flags.writable else { throw .EBADF }
+        let append = flags.contains(.append)
+        let n = try position.withLock { (p: inout Int64) throws(Errno) -> Int in
+            let (n, end) = try node.data!.write(from: bufs, at: append ? nil : p)
+            p = end
+            return n
+        }
+        node.touch(modified: true)
+        return n
+    }
+
+    override func pwrite(from bufs: [UnsafeRawBufferPointer], at offset: Int64) throws(Errno) -> Int {
+        guard flags.writable else { throw .EBADF }
+        guard offset >= 0 else { throw .EINVAL }
+        // Linux: pwrite on an O_APPEND file appends.
+        let n = try node.data!.write(from: bufs, at: flags.contains(.append) ? nil : offset).0
+        node.touch(modified: true)
+        return n
+    }
+
+    override func seek(_ offset: Int64, whence: Int32) throws(Errno) -> Int64 {
+        let size = node.data!.size
+        return try position.withLock { (p: inout Int64) throws(Errno) -> Int64 in
+            let base: Int64
+            switch whence {
+            case SEEK_SET: base = 0
+            case SEEK_CUR: base = p
+            case SEEK_END: base = size
+            case 3:  // SEEK_DATA: all of a tmpfs file is data
+                guard offset >= 0, offset < size else { throw .ENXIO }
+                p = offset; return p
+            case 4:  // SEEK_HOLE: the only hole is past the end
+                guard offset >= 0, offset < size else { throw .ENXIO }
+                p = size; return p
+            default: throw .EINVAL
+            }
+            let (n, o) = base.addingReportingOverflow(offset)
+            guard !o, n >= 0 else { throw .EINVAL }
+            p = n
+            return p
+        }
+    }
+
+    override func stat() throws(Errno) -> Glibc.stat { try node.stat() }
+    override func mappable() throws(Errno) -> FileMapping? { TmpfsMapping(node: node, path: displayPath) }
+}
+
+/// What mmap keeps of a tmpfs file.
+final class TmpfsMapping: FileMapping, @unchecked Sendable {
+    let node: TmpfsNode
+    let path: String
+    var device: UInt64 { node.fs.device }
+    var inode: UInt64 { node.ino }
+    init(node: TmpfsNode, path: String) { self.node = node; self.path = path }
+
+    func copy(offset: UInt64, into buf: UnsafeMutableRawBufferPointer) throws(Errno) {
+        let n = node.data!.read(into: [buf], at: Int64(offset))
+        if n < buf.count { memset(buf.baseAddress! + n, 0, buf.count - n) }
+    }
+
+    func sharedPages(offset: UInt64, length: UInt64) throws(Errno) -> UInt64? {
+        try node.data!.sharedPages(offset: offset, length: length)
+    }
+}

@@ -1,0 +1,58 @@
+import Glibc
+
+/// What /proc reads of the kernel's processes: one snapshot per file, under the kernel lock.
+extension Kernel: SandboxView {
+    public var processIDs: [Int32] { locked { groups.values.filter { !$0.tasks.isEmpty }.map(\.pid) } }
+
+    public func process(_ pid: Int32) -> ProcessView? {
+        locked {
+            guard let g = groups[pid] else { return nil }
+            return g.tasks.first { $0.tid == pid } ?? g.tasks.first
+        }
+    }
+
+    public func thread(_ tid: Int32, of pid: Int32) -> ProcessView? {
+        locked {
+            guard let t = tasks[tid], t.group.pid == pid, !t.exiting || t.group.tasks.contains(where: { $0 === t }) else { return nil }
+            return t
+        }
+    }
+
+    public func threadIDs(of pid: Int32) -> [Int32] { locked { groups[pid]?.tasks.map(\.tid).sorted() ?? [] } }
+
+    public var hostname: String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafeBytes(of: &u.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    /// The release uname and /proc report.
+    public static let release = "6.1.0-sentry"
+}
+
+extension Task {
+    public var procStatus: ProcStatus {
+        let ticks = cpuTicks
+        let start = (group.startTime - (Int64(kernel.bootTime.tv_sec) * 1_000_000_000 + Int64(kernel.bootTime.tv_nsec))) / 10_000_000
+        return kernel.locked {
+            var s = ProcStatus()
+            s.ppid = group.parent?.pid ?? 0
+            s.pgid = group.pgid
+            s.sid = group.sid
+            s.state = group.zombie ? "Z" : group.stopped ? "T" : "S"
+            s.threads = group.tasks.count
+            s.utime = ticks.user; s.stime = ticks.system; s.cutime = ticks.childUser; s.cstime = ticks.childSystem
+            s.startTicks = max(0, start)
+            s.pending = pending.bits
+            s.sharedPending = group.sharedPending.bits
+            s.blocked = signalMask
+            for n in 1...64 {
+                let h = group.handlers.actions[n].handler
+                if h == SignalAction.SIG_IGN { s.ignored |= 1 << UInt64(n - 1) }
+                else if h != SignalAction.SIG_DFL { s.caught |= 1 << UInt64(n - 1) }
+            }
+            s.foregroundPGID = kernel.foregroundPGID ?? kernel.initGroup?.pgid ?? 0
+            return s
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import CSwitch
+import Glibc
+import Sentry
+
+/// Calls on an open file's contents: ftruncate, fallocate, fsync,
+/// sendfile, copy_file_range, memfd_create.
+enum FileOps {
+    static func ftruncate(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard a.int(1) >= 0 else { throw .EINVAL }
+        try t.fds.get(a.fd(0)).truncate(a.int(1))
+        return 0
+    }
+
+    /// fallocate: mode 0 (allocate, growing the file), KEEP_SIZE, and
+    /// PUNCH_HOLE|KEEP_SIZE; the rest EOPNOTSUPP, as filesystems without them say.
+    static func fallocate(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let f = try t.fds.get(a.fd(0))
+        let mode = a.int32(1), offset = a.int(2), len = a.int(3)
+        guard offset >= 0, len > 0 else { throw .EINVAL }
+        guard f.flags.writable else { throw .EBADF }
+        guard let l = f.location else { throw .ESPIPE }
+        if l.inode.kind == .directory { throw .EISDIR }
+        guard l.inode.kind == .regular else { throw .ENODEV }
+        if l.mount.readOnly { throw .EROFS }
+        let (end, o) = offset.addingReportingOverflow(len)
+        guard !o else { throw .EFBIG }
+        if let h = f.hostFD {
+            _ = try Errno.check(Int(sw_fallocate(h, mode, offset, len)))
+            return 0
+        }
+        switch mode {
+        case 0:
+            if end > Int64(try f.stat().st_size) { try f.truncate(end) }
+        case 1:  // FALLOC_FL_KEEP_SIZE: tmpfs pages come when written
+            break
+        case 3:  // PUNCH_HOLE | KEEP_SIZE: the range reads back as zeros
+            let size = Int64(try f.stat().st_size)
+            let stop = min(end, size)
+            if stop > offset {
+                let zeros = [UInt8](repeating: 0, count: Int(stop - offset))
+                _ = try Errno.typed { try zeros.withUnsafeBytes { b in try f.pwrite(from: [b], at: offset) } }
+            }
+        default:
+            throw .EOPNOTSUPP
+        }
+        return 0
+    }
+
+    static func fsync(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try t.fds.get(a.fd(0)).sync(dataOnly: false)
+        return 0
+    }
+
+    static func fdatasync(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try t.fds.get(a.fd(0)).sync(dataOnly: true)
+        return 0
+    }
+
+    /// sync and syncfs: the guest's writes to host files go to the host
+    /// page cache; flushing it is the host's business, not the sandbox's.
+    static func sync(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { 0 }
+    static func syncfs(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        _ = try t.fds.get(a.fd(0))
+        return 0
+    }
+
+    /// sendfile: from a seekable file to anything, through a sentry buffer.
+    static func sendfile(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let out = try t.fds.get(a.fd(0)), input = try t.fds.get(a.fd(1))
+        guard input.flags.readable, out.flags.writable else { throw .EBADF }
+        if out.flags.contains(.append) { throw .EINVAL }
+        let offsetAddr = a.address(2)
+        var offset: Int64? = offsetAddr.isNull ? nil : try t.mm.read(offsetAddr, as: Int64.self)
+        if let o = offset, o < 0 { throw .EINVAL }
+        let total = try copy(t, from: input, at: &offset, to: out, at: nil, count: a.count(3))
+        if let offset { try t.mm.write(offsetAddr, offset) }
+        return Int64(total)
+    }
+
+    static func copyFileRange(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard a[5] == 0 else { throw .EINVAL }
+        let input = try t.fds.get(a.fd(0)), out = try t.fds.get(a.fd(2))
+        guard input.flags.readable, out.flags.writable else { throw .EBADF }
+        if out.flags.contains(.append) { throw .EBADF }
+        for f in [input, out] {
+            guard let l = f.location else { throw .EINVAL }
+            if l.inode.kind == .directory { throw .EISDIR }
+            guard l.inode.kind == .regular else { throw .EINVAL }
+        }
+        var inOff: Int64? = a.address(1).isNull ? nil : try t.mm.read(a.address(1), as: Int64.self)
+        var outOff: Int64? = a.address(3).isNull ? nil : try t.mm.read(a.address(3), as: Int64.self)
+        if (inOff ?? 0) < 0 || (outOff ?? 0) < 0 { throw .EINVAL }
+        let n = try copy(t, from: input, at: &inOff, to: out, at: &outOff, count: a.count(4))
+        if let inOff { try t.mm.write(a.address(1), inOff) }
+        if let outOff { try t.mm.write(a.address(3), outOff) }
+        return Int64(n)
+    }
+
+    /// Moves up to `count` bytes in 64 KiB steps. Only the first write may
+    /// block; a short read or write ends the copy, as in Linux.
+    private static func copy(_ t: Task, from input: FileDescription, at inOff: inout Int64?,
+                             to out: FileDescription, at outOff: UnsafeMutablePointer<Int64?>?, count: Int) throws(Errno) -> Int {
+        var buf = [UInt8](repeating: 0, count: min(count, 65536))
+        var done = 0
+        while done < count {
+            let want = min(buf.count, count - done)
+            let o = inOff, first = done == 0
+            let got: Int = try Errno.typed { try buf.withUnsafeMutableBytes { b -> Int in
+                let view = UnsafeMutableRawBufferPointer(rebasing: b[0..<want])
+                if let o { return try input.pread(into: [view], at: o) }
+                return try first ? t.blockingRead(input, [view]) : input.read(into: [view])
+            } }
+            if got == 0 { break }
+            let put: Int
+            do {
+                let at = outOff?.pointee ?? nil, first = done == 0
+                put = try Errno.typed { try buf.withUnsafeBytes { b -> Int in
+                    let view = UnsafeRawBufferPointer(rebasing: b[0..<got])
+                    if let at { return try out.pwrite(from: [view], at: at) }
+                    return try first ? t.blockingWrite(out, [view]) : out.write(from: [view])
+                } }
+            } catch {
+                if done > 0 { break }
+                throw error
+            }
+            if let o = inOff { inOff = o + Int64(put) } else if put < got { _ = try? input.seek(Int64(put - got), whence: SEEK_CUR) }
+            if let p = outOff, let o = p.pointee { p.pointee = o + Int64(put) }
+            done += put
+            if put < got || got < want { break }
+        }
+        return done
+    }
+
+    private static func copy(_ t: Task, from input: FileDescription, at inOff: inout Int64?,
+                             to out: FileDescription, at outOff: inout Int64?, count: Int) throws(Errno) -> Int {
+        var o = outOff
+        defer { outOff = o }
+        var i = inOff
+        defer { inOff = i }
+        return try Errno.typed { try withUnsafeMutablePointer(to: &o) { p in try copy(t, from: input, at: &i, to: out, at: p, count: count) } }
+    }
+
+    /// memfd_create: an anonymous tmpfs file.
+    static func memfdCreate(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let flags = a.uint32(1)
+        guard flags & ~UInt32(0x1 | 0x2 | 0x4 | 0x8) == 0 else { throw .EINVAL }   // CLOEXEC, ALLOW_SEALING, HUGETLB, NOEXEC_SEAL
+        if flags & 0x4 != 0 { throw .EINVAL }   // no hugetlbfs in the sentry
+        let raw = try t.mm.readCString(a.address(0), max: 250)
+        let name = String(decoding: raw, as: UTF8.self)
+        let f = t.kernel.vfs.memfd(name: name)
+        return Int64(try t.fds.install(f, closeOnExec: flags & 1 != 0).rawValue)
+    }
+}

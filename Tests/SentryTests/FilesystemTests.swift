@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+@testable import Sentry
+
+/// The guest's filesystem view: tools working on a tree in tmpfs and in an
+/// rw bind give what they give natively; the escape corpus finds no way out
+/// and touches nothing on the host; /proc/self/maps parses as Linux's does.
+@Suite(.serialized) struct FilesystemTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
+    static let tree = Harness.images.appendingPathComponent("fs/tree.sh").path
+    static let env = ["PATH": "/usr/bin:/bin", "LANG": "C", "HOME": "/"]
+
+    /// The native reference for tmpfs runs on the host's own tmpfs, so sizes
+    /// and block counts are tmpfs's on both sides.
+    static func hostTmpfsDirectory() -> String? {
+        let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+        guard mounts.split(separator: "\n").contains(where: { $0.split(separator: " ").dropFirst().prefix(2) == ["/dev/shm", "tmpfs"] }) else { return nil }
+        let dir = "/dev/shm/sentry-tree-\(UUID().uuidString)"
+        return (try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)) == nil ? nil : dir
+    }
+
+    @Test(arguments: Harness.platforms)
+    func toolsOnTmpfsMatchNativeTmpfs(_ platform: Harness.TestPlatform) throws {
+        guard let hostDir = Self.hostTmpfsDirectory() else {
+            print("skipping the tmpfs comparison: the host's /dev/shm is not a tmpfs to compare with")
+            return
+        }
+        defer { try? FileManager.default.removeItem(atPath: hostDir) }
+        let native = Harness.run("/bin/busybox", ["sh", Self.tree, hostDir], env: Self.env)
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        for dir in ["/tmp", "/dev/shm"] {
+            let boxed = Harness.sandboxed(platform, "/bin/busybox", ["sh", Self.tree, dir], env: Self.env)
+            #expect(boxed == native, "tree in \(dir) on \(platform.rawValue)")
+        }
+    }
+
+    @Test(arguments: Harness.platforms)
+    func toolsOnRWBindMatchNative(_ platform: Harness.TestPlatform) throws {
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let host = scratch.appendingPathComponent("native").path, bound = scratch.appendingPathComponent("bound").path
+        try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: bound, withIntermediateDirectories: true)
+        let native = Harness.run("/bin/busybox", ["sh", Self.tree, host], env: Self.env)
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        let boxed = Harness.sandboxed(platform, "/bin/busybox", ["sh", Self.tree, "/work"], extra: ["--bind", "\(bound):/work:rw"], env: Self.env)
+        #expect(boxed == native, "tree in an rw bind on \(platform.rawValue)")
+        // The writes reached the host directory, and the script cleaned up after itself there.
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: bound)) == [])
+    }
+
+    /// Everything in the host scratch directory, with contents, to prove the corpus changed nothing.
+    static func snapshot(_ dir: URL) -> [String: String] {
+        var out: [String: String] = [:]
+        guard let e = FileManager.default.enumerator(atPath: dir.path) else { return out }
+        while let rel = e.nextObject() as? String {
+            let p = dir.appendingPathComponent(rel).path
+            var st = stat()
+            lstat(p, &st)
+            let body = st.st_mode & S_IFMT == S_IFREG ? ((try? String(contentsOfFile: p, encoding: .utf8)) ?? "?") : ""
+            out[rel] = "\(st.st_mode) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(body)"
+        }
+        return out
+    }
+
+    @Test(arguments: Harness.platforms)
+    func escapeCorpusFindsNoWayOut(_ platform: Harness.TestPlatform) throws {
+        guard getuid() == 0 else {
+            print("skipping the escape corpus: it needs root to make a host device node in the guest's root")
+            return
+        }
+        let s = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: s) }
+        let fm = FileManager.default
+        let root = s.appendingPathComponent("root"), rw = s.appendingPathComponent("rw"), ro = s.appendingPathComponent("ro")
+        for d in [root, rw, ro, root.appendingPathComponent("sys")] { try fm.createDirectory(at: d, withIntermediateDirectories: true) }
+        try "OUTSIDE\n".write(to: s.appendingPathComponent("outside.txt"), atomically: false, encoding: .utf8)
+        try "data\n".write(to: root.appendingPathComponent("data.txt"), atomically: false, encoding: .utf8)
+        try "read-only bind\n".write(to: ro.appendingPathComponent("kept.txt"), atomically: false, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("abs").path, withDestinationPath: "/../../outside.txt")
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("rel").path, withDestinationPath: "../../outside.txt")
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("loop1").path, withDestinationPath: "loop2")
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("loop2").path, withDestinationPath: "loop1")
+        #expect(mknod(root.appendingPathComponent("devnull").path, S_IFCHR | 0o666, dev_t((1 << 8) | 3)) == 0)
+        try fm.copyItem(atPath: Harness.image("escape"), toPath: root.appendingPathComponent("escape").path)
+
+        // Everything but the rw bind must be exactly as it was afterwards.
+        let before = Self.snapshot(s).filter { !$0.key.hasPrefix("rw") }
+        let r = Harness.sandboxed(platform, "/escape", [String(getpid())],
+                                  extra: ["--root", root.path, "--bind", "\(rw.path):/rw:rw", "--bind", "\(ro.path):/ro:ro"])
+        let expected = try String(contentsOf: Harness.images.appendingPathComponent("expected/escape.out"), encoding: .utf8)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == expected, "escape corpus on \(platform.rawValue)")
+        #expect(!r.stdout.contains("ESCAPED"))
+        #expect(Self.snapshot(s).filter { !$0.key.hasPrefix("rw") } == before, "the host outside the rw bind changed")
+        // In the rw bind: only what the corpus made on purpose.
+        let made = Set((try? fm.contentsOfDirectory(atPath: rw.path)) ?? [])
+        #expect(made == ["new.txt", "out", "fifo", "d", "sub"])
+    }
+
+    @Test(arguments: Harness.platforms)
+    func procMapsParsesAndSharedTmpfsFilesWork(_ platform: Harness.TestPlatform) {
+        for name in ["procmaps", "shm"] {
+            let native = Harness.run(Harness.image(name), [])
+            let boxed = Harness.sandboxed(platform, Harness.image(name))
+            #expect(native.status == 0, "\(name) natively: \(native.stderr)")
+            #expect(boxed == native, "\(name) on \(platform.rawValue)")
+        }
+    }
+
+    /// /proc with the sandbox's own pids: the first guest is 1, its children
+    /// count up from 2, and nothing of the host shows.
+    @Test(arguments: Harness.platforms)
+    func procShowsTheSandbox(_ platform: Harness.TestPlatform) {
+        let script = """
+        echo $$; readlink /proc/self; cat /proc/self/comm; ls /proc/1/task
+        cat /proc/sys/kernel/ostype; head -c 5 /proc/1/cmdline; echo
+        grep -E '^(PPid|Threads):' /proc/self/status
+        readlink /proc/1/exe; cd /tmp && readlink /proc/self/cwd
+        grep ' /tmp ' /proc/mounts; ls /proc/self/task | wc -l
+        """
+        let r = Harness.sandboxed(platform, "/bin/busybox", ["sh", "-c", script], env: Self.env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout == """
+            1
+            2
+            busybox
+            1
+            Linux
+            /bin/
+            PPid:\t1
+            Threads:\t1
+            /usr/bin/busybox
+            /tmp
+            tmpfs /tmp tmpfs rw,relatime 0 0
+            1
+
+            """, "on \(platform.rawValue)")
+    }
+}
