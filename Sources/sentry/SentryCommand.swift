@@ -92,6 +92,18 @@ struct Run: ParsableCommand {
         }
     }
 
+    /// The guest got the sentry's limits at start; the sentry itself needs more
+    /// descriptors than any one guest process (stubs, O_PATH walks, host files).
+    static func raiseDescriptorLimit() {
+        var l = rlimit()
+        getrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &l)
+        var want = rlimit(rlim_cur: 1 << 20, rlim_max: max(l.rlim_max, 1 << 20))
+        if setrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &want) != 0 {
+            want = rlimit(rlim_cur: l.rlim_max, rlim_max: l.rlim_max)
+            _ = setrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &want)
+        }
+    }
+
     /// HOST:GUEST[:ro|rw], GUEST absolute.
     static func parseBind(_ spec: String) throws -> (host: String, guest: String, readOnly: Bool) {
         var parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
@@ -172,6 +184,8 @@ struct Run: ParsableCommand {
         let env = environment()
         let program = resolveProgram(argv[0], cwd: cwd, env: env, kernel: kernel)
 
+        _ = ThreadGroup.startingLimits
+        Self.raiseDescriptorLimit()
         let inherited = Kernel.hostSignalState()
         kernel.forwardHostSignals()
         let task: Task

@@ -15,6 +15,11 @@ public final class HostFS: Sendable {
     /// Ownership the guest set where the host refused (not root on the host): by (dev, ino).
     let owners = Mutex<[HostFS.Key: (uid: UInt32, gid: UInt32)]>([:])
     struct Key: Hashable { var dev: UInt64; var ino: UInt64 }
+    /// One inode object (one O_PATH descriptor) per host file in use, however
+    /// many walks, open files and cwds hold it: the sentry's descriptors are
+    /// bounded by the files in use, not by the walks made.
+    private final class Weak { weak var inode: HostInode?; init(_ i: HostInode) { inode = i } }
+    private let live = Mutex<[Key: Weak]>([:])
 
     public init(path: String) throws(Errno) {
         let fd = Glibc.open(path, SW_O_PATH | O_DIRECTORY | O_CLOEXEC)
@@ -29,7 +34,27 @@ public final class HostFS: Sendable {
     public func rootInode() throws(Errno) -> HostInode {
         let fd = fcntl(rootFD, F_DUPFD_CLOEXEC, 0)
         if fd < 0 { throw Errno(errno) }
-        return try HostInode(fs: self, fd: fd)
+        return try inode(adopting: fd, foreignMount: false)
+    }
+
+    /// The inode for a descriptor just opened: the live one for the same file if
+    /// there is one (the new descriptor is closed), else a new one owning it.
+    func inode(adopting fd: Int32, foreignMount: Bool) throws(Errno) -> HostInode {
+        var st = Glibc.stat()
+        if fstat(fd, &st) != 0 { let e = errno; close(fd); throw Errno(e) }
+        let key = Key(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
+        return live.withLock { live in
+            if !foreignMount, let existing = live[key]?.inode, !existing.foreignMount {
+                close(fd)
+                return existing
+            }
+            let fresh = HostInode(fs: self, fd: fd, kind: FileKind(mode: st.st_mode), foreignMount: foreignMount)
+            if !foreignMount {
+                live[key] = Weak(fresh)
+                if live.count > 4096 { live = live.filter { $0.value.inode != nil } }
+            }
+            return fresh
+        }
     }
 
     static let resolve: UInt64 = 0x08 /* BENEATH */ | 0x04 /* NO_SYMLINKS */ | 0x02 /* NO_MAGICLINKS */ | 0x01 /* NO_XDEV */
@@ -44,11 +69,9 @@ public final class HostInode: Inode, @unchecked Sendable {
     /// it covers, since the guest may not cross into it.
     let foreignMount: Bool
 
-    init(fs: HostFS, fd: Int32, foreignMount: Bool = false) throws(Errno) {
-        self.fs = fs; self.fd = fd; self.foreignMount = foreignMount
-        var st = Glibc.stat()
-        if fstat(fd, &st) != 0 { let e = errno; close(fd); throw Errno(e) }
-        cachedKind = FileKind(mode: st.st_mode)
+    /// Takes ownership of `fd`; made only by HostFS.inode(adopting:).
+    fileprivate init(fs: HostFS, fd: Int32, kind: FileKind, foreignMount: Bool) {
+        self.fs = fs; self.fd = fd; self.cachedKind = kind; self.foreignMount = foreignMount
         super.init()
     }
 
@@ -91,9 +114,9 @@ public final class HostInode: Inode, @unchecked Sendable {
         if r == -Int(EXDEV) {
             // A host mount point: the guest sees the directory, not what is mounted on it.
             let r2 = sw_openat2(fd, ".", UInt64(SW_O_PATH | O_CLOEXEC), 0, HostFS.resolve)
-            return try HostInode(fs: fs, fd: Int32(try Errno.check(r2)), foreignMount: true)
+            return try fs.inode(adopting: Int32(try Errno.check(r2)), foreignMount: true)
         }
-        return try HostInode(fs: fs, fd: Int32(try Errno.check(r)))
+        return try fs.inode(adopting: Int32(try Errno.check(r)), foreignMount: false)
     }
 
     public override func entries(_ ctx: WalkContext) throws(Errno) -> [DirEntry] {

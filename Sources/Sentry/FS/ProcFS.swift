@@ -28,6 +28,8 @@ public protocol ProcessView: AnyObject {
     var rootLocation: Location { get }
     var umask: UInt32 { get }
     var procStatus: ProcStatus { get }
+    /// getrlimit's answers, by resource number.
+    var resourceLimits: [Int32: (cur: UInt64, max: UInt64)] { get }
 }
 
 /// The whole sandbox, as /proc lists it (the kernel answers).
@@ -144,7 +146,7 @@ enum ProcFS {
                     case "environ": return v.environment.flatMap { Array($0.utf8) + [0] }
                     case "comm": return Array((comm(v) + "\n").utf8)
                     case "mounts": return Array(mountsText(vfs, root: v.rootLocation).utf8)
-                    default: return Array(limitsText().utf8)
+                    default: return Array(limitsText(v.resourceLimits).utf8)
                     }
                 }
             }
@@ -263,7 +265,7 @@ enum ProcFS {
         }.joined()
     }
 
-    static func limitsText() -> String {
+    static func limitsText(_ limits: [Int32: (cur: UInt64, max: UInt64)]) -> String {
         let names = ["Max cpu time", "Max file size", "Max data size", "Max stack size", "Max core file size",
                      "Max resident set", "Max processes", "Max open files", "Max locked memory", "Max address space",
                      "Max file locks", "Max pending signals", "Max msgqueue size", "Max nice priority",
@@ -272,10 +274,9 @@ enum ProcFS {
                      "locks", "signals", "bytes", "", "", "us"]
         var out = "Limit".padded(26) + "Soft Limit".padded(21) + "Hard Limit".padded(21) + "Units     \n"
         for r in 0..<16 {
-            var l = rlimit()
-            getrlimit(__rlimit_resource_t(UInt32(r)), &l)
-            func show(_ v: rlim_t) -> String { v == rlim_t.max ? "unlimited" : String(v) }
-            out += names[r].padded(26) + show(l.rlim_cur).padded(21) + show(l.rlim_max).padded(21) + units[r].padded(10) + "\n"
+            let l = limits[Int32(r)] ?? (UInt64.max, UInt64.max)
+            func show(_ v: UInt64) -> String { v == UInt64.max ? "unlimited" : String(v) }
+            out += names[r].padded(26) + show(l.cur).padded(21) + show(l.max).padded(21) + units[r].padded(10) + "\n"
         }
         return out
     }

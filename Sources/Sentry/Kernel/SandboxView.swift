@@ -31,6 +31,8 @@ extension Kernel: SandboxView {
 }
 
 extension Task {
+    public var resourceLimits: [Int32: (cur: UInt64, max: UInt64)] { group.limits.withLock { $0 } }
+
     public var procStatus: ProcStatus {
         let ticks = cpuTicks
         let start = (group.startTime - (Int64(kernel.bootTime.tv_sec) * 1_000_000_000 + Int64(kernel.bootTime.tv_nsec))) / 10_000_000

@@ -43,15 +43,28 @@ public final class ThreadGroup: @unchecked Sendable {
         self.handlers = handlers; self.limits = Mutex(limits); self.exitSignal = exitSignal
     }
 
-    /// The limits of a new process: the sentry's own.
+    /// The limits of a new process: the sentry's own as it was started
+    /// (`startingLimits`), but never more descriptors than a quarter of what
+    /// the sentry may hold: each guest file costs the sentry one or two.
     static func hostLimits() -> [Int32: (cur: UInt64, max: UInt64)] {
+        var out = startingLimits
+        var l = rlimit()
+        if getrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &l) == 0, let nofile = out[7] {
+            let cap = UInt64(l.rlim_max) / 4
+            out[7] = (min(nofile.cur, cap), min(nofile.max, cap))
+        }
+        return out
+    }
+
+    /// The sentry's limits when it started, before it raised its own.
+    public static let startingLimits: [Int32: (cur: UInt64, max: UInt64)] = {
         var out: [Int32: (cur: UInt64, max: UInt64)] = [:]
         for r in Int32(0)..<16 {
             var l = rlimit()
             if getrlimit(__rlimit_resource_t(UInt32(r)), &l) == 0 { out[r] = (UInt64(l.rlim_cur), UInt64(l.rlim_max)) }
         }
         return out
-    }
+    }()
 
     /// The status word wait(2) reports.
     static func waitStatus(_ s: ExitStatus) -> Int32 {
