@@ -33,6 +33,10 @@ import Testing
             let boxed = Harness.sandboxed(platform, "/bin/busybox", ["sh", Self.tree, dir], env: Self.env)
             #expect(boxed == native, "tree in \(dir) on \(platform.rawValue)")
         }
+        // The calls themselves, errnos included.
+        let ops = Harness.run(Harness.image("fsops"), [hostDir])
+        #expect(ops.status == 0, "fsops natively: \(ops.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("fsops"), ["/tmp"]) == ops, "fsops in /tmp on \(platform.rawValue)")
     }
 
     @Test(arguments: Harness.platforms)
@@ -46,8 +50,12 @@ import Testing
         #expect(native.status == 0, "natively: \(native.stderr)")
         let boxed = Harness.sandboxed(platform, "/bin/busybox", ["sh", Self.tree, "/work"], extra: ["--bind", "\(bound):/work:rw"], env: Self.env)
         #expect(boxed == native, "tree in an rw bind on \(platform.rawValue)")
-        // The writes reached the host directory, and the script cleaned up after itself there.
-        #expect((try? FileManager.default.contentsOfDirectory(atPath: bound)) == [])
+        let ops = Harness.run(Harness.image("fsops"), [host])
+        #expect(ops.status == 0, "fsops natively: \(ops.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("fsops"), ["/work"], extra: ["--bind", "\(bound):/work:rw"]) == ops,
+                "fsops in an rw bind on \(platform.rawValue)")
+        // The writes reached the host directory; the programs cleaned up after themselves but for d2.
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: bound)) == ["d2"])
     }
 
     /// Everything in the host scratch directory, with contents, to prove the corpus changed nothing.

@@ -188,7 +188,8 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
         try fs.renameLock.withLock { (_: inout ()) throws(Errno) in
             guard let src = child(name) else { throw .ENOENT }
             let dst = nd.child(newName)
-            if src === dst { return }
+            if flags & 1 != 0 && dst != nil { throw .EEXIST }   // RENAME_NOREPLACE
+            if src === dst { return }   // two names of one file: nothing to do, as POSIX says
             if src.kind == .directory && nd.isInside(src) { throw .EINVAL }
             if flags & 2 != 0 {   // RENAME_EXCHANGE
                 guard let dst else { throw .ENOENT }
@@ -198,7 +199,6 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
                 return
             }
             if let dst {
-                if flags & 1 != 0 { throw .EEXIST }   // RENAME_NOREPLACE
                 if src.kind == .directory {
                     guard dst.kind == .directory else { throw .ENOTDIR }
                     guard dst.meta.withLock({ $0.children.isEmpty }) else { throw .ENOTEMPTY }
