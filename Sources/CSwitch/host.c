@@ -149,3 +149,56 @@ int sw_fallocate(int fd, int mode, int64_t offset, int64_t len) {
     long r = syscall(SYS_fallocate, fd, mode, offset, len);
     return r < 0 ? -errno : 0;
 }
+
+// ---- process_vm_exec (patched kernels, images/kernel) ----
+
+static inline void xsave_all(void *area) {
+    __asm__ volatile("xsave64 (%0)" :: "r"(area), "a"(-1), "d"(-1) : "memory");
+}
+static inline void xrstor_all(const void *area) {
+    __asm__ volatile("xrstor64 (%0)" :: "r"(area), "a"(-1), "d"(-1) : "memory");
+}
+
+size_t sw_xsave_size(void) {
+    unsigned a = 0xd, b = 0, c = 0, d = 0;
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    return b;
+}
+
+static uint64_t xcr0(void) {
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (uint64_t)hi << 32 | lo;
+}
+
+void sw_xsave_init(void *area, size_t size) {
+    memset(area, 0, size);
+    *(uint16_t *)area = 0x37f;                       // FCW
+    *(uint32_t *)((char *)area + 24) = 0x1f80;       // MXCSR
+}
+
+// A guest's XSAVE image (from a signal frame it wrote) made safe for XRSTOR:
+// only features this CPU has enabled, standard format, no reserved bits.
+void sw_xsave_sanitize(void *area, size_t size) {
+    if (size < 576) return;
+    uint32_t *mxcsr = (uint32_t *)((char *)area + 24);
+    *mxcsr &= 0xffff;
+    uint64_t *header = (uint64_t *)((char *)area + 512);
+    header[0] &= xcr0();   // XSTATE_BV
+    for (int i = 1; i < 8; i++) header[i] = 0;   // XCOMP_BV and the reserved words
+}
+
+long sw_vmexec_run(long nr, pid_t pid, void *ctx, siginfo_t *info, const uint64_t *mask,
+                   void *guest_fpu, void *own_fpu) {
+    xsave_all(own_fpu);
+    xrstor_all(guest_fpu);
+    long r;
+    register long r10 __asm__("r10") = (long)info;
+    register long r8 __asm__("r8") = (long)mask;
+    register long r9 __asm__("r9") = 8;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(nr), "D"((long)pid), "S"(ctx), "d"(0L), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    xsave_all(guest_fpu);
+    xrstor_all(own_fpu);
+    return r;
+}

@@ -23,9 +23,9 @@ public enum PlatformKind: String, CaseIterable, Sendable {
             return Status(kind: self, available: true, reason: "PTRACE_SYSEMU works on this kernel")
         case .vmexec:
             let has = Self.kernelHasSymbol("__x64_sys_process_vm_exec")
-            return Status(kind: self, available: false, reason: has
-                ? "this kernel has process_vm_exec, but the sentry's vmexec backend is not built yet"
-                : "this kernel (\(Self.release())) has no process_vm_exec; it needs the patched kernel of images/kernel/")
+            return Status(kind: self, available: has, reason: has
+                ? "process_vm_exec (syscall \(VmexecPlatform.number)): guest code runs on the sentry's own threads in the stub's address space"
+                : "this kernel (\(Self.release())) has no process_vm_exec; boot the patched kernel of images/kernel/ (images/kernel/vm)")
         case .systrap:
             return Status(kind: self, available: true, reason: Self.sudAvailable
                 ? "guest syscalls trap in the stub: Syscall User Dispatch (default) or seccomp SECCOMP_RET_TRAP (--systrap-trap seccomp)"
@@ -33,15 +33,17 @@ public enum PlatformKind: String, CaseIterable, Sendable {
         }
     }
 
-    /// Whether the sentry has this backend at all (the rest need no probing).
-    var isBuilt: Bool { self != .vmexec }
 
-    /// `auto`: the first available in order of preference. Backends not
-    /// built are skipped without probing (reading /proc/kallsyms costs ~tens
-    /// of ms), and ptrace is not probed either: a host that forbids it makes
-    /// the first stub fail with a clear "unavailable" error instead.
+    /// `auto`: the first available in order of preference. ptrace is not
+    /// probed: a host that forbids it makes the first stub fail with a clear
+    /// "unavailable" error instead.
     public static func auto() -> PlatformKind? {
-        allCases.first { $0.isBuilt && ($0 == .ptrace || $0.status().available) }
+        allCases.first {
+            // Reading /proc/kallsyms costs tens of milliseconds: auto looks for
+            // vmexec only on kernels that say they are the patched one.
+            if $0 == .vmexec && !release().contains("vmexec") { return false }
+            return $0 == .ptrace || $0.status().available
+        }
     }
 
     public func make(memory: MemoryFile, stub: StubRegion) throws(PlatformError) -> Platform {
@@ -53,7 +55,9 @@ public enum PlatformKind: String, CaseIterable, Sendable {
                 throw .unavailable("platform systrap: this kernel has no Syscall User Dispatch; use --systrap-trap seccomp")
             }
             return SystrapPlatform(memory: memory, stub: stub)
-        case .vmexec: throw .unavailable("platform \(rawValue) is not available: \(status().reason)")
+        case .vmexec:
+            guard status().available else { throw .unavailable("platform \(rawValue) is not available: \(status().reason)") }
+            return try VmexecPlatform(memory: memory, stub: stub)
         }
     }
 

@@ -94,6 +94,15 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         }
     }
 
+    /// Takes the calling thread's runner out of the table, to be driven from
+    /// any thread (vmexec keeps one parked stub as its address space).
+    func detachRunner() throws(PlatformError) -> Runner {
+        guard let r = state.withLock({ $0.runners.removeValue(forKey: pthread_self()) }) else {
+            throw .host("address space used from a thread that is not one of its runners", .EPERM)
+        }
+        return r
+    }
+
     func runner() throws(PlatformError) -> Runner {
         guard let r = state.withLock({ $0.runners[pthread_self()] }) else {
             throw .host("address space used from a thread that is not one of its runners", .EPERM)
@@ -106,7 +115,12 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     /// Runs one syscall in the calling runner's stub, which is parked in its
     /// handler (its task is in the sentry).
     func stubSyscall(_ nr: UInt64, _ args: [UInt64]) throws(PlatformError) -> Int64 {
-        let r = try runner()
+        try request(on: try runner(), nr, args)
+    }
+
+    /// Runs one syscall in `r`'s stub, parked in its handler. One request
+    /// at a time per stub: the caller serializes.
+    func request(on r: Runner, _ nr: UInt64, _ args: [UInt64]) throws(PlatformError) -> Int64 {
         let a = r.area
         a.store(SW_AREA_REQ_NR, nr)
         for i in 0..<6 { a.store(SW_AREA_REQ_ARGS + Int32(i * 8), i < args.count ? args[i] : 0) }
@@ -171,6 +185,11 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
 
     func leave() {
         guard let me = state.withLock({ $0.runners.removeValue(forKey: pthread_self()) }) else { return }
+        retire(me)
+    }
+
+    /// Ends a runner's stub; from any thread once the runner is out of the table.
+    func retire(_ me: Runner) {
         if me.root {
             // Siblings die with the root stub: it goes last.
             while state.withLock({ !$0.runners.isEmpty }) { usleep(1000) }

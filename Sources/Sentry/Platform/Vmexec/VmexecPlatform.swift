@@ -1,0 +1,27 @@
+import CSwitch
+import Glibc
+
+/// process_vm_exec (a kernel patched by images/kernel): each task's own
+/// sentry thread runs its guest code, lending itself to the stub's address
+/// space until the guest makes a syscall or a signal arrives. No stub
+/// thread runs guest code and nothing waits on another thread: one trap is
+/// one system call of the sentry.
+final class VmexecPlatform: Platform, @unchecked Sendable {
+    let name = "vmexec"
+    let memory: MemoryFile
+    let stub: StubRegion
+    /// The syscall's number on this kernel (the patch gives 1000).
+    static let number: Int = 1000
+
+    init(memory: MemoryFile, stub: StubRegion) throws(PlatformError) {
+        self.memory = memory
+        self.stub = stub
+        VmexecContext.installKickHandler()
+    }
+
+    func makeAddressSpace() throws(PlatformError) -> AddressSpace {
+        try VmexecAddressSpace(memory: memory, stub: stub)
+    }
+
+    func makeContext() throws(PlatformError) -> PlatformContext { VmexecContext() }
+}
