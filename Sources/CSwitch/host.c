@@ -188,9 +188,24 @@ void sw_xsave_sanitize(void *area, size_t size) {
     for (int i = 1; i < 8; i++) header[i] = 0;   // XCOMP_BV and the reserved words
 }
 
-long sw_vmexec_run(long nr, pid_t pid, void *ctx, siginfo_t *info, const uint64_t *mask,
-                   void *guest_fpu, void *own_fpu) {
-    xsave_all(own_fpu);
+// Of the sentry's own FPU state only what the C ABI says a call preserves
+// needs restoring: the MXCSR and x87 control words (and PKRU, which is not
+// the guest's business). Vector registers are the caller's to lose.
+static int has_pkru(void) {
+    static int known = -1;
+    if (known < 0) {
+        unsigned a = 7, b = 0, c = 0, d = 0;
+        __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+        known = (c >> 4) & 1;   // OSPKE
+    }
+    return known;
+}
+
+long sw_vmexec_run(long nr, pid_t pid, void *ctx, siginfo_t *info, const uint64_t *mask, void *guest_fpu) {
+    uint32_t mxcsr, pkru = 0;
+    uint16_t fcw;
+    __asm__ volatile("stmxcsr %0\n fnstcw %1" : "=m"(mxcsr), "=m"(fcw));
+    if (has_pkru()) __asm__ volatile("rdpkru" : "=a"(pkru) : "c"(0) : "rdx");
     xrstor_all(guest_fpu);
     long r;
     register long r10 __asm__("r10") = (long)info;
@@ -199,6 +214,8 @@ long sw_vmexec_run(long nr, pid_t pid, void *ctx, siginfo_t *info, const uint64_
     __asm__ volatile("syscall" : "=a"(r) : "a"(nr), "D"((long)pid), "S"(ctx), "d"(0L), "r"(r10), "r"(r8), "r"(r9)
                      : "rcx", "r11", "memory");
     xsave_all(guest_fpu);
-    xrstor_all(own_fpu);
+    // An empty x87 stack and the sentry's own control words, as the ABI expects.
+    __asm__ volatile("fninit\n fldcw %1\n ldmxcsr %0" :: "m"(mxcsr), "m"(fcw));
+    if (has_pkru()) __asm__ volatile("wrpkru" :: "a"(pkru), "c"(0), "d"(0));
     return r;
 }

@@ -132,14 +132,14 @@ long sw_renameat2(int olddir, const char *oldpath, int newdir, const char *newpa
 int sw_fcntl_ptr(int fd, int cmd, void *arg);   // fcntl is variadic: record locks
 int sw_fallocate(int fd, int mode, int64_t offset, int64_t len);
 
-// process_vm_exec (patched kernels, images/kernel). The sentry's own FPU
-// state is saved around the call and the guest's loaded: the kernel leaves
-// the FPU as the guest left it. Areas are XSAVE images, 64-byte aligned.
+// process_vm_exec (patched kernels, images/kernel). The guest's FPU state
+// is loaded around the call and saved after it (the kernel leaves the FPU as
+// the guest left it); of the sentry's own, the control words a call must
+// preserve are put back. Images are XSAVE areas, 64-byte aligned.
 size_t sw_xsave_size(void);
 void sw_xsave_init(void *area, size_t size);
 void sw_xsave_sanitize(void *area, size_t size);
-long sw_vmexec_run(long nr, pid_t pid, void *ctx, siginfo_t *info, const uint64_t *mask,
-                   void *guest_fpu, void *own_fpu);
+long sw_vmexec_run(long nr, pid_t pid, void *ctx, siginfo_t *info, const uint64_t *mask, void *guest_fpu);
 // struct process_vm_exec_context: a version, a size, and the registers in
 // struct user_regs_struct's layout.
 typedef struct { uint32_t version, size; struct user_regs_struct regs; } sw_vmexec_context;

@@ -3,15 +3,14 @@ import Glibc
 import Synchronization
 
 /// Runs a task's guest code on the task's own thread with process_vm_exec.
-/// The guest's FPU state lives here as an XSAVE image: it is loaded around
-/// each call and the sentry's own saved and restored (the kernel leaves the
-/// FPU as the guest left it).
+/// The guest's FPU state lives here as an XSAVE image, loaded before each
+/// call and saved after it (the kernel leaves the FPU as the guest left it);
+/// the sentry's own control words are put back (sw_vmexec_run).
 final class VmexecContext: PlatformContext, @unchecked Sendable {
     private var context = sw_vmexec_context()
     private var info = siginfo_t()
     private let xsaveSize = max(Int(sw_xsave_size()), 576)
     private let guestFPU: UnsafeMutableRawPointer
-    private let ownFPU: UnsafeMutableRawPointer
     /// The host thread in process_vm_exec, for kick().
     private let thread = Atomic<UInt>(0)
 
@@ -22,16 +21,14 @@ final class VmexecContext: PlatformContext, @unchecked Sendable {
 
     init() {
         guestFPU = .allocate(byteCount: xsaveSize, alignment: 64)
-        ownFPU = .allocate(byteCount: xsaveSize, alignment: 64)
         // XSAVE writes only the header bits of the components it saves:
         // the rest of the header must start as zeros or XRSTOR faults.
         sw_xsave_init(guestFPU, xsaveSize)
-        memset(ownFPU, 0, xsaveSize)
         context.version = 1
         context.size = UInt32(MemoryLayout<sw_vmexec_context>.size)
     }
 
-    deinit { guestFPU.deallocate(); ownFPU.deallocate() }
+    deinit { guestFPU.deallocate() }
 
     /// The kick signal must reach a thread in process_vm_exec: not ignored
     /// (an ignored signal is dropped when sent) and not blocked.
@@ -50,7 +47,7 @@ final class VmexecContext: PlatformContext, @unchecked Sendable {
         let s = anySpace as! VmexecAddressSpace
         thread.store(pthread_self(), ordering: .relaxed)
         context.regs = regs.raw
-        let r = sw_vmexec_run(VmexecPlatform.number, s.stubPID, &context, &info, &mask, guestFPU, ownFPU)
+        let r = sw_vmexec_run(VmexecPlatform.number, s.stubPID, &context, &info, &mask, guestFPU)
         thread.store(0, ordering: .relaxed)
         if r == -Int(EINTR) { return .interrupted }
         if r < 0 {
