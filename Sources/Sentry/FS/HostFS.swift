@@ -19,7 +19,25 @@ public final class HostFS: Sendable {
     /// many walks, open files and cwds hold it: the sentry's descriptors are
     /// bounded by the files in use, not by the walks made.
     private final class Weak { weak var inode: HostInode?; init(_ i: HostInode) { inode = i } }
-    private let live = Mutex<[Key: Weak]>([:])
+    private struct Cache {
+        var live: [Key: Weak] = [:]
+        /// The files walked through last, kept open: a walk that finds one
+        /// by statx needs no open of its own.
+        var recent: [HostInode] = []
+        var next = 0
+    }
+    private let cache = Mutex(Cache())
+    static let recentFiles = 256
+
+    /// The live inode of (dev, ino), if one is.
+    func cached(_ key: Key) -> HostInode? { cache.withLock { $0.live[key]?.inode } }
+
+    /// statx's identity of a file: the same key fstat's st_dev gives.
+    static func key(_ x: CSwitch.statx) -> Key {
+        let major = UInt64(x.stx_dev_major), minor = UInt64(x.stx_dev_minor)
+        let dev = (major & 0xfffff000) << 32 | (major & 0xfff) << 8 | (minor & 0xffffff00) << 12 | (minor & 0xff)
+        return Key(dev: dev, ino: x.stx_ino)
+    }
 
     public init(path: String) throws(Errno) {
         let fd = Glibc.open(path, SW_O_PATH | O_DIRECTORY | O_CLOEXEC)
@@ -43,15 +61,17 @@ public final class HostFS: Sendable {
         var st = Glibc.stat()
         if fstat(fd, &st) != 0 { let e = errno; close(fd); throw Errno(e) }
         let key = Key(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
-        return live.withLock { live in
-            if !foreignMount, let existing = live[key]?.inode, !existing.foreignMount {
+        return cache.withLock { c in
+            if !foreignMount, let existing = c.live[key]?.inode, !existing.foreignMount {
                 close(fd)
                 return existing
             }
             let fresh = HostInode(fs: self, fd: fd, kind: FileKind(mode: st.st_mode), foreignMount: foreignMount)
             if !foreignMount {
-                live[key] = Weak(fresh)
-                if live.count > 4096 { live = live.filter { $0.value.inode != nil } }
+                c.live[key] = Weak(fresh)
+                if c.live.count > 4096 { c.live = c.live.filter { $0.value.inode != nil } }
+                if c.recent.count < Self.recentFiles { c.recent.append(fresh) } else { c.recent[c.next] = fresh }
+                c.next = (c.next + 1) % Self.recentFiles
             }
             return fresh
         }
@@ -72,8 +92,12 @@ public final class HostInode: Inode, @unchecked Sendable {
     /// Takes ownership of `fd`; made only by HostFS.inode(adopting:).
     fileprivate init(fs: HostFS, fd: Int32, kind: FileKind, foreignMount: Bool) {
         self.fs = fs; self.fd = fd; self.cachedKind = kind; self.foreignMount = foreignMount
+        var x = CSwitch.statx()
+        mountID = sw_statx(fd, "", SW_AT_EMPTY_PATH, 0x1000 /* STATX_MNT_ID */, &x) == 0 && x.stx_mask & 0x1000 != 0 ? x.stx_mnt_id : UInt64.max
         super.init()
     }
+    /// The host mount the file is on (statx's mount id).
+    let mountID: UInt64
 
     deinit { close(fd) }
 
@@ -110,6 +134,13 @@ public final class HostInode: Inode, @unchecked Sendable {
     public override func lookup(_ name: String, _ ctx: WalkContext) throws(Errno) -> Inode {
         guard cachedKind == .directory else { throw .ENOTDIR }
         if foreignMount { throw .ENOENT }
+        // One statx finds an inode already open; on the same host mount only
+        // (a mount point answers with another mount id: the slow path below
+        // shows it as the directory it covers).
+        var x = CSwitch.statx()
+        let found = sw_statx(fd, name, SW_AT_SYMLINK_NOFOLLOW | 0x800 /* AT_NO_AUTOMOUNT */, 0x1000 /* STATX_MNT_ID */, &x)
+        if found < 0 { throw Errno(Int32(-found)) }
+        if x.stx_mask & 0x1000 != 0, x.stx_mnt_id == mountID, let hit = fs.cached(HostFS.key(x)) { return hit }
         let r = sw_openat2(fd, name, UInt64(SW_O_PATH | O_NOFOLLOW | O_CLOEXEC), 0, HostFS.resolve)
         if r == -Int(EXDEV) {
             // A host mount point: the guest sees the directory, not what is mounted on it.
