@@ -57,16 +57,19 @@ public final class HostFS: Sendable {
 
     /// The inode for a descriptor just opened: the live one for the same file if
     /// there is one (the new descriptor is closed), else a new one owning it.
+    /// One statx gives the type, the identity and the mount.
     func inode(adopting fd: Int32, foreignMount: Bool) throws(Errno) -> HostInode {
-        var st = Glibc.stat()
-        if fstat(fd, &st) != 0 { let e = errno; close(fd); throw Errno(e) }
-        let key = Key(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
+        var x = CSwitch.statx()
+        let r = sw_statx(fd, "", SW_AT_EMPTY_PATH, 0x1 /* STATX_TYPE */ | 0x100 /* STATX_INO */ | 0x1000 /* STATX_MNT_ID */, &x)
+        if r < 0 { close(fd); throw Errno(Int32(-r)) }
+        let key = Self.key(x)
+        let mountID = x.stx_mask & 0x1000 != 0 ? x.stx_mnt_id : UInt64.max
         return cache.withLock { c in
             if !foreignMount, let existing = c.live[key]?.inode, !existing.foreignMount {
                 close(fd)
                 return existing
             }
-            let fresh = HostInode(fs: self, fd: fd, kind: FileKind(mode: st.st_mode), foreignMount: foreignMount)
+            let fresh = HostInode(fs: self, fd: fd, kind: FileKind(mode: UInt32(x.stx_mode)), mountID: mountID, foreignMount: foreignMount)
             if !foreignMount {
                 c.live[key] = Weak(fresh)
                 if c.live.count > 4096 { c.live = c.live.filter { $0.value.inode != nil } }
@@ -90,10 +93,8 @@ public final class HostInode: Inode, @unchecked Sendable {
     let foreignMount: Bool
 
     /// Takes ownership of `fd`; made only by HostFS.inode(adopting:).
-    fileprivate init(fs: HostFS, fd: Int32, kind: FileKind, foreignMount: Bool) {
-        self.fs = fs; self.fd = fd; self.cachedKind = kind; self.foreignMount = foreignMount
-        var x = CSwitch.statx()
-        mountID = sw_statx(fd, "", SW_AT_EMPTY_PATH, 0x1000 /* STATX_MNT_ID */, &x) == 0 && x.stx_mask & 0x1000 != 0 ? x.stx_mnt_id : UInt64.max
+    fileprivate init(fs: HostFS, fd: Int32, kind: FileKind, mountID: UInt64, foreignMount: Bool) {
+        self.fs = fs; self.fd = fd; self.cachedKind = kind; self.mountID = mountID; self.foreignMount = foreignMount
         super.init()
     }
     /// The host mount the file is on (statx's mount id).
@@ -119,7 +120,7 @@ public final class HostInode: Inode, @unchecked Sendable {
         var x = CSwitch.statx()
         let r = sw_statx(fd, "", SW_AT_EMPTY_PATH | SW_AT_SYMLINK_NOFOLLOW, mask, &x)
         if r < 0 { throw Errno(Int32(-r)) }
-        if let o = fs.owners.withLock({ $0[HostFS.Key(dev: UInt64(x.stx_dev_major) << 32 | UInt64(x.stx_dev_minor), ino: x.stx_ino)] }) {
+        if let o = fs.owners.withLock({ $0[HostFS.key(x)] }) {
             x.stx_uid = o.uid; x.stx_gid = o.gid
         }
         return x
