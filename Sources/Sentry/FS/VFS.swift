@@ -26,6 +26,7 @@ public final class VFS: Sendable {
     /// The root as the walk starts from it.
     public let rootLocation: Location
     /// Where memfd_create's files live: a tmpfs no path reaches.
+    private let memfdFS: TmpFS
     private let memfdRoot: Location
 
     static let maxSymlinks = 40
@@ -37,7 +38,7 @@ public final class VFS: Sendable {
         let m = Mount(path: "/", root: try root.rootInode(), type: "ext4", source: root.hostPath, readOnly: readOnly, id: 0)
         mounts = MountTable(root: m)
         rootLocation = Location(mount: m, inode: m.root, name: "", parent: nil)
-        let memfdFS = TmpFS(memory: memory, device: 0x1ff)
+        memfdFS = TmpFS(memory: memory, device: 0x1ff)
         let mm = Mount(path: "/", root: memfdFS.rootNode, type: "tmpfs", source: "memfd", readOnly: false, id: -1)
         memfdRoot = Location(mount: mm, inode: memfdFS.rootNode, name: "", parent: nil)
         add("/proc", ProcFS.root(self), type: "proc", source: "proc", readOnly: false)
@@ -51,14 +52,10 @@ public final class VFS: Sendable {
         mounts.add(Mount(path: Self.normalize(path), root: root, type: type, source: source, readOnly: readOnly, id: id))
     }
 
-    /// Where memfd_create's files live: a tmpfs no path reaches.
-
     /// memfd_create: a tmpfs file with no name in any directory.
     public func memfd(name: String) -> FileDescription {
-        let root = memfdRoot
-        let fs = (root.inode as! TmpfsNode).fs
-        let node = TmpfsNode(fs: fs, ino: fs.nextInode(), mode: S_IFREG | 0o777)
-        let l = Location(mount: root.mount, inode: node, name: "memfd:\(name) (deleted)", parent: root)
+        let node = TmpfsNode(fs: memfdFS, ino: memfdFS.nextInode(), mode: S_IFREG | 0o777)
+        let l = Location(mount: memfdRoot.mount, inode: node, name: "memfd:\(name) (deleted)", parent: memfdRoot)
         return TmpfsFile(node: node, location: l, flags: .readWrite)
     }
 
@@ -70,8 +67,9 @@ public final class VFS: Sendable {
     /// --bind HOST:GUEST[:ro|rw].
     public func bind(host: String, at guestPath: String, readOnly: Bool) throws(Errno) {
         let fs = try HostFS(path: host)
-        guard try fs.rootInode().kind == .directory else { throw .ENOTDIR }
-        add(guestPath, try fs.rootInode(), type: "bind", source: fs.hostPath, readOnly: readOnly)
+        let root = try fs.rootInode()
+        guard root.kind == .directory else { throw .ENOTDIR }
+        add(guestPath, root, type: "bind", source: fs.hostPath, readOnly: readOnly)
     }
 
     /// Lexical normal form: no `.`, no `..`, no repeated or trailing slashes.
@@ -123,6 +121,8 @@ public final class VFS: Sendable {
         if path.hasPrefix("/") && beneath { throw .EXDEV }
         var cur = path.hasPrefix("/") ? root : start
         if rules.contains(.noXDev) && cur.mount !== start.mount { throw .EXDEV }
+        // Magic links lead anywhere: refused under any rule that confines the walk.
+        let magicRefused = rules.contains(.noMagicLinks) || beneath || rules.contains(.inRoot)
         var links = 0
         var depth = 0   // below `start`, for RESOLVE_BENEATH
         if parentOnly && pending.isEmpty { return WalkResult(location: cur, last: ".", trailingSlash: true) }
@@ -146,12 +146,12 @@ public final class VFS: Sendable {
             links += 1
             if links > Self.maxSymlinks { throw .ELOOP }
             if let place = try next.inode.magicTarget(ctx) {
-                if rules.contains(.noMagicLinks) || beneath || rules.contains(.inRoot) { throw .ELOOP }
+                if magicRefused { throw .ELOOP }
                 cur = place
                 continue
             }
             if let link = next.inode as? SyntheticLinkNode, link.described != nil {
-                if rules.contains(.noMagicLinks) || beneath || rules.contains(.inRoot) { throw .ELOOP }
+                if magicRefused { throw .ELOOP }
                 guard isLast else { throw .ENOTDIR }
                 cur = next   // an fd link to a pipe or socket: the caller opens the file itself
                 continue
@@ -176,8 +176,9 @@ public final class VFS: Sendable {
     }
 
     /// The directory that holds the last component, and that component.
-    func resolveParent(_ path: String, from start: Location, _ ctx: WalkContext) throws(Errno) -> (Location, String, Bool) {
-        let r = try walk(path, from: start, followLast: false, parentOnly: true, ctx)
+    func resolveParent(_ path: String, from start: Location, _ ctx: WalkContext,
+                       rules: ResolveRules = []) throws(Errno) -> (Location, String, Bool) {
+        let r = try walk(path, from: start, followLast: false, parentOnly: true, ctx, rules: rules)
         return (r.location, r.last ?? ".", r.trailingSlash)
     }
 
@@ -188,8 +189,7 @@ public final class VFS: Sendable {
     public func open(_ path: String, from start: Location, flags: OpenFlags, mode: UInt32, _ ctx: WalkContext,
                      rules: ResolveRules = []) throws(Errno) -> FileDescription {
         if flags.contains(.create) {
-            let r = try walk(path, from: start, followLast: false, parentOnly: true, ctx, rules: rules)
-            let (dir, name, slash) = (r.location, r.last ?? ".", r.trailingSlash)
+            let (dir, name, slash) = try resolveParent(path, from: start, ctx, rules: rules)
             if name == "." || name == ".." || slash { throw .EISDIR }
             let existing: Location?
             do { existing = try child(dir, name, ctx) } catch .ENOENT { existing = nil }
@@ -202,8 +202,7 @@ public final class VFS: Sendable {
                 return try openExisting(existing, flags: flags, ctx)
             }
             try writable(dir)
-            let f = try dir.inode.create(name, mode: mode & 0o7777, flags: flags, in: dir, ctx)
-            return f
+            return try dir.inode.create(name, mode: mode & 0o7777, flags: flags, in: dir, ctx)
         }
         let loc = try walk(path, from: start, followLast: !flags.contains(.noFollow), parentOnly: false, ctx, rules: rules).location
         return try openExisting(loc, flags: flags, ctx)
@@ -260,10 +259,18 @@ public final class VFS: Sendable {
         return loc
     }
 
-    public func mkdir(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext) throws(Errno) {
-        let (dir, name, _) = try resolveParent(path, from: start, ctx)
-        if name == "." || name == ".." { throw .EEXIST }
+    /// The directory and name a new entry goes to: EEXIST if the name is
+    /// taken, is "." or "..", or (unless a directory is made) ends in a slash.
+    private func newEntry(_ path: String, from start: Location, _ ctx: WalkContext,
+                          trailingSlashAllowed: Bool = false) throws(Errno) -> (Location, String) {
+        let (dir, name, slash) = try resolveParent(path, from: start, ctx)
+        if name == "." || name == ".." || (slash && !trailingSlashAllowed) { throw .EEXIST }
         if (try? child(dir, name, ctx)) != nil { throw .EEXIST }
+        return (dir, name)
+    }
+
+    public func mkdir(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext) throws(Errno) {
+        let (dir, name) = try newEntry(path, from: start, ctx, trailingSlashAllowed: true)
         try writable(dir)
         try dir.inode.mkdir(name, mode: mode & 0o7777)
     }
@@ -273,26 +280,20 @@ public final class VFS: Sendable {
         let kind = mode & S_IFMT
         guard kind == 0 || kind == S_IFREG || kind == S_IFIFO || kind == S_IFCHR || kind == S_IFBLK || kind == S_IFSOCK else { throw .EINVAL }
         if kind == S_IFCHR || kind == S_IFBLK { throw .EPERM }
-        let (dir, name, slash) = try resolveParent(path, from: start, ctx)
-        if name == "." || name == ".." || slash { throw .EEXIST }
-        if (try? child(dir, name, ctx)) != nil { throw .EEXIST }
+        let (dir, name) = try newEntry(path, from: start, ctx)
         try writable(dir)
         try dir.inode.mknod(name, mode: (kind == 0 ? S_IFREG : kind) | (mode & 0o7777))
     }
 
     public func symlink(_ target: String, at path: String, from start: Location, _ ctx: WalkContext) throws(Errno) {
         if target.isEmpty { throw .ENOENT }
-        let (dir, name, slash) = try resolveParent(path, from: start, ctx)
-        if name == "." || name == ".." || slash { throw .EEXIST }
-        if (try? child(dir, name, ctx)) != nil { throw .EEXIST }
+        let (dir, name) = try newEntry(path, from: start, ctx)
         try writable(dir)
         try dir.inode.symlink(name, target: target)
     }
 
     public func link(_ old: Location, to path: String, from start: Location, _ ctx: WalkContext) throws(Errno) {
-        let (dir, name, slash) = try resolveParent(path, from: start, ctx)
-        if name == "." || name == ".." || slash { throw .EEXIST }
-        if (try? child(dir, name, ctx)) != nil { throw .EEXIST }
+        let (dir, name) = try newEntry(path, from: start, ctx)
         guard old.mount === dir.mount else { throw .EXDEV }
         if old.inode.kind == .directory { throw .EPERM }
         try writable(dir)
