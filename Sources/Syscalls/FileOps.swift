@@ -72,7 +72,8 @@ enum FileOps {
         let offsetAddr = a.address(2)
         var offset: Int64? = offsetAddr.isNull ? nil : try t.mm.read(offsetAddr, as: Int64.self)
         if let o = offset, o < 0 { throw .EINVAL }
-        let total = try copy(t, from: input, at: &offset, to: out, at: nil, count: a.count(3))
+        var outPosition: Int64? = nil   // the output's own file position
+        let total = try copy(t, from: input, at: &offset, to: out, at: &outPosition, count: a.count(3))
         if let offset { try t.mm.write(offsetAddr, offset) }
         return Int64(total)
     }
@@ -96,10 +97,11 @@ enum FileOps {
         return Int64(n)
     }
 
-    /// Moves up to `count` bytes in 64 KiB steps. Only the first write may
-    /// block; a short read or write ends the copy, as in Linux.
+    /// Moves up to `count` bytes in 64 KiB steps; a nil offset means the
+    /// file's own position. Only the first read and write may block; a short
+    /// read or write ends the copy, as in Linux.
     private static func copy(_ t: Task, from input: FileDescription, at inOff: inout Int64?,
-                             to out: FileDescription, at outOff: UnsafeMutablePointer<Int64?>?, count: Int) throws(Errno) -> Int {
+                             to out: FileDescription, at outOff: inout Int64?, count: Int) throws(Errno) -> Int {
         var buf = [UInt8](repeating: 0, count: min(count, 65536))
         var done = 0
         while done < count {
@@ -113,7 +115,7 @@ enum FileOps {
             if got == 0 { break }
             let put: Int
             do {
-                let at = outOff?.pointee ?? nil, first = done == 0
+                let at = outOff, first = done == 0
                 put = try Errno.typed { try buf.withUnsafeBytes { b -> Int in
                     let view = UnsafeRawBufferPointer(rebasing: b[0..<got])
                     if let at { return try out.pwrite(from: [view], at: at) }
@@ -124,20 +126,11 @@ enum FileOps {
                 throw error
             }
             if let o = inOff { inOff = o + Int64(put) } else if put < got { _ = try? input.seek(Int64(put - got), whence: SEEK_CUR) }
-            if let p = outOff, let o = p.pointee { p.pointee = o + Int64(put) }
+            if let o = outOff { outOff = o + Int64(put) }
             done += put
             if put < got || got < want { break }
         }
         return done
-    }
-
-    private static func copy(_ t: Task, from input: FileDescription, at inOff: inout Int64?,
-                             to out: FileDescription, at outOff: inout Int64?, count: Int) throws(Errno) -> Int {
-        var o = outOff
-        defer { outOff = o }
-        var i = inOff
-        defer { inOff = i }
-        return try Errno.typed { try withUnsafeMutablePointer(to: &o) { p in try copy(t, from: input, at: &i, to: out, at: p, count: count) } }
     }
 
     /// memfd_create: an anonymous tmpfs file.
