@@ -59,7 +59,8 @@ enum Files {
         let f = try t.fds.get(a.fd(0))
         try t.fds.remove(a.fd(0))
         // POSIX: closing any fd of a file drops the process's record locks on it.
-        if f.location != nil, let k = try? Locks.key(f) { t.kernel.vfs.locks.releaseProcess(t.pid, k) }
+        let locks = t.kernel.vfs.locks
+        if f.location != nil, !locks.isEmpty, let k = try? Locks.key(f) { locks.releaseProcess(t.pid, k) }
         return 0
     }
 

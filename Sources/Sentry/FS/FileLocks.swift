@@ -85,6 +85,9 @@ public final class FileLocks: Sendable {
         released.notify()
     }
 
+    /// No lock is held anywhere: close(2) has nothing to look up.
+    public var isEmpty: Bool { table.withLock { $0.isEmpty } }
+
     /// close(2) of any fd drops the process's record locks on the file.
     public func releaseProcess(_ pid: Int32, _ key: Key) {
         let changed = table.withLock { t -> Bool in
