@@ -170,14 +170,12 @@ struct Run: ParsableCommand {
         let kernel = Kernel(platform: backend, memory: memory, layout: AddressLayout(top: stub.base),
                             table: linuxAMD64, vfs: vfs, tracer: tracer)
         var cwd = "/"
-        if let host = hostCWD(), let g = Self.guestPath(ofHost: host, hostDirs) {
+        if let host = hostCWD(), let (g, through) = Self.guestPath(ofHost: host, hostDirs) {
             cwd = g
             // The directory the user runs from stays visible (read-only) even
-            // where the sandbox's own /tmp, /dev or /proc cover it.
-            let covering = vfs.mounts.all.filter { g == $0.path || g.hasPrefix($0.path == "/" ? "/" : $0.path + "/") }.last
-            // ...or where a bind covers it with some other host directory.
-            let derived = Self.derivingMount(ofHost: host, hostDirs)
-            if let m = covering, m.path != derived {
+            // where the sandbox's own /tmp, /dev or /proc, or a bind of some
+            // other host directory, cover it.
+            if let m = vfs.mounts.mount(covering: g), m.path != through {
                 do { try vfs.bind(host: host, at: g, readOnly: true) } catch { cwd = "/" }
             }
         }
@@ -223,22 +221,18 @@ struct Run: ParsableCommand {
         return out
     }
 
-    /// The guest path of a host path: under the bind (or root) that holds it, the deepest winning.
-    static func guestPath(ofHost host: String, _ dirs: [(host: String, guest: String)]) -> String? {
-        var best: (Int, String)?
+    /// The guest path of a host path, under the bind (or root) that holds it,
+    /// the deepest winning; and the guest mount point it was translated through.
+    static func guestPath(ofHost host: String, _ dirs: [(host: String, guest: String)]) -> (path: String, through: String)? {
+        var best: (depth: Int, path: String, through: String)?
         for d in dirs {
             let rel: String
             if d.host == "/" { rel = host } else if host == d.host { rel = "" }
             else if host.hasPrefix(d.host + "/") { rel = String(host.dropFirst(d.host.count)) } else { continue }
-            let g = VFS.normalize(d.guest + "/" + rel)
-            if best == nil || d.host.count > best!.0 { best = (d.host.count, g) }
+            if let b = best, b.depth >= d.host.count { continue }
+            best = (d.host.count, VFS.normalize(d.guest + "/" + rel), d.guest)
         }
-        return best?.1
-    }
-
-    /// The guest mount point `guestPath(ofHost:)` translated through.
-    static func derivingMount(ofHost host: String, _ dirs: [(host: String, guest: String)]) -> String? {
-        dirs.filter { $0.host == "/" || host == $0.host || host.hasPrefix($0.host + "/") }.max { $0.host.count < $1.host.count }?.guest
+        return best.map { ($0.path, $0.through) }
     }
 
     /// A name without a slash is looked up in the guest's PATH, as execvp does.

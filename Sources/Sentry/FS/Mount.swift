@@ -68,6 +68,11 @@ public final class MountTable: Sendable {
 
     /// The mount whose mount point is exactly `path`.
     public func mount(at path: String) -> Mount? { byPath.withLock { $0[path] } }
+    /// The mount a path lies on: the last made whose mount point is the path
+    /// or one of its ancestors.
+    public func mount(covering path: String) -> Mount? {
+        all.last { path == $0.path || path.hasPrefix($0.path == "/" ? "/" : $0.path + "/") }
+    }
     /// Every mount, in the order they were made (/proc/mounts).
     public var all: [Mount] { order.withLock { $0 } }
     /// Whether a mount point lies at or below `path` (rename refuses to move those).
