@@ -81,9 +81,9 @@ enum ProcFS {
 
     // MARK: Helpers that make nodes
 
-    static func dir(_ path: String, list: @escaping (WalkContext) throws(Errno) -> [DirEntry],
+    static func dir(_ path: String, mode: UInt32 = 0o555, list: @escaping (WalkContext) throws(Errno) -> [DirEntry],
                     child: @escaping (String, WalkContext) throws(Errno) -> Inode) -> Inode {
-        SyntheticDirNode(path: path, device: device, list: list, child: child)
+        SyntheticDirNode(path: path, device: device, mode: mode, list: list, child: child)
     }
     static func file(_ path: String, mode: UInt32 = 0o444, _ contents: @escaping () throws(Errno) -> [UInt8]) -> Inode {
         SyntheticFileNode(path: path, device: device, mode: mode, contents: contents)
@@ -172,11 +172,6 @@ enum ProcFS {
                 return l.path(relativeTo: ctx.rootLocation)
             }, place: { _ in file.location }, described: file)
         })
-    }
-
-    static func dir(_ path: String, mode: UInt32, list: @escaping (WalkContext) throws(Errno) -> [DirEntry],
-                    child: @escaping (String, WalkContext) throws(Errno) -> Inode) -> Inode {
-        SyntheticDirNode(path: path, device: device, mode: mode, list: list, child: child)
     }
 
     // MARK: Formats
