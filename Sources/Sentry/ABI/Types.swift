@@ -64,6 +64,11 @@ public struct Signal: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let SIGPROF = Signal(27), SIGWINCH = Signal(28), SIGIO = Signal(29)
     public static let SIGPWR = Signal(30), SIGSYS = Signal(31)
 
+    /// The signals a guest's own instruction raises (a fault trap), when
+    /// si_code says the kernel sent them.
+    public static let synchronousFaults: Set<Signal> = [.SIGSEGV, .SIGBUS, .SIGFPE, .SIGILL, .SIGTRAP]
+    public var isSynchronousFault: Bool { Self.synchronousFaults.contains(self) }
+
     static let names = ["", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS",
                         "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM",
                         "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN",

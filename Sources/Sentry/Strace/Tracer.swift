@@ -84,7 +84,7 @@ public final class Tracer: Sendable {
     func signal(_ task: Task, _ info: SignalInfo) {
         let sig = Signal(info.signo)
         var fields: [(String, String)] = [("si_signo", sig.name), ("si_code", Self.codeName(info))]
-        let fault = [Signal.SIGSEGV, .SIGBUS, .SIGFPE, .SIGILL, .SIGTRAP].contains(sig) && info.code > 0
+        let fault = sig.isSynchronousFault && info.code > 0
         if fault {
             fields.append(("si_addr", info.address == 0 ? "NULL" : "0x" + String(info.address, radix: 16)))
         } else if sig == .SIGCHLD && info.code > 0 {

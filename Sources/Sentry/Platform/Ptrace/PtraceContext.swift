@@ -52,7 +52,7 @@ final class PtraceContext: PlatformContext, @unchecked Sendable {
             _ = sw_getsiginfo(pid, &info)
             let code = sw_siginfo_code(&info)
             // si_code > 0: raised by the CPU for the guest's own instruction.
-            if code > 0, [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP].contains(sig) {
+            if code > 0, Signal(sig).isSynchronousFault {
                 // ptrace shows no page-fault error code: the access kind is unknown.
                 return .fault(Signal(sig), address: GuestAddress(sw_siginfo_addr(&info)), code: code, access: nil)
             }

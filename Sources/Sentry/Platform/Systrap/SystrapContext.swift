@@ -62,7 +62,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             regs.raw.rax = UInt64(bitPattern: -Int64(Errno.ENOSYS.rawValue))
             return .syscall
         }
-        if code > 0, [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP].contains(sig) {
+        if code > 0, Signal(sig).isSynchronousFault {
             // A page fault's error code (sigcontext err, trapno 14): bit 1 a
             // write, bit 4 an instruction fetch, else a read.
             var access: Prot?

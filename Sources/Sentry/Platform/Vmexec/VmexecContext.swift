@@ -15,7 +15,7 @@ final class VmexecContext: PlatformContext, @unchecked Sendable {
     private let thread = Atomic<UInt>(0)
 
     /// Signals that end the guest's turn and come back as traps.
-    private static let reported: UInt64 = [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, PtraceContext.kickSignal]
+    private static let reported: UInt64 = (Signal.synchronousFaults.map(\.rawValue) + [PtraceContext.kickSignal])
         .reduce(0) { $0 | 1 << UInt64($1 - 1) }
     private var mask = VmexecContext.reported
 
@@ -60,7 +60,7 @@ final class VmexecContext: PlatformContext, @unchecked Sendable {
             regs.raw.rax = UInt64(bitPattern: -Int64(Errno.ENOSYS.rawValue))   // orig_rax holds the number
             return .syscall
         }
-        if [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP].contains(sig) {
+        if Signal(sig).isSynchronousFault {
             regs.raw.orig_rax = UInt64.max
             return .fault(Signal(sig), address: GuestAddress(sw_siginfo_addr(&info)),
                           code: sw_siginfo_code(&info), access: nil)
