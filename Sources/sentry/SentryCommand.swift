@@ -43,7 +43,10 @@ struct SentryCommand: ParsableCommand {
 }
 
 struct Run: ParsableCommand {
+    // An explicit name spares ArgumentParser a String(describing:) of the type,
+    // whose protocol-conformance scans are a visible part of start-up.
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run PROGRAM [ARGS...] in the sandbox.",
         discussion: "The exit status is the guest's; 128+N if a signal N killed it. The sentry's own failures: 64 bad flags, 65 not ELF, 66 no such file, 67 truncated or corrupt ELF, 68 not x86-64, 69 dynamic binary, 70 internal error, 71 platform unavailable."
     )
@@ -251,7 +254,7 @@ struct Run: ParsableCommand {
 }
 
 struct Platforms: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Say which trapping backends work here, and why the others don't.")
+    static let configuration = CommandConfiguration(commandName: "platforms", abstract: "Say which trapping backends work here, and why the others don't.")
 
     func run() throws {
         let survey = PlatformKind.survey()
@@ -263,7 +266,7 @@ struct Platforms: ParsableCommand {
 }
 
 struct Syscalls: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the syscall table: what the sentry implements and what answers ENOSYS.")
+    static let configuration = CommandConfiguration(commandName: "syscalls", abstract: "List the syscall table: what the sentry implements and what answers ENOSYS.")
 
     @Flag(help: "List only the implemented syscalls.")
     var implemented = false
