@@ -19,9 +19,9 @@ enum Pipes {
         let cloexec = f.contains(.closeOnExec)
         let rfd = try t.fds.install(r, closeOnExec: cloexec)
         let wfd: FileDescriptor
-        do { wfd = try t.fds.install(w, closeOnExec: cloexec) } catch { try? t.fds.remove(rfd); throw error }
+        do { wfd = try t.fds.install(w, closeOnExec: cloexec) } catch { _ = try? t.fds.remove(rfd); throw error }
         do { try t.mm.write(out, (rfd.rawValue, wfd.rawValue)) } catch {
-            try? t.fds.remove(rfd); try? t.fds.remove(wfd)
+            _ = try? t.fds.remove(rfd); _ = try? t.fds.remove(wfd)
             throw error
         }
         return 0

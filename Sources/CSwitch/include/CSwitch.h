@@ -93,10 +93,13 @@ size_t sw_systrap_init_offset(void);
 #define SW_AREA_SENTRY_WAITING 168 // u32: the sentry sleeps on the state futex
 #define SW_AREA_STUB_WAITING 172   // u32: the stub sleeps on it
 #define SW_AREA_SUD_RESULT 176  // i32: what the stub's prctl(PR_SET_SYSCALL_USER_DISPATCH) returned
+#define SW_AREA_BATCH_COUNT 184 // u32: entries in a batch request
 #define SW_AREA_SCRATCH 512    // the trap handler's struct kernel_sigaction
 #define SW_AREA_FRAME 1024     // a fresh ucontext for a task's first run
+#define SW_AREA_BATCH 2048     // a batch request: u64[8] entries (nr, args[6], result)
+#define SW_AREA_BATCH_MAX 32
 #define SW_AREA_STACK 4096     // the signal stack: [4096, 65536)
-enum { SW_STATE_RUN = 1, SW_STATE_TRAP = 2, SW_STATE_REQUEST = 3, SW_STATE_DONE = 4 };
+enum { SW_STATE_RUN = 1, SW_STATE_TRAP = 2, SW_STATE_REQUEST = 3, SW_STATE_DONE = 4, SW_STATE_BATCH = 5 };
 
 // Shared (not private) futex operations on the sentry's view of an area.
 long sw_futex_wake(uint32_t *word);

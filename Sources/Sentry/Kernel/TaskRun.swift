@@ -71,7 +71,6 @@ extension Task {
         exitRobustList()
         let ticks = stubTicks
         kernel.locked { group.ownTicks += ticks }
-        space?.leave()
         releaseVforkParent()
         let status: ExitStatus = kernel.locked {
             group.tasks.removeAll { $0 === self }
@@ -86,6 +85,10 @@ extension Task {
         fds.releaseUser()
         kernel.tracer?.exited(self, status)
         kernel.locked { if group.tasks.isEmpty && !group.zombie { kernel.processDiedLocked(group) } }
+        // The stub goes last: killing and reaping it (its host mm torn down)
+        // is host bookkeeping the guest cannot see, and a parent in wait4
+        // need not wait for it.
+        space?.leave()
     }
 
     /// The robust futex list: locks the dying thread held are marked

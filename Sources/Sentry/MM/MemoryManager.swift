@@ -82,7 +82,7 @@ public final class MemoryManager: Sendable {
     public func attach(_ space: AddressSpace) throws(PlatformError) {
         try state.withLock { (s: inout State) throws(PlatformError) in
             s.space = space
-            for v in s.vmas.vmas { try space.map(v.range, fileOffset: v.memOffset, prot: v.prot) }
+            try space.map(s.vmas.vmas.map { ($0.range, $0.memOffset, $0.prot) })
         }
     }
 

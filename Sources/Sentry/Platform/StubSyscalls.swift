@@ -1,5 +1,11 @@
 import Glibc
 
+/// One syscall for a stub to run: number and up to six arguments.
+struct StubCall {
+    var nr: UInt64
+    var args: [UInt64]
+}
+
 /// An address space whose host side is a stub that runs syscalls for the
 /// sentry (ptrace: injected at a gadget; systrap: a request in the area).
 /// The mirror of the memory manager's mappings is written once on top.
@@ -7,20 +13,49 @@ protocol StubSyscalls: AnyObject {
     var memory: MemoryFile { get }
     /// Runs one syscall in the calling runner's stub; its raw result.
     func stubSyscall(_ nr: UInt64, _ args: [UInt64]) throws(PlatformError) -> Int64
+    /// Runs calls in order, stopping after the first that fails (a raw
+    /// result in [-4095, -1]); the raw results of those that ran.
+    func stubSyscalls(_ calls: [StubCall]) throws(PlatformError) -> [Int64]
 }
 
 extension StubSyscalls {
+    /// One call at a time: where a stub has no cheaper way.
+    func stubSyscalls(_ calls: [StubCall]) throws(PlatformError) -> [Int64] {
+        var out: [Int64] = []
+        for c in calls {
+            let r = try stubSyscall(c.nr, c.args)
+            out.append(r)
+            if Self.failed(r) { break }
+        }
+        return out
+    }
+
+    static func failed(_ raw: Int64) -> Bool { raw < 0 && raw >= -4095 }
+
+    static func mmapCall(at address: UInt64, length: UInt64, fileOffset: UInt64, prot: Prot, fd: Int32) -> StubCall {
+        StubCall(nr: 9, args: [address, length, UInt64(prot.rawValue), UInt64(MAP_SHARED | MAP_FIXED), UInt64(fd), fileOffset])
+    }
+
     /// mmap(MAP_SHARED|MAP_FIXED) of a memory-file chunk at `address`.
     func mapChunk(at address: UInt64, length: UInt64, fileOffset: UInt64, prot: Prot) throws(PlatformError) {
-        let r = try stubSyscall(9, [address, length, UInt64(prot.rawValue), UInt64(MAP_SHARED | MAP_FIXED),
-                                    UInt64(memory.fd), fileOffset])
-        if r != Int64(address) {
-            throw .host("stub mmap 0x\(String(address, radix: 16))+\(length)", Errno(Int32(truncatingIfNeeded: -r)))
-        }
+        try map([(GuestAddress(address)..<GuestAddress(address + length), fileOffset, prot)])
     }
 
     func map(_ range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot) throws(PlatformError) {
-        try mapChunk(at: range.lowerBound.rawValue, length: range.upperBound - range.lowerBound, fileOffset: fileOffset, prot: prot)
+        try map([(range, fileOffset, prot)])
+    }
+
+    /// Several mappings, in as few hand-offs as the stub allows.
+    func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)]) throws(PlatformError) {
+        let calls = mappings.map {
+            Self.mmapCall(at: $0.range.lowerBound.rawValue, length: $0.range.upperBound - $0.range.lowerBound,
+                          fileOffset: $0.fileOffset, prot: $0.prot, fd: memory.fd)
+        }
+        let results = try stubSyscalls(calls)
+        for (c, r) in zip(calls, results) where r != Int64(bitPattern: c.args[0]) {
+            throw .host("stub mmap 0x\(String(c.args[0], radix: 16))+\(c.args[1])", Errno(Int32(truncatingIfNeeded: -r)))
+        }
+        if results.count < calls.count { throw .host("stub mmap batch cut short", .EIO) }
     }
 
     func unmap(_ range: Range<GuestAddress>) throws(PlatformError) {

@@ -15,7 +15,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     let stub: StubRegion
     let initialRegisters: Registers
 
-    struct Runner {
+    struct Runner: Sendable {
         let pid: pid_t
         let pidfd: Int32
         let slot: Int
@@ -31,31 +31,50 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     private let state = Mutex(State())
     static let maxSlots = 2048
 
-    init(memory: MemoryFile, stub: StubRegion) throws(PlatformError) {
+    /// A root stub that is set up and parked in its handler, not yet any
+    /// task's address space: it can be started on one thread (the stub
+    /// pool's) and taken by another, since nothing traces it any more.
+    struct Parked: Sendable {
+        let runner: Runner
+        let initialRegisters: Registers
+    }
+
+    /// The calling thread becomes the first runner of `parked`, unless
+    /// `callerRuns` is false: vmexec keeps the stub parked for good and
+    /// drives it from any thread (`request(on:)`).
+    init(memory: MemoryFile, stub: StubRegion, parked: Parked, callerRuns: Bool = true) {
         self.memory = memory
         self.stub = stub
+        initialRegisters = parked.initialRegisters
+        state.withLock {
+            $0.usedSlots.insert(parked.runner.slot)
+            if callerRuns { $0.runners[pthread_self()] = parked.runner }
+        }
+    }
+
+    /// Starts a root stub: spawned and traced by the calling thread just long
+    /// enough to map its area, then let go; it sets itself up from the area
+    /// (sw_systrap_init) and parks.
+    static func startRoot(memory: MemoryFile, stub: StubRegion) throws(PlatformError) -> Parked {
         let boot = try PtraceAddressSpace(memory: memory, stub: stub)
-        initialRegisters = boot.initialRegisters
         let area = try Self.makeArea(memory: memory, stub: stub, slot: 0)
         do {
             try boot.mapChunk(at: area.address, length: SystrapArea.size, fileOffset: area.fileOffset, prot: .rw)
-            // The stub sets itself up from the area (sw_systrap_init), then parks.
             var start = boot.initialRegisters
             start.ip = stub.base.rawValue + UInt64(sw_systrap_init_offset())
             start.sp = area.address + SystrapArea.size - 64
             let pid = try boot.detach(startingAt: start)
             let pidfd = sw_pidfd_open(pid)
             if pidfd < 0 { kill(pid, SIGKILL); throw PlatformError.host("pidfd_open", Errno(-pidfd)) }
-            try Self.awaitParked(area, pidfd: pidfd)
+            do { try Self.awaitParked(area, pidfd: pidfd) } catch { kill(pid, SIGKILL); reap(pidfd); throw error }
             let sud = area.load(SW_AREA_SUD_RESULT, as: Int32.self)
             if !stub.trapsGuestSyscalls && sud != 0 {
                 kill(pid, SIGKILL)
+                reap(pidfd)
                 throw PlatformError.unavailable("Syscall User Dispatch: \(Errno(-sud))")
             }
-            state.withLock {
-                $0.runners[pthread_self()] = Runner(pid: pid, pidfd: pidfd, slot: 0, area: area, root: true)
-                $0.usedSlots.insert(0)
-            }
+            return Parked(runner: Runner(pid: pid, pidfd: pidfd, slot: 0, area: area, root: true),
+                          initialRegisters: boot.initialRegisters)
         } catch let e as PlatformError {
             memory.free(area.fileOffset, SystrapArea.size)
             throw e
@@ -63,6 +82,14 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
             memory.free(area.fileOffset, SystrapArea.size)
             throw .host("starting a systrap stub", .EIO)
         }
+    }
+
+    /// Waits for a killed stub to be gone and collects it (every stub is a
+    /// child of the sentry: the root directly, its siblings by CLONE_PARENT).
+    static func reap(_ pidfd: Int32) {
+        _ = sw_pidfd_exited(pidfd, -1)
+        _ = sw_pidfd_reap(pidfd)
+        close(pidfd)
     }
 
     private static func makeArea(memory: MemoryFile, stub: StubRegion, slot: Int) throws(PlatformError) -> SystrapArea {
@@ -94,15 +121,6 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         }
     }
 
-    /// Takes the calling thread's runner out of the table, to be driven from
-    /// any thread (vmexec keeps one parked stub as its address space).
-    func detachRunner() throws(PlatformError) -> Runner {
-        guard let r = state.withLock({ $0.runners.removeValue(forKey: pthread_self()) }) else {
-            throw .host("address space used from a thread that is not one of its runners", .EPERM)
-        }
-        return r
-    }
-
     func runner() throws(PlatformError) -> Runner {
         guard let r = state.withLock({ $0.runners[pthread_self()] }) else {
             throw .host("address space used from a thread that is not one of its runners", .EPERM)
@@ -129,6 +147,39 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
             throw .stubDied("systrap stub \(r.pid) died during a request")
         }
         return a.load(SW_AREA_REQ_RESULT, as: Int64.self)
+    }
+
+    func stubSyscalls(_ calls: [StubCall]) throws(PlatformError) -> [Int64] {
+        try requestBatch(on: try runner(), calls)
+    }
+
+    /// Runs calls in `r`'s stub, up to SW_AREA_BATCH_MAX per hand-off,
+    /// stopping after the first that fails. The caller serializes.
+    func requestBatch(on r: Runner, _ calls: [StubCall]) throws(PlatformError) -> [Int64] {
+        let a = r.area
+        var out: [Int64] = []
+        out.reserveCapacity(calls.count)
+        var next = 0
+        while next < calls.count {
+            let chunk = calls[next..<min(calls.count, next + Int(SW_AREA_BATCH_MAX))]
+            for (i, c) in chunk.enumerated() {
+                let e = Int32(SW_AREA_BATCH) + Int32(i * 64)
+                a.store(e, c.nr)
+                for j in 0..<6 { a.store(e + Int32(8 + j * 8), j < c.args.count ? c.args[j] : 0) }
+            }
+            a.store(SW_AREA_BATCH_COUNT, UInt32(chunk.count))
+            a.post(UInt32(SW_STATE_BATCH))
+            guard a.wait(whileState: UInt32(SW_STATE_BATCH), pidfd: r.pidfd) == UInt32(SW_STATE_DONE) else {
+                throw .stubDied("systrap stub \(r.pid) died during a request")
+            }
+            for i in 0..<chunk.count {
+                let res = a.load(Int32(SW_AREA_BATCH) + Int32(i * 64 + 56), as: Int64.self)
+                out.append(res)
+                if Self.failed(res) { return out }
+            }
+            next += chunk.count
+        }
+        return out
     }
 
     /// A sibling stub for a task sharing this space: its area is mapped
@@ -178,7 +229,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         let pid = pid_t(truncatingIfNeeded: ticket.raw & 0xffff_ffff), slot = Int(ticket.raw >> 32)
         kill(pid, SIGKILL)
         let fd = sw_pidfd_open(pid)
-        if fd >= 0 { _ = sw_pidfd_exited(fd, -1); _ = sw_pidfd_reap(fd); close(fd) }
+        if fd >= 0 { Self.reap(fd) }
         if let a = pendingAreas.withLock({ $0.removeValue(forKey: slot) }) { memory.free(a.fileOffset, SystrapArea.size) }
         state.withLock { _ = $0.usedSlots.remove(slot) }
     }
@@ -195,9 +246,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
             while state.withLock({ !$0.runners.isEmpty }) { usleep(1000) }
         }
         kill(me.pid, SIGKILL)
-        _ = sw_pidfd_exited(me.pidfd, -1)
-        _ = sw_pidfd_reap(me.pidfd)   // every stub is a child of the sentry (CLONE_PARENT)
-        close(me.pidfd)
+        Self.reap(me.pidfd)
         memory.free(me.area.fileOffset, SystrapArea.size)
         state.withLock { _ = $0.usedSlots.remove(me.slot) }
     }

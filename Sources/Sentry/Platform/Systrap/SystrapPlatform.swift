@@ -6,14 +6,18 @@ public final class SystrapPlatform: Platform, @unchecked Sendable {
     public let name = "systrap"
     let memory: MemoryFile
     let stub: StubRegion
+    let pool: StubPool
 
     public init(memory: MemoryFile, stub: StubRegion) {
         self.memory = memory
         self.stub = stub
+        // Two: a shell starting a pipeline forks twice in a row.
+        pool = StubPool(target: 2) { () throws(PlatformError) in try SystrapAddressSpace.startRoot(memory: memory, stub: stub) }
     }
 
     public func makeAddressSpace() throws(PlatformError) -> AddressSpace {
-        try SystrapAddressSpace(memory: memory, stub: stub)
+        let parked = try pool.take()
+        return SystrapAddressSpace(memory: memory, stub: stub, parked: parked)
     }
 
     public func makeContext() throws(PlatformError) -> PlatformContext { SystrapContext() }

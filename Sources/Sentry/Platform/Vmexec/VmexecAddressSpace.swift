@@ -17,14 +17,18 @@ final class VmexecAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
     var hostPID: Int32? { nil }   // guest code runs on the sentry's own threads
     let stubPID: pid_t
 
-    init(memory: MemoryFile, stub: StubRegion) throws(PlatformError) {
-        host = try SystrapAddressSpace(memory: memory, stub: stub)
-        stubRunner = try host.detachRunner()
+    init(memory: MemoryFile, stub: StubRegion, parked: SystrapAddressSpace.Parked) {
+        host = SystrapAddressSpace(memory: memory, stub: stub, parked: parked, callerRuns: false)
+        stubRunner = parked.runner
         stubPID = stubRunner.pid
     }
 
     func stubSyscall(_ nr: UInt64, _ args: [UInt64]) throws(PlatformError) -> Int64 {
         try lock.withLock { (_: inout Int) throws(PlatformError) -> Int64 in try host.request(on: stubRunner, nr, args) }
+    }
+
+    func stubSyscalls(_ calls: [StubCall]) throws(PlatformError) -> [Int64] {
+        try lock.withLock { (_: inout Int) throws(PlatformError) -> [Int64] in try host.requestBatch(on: stubRunner, calls) }
     }
 
     func prepareRunner() throws(PlatformError) -> RunnerTicket {

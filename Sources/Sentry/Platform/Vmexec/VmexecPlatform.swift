@@ -13,14 +13,18 @@ final class VmexecPlatform: Platform, @unchecked Sendable {
     /// The syscall's number on this kernel (the patch gives 1000).
     static let number: Int = 1000
 
+    let pool: StubPool
+
     init(memory: MemoryFile, stub: StubRegion) throws(PlatformError) {
         self.memory = memory
         self.stub = stub
         VmexecContext.installKickHandler()
+        pool = StubPool(target: 2) { () throws(PlatformError) in try SystrapAddressSpace.startRoot(memory: memory, stub: stub) }
     }
 
     func makeAddressSpace() throws(PlatformError) -> AddressSpace {
-        try VmexecAddressSpace(memory: memory, stub: stub)
+        let parked = try pool.take()
+        return VmexecAddressSpace(memory: memory, stub: stub, parked: parked)
     }
 
     func makeContext() throws(PlatformError) -> PlatformContext { VmexecContext() }

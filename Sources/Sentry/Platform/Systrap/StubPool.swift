@@ -1,0 +1,71 @@
+import CSwitch
+import Glibc
+import Synchronization
+
+/// Root stubs started ahead of need. Starting one (spawn, one ptrace
+/// injection, detach, the stub's own set-up) takes about 0.2 ms, which every
+/// fork and every new sandbox would otherwise wait for. A pool thread keeps
+/// `target` parked stubs ready; taking one wakes it to start the next, on
+/// the other CPU while the guest goes on.
+///
+/// The pool thread lives as long as the sentry: it is the parent of the
+/// stubs it starts, and their PR_SET_PDEATHSIG fires when it dies, that is,
+/// when the sentry exits.
+final class StubPool: Sendable {
+    private struct State {
+        var ready: [SystrapAddressSpace.Parked] = []
+        /// Set when starting a stub failed: the pool stops, and callers start
+        /// their own stubs and see the error themselves.
+        var broken = false
+    }
+    private let state = Mutex(State())
+    private let wanted = Waker()
+    let target: Int
+    private let start: @Sendable () throws(PlatformError) -> SystrapAddressSpace.Parked
+
+    init(target: Int, start: @escaping @Sendable () throws(PlatformError) -> SystrapAddressSpace.Parked) {
+        self.target = target
+        self.start = start
+        // The thread takes no signals: a process-directed SIGINT must reach
+        // the sentry's forwarding thread, not end the sentry here.
+        var all = sigset_t(), old = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_SETMASK, &all, &old)
+        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+        do {
+            try HostThread.spawn { [self] in refill() }
+        } catch {
+            state.withLock { $0.broken = true }
+        }
+    }
+
+    /// A parked stub: a ready one, or one started on the calling thread
+    /// when none is.
+    func take() throws(PlatformError) -> SystrapAddressSpace.Parked {
+        while let p = state.withLock({ $0.ready.popLast() }) {
+            wanted.wake()
+            // A stub killed from outside while it waited is of no use.
+            if sw_pidfd_exited(p.runner.pidfd, 0) == 0 { return p }
+            SystrapAddressSpace.reap(p.runner.pidfd)
+        }
+        return try start()
+    }
+
+    /// Never returns: the stubs it started die with this thread.
+    private func refill() {
+        while true {
+            if state.withLock({ !$0.broken && $0.ready.count < target }) {
+                do {
+                    let p = try start()
+                    state.withLock { $0.ready.append(p) }
+                } catch {
+                    state.withLock { $0.broken = true }
+                }
+                continue
+            }
+            var p = pollfd(fd: wanted.fd, events: Int16(POLLIN), revents: 0)
+            _ = sw_ppoll(&p, 1, -1)
+            wanted.drain()
+        }
+    }
+}
