@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import Sentry
 
@@ -19,5 +20,21 @@ struct MemoryFileTests {
         #expect(m.freeBytes == total - page)
         m.free(c + page, page)
         #expect(m.freeBytes == total)
+    }
+
+    /// A freed chunk keeps its pages for reuse, but whoever gets it next
+    /// sees zeros: no guest's bytes reach another guest.
+    @Test func reusedChunksReadAsZeros() throws {
+        let m = try MemoryFile(size: 1 << 20)
+        let page: UInt64 = 4096
+        let a = try m.allocate(8 * page)
+        memset(m.pointer(a + page), 0xa5, Int(page))         // one page with data, the rest holes
+        memset(m.pointer(a + 5 * page), 0x5a, Int(2 * page))
+        m.free(a, 8 * page)
+        let b = try m.allocate(3 * page), c = try m.allocate(5 * page)
+        #expect(Set([b, c]) == Set([a, a + 3 * page]), "the freed chunk is handed out again")
+        for off in stride(from: a, to: a + 8 * page, by: 8) {
+            #expect(m.pointer(off).load(as: UInt64.self) == 0)
+        }
     }
 }

@@ -416,9 +416,8 @@ final class TmpfsMapping: FileMapping, @unchecked Sendable {
     var inode: UInt64 { node.ino }
     init(node: TmpfsNode, path: String) { self.node = node; self.path = path }
 
-    func copy(offset: UInt64, into buf: UnsafeMutableRawBufferPointer) throws(Errno) {
-        let n = node.data!.read(into: [buf], at: Int64(offset))
-        if n < buf.count { memset(buf.baseAddress! + n, 0, buf.count - n) }
+    func copy(offset: UInt64, length: UInt64, into memory: MemoryFile, at: UInt64) throws(Errno) {
+        _ = node.data!.read(into: [UnsafeMutableRawBufferPointer(start: memory.pointer(at), count: Int(length))], at: Int64(offset))
     }
 
     func sharedPages(offset: UInt64, length: UInt64) throws(Errno) -> UInt64? {

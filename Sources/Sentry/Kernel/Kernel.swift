@@ -171,13 +171,14 @@ public final class Kernel: @unchecked Sendable {
         }
         guard st.st_mode & S_IFMT == S_IFREG else { throw .load(.unreadable(path, .EACCES)) }
         if executable && st.st_mode & 0o111 == 0 { throw .load(.unreadable(path, .EACCES)) }
-        // The headers are all validation needs; segment bounds are checked
-        // against the file's size. 64 KiB covers the headers of any sane
-        // binary; read the whole file only if they lie further in.
+        // The ELF and program headers are all validation needs; segment
+        // bounds are checked against the file's size. Linkers put the program
+        // headers right after the ELF header, in the first page; read the
+        // whole file only if they lie further in.
         let size = Int(st.st_size)
         let image: ELFImage
-        do { image = try ELFImage(Self.readPrefix(file, min(size, 65536)), fileSize: size, path: path) } catch {
-            guard case .truncated = error, size > 65536 else { throw .load(error) }
+        do { image = try ELFImage(Self.readPrefix(file, min(size, 4096)), fileSize: size, path: path) } catch {
+            guard case .truncated = error, size > 4096 else { throw .load(error) }
             do { image = try ELFImage(Self.readPrefix(file, size), path: path) } catch { throw .load(error) }
         }
         let mapping: (any FileMapping)?

@@ -44,7 +44,7 @@ public final class ImageCache: Sendable {
             return e.offset
         }) { return hit }
         let off = try memory.allocate(length)
-        do throws(Errno) { try file.copy(offset: offset, into: UnsafeMutableRawBufferPointer(start: memory.pointer(off), count: Int(length))) }
+        do throws(Errno) { try file.copy(offset: offset, length: length, into: memory, at: off) }
         catch { memory.free(off, length); throw error }
         // The cache keeps the first reference; the caller gets a second.
         memory.retain(off, length)

@@ -131,7 +131,7 @@ public final class MemoryManager: Sendable {
             } else {
                 off = try memory.allocate(len)
                 if let file {
-                    do throws(Errno) { try file.copy(offset: fileOffset, into: UnsafeMutableRawBufferPointer(start: memory.pointer(off), count: Int(len))) }
+                    do throws(Errno) { try file.copy(offset: fileOffset, length: len, into: memory, at: off) }
                     catch { memory.free(off, len); throw error }
                 }
             }
@@ -295,11 +295,8 @@ public final class MemoryManager: Sendable {
             for v in pieces {
                 switch advice {
                 case 4 where !v.shared, 8 where !v.shared:  // MADV_DONTNEED, MADV_FREE: private pages revert
-                    if case .file(let f, let o) = v.backing {
-                        try f.copy(offset: o, into: UnsafeMutableRawBufferPointer(start: memory.pointer(v.memOffset), count: Int(v.length)))
-                    } else {
-                        memory.zero(v.memOffset, v.length)
-                    }
+                    memory.zero(v.memOffset, v.length)
+                    if case .file(let f, let o) = v.backing { try f.copy(offset: o, length: v.length, into: memory, at: v.memOffset) }
                 case 9:  // MADV_REMOVE: shared memory only
                     guard v.shared else { throw .EINVAL }
                     memory.zero(v.memOffset, v.length)

@@ -1,4 +1,6 @@
 import CSwitch
+import Glibc
+import Synchronization
 
 /// The sentry's view of one task's systrap area: the page it shares with
 /// its stub (trap reports, requests, the saved ucontext). Everything read
@@ -12,10 +14,6 @@ struct SystrapArea: @unchecked Sendable {
     let fileOffset: UInt64
 
     static let size = UInt64(SW_AREA_SIZE)
-    /// PAUSEs before sleeping on the futex: a few µs (a PAUSE is up to
-    /// ~140 cycles on recent x86). Longer spins starve runnable tasks on
-    /// small machines: every blocked task would burn a CPU.
-    static let spins = 200
 
     var stateWord: UnsafeMutablePointer<UInt32> { base.assumingMemoryBound(to: UInt32.self) }
     var state: UInt32 {
@@ -33,13 +31,21 @@ struct SystrapArea: @unchecked Sendable {
         return base + Int(stubAddress - address)
     }
 
-    /// Waits (spinning briefly, then on the futex) until the stub moves the
-    /// state away from `from`. nil if the stub died meanwhile.
-    func wait(whileState from: UInt32, pidfd: Int32) -> UInt32? {
-        for _ in 0..<Self.spins {
-            let s = state
-            if s != from { return s }
-            sw_pause()
+    /// Waits until the stub moves the state away from `from`: spinning for
+    /// up to `spin` ns when a spinning slot is free, then on the futex. nil
+    /// if the stub died meanwhile.
+    func wait(whileState from: UInt32, pidfd: Int32, spin: Int64 = Spinners.requestBudget) -> UInt32? {
+        if spin > 0 && Spinners.enter() {
+            defer { Spinners.leave() }
+            let deadline = Deadline.now() + spin
+            var n = 0
+            while true {
+                let s = state
+                if s != from { return s }
+                sw_pause()
+                n += 1
+                if n & 31 == 0 && Deadline.now() >= deadline { break }
+            }
         }
         while true {
             // Say we sleep (a full barrier), then sleep only if nothing moved.
@@ -61,6 +67,25 @@ struct SystrapArea: @unchecked Sendable {
         _ = sw_futex_wake(stateWord)
         return true
     }
+}
+
+/// Sentry threads spinning for their stub. A spin saves a futex sleep and
+/// wake-up (tens of µs on a busy 2-CPU VM) but burns a CPU, so at most one
+/// fewer threads than CPUs spin at once: a guest always has a CPU left.
+enum Spinners {
+    static let limit = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) - 1)
+    private static let count = Atomic<Int>(0)
+    /// A stub answers a request (mmap, clone) in a few µs.
+    static let requestBudget: Int64 = 20_000
+    /// The longest a task's wait for its guest's next trap spins.
+    static let maxRunBudget: Int64 = 50_000
+
+    static func enter() -> Bool {
+        if count.add(1, ordering: .acquiring).newValue <= limit { return true }
+        count.subtract(1, ordering: .relaxed)
+        return false
+    }
+    static func leave() { count.subtract(1, ordering: .releasing) }
 }
 
 /// struct ucontext as the x86-64 kernel lays it out, with the general

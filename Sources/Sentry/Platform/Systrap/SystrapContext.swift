@@ -15,6 +15,10 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     /// The FS base the stub has; nil: unknown, set it.
     private var stubFS: UInt64?
     private let kickPID = Atomic<Int32>(0)
+    /// How long this task's guest code has been running between traps
+    /// lately (ns, a moving average): the wait for the next trap spins
+    /// about twice that, or not at all for a guest that computes for long.
+    private var runTime: Int64 = 0
 
     func switchTo(_ anySpace: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
         let s = anySpace as! SystrapAddressSpace
@@ -45,10 +49,13 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             a.store(SW_AREA_SET_FS, UInt64(1))
             stubFS = regs.fsBase
         }
+        let start = Deadline.now()
+        let spin = runTime < Spinners.maxRunBudget ? min(Spinners.maxRunBudget, 2 * runTime + 5_000) : 0
         a.post(UInt32(SW_STATE_RUN))
-        guard a.wait(whileState: UInt32(SW_STATE_RUN), pidfd: r.pidfd) == UInt32(SW_STATE_TRAP) else {
+        guard a.wait(whileState: UInt32(SW_STATE_RUN), pidfd: r.pidfd, spin: spin) == UInt32(SW_STATE_TRAP) else {
             throw .stubDied("systrap stub \(r.pid) died or misbehaved")
         }
+        runTime = (runTime * 7 + min(Deadline.now() - start, 1_000_000)) / 8
         let sig = a.load(SW_AREA_SIGNAL, as: Int32.self)
         guard let frame = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UContext.size) else {
             throw .stubDied("systrap stub \(r.pid) reported a frame outside its area")
