@@ -21,10 +21,18 @@ enum Time {
         return (~pid << 3) | 2 | (thread ? 4 : 0)
     }
 
-    static func clockGettime(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+    /// A guest clock's reading (ns). A CPU clock counts from where the task's
+    /// use of its stub began (a recycled stub has served other guests).
+    static func now(_ t: Task, _ id: Int32) throws(Errno) -> Int64 {
         var ts = timespec()
-        guard clock_gettime(try hostClock(t, a.int32(0)), &ts) == 0 else { throw Errno(errno) }
-        try t.mm.write(a.address(1), ts)
+        guard clock_gettime(try hostClock(t, id), &ts) == 0 else { throw Errno(errno) }
+        let ns = Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+        return id == 2 || id == 3 ? max(0, ns - t.kernel.cpuTimeBase(of: t)) : ns
+    }
+
+    static func clockGettime(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let ns = try now(t, a.int32(0))
+        try t.mm.write(a.address(1), timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000)))
         return 0
     }
 
@@ -89,9 +97,8 @@ enum Time {
         guard flags & ~1 == 0 else { throw .EINVAL }
         guard [0, 1, 2, 7, 9, 11].contains(id) else { throw id == 3 ? .EINVAL : (id >= 0 && id < 12 ? .EOPNOTSUPP : .EINVAL) }
         let req = try readTimespec(t, a.address(2))
-        let clock = try hostClock(t, id)
         if flags & 1 != 0 {   // TIMER_ABSTIME: restarted as is, no time left to report
-            let deadline = Deadline.after(ns(req) &- Deadline.now(clock))
+            let deadline = Deadline.after(ns(req) &- (try now(t, id)))
             try t.sleep(until: deadline, interruptedBy: .ERESTARTNOHAND)
             return 0
         }

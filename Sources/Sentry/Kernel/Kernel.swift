@@ -226,6 +226,8 @@ public final class Kernel: @unchecked Sendable {
 
     /// The host pid whose CPU time is the task's (its stub), on the task's thread.
     public func hostPID(of task: Task) -> Int32? { task.space?.hostPID }
+    /// What that host process's CPU clocks read when the task's use of it began (ns).
+    public func cpuTimeBase(of task: Task) -> Int64 { task.space?.cpuTimeBase ?? 0 }
 
     private static func isInt80(_ task: Task) -> Bool {
         guard let b = try? task.mm.read(GuestAddress(task.regs.ip &- 2), as: UInt16.self) else { return false }

@@ -228,6 +228,7 @@ extension Task {
     var stubTicks: Int64 {
         var ts = timespec()
         guard let pid = kernel.hostPID(of: self), clock_gettime((~pid << 3) | 2, &ts) == 0 else { return 0 }
-        return Int64(ts.tv_sec) * 100 + Int64(ts.tv_nsec) / 10_000_000
+        let ns = Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) - kernel.cpuTimeBase(of: self)
+        return max(0, ns) / 10_000_000
     }
 }

@@ -37,6 +37,9 @@ public protocol AddressSpace: AnyObject, Sendable {
     /// The host process the calling runner's guest code runs in (its CPU
     /// clocks are the task's).
     var hostPID: Int32? { get }
+    /// CPU time (ns) `hostPID` spent before this address space had it (a
+    /// recycled stub); the task's CPU clocks start from there.
+    var cpuTimeBase: Int64 { get }
     /// The calling thread stops running in this space (task exit or execve).
     /// The last runner to leave frees the host side.
     func leave()

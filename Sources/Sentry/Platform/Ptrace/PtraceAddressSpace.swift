@@ -75,6 +75,7 @@ final class PtraceAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
     }
 
     var hostPID: Int32? { try? runnerPID() }
+    var cpuTimeBase: Int64 { 0 }
 
     func prepareRunner() throws(PlatformError) -> RunnerTicket {
         let child = try inject(56 /* clone */, StubRegion.siblingCloneFlags, at: stub.cloneGadget)

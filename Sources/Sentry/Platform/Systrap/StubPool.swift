@@ -6,7 +6,9 @@ import Synchronization
 /// injection, detach, the stub's own set-up) takes about 0.2 ms, which every
 /// fork and every new sandbox would otherwise wait for. A pool thread keeps
 /// `target` parked stubs ready; taking one wakes it to start the next, on
-/// the other CPU while the guest goes on.
+/// the other CPU while the guest goes on. An address space that ends gives
+/// its root stub back, emptied, so a shell's fork-exec-exit cycle rarely
+/// starts a stub at all.
 ///
 /// The pool thread lives as long as the sentry: it is the parent of the
 /// stubs it starts, and their PR_SET_PDEATHSIG fires when it dies, that is,
@@ -21,10 +23,12 @@ final class StubPool: Sendable {
     private let state = Mutex(State())
     private let wanted = Waker()
     let target: Int
+    let memory: MemoryFile
     private let start: @Sendable () throws(PlatformError) -> SystrapAddressSpace.Parked
 
-    init(target: Int, start: @escaping @Sendable () throws(PlatformError) -> SystrapAddressSpace.Parked) {
+    init(target: Int, memory: MemoryFile, start: @escaping @Sendable () throws(PlatformError) -> SystrapAddressSpace.Parked) {
         self.target = target
+        self.memory = memory
         self.start = start
         // The thread takes no signals: a process-directed SIGINT must reach
         // the sentry's forwarding thread, not end the sentry here.
@@ -51,12 +55,35 @@ final class StubPool: Sendable {
         return try start()
     }
 
+    /// Takes back an emptied stub of an address space that ended; beyond
+    /// twice the target, it is killed.
+    func give(_ p: SystrapAddressSpace.Parked) {
+        let kept = state.withLock { s -> Bool in
+            guard s.ready.count < 2 * target else { return false }
+            s.ready.append(p)
+            return true
+        }
+        if !kept {
+            kill(p.runner.pid, SIGKILL)
+            SystrapAddressSpace.reap(p.runner.pidfd)
+            memory.free(p.runner.area.fileOffset, SystrapArea.size)
+        }
+    }
+
     /// Never returns: the stubs it started die with this thread.
     private func refill() {
         while true {
-            if state.withLock({ !$0.broken && $0.ready.count < target }) {
+            if let have = state.withLock({ !$0.broken && $0.ready.count < target ? $0.ready.count : nil }) {
+                // A task that just took a stub usually gives one back soon
+                // (a fork is followed by an exit): while one is still ready,
+                // wait a little before paying for a new one.
+                if have > 0 {
+                    usleep(1000)
+                    if state.withLock({ $0.ready.count >= target }) { continue }
+                }
                 do {
-                    let p = try start()
+                    var p = try start()
+                    p.pooled = true
                     state.withLock { $0.ready.append(p) }
                 } catch {
                     state.withLock { $0.broken = true }

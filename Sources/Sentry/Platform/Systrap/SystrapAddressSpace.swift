@@ -37,14 +37,28 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     struct Parked: Sendable {
         let runner: Runner
         let initialRegisters: Registers
+        /// CPU time (ns) the stub spent before this life: a recycled stub
+        /// has served other guests.
+        var cpuTimeBase: Int64 = 0
+        /// Started by the pool's thread, its PDEATHSIG parent for good. Only
+        /// these are recycled: one started by a task's thread dies with it.
+        var pooled = false
     }
+
+    /// Where a root stub goes back to when its address space ends.
+    private let pool: StubPool?
+    private let pooled: Bool
+    private let rootCPUBase: Int64
 
     /// The calling thread becomes the first runner of `parked`, unless
     /// `callerRuns` is false: vmexec keeps the stub parked for good and
     /// drives it from any thread (`request(on:)`).
-    init(memory: MemoryFile, stub: StubRegion, parked: Parked, callerRuns: Bool = true) {
+    init(memory: MemoryFile, stub: StubRegion, parked: Parked, pool: StubPool? = nil, callerRuns: Bool = true) {
         self.memory = memory
         self.stub = stub
+        self.pool = pool
+        pooled = parked.pooled
+        rootCPUBase = parked.cpuTimeBase
         initialRegisters = parked.initialRegisters
         state.withLock {
             $0.usedSlots.insert(parked.runner.slot)
@@ -129,6 +143,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     }
 
     var hostPID: Int32? { try? runner().pid }
+    var cpuTimeBase: Int64 { (try? runner())?.root == true ? rootCPUBase : 0 }
 
     /// Runs one syscall in the calling runner's stub, which is parked in its
     /// handler (its task is in the sentry).
@@ -240,14 +255,43 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     }
 
     /// Ends a runner's stub; from any thread once the runner is out of the table.
+    /// A pooled root stub left alone goes back to the pool, emptied.
     func retire(_ me: Runner) {
         if me.root {
             // Siblings die with the root stub: it goes last.
             while state.withLock({ !$0.runners.isEmpty }) { usleep(1000) }
+            if let pool, pooled, state.withLock({ $0.usedSlots == [me.slot] }), let p = emptied(me) {
+                state.withLock { _ = $0.usedSlots.remove(me.slot) }
+                pool.give(p)
+                return
+            }
         }
         kill(me.pid, SIGKILL)
         Self.reap(me.pidfd)
         memory.free(me.area.fileOffset, SystrapArea.size)
         state.withLock { _ = $0.usedSlots.remove(me.slot) }
+    }
+
+    /// The stub as a fresh one: every mapping but its own code and area
+    /// gone (the guest's, stale sibling areas, anything a guest mapped by
+    /// jumping into stub code), and nothing of the last guest left in the
+    /// area (its registers sit in the trap frames on the signal stack).
+    /// Only a stub parked in its handler, alive, qualifies; nil otherwise.
+    private func emptied(_ me: Runner) -> Parked? {
+        let parked = [UInt32(SW_STATE_TRAP), UInt32(SW_STATE_DONE)].contains(me.area.state)
+        guard parked, sw_pidfd_exited(me.pidfd, 0) == 0 else { return nil }
+        // Kept: the stub's pages at base, and slot 0's area at base + 64 KiB.
+        let base = stub.base.rawValue, stubEnd = stub.end.rawValue
+        let areaEnd = base + 2 * SystrapArea.size, top: UInt64 = 0x7fff_ffff_f000
+        let calls = [StubCall(nr: 11 /* munmap */, args: [0, base]),
+                     StubCall(nr: 11, args: [stubEnd, base + SystrapArea.size - stubEnd]),
+                     StubCall(nr: 11, args: [areaEnd, top - areaEnd])]
+        guard let results = try? requestBatch(on: me, calls), results == [0, 0, 0] else { return nil }
+        let a = me.area
+        memset(a.base + Int(SW_AREA_CODE), 0, Int(SW_AREA_SET_FS) + 8 - Int(SW_AREA_CODE))
+        memset(a.base + Int(SW_AREA_FRAME), 0, Int(SystrapArea.size) - Int(SW_AREA_FRAME))
+        var ts = timespec()
+        let used = clock_gettime((~me.pid << 3) | 2, &ts) == 0 ? Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) : 0
+        return Parked(runner: me, initialRegisters: initialRegisters, cpuTimeBase: used, pooled: true)
     }
 }

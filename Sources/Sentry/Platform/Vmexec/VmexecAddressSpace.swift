@@ -15,10 +15,11 @@ final class VmexecAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
     var memory: MemoryFile { host.memory }
     var initialRegisters: Registers { host.initialRegisters }
     var hostPID: Int32? { nil }   // guest code runs on the sentry's own threads
+    var cpuTimeBase: Int64 { 0 }
     let stubPID: pid_t
 
-    init(memory: MemoryFile, stub: StubRegion, parked: SystrapAddressSpace.Parked) {
-        host = SystrapAddressSpace(memory: memory, stub: stub, parked: parked, callerRuns: false)
+    init(memory: MemoryFile, stub: StubRegion, parked: SystrapAddressSpace.Parked, pool: StubPool) {
+        host = SystrapAddressSpace(memory: memory, stub: stub, parked: parked, pool: pool, callerRuns: false)
         stubRunner = parked.runner
         stubPID = stubRunner.pid
     }

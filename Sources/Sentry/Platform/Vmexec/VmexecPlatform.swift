@@ -19,12 +19,12 @@ final class VmexecPlatform: Platform, @unchecked Sendable {
         self.memory = memory
         self.stub = stub
         VmexecContext.installKickHandler()
-        pool = StubPool(target: 2) { () throws(PlatformError) in try SystrapAddressSpace.startRoot(memory: memory, stub: stub) }
+        pool = StubPool(target: 2, memory: memory) { () throws(PlatformError) in try SystrapAddressSpace.startRoot(memory: memory, stub: stub) }
     }
 
     func makeAddressSpace() throws(PlatformError) -> AddressSpace {
         let parked = try pool.take()
-        return VmexecAddressSpace(memory: memory, stub: stub, parked: parked)
+        return VmexecAddressSpace(memory: memory, stub: stub, parked: parked, pool: pool)
     }
 
     func makeContext() throws(PlatformError) -> PlatformContext { VmexecContext() }
