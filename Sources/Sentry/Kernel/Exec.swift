@@ -72,8 +72,7 @@ extension Task {
         } else {
             // The same stub: empty it, then mirror the new image into it.
             do throws(PlatformError) {
-                try space.unmap(kernel.layout.minAddress..<kernel.layout.top)
-                try newMM.attach(space)
+                try newMM.attach(space, clearing: kernel.layout.minAddress..<kernel.layout.top)
             } catch {
                 mm = newMM
                 platformFailed(error)

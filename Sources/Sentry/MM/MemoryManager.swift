@@ -79,10 +79,11 @@ public final class MemoryManager: Sendable {
 
     /// Gives the mm its host mirror and maps every VMA into it. Called by the
     /// first runner, on its own thread.
-    public func attach(_ space: AddressSpace) throws(PlatformError) {
+    /// `clearing`: what of the space to empty first (an exec reusing it).
+    public func attach(_ space: AddressSpace, clearing: Range<GuestAddress>? = nil) throws(PlatformError) {
         try state.withLock { (s: inout State) throws(PlatformError) in
             s.space = space
-            try space.map(s.vmas.vmas.map { ($0.range, $0.memOffset, $0.prot) })
+            try space.map(s.vmas.vmas.map { ($0.range, $0.memOffset, $0.prot) }, clearing: clearing)
         }
     }
 

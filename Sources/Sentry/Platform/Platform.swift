@@ -21,8 +21,11 @@ public protocol AddressSpace: AnyObject, Sendable {
     /// Maps `range` to the memory file at `fileOffset` with `prot`, replacing
     /// whatever was there.
     func map(_ range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot) throws(PlatformError)
-    /// Several `map`s at once (a new address space's whole mirror).
-    func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)]) throws(PlatformError)
+    /// Several `map`s at once (a new address space's whole mirror), after
+    /// unmapping `clearing` if given (an exec's old image), in as few
+    /// round trips to the host side as it allows.
+    func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
+             clearing: Range<GuestAddress>?) throws(PlatformError)
     func unmap(_ range: Range<GuestAddress>) throws(PlatformError)
     func protect(_ range: Range<GuestAddress>, prot: Prot) throws(PlatformError)
     /// Called by a runner: makes room for another task in this address space

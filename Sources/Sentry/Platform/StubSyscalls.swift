@@ -38,22 +38,27 @@ extension StubSyscalls {
 
     /// mmap(MAP_SHARED|MAP_FIXED) of a memory-file chunk at `address`.
     func mapChunk(at address: UInt64, length: UInt64, fileOffset: UInt64, prot: Prot) throws(PlatformError) {
-        try map([(GuestAddress(address)..<GuestAddress(address + length), fileOffset, prot)])
+        try map([(GuestAddress(address)..<GuestAddress(address + length), fileOffset, prot)], clearing: nil)
     }
 
     func map(_ range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot) throws(PlatformError) {
-        try map([(range, fileOffset, prot)])
+        try map([(range, fileOffset, prot)], clearing: nil)
     }
 
-    /// Several mappings, in as few hand-offs as the stub allows.
-    func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)]) throws(PlatformError) {
-        let calls = mappings.map {
+    /// Several mappings, in as few hand-offs as the stub allows; first,
+    /// if given, `clearing` is unmapped (an exec replacing a whole image).
+    func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
+             clearing: Range<GuestAddress>?) throws(PlatformError) {
+        var calls: [StubCall] = []
+        if let c = clearing { calls.append(StubCall(nr: 11, args: [c.lowerBound.rawValue, c.upperBound - c.lowerBound])) }
+        calls += mappings.map {
             Self.mmapCall(at: $0.range.lowerBound.rawValue, length: $0.range.upperBound - $0.range.lowerBound,
                           fileOffset: $0.fileOffset, prot: $0.prot, fd: memory.fd)
         }
         let results = try stubSyscalls(calls)
-        for (c, r) in zip(calls, results) where r != Int64(bitPattern: c.args[0]) {
-            throw .host("stub mmap 0x\(String(c.args[0], radix: 16))+\(c.args[1])", Errno(Int32(truncatingIfNeeded: -r)))
+        for (c, r) in zip(calls, results) where r != (c.nr == 11 ? 0 : Int64(bitPattern: c.args[0])) {
+            throw .host("stub \(c.nr == 11 ? "munmap" : "mmap") 0x\(String(c.args[0], radix: 16))+\(c.args[1])",
+                        Errno(Int32(truncatingIfNeeded: -r)))
         }
         if results.count < calls.count { throw .host("stub mmap batch cut short", .EIO) }
     }
