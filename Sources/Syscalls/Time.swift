@@ -16,8 +16,10 @@ enum Time {
     }
 
     /// Linux's encoding of another process's CPU clock (CPUCLOCK_SCHED).
+    /// Without a stub (vmexec: guest code runs on the task's own sentry
+    /// thread), the calling thread's clock, for either.
     private static func stubClock(_ t: Task, thread: Bool) -> Int32 {
-        guard let pid = t.kernel.hostPID(of: t) else { return thread ? 3 : 2 }
+        guard let pid = t.kernel.hostPID(of: t) else { return 3 }
         return (~pid << 3) | 2 | (thread ? 4 : 0)
     }
 
