@@ -8,19 +8,18 @@ enum Time {
     static func hostClock(_ t: Task, _ id: Int32) throws(Errno) -> clockid_t {
         switch id {
         case 0, 1, 4, 5, 6, 7, 11: return clockid_t(id)
-        case 2: return clockid_t(stubClock(t, thread: false))   // CLOCK_PROCESS_CPUTIME_ID
-        case 3: return clockid_t(stubClock(t, thread: true))    // CLOCK_THREAD_CPUTIME_ID
+        case 2: return stubClock(t, thread: false)   // CLOCK_PROCESS_CPUTIME_ID
+        case 3: return stubClock(t, thread: true)    // CLOCK_THREAD_CPUTIME_ID
         case 8, 9: return clockid_t(id)
         default: throw .EINVAL
         }
     }
 
-    /// Linux's encoding of another process's CPU clock (CPUCLOCK_SCHED).
-    /// Without a stub (vmexec: guest code runs on the task's own sentry
-    /// thread), the calling thread's clock, for either.
-    private static func stubClock(_ t: Task, thread: Bool) -> Int32 {
-        guard let pid = t.kernel.hostPID(of: t) else { return 3 }
-        return (~pid << 3) | 2 | (thread ? 4 : 0)
+    /// The stub's CPU clock. Without a stub (vmexec: guest code runs on the
+    /// task's own sentry thread), the calling thread's clock, for either.
+    private static func stubClock(_ t: Task, thread: Bool) -> clockid_t {
+        guard let pid = t.kernel.hostPID(of: t) else { return CLOCK_THREAD_CPUTIME_ID }
+        return HostCPUClock.id(of: pid, thread: thread)
     }
 
     /// A guest clock's reading (ns). A CPU clock counts from where the task's

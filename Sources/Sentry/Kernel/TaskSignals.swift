@@ -223,12 +223,9 @@ extension Task {
         return (stubTicks + own, 0, c.user, c.system)
     }
 
-    /// CPU time of this task's stub so far, in clock ticks (Linux's
-    /// CPUCLOCK_SCHED encoding of another process's clock).
+    /// CPU time of this task's stub so far, in clock ticks.
     var stubTicks: Int64 {
-        var ts = timespec()
-        guard let pid = kernel.hostPID(of: self), clock_gettime((~pid << 3) | 2, &ts) == 0 else { return 0 }
-        let ns = Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) - kernel.cpuTimeBase(of: self)
-        return max(0, ns) / 10_000_000
+        guard let pid = kernel.hostPID(of: self), let ns = HostCPUClock.nanoseconds(of: pid) else { return 0 }
+        return max(0, ns - kernel.cpuTimeBase(of: self)) / 10_000_000
     }
 }

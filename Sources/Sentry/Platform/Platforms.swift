@@ -33,7 +33,6 @@ public enum PlatformKind: String, CaseIterable, Sendable {
         }
     }
 
-
     /// `auto`: the first available in order of preference. ptrace is not
     /// probed: a host that forbids it makes the first stub fail with a clear
     /// "unavailable" error instead.

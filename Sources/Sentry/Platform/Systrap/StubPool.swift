@@ -50,7 +50,7 @@ final class StubPool: Sendable {
             wanted.wake()
             // A stub killed from outside while it waited is of no use.
             if sw_pidfd_exited(p.runner.pidfd, 0) == 0 { return p }
-            SystrapAddressSpace.reap(p.runner.pidfd)
+            SystrapAddressSpace.end(p.runner, memory: memory)
         }
         return try start()
     }
@@ -63,11 +63,7 @@ final class StubPool: Sendable {
             s.ready.append(p)
             return true
         }
-        if !kept {
-            kill(p.runner.pid, SIGKILL)
-            SystrapAddressSpace.reap(p.runner.pidfd)
-            memory.free(p.runner.area.fileOffset, SystrapArea.size)
-        }
+        if !kept { SystrapAddressSpace.end(p.runner, memory: memory) }
     }
 
     /// Never returns: the stubs it started die with this thread.

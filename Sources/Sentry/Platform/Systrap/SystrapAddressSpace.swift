@@ -106,6 +106,13 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         close(pidfd)
     }
 
+    /// Ends a stub for good: killed, collected, its area's memory freed.
+    static func end(_ r: Runner, memory: MemoryFile) {
+        kill(r.pid, SIGKILL)
+        reap(r.pidfd)
+        memory.free(r.area.fileOffset, SystrapArea.size)
+    }
+
     private static func makeArea(memory: MemoryFile, stub: StubRegion, slot: Int) throws(PlatformError) -> SystrapArea {
         let off: UInt64
         do { off = try memory.allocate(SystrapArea.size) } catch { throw .host("memory for a systrap area", error) }
@@ -266,9 +273,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
                 return
             }
         }
-        kill(me.pid, SIGKILL)
-        Self.reap(me.pidfd)
-        memory.free(me.area.fileOffset, SystrapArea.size)
+        Self.end(me, memory: memory)
         state.withLock { _ = $0.usedSlots.remove(me.slot) }
     }
 
@@ -290,8 +295,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         let a = me.area
         memset(a.base + Int(SW_AREA_CODE), 0, Int(SW_AREA_SET_FS) + 8 - Int(SW_AREA_CODE))
         memset(a.base + Int(SW_AREA_FRAME), 0, Int(SystrapArea.size) - Int(SW_AREA_FRAME))
-        var ts = timespec()
-        let used = clock_gettime((~me.pid << 3) | 2, &ts) == 0 ? Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) : 0
-        return Parked(runner: me, initialRegisters: initialRegisters, cpuTimeBase: used, pooled: true)
+        return Parked(runner: me, initialRegisters: initialRegisters,
+                      cpuTimeBase: HostCPUClock.nanoseconds(of: me.pid) ?? 0, pooled: true)
     }
 }
