@@ -87,7 +87,8 @@ public final class MemoryFile: Sendable {
     }
 
     /// The runs of `[offset, offset+length)` that have pages (SEEK_DATA/SEEK_HOLE).
-    private func forEachData(_ offset: UInt64, _ length: UInt64, _ body: (UInt64, UInt64) -> Void) {
+    private func forEachData<E: Error>(_ offset: UInt64, _ length: UInt64,
+                                       _ body: (UInt64, UInt64) throws(E) -> Void) throws(E) {
         var at = offset
         let end = offset + length
         while at < end {
@@ -95,7 +96,7 @@ public final class MemoryFile: Sendable {
             if data < 0 || UInt64(data) >= end { break }
             var hole = lseek(fd, off_t(data), 4 /* SEEK_HOLE */)
             if hole < 0 || UInt64(hole) > end { hole = off_t(end) }
-            body(UInt64(data), UInt64(hole - data))
+            try body(UInt64(data), UInt64(hole - data))
             at = UInt64(hole)
         }
     }
@@ -147,9 +148,15 @@ public final class MemoryFile: Sendable {
 
     /// Copies a run of the file, skipping holes so untouched pages stay
     /// unallocated. The destination reads as zeros (a fresh allocation).
-    public func copyData(from src: UInt64, to dst: UInt64, length: UInt64) {
-        forEachData(src, length) { at, count in
-            try? fill(at: dst + (at - src), from: base + Int(at), count: Int(count))
+    /// A failed write (the host out of memory) is the caller's ENOMEM, not
+    /// a silently partial copy.
+    public func copyData(from src: UInt64, to dst: UInt64, length: UInt64) throws(Errno) {
+        do throws(Errno) {
+            try forEachData(src, length) { (at, count) throws(Errno) in
+                try fill(at: dst + (at - src), from: base + Int(at), count: Int(count))
+            }
+        } catch {
+            throw error == .ENOSPC ? .ENOMEM : error
         }
     }
 

@@ -102,7 +102,10 @@ public final class MemoryManager: Sendable {
                     memory.retain(v.memOffset, v.length)
                 } else {
                     c.memOffset = try memory.allocate(v.length)
-                    memory.copyData(from: v.memOffset, to: c.memOffset, length: v.length)
+                    do throws(Errno) { try memory.copyData(from: v.memOffset, to: c.memOffset, length: v.length) } catch {
+                        memory.free(c.memOffset, v.length)
+                        throw error
+                    }
                 }
                 copied.insert(c)
             }
@@ -314,7 +317,10 @@ public final class MemoryManager: Sendable {
         for v in s.vmas.overlapping(range) where !v.shared && memory.isShared(v.memOffset, v.length) {
             var own = v
             own.memOffset = try memory.allocate(v.length)
-            memory.copyData(from: v.memOffset, to: own.memOffset, length: v.length)
+            do throws(Errno) { try memory.copyData(from: v.memOffset, to: own.memOffset, length: v.length) } catch {
+                memory.free(own.memOffset, v.length)
+                throw error
+            }
             _ = s.vmas.remove(v.range)
             memory.free(v.memOffset, v.length)
             s.vmas.insert(own)
