@@ -126,6 +126,10 @@ struct Run: ParsableCommand {
         var argv = command
         if argv.first == "--" { argv.removeFirst() }
         guard !argv.isEmpty else { fail("missing PROGRAM to run", .usage) }
+        // The guest starts with the mask the sentry was given; then every
+        // sentry thread, made from here on, inherits SIGCHLD blocked.
+        let inherited = Kernel.hostSignalState()
+        Kernel.blockStubExitSignals()
 
         let kind: PlatformKind
         if platform == "auto" {
@@ -187,7 +191,6 @@ struct Run: ParsableCommand {
 
         _ = ThreadGroup.startingLimits
         Self.raiseDescriptorLimit()
-        let inherited = Kernel.hostSignalState()
         kernel.forwardHostSignals()
         let task: Task
         do { task = try kernel.start(path: program, argv: argv, envp: env, cwd: cwd,

