@@ -40,6 +40,21 @@ struct SentryCommand: ParsableCommand {
         subcommands: [Run.self, Platforms.self, Syscalls.self],
         defaultSubcommand: nil
     )
+
+    /// `sentry run` in its plain forms skips ArgumentParser's parse (see
+    /// RunOptions.quick); everything else is ArgumentParser's.
+    static func main() {
+        let args = Array(CommandLine.arguments.dropFirst())
+        if args.first == "run", let options = RunOptions.quick(Array(args.dropFirst())), (try? options.validate()) != nil {
+            options.launch()
+        }
+        do {
+            var command = try parseAsRoot(args)
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 struct Run: ParsableCommand {
@@ -78,182 +93,19 @@ struct Run: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments.")
     var command: [String] = []
 
+    /// The flags as plain values, for `RunOptions.launch`.
+    var options: RunOptions {
+        RunOptions(platform: platform, systrapTrap: systrapTrap, root: root, binds: binds, strace: strace,
+                   output: output, filter: filter, json: json, command: command)
+    }
+
     func validate() throws {
-        guard let first = command.first, !first.isEmpty else { throw ValidationError("missing PROGRAM to run") }
-        if first.hasPrefix("-") && first != "--" { throw ValidationError("unknown option '\(first)'") }
-        guard platform == "auto" || PlatformKind(rawValue: platform) != nil else {
-            throw ValidationError("unknown platform '\(platform)' (choose auto, ptrace, systrap or vmexec)")
-        }
-        if let systrapTrap, systrapTrap != "sud" && systrapTrap != "seccomp" {
-            throw ValidationError("unknown --systrap-trap '\(systrapTrap)' (choose sud or seccomp)")
-        }
-        for b in binds { _ = try Self.parseBind(b) }
-        if let filter {
-            for name in filter.split(separator: ",") where linuxAMD64.number(of: String(name)) == nil {
-                throw ValidationError("--strace-filter: unknown syscall '\(name)'")
-            }
-        }
+        // Passthrough capture takes a --help before PROGRAM for the program.
+        if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
+        try options.validate()
     }
 
-    /// The guest got the sentry's limits at start; the sentry itself needs more
-    /// descriptors than any one guest process (stubs, O_PATH walks, host files).
-    static func raiseDescriptorLimit() {
-        var l = rlimit()
-        getrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &l)
-        var want = rlimit(rlim_cur: 1 << 20, rlim_max: max(l.rlim_max, 1 << 20))
-        if setrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &want) != 0 {
-            want = rlimit(rlim_cur: l.rlim_max, rlim_max: l.rlim_max)
-            _ = setrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &want)
-        }
-    }
-
-    /// HOST:GUEST[:ro|rw], GUEST absolute.
-    static func parseBind(_ spec: String) throws -> (host: String, guest: String, readOnly: Bool) {
-        var parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-        var readOnly = true
-        if parts.count == 3 {
-            guard parts[2] == "ro" || parts[2] == "rw" else { throw ValidationError("--bind \(spec): the mode must be ro or rw") }
-            readOnly = parts[2] == "ro"
-            parts.removeLast()
-        }
-        guard parts.count == 2, !parts[0].isEmpty, parts[1].hasPrefix("/") else {
-            throw ValidationError("--bind \(spec): expected HOST:GUEST[:ro|rw] with an absolute GUEST path")
-        }
-        return (parts[0], VFS.normalize(parts[1]), readOnly)
-    }
-
-    func run() throws {
-        var argv = command
-        if argv.first == "--" { argv.removeFirst() }
-        guard !argv.isEmpty else { fail("missing PROGRAM to run", .usage) }
-        // The guest starts with the mask the sentry was given; then every
-        // sentry thread, made from here on, inherits SIGCHLD blocked.
-        let inherited = Kernel.hostSignalState()
-        Kernel.blockStubExitSignals()
-
-        let kind: PlatformKind
-        if platform == "auto" {
-            guard let k = PlatformKind.auto() else { fail("no platform is available here (see `sentry platforms`)", .platformUnavailable) }
-            kind = k
-        } else {
-            kind = PlatformKind(rawValue: platform)!
-        }
-
-        let memory: MemoryFile, stub: StubRegion, backend: Platform
-        do {
-            memory = try MemoryFile()
-            let seccompTrap = kind == .systrap && (systrapTrap == "seccomp" || (systrapTrap == nil && !PlatformKind.sudAvailable))
-            stub = try StubRegion.install(trapGuestSyscalls: seccompTrap)
-            backend = try kind.make(memory: memory, stub: stub)
-        } catch {
-            if case .unavailable = error { fail(error.description, .platformUnavailable) }
-            fail(error.description, .internalError)
-        }
-
-        let vfs: VFS
-        do { vfs = try VFS(root: try HostFS(path: root), readOnly: true, memory: memory) } catch {
-            fail("--root \(root): \(error.message)", .usage)
-        }
-        var hostDirs: [(host: String, guest: String)] = [(vfs.mounts.root.source, "/")]
-        for spec in binds {
-            let b = try Self.parseBind(spec)
-            do { try vfs.bind(host: b.host, at: b.guest, readOnly: b.readOnly) } catch {
-                fail("--bind \(spec): \(b.host): \(error.message)", .usage)
-            }
-            if let m = vfs.mounts.mount(at: b.guest) { hostDirs.append((m.source, b.guest)) }
-        }
-
-        var tracer: Tracer?
-        if strace || json || output != nil || filter != nil {
-            var fd: Int32 = 2
-            if let output {
-                fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-                if fd < 0 { fail("-o \(output): \(Errno(errno).message)", .usage) }
-            }
-            let names = filter.map { Set($0.split(separator: ",").map(String.init)) }
-            tracer = Tracer(fd: fd, style: json ? .json : .text, filter: names)
-        }
-
-        let kernel = Kernel(platform: backend, memory: memory, layout: AddressLayout(top: stub.base),
-                            table: linuxAMD64, vfs: vfs, tracer: tracer)
-        var cwd = "/"
-        if let host = hostCWD(), let (g, through) = Self.guestPath(ofHost: host, hostDirs) {
-            cwd = g
-            // The directory the user runs from stays visible (read-only) even
-            // where the sandbox's own /tmp, /dev or /proc, or a bind of some
-            // other host directory, cover it.
-            if let m = vfs.mounts.mount(covering: g), m.path != through {
-                do { try vfs.bind(host: host, at: g, readOnly: true) } catch { cwd = "/" }
-            }
-        }
-        let env = environment()
-        let program = resolveProgram(argv[0], cwd: cwd, env: env, kernel: kernel)
-
-        _ = ThreadGroup.startingLimits
-        Self.raiseDescriptorLimit()
-        kernel.forwardHostSignals()
-        let task: Task
-        do { task = try kernel.start(path: program, argv: argv, envp: env, cwd: cwd,
-                                     signalMask: inherited.mask, ignored: inherited.ignored) } catch {
-            switch error {
-            case .load(let e): fail(e.description, SentryExit.of(e))
-            case .platform(let e):
-                if case .unavailable = e { fail(e.description, .platformUnavailable) }
-                fail(e.description, .internalError)
-            case .guest: fail(error.description, .internalError)
-            }
-        }
-        let status = kernel.run(task)
-        if case .signaled(let sig, _) = status, !sig.shellReport.isEmpty {
-            var line = sig.shellReport + "\n"
-            line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
-        }
-        Glibc.exit(status.shellStatus)
-    }
-
-    private func hostCWD() -> String? {
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buf, buf.count) != nil else { return nil }
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    private func environment() -> [String] {
-        var out: [String] = []
-        var p = environ
-        while let s = p.pointee {
-            out.append(String(decoding: UnsafeRawBufferPointer(start: s, count: strlen(s)), as: UTF8.self))
-            p += 1
-        }
-        return out
-    }
-
-    /// The guest path of a host path, under the bind (or root) that holds it,
-    /// the deepest winning; and the guest mount point it was translated through.
-    static func guestPath(ofHost host: String, _ dirs: [(host: String, guest: String)]) -> (path: String, through: String)? {
-        var best: (depth: Int, path: String, through: String)?
-        for d in dirs {
-            let rel: String
-            if d.host == "/" { rel = host } else if host == d.host { rel = "" }
-            else if host.hasPrefix(d.host + "/") { rel = String(host.dropFirst(d.host.count)) } else { continue }
-            if let b = best, b.depth >= d.host.count { continue }
-            best = (d.host.count, VFS.normalize(d.guest + "/" + rel), d.guest)
-        }
-        return best.map { ($0.path, $0.through) }
-    }
-
-    /// A name without a slash is looked up in the guest's PATH, as execvp does.
-    private func resolveProgram(_ name: String, cwd: String, env: [String], kernel: Kernel) -> String {
-        if name.contains("/") { return name }
-        let path = env.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
-        let boot = BootContext(kernel)
-        let start = (try? kernel.vfs.directory(cwd, from: kernel.vfs.rootLocation, boot)) ?? kernel.vfs.rootLocation
-        for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = dir.isEmpty ? name : dir + "/" + name
-            if let st = try? kernel.vfs.stat(candidate, from: start, followLast: true, boot),
-               st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o111 != 0 { return candidate }
-        }
-        return name
-    }
+    func run() throws { options.launch() }
 }
 
 struct Platforms: ParsableCommand {

@@ -1,0 +1,252 @@
+import ArgumentParser
+import Glibc
+import Sentry
+import Syscalls
+
+/// `sentry run`'s flags as plain values, and what running them does.
+struct RunOptions: Equatable {
+    var platform = "auto"
+    var systrapTrap: String?
+    var root = "/"
+    var binds: [String] = []
+    var strace = false
+    var output: String?
+    var filter: String?
+    var json = false
+    /// The program and its arguments (a leading "--" kept, as ArgumentParser passes it).
+    var command: [String] = []
+
+    /// `run`'s arguments read without ArgumentParser, or nil for anything
+    /// but the plain forms: `--name value`, `--name=value`, `-o value`, the
+    /// two flags, each value option at most once (`--bind` repeatable), then
+    /// PROGRAM or `--`. ArgumentParser's reflection costs about 2.5 ms of CPU
+    /// at every start, a third of `sentry run hello`; whatever this declines
+    /// (help, mistakes, other spellings) goes to ArgumentParser, which stays
+    /// the definition of the interface and of its messages. A unit test holds
+    /// the two to the same answers.
+    static func quick(_ args: [String]) -> RunOptions? {
+        var o = RunOptions()
+        var seen: Set<String> = []
+        var i = 0
+        while i < args.count {
+            let arg = args[i]
+            guard arg.hasPrefix("-"), arg != "--" else {
+                o.command = Array(args[i...])
+                return o
+            }
+            var name = arg, value: String?
+            if arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") {
+                name = String(arg[..<eq])
+                value = String(arg[arg.index(after: eq)...])
+            }
+            switch name {
+            case "--strace", "--strace-json":
+                guard value == nil, seen.insert(name).inserted else { return nil }
+                if name == "--strace" { o.strace = true } else { o.json = true }
+                i += 1
+                continue
+            case "--platform", "--systrap-trap", "--root", "--bind", "--strace-output", "-o", "--strace-filter":
+                break
+            default:
+                return nil
+            }
+            if value == nil {
+                guard i + 1 < args.count, !args[i + 1].hasPrefix("-") else { return nil }
+                value = args[i + 1]
+                i += 1
+            }
+            i += 1
+            let key = name == "-o" ? "--strace-output" : name
+            guard key == "--bind" || seen.insert(key).inserted, let v = value, !v.isEmpty else { return nil }
+            switch key {
+            case "--platform": o.platform = v
+            case "--systrap-trap": o.systrapTrap = v
+            case "--root": o.root = v
+            case "--bind": o.binds.append(v)
+            case "--strace-output": o.output = v
+            default: o.filter = v
+            }
+        }
+        return nil   // no PROGRAM: ArgumentParser says so
+    }
+
+    /// What ArgumentParser checks after parsing (Run.validate), and the fast path too.
+    func validate() throws(ValidationError) {
+        guard let first = command.first, !first.isEmpty else { throw ValidationError("missing PROGRAM to run") }
+        if first.hasPrefix("-") && first != "--" { throw ValidationError("unknown option '\(first)'") }
+        guard platform == "auto" || PlatformKind(rawValue: platform) != nil else {
+            throw ValidationError("unknown platform '\(platform)' (choose auto, ptrace, systrap or vmexec)")
+        }
+        if let systrapTrap, systrapTrap != "sud" && systrapTrap != "seccomp" {
+            throw ValidationError("unknown --systrap-trap '\(systrapTrap)' (choose sud or seccomp)")
+        }
+        for b in binds { _ = try Self.parseBind(b) }
+        if let filter {
+            for name in filter.split(separator: ",") where linuxAMD64.number(of: String(name)) == nil {
+                throw ValidationError("--strace-filter: unknown syscall '\(name)'")
+            }
+        }
+    }
+
+    /// The guest got the sentry's limits at start; the sentry itself needs more
+    /// descriptors than any one guest process (stubs, O_PATH walks, host files).
+    static func raiseDescriptorLimit() {
+        var l = rlimit()
+        getrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &l)
+        var want = rlimit(rlim_cur: 1 << 20, rlim_max: max(l.rlim_max, 1 << 20))
+        if setrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &want) != 0 {
+            want = rlimit(rlim_cur: l.rlim_max, rlim_max: l.rlim_max)
+            _ = setrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &want)
+        }
+    }
+
+    /// HOST:GUEST[:ro|rw], GUEST absolute.
+    static func parseBind(_ spec: String) throws(ValidationError) -> (host: String, guest: String, readOnly: Bool) {
+        var parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        var readOnly = true
+        if parts.count == 3 {
+            guard parts[2] == "ro" || parts[2] == "rw" else { throw ValidationError("--bind \(spec): the mode must be ro or rw") }
+            readOnly = parts[2] == "ro"
+            parts.removeLast()
+        }
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].hasPrefix("/") else {
+            throw ValidationError("--bind \(spec): expected HOST:GUEST[:ro|rw] with an absolute GUEST path")
+        }
+        return (parts[0], VFS.normalize(parts[1]), readOnly)
+    }
+
+    /// Sets the sandbox up, runs the guest, and exits with its status.
+    func launch() -> Never {
+        var argv = command
+        if argv.first == "--" { argv.removeFirst() }
+        guard !argv.isEmpty else { fail("missing PROGRAM to run", .usage) }
+        // The guest starts with the mask the sentry was given; then every
+        // sentry thread, made from here on, inherits SIGCHLD blocked.
+        let inherited = Kernel.hostSignalState()
+        Kernel.blockStubExitSignals()
+
+        let kind: PlatformKind
+        if platform == "auto" {
+            guard let k = PlatformKind.auto() else { fail("no platform is available here (see `sentry platforms`)", .platformUnavailable) }
+            kind = k
+        } else {
+            kind = PlatformKind(rawValue: platform)!
+        }
+
+        let memory: MemoryFile, stub: StubRegion, backend: Platform
+        do {
+            memory = try MemoryFile()
+            let seccompTrap = kind == .systrap && (systrapTrap == "seccomp" || (systrapTrap == nil && !PlatformKind.sudAvailable))
+            stub = try StubRegion.install(trapGuestSyscalls: seccompTrap)
+            backend = try kind.make(memory: memory, stub: stub)
+        } catch {
+            if case .unavailable = error { fail(error.description, .platformUnavailable) }
+            fail(error.description, .internalError)
+        }
+
+        let vfs: VFS
+        do { vfs = try VFS(root: try HostFS(path: root), readOnly: true, memory: memory) } catch {
+            fail("--root \(root): \(error.message)", .usage)
+        }
+        var hostDirs: [(host: String, guest: String)] = [(vfs.mounts.root.source, "/")]
+        for spec in binds {
+            let b: (host: String, guest: String, readOnly: Bool)
+            do { b = try Self.parseBind(spec) } catch { fail(String(describing: error), .usage) }
+            do { try vfs.bind(host: b.host, at: b.guest, readOnly: b.readOnly) } catch {
+                fail("--bind \(spec): \(b.host): \(error.message)", .usage)
+            }
+            if let m = vfs.mounts.mount(at: b.guest) { hostDirs.append((m.source, b.guest)) }
+        }
+
+        var tracer: Tracer?
+        if strace || json || output != nil || filter != nil {
+            var fd: Int32 = 2
+            if let output {
+                fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                if fd < 0 { fail("-o \(output): \(Errno(errno).message)", .usage) }
+            }
+            let names = filter.map { Set($0.split(separator: ",").map(String.init)) }
+            tracer = Tracer(fd: fd, style: json ? .json : .text, filter: names)
+        }
+
+        let kernel = Kernel(platform: backend, memory: memory, layout: AddressLayout(top: stub.base),
+                            table: linuxAMD64, vfs: vfs, tracer: tracer)
+        var cwd = "/"
+        if let host = hostCWD(), let (g, through) = Self.guestPath(ofHost: host, hostDirs) {
+            cwd = g
+            // The directory the user runs from stays visible (read-only) even
+            // where the sandbox's own /tmp, /dev or /proc, or a bind of some
+            // other host directory, cover it.
+            if let m = vfs.mounts.mount(covering: g), m.path != through {
+                do { try vfs.bind(host: host, at: g, readOnly: true) } catch { cwd = "/" }
+            }
+        }
+        let env = environment()
+        let program = resolveProgram(argv[0], cwd: cwd, env: env, kernel: kernel)
+
+        _ = ThreadGroup.startingLimits
+        Self.raiseDescriptorLimit()
+        kernel.forwardHostSignals()
+        let task: Task
+        do { task = try kernel.start(path: program, argv: argv, envp: env, cwd: cwd,
+                                     signalMask: inherited.mask, ignored: inherited.ignored) } catch {
+            switch error {
+            case .load(let e): fail(e.description, SentryExit.of(e))
+            case .platform(let e):
+                if case .unavailable = e { fail(e.description, .platformUnavailable) }
+                fail(e.description, .internalError)
+            case .guest: fail(error.description, .internalError)
+            }
+        }
+        let status = kernel.run(task)
+        if case .signaled(let sig, _) = status, !sig.shellReport.isEmpty {
+            var line = sig.shellReport + "\n"
+            line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+        }
+        Glibc.exit(status.shellStatus)
+    }
+
+    private func hostCWD() -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buf, buf.count) != nil else { return nil }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private func environment() -> [String] {
+        var out: [String] = []
+        var p = environ
+        while let s = p.pointee {
+            out.append(String(decoding: UnsafeRawBufferPointer(start: s, count: strlen(s)), as: UTF8.self))
+            p += 1
+        }
+        return out
+    }
+
+    /// The guest path of a host path, under the bind (or root) that holds it,
+    /// the deepest winning; and the guest mount point it was translated through.
+    static func guestPath(ofHost host: String, _ dirs: [(host: String, guest: String)]) -> (path: String, through: String)? {
+        var best: (depth: Int, path: String, through: String)?
+        for d in dirs {
+            let rel: String
+            if d.host == "/" { rel = host } else if host == d.host { rel = "" }
+            else if host.hasPrefix(d.host + "/") { rel = String(host.dropFirst(d.host.count)) } else { continue }
+            if let b = best, b.depth >= d.host.count { continue }
+            best = (d.host.count, VFS.normalize(d.guest + "/" + rel), d.guest)
+        }
+        return best.map { ($0.path, $0.through) }
+    }
+
+    /// A name without a slash is looked up in the guest's PATH, as execvp does.
+    private func resolveProgram(_ name: String, cwd: String, env: [String], kernel: Kernel) -> String {
+        if name.contains("/") { return name }
+        let path = env.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
+        let boot = BootContext(kernel)
+        let start = (try? kernel.vfs.directory(cwd, from: kernel.vfs.rootLocation, boot)) ?? kernel.vfs.rootLocation
+        for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = dir.isEmpty ? name : dir + "/" + name
+            if let st = try? kernel.vfs.stat(candidate, from: start, followLast: true, boot),
+               st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o111 != 0 { return candidate }
+        }
+        return name
+    }
+}

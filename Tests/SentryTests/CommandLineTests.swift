@@ -1,0 +1,47 @@
+import ArgumentParser
+import Testing
+@testable import sentry
+
+/// `sentry run` reads its plain command lines itself (RunOptions.quick) and
+/// leaves the rest to ArgumentParser: where it answers, it must answer as
+/// ArgumentParser does.
+@Suite struct CommandLineTests {
+    static let accepted: [[String]] = [
+        ["prog"],
+        ["prog", "-x", "--platform", "y"],
+        ["--", "prog", "--strace"],
+        ["--platform", "ptrace", "prog", "a", "b"],
+        ["--platform=systrap", "--systrap-trap", "seccomp", "prog"],
+        ["--strace", "-o", "trace.txt", "--strace-filter", "openat,read", "./prog"],
+        ["--strace-json", "--strace-output=t.json", "prog"],
+        ["--root", "/srv/root", "--bind", "/a:/b", "--bind=/c:/d:rw", "prog"],
+        ["--strace", "--platform", "vmexec", "--", "prog", "--", "x"],
+    ]
+
+    static let declined: [[String]] = [
+        [],
+        ["--help"],
+        ["-h"],
+        ["--bogus", "prog"],
+        ["--platform"],
+        ["--platform", "--strace", "prog"],
+        ["--platform", "ptrace", "--platform", "systrap", "prog"],
+        ["--strace", "--strace", "prog"],
+        ["-o=trace.txt", "prog"],
+        ["--root=", "prog"],
+        ["--strace"],
+        ["--strace=yes", "prog"],
+    ]
+
+    @Test(arguments: accepted)
+    func plainCommandLinesParseAsArgumentParserDoes(_ args: [String]) throws {
+        let quick = try #require(RunOptions.quick(args))
+        let full = try Run.parse(args)
+        #expect(quick == full.options)
+    }
+
+    @Test(arguments: declined)
+    func otherCommandLinesGoToArgumentParser(_ args: [String]) {
+        #expect(RunOptions.quick(args) == nil)
+    }
+}
