@@ -39,8 +39,10 @@ public enum PlatformKind: String, CaseIterable, Sendable {
     public static func auto() -> PlatformKind? {
         allCases.first {
             // Reading /proc/kallsyms costs tens of milliseconds: auto looks for
-            // vmexec only on kernels that say they are the patched one.
-            if $0 == .vmexec && !release().contains("vmexec") { return false }
+            // vmexec only on kernels that say they are the patched one
+            // (images/kernel/config: -sentry-vmexec). hasSuffix, not
+            // contains: that one sets up _StringProcessing, 80 us at start.
+            if $0 == .vmexec && !release().hasSuffix("-vmexec") { return false }
             return $0 == .ptrace || $0.status().available
         }
     }
