@@ -107,8 +107,8 @@ public final class MemoryFile: Sendable {
         _ = allocator.withLock { Self.addOwners(&$0.shares, offset..<(offset + length), 1) }
     }
 
-    /// Drops one owner of a chunk; the parts nobody else owns are discarded
-    /// (they read back as zeros) and returned to the free list.
+    /// Drops one owner of a chunk; the parts nobody else owns are released:
+    /// kept with their pages (zeroed when handed out again) or punched out.
     public func free(_ offset: UInt64, _ length: UInt64) {
         guard length > 0 else { return }
         let released = allocator.withLock { Self.addOwners(&$0.shares, offset..<(offset + length), -1) }

@@ -24,12 +24,12 @@ final class StubPool: Sendable {
     private let wanted = Waker()
     let target: Int
     let memory: MemoryFile
-    private let start: @Sendable () throws(PlatformError) -> SystrapAddressSpace.Parked
+    let stub: StubRegion
 
-    init(target: Int, memory: MemoryFile, start: @escaping @Sendable () throws(PlatformError) -> SystrapAddressSpace.Parked) {
+    init(target: Int, memory: MemoryFile, stub: StubRegion) {
         self.target = target
         self.memory = memory
-        self.start = start
+        self.stub = stub
         // The thread takes no signals: a process-directed SIGINT must reach
         // the sentry's forwarding thread, not end the sentry here.
         var all = sigset_t(), old = sigset_t()
@@ -53,6 +53,10 @@ final class StubPool: Sendable {
             SystrapAddressSpace.end(p.runner, memory: memory)
         }
         return try start()
+    }
+
+    private func start() throws(PlatformError) -> SystrapAddressSpace.Parked {
+        try SystrapAddressSpace.startRoot(memory: memory, stub: stub)
     }
 
     /// Takes back an emptied stub of an address space that ended; beyond

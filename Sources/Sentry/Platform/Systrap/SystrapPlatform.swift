@@ -12,7 +12,7 @@ public final class SystrapPlatform: Platform, @unchecked Sendable {
         self.memory = memory
         self.stub = stub
         // Two: a shell starting a pipeline forks twice in a row.
-        pool = StubPool(target: 2, memory: memory) { () throws(PlatformError) in try SystrapAddressSpace.startRoot(memory: memory, stub: stub) }
+        pool = StubPool(target: 2, memory: memory, stub: stub)
     }
 
     public func makeAddressSpace() throws(PlatformError) -> AddressSpace {

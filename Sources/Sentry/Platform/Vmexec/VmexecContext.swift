@@ -49,18 +49,17 @@ final class VmexecContext: PlatformContext, @unchecked Sendable {
         context.regs = regs.raw
         let r = sw_vmexec_run(VmexecPlatform.number, s.stubPID, &context, &info, &mask, guestFPU)
         thread.store(0, ordering: .relaxed)
-        if r == -Int(EINTR) {
-            // The guest may have run before the signal came: the kernel saved
-            // where it got to, and that is where it resumes, not where it began.
-            regs.raw = context.regs
-            regs.raw.orig_rax = UInt64.max
-            return .interrupted
-        }
-        if r < 0 {
+        if r < 0 && r != -Int(EINTR) {
             if r == -Int(ESRCH) { throw .stubDied("vmexec stub \(s.stubPID) is gone") }
             throw .host("process_vm_exec", Errno(Int32(-r)))
         }
+        // EINTR too: the guest may have run before a host signal ended its
+        // turn, and it resumes where it got to, not where the turn began.
         regs.raw = context.regs
+        if r == -Int(EINTR) {
+            regs.raw.orig_rax = UInt64.max
+            return .interrupted
+        }
         let sig = info.si_signo
         if sig == SIGSYS {
             regs.raw.rax = UInt64(bitPattern: -Int64(Errno.ENOSYS.rawValue))   // orig_rax holds the number

@@ -19,7 +19,8 @@ final class VmexecPlatform: Platform, @unchecked Sendable {
         self.memory = memory
         self.stub = stub
         VmexecContext.installKickHandler()
-        pool = StubPool(target: 2, memory: memory) { () throws(PlatformError) in try SystrapAddressSpace.startRoot(memory: memory, stub: stub) }
+        // Two: a shell starting a pipeline forks twice in a row.
+        pool = StubPool(target: 2, memory: memory, stub: stub)
     }
 
     func makeAddressSpace() throws(PlatformError) -> AddressSpace {
