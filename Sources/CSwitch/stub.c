@@ -276,13 +276,17 @@ static long raw(long nr, long a, long b, long c, long d, long e, long f) {
     return syscall(nr, a, b, c, d, e, f);
 }
 
-struct spawn_args { int memfd, elffd; };
+struct spawn_args { int memfd, elffd; pid_t parent; };
 
 // The vfork child: it shares the sentry's memory until its execveat, so it
 // makes raw syscalls only and touches nothing but its own stack.
 static int spawn_child(void *p) {
     const struct spawn_args *a = p;
     raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
+    // The sentry may have exited before that: then this child now belongs to
+    // a reaper, and PTRACE_TRACEME would leave it stopped forever under a
+    // tracer that never looks at it.
+    if (raw(SYS_getppid, 0, 0, 0, 0, 0, 0) != a->parent) raw(SYS_exit_group, 122, 0, 0, 0, 0, 0);
     // Own process group: terminal signals reach the sentry, which forwards them.
     raw(SYS_setpgid, 0, 0, 0, 0, 0, 0);
     long empty = 0;
@@ -302,7 +306,7 @@ static int spawn_child(void *p) {
 
 pid_t sw_stub_spawn(int memfd, int elffd) {
     char stack[16384] __attribute__((aligned(16)));
-    struct spawn_args a = { memfd, elffd };
+    struct spawn_args a = { memfd, elffd, getpid() };
     pid_t pid = clone(spawn_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
     return pid < 0 ? -errno : pid;
 }

@@ -93,6 +93,54 @@ import Testing
         #expect((try? String(contentsOfFile: out, encoding: .utf8)) == "ready\n")
     }
 
+    /// When the sentry exits, the host processes it started (the stubs of
+    /// guests still running, the pool's parked ones) go with it.
+    @Test(arguments: Harness.platforms)
+    func noHostProcessOutlivesTheSentry(_ platform: Harness.TestPlatform) throws {
+        let path = try #require(Self.appletPath, "busybox-static is not installed")
+        let dir = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out").path
+        let pid = try #require(Harness.spawn(Harness.sentry, ["run"] + platform.arguments + ["/bin/busybox", "sh", "-c",
+                                                              "sleep 30 & sleep 30 & echo ready; sleep 1"],
+                                             env: ["PATH": path], stdin: "/dev/null", stdout: out, stderr: "/dev/null"))
+        let ready = Date()
+        while (try? String(contentsOfFile: out, encoding: .utf8)) != "ready\n" && Date().timeIntervalSince(ready) < 120 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let started = Self.children(of: pid)
+        #expect(started.count >= 3, "the shell and its two sleeps run in stubs of the sentry")
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        #expect(status & 0x7f == 0 && (status >> 8) & 0xff == 0)
+        let exited = Date()
+        var alive = started.filter { Self.isAlive($0) }
+        while !alive.isEmpty && Date().timeIntervalSince(exited) < 5 {
+            Thread.sleep(forTimeInterval: 0.05)
+            alive = alive.filter { Self.isAlive($0) }
+        }
+        #expect(alive.isEmpty, "host processes left behind: \(alive)")
+    }
+
+    /// Host processes whose parent is `pid`, or one of its threads.
+    static func children(of pid: pid_t) -> [pid_t] {
+        let threads = Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).compactMap { pid_t($0) })
+        let all = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return all.compactMap { pid_t($0) }.filter { p in
+            guard let stat = try? String(contentsOfFile: "/proc/\(p)/stat", encoding: .utf8),
+                  let close = stat.range(of: ") ", options: .backwards) else { return false }
+            let fields = stat[close.upperBound...].split(separator: " ")
+            return fields.count > 1 && pid_t(fields[1]).map { threads.contains($0) || $0 == pid } == true
+        }
+    }
+
+    /// Running or sleeping: a zombie already reparented to init is gone.
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.range(of: ") ", options: .backwards) else { return false }
+        return !stat[close.upperBound...].hasPrefix("Z") && !stat[close.upperBound...].hasPrefix("X")
+    }
+
     /// --strace follows every task, prefixing lines with `[pid N]` as strace -f does.
     @Test(arguments: Harness.platforms)
     func straceFollowsChildren(_ platform: Harness.TestPlatform) throws {

@@ -83,19 +83,18 @@ public final class Kernel: @unchecked Sendable {
         let boot = BootContext(self)
         let cwdLocation = (try? vfs.directory(cwd, from: vfs.rootLocation, boot)) ?? vfs.rootLocation
         let (file, image) = try loadImage(guestPath, from: cwdLocation, boot)
+        // The image is loaded before a stub is taken, then mirrored into it
+        // in one batch: the stub pool starts its first stub meanwhile.
+        let mm = MemoryManager(memory: memory, space: nil, layout: layout, imageCache: imageCache)
+        let loaded: Loader.Result
+        do { loaded = try Loader.load(image, file: file, into: mm, argv: argv, envp: envp, execfn: guestPath) }
+        catch { throw .guest("loading \(guestPath)", error) }
         let space: AddressSpace, context: PlatformContext
         do {
             space = try platform.makeAddressSpace()
             context = try platform.makeContext()
+            try mm.attach(space)
         } catch { throw .platform(error) }
-        let mm = MemoryManager(memory: memory, space: space, layout: layout, imageCache: imageCache)
-        let loaded: Loader.Result
-        do { loaded = try Loader.load(image, file: file, into: mm, argv: argv, envp: envp, execfn: guestPath) }
-        catch {
-            if let broken = mm.brokenReason { throw .platform(broken) }
-            throw .guest("loading \(guestPath)", error)
-        }
-        if let broken = mm.brokenReason { throw .platform(broken) }
 
         let fds = FDTable()
         for n in Int32(0)...2 {

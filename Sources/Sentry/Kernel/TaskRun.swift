@@ -71,9 +71,6 @@ extension Task {
         exitRobustList()
         let ticks = stubTicks
         kernel.locked { group.ownTicks += ticks }
-        // The stub goes (or back to the pool) before the parent hears of the
-        // exit (fork+exit+wait measures the same in the other order).
-        space?.leave()
         releaseVforkParent()
         let status: ExitStatus = kernel.locked {
             group.tasks.removeAll { $0 === self }
@@ -88,6 +85,10 @@ extension Task {
         fds.releaseUser()
         kernel.tracer?.exited(self, status)
         kernel.locked { if group.tasks.isEmpty && !group.zombie { kernel.processDiedLocked(group) } }
+        // The stub goes (or back to the pool, emptied) after the parent has
+        // heard: nothing of the guest runs in it any more. Once init has
+        // died the sentry is exiting, and the stub goes with it.
+        space?.leave(sentryExiting: kernel.locked { kernel.initStatus != nil })
     }
 
     /// The robust futex list: locks the dying thread held are marked

@@ -44,8 +44,13 @@ public protocol AddressSpace: AnyObject, Sendable {
     /// recycled stub); the task's CPU clocks start from there.
     var cpuTimeBase: Int64 { get }
     /// The calling thread stops running in this space (task exit or execve).
-    /// The last runner to leave frees the host side.
-    func leave()
+    /// The last runner to leave frees the host side, or, when the sentry is
+    /// exiting, leaves it to die with the sentry (PR_SET_PDEATHSIG).
+    func leave(sentryExiting: Bool)
+}
+
+extension AddressSpace {
+    func leave() { leave(sentryExiting: false) }
 }
 
 /// A promise of room in an address space for one more runner.

@@ -111,8 +111,8 @@ final class PtraceAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
         return pid
     }
 
-    func leave() {
-        guard let pid = runners.withLock({ $0.removeValue(forKey: pthread_self()) }) else { return }
+    func leave(sentryExiting: Bool) {
+        guard let pid = runners.withLock({ $0.removeValue(forKey: pthread_self()) }), !sentryExiting else { return }
         kill(pid, SIGKILL)
         var status: Int32 = 0
         _ = sw_wait(pid, &status)

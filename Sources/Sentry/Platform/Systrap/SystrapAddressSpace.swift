@@ -256,9 +256,9 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         state.withLock { _ = $0.usedSlots.remove(slot) }
     }
 
-    func leave() {
+    func leave(sentryExiting: Bool) {
         guard let me = state.withLock({ $0.runners.removeValue(forKey: pthread_self()) }) else { return }
-        retire(me)
+        if !sentryExiting { retire(me) }
     }
 
     /// Ends a runner's stub; from any thread once the runner is out of the table.

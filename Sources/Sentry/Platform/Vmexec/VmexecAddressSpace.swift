@@ -41,8 +41,8 @@ final class VmexecAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
 
     func abandon(_ ticket: RunnerTicket) { leave() }
 
-    func leave() {
+    func leave(sentryExiting: Bool) {
         let last = lock.withLock { n -> Bool in n -= 1; return n == 0 }
-        if last { host.retire(stubRunner) }
+        if last && !sentryExiting { host.retire(stubRunner) }
     }
 }
