@@ -166,7 +166,8 @@ __asm__(
     "  cmp $-4095, %rax\n"
     "  jae 20b\n"
     "  jmp 18b\n"
-    "13: cmpq $0, 40(%rbx)\n"         // RUN: a new FS base first, if asked
+    "13: movl $1, 192(%rbx)\n"        // RUN: say so (the sentry's spin waits for it),
+    "  cmpq $0, 40(%rbx)\n"           // then a new FS base first, if asked
     "  je 15f\n"
     "  movq $0, 40(%rbx)\n"
     "  mov $0x1002, %edi\n"           // arch_prctl(ARCH_SET_FS, fs_base)

@@ -94,6 +94,7 @@ size_t sw_systrap_init_offset(void);
 #define SW_AREA_STUB_WAITING 172   // u32: the stub sleeps on it
 #define SW_AREA_SUD_RESULT 176  // i32: what the stub's prctl(PR_SET_SYSCALL_USER_DISPATCH) returned
 #define SW_AREA_BATCH_COUNT 184 // u32: entries in a batch request
+#define SW_AREA_RUN_TAKEN 192  // u32: the stub has taken the last RUN (set by the stub, cleared by the sentry)
 #define SW_AREA_SCRATCH 512    // the trap handler's struct kernel_sigaction
 #define SW_AREA_FRAME 1024     // a fresh ucontext for a task's first run
 #define SW_AREA_BATCH 2048     // a batch request: u64[8] entries (nr, args[6], result)

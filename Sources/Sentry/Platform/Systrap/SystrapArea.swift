@@ -33,18 +33,28 @@ struct SystrapArea: @unchecked Sendable {
 
     /// Waits until the stub moves the state away from `from`: spinning for
     /// up to `spin` ns when a spinning slot is free, then on the futex. nil
-    /// if the stub died meanwhile.
-    func wait(whileState from: UInt32, pidfd: Int32, spin: Int64 = Spinners.requestBudget) -> UInt32? {
+    /// if the stub died meanwhile. `untilTaken` (after a RUN): spin on only
+    /// once the stub has said it took the RUN. A stub that hasn't within a
+    /// few µs is waiting for a CPU, perhaps this one, and a spin would only
+    /// keep it off (on 2 CPUs that case made whole runs half again slower).
+    func wait(whileState from: UInt32, pidfd: Int32, spin: Int64 = Spinners.requestBudget, untilTaken: Bool = false) -> UInt32? {
         if spin > 0 && Spinners.enter() {
             defer { Spinners.leave() }
-            let deadline = Deadline.now() + spin
+            let start = Deadline.now()
+            var taken = !untilTaken
             var n = 0
             while true {
                 let s = state
                 if s != from { return s }
                 sw_pause()
                 n += 1
-                if n & 31 == 0 && Deadline.now() >= deadline { break }
+                guard n & 31 == 0 else { continue }
+                let now = Deadline.now()
+                if now >= start + spin { break }
+                if !taken {
+                    taken = sw_atomic_load32(base + Int(SW_AREA_RUN_TAKEN)) != 0
+                    if !taken && now - start >= Spinners.takeWindow { break }
+                }
             }
         }
         while true {
@@ -80,6 +90,9 @@ enum Spinners {
     /// The longest a task's wait for its guest's next trap spins. Under
     /// emulation (the vmexec VM) one round trip alone takes ~50 us.
     static let maxRunBudget: Int64 = 200_000
+    /// How long a stub may take to pick up a RUN before the wait stops
+    /// spinning: a spinning stub takes it in well under a µs.
+    static let takeWindow: Int64 = 5_000
 
     static func enter() -> Bool {
         if count.add(1, ordering: .acquiring).newValue <= limit { return true }

@@ -51,8 +51,9 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         }
         let start = Deadline.now()
         let spin = runTime < Spinners.maxRunBudget ? min(Spinners.maxRunBudget, 2 * runTime + 5_000) : 0
+        sw_atomic_store32(a.base + Int(SW_AREA_RUN_TAKEN), 0)
         a.post(UInt32(SW_STATE_RUN))
-        guard a.wait(whileState: UInt32(SW_STATE_RUN), pidfd: r.pidfd, spin: spin) == UInt32(SW_STATE_TRAP) else {
+        guard a.wait(whileState: UInt32(SW_STATE_RUN), pidfd: r.pidfd, spin: spin, untilTaken: true) == UInt32(SW_STATE_TRAP) else {
             throw .stubDied("systrap stub \(r.pid) died or misbehaved")
         }
         runTime = (runTime * 7 + min(Deadline.now() - start, 1_000_000)) / 8
