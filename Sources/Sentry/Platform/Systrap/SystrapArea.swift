@@ -36,7 +36,7 @@ struct SystrapArea: @unchecked Sendable {
     /// if the stub died meanwhile. `untilTaken` (after a RUN): spin on only
     /// once the stub has said it took the RUN. A stub that hasn't within a
     /// few µs is waiting for a CPU, perhaps this one, and a spin would only
-    /// keep it off (on 2 CPUs that case made whole runs half again slower).
+    /// keep it off (on 2 CPUs that cost the busybox script about 12%).
     func wait(whileState from: UInt32, pidfd: Int32, spin: Int64 = Spinners.requestBudget, untilTaken: Bool = false) -> UInt32? {
         if spin > 0 && Spinners.enter() {
             defer { Spinners.leave() }
