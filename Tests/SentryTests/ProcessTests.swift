@@ -70,19 +70,11 @@ import Testing
     /// foreground process group: the shell and its sleep die as natively.
     @Test(arguments: Harness.platforms)
     func interruptReachesTheGuest(_ platform: Harness.TestPlatform) throws {
-        let path = try #require(Self.appletPath, "busybox-static is not installed")
         let dir = try Harness.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("out").path
-        let pid = try #require(Harness.spawn(Harness.sentry, ["run"] + platform.arguments + ["/bin/busybox", "sh", "-c",
-                                                              "echo ready; sleep 20; echo not interrupted"],
-                                             env: ["PATH": path], stdin: "/dev/null", stdout: out, stderr: "/dev/null"))
-        // Until the guest runs (start-up is slow under emulation, and a SIGINT
-        // before the sentry's handlers are in would hit the sentry itself).
-        let ready = Date()
-        while (try? String(contentsOfFile: out, encoding: .utf8)) != "ready\n" && Date().timeIntervalSince(ready) < 120 {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+        // A SIGINT before the sentry's handlers are in would hit the sentry itself.
+        let pid = try Self.startShell(platform, "echo ready; sleep 20; echo not interrupted", output: out)
         Thread.sleep(forTimeInterval: 0.2)
         let start = Date()
         kill(pid, SIGINT)
@@ -97,17 +89,10 @@ import Testing
     /// guests still running, the pool's parked ones) go with it.
     @Test(arguments: Harness.platforms)
     func noHostProcessOutlivesTheSentry(_ platform: Harness.TestPlatform) throws {
-        let path = try #require(Self.appletPath, "busybox-static is not installed")
         let dir = try Harness.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent("out").path
-        let pid = try #require(Harness.spawn(Harness.sentry, ["run"] + platform.arguments + ["/bin/busybox", "sh", "-c",
-                                                              "sleep 30 & sleep 30 & echo ready; sleep 1"],
-                                             env: ["PATH": path], stdin: "/dev/null", stdout: out, stderr: "/dev/null"))
-        let ready = Date()
-        while (try? String(contentsOfFile: out, encoding: .utf8)) != "ready\n" && Date().timeIntervalSince(ready) < 120 {
-            Thread.sleep(forTimeInterval: 0.05)
-        }
+        let pid = try Self.startShell(platform, "sleep 30 & sleep 30 & echo ready; sleep 1",
+                                      output: dir.appendingPathComponent("out").path)
         let started = Self.children(of: pid)
         #expect(started.count >= 3, "the shell and its two sleeps run in stubs of the sentry")
         var status: Int32 = 0
@@ -122,23 +107,40 @@ import Testing
         #expect(alive.isEmpty, "host processes left behind: \(alive)")
     }
 
-    /// Host processes whose parent is `pid`, or one of its threads.
+    /// `sentry run ... sh -c script` with stdout to `output`, once the script
+    /// has printed "ready" (start-up is slow under emulation).
+    static func startShell(_ platform: Harness.TestPlatform, _ script: String, output: String) throws -> pid_t {
+        let path = try #require(appletPath, "busybox-static is not installed")
+        let pid = try #require(Harness.spawn(Harness.sentry, ["run"] + platform.arguments + ["/bin/busybox", "sh", "-c", script],
+                                             env: ["PATH": path], stdin: "/dev/null", stdout: output, stderr: "/dev/null"))
+        let start = Date()
+        while (try? String(contentsOfFile: output, encoding: .utf8)) != "ready\n" && Date().timeIntervalSince(start) < 120 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return pid
+    }
+
+    /// /proc/PID/stat's fields after the command name (state first, then ppid).
+    static func statFields(_ pid: pid_t) -> [Substring]? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.range(of: ") ", options: .backwards) else { return nil }
+        return stat[close.upperBound...].split(separator: " ")
+    }
+
+    /// Host processes whose parent is `pid` (stat's ppid is the parent
+    /// thread's process, whichever sentry thread started them).
     static func children(of pid: pid_t) -> [pid_t] {
-        let threads = Set(((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).compactMap { pid_t($0) })
         let all = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return all.compactMap { pid_t($0) }.filter { p in
-            guard let stat = try? String(contentsOfFile: "/proc/\(p)/stat", encoding: .utf8),
-                  let close = stat.range(of: ") ", options: .backwards) else { return false }
-            let fields = stat[close.upperBound...].split(separator: " ")
-            return fields.count > 1 && pid_t(fields[1]).map { threads.contains($0) || $0 == pid } == true
+            guard let f = statFields(p), f.count > 1 else { return false }
+            return pid_t(f[1]) == pid
         }
     }
 
     /// Running or sleeping: a zombie already reparented to init is gone.
     static func isAlive(_ pid: pid_t) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.range(of: ") ", options: .backwards) else { return false }
-        return !stat[close.upperBound...].hasPrefix("Z") && !stat[close.upperBound...].hasPrefix("X")
+        guard let state = statFields(pid)?.first else { return false }
+        return state != "Z" && state != "X"
     }
 
     /// --strace follows every task, prefixing lines with `[pid N]` as strace -f does.
