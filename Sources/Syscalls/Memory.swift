@@ -30,8 +30,10 @@ enum Memory {
         // read-only, so nothing can be written back; a change to the host
         // file after mmap is not seen (a documented difference).
         let maxProt: Prot = flags.contains(.shared) && !file.flags.writable ? [.read, .exec] : [.read, .write, .exec]
+        // Private read-only pages (a library's text, as ld.so maps it) come
+        // from the image cache: one copy for every process and exec.
         return Int64(try t.mm.map(hint: a.address(0), length: length, prot: protection, flags: flags, file: mapped,
-                                  fileOffset: offset, maxProt: maxProt).rawValue)
+                                  fileOffset: offset, maxProt: maxProt, cacheable: true).rawValue)
     }
 
     static func munmap(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {

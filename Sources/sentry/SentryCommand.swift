@@ -11,7 +11,7 @@ enum SentryExit: Int32 {
     case noSuchFile = 66
     case corruptELF = 67
     case wrongArchitecture = 68
-    case dynamicBinary = 69
+    case badInterpreter = 69  // PT_INTERP names a loader that is missing or unusable
     case internalError = 70
     case platformUnavailable = 71
 
@@ -21,7 +21,7 @@ enum SentryExit: Int32 {
         case .notELF: return .notELF
         case .truncated, .corrupt: return .corruptELF
         case .wrongArchitecture: return .wrongArchitecture
-        case .dynamic: return .dynamicBinary
+        case .interpreter: return .badInterpreter
         }
     }
 }
@@ -36,7 +36,7 @@ func fail(_ message: String, _ code: SentryExit) -> Never {
 struct SentryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sentry",
-        abstract: "Run a static Linux x86-64 binary with every system call served by a userspace kernel.",
+        abstract: "Run a Linux x86-64 program with every system call served by a userspace kernel.",
         subcommands: [Run.self, Platforms.self, Syscalls.self],
         defaultSubcommand: nil
     )
@@ -63,7 +63,7 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run PROGRAM [ARGS...] in the sandbox.",
-        discussion: "The exit status is the guest's; 128+N if a signal N killed it. The sentry's own failures: 64 bad flags, 65 not ELF, 66 no such file, 67 truncated or corrupt ELF, 68 not x86-64, 69 dynamic binary, 70 internal error, 71 platform unavailable."
+        discussion: "The exit status is the guest's; 128+N if a signal N killed it. The sentry's own failures: 64 bad flags, 65 not ELF, 66 no such file, 67 truncated or corrupt ELF, 68 not x86-64, 69 its interpreter (PT_INTERP) missing or unusable, 70 internal error, 71 platform unavailable."
     )
 
     @Option(help: "Trapping backend: auto, ptrace, systrap or vmexec (see `sentry platforms`).")

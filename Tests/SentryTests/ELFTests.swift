@@ -31,8 +31,11 @@ struct ELFTests {
             Issue.record("a half file loaded")
         } catch { if case .truncated = error {} else { Issue.record("expected truncated, got \(error)") } }
         let ls = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "/bin/ls")))
-        do { _ = try ELFImage(ls, path: "ls"); Issue.record("dynamic binary accepted") } catch {
-            if case .dynamic(_, let interp) = error { #expect(interp.contains("ld-linux")) } else { Issue.record("\(error)") }
-        }
+        #expect(try ELFImage(ls, path: "ls").interpreter == "/lib64/ld-linux-x86-64.so.2")
+        #expect(try ELFImage(try bytes("hello"), path: "hello").interpreter == nil)
+        // PT_INTERP must be NUL-terminated, as load_elf_binary requires.
+        var unterminated = ls
+        if let i = ls.firstRange(of: Array("/lib64/ld-linux-x86-64.so.2\0".utf8))?.upperBound { unterminated[i - 1] = 0x41 }
+        #expect(throws: LoadError.corrupt("ls", "PT_INTERP not NUL-terminated")) { try ELFImage(unterminated, path: "ls") }
     }
 }

@@ -34,6 +34,17 @@ enum Harness {
         return dir
     }
 
+    /// Writes an executable file through a close-on-exec descriptor: tests
+    /// run in parallel, and a write descriptor inherited by another test's
+    /// child would make a native exec of the file fail with ETXTBSY.
+    static func writeExecutable(_ bytes: Data, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard n == bytes.count else { throw POSIXError(.EIO) }
+    }
+
     struct Result: Equatable {
         var status: Int32
         var stdout: String

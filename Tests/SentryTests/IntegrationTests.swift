@@ -76,18 +76,31 @@ import Testing
         let truncated = dir.appendingPathComponent("truncated").path
         try hello.prefix(200).write(to: URL(fileURLWithPath: truncated))
         let text = dir.appendingPathComponent("text").path
-        try "#!/bin/sh\necho hi\n".write(toFile: text, atomically: true, encoding: .utf8)
+        try "echo hi\n".write(toFile: text, atomically: true, encoding: .utf8)
+        chmod(text, 0o755)
+        let script = dir.appendingPathComponent("script").path   // mode 0644: execve's EACCES
+        try "#!/bin/sh\necho hi\n".write(toFile: script, atomically: true, encoding: .utf8)
+        // /bin/true naming a loader that does not exist (same length, so the headers stay valid).
+        var noLoader = try Data(contentsOf: URL(fileURLWithPath: "/bin/true"))
+        let ld = Data("/lib64/ld-linux-x86-64.so.2".utf8)
+        if let r = noLoader.range(of: ld) { noLoader.replaceSubrange(r, with: Data("/lib64/ld-nonexistent-xx.so".utf8)) }
+        let noLoaderPath = dir.appendingPathComponent("no-loader").path
+        try noLoader.write(to: URL(fileURLWithPath: noLoaderPath))
+        chmod(noLoaderPath, 0o755)
         var arm = hello
         arm[18] = 183  // e_machine = EM_AARCH64
         let armPath = dir.appendingPathComponent("arm").path
         try arm.write(to: URL(fileURLWithPath: armPath))
+        chmod(truncated, 0o755)
+        chmod(armPath, 0o755)
 
         let cases: [([String], Int32, String)] = [
             (["run", "/no/such/program"], 66, "no such file"),
             (["run", text], 65, "not an ELF executable"),
             (["run", truncated], 67, "truncated ELF file"),
             (["run", armPath], 68, "not an x86-64 executable"),
-            (["run", "/bin/ls"], 69, "dynamic binaries are not supported yet"),
+            (["run", script], 66, "Permission denied"),
+            (["run", noLoaderPath], 69, "its interpreter /lib64/ld-nonexistent-xx.so: no such file"),
             (["run", "--no-such-flag", "x"], 64, "Error:"),
             (["run", "--platform", "nonsense", Harness.image("hello")], 64, "unknown platform"),
             (["run", "--strace-filter", "openat,notacall", Harness.image("hello")], 64, "unknown syscall 'notacall'"),

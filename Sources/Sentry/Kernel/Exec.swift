@@ -5,30 +5,22 @@ import Glibc
 /// returns an errno to a still-intact process.
 extension Task {
     public func execve(path: String, from start: Location, argv: [String], envp: [String]) throws(Errno) {
-        var path = path, argv = argv
-        var loadedImage: (any FileMapping, ELFImage)?
-        for _ in 0..<5 {   // binfmt_script nests at most a few interpreters
-            do {
-                loadedImage = try kernel.loadImage(path, from: start, self, executable: true)
-                break
-            } catch {
-                switch error {
-                case .load(.notELF):
-                    guard let (interp, arg) = try scriptInterpreter(path, from: start) else { throw .ENOEXEC }
-                    argv = [interp] + (arg.map { [$0] } ?? []) + [path] + argv.dropFirst()
-                    path = interp
-                case .load(.notFound): throw .ENOENT
-                case .load(.unreadable(_, let e)): throw e
-                case .load(.dynamic(let p, _)):
-                    Kernel.warn("\(p): dynamic binaries are not supported yet")
-                    throw .ELIBBAD
-                case .load: throw .ENOEXEC
-                case .platform: throw .ENOMEM
-                case .guest(_, let e): throw e
-                }
+        let exe: Executable
+        do { exe = try kernel.findExecutable(path, argv: argv, from: start, self) } catch {
+            switch error {
+            case .load(.notFound): throw .ENOENT
+            case .load(.unreadable(_, let e)): throw e
+            // The interpreter's own errors, as load_elf_binary gives them:
+            // open_exec's errno, ELIBBAD for a file that is no loader of ours.
+            case .load(.interpreter(_, .notFound)): throw .ENOENT
+            case .load(.interpreter(_, .unreadable(_, let e))): throw e
+            case .load(.interpreter): throw .ELIBBAD
+            case .load: throw .ENOEXEC
+            case .platform: throw .ENOMEM
+            case .guest(_, let e): throw e
             }
         }
-        guard let (file, image) = loadedImage else { throw .ELOOP }
+        let (program, interpreter, path, argv) = (exe.program, exe.interpreter, exe.path, exe.argv)
 
         // When no other task uses this mm (no other thread, no vfork parent or
         // CLONE_VM sibling), the task keeps its stub: the image is built on
@@ -43,7 +35,7 @@ extension Task {
         }
         let newMM = MemoryManager(memory: kernel.memory, space: newSpace, layout: kernel.layout, imageCache: kernel.imageCache)
         let loaded: Loader.Result
-        do { loaded = try Loader.load(image, file: file, into: newMM, argv: argv, envp: envp, execfn: path) } catch {
+        do { loaded = try Loader.load(program, interpreter: interpreter, into: newMM, argv: argv, envp: envp, execfn: path) } catch {
             newSpace?.leave()
             throw error == .EFAULT ? .ENOMEM : error
         }
@@ -97,7 +89,7 @@ extension Task {
             altStack = AltStack()
         }
         restartBlock = nil
-        executablePath = file.path
+        executablePath = program.file.path
         commandLine = argv
         environment = envp
         regs = Kernel.entryRegisters(space, loaded)
@@ -115,19 +107,6 @@ extension Task {
         }
     }
 
-    /// `#!interpreter [arg]` from the first line of a script.
-    private func scriptInterpreter(_ path: String, from start: Location) throws(Errno) -> (String, String?)? {
-        let file = try kernel.vfs.open(path, from: start, flags: [], mode: 0, self)
-        let buf = Kernel.readPrefix(file, 256)
-        guard buf.count > 2, buf[0] == 0x23, buf[1] == 0x21 else { return nil }
-        let line = buf[2...].prefix { $0 != 0x0a }
-        let text = String(decoding: line, as: UTF8.self).trimmingSpaces
-        guard !text.isEmpty else { throw .ENOEXEC }
-        let parts = text.split(maxSplits: 1, whereSeparator: { $0 == " " || $0 == "\t" })
-        let interp = String(parts[0])
-        let arg = parts.count > 1 ? String(parts[1]).trimmingSpaces : nil
-        return (interp, arg?.isEmpty == true ? nil : arg)
-    }
 }
 
 extension String {

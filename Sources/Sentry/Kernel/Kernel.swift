@@ -82,12 +82,12 @@ public final class Kernel: @unchecked Sendable {
                       signalMask: UInt64 = 0, ignored: UInt64 = 0) throws(StartError) -> Task {
         let boot = BootContext(self)
         let cwdLocation = (try? vfs.directory(cwd, from: vfs.rootLocation, boot)) ?? vfs.rootLocation
-        let (file, image) = try loadImage(guestPath, from: cwdLocation, boot)
+        let exe = try findExecutable(guestPath, argv: argv, from: cwdLocation, boot)
         // The image is loaded before a stub is taken, then mirrored into it
         // in one batch: the stub pool starts its first stub meanwhile.
         let mm = MemoryManager(memory: memory, space: nil, layout: layout, imageCache: imageCache)
         let loaded: Loader.Result
-        do { loaded = try Loader.load(image, file: file, into: mm, argv: argv, envp: envp, execfn: guestPath) }
+        do { loaded = try Loader.load(exe.program, interpreter: exe.interpreter, into: mm, argv: exe.argv, envp: envp, execfn: exe.path) }
         catch { throw .guest("loading \(guestPath)", error) }
         let space: AddressSpace, context: PlatformContext
         do {
@@ -110,7 +110,7 @@ public final class Kernel: @unchecked Sendable {
                                     limits: ThreadGroup.hostLimits(), exitSignal: nil)
             let task = Task(kernel: self, tid: id, group: group, mm: mm, space: space, fds: fds,
                             fs: FSContext(cwd: cwdLocation, root: vfs.rootLocation, umask: 0o022), context: context,
-                            regs: Self.entryRegisters(space, loaded), executablePath: file.path, argv: argv, envp: envp)
+                            regs: Self.entryRegisters(space, loaded), executablePath: exe.program.file.path, argv: exe.argv, envp: envp)
             if let nofile = group.limits.withLock({ $0[7] }) { fds.limit = Int32(clamping: nofile.cur) }
             task.signalMask = signalMask & ~SignalSets.unblockable
             for n in 1...64 where ignored & (1 << UInt64(n - 1)) != 0 && n != 9 && n != 19 {
@@ -156,49 +156,6 @@ public final class Kernel: @unchecked Sendable {
         var buf = [CChar](repeating: 0, count: 4096)
         let r = readlink("/proc/self/fd/\(n)", &buf, 4095)
         return r > 0 ? String(cString: buf) : "/dev/fd/\(n)"
-    }
-
-    /// Opens and validates an executable inside the guest's view: a regular
-    /// file, on any mount; `executable`: execve's rule that an execute bit be set.
-    public func loadImage(_ path: String, from start: Location, _ ctx: WalkContext, executable: Bool = false) throws(StartError) -> (any FileMapping, ELFImage) {
-        let file: FileDescription, st: Glibc.stat
-        do {
-            file = try vfs.open(path, from: start, flags: [], mode: 0, ctx)
-            st = try file.stat()
-        } catch {
-            throw error == .ENOENT || error == .ENOTDIR ? .load(.notFound(path)) : .load(.unreadable(path, error))
-        }
-        guard st.st_mode & S_IFMT == S_IFREG else { throw .load(.unreadable(path, .EACCES)) }
-        if executable && st.st_mode & 0o111 == 0 { throw .load(.unreadable(path, .EACCES)) }
-        // The ELF and program headers are all validation needs; segment
-        // bounds are checked against the file's size. Linkers put the program
-        // headers right after the ELF header, in the first page; read the
-        // whole file only if they lie further in.
-        let size = Int(st.st_size)
-        let image: ELFImage
-        do { image = try ELFImage(Self.readPrefix(file, min(size, 4096)), fileSize: size, path: path) } catch {
-            guard case .truncated = error, size > 4096 else { throw .load(error) }
-            do { image = try ELFImage(Self.readPrefix(file, size), path: path) } catch { throw .load(error) }
-        }
-        let mapping: (any FileMapping)?
-        do { mapping = try file.mappable() } catch { throw .load(.unreadable(path, error)) }
-        guard let mapping else { throw .load(.unreadable(path, .ENODEV)) }
-        return (mapping, image)
-    }
-
-    /// Up to `count` bytes from the start of a file (fewer at its end).
-    static func readPrefix(_ file: FileDescription, _ count: Int) -> [UInt8] {
-        var data = [UInt8](repeating: 0, count: count)
-        var got = 0
-        while got < count {
-            let r = (try? data.withUnsafeMutableBytes { (b) throws(Errno) -> Int in
-                try file.pread(into: [UnsafeMutableRawBufferPointer(rebasing: b[got...])], at: Int64(got))
-            }) ?? 0
-            if r <= 0 { break }
-            got += r
-        }
-        data.removeLast(count - got)
-        return data
     }
 
     /// Runs one trapped syscall through the table.

@@ -7,7 +7,8 @@ public enum LoadError: Error, Equatable, CustomStringConvertible {
     case truncated(String, String)
     case corrupt(String, String)
     case wrongArchitecture(String, String)
-    case dynamic(String, interpreter: String)
+    /// The program's PT_INTERP names an interpreter that can't be loaded.
+    indirect case interpreter(String, LoadError)
 
     public var description: String {
         switch self {
@@ -17,14 +18,15 @@ public enum LoadError: Error, Equatable, CustomStringConvertible {
         case .truncated(let p, let what): return "\(p): truncated ELF file (\(what))"
         case .corrupt(let p, let what): return "\(p): corrupt ELF file (\(what))"
         case .wrongArchitecture(let p, let what): return "\(p): not an x86-64 executable (\(what))"
-        case .dynamic(let p, let interp): return "\(p): dynamic binaries are not supported yet (interpreter \(interp)); build it with -static"
+        case .interpreter(let p, let e): return "\(p): its interpreter \(e.description)"
         }
     }
 }
 
 /// One ELF64 program header.
 public struct ProgramHeader: Sendable, Equatable {
-    public static let load: UInt32 = 1, interp: UInt32 = 3, phdr: UInt32 = 6
+    public static let load: UInt32 = 1, interp: UInt32 = 3, phdr: UInt32 = 6, gnuStack: UInt32 = 0x6474_e551
+    public static let PF_X: UInt32 = 1, PF_W: UInt32 = 2, PF_R: UInt32 = 4
     public var type: UInt32
     public var flags: UInt32
     public var offset: UInt64
@@ -36,14 +38,15 @@ public struct ProgramHeader: Sendable, Equatable {
     /// PF_R/PF_W/PF_X as mmap protections.
     public var prot: Prot {
         var p: Prot = []
-        if flags & 4 != 0 { p.insert(.read) }
-        if flags & 2 != 0 { p.insert(.write) }
-        if flags & 1 != 0 { p.insert(.exec) }
+        if flags & Self.PF_R != 0 { p.insert(.read) }
+        if flags & Self.PF_W != 0 { p.insert(.write) }
+        if flags & Self.PF_X != 0 { p.insert(.exec) }
         return p
     }
 }
 
-/// A validated static x86-64 ELF executable (ET_EXEC or static-pie ET_DYN).
+/// A validated x86-64 ELF executable (ET_EXEC, or ET_DYN: a PIE, a static-pie
+/// or an interpreter such as ld.so).
 public struct ELFImage: Sendable {
     public static let ET_EXEC: UInt16 = 2, ET_DYN: UInt16 = 3
     public var type: UInt16
@@ -51,7 +54,14 @@ public struct ELFImage: Sendable {
     public var phoff: UInt64
     public var phentsize: UInt16
     public var segments: [ProgramHeader]
+    /// PT_INTERP's path (the dynamic loader), nil for a static program.
+    public var interpreter: String?
     public var isPIE: Bool { type == Self.ET_DYN }
+    /// PT_GNU_STACK with PF_X asks for an executable stack; without the
+    /// header x86-64 Linux gives a non-executable one too.
+    public var executableStack: Bool {
+        segments.first { $0.type == ProgramHeader.gnuStack }.map { $0.flags & ProgramHeader.PF_X != 0 } ?? false
+    }
     public var loads: [ProgramHeader] { segments.filter { $0.type == ProgramHeader.load } }
 
     /// Parses and checks `data`, the start of a file of `fileSize` bytes
@@ -92,10 +102,15 @@ public struct ELFImage: Sendable {
                                       fileSize: u64(b + 32), memSize: u64(b + 40), align: u64(b + 48)))
         }
         segments = segs
+        // As load_elf_binary: a NUL-terminated path of 2 to PATH_MAX bytes.
         if let interp = segs.first(where: { $0.type == ProgramHeader.interp }) {
-            let s = Int(min(interp.offset, UInt64(data.count))), e = Int(min(interp.offset + interp.fileSize, UInt64(data.count)))
-            let name = String(decoding: data[s..<e].prefix { $0 != 0 }, as: UTF8.self)
-            throw .dynamic(path, interpreter: name)
+            guard interp.fileSize >= 2, interp.fileSize <= 4096 else { throw .corrupt(path, "PT_INTERP of \(interp.fileSize) bytes") }
+            let (end, o) = interp.offset.addingReportingOverflow(interp.fileSize)
+            guard !o, end <= size else { throw .truncated(path, "PT_INTERP beyond the end of the file") }
+            guard end <= UInt64(data.count) else { throw .truncated(path, "PT_INTERP beyond the bytes read") }
+            let name = data[Int(interp.offset)..<Int(end)]
+            guard name.last == 0 else { throw .corrupt(path, "PT_INTERP not NUL-terminated") }
+            interpreter = String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
         }
         let loads = segs.filter { $0.type == ProgramHeader.load }
         guard !loads.isEmpty else { throw .corrupt(path, "no PT_LOAD segment") }

@@ -1,10 +1,19 @@
 import CSwitch
 import Glibc
 
-/// Loads a static ELF image into a fresh memory manager and builds the
-/// initial stack, as Linux's load_elf_binary and create_elf_tables do.
+/// An executable file and its validated headers.
+public struct ProgramFile: Sendable {
+    public let file: any FileMapping
+    public let image: ELFImage
+    public init(file: any FileMapping, image: ELFImage) { self.file = file; self.image = image }
+}
+
+/// Loads an ELF program, and its interpreter if it names one, into a fresh
+/// memory manager and builds the initial stack, as Linux's load_elf_binary,
+/// load_elf_interp and create_elf_tables do.
 public struct Loader {
-    /// Where Linux puts a static-pie (ELF_ET_DYN_BASE, without randomization).
+    /// Where Linux puts a PIE (ELF_ET_DYN_BASE, without randomization); the
+    /// sentry puts a static-pie there too.
     public static let pieBase: UInt64 = 0x5555_5555_4000
 
     public struct Result: Sendable {
@@ -14,53 +23,51 @@ public struct Loader {
         public var auxv: [(UInt64, UInt64)]
     }
 
-    /// Maps the segments of `image` (read from `file`) and the stack.
-    public static func load(_ image: ELFImage, file: any FileMapping, into mm: MemoryManager,
+    /// Maps `program`'s segments (and `interpreter`'s, where the program
+    /// names one) and the stack. Entry is the interpreter's when there is one;
+    /// the program's own entry and headers reach it through the auxv.
+    public static func load(_ program: ProgramFile, interpreter: ProgramFile? = nil, into mm: MemoryManager,
                             argv: [String], envp: [String], execfn: String) throws(Errno) -> Result {
-        let bias = image.isPIE ? pieBase : 0
-        var highest: UInt64 = 0
-        for seg in image.loads {
-            let start = GuestAddress(bias + seg.vaddr).pageDown
-            let fileEnd = GuestAddress(bias + seg.vaddr + seg.fileSize)
-            let memEnd = GuestAddress(bias + seg.vaddr + seg.memSize).pageUp!
-            let fileOffset = seg.offset & ~(GuestAddress.pageSize - 1)
-            // File-backed pages: the whole pages of the file the segment covers.
-            let filePagesEnd = min(fileEnd.pageUp!, memEnd)
-            if filePagesEnd > start {
-                // Read-only pages nobody writes (no bss to clear in them) can be
-                // shared with every other exec of the same file.
-                let clearsBSS = seg.memSize > seg.fileSize && fileEnd < filePagesEnd
-                _ = try mm.map(hint: start, length: filePagesEnd - start, prot: seg.prot, flags: [.private, .fixed],
-                               file: file, fileOffset: fileOffset, cacheable: !clearsBSS)
-                // The bytes after p_filesz in the last file page are bss: zero them.
-                if seg.memSize > seg.fileSize, fileEnd < filePagesEnd {
-                    for b in try mm.buffers(fileEnd, Int(filePagesEnd - fileEnd), write: false) {
-                        memset(b.baseAddress!, 0, b.count)
-                    }
-                }
-            }
-            // The rest of bss: anonymous pages.
-            if memEnd > filePagesEnd {
-                _ = try mm.map(hint: filePagesEnd, length: memEnd - filePagesEnd, prot: seg.prot, flags: [.private, .fixed, .anonymous])
-            }
-            highest = max(highest, memEnd.rawValue)
-        }
+        let image = program.image
+        let bias = image.isPIE ? pieBase &- (image.loads[0].vaddr & ~(GuestAddress.pageSize - 1)) : 0
+        let highest = try mapSegments(image, file: program.file, bias: bias, into: mm)
         mm.setBrk(start: GuestAddress(highest))
 
+        // The interpreter goes where mmap would put it (top-down below the
+        // stack), its whole span reserved first so its segments keep their
+        // distances; the gaps between them are then left unmapped, as Linux does.
+        var interpBase: UInt64 = 0
+        let programEntry = bias &+ image.entry   // a wild e_entry faults in the guest, as on Linux
+        var entry = programEntry
+        if let interpreter {
+            let interp = interpreter.image
+            var interpBias: UInt64 = 0
+            if interp.isPIE {
+                let first = interp.loads[0].vaddr & ~(GuestAddress.pageSize - 1)
+                let span = interp.loads.map { $0.vaddr + $0.memSize }.max()! - first
+                let base = try mm.map(hint: .null, length: span, prot: [], flags: [.private, .anonymous])
+                interpBias = base.rawValue &- first
+                try mm.unmap(base, length: span)
+            }
+            _ = try mapSegments(interp, file: interpreter.file, bias: interpBias, into: mm)
+            interpBase = interpBias
+            entry = interpBias &+ interp.entry
+        }
+
         // Program headers as the guest sees them: PT_PHDR, or inside the first segment mapping them.
-        var phdr = bias + image.phoff
+        var phdr = bias &+ image.phoff
         if let p = image.segments.first(where: { $0.type == ProgramHeader.phdr }) {
-            phdr = bias + p.vaddr
-        } else if let l = image.loads.first(where: { $0.offset <= image.phoff && image.phoff < $0.offset + $0.fileSize }) {
-            phdr = bias + l.vaddr + (image.phoff - l.offset)
+            phdr = bias &+ p.vaddr
+        } else if let l = image.loads.first(where: { $0.offset <= image.phoff && image.phoff - $0.offset < $0.fileSize }) {
+            phdr = bias &+ l.vaddr &+ (image.phoff - l.offset)
         }
 
         let layout = mm.layout
         let stackBottom = layout.stackTop - layout.stackSize
-        _ = try mm.map(hint: stackBottom, length: layout.stackSize, prot: .rw, flags: [.private, .fixed, .anonymous, .growsDown],
+        let stackProt: Prot = image.executableStack ? [.read, .write, .exec] : .rw
+        _ = try mm.map(hint: stackBottom, length: layout.stackSize, prot: stackProt, flags: [.private, .fixed, .anonymous, .growsDown],
                        name: "[stack]")
 
-        let entry = bias + image.entry
         var stack = StackBuilder(top: layout.stackTop, mm: mm)
         try stack.pushBytes([0, 0, 0, 0, 0, 0, 0, 0])           // end marker
         let execfnAddr = try stack.pushString(execfn)
@@ -83,9 +90,9 @@ public struct Loader {
             (3, phdr),                      // AT_PHDR
             (4, 56),                        // AT_PHENT
             (5, UInt64(image.segments.count)), // AT_PHNUM
-            (7, 0),                         // AT_BASE: no interpreter
+            (7, interpBase),                // AT_BASE: where the interpreter is, 0 without one
             (8, 0),                         // AT_FLAGS
-            (9, entry),                     // AT_ENTRY
+            (9, programEntry),              // AT_ENTRY: the program's, even when the interpreter starts
             (11, UInt64(getuid())), (12, UInt64(geteuid())),
             (13, UInt64(getgid())), (14, UInt64(getegid())),
             (23, 0),                        // AT_SECURE
@@ -105,6 +112,42 @@ public struct Loader {
         for (k, v) in auxv { table += [k, v] }
         let sp = try stack.pushBytes(table.flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) } })
         return Result(entry: GuestAddress(entry), stackPointer: sp, brk: GuestAddress(highest), auxv: auxv)
+    }
+
+    /// Maps the PT_LOAD segments of `image` at `bias`; returns the end of the
+    /// highest. A bias below a segment's vaddr wraps (`&+`); ELFImage has
+    /// checked each segment fits below the user address space, so the sums
+    /// land where Linux's unsigned arithmetic puts them, and mm.map refuses
+    /// what lies beyond the guest's top.
+    private static func mapSegments(_ image: ELFImage, file: any FileMapping, bias: UInt64, into mm: MemoryManager) throws(Errno) -> UInt64 {
+        var highest: UInt64 = 0
+        for seg in image.loads {
+            let start = GuestAddress(bias &+ seg.vaddr).pageDown
+            let fileEnd = GuestAddress(bias &+ seg.vaddr &+ seg.fileSize)
+            guard let memEnd = GuestAddress(bias &+ seg.vaddr &+ seg.memSize).pageUp, memEnd >= start else { throw .ENOMEM }
+            let fileOffset = seg.offset & ~(GuestAddress.pageSize - 1)
+            // File-backed pages: the whole pages of the file the segment covers.
+            let filePagesEnd = min(fileEnd.pageUp!, memEnd)
+            if filePagesEnd > start {
+                // Read-only pages nobody writes (no bss to clear in them) can be
+                // shared with every other exec of the same file.
+                let clearsBSS = seg.memSize > seg.fileSize && fileEnd < filePagesEnd
+                _ = try mm.map(hint: start, length: filePagesEnd - start, prot: seg.prot, flags: [.private, .fixed],
+                               file: file, fileOffset: fileOffset, cacheable: !clearsBSS)
+                // The bytes after p_filesz in the last file page are bss: zero them.
+                if seg.memSize > seg.fileSize, fileEnd < filePagesEnd {
+                    for b in try mm.buffers(fileEnd, Int(filePagesEnd - fileEnd), write: false) {
+                        memset(b.baseAddress!, 0, b.count)
+                    }
+                }
+            }
+            // The rest of bss: anonymous pages.
+            if memEnd > filePagesEnd {
+                _ = try mm.map(hint: filePagesEnd, length: memEnd - filePagesEnd, prot: seg.prot, flags: [.private, .fixed, .anonymous])
+            }
+            highest = max(highest, memEnd.rawValue)
+        }
+        return highest
     }
 }
 

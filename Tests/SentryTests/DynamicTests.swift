@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+@testable import Sentry
+
+/// Debian's own dynamic programs (ld.so, libc and friends loaded by the
+/// guest's ld.so through mmap), each compared with the same command run
+/// natively, on every available platform.
+@Suite(.serialized) struct DynamicTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
+    static let env = ["PATH": "/usr/bin:/bin", "HOME": "/", "LANG": "C"]
+
+    /// Command lines with fixed inputs; the first word must exist here.
+    static let commands: [[String]] = [
+        ["/bin/true"],
+        ["/bin/sh", "-c", "seq 1 200 | sort -rn | head -5 | uniq -c | wc"],
+        ["/bin/sh", "-c", "find /usr/share/doc/dash -type f | sort | xargs wc -c"],
+        ["/usr/bin/sha256sum", "/etc/os-release"],
+        ["/bin/grep", "-c", "ID", "/etc/os-release"],
+        ["/bin/sed", "-n", "2p", "/etc/os-release"],
+        ["/usr/bin/awk", "-F=", "{ print $1 }", "/etc/os-release"],
+        ["/bin/sh", "-c", "cd /usr/share && ls | sort | head"],
+        ["/usr/bin/perl", "-e", "print 6 * 7, qq(\\n); print join(',', map { $_ * 2 } 1..5), qq(\\n)"],
+        ["/usr/bin/python3", "-c",
+         "import sqlite3, json, hashlib, subprocess\n"
+            + "db = sqlite3.connect(':memory:'); db.execute('create table t(x)'); db.execute('insert into t values (42)')\n"
+            + "print(db.execute('select x from t').fetchone()[0], json.dumps({'a': [1, 2]}), hashlib.sha256(b'x').hexdigest()[:16])\n"
+            + "print(subprocess.run(['ls', '/usr/share/doc/dash'], capture_output=True).stdout.decode().split())"],
+    ]
+
+    @Test(arguments: Harness.platforms)
+    func debianToolsMatchNative(_ platform: Harness.TestPlatform) {
+        for command in Self.commands {
+            guard FileManager.default.isExecutableFile(atPath: command[0]) else {
+                print("skipping \(command[0]): not installed here")
+                continue
+            }
+            let native = Harness.run(command[0], Array(command.dropFirst()), env: Self.env)
+            let boxed = Harness.sandboxed(platform, command[0], Array(command.dropFirst()), env: Self.env)
+            #expect(native.status == 0, "\(command) natively: \(native.stderr)")
+            #expect(boxed == native, "\(command) on \(platform.rawValue)")
+        }
+    }
+
+    /// The project's shell scripts, run by Debian's dash with coreutils.
+    @Test(arguments: Harness.platforms)
+    func dashRunsTheShellScripts(_ platform: Harness.TestPlatform) {
+        #expect(ProcessTests.scripts.count >= 25)
+        for script in ProcessTests.scripts {
+            let native = Harness.run("/bin/dash", [script], env: Self.env)
+            let boxed = Harness.sandboxed(platform, "/bin/dash", [script], env: Self.env)
+            #expect(boxed == native, "\(URL(fileURLWithPath: script).lastPathComponent) under dash on \(platform.rawValue)")
+        }
+    }
+
+    /// Tools that write: cp -r, tar, git, each in a host directory bound
+    /// read-write, with the same results as natively.
+    @Test(arguments: Harness.platforms)
+    func toolsWriteInAnRwBind(_ platform: Harness.TestPlatform) throws {
+        let script = """
+            set -e
+            mkdir -p src/a/b && echo one > src/a/f && echo two > src/a/b/g
+            cp -r src copy && find copy | sort
+            tar czf out.tgz src && mkdir x && tar xzf out.tgz -C x && cat x/src/a/b/g
+            git init -q repo && cd repo && echo a > a && git add a
+            git -c user.name=t -c user.email=t@example.com commit -q -m first && git log --format=%s
+            """
+        var results: [Harness.Result] = []
+        for sandboxed in [false, true] {
+            let dir = try Harness.scratchDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let args = ["-c", "cd \(dir.path) && " + script]
+            results.append(sandboxed
+                ? Harness.sandboxed(platform, "/bin/sh", args, extra: ["--bind", "\(dir.path):\(dir.path):rw"], env: Self.env)
+                : Harness.run("/bin/sh", args, env: Self.env))
+        }
+        #expect(results[0].status == 0, "natively: \(results[0].stderr)")
+        #expect(results[1] == results[0], "on \(platform.rawValue)")
+    }
+
+    /// A guest exec of a program whose loader is missing fails with ENOENT,
+    /// as on Linux (the shell says "not found").
+    @Test(arguments: Harness.platforms)
+    func missingLoaderIsENOENTForTheGuest(_ platform: Harness.TestPlatform) throws {
+        let dir = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: "/bin/true"))
+        let range = try #require(bytes.range(of: Data("/lib64/ld-linux-x86-64.so.2".utf8)))
+        bytes.replaceSubrange(range, with: Data("/lib64/ld-nonexistent-xx.so".utf8))
+        let exe = dir.appendingPathComponent("no-loader").path
+        try Harness.writeExecutable(bytes, to: exe)
+        let args = ["-c", "\(exe); echo status $?"]
+        let native = Harness.run("/bin/dash", args, env: Self.env)
+        let boxed = Harness.sandboxed(platform, "/bin/dash", args, env: Self.env)
+        #expect(native.stdout == "status 127\n")
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+}
