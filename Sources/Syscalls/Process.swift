@@ -94,8 +94,6 @@ enum Process {
     }
 
     static func uname(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        var host = utsname()
-        Glibc.uname(&host)
         var u = utsname()
         func set<T>(_ field: inout T, _ s: String) {
             withUnsafeMutableBytes(of: &field) { b in
@@ -104,9 +102,8 @@ enum Process {
                 b.copyBytes(from: bytes)
             }
         }
-        let node = withUnsafeBytes(of: &host.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         set(&u.sysname, "Linux")
-        set(&u.nodename, node)
+        set(&u.nodename, t.kernel.hostname)
         set(&u.release, Kernel.release)
         set(&u.version, "#1 SMP PREEMPT_DYNAMIC Sentry")
         set(&u.machine, "x86_64")

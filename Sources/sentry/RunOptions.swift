@@ -13,6 +13,12 @@ struct RunOptions: Equatable {
     var output: String?
     var filter: String?
     var json = false
+    /// The guest's starting directory (a guest path); default: the sentry's own, where the guest sees it.
+    var cwd: String?
+    /// K=V settings applied over the inherited environment, or over none with envClear.
+    var env: [String] = []
+    var envClear = false
+    var hostname: String?
     /// The program and its arguments (a leading "--" kept, as ArgumentParser passes it).
     var command: [String] = []
 
@@ -40,12 +46,13 @@ struct RunOptions: Equatable {
                 value = String(arg[arg.index(after: eq)...])
             }
             switch name {
-            case "--strace", "--strace-json":
+            case "--strace", "--strace-json", "--env-clear":
                 guard value == nil, seen.insert(name).inserted else { return nil }
-                if name == "--strace" { o.strace = true } else { o.json = true }
+                if name == "--strace" { o.strace = true } else if name == "--env-clear" { o.envClear = true } else { o.json = true }
                 i += 1
                 continue
-            case "--platform", "--systrap-trap", "--root", "--bind", "--strace-output", "-o", "--strace-filter":
+            case "--platform", "--systrap-trap", "--root", "--bind", "--strace-output", "-o", "--strace-filter",
+                 "--cwd", "--env", "--hostname":
                 break
             default:
                 return nil
@@ -57,13 +64,16 @@ struct RunOptions: Equatable {
             }
             i += 1
             let key = name == "-o" ? "--strace-output" : name
-            guard key == "--bind" || seen.insert(key).inserted, let v = value, !v.isEmpty else { return nil }
+            guard key == "--bind" || key == "--env" || seen.insert(key).inserted, let v = value, !v.isEmpty else { return nil }
             switch key {
             case "--platform": o.platform = v
             case "--systrap-trap": o.systrapTrap = v
             case "--root": o.root = v
             case "--bind": o.binds.append(v)
             case "--strace-output": o.output = v
+            case "--cwd": o.cwd = v
+            case "--env": o.env.append(v)
+            case "--hostname": o.hostname = v
             default: o.filter = v
             }
         }
@@ -81,6 +91,14 @@ struct RunOptions: Equatable {
             throw ValidationError("unknown --systrap-trap '\(systrapTrap)' (choose sud or seccomp)")
         }
         for b in binds { _ = try Self.parseBind(b) }
+        for e in env where !(e.firstIndex(of: "=").map { $0 != e.startIndex } ?? false) {
+            throw ValidationError("--env \(e): expected NAME=VALUE")
+        }
+        if let cwd, !cwd.hasPrefix("/") { throw ValidationError("--cwd \(cwd): expected an absolute guest path") }
+        // sethostname's limit: __NEW_UTS_LEN.
+        if let hostname, hostname.isEmpty || hostname.utf8.count > 64 {
+            throw ValidationError("--hostname: expected 1 to 64 bytes")
+        }
         if let filter {
             for name in filter.split(separator: ",") where linuxAMD64.number(of: String(name)) == nil {
                 throw ValidationError("--strace-filter: unknown syscall '\(name)'")
@@ -171,8 +189,14 @@ struct RunOptions: Equatable {
 
         let kernel = Kernel(platform: backend, memory: memory, layout: AddressLayout(top: stub.base),
                             table: linuxAMD64, vfs: vfs, tracer: tracer)
+        if let hostname { kernel.hostname = hostname }
         var cwd = "/"
-        if let host = hostCWD(), let (g, through) = Self.guestPath(ofHost: host, hostDirs) {
+        if let guestCWD = self.cwd {
+            let boot = BootContext(kernel)
+            guard let st = try? kernel.vfs.stat(guestCWD, from: kernel.vfs.rootLocation, followLast: true, boot),
+                  st.st_mode & S_IFMT == S_IFDIR else { fail("--cwd \(guestCWD): no such directory in the guest's view", .usage) }
+            cwd = guestCWD
+        } else if let host = hostCWD(), let (g, through) = Self.guestPath(ofHost: host, hostDirs) {
             cwd = g
             // The directory the user runs from stays visible (read-only) even
             // where the sandbox's own /tmp, /dev or /proc, or a bind of some
@@ -181,7 +205,7 @@ struct RunOptions: Equatable {
                 do { try vfs.bind(host: host, at: g, readOnly: true) } catch { cwd = "/" }
             }
         }
-        let env = environment()
+        let env = Self.merge(envClear ? [] : environment(), self.env)
         let program = resolveProgram(argv[0], cwd: cwd, env: env, kernel: kernel)
 
         _ = ThreadGroup.startingLimits
@@ -210,6 +234,16 @@ struct RunOptions: Equatable {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buf, buf.count) != nil else { return nil }
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// `settings` (NAME=VALUE) over `base`: a name set again keeps its place, a new one goes last.
+    static func merge(_ base: [String], _ settings: [String]) -> [String] {
+        var out = base
+        for s in settings {
+            let name = s[..<s.firstIndex(of: "=")!]
+            if let i = out.firstIndex(where: { $0.hasPrefix(name + "=") }) { out[i] = s } else { out.append(s) }
+        }
+        return out
     }
 
     private func environment() -> [String] {

@@ -90,13 +90,26 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("strace-json"), help: "Trace as one JSON object per line.")
     var json = false
 
+    @Option(help: ArgumentHelp("The guest's starting directory (default: the current one, where the guest sees it).", valueName: "DIR"))
+    var cwd: String?
+
+    @Option(name: .customLong("env"), help: ArgumentHelp("Set an environment variable for the guest (repeatable).", valueName: "NAME=VALUE"))
+    var env: [String] = []
+
+    @Flag(name: .customLong("env-clear"), help: "Start the guest with no inherited environment (only --env settings).")
+    var envClear = false
+
+    @Option(help: "The guest's host name (uname, /proc/sys/kernel/hostname); default: the host's.")
+    var hostname: String?
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments.")
     var command: [String] = []
 
     /// The flags as plain values, for `RunOptions.launch`.
     var options: RunOptions {
         RunOptions(platform: platform, systrapTrap: systrapTrap, root: root, binds: binds, strace: strace,
-                   output: output, filter: filter, json: json, command: command)
+                   output: output, filter: filter, json: json, cwd: cwd, env: env, envClear: envClear,
+                   hostname: hostname, command: command)
     }
 
     func validate() throws {

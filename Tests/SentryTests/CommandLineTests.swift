@@ -16,6 +16,7 @@ import Testing
         ["--strace-json", "--strace-output=t.json", "prog"],
         ["--root", "/srv/root", "--bind", "/a:/b", "--bind=/c:/d:rw", "prog"],
         ["--strace", "--platform", "vmexec", "--", "prog", "--", "x"],
+        ["--cwd", "/usr", "--env", "A=1", "--env=B=2", "--env-clear", "--hostname", "box", "prog"],
     ]
 
     static let declined: [[String]] = [
@@ -31,6 +32,8 @@ import Testing
         ["--root=", "prog"],
         ["--strace"],
         ["--strace=yes", "prog"],
+        ["--env-clear", "--env-clear", "prog"],
+        ["--hostname", "a", "--hostname", "b", "prog"],
     ]
 
     @Test(arguments: accepted)

@@ -95,4 +95,15 @@ import Testing
         #expect(native.stdout == "status 127\n")
         #expect(boxed == native, "on \(platform.rawValue)")
     }
+
+    /// --cwd, --env, --env-clear and --hostname, as `runsc do` and docker users expect.
+    @Test(arguments: Harness.platforms)
+    func runFlagsShapeTheGuest(_ platform: Harness.TestPlatform) {
+        let r = Harness.sandboxed(platform, "/bin/sh", ["-c", "pwd; env | sort; uname -n; cat /proc/sys/kernel/hostname"],
+                                  extra: ["--cwd", "/usr/share", "--env-clear", "--env", "PATH=/bin", "--env", "HOME=/root",
+                                          "--env", "HOME=/home", "--hostname", "box"])
+        #expect(r == Harness.Result(status: 0, stdout: "/usr/share\nHOME=/home\nPATH=/bin\nPWD=/usr/share\nbox\nbox\n", stderr: ""))
+        let missing = Harness.sandboxed(platform, "/bin/true", extra: ["--cwd", "/no/such/dir"])
+        #expect(missing.status == 64 && missing.stderr.contains("--cwd /no/such/dir"))
+    }
 }

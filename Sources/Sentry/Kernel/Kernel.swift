@@ -32,6 +32,12 @@ public final class Kernel: @unchecked Sendable {
     var initStatus: ExitStatus?
     /// Woken when init's process is gone: the sandbox is over.
     let finished = Waker()
+    /// uname's nodename: the host's until the user or a guest sets another.
+    var utsHostname: String = {
+        var u = utsname()
+        uname(&u)
+        return withUnsafeBytes(of: &u.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }()
 
     public init(platform: Platform, memory: MemoryFile, layout: AddressLayout, table: SyscallTable, vfs: VFS, tracer: Tracer?) {
         self.platform = platform; self.memory = memory; self.layout = layout

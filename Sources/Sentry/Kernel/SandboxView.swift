@@ -20,10 +20,10 @@ extension Kernel: SandboxView {
 
     public func threadIDs(of pid: Int32) -> [Int32] { locked { groups[pid]?.tasks.map(\.tid).sorted() ?? [] } }
 
+    /// The sandbox's own host name (its UTS namespace, in effect).
     public var hostname: String {
-        var u = utsname()
-        uname(&u)
-        return withUnsafeBytes(of: &u.nodename) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        get { locked { utsHostname } }
+        set { locked { utsHostname = newValue } }
     }
 
     /// The release uname and /proc report.
