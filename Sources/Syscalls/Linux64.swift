@@ -121,7 +121,7 @@ public let linuxAMD64: SyscallTable = {
         264: Syscall("renameat", PathOps.renameat, [.dirFD, .path, .dirFD, .path]),
         265: Syscall("linkat", PathOps.linkat, [.dirFD, .path, .dirFD, .path, .atFlags]),
         266: Syscall("symlinkat", PathOps.symlinkat, [.path, .dirFD, .path]),
-        268: Syscall("fchmodat", PathOps.fchmodat, [.dirFD, .path, .octal, .atFlags]),
+        268: Syscall("fchmodat", PathOps.fchmodat, [.dirFD, .path, .octal]),
         280: Syscall("utimensat", PathOps.utimensat, [.dirFD, .path, .hex, .atFlags]),
         285: Syscall("fallocate", FileOps.fallocate, [.fd, .int32, .int, .int]),
         303: Syscall("name_to_handle_at", PathOps.nameToHandleAt, [.dirFD, .path, .hex, .hex, .atFlags]),

@@ -8,6 +8,8 @@ struct RunOptions: Equatable {
     var platform = "auto"
     var systrapTrap: String?
     var root = "/"
+    /// The root writable, its changes kept in sentry memory.
+    var overlay = false
     var binds: [String] = []
     var strace = false
     var output: String?
@@ -46,9 +48,14 @@ struct RunOptions: Equatable {
                 value = String(arg[arg.index(after: eq)...])
             }
             switch name {
-            case "--strace", "--strace-json", "--env-clear":
+            case "--strace", "--strace-json", "--env-clear", "--overlay":
                 guard value == nil, seen.insert(name).inserted else { return nil }
-                if name == "--strace" { o.strace = true } else if name == "--env-clear" { o.envClear = true } else { o.json = true }
+                switch name {
+                case "--strace": o.strace = true
+                case "--env-clear": o.envClear = true
+                case "--overlay": o.overlay = true
+                default: o.json = true
+                }
                 i += 1
                 continue
             case "--platform", "--systrap-trap", "--root", "--bind", "--strace-output", "-o", "--strace-filter",
@@ -163,7 +170,7 @@ struct RunOptions: Equatable {
         }
 
         let vfs: VFS
-        do { vfs = try VFS(root: try HostFS(path: root), readOnly: true, memory: memory) } catch {
+        do { vfs = try VFS(root: try HostFS(path: root), overlay: overlay, memory: memory) } catch {
             fail("--root \(root): \(error.message)", .usage)
         }
         var hostDirs: [(host: String, guest: String)] = [(vfs.mounts.root.source, "/")]
@@ -196,13 +203,17 @@ struct RunOptions: Equatable {
             guard let st = try? kernel.vfs.stat(guestCWD, from: kernel.vfs.rootLocation, followLast: true, boot),
                   st.st_mode & S_IFMT == S_IFDIR else { fail("--cwd \(guestCWD): no such directory in the guest's view", .usage) }
             cwd = guestCWD
-        } else if let host = hostCWD(), let (g, through) = Self.guestPath(ofHost: host, hostDirs) {
+        } else if let host = hostCWD(), let g = Self.expose(host, hostDirs, vfs) {
             cwd = g
-            // The directory the user runs from stays visible (read-only) even
-            // where the sandbox's own /tmp, /dev or /proc, or a bind of some
-            // other host directory, cover it.
-            if let m = vfs.mounts.mount(covering: g), m.path != through {
-                do { try vfs.bind(host: host, at: g, readOnly: true) } catch { cwd = "/" }
+        }
+        // So does the directory of a program named by its host path, when
+        // the guest sees that path as the host does (`sentry run /tmp/build/prog`
+        // from anywhere): a program that exists must not be "no such file".
+        if argv[0].hasPrefix("/"), let slash = argv[0].lastIndex(of: "/") {
+            var st = Glibc.stat()
+            let dir = VFS.normalize(String(argv[0][..<slash]))
+            if stat(argv[0], &st) == 0, st.st_mode & S_IFMT == S_IFREG, Self.guestPath(ofHost: dir, hostDirs)?.path == dir {
+                _ = Self.expose(dir, hostDirs, vfs)
             }
         }
         let env = Self.merge(envClear ? [] : environment(), self.env)
@@ -228,6 +239,17 @@ struct RunOptions: Equatable {
             line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
         }
         Glibc.exit(status.shellStatus)
+    }
+
+    /// The guest path of host directory `host`, made visible there
+    /// (read-only) if the sandbox's own /tmp, /dev or /proc, or a bind of
+    /// some other host directory, cover it; nil if the guest can't see it.
+    static func expose(_ host: String, _ hostDirs: [(host: String, guest: String)], _ vfs: VFS) -> String? {
+        guard let (g, through) = guestPath(ofHost: host, hostDirs) else { return nil }
+        if let m = vfs.mounts.mount(covering: g), m.path != through, m.path != g || m.type != "bind" {
+            do { try vfs.bind(host: host, at: g, readOnly: true) } catch { return nil }
+        }
+        return g
     }
 
     private func hostCWD() -> String? {

@@ -72,8 +72,11 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("systrap-trap"), help: "How systrap traps guest syscalls: sud (Syscall User Dispatch, the default where the kernel has it) or seccomp (SECCOMP_RET_TRAP).")
     var systrapTrap: String?
 
-    @Option(help: "Host directory that is the guest's read-only /.")
+    @Option(help: "Host directory that is the guest's / (read-only unless --overlay).")
     var root: String = "/"
+
+    @Flag(help: "Make / writable, every change kept in sentry memory and none written to the host; /tmp is then the host's, overlaid too.")
+    var overlay = false
 
     @Option(name: .customLong("bind"), help: ArgumentHelp("Mount a host directory in the guest's tree, read-only unless :rw (repeatable).", valueName: "HOST:GUEST[:ro|rw]"))
     var binds: [String] = []
@@ -107,7 +110,7 @@ struct Run: ParsableCommand {
 
     /// The flags as plain values, for `RunOptions.launch`.
     var options: RunOptions {
-        RunOptions(platform: platform, systrapTrap: systrapTrap, root: root, binds: binds, strace: strace,
+        RunOptions(platform: platform, systrapTrap: systrapTrap, root: root, overlay: overlay, binds: binds, strace: strace,
                    output: output, filter: filter, json: json, cwd: cwd, env: env, envClear: envClear,
                    hostname: hostname, command: command)
     }

@@ -16,6 +16,7 @@ import Testing
         ["--strace-json", "--strace-output=t.json", "prog"],
         ["--root", "/srv/root", "--bind", "/a:/b", "--bind=/c:/d:rw", "prog"],
         ["--strace", "--platform", "vmexec", "--", "prog", "--", "x"],
+        ["--overlay", "--root", "/srv", "prog"],
         ["--cwd", "/usr", "--env", "A=1", "--env=B=2", "--env-clear", "--hostname", "box", "prog"],
     ]
 

@@ -106,4 +106,91 @@ import Testing
         let missing = Harness.sandboxed(platform, "/bin/true", extra: ["--cwd", "/no/such/dir"])
         #expect(missing.status == 64 && missing.stderr.contains("--cwd /no/such/dir"))
     }
+
+    /// --overlay: writes, appends, unlinks, renames, mkdir -p, rmdir and
+    /// re-mkdir over the host's tree are seen inside as a native run sees
+    /// them in a copy, and the host tree is left byte for byte and mtime for
+    /// mtime as it was.
+    @Test(arguments: Harness.platforms)
+    func overlayKeepsEveryWriteInTheSandbox(_ platform: Harness.TestPlatform) throws {
+        let script = """
+            set -e
+            echo new > a/new; cat a/new
+            echo more >> a/f1; cat a/f1
+            rm a/sub/f2; ls a/sub | wc -l
+            mv a/f1 a/f1.moved; ls a
+            mkdir -p x/y/z; echo deep > x/y/z/f; cat x/y/z/f
+            rmdir c; mkdir c; ls -a c
+            rm -r a/sub; mkdir a/sub; ls -a a/sub
+            ln -s new a/l; cat a/l
+            chmod 600 a/new; stat -c %a a/new
+            mv b/g b/h; ls b; cat b/h
+            find . | sort
+            """
+        var outputs: [Harness.Result] = []
+        var digests: [String] = []
+        for sandboxed in [false, true] {
+            let dir = try Harness.scratchDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            try Self.makeTree(at: dir)
+            let before = try Self.digest(dir)
+            let args = ["-c", "cd \(dir.path) && " + script]
+            outputs.append(sandboxed
+                ? Harness.sandboxed(platform, "/bin/sh", args, extra: ["--overlay"], env: Self.env)
+                : Harness.run("/bin/sh", args, env: Self.env))
+            if sandboxed { digests = [before, try Self.digest(dir)] }
+        }
+        #expect(outputs[0].status == 0, "natively: \(outputs[0].stderr)")
+        #expect(outputs[1] == outputs[0], "on \(platform.rawValue)")
+        #expect(digests[0] == digests[1], "the host tree changed under --overlay")
+
+        // Outside the scratch tree too: a new file in /etc is the sandbox's alone.
+        let marker = "/etc/sentry-overlay-test-\(getpid())"
+        let r = Harness.sandboxed(platform, "/bin/sh", ["-c", "echo x > \(marker) && cat \(marker) && rm \(marker) && ls /etc | grep -c sentry-overlay-test"],
+                                  extra: ["--overlay"], env: Self.env)
+        #expect(r == Harness.Result(status: 1, stdout: "x\n0\n", stderr: ""))
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    static func makeTree(at dir: URL) throws {
+        let fm = FileManager.default
+        for d in ["a/sub", "b", "c"] { try fm.createDirectory(at: dir.appendingPathComponent(d), withIntermediateDirectories: true) }
+        for (f, text) in [("a/f1", "one\n"), ("a/sub/f2", "two\n"), ("b/g", "gee\n")] {
+            try text.write(to: dir.appendingPathComponent(f), atomically: false, encoding: .utf8)
+        }
+    }
+
+    /// Every entry's path, type, mode, size, mtime and contents.
+    static func digest(_ dir: URL) throws -> String {
+        let fm = FileManager.default
+        var lines: [String] = []
+        for case let rel as String in fm.enumerator(atPath: dir.path)! {
+            let path = dir.appendingPathComponent(rel).path
+            var st = stat()
+            lstat(path, &st)
+            let body = st.st_mode & S_IFMT == S_IFREG ? (try String(contentsOfFile: path, encoding: .utf8)) : ""
+            lines.append("\(rel) \(String(st.st_mode, radix: 8)) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(body)")
+        }
+        return lines.sorted().joined(separator: "\n")
+    }
+
+    /// A program under the host's /tmp runs by its host path although the
+    /// sandbox has a /tmp of its own; under --overlay /tmp is the host's.
+    @Test(arguments: Harness.platforms)
+    func programsUnderTheHostsTmpRun(_ platform: Harness.TestPlatform) throws {
+        var template = Array("/tmp/sentry-test-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) != nil }
+        try #require(made, "mkdtemp failed")
+        let dir = String(cString: template)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let exe = dir + "/prog"
+        try Harness.writeExecutable(try Data(contentsOf: URL(fileURLWithPath: Harness.image("hello"))), to: exe)
+        try "data\n".write(toFile: dir + "/file", atomically: false, encoding: .utf8)
+        let expected = try String(contentsOfFile: Harness.images.appendingPathComponent("expected/hello.out").path, encoding: .utf8)
+        #expect(Harness.sandboxed(platform, exe) == Harness.Result(status: 0, stdout: expected, stderr: ""))
+        let overlaid = Harness.sandboxed(platform, "/bin/sh", ["-c", "cat \(dir)/file && echo more >> \(dir)/file && cat \(dir)/file"],
+                                         extra: ["--overlay"], env: Self.env)
+        #expect(overlaid == Harness.Result(status: 0, stdout: "data\ndata\nmore\n", stderr: ""))
+        #expect(try String(contentsOfFile: dir + "/file", encoding: .utf8) == "data\n")
+    }
 }

@@ -132,7 +132,10 @@ public final class HostInode: Inode, @unchecked Sendable {
         return s
     }
 
-    public override func lookup(_ name: String, _ ctx: WalkContext) throws(Errno) -> Inode {
+    public override func lookup(_ name: String, _ ctx: WalkContext) throws(Errno) -> Inode { try child(name) }
+
+    /// The child called `name`: the host answers for this one name, beneath this directory.
+    func child(_ name: String) throws(Errno) -> HostInode {
         guard cachedKind == .directory else { throw .ENOTDIR }
         if foreignMount { throw .ENOENT }
         // One statx finds an inode already open; on the same host mount only
@@ -156,7 +159,9 @@ public final class HostInode: Inode, @unchecked Sendable {
         throw .EOPNOTSUPP   // host directories are read with getdents on an open description
     }
 
-    public override func readlink(_ ctx: WalkContext) throws(Errno) -> String {
+    public override func readlink(_ ctx: WalkContext) throws(Errno) -> String { try linkTarget() }
+
+    func linkTarget() throws(Errno) -> String {
         guard cachedKind == .symlink else { throw .EINVAL }
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlinkat(fd, "", &buf, Int(PATH_MAX))

@@ -88,7 +88,9 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
         }
     }
 
-    public override func entries(_ ctx: WalkContext) throws(Errno) -> [DirEntry] {
+    public override func entries(_ ctx: WalkContext) throws(Errno) -> [DirEntry] { try childEntries() }
+
+    func childEntries() throws(Errno) -> [DirEntry] {
         try meta.withLock { (m: inout Meta) throws(Errno) -> [DirEntry] in
             guard m.mode & S_IFMT == S_IFDIR else { throw .ENOTDIR }
             return m.children.sorted { $0.key < $1.key }.map { DirEntry($0.key, $0.value.kind, inode: $0.value.ino) }

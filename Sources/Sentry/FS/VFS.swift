@@ -31,11 +31,16 @@ public final class VFS: Sendable {
 
     static let maxSymlinks = 40
 
-    /// `root` becomes the guest's `/`; the sentry's /proc, /dev, /dev/shm
-    /// and /tmp are mounted over it.
-    public init(root: HostFS, readOnly: Bool, memory: MemoryFile) throws(Errno) {
+    /// `root` becomes the guest's `/`, read-only, or with `overlay` writable
+    /// with every change kept in sentry memory (OverlayFS); the sentry's
+    /// /proc, /dev and /dev/shm are mounted over it, and a fresh tmpfs at
+    /// /tmp unless the overlay shows the host's own /tmp.
+    public init(root: HostFS, overlay: Bool = false, memory: MemoryFile) throws(Errno) {
         self.memory = memory
-        let m = Mount(path: "/", root: try root.rootInode(), type: "ext4", source: root.hostPath, readOnly: readOnly, id: 0)
+        let m = overlay
+            ? Mount(path: "/", root: OverlayFS(lower: try root.rootInode(), memory: memory, device: 0x100).rootNode,
+                    type: "overlay", source: "overlay", readOnly: false, id: 0)
+            : Mount(path: "/", root: try root.rootInode(), type: "ext4", source: root.hostPath, readOnly: true, id: 0)
         mounts = MountTable(root: m)
         rootLocation = Location(mount: m, inode: m.root, name: "", parent: nil)
         memfdFS = TmpFS(memory: memory, device: 0x1ff)
@@ -44,7 +49,7 @@ public final class VFS: Sendable {
         add("/proc", ProcFS.root(self), type: "proc", source: "proc", readOnly: false)
         add("/dev", DevFS.root(), type: "devtmpfs", source: "devtmpfs", readOnly: false)
         mountTmpfs(at: "/dev/shm")
-        mountTmpfs(at: "/tmp")
+        if !overlay { mountTmpfs(at: "/tmp") }
     }
 
     private func add(_ path: String, _ root: Inode, type: String, source: String, readOnly: Bool) {
