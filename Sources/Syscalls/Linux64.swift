@@ -31,6 +31,7 @@ public let linuxAMD64: SyscallTable = {
         23:  Syscall("select", Poll.select, [.int, .hex, .hex, .hex, .hex]),
         24:  Syscall("sched_yield", Process.schedYield, []),
         25:  Syscall("mremap", Memory.mremap, [.hex, .uint, .uint, .mremapFlags, .hex], .hex),
+        26:  Syscall("msync", Memory.msync, [.hex, .uint, .hex]),
         28:  Syscall("madvise", Memory.madvise, [.hex, .uint, .madvice]),
         32:  Syscall("dup", Files.dup, [.fd], .fd),
         33:  Syscall("dup2", Files.dup2, [.fd, .fd], .fd),

@@ -56,6 +56,11 @@ enum Memory {
         Int64(try t.mm.remap(a.address(0), oldLength: a[1], newLength: a[2], flags: a.uint32(3), newAddress: a.address(4)).rawValue)
     }
 
+    static func msync(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try t.mm.sync(a.address(0), length: a[1], flags: a.int32(2))
+        return 0
+    }
+
     static func madvise(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         try t.mm.advise(a.address(0), length: a[1], advice: a.int32(2))
         return 0

@@ -193,4 +193,22 @@ import Testing
         #expect(overlaid == Harness.Result(status: 0, stdout: "data\ndata\nmore\n", stderr: ""))
         #expect(try String(contentsOfFile: dir + "/file", encoding: .utf8) == "data\n")
     }
+
+    /// MAP_SHARED of a file in an :rw bind: two processes' separate mmaps
+    /// share pages, msync and munmap write the changed pages to the file
+    /// (and only those), msync checks its arguments as Linux does.
+    @Test(arguments: Harness.platforms)
+    func sharedFileMappingsReachTheFile(_ platform: Harness.TestPlatform) throws {
+        var results: [Harness.Result] = []
+        for sandboxed in [false, true] {
+            let dir = try Harness.scratchDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let file = dir.appendingPathComponent("data").path
+            results.append(sandboxed
+                ? Harness.sandboxed(platform, Harness.image("mapshared"), [file], extra: ["--bind", "\(dir.path):\(dir.path):rw"])
+                : Harness.run(Harness.image("mapshared"), [file]))
+        }
+        #expect(results[0].status == 0, "natively: \(results[0].stderr)")
+        #expect(results[1] == results[0], "on \(platform.rawValue)")
+    }
 }

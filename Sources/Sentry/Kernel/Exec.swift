@@ -33,7 +33,8 @@ extension Task {
         } else {
             do { newSpace = try kernel.platform.makeAddressSpace() } catch { throw .ENOMEM }
         }
-        let newMM = MemoryManager(memory: kernel.memory, space: newSpace, layout: kernel.layout, imageCache: kernel.imageCache)
+        let newMM = MemoryManager(memory: kernel.memory, space: newSpace, layout: kernel.layout, imageCache: kernel.imageCache,
+                                  hostPages: kernel.hostPages)
         let loaded: Loader.Result
         do { loaded = try Loader.load(program, interpreter: interpreter, into: newMM, argv: argv, envp: envp, execfn: path) } catch {
             newSpace?.leave()

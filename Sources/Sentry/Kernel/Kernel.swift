@@ -21,6 +21,8 @@ public final class Kernel: @unchecked Sendable {
     let futexes = FutexTable()
     /// Read-only pages of executables, shared across execs.
     public let imageCache: ImageCache
+    /// Host files' pages mapped MAP_SHARED, shared by every process.
+    public let hostPages: HostPageCache
     let timerThread = TimerThread()
 
     private let mutex = KernelLock()
@@ -43,6 +45,7 @@ public final class Kernel: @unchecked Sendable {
         self.platform = platform; self.memory = memory; self.layout = layout
         self.table = table; self.vfs = vfs; self.tracer = tracer
         self.imageCache = ImageCache(memory: memory)
+        self.hostPages = HostPageCache(memory: memory)
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         bootTime = t
@@ -91,7 +94,7 @@ public final class Kernel: @unchecked Sendable {
         let exe = try findExecutable(guestPath, argv: argv, from: cwdLocation, boot)
         // The image is loaded before a stub is taken, then mirrored into it
         // in one batch: the stub pool starts its first stub meanwhile.
-        let mm = MemoryManager(memory: memory, space: nil, layout: layout, imageCache: imageCache)
+        let mm = MemoryManager(memory: memory, space: nil, layout: layout, imageCache: imageCache, hostPages: hostPages)
         let loaded: Loader.Result
         do { loaded = try Loader.load(exe.program, interpreter: exe.interpreter, into: mm, argv: exe.argv, envp: envp, execfn: exe.path) }
         catch { throw .guest("loading \(guestPath)", error) }

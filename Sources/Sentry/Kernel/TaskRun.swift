@@ -72,7 +72,7 @@ extension Task {
         let ticks = stubTicks
         kernel.locked { group.ownTicks += ticks }
         releaseVforkParent()
-        let status: ExitStatus = kernel.locked {
+        let (status, last): (ExitStatus, Bool) = kernel.locked {
             group.tasks.removeAll { $0 === self }
             if kernel.tasks[tid] === self { kernel.tasks[tid] = nil }
             group.groupEvents.notify()
@@ -80,8 +80,11 @@ extension Task {
             if group.tasks.isEmpty {
                 group.exitStatus = st
             }
-            return st
+            return (st, group.tasks.isEmpty)
         }
+        // As exit_mm before exit_notify: the parent that waits for this
+        // process finds the file changes of its shared mappings made.
+        if last { mm.writeBackShared() }
         fds.releaseUser()
         kernel.tracer?.exited(self, status)
         kernel.locked { if group.tasks.isEmpty && !group.zombie { kernel.processDiedLocked(group) } }

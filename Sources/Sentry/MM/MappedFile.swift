@@ -25,6 +25,8 @@ public final class MappedFile: FileMapping, Equatable {
     /// opens see the same contents (the image cache's key).
     let size: Int64
     let mtime: timespec
+    /// Open for writing: a MAP_SHARED mapping's changes can go back through it.
+    let writable: Bool
 
     /// Duplicates `hostFD`; the caller keeps its own.
     public init(duplicating hostFD: Int32, path: String) throws(Errno) {
@@ -38,6 +40,8 @@ public final class MappedFile: FileMapping, Equatable {
         self.inode = UInt64(st.st_ino)
         self.size = Int64(st.st_size)
         self.mtime = st.st_mtim
+        let mode = fcntl(fd, F_GETFL) & O_ACCMODE
+        self.writable = mode == O_RDWR || mode == O_WRONLY
     }
 
     deinit { close(hostFD) }

@@ -62,17 +62,21 @@ public final class MemoryManager: Sendable {
 
     /// Shared read-only file pages (exec of the same binary again).
     public let imageCache: ImageCache?
+    /// Host files' pages mapped MAP_SHARED, one run per file range for the sandbox.
+    public let hostPages: HostPageCache?
 
-    public init(memory: MemoryFile, space: AddressSpace?, layout: AddressLayout, imageCache: ImageCache? = nil) {
+    public init(memory: MemoryFile, space: AddressSpace?, layout: AddressLayout, imageCache: ImageCache? = nil,
+                hostPages: HostPageCache? = nil) {
         self.memory = memory
         self.imageCache = imageCache
+        self.hostPages = hostPages
         self.layout = layout
         self.state = Mutex(State(space: space))
     }
 
     deinit {
         // The runners have left the address space by now; only memory is left to return.
-        state.withLock { s in for v in s.vmas.vmas { memory.free(v.memOffset, v.length) } }
+        state.withLock { s in for v in s.vmas.vmas { release(v) } }
     }
 
     public var addressSpace: AddressSpace? { state.withLock { $0.space } }
@@ -92,7 +96,7 @@ public final class MemoryManager: Sendable {
     /// `unshareLocked`); the rest copied (only the pages that hold data).
     /// The copy has no host mirror yet.
     public func fork() throws(Errno) -> MemoryManager {
-        let child = MemoryManager(memory: memory, space: nil, layout: layout, imageCache: imageCache)
+        let child = MemoryManager(memory: memory, space: nil, layout: layout, imageCache: imageCache, hostPages: hostPages)
         try state.withLock { (s: inout State) throws(Errno) in
             var copied = VMASet()
             defer { child.state.withLock { $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk } }
@@ -130,6 +134,8 @@ public final class MemoryManager: Sendable {
             let off: UInt64
             if let file = file as? MappedFile, cacheable, let imageCache, !prot.contains(.write), !flags.contains(.shared) {
                 off = try imageCache.chunk(file, offset: fileOffset, length: len)
+            } else if let file = file as? MappedFile, flags.contains(.shared), let hostPages {
+                off = try hostPages.pages(file, offset: fileOffset, length: len)
             } else if let file, flags.contains(.shared), let pages = try file.sharedPages(offset: fileOffset, length: len) {
                 off = pages   // the file's own pages: writes through any mapping reach the file
             } else {
@@ -184,7 +190,48 @@ public final class MemoryManager: Sendable {
         let removed = s.vmas.remove(range)
         guard !removed.isEmpty else { return }
         if doMirror { try mirror(&s) { (sp) throws(PlatformError) in try sp.unmap(range) } }
-        for v in removed { memory.free(v.memOffset, v.length) }
+        for v in removed { release(v) }
+    }
+
+    /// Drops a removed VMA's hold on its memory; a shared mapping of a host
+    /// file writes its changed pages back first (munmap reports no error).
+    private func release(_ v: VMA) {
+        if v.shared, case .file(let f as MappedFile, _) = v.backing, let hostPages {
+            try? hostPages.writeBack(f, memOffset: v.memOffset, length: v.length)
+            memory.free(v.memOffset, v.length)
+            hostPages.release(f)
+        } else {
+            memory.free(v.memOffset, v.length)
+        }
+    }
+
+    /// Writes the changed pages of every shared host-file mapping back (a process exits).
+    public func writeBackShared() {
+        guard let hostPages else { return }
+        let shared = state.withLock { $0.vmas.vmas.filter(\.shared) }
+        for v in shared {
+            if case .file(let f as MappedFile, _) = v.backing { try? hostPages.writeBack(f, memOffset: v.memOffset, length: v.length) }
+        }
+    }
+
+    /// msync(2): MS_ASYNC (1), MS_INVALIDATE (2), MS_SYNC (4). Shared
+    /// mappings of host files write their changed pages back (MS_SYNC also
+    /// to stable storage); everything else is the file's own pages already.
+    public func sync(_ addr: GuestAddress, length: UInt64, flags: Int32) throws(Errno) {
+        guard addr.isPageAligned, flags & ~7 == 0, flags & 5 != 5 else { throw .EINVAL }
+        guard let len = GuestAddress(length).pageUp?.rawValue else { throw .ENOMEM }
+        let (end, o) = addr.rawValue.addingReportingOverflow(len)
+        guard !o else { throw .ENOMEM }
+        if len == 0 { return }
+        let range = addr..<GuestAddress(end)
+        try state.withLock { (s: inout State) throws(Errno) in
+            guard s.vmas.isFullyMapped(range) else { throw .ENOMEM }
+            for v in s.vmas.overlapping(range) where v.shared {
+                guard case .file(let f as MappedFile, _) = v.backing, let hostPages else { continue }
+                let part = v.slice(range)
+                try hostPages.writeBack(f, memOffset: part.memOffset, length: part.length, durable: flags & 4 != 0)
+            }
+        }
     }
 
     /// mprotect(2).
