@@ -63,6 +63,7 @@ public struct Errno: Error, RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let ENODATA = Errno(61), EOVERFLOW = Errno(75), EOPNOTSUPP = Errno(95)
     public static let ETXTBSY = Errno(26), EDEADLK = Errno(35), ELIBBAD = Errno(80), ENOTSOCK = Errno(88)
     public static let ETIMEDOUT = Errno(110)
+    public static let ENOMSG = Errno(42), EIDRM = Errno(43)
     /// Kernel-internal: the syscall was cut short by a signal and is
     /// restarted or turned into EINTR when the signal is taken. Never reach
     /// the guest.

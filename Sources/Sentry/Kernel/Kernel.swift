@@ -23,6 +23,8 @@ public final class Kernel: @unchecked Sendable {
     public let imageCache: ImageCache
     /// Host files' pages mapped MAP_SHARED, shared by every process.
     public let hostPages: HostPageCache
+    /// System V shared memory, semaphores and message queues.
+    public let ipc: IPCNamespace
     let timerThread = TimerThread()
 
     private let mutex = KernelLock()
@@ -46,6 +48,7 @@ public final class Kernel: @unchecked Sendable {
         self.table = table; self.vfs = vfs; self.tracer = tracer
         self.imageCache = ImageCache(memory: memory)
         self.hostPages = HostPageCache(memory: memory)
+        self.ipc = IPCNamespace(memory: memory)
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         bootTime = t

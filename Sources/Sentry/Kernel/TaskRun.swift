@@ -72,7 +72,7 @@ extension Task {
         let ticks = stubTicks
         kernel.locked { group.ownTicks += ticks }
         releaseVforkParent()
-        let (status, last): (ExitStatus, Bool) = kernel.locked {
+        let (status, last, soleUser): (ExitStatus, Bool, Bool) = kernel.locked {
             group.tasks.removeAll { $0 === self }
             if kernel.tasks[tid] === self { kernel.tasks[tid] = nil }
             group.groupEvents.notify()
@@ -80,11 +80,13 @@ extension Task {
             if group.tasks.isEmpty {
                 group.exitStatus = st
             }
-            return (st, group.tasks.isEmpty)
+            return (st, group.tasks.isEmpty, kernel.tasks.values.allSatisfy { $0.mm !== mm })
         }
-        // As exit_mm before exit_notify: the parent that waits for this
-        // process finds the file changes of its shared mappings made.
-        if last { mm.writeBackShared() }
+        // As exit_mm and exit_sem before exit_notify: the parent that waits
+        // finds the shared mappings' changes in their files, System V
+        // attachments gone and semaphore undos applied.
+        if soleUser { mm.releaseAll() }
+        if last { kernel.ipc.processExited(pid: group.pid) }
         fds.releaseUser()
         kernel.tracer?.exited(self, status)
         kernel.locked { if group.tasks.isEmpty && !group.zombie { kernel.processDiedLocked(group) } }

@@ -12,6 +12,13 @@ public protocol FileMapping: AnyObject, Sendable {
     /// The memory-file run that holds file bytes [offset, offset+length),
     /// retained for the caller; nil when shared mappings are copies too.
     func sharedPages(offset: UInt64, length: UInt64) throws(Errno) -> UInt64?
+    /// A mapping of this file is gone (its pages freed): a System V segment
+    /// removed while attached may go now.
+    func mappingReleased()
+}
+
+extension FileMapping {
+    public func mappingReleased() {}
 }
 
 /// A host file whose pages a private mapping copies: its own host descriptor (so

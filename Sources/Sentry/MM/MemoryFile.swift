@@ -141,6 +141,13 @@ public final class MemoryFile: Sendable {
         return ownerless
     }
 
+    /// The most owners any byte of a chunk has.
+    public func owners(_ offset: UInt64, _ length: UInt64) -> Int {
+        allocator.withLock { a in
+            1 + a.shares.filter { $0.range.overlaps(offset..<(offset + length)) }.map(\.extra).reduce(0, Swift.max)
+        }
+    }
+
     /// Whether any part of a chunk has another owner.
     public func isShared(_ offset: UInt64, _ length: UInt64) -> Bool {
         allocator.withLock { a in a.shares.contains { $0.range.overlaps(offset..<(offset + length)) } }

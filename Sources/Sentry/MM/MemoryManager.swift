@@ -202,15 +202,34 @@ public final class MemoryManager: Sendable {
             hostPages.release(f)
         } else {
             memory.free(v.memOffset, v.length)
+            if case .file(let f, _) = v.backing { f.mappingReleased() }
         }
     }
 
-    /// Writes the changed pages of every shared host-file mapping back (a process exits).
-    public func writeBackShared() {
-        guard let hostPages else { return }
-        let shared = state.withLock { $0.vmas.vmas.filter(\.shared) }
-        for v in shared {
-            if case .file(let f as MappedFile, _) = v.backing { try? hostPages.writeBack(f, memOffset: v.memOffset, length: v.length) }
+    /// shmdt(2)'s unmapping: the mapping that starts at `addr` at its file's
+    /// offset 0, and every piece of the same file's mapping within the
+    /// file's length from there. `length` names the files that qualify
+    /// (System V segments) and their length. EINVAL if there is none.
+    public func unmapAttachment(at addr: GuestAddress, length: (any FileMapping) -> UInt64?) throws(Errno) -> any FileMapping {
+        guard addr.isPageAligned else { throw .EINVAL }
+        return try state.withLock { (s: inout State) throws(Errno) -> any FileMapping in
+            guard let v = s.vmas.find(addr), v.start == addr, case .file(let f, 0) = v.backing, let len = length(f) else { throw .EINVAL }
+            let (end, o) = addr.rawValue.addingReportingOverflow(len)
+            let limit = GuestAddress(o ? layout.top.rawValue : min(end, layout.top.rawValue))
+            for piece in s.vmas.overlapping(addr..<limit) {
+                if case .file(let g, _) = piece.backing, g === f { try unmapLocked(&s, piece.slice(addr..<limit).range, mirror: true) }
+            }
+            return f
+        }
+    }
+
+    /// exit_mm: the last task using this mm is gone; every mapping goes
+    /// (shared file pages written back), none mirrored: the stub is going
+    /// too, or is emptied before it serves again.
+    public func releaseAll() {
+        state.withLock { s in
+            let all = s.vmas.remove(layout.minAddress..<layout.top)
+            for v in all { release(v) }
         }
     }
 
