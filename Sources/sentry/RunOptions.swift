@@ -150,40 +150,23 @@ struct RunOptions: Equatable {
         let inherited = Kernel.hostSignalState()
         Kernel.blockStubExitSignals()
 
-        let kind: PlatformKind
-        if platform == "auto" {
-            guard let k = PlatformKind.auto() else { fail("no platform is available here (see `sentry platforms`)", .platformUnavailable) }
-            kind = k
-        } else {
-            kind = PlatformKind(rawValue: platform)!
-        }
-
-        let memory: MemoryFile, stub: StubRegion, backend: Platform
-        do {
-            memory = try MemoryFile()
-            let seccompTrap = kind == .systrap && (systrapTrap == "seccomp" || (systrapTrap == nil && !PlatformKind.sudAvailable))
-            stub = try StubRegion.install(trapGuestSyscalls: seccompTrap)
-            backend = try kind.make(memory: memory, stub: stub)
-        } catch {
-            if case .unavailable = error { fail(error.description, .platformUnavailable) }
-            fail(error.description, .internalError)
-        }
-
-        let vfs: VFS
-        do { vfs = try VFS(root: try HostFS(path: root), overlay: overlay, memory: memory) } catch {
-            fail("--root \(root): \(error.message)", .usage)
-        }
-        var hostDirs: [(host: String, guest: String)] = [(vfs.mounts.root.source, "/")]
+        var config = SandboxConfiguration()
+        config.platform = platform == "auto" ? nil : PlatformKind(rawValue: platform)!
+        config.seccompTrap = systrapTrap.map { $0 == "seccomp" }
+        config.root = root
+        config.overlay = overlay
+        config.hostname = hostname
         for spec in binds {
-            let b: (host: String, guest: String, readOnly: Bool)
-            do { b = try Self.parseBind(spec) } catch { fail(String(describing: error), .usage) }
-            do { try vfs.bind(host: b.host, at: b.guest, readOnly: b.readOnly) } catch {
-                fail("--bind \(spec): \(b.host): \(error.message)", .usage)
-            }
-            if let m = vfs.mounts.mount(at: b.guest) { hostDirs.append((m.source, b.guest)) }
+            do {
+                let b = try Self.parseBind(spec)
+                config.binds.append(.init(host: b.host, guest: b.guest, readOnly: b.readOnly))
+            } catch { fail(String(describing: error), .usage) }
         }
-
-        var tracer: Tracer?
+        // The trace file is truncated only once the tree it will trace can be built.
+        for b in config.binds {
+            var st = Glibc.stat()
+            if stat(b.host, &st) != 0 { fail("--bind \(b.host):\(b.guest): \(b.host): \(Errno(errno).message)", .usage) }
+        }
         if strace || json || output != nil || filter != nil {
             var fd: Int32 = 2
             if let output {
@@ -191,33 +174,37 @@ struct RunOptions: Equatable {
                 if fd < 0 { fail("-o \(output): \(Errno(errno).message)", .usage) }
             }
             let names = filter.map { Set($0.split(separator: ",").map(String.init)) }
-            tracer = Tracer(fd: fd, style: json ? .json : .text, filter: names)
+            config.tracer = Tracer(fd: fd, style: json ? .json : .text, filter: names)
         }
+        let sandbox: Sandbox
+        do { sandbox = try Sandbox(config, table: linuxAMD64) } catch {
+            switch error {
+            case .platformUnavailable: fail(error.description, .platformUnavailable)
+            case .platformFailed: fail(error.description, .internalError)
+            case .root, .bind: fail(error.description, .usage)
+            }
+        }
+        let kernel = sandbox.kernel
 
-        let kernel = Kernel(platform: backend, memory: memory, layout: AddressLayout(top: stub.base),
-                            table: linuxAMD64, vfs: vfs, tracer: tracer)
-        if let hostname { kernel.hostname = hostname }
         var cwd = "/"
         if let guestCWD = self.cwd {
-            let boot = BootContext(kernel)
-            guard let st = try? kernel.vfs.stat(guestCWD, from: kernel.vfs.rootLocation, followLast: true, boot),
-                  st.st_mode & S_IFMT == S_IFDIR else { fail("--cwd \(guestCWD): no such directory in the guest's view", .usage) }
+            guard sandbox.isDirectory(guestCWD) else { fail("--cwd \(guestCWD): no such directory in the guest's view", .usage) }
             cwd = guestCWD
-        } else if let host = hostCWD(), let g = Self.expose(host, hostDirs, vfs) {
+        } else if let host = hostCWD(), let g = sandbox.expose(hostDirectory: host) {
             cwd = g
         }
-        // So does the directory of a program named by its host path, when
-        // the guest sees that path as the host does (`sentry run /tmp/build/prog`
-        // from anywhere): a program that exists must not be "no such file".
+        // A program named by its host path, which the guest sees at the same
+        // path (`sentry run /tmp/build/prog` from anywhere), must not be "no
+        // such file" because the sandbox's own /tmp covers it.
         if argv[0].hasPrefix("/"), let slash = argv[0].lastIndex(of: "/") {
             var st = Glibc.stat()
             let dir = VFS.normalize(String(argv[0][..<slash]))
-            if stat(argv[0], &st) == 0, st.st_mode & S_IFMT == S_IFREG, Self.guestPath(ofHost: dir, hostDirs)?.path == dir {
-                _ = Self.expose(dir, hostDirs, vfs)
+            if stat(argv[0], &st) == 0, st.st_mode & S_IFMT == S_IFREG, sandbox.guestPath(ofHost: dir)?.path == dir {
+                _ = sandbox.expose(hostDirectory: dir)
             }
         }
         let env = Self.merge(envClear ? [] : environment(), self.env)
-        let program = resolveProgram(argv[0], cwd: cwd, env: env, kernel: kernel)
+        let program = sandbox.resolveProgram(argv[0], cwd: cwd, env: env)
 
         _ = ThreadGroup.startingLimits
         Self.raiseDescriptorLimit()
@@ -241,16 +228,6 @@ struct RunOptions: Equatable {
         Glibc.exit(status.shellStatus)
     }
 
-    /// The guest path of host directory `host`, made visible there
-    /// (read-only) if the sandbox's own /tmp, /dev or /proc, or a bind of
-    /// some other host directory, cover it; nil if the guest can't see it.
-    static func expose(_ host: String, _ hostDirs: [(host: String, guest: String)], _ vfs: VFS) -> String? {
-        guard let (g, through) = guestPath(ofHost: host, hostDirs) else { return nil }
-        if let m = vfs.mounts.mount(covering: g), m.path != through, m.path != g || m.type != "bind" {
-            do { try vfs.bind(host: host, at: g, readOnly: true) } catch { return nil }
-        }
-        return g
-    }
 
     private func hostCWD() -> String? {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
@@ -278,31 +255,5 @@ struct RunOptions: Equatable {
         return out
     }
 
-    /// The guest path of a host path, under the bind (or root) that holds it,
-    /// the deepest winning; and the guest mount point it was translated through.
-    static func guestPath(ofHost host: String, _ dirs: [(host: String, guest: String)]) -> (path: String, through: String)? {
-        var best: (depth: Int, path: String, through: String)?
-        for d in dirs {
-            let rel: String
-            if d.host == "/" { rel = host } else if host == d.host { rel = "" }
-            else if host.hasPrefix(d.host + "/") { rel = String(host.dropFirst(d.host.count)) } else { continue }
-            if let b = best, b.depth >= d.host.count { continue }
-            best = (d.host.count, VFS.normalize(d.guest + "/" + rel), d.guest)
-        }
-        return best.map { ($0.path, $0.through) }
-    }
 
-    /// A name without a slash is looked up in the guest's PATH, as execvp does.
-    private func resolveProgram(_ name: String, cwd: String, env: [String], kernel: Kernel) -> String {
-        if name.contains("/") { return name }
-        let path = env.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
-        let boot = BootContext(kernel)
-        let start = (try? kernel.vfs.directory(cwd, from: kernel.vfs.rootLocation, boot)) ?? kernel.vfs.rootLocation
-        for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = dir.isEmpty ? name : dir + "/" + name
-            if let st = try? kernel.vfs.stat(candidate, from: start, followLast: true, boot),
-               st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o111 != 0 { return candidate }
-        }
-        return name
-    }
 }

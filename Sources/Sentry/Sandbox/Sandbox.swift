@@ -1,0 +1,137 @@
+import Glibc
+
+/// Everything a sandbox is made of, as plain values: what the command line,
+/// an OCI bundle or a checkpoint image say, before anything exists.
+public struct SandboxConfiguration: Sendable {
+    /// A host directory shown in the guest's tree.
+    public struct Bind: Sendable, Equatable {
+        public var host: String
+        public var guest: String
+        public var readOnly: Bool
+        public init(host: String, guest: String, readOnly: Bool) { self.host = host; self.guest = guest; self.readOnly = readOnly }
+    }
+
+    /// The trapping backend; nil: the first available (`--platform auto`).
+    public var platform: PlatformKind?
+    /// systrap's trap: seccomp RET_TRAP instead of Syscall User Dispatch (the
+    /// default where the kernel has it).
+    public var seccompTrap: Bool?
+    /// The host directory that is the guest's `/`.
+    public var root = "/"
+    /// `/` writable, its changes kept in sentry memory.
+    public var overlay = false
+    public var binds: [Bind] = []
+    public var hostname: String?
+    public var tracer: Tracer?
+
+    public init() {}
+}
+
+/// Why a sandbox could not be built; each is a distinct failure of the
+/// caller's input or of the host.
+public enum SandboxError: Error, CustomStringConvertible {
+    case platformUnavailable(String)
+    case platformFailed(String)
+    case root(String, Errno)
+    case bind(Bind, Errno)
+    public typealias Bind = SandboxConfiguration.Bind
+
+    public var description: String {
+        switch self {
+        case .platformUnavailable(let why), .platformFailed(let why): return why
+        case .root(let path, let e): return "--root \(path): \(e.message)"
+        case .bind(let b, let e): return "--bind \(b.host):\(b.guest): \(b.host): \(e.message)"
+        }
+    }
+}
+
+/// A built sandbox: memory file, stub region, platform, filesystem view and
+/// kernel, wired in the one order that works (the platform before the first
+/// stub, mounts before the first walk), for the CLI, the OCI runtime and
+/// checkpoint restore alike.
+public final class Sandbox {
+    public let kernel: Kernel
+    private let hostDirectories: [(host: String, guest: String)]
+
+    public init(_ config: SandboxConfiguration, table: SyscallTable) throws(SandboxError) {
+        guard let kind = config.platform ?? PlatformKind.auto() else {
+            throw .platformUnavailable("no platform is available here (see `sentry platforms`)")
+        }
+        let memory: MemoryFile, stub: StubRegion, backend: Platform
+        do {
+            memory = try MemoryFile()
+            let seccomp = kind == .systrap && (config.seccompTrap ?? !PlatformKind.sudAvailable)
+            stub = try StubRegion.install(trapGuestSyscalls: seccomp)
+            backend = try kind.make(memory: memory, stub: stub)
+        } catch {
+            if case .unavailable = error { throw .platformUnavailable(error.description) }
+            throw .platformFailed(error.description)
+        }
+
+        let vfs: VFS
+        do { vfs = try VFS(root: try HostFS(path: config.root), overlay: config.overlay, memory: memory) } catch {
+            throw .root(config.root, error)
+        }
+        var dirs: [(host: String, guest: String)] = [(vfs.mounts.root.source, "/")]
+        for b in config.binds {
+            do { try vfs.bind(host: b.host, at: b.guest, readOnly: b.readOnly) } catch { throw .bind(b, error) }
+            if let m = vfs.mounts.mount(at: VFS.normalize(b.guest)) { dirs.append((m.source, m.path)) }
+        }
+        hostDirectories = dirs
+        kernel = Kernel(platform: backend, memory: memory, layout: AddressLayout(top: stub.base), table: table,
+                        vfs: vfs, tracer: config.tracer)
+        if let hostname = config.hostname { kernel.hostname = hostname }
+    }
+
+    /// The guest path of a host path, under the bind (or root) that holds
+    /// it, the deepest winning; and the guest mount point it was translated through.
+    public func guestPath(ofHost host: String) -> (path: String, through: String)? {
+        Self.guestPath(ofHost: host, hostDirectories)
+    }
+
+    static func guestPath(ofHost host: String, _ dirs: [(host: String, guest: String)]) -> (path: String, through: String)? {
+        var best: (depth: Int, path: String, through: String)?
+        for d in dirs {
+            let rel: String
+            if d.host == "/" { rel = host } else if host == d.host { rel = "" }
+            else if host.hasPrefix(d.host + "/") { rel = String(host.dropFirst(d.host.count)) } else { continue }
+            if let b = best, b.depth >= d.host.count { continue }
+            best = (d.host.count, VFS.normalize(d.guest + "/" + rel), d.guest)
+        }
+        return best.map { ($0.path, $0.through) }
+    }
+
+    /// The guest path of host directory `host`, made visible there
+    /// (read-only) if the sandbox's own /tmp, /dev or /proc, or a bind of
+    /// some other host directory, cover it; nil if the guest can't see it.
+    /// (The sentry's cwd stays visible so; so does a program named by its host path.)
+    public func expose(hostDirectory host: String) -> String? {
+        guard let (g, through) = guestPath(ofHost: host) else { return nil }
+        let vfs = kernel.vfs
+        if let m = vfs.mounts.mount(covering: g), m.path != through, m.path != g || m.type != "bind" {
+            do { try vfs.bind(host: host, at: g, readOnly: true) } catch { return nil }
+        }
+        return g
+    }
+
+    /// Whether `path` names a directory in the guest's view.
+    public func isDirectory(_ path: String) -> Bool {
+        let boot = BootContext(kernel)
+        guard let st = try? kernel.vfs.stat(path, from: kernel.vfs.rootLocation, followLast: true, boot) else { return false }
+        return st.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// A program name without a slash, looked up in the guest's PATH as execvp does.
+    public func resolveProgram(_ name: String, cwd: String, env: [String]) -> String {
+        if name.contains("/") { return name }
+        let path = env.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
+        let boot = BootContext(kernel)
+        let start = (try? kernel.vfs.directory(cwd, from: kernel.vfs.rootLocation, boot)) ?? kernel.vfs.rootLocation
+        for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = dir.isEmpty ? name : dir + "/" + name
+            if let st = try? kernel.vfs.stat(candidate, from: start, followLast: true, boot),
+               st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o111 != 0 { return candidate }
+        }
+        return name
+    }
+}
