@@ -11,6 +11,11 @@ enum Lifecycle {
         args.parentTID = a.address(2)
         args.childTID = a.address(3)
         args.tls = a[4]
+        // Legacy clone puts the pidfd where parent_tid points: not both.
+        if args.flags & CloneArgs.CLONE_PIDFD != 0 {
+            if args.flags & CloneArgs.CLONE_PARENT_SETTID != 0 { throw .EINVAL }
+            args.pidfdAddress = a.address(2)
+        }
         return Int64(try t.clone(args))
     }
 
@@ -24,6 +29,7 @@ enum Lifecycle {
         if size >= 80 && word(9) != 0 { throw .EINVAL }   // set_tid: no pid namespaces to choose in
         guard word(4) < 65 else { throw .EINVAL }
         var args = CloneArgs(flags: word(0))
+        args.pidfdAddress = GuestAddress(word(1))
         args.childTID = GuestAddress(word(2))
         args.parentTID = GuestAddress(word(3))
         args.exitSignal = Int32(word(4))
@@ -118,7 +124,8 @@ enum Lifecycle {
         case 0: w = .any                                   // P_ALL
         case 1: guard id > 0 else { throw .EINVAL }; w = .pid(id)   // P_PID
         case 2: w = id == 0 ? .myGroup : .group(id)        // P_PGID
-        default: throw .EINVAL                             // P_PIDFD: no pidfds
+        case 3: w = .pid(try t.childPID(ofPidFD: id))      // P_PIDFD
+        default: throw .EINVAL
         }
         let r = try t.waitChild(WaitRequest(which: w, options: options))
         if !a.address(2).isNull {
@@ -128,5 +135,29 @@ enum Lifecycle {
         }
         if !a.address(4).isNull { try t.mm.copyOut(a.address(4), [UInt8](repeating: 0, count: 144)) }
         return 0
+    }
+
+    // MARK: pidfds
+
+    static func pidfdOpen(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        Int64(try t.pidfdOpen(pid: a.int32(0), flags: a.uint32(1)).rawValue)
+    }
+
+    static func pidfdSendSignal(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard a.uint32(3) == 0 else { throw .EINVAL }
+        let p = try t.process(ofPidFD: a.int32(0))
+        var info = t.senderInfo(a.int32(1), code: SignalInfo.SI_USER)
+        if !a.address(2).isNull {
+            // The caller's own siginfo, as rt_sigqueueinfo takes it; its signo must agree.
+            guard try t.mm.read(a.address(2), as: Int32.self) == a.int32(1) else { throw .EINVAL }
+            info = try Signals.queuedInfo(t, a.int32(1), a.address(2), target: p.pid)
+        }
+        try t.pidfdSendSignal(p, info)
+        return 0
+    }
+
+    static func pidfdGetfd(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard a.uint32(2) == 0 else { throw .EINVAL }
+        return Int64(try t.pidfdGetFD(try t.process(ofPidFD: a.int32(0)), a.int32(1)).rawValue)
     }
 }

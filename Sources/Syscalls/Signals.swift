@@ -109,7 +109,7 @@ enum Signals {
         return 0
     }
 
-    private static func queuedInfo(_ t: Task, _ sig: Int32, _ addr: GuestAddress, target: Int32) throws(Errno) -> SignalInfo {
+    static func queuedInfo(_ t: Task, _ sig: Int32, _ addr: GuestAddress, target: Int32) throws(Errno) -> SignalInfo {
         let raw = try t.mm.copyIn(addr, 128)
         func get<T: BitwiseCopyable>(_ at: Int, _: T.Type) -> T { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: T.self) } }
         var info = SignalInfo(Signal(sig), code: get(8, Int32.self))

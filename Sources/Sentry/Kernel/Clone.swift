@@ -9,6 +9,8 @@ public struct CloneArgs: Sendable {
     public var childTID = GuestAddress.null
     public var tls: UInt64 = 0
     public var exitSignal: Int32 = 0
+    /// CLONE_PIDFD: where the new process's pidfd number goes (clone's parent_tid, clone3's pidfd).
+    public var pidfdAddress = GuestAddress.null
     public init(flags: UInt64) { self.flags = flags }
 
     public static let CLONE_VM: UInt64 = 0x100, CLONE_FS: UInt64 = 0x200, CLONE_FILES: UInt64 = 0x400
@@ -33,7 +35,8 @@ extension Task {
         if has(CloneArgs.CLONE_FS) && has(CloneArgs.CLONE_NEWNS) { throw .EINVAL }
         if has(CloneArgs.CLONE_PARENT) && group === kernel.locked({ kernel.initGroup }) { throw .EINVAL }
         if f & CloneArgs.namespaceFlags != 0 { throw .EPERM }
-        if has(CloneArgs.CLONE_PIDFD) { throw .EINVAL }   // pidfds are not implemented
+        // A pidfd names a process: not a thread; and not detached (6.1).
+        if has(CloneArgs.CLONE_PIDFD) && (has(CloneArgs.CLONE_THREAD) || has(CloneArgs.CLONE_DETACHED)) { throw .EINVAL }
         let thread = has(CloneArgs.CLONE_THREAD)
 
         let childMM: MemoryManager
@@ -89,6 +92,14 @@ extension Task {
             throw .EINTR
         }
         kernel.tracer?.showPIDs.store(true, ordering: .relaxed)
+
+        if has(CloneArgs.CLONE_PIDFD) {
+            // Made before the child runs, as copy_process does. (Linux fails
+            // the whole clone when the table is full; here the child runs and
+            // the parent finds -1: a full fd table at clone is the rare case.)
+            let fd = (try? pidfd(child.group))?.rawValue ?? -1
+            try? mm.write(a.pidfdAddress, fd)
+        }
 
         if has(CloneArgs.CLONE_PARENT_SETTID) { try? mm.write(a.parentTID, UInt32(bitPattern: child.tid)) }
         if has(CloneArgs.CLONE_CHILD_SETTID) { try? childMM.write(a.childTID, UInt32(bitPattern: child.tid)) }
