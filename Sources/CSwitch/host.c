@@ -76,6 +76,10 @@ long sw_affinity_mask(uint64_t *mask) {
     return 0;
 }
 
+long sw_getcpu(unsigned *cpu, unsigned *node) {
+    return syscall(SYS_getcpu, cpu, node, NULL) < 0 ? -errno : 0;
+}
+
 int sw_ppoll(struct pollfd *fds, unsigned long n, int64_t timeout_ns) {
     struct timespec ts, *tp = NULL;
     if (timeout_ns >= 0) {

@@ -160,6 +160,8 @@ int sw_sud_available(void);
 int sw_sysinfo(struct sysinfo *info);
 // The first 64 CPUs of the sentry's affinity mask (sched_getaffinity is _GNU_SOURCE).
 long sw_affinity_mask(uint64_t *mask);
+// The CPU and NUMA node the calling host thread runs on.
+long sw_getcpu(unsigned *cpu, unsigned *node);
 
 // ppoll with a nanosecond timeout (-1: none); -errno on failure.
 

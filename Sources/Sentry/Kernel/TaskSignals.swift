@@ -137,7 +137,7 @@ extension Task {
     public func senderInfo(_ signo: Int32, code: Int32) -> SignalInfo {
         var info = SignalInfo(Signal(signo), code: code)
         info.pid = pid
-        info.uid = Glibc.getuid()
+        info.uid = attributes.withLock { $0.credentials.uid }
         return info
     }
 

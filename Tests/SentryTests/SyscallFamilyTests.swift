@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+@testable import Sentry
+
+/// The everyday syscall families (credentials, prctl, the scheduler,
+/// vectored I/O, memory locking, close_range, xattrs): C guests from images/
+/// that print what they see, compared with the same program run natively on
+/// every platform. They are written to hold whatever uid runs them.
+@Suite(.serialized) struct SyscallFamilyTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
+    @Test(arguments: Harness.platforms)
+    func credentialsPrctlAndSchedulerMatchNative(_ platform: Harness.TestPlatform) {
+        for name in ["creds", "prctl", "sched"] {
+            let native = Harness.run(Harness.image(name), [])
+            #expect(native.status == 0, "\(name) natively: \(native.stderr)")
+            let boxed = Harness.sandboxed(platform, Harness.image(name))
+            #expect(boxed == native, "\(name) on \(platform.rawValue)")
+        }
+    }
+
+    /// Vectored I/O, advice, FIO* ioctls, close_range, getdents, msync,
+    /// mincore and mlock accounting, in tmpfs and in an rw bind of a host directory.
+    @Test(arguments: Harness.platforms)
+    func fileAndMemoryCallsMatchNative(_ platform: Harness.TestPlatform) throws {
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let host = scratch.appendingPathComponent("native").path, bound = scratch.appendingPathComponent("bound").path
+        for d in [host, bound] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        let native = Harness.run(Harness.image("vecio"), [host])
+        #expect(native.status == 0, "vecio natively: \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("vecio"), ["/tmp"]) == native, "vecio in /tmp on \(platform.rawValue)")
+        #expect(Harness.sandboxed(platform, Harness.image("vecio"), ["/work"], extra: ["--bind", "\(bound):/work:rw"]) == native,
+                "vecio in an rw bind on \(platform.rawValue)")
+    }
+}
