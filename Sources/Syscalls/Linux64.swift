@@ -220,6 +220,19 @@ public let linuxAMD64: SyscallTable = {
         327: Syscall("preadv2", VectorIO.preadv2, [.fd, .iovecOut(count: 2), .int, .int, .omitted, .rwfFlags]),
         328: Syscall("pwritev2", VectorIO.pwritev2, [.fd, .iovecIn(count: 2), .int, .int, .omitted, .rwfFlags]),
         436: Syscall("close_range", CloseRange.closeRange, [.fd, .fd, .closeRangeFlags]),
+        // Extended attributes (Xattr.swift).
+        188: Syscall("setxattr", Xattr.setxattr, [.path, .path, .inBuffer(count: 3), .uint, .xattrFlags]),
+        189: Syscall("lsetxattr", Xattr.lsetxattr, [.path, .path, .inBuffer(count: 3), .uint, .xattrFlags]),
+        190: Syscall("fsetxattr", Xattr.fsetxattr, [.fd, .path, .inBuffer(count: 3), .uint, .xattrFlags]),
+        191: Syscall("getxattr", Xattr.getxattr, [.path, .path, .outBuffer, .uint]),
+        192: Syscall("lgetxattr", Xattr.lgetxattr, [.path, .path, .outBuffer, .uint]),
+        193: Syscall("fgetxattr", Xattr.fgetxattr, [.fd, .path, .outBuffer, .uint]),
+        194: Syscall("listxattr", Xattr.listxattr, [.path, .outBuffer, .uint]),
+        195: Syscall("llistxattr", Xattr.llistxattr, [.path, .outBuffer, .uint]),
+        196: Syscall("flistxattr", Xattr.flistxattr, [.fd, .outBuffer, .uint]),
+        197: Syscall("removexattr", Xattr.removexattr, [.path, .path]),
+        198: Syscall("lremovexattr", Xattr.lremovexattr, [.path, .path]),
+        199: Syscall("fremovexattr", Xattr.fremovexattr, [.fd, .path]),
     ]
     for (nr, name) in linuxAMD64Names where t[nr] == nil { t[nr] = .unimplemented(name) }
     return SyscallTable(t)

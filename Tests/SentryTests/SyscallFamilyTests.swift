@@ -33,4 +33,29 @@ import Testing
         #expect(Harness.sandboxed(platform, Harness.image("vecio"), ["/work"], extra: ["--bind", "\(bound):/work:rw"]) == native,
                 "vecio in an rw bind on \(platform.rawValue)")
     }
+
+    /// Extended attributes: stored with tmpfs inodes, passed through to the
+    /// host in an rw bind, both as the host's own filesystem answers natively;
+    /// a read-only host mount answers EROFS to writes and the host's values to reads.
+    @Test(arguments: Harness.platforms)
+    func extendedAttributesMatchNative(_ platform: Harness.TestPlatform) throws {
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let host = scratch.appendingPathComponent("native").path, bound = scratch.appendingPathComponent("bound").path
+        for d in [host, bound] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        let native = Harness.run(Harness.image("xattr"), [host])
+        #expect(native.status == 0, "xattr natively: \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("xattr"), ["/tmp"]) == native, "xattr in /tmp on \(platform.rawValue)")
+        #expect(Harness.sandboxed(platform, Harness.image("xattr"), ["/work"], extra: ["--bind", "\(bound):/work:rw"]) == native,
+                "xattr in an rw bind on \(platform.rawValue)")
+        let ro = Harness.sandboxed(platform, Harness.image("xattr"), ["readonly", Harness.image("xattr")])
+        #expect(ro.stdout == """
+            setxattr: -30
+            removexattr: -30
+            getxattr missing: -61
+            listxattr: ok
+            getxattr /proc/self/status: -95
+
+            """, "read-only mount on \(platform.rawValue)")
+    }
 }
