@@ -12,14 +12,14 @@ enum MemoryLocking {
     static let MS_ASYNC: UInt64 = 1, MS_INVALIDATE: UInt64 = 2, MS_SYNC: UInt64 = 4
     static let page = GuestAddress.pageSize
 
-    /// The page-aligned range [start, start+len) rounded out, or EINVAL/ENOMEM as mlock sees it.
+    /// The page-aligned range [start, start+len) rounded out as mlock does:
+    /// PAGE_ALIGN wraps (a length near 2^64 becomes 0, so nothing), and an
+    /// end past 2^64 is EINVAL.
     private static func pageRange(_ start: UInt64, _ len: UInt64) throws(Errno) -> Range<UInt64> {
         let lo = start & ~(page - 1)
-        let (sum, o1) = (start - lo).addingReportingOverflow(len)
-        let (rounded, o2) = sum.addingReportingOverflow(page - 1)
-        guard !o1, !o2 else { throw .ENOMEM }
-        let (hi, o3) = lo.addingReportingOverflow(rounded & ~(page - 1))
-        guard !o3 else { throw .EINVAL }
+        let aligned = (len &+ (start - lo) &+ (page - 1)) & ~(page - 1)
+        let (hi, overflow) = lo.addingReportingOverflow(aligned)
+        guard !overflow else { throw .EINVAL }
         return lo..<hi
     }
 
@@ -62,8 +62,9 @@ enum MemoryLocking {
         let vmas = t.mm.vmas
         try t.withMemoryLocks { (locks: inout MemoryLocks) throws(Errno) in
             let already = locks.lockedBytes(mapped: vmas)
-            let adding = UInt64(r.count) - locks.lockedBytes(in: r)
-            guard capable || already + adding <= lim & ~(page - 1) else { throw .ENOMEM }
+            let adding = (r.upperBound - r.lowerBound) - locks.lockedBytes(in: r)
+            let (total, overflow) = already.addingReportingOverflow(adding)
+            guard capable || (!overflow && total <= lim & ~(page - 1)) else { throw .ENOMEM }
             locks.add(r.lowerBound..<end)
         }
         if end < r.upperBound { throw .ENOMEM }
@@ -141,10 +142,9 @@ enum MemoryLocking {
         let start = a[0], flags = a[2]
         guard flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC) == 0, start & (page - 1) == 0,
               !(flags & MS_ASYNC != 0 && flags & MS_SYNC != 0) else { throw .EINVAL }
-        let (rounded, o) = a[1].addingReportingOverflow(page - 1)
-        guard !o else { throw .ENOMEM }
-        let (end, o2) = start.addingReportingOverflow(rounded & ~(page - 1))
-        guard !o2 else { throw .ENOMEM }
+        let length = (a[1] &+ (page - 1)) & ~(page - 1)   // wraps, as Linux's does
+        let (end, overflow) = start.addingReportingOverflow(length)
+        guard !overflow else { throw .ENOMEM }
         if end == start { return 0 }
         let r = start..<end
         if flags & MS_INVALIDATE != 0 {
@@ -172,6 +172,23 @@ enum MemoryLocking {
         let (end, o2) = start.addingReportingOverflow(UInt64(pages) * page)
         guard !o2, end <= t.kernel.layout.top.rawValue else { throw .ENOMEM }
         try requireMapped(t, start..<end)
+        // One chunk of the vector at a time, as Linux does a page of it at a
+        // time: a huge PROT_NONE reservation must not cost a huge buffer.
+        let chunkPages = 1 << 16
+        var chunkStart = start
+        while chunkStart < end {
+            let chunkEnd = min(end, chunkStart + UInt64(chunkPages) * page)
+            let vec = residency(t, chunkStart..<chunkEnd)
+            try t.mm.copyOut(a.address(2) + (chunkStart - start) / page, vec)
+            chunkStart = chunkEnd
+        }
+        return 0
+    }
+
+    /// One byte per page of `r` (page-aligned, mapped): 1 where the memory file holds data.
+    private static func residency(_ t: Task, _ r: Range<UInt64>) -> [UInt8] {
+        let start = r.lowerBound, end = r.upperBound
+        let pages = Int((end - start) / page)
         var vec = [UInt8](repeating: 0, count: pages)
         let fd = t.mm.memory.fd
         let SEEK_DATA: Int32 = 3, SEEK_HOLE: Int32 = 4
@@ -191,7 +208,6 @@ enum MemoryLocking {
                 off = max(hole, data + 1)
             }
         }
-        try t.mm.copyOut(a.address(2), vec)
-        return 0
+        return vec
     }
 }
