@@ -34,8 +34,9 @@ import Testing
                 "vecio in an rw bind on \(platform.rawValue)")
     }
 
-    /// Extended attributes: stored with tmpfs inodes, passed through to the
-    /// host in an rw bind, both as the host's own filesystem answers natively;
+    /// Extended attributes: stored with tmpfs inodes (and an overlay's upper
+    /// layer), passed through to the host in an rw bind, all as the host's own
+    /// filesystem answers natively;
     /// a read-only host mount answers EROFS to writes and the host's values to reads.
     @Test(arguments: Harness.platforms)
     func extendedAttributesMatchNative(_ platform: Harness.TestPlatform) throws {
@@ -48,6 +49,12 @@ import Testing
         #expect(Harness.sandboxed(platform, Harness.image("xattr"), ["/tmp"]) == native, "xattr in /tmp on \(platform.rawValue)")
         #expect(Harness.sandboxed(platform, Harness.image("xattr"), ["/work"], extra: ["--bind", "\(bound):/work:rw"]) == native,
                 "xattr in an rw bind on \(platform.rawValue)")
+        // Under --overlay the files are made in the upper layer: the host directory stays empty.
+        let over = scratch.appendingPathComponent("over").path
+        try FileManager.default.createDirectory(atPath: over, withIntermediateDirectories: true)
+        #expect(Harness.sandboxed(platform, Harness.image("xattr"), [over], extra: ["--overlay"]) == native,
+                "xattr in an overlay root on \(platform.rawValue)")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: over)) == [])
         let ro = Harness.sandboxed(platform, Harness.image("xattr"), ["readonly", Harness.image("xattr")])
         #expect(ro.stdout == """
             setxattr: -30
