@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #define R(x) ({ long r_ = (long)(x); r_ < 0 ? -errno : r_; })
@@ -51,7 +53,8 @@ int main(int argc, char **argv) {
     printf("pwritev2 RWF_APPEND at 0: %ld\n", R(pwritev2(fd, &tail, 1, 0, RWF_APPEND)));
     printf("size: %ld, position %ld\n", (long)lseek(fd, 0, SEEK_END), (long)lseek(fd, 0, SEEK_CUR));
     printf("pwritev2 RWF_DSYNC: %ld\n", R(pwritev2(fd, &tail, 1, 30, RWF_DSYNC)));
-    printf("preadv bad iovcnt: %ld\n", R(preadv(fd, r, -1, 0)));
+    volatile int minus_one = -1;   // (a constant -1 makes gcc warn)
+    printf("preadv bad iovcnt: %ld\n", R(preadv(fd, r, minus_one, 0)));
     printf("preadv bad fd: %ld\n", R(preadv(99, r, 2, 0)));
     int ro = open("vecdir/data", O_RDONLY);
     printf("pwritev on O_RDONLY: %ld\n", R(pwritev(ro, w, 2, 0)));
@@ -80,6 +83,12 @@ int main(int argc, char **argv) {
     int efd = syscall(SYS_eventfd2, 0, 0);
     printf("FIONREAD eventfd: %ld\n", R(ioctl(efd, FIONREAD, &avail)));
     printf("FIOCLEX eventfd: %ld\n", R(ioctl(efd, FIOCLEX)));
+    int anon[3] = {p[0], efd, epoll_create1(0)};
+    for (int i = 0; i < 3; i++) {   // pipefs, then anon_inodefs
+        struct statfs sf;
+        rc = R(fstatfs(anon[i], &sf));
+        printf("fstatfs %d: %ld type %#lx flags %#lx\n", i, rc, (long)sf.f_type, (long)sf.f_flags);
+    }
 
     printf("fadvise WILLNEED: %d\n", posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED));
     printf("fadvise bad advice: %d\n", posix_fadvise(fd, 0, 0, 9));
