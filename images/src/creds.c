@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <grp.h>
+#include <signal.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,10 @@ static void privileged(void) {
     printf("setuid(1001): %d\n", R(setuid(1001)));
     printf("setuid(5): %d\n", R(setuid(5)));
     printf("getuid %d geteuid %d\n", getuid(), geteuid());
+    // check_kill_permission: no signals to root's processes any more, but SIGCONT in the session.
+    printf("kill(parent, 0): %d\n", R(kill(getppid(), 0)));
+    printf("kill(parent, SIGCONT): %d\n", R(kill(getppid(), SIGCONT)));
+    printf("kill(self, 0): %d\n", R(kill(getpid(), 0)));
 }
 
 static void keepcaps(void) {
