@@ -3,6 +3,7 @@
 // bounding set, and EINVAL for what Linux does not know.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,31 @@ static void show(const char *path, const char *key) {
     while (f && fgets(line, sizeof line, f))
         if (!key || !strncmp(line, key, strlen(key))) printf("%s: %s", path, line);
     if (f) fclose(f);
+}
+
+// A thread forks a child that asks for SIGUSR2 when its parent dies, then
+// the thread exits: the parent is the thread, so the child gets the signal
+// although its process lives on.
+static int thread_pipe[2];
+static void *forking_thread(void *arg) {
+    (void)arg;
+    if (fork() == 0) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR2);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGUSR2);
+        write(thread_pipe[1], "r", 1);
+        struct timespec ts = {5, 0};
+        int got = sigtimedwait(&set, NULL, &ts);
+        char line[100];
+        int n = snprintf(line, sizeof line, "child of the thread: signal %d\n", got);
+        write(thread_pipe[1], line, n);
+        _exit(0);
+    }
+    char c;
+    read(thread_pipe[0], &c, 1);
+    return NULL;
 }
 
 int main(void) {
@@ -112,5 +138,15 @@ int main(void) {
     int st;
     pid_t adopted = wait(&st);
     printf("subreaper reaped the grandchild: %s\n", adopted > 0 && WIFEXITED(st) ? "yes" : "no");
+
+    pipe(thread_pipe);
+    fflush(stdout);
+    pthread_t th;
+    pthread_create(&th, NULL, forking_thread, NULL);
+    pthread_join(th, NULL);
+    char tl[100] = {0};
+    read(thread_pipe[0], tl, sizeof tl - 1);
+    fputs(tl, stdout);
+    wait(NULL);
     return 0;
 }
