@@ -14,6 +14,7 @@
 #include <time.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 long sw_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
@@ -74,6 +75,26 @@ long sw_affinity_mask(uint64_t *mask) {
     if (sched_getaffinity(0, sizeof(set), &set) < 0) return -errno;
     memcpy(mask, &set, sizeof(*mask));
     return 0;
+}
+
+// Extended attributes of a host file, named by path (the sentry passes /proc/self/fd/N of an O_PATH fd).
+long sw_getxattr(const char *path, const char *name, void *value, unsigned long size) {
+    long r = getxattr(path, name, value, size);
+    return r < 0 ? -errno : r;
+}
+long sw_listxattr(const char *path, char *list, unsigned long size) {
+    long r = listxattr(path, list, size);
+    return r < 0 ? -errno : r;
+}
+long sw_setxattr(const char *path, const char *name, const void *value, unsigned long size, int flags) {
+    return setxattr(path, name, value, size, flags) < 0 ? -errno : 0;
+}
+long sw_removexattr(const char *path, const char *name) {
+    return removexattr(path, name) < 0 ? -errno : 0;
+}
+
+long sw_getcpu(unsigned *cpu, unsigned *node) {
+    return syscall(SYS_getcpu, cpu, node, NULL) < 0 ? -errno : 0;
 }
 
 int sw_ppoll(struct pollfd *fds, unsigned long n, int64_t timeout_ns) {

@@ -121,6 +121,17 @@ enum Files {
         switch a[1] & 0xffffffff {
         case 0x5451: try t.fds.setCloseOnExec(fd, true); return 0   // FIOCLEX
         case 0x5450: try t.fds.setCloseOnExec(fd, false); return 0  // FIONCLEX
+        case 0x5421:  // FIONBIO, for every file (do_vfs_ioctl)
+            let on = try t.mm.read(a.address(2), as: Int32.self)
+            var fl = f.flags
+            if on != 0 { fl.insert(.nonBlock) } else { fl.remove(.nonBlock) }
+            try f.setStatusFlags(fl)
+            return 0
+        case 0x541B where f.location?.inode.kind == .regular:   // FIONREAD of a regular file: bytes after the position
+            let st = try f.stat()
+            let pos = try f.seek(0, whence: SEEK_CUR)
+            try t.mm.write(a.address(2), Int32(truncatingIfNeeded: Int64(st.st_size) &- pos))
+            return 0
         case 0x540F, 0x5410:  // TIOCGPGRP, TIOCSPGRP: the guest's own foreground group on the terminal
             guard let h = f.hostFD, isatty(h) == 1 else { throw .ENOTTY }
             if a[1] & 0xffffffff == 0x540F {

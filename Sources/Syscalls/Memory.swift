@@ -38,6 +38,7 @@ enum Memory {
 
     static func munmap(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         try t.mm.unmap(a.address(0), length: a[1])
+        MemoryLocking.forget(t, a[0], a[1])
         return 0
     }
 
@@ -53,7 +54,10 @@ enum Memory {
     }
 
     static func mremap(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        Int64(try t.mm.remap(a.address(0), oldLength: a[1], newLength: a[2], flags: a.uint32(3), newAddress: a.address(4)).rawValue)
+        let wasLocked = MemoryLocking.isLocked(t, a[0], a[1])
+        let new = try t.mm.remap(a.address(0), oldLength: a[1], newLength: a[2], flags: a.uint32(3), newAddress: a.address(4))
+        MemoryLocking.moved(t, from: a[0], a[1], to: new.rawValue, a[2], locked: wasLocked)
+        return Int64(new.rawValue)
     }
 
     static func msync(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {

@@ -209,16 +209,21 @@ enum PathOps {
     static func fstatfs(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let f = try t.fds.get(a.fd(0))
         guard let l = f.location else {
-            try t.mm.write(a.address(1), syntheticPipeStatfs())
+            let pipe = (try? f.stat()).map { $0.st_mode & S_IFMT == S_IFIFO } ?? false
+            try t.mm.write(a.address(1), syntheticPipeStatfs(pipe ? 0x50495045 : 0x0904_1934))
             return 0
         }
         try t.mm.write(a.address(1), t.kernel.vfs.statfs(l))
         return 0
     }
-    private static func syntheticPipeStatfs() -> sw_statfs {
+    /// The internal filesystems of descriptors with no path: pipefs
+    /// (PIPEFS_MAGIC) for pipes, anon_inodefs (ANON_INODE_FS_MAGIC) for
+    /// eventfd, epoll and the like; ST_VALID as every statfs says.
+    private static func syntheticPipeStatfs(_ magic: Int) -> sw_statfs {
         var s = sw_statfs()
-        s.f_type = 0x50495045   // PIPEFS_MAGIC
+        s.f_type = magic
         s.f_bsize = 4096; s.f_frsize = 4096; s.f_namelen = 255
+        s.f_flags = 0x20   // ST_VALID
         return s
     }
 

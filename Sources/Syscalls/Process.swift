@@ -7,11 +7,6 @@ enum Process {
     static func getpid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(t.pid) }
     static func getppid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(t.ppid) }
     static func gettid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(t.tid) }
-    // The guest runs with the credentials of the user who started the sentry.
-    static func getuid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(Glibc.getuid()) }
-    static func geteuid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(Glibc.geteuid()) }
-    static func getgid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(Glibc.getgid()) }
-    static func getegid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(Glibc.getegid()) }
 
     static func getpgid(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(try t.getpgid(a.int32(0))) }
     static func getpgrp(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { Int64(try t.getpgid(0)) }
@@ -84,7 +79,7 @@ enum Process {
             let r = try t.mm.read(new, as: (UInt64, UInt64).self)
             guard r.0 <= r.1 else { throw .EINVAL }
             // Raising the hard limit needs CAP_SYS_RESOURCE, which only root has.
-            if r.1 > current.max && Glibc.geteuid() != 0 { throw .EPERM }
+            if r.1 > current.max && !t.attributes.withLock({ $0.credentials.capable(Credentials.CAP_SYS_RESOURCE) }) { throw .EPERM }
             if resource == 7 && r.1 > 1 << 20 { throw .EPERM }  // nr_open
             next = (r.0, r.1)
         }
@@ -126,18 +121,6 @@ enum Process {
         si.mem_unit = host.mem_unit
         try t.mm.write(a.address(0), si)
         return 0
-    }
-
-    static func schedGetaffinity(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let pid = a.int32(0)
-        guard pid == 0 || pid == t.pid else { throw .ESRCH }
-        let len = a[1]
-        // Linux: the length must cover nr_cpu_ids bits and be a multiple of a long.
-        guard len >= 8, len & 7 == 0 else { throw .EINVAL }
-        var mask: UInt64 = 0
-        _ = try Errno.check(sw_affinity_mask(&mask))
-        try t.mm.write(a.address(2), mask)
-        return 8
     }
 
     static func schedYield(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {

@@ -160,6 +160,13 @@ int sw_sud_available(void);
 int sw_sysinfo(struct sysinfo *info);
 // The first 64 CPUs of the sentry's affinity mask (sched_getaffinity is _GNU_SOURCE).
 long sw_affinity_mask(uint64_t *mask);
+// Extended attributes of a host file by path; -errno on failure.
+long sw_getxattr(const char *path, const char *name, void *value, unsigned long size);
+long sw_listxattr(const char *path, char *list, unsigned long size);
+long sw_setxattr(const char *path, const char *name, const void *value, unsigned long size, int flags);
+long sw_removexattr(const char *path, const char *name);
+// The CPU and NUMA node the calling host thread runs on.
+long sw_getcpu(unsigned *cpu, unsigned *node);
 
 // ppoll with a nanosecond timeout (-1: none); -errno on failure.
 

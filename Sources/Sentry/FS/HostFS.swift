@@ -132,6 +132,37 @@ public final class HostInode: Inode, @unchecked Sendable {
         return s
     }
 
+    // Extended attributes: what the host says, through the descriptor's /proc name.
+    public override var checksXattrPermissions: Bool { false }
+
+    public override func getxattr(_ name: String) throws(Errno) -> [UInt8] {
+        let n = sw_getxattr(procPath, name, nil, 0)
+        if n < 0 { throw Errno(Int32(-n)) }
+        var buf = [UInt8](repeating: 0, count: n)
+        let m = buf.withUnsafeMutableBytes { sw_getxattr(procPath, name, $0.baseAddress, UInt(n)) }
+        if m < 0 { throw Errno(Int32(-m)) }
+        return Array(buf.prefix(m))
+    }
+
+    public override func listxattr(trusted: Bool) throws(Errno) -> [String] {
+        let n = sw_listxattr(procPath, nil, 0)
+        if n < 0 { throw Errno(Int32(-n)) }
+        var buf = [CChar](repeating: 0, count: n)
+        let m = sw_listxattr(procPath, &buf, UInt(n))
+        if m < 0 { throw Errno(Int32(-m)) }
+        return buf.prefix(m).split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+    }
+
+    public override func setxattr(_ name: String, _ value: [UInt8], flags: Int32) throws(Errno) {
+        let r = value.withUnsafeBytes { sw_setxattr(procPath, name, $0.baseAddress, UInt(value.count), flags) }
+        if r < 0 { throw Errno(Int32(-r)) }
+    }
+
+    public override func removexattr(_ name: String) throws(Errno) {
+        let r = sw_removexattr(procPath, name)
+        if r < 0 { throw Errno(Int32(-r)) }
+    }
+
     public override func lookup(_ name: String, _ ctx: WalkContext) throws(Errno) -> Inode { try child(name) }
 
     /// The child called `name`: the host answers for this one name, beneath this directory.

@@ -135,11 +135,10 @@ public final class HostFile: FileDescription, @unchecked Sendable {
             var buf = try mm.copyIn(argument, request == 0x5414 ? 8 : 36)
             _ = try Errno.check(Int(buf.withUnsafeMutableBytes { sw_ioctl_ptr(fd, UInt(request), $0.baseAddress) }))
             return 0
-        case 0x5421:  // FIONBIO
-            let on: Int32 = try mm.read(argument, as: Int32.self)
-            var f = flags
-            if on != 0 { f.insert(.nonBlock) } else { f.remove(.nonBlock) }
-            try setStatusFlags(f)
+        case 0x541B:  // FIONREAD of what the guest inherited (a pipe, a terminal): the host counts
+            var n: Int32 = 0
+            _ = try Errno.check(Int(withUnsafeMutableBytes(of: &n) { sw_ioctl_ptr(fd, UInt(request), $0.baseAddress) }))
+            try mm.write(argument, n)
             return 0
         default:
             throw .ENOTTY

@@ -94,6 +94,18 @@ open class Inode: @unchecked Sendable {
     open func rename(_ name: String, to newDir: Inode, _ newName: String, flags: UInt32) throws(Errno) { throw .ENOTDIR }
 
     open func setAttributes(_ a: InodeAttributes) throws(Errno) { throw .EPERM }
+
+    // Extended attributes: a filesystem with no xattr handlers answers as Linux's VFS does.
+    /// The value of `name`; ENODATA if it has none.
+    open func getxattr(_ name: String) throws(Errno) -> [UInt8] { throw .EOPNOTSUPP }
+    /// The names it has; trusted.* only for a caller with CAP_SYS_ADMIN.
+    open func listxattr(trusted: Bool) throws(Errno) -> [String] { [] }
+    /// XATTR_CREATE (1) / XATTR_REPLACE (2) in `flags`.
+    open func setxattr(_ name: String, _ value: [UInt8], flags: Int32) throws(Errno) { throw .EOPNOTSUPP }
+    open func removexattr(_ name: String) throws(Errno) { throw .EOPNOTSUPP }
+    /// Whether the sentry checks xattr permissions itself (its own
+    /// filesystems) or leaves them to the host kernel (host files).
+    open var checksXattrPermissions: Bool { true }
     /// faccessat: the permission bits against the guest's credentials.
     open func access(_ mode: Int32) throws(Errno) {
         guard mode & 7 != 0 else { return }

@@ -372,4 +372,19 @@ public final class OverlayNode: Inode, @unchecked Sendable {
         guard let u = upper else { throw .ENOENT }
         try u.setAttributes(a)
     }
+
+    // Extended attributes: the top layer's; a change copies the file up first
+    // (without the lower file's own attributes, which stay behind).
+    public override func getxattr(_ name: String) throws(Errno) -> [UInt8] { try real().getxattr(name) }
+    public override func listxattr(trusted: Bool) throws(Errno) -> [String] { try real().listxattr(trusted: trusted) }
+    public override func setxattr(_ name: String, _ value: [UInt8], flags: Int32) throws(Errno) {
+        try copyUp()
+        guard let u = upper else { throw .ENOENT }
+        try u.setxattr(name, value, flags: flags)
+    }
+    public override func removexattr(_ name: String) throws(Errno) {
+        try copyUp()
+        guard let u = upper else { throw .ENOENT }
+        try u.removexattr(name)
+    }
 }

@@ -30,6 +30,10 @@ public protocol ProcessView: AnyObject {
     var procStatus: ProcStatus { get }
     /// getrlimit's answers, by resource number.
     var resourceLimits: [Int32: (cur: UInt64, max: UInt64)] { get }
+    /// Credentials, comm and prctl state of the thread.
+    var taskAttributes: TaskAttributes { get }
+    /// The process's mlock'ed and still mapped bytes (VmLck).
+    var lockedMemoryBytes: UInt64 { get }
 }
 
 /// The whole sandbox, as /proc lists it (the kernel answers).
@@ -177,8 +181,7 @@ enum ProcFS {
     // MARK: Formats
 
     static func comm(_ v: ProcessView) -> String {
-        let base = v.executablePath.split(separator: "/").last.map(String.init) ?? v.executablePath
-        return String(base.utf8.prefix(15).map { Character(UnicodeScalar($0)) })
+        String(decoding: v.taskAttributes.comm, as: UTF8.self)
     }
 
     /// /proc/<pid>/stat: the 52 fields of fs/proc/array.c's do_task_stat.
@@ -208,7 +211,7 @@ enum ProcFS {
         let st = v.procStatus
         let kb = v.memory.vmas.reduce(UInt64(0)) { $0 + $1.length } / 1024
         let stateName: String = ["R": "R (running)", "S": "S (sleeping)", "T": "T (stopped)", "Z": "Z (zombie)"][st.state] ?? "S (sleeping)"
-        let uid = getuid(), gid = getgid()
+        let attrs = v.taskAttributes, c = attrs.credentials
         let um = String(v.umask, radix: 8)
         return """
         Name:\t\(comm(v))
@@ -219,11 +222,12 @@ enum ProcFS {
         Pid:\t\(v.tid)
         PPid:\t\(st.ppid)
         TracerPid:\t0
-        Uid:\t\(uid)\t\(uid)\t\(uid)\t\(uid)
-        Gid:\t\(gid)\t\(gid)\t\(gid)\t\(gid)
+        Uid:\t\(c.uid)\t\(c.euid)\t\(c.suid)\t\(c.fsuid)
+        Gid:\t\(c.gid)\t\(c.egid)\t\(c.sgid)\t\(c.fsgid)
         FDSize:\t\(max(64, v.fdTable.descriptors.count))
-        Groups:\t
+        Groups:\t\(c.groups.map { String($0) }.joined(separator: " ") + " ")
         VmSize:\t\(String(kb).leftPadded(8)) kB
+        VmLck:\t\(String(v.lockedMemoryBytes / 1024).leftPadded(8)) kB
         VmRSS:\t\(String(kb).leftPadded(8)) kB
         Threads:\t\(st.threads)
         SigQ:\t0/0
@@ -232,12 +236,12 @@ enum ProcFS {
         SigBlk:\t\(hex16(st.blocked))
         SigIgn:\t\(hex16(st.ignored))
         SigCgt:\t\(hex16(st.caught))
-        CapInh:\t0000000000000000
-        CapPrm:\t0000000000000000
-        CapEff:\t0000000000000000
-        CapBnd:\t0000000000000000
-        CapAmb:\t0000000000000000
-        NoNewPrivs:\t1
+        CapInh:\t\(hex16(c.inheritable))
+        CapPrm:\t\(hex16(c.permitted))
+        CapEff:\t\(hex16(c.effective))
+        CapBnd:\t\(hex16(c.bounding))
+        CapAmb:\t\(hex16(c.ambient))
+        NoNewPrivs:\t\(attrs.noNewPrivs ? 1 : 0)
         Seccomp:\t0
 
         """

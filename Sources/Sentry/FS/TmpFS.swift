@@ -37,6 +37,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
         var links: UInt64 = 1
         var atime = TmpfsNode.now(), mtime = TmpfsNode.now(), ctime = TmpfsNode.now()
         var children: [String: TmpfsNode] = [:]
+        var xattrs: [String: [UInt8]] = [:]
     }
     private let meta: Mutex<Meta>
     /// Regular files: the bytes.
@@ -58,6 +59,39 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
     static func now() -> timespec { var t = timespec(); clock_gettime(CLOCK_REALTIME, &t); return t }
 
     public override var kind: FileKind { FileKind(mode: meta.withLock { $0.mode }) }
+
+    // Extended attributes in the user, trusted and security namespaces,
+    // kept with the inode (simple_xattr); the caller checked permissions.
+    static let xattrNamespaces = ["user.", "trusted.", "security."]
+
+    public override func getxattr(_ name: String) throws(Errno) -> [UInt8] {
+        guard Self.xattrNamespaces.contains(where: { name.hasPrefix($0) }) else { throw .EOPNOTSUPP }
+        guard let v = meta.withLock({ $0.xattrs[name] }) else { throw .ENODATA }
+        return v
+    }
+
+    public override func listxattr(trusted: Bool) throws(Errno) -> [String] {
+        meta.withLock { m in m.xattrs.keys.filter { trusted || !$0.hasPrefix("trusted.") }.sorted() }
+    }
+
+    public override func setxattr(_ name: String, _ value: [UInt8], flags: Int32) throws(Errno) {
+        guard Self.xattrNamespaces.contains(where: { name.hasPrefix($0) }) else { throw .EOPNOTSUPP }
+        try meta.withLock { (m: inout Meta) throws(Errno) in
+            let exists = m.xattrs[name] != nil
+            if flags & 1 != 0 && exists { throw .EEXIST }        // XATTR_CREATE
+            if flags & 2 != 0 && !exists { throw .ENODATA }      // XATTR_REPLACE
+            m.xattrs[name] = value
+            m.ctime = TmpfsNode.now()
+        }
+    }
+
+    public override func removexattr(_ name: String) throws(Errno) {
+        guard Self.xattrNamespaces.contains(where: { name.hasPrefix($0) }) else { throw .EOPNOTSUPP }
+        try meta.withLock { (m: inout Meta) throws(Errno) in
+            guard m.xattrs.removeValue(forKey: name) != nil else { throw .ENODATA }
+            m.ctime = TmpfsNode.now()
+        }
+    }
 
     public override func stat() throws(Errno) -> Glibc.stat {
         let m = meta.withLock { $0 }

@@ -351,6 +351,9 @@ public final class VFS: Sendable {
 
     public func statfs(_ loc: Location) throws(Errno) -> sw_statfs {
         var s = try loc.inode.statfs()
+        // The sentry's own filesystems are mounted relatime, as /proc/mounts says;
+        // a host one brings the host's flags (ST_VALID among them).
+        if s.f_flags & 0x20 == 0 { s.f_flags |= 0x20 | 0x1000 }   // ST_VALID, ST_RELATIME
         if loc.mount.readOnly { s.f_flags |= 1 }   // ST_RDONLY
         return s
     }

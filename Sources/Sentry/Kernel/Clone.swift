@@ -73,12 +73,14 @@ extension Task {
                                 // Legacy clone takes any CSIGNAL value; one that is no
                                 // signal is simply never sent (clone3 refuses it).
                                 exitSignal: (1...64).contains(a.exitSignal) ? Signal(a.exitSignal) : nil)
+                // The thread that made it (real_parent), or for CLONE_PARENT the caller's own.
+                g.parentThreadID = has(CloneArgs.CLONE_PARENT) ? group.parentThreadID : self.tid
                 parent?.children.append(g)
                 kernel.groups[tid] = g
             }
             let t = Task(kernel: kernel, tid: tid, group: g, mm: childMM, space: nil, fds: childFDs, fs: childFS,
                          context: context, regs: childRegs, executablePath: executablePath,
-                         argv: commandLine, envp: environment)
+                         argv: commandLine, envp: environment, attributes: attributes.withLock { $0.forChild() })
             t.signalMask = signalMask
             // A new stack for a sibling sharing the mm: the alternate stack is not inherited.
             if !has(CloneArgs.CLONE_VM) || has(CloneArgs.CLONE_VFORK) { t.altStack = altStack }

@@ -5,6 +5,7 @@ import Glibc
 /// returns an errno to a still-intact process.
 extension Task {
     public func execve(path: String, from start: Location, argv: [String], envp: [String]) throws(Errno) {
+        let requestedPath = path   // bprm->filename: comm comes from it, even for a script
         let exe: Executable
         do { exe = try kernel.findExecutable(path, argv: argv, from: start, self) } catch {
             switch error {
@@ -36,7 +37,10 @@ extension Task {
         let newMM = MemoryManager(memory: kernel.memory, space: newSpace, layout: kernel.layout, imageCache: kernel.imageCache,
                                   hostPages: kernel.hostPages)
         let loaded: Loader.Result
-        do { loaded = try Loader.load(program, interpreter: interpreter, into: newMM, argv: argv, envp: envp, execfn: path) } catch {
+        // The credentials exec gives (no set-id files in the sentry): known before the point of no return.
+        let execAttributes = attributes.withLock { a in var n = a; n.applyExec(executablePath: requestedPath); return n }
+        do { loaded = try Loader.load(program, interpreter: interpreter, into: newMM, argv: argv, envp: envp, execfn: path,
+                                      ids: .init(execAttributes.credentials)) } catch {
             newSpace?.leave()
             throw error == .EFAULT ? .ENOMEM : error
         }
@@ -90,6 +94,11 @@ extension Task {
             altStack = AltStack()
         }
         restartBlock = nil
+        attributes.withLock { $0 = execAttributes }
+        kernel.locked {
+            group.dumpable = true           // SUID_DUMP_USER again
+            group.memoryLocks.removeAll()   // a new mm: nothing locked, no MCL_FUTURE
+        }
         executablePath = program.file.path
         commandLine = argv
         environment = envp

@@ -26,6 +26,8 @@ public final class Kernel: @unchecked Sendable {
     /// System V shared memory, semaphores and message queues.
     public let ipc: IPCNamespace
     let timerThread = TimerThread()
+    /// The first guest's credentials: the sentry's own unless set before `start`.
+    public var initialCredentials = Credentials.sentrys()
 
     private let mutex = KernelLock()
     // Guarded by the lock.
@@ -99,7 +101,9 @@ public final class Kernel: @unchecked Sendable {
         // in one batch: the stub pool starts its first stub meanwhile.
         let mm = MemoryManager(memory: memory, space: nil, layout: layout, imageCache: imageCache, hostPages: hostPages)
         let loaded: Loader.Result
-        do { loaded = try Loader.load(exe.program, interpreter: exe.interpreter, into: mm, argv: exe.argv, envp: envp, execfn: exe.path) }
+        let credentials = initialCredentials
+        do { loaded = try Loader.load(exe.program, interpreter: exe.interpreter, into: mm, argv: exe.argv, envp: envp, execfn: exe.path,
+                                      ids: .init(credentials)) }
         catch { throw .guest("loading \(guestPath)", error) }
         let space: AddressSpace, context: PlatformContext
         do {
@@ -122,7 +126,8 @@ public final class Kernel: @unchecked Sendable {
                                     limits: ThreadGroup.hostLimits(), exitSignal: nil)
             let task = Task(kernel: self, tid: id, group: group, mm: mm, space: space, fds: fds,
                             fs: FSContext(cwd: cwdLocation, root: vfs.rootLocation, umask: 0o022), context: context,
-                            regs: Self.entryRegisters(space, loaded), executablePath: exe.program.file.path, argv: exe.argv, envp: envp)
+                            regs: Self.entryRegisters(space, loaded), executablePath: exe.program.file.path, argv: exe.argv, envp: envp,
+                            attributes: TaskAttributes(credentials: credentials, executablePath: exe.path))
             if let nofile = group.limits.withLock({ $0[7] }) { fds.limit = Int32(clamping: nofile.cur) }
             task.signalMask = signalMask & ~SignalSets.unblockable
             for n in 1...64 where ignored & (1 << UInt64(n - 1)) != 0 && n != 9 && n != 19 {

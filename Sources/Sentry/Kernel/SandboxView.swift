@@ -32,6 +32,11 @@ extension Kernel: SandboxView {
 
 extension Task {
     public var resourceLimits: [Int32: (cur: UInt64, max: UInt64)] { group.limits.withLock { $0 } }
+    public var taskAttributes: TaskAttributes { attributes.withLock { $0 } }
+    public var lockedMemoryBytes: UInt64 {
+        let vmas = mm.vmas
+        return kernel.locked { group.memoryLocks.lockedBytes(mapped: vmas) }
+    }
 
     public var procStatus: ProcStatus {
         let ticks = cpuTicks

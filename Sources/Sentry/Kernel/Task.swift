@@ -30,6 +30,8 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     public var umask: UInt32 { get { fs.umask } set { fs.umask = newValue } }
     public var clearChildTID = GuestAddress.null
     public var robustList = (head: GuestAddress.null, length: UInt64(0))
+    /// Credentials, comm, prctl and scheduler state (its own lock).
+    public let attributes: Mutex<TaskAttributes>
 
     // Signals (kernel lock).
     public internal(set) var signalMask: UInt64 = 0
@@ -65,7 +67,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     
 
     init(kernel: Kernel, tid: Int32, group: ThreadGroup, mm: MemoryManager, space: AddressSpace?, fds: FDTable,
-         fs: FSContext, context: PlatformContext, regs: Registers, executablePath: String, argv: [String], envp: [String]) {
+         fs: FSContext, context: PlatformContext, regs: Registers, executablePath: String, argv: [String], envp: [String],
+         attributes: TaskAttributes) {
+        self.attributes = Mutex(attributes)
         self.kernel = kernel; self.tid = tid; self.group = group; self.mm = mm; self.space = space
         self.fds = fds; self.fs = fs; self.context = context; self.regs = regs
         self.executablePath = executablePath; self.commandLine = argv; self.environment = envp

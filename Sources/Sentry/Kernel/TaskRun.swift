@@ -74,6 +74,7 @@ extension Task {
         releaseVforkParent()
         let (status, last, soleUser): (ExitStatus, Bool, Bool) = kernel.locked {
             group.tasks.removeAll { $0 === self }
+            orphanChildrenLocked()
             if kernel.tasks[tid] === self { kernel.tasks[tid] = nil }
             group.groupEvents.notify()
             let st = group.exitStatus ?? .exited(exitCode)
@@ -135,7 +136,7 @@ extension Task {
 extension Kernel {
     /// The last task of `g` is gone: it becomes a zombie for its parent (or
     /// is reaped at once if the parent ignores SIGCHLD), its children go to
-    /// init, and if it was init the sandbox is over. Kernel lock held.
+    /// the nearest child subreaper or init, and if it was init the sandbox is over. Kernel lock held.
     func processDiedLocked(_ g: ThreadGroup) {
         g.zombie = true
         g.stopped = false
@@ -146,11 +147,12 @@ extension Kernel {
             finished.wake()
             return
         }
-        if let initGroup {
+        if let reaper = reaperLocked(for: g) {
             for c in g.children {
-                c.parent = initGroup
-                initGroup.children.append(c)
-                if c.zombie { initGroup.childEvents.notify() }
+                c.parent = reaper
+                c.parentThreadID = reaper.tasks.first?.tid ?? reaper.pid
+                reaper.children.append(c)
+                if c.zombie { reaper.childEvents.notify() }
             }
         }
         g.children = []

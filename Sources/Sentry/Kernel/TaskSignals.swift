@@ -118,9 +118,25 @@ extension Task {
                 targets = kernel.groups.values.filter { !$0.zombie && $0.pgid == pg }
             }
             if targets.isEmpty { throw .ESRCH }
+            // check_kill_permission: a process the caller may not signal is
+            // skipped; if every target was, the answer is EPERM.
+            let allowed = targets.filter { mayKillLocked($0, signo: info.signo) }
+            if allowed.isEmpty { throw .EPERM }
             if info.signo == 0 { return }
-            for g in targets { kernel.sendLocked(info, to: g) }
+            for g in allowed { kernel.sendLocked(info, to: g) }
         }
+    }
+
+    /// kill_ok_by_cred: the caller's real or effective uid is the target's
+    /// real or saved uid, or it has CAP_KILL; SIGCONT within the session is
+    /// always allowed. Kernel lock held.
+    func mayKillLocked(_ target: ThreadGroup, signo: Int32) -> Bool {
+        if target === group { return true }
+        if signo == Signal.SIGCONT.rawValue && target.sid == group.sid { return true }
+        guard let other = target.tasks.first else { return true }   // a zombie: nothing to protect
+        let c = attributes.withLock { $0.credentials }
+        let t = other.attributes.withLock { $0.credentials }
+        return c.euid == t.suid || c.euid == t.uid || c.uid == t.suid || c.uid == t.uid || c.capable(Credentials.CAP_KILL)
     }
 
     /// tgkill(2) and tkill(2) (tgid nil): one thread.
@@ -128,6 +144,7 @@ extension Task {
         guard info.signo >= 0, info.signo <= 64, tid > 0, (tgid ?? 1) > 0 else { throw .EINVAL }
         try kernel.locked { () throws(Errno) in
             guard let t = kernel.tasks[tid], tgid == nil || t.group.pid == tgid, !t.group.zombie else { throw .ESRCH }
+            guard mayKillLocked(t.group, signo: info.signo) else { throw .EPERM }
             if info.signo == 0 { return }
             kernel.sendLocked(info, to: t.group, thread: t)
         }
@@ -137,7 +154,7 @@ extension Task {
     public func senderInfo(_ signo: Int32, code: Int32) -> SignalInfo {
         var info = SignalInfo(Signal(signo), code: code)
         info.pid = pid
-        info.uid = Glibc.getuid()
+        info.uid = attributes.withLock { $0.credentials.uid }
         return info
     }
 

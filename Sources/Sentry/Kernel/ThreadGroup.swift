@@ -36,6 +36,15 @@ public final class ThreadGroup: @unchecked Sendable {
     /// ITIMER_REAL / alarm(2) and POSIX timers of this process.
     let timers = ProcessTimers()
     let startTime = Deadline.now()
+    /// The tid of the thread that created this process (real_parent): its
+    /// exit sends the parent-death signals (PR_SET_PDEATHSIG).
+    var parentThreadID: Int32 = 0
+    /// PR_SET_CHILD_SUBREAPER: orphaned descendants are reparented here rather than to init.
+    var isChildSubreaper = false
+    /// PR_SET_DUMPABLE (the mm's dumpable flag); exec sets it back.
+    var dumpable = true
+    /// mlock'ed ranges and mlockall's flags (mm->locked_vm and mm->def_flags).
+    var memoryLocks = MemoryLocks()
 
     init(pid: Int32, parent: ThreadGroup?, pgid: Int32, sid: Int32, handlers: SignalHandlers,
          limits: [Int32: (cur: UInt64, max: UInt64)], exitSignal: Signal?) {

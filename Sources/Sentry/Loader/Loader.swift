@@ -27,7 +27,7 @@ public struct Loader {
     /// names one) and the stack. Entry is the interpreter's when there is one;
     /// the program's own entry and headers reach it through the auxv.
     public static func load(_ program: ProgramFile, interpreter: ProgramFile? = nil, into mm: MemoryManager,
-                            argv: [String], envp: [String], execfn: String) throws(Errno) -> Result {
+                            argv: [String], envp: [String], execfn: String, ids: IDs = .sentrys) throws(Errno) -> Result {
         let image = program.image
         let bias = image.isPIE ? pieBase &- (image.loads[0].vaddr & ~(GuestAddress.pageSize - 1)) : 0
         let highest = try mapSegments(image, file: program.file, bias: bias, into: mm)
@@ -93,8 +93,8 @@ public struct Loader {
             (7, interpBase),                // AT_BASE: where the interpreter is, 0 without one
             (8, 0),                         // AT_FLAGS
             (9, programEntry),              // AT_ENTRY: the program's, even when the interpreter starts
-            (11, UInt64(getuid())), (12, UInt64(geteuid())),
-            (13, UInt64(getgid())), (14, UInt64(getegid())),
+            (11, UInt64(ids.uid)), (12, UInt64(ids.euid)),   // AT_UID, AT_EUID
+            (13, UInt64(ids.gid)), (14, UInt64(ids.egid)),   // AT_GID, AT_EGID
             (23, 0),                        // AT_SECURE
             (25, randomAddr.rawValue),      // AT_RANDOM
             (26, UInt64(getauxval(26))),            // AT_HWCAP2

@@ -59,6 +59,21 @@ public enum ArgFormat: Sendable {
     case pollFDs                 // in: [{fd=3, events=POLLIN}]
     case epollEvent              // in: {events=EPOLLIN, data=...}
     case epollCtlOp
+    // prctl, scheduler, vectored I/O, mlock, xattr (names from Decode+Process.swift).
+    case prctlOption             // PR_SET_NAME
+    case prctlArg(Int)           // argument n as that option uses it: "name", SIGUSR1, or left out
+    case schedParam              // [5]: struct sched_param
+    case omitted                 // a register the call ignores (the high word of an offset on x86-64)
+    case schedPolicy             // SCHED_FIFO|SCHED_RESET_ON_FORK
+    case priorityWhich           // PRIO_PROCESS
+    case rwfFlags                // RWF_NOWAIT|RWF_APPEND
+    case fadvice                 // POSIX_FADV_WILLNEED
+    case msyncFlags              // MS_SYNC|MS_INVALIDATE
+    case mlockFlags              // MLOCK_ONFAULT (mlock2)
+    case mlockallFlags           // MCL_CURRENT|MCL_FUTURE
+    case closeRangeFlags         // CLOSE_RANGE_CLOEXEC
+    case xattrFlags              // XATTR_CREATE
+    case capHeader               // {version=_LINUX_CAPABILITY_VERSION_3, pid=0}
 
     var isOutput: Bool {
         switch self {

@@ -57,6 +57,34 @@ struct ArgPrinter {
             default: return cmd + ", " + String(Int64(bitPattern: args[2]))
             }
         case .ioctlRequest: return Decode.named(v, Decode.ioctl)
+        case .prctlOption: return Decode.named(v & 0xffff_ffff, Decode.prctlOptions)
+        case .prctlArg(let n):
+            let option = args[0] & 0xffff_ffff
+            guard let used = Decode.prctlArgCounts[option] else { return v == 0 ? "0" : "0x" + String(v, radix: 16) }
+            if n > used { return "" }
+            switch option {
+            case 15 where n == 1: return format(.path, n)                       // PR_SET_NAME
+            case 1 where n == 1: return v <= 64 ? format(.signal, n) : String(v)   // PR_SET_PDEATHSIG
+            default: return n == 1 && [2, 16, 37].contains(option) ? hexOrNull(v) : String(v)
+            }
+        case .schedParam:
+            guard let p = read(v, Int32.self) else { return hexOrNull(v) }
+            return "[\(p)]"
+        case .omitted: return ""
+        case .schedPolicy:
+            let p = Decode.named(v & 0x3fff_ffff, Decode.schedPolicies)
+            return v & 0x4000_0000 != 0 ? p + "|SCHED_RESET_ON_FORK" : p
+        case .priorityWhich: return Decode.named(v, Decode.priorityWhich)
+        case .rwfFlags: return Decode.flags(v, Decode.rwfFlags)
+        case .fadvice: return Decode.named(v, Decode.fadvice)
+        case .msyncFlags: return Decode.flags(v, [(1, "MS_ASYNC"), (2, "MS_INVALIDATE"), (4, "MS_SYNC")])
+        case .mlockFlags: return Decode.flags(v, [(1, "MLOCK_ONFAULT")])
+        case .mlockallFlags: return Decode.flags(v, [(1, "MCL_CURRENT"), (2, "MCL_FUTURE"), (4, "MCL_ONFAULT")])
+        case .closeRangeFlags: return Decode.flags(v, [(2, "CLOSE_RANGE_UNSHARE"), (4, "CLOSE_RANGE_CLOEXEC")])
+        case .xattrFlags: return Decode.flags(v, [(1, "XATTR_CREATE"), (2, "XATTR_REPLACE")])
+        case .capHeader:
+            guard let h = read(v, (UInt32, Int32).self) else { return hexOrNull(v) }
+            return "{version=\(Decode.named(UInt64(h.0), Decode.capVersions)), pid=\(h.1)}"
         case .cloneFlags:
             let sig = v & 0xff
             let fl = Decode.flags(v & ~0xff, Decode.cloneFlags)

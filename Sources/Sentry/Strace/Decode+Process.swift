@@ -1,0 +1,35 @@
+/// strace's names for prctl options, scheduler policies, and the flags of
+/// the vectored I/O, advice, mlock and xattr calls.
+extension Decode {
+    static let prctlOptions: [UInt64: String] = [
+        1: "PR_SET_PDEATHSIG", 2: "PR_GET_PDEATHSIG", 3: "PR_GET_DUMPABLE", 4: "PR_SET_DUMPABLE",
+        5: "PR_GET_UNALIGN", 6: "PR_SET_UNALIGN", 7: "PR_GET_KEEPCAPS", 8: "PR_SET_KEEPCAPS",
+        9: "PR_GET_FPEMU", 10: "PR_SET_FPEMU", 11: "PR_GET_FPEXC", 12: "PR_SET_FPEXC",
+        13: "PR_GET_TIMING", 14: "PR_SET_TIMING", 15: "PR_SET_NAME", 16: "PR_GET_NAME",
+        19: "PR_GET_ENDIAN", 20: "PR_SET_ENDIAN", 21: "PR_GET_SECCOMP", 22: "PR_SET_SECCOMP",
+        23: "PR_CAPBSET_READ", 24: "PR_CAPBSET_DROP", 25: "PR_GET_TSC", 26: "PR_SET_TSC",
+        27: "PR_GET_SECUREBITS", 28: "PR_SET_SECUREBITS", 29: "PR_SET_TIMERSLACK", 30: "PR_GET_TIMERSLACK",
+        31: "PR_TASK_PERF_EVENTS_DISABLE", 32: "PR_TASK_PERF_EVENTS_ENABLE", 33: "PR_MCE_KILL", 34: "PR_MCE_KILL_GET",
+        35: "PR_SET_MM", 36: "PR_SET_CHILD_SUBREAPER", 37: "PR_GET_CHILD_SUBREAPER",
+        38: "PR_SET_NO_NEW_PRIVS", 39: "PR_GET_NO_NEW_PRIVS", 40: "PR_GET_TID_ADDRESS",
+        41: "PR_SET_THP_DISABLE", 42: "PR_GET_THP_DISABLE", 45: "PR_SET_FP_MODE", 46: "PR_GET_FP_MODE",
+        47: "PR_CAP_AMBIENT", 53: "PR_SET_SPECULATION_CTRL", 52: "PR_GET_SPECULATION_CTRL",
+        54: "PR_PAC_RESET_KEYS", 55: "PR_SET_TAGGED_ADDR_CTRL", 56: "PR_GET_TAGGED_ADDR_CTRL",
+        57: "PR_SET_IO_FLUSHER", 58: "PR_GET_IO_FLUSHER", 59: "PR_SET_SYSCALL_USER_DISPATCH",
+        62: "PR_SCHED_CORE", 0x5356_4d41: "PR_SET_VMA",
+    ]
+    /// How many arguments after the option strace shows for the options it decodes.
+    static let prctlArgCounts: [UInt64: Int] = [
+        1: 1, 2: 1, 3: 0, 4: 1, 7: 0, 8: 1, 15: 1, 16: 1, 21: 0, 23: 1, 24: 1, 27: 0,
+        29: 1, 30: 0, 36: 1, 37: 1, 38: 4, 39: 4, 40: 1,
+    ]
+    static let schedPolicies: [UInt64: String] = [0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH",
+                                                  5: "SCHED_IDLE", 6: "SCHED_DEADLINE"]
+    static let priorityWhich: [UInt64: String] = [0: "PRIO_PROCESS", 1: "PRIO_PGRP", 2: "PRIO_USER"]
+    static let rwfFlags: [(UInt64, String)] = [(1, "RWF_HIPRI"), (2, "RWF_DSYNC"), (4, "RWF_SYNC"), (8, "RWF_NOWAIT"), (0x10, "RWF_APPEND")]
+    static let fadvice: [UInt64: String] = [0: "POSIX_FADV_NORMAL", 1: "POSIX_FADV_RANDOM", 2: "POSIX_FADV_SEQUENTIAL",
+                                            3: "POSIX_FADV_WILLNEED", 4: "POSIX_FADV_DONTNEED", 5: "POSIX_FADV_NOREUSE"]
+    static let capVersions: [UInt64: String] = [0x1998_0330: "_LINUX_CAPABILITY_VERSION_1",
+                                                0x2007_1026: "_LINUX_CAPABILITY_VERSION_2",
+                                                0x2008_0522: "_LINUX_CAPABILITY_VERSION_3"]
+}

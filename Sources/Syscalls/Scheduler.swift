@@ -1,0 +1,217 @@
+import CSwitch
+import Glibc
+import Sentry
+
+/// The scheduler calls (kernel/sched/core.c, kernel/sys.c's priorities):
+/// policy, real-time priority, nice value and affinity are kept per task with
+/// Linux's validation and permission rules and read back by every getter.
+/// The host schedules the sentry's threads as it likes: the values are the
+/// guest's view, not applied to the host.
+enum Scheduler {
+    static let RLIMIT_NICE: Int32 = 13, RLIMIT_RTPRIO: Int32 = 14
+    static let PRIO_PROCESS: Int32 = 0, PRIO_PGRP: Int32 = 1, PRIO_USER: Int32 = 2
+
+    /// find_process_by_pid: 0 is the caller; any other id is a thread of the sandbox.
+    static func target(_ t: Task, _ pid: Int32) throws(Errno) -> Task {
+        if pid == 0 { return t }
+        guard let p = t.kernel.task(pid) else { throw .ESRCH }
+        return p
+    }
+
+    static func scheduling(_ t: Task) -> Scheduling { t.attributes.withLock { $0.scheduling } }
+
+    /// check_same_owner: the caller's euid is the target's uid or euid.
+    static func sameOwner(_ caller: Credentials, _ p: Task) -> Bool {
+        let c = Creds.creds(p)
+        return caller.euid == c.euid || caller.euid == c.uid
+    }
+
+    /// can_nice: lowering nice to `nice` is within RLIMIT_NICE (20 - nice), or CAP_SYS_NICE.
+    static func canNice(_ caller: Credentials, _ p: Task, _ nice: Int32) -> Bool {
+        let limit = p.resourceLimits[RLIMIT_NICE]?.cur ?? 0
+        return UInt64(20 - nice) <= limit || caller.capable(Credentials.CAP_SYS_NICE)
+    }
+
+    // MARK: policy and priority
+
+    static func schedSetscheduler(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let policy = a.int32(1)
+        guard policy >= 0 else { throw .EINVAL }
+        return try setScheduler(t, pid: a.int32(0), policy: policy, param: a.address(2))
+    }
+
+    static func schedSetparam(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try setScheduler(t, pid: a.int32(0), policy: nil, param: a.address(1))
+    }
+
+    /// do_sched_setscheduler and __sched_setscheduler; a nil policy keeps the current one (SETPARAM_POLICY).
+    private static func setScheduler(_ t: Task, pid: Int32, policy requested: Int32?, param: GuestAddress) throws(Errno) -> Int64 {
+        guard !param.isNull, pid >= 0 else { throw .EINVAL }
+        let priority = try t.mm.read(param, as: Int32.self)
+        let p = try target(t, pid)
+        let old = scheduling(p)
+        var policy = old.policy, resetOnFork = old.resetOnFork
+        if let requested {
+            resetOnFork = requested & Scheduling.SCHED_RESET_ON_FORK != 0
+            policy = requested & ~Scheduling.SCHED_RESET_ON_FORK
+            guard Scheduling.isValid(policy) else { throw .EINVAL }
+        }
+        guard priority >= 0, priority <= Scheduling.maxRTPriority else { throw .EINVAL }
+        // SCHED_DEADLINE needs sched_setattr's runtime/deadline/period: refused here as Linux does.
+        if policy == Scheduling.SCHED_DEADLINE || Scheduling.isRealTime(policy) != (priority != 0) { throw .EINVAL }
+        let caller = Creds.creds(t)
+        if !caller.capable(Credentials.CAP_SYS_NICE) {
+            var allowed = true
+            if Scheduling.isRealTime(policy) {
+                let rtprio = p.resourceLimits[RLIMIT_RTPRIO]?.cur ?? 0
+                if policy != old.policy && rtprio == 0 { allowed = false }
+                if UInt64(priority) > UInt64(old.priority) && UInt64(priority) > rtprio { allowed = false }
+            }
+            if old.policy == Scheduling.SCHED_IDLE && policy != Scheduling.SCHED_IDLE && !canNice(caller, p, old.nice) { allowed = false }
+            if !sameOwner(caller, p) { allowed = false }
+            if old.resetOnFork && !resetOnFork { allowed = false }
+            guard allowed else { throw .EPERM }
+        }
+        p.attributes.withLock {
+            $0.scheduling.policy = policy
+            $0.scheduling.priority = priority
+            $0.scheduling.resetOnFork = resetOnFork
+        }
+        return 0
+    }
+
+    static func schedGetscheduler(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard a.int32(0) >= 0 else { throw .EINVAL }
+        let s = scheduling(try target(t, a.int32(0)))
+        return Int64(s.policy | (s.resetOnFork ? Scheduling.SCHED_RESET_ON_FORK : 0))
+    }
+
+    static func schedGetparam(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard !a.address(1).isNull, a.int32(0) >= 0 else { throw .EINVAL }
+        let s = scheduling(try target(t, a.int32(0)))
+        try t.mm.write(a.address(1), Scheduling.isRealTime(s.policy) ? s.priority : 0)
+        return 0
+    }
+
+    static func schedGetPriorityMax(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let p = a.int32(0)
+        guard Scheduling.isValid(p) else { throw .EINVAL }
+        return Scheduling.isRealTime(p) ? Int64(Scheduling.maxRTPriority) : 0
+    }
+
+    static func schedGetPriorityMin(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let p = a.int32(0)
+        guard Scheduling.isValid(p) else { throw .EINVAL }
+        return Scheduling.isRealTime(p) ? 1 : 0
+    }
+
+    /// The time slice: RR_TIMESLICE (100 ms) for SCHED_RR, none for FIFO,
+    /// and for the fair classes what CFS gives a task alone on its CPU:
+    /// sched_latency (6 ms scaled by 1 + log2 of the CPUs, at most 8), in whole 4 ms jiffies.
+    static func schedRrGetInterval(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard a.int32(0) >= 0 else { throw .EINVAL }
+        let s = scheduling(try target(t, a.int32(0)))
+        var ns: Int64
+        switch s.policy {
+        case Scheduling.SCHED_RR: ns = 100_000_000
+        case Scheduling.SCHED_FIFO: ns = 0
+        default:
+            let cpus = max(1, min(8, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            let factor = Int64(1 + (Int.bitWidth - 1 - cpus.leadingZeroBitCount))
+            ns = 6_000_000 * factor
+            ns -= ns % 4_000_000
+        }
+        try t.mm.write(a.address(1), timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000)))
+        return 0
+    }
+
+    // MARK: nice values
+
+    static func getpriority(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let tasks = try matching(t, which: a.int32(0), who: a.int32(1))
+        guard !tasks.isEmpty else { throw .ESRCH }
+        // The highest priority (lowest nice) as 20 - nice, so never negative.
+        return Int64(tasks.map { 20 - scheduling($0).nice }.max()!)
+    }
+
+    static func setpriority(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let nice = max(Scheduling.minNice, min(Scheduling.maxNice, a.int32(2)))
+        let tasks = try matching(t, which: a.int32(0), who: a.int32(1))
+        guard !tasks.isEmpty else { throw .ESRCH }
+        let caller = Creds.creds(t)
+        var error: Errno?
+        for p in tasks {   // set_one_prio: each task is tried; the last refusal is the answer
+            let c = Creds.creds(p)
+            guard c.uid == caller.euid || c.euid == caller.euid || caller.capable(Credentials.CAP_SYS_NICE) else {
+                error = .EPERM; continue
+            }
+            if nice < scheduling(p).nice && !canNice(caller, p, nice) { error = .EACCES; continue }
+            p.attributes.withLock { $0.scheduling.nice = nice }
+        }
+        if let error { throw error }
+        return 0
+    }
+
+    /// The tasks PRIO_PROCESS, PRIO_PGRP or PRIO_USER names.
+    private static func matching(_ t: Task, which: Int32, who: Int32) throws(Errno) -> [Task] {
+        switch which {
+        case PRIO_PROCESS:
+            if who == 0 { return [t] }
+            return t.kernel.task(who).map { [$0] } ?? []
+        case PRIO_PGRP:
+            return t.tasks(inProcessGroup: who == 0 ? t.processGroupID : who)
+        case PRIO_USER:
+            let uid = who == 0 ? Creds.creds(t).uid : UInt32(bitPattern: who)
+            return t.sandboxTasks.filter { Creds.creds($0).uid == uid }
+        default:
+            throw .EINVAL
+        }
+    }
+
+    // MARK: CPUs
+
+    /// The CPUs the sentry itself may run on (the first 64).
+    static func hostCPUs() -> UInt64 {
+        var mask: UInt64 = 0
+        if sw_affinity_mask(&mask) < 0 || mask == 0 { mask = 1 }
+        return mask
+    }
+
+    static func schedSetaffinity(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        // get_user_cpu_mask: a shorter mask is zero-extended, a longer one cut to the kernel's size.
+        let len = Int(min(a[1], 8))
+        var raw = len == 0 ? [] : try t.mm.copyIn(a.address(2), len)
+        raw += [UInt8](repeating: 0, count: 8 - raw.count)
+        let requested = raw.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        let p = try target(t, a.int32(0))
+        let caller = Creds.creds(t)
+        guard sameOwner(caller, p) || caller.capable(Credentials.CAP_SYS_NICE) else { throw .EPERM }
+        let mask = requested & hostCPUs()
+        guard mask != 0 else { throw .EINVAL }
+        p.attributes.withLock { $0.scheduling.affinity = mask }
+        return 0
+    }
+
+    static func schedGetaffinity(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let len = a[1]
+        // The length must cover nr_cpu_ids bits and be a multiple of a long.
+        guard len >= 8, len & 7 == 0 else { throw .EINVAL }
+        let p = try target(t, a.int32(0))
+        let mask = (scheduling(p).affinity ?? ~0) & hostCPUs()
+        try t.mm.write(a.address(2), mask)
+        return 8
+    }
+
+    /// getcpu: the CPU the host says the task's thread is on, if the guest's
+    /// affinity allows it; else the first CPU the guest allowed itself.
+    static func getcpu(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        var cpu: UInt32 = 0, node: UInt32 = 0
+        _ = sw_getcpu(&cpu, &node)
+        if let mask = scheduling(t).affinity, cpu >= 64 || mask & (1 << UInt64(cpu)) == 0 {
+            cpu = UInt32(mask.trailingZeroBitCount)
+        }
+        if !a.address(0).isNull { try t.mm.write(a.address(0), cpu) }
+        if !a.address(1).isNull { try t.mm.write(a.address(1), node) }
+        return 0
+    }
+}

@@ -1,0 +1,81 @@
+import Glibc
+import Sentry
+
+/// preadv, pwritev, preadv2, pwritev2 (fs/read_write.c): readv/writev at an
+/// offset, and with RWF_* flags. An offset of -1 in the v2 calls means the
+/// file position, as readv/writev.
+enum VectorIO {
+    static let RWF_HIPRI: UInt64 = 1, RWF_DSYNC: UInt64 = 2, RWF_SYNC: UInt64 = 4, RWF_NOWAIT: UInt64 = 8, RWF_APPEND: UInt64 = 0x10
+    static let supported = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND
+
+    static func preadv(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try read(t, a, flags: 0, v2: false) }
+    static func pwritev(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try write(t, a, flags: 0, v2: false) }
+    static func preadv2(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try read(t, a, flags: a[5], v2: true) }
+    static func pwritev2(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try write(t, a, flags: a[5], v2: true) }
+
+    /// pos_from_hilo on x86-64: the low word is the whole offset.
+    private static func offset(_ a: SyscallArguments, v2: Bool) throws(Errno) -> Int64? {
+        let pos = a.int(3)
+        if v2 && pos == -1 { return nil }
+        guard pos >= 0 else { throw .EINVAL }
+        return pos
+    }
+
+    /// A file preadv can address: one with a position (FMODE_PREAD).
+    private static func positional(_ f: FileDescription) throws(Errno) {
+        do { _ = try f.seek(0, whence: SEEK_CUR) } catch { if error == .ESPIPE { throw .ESPIPE } }
+    }
+
+    private static func checkFlags(_ f: FileDescription, _ flags: UInt64) throws(Errno) {
+        guard flags & ~supported == 0 else { throw .EOPNOTSUPP }
+        // RWF_NOWAIT needs a file that can say "would block" (FMODE_NOWAIT):
+        // regular files and the sentry's own pipes and eventfds.
+        if flags & RWF_NOWAIT != 0, f.location?.inode.kind != .regular, f.waitQueue == nil { throw .EOPNOTSUPP }
+    }
+
+    private static func total(_ bufs: [UnsafeMutableRawBufferPointer]) -> Int { bufs.reduce(0) { $0 + $1.count } }
+
+    static func read(_ t: Task, _ a: SyscallArguments, flags: UInt64, v2: Bool) throws(Errno) -> Int64 {
+        let pos = try offset(a, v2: v2)
+        let f = try t.fds.get(a.fd(0))
+        if pos != nil { try positional(f) }
+        guard f.flags.readable else { throw .EBADF }
+        let bufs = try t.iovecBuffers(a.address(1), count: Int(a.int32(2)), write: true)
+        if total(bufs) == 0 { return 0 }
+        try checkFlags(f, flags)
+        if let pos { return Int64(try f.pread(into: bufs, at: pos)) }
+        if flags & RWF_NOWAIT != 0 { return Int64(try f.read(into: bufs)) }   // never waits: EAGAIN if empty
+        return Int64(try t.blockingRead(f, bufs))
+    }
+
+    static func write(_ t: Task, _ a: SyscallArguments, flags: UInt64, v2: Bool) throws(Errno) -> Int64 {
+        var pos = try offset(a, v2: v2)
+        let f = try t.fds.get(a.fd(0))
+        if pos != nil { try positional(f) }
+        guard f.flags.writable else { throw .EBADF }
+        let bufs = try t.iovecBuffers(a.address(1), count: Int(a.int32(2)), write: false)
+        if total(bufs) == 0 { return 0 }
+        try checkFlags(f, flags)
+        let fromPosition = pos == nil
+        if flags & RWF_APPEND != 0, f.location?.inode.kind == .regular {
+            pos = Int64(try f.stat().st_size)   // IOCB_APPEND: at the end, whatever offset was given
+        }
+        let n: Int
+        do {
+            if let pos {
+                n = try f.pwrite(from: readOnly(bufs), at: pos)
+                // The file position moves only when the write was at it.
+                if fromPosition { _ = try f.seek(pos + Int64(n), whence: SEEK_SET) }
+            } else if flags & RWF_NOWAIT != 0 {
+                n = try f.write(from: readOnly(bufs))
+            } else {
+                n = try t.blockingWrite(f, readOnly(bufs))
+            }
+        } catch {
+            if error == .EPIPE { t.post(t.senderInfo(Signal.SIGPIPE.rawValue, code: SignalInfo.SI_USER)) }
+            throw error
+        }
+        if flags & (RWF_DSYNC | RWF_SYNC) != 0 { try f.sync(dataOnly: flags & RWF_SYNC == 0) }
+        return Int64(n)
+    }
+}

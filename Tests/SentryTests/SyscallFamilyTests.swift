@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+@testable import Sentry
+
+/// The everyday syscall families (credentials, prctl, the scheduler,
+/// vectored I/O, memory locking, close_range, xattrs): C guests from images/
+/// that print what they see, compared with the same program run natively on
+/// every platform. They are written to hold whatever uid runs them.
+@Suite(.serialized) struct SyscallFamilyTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
+    @Test(arguments: Harness.platforms)
+    func credentialsPrctlAndSchedulerMatchNative(_ platform: Harness.TestPlatform) {
+        for name in ["creds", "prctl", "sched"] {
+            let native = Harness.run(Harness.image(name), [])
+            #expect(native.status == 0, "\(name) natively: \(native.stderr)")
+            let boxed = Harness.sandboxed(platform, Harness.image(name))
+            #expect(boxed == native, "\(name) on \(platform.rawValue)")
+        }
+    }
+
+    /// Vectored I/O, advice, FIO* ioctls, close_range, getdents, msync,
+    /// mincore and mlock accounting, in tmpfs and in an rw bind of a host directory.
+    @Test(arguments: Harness.platforms)
+    func fileAndMemoryCallsMatchNative(_ platform: Harness.TestPlatform) throws {
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let host = scratch.appendingPathComponent("native").path, bound = scratch.appendingPathComponent("bound").path
+        for d in [host, bound] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        let native = Harness.run(Harness.image("vecio"), [host])
+        #expect(native.status == 0, "vecio natively: \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("vecio"), ["/tmp"]) == native, "vecio in /tmp on \(platform.rawValue)")
+        #expect(Harness.sandboxed(platform, Harness.image("vecio"), ["/work"], extra: ["--bind", "\(bound):/work:rw"]) == native,
+                "vecio in an rw bind on \(platform.rawValue)")
+    }
+
+    /// Extended attributes: stored with tmpfs inodes (and an overlay's upper
+    /// layer), passed through to the host in an rw bind, all as the host's own
+    /// filesystem answers natively;
+    /// a read-only host mount answers EROFS to writes and the host's values to reads.
+    @Test(arguments: Harness.platforms)
+    func extendedAttributesMatchNative(_ platform: Harness.TestPlatform) throws {
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let host = scratch.appendingPathComponent("native").path, bound = scratch.appendingPathComponent("bound").path
+        for d in [host, bound] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        let native = Harness.run(Harness.image("xattr"), [host])
+        #expect(native.status == 0, "xattr natively: \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("xattr"), ["/tmp"]) == native, "xattr in /tmp on \(platform.rawValue)")
+        #expect(Harness.sandboxed(platform, Harness.image("xattr"), ["/work"], extra: ["--bind", "\(bound):/work:rw"]) == native,
+                "xattr in an rw bind on \(platform.rawValue)")
+        // Under --overlay the files are made in the upper layer: the host directory stays empty.
+        let over = scratch.appendingPathComponent("over").path
+        try FileManager.default.createDirectory(atPath: over, withIntermediateDirectories: true)
+        #expect(Harness.sandboxed(platform, Harness.image("xattr"), [over], extra: ["--overlay"]) == native,
+                "xattr in an overlay root on \(platform.rawValue)")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: over)) == [])
+        let ro = Harness.sandboxed(platform, Harness.image("xattr"), ["readonly", Harness.image("xattr")])
+        #expect(ro.stdout == """
+            setxattr: -30
+            removexattr: -30
+            getxattr missing: -61
+            listxattr: ok
+            getxattr /proc/self/status: -95
+
+            """, "read-only mount on \(platform.rawValue)")
+    }
+}
