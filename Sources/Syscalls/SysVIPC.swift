@@ -4,10 +4,8 @@ import Sentry
 /// System V IPC: shmget/shmat/shmdt/shmctl, semget/semop/semtimedop/semctl,
 /// msgget/msgsnd/msgrcv/msgctl, served by the sandbox's IPCNamespace.
 enum SysVIPC {
-    /// The caller as IPC permission checks see it: the guest's effective ids.
-    static func credentials(_ t: Task) -> IPCCredentials {
-        IPCCredentials(uid: Glibc.geteuid(), gid: Glibc.getegid())
-    }
+    /// The caller as IPC permission checks see it: the task's effective ids and capabilities.
+    static func credentials(_ t: Task) -> IPCCredentials { IPCCredentials(Creds.creds(t)) }
 
     // MARK: Shared memory
 

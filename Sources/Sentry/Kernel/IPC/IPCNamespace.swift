@@ -50,15 +50,25 @@ public enum IPC {
     static let seqMultiplier: Int32 = 32768
 }
 
-/// Who asks: the effective ids and whether the caller holds the
-/// capabilities that pass IPC permission checks (CAP_IPC_OWNER,
-/// CAP_SYS_ADMIN, CAP_SYS_RESOURCE), which in the sandbox is guest root.
+/// Who asks: the effective ids, groups and the capabilities IPC checks.
 public struct IPCCredentials: Sendable {
     public var uid: UInt32
     public var gid: UInt32
     public var groups: [UInt32] = []
-    public var privileged: Bool { uid == 0 }
-    public init(uid: UInt32, gid: UInt32, groups: [UInt32] = []) { self.uid = uid; self.gid = gid; self.groups = groups }
+    /// CAP_IPC_OWNER: past ipcperms. CAP_SYS_ADMIN: IPC_SET/IPC_RMID of
+    /// others' objects. CAP_SYS_RESOURCE: msg_qbytes past MSGMNB. CAP_IPC_LOCK: SHM_LOCK.
+    public var ipcOwner = false, sysAdmin = false, sysResource = false, ipcLock = false
+
+    public init(uid: UInt32, gid: UInt32, groups: [UInt32] = []) {
+        self.uid = uid; self.gid = gid; self.groups = groups
+        if uid == 0 { ipcOwner = true; sysAdmin = true; sysResource = true; ipcLock = true }
+    }
+
+    public init(_ c: Credentials) {
+        self.init(uid: c.euid, gid: c.egid, groups: c.groups)
+        ipcOwner = c.capable(Credentials.CAP_IPC_OWNER); sysAdmin = c.capable(Credentials.CAP_SYS_ADMIN)
+        sysResource = c.capable(Credentials.CAP_SYS_RESOURCE); ipcLock = c.capable(Credentials.CAP_IPC_LOCK)
+    }
 }
 
 /// struct ipc64_perm's contents, and Linux's checks on it.
@@ -80,11 +90,11 @@ struct IPCPerm {
         var granted = mode
         if c.uid == cuid || c.uid == uid { granted >>= 6 }
         else if c.gid == cgid || c.gid == gid || c.groups.contains(cgid) || c.groups.contains(gid) { granted >>= 3 }
-        return requested & ~granted & 0o7 == 0 || c.privileged
+        return requested & ~granted & 0o7 == 0 || c.ipcOwner
     }
 
     /// IPC_SET and IPC_RMID: the owner, the creator or a privileged caller.
-    func ownedBy(_ c: IPCCredentials) -> Bool { c.uid == cuid || c.uid == uid || c.privileged }
+    func ownedBy(_ c: IPCCredentials) -> Bool { c.uid == cuid || c.uid == uid || c.sysAdmin }
 
     /// IPC_SET's change: owner and the nine permission bits.
     mutating func set(uid: UInt32, gid: UInt32, mode newMode: UInt32) {

@@ -121,7 +121,7 @@ extension IPCNamespace {
                 guard let input, input.count >= 96 else { throw .EFAULT }
                 guard q.perm.ownedBy(c) else { throw .EPERM }
                 let newMax = input.u64(88)
-                if newMax > UInt64(IPC.MSGMNB) && !c.privileged { throw .EPERM }
+                if newMax > UInt64(IPC.MSGMNB) && !c.sysResource { throw .EPERM }
                 guard newMax <= UInt64(Int32.max) else { throw .EINVAL }
                 q.maxBytes = Int(newMax)
                 q.perm.set(uid: input.u32(4), gid: input.u32(8), mode: input.u32(20))

@@ -139,7 +139,7 @@ extension IPCNamespace {
                 return (0, nil)
             case IPC.SHM_LOCK, IPC.SHM_UNLOCK:
                 let s = try shmByID(id)
-                guard c.privileged || s.perm.ownedBy(c) else { throw .EPERM }
+                guard c.ipcLock || s.perm.ownedBy(c) else { throw .EPERM }
                 if cmd == IPC.SHM_LOCK { s.perm.mode |= IPC.SHM_LOCKED } else { s.perm.mode &= ~IPC.SHM_LOCKED }
                 return (0, nil)
             default:
