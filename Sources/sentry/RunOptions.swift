@@ -21,6 +21,8 @@ struct RunOptions: Equatable {
     var env: [String] = []
     var envClear = false
     var hostname: String?
+    /// UID[:GID], the guest's ids.
+    var user: String?
     /// The program and its arguments (a leading "--" kept, as ArgumentParser passes it).
     var command: [String] = []
 
@@ -59,7 +61,7 @@ struct RunOptions: Equatable {
                 i += 1
                 continue
             case "--platform", "--systrap-trap", "--root", "--bind", "--strace-output", "-o", "--strace-filter",
-                 "--cwd", "--env", "--hostname":
+                 "--cwd", "--env", "--hostname", "--user":
                 break
             default:
                 return nil
@@ -81,6 +83,7 @@ struct RunOptions: Equatable {
             case "--cwd": o.cwd = v
             case "--env": o.env.append(v)
             case "--hostname": o.hostname = v
+            case "--user": o.user = v
             default: o.filter = v
             }
         }
@@ -102,6 +105,7 @@ struct RunOptions: Equatable {
             throw ValidationError("--env \(e): expected NAME=VALUE")
         }
         if let cwd, !cwd.hasPrefix("/") { throw ValidationError("--cwd \(cwd): expected an absolute guest path") }
+        if let user { _ = try Self.parseUser(user) }
         // sethostname's limit: __NEW_UTS_LEN.
         if let hostname, hostname.isEmpty || hostname.utf8.count > 64 {
             throw ValidationError("--hostname: expected 1 to 64 bytes")
@@ -123,6 +127,16 @@ struct RunOptions: Equatable {
             want = rlimit(rlim_cur: l.rlim_max, rlim_max: l.rlim_max)
             _ = setrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &want)
         }
+    }
+
+    /// UID[:GID], numbers (the guest's /etc/passwd is not consulted); GID defaults to 0, as docker's.
+    static func parseUser(_ spec: String) throws(ValidationError) -> (uid: UInt32, gid: UInt32) {
+        let parts = spec.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let uid = UInt32(parts[0]), uid != UInt32.max,
+              let gid = parts.count == 2 ? UInt32(parts[1]) : 0, gid != UInt32.max else {
+            throw ValidationError("--user \(spec): expected UID[:GID], numbers below 4294967295")
+        }
+        return (uid, gid)
     }
 
     /// HOST:GUEST[:ro|rw], GUEST absolute.
@@ -156,6 +170,7 @@ struct RunOptions: Equatable {
         config.root = root
         config.overlay = overlay
         config.hostname = hostname
+        if let user, let ids = try? Self.parseUser(user) { config.credentials = .user(uid: ids.uid, gid: ids.gid) }
         for spec in binds {
             do {
                 let b = try Self.parseBind(spec)

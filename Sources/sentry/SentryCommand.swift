@@ -105,6 +105,9 @@ struct Run: ParsableCommand {
     @Option(help: "The guest's host name (uname, /proc/sys/kernel/hostname); default: the host's.")
     var hostname: String?
 
+    @Option(help: ArgumentHelp("The guest's user and group ids (default: the sentry's own); ids other than 0 have no capabilities.", valueName: "UID[:GID]"))
+    var user: String?
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments.")
     var command: [String] = []
 
@@ -112,7 +115,7 @@ struct Run: ParsableCommand {
     var options: RunOptions {
         RunOptions(platform: platform, systrapTrap: systrapTrap, root: root, overlay: overlay, binds: binds, strace: strace,
                    output: output, filter: filter, json: json, cwd: cwd, env: env, envClear: envClear,
-                   hostname: hostname, command: command)
+                   hostname: hostname, user: user, command: command)
     }
 
     func validate() throws {

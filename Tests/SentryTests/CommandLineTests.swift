@@ -17,6 +17,7 @@ import Testing
         ["--root", "/srv/root", "--bind", "/a:/b", "--bind=/c:/d:rw", "prog"],
         ["--strace", "--platform", "vmexec", "--", "prog", "--", "x"],
         ["--overlay", "--root", "/srv", "prog"],
+        ["--user", "1000:100", "prog"],
         ["--cwd", "/usr", "--env", "A=1", "--env=B=2", "--env-clear", "--hostname", "box", "prog"],
     ]
 

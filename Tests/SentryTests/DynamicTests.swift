@@ -103,6 +103,9 @@ import Testing
                                   extra: ["--cwd", "/usr/share", "--env-clear", "--env", "PATH=/bin", "--env", "HOME=/root",
                                           "--env", "HOME=/home", "--hostname", "box"])
         #expect(r == Harness.Result(status: 0, stdout: "/usr/share\nHOME=/home\nPATH=/bin\nPWD=/usr/share\nbox\nbox\n", stderr: ""))
+        let user = Harness.sandboxed(platform, "/bin/sh", ["-c", "id -u; id -g; grep -E '^(Uid|Gid|CapEff)' /proc/self/status"],
+                                     extra: ["--user", "1000:100"])
+        #expect(user == Harness.Result(status: 0, stdout: "1000\n100\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\nCapEff:\t0000000000000000\n", stderr: ""))
         let missing = Harness.sandboxed(platform, "/bin/true", extra: ["--cwd", "/no/such/dir"])
         #expect(missing.status == 64 && missing.stderr.contains("--cwd /no/such/dir"))
     }
@@ -188,6 +191,8 @@ import Testing
         try "data\n".write(toFile: dir + "/file", atomically: false, encoding: .utf8)
         let expected = try String(contentsOfFile: Harness.images.appendingPathComponent("expected/hello.out").path, encoding: .utf8)
         #expect(Harness.sandboxed(platform, exe) == Harness.Result(status: 0, stdout: expected, stderr: ""))
+        // A relative program path from the sentry's cwd, under --overlay too.
+        #expect(Harness.sandboxed(platform, "images/bin/hello", extra: ["--overlay"]) == Harness.Result(status: 0, stdout: expected, stderr: ""))
         let overlaid = Harness.sandboxed(platform, "/bin/sh", ["-c", "cat \(dir)/file && echo more >> \(dir)/file && cat \(dir)/file"],
                                          extra: ["--overlay"], env: Self.env)
         #expect(overlaid == Harness.Result(status: 0, stdout: "data\ndata\nmore\n", stderr: ""))

@@ -62,6 +62,15 @@ public struct Credentials: Sendable, Equatable {
         return c
     }
 
+    /// `--user UID:GID`: every id set to these, no supplementary groups; root
+    /// keeps every capability, anyone else has none (as a process that
+    /// changed all its uids away from 0 without PR_SET_KEEPCAPS).
+    public static func user(uid: UInt32, gid: UInt32) -> Credentials {
+        Credentials(uid: uid, euid: uid, suid: uid, fsuid: uid, gid: gid, egid: gid, sgid: gid, fsgid: gid, groups: [],
+                    inheritable: 0, permitted: uid == 0 ? fullSet : 0, effective: uid == 0 ? fullSet : 0,
+                    bounding: fullSet, ambient: 0)
+    }
+
     public func capable(_ cap: Int) -> Bool { effective & (1 << UInt64(cap)) != 0 }
 
     /// in_group_p: the fsgid or a supplementary group.

@@ -28,8 +28,10 @@ public final class MemoryFile: Sendable {
     }
     private let allocator: Mutex<Allocator>
 
-    /// `size` is virtual: a sparse file costs only the pages written.
-    public init(size: UInt64 = 64 << 30) throws(PlatformError) {
+    /// `size` is virtual: a sparse file costs only the pages written. 4 TiB
+    /// leaves room for the large PROT_NONE reservations runtimes make (a JVM
+    /// heap, 64 GiB arenas), which take offsets but no pages.
+    public init(size: UInt64 = 4 << 40) throws(PlatformError) {
         let fd = sw_memfd("sentry-memory")
         if fd < 0 { throw .host("memfd_create", Errno(-fd)) }
         if ftruncate(fd, off_t(size)) != 0 { let e = errno; close(fd); throw .host("ftruncate memory file", Errno(e)) }

@@ -22,6 +22,8 @@ public struct SandboxConfiguration: Sendable {
     public var overlay = false
     public var binds: [Bind] = []
     public var hostname: String?
+    /// The first guest's credentials; nil: the sentry's own.
+    public var credentials: Credentials?
     public var tracer: Tracer?
 
     public init() {}
@@ -68,11 +70,14 @@ public final class Sandbox {
             throw .platformFailed(error.description)
         }
 
-        let vfs: VFS
-        do { vfs = try VFS(root: try HostFS(path: config.root), overlay: config.overlay, memory: memory) } catch {
+        let vfs: VFS, rootFS: HostFS
+        do {
+            rootFS = try HostFS(path: config.root)
+            vfs = try VFS(root: rootFS, overlay: config.overlay, memory: memory)
+        } catch {
             throw .root(config.root, error)
         }
-        var dirs: [(host: String, guest: String)] = [(vfs.mounts.root.source, "/")]
+        var dirs: [(host: String, guest: String)] = [(rootFS.hostPath, "/")]
         for b in config.binds {
             do { try vfs.bind(host: b.host, at: b.guest, readOnly: b.readOnly) } catch { throw .bind(b, error) }
             if let m = vfs.mounts.mount(at: VFS.normalize(b.guest)) { dirs.append((m.source, m.path)) }
@@ -81,6 +86,7 @@ public final class Sandbox {
         kernel = Kernel(platform: backend, memory: memory, layout: AddressLayout(top: stub.base), table: table,
                         vfs: vfs, tracer: config.tracer)
         if let hostname = config.hostname { kernel.hostname = hostname }
+        if let c = config.credentials { kernel.initialCredentials = c }
     }
 
     /// The guest path of a host path, under the bind (or root) that holds
