@@ -73,11 +73,8 @@ enum SysVIPC {
         guard count <= 500 else { throw .E2BIG }   // SEMOPM
         let raw = try t.mm.copyIn(a.address(1), Int(count) * 6)
         let ops = (0..<Int(count)).map { i in
-            raw.withUnsafeBytes { b in
-                SemaphoreOp(number: b.loadUnaligned(fromByteOffset: 6 * i, as: UInt16.self),
-                            op: b.loadUnaligned(fromByteOffset: 6 * i + 2, as: Int16.self),
-                            flags: b.loadUnaligned(fromByteOffset: 6 * i + 4, as: Int16.self))
-            }
+            SemaphoreOp(number: raw.load(UInt16.self, at: 6 * i), op: raw.load(Int16.self, at: 6 * i + 2),
+                        flags: raw.load(Int16.self, at: 6 * i + 4))
         }
         let deadline = timeout.map { Deadline.after(Time.ns($0)) }
         try t.kernel.ipc.semop(id: a.int32(0), ops, credentials(t), pid: t.group.pid) { (queue, ready) throws(Errno) -> Bool in

@@ -27,6 +27,11 @@ extension Array where Element == UInt8 {
     public mutating func store<T>(_ value: T, at offset: Int) {
         Swift.withUnsafeBytes(of: value) { for (i, b) in $0.enumerated() { self[offset + i] = b } }
     }
+
+    /// Reads a `T` at `offset` (parsing the structs a guest passes in).
+    public func load<T: BitwiseCopyable>(_: T.Type, at offset: Int) -> T {
+        withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) }
+    }
 }
 
 /// Memory protection (PROT_READ/WRITE/EXEC), as mmap and mprotect take it.

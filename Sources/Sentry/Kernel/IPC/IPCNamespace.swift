@@ -104,8 +104,8 @@ struct IPCPerm {
 
     /// struct ipc64_perm (48 bytes).
     func encode(into b: inout [UInt8], at o: Int) {
-        b.put(UInt32(bitPattern: key), at: o); b.put(uid, at: o + 4); b.put(gid, at: o + 8)
-        b.put(cuid, at: o + 12); b.put(cgid, at: o + 16); b.put(mode, at: o + 20); b.put(seq, at: o + 24)
+        b.store(UInt32(bitPattern: key), at: o); b.store(uid, at: o + 4); b.store(gid, at: o + 8)
+        b.store(cuid, at: o + 12); b.store(cgid, at: o + 16); b.store(mode, at: o + 20); b.store(seq, at: o + 24)
     }
 }
 
@@ -173,12 +173,5 @@ struct IPCRegistry<Object: IPCObject> {
     mutating func remove(_ o: Object) {
         o.removed = true
         byIndex[o.id % IPC.seqMultiplier] = nil
-    }
-}
-
-extension Array where Element == UInt8 {
-    /// Stores an integer little-endian at byte `o`.
-    mutating func put<T: FixedWidthInteger>(_ v: T, at o: Int) {
-        withUnsafeMutableBytes { $0.storeBytes(of: v.littleEndian, toByteOffset: o, as: T.self) }
     }
 }

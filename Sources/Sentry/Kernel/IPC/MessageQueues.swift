@@ -103,8 +103,8 @@ extension IPCNamespace {
                     ? [Int32(msg.count), Int32(queued), Int32(IPC.MSGMAX), Int32(IPC.MSGMNB), Int32(IPC.MSGMNI), 16, Int32(bytes)]
                     : [Int32(IPC.MSGMNI * IPC.MSGMNB / 1024), Int32(IPC.MSGMNI * IPC.MSGMNB / 16), Int32(IPC.MSGMAX),
                        Int32(IPC.MSGMNB), Int32(IPC.MSGMNI), 16, Int32(IPC.MSGMNI * IPC.MSGMNB / 16)]
-                for (i, f) in fields.enumerated() { b.put(f, at: i * 4) }
-                b.put(UInt16(0xffff), at: 28)
+                for (i, f) in fields.enumerated() { b.store(f, at: i * 4) }
+                b.store(UInt16(0xffff), at: 28)
                 return (Int64(msg.highestIndex), b)
             case IPC.IPC_STAT, IPC.MSG_STAT, IPC.MSG_STAT_ANY:
                 let q = cmd == IPC.IPC_STAT ? try msg.lookup(id) : try msg.at(index: id)
@@ -112,19 +112,19 @@ extension IPCNamespace {
                 // struct msqid64_ds (120 bytes).
                 var b = [UInt8](repeating: 0, count: 120)
                 q.perm.encode(into: &b, at: 0)
-                b.put(Int64(q.sendTime), at: 48); b.put(Int64(q.receiveTime), at: 56); b.put(Int64(q.changeTime), at: 64)
-                b.put(UInt64(q.bytes), at: 72); b.put(UInt64(q.messages.count), at: 80); b.put(UInt64(q.maxBytes), at: 88)
-                b.put(q.lastSender, at: 96); b.put(q.lastReceiver, at: 100)
+                b.store(Int64(q.sendTime), at: 48); b.store(Int64(q.receiveTime), at: 56); b.store(Int64(q.changeTime), at: 64)
+                b.store(UInt64(q.bytes), at: 72); b.store(UInt64(q.messages.count), at: 80); b.store(UInt64(q.maxBytes), at: 88)
+                b.store(q.lastSender, at: 96); b.store(q.lastReceiver, at: 100)
                 return (cmd == IPC.IPC_STAT ? 0 : Int64(q.id), b)
             case IPC.IPC_SET:
                 let q = try msg.lookup(id)
                 guard let input, input.count >= 96 else { throw .EFAULT }
                 guard q.perm.ownedBy(c) else { throw .EPERM }
-                let newMax = input.u64(88)
+                let newMax = input.load(UInt64.self, at: 88)
                 if newMax > UInt64(IPC.MSGMNB) && !c.sysResource { throw .EPERM }
                 guard newMax <= UInt64(Int32.max) else { throw .EINVAL }
                 q.maxBytes = Int(newMax)
-                q.perm.set(uid: input.u32(4), gid: input.u32(8), mode: input.u32(20))
+                q.perm.set(uid: input.load(UInt32.self, at: 4), gid: input.load(UInt32.self, at: 8), mode: input.load(UInt32.self, at: 20))
                 q.changeTime = IPCObject.now()
                 q.waiters.notify()   // a larger queue may take a blocked sender
                 return (0, nil)

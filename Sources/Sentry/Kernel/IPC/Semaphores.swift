@@ -128,7 +128,7 @@ extension IPCNamespace {
                        Int32(IPC.SEMMSL), Int32(IPC.SEMOPM), Int32(IPC.SEMOPM), Int32(inUse), IPC.SEMVMX, IPC.SEMAEM]
                     : [Int32(IPC.SEMMNI * IPC.SEMMSL), Int32(IPC.SEMMNI), Int32(IPC.SEMMNI * IPC.SEMMSL), Int32(IPC.SEMMNI * IPC.SEMMSL),
                        Int32(IPC.SEMMSL), Int32(IPC.SEMOPM), Int32(IPC.SEMOPM), 20, IPC.SEMVMX, IPC.SEMAEM]
-                for (i, f) in fields.enumerated() { b.put(f, at: i * 4) }
+                for (i, f) in fields.enumerated() { b.store(f, at: i * 4) }
                 return (Int64(sem.highestIndex), b)
             case IPC.IPC_STAT, IPC.SEM_STAT, IPC.SEM_STAT_ANY:
                 let s = cmd == IPC.IPC_STAT ? try sem.lookup(id) : try sem.at(index: id)
@@ -136,13 +136,13 @@ extension IPCNamespace {
                 // struct semid64_ds (104 bytes).
                 var b = [UInt8](repeating: 0, count: 104)
                 s.perm.encode(into: &b, at: 0)
-                b.put(Int64(s.operationTime), at: 48); b.put(Int64(s.changeTime), at: 64); b.put(UInt64(s.values.count), at: 80)
+                b.store(Int64(s.operationTime), at: 48); b.store(Int64(s.changeTime), at: 64); b.store(UInt64(s.values.count), at: 80)
                 return (cmd == IPC.IPC_STAT ? 0 : Int64(s.id), b)
             case IPC.IPC_SET:
                 let s = try sem.lookup(id)
                 guard let input, input.count >= 48 else { throw .EFAULT }
                 guard s.perm.ownedBy(c) else { throw .EPERM }
-                s.perm.set(uid: input.u32(4), gid: input.u32(8), mode: input.u32(20))
+                s.perm.set(uid: input.load(UInt32.self, at: 4), gid: input.load(UInt32.self, at: 8), mode: input.load(UInt32.self, at: 20))
                 s.changeTime = IPCObject.now()
                 return (0, nil)
             case IPC.IPC_RMID:
@@ -161,11 +161,11 @@ extension IPCNamespace {
             switch cmd {
             case IPC.GETALL:
                 var b = [UInt8](repeating: 0, count: 2 * s.values.count)
-                for (i, v) in s.values.enumerated() { b.put(UInt16(v), at: 2 * i) }
+                for (i, v) in s.values.enumerated() { b.store(UInt16(v), at: 2 * i) }
                 return (0, b)
             case IPC.SETALL:
                 guard let input, input.count >= 2 * s.values.count else { throw .EFAULT }
-                let vals = (0..<s.values.count).map { i in Int32(input.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) }) }
+                let vals = (0..<s.values.count).map { Int32(input.load(UInt16.self, at: 2 * $0)) }
                 guard vals.allSatisfy({ $0 <= IPC.SEMVMX }) else { throw .ERANGE }
                 s.values = vals
                 for i in s.lastPIDs.indices { s.lastPIDs[i] = pid }

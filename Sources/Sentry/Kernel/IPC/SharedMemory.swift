@@ -110,14 +110,14 @@ extension IPCNamespace {
             case IPC.IPC_INFO:
                 // struct shminfo64: shmmax, shmmin, shmmni, shmseg, shmall, 4 unused longs.
                 var b = [UInt8](repeating: 0, count: 72)
-                b.put(IPC.SHMMAX, at: 0); b.put(IPC.SHMMIN, at: 8); b.put(UInt64(IPC.SHMMNI), at: 16)
-                b.put(UInt64(IPC.SHMMNI), at: 24); b.put(IPC.SHMALL, at: 32)
+                b.store(IPC.SHMMAX, at: 0); b.store(IPC.SHMMIN, at: 8); b.store(UInt64(IPC.SHMMNI), at: 16)
+                b.store(UInt64(IPC.SHMMNI), at: 24); b.store(IPC.SHMALL, at: 32)
                 return (Int64(shm.highestIndex), b)
             case IPC.SHM_INFO:
                 // struct shm_info: used_ids (int), then shm_tot, shm_rss, shm_swp, swap_attempts, swap_successes.
                 var b = [UInt8](repeating: 0, count: 48)
                 let pages = shm.byIndex.values.reduce(UInt64(0)) { $0 + $1.length / GuestAddress.pageSize }
-                b.put(Int32(shm.count), at: 0); b.put(pages, at: 8); b.put(pages, at: 16)
+                b.store(Int32(shm.count), at: 0); b.store(pages, at: 8); b.store(pages, at: 16)
                 return (Int64(shm.highestIndex), b)
             case IPC.IPC_STAT, IPC.SHM_STAT, IPC.SHM_STAT_ANY:
                 let s = cmd == IPC.IPC_STAT ? try shmByID(id) : try shm.at(index: id)
@@ -127,7 +127,7 @@ extension IPCNamespace {
                 let s = try shmByID(id)
                 guard let input, input.count >= 48 else { throw .EFAULT }
                 guard s.perm.ownedBy(c) else { throw .EPERM }
-                s.perm.set(uid: input.u32(4), gid: input.u32(8), mode: input.u32(20))
+                s.perm.set(uid: input.load(UInt32.self, at: 4), gid: input.load(UInt32.self, at: 8), mode: input.load(UInt32.self, at: 20))
                 s.changeTime = IPCObject.now()
                 return (0, nil)
             case IPC.IPC_RMID:
@@ -161,16 +161,10 @@ extension IPCNamespace {
     private func encode(_ s: ShmSegment) -> [UInt8] {
         var b = [UInt8](repeating: 0, count: 112)
         s.perm.encode(into: &b, at: 0)
-        b.put(s.size, at: 48)
-        b.put(Int64(s.attachTime), at: 56); b.put(Int64(s.detachTime), at: 64); b.put(Int64(s.changeTime), at: 72)
-        b.put(s.creatorPID, at: 80); b.put(s.lastPID, at: 84)
-        b.put(UInt64(s.attachments), at: 88)
+        b.store(s.size, at: 48)
+        b.store(Int64(s.attachTime), at: 56); b.store(Int64(s.detachTime), at: 64); b.store(Int64(s.changeTime), at: 72)
+        b.store(s.creatorPID, at: 80); b.store(s.lastPID, at: 84)
+        b.store(UInt64(s.attachments), at: 88)
         return b
     }
-}
-
-extension Array where Element == UInt8 {
-    func u32(_ o: Int) -> UInt32 { withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt32.self) } }
-    func i64(_ o: Int) -> Int64 { withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: Int64.self) } }
-    func u64(_ o: Int) -> UInt64 { withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt64.self) } }
 }
