@@ -24,6 +24,7 @@ extension Kernel {
         if let thread { thread.pending.enqueue(info) } else { g.sharedPending.enqueue(info) }
         let target = thread ?? g.tasks.first { $0.signalMask & bit == 0 }
         target?.interruptLocked()
+        g.signalEvents.notify()
     }
 
     /// exit_group, a fatal signal, or the end of the namespace: every task of

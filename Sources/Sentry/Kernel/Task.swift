@@ -135,3 +135,21 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
         }
     }
 }
+
+extension Task {
+    private static let currentKey: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+
+    /// The task whose sentry thread this is; nil on the sentry's other
+    /// threads. What Linux calls `current`: a signalfd answers for the
+    /// reader, whichever process opened it.
+    public static var current: Task? {
+        pthread_getspecific(currentKey).map { Unmanaged<Task>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// Called first thing on the task's thread; `run` keeps the task alive as long.
+    func makeCurrent() { pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque()) }
+}

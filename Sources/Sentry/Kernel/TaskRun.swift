@@ -5,6 +5,7 @@ extension Task {
     /// Runs the guest until the task exits: switch into guest code, handle
     /// the trap, act on signals, again.
     func run() {
+        makeCurrent()
         while true {
             deliverSignals()
             if exiting { break }
@@ -72,16 +73,21 @@ extension Task {
         let ticks = stubTicks
         kernel.locked { group.ownTicks += ticks }
         releaseVforkParent()
-        let (status, last, soleUser): (ExitStatus, Bool, Bool) = kernel.locked {
+        let (status, last, soleUser, orphans): (ExitStatus, Bool, Bool, [ThreadGroup]) = kernel.locked {
             group.tasks.removeAll { $0 === self }
-            orphanChildrenLocked()
+            // A live thread of the process inherits this one's children now;
+            // the last thread's go to a reaper when the process dies, and get
+            // their parent-death signal only then, with their new parent set
+            // (forget_original_parent's order).
+            let orphans = group.tasks.isEmpty ? group.children.filter { $0.parentThreadID == tid } : []
+            if !group.tasks.isEmpty { orphanChildrenLocked() }
             if kernel.tasks[tid] === self { kernel.tasks[tid] = nil }
             group.groupEvents.notify()
             let st = group.exitStatus ?? .exited(exitCode)
             if group.tasks.isEmpty {
                 group.exitStatus = st
             }
-            return (st, group.tasks.isEmpty, kernel.tasks.values.allSatisfy { $0.mm !== mm })
+            return (st, group.tasks.isEmpty, kernel.tasks.values.allSatisfy { $0.mm !== mm }, orphans)
         }
         // As exit_mm and exit_sem before exit_notify: the parent that waits
         // finds the shared mappings' changes in their files, System V
@@ -90,7 +96,11 @@ extension Task {
         if last { kernel.ipc.processExited(pid: group.pid) }
         fds.releaseUser()
         kernel.tracer?.exited(self, status)
-        kernel.locked { if group.tasks.isEmpty && !group.zombie { kernel.processDiedLocked(group) } }
+        let uid = attributes.withLock { $0.credentials.uid }
+        kernel.locked {
+            if group.tasks.isEmpty && !group.zombie { kernel.processDiedLocked(group) }
+            for c in orphans { kernel.sendParentDeathSignalsLocked(to: c, from: group.pid, uid: uid) }
+        }
         // The stub goes (or back to the pool, emptied) after the parent has
         // heard: nothing of the guest runs in it any more. Once init has
         // died the sentry is exiting, and the stub goes with it.

@@ -94,7 +94,7 @@ extension Task {
         // must not interrupt the wait, so block them for its duration.
         let old = kernel.locked { () -> UInt64 in let m = signalMask; signalMask |= wanted; return m }
         defer { kernel.locked { signalMask = old } }
-        let r = try block(on: [], deadline: deadline, interruptedBy: .EINTR) { () throws(Errno) in
+        let r = try block(on: [group.signalEvents], deadline: deadline, interruptedBy: .EINTR) { () throws(Errno) in
             got = kernel.locked { pending.dequeue(from: wanted) ?? group.sharedPending.dequeue(from: wanted) }
             return got != nil
         }

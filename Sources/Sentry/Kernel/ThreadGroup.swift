@@ -28,6 +28,9 @@ public final class ThreadGroup: @unchecked Sendable {
     let childEvents = WaitQueue()
     /// Woken when the group leaves the stopped state, or a thread exits.
     let groupEvents = WaitQueue()
+    /// Woken whenever a signal is queued to the process or one of its threads,
+    /// blocked or not: sigtimedwait and signalfd wait for blocked ones.
+    public let signalEvents = WaitQueue()
     /// CPU time of reaped children (times(2), RUSAGE_CHILDREN), in clock ticks.
     var childTicks: (user: Int64, system: Int64) = (0, 0)
     /// CPU time of this process's threads that have exited.
