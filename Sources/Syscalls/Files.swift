@@ -132,7 +132,7 @@ enum Files {
             let pos = try f.seek(0, whence: SEEK_CUR)
             try t.mm.write(a.address(2), Int32(truncatingIfNeeded: Int64(st.st_size) &- pos))
             return 0
-        case 0x540F, 0x5410:  // TIOCGPGRP, TIOCSPGRP: the guest's own foreground group on the terminal
+        case 0x540F where f.hostFD != nil, 0x5410 where f.hostFD != nil:  // TIOCGPGRP, TIOCSPGRP on the host terminal: the guest's own foreground group
             guard let h = f.hostFD, isatty(h) == 1 else { throw .ENOTTY }
             if a[1] & 0xffffffff == 0x540F {
                 try t.mm.write(a.address(2), t.foregroundProcessGroup)

@@ -11,18 +11,28 @@ enum DevFS {
         "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
     ]
 
-    static func root() -> Inode {
+    static func root(ptys: PtyTable) -> Inode {
         SyntheticDirNode(path: "/dev", device: device, mode: 0o755, list: { _ in
             DeviceFile.Kind.allCases.map { DirEntry($0.rawValue, .character, inode: $0.inode) }
-                + [DirEntry("tty", .character, inode: 1005)]
+                + [DirEntry("tty", .character, inode: 1005), DirEntry("ptmx", .character, inode: 1002)]
                 + links.keys.sorted().map { DirEntry($0, .symlink) }
                 + [DirEntry("shm", .directory), DirEntry("pts", .directory)]
         }, child: { name, _ throws(Errno) in
             if let k = DeviceFile.Kind(rawValue: name) { return DeviceNode(kind: k) }
             if name == "tty" { return TerminalNode() }
+            if name == "ptmx" { return PtmxNode(table: ptys) }
             if let t = links[name] { return SyntheticLinkNode(path: "/dev/" + name, device: device, target: { _ in t }) }
-            if name == "shm" || name == "pts" {
-                return SyntheticDirNode(path: "/dev/" + name, device: device, mode: 0o755, list: { _ in [] }, child: { _, _ throws(Errno) in throw .ENOENT })
+            if name == "shm" {
+                return SyntheticDirNode(path: "/dev/shm", device: device, mode: 0o755, list: { _ in [] }, child: { _, _ throws(Errno) in throw .ENOENT })
+            }
+            if name == "pts" {
+                // devpts: one node per live pty, by index.
+                return SyntheticDirNode(path: "/dev/pts", device: device, mode: 0o755, list: { _ in
+                    ptys.indices.map { DirEntry(String($0), .character, inode: 2000 + UInt64($0)) }
+                }, child: { n, _ throws(Errno) in
+                    guard let i = Int32(n), String(i) == n, let p = ptys.get(i) else { throw .ENOENT }
+                    return PtsNode(p, table: ptys)
+                })
             }
             throw .ENOENT
         })

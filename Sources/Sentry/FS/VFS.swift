@@ -21,6 +21,8 @@ public struct ResolveRules: OptionSet, Sendable {
 public final class VFS: Sendable {
     public let mounts: MountTable
     public let locks = FileLocks()
+    /// The sandbox's pseudo-terminals (/dev/ptmx, /dev/pts).
+    let ptys = PtyTable()
     let memory: MemoryFile
     private let nextMountID = Atomic<Int>(1)
     /// The root as the walk starts from it.
@@ -47,7 +49,7 @@ public final class VFS: Sendable {
         let mm = Mount(path: "/", root: memfdFS.rootNode, type: "tmpfs", source: "memfd", readOnly: false, id: -1)
         memfdRoot = Location(mount: mm, inode: memfdFS.rootNode, name: "", parent: nil)
         add("/proc", ProcFS.root(self), type: "proc", source: "proc", readOnly: false)
-        add("/dev", DevFS.root(), type: "devtmpfs", source: "devtmpfs", readOnly: false)
+        add("/dev", DevFS.root(ptys: ptys), type: "devtmpfs", source: "devtmpfs", readOnly: false)
         mountTmpfs(at: "/dev/shm")
         if !overlay { mountTmpfs(at: "/tmp") }
     }

@@ -1,0 +1,482 @@
+import CSwitch
+import Glibc
+import Synchronization
+
+/// struct termios as the TCGETS family passes it (the kernel's 36 bytes).
+struct Termios: Sendable, Equatable {
+    var iflag: UInt32, oflag: UInt32, cflag: UInt32, lflag: UInt32
+    var line: UInt8 = 0
+    var cc: [UInt8]
+
+    // The flag bits the line discipline acts on (asm-generic/termbits.h).
+    static let IGNCR: UInt32 = 0o200, ICRNL: UInt32 = 0o400, INLCR: UInt32 = 0o100, ISTRIP: UInt32 = 0o40, IXON: UInt32 = 0o2000
+    static let OPOST: UInt32 = 0o1, ONLCR: UInt32 = 0o4
+    static let B38400: UInt32 = 0o17, CS8: UInt32 = 0o60, CREAD: UInt32 = 0o200, HUPCL: UInt32 = 0o2000
+    static let ISIG: UInt32 = 0o1, ICANON: UInt32 = 0o2, ECHO: UInt32 = 0o10, ECHOE: UInt32 = 0o20, ECHOK: UInt32 = 0o40
+    static let ECHONL: UInt32 = 0o100, NOFLSH: UInt32 = 0o200, ECHOCTL: UInt32 = 0o1000, ECHOKE: UInt32 = 0o4000, IEXTEN: UInt32 = 0o100000
+    static let VINTR = 0, VQUIT = 1, VERASE = 2, VKILL = 3, VEOF = 4, VTIME = 5, VMIN = 6, VSUSP = 10, VEOL = 11, VEOL2 = 16
+
+    /// tty_std_termios with INIT_C_CC, and pty.c's cflag for the slave.
+    static func standard() -> Termios {
+        let cc: [UInt8] = [0o3, 0o34, 0o177, 0o25, 0o4, 0, 1, 0, 0o21, 0o23, 0o32, 0, 0o22, 0o17, 0o27, 0o26, 0, 0, 0]
+        return Termios(iflag: ICRNL | IXON, oflag: OPOST | ONLCR, cflag: B38400 | CS8 | CREAD,
+                       lflag: ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN, cc: cc)
+    }
+
+    var bytes: [UInt8] {
+        var b = [UInt8](repeating: 0, count: 36)
+        b.store(iflag, at: 0); b.store(oflag, at: 4); b.store(cflag, at: 8); b.store(lflag, at: 12)
+        b[16] = line
+        for (i, c) in cc.prefix(19).enumerated() { b[17 + i] = c }
+        return b
+    }
+
+    init(iflag: UInt32, oflag: UInt32, cflag: UInt32, lflag: UInt32, cc: [UInt8]) {
+        self.iflag = iflag; self.oflag = oflag; self.cflag = cflag; self.lflag = lflag; self.cc = cc
+    }
+
+    init(_ b: [UInt8]) {
+        iflag = b.load(UInt32.self, at: 0); oflag = b.load(UInt32.self, at: 4)
+        cflag = b.load(UInt32.self, at: 8); lflag = b.load(UInt32.self, at: 12)
+        line = b[16]
+        cc = Array(b[17..<36])
+    }
+}
+
+/// A pseudo-terminal pair (/dev/ptmx and /dev/pts/N): what the master
+/// writes goes through the slave's line discipline (canonical lines,
+/// erase and kill, echo, CR/NL mapping, ^C ^\ ^Z as signals to the
+/// terminal's foreground process group) to the slave's reader; what the
+/// slave writes goes through output processing (ONLCR) to the master.
+/// One lock guards the pair; `events` is notified on every change.
+final class Pty: @unchecked Sendable {
+    let index: Int32
+    weak var kernel: Kernel?
+    let events = WaitQueue()
+    /// Bytes either direction holds before a writer waits.
+    static let bufferLimit = 65536
+
+    struct State {
+        /// The terminal's settings. The master's termios calls reach these
+        /// too, as tty_mode_ioctl sends a pty master's to its slave.
+        var slaveTermios = Termios.standard()
+        var winsize: [UInt8] = Array(repeating: 0, count: 8)
+        /// Input the slave can read: raw bytes, or completed lines in canonical mode.
+        var input: [UInt8] = []
+        /// Where each completed canonical line ends in `input` (an EOF is an empty line).
+        var lineEnds: [Int] = []
+        /// The canonical line being edited.
+        var editing: [UInt8] = []
+        var output: [UInt8] = []
+        var locked = true
+        var masterOpen = true
+        var slaveOpens = 0
+        var slaveEverOpened = false
+        var foregroundPGID: Int32 = 0
+        var session: Int32 = 0
+        var ownerUID: UInt32 = 0
+    }
+    let state: Mutex<State>
+
+    init(index: Int32, kernel: Kernel?, owner: UInt32) {
+        self.index = index
+        self.kernel = kernel
+        var s = State()
+        s.ownerUID = owner
+        state = Mutex(s)
+    }
+
+    var canonical: Bool { state.withLock { $0.slaveTermios.lflag & Termios.ICANON != 0 } }
+
+    // MARK: Master to slave: the line discipline's input side.
+
+    func masterWrite(_ data: [UInt8]) throws(Errno) -> Int {
+        var signals: [(Signal, Int32)] = []
+        let n = try state.withLock { (s: inout State) throws(Errno) -> Int in
+            if s.input.count + s.editing.count >= Self.bufferLimit { throw .EAGAIN }
+            let t = s.slaveTermios
+            var taken = 0
+            for var c in data {
+                if s.input.count + s.editing.count >= Self.bufferLimit { break }
+                taken += 1
+                if t.iflag & Termios.ISTRIP != 0 { c &= 0x7f }
+                if c == 13 {
+                    if t.iflag & Termios.IGNCR != 0 { continue }
+                    if t.iflag & Termios.ICRNL != 0 { c = 10 }
+                } else if c == 10 && t.iflag & Termios.INLCR != 0 {
+                    c = 13
+                }
+                if t.lflag & Termios.ISIG != 0, c != 0 {
+                    let sig: Signal? = c == t.cc[Termios.VINTR] ? .SIGINT : c == t.cc[Termios.VQUIT] ? .SIGQUIT
+                        : c == t.cc[Termios.VSUSP] ? .SIGTSTP : nil
+                    if let sig {
+                        if t.lflag & Termios.NOFLSH == 0 { s.input = []; s.lineEnds = []; s.editing = [] }
+                        if t.lflag & Termios.ECHO != 0 { echo(&s, c) }
+                        signals.append((sig, s.foregroundPGID))
+                        continue
+                    }
+                }
+                if t.lflag & Termios.ICANON != 0 {
+                    if c == t.cc[Termios.VERASE] && c != 0 {
+                        if !s.editing.isEmpty {
+                            s.editing.removeLast()
+                            if t.lflag & Termios.ECHO != 0 && t.lflag & Termios.ECHOE != 0 { s.output += [8, 32, 8] }
+                        }
+                        continue
+                    }
+                    if c == t.cc[Termios.VKILL] && c != 0 {
+                        let n = s.editing.count
+                        s.editing = []
+                        if t.lflag & Termios.ECHO != 0 && t.lflag & Termios.ECHOK != 0 {
+                            for _ in 0..<n { s.output += [8, 32, 8] }
+                        }
+                        continue
+                    }
+                    if c == t.cc[Termios.VEOF] && c != 0 {
+                        s.input += s.editing; s.editing = []
+                        s.lineEnds.append(s.input.count)
+                        continue
+                    }
+                    if t.lflag & Termios.ECHO != 0 || (c == 10 && t.lflag & Termios.ECHONL != 0) { echo(&s, c) }
+                    s.editing.append(c)
+                    if c == 10 || (c == t.cc[Termios.VEOL] && c != 0) || (c == t.cc[Termios.VEOL2] && c != 0) {
+                        s.input += s.editing; s.editing = []
+                        s.lineEnds.append(s.input.count)
+                    }
+                } else {
+                    if t.lflag & Termios.ECHO != 0 { echo(&s, c) }
+                    s.input.append(c)
+                }
+            }
+            return taken
+        }
+        events.notify()
+        if let kernel { for (sig, pgid) in signals where pgid > 0 { kernel.signalProcessGroup(pgid, sig) } }
+        return n
+    }
+
+    /// Echo of one input byte, control characters as ^X with ECHOCTL.
+    private func echo(_ s: inout State, _ c: UInt8) {
+        let t = s.slaveTermios
+        if c < 32 && c != 9 && c != 10 && t.lflag & Termios.ECHOCTL != 0 {
+            s.output += [94, c + 64]
+        } else {
+            output(&s, [c])
+        }
+    }
+
+    /// Output processing of the slave's termios.
+    private func output(_ s: inout State, _ data: [UInt8]) {
+        let t = s.slaveTermios
+        if t.oflag & Termios.OPOST != 0 && t.oflag & Termios.ONLCR != 0 {
+            for c in data { if c == 10 { s.output += [13, 10] } else { s.output.append(c) } }
+        } else {
+            s.output += data
+        }
+    }
+
+    // MARK: Slave to master.
+
+    func slaveWrite(_ data: [UInt8]) throws(Errno) -> Int {
+        let n = try state.withLock { (s: inout State) throws(Errno) -> Int in
+            if !s.masterOpen { throw .EIO }
+            if s.output.count >= Self.bufferLimit { throw .EAGAIN }
+            let take = min(data.count, Self.bufferLimit - s.output.count)
+            output(&s, Array(data.prefix(take)))
+            return take
+        }
+        events.notify()
+        return n
+    }
+
+    /// What the slave reads: one line at most in canonical mode, else what there is.
+    func slaveRead(_ max: Int) throws(Errno) -> [UInt8] {
+        let out = try state.withLock { (s: inout State) throws(Errno) -> [UInt8] in
+            let t = s.slaveTermios
+            if t.lflag & Termios.ICANON != 0 {
+                guard let end = s.lineEnds.first else {
+                    if !s.masterOpen { return [] }
+                    throw .EAGAIN
+                }
+                let n = min(max, end)
+                let line = Array(s.input.prefix(n))
+                s.input.removeFirst(n)
+                if n == end { s.lineEnds.removeFirst() }
+                s.lineEnds = s.lineEnds.map { $0 - n }
+                return line
+            }
+            if s.input.isEmpty {
+                if !s.masterOpen || t.cc[Termios.VMIN] == 0 { return [] }
+                throw .EAGAIN
+            }
+            let n = min(max, s.input.count)
+            defer { s.input.removeFirst(n) }
+            return Array(s.input.prefix(n))
+        }
+        events.notify()
+        return out
+    }
+
+    func masterRead(_ max: Int) throws(Errno) -> [UInt8] {
+        let out = try state.withLock { (s: inout State) throws(Errno) -> [UInt8] in
+            if s.output.isEmpty {
+                if s.slaveEverOpened && s.slaveOpens == 0 { throw .EIO }
+                throw .EAGAIN
+            }
+            let n = min(max, s.output.count)
+            defer { s.output.removeFirst(n) }
+            return Array(s.output.prefix(n))
+        }
+        events.notify()
+        return out
+    }
+
+    func slaveReadable() -> Bool {
+        state.withLock { s in
+            !s.masterOpen || (s.slaveTermios.lflag & Termios.ICANON != 0 ? !s.lineEnds.isEmpty : !s.input.isEmpty)
+        }
+    }
+}
+
+extension Kernel {
+    /// A terminal's signal to its foreground process group.
+    func signalProcessGroup(_ pgid: Int32, _ sig: Signal) {
+        locked {
+            for g in groups.values where g.pgid == pgid && !g.zombie {
+                var info = SignalInfo(sig, code: SignalInfo.SI_KERNEL)
+                info.pid = 0
+                sendLocked(info, to: g)
+            }
+        }
+    }
+}
+
+/// The ptys of a sandbox, by index (/dev/pts).
+final class PtyTable: Sendable {
+    private let table = Mutex<[Int32: Pty]>([:])
+
+    func open(kernel: Kernel?, owner: UInt32) -> Pty {
+        table.withLock { t in
+            var i: Int32 = 0
+            while t[i] != nil { i += 1 }
+            let p = Pty(index: i, kernel: kernel, owner: owner)
+            t[i] = p
+            return p
+        }
+    }
+    func get(_ i: Int32) -> Pty? { table.withLock { $0[i] } }
+    var indices: [Int32] { table.withLock { $0.keys.sorted() } }
+    func remove(_ p: Pty) { table.withLock { if $0[p.index] === p { $0[p.index] = nil } } }
+}
+
+/// One end of a pty, as an open file.
+final class PtyEnd: FileDescription, @unchecked Sendable {
+    let pty: Pty
+    let master: Bool
+    let table: PtyTable
+
+    init(_ pty: Pty, master: Bool, table: PtyTable, flags: OpenFlags) {
+        self.pty = pty
+        self.master = master
+        self.table = table
+        super.init(flags: flags)
+        if !master { pty.state.withLock { $0.slaveOpens += 1; $0.slaveEverOpened = true } }
+    }
+
+    deinit {
+        if master {
+            pty.state.withLock { $0.masterOpen = false }
+            table.remove(pty)
+        } else {
+            pty.state.withLock { $0.slaveOpens -= 1 }
+        }
+        pty.events.notify()
+    }
+
+    override var displayPath: String { master ? "/dev/ptmx" : "/dev/pts/\(pty.index)" }
+    override var waitQueue: WaitQueue? { pty.events }
+
+    override func readiness(_ mask: Int16) -> Int16 {
+        var r: Int16 = 0
+        if master {
+            let (out, hup) = pty.state.withLock { (!$0.output.isEmpty, $0.slaveEverOpened && $0.slaveOpens == 0) }
+            if out { r |= Int16(POLLIN | POLLRDNORM) }
+            if hup { r |= Int16(POLLHUP) }
+            r |= Int16(POLLOUT | POLLWRNORM)
+        } else {
+            if pty.slaveReadable() { r |= Int16(POLLIN | POLLRDNORM) }
+            if pty.state.withLock({ !$0.masterOpen }) { r |= Int16(POLLHUP) } else { r |= Int16(POLLOUT | POLLWRNORM) }
+        }
+        return r & (mask | Int16(POLLHUP))
+    }
+
+    override func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
+        let room = bufs.reduce(0) { $0 + $1.count }
+        if room == 0 { return 0 }
+        let data = master ? try pty.masterRead(room) : try pty.slaveRead(room)
+        var off = 0
+        for b in bufs where off < data.count {
+            let n = min(b.count, data.count - off)
+            data.withUnsafeBytes { memcpy(b.baseAddress!, $0.baseAddress! + off, n) }
+            off += n
+        }
+        return data.count
+    }
+
+    override func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int {
+        var data: [UInt8] = []
+        for b in bufs { data += b }
+        if data.isEmpty { return 0 }
+        return master ? try pty.masterWrite(data) : try pty.slaveWrite(data)
+    }
+
+    override func stat() throws(Errno) -> Glibc.stat {
+        if master { return PtmxNode.ptmxStat }
+        return PtsNode.stat(pty)
+    }
+
+    // The terminal ioctls (tty_ioctl and pty_unix98_ioctl).
+    static let TCGETS: UInt64 = 0x5401, TCSETS: UInt64 = 0x5402, TCSETSW: UInt64 = 0x5403, TCSETSF: UInt64 = 0x5404
+    static let TCSBRK: UInt64 = 0x5409, TCXONC: UInt64 = 0x540A, TCFLSH: UInt64 = 0x540B, TIOCSCTTY: UInt64 = 0x540E
+    static let TIOCGPGRP: UInt64 = 0x540F, TIOCSPGRP: UInt64 = 0x5410, TIOCOUTQ: UInt64 = 0x5411
+    static let TIOCGWINSZ: UInt64 = 0x5413, TIOCSWINSZ: UInt64 = 0x5414, FIONREAD: UInt64 = 0x541B
+    static let TIOCNOTTY: UInt64 = 0x5422, TIOCGETD: UInt64 = 0x5424, TIOCGSID: UInt64 = 0x5429
+    static let TIOCGPTN: UInt64 = 0x8004_5430, TIOCSPTLCK: UInt64 = 0x4004_5431, TIOCGPTLCK: UInt64 = 0x8004_5439
+    static let TIOCGPTPEER: UInt64 = 0x5441
+
+    override func ioctl(_ request: UInt64, argument: GuestAddress, mm: MemoryManager) throws(Errno) -> Int64 {
+        switch request {
+        case Self.TCGETS:
+            try mm.copyOut(argument, pty.state.withLock { $0.slaveTermios }.bytes)
+        case Self.TCSETS, Self.TCSETSW, Self.TCSETSF:
+            let t = Termios(try mm.copyIn(argument, 36))
+            pty.state.withLock { s in
+                let wasCanonical = s.slaveTermios.lflag & Termios.ICANON != 0
+                s.slaveTermios = t
+                // Leaving canonical mode makes the line being edited readable.
+                if wasCanonical && t.lflag & Termios.ICANON == 0 { s.input += s.editing; s.editing = []; s.lineEnds = [] }
+                if request == Self.TCSETSF { s.input = []; s.lineEnds = []; s.editing = [] }
+            }
+            pty.events.notify()
+        case Self.TIOCGWINSZ:
+            try mm.copyOut(argument, pty.state.withLock { $0.winsize })
+        case Self.TIOCSWINSZ:
+            let w = try mm.copyIn(argument, 8)
+            let (changed, fg) = pty.state.withLock { s -> (Bool, Int32) in
+                defer { s.winsize = w }
+                return (s.winsize != w, s.foregroundPGID)
+            }
+            if changed && fg > 0 { pty.kernel?.signalProcessGroup(fg, .SIGWINCH) }
+        case Self.FIONREAD:
+            let n = pty.state.withLock { s in master ? s.output.count : (s.slaveTermios.lflag & Termios.ICANON != 0 ? (s.lineEnds.last ?? 0) : s.input.count) }
+            try mm.write(argument, Int32(n))
+        case Self.TIOCOUTQ:
+            try mm.write(argument, Int32(0))
+        case Self.TIOCGETD:
+            try mm.write(argument, Int32(0))   // N_TTY
+        case Self.TCSBRK, Self.TCXONC:
+            break
+        case Self.TCFLSH:
+            let which = argument.rawValue
+            guard which <= 2 else { throw .EINVAL }
+            pty.state.withLock { s in
+                if which != 1 { if master { s.output = [] } else { s.input = []; s.lineEnds = []; s.editing = [] } }
+                if which != 0 { if master { s.input = []; s.lineEnds = []; s.editing = [] } else { s.output = [] } }
+            }
+            pty.events.notify()
+        case Self.TIOCGPTN:
+            guard master else { throw .ENOTTY }
+            try mm.write(argument, UInt32(pty.index))
+        case Self.TIOCSPTLCK:
+            guard master else { throw .ENOTTY }
+            let v = try mm.read(argument, as: Int32.self)
+            pty.state.withLock { $0.locked = v != 0 }
+        case Self.TIOCGPTLCK:
+            guard master else { throw .ENOTTY }
+            try mm.write(argument, Int32(pty.state.withLock { $0.locked } ? 1 : 0))
+        case Self.TIOCGPTPEER:
+            guard master, let t = Task.current else { throw .ENOTTY }
+            let f = try PtsNode.openSlave(pty, table: table, flags: OpenFlags(rawValue: Int32(truncatingIfNeeded: argument.rawValue)))
+            return Int64(try t.fds.install(f, closeOnExec: argument.rawValue & UInt64(O_CLOEXEC) != 0).rawValue)
+        case Self.TIOCSCTTY:
+            guard let t = Task.current else { throw .ENOTTY }
+            let (pid, sid, pgid) = t.sessionIDs
+            guard pid == sid else { throw .EPERM }   // only a session leader takes a controlling terminal
+            pty.state.withLock { $0.session = sid; $0.foregroundPGID = pgid }
+        case Self.TIOCNOTTY:
+            break
+        case Self.TIOCGPGRP:
+            let fg = pty.state.withLock { $0.foregroundPGID }
+            try mm.write(argument, fg)
+        case Self.TIOCSPGRP:
+            let pg = try mm.read(argument, as: Int32.self)
+            guard pg > 0 else { throw .EINVAL }
+            pty.state.withLock { $0.foregroundPGID = pg }
+        case Self.TIOCGSID:
+            let sid = pty.state.withLock { $0.session }
+            guard sid > 0 else { throw .ENOTTY }
+            try mm.write(argument, sid)
+        default:
+            throw .ENOTTY
+        }
+        return 0
+    }
+}
+
+/// /dev/ptmx: each open makes a new pty and returns its master.
+final class PtmxNode: Inode, @unchecked Sendable {
+    let table: PtyTable
+    init(table: PtyTable) { self.table = table }
+    static var ptmxStat: Glibc.stat {
+        var st = Glibc.stat.synthetic(mode: S_IFCHR | 0o666, inode: 1002, device: DevFS.device)
+        st.st_rdev = (5 << 8) | 2
+        return st
+    }
+    override var kind: FileKind { .character }
+    override func stat() throws(Errno) -> Glibc.stat { Self.ptmxStat }
+    override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
+        let kernel = ctx.sandbox as? Kernel
+        let owner = Task.current.map { t in t.attributes.withLock { $0.credentials.euid } } ?? getuid()
+        let p = table.open(kernel: kernel, owner: owner)
+        let f = PtyEnd(p, master: true, table: table, flags: OpenFlags(rawValue: flags.rawValue & ~OpenFlags.closeOnExec.rawValue))
+        f.location = location
+        return f
+    }
+}
+
+/// /dev/pts/N: the slave of pty N, once unlocked (TIOCSPTLCK 0, as unlockpt does).
+final class PtsNode: Inode, @unchecked Sendable {
+    let pty: Pty
+    let table: PtyTable
+    init(_ pty: Pty, table: PtyTable) { self.pty = pty; self.table = table }
+    static func stat(_ pty: Pty) -> Glibc.stat {
+        var st = Glibc.stat.synthetic(mode: S_IFCHR | 0o620, inode: 2000 + UInt64(pty.index), device: DevFS.device)
+        st.st_rdev = UInt((136 << 8) | (Int(pty.index) & 0xff) | ((Int(pty.index) >> 8) << 20))
+        st.st_uid = pty.state.withLock { $0.ownerUID }
+        st.st_gid = 5   // tty
+        return st
+    }
+    override var kind: FileKind { .character }
+    override func stat() throws(Errno) -> Glibc.stat { Self.stat(pty) }
+    override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
+        let f = try Self.openSlave(pty, table: table, flags: flags)
+        f.location = location
+        return f
+    }
+
+    static func openSlave(_ pty: Pty, table: PtyTable, flags: OpenFlags) throws(Errno) -> PtyEnd {
+        guard pty.state.withLock({ !$0.locked && $0.masterOpen }) else { throw .EIO }
+        let f = PtyEnd(pty, master: false, table: table, flags: OpenFlags(rawValue: flags.rawValue & ~OpenFlags.closeOnExec.rawValue))
+        // A session leader without a terminal that opens one without O_NOCTTY gets it as its controlling terminal.
+        if flags.rawValue & O_NOCTTY == 0, let t = Task.current {
+            let (pid, sid, pgid) = t.sessionIDs
+            if pid == sid { pty.state.withLock { s in if s.session == 0 { s.session = sid; s.foregroundPGID = pgid } } }
+        }
+        return f
+    }
+}
+
+extension Task {
+    /// (pid, session id, process group id) of this task's process.
+    var sessionIDs: (Int32, Int32, Int32) { kernel.locked { (group.pid, group.sid, group.pgid) } }
+}
