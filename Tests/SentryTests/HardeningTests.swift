@@ -73,4 +73,48 @@ import Testing
         #expect(shRoot.status != 0)
         #expect(snapshot() == before, "a host file changed on \(platform)")
     }
+
+    /// The sandbox's init is a pid namespace's init: children cannot kill
+    /// it with signals it has no handler for (SIGKILL and SIGSTOP
+    /// included), a handled one arrives, and an orphan's clone exit signal
+    /// becomes SIGCHLD when init adopts it. Natively under
+    /// `unshare --pid --fork` where this runs as root.
+    @Test(arguments: Harness.platforms)
+    func initIgnoresUnhandledSignalsFromInside(_ platform: Harness.TestPlatform) throws {
+        let boxed = Harness.sandboxed(platform, Harness.image("initsig"))
+        #expect(boxed.status == 0, "\(boxed.stderr)")
+        #expect(boxed.stdout.hasPrefix("pid 1\n") && boxed.stdout.hasSuffix("init exits on its own\n"), "\(boxed.stdout)")
+        #expect(boxed.stdout.contains("orphan with exit signal 9: waitpid found it, exit 7\n"))
+        guard getuid() == 0 else {
+            print("skipping the native comparison of initsig: unshare --pid needs root")
+            return
+        }
+        let native = Harness.run("/usr/bin/unshare", ["--pid", "--fork", Harness.image("initsig")])
+        guard native.status == 0 else {
+            print("skipping the native comparison of initsig: unshare failed: \(native.stderr)")
+            return
+        }
+        #expect(boxed.stdout == native.stdout, "initsig on \(platform)")
+    }
+
+    /// SIGTERM sent to the sentry still ends an init with no handler (the
+    /// README's promise): the sentry forwards it from outside the sandbox.
+    @Test(arguments: Harness.platforms)
+    func sigtermFromOutsideStillEndsInit(_ platform: Harness.TestPlatform) throws {
+        let s = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: s) }
+        let out = s.appendingPathComponent("out").path, err = s.appendingPathComponent("err").path
+        guard let pid = Harness.spawn(Harness.sentry, ["run"] + platform.arguments + ["/bin/busybox", "sh", "-c", "echo up; exec /bin/busybox sleep 30"],
+                                      env: nil, stdin: "/dev/null", stdout: out, stderr: err) else {
+            Issue.record("could not start the sentry")
+            return
+        }
+        // Wait until the guest runs, then signal the sentry.
+        for _ in 0..<200 where (try? String(contentsOfFile: out, encoding: .utf8)) != "up\n" { usleep(10_000) }
+        usleep(100_000)
+        Glibc.kill(pid, SIGTERM)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        #expect(status & 0x7f == 0 && (status >> 8) & 0xff == 128 + SIGTERM, "status \(status) on \(platform)")
+    }
 }
