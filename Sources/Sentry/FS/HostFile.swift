@@ -19,6 +19,7 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         self.fd = fd
         self.stdioName = nil
         self.granted = flags.rawValue & OpenFlags.accessMode
+        self.blocksOnHost = Self.blocks(fd)
         super.init(flags: flags)
         self.location = location
     }
@@ -28,6 +29,7 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         self.fd = fd
         self.stdioName = name
         self.granted = flags.rawValue & OpenFlags.accessMode
+        self.blocksOnHost = Self.blocks(fd)
         super.init(flags: flags)
     }
 
@@ -36,18 +38,30 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         self.fd = fd
         self.stdioName = name
         self.granted = granted
+        self.blocksOnHost = Self.blocks(fd)
         super.init(flags: flags)
     }
 
     deinit { close(fd) }
 
     /// Pipes, sockets and terminals can block; regular files and directories can't.
-    private lazy var blocksOnHost: Bool = {
+    /// Fixed at open (the fd never changes), so every thread reads it unlocked.
+    private let blocksOnHost: Bool
+
+    private static func blocks(_ fd: Int32) -> Bool {
         var st = Glibc.stat()
         guard fstat(fd, &st) == 0 else { return false }
         let kind = st.st_mode & S_IFMT
         return kind == S_IFIFO || kind == S_IFSOCK || kind == S_IFCHR
-    }()
+    }
+
+    /// A regular file or directory: a host read or write of it doesn't wait
+    /// for another party, so it may fill or drain guest pages directly while
+    /// the memory manager is locked. (A slow disk or network filesystem only
+    /// delays the guest's other memory-map changes meanwhile; nothing can
+    /// unmap the pages under the host call.) Pipes, sockets and terminals
+    /// may sleep: they go through a bounce buffer.
+    public override var transfersInPlace: Bool { !blocksOnHost }
 
     public override var hostPollFD: Int32? { blocksOnHost ? fd : nil }
 
