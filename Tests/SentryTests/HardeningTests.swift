@@ -117,4 +117,37 @@ import Testing
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         #expect(status & 0x7f == 0 && (status >> 8) & 0xff == 128 + SIGTERM, "status \(status) on \(platform)")
     }
+
+    /// A thread asleep in read() or write() on a pipe whose buffer another
+    /// thread unmaps (and replaces with a fresh page that may reuse its
+    /// memory) gets EFAULT when the data moves, as on Linux; the fresh page
+    /// never gets the data, and nothing of it reaches the pipe.
+    @Test(arguments: Harness.platforms)
+    func blockedTransferToUnmappedBufferFaults(_ platform: Harness.TestPlatform) throws {
+        let native = Harness.run(Harness.image("unmapio"), [])
+        #expect(native.status == 0)
+        #expect(!native.stdout.contains("NO") && !native.stdout.contains("SECRET"), "natively: \(native.stdout)")
+        let boxed = Harness.sandboxed(platform, Harness.image("unmapio"))
+        #expect(boxed == native, "unmapio on \(platform)")
+    }
+
+    /// busybox cat sendfile()s into a pipe: a chunk the full pipe refused
+    /// went missing (the input had moved on), and sendfile from a pipe
+    /// dropped bytes it could not put back (Linux: EINVAL, and cat falls
+    /// back to read/write). Every byte must come through.
+    @Test(arguments: Harness.platforms)
+    func catThroughPipesKeepsEveryByte(_ platform: Harness.TestPlatform) throws {
+        let s = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: s) }
+        let file = s.appendingPathComponent("data.bin").path
+        var bytes = [UInt8](repeating: 0, count: 300_000)
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13) }
+        FileManager.default.createFile(atPath: file, contents: Data(bytes))
+        let script = "cat \(file) | cat | cat | wc -c; cat \(file) | cat | md5sum"
+        let native = Harness.run("/bin/busybox", ["sh", "-c", script])
+        #expect(native.stdout.hasPrefix("300000\n"))
+        let boxed = Harness.sandboxed(platform, "/bin/busybox", ["sh", "-c", script])
+        #expect(boxed == native, "on \(platform)")
+    }
 }
+
