@@ -494,6 +494,19 @@ public final class MemoryManager: Sendable {
         try state.withLock { (s: inout State) throws(Errno) in try buffersLocked(&s, addr, count, write: write) }
     }
 
+    /// Runs `body` on the guest word at `addr` (its offset in the memory
+    /// file, the futex key, and a pointer to it) with the memory manager
+    /// locked, so the word can't be unmapped and its page reused while
+    /// `body` reads or changes it.
+    public func withWord<R>(_ addr: GuestAddress, write: Bool,
+                            _ body: (UInt64, UnsafeMutableRawPointer) throws(Errno) -> R) throws(Errno) -> R {
+        try state.withLock { (s: inout State) throws(Errno) -> R in
+            guard let v = s.vmas.find(addr), write ? v.prot.contains(.write) : !v.prot.isEmpty else { throw .EFAULT }
+            let off = v.offset(of: addr)
+            return try body(off, memory.pointer(off))
+        }
+    }
+
     /// Where a guest word lives in the memory file (futex keys).
     public func fileOffset(of addr: GuestAddress, write: Bool) throws(Errno) -> UInt64 {
         try state.withLock { (s: inout State) throws(Errno) -> UInt64 in
