@@ -91,7 +91,10 @@ enum Harness {
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv = ([exe] + args).map { strdup($0) } + [nil]
-        let envList = (env ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        var environment = env ?? ProcessInfo.processInfo.environment
+        // scripts/tsan: a sanitized sentry must report to its files, whatever environment the test gives.
+        if env != nil, let tsan = ProcessInfo.processInfo.environment["TSAN_OPTIONS"] { environment["TSAN_OPTIONS"] = tsan }
+        let envList = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { argv.forEach { free($0) }; envList.forEach { free($0) } }
         var pid: pid_t = 0
         return posix_spawn(&pid, exe, &actions, &attr, argv, envList) == 0 ? pid : nil
