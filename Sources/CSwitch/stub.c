@@ -279,9 +279,57 @@ static long raw(long nr, long a, long b, long c, long d, long e, long f) {
 
 struct spawn_args { int memfd, elffd; pid_t parent; };
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SW_TSAN 1
+#endif
+#endif
+#ifdef SW_TSAN
+#include <dlfcn.h>
+// ThreadSanitizer (scripts/tsan) intercepts clone() and books a CLONE_VM
+// child as a fork of this thread, which breaks its state for the parent.
+// The child only makes raw syscalls until its execveat: call libc's clone
+// around the interceptor, and leave the child uninstrumented.
+typedef int (*clone_fn)(int (*)(void *), void *, int, void *, ...);
+#define SW_CLONE ((clone_fn)dlsym(RTLD_NEXT, "clone"))
+#define SW_UNINSTRUMENTED __attribute__((no_sanitize("thread")))
+
+// Swift's Mutex on Linux takes its fast path with atomics ThreadSanitizer
+// sees, but under contention it locks and unlocks in the kernel
+// (FUTEX_LOCK_PI) from libswiftSynchronization, which isn't instrumented:
+// every section guarded by a contended Mutex would then look like a race.
+// These wrap the two slow paths, telling TSan what they do, on the same
+// address as the fast path's atomics (the handle, passed in r13 as swift_context).
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define SW_LOCK_SLOW "$s15Synchronization12_MutexHandleV9_lockSlowyys6UInt32VF"
+#define SW_UNLOCK_SLOW "$s15Synchronization12_MutexHandleV11_unlockSlowyyF"
+typedef void (*sw_lock_slow_fn)(uint32_t, void *__attribute__((swift_context))) __attribute__((swiftcall));
+typedef void (*sw_unlock_slow_fn)(void *__attribute__((swift_context))) __attribute__((swiftcall));
+
+__attribute__((swiftcall)) void sw_tsan_lock_slow(uint32_t v, void *__attribute__((swift_context)) handle) __asm__(SW_LOCK_SLOW);
+SW_UNINSTRUMENTED __attribute__((swiftcall)) void sw_tsan_lock_slow(uint32_t v, void *__attribute__((swift_context)) handle) {
+    static sw_lock_slow_fn real;
+    if (!real) real = (sw_lock_slow_fn)dlsym(RTLD_NEXT, SW_LOCK_SLOW);
+    real(v, handle);
+    __tsan_acquire(handle);
+}
+
+__attribute__((swiftcall)) void sw_tsan_unlock_slow(void *__attribute__((swift_context)) handle) __asm__(SW_UNLOCK_SLOW);
+SW_UNINSTRUMENTED __attribute__((swiftcall)) void sw_tsan_unlock_slow(void *__attribute__((swift_context)) handle) {
+    static sw_unlock_slow_fn real;
+    if (!real) real = (sw_unlock_slow_fn)dlsym(RTLD_NEXT, SW_UNLOCK_SLOW);
+    __tsan_release(handle);
+    real(handle);
+}
+#else
+#define SW_CLONE clone
+#define SW_UNINSTRUMENTED
+#endif
+
 // The vfork child: it shares the sentry's memory until its execveat, so it
 // makes raw syscalls only and touches nothing but its own stack.
-static int spawn_child(void *p) {
+SW_UNINSTRUMENTED static int spawn_child(void *p) {
     const struct spawn_args *a = p;
     raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0, 0);
     // The sentry may have exited before that: then this child now belongs to
@@ -308,6 +356,6 @@ static int spawn_child(void *p) {
 pid_t sw_stub_spawn(int memfd, int elffd) {
     char stack[16384] __attribute__((aligned(16)));
     struct spawn_args a = { memfd, elffd, getpid() };
-    pid_t pid = clone(spawn_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+    pid_t pid = SW_CLONE(spawn_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
     return pid < 0 ? -errno : pid;
 }

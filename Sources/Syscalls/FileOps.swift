@@ -69,6 +69,10 @@ enum FileOps {
         let out = try t.fds.get(a.fd(0)), input = try t.fds.get(a.fd(1))
         guard input.flags.readable, out.flags.writable else { throw .EBADF }
         if out.flags.contains(.append) { throw .EINVAL }
+        // Linux splices only from files with a position (a pipe, socket or
+        // terminal has no splice_read: EINVAL), so bytes read and not
+        // written can always go back.
+        do { _ = try input.seek(0, whence: SEEK_CUR) } catch { throw .EINVAL }
         let offsetAddr = a.address(2)
         var offset: Int64? = offsetAddr.isNull ? nil : try t.mm.read(offsetAddr, as: Int64.self)
         if let o = offset, o < 0 { throw .EINVAL }
@@ -122,7 +126,12 @@ enum FileOps {
                     return try first ? t.blockingWrite(out, [view]) : out.write(from: [view])
                 } }
             } catch {
-                if done > 0 { break }
+                // The bytes read but not written go back to the input, or a
+                // later sendfile (cat into a full pipe) would skip them.
+                if done > 0 {
+                    if inOff == nil { _ = try? input.seek(-Int64(got), whence: SEEK_CUR) }
+                    break
+                }
                 throw error
             }
             if let o = inOff { inOff = o + Int64(put) } else if put < got { _ = try? input.seek(Int64(put - got), whence: SEEK_CUR) }

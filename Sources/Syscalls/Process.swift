@@ -133,16 +133,20 @@ enum Process {
         guard flags & ~7 == 0, flags & 6 != 6 else { throw .EINVAL }
         let n = min(a.count(1), 32 << 20)
         if n == 0 { return 0 }
-        var total = 0
-        for b in try t.mm.buffers(a.address(0), n, write: true) {
-            var done = 0
-            while done < b.count {
-                let r = CSwitch.getrandom(b.baseAddress! + done, b.count - done, flags & 3)
-                if r < 0 { if errno == EINTR && total + done > 0 { return Int64(total + done) }; throw Errno(errno) }
-                done += r
+        // Straight into the guest's pages, with its memory manager locked
+        // (the host's getrandom doesn't sleep once its pool is ready).
+        return try t.mm.withGuestBuffers([GuestRange(a.address(0), n)], write: true) { (bufs) throws(Errno) -> Int64 in
+            var total = 0
+            for b in bufs {
+                var done = 0
+                while done < b.count {
+                    let r = CSwitch.getrandom(b.baseAddress! + done, b.count - done, flags & 3)
+                    if r < 0 { if errno == EINTR && total + done > 0 { return Int64(total + done) }; throw Errno(errno) }
+                    done += r
+                }
+                total += done
             }
-            total += done
+            return Int64(total)
         }
-        return Int64(total)
     }
 }

@@ -1,15 +1,15 @@
 import Glibc
 import Sentry
 
-/// read, write, readv, writev, pread64, pwrite64, lseek: data moves straight
-/// between the host file and the guest's pages in the memory file.
+/// read, write, readv, writev, pread64, pwrite64, lseek: data moves between
+/// the file and the guest's pages when it is transferred (Task.read/write).
 enum ReadWrite {
     static func read(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.readable else { throw .EBADF }
         let n = a.count(2)
         if n == 0 { return 0 }
-        return Int64(try t.blockingRead(file, t.mm.buffers(a.address(1), n, write: true)))
+        return Int64(try t.read(file, into: [GuestRange(a.address(1), n)]))
     }
 
     static func write(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
@@ -17,20 +17,20 @@ enum ReadWrite {
         guard file.flags.writable else { throw .EBADF }
         let n = a.count(2)
         if n == 0 { return 0 }
-        return try pipeChecked(t) { () throws(Errno) in try t.blockingWrite(file, readOnly(t.mm.buffers(a.address(1), n, write: false))) }
+        return try pipeChecked(t) { () throws(Errno) in try t.write(file, from: [GuestRange(a.address(1), n)]) }
     }
 
     static func readv(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.readable else { throw .EBADF }
-        return Int64(try t.blockingRead(file, t.iovecBuffers(a.address(1), count: Int(a.int32(2)), write: true)))
+        return Int64(try t.read(file, into: t.iovecRanges(a.address(1), count: Int(a.int32(2)))))
     }
 
     static func writev(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.writable else { throw .EBADF }
-        let bufs = try t.iovecBuffers(a.address(1), count: Int(a.int32(2)), write: false)
-        return try pipeChecked(t) { () throws(Errno) in try t.blockingWrite(file, readOnly(bufs)) }
+        let ranges = try t.iovecRanges(a.address(1), count: Int(a.int32(2)))
+        return try pipeChecked(t) { () throws(Errno) in try t.write(file, from: ranges) }
     }
 
     static func pread64(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
@@ -39,7 +39,7 @@ enum ReadWrite {
         guard a.int(3) >= 0 else { throw .EINVAL }
         let n = a.count(2)
         if n == 0 { return 0 }
-        return Int64(try file.pread(into: t.mm.buffers(a.address(1), n, write: true), at: a.int(3)))
+        return Int64(try t.read(file, into: [GuestRange(a.address(1), n)], at: a.int(3)))
     }
 
     static func pwrite64(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
@@ -48,7 +48,7 @@ enum ReadWrite {
         guard a.int(3) >= 0 else { throw .EINVAL }
         let n = a.count(2)
         if n == 0 { return 0 }
-        return Int64(try file.pwrite(from: readOnly(t.mm.buffers(a.address(1), n, write: false)), at: a.int(3)))
+        return Int64(try t.write(file, from: [GuestRange(a.address(1), n)], at: a.int(3)))
     }
 
     static func lseek(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {

@@ -24,12 +24,13 @@ extension Task {
         return l
     }
 
-    /// Sentry-side buffers for a guest iovec array (readv/writev).
-    func iovecBuffers(_ addr: GuestAddress, count: Int, write: Bool) throws(Errno) -> [UnsafeMutableRawBufferPointer] {
+    /// The buffers a guest iovec array names (readv/writev). Only lengths
+    /// are checked here: the pages are looked up when bytes move.
+    func iovecRanges(_ addr: GuestAddress, count: Int) throws(Errno) -> [GuestRange] {
         guard count >= 0, count <= 1024 else { throw .EINVAL }
         if count == 0 { return [] }
         let raw = try mm.copyIn(addr, count * 16)
-        var out: [UnsafeMutableRawBufferPointer] = []
+        var out: [GuestRange] = []
         var total: UInt64 = 0
         for i in 0..<count {
             let base = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 16, as: UInt64.self) }
@@ -37,7 +38,7 @@ extension Task {
             guard Int64(bitPattern: len) >= 0 else { throw .EINVAL }
             total += len
             guard total <= UInt64(Int32.max) else { throw .EINVAL }
-            if len > 0 { out += try mm.buffers(GuestAddress(base), Int(len), write: write) }
+            if len > 0 { out.append(GuestRange(GuestAddress(base), Int(len))) }
         }
         return out
     }
@@ -49,8 +50,4 @@ extension Task {
 extension SyscallArguments {
     /// A count argument as Linux clamps it.
     func count(_ i: Int) -> Int { Int(min(self[i], UInt64(Task.maxRWCount))) }
-}
-
-func readOnly(_ bufs: [UnsafeMutableRawBufferPointer]) -> [UnsafeRawBufferPointer] {
-    bufs.map { UnsafeRawBufferPointer($0) }
 }

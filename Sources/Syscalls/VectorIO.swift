@@ -33,19 +33,18 @@ enum VectorIO {
         if flags & RWF_NOWAIT != 0, f.location?.inode.kind != .regular, f.waitQueue == nil { throw .EOPNOTSUPP }
     }
 
-    private static func total(_ bufs: [UnsafeMutableRawBufferPointer]) -> Int { bufs.reduce(0) { $0 + $1.count } }
+    private static func total(_ ranges: [GuestRange]) -> Int { ranges.reduce(0) { $0 + $1.count } }
 
     static func read(_ t: Task, _ a: SyscallArguments, flags: UInt64, v2: Bool) throws(Errno) -> Int64 {
         let pos = try offset(a, v2: v2)
         let f = try t.fds.get(a.fd(0))
         if pos != nil { try positional(f) }
         guard f.flags.readable else { throw .EBADF }
-        let bufs = try t.iovecBuffers(a.address(1), count: Int(a.int32(2)), write: true)
-        if total(bufs) == 0 { return 0 }
+        let ranges = try t.iovecRanges(a.address(1), count: Int(a.int32(2)))
+        if total(ranges) == 0 { return 0 }
         try checkFlags(f, flags)
-        if let pos { return Int64(try f.pread(into: bufs, at: pos)) }
-        if flags & RWF_NOWAIT != 0 { return Int64(try f.read(into: bufs)) }   // never waits: EAGAIN if empty
-        return Int64(try t.blockingRead(f, bufs))
+        // RWF_NOWAIT never waits: EAGAIN if empty.
+        return Int64(try t.read(f, into: ranges, at: pos, noWait: flags & RWF_NOWAIT != 0))
     }
 
     static func write(_ t: Task, _ a: SyscallArguments, flags: UInt64, v2: Bool) throws(Errno) -> Int64 {
@@ -53,8 +52,8 @@ enum VectorIO {
         let f = try t.fds.get(a.fd(0))
         if pos != nil { try positional(f) }
         guard f.flags.writable else { throw .EBADF }
-        let bufs = try t.iovecBuffers(a.address(1), count: Int(a.int32(2)), write: false)
-        if total(bufs) == 0 { return 0 }
+        let ranges = try t.iovecRanges(a.address(1), count: Int(a.int32(2)))
+        if total(ranges) == 0 { return 0 }
         try checkFlags(f, flags)
         let fromPosition = pos == nil
         if flags & RWF_APPEND != 0, f.location?.inode.kind == .regular {
@@ -63,13 +62,11 @@ enum VectorIO {
         let n: Int
         do {
             if let pos {
-                n = try f.pwrite(from: readOnly(bufs), at: pos)
+                n = try t.write(f, from: ranges, at: pos)
                 // The file position moves only when the write was at it.
                 if fromPosition { _ = try f.seek(pos + Int64(n), whence: SEEK_SET) }
-            } else if flags & RWF_NOWAIT != 0 {
-                n = try f.write(from: readOnly(bufs))
             } else {
-                n = try t.blockingWrite(f, readOnly(bufs))
+                n = try t.write(f, from: ranges, noWait: flags & RWF_NOWAIT != 0)
             }
         } catch {
             if error == .EPIPE { t.post(t.senderInfo(Signal.SIGPIPE.rawValue, code: SignalInfo.SI_USER)) }

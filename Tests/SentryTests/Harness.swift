@@ -53,14 +53,15 @@ enum Harness {
 
     /// Runs `exe` with a clean signal state (Foundation's Process leaves
     /// most signals blocked in the child, which breaks shells' `wait`).
-    static func run(_ exe: String, _ args: [String], env: [String: String]? = nil, stdin: String? = nil) -> Result {
+    static func run(_ exe: String, _ args: [String], env: [String: String]? = nil, stdin: String? = nil,
+                    stdinPath: String? = nil) -> Result {
         guard let dir = try? scratchDirectory() else { return Result(status: -1, stdout: "", stderr: "no scratch directory") }
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("out").path, err = dir.appendingPathComponent("err").path
         let inp = dir.appendingPathComponent("in").path
         FileManager.default.createFile(atPath: inp, contents: Data((stdin ?? "").utf8))
 
-        guard let pid = spawn(exe, args, env: env, stdin: stdin == nil ? "/dev/null" : inp, stdout: out, stderr: err) else {
+        guard let pid = spawn(exe, args, env: env, stdin: stdinPath ?? (stdin == nil ? "/dev/null" : inp), stdout: out, stderr: err) else {
             return Result(status: -1, stdout: "", stderr: "posix_spawn \(exe) failed")
         }
         var status: Int32 = 0
@@ -90,7 +91,10 @@ enum Harness {
         posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv = ([exe] + args).map { strdup($0) } + [nil]
-        let envList = (env ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
+        var environment = env ?? ProcessInfo.processInfo.environment
+        // scripts/tsan: a sanitized sentry must report to its files, whatever environment the test gives.
+        if env != nil, let tsan = ProcessInfo.processInfo.environment["TSAN_OPTIONS"] { environment["TSAN_OPTIONS"] = tsan }
+        let envList = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { argv.forEach { free($0) }; envList.forEach { free($0) } }
         var pid: pid_t = 0
         return posix_spawn(&pid, exe, &actions, &attr, argv, envList) == 0 ? pid : nil
@@ -98,8 +102,8 @@ enum Harness {
 
     /// The guest under `sentry run --platform P`.
     static func sandboxed(_ platform: TestPlatform, _ exe: String, _ args: [String] = [], extra: [String] = [],
-                          env: [String: String]? = nil, stdin: String? = nil) -> Result {
-        run(sentry, ["run"] + platform.arguments + extra + [exe] + args, env: env, stdin: stdin)
+                          env: [String: String]? = nil, stdin: String? = nil, stdinPath: String? = nil) -> Result {
+        run(sentry, ["run"] + platform.arguments + extra + [exe] + args, env: env, stdin: stdin, stdinPath: stdinPath)
     }
 
     /// A platform as the tests run it: systrap once per trap kind.

@@ -19,6 +19,8 @@ public final class DeviceFile: FileDescription, @unchecked Sendable {
     }
 
     public override var displayPath: String { "/dev/" + kind.rawValue }
+    /// memset and getrandom (which doesn't block once the host booted).
+    public override var transfersInPlace: Bool { true }
     public override func reopen(_ flags: OpenFlags) throws(Errno) -> FileDescription {
         let f = DeviceFile(kind, flags: flags)
         f.location = location

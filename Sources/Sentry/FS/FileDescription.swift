@@ -75,6 +75,12 @@ open class FileDescription: @unchecked Sendable {
     /// are reported whatever the mask). Regular files are always ready.
     open func readiness(_ mask: Int16) -> Int16 { mask & Int16(POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM) }
 
+    /// Whether read/write/pread/pwrite never sleep and never call into a
+    /// memory manager, so they may move bytes straight between the file and
+    /// guest pages while the guest's memory manager is locked (see
+    /// Task.read(_:into:at:)). Others read into a bounce buffer first.
+    open var transfersInPlace: Bool { false }
+
     open func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int { throw .EINVAL }
     open func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int { throw .EINVAL }
     open func pread(into bufs: [UnsafeMutableRawBufferPointer], at offset: Int64) throws(Errno) -> Int { throw .ESPIPE }

@@ -8,11 +8,18 @@ public final class HostFile: FileDescription, @unchecked Sendable {
     public let fd: Int32
     /// What /proc/self/fd shows for the sentry's own stdio, which has no place in the guest's tree.
     private let stdioName: String?
+    /// The access mode of the description the user handed the guest (its
+    /// stdio): a reopen through /proc/self/fd/N never gets more. The host
+    /// would re-check only the inode's permissions, as Linux does, and the
+    /// user gave the guest a descriptor, not the file.
+    private let granted: Int32
 
     /// Takes ownership of `fd`: a file opened in the guest's tree.
     public init(fd: Int32, flags: OpenFlags, location: Location) {
         self.fd = fd
         self.stdioName = nil
+        self.granted = flags.rawValue & OpenFlags.accessMode
+        self.blocksOnHost = Self.blocks(fd)
         super.init(flags: flags)
         self.location = location
     }
@@ -21,18 +28,40 @@ public final class HostFile: FileDescription, @unchecked Sendable {
     public init(stdio fd: Int32, flags: OpenFlags, name: String) {
         self.fd = fd
         self.stdioName = name
+        self.granted = flags.rawValue & OpenFlags.accessMode
+        self.blocksOnHost = Self.blocks(fd)
+        super.init(flags: flags)
+    }
+
+    /// A reopened inherited descriptor keeps the first one's grant.
+    private init(stdio fd: Int32, flags: OpenFlags, name: String, granted: Int32) {
+        self.fd = fd
+        self.stdioName = name
+        self.granted = granted
+        self.blocksOnHost = Self.blocks(fd)
         super.init(flags: flags)
     }
 
     deinit { close(fd) }
 
     /// Pipes, sockets and terminals can block; regular files and directories can't.
-    private lazy var blocksOnHost: Bool = {
+    /// Fixed at open (the fd never changes), so every thread reads it unlocked.
+    private let blocksOnHost: Bool
+
+    private static func blocks(_ fd: Int32) -> Bool {
         var st = Glibc.stat()
         guard fstat(fd, &st) == 0 else { return false }
         let kind = st.st_mode & S_IFMT
         return kind == S_IFIFO || kind == S_IFSOCK || kind == S_IFCHR
-    }()
+    }
+
+    /// A regular file or directory: a host read or write of it doesn't wait
+    /// for another party, so it may fill or drain guest pages directly while
+    /// the memory manager is locked. (A slow disk or network filesystem only
+    /// delays the guest's other memory-map changes meanwhile; nothing can
+    /// unmap the pages under the host call.) Pipes, sockets and terminals
+    /// may sleep: they go through a bounce buffer.
+    public override var transfersInPlace: Bool { !blocksOnHost }
 
     public override var hostPollFD: Int32? { blocksOnHost ? fd : nil }
 
@@ -46,11 +75,25 @@ public final class HostFile: FileDescription, @unchecked Sendable {
 
     public override var displayPath: String { stdioName ?? super.displayPath }
 
+    /// Opening /proc/self/fd/N of an inherited descriptor: at most the
+    /// access the user granted (EACCES past it, as a file whose mode denies
+    /// the access answers), and truncation only with write access granted.
+    /// Files in the guest's tree never come here: their magic link leads to
+    /// their place, where the mount's rules hold (EROFS on a read-only one).
     public override func reopen(_ flags: OpenFlags) throws(Errno) -> FileDescription {
-        let acc = flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue | OpenFlags.append.rawValue)
+        guard location == nil else { throw .ENXIO }
+        let want = flags.rawValue & OpenFlags.accessMode
+        let canRead = granted != OpenFlags.writeOnly.rawValue, canWrite = granted != 0
+        // O_ACCMODE itself (3) asks for both, as Linux's may_open sees it.
+        let needsRead = want != OpenFlags.writeOnly.rawValue
+        let needsWrite = want != 0 || flags.contains(.truncate)
+        if (needsRead && !canRead) || (needsWrite && !canWrite) || (want == 3 && !(canRead && canWrite)) { throw .EACCES }
+        if want == 3 { throw .EINVAL }   // not a mode a host file can be reopened with here
+        let acc = flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue | OpenFlags.append.rawValue | OpenFlags.truncate.rawValue)
         let r = Glibc.open("/proc/self/fd/\(fd)", acc | O_CLOEXEC | O_NOCTTY)
         if r < 0 { throw Errno(errno) }
-        return HostFile(stdio: r, flags: OpenFlags(rawValue: acc), name: displayPath)
+        let kept = acc & ~OpenFlags.truncate.rawValue
+        return HostFile(stdio: r, flags: OpenFlags(rawValue: kept), name: displayPath, granted: granted)
     }
 
     public override func sync(dataOnly: Bool) throws(Errno) {

@@ -115,6 +115,9 @@ public final class PipeEnd: FileDescription, @unchecked Sendable {
 
     public override var displayPath: String { "pipe:[\(ObjectIdentifier(pipe).hashValue & 0xfffffff)]" }
     public override var waitQueue: WaitQueue? { pipe.queue }
+    /// A ring buffer in the sentry: its reads and writes never sleep (EAGAIN
+    /// says "not now"), so data moves to and from guest pages at once.
+    public override var transfersInPlace: Bool { true }
     public override func reopen(_ flags: OpenFlags) throws(Errno) -> FileDescription {
         let acc = flags.rawValue & OpenFlags.accessMode
         guard acc != 2 else { throw .EINVAL }

@@ -118,6 +118,8 @@ public final class SnapshotFile: FileDescription, @unchecked Sendable {
     }
 
     public override var displayPath: String { path }
+    /// The contents were made at open: a read only copies them.
+    public override var transfersInPlace: Bool { true }
 
     public override func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
         let at = offset.withLock { $0 }

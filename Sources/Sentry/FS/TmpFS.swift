@@ -381,6 +381,9 @@ final class TmpfsFile: FileDescription, @unchecked Sendable {
         self.location = location
     }
 
+    /// Pages of the memory file, copied under the file's own lock.
+    override var transfersInPlace: Bool { true }
+
     override func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
         guard flags.readable else { throw .EBADF }
         return position.withLock { p in

@@ -99,9 +99,7 @@ extension Task {
             group.dumpable = true           // SUID_DUMP_USER again
             group.memoryLocks.removeAll()   // a new mm: nothing locked, no MCL_FUTURE
         }
-        executablePath = program.file.path
-        commandLine = argv
-        environment = envp
+        setProgram(path: program.file.path, argv: argv, envp: envp)
         regs = Kernel.entryRegisters(space, loaded)
         registersReplaced = true
         releaseVforkParent()

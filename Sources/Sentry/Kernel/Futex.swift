@@ -15,20 +15,26 @@ final class FutexTable: Sendable {
     }
     private let queues = Mutex<[UInt64: [Waiter]]>([:])
 
-    private func key(_ mm: MemoryManager, _ addr: GuestAddress) throws(Errno) -> (UInt64, UnsafeMutableRawPointer) {
+    /// The word's key. Its value is read or changed only inside
+    /// MemoryManager.withWord, never through a pointer kept past it.
+    private func key(_ mm: MemoryManager, _ addr: GuestAddress) throws(Errno) -> UInt64 {
         guard addr.rawValue & 3 == 0 else { throw .EINVAL }
-        let off = try mm.fileOffset(of: addr, write: false)
-        return (off, mm.memory.pointer(off))
+        return try mm.fileOffset(of: addr, write: false)
     }
 
     /// FUTEX_WAIT(_BITSET): sleeps while the word holds `expected`.
     func wait(_ task: Task, _ addr: GuestAddress, expected: UInt32, bitset: UInt32, deadline: Deadline?) throws(Errno) {
         guard bitset != 0 else { throw .EINVAL }
-        let (k, p) = try key(task.mm, addr)
-        let w = Waiter(waker: task.waker, bitset: bitset, key: k)
-        try queues.withLock { (q: inout [UInt64: [Waiter]]) throws(Errno) in
-            if sw_atomic_load32(p) != expected { throw .EAGAIN }
-            q[k, default: []].append(w)
+        guard addr.rawValue & 3 == 0 else { throw .EINVAL }
+        // The value check and the queueing are one step for wakers (the
+        // queue's lock), and the word stays mapped meanwhile (the mm's).
+        let w: Waiter = try task.mm.withWord(addr, write: false) { (k, p) throws(Errno) -> Waiter in
+            let w = Waiter(waker: task.waker, bitset: bitset, key: k)
+            try queues.withLock { (q: inout [UInt64: [Waiter]]) throws(Errno) in
+                if sw_atomic_load32(p) != expected { throw .EAGAIN }
+                q[k, default: []].append(w)
+            }
+            return w
         }
         defer {
             queues.withLock { q in
@@ -45,8 +51,7 @@ final class FutexTable: Sendable {
     @discardableResult
     func wake(_ mm: MemoryManager, _ addr: GuestAddress, count: Int, bitset: UInt32) throws(Errno) -> Int {
         guard bitset != 0 else { throw .EINVAL }
-        let (k, _) = try key(mm, addr)
-        return wake(key: k, count: count, bitset: bitset)
+        return wake(key: try key(mm, addr), count: count, bitset: bitset)
     }
 
     private func wake(key k: UInt64, count: Int, bitset: UInt32) -> Int {
@@ -72,9 +77,10 @@ final class FutexTable: Sendable {
     /// more to the second word's queue.
     func requeue(_ mm: MemoryManager, _ a1: GuestAddress, _ a2: GuestAddress, count: Int, requeue: Int,
                  expected: UInt32?) throws(Errno) -> Int {
-        let (k1, p1) = try key(mm, a1)
-        let (k2, _) = try key(mm, a2)
-        let (woken, moved) = try queues.withLock { (q: inout [UInt64: [Waiter]]) throws(Errno) -> ([Waiter], Int) in
+        _ = try key(mm, a1)
+        let k2 = try key(mm, a2)
+        let (woken, moved) = try mm.withWord(a1, write: false) { (k1, p1) throws(Errno) -> ([Waiter], Int) in
+          try queues.withLock { (q: inout [UInt64: [Waiter]]) throws(Errno) -> ([Waiter], Int) in
             if let expected, sw_atomic_load32(p1) != expected { throw .EAGAIN }
             let out = wakeLocked(&q, k1, count, ~0)
             guard k1 != k2, var list = q[k1] else { return (out, 0) }
@@ -84,6 +90,7 @@ final class FutexTable: Sendable {
             for w in moving { w.key = k2 }
             if !moving.isEmpty { q[k2, default: []].append(contentsOf: moving) }
             return (out, moving.count)
+          }
         }
         for w in woken { w.waker.wake() }
         // Linux counts the requeued waiters too.
@@ -93,10 +100,9 @@ final class FutexTable: Sendable {
     /// FUTEX_WAKE_OP: atomically change the second word, wake waiters of the
     /// first, and of the second too if the old value passes the comparison.
     func wakeOp(_ mm: MemoryManager, _ a1: GuestAddress, _ a2: GuestAddress, count1: Int, count2: Int, op: UInt32) throws(Errno) -> Int {
-        let (k1, _) = try key(mm, a1)
+        let k1 = try key(mm, a1)
         let k2 = try mm.fileOffset(of: a2, write: true)
         guard a2.rawValue & 3 == 0 else { throw .EINVAL }
-        let p2 = mm.memory.pointer(k2)
         let kind = (op >> 28) & 7, cmp = (op >> 24) & 15
         var oparg = (op >> 12) & 0xfff, cmparg = op & 0xfff
         if op & 0x8000_0000 != 0 { oparg = oparg < 32 ? 1 << oparg : 0 }   // FUTEX_OP_OPARG_SHIFT
@@ -104,18 +110,20 @@ final class FutexTable: Sendable {
         let soparg = Int32(bitPattern: oparg << 20) >> 20
         cmparg = UInt32(bitPattern: Int32(bitPattern: cmparg << 20) >> 20)
         guard kind <= 4, cmp <= 5 else { throw .ENOSYS }
-        var old: UInt32 = 0
-        while true {
-            old = sw_atomic_load32(p2)
-            let new: UInt32
-            switch kind {
-            case 0: new = UInt32(bitPattern: op & 0x8000_0000 != 0 ? Int32(bitPattern: oparg) : soparg)  // SET
-            case 1: new = old &+ UInt32(bitPattern: soparg)   // ADD
-            case 2: new = old | UInt32(bitPattern: soparg)    // OR
-            case 3: new = old & ~UInt32(bitPattern: soparg)   // ANDN
-            default: new = old ^ UInt32(bitPattern: soparg)   // XOR
+        // The change is made with the word's page held mapped.
+        let old: UInt32 = try mm.withWord(a2, write: true) { (_, p2) throws(Errno) -> UInt32 in
+            while true {
+                let old = sw_atomic_load32(p2)
+                let new: UInt32
+                switch kind {
+                case 0: new = UInt32(bitPattern: op & 0x8000_0000 != 0 ? Int32(bitPattern: oparg) : soparg)  // SET
+                case 1: new = old &+ UInt32(bitPattern: soparg)   // ADD
+                case 2: new = old | UInt32(bitPattern: soparg)    // OR
+                case 3: new = old & ~UInt32(bitPattern: soparg)   // ANDN
+                default: new = old ^ UInt32(bitPattern: soparg)   // XOR
+                }
+                if sw_atomic_cas32(p2, old, new) != 0 { return old }
             }
-            if sw_atomic_cas32(p2, old, new) != 0 { break }
         }
         let o = Int32(bitPattern: old), c = Int32(bitPattern: cmparg)
         let pass: Bool

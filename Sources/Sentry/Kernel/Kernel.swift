@@ -264,6 +264,7 @@ public final class Kernel: @unchecked Sendable {
             guard let initGroup else { return }
             var info = SignalInfo(sig, code: SignalInfo.SI_KERNEL)
             info.pid = 0
+            info.overridesInit = true
             if sig == .SIGINT || sig == .SIGQUIT {
                 let fg = foregroundPGID ?? initGroup.pgid
                 for g in groups.values where g.pgid == fg && !g.zombie { sendLocked(info, to: g) }

@@ -48,35 +48,49 @@ extension Task {
     }
 
     /// A blocking write to a pipe keeps going until every byte is written,
-    /// as Linux's pipe_write does; a signal returns the count so far.
-    public func blockingWrite(_ file: FileDescription, _ bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int {
+    /// as Linux's pipe_write does; a signal (or a fault further on in the
+    /// guest's buffer) returns the count so far. `op(done)` writes what it
+    /// can of the bytes after the first `done`.
+    public func blockingWrite(_ file: FileDescription, total: Int, _ op: (_ done: Int) throws(Errno) -> Int) throws(Errno) -> Int {
         if file.waitQueue == nil || file.flags.contains(.nonBlock) {
             if let h = file.hostPollFD, !file.flags.contains(.nonBlock) { try waitHost(fd: h, events: Int16(POLLOUT)) }
-            return try file.write(from: bufs)
+            return try op(0)
         }
-        var rest = bufs
         var done = 0
-        while !rest.isEmpty {
+        while done < total {
             do {
-                let n = try blockingIO(file, Int16(POLLOUT)) { () throws(Errno) -> Int in try file.write(from: rest) }
+                let n = try blockingIO(file, Int16(POLLOUT)) { () throws(Errno) -> Int in try op(done) }
+                if n == 0 { break }
                 done += n
-                rest = Self.drop(n, from: rest)
             } catch {
-                if done > 0 && (error == .ERESTARTSYS || error == .EPIPE) { return done }
+                if done > 0 && (error == .ERESTARTSYS || error == .EPIPE || error == .EFAULT) { return done }
                 throw error
             }
         }
         return done
     }
 
-    /// A blocking read; host pipes and terminals are polled first so the
-    /// wait can be interrupted.
-    public func blockingRead(_ file: FileDescription, _ bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
+    /// blockingWrite from sentry memory.
+    public func blockingWrite(_ file: FileDescription, _ bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int {
+        try blockingWrite(file, total: bufs.reduce(0) { $0 + $1.count }) { (done) throws(Errno) -> Int in
+            try file.write(from: Self.drop(done, from: bufs))
+        }
+    }
+
+    /// A blocking read: `op` reads without sleeping (EAGAIN if nothing is
+    /// there); host pipes and terminals are polled first so the wait can be
+    /// interrupted.
+    public func blockingRead(_ file: FileDescription, _ op: () throws(Errno) -> Int) throws(Errno) -> Int {
         if let h = file.hostPollFD, !file.flags.contains(.nonBlock) {
             try waitHost(fd: h, events: Int16(POLLIN))
-            return try file.read(into: bufs)
+            return try op()
         }
-        return try blockingIO(file, Int16(POLLIN)) { () throws(Errno) -> Int in try file.read(into: bufs) }
+        return try blockingIO(file, Int16(POLLIN), op)
+    }
+
+    /// blockingRead into sentry memory.
+    public func blockingRead(_ file: FileDescription, _ bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
+        try blockingRead(file) { () throws(Errno) -> Int in try file.read(into: bufs) }
     }
 
     private static func drop(_ n: Int, from bufs: [UnsafeRawBufferPointer]) -> [UnsafeRawBufferPointer] {

@@ -47,6 +47,10 @@ public struct SignalInfo: Sendable {
     public var value: UInt64 = 0        // sigqueue / timers
     public var timerID: Int32 = 0
     public var overrun: Int32 = 0
+    /// Not part of siginfo: sent from outside the sandbox (the sentry
+    /// forwarding a host signal) or a synchronous fault, which init takes
+    /// even with the default action; see Kernel.initIgnoresLocked.
+    public var overridesInit = false
 
     public init(_ sig: Signal, code: Int32 = 0) { signo = sig.rawValue; self.code = code }
 

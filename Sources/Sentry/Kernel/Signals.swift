@@ -8,8 +8,14 @@ extension Kernel {
     func sendLocked(_ info: SignalInfo, to g: ThreadGroup, thread: Task? = nil) {
         guard !g.zombie, g.exitStatus == nil else { return }
         let sig = Signal(info.signo)
-        if sig == .SIGKILL { killGroupLocked(g, .signaled(.SIGKILL, coreDumped: false)); return }
         let bit = SignalQueue.bit(sig)
+        let blocked = thread.map { $0.signalMask & bit != 0 } ?? g.tasks.allSatisfy { $0.signalMask & bit != 0 }
+        // Blocked signals are queued: the handler may change before they are taken.
+        let dropped = !blocked && initIgnoresLocked(info, g)
+        if sig == .SIGKILL {
+            if !dropped { killGroupLocked(g, .signaled(.SIGKILL, coreDumped: false)) }
+            return
+        }
         if bit & SignalSets.stopSignals != 0 {
             let cont = SignalQueue.bit(.SIGCONT)
             g.sharedPending.discard(cont)
@@ -19,8 +25,7 @@ extension Kernel {
             for t in g.tasks { t.pending.discard(SignalSets.stopSignals) }
             if g.stopped { continueGroupLocked(g) }
         }
-        let blocked = thread.map { $0.signalMask & bit != 0 } ?? g.tasks.allSatisfy { $0.signalMask & bit != 0 }
-        if g.handlers.ignores(sig) && !blocked { return }
+        if dropped || (g.handlers.ignores(sig) && !blocked) { return }
         if let thread { thread.pending.enqueue(info) } else { g.sharedPending.enqueue(info) }
         let target = thread ?? g.tasks.first { $0.signalMask & bit == 0 }
         target?.interruptLocked()
@@ -29,6 +34,19 @@ extension Kernel {
 
     /// exit_group, a fatal signal, or the end of the namespace: every task of
     /// the group leaves at its next chance. Kernel lock held.
+    /// The sandbox's init is a pid namespace's init: a signal sent from
+    /// inside the sandbox (kill, tgkill, an exit signal, SIGPIPE, a timer)
+    /// that init has no handler for does nothing, SIGKILL and SIGSTOP
+    /// included, as Linux's sig_task_ignored and get_signal have it for a
+    /// SIGNAL_UNKILLABLE task. Faults (force_sig) and what the sentry forwards
+    /// from the host (SIGTERM, SIGHUP, SIGINT...: the parent namespace's
+    /// signals) keep their default action, so the sandbox can be ended
+    /// from outside as the README says. Kernel lock held.
+    func initIgnoresLocked(_ info: SignalInfo, _ g: ThreadGroup) -> Bool {
+        guard g === initGroup, !info.overridesInit, info.signo > 0 else { return false }
+        return g.handlers.actions[Int(info.signo)].handler == SignalAction.SIG_DFL
+    }
+
     func killGroupLocked(_ g: ThreadGroup, _ status: ExitStatus) {
         if g.exitStatus == nil { g.exitStatus = status }
         for t in g.tasks { t.killed = true; t.interruptLocked() }
@@ -91,7 +109,9 @@ extension Task {
                 group.handlers.actions[i].handler = SignalAction.SIG_DFL
                 signalMask &= ~bit
             }
-            pending.enqueue(info)
+            var forced = info
+            forced.overridesInit = true   // Linux clears SIGNAL_UNKILLABLE: init dies of its own fault
+            pending.enqueue(forced)
         }
     }
 
@@ -125,6 +145,8 @@ extension Task {
             case .take(let info, let action):
                 let sig = Signal(info.signo)
                 if action.handler == SignalAction.SIG_IGN { continue }
+                // A signal queued while blocked, taken with no handler by init.
+                if kernel.locked({ kernel.initIgnoresLocked(info, group) }) { continue }
                 if action.handler == SignalAction.SIG_DFL {
                     switch sig.defaultAction {
                     case .ignore, .resume: continue

@@ -6,26 +6,55 @@ import Synchronization
 ///
 /// Fields the task's own thread alone touches (registers, the restart
 /// block) need no lock; fields other threads read or write (signal mask and
-/// pending set, `inGuest`, `killed`) are guarded by the kernel lock.
+/// pending set, `inGuest`, `killed`) are guarded by the kernel lock; what
+/// execve replaces and /proc reads from other threads (the memory manager,
+/// the fd table, the executable's path, argv, envp) by `image`'s own lock.
 public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     public unowned let kernel: Kernel
     public internal(set) var tid: Int32
     public internal(set) var group: ThreadGroup
-    public internal(set) var mm: MemoryManager
+    /// What execve replaces on the task's own thread while other threads
+    /// read it (/proc/PID/{maps,fd,exe,cmdline,environ}, exec's look for
+    /// other users of an mm).
+    struct Image {
+        var mm: MemoryManager
+        var space: AddressSpace?
+        var fds: FDTable
+        var executablePath: String
+        var commandLine: [String]
+        var environment: [String]
+    }
+    private let image: Mutex<Image>
+
+    public internal(set) var mm: MemoryManager {
+        get { image.withLock { $0.mm } }
+        set { image.withLock { $0.mm = newValue } }
+    }
     /// The mm's host mirror as this task's thread entered it (nil until a
-    /// forked task's thread has built it).
-    var space: AddressSpace!
-    public internal(set) var fds: FDTable
-    public internal(set) var fs: FSContext
+    /// forked task's thread has built it). /proc reads its host pid and CPU time.
+    var space: AddressSpace! {
+        get { image.withLock { $0.space } }
+        set { image.withLock { $0.space = newValue } }
+    }
+    public internal(set) var fds: FDTable {
+        get { image.withLock { $0.fds } }
+        set { image.withLock { $0.fds = newValue } }
+    }
+    public let fs: FSContext
     public let context: PlatformContext
     public var regs: Registers
 
     public var pid: Int32 { group.pid }
     public var ppid: Int32 { kernel.locked { group.parent?.pid ?? 0 } }
     /// Guest path of the executable (/proc/self/exe).
-    public var executablePath: String
-    public var commandLine: [String]
-    public var environment: [String]
+    public var executablePath: String { image.withLock { $0.executablePath } }
+    public var commandLine: [String] { image.withLock { $0.commandLine } }
+    public var environment: [String] { image.withLock { $0.environment } }
+
+    /// execve's new program, as /proc shows it, in one step.
+    func setProgram(path: String, argv: [String], envp: [String]) {
+        image.withLock { $0.executablePath = path; $0.commandLine = argv; $0.environment = envp }
+    }
     public var cwd: Location { get { fs.cwd } set { fs.cwd = newValue } }
     public var umask: UInt32 { get { fs.umask } set { fs.umask = newValue } }
     public var clearChildTID = GuestAddress.null
@@ -70,9 +99,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
          fs: FSContext, context: PlatformContext, regs: Registers, executablePath: String, argv: [String], envp: [String],
          attributes: TaskAttributes) {
         self.attributes = Mutex(attributes)
-        self.kernel = kernel; self.tid = tid; self.group = group; self.mm = mm; self.space = space
-        self.fds = fds; self.fs = fs; self.context = context; self.regs = regs
-        self.executablePath = executablePath; self.commandLine = argv; self.environment = envp
+        self.kernel = kernel; self.tid = tid; self.group = group
+        self.fs = fs; self.context = context; self.regs = regs
+        self.image = Mutex(Image(mm: mm, space: space, fds: fds, executablePath: executablePath, commandLine: argv, environment: envp))
     }
 
     /// Whether the task must stop running guest code now: a signal it can

@@ -157,16 +157,29 @@ extension Kernel {
             finished.wake()
             return
         }
+        let orphans = g.children
+        g.children = []
         if let reaper = reaperLocked(for: g) {
-            for c in g.children {
+            for c in orphans {
                 c.parent = reaper
                 c.parentThreadID = reaper.tasks.first?.tid ?? reaper.pid
                 reaper.children.append(c)
-                if c.zombie { reaper.childEvents.notify() }
+                // Linux's reparent_leader: "we don't want people slaying
+                // init", so the exit signal becomes SIGCHLD, and a zombie
+                // is announced to its new parent (or reaped, if it ignores SIGCHLD).
+                c.exitSignal = .SIGCHLD
+                if c.zombie { notifyParentOfExitLocked(c) }
             }
         }
-        g.children = []
-        guard let parent = g.parent else { groups[g.pid] = nil; return }
+        guard g.parent != nil else { groups[g.pid] = nil; return }
+        notifyParentOfExitLocked(g)
+    }
+
+    /// do_notify_parent for a process that died: its exit signal to the
+    /// parent, or an immediate reap if the parent ignores SIGCHLD. Kernel lock held.
+    private func notifyParentOfExitLocked(_ g: ThreadGroup) {
+        guard let parent = g.parent else { return }
+        let status = g.exitStatus ?? .exited(0)
         let chld = parent.handlers.actions[Int(Signal.SIGCHLD.rawValue)]
         let autoreap = g.exitSignal == .SIGCHLD
             && (chld.handler == SignalAction.SIG_IGN || chld.flags & SignalAction.SA_NOCLDWAIT != 0)

@@ -405,22 +405,105 @@ public final class MemoryManager: Sendable {
     // MARK: - Guest memory access
 
     /// The sentry-side buffers behind `[addr, addr+count)`, or EFAULT if any
-    /// byte is unmapped or lacks the access.
-    public func buffers(_ addr: GuestAddress, _ count: Int, write: Bool) throws(Errno) -> [UnsafeMutableRawBufferPointer] {
+    /// byte is unmapped or lacks the access. Only valid while the state lock
+    /// is held: a buffer of a VMA another thread unmaps goes back to the
+    /// memory file and may back another mapping at once.
+    private func buffersLocked(_ s: inout State, _ addr: GuestAddress, _ count: Int, write: Bool) throws(Errno) -> [UnsafeMutableRawBufferPointer] {
         if count == 0 { return [] }
-        let (end, o) = addr.rawValue.addingReportingOverflow(UInt64(count))
-        guard !o, end <= layout.top.rawValue else { throw .EFAULT }
-        let range = addr..<GuestAddress(end)
-        return try state.withLock { (s: inout State) throws(Errno) -> [UnsafeMutableRawBufferPointer] in
-            var out: [UnsafeMutableRawBufferPointer] = []
-            var cursor = addr
-            for v in s.vmas.overlapping(range) {
-                guard v.start == cursor, write ? v.prot.contains(.write) : !v.prot.isEmpty else { throw .EFAULT }
+        let (bufs, n) = prefixLocked(&s, [GuestRange(addr, count)], write: write)
+        guard n == count else { throw .EFAULT }
+        return bufs
+    }
+
+    /// The buffers behind the longest accessible prefix of `ranges`, and its
+    /// length: the first unmapped byte, or one lacking the access, ends it.
+    private func prefixLocked(_ s: inout State, _ ranges: [GuestRange], write: Bool) -> ([UnsafeMutableRawBufferPointer], Int) {
+        var out: [UnsafeMutableRawBufferPointer] = []
+        var total = 0
+        for r in ranges where r.count > 0 {
+            let (wanted, o) = r.address.rawValue.addingReportingOverflow(UInt64(r.count))
+            let end = o ? layout.top.rawValue : min(wanted, layout.top.rawValue)
+            guard r.address.rawValue < end else { return (out, total) }
+            var cursor = r.address
+            for v in s.vmas.overlapping(r.address..<GuestAddress(end)) {
+                guard v.start == cursor, write ? v.prot.contains(.write) : !v.prot.isEmpty else { return (out, total) }
                 out.append(UnsafeMutableRawBufferPointer(start: memory.pointer(v.memOffset), count: Int(v.length)))
+                total += Int(v.length)
                 cursor = v.end
             }
-            guard cursor == range.upperBound else { throw .EFAULT }
-            return out
+            guard cursor.rawValue == wanted, !o else { return (out, total) }
+        }
+        return (out, total)
+    }
+
+    /// Runs `body` on the sentry-side buffers behind `ranges` with this
+    /// memory manager locked, so that no thread can unmap or remap them
+    /// meanwhile: the bytes move at the moment of transfer, against the
+    /// mappings of that moment, as Linux's copy_to_user/copy_from_user do.
+    /// The buffers are the longest accessible prefix of the ranges (a fault
+    /// further on shortens the transfer, as in Linux); EFAULT if even the
+    /// first byte faults. `body` must not sleep nor call into any memory
+    /// manager (FileDescription.transfersInPlace says which files qualify).
+    public func withGuestBuffers<R>(_ ranges: [GuestRange], write: Bool,
+                                    _ body: ([UnsafeMutableRawBufferPointer]) throws(Errno) -> R) throws(Errno) -> R {
+        try state.withLock { (s: inout State) throws(Errno) -> R in
+            let (bufs, n) = prefixLocked(&s, ranges, write: write)
+            if n == 0 && ranges.contains(where: { $0.count > 0 }) { throw .EFAULT }
+            return try body(bufs)
+        }
+    }
+
+    /// How many leading bytes of `ranges` are accessible now: a bound for a
+    /// bounce buffer, checked again when the bytes move.
+    public func accessiblePrefix(_ ranges: [GuestRange], write: Bool) -> Int {
+        state.withLock { s in prefixLocked(&s, ranges, write: write).1 }
+    }
+
+    /// Copies `bytes` into the ranges up to the first fault; the count copied.
+    public func copyOutPrefix(_ ranges: [GuestRange], _ bytes: UnsafeRawBufferPointer) -> Int {
+        state.withLock { s in
+            var at = 0
+            for b in prefixLocked(&s, ranges, write: true).0 where at < bytes.count {
+                let n = min(b.count, bytes.count - at)
+                memcpy(b.baseAddress!, bytes.baseAddress! + at, n)
+                at += n
+            }
+            return at
+        }
+    }
+
+    /// Copies from the ranges into `buf` up to the first fault (or `buf`'s
+    /// end); the count copied.
+    public func copyInPrefix(_ ranges: [GuestRange], into buf: UnsafeMutableRawBufferPointer) -> Int {
+        state.withLock { s in
+            var at = 0
+            for b in prefixLocked(&s, ranges, write: false).0 where at < buf.count {
+                let n = min(b.count, buf.count - at)
+                memcpy(buf.baseAddress! + at, b.baseAddress!, n)
+                at += n
+            }
+            return at
+        }
+    }
+
+    /// The sentry-side buffers behind `[addr, addr+count)`, or EFAULT. The
+    /// pointers stay valid only while no other thread can unmap: for a
+    /// memory manager that only the caller uses (the loader building a new
+    /// image). Anything else moves bytes with withGuestBuffers or copyIn/copyOut.
+    public func buffers(_ addr: GuestAddress, _ count: Int, write: Bool) throws(Errno) -> [UnsafeMutableRawBufferPointer] {
+        try state.withLock { (s: inout State) throws(Errno) in try buffersLocked(&s, addr, count, write: write) }
+    }
+
+    /// Runs `body` on the guest word at `addr` (its offset in the memory
+    /// file, the futex key, and a pointer to it) with the memory manager
+    /// locked, so the word can't be unmapped and its page reused while
+    /// `body` reads or changes it.
+    public func withWord<R>(_ addr: GuestAddress, write: Bool,
+                            _ body: (UInt64, UnsafeMutableRawPointer) throws(Errno) -> R) throws(Errno) -> R {
+        try state.withLock { (s: inout State) throws(Errno) -> R in
+            guard let v = s.vmas.find(addr), write ? v.prot.contains(.write) : !v.prot.isEmpty else { throw .EFAULT }
+            let off = v.offset(of: addr)
+            return try body(off, memory.pointer(off))
         }
     }
 
@@ -432,21 +515,26 @@ public final class MemoryManager: Sendable {
         }
     }
 
+    /// Copies are made under the lock: see buffersLocked.
     public func copyIn(_ addr: GuestAddress, _ count: Int) throws(Errno) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
-        var at = 0
-        for b in try buffers(addr, count, write: false) {
-            out.withUnsafeMutableBytes { memcpy($0.baseAddress! + at, b.baseAddress!, b.count) }
-            at += b.count
+        try state.withLock { (s: inout State) throws(Errno) in
+            var at = 0
+            for b in try buffersLocked(&s, addr, count, write: false) {
+                out.withUnsafeMutableBytes { _ = memcpy($0.baseAddress! + at, b.baseAddress!, b.count) }
+                at += b.count
+            }
         }
         return out
     }
 
     public func copyOut(_ addr: GuestAddress, _ bytes: UnsafeRawBufferPointer) throws(Errno) {
-        var at = 0
-        for b in try buffers(addr, bytes.count, write: true) {
-            memcpy(b.baseAddress!, bytes.baseAddress! + at, b.count)
-            at += b.count
+        try state.withLock { (s: inout State) throws(Errno) in
+            var at = 0
+            for b in try buffersLocked(&s, addr, bytes.count, write: true) {
+                memcpy(b.baseAddress!, bytes.baseAddress! + at, b.count)
+                at += b.count
+            }
         }
     }
 

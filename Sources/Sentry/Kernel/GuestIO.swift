@@ -1,0 +1,95 @@
+/// Moving bytes between a file and the guest's buffers (read, write and
+/// their vector and positioned forms). The bytes move at the moment of
+/// transfer, against the mappings of that moment: a buffer another thread
+/// unmaps while the call sleeps gets EFAULT (or a short count), never the
+/// data in whatever memory-file pages now back another mapping.
+extension Task {
+    /// The largest bounce buffer one call uses.
+    static let bounceLimit = 1 << 20
+
+    /// read/readv (offset nil: the file's position; may block unless
+    /// `noWait`, RWF_NOWAIT) and pread/preadv. Callers check the fd's access
+    /// and cap the total.
+    public func read(_ file: FileDescription, into ranges: [GuestRange], at offset: Int64? = nil,
+                     noWait: Bool = false) throws(Errno) -> Int {
+        let total = ranges.reduce(0) { $0 + $1.count }
+        if total == 0 { return 0 }
+        if file.transfersInPlace {
+            // Wait (unlocked) until the file has data, then copy with the
+            // memory manager locked: nothing can unmap in between.
+            let op = { () throws(Errno) -> Int in
+                try self.mm.withGuestBuffers(ranges, write: true) { (bufs) throws(Errno) -> Int in
+                    if let offset { return try file.pread(into: bufs, at: offset) }
+                    return try file.read(into: bufs)
+                }
+            }
+            return offset == nil && !noWait ? try blockingRead(file, op) : try op()
+        }
+        // A file whose read may sleep in the host, or hold locks of its own:
+        // into a bounce buffer no bigger than what is mapped now, then out.
+        let room = min(mm.accessiblePrefix(ranges, write: true), Self.bounceLimit)
+        if room == 0 { throw .EFAULT }
+        let bounce = UnsafeMutableRawBufferPointer.allocate(byteCount: room, alignment: 16)
+        defer { bounce.deallocate() }
+        let n: Int
+        if let offset { n = try file.pread(into: [bounce], at: offset) } else if noWait { n = try file.read(into: [bounce]) } else {
+            n = try blockingRead(file) { () throws(Errno) -> Int in try file.read(into: [bounce]) }
+        }
+        // If the buffer went away meanwhile, the bytes read are lost, as a
+        // stream's bytes copied to a bad address are in Linux.
+        let copied = mm.copyOutPrefix(ranges, UnsafeRawBufferPointer(rebasing: bounce[0..<n]))
+        if copied == 0 && n > 0 { throw .EFAULT }
+        return copied
+    }
+
+    /// write/writev (offset nil; a pipe write may block until every byte is
+    /// in, unless `noWait`) and pwrite/pwritev.
+    public func write(_ file: FileDescription, from ranges: [GuestRange], at offset: Int64? = nil,
+                      noWait: Bool = false) throws(Errno) -> Int {
+        let total = ranges.reduce(0) { $0 + $1.count }
+        if total == 0 { return 0 }
+        if file.transfersInPlace {
+            if let offset {
+                return try mm.withGuestBuffers(ranges, write: false) { (bufs) throws(Errno) -> Int in
+                    try file.pwrite(from: bufs.map { UnsafeRawBufferPointer($0) }, at: offset)
+                }
+            }
+            let op = { (done: Int) throws(Errno) -> Int in
+                try self.mm.withGuestBuffers(GuestRange.dropping(done, from: ranges), write: false) { (bufs) throws(Errno) -> Int in
+                    try file.write(from: bufs.map { UnsafeRawBufferPointer($0) })
+                }
+            }
+            return noWait ? try op(0) : try blockingWrite(file, total: total, op)
+        }
+        // The bytes are copied in first, a chunk at a time, then written.
+        let bounce = UnsafeMutableRawBufferPointer.allocate(byteCount: min(total, Self.bounceLimit), alignment: 16)
+        defer { bounce.deallocate() }
+        var done = 0
+        while done < total {
+            let got = mm.copyInPrefix(GuestRange.dropping(done, from: ranges), into: bounce)
+            if got == 0 {
+                if done > 0 { return done }
+                throw .EFAULT
+            }
+            let chunk = UnsafeRawBufferPointer(rebasing: bounce[0..<got])
+            let n: Int
+            do throws(Errno) {
+                if let offset {
+                    let (at, o) = offset.addingReportingOverflow(Int64(done))
+                    if o { throw .EFBIG }
+                    n = try file.pwrite(from: [chunk], at: at)
+                } else if noWait {
+                    n = try file.write(from: [chunk])
+                } else {
+                    n = try blockingWrite(file, [chunk])
+                }
+            } catch {
+                if done > 0 { return done }
+                throw error
+            }
+            done += n
+            if n < got || got < bounce.count { break }
+        }
+        return done
+    }
+}
