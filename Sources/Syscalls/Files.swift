@@ -108,8 +108,19 @@ enum Files {
             return 0
         case F_GETLK, F_SETLK, F_SETLKW, 36, 37, 38:   // record locks, classic and OFD
             return try Locks.fcntlLock(t, f, cmd: a.int32(1), a.address(2))
-        case F_SETOWN, F_GETOWN, 10, 11, 15, 16, 1024, 1025, 1026, 1031, 1032, 1033, 1034:
-            throw .ENOSYS  // owners, leases, pipe sizes, seals: not in the sentry yet
+        case 1032:   // F_GETPIPE_SZ
+            guard let p = f as? PipeEnd else { throw .EBADF }
+            return Int64(p.pipe.capacity)
+        case 1031:   // F_SETPIPE_SZ
+            guard let p = f as? PipeEnd else { throw .EBADF }
+            let size = a[2] & 0xffff_ffff   // an unsigned int
+            if size > UInt64(Pipe.maxUnprivileged) && !Creds.creds(t).capable(Credentials.CAP_SYS_RESOURCE) { throw .EPERM }
+            guard size <= UInt64(Int32.max) else { throw .ENOMEM }
+            return Int64(try p.pipe.resize(Int(size)))
+        case 1026:   // F_NOTIFY: as a kernel built without CONFIG_DNOTIFY
+            throw .EINVAL
+        case F_SETOWN, F_GETOWN, 10, 11, 15, 16, 1024, 1025, 1033, 1034:
+            throw .ENOSYS  // owners and SIGIO, leases, seals: not in the sentry yet
         default:
             throw .EINVAL
         }

@@ -69,19 +69,25 @@ public final class OverlayNode: Inode, @unchecked Sendable {
 
     public override var kind: FileKind { top?.kind ?? .regular }
 
+    /// A file shows the identity of the layer that holds it, as overlayfs
+    /// does for non-directories, so its stat and an open descriptor's fstat
+    /// agree (programs compare them to detect races). A directory, which is
+    /// listed merged, is the overlay's: its lower number when it has one.
     public override func stat() throws(Errno) -> Glibc.stat {
         let (u, l) = state.withLock { ($0.upper, $0.lower) }
         guard let file: Inode = u ?? l else { throw .ENOENT }
         var st = try file.stat()
-        // A copied-up file keeps the number it had below; upper-only ones get their own range.
+        guard file.kind == .directory else { return st }
         if let l, u != nil, let below = try? l.stat() { st.st_ino = below.st_ino }
         else if l == nil { st.st_ino |= UInt(OverlayFS.upperInodeBit) }
         st.st_dev = UInt(fs.device)
         return st
     }
 
+    /// The host filesystem's figures (what `df` of the root shows), as overlayfs reports.
     public override func statfs() throws(Errno) -> sw_statfs {
-        var s = try fs.upper.rootNode.statfs()
+        guard let lower = fs.rootNode.lower else { return try fs.upper.rootNode.statfs() }
+        var s = try lower.statfs()
         s.f_type = OverlayFS.magic
         return s
     }

@@ -1,22 +1,51 @@
 import Glibc
 import Synchronization
 
-/// A pipe: a 64 KiB ring buffer in the sentry with Linux's semantics: EOF
-/// once every writer is closed, EPIPE (and SIGPIPE, raised by the write
-/// syscall) once every reader is, and writes of up to PIPE_BUF bytes atomic.
+/// A pipe: a ring buffer in the sentry (64 KiB, F_SETPIPE_SZ changes it)
+/// with Linux's semantics: EOF once every writer is closed, EPIPE (and
+/// SIGPIPE, raised by the write syscall) once every reader is, and writes
+/// of up to PIPE_BUF bytes atomic.
 public final class Pipe: Sendable {
-    public static let capacity = 65536
+    public static let defaultCapacity = 65536
     public static let atomicSize = 4096   // PIPE_BUF
+    /// /proc/sys/fs/pipe-max-size: the most an unprivileged F_SETPIPE_SZ may ask.
+    public static let maxUnprivileged = 1 << 20
     private struct State {
         var head = 0, count = 0
         var readers = 0, writers = 0
+        var capacity = Pipe.defaultCapacity
+        // The ring lives as long as the state that points at it (freed in deinit or on resize).
+        nonisolated(unsafe) var ring = UnsafeMutableRawPointer.allocate(byteCount: Pipe.defaultCapacity, alignment: 16)
     }
     private let state = Mutex(State())
-    nonisolated(unsafe) private let ring: UnsafeMutableRawPointer
     public let queue = WaitQueue()
 
-    public init() { ring = .allocate(byteCount: Self.capacity, alignment: 16) }
-    deinit { ring.deallocate() }
+    public init() {}
+    deinit { state.withLock { $0.ring.deallocate() } }
+
+    public var capacity: Int { state.withLock { $0.capacity } }
+
+    /// F_SETPIPE_SZ: `size` rounded up to a power-of-two number of pages;
+    /// EBUSY if the data in the pipe would not fit. Returns the new size.
+    public func resize(_ size: Int) throws(Errno) -> Int {
+        let pages = max(1, (size + 4095) / 4096)
+        var rounded = 1
+        while rounded < pages { rounded <<= 1 }
+        let bytes = rounded * 4096
+        try state.withLock { (s: inout State) throws(Errno) in
+            guard s.count <= bytes else { throw .EBUSY }
+            let fresh = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
+            let first = min(s.count, s.capacity - s.head)
+            memcpy(fresh, s.ring + s.head, first)
+            memcpy(fresh + first, s.ring, s.count - first)
+            s.ring.deallocate()
+            s.ring = fresh
+            s.head = 0
+            s.capacity = bytes
+        }
+        queue.notify()
+        return bytes
+    }
 
     /// The two ends, as open file descriptions.
     public static func make(flags: OpenFlags) -> (PipeEnd, PipeEnd) {
@@ -43,9 +72,9 @@ public final class Pipe: Sendable {
             for b in bufs where s.count > 0 {
                 var off = 0
                 while off < b.count && s.count > 0 {
-                    let chunk = min(b.count - off, s.count, Self.capacity - s.head)
-                    memcpy(b.baseAddress! + off, ring + s.head, chunk)
-                    s.head = (s.head + chunk) % Self.capacity
+                    let chunk = min(b.count - off, s.count, s.capacity - s.head)
+                    memcpy(b.baseAddress! + off, s.ring + s.head, chunk)
+                    s.head = (s.head + chunk) % s.capacity
                     s.count -= chunk
                     off += chunk
                 }
@@ -63,15 +92,15 @@ public final class Pipe: Sendable {
         let total = bufs.reduce(0) { $0 + $1.count }
         let n: Int = try state.withLock { (s: inout State) throws(Errno) -> Int in
             if s.readers == 0 { throw .EPIPE }
-            let space = Self.capacity - s.count
+            let space = s.capacity - s.count
             if space == 0 || (total <= Self.atomicSize && space < total) { throw .EAGAIN }
             var done = 0
             for b in bufs {
                 var off = 0
-                while off < b.count && s.count < Self.capacity {
-                    let tail = (s.head + s.count) % Self.capacity
-                    let chunk = min(b.count - off, Self.capacity - s.count, Self.capacity - tail)
-                    memcpy(ring + tail, b.baseAddress! + off, chunk)
+                while off < b.count && s.count < s.capacity {
+                    let tail = (s.head + s.count) % s.capacity
+                    let chunk = min(b.count - off, s.capacity - s.count, s.capacity - tail)
+                    memcpy(s.ring + tail, b.baseAddress! + off, chunk)
                     s.count += chunk
                     off += chunk
                 }
@@ -88,7 +117,7 @@ public final class Pipe: Sendable {
         state.withLock { s in
             var r: Int16 = 0
             if writer {
-                if Self.capacity - s.count >= Self.atomicSize { r |= Int16(POLLOUT | POLLWRNORM) }
+                if s.capacity - s.count >= Self.atomicSize { r |= Int16(POLLOUT | POLLWRNORM) }
                 if s.readers == 0 { r |= Int16(POLLERR) }
             } else {
                 if s.count > 0 { r |= Int16(POLLIN | POLLRDNORM) }
