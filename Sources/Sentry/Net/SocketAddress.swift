@@ -1,0 +1,70 @@
+import Glibc
+
+/// Address families, socket types and the socket-level constants guests pass
+/// (linux/socket.h, linux/net.h), defined once.
+public enum SocketConstants {
+    public static let AF_UNSPEC: Int32 = 0, AF_UNIX: Int32 = 1, AF_INET: Int32 = 2, AF_INET6: Int32 = 10
+    public static let AF_NETLINK: Int32 = 16, AF_PACKET: Int32 = 17, AF_MAX: Int32 = 46
+    public static let SOCK_STREAM: Int32 = 1, SOCK_DGRAM: Int32 = 2, SOCK_RAW: Int32 = 3
+    public static let SOCK_RDM: Int32 = 4, SOCK_SEQPACKET: Int32 = 5, SOCK_MAX: Int32 = 11
+    public static let SOCK_NONBLOCK: Int32 = 0o4000, SOCK_CLOEXEC: Int32 = 0o2000000
+    public static let SOCK_TYPE_MASK: Int32 = 0xf
+
+    public static let SOL_SOCKET: Int32 = 1
+    public static let SO_DEBUG: Int32 = 1, SO_REUSEADDR: Int32 = 2, SO_TYPE: Int32 = 3, SO_ERROR: Int32 = 4
+    public static let SO_DONTROUTE: Int32 = 5, SO_BROADCAST: Int32 = 6, SO_SNDBUF: Int32 = 7, SO_RCVBUF: Int32 = 8
+    public static let SO_KEEPALIVE: Int32 = 9, SO_OOBINLINE: Int32 = 10, SO_LINGER: Int32 = 13, SO_REUSEPORT: Int32 = 15
+    public static let SO_PASSCRED: Int32 = 16, SO_PEERCRED: Int32 = 17, SO_RCVLOWAT: Int32 = 18, SO_SNDLOWAT: Int32 = 19
+    public static let SO_RCVTIMEO: Int32 = 20, SO_SNDTIMEO: Int32 = 21, SO_ACCEPTCONN: Int32 = 30
+    public static let SO_SNDBUFFORCE: Int32 = 32, SO_RCVBUFFORCE: Int32 = 33, SO_PROTOCOL: Int32 = 38, SO_DOMAIN: Int32 = 39
+
+    public static let SCM_RIGHTS: Int32 = 1, SCM_CREDENTIALS: Int32 = 2
+    /// SCM_MAX_FD: the most descriptors one SCM_RIGHTS message may carry.
+    public static let maxRights = 253
+
+    public static let MSG_OOB: Int32 = 1, MSG_PEEK: Int32 = 2, MSG_DONTROUTE: Int32 = 4, MSG_CTRUNC: Int32 = 8
+    public static let MSG_TRUNC: Int32 = 0x20, MSG_DONTWAIT: Int32 = 0x40, MSG_EOR: Int32 = 0x80
+    public static let MSG_WAITALL: Int32 = 0x100, MSG_NOSIGNAL: Int32 = 0x4000, MSG_MORE: Int32 = 0x8000
+    public static let MSG_CMSG_CLOEXEC: Int32 = 0x4000_0000
+
+    public static let SHUT_RD: Int32 = 0, SHUT_WR: Int32 = 1, SHUT_RDWR: Int32 = 2
+    /// net.core.somaxconn, the cap on a listen backlog.
+    public static let somaxconn = 4096
+}
+
+/// An AF_UNIX address: unnamed, a path in the guest's tree, or a name in the
+/// sandbox's abstract namespace (sun_path starting with a NUL byte).
+public enum UnixAddress: Sendable, Hashable {
+    case unnamed
+    case path([UInt8])
+    case abstract([UInt8])
+
+    /// offsetof(struct sockaddr_un, sun_path), and sizeof(struct sockaddr_un).
+    public static let pathOffset = 2, maxLength = 110
+
+    /// Parses a guest sockaddr_un of `bytes.count` bytes, as unix_validate_addr
+    /// and unix_mkname_bsd do: a path ends at the first NUL or at the length.
+    /// A bare family (length 2) is `.unnamed`: bind autobinds it.
+    public static func parse(_ bytes: [UInt8]) throws(Errno) -> UnixAddress {
+        guard bytes.count >= pathOffset, bytes.count <= maxLength else { throw .EINVAL }
+        let family = Int32(bytes[0]) | Int32(bytes[1]) << 8
+        guard family == SocketConstants.AF_UNIX else { throw .EINVAL }
+        if bytes.count == pathOffset { return .unnamed }
+        let body = Array(bytes[pathOffset...])
+        if body[0] == 0 { return .abstract(Array(body.dropFirst())) }
+        let end = body.firstIndex(of: 0) ?? body.count
+        return .path(Array(body[..<end]))
+    }
+
+    /// The bytes getsockname/getpeername/recvfrom report: Linux counts a
+    /// path's terminating NUL, and an abstract name exactly.
+    public var encoded: [UInt8] {
+        var out: [UInt8] = [UInt8(SocketConstants.AF_UNIX), 0]
+        switch self {
+        case .unnamed: break
+        case .path(let p): out += p; out.append(0)
+        case .abstract(let n): out.append(0); out += n
+        }
+        return out
+    }
+}

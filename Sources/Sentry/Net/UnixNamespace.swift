@@ -1,0 +1,56 @@
+import Glibc
+import Synchronization
+
+/// Where AF_UNIX names live in one sandbox: the abstract namespace, and the
+/// socket inodes bind(2) made in the guest's tree, keyed by (device, inode)
+/// so any path to the node finds its socket. The host never sees a listening
+/// socket: a node on a host mount is only a name (mknod S_IFSOCK), the
+/// socket behind it is the sentry's.
+public final class UnixNamespace: Sendable {
+    public struct NodeKey: Hashable, Sendable { let device: UInt64, inode: UInt64 }
+    private struct State {
+        var abstract: [[UInt8]: UnixEndpoint] = [:]
+        var nodes: [NodeKey: UnixEndpoint] = [:]
+        var autobindNext: UInt32 = 0
+    }
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Binds an abstract name; EADDRINUSE if taken. `.unnamed` autobinds:
+    /// five hex digits, as Linux's unix_autobind picks.
+    func bindAbstract(_ e: UnixEndpoint, _ name: [UInt8]?) throws(Errno) -> UnixAddress {
+        try state.withLock { (s: inout State) throws(Errno) -> UnixAddress in
+            var chosen = name
+            if chosen == nil {
+                for _ in 0..<0x100000 {
+                    let hex = String(s.autobindNext & 0xfffff, radix: 16)
+                    let candidate = Array((String(repeating: "0", count: 5 - hex.count) + hex).utf8)
+                    s.autobindNext &+= 1
+                    if s.abstract[candidate] == nil { chosen = candidate; break }
+                }
+                guard chosen != nil else { throw .ENOSPC }
+            }
+            guard s.abstract[chosen!] == nil else { throw .EADDRINUSE }
+            s.abstract[chosen!] = e
+            return .abstract(chosen!)
+        }
+    }
+
+    func bindNode(_ e: UnixEndpoint, _ key: NodeKey) throws(Errno) {
+        try state.withLock { (s: inout State) throws(Errno) in
+            guard s.nodes[key] == nil else { throw .EADDRINUSE }
+            s.nodes[key] = e
+        }
+    }
+
+    func lookupAbstract(_ name: [UInt8]) -> UnixEndpoint? { state.withLock { $0.abstract[name] } }
+    func lookupNode(_ key: NodeKey) -> UnixEndpoint? { state.withLock { $0.nodes[key] } }
+
+    func unbind(_ e: UnixEndpoint, address: UnixAddress?, node: NodeKey?) {
+        state.withLock { s in
+            if case .abstract(let n)? = address, s.abstract[n] === e { s.abstract[n] = nil }
+            if let node, s.nodes[node] === e { s.nodes[node] = nil }
+        }
+    }
+}
