@@ -492,8 +492,28 @@ static void interrupts(void) {
     close(sv[0]); close(sv[1]);
 }
 
-int main(void) {
+/// `unixsock bind PATH`: bind, listen and connect at PATH (a mount's rules apply).
+static int bind_at(const char *path) {
+    struct sockaddr_un a;
+    socklen_t len = path_addr(&a, path);
+    int l = socket(AF_UNIX, SOCK_STREAM, 0);
+    show("bind", bind(l, (struct sockaddr *)&a, len));
+    show("listen", listen(l, 1));
+    int c = socket(AF_UNIX, SOCK_STREAM, 0);
+    show("connect", connect(c, (struct sockaddr *)&a, len));
+    int s = accept(l, NULL, NULL);
+    char buf[8] = {0};
+    write(c, "hi", 2);
+    show("read", read(s, buf, sizeof buf));
+    struct stat st;
+    show("stat", stat(path, &st));
+    printf("socket node %d\n", S_ISSOCK(st.st_mode));
+    return 0;
+}
+
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc == 3 && strcmp(argv[1], "bind") == 0) return bind_at(argv[2]);
     pingpong(SOCK_STREAM, "stream pair");
     pingpong(SOCK_DGRAM, "dgram pair");
     pingpong(SOCK_SEQPACKET, "seqpacket pair");
