@@ -96,7 +96,7 @@ extension Sockets {
         return Int64(try sendMessage(t, s, m, flags: a.int32(2)))
     }
 
-    static func sendMessage(_ t: Task, _ s: UnixSocket, _ m: GuestMsghdr, flags: Int32) throws(Errno) -> Int {
+    static func sendMessage(_ t: Task, _ s: SocketFile, _ m: GuestMsghdr, flags: Int32) throws(Errno) -> Int {
         guard m.nameLength >= 0 else { throw .EINVAL }
         var name: [UInt8]? = nil
         if m.name.rawValue != 0 && m.nameLength > 0 { name = try t.mm.copyIn(m.name, Int(min(m.nameLength, 128))) }
@@ -153,14 +153,14 @@ extension Sockets {
 
     /// sendmsg's core for every socket kind; SIGPIPE on a stream's EPIPE
     /// unless MSG_NOSIGNAL.
-    static func send(_ t: Task, _ s: UnixSocket, _ iov: GuestIOV, name: [UInt8]?, control: [UInt8], flags: Int32) throws(Errno) -> Int {
+    static func send(_ t: Task, _ s: SocketFile, _ iov: GuestIOV, name: [UInt8]?, control: [UInt8], flags: Int32) throws(Errno) -> Int {
         let ep = s.endpoint
         let (rights, explicitCreds) = try parseControl(t, control)
         if flags & C.MSG_OOB != 0 { throw .EOPNOTSUPP }
         let creds = explicitCreds ?? credentials(t)
         let nonBlocking = flags & C.MSG_DONTWAIT != 0 || s.flags.contains(.nonBlock)
         let timeout = ep.sendTimeout
-        let from = ep.address ?? .unnamed
+        let from = ep.address
 
         if ep.kind == .stream {
             if name != nil { throw ep.phase == .connected ? .EISCONN : .EOPNOTSUPP }
@@ -192,7 +192,7 @@ extension Sockets {
 
         // Datagrams and records: one message, all or nothing.
         if ep.kind == .seqpacket && ep.phase != .connected { throw .ENOTCONN }
-        var target: UnixEndpoint? = nil
+        var target: SocketEndpoint? = nil
         if ep.kind == .datagram, let name {
             target = try s.find(UnixAddress.parse(name), cwd: t.cwd, vfs: t.kernel.vfs, t)
         }
@@ -219,7 +219,7 @@ extension Sockets {
         let iov = GuestIOV([(a.address(1), a.count(2))])
         let r = try receive(t, s, iov, flags: a.int32(3))
         if a[4] != 0 {
-            try writeSockaddr(t, a.address(4), a.address(5), r.from == .unnamed ? [] : r.from.encoded)
+            try writeSockaddr(t, a.address(4), a.address(5), r.from?.encoded ?? [])
         }
         dropRights(r)
         return Int64(r.result)
@@ -234,7 +234,7 @@ extension Sockets {
         let flags = a.int32(2)
         let r = try receive(t, s, iov, flags: flags)
         if m.name.rawValue != 0 {
-            let bytes = r.from == .unnamed ? [] : r.from.encoded
+            let bytes = r.from?.encoded ?? []
             let n = min(Int(m.nameLength), bytes.count)
             if n > 0 { try t.mm.copyOut(m.name, Array(bytes[..<n])) }
             try t.mm.write(addr + 8, Int32(bytes.count))
@@ -250,7 +250,7 @@ extension Sockets {
 
     struct Reception {
         var result = 0
-        var from: UnixAddress = .unnamed
+        var from: SocketAddress?
         var rights: [FileDescription] = []
         var credentials: SocketCredentials?
         var truncated = false
@@ -258,7 +258,7 @@ extension Sockets {
 
     /// recvmsg's core: waits for data (or EOF), copies it to the guest.
     /// Streams honour MSG_WAITALL; datagrams MSG_TRUNC.
-    static func receive(_ t: Task, _ s: UnixSocket, _ iov: GuestIOV, flags: Int32) throws(Errno) -> Reception {
+    static func receive(_ t: Task, _ s: SocketFile, _ iov: GuestIOV, flags: Int32) throws(Errno) -> Reception {
         let ep = s.endpoint
         if flags & C.MSG_OOB != 0 { throw ep.kind == .stream ? .EINVAL : .EOPNOTSUPP }
         let peek = flags & C.MSG_PEEK != 0
@@ -337,12 +337,12 @@ extension Sockets {
 
     // MARK: read/write on sockets
 
-    static func read(_ t: Task, _ s: UnixSocket, _ iov: GuestIOV) throws(Errno) -> Int64 {
+    static func read(_ t: Task, _ s: SocketFile, _ iov: GuestIOV) throws(Errno) -> Int64 {
         if iov.total == 0 && s.endpoint.kind == .stream { return 0 }
         return Int64(try receive(t, s, iov, flags: 0).result)
     }
 
-    static func write(_ t: Task, _ s: UnixSocket, _ iov: GuestIOV) throws(Errno) -> Int64 {
+    static func write(_ t: Task, _ s: SocketFile, _ iov: GuestIOV) throws(Errno) -> Int64 {
         Int64(try send(t, s, iov, name: nil, control: [], flags: 0))
     }
 }

@@ -10,13 +10,13 @@ enum Sockets {
 
     static func socket(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let (kind, flags) = try socketKind(domain: a.int32(0), type: a.int32(1), proto: a.int32(2))
-        let s = UnixSocket.make(kind, names: t.kernel.unixNames, flags: flags)
+        let s = SocketFile.make(kind, names: t.kernel.unixNames, flags: flags)
         return Int64(try t.fds.install(s, closeOnExec: flags.contains(.closeOnExec)).rawValue)
     }
 
     static func socketpair(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let (kind, flags) = try socketKind(domain: a.int32(0), type: a.int32(1), proto: a.int32(2))
-        let (x, y) = UnixSocket.pair(kind, names: t.kernel.unixNames, flags: flags, credentials: credentials(t))
+        let (x, y) = SocketFile.pair(kind, names: t.kernel.unixNames, flags: flags, credentials: credentials(t))
         let cloexec = flags.contains(.closeOnExec)
         let fx = try t.fds.install(x, closeOnExec: cloexec)
         let fy: FileDescriptor
@@ -29,7 +29,7 @@ enum Sockets {
     }
 
     /// The checks __sys_socket and unix_create make, in their order.
-    private static func socketKind(domain: Int32, type: Int32, proto: Int32) throws(Errno) -> (UnixEndpoint.Kind, OpenFlags) {
+    private static func socketKind(domain: Int32, type: Int32, proto: Int32) throws(Errno) -> (SocketEndpoint.Kind, OpenFlags) {
         let flags = type & ~C.SOCK_TYPE_MASK
         guard flags & ~(C.SOCK_NONBLOCK | C.SOCK_CLOEXEC) == 0 else { throw .EINVAL }
         guard domain >= 0, domain < C.AF_MAX else { throw .EAFNOSUPPORT }
@@ -37,7 +37,7 @@ enum Sockets {
         guard base < C.SOCK_MAX else { throw .EINVAL }
         guard domain == C.AF_UNIX else { throw .EAFNOSUPPORT }   // no other family in the sentry yet
         guard proto == 0 || proto == C.AF_UNIX else { throw .EPROTONOSUPPORT }
-        let kind: UnixEndpoint.Kind
+        let kind: SocketEndpoint.Kind
         switch base {
         case C.SOCK_STREAM: kind = .stream
         case C.SOCK_DGRAM, C.SOCK_RAW: kind = .datagram   // Linux makes SOCK_RAW a datagram socket
@@ -47,8 +47,8 @@ enum Sockets {
         return (kind, OpenFlags(rawValue: flags))
     }
 
-    static func socketFile(_ t: Task, _ fd: FileDescriptor) throws(Errno) -> UnixSocket {
-        guard let s = try t.fds.get(fd) as? UnixSocket else { throw .ENOTSOCK }
+    static func socketFile(_ t: Task, _ fd: FileDescriptor) throws(Errno) -> SocketFile {
+        guard let s = try t.fds.get(fd) as? SocketFile else { throw .ENOTSOCK }
         return s
     }
 
@@ -88,7 +88,7 @@ enum Sockets {
 
     static func getsockname(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let s = try socketFile(t, a.fd(0))
-        try writeSockaddr(t, a.address(1), a.address(2), (s.endpoint.address ?? .unnamed).encoded)
+        try writeSockaddr(t, a.address(1), a.address(2), (s.endpoint.address ?? s.endpoint.unnamedAddress).encoded)
         return 0
     }
 
@@ -158,9 +158,9 @@ enum Sockets {
         let server = try waiting(t, on: [ep.queue], nonBlocking: s.flags.contains(.nonBlock), timeout: ep.receiveTimeout) { () throws(Errno) in
             try ep.accept()
         }
-        let file = UnixSocket(server, flags: OpenFlags(rawValue: flags & C.SOCK_NONBLOCK))
+        let file = SocketFile(server, flags: OpenFlags(rawValue: flags & C.SOCK_NONBLOCK))
         if a[1] != 0 {
-            try writeSockaddr(t, a.address(1), a.address(2), (server.peerAddress ?? .unnamed).encoded)
+            try writeSockaddr(t, a.address(1), a.address(2), (server.peerAddress ?? server.unnamedAddress).encoded)
         }
         return Int64(try t.fds.install(file, closeOnExec: flags & C.SOCK_CLOEXEC != 0).rawValue)
     }

@@ -68,3 +68,40 @@ public enum UnixAddress: Sendable, Hashable {
         return out
     }
 }
+
+/// An AF_INET address: an IPv4 address and port, both in host order here.
+public struct InetAddress: Sendable, Hashable {
+    public var ip: UInt32
+    public var port: UInt16
+    public init(ip: UInt32, port: UInt16) { self.ip = ip; self.port = port }
+
+    public static let any: UInt32 = 0, loopback: UInt32 = 0x7f00_0001
+    public var isLoopback: Bool { ip >> 24 == 127 }
+
+    /// A guest sockaddr_in (at least 16 bytes, as inet_bind and inet_stream_connect want).
+    public static func parse(_ bytes: [UInt8]) throws(Errno) -> InetAddress {
+        guard bytes.count >= 16 else { throw .EINVAL }
+        let family = Int32(bytes[0]) | Int32(bytes[1]) << 8
+        guard family == SocketConstants.AF_INET else { throw .EAFNOSUPPORT }
+        return InetAddress(ip: UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7]),
+                           port: UInt16(bytes[2]) << 8 | UInt16(bytes[3]))
+    }
+
+    public var encoded: [UInt8] {
+        [UInt8(SocketConstants.AF_INET), 0, UInt8(port >> 8), UInt8(port & 0xff),
+         UInt8(ip >> 24), UInt8((ip >> 16) & 0xff), UInt8((ip >> 8) & 0xff), UInt8(ip & 0xff)] + [UInt8](repeating: 0, count: 8)
+    }
+}
+
+/// A socket's name in any family the sentry serves.
+public enum SocketAddress: Sendable, Hashable {
+    case unix(UnixAddress)
+    case inet(InetAddress)
+
+    public var encoded: [UInt8] {
+        switch self {
+        case .unix(let u): u.encoded
+        case .inet(let i): i.encoded
+        }
+    }
+}

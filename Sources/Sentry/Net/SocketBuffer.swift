@@ -17,13 +17,13 @@ public struct SocketMessage: @unchecked Sendable {
     public var rights: [FileDescription]
     public var credentials: SocketCredentials?
     /// The sender's address (recvfrom on a datagram socket).
-    public var from: UnixAddress
+    public var from: SocketAddress?
     /// Who is charged for the bytes until they are read (SO_SNDBUF back-pressure).
     let sender: SocketAccount?
 
     public var remaining: Int { data.count - offset }
 
-    public init(data: [UInt8], rights: [FileDescription], credentials: SocketCredentials?, from: UnixAddress, sender: SocketAccount?) {
+    public init(data: [UInt8], rights: [FileDescription], credentials: SocketCredentials?, from: SocketAddress?, sender: SocketAccount?) {
         self.data = data; self.rights = rights; self.credentials = credentials; self.from = from; self.sender = sender
     }
 }
@@ -73,7 +73,7 @@ struct SocketBuffer {
         m.offset += take
         bytes -= take
         if whole || m.remaining == 0 {
-            messages[head] = SocketMessage(data: [], rights: [], credentials: nil, from: .unnamed, sender: nil)
+            messages[head] = SocketMessage(data: [], rights: [], credentials: nil, from: nil, sender: nil)
             head += 1
             if head > 64 && head * 2 > messages.count { messages.removeFirst(head); head = 0 }
         } else {

@@ -3,7 +3,7 @@ import Glibc
 /// getsockopt/setsockopt at SOL_SOCKET for AF_UNIX sockets, as
 /// sk_getsockopt/sk_setsockopt answer them. Options Linux only records on a
 /// unix socket (SO_REUSEADDR, SO_KEEPALIVE, ...) are recorded and reported.
-extension UnixEndpoint {
+extension SocketEndpoint {
     private typealias C = SocketConstants
 
     /// The option's value as getsockopt copies it out (the caller truncates

@@ -9,8 +9,8 @@ import Synchronization
 public final class UnixNamespace: Sendable {
     public struct NodeKey: Hashable, Sendable { let device: UInt64, inode: UInt64 }
     private struct State {
-        var abstract: [[UInt8]: UnixEndpoint] = [:]
-        var nodes: [NodeKey: UnixEndpoint] = [:]
+        var abstract: [[UInt8]: SocketEndpoint] = [:]
+        var nodes: [NodeKey: SocketEndpoint] = [:]
         var autobindNext: UInt32 = 0
     }
     private let state = Mutex(State())
@@ -19,7 +19,7 @@ public final class UnixNamespace: Sendable {
 
     /// Binds an abstract name; EADDRINUSE if taken. `.unnamed` autobinds:
     /// five hex digits, as Linux's unix_autobind picks.
-    func bindAbstract(_ e: UnixEndpoint, _ name: [UInt8]?) throws(Errno) -> UnixAddress {
+    func bindAbstract(_ e: SocketEndpoint, _ name: [UInt8]?) throws(Errno) -> UnixAddress {
         try state.withLock { (s: inout State) throws(Errno) -> UnixAddress in
             var chosen = name
             if chosen == nil {
@@ -37,19 +37,19 @@ public final class UnixNamespace: Sendable {
         }
     }
 
-    func bindNode(_ e: UnixEndpoint, _ key: NodeKey) throws(Errno) {
+    func bindNode(_ e: SocketEndpoint, _ key: NodeKey) throws(Errno) {
         try state.withLock { (s: inout State) throws(Errno) in
             guard s.nodes[key] == nil else { throw .EADDRINUSE }
             s.nodes[key] = e
         }
     }
 
-    func lookupAbstract(_ name: [UInt8]) -> UnixEndpoint? { state.withLock { $0.abstract[name] } }
-    func lookupNode(_ key: NodeKey) -> UnixEndpoint? { state.withLock { $0.nodes[key] } }
+    func lookupAbstract(_ name: [UInt8]) -> SocketEndpoint? { state.withLock { $0.abstract[name] } }
+    func lookupNode(_ key: NodeKey) -> SocketEndpoint? { state.withLock { $0.nodes[key] } }
 
-    func unbind(_ e: UnixEndpoint, address: UnixAddress?, node: NodeKey?) {
+    func unbind(_ e: SocketEndpoint, address: SocketAddress?, node: NodeKey?) {
         state.withLock { s in
-            if case .abstract(let n)? = address, s.abstract[n] === e { s.abstract[n] = nil }
+            if case .unix(.abstract(let n))? = address, s.abstract[n] === e { s.abstract[n] = nil }
             if let node, s.nodes[node] === e { s.nodes[node] = nil }
         }
     }

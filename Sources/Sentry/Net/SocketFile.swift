@@ -2,14 +2,14 @@ import Glibc
 import Synchronization
 
 /// An AF_UNIX socket as the guest's fds see it: an open file description
-/// over a `UnixEndpoint`. The endpoint closes when the last fd referring to
+/// over a `SocketEndpoint`. The endpoint closes when the last fd referring to
 /// this description goes (its deinit), as Linux's sock_close does.
-public final class UnixSocket: FileDescription, @unchecked Sendable {
-    public let endpoint: UnixEndpoint
+public final class SocketFile: FileDescription, @unchecked Sendable {
+    public let endpoint: SocketEndpoint
     private static let inodes = Atomic<UInt64>(1000)
     public let inode: UInt64
 
-    public init(_ endpoint: UnixEndpoint, flags: OpenFlags) {
+    public init(_ endpoint: SocketEndpoint, flags: OpenFlags) {
         self.endpoint = endpoint
         inode = Self.inodes.wrappingAdd(1, ordering: .relaxed).oldValue
         super.init(flags: OpenFlags.readWrite.union(OpenFlags(rawValue: flags.rawValue & OpenFlags.nonBlock.rawValue)))
@@ -17,16 +17,16 @@ public final class UnixSocket: FileDescription, @unchecked Sendable {
     deinit { endpoint.close() }
 
     /// A new unconnected socket of `kind` in the sandbox `names` serves.
-    public static func make(_ kind: UnixEndpoint.Kind, names: UnixNamespace, flags: OpenFlags) -> UnixSocket {
-        UnixSocket(UnixEndpoint(kind: kind, names: names), flags: flags)
+    public static func make(_ kind: SocketEndpoint.Kind, names: UnixNamespace, flags: OpenFlags) -> SocketFile {
+        SocketFile(SocketEndpoint(kind: kind, names: names), flags: flags)
     }
 
     /// socketpair(2): two connected sockets, each crediting the caller.
-    public static func pair(_ kind: UnixEndpoint.Kind, names: UnixNamespace, flags: OpenFlags,
-                            credentials: SocketCredentials) -> (UnixSocket, UnixSocket) {
-        let a = UnixEndpoint(kind: kind, names: names), b = UnixEndpoint(kind: kind, names: names)
-        UnixEndpoint.pair(a, b, credentials: credentials, credentials)
-        return (UnixSocket(a, flags: flags), UnixSocket(b, flags: flags))
+    public static func pair(_ kind: SocketEndpoint.Kind, names: UnixNamespace, flags: OpenFlags,
+                            credentials: SocketCredentials) -> (SocketFile, SocketFile) {
+        let a = SocketEndpoint(kind: kind, names: names), b = SocketEndpoint(kind: kind, names: names)
+        SocketEndpoint.pair(a, b, credentials: credentials, credentials)
+        return (SocketFile(a, flags: flags), SocketFile(b, flags: flags))
     }
 
     public override var displayPath: String { "socket:[\(inode)]" }
@@ -52,7 +52,7 @@ public final class UnixSocket: FileDescription, @unchecked Sendable {
     }
 }
 
-extension UnixSocket {
+extension SocketFile {
     /// bind(2): an abstract name, an autobound one, or a socket node made at
     /// `path` (EADDRINUSE if the name exists, EROFS on a read-only mount).
     public func bind(_ address: UnixAddress, cwd: Location, umask: UInt32, vfs: VFS, _ ctx: WalkContext) throws(Errno) {
@@ -65,10 +65,10 @@ extension UnixSocket {
             let bound = try names.bindAbstract(endpoint, name)
             let lost = endpoint.locked { s -> Bool in
                 if s.address != nil { return true }
-                s.address = bound
+                s.address = .unix(bound)
                 return false
             }
-            if lost { names.unbind(endpoint, address: bound, node: nil); throw .EINVAL }
+            if lost { names.unbind(endpoint, address: .unix(bound), node: nil); throw .EINVAL }
         case .path(let p):
             // Linux makes the node first: a taken name is EADDRINUSE even for a bound socket.
             let path = String(decoding: p, as: UTF8.self)
@@ -85,7 +85,7 @@ extension UnixSocket {
             }
             let lost = endpoint.locked { s -> Bool in
                 if s.address != nil { return true }
-                s.address = address; s.boundNode = key
+                s.address = .unix(address); s.boundNode = key
                 return false
             }
             if lost {
@@ -100,9 +100,9 @@ extension UnixSocket {
     /// a missing path, ECONNREFUSED for a node with no socket or an unknown
     /// abstract name (or one of another type), EPROTOTYPE for a path
     /// socket of another type.
-    public func find(_ address: UnixAddress, cwd: Location, vfs: VFS, _ ctx: WalkContext) throws(Errno) -> UnixEndpoint {
+    public func find(_ address: UnixAddress, cwd: Location, vfs: VFS, _ ctx: WalkContext) throws(Errno) -> SocketEndpoint {
         let names = endpoint.names
-        let found: UnixEndpoint?
+        let found: SocketEndpoint?
         switch address {
         case .unnamed: throw .EINVAL
         case .abstract(let n):

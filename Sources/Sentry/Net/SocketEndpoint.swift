@@ -3,16 +3,20 @@ import Synchronization
 
 /// The kernel side of one AF_UNIX socket (Linux's `struct unix_sock`): its
 /// state, receive queue and options. The file description the guest holds
-/// (`UnixSocket`) closes it when the last fd goes; endpoints refer to each
+/// (`SocketFile`) closes it when the last fd goes; endpoints refer to each
 /// other strongly, and closing breaks the links.
 ///
 /// Locking: each endpoint has its own lock and no code holds two at once;
 /// a change that concerns two endpoints is two steps, each re-checking.
-public final class UnixEndpoint: @unchecked Sendable {
+public final class SocketEndpoint: @unchecked Sendable {
     public enum Kind: Sendable { case stream, datagram, seqpacket }
     public enum Phase: Sendable { case idle, listening, connected, closed }
 
     public let kind: Kind
+    /// AF_UNIX or AF_INET, and the protocol SO_PROTOCOL reports (0, TCP, UDP).
+    public let family: Int32
+    public let proto: Int32
+    var isInet: Bool { family != SocketConstants.AF_UNIX }
     public var isConnectionOriented: Bool { kind != .datagram }
     /// Announces every change in this socket's readiness.
     public let queue = WaitQueue()
@@ -28,17 +32,17 @@ public final class UnixEndpoint: @unchecked Sendable {
 
     struct State {
         var phase = Phase.idle
-        var address: UnixAddress?
+        var address: SocketAddress?
         /// Connected peer (stream, seqpacket) or default destination (datagram).
-        var peer: UnixEndpoint?
+        var peer: SocketEndpoint?
         var rx = SocketBuffer()
-        var backlog: [UnixEndpoint] = []
+        var backlog: [SocketEndpoint] = []
         var backlogLimit = 0
         var shutRead = false, shutWrite = false
         /// sk_err: ECONNRESET when the peer closed with unread data.
         var error: Errno?
         var passCredentials = false
-        var sendBuffer = UnixEndpoint.defaultBuffer, receiveBuffer = UnixEndpoint.defaultBuffer
+        var sendBuffer = SocketEndpoint.defaultBuffer, receiveBuffer = SocketEndpoint.defaultBuffer
         /// SO_PEERCRED: the peer process at connect (or listen) time, or socketpair's.
         var peerCredentials: SocketCredentials?
         /// Whose creds a listener hands its connections.
@@ -54,8 +58,10 @@ public final class UnixEndpoint: @unchecked Sendable {
     }
     let state: Mutex<State>
 
-    init(kind: Kind, names: UnixNamespace) {
+    init(kind: Kind, names: UnixNamespace, family: Int32 = SocketConstants.AF_UNIX, proto: Int32 = 0) {
         self.kind = kind
+        self.family = family
+        self.proto = proto
         self.names = names
         account = SocketAccount(queue: queue)
         state = Mutex(State())
@@ -66,16 +72,20 @@ public final class UnixEndpoint: @unchecked Sendable {
     }
 
     public var phase: Phase { locked { $0.phase } }
-    public var address: UnixAddress? { locked { $0.address } }
-    public var peerAddress: UnixAddress? {
+    public var address: SocketAddress? { locked { $0.address } }
+    /// What getsockname says of an unbound socket.
+    public var unnamedAddress: SocketAddress {
+        family == SocketConstants.AF_UNIX ? .unix(.unnamed) : .inet(InetAddress(ip: 0, port: 0))
+    }
+    public var peerAddress: SocketAddress? {
         guard let p = locked({ $0.phase == .closed ? nil : $0.peer }) else { return nil }
-        return p.address ?? .unnamed
+        return p.address ?? p.unnamedAddress
     }
 
     // MARK: Connection set-up
 
     /// Joins two fresh endpoints (socketpair, and a connect's two halves).
-    static func pair(_ a: UnixEndpoint, _ b: UnixEndpoint, credentials ca: SocketCredentials, _ cb: SocketCredentials) {
+    static func pair(_ a: SocketEndpoint, _ b: SocketEndpoint, credentials ca: SocketCredentials, _ cb: SocketCredentials) {
         a.locked { $0.peer = b; $0.phase = .connected; $0.peerCredentials = cb }
         b.locked { $0.peer = a; $0.phase = .connected; $0.peerCredentials = ca }
     }
@@ -94,7 +104,7 @@ public final class UnixEndpoint: @unchecked Sendable {
 
     /// One attempt to connect a stream or seqpacket socket to `listener`:
     /// EAGAIN while its backlog is full.
-    public func connect(to listener: UnixEndpoint, credentials: SocketCredentials) throws(Errno) {
+    public func connect(to listener: SocketEndpoint, credentials: SocketCredentials) throws(Errno) {
         guard listener.kind == kind else { throw .EPROTOTYPE }
         try locked { (s: inout State) throws(Errno) in
             switch s.phase {
@@ -104,7 +114,7 @@ public final class UnixEndpoint: @unchecked Sendable {
             case .idle: break
             }
         }
-        let server = UnixEndpoint(kind: kind, names: names)
+        let server = SocketEndpoint(kind: kind, names: names, family: family, proto: proto)
         try listener.locked { (l: inout State) throws(Errno) in
             guard l.phase == .listening else { throw .ECONNREFUSED }
             // Linux lets one more than the backlog wait (unix_recvq_full is a '>').
@@ -131,9 +141,9 @@ public final class UnixEndpoint: @unchecked Sendable {
     }
 
     /// Takes the oldest pending connection: EAGAIN if none.
-    public func accept() throws(Errno) -> UnixEndpoint {
+    public func accept() throws(Errno) -> SocketEndpoint {
         guard isConnectionOriented else { throw .EOPNOTSUPP }
-        let e = try locked { (s: inout State) throws(Errno) -> UnixEndpoint in
+        let e = try locked { (s: inout State) throws(Errno) -> SocketEndpoint in
             guard s.phase == .listening else { throw .EINVAL }
             guard !s.backlog.isEmpty else { throw .EAGAIN }
             return s.backlog.removeFirst()
@@ -143,10 +153,10 @@ public final class UnixEndpoint: @unchecked Sendable {
     }
 
     /// connect(2) on a datagram socket: the default destination (nil: AF_UNSPEC, dissolve).
-    public func connectDatagram(to target: UnixEndpoint?) throws(Errno) {
+    public func connectDatagram(to target: SocketEndpoint?) throws(Errno) {
         if let target, target.kind != kind { throw .EPROTOTYPE }
         if let target, target.phase == .closed { throw .ECONNREFUSED }
-        let old = locked { s -> UnixEndpoint? in
+        let old = locked { s -> SocketEndpoint? in
             let o = s.peer
             s.peer = target
             s.phase = target == nil ? .idle : .connected
@@ -161,7 +171,7 @@ public final class UnixEndpoint: @unchecked Sendable {
     public func shutdown(_ how: Int32) throws(Errno) {
         guard (SocketConstants.SHUT_RD...SocketConstants.SHUT_RDWR).contains(how) else { throw .EINVAL }
         let rd = how != SocketConstants.SHUT_WR, wr = how != SocketConstants.SHUT_RD
-        let peer = locked { s -> UnixEndpoint? in
+        let peer = locked { s -> SocketEndpoint? in
             if rd { s.shutRead = true }
             if wr { s.shutWrite = true }
             return s.phase == .connected ? s.peer : nil
@@ -220,7 +230,7 @@ public final class UnixEndpoint: @unchecked Sendable {
 
     /// Queues one message at `target` (nil: the connected peer), with the
     /// checks unix_stream_sendmsg / unix_dgram_sendmsg make.
-    public func send(_ message: SocketMessage, to explicitTarget: UnixEndpoint?) throws(Errno) {
+    public func send(_ message: SocketMessage, to explicitTarget: SocketEndpoint?) throws(Errno) {
         let (peer, shutWrite, limit) = locked { s in (s.peer, s.shutWrite, s.sendBuffer) }
         if shutWrite { throw .EPIPE }
         if kind != .stream {
@@ -258,7 +268,7 @@ public final class UnixEndpoint: @unchecked Sendable {
         public var fullLength = 0
         public var rights: [FileDescription] = []
         public var credentials: SocketCredentials?
-        public var from: UnixAddress = .unnamed
+        public var from: SocketAddress?
         public var truncated = false
         public var endOfFile = false
     }
