@@ -162,8 +162,12 @@ extension Sockets {
         let timeout = ep.sendTimeout
         let from = ep.address
 
+        if ep.family == C.AF_INET && ep.kind == .datagram {
+            return try sendUDP(t, ep, iov, name: name)
+        }
         if ep.kind == .stream {
-            if name != nil { throw ep.phase == .connected ? .EISCONN : .EOPNOTSUPP }
+            // TCP ignores a destination; AF_UNIX refuses one.
+            if name != nil && ep.family == C.AF_UNIX { throw ep.phase == .connected ? .EISCONN : .EOPNOTSUPP }
             var sent = 0
             do {
                 _ = try ep.streamSendSpace()
@@ -180,8 +184,9 @@ extension Sockets {
                     sent += n
                 }
             } catch {
-                if sent > 0 && error != .EFAULT { return sent }
                 if sent > 0 { return sent }
+                // TCP that never connected says EPIPE where AF_UNIX says ENOTCONN.
+                let error = error == .ENOTCONN && ep.family == C.AF_INET ? Errno.EPIPE : error
                 if error == .EPIPE && flags & C.MSG_NOSIGNAL == 0 {
                     t.post(t.senderInfo(Signal.SIGPIPE.rawValue, code: SignalInfo.SI_USER))
                 }
@@ -208,6 +213,27 @@ extension Sockets {
         } catch {
             if error == .ECONNREFUSED, target == nil { ep.forgetDeadPeer() }
             throw error
+        }
+        return data.count
+    }
+
+    /// A UDP datagram on the loopback: to the named or connected address,
+    /// from this socket's (autobound) port; dropped if no one listens.
+    static func sendUDP(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, name: [UInt8]?) throws(Errno) -> Int {
+        let dest: InetAddress
+        if let name { dest = try InetAddress.parse(name) } else {
+            guard let p = ep.udpPeer else { throw .EDESTADDRREQ }
+            dest = p
+        }
+        guard iov.total <= 65507 else { throw .EMSGSIZE }
+        let routed = try SocketEndpoint.route(dest)
+        let local = try ep.autobindInet(ip: InetAddress.any)
+        let data = try iov.copyIn(t, from: 0, count: iov.total)
+        let from = InetAddress(ip: local.ip == InetAddress.any ? SocketEndpoint.sourceIP(for: routed.ip) : local.ip, port: local.port)
+        if let receiver = try ep.udpReceiver(routed) {
+            // A connected UDP socket hears only its peer.
+            if let p = receiver.udpPeer, p != from { return data.count }
+            try ep.sendUDP(SocketMessage(data: data, rights: [], credentials: nil, from: .inet(from), sender: nil), to: receiver)
         }
         return data.count
     }

@@ -9,13 +9,14 @@ enum Sockets {
     // MARK: Creating
 
     static func socket(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let (kind, flags) = try socketKind(domain: a.int32(0), type: a.int32(1), proto: a.int32(2))
-        let s = SocketFile.make(kind, names: t.kernel.unixNames, flags: flags)
+        let (kind, flags, proto) = try socketKind(domain: a.int32(0), type: a.int32(1), proto: a.int32(2))
+        let s = SocketFile.make(kind, names: t.kernel.unixNames, flags: flags, family: a.int32(0), proto: proto)
         return Int64(try t.fds.install(s, closeOnExec: flags.contains(.closeOnExec)).rawValue)
     }
 
     static func socketpair(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let (kind, flags) = try socketKind(domain: a.int32(0), type: a.int32(1), proto: a.int32(2))
+        let (kind, flags, _) = try socketKind(domain: a.int32(0), type: a.int32(1), proto: a.int32(2))
+        guard a.int32(0) == C.AF_UNIX else { throw .EOPNOTSUPP }
         let (x, y) = SocketFile.pair(kind, names: t.kernel.unixNames, flags: flags, credentials: credentials(t))
         let cloexec = flags.contains(.closeOnExec)
         let fx = try t.fds.install(x, closeOnExec: cloexec)
@@ -28,14 +29,28 @@ enum Sockets {
         return 0
     }
 
-    /// The checks __sys_socket and unix_create make, in their order.
-    private static func socketKind(domain: Int32, type: Int32, proto: Int32) throws(Errno) -> (SocketEndpoint.Kind, OpenFlags) {
+    static let IPPROTO_TCP: Int32 = 6, IPPROTO_UDP: Int32 = 17
+
+    /// The checks __sys_socket, unix_create and inet_create make, in their
+    /// order. AF_INET is the sandbox loopback: TCP and UDP.
+    private static func socketKind(domain: Int32, type: Int32, proto: Int32) throws(Errno) -> (SocketEndpoint.Kind, OpenFlags, Int32) {
         let flags = type & ~C.SOCK_TYPE_MASK
         guard flags & ~(C.SOCK_NONBLOCK | C.SOCK_CLOEXEC) == 0 else { throw .EINVAL }
         guard domain >= 0, domain < C.AF_MAX else { throw .EAFNOSUPPORT }
         let base = type & C.SOCK_TYPE_MASK
         guard base < C.SOCK_MAX else { throw .EINVAL }
-        guard domain == C.AF_UNIX else { throw .EAFNOSUPPORT }   // no other family in the sentry yet
+        if domain == C.AF_INET {
+            switch base {
+            case C.SOCK_STREAM:
+                guard proto == 0 || proto == IPPROTO_TCP else { throw .EPROTONOSUPPORT }
+                return (.stream, OpenFlags(rawValue: flags), IPPROTO_TCP)
+            case C.SOCK_DGRAM:
+                guard proto == 0 || proto == IPPROTO_UDP else { throw .EPROTONOSUPPORT }
+                return (.datagram, OpenFlags(rawValue: flags), IPPROTO_UDP)
+            default: throw .ESOCKTNOSUPPORT   // raw sockets are not the sandbox's to give
+            }
+        }
+        guard domain == C.AF_UNIX else { throw .EAFNOSUPPORT }   // AF_INET6, netlink, ...: not in the sentry yet
         guard proto == 0 || proto == C.AF_UNIX else { throw .EPROTONOSUPPORT }
         let kind: SocketEndpoint.Kind
         switch base {
@@ -44,7 +59,7 @@ enum Sockets {
         case C.SOCK_SEQPACKET: kind = .seqpacket
         default: throw .ESOCKTNOSUPPORT
         }
-        return (kind, OpenFlags(rawValue: flags))
+        return (kind, OpenFlags(rawValue: flags), 0)
     }
 
     static func socketFile(_ t: Task, _ fd: FileDescriptor) throws(Errno) -> SocketFile {
@@ -76,13 +91,20 @@ enum Sockets {
 
     static func bind(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let s = try socketFile(t, a.fd(0))
-        let address = try UnixAddress.parse(readSockaddr(t, a.address(1), a.int32(2)))
+        let bytes = try readSockaddr(t, a.address(1), a.int32(2))
+        if s.endpoint.family == C.AF_INET {
+            try s.endpoint.bindInet(InetAddress.parse(bytes))
+            return 0
+        }
+        let address = try UnixAddress.parse(bytes)
         try s.bind(address, cwd: t.cwd, umask: t.umask, vfs: t.kernel.vfs, t)
         return 0
     }
 
     static func listen(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try socketFile(t, a.fd(0)).endpoint.listen(backlog: a.int32(1), credentials: credentials(t))
+        let ep = try socketFile(t, a.fd(0)).endpoint
+        if ep.family == C.AF_INET && ep.kind == .stream { _ = try ep.autobindInet(ip: InetAddress.any) }
+        try ep.listen(backlog: a.int32(1), credentials: credentials(t))
         return 0
     }
 
@@ -94,6 +116,11 @@ enum Sockets {
 
     static func getpeername(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let s = try socketFile(t, a.fd(0))
+        if s.endpoint.family == C.AF_INET && s.endpoint.kind == .datagram {
+            guard let p = s.endpoint.udpPeer else { throw .ENOTCONN }
+            try writeSockaddr(t, a.address(1), a.address(2), p.encoded)
+            return 0
+        }
         guard let p = s.endpoint.peerAddress else { throw .ENOTCONN }
         try writeSockaddr(t, a.address(1), a.address(2), p.encoded)
         return 0
@@ -128,6 +155,7 @@ enum Sockets {
         let s = try socketFile(t, a.fd(0))
         let bytes = try readSockaddr(t, a.address(1), a.int32(2))
         let ep = s.endpoint
+        if ep.family == C.AF_INET { return try connectInet(t, s, bytes) }
         if ep.kind == .datagram {
             guard bytes.count >= 2 else { throw .EINVAL }
             if Int32(bytes[0]) | Int32(bytes[1]) << 8 == C.AF_UNSPEC { try ep.connectDatagram(to: nil); return 0 }
@@ -140,6 +168,36 @@ enum Sockets {
         try waiting(t, on: [target.queue, ep.queue], nonBlocking: s.flags.contains(.nonBlock), timeout: ep.sendTimeout) { () throws(Errno) in
             try ep.connect(to: target, credentials: creds)
         }
+        return 0
+    }
+
+    /// TCP and UDP connect on the loopback. A non-blocking TCP connect says
+    /// EINPROGRESS, as Linux's does, and a refusal then shows in SO_ERROR.
+    private static func connectInet(_ t: Task, _ s: SocketFile, _ bytes: [UInt8]) throws(Errno) -> Int64 {
+        let ep = s.endpoint
+        guard bytes.count >= 2 else { throw .EINVAL }
+        let unspec = Int32(bytes[0]) | Int32(bytes[1]) << 8 == C.AF_UNSPEC
+        if ep.kind == .datagram {
+            try ep.connectUDP(unspec ? nil : InetAddress.parse(bytes))
+            return 0
+        }
+        let a = try InetAddress.parse(bytes)
+        if ep.phase == .connected { throw .EISCONN }
+        if ep.phase == .listening { throw .EISCONN }
+        let nonBlocking = s.flags.contains(.nonBlock)
+        let listener: SocketEndpoint
+        do { listener = try ep.inetListener(a) } catch {
+            guard nonBlocking, error == .ECONNREFUSED else { throw error }
+            ep.setPendingError(.ECONNREFUSED)
+            throw .EINPROGRESS
+        }
+        let dest = try SocketEndpoint.route(a)
+        _ = try ep.autobindInet(ip: SocketEndpoint.sourceIP(for: dest.ip))
+        let creds = credentials(t)
+        try waiting(t, on: [listener.queue, ep.queue], nonBlocking: nonBlocking, timeout: ep.sendTimeout) { () throws(Errno) in
+            try ep.connect(to: listener, credentials: creds, serverAddress: .inet(dest))
+        }
+        if nonBlocking { throw .EINPROGRESS }
         return 0
     }
 
@@ -166,7 +224,10 @@ enum Sockets {
     }
 
     static func shutdown(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try socketFile(t, a.fd(0)).endpoint.shutdown(a.int32(1))
+        let ep = try socketFile(t, a.fd(0)).endpoint
+        // TCP says ENOTCONN before anything is connected; AF_UNIX does not check.
+        if ep.family == C.AF_INET && (0...2).contains(a.int32(1)) && ep.phase != .connected { throw .ENOTCONN }
+        try ep.shutdown(a.int32(1))
         return 0
     }
 

@@ -27,6 +27,29 @@ import Testing
         #expect(boxed == native, "on \(platform.rawValue)")
     }
 
+    /// inetsock: TCP and UDP on the sandbox loopback (ports, EADDRINUSE and
+    /// SO_REUSEADDR, refusal, non-blocking connect, half-close, reset, options).
+    @Test(arguments: Harness.platforms)
+    func loopbackInetMatchesNative(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("inetsock"), [])
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        #expect(native.stdout.contains("read after reset: -1 ECONNRESET"))
+        let boxed = Harness.sandboxed(platform, Harness.image("inetsock"))
+        #expect(boxed == native, "on \(platform.rawValue)")
+        let echo = Harness.sandboxed(platform, Harness.image("sockecho"), ["inet"])
+        #expect(echo.stdout == "accepted 16 closed 16 bytes 5400 failures 0\n", "\(echo.stderr)")
+    }
+
+    /// busybox nc between two guest processes over 127.0.0.1.
+    @Test(arguments: Harness.platforms)
+    func busyboxNetcatOverLoopback(_ platform: Harness.TestPlatform) throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/bin/busybox"), "busybox-static is not installed")
+        // The client retries until the listener is up (a refused connect sends nothing).
+        let script = "busybox nc -l -p 8080 > /tmp/got & for i in $(busybox seq 100); do echo hi there | busybox nc 127.0.0.1 8080 2>/dev/null && break; busybox sleep 0.05; done; wait; busybox cat /tmp/got"
+        let r = Harness.sandboxed(platform, "/bin/busybox", ["sh", "-c", script])
+        #expect(r.stdout == "hi there\n" && r.status == 0, "\(r.stderr)")
+    }
+
     /// A socket's name is a node in the guest's tree: EROFS on the read-only
     /// root, a node in tmpfs, and on a writable bind a node the host sees as
     /// a plain socket inode while the socket itself stays in the sentry.

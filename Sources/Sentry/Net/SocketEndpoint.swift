@@ -16,6 +16,8 @@ public final class SocketEndpoint: @unchecked Sendable {
     /// AF_UNIX or AF_INET, and the protocol SO_PROTOCOL reports (0, TCP, UDP).
     public let family: Int32
     public let proto: Int32
+    /// A TCP connection's server half: it shares its listener's port, never binds it.
+    nonisolated(unsafe) var isAccepted = false
     var isInet: Bool { family != SocketConstants.AF_UNIX }
     public var isConnectionOriented: Bool { kind != .datagram }
     /// Announces every change in this socket's readiness.
@@ -53,6 +55,9 @@ public final class SocketEndpoint: @unchecked Sendable {
         var flagOptions: Set<Int32> = []
         /// Datagram sockets connected to this one: told when space frees up.
         var connectedSenders: [ObjectIdentifier: WaitQueue] = [:]
+        var tcpOptions: [Int32: Int32] = [:]
+        /// A UDP socket's connected destination.
+        var inetPeer: InetAddress?
         /// The (device, inode) of a path binding, to undo at close.
         var boundNode: UnixNamespace.NodeKey?
     }
@@ -104,7 +109,7 @@ public final class SocketEndpoint: @unchecked Sendable {
 
     /// One attempt to connect a stream or seqpacket socket to `listener`:
     /// EAGAIN while its backlog is full.
-    public func connect(to listener: SocketEndpoint, credentials: SocketCredentials) throws(Errno) {
+    public func connect(to listener: SocketEndpoint, credentials: SocketCredentials, serverAddress: SocketAddress? = nil) throws(Errno) {
         guard listener.kind == kind else { throw .EPROTOTYPE }
         try locked { (s: inout State) throws(Errno) in
             switch s.phase {
@@ -120,13 +125,14 @@ public final class SocketEndpoint: @unchecked Sendable {
             // Linux lets one more than the backlog wait (unix_recvq_full is a '>').
             guard l.backlog.count <= l.backlogLimit else { throw .EAGAIN }
             server.locked { srv in
-                srv.address = l.address
+                srv.address = serverAddress ?? l.address
                 srv.peer = self
                 srv.phase = .connected
                 srv.peerCredentials = credentials
                 srv.sendBuffer = l.sendBuffer; srv.receiveBuffer = l.receiveBuffer
                 srv.passCredentials = l.passCredentials
             }
+            server.isAccepted = true
             l.backlog.append(server)
         }
         let lc = listener.locked { $0.listenCredentials }
@@ -200,6 +206,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             return r
         }
         names.unbind(self, address: address, node: node)
+        if case .inet(let a)? = address, !isAccepted { names.loopback.unbind(self, port: a.port, tcp: kind == .stream) }
         if let peer {
             if isConnectionOriented {
                 peer.locked { p in
@@ -286,7 +293,7 @@ public final class SocketEndpoint: @unchecked Sendable {
                 if let e = s.error { s.error = nil; throw e }
                 if s.shutRead || (kind != .datagram && s.phase == .closed) { r.endOfFile = true; return }
                 // unix_stream_read_generic says EINVAL, unix_seqpacket_recvmsg ENOTCONN.
-                if kind != .datagram && s.phase != .connected { throw kind == .stream ? .EINVAL : .ENOTCONN }
+                if kind != .datagram && s.phase != .connected { throw kind == .stream && !isInet ? .EINVAL : .ENOTCONN }
                 throw .EAGAIN
             }
             if kind == .stream {

@@ -17,8 +17,9 @@ public final class SocketFile: FileDescription, @unchecked Sendable {
     deinit { endpoint.close() }
 
     /// A new unconnected socket of `kind` in the sandbox `names` serves.
-    public static func make(_ kind: SocketEndpoint.Kind, names: UnixNamespace, flags: OpenFlags) -> SocketFile {
-        SocketFile(SocketEndpoint(kind: kind, names: names), flags: flags)
+    public static func make(_ kind: SocketEndpoint.Kind, names: UnixNamespace, flags: OpenFlags,
+                            family: Int32 = SocketConstants.AF_UNIX, proto: Int32 = 0) -> SocketFile {
+        SocketFile(SocketEndpoint(kind: kind, names: names, family: family, proto: proto), flags: flags)
     }
 
     /// socketpair(2): two connected sockets, each crediting the caller.

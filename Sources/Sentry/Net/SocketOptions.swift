@@ -9,13 +9,17 @@ extension SocketEndpoint {
     /// The option's value as getsockopt copies it out (the caller truncates
     /// it to the guest's length, as Linux does).
     public func getOption(level: Int32, name: Int32) throws(Errno) -> [UInt8] {
-        guard level == C.SOL_SOCKET else { throw .EOPNOTSUPP }   // unix sockets have no other level
         func int(_ v: Int) -> [UInt8] { withUnsafeBytes(of: Int32(clamping: v)) { Array($0) } }
+        if level == Self.IPPROTO_TCP && isInet && kind == .stream {
+            guard let v = locked({ $0.tcpOptions[name] }) ?? Self.tcpDefaults[name] else { throw .ENOPROTOOPT }
+            return int(Int(v))
+        }
+        guard level == C.SOL_SOCKET else { throw isInet ? .ENOPROTOOPT : .EOPNOTSUPP }   // unix sockets have no other level
         return try locked { (s: inout State) throws(Errno) -> [UInt8] in
             switch name {
             case C.SO_TYPE: return int(kind == .stream ? 1 : kind == .datagram ? 2 : 5)
-            case C.SO_DOMAIN: return int(Int(C.AF_UNIX))
-            case C.SO_PROTOCOL: return int(0)
+            case C.SO_DOMAIN: return int(Int(family))
+            case C.SO_PROTOCOL: return int(Int(proto))
             case C.SO_ERROR:
                 let e = s.error; s.error = nil
                 return int(Int(e?.rawValue ?? 0))
@@ -25,7 +29,7 @@ extension SocketEndpoint {
             case C.SO_ACCEPTCONN: return int(s.phase == .listening ? 1 : 0)
             case C.SO_PEERCRED:
                 // No peer: pid 0 and the overflow ids (-1), as cred_to_ucred leaves them.
-                let c = s.peerCredentials ?? SocketCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)
+                let c = (isInet ? nil : s.peerCredentials) ?? SocketCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)
                 return withUnsafeBytes(of: (c.pid, c.uid, c.gid)) { Array($0) }
             case C.SO_RCVTIMEO, C.SO_SNDTIMEO:
                 let ns = name == C.SO_RCVTIMEO ? s.receiveTimeout : s.sendTimeout
@@ -42,7 +46,15 @@ extension SocketEndpoint {
     }
 
     public func setOption(level: Int32, name: Int32, value: [UInt8]) throws(Errno) {
-        guard level == C.SOL_SOCKET else { throw .EOPNOTSUPP }
+        if level == Self.IPPROTO_TCP && isInet && kind == .stream {
+            guard Self.tcpDefaults[name] != nil else { throw .ENOPROTOOPT }
+            guard value.count >= 4 else { throw .EINVAL }
+            let v = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            if name != Self.TCP_NODELAY && v < 1 { throw .EINVAL }   // keepalive times and counts are positive
+            locked { $0.tcpOptions[name] = name == Self.TCP_NODELAY ? (v != 0 ? 1 : 0) : v }
+            return
+        }
+        guard level == C.SOL_SOCKET else { throw isInet ? .ENOPROTOOPT : .EOPNOTSUPP }
         guard value.count >= 4 else { throw .EINVAL }   // every SOL_SOCKET option starts with an int
         let v = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
         try locked { (s: inout State) throws(Errno) in
@@ -76,6 +88,12 @@ extension SocketEndpoint {
         }
         queue.notify()   // a bigger send buffer may unblock a writer
     }
+
+    static let IPPROTO_TCP: Int32 = 6
+    static let TCP_NODELAY: Int32 = 1
+    /// TCP options recorded on loopback connections, with Linux's defaults:
+    /// TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT.
+    static let tcpDefaults: [Int32: Int32] = [1: 0, 4: 7200, 5: 75, 6: 9]
 
     /// SO_RCVTIMEO / SO_SNDTIMEO in nanoseconds: 0 waits forever, -1 not at all.
     public var receiveTimeout: Int64 { locked { $0.receiveTimeout } }

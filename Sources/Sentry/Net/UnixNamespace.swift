@@ -14,6 +14,8 @@ public final class UnixNamespace: Sendable {
         var autobindNext: UInt32 = 0
     }
     private let state = Mutex(State())
+    /// The sandbox's AF_INET ports live next to its AF_UNIX names.
+    public let loopback = Loopback()
 
     public init() {}
 

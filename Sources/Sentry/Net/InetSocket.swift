@@ -1,0 +1,93 @@
+import Glibc
+
+/// AF_INET sockets on the sandbox loopback: the same endpoints as AF_UNIX
+/// (a TCP connection is a connected pair of stream queues, a UDP socket a
+/// datagram queue), named by ports in the sandbox's `Loopback`.
+extension SocketEndpoint {
+    var loopback: Loopback { names.loopback }
+
+    public var inetAddress: InetAddress? {
+        if case .inet(let a)? = address { return a }
+        return nil
+    }
+
+    /// bind(2) for AF_INET: EINVAL if already bound.
+    public func bindInet(_ a: InetAddress) throws(Errno) {
+        if address != nil { throw .EINVAL }
+        let reuse = locked { $0.flagOptions.contains(SocketConstants.SO_REUSEADDR) }
+        let bound = try loopback.bind(self, ip: a.ip, port: a.port, tcp: kind == .stream, reuse: reuse)
+        let lost = locked { s -> Bool in
+            if s.address != nil { return true }
+            s.address = .inet(bound)
+            return false
+        }
+        if lost { loopback.unbind(self, port: bound.port, tcp: kind == .stream); throw .EINVAL }
+    }
+
+    /// An unbound socket gets an ephemeral port on `ip` when it first needs
+    /// a name (listen, connect, a UDP send), as inet_autobind does.
+    public func autobindInet(ip: UInt32) throws(Errno) -> InetAddress {
+        if let a = inetAddress { return a }
+        try bindInet(InetAddress(ip: ip, port: 0))
+        return inetAddress!
+    }
+
+    /// The loopback address a packet to `dest` leaves from.
+    public static func sourceIP(for dest: UInt32) -> UInt32 { dest >> 24 == 127 ? dest : InetAddress.loopback }
+
+    /// Where a connect or send to `a` goes: 0.0.0.0 means this host, as on
+    /// Linux; anything off the loopback is unreachable from the sandbox.
+    public static func route(_ a: InetAddress) throws(Errno) -> InetAddress {
+        if a.ip == InetAddress.any { return InetAddress(ip: InetAddress.loopback, port: a.port) }
+        guard a.isLoopback else { throw .ENETUNREACH }
+        return a
+    }
+
+    /// The listener a TCP connect to `a` reaches; ECONNREFUSED if none.
+    public func inetListener(_ a: InetAddress) throws(Errno) -> SocketEndpoint {
+        let dest = try Self.route(a)
+        guard let l = loopback.find(ip: dest.ip, port: dest.port, tcp: true) else { throw .ECONNREFUSED }
+        return l
+    }
+
+    /// UDP: the socket bound to `a`, if any (a datagram to no one is dropped).
+    public func udpReceiver(_ a: InetAddress) throws(Errno) -> SocketEndpoint? {
+        let dest = try Self.route(a)
+        return loopback.find(ip: dest.ip, port: dest.port, tcp: false)
+    }
+
+    /// UDP connect: the default destination (nil: AF_UNSPEC dissolves it).
+    public func connectUDP(_ a: InetAddress?) throws(Errno) {
+        if let a {
+            let dest = try Self.route(a)
+            _ = try autobindInet(ip: InetAddress.any)
+            locked { $0.inetPeer = dest; $0.phase = .connected }
+        } else {
+            locked { $0.inetPeer = nil; $0.phase = .idle }
+        }
+        queue.notify()
+    }
+
+    public var udpPeer: InetAddress? { locked { $0.inetPeer } }
+
+    /// Queues a UDP datagram at `target` unless its receive buffer is full,
+    /// when UDP drops it (the sender never waits for a receiver).
+    public func sendUDP(_ m: SocketMessage, to target: SocketEndpoint) throws(Errno) {
+        if locked({ $0.shutWrite }) { throw .EPIPE }
+        guard m.data.count <= 65507 else { throw .EMSGSIZE }
+        let delivered = target.locked { t -> Bool in
+            guard t.phase != .closed, !t.shutRead, t.rx.bytes + m.data.count <= t.receiveBuffer else { return false }
+            t.rx.append(m)
+            return true
+        }
+        if delivered { target.queue.notify() }
+    }
+
+    /// A non-blocking TCP connect that was refused reports it through SO_ERROR.
+    public func setPendingError(_ e: Errno) {
+        locked { $0.error = e }
+        queue.notify()
+    }
+
+    public func hasFlagOption(_ name: Int32) -> Bool { locked { $0.flagOptions.contains(name) } }
+}
