@@ -65,4 +65,21 @@ import Testing
         var st = Glibc.stat()
         #expect(lstat(dir.appendingPathComponent("node").path, &st) == 0 && st.st_mode & S_IFMT == S_IFSOCK)
     }
+
+    /// --strace decodes socket calls as strace does.
+    @Test func straceDecodesSocketCalls() {
+        let r = Harness.sandboxed(Harness.platforms[0], Harness.image("inetsock"), extra: ["--strace"])
+        let trace = r.stderr
+        #expect(trace.contains("socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3"), "\(trace)")
+        #expect(trace.contains("bind(3, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr(\"127.0.0.1\")}, 16) = 0"))
+        #expect(trace.contains("getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, [1], [4]) = 0"))
+        #expect(trace.contains("connect(5, {sa_family=AF_INET, sin_port=htons("))
+        #expect(trace.contains("setsockopt(5, SOL_TCP, TCP_NODELAY, [1], 4) = 0"))
+        #expect(trace.contains("socket(AF_INET, SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_IP) = "))
+        #expect(trace.contains("= -1 EINPROGRESS (Operation now in progress)"))
+        let u = Harness.sandboxed(Harness.platforms[0], Harness.image("unixsock"), extra: ["--strace"])
+        #expect(u.stderr.contains("socketpair(AF_UNIX, SOCK_STREAM, 0, ["))
+        #expect(u.stderr.contains("bind(7, {sa_family=AF_UNIX, sun_path=@\"sentry-test-abstract\"}, 23) = 0"))
+        #expect(u.stderr.contains("msg_iov=[{iov_base=\"th\", iov_len=2}], msg_iovlen=1, msg_controllen=0, msg_flags=MSG_TRUNC}, 0) = 2"))
+    }
 }
