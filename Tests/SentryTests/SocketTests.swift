@@ -44,10 +44,30 @@ import Testing
     @Test(arguments: Harness.platforms)
     func busyboxNetcatOverLoopback(_ platform: Harness.TestPlatform) throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/bin/busybox"), "busybox-static is not installed")
-        // The client retries until the listener is up (a refused connect sends nothing).
-        let script = "busybox nc -l -p 8080 > /tmp/got & for i in $(busybox seq 100); do echo hi there | busybox nc 127.0.0.1 8080 2>/dev/null && break; busybox sleep 0.05; done; wait; busybox cat /tmp/got"
+        // The client retries until the listener is up (a refused connect sends
+        // nothing); the listener's stdin stays open for 2 s, since busybox nc
+        // may stop at its stdin's EOF before reading the connection.
+        let script = "busybox sleep 2 | busybox nc -l -p 8080 > /tmp/got & pid=$!; "
+            + "for i in $(busybox seq 100); do echo hi there | busybox nc 127.0.0.1 8080 2>/dev/null && break; busybox sleep 0.05; done; "
+            + "wait $pid; busybox cat /tmp/got"
         let r = Harness.sandboxed(platform, "/bin/busybox", ["sh", "-c", script])
         #expect(r.stdout == "hi there\n" && r.status == 0, "\(r.stderr)")
+    }
+
+    /// Static Go: net/http server and client over 127.0.0.1 in one program,
+    /// then net.Listen("unix") and net.Dial("unix").
+    @Test(arguments: Harness.platforms)
+    func goNetHTTPOverLoopback(_ platform: Harness.TestPlatform) throws {
+        guard Harness.run("/bin/sh", ["-c", "command -v go"]).status == 0 else {
+            print("skipping go-httploop: go is not installed (apt-get install golang-go)")
+            return
+        }
+        let exe = Harness.image("go-httploop")
+        try #require(FileManager.default.isExecutableFile(atPath: exe), "\(exe) was not built")
+        let native = Harness.run(exe, [])
+        #expect(native.status == 0 && native.stdout.hasSuffix("echo: over a unix socket\n"), "natively: \(native.stdout)\(native.stderr)")
+        let boxed = Harness.sandboxed(platform, exe)
+        #expect(boxed == native, "on \(platform.rawValue)")
     }
 
     /// A socket's name is a node in the guest's tree: EROFS on the read-only

@@ -22,6 +22,13 @@ public struct SocketMessage: @unchecked Sendable {
     let sender: SocketAccount?
 
     public var remaining: Int { data.count - offset }
+    /// What a queued message costs its sender beyond its bytes, as an skb's
+    /// truesize does on Linux: empty datagrams and descriptor-only messages
+    /// fill a send buffer too, so a flood stays bounded.
+    static let overhead = 512
+    var overhead: Int { sender == nil ? 0 : Self.overhead + 8 * rights.count }
+    /// The bytes charged to the sender while the message is queued.
+    var charge: Int { sender == nil ? 0 : data.count + overhead }
 
     public init(data: [UInt8], rights: [FileDescription], credentials: SocketCredentials?, from: SocketAddress?, sender: SocketAccount?) {
         self.data = data; self.rights = rights; self.credentials = credentials; self.from = from; self.sender = sender
@@ -66,9 +73,11 @@ struct SocketBuffer {
     /// Takes `n` bytes of the first message, or all of it (`whole`); a
     /// message read to its end is dropped, one read in part gives up its
     /// descriptors to this read. Returns the account to credit once the
-    /// lock is released, and the bytes taken.
-    mutating func consume(_ n: Int, whole: Bool) -> (SocketAccount?, Int) {
+    /// lock is released, the bytes taken and the credit owed (the bytes, and
+    /// the overhead once the message is gone).
+    mutating func consume(_ n: Int, whole: Bool) -> (SocketAccount?, Int, Int) {
         var m = messages[head]
+        let overhead = m.overhead
         let take = whole ? m.remaining : min(n, m.remaining)
         m.offset += take
         bytes -= take
@@ -76,11 +85,12 @@ struct SocketBuffer {
             messages[head] = SocketMessage(data: [], rights: [], credentials: nil, from: nil, sender: nil)
             head += 1
             if head > 64 && head * 2 > messages.count { messages.removeFirst(head); head = 0 }
-        } else {
-            m.rights = []
-            messages[head] = m
+            return (m.sender, take, take + overhead)
         }
-        return (m.sender, take)
+        // Descriptors go with the first read; the overhead is still owed.
+        m.rights = []
+        messages[head] = m
+        return (m.sender, take, take + overhead - m.overhead)
     }
 
     /// Everything, for a socket that closes.

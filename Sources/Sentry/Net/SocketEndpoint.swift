@@ -219,7 +219,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             peer.queue.notify()
         }
         for e in pending { e.close() }
-        for m in dropped where m.remaining > 0 { m.sender?.release(m.remaining) }
+        for m in dropped { m.sender?.release(m.remaining + m.overhead) }
         queue.notify()
     }
 
@@ -259,7 +259,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             }
             t.rx.append(message)
         }
-        if message.data.count > 0 { account.charge(message.data.count) }
+        if message.charge > 0 { account.charge(message.charge) }
         target.queue.notify()
     }
 
@@ -311,8 +311,8 @@ public final class SocketEndpoint: @unchecked Sendable {
                 if !peek {
                     var left = r.data.count
                     while left > 0 {
-                        let (acct, took) = s.rx.consume(left, whole: false)
-                        if let acct { credits.append((acct, took)) }
+                        let (acct, took, credit) = s.rx.consume(left, whole: false)
+                        if let acct, credit > 0 { credits.append((acct, credit)) }
                         left -= took
                     }
                 }
@@ -325,8 +325,8 @@ public final class SocketEndpoint: @unchecked Sendable {
                 r.credentials = m.credentials
                 r.from = m.from
                 if !peek {
-                    let (acct, took) = s.rx.consume(0, whole: true)
-                    if let acct, took > 0 { credits.append((acct, took)) }
+                    let (acct, _, credit) = s.rx.consume(0, whole: true)
+                    if let acct, credit > 0 { credits.append((acct, credit)) }
                 }
             }
         }
