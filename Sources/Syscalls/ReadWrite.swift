@@ -25,14 +25,14 @@ enum ReadWrite {
     static func readv(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.readable else { throw .EBADF }
-        if let s = file as? SocketFile { return try Sockets.read(t, s, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)))) }
+        if let s = file as? SocketFile { return try Sockets.read(t, s, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)), tooMany: .EINVAL)) }
         return Int64(try t.blockingRead(file, t.iovecBuffers(a.address(1), count: Int(a.int32(2)), write: true)))
     }
 
     static func writev(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.writable else { throw .EBADF }
-        if let s = file as? SocketFile { return try Sockets.write(t, s, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)))) }
+        if let s = file as? SocketFile { return try Sockets.write(t, s, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)), tooMany: .EINVAL)) }
         let bufs = try t.iovecBuffers(a.address(1), count: Int(a.int32(2)), write: false)
         return try pipeChecked(t) { () throws(Errno) in try t.blockingWrite(file, readOnly(bufs)) }
     }

@@ -15,9 +15,10 @@ struct GuestIOV {
         }
     }
 
-    /// struct iovec[count] from guest memory (msghdr's: UIO_MAXIOV at most).
-    static func read(_ t: Task, _ addr: GuestAddress, count: Int) throws(Errno) -> GuestIOV {
-        guard count >= 0, count <= 1024 else { throw .EMSGSIZE }
+    /// struct iovec[count] from guest memory, UIO_MAXIOV at most (more is
+    /// EMSGSIZE for a msghdr, EINVAL for readv/writev).
+    static func read(_ t: Task, _ addr: GuestAddress, count: Int, tooMany: Errno = .EMSGSIZE) throws(Errno) -> GuestIOV {
+        guard count >= 0, count <= 1024 else { throw tooMany }
         if count == 0 { return GuestIOV([]) }
         let raw = try t.mm.copyIn(addr, count * 16)
         var segs: [(GuestAddress, Int)] = []

@@ -402,6 +402,27 @@ static void options(void) {
     printf("  POLLOUT after drain: %d\n", !!(p.revents & POLLOUT));
     close(sv[0]); close(sv[1]);
 
+    // A flood of empty datagrams, or of descriptors, fills the send buffer too.
+    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv);
+    int sent = 0;
+    while (send(sv[0], "", 0, 0) == 0 && sent < 100000) sent++;
+    printf("empty datagrams before %s: bounded %d\n", strerrorname_np(errno), sent > 10 && sent < 100000);
+    close(sv[0]); close(sv[1]);
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv);
+    sent = 0;
+    for (;;) {
+        int fds[1] = {1};
+        char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+        struct iovec fiov = {"F", 1};
+        struct msghdr fm = {.msg_iov = &fiov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+        struct cmsghdr *fc = CMSG_FIRSTHDR(&fm);
+        fc->cmsg_level = SOL_SOCKET; fc->cmsg_type = SCM_RIGHTS; fc->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(fc), fds, sizeof fds);
+        if (sendmsg(sv[0], &fm, 0) != 1 || ++sent >= 100000) break;
+    }
+    printf("descriptor messages before %s: bounded %d\n", strerrorname_np(errno), sent > 10 && sent < 100000);
+    close(sv[0]); close(sv[1]);
+
     // Bad input.
     show("socket bad family", socket(9999, SOCK_STREAM, 0));
     show("socket bad type", socket(AF_UNIX, 12, 0));

@@ -73,7 +73,8 @@ extension SocketEndpoint {
                 var ns: Int64
                 if sec < 0 { ns = -1 } else {
                     let (m, o) = sec.multipliedReportingOverflow(by: 1_000_000_000)
-                    ns = o ? 0 : m + usec * 1000
+                    let (t, o2) = m.addingReportingOverflow(usec * 1000)
+                    ns = o || o2 ? 0 : t   // beyond Int64 nanoseconds: forever, as MAX_SCHEDULE_TIMEOUT
                 }
                 if name == C.SO_RCVTIMEO { s.receiveTimeout = ns } else { s.sendTimeout = ns }
             case C.SO_LINGER:
