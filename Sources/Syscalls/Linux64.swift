@@ -121,6 +121,8 @@ public let linuxAMD64: SyscallTable = {
         288: Syscall("accept4", Sockets.accept4, [.fd, .sockaddrOut(lengthPointerArg: 2), .socklenOut, .socketFlags], .fd),
         291: Syscall("epoll_create1", Poll.epollCreate1, [.openFlags], .fd),
         293: Syscall("pipe2", Pipes.pipe2, [.pipeFDsOut, .openFlags]),
+        299: Syscall("recvmmsg", Sockets.recvmmsg, [.fd, .hex, .uint, .msgFlags, .timespecIn]),
+        307: Syscall("sendmmsg", Sockets.sendmmsg, [.fd, .hex, .uint, .msgFlags]),
         // Names and attributes (PathOps), file contents (FileOps), locks.
         40:  Syscall("sendfile", FileOps.sendfile, [.fd, .fd, .hex, .uint]),
         73:  Syscall("flock", Locks.flock, [.fd, .int32]),

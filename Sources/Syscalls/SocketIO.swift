@@ -254,11 +254,15 @@ extension Sockets {
 
     static func recvmsg(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let s = try socketFile(t, a.fd(0))
-        let addr = a.address(1)
+        return Int64(try receiveMessage(t, s, a.address(1), flags: a.int32(2)))
+    }
+
+    /// One recvmsg into the msghdr at `addr`, whose name length, control
+    /// length and flags are written back.
+    static func receiveMessage(_ t: Task, _ s: SocketFile, _ addr: GuestAddress, flags: Int32) throws(Errno) -> Int {
         let m = try GuestMsghdr.read(t, addr)
         guard m.nameLength >= 0 else { throw .EINVAL }
         let iov = try GuestIOV.read(t, m.iov, count: Int(min(m.iovLength, 1 << 20)))
-        let flags = a.int32(2)
         let r = try receive(t, s, iov, flags: flags)
         if m.name.rawValue != 0 {
             let bytes = r.from?.encoded ?? []
@@ -272,7 +276,59 @@ extension Sockets {
         let used = try writeControl(t, r, m, cloexec: flags & C.MSG_CMSG_CLOEXEC != 0, passCredentials: s.endpoint.passesCredentials, flags: &msgFlags)
         try t.mm.write(addr + 40, UInt64(used))
         try t.mm.write(addr + 48, msgFlags)
-        return Int64(r.result)
+        return r.result
+    }
+
+    static let MSG_WAITFORONE: Int32 = 0x10000
+
+    /// sendmmsg: sendmsg over a vector of struct mmsghdr (a msghdr and the
+    /// byte count sent); an error after the first message ends the batch.
+    static func sendmmsg(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let s = try socketFile(t, a.fd(0))
+        let count = Int(min(a.uint32(2), 1024))   // UIO_MAXIOV
+        var done = 0
+        while done < count {
+            let entry = a.address(1) + UInt64(done * 64)
+            do {
+                let n = try sendMessage(t, s, GuestMsghdr.read(t, entry), flags: a.int32(3))
+                try t.mm.write(entry + 56, UInt32(truncatingIfNeeded: n))
+            } catch {
+                if done == 0 { throw error }
+                break
+            }
+            done += 1
+        }
+        return Int64(done)
+    }
+
+    /// recvmmsg: recvmsg into a vector; MSG_WAITFORONE waits only for the
+    /// first, and the timeout is looked at between datagrams, as Linux does.
+    static func recvmmsg(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let s = try socketFile(t, a.fd(0))
+        let count = Int(min(a.uint32(2), 1024))
+        var flags = a.int32(3)
+        var deadline: Deadline?
+        if a[4] != 0 {
+            let ts = try t.mm.read(a.address(4), as: timespec.self)
+            guard ts.tv_sec >= 0, ts.tv_nsec >= 0, ts.tv_nsec < 1_000_000_000 else { throw .EINVAL }
+            let (ns, o) = Int64(ts.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+            deadline = Deadline.after(o ? .max : ns &+ Int64(ts.tv_nsec))
+        }
+        var done = 0
+        while done < count {
+            let entry = a.address(1) + UInt64(done * 64)
+            do {
+                let n = try receiveMessage(t, s, entry, flags: flags & ~Self.MSG_WAITFORONE)
+                try t.mm.write(entry + 56, UInt32(truncatingIfNeeded: n))
+            } catch {
+                if done == 0 { throw error }
+                break
+            }
+            done += 1
+            if flags & Self.MSG_WAITFORONE != 0 { flags |= C.MSG_DONTWAIT }
+            if let deadline, deadline.remaining == 0 { break }
+        }
+        return Int64(done)
     }
 
     struct Reception {

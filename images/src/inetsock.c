@@ -161,6 +161,25 @@ int main(void) {
     show("recv", recv(u1, buf, sizeof buf, 0));
     pl = sizeof peer;
     show("getpeername udp", getpeername(u2, (struct sockaddr *)&peer, &pl));
+    // sendmmsg and recvmmsg keep each datagram whole.
+    struct mmsghdr mm[4];
+    struct iovec mi[4];
+    char mb[4][16];
+    const char *words[3] = {"alpha", "be", "gamma!"};
+    memset(mm, 0, sizeof mm);
+    for (int i = 0; i < 3; i++) {
+        mi[i] = (struct iovec){(void *)words[i], strlen(words[i])};
+        mm[i].msg_hdr.msg_iov = &mi[i]; mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    show("sendmmsg", sendmmsg(u2, mm, 3, 0));
+    printf("  lengths %u %u %u\n", mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
+    memset(mm, 0, sizeof mm);
+    for (int i = 0; i < 4; i++) {
+        mi[i] = (struct iovec){mb[i], sizeof mb[i]};
+        mm[i].msg_hdr.msg_iov = &mi[i]; mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    show("recvmmsg MSG_WAITFORONE", recvmmsg(u1, mm, 4, MSG_WAITFORONE, NULL));
+    printf("  lengths %u %u %u\n", mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
     close(u1); close(u2);
 
     // Bad input.
