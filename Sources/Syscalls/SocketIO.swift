@@ -163,12 +163,12 @@ extension Sockets {
         let timeout = ep.sendTimeout
         let from = ep.address
 
-        if ep.family == C.AF_INET && ep.kind == .datagram {
+        if ep.isInet && ep.kind == .datagram {
             return try sendUDP(t, ep, iov, name: name)
         }
         if ep.kind == .stream {
             // TCP ignores a destination; AF_UNIX refuses one.
-            if name != nil && ep.family == C.AF_UNIX { throw ep.phase == .connected ? .EISCONN : .EOPNOTSUPP }
+            if name != nil && !ep.isInet { throw ep.phase == .connected ? .EISCONN : .EOPNOTSUPP }
             var sent = 0
             do {
                 _ = try ep.streamSendSpace()
@@ -187,7 +187,7 @@ extension Sockets {
             } catch {
                 if sent > 0 { return sent }
                 // TCP that never connected says EPIPE where AF_UNIX says ENOTCONN.
-                let error = error == .ENOTCONN && ep.family == C.AF_INET ? Errno.EPIPE : error
+                let error = error == .ENOTCONN && ep.isInet ? Errno.EPIPE : error
                 if error == .EPIPE && flags & C.MSG_NOSIGNAL == 0 {
                     t.post(t.senderInfo(Signal.SIGPIPE.rawValue, code: SignalInfo.SI_USER))
                 }
@@ -222,18 +222,19 @@ extension Sockets {
     /// from this socket's (autobound) port; dropped if no one listens.
     static func sendUDP(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, name: [UInt8]?) throws(Errno) -> Int {
         let dest: InetAddress
-        if let name { dest = try InetAddress.parse(name) } else {
+        if let name { dest = try InetAddress.parse(name, socketFamily: ep.family) } else {
             guard let p = ep.udpPeer else { throw .EDESTADDRREQ }
             dest = p
         }
         guard iov.total <= 65507 else { throw .EMSGSIZE }
         let routed = try SocketEndpoint.route(dest)
-        let local = try ep.autobindInet(ip: InetAddress.any)
+        let local = try ep.autobindInet()
         let data = try iov.copyIn(t, from: 0, count: iov.total)
-        let from = InetAddress(ip: local.ip == InetAddress.any ? SocketEndpoint.sourceIP(for: routed.ip) : local.ip, port: local.port)
+        // A wildcard-bound sender's datagram leaves from the address it goes to.
+        let from = local.isAny ? routed.with(port: local.port) : local
         if let receiver = try ep.udpReceiver(routed) {
             // A connected UDP socket hears only its peer.
-            if let p = receiver.udpPeer, p != from { return data.count }
+            if let p = receiver.udpPeer, !p.sameEndpoint(from) { return data.count }
             try ep.sendUDP(SocketMessage(data: data, rights: [], credentials: nil, from: .inet(from), sender: nil), to: receiver)
         }
         return data.count
@@ -246,7 +247,7 @@ extension Sockets {
         let iov = GuestIOV([(a.address(1), a.count(2))])
         let r = try receive(t, s, iov, flags: a.int32(3))
         if a[4] != 0 {
-            try writeSockaddr(t, a.address(4), a.address(5), r.from?.encoded ?? [])
+            try writeSockaddr(t, a.address(4), a.address(5), s.endpoint.present(r.from)?.encoded ?? [])
         }
         dropRights(r)
         return Int64(r.result)
@@ -265,7 +266,7 @@ extension Sockets {
         let iov = try GuestIOV.read(t, m.iov, count: Int(min(m.iovLength, 1 << 20)))
         let r = try receive(t, s, iov, flags: flags)
         if m.name.rawValue != 0 {
-            let bytes = r.from?.encoded ?? []
+            let bytes = s.endpoint.present(r.from)?.encoded ?? []
             let n = min(Int(m.nameLength), bytes.count)
             if n > 0 { try t.mm.copyOut(m.name, Array(bytes[..<n])) }
             try t.mm.write(addr + 8, Int32(bytes.count))

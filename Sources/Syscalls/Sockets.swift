@@ -39,7 +39,7 @@ enum Sockets {
         guard domain >= 0, domain < C.AF_MAX else { throw .EAFNOSUPPORT }
         let base = type & C.SOCK_TYPE_MASK
         guard base < C.SOCK_MAX else { throw .EINVAL }
-        if domain == C.AF_INET {
+        if domain == C.AF_INET || domain == C.AF_INET6 {
             switch base {
             case C.SOCK_STREAM:
                 guard proto == 0 || proto == IPPROTO_TCP else { throw .EPROTONOSUPPORT }
@@ -50,7 +50,7 @@ enum Sockets {
             default: throw .ESOCKTNOSUPPORT   // raw sockets are not the sandbox's to give
             }
         }
-        guard domain == C.AF_UNIX else { throw .EAFNOSUPPORT }   // AF_INET6, netlink, ...: not in the sentry yet
+        guard domain == C.AF_UNIX else { throw .EAFNOSUPPORT }   // netlink, packet, ...: not in the sentry yet
         guard proto == 0 || proto == C.AF_UNIX else { throw .EPROTONOSUPPORT }
         let kind: SocketEndpoint.Kind
         switch base {
@@ -92,8 +92,8 @@ enum Sockets {
     static func bind(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let s = try socketFile(t, a.fd(0))
         let bytes = try readSockaddr(t, a.address(1), a.int32(2))
-        if s.endpoint.family == C.AF_INET {
-            try s.endpoint.bindInet(InetAddress.parse(bytes))
+        if s.endpoint.isInet {
+            try s.endpoint.bindInet(InetAddress.parse(bytes, socketFamily: s.endpoint.family))
             return 0
         }
         let address = try UnixAddress.parse(bytes)
@@ -103,22 +103,22 @@ enum Sockets {
 
     static func listen(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let ep = try socketFile(t, a.fd(0)).endpoint
-        if ep.family == C.AF_INET && ep.kind == .stream { _ = try ep.autobindInet(ip: InetAddress.any) }
+        if ep.isInet && ep.kind == .stream { _ = try ep.autobindInet() }
         try ep.listen(backlog: a.int32(1), credentials: credentials(t))
         return 0
     }
 
     static func getsockname(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let s = try socketFile(t, a.fd(0))
-        try writeSockaddr(t, a.address(1), a.address(2), (s.endpoint.address ?? s.endpoint.unnamedAddress).encoded)
+        try writeSockaddr(t, a.address(1), a.address(2), (s.endpoint.present(s.endpoint.address) ?? s.endpoint.unnamedAddress).encoded)
         return 0
     }
 
     static func getpeername(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let s = try socketFile(t, a.fd(0))
-        if s.endpoint.family == C.AF_INET && s.endpoint.kind == .datagram {
+        if s.endpoint.isInet && s.endpoint.kind == .datagram {
             guard let p = s.endpoint.udpPeer else { throw .ENOTCONN }
-            try writeSockaddr(t, a.address(1), a.address(2), p.encoded)
+            try writeSockaddr(t, a.address(1), a.address(2), p.shown(as: s.endpoint.family).encoded)
             return 0
         }
         guard let p = s.endpoint.peerAddress else { throw .ENOTCONN }
@@ -155,7 +155,7 @@ enum Sockets {
         let s = try socketFile(t, a.fd(0))
         let bytes = try readSockaddr(t, a.address(1), a.int32(2))
         let ep = s.endpoint
-        if ep.family == C.AF_INET { return try connectInet(t, s, bytes) }
+        if ep.isInet { return try connectInet(t, s, bytes) }
         if ep.kind == .datagram {
             guard bytes.count >= 2 else { throw .EINVAL }
             if Int32(bytes[0]) | Int32(bytes[1]) << 8 == C.AF_UNSPEC { try ep.connectDatagram(to: nil); return 0 }
@@ -178,10 +178,10 @@ enum Sockets {
         guard bytes.count >= 2 else { throw .EINVAL }
         let unspec = Int32(bytes[0]) | Int32(bytes[1]) << 8 == C.AF_UNSPEC
         if ep.kind == .datagram {
-            try ep.connectUDP(unspec ? nil : InetAddress.parse(bytes))
+            try ep.connectUDP(unspec ? nil : InetAddress.parse(bytes, socketFamily: ep.family))
             return 0
         }
-        let a = try InetAddress.parse(bytes)
+        let a = try InetAddress.parse(bytes, socketFamily: ep.family)
         if ep.phase == .connected { throw .EISCONN }
         if ep.phase == .listening { throw .EISCONN }
         let nonBlocking = s.flags.contains(.nonBlock)
@@ -192,7 +192,7 @@ enum Sockets {
             throw .EINPROGRESS
         }
         let dest = try SocketEndpoint.route(a)
-        _ = try ep.autobindInet(ip: SocketEndpoint.sourceIP(for: dest.ip))
+        _ = try ep.autobindInet(ip: dest)   // a loopback packet leaves from the address it goes to
         let creds = credentials(t)
         try waiting(t, on: [listener.queue, ep.queue], nonBlocking: nonBlocking, timeout: ep.sendTimeout) { () throws(Errno) in
             try ep.connect(to: listener, credentials: creds, serverAddress: .inet(dest))
@@ -226,7 +226,7 @@ enum Sockets {
     static func shutdown(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let ep = try socketFile(t, a.fd(0)).endpoint
         // TCP says ENOTCONN before anything is connected; AF_UNIX does not check.
-        if ep.family == C.AF_INET && (0...2).contains(a.int32(1)) && ep.phase != .connected { throw .ENOTCONN }
+        if ep.isInet && (0...2).contains(a.int32(1)) && ep.phase != .connected { throw .ENOTCONN }
         try ep.shutdown(a.int32(1))
         return 0
     }

@@ -28,7 +28,8 @@ import Testing
     }
 
     /// inetsock: TCP and UDP on the sandbox loopback (ports, EADDRINUSE and
-    /// SO_REUSEADDR, refusal, non-blocking connect, half-close, reset, options).
+    /// SO_REUSEADDR, refusal, non-blocking connect, half-close, reset, options);
+    /// inet6sock: ::1, dual-stack listeners, IPV6_V6ONLY.
     @Test(arguments: Harness.platforms)
     func loopbackInetMatchesNative(_ platform: Harness.TestPlatform) {
         let native = Harness.run(Harness.image("inetsock"), [])
@@ -36,6 +37,13 @@ import Testing
         #expect(native.stdout.contains("read after reset: -1 ECONNRESET"))
         let boxed = Harness.sandboxed(platform, Harness.image("inetsock"))
         #expect(boxed == native, "on \(platform.rawValue)")
+        let native6 = Harness.run(Harness.image("inet6sock"), [])
+        if native6.stdout.hasPrefix("bind ::1: 0\n") {   // the host has IPv6 on its loopback
+            #expect(Harness.sandboxed(platform, Harness.image("inet6sock")) == native6, "inet6sock on \(platform.rawValue)")
+        } else {
+            print("inet6sock: the host has no ::1, so no native run to compare with")
+            #expect(Harness.sandboxed(platform, Harness.image("inet6sock")).stdout.contains("accepted peer ::ffff:127.0.0.1 len 28"))
+        }
         let echo = Harness.sandboxed(platform, Harness.image("sockecho"), ["inet"])
         #expect(echo.stdout == "accepted 16 closed 16 bytes 5400 failures 0\n", "\(echo.stderr)")
     }
@@ -99,6 +107,8 @@ import Testing
         #expect(trace.contains("= -1 EINPROGRESS (Operation now in progress)"))
         let u = Harness.sandboxed(Harness.platforms[0], Harness.image("unixsock"), extra: ["--strace"])
         #expect(u.stderr.contains("socketpair(AF_UNIX, SOCK_STREAM, 0, ["))
+        let six = Harness.sandboxed(Harness.platforms[0], Harness.image("inet6sock"), extra: ["--strace"])
+        #expect(six.stderr.contains("bind(3, {sa_family=AF_INET6, sin6_port=htons(0), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, \"::1\", &sin6_addr), sin6_scope_id=0}, 28) = 0"), "\(six.stderr)")
         #expect(u.stderr.contains("bind(7, {sa_family=AF_UNIX, sun_path=@\"sentry-test-abstract\"}, 23) = 0"))
         #expect(u.stderr.contains("msg_iov=[{iov_base=\"th\", iov_len=2}], msg_iovlen=1, msg_controllen=0, msg_flags=MSG_TRUNC}, 0) = 2"))
     }

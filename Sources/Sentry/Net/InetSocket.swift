@@ -11,11 +11,11 @@ extension SocketEndpoint {
         return nil
     }
 
-    /// bind(2) for AF_INET: EINVAL if already bound.
+    /// bind(2) for AF_INET and AF_INET6: EINVAL if already bound.
     public func bindInet(_ a: InetAddress) throws(Errno) {
         if address != nil { throw .EINVAL }
-        let reuse = locked { $0.flagOptions.contains(SocketConstants.SO_REUSEADDR) }
-        let bound = try loopback.bind(self, ip: a.ip, port: a.port, tcp: kind == .stream, reuse: reuse)
+        let (reuse, v6only) = locked { ($0.flagOptions.contains(SocketConstants.SO_REUSEADDR), $0.v6only) }
+        let bound = try loopback.bind(self, ip: a.shown(as: family), tcp: kind == .stream, reuse: reuse, v6only: v6only)
         let lost = locked { s -> Bool in
             if s.address != nil { return true }
             s.address = .inet(bound)
@@ -24,43 +24,46 @@ extension SocketEndpoint {
         if lost { loopback.unbind(self, port: bound.port, tcp: kind == .stream); throw .EINVAL }
     }
 
-    /// An unbound socket gets an ephemeral port on `ip` when it first needs
-    /// a name (listen, connect, a UDP send), as inet_autobind does.
-    public func autobindInet(ip: UInt32) throws(Errno) -> InetAddress {
+    /// An unbound socket gets an ephemeral port on `ip` (nil: the wildcard
+    /// of its family) when it first needs a name (listen, connect, a UDP
+    /// send), as inet_autobind does.
+    public func autobindInet(ip: InetAddress? = nil) throws(Errno) -> InetAddress {
         if let a = inetAddress { return a }
-        try bindInet(InetAddress(ip: ip, port: 0))
+        try bindInet((ip ?? (family == SocketConstants.AF_INET6 ? .anyV6 : .anyV4)).with(port: 0))
         return inetAddress!
     }
 
-    /// The loopback address a packet to `dest` leaves from.
-    public static func sourceIP(for dest: UInt32) -> UInt32 { dest >> 24 == 127 ? dest : InetAddress.loopback }
-
-    /// Where a connect or send to `a` goes: 0.0.0.0 means this host, as on
-    /// Linux; anything off the loopback is unreachable from the sandbox.
+    /// Where a connect or send to `a` goes: the wildcard means this host, as
+    /// on Linux; anything off the loopback is unreachable from the sandbox.
     public static func route(_ a: InetAddress) throws(Errno) -> InetAddress {
-        if a.ip == InetAddress.any { return InetAddress(ip: InetAddress.loopback, port: a.port) }
+        if a.isAny { return (a.isV4 ? InetAddress.loopbackV4 : InetAddress.loopbackV6).with(port: a.port).shown(as: a.family) }
         guard a.isLoopback else { throw .ENETUNREACH }
         return a
     }
 
     /// The listener a TCP connect to `a` reaches; ECONNREFUSED if none.
     public func inetListener(_ a: InetAddress) throws(Errno) -> SocketEndpoint {
-        let dest = try Self.route(a)
-        guard let l = loopback.find(ip: dest.ip, port: dest.port, tcp: true) else { throw .ECONNREFUSED }
+        guard let l = loopback.find(try Self.route(a), tcp: true) else { throw .ECONNREFUSED }
         return l
     }
 
     /// UDP: the socket bound to `a`, if any (a datagram to no one is dropped).
     public func udpReceiver(_ a: InetAddress) throws(Errno) -> SocketEndpoint? {
-        let dest = try Self.route(a)
-        return loopback.find(ip: dest.ip, port: dest.port, tcp: false)
+        loopback.find(try Self.route(a), tcp: false)
+    }
+
+    /// An address as this socket shows it (a peer's IPv4 address on an
+    /// AF_INET6 socket is ::ffff:a.b.c.d).
+    public func present(_ a: SocketAddress?) -> SocketAddress? {
+        guard case .inet(let i)? = a else { return a }
+        return .inet(i.shown(as: family))
     }
 
     /// UDP connect: the default destination (nil: AF_UNSPEC dissolves it).
     public func connectUDP(_ a: InetAddress?) throws(Errno) {
         if let a {
             let dest = try Self.route(a)
-            _ = try autobindInet(ip: InetAddress.any)
+            _ = try autobindInet()
             locked { $0.inetPeer = dest; $0.phase = .connected }
         } else {
             locked { $0.inetPeer = nil; $0.phase = .idle }

@@ -7,8 +7,17 @@ import Synchronization
 public final class Loopback: Sendable {
     struct Binding {
         let endpoint: SocketEndpoint
-        let ip: UInt32
+        let ip: InetAddress
         let reuse: Bool
+        let v6only: Bool
+
+        /// Whether a packet to `dest` reaches this binding: its own address,
+        /// or a wildcard of the right kind (:: takes IPv4 too unless IPV6_V6ONLY).
+        func accepts(_ dest: InetAddress) -> Bool {
+            if ip.sameIP(dest) { return true }
+            guard ip.isAny else { return false }
+            return ip.isV4 ? dest.isV4 : (!dest.isV4 || !v6only)
+        }
     }
     private struct State {
         var tcp: [UInt16: [Binding]] = [:]
@@ -22,14 +31,16 @@ public final class Loopback: Sendable {
     public init() {}
 
     /// Binds `e` to `ip:port` (port 0: an ephemeral one). EADDRNOTAVAIL off
-    /// the loopback, EADDRINUSE if another socket holds the port unless both
-    /// asked for SO_REUSEADDR and (TCP) the holder is not listening.
-    func bind(_ e: SocketEndpoint, ip: UInt32, port: UInt16, tcp: Bool, reuse: Bool) throws(Errno) -> InetAddress {
-        guard ip == InetAddress.any || ip >> 24 == 127 else { throw .EADDRNOTAVAIL }
-        if port != 0 && port < 1024 && geteuid() != 0 { throw .EACCES }
+    /// the loopback, EADDRINUSE if another socket holds an overlapping
+    /// address unless both asked for SO_REUSEADDR and (TCP) the holder is
+    /// not listening.
+    func bind(_ e: SocketEndpoint, ip: InetAddress, tcp: Bool, reuse: Bool, v6only: Bool) throws(Errno) -> InetAddress {
+        guard ip.isAny || ip.isLoopback else { throw .EADDRNOTAVAIL }
+        if ip.port != 0 && ip.port < 1024 && geteuid() != 0 { throw .EACCES }
         return try state.withLock { (s: inout State) throws(Errno) -> InetAddress in
             var table = tcp ? s.tcp : s.udp
-            var chosen = port
+            let mine = Binding(endpoint: e, ip: ip, reuse: reuse, v6only: v6only)
+            var chosen = ip.port
             if chosen == 0 {
                 let span = Int(Self.ephemeral.upperBound - Self.ephemeral.lowerBound) + 1
                 for _ in 0..<span {
@@ -39,14 +50,14 @@ public final class Loopback: Sendable {
                 }
                 guard chosen != 0 else { throw .EADDRINUSE }
             } else {
-                for b in table[chosen, default: []] where b.ip == ip || b.ip == InetAddress.any || ip == InetAddress.any {
+                for b in table[chosen, default: []] where b.accepts(ip) || mine.accepts(b.ip) {
                     let shareable = reuse && b.reuse && (!tcp || b.endpoint.phase != .listening)
                     if !shareable { throw .EADDRINUSE }
                 }
             }
-            table[chosen, default: []].append(Binding(endpoint: e, ip: ip, reuse: reuse))
+            table[chosen, default: []].append(mine)
             if tcp { s.tcp = table } else { s.udp = table }
-            return InetAddress(ip: ip, port: chosen)
+            return ip.with(port: chosen)
         }
     }
 
@@ -56,11 +67,11 @@ public final class Loopback: Sendable {
         }
     }
 
-    /// The socket a packet to `ip:port` reaches: a listener (TCP) or any
-    /// bound socket (UDP), the exact address before the wildcard.
-    func find(ip: UInt32, port: UInt16, tcp: Bool) -> SocketEndpoint? {
-        let candidates = state.withLock { s in (tcp ? s.tcp[port] : s.udp[port]) ?? [] }
-        let live = candidates.filter { !tcp || $0.endpoint.phase == .listening }
-        return (live.first { $0.ip == ip } ?? live.first { $0.ip == InetAddress.any })?.endpoint
+    /// The socket a packet to `dest` reaches: a listener (TCP) or any bound
+    /// socket (UDP), the exact address before a wildcard.
+    func find(_ dest: InetAddress, tcp: Bool) -> SocketEndpoint? {
+        let candidates = state.withLock { s in (tcp ? s.tcp[dest.port] : s.udp[dest.port]) ?? [] }
+        let live = candidates.filter { $0.accepts(dest) && (!tcp || $0.endpoint.phase == .listening) }
+        return (live.first { $0.ip.sameIP(dest) } ?? live.first)?.endpoint
     }
 }

@@ -69,27 +69,56 @@ public enum UnixAddress: Sendable, Hashable {
     }
 }
 
-/// An AF_INET address: an IPv4 address and port, both in host order here.
+/// An AF_INET or AF_INET6 address. The address is kept as IPv6, IPv4
+/// a.b.c.d as ::ffff:a.b.c.d, so a dual-stack socket compares both alike;
+/// `family` says how the socket holding it shows it.
 public struct InetAddress: Sendable, Hashable {
-    public var ip: UInt32
+    public var high: UInt64, low: UInt64
     public var port: UInt16
-    public init(ip: UInt32, port: UInt16) { self.ip = ip; self.port = port }
+    public var family: Int32
 
-    public static let any: UInt32 = 0, loopback: UInt32 = 0x7f00_0001
-    public var isLoopback: Bool { ip >> 24 == 127 }
+    public init(v4 ip: UInt32, port: UInt16) {
+        high = 0; low = 0xffff_0000_0000 | UInt64(ip); self.port = port; family = SocketConstants.AF_INET
+    }
+    public init(high: UInt64, low: UInt64, port: UInt16, family: Int32 = SocketConstants.AF_INET6) {
+        self.high = high; self.low = low; self.port = port; self.family = family
+    }
 
-    /// A guest sockaddr_in (at least 16 bytes, as inet_bind and inet_stream_connect want).
-    public static func parse(_ bytes: [UInt8]) throws(Errno) -> InetAddress {
+    public static let anyV4 = InetAddress(v4: 0, port: 0), anyV6 = InetAddress(high: 0, low: 0, port: 0)
+    public static let loopbackV4 = InetAddress(v4: 0x7f00_0001, port: 0), loopbackV6 = InetAddress(high: 0, low: 1, port: 0)
+
+    /// An IPv4 address (or one mapped into IPv6).
+    public var isV4: Bool { high == 0 && low >> 32 == 0xffff }
+    public var v4: UInt32 { UInt32(truncatingIfNeeded: low) }
+    public var isAny: Bool { high == 0 && (low == 0 || (isV4 && v4 == 0)) }
+    public var isLoopback: Bool { isV4 ? v4 >> 24 == 127 : high == 0 && low == 1 }
+    public func sameIP(_ o: InetAddress) -> Bool { high == o.high && low == o.low }
+    public func sameEndpoint(_ o: InetAddress) -> Bool { sameIP(o) && port == o.port }
+    public func with(port: UInt16) -> InetAddress { var a = self; a.port = port; return a }
+    public func shown(as family: Int32) -> InetAddress { var a = self; a.family = family; return a }
+
+    /// A guest sockaddr_in (at least 16 bytes) for an AF_INET socket, or
+    /// sockaddr_in6 (at least 24, SIN6_LEN_RFC2133) for an AF_INET6 one.
+    public static func parse(_ bytes: [UInt8], socketFamily: Int32) throws(Errno) -> InetAddress {
+        func be16(_ o: Int) -> UInt16 { UInt16(bytes[o]) << 8 | UInt16(bytes[o + 1]) }
+        func be64(_ o: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(bytes[o + $1]) } }
+        let family = bytes.count >= 2 ? Int32(bytes[0]) | Int32(bytes[1]) << 8 : -1
+        if socketFamily == SocketConstants.AF_INET6 {
+            guard bytes.count >= 24 else { throw .EINVAL }
+            guard family == SocketConstants.AF_INET6 else { throw .EAFNOSUPPORT }
+            return InetAddress(high: be64(8), low: be64(16), port: be16(2))
+        }
         guard bytes.count >= 16 else { throw .EINVAL }
-        let family = Int32(bytes[0]) | Int32(bytes[1]) << 8
         guard family == SocketConstants.AF_INET else { throw .EAFNOSUPPORT }
-        return InetAddress(ip: UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7]),
-                           port: UInt16(bytes[2]) << 8 | UInt16(bytes[3]))
+        return InetAddress(v4: UInt32(be16(4)) << 16 | UInt32(be16(6)), port: be16(2))
     }
 
     public var encoded: [UInt8] {
-        [UInt8(SocketConstants.AF_INET), 0, UInt8(port >> 8), UInt8(port & 0xff),
-         UInt8(ip >> 24), UInt8((ip >> 16) & 0xff), UInt8((ip >> 8) & 0xff), UInt8(ip & 0xff)] + [UInt8](repeating: 0, count: 8)
+        func be(_ v: UInt64, _ n: Int) -> [UInt8] { (0..<n).map { UInt8(truncatingIfNeeded: v >> (8 * UInt64(n - 1 - $0))) } }
+        if family == SocketConstants.AF_INET6 {
+            return [UInt8(SocketConstants.AF_INET6), 0] + be(UInt64(port), 2) + [0, 0, 0, 0] + be(high, 8) + be(low, 8) + [0, 0, 0, 0]
+        }
+        return [UInt8(SocketConstants.AF_INET), 0] + be(UInt64(port), 2) + be(UInt64(v4), 4) + [UInt8](repeating: 0, count: 8)
     }
 }
 

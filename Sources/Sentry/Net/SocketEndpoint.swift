@@ -18,7 +18,7 @@ public final class SocketEndpoint: @unchecked Sendable {
     public let proto: Int32
     /// A TCP connection's server half: it shares its listener's port, never binds it.
     nonisolated(unsafe) var isAccepted = false
-    var isInet: Bool { family != SocketConstants.AF_UNIX }
+    public var isInet: Bool { family != SocketConstants.AF_UNIX }
     public var isConnectionOriented: Bool { kind != .datagram }
     /// Announces every change in this socket's readiness.
     public let queue = WaitQueue()
@@ -58,6 +58,7 @@ public final class SocketEndpoint: @unchecked Sendable {
         var tcpOptions: [Int32: Int32] = [:]
         /// A UDP socket's connected destination.
         var inetPeer: InetAddress?
+        var v6only = false
         /// The (device, inode) of a path binding, to undo at close.
         var boundNode: UnixNamespace.NodeKey?
     }
@@ -80,11 +81,11 @@ public final class SocketEndpoint: @unchecked Sendable {
     public var address: SocketAddress? { locked { $0.address } }
     /// What getsockname says of an unbound socket.
     public var unnamedAddress: SocketAddress {
-        family == SocketConstants.AF_UNIX ? .unix(.unnamed) : .inet(InetAddress(ip: 0, port: 0))
+        family == SocketConstants.AF_UNIX ? .unix(.unnamed) : .inet((family == SocketConstants.AF_INET6 ? InetAddress.anyV6 : .anyV4))
     }
     public var peerAddress: SocketAddress? {
         guard let p = locked({ $0.phase == .closed ? nil : $0.peer }) else { return nil }
-        return p.address ?? p.unnamedAddress
+        return present(p.address ?? p.unnamedAddress)
     }
 
     // MARK: Connection set-up
@@ -119,13 +120,13 @@ public final class SocketEndpoint: @unchecked Sendable {
             case .idle: break
             }
         }
-        let server = SocketEndpoint(kind: kind, names: names, family: family, proto: proto)
+        let server = SocketEndpoint(kind: kind, names: names, family: listener.family, proto: proto)
         try listener.locked { (l: inout State) throws(Errno) in
             guard l.phase == .listening else { throw .ECONNREFUSED }
             // Linux lets one more than the backlog wait (unix_recvq_full is a '>').
             guard l.backlog.count <= l.backlogLimit else { throw .EAGAIN }
             server.locked { srv in
-                srv.address = serverAddress ?? l.address
+                srv.address = server.present(serverAddress ?? l.address)
                 srv.peer = self
                 srv.phase = .connected
                 srv.peerCredentials = credentials

@@ -14,6 +14,9 @@ extension SocketEndpoint {
             guard let v = locked({ $0.tcpOptions[name] }) ?? Self.tcpDefaults[name] else { throw .ENOPROTOOPT }
             return int(Int(v))
         }
+        if level == Self.IPPROTO_IPV6 && family == C.AF_INET6 && name == Self.IPV6_V6ONLY {
+            return int(locked { $0.v6only } ? 1 : 0)
+        }
         guard level == C.SOL_SOCKET else { throw isInet ? .ENOPROTOOPT : .EOPNOTSUPP }   // unix sockets have no other level
         return try locked { (s: inout State) throws(Errno) -> [UInt8] in
             switch name {
@@ -54,6 +57,15 @@ extension SocketEndpoint {
             locked { $0.tcpOptions[name] = name == Self.TCP_NODELAY ? (v != 0 ? 1 : 0) : v }
             return
         }
+        if level == Self.IPPROTO_IPV6 && family == C.AF_INET6 && name == Self.IPV6_V6ONLY {
+            guard value.count >= 4 else { throw .EINVAL }
+            // Linux refuses to change it once the socket has a port.
+            try locked { (s: inout State) throws(Errno) in
+                if s.address != nil { throw .EINVAL }
+                s.v6only = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } != 0
+            }
+            return
+        }
         guard level == C.SOL_SOCKET else { throw isInet ? .ENOPROTOOPT : .EOPNOTSUPP }
         guard value.count >= 4 else { throw .EINVAL }   // every SOL_SOCKET option starts with an int
         let v = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
@@ -90,7 +102,7 @@ extension SocketEndpoint {
         queue.notify()   // a bigger send buffer may unblock a writer
     }
 
-    static let IPPROTO_TCP: Int32 = 6
+    static let IPPROTO_TCP: Int32 = 6, IPPROTO_IPV6: Int32 = 41, IPV6_V6ONLY: Int32 = 26
     static let TCP_NODELAY: Int32 = 1
     /// TCP options recorded on loopback connections, with Linux's defaults:
     /// TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT.

@@ -238,6 +238,15 @@ struct ArgPrinter {
         case 2 where b.count >= 8:
             let port = UInt16(b[2]) << 8 | UInt16(b[3])
             return name + ", sin_port=htons(\(port)), sin_addr=inet_addr(\"\(b[4]).\(b[5]).\(b[6]).\(b[7])\")}"
+        case 10 where b.count >= 24:
+            let port = UInt16(b[2]) << 8 | UInt16(b[3])
+            let flow = b[4..<8].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            var text = [CChar](repeating: 0, count: 64)
+            let ip = Array(b[8..<24])
+            _ = ip.withUnsafeBytes { inet_ntop(AF_INET6, $0.baseAddress, &text, 64) }
+            let scope = b.count >= 28 ? b[24..<28].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } : 0
+            return name + ", sin6_port=htons(\(port)), sin6_flowinfo=htonl(\(flow)), inet_pton(AF_INET6, \""
+                + String(cString: text) + "\", &sin6_addr), sin6_scope_id=\(scope)}"
         default:
             return name + ", sa_data=" + Decode.quote(b[2...], truncated: false) + "}"
         }
