@@ -136,11 +136,11 @@ extension Sockets {
                         SocketCredentials(pid: r.loadUnaligned(as: Int32.self), uid: r.loadUnaligned(fromByteOffset: 4, as: UInt32.self),
                                           gid: r.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
                     }
-                    let me = credentials(t)
-                    // Only a privileged sender may speak for another process.
-                    guard c.pid == me.pid || geteuid() == 0 else { throw .EPERM }
-                    guard c.uid == me.uid || c.uid == geteuid() || geteuid() == 0 else { throw .EPERM }
-                    guard c.gid == me.gid || c.gid == getegid() || geteuid() == 0 else { throw .EPERM }
+                    // scm_check_creds: only a privileged sender may speak for another.
+                    let me = Creds.creds(t)
+                    guard c.pid == t.pid || me.capable(Credentials.CAP_SYS_ADMIN) else { throw .EPERM }
+                    guard [me.uid, me.euid, me.suid].contains(c.uid) || me.capable(Credentials.CAP_SETUID) else { throw .EPERM }
+                    guard [me.gid, me.egid, me.sgid].contains(c.gid) || me.capable(Credentials.CAP_SETGID) else { throw .EPERM }
                     creds = c
                 default: throw .EINVAL
                 }

@@ -17,7 +17,7 @@ enum Sockets {
     static func socketpair(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let (kind, flags, _) = try socketKind(domain: a.int32(0), type: a.int32(1), proto: a.int32(2))
         guard a.int32(0) == C.AF_UNIX else { throw .EOPNOTSUPP }
-        let (x, y) = SocketFile.pair(kind, names: t.kernel.unixNames, flags: flags, credentials: credentials(t))
+        let (x, y) = SocketFile.pair(kind, names: t.kernel.unixNames, flags: flags, credentials: peerCredentials(t))
         let cloexec = flags.contains(.closeOnExec)
         let fx = try t.fds.install(x, closeOnExec: cloexec)
         let fy: FileDescriptor
@@ -30,6 +30,7 @@ enum Sockets {
     }
 
     static let IPPROTO_TCP: Int32 = 6, IPPROTO_UDP: Int32 = 17
+    static let CAP_NET_BIND_SERVICE = 10
 
     /// The checks __sys_socket, unix_create and inet_create make, in their
     /// order. AF_INET is the sandbox loopback: TCP and UDP.
@@ -67,8 +68,15 @@ enum Sockets {
         return s
     }
 
+    /// What a message carries (scm_set_cred: the real ids) and what
+    /// SO_PEERCRED reports (init_peercred: the effective ones).
     static func credentials(_ t: Task) -> SocketCredentials {
-        SocketCredentials(pid: t.pid, uid: getuid(), gid: getgid())
+        let c = Creds.creds(t)
+        return SocketCredentials(pid: t.pid, uid: c.uid, gid: c.gid)
+    }
+    static func peerCredentials(_ t: Task) -> SocketCredentials {
+        let c = Creds.creds(t)
+        return SocketCredentials(pid: t.pid, uid: c.euid, gid: c.egid)
     }
 
     // MARK: Addresses
@@ -93,7 +101,8 @@ enum Sockets {
         let s = try socketFile(t, a.fd(0))
         let bytes = try readSockaddr(t, a.address(1), a.int32(2))
         if s.endpoint.isInet {
-            try s.endpoint.bindInet(InetAddress.parse(bytes, socketFamily: s.endpoint.family))
+            try s.endpoint.bindInet(InetAddress.parse(bytes, socketFamily: s.endpoint.family),
+                                    privileged: Creds.creds(t).capable(Self.CAP_NET_BIND_SERVICE))
             return 0
         }
         let address = try UnixAddress.parse(bytes)
@@ -104,7 +113,7 @@ enum Sockets {
     static func listen(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let ep = try socketFile(t, a.fd(0)).endpoint
         if ep.isInet && ep.kind == .stream { _ = try ep.autobindInet() }
-        try ep.listen(backlog: a.int32(1), credentials: credentials(t))
+        try ep.listen(backlog: a.int32(1), credentials: peerCredentials(t))
         return 0
     }
 
@@ -164,7 +173,7 @@ enum Sockets {
             return 0
         }
         let target = try s.find(UnixAddress.parse(bytes), cwd: t.cwd, vfs: t.kernel.vfs, t)
-        let creds = credentials(t)
+        let creds = peerCredentials(t)
         try waiting(t, on: [target.queue, ep.queue], nonBlocking: s.flags.contains(.nonBlock), timeout: ep.sendTimeout) { () throws(Errno) in
             try ep.connect(to: target, credentials: creds)
         }
@@ -193,7 +202,7 @@ enum Sockets {
         }
         let dest = try SocketEndpoint.route(a)
         _ = try ep.autobindInet(ip: dest)   // a loopback packet leaves from the address it goes to
-        let creds = credentials(t)
+        let creds = peerCredentials(t)
         try waiting(t, on: [listener.queue, ep.queue], nonBlocking: nonBlocking, timeout: ep.sendTimeout) { () throws(Errno) in
             try ep.connect(to: listener, credentials: creds, serverAddress: .inet(dest))
         }

@@ -12,10 +12,11 @@ extension SocketEndpoint {
     }
 
     /// bind(2) for AF_INET and AF_INET6: EINVAL if already bound.
-    public func bindInet(_ a: InetAddress) throws(Errno) {
+    public func bindInet(_ a: InetAddress, privileged: Bool = false) throws(Errno) {
         if address != nil { throw .EINVAL }
         let (reuse, v6only) = locked { ($0.flagOptions.contains(SocketConstants.SO_REUSEADDR), $0.v6only) }
-        let bound = try loopback.bind(self, ip: a.shown(as: family), tcp: kind == .stream, reuse: reuse, v6only: v6only)
+        let bound = try loopback.bind(self, ip: a.shown(as: family), tcp: kind == .stream, reuse: reuse, v6only: v6only,
+                                   privileged: privileged)
         let lost = locked { s -> Bool in
             if s.address != nil { return true }
             s.address = .inet(bound)

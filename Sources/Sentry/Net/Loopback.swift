@@ -34,9 +34,10 @@ public final class Loopback: Sendable {
     /// the loopback, EADDRINUSE if another socket holds an overlapping
     /// address unless both asked for SO_REUSEADDR and (TCP) the holder is
     /// not listening.
-    func bind(_ e: SocketEndpoint, ip: InetAddress, tcp: Bool, reuse: Bool, v6only: Bool) throws(Errno) -> InetAddress {
+    func bind(_ e: SocketEndpoint, ip: InetAddress, tcp: Bool, reuse: Bool, v6only: Bool, privileged: Bool) throws(Errno) -> InetAddress {
         guard ip.isAny || ip.isLoopback else { throw .EADDRNOTAVAIL }
-        if ip.port != 0 && ip.port < 1024 && geteuid() != 0 { throw .EACCES }
+        // Ports below ip_unprivileged_port_start (1024) need CAP_NET_BIND_SERVICE.
+        if ip.port != 0 && ip.port < 1024 && !privileged { throw .EACCES }
         return try state.withLock { (s: inout State) throws(Errno) -> InetAddress in
             var table = tcp ? s.tcp : s.udp
             let mine = Binding(endpoint: e, ip: ip, reuse: reuse, v6only: v6only)
