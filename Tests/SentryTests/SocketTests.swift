@@ -18,11 +18,11 @@ import Testing
         #expect(boxed == native, "on \(platform.rawValue)")
     }
 
-    /// An epoll echo server (edge-triggered, non-blocking accept) with 16 forked clients.
+    /// An epoll echo server (edge-triggered, non-blocking accept) with 64 forked clients.
     @Test(arguments: Harness.platforms)
     func epollEchoServerOverUnixSockets(_ platform: Harness.TestPlatform) {
         let native = Harness.run(Harness.image("sockecho"), [])
-        #expect(native.stdout == "accepted 16 closed 16 bytes 5400 failures 0\n", "natively: \(native.stderr)")
+        #expect(native.stdout == "accepted 64 closed 64 bytes 22200 failures 0\n", "natively: \(native.stderr)")
         let boxed = Harness.sandboxed(platform, Harness.image("sockecho"))
         #expect(boxed == native, "on \(platform.rawValue)")
     }
@@ -45,7 +45,7 @@ import Testing
             #expect(Harness.sandboxed(platform, Harness.image("inet6sock")).stdout.contains("accepted peer ::ffff:127.0.0.1 len 28"))
         }
         let echo = Harness.sandboxed(platform, Harness.image("sockecho"), ["inet"])
-        #expect(echo.stdout == "accepted 16 closed 16 bytes 5400 failures 0\n", "\(echo.stderr)")
+        #expect(echo.stdout == "accepted 64 closed 64 bytes 22200 failures 0\n", "\(echo.stderr)")
     }
 
     /// busybox nc between two guest processes over 127.0.0.1.

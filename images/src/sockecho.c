@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum { CLIENTS = 16, ROUNDS = 20 };
+enum { CLIENTS = 64, ROUNDS = 20 };
 static int inet;
 static struct sockaddr_storage addr;
 static socklen_t addrlen;
