@@ -170,6 +170,7 @@ extension Sockets {
             // TCP ignores a destination; AF_UNIX refuses one.
             if name != nil && !ep.isInet { throw ep.phase == .connected ? .EISCONN : .EOPNOTSUPP }
             var sent = 0
+            if iov.total > 0 && ep.absorbWriteAfterPeerClosed() { return iov.total }
             do {
                 _ = try ep.streamSendSpace()
                 while sent < iov.total {

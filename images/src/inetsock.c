@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -90,6 +91,25 @@ int main(void) {
     close(s);
     show("client reads EOF", read(c, buf, sizeof buf));
     close(c);
+
+    // A write after the peer closed is taken; the peer's reset makes the next one EPIPE.
+    signal(SIGPIPE, SIG_IGN);
+    c = socket(AF_INET, SOCK_STREAM, 0);
+    connect(c, (struct sockaddr *)&a, sizeof a);
+    s = accept(l, NULL, NULL);
+    close(s);
+    usleep(20000);
+    struct pollfd fin = {c, POLLIN | POLLOUT | POLLRDHUP, 0};
+    poll(&fin, 1, 0);
+    printf("poll after the peer's FIN: %#x\n", fin.revents);
+    show("read after FIN", read(c, buf, sizeof buf));
+    show("write after FIN", write(c, "late", 4));
+    usleep(20000);
+    poll(&fin, 1, 0);
+    printf("poll after the reset: %#x\n", fin.revents);
+    show("write after reset", write(c, "later", 5));
+    close(c);
+    signal(SIGPIPE, SIG_DFL);
 
     // Close with unread data resets the connection.
     c = socket(AF_INET, SOCK_STREAM, 0);

@@ -93,5 +93,18 @@ extension SocketEndpoint {
         queue.notify()
     }
 
+    /// A write to a TCP peer that has closed is taken and lost, and the
+    /// peer's reset shuts the socket: the next write is EPIPE, as on Linux.
+    public func absorbWriteAfterPeerClosed() -> Bool {
+        let absorbed = locked { s -> Bool in
+            guard isInet, kind == .stream, s.peerClosed, !s.shutWrite else { return false }
+            s.shutWrite = true
+            s.error = .EPIPE
+            return true
+        }
+        if absorbed { queue.notify() }
+        return absorbed
+    }
+
     public func hasFlagOption(_ name: Int32) -> Bool { locked { $0.flagOptions.contains(name) } }
 }

@@ -58,6 +58,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         var tcpOptions: [Int32: Int32] = [:]
         /// A UDP socket's connected destination.
         var inetPeer: InetAddress?
+        /// TCP: the peer closed after reading everything (a FIN came).
+        var peerClosed = false
         var v6only = false
         /// The (device, inode) of a path binding, to undo at close.
         var boundNode: UnixNamespace.NodeKey?
@@ -211,8 +213,13 @@ public final class SocketEndpoint: @unchecked Sendable {
         if let peer {
             if isConnectionOriented {
                 peer.locked { p in
-                    p.shutRead = true; p.shutWrite = true
-                    if !dropped.isEmpty { p.error = .ECONNRESET }
+                    if isInet && dropped.isEmpty {
+                        // TCP: a FIN; the peer may still write once (then our reset ends it).
+                        p.shutRead = true; p.peerClosed = true
+                    } else {
+                        p.shutRead = true; p.shutWrite = true
+                        if !dropped.isEmpty { p.error = .ECONNRESET }
+                    }
                 }
             } else {
                 _ = peer.locked { $0.connectedSenders.removeValue(forKey: ObjectIdentifier(self)) }
