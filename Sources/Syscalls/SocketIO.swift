@@ -203,6 +203,7 @@ extension Sockets {
         if ep.kind == .datagram, let name {
             target = try s.find(UnixAddress.parse(name), cwd: t.cwd, vfs: t.kernel.vfs, t)
         }
+        if ep.kind == .datagram { try s.autobindForCredentials() }
         guard iov.total <= ep.sendBufferSize - 32 else { throw .EMSGSIZE }
         let data = try iov.copyIn(t, from: 0, count: iov.total)
         let message = SocketMessage(data: data, rights: rights, credentials: creds, from: from, sender: ep.account)

@@ -169,10 +169,12 @@ enum Sockets {
             guard bytes.count >= 2 else { throw .EINVAL }
             if Int32(bytes[0]) | Int32(bytes[1]) << 8 == C.AF_UNSPEC { try ep.connectDatagram(to: nil); return 0 }
             let target = try s.find(UnixAddress.parse(bytes), cwd: t.cwd, vfs: t.kernel.vfs, t)
+            try s.autobindForCredentials()
             try ep.connectDatagram(to: target)
             return 0
         }
         let target = try s.find(UnixAddress.parse(bytes), cwd: t.cwd, vfs: t.kernel.vfs, t)
+        try s.autobindForCredentials()
         let creds = peerCredentials(t)
         try waiting(t, on: [target.queue, ep.queue], nonBlocking: s.flags.contains(.nonBlock), timeout: ep.sendTimeout) { () throws(Errno) in
             try ep.connect(to: target, credentials: creds)

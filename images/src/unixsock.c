@@ -335,6 +335,20 @@ static void fdpassing(void) {
     c = CMSG_FIRSTHDR(&m);
     struct ucred uc; memcpy(&uc, CMSG_DATA(c), sizeof uc);
     printf("  type %d pid ours %d uid ours %d\n", c->cmsg_type, uc.pid == getpid(), uc.uid == getuid());
+    // SO_PASSCRED on an unbound sender autobinds it before it sends.
+    int pc = socket(AF_UNIX, SOCK_DGRAM, 0);
+    setsockopt(pc, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+    struct sockaddr_un pa; socklen_t pal = sizeof pa;
+    getsockname(pc, (struct sockaddr *)&pa, &pal);
+    printf("  SO_PASSCRED sender unbound: len %d\n", pal);
+    struct sockaddr_un dst; socklen_t dl = abstract_addr(&dst, "sentry-passcred");
+    int pr = socket(AF_UNIX, SOCK_DGRAM, 0);
+    bind(pr, (struct sockaddr *)&dst, dl);
+    sendto(pc, "p", 1, 0, (struct sockaddr *)&dst, dl);
+    pal = sizeof pa;
+    getsockname(pc, (struct sockaddr *)&pa, &pal);
+    printf("  after sending: len %d abstract %d\n", pal, pa.sun_path[0] == 0);
+    close(pc); close(pr);
     // Sending someone else's pid is refused.
     char sc[CMSG_SPACE(sizeof(struct ucred))] = {0};
     m = (struct msghdr){.msg_iov = &iov, .msg_iovlen = 1, .msg_control = sc, .msg_controllen = sizeof sc};

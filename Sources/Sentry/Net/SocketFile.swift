@@ -56,7 +56,7 @@ public final class SocketFile: FileDescription, @unchecked Sendable {
 extension SocketFile {
     /// bind(2): an abstract name, an autobound one, or a socket node made at
     /// `path` (EADDRINUSE if the name exists, EROFS on a read-only mount).
-    public func bind(_ address: UnixAddress, cwd: Location, umask: UInt32, vfs: VFS, _ ctx: WalkContext) throws(Errno) {
+    public func bind(_ address: UnixAddress, cwd: Location?, umask: UInt32, vfs: VFS?, _ ctx: WalkContext?) throws(Errno) {
         let names = endpoint.names
         switch address {
         case .unnamed, .abstract:
@@ -71,6 +71,7 @@ extension SocketFile {
             }
             if lost { names.unbind(endpoint, address: .unix(bound), node: nil); throw .EINVAL }
         case .path(let p):
+            guard let cwd, let vfs, let ctx else { throw .EINVAL }
             // Linux makes the node first: a taken name is EADDRINUSE even for a bound socket.
             let path = String(decoding: p, as: UTF8.self)
             do { try vfs.mknod(path, from: cwd, mode: S_IFSOCK | (0o777 & ~umask), ctx) } catch .EEXIST { throw .EADDRINUSE }
@@ -95,6 +96,13 @@ extension SocketFile {
                 throw .EINVAL
             }
         }
+    }
+
+    /// An unbound AF_UNIX socket with SO_PASSCRED takes an abstract name
+    /// before it connects or sends, so receivers can tell who wrote (unix_autobind).
+    public func autobindForCredentials() throws(Errno) {
+        guard !endpoint.isInet, endpoint.passesCredentials, endpoint.address == nil else { return }
+        do { try bind(.unnamed, cwd: nil, umask: 0, vfs: nil, nil) } catch .EINVAL { /* raced: bound meanwhile */ }
     }
 
     /// The socket an address names, as unix_find_other finds it: ENOENT for
