@@ -126,6 +126,7 @@ extension Sockets {
                 case C.SCM_RIGHTS:
                     let n = body.count / 4
                     guard rights.count + n <= C.maxRights else { throw .EINVAL }
+                    if n > 0 && t.kernel.unixNames.rightsInFlight.load(ordering: .relaxed) > Int(t.fds.limit) { throw .ETOOMANYREFS }
                     for i in 0..<n {
                         let fd = body.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 4, as: Int32.self) }
                         rights.append(try t.fds.get(FileDescriptor(fd)))

@@ -78,6 +78,14 @@ import Testing
         #expect(boxed == native, "on \(platform.rawValue)")
     }
 
+    /// Sockets queued inside themselves are never freed; how many descriptors
+    /// may be in flight is bounded (RLIMIT_NOFILE), so such a guest cannot grow
+    /// the sentry without end.
+    @Test func descriptorsInFlightAreBounded() {
+        let r = Harness.sandboxed(Harness.platforms[0], "/bin/busybox", ["sh", "-c", "ulimit -n 1024; exec \(Harness.image("unixsock")) cycles"])
+        #expect(r.stdout == "stopped after 1025: ETOOMANYREFS\n", "\(r.stdout)\(r.stderr)")
+    }
+
     /// A socket's name is a node in the guest's tree: EROFS on the read-only
     /// root, a node in tmpfs, and on a writable bind a node the host sees as
     /// a plain socket inode while the socket itself stays in the sentry.

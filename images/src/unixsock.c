@@ -546,8 +546,28 @@ static int bind_at(const char *path) {
     return 0;
 }
 
+/// `unixsock cycles`: sockets queued inside themselves, then closed, as
+/// many times as the kernel lets descriptors stay in flight.
+static int cycles(void) {
+    for (int i = 0; i < 5000; i++) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_DGRAM, 0, sv) < 0) { printf("socketpair: %s\n", strerrorname_np(errno)); return 1; }
+        char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+        struct iovec iov = {"C", 1};
+        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET; c->cmsg_type = SCM_RIGHTS; c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &sv[0], sizeof(int));
+        if (sendmsg(sv[1], &m, 0) < 0) { printf("stopped after %d: %s\n", i, strerrorname_np(errno)); return 0; }
+        close(sv[0]); close(sv[1]);
+    }
+    printf("all 5000 sent\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc == 2 && strcmp(argv[1], "cycles") == 0) return cycles();
     if (argc == 3 && strcmp(argv[1], "bind") == 0) return bind_at(argv[2]);
     pingpong(SOCK_STREAM, "stream pair");
     pingpong(SOCK_DGRAM, "dgram pair");

@@ -228,6 +228,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         }
         for e in pending { e.close() }
         for m in dropped { m.sender?.release(m.remaining + m.overhead) }
+        let rights = dropped.reduce(0) { $0 + $1.rights.count }
+        if rights > 0 { names.rightsInFlight.subtract(rights, ordering: .relaxed) }
         queue.notify()
     }
 
@@ -268,6 +270,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             t.rx.append(message)
         }
         if message.charge > 0 { account.charge(message.charge) }
+        if !message.rights.isEmpty { names.rightsInFlight.add(message.rights.count, ordering: .relaxed) }
         target.queue.notify()
     }
 
@@ -339,6 +342,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             }
         }
         if !peek {
+            if !r.rights.isEmpty { names.rightsInFlight.subtract(r.rights.count, ordering: .relaxed) }
             for (a, n) in credits { a.release(n) }
             let senders = locked { Array($0.connectedSenders.values) }
             for q in senders { q.notify() }

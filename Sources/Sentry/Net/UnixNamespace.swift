@@ -16,6 +16,11 @@ public final class UnixNamespace: Sendable {
     private let state = Mutex(State())
     /// The sandbox's AF_INET ports live next to its AF_UNIX names.
     public let loopback = Loopback()
+    /// Descriptors sent with SCM_RIGHTS and not yet received. Linux refuses
+    /// more than RLIMIT_NOFILE in flight (too_many_unix_fds); here the
+    /// limit holds for every sender, privileged or not, since a socket
+    /// queued inside itself is never freed and must not grow the sentry.
+    public let rightsInFlight = Atomic<Int>(0)
 
     public init() {}
 
