@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <net/if.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -201,6 +203,25 @@ int main(void) {
     show("recvmmsg MSG_WAITFORONE", recvmmsg(u1, mm, 4, MSG_WAITFORONE, NULL));
     printf("  lengths %u %u %u\n", mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
     close(u1); close(u2);
+
+    // The interface ioctls see lo.
+    printf("if_nametoindex(lo) %u, if_indextoname(1) %s\n", if_nametoindex("lo"), if_indextoname(1, (char[IF_NAMESIZE]){0}));
+    int q = socket(AF_INET, SOCK_DGRAM, 0);
+    struct ifreq ifr = {0};
+    strcpy(ifr.ifr_name, "lo");
+    show("SIOCGIFFLAGS", ioctl(q, SIOCGIFFLAGS, &ifr));
+    printf("  up %d loopback %d running %d\n", !!(ifr.ifr_flags & IFF_UP), !!(ifr.ifr_flags & IFF_LOOPBACK), !!(ifr.ifr_flags & IFF_RUNNING));
+    show("SIOCGIFMTU", ioctl(q, SIOCGIFMTU, &ifr));
+    printf("  mtu %d\n", ifr.ifr_mtu);
+    show("SIOCGIFADDR", ioctl(q, SIOCGIFADDR, &ifr));
+    printf("  %s\n", inet_ntoa(((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr));
+    struct ifreq reqs[8];
+    struct ifconf conf = {.ifc_len = sizeof reqs, .ifc_req = reqs};
+    show("SIOCGIFCONF", ioctl(q, SIOCGIFCONF, &conf));
+    printf("  first %s %s\n", reqs[0].ifr_name, inet_ntoa(((struct sockaddr_in *)&reqs[0].ifr_addr)->sin_addr));
+    strcpy(ifr.ifr_name, "nosuch0");
+    show("SIOCGIFINDEX of a missing interface", ioctl(q, SIOCGIFINDEX, &ifr));
+    close(q);
 
     // Bad input.
     show("socket seqpacket inet", socket(AF_INET, SOCK_SEQPACKET, 0));

@@ -47,6 +47,8 @@ public final class SocketFile: FileDescription, @unchecked Sendable {
             try mm.write(argument, Int32(clamping: endpoint.unreadBytes))
         case 0x5411:   // TIOCOUTQ (SIOCOUTQ): bytes sent and not yet read
             try mm.write(argument, Int32(clamping: endpoint.account.inFlight))
+        case let r where LoopbackInterface.requests.contains(r):
+            return try LoopbackInterface.ioctl(r, argument: argument, family: endpoint.family, mm: mm)
         default: throw .ENOTTY
         }
         return 0
