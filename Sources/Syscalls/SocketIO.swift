@@ -167,6 +167,12 @@ extension Sockets {
         if ep.isInet && ep.kind == .datagram {
             return try sendUDP(t, ep, iov, name: name)
         }
+        if ep.isNetlink {
+            if let name { guard try netlinkAddress(name).0 == 0 else { throw .ECONNREFUSED } }
+            guard iov.total <= ep.sendBufferSize - 32 else { throw .EMSGSIZE }
+            try ep.netlinkRequest(iov.copyIn(t, from: 0, count: iov.total), pid: t.pid)
+            return iov.total
+        }
         if ep.kind == .stream {
             // TCP ignores a destination; AF_UNIX refuses one.
             if name != nil && !ep.isInet { throw ep.phase == .connected ? .EISCONN : .EOPNOTSUPP }

@@ -51,7 +51,12 @@ enum Sockets {
             default: throw .ESOCKTNOSUPPORT   // raw sockets are not the sandbox's to give
             }
         }
-        guard domain == C.AF_UNIX else { throw .EAFNOSUPPORT }   // netlink, packet, ...: not in the sentry yet
+        if domain == C.AF_NETLINK {
+            guard base == C.SOCK_RAW || base == C.SOCK_DGRAM else { throw .ESOCKTNOSUPPORT }
+            guard proto == NetlinkRoute.NETLINK_ROUTE else { throw .EPROTONOSUPPORT }   // only rtnetlink is served
+            return (.datagram, OpenFlags(rawValue: flags), proto)
+        }
+        guard domain == C.AF_UNIX else { throw .EAFNOSUPPORT }   // packet, bluetooth, ...: not in the sentry
         guard proto == 0 || proto == C.AF_UNIX else { throw .EPROTONOSUPPORT }
         let kind: SocketEndpoint.Kind
         switch base {
@@ -100,6 +105,11 @@ enum Sockets {
     static func bind(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let s = try socketFile(t, a.fd(0))
         let bytes = try readSockaddr(t, a.address(1), a.int32(2))
+        if s.endpoint.isNetlink {
+            let (port, groups) = try netlinkAddress(bytes)
+            try s.endpoint.bindNetlink(port: port, groups: groups, pid: t.pid)
+            return 0
+        }
         if s.endpoint.isInet {
             try s.endpoint.bindInet(InetAddress.parse(bytes, socketFamily: s.endpoint.family),
                                     privileged: Creds.creds(t).capable(Self.CAP_NET_BIND_SERVICE))
@@ -165,6 +175,13 @@ enum Sockets {
         let bytes = try readSockaddr(t, a.address(1), a.int32(2))
         let ep = s.endpoint
         if ep.isInet { return try connectInet(t, s, bytes) }
+        if ep.isNetlink {
+            // Only the kernel (port 0) answers here; connecting just names it.
+            let (port, _) = try netlinkAddress(bytes)
+            guard port == 0 else { throw .ECONNREFUSED }
+            if ep.netlinkPort == 0 { try ep.bindNetlink(port: 0, groups: 0, pid: t.pid) }
+            return 0
+        }
         if ep.kind == .datagram {
             guard bytes.count >= 2 else { throw .EINVAL }
             if Int32(bytes[0]) | Int32(bytes[1]) << 8 == C.AF_UNSPEC { try ep.connectDatagram(to: nil); return 0 }
@@ -210,6 +227,12 @@ enum Sockets {
         }
         if nonBlocking { throw .EINPROGRESS }
         return 0
+    }
+
+    /// struct sockaddr_nl: at least 12 bytes, AF_NETLINK.
+    static func netlinkAddress(_ bytes: [UInt8]) throws(Errno) -> (UInt32, UInt32) {
+        guard bytes.count >= 12, Int32(bytes[0]) | Int32(bytes[1]) << 8 == C.AF_NETLINK else { throw .EINVAL }
+        return bytes.withUnsafeBytes { ($0.loadUnaligned(fromByteOffset: 4, as: UInt32.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) }
     }
 
     static func accept(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {

@@ -1,5 +1,6 @@
 // net/http over the sandbox loopback: a server and a client in one program,
-// and net.Listen("unix") with a client dialing it. Prints only fixed text.
+// net.Listen("unix") with a client dialing it, and net.Interfaces' lo.
+// Prints only fixed text.
 package main
 
 import (
@@ -60,4 +61,18 @@ func main() {
 	fmt.Fprintf(c, "over a unix socket\n")
 	reply, _ := io.ReadAll(c)
 	fmt.Print(string(reply))
+
+	// net.Interfaces reads an RTM_GETLINK dump, Addrs an RTM_GETADDR one.
+	ifs, err := net.Interfaces()
+	if err != nil {
+		fmt.Println("interfaces:", err)
+		os.Exit(1)
+	}
+	for _, i := range ifs {
+		if i.Name != "lo" {
+			continue
+		}
+		addrs, _ := i.Addrs()
+		fmt.Println(i.Index, i.Name, i.MTU, i.Flags, addrs)
+	}
 }

@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <ifaddrs.h>
 #include <net/if.h>
+#include <netdb.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <signal.h>
@@ -222,6 +224,20 @@ int main(void) {
     strcpy(ifr.ifr_name, "nosuch0");
     show("SIOCGIFINDEX of a missing interface", ioctl(q, SIOCGIFINDEX, &ifr));
     close(q);
+
+    // getifaddrs reads NETLINK_ROUTE dumps: lo with 127.0.0.1 and ::1.
+    struct ifaddrs *ifa;
+    show("getifaddrs", getifaddrs(&ifa));
+    for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+        if (strcmp(i->ifa_name, "lo") != 0) continue;
+        char host[64] = "-";
+        int fam = i->ifa_addr ? i->ifa_addr->sa_family : -1;
+        if (fam == AF_INET || fam == AF_INET6)
+            getnameinfo(i->ifa_addr, fam == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6), host, sizeof host, NULL, 0, NI_NUMERICHOST);
+        printf("  %s family %d flags %#x %s\n", i->ifa_name, fam, i->ifa_flags, host);
+    }
+    freeifaddrs(ifa);
+    show("netlink with an unknown protocol", socket(AF_NETLINK, SOCK_RAW, 31));
 
     // Bad input.
     show("socket seqpacket inet", socket(AF_INET, SOCK_SEQPACKET, 0));

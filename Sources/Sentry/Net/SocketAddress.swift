@@ -126,11 +126,15 @@ public struct InetAddress: Sendable, Hashable {
 public enum SocketAddress: Sendable, Hashable {
     case unix(UnixAddress)
     case inet(InetAddress)
+    /// struct sockaddr_nl: a port id (0 is the kernel) and multicast groups.
+    case netlink(port: UInt32, groups: UInt32)
 
     public var encoded: [UInt8] {
         switch self {
         case .unix(let u): u.encoded
         case .inet(let i): i.encoded
+        case .netlink(let port, let groups):
+            [UInt8(SocketConstants.AF_NETLINK), 0, 0, 0] + withUnsafeBytes(of: (port, groups)) { Array($0) }
         }
     }
 }

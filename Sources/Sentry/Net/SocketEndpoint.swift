@@ -18,7 +18,8 @@ public final class SocketEndpoint: @unchecked Sendable {
     public let proto: Int32
     /// A TCP connection's server half: it shares its listener's port, never binds it.
     nonisolated(unsafe) var isAccepted = false
-    public var isInet: Bool { family != SocketConstants.AF_UNIX }
+    public var isInet: Bool { family == SocketConstants.AF_INET || family == SocketConstants.AF_INET6 }
+    public var isNetlink: Bool { family == SocketConstants.AF_NETLINK }
     public var isConnectionOriented: Bool { kind != .datagram }
     /// Announces every change in this socket's readiness.
     public let queue = WaitQueue()
@@ -83,7 +84,8 @@ public final class SocketEndpoint: @unchecked Sendable {
     public var address: SocketAddress? { locked { $0.address } }
     /// What getsockname says of an unbound socket.
     public var unnamedAddress: SocketAddress {
-        family == SocketConstants.AF_UNIX ? .unix(.unnamed) : .inet((family == SocketConstants.AF_INET6 ? InetAddress.anyV6 : .anyV4))
+        isNetlink ? .netlink(port: 0, groups: 0)
+            : family == SocketConstants.AF_UNIX ? .unix(.unnamed) : .inet((family == SocketConstants.AF_INET6 ? InetAddress.anyV6 : .anyV4))
     }
     public var peerAddress: SocketAddress? {
         guard let p = locked({ $0.phase == .closed ? nil : $0.peer }) else { return nil }

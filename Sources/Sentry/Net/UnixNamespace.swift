@@ -12,6 +12,8 @@ public final class UnixNamespace: Sendable {
         var abstract: [[UInt8]: SocketEndpoint] = [:]
         var nodes: [NodeKey: SocketEndpoint] = [:]
         var autobindNext: UInt32 = 0
+        var netlinkPorts: [UInt32: ObjectIdentifier] = [:]
+        var netlinkNext: UInt32 = 0xffff_f000   // -4096, where netlink_autobind starts after the pid
     }
     private let state = Mutex(State())
     /// The sandbox's AF_INET ports live next to its AF_UNIX names.
@@ -51,6 +53,24 @@ public final class UnixNamespace: Sendable {
         }
     }
 
+    /// A netlink port id: `port`, or (0) the pid if free, else a negative one.
+    func bindNetlink(_ e: SocketEndpoint, port: UInt32, pid: Int32) throws(Errno) -> UInt32 {
+        try state.withLock { (s: inout State) throws(Errno) -> UInt32 in
+            var chosen = port
+            if chosen == 0 {
+                chosen = UInt32(bitPattern: pid)
+                while s.netlinkPorts[chosen] != nil || chosen == 0 {
+                    chosen = s.netlinkNext
+                    s.netlinkNext = s.netlinkNext <= 0x8000_0000 ? 0xffff_f000 : s.netlinkNext - 1
+                }
+            } else if s.netlinkPorts[chosen] != nil {
+                throw .EADDRINUSE
+            }
+            s.netlinkPorts[chosen] = ObjectIdentifier(e)
+            return chosen
+        }
+    }
+
     func lookupAbstract(_ name: [UInt8]) -> SocketEndpoint? { state.withLock { $0.abstract[name] } }
     func lookupNode(_ key: NodeKey) -> SocketEndpoint? { state.withLock { $0.nodes[key] } }
 
@@ -58,6 +78,7 @@ public final class UnixNamespace: Sendable {
         state.withLock { s in
             if case .unix(.abstract(let n))? = address, s.abstract[n] === e { s.abstract[n] = nil }
             if let node, s.nodes[node] === e { s.nodes[node] = nil }
+            if case .netlink(let p, _)? = address, s.netlinkPorts[p] == ObjectIdentifier(e) { s.netlinkPorts[p] = nil }
         }
     }
 }

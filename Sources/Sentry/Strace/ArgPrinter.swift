@@ -135,6 +135,7 @@ struct ArgPrinter {
         case .socketProtocol(let d):
             let family = args[d]
             if family == 2 || family == 10 { return Decode.named(v, Decode.ipProtocols) }
+            if family == 16 { return Decode.named(v, [0: "NETLINK_ROUTE", 16: "NETLINK_GENERIC"]) }
             return String(Int32(truncatingIfNeeded: v))
         case .socketFlags: return Decode.flags(v, Decode.socketFlags)
         case .sockaddrIn(let l): return sockaddr(v, length: Int(Int32(truncatingIfNeeded: args[l])))
@@ -238,6 +239,10 @@ struct ArgPrinter {
         case 2 where b.count >= 8:
             let port = UInt16(b[2]) << 8 | UInt16(b[3])
             return name + ", sin_port=htons(\(port)), sin_addr=inet_addr(\"\(b[4]).\(b[5]).\(b[6]).\(b[7])\")}"
+        case 16 where b.count >= 12:
+            let (pid, groups) = b.withUnsafeBytes { ($0.loadUnaligned(fromByteOffset: 4, as: UInt32.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) }
+            let hex = String(groups, radix: 16)
+            return name + ", nl_pid=\(pid), nl_groups=" + String(repeating: "0", count: max(0, 8 - hex.count)) + hex + "}"
         case 10 where b.count >= 24:
             let port = UInt16(b[2]) << 8 | UInt16(b[3])
             let flow = b[4..<8].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
