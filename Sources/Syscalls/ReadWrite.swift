@@ -8,6 +8,7 @@ enum ReadWrite {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.readable else { throw .EBADF }
         let n = a.count(2)
+        if let s = file as? SocketFile { return try Sockets.read(t, s, GuestIOV([(a.address(1), n)])) }
         if n == 0 { return 0 }
         return Int64(try t.read(file, into: [GuestRange(a.address(1), n)]))
     }
@@ -16,6 +17,7 @@ enum ReadWrite {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.writable else { throw .EBADF }
         let n = a.count(2)
+        if let s = file as? SocketFile { return try Sockets.write(t, s, GuestIOV([(a.address(1), n)])) }
         if n == 0 { return 0 }
         return try pipeChecked(t) { () throws(Errno) in try t.write(file, from: [GuestRange(a.address(1), n)]) }
     }
@@ -23,12 +25,14 @@ enum ReadWrite {
     static func readv(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.readable else { throw .EBADF }
+        if let s = file as? SocketFile { return try Sockets.read(t, s, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)), tooMany: .EINVAL)) }
         return Int64(try t.read(file, into: t.iovecRanges(a.address(1), count: Int(a.int32(2)))))
     }
 
     static func writev(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.writable else { throw .EBADF }
+        if let s = file as? SocketFile { return try Sockets.write(t, s, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)), tooMany: .EINVAL)) }
         let ranges = try t.iovecRanges(a.address(1), count: Int(a.int32(2)))
         return try pipeChecked(t) { () throws(Errno) in try t.write(file, from: ranges) }
     }

@@ -28,6 +28,8 @@ public final class Kernel: @unchecked Sendable {
     let timerThread = TimerThread()
     /// The first guest's credentials: the sentry's own unless set before `start`.
     public var initialCredentials = Credentials.sentrys()
+    /// The sandbox's AF_UNIX names: abstract ones and bound socket nodes.
+    public let unixNames = UnixNamespace()
 
     private let mutex = KernelLock()
     // Guarded by the lock.

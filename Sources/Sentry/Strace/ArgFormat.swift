@@ -74,12 +74,27 @@ public enum ArgFormat: Sendable {
     case closeRangeFlags         // CLOSE_RANGE_CLOEXEC
     case xattrFlags              // XATTR_CREATE
     case capHeader               // {version=_LINUX_CAPABILITY_VERSION_3, pid=0}
+    case socketDomain            // AF_UNIX
+    case socketType              // SOCK_STREAM|SOCK_CLOEXEC
+    case socketProtocol(domainArg: Int)  // IPPROTO_TCP for AF_INET, else the number
+    case socketFlags             // accept4: SOCK_CLOEXEC|SOCK_NONBLOCK
+    case sockaddrIn(lengthArg: Int)      // {sa_family=AF_INET, sin_port=htons(80), ...}
+    case sockaddrOut(lengthPointerArg: Int)  // out: the same, as long as the kernel wrote
+    case socklenOut              // out: [16]
+    case msgFlags                // MSG_DONTWAIT|MSG_NOSIGNAL
+    case msghdrIn                // {msg_name=..., msg_iov=[...], msg_iovlen=1, msg_controllen=0, msg_flags=0}
+    case msghdrOut               // out: the same after the call
+    case shutdownHow
+    case sockoptLevel
+    case sockoptName(levelArg: Int)
+    case intPointerIn            // [1]
+    case intPointerOut           // out: [1]
 
     var isOutput: Bool {
         switch self {
         case .outBuffer, .iovecOut, .timespecOut, .statOut, .statxOut, .sigactionOut, .sigsetOut, .rlimitOut,
              .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut, .waitStatusOut,
-             .pipeFDsOut:
+             .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut:
             return true
         default: return false
         }

@@ -129,6 +129,33 @@ struct ArgPrinter {
             let data = UInt64(ev.1) | UInt64(ev.2) << 32
             return "{events=\(Decode.flags(UInt64(ev.0), Decode.epollEvents)), data=0x\(String(data, radix: 16))}"
         case .epollCtlOp: return Decode.named(v, [1: "EPOLL_CTL_ADD", 2: "EPOLL_CTL_DEL", 3: "EPOLL_CTL_MOD"])
+        case .socketDomain: return Decode.named(v, Decode.addressFamilies)
+        case .socketType:
+            return Decode.named(v & 0xf, Decode.socketTypes) + (v & ~0xf == 0 ? "" : "|" + Decode.flags(v & ~0xf, Decode.socketFlags))
+        case .socketProtocol(let d):
+            let family = args[d]
+            if family == 2 || family == 10 { return Decode.named(v, Decode.ipProtocols) }
+            if family == 16 { return Decode.named(v, [0: "NETLINK_ROUTE", 16: "NETLINK_GENERIC"]) }
+            return String(Int32(truncatingIfNeeded: v))
+        case .socketFlags: return Decode.flags(v, Decode.socketFlags)
+        case .sockaddrIn(let l): return sockaddr(v, length: Int(Int32(truncatingIfNeeded: args[l])))
+        case .sockaddrOut(let lp):
+            guard result >= 0, v != 0, let len = read(args[lp], Int32.self) else { return hexOrNull(v) }
+            return sockaddr(v, length: Int(len))
+        case .socklenOut, .intPointerIn, .intPointerOut:
+            guard let n = read(v, Int32.self) else { return hexOrNull(v) }
+            return "[\(n)]"
+        case .msgFlags: return Decode.flags(v, Decode.msgFlags)
+        case .msghdrIn: return msghdr(v, output: false)
+        case .msghdrOut: return msghdr(v, output: true)
+        case .shutdownHow: return Decode.named(v, [0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"])
+        case .sockoptLevel: return Decode.named(v, Decode.sockoptLevels)
+        case .sockoptName(let l):
+            switch args[l] {
+            case 1: return Decode.named(v, Decode.socketOptions)
+            case 6: return Decode.named(v, Decode.tcpOptions)
+            default: return String(Int32(truncatingIfNeeded: v))
+            }
         case .clockID: return Decode.named(v, Decode.clocks)
         case .timespecIn, .timespecOut:
             guard let t = read(v, timespec.self) else { return hexOrNull(v) }
@@ -196,6 +223,51 @@ struct ArgPrinter {
             guard let m = read(v, UInt64.self) else { return hexOrNull(v) }
             return "[" + (0..<64).filter { m & (1 << UInt64($0)) != 0 }.map(String.init).joined(separator: " ") + "]"
         }
+    }
+
+    /// A sockaddr as strace shows it, for the families the sentry serves.
+    private func sockaddr(_ a: UInt64, length: Int) -> String {
+        guard a != 0, length >= 2, let b = try? mm.copyIn(GuestAddress(a), min(length, 128)) else { return hexOrNull(a) }
+        let family = UInt64(b[0]) | UInt64(b[1]) << 8
+        let name = "{sa_family=" + Decode.named(family, Decode.addressFamilies)
+        switch family {
+        case 1:
+            if b.count == 2 { return name + "}" }
+            if b[2] == 0 { return name + ", sun_path=@" + Decode.quote(b[3...], truncated: false) + "}" }
+            let end = b[2...].firstIndex(of: 0) ?? b.count
+            return name + ", sun_path=" + Decode.quote(b[2..<end], truncated: false) + "}"
+        case 2 where b.count >= 8:
+            let port = UInt16(b[2]) << 8 | UInt16(b[3])
+            return name + ", sin_port=htons(\(port)), sin_addr=inet_addr(\"\(b[4]).\(b[5]).\(b[6]).\(b[7])\")}"
+        case 16 where b.count >= 12:
+            let (pid, groups) = b.withUnsafeBytes { ($0.loadUnaligned(fromByteOffset: 4, as: UInt32.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt32.self)) }
+            let hex = String(groups, radix: 16)
+            return name + ", nl_pid=\(pid), nl_groups=" + String(repeating: "0", count: max(0, 8 - hex.count)) + hex + "}"
+        case 10 where b.count >= 24:
+            let port = UInt16(b[2]) << 8 | UInt16(b[3])
+            let flow = b[4..<8].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            var text = [CChar](repeating: 0, count: 64)
+            let ip = Array(b[8..<24])
+            _ = ip.withUnsafeBytes { inet_ntop(AF_INET6, $0.baseAddress, &text, 64) }
+            let scope = b.count >= 28 ? b[24..<28].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } : 0
+            return name + ", sin6_port=htons(\(port)), sin6_flowinfo=htonl(\(flow)), inet_pton(AF_INET6, \""
+                + String(cString: text) + "\", &sin6_addr), sin6_scope_id=\(scope)}"
+        default:
+            return name + ", sa_data=" + Decode.quote(b[2...], truncated: false) + "}"
+        }
+    }
+
+    /// struct msghdr: name, the data (as an iovec list), control length and flags.
+    private func msghdr(_ a: UInt64, output: Bool) -> String {
+        guard a != 0, let b = try? mm.copyIn(GuestAddress(a), 56) else { return hexOrNull(a) }
+        func word(_ o: Int) -> UInt64 { b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt64.self) } }
+        let nameLength = Int(Int32(truncatingIfNeeded: word(8)))
+        let iovCount = Int(min(word(24), 1024))
+        let limit = output ? Int(max(0, result)) : Int.max
+        var s = "{msg_name=" + (word(0) == 0 ? "NULL" : sockaddr(word(0), length: nameLength))
+        s += ", msg_namelen=\(nameLength), msg_iov=" + iovecs(word(16), count: iovCount, limit: limit)
+        s += ", msg_iovlen=\(iovCount), msg_controllen=\(word(40))"
+        return s + ", msg_flags=" + Decode.flags(UInt64(UInt32(truncatingIfNeeded: word(48))), Decode.msgFlags) + "}"
     }
 
     private func direntCount(_ a: UInt64) -> Int {

@@ -13,6 +13,27 @@ enum Decode {
         return parts.isEmpty ? zero : parts.joined(separator: "|")
     }
 
+    static let addressFamilies: [UInt64: String] = [0: "AF_UNSPEC", 1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6",
+                                                   16: "AF_NETLINK", 17: "AF_PACKET"]
+    static let socketTypes: [UInt64: String] = [1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 4: "SOCK_RDM",
+                                               5: "SOCK_SEQPACKET", 10: "SOCK_PACKET"]
+    static let socketFlags: [(UInt64, String)] = [(0o2000000, "SOCK_CLOEXEC"), (0o4000, "SOCK_NONBLOCK")]
+    static let ipProtocols: [UInt64: String] = [0: "IPPROTO_IP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP", 1: "IPPROTO_ICMP"]
+    static let msgFlags: [(UInt64, String)] = [
+        (0x1, "MSG_OOB"), (0x2, "MSG_PEEK"), (0x4, "MSG_DONTROUTE"), (0x8, "MSG_CTRUNC"), (0x20, "MSG_TRUNC"),
+        (0x40, "MSG_DONTWAIT"), (0x80, "MSG_EOR"), (0x100, "MSG_WAITALL"), (0x4000, "MSG_NOSIGNAL"),
+        (0x8000, "MSG_MORE"), (0x4000_0000, "MSG_CMSG_CLOEXEC"),
+    ]
+    static let sockoptLevels: [UInt64: String] = [1: "SOL_SOCKET", 0: "SOL_IP", 6: "SOL_TCP", 17: "SOL_UDP", 41: "SOL_IPV6"]
+    static let socketOptions: [UInt64: String] = [
+        1: "SO_DEBUG", 2: "SO_REUSEADDR", 3: "SO_TYPE", 4: "SO_ERROR", 5: "SO_DONTROUTE", 6: "SO_BROADCAST",
+        7: "SO_SNDBUF", 8: "SO_RCVBUF", 9: "SO_KEEPALIVE", 10: "SO_OOBINLINE", 13: "SO_LINGER", 15: "SO_REUSEPORT",
+        16: "SO_PASSCRED", 17: "SO_PEERCRED", 18: "SO_RCVLOWAT", 19: "SO_SNDLOWAT", 20: "SO_RCVTIMEO_OLD",
+        21: "SO_SNDTIMEO_OLD", 30: "SO_ACCEPTCONN", 38: "SO_PROTOCOL", 39: "SO_DOMAIN",
+    ]
+    static let tcpOptions: [UInt64: String] = [1: "TCP_NODELAY", 2: "TCP_MAXSEG", 4: "TCP_KEEPIDLE", 5: "TCP_KEEPINTVL",
+                                              6: "TCP_KEEPCNT", 11: "TCP_INFO"]
+
     static func named(_ value: UInt64, _ table: [UInt64: String]) -> String {
         table[value] ?? (Int64(bitPattern: value) < 0 ? String(Int64(bitPattern: value)) : "0x" + String(value, radix: 16))
     }

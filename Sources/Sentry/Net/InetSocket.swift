@@ -1,0 +1,110 @@
+import Glibc
+
+/// AF_INET sockets on the sandbox loopback: the same endpoints as AF_UNIX
+/// (a TCP connection is a connected pair of stream queues, a UDP socket a
+/// datagram queue), named by ports in the sandbox's `Loopback`.
+extension SocketEndpoint {
+    var loopback: Loopback { names.loopback }
+
+    public var inetAddress: InetAddress? {
+        if case .inet(let a)? = address { return a }
+        return nil
+    }
+
+    /// bind(2) for AF_INET and AF_INET6: EINVAL if already bound.
+    public func bindInet(_ a: InetAddress, privileged: Bool = false) throws(Errno) {
+        if address != nil { throw .EINVAL }
+        let (reuse, v6only) = locked { ($0.flagOptions.contains(SocketConstants.SO_REUSEADDR), $0.v6only) }
+        let bound = try loopback.bind(self, ip: a.shown(as: family), tcp: kind == .stream, reuse: reuse, v6only: v6only,
+                                   privileged: privileged)
+        let lost = locked { s -> Bool in
+            if s.address != nil { return true }
+            s.address = .inet(bound)
+            return false
+        }
+        if lost { loopback.unbind(self, port: bound.port, tcp: kind == .stream); throw .EINVAL }
+    }
+
+    /// An unbound socket gets an ephemeral port on `ip` (nil: the wildcard
+    /// of its family) when it first needs a name (listen, connect, a UDP
+    /// send), as inet_autobind does.
+    public func autobindInet(ip: InetAddress? = nil) throws(Errno) -> InetAddress {
+        if let a = inetAddress { return a }
+        try bindInet((ip ?? (family == SocketConstants.AF_INET6 ? .anyV6 : .anyV4)).with(port: 0))
+        return inetAddress!
+    }
+
+    /// Where a connect or send to `a` goes: the wildcard means this host, as
+    /// on Linux; anything off the loopback is unreachable from the sandbox.
+    public static func route(_ a: InetAddress) throws(Errno) -> InetAddress {
+        if a.isAny { return (a.isV4 ? InetAddress.loopbackV4 : InetAddress.loopbackV6).with(port: a.port).shown(as: a.family) }
+        guard a.isLoopback else { throw .ENETUNREACH }
+        return a
+    }
+
+    /// The listener a TCP connect to `a` reaches; ECONNREFUSED if none.
+    public func inetListener(_ a: InetAddress) throws(Errno) -> SocketEndpoint {
+        guard let l = loopback.find(try Self.route(a), tcp: true) else { throw .ECONNREFUSED }
+        return l
+    }
+
+    /// UDP: the socket bound to `a`, if any (a datagram to no one is dropped).
+    public func udpReceiver(_ a: InetAddress) throws(Errno) -> SocketEndpoint? {
+        loopback.find(try Self.route(a), tcp: false)
+    }
+
+    /// An address as this socket shows it (a peer's IPv4 address on an
+    /// AF_INET6 socket is ::ffff:a.b.c.d).
+    public func present(_ a: SocketAddress?) -> SocketAddress? {
+        guard case .inet(let i)? = a else { return a }
+        return .inet(i.shown(as: family))
+    }
+
+    /// UDP connect: the default destination (nil: AF_UNSPEC dissolves it).
+    public func connectUDP(_ a: InetAddress?) throws(Errno) {
+        if let a {
+            let dest = try Self.route(a)
+            _ = try autobindInet()
+            locked { $0.inetPeer = dest; $0.phase = .connected }
+        } else {
+            locked { $0.inetPeer = nil; $0.phase = .idle }
+        }
+        queue.notify()
+    }
+
+    public var udpPeer: InetAddress? { locked { $0.inetPeer } }
+
+    /// Queues a UDP datagram at `target` unless its receive buffer is full,
+    /// when UDP drops it (the sender never waits for a receiver).
+    public func sendUDP(_ m: SocketMessage, to target: SocketEndpoint) throws(Errno) {
+        if locked({ $0.shutWrite }) { throw .EPIPE }
+        guard m.data.count <= 65507 else { throw .EMSGSIZE }
+        let delivered = target.locked { t -> Bool in
+            guard t.phase != .closed, !t.shutRead, t.rx.bytes + m.data.count <= t.receiveBuffer else { return false }
+            t.rx.append(m)
+            return true
+        }
+        if delivered { target.queue.notify() }
+    }
+
+    /// A non-blocking TCP connect that was refused reports it through SO_ERROR.
+    public func setPendingError(_ e: Errno) {
+        locked { $0.error = e }
+        queue.notify()
+    }
+
+    /// A write to a TCP peer that has closed is taken and lost, and the
+    /// peer's reset shuts the socket: the next write is EPIPE, as on Linux.
+    public func absorbWriteAfterPeerClosed() -> Bool {
+        let absorbed = locked { s -> Bool in
+            guard isInet, kind == .stream, s.peerClosed, !s.shutWrite else { return false }
+            s.shutWrite = true
+            s.error = .EPIPE
+            return true
+        }
+        if absorbed { queue.notify() }
+        return absorbed
+    }
+
+    public func hasFlagOption(_ name: Int32) -> Bool { locked { $0.flagOptions.contains(name) } }
+}

@@ -1,0 +1,78 @@
+import Glibc
+import Synchronization
+
+/// The sandbox's own loopback network: AF_INET ports on 127.0.0.0/8 (a
+/// socket bound to 0.0.0.0 is reached through any of them), one port table
+/// for TCP and one for UDP. Nothing here touches the host's network.
+public final class Loopback: Sendable {
+    struct Binding {
+        let endpoint: SocketEndpoint
+        let ip: InetAddress
+        let reuse: Bool
+        let v6only: Bool
+
+        /// Whether a packet to `dest` reaches this binding: its own address,
+        /// or a wildcard of the right kind (:: takes IPv4 too unless IPV6_V6ONLY).
+        func accepts(_ dest: InetAddress) -> Bool {
+            if ip.sameIP(dest) { return true }
+            guard ip.isAny else { return false }
+            return ip.isV4 ? dest.isV4 : (!dest.isV4 || !v6only)
+        }
+    }
+    private struct State {
+        var tcp: [UInt16: [Binding]] = [:]
+        var udp: [UInt16: [Binding]] = [:]
+        var nextEphemeral: UInt16 = Loopback.ephemeral.lowerBound
+    }
+    private let state = Mutex(State())
+    /// net.ipv4.ip_local_port_range's default.
+    static let ephemeral: ClosedRange<UInt16> = 32768...60999
+
+    public init() {}
+
+    /// Binds `e` to `ip:port` (port 0: an ephemeral one). EADDRNOTAVAIL off
+    /// the loopback, EADDRINUSE if another socket holds an overlapping
+    /// address unless both asked for SO_REUSEADDR and (TCP) the holder is
+    /// not listening.
+    func bind(_ e: SocketEndpoint, ip: InetAddress, tcp: Bool, reuse: Bool, v6only: Bool, privileged: Bool) throws(Errno) -> InetAddress {
+        guard ip.isAny || ip.isLoopback else { throw .EADDRNOTAVAIL }
+        // Ports below ip_unprivileged_port_start (1024) need CAP_NET_BIND_SERVICE.
+        if ip.port != 0 && ip.port < 1024 && !privileged { throw .EACCES }
+        return try state.withLock { (s: inout State) throws(Errno) -> InetAddress in
+            var table = tcp ? s.tcp : s.udp
+            let mine = Binding(endpoint: e, ip: ip, reuse: reuse, v6only: v6only)
+            var chosen = ip.port
+            if chosen == 0 {
+                let span = Int(Self.ephemeral.upperBound - Self.ephemeral.lowerBound) + 1
+                for _ in 0..<span {
+                    let p = s.nextEphemeral
+                    s.nextEphemeral = p >= Self.ephemeral.upperBound ? Self.ephemeral.lowerBound : p + 1
+                    if table[p, default: []].isEmpty { chosen = p; break }
+                }
+                guard chosen != 0 else { throw .EADDRINUSE }
+            } else {
+                for b in table[chosen, default: []] where b.accepts(ip) || mine.accepts(b.ip) {
+                    let shareable = reuse && b.reuse && (!tcp || b.endpoint.phase != .listening)
+                    if !shareable { throw .EADDRINUSE }
+                }
+            }
+            table[chosen, default: []].append(mine)
+            if tcp { s.tcp = table } else { s.udp = table }
+            return ip.with(port: chosen)
+        }
+    }
+
+    func unbind(_ e: SocketEndpoint, port: UInt16, tcp: Bool) {
+        state.withLock { s in
+            if tcp { s.tcp[port]?.removeAll { $0.endpoint === e } } else { s.udp[port]?.removeAll { $0.endpoint === e } }
+        }
+    }
+
+    /// The socket a packet to `dest` reaches: a listener (TCP) or any bound
+    /// socket (UDP), the exact address before a wildcard.
+    func find(_ dest: InetAddress, tcp: Bool) -> SocketEndpoint? {
+        let candidates = state.withLock { s in (tcp ? s.tcp[dest.port] : s.udp[dest.port]) ?? [] }
+        let live = candidates.filter { $0.accepts(dest) && (!tcp || $0.endpoint.phase == .listening) }
+        return (live.first { $0.ip.sameIP(dest) } ?? live.first)?.endpoint
+    }
+}

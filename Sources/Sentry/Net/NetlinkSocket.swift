@@ -1,0 +1,39 @@
+import Glibc
+
+/// AF_NETLINK sockets (NETLINK_ROUTE): datagram endpoints whose requests the
+/// sentry answers at once, into the socket's own receive queue, as the
+/// kernel side of rtnetlink would.
+extension SocketEndpoint {
+    /// bind(2), or the autobind of a first send: port 0 picks one, the
+    /// process's pid first, as netlink_autobind does.
+    public func bindNetlink(port: UInt32, groups: UInt32, pid: Int32) throws(Errno) {
+        if case .netlink(let p, _)? = address, p != 0 {
+            guard port == 0 || port == p else { throw .EINVAL }
+            locked { $0.address = .netlink(port: p, groups: groups) }
+            return
+        }
+        let chosen = try names.bindNetlink(self, port: port, pid: pid)
+        locked { $0.address = .netlink(port: chosen, groups: groups) }
+    }
+
+    public var netlinkPort: UInt32 {
+        if case .netlink(let p, _)? = address { return p }
+        return 0
+    }
+
+    /// A request to the kernel: the replies queue up for this socket's next
+    /// receive, from port 0.
+    public func netlinkRequest(_ request: [UInt8], pid: Int32) throws(Errno) {
+        if netlinkPort == 0 { try bindNetlink(port: 0, groups: 0, pid: pid) }
+        let reply = NetlinkRoute.respond(to: request, port: netlinkPort)
+        guard !reply.isEmpty else { return }
+        let queued = locked { s -> Bool in
+            guard s.rx.bytes + reply.count <= s.receiveBuffer else { return false }
+            s.rx.append(SocketMessage(data: reply, rights: [], credentials: nil, from: .netlink(port: 0, groups: 0), sender: nil))
+            return true
+        }
+        // A reply that does not fit is lost and the reader told so (ENOBUFS), as netlink_overrun does.
+        if !queued { locked { $0.error = .ENOBUFS } }
+        queue.notify()
+    }
+}

@@ -1,0 +1,102 @@
+import Glibc
+import Synchronization
+
+/// The sender's credentials a message carries (struct ucred).
+public struct SocketCredentials: Sendable, Equatable {
+    public var pid: Int32, uid: UInt32, gid: UInt32
+    public init(pid: Int32, uid: UInt32, gid: UInt32) { self.pid = pid; self.uid = uid; self.gid = gid }
+}
+
+/// One unit in a receive queue: a datagram, a seqpacket record, or one
+/// write's bytes on a stream. Descriptors and credentials ride along, as
+/// Linux's skb control block carries them.
+public struct SocketMessage: @unchecked Sendable {
+    public var data: [UInt8]
+    /// How much of `data` a stream reader already took.
+    var offset = 0
+    public var rights: [FileDescription]
+    public var credentials: SocketCredentials?
+    /// The sender's address (recvfrom on a datagram socket).
+    public var from: SocketAddress?
+    /// Who is charged for the bytes until they are read (SO_SNDBUF back-pressure).
+    let sender: SocketAccount?
+
+    public var remaining: Int { data.count - offset }
+    /// What a queued message costs its sender beyond its bytes, as an skb's
+    /// truesize does on Linux: empty datagrams and descriptor-only messages
+    /// fill a send buffer too, so a flood stays bounded.
+    static let overhead = 512
+    var overhead: Int { sender == nil ? 0 : Self.overhead + 8 * rights.count }
+    /// The bytes charged to the sender while the message is queued.
+    var charge: Int { sender == nil ? 0 : data.count + overhead }
+
+    public init(data: [UInt8], rights: [FileDescription], credentials: SocketCredentials?, from: SocketAddress?, sender: SocketAccount?) {
+        self.data = data; self.rights = rights; self.credentials = credentials; self.from = from; self.sender = sender
+    }
+}
+
+/// The bytes a socket has queued at its peers and not yet read: its send
+/// buffer. Senders wait on `queue` for readers to drain them.
+public final class SocketAccount: Sendable {
+    private let bytes = Atomic<Int>(0)
+    public let queue: WaitQueue
+    init(queue: WaitQueue) { self.queue = queue }
+
+    public var inFlight: Int { bytes.load(ordering: .relaxed) }
+    func charge(_ n: Int) { bytes.add(n, ordering: .relaxed) }
+    func release(_ n: Int) {
+        bytes.subtract(n, ordering: .relaxed)
+        queue.notify()
+    }
+}
+
+/// A receive queue: messages in arrival order, bounded by the senders'
+/// send buffers (streams, seqpackets) and by a message count (datagrams).
+/// Callers hold the owning socket's lock.
+struct SocketBuffer {
+    private(set) var messages: [SocketMessage] = []
+    private var head = 0
+    /// Unread bytes (FIONREAD on a stream).
+    private(set) var bytes = 0
+
+    var isEmpty: Bool { head == messages.count }
+    var count: Int { messages.count - head }
+    var first: SocketMessage? { isEmpty ? nil : messages[head] }
+    /// Messages from the first on, for peeking and stream reads.
+    var pending: ArraySlice<SocketMessage> { messages[head...] }
+
+    mutating func append(_ m: SocketMessage) {
+        messages.append(m)
+        bytes += m.remaining
+    }
+
+    /// Takes `n` bytes of the first message, or all of it (`whole`); a
+    /// message read to its end is dropped, one read in part gives up its
+    /// descriptors to this read. Returns the account to credit once the
+    /// lock is released, the bytes taken and the credit owed (the bytes, and
+    /// the overhead once the message is gone).
+    mutating func consume(_ n: Int, whole: Bool) -> (SocketAccount?, Int, Int) {
+        var m = messages[head]
+        let overhead = m.overhead
+        let take = whole ? m.remaining : min(n, m.remaining)
+        m.offset += take
+        bytes -= take
+        if whole || m.remaining == 0 {
+            messages[head] = SocketMessage(data: [], rights: [], credentials: nil, from: nil, sender: nil)
+            head += 1
+            if head > 64 && head * 2 > messages.count { messages.removeFirst(head); head = 0 }
+            return (m.sender, take, take + overhead)
+        }
+        // Descriptors go with the first read; the overhead is still owed.
+        m.rights = []
+        messages[head] = m
+        return (m.sender, take, take + overhead - m.overhead)
+    }
+
+    /// Everything, for a socket that closes.
+    mutating func drain() -> [SocketMessage] {
+        let out = Array(messages[head...])
+        messages = []; head = 0; bytes = 0
+        return out
+    }
+}

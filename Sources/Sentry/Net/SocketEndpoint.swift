@@ -1,0 +1,394 @@
+import Glibc
+import Synchronization
+
+/// The kernel side of one AF_UNIX socket (Linux's `struct unix_sock`): its
+/// state, receive queue and options. The file description the guest holds
+/// (`SocketFile`) closes it when the last fd goes; endpoints refer to each
+/// other strongly, and closing breaks the links.
+///
+/// Locking: each endpoint has its own lock and no code holds two at once;
+/// a change that concerns two endpoints is two steps, each re-checking.
+public final class SocketEndpoint: @unchecked Sendable {
+    public enum Kind: Sendable { case stream, datagram, seqpacket }
+    public enum Phase: Sendable { case idle, listening, connected, closed }
+
+    public let kind: Kind
+    /// AF_UNIX or AF_INET, and the protocol SO_PROTOCOL reports (0, TCP, UDP).
+    public let family: Int32
+    public let proto: Int32
+    /// A TCP connection's server half: it shares its listener's port, never binds it.
+    nonisolated(unsafe) var isAccepted = false
+    public var isInet: Bool { family == SocketConstants.AF_INET || family == SocketConstants.AF_INET6 }
+    public var isNetlink: Bool { family == SocketConstants.AF_NETLINK }
+    public var isConnectionOriented: Bool { kind != .datagram }
+    /// Announces every change in this socket's readiness.
+    public let queue = WaitQueue()
+    /// What this socket has queued at its peers (SO_SNDBUF).
+    public let account: SocketAccount
+    unowned let names: UnixNamespace
+
+    /// net.core.wmem_default / rmem_default, and Linux's floors for the setters.
+    public static let defaultBuffer = 212_992, maxBuffer = 212_992
+    static let minSendBuffer = 4608, minReceiveBuffer = 2304
+    /// net.unix.max_dgram_qlen: datagrams a receiver queues from senders it is not connected to.
+    static let maxDatagramQueue = 10
+
+    struct State {
+        var phase = Phase.idle
+        var address: SocketAddress?
+        /// Connected peer (stream, seqpacket) or default destination (datagram).
+        var peer: SocketEndpoint?
+        var rx = SocketBuffer()
+        var backlog: [SocketEndpoint] = []
+        var backlogLimit = 0
+        var shutRead = false, shutWrite = false
+        /// sk_err: ECONNRESET when the peer closed with unread data.
+        var error: Errno?
+        var passCredentials = false
+        var sendBuffer = SocketEndpoint.defaultBuffer, receiveBuffer = SocketEndpoint.defaultBuffer
+        /// SO_PEERCRED: the peer process at connect (or listen) time, or socketpair's.
+        var peerCredentials: SocketCredentials?
+        /// Whose creds a listener hands its connections.
+        var listenCredentials: SocketCredentials?
+        var receiveTimeout: Int64 = 0, sendTimeout: Int64 = 0
+        var linger: (on: Bool, seconds: Int32) = (false, 0)
+        /// Boolean options Linux records on any socket (SO_REUSEADDR, SO_KEEPALIVE, ...).
+        var flagOptions: Set<Int32> = []
+        /// Datagram sockets connected to this one: told when space frees up.
+        var connectedSenders: [ObjectIdentifier: WaitQueue] = [:]
+        var tcpOptions: [Int32: Int32] = [:]
+        /// A UDP socket's connected destination.
+        var inetPeer: InetAddress?
+        /// TCP: the peer closed after reading everything (a FIN came).
+        var peerClosed = false
+        var v6only = false
+        /// The (device, inode) of a path binding, to undo at close.
+        var boundNode: UnixNamespace.NodeKey?
+    }
+    let state: Mutex<State>
+
+    init(kind: Kind, names: UnixNamespace, family: Int32 = SocketConstants.AF_UNIX, proto: Int32 = 0) {
+        self.kind = kind
+        self.family = family
+        self.proto = proto
+        self.names = names
+        account = SocketAccount(queue: queue)
+        state = Mutex(State())
+    }
+
+    func locked<T, E: Error>(_ body: (inout State) throws(E) -> T) throws(E) -> T {
+        try state.withLock { (s: inout State) throws(E) -> T in try body(&s) }
+    }
+
+    public var phase: Phase { locked { $0.phase } }
+    public var address: SocketAddress? { locked { $0.address } }
+    /// What getsockname says of an unbound socket.
+    public var unnamedAddress: SocketAddress {
+        isNetlink ? .netlink(port: 0, groups: 0)
+            : family == SocketConstants.AF_UNIX ? .unix(.unnamed) : .inet((family == SocketConstants.AF_INET6 ? InetAddress.anyV6 : .anyV4))
+    }
+    public var peerAddress: SocketAddress? {
+        guard let p = locked({ $0.phase == .closed ? nil : $0.peer }) else { return nil }
+        return present(p.address ?? p.unnamedAddress)
+    }
+
+    // MARK: Connection set-up
+
+    /// Joins two fresh endpoints (socketpair, and a connect's two halves).
+    static func pair(_ a: SocketEndpoint, _ b: SocketEndpoint, credentials ca: SocketCredentials, _ cb: SocketCredentials) {
+        a.locked { $0.peer = b; $0.phase = .connected; $0.peerCredentials = cb }
+        b.locked { $0.peer = a; $0.phase = .connected; $0.peerCredentials = ca }
+    }
+
+    public func listen(backlog: Int32, credentials: SocketCredentials) throws(Errno) {
+        guard isConnectionOriented else { throw .EOPNOTSUPP }
+        try locked { (s: inout State) throws(Errno) in
+            guard s.address != nil, s.phase == .idle || s.phase == .listening else { throw .EINVAL }
+            // An unsigned compare, as Linux does: a negative backlog means the maximum.
+            s.backlogLimit = Int(min(UInt32(bitPattern: backlog), UInt32(SocketConstants.somaxconn)))
+            s.phase = .listening
+            s.listenCredentials = credentials
+        }
+        queue.notify()
+    }
+
+    /// One attempt to connect a stream or seqpacket socket to `listener`:
+    /// EAGAIN while its backlog is full.
+    public func connect(to listener: SocketEndpoint, credentials: SocketCredentials, serverAddress: SocketAddress? = nil) throws(Errno) {
+        guard listener.kind == kind else { throw .EPROTOTYPE }
+        try locked { (s: inout State) throws(Errno) in
+            switch s.phase {
+            case .connected: throw .EISCONN
+            case .listening: throw .EINVAL
+            case .closed: throw .EBADF
+            case .idle: break
+            }
+        }
+        let server = SocketEndpoint(kind: kind, names: names, family: listener.family, proto: proto)
+        try listener.locked { (l: inout State) throws(Errno) in
+            guard l.phase == .listening else { throw .ECONNREFUSED }
+            // Linux lets one more than the backlog wait (unix_recvq_full is a '>').
+            guard l.backlog.count <= l.backlogLimit else { throw .EAGAIN }
+            server.locked { srv in
+                srv.address = server.present(serverAddress ?? l.address)
+                srv.peer = self
+                srv.phase = .connected
+                srv.peerCredentials = credentials
+                srv.sendBuffer = l.sendBuffer; srv.receiveBuffer = l.receiveBuffer
+                srv.passCredentials = l.passCredentials
+            }
+            server.isAccepted = true
+            l.backlog.append(server)
+        }
+        let lc = listener.locked { $0.listenCredentials }
+        let raced: Bool = locked { s in
+            guard s.phase == .idle else { return true }
+            s.peer = server; s.phase = .connected; s.peerCredentials = lc
+            return false
+        }
+        listener.queue.notify()
+        if raced { server.close(); throw .EISCONN }
+        queue.notify()
+    }
+
+    /// Takes the oldest pending connection: EAGAIN if none.
+    public func accept() throws(Errno) -> SocketEndpoint {
+        guard isConnectionOriented else { throw .EOPNOTSUPP }
+        let e = try locked { (s: inout State) throws(Errno) -> SocketEndpoint in
+            guard s.phase == .listening else { throw .EINVAL }
+            guard !s.backlog.isEmpty else { throw .EAGAIN }
+            return s.backlog.removeFirst()
+        }
+        queue.notify()   // a blocked connect may now fit
+        return e
+    }
+
+    /// connect(2) on a datagram socket: the default destination (nil: AF_UNSPEC, dissolve).
+    public func connectDatagram(to target: SocketEndpoint?) throws(Errno) {
+        if let target, target.kind != kind { throw .EPROTOTYPE }
+        if let target, target.phase == .closed { throw .ECONNREFUSED }
+        let old = locked { s -> SocketEndpoint? in
+            let o = s.peer
+            s.peer = target
+            s.phase = target == nil ? .idle : .connected
+            return o
+        }
+        let me = ObjectIdentifier(self)
+        if let old, old !== target { _ = old.locked { $0.connectedSenders.removeValue(forKey: me) } }
+        if let target { target.locked { $0.connectedSenders[me] = queue } }
+        queue.notify()
+    }
+
+    public func shutdown(_ how: Int32) throws(Errno) {
+        guard (SocketConstants.SHUT_RD...SocketConstants.SHUT_RDWR).contains(how) else { throw .EINVAL }
+        let rd = how != SocketConstants.SHUT_WR, wr = how != SocketConstants.SHUT_RD
+        let peer = locked { s -> SocketEndpoint? in
+            if rd { s.shutRead = true }
+            if wr { s.shutWrite = true }
+            return s.phase == .connected ? s.peer : nil
+        }
+        // A connection's peer sees the mirror image: our SHUT_WR is its EOF.
+        if let peer, isConnectionOriented {
+            peer.locked { p in
+                if wr { p.shutRead = true }
+                if rd { p.shutWrite = true }
+            }
+            peer.queue.notify()
+        }
+        queue.notify()
+    }
+
+    /// The last fd went: unbind, wake the peer with EOF (ECONNRESET if we
+    /// leave data unread), refuse pending connections, drop queued messages.
+    func close() {
+        let (peer, pending, dropped, node, address) = locked { s in
+            let r = (s.peer, s.backlog, s.rx.drain(), s.boundNode, s.address)
+            s.phase = .closed
+            s.peer = nil
+            s.backlog = []
+            s.shutRead = true; s.shutWrite = true
+            s.connectedSenders = [:]
+            return r
+        }
+        names.unbind(self, address: address, node: node)
+        if case .inet(let a)? = address, !isAccepted { names.loopback.unbind(self, port: a.port, tcp: kind == .stream) }
+        if let peer {
+            if isConnectionOriented {
+                peer.locked { p in
+                    if isInet && dropped.isEmpty {
+                        // TCP: a FIN; the peer may still write once (then our reset ends it).
+                        p.shutRead = true; p.peerClosed = true
+                    } else {
+                        p.shutRead = true; p.shutWrite = true
+                        if !dropped.isEmpty { p.error = .ECONNRESET }
+                    }
+                }
+            } else {
+                _ = peer.locked { $0.connectedSenders.removeValue(forKey: ObjectIdentifier(self)) }
+            }
+            peer.queue.notify()
+        }
+        for e in pending { e.close() }
+        for m in dropped { m.sender?.release(m.remaining + m.overhead) }
+        let rights = dropped.reduce(0) { $0 + $1.rights.count }
+        if rights > 0 { names.rightsInFlight.subtract(rights, ordering: .relaxed) }
+        queue.notify()
+    }
+
+    // MARK: Data
+
+    /// How many bytes a stream send may queue now (0 or less: the send
+    /// buffer is full), after the checks unix_stream_sendmsg makes first.
+    public func streamSendSpace() throws(Errno) -> Int {
+        let (phase, shutWrite, peer, limit) = locked { s in (s.phase, s.shutWrite, s.peer, s.sendBuffer) }
+        if shutWrite { throw .EPIPE }
+        guard phase == .connected, let peer else { throw .ENOTCONN }
+        if peer.locked({ $0.phase == .closed || $0.shutRead }) { throw .EPIPE }
+        return limit - account.inFlight
+    }
+
+    /// Queues one message at `target` (nil: the connected peer), with the
+    /// checks unix_stream_sendmsg / unix_dgram_sendmsg make.
+    public func send(_ message: SocketMessage, to explicitTarget: SocketEndpoint?) throws(Errno) {
+        let (peer, shutWrite, limit) = locked { s in (s.peer, s.shutWrite, s.sendBuffer) }
+        if shutWrite { throw .EPIPE }
+        if kind != .stream {
+            guard message.data.count <= limit - 32 else { throw .EMSGSIZE }
+            if account.inFlight >= limit { throw .EAGAIN }
+        }
+        guard let target = explicitTarget ?? peer else { throw .ENOTCONN }
+        try target.locked { (t: inout State) throws(Errno) in
+            if t.phase == .closed {
+                if kind == .datagram { throw .ECONNREFUSED }
+                throw .EPIPE
+            }
+            if kind == .datagram {
+                if let tp = t.peer, tp !== self { throw .EPERM }
+                if t.shutRead { throw .EPIPE }
+                if target !== self && t.peer !== self && t.rx.count > Self.maxDatagramQueue { throw .EAGAIN }
+            } else if t.shutRead {
+                throw .EPIPE
+            }
+            t.rx.append(message)
+        }
+        if message.charge > 0 { account.charge(message.charge) }
+        if !message.rights.isEmpty { names.rightsInFlight.add(message.rights.count, ordering: .relaxed) }
+        target.queue.notify()
+    }
+
+    /// Forgets a dead default destination (a datagram send got ECONNREFUSED).
+    public func forgetDeadPeer() {
+        guard kind == .datagram, let p = locked({ $0.peer }), p.phase == .closed else { return }
+        locked { s in if s.peer === p { s.peer = nil; s.phase = .idle } }
+    }
+
+    /// What a receive sees, without waiting.
+    public struct Received: @unchecked Sendable {
+        public var data: [UInt8] = []
+        public var fullLength = 0
+        public var rights: [FileDescription] = []
+        public var credentials: SocketCredentials?
+        public var from: SocketAddress?
+        public var truncated = false
+        public var endOfFile = false
+    }
+
+    /// One receive: up to `max` bytes. Streams gather across writes but never
+    /// past a message that carries descriptors (nor, with SO_PASSCRED, across
+    /// writers); datagrams and seqpackets take one message, the rest of a
+    /// longer one lost unless peeking. EAGAIN when there is nothing yet;
+    /// `endOfFile` once the peer is gone or reading is shut down.
+    public func receive(max: Int, peek: Bool) throws(Errno) -> Received {
+        var r = Received()
+        var credits: [(SocketAccount, Int)] = []
+        try locked { (s: inout State) throws(Errno) in
+            if s.rx.isEmpty {
+                if let e = s.error { s.error = nil; throw e }
+                if s.shutRead || (kind != .datagram && s.phase == .closed) { r.endOfFile = true; return }
+                // unix_stream_read_generic says EINVAL, unix_seqpacket_recvmsg ENOTCONN.
+                if kind != .datagram && s.phase != .connected { throw kind == .stream && !isInet ? .EINVAL : .ENOTCONN }
+                throw .EAGAIN
+            }
+            if kind == .stream {
+                var first = true
+                for m in s.rx.pending {
+                    if !first && (!m.rights.isEmpty || (s.passCredentials && m.credentials != r.credentials)) { break }
+                    let take = Swift.min(max - r.data.count, m.remaining)
+                    if take == 0 { break }
+                    r.data += m.data[m.offset..<(m.offset + take)]
+                    if first { r.credentials = m.credentials; r.from = m.from; r.rights = m.rights }
+                    first = false
+                    if take < m.remaining || !m.rights.isEmpty { break }
+                }
+                r.fullLength = r.data.count
+                if !peek {
+                    var left = r.data.count
+                    while left > 0 {
+                        let (acct, took, credit) = s.rx.consume(left, whole: false)
+                        if let acct, credit > 0 { credits.append((acct, credit)) }
+                        left -= took
+                    }
+                }
+            } else {
+                let m = s.rx.first!
+                r.fullLength = m.remaining
+                r.data = Array(m.data[m.offset..<(m.offset + Swift.min(max, m.remaining))])
+                r.truncated = r.data.count < m.remaining
+                r.rights = m.rights
+                r.credentials = m.credentials
+                r.from = m.from
+                if !peek {
+                    let (acct, _, credit) = s.rx.consume(0, whole: true)
+                    if let acct, credit > 0 { credits.append((acct, credit)) }
+                }
+            }
+        }
+        if !peek {
+            if !r.rights.isEmpty { names.rightsInFlight.subtract(r.rights.count, ordering: .relaxed) }
+            for (a, n) in credits { a.release(n) }
+            let senders = locked { Array($0.connectedSenders.values) }
+            for q in senders { q.notify() }
+        }
+        return r
+    }
+
+    public var sendBufferSize: Int { locked { $0.sendBuffer } }
+    /// The connected peer's queue (where a blocked datagram send waits for room).
+    public var peerQueue: WaitQueue? { locked { $0.peer?.queue } }
+
+    /// Whether a receive should report SCM_CREDENTIALS.
+    public var passesCredentials: Bool { locked { $0.passCredentials } }
+
+    // MARK: Readiness and options
+
+    /// poll(2) bits, as unix_poll and unix_dgram_poll compute them.
+    public func readiness(_ mask: Int16) -> Int16 {
+        let POLLRDHUP: Int16 = 0x2000
+        let (phase, readable, shutRead, shutWrite, hasError, peer, limit, pending) = locked { s in
+            (s.phase, !s.rx.isEmpty, s.shutRead, s.shutWrite, s.error != nil, s.peer, s.sendBuffer, !s.backlog.isEmpty)
+        }
+        var r: Int16 = 0
+        if hasError { r |= Int16(POLLERR) }
+        if shutRead && shutWrite { r |= Int16(POLLHUP) }
+        if shutRead { r |= POLLRDHUP | Int16(POLLIN | POLLRDNORM) }
+        if readable || (phase == .listening && pending) { r |= Int16(POLLIN | POLLRDNORM) }
+        if kind != .datagram && (phase == .idle || phase == .closed) { r |= Int16(POLLHUP) }
+        var writable = phase != .listening && account.inFlight * 4 <= limit
+        if writable, kind == .datagram, let peer, peer !== self {
+            writable = peer.locked { p in p.peer === self || p.rx.count <= Self.maxDatagramQueue }
+        }
+        if writable { r |= Int16(POLLOUT | POLLWRNORM | POLLWRBAND) }
+        return r & (mask | Int16(POLLERR | POLLHUP))
+    }
+
+    /// FIONREAD: a stream's unread bytes; a datagram socket's next message.
+    public var unreadBytes: Int {
+        locked { s in
+            if s.phase == .listening { return 0 }
+            return kind == .stream ? s.rx.bytes : (s.rx.first?.remaining ?? 0)
+        }
+    }
+
+    /// SO_ERROR reads and clears the pending error.
+    public func takeError() -> Errno? { locked { s in defer { s.error = nil }; return s.error } }
+}

@@ -1,0 +1,114 @@
+import Glibc
+
+/// getsockopt/setsockopt at SOL_SOCKET for AF_UNIX sockets, as
+/// sk_getsockopt/sk_setsockopt answer them. Options Linux only records on a
+/// unix socket (SO_REUSEADDR, SO_KEEPALIVE, ...) are recorded and reported.
+extension SocketEndpoint {
+    private typealias C = SocketConstants
+
+    /// The option's value as getsockopt copies it out (the caller truncates
+    /// it to the guest's length, as Linux does).
+    public func getOption(level: Int32, name: Int32) throws(Errno) -> [UInt8] {
+        func int(_ v: Int) -> [UInt8] { withUnsafeBytes(of: Int32(clamping: v)) { Array($0) } }
+        if level == Self.IPPROTO_TCP && isInet && kind == .stream {
+            guard let v = locked({ $0.tcpOptions[name] }) ?? Self.tcpDefaults[name] else { throw .ENOPROTOOPT }
+            return int(Int(v))
+        }
+        if level == Self.IPPROTO_IPV6 && family == C.AF_INET6 && name == Self.IPV6_V6ONLY {
+            return int(locked { $0.v6only } ? 1 : 0)
+        }
+        guard level == C.SOL_SOCKET else { throw isInet ? .ENOPROTOOPT : .EOPNOTSUPP }   // unix sockets have no other level
+        return try locked { (s: inout State) throws(Errno) -> [UInt8] in
+            switch name {
+            case C.SO_TYPE: return int(kind == .stream ? 1 : kind == .datagram ? 2 : 5)
+            case C.SO_DOMAIN: return int(Int(family))
+            case C.SO_PROTOCOL: return int(Int(proto))
+            case C.SO_ERROR:
+                let e = s.error; s.error = nil
+                return int(Int(e?.rawValue ?? 0))
+            case C.SO_SNDBUF: return int(s.sendBuffer)
+            case C.SO_RCVBUF: return int(s.receiveBuffer)
+            case C.SO_PASSCRED: return int(s.passCredentials ? 1 : 0)
+            case C.SO_ACCEPTCONN: return int(s.phase == .listening ? 1 : 0)
+            case C.SO_PEERCRED:
+                // No peer: pid 0 and the overflow ids (-1), as cred_to_ucred leaves them.
+                let c = (isInet ? nil : s.peerCredentials) ?? SocketCredentials(pid: 0, uid: UInt32.max, gid: UInt32.max)
+                return withUnsafeBytes(of: (c.pid, c.uid, c.gid)) { Array($0) }
+            case C.SO_RCVTIMEO, C.SO_SNDTIMEO:
+                let ns = name == C.SO_RCVTIMEO ? s.receiveTimeout : s.sendTimeout
+                let tv = (Int64(ns / 1_000_000_000), Int64(ns % 1_000_000_000 / 1000))
+                return withUnsafeBytes(of: tv) { Array($0) }
+            case C.SO_LINGER:
+                return withUnsafeBytes(of: (s.linger.on ? Int32(1) : 0, s.linger.seconds)) { Array($0) }
+            case C.SO_REUSEADDR, C.SO_KEEPALIVE, C.SO_BROADCAST, C.SO_OOBINLINE, C.SO_DONTROUTE, C.SO_REUSEPORT:
+                return int(s.flagOptions.contains(name) ? 1 : 0)
+            case C.SO_RCVLOWAT, C.SO_SNDLOWAT: return int(1)
+            default: throw .ENOPROTOOPT
+            }
+        }
+    }
+
+    public func setOption(level: Int32, name: Int32, value: [UInt8]) throws(Errno) {
+        if level == Self.IPPROTO_TCP && isInet && kind == .stream {
+            guard Self.tcpDefaults[name] != nil else { throw .ENOPROTOOPT }
+            guard value.count >= 4 else { throw .EINVAL }
+            let v = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            if name != Self.TCP_NODELAY && v < 1 { throw .EINVAL }   // keepalive times and counts are positive
+            locked { $0.tcpOptions[name] = name == Self.TCP_NODELAY ? (v != 0 ? 1 : 0) : v }
+            return
+        }
+        if level == Self.IPPROTO_IPV6 && family == C.AF_INET6 && name == Self.IPV6_V6ONLY {
+            guard value.count >= 4 else { throw .EINVAL }
+            // Linux refuses to change it once the socket has a port.
+            try locked { (s: inout State) throws(Errno) in
+                if s.address != nil { throw .EINVAL }
+                s.v6only = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } != 0
+            }
+            return
+        }
+        guard level == C.SOL_SOCKET else { throw isInet ? .ENOPROTOOPT : .EOPNOTSUPP }
+        guard value.count >= 4 else { throw .EINVAL }   // every SOL_SOCKET option starts with an int
+        let v = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+        try locked { (s: inout State) throws(Errno) in
+            switch name {
+            case C.SO_SNDBUF:
+                // Linux doubles the request for bookkeeping overhead, within wmem_max.
+                s.sendBuffer = max(Int(min(UInt32(bitPattern: v), UInt32(Self.maxBuffer))) * 2, Self.minSendBuffer)
+            case C.SO_RCVBUF:
+                s.receiveBuffer = max(Int(min(UInt32(bitPattern: v), UInt32(Self.maxBuffer))) * 2, Self.minReceiveBuffer)
+            case C.SO_PASSCRED: s.passCredentials = v != 0
+            case C.SO_RCVTIMEO, C.SO_SNDTIMEO:
+                guard value.count >= 16 else { throw .EINVAL }
+                let (sec, usec) = value.withUnsafeBytes { ($0.loadUnaligned(as: Int64.self), $0.loadUnaligned(fromByteOffset: 8, as: Int64.self)) }
+                guard usec >= 0, usec < 1_000_000 else { throw .EDOM }
+                // A negative time means "don't wait"; a huge one, forever.
+                var ns: Int64
+                if sec < 0 { ns = -1 } else {
+                    let (m, o) = sec.multipliedReportingOverflow(by: 1_000_000_000)
+                    let (t, o2) = m.addingReportingOverflow(usec * 1000)
+                    ns = o || o2 ? 0 : t   // beyond Int64 nanoseconds: forever, as MAX_SCHEDULE_TIMEOUT
+                }
+                if name == C.SO_RCVTIMEO { s.receiveTimeout = ns } else { s.sendTimeout = ns }
+            case C.SO_LINGER:
+                guard value.count >= 8 else { throw .EINVAL }
+                s.linger = (v != 0, value.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: Int32.self) })
+            case C.SO_REUSEADDR, C.SO_KEEPALIVE, C.SO_BROADCAST, C.SO_OOBINLINE, C.SO_DONTROUTE, C.SO_REUSEPORT:
+                if v != 0 { s.flagOptions.insert(name) } else { s.flagOptions.remove(name) }
+            case C.SO_RCVLOWAT, C.SO_SNDLOWAT:
+                throw .ENOPROTOOPT   // not modelled: refuse rather than pretend
+            default: throw .ENOPROTOOPT
+            }
+        }
+        queue.notify()   // a bigger send buffer may unblock a writer
+    }
+
+    static let IPPROTO_TCP: Int32 = 6, IPPROTO_IPV6: Int32 = 41, IPV6_V6ONLY: Int32 = 26
+    static let TCP_NODELAY: Int32 = 1
+    /// TCP options recorded on loopback connections, with Linux's defaults:
+    /// TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT.
+    static let tcpDefaults: [Int32: Int32] = [1: 0, 4: 7200, 5: 75, 6: 9]
+
+    /// SO_RCVTIMEO / SO_SNDTIMEO in nanoseconds: 0 waits forever, -1 not at all.
+    public var receiveTimeout: Int64 { locked { $0.receiveTimeout } }
+    public var sendTimeout: Int64 { locked { $0.sendTimeout } }
+}

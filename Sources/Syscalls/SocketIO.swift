@@ -1,0 +1,441 @@
+import Glibc
+import Sentry
+
+/// A guest scatter/gather list, kept as addresses: bytes are copied at the
+/// moment of transfer, never held as pointers across a wait.
+struct GuestIOV {
+    var segments: [(base: GuestAddress, length: Int)] = []
+    var total = 0
+
+    init(_ segments: [(GuestAddress, Int)]) {
+        for (b, l) in segments where l > 0 {
+            let l = min(l, Task.maxRWCount - total)   // Linux truncates the total to MAX_RW_COUNT
+            if l <= 0 { break }
+            self.segments.append((b, l)); total += l
+        }
+    }
+
+    /// struct iovec[count] from guest memory, UIO_MAXIOV at most (more is
+    /// EMSGSIZE for a msghdr, EINVAL for readv/writev).
+    static func read(_ t: Task, _ addr: GuestAddress, count: Int, tooMany: Errno = .EMSGSIZE) throws(Errno) -> GuestIOV {
+        guard count >= 0, count <= 1024 else { throw tooMany }
+        if count == 0 { return GuestIOV([]) }
+        let raw = try t.mm.copyIn(addr, count * 16)
+        var segs: [(GuestAddress, Int)] = []
+        for i in 0..<count {
+            let base = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 16, as: UInt64.self) }
+            let len = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 16 + 8, as: UInt64.self) }
+            guard Int64(bitPattern: len) >= 0 else { throw .EINVAL }
+            segs.append((GuestAddress(base), Int(min(len, UInt64(Task.maxRWCount)))))
+        }
+        return GuestIOV(segs)
+    }
+
+    /// `count` bytes from `offset` on, copied out of the guest.
+    func copyIn(_ t: Task, from offset: Int, count: Int) throws(Errno) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        var skip = offset
+        for (b, l) in segments where out.count < count {
+            if skip >= l { skip -= l; continue }
+            let n = min(l - skip, count - out.count)
+            out += try t.mm.copyIn(b + UInt64(skip), n)
+            skip = 0
+        }
+        return out
+    }
+
+    /// Writes `bytes` into the list from `offset` on.
+    func copyOut(_ t: Task, _ bytes: [UInt8], at offset: Int) throws(Errno) {
+        var skip = offset
+        var at = 0
+        for (b, l) in segments where at < bytes.count {
+            if skip >= l { skip -= l; continue }
+            let n = min(l - skip, bytes.count - at)
+            try t.mm.copyOut(b + UInt64(skip), Array(bytes[at..<(at + n)]))
+            at += n
+            skip = 0
+        }
+    }
+}
+
+/// struct msghdr, as sendmsg/recvmsg read it.
+struct GuestMsghdr {
+    static let size = 56
+    var name: GuestAddress, nameLength: Int32
+    var iov: GuestAddress, iovLength: UInt64
+    var control: GuestAddress, controlLength: UInt64
+
+    static func read(_ t: Task, _ addr: GuestAddress) throws(Errno) -> GuestMsghdr {
+        let b = try t.mm.copyIn(addr, size)
+        return b.withUnsafeBytes { r in
+            GuestMsghdr(name: GuestAddress(r.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                        nameLength: r.loadUnaligned(fromByteOffset: 8, as: Int32.self),
+                        iov: GuestAddress(r.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+                        iovLength: r.loadUnaligned(fromByteOffset: 24, as: UInt64.self),
+                        control: GuestAddress(r.loadUnaligned(fromByteOffset: 32, as: UInt64.self)),
+                        controlLength: r.loadUnaligned(fromByteOffset: 40, as: UInt64.self))
+        }
+    }
+}
+
+extension Sockets {
+    // MARK: Sending
+
+    static func sendto(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let s = try socketFile(t, a.fd(0))
+        let iov = GuestIOV([(a.address(1), a.count(2))])
+        var name: [UInt8]? = nil
+        if a[4] != 0 { name = try readSockaddr(t, a.address(4), a.int32(5)) }
+        if name?.isEmpty == true { name = nil }
+        return Int64(try send(t, s, iov, name: name, control: [], flags: a.int32(3)))
+    }
+
+    static func sendmsg(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let s = try socketFile(t, a.fd(0))
+        let m = try GuestMsghdr.read(t, a.address(1))
+        return Int64(try sendMessage(t, s, m, flags: a.int32(2)))
+    }
+
+    static func sendMessage(_ t: Task, _ s: SocketFile, _ m: GuestMsghdr, flags: Int32) throws(Errno) -> Int {
+        guard m.nameLength >= 0 else { throw .EINVAL }
+        var name: [UInt8]? = nil
+        if m.name.rawValue != 0 && m.nameLength > 0 { name = try t.mm.copyIn(m.name, Int(min(m.nameLength, 128))) }
+        guard m.controlLength <= UInt64(Int32.max) else { throw .ENOBUFS }
+        guard m.controlLength <= 20480 else { throw .ENOBUFS }   // net.core.optmem_max
+        let control = m.controlLength == 0 ? [] : try t.mm.copyIn(m.control, Int(m.controlLength))
+        let iov = try GuestIOV.read(t, m.iov, count: Int(min(m.iovLength, 1 << 20)))
+        return try send(t, s, iov, name: name, control: control, flags: flags)
+    }
+
+    /// The control messages of a send (__scm_send): SCM_RIGHTS descriptors
+    /// and SCM_CREDENTIALS, which must be the sender's own.
+    static func parseControl(_ t: Task, _ control: [UInt8]) throws(Errno) -> ([FileDescription], SocketCredentials?) {
+        var rights: [FileDescription] = []
+        var creds: SocketCredentials?
+        var at = 0
+        while control.count - at >= 16 {
+            let (len, level, type) = control.withUnsafeBytes { r in
+                (r.loadUnaligned(fromByteOffset: at, as: UInt64.self), r.loadUnaligned(fromByteOffset: at + 8, as: Int32.self),
+                 r.loadUnaligned(fromByteOffset: at + 12, as: Int32.self))
+            }
+            guard len >= 16, len <= UInt64(control.count - at) else { throw .EINVAL }
+            let body = Array(control[(at + 16)..<(at + Int(len))])
+            if level == C.SOL_SOCKET {
+                switch type {
+                case C.SCM_RIGHTS:
+                    let n = body.count / 4
+                    guard rights.count + n <= C.maxRights else { throw .EINVAL }
+                    if n > 0 && t.kernel.unixNames.rightsInFlight.load(ordering: .relaxed) > Int(t.fds.limit) { throw .ETOOMANYREFS }
+                    for i in 0..<n {
+                        let fd = body.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 4, as: Int32.self) }
+                        rights.append(try t.fds.get(FileDescriptor(fd)))
+                    }
+                case C.SCM_CREDENTIALS:
+                    guard body.count == 12 else { throw .EINVAL }
+                    let c = body.withUnsafeBytes { r in
+                        SocketCredentials(pid: r.loadUnaligned(as: Int32.self), uid: r.loadUnaligned(fromByteOffset: 4, as: UInt32.self),
+                                          gid: r.loadUnaligned(fromByteOffset: 8, as: UInt32.self))
+                    }
+                    // scm_check_creds: only a privileged sender may speak for another.
+                    let me = Creds.creds(t)
+                    guard c.pid == t.pid || me.capable(Credentials.CAP_SYS_ADMIN) else { throw .EPERM }
+                    guard [me.uid, me.euid, me.suid].contains(c.uid) || me.capable(Credentials.CAP_SETUID) else { throw .EPERM }
+                    guard [me.gid, me.egid, me.sgid].contains(c.gid) || me.capable(Credentials.CAP_SETGID) else { throw .EPERM }
+                    creds = c
+                default: throw .EINVAL
+                }
+            }
+            let (next, o) = Int(len).addingReportingOverflow(7)
+            if o { break }
+            at += next & ~7
+        }
+        return (rights, creds)
+    }
+
+    /// sendmsg's core for every socket kind; SIGPIPE on a stream's EPIPE
+    /// unless MSG_NOSIGNAL.
+    static func send(_ t: Task, _ s: SocketFile, _ iov: GuestIOV, name: [UInt8]?, control: [UInt8], flags: Int32) throws(Errno) -> Int {
+        let ep = s.endpoint
+        let (rights, explicitCreds) = try parseControl(t, control)
+        if flags & C.MSG_OOB != 0 { throw .EOPNOTSUPP }
+        let creds = explicitCreds ?? credentials(t)
+        let nonBlocking = flags & C.MSG_DONTWAIT != 0 || s.flags.contains(.nonBlock)
+        let timeout = ep.sendTimeout
+        let from = ep.address
+
+        if ep.isInet && ep.kind == .datagram {
+            return try sendUDP(t, ep, iov, name: name)
+        }
+        if ep.isNetlink {
+            if let name { guard try netlinkAddress(name).0 == 0 else { throw .ECONNREFUSED } }
+            guard iov.total <= ep.sendBufferSize - 32 else { throw .EMSGSIZE }
+            try ep.netlinkRequest(iov.copyIn(t, from: 0, count: iov.total), pid: t.pid)
+            return iov.total
+        }
+        if ep.kind == .stream {
+            // TCP ignores a destination; AF_UNIX refuses one.
+            if name != nil && !ep.isInet { throw ep.phase == .connected ? .EISCONN : .EOPNOTSUPP }
+            var sent = 0
+            if iov.total > 0 && ep.absorbWriteAfterPeerClosed() { return iov.total }
+            do {
+                _ = try ep.streamSendSpace()
+                while sent < iov.total {
+                    let n = try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: timeout) { () throws(Errno) -> Int in
+                        let room = try ep.streamSendSpace()
+                        guard room > 0 else { throw .EAGAIN }
+                        let chunk = min(iov.total - sent, room, 1 << 16)
+                        let data = try iov.copyIn(t, from: sent, count: chunk)
+                        try ep.send(SocketMessage(data: data, rights: sent == 0 ? rights : [], credentials: creds, from: from,
+                                                  sender: ep.account), to: nil)
+                        return chunk
+                    }
+                    sent += n
+                }
+            } catch {
+                if sent > 0 { return sent }
+                // TCP that never connected says EPIPE where AF_UNIX says ENOTCONN.
+                let error = error == .ENOTCONN && ep.isInet ? Errno.EPIPE : error
+                if error == .EPIPE && flags & C.MSG_NOSIGNAL == 0 {
+                    t.post(t.senderInfo(Signal.SIGPIPE.rawValue, code: SignalInfo.SI_USER))
+                }
+                throw error
+            }
+            return sent
+        }
+
+        // Datagrams and records: one message, all or nothing.
+        if ep.kind == .seqpacket && ep.phase != .connected { throw .ENOTCONN }
+        var target: SocketEndpoint? = nil
+        if ep.kind == .datagram, let name {
+            target = try s.find(UnixAddress.parse(name), cwd: t.cwd, vfs: t.kernel.vfs, t)
+        }
+        if ep.kind == .datagram { try s.autobindForCredentials() }
+        guard iov.total <= ep.sendBufferSize - 32 else { throw .EMSGSIZE }
+        let data = try iov.copyIn(t, from: 0, count: iov.total)
+        let message = SocketMessage(data: data, rights: rights, credentials: creds, from: from, sender: ep.account)
+        var queues = [ep.queue]
+        if let q = target?.queue ?? ep.peerQueue { queues.append(q) }
+        do {
+            try waiting(t, on: queues, nonBlocking: nonBlocking, timeout: timeout) { () throws(Errno) in
+                try ep.send(message, to: target)
+            }
+        } catch {
+            if error == .ECONNREFUSED, target == nil { ep.forgetDeadPeer() }
+            throw error
+        }
+        return data.count
+    }
+
+    /// A UDP datagram on the loopback: to the named or connected address,
+    /// from this socket's (autobound) port; dropped if no one listens.
+    static func sendUDP(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, name: [UInt8]?) throws(Errno) -> Int {
+        let dest: InetAddress
+        if let name { dest = try InetAddress.parse(name, socketFamily: ep.family) } else {
+            guard let p = ep.udpPeer else { throw .EDESTADDRREQ }
+            dest = p
+        }
+        guard iov.total <= 65507 else { throw .EMSGSIZE }
+        let routed = try SocketEndpoint.route(dest)
+        let local = try ep.autobindInet()
+        let data = try iov.copyIn(t, from: 0, count: iov.total)
+        // A wildcard-bound sender's datagram leaves from the address it goes to.
+        let from = local.isAny ? routed.with(port: local.port) : local
+        if let receiver = try ep.udpReceiver(routed) {
+            // A connected UDP socket hears only its peer.
+            if let p = receiver.udpPeer, !p.sameEndpoint(from) { return data.count }
+            try ep.sendUDP(SocketMessage(data: data, rights: [], credentials: nil, from: .inet(from), sender: nil), to: receiver)
+        }
+        return data.count
+    }
+
+    // MARK: Receiving
+
+    static func recvfrom(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let s = try socketFile(t, a.fd(0))
+        let iov = GuestIOV([(a.address(1), a.count(2))])
+        let r = try receive(t, s, iov, flags: a.int32(3))
+        if a[4] != 0 {
+            try writeSockaddr(t, a.address(4), a.address(5), s.endpoint.present(r.from)?.encoded ?? [])
+        }
+        dropRights(r)
+        return Int64(r.result)
+    }
+
+    static func recvmsg(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let s = try socketFile(t, a.fd(0))
+        return Int64(try receiveMessage(t, s, a.address(1), flags: a.int32(2)))
+    }
+
+    /// One recvmsg into the msghdr at `addr`, whose name length, control
+    /// length and flags are written back.
+    static func receiveMessage(_ t: Task, _ s: SocketFile, _ addr: GuestAddress, flags: Int32) throws(Errno) -> Int {
+        let m = try GuestMsghdr.read(t, addr)
+        guard m.nameLength >= 0 else { throw .EINVAL }
+        let iov = try GuestIOV.read(t, m.iov, count: Int(min(m.iovLength, 1 << 20)))
+        let r = try receive(t, s, iov, flags: flags)
+        if m.name.rawValue != 0 {
+            let bytes = s.endpoint.present(r.from)?.encoded ?? []
+            let n = min(Int(m.nameLength), bytes.count)
+            if n > 0 { try t.mm.copyOut(m.name, Array(bytes[..<n])) }
+            try t.mm.write(addr + 8, Int32(bytes.count))
+        } else {
+            try t.mm.write(addr + 8, Int32(0))
+        }
+        var msgFlags = r.truncated ? C.MSG_TRUNC : 0
+        let used = try writeControl(t, r, m, cloexec: flags & C.MSG_CMSG_CLOEXEC != 0, passCredentials: s.endpoint.passesCredentials, flags: &msgFlags)
+        try t.mm.write(addr + 40, UInt64(used))
+        try t.mm.write(addr + 48, msgFlags)
+        return r.result
+    }
+
+    static let MSG_WAITFORONE: Int32 = 0x10000
+
+    /// sendmmsg: sendmsg over a vector of struct mmsghdr (a msghdr and the
+    /// byte count sent); an error after the first message ends the batch.
+    static func sendmmsg(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let s = try socketFile(t, a.fd(0))
+        let count = Int(min(a.uint32(2), 1024))   // UIO_MAXIOV
+        var done = 0
+        while done < count {
+            let entry = a.address(1) + UInt64(done * 64)
+            do {
+                let n = try sendMessage(t, s, GuestMsghdr.read(t, entry), flags: a.int32(3))
+                try t.mm.write(entry + 56, UInt32(truncatingIfNeeded: n))
+            } catch {
+                if done == 0 { throw error }
+                break
+            }
+            done += 1
+        }
+        return Int64(done)
+    }
+
+    /// recvmmsg: recvmsg into a vector; MSG_WAITFORONE waits only for the
+    /// first, and the timeout is looked at between datagrams, as Linux does.
+    static func recvmmsg(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let s = try socketFile(t, a.fd(0))
+        let count = Int(min(a.uint32(2), 1024))
+        var flags = a.int32(3)
+        var deadline: Deadline?
+        if a[4] != 0 {
+            let ts = try t.mm.read(a.address(4), as: timespec.self)
+            guard ts.tv_sec >= 0, ts.tv_nsec >= 0, ts.tv_nsec < 1_000_000_000 else { throw .EINVAL }
+            let (ns, o) = Int64(ts.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+            deadline = Deadline.after(o ? .max : ns &+ Int64(ts.tv_nsec))
+        }
+        var done = 0
+        while done < count {
+            let entry = a.address(1) + UInt64(done * 64)
+            do {
+                let n = try receiveMessage(t, s, entry, flags: flags & ~Self.MSG_WAITFORONE)
+                try t.mm.write(entry + 56, UInt32(truncatingIfNeeded: n))
+            } catch {
+                if done == 0 { throw error }
+                break
+            }
+            done += 1
+            if flags & Self.MSG_WAITFORONE != 0 { flags |= C.MSG_DONTWAIT }
+            if let deadline, deadline.remaining == 0 { break }
+        }
+        return Int64(done)
+    }
+
+    struct Reception {
+        var result = 0
+        var from: SocketAddress?
+        var rights: [FileDescription] = []
+        var credentials: SocketCredentials?
+        var truncated = false
+    }
+
+    /// recvmsg's core: waits for data (or EOF), copies it to the guest.
+    /// Streams honour MSG_WAITALL; datagrams MSG_TRUNC.
+    static func receive(_ t: Task, _ s: SocketFile, _ iov: GuestIOV, flags: Int32) throws(Errno) -> Reception {
+        let ep = s.endpoint
+        if flags & C.MSG_OOB != 0 { throw ep.kind == .stream ? .EINVAL : .EOPNOTSUPP }
+        let peek = flags & C.MSG_PEEK != 0
+        let nonBlocking = flags & C.MSG_DONTWAIT != 0 || s.flags.contains(.nonBlock)
+        let timeout = ep.receiveTimeout
+        var out = Reception()
+        var got = 0
+        var first = true
+        do {
+            while true {
+                let r = try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: timeout) { () throws(Errno) in
+                    try ep.receive(max: iov.total - got, peek: peek)
+                }
+                if r.endOfFile { break }
+                try iov.copyOut(t, r.data, at: got)
+                got += r.data.count
+                if first {
+                    out.from = r.from; out.credentials = r.credentials; out.rights = r.rights
+                    first = false
+                }
+                if ep.kind != .stream {
+                    out.truncated = r.truncated
+                    out.result = flags & C.MSG_TRUNC != 0 ? r.fullLength : r.data.count
+                    return out
+                }
+                let waitAll = flags & C.MSG_WAITALL != 0 && !peek
+                if !waitAll || got >= iov.total || !r.rights.isEmpty { break }
+            }
+        } catch {
+            if got == 0 || error == .EFAULT { throw error }
+        }
+        out.result = got
+        return out
+    }
+
+    /// Writes SCM_CREDENTIALS (if the socket asked) and SCM_RIGHTS into the
+    /// guest's control buffer as put_cmsg and scm_detach_fds do: what does
+    /// not fit is cut (MSG_CTRUNC) and the descriptors left out are closed.
+    static func writeControl(_ t: Task, _ r: Reception, _ m: GuestMsghdr, cloexec: Bool, passCredentials: Bool,
+                             flags: inout Int32) throws(Errno) -> Int {
+        let room = Int(min(m.controlLength, UInt64(Int32.max)))
+        var used = 0
+        func put(_ type: Int32, _ body: [UInt8]) throws(Errno) {
+            let left = room - used
+            if left < 16 { flags |= C.MSG_CTRUNC; return }
+            let full = 16 + body.count
+            var bytes = withUnsafeBytes(of: (UInt64(full), C.SOL_SOCKET, type)) { Array($0) } + body
+            if full > left { flags |= C.MSG_CTRUNC; bytes = Array(bytes[..<left]) }
+            try t.mm.copyOut(m.control + UInt64(used), bytes)
+            used += min((full + 7) & ~7, left)
+        }
+        if passCredentials, let c = r.credentials {
+            try put(C.SCM_CREDENTIALS, withUnsafeBytes(of: (c.pid, c.uid, c.gid)) { Array($0) })
+        }
+        if !r.rights.isEmpty {
+            let left = room - used
+            let fit = left > 16 ? min((left - 16) / 4, r.rights.count) : 0
+            var fds: [Int32] = []
+            for f in r.rights.prefix(fit) {
+                guard let fd = try? t.fds.install(f, closeOnExec: cloexec) else { break }
+                fds.append(fd.rawValue)
+            }
+            if fds.count < r.rights.count { flags |= C.MSG_CTRUNC }
+            if !fds.isEmpty {
+                do { try put(C.SCM_RIGHTS, fds.withUnsafeBytes { Array($0) }) } catch {
+                    for fd in fds { _ = try? t.fds.remove(FileDescriptor(fd)) }
+                    throw error
+                }
+            }
+        }
+        return used
+    }
+
+    /// recvfrom and read have no control buffer: descriptors that came are closed.
+    static func dropRights(_ r: Reception) { _ = r.rights }
+
+    // MARK: read/write on sockets
+
+    static func read(_ t: Task, _ s: SocketFile, _ iov: GuestIOV) throws(Errno) -> Int64 {
+        if iov.total == 0 && s.endpoint.kind == .stream { return 0 }
+        return Int64(try receive(t, s, iov, flags: 0).result)
+    }
+
+    static func write(_ t: Task, _ s: SocketFile, _ iov: GuestIOV) throws(Errno) -> Int64 {
+        Int64(try send(t, s, iov, name: nil, control: [], flags: 0))
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+@testable import Sentry
+
+/// Sockets served by the sentry: C programs from images/ compared with their
+/// native runs on every available platform, and --strace's decoding.
+@Suite(.serialized) struct SocketTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
+    /// unixsock: stream/dgram/seqpacket across fork, names, backlog, fd and
+    /// credential passing, flags, options, back-pressure, signals, bad input.
+    @Test(arguments: Harness.platforms)
+    func unixSocketsMatchNative(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("unixsock"), [])
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        #expect(native.stdout.contains("recvmsg: 1"))
+        let boxed = Harness.sandboxed(platform, Harness.image("unixsock"))
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+
+    /// An epoll echo server (edge-triggered, non-blocking accept) with 64 forked clients.
+    @Test(arguments: Harness.platforms)
+    func epollEchoServerOverUnixSockets(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("sockecho"), [])
+        #expect(native.stdout == "accepted 64 closed 64 bytes 22200 failures 0\n", "natively: \(native.stderr)")
+        let boxed = Harness.sandboxed(platform, Harness.image("sockecho"))
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+
+    /// inetsock: TCP and UDP on the sandbox loopback (ports, EADDRINUSE and
+    /// SO_REUSEADDR, refusal, non-blocking connect, half-close, reset, options);
+    /// inet6sock: ::1, dual-stack listeners, IPV6_V6ONLY.
+    @Test(arguments: Harness.platforms)
+    func loopbackInetMatchesNative(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("inetsock"), [])
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        #expect(native.stdout.contains("read after reset: -1 ECONNRESET"))
+        let boxed = Harness.sandboxed(platform, Harness.image("inetsock"))
+        #expect(boxed == native, "on \(platform.rawValue)")
+        let native6 = Harness.run(Harness.image("inet6sock"), [])
+        if native6.stdout.hasPrefix("bind ::1: 0\n") {   // the host has IPv6 on its loopback
+            #expect(Harness.sandboxed(platform, Harness.image("inet6sock")) == native6, "inet6sock on \(platform.rawValue)")
+        } else {
+            print("inet6sock: the host has no ::1, so no native run to compare with")
+            #expect(Harness.sandboxed(platform, Harness.image("inet6sock")).stdout.contains("accepted peer ::ffff:127.0.0.1 len 28"))
+        }
+        let echo = Harness.sandboxed(platform, Harness.image("sockecho"), ["inet"])
+        #expect(echo.stdout == "accepted 64 closed 64 bytes 22200 failures 0\n", "\(echo.stderr)")
+    }
+
+    /// busybox nc between two guest processes over 127.0.0.1.
+    @Test(arguments: Harness.platforms)
+    func busyboxNetcatOverLoopback(_ platform: Harness.TestPlatform) throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/bin/busybox"), "busybox-static is not installed")
+        // The client retries until the listener is up (a refused connect sends
+        // nothing); the listener's stdin stays open for 2 s, since busybox nc
+        // may stop at its stdin's EOF before reading the connection.
+        let script = "busybox sleep 2 | busybox nc -l -p 8080 > /tmp/got & pid=$!; "
+            + "for i in $(busybox seq 100); do echo hi there | busybox nc 127.0.0.1 8080 2>/dev/null && break; busybox sleep 0.05; done; "
+            + "wait $pid; busybox cat /tmp/got"
+        let r = Harness.sandboxed(platform, "/bin/busybox", ["sh", "-c", script])
+        #expect(r.stdout == "hi there\n" && r.status == 0, "\(r.stderr)")
+    }
+
+    /// Static Go: net/http server and client over 127.0.0.1 in one program,
+    /// then net.Listen("unix") and net.Dial("unix"), then net.Interfaces' lo.
+    @Test(arguments: Harness.platforms)
+    func goNetHTTPOverLoopback(_ platform: Harness.TestPlatform) throws {
+        guard Harness.run("/bin/sh", ["-c", "command -v go"]).status == 0 else {
+            print("skipping go-httploop: go is not installed (apt-get install golang-go)")
+            return
+        }
+        let exe = Harness.image("go-httploop")
+        try #require(FileManager.default.isExecutableFile(atPath: exe), "\(exe) was not built")
+        let native = Harness.run(exe, [])
+        #expect(native.status == 0 && native.stdout.contains("echo: over a unix socket\n"), "natively: \(native.stdout)\(native.stderr)")
+        let boxed = Harness.sandboxed(platform, exe)
+        // The sandbox's lo always has ::1; compare that line only where the host's has it too.
+        #expect(boxed.stdout.hasSuffix("1 lo 65536 up|loopback [127.0.0.1/8 ::1/128]\n"), "\(boxed.stdout)\(boxed.stderr)")
+        if native.stdout.contains("::1/128") {
+            #expect(boxed == native, "on \(platform.rawValue)")
+        } else {
+            #expect(boxed.stdout.hasPrefix(native.stdout.split(separator: "\n").dropLast().joined(separator: "\n")))
+        }
+    }
+
+    /// Sockets queued inside themselves are never freed; how many descriptors
+    /// may be in flight is bounded (RLIMIT_NOFILE), so such a guest cannot grow
+    /// the sentry without end.
+    @Test func descriptorsInFlightAreBounded() {
+        let r = Harness.sandboxed(Harness.platforms[0], "/bin/busybox", ["sh", "-c", "ulimit -n 1024; exec \(Harness.image("unixsock")) cycles"])
+        #expect(r.stdout == "stopped after 1025: ETOOMANYREFS\n", "\(r.stdout)\(r.stderr)")
+    }
+
+    /// A socket's name is a node in the guest's tree: EROFS on the read-only
+    /// root, a node in tmpfs, and on a writable bind a node the host sees as
+    /// a plain socket inode while the socket itself stays in the sentry.
+    @Test func bindFollowsTheMountRules() throws {
+        let ro = Harness.sandboxed(Harness.platforms[0], Harness.image("unixsock"), ["bind", "/unixsock-test-node"])
+        #expect(ro.stdout.hasPrefix("bind: -1 EROFS\n"), "\(ro.stdout)\(ro.stderr)")
+        let tmp = Harness.sandboxed(Harness.platforms[0], Harness.image("unixsock"), ["bind", "/tmp/node"])
+        #expect(tmp.stdout == "bind: 0\nlisten: 0\nconnect: 0\nread: 2\nstat: 0\nsocket node 1\n", "\(tmp.stderr)")
+        let dir = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let rw = Harness.sandboxed(Harness.platforms[0], Harness.image("unixsock"), ["bind", "/work/node"], extra: ["--bind", "\(dir.path):/work:rw"])
+        #expect(rw.stdout == tmp.stdout, "\(rw.stderr)")
+        var st = Glibc.stat()
+        #expect(lstat(dir.appendingPathComponent("node").path, &st) == 0 && st.st_mode & S_IFMT == S_IFSOCK)
+    }
+
+    /// --strace decodes socket calls as strace does.
+    @Test func straceDecodesSocketCalls() {
+        let r = Harness.sandboxed(Harness.platforms[0], Harness.image("inetsock"), extra: ["--strace"])
+        let trace = r.stderr
+        #expect(trace.contains("socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3"), "\(trace)")
+        #expect(trace.contains("bind(3, {sa_family=AF_INET, sin_port=htons(0), sin_addr=inet_addr(\"127.0.0.1\")}, 16) = 0"))
+        #expect(trace.contains("getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, [1], [4]) = 0"))
+        #expect(trace.contains("connect(5, {sa_family=AF_INET, sin_port=htons("))
+        #expect(trace.contains("setsockopt(5, SOL_TCP, TCP_NODELAY, [1], 4) = 0"))
+        #expect(trace.contains("socket(AF_INET, SOCK_STREAM|SOCK_NONBLOCK, IPPROTO_IP) = "))
+        #expect(trace.contains("= -1 EINPROGRESS (Operation now in progress)"))
+        let u = Harness.sandboxed(Harness.platforms[0], Harness.image("unixsock"), extra: ["--strace"])
+        #expect(u.stderr.contains("socketpair(AF_UNIX, SOCK_STREAM, 0, ["))
+        let six = Harness.sandboxed(Harness.platforms[0], Harness.image("inet6sock"), extra: ["--strace"])
+        #expect(six.stderr.contains("bind(3, {sa_family=AF_INET6, sin6_port=htons(0), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, \"::1\", &sin6_addr), sin6_scope_id=0}, 28) = 0"), "\(six.stderr)")
+        #expect(u.stderr.contains("bind(7, {sa_family=AF_UNIX, sun_path=@\"sentry-test-abstract\"}, 23) = 0"))
+        #expect(u.stderr.contains("msg_iov=[{iov_base=\"th\", iov_len=2}], msg_iovlen=1, msg_controllen=0, msg_flags=MSG_TRUNC}, 0) = 2"))
+    }
+}
