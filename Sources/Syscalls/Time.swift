@@ -128,13 +128,14 @@ enum Time {
     /// setitimer: ITIMER_REAL only; the CPU-time timers need the stub's
     /// CPU clock to fire signals and are refused.
     static func setitimer(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        guard a.int32(0) == 0 else { throw a.int32(0) == 1 || a.int32(0) == 2 ? .ENOSYS : .EINVAL }
+        let which = a.int32(0)
+        guard (0...2).contains(which) else { throw .EINVAL }
         var value: Int64 = 0, interval: Int64 = 0
         if !a.address(1).isNull {
             interval = try readTimeval(t, a.address(1))
             value = try readTimeval(t, a.address(1) + 16)
         }
-        let old = t.setRealTimer(value: value, interval: interval)
+        let old = which == 0 ? t.setRealTimer(value: value, interval: interval) : t.setCPUTimer(which, value: value, interval: interval)
         if !a.address(2).isNull {
             let i = timevalParts(old.1), v = timevalParts(old.0)
             try t.mm.write(a.address(2), (i.0, i.1, v.0, v.1))
@@ -144,7 +145,7 @@ enum Time {
 
     static func getitimer(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         guard (0...2).contains(a.int32(0)) else { throw .EINVAL }
-        let cur = a.int32(0) == 0 ? t.realTimer : (0, 0)
+        let cur = a.int32(0) == 0 ? t.realTimer : t.cpuTimer(a.int32(0))
         let i = timevalParts(cur.1), v = timevalParts(cur.0)
         try t.mm.write(a.address(1), (i.0, i.1, v.0, v.1))
         return 0

@@ -64,6 +64,7 @@ extension Task {
         if let newSpace {
             let oldSpace = space
             space = newSpace
+            noteStub()
             mm = newMM
             oldSpace?.leave()
         } else {

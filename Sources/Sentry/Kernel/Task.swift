@@ -72,6 +72,11 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     var inGuest = false
     /// SIGKILL, group exit, or execve in another thread: leave at the next chance.
     var killed = false
+    /// CPU clocks (kernel lock): the stub process running the guest's code
+    /// (its pid and what its clock read when the task got it), and the
+    /// sentry thread serving the task's syscalls.
+    var stubClock: (pid: Int32, base: Int64)?
+    var sentryThreadClock: clockid_t?
 
     let waker = Waker()
     /// How restart_syscall continues an interrupted sleep (ERESTART_RESTARTBLOCK).
@@ -180,5 +185,18 @@ extension Task {
     }
 
     /// Called first thing on the task's thread; `run` keeps the task alive as long.
-    func makeCurrent() { pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque()) }
+    func makeCurrent() {
+        pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
+        var clock = clockid_t()
+        if pthread_getcpuclockid(pthread_self(), &clock) == 0 { kernel.locked { sentryThreadClock = clock } }
+        noteStub()
+    }
+
+    /// Records, for other threads (the CPU-timer sampler), which host process
+    /// runs this task's guest code and what its clock read when the task got
+    /// it: the platform answers that only on the task's own thread.
+    func noteStub() {
+        let stub = kernel.hostPID(of: self).map { (pid: $0, base: kernel.cpuTimeBase(of: self)) }
+        kernel.locked { stubClock = stub }
+    }
 }

@@ -234,6 +234,12 @@ extension Task {
     }
     public var realTimer: (Int64, Int64) { kernel.realTimer(group) }
 
+    /// ITIMER_VIRTUAL (1) or ITIMER_PROF (2): returns the previous (value, interval) in ns.
+    public func setCPUTimer(_ which: Int32, value: Int64, interval: Int64) -> (Int64, Int64) {
+        kernel.setCPUTimer(group, which: which, value: value, interval: interval)
+    }
+    public func cpuTimer(_ which: Int32) -> (Int64, Int64) { kernel.cpuTimer(group, which: which) }
+
     /// CPU time of the task's process and its reaped children, in clock ticks.
     public var cpuTicks: (user: Int64, system: Int64, childUser: Int64, childSystem: Int64) {
         let (own, c) = kernel.locked { (group.ownTicks, group.childTicks) }

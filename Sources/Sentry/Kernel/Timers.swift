@@ -69,10 +69,14 @@ final class ProcessTimers: @unchecked Sendable {
         }
     }
     var posix: [Int32: PosixTimer] = [:]
+    /// ITIMER_VIRTUAL (1) and ITIMER_PROF (2): when, in the process's CPU
+    /// time (ns), each fires next, and its interval. Absent: disarmed.
+    var cpu: [Int32: (due: Int64, interval: Int64)] = [:]
 
     func cancelAll(_ t: TimerThread) {
         if let h = realHandle { t.cancel(h) }
         realHandle = nil
+        cpu = [:]
         for p in posix.values { if let h = p.handle { t.cancel(h) } }
         posix = [:]
     }
@@ -208,5 +212,79 @@ extension Task {
         let t = try posixTimer(id)
         _ = kernel.armPosixTimer(group, t, value: 0, interval: 0, absolute: false)
         kernel.locked { group.timers.posix[id] = nil }
+    }
+}
+
+/// ITIMER_VIRTUAL and ITIMER_PROF count the process's CPU time: a sampler
+/// on the timer thread reads the clocks every `cpuTimerPeriod` while any
+/// such timer is armed, and signals the processes whose time has come, as
+/// Linux checks at each tick. ITIMER_VIRTUAL counts the guest's own code
+/// (its stubs' CPU time), ITIMER_PROF also the sentry threads' time serving
+/// its syscalls (Linux's system time).
+extension Kernel {
+    static let cpuTimerPeriod: Int64 = 4_000_000   // a 250 Hz tick
+    static let ITIMER_VIRTUAL: Int32 = 1, ITIMER_PROF: Int32 = 2
+
+    /// The CPU time of `g`'s live threads and of those gone (ns), the
+    /// sentry's share included for `which` == ITIMER_PROF. Kernel lock held.
+    func processCPUNanosecondsLocked(_ g: ThreadGroup, _ which: Int32) -> Int64 {
+        var total = g.ownTicks &* 10_000_000
+        for t in g.tasks {
+            if let s = t.stubClock, let ns = HostCPUClock.nanoseconds(of: s.pid) { total &+= max(0, ns - s.base) }
+            if which == Self.ITIMER_PROF, let c = t.sentryThreadClock {
+                var ts = timespec()
+                if clock_gettime(c, &ts) == 0 { total &+= Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) }
+            }
+        }
+        return total
+    }
+
+    /// setitimer(ITIMER_VIRTUAL or ITIMER_PROF): returns the old remaining time and interval (ns).
+    func setCPUTimer(_ g: ThreadGroup, which: Int32, value: Int64, interval: Int64) -> (Int64, Int64) {
+        let (start, old): (Bool, (Int64, Int64)) = locked {
+            let now = processCPUNanosecondsLocked(g, which)
+            let old = g.timers.cpu[which]
+            let wasIdle = !groups.values.contains { !$0.timers.cpu.isEmpty }
+            if value > 0 {
+                let (due, o) = now.addingReportingOverflow(value)
+                g.timers.cpu[which] = (o ? .max : due, interval)
+            } else {
+                g.timers.cpu[which] = nil
+            }
+            return (wasIdle && value > 0, old.map { (max(1, $0.due - now), $0.interval) } ?? (0, 0))
+        }
+        if start { scheduleCPUTimerSample() }
+        return old
+    }
+
+    func cpuTimer(_ g: ThreadGroup, which: Int32) -> (Int64, Int64) {
+        locked {
+            guard let t = g.timers.cpu[which] else { return (0, 0) }
+            return (max(1, t.due - processCPUNanosecondsLocked(g, which)), t.interval)
+        }
+    }
+
+    private func scheduleCPUTimerSample() {
+        _ = timerThread.schedule(at: Deadline.after(Self.cpuTimerPeriod).nanoseconds) { [weak self] in self?.sampleCPUTimers() }
+    }
+
+    private func sampleCPUTimers() {
+        let again: Bool = locked {
+            for g in groups.values where !g.timers.cpu.isEmpty && !g.zombie {
+                for (which, t) in g.timers.cpu {
+                    let now = processCPUNanosecondsLocked(g, which)
+                    guard now >= t.due else { continue }
+                    sendLocked(SignalInfo(which == Self.ITIMER_VIRTUAL ? .SIGVTALRM : .SIGPROF, code: SignalInfo.SI_KERNEL), to: g)
+                    if t.interval > 0 {
+                        let (due, o) = t.due.addingReportingOverflow(t.interval)
+                        g.timers.cpu[which] = (o ? .max : max(due, now), t.interval)
+                    } else {
+                        g.timers.cpu[which] = nil
+                    }
+                }
+            }
+            return groups.values.contains { !$0.timers.cpu.isEmpty && !$0.zombie }
+        }
+        if again { scheduleCPUTimerSample() }
     }
 }
