@@ -120,11 +120,16 @@ enum FileOps {
             let put: Int
             do {
                 let at = outOff, first = done == 0
-                put = try Errno.typed { try buf.withUnsafeBytes { b -> Int in
-                    let view = UnsafeRawBufferPointer(rebasing: b[0..<got])
-                    if let at { return try out.pwrite(from: [view], at: at) }
-                    return try first ? t.blockingWrite(out, [view]) : out.write(from: [view])
-                } }
+                if let sock = out as? SocketFile {
+                    // A socket takes its bytes through the socket layer (blocking as send does).
+                    put = Int(try Sockets.write(t, sock, GuestIOV(holding: Array(buf[0..<got]))))
+                } else {
+                    put = try Errno.typed { try buf.withUnsafeBytes { b -> Int in
+                        let view = UnsafeRawBufferPointer(rebasing: b[0..<got])
+                        if let at { return try out.pwrite(from: [view], at: at) }
+                        return try first ? t.blockingWrite(out, [view]) : out.write(from: [view])
+                    } }
+                }
             } catch {
                 // The bytes read but not written go back to the input, or a
                 // later sendfile (cat into a full pipe) would skip them.

@@ -145,7 +145,7 @@ enum Lifecycle {
 
     static func pidfdSendSignal(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         guard a.uint32(3) == 0 else { throw .EINVAL }
-        let p = try t.process(ofPidFD: a.int32(0))
+        let p = try t.process(ofPidFDOrProcDirectory: a.int32(0))
         var info = t.senderInfo(a.int32(1), code: SignalInfo.SI_USER)
         if !a.address(2).isNull {
             // The caller's own siginfo, as rt_sigqueueinfo takes it; its signo must agree.

@@ -2,10 +2,14 @@ import Glibc
 import Sentry
 
 /// A guest scatter/gather list, kept as addresses: bytes are copied at the
-/// moment of transfer, never held as pointers across a wait.
+/// moment of transfer, never held as pointers across a wait. (Or bytes the
+/// sentry already holds: what sendfile sends to a socket.)
 struct GuestIOV {
     var segments: [(base: GuestAddress, length: Int)] = []
     var total = 0
+    private var held: [UInt8]?
+
+    init(holding bytes: [UInt8]) { held = bytes; total = bytes.count }
 
     init(_ segments: [(GuestAddress, Int)]) {
         for (b, l) in segments where l > 0 {
@@ -33,6 +37,7 @@ struct GuestIOV {
 
     /// `count` bytes from `offset` on, copied out of the guest.
     func copyIn(_ t: Task, from offset: Int, count: Int) throws(Errno) -> [UInt8] {
+        if let held { return Array(held[offset..<min(held.count, offset + count)]) }
         var out: [UInt8] = []
         out.reserveCapacity(count)
         var skip = offset

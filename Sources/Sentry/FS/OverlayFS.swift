@@ -139,8 +139,10 @@ public final class OverlayNode: Inode, @unchecked Sendable {
         let (u, l) = state.withLock { ($0.upper, $0.lower) }
         var out: [String: DirEntry] = [:]
         var hidden: Set<String> = []
+        // Numbers as stat gives them: a file's own layer's, a directory's with the upper-only bit.
         for e in try u?.childEntries() ?? [] where e.name != OverlayFS.opaqueMarker {
-            if e.kind == .character { hidden.insert(e.name) } else { out[e.name] = DirEntry(e.name, e.kind, inode: e.inode | OverlayFS.upperInodeBit) }
+            if e.kind == .character { hidden.insert(e.name) }
+            else { out[e.name] = DirEntry(e.name, e.kind, inode: e.kind == .directory ? e.inode | OverlayFS.upperInodeBit : e.inode) }
         }
         if let l, !Self.isOpaque(u) {
             for e in try Self.hostEntries(l) where !hidden.contains(e.name) {

@@ -53,6 +53,20 @@ extension Task {
         return p
     }
 
+    /// pidfd_send_signal also takes an fd of a /proc/PID directory
+    /// (tgid_pidfd_to_pid): the process that directory shows.
+    public func process(ofPidFDOrProcDirectory fd: Int32) throws(Errno) -> PidFD {
+        let f = try fds.get(FileDescriptor(fd))
+        if let p = f as? PidFD { return p }
+        guard let l = f.location, l.mount.type == "proc", l.inode.kind == .directory,
+              let parent = l.parent, parent.mount === l.mount, parent.path == l.mount.path,
+              let pid = Int32(l.name), String(pid) == l.name else { throw .EBADF }
+        return try kernel.locked { () throws(Errno) -> PidFD in
+            guard let g = kernel.groups[pid] else { throw .ESRCH }
+            return PidFD(g, kernel: kernel, flags: [])
+        }
+    }
+
     /// pidfd_send_signal(2): as kill(2) to that very process; ESRCH once it has exited.
     public func pidfdSendSignal(_ p: PidFD, _ info: SignalInfo) throws(Errno) {
         guard info.signo >= 0, info.signo <= 64 else { throw .EINVAL }
