@@ -119,8 +119,13 @@ enum Files {
             return Int64(try p.pipe.resize(Int(size)))
         case 1026:   // F_NOTIFY: as a kernel built without CONFIG_DNOTIFY
             throw .EINVAL
-        case F_SETOWN, F_GETOWN, 10, 11, 15, 16, 1024, 1025, 1033, 1034:
-            throw .ENOSYS  // owners and SIGIO, leases, seals: not in the sentry yet
+        case 1033:   // F_ADD_SEALS
+            try t.addSeals(f, a.uint32(2))
+            return 0
+        case 1034:   // F_GET_SEALS
+            return Int64(try t.seals(of: f))
+        case F_SETOWN, F_GETOWN, 10, 11, 15, 16, 1024, 1025:
+            throw .ENOSYS  // owners and SIGIO, leases: not in the sentry yet
         default:
             throw .EINVAL
         }

@@ -26,10 +26,14 @@ enum Memory {
             return Int64(try t.mm.map(hint: a.address(0), length: length, prot: protection, flags: flags).rawValue)
         }
         guard let mapped = try file.mappable() else { throw .ENODEV }
-        // Shared mappings of host files are copies too: the host root is
-        // read-only, so nothing can be written back; a change to the host
-        // file after mmap is not seen (a documented difference).
-        let maxProt: Prot = flags.contains(.shared) && !file.flags.writable ? [.read, .exec] : [.read, .write, .exec]
+        // A shared mapping may write the file only through a writable
+        // descriptor, and not a memfd sealed against writes (EPERM, and no
+        // mprotect to writable later).
+        var maxProt: Prot = flags.contains(.shared) && !file.flags.writable ? [.read, .exec] : [.read, .write, .exec]
+        if flags.contains(.shared), let seals = try? t.seals(of: file), seals & (8 | 16) != 0 {   // F_SEAL_WRITE, F_SEAL_FUTURE_WRITE
+            if protection.contains(.write) { throw .EPERM }
+            maxProt.remove(.write)
+        }
         // Private read-only pages (a library's text, as ld.so maps it) come
         // from the image cache: one copy for every process and exec.
         return Int64(try t.mm.map(hint: a.address(0), length: length, prot: protection, flags: flags, file: mapped,

@@ -38,7 +38,8 @@ static void timers(void) {
     printf("read %ld bytes, at least one expiration: %d\n", r, n >= 1);
     usleep(70 * 1000);
     read(fd, &n, sizeof n);
-    printf("after 70 ms of 20 ms periods: between 2 and 5: %d\n", n >= 2 && n <= 5);
+    // At least the periods that passed; more if this process was descheduled (overruns count).
+    printf("after 70 ms of 20 ms periods: at least 2: %d\n", n >= 2);
     struct itimerspec off = {{0, 0}, {0, 0}};
     timerfd_settime(fd, 0, &off, &cur);
     printf("old interval %ld ns\n", cur.it_interval.tv_nsec);

@@ -295,8 +295,33 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
 /// difference from Linux, where the page cache has no such runs).
 final class TmpfsData: @unchecked Sendable {
     let memory: MemoryFile
-    private struct Run { var offset: UInt64 = 0; var capacity: UInt64 = 0; var size: Int64 = 0 }
+    private struct Run {
+        var offset: UInt64 = 0, capacity: UInt64 = 0, size: Int64 = 0
+        /// memfd seals (F_SEAL_*): a file that may not be sealed has F_SEAL_SEAL.
+        var seals = Seals.seal
+    }
     private let run = Mutex(Run())
+
+    /// fcntl's F_SEAL_* bits (Linux 6.1 knows these five).
+    enum Seals {
+        static let seal: UInt32 = 1, shrink: UInt32 = 2, grow: UInt32 = 4, write: UInt32 = 8, futureWrite: UInt32 = 16
+        static let all: UInt32 = 0x1f
+    }
+    var seals: UInt32 { run.withLock { $0.seals } }
+
+    /// F_ADD_SEALS after its checks (EPERM once sealed; `writablyMapped`
+    /// says whether F_SEAL_WRITE must fail with EBUSY).
+    func addSeals(_ add: UInt32, writablyMapped: () -> Bool) throws(Errno) {
+        try run.withLock { (r: inout Run) throws(Errno) in
+            guard add & ~Seals.all == 0 else { throw .EINVAL }
+            guard r.seals & Seals.seal == 0 else { throw .EPERM }
+            if add & Seals.write != 0 && r.seals & Seals.write == 0 && writablyMapped() { throw .EBUSY }
+            r.seals |= add
+        }
+    }
+
+    /// memfd_create(MFD_ALLOW_SEALING): a file that starts unsealed.
+    func allowSealing() { run.withLock { $0.seals = 0 } }
 
     init(memory: MemoryFile) { self.memory = memory }
     deinit { let r = run.withLock { $0 }; if r.capacity > 0 { memory.free(r.offset, r.capacity) } }
@@ -334,6 +359,8 @@ final class TmpfsData: @unchecked Sendable {
             let start = offset ?? r.size   // nil: O_APPEND
             let total = bufs.reduce(0) { $0 + $1.count }
             let end = start + Int64(total)
+            if r.seals & (Seals.write | Seals.futureWrite) != 0 { throw .EPERM }
+            if r.seals & Seals.grow != 0 && end > r.size { throw .EPERM }
             try ensure(&r, UInt64(end))
             var at = start
             for b in bufs where b.count > 0 {
@@ -348,6 +375,7 @@ final class TmpfsData: @unchecked Sendable {
     func truncate(_ size: Int64) throws(Errno) {
         guard size >= 0 else { throw .EINVAL }
         try run.withLock { (r: inout Run) throws(Errno) in
+            if (size < r.size && r.seals & Seals.shrink != 0) || (size > r.size && r.seals & Seals.grow != 0) { throw .EPERM }
             if size < r.size {
                 // The cut-off tail reads back as zeros if the file grows again.
                 let from = UInt64(size), to = UInt64(r.size)
@@ -461,5 +489,30 @@ final class TmpfsMapping: FileMapping, @unchecked Sendable {
 
     func sharedPages(offset: UInt64, length: UInt64) throws(Errno) -> UInt64? {
         try node.data!.sharedPages(offset: offset, length: length)
+    }
+}
+
+extension Task {
+    /// F_ADD_SEALS: tmpfs and memfd files only (EINVAL for others), opened
+    /// for writing (EPERM); F_SEAL_WRITE is EBUSY while any process maps the
+    /// file shared and writable, as mapping_deny_writable finds.
+    public func addSeals(_ f: FileDescription, _ seals: UInt32) throws(Errno) {
+        guard let file = f as? TmpfsFile, let data = file.node.data else { throw .EINVAL }
+        guard f.flags.writable else { throw .EPERM }
+        try data.addSeals(seals) { () -> Bool in
+            let mms = kernel.locked { kernel.tasks.values.map(\.mm) }
+            return mms.contains { mm in
+                mm.vmas.contains { v in
+                    guard v.shared, v.maxProt.contains(.write), case .file(let m as TmpfsMapping, _) = v.backing else { return false }
+                    return m.node.data === data
+                }
+            }
+        }
+    }
+
+    /// F_GET_SEALS.
+    public func seals(of f: FileDescription) throws(Errno) -> UInt32 {
+        guard let file = f as? TmpfsFile, let data = file.node.data else { throw .EINVAL }
+        return data.seals
     }
 }

@@ -60,8 +60,9 @@ public final class VFS: Sendable {
     }
 
     /// memfd_create: a tmpfs file with no name in any directory.
-    public func memfd(name: String) -> FileDescription {
+    public func memfd(name: String, allowSealing: Bool = false) -> FileDescription {
         let node = TmpfsNode(fs: memfdFS, ino: memfdFS.nextInode(), mode: S_IFREG | 0o777)
+        if allowSealing { node.data?.allowSealing() }
         let l = Location(mount: memfdRoot.mount, inode: node, name: "memfd:\(name) (deleted)", parent: memfdRoot)
         return TmpfsFile(node: node, location: l, flags: .readWrite)
     }
