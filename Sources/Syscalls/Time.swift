@@ -3,32 +3,30 @@ import Sentry
 
 /// Clocks and sleeps. The guest has no vDSO, so every clock read lands here.
 enum Time {
-    /// The host clock that answers a guest clock id. CPU-time clocks measure
-    /// the stub process (where guest code runs), not the sentry.
+    /// The host clock that answers a guest's wall or monotonic clock id.
     static func hostClock(_ t: Task, _ id: Int32) throws(Errno) -> clockid_t {
         switch id {
-        case 0, 1, 4, 5, 6, 7, 11: return clockid_t(id)
-        case 2: return stubClock(t, thread: false)   // CLOCK_PROCESS_CPUTIME_ID
-        case 3: return stubClock(t, thread: true)    // CLOCK_THREAD_CPUTIME_ID
-        case 8, 9: return clockid_t(id)
+        case 0, 1, 4, 5, 6, 7, 11, 8, 9: return clockid_t(id)
         default: throw .EINVAL
         }
     }
 
-    /// The stub's CPU clock. Without a stub (vmexec: guest code runs on the
-    /// task's own sentry thread), the calling thread's clock, for either.
-    private static func stubClock(_ t: Task, thread: Bool) -> clockid_t {
-        guard let pid = t.kernel.hostPID(of: t) else { return CLOCK_THREAD_CPUTIME_ID }
-        return HostCPUClock.id(of: pid, thread: thread)
-    }
-
-    /// A guest clock's reading (ns). A CPU clock counts from where the task's
-    /// use of its stub began (a recycled stub has served other guests).
+    /// A guest clock's reading (ns). CPU clocks (CLOCK_PROCESS_CPUTIME_ID,
+    /// CLOCK_THREAD_CPUTIME_ID and the ids clock_getcpuclockid and
+    /// pthread_getcpuclockid make: ~pid << 3 | kind | 4 for a thread) are
+    /// the guest's stubs' time plus the sentry's serving it.
     static func now(_ t: Task, _ id: Int32) throws(Errno) -> Int64 {
-        var ts = timespec()
-        guard clock_gettime(try hostClock(t, id), &ts) == 0 else { throw Errno(errno) }
-        let ns = Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-        return id == 2 || id == 3 ? max(0, ns - t.kernel.cpuTimeBase(of: t)) : ns
+        switch id {
+        case 2: return try t.kernel.cpuClock(of: t, target: 0, thread: false, kind: 2)
+        case 3: return try t.kernel.cpuClock(of: t, target: 0, thread: true, kind: 2)
+        case let id where id < 0:
+            guard id & 3 != 3 else { throw .EINVAL }
+            return try t.kernel.cpuClock(of: t, target: ~(id >> 3), thread: id & 4 != 0, kind: id & 3)
+        default:
+            var ts = timespec()
+            guard clock_gettime(try hostClock(t, id), &ts) == 0 else { throw Errno(errno) }
+            return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+        }
     }
 
     static func clockGettime(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
@@ -38,9 +36,34 @@ enum Time {
     }
 
     static func clockGetres(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        var ts = timespec()
-        guard clock_getres(try hostClock(t, a.int32(0)), &ts) == 0 else { throw Errno(errno) }
+        var ts = timespec(tv_sec: 0, tv_nsec: 1)
+        let id = a.int32(0)
+        if id == 2 || id == 3 || id < 0 {
+            _ = try now(t, id)   // EINVAL for a CPU clock of no such process or thread
+        } else {
+            guard clock_getres(try hostClock(t, id), &ts) == 0 else { throw Errno(errno) }
+        }
         if !a.address(1).isNull { try t.mm.write(a.address(1), ts) }
+        return 0
+    }
+
+    /// clock_settime: the sandbox reads the host's clocks and may not set
+    /// them (EPERM, as without CAP_SYS_TIME); clocks no one sets are EINVAL.
+    static func clockSettime(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let id = a.int32(0)
+        _ = try readTimespec(t, a.address(1))
+        guard id == CLOCK_REALTIME else { _ = try now(t, id); throw .EINVAL }
+        throw .EPERM
+    }
+
+    /// settimeofday: as clock_settime(CLOCK_REALTIME); a timezone alone is accepted and ignored, as Linux's sys_tz is only advisory.
+    static func settimeofday(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if !a.address(0).isNull {
+            let tv = try t.mm.read(a.address(0), as: timeval.self)
+            guard tv.tv_usec >= 0, tv.tv_usec < 1_000_000 else { throw .EINVAL }
+            throw .EPERM
+        }
+        if !a.address(1).isNull { _ = try t.mm.read(a.address(1), as: (Int32, Int32).self); throw .EPERM }
         return 0
     }
 

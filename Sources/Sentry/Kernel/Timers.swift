@@ -229,13 +229,7 @@ extension Kernel {
     /// sentry's share included for `which` == ITIMER_PROF. Kernel lock held.
     func processCPUNanosecondsLocked(_ g: ThreadGroup, _ which: Int32) -> Int64 {
         var total = g.ownTicks &* 10_000_000
-        for t in g.tasks {
-            if let s = t.stubClock, let ns = HostCPUClock.nanoseconds(of: s.pid) { total &+= max(0, ns - s.base) }
-            if which == Self.ITIMER_PROF, let c = t.sentryThreadClock {
-                var ts = timespec()
-                if clock_gettime(c, &ts) == 0 { total &+= Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) }
-            }
-        }
+        for t in g.tasks { total &+= threadCPUNanosecondsLocked(t, includingSentry: which == Self.ITIMER_PROF) }
         return total
     }
 
@@ -286,5 +280,37 @@ extension Kernel {
             return groups.values.contains { !$0.timers.cpu.isEmpty && !$0.zombie }
         }
         if again { scheduleCPUTimerSample() }
+    }
+}
+
+extension Kernel {
+    /// A CPU clock's reading (ns) for `caller`: a thread's (`target` its tid,
+    /// 0 the caller; only threads of the caller's own process, as Linux) or a
+    /// process's (`target` its pid, 0 the caller's). `kind` 1 (CPUCLOCK_VIRT)
+    /// counts the guest's own code; 0 and 2 (PROF, SCHED) the sentry's share too.
+    public func cpuClock(of caller: Task, target: Int32, thread: Bool, kind: Int32) throws(Errno) -> Int64 {
+        try locked { () throws(Errno) -> Int64 in
+            if thread {
+                let t: Task
+                if target == 0 { t = caller } else {
+                    guard let found = tasks[target], found.group === caller.group else { throw .EINVAL }
+                    t = found
+                }
+                return threadCPUNanosecondsLocked(t, includingSentry: kind != 1)
+            }
+            guard let g = target == 0 ? caller.group : groups[target], !g.zombie else { throw .EINVAL }
+            return processCPUNanosecondsLocked(g, kind == 1 ? Self.ITIMER_VIRTUAL : Self.ITIMER_PROF)
+        }
+    }
+
+    /// One task's CPU time (ns): its stub's, and its sentry thread's with `includingSentry`. Kernel lock held.
+    func threadCPUNanosecondsLocked(_ t: Task, includingSentry: Bool) -> Int64 {
+        var total: Int64 = 0
+        if let s = t.stubClock, let ns = HostCPUClock.nanoseconds(of: s.pid) { total &+= max(0, ns - s.base) }
+        if includingSentry, let c = t.sentryThreadClock {
+            var ts = timespec()
+            if clock_gettime(c, &ts) == 0 { total &+= Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) }
+        }
+        return total
     }
 }
