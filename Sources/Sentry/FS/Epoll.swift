@@ -27,7 +27,9 @@ public final class EpollFile: FileDescription, @unchecked Sendable {
     /// epoll_ctl: op 1 ADD, 2 DEL, 3 MOD.
     public func control(op: Int32, fd: Int32, file: FileDescription, events: UInt32, data: UInt64) throws(Errno) {
         if file === self { throw .EINVAL }
-        if file is HostFile && file.hostPollFD == nil { throw .EPERM }   // regular files and directories
+        // Regular files and directories have no poll method: EPERM, whichever filesystem holds them.
+        if file is HostFile && file.hostPollFD == nil { throw .EPERM }
+        if file.waitQueue == nil && file.hostPollFD == nil, let k = file.location?.inode.kind, k == .regular || k == .directory { throw .EPERM }
         try interests.withLock { (list: inout [Interest]) throws(Errno) in
             list.removeAll { $0.file == nil }
             let i = list.firstIndex { $0.fd == fd && $0.file === file }
