@@ -93,7 +93,12 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let pid = try Self.startShell(platform, "sleep 30 & sleep 30 & echo ready; sleep 1",
                                       output: dir.appendingPathComponent("out").path)
-        let started = Self.children(of: pid)
+        // "ready" follows the two forks; their stubs may still be on their way on a loaded machine.
+        var started = Self.children(of: pid)
+        for _ in 0..<40 where started.count < 3 {
+            Thread.sleep(forTimeInterval: 0.05)
+            started = Self.children(of: pid)
+        }
         #expect(started.count >= 3, "the shell and its two sleeps run in stubs of the sentry")
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

@@ -90,8 +90,10 @@ static void semaphores(void) {
     check("semtimedop times out", semtimedop(id, &down, 1, &ts));
     pid_t c = fork();
     if (c == 0) { int r = semop(id, &down, 1); printf("child's down: %d\n", r); fflush(stdout); _exit(0); }
-    nap();
-    printf("GETNCNT while the child waits %d\n", semctl(id, 0, GETNCNT));
+    // Until the child is seen waiting (a loaded machine may take a while to run it).
+    int waiting = 0;
+    for (int i = 0; i < 100 && (waiting = semctl(id, 0, GETNCNT)) == 0; i++) nap();
+    printf("GETNCNT while the child waits %d\n", waiting);
     semop(id, &up, 1);
     int status = childStatus(c);
     printf("child exited %d, value %d\n", status, semctl(id, 0, GETVAL));
