@@ -303,11 +303,13 @@ extension Kernel {
         }
     }
 
-    /// One task's CPU time (ns): its stub's, and its sentry thread's with `includingSentry`. Kernel lock held.
+    /// One task's CPU time (ns): its stub's, and its sentry thread's with
+    /// `includingSentry`, or always where the guest's code runs on that
+    /// thread (vmexec: no stub of its own). Kernel lock held.
     func threadCPUNanosecondsLocked(_ t: Task, includingSentry: Bool) -> Int64 {
         var total: Int64 = 0
         if let s = t.stubClock, let ns = HostCPUClock.nanoseconds(of: s.pid) { total &+= max(0, ns - s.base) }
-        if includingSentry, let c = t.sentryThreadClock {
+        if includingSentry || t.stubClock == nil, let c = t.sentryThreadClock {
             var ts = timespec()
             if clock_gettime(c, &ts) == 0 { total &+= Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) }
         }
