@@ -31,7 +31,7 @@ struct ArgPrinter {
         case .hex: return v == 0 ? "0" : "0x" + String(v, radix: 16)
         case .octal: return Decode.mode(v)
         case .fd: return String(Int32(truncatingIfNeeded: v))
-        case .dirFD: return Int32(truncatingIfNeeded: v) == -100 ? "AT_FDCWD" : String(Int32(truncatingIfNeeded: v))
+        case .dirFD: return Int32(truncatingIfNeeded: v) == AtFlags.AT_FDCWD ? "AT_FDCWD" : String(Int32(truncatingIfNeeded: v))
         case .path:
             guard v != 0, let b = try? mm.readCString(GuestAddress(v)) else { return hexOrNull(v) }
             return Decode.quote(b[...], truncated: false)
@@ -209,7 +209,7 @@ struct ArgPrinter {
             let node = withUnsafeBytes(of: &u2.nodename) { Array($0.prefix { $0 != 0 }) }
             return "{sysname=\(Decode.quote(sys[...], truncated: false)), nodename=\(Decode.quote(node[...], truncated: false)), ...}"
         case .madvice: return Decode.named(v, Decode.madvise)
-        case .mremapFlags: return Decode.flags(v, [(1, "MREMAP_MAYMOVE"), (2, "MREMAP_FIXED"), (4, "MREMAP_DONTUNMAP")])
+        case .mremapFlags: return Decode.flags(v, Decode.mremapFlags)
         case .getrandomFlags: return Decode.flags(v, [(1, "GRND_NONBLOCK"), (2, "GRND_RANDOM"), (4, "GRND_INSECURE")])
         case .pathOut: return string(at: v, count: Int(max(0, result)))
         case .cwdOut:

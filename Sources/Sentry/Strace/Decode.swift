@@ -13,24 +13,44 @@ enum Decode {
         return parts.isEmpty ? zero : parts.joined(separator: "|")
     }
 
-    static let addressFamilies: [UInt64: String] = [0: "AF_UNSPEC", 1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6",
-                                                   16: "AF_NETLINK", 17: "AF_PACKET"]
-    static let socketTypes: [UInt64: String] = [1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 4: "SOCK_RDM",
-                                               5: "SOCK_SEQPACKET", 10: "SOCK_PACKET"]
-    static let socketFlags: [(UInt64, String)] = [(0o2000000, "SOCK_CLOEXEC"), (0o4000, "SOCK_NONBLOCK")]
+    /// A table entry from a named ABI constant (the value is defined once, where the kernel uses it).
+    private static func bit<T: BinaryInteger>(_ value: T, _ name: String) -> (UInt64, String) {
+        (UInt64(truncatingIfNeeded: value), name)
+    }
+    private static func bit<F: OptionSet>(_ flag: F, _ name: String) -> (UInt64, String) where F.RawValue: BinaryInteger {
+        (UInt64(truncatingIfNeeded: flag.rawValue), name)
+    }
+    private static func table(_ entries: [(UInt64, String)]) -> [UInt64: String] {
+        Dictionary(entries, uniquingKeysWith: { first, _ in first })
+    }
+    private typealias C = SocketConstants
+
+    static let addressFamilies: [UInt64: String] = table([
+        bit(C.AF_UNSPEC, "AF_UNSPEC"), bit(C.AF_UNIX, "AF_UNIX"), bit(C.AF_INET, "AF_INET"), bit(C.AF_INET6, "AF_INET6"),
+        bit(C.AF_NETLINK, "AF_NETLINK"), bit(C.AF_PACKET, "AF_PACKET"),
+    ])
+    static let socketTypes: [UInt64: String] = table([
+        bit(C.SOCK_STREAM, "SOCK_STREAM"), bit(C.SOCK_DGRAM, "SOCK_DGRAM"), bit(C.SOCK_RAW, "SOCK_RAW"),
+        bit(C.SOCK_RDM, "SOCK_RDM"), bit(C.SOCK_SEQPACKET, "SOCK_SEQPACKET"), (10, "SOCK_PACKET"),
+    ])
+    static let socketFlags: [(UInt64, String)] = [bit(C.SOCK_CLOEXEC, "SOCK_CLOEXEC"), bit(C.SOCK_NONBLOCK, "SOCK_NONBLOCK")]
     static let ipProtocols: [UInt64: String] = [0: "IPPROTO_IP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP", 1: "IPPROTO_ICMP"]
     static let msgFlags: [(UInt64, String)] = [
-        (0x1, "MSG_OOB"), (0x2, "MSG_PEEK"), (0x4, "MSG_DONTROUTE"), (0x8, "MSG_CTRUNC"), (0x20, "MSG_TRUNC"),
-        (0x40, "MSG_DONTWAIT"), (0x80, "MSG_EOR"), (0x100, "MSG_WAITALL"), (0x4000, "MSG_NOSIGNAL"),
-        (0x8000, "MSG_MORE"), (0x4000_0000, "MSG_CMSG_CLOEXEC"),
+        bit(C.MSG_OOB, "MSG_OOB"), bit(C.MSG_PEEK, "MSG_PEEK"), bit(C.MSG_DONTROUTE, "MSG_DONTROUTE"),
+        bit(C.MSG_CTRUNC, "MSG_CTRUNC"), bit(C.MSG_TRUNC, "MSG_TRUNC"), bit(C.MSG_DONTWAIT, "MSG_DONTWAIT"),
+        bit(C.MSG_EOR, "MSG_EOR"), bit(C.MSG_WAITALL, "MSG_WAITALL"), bit(C.MSG_NOSIGNAL, "MSG_NOSIGNAL"),
+        bit(C.MSG_MORE, "MSG_MORE"), bit(C.MSG_CMSG_CLOEXEC, "MSG_CMSG_CLOEXEC"),
     ]
     static let sockoptLevels: [UInt64: String] = [1: "SOL_SOCKET", 0: "SOL_IP", 6: "SOL_TCP", 17: "SOL_UDP", 41: "SOL_IPV6"]
-    static let socketOptions: [UInt64: String] = [
-        1: "SO_DEBUG", 2: "SO_REUSEADDR", 3: "SO_TYPE", 4: "SO_ERROR", 5: "SO_DONTROUTE", 6: "SO_BROADCAST",
-        7: "SO_SNDBUF", 8: "SO_RCVBUF", 9: "SO_KEEPALIVE", 10: "SO_OOBINLINE", 13: "SO_LINGER", 15: "SO_REUSEPORT",
-        16: "SO_PASSCRED", 17: "SO_PEERCRED", 18: "SO_RCVLOWAT", 19: "SO_SNDLOWAT", 20: "SO_RCVTIMEO_OLD",
-        21: "SO_SNDTIMEO_OLD", 30: "SO_ACCEPTCONN", 38: "SO_PROTOCOL", 39: "SO_DOMAIN",
-    ]
+    static let socketOptions: [UInt64: String] = table([
+        bit(C.SO_DEBUG, "SO_DEBUG"), bit(C.SO_REUSEADDR, "SO_REUSEADDR"), bit(C.SO_TYPE, "SO_TYPE"),
+        bit(C.SO_ERROR, "SO_ERROR"), bit(C.SO_DONTROUTE, "SO_DONTROUTE"), bit(C.SO_BROADCAST, "SO_BROADCAST"),
+        bit(C.SO_SNDBUF, "SO_SNDBUF"), bit(C.SO_RCVBUF, "SO_RCVBUF"), bit(C.SO_KEEPALIVE, "SO_KEEPALIVE"),
+        bit(C.SO_OOBINLINE, "SO_OOBINLINE"), bit(C.SO_LINGER, "SO_LINGER"), bit(C.SO_REUSEPORT, "SO_REUSEPORT"),
+        bit(C.SO_PASSCRED, "SO_PASSCRED"), bit(C.SO_PEERCRED, "SO_PEERCRED"), bit(C.SO_RCVLOWAT, "SO_RCVLOWAT"),
+        bit(C.SO_SNDLOWAT, "SO_SNDLOWAT"), bit(C.SO_RCVTIMEO, "SO_RCVTIMEO_OLD"), bit(C.SO_SNDTIMEO, "SO_SNDTIMEO_OLD"),
+        bit(C.SO_ACCEPTCONN, "SO_ACCEPTCONN"), bit(C.SO_PROTOCOL, "SO_PROTOCOL"), bit(C.SO_DOMAIN, "SO_DOMAIN"),
+    ])
     static let tcpOptions: [UInt64: String] = [1: "TCP_NODELAY", 2: "TCP_MAXSEG", 4: "TCP_KEEPIDLE", 5: "TCP_KEEPINTVL",
                                               6: "TCP_KEEPCNT", 11: "TCP_INFO"]
 
@@ -40,27 +60,35 @@ enum Decode {
 
     static func openFlags(_ v: UInt64) -> String {
         let acc = ["O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"][Int(v & 3)]
-        let rest = flags(v & ~3, [
-            (0o100, "O_CREAT"), (0o200, "O_EXCL"), (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"), (0o2000, "O_APPEND"),
-            (0o4000, "O_NONBLOCK"), (0o4010000, "O_SYNC"), (0o10000, "O_DSYNC"), (0o20000, "O_ASYNC"),
-            (0o40000, "O_DIRECT"), (0o100000, "O_LARGEFILE"), (0o20200000, "O_TMPFILE"), (0o200000, "O_DIRECTORY"),
-            (0o400000, "O_NOFOLLOW"), (0o1000000, "O_NOATIME"), (0o2000000, "O_CLOEXEC"), (0o10000000, "SW_O_PATH"),
-        ], zero: "")
+        let rest = flags(v & ~3, openFlagNames, zero: "")
         return rest.isEmpty ? acc : acc + "|" + rest
     }
 
+    /// Multi-bit flags (O_SYNC, O_TMPFILE) come before the single bits they contain.
+    static let openFlagNames: [(UInt64, String)] = [
+        bit(OpenFlags.create, "O_CREAT"), bit(OpenFlags.exclusive, "O_EXCL"), bit(OpenFlags.noCTTY, "O_NOCTTY"),
+        bit(OpenFlags.truncate, "O_TRUNC"), bit(OpenFlags.append, "O_APPEND"), bit(OpenFlags.nonBlock, "O_NONBLOCK"),
+        bit(OpenFlags.sync, "O_SYNC"), bit(OpenFlags.dsync, "O_DSYNC"), bit(OpenFlags.async, "O_ASYNC"),
+        bit(OpenFlags.direct, "O_DIRECT"), bit(OpenFlags.largeFile, "O_LARGEFILE"), bit(OpenFlags.tmpFile, "O_TMPFILE"),
+        bit(OpenFlags.directory, "O_DIRECTORY"), bit(OpenFlags.noFollow, "O_NOFOLLOW"), bit(OpenFlags.noATime, "O_NOATIME"),
+        bit(OpenFlags.closeOnExec, "O_CLOEXEC"), bit(OpenFlags.path, "SW_O_PATH"),
+    ]
+
     static func prot(_ v: UInt64) -> String {
-        flags(v, [(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC"), (0x1000000, "PROT_GROWSDOWN"), (0x2000000, "PROT_GROWSUP")],
+        flags(v, [bit(Prot.read, "PROT_READ"), bit(Prot.write, "PROT_WRITE"), bit(Prot.exec, "PROT_EXEC"),
+                  (0x1000000, "PROT_GROWSDOWN"), (0x2000000, "PROT_GROWSUP")],
               zero: "PROT_NONE")
     }
 
     static func mapFlags(_ v: UInt64) -> String {
         let type = ["0", "MAP_SHARED", "MAP_PRIVATE", "MAP_SHARED_VALIDATE"][Int(v & 3)]
         let rest = flags(v & ~3, [
-            (0x10, "MAP_FIXED"), (0x20, "MAP_ANONYMOUS"), (0x40, "MAP_32BIT"), (0x100, "MAP_GROWSDOWN"),
-            (0x800, "MAP_DENYWRITE"), (0x1000, "MAP_EXECUTABLE"), (0x2000, "MAP_LOCKED"), (0x4000, "MAP_NORESERVE"),
-            (0x8000, "MAP_POPULATE"), (0x10000, "MAP_NONBLOCK"), (0x20000, "MAP_STACK"), (0x40000, "MAP_HUGETLB"),
-            (0x80000, "MAP_SYNC"), (0x100000, "MAP_FIXED_NOREPLACE"),
+            bit(MapFlags.fixed, "MAP_FIXED"), bit(MapFlags.anonymous, "MAP_ANONYMOUS"), (0x40, "MAP_32BIT"),
+            bit(MapFlags.growsDown, "MAP_GROWSDOWN"), bit(MapFlags.denyWrite, "MAP_DENYWRITE"),
+            bit(MapFlags.executable, "MAP_EXECUTABLE"), bit(MapFlags.locked, "MAP_LOCKED"),
+            bit(MapFlags.noReserve, "MAP_NORESERVE"), bit(MapFlags.populate, "MAP_POPULATE"),
+            bit(MapFlags.nonBlock, "MAP_NONBLOCK"), bit(MapFlags.stack, "MAP_STACK"), bit(MapFlags.hugeTLB, "MAP_HUGETLB"),
+            bit(MapFlags.sync, "MAP_SYNC"), bit(MapFlags.fixedNoReplace, "MAP_FIXED_NOREPLACE"),
         ], zero: "")
         return rest.isEmpty ? type : type + "|" + rest
     }
@@ -82,9 +110,13 @@ enum Decode {
     }
 
     static let whence: [UInt64: String] = [0: "SEEK_SET", 1: "SEEK_CUR", 2: "SEEK_END", 3: "SEEK_DATA", 4: "SEEK_HOLE"]
-    static let atFlags: [(UInt64, String)] = [(0x100, "AT_SYMLINK_NOFOLLOW"), (0x200, "AT_EACCESS"), (0x400, "AT_SYMLINK_FOLLOW"),
-                                              (0x800, "AT_NO_AUTOMOUNT"), (0x1000, "AT_EMPTY_PATH"),
-                                              (0x2000, "AT_STATX_FORCE_SYNC"), (0x4000, "AT_STATX_DONT_SYNC")]
+    private typealias AT = AtFlags
+    static let atFlags: [(UInt64, String)] = [
+        bit(AT.AT_SYMLINK_NOFOLLOW, "AT_SYMLINK_NOFOLLOW"), bit(AT.AT_EACCESS, "AT_EACCESS"),
+        bit(AT.AT_SYMLINK_FOLLOW, "AT_SYMLINK_FOLLOW"), bit(AT.AT_NO_AUTOMOUNT, "AT_NO_AUTOMOUNT"),
+        bit(AT.AT_EMPTY_PATH, "AT_EMPTY_PATH"), bit(AT.AT_STATX_FORCE_SYNC, "AT_STATX_FORCE_SYNC"),
+        bit(AT.AT_STATX_DONT_SYNC, "AT_STATX_DONT_SYNC"),
+    ]
     static let fcntl: [UInt64: String] = [0: "F_DUPFD", 1: "F_GETFD", 2: "F_SETFD", 3: "F_GETFL", 4: "F_SETFL", 5: "F_GETLK",
                                           6: "F_SETLK", 7: "F_SETLKW", 8: "F_SETOWN", 9: "F_GETOWN", 10: "F_SETSIG",
                                           11: "F_GETSIG", 1024: "F_SETLEASE", 1025: "F_GETLEASE", 1030: "F_DUPFD_CLOEXEC",
@@ -104,19 +136,28 @@ enum Decode {
                                               0x1021: "ARCH_GET_XCOMP_SUPP", 0x1022: "ARCH_GET_XCOMP_PERM",
                                               0x1023: "ARCH_REQ_XCOMP_PERM", 0x1024: "ARCH_GET_XCOMP_GUEST_PERM",
                                               0x1025: "ARCH_REQ_XCOMP_GUEST_PERM"]
-    static let rlimits: [UInt64: String] = [0: "RLIMIT_CPU", 1: "RLIMIT_FSIZE", 2: "RLIMIT_DATA", 3: "RLIMIT_STACK",
-                                            4: "RLIMIT_CORE", 5: "RLIMIT_RSS", 6: "RLIMIT_NPROC", 7: "RLIMIT_NOFILE",
-                                            8: "RLIMIT_MEMLOCK", 9: "RLIMIT_AS", 10: "RLIMIT_LOCKS", 11: "RLIMIT_SIGPENDING",
-                                            12: "RLIMIT_MSGQUEUE", 13: "RLIMIT_NICE", 14: "RLIMIT_RTPRIO", 15: "RLIMIT_RTTIME"]
-    static let madvise: [UInt64: String] = [0: "MADV_NORMAL", 1: "MADV_RANDOM", 2: "MADV_SEQUENTIAL", 3: "MADV_WILLNEED",
-                                            4: "MADV_DONTNEED", 8: "MADV_FREE", 9: "MADV_REMOVE", 10: "MADV_DONTFORK",
-                                            11: "MADV_DOFORK", 12: "MADV_MERGEABLE", 13: "MADV_UNMERGEABLE",
-                                            14: "MADV_HUGEPAGE", 15: "MADV_NOHUGEPAGE", 16: "MADV_DONTDUMP",
-                                            17: "MADV_DODUMP", 18: "MADV_WIPEONFORK", 19: "MADV_KEEPONFORK",
-                                            20: "MADV_COLD", 21: "MADV_PAGEOUT"]
-    static let saFlags: [(UInt64, String)] = [(0x04000000, "SA_RESTORER"), (0x08000000, "SA_ONSTACK"), (0x10000000, "SA_RESTART"),
-                                              (0x40000000, "SA_NODEFER"), (0x80000000, "SA_RESETHAND"), (4, "SA_SIGINFO"),
-                                              (1, "SA_NOCLDSTOP"), (2, "SA_NOCLDWAIT")]
+    static let rlimits: [UInt64: String] = table(ResourceLimit.names.enumerated().map { (UInt64($0.offset), $0.element) })
+    private typealias MA = MemoryAdvice
+    static let madvise: [UInt64: String] = table([
+        bit(MA.MADV_NORMAL, "MADV_NORMAL"), bit(MA.MADV_RANDOM, "MADV_RANDOM"), bit(MA.MADV_SEQUENTIAL, "MADV_SEQUENTIAL"),
+        bit(MA.MADV_WILLNEED, "MADV_WILLNEED"), bit(MA.MADV_DONTNEED, "MADV_DONTNEED"), bit(MA.MADV_FREE, "MADV_FREE"),
+        bit(MA.MADV_REMOVE, "MADV_REMOVE"), bit(MA.MADV_DONTFORK, "MADV_DONTFORK"), bit(MA.MADV_DOFORK, "MADV_DOFORK"),
+        bit(MA.MADV_MERGEABLE, "MADV_MERGEABLE"), bit(MA.MADV_UNMERGEABLE, "MADV_UNMERGEABLE"),
+        bit(MA.MADV_HUGEPAGE, "MADV_HUGEPAGE"), bit(MA.MADV_NOHUGEPAGE, "MADV_NOHUGEPAGE"),
+        bit(MA.MADV_DONTDUMP, "MADV_DONTDUMP"), bit(MA.MADV_DODUMP, "MADV_DODUMP"),
+        bit(MA.MADV_WIPEONFORK, "MADV_WIPEONFORK"), bit(MA.MADV_KEEPONFORK, "MADV_KEEPONFORK"),
+        bit(MA.MADV_COLD, "MADV_COLD"), bit(MA.MADV_PAGEOUT, "MADV_PAGEOUT"),
+    ])
+    static let mremapFlags: [(UInt64, String)] = [
+        bit(MA.MREMAP_MAYMOVE, "MREMAP_MAYMOVE"), bit(MA.MREMAP_FIXED, "MREMAP_FIXED"),
+        bit(MA.MREMAP_DONTUNMAP, "MREMAP_DONTUNMAP"),
+    ]
+    private typealias SA = SignalAction
+    static let saFlags: [(UInt64, String)] = [
+        bit(SA.SA_RESTORER, "SA_RESTORER"), bit(SA.SA_ONSTACK, "SA_ONSTACK"), bit(SA.SA_RESTART, "SA_RESTART"),
+        bit(SA.SA_NODEFER, "SA_NODEFER"), bit(SA.SA_RESETHAND, "SA_RESETHAND"), bit(SA.SA_SIGINFO, "SA_SIGINFO"),
+        bit(SA.SA_NOCLDSTOP, "SA_NOCLDSTOP"), bit(SA.SA_NOCLDWAIT, "SA_NOCLDWAIT"),
+    ]
 
     /// `[INT TERM]`, or `~[...]` when more than half the signals are set.
     static func sigset(_ v: UInt64) -> String {
@@ -160,16 +201,22 @@ enum Decode {
         return String(v)
     }
 
+    private typealias CL = CloneArgs
     static let cloneFlags: [(UInt64, String)] = [
-        (0x100, "CLONE_VM"), (0x200, "CLONE_FS"), (0x400, "CLONE_FILES"), (0x800, "CLONE_SIGHAND"),
-        (0x1000, "CLONE_PIDFD"), (0x2000, "CLONE_PTRACE"), (0x4000, "CLONE_VFORK"), (0x8000, "CLONE_PARENT"),
-        (0x10000, "CLONE_THREAD"), (0x20000, "CLONE_NEWNS"), (0x40000, "CLONE_SYSVSEM"), (0x80000, "CLONE_SETTLS"),
-        (0x100000, "CLONE_PARENT_SETTID"), (0x200000, "CLONE_CHILD_CLEARTID"), (0x400000, "CLONE_DETACHED"),
-        (0x800000, "CLONE_UNTRACED"), (0x1000000, "CLONE_CHILD_SETTID"), (0x80000000, "CLONE_IO"),
+        bit(CL.CLONE_VM, "CLONE_VM"), bit(CL.CLONE_FS, "CLONE_FS"), bit(CL.CLONE_FILES, "CLONE_FILES"),
+        bit(CL.CLONE_SIGHAND, "CLONE_SIGHAND"), bit(CL.CLONE_PIDFD, "CLONE_PIDFD"), bit(CL.CLONE_PTRACE, "CLONE_PTRACE"),
+        bit(CL.CLONE_VFORK, "CLONE_VFORK"), bit(CL.CLONE_PARENT, "CLONE_PARENT"), bit(CL.CLONE_THREAD, "CLONE_THREAD"),
+        bit(CL.CLONE_NEWNS, "CLONE_NEWNS"), bit(CL.CLONE_SYSVSEM, "CLONE_SYSVSEM"), bit(CL.CLONE_SETTLS, "CLONE_SETTLS"),
+        bit(CL.CLONE_PARENT_SETTID, "CLONE_PARENT_SETTID"), bit(CL.CLONE_CHILD_CLEARTID, "CLONE_CHILD_CLEARTID"),
+        bit(CL.CLONE_DETACHED, "CLONE_DETACHED"), bit(CL.CLONE_UNTRACED, "CLONE_UNTRACED"),
+        bit(CL.CLONE_CHILD_SETTID, "CLONE_CHILD_SETTID"), bit(CL.CLONE_IO, "CLONE_IO"),
     ]
+    private typealias W = WaitRequest
     static let waitOptions: [(UInt64, String)] = [
-        (1, "WNOHANG"), (2, "WSTOPPED"), (4, "WEXITED"), (8, "WCONTINUED"), (0x1000000, "WNOWAIT"),
-        (0x20000000, "__WNOTHREAD"), (0x40000000, "__WALL"), (0x80000000, "__WCLONE"),
+        bit(UInt32(bitPattern: W.WNOHANG), "WNOHANG"), bit(UInt32(bitPattern: W.WUNTRACED), "WSTOPPED"),
+        bit(UInt32(bitPattern: W.WEXITED), "WEXITED"), bit(UInt32(bitPattern: W.WCONTINUED), "WCONTINUED"),
+        bit(UInt32(bitPattern: W.WNOWAIT), "WNOWAIT"), bit(UInt32(bitPattern: W.WNOTHREAD), "__WNOTHREAD"),
+        bit(UInt32(bitPattern: W.WALL), "__WALL"), bit(UInt32(bitPattern: W.WCLONE), "__WCLONE"),
     ]
     static let futexOps: [UInt64: String] = [
         0: "FUTEX_WAIT", 1: "FUTEX_WAKE", 2: "FUTEX_FD", 3: "FUTEX_REQUEUE", 4: "FUTEX_CMP_REQUEUE",
@@ -182,14 +229,16 @@ enum Decode {
     ]
     static let epollEvents: [(UInt64, String)] = [
         (1, "EPOLLIN"), (2, "EPOLLPRI"), (4, "EPOLLOUT"), (8, "EPOLLERR"), (16, "EPOLLHUP"), (0x2000, "EPOLLRDHUP"),
-        (1 << 28, "EPOLLEXCLUSIVE"), (1 << 29, "EPOLLWAKEUP"), (1 << 30, "EPOLLONESHOT"), (1 << 31, "EPOLLET"),
+        bit(EpollFile.EPOLLEXCLUSIVE, "EPOLLEXCLUSIVE"), bit(EpollFile.EPOLLWAKEUP, "EPOLLWAKEUP"),
+        bit(EpollFile.EPOLLONESHOT, "EPOLLONESHOT"), bit(EpollFile.EPOLLET, "EPOLLET"),
     ]
 
     /// strace's rendering of a wait status word.
-    static func waitStatus(_ s: Int32) -> String {
-        if s & 0x7f == 0 { return "{WIFEXITED(s) && WEXITSTATUS(s) == \((s >> 8) & 0xff)}" }
-        if s & 0xff == 0x7f { return "{WIFSTOPPED(s) && WSTOPSIG(s) == \(Signal((s >> 8) & 0xff).name)}" }
-        if s == 0xffff { return "{WIFCONTINUED(s)}" }
-        return "{WIFSIGNALED(s) && WTERMSIG(s) == \(Signal(s & 0x7f).name)\(s & 0x80 != 0 ? " && WCOREDUMP(s)" : "")}"
+    static func waitStatus(_ raw: Int32) -> String {
+        let s = WaitStatus(raw)
+        if s.exited { return "{WIFEXITED(s) && WEXITSTATUS(s) == \(s.exitStatus)}" }
+        if s.stopped { return "{WIFSTOPPED(s) && WSTOPSIG(s) == \(Signal(s.stopSignal).name)}" }
+        if s.continued { return "{WIFCONTINUED(s)}" }
+        return "{WIFSIGNALED(s) && WTERMSIG(s) == \(Signal(s.termSignal).name)\(s.coreDumped ? " && WCOREDUMP(s)" : "")}"
     }
 }
