@@ -55,7 +55,7 @@ extension Task {
         let childFS = has(CloneArgs.CLONE_FS) ? fs : fs.copy()
         var childRegs = regs
         childRegs.raw.rax = 0
-        childRegs.raw.orig_rax = UInt64.max   // not in a syscall: nothing to restart
+        SyscallABI.leaveSyscall(&childRegs.raw)   // nothing to restart
         if a.stack != 0 { childRegs.raw.rsp = a.stack }
         if has(CloneArgs.CLONE_SETTLS) { childRegs.raw.fs_base = a.tls }
 

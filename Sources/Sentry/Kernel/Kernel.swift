@@ -149,7 +149,7 @@ public final class Kernel: @unchecked Sendable {
         regs.raw.rax = 0; regs.raw.rbx = 0; regs.raw.rcx = 0; regs.raw.rdx = 0; regs.raw.rsi = 0; regs.raw.rdi = 0
         regs.raw.rbp = 0; regs.raw.r8 = 0; regs.raw.r9 = 0; regs.raw.r10 = 0; regs.raw.r11 = 0; regs.raw.r12 = 0
         regs.raw.r13 = 0; regs.raw.r14 = 0; regs.raw.r15 = 0; regs.raw.fs_base = 0; regs.raw.gs_base = 0
-        regs.raw.orig_rax = UInt64.max
+        SyscallABI.leaveSyscall(&regs.raw)
         regs.ip = loaded.entry.rawValue
         regs.sp = loaded.stackPointer.rawValue
         return regs
@@ -186,9 +186,8 @@ public final class Kernel: @unchecked Sendable {
         let pre = tracing ? tracer!.enter(task, nr: nr, entry, args) : nil
         task.registersReplaced = false
         var result: Int64
-        // int $0x80 also stops under PTRACE_SYSEMU; its numbers are the i386
-        // ABI's. After a `syscall` instruction rcx holds the return address.
-        if task.regs.raw.rcx != task.regs.raw.rip && Self.isInt80(task) {
+        // int $0x80 also stops under PTRACE_SYSEMU; its numbers are the i386 ABI's.
+        if !SyscallABI.rcxHoldsReturnAddress(task.regs.raw) && Self.isInt80(task) {
             result = -Int64(Errno.ENOSYS.rawValue)
         } else if let handler = entry?.handler {
             do { result = try handler(task, args) } catch { result = -Int64(error.rawValue) }
@@ -205,8 +204,8 @@ public final class Kernel: @unchecked Sendable {
     public func cpuTimeBase(of task: Task) -> Int64 { task.space?.cpuTimeBase ?? 0 }
 
     private static func isInt80(_ task: Task) -> Bool {
-        guard let b = try? task.mm.read(GuestAddress(task.regs.ip &- 2), as: UInt16.self) else { return false }
-        return b == 0x80cd
+        guard let b = try? task.mm.read(GuestAddress(task.regs.ip &- SyscallABI.instructionLength), as: UInt16.self) else { return false }
+        return b == SyscallABI.int80Instruction
     }
 
     // MARK: - Host signals

@@ -176,32 +176,12 @@ extension Task {
     /// A syscall cut short by a signal (-ERESTART* in rax) either restarts or
     /// returns EINTR, by Linux's rules for each code.
     func restartInterruptedSyscall(handler: SignalAction?) {
-        guard regs.raw.orig_rax != UInt64.max else { return }
-        let code = -Int64(bitPattern: regs.raw.rax)
-        var restart: Bool
-        switch code {
-        case 512: restart = handler.map { $0.flags & SignalAction.SA_RESTART != 0 } ?? true   // ERESTARTSYS
-        case 513: restart = true                                                              // ERESTARTNOINTR
-        case 514, 516: restart = handler == nil                                               // ERESTARTNOHAND, _RESTARTBLOCK
-        default: return
+        if case .restarted(let code) = SyscallRestart.apply(&regs.raw, handler: handler), code != .ERESTART_RESTARTBLOCK {
+            restartBlock = nil
         }
-        if !restart {
-            regs.raw.rax = UInt64(bitPattern: -Int64(Errno.EINTR.rawValue))
-            return
-        }
-        regs.raw.rax = code == 516 ? 219 /* restart_syscall */ : regs.raw.orig_rax
-        regs.raw.rip &-= 2
-        if code != 516 { restartBlock = nil }
     }
 
     // MARK: - Frames
-
-    /// struct rt_sigframe: pretcode, ucontext (flags, link, stack_t,
-    /// sigcontext, sigmask), siginfo. The XSAVE image sits above it, 64-byte
-    /// aligned, followed by FP_XSTATE_MAGIC2.
-    static let frameSize: UInt64 = 440
-    static let ucOffset = 8, sigcontextOffset = 48, sigmaskOffset = 304, siginfoOffset = 312
-    static let fixEflags: UInt64 = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1 | 0x10000
 
     private func altStackFlags(_ sp: UInt64) -> Int32 {
         if !altStack.enabled { return AltStack.SS_DISABLE }
@@ -211,50 +191,49 @@ extension Task {
     func setUpFrame(_ info: SignalInfo, _ action: SignalAction) throws(Errno) {
         guard action.flags & SignalAction.SA_RESTORER != 0 else { throw .EFAULT }   // x86-64 requires a restorer
         let (mask, stack) = kernel.locked { (savedMask ?? signalMask, altStack) }
-        var sp = regs.sp &- 128   // the red zone
+        var sp = regs.sp &- SignalFrame.redZone
         if action.flags & SignalAction.SA_ONSTACK != 0 && stack.enabled && !stack.contains(regs.sp) {
             sp = stack.sp + stack.size
         }
         let fpu: [UInt8]
         do { fpu = try context.fpuState(space) } catch { throw .EFAULT }
-        sp = (sp &- UInt64(fpu.count + 4)) & ~63
-        let fpAddr = sp
-        sp = ((sp &- Self.frameSize) & ~15) &- 8
+        let fpAddr = SignalFrame.xstateAddress(below: sp, imageSize: fpu.count + XSave.magic2Size)
+        sp = SignalFrame.frameAddress(below: fpAddr)
 
         var image = fpu
-        Self.markXState(&image)
-        image += withUnsafeBytes(of: UInt32(0x4650_5845).littleEndian) { Array($0) }   // FP_XSTATE_MAGIC2
-        try mm.copyOut(GuestAddress(fpAddr), image)
+        XSave.markExtended(&image)
+        try mm.copyOut(GuestAddress(fpAddr), XSave.withMagic2(image))
 
-        var f = [UInt8](repeating: 0, count: Int(Self.frameSize))
-        f.store(action.restorer, at: 0)
-        f.store(UInt64(1 | 2 | 4), at: Self.ucOffset)   // UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS
-        f.store(stack.sp, at: 24); f.store(altStackFlags(regs.sp), at: 32); f.store(stack.size, at: 40)
+        var f = [UInt8](repeating: 0, count: Int(SignalFrame.size))
+        f.store(action.restorer, at: SignalFrame.pretcode)
+        let uc = SignalFrame.ucontext
+        f.store(UContext.UC_FP_XSTATE | UContext.UC_SIGCONTEXT_SS | UContext.UC_STRICT_RESTORE_SS, at: uc + UContext.flags)
+        f.store(stack.sp, at: uc + UContext.stackSP); f.store(altStackFlags(regs.sp), at: uc + UContext.stackFlags)
+        f.store(stack.size, at: uc + UContext.stackSize)
         let r = regs.raw
-        let sc = Self.sigcontextOffset
-        for (i, v) in [r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15, r.rdi, r.rsi, r.rbp, r.rbx,
-                       r.rdx, r.rax, r.rcx, r.rsp, r.rip, r.eflags].enumerated() { f.store(v, at: sc + i * 8) }
-        f.store(UInt16(truncatingIfNeeded: r.cs), at: sc + 144); f.store(UInt16(truncatingIfNeeded: r.gs), at: sc + 146)
-        f.store(UInt16(truncatingIfNeeded: r.fs), at: sc + 148); f.store(UInt16(truncatingIfNeeded: r.ss), at: sc + 150)
+        let sc = SignalFrame.sigcontext
+        f.withUnsafeMutableBytes { SigContext.writeGeneral(r, to: $0.baseAddress! + sc) }
+        f.store(UInt16(truncatingIfNeeded: r.cs), at: sc + SigContext.cs); f.store(UInt16(truncatingIfNeeded: r.gs), at: sc + SigContext.gs)
+        f.store(UInt16(truncatingIfNeeded: r.fs), at: sc + SigContext.fs); f.store(UInt16(truncatingIfNeeded: r.ss), at: sc + SigContext.ss)
         if info.signo == Signal.SIGSEGV.rawValue && info.code > 0 {
-            f.store(UInt64(14), at: sc + 160)            // trapno: page fault
-            f.store(info.address, at: sc + 176)          // cr2
+            f.store(SigContext.trapPageFault, at: sc + SigContext.trapno)
+            f.store(info.address, at: sc + SigContext.cr2)
         }
-        f.store(mask, at: sc + 168)                      // oldmask
-        f.store(fpAddr, at: sc + 184)
-        f.store(mask, at: Self.sigmaskOffset)
+        f.store(mask, at: sc + SigContext.oldmask)
+        f.store(fpAddr, at: sc + SigContext.fpstate)
+        f.store(mask, at: SignalFrame.sigmask)
         let si = info.bytes
-        for i in 0..<128 { f[Self.siginfoOffset + i] = si[i] }
+        for i in 0..<SignalFrame.siginfoSize { f[SignalFrame.siginfo + i] = si[i] }
         try mm.copyOut(GuestAddress(sp), f)
 
         regs.raw.rdi = UInt64(info.signo)
-        regs.raw.rsi = sp + UInt64(Self.siginfoOffset)
-        regs.raw.rdx = sp + UInt64(Self.ucOffset)
+        regs.raw.rsi = sp + UInt64(SignalFrame.siginfo)
+        regs.raw.rdx = sp + UInt64(SignalFrame.ucontext)
         regs.raw.rax = 0
         regs.raw.rsp = sp
         regs.raw.rip = action.handler
-        regs.raw.eflags &= ~UInt64(0x400 | 0x100 | 0x10000)   // DF, TF, RF
-        regs.raw.orig_rax = UInt64.max
+        regs.raw.eflags &= ~SigContext.handlerClearedFlags
+        SyscallABI.leaveSyscall(&regs.raw)
         kernel.locked {
             signalMask |= action.mask
             if action.flags & SignalAction.SA_NODEFER == 0 { signalMask |= SignalQueue.bit(Signal(info.signo)) }
@@ -264,39 +243,24 @@ extension Task {
         }
     }
 
-    /// The kernel's XSAVE image carries the fx_sw_bytes that tell a reader the
-    /// frame holds extended state; make sure they are there.
-    private static func markXState(_ image: inout [UInt8]) {
-        guard image.count >= 576 else { return }
-        let magic1 = image.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 464, as: UInt32.self) }
-        if magic1 == 0x4650_5853 { return }
-        let bv = image.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 512, as: UInt64.self) }
-        image.store(UInt32(0x4650_5853), at: 464)
-        image.store(UInt32(image.count + 4), at: 468)
-        image.store(bv | 3, at: 472)
-        image.store(UInt32(image.count), at: 480)
-    }
-
     /// rt_sigreturn: reloads what the frame saved. A frame that can't be read
     /// kills the guest with SIGSEGV, as on Linux.
     public func sigreturn() {
         do {
-            let frame = GuestAddress(regs.sp &- 8)
-            let uc = try mm.copyIn(frame + UInt64(Self.ucOffset), Self.sigmaskOffset + 8 - Self.ucOffset)
-            func get<T: BitwiseCopyable>(_ at: Int, _ t: T.Type) -> T { uc.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at - Self.ucOffset, as: T.self) } }
-            let sc = Self.sigcontextOffset
+            let frame = GuestAddress(SignalFrame.frameAddress(atReturn: regs.sp))
+            let ucBase = SignalFrame.ucontext
+            let uc = try mm.copyIn(frame + UInt64(ucBase), SignalFrame.sigmask + 8 - ucBase)
+            func get<T: BitwiseCopyable>(_ at: Int, _ t: T.Type) -> T { uc.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at - ucBase, as: T.self) } }
+            let sc = SignalFrame.sigcontext
             var r = regs.raw
-            r.r8 = get(sc, UInt64.self); r.r9 = get(sc + 8, UInt64.self); r.r10 = get(sc + 16, UInt64.self)
-            r.r11 = get(sc + 24, UInt64.self); r.r12 = get(sc + 32, UInt64.self); r.r13 = get(sc + 40, UInt64.self)
-            r.r14 = get(sc + 48, UInt64.self); r.r15 = get(sc + 56, UInt64.self); r.rdi = get(sc + 64, UInt64.self)
-            r.rsi = get(sc + 72, UInt64.self); r.rbp = get(sc + 80, UInt64.self); r.rbx = get(sc + 88, UInt64.self)
-            r.rdx = get(sc + 96, UInt64.self); r.rax = get(sc + 104, UInt64.self); r.rcx = get(sc + 112, UInt64.self)
-            r.rsp = get(sc + 120, UInt64.self); r.rip = get(sc + 128, UInt64.self)
-            r.eflags = (r.eflags & ~Self.fixEflags) | (get(sc + 136, UInt64.self) & Self.fixEflags)
-            r.orig_rax = UInt64.max
-            let fpAddr = get(sc + 184, UInt64.self)
-            let mask = get(Self.sigmaskOffset, UInt64.self)
-            let ss = (sp: get(24, UInt64.self), flags: get(32, Int32.self), size: get(40, UInt64.self))
+            let eflags = r.eflags
+            uc.withUnsafeBytes { SigContext.readGeneral($0.baseAddress! + (sc - ucBase), into: &r) }
+            r.eflags = (eflags & ~SigContext.restorableFlags) | (r.eflags & SigContext.restorableFlags)
+            SyscallABI.leaveSyscall(&r)
+            let fpAddr = get(sc + SigContext.fpstate, UInt64.self)
+            let mask = get(SignalFrame.sigmask, UInt64.self)
+            let ss = (sp: get(ucBase + UContext.stackSP, UInt64.self), flags: get(ucBase + UContext.stackFlags, Int32.self),
+                      size: get(ucBase + UContext.stackSize, UInt64.self))
             if fpAddr != 0 {
                 let size = try context.fpuState(space).count
                 let image = try mm.copyIn(GuestAddress(fpAddr), size)

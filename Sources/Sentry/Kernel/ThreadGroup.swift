@@ -81,8 +81,8 @@ public final class ThreadGroup: @unchecked Sendable {
     /// The status word wait(2) reports.
     static func waitStatus(_ s: ExitStatus) -> Int32 {
         switch s {
-        case .exited(let c): return (c & 0xff) << 8
-        case .signaled(let sig, let core): return sig.rawValue | (core ? 0x80 : 0)
+        case .exited(let c): return WaitStatus.exited(c).rawValue
+        case .signaled(let sig, let core): return WaitStatus.signaled(sig.rawValue, coreDumped: core).rawValue
         }
     }
 }

@@ -67,12 +67,12 @@ extension Task {
             }
             if c.stopped && c.unreportedStop && req.options & WaitRequest.WUNTRACED != 0 {
                 if !noWait { c.unreportedStop = false }
-                return WaitResult(pid: c.pid, status: 0x7f | (c.stopSignal.rawValue << 8),
+                return WaitResult(pid: c.pid, status: WaitStatus.stopped(c.stopSignal.rawValue).rawValue,
                                   code: SignalInfo.CLD_STOPPED, infoStatus: c.stopSignal.rawValue)
             }
             if c.unreportedContinue && req.options & WaitRequest.WCONTINUED != 0 {
                 if !noWait { c.unreportedContinue = false }
-                return WaitResult(pid: c.pid, status: 0xffff, code: SignalInfo.CLD_CONTINUED, infoStatus: Signal.SIGCONT.rawValue)
+                return WaitResult(pid: c.pid, status: WaitStatus.continued.rawValue, code: SignalInfo.CLD_CONTINUED, infoStatus: Signal.SIGCONT.rawValue)
             }
         }
         return nil

@@ -50,11 +50,11 @@ final class PtraceAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
 
     private static func expectStop(_ pid: pid_t, _ sig: Int32, _ status: inout Int32, _ what: String) throws(PlatformError) {
         let w = sw_wait(pid, &status)
-        let stopped = w == pid && (status & 0xff) == 0x7f
-        if !stopped || (status >> 8) & 0xff != sig {
+        let stopped = w == pid && WaitStatus(status).stopped
+        if !stopped || WaitStatus(status).stopSignal != sig {
             kill(pid, SIGKILL)
             // The spawn exits 120 when PTRACE_TRACEME is refused (a container's seccomp, Yama).
-            if status & 0x7f == 0 && (status >> 8) & 0xff == 120 {
+            if WaitStatus(status).exited && WaitStatus(status).exitStatus == 120 {
                 throw .unavailable("platform ptrace is not available: PTRACE_TRACEME is not permitted here")
             }
             throw .stubDied("\(what) (\(PtraceContext.describe(status)))")
@@ -89,7 +89,7 @@ final class PtraceAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
         if r < 0 { kill(pid, SIGKILL); throw .host("PTRACE_SEIZE of a sibling stub", Errno(-r)) }
         var status: Int32 = 0
         let w = sw_wait(pid, &status)
-        guard w == pid, (status & 0xff) == 0x7f else {
+        guard w == pid, WaitStatus(status).stopped else {
             kill(pid, SIGKILL)
             throw .stubDied("sibling stub did not stop (\(PtraceContext.describe(status)))")
         }
@@ -126,7 +126,7 @@ final class PtraceAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
         var regs = initialRegisters.raw
         regs.rip = (gadget ?? stub.syscallGadget).rawValue
         regs.rax = nr
-        regs.orig_rax = UInt64.max   // not in a syscall: no restart games
+        SyscallABI.leaveSyscall(&regs)   // no restart games
         regs.rdi = a; regs.rsi = b; regs.rdx = c; regs.r10 = d; regs.r8 = e; regs.r9 = f
         var rc = sw_setregs(pid, &regs)
         if rc < 0 { throw .host("injecting syscall \(nr)", Errno(-rc)) }
@@ -135,8 +135,8 @@ final class PtraceAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
         while true {
             var status: Int32 = 0
             _ = sw_wait(pid, &status)
-            guard (status & 0xff) == 0x7f else { throw .stubDied("injected syscall \(nr): \(PtraceContext.describe(status))") }
-            let sig = (status >> 8) & 0xff
+            guard WaitStatus(status).stopped else { throw .stubDied("injected syscall \(nr): \(PtraceContext.describe(status))") }
+            let sig = WaitStatus(status).stopSignal
             if sig == SIGTRAP { break }
             if sig == PtraceContext.kickSignal || status >> 16 != 0 {
                 // A kick meant for guest code: the task is in the sentry now

@@ -40,8 +40,8 @@ final class PtraceContext: PlatformContext, @unchecked Sendable {
         var status: Int32 = 0
         let w = sw_wait(pid, &status)
         if w < 0 { throw .stubDied("waitpid: \(Errno(-w))") }
-        guard (status & 0xff) == 0x7f else { throw .stubDied(Self.describe(status)) }
-        let sig = (status >> 8) & 0xff
+        guard WaitStatus(status).stopped else { throw .stubDied(Self.describe(status)) }
+        let sig = WaitStatus(status).stopSignal
         rc = sw_getregs(pid, &regs.raw)
         if rc < 0 { throw .stubDied("PTRACE_GETREGSET: \(Errno(-rc))") }
         last = regs.raw
@@ -87,8 +87,9 @@ final class PtraceContext: PlatformContext, @unchecked Sendable {
     }
 
     static func describe(_ status: Int32) -> String {
-        if status & 0x7f == 0 { return "exited with status \((status >> 8) & 0xff)" }
-        if (status & 0xff) == 0x7f { return "stopped by \(Signal((status >> 8) & 0xff))" }
-        return "killed by \(Signal(status & 0x7f))"
+        let s = WaitStatus(status)
+        if s.exited { return "exited with status \(s.exitStatus)" }
+        if s.stopped { return "stopped by \(Signal(s.stopSignal))" }
+        return "killed by \(Signal(s.termSignal))"
     }
 }

@@ -36,7 +36,7 @@ public final class PtracePlatform: Platform, @unchecked Sendable {
         if pid < 0 { return "fork failed: \(Errno(errno))" }
         var status: Int32 = 0
         _ = sw_wait(pid, &status)
-        let stopped = (status & 0xff) == 0x7f
+        let stopped = WaitStatus(status).stopped
         if stopped { kill(pid, SIGKILL); _ = sw_wait(pid, &status) }
         return stopped ? nil : "PTRACE_TRACEME is not permitted here"
     }

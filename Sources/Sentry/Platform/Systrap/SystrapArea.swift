@@ -101,27 +101,3 @@ enum Spinners {
     }
     static func leave() { count.subtract(1, ordering: .releasing) }
 }
-
-/// struct ucontext as the x86-64 kernel lays it out, with the general
-/// registers of its sigcontext in user_regs_struct's terms.
-enum UContext {
-    static let flags = 0, stack = 16, mcontext = 40, sigmask = 296, size: UInt64 = 304
-    /// Offsets in the sigcontext of r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags.
-    static let fpstate = mcontext + 184
-    static let cs = mcontext + 144, ss = mcontext + 150
-    static let err = mcontext + 152, trapno = mcontext + 160
-
-    static func read(_ p: UnsafeMutableRawPointer, into r: inout sw_regs) {
-        func g(_ i: Int) -> UInt64 { p.loadUnaligned(fromByteOffset: mcontext + i * 8, as: UInt64.self) }
-        r.r8 = g(0); r.r9 = g(1); r.r10 = g(2); r.r11 = g(3); r.r12 = g(4); r.r13 = g(5); r.r14 = g(6); r.r15 = g(7)
-        r.rdi = g(8); r.rsi = g(9); r.rbp = g(10); r.rbx = g(11); r.rdx = g(12); r.rax = g(13); r.rcx = g(14)
-        r.rsp = g(15); r.rip = g(16); r.eflags = g(17)
-    }
-
-    static func write(_ r: sw_regs, to p: UnsafeMutableRawPointer) {
-        func s(_ i: Int, _ x: UInt64) { p.storeBytes(of: x, toByteOffset: mcontext + i * 8, as: UInt64.self) }
-        s(0, r.r8); s(1, r.r9); s(2, r.r10); s(3, r.r11); s(4, r.r12); s(5, r.r13); s(6, r.r14); s(7, r.r15)
-        s(8, r.rdi); s(9, r.rsi); s(10, r.rbp); s(11, r.rbx); s(12, r.rdx); s(13, r.rax); s(14, r.rcx)
-        s(15, r.rsp); s(16, r.rip); s(17, r.eflags)
-    }
-}

@@ -32,18 +32,18 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         let r = runner!, a = r.area
         // Where the registers go: the trap's own frame, or a fresh one.
         var uc: UnsafeMutableRawPointer
-        if trapped, let p = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UContext.size) {
+        if trapped, let p = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UInt64(UContext.size)) {
             uc = p
         } else {
             uc = a.base + Int(SW_AREA_FRAME)
-            memset(uc, 0, Int(UContext.size))
-            uc.storeBytes(of: a.address + UInt64(SW_AREA_STACK), toByteOffset: UContext.stack, as: UInt64.self)
-            uc.storeBytes(of: SystrapArea.size - UInt64(SW_AREA_STACK), toByteOffset: UContext.stack + 16, as: UInt64.self)
-            uc.storeBytes(of: UInt16(truncatingIfNeeded: s.initialRegisters.raw.cs), toByteOffset: UContext.cs, as: UInt16.self)
-            uc.storeBytes(of: UInt16(truncatingIfNeeded: s.initialRegisters.raw.ss), toByteOffset: UContext.ss, as: UInt16.self)
+            memset(uc, 0, UContext.size)
+            uc.storeBytes(of: a.address + UInt64(SW_AREA_STACK), toByteOffset: UContext.stackSP, as: UInt64.self)
+            uc.storeBytes(of: SystrapArea.size - UInt64(SW_AREA_STACK), toByteOffset: UContext.stackSize, as: UInt64.self)
+            uc.storeBytes(of: UInt16(truncatingIfNeeded: s.initialRegisters.raw.cs), toByteOffset: UContext.mcontext + SigContext.cs, as: UInt16.self)
+            uc.storeBytes(of: UInt16(truncatingIfNeeded: s.initialRegisters.raw.ss), toByteOffset: UContext.mcontext + SigContext.ss, as: UInt16.self)
             a.store(SW_AREA_UC, a.address + UInt64(SW_AREA_FRAME))
         }
-        UContext.write(regs.raw, to: uc)
+        SigContext.writeGeneral(regs.raw, to: uc + UContext.mcontext)
         if stubFS != regs.fsBase {
             a.store(SW_AREA_FS, regs.fsBase)
             a.store(SW_AREA_SET_FS, UInt64(1))
@@ -58,25 +58,25 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         }
         runTime = (runTime * 7 + min(Deadline.now() - start, 1_000_000)) / 8
         let sig = a.load(SW_AREA_SIGNAL, as: Int32.self)
-        guard let frame = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UContext.size) else {
+        guard let frame = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UInt64(UContext.size)) else {
             throw .stubDied("systrap stub \(r.pid) reported a frame outside its area")
         }
         trapped = true
-        UContext.read(frame, into: &regs.raw)
-        regs.raw.orig_rax = UInt64.max
+        SigContext.readGeneral(frame + UContext.mcontext, into: &regs.raw)
+        SyscallABI.leaveSyscall(&regs.raw)
         let code = Int32(truncatingIfNeeded: a.load(SW_AREA_CODE, as: Int64.self))
         if sig == SIGSYS && (code == 2 /* SYS_USER_DISPATCH */ || code == 1 /* SYS_SECCOMP */) {
-            regs.raw.orig_rax = regs.raw.rax
-            regs.raw.rax = UInt64(bitPattern: -Int64(Errno.ENOSYS.rawValue))
+            SyscallABI.enterSyscall(&regs.raw)
             return .syscall
         }
         if code > 0, Signal(sig).isSynchronousFault {
             // A page fault's error code (sigcontext err, trapno 14): bit 1 a
             // write, bit 4 an instruction fetch, else a read.
             var access: Prot?
-            if sig == SIGSEGV && frame.loadUnaligned(fromByteOffset: UContext.trapno, as: UInt64.self) == 14 {
-                let err = frame.loadUnaligned(fromByteOffset: UContext.err, as: UInt64.self)
-                access = err & 0x10 != 0 ? .exec : err & 0x2 != 0 ? .write : .read
+            let sc = frame + UContext.mcontext
+            if sig == SIGSEGV && sc.loadUnaligned(fromByteOffset: SigContext.trapno, as: UInt64.self) == SigContext.trapPageFault {
+                let err = sc.loadUnaligned(fromByteOffset: SigContext.err, as: UInt64.self)
+                access = err & SigContext.faultInstruction != 0 ? .exec : err & SigContext.faultWrite != 0 ? .write : .read
             }
             return .fault(Signal(sig), address: GuestAddress(a.load(SW_AREA_ADDR, as: UInt64.self)), code: code, access: access)
         }
@@ -92,14 +92,11 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     private func fpuImage() throws(PlatformError) -> (UnsafeMutableRawPointer, Int) {
         guard trapped, let r = runner else { throw .host("no saved FPU state before the first run", .EINVAL) }
         let a = r.area
-        guard let uc = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UContext.size) else { throw .stubDied("bad frame") }
-        let fp = uc.loadUnaligned(fromByteOffset: UContext.fpstate, as: UInt64.self)
-        guard let head = a.pointer(fp, length: 512) else { throw .host("no FPU state in the frame", .EINVAL) }
-        // fx_sw_bytes (bytes 464..) say how big the extended state is.
-        let magic = head.loadUnaligned(fromByteOffset: 464, as: UInt32.self)
-        var size = 512
-        if magic == 0x4650_5853 { size = Int(head.loadUnaligned(fromByteOffset: 480, as: UInt32.self)) }
-        guard size >= 512, let p = a.pointer(fp, length: UInt64(size)) else { throw .host("FPU state beyond the area", .EINVAL) }
+        guard let uc = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UInt64(UContext.size)) else { throw .stubDied("bad frame") }
+        let fp = uc.loadUnaligned(fromByteOffset: UContext.mcontext + SigContext.fpstate, as: UInt64.self)
+        guard let head = a.pointer(fp, length: UInt64(XSave.legacySize)) else { throw .host("no FPU state in the frame", .EINVAL) }
+        let size = XSave.imageSize(head)
+        guard size >= XSave.legacySize, let p = a.pointer(fp, length: UInt64(size)) else { throw .host("FPU state beyond the area", .EINVAL) }
         return (p, size)
     }
 

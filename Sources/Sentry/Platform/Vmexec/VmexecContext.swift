@@ -57,7 +57,7 @@ final class VmexecContext: PlatformContext, @unchecked Sendable {
         // turn, and it resumes where it got to, not where the turn began.
         regs.raw = context.regs
         if r == -Int(EINTR) {
-            regs.raw.orig_rax = UInt64.max
+            SyscallABI.leaveSyscall(&regs.raw)
             return .interrupted
         }
         let sig = info.si_signo
@@ -66,11 +66,11 @@ final class VmexecContext: PlatformContext, @unchecked Sendable {
             return .syscall
         }
         if Signal(sig).isSynchronousFault {
-            regs.raw.orig_rax = UInt64.max
+            SyscallABI.leaveSyscall(&regs.raw)
             return .fault(Signal(sig), address: GuestAddress(sw_siginfo_addr(&info)),
                           code: sw_siginfo_code(&info), access: nil)
         }
-        regs.raw.orig_rax = UInt64.max
+        SyscallABI.leaveSyscall(&regs.raw)
         return .interrupted
     }
 

@@ -1,0 +1,47 @@
+import CSwitch
+
+/// Restarting a syscall a signal interrupted (arch/x86/kernel/signal.c,
+/// arch_do_signal_or_restart and handle_signal): a handler that blocked
+/// returns one of the kernel-internal ERESTART* codes, and signal delivery
+/// turns it into a restart or EINTR.
+public enum SyscallRestart {
+    /// __NR_restart_syscall: what an ERESTART_RESTARTBLOCK restart re-enters.
+    public static let restartSyscallNumber: UInt64 = 219
+
+    public enum Outcome: Equatable {
+        /// rax held no restart code (or the registers are not in a syscall).
+        case none
+        /// The syscall returns EINTR.
+        case interrupted(Errno)
+        /// rip points at the `syscall` again, with the number to run in rax.
+        case restarted(Errno)
+    }
+
+    /// Applies the rules for a signal with `handler` (nil: no handler runs,
+    /// the signal was ignored or stopped the task) to `r`.
+    public static func apply(_ r: inout sw_regs, handler: SignalAction?) -> Outcome {
+        guard SyscallABI.inSyscall(r) else { return .none }
+        let negated = 0 &- Int64(bitPattern: r.rax)
+        guard isRestartCode(-negated) else { return .none }
+        let code = Errno(Int32(negated))
+        let restart: Bool
+        switch code {
+        case .ERESTARTSYS: restart = handler.map { $0.flags & SignalAction.SA_RESTART != 0 } ?? true
+        case .ERESTARTNOINTR: restart = true
+        case .ERESTARTNOHAND, .ERESTART_RESTARTBLOCK: restart = handler == nil
+        default: return .none
+        }
+        if !restart {
+            r.rax = UInt64(bitPattern: -Int64(Errno.EINTR.rawValue))
+            return .interrupted(code)
+        }
+        r.rax = code == .ERESTART_RESTARTBLOCK ? restartSyscallNumber : r.orig_rax
+        r.rip &-= SyscallABI.instructionLength
+        return .restarted(code)
+    }
+
+    /// Whether `result` is one of the codes a guest never sees.
+    public static func isRestartCode(_ result: Int64) -> Bool {
+        result <= -Int64(Errno.ERESTARTSYS.rawValue) && result >= -Int64(Errno.ERESTART_RESTARTBLOCK.rawValue)
+    }
+}

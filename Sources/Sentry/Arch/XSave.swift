@@ -1,0 +1,47 @@
+/// The XSAVE image as signal frames carry it (arch/x86/include/uapi/asm/sigcontext.h,
+/// struct _fpx_sw_bytes): a 512-byte legacy FXSAVE area whose reserved bytes
+/// 464..511 hold the software-reserved words that announce extended state,
+/// the 64-byte XSAVE header, then the components.
+public enum XSave {
+    public static let legacySize = 512
+    /// fx_sw_bytes: magic1, extended_size, xfeatures, xstate_size.
+    public static let swBytes = 464
+    public static let magic1Offset = swBytes, extendedSizeOffset = swBytes + 4
+    public static let xfeaturesOffset = swBytes + 8, xstateSizeOffset = swBytes + 16
+    /// The XSAVE header's xstate_bv.
+    public static let headerOffset = legacySize
+    public static let headerSize = 64
+    public static let FP_XSTATE_MAGIC1: UInt32 = 0x4650_5853
+    public static let FP_XSTATE_MAGIC2: UInt32 = 0x4650_5845
+    public static let magic2Size = 4
+    /// x87 and SSE: the features every image has.
+    public static let legacyFeatures: UInt64 = 1 | 2
+
+    /// The size of the image at `head` (at least `legacySize` bytes readable):
+    /// xstate_size when fx_sw_bytes says there is extended state, else the legacy area.
+    public static func imageSize(_ head: UnsafeRawPointer) -> Int {
+        guard head.loadUnaligned(fromByteOffset: magic1Offset, as: UInt32.self) == FP_XSTATE_MAGIC1 else { return legacySize }
+        return Int(head.loadUnaligned(fromByteOffset: xstateSizeOffset, as: UInt32.self))
+    }
+
+    /// The kernel's image carries the fx_sw_bytes that tell a reader the frame
+    /// holds extended state; writes them when missing.
+    public static func markExtended(_ image: inout [UInt8]) {
+        guard image.count >= legacySize + headerSize else { return }
+        let magic1 = image.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: magic1Offset, as: UInt32.self) }
+        if magic1 == FP_XSTATE_MAGIC1 { return }
+        let bv = image.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: headerOffset, as: UInt64.self) }
+        let count = image.count
+        image.withUnsafeMutableBytes { p in
+            p.storeBytes(of: FP_XSTATE_MAGIC1, toByteOffset: magic1Offset, as: UInt32.self)
+            p.storeBytes(of: UInt32(count + magic2Size), toByteOffset: extendedSizeOffset, as: UInt32.self)
+            p.storeBytes(of: bv | legacyFeatures, toByteOffset: xfeaturesOffset, as: UInt64.self)
+            p.storeBytes(of: UInt32(count), toByteOffset: xstateSizeOffset, as: UInt32.self)
+        }
+    }
+
+    /// The image followed by FP_XSTATE_MAGIC2, as it goes into a frame.
+    public static func withMagic2(_ image: [UInt8]) -> [UInt8] {
+        image + withUnsafeBytes(of: FP_XSTATE_MAGIC2.littleEndian) { Array($0) }
+    }
+}
