@@ -4,10 +4,8 @@ import Sentry
 
 /// open/openat, close, dup*, fcntl, ioctl: the fd table.
 enum Files {
-    static let AT_FDCWD: Int32 = -100
-
     static func open(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try openAt(t, AT_FDCWD, a.address(0), a.int32(1), a.uint32(2))
+        try openAt(t, AtFlags.AT_FDCWD, a.address(0), a.int32(1), a.uint32(2))
     }
 
     static func openat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
@@ -30,7 +28,7 @@ enum Files {
     }
 
     static func creat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try openAt(t, AT_FDCWD, a.address(0), OpenFlags([.writeOnly, .create, .truncate]).rawValue, a.uint32(1))
+        try openAt(t, AtFlags.AT_FDCWD, a.address(0), OpenFlags([.writeOnly, .create, .truncate]).rawValue, a.uint32(1))
     }
 
     /// openat2: open(2)'s flags, strictly checked, and RESOLVE_* for the walk.

@@ -53,17 +53,17 @@ enum Lifecycle {
     }
 
     static func execve(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let (path, start) = try t.pathArgument(-100, a.address(0))
+        let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(0))
         try t.execve(path: path, from: start, argv: try stringArray(t, a.address(1)), envp: try stringArray(t, a.address(2)))
         return 0
     }
 
     static func execveat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let flags = a.int32(4)
-        guard flags & ~(0x100 | 0x1000) == 0 else { throw .EINVAL }   // AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH
-        var (path, start) = try t.pathArgument(a.int32(0), a.address(1), emptyPathAllowed: flags & 0x1000 != 0)
+        let flags = UInt64(a.uint32(4))   // an int: the low 32 bits
+        guard flags & ~(AtFlags.AT_SYMLINK_NOFOLLOW | AtFlags.AT_EMPTY_PATH) == 0 else { throw .EINVAL }
+        var (path, start) = try t.pathArgument(a.int32(0), a.address(1), emptyPathAllowed: flags & AtFlags.AT_EMPTY_PATH != 0)
         if path.isEmpty { path = try t.emptyPathLocation(a.int32(0)).path(relativeTo: t.rootLocation) }
-        if flags & 0x100 != 0, try t.kernel.vfs.resolve(path, from: start, followLast: false, t).inode.kind == .symlink { throw .ELOOP }
+        if flags & AtFlags.AT_SYMLINK_NOFOLLOW != 0, try t.kernel.vfs.resolve(path, from: start, followLast: false, t).inode.kind == .symlink { throw .ELOOP }
         try t.execve(path: path, from: start, argv: try stringArray(t, a.address(2)), envp: try stringArray(t, a.address(3)))
         return 0
     }

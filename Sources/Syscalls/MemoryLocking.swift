@@ -6,7 +6,6 @@ import Sentry
 /// sentry's memory file; locking it is accounted per process against
 /// RLIMIT_MEMLOCK and shown as VmLck, as Linux does.
 enum MemoryLocking {
-    static let RLIMIT_MEMLOCK: Int32 = 8
     static let MCL_CURRENT: UInt64 = 1, MCL_FUTURE: UInt64 = 2, MCL_ONFAULT: UInt64 = 4
     static let MLOCK_ONFAULT: UInt64 = 1
     static let MS_ASYNC: UInt64 = 1, MS_INVALIDATE: UInt64 = 2, MS_SYNC: UInt64 = 4
@@ -39,7 +38,7 @@ enum MemoryLocking {
         if mappedPrefix(t, r) < r.upperBound { throw .ENOMEM }
     }
 
-    private static func limit(_ t: Task) -> UInt64 { t.resourceLimits[RLIMIT_MEMLOCK]?.cur ?? 0 }
+    private static func limit(_ t: Task) -> UInt64 { t.resourceLimits[ResourceLimit.RLIMIT_MEMLOCK]?.cur ?? 0 }
     private static func canLock(_ t: Task) -> Bool { Creds.creds(t).capable(Credentials.CAP_IPC_LOCK) }
 
     static func mlock(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try lock(t, a[0], a[1]) }

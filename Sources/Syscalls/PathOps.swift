@@ -5,9 +5,7 @@ import Sentry
 /// Calls that change names and attributes: mkdir, unlink, rename, link,
 /// symlink, mknod, chmod, chown, utimensat, truncate, statfs.
 enum PathOps {
-    static let AT_REMOVEDIR: UInt64 = 0x200, AT_SYMLINK_FOLLOW: UInt64 = 0x400
-
-    static func mkdir(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try mkdirAt(t, Files.AT_FDCWD, a.address(0), a.uint32(1)) }
+    static func mkdir(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try mkdirAt(t, AtFlags.AT_FDCWD, a.address(0), a.uint32(1)) }
     static func mkdirat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try mkdirAt(t, a.int32(0), a.address(1), a.uint32(2)) }
     private static func mkdirAt(_ t: Task, _ dirfd: Int32, _ p: GuestAddress, _ mode: UInt32) throws(Errno) -> Int64 {
         let (path, start) = try t.pathArgument(dirfd, p)
@@ -15,7 +13,7 @@ enum PathOps {
         return 0
     }
 
-    static func mknod(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try mknodAt(t, Files.AT_FDCWD, a.address(0), a.uint32(1)) }
+    static func mknod(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try mknodAt(t, AtFlags.AT_FDCWD, a.address(0), a.uint32(1)) }
     static func mknodat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try mknodAt(t, a.int32(0), a.address(1), a.uint32(2)) }
     private static func mknodAt(_ t: Task, _ dirfd: Int32, _ p: GuestAddress, _ mode: UInt32) throws(Errno) -> Int64 {
         let (path, start) = try t.pathArgument(dirfd, p)
@@ -24,26 +22,26 @@ enum PathOps {
     }
 
     static func rmdir(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let (path, start) = try t.pathArgument(Files.AT_FDCWD, a.address(0))
+        let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(0))
         try t.kernel.vfs.unlink(path, from: start, directory: true, t)
         return 0
     }
 
     static func unlink(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let (path, start) = try t.pathArgument(Files.AT_FDCWD, a.address(0))
+        let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(0))
         try t.kernel.vfs.unlink(path, from: start, directory: false, t)
         return 0
     }
 
     static func unlinkat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        guard a[2] & ~AT_REMOVEDIR == 0 else { throw .EINVAL }
+        guard a[2] & ~AtFlags.AT_REMOVEDIR == 0 else { throw .EINVAL }
         let (path, start) = try t.pathArgument(a.int32(0), a.address(1))
-        try t.kernel.vfs.unlink(path, from: start, directory: a[2] & AT_REMOVEDIR != 0, t)
+        try t.kernel.vfs.unlink(path, from: start, directory: a[2] & AtFlags.AT_REMOVEDIR != 0, t)
         return 0
     }
 
     static func rename(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try renameAt(t, Files.AT_FDCWD, a.address(0), Files.AT_FDCWD, a.address(1), 0)
+        try renameAt(t, AtFlags.AT_FDCWD, a.address(0), AtFlags.AT_FDCWD, a.address(1), 0)
     }
     static func renameat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         try renameAt(t, a.int32(0), a.address(1), a.int32(2), a.address(3), 0)
@@ -60,22 +58,22 @@ enum PathOps {
     }
 
     static func link(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try linkAt(t, Files.AT_FDCWD, a.address(0), Files.AT_FDCWD, a.address(1), 0)
+        try linkAt(t, AtFlags.AT_FDCWD, a.address(0), AtFlags.AT_FDCWD, a.address(1), 0)
     }
     static func linkat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         try linkAt(t, a.int32(0), a.address(1), a.int32(2), a.address(3), a[4])
     }
     private static func linkAt(_ t: Task, _ od: Int32, _ op: GuestAddress, _ nd: Int32, _ np: GuestAddress, _ flags: UInt64) throws(Errno) -> Int64 {
-        guard flags & ~(AT_SYMLINK_FOLLOW | Stat.AT_EMPTY_PATH) == 0 else { throw .EINVAL }
-        let (oldPath, oldStart) = try t.pathArgument(od, op, emptyPathAllowed: flags & Stat.AT_EMPTY_PATH != 0)
+        guard flags & ~(AtFlags.AT_SYMLINK_FOLLOW | AtFlags.AT_EMPTY_PATH) == 0 else { throw .EINVAL }
+        let (oldPath, oldStart) = try t.pathArgument(od, op, emptyPathAllowed: flags & AtFlags.AT_EMPTY_PATH != 0)
         let old = oldPath.isEmpty ? try t.emptyPathLocation(od)
-            : try t.kernel.vfs.resolve(oldPath, from: oldStart, followLast: flags & AT_SYMLINK_FOLLOW != 0, t)
+            : try t.kernel.vfs.resolve(oldPath, from: oldStart, followLast: flags & AtFlags.AT_SYMLINK_FOLLOW != 0, t)
         let (newPath, newStart) = try t.pathArgument(nd, np)
         try t.kernel.vfs.link(old, to: newPath, from: newStart, t)
         return 0
     }
 
-    static func symlink(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try symlinkAt(t, a.address(0), Files.AT_FDCWD, a.address(1)) }
+    static func symlink(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try symlinkAt(t, a.address(0), AtFlags.AT_FDCWD, a.address(1)) }
     static func symlinkat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try symlinkAt(t, a.address(0), a.int32(1), a.address(2)) }
     private static func symlinkAt(_ t: Task, _ target: GuestAddress, _ dirfd: Int32, _ p: GuestAddress) throws(Errno) -> Int64 {
         let text = String(decoding: try t.mm.readCString(target, max: Int(PATH_MAX)), as: UTF8.self)
@@ -103,7 +101,7 @@ enum PathOps {
         return 0
     }
     static func chmod(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try chmodAt(t, place(t, Files.AT_FDCWD, a.address(0), follow: true), a.uint32(1))
+        try chmodAt(t, place(t, AtFlags.AT_FDCWD, a.address(0), follow: true), a.uint32(1))
     }
     static func fchmod(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         try chmodAt(t, place(t, a.int32(0), nil, follow: true), a.uint32(1))
@@ -124,25 +122,25 @@ enum PathOps {
         return 0
     }
     static func chown(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try chownAt(t, place(t, Files.AT_FDCWD, a.address(0), follow: true), a.uint32(1), a.uint32(2))
+        try chownAt(t, place(t, AtFlags.AT_FDCWD, a.address(0), follow: true), a.uint32(1), a.uint32(2))
     }
     static func lchown(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try chownAt(t, place(t, Files.AT_FDCWD, a.address(0), follow: false), a.uint32(1), a.uint32(2))
+        try chownAt(t, place(t, AtFlags.AT_FDCWD, a.address(0), follow: false), a.uint32(1), a.uint32(2))
     }
     static func fchown(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         try chownAt(t, place(t, a.int32(0), nil, follow: true), a.uint32(1), a.uint32(2))
     }
     static func fchownat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let flags = a[4]
-        guard flags & ~(Stat.AT_SYMLINK_NOFOLLOW | Stat.AT_EMPTY_PATH) == 0 else { throw .EINVAL }
-        return try chownAt(t, place(t, a.int32(0), a.address(1), follow: flags & Stat.AT_SYMLINK_NOFOLLOW == 0,
-                                    emptyPath: flags & Stat.AT_EMPTY_PATH != 0), a.uint32(2), a.uint32(3))
+        guard flags & ~(AtFlags.AT_SYMLINK_NOFOLLOW | AtFlags.AT_EMPTY_PATH) == 0 else { throw .EINVAL }
+        return try chownAt(t, place(t, a.int32(0), a.address(1), follow: flags & AtFlags.AT_SYMLINK_NOFOLLOW == 0,
+                                    emptyPath: flags & AtFlags.AT_EMPTY_PATH != 0), a.uint32(2), a.uint32(3))
     }
 
     /// utimensat: a NULL path means the fd itself; UTIME_NOW and UTIME_OMIT as Linux reads them.
     static func utimensat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let flags = a[3]
-        guard flags & ~(Stat.AT_SYMLINK_NOFOLLOW | Stat.AT_EMPTY_PATH) == 0 else { throw .EINVAL }
+        guard flags & ~(AtFlags.AT_SYMLINK_NOFOLLOW | AtFlags.AT_EMPTY_PATH) == 0 else { throw .EINVAL }
         var times: (timespec, timespec)?
         if !a.address(2).isNull {
             let ts = try t.mm.read(a.address(2), as: (timespec, timespec).self)
@@ -151,14 +149,14 @@ enum PathOps {
             }
             times = ts
         }
-        let l = try place(t, a.int32(0), a.address(1).isNull ? nil : a.address(1), follow: flags & Stat.AT_SYMLINK_NOFOLLOW == 0,
-                          emptyPath: flags & Stat.AT_EMPTY_PATH != 0)
+        let l = try place(t, a.int32(0), a.address(1).isNull ? nil : a.address(1), follow: flags & AtFlags.AT_SYMLINK_NOFOLLOW == 0,
+                          emptyPath: flags & AtFlags.AT_EMPTY_PATH != 0)
         try setTimes(t, l, times)
         return 0
     }
 
     static func utimes(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try futimesAt(t, Files.AT_FDCWD, a.address(0), a.address(1))
+        try futimesAt(t, AtFlags.AT_FDCWD, a.address(0), a.address(1))
     }
     static func futimesat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         try futimesAt(t, a.int32(0), a.address(1), a.address(2))
@@ -179,7 +177,7 @@ enum PathOps {
             let v = try t.mm.read(a.address(1), as: (Int64, Int64).self)
             times = (timespec(tv_sec: Int(v.0), tv_nsec: 0), timespec(tv_sec: Int(v.1), tv_nsec: 0))
         }
-        try setTimes(t, place(t, Files.AT_FDCWD, a.address(0), follow: true), times)
+        try setTimes(t, place(t, AtFlags.AT_FDCWD, a.address(0), follow: true), times)
         return 0
     }
 
@@ -196,14 +194,14 @@ enum PathOps {
 
     static func truncate(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         guard a.int(1) >= 0 else { throw .EINVAL }
-        let l = try place(t, Files.AT_FDCWD, a.address(0), follow: true)
+        let l = try place(t, AtFlags.AT_FDCWD, a.address(0), follow: true)
         var attrs = InodeAttributes(); attrs.size = a.int(1)
         try t.kernel.vfs.setAttributes(l, attrs)
         return 0
     }
 
     static func statfs(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try t.mm.write(a.address(1), t.kernel.vfs.statfs(place(t, Files.AT_FDCWD, a.address(0), follow: true)))
+        try t.mm.write(a.address(1), t.kernel.vfs.statfs(place(t, AtFlags.AT_FDCWD, a.address(0), follow: true)))
         return 0
     }
     static func fstatfs(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
@@ -229,8 +227,8 @@ enum PathOps {
 
     /// File handles would let a guest name files without a path walk: not offered.
     static func nameToHandleAt(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let (path, start) = try t.pathArgument(a.int32(0), a.address(1), emptyPathAllowed: a[4] & Stat.AT_EMPTY_PATH != 0)
-        if !path.isEmpty { _ = try t.kernel.vfs.resolve(path, from: start, followLast: a[4] & AT_SYMLINK_FOLLOW != 0, t) }
+        let (path, start) = try t.pathArgument(a.int32(0), a.address(1), emptyPathAllowed: a[4] & AtFlags.AT_EMPTY_PATH != 0)
+        if !path.isEmpty { _ = try t.kernel.vfs.resolve(path, from: start, followLast: a[4] & AtFlags.AT_SYMLINK_FOLLOW != 0, t) }
         throw .EOPNOTSUPP
     }
 }

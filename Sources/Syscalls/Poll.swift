@@ -12,7 +12,7 @@ enum Poll {
     }
 
     private static func doPoll(_ t: Task, _ addr: GuestAddress, count: UInt64, deadline: Deadline?) throws(Errno) -> Int64 {
-        guard count <= UInt64(t.rlimit(7)?.cur ?? 1024) else { throw .EINVAL }
+        guard count <= UInt64(t.rlimit(ResourceLimit.RLIMIT_NOFILE)?.cur ?? 1024) else { throw .EINVAL }
         let n = Int(count)
         let raw = try t.mm.copyIn(addr, n * 8)
         // A negative fd is skipped (revents 0); an unknown one is POLLNVAL.
@@ -99,7 +99,7 @@ enum Poll {
 
     private static func doSelect(_ t: Task, _ a: SyscallArguments, deadline: Deadline?) throws(Errno) -> Int64 {
         let nfds = a.int32(0)
-        guard nfds >= 0, nfds <= max(1024, Int32(clamping: t.rlimit(7)?.cur ?? 1024)) else { throw .EINVAL }
+        guard nfds >= 0, nfds <= max(1024, Int32(clamping: t.rlimit(ResourceLimit.RLIMIT_NOFILE)?.cur ?? 1024)) else { throw .EINVAL }
         let words = (Int(nfds) + 63) / 64
         func readSet(_ addr: GuestAddress) throws(Errno) -> [UInt64]? {
             if addr.isNull { return nil }

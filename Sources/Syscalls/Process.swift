@@ -73,14 +73,14 @@ enum Process {
     }
 
     private static func rlimit(_ t: Task, resource: Int32, new: GuestAddress, old: GuestAddress) throws(Errno) -> Int64 {
-        guard (0..<16).contains(resource), let current = t.rlimit(resource) else { throw .EINVAL }
+        guard (0..<ResourceLimit.count).contains(resource), let current = t.rlimit(resource) else { throw .EINVAL }
         var next = current
         if !new.isNull {
             let r = try t.mm.read(new, as: (UInt64, UInt64).self)
             guard r.0 <= r.1 else { throw .EINVAL }
             // Raising the hard limit needs CAP_SYS_RESOURCE, which only root has.
             if r.1 > current.max && !t.attributes.withLock({ $0.credentials.capable(Credentials.CAP_SYS_RESOURCE) }) { throw .EPERM }
-            if resource == 7 && r.1 > 1 << 20 { throw .EPERM }  // nr_open
+            if resource == ResourceLimit.RLIMIT_NOFILE && r.1 > 1 << 20 { throw .EPERM }  // nr_open
             next = (r.0, r.1)
         }
         if !old.isNull { try t.mm.write(old, (current.cur, current.max)) }

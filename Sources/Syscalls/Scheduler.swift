@@ -8,7 +8,6 @@ import Sentry
 /// The host schedules the sentry's threads as it likes: the values are the
 /// guest's view, not applied to the host.
 enum Scheduler {
-    static let RLIMIT_NICE: Int32 = 13, RLIMIT_RTPRIO: Int32 = 14
     static let PRIO_PROCESS: Int32 = 0, PRIO_PGRP: Int32 = 1, PRIO_USER: Int32 = 2
 
     /// find_process_by_pid: 0 is the caller; any other id is a thread of the sandbox.
@@ -28,7 +27,7 @@ enum Scheduler {
 
     /// can_nice: lowering nice to `nice` is within RLIMIT_NICE (20 - nice), or CAP_SYS_NICE.
     static func canNice(_ caller: Credentials, _ p: Task, _ nice: Int32) -> Bool {
-        let limit = p.resourceLimits[RLIMIT_NICE]?.cur ?? 0
+        let limit = p.resourceLimits[ResourceLimit.RLIMIT_NICE]?.cur ?? 0
         return UInt64(20 - nice) <= limit || caller.capable(Credentials.CAP_SYS_NICE)
     }
 
@@ -63,7 +62,7 @@ enum Scheduler {
         if !caller.capable(Credentials.CAP_SYS_NICE) {
             var allowed = true
             if Scheduling.isRealTime(policy) {
-                let rtprio = p.resourceLimits[RLIMIT_RTPRIO]?.cur ?? 0
+                let rtprio = p.resourceLimits[ResourceLimit.RLIMIT_RTPRIO]?.cur ?? 0
                 if policy != old.policy && rtprio == 0 { allowed = false }
                 if UInt64(priority) > UInt64(old.priority) && UInt64(priority) > rtprio { allowed = false }
             }

@@ -4,9 +4,6 @@ import Sentry
 
 /// stat family, getdents64, access, readlink, cwd.
 enum Stat {
-    static let AT_SYMLINK_NOFOLLOW: UInt64 = 0x100, AT_EACCESS: UInt64 = 0x200
-    static let AT_NO_AUTOMOUNT: UInt64 = 0x800, AT_EMPTY_PATH: UInt64 = 0x1000
-
     static func fstat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let st = try t.fds.get(a.fd(0)).stat()
         try t.mm.write(a.address(1), st)
@@ -14,20 +11,20 @@ enum Stat {
     }
 
     static func stat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let (path, start) = try t.pathArgument(Files.AT_FDCWD, a.address(0))
+        let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(0))
         try t.mm.write(a.address(1), t.kernel.vfs.stat(path, from: start, followLast: true, t))
         return 0
     }
 
     static func lstat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let (path, start) = try t.pathArgument(Files.AT_FDCWD, a.address(0))
+        let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(0))
         try t.mm.write(a.address(1), t.kernel.vfs.stat(path, from: start, followLast: false, t))
         return 0
     }
 
     static func newfstatat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let flags = a[3]
-        guard flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH) == 0 else { throw .EINVAL }
+        guard flags & ~(AtFlags.AT_SYMLINK_NOFOLLOW | AtFlags.AT_NO_AUTOMOUNT | AtFlags.AT_EMPTY_PATH) == 0 else { throw .EINVAL }
         let st = try statAt(t, a.int32(0), a.address(1), flags)
         try t.mm.write(a.address(2), st)
         return 0
@@ -36,30 +33,31 @@ enum Stat {
     private static func statAt(_ t: Task, _ dirfd: Int32, _ pathAddr: GuestAddress, _ flags: UInt64) throws(Errno) -> Glibc.stat {
         let raw = try t.mm.readCString(pathAddr, max: Int(PATH_MAX))
         if raw.isEmpty {
-            guard flags & AT_EMPTY_PATH != 0 else { throw .ENOENT }
-            if dirfd == Files.AT_FDCWD { return try t.cwd.inode.stat() }
+            guard flags & AtFlags.AT_EMPTY_PATH != 0 else { throw .ENOENT }
+            if dirfd == AtFlags.AT_FDCWD { return try t.cwd.inode.stat() }
             return try t.fds.get(FileDescriptor(dirfd)).stat()
         }
         let (path, start) = try t.pathArgument(dirfd, pathAddr)
-        return try t.kernel.vfs.stat(path, from: start, followLast: flags & AT_SYMLINK_NOFOLLOW == 0, t)
+        return try t.kernel.vfs.stat(path, from: start, followLast: flags & AtFlags.AT_SYMLINK_NOFOLLOW == 0, t)
     }
 
     static func statx(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let dirfd = a.int32(0), flags = a[2], mask = a.uint32(3)
-        guard flags & ~(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | 0x6000) == 0, flags & 0x6000 != 0x6000 else { throw .EINVAL }
+        guard flags & ~(AtFlags.AT_SYMLINK_NOFOLLOW | AtFlags.AT_NO_AUTOMOUNT | AtFlags.AT_EMPTY_PATH | AtFlags.AT_STATX_SYNC_TYPE) == 0,
+              flags & AtFlags.AT_STATX_SYNC_TYPE != AtFlags.AT_STATX_SYNC_TYPE else { throw .EINVAL }
         guard mask & 0x8000_0000 == 0 else { throw .EINVAL }  // STATX__RESERVED
         let raw = try t.mm.readCString(a.address(1), max: Int(PATH_MAX))
         var x: CSwitch.statx
         if raw.isEmpty {
-            guard flags & AT_EMPTY_PATH != 0 else { throw .ENOENT }
-            if dirfd == Files.AT_FDCWD {
+            guard flags & AtFlags.AT_EMPTY_PATH != 0 else { throw .ENOENT }
+            if dirfd == AtFlags.AT_FDCWD {
                 x = try t.cwd.inode.statx(mask: mask)
             } else {
                 x = try t.fds.get(FileDescriptor(dirfd)).statx(mask: mask)
             }
         } else {
             let (path, start) = try t.pathArgument(dirfd, a.address(1))
-            x = try t.kernel.vfs.statx(path, from: start, followLast: flags & AT_SYMLINK_NOFOLLOW == 0, mask: mask, t)
+            x = try t.kernel.vfs.statx(path, from: start, followLast: flags & AtFlags.AT_SYMLINK_NOFOLLOW == 0, mask: mask, t)
         }
         try t.mm.write(a.address(4), x)
         return 0
@@ -76,7 +74,7 @@ enum Stat {
     }
 
     static func access(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try accessAt(t, Files.AT_FDCWD, a.address(0), a.int32(1), 0)
+        try accessAt(t, AtFlags.AT_FDCWD, a.address(0), a.int32(1), 0)
     }
 
     static func faccessat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
@@ -88,15 +86,15 @@ enum Stat {
     }
 
     private static func accessAt(_ t: Task, _ dirfd: Int32, _ pathAddr: GuestAddress, _ mode: Int32, _ flags: UInt64) throws(Errno) -> Int64 {
-        guard mode & ~7 == 0, flags & ~(AT_SYMLINK_NOFOLLOW | AT_EACCESS | AT_EMPTY_PATH) == 0 else { throw .EINVAL }
-        let (path, start) = try t.pathArgument(dirfd, pathAddr, emptyPathAllowed: flags & AT_EMPTY_PATH != 0)
+        guard mode & ~7 == 0, flags & ~(AtFlags.AT_SYMLINK_NOFOLLOW | AtFlags.AT_EACCESS | AtFlags.AT_EMPTY_PATH) == 0 else { throw .EINVAL }
+        let (path, start) = try t.pathArgument(dirfd, pathAddr, emptyPathAllowed: flags & AtFlags.AT_EMPTY_PATH != 0)
         if path.isEmpty { try t.emptyPathLocation(dirfd).inode.access(mode); return 0 }
-        try t.kernel.vfs.access(path, from: start, mode: mode, followLast: flags & AT_SYMLINK_NOFOLLOW == 0, t)
+        try t.kernel.vfs.access(path, from: start, mode: mode, followLast: flags & AtFlags.AT_SYMLINK_NOFOLLOW == 0, t)
         return 0
     }
 
     static func readlink(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try readlinkAt(t, Files.AT_FDCWD, a.address(0), a.address(1), a.int32(2))
+        try readlinkAt(t, AtFlags.AT_FDCWD, a.address(0), a.address(1), a.int32(2))
     }
 
     static func readlinkat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
@@ -119,7 +117,7 @@ enum Stat {
     }
 
     static func chdir(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let (path, start) = try t.pathArgument(Files.AT_FDCWD, a.address(0))
+        let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(0))
         t.cwd = try t.kernel.vfs.directory(path, from: start, t)
         return 0
     }
@@ -135,7 +133,7 @@ enum Stat {
     /// chroot: the caller's root becomes a directory of its view. Like
     /// Linux, the cwd stays where it is.
     static func chroot(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let (path, start) = try t.pathArgument(Files.AT_FDCWD, a.address(0))
+        let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(0))
         let dir = try t.kernel.vfs.directory(path, from: start, t)
         guard geteuid() == 0 else { throw .EPERM }
         t.fs.root = dir

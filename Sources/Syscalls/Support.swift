@@ -10,7 +10,7 @@ extension Task {
         let raw = try mm.readCString(pathAddr, max: Int(PATH_MAX))
         let path = String(decoding: raw, as: UTF8.self)
         if path.isEmpty && !emptyPathAllowed { throw .ENOENT }
-        if path.hasPrefix("/") || dirfd == -100 { return (path, cwd) }
+        if path.hasPrefix("/") || dirfd == AtFlags.AT_FDCWD { return (path, cwd) }
         let dir = try fds.get(FileDescriptor(dirfd))
         guard let l = dir.location else { throw path.isEmpty ? .EBADF : .ENOTDIR }
         if !path.isEmpty && l.inode.kind != .directory { throw .ENOTDIR }
@@ -19,7 +19,7 @@ extension Task {
 
     /// The place an empty path with AT_EMPTY_PATH names: the file `dirfd` is open on.
     func emptyPathLocation(_ dirfd: Int32) throws(Errno) -> Location {
-        if dirfd == -100 { return cwd }
+        if dirfd == AtFlags.AT_FDCWD { return cwd }
         guard let l = try fds.get(FileDescriptor(dirfd)).location else { throw .EBADF }
         return l
     }

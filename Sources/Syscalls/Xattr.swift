@@ -22,7 +22,7 @@ enum Xattr {
         let l: Location
         switch form {
         case .path, .link:
-            let (path, start) = try t.pathArgument(Files.AT_FDCWD, a.address(0))
+            let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(0))
             l = try t.kernel.vfs.resolve(path, from: start, followLast: form == .path, t)
         case .fd:
             let f = try t.fds.get(a.fd(0))

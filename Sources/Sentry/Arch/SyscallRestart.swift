@@ -5,9 +5,6 @@ import CSwitch
 /// returns one of the kernel-internal ERESTART* codes, and signal delivery
 /// turns it into a restart or EINTR.
 public enum SyscallRestart {
-    /// __NR_restart_syscall: what an ERESTART_RESTARTBLOCK restart re-enters.
-    public static let restartSyscallNumber: UInt64 = 219
-
     public enum Outcome: Equatable {
         /// rax held no restart code (or the registers are not in a syscall).
         case none
@@ -35,7 +32,7 @@ public enum SyscallRestart {
             r.rax = UInt64(bitPattern: -Int64(Errno.EINTR.rawValue))
             return .interrupted(code)
         }
-        r.rax = code == .ERESTART_RESTARTBLOCK ? restartSyscallNumber : r.orig_rax
+        r.rax = code == .ERESTART_RESTARTBLOCK ? SyscallNumber.restart_syscall : r.orig_rax
         r.rip &-= SyscallABI.instructionLength
         return .restarted(code)
     }

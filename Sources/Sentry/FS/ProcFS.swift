@@ -272,7 +272,7 @@ enum ProcFS {
         let units = ["seconds", "bytes", "bytes", "bytes", "bytes", "bytes", "processes", "files", "bytes", "bytes",
                      "locks", "signals", "bytes", "", "", "us"]
         var out = "Limit".padded(26) + "Soft Limit".padded(21) + "Hard Limit".padded(21) + "Units     \n"
-        for r in 0..<16 {
+        for r in 0..<Int(ResourceLimit.count) {
             let l = limits[Int32(r)] ?? (UInt64.max, UInt64.max)
             func show(_ v: UInt64) -> String { v == UInt64.max ? "unlimited" : String(v) }
             out += names[r].padded(26) + show(l.cur).padded(21) + show(l.max).padded(21) + units[r].padded(10) + "\n"

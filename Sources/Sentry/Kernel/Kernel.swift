@@ -130,7 +130,7 @@ public final class Kernel: @unchecked Sendable {
                             fs: FSContext(cwd: cwdLocation, root: vfs.rootLocation, umask: 0o022), context: context,
                             regs: Self.entryRegisters(space, loaded), executablePath: exe.program.file.path, argv: exe.argv, envp: envp,
                             attributes: TaskAttributes(credentials: credentials, executablePath: exe.path))
-            if let nofile = group.limits.withLock({ $0[7] }) { fds.limit = Int32(clamping: nofile.cur) }
+            if let nofile = group.limits.withLock({ $0[ResourceLimit.RLIMIT_NOFILE] }) { fds.limit = Int32(clamping: nofile.cur) }
             task.signalMask = signalMask & ~SignalSets.unblockable
             for n in 1...64 where ignored & (1 << UInt64(n - 1)) != 0 && n != 9 && n != 19 {
                 group.handlers.actions[n].handler = SignalAction.SIG_IGN

@@ -61,9 +61,9 @@ public final class ThreadGroup: @unchecked Sendable {
     static func hostLimits() -> [Int32: (cur: UInt64, max: UInt64)] {
         var out = startingLimits
         var l = rlimit()
-        if getrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &l) == 0, let nofile = out[7] {
+        if getrlimit(__rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)), &l) == 0, let nofile = out[ResourceLimit.RLIMIT_NOFILE] {
             let cap = UInt64(l.rlim_max) / 4
-            out[7] = (min(nofile.cur, cap), min(nofile.max, cap))
+            out[ResourceLimit.RLIMIT_NOFILE] = (min(nofile.cur, cap), min(nofile.max, cap))
         }
         return out
     }
@@ -71,7 +71,7 @@ public final class ThreadGroup: @unchecked Sendable {
     /// The sentry's limits when it started, before it raised its own.
     public static let startingLimits: [Int32: (cur: UInt64, max: UInt64)] = {
         var out: [Int32: (cur: UInt64, max: UInt64)] = [:]
-        for r in Int32(0)..<16 {
+        for r in Int32(0)..<ResourceLimit.count {
             var l = rlimit()
             if getrlimit(__rlimit_resource_t(UInt32(r)), &l) == 0 { out[r] = (UInt64(l.rlim_cur), UInt64(l.rlim_max)) }
         }

@@ -297,9 +297,12 @@ public final class MemoryManager: Sendable {
     /// mremap(2) with MREMAP_MAYMOVE (1) and MREMAP_FIXED (2).
     public func remap(_ old: GuestAddress, oldLength: UInt64, newLength: UInt64, flags: UInt32,
                       newAddress: GuestAddress) throws(Errno) -> GuestAddress {
-        let mayMove = flags & 1 != 0, fixed = flags & 2 != 0
-        guard flags & ~7 == 0, old.isPageAligned, !(fixed && !mayMove), flags & 4 == 0 || mayMove else { throw .EINVAL }
-        if flags & 4 != 0 { throw .EINVAL } // MREMAP_DONTUNMAP: not supported for these mappings yet
+        typealias M = MemoryAdvice
+        let mayMove = flags & M.MREMAP_MAYMOVE != 0, fixed = flags & M.MREMAP_FIXED != 0
+        let dontUnmap = flags & M.MREMAP_DONTUNMAP != 0
+        guard flags & ~(M.MREMAP_MAYMOVE | M.MREMAP_FIXED | M.MREMAP_DONTUNMAP) == 0, old.isPageAligned,
+              !(fixed && !mayMove), !dontUnmap || mayMove else { throw .EINVAL }
+        if dontUnmap { throw .EINVAL } // not supported for these mappings yet
         guard let oldLen = GuestAddress(oldLength).pageUp?.rawValue, let newLen = GuestAddress(newLength).pageUp?.rawValue,
               newLen > 0 else { throw .EINVAL }
         guard oldLen > 0 else { throw .EINVAL } // duplicating a shared mapping is not supported
@@ -353,21 +356,19 @@ public final class MemoryManager: Sendable {
     /// madvise(2).
     public func advise(_ addr: GuestAddress, length: UInt64, advice: Int32) throws(Errno) {
         guard addr.isPageAligned, let len = GuestAddress(length).pageUp?.rawValue else { throw .EINVAL }
-        switch advice {
-        case 0, 1, 2, 3, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 4, 8, 9: break
-        default: throw .EINVAL
-        }
+        guard MemoryAdvice.known.contains(advice) else { throw .EINVAL }
         if len == 0 { return }
         let range = addr..<(addr + len)
         try state.withLock { (s: inout State) throws(Errno) in
-            if advice == 4 || advice == 8 { try unshareLocked(&s, range) }
+            let discards = advice == MemoryAdvice.MADV_DONTNEED || advice == MemoryAdvice.MADV_FREE
+            if discards { try unshareLocked(&s, range) }
             let pieces = s.vmas.overlapping(range)
             for v in pieces {
                 switch advice {
-                case 4 where !v.shared, 8 where !v.shared:  // MADV_DONTNEED, MADV_FREE: private pages revert
+                case MemoryAdvice.MADV_DONTNEED where !v.shared, MemoryAdvice.MADV_FREE where !v.shared:  // private pages revert
                     memory.zero(v.memOffset, v.length)
                     if case .file(let f, let o) = v.backing { try f.copy(offset: o, length: v.length, into: memory, at: v.memOffset) }
-                case 9:  // MADV_REMOVE: shared memory only
+                case MemoryAdvice.MADV_REMOVE:  // shared memory only
                     guard v.shared else { throw .EINVAL }
                     memory.zero(v.memOffset, v.length)
                 default: break  // hints: Linux may ignore them too

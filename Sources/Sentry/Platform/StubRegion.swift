@@ -32,7 +32,7 @@ public struct StubRegion: Sendable {
     /// sentry thread that made the first one, so a systrap sibling's
     /// PDEATHSIG fires only when that thread (the last to leave) or the
     /// sentry goes, not when the task that cloned it exits.
-    static let siblingCloneFlags: UInt64 = 0x100 /* CLONE_VM */ | 0x8000 /* CLONE_PARENT */
+    static let siblingCloneFlags: UInt64 = CloneArgs.CLONE_VM | CloneArgs.CLONE_PARENT
 
     /// Builds the stub image: the code of CSwitch's stub and a seccomp
     /// program that expects to live at `base + 4096`.

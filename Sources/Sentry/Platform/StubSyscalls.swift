@@ -33,7 +33,7 @@ extension StubSyscalls {
     static func failed(_ raw: Int64) -> Bool { raw < 0 && raw >= -4095 }
 
     static func mmapCall(at address: UInt64, length: UInt64, fileOffset: UInt64, prot: Prot, fd: Int32) -> StubCall {
-        StubCall(nr: 9, args: [address, length, UInt64(prot.rawValue), UInt64(MAP_SHARED | MAP_FIXED), UInt64(fd), fileOffset])
+        StubCall(nr: SyscallNumber.mmap, args: [address, length, UInt64(prot.rawValue), UInt64(MAP_SHARED | MAP_FIXED), UInt64(fd), fileOffset])
     }
 
     /// mmap(MAP_SHARED|MAP_FIXED) of a memory-file chunk at `address`.
@@ -50,14 +50,14 @@ extension StubSyscalls {
     func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
              clearing: Range<GuestAddress>?) throws(PlatformError) {
         var calls: [StubCall] = []
-        if let c = clearing { calls.append(StubCall(nr: 11, args: [c.lowerBound.rawValue, c.upperBound - c.lowerBound])) }
+        if let c = clearing { calls.append(StubCall(nr: SyscallNumber.munmap, args: [c.lowerBound.rawValue, c.upperBound - c.lowerBound])) }
         calls += mappings.map {
             Self.mmapCall(at: $0.range.lowerBound.rawValue, length: $0.range.upperBound - $0.range.lowerBound,
                           fileOffset: $0.fileOffset, prot: $0.prot, fd: memory.fd)
         }
         let results = try stubSyscalls(calls)
-        for (c, r) in zip(calls, results) where r != (c.nr == 11 ? 0 : Int64(bitPattern: c.args[0])) {
-            throw .host("stub \(c.nr == 11 ? "munmap" : "mmap") 0x\(String(c.args[0], radix: 16))+\(c.args[1])",
+        for (c, r) in zip(calls, results) where r != (c.nr == SyscallNumber.munmap ? 0 : Int64(bitPattern: c.args[0])) {
+            throw .host("stub \(c.nr == SyscallNumber.munmap ? "munmap" : "mmap") 0x\(String(c.args[0], radix: 16))+\(c.args[1])",
                         Errno(Int32(truncatingIfNeeded: -r)))
         }
         if results.count < calls.count { throw .host("stub mmap batch cut short", .EIO) }

@@ -58,7 +58,7 @@ public final class Tracer: Sendable {
             if line.count < 39 { line += String(repeating: " ", count: 39 - line.count) }
             line += " = "
             if noReturn { line += "?" }
-            else if result <= -512 && result >= -516 {
+            else if SyscallRestart.isRestartCode(result) {
                 let e = Errno(Int32(-result))
                 line += "? \(e.name) (\(e.message))"
             } else if result < 0 && result > -4096 {

@@ -287,10 +287,10 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         guard parked, sw_pidfd_exited(me.pidfd, 0) == 0 else { return nil }
         // Kept: the stub's pages at base, and slot 0's area at base + 64 KiB.
         let base = stub.base.rawValue, stubEnd = stub.end.rawValue
-        let areaEnd = base + 2 * SystrapArea.size, top: UInt64 = 0x7fff_ffff_f000
-        let calls = [StubCall(nr: 11 /* munmap */, args: [0, base]),
-                     StubCall(nr: 11, args: [stubEnd, base + SystrapArea.size - stubEnd]),
-                     StubCall(nr: 11, args: [areaEnd, top - areaEnd])]
+        let areaEnd = base + 2 * SystrapArea.size, top = UInt64(SW_TASK_SIZE)
+        let calls = [StubCall(nr: SyscallNumber.munmap, args: [0, base]),
+                     StubCall(nr: SyscallNumber.munmap, args: [stubEnd, base + SystrapArea.size - stubEnd]),
+                     StubCall(nr: SyscallNumber.munmap, args: [areaEnd, top - areaEnd])]
         guard let results = try? requestBatch(on: me, calls), results == [0, 0, 0] else { return nil }
         let a = me.area
         memset(a.base + Int(SW_AREA_CODE), 0, Int(SW_AREA_SET_FS) + 8 - Int(SW_AREA_CODE))

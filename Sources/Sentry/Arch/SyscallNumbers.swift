@@ -1,0 +1,9 @@
+/// x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl) that the
+/// sentry itself uses: calls it has its stubs run on the host, and the number
+/// a restart re-enters. The guest's table is Sources/Syscalls/Linux64.swift;
+/// a unit test checks these against its names.
+public enum SyscallNumber {
+    public static let mmap: UInt64 = 9
+    public static let munmap: UInt64 = 11
+    public static let restart_syscall: UInt64 = 219
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+@testable import Sentry
+@testable import Syscalls
+
+/// The syscall table (Linux64.swift) against the name list from uapi
+/// unistd_64.h (Names.swift). Read as source too: a number written twice in
+/// a dictionary literal would only show as a trap when the table is built.
+struct SyscallTableTests {
+    /// The `N: ...` keys of a dictionary literal in `file`, with the first
+    /// quoted string after each.
+    static func entries(_ file: String, after marker: String) throws -> [(Int, String)] {
+        let url = Harness.packageRoot.appendingPathComponent("Sources/Syscalls/\(file)")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        var out: [(Int, String)] = []
+        for line in text.split(separator: "\n") {
+            var rest = Substring(line)
+            while let colon = rest.firstIndex(of: ":") {
+                let key = rest[..<colon].split(separator: " ").last.flatMap { Int($0.trimmingCharacters(in: CharacterSet(charactersIn: ","))) }
+                let after = rest[rest.index(after: colon)...].drop(while: { $0 == " " })
+                guard let key, after.hasPrefix(marker) else { break }
+                let value = after.dropFirst(marker.count)
+                guard let end = value.firstIndex(of: "\"") else { break }
+                out.append((key, String(value[..<end])))
+                rest = value[value.index(after: end)...]
+            }
+        }
+        return out
+    }
+
+    @Test func tableNamesAgreeWithLinuxNumbers() throws {
+        let table = try Self.entries("Linux64.swift", after: "Syscall(\"")
+        let names = try Self.entries("Names.swift", after: "\"")
+        #expect(table.count > 200 && names.count > 300)   // the parse found the tables
+        #expect(Dictionary(grouping: table, by: \.0).filter { $0.value.count > 1 }.keys.sorted() == [])
+        #expect(Dictionary(grouping: names, by: \.0).filter { $0.value.count > 1 }.keys.sorted() == [])
+        #expect(Dictionary(grouping: names, by: \.1).filter { $0.value.count > 1 }.keys.sorted() == [])
+        for (nr, name) in table {
+            #expect(linuxAMD64Names[nr] == name, "table entry \(nr) is \(name), unistd_64.h says \(linuxAMD64Names[nr] ?? "nothing")")
+        }
+        // The built table: every number Linux names has its name, implemented or not.
+        for (nr, name) in linuxAMD64Names {
+            #expect(linuxAMD64[UInt64(nr)]?.name == name, "\(nr)")
+        }
+    }
+
+    @Test func numbersTheSentryUsesItselfMatchTheTable() {
+        #expect(linuxAMD64Names[Int(SyscallNumber.mmap)] == "mmap")
+        #expect(linuxAMD64Names[Int(SyscallNumber.munmap)] == "munmap")
+        #expect(linuxAMD64Names[Int(SyscallNumber.restart_syscall)] == "restart_syscall")
+    }
+}
