@@ -3,6 +3,7 @@ import Synchronization
 
 /// An epoll instance: an interest list of (fd, file) with events and data,
 /// level- or edge-triggered, one-shot or not.
+/// Sendable: the interest list behind `interests`.
 public final class EpollFile: FileDescription, @unchecked Sendable {
     struct Interest {
         let fd: Int32

@@ -2,6 +2,7 @@ import Glibc
 import Synchronization
 
 /// eventfd(2): a 64-bit counter with read/write/poll semantics.
+/// Sendable: the counter behind its Mutex.
 public final class EventFD: FileDescription, @unchecked Sendable {
     private let counter: Mutex<UInt64>
     private let semaphore: Bool

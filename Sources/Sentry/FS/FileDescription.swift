@@ -36,6 +36,7 @@ public struct OpenFlags: OptionSet, Sendable {
 /// An open file description: what a guest fd points at. Several fds (dup)
 /// may share one. The base class answers every operation the way Linux does
 /// for a file that doesn't support it.
+/// Sendable: flags and location sit behind their own Mutexes; each subclass guards its own state.
 open class FileDescription: @unchecked Sendable {
     private let flagsLock: Mutex<OpenFlags>
     public init(flags: OpenFlags) { flagsLock = Mutex(flags) }

@@ -24,6 +24,7 @@ public final class Mount: Sendable {
 /// it. `..` goes back along `parent`, so it can never leave the tree the
 /// walk came down, whatever is renamed meanwhile; at the top (the guest's
 /// `/`) it stays put, as in a chroot.
+/// Sendable: immutable once made.
 public final class Location: @unchecked Sendable {
     public let mount: Mount
     public let inode: Inode

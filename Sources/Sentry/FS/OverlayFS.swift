@@ -44,6 +44,7 @@ public final class OverlayFS: Sendable {
 /// directory present in both. Nodes are made per lookup and cached weakly
 /// by their parent, so an open file and a later lookup of its name share
 /// one node, and a copy-up is seen by both.
+/// Sendable: the upper/lower pair behind `state`.
 public final class OverlayNode: Inode, @unchecked Sendable {
     let fs: OverlayFS
     private struct State {

@@ -49,6 +49,7 @@ struct Termios: Sendable, Equatable {
 /// terminal's foreground process group) to the slave's reader; what the
 /// slave writes goes through output processing (ONLCR) to the master.
 /// One lock guards the pair; `events` is notified on every change.
+/// Sendable: both ends' state behind `state`.
 final class Pty: @unchecked Sendable {
     let index: Int32
     weak var kernel: Kernel?

@@ -4,6 +4,7 @@ import Synchronization
 /// signalfd(2): the reader's pending signals in `mask`, dequeued as
 /// signalfd_siginfo records instead of delivered. Like Linux's, it answers
 /// for whoever reads or polls it (`Task.current`), not its creator.
+/// Sendable: the mask behind its Mutex; the signals read are the kernel lock's.
 public final class SignalFD: FileDescription, @unchecked Sendable {
     private let maskState: Mutex<UInt64>
 

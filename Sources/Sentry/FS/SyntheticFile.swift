@@ -106,6 +106,7 @@ final class PathOnlyFile: FileDescription, @unchecked Sendable {
 
 /// A read-only file whose contents the sentry generates when it is opened
 /// (the /proc files): reads see one consistent snapshot, as seq_file gives.
+/// Sendable: contents immutable, the offset behind its Mutex.
 public final class SnapshotFile: FileDescription, @unchecked Sendable {
     let contents: [UInt8]
     let path: String
@@ -165,6 +166,7 @@ public final class SnapshotFile: FileDescription, @unchecked Sendable {
 
 /// An open directory the sentry lists itself (tmpfs, /proc, /dev): real
 /// getdents64 over entries taken when it is opened or rewound.
+/// Sendable: the listing cursor behind its Mutex.
 public final class SyntheticDirectory: FileDescription, @unchecked Sendable {
     private let list: () throws(Errno) -> [DirEntry]
     private struct Cursor { var entries: [DirEntry]? = nil; var next = 0 }

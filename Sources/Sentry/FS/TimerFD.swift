@@ -5,6 +5,7 @@ import Synchronization
 /// on the kernel's timer thread against CLOCK_MONOTONIC; an absolute time
 /// on another clock is turned into a monotonic deadline when set (the
 /// sandbox's clocks are never set, so it does not drift from its clock).
+/// Sendable: the timer's state behind `state`.
 public final class TimerFD: FileDescription, @unchecked Sendable {
     public let clock: clockid_t
     private let timers: TimerThread

@@ -27,6 +27,7 @@ public final class TmpFS: Sendable {
 }
 
 /// One tmpfs file, directory, symlink or FIFO.
+/// Sendable: metadata behind `meta`; contents behind TmpfsData's own lock; the rest immutable.
 public final class TmpfsNode: Inode, @unchecked Sendable {
     let fs: TmpFS   // strong: a file outlives nothing but its filesystem
     let ino: UInt64
@@ -293,6 +294,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
 /// doubling. A run that a MAP_SHARED mapping holds is never moved: growth
 /// past it allocates afresh and the old mappings keep the old pages (a
 /// difference from Linux, where the page cache has no such runs).
+/// Sendable: the run, size and seals behind `run`.
 final class TmpfsData: @unchecked Sendable {
     let memory: MemoryFile
     private struct Run {
@@ -399,6 +401,7 @@ final class TmpfsData: @unchecked Sendable {
 }
 
 /// An open tmpfs regular file.
+/// Sendable: the file position behind its Mutex.
 final class TmpfsFile: FileDescription, @unchecked Sendable {
     let node: TmpfsNode
     private let position = Mutex<Int64>(0)

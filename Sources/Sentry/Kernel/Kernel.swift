@@ -6,9 +6,31 @@ import Synchronization
 /// table, and the tasks running in it, with their own pid namespace (the
 /// first guest is pid 1).
 ///
-/// The process tree, every task's signal state and job control are guarded
-/// by one lock (`locked`), as Linux guards them with tasklist_lock and
-/// siglock. Nothing that may block or talk to a stub runs under it.
+/// Locking (the order, outermost first; a thread holding a lock takes only
+/// locks further down the list):
+///
+/// 1. `MemoryManager.state`, one per mm: the VMAs, brk and the host mirror.
+///    Held across stub round trips (mmap/munmap/mprotect run in a stub) and
+///    host file reads, so it is never taken under the kernel lock. Under it:
+///    the futex table's queues (`withWord`), the image and host page caches,
+///    a file's own pages (tmpfs), the memory file's allocator, the platform's
+///    address space.
+/// 2. The kernel lock (`locked`, this class): the process tree (`tasks`,
+///    `groups`, parents and children), every task's signal state (mask,
+///    pending, altStack, savedMask), `SignalHandlers`, `ProcessTimers`, job
+///    control, exit and wait, as Linux's tasklist_lock and siglock. Not
+///    recursive. Nothing that may block or talk to a stub runs under it;
+///    under it only per-object locks from the list below, and waking a task
+///    (an eventfd write, a kick).
+/// 3. Per-object `Mutex`es (a task's image and attributes, a group's
+///    limits, FSContext, FDTable, a file description's flags, a wait queue,
+///    the timer thread's list, the memory file's allocator): each guards its
+///    own object, and takes no other lock while held, except
+///    `IPCNamespace.lock` (the memory file's allocator under it) and a
+///    `SocketEndpoint`'s (never two endpoints at once).
+///
+/// Blocking (`Task.block`) happens with no lock held.
+/// Sendable: the process tree behind the kernel lock (above); the rest immutable or self-locking.
 public final class Kernel: @unchecked Sendable {
     public let platform: Platform
     public let memory: MemoryFile
@@ -289,6 +311,7 @@ public final class BootContext: WalkContext {
 }
 
 /// A plain mutex that can guard state spread over many objects.
+/// Sendable: the pthread mutex is the synchronisation; `m` never changes.
 final class KernelLock: @unchecked Sendable {
     private let m: UnsafeMutablePointer<pthread_mutex_t>
     init() {

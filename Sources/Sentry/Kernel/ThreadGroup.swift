@@ -4,6 +4,7 @@ import Synchronization
 /// A process: the tasks sharing one pid, its place in the process tree, its
 /// signal dispositions, job-control state and what its parent's wait sees.
 /// Mutable fields are guarded by the kernel lock.
+/// Sendable: tree, signal, stop and exit state behind the kernel lock; `limits` behind its own Mutex.
 public final class ThreadGroup: @unchecked Sendable {
     public let pid: Int32
     public internal(set) weak var parent: ThreadGroup?

@@ -4,6 +4,7 @@ import Synchronization
 
 /// One sentry thread that fires every guest timer (setitimer, alarm,
 /// timer_create): a deadline-ordered list and an eventfd to re-arm it.
+/// Sendable: the deadline list behind `entries`, ids and start-up atomic.
 final class TimerThread: @unchecked Sendable {
     private struct Entry { let id: UInt64; var deadline: Int64; let fire: @Sendable () -> Void }
     private let entries = Mutex<[Entry]>([])

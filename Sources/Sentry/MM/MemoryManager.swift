@@ -44,6 +44,15 @@ public struct AddressLayout: Sendable {
 /// backs the VMA's addresses. The sentry reads and writes guest memory through
 /// its own mapping of that file, checking the VMAs first, so a bad guest
 /// pointer is an EFAULT and never a sentry crash.
+///
+/// Locking: `state` guards the VMAs, brk and the host mirror, and is held
+/// while the mirror changes (a stub round trip), so the guest never runs
+/// against a map the VMAs don't describe. It is the outermost lock (see
+/// Kernel): never taken under the kernel lock. Taken under it: the memory
+/// file's allocator, the image cache and host page cache, a file's own
+/// shared pages, the futex table's queues (`withWord`), and the address
+/// space's own locks. Guest memory is copied in and out under it, so no
+/// pointer into guest memory outlives it.
 public final class MemoryManager: Sendable {
     public let memory: MemoryFile
     public let layout: AddressLayout

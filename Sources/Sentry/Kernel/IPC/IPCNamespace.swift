@@ -9,6 +9,7 @@ import Glibc
 /// lists; it is taken under no other lock, and only the memory file's
 /// allocator is taken under it. Blocked semop/msgsnd/msgrcv callers wait on
 /// their object's queue outside it.
+/// Sendable: the registries and undo lists behind `lock`.
 public final class IPCNamespace: @unchecked Sendable {
     let memory: MemoryFile
     let lock = KernelLock()

@@ -11,6 +11,7 @@ import Synchronization
 /// Changes to the map are made by injecting mmap/munmap/mprotect: the
 /// calling runner points its own stub at the `syscall; int3` gadget and lets
 /// it run to the int3.
+/// Sendable: runners behind `runners`, the injection count atomic, the rest immutable.
 final class PtraceAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable {
     let memory: MemoryFile
     let stub: StubRegion

@@ -5,6 +5,7 @@ import Synchronization
 /// Runs a task's guest code in its stub with PTRACE_SYSEMU: the next syscall
 /// stops the stub at syscall entry and the host skips it; we answer by
 /// writing rax and resuming.
+/// Sendable: used only by its task's thread (the tracer), but `kick`, which reads the atomic `kickPID`.
 final class PtraceContext: PlatformContext, @unchecked Sendable {
     /// The host signal that kicks a stub out of guest code. Its default
     /// action is to be ignored, so it is harmless to a stub not yet traced.

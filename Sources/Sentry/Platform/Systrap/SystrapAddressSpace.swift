@@ -10,6 +10,7 @@ import Synchronization
 ///
 /// Each task of the space has its own stub process (CLONE_VM siblings, as
 /// for ptrace) and its own area, at `base + 64 KiB * (slot + 1)`.
+/// Sendable: runners and slots behind `state`, areas in the making behind `pendingAreas`.
 final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable {
     let memory: MemoryFile
     let stub: StubRegion

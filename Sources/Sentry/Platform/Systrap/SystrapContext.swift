@@ -6,6 +6,7 @@ import Synchronization
 /// the ucontext the stub will rt_sigreturn through, say RUN, and wait for
 /// the next trap report. The guest's syscalls, faults and kicks all arrive
 /// as signals handled inside the stub, never as ptrace stops.
+/// Sendable: used only by its task's thread, but `kick`, which reads the atomic `kickPID`.
 final class SystrapContext: PlatformContext, @unchecked Sendable {
     // Touched only by the task's own thread.
     private var space: SystrapAddressSpace?

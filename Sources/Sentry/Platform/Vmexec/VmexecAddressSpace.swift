@@ -6,6 +6,7 @@ import Synchronization
 /// mm. It is a systrap stub parked in its handler for good; mmap, munmap and
 /// mprotect are requests it runs. Every task sharing the mm runs in the
 /// same stub's mm, so adding a runner costs nothing.
+/// Sendable: stub requests serialised by `lock`, the rest immutable.
 final class VmexecAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable {
     private let host: SystrapAddressSpace
     private let stubRunner: SystrapAddressSpace.Runner

@@ -6,6 +6,7 @@ import Synchronization
 /// The guest's FPU state lives here as an XSAVE image, loaded before each
 /// call and saved after it (the kernel leaves the FPU as the guest left it);
 /// the sentry's own control words are put back (sw_vmexec_run).
+/// Sendable: used only by its task's thread, but `kick`, which reads the atomic `thread`.
 final class VmexecContext: PlatformContext, @unchecked Sendable {
     private var context = sw_vmexec_context()
     private var info = siginfo_t()
