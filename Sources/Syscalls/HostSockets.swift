@@ -34,8 +34,15 @@ enum HostSockets {
         return bytes
     }
 
+    /// The guest's own privilege decides a port below 1024, as on the
+    /// loopback, before the host (with the sentry's) is asked.
     static func bind(_ t: Task, _ h: HostSocketFile, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try h.bind(checked(Sockets.readSockaddr(t, a.address(1), a.int32(2)), h))
+        let bytes = try checked(Sockets.readSockaddr(t, a.address(1), a.int32(2)), h)
+        if let port = try? InetAddress.parse(bytes, socketFamily: h.family).port, port != 0, port < 1024,
+           !Creds.creds(t).capable(Sockets.CAP_NET_BIND_SERVICE) {
+            throw .EACCES
+        }
+        try h.bind(bytes)
         return 0
     }
 

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -137,11 +140,73 @@ static int proc(void) {
     return 0;
 }
 
+static int alarms;
+static void on_alarm(int sig) { (void)sig; alarms++; }
+
+static void arm(int restart) {
+    struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = restart ? SA_RESTART : 0};
+    sigaction(SIGALRM, &sa, NULL);
+    struct itimerval it = {.it_value = {.tv_usec = 100000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/// Blocking calls on a socket and signals: EINTR without SA_RESTART, a
+/// restart with it, EAGAIN when SO_RCVTIMEO runs out, EINPROGRESS then
+/// SO_ERROR for a non-blocking connect. Deterministic, so it matches native.
+static int intr(void) {
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = loopback(0);
+    bind(l, (struct sockaddr *)&a, sizeof a);
+    listen(l, 4);
+    socklen_t al = sizeof a;
+    getsockname(l, (struct sockaddr *)&a, &al);
+    arm(0);
+    show("accept, interrupted", accept(l, NULL, NULL));
+    struct timeval tv = {.tv_usec = 200000};
+    setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    show("accept, timed out", accept(l, NULL, NULL));
+    arm(1);
+    show("accept, SA_RESTART but SO_RCVTIMEO", accept(l, NULL, NULL));
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    show("non-blocking connect", connect(c, (struct sockaddr *)&a, sizeof a));
+    struct pollfd pf = {.fd = c, .events = POLLOUT};
+    show("poll", poll(&pf, 1, 5000));
+    int e = -1; socklen_t el = sizeof e;
+    getsockopt(c, SOL_SOCKET, SO_ERROR, &e, &el);
+    printf("SO_ERROR: %d\n", e);
+    int s = accept(l, NULL, NULL);
+    show("accept", s < 0 ? -1 : 0);
+    char buf[16];
+    show("recv MSG_DONTWAIT", recv(s, buf, sizeof buf, MSG_DONTWAIT));
+    struct timeval got = {0}; socklen_t gl = sizeof got;
+    getsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &got, &gl);
+    printf("accepted socket inherits SO_RCVTIMEO: %d\n", got.tv_usec == 200000);
+    struct timeval none = {0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+    pid_t child = fork();
+    if (child == 0) { usleep(300000); write(c, "late", 4); _exit(0); }
+    arm(1);
+    show("recv, restarted", recv(s, buf, sizeof buf, 0));
+    waitpid(child, NULL, 0);
+    write(c, "zz", 2);
+    usleep(100000);
+    show("recv into a bad buffer", recv(s, (void *)8, 4, 0));
+    close(c);
+    signal(SIGPIPE, SIG_IGN);
+    usleep(100000);
+    write(s, "x", 1);   // the peer is gone: a reset comes back
+    usleep(100000);
+    show("send after reset", send(s, "y", 1, 0));
+    printf("alarms: %d\n", alarms);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc == 3 && !strcmp(argv[1], "client")) return client((unsigned short)atoi(argv[2]));
     if (argc == 3 && !strcmp(argv[1], "server")) return server((unsigned short)atoi(argv[2]));
     if (argc == 2 && !strcmp(argv[1], "proc")) return proc();
-    fprintf(stderr, "usage: hostnet client PORT | server PORT | proc\n");
+    if (argc == 2 && !strcmp(argv[1], "intr")) return intr();
+    fprintf(stderr, "usage: hostnet client PORT | server PORT | proc | intr\n");
     return 2;
 }

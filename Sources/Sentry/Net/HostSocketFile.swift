@@ -120,7 +120,11 @@ public final class HostSocketFile: FileDescription, @unchecked Sendable {
             if r < 0 { errno = -r; return -1 }
             return Int(r)
         }
-        return (HostSocketFile(fd: Int32(nfd), family: family, isStream: isStream, flags: flags), peer)
+        let file = HostSocketFile(fd: Int32(nfd), family: family, isStream: isStream, flags: flags)
+        // The new socket is a clone of the listener's, timeouts too (sk_clone_lock).
+        let t = timeouts.withLock { $0 }
+        file.timeouts.withLock { $0 = t }
+        return (file, peer)
     }
 
     /// getsockname or getpeername, as the host answers.

@@ -144,6 +144,9 @@ public final class SocketEndpoint: @unchecked Sendable {
                 srv.peerCredentials = credentials
                 srv.sendBuffer = l.sendBuffer; srv.receiveBuffer = l.receiveBuffer
                 srv.passCredentials = l.passCredentials
+                // A connection is a clone of its listener (sk_clone_lock): its timeouts and options too.
+                srv.receiveTimeout = l.receiveTimeout; srv.sendTimeout = l.sendTimeout
+                srv.flagOptions = l.flagOptions; srv.linger = l.linger; srv.tcpOptions = l.tcpOptions
             }
             server.isAccepted = true
             server.owner = listener.owner
