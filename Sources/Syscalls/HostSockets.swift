@@ -175,7 +175,8 @@ enum HostSockets {
     /// Bytes are taken from the host before they are copied to the guest:
     /// a fault there loses them (EFAULT), where Linux would leave them queued.
     static func receive(_ t: Task, _ h: HostSocketFile, _ iov: GuestIOV, controlMax: Int, flags: Int32) throws(Errno) -> HostSocketFile.Received {
-        let nonBlocking = flags & C.MSG_DONTWAIT != 0 || h.flags.contains(.nonBlock)
+        // The error queue never waits (sock_recv_errqueue).
+        let nonBlocking = flags & (C.MSG_DONTWAIT | HostSocketFile.MSG_ERRQUEUE) != 0 || h.flags.contains(.nonBlock)
         let cap = h.isStream ? 1 << 20 : Self.maxDatagram
         var out = HostSocketFile.Received(data: [], result: 0, from: [], control: [], flags: 0)
         var got = 0

@@ -39,6 +39,23 @@ public final class HostSocketFile: FileDescription, @unchecked Sendable {
         return Glibc.poll(&p, 1, 0) > 0 ? p.revents : 0
     }
 
+    /// read/write without the socket layer (sendfile and splice from or to
+    /// the socket): one non-blocking host call on sentry memory.
+    public override func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
+        var iov = bufs.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
+        return try host { iov.withUnsafeMutableBufferPointer { v in
+            var m = msghdr(msg_name: nil, msg_namelen: 0, msg_iov: v.baseAddress, msg_iovlen: v.count, msg_control: nil, msg_controllen: 0, msg_flags: 0)
+            return Glibc.recvmsg(self.fd, &m, SocketConstants.MSG_DONTWAIT)
+        } }
+    }
+    public override func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int {
+        var iov = bufs.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        return try host { iov.withUnsafeMutableBufferPointer { v in
+            var m = msghdr(msg_name: nil, msg_namelen: 0, msg_iov: v.baseAddress, msg_iovlen: v.count, msg_control: nil, msg_controllen: 0, msg_flags: 0)
+            return Glibc.sendmsg(self.fd, &m, SocketConstants.MSG_DONTWAIT | SocketConstants.MSG_NOSIGNAL)
+        } }
+    }
+
     public override func stat() throws(Errno) -> Glibc.stat {
         var st = Glibc.stat.synthetic(mode: S_IFSOCK | 0o777, inode: inode, device: 0x8)
         st.st_blksize = 4096
@@ -200,7 +217,7 @@ public final class HostSocketFile: FileDescription, @unchecked Sendable {
 
     static let passedSendFlags = SocketConstants.MSG_OOB | SocketConstants.MSG_DONTROUTE | SocketConstants.MSG_EOR | SocketConstants.MSG_MORE
     static let passedReceiveFlags = SocketConstants.MSG_OOB | SocketConstants.MSG_PEEK | SocketConstants.MSG_TRUNC | MSG_ERRQUEUE
-    static let MSG_ERRQUEUE: Int32 = 0x2000
+    public static let MSG_ERRQUEUE: Int32 = 0x2000
 
     // MARK: Options
 
