@@ -108,6 +108,12 @@ int sw_ppoll(struct pollfd *fds, unsigned long n, int64_t timeout_ns) {
     return r < 0 ? -errno : r;
 }
 
+int sw_accept4(int fd, void *addr, unsigned *len) {
+    // SOCK_NONBLOCK | SOCK_CLOEXEC, at once: no window where a fork inherits it.
+    long r = syscall(SYS_accept4, fd, addr, len, 04000 | 02000000);
+    return r < 0 ? -errno : (int)r;
+}
+
 int sw_eventfd(void) {
     int r = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     return r < 0 ? -errno : r;

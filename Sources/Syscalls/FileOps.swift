@@ -123,6 +123,8 @@ enum FileOps {
                 if let sock = out as? SocketFile {
                     // A socket takes its bytes through the socket layer (blocking as send does).
                     put = Int(try Sockets.write(t, sock, GuestIOV(holding: Array(buf[0..<got]))))
+                } else if let h = out as? HostSocketFile {
+                    put = try HostSockets.send(t, h, GuestIOV(holding: Array(buf[0..<got])), name: nil, control: [], flags: 0)
                 } else {
                     put = try Errno.typed { try buf.withUnsafeBytes { b -> Int in
                         let view = UnsafeRawBufferPointer(rebasing: b[0..<got])

@@ -88,6 +88,7 @@ extension Sockets {
     // MARK: Sending
 
     static func sendto(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if let h = try HostSockets.file(t, a.fd(0)) { return try HostSockets.sendto(t, h, a) }
         let s = try socketFile(t, a.fd(0))
         let iov = GuestIOV([(a.address(1), a.count(2))])
         var name: [UInt8]? = nil
@@ -97,6 +98,7 @@ extension Sockets {
     }
 
     static func sendmsg(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if let h = try HostSockets.file(t, a.fd(0)) { return Int64(try HostSockets.sendMessage(t, h, GuestMsghdr.read(t, a.address(1)), flags: a.int32(2))) }
         let s = try socketFile(t, a.fd(0))
         let m = try GuestMsghdr.read(t, a.address(1))
         return Int64(try sendMessage(t, s, m, flags: a.int32(2)))
@@ -193,6 +195,7 @@ extension Sockets {
                         let data = try iov.copyIn(t, from: sent, count: chunk)
                         try ep.send(SocketMessage(data: data, rights: sent == 0 ? rights : [], credentials: creds, from: from,
                                                   sender: ep.account), to: nil)
+                        if ep.isInet { t.kernel.unixNames.loopback.count(bytes: chunk) }
                         return chunk
                     }
                     sent += n
@@ -246,6 +249,7 @@ extension Sockets {
         let data = try iov.copyIn(t, from: 0, count: iov.total)
         // A wildcard-bound sender's datagram leaves from the address it goes to.
         let from = local.isAny ? routed.with(port: local.port) : local
+        t.kernel.unixNames.loopback.count(bytes: data.count)
         if let receiver = try ep.udpReceiver(routed) {
             // A connected UDP socket hears only its peer.
             if let p = receiver.udpPeer, !p.sameEndpoint(from) { return data.count }
@@ -257,6 +261,7 @@ extension Sockets {
     // MARK: Receiving
 
     static func recvfrom(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if let h = try HostSockets.file(t, a.fd(0)) { return try HostSockets.recvfrom(t, h, a) }
         let s = try socketFile(t, a.fd(0))
         let iov = GuestIOV([(a.address(1), a.count(2))])
         let r = try receive(t, s, iov, flags: a.int32(3))
@@ -268,6 +273,7 @@ extension Sockets {
     }
 
     static func recvmsg(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if let h = try HostSockets.file(t, a.fd(0)) { return Int64(try HostSockets.receiveMessage(t, h, a.address(1), flags: a.int32(2))) }
         let s = try socketFile(t, a.fd(0))
         return Int64(try receiveMessage(t, s, a.address(1), flags: a.int32(2)))
     }
@@ -299,13 +305,15 @@ extension Sockets {
     /// sendmmsg: sendmsg over a vector of struct mmsghdr (a msghdr and the
     /// byte count sent); an error after the first message ends the batch.
     static func sendmmsg(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let s = try socketFile(t, a.fd(0))
+        let h = try HostSockets.file(t, a.fd(0))
+        let s = h == nil ? try socketFile(t, a.fd(0)) : nil
         let count = Int(min(a.uint32(2), 1024))   // UIO_MAXIOV
         var done = 0
         while done < count {
             let entry = a.address(1) + UInt64(done * 64)
-            do {
-                let n = try sendMessage(t, s, GuestMsghdr.read(t, entry), flags: a.int32(3))
+            do throws(Errno) {
+                let m = try GuestMsghdr.read(t, entry)
+                let n = if let h { try HostSockets.sendMessage(t, h, m, flags: a.int32(3)) } else { try sendMessage(t, s!, m, flags: a.int32(3)) }
                 try t.mm.write(entry + 56, UInt32(truncatingIfNeeded: n))
             } catch {
                 if done == 0 { throw error }
@@ -319,7 +327,8 @@ extension Sockets {
     /// recvmmsg: recvmsg into a vector; MSG_WAITFORONE waits only for the
     /// first, and the timeout is looked at between datagrams, as Linux does.
     static func recvmmsg(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let s = try socketFile(t, a.fd(0))
+        let h = try HostSockets.file(t, a.fd(0))
+        let s = h == nil ? try socketFile(t, a.fd(0)) : nil
         let count = Int(min(a.uint32(2), 1024))
         var flags = a.int32(3)
         var deadline: Deadline?
@@ -332,8 +341,9 @@ extension Sockets {
         var done = 0
         while done < count {
             let entry = a.address(1) + UInt64(done * 64)
-            do {
-                let n = try receiveMessage(t, s, entry, flags: flags & ~Self.MSG_WAITFORONE)
+            do throws(Errno) {
+                let f = flags & ~Self.MSG_WAITFORONE
+                let n = if let h { try HostSockets.receiveMessage(t, h, entry, flags: f) } else { try receiveMessage(t, s!, entry, flags: f) }
                 try t.mm.write(entry + 56, UInt32(truncatingIfNeeded: n))
             } catch {
                 if done == 0 { throw error }

@@ -10,7 +10,11 @@ enum Sockets {
 
     static func socket(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let (kind, flags, proto) = try socketKind(domain: a.int32(0), type: a.int32(1), proto: a.int32(2))
+        if t.kernel.network == .host && (a.int32(0) == C.AF_INET || a.int32(0) == C.AF_INET6) {
+            return try HostSockets.socket(t, family: a.int32(0), kind: kind, proto: proto, flags: flags)
+        }
         let s = SocketFile.make(kind, names: t.kernel.unixNames, flags: flags, family: a.int32(0), proto: proto)
+        s.endpoint.owner = Creds.creds(t).euid
         return Int64(try t.fds.install(s, closeOnExec: flags.contains(.closeOnExec)).rawValue)
     }
 
@@ -18,6 +22,7 @@ enum Sockets {
         let (kind, flags, _) = try socketKind(domain: a.int32(0), type: a.int32(1), proto: a.int32(2))
         guard a.int32(0) == C.AF_UNIX else { throw .EOPNOTSUPP }
         let (x, y) = SocketFile.pair(kind, names: t.kernel.unixNames, flags: flags, credentials: peerCredentials(t))
+        x.endpoint.owner = Creds.creds(t).euid; y.endpoint.owner = x.endpoint.owner
         let cloexec = flags.contains(.closeOnExec)
         let fx = try t.fds.install(x, closeOnExec: cloexec)
         let fy: FileDescriptor
@@ -103,6 +108,7 @@ enum Sockets {
     }
 
     static func bind(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if let h = try HostSockets.file(t, a.fd(0)) { return try HostSockets.bind(t, h, a) }
         let s = try socketFile(t, a.fd(0))
         let bytes = try readSockaddr(t, a.address(1), a.int32(2))
         if s.endpoint.isNetlink {
@@ -121,6 +127,7 @@ enum Sockets {
     }
 
     static func listen(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if let h = try HostSockets.file(t, a.fd(0)) { return try HostSockets.listen(t, h, a) }
         let ep = try socketFile(t, a.fd(0)).endpoint
         if ep.isInet && ep.kind == .stream { _ = try ep.autobindInet() }
         try ep.listen(backlog: a.int32(1), credentials: peerCredentials(t))
@@ -128,12 +135,14 @@ enum Sockets {
     }
 
     static func getsockname(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if let h = try HostSockets.file(t, a.fd(0)) { return try HostSockets.name(t, h, a, peer: false) }
         let s = try socketFile(t, a.fd(0))
         try writeSockaddr(t, a.address(1), a.address(2), (s.endpoint.present(s.endpoint.address) ?? s.endpoint.unnamedAddress).encoded)
         return 0
     }
 
     static func getpeername(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if let h = try HostSockets.file(t, a.fd(0)) { return try HostSockets.name(t, h, a, peer: true) }
         let s = try socketFile(t, a.fd(0))
         if s.endpoint.isInet && s.endpoint.kind == .datagram {
             guard let p = s.endpoint.udpPeer else { throw .ENOTCONN }
@@ -151,14 +160,14 @@ enum Sockets {
     /// non-blocking call, else sleeping on `queues` until the timeout
     /// (EAGAIN) or a signal (ERESTARTSYS, or EINTR under a socket timeout,
     /// which Linux never restarts).
-    static func waiting<T>(_ t: Task, on queues: [WaitQueue], nonBlocking: Bool, timeout: Int64,
+    static func waiting<T>(_ t: Task, on queues: [WaitQueue], hostFDs: [pollfd] = [], nonBlocking: Bool, timeout: Int64,
                            _ attempt: () throws(Errno) -> T) throws(Errno) -> T {
         do { return try attempt() } catch {
             guard error == .EAGAIN, !nonBlocking, timeout >= 0 else { throw error }
         }
         var result: T?
         let deadline: Deadline? = timeout > 0 ? .after(timeout) : nil
-        let r = try t.block(on: queues, deadline: deadline, interruptedBy: timeout > 0 ? .EINTR : .ERESTARTSYS) { () throws(Errno) -> Bool in
+        let r = try t.block(on: queues, hostFDs: hostFDs, deadline: deadline, interruptedBy: timeout > 0 ? .EINTR : .ERESTARTSYS) { () throws(Errno) -> Bool in
             do throws(Errno) { result = try attempt(); return true } catch {
                 if error == .EAGAIN { return false }
                 throw error
@@ -171,6 +180,7 @@ enum Sockets {
     // MARK: Connections
 
     static func connect(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if let h = try HostSockets.file(t, a.fd(0)) { return try HostSockets.connect(t, h, a) }
         let s = try socketFile(t, a.fd(0))
         let bytes = try readSockaddr(t, a.address(1), a.int32(2))
         let ep = s.endpoint
@@ -245,6 +255,7 @@ enum Sockets {
 
     private static func acceptCore(_ t: Task, _ a: SyscallArguments, flags: Int32) throws(Errno) -> Int64 {
         guard flags & ~(C.SOCK_NONBLOCK | C.SOCK_CLOEXEC) == 0 else { throw .EINVAL }
+        if let h = try HostSockets.file(t, a.fd(0)) { return try HostSockets.accept(t, h, a, flags: flags) }
         let s = try socketFile(t, a.fd(0))
         let ep = s.endpoint
         let server = try waiting(t, on: [ep.queue], nonBlocking: s.flags.contains(.nonBlock), timeout: ep.receiveTimeout) { () throws(Errno) in
@@ -258,6 +269,7 @@ enum Sockets {
     }
 
     static func shutdown(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if let h = try HostSockets.file(t, a.fd(0)) { return try HostSockets.shutdown(t, h, a) }
         let ep = try socketFile(t, a.fd(0)).endpoint
         // TCP says ENOTCONN before anything is connected; AF_UNIX does not check.
         if ep.isInet && (0...2).contains(a.int32(1)) && ep.phase != .connected { throw .ENOTCONN }
@@ -268,6 +280,7 @@ enum Sockets {
     // MARK: Options
 
     static func getsockopt(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if let h = try HostSockets.file(t, a.fd(0)) { return try HostSockets.getsockopt(t, h, a) }
         let s = try socketFile(t, a.fd(0))
         let len = try t.mm.read(a.address(4), as: Int32.self)
         guard len >= 0 else { throw .EINVAL }
@@ -279,6 +292,7 @@ enum Sockets {
     }
 
     static func setsockopt(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if let h = try HostSockets.file(t, a.fd(0)) { return try HostSockets.setsockopt(t, h, a) }
         let s = try socketFile(t, a.fd(0))
         let len = a.int32(4)
         guard len >= 0 else { throw .EINVAL }

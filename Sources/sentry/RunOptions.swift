@@ -23,6 +23,8 @@ struct RunOptions: Equatable {
     var hostname: String?
     /// UID[:GID], the guest's ids.
     var user: String?
+    /// What AF_INET/AF_INET6 sockets reach: none (the sandbox's own loopback) or host.
+    var network = "none"
     /// The program and its arguments (a leading "--" kept, as ArgumentParser passes it).
     var command: [String] = []
 
@@ -61,7 +63,7 @@ struct RunOptions: Equatable {
                 i += 1
                 continue
             case "--platform", "--systrap-trap", "--root", "--bind", "--strace-output", "-o", "--strace-filter",
-                 "--cwd", "--env", "--hostname", "--user":
+                 "--cwd", "--env", "--hostname", "--user", "--network":
                 break
             default:
                 return nil
@@ -84,6 +86,7 @@ struct RunOptions: Equatable {
             case "--env": o.env.append(v)
             case "--hostname": o.hostname = v
             case "--user": o.user = v
+            case "--network": o.network = v
             default: o.filter = v
             }
         }
@@ -106,6 +109,9 @@ struct RunOptions: Equatable {
         }
         if let cwd, !cwd.hasPrefix("/") { throw ValidationError("--cwd \(cwd): expected an absolute guest path") }
         if let user { _ = try Self.parseUser(user) }
+        guard NetworkMode(rawValue: network) != nil else {
+            throw ValidationError("unknown --network '\(network)' (choose none or host)")
+        }
         // sethostname's limit: __NEW_UTS_LEN.
         if let hostname, hostname.isEmpty || hostname.utf8.count > 64 {
             throw ValidationError("--hostname: expected 1 to 64 bytes")
@@ -170,6 +176,7 @@ struct RunOptions: Equatable {
         config.root = root
         config.overlay = overlay
         config.hostname = hostname
+        config.network = NetworkMode(rawValue: network) ?? .none
         if let user, let ids = try? Self.parseUser(user) { config.credentials = .user(uid: ids.uid, gid: ids.gid) }
         for spec in binds {
             do {

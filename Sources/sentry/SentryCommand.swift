@@ -108,6 +108,9 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("The guest's user and group ids (default: the sentry's own); ids other than 0 have no capabilities.", valueName: "UID[:GID]"))
     var user: String?
 
+    @Option(help: "What the guest's AF_INET/AF_INET6 sockets reach: none (the sandbox's own loopback; nothing leaves the sandbox) or host (host sockets the sentry opens for the guest).")
+    var network: String = "none"
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments.")
     var command: [String] = []
 
@@ -115,7 +118,7 @@ struct Run: ParsableCommand {
     var options: RunOptions {
         RunOptions(platform: platform, systrapTrap: systrapTrap, root: root, overlay: overlay, binds: binds, strace: strace,
                    output: output, filter: filter, json: json, cwd: cwd, env: env, envClear: envClear,
-                   hostname: hostname, user: user, command: command)
+                   hostname: hostname, user: user, network: network, command: command)
     }
 
     func validate() throws {

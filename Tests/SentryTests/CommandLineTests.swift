@@ -19,6 +19,8 @@ import Testing
         ["--overlay", "--root", "/srv", "prog"],
         ["--user", "1000:100", "prog"],
         ["--cwd", "/usr", "--env", "A=1", "--env=B=2", "--env-clear", "--hostname", "box", "prog"],
+        ["--network=host", "prog"],
+        ["--network", "none", "--strace", "prog"],
     ]
 
     static let declined: [[String]] = [
@@ -36,6 +38,7 @@ import Testing
         ["--strace=yes", "prog"],
         ["--env-clear", "--env-clear", "prog"],
         ["--hostname", "a", "--hostname", "b", "prog"],
+        ["--network", "host", "--network", "none", "prog"],
     ]
 
     @Test(arguments: accepted)
@@ -48,5 +51,13 @@ import Testing
     @Test(arguments: declined)
     func otherCommandLinesGoToArgumentParser(_ args: [String]) {
         #expect(RunOptions.quick(args) == nil)
+    }
+
+    /// --network names a mode; anything else is a usage error on both paths.
+    @Test func networkModes() throws {
+        #expect(RunOptions.quick(["prog"])?.network == "none")
+        try #require(RunOptions.quick(["--network=host", "prog"])).validate()
+        #expect(throws: ValidationError.self) { try RunOptions.quick(["--network=bridge", "prog"])?.validate() }
+        #expect(throws: (any Error).self) { try Run.parse(["--network", "bridge", "prog"]) }
     }
 }

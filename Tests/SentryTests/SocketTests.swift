@@ -126,4 +126,162 @@ import Testing
         #expect(u.stderr.contains("bind(7, {sa_family=AF_UNIX, sun_path=@\"sentry-test-abstract\"}, 23) = 0"))
         #expect(u.stderr.contains("msg_iov=[{iov_base=\"th\", iov_len=2}], msg_iovlen=1, msg_controllen=0, msg_flags=MSG_TRUNC}, 0) = 2"))
     }
+
+    // MARK: --network
+
+    /// --network=host: a guest client reaches a server on the host's
+    /// 127.0.0.1; with the default (--network=none) the same address is the
+    /// sandbox's own loopback, where nothing listens: ECONNREFUSED.
+    @Test(arguments: Harness.platforms)
+    func hostNetworkReachesAHostServer(_ platform: Harness.TestPlatform) throws {
+        let server = try #require(HostLoopbackServer(), "no socket on the host's loopback")
+        let done = server.serve(clients: 1)
+        let host = Harness.sandboxed(platform, Harness.image("hostnet"), ["client", String(server.port)], extra: ["--network=host"])
+        #expect(host.stdout == "setsockopt TCP_NODELAY: 0\nTCP_NODELAY: 1\nconnect: 0\npeer is the server: 1\nsend: 5\npoll: 1\n"
+                + "got: pong ping\nSO_ERROR: 0\n", "on \(platform.rawValue): \(host.stderr)")
+        #expect(done.wait(timeout: .now() + 20) == .success)
+        let boxed = Harness.sandboxed(platform, Harness.image("hostnet"), ["client", String(server.port)])
+        #expect(boxed.stdout.hasSuffix("connect: -1 ECONNREFUSED\n"), "on \(platform.rawValue): \(boxed.stdout)\(boxed.stderr)")
+    }
+
+    /// --network=host: a guest server on the host's 127.0.0.1 accepts a host
+    /// client, and epoll waits on its connection.
+    @Test(arguments: Harness.platforms)
+    func hostNetworkGuestServerAcceptsAHostClient(_ platform: Harness.TestPlatform) throws {
+        let port = try #require(HostLoopbackServer.freePort(), "no free port on the host's loopback")
+        let guest = LockedBox<Harness.Result?>(nil)
+        let finished = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            guest.value = Harness.sandboxed(platform, Harness.image("hostnet"), ["server", String(port)], extra: ["--network=host"])
+            finished.signal()
+        }
+        let reply = HostLoopbackServer.exchange(port: port, "ping\n")
+        #expect(finished.wait(timeout: .now() + 30) == .success)
+        #expect(reply == "pong\n")
+        #expect(guest.value?.stdout == "bind: 0\nlisten: 0\nbound to the port: 1\naccept: 0\nepoll_wait: 1\ngot: ping\nwrite: 5\nread at end: 0\n",
+                "on \(platform.rawValue): \(guest.value?.stderr ?? "")")
+    }
+
+    /// Blocking socket calls and signals, on host sockets and on the sandbox
+    /// loopback alike: EINTR without SA_RESTART or under SO_RCVTIMEO, a
+    /// restart with SA_RESTART, timeouts (inherited by accepted sockets),
+    /// non-blocking connect, EFAULT, EPIPE after a reset; as natively.
+    @Test(arguments: Harness.platforms)
+    func blockingCallsAndSignalsMatchNative(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("hostnet"), ["intr"])
+        #expect(native.stdout.contains("recv, restarted: 4\n") && native.stdout.hasSuffix("alarms: 3\n"), "natively: \(native.stdout)\(native.stderr)")
+        for mode in ["--network=host", "--network=none"] {
+            let boxed = Harness.sandboxed(platform, Harness.image("hostnet"), ["intr"], extra: [mode])
+            #expect(boxed == native, "\(mode) on \(platform.rawValue)")
+        }
+    }
+
+    /// /proc/net lists the sandbox's own sockets as Linux formats them: a
+    /// TCP listener and its connection, a bound UDP socket, an abstract
+    /// unix listener, lo; the native run agrees on every line asked about.
+    @Test(arguments: Harness.platforms)
+    func procNetListsTheSandboxSockets(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("hostnet"), ["proc"])
+        #expect(native.stdout == "tcp listener: 1\ntcp connection: 1\ntcp header: 1\nudp socket: 1\nunix listener: 1\nunix header: 1\n"
+                + "dev lo: 1\ntcp6 header: 1\nudp6 header: 1\n", "natively: \(native.stderr)")
+        let boxed = Harness.sandboxed(platform, Harness.image("hostnet"), ["proc"])
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+}
+
+/// A value shared with a background queue.
+final class LockedBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ v: T) { stored = v }
+    var value: T {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
+
+/// A TCP server on the host's 127.0.0.1 (an ephemeral port; never another
+/// address) that answers each client's message with "pong " and the message.
+/// Every wait is bounded.
+final class HostLoopbackServer: @unchecked Sendable {
+    let fd: Int32
+    let port: UInt16
+
+    init?() {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        guard let p = Self.bindLoopback(fd, port: 0), listen(fd, 4) == 0 else { close(fd); return nil }
+        port = p
+    }
+    deinit { close(fd) }
+
+    /// Binds `fd` to 127.0.0.1:port and says which port it got.
+    static func bindLoopback(_ fd: Int32, port: UInt16) -> UInt16? {
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_port = port.bigEndian
+        a.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let ok = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard ok == 0 else { return nil }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return UInt16(bigEndian: a.sin_port)
+    }
+
+    /// A port on 127.0.0.1 free a moment ago.
+    static func freePort() -> UInt16? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        defer { close(fd) }
+        return bindLoopback(fd, port: 0)
+    }
+
+    static func waitFor(_ fd: Int32, _ events: Int16, ms: Int32) -> Bool {
+        var p = pollfd(fd: fd, events: events, revents: 0)
+        return poll(&p, 1, ms) == 1
+    }
+
+    /// Serves `clients` clients on a background queue; the group is left when done.
+    func serve(clients: Int) -> DispatchGroup {
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            for _ in 0..<clients {
+                guard Self.waitFor(self.fd, Int16(POLLIN), ms: 20_000) else { break }
+                let c = accept(self.fd, nil, nil)
+                guard c >= 0 else { break }
+                var buf = [UInt8](repeating: 0, count: 256)
+                if Self.waitFor(c, Int16(POLLIN), ms: 10_000) {
+                    let n = recv(c, &buf, buf.count, 0)
+                    if n > 0 {
+                        let reply = Array("pong ".utf8) + buf[..<n]
+                        _ = send(c, reply, reply.count, Int32(MSG_NOSIGNAL))
+                    }
+                }
+                close(c)
+            }
+            group.leave()
+        }
+        return group
+    }
+
+    /// Connects to 127.0.0.1:port (retrying while the guest starts to
+    /// listen, at most 10 s), sends `message`, returns the reply.
+    static func exchange(port: UInt16, _ message: String) -> String? {
+        for _ in 0..<200 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            defer { close(fd) }
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_port = port.bigEndian
+            a.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+            let r = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            if r != 0 { usleep(50_000); continue }
+            let bytes = Array(message.utf8)
+            guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count, waitFor(fd, Int16(POLLIN), ms: 10_000) else { return nil }
+            var buf = [UInt8](repeating: 0, count: 256)
+            let n = recv(fd, &buf, buf.count, 0)
+            return n > 0 ? String(decoding: buf[..<n], as: UTF8.self) : nil
+        }
+        return nil
+    }
 }

@@ -171,6 +171,8 @@ long sw_getcpu(unsigned *cpu, unsigned *node);
 // ppoll with a nanosecond timeout (-1: none); -errno on failure.
 
 int sw_ppoll(struct pollfd *fds, unsigned long n, int64_t timeout_ns);
+// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC (a host socket the sentry keeps); -errno on failure.
+int sw_accept4(int fd, void *addr, unsigned *len);
 // A nonblocking, close-on-exec eventfd: how a blocked sentry thread is woken.
 int sw_eventfd(void);
 // Whether the process ignores `sig` (SIG_IGN): comparing handlers is C work.

@@ -46,6 +46,8 @@ public protocol SandboxView: AnyObject {
     func threadIDs(of pid: Int32) -> [Int32]
     var bootTime: timespec { get }
     var hostname: String { get }
+    /// The sandbox's sockets, for /proc/net.
+    var unixNames: UnixNamespace { get }
 }
 
 /// The sentry's /proc: the sandbox's processes by their virtual pids,
@@ -57,7 +59,7 @@ enum ProcFS {
         dir("/proc", list: { ctx in
             var out = [DirEntry("self", .symlink), DirEntry("thread-self", .symlink)]
             out += topFiles.keys.sorted().map { DirEntry($0, .regular) }
-            out += [DirEntry("sys", .directory)]
+            out += [DirEntry("sys", .directory), DirEntry("net", .directory)]
             out += ctx.sandbox.processIDs.sorted().map { DirEntry(String($0), .directory) }
             return out
         }, child: { name, ctx throws(Errno) in
@@ -75,6 +77,7 @@ enum ProcFS {
                     return "\(p.pid)/task/\(p.tid)"
                 }
             case "sys": return sysDir()
+            case "net": return netDir()
             default:
                 if let make = topFiles[name] { return file("/proc/" + name) { () throws(Errno) in Array(make(ctx, vfs).utf8) } }
                 guard let pid = Int32(name), pid > 0, ctx.sandbox.process(pid) != nil else { throw .ENOENT }
@@ -332,6 +335,15 @@ enum ProcFS {
             out += buf[0..<n]
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// /proc/net: the sandbox's sockets (ProcNet).
+    static func netDir() -> Inode {
+        dir("/proc/net", list: { _ in ProcNet.files.map { DirEntry($0, .regular) } }, child: { n, ctx throws(Errno) in
+            guard ProcNet.files.contains(n) else { throw .ENOENT }
+            let names = ctx.sandbox.unixNames
+            return file("/proc/net/" + n) { Array(ProcNet.text(n, names).utf8) }
+        })
     }
 
     /// /proc/sys: the few kernel values programs read.

@@ -52,6 +52,8 @@ public final class Kernel: @unchecked Sendable {
     public var initialCredentials = Credentials.sentrys()
     /// The sandbox's AF_UNIX names: abstract ones and bound socket nodes.
     public let unixNames = UnixNamespace()
+    /// What AF_INET/AF_INET6 sockets reach; set before `start`.
+    public var network = NetworkMode.none
 
     private let mutex = KernelLock()
     // Guarded by the lock.

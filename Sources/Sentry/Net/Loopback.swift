@@ -28,6 +28,14 @@ public final class Loopback: Sendable {
     /// net.ipv4.ip_local_port_range's default.
     static let ephemeral: ClosedRange<UInt16> = 32768...60999
 
+    /// What crossed `lo` (/proc/net/dev): bytes and sends, every one counted
+    /// once, since on a loopback each sent byte is also received.
+    private let counters = Mutex((bytes: UInt64(0), packets: UInt64(0)))
+    public var traffic: (bytes: UInt64, packets: UInt64) { counters.withLock { $0 } }
+    public func count(bytes: Int) {
+        counters.withLock { $0.bytes &+= UInt64(bytes); $0.packets &+= 1 }
+    }
+
     public init() {}
 
     /// Binds `e` to `ip:port` (port 0: an ephemeral one). EADDRNOTAVAIL off

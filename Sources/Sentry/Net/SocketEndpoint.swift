@@ -26,6 +26,12 @@ public final class SocketEndpoint: @unchecked Sendable {
     /// What this socket has queued at its peers (SO_SNDBUF).
     public let account: SocketAccount
     unowned let names: UnixNamespace
+    /// The socket inode's number (fstat, /proc/self/fd, /proc/net).
+    public let inode: UInt64
+    private static let inodes = Atomic<UInt64>(1000)
+    /// The effective uid of the process that made it (/proc/net's uid column);
+    /// a connection's server half takes its listener's.
+    nonisolated(unsafe) public var owner: UInt32 = 0
 
     /// net.core.wmem_default / rmem_default, and Linux's floors for the setters.
     public static let defaultBuffer = 212_992, maxBuffer = 212_992
@@ -74,6 +80,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         self.names = names
         account = SocketAccount(queue: queue)
         state = Mutex(State())
+        inode = Self.inodes.wrappingAdd(1, ordering: .relaxed).oldValue
+        names.register(self)
     }
 
     func locked<T, E: Error>(_ body: (inout State) throws(E) -> T) throws(E) -> T {
@@ -136,8 +144,12 @@ public final class SocketEndpoint: @unchecked Sendable {
                 srv.peerCredentials = credentials
                 srv.sendBuffer = l.sendBuffer; srv.receiveBuffer = l.receiveBuffer
                 srv.passCredentials = l.passCredentials
+                // A connection is a clone of its listener (sk_clone_lock): its timeouts and options too.
+                srv.receiveTimeout = l.receiveTimeout; srv.sendTimeout = l.sendTimeout
+                srv.flagOptions = l.flagOptions; srv.linger = l.linger; srv.tcpOptions = l.tcpOptions
             }
             server.isAccepted = true
+            server.owner = listener.owner
             l.backlog.append(server)
         }
         let lc = listener.locked { $0.listenCredentials }
@@ -211,6 +223,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             return r
         }
         names.unbind(self, address: address, node: node)
+        names.unregister(self)
         if case .inet(let a)? = address, !isAccepted { names.loopback.unbind(self, port: a.port, tcp: kind == .stream) }
         if let peer {
             if isConnectionOriented {

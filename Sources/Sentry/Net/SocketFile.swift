@@ -6,12 +6,10 @@ import Synchronization
 /// this description goes (its deinit), as Linux's sock_close does.
 public final class SocketFile: FileDescription, @unchecked Sendable {
     public let endpoint: SocketEndpoint
-    private static let inodes = Atomic<UInt64>(1000)
-    public let inode: UInt64
+    public var inode: UInt64 { endpoint.inode }
 
     public init(_ endpoint: SocketEndpoint, flags: OpenFlags) {
         self.endpoint = endpoint
-        inode = Self.inodes.wrappingAdd(1, ordering: .relaxed).oldValue
         super.init(flags: OpenFlags.readWrite.union(OpenFlags(rawValue: flags.rawValue & OpenFlags.nonBlock.rawValue)))
     }
     deinit { endpoint.close() }

@@ -78,16 +78,7 @@ extension SocketEndpoint {
                 s.receiveBuffer = max(Int(min(UInt32(bitPattern: v), UInt32(Self.maxBuffer))) * 2, Self.minReceiveBuffer)
             case C.SO_PASSCRED: s.passCredentials = v != 0
             case C.SO_RCVTIMEO, C.SO_SNDTIMEO:
-                guard value.count >= 16 else { throw .EINVAL }
-                let (sec, usec) = value.withUnsafeBytes { ($0.loadUnaligned(as: Int64.self), $0.loadUnaligned(fromByteOffset: 8, as: Int64.self)) }
-                guard usec >= 0, usec < 1_000_000 else { throw .EDOM }
-                // A negative time means "don't wait"; a huge one, forever.
-                var ns: Int64
-                if sec < 0 { ns = -1 } else {
-                    let (m, o) = sec.multipliedReportingOverflow(by: 1_000_000_000)
-                    let (t, o2) = m.addingReportingOverflow(usec * 1000)
-                    ns = o || o2 ? 0 : t   // beyond Int64 nanoseconds: forever, as MAX_SCHEDULE_TIMEOUT
-                }
+                let ns = try Self.timeout(value)
                 if name == C.SO_RCVTIMEO { s.receiveTimeout = ns } else { s.sendTimeout = ns }
             case C.SO_LINGER:
                 guard value.count >= 8 else { throw .EINVAL }
@@ -100,6 +91,19 @@ extension SocketEndpoint {
             }
         }
         queue.notify()   // a bigger send buffer may unblock a writer
+    }
+
+    /// A struct timeval for SO_RCVTIMEO / SO_SNDTIMEO, in nanoseconds (0:
+    /// forever, -1: never wait), as sock_set_timeout reads it.
+    public static func timeout(_ value: [UInt8]) throws(Errno) -> Int64 {
+        guard value.count >= 16 else { throw .EINVAL }
+        let (sec, usec) = value.withUnsafeBytes { ($0.loadUnaligned(as: Int64.self), $0.loadUnaligned(fromByteOffset: 8, as: Int64.self)) }
+        guard usec >= 0, usec < 1_000_000 else { throw .EDOM }
+        // A negative time means "don't wait"; a huge one, forever.
+        if sec < 0 { return -1 }
+        let (m, o) = sec.multipliedReportingOverflow(by: 1_000_000_000)
+        let (t, o2) = m.addingReportingOverflow(usec * 1000)
+        return o || o2 ? 0 : t   // beyond Int64 nanoseconds: forever, as MAX_SCHEDULE_TIMEOUT
     }
 
     static let IPPROTO_TCP: Int32 = 6, IPPROTO_IPV6: Int32 = 41, IPV6_V6ONLY: Int32 = 26

@@ -24,7 +24,34 @@ public final class UnixNamespace: Sendable {
     /// queued inside itself is never freed and must not grow the sentry.
     public let rightsInFlight = Atomic<Int>(0)
 
+    /// Every open socket of the sandbox, for /proc/net; weak, so a listing
+    /// never keeps one alive.
+    private struct Weak: @unchecked Sendable { weak var endpoint: SocketEndpoint? }
+    private struct Live {
+        var all: [ObjectIdentifier: Weak] = [:]
+        /// When to drop entries of endpoints freed without a close (never
+        /// accepted from a listener that went first): amortised, at doublings.
+        var pruneAt = 1024
+    }
+    private let live = Mutex(Live())
+
     public init() {}
+
+    func register(_ e: SocketEndpoint) {
+        live.withLock { l in
+            if l.all.count >= l.pruneAt {
+                l.all = l.all.filter { $0.value.endpoint != nil }
+                l.pruneAt = max(1024, 2 * l.all.count)
+            }
+            l.all[ObjectIdentifier(e)] = Weak(endpoint: e)
+        }
+    }
+    func unregister(_ e: SocketEndpoint) { live.withLock { _ = $0.all.removeValue(forKey: ObjectIdentifier(e)) } }
+
+    /// The open sockets, oldest (lowest inode) first.
+    public var sockets: [SocketEndpoint] {
+        live.withLock { $0.all.values.compactMap(\.endpoint) }.filter { $0.phase != .closed }.sorted { $0.inode < $1.inode }
+    }
 
     /// Binds an abstract name; EADDRINUSE if taken. `.unnamed` autobinds:
     /// five hex digits, as Linux's unix_autobind picks.

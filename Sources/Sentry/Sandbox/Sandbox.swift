@@ -25,6 +25,8 @@ public struct SandboxConfiguration: Sendable {
     /// The first guest's credentials; nil: the sentry's own.
     public var credentials: Credentials?
     public var tracer: Tracer?
+    /// What the guest's AF_INET/AF_INET6 sockets reach: the sandbox's own loopback (the default) or the host's network.
+    public var network = NetworkMode.none
 
     public init() {}
 }
@@ -87,6 +89,7 @@ public final class Sandbox {
                         vfs: vfs, tracer: config.tracer)
         if let hostname = config.hostname { kernel.hostname = hostname }
         if let c = config.credentials { kernel.initialCredentials = c }
+        kernel.network = config.network
     }
 
     /// The guest path of a host path, under the bind (or root) that holds
