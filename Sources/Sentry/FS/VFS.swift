@@ -95,7 +95,7 @@ public final class VFS: Sendable {
 
     /// The child `name` of `dir`: a mount's root if one is mounted there.
     func child(_ dir: Location, _ name: String, _ ctx: WalkContext) throws(Errno) -> Location {
-        guard name.utf8.count <= 255 else { throw .ENAMETOOLONG }
+        guard name.rawBytes.count <= 255 else { throw .ENAMETOOLONG }
         let path = dir.path == "/" ? "/" + name : dir.path + "/" + name
         if let m = mounts.mount(at: path) { return Location(mount: m, inode: m.root, name: name, parent: dir) }
         return Location(mount: dir.mount, inode: try dir.inode.lookup(name, ctx), name: name, parent: dir)
