@@ -174,7 +174,19 @@ int main(int argc, char **argv) {
     if (pid == 0) { execve("self\xff", cargv, cenv); perror("execve"); _exit(127); }
     int status;
     waitpid(pid, &status, 0);
-    unlink("self\xff");
     printf("child status %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+
+    // a byte-named script whose #! line names a byte-named interpreter
+    int fd = open("script\x80", O_CREAT | O_WRONLY | O_TRUNC, 0755);
+    const char *text = "#!self\xff --child\n";
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) { perror("script"); return 1; }
+    close(fd);
+    char *sargv[] = { "script\x80", "\xfe", NULL };
+    pid = fork();
+    if (pid == 0) { execve("script\x80", sargv, cenv); perror("execve script"); _exit(127); }
+    waitpid(pid, &status, 0);
+    printf("script status %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    unlink("script\x80");
+    unlink("self\xff");
     return 0;
 }

@@ -38,7 +38,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
         var links: UInt64 = 1
         var atime = TmpfsNode.now(), mtime = TmpfsNode.now(), ctime = TmpfsNode.now()
         var children: [ExactName: TmpfsNode] = [:]
-        var xattrs: [String: [UInt8]] = [:]
+        var xattrs: [ExactName: [UInt8]] = [:]
     }
     private let meta: Mutex<Meta>
     /// Regular files: the bytes.
@@ -67,21 +67,21 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
 
     public override func getxattr(_ name: String) throws(Errno) -> [UInt8] {
         guard Self.xattrNamespaces.contains(where: { name.hasPrefix($0) }) else { throw .EOPNOTSUPP }
-        guard let v = meta.withLock({ $0.xattrs[name] }) else { throw .ENODATA }
+        guard let v = meta.withLock({ $0.xattrs[ExactName(name)] }) else { throw .ENODATA }
         return v
     }
 
     public override func listxattr(trusted: Bool) throws(Errno) -> [String] {
-        meta.withLock { m in m.xattrs.keys.filter { trusted || !$0.hasPrefix("trusted.") }.sorted() }
+        meta.withLock { m in m.xattrs.keys.map(\.name).filter { trusted || !$0.hasPrefix("trusted.") }.sorted() }
     }
 
     public override func setxattr(_ name: String, _ value: [UInt8], flags: Int32) throws(Errno) {
         guard Self.xattrNamespaces.contains(where: { name.hasPrefix($0) }) else { throw .EOPNOTSUPP }
         try meta.withLock { (m: inout Meta) throws(Errno) in
-            let exists = m.xattrs[name] != nil
+            let exists = m.xattrs[ExactName(name)] != nil
             if flags & 1 != 0 && exists { throw .EEXIST }        // XATTR_CREATE
             if flags & 2 != 0 && !exists { throw .ENODATA }      // XATTR_REPLACE
-            m.xattrs[name] = value
+            m.xattrs[ExactName(name)] = value
             m.ctime = TmpfsNode.now()
         }
     }
@@ -89,7 +89,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
     public override func removexattr(_ name: String) throws(Errno) {
         guard Self.xattrNamespaces.contains(where: { name.hasPrefix($0) }) else { throw .EOPNOTSUPP }
         try meta.withLock { (m: inout Meta) throws(Errno) in
-            guard m.xattrs.removeValue(forKey: name) != nil else { throw .ENODATA }
+            guard m.xattrs.removeValue(forKey: ExactName(name)) != nil else { throw .ENODATA }
             m.ctime = TmpfsNode.now()
         }
     }
