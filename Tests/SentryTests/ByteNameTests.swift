@@ -40,6 +40,9 @@ import Testing
         #expect(String(rawBytes: [0xf4, 0x8f, 0xbf, 0xbf]).unicodeScalars.count == 4)
         #expect(String(rawBytes: [0xf4, 0x8f, 0xbd, 0xbf]).unicodeScalars.map(\.value) == [0x10FF7F])
         #expect("abc".hostCString == [0x61, 0x62, 0x63, 0])
+        // Paths split at every slash byte, even one a combining mark follows.
+        #expect("/a/\u{301}b//c/".pathComponents == ["a", "\u{301}b", "c"])
+        #expect("/\u{301}".startsWithSlash && !"/\u{301}".endsWithSlash && "a/".endsWithSlash)
         // Keys compare bytes, not canonical equivalence.
         #expect(ExactName("e\u{301}") != ExactName("\u{e9}"))
         #expect(Set([ExactName("e\u{301}"), ExactName("\u{e9}"), ExactName("\u{e9}")]).count == 2)

@@ -120,7 +120,12 @@ static void files(void) {
     r("create", "in\x80", (fd = open("in\x80", O_CREAT | O_WRONLY, 0644)));
     if (fd >= 0) close(fd);
     r("chdir", "..", chdir(".."));
+    // a name that starts with a combining mark, right after a slash
+    r("create", "d\xff\xc3/\xcc\x81x", (fd = open("d\xff\xc3/\xcc\x81x", O_CREAT | O_WRONLY, 0644)));
+    if (fd >= 0) close(fd);
+    r("stat", "d\xff\xc3/\xcc\x81x", stat("d\xff\xc3/\xcc\x81x", &st));
     list("d\xff\xc3");
+    r("unlink", "d\xff\xc3/\xcc\x81x", unlink("d\xff\xc3/\xcc\x81x"));
     r("rmdir", "d\xff\xc3", rmdir("d\xff\xc3"));
     r("unlink", "d\xff\xc3/in\x80", unlink("d\xff\xc3/in\x80"));
     r("rmdir", "d\xff\xc3", rmdir("d\xff\xc3"));

@@ -105,3 +105,18 @@ public struct ExactName: Hashable, Sendable {
         s.withUTF8 { h.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }
+
+extension String {
+    /// The names between slashes, split by bytes: to Swift a '/' followed by
+    /// a combining mark is one Character, which `split(separator: "/")` would
+    /// not split at; to Linux it is a slash and the start of the next name.
+    /// (Not Substrings: a Substring's bounds are rounded to Characters.
+    /// Decoding is exact here: a split at an ASCII byte cuts no scalar.)
+    public var pathComponents: [String] {
+        utf8.split(separator: UInt8(ascii: "/")).map { String(decoding: $0, as: UTF8.self) }
+    }
+    /// The first byte is a slash (an absolute path).
+    public var startsWithSlash: Bool { utf8.first == UInt8(ascii: "/") }
+    /// The last byte is a slash.
+    public var endsWithSlash: Bool { utf8.last == UInt8(ascii: "/") }
+}

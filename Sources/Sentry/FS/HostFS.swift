@@ -228,7 +228,7 @@ public final class HostInode: Inode, @unchecked Sendable {
     private func checkName(_ name: String) throws(Errno) {
         guard cachedKind == .directory else { throw .ENOTDIR }
         if foreignMount { throw .EXDEV }
-        guard !name.contains("/") else { throw .EINVAL }
+        guard !name.utf8.contains(UInt8(ascii: "/")) else { throw .EINVAL }
     }
 
     public override func create(_ name: String, mode: UInt32, flags: OpenFlags, in dir: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {

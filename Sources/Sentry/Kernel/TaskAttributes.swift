@@ -26,7 +26,7 @@ public struct TaskAttributes: Sendable {
 
     /// What exec names a task: the last component of the path, truncated (__set_task_comm).
     public static func comm(forExecutable path: String) -> [UInt8] {
-        let base = path.split(separator: "/").last.map(String.init) ?? path
+        let base = path.pathComponents.last ?? path
         return Array(base.rawBytes.prefix(commLength - 1))
     }
 
