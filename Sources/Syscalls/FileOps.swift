@@ -155,7 +155,7 @@ enum FileOps {
         guard flags & ~UInt32(0x1 | 0x2 | 0x4 | 0x8) == 0 else { throw .EINVAL }   // CLOEXEC, ALLOW_SEALING, HUGETLB, NOEXEC_SEAL
         if flags & 0x4 != 0 { throw .EINVAL }   // no hugetlbfs in the sentry
         let raw = try t.mm.readCString(a.address(0), max: 250)
-        let name = String(decoding: raw, as: UTF8.self)
+        let name = String(rawBytes: raw)
         let f = t.kernel.vfs.memfd(name: name, allowSealing: flags & 0x2 != 0)
         return Int64(try t.fds.install(f, closeOnExec: flags & 1 != 0).rawValue)
     }

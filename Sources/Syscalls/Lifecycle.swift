@@ -80,7 +80,7 @@ enum Lifecycle {
             let s = try t.mm.readCString(GuestAddress(ptr), max: 131072)
             total += s.count + 1
             guard out.count < 0x7fff_ffff, total <= 2 << 20 else { throw .E2BIG }
-            out.append(String(decoding: s, as: UTF8.self))
+            out.append(String(rawBytes: s))
             p = p + 8
         }
     }

@@ -76,7 +76,7 @@ enum PathOps {
     static func symlink(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try symlinkAt(t, a.address(0), AtFlags.AT_FDCWD, a.address(1)) }
     static func symlinkat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try symlinkAt(t, a.address(0), a.int32(1), a.address(2)) }
     private static func symlinkAt(_ t: Task, _ target: GuestAddress, _ dirfd: Int32, _ p: GuestAddress) throws(Errno) -> Int64 {
-        let text = String(decoding: try t.mm.readCString(target, max: Int(PATH_MAX)), as: UTF8.self)
+        let text = String(rawBytes: try t.mm.readCString(target, max: Int(PATH_MAX)))
         let (path, start) = try t.pathArgument(dirfd, p)
         try t.kernel.vfs.symlink(text, at: path, from: start, t)
         return 0

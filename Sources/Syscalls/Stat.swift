@@ -104,13 +104,13 @@ enum Stat {
     private static func readlinkAt(_ t: Task, _ dirfd: Int32, _ pathAddr: GuestAddress, _ buf: GuestAddress, _ size: Int32) throws(Errno) -> Int64 {
         guard size > 0 else { throw .EINVAL }
         let (path, start) = try t.pathArgument(dirfd, pathAddr)
-        let target = Array(try t.kernel.vfs.readlink(path, from: start, t).utf8.prefix(Int(size)))
+        let target = Array(try t.kernel.vfs.readlink(path, from: start, t).rawBytes.prefix(Int(size)))
         try t.mm.copyOut(buf, target)
         return Int64(target.count)
     }
 
     static func getcwd(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let bytes = Array(t.cwd.path(relativeTo: t.rootLocation).utf8) + [0]
+        let bytes = t.cwd.path(relativeTo: t.rootLocation).rawBytes + [0]
         guard bytes.count <= Int(a[1]) else { throw .ERANGE }
         try t.mm.copyOut(a.address(0), bytes)
         return Int64(bytes.count)

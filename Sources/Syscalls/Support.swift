@@ -8,9 +8,9 @@ extension Task {
     /// path (AT_EMPTY_PATH) names the start itself.
     func pathArgument(_ dirfd: Int32, _ pathAddr: GuestAddress, emptyPathAllowed: Bool = false) throws(Errno) -> (path: String, start: Location) {
         let raw = try mm.readCString(pathAddr, max: Int(PATH_MAX))
-        let path = String(decoding: raw, as: UTF8.self)
+        let path = String(rawBytes: raw)
         if path.isEmpty && !emptyPathAllowed { throw .ENOENT }
-        if path.hasPrefix("/") || dirfd == AtFlags.AT_FDCWD { return (path, cwd) }
+        if path.startsWithSlash || dirfd == AtFlags.AT_FDCWD { return (path, cwd) }
         let dir = try fds.get(FileDescriptor(dirfd))
         guard let l = dir.location else { throw path.isEmpty ? .EBADF : .ENOTDIR }
         if !path.isEmpty && l.inode.kind != .directory { throw .ENOTDIR }

@@ -47,7 +47,7 @@ enum Xattr {
             throw error == .ENAMETOOLONG ? .ERANGE : error
         }
         guard !raw.isEmpty else { throw .ERANGE }
-        return String(decoding: raw, as: UTF8.self)
+        return String(rawBytes: raw)
     }
 
     /// xattr_permission, the LSM's security.* rule (cap_inode_setxattr) and
@@ -125,7 +125,7 @@ enum Xattr {
         let x = try target(t, a, form: form)
         let trusted = Creds.creds(t).capable(Credentials.CAP_SYS_ADMIN)
         let names = try x.inode?.listxattr(trusted: trusted) ?? []
-        let bytes: [UInt8] = names.flatMap { Array($0.utf8) + [UInt8(0)] }
+        let bytes: [UInt8] = names.flatMap { $0.rawBytes + [UInt8(0)] }
         let size = min(a[2], UInt64(listMax))
         if size == 0 { return Int64(bytes.count) }
         guard UInt64(bytes.count) <= size else { throw .ERANGE }

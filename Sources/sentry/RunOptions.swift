@@ -187,12 +187,12 @@ struct RunOptions: Equatable {
         // The trace file is truncated only once the tree it will trace can be built.
         for b in config.binds {
             var st = Glibc.stat()
-            if stat(b.host, &st) != 0 { fail("--bind \(b.host):\(b.guest): \(b.host): \(Errno(errno).message)", .usage) }
+            if stat(b.host.hostCString, &st) != 0 { fail("--bind \(b.host):\(b.guest): \(b.host): \(Errno(errno).message)", .usage) }
         }
         if strace || json || output != nil || filter != nil {
             var fd: Int32 = 2
             if let output {
-                fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+                fd = open(output.hostCString, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
                 if fd < 0 { fail("-o \(output): \(Errno(errno).message)", .usage) }
             }
             let names = filter.map { Set($0.split(separator: ",").map(String.init)) }
@@ -221,7 +221,7 @@ struct RunOptions: Equatable {
         if argv[0].hasPrefix("/"), let slash = argv[0].lastIndex(of: "/") {
             var st = Glibc.stat()
             let dir = VFS.normalize(String(argv[0][..<slash]))
-            if stat(argv[0], &st) == 0, st.st_mode & S_IFMT == S_IFREG, sandbox.guestPath(ofHost: dir)?.path == dir {
+            if stat(argv[0].hostCString, &st) == 0, st.st_mode & S_IFMT == S_IFREG, sandbox.guestPath(ofHost: dir)?.path == dir {
                 _ = sandbox.expose(hostDirectory: dir)
             }
         }
@@ -254,7 +254,7 @@ struct RunOptions: Equatable {
     private func hostCWD() -> String? {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buf, buf.count) != nil else { return nil }
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(rawBytes: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) })
     }
 
     /// `settings` (NAME=VALUE) over `base`: a name set again keeps its place, a new one goes last.
@@ -271,7 +271,7 @@ struct RunOptions: Equatable {
         var out: [String] = []
         var p = environ
         while let s = p.pointee {
-            out.append(String(decoding: UnsafeRawBufferPointer(start: s, count: strlen(s)), as: UTF8.self))
+            out.append(String(rawBytes: UnsafeRawBufferPointer(start: s, count: strlen(s))))
             p += 1
         }
         return out

@@ -44,7 +44,8 @@ struct SentryCommand: ParsableCommand {
     /// `sentry run` in its plain forms skips ArgumentParser's parse (see
     /// RunOptions.quick); everything else is ArgumentParser's.
     static func main() {
-        let args = Array(CommandLine.arguments.dropFirst())
+        // Arguments are bytes: CommandLine.arguments would repair invalid UTF-8.
+        let args = (1..<Int(CommandLine.argc)).map { String(rawBytes: UnsafeRawBufferPointer(start: CommandLine.unsafeArgv[$0], count: strlen(CommandLine.unsafeArgv[$0]!))) }
         if args.first == "run", let options = RunOptions.quick(Array(args.dropFirst())), (try? options.validate()) != nil {
             options.launch()
         }

@@ -40,11 +40,11 @@ public final class HostFS: Sendable {
     }
 
     public init(path: String) throws(Errno) {
-        let fd = Glibc.open(path, SW_O_PATH | O_DIRECTORY | O_CLOEXEC)
+        let fd = Glibc.open(path.hostCString, SW_O_PATH | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 { throw Errno(errno) }
         rootFD = fd
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        hostPath = realpath(path, &buf) != nil ? String(cString: buf) : path
+        hostPath = realpath(path.hostCString, &buf) != nil ? String(rawBytes: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }) : path
     }
 
     deinit { close(rootFD) }
@@ -136,10 +136,10 @@ public final class HostInode: Inode, @unchecked Sendable {
     public override var checksXattrPermissions: Bool { false }
 
     public override func getxattr(_ name: String) throws(Errno) -> [UInt8] {
-        let n = sw_getxattr(procPath, name, nil, 0)
+        let n = sw_getxattr(procPath, name.hostCString, nil, 0)
         if n < 0 { throw Errno(Int32(-n)) }
         var buf = [UInt8](repeating: 0, count: n)
-        let m = buf.withUnsafeMutableBytes { sw_getxattr(procPath, name, $0.baseAddress, UInt(n)) }
+        let m = buf.withUnsafeMutableBytes { sw_getxattr(procPath, name.hostCString, $0.baseAddress, UInt(n)) }
         if m < 0 { throw Errno(Int32(-m)) }
         return Array(buf.prefix(m))
     }
@@ -150,16 +150,16 @@ public final class HostInode: Inode, @unchecked Sendable {
         var buf = [CChar](repeating: 0, count: n)
         let m = sw_listxattr(procPath, &buf, UInt(n))
         if m < 0 { throw Errno(Int32(-m)) }
-        return buf.prefix(m).split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        return buf.prefix(m).split(separator: 0).map { String(rawBytes: $0.map { UInt8(bitPattern: $0) }) }
     }
 
     public override func setxattr(_ name: String, _ value: [UInt8], flags: Int32) throws(Errno) {
-        let r = value.withUnsafeBytes { sw_setxattr(procPath, name, $0.baseAddress, UInt(value.count), flags) }
+        let r = value.withUnsafeBytes { sw_setxattr(procPath, name.hostCString, $0.baseAddress, UInt(value.count), flags) }
         if r < 0 { throw Errno(Int32(-r)) }
     }
 
     public override func removexattr(_ name: String) throws(Errno) {
-        let r = sw_removexattr(procPath, name)
+        let r = sw_removexattr(procPath, name.hostCString)
         if r < 0 { throw Errno(Int32(-r)) }
     }
 
@@ -173,10 +173,10 @@ public final class HostInode: Inode, @unchecked Sendable {
         // (a mount point answers with another mount id: the slow path below
         // shows it as the directory it covers).
         var x = CSwitch.statx()
-        let found = sw_statx(fd, name, SW_AT_SYMLINK_NOFOLLOW | 0x800 /* AT_NO_AUTOMOUNT */, 0x1000 /* STATX_MNT_ID */, &x)
+        let found = sw_statx(fd, name.hostCString, SW_AT_SYMLINK_NOFOLLOW | 0x800 /* AT_NO_AUTOMOUNT */, 0x1000 /* STATX_MNT_ID */, &x)
         if found < 0 { throw Errno(Int32(-found)) }
         if x.stx_mask & 0x1000 != 0, x.stx_mnt_id == mountID, let hit = fs.cached(HostFS.key(x)) { return hit }
-        let r = sw_openat2(fd, name, UInt64(SW_O_PATH | O_NOFOLLOW | O_CLOEXEC), 0, HostFS.resolve)
+        let r = sw_openat2(fd, name.hostCString, UInt64(SW_O_PATH | O_NOFOLLOW | O_CLOEXEC), 0, HostFS.resolve)
         if r == -Int(EXDEV) {
             // A host mount point: the guest sees the directory, not what is mounted on it.
             let r2 = sw_openat2(fd, ".", UInt64(SW_O_PATH | O_CLOEXEC), 0, HostFS.resolve)
@@ -197,7 +197,7 @@ public final class HostInode: Inode, @unchecked Sendable {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlinkat(fd, "", &buf, Int(PATH_MAX))
         if n < 0 { throw Errno(errno) }
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(rawBytes: buf[0..<n].map { UInt8(bitPattern: $0) })
     }
 
     public override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
@@ -228,14 +228,14 @@ public final class HostInode: Inode, @unchecked Sendable {
     private func checkName(_ name: String) throws(Errno) {
         guard cachedKind == .directory else { throw .ENOTDIR }
         if foreignMount { throw .EXDEV }
-        guard !name.contains("/") else { throw .EINVAL }
+        guard !name.utf8.contains(UInt8(ascii: "/")) else { throw .EINVAL }
     }
 
     public override func create(_ name: String, mode: UInt32, flags: OpenFlags, in dir: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
         try checkName(name)
         let host = flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue | OpenFlags.append.rawValue
                                      | OpenFlags.largeFile.rawValue | OpenFlags.dsync.rawValue | OpenFlags.sync.rawValue)
-        let r = openat(fd, name, host | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode)
+        let r = openat(fd, name.hostCString, host | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode)
         try check(r)
         let node = try lookup(name, ctx)
         return HostFile(fd: r, flags: OpenFlags(rawValue: flags.rawValue & ~OpenFlags.closeOnExec.rawValue),
@@ -243,33 +243,33 @@ public final class HostInode: Inode, @unchecked Sendable {
     }
 
     public override func mkdir(_ name: String, mode: UInt32) throws(Errno) {
-        try checkName(name); try check(mkdirat(fd, name, mode))
+        try checkName(name); try check(mkdirat(fd, name.hostCString, mode))
     }
 
     public override func mknod(_ name: String, mode: UInt32) throws(Errno) {
-        try checkName(name); try check(mknodat(fd, name, mode, 0))
+        try checkName(name); try check(mknodat(fd, name.hostCString, mode, 0))
     }
 
     public override func symlink(_ name: String, target: String) throws(Errno) {
-        try checkName(name); try check(symlinkat(target, fd, name))
+        try checkName(name); try check(symlinkat(target.hostCString, fd, name.hostCString))
     }
 
     public override func link(_ name: String, to target: Inode) throws(Errno) {
         try checkName(name)
         guard let t = target as? HostInode, t.fs === fs else { throw .EXDEV }
         // Through the sentry's /proc link: linkat(AT_EMPTY_PATH) would need CAP_DAC_READ_SEARCH.
-        try check(linkat(AT_FDCWD, t.procPath, fd, name, AT_SYMLINK_FOLLOW))
+        try check(linkat(AT_FDCWD, t.procPath, fd, name.hostCString, AT_SYMLINK_FOLLOW))
     }
 
     public override func unlink(_ name: String, directory: Bool) throws(Errno) {
-        try checkName(name); try check(unlinkat(fd, name, directory ? AT_REMOVEDIR : 0))
+        try checkName(name); try check(unlinkat(fd, name.hostCString, directory ? AT_REMOVEDIR : 0))
     }
 
     public override func rename(_ name: String, to newDir: Inode, _ newName: String, flags: UInt32) throws(Errno) {
         try checkName(name)
         guard let nd = newDir as? HostInode, nd.fs === fs else { throw .EXDEV }
         try nd.checkName(newName)
-        _ = try Errno.check(sw_renameat2(fd, name, nd.fd, newName, flags))
+        _ = try Errno.check(sw_renameat2(fd, name.hostCString, nd.fd, newName.hostCString, flags))
     }
 
     public override func setAttributes(_ a: InodeAttributes) throws(Errno) {

@@ -52,7 +52,7 @@ public final class OverlayNode: Inode, @unchecked Sendable {
         var parent: OverlayNode?
         var upper: TmpfsNode?
         var lower: HostInode?
-        var children: [String: Weak] = [:]
+        var children: [ExactName: Weak] = [:]
     }
     private final class Weak { weak var node: OverlayNode?; init(_ n: OverlayNode) { node = n } }
     private let state: Mutex<State>
@@ -120,12 +120,12 @@ public final class OverlayNode: Inode, @unchecked Sendable {
         }
         guard upperChild != nil || lowerChild != nil else { throw .ENOENT }
         return state.withLock { s in
-            if let n = s.children[name]?.node {
+            if let n = s.children[ExactName(name)]?.node {
                 n.state.withLock { $0.upper = upperChild; $0.lower = lowerChild }
                 return n
             }
             let n = OverlayNode(fs: fs, name: name, parent: self, upper: upperChild, lower: lowerChild)
-            s.children[name] = Weak(n)
+            s.children[ExactName(name)] = Weak(n)
             if s.children.count > 64 { s.children = s.children.filter { $0.value.node != nil } }
             return n
         }
@@ -138,19 +138,19 @@ public final class OverlayNode: Inode, @unchecked Sendable {
     func mergedEntries() throws(Errno) -> [DirEntry] {
         guard kind == .directory else { throw .ENOTDIR }
         let (u, l) = state.withLock { ($0.upper, $0.lower) }
-        var out: [String: DirEntry] = [:]
-        var hidden: Set<String> = []
+        var out: [ExactName: DirEntry] = [:]
+        var hidden: Set<ExactName> = []
         // Numbers as stat gives them: a file's own layer's, a directory's with the upper-only bit.
         for e in try u?.childEntries() ?? [] where e.name != OverlayFS.opaqueMarker {
-            if e.kind == .character { hidden.insert(e.name) }
-            else { out[e.name] = DirEntry(e.name, e.kind, inode: e.kind == .directory ? e.inode | OverlayFS.upperInodeBit : e.inode) }
+            if e.kind == .character { hidden.insert(ExactName(e.name)) }
+            else { out[ExactName(e.name)] = DirEntry(e.name, e.kind, inode: e.kind == .directory ? e.inode | OverlayFS.upperInodeBit : e.inode) }
         }
         if let l, !Self.isOpaque(u) {
-            for e in try Self.hostEntries(l) where !hidden.contains(e.name) {
-                if let mine = out[e.name] {
-                    if mine.kind == .directory && e.kind == .directory { out[e.name] = DirEntry(e.name, mine.kind, inode: e.inode) }
+            for e in try Self.hostEntries(l) where !hidden.contains(ExactName(e.name)) {
+                if let mine = out[ExactName(e.name)] {
+                    if mine.kind == .directory && e.kind == .directory { out[ExactName(e.name)] = DirEntry(e.name, mine.kind, inode: e.inode) }
                 } else {
-                    out[e.name] = e
+                    out[ExactName(e.name)] = e
                 }
             }
         }
@@ -166,7 +166,7 @@ public final class OverlayNode: Inode, @unchecked Sendable {
         defer { closedir(d) }
         var out: [DirEntry] = []
         while let e = readdir(d) {
-            let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(rawBytes: $0.prefix { $0 != 0 }) }
             if name == "." || name == ".." { continue }
             let kind: FileKind
             switch Int(e.pointee.d_type) {
@@ -265,7 +265,7 @@ public final class OverlayNode: Inode, @unchecked Sendable {
         return (dir, false)
     }
 
-    private func forget(_ name: String) { state.withLock { $0.children[name] = nil } }
+    private func forget(_ name: String) { state.withLock { $0.children[ExactName(name)] = nil } }
 
     /// Whether `name` exists below, unhidden: removing it must leave a whiteout.
     private func lowerHas(_ name: String) -> Bool {

@@ -145,14 +145,14 @@ enum ProcFS {
                 return file(path) { () throws(Errno) in
                     let v = try view(pid, tid, ctx)
                     switch name {
-                    case "stat": return Array(statLine(v, tid: tid, ctx.sandbox).utf8)
-                    case "status": return Array(statusText(v).utf8)
+                    case "stat": return statLine(v, tid: tid, ctx.sandbox).rawBytes
+                    case "status": return statusText(v).rawBytes
                     case "statm": return Array(statmLine(v.memory).utf8)
-                    case "maps": return Array(v.memory.mapsText().utf8)
-                    case "cmdline": return v.commandLine.flatMap { Array($0.utf8) + [0] }
-                    case "environ": return v.environment.flatMap { Array($0.utf8) + [0] }
-                    case "comm": return Array((comm(v) + "\n").utf8)
-                    case "mounts": return Array(mountsText(vfs, root: v.rootLocation).utf8)
+                    case "maps": return v.memory.mapsText().rawBytes
+                    case "cmdline": return v.commandLine.flatMap { $0.rawBytes + [0] }
+                    case "environ": return v.environment.flatMap { $0.rawBytes + [0] }
+                    case "comm": return (comm(v) + "\n").rawBytes
+                    case "mounts": return mountsText(vfs, root: v.rootLocation).rawBytes
                     default: return Array(limitsText(v.resourceLimits).utf8)
                     }
                 }
@@ -184,7 +184,7 @@ enum ProcFS {
     // MARK: Formats
 
     static func comm(_ v: ProcessView) -> String {
-        String(decoding: v.taskAttributes.comm, as: UTF8.self)
+        String(rawBytes: v.taskAttributes.comm)
     }
 
     /// /proc/<pid>/stat: the 52 fields of fs/proc/array.c's do_task_stat.

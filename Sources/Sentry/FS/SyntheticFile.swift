@@ -196,7 +196,7 @@ public final class SyntheticDirectory: FileDescription, @unchecked Sendable {
             var used = 0
             while c.next < all.count {
                 let e = all[c.next]
-                let name = Array(e.name.utf8)
+                let name = e.name.rawBytes
                 let reclen = (19 + name.count + 1 + 7) & ~7   // struct linux_dirent64, 8-aligned
                 if used + reclen > buf.count { if used == 0 { throw .EINVAL }; break }
                 let p = buf.baseAddress! + used

@@ -37,8 +37,8 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
         var gid: UInt32 = getgid()
         var links: UInt64 = 1
         var atime = TmpfsNode.now(), mtime = TmpfsNode.now(), ctime = TmpfsNode.now()
-        var children: [String: TmpfsNode] = [:]
-        var xattrs: [String: [UInt8]] = [:]
+        var children: [ExactName: TmpfsNode] = [:]
+        var xattrs: [ExactName: [UInt8]] = [:]
     }
     private let meta: Mutex<Meta>
     /// Regular files: the bytes.
@@ -67,21 +67,21 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
 
     public override func getxattr(_ name: String) throws(Errno) -> [UInt8] {
         guard Self.xattrNamespaces.contains(where: { name.hasPrefix($0) }) else { throw .EOPNOTSUPP }
-        guard let v = meta.withLock({ $0.xattrs[name] }) else { throw .ENODATA }
+        guard let v = meta.withLock({ $0.xattrs[ExactName(name)] }) else { throw .ENODATA }
         return v
     }
 
     public override func listxattr(trusted: Bool) throws(Errno) -> [String] {
-        meta.withLock { m in m.xattrs.keys.filter { trusted || !$0.hasPrefix("trusted.") }.sorted() }
+        meta.withLock { m in m.xattrs.keys.map(\.name).filter { trusted || !$0.hasPrefix("trusted.") }.sorted() }
     }
 
     public override func setxattr(_ name: String, _ value: [UInt8], flags: Int32) throws(Errno) {
         guard Self.xattrNamespaces.contains(where: { name.hasPrefix($0) }) else { throw .EOPNOTSUPP }
         try meta.withLock { (m: inout Meta) throws(Errno) in
-            let exists = m.xattrs[name] != nil
+            let exists = m.xattrs[ExactName(name)] != nil
             if flags & 1 != 0 && exists { throw .EEXIST }        // XATTR_CREATE
             if flags & 2 != 0 && !exists { throw .ENODATA }      // XATTR_REPLACE
-            m.xattrs[name] = value
+            m.xattrs[ExactName(name)] = value
             m.ctime = TmpfsNode.now()
         }
     }
@@ -89,14 +89,14 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
     public override func removexattr(_ name: String) throws(Errno) {
         guard Self.xattrNamespaces.contains(where: { name.hasPrefix($0) }) else { throw .EOPNOTSUPP }
         try meta.withLock { (m: inout Meta) throws(Errno) in
-            guard m.xattrs.removeValue(forKey: name) != nil else { throw .ENODATA }
+            guard m.xattrs.removeValue(forKey: ExactName(name)) != nil else { throw .ENODATA }
             m.ctime = TmpfsNode.now()
         }
     }
 
     public override func stat() throws(Errno) -> Glibc.stat {
         let m = meta.withLock { $0 }
-        let size: Int64 = data?.size ?? Int64(target?.utf8.count ?? (m.mode & S_IFMT == S_IFDIR ? 40 + 20 * m.children.count : 0))
+        let size: Int64 = data?.size ?? Int64(target?.rawBytes.count ?? (m.mode & S_IFMT == S_IFDIR ? 40 + 20 * m.children.count : 0))
         var st = Glibc.stat.synthetic(mode: m.mode, inode: ino, device: fs.device, size: size, links: m.links)
         st.st_uid = m.uid; st.st_gid = m.gid
         st.st_atim = m.atime; st.st_mtim = m.mtime; st.st_ctim = m.ctime
@@ -118,7 +118,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
     public override func lookup(_ name: String, _ ctx: WalkContext) throws(Errno) -> Inode {
         try meta.withLock { (m: inout Meta) throws(Errno) -> Inode in
             guard m.mode & S_IFMT == S_IFDIR else { throw .ENOTDIR }
-            guard let c = m.children[name] else { throw .ENOENT }
+            guard let c = m.children[ExactName(name)] else { throw .ENOENT }
             return c
         }
     }
@@ -128,7 +128,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
     func childEntries() throws(Errno) -> [DirEntry] {
         try meta.withLock { (m: inout Meta) throws(Errno) -> [DirEntry] in
             guard m.mode & S_IFMT == S_IFDIR else { throw .ENOTDIR }
-            return m.children.sorted { $0.key < $1.key }.map { DirEntry($0.key, $0.value.kind, inode: $0.value.ino) }
+            return m.children.sorted { $0.key.name < $1.key.name }.map { DirEntry($0.key.name, $0.value.kind, inode: $0.value.ino) }
         }
     }
 
@@ -162,10 +162,10 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
         try meta.withLock { (m: inout Meta) throws(Errno) -> TmpfsNode in
             guard m.mode & S_IFMT == S_IFDIR else { throw .ENOTDIR }
             guard m.links > 0 else { throw .ENOENT }   // a removed directory takes no new entries
-            guard m.children[name] == nil else { throw .EEXIST }
-            guard name.utf8.count <= 255 else { throw .ENAMETOOLONG }
+            guard m.children[ExactName(name)] == nil else { throw .EEXIST }
+            guard name.rawBytes.count <= 255 else { throw .ENAMETOOLONG }
             let c = make()
-            m.children[name] = c
+            m.children[ExactName(name)] = c
             if c.kind == .directory { m.links += 1 }
             m.mtime = Self.now(); m.ctime = m.mtime
             return c
@@ -203,7 +203,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
     public override func unlink(_ name: String, directory: Bool) throws(Errno) {
         let removed = try meta.withLock { (m: inout Meta) throws(Errno) -> TmpfsNode in
             guard m.mode & S_IFMT == S_IFDIR else { throw .ENOTDIR }
-            guard let c = m.children[name] else { throw .ENOENT }
+            guard let c = m.children[ExactName(name)] else { throw .ENOENT }
             if directory {
                 guard c.kind == .directory else { throw .ENOTDIR }
                 guard c.meta.withLock({ $0.children.isEmpty }) else { throw .ENOTEMPTY }
@@ -211,7 +211,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
             } else if c.kind == .directory {
                 throw .EISDIR
             }
-            m.children[name] = nil
+            m.children[ExactName(name)] = nil
             m.mtime = Self.now(); m.ctime = m.mtime
             return c
         }
@@ -221,7 +221,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
 
     public override func rename(_ name: String, to newDir: Inode, _ newName: String, flags: UInt32) throws(Errno) {
         guard let nd = newDir as? TmpfsNode, nd.fs === fs else { throw .EXDEV }
-        guard newName.utf8.count <= 255 else { throw .ENAMETOOLONG }
+        guard newName.rawBytes.count <= 255 else { throw .ENAMETOOLONG }
         try fs.renameLock.withLock { (_: inout ()) throws(Errno) in
             guard let src = child(name) else { throw .ENOENT }
             let dst = nd.child(newName)
@@ -231,8 +231,8 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
             if flags & 2 != 0 {   // RENAME_EXCHANGE
                 guard let dst else { throw .ENOENT }
                 if dst.kind == .directory && self.isInside(dst) { throw .EINVAL }
-                meta.withLock { $0.children[name] = dst }
-                nd.meta.withLock { $0.children[newName] = src }
+                meta.withLock { $0.children[ExactName(name)] = dst }
+                nd.meta.withLock { $0.children[ExactName(newName)] = src }
                 return
             }
             if let dst {
@@ -246,7 +246,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
             // A moved directory's ".." moves with it; a replaced one is gone.
             let dirMoved = src.kind == .directory && (nd !== self || dst != nil)
             meta.withLock {
-                $0.children[name] = nil
+                $0.children[ExactName(name)] = nil
                 if dirMoved { $0.links -= 1 }
                 $0.mtime = Self.now(); $0.ctime = $0.mtime
             }
@@ -256,7 +256,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
             }
             nd.meta.withLock {
                 if src.kind == .directory && nd !== self && dst == nil { $0.links += 1 }
-                $0.children[newName] = src; $0.mtime = Self.now(); $0.ctime = $0.mtime
+                $0.children[ExactName(newName)] = src; $0.mtime = Self.now(); $0.ctime = $0.mtime
             }
         }
     }
@@ -270,7 +270,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
         return false
     }
 
-    func child(_ name: String) -> TmpfsNode? { meta.withLock { $0.children[name] } }
+    func child(_ name: String) -> TmpfsNode? { meta.withLock { $0.children[ExactName(name)] } }
 
     public override func setAttributes(_ a: InodeAttributes) throws(Errno) {
         if let size = a.size {

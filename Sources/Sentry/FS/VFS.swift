@@ -82,8 +82,8 @@ public final class VFS: Sendable {
 
     /// Lexical normal form: no `.`, no `..`, no repeated or trailing slashes.
     public static func normalize(_ path: String) -> String {
-        var out: [Substring] = []
-        for c in path.split(separator: "/", omittingEmptySubsequences: true) {
+        var out: [String] = []
+        for c in path.pathComponents {
             if c == "." { continue }
             if c == ".." { _ = out.popLast(); continue }
             out.append(c)
@@ -95,7 +95,7 @@ public final class VFS: Sendable {
 
     /// The child `name` of `dir`: a mount's root if one is mounted there.
     func child(_ dir: Location, _ name: String, _ ctx: WalkContext) throws(Errno) -> Location {
-        guard name.utf8.count <= 255 else { throw .ENAMETOOLONG }
+        guard name.rawBytes.count <= 255 else { throw .ENAMETOOLONG }
         let path = dir.path == "/" ? "/" + name : dir.path + "/" + name
         if let m = mounts.mount(at: path) { return Location(mount: m, inode: m.root, name: name, parent: dir) }
         return Location(mount: dir.mount, inode: try dir.inode.lookup(name, ctx), name: name, parent: dir)
@@ -122,12 +122,12 @@ public final class VFS: Sendable {
     func walk(_ path: String, from start: Location, followLast: Bool, parentOnly: Bool, _ ctx: WalkContext,
               rules: ResolveRules = []) throws(Errno) -> WalkResult {
         if path.isEmpty { throw .ENOENT }
-        var pending: [Substring] = path.split(separator: "/").reversed()
-        let trailingSlash = path.hasSuffix("/")
+        var pending: [String] = path.pathComponents.reversed()
+        let trailingSlash = path.endsWithSlash
         let root = rules.contains(.inRoot) ? start : ctx.rootLocation
         let beneath = rules.contains(.beneath)
-        if path.hasPrefix("/") && beneath { throw .EXDEV }
-        var cur = path.hasPrefix("/") ? root : start
+        if path.startsWithSlash && beneath { throw .EXDEV }
+        var cur = path.startsWithSlash ? root : start
         if rules.contains(.noXDev) && cur.mount !== start.mount { throw .EXDEV }
         // Magic links lead anywhere: refused under any rule that confines the walk.
         let magicRefused = rules.contains(.noMagicLinks) || beneath || rules.contains(.inRoot)
@@ -166,13 +166,13 @@ public final class VFS: Sendable {
             }
             let target = try next.inode.readlink(ctx)
             if target.isEmpty { throw .ENOENT }
-            if target.hasPrefix("/") {
+            if target.startsWithSlash {
                 if beneath { throw .EXDEV }
                 if rules.contains(.noXDev) && root.mount !== cur.mount { throw .EXDEV }
                 cur = root
                 depth = 0
             }
-            pending += target.split(separator: "/").reversed()
+            pending += target.pathComponents.reversed()
         }
         if trailingSlash && cur.inode.kind != .directory { throw .ENOTDIR }
         return WalkResult(location: cur, last: nil, trailingSlash: trailingSlash)

@@ -36,7 +36,7 @@ extension Kernel {
         let buf = Self.readPrefix(file, 256)
         guard buf.count > 2, buf[0] == 0x23, buf[1] == 0x21 else { return nil }
         let line = buf[2...].prefix { $0 != 0x0a }
-        let text = String(decoding: line, as: UTF8.self).trimmingSpaces
+        let text = String(rawBytes: line).trimmingSpaces
         guard !text.isEmpty else { return nil }
         let parts = text.split(maxSplits: 1, whereSeparator: { $0 == " " || $0 == "\t" })
         let interp = String(parts[0])

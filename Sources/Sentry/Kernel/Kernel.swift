@@ -198,7 +198,7 @@ public final class Kernel: @unchecked Sendable {
     private static func stdioName(_ n: Int32) -> String {
         var buf = [CChar](repeating: 0, count: 4096)
         let r = readlink("/proc/self/fd/\(n)", &buf, 4095)
-        return r > 0 ? String(cString: buf) : "/dev/fd/\(n)"
+        return r > 0 ? String(rawBytes: buf[0..<r].map { UInt8(bitPattern: $0) }) : "/dev/fd/\(n)"
     }
 
     /// Runs one trapped syscall through the table.

@@ -26,8 +26,8 @@ public struct TaskAttributes: Sendable {
 
     /// What exec names a task: the last component of the path, truncated (__set_task_comm).
     public static func comm(forExecutable path: String) -> [UInt8] {
-        let base = path.split(separator: "/").last.map(String.init) ?? path
-        return Array(base.utf8.prefix(commLength - 1))
+        let base = path.pathComponents.last ?? path
+        return Array(base.rawBytes.prefix(commLength - 1))
     }
 
     /// What a child of clone starts with (copy_process): the same, but no

@@ -110,7 +110,7 @@ public struct ELFImage: Sendable {
             guard end <= UInt64(data.count) else { throw .truncated(path, "PT_INTERP beyond the bytes read") }
             let name = data[Int(interp.offset)..<Int(end)]
             guard name.last == 0 else { throw .corrupt(path, "PT_INTERP not NUL-terminated") }
-            interpreter = String(decoding: name.prefix { $0 != 0 }, as: UTF8.self)
+            interpreter = String(rawBytes: name.prefix { $0 != 0 })
         }
         let loads = segs.filter { $0.type == ProgramHeader.load }
         guard !loads.isEmpty else { throw .corrupt(path, "no PT_LOAD segment") }

@@ -164,7 +164,7 @@ struct StackBuilder {
         return sp
     }
     mutating func pushString(_ s: String) throws(Errno) -> GuestAddress {
-        try pushBytes(Array(s.utf8) + [0])
+        try pushBytes(s.rawBytes + [0])
     }
     mutating func alignDown(_ n: UInt64) { sp = GuestAddress(sp.rawValue & ~(n - 1)) }
 }

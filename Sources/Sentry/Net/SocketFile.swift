@@ -73,7 +73,7 @@ extension SocketFile {
         case .path(let p):
             guard let cwd, let vfs, let ctx else { throw .EINVAL }
             // Linux makes the node first: a taken name is EADDRINUSE even for a bound socket.
-            let path = String(decoding: p, as: UTF8.self)
+            let path = String(rawBytes: p)
             do { try vfs.mknod(path, from: cwd, mode: S_IFSOCK | (0o777 & ~umask), ctx) } catch .EEXIST { throw .EADDRINUSE }
             let key: UnixNamespace.NodeKey
             do throws(Errno) {
@@ -119,7 +119,7 @@ extension SocketFile {
             guard let e = names.lookupAbstract(n), e.phase != .closed, e.kind == endpoint.kind else { throw .ECONNREFUSED }
             return e
         case .path(let p):
-            let loc = try vfs.resolve(String(decoding: p, as: UTF8.self), from: cwd, followLast: true, ctx)
+            let loc = try vfs.resolve(String(rawBytes: p), from: cwd, followLast: true, ctx)
             guard loc.inode.kind == .socket else { throw .ECONNREFUSED }
             let st = try loc.inode.stat()
             found = names.lookupNode(UnixNamespace.NodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)))

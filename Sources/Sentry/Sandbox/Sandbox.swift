@@ -132,7 +132,7 @@ public final class Sandbox {
 
     /// A program name without a slash, looked up in the guest's PATH as execvp does.
     public func resolveProgram(_ name: String, cwd: String, env: [String]) -> String {
-        if name.contains("/") { return name }
+        if name.utf8.contains(UInt8(ascii: "/")) { return name }
         let path = env.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/local/bin:/usr/bin:/bin"
         let boot = BootContext(kernel)
         let start = (try? kernel.vfs.directory(cwd, from: kernel.vfs.rootLocation, boot)) ?? kernel.vfs.rootLocation
