@@ -15,6 +15,17 @@ struct RunOptions: Equatable {
     var output: String?
     var filter: String?
     var json = false
+    /// strace's own flags: -c (summary only), -C (trace and summary), -T, -t/-tt/-ttt (count), -r,
+    /// -y/-yy (count), -s N, -e EXPR (repeatable), -f (accepted: children are always followed).
+    var summaryOnly = false
+    var summary = false
+    var callTime = false
+    var timestamps = 0
+    var relative = false
+    var fdPaths = 0
+    var stringLimit: Int?
+    var expressions: [String] = []
+    var follow = false
     /// The guest's starting directory (a guest path); default: the sentry's own, where the guest sees it.
     var cwd: String?
     /// K=V settings applied over the inherited environment, or over none with envClear.
@@ -63,7 +74,7 @@ struct RunOptions: Equatable {
                 i += 1
                 continue
             case "--platform", "--systrap-trap", "--root", "--bind", "--strace-output", "-o", "--strace-filter",
-                 "--cwd", "--env", "--hostname", "--user", "--network":
+                 "--strace-syscalls", "--cwd", "--env", "--hostname", "--user", "--network":
                 break
             default:
                 return nil
@@ -74,7 +85,7 @@ struct RunOptions: Equatable {
                 i += 1
             }
             i += 1
-            let key = name == "-o" ? "--strace-output" : name
+            let key = name == "-o" ? "--strace-output" : name == "--strace-syscalls" ? "--strace-filter" : name
             guard key == "--bind" || key == "--env" || seen.insert(key).inserted, let v = value, !v.isEmpty else { return nil }
             switch key {
             case "--platform": o.platform = v
@@ -121,6 +132,32 @@ struct RunOptions: Equatable {
                 throw ValidationError("--strace-filter: unknown syscall '\(name)'")
             }
         }
+        _ = try traceOptions()
+    }
+
+    /// What the tracer is asked for, or nil when no flag asks for a trace or a summary.
+    func traceOptions() throws(ValidationError) -> TraceOptions? {
+        var t = TraceOptions()
+        if let stringLimit {
+            guard stringLimit >= 0 else { throw ValidationError("-s \(stringLimit): expected a length of 0 or more") }
+            t.stringLimit = stringLimit
+        }
+        if let filter { try Self.apply("trace=" + filter, to: &t) }
+        for e in expressions { try Self.apply(e, to: &t) }
+        guard strace || json || output != nil || filter != nil || !expressions.isEmpty || summaryOnly || summary
+                || callTime || timestamps > 0 || relative || fdPaths > 0 || stringLimit != nil else { return nil }
+        t.style = json ? .json : .text
+        t.summary = summaryOnly || summary
+        t.lines = !summaryOnly || summary
+        t.callTime = callTime
+        t.timestamps = TraceOptions.Timestamps(rawValue: min(timestamps, 3))!
+        t.relative = relative
+        t.fdPaths = min(fdPaths, 2)
+        return t
+    }
+
+    private static func apply(_ expression: String, to t: inout TraceOptions) throws(ValidationError) {
+        do { try t.apply(expression) { linuxAMD64.number(of: $0) } } catch { throw ValidationError("-e \(expression): \(error.message)") }
     }
 
     /// The guest got the sentry's limits at start; the sentry itself needs more
@@ -189,14 +226,13 @@ struct RunOptions: Equatable {
             var st = Glibc.stat()
             if stat(b.host.hostCString, &st) != 0 { fail("--bind \(b.host):\(b.guest): \(b.host): \(Errno(errno).message)", .usage) }
         }
-        if strace || json || output != nil || filter != nil {
+        if let options = try? traceOptions() {
             var fd: Int32 = 2
             if let output {
                 fd = open(output.hostCString, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
                 if fd < 0 { fail("-o \(output): \(Errno(errno).message)", .usage) }
             }
-            let names = filter.map { Set($0.split(separator: ",").map(String.init)) }
-            config.tracer = Tracer(fd: fd, style: json ? .json : .text, filter: names)
+            config.tracer = Tracer(fd: fd, options: options)
         }
         let sandbox: Sandbox
         do { sandbox = try Sandbox(config, table: linuxAMD64) } catch {
@@ -243,6 +279,7 @@ struct RunOptions: Equatable {
             }
         }
         let status = kernel.run(task)
+        config.tracer?.finish()
         if case .signaled(let sig, _) = status, !sig.shellReport.isEmpty {
             var line = sig.shellReport + "\n"
             line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }

@@ -88,11 +88,38 @@ struct Run: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("strace-output")], help: "Write the trace to FILE instead of stderr.")
     var output: String?
 
-    @Option(name: .customLong("strace-filter"), help: "Trace only these syscalls (comma separated names).")
+    @Option(name: [.customLong("strace-filter"), .customLong("strace-syscalls")], help: "Trace only these syscalls (comma separated names; --strace-syscalls is runsc's spelling).")
     var filter: String?
 
     @Flag(name: .customLong("strace-json"), help: "Trace as one JSON object per line.")
     var json = false
+
+    @Flag(name: .customShort("c"), help: "strace -c: count calls, errors and time per syscall, print the table at the end instead of the trace.")
+    var summaryOnly = false
+
+    @Flag(name: .customShort("C"), help: "strace -C: the trace and the -c table.")
+    var summary = false
+
+    @Flag(name: .customShort("T"), help: "strace -T: the time spent in each call, <0.000123>.")
+    var callTime = false
+
+    @Flag(name: .customShort("t"), help: "strace -t: wall-clock time of each call; -tt with microseconds, -ttt seconds since the epoch.")
+    var timestamps: Int
+
+    @Flag(name: .customShort("r"), help: "strace -r: the time since the previous call began.")
+    var relative = false
+
+    @Flag(name: .customShort("y"), help: "strace -y: descriptors with their paths, 3</etc/hostname>; -yy sockets with their addresses.")
+    var fdPaths: Int
+
+    @Option(name: .customShort("s"), help: ArgumentHelp("strace -s: print at most N bytes of each string (default 32).", valueName: "N"))
+    var stringLimit: Int?
+
+    @Option(name: .customShort("e"), help: ArgumentHelp("strace -e: trace=NAME,%CLASS,... (%file %process %network %signal %ipc %desc %memory %creds %clock %pure %stat %lstat %fstat %%stat %statfs %fstatfs %%statfs; ! negates), status=successful,failed,unfinished, signal=SIG,... (repeatable).", valueName: "EXPR"))
+    var expressions: [String] = []
+
+    @Flag(name: .customShort("f"), help: "strace -f, accepted: children and threads are always traced.")
+    var follow = false
 
     @Option(help: ArgumentHelp("The guest's starting directory (default: the current one, where the guest sees it).", valueName: "DIR"))
     var cwd: String?
@@ -118,7 +145,9 @@ struct Run: ParsableCommand {
     /// The flags as plain values, for `RunOptions.launch`.
     var options: RunOptions {
         RunOptions(platform: platform, systrapTrap: systrapTrap, root: root, overlay: overlay, binds: binds, strace: strace,
-                   output: output, filter: filter, json: json, cwd: cwd, env: env, envClear: envClear,
+                   output: output, filter: filter, json: json,
+                   summaryOnly: summaryOnly, summary: summary, callTime: callTime, timestamps: timestamps, relative: relative,
+                   fdPaths: fdPaths, stringLimit: stringLimit, expressions: expressions, follow: follow, cwd: cwd, env: env, envClear: envClear,
                    hostname: hostname, user: user, network: network, command: command)
     }
 

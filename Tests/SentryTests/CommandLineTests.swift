@@ -1,6 +1,7 @@
 import ArgumentParser
 import Testing
 @testable import sentry
+import Syscalls
 
 /// `sentry run` reads its plain command lines itself (RunOptions.quick) and
 /// leaves the rest to ArgumentParser: where it answers, it must answer as
@@ -21,6 +22,8 @@ import Testing
         ["--cwd", "/usr", "--env", "A=1", "--env=B=2", "--env-clear", "--hostname", "box", "prog"],
         ["--network=host", "prog"],
         ["--network", "none", "--strace", "prog"],
+        ["--strace", "--strace-syscalls", "openat,read", "prog"],
+        ["--strace-syscalls=openat", "-o", "t", "prog"],
     ]
 
     static let declined: [[String]] = [
@@ -39,6 +42,10 @@ import Testing
         ["--env-clear", "--env-clear", "prog"],
         ["--hostname", "a", "--hostname", "b", "prog"],
         ["--network", "host", "--network", "none", "prog"],
+        ["-c", "prog"],
+        ["--strace", "-tt", "-T", "prog"],
+        ["--strace", "-e", "trace=%file", "prog"],
+        ["--strace-filter", "read", "--strace-syscalls", "write", "prog"],
     ]
 
     @Test(arguments: accepted)
@@ -46,6 +53,34 @@ import Testing
         let quick = try #require(RunOptions.quick(args))
         let full = try Run.parse(args)
         #expect(quick == full.options)
+    }
+
+    /// strace's own spellings, as ArgumentParser reads them (grouped short flags count).
+    @Test func straceFlagsParse() throws {
+        let o = try Run.parse(["-C", "-ttt", "-T", "-r", "-yy", "-f", "-s", "200", "-e", "trace=%file,%process",
+                               "-e", "status=failed", "prog", "-c"]).options
+        #expect(o.summary && !o.summaryOnly && o.callTime && o.relative && o.follow)
+        #expect(o.timestamps == 3 && o.fdPaths == 2 && o.stringLimit == 200)
+        #expect(o.expressions == ["trace=%file,%process", "status=failed"])
+        #expect(o.command == ["prog", "-c"])
+        let t = try #require(try o.traceOptions())
+        #expect(t.summary && t.lines && t.timestamps == .epoch && t.fdPaths == 2 && t.stringLimit == 200)
+        #expect(t.statuses == [.failed])
+        let traced = try #require(t.traced)
+        for name in ["openat", "execve", "clone", "stat"] { #expect(traced[linuxAMD64.number(of: name)!], "\(name)") }
+        for name in ["read", "mmap", "getpid"] { #expect(!traced[linuxAMD64.number(of: name)!], "\(name)") }
+
+        let c = try #require(try Run.parse(["-c", "prog"]).options.traceOptions())
+        #expect(c.summary && !c.lines)
+        #expect(try Run.parse(["prog"]).options.traceOptions() == nil)
+        let negated = try #require(try Run.parse(["-e", "trace=!%memory", "prog"]).options.traceOptions()?.traced)
+        #expect(!negated[linuxAMD64.number(of: "mmap")!] && negated[linuxAMD64.number(of: "read")!])
+        let signals = try #require(try Run.parse(["-e", "signal=SIGCHLD,usr1", "prog"]).options.traceOptions()?.signals)
+        #expect(signals == [17, 10])
+        for bad in [["-e", "trace=nosuchcall", "prog"], ["-e", "trace=%nosuchclass", "prog"], ["-e", "status=maybe", "prog"],
+                    ["-e", "bogus=1", "prog"], ["-s", "-1", "prog"]] {
+            #expect(throws: (any Error).self, "\(bad)") { _ = try Run.parse(bad) }
+        }
     }
 
     @Test(arguments: declined)

@@ -206,8 +206,8 @@ public final class Kernel: @unchecked Sendable {
         let nr = task.regs.syscallNumber
         let args = task.regs.syscallArguments
         let entry = table[nr]
-        let tracing = tracer?.wants(nr: nr, entry) ?? false
-        let pre = tracing ? tracer!.enter(task, nr: nr, entry, args) : nil
+        // Filtered before anything is formatted or timed (-e trace=).
+        let pre = tracer.flatMap { $0.wants(nr: nr) ? $0.enter(task, nr: nr, entry, args) : nil }
         task.registersReplaced = false
         var result: Int64
         // int $0x80 also stops under PTRACE_SYSEMU; its numbers are the i386 ABI's.

@@ -7,14 +7,15 @@ struct ArgPrinter {
     let task: Task
     let args: SyscallArguments
     let result: Int64
+    let options: TraceOptions
     var mm: MemoryManager { task.mm }
 
     func hexOrNull(_ v: UInt64) -> String { v == 0 ? "NULL" : "0x" + String(v, radix: 16) }
 
     private func string(at a: UInt64, count: Int) -> String {
-        let n = min(count, Tracer.stringLimit)
+        let n = min(count, options.stringLimit)
         guard let b = try? mm.copyIn(GuestAddress(a), max(0, n)) else { return hexOrNull(a) }
-        return Decode.quote(b[...], truncated: count > Tracer.stringLimit)
+        return Decode.quote(b[...], truncated: count > options.stringLimit)
     }
 
     private func read<T: BitwiseCopyable>(_ a: UInt64, _ t: T.Type) -> T? {
@@ -30,8 +31,8 @@ struct ArgPrinter {
         case .uint: return String(v)
         case .hex: return v == 0 ? "0" : "0x" + String(v, radix: 16)
         case .octal: return Decode.mode(v)
-        case .fd: return String(Int32(truncatingIfNeeded: v))
-        case .dirFD: return Int32(truncatingIfNeeded: v) == AtFlags.AT_FDCWD ? "AT_FDCWD" : String(Int32(truncatingIfNeeded: v))
+        case .fd: return descriptor(Int64(Int32(truncatingIfNeeded: v)))
+        case .dirFD: return Int32(truncatingIfNeeded: v) == AtFlags.AT_FDCWD ? "AT_FDCWD" : descriptor(Int64(Int32(truncatingIfNeeded: v)))
         case .path:
             guard v != 0, let b = try? mm.readCString(GuestAddress(v)) else { return hexOrNull(v) }
             return Decode.quote(b[...], truncated: false)
@@ -95,7 +96,7 @@ struct ArgPrinter {
             var p = v
             while items.count < 32, let s = read(p, UInt64.self), s != 0 {
                 guard let b = try? mm.readCString(GuestAddress(s)) else { break }
-                items.append(Decode.quote(b.prefix(Tracer.stringLimit), truncated: b.count > Tracer.stringLimit))
+                items.append(Decode.quote(b.prefix(options.stringLimit), truncated: b.count > options.stringLimit))
                 p += 8
             }
             return "[" + items.joined(separator: ", ") + "]"

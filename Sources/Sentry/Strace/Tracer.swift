@@ -6,52 +6,81 @@ import Synchronization
 public final class Tracer: Sendable {
     public enum Style: Sendable { case text, json }
     let fd: Int32
-    let style: Style
-    let filter: Set<String>?
+    public let options: TraceOptions
+    var style: Style { options.style }
     /// strace -f prefixes lines with `[pid N]` once there is more than one process.
     let showPIDs = Atomic<Bool>(false)
-    /// strace's default -s: strings are cut after 32 bytes.
-    public static let stringLimit = 32
+    /// -r: when the previous traced call began (CLOCK_MONOTONIC ns).
+    private let lastEntry = Atomic<Int64>(0)
+    /// -c: counts and times per syscall number.
+    let summary = Summary()
 
-    public init(fd: Int32, style: Style, filter: Set<String>?) {
-        self.fd = fd; self.style = style; self.filter = filter
+    public init(fd: Int32, options: TraceOptions) {
+        self.fd = fd; self.options = options
     }
 
-    /// A call in flight: what was printable before it ran.
+    /// A call in flight: what was printable before it ran, and when it began.
     public struct Pending {
         let nr: UInt64
         let name: String
         let entry: Syscall?
         let args: SyscallArguments
         var before: [String?]
+        let start: Int64          // CLOCK_MONOTONIC ns
+        let wall: timespec        // CLOCK_REALTIME at entry, for -t
+        let sincePrevious: Int64  // -r
     }
 
-    func wants(nr: UInt64, _ entry: Syscall?) -> Bool {
-        guard let filter else { return true }
-        return filter.contains(entry?.name ?? "")
+    /// Decided before anything is formatted: an untraced call costs an array load.
+    @inline(__always)
+    func wants(nr: UInt64) -> Bool {
+        guard let traced = options.traced else { return true }
+        return nr < UInt64(traced.count) && traced[Int(nr)]
     }
+
+    static func now(_ clock: clockid_t) -> timespec {
+        var ts = timespec()
+        clock_gettime(clock, &ts)
+        return ts
+    }
+    static func ns(_ ts: timespec) -> Int64 { Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec) }
 
     func enter(_ task: Task, nr: UInt64, _ entry: Syscall?, _ args: SyscallArguments) -> Pending {
-        let formats = entry?.args ?? Array(repeating: .hex, count: 6)
-        var before: [String?] = []
-        for (i, f) in formats.enumerated() {
-            before.append(f.isOutput ? nil : ArgPrinter(task: task, args: args, result: 0).format(f, i))
-        }
         let name = entry?.name ?? "syscall_0x" + String(nr, radix: 16)
-        return Pending(nr: nr, name: name, entry: entry, args: args, before: before)
+        var before: [String?] = []
+        if options.lines {
+            let formats = entry?.args ?? Array(repeating: .hex, count: 6)
+            let printer = ArgPrinter(task: task, args: args, result: 0, options: options)
+            for (i, f) in formats.enumerated() { before.append(f.isOutput ? nil : printer.format(f, i)) }
+        }
+        let wall = options.timestamps != .none ? Self.now(CLOCK_REALTIME) : timespec()
+        let start = Self.ns(Self.now(CLOCK_MONOTONIC))
+        let previous = options.relative ? lastEntry.exchange(start, ordering: .relaxed) : start
+        return Pending(nr: nr, name: name, entry: entry, args: args, before: before, start: start, wall: wall,
+                       sincePrevious: previous == 0 ? 0 : start &- previous)
     }
 
     func exit(_ task: Task, _ p: Pending, result: Int64, exiting: Bool) {
+        let elapsed = max(0, Self.ns(Self.now(CLOCK_MONOTONIC)) &- p.start)
+        let ret = p.entry?.ret ?? .int
+        let noReturn = ret == .noReturn || (exiting && result >= 0)
+        let failed = !noReturn && result < 0 && result > -4096
+        if options.summary {
+            summary.record(nr: p.nr, name: p.name, implemented: p.entry?.handler != nil, ns: elapsed, failed: failed)
+        }
+        guard options.lines else { return }
+        if let statuses = options.statuses {
+            let status: TraceOptions.Status = noReturn ? .unfinished : failed ? .failed : .successful
+            guard statuses.contains(status) else { return }
+        }
         let formats = p.entry?.args ?? Array(repeating: .hex, count: 6)
-        let printer = ArgPrinter(task: task, args: p.args, result: result)
+        let printer = ArgPrinter(task: task, args: p.args, result: result, options: options)
         var args: [String] = []
         for (i, f) in formats.enumerated() {
             let s: String?
             if let b = p.before[i] { s = b.isEmpty ? nil : b } else { s = result < 0 ? printer.hexOrNull(p.args[i]) : printer.format(f, i) }
             if let s { args.append(s) }
         }
-        let ret = p.entry?.ret ?? .int
-        let noReturn = ret == .noReturn || (exiting && result >= 0)
         switch style {
         case .text:
             var line = p.name + "(" + args.joined(separator: ", ") + ")"
@@ -64,24 +93,71 @@ public final class Tracer: Sendable {
             } else if result < 0 && result > -4096 {
                 let e = Errno(Int32(-result))
                 line += "-1 \(e.name) (\(e.message))"
+            } else if ret == .hex {
+                line += "0x" + String(UInt64(bitPattern: result), radix: 16)
+            } else if ret == .fd && options.fdPaths > 0 {
+                line += printer.descriptor(result)
             } else {
-                line += ret == .hex ? "0x" + String(UInt64(bitPattern: result), radix: 16) : String(result)
+                line += String(result)
             }
             if p.entry?.handler == nil { line += " (not implemented in the sentry)" }
-            emit(task, line)
+            if options.callTime && !noReturn { line += " <" + Self.seconds(elapsed) + ">" }
+            emit(task, line, wall: p.wall, sincePrevious: p.sincePrevious)
         case .json:
             var obj = "{\"pid\":\(task.pid),\"nr\":\(p.nr),\"syscall\":\(Self.json(p.name)),\"args\":["
             obj += args.map(Self.json).joined(separator: ",") + "]"
             if noReturn { obj += ",\"ret\":null" }
-            else if result < 0 && result > -4096 { obj += ",\"ret\":-1,\"errno\":\(Self.json(Errno(Int32(-result)).name))" }
+            else if failed { obj += ",\"ret\":-1,\"errno\":\(Self.json(Errno(Int32(-result)).name))" }
             else { obj += ",\"ret\":\(result)" }
             if p.entry?.handler == nil { obj += ",\"implemented\":false" }
+            if options.timestamps != .none { obj += ",\"time\":" + Self.seconds(Self.ns(p.wall)) }
+            if options.relative { obj += ",\"relative\":" + Self.seconds(p.sincePrevious) }
+            if options.callTime && !noReturn { obj += ",\"duration\":" + Self.seconds(elapsed) }
             emit(task, obj + "}")
         }
     }
 
+    /// ns as strace prints seconds: `0.000123`.
+    static func seconds(_ ns: Int64) -> String {
+        let us = ns / 1000
+        let frac = String(us % 1_000_000)
+        return String(us / 1_000_000) + "." + String(repeating: "0", count: 6 - frac.count) + frac
+    }
+
+    /// -t, -tt, -ttt, -r: what precedes a line (with its trailing space).
+    func prefix(wall: timespec, sincePrevious: Int64) -> String {
+        var out = ""
+        if options.relative {
+            let s = Self.seconds(sincePrevious)
+            out += String(repeating: " ", count: max(0, 13 - s.count)) + s + " "
+        }
+        switch options.timestamps {
+        case .none: break
+        case .epoch: out += Self.seconds(Self.ns(wall)) + " "
+        case .seconds, .microseconds:
+            var t = time_t(wall.tv_sec), tm = Glibc.tm()
+            localtime_r(&t, &tm)
+            func two(_ v: Int32) -> String { v < 10 ? "0" + String(v) : String(v) }
+            out += two(tm.tm_hour) + ":" + two(tm.tm_min) + ":" + two(tm.tm_sec)
+            if options.timestamps == .microseconds {
+                let us = String(wall.tv_nsec / 1000)
+                out += "." + String(repeating: "0", count: 6 - us.count) + us
+            }
+            out += " "
+        }
+        return out
+    }
+
+    /// `-c`/`-C`: the table, after the guest is done.
+    public func finish() {
+        guard options.summary else { return }
+        let text = summary.render()
+        if style == .text { write(text) } else { write(summary.json() + "\n") }
+    }
+
     /// `--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, ...} ---` as strace prints a signal the task takes.
     func signal(_ task: Task, _ info: SignalInfo) {
+        guard options.lines, options.signals?.contains(info.signo) ?? true else { return }
         let sig = Signal(info.signo)
         var fields: [(String, String)] = [("si_signo", sig.name), ("si_code", Self.codeName(info))]
         let fault = sig.isSynchronousFault && info.code > 0
@@ -127,6 +203,7 @@ public final class Tracer: Sendable {
     }
 
     func exited(_ task: Task, _ status: ExitStatus) {
+        guard options.lines else { return }
         switch (style, status) {
         case (.text, .exited(let c)): emit(task, "+++ exited with \(c & 0xff) +++")
         case (.text, .signaled(let s, let core)): emit(task, "+++ killed by \(s.name)\(core ? " (core dumped)" : "") +++")
@@ -135,8 +212,25 @@ public final class Tracer: Sendable {
         }
     }
 
-    private func emit(_ task: Task, _ line: String) {
-        let text = (showPIDs.load(ordering: .relaxed) && style == .text ? "[pid \(task.pid)] " : "") + line + "\n"
+    /// One line, with the pid and time prefixes strace puts before it;
+    /// lines that are not calls (signals, exits) are stamped now.
+    private func emit(_ task: Task, _ line: String, wall: timespec? = nil, sincePrevious: Int64? = nil) {
+        guard style == .text else { write(line + "\n"); return }
+        var text = showPIDs.load(ordering: .relaxed) ? "[pid \(task.pid)] " : ""
+        if options.timestamps != .none || options.relative {
+            let w = wall ?? (options.timestamps != .none ? Self.now(CLOCK_REALTIME) : timespec())
+            var since = sincePrevious ?? 0
+            if sincePrevious == nil && options.relative {
+                let now = Self.ns(Self.now(CLOCK_MONOTONIC))
+                let previous = lastEntry.exchange(now, ordering: .relaxed)
+                since = previous == 0 ? 0 : now &- previous
+            }
+            text += prefix(wall: w, sincePrevious: since)
+        }
+        write(text + line + "\n")
+    }
+
+    private func write(_ text: String) {
         var bytes = Array(text.utf8)
         var off = 0
         while off < bytes.count {
