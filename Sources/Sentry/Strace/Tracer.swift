@@ -216,7 +216,7 @@ public final class Tracer: Sendable {
     /// lines that are not calls (signals, exits) are stamped now.
     private func emit(_ task: Task, _ line: String, wall: timespec? = nil, sincePrevious: Int64? = nil) {
         guard style == .text else { write(line + "\n"); return }
-        var text = showPIDs.load(ordering: .relaxed) ? "[pid \(task.pid)] " : ""
+        var text = showPIDs.load(ordering: .relaxed) ? "[pid \(task.tid)] " : ""
         if options.timestamps != .none || options.relative {
             let w = wall ?? (options.timestamps != .none ? Self.now(CLOCK_REALTIME) : timespec())
             var since = sincePrevious ?? 0
