@@ -4,7 +4,8 @@ public enum ArgFormat: Sendable {
     case int            // signed decimal, 64-bit (long, off_t)
     case int32          // signed decimal, a C int (pid_t, int flags): the low 32 bits
     case uint           // unsigned decimal
-    case hex            // 0x..., NULL for 0
+    case hex            // 0x..., 0 for 0: a number strace prints in hex, or a pointer not decoded yet
+    case address        // a guest address strace prints raw: 0x..., NULL for 0
     case octal          // mode bits: 0644
     case fd             // a descriptor
     case dirFD          // AT_FDCWD or a descriptor

@@ -30,6 +30,7 @@ struct ArgPrinter {
         case .int32: return String(Int32(truncatingIfNeeded: v))
         case .uint: return String(v)
         case .hex: return v == 0 ? "0" : "0x" + String(v, radix: 16)
+        case .address: return hexOrNull(v)
         case .octal: return Decode.mode(v)
         case .fd: return descriptor(Int64(Int32(truncatingIfNeeded: v)))
         case .dirFD: return Int32(truncatingIfNeeded: v) == AtFlags.AT_FDCWD ? "AT_FDCWD" : descriptor(Int64(Int32(truncatingIfNeeded: v)))
