@@ -59,3 +59,13 @@ struct StraceTableTests {
         guard case .address = mmap.args[0] else { Issue.record("mmap's first argument is not an address"); return }
     }
 }
+
+/// Real-time signals by the kernel's numbering, as strace names them.
+struct StraceSignalNameTests {
+    @Test func realTimeSignalsAsStraceNamesThem() {
+        #expect(Signal(32).straceName == "SIGRTMIN" && Signal(33).straceName == "SIGRT_1" && Signal(64).straceName == "SIGRT_32")
+        #expect(Signal.SIGCHLD.straceName == "SIGCHLD")
+        #expect(Decode.sigset(1 << 31 | 1 << 32) == "[RTMIN RT_1]")
+        #expect(TraceOptions.signalNumber("SIGRT_1") == 33 && TraceOptions.signalNumber("chld") == 17)
+    }
+}

@@ -90,7 +90,7 @@ struct ArgPrinter {
         case .cloneFlags:
             let sig = v & 0xff
             let fl = Decode.flags(v & ~0xff, Decode.cloneFlags)
-            return sig == 0 ? fl : (v & ~0xff == 0 ? "" : fl + "|") + Signal(Int32(sig)).name
+            return sig == 0 ? fl : (v & ~0xff == 0 ? "" : fl + "|") + Signal(Int32(sig)).straceName
         case .stringArray:
             guard v != 0 else { return "NULL" }
             var items: [String] = []
@@ -182,7 +182,7 @@ struct ArgPrinter {
         case .statxMask: return "0x" + String(v & 0xffffffff, radix: 16)
         case .signal:
             let n = Int32(truncatingIfNeeded: v)
-            return n == 0 ? "0" : Signal(n).name   // strace: kill(pid, 0)
+            return n == 0 ? "0" : Signal(n).straceName   // strace: kill(pid, 0)
         case .sigactionIn, .sigactionOut:
             guard let a = read(v, (UInt64, UInt64, UInt64, UInt64).self) else { return hexOrNull(v) }
             let h = a.0 == 0 ? "SIG_DFL" : a.0 == 1 ? "SIG_IGN" : "0x" + String(a.0, radix: 16)

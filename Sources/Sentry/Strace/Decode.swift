@@ -163,9 +163,7 @@ enum Decode {
     static func sigset(_ v: UInt64) -> String {
         func names(_ bits: UInt64) -> String {
             (1...64).filter { bits & (1 << UInt64($0 - 1)) != 0 }.map { n -> String in
-                let name = Signal(Int32(n)).name
-                if n >= 34 { return n == 34 ? "RTMIN" : "RT_\(n - 34)" }
-                return name.hasPrefix("SIG") ? String(name.dropFirst(3)) : name
+                Signal(Int32(n)).straceSetName
             }.joined(separator: " ")
         }
         if v.nonzeroBitCount > 32 { return "~[" + names(~v) + "]" }

@@ -87,6 +87,6 @@ public struct TraceOptions: Sendable, Equatable {
         if let n = Int32(s) { return n >= 1 && n <= 64 ? n : nil }
         let upper = s.uppercased()
         let name = upper.hasPrefix("SIG") ? upper : "SIG" + upper
-        return (1...31).first { Signal(Int32($0)).name == name }.map { Int32($0) }
+        return (1...64).first { Signal(Int32($0)).straceName == name }.map { Int32($0) }
     }
 }

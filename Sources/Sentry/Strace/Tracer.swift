@@ -159,7 +159,7 @@ public final class Tracer: Sendable {
     func signal(_ task: Task, _ info: SignalInfo) {
         guard options.lines, options.signals?.contains(info.signo) ?? true else { return }
         let sig = Signal(info.signo)
-        var fields: [(String, String)] = [("si_signo", sig.name), ("si_code", Self.codeName(info))]
+        var fields: [(String, String)] = [("si_signo", sig.straceName), ("si_code", Self.codeName(info))]
         let fault = sig.isSynchronousFault && info.code > 0
         if fault {
             fields.append(("si_addr", info.address == 0 ? "NULL" : "0x" + String(info.address, radix: 16)))
@@ -173,7 +173,7 @@ public final class Tracer: Sendable {
         }
         switch style {
         case .text:
-            emit(task, "--- \(sig.name) {" + fields.map { "\($0.0)=\($0.1)" }.joined(separator: ", ") + "} ---")
+            emit(task, "--- \(sig.straceName) {" + fields.map { "\($0.0)=\($0.1)" }.joined(separator: ", ") + "} ---")
         case .json:
             emit(task, "{\"pid\":\(task.pid),\"signal\":\(Self.json(sig.name)),\"code\":\(Self.json(Self.codeName(info)))"
                  + (fault ? ",\"addr\":\(info.address)" : "") + "}")
@@ -206,7 +206,7 @@ public final class Tracer: Sendable {
         guard options.lines else { return }
         switch (style, status) {
         case (.text, .exited(let c)): emit(task, "+++ exited with \(c & 0xff) +++")
-        case (.text, .signaled(let s, let core)): emit(task, "+++ killed by \(s.name)\(core ? " (core dumped)" : "") +++")
+        case (.text, .signaled(let s, let core)): emit(task, "+++ killed by \(s.straceName)\(core ? " (core dumped)" : "") +++")
         case (.json, .exited(let c)): emit(task, "{\"pid\":\(task.pid),\"exited\":\(c & 0xff)}")
         case (.json, .signaled(let s, _)): emit(task, "{\"pid\":\(task.pid),\"killed\":\(Self.json(s.name))}")
         }
