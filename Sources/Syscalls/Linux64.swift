@@ -103,7 +103,7 @@ public let linuxAMD64: SyscallTable = {
         131: Syscall("sigaltstack", Signals.sigaltstack, [.hex, .hex]),
         158: Syscall("arch_prctl", Process.archPrctl, [.archPrctlCode, .archPrctlAddr]),
         160: Syscall("setrlimit", Process.setrlimit, [.rlimitResource, .rlimitIn]),
-        164: Syscall("settimeofday", Time.settimeofday, [.hex, .hex]),
+        164: Syscall("settimeofday", Time.settimeofday, [.timevalIn, .hex]),
         186: Syscall("gettid", Process.gettid, []),
         213: Syscall("epoll_create", Poll.epollCreate, [.int], .fd),
         220: Syscall("semtimedop", SysVIPC.semtimedop, [.int32, .hex, .uint, .timespecIn]),

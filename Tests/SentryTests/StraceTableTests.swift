@@ -15,13 +15,13 @@ struct StraceTableTests {
 
     /// Arguments strace decodes and the sentry still prints as raw hex:
     /// mostly pointers to structs (fd_set, itimerval, rusage, sembuf, msgbuf,
-    /// stack_t, siginfo, epoll_event arrays, mmsghdr, utimbuf/timeval/timespec
+    /// stack_t, siginfo, struct timezone, epoll_event arrays, mmsghdr, utimbuf/timeval/timespec
     /// pairs, statfs, file_handle, open_how, sigevent, itimerspec, clone_args,
     /// gid arrays, cap data, cpu masks), and a few flag words.
     static let notYetDecoded: [String: [Int]] = [
         "select": [1, 2, 3, 4], "shmat": [2], "shmctl": [2], "nanosleep": [1], "getitimer": [1], "setitimer": [1, 2],
         "clone": [1, 2, 3, 4], "wait4": [3], "semop": [1], "semctl": [3], "msgsnd": [1, 3], "msgrcv": [1, 4],
-        "msgctl": [2], "gettimeofday": [1], "getrusage": [1], "times": [0], "rt_sigtimedwait": [1],
+        "msgctl": [2], "gettimeofday": [1], "settimeofday": [1], "getrusage": [1], "times": [0], "rt_sigtimedwait": [1],
         "rt_sigqueueinfo": [2], "sigaltstack": [0, 1], "semtimedop": [1], "epoll_wait": [1],
         "pselect6": [1, 2, 3, 4, 5], "epoll_pwait": [1], "timerfd_create": [1], "timerfd_settime": [1, 2, 3],
         "timerfd_gettime": [1], "signalfd4": [3], "recvmmsg": [1], "sendmmsg": [1], "sendfile": [2], "utime": [1],

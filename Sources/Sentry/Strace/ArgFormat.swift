@@ -48,6 +48,7 @@ public enum ArgFormat: Sendable {
     case cwdOut                  // out: NUL-terminated string (getcwd)
     case dirents                 // out: summarised count
     case sysinfoOut              // out
+    case timevalIn               // in: {tv_sec=..., tv_usec=...}
     case timevalOut              // out
     case cpuMaskOut              // out
     case cloneFlags              // flags|exit signal

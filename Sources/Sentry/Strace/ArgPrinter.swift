@@ -162,7 +162,7 @@ struct ArgPrinter {
         case .timespecIn, .timespecOut:
             guard let t = read(v, timespec.self) else { return hexOrNull(v) }
             return "{tv_sec=\(t.tv_sec), tv_nsec=\(t.tv_nsec)}"
-        case .timevalOut:
+        case .timevalIn, .timevalOut:
             guard let t = read(v, timeval.self) else { return hexOrNull(v) }
             return "{tv_sec=\(t.tv_sec), tv_usec=\(t.tv_usec)}"
         case .statOut:
