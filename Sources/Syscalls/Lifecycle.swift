@@ -35,7 +35,10 @@ enum Lifecycle {
         args.exitSignal = Int32(word(4))
         let stack = word(5), stackSize = word(6)
         if (stack == 0) != (stackSize == 0) { throw .EINVAL }
-        args.stack = stack == 0 ? 0 : stack + stackSize
+        // The stack's top must be a user address (access_ok in clone3_stack_valid).
+        let (top, wraps) = stack.addingReportingOverflow(stackSize)
+        if stack != 0 && (wraps || top > Task.userAddressLimit) { throw .EINVAL }
+        args.stack = stack == 0 ? 0 : top
         args.tls = word(7)
         return Int64(try t.clone(args))
     }
@@ -123,7 +126,7 @@ enum Lifecycle {
         switch idtype {
         case 0: w = .any                                   // P_ALL
         case 1: guard id > 0 else { throw .EINVAL }; w = .pid(id)   // P_PID
-        case 2: w = id == 0 ? .myGroup : .group(id)        // P_PGID
+        case 2: guard id >= 0 else { throw .EINVAL }; w = id == 0 ? .myGroup : .group(id)   // P_PGID
         case 3: w = .pid(try t.childPID(ofPidFD: id))      // P_PIDFD
         default: throw .EINVAL
         }

@@ -42,10 +42,23 @@ enum Locks {
         case SEEK_END: base = Int64(try f.stat().st_size)
         default: throw .EINVAL
         }
-        var start = base + Int64(fl.l_start), len = Int64(fl.l_len)
-        if len < 0 { start += len; len = -len }
+        // As flock_to_posix_lock: a start or end past the largest offset is
+        // EOVERFLOW, one before 0 is EINVAL; a negative length reaches back.
+        let (start, past) = base.addingReportingOverflow(Int64(fl.l_start))
+        guard !past else { throw .EOVERFLOW }
         guard start >= 0 else { throw .EINVAL }
-        let range = UInt64(start)..<(len == 0 ? UInt64.max : UInt64(start + len))
+        let len = Int64(fl.l_len)
+        let range: Range<UInt64>
+        if len > 0 {
+            guard len - 1 <= Int64.max - start else { throw .EOVERFLOW }
+            range = UInt64(start)..<(UInt64(start) + UInt64(len))
+        } else if len < 0 {
+            let (from, o) = start.addingReportingOverflow(len)
+            guard !o, from >= 0 else { throw .EINVAL }
+            range = UInt64(from)..<UInt64(start)
+        } else {
+            range = UInt64(start)..<UInt64.max
+        }
         let owner: FileLocks.Owner = ofd ? .description(FileLocks.WeakDescription(f)) : .process(t.pid)
         let k = try key(f)
         let locks = t.kernel.vfs.locks
@@ -57,7 +70,8 @@ enum Locks {
                 fl.l_type = Int16(c.exclusive ? F_WRLCK : F_RDLCK)
                 fl.l_whence = Int16(SEEK_SET)
                 fl.l_start = off_t(c.range.lowerBound)
-                fl.l_len = c.range.upperBound == UInt64.max ? 0 : off_t(c.range.upperBound - c.range.lowerBound)
+                // A lock reaching the largest offset reads as "to the end" (0).
+                fl.l_len = c.range.upperBound > UInt64(Int64.max) ? 0 : off_t(c.range.upperBound - c.range.lowerBound)
                 if case .process(let p) = c.owner { fl.l_pid = p } else { fl.l_pid = -1 }
             } else {
                 fl.l_type = Int16(F_UNLCK)

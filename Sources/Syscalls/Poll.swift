@@ -8,7 +8,7 @@ enum Poll {
     }
 
     static func poll(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try doPoll(t, a.address(0), count: a[1], deadline: deadline(ms: a.int32(2)))
+        try doPoll(t, a.address(0), count: UInt64(a.uint32(1)), deadline: deadline(ms: a.int32(2)))   // nfds is an unsigned int
     }
 
     private static func doPoll(_ t: Task, _ addr: GuestAddress, count: UInt64, deadline: Deadline?) throws(Errno) -> Int64 {
@@ -45,7 +45,7 @@ enum Poll {
         var dl: Deadline?
         if !a.address(2).isNull { dl = .after(Time.ns(try Time.readTimespec(t, a.address(2)))) }
         return try withSignalMask(t, a.address(3), size: a[4], timeout: a.address(2), deadline: dl) { () throws(Errno) -> Int64 in
-            try doPoll(t, a.address(0), count: a[1], deadline: dl)
+            try doPoll(t, a.address(0), count: UInt64(a.uint32(1)), deadline: dl)
         }
     }
 

@@ -111,7 +111,7 @@ enum Stat {
 
     static func getcwd(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let bytes = t.cwd.path(relativeTo: t.rootLocation).rawBytes + [0]
-        guard bytes.count <= Int(a[1]) else { throw .ERANGE }
+        guard UInt64(bytes.count) <= a[1] else { throw .ERANGE }   // size is an unsigned long
         try t.mm.copyOut(a.address(0), bytes)
         return Int64(bytes.count)
     }

@@ -45,6 +45,10 @@ extension Task {
 
     /// Linux caps one read/write at MAX_RW_COUNT (INT_MAX rounded down to a page).
     static let maxRWCount = 0x7fff_f000
+
+    /// TASK_SIZE_MAX on x86-64 (4-level paging): what access_ok() lets a
+    /// user range reach.
+    static let userAddressLimit: UInt64 = 0x7fff_ffff_f000
 }
 
 extension SyscallArguments {

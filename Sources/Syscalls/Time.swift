@@ -144,7 +144,7 @@ enum Time {
     }
 
     static func timevalParts(_ ns: Int64) -> (Int64, Int64) {
-        let us = (ns + 999) / 1000
+        let us = ns / 1000 + (ns % 1000 > 0 ? 1 : 0)   // rounded up, even for a saturated value
         return (us / 1_000_000, us % 1_000_000)
     }
 

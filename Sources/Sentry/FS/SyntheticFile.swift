@@ -152,8 +152,9 @@ public final class SnapshotFile: FileDescription, @unchecked Sendable {
             case SEEK_END: base = Int64(contents.count)
             default: throw .EINVAL
             }
-            guard base + off >= 0 else { throw .EINVAL }
-            o = base + off
+            let (n, overflow) = base.addingReportingOverflow(off)
+            guard !overflow, n >= 0 else { throw .EINVAL }
+            o = n
             return o
         }
     }

@@ -360,7 +360,9 @@ final class TmpfsData: @unchecked Sendable {
         try run.withLock { (r: inout Run) throws(Errno) -> (Int, Int64) in
             let start = offset ?? r.size   // nil: O_APPEND
             let total = bufs.reduce(0) { $0 + $1.count }
-            let end = start + Int64(total)
+            // Past the largest file offset: EFBIG, as generic_write_checks says.
+            let (end, o) = start.addingReportingOverflow(Int64(total))
+            guard !o else { throw .EFBIG }
             if r.seals & (Seals.write | Seals.futureWrite) != 0 { throw .EPERM }
             if r.seals & Seals.grow != 0 && end > r.size { throw .EPERM }
             try ensure(&r, UInt64(end))
@@ -392,8 +394,10 @@ final class TmpfsData: @unchecked Sendable {
     /// The memory-file offset of file offset `offset`, with `length` bytes
     /// behind it allocated, retained for a shared mapping.
     func sharedPages(offset: UInt64, length: UInt64) throws(Errno) -> UInt64 {
-        try run.withLock { (r: inout Run) throws(Errno) -> UInt64 in
-            try ensure(&r, offset + length)
+        let (end, o) = offset.addingReportingOverflow(length)
+        guard !o, end <= UInt64(Int64.max) else { throw .EOVERFLOW }
+        return try run.withLock { (r: inout Run) throws(Errno) -> UInt64 in
+            try ensure(&r, end)
             memory.retain(r.offset + offset, length)
             return r.offset + offset
         }
@@ -487,6 +491,8 @@ final class TmpfsMapping: FileMapping, @unchecked Sendable {
     init(node: TmpfsNode, path: String) { self.node = node; self.path = path }
 
     func copy(offset: UInt64, length: UInt64, into memory: MemoryFile, at: UInt64) throws(Errno) {
+        // An offset no file reaches maps zeros (the run reads as zeros already).
+        guard offset <= UInt64(Int64.max), length <= UInt64(Int.max) else { return }
         _ = node.data!.read(into: [UnsafeMutableRawBufferPointer(start: memory.pointer(at), count: Int(length))], at: Int64(offset))
     }
 

@@ -71,8 +71,11 @@ extension Task {
                                 handlers: has(CloneArgs.CLONE_SIGHAND) ? group.handlers : group.handlers.copy(),
                                 limits: group.limits.withLock { $0 },
                                 // Legacy clone takes any CSIGNAL value; one that is no
-                                // signal is simply never sent (clone3 refuses it).
-                                exitSignal: (1...64).contains(a.exitSignal) ? Signal(a.exitSignal) : nil)
+                                // signal is simply never sent (clone3 refuses it). A
+                                // CLONE_PARENT child tells the caller's parent with the
+                                // caller's own exit signal, as Linux's copy_process does.
+                                exitSignal: has(CloneArgs.CLONE_PARENT) ? group.exitSignal
+                                    : (1...64).contains(a.exitSignal) ? Signal(a.exitSignal) : nil)
                 // The thread that made it (real_parent), or for CLONE_PARENT the caller's own.
                 g.parentThreadID = has(CloneArgs.CLONE_PARENT) ? group.parentThreadID : self.tid
                 parent?.children.append(g)

@@ -106,6 +106,8 @@ extension Task {
     /// but init and the caller's own; < -1 a process group. Signal 0 probes.
     public func kill(pid: Int32, _ info: SignalInfo) throws(Errno) {
         guard info.signo >= 0, info.signo <= 64 else { throw .EINVAL }
+        // -INT_MIN has no group to name (Linux: ESRCH before anything else).
+        guard pid != Int32.min else { throw .ESRCH }
         try kernel.locked { () throws(Errno) in
             let targets: [ThreadGroup]
             if pid > 0 {

@@ -315,6 +315,15 @@ public final class MemoryManager: Sendable {
         guard let oldLen = GuestAddress(oldLength).pageUp?.rawValue, let newLen = GuestAddress(newLength).pageUp?.rawValue,
               newLen > 0 else { throw .EINVAL }
         guard oldLen > 0 else { throw .EINVAL } // duplicating a shared mapping is not supported
+        // A range past the top of the address space: shrinking unmaps it
+        // (munmap's EINVAL), growing finds no VMA to cover it (EFAULT).
+        let (oldEnd, oldWraps) = old.rawValue.addingReportingOverflow(oldLen)
+        guard !oldWraps, oldEnd <= layout.top.rawValue else { throw newLen < oldLen ? .EINVAL : .EFAULT }
+        if fixed {
+            let (destEnd, destWraps) = newAddress.rawValue.addingReportingOverflow(newLen)
+            guard !destWraps, destEnd <= layout.top.rawValue else { throw .EINVAL }
+        }
+        let (growEnd, growWraps) = old.rawValue.addingReportingOverflow(newLen)
         return try state.withLock { (s: inout State) throws(Errno) -> GuestAddress in
             let oldRange = old..<(old + oldLen)
             guard let vma = s.vmas.find(old), vma.end >= oldRange.upperBound else { throw .EFAULT }
@@ -323,8 +332,8 @@ public final class MemoryManager: Sendable {
                     if newLen < oldLen { try unmapLocked(&s, (old + newLen)..<oldRange.upperBound, mirror: true) }
                     return old
                 }
-                let grow = oldRange.upperBound..<(old + newLen)
-                if old + newLen <= layout.top, vma.end == oldRange.upperBound, s.vmas.isFree(grow) {
+                if !growWraps, growEnd <= layout.top.rawValue, vma.end == oldRange.upperBound,
+                   s.vmas.isFree(oldRange.upperBound..<GuestAddress(growEnd)) {
                     // Grow in place: a fresh run of the memory file behind the
                     // old contents, so the VMA stays one contiguous chunk.
                     try move(&s, vma.slice(oldRange), to: old, newLength: newLen)
@@ -365,9 +374,11 @@ public final class MemoryManager: Sendable {
     /// madvise(2).
     public func advise(_ addr: GuestAddress, length: UInt64, advice: Int32) throws(Errno) {
         guard addr.isPageAligned, let len = GuestAddress(length).pageUp?.rawValue else { throw .EINVAL }
+        let (end, wraps) = addr.rawValue.addingReportingOverflow(len)
+        guard !wraps else { throw .EINVAL }
         guard MemoryAdvice.known.contains(advice) else { throw .EINVAL }
         if len == 0 { return }
-        let range = addr..<(addr + len)
+        let range = addr..<GuestAddress(end)
         try state.withLock { (s: inout State) throws(Errno) in
             let discards = advice == MemoryAdvice.MADV_DONTNEED || advice == MemoryAdvice.MADV_FREE
             if discards { try unshareLocked(&s, range) }
@@ -527,6 +538,9 @@ public final class MemoryManager: Sendable {
 
     /// Copies are made under the lock: see buffersLocked.
     public func copyIn(_ addr: GuestAddress, _ count: Int) throws(Errno) -> [UInt8] {
+        // The range is checked before the sentry allocates for it (and again
+        // as the bytes move): a negative or unmapped count is EFAULT.
+        guard count >= 0, accessiblePrefix([GuestRange(addr, count)], write: false) == count else { throw .EFAULT }
         var out = [UInt8](repeating: 0, count: count)
         try state.withLock { (s: inout State) throws(Errno) in
             var at = 0
