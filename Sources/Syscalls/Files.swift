@@ -18,6 +18,7 @@ enum Files {
         if flags.contains(.path) {
             flags = OpenFlags(rawValue: rawFlags & (OpenFlags.path.rawValue | OpenFlags.directory.rawValue | OpenFlags.noFollow.rawValue | OpenFlags.closeOnExec.rawValue))
         }
+        try checkCreateFlags(flags)
         if flags.contains(.tmpFile) {
             guard flags.writable else { throw .EINVAL }
             throw .EOPNOTSUPP   // no filesystem of the sentry makes unnamed files yet
@@ -29,6 +30,12 @@ enum Files {
 
     static func creat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         try openAt(t, AtFlags.AT_FDCWD, a.address(0), OpenFlags([.writeOnly, .create, .truncate]).rawValue, a.uint32(1))
+    }
+
+    /// build_open_flags' rule for every open: O_CREAT with O_DIRECTORY (and so
+    /// with O_TMPFILE, which includes it) is EINVAL.
+    static func checkCreateFlags(_ flags: OpenFlags) throws(Errno) {
+        if flags.contains(.create) && flags.contains(.directory) { throw .EINVAL }
     }
 
     /// openat2: open(2)'s flags, strictly checked, and RESOLVE_* for the walk.
@@ -43,7 +50,12 @@ enum Files {
         let resolve = how.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self) }
         guard flags >> 32 == 0, flags & ~UInt64(0o37777777) == 0 else { throw .EINVAL }
         guard resolve & ~0x3f == 0 else { throw .EINVAL }
+        guard resolve & 0x18 != 0x18 else { throw .EINVAL }   // RESOLVE_BENEATH and RESOLVE_IN_ROOT exclude each other
         let f = OpenFlags(rawValue: Int32(flags))
+        try checkCreateFlags(f)
+        // openat2 does not strip what O_PATH ignores: it refuses it.
+        let pathFlags = OpenFlags.path.rawValue | OpenFlags.directory.rawValue | OpenFlags.noFollow.rawValue | OpenFlags.closeOnExec.rawValue
+        if f.contains(.path) && f.rawValue & ~pathFlags != 0 { throw .EINVAL }
         if !(f.contains(.create) || f.contains(.tmpFile)) && mode != 0 { throw .EINVAL }
         guard mode & ~0o7777 == 0 else { throw .EINVAL }
         if resolve & 0x20 != 0 { throw .EAGAIN }   // RESOLVE_CACHED: the sentry has no lookup cache to answer from

@@ -17,7 +17,7 @@ enum SentryExit: Int32 {
 
     static func of(_ e: LoadError) -> SentryExit {
         switch e {
-        case .notFound, .unreadable: return .noSuchFile
+        case .notFound, .unreadable, .notExecutable: return .noSuchFile
         case .notELF: return .notELF
         case .truncated, .corrupt: return .corruptELF
         case .wrongArchitecture: return .wrongArchitecture
@@ -64,7 +64,7 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run PROGRAM [ARGS...] in the sandbox.",
-        discussion: "The exit status is the guest's; 128+N if a signal N killed it. The sentry's own failures: 64 bad flags, 65 not ELF, 66 no such file, 67 truncated or corrupt ELF, 68 not x86-64, 69 its interpreter (PT_INTERP) missing or unusable, 70 internal error, 71 platform unavailable."
+        discussion: "The exit status is the guest's; 128+N if a signal N killed it. The sentry's own failures: 64 bad flags, 65 not ELF, 66 no such file or not executable, 67 truncated or corrupt ELF, 68 not x86-64, 69 its interpreter (PT_INTERP) missing or unusable, 70 internal error, 71 platform unavailable."
     )
 
     @Option(help: "Trapping backend: auto, ptrace, systrap or vmexec (see `sentry platforms`).")

@@ -11,6 +11,7 @@ extension Task {
             switch error {
             case .load(.notFound): throw .ENOENT
             case .load(.unreadable(_, let e)): throw e
+            case .load(.notExecutable), .load(.interpreter(_, .notExecutable)): throw .EACCES
             // The interpreter's own errors, as load_elf_binary gives them:
             // open_exec's errno, ELIBBAD for a file that is no loader of ours.
             case .load(.interpreter(_, .notFound)): throw .ENOENT

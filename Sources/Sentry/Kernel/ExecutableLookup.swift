@@ -32,7 +32,7 @@ extension Kernel {
     /// `#!interpreter [arg]` from the first line of a script; nil when the
     /// file is no script or names no interpreter (execve's ENOEXEC).
     private func scriptInterpreter(_ path: String, from start: Location, _ ctx: WalkContext) -> (String, String?)? {
-        guard let file = try? vfs.open(path, from: start, flags: [], mode: 0, ctx) else { return nil }
+        guard let file = try? vfs.open(path, from: start, flags: [.nonBlock], mode: 0, ctx) else { return nil }
         let buf = Self.readPrefix(file, 256)
         guard buf.count > 2, buf[0] == 0x23, buf[1] == 0x21 else { return nil }
         let line = buf[2...].prefix { $0 != 0x0a }
@@ -62,15 +62,20 @@ extension Kernel {
 
     /// Opens `path` and validates its ELF headers.
     private func openProgram(_ path: String, from start: Location, _ ctx: WalkContext) throws(StartError) -> ProgramFile {
+        func failure(_ error: Errno) -> StartError {
+            error == .ENOENT || error == .ENOTDIR ? .load(.notFound(path)) : .load(.unreadable(path, error))
+        }
+        // What execve checks comes before the open, which would wait for a
+        // writer on a FIFO; O_NONBLOCK covers a swap in between.
+        let first: Glibc.stat
+        do { first = try vfs.stat(path, from: start, followLast: true, ctx) } catch { throw failure(error) }
+        do { try Self.checkExecutable(first, path) } catch { throw .load(error) }
         let file: FileDescription, st: Glibc.stat
         do {
-            file = try vfs.open(path, from: start, flags: [], mode: 0, ctx)
+            file = try vfs.open(path, from: start, flags: [.nonBlock], mode: 0, ctx)
             st = try file.stat()
-        } catch {
-            throw error == .ENOENT || error == .ENOTDIR ? .load(.notFound(path)) : .load(.unreadable(path, error))
-        }
-        guard st.st_mode & S_IFMT == S_IFREG else { throw .load(.unreadable(path, .EACCES)) }
-        if st.st_mode & 0o111 == 0 { throw .load(.unreadable(path, .EACCES)) }
+        } catch { throw failure(error) }
+        do { try Self.checkExecutable(st, path) } catch { throw .load(error) }
         // The ELF and program headers are all validation needs; segment
         // bounds are checked against the file's size. Linkers put the program
         // headers right after the ELF header, in the first page; read the
@@ -85,6 +90,16 @@ extension Kernel {
         do { mapping = try file.mappable() } catch { throw .load(.unreadable(path, error)) }
         guard let mapping else { throw .load(.unreadable(path, .ENODEV)) }
         return ProgramFile(file: mapping, image: image)
+    }
+
+    /// execve's EACCES cases: not a regular file, or no execute bit.
+    static func checkExecutable(_ st: Glibc.stat, _ path: String) throws(LoadError) {
+        let kind = st.st_mode & S_IFMT
+        guard kind == S_IFREG else {
+            throw .notExecutable(path, kind == S_IFDIR ? "a directory" : kind == S_IFIFO ? "a FIFO"
+                : kind == S_IFCHR || kind == S_IFBLK ? "a device" : kind == S_IFSOCK ? "a socket" : "not a regular file")
+        }
+        if st.st_mode & 0o111 == 0 { throw .notExecutable(path, "no execute permission") }
     }
 
     /// Up to `count` bytes from the start of a file (fewer at its end).

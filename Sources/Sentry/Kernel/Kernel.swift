@@ -130,7 +130,12 @@ public final class Kernel: @unchecked Sendable {
         let credentials = initialCredentials
         do { loaded = try Loader.load(exe.program, interpreter: exe.interpreter, into: mm, argv: exe.argv, envp: envp, execfn: exe.path,
                                       ids: .init(credentials)) }
-        catch { throw .guest("loading \(guestPath)", error) }
+        catch {
+            // Segments that do not fit the address space or the memory file:
+            // the file asks for what no process can have (execve: ENOMEM).
+            if error == .ENOMEM { throw .load(.corrupt(exe.path, "its segments do not fit in memory (ENOMEM)")) }
+            throw .guest("loading \(guestPath)", error)
+        }
         let space: AddressSpace, context: PlatformContext
         do {
             space = try platform.makeAddressSpace()

@@ -193,7 +193,7 @@ extension Task {
         let (mask, stack) = kernel.locked { (savedMask ?? signalMask, altStack) }
         var sp = regs.sp &- SignalFrame.redZone
         if action.flags & SignalAction.SA_ONSTACK != 0 && stack.enabled && !stack.contains(regs.sp) {
-            sp = stack.sp + stack.size
+            sp = stack.sp &+ stack.size   // the guest's numbers: a frame there that wraps faults, as on Linux
         }
         let fpu: [UInt8]
         do { fpu = try context.fpuState(space) } catch { throw .EFAULT }

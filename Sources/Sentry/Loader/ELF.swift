@@ -3,6 +3,7 @@
 public enum LoadError: Error, Equatable, CustomStringConvertible {
     case notFound(String)
     case unreadable(String, Errno)
+    case notExecutable(String, String)
     case notELF(String)
     case truncated(String, String)
     case corrupt(String, String)
@@ -14,6 +15,7 @@ public enum LoadError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .notFound(let p): return "\(p): no such file"
         case .unreadable(let p, let e): return "\(p): cannot read: \(e.message)"
+        case .notExecutable(let p, let why): return "\(p): cannot execute: Permission denied (\(why))"
         case .notELF(let p): return "\(p): not an ELF executable"
         case .truncated(let p, let what): return "\(p): truncated ELF file (\(what))"
         case .corrupt(let p, let what): return "\(p): corrupt ELF file (\(what))"
