@@ -48,8 +48,8 @@ enum ReadWrite {
     static func pread64(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.readable else { throw .EBADF }
-        guard a.int(3) >= 0 else { throw .EINVAL }
         let n = a.count(2)
+        try checkRange(a.int(3), n)
         if n == 0 { return 0 }
         return Int64(try t.read(file, into: [GuestRange(a.address(1), n)], at: a.int(3)))
     }
@@ -57,8 +57,8 @@ enum ReadWrite {
     static func pwrite64(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.writable else { throw .EBADF }
-        guard a.int(3) >= 0 else { throw .EINVAL }
         let n = a.count(2)
+        try checkRange(a.int(3), n)
         if n == 0 { return 0 }
         return Int64(try t.write(file, from: [GuestRange(a.address(1), n)], at: a.int(3)))
     }
@@ -68,6 +68,12 @@ enum ReadWrite {
         let whence = a.int32(2)
         guard (0...4).contains(whence) else { throw .EINVAL }
         return try file.seek(a.int(1), whence: whence)
+    }
+
+    /// rw_verify_area: a negative position, or one whose sum with the count
+    /// passes the largest offset, is EINVAL.
+    static func checkRange(_ offset: Int64, _ count: Int) throws(Errno) {
+        guard offset >= 0, !offset.addingReportingOverflow(Int64(count)).overflow else { throw .EINVAL }
     }
 
     /// EPIPE on a write also sends SIGPIPE to the writer, as Linux does.

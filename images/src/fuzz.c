@@ -295,7 +295,8 @@ int main(int argc, char **argv) {
     pid_t pids[64] = { 0 };
     long starts[64] = { 0 };
     uint64_t reaped = 0, done = 0;
-    long children = 0, exited = 0, signaled = 0, timeouts = 0;
+    long children = 0, exited = 0, signaled = 0, timeouts = 0, stuck = 0;
+    long killed_at[64] = { 0 };
     int running = 0;
     for (;;) {
         done = reaped;
@@ -313,7 +314,7 @@ int main(int argc, char **argv) {
                 child(seed, i, children, calls, threads);
             }
             if (pid < 0) { perror("fuzz: fork"); break; }
-            pids[i] = pid; starts[i] = now_ms();
+            pids[i] = pid; starts[i] = now_ms(); killed_at[i] = 0;
             children++; running++;
         }
         if (running == 0) break;
@@ -331,8 +332,19 @@ int main(int argc, char **argv) {
         if (w < 0 && errno != EINTR) { fprintf(stderr, "fuzz: waitpid: %s with %d running\n", strerror(errno), running); return 1; }
         // A child blocked too long is killed: a hang is not what is measured.
         long t = now_ms();
-        for (int i = 0; i < nchildren; i++)
-            if (pids[i] && t - starts[i] > CHILD_TIMEOUT_MS) { kill(pids[i], SIGKILL); starts[i] = t + 1000000; timeouts++; }
+        for (int i = 0; i < nchildren; i++) {
+            if (!pids[i]) continue;
+            if (!killed_at[i] && t - starts[i] > CHILD_TIMEOUT_MS) { kill(pids[i], SIGKILL); killed_at[i] = t; timeouts++; }
+            // SIGKILL must end any task: one still there 10 s later is a sentry bug.
+            if (killed_at[i] && t - killed_at[i] > 10000) {
+                char path[64], buf[512] = "";
+                snprintf(path, sizeof path, "/proc/%d/stat", pids[i]);
+                int fd = open(path, O_RDONLY);
+                if (fd >= 0) { ssize_t n = read(fd, buf, sizeof buf - 1); if (n > 0) buf[n] = 0; close(fd); }
+                printf("fuzz: STUCK child %d survives SIGKILL: %s\n", pids[i], buf);
+                pids[i] = 0; running--; stuck++;
+            }
+        }
         struct timespec ts = { 0, 1000000 };
         nanosleep(&ts, 0);
     }
@@ -340,7 +352,7 @@ int main(int argc, char **argv) {
     printf("fuzz: seen");
     for (int i = 0; i < MAXNR; i++) if (sh->seen[i]) { distinct++; printf(" %d", i); }
     printf("\n");
-    printf("fuzz: done seed=%llu calls=%llu distinct=%u children=%ld exited=%ld signaled=%ld timeouts=%ld init-signals=%ld\n",
-           (unsigned long long)seed, (unsigned long long)done, distinct, children, exited, signaled, timeouts, init_signals);
+    printf("fuzz: done seed=%llu calls=%llu distinct=%u children=%ld exited=%ld signaled=%ld timeouts=%ld init-signals=%ld stuck=%ld\n",
+           (unsigned long long)seed, (unsigned long long)done, distinct, children, exited, signaled, timeouts, init_signals, stuck);
     return 0;
 }

@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+@testable import Sentry
+
+/// No guest can crash the sentry or change the host: guest-controlled
+/// numbers at the edges of their types (compared with Linux), a bounded run
+/// of the syscall fuzzer on every platform, and a corpus of corrupt ELF files.
+@Suite(.serialized) struct RobustnessTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
+    /// What a sentry crash looks like on stderr (Swift's runtime and backtracer).
+    static func crashed(_ r: Harness.Result) -> Bool {
+        r.status == 70 || r.stderr.contains("Fatal error") || r.stderr.contains("Backtracing") || r.stderr.contains("Swift runtime failure")
+    }
+
+    /// images/src/overflow.c: each line was once a Swift trap. Lines marked
+    /// "6.1:" are where kernels after 6.1 answer differently (this host may
+    /// run one); they are checked against 6.1's mm/mremap.c instead.
+    static let linux61: [String: String] = [
+        "6.1: mremap(old range wraps, grow)": "-1 EFAULT",        // vma_to_resize: old_len > vm_end - addr
+        "6.1: mremap(grow past 2^64, maymove)": "-1 ENOMEM",     // not expandable, no free area that large
+    ]
+
+    static func split(_ out: String) -> (common: [String], v61: [String: String]) {
+        var common: [String] = [], v61: [String: String] = [:]
+        for line in out.split(separator: "\n").map(String.init) {
+            if line.hasPrefix("6.1: "), let eq = line.range(of: " = ") {
+                v61[String(line[..<eq.lowerBound])] = String(line[eq.upperBound...])
+            } else {
+                common.append(line)
+            }
+        }
+        return (common, v61)
+    }
+
+    @Test(arguments: Harness.platforms)
+    func edgeValuesAnswerAsLinux(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("overflow"), [])
+        let boxed = Harness.sandboxed(platform, Harness.image("overflow"))
+        #expect(!Self.crashed(boxed), "\(boxed.stderr)")
+        #expect(boxed.status == 0 && native.status == 0)
+        let n = Self.split(native.stdout), b = Self.split(boxed.stdout)
+        #expect(b.common == n.common)
+        #expect(b.common.count > 25)
+        #expect(b.v61 == Self.linux61)
+    }
+
+    /// A few thousand random syscalls per platform from fixed seeds: the
+    /// sentry survives (init prints its count), nothing in the host tree
+    /// around the writable scratch directory changes.
+    @Test(arguments: Harness.platforms)
+    func fuzzerSmoke(_ platform: Harness.TestPlatform) throws {
+        let dir = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fm = FileManager.default
+        let rw = dir.appendingPathComponent("rw"), ro = dir.appendingPathComponent("ro")
+        try fm.createDirectory(at: rw.appendingPathComponent("d"), withIntermediateDirectories: true)
+        try fm.createDirectory(at: ro.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        try "scratch\n".write(to: rw.appendingPathComponent("f"), atomically: false, encoding: .utf8)
+        try "read-only\n".write(to: ro.appendingPathComponent("file"), atomically: false, encoding: .utf8)
+        try "deeper\n".write(to: ro.appendingPathComponent("sub/x"), atomically: false, encoding: .utf8)
+        func snapshot() -> [String] {
+            var out: [String] = []
+            for base in [ro, dir] {
+                guard let e = fm.enumerator(atPath: base.path) else { continue }
+                for case let rel as String in e where base == ro || !rel.hasPrefix("rw") {
+                    let p = base.appendingPathComponent(rel).path
+                    var st = stat()
+                    lstat(p, &st)
+                    let data = (try? Data(contentsOf: URL(fileURLWithPath: p))).map { $0.base64EncodedString() } ?? "-"
+                    out.append("\(p) \(st.st_mode) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(data)")
+                }
+            }
+            return out.sorted()
+        }
+        let before = snapshot()
+        let seed = 1000 + (Harness.platforms.firstIndex { $0.rawValue == platform.rawValue } ?? 0)
+        let r = Harness.sandboxed(platform, Harness.image("fuzz"), ["\(seed)", "2500", "4"],
+                                  extra: ["--bind", "\(rw.path):/scratch:rw", "--bind", "\(ro.path):/ro:ro"])
+        #expect(!Self.crashed(r), "\(r.stderr.suffix(2000))")
+        #expect(r.status == 0, "fuzz seed \(seed) on \(platform.rawValue): status \(r.status)")
+        let done = r.stdout.split(separator: "\n").first { $0.hasPrefix("fuzz: done ") }
+        #expect(done != nil, "no final count line:\n\(r.stdout.suffix(500))")
+        #expect(!r.stdout.contains("STUCK"), "\(r.stdout)")
+        if let done, let calls = done.split(separator: " ").first(where: { $0.hasPrefix("calls=") }) {
+            #expect((Int(calls.dropFirst(6)) ?? 0) >= 2500)
+        }
+        #expect(snapshot() == before, "the host tree changed")
+    }
+
+    /// images/elfcorpus/gen: every case ends with its documented status and
+    /// one line from the sentry, or runs as a guest; a guest's execve of the
+    /// same file answers an errno. Never exit 70, never a crash.
+    @Test func corruptELFCorpus() throws {
+        let platform = try #require(Harness.platforms.first)
+        let dir = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let gen = Harness.run("/usr/bin/env", ["python3", Harness.images.appendingPathComponent("elfcorpus/gen").path, dir.path, "1"])
+        try #require(gen.status == 0, "the generator failed: \(gen.stderr)")
+        let manifest = try String(contentsOf: dir.appendingPathComponent("MANIFEST"), encoding: .utf8)
+        var cases = 0
+        for line in manifest.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
+            guard parts.count >= 2 else { continue }
+            let (name, expected) = (parts[0], parts[1])
+            let path = dir.appendingPathComponent(name).path
+            let r = Harness.sandboxed(platform, path)
+            cases += 1
+            #expect(!Self.crashed(r), "\(name): \(r.stderr.suffix(1000))")
+            let own = (64...71).contains(r.status)
+            if own {
+                let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.isEmpty }
+                #expect(lines.count == 1 && lines[0].hasPrefix("sentry: "), "\(name): \(r.stderr)")
+            }
+            switch expected {
+            case "guest": #expect(!own, "\(name) should run as a guest: \(r.status) \(r.stderr)")
+            case "any": break
+            default: #expect(r.status == Int32(expected), "\(name): status \(r.status), expected \(expected): \(r.stderr)")
+            }
+            // The same file through a guest's execve.
+            let e = Harness.sandboxed(platform, Harness.image("overflow"), ["exec", path])
+            #expect(!Self.crashed(e), "execve \(name): \(e.stderr.suffix(1000))")
+            #expect(e.status != 70)
+        }
+        #expect(cases > 100)
+    }
+}
