@@ -182,10 +182,17 @@ static void one_call(int me) {
         if (nr == 62 && (int32_t)a[0] == INT_MIN + 0 && below(2)) a[0] = (uint64_t)(int64_t)INT_MIN;
         break;
     case 56: case 435: case 57: case 58:  // clone, clone3, fork, vfork
-        if (nr == 56) { a[0] &= ~(uint64_t)CLONE_UNSAFE; a[1] = 0; }
+        // A child whose parent dies first is reparented to init, and its exit
+        // signal should become SIGCHLD (Linux resets it); init has a handler for
+        // every other signal, but SIGKILL and SIGSTOP would end or stop the run.
+        if (nr == 56) {
+            a[0] &= ~(uint64_t)CLONE_UNSAFE; a[1] = 0;
+            if ((a[0] & 0xff) == SIGKILL || (a[0] & 0xff) == SIGSTOP) a[0] = (a[0] & ~0xffULL) | SIGCHLD;
+        }
         if (nr == 435) {  // clone3 with a struct made safe the same way
             uint64_t *ca = (uint64_t *)page;
             ca[0] &= ~(uint64_t)CLONE_UNSAFE;
+            if (ca[4] == SIGKILL || ca[4] == SIGSTOP) ca[4] = SIGCHLD;
             ca[5] = ca[6] = 0;  // stack, stack_size
             a[0] = (uint64_t)page; a[1] = below(4) ? 88 : pool_value();
         }
