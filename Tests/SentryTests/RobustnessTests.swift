@@ -88,6 +88,15 @@ import Testing
         #expect(snapshot() == before, "the host tree changed")
     }
 
+    /// The same under --strace: formatting reads guest memory with the
+    /// guest's numbers too.
+    @Test func fuzzerSmokeTraced() throws {
+        let platform = try #require(Harness.platforms.first)
+        let r = Harness.sandboxed(platform, Harness.image("fuzz"), ["2000", "1500", "4"], extra: ["--strace", "-o", "/dev/null"])
+        #expect(!Self.crashed(r), "\(r.stderr.suffix(2000))")
+        #expect(r.status == 0 && r.stdout.contains("fuzz: done "), "status \(r.status)")
+    }
+
     /// images/elfcorpus/gen: every case ends with its documented status and
     /// one line from the sentry, or runs as a guest; a guest's execve of the
     /// same file answers an errno. Never exit 70, never a crash.

@@ -38,12 +38,16 @@
 struct shared {
     volatile uint64_t calls[64];        // per child slot: calls made
     volatile uint8_t seen[MAXNR];       // numbers tried
+    // The call each thread of a child is in (or made last): number and
+    // arguments, reported if the child outlives SIGKILL.
+    volatile uint64_t last[64][3][7];
 };
 static struct shared *sh;
 static int safe_mode;
 
 // xorshift64*: small, seedable, the same everywhere.
 static __thread uint64_t rs;
+static __thread int tslot;   // 0: the child's main thread, 1-2: its fuzzing threads
 static uint64_t rnd(void) { rs ^= rs >> 12; rs ^= rs << 25; rs ^= rs >> 27; return rs * 0x2545F4914F6CDD1DULL; }
 static uint64_t below(uint64_t n) { return n ? rnd() % n : 0; }
 
@@ -157,6 +161,8 @@ static long raw_forky(long nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, u
 // CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_DETACHED: a child sharing
 // our memory or stack would corrupt us before its exit.
 
+static int init_handles(uint64_t sig) { return sig != SIGKILL && sig != SIGSTOP && sig != 32 && sig != 33; }
+
 static const long safe_calls[] = { 39, 102, 104, 107, 108, 110, 63, 186, 24 };
 
 static void one_call(int me) {
@@ -169,6 +175,9 @@ static void one_call(int me) {
     for (int i = 0; i < 6; i++) a[i] = pool_arg();
     if (nr >= 0 && nr < MAXNR) sh->seen[nr] = 1;
     sh->calls[me]++;
+    volatile uint64_t *rec = sh->last[me][tslot];
+    rec[0] = (uint64_t)nr;
+    for (int i = 0; i < 6; i++) rec[i + 1] = a[i];
     if (safe_mode) { raw(nr, 0, 0, 0, 0, 0, 0); return; }
     switch (nr) {
     case 62: case 200: case 129:  // kill, tkill, rt_sigqueueinfo: never init (nor everyone)
@@ -184,15 +193,16 @@ static void one_call(int me) {
     case 56: case 435: case 57: case 58:  // clone, clone3, fork, vfork
         // A child whose parent dies first is reparented to init, and its exit
         // signal should become SIGCHLD (Linux resets it); init has a handler for
-        // every other signal, but SIGKILL and SIGSTOP would end or stop the run.
+        // every signal but SIGKILL, SIGSTOP and glibc's own 32 and 33, which
+        // would end or stop the run.
         if (nr == 56) {
             a[0] &= ~(uint64_t)CLONE_UNSAFE; a[1] = 0;
-            if ((a[0] & 0xff) == SIGKILL || (a[0] & 0xff) == SIGSTOP) a[0] = (a[0] & ~0xffULL) | SIGCHLD;
+            if (!init_handles(a[0] & 0xff)) a[0] = (a[0] & ~0xffULL) | SIGCHLD;
         }
         if (nr == 435) {  // clone3 with a struct made safe the same way
             uint64_t *ca = (uint64_t *)page;
             ca[0] &= ~(uint64_t)CLONE_UNSAFE;
-            if (ca[4] == SIGKILL || ca[4] == SIGSTOP) ca[4] = SIGCHLD;
+            if (ca[4] < 65 && !init_handles(ca[4])) ca[4] = SIGCHLD;
             ca[5] = ca[6] = 0;  // stack, stack_size
             a[0] = (uint64_t)page; a[1] = below(4) ? 88 : pool_value();
         }
@@ -224,7 +234,8 @@ static void count_signal(int sig) { (void)sig; init_signals++; }
 
 static int g_calls, g_me;
 static void *thread_main(void *arg) {
-    rs = (uint64_t)(uintptr_t)arg | 1;
+    tslot = (int)((uintptr_t)arg & 3);
+    rs = (uint64_t)(uintptr_t)arg | 4;
     for (int i = 0; i < g_calls / 2; i++) one_call(g_me);
     return 0;
 }
@@ -247,7 +258,7 @@ static void child(uint64_t seed, int me, long nth, int calls, int threads) {
     if (threads && !safe_mode && below(4) == 0) {
         g_calls = calls; g_me = me;
         pthread_t t[2];
-        for (int i = 0; i < 2; i++) pthread_create(&t[i], 0, thread_main, (void *)(uintptr_t)rnd());
+        for (int i = 0; i < 2; i++) pthread_create(&t[i], 0, thread_main, (void *)(uintptr_t)((rnd() & ~3ULL) | (uint64_t)(i + 1)));
     }
     for (int i = 0; i < calls; i++) {
         if (i % 16 == 0) refill();
@@ -314,6 +325,7 @@ int main(int argc, char **argv) {
             if (planned >= ncalls) break;
             int calls = ncalls - planned < CALLS_PER_CHILD ? (int)(ncalls - planned) : CALLS_PER_CHILD;
             sh->calls[i] = 0;
+            memset((void *)sh->last[i], 0, sizeof sh->last[i]);
             pid_t pid = fork();
             if (pid == 0) {
                 sa.sa_handler = SIG_DFL;
@@ -349,6 +361,12 @@ int main(int argc, char **argv) {
                 int fd = open(path, O_RDONLY);
                 if (fd >= 0) { ssize_t n = read(fd, buf, sizeof buf - 1); if (n > 0) buf[n] = 0; close(fd); }
                 printf("fuzz: STUCK child %d survives SIGKILL: %s\n", pids[i], buf);
+                for (int k = 0; k < 3; k++) {
+                    volatile uint64_t *r = sh->last[i][k];
+                    if (r[0] || r[1]) printf("fuzz: STUCK child %d thread %d last call %llu(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx)\n", pids[i], k,
+                        (unsigned long long)r[0], (unsigned long long)r[1], (unsigned long long)r[2], (unsigned long long)r[3],
+                        (unsigned long long)r[4], (unsigned long long)r[5], (unsigned long long)r[6]);
+                }
                 pids[i] = 0; running--; stuck++;
             }
         }

@@ -39,8 +39,9 @@ struct ArgPrinter {
             return Decode.quote(b[...], truncated: false)
         case .inBuffer(let c): return string(at: v, count: Int(clamping: args[c]))
         case .outBuffer: return string(at: v, count: Int(max(0, result)))
-        case .iovecIn(let c): return iovecs(v, count: Int(args[c]), limit: Int.max)
-        case .iovecOut(let c): return iovecs(v, count: Int(args[c]), limit: Int(max(0, result)))
+        // iovcnt is an int: the register's upper half is not looked at.
+        case .iovecIn(let c): return iovecs(v, count: Int(Int32(truncatingIfNeeded: args[c])), limit: Int.max)
+        case .iovecOut(let c): return iovecs(v, count: Int(Int32(truncatingIfNeeded: args[c])), limit: Int(max(0, result)))
         case .openFlags: return Decode.openFlags(v)
         case .openMode(let fa):
             let fl = args[fa]
