@@ -20,8 +20,8 @@ enum Memory {
         let file = try t.fds.get(FileDescriptor(fd))
         // file_mmap_ok: the mapped range must end within the largest file
         // offset (MAX_LFS_FILESIZE).
-        guard let len = GuestAddress(length).pageUp?.rawValue, len <= UInt64(Int64.max),
-              offset <= UInt64(Int64.max) - len else { throw .EOVERFLOW }
+        guard let len = GuestAddress(length).pageUp?.rawValue else { throw .ENOMEM }
+        guard len <= UInt64(Int64.max), offset <= UInt64(Int64.max) - len else { throw .EOVERFLOW }
         guard file.flags.readable else { throw .EACCES }
         if flags.contains(.shared) && protection.contains(.write) && !file.flags.writable { throw .EACCES }
         if let dev = file as? DeviceFile, dev.kind == .zero {
