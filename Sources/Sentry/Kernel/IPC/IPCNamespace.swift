@@ -87,7 +87,7 @@ struct IPCPerm {
     /// ipcperms(): `flag`'s permission bits (e.g. 0o400 read, 0o200 write)
     /// against the owner, group or other class the caller falls in.
     func allows(_ flag: Int32, _ c: IPCCredentials) -> Bool {
-        let requested = UInt32((flag >> 6) | (flag >> 3) | flag) & 0o7
+        let requested = UInt32(bitPattern: (flag >> 6) | (flag >> 3) | flag) & 0o7
         var granted = mode
         if c.uid == cuid || c.uid == uid { granted >>= 6 }
         else if c.gid == cgid || c.gid == gid || c.groups.contains(cgid) || c.groups.contains(gid) { granted >>= 3 }
@@ -153,7 +153,7 @@ struct IPCRegistry<Object: IPCObject> {
         while byIndex[index] != nil { index += 1 }
         let seq = nextSeq
         nextSeq = nextSeq >= Int32.max / IPC.seqMultiplier - 1 ? 0 : nextSeq + 1
-        let object = try make(IPCPerm(key: key, creator: c, mode: UInt32(flags) & 0o777, seq: UInt16(truncatingIfNeeded: seq)))
+        let object = try make(IPCPerm(key: key, creator: c, mode: UInt32(bitPattern: flags) & 0o777, seq: UInt16(truncatingIfNeeded: seq)))
         object.id = seq * IPC.seqMultiplier + index
         byIndex[index] = object
         return object.id
