@@ -48,6 +48,13 @@ int main(int argc, char **argv) {
     show("6.1: mremap(grow past 2^64, maymove)", (long)syscall(SYS_mremap, m, page, -(uintptr_t)m + page, MREMAP_MAYMOVE, 0) == -1 ? -1 : 0);
     show("mremap(fixed dest wraps)", (long)syscall(SYS_mremap, m, page, 2 * page, MREMAP_MAYMOVE | MREMAP_FIXED, (uintptr_t)-page) == -1 ? -1 : 0);
 
+    // One private writable mapping larger than RAM and swap: the default
+    // overcommit heuristic refuses it; MAP_NORESERVE or PROT_READ is not charged.
+    show("mmap(2^41 rw private)", mmap(0, 1UL << 41, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED ? -1 : 0);
+    void *nr = mmap(0, 1UL << 41, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    show("mmap(2^41 rw private noreserve)", nr == MAP_FAILED ? -1 : 0);
+    if (nr != MAP_FAILED) munmap(nr, 1UL << 41);
+
     // clone3 with a stack whose top wraps (EINVAL before any child exists).
     uint64_t ca[11] = { 0 };
     ca[4] = SIGCHLD; ca[5] = (uint64_t)-page; ca[6] = 2 * page;

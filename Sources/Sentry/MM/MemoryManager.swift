@@ -1,3 +1,4 @@
+import CSwitch
 import Glibc
 import Synchronization
 
@@ -137,6 +138,12 @@ public final class MemoryManager: Sendable {
         guard length > 0, let len = GuestAddress(length).pageUp?.rawValue, len > 0 else {
             throw length == 0 ? .EINVAL : .ENOMEM
         }
+        // Linux's default overcommit heuristic (__vm_enough_memory with
+        // OVERCOMMIT_GUESS): private writable memory it would have to back,
+        // larger than all RAM and swap, is refused at once.
+        if !flags.contains(.shared), prot.contains(.write), !flags.contains(.noReserve), len > Self.overcommitLimit {
+            throw .ENOMEM
+        }
         return try state.withLock { (s: inout State) throws(Errno) -> GuestAddress in
             let start = try chooseAddress(&s, hint: hint, length: len, flags: flags)
             let range = start..<(start + len)
@@ -162,6 +169,15 @@ public final class MemoryManager: Sendable {
             return start
         }
     }
+
+    /// RAM plus swap of the host, in bytes (what OVERCOMMIT_GUESS compares one request with).
+    static let overcommitLimit: UInt64 = {
+        var si = CSwitch.sysinfo()
+        guard sw_sysinfo(&si) == 0 else { return .max }
+        let unit = UInt64(max(si.mem_unit, 1))
+        let (total, o) = (UInt64(si.totalram) &+ UInt64(si.totalswap)).multipliedReportingOverflow(by: unit)
+        return o ? .max : total
+    }()
 
     private func chooseAddress(_ s: inout State, hint: GuestAddress, length: UInt64, flags: MapFlags) throws(Errno) -> GuestAddress {
         let fixed = flags.contains(.fixed) || flags.contains(.fixedNoReplace)
