@@ -17,6 +17,7 @@ public final class EventFD: FileDescription, @unchecked Sendable {
 
     public override var displayPath: String { "anon_inode:[eventfd]" }
     public override var waitQueue: WaitQueue? { queue }
+    public override var writesOneRecord: Bool { true }
 
     public override func readiness(_ mask: Int16) -> Int16 {
         let v = counter.withLock { $0 }
@@ -42,7 +43,7 @@ public final class EventFD: FileDescription, @unchecked Sendable {
     public override func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int {
         guard bufs.reduce(0, { $0 + $1.count }) >= 8 else { throw .EINVAL }
         var bytes = [UInt8]()
-        for b in bufs { bytes += b; if bytes.count >= 8 { break } }
+        for b in bufs where bytes.count < 8 { bytes += b.prefix(8 - bytes.count) }   // the value, not the whole buffer
         let v = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
         guard v != UInt64.max else { throw .EINVAL }
         try counter.withLock { (c: inout UInt64) throws(Errno) in

@@ -81,6 +81,10 @@ open class FileDescription: @unchecked Sendable {
     /// guest pages while the guest's memory manager is locked (see
     /// Task.read(_:into:at:)). Others read into a bounce buffer first.
     open var transfersInPlace: Bool { false }
+    /// Whether one write(2) is one operation whatever its length (eventfd
+    /// takes 8 bytes and returns 8): the count it returns ends the call,
+    /// where a pipe's blocking write goes on until every byte is in.
+    open var writesOneRecord: Bool { false }
 
     open func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int { throw .EINVAL }
     open func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int { throw .EINVAL }

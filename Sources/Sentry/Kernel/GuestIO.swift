@@ -88,7 +88,7 @@ extension Task {
                 throw error
             }
             done += n
-            if n < got || got < bounce.count { break }
+            if n < got || got < bounce.count || file.writesOneRecord { break }
         }
         return done
     }

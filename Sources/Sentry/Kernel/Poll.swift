@@ -62,6 +62,7 @@ extension Task {
                 let n = try blockingIO(file, Int16(POLLOUT)) { () throws(Errno) -> Int in try op(done) }
                 if n == 0 { break }
                 done += n
+                if file.writesOneRecord { break }
             } catch {
                 if done > 0 && (error == .ERESTARTSYS || error == .EPIPE || error == .EFAULT) { return done }
                 throw error
