@@ -177,7 +177,10 @@ enum Time {
     static func alarm(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let old = t.setRealTimer(value: Int64(a.uint32(0)) * 1_000_000_000, interval: 0)
         // Seconds left, rounded to nearest (and at least 1 if armed), as Linux.
-        return old.0 == 0 ? 0 : max(1, (old.0 + 500_000_000) / 1_000_000_000)
+        // (Without a sum: an ITIMER_REAL set by setitimer may be near 2^63 ns.)
+        // The result is an unsigned int, as alarm_setitimer returns it.
+        let secs = old.0 == 0 ? 0 : max(1, old.0 / 1_000_000_000 + (old.0 % 1_000_000_000 >= 500_000_000 ? 1 : 0))
+        return Int64(UInt32(truncatingIfNeeded: secs))
     }
 
     // MARK: - POSIX timers
