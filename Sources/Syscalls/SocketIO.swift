@@ -37,7 +37,10 @@ struct GuestIOV {
 
     /// `count` bytes from `offset` on, copied out of the guest.
     func copyIn(_ t: Task, from offset: Int, count: Int) throws(Errno) -> [UInt8] {
-        if let held { return Array(held[offset..<min(held.count, offset + count)]) }
+        if let held {
+            let from = min(max(0, offset), held.count)
+            return Array(held[from..<(from + min(max(0, count), held.count - from))])
+        }
         var out: [UInt8] = []
         out.reserveCapacity(count)
         var skip = offset
