@@ -1,4 +1,6 @@
+import CSwitch
 import Foundation
+import Glibc
 @testable import Sentry
 
 /// Runs guests natively and in the sandbox, and finds the pieces tests need.
@@ -43,6 +45,33 @@ enum Harness {
         defer { close(fd) }
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard n == bytes.count else { throw POSIXError(.EIO) }
+    }
+
+    /// Whether a native run in `dir` is a fair reference for the sentry's own
+    /// tmpfs: a local disk filesystem or tmpfs. The VM's root (9p under
+    /// overlayfs) lacks user xattrs and RWF_NOWAIT, so comparisons made
+    /// there are skipped with the reason printed.
+    static func nativeFilesystemComparable(_ dir: String, _ what: String) -> Bool {
+        var s = sw_statfs()
+        guard statfs(dir, &s) == 0 else { return true }
+        let local: Set<Int> = [0xEF53 /* ext2-4 */, 0x0102_1994 /* tmpfs */, 0x5846_5342 /* xfs */, 0x9123_683E /* btrfs */]
+        if local.contains(Int(s.f_type)) { return true }
+        print("skipping \(what): the native directory is on filesystem 0x\(String(s.f_type, radix: 16)), not a local disk or tmpfs")
+        return false
+    }
+
+    /// Why the host kernel cannot run guest `name` natively (the VM's
+    /// tinyconfig kernel has no System V IPC and no devpts), nil if it can.
+    static func nativeKernelLacks(_ name: String) -> String? {
+        switch name {
+        case "sysvipc" where !FileManager.default.fileExists(atPath: "/proc/sysvipc/shm"):
+            return "no System V IPC in the host kernel"
+        case "pty":
+            var s = sw_statfs()
+            return statfs("/dev/pts", &s) == 0 && s.f_type == 0x1cd1 /* DEVPTS_SUPER_MAGIC */ ? nil : "no devpts at /dev/pts in the host"
+        default:
+            return nil
+        }
     }
 
     struct Result: Equatable {

@@ -17,13 +17,15 @@ int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     signal(SIGPROF, onProf);
     signal(SIGVTALRM, onVirt);
-    struct itimerval it = {{0, 20000}, {0, 30000}}, cur;
+    // The first expiry after 200 ms of CPU: a 300 ms sleep must not reach it (a
+    // wall-clock timer would), whatever the sentry spent setting things up.
+    struct itimerval it = {{0, 20000}, {0, 200000}}, cur;
     printf("setitimer PROF %d\n", setitimer(ITIMER_PROF, &it, NULL));
     getitimer(ITIMER_PROF, &cur);
     // Linux rounds the value to its tick: only that some is left is certain.
     printf("interval %ld us, value left: %d\n", (long)cur.it_interval.tv_usec, cur.it_value.tv_sec > 0 || cur.it_value.tv_usec > 0);
     // Sleeping uses no CPU: no SIGPROF.
-    usleep(100 * 1000);
+    usleep(300 * 1000);
     printf("after sleeping: %d\n", prof);
     time_t start = time(NULL);
     while (prof < 3 && time(NULL) - start < 20) {}
