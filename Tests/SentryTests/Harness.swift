@@ -47,6 +47,33 @@ enum Harness {
         guard n == bytes.count else { throw POSIXError(.EIO) }
     }
 
+    /// How long one program may run before the harness kills it (the VM's
+    /// emulated CPU is tens of times slower than the host's).
+    static let runLimit: TimeInterval = 300
+
+    /// Whether the host's own loopback carries TCP (the VM's may be down):
+    /// without it a native socket test would wait for a connection forever.
+    static let hostLoopbackWorks: Bool = {
+        let l = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0), c = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        defer { close(l); close(c) }
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        a.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &a) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sp in
+                bind(l, sp, len) == 0 && listen(l, 1) == 0 && getsockname(l, sp, &len) == 0
+                    && (connect(c, sp, len) == 0 || errno == EINPROGRESS)
+            }
+        }
+        guard ok else { return false }
+        var p = pollfd(fd: c, events: Int16(POLLOUT), revents: 0)
+        guard poll(&p, 1, 2000) == 1 else { return false }
+        var err: Int32 = 0, elen = socklen_t(4)
+        getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &elen)
+        return err == 0
+    }()
+
     /// Whether a native run in `dir` is a fair reference for the sentry's own
     /// tmpfs: a local disk filesystem or tmpfs. The VM's root (9p under
     /// overlayfs) lacks user xattrs and RWF_NOWAIT, so comparisons made
@@ -93,12 +120,27 @@ enum Harness {
         guard let pid = spawn(exe, args, env: env, stdin: stdinPath ?? (stdin == nil ? "/dev/null" : inp), stdout: out, stderr: err) else {
             return Result(status: -1, stdout: "", stderr: "posix_spawn \(exe) failed")
         }
+        // A run that hangs fails the test instead of holding CI until its
+        // time runs out: killed (with its process group) after `runLimit`.
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let deadline = Date().addingTimeInterval(runLimit)
+        var timedOut = false
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid || (r < 0 && errno != EINTR) { break }
+            if Date() > deadline {
+                timedOut = true
+                kill(-pid, SIGKILL); kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                break
+            }
+            usleep(2000)
+        }
         let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let errText = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
         return Result(status: code,
                       stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+                      stderr: timedOut ? errText + "\n[killed after \(Int(runLimit)) s: the run hung]\n" : errText)
     }
 
     /// Starts `exe` with default dispositions and an empty signal mask.

@@ -95,7 +95,7 @@ import Testing
     func noHostProcessOutlivesTheSentry(_ platform: Harness.TestPlatform) throws {
         let dir = try Harness.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let pid = try Self.startShell(platform, "sleep 30 & sleep 30 & echo ready; sleep 1",
+        let pid = try Self.startShell(platform, "sleep 30 & sleep 30 & echo ready; sleep 3",
                                       output: dir.appendingPathComponent("out").path)
         // "ready" follows the two forks; their stubs may still be on their way on a loaded machine.
         var started = Self.children(of: pid)
