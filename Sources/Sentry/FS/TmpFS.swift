@@ -311,13 +311,15 @@ final class TmpfsData: @unchecked Sendable {
     }
     var seals: UInt32 { run.withLock { $0.seals } }
 
-    /// F_ADD_SEALS after its checks (EPERM once sealed; `writablyMapped`
-    /// says whether F_SEAL_WRITE must fail with EBUSY).
-    func addSeals(_ add: UInt32, writablyMapped: () -> Bool) throws(Errno) {
+    /// F_ADD_SEALS after its checks (EPERM once sealed; `writablyMapped`:
+    /// F_SEAL_WRITE fails with EBUSY). The mapping scan takes the memory
+    /// managers' locks, which rank above this leaf lock, so it runs first,
+    /// outside it.
+    func addSeals(_ add: UInt32, writablyMapped: Bool) throws(Errno) {
         try run.withLock { (r: inout Run) throws(Errno) in
             guard add & ~Seals.all == 0 else { throw .EINVAL }
             guard r.seals & Seals.seal == 0 else { throw .EPERM }
-            if add & Seals.write != 0 && r.seals & Seals.write == 0 && writablyMapped() { throw .EBUSY }
+            if add & Seals.write != 0 && r.seals & Seals.write == 0 && writablyMapped { throw .EBUSY }
             r.seals |= add
         }
     }
@@ -508,15 +510,14 @@ extension Task {
     public func addSeals(_ f: FileDescription, _ seals: UInt32) throws(Errno) {
         guard let file = f as? TmpfsFile, let data = file.node.data else { throw .EINVAL }
         guard f.flags.writable else { throw .EPERM }
-        try data.addSeals(seals) { () -> Bool in
-            let mms = kernel.locked { kernel.tasks.values.map(\.mm) }
-            return mms.contains { mm in
-                mm.vmas.contains { v in
-                    guard v.shared, v.maxProt.contains(.write), case .file(let m as TmpfsMapping, _) = v.backing else { return false }
-                    return m.node.data === data
-                }
+        let mms = kernel.locked { kernel.tasks.values.map(\.mm) }
+        let writablyMapped = seals & TmpfsData.Seals.write != 0 && mms.contains { mm in
+            mm.vmas.contains { v in
+                guard v.shared, v.maxProt.contains(.write), case .file(let m as TmpfsMapping, _) = v.backing else { return false }
+                return m.node.data === data
             }
         }
+        try data.addSeals(seals, writablyMapped: writablyMapped)
     }
 
     /// F_GET_SEALS.
