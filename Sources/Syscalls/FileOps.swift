@@ -82,6 +82,36 @@ enum FileOps {
         return Int64(total)
     }
 
+    /// splice: between a pipe and any file, or two pipes, through a sentry
+    /// buffer. The pipe side takes no offset (ESPIPE); the other side's offset,
+    /// if given, is read and written back and its file position left alone.
+    static func splice(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let flags = a.uint32(5)
+        guard flags & ~UInt32(0xf) == 0 else { throw .EINVAL }   // SPLICE_F_MOVE, NONBLOCK, MORE, GIFT
+        let input = try t.fds.get(a.fd(0)), out = try t.fds.get(a.fd(2))
+        guard input.flags.readable, out.flags.writable else { throw .EBADF }
+        let inPipe = input is PipeEnd, outPipe = out is PipeEnd
+        guard inPipe || outPipe else { throw .EINVAL }
+        if out.flags.contains(.append) { throw .EINVAL }
+        var inOff: Int64?, outOff: Int64?
+        if !a.address(1).isNull {
+            if inPipe { throw .ESPIPE }
+            inOff = try t.mm.read(a.address(1), as: Int64.self)
+        }
+        if !a.address(3).isNull {
+            if outPipe { throw .ESPIPE }
+            outOff = try t.mm.read(a.address(3), as: Int64.self)
+        }
+        if let i = input as? PipeEnd, let o = out as? PipeEnd, i.pipe === o.pipe { throw .EINVAL }   // a pipe into itself
+        if (inOff ?? 0) < 0 || (outOff ?? 0) < 0 { throw .EINVAL }
+        let count = a.count(4)
+        if count == 0 { return 0 }
+        let n = try copy(t, from: input, at: &inOff, to: out, at: &outOff, count: count, nonBlocking: flags & 2 != 0)
+        if let inOff { try t.mm.write(a.address(1), inOff) }
+        if let outOff { try t.mm.write(a.address(3), outOff) }
+        return Int64(n)
+    }
+
     static func copyFileRange(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         guard a[5] == 0 else { throw .EINVAL }
         let input = try t.fds.get(a.fd(0)), out = try t.fds.get(a.fd(2))
@@ -105,17 +135,24 @@ enum FileOps {
     /// file's own position. Only the first read and write may block; a short
     /// read or write ends the copy, as in Linux.
     private static func copy(_ t: Task, from input: FileDescription, at inOff: inout Int64?,
-                             to out: FileDescription, at outOff: inout Int64?, count: Int) throws(Errno) -> Int {
+                             to out: FileDescription, at outOff: inout Int64?, count: Int,
+                             nonBlocking: Bool = false) throws(Errno) -> Int {
         var buf = [UInt8](repeating: 0, count: min(count, 65536))
         var done = 0
         while done < count {
             let want = min(buf.count, count - done)
-            let o = inOff, first = done == 0
-            let got: Int = try Errno.typed { try buf.withUnsafeMutableBytes { b -> Int in
-                let view = UnsafeMutableRawBufferPointer(rebasing: b[0..<want])
-                if let o { return try input.pread(into: [view], at: o) }
-                return try first ? t.blockingRead(input, [view]) : input.read(into: [view])
-            } }
+            let o = inOff, first = done == 0 && !nonBlocking
+            let got: Int
+            do {
+                got = try Errno.typed { try buf.withUnsafeMutableBytes { b -> Int in
+                    let view = UnsafeMutableRawBufferPointer(rebasing: b[0..<want])
+                    if let o { return try input.pread(into: [view], at: o) }
+                    return try first ? t.blockingRead(input, [view]) : input.read(into: [view])
+                } }
+            } catch {
+                if done > 0 { break }   // an input pipe emptied after some bytes moved: return those
+                throw error
+            }
             if got == 0 { break }
             let put: Int
             do {

@@ -112,6 +112,7 @@ public let linuxAMD64: SyscallTable = {
         233: Syscall("epoll_ctl", Poll.epollCtl, [.fd, .epollCtlOp, .fd, .epollEvent]),
         270: Syscall("pselect6", Poll.pselect6, [.int, .hex, .hex, .hex, .hex, .hex]),
         271: Syscall("ppoll", Poll.ppoll, [.pollFDs, .uint, .timespecIn, .sigset, .uint]),
+        275: Syscall("splice", FileOps.splice, [.fd, .hex, .fd, .hex, .uint, .hex]),
         281: Syscall("epoll_pwait", Poll.epollPwait, [.fd, .hex, .int, .int, .sigset, .uint]),
         282: Syscall("signalfd", FDEvents.signalfd, [.fd, .sigset, .uint], .fd),
         283: Syscall("timerfd_create", FDEvents.timerfdCreate, [.int32, .hex], .fd),

@@ -70,4 +70,14 @@ import Testing
 
             """, "read-only mount on \(platform.rawValue)")
     }
+
+    /// splice between a file and a pipe at offsets, pipe to pipe, and its errnos.
+    @Test(arguments: Harness.platforms)
+    func spliceMatchesNative(_ platform: Harness.TestPlatform) throws {
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let native = Harness.run(Harness.image("splice"), [scratch.path])
+        #expect(native.status == 0, "splice natively: \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("splice"), ["/tmp"]) == native, "splice in /tmp on \(platform.rawValue)")
+    }
 }
