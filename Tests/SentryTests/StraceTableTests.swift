@@ -26,7 +26,7 @@ struct StraceTableTests {
         "pselect6": [1, 2, 3, 4, 5], "epoll_pwait": [1], "timerfd_create": [1], "timerfd_settime": [1, 2, 3],
         "timerfd_gettime": [1], "signalfd4": [3], "recvmmsg": [1], "sendmmsg": [1], "sendfile": [2], "utime": [1],
         "statfs": [1], "fstatfs": [1], "utimes": [1], "mknodat": [3], "futimesat": [2], "utimensat": [2],
-        "name_to_handle_at": [2, 3], "renameat2": [4], "memfd_create": [1], "copy_file_range": [1, 3, 5],
+        "name_to_handle_at": [2, 3], "renameat2": [4], "memfd_create": [1], "copy_file_range": [1, 3, 5], "splice": [1, 3, 5],
         "pidfd_send_signal": [2, 3], "pidfd_open": [1], "openat2": [2], "pidfd_getfd": [2], "epoll_pwait2": [1],
         "futex": [3, 4], "time": [0], "timer_create": [1, 2], "timer_settime": [2, 3], "timer_gettime": [1],
         "clock_nanosleep": [1, 3], "waitid": [2, 4], "get_robust_list": [1, 2], "rt_tgsigqueueinfo": [3],

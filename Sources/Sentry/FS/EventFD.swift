@@ -35,7 +35,7 @@ public final class EventFD: FileDescription, @unchecked Sendable {
             c -= out
             return out
         }
-        withUnsafeBytes(of: v) { src in Self.scatter(src, into: bufs) }
+        _ = withUnsafeBytes(of: v) { src in Self.scatter(src, into: bufs) }
         queue.notify()
         return 8
     }
@@ -54,20 +54,5 @@ public final class EventFD: FileDescription, @unchecked Sendable {
         return 8
     }
 
-    private static func scatter(_ src: UnsafeRawBufferPointer, into bufs: [UnsafeMutableRawBufferPointer]) {
-        var off = 0
-        for b in bufs where off < src.count {
-            let n = min(b.count, src.count - off)
-            memcpy(b.baseAddress!, src.baseAddress! + off, n)
-            off += n
-        }
-    }
-
-    public override func stat() throws(Errno) -> Glibc.stat {
-        var st = Glibc.stat()
-        st.st_mode = 0o600
-        st.st_nlink = 1
-        st.st_blksize = 4096
-        return st
-    }
+    public override func stat() throws(Errno) -> Glibc.stat { Self.anonymousInodeStat }
 }

@@ -134,3 +134,26 @@ open class FileDescription: @unchecked Sendable {
         return x
     }
 }
+
+extension FileDescription {
+    /// What fstat shows of a file on an anonymous inode (eventfd, timerfd,
+    /// signalfd, pidfd): mode 0600, one link.
+    static var anonymousInodeStat: Glibc.stat {
+        var st = Glibc.stat()
+        st.st_mode = 0o600
+        st.st_nlink = 1
+        st.st_blksize = 4096
+        return st
+    }
+
+    /// Copies `src` into `bufs` in order, as far as they reach; returns the bytes copied.
+    static func scatter(_ src: UnsafeRawBufferPointer, into bufs: [UnsafeMutableRawBufferPointer]) -> Int {
+        var off = 0
+        for b in bufs where off < src.count {
+            let n = min(b.count, src.count - off)
+            memcpy(b.baseAddress!, src.baseAddress! + off, n)
+            off += n
+        }
+        return off
+    }
+}

@@ -315,13 +315,7 @@ final class PtyEnd: FileDescription, @unchecked Sendable {
         let room = bufs.reduce(0) { $0 + $1.count }
         if room == 0 { return 0 }
         let data = master ? try pty.masterRead(room) : try pty.slaveRead(room)
-        var off = 0
-        for b in bufs where off < data.count {
-            let n = min(b.count, data.count - off)
-            data.withUnsafeBytes { memcpy(b.baseAddress!, $0.baseAddress! + off, n) }
-            off += n
-        }
-        return data.count
+        return data.withUnsafeBytes { Self.scatter($0, into: bufs) }
     }
 
     override func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int {

@@ -42,13 +42,7 @@ public final class SignalFD: FileDescription, @unchecked Sendable {
         if infos.isEmpty { throw .EAGAIN }
         var bytes: [UInt8] = []
         for i in infos { bytes += Self.record(i) }
-        var off = 0
-        for b in bufs where off < bytes.count {
-            let n = min(b.count, bytes.count - off)
-            bytes.withUnsafeBytes { memcpy(b.baseAddress!, $0.baseAddress! + off, n) }
-            off += n
-        }
-        return bytes.count
+        return bytes.withUnsafeBytes { Self.scatter($0, into: bufs) }
     }
 
     /// struct signalfd_siginfo (128 bytes).
@@ -63,11 +57,5 @@ public final class SignalFD: FileDescription, @unchecked Sendable {
         return b
     }
 
-    public override func stat() throws(Errno) -> Glibc.stat {
-        var st = Glibc.stat()
-        st.st_mode = 0o600
-        st.st_nlink = 1
-        st.st_blksize = 4096
-        return st
-    }
+    public override func stat() throws(Errno) -> Glibc.stat { Self.anonymousInodeStat }
 }

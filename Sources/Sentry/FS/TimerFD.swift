@@ -42,14 +42,7 @@ public final class TimerFD: FileDescription, @unchecked Sendable {
             defer { s.expirations = 0 }
             return s.expirations
         }
-        var off = 0
-        withUnsafeBytes(of: n) { src in
-            for b in bufs where off < 8 {
-                let k = min(b.count, 8 - off)
-                memcpy(b.baseAddress!, src.baseAddress! + off, k)
-                off += k
-            }
-        }
+        _ = withUnsafeBytes(of: n) { src in Self.scatter(src, into: bufs) }
         return 8
     }
 
@@ -108,13 +101,7 @@ public final class TimerFD: FileDescription, @unchecked Sendable {
         if let next { arm(next) }
     }
 
-    public override func stat() throws(Errno) -> Glibc.stat {
-        var st = Glibc.stat()
-        st.st_mode = 0o600
-        st.st_nlink = 1
-        st.st_blksize = 4096
-        return st
-    }
+    public override func stat() throws(Errno) -> Glibc.stat { Self.anonymousInodeStat }
 }
 
 extension Kernel {

@@ -21,13 +21,7 @@ public final class PidFD: FileDescription, @unchecked Sendable {
         kernel.locked { group.tasks.isEmpty } ? mask & Int16(POLLIN | POLLRDNORM) : 0
     }
 
-    public override func stat() throws(Errno) -> Glibc.stat {
-        var st = Glibc.stat()
-        st.st_mode = 0o600
-        st.st_nlink = 1
-        st.st_blksize = 4096
-        return st
-    }
+    public override func stat() throws(Errno) -> Glibc.stat { Self.anonymousInodeStat }
 }
 
 extension Task {
