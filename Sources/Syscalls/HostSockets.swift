@@ -117,19 +117,11 @@ enum HostSockets {
     /// ...) the host checks. A malformed header is EINVAL.
     static func hostControl(_ control: [UInt8]) throws(Errno) -> [UInt8] {
         var out: [UInt8] = []
-        var at = 0
-        while control.count - at >= 16 {
-            let (len, level, type) = control.withUnsafeBytes { r in
-                (r.loadUnaligned(fromByteOffset: at, as: UInt64.self), r.loadUnaligned(fromByteOffset: at + 8, as: Int32.self),
-                 r.loadUnaligned(fromByteOffset: at + 12, as: Int32.self))
-            }
-            guard len >= 16, len <= UInt64(control.count - at) else { throw .EINVAL }
-            let end = at + Int(len)
+        try Sockets.forEachControlMessage(control) { (level, type, whole) throws(Errno) in
             if !(level == C.SOL_SOCKET && (type == C.SCM_RIGHTS || type == C.SCM_CREDENTIALS)) {
-                out += control[at..<end]
+                out += control[whole]
                 out += [UInt8](repeating: 0, count: (8 - out.count % 8) % 8)
             }
-            at += (Int(len) + 7) & ~7   // len is at most optmem_max here
         }
         return out
     }

@@ -123,14 +123,8 @@ extension Sockets {
     static func parseControl(_ t: Task, _ control: [UInt8]) throws(Errno) -> ([FileDescription], SocketCredentials?) {
         var rights: [FileDescription] = []
         var creds: SocketCredentials?
-        var at = 0
-        while control.count - at >= 16 {
-            let (len, level, type) = control.withUnsafeBytes { r in
-                (r.loadUnaligned(fromByteOffset: at, as: UInt64.self), r.loadUnaligned(fromByteOffset: at + 8, as: Int32.self),
-                 r.loadUnaligned(fromByteOffset: at + 12, as: Int32.self))
-            }
-            guard len >= 16, len <= UInt64(control.count - at) else { throw .EINVAL }
-            let body = Array(control[(at + 16)..<(at + Int(len))])
+        try forEachControlMessage(control) { (level, type, whole) throws(Errno) in
+            let body = Array(control[(whole.lowerBound + 16)..<whole.upperBound])
             if level == C.SOL_SOCKET {
                 switch type {
                 case C.SCM_RIGHTS:
@@ -156,11 +150,21 @@ extension Sockets {
                 default: throw .EINVAL
                 }
             }
-            let (next, o) = Int(len).addingReportingOverflow(7)
-            if o { break }
-            at += next & ~7
         }
         return (rights, creds)
+    }
+
+    /// Walks a msghdr's control buffer, as CMSG_FIRSTHDR/CMSG_NXTHDR do:
+    /// each message's level, type and byte range (its 16-byte header
+    /// included); EINVAL for a header whose length is short or overruns.
+    static func forEachControlMessage(_ control: [UInt8], _ body: (Int32, Int32, Range<Int>) throws(Errno) -> Void) throws(Errno) {
+        var at = 0
+        while control.count - at >= 16 {
+            let len = control.load(UInt64.self, at: at)
+            guard len >= 16, len <= UInt64(control.count - at) else { throw .EINVAL }
+            try body(control.load(Int32.self, at: at + 8), control.load(Int32.self, at: at + 12), at..<(at + Int(len)))
+            at += (Int(len) + 7) & ~7   // len is at most the buffer's size here
+        }
     }
 
     /// sendmsg's core for every socket kind; SIGPIPE on a stream's EPIPE

@@ -56,11 +56,7 @@ public final class HostSocketFile: FileDescription, @unchecked Sendable {
         } }
     }
 
-    public override func stat() throws(Errno) -> Glibc.stat {
-        var st = Glibc.stat.synthetic(mode: S_IFSOCK | 0o777, inode: inode, device: 0x8)
-        st.st_blksize = 4096
-        return st
-    }
+    public override func stat() throws(Errno) -> Glibc.stat { SocketFile.stat(inode: inode) }
 
     public override func ioctl(_ request: UInt64, argument: GuestAddress, mm: MemoryManager) throws(Errno) -> Int64 {
         switch request {

@@ -32,7 +32,10 @@ public final class SocketFile: FileDescription, @unchecked Sendable {
     public override var waitQueue: WaitQueue? { endpoint.queue }
     public override func readiness(_ mask: Int16) -> Int16 { endpoint.readiness(mask) }
 
-    public override func stat() throws(Errno) -> Glibc.stat {
+    public override func stat() throws(Errno) -> Glibc.stat { Self.stat(inode: inode) }
+
+    /// What fstat shows of a socket of the sentry's, its own or a host one (sockfs: device 8).
+    static func stat(inode: UInt64) -> Glibc.stat {
         var st = Glibc.stat.synthetic(mode: S_IFSOCK | 0o777, inode: inode, device: 0x8)
         st.st_blksize = 4096
         return st

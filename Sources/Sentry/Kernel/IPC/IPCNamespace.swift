@@ -122,6 +122,18 @@ class IPCObject: @unchecked Sendable {   // guarded by IPCNamespace.lock
 
     init(perm: IPCPerm) { self.perm = perm }
 
+    /// IPC_SET: the owner, the creator or a privileged caller gives the
+    /// object the owner and mode of the guest's *id64_ds (`input`, at least
+    /// `length` bytes); `more` checks and applies what else that kind takes.
+    func set(from input: [UInt8]?, length: Int = 48, _ c: IPCCredentials,
+             more: (_ input: [UInt8]) throws(Errno) -> Void = { _ throws(Errno) in }) throws(Errno) {
+        guard let input, input.count >= length else { throw .EFAULT }
+        guard perm.ownedBy(c) else { throw .EPERM }
+        try more(input)
+        perm.set(uid: input.load(UInt32.self, at: 4), gid: input.load(UInt32.self, at: 8), mode: input.load(UInt32.self, at: 20))
+        changeTime = IPCObject.now()
+    }
+
     static func now() -> Int { Int(time(nil)) }
 }
 

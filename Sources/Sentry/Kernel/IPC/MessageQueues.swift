@@ -118,14 +118,12 @@ extension IPCNamespace {
                 return (cmd == IPC.IPC_STAT ? 0 : Int64(q.id), b)
             case IPC.IPC_SET:
                 let q = try msg.lookup(id)
-                guard let input, input.count >= 96 else { throw .EFAULT }
-                guard q.perm.ownedBy(c) else { throw .EPERM }
-                let newMax = input.load(UInt64.self, at: 88)
-                if newMax > UInt64(IPC.MSGMNB) && !c.sysResource { throw .EPERM }
-                guard newMax <= UInt64(Int32.max) else { throw .EINVAL }
-                q.maxBytes = Int(newMax)
-                q.perm.set(uid: input.load(UInt32.self, at: 4), gid: input.load(UInt32.self, at: 8), mode: input.load(UInt32.self, at: 20))
-                q.changeTime = IPCObject.now()
+                try q.set(from: input, length: 96, c) { (input) throws(Errno) in
+                    let newMax = input.load(UInt64.self, at: 88)
+                    if newMax > UInt64(IPC.MSGMNB) && !c.sysResource { throw .EPERM }
+                    guard newMax <= UInt64(Int32.max) else { throw .EINVAL }
+                    q.maxBytes = Int(newMax)
+                }
                 q.waiters.notify()   // a larger queue may take a blocked sender
                 return (0, nil)
             case IPC.IPC_RMID:

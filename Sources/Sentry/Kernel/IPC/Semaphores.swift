@@ -139,11 +139,7 @@ extension IPCNamespace {
                 b.store(Int64(s.operationTime), at: 48); b.store(Int64(s.changeTime), at: 64); b.store(UInt64(s.values.count), at: 80)
                 return (cmd == IPC.IPC_STAT ? 0 : Int64(s.id), b)
             case IPC.IPC_SET:
-                let s = try sem.lookup(id)
-                guard let input, input.count >= 48 else { throw .EFAULT }
-                guard s.perm.ownedBy(c) else { throw .EPERM }
-                s.perm.set(uid: input.load(UInt32.self, at: 4), gid: input.load(UInt32.self, at: 8), mode: input.load(UInt32.self, at: 20))
-                s.changeTime = IPCObject.now()
+                try sem.lookup(id).set(from: input, c)
                 return (0, nil)
             case IPC.IPC_RMID:
                 let s = try sem.lookup(id)

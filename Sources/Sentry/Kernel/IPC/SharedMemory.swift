@@ -124,11 +124,7 @@ extension IPCNamespace {
                 if cmd != IPC.SHM_STAT_ANY { guard s.perm.allows(0o444, c) else { throw .EACCES } }
                 return (cmd == IPC.IPC_STAT ? 0 : Int64(s.id), encode(s))
             case IPC.IPC_SET:
-                let s = try shmByID(id)
-                guard let input, input.count >= 48 else { throw .EFAULT }
-                guard s.perm.ownedBy(c) else { throw .EPERM }
-                s.perm.set(uid: input.load(UInt32.self, at: 4), gid: input.load(UInt32.self, at: 8), mode: input.load(UInt32.self, at: 20))
-                s.changeTime = IPCObject.now()
+                try shmByID(id).set(from: input, c)
                 return (0, nil)
             case IPC.IPC_RMID:
                 let s = try shmByID(id)
