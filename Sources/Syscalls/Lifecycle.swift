@@ -55,20 +55,20 @@ enum Lifecycle {
         return Int64(try t.clone(args))
     }
 
-    static func execve(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+    static func execve(_ t: Task, _ a: SyscallArguments) throws(Errno) -> SyscallOutcome {
         let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(0))
         try t.execve(path: path, from: start, argv: try stringArray(t, a.address(1)), envp: try stringArray(t, a.address(2)))
-        return 0
+        return .replacedRegisters
     }
 
-    static func execveat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+    static func execveat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> SyscallOutcome {
         let flags = UInt64(a.uint32(4))   // an int: the low 32 bits
         guard flags & ~(AtFlags.AT_SYMLINK_NOFOLLOW | AtFlags.AT_EMPTY_PATH) == 0 else { throw .EINVAL }
         var (path, start) = try t.pathArgument(a.int32(0), a.address(1), emptyPathAllowed: flags & AtFlags.AT_EMPTY_PATH != 0)
         if path.isEmpty { path = try t.emptyPathLocation(a.int32(0)).path(relativeTo: t.rootLocation) }
         if flags & AtFlags.AT_SYMLINK_NOFOLLOW != 0, try t.kernel.vfs.resolve(path, from: start, followLast: false, t).inode.kind == .symlink { throw .ELOOP }
         try t.execve(path: path, from: start, argv: try stringArray(t, a.address(2)), envp: try stringArray(t, a.address(3)))
-        return 0
+        return .replacedRegisters
     }
 
     /// A NULL-terminated array of C strings (argv, envp).
@@ -88,14 +88,12 @@ enum Lifecycle {
         }
     }
 
-    static func exit(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        t.exitThread(a.int32(0))
-        return 0
+    static func exit(_ t: Task, _ a: SyscallArguments) throws(Errno) -> SyscallOutcome {
+        .exitThread(a.int32(0))
     }
 
-    static func exitGroup(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        t.exitGroup(a.int32(0))
-        return 0
+    static func exitGroup(_ t: Task, _ a: SyscallArguments) throws(Errno) -> SyscallOutcome {
+        .exitGroup(a.int32(0))
     }
 
     static func which(_ pid: Int32) -> WaitRequest.Which {

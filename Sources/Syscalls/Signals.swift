@@ -28,9 +28,9 @@ enum Signals {
         return 0
     }
 
-    static func rtSigreturn(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+    static func rtSigreturn(_ t: Task, _ a: SyscallArguments) throws(Errno) -> SyscallOutcome {
         t.sigreturn()
-        return 0
+        return .replacedRegisters
     }
 
     static func rtSigpending(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {

@@ -180,11 +180,11 @@ struct Syscalls: ParsableCommand {
 
     func run() throws {
         let all = linuxAMD64.all
-        for (nr, s) in all where !implemented || s.handler != nil {
-            let state = s.handler != nil ? "implemented" : "ENOSYS"
+        for (nr, s) in all where !implemented || s.isImplemented {
+            let state = s.isImplemented ? "implemented" : "ENOSYS"
             print("\(String(nr).padding(4)) \(s.name.padding(24)) \(state)" + (s.note.map { "  (\($0))" } ?? ""))
         }
-        let n = all.filter { $0.1.handler != nil }.count
+        let n = all.filter { $0.1.isImplemented }.count
         print("\(n) of \(all.count) syscalls implemented")
     }
 }

@@ -103,7 +103,6 @@ extension Task {
         }
         setProgram(path: program.file.path, argv: argv, envp: envp)
         regs = Kernel.entryRegisters(space, loaded)
-        registersReplaced = true
         releaseVforkParent()
     }
 

@@ -207,24 +207,31 @@ public final class Kernel: @unchecked Sendable {
     }
 
     /// Runs one trapped syscall through the table.
-    func dispatch(_ task: Task) {
+    /// Serves the syscall the task trapped on and says what comes next; the
+    /// run loop applies the outcome.
+    func dispatch(_ task: Task) -> SyscallOutcome {
         let nr = task.regs.syscallNumber
         let args = task.regs.syscallArguments
         let entry = table[nr]
         // Filtered before anything is formatted or timed (-e trace=).
         let pre = tracer.flatMap { $0.wants(nr: nr) ? $0.enter(task, nr: nr, entry, args) : nil }
-        task.registersReplaced = false
-        var result: Int64
+        let enosys = SyscallOutcome.value(-Int64(Errno.ENOSYS.rawValue))
+        var outcome: SyscallOutcome
         // int $0x80 also stops under PTRACE_SYSEMU; its numbers are the i386 ABI's.
         if !SyscallABI.rcxHoldsReturnAddress(task.regs.raw) && Self.isInt80(task) {
-            result = -Int64(Errno.ENOSYS.rawValue)
-        } else if let handler = entry?.handler {
-            do { result = try handler(task, args) } catch { result = -Int64(error.rawValue) }
+            outcome = enosys
+        } else if let implementation = entry?.implementation {
+            outcome = implementation(task, args)
         } else {
-            result = -Int64(Errno.ENOSYS.rawValue)
+            outcome = enosys
         }
-        if !task.registersReplaced { task.regs.returnValue = UInt64(bitPattern: result) }
-        if let pre { tracer!.exit(task, pre, result: result, exiting: task.isExiting) }
+        // A memory operation of the call may have found the stub dead.
+        if !outcome.endsTask, let broken = task.mm.brokenReason { outcome = .platformFailed(broken) }
+        if let pre {
+            let result: Int64 = if case .value(let v) = outcome { v } else { 0 }
+            tracer!.exit(task, pre, result: result, exiting: outcome.endsTask)
+        }
+        return outcome
     }
 
     /// The host pid whose CPU time is the task's (its stub), on the task's thread.

@@ -277,7 +277,6 @@ extension Task {
         } catch {
             kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGSEGV, coreDumped: false)) }
         }
-        registersReplaced = true
     }
 }
 

@@ -2,23 +2,53 @@
 /// objects, returns the value for rax or throws the errno.
 public typealias SyscallHandler = @Sendable (Task, SyscallArguments) throws(Errno) -> Int64
 
+/// The few handlers that do more than return a value (execve, rt_sigreturn,
+/// exit, exit_group) say what the run loop does next.
+public typealias ControlHandler = @Sendable (Task, SyscallArguments) throws(Errno) -> SyscallOutcome
+
+/// How a syscall is served: most return a value for rax; a few steer the task.
+public enum SyscallImplementation: Sendable {
+    case returns(SyscallHandler)
+    case controls(ControlHandler)
+
+    func callAsFunction(_ t: Task, _ a: SyscallArguments) -> SyscallOutcome {
+        do {
+            switch self {
+            case .returns(let h): return .value(try h(t, a))
+            case .controls(let h): return try h(t, a)
+            }
+        } catch { return .value(-Int64(error.rawValue)) }
+    }
+}
+
 /// One entry of the table: the name strace prints, the handler (nil: the
 /// sentry doesn't implement it and answers ENOSYS), how to print arguments
 /// and result, and a note on how complete the support is.
 public struct Syscall: Sendable {
     public let name: String
-    public let handler: SyscallHandler?
+    /// nil: the sentry doesn't implement it and answers ENOSYS.
+    public let implementation: SyscallImplementation?
     public let args: [ArgFormat]
     public let ret: RetFormat
     public let note: String?
 
     public init(_ name: String, _ handler: SyscallHandler?, _ args: [ArgFormat], _ ret: RetFormat = .int, note: String? = nil) {
-        self.name = name; self.handler = handler; self.args = args; self.ret = ret; self.note = note
+        self.init(name, handler.map { .returns($0) }, args, ret, note: note)
     }
+
+    public init(_ name: String, control: @escaping ControlHandler, _ args: [ArgFormat], _ ret: RetFormat = .int, note: String? = nil) {
+        self.init(name, .controls(control), args, ret, note: note)
+    }
+
+    private init(_ name: String, _ implementation: SyscallImplementation?, _ args: [ArgFormat], _ ret: RetFormat, note: String?) {
+        self.name = name; self.implementation = implementation; self.args = args; self.ret = ret; self.note = note
+    }
+
+    public var isImplemented: Bool { implementation != nil }
 
     /// A syscall the sentry knows by name but answers with ENOSYS.
     public static func unimplemented(_ name: String, _ args: [ArgFormat] = [.hex, .hex, .hex, .hex, .hex, .hex], note: String? = nil) -> Syscall {
-        Syscall(name, nil, args, .int, note: note)
+        Syscall(name, nil as SyscallImplementation?, args, .int, note: note)
     }
 }
 
@@ -39,7 +69,7 @@ public struct SyscallTable: Sendable {
     public func number(of name: String) -> Int? { entries.firstIndex { $0?.name == name } }
 
     public var implemented: [(Int, Syscall)] {
-        entries.enumerated().compactMap { i, s in s.flatMap { $0.handler == nil ? nil : (i, $0) } }
+        entries.enumerated().compactMap { i, s in s.flatMap { $0.isImplemented ? (i, $0) : nil } }
     }
     public var all: [(Int, Syscall)] { entries.enumerated().compactMap { i, s in s.map { (i, $0) } } }
 }

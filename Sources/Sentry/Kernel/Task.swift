@@ -81,12 +81,10 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     let waker = Waker()
     /// How restart_syscall continues an interrupted sleep (ERESTART_RESTARTBLOCK).
     public var restartBlock: (@Sendable (Task) throws(Errno) -> Int64)?
-    /// Set by handlers that load a whole new register set (execve, sigreturn):
-    /// the dispatcher must not overwrite rax.
-    public var registersReplaced = false
     /// The code exit(2) gave, for a thread that ends alone.
     var exitCode: Int32 = 0
-    /// exit or exit_group ran: the task leaves after this syscall.
+    /// exit or exit_group ran: the task is leaving (kernel lock; /proc and
+    /// process-group walks skip it).
     var exiting = false
     /// A vfork parent waits on this until the child execs or exits.
     var vforkDone: WaitQueue?

@@ -6,9 +6,8 @@ extension Task {
     /// the trap, act on signals, again.
     func run() {
         makeCurrent()
-        while true {
+        running: while true {
             deliverSignals()
-            if exiting { break }
             // One look under the lock: leave, take care of signals first, or go.
             enum Next { case leave, again, enter }
             let next = kernel.locked { () -> Next in
@@ -28,8 +27,20 @@ extension Task {
             kernel.locked { inGuest = false }
             switch trap {
             case .syscall:
-                kernel.dispatch(self)
-                if let broken = mm.brokenReason { platformFailed(broken) }
+                switch kernel.dispatch(self) {
+                case .value(let v):
+                    regs.returnValue = UInt64(bitPattern: v)
+                case .replacedRegisters:
+                    break
+                case .exitThread(let code):
+                    kernel.locked { exitCode = code & 0xff; exiting = true }
+                    break running
+                case .exitGroup(let code):
+                    kernel.locked { exiting = true; kernel.killGroupLocked(group, .exited(code & 0xff)) }
+                    break running
+                case .platformFailed(let error):
+                    platformFailed(error)
+                }
             case .fault(let sig, let address, let code, _):
                 var info = SignalInfo(sig, code: code)
                 info.address = address.rawValue
@@ -46,18 +57,6 @@ extension Task {
     func platformFailed(_ error: PlatformError) {
         Kernel.warn("pid \(pid): \(error); killing the process")
         kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGKILL, coreDumped: false)) }
-    }
-
-    /// exit(2) of this thread alone.
-    public func exitThread(_ code: Int32) {
-        exitCode = code & 0xff
-        exiting = true
-    }
-
-    /// exit_group(2): every thread of the process ends with `code`.
-    public func exitGroup(_ code: Int32) {
-        exiting = true
-        kernel.locked { kernel.killGroupLocked(group, .exited(code & 0xff)) }
     }
 
     /// Tears the task down: clear_child_tid, robust futexes, the stub, the
@@ -139,8 +138,6 @@ extension Task {
         vforkDone = nil
         q.notify()
     }
-
-    public var isExiting: Bool { exiting }
 }
 
 extension Kernel {

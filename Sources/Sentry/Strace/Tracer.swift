@@ -66,7 +66,7 @@ public final class Tracer: Sendable {
         let noReturn = ret == .noReturn || (exiting && result >= 0)
         let failed = !noReturn && result < 0 && result > -4096
         if options.summary {
-            summary.record(nr: p.nr, name: p.name, implemented: p.entry?.handler != nil, ns: elapsed, failed: failed)
+            summary.record(nr: p.nr, name: p.name, implemented: p.entry?.isImplemented ?? false, ns: elapsed, failed: failed)
         }
         guard options.lines else { return }
         if let statuses = options.statuses {
@@ -100,7 +100,7 @@ public final class Tracer: Sendable {
             } else {
                 line += String(result)
             }
-            if p.entry?.handler == nil { line += " (not implemented in the sentry)" }
+            if !(p.entry?.isImplemented ?? false) { line += " (not implemented in the sentry)" }
             if options.callTime && !noReturn { line += " <" + Self.seconds(elapsed) + ">" }
             emit(task, line, wall: p.wall, sincePrevious: p.sincePrevious)
         case .json:
@@ -109,7 +109,7 @@ public final class Tracer: Sendable {
             if noReturn { obj += ",\"ret\":null" }
             else if failed { obj += ",\"ret\":-1,\"errno\":\(Self.json(Errno(Int32(-result)).name))" }
             else { obj += ",\"ret\":\(result)" }
-            if p.entry?.handler == nil { obj += ",\"implemented\":false" }
+            if !(p.entry?.isImplemented ?? false) { obj += ",\"implemented\":false" }
             if options.timestamps != .none { obj += ",\"time\":" + Self.seconds(Self.ns(p.wall)) }
             if options.relative { obj += ",\"relative\":" + Self.seconds(p.sincePrevious) }
             if options.callTime && !noReturn { obj += ",\"duration\":" + Self.seconds(elapsed) }
