@@ -13,7 +13,7 @@ enum CloseRange {
             if flags & CLOSE_RANGE_CLOEXEC != 0 {
                 try? t.fds.setCloseOnExec(fd, true)
             } else {
-                _ = try? Files.close(t, SyscallArguments(UInt64(UInt32(bitPattern: fd.rawValue))))
+                _ = try? Descriptors.close(t, SyscallArguments(UInt64(UInt32(bitPattern: fd.rawValue))))
             }
         }
         return 0

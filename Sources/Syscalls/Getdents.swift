@@ -1,6 +1,6 @@
 import Sentry
 
-/// getdents(2), the old one: struct linux_dirent { unsigned long d_ino;
+/// getdents64(2), and getdents(2), the old one: struct linux_dirent { unsigned long d_ino;
 /// unsigned long d_off; unsigned short d_reclen; char d_name[]; char pad;
 /// char d_type; }. Its records are exactly as long as getdents64's for the
 /// same name (both 8-byte aligned around a 19- or 20-byte header), so the
@@ -24,6 +24,16 @@ enum Getdents {
             buf[at + reclen - 1] = type
             at += reclen
         }
+        if n > 0 { try t.mm.copyOut(a.address(1), Array(buf[0..<n])) }
+        return Int64(n)
+    }
+
+    static func getdents64(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let f = try t.fds.get(a.fd(0))
+        let count = min(a.count(2), 1 << 20)
+        // The host fills a bounce buffer: a dirent must never straddle two guest VMAs.
+        var buf = [UInt8](repeating: 0, count: count)
+        let n = try Errno.typed { try buf.withUnsafeMutableBytes { b in try f.getdents(into: b) } }
         if n > 0 { try t.mm.copyOut(a.address(1), Array(buf[0..<n])) }
         return Int64(n)
     }

@@ -2,7 +2,7 @@ import CSwitch
 import Glibc
 import Sentry
 
-/// stat family, getdents64, access, readlink, cwd.
+/// The stat family, access and readlink: what a path or fd names, read-only.
 enum Stat {
     static func fstat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let st = try t.fds.get(a.fd(0)).stat()
@@ -63,16 +63,6 @@ enum Stat {
         return 0
     }
 
-    static func getdents64(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let f = try t.fds.get(a.fd(0))
-        let count = min(a.count(2), 1 << 20)
-        // The host fills a bounce buffer: a dirent must never straddle two guest VMAs.
-        var buf = [UInt8](repeating: 0, count: count)
-        let n = try Errno.typed { try buf.withUnsafeMutableBytes { b in try f.getdents(into: b) } }
-        if n > 0 { try t.mm.copyOut(a.address(1), Array(buf[0..<n])) }
-        return Int64(n)
-    }
-
     static func access(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         try accessAt(t, AtFlags.AT_FDCWD, a.address(0), a.int32(1), 0)
     }
@@ -107,42 +97,5 @@ enum Stat {
         let target = Array(try t.kernel.vfs.readlink(path, from: start, t).rawBytes.prefix(Int(size)))
         try t.mm.copyOut(buf, target)
         return Int64(target.count)
-    }
-
-    static func getcwd(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let bytes = t.cwd.path(relativeTo: t.rootLocation).rawBytes + [0]
-        guard UInt64(bytes.count) <= a[1] else { throw .ERANGE }   // size is an unsigned long
-        try t.mm.copyOut(a.address(0), bytes)
-        return Int64(bytes.count)
-    }
-
-    static func chdir(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(0))
-        t.cwd = try t.kernel.vfs.directory(path, from: start, t)
-        return 0
-    }
-
-    static func fchdir(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let f = try t.fds.get(a.fd(0))
-        guard let dir = f.location, dir.inode.kind == .directory else { throw .ENOTDIR }
-        try dir.inode.access(1)
-        t.cwd = dir
-        return 0
-    }
-
-    /// chroot: the caller's root becomes a directory of its view. Like
-    /// Linux, the cwd stays where it is.
-    static func chroot(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(0))
-        let dir = try t.kernel.vfs.directory(path, from: start, t)
-        guard geteuid() == 0 else { throw .EPERM }
-        t.fs.root = dir
-        return 0
-    }
-
-    static func umaskHandler(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let old = t.umask
-        t.umask = a.uint32(0) & 0o777
-        return Int64(old)
     }
 }

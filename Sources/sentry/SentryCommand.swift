@@ -37,7 +37,7 @@ struct SentryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sentry",
         abstract: "Run a Linux x86-64 program with every system call served by a userspace kernel.",
-        subcommands: [Run.self, Platforms.self, Syscalls.self],
+        subcommands: [Run.self, Platforms.self, SyscallsCommand.self],
         defaultSubcommand: nil
     )
 
@@ -172,7 +172,8 @@ struct Platforms: ParsableCommand {
     }
 }
 
-struct Syscalls: ParsableCommand {
+/// `sentry syscalls` (named apart from the Syscalls module it lists).
+struct SyscallsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "syscalls", abstract: "List the syscall table: what the sentry implements and what answers ENOSYS.")
 
     @Flag(help: "List only the implemented syscalls.")

@@ -40,6 +40,7 @@ enum DevFS {
 }
 
 /// /dev/null, zero, full, random, urandom.
+/// Sendable: only `let`s.
 final class DeviceNode: Inode, @unchecked Sendable {
     let deviceKind: DeviceFile.Kind
     init(kind: DeviceFile.Kind) { deviceKind = kind }
@@ -60,6 +61,7 @@ final class DeviceNode: Inode, @unchecked Sendable {
 
 /// /dev/tty: the controlling terminal of the sentry, which the user already
 /// gave the guest as its stdin/stdout; ENXIO when the sentry has none.
+/// Sendable: no stored state.
 final class TerminalNode: Inode, @unchecked Sendable {
     override var kind: FileKind { .character }
     override func stat() throws(Errno) -> Glibc.stat {

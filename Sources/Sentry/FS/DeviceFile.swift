@@ -2,6 +2,7 @@ import CSwitch
 import Glibc
 
 /// The character devices the sentry serves itself under /dev.
+/// Sendable: only `let`s (the device kind).
 public final class DeviceFile: FileDescription, @unchecked Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case null, zero, full, random, urandom

@@ -24,6 +24,7 @@ public final class FileLocks: Sendable {
         }
     }
 
+    /// Sendable: `id` is a `let`; `file` is a weak reference, read and cleared atomically by the runtime.
     public final class WeakDescription: @unchecked Sendable {
         weak var file: FileDescription?
         let id: ObjectIdentifier

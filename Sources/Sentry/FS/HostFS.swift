@@ -84,6 +84,7 @@ public final class HostFS: Sendable {
 }
 
 /// A file of a host mount, held by an O_PATH descriptor.
+/// Sendable: only `let`s (the O_PATH fd and what was learnt when it was opened).
 public final class HostInode: Inode, @unchecked Sendable {
     let fs: HostFS
     public let fd: Int32

@@ -4,6 +4,7 @@ import Glibc
 /// A file of the host, reached through a host descriptor the sentry owns.
 /// Used for files opened beneath the guest root and for the sentry's own
 /// stdin/stdout/stderr, which the guest inherits.
+/// Sendable: only `let`s; the host keeps the offset of the shared description.
 public final class HostFile: FileDescription, @unchecked Sendable {
     public let fd: Int32
     /// What /proc/self/fd shows for the sentry's own stdio, which has no place in the guest's tree.

@@ -62,6 +62,7 @@ public protocol WalkContext: AnyObject {
 /// operation the way Linux does for a file that does not support it;
 /// directory operations are called on the directory that holds the name.
 /// Read-only mounts are the VFS's business, not the inode's.
+/// Sendable: the base class has no state; each subclass says what guards its own.
 open class Inode: @unchecked Sendable {
     public init() {}
 

@@ -130,6 +130,7 @@ public final class Pipe: Sendable {
 
 /// One end of a pipe. The end closes when the last fd referring to this
 /// open file description goes (its deinit), as in Linux.
+/// Sendable: only `let`s; the pipe guards its buffer with its own lock.
 public final class PipeEnd: FileDescription, @unchecked Sendable {
     public let pipe: Pipe
     public let writer: Bool

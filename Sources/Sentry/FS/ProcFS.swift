@@ -22,9 +22,9 @@ public protocol ProcessView: AnyObject {
     var executablePath: String { get }
     var commandLine: [String] { get }
     var environment: [String] { get }
-    var fdTable: FDTable { get }
-    var memory: MemoryManager { get }
-    var cwdLocation: Location { get }
+    var fds: FDTable { get }
+    var mm: MemoryManager { get }
+    var cwd: Location { get }
     var rootLocation: Location { get }
     var umask: UInt32 { get }
     var procStatus: ProcStatus { get }
@@ -128,7 +128,7 @@ enum ProcFS {
                                              return try vfs.resolve(v.executablePath, from: v.rootLocation, followLast: true, ctx)
                                          })
             case "cwd", "root":
-                let pick: (ProcessView) -> Location = { name == "cwd" ? $0.cwdLocation : $0.rootLocation }
+                let pick: (ProcessView) -> Location = { name == "cwd" ? $0.cwd : $0.rootLocation }
                 return SyntheticLinkNode(path: path, device: device,
                                          target: { ctx throws(Errno) in pick(try view(pid, tid, ctx)).path(relativeTo: ctx.rootLocation) },
                                          place: { ctx throws(Errno) in pick(try view(pid, tid, ctx)) })
@@ -147,8 +147,8 @@ enum ProcFS {
                     switch name {
                     case "stat": return statLine(v, tid: tid, ctx.sandbox).rawBytes
                     case "status": return statusText(v).rawBytes
-                    case "statm": return Array(statmLine(v.memory).utf8)
-                    case "maps": return v.memory.mapsText().rawBytes
+                    case "statm": return Array(statmLine(v.mm).utf8)
+                    case "maps": return v.mm.mapsText().rawBytes
                     case "cmdline": return v.commandLine.flatMap { $0.rawBytes + [0] }
                     case "environ": return v.environment.flatMap { $0.rawBytes + [0] }
                     case "comm": return (comm(v) + "\n").rawBytes
@@ -162,9 +162,9 @@ enum ProcFS {
 
     static func fdDir(_ pid: Int32, _ tid: Int32?, _ base: String, info: Bool) -> Inode {
         dir(base, mode: info ? 0o555 : 0o500, list: { ctx throws(Errno) in
-            try view(pid, tid, ctx).fdTable.descriptors.map { DirEntry(String($0.rawValue), info ? .regular : .symlink) }
+            try view(pid, tid, ctx).fds.descriptors.map { DirEntry(String($0.rawValue), info ? .regular : .symlink) }
         }, child: { name, ctx throws(Errno) in
-            let table = try view(pid, tid, ctx).fdTable
+            let table = try view(pid, tid, ctx).fds
             guard let n = Int32(name), let entry = table.entry(FileDescriptor(n)) else { throw .ENOENT }
             let file = entry.file, path = base + "/" + name
             if info {
@@ -190,7 +190,7 @@ enum ProcFS {
     /// /proc/<pid>/stat: the 52 fields of fs/proc/array.c's do_task_stat.
     static func statLine(_ v: ProcessView, tid: Int32?, _ s: SandboxView) -> String {
         let st = v.procStatus
-        let vms = v.memory.vmas
+        let vms = v.mm.vmas
         let vsize = vms.reduce(UInt64(0)) { $0 + $1.length }
         let rss = vsize / 4096
         let stack = vms.first { $0.name == "[stack]" }?.end.rawValue ?? 0
@@ -212,7 +212,7 @@ enum ProcFS {
 
     static func statusText(_ v: ProcessView) -> String {
         let st = v.procStatus
-        let kb = v.memory.vmas.reduce(UInt64(0)) { $0 + $1.length } / 1024
+        let kb = v.mm.vmas.reduce(UInt64(0)) { $0 + $1.length } / 1024
         let stateName: String = ["R": "R (running)", "S": "S (sleeping)", "T": "T (stopped)", "Z": "Z (zombie)"][st.state] ?? "S (sleeping)"
         let attrs = v.taskAttributes, c = attrs.credentials
         let um = String(v.umask, radix: 8)
@@ -227,7 +227,7 @@ enum ProcFS {
         TracerPid:\t0
         Uid:\t\(c.uid)\t\(c.euid)\t\(c.suid)\t\(c.fsuid)
         Gid:\t\(c.gid)\t\(c.egid)\t\(c.sgid)\t\(c.fsgid)
-        FDSize:\t\(max(64, v.fdTable.descriptors.count))
+        FDSize:\t\(max(64, v.fds.descriptors.count))
         Groups:\t\(c.groups.map { String($0) }.joined(separator: " ") + " ")
         VmSize:\t\(String(kb).leftPadded(8)) kB
         VmLck:\t\(String(v.lockedMemoryBytes / 1024).leftPadded(8)) kB

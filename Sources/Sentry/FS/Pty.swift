@@ -271,6 +271,7 @@ final class PtyTable: Sendable {
 }
 
 /// One end of a pty, as an open file.
+/// Sendable: only `let`s; the pty guards both ends' state.
 final class PtyEnd: FileDescription, @unchecked Sendable {
     let pty: Pty
     let master: Bool
@@ -419,6 +420,7 @@ final class PtyEnd: FileDescription, @unchecked Sendable {
 }
 
 /// /dev/ptmx: each open makes a new pty and returns its master.
+/// Sendable: only `let`s; the table has its own lock.
 final class PtmxNode: Inode, @unchecked Sendable {
     let table: PtyTable
     init(table: PtyTable) { self.table = table }
@@ -440,6 +442,7 @@ final class PtmxNode: Inode, @unchecked Sendable {
 }
 
 /// /dev/pts/N: the slave of pty N, once unlocked (TIOCSPTLCK 0, as unlockpt does).
+/// Sendable: only `let`s; the pty and table have their own locks.
 final class PtsNode: Inode, @unchecked Sendable {
     let pty: Pty
     let table: PtyTable

@@ -13,6 +13,7 @@ func syntheticInode(_ path: String) -> UInt64 {
 }
 
 /// A directory whose entries and children are computed.
+/// Sendable: only `let`s; the closures read kernel state under its locks.
 final class SyntheticDirNode: Inode, @unchecked Sendable {
     let device: UInt64
     let ino: UInt64
@@ -38,6 +39,7 @@ final class SyntheticDirNode: Inode, @unchecked Sendable {
 }
 
 /// A read-only file whose contents are made when it is opened.
+/// Sendable: only `let`s; the closures read kernel state under its locks.
 final class SyntheticFileNode: Inode, @unchecked Sendable {
     let device: UInt64
     let ino: UInt64
@@ -60,6 +62,7 @@ final class SyntheticFileNode: Inode, @unchecked Sendable {
 }
 
 /// A symlink; /proc's magic links also lead straight to a place or a file.
+/// Sendable: only `let`s; the closures read kernel state under its locks.
 final class SyntheticLinkNode: Inode, @unchecked Sendable {
     let device: UInt64
     let ino: UInt64
@@ -94,6 +97,7 @@ func syntheticStatfs(_ magic: Int) -> sw_statfs {
 }
 
 /// An O_PATH description, or one for a file that can't be read.
+/// Sendable: `let`s, and the offset behind its own Mutex.
 final class PathOnlyFile: FileDescription, @unchecked Sendable {
     init(location: Location, flags: OpenFlags) {
         super.init(flags: flags)

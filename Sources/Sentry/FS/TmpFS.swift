@@ -485,6 +485,7 @@ final class TmpfsFile: FileDescription, @unchecked Sendable {
 }
 
 /// What mmap keeps of a tmpfs file.
+/// Sendable: only `let`s; the node guards its pages.
 final class TmpfsMapping: FileMapping, @unchecked Sendable {
     let node: TmpfsNode
     let path: String

@@ -3,6 +3,7 @@ import Glibc
 /// A pidfd (pidfd_open, CLONE_PIDFD): a handle on one process that stays
 /// that process, whatever pid numbers are reused. Readable (POLLIN) once
 /// every thread of it has exited, as 6.1's pidfd_poll says.
+/// Sendable: only `let`s; the group is read under the kernel lock.
 public final class PidFD: FileDescription, @unchecked Sendable {
     let group: ThreadGroup
     unowned let kernel: Kernel

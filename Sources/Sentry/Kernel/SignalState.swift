@@ -16,6 +16,7 @@ public struct SignalAction: Sendable, Equatable {
 
 /// The dispositions of signals: per process, shared by threads (and by
 /// processes cloned with CLONE_SIGHAND). Guarded by the kernel lock.
+/// Sendable: guarded by the kernel lock.
 public final class SignalHandlers: @unchecked Sendable {
     public var actions = [SignalAction](repeating: SignalAction(), count: 65)
     public init() {}

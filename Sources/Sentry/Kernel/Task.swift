@@ -9,6 +9,7 @@ import Synchronization
 /// pending set, `inGuest`, `killed`) are guarded by the kernel lock; what
 /// execve replaces and /proc reads from other threads (the memory manager,
 /// the fd table, the executable's path, argv, envp) by `image`'s own lock.
+/// Sendable: as the paragraph above says (own thread / kernel lock / `image`).
 public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     public unowned let kernel: Kernel
     public internal(set) var tid: Int32
@@ -89,13 +90,10 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// A vfork parent waits on this until the child execs or exits.
     var vforkDone: WaitQueue?
     var vforkReleased = false
-    public var fdTable: FDTable { fds }
-    public var memory: MemoryManager { mm }
     // What the filesystem sees of the task (WalkContext, ProcessView).
     public var process: ProcessView? { self }
     public var sandbox: SandboxView { kernel }
     public var rootLocation: Location { fs.root }
-    public var cwdLocation: Location { fs.cwd }
     
 
     init(kernel: Kernel, tid: Int32, group: ThreadGroup, mm: MemoryManager, space: AddressSpace?, fds: FDTable,

@@ -89,6 +89,7 @@ public final class ThreadGroup: @unchecked Sendable {
 }
 
 /// The working directory, root and umask: per process, shared under CLONE_FS.
+/// Sendable: everything behind `state`.
 public final class FSContext: @unchecked Sendable {
     private struct State { var cwd: Location; var root: Location; var umask: UInt32 }
     private let state: Mutex<State>

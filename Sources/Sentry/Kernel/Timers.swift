@@ -49,12 +49,14 @@ final class TimerThread: @unchecked Sendable {
 
 /// A process's timers: ITIMER_REAL (and alarm) and POSIX timers. Guarded by
 /// the kernel lock.
+/// Sendable: guarded by the kernel lock.
 final class ProcessTimers: @unchecked Sendable {
     /// ITIMER_REAL: when it fires next (monotonic ns) and its period.
     var realDeadline: Int64 = 0
     var realInterval: Int64 = 0
     var realHandle: UInt64?
 
+    /// Sendable: guarded by the kernel lock, as its process's timers.
     final class PosixTimer: @unchecked Sendable {
         let id: Int32
         let clock: clockid_t

@@ -8,6 +8,7 @@ import Synchronization
 /// lives in the description's flags, and a blocking call waits by polling
 /// the host fd (Sockets.waiting), so signals interrupt it. Every byte goes
 /// through a sentry buffer: no guest pointer reaches the host.
+/// Sendable: `let`s, and the timeouts behind their own Mutex.
 public final class HostSocketFile: FileDescription, @unchecked Sendable {
     public let fd: Int32
     public let family: Int32

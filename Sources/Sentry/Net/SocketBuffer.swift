@@ -10,6 +10,7 @@ public struct SocketCredentials: Sendable, Equatable {
 /// One unit in a receive queue: a datagram, a seqpacket record, or one
 /// write's bytes on a stream. Descriptors and credentials ride along, as
 /// Linux's skb control block carries them.
+/// Sendable: a value that lives in one endpoint's queue, under that endpoint's lock.
 public struct SocketMessage: @unchecked Sendable {
     public var data: [UInt8]
     /// How much of `data` a stream reader already took.

@@ -8,6 +8,7 @@ import Synchronization
 ///
 /// Locking: each endpoint has its own lock and no code holds two at once;
 /// a change that concerns two endpoints is two steps, each re-checking.
+/// Sendable: connection state behind `state` (one endpoint's lock at a time); `owner` and `isAccepted` are set before the endpoint is shared.
 public final class SocketEndpoint: @unchecked Sendable {
     public enum Kind: Sendable { case stream, datagram, seqpacket }
     public enum Phase: Sendable { case idle, listening, connected, closed }
@@ -296,6 +297,7 @@ public final class SocketEndpoint: @unchecked Sendable {
     }
 
     /// What a receive sees, without waiting.
+    /// Sendable: a value handed from the endpoint to the one receiving thread.
     public struct Received: @unchecked Sendable {
         public var data: [UInt8] = []
         public var fullLength = 0

@@ -4,6 +4,7 @@ import Synchronization
 /// An AF_UNIX socket as the guest's fds see it: an open file description
 /// over a `SocketEndpoint`. The endpoint closes when the last fd referring to
 /// this description goes (its deinit), as Linux's sock_close does.
+/// Sendable: only `let`s; the endpoint guards its state.
 public final class SocketFile: FileDescription, @unchecked Sendable {
     public let endpoint: SocketEndpoint
     public var inode: UInt64 { endpoint.inode }

@@ -26,6 +26,7 @@ public final class UnixNamespace: Sendable {
 
     /// Every open socket of the sandbox, for /proc/net; weak, so a listing
     /// never keeps one alive.
+    /// Sendable: read and written only under `live`'s lock.
     private struct Weak: @unchecked Sendable { weak var endpoint: SocketEndpoint? }
     private struct Live {
         var all: [ObjectIdentifier: Weak] = [:]

@@ -6,7 +6,7 @@ extension ArgPrinter {
     func descriptor(_ fd: Int64) -> String {
         let n = String(fd)
         guard options.fdPaths > 0, fd >= 0, fd <= Int64(Int32.max),
-              let file = task.fdTable.entry(FileDescriptor(Int32(fd)))?.file else { return n }
+              let file = task.fds.entry(FileDescriptor(Int32(fd)))?.file else { return n }
         if options.fdPaths > 1, let socket = file as? SocketFile { return n + "<" + Self.describe(socket) + ">" }
         let path = file.location.map { $0.path(relativeTo: task.rootLocation) } ?? file.displayPath
         return n + "<" + path + ">"

@@ -111,6 +111,7 @@ struct IPCPerm {
 }
 
 /// What every IPC object has.
+/// Sendable: guarded by IPCNamespace.lock.
 class IPCObject: @unchecked Sendable {   // guarded by IPCNamespace.lock
     var id: Int32 = -1
     var perm: IPCPerm

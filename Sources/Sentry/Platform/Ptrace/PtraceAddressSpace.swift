@@ -139,7 +139,7 @@ final class PtraceAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
             guard WaitStatus(status).stopped else { throw .stubDied("injected syscall \(nr): \(PtraceContext.describe(status))") }
             let sig = WaitStatus(status).stopSignal
             if sig == SIGTRAP { break }
-            if sig == PtraceContext.kickSignal || status >> 16 != 0 {
+            if sig == KickSignal.signal || status >> 16 != 0 {
                 // A kick meant for guest code: the task is in the sentry now
                 // and looks at its signals anyway. Drop it and go on.
                 rc = sw_cont(pid, 0)

@@ -7,10 +7,6 @@ import Synchronization
 /// writing rax and resuming.
 /// Sendable: used only by its task's thread (the tracer), but `kick`, which reads the atomic `kickPID`.
 final class PtraceContext: PlatformContext, @unchecked Sendable {
-    /// The host signal that kicks a stub out of guest code. Its default
-    /// action is to be ignored, so it is harmless to a stub not yet traced.
-    static let kickSignal = SIGWINCH
-
     // Touched only by the task's own thread.
     private var space: PtraceAddressSpace?
     private var pid: pid_t = 0
@@ -70,7 +66,7 @@ final class PtraceContext: PlatformContext, @unchecked Sendable {
 
     func kick() {
         let p = kickPID.load(ordering: .relaxed)
-        if p > 0 { kill(p, Self.kickSignal) }
+        if p > 0 { kill(p, KickSignal.signal) }
     }
 
     func fpuState(_ space: AddressSpace) throws(PlatformError) -> [UInt8] {

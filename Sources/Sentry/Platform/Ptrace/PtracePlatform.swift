@@ -7,6 +7,7 @@ import Glibc
 ///
 /// ptrace binds a tracee to the host thread that attached it: the thread that
 /// calls `makeAddressSpace` must be the one that later runs `switchTo`.
+/// Sendable: only `let`s.
 public final class PtracePlatform: Platform, @unchecked Sendable {
     public let name = "ptrace"
     let memory: MemoryFile

@@ -5,6 +5,7 @@ import Synchronization
 /// The sentry's view of one task's systrap area: the page it shares with
 /// its stub (trap reports, requests, the saved ucontext). Everything read
 /// from it is guest-writable memory and is checked before use.
+/// Sendable: a view of shared memory whose words are accessed atomically, by the one runner that owns the area.
 struct SystrapArea: @unchecked Sendable {
     /// Where the sentry sees it.
     let base: UnsafeMutableRawPointer

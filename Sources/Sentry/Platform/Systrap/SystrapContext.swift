@@ -86,7 +86,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
 
     func kick() {
         let p = kickPID.load(ordering: .relaxed)
-        if p > 0 { kill(p, PtraceContext.kickSignal) }
+        if p > 0 { kill(p, KickSignal.signal) }
     }
 
     /// The XSAVE image the kernel saved in the stub's trap frame.

@@ -2,6 +2,7 @@ import CSwitch
 
 /// The systrap platform: guest syscalls trap inside the stub (Syscall User
 /// Dispatch), and the stub and the sentry hand off through shared memory.
+/// Sendable: only `let`s; the pool has its own lock.
 public final class SystrapPlatform: Platform, @unchecked Sendable {
     public let name = "systrap"
     let memory: MemoryFile

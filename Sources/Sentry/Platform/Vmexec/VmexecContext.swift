@@ -16,7 +16,7 @@ final class VmexecContext: PlatformContext, @unchecked Sendable {
     private let thread = Atomic<UInt>(0)
 
     /// Signals that end the guest's turn and come back as traps.
-    private static let reported: UInt64 = (Signal.synchronousFaults.map(\.rawValue) + [PtraceContext.kickSignal])
+    private static let reported: UInt64 = (Signal.synchronousFaults.map(\.rawValue) + [KickSignal.signal])
         .reduce(0) { $0 | 1 << UInt64($1 - 1) }
     private var mask = VmexecContext.reported
 
@@ -37,10 +37,10 @@ final class VmexecContext: PlatformContext, @unchecked Sendable {
         var sa = sigaction()
         sa.__sigaction_handler.sa_handler = { _ in }
         sa.sa_flags = SA_RESTART
-        sigaction(PtraceContext.kickSignal, &sa, nil)
+        sigaction(KickSignal.signal, &sa, nil)
         var set = sigset_t()
         sigemptyset(&set)
-        sigaddset(&set, PtraceContext.kickSignal)
+        sigaddset(&set, KickSignal.signal)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
@@ -77,7 +77,7 @@ final class VmexecContext: PlatformContext, @unchecked Sendable {
 
     func kick() {
         let t = thread.load(ordering: .relaxed)
-        if t != 0 { pthread_kill(t, PtraceContext.kickSignal) }
+        if t != 0 { pthread_kill(t, KickSignal.signal) }
     }
 
     func fpuState(_ space: AddressSpace) throws(PlatformError) -> [UInt8] {

@@ -6,6 +6,7 @@ import Glibc
 /// space until the guest makes a syscall or a signal arrives. No stub
 /// thread runs guest code and nothing waits on another thread: one trap is
 /// one system call of the sentry.
+/// Sendable: only `let`s; the pool has its own lock.
 final class VmexecPlatform: Platform, @unchecked Sendable {
     let name = "vmexec"
     let memory: MemoryFile

@@ -6,6 +6,7 @@ import Synchronization
 /// process that maps the page shared, and distinct for private copies:
 /// private and shared futexes both come out right.
 final class FutexTable: Sendable {
+    /// Sendable: `woken` and `key` under the table's lock; the rest are `let`s.
     final class Waiter: @unchecked Sendable {
         let waker: Waker
         let bitset: UInt32

@@ -3,7 +3,7 @@ import Glibc
 import Sentry
 
 /// open/openat, close, dup*, fcntl, ioctl: the fd table.
-enum Files {
+enum Descriptors {
     static func open(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         try openAt(t, AtFlags.AT_FDCWD, a.address(0), a.int32(1), a.uint32(2))
     }

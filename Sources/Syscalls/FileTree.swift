@@ -4,7 +4,7 @@ import Sentry
 
 /// Calls that change names and attributes: mkdir, unlink, rename, link,
 /// symlink, mknod, chmod, chown, utimensat, truncate, statfs.
-enum PathOps {
+enum FileTree {
     static func mkdir(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try mkdirAt(t, AtFlags.AT_FDCWD, a.address(0), a.uint32(1)) }
     static func mkdirat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try mkdirAt(t, a.int32(0), a.address(1), a.uint32(2)) }
     private static func mkdirAt(_ t: Task, _ dirfd: Int32, _ p: GuestAddress, _ mode: UInt32) throws(Errno) -> Int64 {

@@ -4,7 +4,7 @@ import Sentry
 
 /// Calls on an open file's contents: ftruncate, fallocate, fsync,
 /// sendfile, copy_file_range, memfd_create.
-enum FileOps {
+enum FileContents {
     static func ftruncate(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         guard a.int(1) >= 0 else { throw .EINVAL }
         try t.fds.get(a.fd(0)).truncate(a.int(1))
