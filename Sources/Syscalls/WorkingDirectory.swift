@@ -5,6 +5,7 @@ import Sentry
 /// new files get.
 enum WorkingDirectory {
     static func getcwd(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        if t.cwd.isDeleted { throw .ENOENT }   // the cwd was removed
         let bytes = t.cwd.path(relativeTo: t.rootLocation).rawBytes + [0]
         guard UInt64(bytes.count) <= a[1] else { throw .ERANGE }   // size is an unsigned long
         try t.mm.copyOut(a.address(0), bytes)

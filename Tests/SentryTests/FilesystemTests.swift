@@ -39,6 +39,50 @@ import Testing
         #expect(Harness.sandboxed(platform, Harness.image("fsops"), ["/tmp"]) == ops, "fsops in /tmp on \(platform.rawValue)")
     }
 
+    /// Places are (mount, dentry) pairs: a cwd or an open file follows a
+    /// rename of itself or an ancestor, and says "(deleted)" once unlinked,
+    /// as on Linux (compared with a native run on the host's tmpfs).
+    @Test(arguments: Harness.platforms)
+    func namesFollowRenamesAndUnlinks(_ platform: Harness.TestPlatform) throws {
+        guard let hostDir = Self.hostTmpfsDirectory() else {
+            print("skipping the renames comparison: the host's /dev/shm is not a tmpfs to compare with")
+            return
+        }
+        defer { try? FileManager.default.removeItem(atPath: hostDir) }
+        let script = Harness.images.appendingPathComponent("fs/names.sh").path
+        let native = Harness.run("/bin/busybox", ["sh", script, hostDir], env: Self.env)
+        #expect(native.stdout.hasSuffix("done\n"), "natively: \(native.stderr)")
+        let boxed = Harness.sandboxed(platform, "/bin/busybox", ["sh", script, "/tmp"], env: Self.env)
+        #expect(boxed == native, "names on \(platform.rawValue)")
+    }
+
+    /// A mount sits on a dentry: a directory holding a mount point may be
+    /// renamed and the mount moves with it; the mount point itself is busy
+    /// (Linux's is_local_mountpoint: EBUSY for rename and rmdir).
+    @Test(arguments: Harness.platforms)
+    func mountsMoveWithTheirDirectory(_ platform: Harness.TestPlatform) throws {
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        try "x\n".write(to: scratch.appendingPathComponent("marker"), atomically: true, encoding: .utf8)
+        let script = """
+            mv /tmp/a/m /tmp/a/n 2>&1; rmdir /tmp/a/m 2>&1
+            cd /tmp/a/m && mv /tmp/a /tmp/b && pwd -P && cat /tmp/b/m/marker
+            grep -c ' /tmp/b/m bind ' /proc/mounts; mkdir /tmp/b/c; mv /tmp/b /tmp/b/c/d 2>&1; echo end
+            """
+        let r = Harness.sandboxed(platform, "/bin/busybox", ["sh", "-c", script],
+                                  extra: ["--bind", "\(scratch.path):/tmp/a/m"], env: Self.env)
+        #expect(r.stdout == """
+            mv: can't rename '/tmp/a/m': Device or resource busy
+            rmdir: '/tmp/a/m': Device or resource busy
+            /tmp/b/m
+            x
+            1
+            mv: can't rename '/tmp/b': Invalid argument
+            end
+
+            """, "on \(platform.rawValue): \(r.stderr)")
+    }
+
     @Test(arguments: Harness.platforms)
     func toolsOnRWBindMatchNative(_ platform: Harness.TestPlatform) throws {
         let scratch = try Harness.scratchDirectory()

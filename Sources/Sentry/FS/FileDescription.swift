@@ -55,7 +55,7 @@ open class FileDescription: @unchecked Sendable {
     }
 
     /// The path /proc/self/fd shows.
-    open var displayPath: String { location?.path ?? "anon_inode:[unknown]" }
+    open var displayPath: String { location.map { $0.isDeleted ? $0.path + " (deleted)" : $0.path } ?? "anon_inode:[unknown]" }
     /// The host fd behind it, when there is one.
     open var hostFD: Int32? { nil }
     open var isDirectory: Bool { location?.inode.kind == .directory }

@@ -240,7 +240,7 @@ public final class HostInode: Inode, @unchecked Sendable {
         try check(r)
         let node = try lookup(name, ctx)
         return HostFile(fd: r, flags: OpenFlags(rawValue: flags.rawValue & ~OpenFlags.closeOnExec.rawValue),
-                        location: Location(mount: dir.mount, inode: node, name: name, parent: dir))
+                        location: dir.child(name, node))
     }
 
     public override func mkdir(_ name: String, mode: UInt32) throws(Errno) {

@@ -282,7 +282,7 @@ public final class OverlayNode: Inode, @unchecked Sendable {
             let (u, _) = try prepare(name)
             return try u.create(name, mode: mode, flags: flags, in: dir, ctx)
         }
-        f.location = Location(mount: dir.mount, inode: try child(name), name: name, parent: dir)
+        f.location = dir.child(name, try child(name))
         return f
     }
 

@@ -178,7 +178,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
 
     public override func create(_ name: String, mode: UInt32, flags: OpenFlags, in dir: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
         let node = try add(name) { newNode(S_IFREG | (mode & 0o7777)) }
-        return TmpfsFile(node: node, location: Location(mount: dir.mount, inode: node, name: name, parent: dir), flags: flags)
+        return TmpfsFile(node: node, location: dir.child(name, node), flags: flags)
     }
 
     public override func mkdir(_ name: String, mode: UInt32) throws(Errno) {

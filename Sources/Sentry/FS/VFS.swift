@@ -40,14 +40,13 @@ public final class VFS: Sendable {
     public init(root: HostFS, overlay: Bool = false, memory: MemoryFile) throws(Errno) {
         self.memory = memory
         let m = overlay
-            ? Mount(path: "/", root: OverlayFS(lower: try root.rootInode(), memory: memory, device: 0x100).rootNode,
+            ? Mount(root: OverlayFS(lower: try root.rootInode(), memory: memory, device: 0x100).rootNode, on: nil,
                     type: "overlay", source: "overlay", readOnly: false, id: 0)
-            : Mount(path: "/", root: try root.rootInode(), type: "ext4", source: root.hostPath, readOnly: true, id: 0)
+            : Mount(root: try root.rootInode(), on: nil, type: "ext4", source: root.hostPath, readOnly: true, id: 0)
         mounts = MountTable(root: m)
-        rootLocation = Location(mount: m, inode: m.root, name: "", parent: nil)
+        rootLocation = Location(root: m)
         memfdFS = TmpFS(memory: memory, device: 0x1ff)
-        let mm = Mount(path: "/", root: memfdFS.rootNode, type: "tmpfs", source: "memfd", readOnly: false, id: -1)
-        memfdRoot = Location(mount: mm, inode: memfdFS.rootNode, name: "", parent: nil)
+        memfdRoot = Location(root: Mount(root: memfdFS.rootNode, on: nil, type: "tmpfs", source: "memfd", readOnly: false, id: -1))
         add("/proc", ProcFS.root(self), type: "proc", source: "proc", readOnly: false)
         add("/dev", DevFS.root(ptys: ptys), type: "devtmpfs", source: "devtmpfs", readOnly: false)
         mountTmpfs(at: "/dev/shm")
@@ -56,15 +55,52 @@ public final class VFS: Sendable {
 
     private func add(_ path: String, _ root: Inode, type: String, source: String, readOnly: Bool) {
         let id = nextMountID.wrappingAdd(1, ordering: .relaxed).oldValue
-        mounts.add(Mount(path: Self.normalize(path), root: root, type: type, source: source, readOnly: readOnly, id: id))
+        let on = mountpoint(Self.normalize(path))
+        mounts.add(Mount(root: root, on: on, type: type, source: source, readOnly: readOnly, id: id))
+    }
+
+    /// Where a new mount at `path` goes: the place the path names without
+    /// following symlinks. A missing directory is made on tmpfs and the
+    /// overlay; elsewhere it becomes an empty placeholder that holds only
+    /// the mount (Linux would refuse).
+    private func mountpoint(_ path: String) -> Location {
+        let ctx = SetupContext(self)
+        var cur = rootLocation
+        for c in path.pathComponents where c != "." && c != ".." {
+            let name = String(c)
+            if let next = mountedOrPlaceholder(cur, name) { cur = next; continue }
+            // On the sentry's own memory filesystems the directory is made for
+            // real, as runsc makes mount points in its overlay; never on the host.
+            let inMemory = !cur.mount.readOnly && (cur.mount.type == "tmpfs" || cur.mount.type == "overlay")
+            if inMemory && (try? cur.inode.lookup(name, ctx)) == nil { try? cur.inode.mkdir(name, mode: 0o755) }
+            if let inode = try? cur.inode.lookup(name, ctx), inode.kind == .directory {
+                cur = cur.child(name, inode)
+            } else {
+                let dir = SyntheticDirNode(path: "mountpoint:" + path, device: 0x1fe, mode: 0o755,
+                                           list: { _ in [] }, child: { _, _ throws(Errno) in throw .ENOENT })
+                cur = Location(mount: cur.mount, dentry: cur.dentry.placeholderChild(name, dir))
+            }
+        }
+        return cur
+    }
+
+    /// The mount's root if a mount sits on `name` in `dir`, or the placeholder
+    /// directory made for one; nil if the filesystem must be asked.
+    private func mountedOrPlaceholder(_ dir: Location, _ name: String) -> Location? {
+        guard let d = dir.dentry.cachedChild(name) else { return nil }
+        var (m, at) = (dir.mount, d)
+        var crossed = false
+        while let top = mounts.mounted(on: at, in: m) { (m, at) = (top, top.root); crossed = true }
+        if crossed { return Location(root: m) }
+        return d.isPlaceholder ? Location(mount: dir.mount, dentry: d) : nil
     }
 
     /// memfd_create: a tmpfs file with no name in any directory.
     public func memfd(name: String, allowSealing: Bool = false) -> FileDescription {
         let node = TmpfsNode(fs: memfdFS, ino: memfdFS.nextInode(), mode: S_IFREG | 0o777)
         if allowSealing { node.data?.allowSealing() }
-        let l = Location(mount: memfdRoot.mount, inode: node, name: "memfd:\(name) (deleted)", parent: memfdRoot)
-        return TmpfsFile(node: node, location: l, flags: .readWrite)
+        let d = memfdRoot.dentry.detachedChild("memfd:\(name) (deleted)", node)
+        return TmpfsFile(node: node, location: Location(mount: memfdRoot.mount, dentry: d), flags: .readWrite)
     }
 
     public func mountTmpfs(at path: String) {
@@ -96,12 +132,12 @@ public final class VFS: Sendable {
     /// The child `name` of `dir`: a mount's root if one is mounted there.
     func child(_ dir: Location, _ name: String, _ ctx: WalkContext) throws(Errno) -> Location {
         guard name.rawBytes.count <= 255 else { throw .ENAMETOOLONG }
-        let path = dir.path == "/" ? "/" + name : dir.path + "/" + name
-        if let m = mounts.mount(at: path) { return Location(mount: m, inode: m.root, name: name, parent: dir) }
-        return Location(mount: dir.mount, inode: try dir.inode.lookup(name, ctx), name: name, parent: dir)
+        if let covered = mountedOrPlaceholder(dir, name) { return covered }
+        return dir.child(name, try dir.inode.lookup(name, ctx))
     }
 
-    /// `..` of a place: back the way the walk came, never above the root.
+    /// `..` of a place: the directory that holds it (across mount points),
+    /// never above the walker's root.
     func parent(_ l: Location, root: Location) -> Location {
         if l.isSame(root) { return l }
         return l.parent ?? l
@@ -316,9 +352,10 @@ public final class VFS: Sendable {
         if victim.inode.kind == .directory && !directory { throw .EISDIR }
         if directory && victim.inode.kind != .directory { throw .ENOTDIR }
         if slash && !directory { throw victim.inode.kind == .directory ? .EISDIR : .ENOTDIR }
-        if victim.mount !== dir.mount || mounts.hasMount(atOrBelow: victim.path) { throw .EBUSY }
+        if victim.mount !== dir.mount || victim.dentry.isPlaceholder { throw .EBUSY }
         try writable(dir)
         try dir.inode.unlink(name, directory: directory)
+        dir.dentry.removed(name)
     }
 
     /// renameat2: RENAME_NOREPLACE (1), RENAME_EXCHANGE (2).
@@ -331,13 +368,14 @@ public final class VFS: Sendable {
         let src = try child(od, on, ctx)
         if oslash && src.inode.kind != .directory { throw .ENOTDIR }
         guard od.mount === nd.mount else { throw .EXDEV }
-        // A mount point stays where it is.
-        if src.mount !== od.mount || mounts.hasMount(atOrBelow: src.path) { throw .EBUSY }
-        let dstPath = nd.path == "/" ? "/" + nn : nd.path + "/" + nn
-        if mounts.hasMount(atOrBelow: dstPath) { throw .EBUSY }
-        if src.inode.kind == .directory && (dstPath == src.path || dstPath.hasPrefix(src.path + "/")) { throw .EINVAL }
+        // A mount point stays where it is (is_local_mountpoint); a directory
+        // holding one may move, and the mount moves with it.
+        if src.mount !== od.mount || src.dentry.isPlaceholder { throw .EBUSY }
+        if let dst = mountedOrPlaceholder(nd, nn), dst.mount !== nd.mount || dst.dentry.isPlaceholder { throw .EBUSY }
+        if src.inode.kind == .directory && nd.dentry.isWithin(src.dentry) { throw .EINVAL }
         try writable(od)
         try od.inode.rename(on, to: nd.inode, nn, flags: flags)
+        od.dentry.renamed(on, to: nd.dentry, nn, exchange: flags & 2 != 0)
     }
 
     public func setAttributes(_ path: String, from start: Location, followLast: Bool, _ a: InodeAttributes, _ ctx: WalkContext) throws(Errno) {
@@ -360,4 +398,20 @@ public final class VFS: Sendable {
         if loc.mount.readOnly { s.f_flags |= 1 }   // ST_RDONLY
         return s
     }
+}
+
+/// Who walks while mounts are made: no process yet, and nothing in /proc.
+private final class SetupContext: WalkContext, SandboxView {
+    unowned let vfs: VFS
+    init(_ vfs: VFS) { self.vfs = vfs }
+    var process: ProcessView? { nil }
+    var rootLocation: Location { vfs.rootLocation }
+    var sandbox: SandboxView { self }
+    var processIDs: [Int32] { [] }
+    func process(_ pid: Int32) -> ProcessView? { nil }
+    func thread(_ tid: Int32, of pid: Int32) -> ProcessView? { nil }
+    func threadIDs(of pid: Int32) -> [Int32] { [] }
+    var bootTime: timespec { timespec() }
+    var hostname: String { "" }
+    let unixNames = UnixNamespace()
 }
