@@ -145,9 +145,9 @@ enum Descriptors {
         let fd = a.fd(0)
         let f = try t.fds.get(fd)
         switch a[1] & 0xffffffff {
-        case 0x5451: try t.fds.setCloseOnExec(fd, true); return 0   // FIOCLEX
-        case 0x5450: try t.fds.setCloseOnExec(fd, false); return 0  // FIONCLEX
-        case 0x5421:  // FIONBIO, for every file (do_vfs_ioctl)
+        case Ioctl.FIOCLEX: try t.fds.setCloseOnExec(fd, true); return 0
+        case Ioctl.FIONCLEX: try t.fds.setCloseOnExec(fd, false); return 0
+        case Ioctl.FIONBIO:  // for every file (do_vfs_ioctl)
             let on = try t.mm.read(a.address(2), as: Int32.self)
             var fl = f.flags
             if on != 0 { fl.insert(.nonBlock) } else { fl.remove(.nonBlock) }

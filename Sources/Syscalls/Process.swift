@@ -38,16 +38,16 @@ enum Process {
 
     static func archPrctl(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         switch a[0] {
-        case 0x1002:  // ARCH_SET_FS
+        case ArchPrctl.ARCH_SET_FS:
             guard a[1] < t.kernel.layout.top.rawValue else { throw .EPERM }
             t.regs.fsBase = a[1]
-        case 0x1001:  // ARCH_SET_GS
+        case ArchPrctl.ARCH_SET_GS:
             guard a[1] < t.kernel.layout.top.rawValue else { throw .EPERM }
             t.regs.gsBase = a[1]
-        case 0x1003: try t.mm.write(a.address(1), t.regs.fsBase)  // ARCH_GET_FS
-        case 0x1004: try t.mm.write(a.address(1), t.regs.gsBase)  // ARCH_GET_GS
-        case 0x1011: return 1           // ARCH_GET_CPUID: cpuid is not faulting
-        case 0x1012: throw .ENODEV      // ARCH_SET_CPUID: no CPUID faulting for guests
+        case ArchPrctl.ARCH_GET_FS: try t.mm.write(a.address(1), t.regs.fsBase)
+        case ArchPrctl.ARCH_GET_GS: try t.mm.write(a.address(1), t.regs.gsBase)
+        case ArchPrctl.ARCH_GET_CPUID: return 1   // cpuid is not faulting
+        case ArchPrctl.ARCH_SET_CPUID: throw .ENODEV   // no CPUID faulting for guests
         default: throw .EINVAL
         }
         return 0

@@ -1,3 +1,4 @@
+import CSwitch
 import Glibc
 import Sentry
 
@@ -48,7 +49,7 @@ extension Task {
 
     /// TASK_SIZE_MAX on x86-64 (4-level paging): what access_ok() lets a
     /// user range reach.
-    static let userAddressLimit: UInt64 = 0x7fff_ffff_f000
+    static let userAddressLimit = UInt64(SW_TASK_SIZE)
 }
 
 extension SyscallArguments {

@@ -168,18 +168,18 @@ public final class HostFile: FileDescription, @unchecked Sendable {
 
     public override func ioctl(_ request: UInt64, argument: GuestAddress, mm: MemoryManager) throws(Errno) -> Int64 {
         switch request {
-        case 0x5401, 0x5413:  // TCGETS, TIOCGWINSZ: the terminal the user gave the guest
+        case Ioctl.TCGETS, Ioctl.TIOCGWINSZ:  // the terminal the user gave the guest
             guard isatty(fd) == 1 else { throw .ENOTTY }
             var buf = [UInt8](repeating: 0, count: 64)
             _ = try Errno.check(Int(buf.withUnsafeMutableBytes { sw_ioctl_ptr(fd, UInt(request), $0.baseAddress) }))
-            try mm.copyOut(argument, Array(buf[0..<(request == 0x5401 ? 36 : 8)]))
+            try mm.copyOut(argument, Array(buf[0..<(request == Ioctl.TCGETS ? 36 : 8)]))
             return 0
-        case 0x5402, 0x5403, 0x5404, 0x5414:  // TCSETS, TCSETSW, TCSETSF, TIOCSWINSZ
+        case Ioctl.TCSETS, Ioctl.TCSETSW, Ioctl.TCSETSF, Ioctl.TIOCSWINSZ:
             guard isatty(fd) == 1 else { throw .ENOTTY }
-            var buf = try mm.copyIn(argument, request == 0x5414 ? 8 : 36)
+            var buf = try mm.copyIn(argument, request == Ioctl.TIOCSWINSZ ? 8 : 36)
             _ = try Errno.check(Int(buf.withUnsafeMutableBytes { sw_ioctl_ptr(fd, UInt(request), $0.baseAddress) }))
             return 0
-        case 0x541B:  // FIONREAD of what the guest inherited (a pipe, a terminal): the host counts
+        case Ioctl.FIONREAD:  // of what the guest inherited (a pipe, a terminal): the host counts
             var n: Int32 = 0
             _ = try Errno.check(Int(withUnsafeMutableBytes(of: &n) { sw_ioctl_ptr(fd, UInt(request), $0.baseAddress) }))
             try mm.write(argument, n)

@@ -169,7 +169,7 @@ public final class PipeEnd: FileDescription, @unchecked Sendable {
     }
 
     public override func ioctl(_ request: UInt64, argument: GuestAddress, mm: MemoryManager) throws(Errno) -> Int64 {
-        guard request == 0x541B else { throw .ENOTTY }   // FIONREAD
+        guard request == Ioctl.FIONREAD else { throw .ENOTTY }
         try mm.write(argument, Int32(pipe.available))
         return 0
     }

@@ -332,47 +332,39 @@ final class PtyEnd: FileDescription, @unchecked Sendable {
     }
 
     // The terminal ioctls (tty_ioctl and pty_unix98_ioctl).
-    static let TCGETS: UInt64 = 0x5401, TCSETS: UInt64 = 0x5402, TCSETSW: UInt64 = 0x5403, TCSETSF: UInt64 = 0x5404
-    static let TCSBRK: UInt64 = 0x5409, TCXONC: UInt64 = 0x540A, TCFLSH: UInt64 = 0x540B, TIOCSCTTY: UInt64 = 0x540E
-    static let TIOCGPGRP: UInt64 = 0x540F, TIOCSPGRP: UInt64 = 0x5410, TIOCOUTQ: UInt64 = 0x5411
-    static let TIOCGWINSZ: UInt64 = 0x5413, TIOCSWINSZ: UInt64 = 0x5414, FIONREAD: UInt64 = 0x541B
-    static let TIOCNOTTY: UInt64 = 0x5422, TIOCGETD: UInt64 = 0x5424, TIOCGSID: UInt64 = 0x5429
-    static let TIOCGPTN: UInt64 = 0x8004_5430, TIOCSPTLCK: UInt64 = 0x4004_5431, TIOCGPTLCK: UInt64 = 0x8004_5439
-    static let TIOCGPTPEER: UInt64 = 0x5441
-
     override func ioctl(_ request: UInt64, argument: GuestAddress, mm: MemoryManager) throws(Errno) -> Int64 {
         switch request {
-        case Self.TCGETS:
+        case Ioctl.TCGETS:
             try mm.copyOut(argument, pty.state.withLock { $0.slaveTermios }.bytes)
-        case Self.TCSETS, Self.TCSETSW, Self.TCSETSF:
+        case Ioctl.TCSETS, Ioctl.TCSETSW, Ioctl.TCSETSF:
             let t = Termios(try mm.copyIn(argument, 36))
             pty.state.withLock { s in
                 let wasCanonical = s.slaveTermios.lflag & Termios.ICANON != 0
                 s.slaveTermios = t
                 // Leaving canonical mode makes the line being edited readable.
                 if wasCanonical && t.lflag & Termios.ICANON == 0 { s.input += s.editing; s.editing = []; s.lineEnds = [] }
-                if request == Self.TCSETSF { s.input = []; s.lineEnds = []; s.editing = [] }
+                if request == Ioctl.TCSETSF { s.input = []; s.lineEnds = []; s.editing = [] }
             }
             pty.events.notify()
-        case Self.TIOCGWINSZ:
+        case Ioctl.TIOCGWINSZ:
             try mm.copyOut(argument, pty.state.withLock { $0.winsize })
-        case Self.TIOCSWINSZ:
+        case Ioctl.TIOCSWINSZ:
             let w = try mm.copyIn(argument, 8)
             let (changed, fg) = pty.state.withLock { s -> (Bool, Int32) in
                 defer { s.winsize = w }
                 return (s.winsize != w, s.foregroundPGID)
             }
             if changed && fg > 0 { pty.kernel?.signalProcessGroup(fg, .SIGWINCH) }
-        case Self.FIONREAD:
+        case Ioctl.FIONREAD:
             let n = pty.state.withLock { s in master ? s.output.count : (s.slaveTermios.lflag & Termios.ICANON != 0 ? (s.lineEnds.last ?? 0) : s.input.count) }
             try mm.write(argument, Int32(n))
-        case Self.TIOCOUTQ:
+        case Ioctl.TIOCOUTQ:
             try mm.write(argument, Int32(0))
-        case Self.TIOCGETD:
+        case Ioctl.TIOCGETD:
             try mm.write(argument, Int32(0))   // N_TTY
-        case Self.TCSBRK, Self.TCXONC:
+        case Ioctl.TCSBRK, Ioctl.TCXONC:
             break
-        case Self.TCFLSH:
+        case Ioctl.TCFLSH:
             let which = argument.rawValue
             guard which <= 2 else { throw .EINVAL }
             pty.state.withLock { s in
@@ -380,35 +372,35 @@ final class PtyEnd: FileDescription, @unchecked Sendable {
                 if which != 0 { if master { s.input = []; s.lineEnds = []; s.editing = [] } else { s.output = [] } }
             }
             pty.events.notify()
-        case Self.TIOCGPTN:
+        case Ioctl.TIOCGPTN:
             guard master else { throw .ENOTTY }
             try mm.write(argument, UInt32(pty.index))
-        case Self.TIOCSPTLCK:
+        case Ioctl.TIOCSPTLCK:
             guard master else { throw .ENOTTY }
             let v = try mm.read(argument, as: Int32.self)
             pty.state.withLock { $0.locked = v != 0 }
-        case Self.TIOCGPTLCK:
+        case Ioctl.TIOCGPTLCK:
             guard master else { throw .ENOTTY }
             try mm.write(argument, Int32(pty.state.withLock { $0.locked } ? 1 : 0))
-        case Self.TIOCGPTPEER:
+        case Ioctl.TIOCGPTPEER:
             guard master, let t = Task.current else { throw .ENOTTY }
             let f = try PtsNode.openSlave(pty, table: table, flags: OpenFlags(rawValue: Int32(truncatingIfNeeded: argument.rawValue)))
             return Int64(try t.fds.install(f, closeOnExec: argument.rawValue & UInt64(O_CLOEXEC) != 0).rawValue)
-        case Self.TIOCSCTTY:
+        case Ioctl.TIOCSCTTY:
             guard let t = Task.current else { throw .ENOTTY }
             let (pid, sid, pgid) = t.sessionIDs
             guard pid == sid else { throw .EPERM }   // only a session leader takes a controlling terminal
             pty.state.withLock { $0.session = sid; $0.foregroundPGID = pgid }
-        case Self.TIOCNOTTY:
+        case Ioctl.TIOCNOTTY:
             break
-        case Self.TIOCGPGRP:
+        case Ioctl.TIOCGPGRP:
             let fg = pty.state.withLock { $0.foregroundPGID }
             try mm.write(argument, fg)
-        case Self.TIOCSPGRP:
+        case Ioctl.TIOCSPGRP:
             let pg = try mm.read(argument, as: Int32.self)
             guard pg > 0 else { throw .EINVAL }
             pty.state.withLock { $0.foregroundPGID = pg }
-        case Self.TIOCGSID:
+        case Ioctl.TIOCGSID:
             let sid = pty.state.withLock { $0.session }
             guard sid > 0 else { throw .ENOTTY }
             try mm.write(argument, sid)

@@ -44,10 +44,10 @@ public final class SocketFile: FileDescription, @unchecked Sendable {
 
     public override func ioctl(_ request: UInt64, argument: GuestAddress, mm: MemoryManager) throws(Errno) -> Int64 {
         switch request {
-        case 0x541B:   // FIONREAD (SIOCINQ)
+        case Ioctl.SIOCINQ:
             if endpoint.phase == .listening { throw .EINVAL }
             try mm.write(argument, Int32(clamping: endpoint.unreadBytes))
-        case 0x5411:   // TIOCOUTQ (SIOCOUTQ): bytes sent and not yet read
+        case Ioctl.SIOCOUTQ:   // bytes sent and not yet read
             try mm.write(argument, Int32(clamping: endpoint.account.inFlight))
         case let r where LoopbackInterface.requests.contains(r):
             return try LoopbackInterface.ioctl(r, argument: argument, family: endpoint.family, mm: mm)

@@ -196,7 +196,7 @@ struct ArgPrinter {
         case .sigprocmaskHow: return Decode.named(v, Decode.sigprocmaskHow)
         case .archPrctlCode: return Decode.named(v, Decode.archPrctl)
         case .archPrctlAddr:
-            if args[0] == 0x1003 || args[0] == 0x1004 {
+            if args[0] == ArchPrctl.ARCH_GET_FS || args[0] == ArchPrctl.ARCH_GET_GS {
                 guard let x = read(v, UInt64.self) else { return hexOrNull(v) }
                 return "[0x" + String(x, radix: 16) + "]"
             }

@@ -122,20 +122,13 @@ enum Decode {
                                           11: "F_GETSIG", 1024: "F_SETLEASE", 1025: "F_GETLEASE", 1030: "F_DUPFD_CLOEXEC",
                                           1031: "F_SETPIPE_SZ", 1032: "F_GETPIPE_SZ", 1033: "F_ADD_SEALS", 1034: "F_GET_SEALS",
                                           36: "F_OFD_GETLK", 37: "F_OFD_SETLK", 38: "F_OFD_SETLKW"]
-    static let ioctl: [UInt64: String] = [0x5401: "TCGETS", 0x5402: "TCSETS", 0x5403: "TCSETSW", 0x5404: "TCSETSF",
-                                          0x540f: "TIOCGPGRP", 0x5410: "TIOCSPGRP", 0x5413: "TIOCGWINSZ",
-                                          0x5414: "TIOCSWINSZ", 0x541b: "FIONREAD", 0x5421: "FIONBIO", 0x5450: "FIONCLEX",
-                                          0x5451: "FIOCLEX", 0x5452: "FIOASYNC"]
+    static let ioctl = Ioctl.names
     static let clocks: [UInt64: String] = [0: "CLOCK_REALTIME", 1: "CLOCK_MONOTONIC", 2: "CLOCK_PROCESS_CPUTIME_ID",
                                            3: "CLOCK_THREAD_CPUTIME_ID", 4: "CLOCK_MONOTONIC_RAW", 5: "CLOCK_REALTIME_COARSE",
                                            6: "CLOCK_MONOTONIC_COARSE", 7: "CLOCK_BOOTTIME", 8: "CLOCK_REALTIME_ALARM",
                                            9: "CLOCK_BOOTTIME_ALARM", 11: "CLOCK_TAI"]
     static let sigprocmaskHow: [UInt64: String] = [0: "SIG_BLOCK", 1: "SIG_UNBLOCK", 2: "SIG_SETMASK"]
-    static let archPrctl: [UInt64: String] = [0x1001: "ARCH_SET_GS", 0x1002: "ARCH_SET_FS", 0x1003: "ARCH_GET_FS",
-                                              0x1004: "ARCH_GET_GS", 0x1011: "ARCH_GET_CPUID", 0x1012: "ARCH_SET_CPUID",
-                                              0x1021: "ARCH_GET_XCOMP_SUPP", 0x1022: "ARCH_GET_XCOMP_PERM",
-                                              0x1023: "ARCH_REQ_XCOMP_PERM", 0x1024: "ARCH_GET_XCOMP_GUEST_PERM",
-                                              0x1025: "ARCH_REQ_XCOMP_GUEST_PERM"]
+    static let archPrctl = ArchPrctl.names
     static let rlimits: [UInt64: String] = table(ResourceLimit.names.enumerated().map { (UInt64($0.offset), $0.element) })
     private typealias MA = MemoryAdvice
     static let madvise: [UInt64: String] = table([
