@@ -23,6 +23,7 @@ struct RunOptions: Equatable {
     var timestamps = 0
     var relative = false
     var fdPaths = 0
+    var stackTraces = false
     var stringLimit: Int?
     var expressions: [String] = []
     var follow = false
@@ -145,7 +146,7 @@ struct RunOptions: Equatable {
         if let filter { try Self.apply("trace=" + filter, to: &t) }
         for e in expressions { try Self.apply(e, to: &t) }
         guard strace || json || output != nil || filter != nil || !expressions.isEmpty || summaryOnly || summary
-                || callTime || timestamps > 0 || relative || fdPaths > 0 || stringLimit != nil else { return nil }
+                || callTime || timestamps > 0 || relative || fdPaths > 0 || stackTraces || stringLimit != nil else { return nil }
         t.style = json ? .json : .text
         t.summary = summaryOnly || summary
         t.lines = !summaryOnly || summary
@@ -153,6 +154,7 @@ struct RunOptions: Equatable {
         t.timestamps = TraceOptions.Timestamps(rawValue: min(timestamps, 3))!
         t.relative = relative
         t.fdPaths = min(fdPaths, 2)
+        t.stackTraces = stackTraces
         return t
     }
 

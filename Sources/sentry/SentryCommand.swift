@@ -112,6 +112,9 @@ struct Run: ParsableCommand {
     @Flag(name: .customShort("y"), help: "strace -y: descriptors with their paths, 3</etc/hostname>; -yy sockets with their addresses.")
     var fdPaths: Int
 
+    @Flag(name: .customShort("k"), help: "strace -k: the guest's call stack after each call (.eh_frame unwinding, symbols from each ELF's .symtab or .dynsym).")
+    var stackTraces = false
+
     @Option(name: .customShort("s"), help: ArgumentHelp("strace -s: print at most N bytes of each string (default 32).", valueName: "N"))
     var stringLimit: Int?
 
@@ -147,7 +150,7 @@ struct Run: ParsableCommand {
         RunOptions(platform: platform, systrapTrap: systrapTrap, root: root, overlay: overlay, binds: binds, strace: strace,
                    output: output, filter: filter, json: json,
                    summaryOnly: summaryOnly, summary: summary, callTime: callTime, timestamps: timestamps, relative: relative,
-                   fdPaths: fdPaths, stringLimit: stringLimit, expressions: expressions, follow: follow, cwd: cwd, env: env, envClear: envClear,
+                   fdPaths: fdPaths, stackTraces: stackTraces, stringLimit: stringLimit, expressions: expressions, follow: follow, cwd: cwd, env: env, envClear: envClear,
                    hostname: hostname, user: user, network: network, command: command)
     }
 

@@ -39,6 +39,32 @@ import Testing
         }
     }
 
+    /// -k: the guest's stack after each call, unwound by .eh_frame and named
+    /// from each ELF's symbols, line for line as real `strace -k` prints it
+    /// (a dynamic coreutils program through libc, and a static one of ours).
+    @Test(arguments: Harness.platforms)
+    func stackTracesMatchRealStrace(_ platform: Harness.TestPlatform) throws {
+        let strace = "/usr/bin/strace"
+        try #require(FileManager.default.isExecutableFile(atPath: strace), "strace is not installed")
+        let probe = Harness.run(strace, ["-k", "-e", "trace=none", "/bin/true"])
+        guard probe.status == 0 else {
+            print("skipping the -k comparison: this strace has no stack tracing (\(probe.stderr.prefix(80)))")
+            return
+        }
+        for exe in ["/bin/echo", Harness.image("hello")] {
+            let native = Harness.run(strace, ["-k", "-e", "trace=write,exit_group", exe, "hi"])
+            let ours = Harness.sandboxed(platform, exe, ["hi"], extra: ["--strace", "-k", "-e", "trace=write,exit_group"])
+            // strace prints a frame it has no symbol for as "()" the first time and
+            // "(+0x0)" when its cache answers for the same address again: read both as "()".
+            func frames(_ text: String) -> [String] {
+                text.split(separator: "\n").map(String.init).filter { $0.hasPrefix(" > ") }
+                    .map { $0.replacingOccurrences(of: "(+0x0) [", with: "() [") }
+            }
+            #expect(!frames(native.stderr).isEmpty)
+            #expect(frames(ours.stderr) == frames(native.stderr), "\(exe) on \(platform.rawValue)")
+        }
+    }
+
     /// `-c`'s total is the number of call lines a full trace of the same run
     /// prints (-C prints both), and its ENOSYS section names what the sentry lacks.
     @Test(arguments: Harness.platforms)

@@ -64,14 +64,14 @@ enum Decode {
         return rest.isEmpty ? acc : acc + "|" + rest
     }
 
-    /// Multi-bit flags (O_SYNC, O_TMPFILE) come before the single bits they contain.
+    /// In strace's order; multi-bit flags (O_SYNC, O_TMPFILE) come before the single bits they contain.
     static let openFlagNames: [(UInt64, String)] = [
         bit(OpenFlags.create, "O_CREAT"), bit(OpenFlags.exclusive, "O_EXCL"), bit(OpenFlags.noCTTY, "O_NOCTTY"),
         bit(OpenFlags.truncate, "O_TRUNC"), bit(OpenFlags.append, "O_APPEND"), bit(OpenFlags.nonBlock, "O_NONBLOCK"),
         bit(OpenFlags.sync, "O_SYNC"), bit(OpenFlags.dsync, "O_DSYNC"), bit(OpenFlags.async, "O_ASYNC"),
-        bit(OpenFlags.direct, "O_DIRECT"), bit(OpenFlags.largeFile, "O_LARGEFILE"), bit(OpenFlags.tmpFile, "O_TMPFILE"),
-        bit(OpenFlags.directory, "O_DIRECTORY"), bit(OpenFlags.noFollow, "O_NOFOLLOW"), bit(OpenFlags.noATime, "O_NOATIME"),
-        bit(OpenFlags.closeOnExec, "O_CLOEXEC"), bit(OpenFlags.path, "SW_O_PATH"),
+        bit(OpenFlags.direct, "O_DIRECT"), bit(OpenFlags.largeFile, "O_LARGEFILE"), bit(OpenFlags.noFollow, "O_NOFOLLOW"),
+        bit(OpenFlags.noATime, "O_NOATIME"), bit(OpenFlags.closeOnExec, "O_CLOEXEC"), bit(OpenFlags.path, "O_PATH"),
+        bit(OpenFlags.tmpFile, "O_TMPFILE"), bit(OpenFlags.directory, "O_DIRECTORY"),
     ]
 
     static func prot(_ v: UInt64) -> String {

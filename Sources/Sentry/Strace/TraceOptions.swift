@@ -22,6 +22,8 @@ public struct TraceOptions: Sendable, Equatable {
     public var stringLimit = 32
     /// `-y` (1) and `-yy` (2): descriptors with what they are.
     public var fdPaths = 0
+    /// `-k`: the guest's call stack after each call.
+    public var stackTraces = false
     /// Traced syscall numbers (index = number); nil traces every call.
     public var traced: [Bool]?
     /// `-e status=`; nil prints every call.

@@ -14,6 +14,8 @@ public final class Tracer: Sendable {
     private let lastEntry = Atomic<Int64>(0)
     /// -c: counts and times per syscall number.
     let summary = Summary()
+    /// -k: the guest's stacks.
+    let unwinder = StackUnwinder()
 
     public init(fd: Int32, options: TraceOptions) {
         self.fd = fd; self.options = options
@@ -29,6 +31,7 @@ public final class Tracer: Sendable {
         let start: Int64          // CLOCK_MONOTONIC ns
         let wall: timespec        // CLOCK_REALTIME at entry, for -t
         let sincePrevious: Int64  // -r
+        let stack: [StackUnwinder.Frame]   // -k, taken at entry (execve's is the old image's, as strace's)
     }
 
     /// Decided before anything is formatted: an untraced call costs an array load.
@@ -56,8 +59,9 @@ public final class Tracer: Sendable {
         let wall = options.timestamps != .none ? Self.now(CLOCK_REALTIME) : timespec()
         let start = Self.ns(Self.now(CLOCK_MONOTONIC))
         let previous = options.relative ? lastEntry.exchange(start, ordering: .relaxed) : start
+        let stack = options.stackTraces && options.lines ? unwinder.frames(task) : []
         return Pending(nr: nr, name: name, entry: entry, args: args, before: before, start: start, wall: wall,
-                       sincePrevious: previous == 0 ? 0 : start &- previous)
+                       sincePrevious: previous == 0 ? 0 : start &- previous, stack: stack)
     }
 
     func exit(_ task: Task, _ p: Pending, result: Int64, exiting: Bool) {
@@ -103,6 +107,7 @@ public final class Tracer: Sendable {
             if !(p.entry?.isImplemented ?? false) { line += " (not implemented in the sentry)" }
             if options.callTime && !noReturn { line += " <" + Self.seconds(elapsed) + ">" }
             emit(task, line, wall: p.wall, sincePrevious: p.sincePrevious)
+            if !p.stack.isEmpty { write(p.stack.map { $0.text + "\n" }.joined()) }
         case .json:
             var obj = "{\"pid\":\(task.pid),\"nr\":\(p.nr),\"syscall\":\(Self.json(p.name)),\"args\":["
             obj += args.map(Self.json).joined(separator: ",") + "]"
@@ -113,6 +118,12 @@ public final class Tracer: Sendable {
             if options.timestamps != .none { obj += ",\"time\":" + Self.seconds(Self.ns(p.wall)) }
             if options.relative { obj += ",\"relative\":" + Self.seconds(p.sincePrevious) }
             if options.callTime && !noReturn { obj += ",\"duration\":" + Self.seconds(elapsed) }
+            if options.stackTraces {
+                obj += ",\"stack\":[" + p.stack.map { f in
+                    "{\"pc\":\(f.pc),\"module\":" + (f.module.map(Self.json) ?? "null") + ",\"symbol\":" + (f.symbol.map(Self.json) ?? "null")
+                        + ",\"offset\":\(f.symbolOffset),\"module_offset\":\(f.moduleOffset)}"
+                }.joined(separator: ",") + "]"
+            }
             emit(task, obj + "}")
         }
     }
