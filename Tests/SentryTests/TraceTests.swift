@@ -39,6 +39,29 @@ import Testing
         }
     }
 
+    /// Struct arguments (itimerval, timezone, rusage, tms, stack_t, id
+    /// arrays, utimes/utime/utimensat times with strace's date comments,
+    /// epoll events) decoded as real strace prints them. Left out: values
+    /// that differ run to run (the time of day, times()'s ticks, getcpu) and
+    /// sched_rr_get_interval (6.1's CFS slice; the host kernel is newer).
+    @Test(arguments: Harness.platforms)
+    func structsMatchRealStrace(_ platform: Harness.TestPlatform) throws {
+        let strace = "/usr/bin/strace"
+        try #require(FileManager.default.isExecutableFile(atPath: strace), "strace is not installed")
+        let dir = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let calls = "getitimer,setitimer,getrusage,sigaltstack,getresuid,getresgid,getgroups,sched_getparam,"
+            + "nanosleep,clock_nanosleep,utimes,utime,utimensat,epoll_wait,epoll_pwait"
+        let file = dir.appendingPathComponent("f").path
+        let native = Harness.run(strace, ["-e", "trace=" + calls, Harness.image("structs"), file])
+        try? FileManager.default.removeItem(atPath: file)
+        let ours = Harness.sandboxed(platform, Harness.image("structs"), [file],
+                                     extra: ["--bind", "\(dir.path):\(dir.path):rw", "--strace", "-e", "trace=" + calls])
+        func lines(_ text: String) -> [String] { text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("+++") } }
+        #expect(lines(native.stderr).count == 20)
+        #expect(lines(ours.stderr) == lines(native.stderr), "on \(platform.rawValue)")
+    }
+
     /// -k: the guest's stack after each call, unwound by .eh_frame and named
     /// from each ELF's symbols, line for line as real `strace -k` prints it
     /// (a dynamic coreutils program through libc, and a static one of ours).

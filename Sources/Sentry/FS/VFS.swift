@@ -55,8 +55,14 @@ public final class VFS: Sendable {
 
     private func add(_ path: String, _ root: Inode, type: String, source: String, readOnly: Bool) {
         let id = nextMountID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let on = mountpoint(Self.normalize(path))
-        mounts.add(Mount(root: root, on: on, type: type, source: source, readOnly: readOnly, id: id))
+        let p = Self.normalize(path)
+        // Mounts already below `p` (a --bind under a directory the sentry
+        // exposes later) stay visible: they are made again on top of the new one.
+        let below = mounts.all.filter { $0 !== mounts.root && $0.path.hasPrefix(p == "/" ? "/" : p + "/") }
+        mounts.add(Mount(root: root, on: mountpoint(p), type: type, source: source, readOnly: readOnly, id: id))
+        for m in below {
+            mounts.add(Mount(root: m.rootInode, on: mountpoint(m.path), type: m.type, source: m.source, readOnly: m.readOnly, id: m.id))
+        }
     }
 
     /// Where a new mount at `path` goes: the place the path names without

@@ -91,21 +91,47 @@ public enum ArgFormat: Sendable {
     case sockoptName(levelArg: Int)
     case intPointerIn            // [1]
     case intPointerOut           // out: [1]
+    // Time and resource structs, as strace 6.1 prints them.
+    case itimerWhich             // ITIMER_REAL
+    case itimervalIn             // {it_interval={tv_sec=0, tv_usec=0}, it_value={...}}
+    case itimervalOut            // out
+    case timezoneOut             // out: {tz_minuteswest=0, tz_dsttime=0}
+    case rusageWho               // RUSAGE_SELF, RUSAGE_CHILDREN
+    case rusageOut               // out: {ru_utime={...}, ru_stime={...}, ...}
+    case tmsOut                  // out: {tms_utime=0, tms_stime=0, tms_cutime=0, tms_cstime=0}
+    case stackIn                 // {ss_sp=0x..., ss_flags=0, ss_size=8192}
+    case stackOut                // out
+    case groupsIn(countArg: Int) // [0, 1]
+    case groupsOut               // out: as many as the call returned
+    case remainingOut            // nanosleep's rem: the struct after EINTR, else the address
+    case timevalPairIn           // utimes: [{tv_sec=1, tv_usec=2} /* date */, {...}]
+    case utimbufIn               // utime: {actime=5 /* date */, modtime=6 /* date */}
+    case timespecPairIn          // utimensat: [UTIME_NOW, {tv_sec=7, tv_nsec=9} /* date */]
+    case epollEventsOut          // out: [{events=EPOLLIN, data={u32=7, u64=7}}], as many as returned
+    case timeOut                 // out: time(2)'s [1700000000 /* date */]
 
     var isOutput: Bool {
         switch self {
         case .outBuffer, .iovecOut, .timespecOut, .statOut, .statxOut, .sigactionOut, .sigsetOut, .rlimitOut,
              .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut, .waitStatusOut,
-             .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut:
+             .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .itimervalOut, .timezoneOut,
+             .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut:
             return true
         default: return false
         }
     }
 }
 
+extension ArgFormat {
+    /// An output strace prints after a failure too (nanosleep's remaining time after EINTR).
+    var printsOnFailure: Bool { if case .remainingOut = self { true } else { false } }
+}
+
 /// How strace prints the return value.
 public enum RetFormat: Sendable {
     case int, hex, fd
+    /// Seconds since the epoch, with the date: `1700000000 (2023-11-14T22:13:20+0000)`.
+    case time
     /// The call does not return (exit, exit_group): `= ?`.
     case noReturn
 }

@@ -22,6 +22,22 @@ struct ArgPrinter {
         a == 0 ? nil : try? mm.read(GuestAddress(a), as: t)
     }
 
+    static func timevalText(_ t: Glibc.timeval) -> String { "{tv_sec=\(t.tv_sec), tv_usec=\(t.tv_usec)}" }
+
+    /// An epoll_event as strace 6 prints it.
+    static func epollEvent(_ ev: (UInt32, UInt32, UInt32)) -> String {
+        let data = UInt64(ev.1) | UInt64(ev.2) << 32
+        return "{events=\(Decode.flags(UInt64(ev.0), Decode.epollEvents)), data={u32=\(ev.1), u64=\(data)}}"
+    }
+
+    /// An array of 32-bit ids (gid_t): [0, 27].
+    private func ids(_ a: UInt64, count: Int) -> String {
+        guard a != 0, count >= 0, let raw = try? mm.copyIn(GuestAddress(a), min(count, 1 << 16) * 4) else { return hexOrNull(a) }
+        return "[" + stride(from: 0, to: raw.count, by: 4).map { o in
+            String(raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt32.self) })
+        }.joined(separator: ", ") + "]"
+    }
+
     /// The text for argument `i`; "" leaves the argument out.
     func format(_ f: ArgFormat, _ i: Int) -> String {
         let v = args[i]
@@ -129,8 +145,13 @@ struct ArgPrinter {
             return "[" + items.joined(separator: ", ") + "]"
         case .epollEvent:
             guard let ev = read(v, (UInt32, UInt32, UInt32).self) else { return hexOrNull(v) }
-            let data = UInt64(ev.1) | UInt64(ev.2) << 32
-            return "{events=\(Decode.flags(UInt64(ev.0), Decode.epollEvents)), data=0x\(String(data, radix: 16))}"
+            return Self.epollEvent(ev)
+        case .epollEventsOut:
+            let n = Int(min(max(result, 0), 1024))
+            guard v != 0, let raw = try? mm.copyIn(GuestAddress(v), n * 12) else { return hexOrNull(v) }
+            return "[" + (0..<n).map { i in
+                Self.epollEvent(raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 12, as: (UInt32, UInt32, UInt32).self) })
+            }.joined(separator: ", ") + "]"
         case .epollCtlOp: return Decode.named(v, [1: "EPOLL_CTL_ADD", 2: "EPOLL_CTL_DEL", 3: "EPOLL_CTL_MOD"])
         case .socketDomain: return Decode.named(v, Decode.addressFamilies)
         case .socketType:
@@ -164,8 +185,49 @@ struct ArgPrinter {
             guard let t = read(v, timespec.self) else { return hexOrNull(v) }
             return "{tv_sec=\(t.tv_sec), tv_nsec=\(t.tv_nsec)}"
         case .timevalIn, .timevalOut:
-            guard let t = read(v, timeval.self) else { return hexOrNull(v) }
+            guard let t = read(v, Glibc.timeval.self) else { return hexOrNull(v) }
             return "{tv_sec=\(t.tv_sec), tv_usec=\(t.tv_usec)}"
+        case .itimerWhich: return Decode.named(v, [0: "ITIMER_REAL", 1: "ITIMER_VIRTUAL", 2: "ITIMER_PROF"])
+        case .itimervalIn, .itimervalOut:
+            guard let t = read(v, (Glibc.timeval, Glibc.timeval).self) else { return hexOrNull(v) }
+            return "{it_interval=\(Self.timevalText(t.0)), it_value=\(Self.timevalText(t.1))}"
+        case .timezoneOut:
+            guard let t = read(v, (Int32, Int32).self) else { return hexOrNull(v) }
+            return "{tz_minuteswest=\(t.0), tz_dsttime=\(t.1)}"
+        case .rusageWho: return Decode.named(UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: v))),
+                                             [0: "RUSAGE_SELF", UInt64.max: "RUSAGE_CHILDREN", 1: "RUSAGE_THREAD"])
+        case .rusageOut:
+            guard let t = read(v, (Glibc.timeval, Glibc.timeval).self) else { return hexOrNull(v) }
+            return "{ru_utime=\(Self.timevalText(t.0)), ru_stime=\(Self.timevalText(t.1)), ...}"
+        case .tmsOut:
+            guard let t = read(v, (Int64, Int64, Int64, Int64).self) else { return hexOrNull(v) }
+            return "{tms_utime=\(t.0), tms_stime=\(t.1), tms_cutime=\(t.2), tms_cstime=\(t.3)}"
+        case .stackIn, .stackOut:
+            guard let s = read(v, (UInt64, Int32, Int32, UInt64).self) else { return hexOrNull(v) }
+            let flags = s.1 == 0 ? "0" : Decode.flags(UInt64(UInt32(bitPattern: s.1)), [(1, "SS_ONSTACK"), (2, "SS_DISABLE"), (1 << 31, "SS_AUTODISARM")])
+            return "{ss_sp=\(hexOrNull(s.0)), ss_flags=\(flags), ss_size=\(s.3)}"
+        case .groupsIn(let c): return ids(v, count: Int(Int32(truncatingIfNeeded: args[c])))
+        case .groupsOut: return ids(v, count: Int(max(result, 0)))
+        case .remainingOut:
+            guard result == -Int64(Errno.EINTR.rawValue), let t = read(v, timespec.self) else { return hexOrNull(v) }
+            return "{tv_sec=\(t.tv_sec), tv_nsec=\(t.tv_nsec)}"
+        case .timevalPairIn:
+            guard let t = read(v, (Glibc.timeval, Glibc.timeval).self) else { return hexOrNull(v) }
+            return "[" + [t.0, t.1].map { Self.timevalText($0) + " /* " + Decode.date(Int64($0.tv_sec), fraction: Int64($0.tv_usec), digits: 6) + " */" }
+                .joined(separator: ", ") + "]"
+        case .timeOut:
+            guard let t = read(v, Int64.self) else { return hexOrNull(v) }
+            return "[\(t) /* \(Decode.date(t)) */]"
+        case .utimbufIn:
+            guard let t = read(v, (Int64, Int64).self) else { return hexOrNull(v) }
+            return "{actime=\(t.0) /* \(Decode.date(t.0)) */, modtime=\(t.1) /* \(Decode.date(t.1)) */}"
+        case .timespecPairIn:
+            guard let t = read(v, (timespec, timespec).self) else { return hexOrNull(v) }
+            return "[" + [t.0, t.1].map { ts -> String in
+                if ts.tv_nsec == InodeAttributes.UTIME_NOW { return "UTIME_NOW" }
+                if ts.tv_nsec == InodeAttributes.UTIME_OMIT { return "UTIME_OMIT" }
+                return "{tv_sec=\(ts.tv_sec), tv_nsec=\(ts.tv_nsec)} /* " + Decode.date(Int64(ts.tv_sec), fraction: Int64(ts.tv_nsec), digits: 9) + " */"
+            }.joined(separator: ", ") + "]"
         case .statOut:
             guard let st = read(v, stat.self) else { return hexOrNull(v) }
             var s = "{st_mode=" + Decode.fileMode(st.st_mode)

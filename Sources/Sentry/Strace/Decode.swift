@@ -1,4 +1,5 @@
 import CSwitch
+import Glibc
 /// Symbolic names for flag and enum arguments, in strace's spelling.
 enum Decode {
     /// `A|B|0x40` for the set bits of `value`, `zero` if none.
@@ -73,6 +74,21 @@ enum Decode {
         bit(OpenFlags.noATime, "O_NOATIME"), bit(OpenFlags.closeOnExec, "O_CLOEXEC"), bit(OpenFlags.path, "O_PATH"),
         bit(OpenFlags.tmpFile, "O_TMPFILE"), bit(OpenFlags.directory, "O_DIRECTORY"),
     ]
+
+    /// strace's date comment for a time: `1970-01-01T00:00:01.000002+0000` (local time, as strace's).
+    static func date(_ seconds: Int64, fraction: Int64? = nil, digits: Int = 0) -> String {
+        var t = time_t(seconds), tm = Glibc.tm()
+        guard localtime_r(&t, &tm) != nil else { return String(seconds) }
+        var buf = [CChar](repeating: 0, count: 64)
+        let n = strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &tm)
+        var out = String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if let fraction, digits > 0 {
+            let f = String(fraction)
+            out += "." + String(repeating: "0", count: max(0, digits - f.count)) + f
+        }
+        let zn = strftime(&buf, buf.count, "%z", &tm)
+        return out + String(decoding: buf.prefix(zn).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     static func prot(_ v: UInt64) -> String {
         flags(v, [bit(Prot.read, "PROT_READ"), bit(Prot.write, "PROT_WRITE"), bit(Prot.exec, "PROT_EXEC"),

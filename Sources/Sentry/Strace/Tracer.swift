@@ -82,7 +82,8 @@ public final class Tracer: Sendable {
         var args: [String] = []
         for (i, f) in formats.enumerated() {
             let s: String?
-            if let b = p.before[i] { s = b.isEmpty ? nil : b } else { s = result < 0 ? printer.hexOrNull(p.args[i]) : printer.format(f, i) }
+            if let b = p.before[i] { s = b.isEmpty ? nil : b }
+            else { s = result < 0 && !f.printsOnFailure ? printer.hexOrNull(p.args[i]) : printer.format(f, i) }
             if let s { args.append(s) }
         }
         switch style {
@@ -97,6 +98,8 @@ public final class Tracer: Sendable {
             } else if result < 0 && result > -4096 {
                 let e = Errno(Int32(-result))
                 line += "-1 \(e.name) (\(e.message))"
+            } else if ret == .time {
+                line += String(result) + " (" + Decode.date(result) + ")"
             } else if ret == .hex {
                 line += "0x" + String(UInt64(bitPattern: result), radix: 16)
             } else if ret == .fd && options.fdPaths > 0 {
