@@ -59,7 +59,7 @@ public let linuxAMD64: SyscallTable = {
         53:  Syscall("socketpair", Sockets.socketpair, [.socketDomain, .socketType, .socketProtocol(domainArg: 0), .pipeFDsOut]),
         54:  Syscall("setsockopt", Sockets.setsockopt, [.fd, .sockoptLevel, .sockoptName(levelArg: 1), .intPointerIn, .int32]),
         55:  Syscall("getsockopt", Sockets.getsockopt, [.fd, .sockoptLevel, .sockoptName(levelArg: 1), .intPointerOut, .socklenOut]),
-        56:  Syscall("clone", Lifecycle.clone, [.cloneFlags, .hex, .hex, .hex, .hex], .int),
+        56:  Syscall("clone", Lifecycle.clone, [.cloneStackAndFlags, .omitted, .cloneParentTID, .cloneChildTID, .cloneTLS], .int),
         57:  Syscall("fork", Lifecycle.fork, []),
         58:  Syscall("vfork", Lifecycle.vfork, []),
         59:  Syscall("execve", control: Lifecycle.execve, [.path, .stringArray, .envArray]),
@@ -205,7 +205,7 @@ public let linuxAMD64: SyscallTable = {
         332: Syscall("statx", Stat.statx, [.dirFD, .path, .atFlags, .statxMask, .statxOut]),
         334: Syscall.unimplemented("rseq", [.address, .hex, .int32, .hex],
                                    note: "needs cpu_id updates and critical-section aborts; glibc runs without it"),
-        435: Syscall("clone3", Lifecycle.clone3, [.hex, .uint]),
+        435: Syscall("clone3", Lifecycle.clone3, [.clone3Args, .uint]),
         439: Syscall("faccessat2", Stat.faccessat2, [.dirFD, .path, .accessMode, .atFlags]),
         // Credentials, prctl, the scheduler (Credentials.swift, Prctl.swift, Scheduler.swift).
         105: Syscall("setuid", Creds.setuid, [.int32]),

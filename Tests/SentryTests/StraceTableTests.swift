@@ -20,7 +20,7 @@ struct StraceTableTests {
     /// gid arrays, cap data, cpu masks), and a few flag words.
     static let notYetDecoded: [String: [Int]] = [
         "select": [1, 2, 3, 4], "shmat": [2], "shmctl": [2], 
-        "clone": [1, 2, 3, 4], "semop": [1], "semctl": [3], "msgsnd": [1, 3], "msgrcv": [1, 4],
+        "semop": [1], "semctl": [3], "msgsnd": [1, 3], "msgrcv": [1, 4],
         "msgctl": [2], "settimeofday": [1], "rt_sigtimedwait": [1],
         "rt_sigqueueinfo": [2], "semtimedop": [1], 
         "pselect6": [1, 2, 3, 4, 5], "timerfd_create": [1], "timerfd_settime": [1, 2, 3],
@@ -30,7 +30,7 @@ struct StraceTableTests {
         "pidfd_send_signal": [2, 3], "pidfd_open": [1], "openat2": [2], "pidfd_getfd": [2], "epoll_pwait2": [1],
         "futex": [3, 4], "timer_create": [1, 2], "timer_settime": [2, 3], "timer_gettime": [1],
         "clock_nanosleep": [1], "waitid": [2, 4], "get_robust_list": [1, 2], "rt_tgsigqueueinfo": [3],
-        "clone3": [0], 
+        
         "capget": [1], "capset": [1], "sched_setaffinity": [2],
         "mincore": [2],
     ]

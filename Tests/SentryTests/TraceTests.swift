@@ -60,6 +60,23 @@ import Testing
         func lines(_ text: String) -> [String] { text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("+++") } }
         #expect(lines(native.stderr).count == 20)
         #expect(lines(ours.stderr) == lines(native.stderr), "on \(platform.rawValue)")
+
+        // clone and clone3 (a fork by dash, threads by glibc), addresses and pids aside.
+        func clones(_ text: String) -> [String] {
+            text.split(separator: "\n").map(String.init).filter { $0.contains("clone") && !$0.contains("resumed") }
+                .map { line in
+                    var l = line.replacingOccurrences(of: #"^\[pid +\d+\] "#, with: "", options: .regularExpression)
+                    l = l.replacingOccurrences(of: #"0x[0-9a-f]+"#, with: "ADDR", options: .regularExpression)
+                    l = l.replacingOccurrences(of: #"\[\d+\]"#, with: "[PID]", options: .regularExpression)
+                    return l.replacingOccurrences(of: #"= \d+$"#, with: "= PID", options: .regularExpression)
+                }
+        }
+        for (exe, args) in [("/bin/sh", ["-c", "/bin/true & wait"]), (Harness.image("threads"), [])] {
+            let n = Harness.run(strace, ["-qq", "-e", "trace=clone,clone3", exe] + args)
+            let o = Harness.sandboxed(platform, exe, args, extra: ["--strace", "-e", "trace=clone,clone3"])
+            #expect(!clones(n.stderr).isEmpty)
+            #expect(clones(o.stderr) == clones(n.stderr), "\(exe) on \(platform.rawValue)")
+        }
     }
 
     /// -k: the guest's stack after each call, unwound by .eh_frame and named

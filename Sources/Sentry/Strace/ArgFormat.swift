@@ -109,13 +109,19 @@ public enum ArgFormat: Sendable {
     case timespecPairIn          // utimensat: [UTIME_NOW, {tv_sec=7, tv_nsec=9} /* date */]
     case epollEventsOut          // out: [{events=EPOLLIN, data={u32=7, u64=7}}], as many as returned
     case timeOut                 // out: time(2)'s [1700000000 /* date */]
+    // clone(2) as strace prints it: child_stack=, flags=, then what the flags use.
+    case cloneStackAndFlags      // argument 0: "child_stack=0x..., flags=CLONE_VM|...|SIGCHLD" (reads argument 1)
+    case cloneParentTID          // out: parent_tid=[123], with CLONE_PARENT_SETTID
+    case cloneChildTID           // child_tidptr=0x..., with CLONE_CHILD_SETTID or CLONE_CHILD_CLEARTID
+    case cloneTLS                // tls=0x..., with CLONE_SETTLS
+    case clone3Args              // out: {flags=..., ..., tls=...} => {parent_tid=[123]}
 
     var isOutput: Bool {
         switch self {
         case .outBuffer, .iovecOut, .timespecOut, .statOut, .statxOut, .sigactionOut, .sigsetOut, .rlimitOut,
              .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut, .waitStatusOut,
              .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .itimervalOut, .timezoneOut,
-             .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut:
+             .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args:
             return true
         default: return false
         }
@@ -124,7 +130,12 @@ public enum ArgFormat: Sendable {
 
 extension ArgFormat {
     /// An output strace prints after a failure too (nanosleep's remaining time after EINTR).
-    var printsOnFailure: Bool { if case .remainingOut = self { true } else { false } }
+    var printsOnFailure: Bool {
+        switch self {
+        case .remainingOut, .cloneParentTID, .clone3Args: true
+        default: false
+        }
+    }
 }
 
 /// How strace prints the return value.

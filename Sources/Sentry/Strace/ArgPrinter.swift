@@ -30,6 +30,13 @@ struct ArgPrinter {
         return "{events=\(Decode.flags(UInt64(ev.0), Decode.epollEvents)), data={u32=\(ev.1), u64=\(data)}}"
     }
 
+    /// clone's flags word: the flags, then the exit signal in its low byte.
+    func cloneFlags(_ v: UInt64) -> String {
+        let sig = v & 0xff
+        let fl = Decode.flags(v & ~0xff, Decode.cloneFlags)
+        return sig == 0 ? fl : (v & ~0xff == 0 ? "" : fl + "|") + Signal(Int32(sig)).straceName
+    }
+
     /// An array of 32-bit ids (gid_t): [0, 27].
     private func ids(_ a: UInt64, count: Int) -> String {
         guard a != 0, count >= 0, let raw = try? mm.copyIn(GuestAddress(a), min(count, 1 << 16) * 4) else { return hexOrNull(a) }
@@ -104,10 +111,35 @@ struct ArgPrinter {
         case .capHeader:
             guard let h = read(v, (UInt32, Int32).self) else { return hexOrNull(v) }
             return "{version=\(Decode.named(UInt64(h.0), Decode.capVersions)), pid=\(h.1)}"
-        case .cloneFlags:
-            let sig = v & 0xff
-            let fl = Decode.flags(v & ~0xff, Decode.cloneFlags)
-            return sig == 0 ? fl : (v & ~0xff == 0 ? "" : fl + "|") + Signal(Int32(sig)).straceName
+        case .cloneFlags: return cloneFlags(v)
+        case .cloneStackAndFlags:
+            return "child_stack=\(hexOrNull(args[1])), flags=" + cloneFlags(v)
+        case .cloneParentTID:
+            guard args[0] & CloneArgs.CLONE_PARENT_SETTID != 0 else { return "" }
+            guard result > 0, let tid = read(v, Int32.self) else { return "parent_tid=" + hexOrNull(v) }
+            return "parent_tid=[\(tid)]"
+        case .cloneChildTID:
+            return args[0] & (CloneArgs.CLONE_CHILD_SETTID | CloneArgs.CLONE_CHILD_CLEARTID) != 0 ? "child_tidptr=" + hexOrNull(v) : ""
+        case .cloneTLS:
+            return args[0] & CloneArgs.CLONE_SETTLS != 0 ? "tls=" + hexOrNull(v) : ""
+        case .clone3Args:
+            // struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, ...
+            guard args[1] >= 64, let c = read(v, (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64).self) else { return hexOrNull(v) }
+            var f = ["flags=" + (c.0 == 0 ? "0" : Decode.flags(c.0, Decode.cloneFlags))]
+            if c.0 & CloneArgs.CLONE_PIDFD != 0 { f.append("pidfd=" + hexOrNull(c.1)) }
+            if c.0 & (CloneArgs.CLONE_CHILD_SETTID | CloneArgs.CLONE_CHILD_CLEARTID) != 0 { f.append("child_tid=" + hexOrNull(c.2)) }
+            if c.0 & CloneArgs.CLONE_PARENT_SETTID != 0 { f.append("parent_tid=" + hexOrNull(c.3)) }
+            f.append("exit_signal=" + (c.4 == 0 ? "0" : Signal(Int32(truncatingIfNeeded: c.4)).straceName))
+            f.append("stack=" + hexOrNull(c.5)); f.append("stack_size=0x" + String(c.6, radix: 16))
+            if c.0 & CloneArgs.CLONE_SETTLS != 0 { f.append("tls=" + hexOrNull(c.7)) }
+            var out = "{" + f.joined(separator: ", ") + "}"
+            if result > 0 {
+                var after: [String] = []
+                if c.0 & CloneArgs.CLONE_PIDFD != 0, let fd = read(c.1, Int32.self) { after.append("pidfd=[\(fd)]") }
+                if c.0 & CloneArgs.CLONE_PARENT_SETTID != 0, let tid = read(c.3, Int32.self) { after.append("parent_tid=[\(tid)]") }
+                if !after.isEmpty { out += " => {" + after.joined(separator: ", ") + "}" }
+            }
+            return out
         case .stringArray:
             guard v != 0 else { return "NULL" }
             var items: [String] = []

@@ -84,7 +84,7 @@ public final class Tracer: Sendable {
             let s: String?
             if let b = p.before[i] { s = b.isEmpty ? nil : b }
             else { s = result < 0 && !f.printsOnFailure ? printer.hexOrNull(p.args[i]) : printer.format(f, i) }
-            if let s { args.append(s) }
+            if let s, !s.isEmpty { args.append(s) }   // "" leaves the argument out
         }
         switch style {
         case .text:
