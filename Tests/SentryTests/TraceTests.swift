@@ -61,6 +61,15 @@ import Testing
         #expect(lines(native.stderr).count == 20)
         #expect(lines(ours.stderr) == lines(native.stderr), "on \(platform.rawValue)")
 
+        // Flags and structs of the fd-making and timer calls (structs2.c).
+        let calls2 = "memfd_create,renameat2,mknodat,timerfd_create,timerfd_settime,timer_create,timer_settime,signalfd4,sched_setaffinity"
+        let native2 = Harness.run(strace, ["-qq", "-e", "trace=" + calls2, "-e", "signal=none", Harness.image("structs2"), dir.path])
+        let ours2 = Harness.sandboxed(platform, Harness.image("structs2"), [dir.path],
+                                      extra: ["--bind", "\(dir.path):\(dir.path):rw", "--strace", "-e", "trace=" + calls2, "-e", "signal=none"])
+        func callLines(_ text: String) -> [String] { lines(text).filter { !$0.hasPrefix("[pid") } }
+        #expect(callLines(native2.stderr).count == 9)
+        #expect(callLines(ours2.stderr) == callLines(native2.stderr), "structs2 on \(platform.rawValue)")
+
         // clone and clone3 (a fork by dash, threads by glibc), addresses and pids aside.
         func clones(_ text: String) -> [String] {
             text.split(separator: "\n").map(String.init).filter { $0.contains("clone") && !$0.contains("resumed") }

@@ -115,13 +115,24 @@ public enum ArgFormat: Sendable {
     case cloneChildTID           // child_tidptr=0x..., with CLONE_CHILD_SETTID or CLONE_CHILD_CLEARTID
     case cloneTLS                // tls=0x..., with CLONE_SETTLS
     case clone3Args              // out: {flags=..., ..., tls=...} => {parent_tid=[123]}
+    case named([UInt64: String]) // one of several values: RENAME_NOREPLACE; else the number
+    case flagBits([(UInt64, String)])  // A|B, or 0
+    case fileModeWithType        // mknod: S_IFIFO|0644
+    case mknodDevice(modeArg: Int)     // makedev(0x1, 0x3), only for character and block devices
+    case itimerspecIn            // {it_interval={tv_sec=0, tv_nsec=0}, it_value={...}}
+    case itimerspecOut           // out
+    case sigeventIn              // {sigev_value={sival_int=5, sival_ptr=0x5}, sigev_signo=SIGUSR2, sigev_notify=SIGEV_SIGNAL}
+    case statfsOut               // out: {f_type=EXT2_SUPER_MAGIC, f_bsize=4096, ...}
+    case cpuMaskIn(sizeArg: Int) // [0 1]
+    case siginfoOut              // out: {si_signo=SIGCHLD, si_code=CLD_EXITED, ...}
 
     var isOutput: Bool {
         switch self {
         case .outBuffer, .iovecOut, .timespecOut, .statOut, .statxOut, .sigactionOut, .sigsetOut, .rlimitOut,
              .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut, .waitStatusOut,
              .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .itimervalOut, .timezoneOut,
-             .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args:
+             .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args,
+             .itimerspecOut, .statfsOut, .siginfoOut:
             return true
         default: return false
         }

@@ -37,6 +37,9 @@ struct ArgPrinter {
         return sig == 0 ? fl : (v & ~0xff == 0 ? "" : fl + "|") + Signal(Int32(sig)).straceName
     }
 
+    /// A number as strace prints hex: 0x10, but 0.
+    static func hex(_ v: UInt64) -> String { v == 0 ? "0" : "0x" + String(v, radix: 16) }
+
     /// An array of 32-bit ids (gid_t): [0, 27].
     private func ids(_ a: UInt64, count: Int) -> String {
         guard a != 0, count >= 0, let raw = try? mm.copyIn(GuestAddress(a), min(count, 1 << 16) * 4) else { return hexOrNull(a) }
@@ -140,6 +143,47 @@ struct ArgPrinter {
                 if !after.isEmpty { out += " => {" + after.joined(separator: ", ") + "}" }
             }
             return out
+        case .named(let names): return Decode.named(v, names)
+        case .flagBits(let bits): return v == 0 ? "0" : Decode.flags(v, bits)
+        case .fileModeWithType: return Decode.fileMode(UInt32(truncatingIfNeeded: v))
+        case .mknodDevice(let m):
+            let type = UInt32(truncatingIfNeeded: args[m]) & S_IFMT
+            guard type == S_IFCHR || type == S_IFBLK else { return "" }
+            // glibc's dev_t encoding (gnu_dev_major/minor).
+            let major = ((v >> 8) & 0xfff) | ((v >> 32) & ~0xfff), minor = (v & 0xff) | ((v >> 12) & ~0xff)
+            return "makedev(0x\(String(major, radix: 16)), 0x\(String(minor, radix: 16)))"
+        case .itimerspecIn, .itimerspecOut:
+            guard let t = read(v, (timespec, timespec).self) else { return hexOrNull(v) }
+            return "{it_interval={tv_sec=\(t.0.tv_sec), tv_nsec=\(t.0.tv_nsec)}, it_value={tv_sec=\(t.1.tv_sec), tv_nsec=\(t.1.tv_nsec)}}"
+        case .sigeventIn:
+            // struct sigevent: sigev_value (8), sigev_signo, sigev_notify, then the thread id or function.
+            guard let e = read(v, (UInt64, Int32, Int32, Int32).self) else { return hexOrNull(v) }
+            let notify = Decode.named(UInt64(UInt32(bitPattern: e.2)), [0: "SIGEV_SIGNAL", 1: "SIGEV_NONE", 2: "SIGEV_THREAD", 4: "SIGEV_THREAD_ID"])
+            var out = "{sigev_value={sival_int=\(Int32(truncatingIfNeeded: e.0)), sival_ptr=\(hexOrNull(e.0))}, "
+            out += "sigev_signo=" + (e.1 == 0 ? "0" : Signal(e.1).straceName) + ", sigev_notify=" + notify
+            if e.2 == 4 { out += ", sigev_notify_thread_id=\(e.3)" }
+            return out + "}"
+        case .statfsOut:
+            guard let s = read(v, sw_statfs.self) else { return hexOrNull(v) }
+            let fsid = withUnsafeBytes(of: s.f_fsid) { $0.loadUnaligned(as: (UInt32, UInt32).self) }
+            return "{f_type=\(Decode.named(UInt64(s.f_type), Decode.filesystemMagic)), f_bsize=\(s.f_bsize), f_blocks=\(s.f_blocks), "
+                + "f_bfree=\(s.f_bfree), f_bavail=\(s.f_bavail), f_files=\(s.f_files), f_ffree=\(s.f_ffree), "
+                + "f_fsid={val=[\(Self.hex(UInt64(fsid.0))), \(Self.hex(UInt64(fsid.1)))]}, f_namelen=\(s.f_namelen), "
+                + "f_frsize=\(s.f_frsize), f_flags=" + (s.f_flags == 0 ? "0" : Decode.flags(UInt64(s.f_flags), Decode.statfsFlags)) + "}"
+        case .cpuMaskIn(let sizeArg):
+            let n = Int(min(args[sizeArg], 1024))
+            guard v != 0, let raw = try? mm.copyIn(GuestAddress(v), n) else { return hexOrNull(v) }
+            var cpus: [String] = []
+            for (i, b) in raw.enumerated() { for bit in 0..<8 where b & (1 << bit) != 0 { cpus.append(String(i * 8 + bit)) } }
+            return "[" + cpus.joined(separator: " ") + "]"
+        case .siginfoOut:
+            // The siginfo waitid fills: signo, errno, code, then pid, uid, status, utime, stime.
+            guard let si = read(v, (Int32, Int32, Int32, Int32, Int32, UInt32, Int32, Int32, Int64, Int64).self) else { return hexOrNull(v) }
+            if si.0 == 0 { return "{}" }   // WNOHANG and no child changed
+            var info = SignalInfo(Signal(si.0), code: si.2)
+            info.pid = si.4; info.uid = si.5; info.status = si.6
+            return "{si_signo=\(Signal(si.0).straceName), si_code=\(Tracer.codeName(info)), si_pid=\(si.4), si_uid=\(si.5), "
+                + "si_status=\(Signal(si.0) == .SIGCHLD && si.2 != 1 ? Signal(si.6).straceName : String(si.6)), si_utime=\(si.8), si_stime=\(si.9)}"
         case .stringArray:
             guard v != 0 else { return "NULL" }
             var items: [String] = []

@@ -75,6 +75,18 @@ enum Decode {
         bit(OpenFlags.tmpFile, "O_TMPFILE"), bit(OpenFlags.directory, "O_DIRECTORY"),
     ]
 
+    /// statfs's f_type, as strace names them.
+    static let filesystemMagic: [UInt64: String] = [
+        0xef53: "EXT2_SUPER_MAGIC", 0x0102_1994: "TMPFS_MAGIC", 0x9fa0: "PROC_SUPER_MAGIC", 0x0904_1934: "ANON_INODE_FS_MAGIC",
+        0x6265_6572: "SYSFS_MAGIC", 0x1cd1: "DEVPTS_SUPER_MAGIC", 0x794c_7630: "OVERLAYFS_SUPER_MAGIC",
+        0x5049_5045: "PIPEFS_MAGIC", 0x534f_434b: "SOCKFS_MAGIC", 0x0102_1997: "V9FS_MAGIC", 0x9123_683e: "BTRFS_SUPER_MAGIC",
+        0x5846_5342: "XFS_SUPER_MAGIC", 0x6e73_6673: "NSFS_MAGIC", 0x6367_7270: "CGROUP2_SUPER_MAGIC",
+    ]
+    static let statfsFlags: [(UInt64, String)] = [
+        (1, "ST_RDONLY"), (2, "ST_NOSUID"), (4, "ST_NODEV"), (8, "ST_NOEXEC"), (16, "ST_SYNCHRONOUS"), (0x20, "ST_VALID"),
+        (64, "ST_MANDLOCK"), (0x400, "ST_NOATIME"), (0x800, "ST_NODIRATIME"), (0x1000, "ST_RELATIME"),
+    ]
+
     /// strace's date comment for a time: `1970-01-01T00:00:01.000002+0000` (local time, as strace's).
     static func date(_ seconds: Int64, fraction: Int64? = nil, digits: Int = 0) -> String {
         var t = time_t(seconds), tm = Glibc.tm()
