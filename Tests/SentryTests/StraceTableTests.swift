@@ -14,25 +14,16 @@ struct StraceTableTests {
     ]
 
     /// Arguments strace decodes and the sentry still prints as raw hex:
-    /// mostly pointers to structs (fd_set, itimerval, rusage, sembuf, msgbuf,
-    /// stack_t, siginfo, struct timezone, epoll_event arrays, mmsghdr, utimbuf/timeval/timespec
-    /// pairs, statfs, file_handle, open_how, sigevent, itimerspec, clone_args,
-    /// gid arrays, cap data, cpu masks), and a few flag words.
+    /// pointers to structs (fd_set, sembuf, msgbuf, shmid_ds, siginfo to send,
+    /// mmsghdr, file_handle, open_how, cap data, robust lists, mincore's vector),
+    /// offsets in/out ([0] => [4096]), futex's op-dependent arguments, and flag words.
     static let notYetDecoded: [String: [Int]] = [
-        "select": [1, 2, 3, 4], "shmat": [2], "shmctl": [2], 
-        "semop": [1], "semctl": [3], "msgsnd": [1, 3], "msgrcv": [1, 4],
-        "msgctl": [2], "settimeofday": [1], "rt_sigtimedwait": [1],
-        "rt_sigqueueinfo": [2], "semtimedop": [1], 
-        "pselect6": [1, 2, 3, 4, 5], 
-        "recvmmsg": [1], "sendmmsg": [1], "sendfile": [2], 
-        
-        "name_to_handle_at": [2, 3], "copy_file_range": [1, 3, 5], "splice": [1, 3, 5],
-        "pidfd_send_signal": [2, 3], "openat2": [2], "pidfd_getfd": [2], "epoll_pwait2": [1],
-        "futex": [3, 4], 
-        "clock_nanosleep": [1], "get_robust_list": [1, 2], "rt_tgsigqueueinfo": [3],
-        
-        "capget": [1], "capset": [1], 
-        "mincore": [2],
+        "select": [1, 2, 3, 4], "shmat": [2], "shmctl": [2], "semop": [1], "semctl": [3], "msgsnd": [1, 3],
+        "msgrcv": [1, 4], "msgctl": [2], "settimeofday": [1], "rt_sigtimedwait": [1], "rt_sigqueueinfo": [2],
+        "semtimedop": [1], "pselect6": [1, 2, 3, 4, 5], "recvmmsg": [1], "sendmmsg": [1], "sendfile": [2],
+        "name_to_handle_at": [2, 3], "copy_file_range": [1, 3, 5], "splice": [1, 3, 5], "pidfd_send_signal": [2, 3],
+        "openat2": [2], "pidfd_getfd": [2], "epoll_pwait2": [1], "futex": [3, 4], "clock_nanosleep": [1],
+        "get_robust_list": [1, 2], "rt_tgsigqueueinfo": [3], "capget": [1], "capset": [1], "mincore": [2],
     ]
 
     @Test func everyImplementedArgumentIsDecodedOrListed() {
