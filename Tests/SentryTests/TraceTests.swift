@@ -70,6 +70,15 @@ import Testing
         #expect(callLines(native2.stderr).count == 9)
         #expect(callLines(ours2.stderr) == callLines(native2.stderr), "structs2 on \(platform.rawValue)")
 
+        // select and pselect6, with what they report ready; the time left is the scheduler's.
+        func selects(_ text: String) -> [String] {
+            lines(text).map { $0.replacingOccurrences(of: #"left \{[^}]*\}"#, with: "left {...}", options: .regularExpression) }
+        }
+        let nativeSel = Harness.run(strace, ["-e", "trace=select,pselect6", Harness.image("selects")], stdin: "")
+        let oursSel = Harness.sandboxed(platform, Harness.image("selects"), extra: ["--strace", "-e", "trace=select,pselect6"], stdin: "")
+        #expect(selects(nativeSel.stderr).count == 4)
+        #expect(selects(oursSel.stderr) == selects(nativeSel.stderr), "selects on \(platform.rawValue)")
+
         // clone and clone3 (a fork by dash, threads by glibc), addresses and pids aside.
         func clones(_ text: String) -> [String] {
             text.split(separator: "\n").map(String.init).filter { $0.contains("clone") && !$0.contains("resumed") }

@@ -125,6 +125,8 @@ public enum ArgFormat: Sendable {
     case statfsOut               // out: {f_type=EXT2_SUPER_MAGIC, f_bsize=4096, ...}
     case cpuMaskIn(sizeArg: Int) // [0 1]
     case siginfoOut              // out: {si_signo=SIGCHLD, si_code=CLD_EXITED, ...}
+    case fdSet(nfdsArg: Int)     // select's sets at entry: [0 3]
+    case pselectSigmask          // {sigmask=[USR1], sigsetsize=8}
 
     var isOutput: Bool {
         switch self {
@@ -150,10 +152,12 @@ extension ArgFormat {
 }
 
 /// How strace prints the return value.
-public enum RetFormat: Sendable {
+public enum RetFormat: Sendable, Equatable {
     case int, hex, fd
     /// Seconds since the epoch, with the date: `1700000000 (2023-11-14T22:13:20+0000)`.
     case time
+    /// select/pselect6: the count, then what is ready and the time left: `1 (in [3], left {...})`, `0 (Timeout)`.
+    case selectResult(nanoseconds: Bool)
     /// The call does not return (exit, exit_group): `= ?`.
     case noReturn
 }

@@ -37,6 +37,31 @@ struct ArgPrinter {
         return sig == 0 ? fl : (v & ~0xff == 0 ? "" : fl + "|") + Signal(Int32(sig)).straceName
     }
 
+    /// An fd_set of `nfds` bits: [0 3], or NULL.
+    func fdSet(_ a: UInt64, nfds: Int) -> String {
+        let n = min(max(nfds, 0), 1024)
+        guard a != 0, let raw = try? mm.copyIn(GuestAddress(a), (n + 7) / 8) else { return hexOrNull(a) }
+        var fds: [String] = []
+        for fd in 0..<n where raw[fd / 8] & (1 << (fd % 8)) != 0 { fds.append(String(fd)) }
+        return "[" + fds.joined(separator: " ") + "]"
+    }
+
+    /// What select left in its sets and timeout, after the call.
+    func selectOutcome(nanoseconds: Bool) -> String {
+        guard result > 0 else { return result == 0 ? " (Timeout)" : "" }
+        let nfds = Int(Int32(truncatingIfNeeded: args[0]))
+        var parts: [String] = []
+        for (i, name) in [(1, "in"), (2, "out"), (3, "except")] where args[i] != 0 {
+            let set = fdSet(args[i], nfds: nfds)
+            if set != "[]" { parts.append(name + " " + set) }
+        }
+        if args[4] != 0 {
+            if nanoseconds, let t = read(args[4], timespec.self) { parts.append("left {tv_sec=\(t.tv_sec), tv_nsec=\(t.tv_nsec)}") }
+            if !nanoseconds, let t = read(args[4], Glibc.timeval.self) { parts.append("left {tv_sec=\(t.tv_sec), tv_usec=\(t.tv_usec)}") }
+        }
+        return " (" + parts.joined(separator: ", ") + ")"
+    }
+
     /// A number as strace prints hex: 0x10, but 0.
     static func hex(_ v: UInt64) -> String { v == 0 ? "0" : "0x" + String(v, radix: 16) }
 
@@ -184,6 +209,11 @@ struct ArgPrinter {
             info.pid = si.4; info.uid = si.5; info.status = si.6
             return "{si_signo=\(Signal(si.0).straceName), si_code=\(Tracer.codeName(info)), si_pid=\(si.4), si_uid=\(si.5), "
                 + "si_status=\(Signal(si.0) == .SIGCHLD && si.2 != 1 ? Signal(si.6).straceName : String(si.6)), si_utime=\(si.8), si_stime=\(si.9)}"
+        case .fdSet(let n): return fdSet(v, nfds: Int(Int32(truncatingIfNeeded: args[n])))
+        case .pselectSigmask:
+            guard let d = read(v, (UInt64, UInt64).self) else { return hexOrNull(v) }
+            let mask = d.0 == 0 ? "NULL" : (read(d.0, UInt64.self).map { Decode.sigset($0) } ?? hexOrNull(d.0))
+            return "{sigmask=\(mask), sigsetsize=\(d.1)}"
         case .stringArray:
             guard v != 0 else { return "NULL" }
             var items: [String] = []

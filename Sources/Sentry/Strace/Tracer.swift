@@ -98,6 +98,8 @@ public final class Tracer: Sendable {
             } else if result < 0 && result > -4096 {
                 let e = Errno(Int32(-result))
                 line += "-1 \(e.name) (\(e.message))"
+            } else if case .selectResult(let ns) = ret {
+                line += String(result) + printer.selectOutcome(nanoseconds: ns)
             } else if ret == .time {
                 line += String(result) + " (" + Decode.date(result) + ")"
             } else if ret == .hex {
