@@ -45,9 +45,11 @@ enum Prctl {
             out += [UInt8](repeating: 0, count: TaskAttributes.commLength - out.count)
             try t.mm.copyOut(a.address(1), out)
         case PR_GET_SECCOMP:
-            return 0   // the guest never has a seccomp filter of its own
+            return Int64(t.seccompMode)
         case PR_SET_SECCOMP:
-            throw .EINVAL   // as a kernel built without CONFIG_SECCOMP_FILTER answers
+            return try SeccompCalls.prctlSetSeccomp(t, mode: a[1], filter: a.address(2))
+        case SyscallUserDispatch.PR_SET_SYSCALL_USER_DISPATCH:
+            try t.setSyscallUserDispatch(.init(mode: a[1], offset: a[2], length: a[3], selector: a[4]))
         case PR_GET_TIMERSLACK:
             return Int64(clamping: t.attributes.withLock { $0.timerSlack })
         case PR_SET_TIMERSLACK:

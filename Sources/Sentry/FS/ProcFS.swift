@@ -245,7 +245,8 @@ enum ProcFS {
         CapBnd:\t\(hex16(c.bounding))
         CapAmb:\t\(hex16(c.ambient))
         NoNewPrivs:\t\(attrs.noNewPrivs ? 1 : 0)
-        Seccomp:\t0
+        Seccomp:\t\(attrs.seccomp.mode)
+        Seccomp_filters:\t\(attrs.seccomp.filterCount)
 
         """
     }

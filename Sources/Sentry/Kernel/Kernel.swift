@@ -206,24 +206,59 @@ public final class Kernel: @unchecked Sendable {
         return r > 0 ? String(rawBytes: buf[0..<r].map { UInt8(bitPattern: $0) }) : "/dev/fd/\(n)"
     }
 
-    /// Runs one trapped syscall through the table.
-    /// Serves the syscall the task trapped on and says what comes next; the
-    /// run loop applies the outcome.
+    /// Serves the syscall the task trapped on and says what comes next (the
+    /// run loop applies the outcome): the guest's own Syscall User Dispatch,
+    /// the tracer's entry, the guest's seccomp filters, then the table, in
+    /// the order of Linux's syscall_trace_enter.
     func dispatch(_ task: Task) -> SyscallOutcome {
         let nr = task.regs.syscallNumber
         let args = task.regs.syscallArguments
         let entry = table[nr]
+        let (sud, seccomp) = task.attributes.withLock { ($0.syscallUserDispatch, $0.seccomp) }
+        // syscall_rollback: what rax holds when SUD or seccomp stops a call.
+        let rollback = SyscallOutcome.value(Int64(bitPattern: nr))
+        if sud.on {
+            switch task.syscallUserDispatch(sud) {
+            case .proceed:
+                break
+            case .dispatched:
+                // A SIGSYS for the handler; neither the entry nor the exit is
+                // traced, as Linux reports neither.
+                var info = SignalInfo(.SIGSYS, code: SyscallUserDispatch.SYS_USER_DISPATCH)
+                info.address = task.regs.ip
+                info.syscall = Int32(truncatingIfNeeded: nr)
+                info.arch = SeccompData.AUDIT_ARCH_X86_64
+                task.force(info)
+                return rollback
+            case .fatal(let sig):
+                task.forceExit(sig)
+                return rollback
+            }
+        }
         // Filtered before anything is formatted or timed (-e trace=).
         let pre = tracer.flatMap { $0.wants(nr: nr) ? $0.enter(task, nr: nr, entry, args) : nil }
         let enosys = SyscallOutcome.value(-Int64(Errno.ENOSYS.rawValue))
         var outcome: SyscallOutcome
         // int $0x80 also stops under PTRACE_SYSEMU; its numbers are the i386 ABI's.
-        if !SyscallABI.rcxHoldsReturnAddress(task.regs.raw) && Self.isInt80(task) {
-            outcome = enosys
-        } else if let implementation = entry?.implementation {
-            outcome = implementation(task, args)
-        } else {
-            outcome = enosys
+        let int80 = !SyscallABI.rcxHoldsReturnAddress(task.regs.raw) && Self.isInt80(task)
+        var verdict = SeccompVerdict.run
+        if seccomp.mode != Seccomp.SECCOMP_MODE_DISABLED {
+            verdict = task.secureComputing(seccomp, nr: nr, args: args,
+                                           arch: int80 ? SeccompData.AUDIT_ARCH_I386 : SeccompData.AUDIT_ARCH_X86_64)
+        }
+        switch verdict {
+        case .skip(let r):
+            outcome = .value(r)
+        case .killedThread(let sig):
+            outcome = .killedThread(sig)
+        case .run:
+            if int80 {
+                outcome = enosys
+            } else if let implementation = entry?.implementation {
+                outcome = implementation(task, args)
+            } else {
+                outcome = enosys
+            }
         }
         // A memory operation of the call may have found the stub dead.
         if !outcome.endsTask, let broken = task.mm.brokenReason { outcome = .platformFailed(broken) }

@@ -48,6 +48,9 @@ public struct SignalInfo: Sendable {
     public var value: UInt64 = 0        // sigqueue / timers
     public var timerID: Int32 = 0
     public var overrun: Int32 = 0
+    /// SIGSYS: the call's number and audit arch (its si_call_addr is `address`).
+    public var syscall: Int32 = 0
+    public var arch: UInt32 = 0
     /// Not part of siginfo: sent from outside the sandbox (the sentry
     /// forwarding a host signal) or a synchronous fault, which init takes
     /// even with the default action; see Kernel.initIgnoresLocked.
@@ -68,6 +71,8 @@ public struct SignalInfo: Sendable {
         case Signal.SIGSEGV.rawValue, Signal.SIGBUS.rawValue, Signal.SIGFPE.rawValue, Signal.SIGILL.rawValue,
              Signal.SIGTRAP.rawValue where code > 0:
             b.store(address, at: 16)
+        case Signal.SIGSYS.rawValue where code > 0:
+            b.store(address, at: 16); b.store(syscall, at: 24); b.store(arch, at: 28)
         case Signal.SIGCHLD.rawValue where code > 0:
             b.store(pid, at: 16); b.store(uid, at: 20); b.store(status, at: 24)
         default:

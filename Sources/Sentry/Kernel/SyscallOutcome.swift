@@ -9,6 +9,9 @@ public enum SyscallOutcome: Sendable {
     case replacedRegisters
     /// exit(2): this thread ends with the code (its low 8 bits).
     case exitThread(Int32)
+    /// do_exit(sig) from the syscall path (seccomp's KILL_THREAD while other
+    /// threads live, strict mode): this thread ends, killed by the signal.
+    case killedThread(Signal)
     /// exit_group(2): every thread of the process ends with the code.
     case exitGroup(Int32)
     /// The task's host side broke while serving the call (its stub died, an
@@ -18,7 +21,7 @@ public enum SyscallOutcome: Sendable {
     /// The task does not return to the guest after this call.
     public var endsTask: Bool {
         switch self {
-        case .exitThread, .exitGroup: true
+        case .exitThread, .exitGroup, .killedThread: true
         default: false
         }
     }

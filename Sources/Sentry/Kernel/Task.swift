@@ -84,6 +84,10 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     public var restartBlock: (@Sendable (Task) throws(Errno) -> Int64)?
     /// The code exit(2) gave, for a thread that ends alone.
     var exitCode: Int32 = 0
+    /// The thread alone was killed by this signal (do_exit(sig): seccomp's
+    /// KILL_THREAD, strict mode): a tracer sees it so, and the parent too if
+    /// it was the process's last thread.
+    var diedOf: Signal?
     /// exit or exit_group ran: the task is leaving (kernel lock; /proc and
     /// process-group walks skip it).
     var exiting = false

@@ -15,6 +15,10 @@ public struct TaskAttributes: Sendable {
     public var timerSlack: UInt64 = TaskAttributes.defaultTimerSlack
     public var defaultTimerSlack: UInt64 = TaskAttributes.defaultTimerSlack
     public var scheduling = Scheduling()
+    /// PR_SET_SYSCALL_USER_DISPATCH: off after fork, clone and execve.
+    public var syscallUserDispatch = SyscallUserDispatch()
+    /// seccomp mode and filters: inherited by every child, kept across execve.
+    public var seccomp = SeccompState()
 
     public static let defaultTimerSlack: UInt64 = 50_000
     public static let commLength = 16   // TASK_COMM_LEN, NUL included
@@ -37,6 +41,7 @@ public struct TaskAttributes: Sendable {
         c.parentDeathSignal = 0
         c.defaultTimerSlack = timerSlack
         if c.scheduling.resetOnFork { c.scheduling.reset() }
+        c.syscallUserDispatch.turnOff()
         return c
     }
 
@@ -44,6 +49,7 @@ public struct TaskAttributes: Sendable {
     public mutating func applyExec(executablePath: String) {
         comm = Self.comm(forExecutable: executablePath)
         credentials.applyExec()
+        syscallUserDispatch.turnOff()
     }
 }
 

@@ -35,6 +35,9 @@ extension Task {
                 case .exitThread(let code):
                     kernel.locked { exitCode = code & 0xff; exiting = true }
                     break running
+                case .killedThread(let sig):
+                    kernel.locked { diedOf = sig; exiting = true }
+                    break running
                 case .exitGroup(let code):
                     kernel.locked { exiting = true; kernel.killGroupLocked(group, .exited(code & 0xff)) }
                     break running
@@ -82,7 +85,7 @@ extension Task {
             if !group.tasks.isEmpty { orphanChildrenLocked() }
             if kernel.tasks[tid] === self { kernel.tasks[tid] = nil }
             group.groupEvents.notify()
-            let st = group.exitStatus ?? .exited(exitCode)
+            let st = group.exitStatus ?? diedOf.map { .signaled($0, coreDumped: false) } ?? .exited(exitCode)
             if group.tasks.isEmpty {
                 group.exitStatus = st
             }

@@ -175,18 +175,8 @@ public final class Tracer: Sendable {
     func signal(_ task: Task, _ info: SignalInfo) {
         guard options.lines, options.signals?.contains(info.signo) ?? true else { return }
         let sig = Signal(info.signo)
-        var fields: [(String, String)] = [("si_signo", sig.straceName), ("si_code", Self.codeName(info))]
+        let fields = Self.siginfoFields(info) { $0 >= 0 ? task.kernel.table[UInt64($0)]?.name : nil }
         let fault = sig.isSynchronousFault && info.code > 0
-        if fault {
-            fields.append(("si_addr", info.address == 0 ? "NULL" : "0x" + String(info.address, radix: 16)))
-        } else if sig == .SIGCHLD && info.code > 0 {
-            fields += [("si_pid", String(info.pid)), ("si_uid", String(info.uid)), ("si_status", String(info.status)),
-                       ("si_utime", "0"), ("si_stime", "0")]
-        } else if info.code == SignalInfo.SI_TIMER {
-            fields += [("si_timerid", "0x" + String(info.timerID, radix: 16)), ("si_overrun", String(info.overrun))]
-        } else if info.code <= 0 {
-            fields += [("si_pid", String(info.pid)), ("si_uid", String(info.uid))]
-        }
         switch style {
         case .text:
             emit(task, "--- \(sig.straceName) {" + fields.map { "\($0.0)=\($0.1)" }.joined(separator: ", ") + "} ---")
@@ -196,30 +186,73 @@ public final class Tracer: Sendable {
         }
     }
 
-    static func codeName(_ info: SignalInfo) -> String {
-        switch (Signal(info.signo), info.code) {
-        case (.SIGSEGV, 1): return "SEGV_MAPERR"
-        case (.SIGSEGV, 2): return "SEGV_ACCERR"
-        case (.SIGBUS, 1): return "BUS_ADRALN"
-        case (.SIGBUS, 2): return "BUS_ADRERR"
-        case (.SIGFPE, 1): return "FPE_INTDIV"
-        case (.SIGILL, 2): return "ILL_ILLOPN"
-        case (.SIGCHLD, 1): return "CLD_EXITED"
-        case (.SIGCHLD, 2): return "CLD_KILLED"
-        case (.SIGCHLD, 3): return "CLD_DUMPED"
-        case (.SIGCHLD, 5): return "CLD_STOPPED"
-        case (.SIGCHLD, 6): return "CLD_CONTINUED"
-        case (_, 0): return "SI_USER"
-        case (_, 0x80): return "SI_KERNEL"
-        case (_, -1): return "SI_QUEUE"
-        case (_, -2): return "SI_TIMER"
-        case (_, -6): return "SI_TKILL"
-        default: return String(info.code)
+    /// The fields strace's printsiginfo shows: si_errno when set; for codes
+    /// a process sends (<= 0) the sender, a timer's id and overrun and its
+    /// value; for the kernel's codes what each signal carries (SIGCHLD's
+    /// child, a fault's address, SIGSYS's call), else the sender if any.
+    static func siginfoFields(_ info: SignalInfo, syscallName: (Int) -> String? = { _ in nil }) -> [(String, String)] {
+        let sig = Signal(info.signo)
+        var f: [(String, String)] = [("si_signo", sig.straceName), ("si_code", codeName(info))]
+        func pointer(_ v: UInt64) -> String { v == 0 ? "NULL" : "0x" + String(v, radix: 16) }
+        let source = [("si_pid", String(info.pid)), ("si_uid", String(info.uid))]
+        let sigval = [("si_int", String(Int32(truncatingIfNeeded: info.value))), ("si_ptr", pointer(info.value))]
+        if info.errno != 0 {
+            let e = Errno(info.errno)
+            f.append(("si_errno", e.name.hasPrefix("E") ? e.name : String(info.errno)))
         }
+        if info.code <= 0 {
+            switch info.code {
+            case SignalInfo.SI_USER, SignalInfo.SI_TKILL: f += source
+            case SignalInfo.SI_TIMER:
+                f += [("si_timerid", "0x" + String(info.timerID, radix: 16)), ("si_overrun", String(info.overrun))] + sigval
+            default: f += source + (info.value != 0 ? sigval : [])
+            }
+            return f
+        }
+        switch sig {
+        case .SIGCHLD:
+            let status = info.code == SignalInfo.CLD_EXITED ? String(info.status) : Signal(info.status).straceName
+            f += source + [("si_status", status), ("si_utime", "0"), ("si_stime", "0")]
+        case .SIGILL, .SIGFPE, .SIGBUS, .SIGSEGV, .SIGTRAP:
+            f.append(("si_addr", pointer(info.address)))
+        case .SIGSYS:
+            let name = info.arch == SeccompData.AUDIT_ARCH_X86_64 ? syscallName(Int(info.syscall)) : nil
+            f += [("si_call_addr", pointer(info.address)),
+                  ("si_syscall", name.map { "__NR_" + $0 } ?? String(info.syscall)),
+                  ("si_arch", info.arch == SeccompData.AUDIT_ARCH_X86_64 ? "AUDIT_ARCH_X86_64"
+                      : info.arch == SeccompData.AUDIT_ARCH_I386 ? "AUDIT_ARCH_I386" : "0x" + String(info.arch, radix: 16) + " /* AUDIT_ARCH_??? */")]
+        default:
+            if info.pid != 0 || info.uid != 0 { f += source }
+            if info.value != 0 { f += sigval }
+        }
+        return f
     }
+
+    /// si_code as strace names it: the generic codes first, then the signal's own.
+    static func codeName(_ info: SignalInfo) -> String {
+        if let generic = genericCodes[info.code] { return generic }
+        let own: [String]
+        switch Signal(info.signo) {
+        case .SIGILL: own = ["ILL_ILLOPC", "ILL_ILLOPN", "ILL_ILLADR", "ILL_ILLTRP", "ILL_PRVOPC", "ILL_PRVREG", "ILL_COPROC", "ILL_BADSTK", "ILL_BADIADDR"]
+        case .SIGFPE: own = ["FPE_INTDIV", "FPE_INTOVF", "FPE_FLTDIV", "FPE_FLTOVF", "FPE_FLTUND", "FPE_FLTRES", "FPE_FLTINV", "FPE_FLTSUB", "FPE_FLTUNK", "FPE_CONDTRAP"]
+        case .SIGSEGV: own = ["SEGV_MAPERR", "SEGV_ACCERR", "SEGV_BNDERR", "SEGV_PKUERR", "SEGV_ACCADI", "SEGV_ADIDERR", "SEGV_ADIPERR", "SEGV_MTEAERR", "SEGV_MTESERR"]
+        case .SIGBUS: own = ["BUS_ADRALN", "BUS_ADRERR", "BUS_OBJERR", "BUS_MCEERR_AR", "BUS_MCEERR_AO"]
+        case .SIGTRAP: own = ["TRAP_BRKPT", "TRAP_TRACE", "TRAP_BRANCH", "TRAP_HWBKPT", "TRAP_UNK", "TRAP_PERF"]
+        case .SIGCHLD: own = ["CLD_EXITED", "CLD_KILLED", "CLD_DUMPED", "CLD_TRAPPED", "CLD_STOPPED", "CLD_CONTINUED"]
+        case .SIGIO: own = ["POLL_IN", "POLL_OUT", "POLL_MSG", "POLL_ERR", "POLL_PRI", "POLL_HUP"]
+        case .SIGSYS: own = ["SYS_SECCOMP", "SYS_USER_DISPATCH"]
+        default: own = []
+        }
+        return info.code >= 1 && Int(info.code) <= own.count ? own[Int(info.code) - 1] : String(info.code)
+    }
+
+    static let genericCodes: [Int32: String] = [0: "SI_USER", 0x80: "SI_KERNEL", -1: "SI_QUEUE", -2: "SI_TIMER", -3: "SI_MESGQ",
+                                                -4: "SI_ASYNCIO", -5: "SI_SIGIO", -6: "SI_TKILL", -7: "SI_DETHREAD", -60: "SI_ASYNCNL"]
 
     func exited(_ task: Task, _ status: ExitStatus) {
         guard options.lines else { return }
+        // strace's print_signalled: a death shows only if -e signal= takes its signal.
+        if case .signaled(let s, _) = status, !(options.signals?.contains(s.rawValue) ?? true) { return }
         switch (style, status) {
         case (.text, .exited(let c)): emit(task, "+++ exited with \(c & 0xff) +++")
         case (.text, .signaled(let s, let core)): emit(task, "+++ killed by \(s.straceName)\(core ? " (core dumped)" : "") +++")
