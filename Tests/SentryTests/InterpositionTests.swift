@@ -45,6 +45,39 @@ import Testing
         }
     }
 
+    /// What strace shows of calls a filter answered: ERRNO (an unnamed errno
+    /// too), TRACE and USER_NOTIF with nobody to answer (ENOSYS), a
+    /// KILL_PROCESS whose call still exits with its number in rax, a thread
+    /// killed alone (`= ?`). Pids are not compared, nor the padding before
+    /// `=` (strace counts the `[pid N]` prefix in its column, the sentry not).
+    @Test func straceShowsSeccompActionsAsStraceDoes() throws {
+        let strace = "/usr/bin/strace"
+        guard FileManager.default.isExecutableFile(atPath: strace) else {
+            print("skipping: no \(strace) to compare with")
+            return
+        }
+        let calls = "trace=getppid,getuid,getgid,geteuid"
+        let native = Harness.run(strace, ["-f", "-e", calls, Harness.image("seccomp")])
+        let boxed = Harness.run(Harness.sentry, ["run", "--strace", "-e", calls, Harness.image("seccomp")])
+        #expect(boxed.status == 0, "seccomp under --strace: \(boxed.stderr)")
+        let want = Self.callLines(native.stderr), got = Self.callLines(boxed.stderr)
+        #expect(want.contains("getuid() = -1 (errno 4095)"), "native strace shows no capped ERRNO")
+        #expect(got == want, "--strace's lines for seccomp's actions differ from strace's")
+    }
+
+    static func callLines(_ text: String) -> [String] {
+        text.split(separator: "\n").compactMap { line -> String? in
+            var s = Substring(line)
+            if s.hasPrefix("[pid "), let end = s.firstIndex(of: "]") { s = s[s.index(after: end)...].drop { $0 == " " } }
+            guard s.hasPrefix("get"), let eq = s.range(of: ") ") else { return nil }
+            let call = s[..<eq.lowerBound] + ")"
+            var result = s[eq.upperBound...].drop { $0 == " " }
+            // getppid's own answers are pids: the sandbox's are its own.
+            if call == "getppid()", let n = Int(result.dropFirst(2)), n > 0, n != 110, n != 4242 { result = "= PID" }
+            return call + " " + result
+        }
+    }
+
     /// Deliveries and deaths, without the `[pid N]` prefixes (pids differ) and
     /// strace's "(core dumped)" (the sentry writes no core).
     static func signalLines(_ text: String) -> [String] {
@@ -53,5 +86,58 @@ import Testing
             if s.hasPrefix("[pid "), let end = s.firstIndex(of: "]") { s = s[s.index(after: end)...].drop { $0 == " " } }
             return String(s).replacingOccurrences(of: " (core dumped)", with: "")
         }.filter { $0.hasPrefix("--- SIG") || $0.hasPrefix("+++ killed") }
+    }
+}
+
+/// The SUD state as PTRACE_GET/SET_SYSCALL_USER_DISPATCH_CONFIG and the
+/// checkpoint images use it (what the v15 series' get_set_sud selftest
+/// checks: a set config reads back, OFF reads back zeroed), and the classic
+/// BPF interpreter's corners.
+struct InterpositionUnitTests {
+    @Test func syscallUserDispatchConfigRoundTrips() throws {
+        var sud = SyscallUserDispatch()
+        #expect(sud.config == .init(mode: 0, offset: 0, length: 0, selector: 0))
+        let on = SyscallUserDispatch.Config(mode: 1, offset: 0x40_1000, length: 0x100, selector: 0x7fff_0000)
+        try sud.set(on)
+        #expect(sud.config == on && sud.on)
+        #expect(sud.allows(ip: 0x40_1000) && sud.allows(ip: 0x40_10ff) && !sud.allows(ip: 0x40_1100) && !sud.allows(ip: 0x40_0fff))
+        sud.turnOff()   // fork, execve: mode off, fields kept
+        #expect(sud.config == .init(mode: 0, offset: 0x40_1000, length: 0x100, selector: 0x7fff_0000))
+        try sud.set(.init(mode: 0, offset: 0, length: 0, selector: 0))
+        #expect(sud.config == .init(mode: 0, offset: 0, length: 0, selector: 0))
+        #expect(throws: Errno.EINVAL) { try sud.set(.init(mode: 0, offset: 1, length: 0, selector: 0)) }
+        #expect(throws: Errno.EINVAL) { try sud.set(.init(mode: 2, offset: 0, length: 0, selector: 0)) }
+        #expect(throws: Errno.EINVAL) { try sud.set(.init(mode: 1, offset: UInt64.max, length: 2, selector: 0)) }
+        #expect(throws: Errno.EINVAL) { try sud.set(.init(mode: 1, offset: 8, length: 0, selector: 0)) }
+        #expect(throws: Errno.EFAULT) { try sud.set(.init(mode: 1, offset: 0, length: 0, selector: 1 << 47)) }
+        // Offset 0: any length, the whole space below it allowed.
+        try sud.set(.init(mode: 1, offset: 0, length: UInt64.max, selector: 0))
+        #expect(sud.allows(ip: 0x7fff_ffff_f000))
+    }
+
+    typealias I = ClassicBPF.Instruction
+    static func stmt(_ code: UInt16, _ k: UInt32) -> I { I(code: code, jt: 0, jf: 0, k: k) }
+    static func jump(_ code: UInt16, _ k: UInt32, _ jt: UInt8, _ jf: UInt8) -> I { I(code: code, jt: jt, jf: jf, k: k) }
+
+    @Test func classicBPFArithmeticAndJumps() throws {
+        let data = SeccompData(nr: 39, instructionPointer: 0x1234_5678_9abc_def0, args: SyscallArguments(7, 0xffff_ffff_0000_0001))
+        func run(_ p: [I]) throws -> UInt32 { try ClassicBPF(verifying: p).run(data) }
+        #expect(try run([Self.stmt(0x20, 0), Self.stmt(0x16, 0)]) == 39)                      // LD nr; RET A
+        #expect(try run([Self.stmt(0x20, 4), Self.stmt(0x16, 0)]) == SeccompData.AUDIT_ARCH_X86_64)
+        #expect(try run([Self.stmt(0x20, 8), Self.stmt(0x16, 0)]) == 0x9abc_def0)             // ip, low word
+        #expect(try run([Self.stmt(0x20, 12), Self.stmt(0x16, 0)]) == 0x1234_5678)            // ip, high word
+        #expect(try run([Self.stmt(0x20, 28), Self.stmt(0x16, 0)]) == 0xffff_ffff)            // args[1] high
+        #expect(try run([Self.stmt(0x80, 0), Self.stmt(0x16, 0)]) == 64)                      // LD LEN
+        // X = 0: a division by X ends the program with 0 (KILL_THREAD).
+        #expect(try run([Self.stmt(0x00, 5), Self.stmt(0x01, 0), Self.stmt(0x3c, 0), Self.stmt(0x06, 9)]) == 0)
+        // Shifts by X use its low five bits; NEG; JSET.
+        #expect(try run([Self.stmt(0x00, 1), Self.stmt(0x01, 33), Self.stmt(0x6c, 0), Self.stmt(0x16, 0)]) == 2)
+        #expect(try run([Self.stmt(0x00, 1), Self.stmt(0x84, 0), Self.stmt(0x16, 0)]) == 0xffff_ffff)
+        #expect(try run([Self.stmt(0x20, 0), Self.jump(0x45, 4, 0, 1), Self.stmt(0x06, 1), Self.stmt(0x06, 2)]) == 1)
+        // Scratch memory through every path.
+        #expect(try run([Self.stmt(0x00, 9), Self.stmt(0x02, 15), Self.stmt(0x00, 0), Self.stmt(0x60, 15), Self.stmt(0x16, 0)]) == 9)
+        #expect(throws: Errno.EINVAL) {
+            try ClassicBPF(verifying: [Self.jump(0x15, 0, 0, 1), Self.stmt(0x02, 0), Self.stmt(0x60, 0), Self.stmt(0x16, 0)])
+        }
     }
 }

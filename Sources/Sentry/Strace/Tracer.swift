@@ -97,7 +97,8 @@ public final class Tracer: Sendable {
                 line += "? \(e.name) (\(e.message))"
             } else if result < 0 && result > -4096 {
                 let e = Errno(Int32(-result))
-                line += "-1 \(e.name) (\(e.message))"
+                // An errno without a name (a seccomp ERRNO action's data can be any) as strace shows it.
+                line += e.name.hasPrefix("E?") ? "-1 (errno \(-result))" : "-1 \(e.name) (\(e.message))"
             } else if case .selectResult(let ns) = ret {
                 line += String(result) + printer.selectOutcome(nanoseconds: ns)
             } else if ret == .time {
