@@ -2,7 +2,8 @@
 // Syscall User Dispatch as prctl(2) and Documentation/admin-guide/syscall-user-dispatch.rst
 // describe it: the errors, on/off, selector flips, the allowed region, a handler that
 // emulates the call through rax, a NULL selector with a restorer inside the region, bad
-// and unreadable selectors, fork and execve, SUD before seccomp. Prints what it sees,
+// and unreadable selectors, a signal under BLOCK, a dispatch with SIGSYS blocked,
+// fork and execve, SUD before seccomp. Prints what it sees,
 // for comparison with the native run.
 #include <errno.h>
 #include <linux/filter.h>
@@ -80,6 +81,9 @@ static void status(const char *what, int st) {
     if (WIFSIGNALED(st)) printf("%s: killed by signal %d\n", what, WTERMSIG(st));
     else printf("%s: exited %d\n", what, WEXITSTATUS(st));
 }
+
+static volatile int usr1;
+static void on_usr1(int sig) { usr1++; selector = ALLOW; (void)sig; }
 
 static void on_null(int sig, siginfo_t *si, void *p) {
     ucontext_t *uc = p;
@@ -168,9 +172,38 @@ int main(int argc, char **argv) {
     caught = 0;
     sigaction(SIGSYS, &sa, NULL);
 
+    // A signal arriving while the selector blocks: its handler makes no
+    // call and lets its own rt_sigreturn through.
+    struct sigaction su = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+    sigaction(SIGUSR1, &su, NULL);
+    pid_t me = getpid(), tid = gettid();
+    err("on with the region", sud(PR_SYS_DISPATCH_ON, (unsigned long)__start_sud_region,
+                                  __stop_sud_region - __start_sud_region, (void *)&selector));
+    selector = BLOCK;
+    r = region_syscall(SYS_tgkill, me, tid, SIGUSR1, 0, 0);
+    selector = ALLOW;
+    printf("signal under BLOCK: tgkill=%ld usr1=%d caught=%d\n", r, usr1, caught);
+    err("off", sud(PR_SYS_DISPATCH_OFF, 0, 0, NULL));
+
+    // A dispatch while SIGSYS is blocked: forced, so the default action kills.
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGSYS);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        sud(PR_SYS_DISPATCH_ON, 0, 0, (void *)&selector);
+        selector = BLOCK;
+        outside_getpid();
+        _exit(3);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    status("SIGSYS blocked", st);
+
     // fork: the child starts with SUD off, the parent keeps it.
     err("on", sud(PR_SYS_DISPATCH_ON, 0, 0, (void *)&selector));
-    pid_t pid = fork();
+    pid = fork();
     if (pid == 0) {
         selector = BLOCK;
         long c = outside_getpid();
@@ -178,7 +211,6 @@ int main(int argc, char **argv) {
         printf("child after fork: %s caught=%d\n", c > 0 ? "pid" : "no pid", caught);
         _exit(0);
     }
-    int st;
     waitpid(pid, &st, 0);
     status("fork child", st);
     selector = BLOCK;
