@@ -4,6 +4,7 @@ import Glibc
 /// (`anon_inode:seccomp notify`): its ioctls receive notifications, answer
 /// them, check them and put fds into the trapped task; closing its last
 /// reference answers every waiting call with ENOSYS.
+/// Sendable: only `let`s; the listener guards its own state.
 public final class SeccompNotifyFile: FileDescription, @unchecked Sendable {
     let listener: SeccompListener
     unowned let kernel: Kernel
