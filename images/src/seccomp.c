@@ -378,6 +378,58 @@ static void user_notif(void) {
     errno = 0; r = syscall(SYS_getppid, 15); printf("after the listener closed: %ld %s\n", r, strerrorname_np(errno));
 }
 
+// A signal while a notified call waits: the call is withdrawn and, under
+// SA_RESTART, made again (a new notification); with WAIT_KILLABLE_RECV, once
+// received it waits for its answer and the handler runs after.
+static volatile int usr1_count, killable_mode;
+static void on_usr1(int sig) { usr1_count++; (void)sig; }
+
+static void *signalling_supervisor(void *arg) {
+    while (listener < 0) usleep(1000);
+    int fd = listener;
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof req);
+    ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req);
+    __u64 first = req.id;
+    syscall(SYS_tgkill, getpid(), target_tid, SIGUSR1);
+    if (killable_mode) {
+        usleep(100000);
+        LOG(sup_log, "still valid after the signal: %d\n", ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &first) == 0);
+    } else {
+        int withdrawn = 0;
+        for (int i = 0; i < 5000 && !withdrawn; i++) {
+            withdrawn = ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &first) != 0;
+            if (!withdrawn) usleep(1000);
+        }
+        LOG(sup_log, "withdrawn after the signal: %d\n", withdrawn);
+        memset(&req, 0, sizeof req);
+        ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req);
+        LOG(sup_log, "notified again: %d same args: %d\n", req.id != first, req.data.args[0] == 21);
+    }
+    struct seccomp_notif_resp resp = { .id = req.id, .val = killable_mode ? 4343 : 4242 };
+    LOG(sup_log, "send: %d\n", ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp));
+    return arg;
+}
+
+static void notif_signal(unsigned flags) {
+    nnp();
+    struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+    sigaction(SIGUSR1, &sa, NULL);
+    killable_mode = flags != 0;
+    pthread_t t;
+    pthread_create(&t, NULL, signalling_supervisor, NULL);
+    target_tid = gettid();
+    struct sock_filter f[] = { LOAD_NR, ON_NR(SYS_getppid, SECCOMP_RET_USER_NOTIF), ALLOW_ALL };
+    listener = install(f, sizeof f / sizeof *f, SECCOMP_FILTER_FLAG_NEW_LISTENER | flags);
+    long r = syscall(SYS_getppid, 21);
+    pthread_join(t, NULL);
+    fputs(sup_log, stdout);
+    printf("call returned %ld, handler ran %d time(s)\n", r, usr1_count);
+}
+
+static void notif_interrupted(void) { notif_signal(0); }
+static void notif_killable(void) { notif_signal(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV); }
+
 static void strict(void) {
     const char m[] = "strict: write works\n";
     fflush(stdout);
@@ -409,6 +461,8 @@ int main(int argc, char **argv) {
     run("tsync", tsync);
     run("tsync conflict", tsync_conflict);
     run("user notif", user_notif);
+    run("user notif interrupted", notif_interrupted);
+    run("user notif, killable once received", notif_killable);
     run("strict", strict);
     return 0;
 }

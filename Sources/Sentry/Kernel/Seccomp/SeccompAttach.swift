@@ -36,7 +36,8 @@ extension Task {
             }
         }
         let program = try ClassicBPF(verifying: instructions)
-        let listener = newListener ? SeccompListener() : nil
+        let listener = newListener
+            ? SeccompListener(waitKillableAfterReceive: flags & Seccomp.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV != 0) : nil
         let log = flags & Seccomp.SECCOMP_FILTER_FLAG_LOG != 0
 
         // Under the kernel lock: no thread comes or goes, so TSYNC sees them all

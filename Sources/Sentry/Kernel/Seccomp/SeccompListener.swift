@@ -32,7 +32,10 @@ public final class SeccompListener: Sendable {
     /// sizeof(struct seccomp_notif), sizeof(struct seccomp_notif_resp).
     public static let notifSize = 80, responseSize = 24
 
-    init() {}
+    /// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV.
+    let waitKillableAfterReceive: Bool
+
+    init(waitKillableAfterReceive: Bool) { self.waitKillableAfterReceive = waitKillableAfterReceive }
 
     /// seccomp_do_user_notification: queue the call, wait (interruptibly)
     /// for its reply. A signal ends the wait with ERESTARTSYS, so a restarted
@@ -48,15 +51,25 @@ public final class SeccompListener: Sendable {
         guard let id else { return .skip(-Int64(Errno.ENOSYS.rawValue)) }
         supervisorEvents.notify()
         var reply: Pending?
+        func answered() -> Bool {
+            reply = state.withLock { s in s.pending.first { $0.id == id && $0.phase == .replied } }
+            return reply != nil
+        }
+        // should_sleep_killable: once received, a WAIT_KILLABLE_RECV
+        // listener's call waits for its answer through any signal but SIGKILL.
+        func receivedKillable() -> Bool {
+            waitKillableAfterReceive && state.withLock { s in s.pending.contains { $0.id == id && $0.phase == .sent } }
+        }
         do {
-            _ = try task.block(on: [replies]) { () throws(Errno) -> Bool in
-                reply = state.withLock { s in s.pending.first { $0.id == id && $0.phase == .replied } }
-                return reply != nil
-            }
+            _ = try task.block(on: [replies]) { () throws(Errno) -> Bool in answered() || receivedKillable() }
+            if reply == nil { _ = try task.block(on: [replies], interruptible: false) { () throws(Errno) -> Bool in answered() } }
         } catch {
-            state.withLock { $0.pending.removeAll { $0.id == id } }
-            supervisorEvents.notify()
-            return .skip(-Int64(error.rawValue))
+            if error != .ERESTARTSYS || !receivedKillable()
+                || (try? task.block(on: [replies], interruptible: false, { () throws(Errno) -> Bool in answered() })) == nil {
+                state.withLock { $0.pending.removeAll { $0.id == id } }
+                supervisorEvents.notify()
+                return .skip(-Int64(error.rawValue))
+            }
         }
         state.withLock { $0.pending.removeAll { $0.id == id } }
         supervisorEvents.notify()
