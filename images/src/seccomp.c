@@ -430,6 +430,24 @@ static void notif_signal(unsigned flags) {
 static void notif_interrupted(void) { notif_signal(0); }
 static void notif_killable(void) { notif_signal(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV); }
 
+// The listener of a filter no task holds any more reports POLLHUP.
+static volatile long orphan_fd = -1;
+static void *filtered_thread(void *arg) {
+    struct sock_filter f[] = { LOAD_NR, ON_NR(SYS_getppid, SECCOMP_RET_USER_NOTIF), ALLOW_ALL };
+    orphan_fd = install(f, sizeof f / sizeof *f, SECCOMP_FILTER_FLAG_NEW_LISTENER);
+    return arg;
+}
+
+static void notif_hangup(void) {
+    nnp();
+    pthread_t t;
+    pthread_create(&t, NULL, filtered_thread, NULL);
+    pthread_join(t, NULL);
+    struct pollfd p = { (int)orphan_fd, POLLIN, 0 };
+    int n = poll(&p, 1, 10000);
+    printf("listener of a dead thread's filter: poll=%d revents=%#x\n", n, p.revents);
+}
+
 static void strict(void) {
     const char m[] = "strict: write works\n";
     fflush(stdout);
@@ -463,6 +481,7 @@ int main(int argc, char **argv) {
     run("user notif", user_notif);
     run("user notif interrupted", notif_interrupted);
     run("user notif, killable once received", notif_killable);
+    run("user notif, nobody left", notif_hangup);
     run("strict", strict);
     return 0;
 }

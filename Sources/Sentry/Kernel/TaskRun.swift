@@ -97,6 +97,9 @@ extension Task {
         if soleUser { mm.releaseAll() }
         if last { kernel.ipc.processExited(pid: group.pid) }
         fds.releaseUser()
+        // seccomp_filter_release: the chain goes (a listener whose filter no
+        // task holds any more reports POLLHUP); mode and count stay for /proc.
+        attributes.withLock { $0.seccomp.filter = nil }
         kernel.tracer?.exited(self, status)
         let uid = attributes.withLock { $0.credentials.uid }
         kernel.locked {
