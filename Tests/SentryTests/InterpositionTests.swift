@@ -45,6 +45,24 @@ import Testing
         }
     }
 
+    /// Every kind of signal the sentry raises, its siginfo as strace prints
+    /// it (the senders' pids aside: the sandbox has its own).
+    @Test func straceShowsEverySignalAsStraceDoes() throws {
+        let strace = "/usr/bin/strace"
+        guard FileManager.default.isExecutableFile(atPath: strace) else {
+            print("skipping: no \(strace) to compare with")
+            return
+        }
+        let native = Harness.run(strace, ["-f", "-e", "trace=none", Harness.image("siginfo")])
+        let boxed = Harness.run(Harness.sentry, ["run", "--strace", "-e", "trace=none", Harness.image("siginfo")])
+        #expect(boxed.status == 128 + 11, "siginfo under --strace: \(boxed.stderr)")
+        func lines(_ s: String) -> [String] {
+            Self.signalLines(s).map { $0.replacing(/si_pid=[0-9]+/, with: "si_pid=PID") }
+        }
+        #expect(lines(native.stderr).count == 11, "native strace: \(native.stderr)")
+        #expect(lines(boxed.stderr) == lines(native.stderr), "--strace's siginfo differs from strace's")
+    }
+
     /// What strace shows of calls a filter answered: ERRNO (an unnamed errno
     /// too), TRACE and USER_NOTIF with nobody to answer (ENOSYS), a
     /// KILL_PROCESS whose call still exits with its number in rax, a thread

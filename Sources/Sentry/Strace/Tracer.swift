@@ -205,7 +205,8 @@ public final class Tracer: Sendable {
             switch info.code {
             case SignalInfo.SI_USER, SignalInfo.SI_TKILL: f += source
             case SignalInfo.SI_TIMER:
-                f += [("si_timerid", "0x" + String(info.timerID, radix: 16)), ("si_overrun", String(info.overrun))] + sigval
+                let id = info.timerID == 0 ? "0" : "0x" + String(UInt32(bitPattern: info.timerID), radix: 16)
+                f += [("si_timerid", id), ("si_overrun", String(info.overrun))] + sigval
             default: f += source + (info.value != 0 ? sigval : [])
             }
             return f
