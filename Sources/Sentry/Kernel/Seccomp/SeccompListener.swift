@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 /// The USER_NOTIF side of one filter (Linux's `struct notification`): a
@@ -149,9 +150,9 @@ public final class SeccompListener: Sendable {
             (s.pending.contains { $0.phase == .initial }, s.pending.contains { $0.phase == .sent }, s.unused)
         }
         var r: Int16 = 0
-        if toReceive { r |= Int16(0x001 | 0x040) }    // POLLIN | POLLRDNORM
-        if toAnswer { r |= Int16(0x004 | 0x100) }     // POLLOUT | POLLWRNORM
-        return (r & mask) | (unused ? 0x010 : 0)      // POLLHUP whatever the mask
+        if toReceive { r |= Int16(POLLIN | POLLRDNORM) }
+        if toAnswer { r |= Int16(POLLOUT | POLLWRNORM) }
+        return (r & mask) | (unused ? Int16(POLLHUP) : 0)
     }
 
     /// seccomp_notify_detach: the fd closed; every waiting call gets ENOSYS.
