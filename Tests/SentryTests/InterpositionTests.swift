@@ -121,6 +121,10 @@ struct InterpositionUnitTests {
         #expect(sud.allows(ip: 0x40_1000) && sud.allows(ip: 0x40_10ff) && !sud.allows(ip: 0x40_1100) && !sud.allows(ip: 0x40_0fff))
         sud.turnOff()   // fork, execve: mode off, fields kept
         #expect(sud.config == .init(mode: 0, offset: 0x40_1000, length: 0x100, selector: 0x7fff_0000))
+        // A checkpoint image carries that state back exactly; the prctl would refuse it.
+        let restored = try SyscallUserDispatch(restoring: sud.config)
+        #expect(restored == sud)
+        #expect(throws: Errno.EINVAL) { try SyscallUserDispatch(restoring: .init(mode: 3, offset: 0, length: 0, selector: 0)) }
         try sud.set(.init(mode: 0, offset: 0, length: 0, selector: 0))
         #expect(sud.config == .init(mode: 0, offset: 0, length: 0, selector: 0))
         #expect(throws: Errno.EINVAL) { try sud.set(.init(mode: 0, offset: 1, length: 0, selector: 0)) }

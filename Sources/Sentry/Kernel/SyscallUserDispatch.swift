@@ -64,6 +64,17 @@ public struct SyscallUserDispatch: Sendable, Equatable {
         offset = c.offset; length = c.length; selector = c.selector
     }
 
+    /// A state read back from a checkpoint image: as `set`, except that OFF
+    /// may keep the fields fork or execve left (which `set` refuses, as the
+    /// prctl and PTRACE_SET_SYSCALL_USER_DISPATCH_CONFIG do).
+    public init(restoring c: Config) throws(Errno) {
+        if c.mode == Self.PR_SYS_DISPATCH_OFF {
+            offset = c.offset; length = c.length; selector = c.selector
+        } else {
+            try set(c)
+        }
+    }
+
     /// What fork, clone and execve leave: the work bit cleared, the fields kept.
     public mutating func turnOff() { on = false }
 
@@ -103,5 +114,11 @@ extension Task {
 
     public func setSyscallUserDispatch(_ c: SyscallUserDispatch.Config) throws(Errno) {
         try attributes.withLock { (a: inout TaskAttributes) throws(Errno) in try a.syscallUserDispatch.set(c) }
+    }
+
+    /// For checkpoint restore: the state exactly as `syscallUserDispatchConfig` read it.
+    public func restoreSyscallUserDispatch(_ c: SyscallUserDispatch.Config) throws(Errno) {
+        let sud = try SyscallUserDispatch(restoring: c)
+        attributes.withLock { $0.syscallUserDispatch = sud }
     }
 }
