@@ -217,6 +217,9 @@ public final class Kernel: @unchecked Sendable {
         let (sud, seccomp) = task.attributes.withLock { ($0.syscallUserDispatch, $0.seccomp) }
         // syscall_rollback: what rax holds when SUD or seccomp stops a call.
         let rollback = SyscallOutcome.value(Int64(bitPattern: nr))
+        // int $0x80 also stops under PTRACE_SYSEMU; its numbers are the i386 ABI's.
+        let int80 = !SyscallABI.rcxHoldsReturnAddress(task.regs.raw) && Self.isInt80(task)
+        let arch = int80 ? SeccompData.AUDIT_ARCH_I386 : SeccompData.AUDIT_ARCH_X86_64
         if sud.on {
             switch task.syscallUserDispatch(sud) {
             case .proceed:
@@ -227,7 +230,7 @@ public final class Kernel: @unchecked Sendable {
                 var info = SignalInfo(.SIGSYS, code: SyscallUserDispatch.SYS_USER_DISPATCH)
                 info.address = task.regs.ip
                 info.syscall = Int32(truncatingIfNeeded: nr)
-                info.arch = SeccompData.AUDIT_ARCH_X86_64
+                info.arch = arch
                 task.force(info)
                 return rollback
             case .fatal(let sig):
@@ -239,12 +242,9 @@ public final class Kernel: @unchecked Sendable {
         let pre = tracer.flatMap { $0.wants(nr: nr) ? $0.enter(task, nr: nr, entry, args) : nil }
         let enosys = SyscallOutcome.value(-Int64(Errno.ENOSYS.rawValue))
         var outcome: SyscallOutcome
-        // int $0x80 also stops under PTRACE_SYSEMU; its numbers are the i386 ABI's.
-        let int80 = !SyscallABI.rcxHoldsReturnAddress(task.regs.raw) && Self.isInt80(task)
         var verdict = SeccompVerdict.run
         if seccomp.mode != Seccomp.SECCOMP_MODE_DISABLED {
-            verdict = task.secureComputing(seccomp, nr: nr, args: args,
-                                           arch: int80 ? SeccompData.AUDIT_ARCH_I386 : SeccompData.AUDIT_ARCH_X86_64)
+            verdict = task.secureComputing(seccomp, nr: nr, args: args, arch: arch)
         }
         switch verdict {
         case .skip(let r):

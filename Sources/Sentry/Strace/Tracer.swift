@@ -218,9 +218,13 @@ public final class Tracer: Sendable {
         case .SIGILL, .SIGFPE, .SIGBUS, .SIGSEGV, .SIGTRAP:
             f.append(("si_addr", pointer(info.address)))
         case .SIGSYS:
-            let name = info.arch == SeccompData.AUDIT_ARCH_X86_64 ? syscallName(Int(info.syscall)) : nil
+            // The tracer's own ABI by name; another (an int $0x80 call) by number and name.
+            let number = String(info.syscall)
+            let call = info.arch == SeccompData.AUDIT_ARCH_X86_64 ? syscallName(Int(info.syscall)).map { "__NR_" + $0 } ?? number
+                : info.arch == SeccompData.AUDIT_ARCH_I386 ? Decode.i386SyscallNames[Int(info.syscall)].map { number + " /* " + $0 + " */" } ?? number
+                : number
             f += [("si_call_addr", pointer(info.address)),
-                  ("si_syscall", name.map { "__NR_" + $0 } ?? String(info.syscall)),
+                  ("si_syscall", call),
                   ("si_arch", info.arch == SeccompData.AUDIT_ARCH_X86_64 ? "AUDIT_ARCH_X86_64"
                       : info.arch == SeccompData.AUDIT_ARCH_I386 ? "AUDIT_ARCH_I386" : "0x" + String(info.arch, radix: 16) + " /* AUDIT_ARCH_??? */")]
         default:
