@@ -45,6 +45,25 @@ import Testing
         }
     }
 
+    /// Every delivery strace shows, ignored ones too (a SIGCHLD nobody
+    /// handles): a traced task queues them, so strace prints them.
+    @Test func straceShowsIgnoredSignalsToo() throws {
+        let strace = "/usr/bin/strace"
+        guard FileManager.default.isExecutableFile(atPath: strace) else {
+            print("skipping: no \(strace) to compare with")
+            return
+        }
+        let native = Harness.run(strace, ["-f", "-e", "trace=none", Harness.image("sud")])
+        let boxed = Harness.run(Harness.sentry, ["run", "--strace", "-e", "trace=none", Harness.image("sud")])
+        func lines(_ s: String) -> [String] {
+            Self.signalLines(s).map {
+                $0.replacing(/si_pid=[0-9]+/, with: "si_pid=PID").replacing(/si_utime=[0-9]+, si_stime=[0-9]+/, with: "si_utime=T, si_stime=T")
+            }
+        }
+        #expect(lines(native.stderr).contains { $0.hasPrefix("--- SIGCHLD") }, "native strace shows no SIGCHLD: \(native.stderr)")
+        #expect(lines(boxed.stderr) == lines(native.stderr), "--strace's deliveries differ from strace's")
+    }
+
     /// Every kind of signal the sentry raises, its siginfo as strace prints
     /// it (the senders' pids aside: the sandbox has its own).
     @Test func straceShowsEverySignalAsStraceDoes() throws {

@@ -28,6 +28,11 @@ extension Task {
 
     /// Acts on every pending signal the task doesn't block, in Linux's order.
     func deliverSignals() {
+        if let tracer = kernel.tracer {
+            for info in kernel.locked({ () -> [SignalInfo] in defer { ignoredForTracer = [] }; return ignoredForTracer }) {
+                tracer.signal(self, info)
+            }
+        }
         var first = true
         while true {
             let step: Step = kernel.locked {
@@ -53,6 +58,9 @@ extension Task {
                 return
             case .take(let info, let action):
                 let sig = Signal(info.signo)
+                // strace sees every delivery, an ignored signal's too (a
+                // ptrace signal-delivery-stop comes before the action).
+                kernel.tracer?.signal(self, info)
                 if action.handler == SignalAction.SIG_IGN { continue }
                 // A signal queued while blocked, taken with no handler by init.
                 if kernel.locked({ kernel.initIgnoresLocked(info, group) }) { continue }
@@ -60,18 +68,15 @@ extension Task {
                     switch sig.defaultAction {
                     case .ignore, .resume: continue
                     case .stop:
-                        kernel.tracer?.signal(self, info)
                         kernel.locked { kernel.stopGroupLocked(group, sig) }
                         continue
                     case .terminate, .coreDump:
-                        kernel.tracer?.signal(self, info)
                         // Linux sets WCOREDUMP only when a core file was written; the sentry
                         // writes none, so core-dump signals report a plain kill.
                         kernel.locked { kernel.killGroupLocked(group, .signaled(sig, coreDumped: false)) }
                         return
                     }
                 }
-                kernel.tracer?.signal(self, info)
                 if first { restartInterruptedSyscall(handler: action); first = false }
                 do { try setUpFrame(info, action) } catch {
                     // No room for the frame: the guest dies of SIGSEGV, as on Linux.

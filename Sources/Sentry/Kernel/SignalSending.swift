@@ -25,7 +25,16 @@ extension Kernel {
             for t in g.tasks { t.pending.discard(SignalSets.stopSignals) }
             if g.stopped { continueGroupLocked(g) }
         }
-        if dropped || (g.handlers.ignores(sig) && !blocked) { return }
+        if dropped || (g.handlers.ignores(sig) && !blocked) {
+            // Not queued, but a tracer shows it all the same: a ptraced task
+            // queues even ignored signals (sig_ignored), and strace prints their
+            // delivery; standard ones coalesce as they would pending.
+            if tracer != nil, let t = thread ?? g.tasks.first(where: { $0.signalMask & bit == 0 }) ?? g.tasks.first,
+               !(info.signo < 32 && t.ignoredForTracer.contains { $0.signo == info.signo }), t.ignoredForTracer.count < 64 {
+                t.ignoredForTracer.append(info)
+            }
+            return
+        }
         if let thread { thread.pending.enqueue(info) } else { g.sharedPending.enqueue(info) }
         let target = thread ?? g.tasks.first { $0.signalMask & bit == 0 }
         target?.interruptLocked()

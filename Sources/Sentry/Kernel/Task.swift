@@ -67,6 +67,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     public internal(set) var signalMask: UInt64 = 0
     var pending = SignalQueue()
     var altStack = AltStack()
+    /// Signals that were ignored rather than queued, which --strace still
+    /// prints as deliveries (strace would see them), at the next chance.
+    var ignoredForTracer: [SignalInfo] = []
     /// The mask to restore once a handler frame is set up (sigsuspend, ppoll, pselect).
     var savedMask: UInt64?
     /// Running guest code: a signal for it must kick the platform.
