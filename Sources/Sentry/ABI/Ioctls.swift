@@ -10,6 +10,13 @@ public enum Ioctl {
     public static let FIONCLEX: UInt64 = 0x5450, FIOCLEX: UInt64 = 0x5451, FIOASYNC: UInt64 = 0x5452
     public static let TIOCGPTN: UInt64 = 0x8004_5430, TIOCSPTLCK: UInt64 = 0x4004_5431, TIOCGPTLCK: UInt64 = 0x8004_5439
     public static let TIOCGPTPEER: UInt64 = 0x5441
+    /// A seccomp listener's (include/uapi/linux/seccomp.h): `SECCOMP_IOWR(0,
+    /// struct seccomp_notif)` and the rest; ID_VALID's number before 5.17 fixed
+    /// its direction is still taken; ADDFD's struct is extensible, so its
+    /// size (and direction) bits are masked off before comparing (EA_IOCTL).
+    public static let SECCOMP_IOCTL_NOTIF_RECV: UInt64 = 0xc050_2100, SECCOMP_IOCTL_NOTIF_SEND: UInt64 = 0xc018_2101
+    public static let SECCOMP_IOCTL_NOTIF_ID_VALID: UInt64 = 0x4008_2102, SECCOMP_IOCTL_NOTIF_ID_VALID_WRONG_DIR: UInt64 = 0x8008_2102
+    public static let SECCOMP_IOCTL_NOTIF_ADDFD: UInt64 = 0x4018_2103
     /// Sockets answer the terminal numbers: SIOCINQ is FIONREAD, SIOCOUTQ is TIOCOUTQ.
     public static let SIOCINQ = FIONREAD, SIOCOUTQ = TIOCOUTQ
 
@@ -21,6 +28,10 @@ public enum Ioctl {
         (FIONREAD, "FIONREAD"), (FIONBIO, "FIONBIO"), (TIOCNOTTY, "TIOCNOTTY"), (TIOCGETD, "TIOCGETD"),
         (TIOCGSID, "TIOCGSID"), (FIONCLEX, "FIONCLEX"), (FIOCLEX, "FIOCLEX"), (FIOASYNC, "FIOASYNC"),
         (TIOCGPTN, "TIOCGPTN"), (TIOCSPTLCK, "TIOCSPTLCK"), (TIOCGPTLCK, "TIOCGPTLCK"), (TIOCGPTPEER, "TIOCGPTPEER"),
+        (SECCOMP_IOCTL_NOTIF_RECV, "SECCOMP_IOCTL_NOTIF_RECV"), (SECCOMP_IOCTL_NOTIF_SEND, "SECCOMP_IOCTL_NOTIF_SEND"),
+        (SECCOMP_IOCTL_NOTIF_ID_VALID, "SECCOMP_IOCTL_NOTIF_ID_VALID"),
+        (SECCOMP_IOCTL_NOTIF_ID_VALID_WRONG_DIR, "SECCOMP_IOCTL_NOTIF_ID_VALID_WRONG_DIR"),
+        (SECCOMP_IOCTL_NOTIF_ADDFD, "SECCOMP_IOCTL_NOTIF_ADDFD"),
     ])
 }
 

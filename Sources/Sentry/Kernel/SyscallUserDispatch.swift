@@ -1,3 +1,5 @@
+import CSwitch
+
 /// A task's Syscall User Dispatch state (Linux's `struct syscall_user_dispatch`
 /// plus its SYSCALL_WORK bit), as `prctl(PR_SET_SYSCALL_USER_DISPATCH)` sets
 /// it and kernel/entry/syscall_user_dispatch.c applies it. The sentry sees
@@ -29,7 +31,7 @@ public struct SyscallUserDispatch: Sendable, Equatable {
     /// siginfo's si_code for a dispatched syscall.
     public static let SYS_USER_DISPATCH: Int32 = 2
     /// TASK_SIZE_MAX on x86-64 (4-level paging): access_ok's limit.
-    static let userLimit: UInt64 = (1 << 47) - 4096
+    static let userLimit = UInt64(SW_TASK_SIZE)
 
     public private(set) var on = false
     public private(set) var offset: UInt64 = 0

@@ -22,22 +22,13 @@ public final class SeccompNotifyFile: FileDescription, @unchecked Sendable {
     public override func readiness(_ mask: Int16) -> Int16 { listener.readiness(mask) }
     public override func stat() throws(Errno) -> Glibc.stat { Self.anonymousInodeStat }
 
-    // include/uapi/linux/seccomp.h: SECCOMP_IOWR(0, struct seccomp_notif) and the rest.
-    static let SECCOMP_IOCTL_NOTIF_RECV: UInt64 = 0xc050_2100
-    static let SECCOMP_IOCTL_NOTIF_SEND: UInt64 = 0xc018_2101
-    static let SECCOMP_IOCTL_NOTIF_ID_VALID: UInt64 = 0x4008_2102
-    /// The value before 5.17 fixed its direction, still accepted.
-    static let SECCOMP_IOCTL_NOTIF_ID_VALID_WRONG_DIR: UInt64 = 0x8008_2102
-    /// SECCOMP_IOW(3, struct seccomp_notif_addfd) without its direction and
-    /// size fields (EA_IOCTL): an extensible struct, its size is the caller's.
-    static let addFDBase: UInt64 = 0x2103
     static let SECCOMP_ADDFD_FLAG_SETFD: UInt32 = 1, SECCOMP_ADDFD_FLAG_SEND: UInt32 = 2
     static let addFDSizeVer0 = 24
 
     public override func ioctl(_ request: UInt64, argument: GuestAddress, mm: MemoryManager) throws(Errno) -> Int64 {
         guard let task = Task.current else { throw .EINVAL }
         switch request {
-        case Self.SECCOMP_IOCTL_NOTIF_RECV:
+        case Ioctl.SECCOMP_IOCTL_NOTIF_RECV:
             // The buffer must come zeroed, so the struct can grow.
             let buf = try mm.copyIn(argument, SeccompListener.notifSize)
             guard buf.allSatisfy({ $0 == 0 }) else { throw .EINVAL }
@@ -52,18 +43,19 @@ public final class SeccompNotifyFile: FileDescription, @unchecked Sendable {
                 throw error
             }
             return 0
-        case Self.SECCOMP_IOCTL_NOTIF_SEND:
+        case Ioctl.SECCOMP_IOCTL_NOTIF_SEND:
             let r = try mm.copyIn(argument, SeccompListener.responseSize)
             func load<T: BitwiseCopyable>(_ off: Int, _ t: T.Type) -> T { r.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: off, as: T.self) } }
             try listener.send(id: load(0, UInt64.self), value: load(8, Int64.self), error: load(16, Int32.self), flags: load(20, UInt32.self))
             return 0
-        case Self.SECCOMP_IOCTL_NOTIF_ID_VALID, Self.SECCOMP_IOCTL_NOTIF_ID_VALID_WRONG_DIR:
+        case Ioctl.SECCOMP_IOCTL_NOTIF_ID_VALID, Ioctl.SECCOMP_IOCTL_NOTIF_ID_VALID_WRONG_DIR:
             let id = try mm.read(argument, as: UInt64.self)
             guard listener.isValid(id) else { throw .ENOENT }
             return 0
         default:
-            // _IOC_SIZE is bits 16..29 of the request, the direction 30..31.
-            guard request & ~(UInt64(0xffff) << 16) == Self.addFDBase else { throw .EINVAL }
+            // EA_IOCTL: _IOC_SIZE is bits 16..29 of the request, the direction 30..31.
+            let sizeAndDirection = UInt64(0xffff) << 16
+            guard request & ~sizeAndDirection == Ioctl.SECCOMP_IOCTL_NOTIF_ADDFD & ~sizeAndDirection else { throw .EINVAL }
             return try addFD(task, argument: argument, size: Int((request >> 16) & 0x3fff), mm: mm)
         }
     }
