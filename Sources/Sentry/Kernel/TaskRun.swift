@@ -99,7 +99,13 @@ extension Task {
         fds.releaseUser()
         // seccomp_filter_release: the chain goes (a listener whose filter no
         // task holds any more reports POLLHUP); mode and count stay for /proc.
-        attributes.withLock { $0.seccomp.filter = nil }
+        // Taken out under the lock and let go after it, since the last
+        // reference going wakes the listener's pollers.
+        let released = attributes.withLock { a -> SeccompFilter? in
+            defer { a.seccomp.filter = nil }
+            return a.seccomp.filter
+        }
+        _ = consume released
         kernel.tracer?.exited(self, status)
         let uid = attributes.withLock { $0.credentials.uid }
         kernel.locked {
