@@ -167,7 +167,7 @@ public let linuxAMD64: SyscallTable = {
         303: Syscall("name_to_handle_at", FileTree.nameToHandleAt, [.dirFD, .path, .hex, .hex, .atFlags]),
         306: Syscall("syncfs", FileContents.syncfs, [.fd]),
         316: Syscall("renameat2", FileTree.renameat2, [.dirFD, .path, .dirFD, .path, .flagBits([(1, "RENAME_NOREPLACE"), (2, "RENAME_EXCHANGE"), (4, "RENAME_WHITEOUT")])]),
-        317: Syscall("seccomp", SeccompCalls.seccomp, [.seccompOp, .seccompFlags, .hex]),
+        317: Syscall("seccomp", SeccompCalls.seccomp, [.named(Seccomp.operationNames), .flagBits(Seccomp.filterFlagNames), .hex]),
         319: Syscall("memfd_create", FileContents.memfdCreate, [.path, .flagBits([(1, "MFD_CLOEXEC"), (2, "MFD_ALLOW_SEALING"), (4, "MFD_HUGETLB"), (8, "MFD_NOEXEC_SEAL"), (0x10, "MFD_EXEC")])], .fd),
         326: Syscall("copy_file_range", FileContents.copyFileRange, [.fd, .hex, .fd, .hex, .uint, .hex]),
         424: Syscall("pidfd_send_signal", Lifecycle.pidfdSendSignal, [.fd, .signal, .hex, .hex]),

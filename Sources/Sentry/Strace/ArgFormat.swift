@@ -73,8 +73,6 @@ public enum ArgFormat: Sendable {
     case msyncFlags              // MS_SYNC|MS_INVALIDATE
     case mlockFlags              // MLOCK_ONFAULT (mlock2)
     case mlockallFlags           // MCL_CURRENT|MCL_FUTURE
-    case seccompOp               // SECCOMP_SET_MODE_FILTER
-    case seccompFlags            // SECCOMP_FILTER_FLAG_TSYNC|SECCOMP_FILTER_FLAG_LOG
     case closeRangeFlags         // CLOSE_RANGE_CLOEXEC
     case xattrFlags              // XATTR_CREATE
     case capHeader               // {version=_LINUX_CAPABILITY_VERSION_3, pid=0}

@@ -134,8 +134,6 @@ struct ArgPrinter {
         case .msyncFlags: return Decode.flags(v, [(1, "MS_ASYNC"), (2, "MS_INVALIDATE"), (4, "MS_SYNC")])
         case .mlockFlags: return Decode.flags(v, [(1, "MLOCK_ONFAULT")])
         case .mlockallFlags: return Decode.flags(v, [(1, "MCL_CURRENT"), (2, "MCL_FUTURE"), (4, "MCL_ONFAULT")])
-        case .seccompOp: return Decode.named(v & 0xffff_ffff, Decode.seccompOps)
-        case .seccompFlags: return Decode.flags(v & 0xffff_ffff, Decode.seccompFilterFlags)
         case .closeRangeFlags: return Decode.flags(v, [(2, "CLOSE_RANGE_UNSHARE"), (4, "CLOSE_RANGE_CLOEXEC")])
         case .xattrFlags: return Decode.flags(v, [(1, "XATTR_CREATE"), (2, "XATTR_REPLACE")])
         case .capHeader:

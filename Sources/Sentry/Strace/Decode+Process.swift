@@ -23,13 +23,6 @@ extension Decode {
         1: 1, 2: 1, 3: 0, 4: 1, 7: 0, 8: 1, 15: 1, 16: 1, 21: 0, 23: 1, 24: 1, 27: 0,
         29: 1, 30: 0, 36: 1, 37: 1, 38: 4, 39: 4, 40: 1,
     ]
-    static let seccompOps: [UInt64: String] = [0: "SECCOMP_SET_MODE_STRICT", 1: "SECCOMP_SET_MODE_FILTER",
-                                               2: "SECCOMP_GET_ACTION_AVAIL", 3: "SECCOMP_GET_NOTIF_SIZES"]
-    static let seccompFilterFlags: [(UInt64, String)] = [
-        (1, "SECCOMP_FILTER_FLAG_TSYNC"), (2, "SECCOMP_FILTER_FLAG_LOG"), (4, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"),
-        (8, "SECCOMP_FILTER_FLAG_NEW_LISTENER"), (0x10, "SECCOMP_FILTER_FLAG_TSYNC_ESRCH"),
-        (0x20, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"),
-    ]
     static let schedPolicies: [UInt64: String] = [0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH",
                                                   5: "SCHED_IDLE", 6: "SCHED_DEADLINE"]
     static let priorityWhich: [UInt64: String] = [0: "PRIO_PROCESS", 1: "PRIO_PGRP", 2: "PRIO_USER"]
