@@ -204,6 +204,7 @@ public let linuxAMD64: SyscallTable = {
         322: Syscall("execveat", control: Lifecycle.execveat, [.dirFD, .path, .stringArray, .envArray, .atFlags]),
         318: Syscall("getrandom", Process.getrandom, [.outBuffer, .uint, .getrandomFlags]),
         332: Syscall("statx", Stat.statx, [.dirFD, .path, .atFlags, .statxMask, .statxOut]),
+        449: Syscall("futex_waitv", Futex.futexWaitv, [.futexWaitv(countArg: 1), .uint, .hex, .timespecIn, .clockID]),
         334: Syscall.unimplemented("rseq", [.address, .hex, .int32, .hex],
                                    note: "needs cpu_id updates and critical-section aborts; glibc runs without it"),
         435: Syscall("clone3", Lifecycle.clone3, [.clone3Args, .uint]),

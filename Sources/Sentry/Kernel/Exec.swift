@@ -61,7 +61,7 @@ extension Task {
             _ = try? kernel.futexes.wake(mm, clearChildTID, count: 1, bitset: ~0)
             clearChildTID = .null
         }
-        robustList = (.null, 0)
+        releaseFutexes(dying: false)
         if let newSpace {
             let oldSpace = space
             space = newSpace

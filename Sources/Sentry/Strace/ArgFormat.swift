@@ -57,6 +57,7 @@ public enum ArgFormat: Sendable {
     case waitStatusOut           // out: [{WIFEXITED(s) && WEXITSTATUS(s) == 0}]
     case waitOptions
     case futexOp
+    case futexWaitv(countArg: Int)  // in: [{val=0x1, uaddr=0x..., flags=FUTEX_32|FUTEX_PRIVATE_FLAG}]
     case pipeFDsOut              // out: [3, 4]
     case pollFDs                 // in: [{fd=3, events=POLLIN}]
     case epollEvent              // in: {events=EPOLLIN, data=...}
