@@ -205,8 +205,7 @@ public let linuxAMD64: SyscallTable = {
         318: Syscall("getrandom", Process.getrandom, [.outBuffer, .uint, .getrandomFlags]),
         332: Syscall("statx", Stat.statx, [.dirFD, .path, .atFlags, .statxMask, .statxOut]),
         449: Syscall("futex_waitv", Futex.futexWaitv, [.futexWaitv(countArg: 1), .uint, .hex, .timespecIn, .clockID]),
-        334: Syscall.unimplemented("rseq", [.address, .hex, .int32, .hex],
-                                   note: "needs cpu_id updates and critical-section aborts; glibc runs without it"),
+        334: Syscall("rseq", Rseq.rseq, [.address, .hex, .int32, .hex]),
         435: Syscall("clone3", Lifecycle.clone3, [.clone3Args, .uint]),
         439: Syscall("faccessat2", Stat.faccessat2, [.dirFD, .path, .accessMode, .atFlags]),
         // Credentials, prctl, the scheduler (Credentials.swift, Prctl.swift, Scheduler.swift).

@@ -62,6 +62,8 @@ extension Task {
             clearChildTID = .null
         }
         releaseFutexes(dying: false)
+        rseq = nil   // rseq_execve
+        rseqCPU = nil
         if let newSpace {
             let oldSpace = space
             space = newSpace

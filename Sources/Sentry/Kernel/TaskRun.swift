@@ -8,6 +8,7 @@ extension Task {
         makeCurrent()
         running: while true {
             deliverSignals()
+            rseqReturnToGuest()
             // One look under the lock: leave, take care of signals first, or go.
             enum Next { case leave, again, enter }
             let next = kernel.locked { () -> Next in
