@@ -62,6 +62,7 @@ extension Task {
             clearChildTID = .null
         }
         releaseFutexes(dying: false)
+        kernel.vfs.mqueues.processReleased(pid: group.pid)   // its mq descriptors close at exec
         rseq = nil   // rseq_execve
         rseqCPU = nil
         if let newSpace {

@@ -93,7 +93,7 @@ extension Task {
         // finds the shared mappings' changes in their files, System V
         // attachments gone and semaphore undos applied.
         if soleUser { mm.releaseAll() }
-        if last { kernel.ipc.processExited(pid: group.pid) }
+        if last { kernel.ipc.processExited(pid: group.pid); kernel.vfs.mqueues.processReleased(pid: group.pid) }
         fds.releaseUser()
         kernel.tracer?.exited(self, status)
         let uid = attributes.withLock { $0.credentials.uid }
