@@ -13,6 +13,7 @@ enum MQueueFS {
 }
 
 /// The mount's root: sticky and writable by all, as mqueue_fill_super makes it.
+/// Sendable: immutable; the namespace guards the queues.
 final class MQueueDirNode: Inode, @unchecked Sendable {
     let ns: PosixMQNamespace
     init(_ ns: PosixMQNamespace) { self.ns = ns }
@@ -38,6 +39,7 @@ final class MQueueDirNode: Inode, @unchecked Sendable {
 }
 
 /// One queue's file.
+/// Sendable: immutable; the queue guards itself.
 final class MQueueNode: Inode, @unchecked Sendable {
     let queue: PosixMQ
     init(_ q: PosixMQ) { queue = q }

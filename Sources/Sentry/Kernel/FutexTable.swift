@@ -18,7 +18,7 @@ public enum FutexWord {
 /// MemoryManager.withWord (the mm's lock, taken first), never through a
 /// pointer kept past it.
 final class FutexTable: Sendable {
-    /// Sendable: `woken` and `key` under the table's lock; the rest are `let`s.
+    /// Sendable: `key`, `woken`, `error` and `requeuePI` under the table's lock; the rest are `let`s.
     final class Waiter: @unchecked Sendable {
         let waker: Waker
         let task: Task
@@ -51,6 +51,7 @@ final class FutexTable: Sendable {
 
     /// Linux's futex_pi_state: the owner and the tasks blocked on the lock,
     /// in FIFO order. It exists only while someone waits.
+    /// Sendable: every field under the table's lock.
     final class PIState: @unchecked Sendable {
         var owner: Task
         var ownerTID: Int32

@@ -5,6 +5,7 @@ import Synchronization
 /// A POSIX message queue descriptor (mqd_t): what mq_open returns and what
 /// opening /dev/mqueue/NAME gives. Reading it gives the queue's status line;
 /// poll says whether a message waits (POLLIN) or there is room (POLLOUT).
+/// Sendable: the position behind its Mutex; the queue guards itself.
 public final class PosixMQFile: FileDescription, @unchecked Sendable {
     public let queue: PosixMQ
     private let offset = Mutex<Int>(0)

@@ -6,6 +6,7 @@ import Synchronization
 /// /proc/sys/fs/mqueue and RLIMIT_MSGQUEUE, and mq_notify's registration.
 /// One lock guards the namespace and every queue in it; blocked senders and
 /// receivers wait on their queue's WaitQueue outside it.
+/// Sendable: the registry, counts and charges under `lock`.
 public final class PosixMQNamespace: @unchecked Sendable {
     /// /proc/sys/fs/mqueue's defaults in 6.1 (ipc/mq_sysctl.c).
     public struct Limits: Sendable {
@@ -46,6 +47,7 @@ public struct MQCredentials: Sendable {
 }
 
 /// One queue: Linux's mqueue_inode_info.
+/// Sendable: its mutable state under its namespace's lock; the rest are `let`s.
 public final class PosixMQ: @unchecked Sendable {
     public let name: String
     unowned let ns: PosixMQNamespace
