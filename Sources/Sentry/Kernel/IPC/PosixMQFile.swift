@@ -81,7 +81,8 @@ extension Task {
     public var mqCredentials: MQCredentials {
         let c = attributes.withLock { $0.credentials }
         return MQCredentials(uid: c.fsuid, gid: c.fsgid, groups: c.groups,
-                             dacOverride: c.capable(Credentials.CAP_DAC_OVERRIDE), sysResource: c.capable(Credentials.CAP_SYS_RESOURCE))
+                             dacOverride: c.capable(Credentials.CAP_DAC_OVERRIDE), sysResource: c.capable(Credentials.CAP_SYS_RESOURCE),
+                             fowner: c.capable(Credentials.CAP_FOWNER))
     }
 
     /// mq_open: the queue's descriptor, always close-on-exec as Linux makes it.

@@ -40,9 +40,10 @@ public final class PosixMQNamespace: @unchecked Sendable {
 /// Who asks: filesystem ids, groups, and the capabilities mqueue checks.
 public struct MQCredentials: Sendable {
     public var uid: UInt32, gid: UInt32, groups: [UInt32]
-    public var dacOverride: Bool, sysResource: Bool
-    public init(uid: UInt32, gid: UInt32, groups: [UInt32], dacOverride: Bool, sysResource: Bool) {
-        self.uid = uid; self.gid = gid; self.groups = groups; self.dacOverride = dacOverride; self.sysResource = sysResource
+    public var dacOverride: Bool, sysResource: Bool, fowner: Bool
+    public init(uid: UInt32, gid: UInt32, groups: [UInt32], dacOverride: Bool, sysResource: Bool, fowner: Bool) {
+        self.uid = uid; self.gid = gid; self.groups = groups
+        self.dacOverride = dacOverride; self.sysResource = sysResource; self.fowner = fowner
     }
 }
 
@@ -50,7 +51,9 @@ public struct MQCredentials: Sendable {
 /// Sendable: its mutable state under its namespace's lock; the rest are `let`s.
 public final class PosixMQ: @unchecked Sendable {
     public let name: String
-    unowned let ns: PosixMQNamespace
+    /// Strong: a descriptor may outlive the sandbox's VFS at teardown. The
+    /// cycle through `queues` lasts only while the queue has its name.
+    let ns: PosixMQNamespace
     public let maxMessages: Int, messageSize: Int
     public let inode: UInt64
     let charge: (uid: UInt32, bytes: UInt64)
@@ -175,9 +178,9 @@ extension PosixMQNamespace {
         guard bytes.count <= 255 else { throw .ENAMETOOLONG }
         try locked { () throws(Errno) in
             guard let q = queues[name] else { throw .ENOENT }
-            // vfs_unlink in a directory of mode 1777 (the sticky bit): the
-            // queue's owner, or CAP_FOWNER (root here).
-            guard q.uid == c.uid || c.dacOverride else { throw .EPERM }
+            // vfs_unlink in a root-owned directory of mode 1777 (the sticky
+            // bit): the queue's owner, the directory's (root), or CAP_FOWNER.
+            guard q.uid == c.uid || c.uid == 0 || c.fowner else { throw .EPERM }
             queues[name] = nil
             q.linked = false
             releaseIfGoneLocked(q)
