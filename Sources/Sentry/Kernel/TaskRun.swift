@@ -64,12 +64,14 @@ extension Task {
     /// task's place in its process; the last task out makes the process a
     /// zombie and tells the parent.
     func exitTask() {
+        // exit_mm_release's order: the robust list and PI locks first, so a
+        // thread joined through clear_child_tid has left them all.
+        releaseFutexes(dying: true)
         if !clearChildTID.isNull {
             if (try? mm.write(clearChildTID, UInt32(0))) != nil {
                 _ = try? kernel.futexes.wake(mm, clearChildTID, count: 1, bitset: ~0)
             }
         }
-        releaseFutexes(dying: true)
         let ticks = stubTicks
         kernel.locked { group.ownTicks += ticks }
         releaseVforkParent()
