@@ -44,7 +44,7 @@ final class MQueueNode: Inode, @unchecked Sendable {
     let queue: PosixMQ
     init(_ q: PosixMQ) { queue = q }
     override var kind: FileKind { .regular }
-    override func stat() throws(Errno) -> Glibc.stat { try PosixMQFile(queue, reopening: true).stat() }   // a throw-away descriptor, counted and released
+    override func stat() throws(Errno) -> Glibc.stat { queue.stat() }
     override func statfs() throws(Errno) -> sw_statfs { syntheticStatfs(MQueueFS.magic) }
     override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
         if flags.contains(.directory) { throw .ENOTDIR }
@@ -53,7 +53,8 @@ final class MQueueNode: Inode, @unchecked Sendable {
             let want: UInt32 = acc == 0 ? 4 : acc == 1 ? 2 : 6
             guard queue.ns.locked({ queue.allows(want, t.mqCredentials) }) else { throw .EACCES }
         }
-        let f = PosixMQFile(queue, flags: OpenFlags(rawValue: flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue)), reopening: true)
+        try queue.ns.retain(queue)
+        let f = PosixMQFile(queue, flags: OpenFlags(rawValue: flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue)))
         f.location = location
         return f
     }

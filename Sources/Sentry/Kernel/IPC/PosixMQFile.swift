@@ -10,14 +10,12 @@ public final class PosixMQFile: FileDescription, @unchecked Sendable {
     public let queue: PosixMQ
     private let offset = Mutex<Int>(0)
 
-    /// A new descriptor of `queue`; `reopening`: one more opener to count
-    /// (mq_open counted the first itself).
-    init(_ queue: PosixMQ, flags: OpenFlags, reopening: Bool = false) {
+    /// A new descriptor of `queue`, whose opener the namespace has counted
+    /// (PosixMQNamespace.open or retain).
+    init(_ queue: PosixMQ, flags: OpenFlags) {
         self.queue = queue
         super.init(flags: flags)
-        if reopening { queue.ns.locked { queue.opened += 1 } }
     }
-    convenience init(_ queue: PosixMQ, reopening: Bool) { self.init(queue, flags: [], reopening: reopening) }
     deinit { queue.ns.closed(queue, pid: 0) }
 
     public override var displayPath: String { "/" + queue.name }
@@ -61,18 +59,22 @@ public final class PosixMQFile: FileDescription, @unchecked Sendable {
         return to
     }
 
-    public override func stat() throws(Errno) -> Glibc.stat {
-        var st = Glibc.stat.synthetic(mode: S_IFREG | queue.ns.locked { queue.mode }, inode: queue.inode, device: PosixMQFile.device)
-        st.st_size = 80   // FILENT_SIZE
-        st.st_uid = queue.ns.locked { queue.uid }
-        st.st_gid = queue.ns.locked { queue.gid }
-        let t = queue.ns.locked { queue.times }
-        st.st_atim = t.access; st.st_mtim = t.modify; st.st_ctim = t.change
-        return st
-    }
+    public override func stat() throws(Errno) -> Glibc.stat { queue.stat() }
 
     /// The mqueue filesystem's device number.
     static let device: UInt64 = 0x13
+}
+
+extension PosixMQ {
+    /// The queue's inode as fstat shows it: FILENT_SIZE bytes.
+    func stat() -> Glibc.stat {
+        let (mode, uid, gid, t) = ns.locked { (self.mode, self.uid, self.gid, times) }
+        var st = Glibc.stat.synthetic(mode: S_IFREG | mode, inode: inode, device: PosixMQFile.device, size: 80)
+        st.st_uid = uid
+        st.st_gid = gid
+        st.st_atim = t.access; st.st_mtim = t.modify; st.st_ctim = t.change
+        return st
+    }
 }
 
 /// mq_timedsend, mq_timedreceive, mq_notify and mq_getsetattr on a queue.

@@ -187,6 +187,15 @@ extension PosixMQNamespace {
         }
     }
 
+    /// One more descriptor (an open of /dev/mqueue/NAME): ENOENT if the
+    /// queue was unlinked and freed meanwhile.
+    func retain(_ q: PosixMQ) throws(Errno) {
+        try locked { () throws(Errno) in
+            guard q.linked || q.opened > 0 else { throw .ENOENT }
+            q.opened += 1
+        }
+    }
+
     /// The last descriptor closed: a queue already unlinked is freed, its
     /// charge returned.
     func closed(_ q: PosixMQ, pid: Int32) {
