@@ -208,7 +208,7 @@ public let linuxAMD64: SyscallTable = {
         241: Syscall("mq_unlink", PosixMQ.mqUnlink, [.path]),
         242: Syscall("mq_timedsend", PosixMQ.mqTimedsend, [.fd, .inBuffer(count: 2), .uint, .uint, .timespecIn]),
         243: Syscall("mq_timedreceive", PosixMQ.mqTimedreceive, [.fd, .outBuffer, .uint, .intPointerOut, .timespecIn]),
-        244: Syscall("mq_notify", PosixMQ.mqNotify, [.fd, .hex]),
+        244: Syscall("mq_notify", PosixMQ.mqNotify, [.fd, .sigeventIn]),
         245: Syscall("mq_getsetattr", PosixMQ.mqGetsetattr, [.fd, .mqAttrIn, .mqAttrOut]),
         449: Syscall("futex_waitv", Futex.futexWaitv, [.futexWaitv(countArg: 1), .uint, .hex, .timespecIn, .clockID]),
         334: Syscall("rseq", Rseq.rseq, [.address, .hex, .int32, .hex]),

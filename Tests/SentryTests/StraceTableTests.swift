@@ -17,7 +17,7 @@ struct StraceTableTests {
 
     /// Arguments strace decodes and the sentry still prints as raw hex:
     /// pointers to structs (fd_set, sembuf, msgbuf, shmid_ds, siginfo to send,
-    /// mmsghdr, file_handle, open_how, cap data, robust lists, mincore's vector, mq_notify's sigevent),
+    /// mmsghdr, file_handle, open_how, cap data, robust lists, mincore's vector),
     /// offsets in/out ([0] => [4096]), futex's op-dependent arguments, and flag words.
     static let notYetDecoded: [String: [Int]] = [
         "shmat": [2], "shmctl": [2], "semop": [1], "semctl": [3], "msgsnd": [1, 3],
@@ -26,7 +26,6 @@ struct StraceTableTests {
         "name_to_handle_at": [2, 3], "copy_file_range": [1, 3, 5], "splice": [1, 3, 5], "pidfd_send_signal": [2, 3],
         "openat2": [2], "pidfd_getfd": [2], "epoll_pwait2": [1], "futex": [3, 4], "clock_nanosleep": [1],
         "get_robust_list": [1, 2], "rt_tgsigqueueinfo": [3], "capget": [1], "capset": [1], "mincore": [2],
-        "mq_notify": [1],
     ]
 
     @Test func everyImplementedArgumentIsDecodedOrListed() {
