@@ -71,6 +71,7 @@ enum Descriptors {
         // POSIX: closing any fd of a file drops the process's record locks on it.
         let locks = t.kernel.vfs.locks
         if f.location != nil, !locks.isEmpty, let k = try? Locks.key(f) { locks.releaseProcess(t.pid, k) }
+        if let q = f as? PosixMQFile { t.kernel.vfs.mqueues.flushed(q.queue, pid: t.pid) }
         return 0
     }
 

@@ -204,11 +204,7 @@ enum Scheduler {
     /// getcpu: the CPU the host says the task's thread is on, if the guest's
     /// affinity allows it; else the first CPU the guest allowed itself.
     static func getcpu(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        var cpu: UInt32 = 0, node: UInt32 = 0
-        _ = sw_getcpu(&cpu, &node)
-        if let mask = scheduling(t).affinity, cpu >= 64 || mask & (1 << UInt64(cpu)) == 0 {
-            cpu = UInt32(mask.trailingZeroBitCount)
-        }
+        let (cpu, node) = t.reportedCPU()
         if !a.address(0).isNull { try t.mm.write(a.address(0), cpu) }
         if !a.address(1).isNull { try t.mm.write(a.address(1), node) }
         return 0

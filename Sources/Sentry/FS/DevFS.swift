@@ -16,14 +16,14 @@ enum DevFS {
             DeviceFile.Kind.allCases.map { DirEntry($0.rawValue, .character, inode: $0.inode) }
                 + [DirEntry("tty", .character, inode: 1005), DirEntry("ptmx", .character, inode: 1002)]
                 + links.keys.sorted().map { DirEntry($0, .symlink) }
-                + [DirEntry("shm", .directory), DirEntry("pts", .directory)]
+                + [DirEntry("shm", .directory), DirEntry("pts", .directory), DirEntry("mqueue", .directory)]
         }, child: { name, _ throws(Errno) in
             if let k = DeviceFile.Kind(rawValue: name) { return DeviceNode(kind: k) }
             if name == "tty" { return TerminalNode() }
             if name == "ptmx" { return PtmxNode(table: ptys) }
             if let t = links[name] { return SyntheticLinkNode(path: "/dev/" + name, device: device, target: { _ in t }) }
-            if name == "shm" {
-                return SyntheticDirNode(path: "/dev/shm", device: device, mode: 0o755, list: { _ in [] }, child: { _, _ throws(Errno) in throw .ENOENT })
+            if name == "shm" || name == "mqueue" {
+                return SyntheticDirNode(path: "/dev/" + name, device: device, mode: 0o755, list: { _ in [] }, child: { _, _ throws(Errno) in throw .ENOENT })
             }
             if name == "pts" {
                 // devpts: one node per live pty, by index.

@@ -23,6 +23,8 @@ public final class VFS: Sendable {
     public let locks = FileLocks()
     /// The sandbox's pseudo-terminals (/dev/ptmx, /dev/pts).
     let ptys = PtyTable()
+    /// The sandbox's POSIX message queues (mq_open, /dev/mqueue).
+    public let mqueues = PosixMQNamespace()
     let memory: MemoryFile
     private let nextMountID = Atomic<Int>(1)
     /// The root as the walk starts from it.
@@ -50,6 +52,7 @@ public final class VFS: Sendable {
         add("/proc", ProcFS.root(self), type: "proc", source: "proc", readOnly: false)
         add("/dev", DevFS.root(ptys: ptys), type: "devtmpfs", source: "devtmpfs", readOnly: false)
         mountTmpfs(at: "/dev/shm")
+        add("/dev/mqueue", MQueueFS.root(mqueues), type: "mqueue", source: "mqueue", readOnly: false)
         if !overlay { mountTmpfs(at: "/tmp") }
     }
 

@@ -87,6 +87,7 @@ extension Task {
             t.signalMask = signalMask
             // A new stack for a sibling sharing the mm: the alternate stack is not inherited.
             if !has(CloneArgs.CLONE_VM) || has(CloneArgs.CLONE_VFORK) { t.altStack = altStack }
+            if !has(CloneArgs.CLONE_VM) { t.rseq = rseq }   // rseq_fork
             g.tasks.append(t)
             kernel.tasks[tid] = t
             return t

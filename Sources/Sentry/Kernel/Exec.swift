@@ -56,12 +56,15 @@ extension Task {
                 kernel.tasks[tid] = self
             }
         }
+        releaseFutexes(dying: false)   // exec_mm_release: before clear_child_tid
         if !clearChildTID.isNull {
             _ = try? mm.write(clearChildTID, UInt32(0))
             _ = try? kernel.futexes.wake(mm, clearChildTID, count: 1, bitset: ~0)
             clearChildTID = .null
         }
-        robustList = (.null, 0)
+        kernel.vfs.mqueues.processReleased(pid: group.pid)   // its mq descriptors close at exec
+        rseq = nil   // rseq_execve
+        rseqCPU = nil
         if let newSpace {
             let oldSpace = space
             space = newSpace

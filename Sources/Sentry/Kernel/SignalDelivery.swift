@@ -104,6 +104,7 @@ extension Task {
 
     func setUpFrame(_ info: SignalInfo, _ action: SignalAction) throws(Errno) {
         guard action.flags & SignalAction.SA_RESTORER != 0 else { throw .EFAULT }   // x86-64 requires a restorer
+        rseqSignalDelivered(info.signo)
         let (mask, stack) = kernel.locked { (savedMask ?? signalMask, altStack) }
         var sp = regs.sp &- SignalFrame.redZone
         if action.flags & SignalAction.SA_ONSTACK != 0 && stack.enabled && !stack.contains(regs.sp) {

@@ -60,6 +60,12 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     public var umask: UInt32 { get { fs.umask } set { fs.umask = newValue } }
     public var clearChildTID = GuestAddress.null
     public var robustList = (head: GuestAddress.null, length: UInt64(0))
+    /// Past its futex clean-up at exit: a PI waiter can't queue on it any
+    /// more (ESRCH). Guarded by the futex table's lock.
+    var futexExited = false
+    /// rseq(2)'s registration, and the cpu_id last written into it.
+    public internal(set) var rseq: RseqRegistration?
+    var rseqCPU: UInt32?
     /// Credentials, comm, prctl and scheduler state (its own lock).
     public let attributes: Mutex<TaskAttributes>
 

@@ -8,6 +8,7 @@ extension Task {
         makeCurrent()
         running: while true {
             deliverSignals()
+            rseqReturnToGuest()
             // One look under the lock: leave, take care of signals first, or go.
             enum Next { case leave, again, enter }
             let next = kernel.locked { () -> Next in
@@ -66,12 +67,14 @@ extension Task {
     /// task's place in its process; the last task out makes the process a
     /// zombie and tells the parent.
     func exitTask() {
+        // exit_mm_release's order: the robust list and PI locks first, so a
+        // thread joined through clear_child_tid has left them all.
+        releaseFutexes(dying: true)
         if !clearChildTID.isNull {
             if (try? mm.write(clearChildTID, UInt32(0))) != nil {
                 _ = try? kernel.futexes.wake(mm, clearChildTID, count: 1, bitset: ~0)
             }
         }
-        exitRobustList()
         let ticks = stubTicks
         kernel.locked { group.ownTicks += ticks }
         releaseVforkParent()
@@ -95,7 +98,7 @@ extension Task {
         // finds the shared mappings' changes in their files, System V
         // attachments gone and semaphore undos applied.
         if soleUser { mm.releaseAll() }
-        if last { kernel.ipc.processExited(pid: group.pid) }
+        if last { kernel.ipc.processExited(pid: group.pid); kernel.vfs.mqueues.processReleased(pid: group.pid) }
         fds.releaseUser()
         // seccomp_filter_release: the chain goes (a listener whose filter no
         // task holds any more reports POLLHUP); mode and count stay for /proc.
@@ -116,32 +119,6 @@ extension Task {
         // heard: nothing of the guest runs in it any more. Once init has
         // died the sentry is exiting, and the stub goes with it.
         space?.leave(sentryExiting: kernel.locked { kernel.initStatus != nil })
-    }
-
-    /// The robust futex list: locks the dying thread held are marked
-    /// FUTEX_OWNER_DIED and one waiter is woken, as Linux's exit_robust_list.
-    private func exitRobustList() {
-        guard !robustList.head.isNull else { return }
-        guard let head = try? mm.read(robustList.head, as: (UInt64, Int64, UInt64).self) else { return }
-        let offset = head.1
-        var entry = head.0
-        var limit = 2048
-        let pending = head.2
-        func handle(_ e: UInt64) {
-            let addr = GuestAddress(UInt64(bitPattern: Int64(bitPattern: e & ~1) &+ offset))
-            guard let word = try? mm.read(addr, as: UInt32.self), word & 0x3fff_ffff == UInt32(bitPattern: tid) else { return }
-            let new = (word & 0x8000_0000) | 0x4000_0000   // keep FUTEX_WAITERS, set FUTEX_OWNER_DIED
-            try? mm.write(addr, new)
-            if word & 0x8000_0000 != 0 { _ = try? kernel.futexes.wake(mm, addr, count: 1, bitset: ~0) }
-        }
-        while entry != robustList.head.rawValue, entry != 0, limit > 0 {
-            if entry != pending { handle(entry) }
-            guard let next = try? mm.read(GuestAddress(entry & ~1), as: UInt64.self) else { break }
-            entry = next
-            limit -= 1
-        }
-        if pending != 0 { handle(pending) }
-        robustList = (.null, 0)
     }
 
     func releaseVforkParent() {

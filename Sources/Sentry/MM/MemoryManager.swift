@@ -544,6 +544,18 @@ public final class MemoryManager: Sendable {
         }
     }
 
+    /// withWord for two words at once (requeue to a PI futex reads the first
+    /// and changes the second in one step).
+    public func withWords<R>(_ a1: GuestAddress, write1: Bool, _ a2: GuestAddress, write2: Bool,
+                             _ body: ((UInt64, UnsafeMutableRawPointer), (UInt64, UnsafeMutableRawPointer)) throws(Errno) -> R) throws(Errno) -> R {
+        try state.withLock { (s: inout State) throws(Errno) -> R in
+            guard let v1 = s.vmas.find(a1), write1 ? v1.prot.contains(.write) : !v1.prot.isEmpty,
+                  let v2 = s.vmas.find(a2), write2 ? v2.prot.contains(.write) : !v2.prot.isEmpty else { throw .EFAULT }
+            let o1 = v1.offset(of: a1), o2 = v2.offset(of: a2)
+            return try body((o1, memory.pointer(o1)), (o2, memory.pointer(o2)))
+        }
+    }
+
     /// Where a guest word lives in the memory file (futex keys).
     public func fileOffset(of addr: GuestAddress, write: Bool) throws(Errno) -> UInt64 {
         try state.withLock { (s: inout State) throws(Errno) -> UInt64 in

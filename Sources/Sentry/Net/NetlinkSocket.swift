@@ -36,4 +36,17 @@ extension SocketEndpoint {
         if !queued { locked { $0.error = .ENOBUFS } }
         queue.notify()
     }
+
+    /// A datagram from the kernel (port 0) that no request asked for:
+    /// mq_notify's SIGEV_THREAD cookie (netlink_sendskb). Lost if the
+    /// receive buffer is full, as there.
+    func netlinkDeliverFromKernel(_ data: [UInt8]) {
+        let queued = locked { s -> Bool in
+            guard s.rx.bytes + data.count <= s.receiveBuffer else { return false }
+            s.rx.append(SocketMessage(data: data, rights: [], credentials: nil, from: .netlink(port: 0, groups: 0), sender: nil))
+            return true
+        }
+        if !queued { locked { $0.error = .ENOBUFS } }
+        queue.notify()
+    }
 }

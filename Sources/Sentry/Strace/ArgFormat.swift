@@ -57,6 +57,10 @@ public enum ArgFormat: Sendable {
     case waitStatusOut           // out: [{WIFEXITED(s) && WEXITSTATUS(s) == 0}]
     case waitOptions
     case futexOp
+    case futexWaitv(countArg: Int)  // in: [{val=0x1, uaddr=0x..., flags=FUTEX_32|FUTEX_PRIVATE_FLAG}]
+    case mqAttrCreate(flagsArg: Int)  // in, only with O_CREAT: {mq_flags=0, mq_maxmsg=10, mq_msgsize=8192, mq_curmsgs=0}
+    case mqAttrIn                // in: the same
+    case mqAttrOut               // out: the same
     case pipeFDsOut              // out: [3, 4]
     case pollFDs                 // in: [{fd=3, events=POLLIN}]
     case epollEvent              // in: {events=EPOLLIN, data=...}
@@ -132,7 +136,7 @@ public enum ArgFormat: Sendable {
         switch self {
         case .outBuffer, .iovecOut, .timespecOut, .statOut, .statxOut, .sigactionOut, .sigsetOut, .rlimitOut,
              .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut, .waitStatusOut,
-             .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .itimervalOut, .timezoneOut,
+             .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .mqAttrOut, .itimervalOut, .timezoneOut,
              .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args,
              .itimerspecOut, .statfsOut, .siginfoOut:
             return true

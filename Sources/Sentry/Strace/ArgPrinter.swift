@@ -12,6 +12,13 @@ struct ArgPrinter {
 
     func hexOrNull(_ v: UInt64) -> String { v == 0 ? "NULL" : "0x" + String(v, radix: 16) }
 
+    /// struct mq_attr as strace prints it.
+    private func mqAttr(_ v: UInt64) -> String {
+        guard let a = read(v, (Int64, Int64, Int64, Int64).self) else { return hexOrNull(v) }
+        let flags = a.0 == 0 ? "0" : a.0 == 0o4000 ? "O_NONBLOCK" : "0x" + String(UInt64(bitPattern: a.0), radix: 16)
+        return "{mq_flags=\(flags), mq_maxmsg=\(a.1), mq_msgsize=\(a.2), mq_curmsgs=\(a.3)}"
+    }
+
     private func string(at a: UInt64, count: Int) -> String {
         let n = min(count, options.stringLimit)
         guard let b = try? mm.copyIn(GuestAddress(a), max(0, n)) else { return hexOrNull(a) }
@@ -234,8 +241,25 @@ struct ArgPrinter {
             guard let st = read(v, Int32.self) else { return hexOrNull(v) }
             return "[" + Decode.waitStatus(st) + "]"
         case .waitOptions: return Decode.flags(v, Decode.waitOptions)
+        case .mqAttrCreate(let fa):
+            guard args[fa] & 0o100 != 0 else { return "" }
+            return mqAttr(v)
+        case .mqAttrIn, .mqAttrOut: return mqAttr(v)
+        case .futexWaitv(let c):
+            let n = Int(min(args[c], 32))
+            guard v != 0, let raw = try? mm.copyIn(GuestAddress(v), n * 24) else { return hexOrNull(v) }
+            let items = (0..<n).map { i -> String in
+                let val = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 24, as: UInt64.self) }
+                let uaddr = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 24 + 8, as: UInt64.self) }
+                let flags = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 24 + 16, as: UInt32.self) }
+                let reserved = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 24 + 20, as: UInt32.self) }
+                return "{val=\(val == 0 ? "0" : "0x" + String(val, radix: 16)), uaddr=\(hexOrNull(uaddr)), "
+                    + "flags=\(flags & 130 == 0 && flags != 0 ? "0x\(String(flags, radix: 16)) /* FUTEX_??? */" : Decode.flags(UInt64(flags), Decode.futexWaitvFlags))"
+                    + (reserved != 0 ? ", __reserved=0x\(String(reserved, radix: 16))}" : "}")
+            }
+            return "[" + items.joined(separator: ", ") + (args[c] > 32 ? ", ...]" : "]")
         case .futexOp:
-            let cmd = Decode.named(v & 0x7f, Decode.futexOps)
+            let cmd = Decode.named(v & ~384 & 0xffff_ffff, Decode.futexOps)
             return cmd + (v & 128 != 0 ? "_PRIVATE" : "") + (v & 256 != 0 ? "|FUTEX_CLOCK_REALTIME" : "")
         case .pipeFDsOut:
             guard let fds = read(v, (Int32, Int32).self) else { return hexOrNull(v) }

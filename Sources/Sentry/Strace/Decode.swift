@@ -240,8 +240,10 @@ enum Decode {
     static let futexOps: [UInt64: String] = [
         0: "FUTEX_WAIT", 1: "FUTEX_WAKE", 2: "FUTEX_FD", 3: "FUTEX_REQUEUE", 4: "FUTEX_CMP_REQUEUE",
         5: "FUTEX_WAKE_OP", 6: "FUTEX_LOCK_PI", 7: "FUTEX_UNLOCK_PI", 8: "FUTEX_TRYLOCK_PI",
-        9: "FUTEX_WAIT_BITSET", 10: "FUTEX_WAKE_BITSET",
+        9: "FUTEX_WAIT_BITSET", 10: "FUTEX_WAKE_BITSET", 11: "FUTEX_WAIT_REQUEUE_PI", 12: "FUTEX_CMP_REQUEUE_PI",
+        13: "FUTEX_LOCK_PI2",
     ]
+    static let futexWaitvFlags: [(UInt64, String)] = [(2, "FUTEX_32"), (128, "FUTEX_PRIVATE_FLAG")]
     static let pollEvents: [(UInt64, String)] = [
         (1, "POLLIN"), (2, "POLLPRI"), (4, "POLLOUT"), (8, "POLLERR"), (16, "POLLHUP"), (32, "POLLNVAL"),
         (64, "POLLRDNORM"), (128, "POLLRDBAND"), (256, "POLLWRNORM"), (512, "POLLWRBAND"), (0x2000, "POLLRDHUP"),

@@ -1,0 +1,139 @@
+import CSwitch
+
+/// A thread's registered `struct rseq` (rseq(2)).
+public struct RseqRegistration: Sendable, Equatable {
+    public let area: GuestAddress
+    public let signature: UInt32
+}
+
+/// Linux 6.1's rseq ABI (include/uapi/linux/rseq.h): the 32-byte struct
+/// rseq of the original ABI; node_id and mm_cid came in 6.3.
+public enum RseqABI {
+    public static let size: UInt32 = 32
+    public static let flagUnregister: Int32 = 1
+    static let cpuIDStart: UInt64 = 0, rseqCS: UInt64 = 8, flags: UInt64 = 16
+    static let cpuIDUninitialized = UInt32(bitPattern: -1)
+    /// TASK_SIZE on x86-64 with 4-level paging: a critical section's
+    /// addresses must be below it.
+    static let taskSize = UInt64(SW_TASK_SIZE)
+}
+
+/// Restartable sequences, as kernel/rseq.c of Linux 6.1.
+///
+/// Linux aborts a critical section when its thread is preempted, migrated
+/// or gets a signal, and refreshes `cpu_id` on the way back to user mode.
+/// The sentry cannot see the host preempt or move a guest thread while it
+/// runs guest code, so here "preempted" means: the task stopped running
+/// guest code for any reason — a syscall, a fault, a kick to deliver a
+/// signal — and every return to the guest (`rseqReturnToGuest`) and every
+/// signal frame (`rseqSignalDelivered`) does what Linux's
+/// `__rseq_handle_notify_resume` does: abort a section the guest's rip is
+/// in, then write the CPU number.
+extension Task {
+    /// rseq(2): registration and unregistration, with 6.1's checks in its order.
+    public func rseqSyscall(area: GuestAddress, length: UInt32, flags: Int32, signature: UInt32) throws(Errno) {
+        if flags & RseqABI.flagUnregister != 0 {
+            guard flags & ~RseqABI.flagUnregister == 0, let r = rseq, r.area == area, length == RseqABI.size else { throw .EINVAL }
+            guard r.signature == signature else { throw .EPERM }
+            // rseq_reset_rseq_cpu_id
+            try mm.write(area + RseqABI.cpuIDStart, (UInt32(0), RseqABI.cpuIDUninitialized))
+            rseq = nil
+            rseqCPU = nil
+            return
+        }
+        guard flags == 0 else { throw .EINVAL }
+        if let r = rseq {
+            guard r.area == area, length == RseqABI.size else { throw .EINVAL }
+            guard r.signature == signature else { throw .EPERM }
+            throw .EBUSY
+        }
+        guard area.rawValue % UInt64(RseqABI.size) == 0, length == RseqABI.size else { throw .EINVAL }
+        guard area.rawValue <= RseqABI.taskSize - UInt64(RseqABI.size) else { throw .EFAULT }   // access_ok
+        if try mm.read(area + RseqABI.rseqCS, as: UInt64.self) != 0 {
+            try mm.write(area + RseqABI.rseqCS, UInt64(0))
+        }
+        rseq = RseqRegistration(area: area, signature: signature)
+        rseqCPU = nil   // written on the way back to the guest
+    }
+
+    /// On every return to guest code (the run loop's hook): false if the
+    /// area or its critical section is bad, and SIGSEGV is now pending.
+    func rseqReturnToGuest() {
+        guard let r = rseq else { return }
+        if !rseqNotifyResume(r) { rseqFailed(deliveringSignal: nil) }
+    }
+
+    /// At signal delivery, before the frame saves the registers (Linux's
+    /// rseq_signal_deliver): an aborted section resumes at its abort
+    /// handler after the handler returns.
+    func rseqSignalDelivered(_ signo: Int32) {
+        guard let r = rseq else { return }
+        if !rseqNotifyResume(r) { rseqFailed(deliveringSignal: signo) }
+    }
+
+    /// force_sigsegv: while delivering SIGSEGV itself it is fatal; else a
+    /// SIGSEGV is forced, whose own delivery then fails the same way.
+    private func rseqFailed(deliveringSignal signo: Int32?) {
+        if signo == Signal.SIGSEGV.rawValue {
+            kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGSEGV, coreDumped: false)) }
+        } else {
+            force(SignalInfo(.SIGSEGV, code: SignalInfo.SI_KERNEL))
+        }
+    }
+
+    /// __rseq_handle_notify_resume: the critical section fix-up, then the CPU.
+    private func rseqNotifyResume(_ r: RseqRegistration) -> Bool {
+        do {
+            try rseqIPFixup(r)
+            let cpu = reportedCPU().cpu
+            // The guest reads cpu_id at will; it is rewritten when it changes.
+            if rseqCPU != cpu {
+                try mm.write(r.area + RseqABI.cpuIDStart, (cpu, cpu))
+                rseqCPU = cpu
+            }
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// rseq_ip_fixup: a rip inside the registered critical section moves to
+    /// its abort handler, after the section and its signature are checked.
+    private func rseqIPFixup(_ r: RseqRegistration) throws(Errno) {
+        let ptr = try mm.read(r.area + RseqABI.rseqCS, as: UInt64.self)
+        if ptr == 0 { return }
+        guard ptr < RseqABI.taskSize else { throw .EINVAL }
+        // struct rseq_cs { u32 version; u32 flags; u64 start_ip; u64 post_commit_offset; u64 abort_ip; }
+        let cs = try mm.read(GuestAddress(ptr), as: (UInt32, UInt32, UInt64, UInt64, UInt64).self)
+        let (version, csFlags, start, length, abort) = cs
+        let (end, wrapped) = start.addingReportingOverflow(length)
+        guard start < RseqABI.taskSize, end < RseqABI.taskSize || wrapped, abort < RseqABI.taskSize, version == 0 else {
+            throw .EINVAL
+        }
+        guard !wrapped, abort &- start >= length else { throw .EINVAL }
+        guard abort >= 4 else { throw .EFAULT }
+        guard try mm.read(GuestAddress(abort - 4), as: UInt32.self) == r.signature else { throw .EINVAL }
+        guard regs.ip &- start < length else {
+            // Outside the section: the pointer is cleared, as Linux does.
+            try mm.write(r.area + RseqABI.rseqCS, UInt64(0))
+            return
+        }
+        // rseq_need_restart: the deprecated NO_RESTART flags (and any
+        // other) are refused since 6.0; every return here is a preemption.
+        guard csFlags == 0, try mm.read(r.area + RseqABI.flags, as: UInt32.self) == 0 else { throw .EINVAL }
+        try mm.write(r.area + RseqABI.rseqCS, UInt64(0))
+        regs.ip = abort
+    }
+
+    /// The CPU the guest is told it runs on (getcpu, rseq's cpu_id): the
+    /// host CPU of the task's sentry thread if the guest's affinity allows
+    /// it, else the first CPU the guest allowed itself.
+    public func reportedCPU() -> (cpu: UInt32, node: UInt32) {
+        var cpu: UInt32 = 0, node: UInt32 = 0
+        _ = sw_getcpu(&cpu, &node)
+        if let mask = attributes.withLock({ $0.scheduling.affinity }), cpu >= 64 || mask & (1 << UInt64(cpu)) == 0 {
+            cpu = UInt32(mask.trailingZeroBitCount)
+        }
+        return (cpu, node)
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+@testable import Sentry
+
+/// POSIX message queues: images/src/mqueue.c, compared with the same program
+/// run natively on every platform, and what only a sandbox can show
+/// exactly (its own RLIMIT_MSGQUEUE accounting and /dev/mqueue).
+@Suite(.serialized) struct PosixMQTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
+    @Test(arguments: Harness.platforms)
+    func queuesMatchNative(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("mqueue"), [])
+        #expect(native.status == 0, "mqueue natively: \(native.stderr)")
+        let boxed = Harness.sandboxed(platform, Harness.image("mqueue"))
+        #expect(boxed == native, "mqueue on \(platform.rawValue)")
+    }
+
+    /// The host charges RLIMIT_MSGQUEUE to the user across every process on
+    /// it, so the native run has no known starting point; a sandbox starts
+    /// from none.
+    @Test(arguments: Harness.platforms)
+    func messageQueueLimitIsChargedAsLinuxDoes(_ platform: Harness.TestPlatform) {
+        let r = Harness.sandboxed(platform, Harness.image("mqueue"), ["limits"])
+        #expect(r.status == 0)
+        #expect(r.stdout == """
+            setrlimit 82880: 0
+            exactly at the limit: 1
+            one more, however small: -1 EMFILE
+            still open after unlink: send: 0
+            while the unlinked one is open: -1 EMFILE
+            after its last close: 1
+            a queue 1 byte past RLIMIT_MSGQUEUE: -1 EMFILE
+
+            """, "on \(platform.rawValue)")
+    }
+
+    /// /dev/mqueue lists the sandbox's queues; a queue's file reads as
+    /// mqueue_read_file prints it. (This host mounts no mqueue filesystem
+    /// to compare with.)
+    @Test(arguments: Harness.platforms)
+    func devMqueueListsTheQueues(_ platform: Harness.TestPlatform) {
+        let r = Harness.sandboxed(platform, Harness.image("mqueue"), ["dev"])
+        #expect(r.status == 0)
+        #expect(r.stdout == """
+            /dev/mqueue is mqueue: 1
+            after mq_open: devtest
+            QSIZE:7          NOTIFY:0     SIGNO:0     NOTIFY_PID:0     
+            regular 1 mode 600 size 80
+            after mq_unlink:
+
+            """, "on \(platform.rawValue)")
+    }
+}

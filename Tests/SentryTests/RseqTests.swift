@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+@testable import Sentry
+
+/// rseq(2): images/src/rseq.c, compared with the same program run natively,
+/// on every platform; once with glibc's own registration at start-up, once
+/// with it turned off (the program registers itself).
+@Suite(.serialized) struct RseqTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
+    @Test(arguments: Harness.platforms)
+    func glibcRegistrationAndAbortsMatchNative(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("rseq"), [])
+        #expect(native.status == 0, "rseq natively: \(native.stderr)")
+        #expect(native.stdout.contains("registered: 1"), "glibc registers rseq natively")
+        let boxed = Harness.sandboxed(platform, Harness.image("rseq"))
+        #expect(boxed == native, "rseq on \(platform.rawValue)")
+    }
+
+    @Test(arguments: Harness.platforms)
+    func ownRegistrationMatchesNative(_ platform: Harness.TestPlatform) {
+        let env = ["GLIBC_TUNABLES": "glibc.pthread.rseq=0"]
+        var native = Harness.run(Harness.image("rseq"), ["own"], env: env)
+        #expect(native.status == 0, "rseq own natively: \(native.stderr)")
+        // Linux 6.3 made struct rseq extensible (node_id, mm_cid): 6.1, the
+        // reference, takes only its original 32 bytes.
+        native.stdout = native.stdout.replacingOccurrences(of: "register, length 64: 0", with: "register, length 64: -1 EINVAL")
+        let boxed = Harness.sandboxed(platform, Harness.image("rseq"), ["own"], extra: ["--env", "GLIBC_TUNABLES=glibc.pthread.rseq=0"])
+        #expect(boxed == native, "rseq own on \(platform.rawValue)")
+    }
+
+    /// Debian's dynamic programs run with glibc's registration in place:
+    /// sched_getcpu reads cpu_id from it.
+    @Test(arguments: Harness.platforms)
+    func dynamicProgramsRunWithRseq(_ platform: Harness.TestPlatform) {
+        let script = "import os; print(os.sched_getaffinity(0) != set(), os.cpu_count() > 0)"
+        let native = Harness.run("/usr/bin/python3", ["-c", script])
+        let boxed = Harness.sandboxed(platform, "/usr/bin/python3", ["-c", script])
+        #expect(boxed == native, "python3 on \(platform.rawValue)")
+    }
+}
