@@ -151,7 +151,8 @@ import Testing
     private func names(_ path: String) throws -> [String] {
         try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap { line -> String? in
             var l = Substring(line)
-            if l.hasPrefix("[pid") || l.first?.isNumber == true { l = l.drop { $0 != " " }.drop { $0 == " " } }
+            if l.hasPrefix("[pid") { l = l.drop { $0 != "]" }.dropFirst().drop { $0 == " " } }
+            else if l.first?.isNumber == true { l = l.drop { $0 != " " }.drop { $0 == " " } }
             guard let paren = l.firstIndex(of: "("), !l.hasPrefix("---"), !l.hasPrefix("+++") else { return nil }
             return String(l[..<paren])
         }

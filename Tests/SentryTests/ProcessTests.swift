@@ -160,10 +160,10 @@ import Testing
         #expect(r.status == 3)
         #expect(r.stdout == "hi\n")
         let lines = r.stderr.split(separator: "\n")
-        #expect(lines.contains { $0.hasPrefix("[pid 2] execve(\"") || $0.hasPrefix("[pid 3] execve(\"") })
+        #expect(lines.contains { $0.hasPrefix("[pid     2] execve(\"") || $0.hasPrefix("[pid     3] execve(\"") })
         #expect(lines.contains { $0.contains("wait4(") })
-        #expect(lines.contains { $0.hasPrefix("[pid 1] exit_group(3)") })
-        #expect(lines.contains { $0.hasPrefix("[pid 1] +++ exited with 3 +++") })
+        #expect(lines.contains { $0.hasPrefix("[pid     1] exit_group(3)") })
+        #expect(lines.contains { $0.hasPrefix("[pid     1] +++ exited with 3 +++") })
         #expect(lines.contains { $0.contains("--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED") })
     }
 }

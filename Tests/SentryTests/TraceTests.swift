@@ -186,7 +186,7 @@ import Testing
             if native {
                 pid = String(line.prefix { $0.isNumber }); line = line.drop { $0.isNumber }.drop { $0 == " " }
             } else if line.hasPrefix("[pid ") {
-                pid = String(line.dropFirst(5).prefix { $0.isNumber }); line = line.drop { $0 != "]" }.dropFirst(2)
+                pid = String(line.dropFirst(5).drop { $0 == " " }.prefix { $0.isNumber }); line = line.drop { $0 != "]" }.dropFirst(2)
             }
             if order.isEmpty { order.append(pid) }
             if line.hasPrefix("---") || line.hasPrefix("+++") { continue }

@@ -88,9 +88,8 @@ public final class Tracer: Sendable {
         }
         switch style {
         case .text:
-            var line = p.name + "(" + args.joined(separator: ", ") + ")"
-            if line.count < 39 { line += String(repeating: " ", count: 39 - line.count) }
-            line += " = "
+            let call = p.name + "(" + args.joined(separator: ", ") + ")"
+            var line = " = "
             if noReturn { line += "?" }
             else if SyscallRestart.isRestartCode(result) {
                 let e = Errno(Int32(-result))
@@ -112,7 +111,7 @@ public final class Tracer: Sendable {
             }
             if !(p.entry?.isImplemented ?? false) { line += " (not implemented in the sentry)" }
             if options.callTime && !noReturn { line += " <" + Self.seconds(elapsed) + ">" }
-            emit(task, line, wall: p.wall, sincePrevious: p.sincePrevious)
+            emit(task, call, result: line, wall: p.wall, sincePrevious: p.sincePrevious)
             if !p.stack.isEmpty { write(p.stack.map { $0.text + "\n" }.joined()) }
         case .json:
             var obj = "{\"pid\":\(task.pid),\"nr\":\(p.nr),\"syscall\":\(Self.json(p.name)),\"args\":["
@@ -269,9 +268,15 @@ public final class Tracer: Sendable {
 
     /// One line, with the pid and time prefixes strace puts before it;
     /// lines that are not calls (signals, exits) are stamped now.
-    private func emit(_ task: Task, _ line: String, wall: timespec? = nil, sincePrevious: Int64? = nil) {
+    /// Writes one line: `[pid N] `, the times, then `line`; for a call, `result`
+    /// (" = ...") starts at column 40 counting all that, as strace's tabto().
+    private func emit(_ task: Task, _ line: String, result: String? = nil, wall: timespec? = nil, sincePrevious: Int64? = nil) {
         guard style == .text else { write(line + "\n"); return }
-        var text = showPIDs.load(ordering: .relaxed) ? "[pid \(task.tid)] " : ""
+        var text = ""
+        if showPIDs.load(ordering: .relaxed) {
+            let tid = String(task.tid)
+            text = "[pid " + String(repeating: " ", count: max(0, 5 - tid.count)) + tid + "] "
+        }
         if options.timestamps != .none || options.relative {
             let w = wall ?? (options.timestamps != .none ? Self.now(CLOCK_REALTIME) : timespec())
             var since = sincePrevious ?? 0
@@ -282,7 +287,12 @@ public final class Tracer: Sendable {
             }
             text += prefix(wall: w, sincePrevious: since)
         }
-        write(text + line + "\n")
+        text += line
+        if let result {
+            if text.count < 39 { text += String(repeating: " ", count: 39 - text.count) }
+            text += result
+        }
+        write(text + "\n")
     }
 
     private func write(_ text: String) {
