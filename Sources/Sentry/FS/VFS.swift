@@ -112,16 +112,20 @@ public final class VFS: Sendable {
         return TmpfsFile(node: node, location: Location(mount: memfdRoot.mount, dentry: d), flags: .readWrite)
     }
 
-    public func mountTmpfs(at path: String) {
+    /// A fresh tmpfs; read-only, an empty directory that stands for a
+    /// filesystem the sentry does not serve (an OCI bundle's sysfs), shown in
+    /// /proc/mounts with that type.
+    public func mountTmpfs(at path: String, readOnly: Bool = false, type: String = "tmpfs") {
         let device = 0x100 + UInt64(nextMountID.load(ordering: .relaxed))
-        add(path, TmpFS(memory: memory, device: device).rootNode, type: "tmpfs", source: "tmpfs", readOnly: false)
+        add(path, TmpFS(memory: memory, device: device).rootNode, type: type, source: type, readOnly: readOnly)
     }
 
-    /// --bind HOST:GUEST[:ro|rw].
-    public func bind(host: String, at guestPath: String, readOnly: Bool) throws(Errno) {
-        let fs = try HostFS(path: host)
+    /// --bind HOST:GUEST[:ro|rw]: a host directory, or with `allowFile` a
+    /// single host file over one guest name (OCI bind mounts of files).
+    public func bind(host: String, at guestPath: String, readOnly: Bool, allowFile: Bool = false) throws(Errno) {
+        let fs = try HostFS(path: host, allowFile: allowFile)
         let root = try fs.rootInode()
-        guard root.kind == .directory else { throw .ENOTDIR }
+        guard root.kind == .directory || (allowFile && root.kind == .regular) else { throw .ENOTDIR }
         add(guestPath, root, type: "bind", source: fs.hostPath, readOnly: readOnly)
     }
 

@@ -346,6 +346,24 @@ public final class Kernel: @unchecked Sendable {
         }
     }
 
+    /// A signal from outside the sandbox that the front end took itself (an
+    /// OCI runtime's `kill ID SIG`): to init, or with `all` to every guest
+    /// process (`kill --all`). As a forwarded host signal, init's protection
+    /// from its own pid namespace does not apply.
+    public func signalFromHost(_ sig: Signal, all: Bool) {
+        locked {
+            guard let initGroup else { return }
+            var info = SignalInfo(sig, code: SignalInfo.SI_KERNEL)
+            info.pid = 0
+            info.overridesInit = true
+            if all {
+                for g in groups.values where !g.zombie { sendLocked(info, to: g) }
+            } else {
+                sendLocked(info, to: initGroup)
+            }
+        }
+    }
+
     /// The process group the guest made the terminal's foreground (TIOCSPGRP).
     var foregroundPGID: Int32?
 }
