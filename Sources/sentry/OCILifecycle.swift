@@ -212,6 +212,8 @@ extension OCICommand {
         do { state = try OCIState.load(root: root, id: id) } catch {
             // A container whose create failed half-way leaves at most its directory.
             if FileManager.default.fileExists(atPath: dir) { try? FileManager.default.removeItem(atPath: dir); exit(0) }
+            // As runc: --force on a container that does not exist is no error (engines clean up after a failed create so).
+            if f.switches.contains("force") { exit(0) }
             log.fail(error.description)
         }
         deleteContainer(state, force: f.switches.contains("force"))

@@ -346,16 +346,19 @@ public final class Kernel: @unchecked Sendable {
         }
     }
 
-    /// A signal from outside the sandbox that the front end took itself (an
-    /// OCI runtime's `kill ID SIG`): to init, or with `all` to every guest
-    /// process (`kill --all`). As a forwarded host signal, init's protection
-    /// from its own pid namespace does not apply.
+    /// A signal from outside the sandbox, as an OCI runtime's `kill ID SIG`
+    /// sends it: to init, or with `all` to every guest process (`kill
+    /// --all`). As from a parent pid namespace into a container: init takes
+    /// it only if it has a handler (sig_task_ignored: only SIGKILL and
+    /// SIGSTOP are forced from an ancestor namespace, and the front end ends
+    /// the whole sandbox for SIGKILL), so `podman stop` of a handler-less
+    /// init waits for its timeout and SIGKILL, as with runc.
     public func signalFromHost(_ sig: Signal, all: Bool) {
         locked {
             guard let initGroup else { return }
-            var info = SignalInfo(sig, code: SignalInfo.SI_KERNEL)
+            var info = SignalInfo(sig, code: SignalInfo.SI_USER)
             info.pid = 0
-            info.overridesInit = true
+            info.overridesInit = sig == .SIGKILL || sig == .SIGSTOP
             if all {
                 for g in groups.values where !g.zombie { sendLocked(info, to: g) }
             } else {
