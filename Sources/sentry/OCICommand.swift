@@ -98,8 +98,7 @@ struct OCICommand {
         case "ps": ps()
         case "features": features()
         case Self.initCommand: OCIInit.main(args, root: root, log: log)
-        case "exec":
-            log.fail("exec: not supported yet (a new process in a running sandbox needs the sentry to accept one from outside)")
+        case "exec": OCIExec.main(self)
         default:
             log.fail("\(command): not supported by the sentry")
         }
@@ -124,10 +123,15 @@ struct OCICommand {
             guard a.hasPrefix("-"), a.count > 1, f.positional.isEmpty else { f.positional.append(a); continue }
             let (name, inline) = Self.splitFlag(a)
             if let canon = valued[name] {
-                if let inline { f.values[canon] = inline; continue }
-                guard i < args.count else { log.fail("\(command): flag \(a) needs a value") }
-                f.values[canon] = args[i]
-                i += 1
+                var v: String
+                if let inline { v = inline } else {
+                    guard i < args.count else { log.fail("\(command): flag \(a) needs a value") }
+                    v = args[i]
+                    i += 1
+                }
+                // A repeated --env accumulates (NUL-separated); any other flag's last value wins.
+                if canon == "env", let old = f.values[canon] { v = old + "\u{0}" + v }
+                f.values[canon] = v
             } else if let canon = switches[name] {
                 if let inline, inline != "true" { if inline != "false" { log.fail("\(command): flag \(a) takes no value") }; continue }
                 f.switches.insert(canon)

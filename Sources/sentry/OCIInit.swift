@@ -95,11 +95,15 @@ enum OCIInit {
         RunOptions.raiseDescriptorLimit()
         let task: Task
         do { task = try kernel.start(path: program, argv: config.args, envp: config.env, cwd: config.cwd) } catch {
-            refuse("process.args[0] \(config.args[0]): \(error.description)")
+            refuse(describe(error, config.args[0]))
         }
         if !config.rlimits.isEmpty { task.group.limits.withLock { for (r, l) in config.rlimits { $0[r] = l } } }
         if config.noNewPrivileges { task.attributes.withLock { $0.noNewPrivs = true } }
 
+        let execSocket = OCIState.directory(root: root, id: id) + "/" + OCIExec.socketName
+        do { try OCIExec.serve(at: execSocket, sandbox: sandbox, defaults: config, log: log) } catch {
+            refuse("\(execSocket): \(error.message)")
+        }
         let signals = forwarded
         Thread.detachNewThread { forward(signals, kernel) }
         var ok = "ok\n"
@@ -119,6 +123,20 @@ enum OCIInit {
         let status = kernel.run(task)
         tracer?.finish()
         exit(status.shellStatus)
+    }
+
+    /// Why process.args[0] cannot start, in the words runc uses, which
+    /// engines match to pick the status (podman: 127 not found, 126 not
+    /// executable).
+    static func describe(_ e: Kernel.StartError, _ arg0: String) -> String {
+        if case .load(let l) = e {
+            switch l {
+            case .notFound: return "exec: \"\(arg0)\": executable file not found in $PATH: no such file or directory"
+            case .notExecutable, .unreadable: return "exec: \"\(arg0)\": permission denied (\(l.description))"
+            default: break
+            }
+        }
+        return "process.args[0] \(arg0): \(e.description)"
     }
 
     /// The signal thread: a signal from the host goes to the guest's init
@@ -145,58 +163,38 @@ enum OCIInit {
     }
 
     /// process.terminal: a host pty whose slave is the sentry's (and so the
-    /// guest's) stdin, stdout and stderr and controlling terminal; its master
-    /// goes to the engine over --console-socket with SCM_RIGHTS, as runc does.
+    /// guest's) stdin, stdout and stderr and controlling terminal.
+    static func setUpConsole(_ socketPath: String) throws(Errno) {
+        let slave = try openConsole(sendingMasterTo: socketPath)
+        for n in Int32(0)...2 { guard dup2(slave, n) == n else { throw Errno(errno) } }
+        close(slave)
+        // The sentry is a session leader (create spawned it with setsid): the pty becomes its terminal.
+        _ = ioctl(0, UInt(TIOCSCTTY), 0)
+    }
+
     /// The host's pty ioctls (asm-generic/ioctls.h), for the console the sentry opens on the host.
     static let TIOCSPTLCK: UInt = 0x4004_5431, TIOCGPTN: UInt = 0x8004_5430
 
-    static func setUpConsole(_ socketPath: String) throws(Errno) {
+    /// A new host pty: its master goes to the engine over the console
+    /// socket with SCM_RIGHTS, as runc sends it (the payload is the
+    /// terminal's name); the slave is returned.
+    static func openConsole(sendingMasterTo socketPath: String) throws(Errno) -> Int32 {
         let master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard master >= 0 else { throw Errno(errno) }
+        defer { close(master) }
         var unlock: Int32 = 0, number: UInt32 = 0
         guard sw_ioctl_ptr(master, Self.TIOCSPTLCK, &unlock) == 0, sw_ioctl_ptr(master, Self.TIOCGPTN, &number) == 0 else { throw Errno(errno) }
         let slavePath = "/dev/pts/\(number)"
         let slave = open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard slave >= 0 else { throw Errno(errno) }
-        let sock = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard sock >= 0 else { throw Errno(errno) }
-        defer { close(sock) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(socketPath.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw .ENAMETOOLONG }
-        withUnsafeMutableBytes(of: &addr.sun_path) { p in for (k, b) in bytes.enumerated() { p[k] = b } }
-        let r = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(sock, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        do {
+            let sock = try OCISocket.connect(socketPath, type: Int32(SOCK_STREAM.rawValue))
+            defer { close(sock) }
+            try OCISocket.send(sock, Array(slavePath.utf8), fds: [master])
+        } catch {
+            close(slave)
+            throw error
         }
-        guard r == 0 else { throw Errno(errno) }
-        // The payload is the terminal's name, as runc sends it; the descriptor rides in the control message.
-        var payload = Array(slavePath.utf8)
-        let space = MemoryLayout<cmsghdr>.size + MemoryLayout<Int32>.size
-        var control = [UInt8](repeating: 0, count: (space + 7) & ~7)
-        let sent = payload.withUnsafeMutableBytes { pb -> Int in
-            control.withUnsafeMutableBytes { cb -> Int in
-                var iov = iovec(iov_base: pb.baseAddress, iov_len: pb.count)
-                return withUnsafeMutablePointer(to: &iov) { iovp -> Int in
-                    var msg = msghdr()
-                    msg.msg_iov = iovp
-                    msg.msg_iovlen = 1
-                    msg.msg_control = cb.baseAddress
-                    msg.msg_controllen = cb.count
-                    let h = cb.baseAddress!.assumingMemoryBound(to: cmsghdr.self)
-                    h.pointee.cmsg_len = MemoryLayout<cmsghdr>.size + MemoryLayout<Int32>.size
-                    h.pointee.cmsg_level = SOL_SOCKET
-                    h.pointee.cmsg_type = Int32(SCM_RIGHTS)
-                    (cb.baseAddress! + MemoryLayout<cmsghdr>.size).storeBytes(of: master, as: Int32.self)
-                    return sendmsg(sock, &msg, 0)
-                }
-            }
-        }
-        guard sent >= 0 else { throw Errno(errno) }
-        close(master)
-        for n in Int32(0)...2 { guard dup2(slave, n) == n else { throw Errno(errno) } }
-        close(slave)
-        // The sentry is a session leader (create spawned it with setsid): the pty becomes its terminal.
-        _ = ioctl(0, UInt(TIOCSCTTY), 0)
+        return slave
     }
 }

@@ -287,6 +287,40 @@ import Testing
         #expect(b.sentry(["state", "r"]).status != 0, "run removes the container's record")
     }
 
+    /// exec: a process entered into the running sandbox (ppid 0, the
+    /// sandbox's pids), with the exec's stdio and its exit status; --detach
+    /// leaves a host process standing for it, whose pid is --pid-file's.
+    @Test func exec() throws {
+        guard Self.busyboxUsable else { print("skipping: /bin/busybox is not busybox-static"); return }
+        let b = try Self.bundle(["sh", "-c", "echo up > /out/up; while [ ! -e /out/stop ]; do sleep 0.05; done; echo stopped > /out/init-done"])
+        defer { b.cleanup() }
+        #expect(b.sentry(["create", "--bundle", b.path, "e"]).status == 0)
+        #expect(b.sentry(["exec", "e", "true"]).status != 0, "no exec before start")
+        #expect(b.sentry(["start", "e"]).status == 0)
+        #expect(b.awaitFile("up") == "up\n")
+        let r = b.sentry(["exec", "--env", "X=1", "--env", "Y=2", "e", "sh", "-c", "echo $$ $PPID $X$Y; exit 5"])
+        #expect(r.status == 5, "exec: \(r.stderr)")
+        let fields = r.stdout.split(separator: " ")
+        #expect(fields.count == 3 && (Int(fields[0]) ?? 0) > 1 && fields[1] == "0" && fields[2] == "12\n",
+                "a pid of the sandbox's, its parent outside, its environment: \(r.stdout)")
+        let missing = b.sentry(["exec", "e", "nosuch"])
+        #expect(missing.status != 0 && missing.stderr.contains("executable file not found"), "\(missing.stderr)")
+        // --process and --detach: the process file's command; the pid file's process exits with its status.
+        let processFile = b.dir.appendingPathComponent("process.json").path
+        try Data(#"{"args": ["sh", "-c", "echo detached > /out/detached; exit 3"], "cwd": "/out", "env": []}"#.utf8).write(to: URL(fileURLWithPath: processFile))
+        let pidFile = b.dir.appendingPathComponent("exec.pid").path
+        let d = b.sentry(["exec", "--process", processFile, "--detach", "--pid-file", pidFile, "e"])
+        #expect(d.status == 0, "exec --detach: \(d.stderr)")
+        #expect(b.awaitFile("detached") == "detached\n")
+        let pid = Int32((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "") ?? 0
+        #expect(pid > 0 && Self.awaitGone([pid]))
+        _ = FileManager.default.createFile(atPath: b.out + "/stop", contents: nil)
+        #expect(b.awaitFile("init-done") == "stopped\n")
+        #expect(b.await("e", "stopped"))
+        #expect(b.sentry(["exec", "e", "true"]).status != 0, "no exec after the container stopped")
+        #expect(b.sentry(["delete", "e"]).status == 0)
+    }
+
     /// What the sentry cannot do is refused by name, and leaves no record.
     @Test func refusals() throws {
         guard Self.busyboxUsable else { print("skipping: /bin/busybox is not busybox-static"); return }
@@ -388,6 +422,19 @@ import Testing
         #expect(exit3.status == 3, "podman run exit status: \(exit3.stderr)")
         let refused = Harness.run(podman, ["--runtime", Harness.sentry, "run", "--rm", image, "true"])
         #expect(refused.status != 0 && refused.stderr.contains("pids"), "the pids limit is refused by name: \(refused.stderr)")
+        // podman exec into a running container, and its status.
+        let running = Harness.run(podman, ["--runtime", Harness.sentry, "run", "-d", "--pids-limit", "0", image, "sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"])
+        #expect(running.status == 0, "podman run -d: \(running.stderr)")
+        let rid = running.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        if running.status == 0 {
+            let ex = Harness.run(podman, ["--runtime", Harness.sentry, "exec", rid, "sh", "-c", "echo exec-ok; exit 6"])
+            #expect(ex.status == 6 && ex.stdout == "exec-ok\n", "podman exec: \(ex.status) \(ex.stdout) \(ex.stderr)")
+            // init has a handler: podman stop ends it with SIGTERM, status 0.
+            #expect(Harness.run(podman, ["--runtime", Harness.sentry, "stop", "-t", "30", rid]).status == 0)
+            let code = Harness.run(podman, ["inspect", "--format", "{{.State.ExitCode}}", rid]).stdout
+            #expect(code.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "exit code after stop: \(code)")
+            _ = Harness.run(podman, ["--runtime", Harness.sentry, "rm", "-f", rid])
+        }
         // podman stop: SIGTERM, which init (sleep, no handler) ignores as in a pid namespace; SIGKILL after the timeout.
         let started = Harness.run(podman, ["--runtime", Harness.sentry, "run", "-d", "--pids-limit", "0", image, "sleep", "1000"])
         #expect(started.status == 0, "podman run -d: \(started.stderr)")

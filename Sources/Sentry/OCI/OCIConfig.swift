@@ -6,7 +6,7 @@ import Glibc
 /// process. Every field is either applied, true of a sandbox by construction
 /// (a note, logged), or refused with a message naming it: nothing is dropped
 /// silently.
-public struct OCIConfig {
+public struct OCIConfig: Sendable {
     public var sandbox = SandboxConfiguration()
     public var args: [String] = []
     public var env: [String] = []
@@ -128,6 +128,18 @@ public struct OCIConfig {
         if let linux = try j.object("linux") { try readLinux(linux) }
         // No network namespace listed: the container shares the host's network, as with runc.
         else if annotations[Self.networkAnnotation] == nil { sandbox.network = .host }
+    }
+
+    /// A process.json alone (runtime-spec's process object, as `exec --process` takes it).
+    public static func process(_ data: Data) throws(OCIError) -> OCIConfig {
+        let o: [String: Any]
+        do {
+            guard let t = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw OCIError("process: not a JSON object") }
+            o = t
+        } catch let e as OCIError { throw e } catch { throw OCIError("process: \(error.localizedDescription)") }
+        var c = OCIConfig()
+        try c.readProcess(JSONObject(o, at: "process"))
+        return c
     }
 
     private mutating func readAnnotations() throws(OCIError) {
