@@ -62,27 +62,33 @@ public final class VFS: Sendable {
         // Mounts already below `p` (a --bind under a directory the sentry
         // exposes later) stay visible: they are made again on top of the new one.
         let below = mounts.all.filter { $0 !== mounts.root && $0.path.hasPrefix(p == "/" ? "/" : p + "/") }
-        mounts.add(Mount(root: root, on: mountpoint(p), type: type, source: source, readOnly: readOnly, id: id))
+        mounts.add(Mount(root: root, on: mountpoint(p, file: root.kind != .directory), type: type, source: source, readOnly: readOnly, id: id))
         for m in below {
-            mounts.add(Mount(root: m.rootInode, on: mountpoint(m.path), type: m.type, source: m.source, readOnly: m.readOnly, id: m.id))
+            mounts.add(Mount(root: m.rootInode, on: mountpoint(m.path, file: m.rootInode.kind != .directory), type: m.type, source: m.source,
+                             readOnly: m.readOnly, id: m.id))
         }
     }
 
     /// Where a new mount at `path` goes: the place the path names without
     /// following symlinks. A missing directory is made on tmpfs and the
     /// overlay; elsewhere it becomes an empty placeholder that holds only
-    /// the mount (Linux would refuse).
-    private func mountpoint(_ path: String) -> Location {
+    /// the mount (Linux would refuse). A single file bound over a name (`file`)
+    /// goes on a file: made empty where missing, as runc does for file binds.
+    private func mountpoint(_ path: String, file: Bool = false) -> Location {
         let ctx = SetupContext(self)
         var cur = rootLocation
-        for c in path.pathComponents where c != "." && c != ".." {
+        let components = path.pathComponents.filter { $0 != "." && $0 != ".." }
+        for (i, c) in components.enumerated() {
             let name = String(c)
+            let last = i == components.count - 1
             if let next = mountedOrPlaceholder(cur, name) { cur = next; continue }
             // On the sentry's own memory filesystems the directory is made for
             // real, as runsc makes mount points in its overlay; never on the host.
             let inMemory = !cur.mount.readOnly && (cur.mount.type == "tmpfs" || cur.mount.type == "overlay")
-            if inMemory && (try? cur.inode.lookup(name, ctx)) == nil { try? cur.inode.mkdir(name, mode: 0o755) }
-            if let inode = try? cur.inode.lookup(name, ctx), inode.kind == .directory {
+            if inMemory && (try? cur.inode.lookup(name, ctx)) == nil {
+                if file && last { try? cur.inode.mknod(name, mode: S_IFREG | 0o644) } else { try? cur.inode.mkdir(name, mode: 0o755) }
+            }
+            if let inode = try? cur.inode.lookup(name, ctx), inode.kind == .directory || (file && last && inode.kind == .regular) {
                 cur = cur.child(name, inode)
             } else {
                 let dir = SyntheticDirNode(path: "mountpoint:" + path, device: 0x1fe, mode: 0o755,
