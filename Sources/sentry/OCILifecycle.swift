@@ -53,7 +53,9 @@ extension OCICommand {
         if !config.terminal, o.consoleSocket != nil {
             log.fail("--console-socket: process.terminal is false, so there is no terminal to pass")
         }
-        if mkdir(root, 0o711) != 0 && errno != EEXIST { log.fail("--root \(root): \(Errno(errno).message)") }
+        do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711]) } catch {
+            log.fail("--root \(root): \(error.localizedDescription)")
+        }
         let dir = OCIState.directory(root: root, id: id)
         if mkdir(dir, 0o711) != 0 {
             if errno == EEXIST { log.fail("container \(id) already exists") }

@@ -370,6 +370,17 @@ public struct OCIConfig: Sendable {
                         throw OCIError("linux.resources.memory.\(k): memory limits are not supported by this sentry yet (podman: drop --memory)")
                     }
                 }
+            case "cpu":
+                // containerd gives every container the default weight (shares 1024): a weight
+                // relative to other cgroups, which changes no guest-visible result. Quotas and
+                // CPU sets would, and are refused.
+                if let cpu = try r.object(key) {
+                    for k in cpu.raw.keys.sorted() where !(cpu.raw[k] is NSNull) {
+                        if k == "shares" { notes.append("linux.resources.cpu.shares: not applied (a relative weight; the sentry keeps no cgroups)"); continue }
+                        if let s = cpu.raw[k] as? String, s.isEmpty { continue }
+                        throw OCIError("linux.resources.cpu.\(k): CPU limits are not supported")
+                    }
+                }
             case "pids":
                 if let p = try r.object(key), let v = try p.int("limit"), v > 0 {
                     throw OCIError("linux.resources.pids.limit \(v): process limits are not supported by this sentry yet (podman: --pids-limit 0)")
