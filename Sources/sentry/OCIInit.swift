@@ -2,6 +2,7 @@ import Foundation
 import CSwitch
 import Glibc
 import Sentry
+import Synchronization
 import Syscalls
 
 /// The container's sentry process (`sentry oci-init`, started by create in
@@ -14,7 +15,7 @@ import Syscalls
 /// OCICommand.forwardedSignals); SIGKILL ends it, and its stubs die with it.
 enum OCIInit {
     /// Set once the guest may run: a signal before that ends the sentry.
-    nonisolated(unsafe) static var started = false
+    static let started = Atomic<Bool>(false)
 
     static func main(_ args: [String], root: String, log: OCILog) -> Never {
         var bundle = "", readyFD: Int32 = -1, consoleSocket: String?, id = ""
@@ -117,7 +118,7 @@ enum OCIInit {
         var go: UInt8 = 0x30
         _ = write(fd, &go, 1)
         close(fd)
-        started = true
+        started.store(true, ordering: .releasing)
         log.write("info", "container \(id) started")
 
         let status = kernel.run(task)
@@ -148,7 +149,7 @@ enum OCIInit {
             var info = siginfo_t()
             let sig = sigwaitinfo(&s, &info)
             guard sig > 0 else { continue }
-            if !started {
+            if !started.load(ordering: .acquiring) {
                 signal(sig, SIG_DFL)
                 var one = sigset_t()
                 sigemptyset(&one)

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import Sentry
+@testable import sentry
 
 /// The OCI runtime (`sentry create/start/state/kill/delete/run`): bundles
 /// made of a directory with busybox-static, driven as an engine drives runc,
@@ -354,6 +355,21 @@ import Testing
             #expect(r.status != 0 && r.stderr.contains(what), "\(what): \(r.status) \(r.stderr)")
             #expect(b.sentry(["state", "x"]).status != 0, "\(what): a refused create leaves no container")
         }
+    }
+
+    /// Which command lines are the OCI runtime's: `sentry run PROGRAM` stays the sentry's own.
+    @Test func commandLineDispatch() {
+        #expect(OCICommand.parse(["run", "prog"]) == nil)
+        #expect(OCICommand.parse(["run", "--root", "/srv", "prog"]) == nil)
+        #expect(OCICommand.parse(["platforms"]) == nil)
+        #expect(OCICommand.parse(["run", "--bundle", "b", "id"])?.command == "run")
+        #expect(OCICommand.parse(["run", "-b=b", "id"])?.command == "run")
+        let c = OCICommand.parse(["--root", "/r", "--log=/l", "--log-format", "json", "--systemd-cgroup", "create", "--bundle", "b", "id"])
+        #expect(c?.command == "create" && c?.root == "/r" && c?.log.path == "/l" && c?.log.json == true && c?.args == ["--bundle", "b", "id"])
+        #expect(OCICommand.parse(["state", "id"])?.root == OCICommand.defaultRoot)
+        #expect(OCICommand.splitFlag("-pid-file=/x") == ("pid-file", "/x"))
+        #expect(OCICommand.parseSignal("TERM") == SIGTERM && OCICommand.parseSignal("SIGKILL") == SIGKILL)
+        #expect(OCICommand.parseSignal("9") == 9 && OCICommand.parseSignal("SIGRTMIN+1") == 35 && OCICommand.parseSignal("NOPE") == nil)
     }
 
     /// config.json read field by field: what is applied, what is noted.
