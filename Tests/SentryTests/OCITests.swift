@@ -444,6 +444,15 @@ import Testing
         if running.status == 0 {
             let ex = Harness.run(podman, ["--runtime", Harness.sentry, "exec", rid, "sh", "-c", "echo exec-ok; exit 6"])
             #expect(ex.status == 6 && ex.stdout == "exec-ok\n", "podman exec: \(ex.status) \(ex.stdout) \(ex.stderr)")
+            // podman exec -it: an interactive shell on a terminal of its own (conmon's, through
+            // --console-socket), whose job control finds itself in the foreground; script gives podman a tty.
+            if FileManager.default.isExecutableFile(atPath: "/usr/bin/script") {
+                let tty = Harness.run("/usr/bin/script", ["-qec", "\(podman) --runtime \(Harness.sentry) exec -it \(rid) sh", "/dev/null"],
+                                      stdin: "echo typed-$((1+2)); exit 9\n")
+                #expect(tty.status == 9 && tty.stdout.contains("typed-3"), "podman exec -it: \(tty.status) \(tty.stdout) \(tty.stderr)")
+            } else {
+                print("skipping podman exec -it: no script(1) to give podman a terminal (apt-get install bsdutils)")
+            }
             // init has a handler: podman stop ends it with SIGTERM, status 0.
             #expect(Harness.run(podman, ["--runtime", Harness.sentry, "stop", "-t", "30", rid]).status == 0)
             let code = Harness.run(podman, ["inspect", "--format", "{{.State.ExitCode}}", rid]).stdout

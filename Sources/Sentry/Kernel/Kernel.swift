@@ -367,7 +367,7 @@ public final class Kernel: @unchecked Sendable {
             info.pid = 0
             info.overridesInit = true
             if sig == .SIGINT || sig == .SIGQUIT {
-                let fg = foregroundPGID ?? initGroup.pgid
+                let fg = hostForegroundLocked(sid: initGroup.sid)
                 for g in groups.values where g.pgid == fg && !g.zombie { sendLocked(info, to: g) }
             } else {
                 sendLocked(info, to: initGroup)
@@ -396,8 +396,20 @@ public final class Kernel: @unchecked Sendable {
         }
     }
 
-    /// The process group the guest made the terminal's foreground (TIOCSPGRP).
-    var foregroundPGID: Int32?
+    /// The foreground process group of the host terminal of each session,
+    /// as the guest set it (TIOCSPGRP), by session id: a terminal has one
+    /// session, and a session one terminal. The sentry's own terminal is
+    /// init's session's; a process entered with a terminal of its own (an
+    /// OCI exec) leads a session on it.
+    var hostForeground: [Int32: Int32] = [:]
+
+    /// That group for `sid`: by default the session's own first group (init's
+    /// for the sentry's terminal, the session leader's for another). Kernel lock held.
+    func hostForegroundLocked(sid: Int32) -> Int32 {
+        if let pg = hostForeground[sid] { return pg }
+        if let initGroup, initGroup.sid == sid { return initGroup.pgid }
+        return sid
+    }
 }
 
 /// The walker's view before the first task exists: the sandbox's root, no /proc/self.
