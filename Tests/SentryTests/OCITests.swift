@@ -342,6 +342,11 @@ import Testing
                 c["mounts"] = m
             }),
             ("dev.sentry.platform", { c in c["annotations"] = [OCIConfig.platformAnnotation: "qemu"] }),
+            ("mqueue at /mq", { c in
+                var m = c["mounts"] as! [[String: Any]]
+                m.append(["destination": "/mq", "type": "mqueue", "source": "mqueue"])
+                c["mounts"] = m
+            }),
             ("process.terminal", { c in
                 var p = c["process"] as! [String: Any]
                 p["terminal"] = true
@@ -382,6 +387,7 @@ import Testing
                          "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 18446744073709551615, "soft": 1024}]},
              "mounts": [{"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro", "nosuid"]},
                         {"destination": "/run", "type": "tmpfs", "source": "tmpfs"},
+                        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "nodev"]},
                         {"destination": "/etc/hosts", "type": "bind", "source": "/etc/hosts", "options": ["rbind", "ro"]}],
              "linux": {"namespaces": [{"type": "pid"}, {"type": "network"}], "seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}}}
             """

@@ -281,18 +281,20 @@ public struct OCIConfig: Sendable {
             guard guest == "/dev/pts" else { throw OCIError("\(at): devpts at \(guest): the sentry serves its own devpts at /dev/pts only") }
         case "tmpfs":
             if guest == "/dev" {
-                notes.append("\(at): tmpfs at /dev is the sentry's own /dev (null, zero, full, random, urandom, tty, ptmx, pts, shm)")
+                notes.append("\(at): tmpfs at /dev is the sentry's own /dev (null, zero, full, random, urandom, tty, ptmx, pts, shm, mqueue)")
             } else {
                 if readOnly { throw OCIError("\(at): a read-only tmpfs at \(guest) is not supported") }
                 sandbox.mounts.append(.tmpfs(guest: guest))
             }
-        case "sysfs", "mqueue", "cgroup", "cgroup2":
+        case "mqueue":
+            guard guest == "/dev/mqueue" else { throw OCIError("\(at): mqueue at \(guest): the sentry serves its own mqueue at /dev/mqueue only") }
+        case "sysfs", "cgroup", "cgroup2":
             // Not served: an empty read-only directory, so the mount point
             // exists and nothing of the host shows through it.
             sandbox.mounts.append(.empty(guest: guest, type: type))
             notes.append("\(at): \(type) at \(guest) is an empty read-only directory (the sentry does not serve \(type))")
         default:
-            throw OCIError("\(at): mount type \(type.isEmpty ? "(none)" : type) at \(guest) is not supported (bind, tmpfs, proc, devpts, sysfs, mqueue, cgroup)")
+            throw OCIError("\(at): mount type \(type.isEmpty ? "(none)" : type) at \(guest) is not supported (bind, tmpfs, proc, devpts, mqueue, sysfs, cgroup)")
         }
     }
 

@@ -28,7 +28,7 @@ public struct SandboxConfiguration: Sendable {
         case bind(Bind)
         case tmpfs(guest: String)
         /// An empty read-only directory standing for a filesystem the sentry
-        /// does not serve (sysfs, mqueue, cgroup), shown with that type.
+        /// does not serve (sysfs, cgroup), shown with that type.
         case empty(guest: String, type: String)
     }
     public var mounts: [MountSpec] = []
