@@ -31,7 +31,7 @@ let package = Package(
         .executableTarget(
             name: "sentry",
             dependencies: [
-                "Sentry", "Syscalls",
+                "Sentry", "Syscalls", "CSwitch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: speed

@@ -246,3 +246,7 @@ long sw_vmexec_run(long nr, pid_t pid, void *ctx, siginfo_t *info, const uint64_
     if (has_pkru()) __asm__ volatile("wrpkru" :: "a"(pkru), "c"(0), "d"(0));
     return r;
 }
+
+int sw_setns_net(int fd) { return setns(fd, CLONE_NEWNET) < 0 ? -errno : 0; }
+
+int sw_siginfo_value_int(const siginfo_t *info) { return info->si_value.sival_int; }

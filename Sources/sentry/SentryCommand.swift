@@ -46,6 +46,7 @@ struct SentryCommand: ParsableCommand {
     static func main() {
         // Arguments are bytes: CommandLine.arguments would repair invalid UTF-8.
         let args = (1..<Int(CommandLine.argc)).map { String(rawBytes: UnsafeRawBufferPointer(start: CommandLine.unsafeArgv[$0], count: strlen(CommandLine.unsafeArgv[$0]!))) }
+        if let oci = OCICommand.parse(args) { oci.run() }
         if args.first == "run", let options = RunOptions.quick(Array(args.dropFirst())), (try? options.validate()) != nil {
             options.launch()
         }

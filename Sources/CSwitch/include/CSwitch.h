@@ -165,6 +165,10 @@ long sw_getxattr(const char *path, const char *name, void *value, unsigned long 
 long sw_listxattr(const char *path, char *list, unsigned long size);
 long sw_setxattr(const char *path, const char *name, const void *value, unsigned long size, int flags);
 long sw_removexattr(const char *path, const char *name);
+// setns(fd, CLONE_NEWNET) (a _GNU_SOURCE call): an OCI bundle's network namespace; -errno on failure.
+int sw_setns_net(int fd);
+// si_value.sival_int of a sigqueue'd signal.
+int sw_siginfo_value_int(const siginfo_t *info);
 // The CPU and NUMA node the calling host thread runs on.
 long sw_getcpu(unsigned *cpu, unsigned *node);
 

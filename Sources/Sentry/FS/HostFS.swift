@@ -39,8 +39,10 @@ public final class HostFS: Sendable {
         return Key(dev: dev, ino: x.stx_ino)
     }
 
-    public init(path: String) throws(Errno) {
-        let fd = Glibc.open(path.hostCString, SW_O_PATH | O_DIRECTORY | O_CLOEXEC)
+    /// `path` must be a directory unless `allowFile`: a host file bound over
+    /// one guest name (an OCI bundle's /etc/hosts) is a mount of its own.
+    public init(path: String, allowFile: Bool = false) throws(Errno) {
+        let fd = Glibc.open(path.hostCString, SW_O_PATH | (allowFile ? 0 : O_DIRECTORY) | O_CLOEXEC)
         if fd < 0 { throw Errno(errno) }
         rootFD = fd
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)

@@ -62,27 +62,33 @@ public final class VFS: Sendable {
         // Mounts already below `p` (a --bind under a directory the sentry
         // exposes later) stay visible: they are made again on top of the new one.
         let below = mounts.all.filter { $0 !== mounts.root && $0.path.hasPrefix(p == "/" ? "/" : p + "/") }
-        mounts.add(Mount(root: root, on: mountpoint(p), type: type, source: source, readOnly: readOnly, id: id))
+        mounts.add(Mount(root: root, on: mountpoint(p, file: root.kind != .directory), type: type, source: source, readOnly: readOnly, id: id))
         for m in below {
-            mounts.add(Mount(root: m.rootInode, on: mountpoint(m.path), type: m.type, source: m.source, readOnly: m.readOnly, id: m.id))
+            mounts.add(Mount(root: m.rootInode, on: mountpoint(m.path, file: m.rootInode.kind != .directory), type: m.type, source: m.source,
+                             readOnly: m.readOnly, id: m.id))
         }
     }
 
     /// Where a new mount at `path` goes: the place the path names without
     /// following symlinks. A missing directory is made on tmpfs and the
     /// overlay; elsewhere it becomes an empty placeholder that holds only
-    /// the mount (Linux would refuse).
-    private func mountpoint(_ path: String) -> Location {
+    /// the mount (Linux would refuse). A single file bound over a name (`file`)
+    /// goes on a file: made empty where missing, as runc does for file binds.
+    private func mountpoint(_ path: String, file: Bool = false) -> Location {
         let ctx = SetupContext(self)
         var cur = rootLocation
-        for c in path.pathComponents where c != "." && c != ".." {
+        let components = path.pathComponents.filter { $0 != "." && $0 != ".." }
+        for (i, c) in components.enumerated() {
             let name = String(c)
+            let last = i == components.count - 1
             if let next = mountedOrPlaceholder(cur, name) { cur = next; continue }
             // On the sentry's own memory filesystems the directory is made for
             // real, as runsc makes mount points in its overlay; never on the host.
             let inMemory = !cur.mount.readOnly && (cur.mount.type == "tmpfs" || cur.mount.type == "overlay")
-            if inMemory && (try? cur.inode.lookup(name, ctx)) == nil { try? cur.inode.mkdir(name, mode: 0o755) }
-            if let inode = try? cur.inode.lookup(name, ctx), inode.kind == .directory {
+            if inMemory && (try? cur.inode.lookup(name, ctx)) == nil {
+                if file && last { try? cur.inode.mknod(name, mode: S_IFREG | 0o644) } else { try? cur.inode.mkdir(name, mode: 0o755) }
+            }
+            if let inode = try? cur.inode.lookup(name, ctx), inode.kind == .directory || (file && last && inode.kind == .regular) {
                 cur = cur.child(name, inode)
             } else {
                 let dir = SyntheticDirNode(path: "mountpoint:" + path, device: 0x1fe, mode: 0o755,
@@ -112,16 +118,20 @@ public final class VFS: Sendable {
         return TmpfsFile(node: node, location: Location(mount: memfdRoot.mount, dentry: d), flags: .readWrite)
     }
 
-    public func mountTmpfs(at path: String) {
+    /// A fresh tmpfs; read-only, an empty directory that stands for a
+    /// filesystem the sentry does not serve (an OCI bundle's sysfs), shown in
+    /// /proc/mounts with that type.
+    public func mountTmpfs(at path: String, readOnly: Bool = false, type: String = "tmpfs") {
         let device = 0x100 + UInt64(nextMountID.load(ordering: .relaxed))
-        add(path, TmpFS(memory: memory, device: device).rootNode, type: "tmpfs", source: "tmpfs", readOnly: false)
+        add(path, TmpFS(memory: memory, device: device).rootNode, type: type, source: type, readOnly: readOnly)
     }
 
-    /// --bind HOST:GUEST[:ro|rw].
-    public func bind(host: String, at guestPath: String, readOnly: Bool) throws(Errno) {
-        let fs = try HostFS(path: host)
+    /// --bind HOST:GUEST[:ro|rw]: a host directory, or with `allowFile` a
+    /// single host file over one guest name (OCI bind mounts of files).
+    public func bind(host: String, at guestPath: String, readOnly: Bool, allowFile: Bool = false) throws(Errno) {
+        let fs = try HostFS(path: host, allowFile: allowFile)
         let root = try fs.rootInode()
-        guard root.kind == .directory else { throw .ENOTDIR }
+        guard root.kind == .directory || (allowFile && root.kind == .regular) else { throw .ENOTDIR }
         add(guestPath, root, type: "bind", source: fs.hostPath, readOnly: readOnly)
     }
 

@@ -120,6 +120,37 @@ public final class Kernel: @unchecked Sendable {
     /// with: the guest inherits them, as a program exec'd in its place would.
     public func start(path guestPath: String, argv: [String], envp: [String], cwd: String,
                       signalMask: UInt64 = 0, ignored: UInt64 = 0) throws(StartError) -> Task {
+        let stdio = (Int32(0)...2).map { n -> (fd: Int32, flags: Int32, name: String)? in
+            let dup = fcntl(n, F_DUPFD_CLOEXEC, 3)
+            guard dup >= 0 else { return nil }  // the sentry was started with it closed: so is the guest
+            return (dup, fcntl(n, F_GETFL), Self.stdioName(n))
+        }
+        return try makeProcess(path: guestPath, argv: argv, envp: envp, cwd: cwd, credentials: initialCredentials, stdio: stdio,
+                               signalMask: signalMask, ignored: ignored, isInit: true, onExit: nil)
+    }
+
+    /// A process entered into the running sandbox from outside (an OCI
+    /// runtime's `exec`, as runc's setns into a container's namespaces):
+    /// pid allocated in the sandbox, no parent inside it (ppid 0, reaped
+    /// when it dies), a session of its own, `stdio` (host descriptors,
+    /// adopted) as fds 0-2. `onExit` is called with the kernel lock held
+    /// when its last thread is gone: it must not block. Must run on the
+    /// thread that will run the task (`runEntered`).
+    public func enter(path guestPath: String, argv: [String], envp: [String], cwd: String, credentials: Credentials,
+                      stdio: [Int32], onExit: @escaping @Sendable (ExitStatus) -> Void) throws(StartError) -> Task {
+        let named = stdio.map { fd -> (fd: Int32, flags: Int32, name: String)? in
+            (fd, fcntl(fd, F_GETFL), Self.stdioName(fd))
+        }
+        return try makeProcess(path: guestPath, argv: argv, envp: envp, cwd: cwd, credentials: credentials, stdio: named,
+                               signalMask: 0, ignored: 0, isInit: false, onExit: onExit)
+    }
+
+    /// Runs an entered process's first task on the calling thread.
+    public func runEntered(_ task: Task) { task.run() }
+
+    private func makeProcess(path guestPath: String, argv: [String], envp: [String], cwd: String, credentials: Credentials,
+                             stdio: [(fd: Int32, flags: Int32, name: String)?], signalMask: UInt64, ignored: UInt64,
+                             isInit: Bool, onExit: (@Sendable (ExitStatus) -> Void)?) throws(StartError) -> Task {
         let boot = BootContext(self)
         let cwdLocation = (try? vfs.directory(cwd, from: vfs.rootLocation, boot)) ?? vfs.rootLocation
         let exe = try findExecutable(guestPath, argv: argv, from: cwdLocation, boot)
@@ -127,7 +158,6 @@ public final class Kernel: @unchecked Sendable {
         // in one batch: the stub pool starts its first stub meanwhile.
         let mm = MemoryManager(memory: memory, space: nil, layout: layout, imageCache: imageCache, hostPages: hostPages)
         let loaded: Loader.Result
-        let credentials = initialCredentials
         do { loaded = try Loader.load(exe.program, interpreter: exe.interpreter, into: mm, argv: exe.argv, envp: envp, execfn: exe.path,
                                       ids: .init(credentials)) }
         catch {
@@ -144,12 +174,11 @@ public final class Kernel: @unchecked Sendable {
         } catch { throw .platform(error) }
 
         let fds = FDTable()
-        for n in Int32(0)...2 {
-            let dup = fcntl(n, F_DUPFD_CLOEXEC, 3)
-            guard dup >= 0 else { continue }  // the sentry was started with it closed: so is the guest
-            let acc = fcntl(n, F_GETFL) & (O_ACCMODE | O_APPEND | O_NONBLOCK)
-            _ = try? fds.install(HostFile(stdio: dup, flags: OpenFlags(rawValue: acc), name: Self.stdioName(n)),
-                                 at: FileDescriptor(n), closeOnExec: false)
+        for (n, io) in stdio.enumerated() {
+            guard let io else { continue }
+            let acc = io.flags & (O_ACCMODE | O_APPEND | O_NONBLOCK)
+            _ = try? fds.install(HostFile(stdio: io.fd, flags: OpenFlags(rawValue: acc), name: io.name),
+                                 at: FileDescriptor(Int32(n)), closeOnExec: false)
         }
         return locked {
             let id = allocateID()
@@ -167,7 +196,7 @@ public final class Kernel: @unchecked Sendable {
             group.tasks = [task]
             tasks[id] = task
             groups[id] = group
-            initGroup = group
+            if isInit { initGroup = group } else { group.onExitFromOutside = onExit }
             return task
         }
     }
@@ -338,7 +367,7 @@ public final class Kernel: @unchecked Sendable {
             info.pid = 0
             info.overridesInit = true
             if sig == .SIGINT || sig == .SIGQUIT {
-                let fg = foregroundPGID ?? initGroup.pgid
+                let fg = hostForegroundLocked(sid: initGroup.sid)
                 for g in groups.values where g.pgid == fg && !g.zombie { sendLocked(info, to: g) }
             } else {
                 sendLocked(info, to: initGroup)
@@ -346,8 +375,41 @@ public final class Kernel: @unchecked Sendable {
         }
     }
 
-    /// The process group the guest made the terminal's foreground (TIOCSPGRP).
-    var foregroundPGID: Int32?
+    /// A signal from outside the sandbox, as an OCI runtime's `kill ID SIG`
+    /// sends it: to init, or with `all` to every guest process (`kill
+    /// --all`). As from a parent pid namespace into a container: init takes
+    /// it only if it has a handler (sig_task_ignored: only SIGKILL and
+    /// SIGSTOP are forced from an ancestor namespace, and the front end ends
+    /// the whole sandbox for SIGKILL), so `podman stop` of a handler-less
+    /// init waits for its timeout and SIGKILL, as with runc.
+    public func signalFromHost(_ sig: Signal, all: Bool) {
+        locked {
+            guard let initGroup else { return }
+            var info = SignalInfo(sig, code: SignalInfo.SI_USER)
+            info.pid = 0
+            info.overridesInit = sig == .SIGKILL || sig == .SIGSTOP
+            if all {
+                for g in groups.values where !g.zombie { sendLocked(info, to: g) }
+            } else {
+                sendLocked(info, to: initGroup)
+            }
+        }
+    }
+
+    /// The foreground process group of the host terminal of each session,
+    /// as the guest set it (TIOCSPGRP), by session id: a terminal has one
+    /// session, and a session one terminal. The sentry's own terminal is
+    /// init's session's; a process entered with a terminal of its own (an
+    /// OCI exec) leads a session on it.
+    var hostForeground: [Int32: Int32] = [:]
+
+    /// That group for `sid`: by default the session's own first group (init's
+    /// for the sentry's terminal, the session leader's for another). Kernel lock held.
+    func hostForegroundLocked(sid: Int32) -> Int32 {
+        if let pg = hostForeground[sid] { return pg }
+        if let initGroup, initGroup.sid == sid { return initGroup.pgid }
+        return sid
+    }
 }
 
 /// The walker's view before the first task exists: the sandbox's root, no /proc/self.

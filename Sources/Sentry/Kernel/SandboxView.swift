@@ -58,7 +58,7 @@ extension Task {
                 if h == SignalAction.SIG_IGN { s.ignored |= 1 << UInt64(n - 1) }
                 else if h != SignalAction.SIG_DFL { s.caught |= 1 << UInt64(n - 1) }
             }
-            s.foregroundPGID = kernel.foregroundPGID ?? kernel.initGroup?.pgid ?? 0
+            s.foregroundPGID = kernel.hostForegroundLocked(sid: group.sid)
             return s
         }
     }

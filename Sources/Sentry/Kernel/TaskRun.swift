@@ -157,7 +157,12 @@ extension Kernel {
                 if c.zombie { notifyParentOfExitLocked(c) }
             }
         }
-        guard g.parent != nil else { groups[g.pid] = nil; return }
+        guard g.parent != nil else {
+            // Entered from outside (exec): its parent is there, told now.
+            g.onExitFromOutside?(status)
+            groups[g.pid] = nil
+            return
+        }
         notifyParentOfExitLocked(g)
     }
 

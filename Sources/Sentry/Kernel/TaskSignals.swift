@@ -207,10 +207,12 @@ extension Task {
         }
     }
 
-    /// The terminal's foreground process group as the guest sees it: Ctrl-C
-    /// goes there. Until a guest sets one, init's group.
+    /// The foreground process group of the caller's session's host terminal
+    /// as the guest sees it (Ctrl-C goes there for the sentry's own). Until a
+    /// guest sets one, init's group, or the session leader's in a session of
+    /// a process entered with its own terminal.
     public var foregroundProcessGroup: Int32 {
-        kernel.locked { kernel.foregroundPGID ?? kernel.initGroup?.pgid ?? 1 }
+        kernel.locked { kernel.hostForegroundLocked(sid: group.sid) }
     }
 
     /// TIOCSPGRP: a process group of the caller's session.
@@ -218,7 +220,7 @@ extension Task {
         try kernel.locked { () throws(Errno) in
             guard kernel.groups.values.contains(where: { !$0.zombie && $0.pgid == pg }) else { throw .ESRCH }
             guard kernel.groups.values.contains(where: { !$0.zombie && $0.pgid == pg && $0.sid == group.sid }) else { throw .EPERM }
-            kernel.foregroundPGID = pg
+            kernel.hostForeground[group.sid] = pg
         }
     }
 

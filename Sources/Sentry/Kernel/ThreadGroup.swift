@@ -20,6 +20,9 @@ public final class ThreadGroup: @unchecked Sendable {
     var exitStatus: ExitStatus?
     /// Every task has exited; the parent has yet to reap it.
     var zombie = false
+    /// A process entered from outside the sandbox (Kernel.enter): what to
+    /// tell its parent out there when it dies. Kernel lock held.
+    var onExitFromOutside: (@Sendable (ExitStatus) -> Void)?
     /// Job control: the group is stopped; a stop or continue not yet seen by wait.
     var stopped = false
     var stopSignal = Signal.SIGSTOP

@@ -21,6 +21,17 @@ public struct SandboxConfiguration: Sendable {
     /// `/` writable, its changes kept in sentry memory.
     public var overlay = false
     public var binds: [Bind] = []
+    /// What an OCI bundle mounts besides the sentry's own /proc and /dev,
+    /// made after `binds`, in order (a later mount covers an earlier one).
+    public enum MountSpec: Sendable, Equatable {
+        /// A host directory, or a single host file.
+        case bind(Bind)
+        case tmpfs(guest: String)
+        /// An empty read-only directory standing for a filesystem the sentry
+        /// does not serve (sysfs, cgroup), shown with that type.
+        case empty(guest: String, type: String)
+    }
+    public var mounts: [MountSpec] = []
     public var hostname: String?
     /// The first guest's credentials; nil: the sentry's own.
     public var credentials: Credentials?
@@ -83,6 +94,14 @@ public final class Sandbox {
         for b in config.binds {
             do { try vfs.bind(host: b.host, at: b.guest, readOnly: b.readOnly) } catch { throw .bind(b, error) }
             if let m = vfs.mounts.mount(at: VFS.normalize(b.guest)) { dirs.append((m.source, m.path)) }
+        }
+        for spec in config.mounts {
+            switch spec {
+            case .bind(let b):
+                do { try vfs.bind(host: b.host, at: VFS.normalize(b.guest), readOnly: b.readOnly, allowFile: true) } catch { throw .bind(b, error) }
+            case .tmpfs(let guest): vfs.mountTmpfs(at: VFS.normalize(guest))
+            case .empty(let guest, let type): vfs.mountTmpfs(at: VFS.normalize(guest), readOnly: true, type: type)
+            }
         }
         hostDirectories = dirs
         kernel = Kernel(platform: backend, memory: memory, layout: AddressLayout(top: stub.base), table: table,
