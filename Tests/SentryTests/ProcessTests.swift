@@ -36,7 +36,7 @@ import Testing
         }
     }
 
-    static let programs = ["threads", "threadchain", "sigread", "altstack", "pingpong", "epollpipes", "forks", "extremes", "fresh", "sysvipc", "pidfd", "fdevents", "pty", "cputimers", "memfdseal"]
+    static let programs = ["threads", "threadchain", "sigread", "altstack", "pingpong", "epollpipes", "forks", "extremes", "fresh", "sysvipc", "pidfd", "fdevents", "pty", "cputimers", "memfdseal", "procabi"]
 
     @Test(arguments: Harness.platforms)
     func processAndSignalProgramsMatchNative(_ platform: Harness.TestPlatform) {
@@ -50,6 +50,16 @@ import Testing
             #expect(native.status == 0, "\(name) natively: \(native.stderr)")
             #expect(boxed == native, "\(name) on \(platform.rawValue)")
         }
+    }
+
+    /// execveat(fd, "", AT_EMPTY_PATH) names the process after bprm->filename's
+    /// last component, "3" for /dev/fd/3, as Linux 6.1 does (the host's 6.18
+    /// uses the file's own name since 6.14, so this is not compared with native).
+    @Test(arguments: Harness.platforms)
+    func execveatNamesTheProcessAsLinux61(_ platform: Harness.TestPlatform) {
+        let boxed = Harness.sandboxed(platform, Harness.image("procabi"), ["comm61"])
+        #expect(boxed.status == 0)
+        #expect(boxed.stdout == "fd 3\n  execfn=/dev/fd/3 argc=3 comm=3 [report] [comm]\n", "\(platform.rawValue): \(boxed.stdout)")
     }
 
     static let goPrograms = ["hello", "goroutines", "timers", "exec", "signals"]

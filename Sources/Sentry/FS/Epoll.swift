@@ -55,6 +55,15 @@ public final class EpollFile: FileDescription, @unchecked Sendable {
     }
 
     /// The files to wait on (for the task's poll engine).
+    /// The file of the `nth` registration made under descriptor number `fd`
+    /// (kcmp's KCMP_EPOLL_TFD, ep_find_tfd).
+    public func watchedFile(fd: Int32, nth: UInt32) -> FileDescription? {
+        interests.withLock { list in
+            let same = list.filter { $0.fd == fd }
+            return Int(nth) < same.count ? same[Int(nth)].file : nil
+        }
+    }
+
     var watched: [(FileDescription?, Int16)] {
         interests.withLock { $0.compactMap { i in i.file.map { ($0, Int16(truncatingIfNeeded: i.events & 0xffff)) } } }
     }

@@ -353,7 +353,7 @@ enum ProcFS {
             "hostname": { $0.sandbox.hostname },
             "osrelease": { _ in Kernel.release },
             "ostype": { _ in "Linux" },
-            "pid_max": { _ in "4194304" },
+            "pid_max": { _ in String(Kernel.pidMax) },
             "ngroups_max": { _ in "65536" },
         ]
         let kernelDir = dir("/proc/sys/kernel", list: { _ in kernelFiles.keys.sorted().map { DirEntry($0, .regular) } },

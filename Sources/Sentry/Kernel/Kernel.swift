@@ -90,10 +90,13 @@ public final class Kernel: @unchecked Sendable {
     }
 
     /// A fresh id for a task or process, unique among the living (and zombies).
+    /// /proc/sys/kernel/pid_max: pids are below it.
+    public static let pidMax: Int32 = 4_194_304
+
     func allocateID() -> Int32 {
-        while tasks[nextID] != nil || groups[nextID] != nil { nextID = nextID >= 4_194_304 ? 2 : nextID + 1 }
+        while tasks[nextID] != nil || groups[nextID] != nil { nextID = nextID >= Self.pidMax - 1 ? 2 : nextID + 1 }
         let id = nextID
-        nextID = nextID >= 4_194_304 ? 2 : nextID + 1
+        nextID = nextID >= Self.pidMax - 1 ? 2 : nextID + 1
         return id
     }
 

@@ -27,6 +27,23 @@ public final class SignalHandlers: @unchecked Sendable {
         return c
     }
 
+    /// flush_signal_handlers(t, 0), for exec and CLONE_CLEAR_SIGHAND: caught
+    /// signals go back to SIG_DFL, ignored ones stay ignored, and every
+    /// action loses its flags, restorer and mask.
+    func resetCaught() {
+        for i in actions.indices {
+            var a = SignalAction()
+            if actions[i].handler == SignalAction.SIG_IGN { a.handler = SignalAction.SIG_IGN }
+            actions[i] = a
+        }
+    }
+
+    func copyResettingCaught() -> SignalHandlers {
+        let c = copy()
+        c.resetCaught()
+        return c
+    }
+
     /// Whether sending `sig` would do nothing at all (ignored, unblocked).
     func ignores(_ sig: Signal) -> Bool {
         let a = actions[Int(sig.rawValue)]

@@ -42,6 +42,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
         set { image.withLock { $0.fds = newValue } }
     }
     public let fs: FSContext
+    /// The block I/O context (kcmp's KCMP_IO): the task's own, or its
+    /// parent's when made with CLONE_IO. Set before the task runs.
+    public internal(set) var ioContext = IOContext()
     public let context: PlatformContext
     public var regs: Registers
 
@@ -208,4 +211,9 @@ extension Task {
         let stub = kernel.hostPID(of: self).map { (pid: $0, base: kernel.cpuTimeBase(of: self)) }
         kernel.locked { stubClock = stub }
     }
+}
+
+/// A task's I/O context: nothing but an identity shared under CLONE_IO.
+public final class IOContext: Sendable {
+    public init() {}
 }
