@@ -215,9 +215,9 @@ public let linuxAMD64: SyscallTable = {
         334: Syscall("rseq", Rseq.rseq, [.address, .hex, .int32, .hex]),
         435: Syscall("clone3", Lifecycle.clone3, [.clone3Args, .uint],
                      note: "CLONE_INTO_CGROUP is EBADF (no cgroup filesystem); set_tid needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE"),
-        312: Syscall("kcmp", Process.kcmp, [.int32, .int32, .int32, .hex, .hex]),
+        312: Syscall("kcmp", Process.kcmp, [.int32, .int32, .int32, .uint, .uint]),
         // The machine (MachineCalls.swift): no I/O ports, no LDT segments.
-        154: Syscall("modify_ldt", MachineCalls.modifyLDT, [.int32, .hex, .uint],
+        154: Syscall("modify_ldt", MachineCalls.modifyLDT, [.int32, .address, .uint],
                      note: "reads an empty LDT; installing segments answers ENOSYS"),
         172: Syscall("iopl", MachineCalls.iopl, [.uint], note: "levels above 0 are EPERM: no host I/O ports"),
         173: Syscall("ioperm", MachineCalls.ioperm, [.hex, .uint, .int32], note: "turning ports on is EPERM: no host I/O ports"),

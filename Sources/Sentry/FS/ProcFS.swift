@@ -109,14 +109,15 @@ enum ProcFS {
         return v
     }
 
-    static let pidFiles = ["stat", "status", "statm", "maps", "cmdline", "environ", "comm", "mounts", "limits"]
+    static let pidFiles = ["stat", "status", "statm", "maps", "smaps", "smaps_rollup", "cmdline", "environ", "comm", "mounts",
+                           "mountinfo", "limits", "wchan", "oom_score_adj"]
     static let pidLinks = ["exe", "cwd", "root"]
 
     static func processDir(_ pid: Int32, tid: Int32?, _ vfs: VFS) -> Inode {
         let base = tid.map { "/proc/\(pid)/task/\($0)" } ?? "/proc/\(pid)"
         return dir(base, list: { _ in
             pidFiles.map { DirEntry($0, .regular) } + pidLinks.map { DirEntry($0, .symlink) }
-                + ["fd", "fdinfo"].map { DirEntry($0, .directory) } + (tid == nil ? [DirEntry("task", .directory)] : [])
+                + ["fd", "fdinfo", "map_files", "ns"].map { DirEntry($0, .directory) } + (tid == nil ? [DirEntry("task", .directory)] : [])
         }, child: { name, ctx throws(Errno) in
             let path = base + "/" + name
             _ = try view(pid, tid, ctx)
@@ -134,6 +135,8 @@ enum ProcFS {
                                          place: { ctx throws(Errno) in pick(try view(pid, tid, ctx)) })
             case "fd": return fdDir(pid, tid, path, info: false)
             case "fdinfo": return fdDir(pid, tid, path, info: true)
+            case "map_files": return mapFilesDir(pid, tid, path, vfs)
+            case "ns": return nsDir(path)
             case "task" where tid == nil:
                 return dir(path, list: { ctx in ctx.sandbox.threadIDs(of: pid).map { DirEntry(String($0), .directory) } },
                            child: { n, ctx throws(Errno) in
@@ -142,13 +145,20 @@ enum ProcFS {
                            })
             default:
                 guard pidFiles.contains(name) else { throw .ENOENT }
-                return file(path) { () throws(Errno) in
+                return file(path, mode: name == "oom_score_adj" ? 0o644 : 0o444) { () throws(Errno) in
                     let v = try view(pid, tid, ctx)
                     switch name {
                     case "stat": return statLine(v, tid: tid, ctx.sandbox).rawBytes
                     case "status": return statusText(v).rawBytes
                     case "statm": return Array(statmLine(v.mm).utf8)
                     case "maps": return v.mm.mapsText().rawBytes
+                    case "smaps": return smapsText(v.mm).rawBytes
+                    case "smaps_rollup": return smapsRollupText(v.mm).rawBytes
+                    case "mountinfo": return mountinfoText(vfs, root: v.rootLocation).rawBytes
+                    // No kernel stack to name: what 6.1 prints for a task it cannot walk.
+                    case "wchan": return Array("0".utf8)
+                    // The OOM killer is the host's: every guest keeps the default adjustment.
+                    case "oom_score_adj": return Array("0\n".utf8)
                     case "cmdline": return v.commandLine.flatMap { $0.rawBytes + [0] }
                     case "environ": return v.environment.flatMap { $0.rawBytes + [0] }
                     case "comm": return (comm(v) + "\n").rawBytes
@@ -347,23 +357,52 @@ enum ProcFS {
         })
     }
 
-    /// /proc/sys: the few kernel values programs read.
+    /// /proc/sys: the kernel values programs read (read-only).
     static func sysDir() -> Inode {
         let kernelFiles: [String: (WalkContext) -> String] = [
             "hostname": { $0.sandbox.hostname },
+            "domainname": { _ in "(none)" },
             "osrelease": { _ in Kernel.release },
             "ostype": { _ in "Linux" },
+            "version": { _ in "#1 SMP" },
             "pid_max": { _ in String(Kernel.pidMax) },
+            "threads-max": { _ in String(Kernel.pidMax) },
             "ngroups_max": { _ in "65536" },
+            "cap_last_cap": { _ in String(Credentials.capLast) },
+            "overflowuid": { _ in "65534" },
+            "overflowgid": { _ in "65534" },
+            // The System V limits the sandbox's IPC namespace enforces.
+            "shmmax": { _ in String(IPC.SHMMAX) },
+            "shmall": { _ in String(IPC.SHMALL) },
+            "shmmni": { _ in String(IPC.SHMMNI) },
+            "msgmax": { _ in String(IPC.MSGMAX) },
+            "msgmnb": { _ in String(IPC.MSGMNB) },
+            "msgmni": { _ in String(IPC.MSGMNI) },
+            "sem": { _ in "\(IPC.SEMMSL)\t\(IPC.SEMMSL * IPC.SEMMNI)\t\(IPC.SEMOPM)\t\(IPC.SEMMNI)" },
+            "randomize_va_space": { _ in "2" },
         ]
-        let kernelDir = dir("/proc/sys/kernel", list: { _ in kernelFiles.keys.sorted().map { DirEntry($0, .regular) } },
-                            child: { n, ctx throws(Errno) in
-                                guard let f = kernelFiles[n] else { throw .ENOENT }
-                                return file("/proc/sys/kernel/" + n) { Array((f(ctx) + "\n").utf8) }
-                            })
-        return dir("/proc/sys", list: { _ in [DirEntry("kernel", .directory)] }, child: { n, _ throws(Errno) in
-            guard n == "kernel" else { throw .ENOENT }
-            return kernelDir
+        let vmFiles: [String: (WalkContext) -> String] = [
+            "overcommit_memory": { _ in "0" },
+            "overcommit_ratio": { _ in "50" },
+            "max_map_count": { _ in "65530" },
+            "mmap_min_addr": { _ in "65536" },
+            "swappiness": { _ in "60" },
+        ]
+        let fsFiles: [String: (WalkContext) -> String] = [
+            "nr_open": { _ in "1048576" },
+            "file-max": { _ in "9223372036854775807" },
+            "pipe-max-size": { _ in "1048576" },
+        ]
+        func table(_ name: String, _ files: [String: (WalkContext) -> String]) -> Inode {
+            dir("/proc/sys/" + name, list: { _ in files.keys.sorted().map { DirEntry($0, .regular) } }, child: { n, ctx throws(Errno) in
+                guard let f = files[n] else { throw .ENOENT }
+                return file("/proc/sys/\(name)/" + n) { Array((f(ctx) + "\n").utf8) }
+            })
+        }
+        let dirs = ["kernel": table("kernel", kernelFiles), "vm": table("vm", vmFiles), "fs": table("fs", fsFiles)]
+        return dir("/proc/sys", list: { _ in dirs.keys.sorted().map { DirEntry($0, .directory) } }, child: { n, _ throws(Errno) in
+            guard let d = dirs[n] else { throw .ENOENT }
+            return d
         })
     }
 }
