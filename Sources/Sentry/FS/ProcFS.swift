@@ -12,6 +12,11 @@ public struct ProcStatus: Sendable {
     public var startTicks: Int64 = 0
     public var pending: UInt64 = 0, sharedPending: UInt64 = 0, blocked: UInt64 = 0, ignored: UInt64 = 0, caught: UInt64 = 0
     public var foregroundPGID: Int32 = 0
+    /// The controlling terminal as stat's tty_nr encodes it (0: none) and its
+    /// foreground group (tpgid, -1 without a terminal).
+    public var ttyNumber: UInt32 = 0, ttyForeground: Int32 = -1
+    /// Times the thread slept in the sentry (voluntary context switches).
+    public var voluntarySwitches: UInt64 = 0
     public init() {}
 }
 
@@ -148,8 +153,8 @@ enum ProcFS {
                 return file(path, mode: name == "oom_score_adj" ? 0o644 : 0o444) { () throws(Errno) in
                     let v = try view(pid, tid, ctx)
                     switch name {
-                    case "stat": return statLine(v, tid: tid, ctx.sandbox).rawBytes
-                    case "status": return statusText(v).rawBytes
+                    case "stat": return statLine(v, tid: tid, reader: ctx.process).rawBytes
+                    case "status": return statusText(v, reader: ctx.process).rawBytes
                     case "statm": return Array(statmLine(v.mm).utf8)
                     case "maps": return v.mm.mapsText().rawBytes
                     case "smaps": return smapsText(v.mm).rawBytes
@@ -197,70 +202,6 @@ enum ProcFS {
         String(rawBytes: v.taskAttributes.comm)
     }
 
-    /// /proc/<pid>/stat: the 52 fields of fs/proc/array.c's do_task_stat.
-    static func statLine(_ v: ProcessView, tid: Int32?, _ s: SandboxView) -> String {
-        let st = v.procStatus
-        let vms = v.mm.vmas
-        let vsize = vms.reduce(UInt64(0)) { $0 + $1.length }
-        let rss = vsize / 4096
-        let stack = vms.first { $0.name == "[stack]" }?.end.rawValue ?? 0
-        var f: [String] = [String(tid ?? v.pid), "(\(comm(v)))", String(st.state), String(st.ppid), String(st.pgid), String(st.sid),
-                           "34816", String(st.foregroundPGID), "4194560", "0", "0", "0", "0",
-                           String(st.utime), String(st.stime), String(st.cutime), String(st.cstime),
-                           "20", "0", String(st.threads), "0", String(st.startTicks), String(vsize), String(rss),
-                           String(UInt64.max), "0", "0", String(stack), "0", "0"]
-        // Legacy signal bitmaps (only the first 32 signals), then wchan and the rest.
-        f += [String(st.pending & 0xffff_ffff), String(st.blocked & 0xffff_ffff), String(st.ignored & 0xffff_ffff),
-              String(st.caught & 0xffff_ffff), "0", "0", "0", "17", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0"]
-        return f.joined(separator: " ") + "\n"
-    }
-
-    static func hex16(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, 16 - s.count)) + s
-    }
-
-    static func statusText(_ v: ProcessView) -> String {
-        let st = v.procStatus
-        let kb = v.mm.vmas.reduce(UInt64(0)) { $0 + $1.length } / 1024
-        let stateName: String = ["R": "R (running)", "S": "S (sleeping)", "T": "T (stopped)", "Z": "Z (zombie)"][st.state] ?? "S (sleeping)"
-        let attrs = v.taskAttributes, c = attrs.credentials
-        let um = String(v.umask, radix: 8)
-        return """
-        Name:\t\(comm(v))
-        Umask:\t\(String(repeating: "0", count: max(0, 4 - um.count)) + um)
-        State:\t\(stateName)
-        Tgid:\t\(v.pid)
-        Ngid:\t0
-        Pid:\t\(v.tid)
-        PPid:\t\(st.ppid)
-        TracerPid:\t0
-        Uid:\t\(c.uid)\t\(c.euid)\t\(c.suid)\t\(c.fsuid)
-        Gid:\t\(c.gid)\t\(c.egid)\t\(c.sgid)\t\(c.fsgid)
-        FDSize:\t\(max(64, v.fds.descriptors.count))
-        Groups:\t\(c.groups.map { String($0) }.joined(separator: " ") + " ")
-        VmSize:\t\(String(kb).leftPadded(8)) kB
-        VmLck:\t\(String(v.lockedMemoryBytes / 1024).leftPadded(8)) kB
-        VmRSS:\t\(String(kb).leftPadded(8)) kB
-        Threads:\t\(st.threads)
-        SigQ:\t0/0
-        SigPnd:\t\(hex16(st.pending))
-        ShdPnd:\t\(hex16(st.sharedPending))
-        SigBlk:\t\(hex16(st.blocked))
-        SigIgn:\t\(hex16(st.ignored))
-        SigCgt:\t\(hex16(st.caught))
-        CapInh:\t\(hex16(c.inheritable))
-        CapPrm:\t\(hex16(c.permitted))
-        CapEff:\t\(hex16(c.effective))
-        CapBnd:\t\(hex16(c.bounding))
-        CapAmb:\t\(hex16(c.ambient))
-        NoNewPrivs:\t\(attrs.noNewPrivs ? 1 : 0)
-        Seccomp:\t\(attrs.seccomp.mode)
-        Seccomp_filters:\t\(attrs.seccomp.filterCount)
-
-        """
-    }
-
     static func statmLine(_ mm: MemoryManager) -> String {
         let vmas = mm.vmas
         let pages = vmas.reduce(UInt64(0)) { $0 + $1.length } / 4096
@@ -289,7 +230,8 @@ enum ProcFS {
         for r in 0..<Int(ResourceLimit.count) {
             let l = limits[Int32(r)] ?? (UInt64.max, UInt64.max)
             func show(_ v: UInt64) -> String { v == UInt64.max ? "unlimited" : String(v) }
-            out += names[r].padded(26) + show(l.cur).padded(21) + show(l.max).padded(21) + units[r].padded(10) + "\n"
+            // A limit without a unit ends after the hard limit's padding, as proc_pid_limits prints it.
+            out += names[r].padded(26) + show(l.cur).padded(21) + show(l.max).padded(21) + (units[r].isEmpty ? "" : units[r].padded(10)) + "\n"
         }
         return out
     }
@@ -297,15 +239,7 @@ enum ProcFS {
     /// The files directly in /proc.
     nonisolated(unsafe) static let topFiles: [String: (WalkContext, VFS) -> String] = [
         "cpuinfo": { _, _ in hostFile("/proc/cpuinfo") },
-        "meminfo": { _, _ in
-            var si = CSwitch.sysinfo()
-            _ = sw_sysinfo(&si)
-            let unit = UInt64(si.mem_unit == 0 ? 1 : si.mem_unit)
-            func kb(_ v: UInt) -> String { String(UInt64(v) * unit / 1024).leftPadded(8) + " kB" }
-            return "MemTotal:       \(kb(si.totalram))\nMemFree:        \(kb(si.freeram))\nMemAvailable:   \(kb(si.freeram + si.bufferram))\n"
-                + "Buffers:        \(kb(si.bufferram))\nCached:         \(kb(0))\nSwapCached:     \(kb(0))\n"
-                + "SwapTotal:      \(kb(si.totalswap))\nSwapFree:       \(kb(si.freeswap))\nShmem:          \(kb(si.sharedram))\n"
-        },
+        "meminfo": { _, _ in meminfoText() },
         "uptime": { ctx, _ in
             let up = Deadline.now() - Int64(ctx.sandbox.bootTime.tv_sec) * 1_000_000_000 - Int64(ctx.sandbox.bootTime.tv_nsec)
             let cs = up / 10_000_000
@@ -329,7 +263,7 @@ enum ProcFS {
             return out
         },
         "mounts": { ctx, vfs in mountsText(vfs, root: ctx.rootLocation) },
-        "filesystems": { _, _ in "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\n\text4\n" },
+        "filesystems": { _, vfs in filesystemsText(vfs) },
         "version": { _, _ in
             return "Linux version \(Kernel.release) (sentry) #1 SMP\n"
         },

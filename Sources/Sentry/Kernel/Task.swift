@@ -42,6 +42,8 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
         set { image.withLock { $0.fds = newValue } }
     }
     public let fs: FSContext
+    /// Times the task slept in `block` (/proc's voluntary_ctxt_switches).
+    let voluntarySwitches = Atomic<UInt64>(0)
     /// The block I/O context (kcmp's KCMP_IO): the task's own, or its
     /// parent's when made with CLONE_IO. Set before the task runs.
     public internal(set) var ioContext = IOContext()
@@ -160,6 +162,7 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                 timeout = deadline.remaining
                 if timeout == 0 { return .timedOut }
             }
+            voluntarySwitches.add(1, ordering: .relaxed)
             let r = fds.withUnsafeMutableBufferPointer { sw_ppoll($0.baseAddress!, UInt($0.count), timeout) }
             if r < 0 && r != -EINTR { throw Errno(-r) }
             if fds[fds.count - 1].revents != 0 { waker.drain() }
