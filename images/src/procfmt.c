@@ -225,6 +225,19 @@ int main(void) {
     if (d) closedir(d);
     printf("map_files: %s, one opens to an ELF file: %s\n", links > 0 ? "listed" : "empty", elf ? "yes" : "no");
 
+    // io: the counters move by what read(2) and write(2) moved.
+    keys("io", "/proc/self/io");
+    unsigned long long a[4], b[4];
+    size_t alen = strlen(slurp("/proc/self/io"));
+    sscanf(buf, "rchar: %llu\nwchar: %llu\nsyscr: %llu\nsyscw: %llu", &a[0], &a[1], &a[2], &a[3]);
+    int nul = open("/dev/null", O_WRONLY), zero = open("/dev/zero", O_RDONLY);
+    char junk[100] = {0};
+    write(nul, junk, 100);
+    read(zero, junk, 50);
+    slurp("/proc/self/io");
+    sscanf(buf, "rchar: %llu\nwchar: %llu\nsyscr: %llu\nsyscw: %llu", &b[0], &b[1], &b[2], &b[3]);
+    close(nul); close(zero);
+    printf("io moved: rchar %llu wchar %llu syscr %llu syscw %llu\n", b[0] - a[0] - alen, b[1] - a[1], b[2] - a[2], b[3] - a[3]);
     printf("wchan: %s\n", slurp("/proc/self/wchan"));
     printf("oom_score_adj: %s", slurp("/proc/self/oom_score_adj"));
     keys("fdinfo/0", "/proc/self/fdinfo/0");

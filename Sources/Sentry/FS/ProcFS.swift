@@ -39,6 +39,9 @@ public protocol ProcessView: AnyObject {
     var taskAttributes: TaskAttributes { get }
     /// The process's mlock'ed and still mapped bytes (VmLck).
     var lockedMemoryBytes: UInt64 { get }
+    /// The thread's read/write counters, and its whole process's.
+    var ioAccounting: IOAccounting { get }
+    var processIOAccounting: IOAccounting { get }
 }
 
 /// The whole sandbox, as /proc lists it (the kernel answers).
@@ -115,7 +118,7 @@ enum ProcFS {
     }
 
     static let pidFiles = ["stat", "status", "statm", "maps", "smaps", "smaps_rollup", "cmdline", "environ", "comm", "mounts",
-                           "mountinfo", "limits", "wchan", "oom_score_adj"]
+                           "mountinfo", "limits", "wchan", "oom_score_adj", "io"]
     static let pidLinks = ["exe", "cwd", "root"]
 
     static func processDir(_ pid: Int32, tid: Int32?, _ vfs: VFS) -> Inode {
@@ -150,7 +153,7 @@ enum ProcFS {
                            })
             default:
                 guard pidFiles.contains(name) else { throw .ENOENT }
-                return file(path, mode: name == "oom_score_adj" ? 0o644 : 0o444) { () throws(Errno) in
+                return file(path, mode: name == "oom_score_adj" ? 0o644 : name == "io" ? 0o400 : 0o444) { () throws(Errno) in
                     let v = try view(pid, tid, ctx)
                     switch name {
                     case "stat": return statLine(v, tid: tid, reader: ctx.process).rawBytes
@@ -164,6 +167,7 @@ enum ProcFS {
                     case "wchan": return Array("0".utf8)
                     // The OOM killer is the host's: every guest keeps the default adjustment.
                     case "oom_score_adj": return Array("0\n".utf8)
+                    case "io": return Array(ioText(tid == nil ? v.processIOAccounting : v.ioAccounting).utf8)
                     case "cmdline": return v.commandLine.flatMap { $0.rawBytes + [0] }
                     case "environ": return v.environment.flatMap { $0.rawBytes + [0] }
                     case "comm": return (comm(v) + "\n").rawBytes

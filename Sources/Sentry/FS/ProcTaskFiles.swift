@@ -182,4 +182,12 @@ extension ProcFS {
         out += "voluntary_ctxt_switches:\t\(st.voluntarySwitches)\nnonvoluntary_ctxt_switches:\t0\n"
         return out
     }
+
+    /// /proc/<pid>/io (do_io_accounting). The storage counters stay 0: the
+    /// host's page cache, not the sandbox, decides what reaches a disk.
+    static func ioText(_ io: IOAccounting) -> String {
+        let c = io.snapshot
+        return "rchar: \(c.rchar)\nwchar: \(c.wchar)\nsyscr: \(c.syscr)\nsyscw: \(c.syscw)\n"
+            + "read_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"
+    }
 }

@@ -50,6 +50,7 @@ extension Kernel: SandboxView {
 }
 
 extension Task {
+    public var processIOAccounting: IOAccounting { group.ioAccounting }
     public var resourceLimits: [Int32: (cur: UInt64, max: UInt64)] { group.limits.withLock { $0 } }
     public var taskAttributes: TaskAttributes { attributes.withLock { $0 } }
     public var lockedMemoryBytes: UInt64 {

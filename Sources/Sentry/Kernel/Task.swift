@@ -42,6 +42,8 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
         set { image.withLock { $0.fds = newValue } }
     }
     public let fs: FSContext
+    /// Its read/write counters (/proc/PID/task/TID/io).
+    public let ioAccounting = IOAccounting()
     /// Times the task slept in `block` (/proc's voluntary_ctxt_switches).
     let voluntarySwitches = Atomic<UInt64>(0)
     /// The block I/O context (kcmp's KCMP_IO): the task's own, or its
