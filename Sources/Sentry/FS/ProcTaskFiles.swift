@@ -121,10 +121,7 @@ extension ProcFS {
         let stateName: String = ["R": "R (running)", "S": "S (sleeping)", "T": "T (stopped)", "Z": "Z (zombie)"][s] ?? "S (sleeping)"
         let attrs = v.taskAttributes, c = attrs.credentials
         let um = String(v.umask, radix: 8).leftPadded(4, "0")
-        // max_fds: 64, then grown to a power of two of 128-entry steps past the highest descriptor.
-        let highest = Int(v.fds.descriptors.last?.rawValue ?? 0)
-        var fdSize = 64
-        if highest >= 64 { var n = 1; while n < highest / 128 + 1 { n *= 2 }; fdSize = n * 128 }
+        let fdSize = v.fds.capacity
         var out = """
         Name:\t\(comm(v))
         Umask:\t\(um)
