@@ -152,6 +152,33 @@ public struct AltStack: Sendable {
     public var flags: Int32 = 2   // SS_DISABLE
     public var size: UInt64 = 0
     public static let SS_ONSTACK: Int32 = 1, SS_DISABLE: Int32 = 2, SS_AUTODISARM: Int32 = Int32(bitPattern: 0x8000_0000)
-    public var enabled: Bool { flags & Self.SS_DISABLE == 0 }
-    public func contains(_ sp: UInt64) -> Bool { enabled && sp > self.sp && sp - self.sp <= size }
+    /// MINSIGSTKSZ: the smallest stack sigaltstack takes.
+    public static let minimumSize: UInt64 = 2048
+
+    public var enabled: Bool { size != 0 }
+    /// on_sig_stack: a stack armed with SS_AUTODISARM is never "on" (a new
+    /// signal may always use it).
+    public func onStack(_ sp: UInt64) -> Bool {
+        flags & Self.SS_AUTODISARM == 0 && sp > self.sp && sp - self.sp <= size
+    }
+    /// What sigaltstack reports: sas_ss_flags(sp) plus the SS_FLAG_BITS set.
+    public func reportedFlags(_ sp: UInt64) -> Int32 {
+        (size == 0 ? Self.SS_DISABLE : onStack(sp) ? Self.SS_ONSTACK : 0) | (flags & Self.SS_AUTODISARM)
+    }
+
+    /// do_sigaltstack's change, for sigaltstack(2) and rt_sigreturn's
+    /// restore_altstack: refused while running on the stack, the mode must
+    /// be 0, SS_ONSTACK or SS_DISABLE, and an enabled stack MINSIGSTKSZ long.
+    /// The flags are kept as given (SS_AUTODISARM included).
+    public mutating func change(sp: UInt64, flags: Int32, size: UInt64, currentSP: UInt64) throws(Errno) {
+        if onStack(currentSP) { throw .EPERM }
+        let mode = flags & ~Self.SS_AUTODISARM
+        guard mode == 0 || mode == Self.SS_DISABLE || mode == Self.SS_ONSTACK else { throw .EINVAL }
+        if mode == Self.SS_DISABLE {
+            self = AltStack(sp: 0, flags: flags, size: 0)
+        } else {
+            guard size >= Self.minimumSize else { throw .ENOMEM }
+            self = AltStack(sp: sp, flags: flags, size: size)
+        }
+    }
 }
