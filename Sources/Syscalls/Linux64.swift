@@ -215,6 +215,8 @@ public let linuxAMD64: SyscallTable = {
         334: Syscall("rseq", Rseq.rseq, [.address, .hex, .int32, .hex]),
         435: Syscall("clone3", Lifecycle.clone3, [.clone3Args, .uint],
                      note: "CLONE_INTO_CGROUP is EBADF (no cgroup filesystem); set_tid needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE"),
+        324: Syscall("membarrier", Membarrier.membarrier, [.int32, .uint, .int32],
+                     note: "every barrier is the host's MEMBARRIER_CMD_GLOBAL; the RSEQ commands abort no critical section"),
         312: Syscall("kcmp", Process.kcmp, [.int32, .int32, .int32, .uint, .uint]),
         // The machine (MachineCalls.swift): no I/O ports, no LDT segments.
         154: Syscall("modify_ldt", MachineCalls.modifyLDT, [.int32, .address, .uint],

@@ -13,8 +13,10 @@ extension ProcFS {
         if v.maxProt.contains(.exec) { f.append("me") }
         if v.shared { f.append("ms") }
         if v.name == "[stack]" { f.append("gd") }
+        if v.dontCopy { f.append("dc") }
         // VM_ACCOUNT: private writable memory is charged to the commit limit.
         if !v.shared && v.prot.contains(.write) { f.append("ac") }
+        if v.wipeOnFork { f.append("wf") }
         return "VmFlags: " + f.map { $0 + " " }.joined() + "\n"
     }
 
