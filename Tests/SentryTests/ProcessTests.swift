@@ -36,7 +36,7 @@ import Testing
         }
     }
 
-    static let programs = ["threads", "threadchain", "sigread", "altstack", "pingpong", "epollpipes", "forks", "extremes", "fresh", "sysvipc", "pidfd", "fdevents", "pty", "cputimers", "memfdseal", "procabi", "procfmt", "epollmix", "x86abi", "memedge"]
+    static let programs = ["threads", "threadchain", "sigread", "altstack", "pingpong", "epollpipes", "forks", "extremes", "fresh", "sysvipc", "pidfd", "fdevents", "pty", "cputimers", "memfdseal", "procabi", "procfmt", "epollmix", "x86abi", "memedge", "startregs"]
 
     @Test(arguments: Harness.platforms)
     func processAndSignalProgramsMatchNative(_ platform: Harness.TestPlatform) {
@@ -78,6 +78,18 @@ import Testing
             ioperm past the bitmap: EINVAL
 
             """, "\(platform.rawValue)")
+    }
+
+    /// execve gives the new program a process's start state: cleared
+    /// registers, rflags 0x202, and the default FPU and SSE control words
+    /// although the old program changed them (fpu_flush_thread).
+    @Test(arguments: Harness.platforms)
+    func execResetsTheMachineState(_ platform: Harness.TestPlatform) {
+        let args = ["exec", Harness.image("startregs")]
+        let native = Harness.run(Harness.image("x86abi"), args)
+        let boxed = Harness.sandboxed(platform, Harness.image("x86abi"), args)
+        #expect(native.status == 0)
+        #expect(boxed == native, "\(platform.rawValue)")
     }
 
     /// FS and GS bases set with arch_prctl and read with RDFSBASE/RDGSBASE

@@ -129,8 +129,24 @@ static void bases(void) {
     }
 }
 
+/// Execs argv[2] (startregs) with the FPU and SSE control words changed:
+/// exec gives the new program the default state again.
+static void exec_with_fpu_changed(char **argv) {
+    unsigned int mxcsr = 0x9fc0;   // flush-to-zero, denormals-are-zero, all masked
+    unsigned short cw = 0x27f;     // double precision
+    __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+    __asm__ volatile("fldcw %0" : : "m"(cw));
+    unsigned long flags;
+    __asm__ volatile("pushf\n\torq $0x8d5, (%%rsp)\n\tpopf\n\tpushf\n\tpop %0" : "=r"(flags) :: "cc");   // CF PF AF ZF SF OF
+    char *args[] = {argv[2], NULL}, *env[] = {NULL};
+    execve(argv[2], args, env);
+    perror("execve");
+    _exit(1);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 2 && !strcmp(argv[1], "exec")) exec_with_fpu_changed(argv);
     if (argc > 1 && !strcmp(argv[1], "61")) { linux61(); return 0; }
     if (argc > 1 && !strcmp(argv[1], "bases")) { bases(); return 0; }
 

@@ -82,6 +82,9 @@ extension Task {
             // The same stub: empty it, then mirror the new image into it.
             do throws(PlatformError) {
                 try newMM.attach(space, clearing: kernel.layout.minAddress..<kernel.layout.top)
+                // fpu_flush_thread: the new program starts with the FPU and
+                // SSE state a fresh process has (a new stub has it already).
+                try context.setFPUState(space, XSave.initialState(like: try context.fpuState(space)))
             } catch {
                 mm = newMM
                 platformFailed(error)

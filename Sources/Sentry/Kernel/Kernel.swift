@@ -181,6 +181,7 @@ public final class Kernel: @unchecked Sendable {
         regs.raw.rax = 0; regs.raw.rbx = 0; regs.raw.rcx = 0; regs.raw.rdx = 0; regs.raw.rsi = 0; regs.raw.rdi = 0
         regs.raw.rbp = 0; regs.raw.r8 = 0; regs.raw.r9 = 0; regs.raw.r10 = 0; regs.raw.r11 = 0; regs.raw.r12 = 0
         regs.raw.r13 = 0; regs.raw.r14 = 0; regs.raw.r15 = 0; regs.raw.fs_base = 0; regs.raw.gs_base = 0
+        regs.raw.eflags = StartState.rflags
         SyscallABI.leaveSyscall(&regs.raw)
         regs.ip = loaded.entry.rawValue
         regs.sp = loaded.stackPointer.rawValue
