@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +240,45 @@ int main(void) {
     sscanf(buf, "rchar: %llu\nwchar: %llu\nsyscr: %llu\nsyscw: %llu", &b[0], &b[1], &b[2], &b[3]);
     close(nul); close(zero);
     printf("io moved: rchar %llu wchar %llu syscr %llu syscw %llu\n", b[0] - a[0] - alen, b[1] - a[1], b[2] - a[2], b[3] - a[3]);
+    // syscall: the read reading it; a child asleep in read(2); a child computing.
+    {
+        int fd = open("/proc/self/syscall", O_RDONLY);
+        char line[256] = {0};
+        read(fd, line, sizeof line - 1);
+        close(fd);
+        unsigned long long a0 = 0;
+        int nr = -2;
+        sscanf(line, "%d 0x%llx", &nr, &a0);
+        printf("syscall of itself: nr %d, first argument is the fd: %s, fields %d\n", nr, a0 == (unsigned long long)fd ? "yes" : "no", fields(line));
+        int pp[2];
+        pipe(pp);
+        pid_t sleeper = fork();
+        if (sleeper == 0) { char c; read(pp[0], &c, 1); _exit(0); }
+        pid_t spinner = fork();
+        if (spinner == 0) { for (volatile unsigned long i = 0;; i++) {} }
+        char path2[64], got[256];
+        // Poll until the child is asleep in read (the machine is busy).
+        for (int i = 0; i < 200; i++) {
+            snprintf(path2, sizeof path2, "/proc/%d/syscall", sleeper);
+            snprintf(got, sizeof got, "%s", slurp(path2));
+            if (!strncmp(got, "0 ", 2)) break;
+            usleep(10000);
+        }
+        sscanf(got, "%d 0x%llx", &nr, &a0);
+        printf("syscall of a child in read: nr %d, fd matches: %s, fields %d\n", nr, a0 == (unsigned long long)pp[0] ? "yes" : "no", fields(got));
+        snprintf(path2, sizeof path2, "/proc/%d/syscall", spinner);
+        for (int i = 0; i < 200; i++) {
+            snprintf(got, sizeof got, "%s", slurp(path2));
+            if (!strcmp(got, "running\n")) break;
+            usleep(10000);
+        }
+        printf("syscall of a computing child: %s", got);
+        kill(spinner, SIGKILL);
+        write(pp[1], "x", 1);
+        waitpid(sleeper, NULL, 0);
+        waitpid(spinner, NULL, 0);
+        close(pp[0]); close(pp[1]);
+    }
     printf("wchan: %s\n", slurp("/proc/self/wchan"));
     printf("oom_score_adj: %s", slurp("/proc/self/oom_score_adj"));
     keys("fdinfo/0", "/proc/self/fdinfo/0");

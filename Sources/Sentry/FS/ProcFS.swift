@@ -42,6 +42,8 @@ public protocol ProcessView: AnyObject {
     /// The thread's read/write counters, and its whole process's.
     var ioAccounting: IOAccounting { get }
     var processIOAccounting: IOAccounting { get }
+    /// /proc/PID/syscall's line.
+    func procSyscallText(readBySelf: Bool) -> String
 }
 
 /// The whole sandbox, as /proc lists it (the kernel answers).
@@ -100,8 +102,9 @@ enum ProcFS {
                     child: @escaping (String, WalkContext) throws(Errno) -> Inode) -> Inode {
         SyntheticDirNode(path: path, device: device, mode: mode, list: list, child: child)
     }
-    static func file(_ path: String, mode: UInt32 = 0o444, _ contents: @escaping () throws(Errno) -> [UInt8]) -> Inode {
-        SyntheticFileNode(path: path, device: device, mode: mode, contents: contents)
+    static func file(_ path: String, mode: UInt32 = 0o444, atFirstRead: Bool = false,
+                     _ contents: @escaping () throws(Errno) -> [UInt8]) -> Inode {
+        SyntheticFileNode(path: path, device: device, mode: mode, atFirstRead: atFirstRead, contents: contents)
     }
     static func link(_ path: String, _ target: @escaping (WalkContext) throws(Errno) -> String) -> Inode {
         SyntheticLinkNode(path: path, device: device, target: target)
@@ -118,7 +121,7 @@ enum ProcFS {
     }
 
     static let pidFiles = ["stat", "status", "statm", "maps", "smaps", "smaps_rollup", "cmdline", "environ", "comm", "mounts",
-                           "mountinfo", "limits", "wchan", "oom_score_adj", "io"]
+                           "mountinfo", "limits", "wchan", "oom_score_adj", "io", "syscall"]
     static let pidLinks = ["exe", "cwd", "root"]
 
     static func processDir(_ pid: Int32, tid: Int32?, _ vfs: VFS) -> Inode {
@@ -153,7 +156,8 @@ enum ProcFS {
                            })
             default:
                 guard pidFiles.contains(name) else { throw .ENOENT }
-                return file(path, mode: name == "oom_score_adj" ? 0o644 : name == "io" ? 0o400 : 0o444) { () throws(Errno) in
+                return file(path, mode: name == "oom_score_adj" ? 0o644 : name == "io" || name == "syscall" ? 0o400 : 0o444,
+                            atFirstRead: name == "syscall" || name == "io") { () throws(Errno) in
                     let v = try view(pid, tid, ctx)
                     switch name {
                     case "stat": return statLine(v, tid: tid, reader: ctx.process).rawBytes
@@ -168,6 +172,7 @@ enum ProcFS {
                     // The OOM killer is the host's: every guest keeps the default adjustment.
                     case "oom_score_adj": return Array("0\n".utf8)
                     case "io": return Array(ioText(tid == nil ? v.processIOAccounting : v.ioAccounting).utf8)
+                    case "syscall": return Array(v.procSyscallText(readBySelf: v === ctx.process).utf8)
                     case "cmdline": return v.commandLine.flatMap { $0.rawBytes + [0] }
                     case "environ": return v.environment.flatMap { $0.rawBytes + [0] }
                     case "comm": return (comm(v) + "\n").rawBytes

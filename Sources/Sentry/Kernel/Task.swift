@@ -44,6 +44,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     public let fs: FSContext
     /// Its read/write counters (/proc/PID/task/TID/io).
     public let ioAccounting = IOAccounting()
+    /// The call the task sleeps in, as /proc/PID/syscall shows it to others:
+    /// number, six arguments, stack and instruction pointers (nil: running).
+    let sleepingIn = Mutex<[UInt64]?>(nil)
     /// Times the task slept in `block` (/proc's voluntary_ctxt_switches).
     let voluntarySwitches = Atomic<UInt64>(0)
     /// The block I/O context (kcmp's KCMP_IO): the task's own, or its
@@ -152,7 +155,11 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                       interruptible: Bool = true, interruptedBy: Errno = .ERESTARTSYS,
                       _ ready: () throws(Errno) -> Bool) throws(Errno) -> BlockResult {
         for q in queues { q.add(waker) }
-        defer { for q in queues { q.remove(waker) } }
+        sleepingIn.withLock { $0 = syscallLine(regs) }
+        defer {
+            sleepingIn.withLock { $0 = nil }
+            for q in queues { q.remove(waker) }
+        }
         var fds = hostFDs + [pollfd(fd: waker.fd, events: Int16(POLLIN), revents: 0)]
         while true {
             if try ready() { return .ready }
@@ -170,6 +177,23 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
             if fds[fds.count - 1].revents != 0 { waker.drain() }
             for i in fds.indices { fds[i].revents = 0 }
         }
+    }
+
+    /// collect_syscall's record of `r`: the number (-1 outside a call), the
+    /// six arguments, the stack and instruction pointers.
+    func syscallLine(_ r: Registers) -> [UInt64] {
+        let a = r.syscallArguments
+        return [r.syscallNumber] + (0..<6).map { a[$0] } + [r.sp, r.ip]
+    }
+
+    /// /proc/PID/syscall (proc_pid_syscall): the call the task is in, read by
+    /// itself or while it sleeps; "running" while it runs.
+    public func procSyscallText(readBySelf: Bool) -> String {
+        guard let v = readBySelf ? syscallLine(regs) : sleepingIn.withLock({ $0 }) else { return "running\n" }
+        func hex(_ x: UInt64) -> String { "0x" + String(x, radix: 16) }
+        let nr = Int32(truncatingIfNeeded: v[0])
+        if nr < 0 { return "\(nr) \(hex(v[7])) \(hex(v[8]))\n" }
+        return "\(nr) " + v[1...].map(hex).joined(separator: " ") + "\n"
     }
 
     /// Sleeps until the deadline (nil: none) or a signal (nanosleep, pause, sigsuspend).
