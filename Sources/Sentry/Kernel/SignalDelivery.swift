@@ -39,7 +39,7 @@ extension Task {
                 if killed || group.exitStatus != nil { return .killed }
                 if group.stopped { return .stopped }
                 let allowed = ~signalMask
-                guard let info = pending.dequeue(from: allowed) ?? group.sharedPending.dequeue(from: allowed) else { return .none }
+                guard let info = dequeueSignalLocked(from: allowed) else { return .none }
                 let action = group.handlers.actions[Int(info.signo)]
                 if action.handler > SignalAction.SIG_IGN && action.flags & SignalAction.SA_RESETHAND != 0 {
                     group.handlers.actions[Int(info.signo)] = SignalAction()

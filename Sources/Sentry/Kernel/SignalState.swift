@@ -115,6 +115,18 @@ public struct SignalQueue: Sendable {
         infos[info.signo, default: []].append(info)
     }
 
+    /// A POSIX timer expired while its last signal is still queued: that
+    /// signal's si_overrun grows, no second one is queued (send_sigqueue of
+    /// the timer's one preallocated sigqueue). Returns the new count, or nil
+    /// when no signal of the timer is queued.
+    public mutating func countOverrun(timer id: Int32, signo: Int32) -> Int32? {
+        guard var list = infos[signo],
+              let i = list.firstIndex(where: { $0.code == SignalInfo.SI_TIMER && $0.timerID == id }) else { return nil }
+        if list[i].overrun < Int32.max { list[i].overrun += 1 }   // capped at INT_MAX, as timer_overrun_to_int
+        infos[signo] = list
+        return list[i].overrun
+    }
+
     /// Removes one instance of the lowest signal in `set`.
     public mutating func dequeue(from set: UInt64) -> SignalInfo? {
         let ready = bits & set

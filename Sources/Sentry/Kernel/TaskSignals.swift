@@ -82,7 +82,7 @@ extension Task {
         let old = kernel.locked { () -> UInt64 in let m = signalMask; signalMask |= wanted; return m }
         defer { kernel.locked { signalMask = old } }
         let r = try block(on: [group.signalEvents], deadline: deadline, interruptedBy: .EINTR) { () throws(Errno) in
-            got = kernel.locked { pending.dequeue(from: wanted) ?? group.sharedPending.dequeue(from: wanted) }
+            got = kernel.locked { dequeueSignalLocked(from: wanted) }
             return got != nil
         }
         if r == .timedOut { throw .EAGAIN }
