@@ -70,6 +70,8 @@ int sw_sud_available(void) {
 
 int sw_sysinfo(struct sysinfo *info) { return sysinfo(info) < 0 ? -errno : 0; }
 
+int sw_membarrier_global(void) { return syscall(SYS_membarrier, 1 /* MEMBARRIER_CMD_GLOBAL */, 0, 0) < 0 ? -errno : 0; }
+
 long sw_affinity_mask(uint64_t *mask) {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof(set), &set) < 0) return -errno;

@@ -4,9 +4,12 @@ import Sentry
 /// clone, fork, vfork, execve, exit, wait: how tasks come and go.
 enum Lifecycle {
     static func clone(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        // x86-64 order: flags, stack, parent_tid, child_tid, tls.
-        var args = CloneArgs(flags: a[0] & ~0xff)
-        args.exitSignal = Int32(a[0] & 0xff)
+        // x86-64 order: flags, stack, parent_tid, child_tid, tls. The flags are
+        // an unsigned long of which sys_clone keeps the low 32 bits: CSIGNAL is
+        // the exit signal, the rest the flags (clone3's bits above 32 cannot be asked for).
+        let flags = a[0] & 0xffff_ffff
+        var args = CloneArgs(flags: flags & ~CloneArgs.CSIGNAL)
+        args.exitSignal = Int32(flags & CloneArgs.CSIGNAL)
         args.stack = a[1]
         args.parentTID = a.address(2)
         args.childTID = a.address(3)
@@ -19,27 +22,57 @@ enum Lifecycle {
         return Int64(try t.clone(args))
     }
 
+    /// clone3: struct clone_args read as copy_clone_args_from_user does, then
+    /// clone3_args_valid's rules; copy_process's own rules follow in Task.clone.
     static func clone3(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let size = a[1]
-        guard size >= 64, size <= 4096 else { throw .EINVAL }   // CLONE_ARGS_SIZE_VER0
-        let raw = try t.mm.copyIn(a.address(0), Int(size))
+        guard size <= 4096 else { throw .E2BIG }                   // PAGE_SIZE
+        guard size >= CloneArgs.sizeVer0 else { throw .EINVAL }
+        var raw = try t.mm.copyIn(a.address(0), Int(size))
+        // copy_struct_from_user: bytes past the struct this kernel knows must be zero.
+        if raw.count > CloneArgs.sizeVer2 {
+            guard raw[CloneArgs.sizeVer2...].allSatisfy({ $0 == 0 }) else { throw .E2BIG }
+            raw.removeLast(raw.count - CloneArgs.sizeVer2)
+        }
+        raw += [UInt8](repeating: 0, count: CloneArgs.sizeVer2 - raw.count)
         func word(_ i: Int) -> UInt64 { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) } }
-        // Fields past the ones this kernel knows must be zero.
-        if size > 88 { for i in 11..<Int(size / 8) where word(i) != 0 { throw .E2BIG } }
-        if size >= 80 && word(9) != 0 { throw .EINVAL }   // set_tid: no pid namespaces to choose in
-        guard word(4) < 65 else { throw .EINVAL }
-        var args = CloneArgs(flags: word(0))
-        args.pidfdAddress = GuestAddress(word(1))
-        args.childTID = GuestAddress(word(2))
-        args.parentTID = GuestAddress(word(3))
-        args.exitSignal = Int32(word(4))
-        let stack = word(5), stackSize = word(6)
+        let flags = word(0), exitSignal = word(4), stack = word(5), stackSize = word(6)
+        let setTID = word(8), setTIDSize = word(9), cgroup = word(10)
+        if setTIDSize > 32 { throw .EINVAL }                       // MAX_PID_NS_LEVEL
+        if (setTID == 0) != (setTIDSize == 0) { throw .EINVAL }
+        guard exitSignal & ~CloneArgs.CSIGNAL == 0, exitSignal <= 64 else { throw .EINVAL }
+        if flags & CloneArgs.CLONE_INTO_CGROUP != 0 && (cgroup > UInt64(Int32.max) || size < CloneArgs.sizeVer2) { throw .EINVAL }
+        var requestedTIDs: [Int32] = []
+        if setTIDSize > 0 {
+            let bytes = try t.mm.copyIn(GuestAddress(setTID), Int(setTIDSize) * 4)
+            requestedTIDs = (0..<Int(setTIDSize)).map { i in bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 4, as: Int32.self) } }
+        }
+
+        // clone3_args_valid.
+        let known: UInt64 = 0xffff_ffff | CloneArgs.CLONE_CLEAR_SIGHAND | CloneArgs.CLONE_INTO_CGROUP
+        guard flags & ~known == 0 else { throw .EINVAL }
+        // CLONE_DETACHED and the CSIGNAL bits (but CLONE_NEWTIME) are not flags for clone3.
+        guard flags & (CloneArgs.CLONE_DETACHED | (CloneArgs.CSIGNAL & ~CloneArgs.CLONE_NEWTIME)) == 0 else { throw .EINVAL }
+        if flags & CloneArgs.CLONE_SIGHAND != 0 && flags & CloneArgs.CLONE_CLEAR_SIGHAND != 0 { throw .EINVAL }
+        if flags & (CloneArgs.CLONE_THREAD | CloneArgs.CLONE_PARENT) != 0 && exitSignal != 0 { throw .EINVAL }
         if (stack == 0) != (stackSize == 0) { throw .EINVAL }
         // The stack's top must be a user address (access_ok in clone3_stack_valid).
         let (top, wraps) = stack.addingReportingOverflow(stackSize)
         if stack != 0 && (wraps || top > Task.userAddressLimit) { throw .EINVAL }
+
+        var args = CloneArgs(flags: flags)
+        args.pidfdAddress = GuestAddress(word(1))
+        args.childTID = GuestAddress(word(2))
+        args.parentTID = GuestAddress(word(3))
+        args.exitSignal = Int32(exitSignal)
         args.stack = stack == 0 ? 0 : top
         args.tls = word(7)
+        args.requestedTIDs = requestedTIDs
+        args.cgroupFD = Int32(truncatingIfNeeded: cgroup)
+        // kernel_clone: clone3's pidfd and parent_tid may not be one place.
+        if flags & CloneArgs.CLONE_PIDFD != 0 && flags & CloneArgs.CLONE_PARENT_SETTID != 0 && args.pidfdAddress == args.parentTID {
+            throw .EINVAL
+        }
         return Int64(try t.clone(args))
     }
 
@@ -64,10 +97,34 @@ enum Lifecycle {
     static func execveat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> SyscallOutcome {
         let flags = UInt64(a.uint32(4))   // an int: the low 32 bits
         guard flags & ~(AtFlags.AT_SYMLINK_NOFOLLOW | AtFlags.AT_EMPTY_PATH) == 0 else { throw .EINVAL }
-        var (path, start) = try t.pathArgument(a.int32(0), a.address(1), emptyPathAllowed: flags & AtFlags.AT_EMPTY_PATH != 0)
-        if path.isEmpty { path = try t.emptyPathLocation(a.int32(0)).path(relativeTo: t.rootLocation) }
-        if flags & AtFlags.AT_SYMLINK_NOFOLLOW != 0, try t.kernel.vfs.resolve(path, from: start, followLast: false, t).inode.kind == .symlink { throw .ELOOP }
-        try t.execve(path: path, from: start, argv: try stringArray(t, a.address(2)), envp: try stringArray(t, a.address(3)))
+        let dirfd = a.int32(0)
+        let firstByte = try t.mm.copyIn(a.address(1), 1).first
+        let emptyPath = flags & AtFlags.AT_EMPTY_PATH != 0 && firstByte == 0
+        // The descriptor's own file needs no directory: a pipe is EACCES below, not ENOTDIR.
+        let (path, start) = emptyPath ? ("", t.cwd) : try t.pathArgument(dirfd, a.address(1))
+        // do_execveat_common's bprm->filename: the path itself when absolute or
+        // from the cwd, else /dev/fd/N[/path], the name a script's interpreter
+        // opens; through a close-on-exec descriptor that name is gone after
+        // the exec (BINPRM_FLAGS_PATH_INACCESSIBLE).
+        var filename = path, inaccessible = false
+        if dirfd != AtFlags.AT_FDCWD && !path.startsWithSlash {
+            filename = path.isEmpty ? "/dev/fd/\(dirfd)" : "/dev/fd/\(dirfd)/\(path)"
+            inaccessible = t.fds.entry(FileDescriptor(dirfd))?.closeOnExec ?? false
+        }
+        var place: Location?
+        if path.isEmpty {
+            // The descriptor's own file, reopened (an O_PATH one too); one with
+            // no place in the tree (a pipe, a socket) is not a regular file.
+            if dirfd == AtFlags.AT_FDCWD { place = t.cwd } else {
+                guard let l = try t.fds.get(FileDescriptor(dirfd)).location else { throw .EACCES }
+                place = l
+            }
+        } else if flags & AtFlags.AT_SYMLINK_NOFOLLOW != 0,
+                  try t.kernel.vfs.resolve(path, from: start, followLast: false, t).inode.kind == .symlink {
+            throw .ELOOP
+        }
+        try t.execve(path: path, from: start, argv: try stringArray(t, a.address(2)), envp: try stringArray(t, a.address(3)),
+                     filename: filename, place: place, pathInaccessible: inaccessible)
         return .replacedRegisters
     }
 

@@ -213,7 +213,16 @@ public let linuxAMD64: SyscallTable = {
         245: Syscall("mq_getsetattr", PosixMQ.mqGetsetattr, [.fd, .mqAttrIn, .mqAttrOut]),
         449: Syscall("futex_waitv", Futex.futexWaitv, [.futexWaitv(countArg: 1), .uint, .hex, .timespecIn, .clockID]),
         334: Syscall("rseq", Rseq.rseq, [.address, .hex, .int32, .hex]),
-        435: Syscall("clone3", Lifecycle.clone3, [.clone3Args, .uint]),
+        435: Syscall("clone3", Lifecycle.clone3, [.clone3Args, .uint],
+                     note: "CLONE_INTO_CGROUP is EBADF (no cgroup filesystem); set_tid needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE"),
+        324: Syscall("membarrier", Membarrier.membarrier, [.int32, .uint, .int32],
+                     note: "every barrier is the host's MEMBARRIER_CMD_GLOBAL; the RSEQ commands abort no critical section"),
+        312: Syscall("kcmp", Process.kcmp, [.int32, .int32, .int32, .uint, .uint]),
+        // The machine (MachineCalls.swift): no I/O ports, no LDT segments.
+        154: Syscall("modify_ldt", MachineCalls.modifyLDT, [.int32, .address, .uint],
+                     note: "reads an empty LDT; installing segments answers ENOSYS"),
+        172: Syscall("iopl", MachineCalls.iopl, [.uint], note: "levels above 0 are EPERM: no host I/O ports"),
+        173: Syscall("ioperm", MachineCalls.ioperm, [.hex, .uint, .int32], note: "turning ports on is EPERM: no host I/O ports"),
         439: Syscall("faccessat2", Stat.faccessat2, [.dirFD, .path, .accessMode, .atFlags]),
         // Credentials, prctl, the scheduler (Credentials.swift, Prctl.swift, Scheduler.swift).
         105: Syscall("setuid", Creds.setuid, [.int32]),

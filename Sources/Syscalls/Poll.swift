@@ -98,8 +98,10 @@ enum Poll {
     }
 
     private static func doSelect(_ t: Task, _ a: SyscallArguments, deadline: Deadline?) throws(Errno) -> Int64 {
-        let nfds = a.int32(0)
-        guard nfds >= 0, nfds <= max(1024, Int32(clamping: t.rlimit(ResourceLimit.RLIMIT_NOFILE)?.cur ?? 1024)) else { throw .EINVAL }
+        // core_sys_select: a negative count is EINVAL; one past the table's
+        // capacity is cut to it, so bits for descriptors beyond are ignored.
+        guard a.int32(0) >= 0 else { throw .EINVAL }
+        let nfds = min(a.int32(0), t.fds.capacity)
         let words = (Int(nfds) + 63) / 64
         func readSet(_ addr: GuestAddress) throws(Errno) -> [UInt64]? {
             if addr.isNull { return nil }

@@ -54,37 +54,54 @@ enum Process {
     }
 
     static func prlimit64(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        // sys_prlimit64's order: the new value is read first, then the target
+        // (any thread id names its process) and the permission, then do_prlimit.
+        let newValue: (UInt64, UInt64)? = a.address(2).isNull ? nil : try t.mm.read(a.address(2), as: (UInt64, UInt64).self)
         let pid = a.int32(0)
-        guard pid == 0 || pid == t.pid else {
-            // Another process of the sandbox: same credentials, so allowed, but
-            // only the caller's own limits are kept per process here.
-            throw t.kernel.task(pid) == nil ? .ESRCH : .EPERM
+        guard let target = pid == 0 ? t : t.kernel.task(pid) else { throw .ESRCH }
+        if target.group !== t.group {
+            // check_prlimit_permission: the caller's real ids must be all of the
+            // target's real, effective and saved ids, or it needs CAP_SYS_RESOURCE.
+            let mine = t.attributes.withLock { $0.credentials }
+            let theirs = target.attributes.withLock { $0.credentials }
+            let match = [theirs.uid, theirs.euid, theirs.suid].allSatisfy { $0 == mine.uid }
+                && [theirs.gid, theirs.egid, theirs.sgid].allSatisfy { $0 == mine.gid }
+            if !match && !mine.capable(Credentials.CAP_SYS_RESOURCE) { throw .EPERM }
         }
-        return try rlimit(t, resource: a.int32(1), new: a.address(2), old: a.address(3))
+        return try rlimit(t, of: target, resource: a.uint32(1), new: newValue, old: a.address(3))
+    }
+
+    /// kcmp(pid1, pid2, type, idx1, idx2).
+    static func kcmp(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let p1 = a.int32(0), p2 = a.int32(1)
+        guard p1 > 0, p2 > 0, let t1 = t.kernel.task(p1), let t2 = t.kernel.task(p2) else { throw .ESRCH }
+        return try t.kcmp(t1, t2, type: a.int32(2), a[3], a[4])
     }
 
     static func getrlimit(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try rlimit(t, resource: a.int32(0), new: .null, old: a.address(1))
+        try rlimit(t, of: t, resource: a.uint32(0), new: nil, old: a.address(1))
     }
 
     static func setrlimit(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         guard !a.address(1).isNull else { throw .EFAULT }
-        return try rlimit(t, resource: a.int32(0), new: a.address(1), old: .null)
+        return try rlimit(t, of: t, resource: a.uint32(0), new: try t.mm.read(a.address(1), as: (UInt64, UInt64).self), old: .null)
     }
 
-    private static func rlimit(_ t: Task, resource: Int32, new: GuestAddress, old: GuestAddress) throws(Errno) -> Int64 {
-        guard (0..<ResourceLimit.count).contains(resource), let current = t.rlimit(resource) else { throw .EINVAL }
+    /// do_prlimit: `caller` changes or reads the limits of `target`'s process.
+    private static func rlimit(_ caller: Task, of target: Task, resource: UInt32, new: (UInt64, UInt64)?,
+                               old: GuestAddress) throws(Errno) -> Int64 {
+        guard resource < UInt32(ResourceLimit.count), let current = target.rlimit(Int32(resource)) else { throw .EINVAL }
         var next = current
-        if !new.isNull {
-            let r = try t.mm.read(new, as: (UInt64, UInt64).self)
+        if let r = new {
             guard r.0 <= r.1 else { throw .EINVAL }
-            // Raising the hard limit needs CAP_SYS_RESOURCE, which only root has.
-            if r.1 > current.max && !t.attributes.withLock({ $0.credentials.capable(Credentials.CAP_SYS_RESOURCE) }) { throw .EPERM }
-            if resource == ResourceLimit.RLIMIT_NOFILE && r.1 > 1 << 20 { throw .EPERM }  // nr_open
+            if Int32(resource) == ResourceLimit.RLIMIT_NOFILE && r.1 > 1 << 20 { throw .EPERM }  // nr_open
+            // Raising the hard limit needs the caller's CAP_SYS_RESOURCE.
+            if r.1 > current.max && !caller.attributes.withLock({ $0.credentials.capable(Credentials.CAP_SYS_RESOURCE) }) { throw .EPERM }
             next = (r.0, r.1)
         }
-        if !old.isNull { try t.mm.write(old, (current.cur, current.max)) }
-        t.setRlimit(resource, next)
+        // The old value is copied out after the change, as sys_prlimit64 does.
+        if new != nil { target.setRlimit(Int32(resource), next) }
+        if !old.isNull { try caller.mm.write(old, (current.cur, current.max)) }
         return 0
     }
 

@@ -7,60 +7,72 @@ enum ReadWrite {
     static func read(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.readable else { throw .EBADF }
-        let n = a.count(2)
-        if let s = file as? SocketFile { return try Sockets.read(t, s, GuestIOV([(a.address(1), n)])) }
-        if let h = file as? HostSocketFile { return Int64(try HostSockets.receive(t, h, GuestIOV([(a.address(1), n)]), controlMax: 0, flags: 0).result) }
-        if n == 0 { return 0 }
-        return Int64(try t.read(file, into: [GuestRange(a.address(1), n)]))
+        return try t.countingRead { () throws(Errno) -> Int64 in
+            let n = a.count(2)
+            if let s = file as? SocketFile { return try Sockets.read(t, s, GuestIOV([(a.address(1), n)])) }
+            if let h = file as? HostSocketFile { return Int64(try HostSockets.receive(t, h, GuestIOV([(a.address(1), n)]), controlMax: 0, flags: 0).result) }
+            if n == 0 { return 0 }
+            return Int64(try t.read(file, into: [GuestRange(a.address(1), n)]))
+        }
     }
 
     static func write(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.writable else { throw .EBADF }
-        let n = a.count(2)
-        if let s = file as? SocketFile { return try Sockets.write(t, s, GuestIOV([(a.address(1), n)])) }
-        if let h = file as? HostSocketFile { return Int64(try HostSockets.send(t, h, GuestIOV([(a.address(1), n)]), name: nil, control: [], flags: 0)) }
-        if n == 0 { return 0 }
-        return try pipeChecked(t) { () throws(Errno) in try t.write(file, from: [GuestRange(a.address(1), n)]) }
+        return try t.countingWrite { () throws(Errno) -> Int64 in
+            let n = a.count(2)
+            if let s = file as? SocketFile { return try Sockets.write(t, s, GuestIOV([(a.address(1), n)])) }
+            if let h = file as? HostSocketFile { return Int64(try HostSockets.send(t, h, GuestIOV([(a.address(1), n)]), name: nil, control: [], flags: 0)) }
+            if n == 0 { return 0 }
+            return try pipeChecked(t) { () throws(Errno) in try t.write(file, from: [GuestRange(a.address(1), n)]) }
+        }
     }
 
     static func readv(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.readable else { throw .EBADF }
-        if let s = file as? SocketFile { return try Sockets.read(t, s, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)), tooMany: .EINVAL)) }
-        if let h = file as? HostSocketFile {
-            return Int64(try HostSockets.receive(t, h, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)), tooMany: .EINVAL), controlMax: 0, flags: 0).result)
+        return try t.countingRead { () throws(Errno) -> Int64 in
+            if let s = file as? SocketFile { return try Sockets.read(t, s, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)), tooMany: .EINVAL)) }
+            if let h = file as? HostSocketFile {
+                return Int64(try HostSockets.receive(t, h, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)), tooMany: .EINVAL), controlMax: 0, flags: 0).result)
+            }
+            return Int64(try t.read(file, into: t.iovecRanges(a.address(1), count: Int(a.int32(2)))))
         }
-        return Int64(try t.read(file, into: t.iovecRanges(a.address(1), count: Int(a.int32(2)))))
     }
 
     static func writev(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.writable else { throw .EBADF }
-        if let s = file as? SocketFile { return try Sockets.write(t, s, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)), tooMany: .EINVAL)) }
-        if let h = file as? HostSocketFile {
-            return Int64(try HostSockets.send(t, h, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)), tooMany: .EINVAL), name: nil, control: [], flags: 0))
+        return try t.countingWrite { () throws(Errno) -> Int64 in
+            if let s = file as? SocketFile { return try Sockets.write(t, s, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)), tooMany: .EINVAL)) }
+            if let h = file as? HostSocketFile {
+                return Int64(try HostSockets.send(t, h, GuestIOV.read(t, a.address(1), count: Int(a.int32(2)), tooMany: .EINVAL), name: nil, control: [], flags: 0))
+            }
+            let ranges = try t.iovecRanges(a.address(1), count: Int(a.int32(2)))
+            return try pipeChecked(t) { () throws(Errno) in try t.write(file, from: ranges) }
         }
-        let ranges = try t.iovecRanges(a.address(1), count: Int(a.int32(2)))
-        return try pipeChecked(t) { () throws(Errno) in try t.write(file, from: ranges) }
     }
 
     static func pread64(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.readable else { throw .EBADF }
-        let n = a.count(2)
-        try checkRange(a.int(3), n)
-        if n == 0 { return 0 }
-        return Int64(try t.read(file, into: [GuestRange(a.address(1), n)], at: a.int(3)))
+        return try t.countingRead { () throws(Errno) -> Int64 in
+            let n = a.count(2)
+            try checkRange(a.int(3), n)
+            if n == 0 { return 0 }
+            return Int64(try t.read(file, into: [GuestRange(a.address(1), n)], at: a.int(3)))
+        }
     }
 
     static func pwrite64(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let file = try t.fds.get(a.fd(0))
         guard file.flags.writable else { throw .EBADF }
-        let n = a.count(2)
-        try checkRange(a.int(3), n)
-        if n == 0 { return 0 }
-        return Int64(try t.write(file, from: [GuestRange(a.address(1), n)], at: a.int(3)))
+        return try t.countingWrite { () throws(Errno) -> Int64 in
+            let n = a.count(2)
+            try checkRange(a.int(3), n)
+            if n == 0 { return 0 }
+            return Int64(try t.write(file, from: [GuestRange(a.address(1), n)], at: a.int(3)))
+        }
     }
 
     static func lseek(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {

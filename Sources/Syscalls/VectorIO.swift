@@ -44,7 +44,9 @@ enum VectorIO {
         if total(ranges) == 0 { return 0 }
         try checkFlags(f, flags)
         // RWF_NOWAIT never waits: EAGAIN if empty.
-        return Int64(try t.read(f, into: ranges, at: pos, noWait: flags & RWF_NOWAIT != 0))
+        return try t.countingRead { () throws(Errno) -> Int64 in
+            Int64(try t.read(f, into: ranges, at: pos, noWait: flags & RWF_NOWAIT != 0))
+        }
     }
 
     static func write(_ t: Task, _ a: SyscallArguments, flags: UInt64, v2: Bool) throws(Errno) -> Int64 {
@@ -69,9 +71,11 @@ enum VectorIO {
                 n = try t.write(f, from: ranges, noWait: flags & RWF_NOWAIT != 0)
             }
         } catch {
+            t.accountWrite(0)
             if error == .EPIPE { t.post(t.senderInfo(Signal.SIGPIPE.rawValue, code: SignalInfo.SI_USER)) }
             throw error
         }
+        t.accountWrite(Int64(n))
         if flags & (RWF_DSYNC | RWF_SYNC) != 0 { try f.sync(dataOnly: flags & RWF_SYNC == 0) }
         return Int64(n)
     }

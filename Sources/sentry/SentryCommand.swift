@@ -183,7 +183,14 @@ struct SyscallsCommand: ParsableCommand {
     @Flag(help: "List only the implemented syscalls.")
     var implemented = false
 
+    @Flag(help: "Print the README's table of syscall families and their status.")
+    var families = false
+
     func run() throws {
+        if families {
+            print(linuxAMD64.familyTable, terminator: "")
+            return
+        }
         let all = linuxAMD64.all
         for (nr, s) in all where !implemented || s.isImplemented {
             let state = s.isImplemented ? "implemented" : "ENOSYS"

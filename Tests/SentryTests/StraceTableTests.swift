@@ -9,10 +9,10 @@ import Syscalls
 struct StraceTableTests {
     /// Numbers strace itself prints in hex: an IPC key, mmap's offset, futex's
     /// val3 bitset, futex_waitv's flags (none defined), rseq's length and
-    /// signature, and an ioctl argument whose request strace does not know.
+    /// signature, an ioctl argument whose request strace does not know, ioperm's first port.
     static let hexInStrace: [String: [Int]] = [
         "mmap": [5], "shmget": [0], "semget": [0], "msgget": [0], "ioctl": [2], "futex": [5], "futex_waitv": [2],
-        "rseq": [1, 3],
+        "rseq": [1, 3], "ioperm": [0],
     ]
 
     /// Arguments strace decodes and the sentry still prints as raw hex:

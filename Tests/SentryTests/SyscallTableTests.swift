@@ -49,4 +49,22 @@ struct SyscallTableTests {
         #expect(linuxAMD64Names[Int(SyscallNumber.munmap)] == "munmap")
         #expect(linuxAMD64Names[Int(SyscallNumber.restart_syscall)] == "restart_syscall")
     }
+
+    /// Every syscall name is in exactly one family, and the README's family
+    /// table is the one `sentry syscalls --families` prints.
+    @Test func familiesCoverTheTableAndTheReadmeIsCurrent() throws {
+        var seen: [String: String] = [:]
+        for f in syscallFamilies {
+            for m in f.members {
+                #expect(linuxAMD64.number(of: m) != nil, "\(m) in family \(f.name) is no syscall name")
+                #expect(seen[m] == nil, "\(m) is in both \(seen[m] ?? "") and \(f.name)")
+                seen[m] = f.name
+            }
+        }
+        for (_, s) in linuxAMD64.all { #expect(seen[s.name] != nil, "\(s.name) is in no family (Families.swift)") }
+        let readme = try String(contentsOf: Harness.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let begin = try #require(readme.range(of: "<!-- families:begin -->\n")), end = try #require(readme.range(of: "<!-- families:end -->"))
+        #expect(String(readme[begin.upperBound..<end.lowerBound]) == linuxAMD64.familyTable,
+                "README's family table is stale: paste `sentry syscalls --families` between its markers")
+    }
 }

@@ -158,6 +158,9 @@ int sw_punch_hole(int fd, uint64_t offset, uint64_t len);
 // Whether prctl(PR_SET_SYSCALL_USER_DISPATCH) exists (Linux 5.11+).
 int sw_sud_available(void);
 int sw_sysinfo(struct sysinfo *info);
+/// membarrier(MEMBARRIER_CMD_GLOBAL) on the host: every CPU passes a full
+/// barrier (synchronize_rcu) before it returns. 0 or -errno.
+int sw_membarrier_global(void);
 // The first 64 CPUs of the sentry's affinity mask (sched_getaffinity is _GNU_SOURCE).
 long sw_affinity_mask(uint64_t *mask);
 // Extended attributes of a host file by path; -errno on failure.

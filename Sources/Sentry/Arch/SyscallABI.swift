@@ -30,5 +30,11 @@ public enum SyscallABI {
 
     /// After `syscall`, rcx holds the return address (rip); after `int $0x80` it
     /// is the guest's own value.
+    /// The number a syscall's rax names, as entry_SYSCALL_64 passes it to
+    /// do_syscall_64: the low 32 bits, sign-extended.
+    public static func number(_ rax: UInt64) -> UInt64 {
+        UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: rax)))
+    }
+
     public static func rcxHoldsReturnAddress(_ r: sw_regs) -> Bool { r.rcx == r.rip }
 }

@@ -44,4 +44,28 @@ public enum XSave {
     public static func withMagic2(_ image: [UInt8]) -> [UInt8] {
         image + withUnsafeBytes(of: FP_XSTATE_MAGIC2.littleEndian) { Array($0) }
     }
+
+    /// FXSAVE's x87 control word and MXCSR, and their values after FNINIT /
+    /// at reset (fpstate_init_fx: 0x37f, MXCSR_DEFAULT 0x1f80).
+    public static let fcwOffset = 0, mxcsrOffset = 24, mxcsrMaskOffset = 28
+    public static let initialFCW: UInt16 = 0x37f, initialMXCSR: UInt32 = 0x1f80
+
+    /// The image exec leaves (fpu_flush_thread): every component in its
+    /// initial state (XSTATE_BV 0), the default control words, and the
+    /// layout words of `image` (MXCSR_MASK, fx_sw_bytes, XCOMP_BV) kept.
+    public static func initialState(like image: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: image.count)
+        guard image.count >= legacySize else { return out }
+        out.withUnsafeMutableBytes { p in
+            p.storeBytes(of: initialFCW, toByteOffset: fcwOffset, as: UInt16.self)
+            p.storeBytes(of: initialMXCSR, toByteOffset: mxcsrOffset, as: UInt32.self)
+        }
+        out.replaceSubrange(mxcsrMaskOffset..<(mxcsrMaskOffset + 4), with: image[mxcsrMaskOffset..<(mxcsrMaskOffset + 4)])
+        out.replaceSubrange(swBytes..<legacySize, with: image[swBytes..<legacySize])
+        if image.count >= headerOffset + 16 {
+            // xstate_bv stays 0; xcomp_bv (the format) is the image's own.
+            out.replaceSubrange((headerOffset + 8)..<(headerOffset + 16), with: image[(headerOffset + 8)..<(headerOffset + 16)])
+        }
+        return out
+    }
 }

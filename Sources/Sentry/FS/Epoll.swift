@@ -19,6 +19,13 @@ public final class EpollFile: FileDescription, @unchecked Sendable {
 
     public static let EPOLLET: UInt32 = 1 << 31, EPOLLONESHOT: UInt32 = 1 << 30, EPOLLEXCLUSIVE: UInt32 = 1 << 28
     public static let EPOLLWAKEUP: UInt32 = 1 << 29
+    /// What an EPOLLEXCLUSIVE registration may ask for (EPOLLEXCLUSIVE_OK_BITS).
+    static let exclusiveOK: UInt32 = UInt32(POLLIN | POLLOUT | POLLERR | POLLHUP) | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE
+    /// EP_MAX_NESTS: how deep epolls may watch epolls.
+    static let maxNests = 4
+    /// ep_ctl's epnested_mutex: adding an epoll to an epoll checks for loops
+    /// with no other such addition under way.
+    private static let nesting = Mutex(())
 
     public override init(flags: OpenFlags) { super.init(flags: OpenFlags.readWrite.union(flags)) }
 
@@ -27,10 +34,59 @@ public final class EpollFile: FileDescription, @unchecked Sendable {
 
     /// epoll_ctl: op 1 ADD, 2 DEL, 3 MOD.
     public func control(op: Int32, fd: Int32, file: FileDescription, events: UInt32, data: UInt64) throws(Errno) {
-        if file === self { throw .EINVAL }
-        // Regular files and directories have no poll method: EPERM, whichever filesystem holds them.
+        // ep_ctl's order: a file with no poll method (regular files and
+        // directories, whichever filesystem holds them) is EPERM, the epoll
+        // itself EINVAL, then EPOLLEXCLUSIVE's rules, then loops.
         if file is HostFile && file.hostPollFD == nil { throw .EPERM }
         if file.waitQueue == nil && file.hostPollFD == nil, let k = file.location?.inode.kind, k == .regular || k == .directory { throw .EPERM }
+        if file === self { throw .EINVAL }
+        if (op == 1 || op == 3) && events & Self.EPOLLEXCLUSIVE != 0 {
+            if op == 3 || file is EpollFile || events & ~Self.exclusiveOK != 0 { throw .EINVAL }
+        }
+        if let inner = file as? EpollFile, op == 1 || op == 2 {
+            try Self.nesting.withLock { (_: inout ()) throws(Errno) in
+                if op == 1 {
+                    // ep_loop_check: the epoll added may not lead back here, and the
+                    // levels below it plus those above this one stay within EP_MAX_NESTS.
+                    let below = inner.depth(inserting: self, level: 0)
+                    if below > Self.maxNests || below + 1 + upwardsDepth() > Self.maxNests { throw .ELOOP }
+                }
+                try add(op: op, fd: fd, file: file, events: events, data: data)
+                inner.parents.withLock { list in
+                    list.removeAll { $0.epoll == nil || $0.epoll === self }
+                    if op == 1 { list.append(WeakEpoll(epoll: self)) }
+                }
+            }
+        } else {
+            try add(op: op, fd: fd, file: file, events: events, data: data)
+        }
+        queue.notify()
+    }
+
+    struct WeakEpoll { weak var epoll: EpollFile? }
+    /// The epolls that watch this one (Linux's ep->refs), for the upward depth.
+    private let parents = Mutex<[WeakEpoll]>([])
+
+    /// ep_loop_check_proc: how many levels of epolls lie below this one, or
+    /// more than EP_MAX_NESTS if one of them is `target` or they go too deep.
+    private func depth(inserting target: EpollFile, level: Int) -> Int {
+        let nested = interests.withLock { $0.compactMap { $0.file as? EpollFile } }
+        var result = 0
+        for child in nested {
+            if child === target || level > Self.maxNests { return Self.maxNests + 1 }
+            result = max(result, child.depth(inserting: target, level: level + 1) + 1)
+            if result > Self.maxNests { break }
+        }
+        return result
+    }
+
+    /// ep_get_upwards_depth_proc: how many levels of epolls watch this one.
+    private func upwardsDepth() -> Int {
+        let up = parents.withLock { $0.compactMap(\.epoll) }
+        return up.map { $0.upwardsDepth() + 1 }.max() ?? 0
+    }
+
+    private func add(op: Int32, fd: Int32, file: FileDescription, events: UInt32, data: UInt64) throws(Errno) {
         try interests.withLock { (list: inout [Interest]) throws(Errno) in
             list.removeAll { $0.file == nil }
             let i = list.firstIndex { $0.fd == fd && $0.file === file }
@@ -51,10 +107,18 @@ public final class EpollFile: FileDescription, @unchecked Sendable {
             default: throw .EINVAL
             }
         }
-        queue.notify()
     }
 
     /// The files to wait on (for the task's poll engine).
+    /// The file of the `nth` registration made under descriptor number `fd`
+    /// (kcmp's KCMP_EPOLL_TFD, ep_find_tfd).
+    public func watchedFile(fd: Int32, nth: UInt32) -> FileDescription? {
+        interests.withLock { list in
+            let same = list.filter { $0.fd == fd }
+            return Int(nth) < same.count ? same[Int(nth)].file : nil
+        }
+    }
+
     var watched: [(FileDescription?, Int16)] {
         interests.withLock { $0.compactMap { i in i.file.map { ($0, Int16(truncatingIfNeeded: i.events & 0xffff)) } } }
     }

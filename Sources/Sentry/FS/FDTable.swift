@@ -12,7 +12,30 @@ public final class FDTable: Sendable {
         /// Tasks using the table: the last one out closes every file, so a
         /// pipe sees its writers go when the process dies, not when ARC says.
         var users = 1
+        /// fdt->max_fds: the table's capacity, which only grows (select
+        /// ignores descriptors past it; /proc's FDSize shows it).
+        var capacity: Int32 = FDTable.defaultCapacity
+
+        /// expand_files for descriptor `fd`: NR_OPEN_DEFAULT, then powers of
+        /// two of 128-entry steps (alloc_fdtable's rounding).
+        mutating func grow(toHold fd: Int32) {
+            guard fd >= capacity else { return }
+            capacity = FDTable.capacity(holding: fd)
+        }
     }
+
+    /// NR_OPEN_DEFAULT: BITS_PER_LONG descriptors.
+    static let defaultCapacity: Int32 = 64
+
+    static func capacity(holding fd: Int32) -> Int32 {
+        if fd < defaultCapacity { return defaultCapacity }
+        var n: Int32 = 1
+        while n < fd / 128 + 1 { n *= 2 }
+        return n * 128
+    }
+
+    /// The table's capacity (max_fds).
+    public var capacity: Int32 { state.withLock { $0.capacity } }
     private let state = Mutex(State())
 
     public init() {}
@@ -36,6 +59,7 @@ public final class FDTable: Sendable {
             while s.entries[n] != nil { n += 1 }
             guard n < s.limit else { return nil }
             s.entries[n] = Entry(file: file, closeOnExec: closeOnExec)
+            s.grow(toHold: n)
             return n
         }
         guard let r else { throw minimum >= limit ? .EINVAL : .EMFILE }
@@ -49,6 +73,7 @@ public final class FDTable: Sendable {
             guard fd.rawValue >= 0, fd.rawValue < s.limit else { throw .EBADF }
             let old = s.entries[fd.rawValue]?.file
             s.entries[fd.rawValue] = Entry(file: file, closeOnExec: closeOnExec)
+            s.grow(toHold: fd.rawValue)
             return old
         }
     }
@@ -85,7 +110,8 @@ public final class FDTable: Sendable {
     public func copy() -> FDTable {
         let c = FDTable()
         let (entries, limit) = state.withLock { ($0.entries, $0.limit) }
-        c.state.withLock { $0.entries = entries; $0.limit = limit }
+        // dup_fd sizes the copy to hold the open descriptors only.
+        c.state.withLock { $0.entries = entries; $0.limit = limit; $0.grow(toHold: entries.keys.max() ?? 0) }
         return c
     }
 

@@ -12,6 +12,11 @@ public struct ProcStatus: Sendable {
     public var startTicks: Int64 = 0
     public var pending: UInt64 = 0, sharedPending: UInt64 = 0, blocked: UInt64 = 0, ignored: UInt64 = 0, caught: UInt64 = 0
     public var foregroundPGID: Int32 = 0
+    /// The controlling terminal as stat's tty_nr encodes it (0: none) and its
+    /// foreground group (tpgid, -1 without a terminal).
+    public var ttyNumber: UInt32 = 0, ttyForeground: Int32 = -1
+    /// Times the thread slept in the sentry (voluntary context switches).
+    public var voluntarySwitches: UInt64 = 0
     public init() {}
 }
 
@@ -34,6 +39,11 @@ public protocol ProcessView: AnyObject {
     var taskAttributes: TaskAttributes { get }
     /// The process's mlock'ed and still mapped bytes (VmLck).
     var lockedMemoryBytes: UInt64 { get }
+    /// The thread's read/write counters, and its whole process's.
+    var ioAccounting: IOAccounting { get }
+    var processIOAccounting: IOAccounting { get }
+    /// /proc/PID/syscall's line.
+    func procSyscallText(readBySelf: Bool) -> String
 }
 
 /// The whole sandbox, as /proc lists it (the kernel answers).
@@ -92,8 +102,9 @@ enum ProcFS {
                     child: @escaping (String, WalkContext) throws(Errno) -> Inode) -> Inode {
         SyntheticDirNode(path: path, device: device, mode: mode, list: list, child: child)
     }
-    static func file(_ path: String, mode: UInt32 = 0o444, _ contents: @escaping () throws(Errno) -> [UInt8]) -> Inode {
-        SyntheticFileNode(path: path, device: device, mode: mode, contents: contents)
+    static func file(_ path: String, mode: UInt32 = 0o444, atFirstRead: Bool = false,
+                     _ contents: @escaping () throws(Errno) -> [UInt8]) -> Inode {
+        SyntheticFileNode(path: path, device: device, mode: mode, atFirstRead: atFirstRead, contents: contents)
     }
     static func link(_ path: String, _ target: @escaping (WalkContext) throws(Errno) -> String) -> Inode {
         SyntheticLinkNode(path: path, device: device, target: target)
@@ -109,14 +120,15 @@ enum ProcFS {
         return v
     }
 
-    static let pidFiles = ["stat", "status", "statm", "maps", "cmdline", "environ", "comm", "mounts", "limits"]
+    static let pidFiles = ["stat", "status", "statm", "maps", "smaps", "smaps_rollup", "cmdline", "environ", "comm", "mounts",
+                           "mountinfo", "limits", "wchan", "oom_score_adj", "io", "syscall"]
     static let pidLinks = ["exe", "cwd", "root"]
 
     static func processDir(_ pid: Int32, tid: Int32?, _ vfs: VFS) -> Inode {
         let base = tid.map { "/proc/\(pid)/task/\($0)" } ?? "/proc/\(pid)"
         return dir(base, list: { _ in
             pidFiles.map { DirEntry($0, .regular) } + pidLinks.map { DirEntry($0, .symlink) }
-                + ["fd", "fdinfo"].map { DirEntry($0, .directory) } + (tid == nil ? [DirEntry("task", .directory)] : [])
+                + ["fd", "fdinfo", "map_files", "ns"].map { DirEntry($0, .directory) } + (tid == nil ? [DirEntry("task", .directory)] : [])
         }, child: { name, ctx throws(Errno) in
             let path = base + "/" + name
             _ = try view(pid, tid, ctx)
@@ -134,6 +146,8 @@ enum ProcFS {
                                          place: { ctx throws(Errno) in pick(try view(pid, tid, ctx)) })
             case "fd": return fdDir(pid, tid, path, info: false)
             case "fdinfo": return fdDir(pid, tid, path, info: true)
+            case "map_files": return mapFilesDir(pid, tid, path, vfs)
+            case "ns": return nsDir(path)
             case "task" where tid == nil:
                 return dir(path, list: { ctx in ctx.sandbox.threadIDs(of: pid).map { DirEntry(String($0), .directory) } },
                            child: { n, ctx throws(Errno) in
@@ -142,13 +156,23 @@ enum ProcFS {
                            })
             default:
                 guard pidFiles.contains(name) else { throw .ENOENT }
-                return file(path) { () throws(Errno) in
+                return file(path, mode: name == "oom_score_adj" ? 0o644 : name == "io" || name == "syscall" ? 0o400 : 0o444,
+                            atFirstRead: name == "syscall" || name == "io") { () throws(Errno) in
                     let v = try view(pid, tid, ctx)
                     switch name {
-                    case "stat": return statLine(v, tid: tid, ctx.sandbox).rawBytes
-                    case "status": return statusText(v).rawBytes
+                    case "stat": return statLine(v, tid: tid, reader: ctx.process).rawBytes
+                    case "status": return statusText(v, reader: ctx.process).rawBytes
                     case "statm": return Array(statmLine(v.mm).utf8)
                     case "maps": return v.mm.mapsText().rawBytes
+                    case "smaps": return smapsText(v.mm).rawBytes
+                    case "smaps_rollup": return smapsRollupText(v.mm).rawBytes
+                    case "mountinfo": return mountinfoText(vfs, root: v.rootLocation).rawBytes
+                    // No kernel stack to name: what 6.1 prints for a task it cannot walk.
+                    case "wchan": return Array("0".utf8)
+                    // The OOM killer is the host's: every guest keeps the default adjustment.
+                    case "oom_score_adj": return Array("0\n".utf8)
+                    case "io": return Array(ioText(tid == nil ? v.processIOAccounting : v.ioAccounting).utf8)
+                    case "syscall": return Array(v.procSyscallText(readBySelf: v === ctx.process).utf8)
                     case "cmdline": return v.commandLine.flatMap { $0.rawBytes + [0] }
                     case "environ": return v.environment.flatMap { $0.rawBytes + [0] }
                     case "comm": return (comm(v) + "\n").rawBytes
@@ -187,70 +211,6 @@ enum ProcFS {
         String(rawBytes: v.taskAttributes.comm)
     }
 
-    /// /proc/<pid>/stat: the 52 fields of fs/proc/array.c's do_task_stat.
-    static func statLine(_ v: ProcessView, tid: Int32?, _ s: SandboxView) -> String {
-        let st = v.procStatus
-        let vms = v.mm.vmas
-        let vsize = vms.reduce(UInt64(0)) { $0 + $1.length }
-        let rss = vsize / 4096
-        let stack = vms.first { $0.name == "[stack]" }?.end.rawValue ?? 0
-        var f: [String] = [String(tid ?? v.pid), "(\(comm(v)))", String(st.state), String(st.ppid), String(st.pgid), String(st.sid),
-                           "34816", String(st.foregroundPGID), "4194560", "0", "0", "0", "0",
-                           String(st.utime), String(st.stime), String(st.cutime), String(st.cstime),
-                           "20", "0", String(st.threads), "0", String(st.startTicks), String(vsize), String(rss),
-                           String(UInt64.max), "0", "0", String(stack), "0", "0"]
-        // Legacy signal bitmaps (only the first 32 signals), then wchan and the rest.
-        f += [String(st.pending & 0xffff_ffff), String(st.blocked & 0xffff_ffff), String(st.ignored & 0xffff_ffff),
-              String(st.caught & 0xffff_ffff), "0", "0", "0", "17", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0"]
-        return f.joined(separator: " ") + "\n"
-    }
-
-    static func hex16(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, 16 - s.count)) + s
-    }
-
-    static func statusText(_ v: ProcessView) -> String {
-        let st = v.procStatus
-        let kb = v.mm.vmas.reduce(UInt64(0)) { $0 + $1.length } / 1024
-        let stateName: String = ["R": "R (running)", "S": "S (sleeping)", "T": "T (stopped)", "Z": "Z (zombie)"][st.state] ?? "S (sleeping)"
-        let attrs = v.taskAttributes, c = attrs.credentials
-        let um = String(v.umask, radix: 8)
-        return """
-        Name:\t\(comm(v))
-        Umask:\t\(String(repeating: "0", count: max(0, 4 - um.count)) + um)
-        State:\t\(stateName)
-        Tgid:\t\(v.pid)
-        Ngid:\t0
-        Pid:\t\(v.tid)
-        PPid:\t\(st.ppid)
-        TracerPid:\t0
-        Uid:\t\(c.uid)\t\(c.euid)\t\(c.suid)\t\(c.fsuid)
-        Gid:\t\(c.gid)\t\(c.egid)\t\(c.sgid)\t\(c.fsgid)
-        FDSize:\t\(max(64, v.fds.descriptors.count))
-        Groups:\t\(c.groups.map { String($0) }.joined(separator: " ") + " ")
-        VmSize:\t\(String(kb).leftPadded(8)) kB
-        VmLck:\t\(String(v.lockedMemoryBytes / 1024).leftPadded(8)) kB
-        VmRSS:\t\(String(kb).leftPadded(8)) kB
-        Threads:\t\(st.threads)
-        SigQ:\t0/0
-        SigPnd:\t\(hex16(st.pending))
-        ShdPnd:\t\(hex16(st.sharedPending))
-        SigBlk:\t\(hex16(st.blocked))
-        SigIgn:\t\(hex16(st.ignored))
-        SigCgt:\t\(hex16(st.caught))
-        CapInh:\t\(hex16(c.inheritable))
-        CapPrm:\t\(hex16(c.permitted))
-        CapEff:\t\(hex16(c.effective))
-        CapBnd:\t\(hex16(c.bounding))
-        CapAmb:\t\(hex16(c.ambient))
-        NoNewPrivs:\t\(attrs.noNewPrivs ? 1 : 0)
-        Seccomp:\t\(attrs.seccomp.mode)
-        Seccomp_filters:\t\(attrs.seccomp.filterCount)
-
-        """
-    }
-
     static func statmLine(_ mm: MemoryManager) -> String {
         let vmas = mm.vmas
         let pages = vmas.reduce(UInt64(0)) { $0 + $1.length } / 4096
@@ -279,7 +239,8 @@ enum ProcFS {
         for r in 0..<Int(ResourceLimit.count) {
             let l = limits[Int32(r)] ?? (UInt64.max, UInt64.max)
             func show(_ v: UInt64) -> String { v == UInt64.max ? "unlimited" : String(v) }
-            out += names[r].padded(26) + show(l.cur).padded(21) + show(l.max).padded(21) + units[r].padded(10) + "\n"
+            // A limit without a unit ends after the hard limit's padding, as proc_pid_limits prints it.
+            out += names[r].padded(26) + show(l.cur).padded(21) + show(l.max).padded(21) + (units[r].isEmpty ? "" : units[r].padded(10)) + "\n"
         }
         return out
     }
@@ -287,15 +248,7 @@ enum ProcFS {
     /// The files directly in /proc.
     nonisolated(unsafe) static let topFiles: [String: (WalkContext, VFS) -> String] = [
         "cpuinfo": { _, _ in hostFile("/proc/cpuinfo") },
-        "meminfo": { _, _ in
-            var si = CSwitch.sysinfo()
-            _ = sw_sysinfo(&si)
-            let unit = UInt64(si.mem_unit == 0 ? 1 : si.mem_unit)
-            func kb(_ v: UInt) -> String { String(UInt64(v) * unit / 1024).leftPadded(8) + " kB" }
-            return "MemTotal:       \(kb(si.totalram))\nMemFree:        \(kb(si.freeram))\nMemAvailable:   \(kb(si.freeram + si.bufferram))\n"
-                + "Buffers:        \(kb(si.bufferram))\nCached:         \(kb(0))\nSwapCached:     \(kb(0))\n"
-                + "SwapTotal:      \(kb(si.totalswap))\nSwapFree:       \(kb(si.freeswap))\nShmem:          \(kb(si.sharedram))\n"
-        },
+        "meminfo": { _, _ in meminfoText() },
         "uptime": { ctx, _ in
             let up = Deadline.now() - Int64(ctx.sandbox.bootTime.tv_sec) * 1_000_000_000 - Int64(ctx.sandbox.bootTime.tv_nsec)
             let cs = up / 10_000_000
@@ -319,7 +272,7 @@ enum ProcFS {
             return out
         },
         "mounts": { ctx, vfs in mountsText(vfs, root: ctx.rootLocation) },
-        "filesystems": { _, _ in "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\n\text4\n" },
+        "filesystems": { _, vfs in filesystemsText(vfs) },
         "version": { _, _ in
             return "Linux version \(Kernel.release) (sentry) #1 SMP\n"
         },
@@ -347,23 +300,52 @@ enum ProcFS {
         })
     }
 
-    /// /proc/sys: the few kernel values programs read.
+    /// /proc/sys: the kernel values programs read (read-only).
     static func sysDir() -> Inode {
         let kernelFiles: [String: (WalkContext) -> String] = [
             "hostname": { $0.sandbox.hostname },
+            "domainname": { _ in "(none)" },
             "osrelease": { _ in Kernel.release },
             "ostype": { _ in "Linux" },
-            "pid_max": { _ in "4194304" },
+            "version": { _ in "#1 SMP" },
+            "pid_max": { _ in String(Kernel.pidMax) },
+            "threads-max": { _ in String(Kernel.pidMax) },
             "ngroups_max": { _ in "65536" },
+            "cap_last_cap": { _ in String(Credentials.capLast) },
+            "overflowuid": { _ in "65534" },
+            "overflowgid": { _ in "65534" },
+            // The System V limits the sandbox's IPC namespace enforces.
+            "shmmax": { _ in String(IPC.SHMMAX) },
+            "shmall": { _ in String(IPC.SHMALL) },
+            "shmmni": { _ in String(IPC.SHMMNI) },
+            "msgmax": { _ in String(IPC.MSGMAX) },
+            "msgmnb": { _ in String(IPC.MSGMNB) },
+            "msgmni": { _ in String(IPC.MSGMNI) },
+            "sem": { _ in "\(IPC.SEMMSL)\t\(IPC.SEMMSL * IPC.SEMMNI)\t\(IPC.SEMOPM)\t\(IPC.SEMMNI)" },
+            "randomize_va_space": { _ in "2" },
         ]
-        let kernelDir = dir("/proc/sys/kernel", list: { _ in kernelFiles.keys.sorted().map { DirEntry($0, .regular) } },
-                            child: { n, ctx throws(Errno) in
-                                guard let f = kernelFiles[n] else { throw .ENOENT }
-                                return file("/proc/sys/kernel/" + n) { Array((f(ctx) + "\n").utf8) }
-                            })
-        return dir("/proc/sys", list: { _ in [DirEntry("kernel", .directory)] }, child: { n, _ throws(Errno) in
-            guard n == "kernel" else { throw .ENOENT }
-            return kernelDir
+        let vmFiles: [String: (WalkContext) -> String] = [
+            "overcommit_memory": { _ in "0" },
+            "overcommit_ratio": { _ in "50" },
+            "max_map_count": { _ in "65530" },
+            "mmap_min_addr": { _ in "65536" },
+            "swappiness": { _ in "60" },
+        ]
+        let fsFiles: [String: (WalkContext) -> String] = [
+            "nr_open": { _ in "1048576" },
+            "file-max": { _ in "9223372036854775807" },
+            "pipe-max-size": { _ in "1048576" },
+        ]
+        func table(_ name: String, _ files: [String: (WalkContext) -> String]) -> Inode {
+            dir("/proc/sys/" + name, list: { _ in files.keys.sorted().map { DirEntry($0, .regular) } }, child: { n, ctx throws(Errno) in
+                guard let f = files[n] else { throw .ENOENT }
+                return file("/proc/sys/\(name)/" + n) { Array((f(ctx) + "\n").utf8) }
+            })
+        }
+        let dirs = ["kernel": table("kernel", kernelFiles), "vm": table("vm", vmFiles), "fs": table("fs", fsFiles)]
+        return dir("/proc/sys", list: { _ in dirs.keys.sorted().map { DirEntry($0, .directory) } }, child: { n, _ throws(Errno) in
+            guard let d = dirs[n] else { throw .ENOENT }
+            return d
         })
     }
 }

@@ -36,7 +36,7 @@ public final class SignalFD: FileDescription, @unchecked Sendable {
         let m = mask
         let infos: [SignalInfo] = t.kernel.locked {
             var out: [SignalInfo] = []
-            while out.count < room, let i = t.pending.dequeue(from: m) ?? t.group.sharedPending.dequeue(from: m) { out.append(i) }
+            while out.count < room, let i = t.dequeueSignalLocked(from: m) { out.append(i) }
             return out
         }
         if infos.isEmpty { throw .EAGAIN }

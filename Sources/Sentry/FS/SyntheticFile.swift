@@ -45,9 +45,14 @@ final class SyntheticFileNode: Inode, @unchecked Sendable {
     let ino: UInt64
     let mode: UInt32
     let contents: () throws(Errno) -> [UInt8]
+    /// Made at the first read rather than at open, as seq_file makes them
+    /// (/proc/PID/syscall names the read that reads it).
+    let atFirstRead: Bool
 
-    init(path: String, device: UInt64, mode: UInt32 = 0o444, contents: @escaping () throws(Errno) -> [UInt8]) {
+    init(path: String, device: UInt64, mode: UInt32 = 0o444, atFirstRead: Bool = false,
+         contents: @escaping () throws(Errno) -> [UInt8]) {
         self.device = device; self.ino = syntheticInode(path); self.mode = mode; self.contents = contents
+        self.atFirstRead = atFirstRead
     }
 
     override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFREG | mode, inode: ino, device: device) }  // size 0, as procfs says
@@ -55,7 +60,8 @@ final class SyntheticFileNode: Inode, @unchecked Sendable {
     override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
         if flags.contains(.path) { return PathOnlyFile(location: location, flags: flags) }
         if flags.writable { throw .EACCES }
-        let f = SnapshotFile(path: location.path, contents: try contents(), flags: flags)
+        let f = atFirstRead ? SnapshotFile(path: location.path, flags: flags, generator: contents)
+            : SnapshotFile(path: location.path, contents: try contents(), flags: flags)
         f.location = location
         return f
     }
@@ -112,14 +118,34 @@ final class PathOnlyFile: FileDescription, @unchecked Sendable {
 /// (the /proc files): reads see one consistent snapshot, as seq_file gives.
 /// Sendable: contents immutable, the offset behind its Mutex.
 public final class SnapshotFile: FileDescription, @unchecked Sendable {
-    let contents: [UInt8]
+    private let made: Mutex<[UInt8]?>
+    private let generator: (() throws(Errno) -> [UInt8])?
     let path: String
     private let offset = Mutex<Int64>(0)
 
     public init(path: String, contents: [UInt8], flags: OpenFlags) {
-        self.contents = contents
+        self.made = Mutex(contents)
+        self.generator = nil
         self.path = path
         super.init(flags: flags)
+    }
+
+    /// Contents made when first needed.
+    init(path: String, flags: OpenFlags, generator: @escaping () throws(Errno) -> [UInt8]) {
+        self.made = Mutex(nil)
+        self.generator = generator
+        self.path = path
+        super.init(flags: flags)
+    }
+
+    /// The bytes, made now if they were not yet (the first maker wins).
+    func contents() throws(Errno) -> [UInt8] {
+        if let c = made.withLock({ $0 }) { return c }
+        let fresh = try generator?() ?? []
+        return made.withLock { m in
+            if m == nil { m = fresh }
+            return m!
+        }
     }
 
     public override var displayPath: String { path }
@@ -136,6 +162,7 @@ public final class SnapshotFile: FileDescription, @unchecked Sendable {
     public override func pread(into bufs: [UnsafeMutableRawBufferPointer], at offset: Int64) throws(Errno) -> Int {
         guard flags.readable else { throw .EBADF }
         guard offset >= 0 else { throw .EINVAL }
+        let contents = try self.contents()
         var at = Int(min(offset, Int64(contents.count))), total = 0
         for b in bufs where at < contents.count {
             let n = min(b.count, contents.count - at)
@@ -153,7 +180,7 @@ public final class SnapshotFile: FileDescription, @unchecked Sendable {
             switch whence {
             case SEEK_SET: base = 0
             case SEEK_CUR: base = o
-            case SEEK_END: base = Int64(contents.count)
+            case SEEK_END: base = Int64(try contents().count)
             default: throw .EINVAL
             }
             let (n, overflow) = base.addingReportingOverflow(off)

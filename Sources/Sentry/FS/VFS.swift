@@ -271,6 +271,12 @@ public final class VFS: Sendable {
         return try openExisting(loc, flags: flags, ctx)
     }
 
+    /// Opens the file at a place already found (execveat's AT_EMPTY_PATH
+    /// reopening its descriptor's file, an O_PATH one included).
+    public func open(at loc: Location, flags: OpenFlags, _ ctx: WalkContext) throws(Errno) -> FileDescription {
+        try openExisting(loc, flags: flags, ctx)
+    }
+
     private func openExisting(_ loc: Location, flags: OpenFlags, _ ctx: WalkContext) throws(Errno) -> FileDescription {
         let kind = loc.inode.kind
         if let link = loc.inode as? SyntheticLinkNode, let file = link.described, !flags.contains(.noFollow) {

@@ -11,7 +11,22 @@ public struct CloneArgs: Sendable {
     public var exitSignal: Int32 = 0
     /// CLONE_PIDFD: where the new process's pidfd number goes (clone's parent_tid, clone3's pidfd).
     public var pidfdAddress = GuestAddress.null
+    /// clone3's set_tid: the pids asked for, outermost namespace last.
+    public var requestedTIDs: [Int32] = []
+    /// clone3's cgroup: a descriptor of a cgroup directory (CLONE_INTO_CGROUP).
+    public var cgroupFD: Int32 = -1
     public init(flags: UInt64) { self.flags = flags }
+
+    /// The exit signal's bits in legacy clone's flags.
+    public static let CSIGNAL: UInt64 = 0xff
+    public static let CLONE_NEWTIME: UInt64 = 0x80
+    /// clone3 only: the child starts with every caught signal back at SIG_DFL.
+    public static let CLONE_CLEAR_SIGHAND: UInt64 = 0x1_0000_0000
+    /// clone3 only: the child starts in the cgroup `cgroupFD` names.
+    public static let CLONE_INTO_CGROUP: UInt64 = 0x2_0000_0000
+    /// struct clone_args: 64 bytes in 5.3, 80 with set_tid (5.5), 88 with cgroup (5.7).
+    public static let sizeVer0: UInt64 = 64, sizeVer1: UInt64 = 80
+    public static let sizeVer2 = 88
 
     public static let CLONE_VM: UInt64 = 0x100, CLONE_FS: UInt64 = 0x200, CLONE_FILES: UInt64 = 0x400
     public static let CLONE_SIGHAND: UInt64 = 0x800, CLONE_PIDFD: UInt64 = 0x1000, CLONE_PTRACE: UInt64 = 0x2000
@@ -34,9 +49,21 @@ extension Task {
         if has(CloneArgs.CLONE_SIGHAND) && !has(CloneArgs.CLONE_VM) { throw .EINVAL }
         if has(CloneArgs.CLONE_FS) && has(CloneArgs.CLONE_NEWNS) { throw .EINVAL }
         if has(CloneArgs.CLONE_PARENT) && group === kernel.locked({ kernel.initGroup }) { throw .EINVAL }
-        if f & CloneArgs.namespaceFlags != 0 { throw .EPERM }
         // A pidfd names a process: not a thread; and not detached (6.1).
         if has(CloneArgs.CLONE_PIDFD) && (has(CloneArgs.CLONE_THREAD) || has(CloneArgs.CLONE_DETACHED)) { throw .EINVAL }
+        if f & CloneArgs.namespaceFlags != 0 { throw .EPERM }
+        // alloc_pid's set_tid rules: one pid namespace here, so one pid, in
+        // range, and choosing it needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE.
+        var requested: Int32?
+        if !a.requestedTIDs.isEmpty {
+            guard a.requestedTIDs.count == 1, let tid = a.requestedTIDs.first, tid >= 1, tid < Kernel.pidMax else { throw .EINVAL }
+            let caps = attributes.withLock { $0.credentials }
+            guard caps.capable(Credentials.CAP_SYS_ADMIN) || caps.capable(Credentials.CAP_CHECKPOINT_RESTORE) else { throw .EPERM }
+            requested = tid
+        }
+        // cgroup_css_set_fork: the descriptor must be a directory of a cgroup
+        // filesystem; the sandbox has none, so every descriptor is EBADF.
+        if has(CloneArgs.CLONE_INTO_CGROUP) { throw .EBADF }
         let thread = has(CloneArgs.CLONE_THREAD)
 
         let childMM: MemoryManager
@@ -59,16 +86,23 @@ extension Task {
         if a.stack != 0 { childRegs.raw.rsp = a.stack }
         if has(CloneArgs.CLONE_SETTLS) { childRegs.raw.fs_base = a.tls }
 
-        let child: Task? = kernel.locked {
-            if killed || group.exitStatus != nil { return nil }
-            let tid = kernel.allocateID()
+        let childResult: Result<Task, Errno> = kernel.locked {
+            if killed || group.exitStatus != nil { return .failure(.EINTR) }
+            let tid: Int32
+            if let requested {
+                if kernel.tasks[requested] != nil || kernel.groups[requested] != nil { return .failure(.EEXIST) }
+                tid = requested
+            } else {
+                tid = kernel.allocateID()
+            }
             let g: ThreadGroup
             if thread {
                 g = group
             } else {
                 let parent = has(CloneArgs.CLONE_PARENT) ? group.parent : group
                 g = ThreadGroup(pid: tid, parent: parent, pgid: group.pgid, sid: group.sid,
-                                handlers: has(CloneArgs.CLONE_SIGHAND) ? group.handlers : group.handlers.copy(),
+                                handlers: has(CloneArgs.CLONE_SIGHAND) ? group.handlers
+                                    : has(CloneArgs.CLONE_CLEAR_SIGHAND) ? group.handlers.copyResettingCaught() : group.handlers.copy(),
                                 limits: group.limits.withLock { $0 },
                                 // Legacy clone takes any CSIGNAL value; one that is no
                                 // signal is simply never sent (clone3 refuses it). A
@@ -85,17 +119,21 @@ extension Task {
                          context: context, regs: childRegs, executablePath: executablePath,
                          argv: commandLine, envp: environment, attributes: attributes.withLock { $0.forChild() })
             t.signalMask = signalMask
+            if has(CloneArgs.CLONE_IO) { t.ioContext = ioContext }
             // A new stack for a sibling sharing the mm: the alternate stack is not inherited.
             if !has(CloneArgs.CLONE_VM) || has(CloneArgs.CLONE_VFORK) { t.altStack = altStack }
             if !has(CloneArgs.CLONE_VM) { t.rseq = rseq }   // rseq_fork
             g.tasks.append(t)
             kernel.tasks[tid] = t
-            return t
+            return .success(t)
         }
-        guard let child else {
+        let child: Task
+        switch childResult {
+        case .success(let t): child = t
+        case .failure(let e):
             childFDs.releaseUser()
             if let ticket { space.abandon(ticket) }
-            throw .EINTR
+            throw e
         }
         kernel.tracer?.showPIDs.store(true, ordering: .relaxed)
 

@@ -4,10 +4,17 @@ import Glibc
 /// old one is dropped only once the new one is ready, so a failed exec
 /// returns an errno to a still-intact process.
 extension Task {
-    public func execve(path: String, from start: Location, argv: [String], envp: [String]) throws(Errno) {
-        let requestedPath = path   // bprm->filename: comm comes from it, even for a script
+    /// `filename` is bprm->filename when it is not `path` (execveat's
+    /// /dev/fd/N names); `place` the file itself for AT_EMPTY_PATH.
+    public func execve(path: String, from start: Location, argv: [String], envp: [String],
+                       filename: String? = nil, place: Location? = nil, pathInaccessible: Bool = false) throws(Errno) {
+        // bprm->filename: comm and AT_EXECFN come from it, even for a script.
+        let requestedPath = filename ?? path
         let exe: Executable
-        do { exe = try kernel.findExecutable(path, argv: argv, from: start, self) } catch {
+        do {
+            exe = try kernel.findExecutable(path, argv: argv, from: start, self, place: place, filename: requestedPath,
+                                            pathInaccessible: pathInaccessible)
+        } catch {
             switch error {
             case .load(.notFound): throw .ENOENT
             case .load(.unreadable(_, let e)): throw e
@@ -22,7 +29,7 @@ extension Task {
             case .guest(_, let e): throw e
             }
         }
-        let (program, interpreter, path, argv) = (exe.program, exe.interpreter, exe.path, exe.argv)
+        let (program, interpreter, argv) = (exe.program, exe.interpreter, exe.argv)
 
         // When no other task uses this mm (no other thread, no vfork parent or
         // CLONE_VM sibling), the task keeps its stub: the image is built on
@@ -40,7 +47,7 @@ extension Task {
         let loaded: Loader.Result
         // The credentials exec gives (no set-id files in the sentry): known before the point of no return.
         let execAttributes = attributes.withLock { a in var n = a; n.applyExec(executablePath: requestedPath); return n }
-        do { loaded = try Loader.load(program, interpreter: interpreter, into: newMM, argv: argv, envp: envp, execfn: path,
+        do { loaded = try Loader.load(program, interpreter: interpreter, into: newMM, argv: argv, envp: envp, execfn: requestedPath,
                                       ids: .init(execAttributes.credentials)) } catch {
             newSpace?.leave()
             throw error == .EFAULT ? .ENOMEM : error
@@ -75,6 +82,9 @@ extension Task {
             // The same stub: empty it, then mirror the new image into it.
             do throws(PlatformError) {
                 try newMM.attach(space, clearing: kernel.layout.minAddress..<kernel.layout.top)
+                // fpu_flush_thread: the new program starts with the FPU and
+                // SSE state a fresh process has (a new stub has it already).
+                try context.setFPUState(space, XSave.initialState(like: try context.fpuState(space)))
             } catch {
                 mm = newMM
                 platformFailed(error)
@@ -93,9 +103,7 @@ extension Task {
                 group.handlers = group.handlers.copy()
             }
             // Caught signals revert to the default; ignored ones stay ignored.
-            for i in 1...64 where group.handlers.actions[i].handler > SignalAction.SIG_IGN {
-                group.handlers.actions[i] = SignalAction()
-            }
+            group.handlers.resetCaught()
             altStack = AltStack()
         }
         restartBlock = nil

@@ -14,16 +14,26 @@ public struct Executable: Sendable {
 extension Kernel {
     /// Follows `#!` lines (up to four nested interpreters, as Linux's
     /// exec_binprm allows) to an ELF program and loads its headers.
-    public func findExecutable(_ path: String, argv: [String], from start: Location, _ ctx: WalkContext) throws(StartError) -> Executable {
-        var path = path, argv = argv
+    /// `place`, when given, is the file itself (execveat's AT_EMPTY_PATH);
+    /// `filename` is bprm->filename, the name a script's interpreter is
+    /// given; `pathInaccessible` says that name leads nowhere after the exec
+    /// (a close-on-exec descriptor's /dev/fd/N), so a script is ENOENT.
+    public func findExecutable(_ path: String, argv: [String], from start: Location, _ ctx: WalkContext,
+                               place: Location? = nil, filename: String? = nil,
+                               pathInaccessible: Bool = false) throws(StartError) -> Executable {
+        var path = path, argv = argv, place = place
+        var scriptName = filename ?? path
         for _ in 0..<5 {
             do {
-                let (program, interpreter) = try loadImage(path, from: start, ctx)
+                let (program, interpreter) = try loadImage(path, at: place, from: start, ctx)
                 return Executable(program: program, interpreter: interpreter, path: path, argv: argv)
             } catch {
-                guard case .load(.notELF) = error, let (interp, arg) = scriptInterpreter(path, from: start, ctx) else { throw error }
-                argv = [interp] + (arg.map { [$0] } ?? []) + [path] + argv.dropFirst()
+                guard case .load(.notELF) = error, let (interp, arg) = scriptInterpreter(path, at: place, from: start, ctx) else { throw error }
+                if pathInaccessible { throw .guest("\(scriptName): a script behind a close-on-exec descriptor", .ENOENT) }
+                argv = [interp] + (arg.map { [$0] } ?? []) + [scriptName] + argv.dropFirst()
                 path = interp
+                scriptName = interp
+                place = nil
             }
         }
         throw .guest("\(path): too many levels of #! interpreters", .ELOOP)
@@ -31,8 +41,12 @@ extension Kernel {
 
     /// `#!interpreter [arg]` from the first line of a script; nil when the
     /// file is no script or names no interpreter (execve's ENOEXEC).
-    private func scriptInterpreter(_ path: String, from start: Location, _ ctx: WalkContext) -> (String, String?)? {
-        guard let file = try? vfs.open(path, from: start, flags: [.nonBlock], mode: 0, ctx) else { return nil }
+    private func scriptInterpreter(_ path: String, at place: Location?, from start: Location, _ ctx: WalkContext) -> (String, String?)? {
+        let opened: FileDescription?
+        if let place { opened = try? vfs.open(at: place, flags: [.nonBlock], ctx) } else {
+            opened = try? vfs.open(path, from: start, flags: [.nonBlock], mode: 0, ctx)
+        }
+        guard let file = opened else { return nil }
         let buf = Self.readPrefix(file, 256)
         guard buf.count > 2, buf[0] == 0x23, buf[1] == 0x21 else { return nil }
         let line = buf[2...].prefix { $0 != 0x0a }
@@ -47,8 +61,9 @@ extension Kernel {
     /// Opens and validates an ELF executable inside the guest's view, and the
     /// interpreter its PT_INTERP names: each a regular file, on any mount,
     /// with an execute bit set.
-    func loadImage(_ path: String, from start: Location, _ ctx: WalkContext) throws(StartError) -> (program: ProgramFile, interpreter: ProgramFile?) {
-        let program = try openProgram(path, from: start, ctx)
+    func loadImage(_ path: String, at place: Location? = nil, from start: Location,
+                   _ ctx: WalkContext) throws(StartError) -> (program: ProgramFile, interpreter: ProgramFile?) {
+        let program = try openProgram(path, at: place, from: start, ctx)
         guard let interp = program.image.interpreter else { return (program, nil) }
         // open_exec: found in the guest's view (a relative name from the
         // cwd), a regular file with execute permission, an ELF of our machine.
@@ -61,18 +76,22 @@ extension Kernel {
     }
 
     /// Opens `path` and validates its ELF headers.
-    private func openProgram(_ path: String, from start: Location, _ ctx: WalkContext) throws(StartError) -> ProgramFile {
+    private func openProgram(_ path: String, at place: Location? = nil, from start: Location, _ ctx: WalkContext) throws(StartError) -> ProgramFile {
         func failure(_ error: Errno) -> StartError {
             error == .ENOENT || error == .ENOTDIR ? .load(.notFound(path)) : .load(.unreadable(path, error))
         }
         // What execve checks comes before the open, which would wait for a
         // writer on a FIFO; O_NONBLOCK covers a swap in between.
         let first: Glibc.stat
-        do { first = try vfs.stat(path, from: start, followLast: true, ctx) } catch { throw failure(error) }
+        do throws(Errno) {
+            if let place { first = try place.inode.stat() } else { first = try vfs.stat(path, from: start, followLast: true, ctx) }
+        } catch { throw failure(error) }
         do { try Self.checkExecutable(first, path) } catch { throw .load(error) }
         let file: FileDescription, st: Glibc.stat
-        do {
-            file = try vfs.open(path, from: start, flags: [.nonBlock], mode: 0, ctx)
+        do throws(Errno) {
+            if let place { file = try vfs.open(at: place, flags: [.nonBlock], ctx) } else {
+                file = try vfs.open(path, from: start, flags: [.nonBlock], mode: 0, ctx)
+            }
             st = try file.stat()
         } catch { throw failure(error) }
         do { try Self.checkExecutable(st, path) } catch { throw .load(error) }

@@ -90,10 +90,13 @@ public final class Kernel: @unchecked Sendable {
     }
 
     /// A fresh id for a task or process, unique among the living (and zombies).
+    /// /proc/sys/kernel/pid_max: pids are below it.
+    public static let pidMax: Int32 = 4_194_304
+
     func allocateID() -> Int32 {
-        while tasks[nextID] != nil || groups[nextID] != nil { nextID = nextID >= 4_194_304 ? 2 : nextID + 1 }
+        while tasks[nextID] != nil || groups[nextID] != nil { nextID = nextID >= Self.pidMax - 1 ? 2 : nextID + 1 }
         let id = nextID
-        nextID = nextID >= 4_194_304 ? 2 : nextID + 1
+        nextID = nextID >= Self.pidMax - 1 ? 2 : nextID + 1
         return id
     }
 
@@ -207,6 +210,7 @@ public final class Kernel: @unchecked Sendable {
         regs.raw.rax = 0; regs.raw.rbx = 0; regs.raw.rcx = 0; regs.raw.rdx = 0; regs.raw.rsi = 0; regs.raw.rdi = 0
         regs.raw.rbp = 0; regs.raw.r8 = 0; regs.raw.r9 = 0; regs.raw.r10 = 0; regs.raw.r11 = 0; regs.raw.r12 = 0
         regs.raw.r13 = 0; regs.raw.r14 = 0; regs.raw.r15 = 0; regs.raw.fs_base = 0; regs.raw.gs_base = 0
+        regs.raw.eflags = StartState.rflags
         SyscallABI.leaveSyscall(&regs.raw)
         regs.ip = loaded.entry.rawValue
         regs.sp = loaded.stackPointer.rawValue

@@ -26,11 +26,31 @@ extension Kernel: SandboxView {
         set { locked { utsHostname = newValue } }
     }
 
+    /// The sentry's controlling terminal as new_encode_dev numbers it
+    /// (stat's tty_nr), nil without one.
+    static let hostTerminal: UInt32? = {
+        let fd = Glibc.open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = Glibc.stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        // Linux's /dev/tty is the terminal itself; the name that fd has is the real device.
+        var name = [CChar](repeating: 0, count: 256)
+        var rdev = st.st_rdev
+        if ttyname_r(fd, &name, name.count) == 0 {
+            var real = Glibc.stat()
+            if lstat(name, &real) == 0 { rdev = real.st_rdev }
+        }
+        let major = UInt32((rdev >> 8) & 0xfff), minor = UInt32((rdev & 0xff) | ((rdev >> 12) & 0xfff00))
+        return (minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)
+    }()
+
     /// The release uname and /proc report.
     public static let release = "6.1.0-sentry"
 }
 
 extension Task {
+    public var processIOAccounting: IOAccounting { group.ioAccounting }
     public var resourceLimits: [Int32: (cur: UInt64, max: UInt64)] { group.limits.withLock { $0 } }
     public var taskAttributes: TaskAttributes { attributes.withLock { $0 } }
     public var lockedMemoryBytes: UInt64 {
@@ -59,6 +79,13 @@ extension Task {
                 else if h != SignalAction.SIG_DFL { s.caught |= 1 << UInt64(n - 1) }
             }
             s.foregroundPGID = kernel.hostForegroundLocked(sid: group.sid)
+            // The sentry's own terminal is the controlling terminal of the
+            // session it started the guest in; a new session has none.
+            if let tty = Kernel.hostTerminal, group.sid == kernel.initGroup?.sid {
+                s.ttyNumber = tty
+                s.ttyForeground = s.foregroundPGID
+            }
+            s.voluntarySwitches = voluntarySwitches.load(ordering: .relaxed)
             return s
         }
     }

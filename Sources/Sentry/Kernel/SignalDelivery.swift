@@ -39,7 +39,7 @@ extension Task {
                 if killed || group.exitStatus != nil { return .killed }
                 if group.stopped { return .stopped }
                 let allowed = ~signalMask
-                guard let info = pending.dequeue(from: allowed) ?? group.sharedPending.dequeue(from: allowed) else { return .none }
+                guard let info = dequeueSignalLocked(from: allowed) else { return .none }
                 let action = group.handlers.actions[Int(info.signo)]
                 if action.handler > SignalAction.SIG_IGN && action.flags & SignalAction.SA_RESETHAND != 0 {
                     group.handlers.actions[Int(info.signo)] = SignalAction()
@@ -97,17 +97,14 @@ extension Task {
 
     // MARK: - Frames
 
-    private func altStackFlags(_ sp: UInt64) -> Int32 {
-        if !altStack.enabled { return AltStack.SS_DISABLE }
-        return altStack.contains(sp) ? AltStack.SS_ONSTACK : 0
-    }
-
     func setUpFrame(_ info: SignalInfo, _ action: SignalAction) throws(Errno) {
         guard action.flags & SignalAction.SA_RESTORER != 0 else { throw .EFAULT }   // x86-64 requires a restorer
         rseqSignalDelivered(info.signo)
         let (mask, stack) = kernel.locked { (savedMask ?? signalMask, altStack) }
         var sp = regs.sp &- SignalFrame.redZone
-        if action.flags & SignalAction.SA_ONSTACK != 0 && stack.enabled && !stack.contains(regs.sp) {
+        // get_sigframe: SA_ONSTACK moves to the alternate stack when it is
+        // armed and not in use (sas_ss_flags(sp) == 0).
+        if action.flags & SignalAction.SA_ONSTACK != 0 && stack.enabled && !stack.onStack(regs.sp) {
             sp = stack.sp &+ stack.size   // the guest's numbers: a frame there that wraps faults, as on Linux
         }
         let fpu: [UInt8]
@@ -123,7 +120,8 @@ extension Task {
         f.store(action.restorer, at: SignalFrame.pretcode)
         let uc = SignalFrame.ucontext
         f.store(UContext.UC_FP_XSTATE | UContext.UC_SIGCONTEXT_SS | UContext.UC_STRICT_RESTORE_SS, at: uc + UContext.flags)
-        f.store(stack.sp, at: uc + UContext.stackSP); f.store(altStackFlags(regs.sp), at: uc + UContext.stackFlags)
+        // __save_altstack: the stack as registered, its flags as set.
+        f.store(stack.sp, at: uc + UContext.stackSP); f.store(stack.flags, at: uc + UContext.stackFlags)
         f.store(stack.size, at: uc + UContext.stackSize)
         let r = regs.raw
         let sc = SignalFrame.sigcontext
@@ -154,7 +152,8 @@ extension Task {
             if action.flags & SignalAction.SA_NODEFER == 0 { signalMask |= SignalQueue.bit(Signal(info.signo)) }
             signalMask &= ~SignalSets.unblockable
             savedMask = nil
-            if altStack.flags & AltStack.SS_AUTODISARM != 0 && altStack.contains(sp) { altStack = AltStack() }
+            // signal_delivered: an SS_AUTODISARM stack is disarmed for the handler's run.
+            if altStack.flags & AltStack.SS_AUTODISARM != 0 { altStack = AltStack() }
         }
     }
 
@@ -184,10 +183,8 @@ extension Task {
             regs.raw = r
             kernel.locked {
                 signalMask = mask & ~SignalSets.unblockable
-                // restore_altstack: only while not running on the alternate stack.
-                if !altStack.contains(regs.sp) && (ss.flags == 0 || ss.flags == AltStack.SS_DISABLE) {
-                    altStack = AltStack(sp: ss.sp, flags: ss.flags, size: ss.size)
-                }
+                // restore_altstack: do_sigaltstack with the frame's stack_t, its errors squashed.
+                try? altStack.change(sp: ss.sp, flags: ss.flags, size: ss.size, currentSP: regs.sp)
             }
         } catch {
             kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGSEGV, coreDumped: false)) }

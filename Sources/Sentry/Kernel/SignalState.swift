@@ -27,6 +27,23 @@ public final class SignalHandlers: @unchecked Sendable {
         return c
     }
 
+    /// flush_signal_handlers(t, 0), for exec and CLONE_CLEAR_SIGHAND: caught
+    /// signals go back to SIG_DFL, ignored ones stay ignored, and every
+    /// action loses its flags, restorer and mask.
+    func resetCaught() {
+        for i in actions.indices {
+            var a = SignalAction()
+            if actions[i].handler == SignalAction.SIG_IGN { a.handler = SignalAction.SIG_IGN }
+            actions[i] = a
+        }
+    }
+
+    func copyResettingCaught() -> SignalHandlers {
+        let c = copy()
+        c.resetCaught()
+        return c
+    }
+
     /// Whether sending `sig` would do nothing at all (ignored, unblocked).
     func ignores(_ sig: Signal) -> Bool {
         let a = actions[Int(sig.rawValue)]
@@ -98,6 +115,18 @@ public struct SignalQueue: Sendable {
         infos[info.signo, default: []].append(info)
     }
 
+    /// A POSIX timer expired while its last signal is still queued: that
+    /// signal's si_overrun grows, no second one is queued (send_sigqueue of
+    /// the timer's one preallocated sigqueue). Returns the new count, or nil
+    /// when no signal of the timer is queued.
+    public mutating func countOverrun(timer id: Int32, signo: Int32) -> Int32? {
+        guard var list = infos[signo],
+              let i = list.firstIndex(where: { $0.code == SignalInfo.SI_TIMER && $0.timerID == id }) else { return nil }
+        if list[i].overrun < Int32.max { list[i].overrun += 1 }   // capped at INT_MAX, as timer_overrun_to_int
+        infos[signo] = list
+        return list[i].overrun
+    }
+
     /// Removes one instance of the lowest signal in `set`.
     public mutating func dequeue(from set: UInt64) -> SignalInfo? {
         let ready = bits & set
@@ -135,6 +164,33 @@ public struct AltStack: Sendable {
     public var flags: Int32 = 2   // SS_DISABLE
     public var size: UInt64 = 0
     public static let SS_ONSTACK: Int32 = 1, SS_DISABLE: Int32 = 2, SS_AUTODISARM: Int32 = Int32(bitPattern: 0x8000_0000)
-    public var enabled: Bool { flags & Self.SS_DISABLE == 0 }
-    public func contains(_ sp: UInt64) -> Bool { enabled && sp > self.sp && sp - self.sp <= size }
+    /// MINSIGSTKSZ: the smallest stack sigaltstack takes.
+    public static let minimumSize: UInt64 = 2048
+
+    public var enabled: Bool { size != 0 }
+    /// on_sig_stack: a stack armed with SS_AUTODISARM is never "on" (a new
+    /// signal may always use it).
+    public func onStack(_ sp: UInt64) -> Bool {
+        flags & Self.SS_AUTODISARM == 0 && sp > self.sp && sp - self.sp <= size
+    }
+    /// What sigaltstack reports: sas_ss_flags(sp) plus the SS_FLAG_BITS set.
+    public func reportedFlags(_ sp: UInt64) -> Int32 {
+        (size == 0 ? Self.SS_DISABLE : onStack(sp) ? Self.SS_ONSTACK : 0) | (flags & Self.SS_AUTODISARM)
+    }
+
+    /// do_sigaltstack's change, for sigaltstack(2) and rt_sigreturn's
+    /// restore_altstack: refused while running on the stack, the mode must
+    /// be 0, SS_ONSTACK or SS_DISABLE, and an enabled stack MINSIGSTKSZ long.
+    /// The flags are kept as given (SS_AUTODISARM included).
+    public mutating func change(sp: UInt64, flags: Int32, size: UInt64, currentSP: UInt64) throws(Errno) {
+        if onStack(currentSP) { throw .EPERM }
+        let mode = flags & ~Self.SS_AUTODISARM
+        guard mode == 0 || mode == Self.SS_DISABLE || mode == Self.SS_ONSTACK else { throw .EINVAL }
+        if mode == Self.SS_DISABLE {
+            self = AltStack(sp: 0, flags: flags, size: 0)
+        } else {
+            guard size >= Self.minimumSize else { throw .ENOMEM }
+            self = AltStack(sp: sp, flags: flags, size: size)
+        }
+    }
 }

@@ -42,6 +42,16 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
         set { image.withLock { $0.fds = newValue } }
     }
     public let fs: FSContext
+    /// Its read/write counters (/proc/PID/task/TID/io).
+    public let ioAccounting = IOAccounting()
+    /// The call the task sleeps in, as /proc/PID/syscall shows it to others:
+    /// number, six arguments, stack and instruction pointers (nil: running).
+    let sleepingIn = Mutex<[UInt64]?>(nil)
+    /// Times the task slept in `block` (/proc's voluntary_ctxt_switches).
+    let voluntarySwitches = Atomic<UInt64>(0)
+    /// The block I/O context (kcmp's KCMP_IO): the task's own, or its
+    /// parent's when made with CLONE_IO. Set before the task runs.
+    public internal(set) var ioContext = IOContext()
     public let context: PlatformContext
     public var regs: Registers
 
@@ -145,7 +155,11 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                       interruptible: Bool = true, interruptedBy: Errno = .ERESTARTSYS,
                       _ ready: () throws(Errno) -> Bool) throws(Errno) -> BlockResult {
         for q in queues { q.add(waker) }
-        defer { for q in queues { q.remove(waker) } }
+        sleepingIn.withLock { $0 = syscallLine(regs) }
+        defer {
+            sleepingIn.withLock { $0 = nil }
+            for q in queues { q.remove(waker) }
+        }
         var fds = hostFDs + [pollfd(fd: waker.fd, events: Int16(POLLIN), revents: 0)]
         while true {
             if try ready() { return .ready }
@@ -157,11 +171,29 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                 timeout = deadline.remaining
                 if timeout == 0 { return .timedOut }
             }
+            voluntarySwitches.add(1, ordering: .relaxed)
             let r = fds.withUnsafeMutableBufferPointer { sw_ppoll($0.baseAddress!, UInt($0.count), timeout) }
             if r < 0 && r != -EINTR { throw Errno(-r) }
             if fds[fds.count - 1].revents != 0 { waker.drain() }
             for i in fds.indices { fds[i].revents = 0 }
         }
+    }
+
+    /// collect_syscall's record of `r`: the number (-1 outside a call), the
+    /// six arguments, the stack and instruction pointers.
+    func syscallLine(_ r: Registers) -> [UInt64] {
+        let a = r.syscallArguments
+        return [r.syscallNumber] + (0..<6).map { a[$0] } + [r.sp, r.ip]
+    }
+
+    /// /proc/PID/syscall (proc_pid_syscall): the call the task is in, read by
+    /// itself or while it sleeps; "running" while it runs.
+    public func procSyscallText(readBySelf: Bool) -> String {
+        guard let v = readBySelf ? syscallLine(regs) : sleepingIn.withLock({ $0 }) else { return "running\n" }
+        func hex(_ x: UInt64) -> String { "0x" + String(x, radix: 16) }
+        let nr = Int32(truncatingIfNeeded: v[0])
+        if nr < 0 { return "\(nr) \(hex(v[7])) \(hex(v[8]))\n" }
+        return "\(nr) " + v[1...].map(hex).joined(separator: " ") + "\n"
     }
 
     /// Sleeps until the deadline (nil: none) or a signal (nanosleep, pause, sigsuspend).
@@ -208,4 +240,9 @@ extension Task {
         let stub = kernel.hostPID(of: self).map { (pid: $0, base: kernel.cpuTimeBase(of: self)) }
         kernel.locked { stubClock = stub }
     }
+}
+
+/// A task's I/O context: nothing but an identity shared under CLONE_IO.
+public final class IOContext: Sendable {
+    public init() {}
 }

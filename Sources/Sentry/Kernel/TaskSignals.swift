@@ -65,22 +65,9 @@ extension Task {
 
     public func sigaltstack(_ new: (sp: UInt64, flags: Int32, size: UInt64)?) throws(Errno) -> AltStack {
         try kernel.locked { () throws(Errno) -> AltStack in
-            let old = altStack
-            var reported = old
-            if old.contains(regs.sp) { reported.flags = AltStack.SS_ONSTACK }
-            if let new {
-                if old.contains(regs.sp) { throw .EPERM }
-                let mode = new.flags & ~AltStack.SS_AUTODISARM
-                guard mode == 0 || mode == AltStack.SS_DISABLE || mode == AltStack.SS_ONSTACK else { throw .EINVAL }
-                if mode == AltStack.SS_DISABLE {
-                    altStack = AltStack()
-                } else {
-                    guard new.size >= 2048 else { throw .ENOMEM }   // MINSIGSTKSZ
-                    var s = AltStack()
-                    s.sp = new.sp; s.size = new.size; s.flags = new.flags & AltStack.SS_AUTODISARM
-                    altStack = s
-                }
-            }
+            var reported = altStack
+            reported.flags = altStack.reportedFlags(regs.sp)
+            if let new { try altStack.change(sp: new.sp, flags: new.flags, size: new.size, currentSP: regs.sp) }
             return reported
         }
     }
@@ -95,7 +82,7 @@ extension Task {
         let old = kernel.locked { () -> UInt64 in let m = signalMask; signalMask |= wanted; return m }
         defer { kernel.locked { signalMask = old } }
         let r = try block(on: [group.signalEvents], deadline: deadline, interruptedBy: .EINTR) { () throws(Errno) in
-            got = kernel.locked { pending.dequeue(from: wanted) ?? group.sharedPending.dequeue(from: wanted) }
+            got = kernel.locked { dequeueSignalLocked(from: wanted) }
             return got != nil
         }
         if r == .timedOut { throw .EAGAIN }

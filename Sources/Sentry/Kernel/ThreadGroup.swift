@@ -28,6 +28,8 @@ public final class ThreadGroup: @unchecked Sendable {
     var stopSignal = Signal.SIGSTOP
     var unreportedStop = false
     var unreportedContinue = false
+    /// The process's read/write counters, its dead threads' included (/proc/PID/io).
+    public let ioAccounting = IOAccounting()
     /// Woken when a child changes state (exit, stop, continue).
     let childEvents = WaitQueue()
     /// Woken when the group leaves the stopped state, or a thread exits.

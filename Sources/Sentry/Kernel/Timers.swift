@@ -146,12 +146,16 @@ extension Kernel {
                 guard !g.zombie, g.timers.posix[timer.id] === timer else { return }
                 timer.handle = nil
                 if let sig = timer.signal {
-                    var info = SignalInfo(sig, code: SignalInfo.SI_TIMER)
-                    info.timerID = timer.id
-                    info.value = timer.value
-                    info.overrun = timer.overrun
                     let thread = timer.thread.flatMap { tid in self.tasks[tid] }.flatMap { $0.group === g ? $0 : nil }
-                    self.sendLocked(info, to: g, thread: thread)
+                    // Still queued from an earlier expiry: one more overrun.
+                    let counted = thread != nil ? thread!.pending.countOverrun(timer: timer.id, signo: sig.rawValue)
+                        : g.sharedPending.countOverrun(timer: timer.id, signo: sig.rawValue)
+                    if counted == nil {
+                        var info = SignalInfo(sig, code: SignalInfo.SI_TIMER)
+                        info.timerID = timer.id
+                        info.value = timer.value
+                        self.sendLocked(info, to: g, thread: thread)
+                    }
                 }
                 if timer.interval > 0 {
                     let (next, o) = timer.deadline.addingReportingOverflow(timer.interval)
@@ -204,6 +208,15 @@ extension Task {
     public func timer(_ id: Int32) throws(Errno) -> (Int64, Int64) {
         let t = try posixTimer(id)
         return kernel.locked { (t.deadline == 0 ? 0 : max(1, t.deadline - Deadline.now(t.clock)), t.interval) }
+    }
+
+    /// Takes the next signal in `set`, the thread's own first. A timer's
+    /// signal leaves its overrun as timer_getoverrun's answer until the next
+    /// one is taken (posixtimer_rearm's it_overrun_last). Kernel lock held.
+    func dequeueSignalLocked(from set: UInt64) -> SignalInfo? {
+        guard let info = pending.dequeue(from: set) ?? group.sharedPending.dequeue(from: set) else { return nil }
+        if info.code == SignalInfo.SI_TIMER, let timer = group.timers.posix[info.timerID] { timer.overrun = info.overrun }
+        return info
     }
 
     public func timerOverrun(_ id: Int32) throws(Errno) -> Int32 {

@@ -74,6 +74,9 @@ public final class MemoryManager: Sendable {
     public let imageCache: ImageCache?
     /// Host files' pages mapped MAP_SHARED, one run per file range for the sandbox.
     public let hostPages: HostPageCache?
+    /// membarrier's registrations for this mm (MEMBARRIER_STATE_* ready
+    /// bits); a new mm, at fork or exec, has none.
+    public let membarrierState = Atomic<UInt32>(0)
 
     public init(memory: MemoryFile, space: AddressSpace?, layout: AddressLayout, imageCache: ImageCache? = nil,
                 hostPages: HostPageCache? = nil) {
@@ -107,12 +110,16 @@ public final class MemoryManager: Sendable {
     /// The copy has no host mirror yet.
     public func fork() throws(Errno) -> MemoryManager {
         let child = MemoryManager(memory: memory, space: nil, layout: layout, imageCache: imageCache, hostPages: hostPages)
+        // membarrier registrations belong to the mm and are copied with it.
+        child.membarrierState.store(membarrierState.load(ordering: .relaxed), ordering: .relaxed)
         try state.withLock { (s: inout State) throws(Errno) in
             var copied = VMASet()
             defer { child.state.withLock { $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk } }
-            for v in s.vmas.vmas {
+            for v in s.vmas.vmas where !v.dontCopy {
                 var c = v
-                if v.shared || !v.prot.contains(.write) {
+                if v.wipeOnFork {
+                    c.memOffset = try memory.allocate(v.length)   // handed out zeroed
+                } else if v.shared || !v.prot.contains(.write) {
                     memory.retain(v.memOffset, v.length)
                 } else {
                     c.memOffset = try memory.allocate(v.length)
@@ -325,9 +332,9 @@ public final class MemoryManager: Sendable {
         typealias M = MemoryAdvice
         let mayMove = flags & M.MREMAP_MAYMOVE != 0, fixed = flags & M.MREMAP_FIXED != 0
         let dontUnmap = flags & M.MREMAP_DONTUNMAP != 0
-        guard flags & ~(M.MREMAP_MAYMOVE | M.MREMAP_FIXED | M.MREMAP_DONTUNMAP) == 0, old.isPageAligned,
-              !(fixed && !mayMove), !dontUnmap || mayMove else { throw .EINVAL }
-        if dontUnmap { throw .EINVAL } // not supported for these mappings yet
+        // MREMAP_DONTUNMAP is always a move, and never a resize (the lengths as given).
+        guard flags & ~(M.MREMAP_MAYMOVE | M.MREMAP_FIXED | M.MREMAP_DONTUNMAP) == 0,
+              !(fixed && !mayMove), !dontUnmap || (mayMove && oldLength == newLength), old.isPageAligned else { throw .EINVAL }
         guard let oldLen = GuestAddress(oldLength).pageUp?.rawValue, let newLen = GuestAddress(newLength).pageUp?.rawValue,
               newLen > 0 else { throw .EINVAL }
         guard oldLen > 0 else { throw .EINVAL } // duplicating a shared mapping is not supported
@@ -335,14 +342,18 @@ public final class MemoryManager: Sendable {
         // (munmap's EINVAL), growing finds no VMA to cover it (EFAULT).
         let (oldEnd, oldWraps) = old.rawValue.addingReportingOverflow(oldLen)
         guard !oldWraps, oldEnd <= layout.top.rawValue else { throw newLen < oldLen ? .EINVAL : .EFAULT }
-        if fixed {
+        if fixed || dontUnmap {
+            // mremap_to: the new address (a hint without MREMAP_FIXED) is
+            // page-aligned, inside user space, and apart from the old range.
             let (destEnd, destWraps) = newAddress.rawValue.addingReportingOverflow(newLen)
-            guard !destWraps, destEnd <= layout.top.rawValue else { throw .EINVAL }
+            guard newAddress.isPageAligned, !destWraps, destEnd <= layout.top.rawValue,
+                  !(oldEnd > newAddress.rawValue && destEnd > old.rawValue) else { throw .EINVAL }
         }
         let (growEnd, growWraps) = old.rawValue.addingReportingOverflow(newLen)
         return try state.withLock { (s: inout State) throws(Errno) -> GuestAddress in
             let oldRange = old..<(old + oldLen)
             guard let vma = s.vmas.find(old), vma.end >= oldRange.upperBound else { throw .EFAULT }
+            if dontUnmap { return try moveKeepingOld(&s, vma.slice(oldRange), hint: newAddress, fixed: fixed) }
             if !fixed {
                 if newLen <= oldLen {
                     if newLen < oldLen { try unmapLocked(&s, (old + newLen)..<oldRange.upperBound, mirror: true) }
@@ -374,6 +385,31 @@ public final class MemoryManager: Sendable {
         }
     }
 
+    /// MREMAP_DONTUNMAP: the pages move to the new place and the old range
+    /// stays mapped, empty (a private anonymous mapping reads zeros there).
+    private func moveKeepingOld(_ s: inout State, _ src: VMA, hint: GuestAddress, fixed: Bool) throws(Errno) -> GuestAddress {
+        // The sentry moves private anonymous memory only: file and shared
+        // mappings would need their old range to map the same pages again.
+        guard case .anonymous = src.backing, !src.shared else { throw .EINVAL }
+        let dest: GuestAddress
+        if fixed {
+            try unmapLocked(&s, hint..<(hint + src.length), mirror: true)
+            dest = hint
+        } else if !hint.isNull, hint >= layout.minAddress, s.vmas.isFree(hint..<(hint + src.length)) {
+            dest = hint
+        } else {
+            guard let a = s.vmas.findFreeTopDown(length: src.length, below: layout.mmapBase, above: layout.minAddress) else { throw .ENOMEM }
+            dest = a
+        }
+        let fresh = try memory.allocate(src.length)
+        try move(&s, src, to: dest, newLength: src.length)
+        var emptied = src
+        emptied.memOffset = fresh
+        s.vmas.insert(emptied)
+        try mirror(&s) { (sp) throws(PlatformError) in try sp.map(emptied.range, fileOffset: fresh, prot: emptied.prot) }
+        return dest
+    }
+
     /// Copies `src` into a new chunk of `newLength` at `dest`, dropping `src`.
     private func move(_ s: inout State, _ src: VMA, to dest: GuestAddress, newLength: UInt64) throws(Errno) {
         let off = try memory.allocate(newLength)
@@ -395,7 +431,42 @@ public final class MemoryManager: Sendable {
         guard MemoryAdvice.known.contains(advice) else { throw .EINVAL }
         if len == 0 { return }
         let range = addr..<GuestAddress(end)
+        typealias A = MemoryAdvice
         try state.withLock { (s: inout State) throws(Errno) in
+            // The advice that changes a VMA's flags (madvise_vma_behavior), VMA by VMA.
+            if [A.MADV_DONTFORK, A.MADV_DOFORK, A.MADV_WIPEONFORK, A.MADV_KEEPONFORK].contains(advice) {
+                if advice == A.MADV_WIPEONFORK {
+                    // Only private anonymous memory can be wiped for a child.
+                    for v in s.vmas.overlapping(range) {
+                        if case .file = v.backing { throw .EINVAL }
+                        if v.shared { throw .EINVAL }
+                    }
+                }
+                s.vmas.update(range) { v in
+                    switch advice {
+                    case A.MADV_DONTFORK: v.dontCopy = true
+                    case A.MADV_DOFORK: v.dontCopy = false
+                    case A.MADV_WIPEONFORK: v.wipeOnFork = true
+                    default: v.wipeOnFork = false
+                    }
+                }
+                if !s.vmas.isFullyMapped(range) { throw .ENOMEM }
+                return
+            }
+            // MADV_POPULATE_*: every page is there already; what faulting
+            // them in would refuse is refused (check_vma_flags: EINVAL), a
+            // hole is ENOMEM.
+            if advice == A.MADV_POPULATE_READ || advice == A.MADV_POPULATE_WRITE {
+                var cursor = range.lowerBound
+                for v in s.vmas.overlapping(range) {
+                    guard v.start == cursor else { throw .ENOMEM }
+                    let needed: Prot = advice == A.MADV_POPULATE_WRITE ? .write : .read
+                    guard v.prot.contains(needed) else { throw .EINVAL }
+                    cursor = v.end
+                }
+                if cursor < range.upperBound { throw .ENOMEM }
+                return
+            }
             let discards = advice == MemoryAdvice.MADV_DONTNEED || advice == MemoryAdvice.MADV_FREE
             if discards { try unshareLocked(&s, range) }
             let pieces = s.vmas.overlapping(range)

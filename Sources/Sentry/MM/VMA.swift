@@ -25,6 +25,10 @@ public struct VMA: Sendable, Equatable {
     public var backing: VMABacking
     /// "[heap]", "[stack]" or nil.
     public var name: String?
+    /// MADV_DONTFORK (VM_DONTCOPY): a fork's child does not get it.
+    public var dontCopy = false
+    /// MADV_WIPEONFORK (VM_WIPEONFORK): a fork's child gets it empty.
+    public var wipeOnFork = false
 
     public init(range: Range<GuestAddress>, prot: Prot, maxProt: Prot = [.read, .write, .exec], shared: Bool = false,
                 memOffset: UInt64, backing: VMABacking = .anonymous, name: String? = nil) {
@@ -52,7 +56,8 @@ public struct VMA: Sendable, Equatable {
     /// Whether `next`, starting where this ends, continues it seamlessly.
     func canMerge(with next: VMA) -> Bool {
         guard end == next.start, prot == next.prot, maxProt == next.maxProt, shared == next.shared,
-              name == next.name, next.memOffset == memOffset + length else { return false }
+              name == next.name, next.memOffset == memOffset + length,
+              dontCopy == next.dontCopy, wipeOnFork == next.wipeOnFork else { return false }
         switch (backing, next.backing) {
         case (.anonymous, .anonymous): return true
         case let (.file(f1, o1), .file(f2, o2)):

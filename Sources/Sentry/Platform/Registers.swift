@@ -11,7 +11,10 @@ public struct Registers: Sendable {
     public var ip: UInt64 { get { raw.rip } set { raw.rip = newValue } }
     public var sp: UInt64 { get { raw.rsp } set { raw.rsp = newValue } }
     /// The syscall number as the guest passed it (rax is already -ENOSYS at a trap).
-    public var syscallNumber: UInt64 { raw.orig_rax }
+    /// The number the syscall asked for: do_syscall_64 takes rax as an int
+    /// (`movslq %eax`), so bits 32-63 are ignored and a negative int stays
+    /// out of the table's range.
+    public var syscallNumber: UInt64 { SyscallABI.number(raw.orig_rax) }
     public var returnValue: UInt64 { get { raw.rax } set { raw.rax = newValue } }
     public var fsBase: UInt64 { get { raw.fs_base } set { raw.fs_base = newValue } }
     public var gsBase: UInt64 { get { raw.gs_base } set { raw.gs_base = newValue } }
