@@ -35,35 +35,63 @@ struct GuestIOV {
         return GuestIOV(segs)
     }
 
-    /// `count` bytes from `offset` on, copied out of the guest.
-    func copyIn(_ t: Task, from offset: Int, count: Int) throws(Errno) -> [UInt8] {
+    /// The guest ranges of `count` bytes from `offset` on.
+    func ranges(from offset: Int, count: Int) -> [GuestRange] {
+        GuestRange.prefix(max(0, count), of: GuestRange.dropping(max(0, offset), from: segments.map { GuestRange($0.base, $0.length) }))
+    }
+
+    /// Runs `body` on the bytes `[offset, offset+count)` as they are now:
+    /// the guest's pages, with its memory manager locked (the accessible
+    /// prefix; EFAULT if the first byte faults), or the held bytes. `body`
+    /// must not sleep (see MemoryManager.withGuestBuffers).
+    func withSource<R>(_ t: Task, from offset: Int, count: Int,
+                       _ body: ([UnsafeRawBufferPointer]) throws(Errno) -> R) throws(Errno) -> R {
         if let held {
             let from = min(max(0, offset), held.count)
-            return Array(held[from..<(from + min(max(0, count), held.count - from))])
+            let n = min(max(0, count), held.count - from)
+            return try Errno.typed { try held.withUnsafeBytes { b in try body([UnsafeRawBufferPointer(rebasing: b[from..<(from + n)])]) } }
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(count)
-        var skip = offset
-        for (b, l) in segments where out.count < count {
-            if skip >= l { skip -= l; continue }
-            let n = min(l - skip, count - out.count)
-            out += try t.mm.copyIn(b + UInt64(skip), n)
-            skip = 0
+        return try t.mm.withGuestBuffers(ranges(from: offset, count: count), write: false) { (bufs) throws(Errno) -> R in
+            try body(bufs.map { UnsafeRawBufferPointer($0) })
         }
-        return out
+    }
+
+    /// Runs `body` on the guest's buffers from `offset` on (the accessible
+    /// prefix; EFAULT if the first byte faults), its memory manager locked.
+    func withTarget<R>(_ t: Task, at offset: Int, _ body: ([UnsafeMutableRawBufferPointer]) throws(Errno) -> R) throws(Errno) -> R {
+        try t.mm.withGuestBuffers(ranges(from: offset, count: total - offset), write: true, body)
+    }
+
+    /// `count` bytes from `offset` on, copied out of the guest (EFAULT unless all are there).
+    func copyIn(_ t: Task, from offset: Int, count: Int) throws(Errno) -> [UInt8] {
+        if count <= 0 { return [] }
+        return try withSource(t, from: offset, count: count) { (bufs) throws(Errno) -> [UInt8] in
+            guard bufs.reduce(0, { $0 + $1.count }) >= count else { throw .EFAULT }
+            return [UInt8](unsafeUninitializedCapacity: count) { out, n in
+                for b in bufs where n < count {
+                    let c = min(b.count, count - n)
+                    memcpy(out.baseAddress! + n, b.baseAddress!, c)
+                    n += c
+                }
+            }
+        }
     }
 
     /// Writes `bytes` into the list from `offset` on.
     func copyOut(_ t: Task, _ bytes: [UInt8], at offset: Int) throws(Errno) {
-        var skip = offset
-        var at = 0
-        for (b, l) in segments where at < bytes.count {
-            if skip >= l { skip -= l; continue }
-            let n = min(l - skip, bytes.count - at)
-            try t.mm.copyOut(b + UInt64(skip), Array(bytes[at..<(at + n)]))
-            at += n
-            skip = 0
+        guard !bytes.isEmpty else { return }
+        let done = try withTarget(t, at: offset) { (bufs) throws(Errno) -> Int in
+            bytes.withUnsafeBytes { src in
+                var at = 0
+                for b in bufs where at < src.count {
+                    let n = min(b.count, src.count - at)
+                    memcpy(b.baseAddress!, src.baseAddress! + at, n)
+                    at += n
+                }
+                return at
+            }
         }
+        guard done == bytes.count else { throw .EFAULT }
     }
 }
 
@@ -198,10 +226,14 @@ extension Sockets {
                     let n = try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: timeout) { () throws(Errno) -> Int in
                         let room = try ep.streamSendSpace()
                         guard room > 0 else { throw .EAGAIN }
-                        let chunk = min(iov.total - sent, room, 1 << 16)
-                        let data = try iov.copyIn(t, from: sent, count: chunk)
-                        try ep.send(SocketMessage(data: data, rights: sent == 0 ? rights : [], credentials: creds, from: from,
-                                                  sender: ep.account), to: nil)
+                        // Straight from the guest's pages into the peer's queue; a
+                        // fault part-way sends what came before it.
+                        let chunk = try iov.withSource(t, from: sent, count: min(iov.total - sent, room, 1 << 16)) { (bytes) throws(Errno) -> Int in
+                            let n = bytes.reduce(0) { $0 + $1.count }
+                            try ep.send(SocketMessage(length: n, rights: sent == 0 ? rights : [], credentials: creds, from: from,
+                                                      sender: ep.account), bytes: bytes, to: nil)
+                            return n
+                        }
                         if ep.isInet { t.kernel.unixNames.loopback.count(bytes: chunk) }
                         return chunk
                     }
@@ -227,19 +259,22 @@ extension Sockets {
         }
         if ep.kind == .datagram { try s.autobindForCredentials() }
         guard iov.total <= ep.sendBufferSize - 32 else { throw .EMSGSIZE }
-        let data = try iov.copyIn(t, from: 0, count: iov.total)
-        let message = SocketMessage(data: data, rights: rights, credentials: creds, from: from, sender: ep.account)
+        let message = SocketMessage(length: iov.total, rights: rights, credentials: creds, from: from, sender: ep.account)
         var queues = [ep.queue]
         if let q = target?.queue ?? ep.peerQueue { queues.append(q) }
         do {
+            // Copied at each attempt, with the pages of that moment: all of it or EFAULT.
             try waiting(t, on: queues, nonBlocking: nonBlocking, timeout: timeout) { () throws(Errno) in
-                try ep.send(message, to: target)
+                try iov.withSource(t, from: 0, count: iov.total) { (bytes) throws(Errno) in
+                    guard bytes.reduce(0, { $0 + $1.count }) >= iov.total else { throw .EFAULT }
+                    try ep.send(message, bytes: bytes, to: target)
+                }
             }
         } catch {
             if error == .ECONNREFUSED, target == nil { ep.forgetDeadPeer() }
             throw error
         }
-        return data.count
+        return iov.total
     }
 
     /// A UDP datagram on the loopback: to the named or connected address,
@@ -253,16 +288,19 @@ extension Sockets {
         guard iov.total <= 65507 else { throw .EMSGSIZE }
         let routed = try SocketEndpoint.route(dest)
         let local = try ep.autobindInet()
-        let data = try iov.copyIn(t, from: 0, count: iov.total)
         // A wildcard-bound sender's datagram leaves from the address it goes to.
         let from = local.isAny ? routed.with(port: local.port) : local
-        t.kernel.unixNames.loopback.count(bytes: data.count)
-        if let receiver = try ep.udpReceiver(routed) {
+        let receiver = try ep.udpReceiver(routed)
+        try iov.withSource(t, from: 0, count: iov.total) { (bytes) throws(Errno) in
+            guard bytes.reduce(0, { $0 + $1.count }) >= iov.total else { throw .EFAULT }
             // A connected UDP socket hears only its peer.
-            if let p = receiver.udpPeer, !p.sameEndpoint(from) { return data.count }
-            try ep.sendUDP(SocketMessage(data: data, rights: [], credentials: nil, from: .inet(from), sender: nil), to: receiver)
+            if let receiver, receiver.udpPeer.map({ $0.sameEndpoint(from) }) ?? true {
+                try ep.sendUDP(SocketMessage(length: iov.total, rights: [], credentials: nil, from: .inet(from), sender: nil),
+                               bytes: bytes, to: receiver)
+            }
         }
-        return data.count
+        t.kernel.unixNames.loopback.count(bytes: iov.total)
+        return iov.total
     }
 
     // MARK: Receiving
@@ -385,18 +423,17 @@ extension Sockets {
         do {
             while true {
                 let r = try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: timeout) { () throws(Errno) in
-                    try ep.receive(max: iov.total - got, peek: peek)
+                    try receiveAttempt(t, ep, iov, at: got, peek: peek)
                 }
                 if r.endOfFile { break }
-                try iov.copyOut(t, r.data, at: got)
-                got += r.data.count
+                got += r.count
                 if first {
                     out.from = r.from; out.credentials = r.credentials; out.rights = r.rights
                     first = false
                 }
                 if ep.kind != .stream {
                     out.truncated = r.truncated
-                    out.result = flags & C.MSG_TRUNC != 0 ? r.fullLength : r.data.count
+                    out.result = flags & C.MSG_TRUNC != 0 ? r.fullLength : r.count
                     return out
                 }
                 let waitAll = flags & C.MSG_WAITALL != 0 && !peek
@@ -407,6 +444,24 @@ extension Sockets {
         }
         out.result = got
         return out
+    }
+
+    /// One receive straight into the guest's buffers from `offset` on, with
+    /// its memory manager locked while the bytes move. A buffer whose first
+    /// byte faults is EFAULT only if there is something to copy: an empty
+    /// queue still says EAGAIN, and a closed one end-of-file.
+    static func receiveAttempt(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, at offset: Int, peek: Bool) throws(Errno) -> SocketEndpoint.Received {
+        let want = iov.total - offset
+        do {
+            return try iov.withTarget(t, at: offset) { (bufs) throws(Errno) in try ep.receive(into: bufs, max: want, peek: peek) }
+        } catch .EFAULT {
+            let probe = try ep.receive(into: [], max: 0, peek: true)
+            if probe.endOfFile || (probe.fullLength == 0 && ep.kind != .stream) {
+                // Nothing to copy: end of file, or an empty datagram (taken).
+                return probe.endOfFile ? probe : try ep.receive(into: [], max: 0, peek: peek)
+            }
+            throw .EFAULT
+        }
     }
 
     /// Writes SCM_CREDENTIALS (if the socket asked) and SCM_RIGHTS into the

@@ -76,12 +76,12 @@ extension SocketEndpoint {
 
     /// Queues a UDP datagram at `target` unless its receive buffer is full,
     /// when UDP drops it (the sender never waits for a receiver).
-    public func sendUDP(_ m: SocketMessage, to target: SocketEndpoint) throws(Errno) {
+    public func sendUDP(_ m: SocketMessage, bytes: [UnsafeRawBufferPointer], to target: SocketEndpoint) throws(Errno) {
         if locked({ $0.shutWrite }) { throw .EPIPE }
-        guard m.data.count <= 65507 else { throw .EMSGSIZE }
+        guard m.length <= 65507 else { throw .EMSGSIZE }
         let delivered = target.locked { t -> Bool in
-            guard t.phase != .closed, !t.shutRead, t.rx.bytes + m.data.count <= t.receiveBuffer else { return false }
-            t.rx.append(m)
+            guard t.phase != .closed, !t.shutRead, t.rx.bytes + m.length <= t.receiveBuffer else { return false }
+            t.rx.append(m, bytes: bytes)
             return true
         }
         if delivered { target.queue.notify() }

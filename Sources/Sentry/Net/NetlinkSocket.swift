@@ -29,7 +29,7 @@ extension SocketEndpoint {
         guard !reply.isEmpty else { return }
         let queued = locked { s -> Bool in
             guard s.rx.bytes + reply.count <= s.receiveBuffer else { return false }
-            s.rx.append(SocketMessage(data: reply, rights: [], credentials: nil, from: .netlink(port: 0, groups: 0), sender: nil))
+            reply.withUnsafeBytes { s.rx.append(SocketMessage(length: reply.count, rights: [], credentials: nil, from: .netlink(port: 0, groups: 0), sender: nil), bytes: [$0]) }
             return true
         }
         // A reply that does not fit is lost and the reader told so (ENOBUFS), as netlink_overrun does.
@@ -43,7 +43,7 @@ extension SocketEndpoint {
     func netlinkDeliverFromKernel(_ data: [UInt8]) {
         let queued = locked { s -> Bool in
             guard s.rx.bytes + data.count <= s.receiveBuffer else { return false }
-            s.rx.append(SocketMessage(data: data, rights: [], credentials: nil, from: .netlink(port: 0, groups: 0), sender: nil))
+            data.withUnsafeBytes { s.rx.append(SocketMessage(length: data.count, rights: [], credentials: nil, from: .netlink(port: 0, groups: 0), sender: nil), bytes: [$0]) }
             return true
         }
         if !queued { locked { $0.error = .ENOBUFS } }

@@ -8,12 +8,13 @@ public struct SocketCredentials: Sendable, Equatable {
 }
 
 /// One unit in a receive queue: a datagram, a seqpacket record, or one
-/// write's bytes on a stream. Descriptors and credentials ride along, as
-/// Linux's skb control block carries them.
+/// write's bytes on a stream. Its bytes are in the queue's ring; descriptors
+/// and credentials ride along, as Linux's skb control block carries them.
 /// Sendable: a value that lives in one endpoint's queue, under that endpoint's lock.
 public struct SocketMessage: @unchecked Sendable {
-    public var data: [UInt8]
-    /// How much of `data` a stream reader already took.
+    /// The bytes it brought.
+    public var length: Int
+    /// How much of them a stream reader already took.
     var offset = 0
     public var rights: [FileDescription]
     public var credentials: SocketCredentials?
@@ -22,17 +23,17 @@ public struct SocketMessage: @unchecked Sendable {
     /// Who is charged for the bytes until they are read (SO_SNDBUF back-pressure).
     let sender: SocketAccount?
 
-    public var remaining: Int { data.count - offset }
+    public var remaining: Int { length - offset }
     /// What a queued message costs its sender beyond its bytes, as an skb's
     /// truesize does on Linux: empty datagrams and descriptor-only messages
     /// fill a send buffer too, so a flood stays bounded.
     static let overhead = 512
     var overhead: Int { sender == nil ? 0 : Self.overhead + 8 * rights.count }
     /// The bytes charged to the sender while the message is queued.
-    var charge: Int { sender == nil ? 0 : data.count + overhead }
+    var charge: Int { sender == nil ? 0 : length + overhead }
 
-    public init(data: [UInt8], rights: [FileDescription], credentials: SocketCredentials?, from: SocketAddress?, sender: SocketAccount?) {
-        self.data = data; self.rights = rights; self.credentials = credentials; self.from = from; self.sender = sender
+    public init(length: Int, rights: [FileDescription], credentials: SocketCredentials?, from: SocketAddress?, sender: SocketAccount?) {
+        self.length = length; self.rights = rights; self.credentials = credentials; self.from = from; self.sender = sender
     }
 }
 
@@ -52,13 +53,15 @@ public final class SocketAccount: Sendable {
 }
 
 /// A receive queue: messages in arrival order, bounded by the senders'
-/// send buffers (streams, seqpackets) and by a message count (datagrams).
-/// Callers hold the owning socket's lock.
+/// send buffers (streams, seqpackets) and by a message count (datagrams),
+/// their unread bytes in one ring. Callers hold the owning socket's lock.
 struct SocketBuffer {
     private(set) var messages: [SocketMessage] = []
     private var head = 0
+    /// The unread bytes of every message, in order (the first message's from its offset on).
+    let ring = ByteRing()
     /// Unread bytes (FIONREAD on a stream).
-    private(set) var bytes = 0
+    var bytes: Int { ring.count }
 
     var isEmpty: Bool { head == messages.count }
     var count: Int { messages.count - head }
@@ -66,10 +69,14 @@ struct SocketBuffer {
     /// Messages from the first on, for peeking and stream reads.
     var pending: ArraySlice<SocketMessage> { messages[head...] }
 
-    mutating func append(_ m: SocketMessage) {
+    /// Queues `m`, its `m.length` bytes copied from `bytes`.
+    mutating func append(_ m: SocketMessage, bytes: [UnsafeRawBufferPointer]) {
+        ring.append(m.length, from: bytes)
         messages.append(m)
-        bytes += m.remaining
     }
+
+    /// Copies the first `n` unread bytes (across messages) into `targets`.
+    func copy(_ n: Int, into targets: [UnsafeMutableRawBufferPointer]) { ring.copy(n, into: targets) }
 
     /// Takes `n` bytes of the first message, or all of it (`whole`); a
     /// message read to its end is dropped, one read in part gives up its
@@ -81,9 +88,9 @@ struct SocketBuffer {
         let overhead = m.overhead
         let take = whole ? m.remaining : min(n, m.remaining)
         m.offset += take
-        bytes -= take
+        ring.drop(take)
         if whole || m.remaining == 0 {
-            messages[head] = SocketMessage(data: [], rights: [], credentials: nil, from: nil, sender: nil)
+            messages[head] = SocketMessage(length: 0, rights: [], credentials: nil, from: nil, sender: nil)
             head += 1
             if head > 64 && head * 2 > messages.count { messages.removeFirst(head); head = 0 }
             return (m.sender, take, take + overhead)
@@ -97,7 +104,8 @@ struct SocketBuffer {
     /// Everything, for a socket that closes.
     mutating func drain() -> [SocketMessage] {
         let out = Array(messages[head...])
-        messages = []; head = 0; bytes = 0
+        messages = []; head = 0
+        ring.removeAll()
         return out
     }
 }

@@ -261,13 +261,14 @@ public final class SocketEndpoint: @unchecked Sendable {
         return limit - account.inFlight
     }
 
-    /// Queues one message at `target` (nil: the connected peer), with the
-    /// checks unix_stream_sendmsg / unix_dgram_sendmsg make.
-    public func send(_ message: SocketMessage, to explicitTarget: SocketEndpoint?) throws(Errno) {
+    /// Queues one message at `target` (nil: the connected peer), its bytes
+    /// copied from `bytes`, with the checks unix_stream_sendmsg /
+    /// unix_dgram_sendmsg make.
+    public func send(_ message: SocketMessage, bytes: [UnsafeRawBufferPointer], to explicitTarget: SocketEndpoint?) throws(Errno) {
         let (peer, shutWrite, limit) = locked { s in (s.peer, s.shutWrite, s.sendBuffer) }
         if shutWrite { throw .EPIPE }
         if kind != .stream {
-            guard message.data.count <= limit - 32 else { throw .EMSGSIZE }
+            guard message.length <= limit - 32 else { throw .EMSGSIZE }
             if account.inFlight >= limit { throw .EAGAIN }
         }
         guard let target = explicitTarget ?? peer else { throw .ENOTCONN }
@@ -283,7 +284,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             } else if t.shutRead {
                 throw .EPIPE
             }
-            t.rx.append(message)
+            t.rx.append(message, bytes: bytes)
         }
         if message.charge > 0 { account.charge(message.charge) }
         if !message.rights.isEmpty { names.rightsInFlight.add(message.rights.count, ordering: .relaxed) }
@@ -296,10 +297,11 @@ public final class SocketEndpoint: @unchecked Sendable {
         locked { s in if s.peer === p { s.peer = nil; s.phase = .idle } }
     }
 
-    /// What a receive sees, without waiting.
+    /// What a receive saw, without waiting.
     /// Sendable: a value handed from the endpoint to the one receiving thread.
     public struct Received: @unchecked Sendable {
-        public var data: [UInt8] = []
+        /// The bytes copied to the receiver.
+        public var count = 0
         public var fullLength = 0
         public var rights: [FileDescription] = []
         public var credentials: SocketCredentials?
@@ -308,14 +310,19 @@ public final class SocketEndpoint: @unchecked Sendable {
         public var endOfFile = false
     }
 
-    /// One receive: up to `max` bytes. Streams gather across writes but never
-    /// past a message that carries descriptors (nor, with SO_PASSCRED, across
-    /// writers); datagrams and seqpackets take one message, the rest of a
-    /// longer one lost unless peeking. EAGAIN when there is nothing yet;
-    /// `endOfFile` once the peer is gone or reading is shut down.
-    public func receive(max: Int, peek: Bool) throws(Errno) -> Received {
+    /// One receive of up to `max` bytes, copied into `targets` (which may
+    /// be shorter: the accessible part of the caller's buffers). Streams
+    /// gather across writes but never past a message that carries
+    /// descriptors (nor, with SO_PASSCRED, across writers); datagrams and
+    /// seqpackets take one message, the rest of a longer one lost unless
+    /// peeking, and one that does not fit the accessible part is lost with
+    /// EFAULT, as Linux's copy after the dequeue. EAGAIN when there is
+    /// nothing yet; `endOfFile` once the peer is gone or reading is shut down.
+    public func receive(into targets: [UnsafeMutableRawBufferPointer], max: Int, peek: Bool) throws(Errno) -> Received {
+        let room = Swift.min(max, targets.reduce(0) { $0 + $1.count })
         var r = Received()
         var credits: [(SocketAccount, Int)] = []
+        var faulted = false
         try locked { (s: inout State) throws(Errno) in
             if s.rx.isEmpty {
                 if let e = s.error { s.error = nil; throw e }
@@ -328,16 +335,17 @@ public final class SocketEndpoint: @unchecked Sendable {
                 var first = true
                 for m in s.rx.pending {
                     if !first && (!m.rights.isEmpty || (s.passCredentials && m.credentials != r.credentials)) { break }
-                    let take = Swift.min(max - r.data.count, m.remaining)
+                    let take = Swift.min(room - r.count, m.remaining)
                     if take == 0 { break }
-                    r.data += m.data[m.offset..<(m.offset + take)]
+                    r.count += take
                     if first { r.credentials = m.credentials; r.from = m.from; r.rights = m.rights }
                     first = false
                     if take < m.remaining || !m.rights.isEmpty { break }
                 }
-                r.fullLength = r.data.count
+                s.rx.copy(r.count, into: targets)
+                r.fullLength = r.count
                 if !peek {
-                    var left = r.data.count
+                    var left = r.count
                     while left > 0 {
                         let (acct, took, credit) = s.rx.consume(left, whole: false)
                         if let acct, credit > 0 { credits.append((acct, credit)) }
@@ -347,14 +355,21 @@ public final class SocketEndpoint: @unchecked Sendable {
             } else {
                 let m = s.rx.first!
                 r.fullLength = m.remaining
-                r.data = Array(m.data[m.offset..<(m.offset + Swift.min(max, m.remaining))])
-                r.truncated = r.data.count < m.remaining
-                r.rights = m.rights
-                r.credentials = m.credentials
-                r.from = m.from
+                r.count = Swift.min(max, m.remaining)
+                if r.count > room {
+                    faulted = true
+                    r.count = 0
+                } else {
+                    s.rx.copy(r.count, into: targets)
+                    r.truncated = r.count < m.remaining
+                    r.rights = m.rights
+                    r.credentials = m.credentials
+                    r.from = m.from
+                }
                 if !peek {
                     let (acct, _, credit) = s.rx.consume(0, whole: true)
                     if let acct, credit > 0 { credits.append((acct, credit)) }
+                    if faulted && !m.rights.isEmpty { names.rightsInFlight.subtract(m.rights.count, ordering: .relaxed) }
                 }
             }
         }
@@ -364,6 +379,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             let senders = locked { Array($0.connectedSenders.values) }
             for q in senders { q.notify() }
         }
+        if faulted { throw .EFAULT }
         return r
     }
 
