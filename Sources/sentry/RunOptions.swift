@@ -37,6 +37,8 @@ struct RunOptions: Equatable {
     var user: String?
     /// What AF_INET/AF_INET6 sockets reach: none (the sandbox's own loopback) or host.
     var network = "none"
+    /// [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp], repeatable.
+    var publish: [String] = []
     /// The program and its arguments (a leading "--" kept, as ArgumentParser passes it).
     var command: [String] = []
 
@@ -75,7 +77,7 @@ struct RunOptions: Equatable {
                 i += 1
                 continue
             case "--platform", "--systrap-trap", "--root", "--bind", "--strace-output", "-o", "--strace-filter",
-                 "--strace-syscalls", "--cwd", "--env", "--hostname", "--user", "--network":
+                 "--strace-syscalls", "--cwd", "--env", "--hostname", "--user", "--network", "--publish":
                 break
             default:
                 return nil
@@ -87,7 +89,7 @@ struct RunOptions: Equatable {
             }
             i += 1
             let key = name == "-o" ? "--strace-output" : name == "--strace-syscalls" ? "--strace-filter" : name
-            guard key == "--bind" || key == "--env" || seen.insert(key).inserted, let v = value, !v.isEmpty else { return nil }
+            guard key == "--bind" || key == "--env" || key == "--publish" || seen.insert(key).inserted, let v = value, !v.isEmpty else { return nil }
             switch key {
             case "--platform": o.platform = v
             case "--systrap-trap": o.systrapTrap = v
@@ -99,6 +101,7 @@ struct RunOptions: Equatable {
             case "--hostname": o.hostname = v
             case "--user": o.user = v
             case "--network": o.network = v
+            case "--publish": o.publish.append(v)
             default: o.filter = v
             }
         }
@@ -124,6 +127,11 @@ struct RunOptions: Equatable {
         guard NetworkMode(rawValue: network) != nil else {
             throw ValidationError("unknown --network '\(network)' (choose none or host)")
         }
+        for p in publish where PublishedPort.parse(p) == nil {
+            throw ValidationError("--publish \(p): expected [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp], ports 1 to 65535")
+        }
+        // Under --network=host the guest binds host ports itself.
+        if !publish.isEmpty && network != "none" { throw ValidationError("--publish needs --network=none") }
         // sethostname's limit: __NEW_UTS_LEN.
         if let hostname, hostname.isEmpty || hostname.utf8.count > 64 {
             throw ValidationError("--hostname: expected 1 to 64 bytes")
@@ -216,6 +224,7 @@ struct RunOptions: Equatable {
         config.overlay = overlay
         config.hostname = hostname
         config.network = NetworkMode(rawValue: network) ?? .none
+        config.published = publish.compactMap(PublishedPort.parse)
         if let user, let ids = try? Self.parseUser(user) { config.credentials = .user(uid: ids.uid, gid: ids.gid) }
         for spec in binds {
             do {
@@ -241,7 +250,7 @@ struct RunOptions: Equatable {
             switch error {
             case .platformUnavailable: fail(error.description, .platformUnavailable)
             case .platformFailed: fail(error.description, .internalError)
-            case .root, .bind: fail(error.description, .usage)
+            case .root, .bind, .publish: fail(error.description, .usage)
             }
         }
         let kernel = sandbox.kernel

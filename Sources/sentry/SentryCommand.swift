@@ -143,6 +143,9 @@ struct Run: ParsableCommand {
     @Option(help: "What the guest's AF_INET/AF_INET6 sockets reach: none (the sandbox's own loopback; nothing leaves the sandbox) or host (host sockets the sentry opens for the guest).")
     var network: String = "none"
 
+    @Option(help: ArgumentHelp("Forward a host port (on 127.0.0.1 unless HOSTIP is given) to the guest's port on the sandbox loopback, as docker -p (repeatable; needs --network=none).", valueName: "[HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]"))
+    var publish: [String] = []
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments.")
     var command: [String] = []
 
@@ -152,7 +155,7 @@ struct Run: ParsableCommand {
                    output: output, filter: filter, json: json,
                    summaryOnly: summaryOnly, summary: summary, callTime: callTime, timestamps: timestamps, relative: relative,
                    fdPaths: fdPaths, stackTraces: stackTraces, stringLimit: stringLimit, expressions: expressions, follow: follow, cwd: cwd, env: env, envClear: envClear,
-                   hostname: hostname, user: user, network: network, command: command)
+                   hostname: hostname, user: user, network: network, publish: publish, command: command)
     }
 
     func validate() throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Testing
 @testable import sentry
+import Sentry
 import Syscalls
 
 /// `sentry run` reads its plain command lines itself (RunOptions.quick) and
@@ -22,6 +23,7 @@ import Syscalls
         ["--cwd", "/usr", "--env", "A=1", "--env=B=2", "--env-clear", "--hostname", "box", "prog"],
         ["--network=host", "prog"],
         ["--network", "none", "--strace", "prog"],
+        ["--publish", "8080:80", "--publish=127.0.0.2:5353:53/udp", "prog"],
         ["--strace", "--strace-syscalls", "openat,read", "prog"],
         ["--strace-syscalls=openat", "-o", "t", "prog"],
     ]
@@ -94,5 +96,18 @@ import Syscalls
         try #require(RunOptions.quick(["--network=host", "prog"])).validate()
         #expect(throws: ValidationError.self) { try RunOptions.quick(["--network=bridge", "prog"])?.validate() }
         #expect(throws: (any Error).self) { try Run.parse(["--network", "bridge", "prog"]) }
+    }
+
+    /// --publish takes docker -p's forms; a bad one, or one under --network=host, is a usage error.
+    @Test func publishedPorts() throws {
+        #expect(PublishedPort.parse("8080:80") == PublishedPort(hostPort: 8080, guestPort: 80))
+        #expect(PublishedPort.parse("0.0.0.0:53:5353/udp") == PublishedPort(hostIP: "0.0.0.0", hostPort: 53, guestPort: 5353, udp: true))
+        #expect(PublishedPort.parse("[::1]:8080:80/tcp") == PublishedPort(hostIP: "::1", hostPort: 8080, guestPort: 80))
+        for bad in ["80", "0:80", "8080:0", "8080:65536", "8080:80/sctp", "host:8080:80", "::1:8080:80", "[::1]8080:80", "a:b"] {
+            #expect(PublishedPort.parse(bad) == nil, "\(bad)")
+        }
+        try #require(RunOptions.quick(["--publish", "8080:80", "prog"])).validate()
+        #expect(throws: ValidationError.self) { try RunOptions.quick(["--publish", "8080", "prog"])?.validate() }
+        #expect(throws: ValidationError.self) { try RunOptions.quick(["--network=host", "--publish", "8080:80", "prog"])?.validate() }
     }
 }

@@ -166,6 +166,41 @@ import Testing
                 "on \(platform.rawValue): \(guest.value?.stderr ?? "")")
     }
 
+    /// --publish: a host client on the host's 127.0.0.1 reaches a guest
+    /// server on the sandbox loopback (which the guest sees as an ordinary
+    /// loopback client); the host client's close is the guest's EOF.
+    @Test(arguments: Harness.platforms)
+    func publishedPortReachesAGuestServer(_ platform: Harness.TestPlatform) throws {
+        guard Harness.hostLoopbackWorks else { print("skipping --publish: the host's loopback carries no TCP"); return }
+        let port = try #require(HostLoopbackServer.freePort(), "no free port on the host's loopback")
+        let guest = LockedBox<Harness.Result?>(nil)
+        let finished = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            guest.value = Harness.sandboxed(platform, Harness.image("hostnet"), ["server", "8080"], extra: ["--publish", "127.0.0.1:\(port):8080"])
+            finished.signal()
+        }
+        // Until the guest listens, the sentry resets what it accepts on the host port.
+        var reply: String?
+        for _ in 0..<100 where reply == nil {
+            reply = HostLoopbackServer.exchange(port: port, "ping\n")
+            if reply == nil { usleep(100_000) }
+        }
+        #expect(finished.wait(timeout: .now() + 30) == .success)
+        #expect(reply == "pong\n")
+        #expect(guest.value?.stdout == "bind: 0\nlisten: 0\nbound to the port: 1\naccept: 0\nepoll_wait: 1\ngot: ping\nwrite: 5\nread at end: 0\n",
+                "on \(platform.rawValue): \(guest.value?.stderr ?? "")")
+    }
+
+    /// --publish of a port the host already uses is a usage error before the guest starts.
+    @Test func publishingATakenPortFails() throws {
+        guard Harness.hostLoopbackWorks else { print("skipping --publish: the host's loopback carries no TCP"); return }
+        let server = try #require(HostLoopbackServer(), "no socket on the host's loopback")
+        let platform = try #require(Harness.platforms.first, "no platform here")
+        let r = Harness.sandboxed(platform, Harness.image("hello"), [], extra: ["--publish", "127.0.0.1:\(server.port):80"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("--publish 127.0.0.1:\(server.port): Address already in use"), "\(r.stderr)")
+    }
+
     /// Blocking socket calls and signals, on host sockets and on the sandbox
     /// loopback alike: EINTR without SA_RESTART or under SO_RCVTIMEO, a
     /// restart with SA_RESTART, timeouts (inherited by accepted sockets),

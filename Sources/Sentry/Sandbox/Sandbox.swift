@@ -38,6 +38,8 @@ public struct SandboxConfiguration: Sendable {
     public var tracer: Tracer?
     /// What the guest's AF_INET/AF_INET6 sockets reach: the sandbox's own loopback (the default) or the host's network.
     public var network = NetworkMode.none
+    /// Host ports carried into the sandbox loopback (`--publish`).
+    public var published: [PublishedPort] = []
 
     public init() {}
 }
@@ -49,6 +51,8 @@ public enum SandboxError: Error, CustomStringConvertible {
     case platformFailed(String)
     case root(String, Errno)
     case bind(Bind, Errno)
+    /// A published host port that could not be bound (in use, not a local address, ...).
+    case publish(PublishedPort, Errno)
     public typealias Bind = SandboxConfiguration.Bind
 
     public var description: String {
@@ -56,6 +60,7 @@ public enum SandboxError: Error, CustomStringConvertible {
         case .platformUnavailable(let why), .platformFailed(let why): return why
         case .root(let path, let e): return "--root \(path): \(e.message)"
         case .bind(let b, let e): return "--bind \(b.host):\(b.guest): \(b.host): \(e.message)"
+        case .publish(let p, let e): return "--publish \(p.hostDescription): \(e.message)"
         }
     }
 }
@@ -109,6 +114,9 @@ public final class Sandbox {
         if let hostname = config.hostname { kernel.hostname = hostname }
         if let c = config.credentials { kernel.initialCredentials = c }
         kernel.network = config.network
+        for p in config.published {
+            do throws(Errno) { try PortForwarder(p, names: kernel.unixNames).start() } catch { throw .publish(p, error) }
+        }
     }
 
     /// The guest path of a host path, under the bind (or root) that holds
