@@ -220,6 +220,10 @@ enum Sockets {
             return 0
         }
         let a = try InetAddress.parse(bytes, socketFamily: ep.family)
+        if let outcome = ep.finishConnecting() {
+            if let refused = outcome { throw refused }
+            return 0
+        }
         if ep.phase == .connected { throw .EISCONN }
         if ep.phase == .listening { throw .EISCONN }
         let nonBlocking = s.flags.contains(.nonBlock)
@@ -227,6 +231,7 @@ enum Sockets {
         do { listener = try ep.inetListener(a) } catch {
             guard nonBlocking, error == .ECONNREFUSED else { throw error }
             ep.setPendingError(.ECONNREFUSED)
+            ep.markConnecting()
             throw .EINPROGRESS
         }
         let dest = try SocketEndpoint.route(a)
@@ -235,7 +240,7 @@ enum Sockets {
         try waiting(t, on: [listener.queue, ep.queue], nonBlocking: nonBlocking, timeout: ep.sendTimeout) { () throws(Errno) in
             try ep.connect(to: listener, credentials: creds, serverAddress: .inet(dest))
         }
-        if nonBlocking { throw .EINPROGRESS }
+        if nonBlocking { ep.markConnecting(); throw .EINPROGRESS }
         return 0
     }
 

@@ -134,6 +134,9 @@ int main(void) {
     printf("  revents %#x\n", p.revents);
     int err = -1; socklen_t el = sizeof err;
     getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el); printf("  SO_ERROR %d\n", err);
+    // The first connect after completion says 0, the next EISCONN (SS_CONNECTING, then SS_CONNECTED).
+    show("connect again", connect(c, (struct sockaddr *)&a, sizeof a));
+    show("and again", connect(c, (struct sockaddr *)&a, sizeof a));
     s = accept(l, NULL, NULL);
     close(s); close(c);
     close(l);
@@ -149,6 +152,28 @@ int main(void) {
     printf("  revents %#x\n", p.revents);
     getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el); printf("  SO_ERROR %s\n", strerrorname_np(err));
     close(c);
+
+    // A refused non-blocking connect, retried once something listens: the
+    // refusal (or ECONNABORTED once SO_ERROR took it), then a fresh connect.
+    for (int takeError = 0; takeError < 2; takeError++) {
+        l = socket(AF_INET, SOCK_STREAM, 0);
+        a = loopback(0);
+        socklen_t al = sizeof a;
+        bind(l, (struct sockaddr *)&a, sizeof a);
+        getsockname(l, (struct sockaddr *)&a, &al);
+        c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        show("connect to a bound port", connect(c, (struct sockaddr *)&a, sizeof a));
+        p = (struct pollfd){c, POLLOUT, 0};
+        poll(&p, 1, 1000);
+        if (takeError) { getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el); printf("  SO_ERROR %s\n", strerrorname_np(err)); }
+        listen(l, 1);
+        show("retry", connect(c, (struct sockaddr *)&a, sizeof a));
+        show("retry again", connect(c, (struct sockaddr *)&a, sizeof a));
+        p = (struct pollfd){c, POLLOUT, 0};
+        poll(&p, 1, 1000);
+        getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el); printf("  SO_ERROR %d\n", err);
+        close(c); close(l);
+    }
 
     // SO_REUSEADDR lets a new listener take a port whose old socket is gone.
     l = listener(&port);

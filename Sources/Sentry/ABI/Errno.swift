@@ -68,7 +68,7 @@ public struct Errno: Error, RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let EDOM = Errno(33), EDESTADDRREQ = Errno(89), EMSGSIZE = Errno(90), EPROTOTYPE = Errno(91)
     public static let ENOPROTOOPT = Errno(92), EPROTONOSUPPORT = Errno(93), ESOCKTNOSUPPORT = Errno(94)
     public static let EAFNOSUPPORT = Errno(97), EADDRINUSE = Errno(98), EADDRNOTAVAIL = Errno(99)
-    public static let ENETUNREACH = Errno(101), ECONNRESET = Errno(104), ENOBUFS = Errno(105), EISCONN = Errno(106), ENOTCONN = Errno(107), ETOOMANYREFS = Errno(109)
+    public static let ENETUNREACH = Errno(101), ECONNABORTED = Errno(103), ECONNRESET = Errno(104), ENOBUFS = Errno(105), EISCONN = Errno(106), ENOTCONN = Errno(107), ETOOMANYREFS = Errno(109)
     public static let ECONNREFUSED = Errno(111), EINPROGRESS = Errno(115), EALREADY = Errno(114)
     /// Kernel-internal: the syscall was cut short by a signal and is
     /// restarted or turned into EINTR when the signal is taken. Never reach

@@ -93,6 +93,24 @@ extension SocketEndpoint {
         queue.notify()
     }
 
+    /// A non-blocking connect answered EINPROGRESS.
+    public func markConnecting() { locked { $0.connecting = true } }
+
+    /// The first connect after an EINPROGRESS one, as __inet_stream_connect
+    /// answers it in SS_CONNECTING: 0 if the connection was made; the
+    /// refusal (or ECONNABORTED once SO_ERROR took it) if it was not, the
+    /// socket left unconnected so the next connect starts afresh. Nil if no
+    /// connect is in progress.
+    public func finishConnecting() -> Errno?? {
+        locked { s -> Errno?? in
+            guard s.connecting else { return nil }
+            s.connecting = false
+            if s.phase == .connected { return .some(nil) }
+            defer { s.error = nil }
+            return .some(s.error ?? .ECONNABORTED)
+        }
+    }
+
     /// A write to a TCP peer that has closed is taken and lost, and the
     /// peer's reset shuts the socket: the next write is EPIPE, as on Linux.
     public func absorbWriteAfterPeerClosed() -> Bool {

@@ -68,6 +68,9 @@ public final class SocketEndpoint: @unchecked Sendable {
         var inetPeer: InetAddress?
         /// TCP: the peer closed after reading everything (a FIN came).
         var peerClosed = false
+        /// TCP: a non-blocking connect said EINPROGRESS and no connect came
+        /// since (Linux's SS_CONNECTING, whatever became of the handshake).
+        var connecting = false
         var v6only = false
         /// The (device, inode) of a path binding, to undo at close.
         var boundNode: UnixNamespace.NodeKey?
