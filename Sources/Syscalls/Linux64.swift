@@ -67,6 +67,7 @@ public let linuxAMD64: SyscallTable = {
         61:  Syscall("wait4", Lifecycle.wait4, [.int32, .waitStatusOut, .waitOptions, .rusageOut]),
         62:  Syscall("kill", Signals.kill, [.int32, .signal]),
         63:  Syscall("uname", Process.uname, [.utsnameOut]),
+        170: Syscall("sethostname", Process.sethostname, [.inBuffer(count: 1), .int32]),
         64:  Syscall("semget", SysVIPC.semget, [.hex, .int32, .octal]),
         65:  Syscall("semop", SysVIPC.semop, [.int32, .hex, .uint]),
         66:  Syscall("semctl", SysVIPC.semctl, [.int32, .int32, .int32, .hex]),

@@ -109,7 +109,7 @@ enum Process {
         var u = utsname()
         func set<T>(_ field: inout T, _ s: String) {
             withUnsafeMutableBytes(of: &field) { b in
-                let bytes = Array(s.utf8.prefix(b.count - 1))
+                let bytes = Array(s.rawBytes.prefix(b.count - 1))
                 b.initializeMemory(as: UInt8.self, repeating: 0)
                 b.copyBytes(from: bytes)
             }
@@ -121,6 +121,21 @@ enum Process {
         set(&u.machine, "x86_64")
         set(&u.__domainname, "(none)")
         try t.mm.write(a.address(0), u)
+        return 0
+    }
+
+    /// __NEW_UTS_LEN: the longest host name.
+    static let utsNameLength = 64
+
+    /// sethostname(2): the sandbox's own name (its UTS namespace), which
+    /// uname and /proc/sys/kernel/hostname report; the host's is never
+    /// touched. CAP_SYS_ADMIN first, then the length, as kernel/sys.c checks.
+    static func sethostname(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        guard Creds.creds(t).capable(Credentials.CAP_SYS_ADMIN) else { throw .EPERM }
+        let len = a.int32(1)
+        guard len >= 0, len <= utsNameLength else { throw .EINVAL }
+        let name = try t.mm.copyIn(a.address(0), Int(len))
+        t.kernel.hostname = String(rawBytes: name)
         return 0
     }
 

@@ -110,6 +110,19 @@ import Testing
         #expect(missing.status == 64 && missing.stderr.contains("--cwd /no/such/dir"))
     }
 
+    /// sethostname names the sandbox (uname, /proc) and never the host; it
+    /// needs CAP_SYS_ADMIN, and a name past 64 bytes is EINVAL.
+    @Test(arguments: Harness.platforms)
+    func sethostnameNamesOnlyTheSandbox(_ platform: Harness.TestPlatform) {
+        let before = Harness.run("/bin/hostname", []).stdout
+        let script = "import socket, os\nsocket.sethostname('inside')\nprint(os.uname().nodename, open('/proc/sys/kernel/hostname').read().strip())\n"
+            + "try: socket.sethostname('x' * 65)\nexcept OSError as e: print(e.errno)\n"
+            + "os.setuid(1000)\ntry: socket.sethostname('again')\nexcept OSError as e: print(e.errno)\n"
+        let r = Harness.sandboxed(platform, "/usr/bin/python3", ["-c", script])
+        #expect(r.stdout == "inside inside\n22\n1\n", "on \(platform.rawValue): \(r.stderr)")
+        #expect(Harness.run("/bin/hostname", []).stdout == before)
+    }
+
     /// --overlay: writes, appends, unlinks, renames, mkdir -p, rmdir and
     /// re-mkdir over the host's tree are seen inside as a native run sees
     /// them in a copy, and the host tree is left byte for byte and mtime for
