@@ -146,11 +146,22 @@ extension Sockets {
         return try send(t, s, iov, name: name, control: control, flags: flags)
     }
 
+    /// What a send's control messages asked for.
+    struct SendControl {
+        var rights: [FileDescription] = []
+        var credentials: SocketCredentials?
+        /// IPV6_HOPLIMIT and IPV6_TCLASS of a UDPv6 send (-1: the socket's).
+        var hopLimit: Int32?, trafficClass: Int32?
+    }
+
     /// The control messages of a send (__scm_send): SCM_RIGHTS descriptors
-    /// and SCM_CREDENTIALS, which must be the sender's own.
-    static func parseControl(_ t: Task, _ control: [UInt8]) throws(Errno) -> ([FileDescription], SocketCredentials?) {
+    /// and SCM_CREDENTIALS, which must be the sender's own; and on a UDPv6
+    /// socket (`ipv6`) the IPPROTO_IPV6 ones ip6_datagram_send_ctl reads,
+    /// IPV6_HOPLIMIT and IPV6_TCLASS (an int from -1 to 255, else EINVAL).
+    static func parseControl(_ t: Task, _ control: [UInt8], ipv6: Bool = false) throws(Errno) -> SendControl {
         var rights: [FileDescription] = []
         var creds: SocketCredentials?
+        var out = SendControl()
         try forEachControlMessage(control) { (level, type, whole) throws(Errno) in
             let body = Array(control[(whole.lowerBound + 16)..<whole.upperBound])
             if level == C.SOL_SOCKET {
@@ -177,9 +188,17 @@ extension Sockets {
                     creds = c
                 default: throw .EINVAL
                 }
+            } else if ipv6 && level == SocketEndpoint.IPPROTO_IPV6_LEVEL
+                        && (type == SocketEndpoint.IPV6_HOPLIMIT || type == SocketEndpoint.IPV6_TCLASS) {
+                guard body.count == 4 else { throw .EINVAL }
+                let v = body.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+                guard (-1...255).contains(v) else { throw .EINVAL }
+                if type == SocketEndpoint.IPV6_HOPLIMIT { out.hopLimit = v } else { out.trafficClass = v }
             }
         }
-        return (rights, creds)
+        out.rights = rights
+        out.credentials = creds
+        return out
     }
 
     /// Walks a msghdr's control buffer, as CMSG_FIRSTHDR/CMSG_NXTHDR do:
@@ -199,7 +218,8 @@ extension Sockets {
     /// unless MSG_NOSIGNAL.
     static func send(_ t: Task, _ s: SocketFile, _ iov: GuestIOV, name: [UInt8]?, control: [UInt8], flags: Int32) throws(Errno) -> Int {
         let ep = s.endpoint
-        let (rights, explicitCreds) = try parseControl(t, control)
+        let parsed = try parseControl(t, control, ipv6: ep.isInet && ep.kind == .datagram && ep.family == C.AF_INET6)
+        let (rights, explicitCreds) = (parsed.rights, parsed.credentials)
         if flags & C.MSG_OOB != 0 { throw .EOPNOTSUPP }
         let creds = explicitCreds ?? credentials(t)
         let nonBlocking = flags & C.MSG_DONTWAIT != 0 || s.flags.contains(.nonBlock)
@@ -207,7 +227,7 @@ extension Sockets {
         let from = ep.address
 
         if ep.isInet && ep.kind == .datagram {
-            return try sendUDP(t, ep, iov, name: name)
+            return try sendUDP(t, ep, iov, name: name, ipv6: ep.ipv6PacketInfo(hopLimit: parsed.hopLimit, trafficClass: parsed.trafficClass))
         }
         if ep.isNetlink {
             if let name { guard try netlinkAddress(name).0 == 0 else { throw .ECONNREFUSED } }
@@ -220,6 +240,7 @@ extension Sockets {
             if name != nil && !ep.isInet { throw ep.phase == .connected ? .EISCONN : .EOPNOTSUPP }
             var sent = 0
             if iov.total > 0 && ep.absorbWriteAfterPeerClosed() { return iov.total }
+            if iov.total == 0 && ep.takesEmptySend { return 0 }
             do {
                 _ = try ep.streamSendSpace()
                 while sent < iov.total {
@@ -279,7 +300,7 @@ extension Sockets {
 
     /// A UDP datagram on the loopback: to the named or connected address,
     /// from this socket's (autobound) port; dropped if no one listens.
-    static func sendUDP(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, name: [UInt8]?) throws(Errno) -> Int {
+    static func sendUDP(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, name: [UInt8]?, ipv6: IPv6PacketInfo? = nil) throws(Errno) -> Int {
         let dest: InetAddress
         if let name { dest = try InetAddress.parse(name, socketFamily: ep.family) } else {
             guard let p = ep.udpPeer else { throw .EDESTADDRREQ }
@@ -295,8 +316,9 @@ extension Sockets {
             guard bytes.reduce(0, { $0 + $1.count }) >= iov.total else { throw .EFAULT }
             // A connected UDP socket hears only its peer.
             if let receiver, receiver.udpPeer.map({ $0.sameEndpoint(from) }) ?? true {
-                try ep.sendUDP(SocketMessage(length: iov.total, rights: [], credentials: nil, from: .inet(from), sender: nil),
-                               bytes: bytes, to: receiver)
+                var m = SocketMessage(length: iov.total, rights: [], credentials: nil, from: .inet(from), sender: nil)
+                m.ipv6 = ipv6
+                try ep.sendUDP(m, bytes: bytes, to: receiver)
             }
         }
         t.kernel.unixNames.loopback.count(bytes: iov.total)
@@ -339,7 +361,8 @@ extension Sockets {
             try t.mm.write(addr + 8, Int32(0))
         }
         var msgFlags = r.truncated ? C.MSG_TRUNC : 0
-        let used = try writeControl(t, r, m, cloexec: flags & C.MSG_CMSG_CLOEXEC != 0, passCredentials: s.endpoint.passesCredentials, flags: &msgFlags)
+        let used = try writeControl(t, r, m, cloexec: flags & C.MSG_CMSG_CLOEXEC != 0, passCredentials: s.endpoint.passesCredentials,
+                                    ipv6Reports: s.endpoint.ipv6Reports, flags: &msgFlags)
         try t.mm.write(addr + 40, UInt64(used))
         try t.mm.write(addr + 48, msgFlags)
         return r.result
@@ -406,6 +429,7 @@ extension Sockets {
         var from: SocketAddress?
         var rights: [FileDescription] = []
         var credentials: SocketCredentials?
+        var ipv6: IPv6PacketInfo?
         var truncated = false
     }
 
@@ -428,7 +452,7 @@ extension Sockets {
                 if r.endOfFile { break }
                 got += r.count
                 if first {
-                    out.from = r.from; out.credentials = r.credentials; out.rights = r.rights
+                    out.from = r.from; out.credentials = r.credentials; out.rights = r.rights; out.ipv6 = r.ipv6
                     first = false
                 }
                 if ep.kind != .stream {
@@ -468,17 +492,26 @@ extension Sockets {
     /// guest's control buffer as put_cmsg and scm_detach_fds do: what does
     /// not fit is cut (MSG_CTRUNC) and the descriptors left out are closed.
     static func writeControl(_ t: Task, _ r: Reception, _ m: GuestMsghdr, cloexec: Bool, passCredentials: Bool,
-                             flags: inout Int32) throws(Errno) -> Int {
+                             ipv6Reports: (hopLimit: Bool, trafficClass: Bool) = (false, false), flags: inout Int32) throws(Errno) -> Int {
         let room = Int(min(m.controlLength, UInt64(Int32.max)))
         var used = 0
-        func put(_ type: Int32, _ body: [UInt8]) throws(Errno) {
+        func put(_ type: Int32, _ body: [UInt8], level: Int32 = C.SOL_SOCKET) throws(Errno) {
             let left = room - used
             if left < 16 { flags |= C.MSG_CTRUNC; return }
             let full = 16 + body.count
-            var bytes = withUnsafeBytes(of: (UInt64(full), C.SOL_SOCKET, type)) { Array($0) } + body
+            var bytes = withUnsafeBytes(of: (UInt64(full), level, type)) { Array($0) } + body
             if full > left { flags |= C.MSG_CTRUNC; bytes = Array(bytes[..<left]) }
             try t.mm.copyOut(m.control + UInt64(used), bytes)
             used += min((full + 7) & ~7, left)
+        }
+        // ip6_datagram_recv_specific_ctl's order: the hop limit, then the traffic class.
+        if let info = r.ipv6 {
+            if ipv6Reports.hopLimit {
+                try put(SocketEndpoint.IPV6_HOPLIMIT, withUnsafeBytes(of: info.hopLimit) { Array($0) }, level: SocketEndpoint.IPPROTO_IPV6_LEVEL)
+            }
+            if ipv6Reports.trafficClass {
+                try put(SocketEndpoint.IPV6_TCLASS, withUnsafeBytes(of: info.trafficClass) { Array($0) }, level: SocketEndpoint.IPPROTO_IPV6_LEVEL)
+            }
         }
         if passCredentials, let c = r.credentials {
             try put(C.SCM_CREDENTIALS, withUnsafeBytes(of: (c.pid, c.uid, c.gid)) { Array($0) })

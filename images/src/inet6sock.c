@@ -104,6 +104,74 @@ int main(void) {
     printf("  from %s len %d port matches %d\n", text(&p), pl, ntohs(((struct sockaddr_in6 *)&p)->sin6_port) == port_of(u2));
     close(u1); close(u2);
 
+    // RFC 3542 ancillary data on UDPv6: the hop limit and traffic class a
+    // datagram was sent with (per send, or the socket's), when asked for.
+    u1 = socket(AF_INET6, SOCK_DGRAM, 0); u2 = socket(AF_INET6, SOCK_DGRAM, 0);
+    a = six("::1", 0);
+    bind(u1, (struct sockaddr *)&a, sizeof a);
+    a = six("::1", port_of(u1));
+    socklen_t ol = sizeof v;
+    show("IPV6_UNICAST_HOPS", getsockopt(u2, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &v, &ol));
+    printf("  %d\n", v);
+    v = 1;
+    show("IPV6_RECVHOPLIMIT", setsockopt(u1, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &v, sizeof v));
+    show("IPV6_RECVTCLASS", setsockopt(u1, IPPROTO_IPV6, IPV6_RECVTCLASS, &v, sizeof v));
+    v = 300;
+    show("IPV6_TCLASS 300", setsockopt(u2, IPPROTO_IPV6, IPV6_TCLASS, &v, sizeof v));
+    for (int round = 0; round < 3; round++) {
+        union { char b[CMSG_SPACE(sizeof(int)) * 2]; struct cmsghdr align; } ctl;
+        memset(&ctl, 0, sizeof ctl);
+        struct iovec io = {"hop", 3};
+        struct msghdr m = {.msg_name = &a, .msg_namelen = sizeof a, .msg_iov = &io, .msg_iovlen = 1};
+        if (round == 1) {   // a hop limit and a traffic class for this datagram only
+            m.msg_control = ctl.b; m.msg_controllen = sizeof ctl.b;
+            struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+            c->cmsg_level = IPPROTO_IPV6; c->cmsg_type = IPV6_HOPLIMIT; c->cmsg_len = CMSG_LEN(sizeof(int));
+            *(int *)CMSG_DATA(c) = 2;
+            c = CMSG_NXTHDR(&m, c);
+            c->cmsg_level = IPPROTO_IPV6; c->cmsg_type = IPV6_TCLASS; c->cmsg_len = CMSG_LEN(sizeof(int));
+            *(int *)CMSG_DATA(c) = 0x20;
+        }
+        if (round == 2) {   // the socket's own, then a bad per-send value
+            v = 5; setsockopt(u2, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &v, sizeof v);
+            v = 0x10; setsockopt(u2, IPPROTO_IPV6, IPV6_TCLASS, &v, sizeof v);
+        }
+        show("sendmsg", sendmsg(u2, &m, 0));
+        char rb[16];
+        struct iovec ri = {rb, sizeof rb};
+        struct msghdr r = {.msg_iov = &ri, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b};
+        show("recvmsg", recvmsg(u1, &r, 0));
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&r); c; c = CMSG_NXTHDR(&r, c))
+            printf("  cmsg level %d type %s value %d\n", c->cmsg_level,
+                   c->cmsg_type == IPV6_HOPLIMIT ? "IPV6_HOPLIMIT" : c->cmsg_type == IPV6_TCLASS ? "IPV6_TCLASS" : "other", *(int *)CMSG_DATA(c));
+        // Room for one: the second is cut (MSG_CTRUNC).
+        if (round == 2) {
+            sendmsg(u2, &m, 0);
+            r.msg_control = ctl.b; r.msg_controllen = CMSG_SPACE(sizeof(int));
+            show("recvmsg, room for one", recvmsg(u1, &r, 0));
+            printf("  flags MSG_CTRUNC %d, controllen %zu\n", !!(r.msg_flags & MSG_CTRUNC), (size_t)r.msg_controllen);
+            struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+            m.msg_control = ctl.b; m.msg_controllen = CMSG_SPACE(sizeof(int));
+            c = CMSG_FIRSTHDR(&m);
+            c->cmsg_level = IPPROTO_IPV6; c->cmsg_type = IPV6_HOPLIMIT; c->cmsg_len = CMSG_LEN(sizeof(int));
+            *(int *)CMSG_DATA(c) = 256;
+            show("sendmsg IPV6_HOPLIMIT 256", sendmsg(u2, &m, 0));
+        }
+    }
+    close(u1); close(u2);
+
+    // UDP-Lite over ::1: datagrams as UDP's, its own protocol number.
+    u1 = socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDPLITE); u2 = socket(AF_INET6, SOCK_DGRAM, IPPROTO_UDPLITE);
+    a = six("::1", 0);
+    show("bind UDP-Lite", bind(u1, (struct sockaddr *)&a, sizeof a));
+    ol = sizeof v;
+    getsockopt(u1, SOL_SOCKET, SO_PROTOCOL, &v, &ol);
+    printf("  SO_PROTOCOL %d\n", v);
+    a = six("::1", port_of(u1));
+    show("sendto UDP-Lite", sendto(u2, "lite", 4, 0, (struct sockaddr *)&a, sizeof a));
+    show("recv UDP-Lite", recv(u1, buf, sizeof buf, 0));
+    close(u1); close(u2);
+
     // Bad input.
     s = socket(AF_INET6, SOCK_STREAM, 0);
     show("bind short sockaddr_in6", bind(s, (struct sockaddr *)&a, 20));

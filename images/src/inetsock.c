@@ -175,6 +175,20 @@ int main(void) {
         close(c); close(l);
     }
 
+    // An empty send after the peer's FIN is 0 (CLOSE_WAIT still sends);
+    // after our own shutdown it is EPIPE.
+    l = listener(&port);
+    a = loopback(port);
+    c = socket(AF_INET, SOCK_STREAM, 0);
+    connect(c, (struct sockaddr *)&a, sizeof a);
+    s = accept(l, NULL, NULL);
+    close(c);
+    show("read the FIN", read(s, buf, sizeof buf));
+    show("empty send after the FIN", send(s, "", 0, MSG_NOSIGNAL));
+    shutdown(s, SHUT_WR);
+    show("empty send after SHUT_WR", send(s, "", 0, MSG_NOSIGNAL));
+    close(s); close(l);
+
     // SO_REUSEADDR lets a new listener take a port whose old socket is gone.
     l = listener(&port);
     close(l);

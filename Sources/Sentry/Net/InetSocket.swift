@@ -15,14 +15,14 @@ extension SocketEndpoint {
     public func bindInet(_ a: InetAddress, privileged: Bool = false) throws(Errno) {
         if address != nil { throw .EINVAL }
         let (reuse, v6only) = locked { ($0.flagOptions.contains(SocketConstants.SO_REUSEADDR), $0.v6only) }
-        let bound = try loopback.bind(self, ip: a.shown(as: family), tcp: kind == .stream, reuse: reuse, v6only: v6only,
+        let bound = try loopback.bind(self, ip: a.shown(as: family), proto: proto, reuse: reuse, v6only: v6only,
                                    privileged: privileged)
         let lost = locked { s -> Bool in
             if s.address != nil { return true }
             s.address = .inet(bound)
             return false
         }
-        if lost { loopback.unbind(self, port: bound.port, tcp: kind == .stream); throw .EINVAL }
+        if lost { loopback.unbind(self, port: bound.port, proto: proto); throw .EINVAL }
     }
 
     /// An unbound socket gets an ephemeral port on `ip` (nil: the wildcard
@@ -44,13 +44,13 @@ extension SocketEndpoint {
 
     /// The listener a TCP connect to `a` reaches; ECONNREFUSED if none.
     public func inetListener(_ a: InetAddress) throws(Errno) -> SocketEndpoint {
-        guard let l = loopback.find(try Self.route(a), tcp: true) else { throw .ECONNREFUSED }
+        guard let l = loopback.find(try Self.route(a), proto: Loopback.tcp) else { throw .ECONNREFUSED }
         return l
     }
 
     /// UDP: the socket bound to `a`, if any (a datagram to no one is dropped).
     public func udpReceiver(_ a: InetAddress) throws(Errno) -> SocketEndpoint? {
-        loopback.find(try Self.route(a), tcp: false)
+        loopback.find(try Self.route(a), proto: proto)
     }
 
     /// An address as this socket shows it (a peer's IPv4 address on an
@@ -122,6 +122,13 @@ extension SocketEndpoint {
         }
         if absorbed { queue.notify() }
         return absorbed
+    }
+
+    /// TCP: an empty send on a connection we have not shut is 0, even
+    /// after the peer's FIN (CLOSE_WAIT still sends; tcp_sendmsg checks only
+    /// our own SEND_SHUTDOWN and sk_err), where AF_UNIX says EPIPE.
+    public var takesEmptySend: Bool {
+        locked { s in isInet && kind == .stream && s.phase == .connected && !s.shutWrite && s.error == nil }
     }
 
     public func hasFlagOption(_ name: Int32) -> Bool { locked { $0.flagOptions.contains(name) } }

@@ -3,7 +3,7 @@ import Synchronization
 
 /// The sandbox's own loopback network: AF_INET ports on 127.0.0.0/8 (a
 /// socket bound to 0.0.0.0 is reached through any of them), one port table
-/// for TCP and one for UDP. Nothing here touches the host's network.
+/// per protocol (TCP, UDP, UDP-Lite). Nothing here touches the host's network.
 public final class Loopback: Sendable {
     struct Binding {
         let endpoint: SocketEndpoint
@@ -20,11 +20,12 @@ public final class Loopback: Sendable {
         }
     }
     private struct State {
-        var tcp: [UInt16: [Binding]] = [:]
-        var udp: [UInt16: [Binding]] = [:]
+        /// Protocol number, then port.
+        var tables: [Int32: [UInt16: [Binding]]] = [:]
         var nextEphemeral: UInt16 = Loopback.ephemeral.lowerBound
     }
     private let state = Mutex(State())
+    static let tcp: Int32 = 6
     /// net.ipv4.ip_local_port_range's default.
     static let ephemeral: ClosedRange<UInt16> = 32768...60999
 
@@ -39,15 +40,16 @@ public final class Loopback: Sendable {
     public init() {}
 
     /// Binds `e` to `ip:port` (port 0: an ephemeral one). EADDRNOTAVAIL off
-    /// the loopback, EADDRINUSE if another socket holds an overlapping
-    /// address unless both asked for SO_REUSEADDR and (TCP) the holder is
-    /// not listening.
-    func bind(_ e: SocketEndpoint, ip: InetAddress, tcp: Bool, reuse: Bool, v6only: Bool, privileged: Bool) throws(Errno) -> InetAddress {
+    /// the loopback, EADDRINUSE if another socket of protocol `proto` holds
+    /// an overlapping address unless both asked for SO_REUSEADDR and (TCP)
+    /// the holder is not listening.
+    func bind(_ e: SocketEndpoint, ip: InetAddress, proto: Int32, reuse: Bool, v6only: Bool, privileged: Bool) throws(Errno) -> InetAddress {
+        let tcp = proto == Self.tcp
         guard ip.isAny || ip.isLoopback else { throw .EADDRNOTAVAIL }
         // Ports below ip_unprivileged_port_start (1024) need CAP_NET_BIND_SERVICE.
         if ip.port != 0 && ip.port < 1024 && !privileged { throw .EACCES }
         return try state.withLock { (s: inout State) throws(Errno) -> InetAddress in
-            var table = tcp ? s.tcp : s.udp
+            var table = s.tables[proto, default: [:]]
             let mine = Binding(endpoint: e, ip: ip, reuse: reuse, v6only: v6only)
             var chosen = ip.port
             if chosen == 0 {
@@ -65,21 +67,20 @@ public final class Loopback: Sendable {
                 }
             }
             table[chosen, default: []].append(mine)
-            if tcp { s.tcp = table } else { s.udp = table }
+            s.tables[proto] = table
             return ip.with(port: chosen)
         }
     }
 
-    func unbind(_ e: SocketEndpoint, port: UInt16, tcp: Bool) {
-        state.withLock { s in
-            if tcp { s.tcp[port]?.removeAll { $0.endpoint === e } } else { s.udp[port]?.removeAll { $0.endpoint === e } }
-        }
+    func unbind(_ e: SocketEndpoint, port: UInt16, proto: Int32) {
+        state.withLock { s in _ = s.tables[proto]?[port]?.removeAll { $0.endpoint === e } }
     }
 
     /// The socket a packet to `dest` reaches: a listener (TCP) or any bound
-    /// socket (UDP), the exact address before a wildcard.
-    func find(_ dest: InetAddress, tcp: Bool) -> SocketEndpoint? {
-        let candidates = state.withLock { s in (tcp ? s.tcp[dest.port] : s.udp[dest.port]) ?? [] }
+    /// socket (UDP, UDP-Lite), the exact address before a wildcard.
+    func find(_ dest: InetAddress, proto: Int32) -> SocketEndpoint? {
+        let tcp = proto == Self.tcp
+        let candidates = state.withLock { s in s.tables[proto]?[dest.port] ?? [] }
         let live = candidates.filter { $0.accepts(dest) && (!tcp || $0.endpoint.phase == .listening) }
         return (live.first { $0.ip.sameIP(dest) } ?? live.first)?.endpoint
     }

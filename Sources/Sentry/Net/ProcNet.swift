@@ -84,7 +84,7 @@ enum ProcNet {
             ? "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
             : padded("   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops", 127) + "\n"
         var i = 0
-        for e in sockets where e.kind == .datagram {
+        for e in sockets where e.kind == .datagram && e.proto == 17 {   // UDP-Lite has a file of its own, not served
             let r = row(e)
             guard r.local != nil else { continue }   // unbound: not hashed, not listed
             // Datagrams are handed over at once: nothing waits in a send queue.

@@ -22,6 +22,8 @@ public struct SocketMessage: @unchecked Sendable {
     public var from: SocketAddress?
     /// Who is charged for the bytes until they are read (SO_SNDBUF back-pressure).
     let sender: SocketAccount?
+    /// A UDPv6 datagram's hop limit and traffic class (RFC 3542's IPV6_HOPLIMIT, IPV6_TCLASS).
+    public var ipv6: IPv6PacketInfo?
 
     public var remaining: Int { length - offset }
     /// What a queued message costs its sender beyond its bytes, as an skb's
@@ -35,6 +37,12 @@ public struct SocketMessage: @unchecked Sendable {
     public init(length: Int, rights: [FileDescription], credentials: SocketCredentials?, from: SocketAddress?, sender: SocketAccount?) {
         self.length = length; self.rights = rights; self.credentials = credentials; self.from = from; self.sender = sender
     }
+}
+
+/// What an IPv6 header says of a datagram that a receiver may ask for.
+public struct IPv6PacketInfo: Sendable, Equatable {
+    public var hopLimit: Int32, trafficClass: Int32
+    public init(hopLimit: Int32, trafficClass: Int32) { self.hopLimit = hopLimit; self.trafficClass = trafficClass }
 }
 
 /// The bytes a socket has queued at its peers and not yet read: its send

@@ -59,6 +59,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         var listenCredentials: SocketCredentials?
         var receiveTimeout: Int64 = 0, sendTimeout: Int64 = 0
         var linger: (on: Bool, seconds: Int32) = (false, 0)
+        /// IPPROTO_IPV6 options of a UDPv6 socket (IPV6_UNICAST_HOPS, IPV6_TCLASS, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS).
+        var ipv6Options: [Int32: Int32] = [:]
         /// Boolean options Linux records on any socket (SO_REUSEADDR, SO_KEEPALIVE, ...).
         var flagOptions: Set<Int32> = []
         /// Datagram sockets connected to this one: told when space frees up.
@@ -228,7 +230,7 @@ public final class SocketEndpoint: @unchecked Sendable {
         }
         names.unbind(self, address: address, node: node)
         names.unregister(self)
-        if case .inet(let a)? = address, !isAccepted { names.loopback.unbind(self, port: a.port, tcp: kind == .stream) }
+        if case .inet(let a)? = address, !isAccepted { names.loopback.unbind(self, port: a.port, proto: proto) }
         if let peer {
             if isConnectionOriented {
                 peer.locked { p in
@@ -309,6 +311,7 @@ public final class SocketEndpoint: @unchecked Sendable {
         public var rights: [FileDescription] = []
         public var credentials: SocketCredentials?
         public var from: SocketAddress?
+        public var ipv6: IPv6PacketInfo?
         public var truncated = false
         public var endOfFile = false
     }
@@ -368,6 +371,7 @@ public final class SocketEndpoint: @unchecked Sendable {
                     r.rights = m.rights
                     r.credentials = m.credentials
                     r.from = m.from
+                    r.ipv6 = m.ipv6
                 }
                 if !peek {
                     let (acct, _, credit) = s.rx.consume(0, whole: true)

@@ -17,6 +17,11 @@ extension SocketEndpoint {
         if level == Self.IPPROTO_IPV6 && family == C.AF_INET6 && name == Self.IPV6_V6ONLY {
             return int(locked { $0.v6only } ? 1 : 0)
         }
+        if level == Self.IPPROTO_IPV6 && family == C.AF_INET6 && kind == .datagram, let d = Self.ipv6Defaults[name] {
+            let v = locked { $0.ipv6Options[name] } ?? d
+            // The hop limit's -1 (the route's) reads as the loopback's 64.
+            return int(Int(name == Self.IPV6_UNICAST_HOPS && v < 0 ? Self.loopbackHopLimit : v))
+        }
         guard level == C.SOL_SOCKET else { throw isInet ? .ENOPROTOOPT : .EOPNOTSUPP }   // unix sockets have no other level
         return try locked { (s: inout State) throws(Errno) -> [UInt8] in
             switch name {
@@ -66,6 +71,18 @@ extension SocketEndpoint {
             }
             return
         }
+        if level == Self.IPPROTO_IPV6 && family == C.AF_INET6 && kind == .datagram && Self.ipv6Defaults[name] != nil {
+            guard value.count >= 4 else { throw .EINVAL }
+            var v = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+            switch name {
+            case Self.IPV6_UNICAST_HOPS, Self.IPV6_TCLASS:
+                guard (-1...255).contains(v) else { throw .EINVAL }
+                if name == Self.IPV6_TCLASS && v == -1 { v = 0 }
+            default: v = v != 0 ? 1 : 0
+            }
+            locked { $0.ipv6Options[name] = v }
+            return
+        }
         guard level == C.SOL_SOCKET else { throw isInet ? .ENOPROTOOPT : .EOPNOTSUPP }
         guard value.count >= 4 else { throw .EINVAL }   // every SOL_SOCKET option starts with an int
         let v = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
@@ -107,6 +124,32 @@ extension SocketEndpoint {
     }
 
     static let IPPROTO_TCP: Int32 = 6, IPPROTO_IPV6: Int32 = 41, IPV6_V6ONLY: Int32 = 26
+    public static let IPPROTO_IPV6_LEVEL: Int32 = 41
+    public static let IPV6_UNICAST_HOPS: Int32 = 16, IPV6_RECVHOPLIMIT: Int32 = 51, IPV6_HOPLIMIT: Int32 = 52
+    public static let IPV6_RECVTCLASS: Int32 = 66, IPV6_TCLASS: Int32 = 67
+    /// The UDPv6 options of RFC 3542 kept per socket, with Linux's defaults.
+    static let ipv6Defaults: [Int32: Int32] = [16: -1, 51: 0, 66: 0, 67: 0]
+    /// net.ipv6.conf.lo.hop_limit.
+    static let loopbackHopLimit: Int32 = 64
+
+    /// What a UDPv6 datagram sent now carries: the socket's hop limit and
+    /// traffic class unless the send's IPV6_HOPLIMIT / IPV6_TCLASS say
+    /// otherwise (-1 there means the socket's).
+    public func ipv6PacketInfo(hopLimit: Int32?, trafficClass: Int32?) -> IPv6PacketInfo? {
+        guard family == C.AF_INET6 else { return nil }
+        let (hops, tclass) = locked { ($0.ipv6Options[Self.IPV6_UNICAST_HOPS] ?? -1, $0.ipv6Options[Self.IPV6_TCLASS] ?? 0) }
+        var h = hopLimit ?? -1
+        if h < 0 { h = hops < 0 ? Self.loopbackHopLimit : hops }
+        var c = trafficClass ?? -1
+        if c < 0 { c = tclass }
+        return IPv6PacketInfo(hopLimit: h, trafficClass: c)
+    }
+
+    /// Which of IPV6_HOPLIMIT and IPV6_TCLASS a receive reports (IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS).
+    public var ipv6Reports: (hopLimit: Bool, trafficClass: Bool) {
+        guard family == C.AF_INET6 && kind == .datagram else { return (false, false) }
+        return locked { ($0.ipv6Options[Self.IPV6_RECVHOPLIMIT] == 1, $0.ipv6Options[Self.IPV6_RECVTCLASS] == 1) }
+    }
     static let TCP_NODELAY: Int32 = 1
     /// TCP options recorded on loopback connections, with Linux's defaults:
     /// TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT.
