@@ -63,8 +63,21 @@ import Testing
         #expect(r.stdout == "hi there\n" && r.status == 0, "\(r.stderr)")
     }
 
+    /// busybox httpd serving a tmpfs directory to busybox wget, two guest processes over 127.0.0.1.
+    @Test(arguments: Harness.platforms)
+    func busyboxHttpdServesWget(_ platform: Harness.TestPlatform) throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/bin/busybox"), "busybox-static is not installed")
+        let script = "busybox mkdir /tmp/www && echo hello from httpd > /tmp/www/index.html && "
+            + "{ busybox httpd -f -p 127.0.0.1:8081 -h /tmp/www & pid=$!; }; "
+            + "for i in $(busybox seq 100); do busybox wget -q -O- http://127.0.0.1:8081/index.html 2>/dev/null && break; busybox sleep 0.05; done; "
+            + "kill $pid; wait $pid"
+        let r = Harness.sandboxed(platform, "/bin/busybox", ["sh", "-c", script])
+        #expect(r.stdout == "hello from httpd\n", "\(r.stderr)")
+    }
+
     /// Static Go: net/http server and client over 127.0.0.1 in one program,
-    /// then net.Listen("unix") and net.Dial("unix"), then net.Interfaces' lo.
+    /// a client in a child process, then net.Listen("unix") and
+    /// net.Dial("unix"), then net.Interfaces' lo.
     @Test(arguments: Harness.platforms)
     func goNetHTTPOverLoopback(_ platform: Harness.TestPlatform) throws {
         guard Harness.run("/bin/sh", ["-c", "command -v go"]).status == 0 else {

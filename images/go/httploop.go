@@ -1,4 +1,5 @@
 // net/http over the sandbox loopback: a server and a client in one program,
+// then a client in another process (this program run again as `get URL`),
 // net.Listen("unix") with a client dialing it, and net.Interfaces' lo.
 // Prints only fixed text.
 package main
@@ -10,10 +11,22 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "get" {
+		resp, err := http.Get(os.Args[2])
+		if err != nil {
+			fmt.Println("get:", err)
+			os.Exit(1)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode, string(b))
+		return
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Println("listen:", err)
@@ -36,6 +49,13 @@ func main() {
 		resp.Body.Close()
 		fmt.Println(resp.StatusCode, string(b))
 	}
+
+	// A client in another process.
+	out, err := exec.Command(os.Args[0], "get", strings.Replace(url, "sandbox", "another+process", 1)).CombinedOutput()
+	if err != nil {
+		fmt.Println("child:", err)
+	}
+	fmt.Print("from a child: ", string(out))
 
 	path := fmt.Sprintf("%s/httploop-%d.sock", os.TempDir(), os.Getpid())
 	ul, err := net.Listen("unix", path)
