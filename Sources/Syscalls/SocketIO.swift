@@ -37,7 +37,16 @@ struct GuestIOV {
 
     /// The guest ranges of `count` bytes from `offset` on.
     func ranges(from offset: Int, count: Int) -> [GuestRange] {
-        GuestRange.prefix(max(0, count), of: GuestRange.dropping(max(0, offset), from: segments.map { GuestRange($0.base, $0.length) }))
+        var out: [GuestRange] = []
+        var skip = max(0, offset), left = max(0, count)
+        for (b, l) in segments where left > 0 {
+            if skip >= l { skip -= l; continue }
+            let n = min(l - skip, left)
+            out.append(GuestRange(b + UInt64(skip), n))
+            left -= n
+            skip = 0
+        }
+        return out
     }
 
     /// Runs `body` on the bytes `[offset, offset+count)` as they are now:

@@ -189,6 +189,25 @@ int main(void) {
     show("empty send after SHUT_WR", send(s, "", 0, MSG_NOSIGNAL));
     close(s); close(l);
 
+    // SO_LINGER with a zero timeout closes with a reset: the peer is
+    // unconnected at once, reads what came first, then ECONNRESET, then EOF.
+    l = listener(&port);
+    a = loopback(port);
+    c = socket(AF_INET, SOCK_STREAM, 0);
+    connect(c, (struct sockaddr *)&a, sizeof a);
+    s = accept(l, NULL, NULL);
+    struct linger lg = {1, 0};
+    setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    send(c, "xy", 2, 0);
+    close(c);
+    usleep(20000);
+    struct sockaddr_in pa; socklen_t pal = sizeof pa;
+    show("getpeername after a reset", getpeername(s, (struct sockaddr *)&pa, &pal));
+    show("read what came before", read(s, buf, sizeof buf));
+    show("then", read(s, buf, sizeof buf));
+    show("and then", read(s, buf, sizeof buf));
+    close(s); close(l);
+
     // SO_REUSEADDR lets a new listener take a port whose old socket is gone.
     l = listener(&port);
     close(l);

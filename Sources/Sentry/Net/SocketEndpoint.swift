@@ -73,6 +73,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         /// TCP: a non-blocking connect said EINPROGRESS and no connect came
         /// since (Linux's SS_CONNECTING, whatever became of the handshake).
         var connecting = false
+        /// TCP: the peer reset the connection (TCP_CLOSE: getpeername says ENOTCONN).
+        var reset = false
         var v6only = false
         /// The (device, inode) of a path binding, to undo at close.
         var boundNode: UnixNamespace.NodeKey?
@@ -102,7 +104,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             : family == SocketConstants.AF_UNIX ? .unix(.unnamed) : .inet((family == SocketConstants.AF_INET6 ? InetAddress.anyV6 : .anyV4))
     }
     public var peerAddress: SocketAddress? {
-        guard let p = locked({ $0.phase == .closed ? nil : $0.peer }) else { return nil }
+        guard let p = locked({ $0.phase == .closed || $0.reset ? nil : $0.peer }) else { return nil }
         return present(p.address ?? p.unnamedAddress)
     }
 
@@ -219,8 +221,9 @@ public final class SocketEndpoint: @unchecked Sendable {
     /// The last fd went: unbind, wake the peer with EOF (ECONNRESET if we
     /// leave data unread), refuse pending connections, drop queued messages.
     func close() {
-        let (peer, pending, dropped, node, address) = locked { s in
-            let r = (s.peer, s.backlog, s.rx.drain(), s.boundNode, s.address)
+        let (peer, pending, dropped, node, address, abortive) = locked { s in
+            // SO_LINGER on with a zero timeout: TCP closes with a reset (tcp_close's abort path).
+            let r = (s.peer, s.backlog, s.rx.drain(), s.boundNode, s.address, s.linger.on && s.linger.seconds == 0)
             s.phase = .closed
             s.peer = nil
             s.backlog = []
@@ -234,12 +237,17 @@ public final class SocketEndpoint: @unchecked Sendable {
         if let peer {
             if isConnectionOriented {
                 peer.locked { p in
-                    if isInet && dropped.isEmpty {
+                    if isInet && dropped.isEmpty && !abortive {
                         // TCP: a FIN; the peer may still write once (then our reset ends it).
                         p.shutRead = true; p.peerClosed = true
                     } else {
                         p.shutRead = true; p.shutWrite = true
-                        if !dropped.isEmpty { p.error = .ECONNRESET }
+                        if !dropped.isEmpty || (isInet && abortive) {
+                            // A reset: what the peer has queued stays readable, then ECONNRESET;
+                            // a TCP socket that took a reset is closed (no peer name).
+                            p.error = .ECONNRESET
+                            if isInet { p.reset = true }
+                        }
                     }
                 }
             } else {
@@ -383,8 +391,11 @@ public final class SocketEndpoint: @unchecked Sendable {
         if !peek {
             if !r.rights.isEmpty { names.rightsInFlight.subtract(r.rights.count, ordering: .relaxed) }
             for (a, n) in credits { a.release(n) }
-            let senders = locked { Array($0.connectedSenders.values) }
-            for q in senders { q.notify() }
+            // Datagram senders connected to us wait for our queue to shorten.
+            if kind == .datagram {
+                let senders = locked { Array($0.connectedSenders.values) }
+                for q in senders { q.notify() }
+            }
         }
         if faulted { throw .EFAULT }
         return r
