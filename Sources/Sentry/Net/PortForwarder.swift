@@ -10,6 +10,7 @@ import Glibc
 /// never a host socket. Bytes move through one 64 KiB buffer per direction,
 /// and a guest that does not read stops the forwarder reading from the host
 /// (its send buffer is the sandbox socket's), so memory stays bounded.
+/// Sendable: immutable after init; each serving thread owns its buffers and connections.
 public final class PortForwarder: @unchecked Sendable {
     public let port: PublishedPort
     private let names: UnixNamespace
