@@ -1,5 +1,6 @@
 import CSwitch
 import Glibc
+import Synchronization
 
 /// Carries a published host port into the sandbox loopback (`--publish`),
 /// as docker-proxy does for a container: the sentry listens on the host
@@ -17,6 +18,10 @@ public final class PortForwarder: @unchecked Sendable {
     private let hostFD: Int32
     /// A UDP peer mapping unused this long is dropped; at most this many at once.
     static let udpIdleNanoseconds: Int64 = 60_000_000_000, udpMaxPeers = 256
+    /// TCP connections carried at once (each is a thread and two buffers);
+    /// more are reset, so a host flood cannot grow the sentry without end.
+    static let maxConnections = 1024
+    private let connections = Atomic<Int>(0)
 
     /// Binds (and for TCP listens on) the host port now, so that a port in
     /// use is an error before the guest starts.
@@ -62,8 +67,20 @@ public final class PortForwarder: @unchecked Sendable {
                 usleep(10_000)
                 continue
             }
-            guard let ep = connectIntoSandbox() else { Self.reset(c); continue }
-            do { try HostThread.spawn { Self.pump(host: c, ep) } } catch { ep.close(); Self.reset(c) }
+            guard connections.add(1, ordering: .relaxed).newValue <= Self.maxConnections, let ep = connectIntoSandbox() else {
+                connections.subtract(1, ordering: .relaxed)
+                Self.reset(c)
+                continue
+            }
+            do {
+                try HostThread.spawn {
+                    Self.pump(host: c, ep)
+                    self.connections.subtract(1, ordering: .relaxed)
+                }
+            } catch {
+                connections.subtract(1, ordering: .relaxed)
+                ep.close(); Self.reset(c)
+            }
         }
     }
 
