@@ -12,9 +12,11 @@ final class ByteRing: @unchecked Sendable {
     private var capacity = 0
     private var head = 0
     private(set) var count = 0
-    /// An emptied ring larger than this gives its storage back, so an idle
-    /// socket costs no more than a pipe's buffer.
-    static let keptWhenEmpty = 65536
+    /// An emptied ring larger than this gives its storage back. A stream at
+    /// the default buffer sizes (a sender may queue SO_SNDBUF, 212992 bytes)
+    /// fits in it, so a busy connection does not regrow (and recopy) its
+    /// ring each time its reader catches up.
+    static let keptWhenEmpty = 1 << 18
 
     deinit { storage?.deallocate() }
 
