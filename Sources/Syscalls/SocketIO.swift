@@ -485,16 +485,23 @@ extension Sockets {
     /// queue still says EAGAIN, and a closed one end-of-file.
     static func receiveAttempt(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, at offset: Int, peek: Bool) throws(Errno) -> SocketEndpoint.Received {
         let want = iov.total - offset
+        let r: SocketEndpoint.Received
         do {
-            return try iov.withTarget(t, at: offset) { (bufs) throws(Errno) in try ep.receive(into: bufs, max: want, peek: peek) }
+            r = try iov.withTarget(t, at: offset) { (bufs) throws(Errno) in try ep.receive(into: bufs, max: want, peek: peek) }
         } catch .EFAULT {
             let probe = try ep.receive(into: [], max: 0, peek: true)
-            if probe.endOfFile || (probe.fullLength == 0 && ep.kind != .stream) {
-                // Nothing to copy: end of file, or an empty datagram (taken).
-                return probe.endOfFile ? probe : try ep.receive(into: [], max: 0, peek: peek)
+            if probe.endOfFile { return probe }
+            if ep.kind != .stream {
+                // Linux dequeues a datagram before it copies: it is lost to the
+                // fault (unless peeking), and an empty one is read as 0.
+                let taken = try ep.receive(into: [], max: 0, peek: peek)
+                if probe.fullLength == 0 { return taken }
             }
             throw .EFAULT
         }
+        // A datagram taken but not fitting the accessible part of the buffer is lost.
+        if r.faulted { throw .EFAULT }
+        return r
     }
 
     /// Writes SCM_CREDENTIALS (if the socket asked) and SCM_RIGHTS into the

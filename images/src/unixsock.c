@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -565,6 +566,32 @@ static int cycles(void) {
     return 0;
 }
 
+// Receive buffers that fault: a stream keeps its bytes (EFAULT), a
+// datagram is dequeued before the copy and lost; an empty queue is EAGAIN
+// whatever the buffer.
+static void faults(void) {
+    char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(p + 4096, 4096);
+    char msg[100], got[100];
+    memset(msg, 'f', sizeof msg);
+    for (int type = SOCK_STREAM; type <= SOCK_DGRAM; type++) {
+        const char *name = type == SOCK_STREAM ? "stream" : "dgram";
+        int sv[2];
+        socketpair(AF_UNIX, type, 0, sv);
+        printf("%s:\n", name);
+        show("  recv into a hole, queue empty", recv(sv[1], p + 4096, 100, MSG_DONTWAIT));
+        send(sv[0], msg, sizeof msg, 0);
+        show("  recv across the hole's edge", recv(sv[1], p + 4096 - 10, 100, MSG_DONTWAIT));
+        show("  then", recv(sv[1], got, sizeof got, MSG_DONTWAIT));
+        send(sv[0], msg, 5, 0);
+        show("  recv into a hole", recv(sv[1], p + 4096, 100, MSG_DONTWAIT));
+        show("  peek into a hole", recv(sv[1], p + 4096, 100, MSG_DONTWAIT | MSG_PEEK));
+        show("  then", recv(sv[1], got, sizeof got, MSG_DONTWAIT));
+        close(sv[0]); close(sv[1]);
+    }
+    munmap(p, 4096);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc == 2 && strcmp(argv[1], "cycles") == 0) return cycles();
@@ -579,5 +606,6 @@ int main(int argc, char **argv) {
     options();
     seqpacket_server();
     interrupts();
+    faults();
     return 0;
 }

@@ -322,21 +322,25 @@ public final class SocketEndpoint: @unchecked Sendable {
         public var ipv6: IPv6PacketInfo?
         public var truncated = false
         public var endOfFile = false
+        /// A datagram was taken that did not fit the accessible buffer: EFAULT, the datagram lost.
+        public var faulted = false
     }
 
     /// One receive of up to `max` bytes, copied into `targets` (which may
-    /// be shorter: the accessible part of the caller's buffers). Streams
+    /// be shorter: the accessible part of the caller's buffers; a write's
+    /// bytes that would cross its end are left queued, and `faulted` says
+    /// so if they are the first). Streams
     /// gather across writes but never past a message that carries
     /// descriptors (nor, with SO_PASSCRED, across writers); datagrams and
     /// seqpackets take one message, the rest of a longer one lost unless
-    /// peeking, and one that does not fit the accessible part is lost with
-    /// EFAULT, as Linux's copy after the dequeue. EAGAIN when there is
+    /// peeking, and one that does not fit the accessible part is lost
+    /// (`faulted`: the caller says EFAULT), as with Linux's copy after the
+    /// dequeue. EAGAIN when there is
     /// nothing yet; `endOfFile` once the peer is gone or reading is shut down.
     public func receive(into targets: [UnsafeMutableRawBufferPointer], max: Int, peek: Bool) throws(Errno) -> Received {
         let room = Swift.min(max, targets.reduce(0) { $0 + $1.count })
         var r = Received()
         var credits: [(SocketAccount, Int)] = []
-        var faulted = false
         try locked { (s: inout State) throws(Errno) in
             if s.rx.isEmpty {
                 if let e = s.error { s.error = nil; throw e }
@@ -349,8 +353,15 @@ public final class SocketEndpoint: @unchecked Sendable {
                 var first = true
                 for m in s.rx.pending {
                     if !first && (!m.rights.isEmpty || (s.passCredentials && m.credentials != r.credentials)) { break }
-                    let take = Swift.min(room - r.count, m.remaining)
+                    let take = Swift.min(max - r.count, m.remaining)
                     if take == 0 { break }
+                    // Linux copies each write's chunk whole or not at all: a fault
+                    // inside the first is EFAULT with nothing taken, inside a later
+                    // one ends the read before it.
+                    if r.count + take > room {
+                        if first { r.faulted = true }
+                        break
+                    }
                     r.count += take
                     if first { r.credentials = m.credentials; r.from = m.from; r.rights = m.rights }
                     first = false
@@ -371,7 +382,7 @@ public final class SocketEndpoint: @unchecked Sendable {
                 r.fullLength = m.remaining
                 r.count = Swift.min(max, m.remaining)
                 if r.count > room {
-                    faulted = true
+                    r.faulted = true
                     r.count = 0
                 } else {
                     s.rx.copy(r.count, into: targets)
@@ -384,7 +395,7 @@ public final class SocketEndpoint: @unchecked Sendable {
                 if !peek {
                     let (acct, _, credit) = s.rx.consume(0, whole: true)
                     if let acct, credit > 0 { credits.append((acct, credit)) }
-                    if faulted && !m.rights.isEmpty { names.rightsInFlight.subtract(m.rights.count, ordering: .relaxed) }
+                    if r.faulted && !m.rights.isEmpty { names.rightsInFlight.subtract(m.rights.count, ordering: .relaxed) }
                 }
             }
         }
@@ -397,7 +408,6 @@ public final class SocketEndpoint: @unchecked Sendable {
                 for q in senders { q.notify() }
             }
         }
-        if faulted { throw .EFAULT }
         return r
     }
 
