@@ -47,7 +47,8 @@ public let syscallFamilies: [SyscallFamily] = [
     SyscallFamily("processes", """
         clone clone3 fork vfork execve execveat exit exit_group wait4 waitid set_tid_address set_robust_list \
         get_robust_list kcmp pidfd_open pidfd_send_signal pidfd_getfd process_mrelease getpid getppid gettid getpgid \
-        setpgid getpgrp setsid getsid getrlimit setrlimit prlimit64 getrusage times uname sysinfo getrandom personality
+        setpgid getpgrp setsid getsid getrlimit setrlimit prlimit64 getrusage times uname sethostname sysinfo getrandom \
+        personality
         """),
     SyscallFamily("signals", """
         rt_sigaction rt_sigprocmask rt_sigreturn rt_sigpending rt_sigtimedwait rt_sigqueueinfo rt_tgsigqueueinfo \
@@ -77,7 +78,7 @@ public let syscallFamilies: [SyscallFamily] = [
     SyscallFamily("keys", "add_key request_key keyctl"),
     SyscallFamily("namespaces and mounts", """
         unshare setns mount umount2 pivot_root open_tree move_mount fsopen fsconfig fsmount fspick mount_setattr \
-        sethostname setdomainname
+        setdomainname
         """, refused: "the sandbox's mounts, names and namespaces are fixed when it starts"),
     SyscallFamily("host administration", """
         reboot swapon swapoff acct kexec_load kexec_file_load init_module finit_module delete_module quotactl \
