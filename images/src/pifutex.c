@@ -42,6 +42,28 @@ static void show(const char *what, long r) {
 static pid_t gettid_(void) { return (pid_t)syscall(SYS_gettid); }
 static void nap(int ms) { struct timespec ts = {0, ms * 1000000L}; nanosleep(&ts, NULL); }
 
+/* Waits until thread `*tid` (0 until the thread has set it) sleeps in the
+   kernel: state S in /proc/self/task/TID/stat. A fixed nap races on a loaded
+   machine; this is what the checks after it need. */
+static void awaitAsleep(volatile pid_t *tid) {
+    for (int i = 0; i < 5000; i++) {
+        if (*tid) {
+            char path[64], buf[256];
+            snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)*tid);
+            FILE *f = fopen(path, "r");
+            if (f) {
+                size_t n = fread(buf, 1, sizeof buf - 1, f);
+                fclose(f);
+                buf[n] = 0;
+                char *close = strrchr(buf, ')');
+                if (close && close[1] == ' ' && close[2] == 'S') { nap(2); return; }
+            }
+        }
+        nap(1);
+    }
+}
+static volatile pid_t lockerTid, condWaiterTid;
+
 static struct timespec after(clockid_t c, long ms) {
     struct timespec ts;
     clock_gettime(c, &ts);
@@ -162,6 +184,7 @@ static void waitForWaitersBit(uint32_t *word) {
 static uint32_t lockerResult;
 static void *locker(void *arg) {
     (void)arg;
+    lockerTid = gettid_();
     long r = fx(&piWord, FUTEX_LOCK_PI_PRIVATE, 0, NULL, NULL, 0);
     uint32_t v = piWord;
     lockerResult = r == 0 ? ((v & FUTEX_TID_MASK) == (uint32_t)gettid_()) | (v & (FUTEX_WAITERS | FUTEX_OWNER_DIED)) : 0xdead;
@@ -216,8 +239,9 @@ static void piOps(void) {
     // A waiter in the kernel: the unlock hands it over.
     pthread_t lk;
     lockerResult = 0;
+    lockerTid = 0;
     pthread_create(&lk, NULL, locker, NULL);
-    nap(20);
+    awaitAsleep(&lockerTid);
     show("WAKE on a PI futex with a waiter", fx(&piWord, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0));
     uint32_t plain = piWord;
     show("LOCK_PI, word changed under its state", (piWord = (piWord & FUTEX_WAITERS) | 0x3ffffff0, fx(&piWord, FUTEX_LOCK_PI_PRIVATE, 0, NULL, NULL, 0)));
@@ -386,6 +410,7 @@ static void mutexes(void) {
 static uint32_t cond, mutexWord;
 static void *condWaiter(void *arg) {
     (void)arg;
+    condWaiterTid = gettid_();
     long r = fx(&cond, FUTEX_WAIT_REQUEUE_PI_PRIVATE, 0, NULL, &mutexWord, 0);
     uint32_t v = mutexWord;
     int mine = (v & FUTEX_TID_MASK) == (uint32_t)gettid_();
@@ -420,8 +445,9 @@ static void requeuePI(void) {
     // The mutex is free: the first waiter gets it at once.
     pthread_t a, b;
     void *ra, *rb;
+    condWaiterTid = 0;
     pthread_create(&a, NULL, condWaiter, NULL);
-    nap(20);
+    awaitAsleep(&condWaiterTid);
     show("WAKE on the condition word", fx(&cond, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0));
     show("plain CMP_REQUEUE of a requeue-PI waiter", fx(&cond, FUTEX_CMP_REQUEUE_PRIVATE, 0, (void *)1, &x, 0));
     printf("requeued to a free mutex: %ld\n", requeueAll(1, 0));
