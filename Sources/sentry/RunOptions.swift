@@ -37,6 +37,10 @@ struct RunOptions: Equatable {
     var user: String?
     /// What AF_INET/AF_INET6 sockets reach: none (the sandbox's own loopback) or host.
     var network = "none"
+    /// --memory SIZE (or none), --tmpfs-size SIZE, --pids N.
+    var memory: String?
+    var tmpfsSize: String?
+    var pids: String?
     /// The program and its arguments (a leading "--" kept, as ArgumentParser passes it).
     var command: [String] = []
 
@@ -75,7 +79,7 @@ struct RunOptions: Equatable {
                 i += 1
                 continue
             case "--platform", "--systrap-trap", "--root", "--bind", "--strace-output", "-o", "--strace-filter",
-                 "--strace-syscalls", "--cwd", "--env", "--hostname", "--user", "--network":
+                 "--strace-syscalls", "--cwd", "--env", "--hostname", "--user", "--network", "--memory", "--tmpfs-size", "--pids":
                 break
             default:
                 return nil
@@ -99,6 +103,9 @@ struct RunOptions: Equatable {
             case "--hostname": o.hostname = v
             case "--user": o.user = v
             case "--network": o.network = v
+            case "--memory": o.memory = v
+            case "--tmpfs-size": o.tmpfsSize = v
+            case "--pids": o.pids = v
             default: o.filter = v
             }
         }
@@ -124,6 +131,7 @@ struct RunOptions: Equatable {
         guard NetworkMode(rawValue: network) != nil else {
             throw ValidationError("unknown --network '\(network)' (choose none or host)")
         }
+        _ = try resourceLimits()
         // sethostname's limit: __NEW_UTS_LEN.
         if let hostname, hostname.isEmpty || hostname.utf8.count > 64 {
             throw ValidationError("--hostname: expected 1 to 64 bytes")
@@ -134,6 +142,32 @@ struct RunOptions: Equatable {
             }
         }
         _ = try traceOptions()
+    }
+
+    /// --memory (nil: the default; .max: none), --tmpfs-size, --pids.
+    func resourceLimits() throws(ValidationError) -> (memory: UInt64?, tmpfs: UInt64?, pids: Int?) {
+        var m: UInt64?
+        if let memory {
+            if memory == "none" || memory == "max" { m = .max } else {
+                guard let v = MemoryLimit.parseSize(memory), v >= 1 << 20 else {
+                    throw ValidationError("--memory \(memory): expected a size of at least 1M (bytes, or with K, M, G, T), or none")
+                }
+                m = v
+            }
+        }
+        var t: UInt64?
+        if let tmpfsSize {
+            guard let v = MemoryLimit.parseSize(tmpfsSize) else {
+                throw ValidationError("--tmpfs-size \(tmpfsSize): expected a size (bytes, or with K, M, G, T)")
+            }
+            t = v
+        }
+        var p: Int?
+        if let pids {
+            guard let v = Int(pids), v > 0 else { throw ValidationError("--pids \(pids): expected a number of tasks above 0") }
+            p = v
+        }
+        return (m, t, p)
     }
 
     /// What the tracer is asked for, or nil when no flag asks for a trace or a summary.
@@ -216,6 +250,9 @@ struct RunOptions: Equatable {
         config.overlay = overlay
         config.hostname = hostname
         config.network = NetworkMode(rawValue: network) ?? .none
+        if let limits = try? resourceLimits() {
+            config.memory = limits.memory; config.tmpfsSize = limits.tmpfs; config.pids = limits.pids
+        }
         if let user, let ids = try? Self.parseUser(user) { config.credentials = .user(uid: ids.uid, gid: ids.gid) }
         for spec in binds {
             do {

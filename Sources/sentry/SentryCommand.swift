@@ -143,6 +143,15 @@ struct Run: ParsableCommand {
     @Option(help: "What the guest's AF_INET/AF_INET6 sockets reach: none (the sandbox's own loopback; nothing leaves the sandbox) or host (host sockets the sentry opens for the guest).")
     var network: String = "none"
 
+    @Option(help: ArgumentHelp("What the guest processes' memory may add up to (anonymous and private pages, tmpfs and overlay files, IPC segments); past it the sandbox's OOM killer ends the largest guest process with SIGKILL. `none` for no limit. Default: 7/8 of the memory limit of the cgroup the sentry runs in (cgroup v2 memory.max or v1 memory.limit_in_bytes), else 3/4 of the host's RAM; \(MemoryLimit.describeDefault()).", valueName: "SIZE"))
+    var memory: String?
+
+    @Option(name: .customLong("tmpfs-size"), help: ArgumentHelp("The size of /tmp, /dev/shm and --overlay's writes (tmpfs size=): past it, ENOSPC. Default: half of --memory.", valueName: "SIZE"))
+    var tmpfsSize: String?
+
+    @Option(help: ArgumentHelp("How many tasks (processes and threads) the sandbox may hold, as the pids cgroup's pids.max: fork and clone past it fail with EAGAIN. Default: no limit.", valueName: "N"))
+    var pids: String?
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments.")
     var command: [String] = []
 
@@ -152,7 +161,8 @@ struct Run: ParsableCommand {
                    output: output, filter: filter, json: json,
                    summaryOnly: summaryOnly, summary: summary, callTime: callTime, timestamps: timestamps, relative: relative,
                    fdPaths: fdPaths, stackTraces: stackTraces, stringLimit: stringLimit, expressions: expressions, follow: follow, cwd: cwd, env: env, envClear: envClear,
-                   hostname: hostname, user: user, network: network, command: command)
+                   hostname: hostname, user: user, network: network, memory: memory, tmpfsSize: tmpfsSize, pids: pids,
+                   command: command)
     }
 
     func validate() throws {

@@ -65,6 +65,9 @@ extension Task {
         // filesystem; the sandbox has none, so every descriptor is EBADF.
         if has(CloneArgs.CLONE_INTO_CGROUP) { throw .EBADF }
         let thread = has(CloneArgs.CLONE_THREAD)
+        // --pids (checked again when the task is added): a fork bomb's
+        // failing forks should not copy their memory first.
+        if let max = kernel.pidsLimit, kernel.locked({ kernel.taskCountLocked }) >= max { throw .EAGAIN }
 
         let childMM: MemoryManager
         var ticket: RunnerTicket?
@@ -88,6 +91,8 @@ extension Task {
 
         let childResult: Result<Task, Errno> = kernel.locked {
             if killed || group.exitStatus != nil { return .failure(.EINTR) }
+            // The pids cgroup's pids.max: every task counts, a zombie until reaped.
+            if let max = kernel.pidsLimit, kernel.taskCountLocked >= max { return .failure(.EAGAIN) }
             let tid: Int32
             if let requested {
                 if kernel.tasks[requested] != nil || kernel.groups[requested] != nil { return .failure(.EEXIST) }

@@ -38,6 +38,14 @@ public struct SandboxConfiguration: Sendable {
     public var tracer: Tracer?
     /// What the guest's AF_INET/AF_INET6 sockets reach: the sandbox's own loopback (the default) or the host's network.
     public var network = NetworkMode.none
+    /// `--memory`: what guest pages may add up to before the OOM killer
+    /// ends a guest process; nil: `MemoryLimit.defaultLimit()`, `.max`: none.
+    public var memory: UInt64?
+    /// `--tmpfs-size`: the size of /tmp, /dev/shm and the overlay's upper
+    /// layer; nil: half of the memory.
+    public var tmpfsSize: UInt64?
+    /// `--pids`: tasks the sandbox may hold (fork and clone past it: EAGAIN); nil: no limit.
+    public var pids: Int?
 
     public init() {}
 }
@@ -74,7 +82,7 @@ public final class Sandbox {
         }
         let memory: MemoryFile, stub: StubRegion, backend: Platform
         do {
-            memory = try MemoryFile()
+            memory = try MemoryFile(limit: config.memory ?? MemoryLimit.defaultLimit().bytes)
             let seccomp = kind == .systrap && (config.seccompTrap ?? !PlatformKind.sudAvailable)
             stub = try StubRegion.install(trapGuestSyscalls: seccomp)
             backend = try kind.make(memory: memory, stub: stub)
@@ -86,7 +94,7 @@ public final class Sandbox {
         let vfs: VFS, rootFS: HostFS
         do {
             rootFS = try HostFS(path: config.root)
-            vfs = try VFS(root: rootFS, overlay: config.overlay, memory: memory)
+            vfs = try VFS(root: rootFS, overlay: config.overlay, memory: memory, tmpfsSize: config.tmpfsSize)
         } catch {
             throw .root(config.root, error)
         }
@@ -109,6 +117,7 @@ public final class Sandbox {
         if let hostname = config.hostname { kernel.hostname = hostname }
         if let c = config.credentials { kernel.initialCredentials = c }
         kernel.network = config.network
+        kernel.pidsLimit = config.pids
     }
 
     /// The guest path of a host path, under the bind (or root) that holds
