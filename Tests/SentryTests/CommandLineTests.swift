@@ -24,6 +24,8 @@ import Syscalls
         ["--network", "none", "--strace", "prog"],
         ["--strace", "--strace-syscalls", "openat,read", "prog"],
         ["--strace-syscalls=openat", "-o", "t", "prog"],
+        ["--memory", "64M", "--tmpfs-size=8M", "--pids", "100", "prog"],
+        ["--memory=none", "prog"],
     ]
 
     static let declined: [[String]] = [
@@ -42,6 +44,7 @@ import Syscalls
         ["--env-clear", "--env-clear", "prog"],
         ["--hostname", "a", "--hostname", "b", "prog"],
         ["--network", "host", "--network", "none", "prog"],
+        ["--memory", "1G", "--memory", "2G", "prog"],
         ["-c", "prog"],
         ["--strace", "-tt", "-T", "prog"],
         ["--strace", "-e", "trace=%file", "prog"],
@@ -94,5 +97,16 @@ import Syscalls
         try #require(RunOptions.quick(["--network=host", "prog"])).validate()
         #expect(throws: ValidationError.self) { try RunOptions.quick(["--network=bridge", "prog"])?.validate() }
         #expect(throws: (any Error).self) { try Run.parse(["--network", "bridge", "prog"]) }
+    }
+
+    @Test func resourceLimitsParse() throws {
+        let o = try #require(RunOptions.quick(["--memory", "64M", "--tmpfs-size", "1G", "--pids", "10", "prog"]))
+        let l = try o.resourceLimits()
+        #expect(l.memory == 64 << 20 && l.tmpfs == 1 << 30 && l.pids == 10)
+        #expect(try RunOptions.quick(["--memory", "none", "prog"])?.resourceLimits().memory == .max)
+        #expect(try RunOptions.quick(["prog"])?.resourceLimits().memory == nil)
+        for bad in [["--memory", "12", "prog"], ["--memory", "lots", "prog"], ["--pids", "0", "prog"], ["--tmpfs-size", "x", "prog"]] {
+            #expect(throws: ValidationError.self, "\(bad)") { try RunOptions.quick(bad)?.validate() ?? Run.parse(bad).options.validate() }
+        }
     }
 }

@@ -109,11 +109,53 @@ import Testing
         let r = Harness.sandboxed(platform, Harness.image("limits"), ["forkbomb"], extra: ["--pids", "40"])
         #expect(r == .init(status: 0, stdout: """
             fork failed with EAGAIN after some children
+            /proc lists every process once
             pthread_create failed with EAGAIN
             reaped all
             fork again: ok
 
             """, stderr: ""), "\(platform)")
+    }
+
+    /// Issue 13 item 6: the host's own limits running out (RLIMIT_NPROC of
+    /// an unprivileged user, no --pids) make fork and pthread_create EAGAIN
+    /// with nothing left behind (no child that never runs, /proc listing
+    /// only live processes); and a sentry killed while clones are under way
+    /// leaves no stub alive. Runs the sentry as uid 64999 (root ignores
+    /// RLIMIT_NPROC), so it needs root.
+    @Test(arguments: Harness.platforms)
+    func hostPidsRunningOutLeaveNothingBehind(_ platform: Harness.TestPlatform) throws {
+        guard getuid() == 0 else { print("skipping hostPidsRunningOut: needs root to run the sentry as another user"); return }
+        let uid = "64999"
+        let drop = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/usr/bin/prlimit", "--nproc=60", Harness.sentry, "run"]
+            + platform.arguments + [Harness.image("limits")]
+        let r = Harness.run("/usr/bin/setpriv", drop + ["forkbomb"])
+        #expect(r == .init(status: 0, stdout: """
+            fork failed with EAGAIN after some children
+            /proc lists every process once
+            pthread_create failed with EAGAIN
+            reaped all
+            fork again: ok
+
+            """, stderr: ""), "\(platform)")
+
+        func alive() -> Int {
+            let ps = Harness.run("/bin/ps", ["-u", uid, "-o", "stat="])
+            return ps.stdout.split(separator: "\n").filter { !$0.hasPrefix("Z") }.count
+        }
+        let dir = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out").path
+        let pid = try #require(Harness.spawn("/usr/bin/setpriv", drop + ["storm"], env: nil, stdin: "/dev/null", stdout: out, stderr: out))
+        var deadline = Date().addingTimeInterval(20)
+        while alive() < 20 && Date() < deadline { usleep(50_000) }
+        usleep(500_000)
+        kill(pid, SIGKILL)
+        var st: Int32 = 0
+        waitpid(pid, &st, 0)
+        deadline = Date().addingTimeInterval(5)
+        while alive() > 0 && Date() < deadline { usleep(50_000) }
+        #expect(alive() == 0, "\(platform): host processes of the killed sentry live on")
     }
 
     /// /proc/meminfo and sysinfo describe the sandbox's memory.

@@ -9,7 +9,9 @@
 //                         fallocate past the size; space comes back on unlink
 //   limits forkbomb       forks until fork fails, then threads until
 //                         pthread_create fails; all end and are reaped
+//   limits storm          forks and threads without end (to be killed)
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -144,6 +146,13 @@ static int forkbomb(void) {
         if (++forks > 100000) break;
     }
     printf("fork failed with %s after %s children\n", ename(err), forks > 0 ? "some" : "no");
+    // A failed fork leaves nothing behind: /proc lists init and its children.
+    int listed = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) if (e->d_name[0] >= '1' && e->d_name[0] <= '9') listed++;
+    if (d) closedir(d);
+    printf("/proc lists %s\n", listed == forks + 1 ? "every process once" : "a wrong count");
     pthread_t t;
     int threads = 0, r;
     while ((r = pthread_create(&t, NULL, sleeper, NULL)) == 0) {
@@ -163,6 +172,16 @@ static int forkbomb(void) {
     return 0;
 }
 
+// Every process forks and starts threads without end, failures ignored:
+// the host's own limits run out while clones are under way.
+static void *idle(void *arg) { (void)arg; for (;;) pause(); }
+static int storm(void) {
+    for (;;) {
+        pthread_t t;
+        if (fork() < 0 || pthread_create(&t, NULL, idle, NULL) != 0) usleep(1000);
+    }
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc >= 3 && strcmp(argv[1], "oom") == 0) return oom(atol(argv[2]));
@@ -170,6 +189,7 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "commit") == 0) return commit(atol(argv[2]));
     if (argc >= 3 && strcmp(argv[1], "tmpfs") == 0) return tmpfs(argv[2]);
     if (argc >= 2 && strcmp(argv[1], "forkbomb") == 0) return forkbomb();
+    if (argc >= 2 && strcmp(argv[1], "storm") == 0) return storm();
     fprintf(stderr, "usage: limits oom MIB | commit MIB | tmpfs DIR | forkbomb\n");
     return 64;
 }
