@@ -41,6 +41,8 @@ struct RunOptions: Equatable {
     var memory: String?
     var tmpfsSize: String?
     var pids: String?
+    /// --no-self-confine: no seccomp filter on the sentry itself.
+    var noSelfConfine = false
     /// The program and its arguments (a leading "--" kept, as ArgumentParser passes it).
     var command: [String] = []
 
@@ -68,12 +70,13 @@ struct RunOptions: Equatable {
                 value = String(arg[arg.index(after: eq)...])
             }
             switch name {
-            case "--strace", "--strace-json", "--env-clear", "--overlay":
+            case "--strace", "--strace-json", "--env-clear", "--overlay", "--no-self-confine":
                 guard value == nil, seen.insert(name).inserted else { return nil }
                 switch name {
                 case "--strace": o.strace = true
                 case "--env-clear": o.envClear = true
                 case "--overlay": o.overlay = true
+                case "--no-self-confine": o.noSelfConfine = true
                 default: o.json = true
                 }
                 i += 1
@@ -317,6 +320,23 @@ struct RunOptions: Equatable {
             case .guest: fail(error.description, .internalError)
             }
         }
+        // The sandbox is built and the first guest loaded: from here on the
+        // sentry makes only the host calls serving guests needs.
+        // SENTRY_SELF_CONFINE=log logs what the filter would refuse to the
+        // kernel's log instead (how its list was made).
+        let mode: SelfConfinement.Mode = noSelfConfine ? .off
+            : getenv("SENTRY_SELF_CONFINE").map { SelfConfinement.Mode(rawValue: String(cString: $0)) ?? .on } ?? .on
+        do { try sandbox.confine(mode) { linuxAMD64.number(of: $0) } } catch {
+            fail("confining the sentry (seccomp): \(error.message); --no-self-confine runs without", .internalError)
+        }
+        #if DEBUG
+        // Test builds only: a forbidden host call after confinement, which must
+        // kill the sentry with SIGSYS (SelfConfinementTests).
+        if getenv("SENTRY_TEST_FORBIDDEN_SYSCALL") != nil {
+            let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+            execv("/bin/true", argv)
+        }
+        #endif
         let status = kernel.run(task)
         config.tracer?.finish()
         if case .signaled(let sig, _) = status, !sig.shellReport.isEmpty {

@@ -152,6 +152,9 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("How many tasks (processes and threads) the sandbox may hold, as the pids cgroup's pids.max: fork and clone past it fail with EAGAIN. Default: no limit.", valueName: "N"))
     var pids: String?
 
+    @Flag(name: .customLong("no-self-confine"), help: "Run the sentry without its own seccomp filter (which allows only the host calls serving guests needs; see the README).")
+    var noSelfConfine = false
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments.")
     var command: [String] = []
 
@@ -162,7 +165,7 @@ struct Run: ParsableCommand {
                    summaryOnly: summaryOnly, summary: summary, callTime: callTime, timestamps: timestamps, relative: relative,
                    fdPaths: fdPaths, stackTraces: stackTraces, stringLimit: stringLimit, expressions: expressions, follow: follow, cwd: cwd, env: env, envClear: envClear,
                    hostname: hostname, user: user, network: network, memory: memory, tmpfsSize: tmpfsSize, pids: pids,
-                   command: command)
+                   noSelfConfine: noSelfConfine, command: command)
     }
 
     func validate() throws {

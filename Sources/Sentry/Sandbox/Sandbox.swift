@@ -75,15 +75,19 @@ public enum SandboxError: Error, CustomStringConvertible {
 public final class Sandbox {
     public let kernel: Kernel
     private let hostDirectories: [(host: String, guest: String)]
+    private let platformKind: PlatformKind
+    private let seccompTrap: Bool
+    private let stubImageFD: Int32
+    private let network: NetworkMode
 
     public init(_ config: SandboxConfiguration, table: SyscallTable) throws(SandboxError) {
         guard let kind = config.platform ?? PlatformKind.auto() else {
             throw .platformUnavailable("no platform is available here (see `sentry platforms`)")
         }
         let memory: MemoryFile, stub: StubRegion, backend: Platform
+        let seccomp = kind == .systrap && (config.seccompTrap ?? !PlatformKind.sudAvailable)
         do {
             memory = try MemoryFile(limit: config.memory ?? MemoryLimit.defaultLimit().bytes)
-            let seccomp = kind == .systrap && (config.seccompTrap ?? !PlatformKind.sudAvailable)
             stub = try StubRegion.install(trapGuestSyscalls: seccomp)
             backend = try kind.make(memory: memory, stub: stub)
         } catch {
@@ -112,12 +116,25 @@ public final class Sandbox {
             }
         }
         hostDirectories = dirs
+        platformKind = kind
+        seccompTrap = seccomp
+        stubImageFD = stub.imageFD
+        network = config.network
         kernel = Kernel(platform: backend, memory: memory, layout: AddressLayout(top: stub.base), table: table,
                         vfs: vfs, tracer: config.tracer)
         if let hostname = config.hostname { kernel.hostname = hostname }
         if let c = config.credentials { kernel.initialCredentials = c }
         kernel.network = config.network
         kernel.pidsLimit = config.pids
+    }
+
+    /// Confines the sentry (SelfConfinement) once the sandbox is built and
+    /// its first guest loaded. vmexec is left unconfined: its filter was
+    /// never measured (the platform runs only in the patched kernel's VM).
+    public func confine(_ mode: SelfConfinement.Mode, number: (String) -> Int?) throws(Errno) {
+        guard platformKind != .vmexec else { return }
+        try SelfConfinement.install(mode, platform: platformKind, seccompTrap: seccompTrap, network: network,
+                                    stubImageFD: stubImageFD, number: number)
     }
 
     /// The guest path of a host path, under the bind (or root) that holds
