@@ -203,24 +203,28 @@ extension Task {
 /// says whether it got its stub, then waits for the parent's go (the
 /// parent's last writes to the child: tids, the vfork queue) before the
 /// child runs.
+/// Sendable: `started` and `going` behind its pthread mutex.
 final class ChildStart: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
+    // Allocated: a pthread object must not move, and `&property` may pass a temporary.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var started: Bool?
     private var going: Bool?
 
     init() {
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&cond, nil)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(cond, nil)
     }
     deinit {
-        pthread_cond_destroy(&cond)
-        pthread_mutex_destroy(&mutex)
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        cond.deallocate()
+        mutex.deallocate()
     }
 
     private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
         return body()
     }
 
@@ -230,26 +234,26 @@ final class ChildStart: @unchecked Sendable {
     func finish(_ ok: Bool) -> Bool {
         locked {
             started = ok
-            pthread_cond_broadcast(&cond)
+            pthread_cond_broadcast(cond)
             guard ok else { return false }
-            while going == nil { pthread_cond_wait(&cond, &mutex) }
+            while going == nil { pthread_cond_wait(cond, mutex) }
             return going!
         }
     }
 
     /// No thread could be made.
-    func abandon() { locked { started = false; pthread_cond_broadcast(&cond) } }
+    func abandon() { locked { started = false; pthread_cond_broadcast(cond) } }
 
     /// The parent: whether the child's thread got its stub.
     func wait() -> Bool {
         locked {
-            while started == nil { pthread_cond_wait(&cond, &mutex) }
+            while started == nil { pthread_cond_wait(cond, mutex) }
             return started!
         }
     }
 
     /// The parent: the child may run.
-    func go() { locked { going = true; pthread_cond_broadcast(&cond) } }
+    func go() { locked { going = true; pthread_cond_broadcast(cond) } }
 }
 
 extension Kernel {

@@ -15,6 +15,7 @@ import Glibc
 /// The sentry itself is never the victim: its own memory is the host's
 /// business and small. A guest can overshoot the limit by what it touches
 /// in one interval (2 ms near the limit).
+/// Sendable: immutable after init (a weak kernel reference, the memory file); used by its one thread.
 final class OOMKiller: @unchecked Sendable {
     private weak var kernel: Kernel?
     private let memory: MemoryFile
