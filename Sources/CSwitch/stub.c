@@ -22,6 +22,7 @@
 // Syscall numbers are x86-64's.
 __asm__(
     ".pushsection .text\n"
+    ".balign 16\n"                        // 6f's timespec keeps its alignment in the copy
     ".globl sw_stub_start\n"
     ".type sw_stub_start, @function\n"
     "sw_stub_start:\n"
@@ -62,17 +63,34 @@ __asm__(
     "  jmp 3b\n"                  // local label: the copy must stay position independent
     "1: ud2\n"                     // no filter: never run a guest unfiltered
     // clone(CLONE_VM) for another task in this address space. The parent
-    // stops on int3; the child (rax 0) sleeps in pause(2) until its own
-    // tracer attaches (a spinning child could hold a CPU for a whole tick).
+    // stops on int3; the child (rax 0) sleeps until its own tracer attaches
+    // (a spinning child could hold a CPU for a whole tick), 100 ms at a time
+    // (FUTEX_WAIT on a zero word, with a timeout): it has no PDEATHSIG (a
+    // sentry thread's exit would fire it) and no tracer yet, so if the
+    // sentry (its pid in r9, set by the injector) is no longer its parent,
+    // it ends itself with a call the filter refuses, never left holding
+    // the guest's memory.
     ".globl sw_stub_clone\n"
     "sw_stub_clone:\n"
     "  syscall\n"
     "  test %rax, %rax\n"
     "  jz 4f\n"
     "  int3\n"
-    "4: mov $34, %eax\n"
+    "4: lea 6f(%rip), %rdi\n"        // the word (timeout.tv_sec, 0)
+    "  mov $128, %esi\n"             // FUTEX_WAIT_PRIVATE
+    "  xor %edx, %edx\n"
+    "  lea 6f(%rip), %r10\n"         // {0, 100 ms}
+    "  mov $202, %eax\n"
     "  syscall\n"
-    "  jmp 4b\n"
+    "  mov $110, %eax\n"             // getppid
+    "  syscall\n"
+    "  cmp %r9, %rax\n"
+    "  je 4b\n"
+    "  mov $60, %eax\n"              // exit: not allowed, so SIGSYS kills it
+    "  syscall\n"
+    "  ud2\n"
+    "  .balign 16\n"
+    "6: .quad 0, 100000000\n"
     // ---- systrap ------------------------------------------------------
     // Each task has a 64 KiB area, 64 KiB aligned, shared with the sentry
     // through the memory file (layout: SW_AREA_* in CSwitch.h); the

@@ -140,8 +140,9 @@ enum Process {
     }
 
     static func sysinfo(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        var host = CSwitch.sysinfo()
-        _ = sw_sysinfo(&host)
+        var raw = CSwitch.sysinfo()
+        _ = sw_sysinfo(&raw)
+        let host = t.kernel.memory.sandboxSysinfo(raw)
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         var si = CSwitch.sysinfo()

@@ -39,6 +39,12 @@ struct RunOptions: Equatable {
     var network = "none"
     /// [HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp], repeatable.
     var publish: [String] = []
+    /// --memory SIZE (or none), --tmpfs-size SIZE, --pids N.
+    var memory: String?
+    var tmpfsSize: String?
+    var pids: String?
+    /// --no-self-confine: no seccomp filter on the sentry itself.
+    var noSelfConfine = false
     /// The program and its arguments (a leading "--" kept, as ArgumentParser passes it).
     var command: [String] = []
 
@@ -66,18 +72,20 @@ struct RunOptions: Equatable {
                 value = String(arg[arg.index(after: eq)...])
             }
             switch name {
-            case "--strace", "--strace-json", "--env-clear", "--overlay":
+            case "--strace", "--strace-json", "--env-clear", "--overlay", "--no-self-confine":
                 guard value == nil, seen.insert(name).inserted else { return nil }
                 switch name {
                 case "--strace": o.strace = true
                 case "--env-clear": o.envClear = true
                 case "--overlay": o.overlay = true
+                case "--no-self-confine": o.noSelfConfine = true
                 default: o.json = true
                 }
                 i += 1
                 continue
             case "--platform", "--systrap-trap", "--root", "--bind", "--strace-output", "-o", "--strace-filter",
-                 "--strace-syscalls", "--cwd", "--env", "--hostname", "--user", "--network", "--publish":
+                 "--strace-syscalls", "--cwd", "--env", "--hostname", "--user", "--network", "--publish", "--memory", "--tmpfs-size",
+                 "--pids":
                 break
             default:
                 return nil
@@ -102,6 +110,9 @@ struct RunOptions: Equatable {
             case "--user": o.user = v
             case "--network": o.network = v
             case "--publish": o.publish.append(v)
+            case "--memory": o.memory = v
+            case "--tmpfs-size": o.tmpfsSize = v
+            case "--pids": o.pids = v
             default: o.filter = v
             }
         }
@@ -132,6 +143,7 @@ struct RunOptions: Equatable {
         }
         // Under --network=host the guest binds host ports itself.
         if !publish.isEmpty && network != "none" { throw ValidationError("--publish needs --network=none") }
+        _ = try resourceLimits()
         // sethostname's limit: __NEW_UTS_LEN.
         if let hostname, hostname.isEmpty || hostname.utf8.count > 64 {
             throw ValidationError("--hostname: expected 1 to 64 bytes")
@@ -142,6 +154,32 @@ struct RunOptions: Equatable {
             }
         }
         _ = try traceOptions()
+    }
+
+    /// --memory (nil: the default; .max: none), --tmpfs-size, --pids.
+    func resourceLimits() throws(ValidationError) -> (memory: UInt64?, tmpfs: UInt64?, pids: Int?) {
+        var m: UInt64?
+        if let memory {
+            if memory == "none" || memory == "max" { m = .max } else {
+                guard let v = MemoryLimit.parseSize(memory), v >= 1 << 20 else {
+                    throw ValidationError("--memory \(memory): expected a size of at least 1M (bytes, or with K, M, G, T), or none")
+                }
+                m = v
+            }
+        }
+        var t: UInt64?
+        if let tmpfsSize {
+            guard let v = MemoryLimit.parseSize(tmpfsSize) else {
+                throw ValidationError("--tmpfs-size \(tmpfsSize): expected a size (bytes, or with K, M, G, T)")
+            }
+            t = v
+        }
+        var p: Int?
+        if let pids {
+            guard let v = Int(pids), v > 0 else { throw ValidationError("--pids \(pids): expected a number of tasks above 0") }
+            p = v
+        }
+        return (m, t, p)
     }
 
     /// What the tracer is asked for, or nil when no flag asks for a trace or a summary.
@@ -225,6 +263,9 @@ struct RunOptions: Equatable {
         config.hostname = hostname
         config.network = NetworkMode(rawValue: network) ?? .none
         config.published = publish.compactMap(PublishedPort.parse)
+        if let limits = try? resourceLimits() {
+            config.memory = limits.memory; config.tmpfsSize = limits.tmpfs; config.pids = limits.pids
+        }
         if let user, let ids = try? Self.parseUser(user) { config.credentials = .user(uid: ids.uid, gid: ids.gid) }
         for spec in binds {
             do {
@@ -289,6 +330,23 @@ struct RunOptions: Equatable {
             case .guest: fail(error.description, .internalError)
             }
         }
+        // The sandbox is built and the first guest loaded: from here on the
+        // sentry makes only the host calls serving guests needs.
+        // SENTRY_SELF_CONFINE=log logs what the filter would refuse to the
+        // kernel's log instead (how its list was made).
+        let mode: SelfConfinement.Mode = noSelfConfine ? .off
+            : getenv("SENTRY_SELF_CONFINE").map { SelfConfinement.Mode(rawValue: String(cString: $0)) ?? .on } ?? .on
+        do { try sandbox.confine(mode) { linuxAMD64.number(of: $0) } } catch {
+            fail("confining the sentry (seccomp): \(error.message); --no-self-confine runs without", .internalError)
+        }
+        #if DEBUG
+        // Test builds only: a forbidden host call after confinement, which must
+        // kill the sentry with SIGSYS (SelfConfinementTests).
+        if getenv("SENTRY_TEST_FORBIDDEN_SYSCALL") != nil {
+            let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+            execv("/bin/true", argv)
+        }
+        #endif
         let status = kernel.run(task)
         config.tracer?.finish()
         if case .signaled(let sig, _) = status, !sig.shellReport.isEmpty {

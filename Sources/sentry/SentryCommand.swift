@@ -146,6 +146,18 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Forward a host port (on 127.0.0.1 unless HOSTIP is given) to the guest's port on the sandbox loopback, as docker -p (repeatable; needs --network=none).", valueName: "[HOSTIP:]HOSTPORT:GUESTPORT[/tcp|/udp]"))
     var publish: [String] = []
 
+    @Option(help: ArgumentHelp("What the guest processes' memory may add up to (anonymous and private pages, tmpfs and overlay files, IPC segments); past it the sandbox's OOM killer ends the largest guest process with SIGKILL. `none` for no limit. Default: 7/8 of the memory limit of the cgroup the sentry runs in (cgroup v2 memory.max or v1 memory.limit_in_bytes), else 3/4 of the host's RAM; \(MemoryLimit.describeDefault()).", valueName: "SIZE"))
+    var memory: String?
+
+    @Option(name: .customLong("tmpfs-size"), help: ArgumentHelp("The size of /tmp, /dev/shm and --overlay's writes (tmpfs size=): past it, ENOSPC. Default: half of --memory.", valueName: "SIZE"))
+    var tmpfsSize: String?
+
+    @Option(help: ArgumentHelp("How many tasks (processes and threads) the sandbox may hold, as the pids cgroup's pids.max: fork and clone past it fail with EAGAIN. Default: no limit.", valueName: "N"))
+    var pids: String?
+
+    @Flag(name: .customLong("no-self-confine"), help: "Run the sentry without its own seccomp filter (which allows only the host calls serving guests needs; see the README).")
+    var noSelfConfine = false
+
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments.")
     var command: [String] = []
 
@@ -155,7 +167,8 @@ struct Run: ParsableCommand {
                    output: output, filter: filter, json: json,
                    summaryOnly: summaryOnly, summary: summary, callTime: callTime, timestamps: timestamps, relative: relative,
                    fdPaths: fdPaths, stackTraces: stackTraces, stringLimit: stringLimit, expressions: expressions, follow: follow, cwd: cwd, env: env, envClear: envClear,
-                   hostname: hostname, user: user, network: network, publish: publish, command: command)
+                   hostname: hostname, user: user, network: network, publish: publish, memory: memory, tmpfsSize: tmpfsSize, pids: pids,
+                   noSelfConfine: noSelfConfine, command: command)
     }
 
     func validate() throws {

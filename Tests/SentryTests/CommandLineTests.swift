@@ -26,6 +26,8 @@ import Syscalls
         ["--publish", "8080:80", "--publish=127.0.0.2:5353:53/udp", "prog"],
         ["--strace", "--strace-syscalls", "openat,read", "prog"],
         ["--strace-syscalls=openat", "-o", "t", "prog"],
+        ["--memory", "64M", "--tmpfs-size=8M", "--pids", "100", "prog"],
+        ["--memory=none", "prog"],
     ]
 
     static let declined: [[String]] = [
@@ -44,6 +46,7 @@ import Syscalls
         ["--env-clear", "--env-clear", "prog"],
         ["--hostname", "a", "--hostname", "b", "prog"],
         ["--network", "host", "--network", "none", "prog"],
+        ["--memory", "1G", "--memory", "2G", "prog"],
         ["-c", "prog"],
         ["--strace", "-tt", "-T", "prog"],
         ["--strace", "-e", "trace=%file", "prog"],
@@ -109,5 +112,16 @@ import Syscalls
         try #require(RunOptions.quick(["--publish", "8080:80", "prog"])).validate()
         #expect(throws: ValidationError.self) { try RunOptions.quick(["--publish", "8080", "prog"])?.validate() }
         #expect(throws: ValidationError.self) { try RunOptions.quick(["--network=host", "--publish", "8080:80", "prog"])?.validate() }
+    }
+
+    @Test func resourceLimitsParse() throws {
+        let o = try #require(RunOptions.quick(["--memory", "64M", "--tmpfs-size", "1G", "--pids", "10", "prog"]))
+        let l = try o.resourceLimits()
+        #expect(l.memory == 64 << 20 && l.tmpfs == 1 << 30 && l.pids == 10)
+        #expect(try RunOptions.quick(["--memory", "none", "prog"])?.resourceLimits().memory == .max)
+        #expect(try RunOptions.quick(["prog"])?.resourceLimits().memory == nil)
+        for bad in [["--memory", "12", "prog"], ["--memory", "lots", "prog"], ["--pids", "0", "prog"], ["--tmpfs-size", "x", "prog"]] {
+            #expect(throws: ValidationError.self, "\(bad)") { try RunOptions.quick(bad)?.validate() ?? Run.parse(bad).options.validate() }
+        }
     }
 }

@@ -167,6 +167,10 @@ enum Harness {
         var environment = env ?? ProcessInfo.processInfo.environment
         // scripts/tsan: a sanitized sentry must report to its files, whatever environment the test gives.
         if env != nil, let tsan = ProcessInfo.processInfo.environment["TSAN_OPTIONS"] { environment["TSAN_OPTIONS"] = tsan }
+        // And the sentry's self-confinement mode (SENTRY_SELF_CONFINE=log: how its filter's list is measured).
+        if env != nil, environment["SENTRY_SELF_CONFINE"] == nil, let mode = ProcessInfo.processInfo.environment["SENTRY_SELF_CONFINE"] {
+            environment["SENTRY_SELF_CONFINE"] = mode
+        }
         let envList = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { argv.forEach { free($0) }; envList.forEach { free($0) } }
         var pid: pid_t = 0

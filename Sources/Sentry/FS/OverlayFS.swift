@@ -21,8 +21,9 @@ public final class OverlayFS: Sendable {
     let copyUpLock = Mutex(())
     nonisolated(unsafe) var rootNode: OverlayNode!
 
-    public init(lower: HostInode, memory: MemoryFile, device: UInt64) {
-        upper = TmpFS(memory: memory, device: device, mode: 0o755)
+    /// `size`: what the upper layer may hold (a tmpfs's `size=`).
+    public init(lower: HostInode, memory: MemoryFile, device: UInt64, size: UInt64? = nil) {
+        upper = TmpFS(memory: memory, device: device, mode: 0o755, size: size)
         self.device = device
         rootNode = OverlayNode(fs: self, name: "", parent: nil, upper: upper.rootNode, lower: lower)
         // The merged root has the host root's permissions.
@@ -246,7 +247,8 @@ public final class OverlayNode: Inode, @unchecked Sendable {
             let n = pread(fd, buf.baseAddress, buf.count, off_t(at))
             if n < 0 { if errno == EINTR { continue }; throw Errno(errno) }
             if n == 0 { break }
-            _ = try data.write(from: [UnsafeRawBufferPointer(rebasing: buf[0..<n])], at: at)
+            // A copy-up that does not fit the upper layer is ENOSPC, as overlayfs's.
+            guard try data.write(from: [UnsafeRawBufferPointer(rebasing: buf[0..<n])], at: at).0 == n else { throw .ENOSPC }
             at += Int64(n)
         }
     }

@@ -248,7 +248,7 @@ enum ProcFS {
     /// The files directly in /proc.
     nonisolated(unsafe) static let topFiles: [String: (WalkContext, VFS) -> String] = [
         "cpuinfo": { _, _ in hostFile("/proc/cpuinfo") },
-        "meminfo": { _, _ in meminfoText() },
+        "meminfo": { _, vfs in meminfoText(vfs.memory) },
         "uptime": { ctx, _ in
             let up = Deadline.now() - Int64(ctx.sandbox.bootTime.tv_sec) * 1_000_000_000 - Int64(ctx.sandbox.bootTime.tv_nsec)
             let cs = up / 10_000_000

@@ -17,7 +17,8 @@ extension ProcFS {
         "Hugepagesize", "Hugetlb", "DirectMap4k", "DirectMap2M", "DirectMap1G",
     ]
 
-    static func meminfoText() -> String {
+    /// `memory`: the sandbox's, whose limit is its RAM (no swap of its own).
+    static func meminfoText(_ memory: MemoryFile? = nil) -> String {
         var host: [String: UInt64] = [:]
         for line in hostFile("/proc/meminfo").split(separator: "\n") {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -33,6 +34,14 @@ extension ProcFS {
             host["MemAvailable"] = UInt64(si.freeram + si.bufferram) * unit / 1024
             host["SwapTotal"] = UInt64(si.totalswap) * unit / 1024
             host["SwapFree"] = UInt64(si.freeswap) * unit / 1024
+        }
+        if let memory, memory.limit != .max {
+            let total = min(host["MemTotal"] ?? .max, memory.limit / 1024)
+            let free = total - min(total, memory.residentBytes / 1024)
+            host["MemTotal"] = total
+            host["MemFree"] = min(host["MemFree"] ?? free, free)
+            host["MemAvailable"] = min(host["MemAvailable"] ?? free, free)
+            host["SwapTotal"] = 0; host["SwapFree"] = 0
         }
         var out = ""
         for key in meminfoKeys {

@@ -9,21 +9,61 @@ import Synchronization
 public final class TmpFS: Sendable {
     let memory: MemoryFile
     let device: UInt64
+    /// Its size (`size=`): the pages its files may hold.
+    let blocks: TmpfsBlocks
     private let inodes = Atomic<UInt64>(2)
     /// Held across a rename, as Linux holds s_vfs_rename_mutex: no two
     /// renames can race to put a directory inside itself.
     let renameLock = Mutex(())
     nonisolated(unsafe) var rootNode: TmpfsNode!
 
-    public init(memory: MemoryFile, device: UInt64, mode: UInt32 = 0o1777) {
+    /// `size`: bytes its files may hold, rounded down to pages; nil for no
+    /// limit (memfd_create's files, which only the sandbox's memory bounds).
+    public init(memory: MemoryFile, device: UInt64, mode: UInt32 = 0o1777, size: UInt64? = nil) {
         self.memory = memory
         self.device = device
+        self.blocks = TmpfsBlocks(limit: size.map { $0 / 4096 })
         rootNode = TmpfsNode(fs: self, ino: 1, mode: S_IFDIR | mode)
     }
 
     func nextInode() -> UInt64 { inodes.wrappingAdd(1, ordering: .relaxed).oldValue }
 
     static let magic = 0x01021994
+    /// The size a tmpfs gets when none is given: half the sandbox's memory,
+    /// as Linux's tmpfs takes half of RAM.
+    public static func defaultSize(_ memory: MemoryFile) -> UInt64? {
+        memory.limit == .max ? nil : memory.limit / 2
+    }
+}
+
+/// The pages a tmpfs's files hold against its size, as shmem's
+/// `max_blocks`/`used_blocks`: a file is charged for every page below its
+/// size (the sentry keeps a file's bytes in one run, so a hole becomes
+/// memory as soon as the run is copied; Linux charges holes only when
+/// written). Writing or truncating past the size is ENOSPC.
+final class TmpfsBlocks: Sendable {
+    /// nil: no limit.
+    let limit: UInt64?
+    private let used = Mutex<UInt64>(0)
+    init(limit: UInt64?) { self.limit = limit }
+
+    var usedPages: UInt64 { used.withLock { $0 } }
+
+    /// Takes up to `pages` more: all of them, or with `partial` as many as
+    /// are left. Returns how many were taken.
+    func charge(_ pages: UInt64, partial: Bool = false) -> UInt64 {
+        used.withLock { u in
+            let left = limit.map { $0 > u ? $0 - u : 0 } ?? .max
+            let n = pages <= left ? pages : (partial ? left : 0)
+            u += n
+            return n
+        }
+    }
+
+    func uncharge(_ pages: UInt64) { used.withLock { $0 -= min($0, pages) } }
+
+    /// Pages below `size` (never negative; Int64.max + 4095 fits a UInt64).
+    static func pages(_ size: Int64) -> UInt64 { (UInt64(max(size, 0)) + 4095) / 4096 }
 }
 
 /// One tmpfs file, directory, symlink or FIFO.
@@ -51,7 +91,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
     init(fs: TmpFS, ino: UInt64, mode: UInt32, target: String? = nil) {
         self.fs = fs; self.ino = ino
         meta = Mutex(Meta(mode: mode, links: mode & S_IFMT == S_IFDIR ? 2 : 1))
-        data = mode & S_IFMT == S_IFREG ? TmpfsData(memory: fs.memory) : nil
+        data = mode & S_IFMT == S_IFREG ? TmpfsData(memory: fs.memory, blocks: fs.blocks) : nil
         self.target = target
         fifo = mode & S_IFMT == S_IFIFO ? Pipe() : nil
         super.init()
@@ -110,7 +150,9 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
         s.f_bsize = 4096
         s.f_frsize = 4096
         s.f_namelen = 255
-        s.f_blocks = UInt(fs.memory.size / 4096); s.f_bfree = s.f_blocks; s.f_bavail = s.f_blocks
+        // shmem_statfs: the size and what is left of it.
+        s.f_blocks = UInt(fs.blocks.limit ?? fs.memory.size / 4096)
+        s.f_bfree = s.f_blocks - min(s.f_blocks, UInt(fs.blocks.usedPages)); s.f_bavail = s.f_bfree
         s.f_files = 1 << 20; s.f_ffree = s.f_files
         return s
     }
@@ -327,8 +369,13 @@ final class TmpfsData: @unchecked Sendable {
     /// memfd_create(MFD_ALLOW_SEALING): a file that starts unsealed.
     func allowSealing() { run.withLock { $0.seals = 0 } }
 
-    init(memory: MemoryFile) { self.memory = memory }
-    deinit { let r = run.withLock { $0 }; if r.capacity > 0 { memory.free(r.offset, r.capacity) } }
+    let blocks: TmpfsBlocks
+    init(memory: MemoryFile, blocks: TmpfsBlocks) { self.memory = memory; self.blocks = blocks }
+    deinit {
+        let r = run.withLock { $0 }
+        if r.capacity > 0 { memory.free(r.offset, r.capacity) }
+        blocks.uncharge(TmpfsBlocks.pages(r.size))
+    }
 
     var size: Int64 { run.withLock { $0.size } }
 
@@ -367,14 +414,31 @@ final class TmpfsData: @unchecked Sendable {
             guard !o else { throw .EFBIG }
             if r.seals & (Seals.write | Seals.futureWrite) != 0 { throw .EPERM }
             if r.seals & Seals.grow != 0 && end > r.size { throw .EPERM }
-            try ensure(&r, UInt64(end))
-            var at = start
-            for b in bufs where b.count > 0 {
-                memcpy(memory.pointer(r.offset + UInt64(at)), b.baseAddress!, b.count)
-                at += Int64(b.count)
+            // Past the tmpfs's size: what fits is written, then ENOSPC.
+            var stop = end
+            if end > r.size {
+                let have = TmpfsBlocks.pages(r.size), want = TmpfsBlocks.pages(end) - have
+                let got = blocks.charge(want, partial: true)
+                if got < want {
+                    stop = min(end, Int64(clamping: (have + got) * 4096))
+                    if stop <= start {
+                        blocks.uncharge(got)
+                        throw .ENOSPC
+                    }
+                }
             }
-            r.size = max(r.size, end)
-            return (total, end)
+            do throws(Errno) { try ensure(&r, UInt64(stop)) } catch {
+                if stop > r.size { blocks.uncharge(TmpfsBlocks.pages(stop) - TmpfsBlocks.pages(r.size)) }
+                throw error
+            }
+            var at = start
+            for b in bufs where b.count > 0 && at < stop {
+                let n = Int(min(Int64(b.count), stop - at))
+                memcpy(memory.pointer(r.offset + UInt64(at)), b.baseAddress!, n)
+                at += Int64(n)
+            }
+            r.size = max(r.size, stop)
+            return (Int(stop - start), stop)
         }
     }
 
@@ -386,8 +450,11 @@ final class TmpfsData: @unchecked Sendable {
                 // The cut-off tail reads back as zeros if the file grows again.
                 let from = UInt64(size), to = UInt64(r.size)
                 memset(memory.pointer(r.offset + from), 0, Int(to - from))
-            } else {
-                try ensure(&r, UInt64(size))
+                blocks.uncharge(TmpfsBlocks.pages(r.size) - TmpfsBlocks.pages(size))
+            } else if size > r.size {
+                let want = TmpfsBlocks.pages(size) - TmpfsBlocks.pages(r.size)
+                guard blocks.charge(want) == want else { throw .ENOSPC }
+                do throws(Errno) { try ensure(&r, UInt64(size)) } catch { blocks.uncharge(want); throw error }
             }
             r.size = size
         }

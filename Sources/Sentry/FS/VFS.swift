@@ -26,6 +26,8 @@ public final class VFS: Sendable {
     /// The sandbox's POSIX message queues (mq_open, /dev/mqueue).
     public let mqueues = PosixMQNamespace()
     let memory: MemoryFile
+    /// The size of the tmpfs mounts the sandbox makes; nil: unlimited.
+    public let tmpfsSize: UInt64?
     private let nextMountID = Atomic<Int>(1)
     /// The root as the walk starts from it.
     public let rootLocation: Location
@@ -39,10 +41,14 @@ public final class VFS: Sendable {
     /// with every change kept in sentry memory (OverlayFS); the sentry's
     /// /proc, /dev and /dev/shm are mounted over it, and a fresh tmpfs at
     /// /tmp unless the overlay shows the host's own /tmp.
-    public init(root: HostFS, overlay: Bool = false, memory: MemoryFile) throws(Errno) {
+    /// `tmpfsSize`: the size of /tmp, /dev/shm and the overlay's upper layer
+    /// (default: half the sandbox's memory, or none if it has no limit).
+    public init(root: HostFS, overlay: Bool = false, memory: MemoryFile, tmpfsSize: UInt64? = nil) throws(Errno) {
         self.memory = memory
+        self.tmpfsSize = tmpfsSize ?? TmpFS.defaultSize(memory)
         let m = overlay
-            ? Mount(root: OverlayFS(lower: try root.rootInode(), memory: memory, device: 0x100).rootNode, on: nil,
+            ? Mount(root: OverlayFS(lower: try root.rootInode(), memory: memory, device: 0x100,
+                                    size: self.tmpfsSize).rootNode, on: nil,
                     type: "overlay", source: "overlay", readOnly: false, id: 0)
             : Mount(root: try root.rootInode(), on: nil, type: "ext4", source: root.hostPath, readOnly: true, id: 0)
         mounts = MountTable(root: m)
@@ -123,7 +129,7 @@ public final class VFS: Sendable {
     /// /proc/mounts with that type.
     public func mountTmpfs(at path: String, readOnly: Bool = false, type: String = "tmpfs") {
         let device = 0x100 + UInt64(nextMountID.load(ordering: .relaxed))
-        add(path, TmpFS(memory: memory, device: device).rootNode, type: type, source: type, readOnly: readOnly)
+        add(path, TmpFS(memory: memory, device: device, size: tmpfsSize).rootNode, type: type, source: type, readOnly: readOnly)
     }
 
     /// --bind HOST:GUEST[:ro|rw]: a host directory, or with `allowFile` a

@@ -65,6 +65,9 @@ extension Task {
         // filesystem; the sandbox has none, so every descriptor is EBADF.
         if has(CloneArgs.CLONE_INTO_CGROUP) { throw .EBADF }
         let thread = has(CloneArgs.CLONE_THREAD)
+        // --pids (checked again when the task is added): a fork bomb's
+        // failing forks should not copy their memory first.
+        if let max = kernel.pidsLimit, kernel.locked({ kernel.taskCountLocked }) >= max { throw .EAGAIN }
 
         let childMM: MemoryManager
         var ticket: RunnerTicket?
@@ -88,6 +91,8 @@ extension Task {
 
         let childResult: Result<Task, Errno> = kernel.locked {
             if killed || group.exitStatus != nil { return .failure(.EINTR) }
+            // The pids cgroup's pids.max: every task counts, a zombie until reaped.
+            if let max = kernel.pidsLimit, kernel.taskCountLocked >= max { return .failure(.EAGAIN) }
             let tid: Int32
             if let requested {
                 if kernel.tasks[requested] != nil || kernel.groups[requested] != nil { return .failure(.EEXIST) }
@@ -135,6 +140,40 @@ extension Task {
             if let ticket { space.abandon(ticket) }
             throw e
         }
+        // The child's host side (its thread, its stub) is made before the
+        // clone returns, as Linux's copy_process makes the whole child: if
+        // the host runs out (threads, processes), the clone is EAGAIN and
+        // leaves no trace, never a child that exists but never runs.
+        let start = ChildStart()
+        let platform = kernel.platform
+        do {
+            try HostThread.spawn { [ticket] in
+                do throws(PlatformError) {
+                    if let ticket {
+                        try childMM.addressSpace!.join(ticket)
+                        child.space = childMM.addressSpace
+                    } else {
+                        let sp = try platform.makeAddressSpace()
+                        do throws(PlatformError) { try childMM.attach(sp) } catch { sp.leave(); throw error }
+                        child.space = sp
+                    }
+                } catch {
+                    start.finish(false)
+                    return
+                }
+                // The parent writes the child's tids first (CLONE_CHILD_SETTID).
+                guard start.finish(true) else { child.space?.leave(); return }
+                child.run()
+            }
+        } catch {
+            if let ticket { space.abandon(ticket) }
+            start.abandon()
+        }
+        guard start.wait() else {
+            kernel.locked { kernel.forgetUnstartedLocked(child) }
+            childFDs.releaseUser()
+            throw .EAGAIN
+        }
         kernel.tracer?.showPIDs.store(true, ordering: .relaxed)
 
         if has(CloneArgs.CLONE_PIDFD) {
@@ -150,34 +189,84 @@ extension Task {
         if has(CloneArgs.CLONE_CHILD_CLEARTID) { child.clearChildTID = a.childTID }
         let vfork = has(CloneArgs.CLONE_VFORK) ? WaitQueue() : nil
         child.vforkDone = vfork
+        start.go()
 
-        let platform = kernel.platform
-        do {
-            try HostThread.spawn { [ticket] in
-                do throws(PlatformError) {
-                    if let ticket {
-                        try childMM.addressSpace!.join(ticket)
-                        child.space = childMM.addressSpace
-                    } else {
-                        let sp = try platform.makeAddressSpace()
-                        child.space = sp
-                        try childMM.attach(sp)
-                    }
-                } catch {
-                    child.platformFailed(error)
-                    child.exitTask()
-                    return
-                }
-                child.run()
-            }
-        } catch {
-            child.kernel.locked { child.kernel.killGroupLocked(child.group, .signaled(.SIGKILL, coreDumped: false)) }
-            throw .EAGAIN
-        }
         if let vfork {
             // The parent sleeps until the child execs or exits (killable only).
             _ = try? block(on: [vfork], interruptible: false) { () throws(Errno) in kernel.locked { child.vforkReleased } }
         }
         return child.tid
+    }
+}
+
+/// The hand-off between `clone` and the new task's host thread: the thread
+/// says whether it got its stub, then waits for the parent's go (the
+/// parent's last writes to the child: tids, the vfork queue) before the
+/// child runs.
+/// Sendable: `started` and `going` behind its pthread mutex.
+final class ChildStart: @unchecked Sendable {
+    // Allocated: a pthread object must not move, and `&property` may pass a temporary.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var started: Bool?
+    private var going: Bool?
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(cond, nil)
+    }
+    deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        cond.deallocate()
+        mutex.deallocate()
+    }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    /// The child's thread: whether its host side is ready. On success it
+    /// waits for `go` and returns true, or false if the clone was given up.
+    @discardableResult
+    func finish(_ ok: Bool) -> Bool {
+        locked {
+            started = ok
+            pthread_cond_broadcast(cond)
+            guard ok else { return false }
+            while going == nil { pthread_cond_wait(cond, mutex) }
+            return going!
+        }
+    }
+
+    /// No thread could be made.
+    func abandon() { locked { started = false; pthread_cond_broadcast(cond) } }
+
+    /// The parent: whether the child's thread got its stub.
+    func wait() -> Bool {
+        locked {
+            while started == nil { pthread_cond_wait(cond, mutex) }
+            return started!
+        }
+    }
+
+    /// The parent: the child may run.
+    func go() { locked { going = true; pthread_cond_broadcast(cond) } }
+}
+
+extension Kernel {
+    /// Undoes a clone whose task never ran: its tid, its place in its
+    /// process and, for a new process, the process itself, as if it had
+    /// never been (a failed fork leaves nothing in /proc or for wait). Kernel lock held.
+    func forgetUnstartedLocked(_ child: Task) {
+        if tasks[child.tid] === child { tasks[child.tid] = nil }
+        let g = child.group
+        g.tasks.removeAll { $0 === child }
+        if g.pid == child.tid, g.tasks.isEmpty {
+            g.parent?.children.removeAll { $0 === g }
+            if groups[g.pid] === g { groups[g.pid] = nil }
+        }
     }
 }

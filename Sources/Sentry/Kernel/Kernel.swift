@@ -54,6 +54,11 @@ public final class Kernel: @unchecked Sendable {
     public let unixNames = UnixNamespace()
     /// What AF_INET/AF_INET6 sockets reach; set before `start`.
     public var network = NetworkMode.none
+    /// `--pids`: how many tasks (threads included, zombies until reaped) the
+    /// sandbox may hold, as the pids cgroup's pids.max; nil for no limit.
+    public var pidsLimit: Int?
+    /// Guest processes the OOM killer has ended (/proc/vmstat's oom_kill).
+    let oomKills = Atomic<Int>(0)
 
     private let mutex = KernelLock()
     // Guarded by the lock.
@@ -102,6 +107,8 @@ public final class Kernel: @unchecked Sendable {
 
     public func task(_ tid: Int32) -> Task? { locked { tasks[tid] } }
     public var processCount: Int { locked { groups.values.filter { !$0.zombie }.count } }
+    /// Tasks alive plus zombies not yet reaped: what the pids cgroup counts. Kernel lock held.
+    var taskCountLocked: Int { tasks.count + groups.values.reduce(0) { $0 + ($1.zombie ? 1 : 0) } }
 
     public enum StartError: Error, CustomStringConvertible {
         case load(LoadError)
@@ -220,6 +227,7 @@ public final class Kernel: @unchecked Sendable {
     /// Runs pid 1 on the calling thread, waits until its whole process is
     /// gone, ends every other task, and returns init's status.
     public func run(_ initTask: Task) -> ExitStatus {
+        OOMKiller.start(self)
         initTask.run()
         while locked({ initStatus == nil }) {
             var p = pollfd(fd: finished.fd, events: Int16(POLLIN), revents: 0)

@@ -17,6 +17,9 @@ public final class MemoryFile: Sendable {
     /// Where the sentry sees offset 0.
     nonisolated(unsafe) public let base: UnsafeMutableRawPointer
     static let dirtyLimit: UInt64 = 64 << 20
+    /// The sandbox's memory (`--memory`): what its pages in this file may
+    /// add up to before the OOM killer ends a guest process; `.max` for none.
+    public let limit: UInt64
 
     private struct Allocator {
         var free: [Range<UInt64>]   // holes: sorted, disjoint, coalesced
@@ -31,7 +34,7 @@ public final class MemoryFile: Sendable {
     /// `size` is virtual: a sparse file costs only the pages written. 4 TiB
     /// leaves room for the large PROT_NONE reservations runtimes make (a JVM
     /// heap, 64 GiB arenas), which take offsets but no pages.
-    public init(size: UInt64 = 4 << 40) throws(PlatformError) {
+    public init(size: UInt64 = 4 << 40, limit: UInt64 = .max) throws(PlatformError) {
         let fd = sw_memfd("sentry-memory")
         if fd < 0 { throw .host("memfd_create", Errno(-fd)) }
         if ftruncate(fd, off_t(size)) != 0 { let e = errno; close(fd); throw .host("ftruncate memory file", Errno(e)) }
@@ -39,6 +42,7 @@ public final class MemoryFile: Sendable {
         if p == MAP_FAILED || p == nil { let e = errno; close(fd); throw .host("mapping the memory file", Errno(e)) }
         self.fd = fd
         self.size = size
+        self.limit = limit
         self.base = p!
         self.allocator = Mutex(Allocator(free: [0..<size]))
     }
@@ -206,6 +210,35 @@ public final class MemoryFile: Sendable {
     public func write(at offset: UInt64, _ bytes: UnsafeRawBufferPointer) {
         guard let src = bytes.baseAddress, bytes.count > 0 else { return }
         memcpy(base + Int(offset), src, bytes.count)
+    }
+
+    /// Bytes of the file that hold pages: the sandbox's memory use, freed
+    /// chunks kept with their pages included (shmem counts a memfd's
+    /// pages, resident or swapped, in its inode's blocks).
+    public var residentBytes: UInt64 {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return 0 }
+        return UInt64(max(st.st_blocks, 0)) &* 512
+    }
+
+    /// Bytes of `[offset, offset+length)` that hold pages.
+    public func residentBytes(_ offset: UInt64, _ length: UInt64) -> UInt64 {
+        var n: UInt64 = 0
+        forEachData(offset, length) { n += $1 }
+        return n
+    }
+
+    /// Punches out the freed chunks kept with their pages: the first thing
+    /// given back when the sandbox is over its memory, before anyone is killed.
+    public func dropFreedPages() {
+        let runs = allocator.withLock { a in
+            defer { a.dirty = []; a.dirtyBytes = 0 }
+            return a.dirty
+        }
+        for r in runs {
+            zero(r.lowerBound, UInt64(r.count))
+            allocator.withLock { Self.put(&$0.free, r) }
+        }
     }
 
     /// Bytes not in use by guests (for sysinfo and benchmarks).

@@ -136,6 +136,16 @@ public final class MemoryManager: Sendable {
     public var brokenReason: PlatformError? { state.withLock { $0.broken } }
     public var vmas: [VMA] { state.withLock { $0.vmas.vmas } }
 
+    /// The pages this mm holds in the memory file that its process can be
+    /// blamed for (the OOM killer's badness): writable or anonymous
+    /// mappings' pages; executables' and libraries' read-only text is left out.
+    public var residentBytes: UInt64 {
+        let runs = state.withLock { s in
+            s.vmas.vmas.filter { $0.prot.contains(.write) || $0.backing == .anonymous }.map { ($0.memOffset, $0.length) }
+        }
+        return runs.reduce(0) { $0 &+ memory.residentBytes($1.0, $1.1) }
+    }
+
     // MARK: - Mapping
 
     /// Maps pages; the core of mmap(2). Returns the start address.
@@ -148,7 +158,7 @@ public final class MemoryManager: Sendable {
         // Linux's default overcommit heuristic (__vm_enough_memory with
         // OVERCOMMIT_GUESS): private writable memory it would have to back,
         // larger than all RAM and swap, is refused at once.
-        if !flags.contains(.shared), prot.contains(.write), !flags.contains(.noReserve), len > Self.overcommitLimit {
+        if !flags.contains(.shared), prot.contains(.write), !flags.contains(.noReserve), len > commitLimit {
             throw .ENOMEM
         }
         return try state.withLock { (s: inout State) throws(Errno) -> GuestAddress in
@@ -176,6 +186,12 @@ public final class MemoryManager: Sendable {
             return start
         }
     }
+
+    /// What one request for private writable memory may not exceed: the
+    /// host's RAM and swap, or the sandbox's `--memory` if smaller (the
+    /// sandbox's RAM, with no swap of its own). Pages are otherwise charged
+    /// when touched, and the OOM killer answers a sandbox over its memory.
+    var commitLimit: UInt64 { min(Self.overcommitLimit, memory.limit) }
 
     /// RAM plus swap of the host, in bytes (what OVERCOMMIT_GUESS compares one request with).
     static let overcommitLimit: UInt64 = {
@@ -308,7 +324,8 @@ public final class MemoryManager: Sendable {
             guard request >= s.brkStart, let newEnd = request.pageUp, let oldEnd = s.brk.pageUp else { return s.brk }
             if newEnd > oldEnd {
                 let range = oldEnd..<newEnd
-                guard newEnd <= layout.mmapBase, s.vmas.isFree(range), let off = try? memory.allocate(newEnd - oldEnd) else {
+                // do_brk_flags asks __vm_enough_memory too.
+                guard newEnd <= layout.mmapBase, newEnd - oldEnd <= commitLimit, s.vmas.isFree(range), let off = try? memory.allocate(newEnd - oldEnd) else {
                     return s.brk
                 }
                 s.vmas.insert(VMA(range: range, prot: .rw, memOffset: off, name: "[heap]"))
@@ -353,6 +370,8 @@ public final class MemoryManager: Sendable {
         return try state.withLock { (s: inout State) throws(Errno) -> GuestAddress in
             let oldRange = old..<(old + oldLen)
             guard let vma = s.vmas.find(old), vma.end >= oldRange.upperBound else { throw .EFAULT }
+            // vma_to_resize: growing private writable memory is a new commitment.
+            if newLen > oldLen, !vma.shared, vma.prot.contains(.write), newLen - oldLen > commitLimit { throw .ENOMEM }
             if dontUnmap { return try moveKeepingOld(&s, vma.slice(oldRange), hint: newAddress, fixed: fixed) }
             if !fixed {
                 if newLen <= oldLen {

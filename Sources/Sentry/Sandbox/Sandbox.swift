@@ -40,6 +40,14 @@ public struct SandboxConfiguration: Sendable {
     public var network = NetworkMode.none
     /// Host ports carried into the sandbox loopback (`--publish`).
     public var published: [PublishedPort] = []
+    /// `--memory`: what guest pages may add up to before the OOM killer
+    /// ends a guest process; nil: `MemoryLimit.defaultLimit()`, `.max`: none.
+    public var memory: UInt64?
+    /// `--tmpfs-size`: the size of /tmp, /dev/shm and the overlay's upper
+    /// layer; nil: half of the memory.
+    public var tmpfsSize: UInt64?
+    /// `--pids`: tasks the sandbox may hold (fork and clone past it: EAGAIN); nil: no limit.
+    public var pids: Int?
 
     public init() {}
 }
@@ -72,15 +80,20 @@ public enum SandboxError: Error, CustomStringConvertible {
 public final class Sandbox {
     public let kernel: Kernel
     private let hostDirectories: [(host: String, guest: String)]
+    private let platformKind: PlatformKind
+    private let seccompTrap: Bool
+    private let stubImageFD: Int32
+    /// The sentry itself opens host sockets (--network host, --publish).
+    private let hostSockets: Bool
 
     public init(_ config: SandboxConfiguration, table: SyscallTable) throws(SandboxError) {
         guard let kind = config.platform ?? PlatformKind.auto() else {
             throw .platformUnavailable("no platform is available here (see `sentry platforms`)")
         }
         let memory: MemoryFile, stub: StubRegion, backend: Platform
+        let seccomp = kind == .systrap && (config.seccompTrap ?? !PlatformKind.sudAvailable)
         do {
-            memory = try MemoryFile()
-            let seccomp = kind == .systrap && (config.seccompTrap ?? !PlatformKind.sudAvailable)
+            memory = try MemoryFile(limit: config.memory ?? MemoryLimit.defaultLimit().bytes)
             stub = try StubRegion.install(trapGuestSyscalls: seccomp)
             backend = try kind.make(memory: memory, stub: stub)
         } catch {
@@ -91,7 +104,7 @@ public final class Sandbox {
         let vfs: VFS, rootFS: HostFS
         do {
             rootFS = try HostFS(path: config.root)
-            vfs = try VFS(root: rootFS, overlay: config.overlay, memory: memory)
+            vfs = try VFS(root: rootFS, overlay: config.overlay, memory: memory, tmpfsSize: config.tmpfsSize)
         } catch {
             throw .root(config.root, error)
         }
@@ -109,6 +122,10 @@ public final class Sandbox {
             }
         }
         hostDirectories = dirs
+        platformKind = kind
+        seccompTrap = seccomp
+        stubImageFD = stub.imageFD
+        hostSockets = config.network == .host || !config.published.isEmpty
         kernel = Kernel(platform: backend, memory: memory, layout: AddressLayout(top: stub.base), table: table,
                         vfs: vfs, tracer: config.tracer)
         if let hostname = config.hostname { kernel.hostname = hostname }
@@ -117,6 +134,16 @@ public final class Sandbox {
         for p in config.published {
             do throws(Errno) { try PortForwarder(p, names: kernel.unixNames).start() } catch { throw .publish(p, error) }
         }
+        kernel.pidsLimit = config.pids
+    }
+
+    /// Confines the sentry (SelfConfinement) once the sandbox is built and
+    /// its first guest loaded. vmexec is left unconfined: its filter was
+    /// never measured (the platform runs only in the patched kernel's VM).
+    public func confine(_ mode: SelfConfinement.Mode, number: (String) -> Int?) throws(Errno) {
+        guard platformKind != .vmexec else { return }
+        try SelfConfinement.install(mode, platform: platformKind, seccompTrap: seccompTrap, hostSockets: hostSockets,
+                                    stubImageFD: stubImageFD, number: number)
     }
 
     /// The guest path of a host path, under the bind (or root) that holds

@@ -79,7 +79,9 @@ final class PtraceAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
     var cpuTimeBase: Int64 { 0 }
 
     func prepareRunner() throws(PlatformError) -> RunnerTicket {
-        let child = try inject(56 /* clone */, StubRegion.siblingCloneFlags, at: stub.cloneGadget)
+        // r9 (no clone argument) tells the child the sentry's pid: until its
+        // tracer attaches it checks that the sentry is still its parent.
+        let child = try inject(56 /* clone */, StubRegion.siblingCloneFlags, 0, 0, 0, 0, UInt64(getpid()), at: stub.cloneGadget)
         if child <= 0 { throw .host("cloning a sibling stub", Errno(Int32(truncatingIfNeeded: -child))) }
         return RunnerTicket(raw: child)
     }

@@ -1,0 +1,76 @@
+import Glibc
+
+/// The sandbox's OOM killer: what Linux's memory cgroup does when a
+/// container goes past `memory.max`.
+///
+/// Guest pages are faulted in by the host kernel, in the stubs, so the
+/// sentry never sees the fault that takes the sandbox over its memory. It
+/// watches the memory file's size instead (one fstat of the memfd, shmem's
+/// page count) every few milliseconds, more often near the limit. Over it,
+/// the freed chunks kept for reuse are punched out first; if that is not
+/// enough, the process holding the most pages (`MemoryManager.residentBytes`,
+/// Linux's badness without its adjustments) is killed with SIGKILL, which
+/// its parent's wait sees as Linux's OOM kill shows it, and the next victim
+/// is chosen only once that one's memory is gone (Linux's oom_reaper skip).
+/// The sentry itself is never the victim: its own memory is the host's
+/// business and small. A guest can overshoot the limit by what it touches
+/// in one interval (2 ms near the limit).
+/// Sendable: immutable after init (a weak kernel reference, the memory file); used by its one thread.
+final class OOMKiller: @unchecked Sendable {
+    private weak var kernel: Kernel?
+    private let memory: MemoryFile
+
+    /// Starts watching `kernel`'s memory; nothing if it has no limit.
+    static func start(_ kernel: Kernel) {
+        guard kernel.memory.limit != .max else { return }
+        let k = OOMKiller(kernel)
+        try? HostThread.spawn { k.watch() }
+    }
+
+    private init(_ kernel: Kernel) {
+        self.kernel = kernel
+        self.memory = kernel.memory
+    }
+
+    private func watch() {
+        let limit = memory.limit
+        while let kernel, kernel.locked({ kernel.initStatus == nil }) {
+            let used = memory.residentBytes
+            if used <= limit {
+                // Near the limit, look more often.
+                usleep(used > limit / 4 * 3 ? 2_000 : 10_000)
+                continue
+            }
+            memory.dropFreedPages()
+            if memory.residentBytes <= limit { continue }
+            guard let victim = chooseVictim(kernel) else { usleep(10_000); continue }
+            kernel.locked { kernel.killGroupLocked(victim, .signaled(.SIGKILL, coreDumped: false)) }
+            kernel.oomKills.add(1, ordering: .relaxed)
+            // Wait for the victim to let go of its memory (its tasks gone),
+            // or for a second, before choosing again.
+            let deadline = Deadline.after(1_000_000_000)
+            while kernel.locked({ !victim.tasks.isEmpty && kernel.initStatus == nil }), deadline.remaining > 0 {
+                usleep(1_000)
+            }
+        }
+    }
+
+    /// The living process with the most pages; ties go to the newest.
+    private func chooseVictim(_ kernel: Kernel) -> ThreadGroup? {
+        let candidates: [(ThreadGroup, MemoryManager)] = kernel.locked {
+            kernel.groups.values.compactMap { g in
+                guard !g.zombie, g.exitStatus == nil, let t = g.tasks.first else { return nil }
+                return (g, t.mm)
+            }
+        }
+        var best: (group: ThreadGroup, bytes: UInt64)?
+        var seen: Set<ObjectIdentifier> = []
+        for (g, mm) in candidates.sorted(by: { $0.0.pid > $1.0.pid }) {
+            // An mm shared by several processes (vfork) is counted once.
+            guard seen.insert(ObjectIdentifier(mm)).inserted else { continue }
+            let bytes = mm.residentBytes
+            if best == nil || bytes > best!.bytes { best = (g, bytes) }
+        }
+        return best?.group
+    }
+}

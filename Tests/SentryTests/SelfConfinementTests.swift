@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+@testable import Sentry
+import CSwitch
+
+/// The sentry confines itself with a seccomp filter once the sandbox runs
+/// (SelfConfinement): its /proc/PID/status says `Seccomp: 2`, and a host
+/// call outside the filter's list kills it with SIGSYS. The forbidden call
+/// is made through SENTRY_TEST_FORBIDDEN_SYSCALL, honoured only in debug
+/// (test) builds: an execve of /bin/true after confinement.
+@Suite(.serialized) struct SelfConfinementTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
+    /// The Seccomp: line of a running sentry, read while its guest sleeps.
+    static func seccompLine(_ platform: Harness.TestPlatform, _ extra: [String]) throws -> String? {
+        let dir = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out").path
+        let args = ["run"] + platform.arguments + extra + ["/bin/busybox", "sh", "-c", "echo up; sleep 30"]
+        let pid = try #require(Harness.spawn(Harness.sentry, args, env: nil, stdin: "/dev/null", stdout: out, stderr: out))
+        defer { kill(pid, SIGKILL); var st: Int32 = 0; waitpid(pid, &st, 0) }
+        let deadline = Date().addingTimeInterval(60)
+        // Confinement comes before the guest runs: once it printed, the filter is on.
+        while (try? String(contentsOfFile: out, encoding: .utf8))?.contains("up") != true, Date() < deadline { usleep(10_000) }
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        return status.split(separator: "\n").first { $0.hasPrefix("Seccomp:") }.map { String($0) }
+    }
+
+    @Test(arguments: Harness.platforms)
+    func theSentryRunsUnderItsFilter(_ platform: Harness.TestPlatform) throws {
+        #expect(try Self.seccompLine(platform, []) == "Seccomp:\t2", "\(platform)")
+        #expect(try Self.seccompLine(platform, ["--no-self-confine"]) == "Seccomp:\t0", "\(platform)")
+    }
+
+    @Test(arguments: Harness.platforms)
+    func aForbiddenCallKillsTheSentryWithSIGSYS(_ platform: Harness.TestPlatform) {
+        var env = ProcessInfo.processInfo.environment
+        env["SENTRY_TEST_FORBIDDEN_SYSCALL"] = "1"
+        env["SENTRY_SELF_CONFINE"] = "on"
+        let r = Harness.sandboxed(platform, Harness.image("hello"), env: env)
+        #expect(r.status == 128 + SIGSYS, "\(platform): \(r)")
+        #expect(r.stdout == "", "\(platform): the guest ran")
+        // Without the filter the same call is made (and, execve succeeding, the sentry becomes /bin/true).
+        let off = Harness.sandboxed(platform, Harness.image("hello"), extra: ["--no-self-confine"], env: env)
+        #expect(off.status == 0 && off.stdout == "", "\(platform): \(off)")
+    }
+
+    /// The default action and what the filter allows per platform.
+    @Test func rulesFollowThePlatform() {
+        func has(_ rules: [sw_confine_rule], _ nr: Int32, arg0: UInt64? = nil) -> Bool {
+            rules.contains { (r: sw_confine_rule) -> Bool in
+                guard r.nr == nr, r.errno_value == 0 else { return false }
+                guard let v = arg0 else { return r.arg < 0 }
+                return r.arg == 0 && r.value == v
+            }
+        }
+        let names: [String: Int] = ["read": 0, "ptrace": 101, "socket": 41, "execveat": 322, "execve": 59,
+                                    "clone": 56, "clone3": 435]
+        let number = { (n: String) -> Int? in names[n] }
+        let p = SelfConfinement.rules(platform: .ptrace, hostSockets: false, stubImageFD: 7, number: number)
+        let s = SelfConfinement.rules(platform: .systrap, hostSockets: true, stubImageFD: 7, number: number)
+        #expect(has(p, 0) && has(s, 0))
+        #expect(has(p, 101, arg0: 31) && !has(s, 101, arg0: 31), "PTRACE_SYSEMU only on ptrace")
+        #expect(has(s, 101, arg0: 0x11), "systrap detaches its stubs")
+        #expect(!has(p, 41) && has(s, 41), "host sockets only with --network host")
+        #expect(has(p, 322, arg0: 7) && !has(p, 322) && !has(p, 59), "exec only of the stub image")
+        #expect(!has(p, 56) && has(p, 56, arg0: 0x4111), "clone only with the flags the sentry uses")
+        #expect(p.contains { $0.nr == 435 && $0.errno_value == ENOSYS })
+    }
+}
