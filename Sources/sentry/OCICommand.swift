@@ -17,6 +17,7 @@ struct OCICommand {
     static let commands: Set<String> = ["spec", "create", "start", "state", "kill", "delete", "list", "ps", "features",
                                         "exec", "pause", "resume", "update", "checkpoint", "restore", "events"]
     static let initCommand = "oci-init"
+    static let sharedWithNamedSandboxes: Set<String> = ["list", "kill", "checkpoint", "restore"]
 
     static var defaultRoot: String {
         if geteuid() == 0 { return "/run/sentry-oci" }
@@ -25,8 +26,9 @@ struct OCICommand {
     }
 
     /// The OCI form of the command line, or nil for the sentry's own commands
-    /// (`sentry run PROGRAM`, `platforms`, `syscalls`). `run` is the OCI one
-    /// after global flags or with --bundle/-b.
+    /// (`sentry run PROGRAM`, `platforms`, `syscalls`, the named sandboxes'
+    /// list/kill/checkpoint/restore). `run` is the OCI one after global flags
+    /// or with --bundle/-b; list, kill, checkpoint and restore after global flags.
     static func parse(_ all: [String]) -> OCICommand? {
         var args = all[...]
         var root: String?
@@ -63,6 +65,10 @@ struct OCICommand {
         }
         let rest = Array(args.dropFirst())
         if command == Self.initCommand || commands.contains(command) {
+            // list, kill, checkpoint and restore are also the named sandboxes'
+            // commands (`sentry kill job1`): the OCI ones come after global
+            // flags, as engines always pass --root.
+            if !sawGlobal && sharedWithNamedSandboxes.contains(command) { return nil }
         } else if command == "run" {
             let flags = rest.prefix(while: { $0.hasPrefix("-") && $0 != "--" })
             let bundle = flags.contains { splitFlag($0).name == "bundle" || splitFlag($0).name == "b" }
