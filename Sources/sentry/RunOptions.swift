@@ -37,6 +37,8 @@ struct RunOptions: Equatable {
     var user: String?
     /// What AF_INET/AF_INET6 sockets reach: none (the sandbox's own loopback) or host.
     var network = "none"
+    /// The sandbox's name: a control socket for `sentry list/kill/checkpoint`.
+    var name: String?
     /// The program and its arguments (a leading "--" kept, as ArgumentParser passes it).
     var command: [String] = []
 
@@ -75,7 +77,7 @@ struct RunOptions: Equatable {
                 i += 1
                 continue
             case "--platform", "--systrap-trap", "--root", "--bind", "--strace-output", "-o", "--strace-filter",
-                 "--strace-syscalls", "--cwd", "--env", "--hostname", "--user", "--network":
+                 "--strace-syscalls", "--cwd", "--env", "--hostname", "--user", "--network", "--name":
                 break
             default:
                 return nil
@@ -99,6 +101,7 @@ struct RunOptions: Equatable {
             case "--hostname": o.hostname = v
             case "--user": o.user = v
             case "--network": o.network = v
+            case "--name": o.name = v
             default: o.filter = v
             }
         }
@@ -127,6 +130,9 @@ struct RunOptions: Equatable {
         // sethostname's limit: __NEW_UTS_LEN.
         if let hostname, hostname.isEmpty || hostname.utf8.count > 64 {
             throw ValidationError("--hostname: expected 1 to 64 bytes")
+        }
+        if let name, !RuntimeDirectory.isValid(name: name) {
+            throw ValidationError("--name \(name): letters, digits, _ . - (not first), at most 64 bytes")
         }
         if let filter {
             for name in filter.split(separator: ",") where linuxAMD64.number(of: String(name)) == nil {
@@ -245,6 +251,7 @@ struct RunOptions: Equatable {
             }
         }
         let kernel = sandbox.kernel
+        let control = name.map { Self.claim($0, kernel) }
 
         var cwd = "/"
         if let guestCWD = self.cwd {
@@ -281,6 +288,7 @@ struct RunOptions: Equatable {
             }
         }
         let status = kernel.run(task)
+        control?.close()
         config.tracer?.finish()
         if case .signaled(let sig, _) = status, !sig.shellReport.isEmpty {
             var line = sig.shellReport + "\n"
@@ -289,6 +297,32 @@ struct RunOptions: Equatable {
         Glibc.exit(status.shellStatus)
     }
 
+
+    /// Takes the sandbox's name and answers its control socket.
+    static func claim(_ name: String, _ kernel: Kernel) -> ControlServer {
+        let server: ControlServer
+        do { server = try ControlServer.claim(name: name) } catch {
+            fail(error.description, error == .nameTaken(name) ? .nameInUse : .control)
+        }
+        do {
+            try server.serve { [kernel] request, reply in
+                switch request.op {
+                case .state:
+                    reply(ControlResponse(ok: true, state: SandboxState(
+                        name: name, pid: getpid(), platform: kernel.platform.name, guests: kernel.processCount,
+                        memory: kernel.memoryInUse, status: kernel.isFinished ? "stopped" : "running")))
+                case .kill:
+                    let sig = Signal(request.signal ?? Signal.SIGTERM.rawValue)
+                    guard sig.isValid else { reply(.failure("invalid signal \(sig.rawValue)")); return }
+                    kernel.signalFromOutside(sig)
+                    reply(ControlResponse(ok: true))
+                case .checkpoint:
+                    reply(.failure("checkpoint is not supported by this sentry"))
+                }
+            }
+        } catch { fail(error.description, .control) }
+        return server
+    }
 
     private func hostCWD() -> String? {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)

@@ -24,6 +24,7 @@ import Syscalls
         ["--network", "none", "--strace", "prog"],
         ["--strace", "--strace-syscalls", "openat,read", "prog"],
         ["--strace-syscalls=openat", "-o", "t", "prog"],
+        ["--name", "job1", "--platform", "ptrace", "prog"],
     ]
 
     static let declined: [[String]] = [

@@ -346,6 +346,24 @@ public final class Kernel: @unchecked Sendable {
         }
     }
 
+    /// A signal sent to the sandbox from outside (`sentry kill`): to init,
+    /// which takes it even with the default action, as a forwarded host signal.
+    public func signalFromOutside(_ sig: Signal) {
+        locked {
+            guard let initGroup, !initGroup.zombie else { return }
+            var info = SignalInfo(sig, code: SignalInfo.SI_USER)
+            info.pid = 0
+            info.overridesInit = true
+            sendLocked(info, to: initGroup)
+        }
+    }
+
+    /// Whether init has exited (the sandbox is ending).
+    public var isFinished: Bool { locked { initStatus != nil } }
+
+    /// Bytes of the memory file guests hold (`sentry list`).
+    public var memoryInUse: UInt64 { memory.size - memory.freeBytes }
+
     /// The process group the guest made the terminal's foreground (TIOCSPGRP).
     var foregroundPGID: Int32?
 }
