@@ -251,7 +251,7 @@ struct RunOptions: Equatable {
             }
         }
         let kernel = sandbox.kernel
-        let control = name.map { Self.claim($0, kernel) }
+        let control = name.map { Self.claim($0, sandbox) }
 
         var cwd = "/"
         if let guestCWD = self.cwd {
@@ -290,6 +290,8 @@ struct RunOptions: Equatable {
         let status = kernel.run(task)
         control?.close()
         config.tracer?.finish()
+        // Checkpointed and stopped: the sandbox goes on elsewhere, not killed.
+        if kernel.wasCheckpointed { Glibc.exit(0) }
         if case .signaled(let sig, _) = status, !sig.shellReport.isEmpty {
             var line = sig.shellReport + "\n"
             line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
@@ -299,13 +301,14 @@ struct RunOptions: Equatable {
 
 
     /// Takes the sandbox's name and answers its control socket.
-    static func claim(_ name: String, _ kernel: Kernel) -> ControlServer {
+    static func claim(_ name: String, _ sandbox: Sandbox) -> ControlServer {
+        let kernel = sandbox.kernel
         let server: ControlServer
         do { server = try ControlServer.claim(name: name) } catch {
             fail(error.description, error == .nameTaken(name) ? .nameInUse : .control)
         }
-        do {
-            try server.serve { [kernel] request, reply in
+        do throws(ControlError) {
+            try server.serve { [kernel, sandbox] request, reply in
                 switch request.op {
                 case .state:
                     reply(ControlResponse(ok: true, state: SandboxState(
@@ -317,7 +320,14 @@ struct RunOptions: Equatable {
                     kernel.signalFromOutside(sig)
                     reply(ControlResponse(ok: true))
                 case .checkpoint:
-                    reply(.failure("checkpoint is not supported by this sentry"))
+                    guard let dir = request.image, dir.hasPrefix("/") else { reply(.failure("checkpoint: an absolute --image path is needed")); return }
+                    do throws(CheckpointError) {
+                        _ = try sandbox.checkpoint(to: dir, leaveRunning: request.leaveRunning ?? false) { summary in
+                            reply(ControlResponse(ok: true, summary: summary.description))
+                        }
+                    } catch {
+                        reply(ControlResponse(ok: false, error: error.description, exitStatus: error.exitStatus))
+                    }
                 }
             }
         } catch { fail(error.description, .control) }

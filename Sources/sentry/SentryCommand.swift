@@ -39,7 +39,7 @@ struct SentryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sentry",
         abstract: "Run a Linux x86-64 program with every system call served by a userspace kernel.",
-        subcommands: [Run.self, List.self, Kill.self, Platforms.self, SyscallsCommand.self],
+        subcommands: [Run.self, List.self, Kill.self, Checkpoint.self, Restore.self, Inspect.self, Platforms.self, SyscallsCommand.self],
         defaultSubcommand: nil
     )
 

@@ -54,9 +54,11 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var state: SandboxState?
     /// checkpoint: what was written (the manifest's summary line).
     public var summary: String?
+    /// A failed checkpoint: the exit status `sentry checkpoint` gives (which kind of failure).
+    public var exitStatus: Int32?
 
-    public init(ok: Bool, error: String? = nil, state: SandboxState? = nil, summary: String? = nil) {
-        self.ok = ok; self.error = error; self.state = state; self.summary = summary
+    public init(ok: Bool, error: String? = nil, state: SandboxState? = nil, summary: String? = nil, exitStatus: Int32? = nil) {
+        self.ok = ok; self.error = error; self.state = state; self.summary = summary; self.exitStatus = exitStatus
     }
     public static func failure(_ why: String) -> ControlResponse { ControlResponse(ok: false, error: why) }
 }

@@ -64,6 +64,14 @@ public final class Kernel: @unchecked Sendable {
     var initStatus: ExitStatus?
     /// Woken when init's process is gone: the sandbox is over.
     let finished = Waker()
+    /// A checkpoint has asked every task to stop (see Freeze.swift).
+    var freezing = false
+    /// Woken when a task parks; tasks wait on `thawEvents` to go on.
+    let parkEvents = Waker()
+    let thawEvents = WaitQueue()
+    /// A checkpoint ended the sandbox (not the guest's own doing).
+    var endedByCheckpoint = false
+    public var wasCheckpointed: Bool { locked { endedByCheckpoint } }
     /// uname's nodename: the host's until the user or a guest sets another.
     var utsHostname: String = {
         var u = utsname()
@@ -87,6 +95,12 @@ public final class Kernel: @unchecked Sendable {
         mutex.lock()
         defer { mutex.unlock() }
         return try body()
+    }
+
+    /// A restore's ids are the image's: new ones start above them. Kernel lock held.
+    func restoreNextIDLocked() {
+        let top = max(tasks.keys.max() ?? 0, groups.keys.max() ?? 0)
+        nextID = top >= 4_194_304 ? 2 : top + 1
     }
 
     /// A fresh id for a task or process, unique among the living (and zombies).
@@ -148,7 +162,7 @@ public final class Kernel: @unchecked Sendable {
             let dup = fcntl(n, F_DUPFD_CLOEXEC, 3)
             guard dup >= 0 else { continue }  // the sentry was started with it closed: so is the guest
             let acc = fcntl(n, F_GETFL) & (O_ACCMODE | O_APPEND | O_NONBLOCK)
-            _ = try? fds.install(HostFile(stdio: dup, flags: OpenFlags(rawValue: acc), name: Self.stdioName(n)),
+            _ = try? fds.install(HostFile(stdio: dup, flags: OpenFlags(rawValue: acc), name: Self.stdioName(n), number: n),
                                  at: FileDescriptor(n), closeOnExec: false)
         }
         return locked {
@@ -200,7 +214,7 @@ public final class Kernel: @unchecked Sendable {
         return locked { initStatus! }
     }
 
-    private static func stdioName(_ n: Int32) -> String {
+    static func stdioName(_ n: Int32) -> String {
         var buf = [CChar](repeating: 0, count: 4096)
         let r = readlink("/proc/self/fd/\(n)", &buf, 4095)
         return r > 0 ? String(rawBytes: buf[0..<r].map { UInt8(bitPattern: $0) }) : "/dev/fd/\(n)"

@@ -53,11 +53,14 @@ public enum SandboxError: Error, CustomStringConvertible {
 /// kernel, wired in the one order that works (the platform before the first
 /// stub, mounts before the first walk), for the CLI, the OCI runtime and
 /// checkpoint restore alike.
-public final class Sandbox {
+public final class Sandbox: Sendable {
     public let kernel: Kernel
+    /// What it was built from (a checkpoint records it).
+    public let configuration: SandboxConfiguration
     private let hostDirectories: [(host: String, guest: String)]
 
     public init(_ config: SandboxConfiguration, table: SyscallTable) throws(SandboxError) {
+        configuration = config
         guard let kind = config.platform ?? PlatformKind.auto() else {
             throw .platformUnavailable("no platform is available here (see `sentry platforms`)")
         }
