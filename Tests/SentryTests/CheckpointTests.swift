@@ -77,6 +77,29 @@ import Testing
         #expect(before + r.stdout == expected, "from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
     }
 
+    /// Threads: two playing ping-pong through a mutex and a condition
+    /// variable, one waiting on another until the end (futex waits restart),
+    /// thread-local storage (fs_base), restored with the same tids.
+    @Test(arguments: platformPairs.filter { $0.0 != $0.1 || platformPairs.count == 1 })
+    func threadsWithFutexWaits(_ from: String, _ to: String) throws {
+        guard Harness.imagesBuilt else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let guest = Harness.image("ckptthreads")
+        let expected = Harness.run(guest, ["150", "700"]).stdout
+        #expect(expected.hasSuffix("tls 1000 1001\n"), "\(expected)")
+        let bg = try #require(Background(["run", "--platform", from, "--name", "threads", guest, "150", "700"], env: s.env, in: s.dir))
+        defer { bg.stop() }
+        #expect(Background.poll(seconds: 60) { bg.stdout.split(separator: "\n").count >= 3 })
+        let c = s.checkpoint("threads")
+        #expect(c.status == 0 && c.stdout.contains("1 processes, 4 tasks"), "\(c)")
+        #expect(bg.wait() == 0)
+        let before = bg.stdout
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(before + r.stdout == expected, "from \(from) to \(to):\n\(before)---\n\(r.stdout)")
+    }
+
     /// --leave-running: the original goes on to the end; the restored copy
     /// goes on from the checkpoint and prints the same from there.
     @Test func leaveRunning() throws {

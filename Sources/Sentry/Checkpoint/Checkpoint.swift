@@ -94,10 +94,6 @@ struct ImageWriter {
         let mms = Table<MMImage>()
         var allMMs: [MemoryManager] = []
         for t in tasks where mms.find(t.mm) == nil {
-            let others = tasks.filter { $0.mm === t.mm }
-            if others.count > 1 {
-                throw .unsupported("tasks sharing an address space (threads or a vfork child: tids \(others.map(\.tid).map(String.init).joined(separator: ", ")))")
-            }
             _ = mms.add(t.mm, try mmImage(t.mm, pid: t.pid))
             allMMs.append(t.mm)
         }
@@ -286,7 +282,8 @@ struct ImageWriter {
             return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: Int64(max(0, pos)),
                              host: try Self.identity(hostFD: h.fd, guestPath: loc.path))
         case let t as TmpfsFile:
-            guard let loc = t.location, loc.mount.id >= 0, loc.inode.kind == .regular else { throw .unsupported("\(what): a memfd") }
+            guard let loc = t.location, loc.mount.id >= 0 else { throw .unsupported("\(what): a memfd") }
+            guard loc.inode.kind == .regular else { throw .unsupported("\(what): a tmpfs directory held open") }
             // Reopened by path: it must still be there.
             guard let found = try? kernel.vfs.resolve(loc.path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)),
                   found.inode === loc.inode else { throw .unsupported("\(what): a tmpfs file no longer at its path (unlinked or renamed)") }

@@ -7,48 +7,96 @@ public final class RestoredSandbox {
     public let sandbox: Sandbox
     public let manifest: CheckpointManifest
     let initTask: Task
-    let others: [Task]
+    /// The tasks of each address space, the one that builds it first
+    /// (init first in its own).
+    let spaces: [[Task]]
     let fpu: [Int32: [UInt8]]
 
-    init(sandbox: Sandbox, manifest: CheckpointManifest, initTask: Task, others: [Task], fpu: [Int32: [UInt8]]) {
-        self.sandbox = sandbox; self.manifest = manifest; self.initTask = initTask; self.others = others; self.fpu = fpu
+    init(sandbox: Sandbox, manifest: CheckpointManifest, initTask: Task, spaces: [[Task]], fpu: [Int32: [UInt8]]) {
+        self.sandbox = sandbox; self.manifest = manifest; self.initTask = initTask; self.spaces = spaces; self.fpu = fpu
     }
 
     /// Starts every task where it stopped, each on its own thread (init on
     /// the calling one), and returns init's status once the sandbox ends.
     public func run() -> ExitStatus {
-        for t in others {
-            let image = fpu[t.tid]
+        var initSiblings: [(Task, [UInt8]?)] = []
+        for space in spaces {
+            let siblings = space.dropFirst().map { ($0, fpu[$0.tid]) }
+            let leader = space[0]
+            if leader === initTask { initSiblings = siblings; continue }
+            let image = fpu[leader.tid]
             do {
                 try HostThread.spawn {
-                    t.resumeRestored(fpu: image)
-                    t.run()
+                    leader.resumeRestored(fpu: image, siblings: siblings)
+                    leader.run()
                 }
             } catch {
-                t.kernel.locked { t.kernel.killGroupLocked(t.group, .signaled(.SIGKILL, coreDumped: false)) }
+                leader.kernel.locked { leader.kernel.killGroupLocked(leader.group, .signaled(.SIGKILL, coreDumped: false)) }
+                for (s, _) in siblings { Task.leaveUnstarted(s) }
+                Task.leaveUnstarted(leader)
             }
         }
-        initTask.resumeRestored(fpu: fpu[initTask.tid])
+        initTask.resumeRestored(fpu: fpu[initTask.tid], siblings: initSiblings)
         return sandbox.kernel.run(initTask)
     }
 }
 
 extension Task {
     /// On the task's own thread, before it first runs: its host address
-    /// space, the mm mirrored into it, the platform's segment selectors,
-    /// and its FPU state.
-    func resumeRestored(fpu: [UInt8]?) {
+    /// space, the mm mirrored into it, the platform's segment selectors and
+    /// its FPU state; then the other tasks of the same mm (threads), each on
+    /// a thread of its own, joined to that space as clone does.
+    func resumeRestored(fpu: [UInt8]?, siblings: [(Task, [UInt8]?)]) {
+        var started = 0
         do throws(PlatformError) {
             let sp = try kernel.platform.makeAddressSpace()
             space = sp
             try mm.attach(sp)
-            let initial = sp.initialRegisters.raw
-            regs.raw.cs = initial.cs; regs.raw.ss = initial.ss; regs.raw.ds = initial.ds
-            regs.raw.es = initial.es; regs.raw.fs = initial.fs; regs.raw.gs = initial.gs
+            adoptSelectors(sp)
+            if let fpu { try loadFPU(fpu, sp) }
+            for (s, image) in siblings {
+                let ticket = try sp.prepareRunner()
+                do {
+                    try HostThread.spawn {
+                        s.joinRestored(ticket, sp, fpu: image)
+                        s.run()
+                    }
+                } catch {
+                    sp.abandon(ticket)
+                    throw .host("a thread for tid \(s.tid)", error)
+                }
+                started += 1
+            }
+        } catch {
+            platformFailed(error)
+            for (s, _) in siblings.dropFirst(started) { Task.leaveUnstarted(s) }
+        }
+    }
+
+    /// A restored thread joins the address space its mm's first task built.
+    private func joinRestored(_ ticket: RunnerTicket, _ sp: AddressSpace, fpu: [UInt8]?) {
+        do throws(PlatformError) {
+            try sp.join(ticket)
+            space = sp
+            adoptSelectors(sp)
             if let fpu { try loadFPU(fpu, sp) }
         } catch {
             platformFailed(error)
         }
+    }
+
+    /// A task whose host side could not be made: its process is killed, and
+    /// it leaves (on a thread of its own, as every task does).
+    static func leaveUnstarted(_ t: Task) {
+        t.kernel.locked { t.kernel.killGroupLocked(t.group, .signaled(.SIGKILL, coreDumped: false)) }
+        try? HostThread.spawn { t.run() }
+    }
+
+    /// The platform's segment selectors: the image's may be another platform's.
+    private func adoptSelectors(_ sp: AddressSpace) {
+        let initial = sp.initialRegisters.raw
+        regs.raw.cs = initial.cs; regs.raw.ss = initial.ss; regs.raw.ds = initial.ds
+        regs.raw.es = initial.es; regs.raw.fs = initial.fs; regs.raw.gs = initial.gs
     }
 
     /// systrap keeps a task's FPU image in its stub's signal frame, which
@@ -311,8 +359,14 @@ struct ImageReader {
             kernel.restoreNextIDLocked()
         }
         if tasks.count > 1 { kernel.tracer?.showPIDs.store(true, ordering: .relaxed) }
-        return RestoredSandbox(sandbox: sandbox, manifest: m, initTask: initTask,
-                               others: tasks.values.filter { $0 !== initTask }.sorted { $0.tid < $1.tid }, fpu: fpu)
+        // Tasks by address space, in tid order; init leads its own.
+        var spaces: [[Task]] = []
+        for (i, _) in mms.enumerated() {
+            var members = m.tasks.filter { $0.mm == i }.compactMap { tasks[$0.tid] }.sorted { $0.tid < $1.tid }
+            if let at = members.firstIndex(where: { $0 === initTask }) { members.insert(members.remove(at: at), at: 0) }
+            if !members.isEmpty { spaces.append(members) }
+        }
+        return RestoredSandbox(sandbox: sandbox, manifest: m, initTask: initTask, spaces: spaces, fpu: fpu)
     }
 
     // MARK: Pieces
