@@ -317,8 +317,9 @@ struct RunOptions: Equatable {
                 case .kill:
                     let sig = Signal(request.signal ?? Signal.SIGTERM.rawValue)
                     guard sig.isValid else { reply(.failure("invalid signal \(sig.rawValue)")); return }
-                    kernel.signalFromOutside(sig)
+                    // Answered first: the signal may end the sandbox, and the sentry with it.
                     reply(ControlResponse(ok: true))
+                    kernel.signalFromOutside(sig)
                 case .checkpoint:
                     guard let dir = request.image, dir.hasPrefix("/") else { reply(.failure("checkpoint: an absolute --image path is needed")); return }
                     do throws(CheckpointError) {

@@ -94,7 +94,8 @@ extension ControlProtocol {
     static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            // send, not write: a peer that went away is EPIPE, not a SIGPIPE that kills the client.
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, $0.count - done, Int32(MSG_NOSIGNAL)) }
             if n < 0 { if errno == EINTR { continue }; return false }
             done += n
         }

@@ -64,6 +64,11 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     private static func handle(_ c: Int32, _ handler: (ControlRequest, (ControlResponse) -> Void) -> Void) {
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        // The request is read first, whoever sent it, so a refusal reaches
+        // the client as an answer rather than as a reset connection.
+        guard let line = ControlProtocol.readLine(c) else { return }
         // struct ucred: pid, uid, gid.
         var cred: (pid: Int32, uid: UInt32, gid: UInt32) = (0, 0, 0)
         var len = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
@@ -71,9 +76,6 @@ public final class ControlServer: @unchecked Sendable {
             _ = ControlProtocol.writeAll(c, ControlProtocol.encode(ControlResponse.failure("permission denied: another host user")))
             return
         }
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        guard let line = ControlProtocol.readLine(c) else { return }
         guard let req = ControlProtocol.decode(ControlRequest.self, line) else {
             _ = ControlProtocol.writeAll(c, ControlProtocol.encode(ControlResponse.failure("malformed request")))
             return
