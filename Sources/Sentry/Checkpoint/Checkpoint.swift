@@ -299,7 +299,7 @@ struct ImageWriter {
     private func tmpfsImages(_ store: DataFileWriter) throws(CheckpointError) -> [TmpfsImage] {
         var out: [TmpfsImage] = []
         for m in kernel.vfs.mounts.all where m.type == "tmpfs" && m.id >= 0 {
-            guard let root = m.root as? TmpfsNode else { continue }
+            guard let root = m.rootInode as? TmpfsNode else { continue }
             let image = try root.checkpointImage(name: "", path: m.path) { (b) throws(CheckpointError) -> StoredRun in
                 try store.append(bytes: b)
             }

@@ -230,7 +230,7 @@ struct ImageReader {
         if let h = Optional(m.sandbox.hostname) { kernel.hostname = h }
 
         for t in m.tmpfs {
-            guard let mount = vfs.mounts.mount(at: t.mountPath), mount.type == "tmpfs", let root = mount.root as? TmpfsNode else {
+            guard let mount = vfs.mounts.mount(at: t.mountPath), mount.type == "tmpfs", let root = mount.rootInode as? TmpfsNode else {
                 throw .restoreFailed("no tmpfs at \(t.mountPath) in the restored sandbox")
             }
             try root.restore(t.root) { (run) throws(CheckpointError) -> [UInt8] in try files.read(run, what: "tmpfs file contents") }
