@@ -5,8 +5,9 @@
 // sleeps (nanosleep: restart_syscall when frozen). The final lines say what
 // the child, the file, the eventfd and the signal saw: an uninterrupted run
 // and a checkpointed-and-restored one print the same.
-//   ckptcount STEPS [SLEEP_MS] [itimer]
-// With "itimer", an ITIMER_REAL stays armed (and ignored): something a
+//   ckptcount STEPS [SLEEP_MS] [itimer|socket]
+// "itimer": an ITIMER_REAL armed for 1000 s (its time left is printed at
+// the end, in hundreds of seconds). "socket": a socketpair, which a
 // checkpoint does not hold yet, so it must refuse and leave the guest be.
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -65,6 +67,8 @@ int main(int argc, char **argv) {
         struct itimerval it = { { 1000, 0 }, { 1000, 0 } };
         setitimer(ITIMER_REAL, &it, NULL);
     }
+    int sv[2];
+    if (argc > 3 && strcmp(argv[3], "socket") == 0) socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 
     int log = open("/tmp/ckptcount.log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
     int efd = eventfd(0, 0);
@@ -109,5 +113,11 @@ int main(int argc, char **argv) {
     snprintf(line, sizeof line, "file %lu bytes, sum %lu; eventfd %llu; usr1 %d; child status %d\n",
              fbytes, fsum, (unsigned long long)events, (int)got_usr1, WEXITSTATUS(status));
     say(line);
+    if (argc > 3 && strcmp(argv[3], "itimer") == 0) {
+        struct itimerval it;
+        getitimer(ITIMER_REAL, &it);
+        snprintf(line, sizeof line, "itimer %ld00 s left, interval %ld s\n", (long)it.it_value.tv_sec / 100, (long)it.it_interval.tv_sec);
+        say(line);
+    }
     return 0;
 }

@@ -128,7 +128,6 @@ struct ImageWriter {
             var ps: [ProcessImage] = []
             for g in groups {
                 if g.stopped { throw .unsupported("pid \(g.pid): a stopped process (job control)") }
-                if g.timers.realHandle != nil { throw .unsupported("pid \(g.pid): an armed ITIMER_REAL or alarm") }
                 if !g.timers.posix.isEmpty { throw .unsupported("pid \(g.pid): POSIX timers (timer_create)") }
                 if !g.timers.cpu.isEmpty { throw .unsupported("pid \(g.pid): CPU-time timers (ITIMER_VIRTUAL/ITIMER_PROF)") }
                 let h = handlers.find(g.handlers) ?? handlers.add(g.handlers, g.handlers.actions.map {
@@ -139,7 +138,9 @@ struct ImageWriter {
                                        exitSignal: g.exitSignal?.rawValue, zombie: g.zombie, exitStatus: g.exitStatus.map(Self.image),
                                        handlers: h, sharedPending: g.sharedPending.all.map(Self.image), limits: limits,
                                        isChildSubreaper: g.isChildSubreaper, dumpable: g.dumpable,
-                                       childTicks: [g.childTicks.user, g.childTicks.system], ownTicks: g.ownTicks))
+                                       childTicks: [g.childTicks.user, g.childTicks.system], ownTicks: g.ownTicks,
+                                       realTimerNs: g.timers.realHandle == nil ? nil : max(1, g.timers.realDeadline - Deadline.now()),
+                                       realIntervalNs: g.timers.realHandle == nil ? nil : g.timers.realInterval))
             }
             var ts: [TaskImage] = []
             for t in tasks {
@@ -292,7 +293,7 @@ struct ImageWriter {
             guard let loc = d.location else { throw .unsupported(what) }
             return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: 0)
         default:
-            throw .unsupported("\(what), a \(String(describing: type(of: f)))")
+            throw .unsupported("\(what), \(Self.kind(of: f))")
         }
     }
 
@@ -309,6 +310,21 @@ struct ImageWriter {
     }
 
     // MARK: Values
+
+    /// What a file the image cannot hold is, in a user's words.
+    static func kind(of f: FileDescription) -> String {
+        switch f {
+        case is SocketFile, is HostSocketFile: return "a socket"
+        case is EpollFile: return "an epoll instance"
+        case is TimerFD: return "a timerfd"
+        case is SignalFD: return "a signalfd"
+        case is PidFD: return "a pidfd"
+        case is PtyEnd: return "a pseudo-terminal"
+        case is SnapshotFile, is SyntheticDirectory: return "a /proc or /sys file"
+        case is PathOnlyFile: return "an O_PATH descriptor"
+        default: return "a \(String(describing: type(of: f)))"
+        }
+    }
 
     static func identity(hostFD: Int32, guestPath: String) throws(CheckpointError) -> HostFileIdentity {
         var st = stat()

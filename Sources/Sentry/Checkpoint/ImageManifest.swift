@@ -206,6 +206,9 @@ public struct ProcessImage: Codable, Sendable, Equatable {
     public var dumpable: Bool
     public var childTicks: [Int64]
     public var ownTicks: Int64
+    /// ITIMER_REAL (and alarm): time left and interval, ns; nil when disarmed.
+    public var realTimerNs: Int64?
+    public var realIntervalNs: Int64?
     public struct LimitImage: Codable, Sendable, Equatable { public var resource: Int32; public var cur: UInt64; public var max: UInt64 }
 }
 

@@ -358,6 +358,12 @@ struct ImageReader {
             kernel.initGroup = initGroup
             kernel.restoreNextIDLocked()
         }
+        // Interval timers go on with the time they had left.
+        for p in m.processes where !p.zombie {
+            if let left = p.realTimerNs, left > 0, let g = groups[p.pid] {
+                _ = kernel.setRealTimer(g, value: left, interval: max(0, p.realIntervalNs ?? 0))
+            }
+        }
         if tasks.count > 1 { kernel.tracer?.showPIDs.store(true, ordering: .relaxed) }
         // Tasks by address space, in tid order; init leads its own.
         var spaces: [[Task]] = []
