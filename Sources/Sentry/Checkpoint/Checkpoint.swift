@@ -76,9 +76,9 @@ struct ImageWriter {
     func write() throws(CheckpointError) -> Sandbox.CheckpointSummary {
         let pages = try DataFileWriter(dir + "/pages.bin")
         let files = try DataFileWriter(dir + "/files.bin")
-        let (groups, tasks, initPID): ([ThreadGroup], [Task], Int32) = kernel.locked {
+        let (groups, tasks, initPID, foreground): ([ThreadGroup], [Task], Int32, Int32?) = kernel.locked {
             (kernel.groups.values.sorted { $0.pid < $1.pid }, kernel.tasks.values.sorted { $0.tid < $1.tid },
-             kernel.initGroup?.pid ?? 1)
+             kernel.initGroup?.pid ?? 1, kernel.foregroundPGID)
         }
         kernel.ipc.lock.lock()
         let ipcObjects = kernel.ipc.shm.count + kernel.ipc.sem.count + kernel.ipc.msg.count
@@ -188,7 +188,7 @@ struct ImageWriter {
                                   hostname: kernel.hostname, network: config.network.rawValue),
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
-            initPID: initPID, pagesSize: pages.size, filesSize: files.size)
+            initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
         try CheckpointImage.writeManifest(manifest, to: dir)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)

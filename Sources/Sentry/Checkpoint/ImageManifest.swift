@@ -36,6 +36,8 @@ public struct CheckpointManifest: Codable, Sendable {
     public var processes: [ProcessImage]
     public var tasks: [TaskImage]
     public var initPID: Int32
+    /// The process group the guest made the terminal's foreground (TIOCSPGRP): where Ctrl-C goes.
+    public var foregroundPGID: Int32?
     /// Sizes of the two data files, to spot a truncated one at once.
     public var pagesSize: UInt64
     public var filesSize: UInt64

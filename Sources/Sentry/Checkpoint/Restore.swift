@@ -238,7 +238,7 @@ struct ImageReader {
 
         var pipes: [Pipe] = []
         for p in m.pipes {
-            guard p.capacity > 0, p.capacity <= 1 << 30 else { throw .corrupt("a pipe of capacity \(p.capacity)") }
+            guard p.capacity > 0, p.capacity <= 1 << 30, p.capacity % 4096 == 0 else { throw .corrupt("a pipe of capacity \(p.capacity)") }
             let bytes = try files.read(p.contents, what: "pipe contents")
             guard bytes.count <= p.capacity else { throw .corrupt("a pipe holding more than its capacity") }
             pipes.append(Pipe.restored(capacity: p.capacity, contents: bytes))
@@ -282,7 +282,9 @@ struct ImageReader {
         // Processes, then the tree.
         var groups: [Int32: ThreadGroup] = [:]
         for p in m.processes {
-            guard handlers.indices.contains(p.handlers), groups[p.pid] == nil, p.pid > 0 else { throw .corrupt("process \(p.pid)") }
+            guard handlers.indices.contains(p.handlers), groups[p.pid] == nil, p.pid > 0, p.pid <= 4_194_304,
+                  p.exitSignal.map({ (1...64).contains($0) }) ?? true,
+                  p.exitStatus?.signal.map({ (1...64).contains($0) }) ?? true else { throw .corrupt("process \(p.pid)") }
             var limits: [Int32: (cur: UInt64, max: UInt64)] = [:]
             for l in p.limits { limits[l.resource] = (l.cur, l.max) }
             let g = ThreadGroup(pid: p.pid, parent: nil, pgid: p.pgid, sid: p.sid, handlers: handlers[p.handlers], limits: limits,
@@ -290,7 +292,7 @@ struct ImageReader {
             g.parentThreadID = p.parentThreadID
             g.zombie = p.zombie
             g.exitStatus = p.exitStatus.map(Self.status)
-            for i in p.sharedPending { g.sharedPending.enqueue(Self.info(i)) }
+            for i in p.sharedPending { g.sharedPending.enqueue(try Self.info(i)) }
             g.isChildSubreaper = p.isChildSubreaper
             g.dumpable = p.dumpable
             if p.childTicks.count == 2 { g.childTicks = (p.childTicks[0], p.childTicks[1]) }
@@ -309,7 +311,7 @@ struct ImageReader {
         var fpu: [Int32: [UInt8]] = [:]
         var tableUsers: [Int: Int] = [:]
         for ti in m.tasks {
-            guard let g = groups[ti.pid], !g.zombie, tasks[ti.tid] == nil, mms.indices.contains(ti.mm), tables.indices.contains(ti.fdTable),
+            guard let g = groups[ti.pid], !g.zombie, tasks[ti.tid] == nil, ti.tid > 0, ti.tid <= 4_194_304, mms.indices.contains(ti.mm), tables.indices.contains(ti.fdTable),
                   contexts.indices.contains(ti.fsContext), ti.registers.count * 8 == MemoryLayout<sw_regs>.size else {
                 throw .corrupt("task \(ti.tid)")
             }
@@ -326,7 +328,7 @@ struct ImageReader {
                          argv: ti.commandLine, envp: ti.environment, attributes: attributes)
             t.signalMask = ti.signalMask & ~SignalSets.unblockable
             t.savedMask = ti.savedMask
-            for i in ti.pending { t.pending.enqueue(Self.info(i)) }
+            for i in ti.pending { t.pending.enqueue(try Self.info(i)) }
             if ti.altStack.count == 3 {
                 t.altStack = AltStack(sp: ti.altStack[0], flags: Int32(truncatingIfNeeded: ti.altStack[1]), size: ti.altStack[2])
             }
@@ -356,6 +358,7 @@ struct ImageReader {
             kernel.tasks = tasks
             kernel.groups = groups
             kernel.initGroup = initGroup
+            kernel.foregroundPGID = m.foregroundPGID
             kernel.restoreNextIDLocked()
         }
         // Interval timers go on with the time they had left.
@@ -444,7 +447,8 @@ struct ImageReader {
         return r
     }
 
-    static func info(_ i: SignalInfoImage) -> SignalInfo {
+    static func info(_ i: SignalInfoImage) throws(CheckpointError) -> SignalInfo {
+        guard (1...64).contains(i.signo) else { throw .corrupt("a pending signal \(i.signo)") }
         var s = SignalInfo(Signal(i.signo), code: i.code)
         s.errno = i.errno; s.pid = i.pid; s.uid = i.uid; s.status = i.status; s.address = i.address
         s.value = i.value; s.timerID = i.timerID; s.overrun = i.overrun; s.overridesInit = i.overridesInit

@@ -564,6 +564,11 @@ extension TmpfsNode {
     /// this directory's own attributes.
     func restore(_ image: TmpfsNodeImage, read: (StoredRun) throws(CheckpointError) -> [UInt8]) throws(CheckpointError) {
         for c in image.children {
+            guard !c.name.isEmpty, c.name != ".", c.name != "..", !c.name.contains("/"), c.name.utf8.count <= 255,
+                  meta.withLock({ $0.children[ExactName(c.name)] == nil }) else { throw .corrupt("a tmpfs name '\(c.name)'") }
+            let t = c.mode & S_IFMT
+            guard t == S_IFREG || t == S_IFDIR || t == S_IFLNK, (t == S_IFLNK) == (c.target != nil),
+                  t == S_IFDIR || c.children.isEmpty else { throw .corrupt("tmpfs node '\(c.name)'") }
             let node = TmpfsNode(fs: fs, ino: fs.nextInode(), mode: c.mode, target: c.target)
             if let run = c.contents, let data = node.data {
                 let bytes = try read(run)
@@ -581,7 +586,7 @@ extension TmpfsNode {
             }
         }
         meta.withLock { m in
-            m.mode = image.mode; m.uid = image.uid; m.gid = image.gid
+            m.mode = (m.mode & S_IFMT) | (image.mode & 0o7777); m.uid = image.uid; m.gid = image.gid
             m.mtime = timespec(tv_sec: Int(image.mtimeSec), tv_nsec: Int(image.mtimeNsec))
             m.atime = timespec(tv_sec: Int(image.atimeSec), tv_nsec: Int(image.atimeNsec))
             m.xattrs = [:]
