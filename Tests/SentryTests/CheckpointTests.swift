@@ -100,6 +100,29 @@ import Testing
         #expect(before + r.stdout == expected, "from \(from) to \(to):\n\(before)---\n\(r.stdout)")
     }
 
+    /// A busybox shell pipeline mid-run: the shell waiting in wait4, a
+    /// `sleep` child in nanosleep, two `cat`s blocked on their pipes.
+    @Test func shellPipeline() throws {
+        let busybox = "/bin/busybox"
+        guard Harness.imagesBuilt, FileManager.default.isExecutableFile(atPath: busybox), Self.available.count >= 1 else {
+            print("skipped: no /bin/busybox"); return
+        }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let script = "i=0; while [ $i -lt 80 ]; do echo line $i; i=$((i+1)); sleep 0.03; done | cat | cat"
+        let expected = Harness.run(busybox, ["sh", "-c", script]).stdout
+        let from = Self.available[0], to = Self.available.last!
+        let bg = try #require(Background(["run", "--platform", from, "--name", "sh", busybox, "sh", "-c", script], env: s.env, in: s.dir))
+        defer { bg.stop() }
+        #expect(Background.poll(seconds: 60) { bg.stdout.split(separator: "\n").count >= 3 })
+        let c = s.checkpoint("sh")
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0)
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bg.stdout + r.stdout == expected, "from \(from) to \(to):\n\(bg.stdout)---\n\(r.stdout)")
+    }
+
     /// --leave-running: the original goes on to the end; the restored copy
     /// goes on from the checkpoint and prints the same from there.
     @Test func leaveRunning() throws {

@@ -564,11 +564,18 @@ extension TmpfsNode {
     /// this directory's own attributes.
     func restore(_ image: TmpfsNodeImage, read: (StoredRun) throws(CheckpointError) -> [UInt8]) throws(CheckpointError) {
         for c in image.children {
-            guard !c.name.isEmpty, c.name != ".", c.name != "..", !c.name.contains("/"), c.name.utf8.count <= 255,
-                  meta.withLock({ $0.children[ExactName(c.name)] == nil }) else { throw .corrupt("a tmpfs name '\(c.name)'") }
+            guard !c.name.isEmpty, c.name != ".", c.name != "..", !c.name.contains("/"), c.name.utf8.count <= 255 else {
+                throw .corrupt("a tmpfs name '\(c.name)'")
+            }
             let t = c.mode & S_IFMT
             guard t == S_IFREG || t == S_IFDIR || t == S_IFLNK, (t == S_IFLNK) == (c.target != nil),
                   t == S_IFDIR || c.children.isEmpty else { throw .corrupt("tmpfs node '\(c.name)'") }
+            // A directory the new sandbox made already (a bind's mount point): filled, not replaced.
+            if let existing = meta.withLock({ $0.children[ExactName(c.name)] }) {
+                guard t == S_IFDIR, existing.kind == .directory else { throw .corrupt("tmpfs name '\(c.name)' twice") }
+                try existing.restore(c, read: read)
+                continue
+            }
             let node = TmpfsNode(fs: fs, ino: fs.nextInode(), mode: c.mode, target: c.target)
             if let run = c.contents, let data = node.data {
                 let bytes = try read(run)
