@@ -142,6 +142,7 @@ struct Inspect: ParsableCommand {
                     case .stdio: return "\(e.fd):stdio\(f.stdio ?? -1)"
                     case .pipe: return "\(e.fd):pipe[\(f.pipe ?? -1)]\(f.writer == true ? "w" : "r")"
                     case .eventfd: return "\(e.fd):eventfd"
+                    case .epoll: return "\(e.fd):epoll(\(f.interests?.count ?? 0))"
                     case .path: return "\(e.fd):\(f.guestPath ?? "?")"
                     }
                 }

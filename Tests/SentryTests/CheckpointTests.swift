@@ -123,6 +123,31 @@ import Testing
         #expect(bg.stdout + r.stdout == expected, "from \(from) to \(to):\n\(bg.stdout)---\n\(r.stdout)")
     }
 
+    /// A static Go program: goroutines, a channel ping-pong, a ticker (the
+    /// runtime's epoll netpoller and its timers), several runtime threads.
+    @Test func goProgram() throws {
+        let guest = Harness.image("go-ckpt")
+        guard Harness.imagesBuilt, FileManager.default.isExecutableFile(atPath: guest), let from = Self.available.first else {
+            print("skipped: go-ckpt not built (no Go toolchain)"); return
+        }
+        let to = Self.available.last!
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = Harness.run(guest, ["150"]).stdout
+        #expect(expected.hasSuffix("done\n"))
+        let bg = try #require(Background(["run", "--platform", from, "--name", "go", guest, "150"], env: s.env, in: s.dir))
+        defer { bg.stop() }
+        #expect(Background.poll(seconds: 60) { bg.stdout.split(separator: "\n").count >= 3 })
+        let c = s.checkpoint("go")
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0)
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bg.stdout + r.stdout == expected, "from \(from) to \(to):\n\(bg.stdout)---\n\(r.stdout)")
+        let i = Harness.run(Harness.sentry, ["inspect", s.image])
+        #expect(i.stdout.contains("epoll("), "\(i.stdout)")
+    }
+
     /// --leave-running: the original goes on to the end; the restored copy
     /// goes on from the checkpoint and prints the same from there.
     @Test func leaveRunning() throws {

@@ -104,6 +104,7 @@ struct ImageWriter {
         let descriptions = Table<FileImage>()
         let fdTables = Table<FDTableImage>()
         let fsContexts = Table<FSContextImage>()
+        var epolls: [Int: EpollFile] = [:]
         let handlers = Table<[SignalActionImage]>()
         for t in tasks {
             if fdTables.find(t.fds) == nil {
@@ -112,6 +113,7 @@ struct ImageWriter {
                     var index = descriptions.find(e.file)
                     if index == nil {
                         index = descriptions.add(e.file, try fileImage(e.file, fd: fd, pid: t.pid, pipes: pipes, store: files))
+                        if let ep = e.file as? EpollFile { epolls[index!] = ep }
                     }
                     entries.append(.init(fd: fd, file: index!, closeOnExec: e.closeOnExec))
                 }
@@ -120,6 +122,17 @@ struct ImageWriter {
             if fsContexts.find(t.fs) == nil {
                 _ = fsContexts.add(t.fs, FSContextImage(cwd: t.fs.cwd.path, root: t.fs.root.path, umask: t.fs.umask))
             }
+        }
+        // Interest lists last: they name descriptions by index.
+        for (index, f) in descriptions.images.enumerated() where f.kind == .epoll {
+            guard let ep = epolls[index] else { continue }
+            var list: [EpollInterestImage] = []
+            for i in ep.interestList {
+                // A file in no fd table is gone (Linux drops it from the set when its last reference goes).
+                guard let target = descriptions.find(i.file) else { continue }
+                list.append(EpollInterestImage(fd: i.fd, file: target, events: i.events, data: i.data, disabled: i.disabled))
+            }
+            descriptions.images[index].interests = list
         }
         let tmpfs = try tmpfsImages(files)
 
@@ -274,6 +287,8 @@ struct ImageWriter {
                 index = pipes.add(p.pipe, PipeImage(capacity: p.pipe.capacity, contents: run))
             }
             return FileImage(kind: .pipe, flags: flags, pipe: index, writer: p.writer)
+        case is EpollFile:
+            return FileImage(kind: .epoll, flags: flags, interests: [])
         case let e as EventFD:
             let s = e.state
             return FileImage(kind: .eventfd, flags: flags, counter: s.counter, semaphore: s.semaphore)
@@ -315,7 +330,6 @@ struct ImageWriter {
     static func kind(of f: FileDescription) -> String {
         switch f {
         case is SocketFile, is HostSocketFile: return "a socket"
-        case is EpollFile: return "an epoll instance"
         case is TimerFD: return "a timerfd"
         case is SignalFD: return "a signalfd"
         case is PidFD: return "a pidfd"

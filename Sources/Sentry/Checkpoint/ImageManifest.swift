@@ -110,7 +110,7 @@ public struct PipeImage: Codable, Sendable, Equatable {
 
 /// One open file description.
 public struct FileImage: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path }
+    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll }
     public var kind: Kind
     public var flags: Int32
     /// stdio: which of the sentry's 0, 1, 2 it was.
@@ -126,6 +126,16 @@ public struct FileImage: Codable, Sendable, Equatable {
     public var position: Int64?
     /// path on a host filesystem: what it must still be.
     public var host: HostFileIdentity?
+    /// epoll: the interest list, each file by its index in `files`.
+    public var interests: [EpollInterestImage]?
+}
+
+public struct EpollInterestImage: Codable, Sendable, Equatable {
+    public var fd: Int32
+    public var file: Int
+    public var events: UInt32
+    public var data: UInt64
+    public var disabled: Bool
 }
 
 public struct FDTableImage: Codable, Sendable, Equatable {

@@ -246,6 +246,16 @@ struct ImageReader {
 
         var descriptions: [FileDescription] = []
         for f in m.files { descriptions.append(try file(f, pipes: pipes, boot)) }
+        for (i, f) in m.files.enumerated() where f.kind == .epoll {
+            let ep = descriptions[i] as! EpollFile
+            for interest in f.interests ?? [] {
+                guard descriptions.indices.contains(interest.file), descriptions[interest.file] !== ep else {
+                    throw .corrupt("an epoll interest in file \(interest.file)")
+                }
+                ep.restoreInterest(fd: interest.fd, file: descriptions[interest.file], events: interest.events,
+                                   data: interest.data, disabled: interest.disabled)
+            }
+        }
 
         var tables: [FDTable] = []
         for t in m.fdTables {
@@ -422,6 +432,8 @@ struct ImageReader {
         case .pipe:
             guard let i = f.pipe, pipes.indices.contains(i), let w = f.writer else { throw .corrupt("a pipe end") }
             return PipeEnd(pipes[i], writer: w, flags: flags)
+        case .epoll:
+            return EpollFile(flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
         case .eventfd:
             return EventFD(initial: min(f.counter ?? 0, 0xffff_ffff_ffff_fffe), semaphore: f.semaphore ?? false,
                            flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
