@@ -227,7 +227,6 @@ struct ImageReader {
         let m = manifest
         let vfs = kernel.vfs
         let boot = BootContext(kernel)
-        if let h = Optional(m.sandbox.hostname) { kernel.hostname = h }
 
         for t in m.tmpfs {
             guard let mount = vfs.mounts.mount(at: t.mountPath), mount.type == "tmpfs", let root = mount.rootInode as? TmpfsNode else {
