@@ -159,13 +159,18 @@ struct ImageWriter {
             for t in tasks {
                 guard t.parked else { throw .notQuiescent("tid \(t.tid) is not stopped") }
                 if t.vforkDone != nil { throw .unsupported("tid \(t.tid): a vfork child that has not exec'd yet") }
-                var sleepNs: Int64?, remaining: UInt64?
+                var sleepNs: Int64?, remaining: UInt64?, futex: [UInt64]?
                 if t.restartBlock != nil {
-                    guard case .sleep(let deadline, let rem)? = t.restartState else {
+                    switch t.restartState {
+                    case .sleep(let deadline, let rem)?:
+                        sleepNs = deadline.remaining
+                        remaining = rem.rawValue
+                    case .futexWait(let addr, let value, let bitset, let deadline)?:
+                        sleepNs = deadline.remaining
+                        futex = [addr.rawValue, UInt64(value), UInt64(bitset), UInt64(UInt32(bitPattern: deadline.clock))]
+                    case nil:
                         throw .unsupported("tid \(t.tid): an interrupted poll or select waiting in restart_syscall")
                     }
-                    sleepNs = deadline.remaining
-                    remaining = rem.rawValue
                 }
                 let a = t.attributes.withLock { $0 }
                 if a.seccomp.mode != Seccomp.SECCOMP_MODE_DISABLED {
@@ -178,7 +183,7 @@ struct ImageWriter {
                     signalMask: t.signalMask, savedMask: t.savedMask, pending: t.pending.all.map(Self.image),
                     altStack: [t.altStack.sp, UInt64(UInt32(bitPattern: t.altStack.flags)), t.altStack.size],
                     clearChildTID: t.clearChildTID.rawValue, robustList: t.robustList.head.rawValue, robustListLength: t.robustList.length,
-                    restartSleepNs: sleepNs, restartRemaining: remaining,
+                    restartSleepNs: sleepNs, restartRemaining: remaining, restartFutex: futex,
                     syscallUserDispatch: SyscallUserDispatchImage(mode: sud.mode, selector: sud.selector, offset: sud.offset, len: sud.length),
                     rseqArea: t.rseq?.area.rawValue, rseqSignature: t.rseq?.signature,
                     credentials: Self.image(a.credentials), comm: Data(a.comm), parentDeathSignal: a.parentDeathSignal,

@@ -263,6 +263,9 @@ public struct TaskImage: Codable, Sendable, Equatable {
     /// restart_syscall of an interrupted sleep: time left (ns) and where the remainder goes.
     public var restartSleepNs: Int64?
     public var restartRemaining: UInt64?
+    /// restart_syscall of a timed futex wait: the word, value, bitset and
+    /// clock (the time left is restartSleepNs).
+    public var restartFutex: [UInt64]?
     public var syscallUserDispatch: SyscallUserDispatchImage?
     /// rseq(2)'s registration: the area's address and the abort signature.
     public var rseqArea: UInt64?

@@ -343,7 +343,17 @@ struct ImageReader {
             }
             t.clearChildTID = GuestAddress(ti.clearChildTID)
             t.robustList = (GuestAddress(ti.robustList), ti.robustListLength)
-            if let left = ti.restartSleepNs {
+            if let left = ti.restartSleepNs, let f = ti.restartFutex {
+                guard f.count == 4, f[1] <= UInt64(UInt32.max), f[2] <= UInt64(UInt32.max), [0, 1].contains(f[3]) else {
+                    throw .corrupt("tid \(ti.tid): a futex wait's restart")
+                }
+                let clock = clockid_t(Int32(f[3]))
+                let (at, o) = Deadline.now(clock).addingReportingOverflow(max(0, left))
+                let deadline = Deadline(nanoseconds: o ? .max : at, clock: clock)
+                let addr = GuestAddress(f[0]), value = UInt32(f[1]), bitset = UInt32(f[2])
+                t.restartState = .futexWait(address: addr, value: value, bitset: bitset, deadline: deadline)
+                t.restartBlock = { (t: Task) throws(Errno) -> Int64 in try t.restartableFutexWait(addr, value, bitset: bitset, deadline: deadline) }
+            } else if let left = ti.restartSleepNs {
                 let deadline = Deadline.after(max(0, left))
                 let remaining = GuestAddress(ti.restartRemaining ?? 0)
                 t.restartState = .sleep(deadline: deadline, remaining: remaining)

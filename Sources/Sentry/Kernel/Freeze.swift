@@ -7,6 +7,8 @@ public enum RestartState: Sendable, Equatable {
     /// nanosleep / clock_nanosleep (relative): the deadline, and where the
     /// time left goes if a handler interrupts it.
     case sleep(deadline: Deadline, remaining: GuestAddress)
+    /// FUTEX_WAIT(_BITSET) with a timeout (futex_wait_restart).
+    case futexWait(address: GuestAddress, value: UInt32, bitset: UInt32, deadline: Deadline)
 }
 
 extension Deadline: Equatable {
@@ -26,6 +28,21 @@ extension Task {
             restartState = .sleep(deadline: deadline, remaining: remaining)
             restartBlock = { (t: Task) throws(Errno) -> Int64 in try t.restartableSleep(until: deadline, remaining: remaining) }
             throw error
+        }
+        return 0
+    }
+
+    /// FUTEX_WAIT(_BITSET): a signal restarts a wait without a timeout
+    /// (ERESTARTSYS), and one with a timeout through restart_syscall with
+    /// the same deadline (futex_wait_restart).
+    public func restartableFutexWait(_ addr: GuestAddress, _ val: UInt32, bitset: UInt32, deadline: Deadline?) throws(Errno) -> Int64 {
+        do {
+            try kernel.futexWait(self, addr, expected: val, bitset: bitset, deadline: deadline,
+                                 interruptedBy: deadline == nil ? .ERESTARTSYS : .ERESTART_RESTARTBLOCK)
+        } catch let e where e == .ERESTART_RESTARTBLOCK {
+            if let deadline { restartState = .futexWait(address: addr, value: val, bitset: bitset, deadline: deadline) }
+            restartBlock = { (t: Task) throws(Errno) -> Int64 in try t.restartableFutexWait(addr, val, bitset: bitset, deadline: deadline) }
+            throw e
         }
         return 0
     }
