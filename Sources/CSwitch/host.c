@@ -252,3 +252,24 @@ long sw_vmexec_run(long nr, pid_t pid, void *ctx, siginfo_t *info, const uint64_
 int sw_setns_net(int fd) { return setns(fd, CLONE_NEWNET) < 0 ? -errno : 0; }
 
 int sw_siginfo_value_int(const siginfo_t *info) { return info->si_value.sival_int; }
+
+uint64_t sw_checksum64(const void *p, size_t n) {
+    const unsigned char *b = p;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h ^ (uint64_t)n;
+}
+
+int sw_all_zero(const void *p, size_t n) {
+    const unsigned char *b = p;
+    if (n == 0) return 1;
+    // The first byte is zero and every byte equals the one after it.
+    return b[0] == 0 && memcmp(b, b + 1, n - 1) == 0;
+}

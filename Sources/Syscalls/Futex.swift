@@ -69,14 +69,7 @@ enum Futex {
     /// (ERESTARTSYS), and one with a timeout through restart_syscall with the
     /// same deadline (futex_wait_restart).
     private static func waitOn(_ t: Task, _ addr: GuestAddress, _ val: UInt32, bitset: UInt32, deadline: Deadline?) throws(Errno) -> Int64 {
-        do {
-            try t.kernel.futexWait(t, addr, expected: val, bitset: bitset, deadline: deadline,
-                                   interruptedBy: deadline == nil ? .ERESTARTSYS : .ERESTART_RESTARTBLOCK)
-        } catch let e where e == .ERESTART_RESTARTBLOCK {
-            t.restartBlock = { (t: Task) throws(Errno) -> Int64 in try waitOn(t, addr, val, bitset: bitset, deadline: deadline) }
-            throw e
-        }
-        return 0
+        try t.restartableFutexWait(addr, val, bitset: bitset, deadline: deadline)
     }
 
     /// futex_waitv(waiters, nr_futexes, flags, timeout, clockid): waits on

@@ -108,12 +108,7 @@ enum Time {
     }
 
     private static func sleep(_ t: Task, until deadline: Deadline, remaining: GuestAddress) throws(Errno) -> Int64 {
-        do { try t.sleep(until: deadline, interruptedBy: .ERESTART_RESTARTBLOCK) } catch {
-            if !remaining.isNull { try t.mm.write(remaining, timespecOf(deadline.remaining)) }
-            t.restartBlock = { (t: Task) throws(Errno) -> Int64 in try sleep(t, until: deadline, remaining: remaining) }
-            throw error
-        }
-        return 0
+        try t.restartableSleep(until: deadline, remaining: remaining)
     }
 
     static func clockNanosleep(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {

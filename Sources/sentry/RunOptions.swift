@@ -45,6 +45,8 @@ struct RunOptions: Equatable {
     var pids: String?
     /// --no-self-confine: no seccomp filter on the sentry itself.
     var noSelfConfine = false
+    /// The sandbox's name: a control socket for `sentry list/kill/checkpoint`.
+    var name: String?
     /// The program and its arguments (a leading "--" kept, as ArgumentParser passes it).
     var command: [String] = []
 
@@ -85,7 +87,7 @@ struct RunOptions: Equatable {
                 continue
             case "--platform", "--systrap-trap", "--root", "--bind", "--strace-output", "-o", "--strace-filter",
                  "--strace-syscalls", "--cwd", "--env", "--hostname", "--user", "--network", "--publish", "--memory", "--tmpfs-size",
-                 "--pids":
+                 "--pids", "--name":
                 break
             default:
                 return nil
@@ -113,6 +115,7 @@ struct RunOptions: Equatable {
             case "--memory": o.memory = v
             case "--tmpfs-size": o.tmpfsSize = v
             case "--pids": o.pids = v
+            case "--name": o.name = v
             default: o.filter = v
             }
         }
@@ -147,6 +150,9 @@ struct RunOptions: Equatable {
         // sethostname's limit: __NEW_UTS_LEN.
         if let hostname, hostname.isEmpty || hostname.utf8.count > 64 {
             throw ValidationError("--hostname: expected 1 to 64 bytes")
+        }
+        if let name, !RuntimeDirectory.isValid(name: name) {
+            throw ValidationError("--name \(name): letters, digits, _ . - (not first), at most 64 bytes")
         }
         if let filter {
             for name in filter.split(separator: ",") where linuxAMD64.number(of: String(name)) == nil {
@@ -295,6 +301,7 @@ struct RunOptions: Equatable {
             }
         }
         let kernel = sandbox.kernel
+        let control = name.map { Self.claim($0, sandbox) }
 
         var cwd = "/"
         if let guestCWD = self.cwd {
@@ -336,7 +343,7 @@ struct RunOptions: Equatable {
         // kernel's log instead (how its list was made).
         let mode: SelfConfinement.Mode = noSelfConfine ? .off
             : getenv("SENTRY_SELF_CONFINE").map { SelfConfinement.Mode(rawValue: String(cString: $0)) ?? .on } ?? .on
-        do { try sandbox.confine(mode) { linuxAMD64.number(of: $0) } } catch {
+        do { try sandbox.confine(mode, controlSocket: name != nil) { linuxAMD64.number(of: $0) } } catch {
             fail("confining the sentry (seccomp): \(error.message); --no-self-confine runs without", .internalError)
         }
         #if DEBUG
@@ -348,7 +355,10 @@ struct RunOptions: Equatable {
         }
         #endif
         let status = kernel.run(task)
+        control?.close()
         config.tracer?.finish()
+        // Checkpointed and stopped: the sandbox goes on elsewhere, not killed.
+        if kernel.wasCheckpointed { Glibc.exit(0) }
         if case .signaled(let sig, _) = status, !sig.shellReport.isEmpty {
             var line = sig.shellReport + "\n"
             line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
@@ -356,6 +366,41 @@ struct RunOptions: Equatable {
         Glibc.exit(status.shellStatus)
     }
 
+
+    /// Takes the sandbox's name and answers its control socket.
+    static func claim(_ name: String, _ sandbox: Sandbox) -> ControlServer {
+        let kernel = sandbox.kernel
+        let server: ControlServer
+        do { server = try ControlServer.claim(name: name) } catch {
+            fail(error.description, error == .nameTaken(name) ? .nameInUse : .control)
+        }
+        do throws(ControlError) {
+            try server.serve { [kernel, sandbox] request, reply in
+                switch request.op {
+                case .state:
+                    reply(ControlResponse(ok: true, state: SandboxState(
+                        name: name, pid: getpid(), platform: kernel.platform.name, guests: kernel.processCount,
+                        memory: kernel.memoryInUse, status: kernel.isFinished ? "stopped" : "running")))
+                case .kill:
+                    let sig = Signal(request.signal ?? Signal.SIGTERM.rawValue)
+                    guard sig.isValid else { reply(.failure("invalid signal \(sig.rawValue)")); return }
+                    // Answered first: the signal may end the sandbox, and the sentry with it.
+                    reply(ControlResponse(ok: true))
+                    kernel.signalFromOutside(sig)
+                case .checkpoint:
+                    guard let dir = request.image, dir.hasPrefix("/") else { reply(.failure("checkpoint: an absolute --image path is needed")); return }
+                    do throws(CheckpointError) {
+                        _ = try sandbox.checkpoint(to: dir, leaveRunning: request.leaveRunning ?? false) { summary in
+                            reply(ControlResponse(ok: true, summary: summary.description))
+                        }
+                    } catch {
+                        reply(ControlResponse(ok: false, error: error.description, exitStatus: error.exitStatus))
+                    }
+                }
+            }
+        } catch { fail(error.description, .control) }
+        return server
+    }
 
     private func hostCWD() -> String? {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)

@@ -14,6 +14,8 @@ enum SentryExit: Int32 {
     case badInterpreter = 69  // PT_INTERP names a loader that is missing or unusable
     case internalError = 70
     case platformUnavailable = 71
+    case nameInUse = 72       // --name: a live sandbox has it
+    case control = 73         // no such sandbox, or its control socket failed
 
     static func of(_ e: LoadError) -> SentryExit {
         switch e {
@@ -37,7 +39,7 @@ struct SentryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sentry",
         abstract: "Run a Linux x86-64 program with every system call served by a userspace kernel.",
-        subcommands: [Run.self, Platforms.self, SyscallsCommand.self],
+        subcommands: [Run.self, List.self, Kill.self, Checkpoint.self, Restore.self, Inspect.self, Platforms.self, SyscallsCommand.self],
         defaultSubcommand: nil
     )
 
@@ -65,7 +67,7 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run PROGRAM [ARGS...] in the sandbox.",
-        discussion: "The exit status is the guest's; 128+N if a signal N killed it. The sentry's own failures: 64 bad flags, 65 not ELF, 66 no such file or not executable, 67 truncated or corrupt ELF, 68 not x86-64, 69 its interpreter (PT_INTERP) missing or unusable, 70 internal error, 71 platform unavailable."
+        discussion: "The exit status is the guest's; 128+N if a signal N killed it. The sentry's own failures: 64 bad flags, 65 not ELF, 66 no such file or not executable, 67 truncated or corrupt ELF, 68 not x86-64, 69 its interpreter (PT_INTERP) missing or unusable, 70 internal error, 71 platform unavailable, 72 --name already in use, 73 control socket failure."
     )
 
     @Option(help: "Trapping backend: auto, ptrace, systrap or vmexec (see `sentry platforms`).")
@@ -157,6 +159,8 @@ struct Run: ParsableCommand {
 
     @Flag(name: .customLong("no-self-confine"), help: "Run the sentry without its own seccomp filter (which allows only the host calls serving guests needs; see the README).")
     var noSelfConfine = false
+    @Option(help: ArgumentHelp("Name the sandbox: a control socket for `sentry list`, `sentry kill`, `sentry checkpoint`.", valueName: "NAME"))
+    var name: String?
 
     @Argument(parsing: .captureForPassthrough, help: "The program and its arguments.")
     var command: [String] = []
@@ -168,7 +172,7 @@ struct Run: ParsableCommand {
                    summaryOnly: summaryOnly, summary: summary, callTime: callTime, timestamps: timestamps, relative: relative,
                    fdPaths: fdPaths, stackTraces: stackTraces, stringLimit: stringLimit, expressions: expressions, follow: follow, cwd: cwd, env: env, envClear: envClear,
                    hostname: hostname, user: user, network: network, publish: publish, memory: memory, tmpfsSize: tmpfsSize, pids: pids,
-                   noSelfConfine: noSelfConfine, command: command)
+                   noSelfConfine: noSelfConfine, name: name, command: command)
     }
 
     func validate() throws {

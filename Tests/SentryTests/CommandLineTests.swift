@@ -28,6 +28,7 @@ import Syscalls
         ["--strace-syscalls=openat", "-o", "t", "prog"],
         ["--memory", "64M", "--tmpfs-size=8M", "--pids", "100", "prog"],
         ["--memory=none", "prog"],
+        ["--name", "job1", "--platform", "ptrace", "prog"],
     ]
 
     static let declined: [[String]] = [

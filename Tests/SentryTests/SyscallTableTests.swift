@@ -47,6 +47,7 @@ struct SyscallTableTests {
     @Test func numbersTheSentryUsesItselfMatchTheTable() {
         #expect(linuxAMD64Names[Int(SyscallNumber.mmap)] == "mmap")
         #expect(linuxAMD64Names[Int(SyscallNumber.munmap)] == "munmap")
+        #expect(linuxAMD64Names[Int(SyscallNumber.getpid)] == "getpid")
         #expect(linuxAMD64Names[Int(SyscallNumber.restart_syscall)] == "restart_syscall")
     }
 

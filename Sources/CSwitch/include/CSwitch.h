@@ -201,4 +201,9 @@ void sw_pause(void);   // the x86 PAUSE instruction, for spin loops
 int sw_atomic_cas32(void *p, uint32_t expected, uint32_t desired);
 void sw_atomic_store32(void *p, uint32_t v);
 
+// Checkpoint images: a 64-bit checksum of a run of bytes (FNV-1a over
+// 8-byte words, the tail bytewise), and whether a run is all zeros.
+uint64_t sw_checksum64(const void *p, size_t n);
+int sw_all_zero(const void *p, size_t n);
+
 #endif

@@ -5,5 +5,7 @@
 public enum SyscallNumber {
     public static let mmap: UInt64 = 9
     public static let munmap: UInt64 = 11
+    /// What a restored systrap task traps once to get its FPU frame (Checkpoint/Restore.swift).
+    public static let getpid: UInt64 = 39
     public static let restart_syscall: UInt64 = 219
 }

@@ -109,6 +109,17 @@ public final class EpollFile: FileDescription, @unchecked Sendable {
         }
     }
 
+    /// The interest list as a checkpoint keeps it: each file's fd, events,
+    /// data and whether EPOLLONESHOT has disarmed it (edge state is not kept).
+    var interestList: [(fd: Int32, file: FileDescription, events: UInt32, data: UInt64, disabled: Bool)] {
+        interests.withLock { $0.compactMap { i in i.file.map { (i.fd, $0, i.events, i.data, i.disabled) } } }
+    }
+
+    /// A restored interest, as it was.
+    func restoreInterest(fd: Int32, file: FileDescription, events: UInt32, data: UInt64, disabled: Bool) {
+        interests.withLock { $0.append(Interest(fd: fd, file: file, events: events, data: data, disabled: disabled)) }
+    }
+
     /// The files to wait on (for the task's poll engine).
     /// The file of the `nth` registration made under descriptor number `fd`
     /// (kcmp's KCMP_EPOLL_TFD, ep_find_tfd).

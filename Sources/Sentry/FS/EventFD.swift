@@ -16,6 +16,8 @@ public final class EventFD: FileDescription, @unchecked Sendable {
     }
 
     public override var displayPath: String { "anon_inode:[eventfd]" }
+    /// The counter and EFD_SEMAPHORE (a checkpoint).
+    var state: (counter: UInt64, semaphore: Bool) { (counter.withLock { $0 }, semaphore) }
     public override var waitQueue: WaitQueue? { queue }
     public override var writesOneRecord: Bool { true }
 

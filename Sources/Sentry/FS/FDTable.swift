@@ -125,5 +125,10 @@ public final class FDTable: Sendable {
         _ = dropped
     }
 
+    /// Every entry, by number (a checkpoint).
+    public var entries: [(fd: Int32, entry: Entry)] {
+        state.withLock { $0.entries.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
+    }
+
     public var descriptors: [FileDescriptor] { state.withLock { $0.entries.keys.sorted().map { FileDescriptor($0) } } }
 }

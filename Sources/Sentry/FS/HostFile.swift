@@ -25,8 +25,13 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         self.location = location
     }
 
+    /// Which of the sentry's 0, 1, 2 an inherited descriptor is (a restore
+    /// reattaches it to the restoring sentry's own).
+    public private(set) var stdioNumber: Int32?
+
     /// Takes ownership of `fd`: one of the sentry's stdin/stdout/stderr, which the guest inherits.
-    public init(stdio fd: Int32, flags: OpenFlags, name: String) {
+    public init(stdio fd: Int32, flags: OpenFlags, name: String, number: Int32? = nil) {
+        self.stdioNumber = number
         self.fd = fd
         self.stdioName = name
         self.granted = flags.rawValue & OpenFlags.accessMode
@@ -94,7 +99,9 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         let r = Glibc.open("/proc/self/fd/\(fd)", acc | O_CLOEXEC | O_NOCTTY)
         if r < 0 { throw Errno(errno) }
         let kept = acc & ~OpenFlags.truncate.rawValue
-        return HostFile(stdio: r, flags: OpenFlags(rawValue: kept), name: displayPath, granted: granted)
+        let f = HostFile(stdio: r, flags: OpenFlags(rawValue: kept), name: displayPath, granted: granted)
+        f.stdioNumber = stdioNumber
+        return f
     }
 
     public override func sync(dataOnly: Bool) throws(Errno) {

@@ -62,6 +62,36 @@ public final class Pipe: Sendable {
 
     var available: Int { state.withLock { $0.count } }
 
+    /// The buffered bytes, oldest first (a checkpoint).
+    var contents: [UInt8] {
+        state.withLock { s in
+            var out = [UInt8](repeating: 0, count: s.count)
+            if s.count == 0 { return out }
+            let first = min(s.count, s.capacity - s.head)
+            out.withUnsafeMutableBytes { b in
+                memcpy(b.baseAddress!, s.ring + s.head, first)
+                memcpy(b.baseAddress! + first, s.ring, s.count - first)
+            }
+            return out
+        }
+    }
+
+    /// A restored pipe: its capacity and buffered bytes.
+    static func restored(capacity: Int, contents: [UInt8]) -> Pipe {
+        let p = Pipe()
+        p.state.withLock { s in
+            if capacity != s.capacity {
+                s.ring.deallocate()
+                s.ring = .allocate(byteCount: capacity, alignment: 16)
+                s.capacity = capacity
+            }
+            if !contents.isEmpty { contents.withUnsafeBytes { _ = memcpy(s.ring, $0.baseAddress!, min($0.count, capacity)) } }
+            s.head = 0
+            s.count = min(contents.count, capacity)
+        }
+        return p
+    }
+
     func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
         let n: Int = try state.withLock { (s: inout State) throws(Errno) -> Int in
             if s.count == 0 {
@@ -135,7 +165,7 @@ public final class PipeEnd: FileDescription, @unchecked Sendable {
     public let pipe: Pipe
     public let writer: Bool
 
-    init(_ pipe: Pipe, writer: Bool, flags: OpenFlags) {
+    public init(_ pipe: Pipe, writer: Bool, flags: OpenFlags) {
         self.pipe = pipe
         self.writer = writer
         super.init(flags: flags)

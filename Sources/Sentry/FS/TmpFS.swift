@@ -594,3 +594,77 @@ extension Task {
         return data.seals
     }
 }
+
+// MARK: - Checkpoint
+
+extension TmpfsNode {
+    /// This node and everything below it, as a checkpoint keeps them; file
+    /// bytes go through `store`. Refuses what a restore could not rebuild
+    /// the same: FIFOs, sockets and devices, and hard links.
+    func checkpointImage(name: String, path: String,
+                         store: ([UInt8]) throws(CheckpointError) -> StoredRun) throws(CheckpointError) -> TmpfsNodeImage {
+        let m = meta.withLock { $0 }
+        let type = m.mode & S_IFMT
+        guard type == S_IFREG || type == S_IFDIR || type == S_IFLNK else {
+            throw .unsupported("tmpfs \(path): a FIFO, socket or device node")
+        }
+        if type == S_IFREG && m.links > 1 { throw .unsupported("tmpfs \(path): a file with \(m.links) hard links") }
+        var contents: StoredRun?
+        if let data {
+            let size = Int(data.size)
+            var bytes = [UInt8](repeating: 0, count: size)
+            if size > 0 { _ = bytes.withUnsafeMutableBytes { data.read(into: [$0], at: 0) } }
+            contents = try store(bytes)
+        }
+        var children: [TmpfsNodeImage] = []
+        for (n, c) in m.children.sorted(by: { $0.key.name < $1.key.name }) {
+            let image = try c.checkpointImage(name: n.name, path: path == "/" ? "/" + n.name : path + "/" + n.name, store: store)
+            children.append(image)
+        }
+        var xattrs: [String: [UInt8]] = [:]
+        for (k, v) in m.xattrs { xattrs[k.name] = v }
+        return TmpfsNodeImage(name: name, mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime, atime: m.atime, xattrs: xattrs,
+                              contents: contents, target: target, children: children)
+    }
+
+    /// Rebuilds `image`'s children under this (empty, fresh) directory, and
+    /// this directory's own attributes.
+    func restore(_ image: TmpfsNodeImage, read: (StoredRun) throws(CheckpointError) -> [UInt8]) throws(CheckpointError) {
+        for c in image.children {
+            guard !c.name.isEmpty, c.name != ".", c.name != "..", !c.name.contains("/"), c.name.utf8.count <= 255 else {
+                throw .corrupt("a tmpfs name '\(c.name)'")
+            }
+            let t = c.mode & S_IFMT
+            guard t == S_IFREG || t == S_IFDIR || t == S_IFLNK, (t == S_IFLNK) == (c.target != nil),
+                  t == S_IFDIR || c.children.isEmpty else { throw .corrupt("tmpfs node '\(c.name)'") }
+            // A directory the new sandbox made already (a bind's mount point): filled, not replaced.
+            if let existing = meta.withLock({ $0.children[ExactName(c.name)] }) {
+                guard t == S_IFDIR, existing.kind == .directory else { throw .corrupt("tmpfs name '\(c.name)' twice") }
+                try existing.restore(c, read: read)
+                continue
+            }
+            let node = TmpfsNode(fs: fs, ino: fs.nextInode(), mode: c.mode, target: c.target)
+            if let run = c.contents, let data = node.data {
+                let bytes = try read(run)
+                if !bytes.isEmpty {
+                    let written: Errno? = bytes.withUnsafeBytes { b in
+                        do throws(Errno) { _ = try data.write(from: [b], at: 0); return nil } catch { return error }
+                    }
+                    if let written { throw .restoreFailed("tmpfs file \(c.name): \(written.message)") }
+                }
+            }
+            try node.restore(c, read: read)
+            meta.withLock { m in
+                m.children[ExactName(c.name)] = node
+                if node.kind == .directory { m.links += 1 }
+            }
+        }
+        meta.withLock { m in
+            m.mode = (m.mode & S_IFMT) | (image.mode & 0o7777); m.uid = image.uid; m.gid = image.gid
+            m.mtime = timespec(tv_sec: Int(image.mtimeSec), tv_nsec: Int(image.mtimeNsec))
+            m.atime = timespec(tv_sec: Int(image.atimeSec), tv_nsec: Int(image.atimeNsec))
+            m.xattrs = [:]
+            for (k, v) in image.xattrs { m.xattrs[ExactName(k)] = v }
+        }
+    }
+}

@@ -69,6 +69,14 @@ public final class Kernel: @unchecked Sendable {
     var initStatus: ExitStatus?
     /// Woken when init's process is gone: the sandbox is over.
     let finished = Waker()
+    /// A checkpoint has asked every task to stop (see Freeze.swift).
+    var freezing = false
+    /// Woken when a task parks; tasks wait on `thawEvents` to go on.
+    let parkEvents = Waker()
+    let thawEvents = WaitQueue()
+    /// A checkpoint ended the sandbox (not the guest's own doing).
+    var endedByCheckpoint = false
+    public var wasCheckpointed: Bool { locked { endedByCheckpoint } }
     /// uname's nodename: the host's until the user or a guest sets another.
     var utsHostname: String = {
         var u = utsname()
@@ -92,6 +100,12 @@ public final class Kernel: @unchecked Sendable {
         mutex.lock()
         defer { mutex.unlock() }
         return try body()
+    }
+
+    /// A restore's ids are the image's: new ones start above them. Kernel lock held.
+    func restoreNextIDLocked() {
+        let top = max(tasks.keys.max() ?? 0, groups.keys.max() ?? 0)
+        nextID = top >= 4_194_304 ? 2 : top + 1
     }
 
     /// A fresh id for a task or process, unique among the living (and zombies).
@@ -187,7 +201,7 @@ public final class Kernel: @unchecked Sendable {
         for (n, io) in stdio.enumerated() {
             guard let io else { continue }
             let acc = io.flags & (O_ACCMODE | O_APPEND | O_NONBLOCK)
-            _ = try? fds.install(HostFile(stdio: io.fd, flags: OpenFlags(rawValue: acc), name: io.name),
+            _ = try? fds.install(HostFile(stdio: io.fd, flags: OpenFlags(rawValue: acc), name: io.name, number: Int32(n)),
                                  at: FileDescriptor(Int32(n)), closeOnExec: false)
         }
         return locked {
@@ -241,7 +255,7 @@ public final class Kernel: @unchecked Sendable {
         return locked { initStatus! }
     }
 
-    private static func stdioName(_ n: Int32) -> String {
+    static func stdioName(_ n: Int32) -> String {
         var buf = [CChar](repeating: 0, count: 4096)
         let r = readlink("/proc/self/fd/\(n)", &buf, 4095)
         return r > 0 ? String(rawBytes: buf[0..<r].map { UInt8(bitPattern: $0) }) : "/dev/fd/\(n)"
@@ -422,6 +436,23 @@ public final class Kernel: @unchecked Sendable {
         if let initGroup, initGroup.sid == sid { return initGroup.pgid }
         return sid
     }
+    /// A signal sent to the sandbox from outside (`sentry kill`): to init,
+    /// which takes it even with the default action, as a forwarded host signal.
+    public func signalFromOutside(_ sig: Signal) {
+        locked {
+            guard let initGroup, !initGroup.zombie else { return }
+            var info = SignalInfo(sig, code: SignalInfo.SI_USER)
+            info.pid = 0
+            info.overridesInit = true
+            sendLocked(info, to: initGroup)
+        }
+    }
+
+    /// Whether init has exited (the sandbox is ending).
+    public var isFinished: Bool { locked { initStatus != nil } }
+
+    /// Bytes of the memory file guests hold (`sentry list`).
+    public var memoryInUse: UInt64 { memory.size - memory.freeBytes }
 }
 
 /// The walker's view before the first task exists: the sandbox's root, no /proc/self.

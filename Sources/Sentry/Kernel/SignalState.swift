@@ -141,6 +141,18 @@ public struct SignalQueue: Sendable {
         return info
     }
 
+    /// Every queued instance, lowest signal first, each signal's in queue order.
+    public var all: [SignalInfo] {
+        var out: [SignalInfo] = []
+        var s = bits
+        while s != 0 {
+            let signo = Int32(s.trailingZeroBitCount) + 1
+            out += infos[signo] ?? [SignalInfo(Signal(signo))]
+            s &= s - 1
+        }
+        return out
+    }
+
     public mutating func discard(_ set: UInt64) {
         var s = bits & set
         while s != 0 {

@@ -101,6 +101,13 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     let waker = Waker()
     /// How restart_syscall continues an interrupted sleep (ERESTART_RESTARTBLOCK).
     public var restartBlock: (@Sendable (Task) throws(Errno) -> Int64)?
+    /// What `restartBlock` does, as data a checkpoint can keep; nil for a
+    /// block that has no such form (then a checkpoint refuses the task).
+    public var restartState: RestartState?
+    /// Stopped for a checkpoint at the top of its run loop (kernel lock),
+    /// with its FPU state read on its own thread.
+    var parked = false
+    var frozenFPU: [UInt8]?
     /// The code exit(2) gave, for a thread that ends alone.
     var exitCode: Int32 = 0
     /// The thread alone was killed by this signal (do_exit(sig): seccomp's
@@ -163,9 +170,14 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
         var fds = hostFDs + [pollfd(fd: waker.fd, events: Int16(POLLIN), revents: 0)]
         while true {
             if try ready() { return .ready }
-            if kernel.locked({ interruptible ? interruptedLocked : (killed || group.exitStatus != nil) }) {
-                throw interruptedBy
+            let stop: Errno? = kernel.locked {
+                if interruptible ? interruptedLocked : (killed || group.exitStatus != nil) { return interruptedBy }
+                // A freeze is no signal: the call restarts as if nothing
+                // happened (a call that would say EINTR to a signal too).
+                if interruptible && kernel.freezing { return interruptedBy == .EINTR ? .ERESTARTNOINTR : interruptedBy }
+                return nil
             }
+            if let stop { throw stop }
             var timeout: Int64 = -1
             if let deadline {
                 timeout = deadline.remaining

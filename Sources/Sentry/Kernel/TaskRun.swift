@@ -10,15 +10,17 @@ extension Task {
             deliverSignals()
             rseqReturnToGuest()
             // One look under the lock: leave, take care of signals first, or go.
-            enum Next { case leave, again, enter }
+            enum Next { case leave, again, park, enter }
             let next = kernel.locked { () -> Next in
                 if killed || group.exitStatus != nil { return .leave }
                 if interruptedLocked { return .again }
+                if kernel.freezing { return .park }
                 inGuest = true
                 return .enter
             }
             if next == .leave { break }
             if next == .again { continue }
+            if next == .park { park(); continue }
             let trap: Trap
             do { trap = try context.switchTo(space, &regs) } catch {
                 kernel.locked { inGuest = false }

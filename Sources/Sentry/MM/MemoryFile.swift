@@ -241,6 +241,13 @@ public final class MemoryFile: Sendable {
         }
     }
 
+    /// The runs of `[offset, offset+length)` that hold pages (a checkpoint skips the holes).
+    func dataRuns(_ offset: UInt64, _ length: UInt64) -> [(UInt64, UInt64)] {
+        var out: [(UInt64, UInt64)] = []
+        forEachData(offset, length) { out.append(($0, $1)) }
+        return out
+    }
+
     /// Bytes not in use by guests (for sysinfo and benchmarks).
     public var freeBytes: UInt64 { allocator.withLock { $0.free.reduce($0.dirtyBytes) { $0 + UInt64($1.count) } } }
 }

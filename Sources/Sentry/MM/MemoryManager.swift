@@ -134,6 +134,17 @@ public final class MemoryManager: Sendable {
         return child
     }
     public var brokenReason: PlatformError? { state.withLock { $0.broken } }
+    /// brk's start and current end (a checkpoint).
+    var brkBounds: (start: GuestAddress, end: GuestAddress) { state.withLock { ($0.brkStart, $0.brk) } }
+
+    /// A restore's mm: its VMAs (whose memory the restored allocator already
+    /// owns) and brk, before any host mirror exists.
+    func restore(vmas: [VMA], brkStart: GuestAddress, brk: GuestAddress) {
+        state.withLock { s in
+            for v in vmas { s.vmas.insert(v) }
+            s.brkStart = brkStart; s.brk = brk
+        }
+    }
     public var vmas: [VMA] { state.withLock { $0.vmas.vmas } }
 
     /// The pages this mm holds in the memory file that its process can be

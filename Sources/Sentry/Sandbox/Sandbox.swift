@@ -77,8 +77,10 @@ public enum SandboxError: Error, CustomStringConvertible {
 /// kernel, wired in the one order that works (the platform before the first
 /// stub, mounts before the first walk), for the CLI, the OCI runtime and
 /// checkpoint restore alike.
-public final class Sandbox {
+public final class Sandbox: Sendable {
     public let kernel: Kernel
+    /// What it was built from (a checkpoint records it).
+    public let configuration: SandboxConfiguration
     private let hostDirectories: [(host: String, guest: String)]
     private let platformKind: PlatformKind
     private let seccompTrap: Bool
@@ -87,6 +89,7 @@ public final class Sandbox {
     private let hostSockets: Bool
 
     public init(_ config: SandboxConfiguration, table: SyscallTable) throws(SandboxError) {
+        configuration = config
         guard let kind = config.platform ?? PlatformKind.auto() else {
             throw .platformUnavailable("no platform is available here (see `sentry platforms`)")
         }
@@ -140,9 +143,10 @@ public final class Sandbox {
     /// Confines the sentry (SelfConfinement) once the sandbox is built and
     /// its first guest loaded. vmexec is left unconfined: its filter was
     /// never measured (the platform runs only in the patched kernel's VM).
-    public func confine(_ mode: SelfConfinement.Mode, number: (String) -> Int?) throws(Errno) {
+    /// `controlSocket`: the sandbox is named and answers `sentry list/kill/checkpoint` on a socket.
+    public func confine(_ mode: SelfConfinement.Mode, controlSocket: Bool = false, number: (String) -> Int?) throws(Errno) {
         guard platformKind != .vmexec else { return }
-        try SelfConfinement.install(mode, platform: platformKind, seccompTrap: seccompTrap, hostSockets: hostSockets,
+        try SelfConfinement.install(mode, platform: platformKind, seccompTrap: seccompTrap, hostSockets: hostSockets, control: controlSocket,
                                     stubImageFD: stubImageFD, number: number)
     }
 

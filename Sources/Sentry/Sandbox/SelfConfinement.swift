@@ -81,7 +81,12 @@ public enum SelfConfinement {
                                          38 /* PR_SET_NO_NEW_PRIVS */, 59 /* PR_SET_SYSCALL_USER_DISPATCH */]
 
     /// The rules for a sandbox on `platform`.
-    static func rules(platform: PlatformKind, hostSockets: Bool, stubImageFD: Int32,
+    /// --name: the control socket (the socket calls above) and what a
+    /// checkpoint writes (its image directory) and the socket's removal at exit.
+    static let namedSandbox: [String] = ["mkdir", "mkdirat", "unlink", "unlinkat", "readlink", "readlinkat",
+                                         "rename", "renameat", "fsync", "fdatasync", "ftruncate"]
+
+    static func rules(platform: PlatformKind, hostSockets: Bool, control: Bool = false, stubImageFD: Int32,
                       number: (String) -> Int?) -> [sw_confine_rule] {
         var out: [sw_confine_rule] = []
         func any(_ name: String) { if let n = number(name) { out.append(.init(nr: Int32(n), arg: -1, mask: 0, value: 0, errno_value: 0)) } }
@@ -89,7 +94,8 @@ public enum SelfConfinement {
             if let n = number(name) { out.append(.init(nr: Int32(n), arg: arg, mask: mask, value: value, errno_value: 0)) }
         }
         anyArguments.forEach(any)
-        if hostSockets { hostNetwork.forEach(any) }
+        if hostSockets || control { hostNetwork.forEach(any) }
+        if control { namedSandbox.forEach(any) }
         for f in cloneFlags { with("clone", arg: 0, f) }
         // glibc tries clone3 first and falls back to clone on ENOSYS;
         // clone3's flags are in memory, where seccomp cannot look.
@@ -105,10 +111,10 @@ public enum SelfConfinement {
     }
 
     /// Loads the filter on every thread of the sentry.
-    public static func install(_ mode: Mode, platform: PlatformKind, seccompTrap: Bool, hostSockets: Bool,
+    public static func install(_ mode: Mode, platform: PlatformKind, seccompTrap: Bool, hostSockets: Bool, control: Bool,
                                stubImageFD: Int32, number: (String) -> Int?) throws(Errno) {
         guard mode != .off else { return }
-        let rules = rules(platform: platform, hostSockets: hostSockets, stubImageFD: stubImageFD, number: number)
+        let rules = rules(platform: platform, hostSockets: hostSockets, control: control, stubImageFD: stubImageFD, number: number)
         let action = mode == .log ? sw_seccomp_action_log()
             : seccompTrap ? sw_seccomp_action_trap() : sw_seccomp_action_kill_process()
         let rc = rules.withUnsafeBufferPointer { sw_self_confine($0.baseAddress, Int32($0.count), action) }

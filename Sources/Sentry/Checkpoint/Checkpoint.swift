@@ -1,0 +1,438 @@
+import CSwitch
+import Foundation
+import Glibc
+
+/// Writing a sandbox's image: freeze, collect every kernel object into the
+/// manifest's values (refusing, by name, what the format cannot hold yet),
+/// write the data files and the manifest, then end the sandbox or thaw it.
+extension Sandbox {
+    public struct CheckpointSummary: Sendable {
+        public var processes: Int
+        public var tasks: Int
+        public var pageBytes: UInt64
+        public var zeroPagesSkipped: UInt64
+        public var description: String {
+            "\(processes) processes, \(tasks) tasks, \(pageBytes) bytes of pages (\(zeroPagesSkipped) zero pages skipped)"
+        }
+    }
+
+    /// Checkpoints the sandbox into directory `dir` (created if missing; an
+    /// existing image there is replaced). Unless `leaveRunning`, every guest
+    /// is then killed and the sandbox ends as if init died of SIGKILL.
+    /// `written` runs once the image is complete, while the sandbox is
+    /// still frozen (a control request replies there, before the end).
+    public func checkpoint(to dir: String, leaveRunning: Bool,
+                           written: (CheckpointSummary) -> Void = { _ in }) throws(CheckpointError) -> CheckpointSummary {
+        if configuration.overlay { throw .unsupported("an --overlay root (its writes live in sentry memory)") }
+        if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw .io("mkdir \(dir)", Errno(errno)) }
+        do { try kernel.freeze() } catch { throw .notQuiescent(error.description) }
+        let summary: CheckpointSummary
+        do {
+            summary = try ImageWriter(self, dir: dir).write()
+        } catch {
+            kernel.thaw()
+            throw error
+        }
+        written(summary)
+        if !leaveRunning { kernel.endAfterCheckpoint() }
+        kernel.thaw()
+        return summary
+    }
+}
+
+extension Kernel {
+    /// The sandbox was checkpointed and is not to go on: every process dies
+    /// of SIGKILL (the tasks leave their park when thawed).
+    func endAfterCheckpoint() {
+        locked {
+            endedByCheckpoint = true
+            for g in groups.values where !g.zombie { killGroupLocked(g, .signaled(.SIGKILL, coreDumped: false)) }
+        }
+    }
+}
+
+/// Collects one frozen sandbox into an image.
+struct ImageWriter {
+    let sandbox: Sandbox
+    let kernel: Kernel
+    let dir: String
+
+    init(_ sandbox: Sandbox, dir: String) {
+        self.sandbox = sandbox; self.kernel = sandbox.kernel; self.dir = dir
+    }
+
+    /// Indices of shared objects, by identity.
+    private final class Table<Image> {
+        var index: [ObjectIdentifier: Int] = [:]
+        var images: [Image] = []
+        func find(_ o: AnyObject) -> Int? { index[ObjectIdentifier(o)] }
+        func add(_ o: AnyObject, _ image: Image) -> Int {
+            images.append(image)
+            index[ObjectIdentifier(o)] = images.count - 1
+            return images.count - 1
+        }
+    }
+
+    func write() throws(CheckpointError) -> Sandbox.CheckpointSummary {
+        let pages = try DataFileWriter(dir + "/pages.bin")
+        let files = try DataFileWriter(dir + "/files.bin")
+        let (groups, tasks, initPID, foreground): ([ThreadGroup], [Task], Int32, Int32?) = kernel.locked {
+            (kernel.groups.values.sorted { $0.pid < $1.pid }, kernel.tasks.values.sorted { $0.tid < $1.tid },
+             kernel.initGroup?.pid ?? 1, kernel.initGroup.flatMap { kernel.hostForeground[$0.sid] })
+        }
+        kernel.ipc.lock.lock()
+        let ipcObjects = kernel.ipc.shm.count + kernel.ipc.sem.count + kernel.ipc.msg.count
+        kernel.ipc.lock.unlock()
+        if kernel.vfs.mqueues.locked({ kernel.vfs.mqueues.live }) > 0 {
+            throw .unsupported("POSIX message queues (mq_open)")
+        }
+        if ipcObjects > 0 {
+            throw .unsupported("System V IPC (shared memory, semaphores or message queues)")
+        }
+
+        // Memory managers first: the page store holds what their VMAs own.
+        let mms = Table<MMImage>()
+        var allMMs: [MemoryManager] = []
+        for t in tasks where mms.find(t.mm) == nil {
+            _ = mms.add(t.mm, try mmImage(t.mm, pid: t.pid))
+            allMMs.append(t.mm)
+        }
+        let memory = try memoryImage(allMMs, into: pages)
+
+        // Files.
+        let pipes = Table<PipeImage>()
+        let descriptions = Table<FileImage>()
+        let fdTables = Table<FDTableImage>()
+        let fsContexts = Table<FSContextImage>()
+        var epolls: [Int: EpollFile] = [:]
+        let handlers = Table<[SignalActionImage]>()
+        for t in tasks {
+            if fdTables.find(t.fds) == nil {
+                var entries: [FDTableImage.Entry] = []
+                for (fd, e) in t.fds.entries {
+                    var index = descriptions.find(e.file)
+                    if index == nil {
+                        index = descriptions.add(e.file, try fileImage(e.file, fd: fd, pid: t.pid, pipes: pipes, store: files))
+                        if let ep = e.file as? EpollFile { epolls[index!] = ep }
+                    }
+                    entries.append(.init(fd: fd, file: index!, closeOnExec: e.closeOnExec))
+                }
+                _ = fdTables.add(t.fds, FDTableImage(entries: entries, limit: t.fds.limit))
+            }
+            if fsContexts.find(t.fs) == nil {
+                _ = fsContexts.add(t.fs, FSContextImage(cwd: t.fs.cwd.path, root: t.fs.root.path, umask: t.fs.umask))
+            }
+        }
+        // Interest lists last: they name descriptions by index.
+        for (index, f) in descriptions.images.enumerated() where f.kind == .epoll {
+            guard let ep = epolls[index] else { continue }
+            var list: [EpollInterestImage] = []
+            for i in ep.interestList {
+                // A file in no fd table is gone (Linux drops it from the set when its last reference goes).
+                guard let target = descriptions.find(i.file) else { continue }
+                list.append(EpollInterestImage(fd: i.fd, file: target, events: i.events, data: i.data, disabled: i.disabled))
+            }
+            descriptions.images[index].interests = list
+        }
+        let tmpfs = try tmpfsImages(files)
+
+        // Processes and tasks, under the kernel lock: their signal and tree state is guarded by it.
+        let (processes, taskImages): ([ProcessImage], [TaskImage]) = try kernel.locked { () throws(CheckpointError) in
+            var ps: [ProcessImage] = []
+            for g in groups {
+                if g.stopped { throw .unsupported("pid \(g.pid): a stopped process (job control)") }
+                if !g.timers.posix.isEmpty { throw .unsupported("pid \(g.pid): POSIX timers (timer_create)") }
+                if !g.timers.cpu.isEmpty { throw .unsupported("pid \(g.pid): CPU-time timers (ITIMER_VIRTUAL/ITIMER_PROF)") }
+                let h = handlers.find(g.handlers) ?? handlers.add(g.handlers, g.handlers.actions.map {
+                    SignalActionImage(handler: $0.handler, flags: $0.flags, restorer: $0.restorer, mask: $0.mask)
+                })
+                let limits = g.limits.withLock { $0 }.sorted { $0.key < $1.key }.map { ProcessImage.LimitImage(resource: $0.key, cur: $0.value.cur, max: $0.value.max) }
+                ps.append(ProcessImage(pid: g.pid, parent: g.parent?.pid, parentThreadID: g.parentThreadID, pgid: g.pgid, sid: g.sid,
+                                       exitSignal: g.exitSignal?.rawValue, zombie: g.zombie, exitStatus: g.exitStatus.map(Self.image),
+                                       handlers: h, sharedPending: g.sharedPending.all.map(Self.image), limits: limits,
+                                       isChildSubreaper: g.isChildSubreaper, dumpable: g.dumpable,
+                                       childTicks: [g.childTicks.user, g.childTicks.system], ownTicks: g.ownTicks,
+                                       realTimerNs: g.timers.realHandle == nil ? nil : max(1, g.timers.realDeadline - Deadline.now()),
+                                       realIntervalNs: g.timers.realHandle == nil ? nil : g.timers.realInterval))
+            }
+            var ts: [TaskImage] = []
+            for t in tasks {
+                guard t.parked else { throw .notQuiescent("tid \(t.tid) is not stopped") }
+                if t.vforkDone != nil { throw .unsupported("tid \(t.tid): a vfork child that has not exec'd yet") }
+                var sleepNs: Int64?, remaining: UInt64?, futex: [UInt64]?
+                if t.restartBlock != nil {
+                    switch t.restartState {
+                    case .sleep(let deadline, let rem)?:
+                        sleepNs = deadline.remaining
+                        remaining = rem.rawValue
+                    case .futexWait(let addr, let value, let bitset, let deadline)?:
+                        sleepNs = deadline.remaining
+                        futex = [addr.rawValue, UInt64(value), UInt64(bitset), UInt64(UInt32(bitPattern: deadline.clock))]
+                    case nil:
+                        throw .unsupported("tid \(t.tid): an interrupted poll or select waiting in restart_syscall")
+                    }
+                }
+                let a = t.attributes.withLock { $0 }
+                if a.seccomp.mode != Seccomp.SECCOMP_MODE_DISABLED {
+                    throw .unsupported("tid \(t.tid): a seccomp filter or strict mode")
+                }
+                let sud = a.syscallUserDispatch.config
+                ts.append(TaskImage(
+                    tid: t.tid, pid: t.pid, mm: mms.find(t.mm)!, fdTable: fdTables.find(t.fds)!, fsContext: fsContexts.find(t.fs)!,
+                    registers: Self.words(t.regs.raw), fpu: t.frozenFPU.map { Data($0) },
+                    signalMask: t.signalMask, savedMask: t.savedMask, pending: t.pending.all.map(Self.image),
+                    altStack: [t.altStack.sp, UInt64(UInt32(bitPattern: t.altStack.flags)), t.altStack.size],
+                    clearChildTID: t.clearChildTID.rawValue, robustList: t.robustList.head.rawValue, robustListLength: t.robustList.length,
+                    restartSleepNs: sleepNs, restartRemaining: remaining, restartFutex: futex,
+                    syscallUserDispatch: SyscallUserDispatchImage(mode: sud.mode, selector: sud.selector, offset: sud.offset, len: sud.length),
+                    rseqArea: t.rseq?.area.rawValue, rseqSignature: t.rseq?.signature,
+                    credentials: Self.image(a.credentials), comm: Data(a.comm), parentDeathSignal: a.parentDeathSignal,
+                    noNewPrivs: a.noNewPrivs, executablePath: t.executablePath, commandLine: t.commandLine,
+                    environment: t.environment))
+            }
+            return (ps, ts)
+        }
+
+        try pages.finish()
+        try files.finish()
+        var mono = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &mono)
+        let config = sandbox.configuration
+        let manifest = CheckpointManifest(
+            created: ISO8601DateFormatter().string(from: Date()), platform: kernel.platform.name,
+            monotonicNs: Int64(mono.tv_sec) * 1_000_000_000 + Int64(mono.tv_nsec), bootID: Self.bootID(),
+            sandbox: SandboxImage(root: config.root, binds: kernel.vfs.mounts.all.filter { $0.type == "bind" }.map {
+                                      .init(host: $0.source, guest: $0.path, readOnly: $0.readOnly) },
+                                  hostname: kernel.hostname, network: config.network.rawValue),
+            memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
+            fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
+            initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
+        try CheckpointImage.writeManifest(manifest, to: dir)
+        return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
+                                         pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
+    }
+
+    // MARK: Memory
+
+    private func mmImage(_ mm: MemoryManager, pid: Int32) throws(CheckpointError) -> MMImage {
+        var vmas: [VMAImage] = []
+        for v in mm.vmas {
+            var image = VMAImage(start: v.start.rawValue, end: v.end.rawValue, prot: UInt32(v.prot.rawValue), maxProt: UInt32(v.maxProt.rawValue),
+                                 shared: v.shared, memOffset: v.memOffset, name: v.name)
+            if case .file(let f, let offset) = v.backing {
+                let where_ = "pid \(pid): the mapping at 0x\(String(v.start.rawValue, radix: 16)) of \(f.path)"
+                guard let mf = f as? MappedFile else { throw .unsupported("\(where_) (a tmpfs, memfd or System V mapping)") }
+                if v.shared { throw .unsupported("\(where_) (MAP_SHARED of a host file)") }
+                image.file = try Self.identity(hostFD: mf.hostFD, guestPath: mf.path)
+                image.fileOffset = offset
+            }
+            vmas.append(image)
+        }
+        let brk = mm.brkBounds
+        return MMImage(vmas: vmas, brkStart: brk.start.rawValue, brk: brk.end.rawValue)
+    }
+
+    /// The memory-file runs the VMAs own (a byte owned by n VMAs has n
+    /// owners: a sweep over every VMA's run), and their non-zero pages.
+    private func memoryImage(_ mms: [MemoryManager], into store: DataFileWriter) throws(CheckpointError) -> MemoryImage {
+        var events: [(UInt64, Int)] = []
+        for mm in mms { for v in mm.vmas { events.append((v.memOffset, 1)); events.append((v.memOffset + v.length, -1)) } }
+        events.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+        var allocated: [Range<UInt64>] = []
+        var shares: [MemoryImage.ShareImage] = []
+        var depth = 0
+        var at: UInt64 = 0
+        for (offset, delta) in events {
+            if offset > at && depth > 0 {
+                if let last = allocated.last, last.upperBound == at { allocated[allocated.count - 1] = last.lowerBound..<offset }
+                else { allocated.append(at..<offset) }
+                if depth > 1 {
+                    if let last = shares.last, last.range.upperBound == at, last.extra == depth - 1 {
+                        shares[shares.count - 1].range = last.range.lowerBound..<offset
+                    } else { shares.append(.init(range: at..<offset, extra: depth - 1)) }
+                }
+            }
+            depth += delta
+            at = offset
+        }
+        let memory = kernel.memory
+        let page = Int(GuestAddress.pageSize)
+        var runs: [StoredRun] = []
+        var skipped: UInt64 = 0
+        for r in allocated {
+            for (start, length) in memory.dataRuns(r.lowerBound, UInt64(r.count)) {
+                var p = start
+                let end = start + length
+                while p < end {
+                    // The longest stretch of non-zero pages from p.
+                    if sw_all_zero(memory.pointer(p), page) != 0 { skipped += 1; p += UInt64(page); continue }
+                    var q = p + UInt64(page)
+                    while q < end && sw_all_zero(memory.pointer(q), page) == 0 { q += UInt64(page) }
+                    runs.append(try store.append(memory.pointer(p), count: Int(q - p), offset: p))
+                    p = q
+                }
+            }
+        }
+        return MemoryImage(allocated: allocated, shares: shares, runs: runs, zeroPagesSkipped: skipped)
+    }
+
+    // MARK: Files
+
+    private func fileImage(_ f: FileDescription, fd: Int32, pid: Int32, pipes: Table<PipeImage>,
+                           store: DataFileWriter) throws(CheckpointError) -> FileImage {
+        let flags = f.flags.rawValue
+        let what = "pid \(pid): fd \(fd) (\(f.displayPath))"
+        switch f {
+        case let h as HostFile where h.stdioNumber != nil:
+            return FileImage(kind: .stdio, flags: flags, stdio: h.stdioNumber)
+        case let p as PipeEnd:
+            var index = pipes.find(p.pipe)
+            if index == nil {
+                let run = try store.append(bytes: p.pipe.contents)
+                index = pipes.add(p.pipe, PipeImage(capacity: p.pipe.capacity, contents: run))
+            }
+            return FileImage(kind: .pipe, flags: flags, pipe: index, writer: p.writer)
+        case is EpollFile:
+            return FileImage(kind: .epoll, flags: flags, interests: [])
+        case let e as EventFD:
+            let s = e.state
+            return FileImage(kind: .eventfd, flags: flags, counter: s.counter, semaphore: s.semaphore)
+        case let h as HostFile:
+            guard let loc = h.location, loc.inode.kind == .regular else { throw .unsupported("\(what): a host file that is not a regular file") }
+            let pos = lseek(h.fd, 0, SEEK_CUR)
+            return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: Int64(max(0, pos)),
+                             host: try Self.identity(hostFD: h.fd, guestPath: loc.path))
+        case let t as TmpfsFile:
+            guard let loc = t.location, loc.mount.id >= 0 else { throw .unsupported("\(what): a memfd") }
+            guard loc.inode.kind == .regular else { throw .unsupported("\(what): a tmpfs directory held open") }
+            // Reopened by path: it must still be there.
+            guard let found = try? kernel.vfs.resolve(loc.path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)),
+                  found.inode === loc.inode else { throw .unsupported("\(what): a tmpfs file no longer at its path (unlinked or renamed)") }
+            return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: (try? t.seek(0, whence: SEEK_CUR)) ?? 0)
+        case let d as DeviceFile:
+            guard let loc = d.location else { throw .unsupported(what) }
+            return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: 0)
+        default:
+            throw .unsupported("\(what), \(Self.kind(of: f))")
+        }
+    }
+
+    private func tmpfsImages(_ store: DataFileWriter) throws(CheckpointError) -> [TmpfsImage] {
+        var out: [TmpfsImage] = []
+        for m in kernel.vfs.mounts.all where m.type == "tmpfs" && m.id >= 0 {
+            guard let root = m.rootInode as? TmpfsNode else { continue }
+            let image = try root.checkpointImage(name: "", path: m.path) { (b) throws(CheckpointError) -> StoredRun in
+                try store.append(bytes: b)
+            }
+            out.append(TmpfsImage(mountPath: m.path, root: image))
+        }
+        return out
+    }
+
+    // MARK: Values
+
+    /// What a file the image cannot hold is, in a user's words.
+    static func kind(of f: FileDescription) -> String {
+        switch f {
+        case is SocketFile, is HostSocketFile: return "a socket"
+        case is TimerFD: return "a timerfd"
+        case is SignalFD: return "a signalfd"
+        case is PidFD: return "a pidfd"
+        case is PtyEnd: return "a pseudo-terminal"
+        case is SnapshotFile, is SyntheticDirectory: return "a /proc or /sys file"
+        case is PathOnlyFile: return "an O_PATH descriptor"
+        default: return "a \(String(describing: type(of: f)))"
+        }
+    }
+
+    static func identity(hostFD: Int32, guestPath: String) throws(CheckpointError) -> HostFileIdentity {
+        var st = stat()
+        guard fstat(hostFD, &st) == 0 else { throw .io("fstat \(guestPath)", Errno(errno)) }
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/fd/\(hostFD)", &buf, Int(PATH_MAX))
+        guard n > 0 else { throw .io("readlink of \(guestPath)'s host descriptor", Errno(errno)) }
+        let host = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if host.hasSuffix(" (deleted)") { throw .unsupported("\(guestPath): a host file deleted while open") }
+        return HostFileIdentity(hostPath: host, guestPath: guestPath, size: Int64(st.st_size),
+                                mtimeSec: Int64(st.st_mtim.tv_sec), mtimeNsec: Int64(st.st_mtim.tv_nsec))
+    }
+
+    static func words(_ r: sw_regs) -> [UInt64] {
+        withUnsafeBytes(of: r) { Array($0.bindMemory(to: UInt64.self)) }
+    }
+
+    static func image(_ i: SignalInfo) -> SignalInfoImage {
+        SignalInfoImage(signo: i.signo, code: i.code, errno: i.errno, pid: i.pid, uid: i.uid, status: i.status, address: i.address,
+                        value: i.value, timerID: i.timerID, overrun: i.overrun, overridesInit: i.overridesInit)
+    }
+
+    static func image(_ s: ExitStatus) -> ExitStatusImage {
+        switch s {
+        case .exited(let c): return ExitStatusImage(exited: c)
+        case .signaled(let sig, let core): return ExitStatusImage(signal: sig.rawValue, coreDumped: core)
+        }
+    }
+
+    static func image(_ c: Credentials) -> CredentialsImage {
+        CredentialsImage(uid: c.uid, euid: c.euid, suid: c.suid, fsuid: c.fsuid, gid: c.gid, egid: c.egid, sgid: c.sgid, fsgid: c.fsgid,
+                         groups: c.groups, inheritable: c.inheritable, permitted: c.permitted, effective: c.effective,
+                         bounding: c.bounding, ambient: c.ambient, securebits: c.securebits)
+    }
+
+    static func bootID() -> String {
+        let fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 64)
+        let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 64) }
+        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+    }
+}
+
+/// The image directory's files.
+public enum CheckpointImage {
+    public static func writeManifest(_ m: CheckpointManifest, to dir: String) throws(CheckpointError) {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard let data = try? e.encode(m) else { throw .io("encoding the manifest", .EINVAL) }
+        // Written aside and renamed: a crash mid-write leaves no half manifest.
+        let tmp = dir + "/manifest.json.tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .io("create \(tmp)", Errno(errno)) }
+        let ok = data.withUnsafeBytes { b -> Bool in
+            var done = 0
+            while done < b.count {
+                let n = Glibc.write(fd, b.baseAddress! + done, b.count - done)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                done += n
+            }
+            return fsync(fd) == 0
+        }
+        close(fd)
+        guard ok, rename(tmp, dir + "/manifest.json") == 0 else { throw .io("write \(dir)/manifest.json", Errno(errno)) }
+    }
+
+    /// Reads and checks the manifest: format, version, parse.
+    public static func readManifest(_ dir: String) throws(CheckpointError) -> CheckpointManifest {
+        let path = dir + "/manifest.json"
+        guard let data = FileManager.default.contents(atPath: path) else {
+            var st = stat()
+            if stat(dir, &st) != 0 { throw .io(dir, Errno(errno)) }
+            throw .truncated("\(path) is missing or unreadable")
+        }
+        // The format and version first, so a newer image says so rather than failing to parse.
+        struct Header: Decodable { var format: String?; var version: Int? }
+        guard let header = try? JSONDecoder().decode(Header.self, from: data) else {
+            throw .truncated("\(path) is not a complete JSON document")
+        }
+        guard header.format == CheckpointManifest.formatName else {
+            throw .incompatible("\(path) is not a sentry checkpoint (format \(header.format ?? "missing"))")
+        }
+        guard let v = header.version, v <= CheckpointManifest.currentVersion, v >= 1 else {
+            throw .incompatible("image version \(header.version.map(String.init) ?? "missing"); this sentry reads version \(CheckpointManifest.currentVersion)")
+        }
+        do { return try JSONDecoder().decode(CheckpointManifest.self, from: data) } catch {
+            throw .truncated("\(path): \(error)")
+        }
+    }
+}

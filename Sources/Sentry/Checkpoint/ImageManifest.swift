@@ -1,0 +1,280 @@
+import Foundation
+
+/// A checkpoint image: a directory with `manifest.json` (this, versioned)
+/// and `pages.bin` (the page store: the memory file's used pages, zero
+/// pages left out, each run with its checksum) and `files.bin` (the
+/// contents of tmpfs files and pipe buffers, likewise checksummed).
+///
+/// Objects that tasks share (an mm, an fd table, an open file description,
+/// signal handlers, a working directory) appear once and are named by
+/// their index, so a restore shares them the same way.
+public struct CheckpointManifest: Codable, Sendable {
+    public static let formatName = "sentry-checkpoint"
+    /// Bumped for any change a reader of the previous version would misread.
+    public static let currentVersion = 1
+
+    public var format = formatName
+    public var version = currentVersion
+    public var sentryVersion = "0.1"
+    /// ISO 8601, UTC.
+    public var created: String
+    public var platform: String
+    /// CLOCK_MONOTONIC at the checkpoint, and the host boot it belongs to:
+    /// the guest's monotonic clock is the host's, so a restore must not
+    /// make it go backwards.
+    public var monotonicNs: Int64
+    public var bootID: String
+    public var sandbox: SandboxImage
+    public var memory: MemoryImage
+    public var mms: [MMImage]
+    public var pipes: [PipeImage]
+    public var files: [FileImage]
+    public var fdTables: [FDTableImage]
+    public var fsContexts: [FSContextImage]
+    public var handlers: [[SignalActionImage]]
+    public var tmpfs: [TmpfsImage]
+    public var processes: [ProcessImage]
+    public var tasks: [TaskImage]
+    public var initPID: Int32
+    /// The process group the guest made the terminal's foreground (TIOCSPGRP): where Ctrl-C goes.
+    public var foregroundPGID: Int32?
+    /// Sizes of the two data files, to spot a truncated one at once.
+    public var pagesSize: UInt64
+    public var filesSize: UInt64
+}
+
+public struct SandboxImage: Codable, Sendable, Equatable {
+    public var root: String
+    public var binds: [BindImage]
+    public var hostname: String
+    public var network: String
+    public struct BindImage: Codable, Sendable, Equatable { public var host: String; public var guest: String; public var readOnly: Bool }
+}
+
+/// A run of bytes in a data file: where it goes, where it is, its checksum.
+public struct StoredRun: Codable, Sendable, Equatable {
+    /// Memory-file offset (pages.bin) or file offset (files.bin).
+    public var offset: UInt64
+    public var length: UInt64
+    /// Where the bytes are in the data file.
+    public var store: UInt64
+    public var checksum: UInt64
+}
+
+public struct MemoryImage: Codable, Sendable, Equatable {
+    /// The memory-file runs mappings hold, sorted and disjoint.
+    public var allocated: [Range<UInt64>]
+    /// Runs with more than one owner, and how many beyond the first.
+    public var shares: [ShareImage]
+    /// The pages that hold data; the rest of `allocated` reads as zeros.
+    public var runs: [StoredRun]
+    public var zeroPagesSkipped: UInt64
+    public struct ShareImage: Codable, Sendable, Equatable { public var range: Range<UInt64>; public var extra: Int }
+}
+
+public struct MMImage: Codable, Sendable, Equatable {
+    public var vmas: [VMAImage]
+    public var brkStart: UInt64
+    public var brk: UInt64
+}
+
+public struct VMAImage: Codable, Sendable, Equatable {
+    public var start: UInt64
+    public var end: UInt64
+    public var prot: UInt32
+    public var maxProt: UInt32
+    public var shared: Bool
+    public var memOffset: UInt64
+    public var name: String?
+    /// A private mapping of a host file (its pages are copies in the memory
+    /// file; the file is reopened for its identity and checked unchanged).
+    public var file: HostFileIdentity?
+    public var fileOffset: UInt64?
+}
+
+/// A host file as a restore finds it again: by path, checked by size and mtime.
+public struct HostFileIdentity: Codable, Sendable, Equatable {
+    public var hostPath: String
+    /// The path the guest knows it by (/proc/self/maps).
+    public var guestPath: String
+    public var size: Int64
+    public var mtimeSec: Int64
+    public var mtimeNsec: Int64
+}
+
+public struct PipeImage: Codable, Sendable, Equatable {
+    public var capacity: Int
+    /// The buffered bytes (in files.bin; `offset` unused).
+    public var contents: StoredRun
+}
+
+/// One open file description.
+public struct FileImage: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll }
+    public var kind: Kind
+    public var flags: Int32
+    /// stdio: which of the sentry's 0, 1, 2 it was.
+    public var stdio: Int32?
+    /// pipe: which pipe, which end.
+    public var pipe: Int?
+    public var writer: Bool?
+    /// eventfd: the counter and EFD_SEMAPHORE.
+    public var counter: UInt64?
+    public var semaphore: Bool?
+    /// path: a regular file opened by path (host or tmpfs), reopened the same way.
+    public var guestPath: String?
+    public var position: Int64?
+    /// path on a host filesystem: what it must still be.
+    public var host: HostFileIdentity?
+    /// epoll: the interest list, each file by its index in `files`.
+    public var interests: [EpollInterestImage]?
+}
+
+public struct EpollInterestImage: Codable, Sendable, Equatable {
+    public var fd: Int32
+    public var file: Int
+    public var events: UInt32
+    public var data: UInt64
+    public var disabled: Bool
+}
+
+public struct FDTableImage: Codable, Sendable, Equatable {
+    public var entries: [Entry]
+    public var limit: Int32
+    public struct Entry: Codable, Sendable, Equatable { public var fd: Int32; public var file: Int; public var closeOnExec: Bool }
+}
+
+public struct FSContextImage: Codable, Sendable, Equatable {
+    public var cwd: String
+    public var root: String
+    public var umask: UInt32
+}
+
+public struct SignalActionImage: Codable, Sendable, Equatable {
+    public var handler: UInt64, flags: UInt64, restorer: UInt64, mask: UInt64
+}
+
+public struct SignalInfoImage: Codable, Sendable, Equatable {
+    public var signo: Int32, code: Int32, errno: Int32, pid: Int32, uid: UInt32, status: Int32
+    public var address: UInt64, value: UInt64, timerID: Int32, overrun: Int32, overridesInit: Bool
+}
+
+/// A tmpfs mount's tree.
+public struct TmpfsImage: Codable, Sendable, Equatable {
+    public var mountPath: String
+    public var root: TmpfsNodeImage
+}
+
+public final class TmpfsNodeImage: Codable, Sendable, Equatable {
+    public let name: String
+    public let mode: UInt32
+    public let uid: UInt32
+    public let gid: UInt32
+    public let mtimeSec: Int64, mtimeNsec: Int64
+    public let atimeSec: Int64, atimeNsec: Int64
+    public let xattrs: [String: [UInt8]]
+    /// Regular files: the bytes, in files.bin.
+    public let contents: StoredRun?
+    /// Symlinks.
+    public let target: String?
+    public let children: [TmpfsNodeImage]
+
+    init(name: String, mode: UInt32, uid: UInt32, gid: UInt32, mtime: timespec, atime: timespec, xattrs: [String: [UInt8]],
+         contents: StoredRun?, target: String?, children: [TmpfsNodeImage]) {
+        self.name = name; self.mode = mode; self.uid = uid; self.gid = gid
+        mtimeSec = Int64(mtime.tv_sec); mtimeNsec = Int64(mtime.tv_nsec)
+        atimeSec = Int64(atime.tv_sec); atimeNsec = Int64(atime.tv_nsec)
+        self.xattrs = xattrs; self.contents = contents; self.target = target; self.children = children
+    }
+
+    public static func == (a: TmpfsNodeImage, b: TmpfsNodeImage) -> Bool {
+        a.name == b.name && a.mode == b.mode && a.uid == b.uid && a.gid == b.gid && a.mtimeSec == b.mtimeSec
+            && a.mtimeNsec == b.mtimeNsec && a.xattrs == b.xattrs && a.contents == b.contents && a.target == b.target
+            && a.children == b.children
+    }
+}
+
+public struct CredentialsImage: Codable, Sendable, Equatable {
+    public var uid, euid, suid, fsuid, gid, egid, sgid, fsgid: UInt32
+    public var groups: [UInt32]
+    public var inheritable, permitted, effective, bounding, ambient: UInt64
+    public var securebits: UInt32
+}
+
+public struct ProcessImage: Codable, Sendable, Equatable {
+    public var pid: Int32
+    public var parent: Int32?
+    public var parentThreadID: Int32
+    public var pgid: Int32
+    public var sid: Int32
+    public var exitSignal: Int32?
+    /// A zombie: its status, not yet waited for.
+    public var zombie: Bool
+    public var exitStatus: ExitStatusImage?
+    public var handlers: Int
+    public var sharedPending: [SignalInfoImage]
+    public var limits: [LimitImage]
+    public var isChildSubreaper: Bool
+    public var dumpable: Bool
+    public var childTicks: [Int64]
+    public var ownTicks: Int64
+    /// ITIMER_REAL (and alarm): time left and interval, ns; nil when disarmed.
+    public var realTimerNs: Int64?
+    public var realIntervalNs: Int64?
+    public struct LimitImage: Codable, Sendable, Equatable { public var resource: Int32; public var cur: UInt64; public var max: UInt64 }
+}
+
+public struct ExitStatusImage: Codable, Sendable, Equatable {
+    public var exited: Int32?
+    public var signal: Int32?
+    public var coreDumped: Bool?
+}
+
+/// Syscall User Dispatch as PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG
+/// (struct ptrace_sud_config) exposes it: mode, the allowed range and the
+/// selector's address.
+public struct SyscallUserDispatchImage: Codable, Sendable, Equatable {
+    public var mode: UInt64
+    public var selector: UInt64
+    public var offset: UInt64
+    public var len: UInt64
+    public init(mode: UInt64, selector: UInt64, offset: UInt64, len: UInt64) {
+        self.mode = mode; self.selector = selector; self.offset = offset; self.len = len
+    }
+}
+
+public struct TaskImage: Codable, Sendable, Equatable {
+    public var tid: Int32
+    public var pid: Int32
+    public var mm: Int
+    public var fdTable: Int
+    public var fsContext: Int
+    /// user_regs_struct, 27 words.
+    public var registers: [UInt64]
+    /// The XSAVE image (FPU, SSE, AVX).
+    public var fpu: Data?
+    public var signalMask: UInt64
+    public var savedMask: UInt64?
+    public var pending: [SignalInfoImage]
+    public var altStack: [UInt64]   // sp, flags, size
+    public var clearChildTID: UInt64
+    public var robustList: UInt64
+    public var robustListLength: UInt64
+    /// restart_syscall of an interrupted sleep: time left (ns) and where the remainder goes.
+    public var restartSleepNs: Int64?
+    public var restartRemaining: UInt64?
+    /// restart_syscall of a timed futex wait: the word, value, bitset and
+    /// clock (the time left is restartSleepNs).
+    public var restartFutex: [UInt64]?
+    public var syscallUserDispatch: SyscallUserDispatchImage?
+    /// rseq(2)'s registration: the area's address and the abort signature.
+    public var rseqArea: UInt64?
+    public var rseqSignature: UInt32?
+    public var credentials: CredentialsImage
+    public var comm: Data
+    public var parentDeathSignal: Int32
+    public var noNewPrivs: Bool
+    public var executablePath: String
+    public var commandLine: [String]
+    public var environment: [String]
+}

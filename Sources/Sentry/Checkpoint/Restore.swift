@@ -1,0 +1,494 @@
+import CSwitch
+import Foundation
+import Glibc
+
+/// A sandbox rebuilt from an image, every task made and none running yet.
+public final class RestoredSandbox {
+    public let sandbox: Sandbox
+    public let manifest: CheckpointManifest
+    let initTask: Task
+    /// The tasks of each address space, the one that builds it first
+    /// (init first in its own).
+    let spaces: [[Task]]
+    let fpu: [Int32: [UInt8]]
+
+    init(sandbox: Sandbox, manifest: CheckpointManifest, initTask: Task, spaces: [[Task]], fpu: [Int32: [UInt8]]) {
+        self.sandbox = sandbox; self.manifest = manifest; self.initTask = initTask; self.spaces = spaces; self.fpu = fpu
+    }
+
+    /// Starts every task where it stopped, each on its own thread (init on
+    /// the calling one), and returns init's status once the sandbox ends.
+    public func run() -> ExitStatus {
+        var initSiblings: [(Task, [UInt8]?)] = []
+        for space in spaces {
+            let siblings = space.dropFirst().map { ($0, fpu[$0.tid]) }
+            let leader = space[0]
+            if leader === initTask { initSiblings = siblings; continue }
+            let image = fpu[leader.tid]
+            do {
+                try HostThread.spawn {
+                    leader.resumeRestored(fpu: image, siblings: siblings)
+                    leader.run()
+                }
+            } catch {
+                leader.kernel.locked { leader.kernel.killGroupLocked(leader.group, .signaled(.SIGKILL, coreDumped: false)) }
+                for (s, _) in siblings { Task.leaveUnstarted(s) }
+                Task.leaveUnstarted(leader)
+            }
+        }
+        initTask.resumeRestored(fpu: fpu[initTask.tid], siblings: initSiblings)
+        return sandbox.kernel.run(initTask)
+    }
+}
+
+extension Task {
+    /// On the task's own thread, before it first runs: its host address
+    /// space, the mm mirrored into it, the platform's segment selectors and
+    /// its FPU state; then the other tasks of the same mm (threads), each on
+    /// a thread of its own, joined to that space as clone does.
+    func resumeRestored(fpu: [UInt8]?, siblings: [(Task, [UInt8]?)]) {
+        var started = 0
+        do throws(PlatformError) {
+            let sp = try kernel.platform.makeAddressSpace()
+            space = sp
+            try mm.attach(sp)
+            adoptSelectors(sp)
+            if let fpu { try loadFPU(fpu, sp) }
+            for (s, image) in siblings {
+                let ticket = try sp.prepareRunner()
+                do {
+                    try HostThread.spawn {
+                        s.joinRestored(ticket, sp, fpu: image)
+                        s.run()
+                    }
+                } catch {
+                    sp.abandon(ticket)
+                    throw .host("a thread for tid \(s.tid)", error)
+                }
+                started += 1
+            }
+        } catch {
+            platformFailed(error)
+            for (s, _) in siblings.dropFirst(started) { Task.leaveUnstarted(s) }
+        }
+    }
+
+    /// A restored thread joins the address space its mm's first task built.
+    private func joinRestored(_ ticket: RunnerTicket, _ sp: AddressSpace, fpu: [UInt8]?) {
+        do throws(PlatformError) {
+            try sp.join(ticket)
+            space = sp
+            adoptSelectors(sp)
+            if let fpu { try loadFPU(fpu, sp) }
+        } catch {
+            platformFailed(error)
+        }
+    }
+
+    /// A task whose host side could not be made: its process is killed, and
+    /// it leaves (on a thread of its own, as every task does).
+    static func leaveUnstarted(_ t: Task) {
+        t.kernel.locked { t.kernel.killGroupLocked(t.group, .signaled(.SIGKILL, coreDumped: false)) }
+        try? HostThread.spawn { t.run() }
+    }
+
+    /// The platform's segment selectors: the image's may be another platform's.
+    private func adoptSelectors(_ sp: AddressSpace) {
+        let initial = sp.initialRegisters.raw
+        regs.raw.cs = initial.cs; regs.raw.ss = initial.ss; regs.raw.ds = initial.ds
+        regs.raw.es = initial.es; regs.raw.fs = initial.fs; regs.raw.gs = initial.gs
+    }
+
+    /// systrap keeps a task's FPU image in its stub's signal frame, which
+    /// exists only after a first trap: one trapped getpid, from a page
+    /// mapped for that moment alone, makes it.
+    private func loadFPU(_ image: [UInt8], _ sp: AddressSpace) throws(PlatformError) {
+        if (try? context.setFPUState(sp, image)) != nil { return }
+        let page = GuestAddress.pageSize
+        let addr: GuestAddress
+        do { addr = try mm.map(hint: .null, length: page, prot: [.read, .exec], flags: [.private, .anonymous]) }
+        catch { throw .host("a page to start the restored task", error) }
+        defer { try? mm.unmap(addr, length: page) }
+        let syscallInstruction: [UInt8] = [0x0f, 0x05]
+        guard let off = try? mm.fileOffset(of: addr, write: false) else { throw .host("the restored task's start page", .EFAULT) }
+        syscallInstruction.withUnsafeBytes { mm.memory.write(at: off, $0) }
+        var r = regs
+        r.ip = addr.rawValue
+        r.raw.rax = SyscallNumber.getpid
+        let trap = try context.switchTo(sp, &r)
+        guard trap == .syscall else { throw .host("starting the restored task (\(trap))", .EIO) }
+        try context.setFPUState(sp, image)
+    }
+}
+
+extension Sandbox {
+    /// Rebuilds the sandbox an image describes, through the same
+    /// construction as `sentry run` (the image's root, binds, hostname and
+    /// network; `platform` and `seccompTrap` chosen anew), then every kernel
+    /// object, with the same pids. Everything is checked before the first
+    /// task exists: a bad image fails here, whole.
+    public static func restore(image dir: String, platform: PlatformKind?, seccompTrap: Bool?, table: SyscallTable,
+                               tracer: Tracer? = nil) throws(CheckpointError) -> RestoredSandbox {
+        let m = try CheckpointImage.readManifest(dir)
+        guard m.bootID == ImageWriter.bootID() else {
+            throw .incompatible("checkpointed in another boot of the host (\(m.bootID)): the guest's CLOCK_MONOTONIC is the host's and would not continue")
+        }
+        try verifyHostFiles(m)
+        let pages = try DataFileReader(dir + "/pages.bin", expectedSize: m.pagesSize)
+        let files = try DataFileReader(dir + "/files.bin", expectedSize: m.filesSize)
+
+        var config = SandboxConfiguration()
+        config.platform = platform
+        config.seccompTrap = seccompTrap
+        config.root = m.sandbox.root
+        config.binds = m.sandbox.binds.map { .init(host: $0.host, guest: $0.guest, readOnly: $0.readOnly) }
+        config.hostname = m.sandbox.hostname
+        config.network = NetworkMode(rawValue: m.sandbox.network) ?? .none
+        config.tracer = tracer
+        let sandbox: Sandbox
+        do { sandbox = try Sandbox(config, table: table) } catch { throw .restoreFailed(error.description) }
+        let kernel = sandbox.kernel
+        var reader = ImageReader(kernel: kernel, manifest: m, pages: pages, files: files)
+        try reader.restoreMemory()
+        return try reader.restoreObjects(sandbox)
+    }
+
+    /// Every host file the image names must be as it was: same size, same mtime.
+    static func verifyHostFiles(_ m: CheckpointManifest) throws(CheckpointError) {
+        var ids = m.mms.flatMap { $0.vmas.compactMap(\.file) } + m.files.compactMap(\.host)
+        ids.sort { $0.hostPath < $1.hostPath }
+        var seen = Set<String>()
+        for id in ids where seen.insert(id.hostPath).inserted {
+            var st = stat()
+            guard stat(id.hostPath, &st) == 0 else { throw .hostFileChanged("\(id.hostPath) (\(id.guestPath) in the guest) is gone") }
+            if Int64(st.st_size) != id.size || Int64(st.st_mtim.tv_sec) != id.mtimeSec || Int64(st.st_mtim.tv_nsec) != id.mtimeNsec {
+                throw .hostFileChanged("\(id.hostPath) (\(id.guestPath) in the guest): size or modification time differ")
+            }
+        }
+    }
+}
+
+/// Rebuilds kernel objects from a manifest.
+struct ImageReader {
+    let kernel: Kernel
+    let manifest: CheckpointManifest
+    let pages: DataFileReader
+    let files: DataFileReader
+    /// Each image run of the memory file and where it is in this one: the
+    /// new sandbox has allocations of its own already (systrap's stub areas).
+    var placed: [(from: Range<UInt64>, to: UInt64)] = []
+
+    init(kernel: Kernel, manifest: CheckpointManifest, pages: DataFileReader, files: DataFileReader) {
+        self.kernel = kernel; self.manifest = manifest; self.pages = pages; self.files = files
+    }
+
+    /// Where image memory offset `offset` (with `length` bytes after it, all
+    /// in one image run) is now; nil if the image holds no such run.
+    func translate(_ offset: UInt64, _ length: UInt64) -> UInt64? {
+        let (end, o) = offset.addingReportingOverflow(length)
+        guard !o else { return nil }
+        var lo = 0, hi = placed.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if placed[mid].from.upperBound <= offset { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < placed.count, placed[lo].from.lowerBound <= offset, end <= placed[lo].from.upperBound else { return nil }
+        return placed[lo].to + (offset - placed[lo].from.lowerBound)
+    }
+
+    /// The memory mappings own: fresh runs of this memory file, the image's
+    /// pages copied in (checked), and their extra owners.
+    mutating func restoreMemory() throws(CheckpointError) {
+        let memory = kernel.memory
+        var last: UInt64 = 0
+        for r in manifest.memory.allocated {
+            guard r.lowerBound >= last, r.count > 0, r.lowerBound % GuestAddress.pageSize == 0,
+                  r.upperBound % GuestAddress.pageSize == 0 else { throw .corrupt("the memory runs are not sorted page runs") }
+            last = r.upperBound
+            let to: UInt64
+            do { to = try memory.allocate(UInt64(r.count)) } catch { throw .restoreFailed("memory for the image (\(r.count) bytes): \(error.message)") }
+            placed.append((r, to))
+        }
+        for run in manifest.memory.runs {
+            guard let to = translate(run.offset, run.length) else {
+                throw .corrupt("a page run at memory offset \(run.offset) outside the memory mappings own")
+            }
+            try pages.read(run, into: memory.pointer(to), what: "pages at memory offset \(run.offset)")
+        }
+        for s in manifest.memory.shares {
+            guard s.extra > 0, s.extra < 1 << 20, let to = translate(s.range.lowerBound, UInt64(s.range.count)) else {
+                throw .corrupt("shared memory run at \(s.range.lowerBound)")
+            }
+            for _ in 0..<s.extra { memory.retain(to, UInt64(s.range.count)) }
+        }
+    }
+
+    func restoreObjects(_ sandbox: Sandbox) throws(CheckpointError) -> RestoredSandbox {
+        let m = manifest
+        let vfs = kernel.vfs
+        let boot = BootContext(kernel)
+
+        for t in m.tmpfs {
+            guard let mount = vfs.mounts.mount(at: t.mountPath), mount.type == "tmpfs", let root = mount.rootInode as? TmpfsNode else {
+                throw .restoreFailed("no tmpfs at \(t.mountPath) in the restored sandbox")
+            }
+            try root.restore(t.root) { (run) throws(CheckpointError) -> [UInt8] in try files.read(run, what: "tmpfs file contents") }
+        }
+
+        var pipes: [Pipe] = []
+        for p in m.pipes {
+            guard p.capacity > 0, p.capacity <= 1 << 30, p.capacity % 4096 == 0 else { throw .corrupt("a pipe of capacity \(p.capacity)") }
+            let bytes = try files.read(p.contents, what: "pipe contents")
+            guard bytes.count <= p.capacity else { throw .corrupt("a pipe holding more than its capacity") }
+            pipes.append(Pipe.restored(capacity: p.capacity, contents: bytes))
+        }
+
+        var descriptions: [FileDescription] = []
+        for f in m.files { descriptions.append(try file(f, pipes: pipes, boot)) }
+        for (i, f) in m.files.enumerated() where f.kind == .epoll {
+            let ep = descriptions[i] as! EpollFile
+            for interest in f.interests ?? [] {
+                guard descriptions.indices.contains(interest.file), descriptions[interest.file] !== ep else {
+                    throw .corrupt("an epoll interest in file \(interest.file)")
+                }
+                ep.restoreInterest(fd: interest.fd, file: descriptions[interest.file], events: interest.events,
+                                   data: interest.data, disabled: interest.disabled)
+            }
+        }
+
+        var tables: [FDTable] = []
+        for t in m.fdTables {
+            let table = FDTable()
+            table.limit = t.limit
+            for e in t.entries {
+                guard descriptions.indices.contains(e.file) else { throw .corrupt("fd \(e.fd) names file \(e.file)") }
+                do { try table.install(descriptions[e.file], at: FileDescriptor(e.fd), closeOnExec: e.closeOnExec) }
+                catch { throw .corrupt("fd \(e.fd): \(error.message)") }
+            }
+            tables.append(table)
+        }
+
+        var contexts: [FSContext] = []
+        for c in m.fsContexts {
+            do {
+                let root = try vfs.directory(c.root, from: vfs.rootLocation, boot)
+                let cwd = try vfs.directory(c.cwd, from: vfs.rootLocation, boot)
+                contexts.append(FSContext(cwd: cwd, root: root, umask: c.umask & 0o777))
+            } catch { throw .restoreFailed("working directory \(c.cwd) or root \(c.root): \(error.message)") }
+        }
+
+        var handlers: [SignalHandlers] = []
+        for h in m.handlers {
+            guard h.count == 65 else { throw .corrupt("a signal table of \(h.count) entries") }
+            let s = SignalHandlers()
+            s.actions = h.map { var a = SignalAction(); a.handler = $0.handler; a.flags = $0.flags; a.restorer = $0.restorer; a.mask = $0.mask; return a }
+            handlers.append(s)
+        }
+
+        var mms: [MemoryManager] = []
+        for image in m.mms { mms.append(try mm(image)) }
+
+        // Processes, then the tree.
+        var groups: [Int32: ThreadGroup] = [:]
+        for p in m.processes {
+            guard handlers.indices.contains(p.handlers), groups[p.pid] == nil, p.pid > 0, p.pid <= 4_194_304,
+                  p.exitSignal.map({ (1...64).contains($0) }) ?? true,
+                  p.exitStatus?.signal.map({ (1...64).contains($0) }) ?? true else { throw .corrupt("process \(p.pid)") }
+            var limits: [Int32: (cur: UInt64, max: UInt64)] = [:]
+            for l in p.limits { limits[l.resource] = (l.cur, l.max) }
+            let g = ThreadGroup(pid: p.pid, parent: nil, pgid: p.pgid, sid: p.sid, handlers: handlers[p.handlers], limits: limits,
+                                exitSignal: p.exitSignal.map { Signal($0) })
+            g.parentThreadID = p.parentThreadID
+            g.zombie = p.zombie
+            g.exitStatus = p.exitStatus.map(Self.status)
+            for i in p.sharedPending { g.sharedPending.enqueue(try Self.info(i)) }
+            g.isChildSubreaper = p.isChildSubreaper
+            g.dumpable = p.dumpable
+            if p.childTicks.count == 2 { g.childTicks = (p.childTicks[0], p.childTicks[1]) }
+            g.ownTicks = p.ownTicks
+            groups[p.pid] = g
+        }
+        for p in m.processes {
+            guard let parent = p.parent else { continue }
+            guard let pg = groups[parent] else { throw .corrupt("process \(p.pid)'s parent \(parent) is not in the image") }
+            groups[p.pid]!.parent = pg
+            pg.children.append(groups[p.pid]!)
+        }
+        guard let initGroup = groups[m.initPID], !initGroup.zombie else { throw .corrupt("no live init (pid \(m.initPID))") }
+
+        var tasks: [Int32: Task] = [:]
+        var fpu: [Int32: [UInt8]] = [:]
+        var tableUsers: [Int: Int] = [:]
+        for ti in m.tasks {
+            guard let g = groups[ti.pid], !g.zombie, tasks[ti.tid] == nil, ti.tid > 0, ti.tid <= 4_194_304, mms.indices.contains(ti.mm), tables.indices.contains(ti.fdTable),
+                  contexts.indices.contains(ti.fsContext), ti.registers.count * 8 == MemoryLayout<sw_regs>.size else {
+                throw .corrupt("task \(ti.tid)")
+            }
+            let context: PlatformContext
+            do { context = try kernel.platform.makeContext() } catch { throw .restoreFailed(error.description) }
+            var attributes = TaskAttributes(credentials: Self.credentials(ti.credentials), executablePath: ti.executablePath)
+            attributes.comm = Array(ti.comm.prefix(TaskAttributes.commLength - 1))
+            attributes.parentDeathSignal = ti.parentDeathSignal
+            attributes.noNewPrivs = ti.noNewPrivs
+            tableUsers[ti.fdTable, default: 0] += 1
+            let fds = tableUsers[ti.fdTable]! > 1 ? tables[ti.fdTable].retainUser() : tables[ti.fdTable]
+            let t = Task(kernel: kernel, tid: ti.tid, group: g, mm: mms[ti.mm], space: nil, fds: fds, fs: contexts[ti.fsContext],
+                         context: context, regs: Registers(raw: Self.registers(ti.registers)), executablePath: ti.executablePath,
+                         argv: ti.commandLine, envp: ti.environment, attributes: attributes)
+            t.signalMask = ti.signalMask & ~SignalSets.unblockable
+            t.savedMask = ti.savedMask
+            for i in ti.pending { t.pending.enqueue(try Self.info(i)) }
+            if ti.altStack.count == 3 {
+                t.altStack = AltStack(sp: ti.altStack[0], flags: Int32(truncatingIfNeeded: ti.altStack[1]), size: ti.altStack[2])
+            }
+            t.clearChildTID = GuestAddress(ti.clearChildTID)
+            t.robustList = (GuestAddress(ti.robustList), ti.robustListLength)
+            if let left = ti.restartSleepNs, let f = ti.restartFutex {
+                guard f.count == 4, f[1] <= UInt64(UInt32.max), f[2] <= UInt64(UInt32.max), [0, 1].contains(f[3]) else {
+                    throw .corrupt("tid \(ti.tid): a futex wait's restart")
+                }
+                let clock = clockid_t(Int32(f[3]))
+                let (at, o) = Deadline.now(clock).addingReportingOverflow(max(0, left))
+                let deadline = Deadline(nanoseconds: o ? .max : at, clock: clock)
+                let addr = GuestAddress(f[0]), value = UInt32(f[1]), bitset = UInt32(f[2])
+                t.restartState = .futexWait(address: addr, value: value, bitset: bitset, deadline: deadline)
+                t.restartBlock = { (t: Task) throws(Errno) -> Int64 in try t.restartableFutexWait(addr, value, bitset: bitset, deadline: deadline) }
+            } else if let left = ti.restartSleepNs {
+                let deadline = Deadline.after(max(0, left))
+                let remaining = GuestAddress(ti.restartRemaining ?? 0)
+                t.restartState = .sleep(deadline: deadline, remaining: remaining)
+                t.restartBlock = { (t: Task) throws(Errno) -> Int64 in try t.restartableSleep(until: deadline, remaining: remaining) }
+            }
+            if let f = ti.fpu { fpu[ti.tid] = Array(f) }
+            if let s = ti.syscallUserDispatch {
+                do { try t.restoreSyscallUserDispatch(.init(mode: s.mode, offset: s.offset, length: s.len, selector: s.selector)) }
+                catch { throw .corrupt("tid \(ti.tid): Syscall User Dispatch state (\(error.message))") }
+            }
+            if let area = ti.rseqArea {
+                // cpu_id is written again before the task first runs (rseqCPU unset).
+                t.rseq = RseqRegistration(area: GuestAddress(area), signature: ti.rseqSignature ?? 0)
+            }
+            g.tasks.append(t)
+            tasks[ti.tid] = t
+        }
+        for (pid, g) in groups where !g.zombie && g.tasks.isEmpty { throw .corrupt("process \(pid) has no tasks") }
+        guard let initTask = initGroup.tasks.first else { throw .corrupt("init has no task") }
+        kernel.locked {
+            kernel.tasks = tasks
+            kernel.groups = groups
+            kernel.initGroup = initGroup
+            // The sentry's terminal's foreground group, as the guest set it (init's session's).
+            if let fg = m.foregroundPGID { kernel.hostForeground[initGroup.sid] = fg }
+            kernel.restoreNextIDLocked()
+        }
+        // Interval timers go on with the time they had left.
+        for p in m.processes where !p.zombie {
+            if let left = p.realTimerNs, left > 0, let g = groups[p.pid] {
+                _ = kernel.setRealTimer(g, value: left, interval: max(0, p.realIntervalNs ?? 0))
+            }
+        }
+        if tasks.count > 1 { kernel.tracer?.showPIDs.store(true, ordering: .relaxed) }
+        // Tasks by address space, in tid order; init leads its own.
+        var spaces: [[Task]] = []
+        for (i, _) in mms.enumerated() {
+            var members = m.tasks.filter { $0.mm == i }.compactMap { tasks[$0.tid] }.sorted { $0.tid < $1.tid }
+            if let at = members.firstIndex(where: { $0 === initTask }) { members.insert(members.remove(at: at), at: 0) }
+            if !members.isEmpty { spaces.append(members) }
+        }
+        return RestoredSandbox(sandbox: sandbox, manifest: m, initTask: initTask, spaces: spaces, fpu: fpu)
+    }
+
+    // MARK: Pieces
+
+    private func mm(_ image: MMImage) throws(CheckpointError) -> MemoryManager {
+        let mm = MemoryManager(memory: kernel.memory, space: nil, layout: kernel.layout, imageCache: kernel.imageCache,
+                               hostPages: kernel.hostPages)
+        var vmas: [VMA] = []
+        var previousEnd: UInt64 = 0
+        for v in image.vmas {
+            guard v.start < v.end, v.start >= previousEnd, v.start % GuestAddress.pageSize == 0, v.end % GuestAddress.pageSize == 0,
+                  v.end <= kernel.layout.top.rawValue else {
+                throw .corrupt("a mapping at 0x\(String(v.start, radix: 16))-0x\(String(v.end, radix: 16)) (the address space ends at 0x\(String(kernel.layout.top.rawValue, radix: 16)))")
+            }
+            previousEnd = v.end
+            guard let memOffset = translate(v.memOffset, v.end - v.start) else {
+                throw .corrupt("the mapping at 0x\(String(v.start, radix: 16)) names memory the image does not hold")
+            }
+            var backing = VMABacking.anonymous
+            if let id = v.file {
+                let fd = open(id.hostPath, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw .hostFileChanged("\(id.hostPath): \(Errno(errno).message)") }
+                defer { close(fd) }
+                do { backing = .file(try MappedFile(duplicating: fd, path: id.guestPath), offset: v.fileOffset ?? 0) }
+                catch { throw .hostFileChanged("\(id.hostPath): \(error.message)") }
+            }
+            vmas.append(VMA(range: GuestAddress(v.start)..<GuestAddress(v.end), prot: Prot(rawValue: v.prot), maxProt: Prot(rawValue: v.maxProt),
+                            shared: v.shared, memOffset: memOffset, backing: backing, name: v.name))
+        }
+        mm.restore(vmas: vmas, brkStart: GuestAddress(image.brkStart), brk: GuestAddress(image.brk))
+        return mm
+    }
+
+    private func file(_ f: FileImage, pipes: [Pipe], _ boot: BootContext) throws(CheckpointError) -> FileDescription {
+        let flags = OpenFlags(rawValue: f.flags)
+        switch f.kind {
+        case .stdio:
+            guard let n = f.stdio, (0...2).contains(n) else { throw .corrupt("a stdio file that is not 0, 1 or 2") }
+            // The restoring sentry's own: the guest's output continues on this terminal.
+            var fd = fcntl(n, F_DUPFD_CLOEXEC, 3)
+            if fd < 0 { fd = open("/dev/null", O_RDWR | O_CLOEXEC) }
+            let acc = fcntl(fd, F_GETFL) & (O_ACCMODE | O_APPEND | O_NONBLOCK)
+            return HostFile(stdio: fd, flags: OpenFlags(rawValue: acc), name: Kernel.stdioName(n), number: n)
+        case .pipe:
+            guard let i = f.pipe, pipes.indices.contains(i), let w = f.writer else { throw .corrupt("a pipe end") }
+            return PipeEnd(pipes[i], writer: w, flags: flags)
+        case .epoll:
+            return EpollFile(flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
+        case .eventfd:
+            return EventFD(initial: min(f.counter ?? 0, 0xffff_ffff_ffff_fffe), semaphore: f.semaphore ?? false,
+                           flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
+        case .path:
+            guard let path = f.guestPath else { throw .corrupt("a file with no path") }
+            let reopen = OpenFlags(rawValue: f.flags & ~(OpenFlags.create.rawValue | OpenFlags.truncate.rawValue | OpenFlags.exclusive.rawValue))
+            let d: FileDescription
+            do { d = try kernel.vfs.open(path, from: kernel.vfs.rootLocation, flags: reopen, mode: 0, boot) }
+            catch { throw .restoreFailed("reopening \(path): \(error.message)") }
+            if let id = f.host {
+                guard let st = try? d.stat(), Int64(st.st_size) == id.size else { throw .hostFileChanged("\(path) changed size") }
+            }
+            if let pos = f.position, pos > 0 { _ = try? d.seek(pos, whence: SEEK_SET) }
+            return d
+        }
+    }
+
+    static func registers(_ words: [UInt64]) -> sw_regs {
+        var r = sw_regs()
+        withUnsafeMutableBytes(of: &r) { b in
+            for (i, w) in words.enumerated() { b.storeBytes(of: w, toByteOffset: i * 8, as: UInt64.self) }
+        }
+        return r
+    }
+
+    static func info(_ i: SignalInfoImage) throws(CheckpointError) -> SignalInfo {
+        guard (1...64).contains(i.signo) else { throw .corrupt("a pending signal \(i.signo)") }
+        var s = SignalInfo(Signal(i.signo), code: i.code)
+        s.errno = i.errno; s.pid = i.pid; s.uid = i.uid; s.status = i.status; s.address = i.address
+        s.value = i.value; s.timerID = i.timerID; s.overrun = i.overrun; s.overridesInit = i.overridesInit
+        return s
+    }
+
+    static func status(_ s: ExitStatusImage) -> ExitStatus {
+        if let sig = s.signal { return .signaled(Signal(sig), coreDumped: s.coreDumped ?? false) }
+        return .exited(s.exited ?? 0)
+    }
+
+    static func credentials(_ c: CredentialsImage) -> Credentials {
+        var x = Credentials.sentrys()
+        x.uid = c.uid; x.euid = c.euid; x.suid = c.suid; x.fsuid = c.fsuid
+        x.gid = c.gid; x.egid = c.egid; x.sgid = c.sgid; x.fsgid = c.fsgid
+        x.groups = c.groups
+        x.inheritable = c.inheritable; x.permitted = c.permitted; x.effective = c.effective
+        x.bounding = c.bounding; x.ambient = c.ambient; x.securebits = c.securebits
+        return x
+    }
+}

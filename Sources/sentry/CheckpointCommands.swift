@@ -1,0 +1,161 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import Sentry
+import Syscalls
+
+/// `sentry checkpoint NAME --image DIR [--leave-running]`.
+struct Checkpoint: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint", abstract: "Freeze a named sandbox and write its image; then stop it, or let it go on.",
+        discussion: "Exit status: 0 written; 73 no such sandbox; 74 the sandbox holds something the image cannot (named); 75 it could not be frozen; 76 the image could not be written.")
+
+    @Argument(help: "The sandbox's name (sentry run --name).")
+    var name: String
+
+    @Option(help: ArgumentHelp("The image directory (created; an image there is replaced).", valueName: "DIR"))
+    var image: String
+
+    @Flag(name: .customLong("leave-running"), help: "Let the sandbox go on after writing the image.")
+    var leaveRunning = false
+
+    func run() throws {
+        let dir = image.hasPrefix("/") ? image : FileManager.default.currentDirectoryPath + "/" + image
+        let r: ControlResponse
+        do {
+            r = try ControlClient.send(ControlRequest(op: .checkpoint, image: dir, leaveRunning: leaveRunning), to: name, timeout: nil)
+        } catch { fail(error.description, .control) }
+        guard r.ok else {
+            var line = "sentry: " + (r.error ?? "checkpoint failed") + "\n"
+            line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+            Glibc.exit(r.exitStatus ?? SentryExit.control.rawValue)
+        }
+        if let s = r.summary { print("checkpointed \(name) to \(dir): \(s)") }
+    }
+}
+
+/// `sentry restore --image DIR [--platform P]`.
+struct Restore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore", abstract: "Resume a checkpointed sandbox; its output continues on this terminal.",
+        discussion: "The exit status is the guest's. A bad image: 77 truncated, 78 corrupt (a checksum), 79 incompatible (format, version, another host boot), 80 a host file changed; 70 the rebuild failed; 71 platform unavailable.")
+
+    @Option(help: ArgumentHelp("The image directory.", valueName: "DIR"))
+    var image: String
+
+    @Option(help: "Trapping backend for the restored sandbox: auto, ptrace, systrap or vmexec.")
+    var platform: String = "auto"
+
+    @Option(name: .customLong("systrap-trap"), help: "systrap's trap: sud or seccomp.")
+    var systrapTrap: String?
+
+    @Option(help: ArgumentHelp("Name the restored sandbox (a control socket, as sentry run --name).", valueName: "NAME"))
+    var name: String?
+
+    func validate() throws {
+        guard platform == "auto" || PlatformKind(rawValue: platform) != nil else {
+            throw ValidationError("unknown platform '\(platform)' (choose auto, ptrace, systrap or vmexec)")
+        }
+        if let systrapTrap, systrapTrap != "sud" && systrapTrap != "seccomp" {
+            throw ValidationError("unknown --systrap-trap '\(systrapTrap)' (choose sud or seccomp)")
+        }
+        if let name, !RuntimeDirectory.isValid(name: name) { throw ValidationError("--name \(name): not a valid name") }
+    }
+
+    func run() throws {
+        Kernel.blockStubExitSignals()
+        let kind = platform == "auto" ? nil : PlatformKind(rawValue: platform)
+        if let kind, !PlatformKind.survey().contains(where: { $0.kind == kind && $0.available }) {
+            fail("platform \(platform) is not available here (see `sentry platforms`)", .platformUnavailable)
+        }
+        let restored: RestoredSandbox
+        do {
+            restored = try Sandbox.restore(image: image, platform: kind, seccompTrap: systrapTrap.map { $0 == "seccomp" }, table: linuxAMD64)
+        } catch {
+            var line = "sentry: " + error.description + "\n"
+            line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+            Glibc.exit(error.exitStatus)
+        }
+        let kernel = restored.sandbox.kernel
+        let control = name.map { RunOptions.claim($0, restored.sandbox) }
+        _ = ThreadGroup.startingLimits
+        RunOptions.raiseDescriptorLimit()
+        kernel.forwardHostSignals()
+        let status = restored.run()
+        control?.close()
+        if kernel.wasCheckpointed { Glibc.exit(0) }
+        if case .signaled(let sig, _) = status, !sig.shellReport.isEmpty {
+            var line = sig.shellReport + "\n"
+            line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+        }
+        Glibc.exit(status.shellStatus)
+    }
+}
+
+/// `sentry inspect DIR`: what an image holds.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show what a checkpoint image holds.")
+
+    @Argument(help: "The image directory.")
+    var image: String
+
+    @Flag(help: "Print the manifest itself (JSON).")
+    var json = false
+
+    func run() throws {
+        let m: CheckpointManifest
+        do { m = try CheckpointImage.readManifest(image) } catch {
+            var line = "sentry: " + error.description + "\n"
+            line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+            Glibc.exit(error.exitStatus)
+        }
+        if json {
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: (try? e.encode(m)) ?? Data(), as: UTF8.self))
+            return
+        }
+        print("image      \(image)")
+        print("format     \(m.format) version \(m.version) (sentry \(m.sentryVersion))")
+        print("created    \(m.created) on \(m.platform)")
+        print("sandbox    root \(m.sandbox.root), hostname \(m.sandbox.hostname), network \(m.sandbox.network)"
+              + m.sandbox.binds.map { ", bind \($0.host):\($0.guest)\($0.readOnly ? "" : ":rw")" }.joined())
+        let stored = m.memory.runs.reduce(UInt64(0)) { $0 + $1.length }
+        let owned = m.memory.allocated.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+        print("memory     \(owned) bytes mapped, \(stored) bytes stored in \(m.memory.runs.count) runs, \(m.memory.zeroPagesSkipped) zero pages skipped")
+        print("files      pages.bin \(m.pagesSize) bytes, files.bin \(m.filesSize) bytes")
+        print("processes")
+        for p in m.processes {
+            let tasks = m.tasks.filter { $0.pid == p.pid }
+            let cmd = tasks.first.map { $0.commandLine.joined(separator: " ") } ?? ""
+            let state = p.zombie ? "zombie" : "\(tasks.count) task\(tasks.count == 1 ? "" : "s")"
+            print("  pid \(p.pid) ppid \(p.parent ?? 0) pgid \(p.pgid) sid \(p.sid)  \(state)  \(cmd)")
+            for t in tasks {
+                let mm = m.mms[t.mm]
+                let bytes = mm.vmas.reduce(UInt64(0)) { $0 + $1.end - $1.start }
+                print("    tid \(t.tid)  rip 0x\(String(t.registers.count > 16 ? t.registers[16] : 0, radix: 16))  \(mm.vmas.count) mappings (\(bytes) bytes)"
+                      + (t.restartSleepNs != nil ? "  sleeping (restart_syscall)" : ""))
+                let table = m.fdTables[t.fdTable]
+                let fds = table.entries.map { e -> String in
+                    let f = m.files[e.file]
+                    switch f.kind {
+                    case .stdio: return "\(e.fd):stdio\(f.stdio ?? -1)"
+                    case .pipe: return "\(e.fd):pipe[\(f.pipe ?? -1)]\(f.writer == true ? "w" : "r")"
+                    case .eventfd: return "\(e.fd):eventfd"
+                    case .epoll: return "\(e.fd):epoll(\(f.interests?.count ?? 0))"
+                    case .path: return "\(e.fd):\(f.guestPath ?? "?")"
+                    }
+                }
+                print("      fds \(fds.joined(separator: " "))")
+            }
+        }
+        for (i, p) in m.pipes.enumerated() { print("pipe[\(i)]    \(p.contents.length) bytes buffered, capacity \(p.capacity)") }
+        for t in m.tmpfs {
+            func count(_ n: TmpfsNodeImage) -> (Int, UInt64) {
+                n.children.reduce((n.contents != nil ? 1 : 0, n.contents?.length ?? 0)) { acc, c in let x = count(c); return (acc.0 + x.0, acc.1 + x.1) }
+            }
+            let (files, bytes) = count(t.root)
+            print("tmpfs      \(t.mountPath): \(files) files, \(bytes) bytes")
+        }
+    }
+}

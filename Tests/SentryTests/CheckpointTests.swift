@@ -1,0 +1,281 @@
+import Foundation
+import Glibc
+import Testing
+@testable import Sentry
+
+/// `sentry checkpoint`, `sentry restore`, `sentry inspect`: a counting guest
+/// with state in memory and in its FPU control word, a child blocked in
+/// read(2) on a pipe, an open tmpfs file, an eventfd and a pending signal,
+/// checkpointed mid-run and restored (on the same platform or another):
+/// what the two runs print together is what one uninterrupted run prints.
+@Suite(.serialized) struct CheckpointTests {
+    static let steps = "150", sleepMS = "20"
+
+    static var available: [String] {
+        PlatformKind.survey().filter { $0.available && $0.kind != .vmexec }.map(\.kind.rawValue)
+    }
+
+    struct Scene {
+        let dir: URL
+        let env: [String: String]
+        var image: String { dir.appendingPathComponent("img").path }
+        let guest: String
+
+        init() throws {
+            dir = try Harness.scratchDirectory()
+            var e = ProcessInfo.processInfo.environment
+            e["SENTRY_RUNTIME_DIR"] = dir.appendingPathComponent("run").path
+            env = e
+            // The guest runs from a copy: a test may change it under the image.
+            guest = dir.appendingPathComponent("ckptcount").path
+            try Harness.writeExecutable(try Data(contentsOf: URL(fileURLWithPath: Harness.image("ckptcount"))), to: guest)
+        }
+
+        func native(_ extra: [String] = []) -> String { Harness.run(guest, [CheckpointTests.steps, CheckpointTests.sleepMS] + extra).stdout }
+
+        /// Starts the named guest and waits until it has printed `lines` lines.
+        func start(_ name: String, platform: String, lines: Int = 3, extra: [String] = []) -> Background? {
+            guard let bg = Background(["run", "--platform", platform, "--name", name, guest, CheckpointTests.steps, CheckpointTests.sleepMS] + extra,
+                                      env: env, in: dir, tag: name) else { return nil }
+            _ = Background.poll(seconds: 60) { bg.stdout.split(separator: "\n").count >= lines || bg.wait(seconds: 0) != nil }
+            return bg
+        }
+
+        func checkpoint(_ name: String, _ extra: [String] = []) -> Harness.Result {
+            Harness.run(Harness.sentry, ["checkpoint", name, "--image", image] + extra, env: env)
+        }
+
+        func restore(_ platform: String, image: String? = nil) -> Harness.Result {
+            Harness.run(Harness.sentry, ["restore", "--image", image ?? self.image, "--platform", platform], env: env)
+        }
+    }
+
+    static var platformPairs: [(String, String)] {
+        let a = available
+        var pairs: [(String, String)] = a.map { ($0, $0) }
+        if a.contains("systrap") && a.contains("ptrace") { pairs += [("systrap", "ptrace"), ("ptrace", "systrap")] }
+        return pairs
+    }
+
+    @Test(arguments: platformPairs)
+    func checkpointStopAndRestore(_ from: String, _ to: String) throws {
+        guard Harness.imagesBuilt else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = s.native()
+        #expect(expected.hasSuffix("usr1 1; child status 0\n"), "\(expected)")
+        let bg = try #require(s.start("count", platform: from))
+        defer { bg.stop() }
+        let c = s.checkpoint("count")
+        #expect(c.status == 0 && c.stdout.contains("2 processes, 2 tasks"), "\(c)")
+        // The original stops quietly, status 0, part of the way through.
+        #expect(bg.wait() == 0, "\(bg.stderr)")
+        let before = bg.stdout
+        #expect(!before.contains("child read"), "finished before the checkpoint: \(before)")
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(before + r.stdout == expected, "from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
+    }
+
+    /// Threads: two playing ping-pong through a mutex and a condition
+    /// variable, one waiting on another until the end (futex waits restart),
+    /// thread-local storage (fs_base), restored with the same tids.
+    @Test(arguments: platformPairs.filter { $0.0 != $0.1 || platformPairs.count == 1 })
+    func threadsWithFutexWaits(_ from: String, _ to: String) throws {
+        guard Harness.imagesBuilt else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let guest = Harness.image("ckptthreads")
+        let expected = Harness.run(guest, ["150", "700"]).stdout
+        #expect(expected.hasSuffix("tls 1000 1001\n"), "\(expected)")
+        let bg = try #require(Background(["run", "--platform", from, "--name", "threads", guest, "150", "700"], env: s.env, in: s.dir))
+        defer { bg.stop() }
+        #expect(Background.poll(seconds: 60) { bg.stdout.split(separator: "\n").count >= 3 })
+        let c = s.checkpoint("threads")
+        #expect(c.status == 0 && c.stdout.contains("1 processes, 4 tasks"), "\(c)")
+        #expect(bg.wait() == 0)
+        let before = bg.stdout
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(before + r.stdout == expected, "from \(from) to \(to):\n\(before)---\n\(r.stdout)")
+    }
+
+    /// A busybox shell pipeline mid-run: the shell waiting in wait4, a
+    /// `sleep` child in nanosleep, two `cat`s blocked on their pipes.
+    @Test func shellPipeline() throws {
+        let busybox = "/bin/busybox"
+        guard Harness.imagesBuilt, FileManager.default.isExecutableFile(atPath: busybox), Self.available.count >= 1 else {
+            print("skipped: no /bin/busybox"); return
+        }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let script = "i=0; while [ $i -lt 80 ]; do echo line $i; i=$((i+1)); sleep 0.03; done | cat | cat"
+        let expected = Harness.run(busybox, ["sh", "-c", script]).stdout
+        let from = Self.available[0], to = Self.available.last!
+        let bg = try #require(Background(["run", "--platform", from, "--name", "sh", busybox, "sh", "-c", script], env: s.env, in: s.dir))
+        defer { bg.stop() }
+        #expect(Background.poll(seconds: 60) { bg.stdout.split(separator: "\n").count >= 3 })
+        let c = s.checkpoint("sh")
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0)
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bg.stdout + r.stdout == expected, "from \(from) to \(to):\n\(bg.stdout)---\n\(r.stdout)")
+    }
+
+    /// A static Go program: goroutines, a channel ping-pong, a ticker (the
+    /// runtime's epoll netpoller and its timers), several runtime threads.
+    @Test func goProgram() throws {
+        let guest = Harness.image("go-ckpt")
+        guard Harness.imagesBuilt, FileManager.default.isExecutableFile(atPath: guest), let from = Self.available.first else {
+            print("skipped: go-ckpt not built (no Go toolchain)"); return
+        }
+        let to = Self.available.last!
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = Harness.run(guest, ["150"]).stdout
+        #expect(expected.hasSuffix("done\n"))
+        let bg = try #require(Background(["run", "--platform", from, "--name", "go", guest, "150"], env: s.env, in: s.dir))
+        defer { bg.stop() }
+        #expect(Background.poll(seconds: 60) { bg.stdout.split(separator: "\n").count >= 3 })
+        let c = s.checkpoint("go")
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0)
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bg.stdout + r.stdout == expected, "from \(from) to \(to):\n\(bg.stdout)---\n\(r.stdout)")
+        let i = Harness.run(Harness.sentry, ["inspect", s.image])
+        #expect(i.stdout.contains("epoll("), "\(i.stdout)")
+    }
+
+    /// --leave-running: the original goes on to the end; the restored copy
+    /// goes on from the checkpoint and prints the same from there.
+    @Test func leaveRunning() throws {
+        guard Harness.imagesBuilt, let platform = Self.available.first else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = s.native()
+        let bg = try #require(s.start("twin", platform: platform))
+        defer { bg.stop() }
+        let c = s.checkpoint("twin", ["--leave-running"])
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0)
+        #expect(bg.stdout == expected)
+        let r = s.restore(platform)
+        #expect(r.status == 0, "\(r.stderr)")
+        let first = try #require(r.stdout.split(separator: "\n").first)
+        let start = try #require(expected.range(of: String(first) + "\n"))
+        #expect(String(expected[start.lowerBound...]) == r.stdout)
+        // The restored copy resumed mid-run, not from the start.
+        #expect(!r.stdout.hasPrefix("step 1 "))
+    }
+
+    /// What the image cannot hold yet is refused by name, and the sandbox goes on untouched.
+    @Test func unsupportedIsRefusedAndTheGuestGoesOn() throws {
+        guard Harness.imagesBuilt, let platform = Self.available.first else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = s.native(["socket"])
+        let bg = try #require(s.start("sock", platform: platform, extra: ["socket"]))
+        defer { bg.stop() }
+        let c = s.checkpoint("sock")
+        #expect(c.status == 74 && c.stderr.contains("fd 3 (socket:[") && c.stderr.contains("a socket is not supported yet"), "\(c)")
+        #expect(bg.wait() == 0)
+        #expect(bg.stdout == expected)
+    }
+
+    /// An armed ITIMER_REAL goes on with the time it had left.
+    @Test func intervalTimer() throws {
+        guard Harness.imagesBuilt, let platform = Self.available.first else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = s.native(["itimer"])
+        #expect(expected.hasSuffix("itimer 900 s left, interval 1000 s\n"), "\(expected)")
+        let bg = try #require(s.start("itimer", platform: platform, extra: ["itimer"]))
+        defer { bg.stop() }
+        #expect(s.checkpoint("itimer").status == 0)
+        #expect(bg.wait() == 0)
+        let r = Harness.run(Harness.sentry, ["restore", "--image", s.image], env: s.env)
+        #expect(r.status == 0 && bg.stdout + r.stdout == expected, "\(r)")
+    }
+
+    /// Each kind of bad image: one line, its own status, no guest started.
+    @Test func badImages() throws {
+        guard Harness.imagesBuilt, let platform = Self.available.first else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let bg = try #require(s.start("bad", platform: platform))
+        defer { bg.stop() }
+        #expect(s.checkpoint("bad").status == 0)
+        _ = bg.wait()
+        let fm = FileManager.default
+        func variant(_ name: String, _ change: (String) throws -> Void) throws -> String {
+            let d = s.dir.appendingPathComponent(name).path
+            try fm.copyItem(atPath: s.image, toPath: d)
+            try change(d)
+            return d
+        }
+        let truncated = try variant("truncated") { d in
+            let m = try Data(contentsOf: URL(fileURLWithPath: d + "/manifest.json"))
+            try m.prefix(m.count / 2).write(to: URL(fileURLWithPath: d + "/manifest.json"))
+        }
+        let flipped = try variant("flipped") { d in
+            let fd = open(d + "/pages.bin", O_RDWR)
+            defer { close(fd) }
+            var b: UInt8 = 0
+            pread(fd, &b, 1, 4097)
+            b ^= 0x40
+            pwrite(fd, &b, 1, 4097)
+        }
+        let newer = try variant("newer") { d in
+            let p = d + "/manifest.json"
+            let text = try String(contentsOfFile: p, encoding: .utf8)
+            try text.replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 2").write(toFile: p, atomically: true, encoding: .utf8)
+        }
+        let shortPages = try variant("short") { d in truncate(d + "/pages.bin", 4096) }
+        for (image, status, words) in [(truncated, Int32(77), "truncated image"), (flipped, 78, "checksum mismatch"),
+                                       (newer, 79, "image version 2"), (shortPages, 77, "pages.bin has 4096 bytes")] {
+            let r = s.restore(platform, image: image)
+            #expect(r.status == status && r.stderr.contains(words) && r.stdout.isEmpty, "\(image): \(r)")
+            #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+        }
+        // The guest's own binary, changed since: the mapping's file is not what it was.
+        var times = [timespec(tv_sec: 1, tv_nsec: 0), timespec(tv_sec: 1, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, s.guest, &times, 0) == 0)
+        let changed = s.restore(platform)
+        #expect(changed.status == 80 && changed.stderr.contains("ckptcount"), "\(changed)")
+        let i = Harness.run(Harness.sentry, ["inspect", truncated])
+        #expect(i.status == 77)
+    }
+
+    @Test func inspectShowsTheImage() throws {
+        guard Harness.imagesBuilt, let platform = Self.available.first else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let bg = try #require(s.start("look", platform: platform))
+        defer { bg.stop() }
+        #expect(s.checkpoint("look").status == 0)
+        _ = bg.wait()
+        let i = Harness.run(Harness.sentry, ["inspect", s.image])
+        #expect(i.status == 0, "\(i)")
+        for words in ["version 1", "on \(platform)", "pid 1 ppid 0", "pid 2 ppid 1", "3:pipe[0]r", "/tmp/ckptcount.log",
+                      "eventfd", "tmpfs      /tmp: 1 files", "zero pages skipped"] {
+            #expect(i.stdout.contains(words), "\(words) in \(i.stdout)")
+        }
+    }
+
+    /// The Syscall User Dispatch fields, as PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG
+    /// has them, survive the manifest's encoding.
+    @Test func syscallUserDispatchFieldsRoundTrip() throws {
+        let sud = SyscallUserDispatchImage(mode: 1 /* PR_SYS_DISPATCH_ON */, selector: 0x7fff_1234_5678, offset: 0x40_0000, len: 0x1000)
+        let task = TaskImage(tid: 7, pid: 7, mm: 0, fdTable: 0, fsContext: 0, registers: Array(repeating: 0, count: 27), fpu: nil,
+                             signalMask: 0, savedMask: nil, pending: [], altStack: [0, 2, 0], clearChildTID: 0, robustList: 0,
+                             robustListLength: 0, restartSleepNs: nil, restartRemaining: nil, syscallUserDispatch: sud,
+                             credentials: ImageWriter.image(Credentials.sentrys()), comm: Data("x".utf8), parentDeathSignal: 0,
+                             noNewPrivs: false, executablePath: "/x", commandLine: ["x"], environment: [])
+        let data = try JSONEncoder().encode(task)
+        let back = try JSONDecoder().decode(TaskImage.self, from: data)
+        #expect(back.syscallUserDispatch == sud)
+        #expect(back == task)
+    }
+}
