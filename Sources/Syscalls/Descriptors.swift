@@ -25,6 +25,7 @@ enum Descriptors {
         }
         let (path, start) = try t.pathArgument(dirfd, pathAddr)
         let file = try t.kernel.vfs.open(path, from: start, flags: flags, mode: mode & ~t.umask, t)
+        if flags.contains(.truncate) && flags.writable { t.kernel.fileMayHaveShrunk(file, by: t) }
         return Int64(try t.fds.install(file, closeOnExec: flags.contains(.closeOnExec)).rawValue)
     }
 
@@ -62,6 +63,7 @@ enum Descriptors {
         let (path, start) = try t.pathArgument(a.int32(0), a.address(1))
         let file = try t.kernel.vfs.open(path, from: start, flags: f, mode: UInt32(mode) & ~t.umask, t,
                                          rules: ResolveRules(rawValue: resolve))
+        if f.contains(.truncate) && f.writable { t.kernel.fileMayHaveShrunk(file, by: t) }
         return Int64(try t.fds.install(file, closeOnExec: f.contains(.closeOnExec)).rawValue)
     }
 

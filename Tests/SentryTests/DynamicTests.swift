@@ -229,4 +229,24 @@ import Testing
         #expect(results[0].status == 0, "natively: \(results[0].stderr)")
         #expect(results[1] == results[0], "on \(platform.rawValue)")
     }
+
+    /// Pages of file mappings beyond the file's end: SIGBUS (BUS_ADRERR, the
+    /// address) for private and shared mappings of host files and memfds,
+    /// the last page's tail zeros, EFAULT for the kernel's copies, and
+    /// ftruncate/O_TRUNC taking pages from every mapping (a forked child's
+    /// truncation included) and growth giving them back, as natively.
+    @Test(arguments: Harness.platforms)
+    func pagesBeyondEndOfFileAreSIGBUS(_ platform: Harness.TestPlatform) throws {
+        var results: [Harness.Result] = []
+        for sandboxed in [false, true] {
+            let dir = try Harness.scratchDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            results.append(sandboxed
+                ? Harness.sandboxed(platform, Harness.image("sigbus"), [dir.path], extra: ["--bind", "\(dir.path):\(dir.path):rw"])
+                : Harness.run(Harness.image("sigbus"), [dir.path]))
+        }
+        #expect(results[0].status == 0, "natively: \(results[0].stderr)")
+        #expect(results[0].stdout.contains("memfd after ftruncate(0): SIGBUS, code 2, address exact"))
+        #expect(results[1] == results[0], "on \(platform.rawValue)")
+    }
 }

@@ -79,6 +79,7 @@ public struct SignalInfo: Sendable {
     public static let SI_TKILL: Int32 = -6
     public static let CLD_EXITED: Int32 = 1, CLD_KILLED: Int32 = 2, CLD_DUMPED: Int32 = 3
     public static let CLD_STOPPED: Int32 = 5, CLD_CONTINUED: Int32 = 6
+    public static let SEGV_MAPERR: Int32 = 1, SEGV_ACCERR: Int32 = 2, BUS_ADRERR: Int32 = 2
 
     /// The 128-byte siginfo_t of x86-64.
     public var bytes: [UInt8] {
