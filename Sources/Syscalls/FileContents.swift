@@ -9,6 +9,7 @@ enum FileContents {
         guard a.int(1) >= 0 else { throw .EINVAL }
         let f = try t.fds.get(a.fd(0))
         try f.truncate(a.int(1))
+        t.kernel.vfs.dnotify.fileEvent(.modify, at: f.location)
         t.kernel.fileMayHaveShrunk(f, by: t)
         return 0
     }
