@@ -13,6 +13,7 @@ import Testing
     /// Command lines with fixed inputs; the first word must exist here.
     static let commands: [[String]] = [
         ["/bin/true"],
+        ["/bin/ls", "-la", "/usr/share/doc/dash"],
         ["/bin/sh", "-c", "seq 1 200 | sort -rn | head -5 | uniq -c | wc"],
         ["/bin/sh", "-c", "find /usr/share/doc/dash -type f | sort | xargs wc -c"],
         ["/usr/bin/sha256sum", "/etc/os-release"],
