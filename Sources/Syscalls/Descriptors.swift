@@ -133,9 +133,10 @@ enum Descriptors {
         case 1026:   // F_NOTIFY: dnotify, the caller's process the owner
             try t.kernel.vfs.dnotify.fcntl(f, fd: fd.rawValue, table: t.fds, arg: a[2], owner: t.pid)
             return 0
-        case 10:     // F_SETSIG: valid_signal takes the unsigned long; 0 is plain SIGIO again
-            guard a[2] <= UInt64(Signal.max) else { throw .EINVAL }
-            f.ownerSignal.store(Int32(a[2]), ordering: .relaxed)
+        case 10:     // F_SETSIG: do_fcntl's int argument, checked by valid_signal; 0 is plain SIGIO again
+            let sig = a.int32(2)
+            guard sig >= 0, sig <= Signal.max else { throw .EINVAL }
+            f.ownerSignal.store(sig, ordering: .relaxed)
             return 0
         case 11:     // F_GETSIG
             return Int64(f.ownerSignal.load(ordering: .relaxed))
