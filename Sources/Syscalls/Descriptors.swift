@@ -25,6 +25,7 @@ enum Descriptors {
         }
         let (path, start) = try t.pathArgument(dirfd, pathAddr)
         let file = try t.kernel.vfs.open(path, from: start, flags: flags, mode: mode & ~t.umask, t)
+        if flags.contains(.truncate) && flags.writable { t.kernel.fileMayHaveShrunk(file, by: t) }
         return Int64(try t.fds.install(file, closeOnExec: flags.contains(.closeOnExec)).rawValue)
     }
 
@@ -62,6 +63,7 @@ enum Descriptors {
         let (path, start) = try t.pathArgument(a.int32(0), a.address(1))
         let file = try t.kernel.vfs.open(path, from: start, flags: f, mode: UInt32(mode) & ~t.umask, t,
                                          rules: ResolveRules(rawValue: resolve))
+        if f.contains(.truncate) && f.writable { t.kernel.fileMayHaveShrunk(file, by: t) }
         return Int64(try t.fds.install(file, closeOnExec: f.contains(.closeOnExec)).rawValue)
     }
 
@@ -128,14 +130,22 @@ enum Descriptors {
             if size > UInt64(Pipe.maxUnprivileged) && !Creds.creds(t).capable(Credentials.CAP_SYS_RESOURCE) { throw .EPERM }
             guard size <= UInt64(Int32.max) else { throw .ENOMEM }
             return Int64(try p.pipe.resize(Int(size)))
-        case 1026:   // F_NOTIFY: as a kernel built without CONFIG_DNOTIFY
-            throw .EINVAL
+        case 1026:   // F_NOTIFY: dnotify, the caller's process the owner
+            try t.kernel.vfs.dnotify.fcntl(f, fd: fd.rawValue, table: t.fds, arg: a[2], owner: t.pid)
+            return 0
+        case 10:     // F_SETSIG: do_fcntl's int argument, checked by valid_signal; 0 is plain SIGIO again
+            let sig = a.int32(2)
+            guard sig >= 0, sig <= Signal.max else { throw .EINVAL }
+            f.ownerSignal.store(sig, ordering: .relaxed)
+            return 0
+        case 11:     // F_GETSIG
+            return Int64(f.ownerSignal.load(ordering: .relaxed))
         case 1033:   // F_ADD_SEALS
             try t.addSeals(f, a.uint32(2))
             return 0
         case 1034:   // F_GET_SEALS
             return Int64(try t.seals(of: f))
-        case F_SETOWN, F_GETOWN, 10, 11, 15, 16, 1024, 1025:
+        case F_SETOWN, F_GETOWN, 15, 16, 1024, 1025:
             throw .ENOSYS  // owners and SIGIO, leases: not in the sentry yet
         default:
             throw .EINVAL

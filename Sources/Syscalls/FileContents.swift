@@ -7,7 +7,10 @@ import Sentry
 enum FileContents {
     static func ftruncate(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         guard a.int(1) >= 0 else { throw .EINVAL }
-        try t.fds.get(a.fd(0)).truncate(a.int(1))
+        let f = try t.fds.get(a.fd(0))
+        try f.truncate(a.int(1))
+        t.kernel.vfs.dnotify.fileEvent(.modify, at: f.location)
+        t.kernel.fileMayHaveShrunk(f, by: t)
         return 0
     }
 

@@ -197,6 +197,7 @@ enum FileTree {
         let l = try place(t, AtFlags.AT_FDCWD, a.address(0), follow: true)
         var attrs = InodeAttributes(); attrs.size = a.int(1)
         try t.kernel.vfs.setAttributes(l, attrs)
+        if let st = try? l.inode.stat() { t.kernel.fileMayHaveShrunk(st, by: t) }
         return 0
     }
 

@@ -13,6 +13,7 @@ import Testing
     /// Command lines with fixed inputs; the first word must exist here.
     static let commands: [[String]] = [
         ["/bin/true"],
+        ["/bin/ls", "-la", "/usr/share/doc/dash"],
         ["/bin/sh", "-c", "seq 1 200 | sort -rn | head -5 | uniq -c | wc"],
         ["/bin/sh", "-c", "find /usr/share/doc/dash -type f | sort | xargs wc -c"],
         ["/usr/bin/sha256sum", "/etc/os-release"],
@@ -93,6 +94,50 @@ import Testing
         let native = Harness.run("/bin/dash", args, env: Self.env)
         let boxed = Harness.sandboxed(platform, "/bin/dash", args, env: Self.env)
         #expect(native.stdout == "status 127\n")
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+
+    /// Bad interpreters and libraries, as Linux and ld.so answer them: an
+    /// interpreter too short for an ELF header (EIO, elf_read's short read),
+    /// one for another machine or with its program headers cut off
+    /// (ELIBBAD), one that is itself a dynamic program (it runs unrelocated
+    /// and crashes), a libc cut short inside its headers (ld.so's "cannot
+    /// read file data") or inside its segments (SIGBUS as ld.so touches
+    /// pages past the end). The interpreters are named relative to the cwd,
+    /// which open_exec allows.
+    @Test(arguments: Harness.platforms)
+    func badInterpretersAndLibrariesFailAsOnLinux(_ platform: Harness.TestPlatform) throws {
+        let dir = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = try Data(contentsOf: URL(fileURLWithPath: "/bin/true"))
+        let loader = try Data(contentsOf: URL(fileURLWithPath: "/lib64/ld-linux-x86-64.so.2"))
+        let libc = try Data(contentsOf: URL(fileURLWithPath: "/lib/x86_64-linux-gnu/libc.so.6"))
+        let ld = Data("/lib64/ld-linux-x86-64.so.2".utf8)
+        // `name` is 26 bytes: with its NUL it takes the place of ld's 27.
+        func withInterpreter(_ exe: String, _ name: String, _ bytes: Data) throws {
+            var p = program
+            let r = try #require(p.range(of: ld))
+            p.replaceSubrange(r, with: Data(name.utf8) + Data([0]))
+            try Harness.writeExecutable(p, to: dir.appendingPathComponent(exe).path)
+            try Harness.writeExecutable(bytes, to: dir.appendingPathComponent(name).path)
+        }
+        var arm = loader
+        arm[18] = 183   // e_machine = EM_AARCH64
+        try withInterpreter("text", "text-interp-xxxxxxxxxxxxxx", Data("#!/bin/sh\necho hi\n".utf8))
+        try withInterpreter("arm", "arm-interp-xxxxxxxxxxxxxxx", arm)
+        try withInterpreter("short", "short-interp-xxxxxxxxxxxxx", loader.prefix(100))
+        try withInterpreter("dynamic", "dyn-interp-xxxxxxxxxxxxxxx", program)
+        for (sub, size) in [("lib", 100), ("lib2", 200_000)] {
+            let d = dir.appendingPathComponent(sub)
+            try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+            try libc.prefix(size).write(to: d.appendingPathComponent("libc.so.6"))
+        }
+        let script = "cd \(dir.path); for p in text arm short dynamic; do ./$p; echo $p $?; done; "
+            + "LD_LIBRARY_PATH=lib /bin/true; echo lib $?; LD_LIBRARY_PATH=lib2 /bin/true; echo lib2 $?"
+        let native = Harness.run("/bin/dash", ["-c", script], env: Self.env)
+        let boxed = Harness.sandboxed(platform, "/bin/dash", ["-c", script], env: Self.env)
+        #expect(native.stdout == "text 126\narm 126\nshort 126\ndynamic 139\nlib 127\nlib2 135\n", "natively: \(native)")
+        #expect(native.stderr.contains("./text: Input/output error") && native.stderr.contains("cannot read file data"))
         #expect(boxed == native, "on \(platform.rawValue)")
     }
 
@@ -227,6 +272,26 @@ import Testing
                 : Harness.run(Harness.image("mapshared"), [file]))
         }
         #expect(results[0].status == 0, "natively: \(results[0].stderr)")
+        #expect(results[1] == results[0], "on \(platform.rawValue)")
+    }
+
+    /// Pages of file mappings beyond the file's end: SIGBUS (BUS_ADRERR, the
+    /// address) for private and shared mappings of host files and memfds,
+    /// the last page's tail zeros, EFAULT for the kernel's copies, and
+    /// ftruncate/O_TRUNC taking pages from every mapping (a forked child's
+    /// truncation included) and growth giving them back, as natively.
+    @Test(arguments: Harness.platforms)
+    func pagesBeyondEndOfFileAreSIGBUS(_ platform: Harness.TestPlatform) throws {
+        var results: [Harness.Result] = []
+        for sandboxed in [false, true] {
+            let dir = try Harness.scratchDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            results.append(sandboxed
+                ? Harness.sandboxed(platform, Harness.image("sigbus"), [dir.path], extra: ["--bind", "\(dir.path):\(dir.path):rw"])
+                : Harness.run(Harness.image("sigbus"), [dir.path]))
+        }
+        #expect(results[0].status == 0, "natively: \(results[0].stderr)")
+        #expect(results[0].stdout.contains("memfd after ftruncate(0): SIGBUS, code 2, address exact"))
         #expect(results[1] == results[0], "on \(platform.rawValue)")
     }
 }

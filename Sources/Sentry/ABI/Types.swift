@@ -68,6 +68,8 @@ public struct Signal: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let SIGXCPU = Signal(24), SIGXFSZ = Signal(25), SIGVTALRM = Signal(26)
     public static let SIGPROF = Signal(27), SIGWINCH = Signal(28), SIGIO = Signal(29)
     public static let SIGPWR = Signal(30), SIGSYS = Signal(31)
+    /// _NSIG: the highest signal number.
+    public static let max: Int32 = 64
 
     /// The signals a guest's own instruction raises (a fault trap), when
     /// si_code says the kernel sent them.

@@ -54,6 +54,9 @@ open class FileDescription: @unchecked Sendable {
         set { place.withLock { $0 = newValue } }
     }
 
+    /// F_SETSIG's signal (f_owner.signum): what a dnotify event sends, 0 for plain SIGIO.
+    public let ownerSignal = Atomic<Int32>(0)
+
     /// The path /proc/self/fd shows.
     open var displayPath: String { location.map { $0.isDeleted ? $0.path + " (deleted)" : $0.path } ?? "anon_inode:[unknown]" }
     /// The host fd behind it, when there is one.

@@ -569,6 +569,8 @@ final class TmpfsMapping: FileMapping, @unchecked Sendable {
     func sharedPages(offset: UInt64, length: UInt64) throws(Errno) -> UInt64? {
         try node.data!.sharedPages(offset: offset, length: length)
     }
+
+    func currentSize() -> UInt64? { UInt64(max(0, node.data!.size)) }
 }
 
 extension Task {

@@ -21,6 +21,8 @@ public struct ResolveRules: OptionSet, Sendable {
 public final class VFS: Sendable {
     public let mounts: MountTable
     public let locks = FileLocks()
+    /// Directory watches (fcntl F_NOTIFY) and the events that reach them.
+    public let dnotify = DirNotify()
     /// The sandbox's pseudo-terminals (/dev/ptmx, /dev/pts).
     let ptys = PtyTable()
     /// The sandbox's POSIX message queues (mq_open, /dev/mqueue).
@@ -271,7 +273,9 @@ public final class VFS: Sendable {
                 return try openExisting(existing, flags: flags, ctx)
             }
             try writable(dir)
-            return try dir.inode.create(name, mode: mode & 0o7777, flags: flags, in: dir, ctx)
+            let f = try dir.inode.create(name, mode: mode & 0o7777, flags: flags, in: dir, ctx)
+            dnotify.nameEvent(.create, in: dir)
+            return f
         }
         let loc = try walk(path, from: start, followLast: !flags.contains(.noFollow), parentOnly: false, ctx, rules: rules).location
         return try openExisting(loc, flags: flags, ctx)
@@ -295,6 +299,7 @@ public final class VFS: Sendable {
         if writes && kind == .regular { try writable(loc) }
         let f = try loc.inode.open(flags, at: loc, ctx)
         if f.location == nil { f.location = loc }
+        if flags.contains(.truncate) && writes && kind == .regular { dnotify.fileEvent(.modify, at: loc) }   // do_truncate's
         return f
     }
 
@@ -348,6 +353,7 @@ public final class VFS: Sendable {
         let (dir, name) = try newEntry(path, from: start, ctx, trailingSlashAllowed: true)
         try writable(dir)
         try dir.inode.mkdir(name, mode: mode & 0o7777)
+        dnotify.nameEvent(.create, in: dir)
     }
 
     /// mknod: FIFOs and regular files; device nodes are not the guest's to make.
@@ -358,6 +364,7 @@ public final class VFS: Sendable {
         let (dir, name) = try newEntry(path, from: start, ctx)
         try writable(dir)
         try dir.inode.mknod(name, mode: (kind == 0 ? S_IFREG : kind) | (mode & 0o7777))
+        dnotify.nameEvent(.create, in: dir)
     }
 
     public func symlink(_ target: String, at path: String, from start: Location, _ ctx: WalkContext) throws(Errno) {
@@ -365,6 +372,7 @@ public final class VFS: Sendable {
         let (dir, name) = try newEntry(path, from: start, ctx)
         try writable(dir)
         try dir.inode.symlink(name, target: target)
+        dnotify.nameEvent(.create, in: dir)
     }
 
     public func link(_ old: Location, to path: String, from start: Location, _ ctx: WalkContext) throws(Errno) {
@@ -373,6 +381,7 @@ public final class VFS: Sendable {
         if old.inode.kind == .directory { throw .EPERM }
         try writable(dir)
         try dir.inode.link(name, to: old.inode)
+        dnotify.nameEvent(.create, in: dir)
     }
 
     public func unlink(_ path: String, from start: Location, directory: Bool, _ ctx: WalkContext) throws(Errno) {
@@ -387,6 +396,7 @@ public final class VFS: Sendable {
         try writable(dir)
         try dir.inode.unlink(name, directory: directory)
         dir.dentry.removed(name)
+        dnotify.nameEvent(.delete, in: dir)
     }
 
     /// renameat2: RENAME_NOREPLACE (1), RENAME_EXCHANGE (2).
@@ -407,6 +417,16 @@ public final class VFS: Sendable {
         try writable(od)
         try od.inode.rename(on, to: nd.inode, nn, flags: flags)
         od.dentry.renamed(on, to: nd.dentry, nn, exchange: flags & 2 != 0)
+        // fsnotify_move: FS_RENAME (to dnotify only within one directory, as
+        // fsnotify's handler filters it) and FS_MOVED_FROM to the old
+        // directory, FS_MOVED_TO to the new, each its own event; an exchange
+        // moves both ways.
+        let sameDirectory = od.inode === nd.inode || od.isSame(nd)
+        for (from, to) in flags & 2 != 0 ? [(od, nd), (nd, od)] : [(od, nd)] {
+            if sameDirectory { dnotify.nameEvent(.rename, in: from) }
+            dnotify.nameEvent(.movedFrom, in: from)
+            dnotify.nameEvent(.movedTo, in: to)
+        }
     }
 
     public func setAttributes(_ path: String, from start: Location, followLast: Bool, _ a: InodeAttributes, _ ctx: WalkContext) throws(Errno) {
@@ -419,6 +439,19 @@ public final class VFS: Sendable {
         if a.size != nil && loc.inode.kind != .regular { throw .EINVAL }
         try writable(loc)
         try loc.inode.setAttributes(a)
+        dnotify.fileEvent(Self.changeEvents(a), at: loc)
+    }
+
+    /// fsnotify_change: what an attribute change tells the watches. A size
+    /// is a modification; ownership, mode, or both times, attributes; one
+    /// time alone, an access (atime) or a modification (mtime).
+    static func changeEvents(_ a: InodeAttributes) -> DirNotify.Event {
+        var e: DirNotify.Event = []
+        if a.uid != nil || a.gid != nil || a.mode != nil || (a.atime != nil && a.mtime != nil) { e.insert(.attrib) }
+        if a.size != nil { e.insert(.modify) }
+        if a.atime != nil && a.mtime == nil { e.insert(.access) }
+        if a.mtime != nil && a.atime == nil { e.insert(.modify) }
+        return e
     }
 
     public func statfs(_ loc: Location) throws(Errno) -> sw_statfs {

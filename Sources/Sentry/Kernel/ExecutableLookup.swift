@@ -68,7 +68,7 @@ extension Kernel {
         // open_exec: found in the guest's view (a relative name from the
         // cwd), a regular file with execute permission, an ELF of our machine.
         do {
-            return (program, try openProgram(interp, from: start, ctx))
+            return (program, try openProgram(interp, from: start, ctx, interpreter: true))
         } catch {
             guard case .load(let e) = error else { throw error }
             throw .load(.interpreter(path, e))
@@ -76,7 +76,8 @@ extension Kernel {
     }
 
     /// Opens `path` and validates its ELF headers.
-    private func openProgram(_ path: String, at place: Location? = nil, from start: Location, _ ctx: WalkContext) throws(StartError) -> ProgramFile {
+    private func openProgram(_ path: String, at place: Location? = nil, from start: Location, _ ctx: WalkContext,
+                             interpreter: Bool = false) throws(StartError) -> ProgramFile {
         func failure(_ error: Errno) -> StartError {
             error == .ENOENT || error == .ENOTDIR ? .load(.notFound(path)) : .load(.unreadable(path, error))
         }
@@ -100,6 +101,9 @@ extension Kernel {
         // headers right after the ELF header, in the first page; read the
         // whole file only if they lie further in.
         let size = Int(st.st_size)
+        // load_elf_binary reads the interpreter's ELF header with elf_read:
+        // a file too short to hold one is EIO, before its magic is looked at.
+        if interpreter && size < ELFImage.headerSize { throw .load(.unreadable(path, .EIO)) }
         let image: ELFImage
         do { image = try ELFImage(Self.readPrefix(file, min(size, 4096)), fileSize: size, path: path) } catch {
             guard case .truncated = error, size > 4096 else { throw .load(error) }

@@ -12,6 +12,13 @@ extension Task {
     /// and cap the total.
     public func read(_ file: FileDescription, into ranges: [GuestRange], at offset: Int64? = nil,
                      noWait: Bool = false) throws(Errno) -> Int {
+        let n = try readUnnotified(file, into: ranges, at: offset, noWait: noWait)
+        if n > 0 { kernel.vfs.dnotify.fileEvent(.access, at: file.location) }   // fsnotify_access
+        return n
+    }
+
+    private func readUnnotified(_ file: FileDescription, into ranges: [GuestRange], at offset: Int64?,
+                                noWait: Bool) throws(Errno) -> Int {
         let total = ranges.reduce(0) { $0 + $1.count }
         if total == 0 { return 0 }
         if file.transfersInPlace {
@@ -46,6 +53,13 @@ extension Task {
     /// in, unless `noWait`) and pwrite/pwritev.
     public func write(_ file: FileDescription, from ranges: [GuestRange], at offset: Int64? = nil,
                       noWait: Bool = false) throws(Errno) -> Int {
+        let n = try writeUnnotified(file, from: ranges, at: offset, noWait: noWait)
+        if n > 0 { kernel.vfs.dnotify.fileEvent(.modify, at: file.location) }   // fsnotify_modify
+        return n
+    }
+
+    private func writeUnnotified(_ file: FileDescription, from ranges: [GuestRange], at offset: Int64?,
+                                 noWait: Bool) throws(Errno) -> Int {
         let total = ranges.reduce(0) { $0 + $1.count }
         if total == 0 { return 0 }
         if file.transfersInPlace {

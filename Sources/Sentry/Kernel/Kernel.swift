@@ -93,6 +93,7 @@ public final class Kernel: @unchecked Sendable {
         var t = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t)
         bootTime = t
+        vfs.dnotify.setSender { [weak self] pid, signal, fd in self?.sendDirNotify(to: pid, signal: signal, fd: fd) }
     }
 
     @inline(__always)

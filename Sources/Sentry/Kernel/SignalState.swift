@@ -68,6 +68,10 @@ public struct SignalInfo: Sendable {
     /// SIGSYS: the call's number and audit arch (its si_call_addr is `address`).
     public var syscall: Int32 = 0
     public var arch: UInt32 = 0
+    /// SIGIO-style (SIL_POLL) siginfo: the poll band and the fd.
+    public var band: Int64 = 0
+    public var fd: Int32 = 0
+    public var pollLayout = false
     /// Not part of siginfo: sent from outside the sandbox (the sentry
     /// forwarding a host signal) or a synchronous fault, which init takes
     /// even with the default action; see Kernel.initIgnoresLocked.
@@ -79,12 +83,16 @@ public struct SignalInfo: Sendable {
     public static let SI_TKILL: Int32 = -6
     public static let CLD_EXITED: Int32 = 1, CLD_KILLED: Int32 = 2, CLD_DUMPED: Int32 = 3
     public static let CLD_STOPPED: Int32 = 5, CLD_CONTINUED: Int32 = 6
+    public static let SEGV_MAPERR: Int32 = 1, SEGV_ACCERR: Int32 = 2, BUS_ADRERR: Int32 = 2
+    public static let POLL_MSG: Int32 = 3, SI_SIGIO: Int32 = -5
 
     /// The 128-byte siginfo_t of x86-64.
     public var bytes: [UInt8] {
         var b = [UInt8](repeating: 0, count: 128)
         b.store(signo, at: 0); b.store(errno, at: 4); b.store(code, at: 8)
         switch signo {
+        case _ where pollLayout:
+            b.store(band, at: 16); b.store(fd, at: 24)
         case Signal.SIGSEGV.rawValue, Signal.SIGBUS.rawValue, Signal.SIGFPE.rawValue, Signal.SIGILL.rawValue,
              Signal.SIGTRAP.rawValue where code > 0:
             b.store(address, at: 16)

@@ -21,6 +21,9 @@ extension Task {
             if next == .leave { break }
             if next == .again { continue }
             if next == .park { park(); continue }
+            // After `inGuest` is set: a truncation elsewhere either sees it and
+            // kicks, or queued its unmaps before and they are applied here.
+            mm.applyPendingUnmaps()
             let trap: Trap
             do { trap = try context.switchTo(space, &regs) } catch {
                 kernel.locked { inGuest = false }
@@ -47,8 +50,16 @@ extension Task {
                 case .platformFailed(let error):
                     platformFailed(error)
                 }
-            case .fault(let sig, let address, let code, _):
+            case .fault(let sig, let address, let code, let access):
                 var info = SignalInfo(sig, code: code)
+                if sig == .SIGSEGV {
+                    switch mm.fileFault(at: address, access: access) {
+                    case .resolved: continue
+                    case .beyondEnd: info = SignalInfo(.SIGBUS, code: SignalInfo.BUS_ADRERR)
+                    case .refused: info.code = SignalInfo.SEGV_ACCERR   // not mirrored, yet mapped
+                    case .none: break
+                    }
+                }
                 info.address = address.rawValue
                 force(info)
             case .interrupted:

@@ -58,6 +58,8 @@ public struct ELFImage: Sendable {
     public var segments: [ProgramHeader]
     /// PT_INTERP's path (the dynamic loader), nil for a static program.
     public var interpreter: String?
+    /// sizeof(Elf64_Ehdr).
+    public static let headerSize = 64
     public var isPIE: Bool { type == Self.ET_DYN }
     /// PT_GNU_STACK with PF_X asks for an executable stack; without the
     /// header x86-64 Linux gives a non-executable one too.
@@ -77,7 +79,7 @@ public struct ELFImage: Sendable {
         guard data.count >= 4, data[0] == 0x7f, data[1] == 0x45, data[2] == 0x4c, data[3] == 0x46 else {
             throw .notELF(path)
         }
-        guard data.count >= 64 else { throw .truncated(path, "ELF header is \(data.count) of 64 bytes") }
+        guard data.count >= Self.headerSize else { throw .truncated(path, "ELF header is \(data.count) of 64 bytes") }
         guard data[4] == 2 else { throw .wrongArchitecture(path, data[4] == 1 ? "32-bit ELF" : "ELF class \(data[4])") }
         guard data[5] == 1 else { throw .wrongArchitecture(path, "big-endian ELF") }
         guard data[6] == 1 else { throw .corrupt(path, "ELF version \(data[6])") }

@@ -15,10 +15,14 @@ public protocol FileMapping: AnyObject, Sendable {
     /// A mapping of this file is gone (its pages freed): a System V segment
     /// removed while attached may go now.
     func mappingReleased()
+    /// The file's size now, for the pages beyond its end (SIGBUS); nil for
+    /// files whose mappings have no such end (System V segments).
+    func currentSize() -> UInt64?
 }
 
 extension FileMapping {
     public func mappingReleased() {}
+    public func currentSize() -> UInt64? { nil }
 }
 
 /// A host file whose pages a private mapping copies: its own host descriptor (so
@@ -58,6 +62,9 @@ public final class MappedFile: FileMapping, Equatable {
     /// the write, not by a page fault of the sentry's own copy (half the
     /// time for busybox's 2 MB here). Small ones are a plain pread.
     public func copy(offset: UInt64, length: UInt64, into memory: MemoryFile, at: UInt64) throws(Errno) {
+        // The size now, not at open: a page the file grew into since is read
+        // (and a host mapping of bytes the file no longer has would fault).
+        let size = currentSize().map { Int64(clamping: $0) } ?? self.size
         let inFile = UInt64(max(0, size - Int64(min(offset, UInt64(Int64.max)))))
         let count = Int(min(length, inFile))
         guard count > 0 else { return }
@@ -80,6 +87,12 @@ public final class MappedFile: FileMapping, Equatable {
     }
 
     public func sharedPages(offset: UInt64, length: UInt64) throws(Errno) -> UInt64? { nil }
+
+    public func currentSize() -> UInt64? {
+        var st = stat()
+        guard fstat(hostFD, &st) == 0 else { return nil }
+        return UInt64(max(0, st.st_size))
+    }
 
     public static func == (a: MappedFile, b: MappedFile) -> Bool { a === b }
 }

@@ -67,8 +67,14 @@ public final class MemoryManager: Sendable {
         /// The host mirror; nil until a runner attaches one (a forked mm is
         /// built by the parent's thread, mirrored by the child's).
         var space: AddressSpace?
+        /// Ranges the VMAs no longer let the guest touch, for a runner of
+        /// this mm to take out of the mirror (another process truncated a
+        /// file mapped here; only a runner may change the mirror).
+        var pendingUnmaps: [Range<GuestAddress>] = []
     }
     private let state: Mutex<State>
+    /// Set with `pendingUnmaps`: the runners' cheap look before each entry into guest code.
+    private let unmapsPending = Atomic<Bool>(false)
 
     /// Shared read-only file pages (exec of the same binary again).
     public let imageCache: ImageCache?
@@ -100,7 +106,10 @@ public final class MemoryManager: Sendable {
     public func attach(_ space: AddressSpace, clearing: Range<GuestAddress>? = nil) throws(PlatformError) {
         try state.withLock { (s: inout State) throws(PlatformError) in
             s.space = space
-            try space.map(s.vmas.vmas.map { ($0.range, $0.memOffset, $0.prot) }, clearing: clearing)
+            // Pages beyond a file's end stay out of the mirror (see VMA.fileEnd).
+            try space.map(s.vmas.vmas.compactMap { v in
+                v.accessibleEnd > v.start ? (v.start..<v.accessibleEnd, v.memOffset, v.prot) : nil
+            }, clearing: clearing)
         }
     }
 
@@ -191,9 +200,10 @@ public final class MemoryManager: Sendable {
             }
             if flags.contains(.fixed) { try unmapLocked(&s, range, mirror: false) }
             let backing: VMABacking = file.map { .file($0, offset: fileOffset) } ?? .anonymous
-            s.vmas.insert(VMA(range: range, prot: prot, maxProt: maxProt, shared: flags.contains(.shared),
-                              memOffset: off, backing: backing, name: name))
-            try mirror(&s) { (sp) throws(PlatformError) in try sp.map(range, fileOffset: off, prot: prot) }
+            let v = VMA(range: range, prot: prot, maxProt: maxProt, shared: flags.contains(.shared),
+                        memOffset: off, backing: backing, name: name, fileEnd: file.map(Self.fileEnd) ?? .max)
+            s.vmas.insert(v)
+            try mirrorVMA(&s, v)
             return start
         }
     }
@@ -203,6 +213,12 @@ public final class MemoryManager: Sendable {
     /// sandbox's RAM, with no swap of its own). Pages are otherwise charged
     /// when touched, and the OOM killer answers a sandbox over its memory.
     var commitLimit: UInt64 { min(Self.overcommitLimit, memory.limit) }
+
+    /// The page-aligned end of `file` now (.max: none, or none a page can reach).
+    static func fileEnd(_ file: any FileMapping) -> UInt64 {
+        guard let size = file.currentSize(), let end = GuestAddress(size).pageUp else { return .max }
+        return end.rawValue
+    }
 
     /// RAM plus swap of the host, in bytes (what OVERCOMMIT_GUESS compares one request with).
     static let overcommitLimit: UInt64 = {
@@ -325,7 +341,12 @@ public final class MemoryManager: Sendable {
             for v in s.vmas.overlapping(range) where !v.maxProt.isSuperset(of: prot) { throw .EACCES }
             if prot.contains(.write) { try unshareLocked(&s, range) }
             s.vmas.update(range) { $0.prot = prot }
-            try mirror(&s) { (sp) throws(PlatformError) in try sp.protect(range, prot: prot) }
+            let pieces = s.vmas.overlapping(range)
+            try mirror(&s) { (sp) throws(PlatformError) in
+                // Pages beyond a file's end are not in the mirror: protect around them.
+                if pieces.allSatisfy({ $0.accessibleEnd == $0.end }) { return try sp.protect(range, prot: prot) }
+                for p in pieces where p.accessibleEnd > p.start { try sp.protect(p.start..<p.accessibleEnd, prot: prot) }
+            }
         }
     }
 
@@ -450,7 +471,7 @@ public final class MemoryManager: Sendable {
         try unmapLocked(&s, src.range, mirror: dest != src.start)
         if dest != src.start { try unmapLocked(&s, moved.range, mirror: false) }
         s.vmas.insert(moved)
-        try mirror(&s) { (sp) throws(PlatformError) in try sp.map(moved.range, fileOffset: off, prot: moved.prot) }
+        try mirrorVMA(&s, moved)
     }
 
     /// madvise(2).
@@ -528,7 +549,128 @@ public final class MemoryManager: Sendable {
             _ = s.vmas.remove(v.range)
             memory.free(v.memOffset, v.length)
             s.vmas.insert(own)
-            try mirror(&s) { (sp) throws(PlatformError) in try sp.map(own.range, fileOffset: own.memOffset, prot: own.prot) }
+            try mirrorVMA(&s, own)
+        }
+    }
+
+    /// Mirrors `v`: its pages within the file mapped, those beyond the
+    /// file's end left out, so that touching them faults (see `fileFault`).
+    private func mirrorVMA(_ s: inout State, _ v: VMA) throws(Errno) {
+        let a = v.accessibleEnd
+        try mirror(&s) { (sp) throws(PlatformError) in
+            if a > v.start { try sp.map(v.start..<a, fileOffset: v.memOffset, prot: v.prot) }
+            if a < v.end { try sp.unmap(a..<v.end) }
+        }
+    }
+
+    // MARK: - Pages beyond a file's end
+
+    /// What a fault in guest code at an address of a file mapping means.
+    public enum FileFault: Sendable, Equatable {
+        /// Not a page beyond a file's end: the fault stands as the host reported it.
+        case none
+        /// Such a page, touched with an access its protection refuses: SIGSEGV, SEGV_ACCERR.
+        case refused
+        /// A page wholly beyond the file's end: SIGBUS, BUS_ADRERR.
+        case beyondEnd
+        /// The file has grown over the page since: now mapped, run the guest again.
+        case resolved
+    }
+
+    /// A guest fault at `addr`: in a page beyond its file's end as last seen,
+    /// the file is looked at again (filemap_fault and shmem_fault check
+    /// i_size at each fault). A page the file now reaches is filled (a
+    /// private mapping reads it from the file) and mirrored. An access the
+    /// mapping's protection refuses is no such fault: SIGSEGV comes first,
+    /// as access_error decides before the fault is handled; where the
+    /// platform cannot tell the access (ptrace), any protection but none
+    /// counts as allowing it.
+    public func fileFault(at addr: GuestAddress, access: Prot?) -> FileFault {
+        state.withLock { s in
+            guard let v = s.vmas.find(addr), addr >= v.accessibleEnd, case .file(let f, let o) = v.backing else { return .none }
+            guard !v.prot.isEmpty, access.map({ v.prot.isSuperset(of: $0) }) ?? true else { return .refused }
+            let newEnd = Self.fileEnd(f)
+            let (pageOffset, o1) = o.addingReportingOverflow(addr.pageDown - v.start)
+            guard !o1, newEnd > pageOffset else { return .beyondEnd }
+            do throws(Errno) { try extendLocked(&s, v, to: newEnd) } catch { return .beyondEnd }
+            return .resolved
+        }
+    }
+
+    /// `v`'s file now ends at `newEnd` (page-aligned), past where `v` saw it
+    /// end: the pages in between become accessible. Private ones are read
+    /// from the file afresh (what they held before a truncation is gone, as
+    /// truncate_pagecache drops private copies too); a shared mapping's are
+    /// the file's own pages already.
+    private func extendLocked(_ s: inout State, _ v: VMA, to newEnd: UInt64) throws(Errno) {
+        var grown = v
+        grown.fileEnd = newEnd
+        let range = v.accessibleEnd..<grown.accessibleEnd
+        guard !range.isEmpty else { return }
+        if !v.shared {
+            try unshareLocked(&s, range)
+            for p in s.vmas.overlapping(range) {
+                guard case .file(let f, let o) = p.backing else { continue }
+                memory.zero(p.memOffset, p.length)
+                try f.copy(offset: o, length: p.length, into: memory, at: p.memOffset)
+            }
+        }
+        s.vmas.update(v.range) { $0.fileEnd = newEnd }
+        let pieces = s.vmas.overlapping(range)
+        try mirror(&s) { (sp) throws(PlatformError) in
+            for p in pieces { try sp.map(p.range, fileOffset: p.memOffset, prot: p.prot) }
+        }
+    }
+
+    /// The file (`device`, `inode`) may have been truncated: the pages of
+    /// this mm's mappings of it now wholly beyond its end leave the mirror,
+    /// private copies included, as truncate_pagecache's unmap_mapping_range
+    /// (with even_cows) does; touching them is SIGBUS from now on. The VMAs
+    /// change at once (the sentry's own accesses fault from now on); the
+    /// mirror changes now if the caller is a runner of this mm (`runner`),
+    /// else at its runners' next entry into guest code (`applyPendingUnmaps`):
+    /// true if some wait for that, and the caller must kick them.
+    @discardableResult
+    public func fileShrank(device: UInt64, inode: UInt64, runner: Bool) -> Bool {
+        state.withLock { s in
+            var queued = false
+            for v in s.vmas.vmas {
+                guard case .file(let f, _) = v.backing, f.device == device, f.inode == inode else { continue }
+                let newEnd = Self.fileEnd(f)
+                guard newEnd < v.fileEnd else { continue }
+                var cut = v
+                cut.fileEnd = newEnd
+                let dropped = cut.accessibleEnd..<v.accessibleEnd
+                s.vmas.update(v.range) { $0.fileEnd = newEnd }
+                guard !dropped.isEmpty else { continue }
+                if runner {
+                    try? mirror(&s) { (sp) throws(PlatformError) in try sp.unmap(dropped) }
+                } else if s.space != nil {
+                    s.pendingUnmaps.append(dropped)
+                    unmapsPending.store(true, ordering: .releasing)
+                    queued = true
+                }
+            }
+            return queued
+        }
+    }
+
+    /// Called by a runner before it enters guest code: the mirror loses what
+    /// another process's truncation took from the VMAs. Only what is still
+    /// beyond a file's end goes (the file may have grown back, and a page
+    /// may have been mapped anew, since).
+    public func applyPendingUnmaps() {
+        guard unmapsPending.load(ordering: .acquiring) else { return }
+        state.withLock { s in
+            unmapsPending.store(false, ordering: .relaxed)
+            let ranges = s.pendingUnmaps
+            s.pendingUnmaps = []
+            for r in ranges {
+                for v in s.vmas.overlapping(r) where v.accessibleEnd < v.end {
+                    let hole = v.accessibleEnd..<v.end
+                    try? mirror(&s) { (sp) throws(PlatformError) in try sp.unmap(hole) }
+                }
+            }
         }
     }
 
@@ -565,8 +707,13 @@ public final class MemoryManager: Sendable {
             var cursor = r.address
             for v in s.vmas.overlapping(r.address..<GuestAddress(end)) {
                 guard v.start == cursor, write ? v.prot.contains(.write) : !v.prot.isEmpty else { return (out, total) }
-                out.append(UnsafeMutableRawBufferPointer(start: memory.pointer(v.memOffset), count: Int(v.length)))
-                total += Int(v.length)
+                // Pages beyond a file's end fault for the sentry too (EFAULT, as copy_to_user's fault).
+                let usable = v.accessibleEnd - v.start
+                if usable > 0 {
+                    out.append(UnsafeMutableRawBufferPointer(start: memory.pointer(v.memOffset), count: Int(usable)))
+                    total += Int(usable)
+                }
+                guard usable == v.length else { return (out, total) }
                 cursor = v.end
             }
             guard cursor.rawValue == wanted, !o else { return (out, total) }
@@ -639,7 +786,7 @@ public final class MemoryManager: Sendable {
     public func withWord<R>(_ addr: GuestAddress, write: Bool,
                             _ body: (UInt64, UnsafeMutableRawPointer) throws(Errno) -> R) throws(Errno) -> R {
         try state.withLock { (s: inout State) throws(Errno) -> R in
-            guard let v = s.vmas.find(addr), write ? v.prot.contains(.write) : !v.prot.isEmpty else { throw .EFAULT }
+            guard let v = s.vmas.find(addr), addr < v.accessibleEnd, write ? v.prot.contains(.write) : !v.prot.isEmpty else { throw .EFAULT }
             let off = v.offset(of: addr)
             return try body(off, memory.pointer(off))
         }
@@ -660,7 +807,7 @@ public final class MemoryManager: Sendable {
     /// Where a guest word lives in the memory file (futex keys).
     public func fileOffset(of addr: GuestAddress, write: Bool) throws(Errno) -> UInt64 {
         try state.withLock { (s: inout State) throws(Errno) -> UInt64 in
-            guard let v = s.vmas.find(addr), write ? v.prot.contains(.write) : !v.prot.isEmpty else { throw .EFAULT }
+            guard let v = s.vmas.find(addr), addr < v.accessibleEnd, write ? v.prot.contains(.write) : !v.prot.isEmpty else { throw .EFAULT }
             return v.offset(of: addr)
         }
     }

@@ -29,11 +29,16 @@ public struct VMA: Sendable, Equatable {
     public var dontCopy = false
     /// MADV_WIPEONFORK (VM_WIPEONFORK): a fork's child gets it empty.
     public var wipeOnFork = false
+    /// File mappings: the page-aligned file offset from which the file had
+    /// no bytes when last looked at (mmap, a fault, a truncation). Pages at
+    /// or past it are beyond end of file: not mirrored, so a touch faults
+    /// and is SIGBUS, as filemap_fault and shmem_fault answer. `.max`: no limit.
+    public var fileEnd: UInt64 = .max
 
     public init(range: Range<GuestAddress>, prot: Prot, maxProt: Prot = [.read, .write, .exec], shared: Bool = false,
-                memOffset: UInt64, backing: VMABacking = .anonymous, name: String? = nil) {
+                memOffset: UInt64, backing: VMABacking = .anonymous, name: String? = nil, fileEnd: UInt64 = .max) {
         self.range = range; self.prot = prot; self.maxProt = maxProt; self.shared = shared
-        self.memOffset = memOffset; self.backing = backing; self.name = name
+        self.memOffset = memOffset; self.backing = backing; self.name = name; self.fileEnd = fileEnd
     }
 
     public var start: GuestAddress { range.lowerBound }
@@ -42,6 +47,15 @@ public struct VMA: Sendable, Equatable {
 
     /// The memory-file offset of an address inside this VMA.
     public func offset(of a: GuestAddress) -> UInt64 { memOffset + (a - start) }
+
+    /// Where the pages backed by the file end: `end`, or the first page
+    /// beyond the file's end (see `fileEnd`).
+    public var accessibleEnd: GuestAddress {
+        guard fileEnd != .max, case .file(_, let o) = backing else { return end }
+        if fileEnd <= o { return start }
+        let n = fileEnd - o
+        return n >= length ? end : start + n
+    }
 
     /// The part of this VMA within `r` (which must overlap it).
     func slice(_ r: Range<GuestAddress>) -> VMA {
@@ -56,7 +70,7 @@ public struct VMA: Sendable, Equatable {
     /// Whether `next`, starting where this ends, continues it seamlessly.
     func canMerge(with next: VMA) -> Bool {
         guard end == next.start, prot == next.prot, maxProt == next.maxProt, shared == next.shared,
-              name == next.name, next.memOffset == memOffset + length,
+              name == next.name, fileEnd == next.fileEnd, next.memOffset == memOffset + length,
               dontCopy == next.dontCopy, wipeOnFork == next.wipeOnFork else { return false }
         switch (backing, next.backing) {
         case (.anonymous, .anonymous): return true
