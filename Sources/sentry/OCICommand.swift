@@ -19,6 +19,21 @@ struct OCICommand {
     static let initCommand = "oci-init"
     static let sharedWithNamedSandboxes: Set<String> = ["list", "kill", "checkpoint", "restore"]
 
+    /// Without global flags, whether a shared command is the OCI one: `kill` of
+    /// a container in the default state directory (podman calls it so), and
+    /// runc's own flags (`list -f json`, `checkpoint --image-path`).
+    static func isOCIForm(_ command: String, _ rest: [String]) -> Bool {
+        let flags = Set(rest.filter { $0.hasPrefix("-") }.map { splitFlag($0).name })
+        switch command {
+        case "kill":
+            guard let id = rest.first(where: { !$0.hasPrefix("-") }) else { return false }
+            return flags.contains("all") || flags.contains("a")
+                || FileManager.default.fileExists(atPath: defaultRoot + "/" + id)
+        case "list": return !flags.isDisjoint(with: ["f", "format", "q", "quiet"])
+        default: return !flags.isDisjoint(with: ["image-path", "work-path", "bundle", "b"])
+        }
+    }
+
     static var defaultRoot: String {
         if geteuid() == 0 { return "/run/sentry-oci" }
         if let xdg = getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }), !xdg.isEmpty { return xdg + "/sentry-oci" }
@@ -68,7 +83,7 @@ struct OCICommand {
             // list, kill, checkpoint and restore are also the named sandboxes'
             // commands (`sentry kill job1`): the OCI ones come after global
             // flags, as engines always pass --root.
-            if !sawGlobal && sharedWithNamedSandboxes.contains(command) { return nil }
+            if !sawGlobal && sharedWithNamedSandboxes.contains(command) && !isOCIForm(command, rest) { return nil }
         } else if command == "run" {
             let flags = rest.prefix(while: { $0.hasPrefix("-") && $0 != "--" })
             let bundle = flags.contains { splitFlag($0).name == "bundle" || splitFlag($0).name == "b" }
