@@ -366,10 +366,17 @@ public struct OCIConfig: Sendable {
                 notes.append("linux.resources.devices: not applied (the guest reaches no host device; the sentry's /dev serves its own)")
             case "memory":
                 if let m = try r.object(key) {
-                    for k in m.raw.keys where !(m.raw[k] is NSNull) {
-                        if k == "limit", let v = try m.int(k), v <= 0 { continue }
-                        if k == "swappiness" || k == "disableOOMKiller" { notes.append("linux.resources.memory.\(k): not applicable"); continue }
-                        throw OCIError("linux.resources.memory.\(k): memory limits are not supported by this sentry yet (podman: drop --memory)")
+                    for k in m.raw.keys.sorted() where !(m.raw[k] is NSNull) {
+                        switch k {
+                        case "limit":
+                            // The sandbox's --memory: past it the sentry's OOM killer ends the largest guest process.
+                            if let v = try m.int(k), v > 0 { sandbox.memory = UInt64(v) }
+                        case "swap", "reservation", "swappiness", "disableOOMKiller", "kernel", "kernelTCP", "useHierarchy":
+                            // The sentry has no swap of its own, no soft limits and no kernel memory to account.
+                            notes.append("linux.resources.memory.\(k): not applied (only the limit is; the sentry's OOM killer enforces it)")
+                        default:
+                            throw OCIError("linux.resources.memory.\(k): not supported (only the limit is)")
+                        }
                     }
                 }
             case "cpu":
@@ -384,9 +391,8 @@ public struct OCIConfig: Sendable {
                     }
                 }
             case "pids":
-                if let p = try r.object(key), let v = try p.int("limit"), v > 0 {
-                    throw OCIError("linux.resources.pids.limit \(v): process limits are not supported by this sentry yet (podman: --pids-limit 0)")
-                }
+                // The sandbox's --pids: fork and clone past it fail with EAGAIN, as the pids cgroup's.
+                if let p = try r.object(key), let v = try p.int("limit"), v > 0 { sandbox.pids = Int(clamping: v) }
             default:
                 if let o = r.raw[key], !(o is NSNull), !((o as? [String: Any])?.isEmpty ?? false), !((o as? [Any])?.isEmpty ?? false) {
                     throw OCIError("linux.resources.\(key): not supported (only memory and pids limits are)")
