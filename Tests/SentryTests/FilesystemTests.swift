@@ -11,6 +11,13 @@ import Testing
     static let tree = Harness.images.appendingPathComponent("fs/tree.sh").path
     static let env = ["PATH": "/usr/bin:/bin", "LANG": "C", "HOME": "/"]
 
+    /// busybox's arguments that run `command` with a new empty directory
+    /// under `parent` (inside the sandbox) as its last argument.
+    static func inFreshDirectory(_ parent: String, _ command: [String]) -> [String] {
+        let d = parent + "/fresh"
+        return ["sh", "-c", "mkdir \(d) && exec \"$@\" \(d)", "sh"] + command
+    }
+
     /// The native reference for tmpfs runs on the host's own tmpfs, so sizes
     /// and block counts are tmpfs's on both sides.
     static func hostTmpfsDirectory() -> String? {
@@ -30,13 +37,16 @@ import Testing
         let native = Harness.run("/bin/busybox", ["sh", Self.tree, hostDir], env: Self.env)
         #expect(native.status == 0, "natively: \(native.stderr)")
         for dir in ["/tmp", "/dev/shm"] {
-            let boxed = Harness.sandboxed(platform, "/bin/busybox", ["sh", Self.tree, dir], env: Self.env)
+            // A fresh directory of that tmpfs: the sandbox's /tmp may hold the mount
+            // points of host directories the sentry exposes (a checkout under /tmp).
+            let boxed = Harness.sandboxed(platform, "/bin/busybox", Self.inFreshDirectory(dir, ["/bin/busybox", "sh", Self.tree]), env: Self.env)
             #expect(boxed == native, "tree in \(dir) on \(platform.rawValue)")
         }
         // The calls themselves, errnos included.
         let ops = Harness.run(Harness.image("fsops"), [hostDir])
         #expect(ops.status == 0, "fsops natively: \(ops.stderr)")
-        #expect(Harness.sandboxed(platform, Harness.image("fsops"), ["/tmp"]) == ops, "fsops in /tmp on \(platform.rawValue)")
+        #expect(Harness.sandboxed(platform, "/bin/busybox", Self.inFreshDirectory("/tmp", [Harness.image("fsops")])) == ops,
+                "fsops in /tmp on \(platform.rawValue)")
     }
 
     /// Places are (mount, dentry) pairs: a cwd or an open file follows a
@@ -52,7 +62,7 @@ import Testing
         let script = Harness.images.appendingPathComponent("fs/names.sh").path
         let native = Harness.run("/bin/busybox", ["sh", script, hostDir], env: Self.env)
         #expect(native.stdout.hasSuffix("done\n"), "natively: \(native.stderr)")
-        let boxed = Harness.sandboxed(platform, "/bin/busybox", ["sh", script, "/tmp"], env: Self.env)
+        let boxed = Harness.sandboxed(platform, "/bin/busybox", Self.inFreshDirectory("/tmp", ["/bin/busybox", "sh", script]), env: Self.env)
         #expect(boxed == native, "names on \(platform.rawValue)")
     }
 

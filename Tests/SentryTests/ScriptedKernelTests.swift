@@ -25,6 +25,10 @@ import Syscalls
         let memory = try MemoryFile(size: 1 << 32)
         let platform = ScriptedPlatform(memory: memory, main: main)
         let vfs = try VFS(root: try HostFS(path: "/"), overlay: false, memory: memory)
+        // The images' directory where the host has it (a checkout under /tmp is
+        // otherwise hidden by the sandbox's own /tmp).
+        let bin = Harness.images.appendingPathComponent("bin").path
+        try vfs.bind(host: bin, at: bin, readOnly: true)
         let kernel = Kernel(platform: platform, memory: memory, layout: AddressLayout(top: GuestAddress(0x7fff_f000_0000)),
                             table: linuxAMD64, vfs: vfs, tracer: nil)
         let task = try kernel.start(path: Harness.image("hello"), argv: ["hello"], envp: [], cwd: "/")
