@@ -89,6 +89,19 @@ enum Harness {
 
     /// Why the host kernel cannot run guest `name` natively (the VM's
     /// tinyconfig kernel has no System V IPC and no devpts), nil if it can.
+    /// Whether the host's memfds report their holes (SEEK_DATA on shmem; a
+    /// kernel without CONFIG_SHMEM backs them by ramfs, all data): the
+    /// sentry's OOM killer measures guests by them.
+    static let memfdReportsHoles: Bool = {
+        let fd = sw_memfd("probe")
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard ftruncate(fd, 1 << 20) == 0 else { return false }
+        var b: UInt8 = 1
+        guard pwrite(fd, &b, 1, 0) == 1 else { return false }
+        return lseek(fd, 65536, 3 /* SEEK_DATA */) < 0 && errno == ENXIO
+    }()
+
     static func nativeKernelLacks(_ name: String) -> String? {
         switch name {
         case "sysvipc" where !FileManager.default.fileExists(atPath: "/proc/sysvipc/shm"):
@@ -98,6 +111,10 @@ enum Harness {
             return statfs("/dev/pts", &s) == 0 && s.f_type == 0x1cd1 /* DEVPTS_SUPER_MAGIC */ ? nil : "no devpts at /dev/pts in the host"
         case "procabi" where getuid() != 0:
             return "the native run needs root (set_tid's EEXIST, dropping to another user)"
+        case "sud" where !FileManager.default.fileExists(atPath: "/proc/sys/abi/vsyscall32"):
+            return "the host kernel has no IA32 emulation: its int $0x80 is a SIGSEGV, where sud.c compares an i386 call"
+        case "mqueue" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/mqueue"):
+            return "no POSIX message queues in the host kernel"
         default:
             return nil
         }
