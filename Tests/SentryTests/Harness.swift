@@ -113,6 +113,10 @@ enum Harness {
             return "the native run needs root (set_tid's EEXIST, dropping to another user)"
         case "sud" where !FileManager.default.fileExists(atPath: "/proc/sys/abi/vsyscall32"):
             return "the host kernel has no IA32 emulation: its int $0x80 is a SIGSEGV, where sud.c compares an i386 call"
+        case "x86abi" where !((try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8))?.contains("[vsyscall]") ?? false):
+            return "the host kernel has no vsyscall page (no X86_VSYSCALL_EMULATION): x86abi's vsyscall calls are a SIGSEGV there"
+        case "memedge" where !FileManager.default.fileExists(atPath: "/sys/kernel/mm/transparent_hugepage"):
+            return "no transparent huge pages in the host kernel (its MADV_HUGEPAGE is EINVAL)"
         case "mqueue" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/mqueue"):
             return "no POSIX message queues in the host kernel"
         default:
