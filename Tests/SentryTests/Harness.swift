@@ -102,6 +102,20 @@ enum Harness {
         return lseek(fd, 65536, 3 /* SEEK_DATA */) < 0 && errno == ENXIO
     }()
 
+    /// A /proc file's text (their size is 0, so read until EOF).
+    static func procText(_ path: String) -> String {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var out: [UInt8] = [], buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     static func nativeKernelLacks(_ name: String) -> String? {
         switch name {
         case "sysvipc" where !FileManager.default.fileExists(atPath: "/proc/sysvipc/shm"):
@@ -113,7 +127,7 @@ enum Harness {
             return "the native run needs root (set_tid's EEXIST, dropping to another user)"
         case "sud" where !FileManager.default.fileExists(atPath: "/proc/sys/abi/vsyscall32"):
             return "the host kernel has no IA32 emulation: its int $0x80 is a SIGSEGV, where sud.c compares an i386 call"
-        case "x86abi" where !((try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8))?.contains("[vsyscall]") ?? false):
+        case "x86abi" where !procText("/proc/self/maps").contains("[vsyscall]"):
             return "the host kernel has no vsyscall page (no X86_VSYSCALL_EMULATION): x86abi's vsyscall calls are a SIGSEGV there"
         case "memedge" where !FileManager.default.fileExists(atPath: "/sys/kernel/mm/transparent_hugepage"):
             return "no transparent huge pages in the host kernel (its MADV_HUGEPAGE is EINVAL)"
