@@ -131,6 +131,11 @@ enum Harness {
             return "the host kernel has no vsyscall page (no X86_VSYSCALL_EMULATION): x86abi's vsyscall calls are a SIGSEGV there"
         case "memedge" where !FileManager.default.fileExists(atPath: "/sys/kernel/mm/transparent_hugepage"):
             return "no transparent huge pages in the host kernel (its MADV_HUGEPAGE is EINVAL)"
+        case "dnotify" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/dir-notify-enable"):
+            return "no dnotify (CONFIG_DNOTIFY) in the host kernel"
+        case "procabi" where !FileManager.default.fileExists(atPath: "/proc/self/map_files"),
+             "procfmt" where !FileManager.default.fileExists(atPath: "/proc/self/map_files"):
+            return "no CONFIG_CHECKPOINT_RESTORE in the host kernel (kcmp, /proc/PID/map_files)"
         case "mqueue" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/mqueue"):
             return "no POSIX message queues in the host kernel"
         default:
