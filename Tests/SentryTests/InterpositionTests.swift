@@ -201,11 +201,3 @@ struct InterpositionUnitTests {
         }
     }
 }
-
-private extension Array {
-    func dropLastWhile(_ p: (Element) -> Bool) -> [Element] {
-        var a = self
-        while let l = a.last, p(l) { a.removeLast() }
-        return a
-    }
-}
