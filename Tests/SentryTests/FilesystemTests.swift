@@ -14,8 +14,8 @@ import Testing
     /// busybox's arguments that run `command` with a new empty directory
     /// under `parent` (inside the sandbox) as its last argument.
     static func inFreshDirectory(_ parent: String, _ command: [String]) -> [String] {
-        let d = parent + "/fresh"
-        return ["sh", "-c", "mkdir \(d) && exec \"$@\" \(d)", "sh"] + command
+        // mktemp: no fixed name, which a host directory exposed there could already hold.
+        return ["sh", "-c", "d=$(/bin/busybox mktemp -d \(parent)/t.XXXXXX) && exec \"$@\" \"$d\"", "sh"] + command
     }
 
     /// The native reference for tmpfs runs on the host's own tmpfs, so sizes
