@@ -149,13 +149,10 @@ import Syscalls
         // b's SIGCHLD may come before kill returns or after: b dies on its own thread.
         let lines = log.all
         #expect(lines.count == 6)
-        // Known bug this test found: a blocked wait4 woken by SIGCHLD can answer
-        // EINTR although the exited child is already a zombie (Linux's do_wait
-        // looks for the zombie before the pending signal); a later wait4 reaps it.
-        withKnownIssue("wait4 may return EINTR with the zombie already there", isIntermittent: true) {
-            #expect(Array(lines.prefix(2)) == ["SIGCHLD code=1 status=7", "wait4 a=true status=700"])
-            #expect(Array(lines.suffix(2)) == ["wait4 b=true status=9", "wait4 none=-10"])
-        }
+        // A blocked wait4 woken by SIGCHLD finds the zombie, not EINTR: the
+        // scan and the signal check are one look under the kernel lock.
+        #expect(Array(lines.prefix(2)) == ["SIGCHLD code=1 status=7", "wait4 a=true status=700"])
+        #expect(Array(lines.suffix(2)) == ["wait4 b=true status=9", "wait4 none=-10"])
         #expect(Set(lines.dropFirst(2).prefix(2)) == ["kill b=0", "SIGCHLD code=2 status=9"])
     }
 

@@ -26,9 +26,18 @@ extension Task {
     /// WNOHANG when nothing is ready; ECHILD when there is no such child.
     public func waitChild(_ req: WaitRequest) throws(Errno) -> WaitResult? {
         var found: WaitResult?
+        let noHang = req.options & WaitRequest.WNOHANG != 0
         _ = try block(on: [group.childEvents]) { () throws(Errno) in
-            found = try kernel.locked { () throws(Errno) -> WaitResult? in try pollChildrenLocked(req) }
-            return found != nil || req.options & WaitRequest.WNOHANG != 0
+            // The children and the pending signals in one look: a child that
+            // dies between them would leave its SIGCHLD to interrupt a wait
+            // whose zombie is already there (do_wait scans before it checks
+            // signal_pending; holding the lock closes the gap between them).
+            found = try kernel.locked { () throws(Errno) -> WaitResult? in
+                if let r = try pollChildrenLocked(req) { return r }
+                if !noHang && interruptedLocked { throw .ERESTARTSYS }
+                return nil
+            }
+            return found != nil || noHang
         }
         return found
     }
