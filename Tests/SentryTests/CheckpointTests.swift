@@ -258,7 +258,7 @@ import Testing
         _ = bg.wait()
         let i = Harness.run(Harness.sentry, ["inspect", s.image])
         #expect(i.status == 0, "\(i)")
-        for words in ["version 1", "on \(platform)", "pid 1 ppid 0", "pid 2 ppid 1", "3:pipe[0]r", "/tmp/ckptcount.log",
+        for words in ["version 1", "on \(platform)", "pid 1 ppid 0", "pid 2 ppid 1", "3:pipe[0]r", "/tmp/ckptcount-1.log",
                       "eventfd", "tmpfs      /tmp: 1 files", "zero pages skipped"] {
             #expect(i.stdout.contains(words), "\(words) in \(i.stdout)")
         }

@@ -70,7 +70,10 @@ int main(int argc, char **argv) {
     int sv[2];
     if (argc > 3 && strcmp(argv[3], "socket") == 0) socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 
-    int log = open("/tmp/ckptcount.log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+    // Per process: native runs of this test from several checkouts share the host's /tmp.
+    char logpath[64];
+    snprintf(logpath, sizeof logpath, "/tmp/ckptcount-%d.log", (int)getpid());
+    int log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
     int efd = eventfd(0, 0);
     uint64_t *table = calloc(4096, sizeof *table);
     uint64_t sum = 0;
@@ -99,7 +102,7 @@ int main(int argc, char **argv) {
     waitpid(child, &status, 0);
     close(log);
 
-    int in = open("/tmp/ckptcount.log", O_RDONLY);
+    int in = open(logpath, O_RDONLY);
     unsigned long fsum = 0, fbytes = 0;
     char buf[512];
     ssize_t n;
