@@ -270,14 +270,18 @@ public final class Kernel: @unchecked Sendable {
         let nr = task.regs.syscallNumber
         let args = task.regs.syscallArguments
         let entry = table[nr]
-        let (sud, seccomp) = task.attributes.withLock { ($0.syscallUserDispatch, $0.seccomp) }
+        // Two flags in the common case; the configurations (and the filter
+        // chain's reference) only for a task that has them.
+        let (sudOn, filtered) = task.attributes.withLock {
+            ($0.syscallUserDispatch.on, $0.seccomp.mode != Seccomp.SECCOMP_MODE_DISABLED)
+        }
         // syscall_rollback: what rax holds when SUD or seccomp stops a call.
         let rollback = SyscallOutcome.value(Int64(bitPattern: nr))
         // int $0x80 also stops under PTRACE_SYSEMU; its numbers are the i386 ABI's.
         let int80 = !SyscallABI.rcxHoldsReturnAddress(task.regs.raw) && Self.isInt80(task)
         let arch = int80 ? SeccompData.AUDIT_ARCH_I386 : SeccompData.AUDIT_ARCH_X86_64
-        if sud.on {
-            switch task.syscallUserDispatch(sud) {
+        if sudOn {
+            switch task.syscallUserDispatch(task.attributes.withLock { $0.syscallUserDispatch }) {
             case .proceed:
                 break
             case .dispatched:
@@ -299,8 +303,8 @@ public final class Kernel: @unchecked Sendable {
         let enosys = SyscallOutcome.value(-Int64(Errno.ENOSYS.rawValue))
         var outcome: SyscallOutcome
         var verdict = SeccompVerdict.run
-        if seccomp.mode != Seccomp.SECCOMP_MODE_DISABLED {
-            verdict = task.secureComputing(seccomp, nr: nr, args: args, arch: arch)
+        if filtered {
+            verdict = task.secureComputing(task.attributes.withLock { $0.seccomp }, nr: nr, args: args, arch: arch)
         }
         switch verdict {
         case .skip(let r):
