@@ -60,7 +60,7 @@ public final class ControlServer: @unchecked Sendable {
                     Glibc.close(c)
                 }
             }
-        } catch let e as Errno { throw .host("starting the control thread", e.rawValue) } catch { throw .host("starting the control thread", EAGAIN) }
+        } catch { throw .host("starting the control thread", error.rawValue) }
     }
 
     private static func handle(_ c: Int32, _ handler: (ControlRequest, (ControlResponse) -> Void) -> Void) {

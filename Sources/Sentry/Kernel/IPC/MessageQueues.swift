@@ -2,7 +2,7 @@ import Glibc
 
 /// A System V message queue (ipc/msg.c): typed messages in arrival order,
 /// bounded by `maxBytes` (msg_qbytes) in bytes and in count.
-final class MessageQueue: IPCObject {   // guarded by IPCNamespace.lock
+final class MessageQueue: IPCObject, @unchecked Sendable {   // guarded by IPCNamespace.lock
     var messages: [(type: Int64, text: [UInt8])] = []
     var bytes = 0
     var maxBytes = IPC.MSGMNB

@@ -2,7 +2,7 @@ import Glibc
 
 /// A System V semaphore set (ipc/sem.c): values, the pid of each one's last
 /// operation, and how many callers wait for an increase or for zero.
-final class SemaphoreSet: IPCObject {   // guarded by IPCNamespace.lock
+final class SemaphoreSet: IPCObject, @unchecked Sendable {   // guarded by IPCNamespace.lock
     var values: [Int32]
     var lastPIDs: [Int32]
     var waitingForIncrease: [Int32]

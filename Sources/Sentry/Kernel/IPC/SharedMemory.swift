@@ -4,7 +4,7 @@ import Glibc
 /// shmat maps (MAP_SHARED), so attachments in any process share its pages.
 /// Attachments are counted as Linux counts them, one per mapping: the
 /// segment's own hold on the run plus one per VMA are the run's owners.
-final class ShmSegment: IPCObject, FileMapping {   // mutable state guarded by IPCNamespace.lock
+final class ShmSegment: IPCObject, FileMapping, @unchecked Sendable {   // mutable state guarded by IPCNamespace.lock
     let memory: MemoryFile
     let size: UInt64
     /// The run: `size` rounded up to pages.
