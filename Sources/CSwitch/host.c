@@ -95,8 +95,16 @@ long sw_removexattr(const char *path, const char *name) {
     return removexattr(path, name) < 0 ? -errno : 0;
 }
 
+// glibc's getcpu goes through the vDSO: no system call.
 long sw_getcpu(unsigned *cpu, unsigned *node) {
-    return syscall(SYS_getcpu, cpu, node, NULL) < 0 ? -errno : 0;
+    return getcpu(cpu, node) < 0 ? -errno : 0;
+}
+
+// glibc's sched_getcpu reads the thread's own rseq area when glibc
+// registered one (2.35 and later do), else the vDSO.
+unsigned sw_current_cpu(void) {
+    int c = sched_getcpu();
+    return c < 0 ? 0 : (unsigned)c;
 }
 
 int sw_ppoll(struct pollfd *fds, unsigned long n, int64_t timeout_ns) {
@@ -147,6 +155,20 @@ long sw_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
     long r = syscall(SYS_futex, word, 0 /* FUTEX_WAIT */, expected, timeout_ns >= 0 ? &ts : NULL, NULL, 0);
     return r < 0 ? -errno : r;
 }
+
+long sw_futex_wake_private(uint32_t *word) {
+    long r = syscall(SYS_futex, word, 1 | 128 /* FUTEX_WAKE_PRIVATE */, 1, NULL, NULL, 0);
+    return r < 0 ? -errno : r;
+}
+
+long sw_futex_wait_private(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
+    struct timespec ts = { timeout_ns / 1000000000, timeout_ns % 1000000000 };
+    long r = syscall(SYS_futex, word, 0 | 128 /* FUTEX_WAIT_PRIVATE */, expected, timeout_ns >= 0 ? &ts : NULL, NULL, 0);
+    return r < 0 ? -errno : r;
+}
+
+uint32_t sw_atomic_or32(void *p, uint32_t bits) { return __atomic_fetch_or((uint32_t *)p, bits, __ATOMIC_SEQ_CST); }
+uint32_t sw_atomic_xchg32(void *p, uint32_t v) { return __atomic_exchange_n((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
 
 int sw_pidfd_open(pid_t pid) {
     long r = syscall(SYS_pidfd_open, pid, 0);

@@ -105,6 +105,13 @@ enum { SW_STATE_RUN = 1, SW_STATE_TRAP = 2, SW_STATE_REQUEST = 3, SW_STATE_DONE 
 // Shared (not private) futex operations on the sentry's view of an area.
 long sw_futex_wake(uint32_t *word);
 long sw_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+// Private futex operations on a word of the sentry's own (a task's waker):
+// no shared-mapping lookup. Each wakes one waiter / waits for a relative time (<0: none).
+long sw_futex_wake_private(uint32_t *word);
+long sw_futex_wait_private(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+// Atomic read-modify-write on a sentry word; each returns the old value.
+uint32_t sw_atomic_or32(void *p, uint32_t bits);
+uint32_t sw_atomic_xchg32(void *p, uint32_t v);
 // pidfd_open(2), and whether the process behind a pidfd has exited.
 int sw_pidfd_open(pid_t pid);
 int sw_pidfd_exited(int pidfd, int64_t timeout_ns);
@@ -185,6 +192,8 @@ int sw_setns_net(int fd);
 int sw_siginfo_value_int(const siginfo_t *info);
 // The CPU and NUMA node the calling host thread runs on.
 long sw_getcpu(unsigned *cpu, unsigned *node);
+// Just the CPU, as cheaply as the host allows (every return to an rseq guest asks).
+unsigned sw_current_cpu(void);
 
 // ppoll with a nanosecond timeout (-1: none); -errno on failure.
 

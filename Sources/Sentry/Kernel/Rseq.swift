@@ -85,7 +85,7 @@ extension Task {
     private func rseqNotifyResume(_ r: RseqRegistration) -> Bool {
         do {
             try rseqIPFixup(r)
-            let cpu = reportedCPU().cpu
+            let cpu = reportedCPU(nodeToo: false).cpu
             // The guest reads cpu_id at will; it is rewritten when it changes.
             if rseqCPU != cpu {
                 try mm.write(r.area + RseqABI.cpuIDStart, (cpu, cpu))
@@ -128,9 +128,9 @@ extension Task {
     /// The CPU the guest is told it runs on (getcpu, rseq's cpu_id): the
     /// host CPU of the task's sentry thread if the guest's affinity allows
     /// it, else the first CPU the guest allowed itself.
-    public func reportedCPU() -> (cpu: UInt32, node: UInt32) {
+    public func reportedCPU(nodeToo: Bool = true) -> (cpu: UInt32, node: UInt32) {
         var cpu: UInt32 = 0, node: UInt32 = 0
-        _ = sw_getcpu(&cpu, &node)
+        if nodeToo { _ = sw_getcpu(&cpu, &node) } else { cpu = sw_current_cpu() }
         if let mask = attributes.withLock({ $0.scheduling.affinity }), cpu >= 64 || mask & (1 << UInt64(cpu)) == 0 {
             cpu = UInt32(mask.trailingZeroBitCount)
         }

@@ -98,7 +98,7 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     var stubClock: (pid: Int32, base: Int64)?
     var sentryThreadClock: clockid_t?
 
-    let waker = Waker()
+    let waker = Waker(forTask: true)
     /// How restart_syscall continues an interrupted sleep (ERESTART_RESTARTBLOCK).
     public var restartBlock: (@Sendable (Task) throws(Errno) -> Int64)?
     /// What `restartBlock` does, as data a checkpoint can keep; nil for a
@@ -167,7 +167,7 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
             sleepingIn.withLock { $0 = nil }
             for q in queues { q.remove(waker) }
         }
-        var fds = hostFDs + [pollfd(fd: waker.fd, events: Int16(POLLIN), revents: 0)]
+        var fds = hostFDs
         while true {
             if try ready() { return .ready }
             let stop: Errno? = kernel.locked {
@@ -184,9 +184,7 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                 if timeout == 0 { return .timedOut }
             }
             voluntarySwitches.add(1, ordering: .relaxed)
-            let r = fds.withUnsafeMutableBufferPointer { sw_ppoll($0.baseAddress!, UInt($0.count), timeout) }
-            if r < 0 && r != -EINTR { throw Errno(-r) }
-            if fds[fds.count - 1].revents != 0 { waker.drain() }
+            try waker.sleep(timeout: timeout, hostFDs: &fds)
             for i in fds.indices { fds[i].revents = 0 }
         }
     }

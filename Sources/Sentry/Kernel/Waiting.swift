@@ -2,20 +2,47 @@ import CSwitch
 import Glibc
 import Synchronization
 
-/// How a blocked task's host thread is woken: an eventfd it polls, next to
-/// any host fds it waits on. A wake before the wait is not lost (the counter
-/// stays set), which is what makes register-then-check waits race free.
-public final class Waker: Sendable {
+/// How a blocked sentry thread is woken.
+///
+/// A plain waker is an eventfd its owner polls next to other host fds (the
+/// timer thread, the port forwarder): a wake before the wait is not lost,
+/// the counter stays set, which makes register-then-check waits race free.
+///
+/// A task's waker (`forTask`) is woken far more often, by every notify of a
+/// queue it is on and every signal sent to it, mostly while it is not asleep
+/// at all. So it keeps one word: a wake sets `pending` and makes a system
+/// call only if the owner sleeps (a private futex wake, or an eventfd write
+/// when it sleeps in ppoll on host fds as well); the owner sleeps only if no
+/// wake is pending. A lost wake-up would need a wake between the owner's
+/// check and its sleep, and that wake leaves `pending` set, which the sleep's
+/// compare-and-swap sees.
+public final class Waker: @unchecked Sendable {
+    // Sendable: `word` is only touched through atomic operations; `fd` is
+    // written once.
     public let fd: Int32
+    private let forTask: Bool
+    private let word: UnsafeMutablePointer<UInt32>
+    private static let pending: UInt32 = 1, onFutex: UInt32 = 2, inPoll: UInt32 = 4
 
-    init() {
+    init(forTask: Bool = false) {
         let fd = sw_eventfd()
         precondition(fd >= 0, "eventfd: \(Errno(-fd))")
         self.fd = fd
+        self.forTask = forTask
+        word = .allocate(capacity: 1)
+        word.initialize(to: 0)
     }
-    deinit { close(fd) }
+    deinit { close(fd); word.deallocate() }
 
     public func wake() {
+        guard forTask else { return signalFD() }
+        let old = sw_atomic_or32(word, Self.pending)
+        if old & Self.pending != 0 { return }
+        if old & Self.onFutex != 0 { _ = sw_futex_wake_private(word) }
+        if old & Self.inPoll != 0 { signalFD() }
+    }
+
+    private func signalFD() {
         var one: UInt64 = 1
         _ = Glibc.write(fd, &one, 8)
     }
@@ -23,6 +50,30 @@ public final class Waker: Sendable {
     func drain() {
         var v: UInt64 = 0
         _ = Glibc.read(fd, &v, 8)
+    }
+
+    /// A task's sleep (owner only): until a wake, `timeout` ns (-1: none)
+    /// or, with `hostFDs`, one of them ready. Returns at once if a wake is
+    /// pending; every return consumes the pending wake, and the caller
+    /// re-checks what it waits for.
+    func sleep(timeout: Int64, hostFDs: inout [pollfd]) throws(Errno) {
+        precondition(forTask)
+        let mode = hostFDs.isEmpty ? Self.onFutex : Self.inPoll
+        guard sw_atomic_cas32(word, 0, mode) != 0 else {
+            _ = sw_atomic_xchg32(word, 0)
+            return
+        }
+        defer { _ = sw_atomic_xchg32(word, 0) }
+        if mode == Self.onFutex {
+            let r = sw_futex_wait_private(word, mode, timeout)
+            if r < 0 && r != -Int(EAGAIN) && r != -Int(EINTR) && r != -Int(ETIMEDOUT) { throw Errno(Int32(-r)) }
+            return
+        }
+        hostFDs.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+        defer { hostFDs.removeLast() }
+        let r = hostFDs.withUnsafeMutableBufferPointer { sw_ppoll($0.baseAddress!, UInt($0.count), timeout) }
+        if r < 0 && r != -EINTR { throw Errno(-r) }
+        if hostFDs[hostFDs.count - 1].revents != 0 { drain() }
     }
 }
 
