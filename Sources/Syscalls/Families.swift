@@ -42,8 +42,7 @@ public let syscallFamilies: [SyscallFamily] = [
         mmap munmap mprotect brk mremap msync mincore madvise mlock mlock2 munlock mlockall munlockall memfd_create \
         remap_file_pages membarrier process_madvise userfaultfd memfd_secret pkey_mprotect pkey_alloc pkey_free
         """),
-    SyscallFamily("NUMA memory policy", "mbind set_mempolicy get_mempolicy migrate_pages move_pages set_mempolicy_home_node",
-                  refused: "the host places the sentry's memory; a kernel without CONFIG_NUMA answers ENOSYS"),
+    SyscallFamily("NUMA memory policy", "mbind set_mempolicy get_mempolicy migrate_pages move_pages set_mempolicy_home_node"),
     SyscallFamily("processes", """
         clone clone3 fork vfork execve execveat exit exit_group wait4 waitid set_tid_address set_robust_list \
         get_robust_list kcmp pidfd_open pidfd_send_signal pidfd_getfd process_mrelease getpid getppid gettid getpgid \

@@ -185,7 +185,7 @@ enum MemoryLocking {
     }
 
     /// One byte per page of `r` (page-aligned, mapped): 1 where the memory file holds data.
-    private static func residency(_ t: Task, _ r: Range<UInt64>) -> [UInt8] {
+    static func residency(_ t: Task, _ r: Range<UInt64>) -> [UInt8] {
         let start = r.lowerBound, end = r.upperBound
         let pages = Int((end - start) / page)
         var vec = [UInt8](repeating: 0, count: pages)

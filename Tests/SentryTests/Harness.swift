@@ -121,7 +121,7 @@ enum Harness {
     /// comparisons need (IA32 emulation, mqueue, dnotify, THP, checkpoint/restore
     /// interfaces, shmem accounting).
     static var inPatchedVM: Bool { platforms.contains { $0.kind == .vmexec } }
-    static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom"]
+    static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom", "mempolicy"]
 
     static func nativeKernelLacks(_ name: String) -> String? {
         if inPatchedVM && vmLacks.contains(name) {
@@ -146,6 +146,8 @@ enum Harness {
         case "procabi" where !FileManager.default.fileExists(atPath: "/proc/self/map_files"),
              "procfmt" where !FileManager.default.fileExists(atPath: "/proc/self/map_files"):
             return "no CONFIG_CHECKPOINT_RESTORE in the host kernel (kcmp, /proc/PID/map_files)"
+        case "mempolicy" where procText("/sys/devices/system/node/possible") != "0\n":
+            return "the host is not a one-node NUMA machine (CONFIG_NUMA with node 0 alone), which is what the sandbox shows"
         case "mqueue" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/mqueue"):
             return "no POSIX message queues in the host kernel"
         default:

@@ -9,10 +9,11 @@ import Syscalls
 struct StraceTableTests {
     /// Numbers strace itself prints in hex: an IPC key, mmap's offset, futex's
     /// val3 bitset, futex_waitv's flags (none defined), rseq's length and
-    /// signature, an ioctl argument whose request strace does not know, ioperm's first port.
+    /// signature, an ioctl argument whose request strace does not know, ioperm's first port,
+    /// set_mempolicy_home_node's flags (none defined).
     static let hexInStrace: [String: [Int]] = [
         "mmap": [5], "shmget": [0], "semget": [0], "msgget": [0], "ioctl": [2], "futex": [5], "futex_waitv": [2],
-        "rseq": [1, 3], "ioperm": [0],
+        "rseq": [1, 3], "ioperm": [0], "set_mempolicy_home_node": [3],
     ]
 
     /// Arguments strace decodes and the sentry still prints as raw hex:
@@ -27,6 +28,7 @@ struct StraceTableTests {
         "openat2": [2], "pidfd_getfd": [2], "epoll_pwait2": [1], "futex": [3, 4], "clock_nanosleep": [1],
         "get_robust_list": [1, 2], "rt_tgsigqueueinfo": [3], "capget": [1], "capset": [1], "mincore": [2],
         "seccomp": [2],   // strace prints the BPF program, the action or the sizes it points at
+        "move_pages": [2, 3, 4],   // the page, node and status arrays
     ]
 
     @Test func everyImplementedArgumentIsDecodedOrListed() {

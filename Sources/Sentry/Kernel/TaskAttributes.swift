@@ -19,6 +19,9 @@ public struct TaskAttributes: Sendable {
     public var syscallUserDispatch = SyscallUserDispatch()
     /// seccomp mode and filters: inherited by every child, kept across execve.
     public var seccomp = SeccompState()
+    /// set_mempolicy(2)'s policy (nil: the default): inherited by children,
+    /// kept across execve, which is how numactl hands it to a program.
+    public var memoryPolicy: MemoryPolicy?
 
     public static let defaultTimerSlack: UInt64 = 50_000
     public static let commLength = 16   // TASK_COMM_LEN, NUL included

@@ -474,6 +474,47 @@ public final class MemoryManager: Sendable {
         try mirrorVMA(&s, moved)
     }
 
+    /// mbind(2)'s range work (do_mbind after its checks): `policy` on every
+    /// VMA of `range`. A hole at either end or between VMAs is EFAULT, unless
+    /// the policy is the default (MPOL_MF_DISCONTIG_OK); a range wholly in a
+    /// hole is EFAULT either way.
+    public func setPolicy(_ policy: MemoryPolicy?, on range: Range<GuestAddress>) throws(Errno) {
+        try state.withLock { (s: inout State) throws(Errno) in
+            let vs = s.vmas.overlapping(range)
+            guard !vs.isEmpty else { throw .EFAULT }
+            if policy != nil && !s.vmas.isFullyMapped(range) { throw .EFAULT }
+            s.vmas.update(range) { $0.policy = policy }
+        }
+    }
+
+    /// set_mempolicy_home_node over `range`: VMAs without a policy are left
+    /// alone; one whose policy is neither BIND nor PREFERRED_MANY stops the
+    /// walk with EOPNOTSUPP (those before it keep their new home); ENOENT if
+    /// no VMA had a policy.
+    public func setHomeNode(_ node: UInt64, on range: Range<GuestAddress>) throws(Errno) {
+        try state.withLock { (s: inout State) throws(Errno) in
+            var result: Errno? = .ENOENT
+            for v in s.vmas.overlapping(range) {
+                guard var p = v.policy else { continue }
+                guard p.mode == MemoryPolicy.MPOL_BIND || p.mode == MemoryPolicy.MPOL_PREFERRED_MANY else {
+                    result = .EOPNOTSUPP
+                    break
+                }
+                p.homeNode = node
+                s.vmas.update(v.range) { $0.policy = p }
+                result = nil
+            }
+            if let result { throw result }
+        }
+    }
+
+    /// The VMA policy at `addr` (get_mempolicy with MPOL_F_ADDR): EFAULT
+    /// where nothing is mapped; .some(nil) for a VMA without one.
+    public func policy(at addr: GuestAddress) throws(Errno) -> MemoryPolicy? {
+        guard let v = state.withLock({ $0.vmas.find(addr) }) else { throw .EFAULT }
+        return v.policy
+    }
+
     /// madvise(2).
     public func advise(_ addr: GuestAddress, length: UInt64, advice: Int32) throws(Errno) {
         guard addr.isPageAligned, let len = GuestAddress(length).pageUp?.rawValue else { throw .EINVAL }

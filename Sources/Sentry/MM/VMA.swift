@@ -34,6 +34,8 @@ public struct VMA: Sendable, Equatable {
     /// or past it are beyond end of file: not mirrored, so a touch faults
     /// and is SIGBUS, as filemap_fault and shmem_fault answer. `.max`: no limit.
     public var fileEnd: UInt64 = .max
+    /// mbind(2)'s policy for this range; nil: the task's own applies.
+    public var policy: MemoryPolicy?
 
     public init(range: Range<GuestAddress>, prot: Prot, maxProt: Prot = [.read, .write, .exec], shared: Bool = false,
                 memOffset: UInt64, backing: VMABacking = .anonymous, name: String? = nil, fileEnd: UInt64 = .max) {
@@ -71,7 +73,7 @@ public struct VMA: Sendable, Equatable {
     func canMerge(with next: VMA) -> Bool {
         guard end == next.start, prot == next.prot, maxProt == next.maxProt, shared == next.shared,
               name == next.name, fileEnd == next.fileEnd, next.memOffset == memOffset + length,
-              dontCopy == next.dontCopy, wipeOnFork == next.wipeOnFork else { return false }
+              dontCopy == next.dontCopy, wipeOnFork == next.wipeOnFork, policy == next.policy else { return false }
         switch (backing, next.backing) {
         case (.anonymous, .anonymous): return true
         case let (.file(f1, o1), .file(f2, o2)):

@@ -131,6 +131,10 @@ public enum ArgFormat: Sendable {
     case siginfoOut              // out: {si_signo=SIGCHLD, si_code=CLD_EXITED, ...}
     case fdSet(nfdsArg: Int)     // select's sets at entry: [0 3]
     case pselectSigmask          // {sigmask=[USR1], sigsetsize=8}
+    case mempolicyMode           // MPOL_BIND|MPOL_F_STATIC_NODES
+    case mempolicyOut            // out: [MPOL_DEFAULT] (a node with MPOL_F_NODE, printed as a mode as strace does)
+    case nodemask(maxnodeArg: Int)     // in: [0x00000000000001, 0000000000000000]
+    case nodemaskOut(maxnodeArg: Int)  // out: the same
 
     var isOutput: Bool {
         switch self {
@@ -138,7 +142,7 @@ public enum ArgFormat: Sendable {
              .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut, .waitStatusOut,
              .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .mqAttrOut, .itimervalOut, .timezoneOut,
              .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args,
-             .itimerspecOut, .statfsOut, .siginfoOut:
+             .itimerspecOut, .statfsOut, .siginfoOut, .mempolicyOut, .nodemaskOut:
             return true
         default: return false
         }
@@ -149,7 +153,7 @@ extension ArgFormat {
     /// An output strace prints after a failure too (nanosleep's remaining time after EINTR).
     var printsOnFailure: Bool {
         switch self {
-        case .remainingOut, .cloneParentTID, .clone3Args: true
+        case .remainingOut, .cloneParentTID, .clone3Args, .nodemaskOut: true   // a node mask: "[]" when empty, whatever the outcome
         default: false
         }
     }

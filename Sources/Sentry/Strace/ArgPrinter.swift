@@ -217,6 +217,21 @@ struct ArgPrinter {
             return "{si_signo=\(Signal(si.0).straceName), si_code=\(Tracer.codeName(info)), si_pid=\(si.4), si_uid=\(si.5), "
                 + "si_status=\(Signal(si.0) == .SIGCHLD && si.2 != 1 ? Signal(si.6).straceName : String(si.6)), si_utime=\(si.8), si_stime=\(si.9)}"
         case .fdSet(let n): return fdSet(v, nfds: Int(Int32(truncatingIfNeeded: args[n])))
+        case .mempolicyMode:
+            // A known mode, then its flags; else the flags, then the rest in hex (strace's order).
+            let v32 = UInt64(UInt32(truncatingIfNeeded: v))
+            let flagBits = Decode.flags(v32 & 0xe000, Decode.mempolicyFlags, zero: "")
+            if let mode = Decode.mempolicyModes[v32 & ~0xe000] { return flagBits.isEmpty ? mode : mode + "|" + flagBits }
+            let rest = "0x" + String(v32 & ~0xe000, radix: 16)
+            return flagBits.isEmpty ? rest : flagBits + "|" + rest
+        case .mempolicyOut:
+            guard result >= 0, let m = read(v, Int32.self) else { return hexOrNull(v) }
+            return "[" + Decode.named(UInt64(UInt32(bitPattern: m)), Decode.mempolicyModes) + "]"
+        case .nodemask(let m):
+            return nodemask(v, maxnode: args[m])
+        case .nodemaskOut(let m):
+            guard result >= 0 || (v != 0 && args[m] == 0) else { return hexOrNull(v) }
+            return nodemask(v, maxnode: args[m])
         case .pselectSigmask:
             guard let d = read(v, (UInt64, UInt64).self) else { return hexOrNull(v) }
             let mask = d.0 == 0 ? "NULL" : (read(d.0, UInt64.self).map { Decode.sigset($0) } ?? hexOrNull(d.0))
@@ -418,6 +433,25 @@ struct ArgPrinter {
             guard let m = read(v, UInt64.self) else { return hexOrNull(v) }
             return "[" + (0..<64).filter { m & (1 << UInt64($0)) != 0 }.map(String.init).joined(separator: " ") + "]"
         }
+    }
+
+    /// A node mask of `maxnode` bits as strace prints it: one word per 64
+    /// bits but the last, each 16 characters wide ("%#016lx").
+    private func nodemask(_ a: UInt64, maxnode: UInt64) -> String {
+        if a == 0 { return "NULL" }
+        let words = (maxnode &+ 62) / 64
+        if maxnode != 0 && words == 0 { return hexOrNull(a) }
+        if words == 0 { return "[]" }
+        // As strace's arrays: 32 elements at most, then "...".
+        let shown = Int(min(words, 32))
+        guard let b = try? mm.copyIn(GuestAddress(a), shown * 8) else { return hexOrNull(a) }
+        let ws = b.withUnsafeBytes { p in (0..<shown).map { p.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
+        let items = ws.map { w -> String in
+            if w == 0 { return String(repeating: "0", count: 16) }
+            let hex = String(w, radix: 16)
+            return "0x" + String(repeating: "0", count: max(0, 14 - hex.count)) + hex
+        }
+        return "[" + (items + (words > 32 ? ["..."] : [])).joined(separator: ", ") + "]"
     }
 
     /// A sockaddr as strace shows it, for the families the sentry serves.

@@ -26,6 +26,12 @@ enum Decode {
     }
     private typealias C = SocketConstants
 
+    static let mempolicyModes: [UInt64: String] = [
+        0: "MPOL_DEFAULT", 1: "MPOL_PREFERRED", 2: "MPOL_BIND", 3: "MPOL_INTERLEAVE", 4: "MPOL_LOCAL", 5: "MPOL_PREFERRED_MANY",
+    ]
+    static let mempolicyFlags: [(UInt64, String)] = [
+        (1 << 15, "MPOL_F_STATIC_NODES"), (1 << 14, "MPOL_F_RELATIVE_NODES"), (1 << 13, "MPOL_F_NUMA_BALANCING"),
+    ]
     static let addressFamilies: [UInt64: String] = table([
         bit(C.AF_UNSPEC, "AF_UNSPEC"), bit(C.AF_UNIX, "AF_UNIX"), bit(C.AF_INET, "AF_INET"), bit(C.AF_INET6, "AF_INET6"),
         bit(C.AF_NETLINK, "AF_NETLINK"), bit(C.AF_PACKET, "AF_PACKET"),
