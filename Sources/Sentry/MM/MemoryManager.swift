@@ -116,8 +116,11 @@ public final class MemoryManager: Sendable {
     /// fork(2)'s copy (dup_mmap): shared memory stays shared; private
     /// memory is shared copy-on-write, its run of the memory file owned by
     /// both sides and mirrored without write access in both, until a write
-    /// gives the writer its own copy (`breakCOWLocked`). The copy has no host
-    /// mirror yet. Called by a runner of this mm.
+    /// gives the writer its own copy (`breakCOWLocked`). A writable mapping
+    /// holding no more than one granule of pages is copied instead: the
+    /// child would copy that much at its first write anyway, and each side
+    /// is spared a fault round trip (a shell's stack, data and small heap).
+    /// The copy has no host mirror yet. Called by a runner of this mm.
     public func fork() throws(Errno) -> MemoryManager {
         let child = MemoryManager(memory: memory, space: nil, layout: layout, imageCache: imageCache, hostPages: hostPages)
         // membarrier registrations belong to the mm and are copied with it.
@@ -126,7 +129,13 @@ public final class MemoryManager: Sendable {
             // This side loses write access first: a write by another thread
             // of this mm from now on faults, waits for this lock and copies,
             // so the child sees memory as it was at this moment.
-            try writeProtectForForkLocked(&s)
+            var small = Set<GuestAddress>()
+            // (Counting a large mapping's pages would walk all of them: those are shared.)
+            for v in s.vmas.vmas where !v.dontCopy && !v.wipeOnFork && !v.shared && v.prot.contains(.write)
+                && v.length <= 256 * Self.cowGranule && memory.residentBytes(v.memOffset, v.length) <= Self.cowGranule {
+                small.insert(v.start)
+            }
+            try writeProtectForForkLocked(&s, except: small)
             var copied = VMASet()
             defer { child.state.withLock { $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk } }
             for v in s.vmas.vmas where !v.dontCopy {
@@ -134,6 +143,13 @@ public final class MemoryManager: Sendable {
                 if v.wipeOnFork {
                     c.memOffset = try memory.allocate(v.length)   // handed out zeroed
                     c.cow = false
+                } else if small.contains(v.start) {
+                    c.memOffset = try memory.allocate(v.length)
+                    c.cow = false
+                    do throws(Errno) { try memory.copyData(from: v.memOffset, to: c.memOffset, length: v.length) } catch {
+                        memory.free(c.memOffset, v.length)
+                        throw error
+                    }
                 } else {
                     memory.retain(v.memOffset, v.length)
                     c.cow = !v.shared
@@ -148,8 +164,8 @@ public final class MemoryManager: Sendable {
     /// takes write access from its mirror (one mprotect per stretch of
     /// adjacent writable mappings: the host keeps the pages mapped, as
     /// copy_present_pte write-protects the parent's page table entries).
-    private func writeProtectForForkLocked(_ s: inout State) throws(Errno) {
-        let marked = s.vmas.vmas.filter { !$0.shared && !$0.dontCopy && !$0.wipeOnFork && !$0.cow }
+    private func writeProtectForForkLocked(_ s: inout State, except copied: Set<GuestAddress>) throws(Errno) {
+        let marked = s.vmas.vmas.filter { !$0.shared && !$0.dontCopy && !$0.wipeOnFork && !$0.cow && !copied.contains($0.start) }
         var stretches: [(range: Range<GuestAddress>, prot: Prot)] = []
         for v in marked where v.prot.contains(.write) && v.accessibleEnd > v.start {
             let r = v.start..<v.accessibleEnd, p = v.prot.subtracting(.write)
