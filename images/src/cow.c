@@ -4,6 +4,7 @@
 // through mprotect, madvise, mremap and munmap; shared memory stays shared;
 // vfork shares everything. Each line is compared with the native run.
 // `cow bigfork MB`: times a fork of MB MiB of touched memory (stderr only).
+// `cow readers MB`: a child reading its parent's MB MiB (see readingChild).
 #define _GNU_SOURCE
 #include <linux/futex.h>
 #include <pthread.h>
@@ -232,8 +233,31 @@ static void bigFork(size_t mb) {
             (t2.tv_sec - t0.tv_sec) * 1e3 + (t2.tv_nsec - t0.tv_nsec) / 1e6);
 }
 
+// A child that only reads its parent's MB MiB: under --memory smaller
+// than twice that, both live, since a page is counted once until copied.
+static void readingChild(size_t mb) {
+    size_t n = mb << 20;
+    char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) { perror("mmap"); exit(1); }
+    memset(p, 1, n);
+    pid_t pid = fork();
+    if (pid == 0) {
+        size_t sum = 0;
+        for (size_t i = 0; i < n; i += 512) sum += (unsigned char)p[i];
+        printf("child read %zu\n", sum);
+        fflush(stdout);
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    printf("child %s %d\n", WIFEXITED(st) ? "exit" : "killed by signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    memset(p, 2, n);
+    printf("parent wrote its %zu MiB\n", mb);
+}
+
 int main(int argc, char **argv) {
     if (argc > 2 && strcmp(argv[1], "bigfork") == 0) { bigFork((size_t)atol(argv[2])); return 0; }
+    if (argc > 2 && strcmp(argv[1], "readers") == 0) { readingChild((size_t)atol(argv[2])); return 0; }
     setvbuf(stdout, NULL, _IOLBF, 0);
     turns();
     kernelWrites();
