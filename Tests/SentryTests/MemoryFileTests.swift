@@ -22,6 +22,26 @@ struct MemoryFileTests {
         #expect(m.freeBytes == total)
     }
 
+    /// A copy-on-write break asks for the run next to its neighbour's copy:
+    /// given when free (a fresh hole or a freed chunk, which reads as zeros),
+    /// anywhere else when taken.
+    @Test func preferredRunsAreGivenWhenFree() throws {
+        let m = try MemoryFile(size: 1 << 20)
+        let total = m.freeBytes
+        let page: UInt64 = 4096
+        let a = try m.allocate(page)
+        #expect(try m.allocate(page, preferring: a + 4 * page) == a + 4 * page)
+        let b = try m.allocate(2 * page, preferring: a)          // taken: elsewhere
+        #expect(b != a && b != a + 4 * page)
+        [UInt8](repeating: 7, count: 16).withUnsafeBytes { m.write(at: a, $0) }
+        m.free(a, page)                                           // kept with its pages
+        #expect(try m.allocate(page, preferring: a) == a)
+        #expect(m.pointer(a).load(as: UInt8.self) == 0)
+        #expect(try m.allocate(page, preferring: (1 << 20) - page) == (1 << 20) - page)   // the last page
+        m.free(a, page); m.free(a + 4 * page, page); m.free(b, 2 * page); m.free((1 << 20) - page, page)
+        #expect(m.freeBytes == total)
+    }
+
     /// A freed chunk keeps its pages for reuse, but whoever gets it next
     /// sees zeros: no guest's bytes reach another guest.
     @Test func reusedChunksReadAsZeros() throws {

@@ -254,7 +254,15 @@ final class GuestCPU: @unchecked Sendable {
 
     func write(_ addr: UInt64, _ bytes: [UInt8]) {
         for (i, b) in bytes.enumerated() {
-            guard let off = context.space?.offset(of: addr + UInt64(i), .write) else { preconditionFailure("guest write to unmapped \(addr)") }
+            let a = addr + UInt64(i)
+            // A page mapped without write access (copy-on-write after a
+            // fork): a write fault, as the CPU takes, then the write again.
+            if context.space?.offset(of: a, .write) == nil, context.space?.offset(of: a, .read) != nil {
+                context.cond.lock()
+                context.post(.fault(.SIGSEGV, address: GuestAddress(a), code: SignalInfo.SEGV_ACCERR, access: .write))
+                context.cond.unlock()
+            }
+            guard let off = context.space?.offset(of: a, .write) else { preconditionFailure("guest write to unmapped \(addr)") }
             context.platform.memory.pointer(off).storeBytes(of: b, as: UInt8.self)
         }
     }

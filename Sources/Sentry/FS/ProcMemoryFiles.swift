@@ -22,26 +22,34 @@ extension ProcFS {
 
     /// The counters __show_smap prints, in kB, for `bytes` of a mapping.
     /// Every page of an accessible mapping counts as resident (the sentry
-    /// does not track which pages the host has faulted in).
-    static func smapCounters(_ vmas: [VMA], rollup: Bool) -> String {
+    /// does not track which pages the host has faulted in). Private memory
+    /// still shared copy-on-write with `owners` processes counts as
+    /// Shared_Dirty, and 1/owners of it in Pss, as its pages' mapcount makes
+    /// Linux count them.
+    static func smapCounters(_ vmas: [VMA], rollup: Bool, owners: (VMA) -> Int) -> String {
         var rss: UInt64 = 0, privateDirty: UInt64 = 0, privateClean: UInt64 = 0, sharedClean: UInt64 = 0, anon: UInt64 = 0
+        var sharedDirty: UInt64 = 0, pss: UInt64 = 0
         var pssAnon: UInt64 = 0, pssFile: UInt64 = 0, pssShmem: UInt64 = 0
         for v in vmas where !v.prot.isEmpty {
             rss += v.length
             let isFile: Bool
             if case .file = v.backing { isFile = true } else { isFile = false }
-            if v.shared { sharedClean += v.length; pssShmem += isFile ? 0 : v.length; pssFile += isFile ? v.length : 0 }
-            else if isFile && !v.prot.contains(.write) { privateClean += v.length; pssFile += v.length }
-            else { privateDirty += v.length; anon += v.length; pssAnon += v.length }
+            if v.shared { sharedClean += v.length; pssShmem += isFile ? 0 : v.length; pssFile += isFile ? v.length : 0; pss += v.length }
+            else if isFile && !v.prot.contains(.write) { privateClean += v.length; pssFile += v.length; pss += v.length }
+            else {
+                let n = UInt64(max(1, v.cow ? owners(v) : 1))
+                if n > 1 { sharedDirty += v.length } else { privateDirty += v.length }
+                anon += v.length; pssAnon += v.length / n; pss += v.length / n
+            }
         }
         func line(_ name: String, _ bytes: UInt64, width: Int = 8) -> String {
             name + String(bytes >> 10).leftPadded(width) + " kB\n"
         }
-        var out = line("Rss:            ", rss) + line("Pss:            ", rss) + line("Pss_Dirty:      ", privateDirty)
+        var out = line("Rss:            ", rss) + line("Pss:            ", pss) + line("Pss_Dirty:      ", pssAnon)
         if rollup {
             out += line("Pss_Anon:       ", pssAnon) + line("Pss_File:       ", pssFile) + line("Pss_Shmem:      ", pssShmem)
         }
-        out += line("Shared_Clean:   ", sharedClean) + line("Shared_Dirty:   ", 0) + line("Private_Clean:  ", privateClean)
+        out += line("Shared_Clean:   ", sharedClean) + line("Shared_Dirty:   ", sharedDirty) + line("Private_Clean:  ", privateClean)
             + line("Private_Dirty:  ", privateDirty) + line("Referenced:     ", rss) + line("Anonymous:      ", anon)
             + line("LazyFree:       ", 0) + line("AnonHugePages:  ", 0) + line("ShmemPmdMapped: ", 0)
             + line("FilePmdMapped:  ", 0) + line("Shared_Hugetlb: ", 0) + line("Private_Hugetlb: ", 0, width: 7)
@@ -67,7 +75,7 @@ extension ProcFS {
             out += line + "\n"
             out += "Size:           " + String((end - start) >> 10).leftPadded(8) + " kB\n"
             out += "KernelPageSize:        4 kB\nMMUPageSize:           4 kB\n"
-            out += smapCounters(parts, rollup: false)
+            out += smapCounters(parts, rollup: false, owners: { mm.memory.owners($0.memOffset, $0.length) })
             out += "THPeligible:    0\n"
             out += vmFlags(first)
         }
@@ -80,7 +88,7 @@ extension ProcFS {
         guard let first = vmas.first, let last = vmas.last else { return "" }
         func hex8(_ v: UInt64) -> String { String(v, radix: 16).leftPadded(8, "0") }
         let head = hex8(first.start.rawValue) + "-" + hex8(last.end.rawValue) + " ---p 00000000 00:00 0"
-        return head.padded(73) + "[rollup]\n" + smapCounters(vmas, rollup: true)
+        return head.padded(73) + "[rollup]\n" + smapCounters(vmas, rollup: true, owners: { mm.memory.owners($0.memOffset, $0.length) })
     }
 
     /// /proc/<pid>/mountinfo (show_mountinfo): id, parent id, major:minor,

@@ -145,6 +145,7 @@ extension Task {
         // the host runs out (threads, processes), the clone is EAGAIN and
         // leaves no trace, never a child that exists but never runs.
         let start = ChildStart()
+        let childSetTID = has(CloneArgs.CLONE_CHILD_SETTID), childTIDAddress = a.childTID
         let platform = kernel.platform
         do {
             try HostThread.spawn { [ticket] in
@@ -161,8 +162,12 @@ extension Task {
                     start.finish(false)
                     return
                 }
-                // The parent writes the child's tids first (CLONE_CHILD_SETTID).
+                // The parent's last writes (its tid, the vfork queue) come first.
                 guard start.finish(true) else { child.space?.leave(); return }
+                // CLONE_CHILD_SETTID, written by the child itself as
+                // schedule_tail does: a write into the child's memory may
+                // break copy-on-write, which only a runner of its mm can do.
+                if childSetTID { try? childMM.write(childTIDAddress, UInt32(bitPattern: child.tid)) }
                 child.run()
             }
         } catch {
@@ -185,7 +190,6 @@ extension Task {
         }
 
         if has(CloneArgs.CLONE_PARENT_SETTID) { try? mm.write(a.parentTID, UInt32(bitPattern: child.tid)) }
-        if has(CloneArgs.CLONE_CHILD_SETTID) { try? childMM.write(a.childTID, UInt32(bitPattern: child.tid)) }
         if has(CloneArgs.CLONE_CHILD_CLEARTID) { child.clearChildTID = a.childTID }
         let vfork = has(CloneArgs.CLONE_VFORK) ? WaitQueue() : nil
         child.vforkDone = vfork

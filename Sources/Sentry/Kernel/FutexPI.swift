@@ -29,7 +29,7 @@ extension FutexTable {
     private enum Attempt { case acquired, queued(Waiter), retry }
 
     /// The lock is `w`'s now.
-    static func handOff(_ s: inout State, _ st: PIState, _ k: UInt64, to w: Waiter) {
+    static func handOff(_ s: inout State, _ st: PIState, _ k: FutexKey, to w: Waiter) {
         st.owner = w.task
         st.ownerTID = w.tid
         st.waiters.removeAll { $0 === w }

@@ -8,10 +8,10 @@ public enum FutexWord {
     public static let tidMask: UInt32 = 0x3fff_ffff
 }
 
-/// Futex wait queues, keyed by the futex word's offset in the memory file.
-/// Every guest page lives in that file, so the key is the same for every
-/// process that maps the page shared, and distinct for private copies:
-/// private and shared futexes both come out right.
+/// Futex wait queues, keyed as get_futex_key keys them (FutexKey): a word
+/// of a shared mapping by its offset in the memory file, the same for every
+/// process that maps the page; a word of a private mapping by its mm and
+/// address, which a copy-on-write break moving the page does not change.
 ///
 /// One lock guards the plain queues, the PI states (FutexPI.swift) and every
 /// waiter's flags; a word's value is read or changed only inside
@@ -25,7 +25,7 @@ final class FutexTable: Sendable {
         let tid: Int32
         let bitset: UInt32
         // Guarded by the table's lock from here on.
-        var key: UInt64
+        var key: FutexKey
         /// Woken (plain), or the PI lock is now this waiter's.
         var woken = false
         /// A PI hand-off that could not be made for this waiter.
@@ -35,7 +35,7 @@ final class FutexTable: Sendable {
         let pi: PIWord?
         /// A WAIT_REQUEUE_PI waiter still queued on its first word.
         var requeuePI: Bool
-        init(task: Task, bitset: UInt32, key: UInt64, pi: PIWord? = nil, requeuePI: Bool = false) {
+        init(task: Task, bitset: UInt32, key: FutexKey, pi: PIWord? = nil, requeuePI: Bool = false) {
             self.waker = task.waker; self.task = task; self.tid = task.tid
             self.bitset = bitset; self.key = key; self.pi = pi; self.requeuePI = requeuePI
         }
@@ -44,7 +44,7 @@ final class FutexTable: Sendable {
     /// Where a PI waiter's word is in its own address space (the owner's
     /// death hands the lock over by writing it there).
     struct PIWord {
-        let key: UInt64
+        let key: FutexKey
         let mm: MemoryManager
         let addr: GuestAddress
     }
@@ -60,15 +60,15 @@ final class FutexTable: Sendable {
     }
 
     struct State {
-        var queues: [UInt64: [Waiter]] = [:]
-        var pi: [UInt64: PIState] = [:]
+        var queues: [FutexKey: [Waiter]] = [:]
+        var pi: [FutexKey: PIState] = [:]
     }
     let state = Mutex<State>(State())
 
     /// The word's key: EINVAL if unaligned, EFAULT if unmapped.
-    func key(_ mm: MemoryManager, _ addr: GuestAddress, write: Bool = false) throws(Errno) -> UInt64 {
+    func key(_ mm: MemoryManager, _ addr: GuestAddress, write: Bool = false) throws(Errno) -> FutexKey {
         guard addr.rawValue & 3 == 0 else { throw .EINVAL }
-        return try mm.fileOffset(of: addr, write: write)
+        return try mm.futexKey(of: addr, write: write)
     }
 
     /// FUTEX_WAIT(_BITSET): sleeps while the word holds `expected`.
@@ -104,7 +104,7 @@ final class FutexTable: Sendable {
     @discardableResult
     func wake(_ mm: MemoryManager, _ addr: GuestAddress, count: Int, bitset: UInt32, private: Bool = false) throws(Errno) -> Int {
         guard bitset != 0 else { throw .EINVAL }
-        let k: UInt64
+        let k: FutexKey
         do { k = try key(mm, addr) } catch .EFAULT where `private` { return 0 }
         let (woken, error) = state.withLock { s in Self.wakeLocked(&s, k, count, bitset) }
         for w in woken { w.waker.wake() }
@@ -115,7 +115,7 @@ final class FutexTable: Sendable {
     /// Marks up to max(count, 1) waiters woken. A PI waiter, or a
     /// WAIT_REQUEUE_PI one, on the word makes it EINVAL (the ones marked
     /// before it are still woken, as in Linux).
-    static func wakeLocked(_ s: inout State, _ k: UInt64, _ count: Int, _ bitset: UInt32) -> ([Waiter], Errno?) {
+    static func wakeLocked(_ s: inout State, _ k: FutexKey, _ count: Int, _ bitset: UInt32) -> ([Waiter], Errno?) {
         if s.pi[k] != nil { return ([], .EINVAL) }
         guard var list = s.queues[k] else { return ([], nil) }
         var out: [Waiter] = [], error: Errno?
@@ -216,7 +216,7 @@ final class FutexTable: Sendable {
     }
 
     /// WAKE_OP's wake: any bitset, and a PI or requeue-PI waiter is EINVAL.
-    private static func wakeAnyLocked(_ s: inout State, _ k: UInt64, _ count: Int) -> ([Waiter], Errno?) {
+    private static func wakeAnyLocked(_ s: inout State, _ k: FutexKey, _ count: Int) -> ([Waiter], Errno?) {
         wakeLocked(&s, k, count, ~0)
     }
 

@@ -52,6 +52,9 @@ extension Task {
                 }
             case .fault(let sig, let address, let code, let access):
                 var info = SignalInfo(sig, code: code)
+                // A write to memory shared copy-on-write since a fork: this
+                // mm gets its own copy and the guest runs again.
+                if sig == .SIGSEGV, mm.cowFault(at: address, access: access) { continue }
                 if sig == .SIGSEGV {
                     switch mm.fileFault(at: address, access: access) {
                     case .resolved: continue

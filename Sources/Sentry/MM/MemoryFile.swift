@@ -68,6 +68,41 @@ public final class MemoryFile: Sendable {
         return r.offset
     }
 
+    /// allocate, at `preferred` if that run is free: a copy-on-write break
+    /// asks for the place right after (or before) its neighbour's own copy,
+    /// so the two stay one contiguous run and their VMAs merge again.
+    public func allocate(_ length: UInt64, preferring preferred: UInt64?) throws(Errno) -> UInt64 {
+        guard let preferred else { return try allocate(length) }
+        precondition(length > 0 && length % GuestAddress.pageSize == 0)
+        let (end, o) = preferred.addingReportingOverflow(length)
+        guard !o, end <= size else { return try allocate(length) }
+        let r = preferred..<end
+        let got: (fresh: Bool, ok: Bool) = allocator.withLock { a in
+            if Self.takeExactly(&a.free, r) { return (true, true) }
+            if Self.takeExactly(&a.dirty, r) { a.dirtyBytes -= length; return (false, true) }
+            return (false, false)
+        }
+        guard got.ok else { return try allocate(length) }
+        if !got.fresh { clearData(preferred, length) }
+        return preferred
+    }
+
+    /// Takes exactly `r` out of a sorted run list, if one run holds all of it.
+    private static func takeExactly(_ list: inout [Range<UInt64>], _ r: Range<UInt64>) -> Bool {
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if list[mid].upperBound <= r.lowerBound { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < list.count, list[lo].lowerBound <= r.lowerBound, list[lo].upperBound >= r.upperBound else { return false }
+        let run = list[lo]
+        var pieces: [Range<UInt64>] = []
+        if run.lowerBound < r.lowerBound { pieces.append(run.lowerBound..<r.lowerBound) }
+        if r.upperBound < run.upperBound { pieces.append(r.upperBound..<run.upperBound) }
+        list.replaceSubrange(lo...lo, with: pieces)
+        return true
+    }
+
     /// First fit from a sorted run list.
     private static func take(_ list: inout [Range<UInt64>], _ length: UInt64) -> UInt64? {
         for (i, chunk) in list.enumerated() where chunk.count >= length {

@@ -108,39 +108,77 @@ public final class MemoryManager: Sendable {
             s.space = space
             // Pages beyond a file's end stay out of the mirror (see VMA.fileEnd).
             try space.map(s.vmas.vmas.compactMap { v in
-                v.accessibleEnd > v.start ? (v.start..<v.accessibleEnd, v.memOffset, v.prot) : nil
+                v.accessibleEnd > v.start ? (v.start..<v.accessibleEnd, v.memOffset, v.mirrorProt) : nil
             }, clearing: clearing)
         }
     }
 
-    /// fork(2)'s copy: shared memory shared; private memory that is not
-    /// writable shared too, until either side makes it writable (see
-    /// `unshareLocked`); the rest copied (only the pages that hold data).
-    /// The copy has no host mirror yet.
+    /// fork(2)'s copy (dup_mmap): shared memory stays shared; private
+    /// memory is shared copy-on-write, its run of the memory file owned by
+    /// both sides and mirrored without write access in both, until a write
+    /// gives the writer its own copy (`breakCOWLocked`). A writable mapping
+    /// holding no more than one granule of pages is copied instead: the
+    /// child would copy that much at its first write anyway, and each side
+    /// is spared a fault round trip (a shell's stack, data and small heap).
+    /// The copy has no host mirror yet. Called by a runner of this mm.
     public func fork() throws(Errno) -> MemoryManager {
         let child = MemoryManager(memory: memory, space: nil, layout: layout, imageCache: imageCache, hostPages: hostPages)
         // membarrier registrations belong to the mm and are copied with it.
         child.membarrierState.store(membarrierState.load(ordering: .relaxed), ordering: .relaxed)
         try state.withLock { (s: inout State) throws(Errno) in
+            // This side loses write access first: a write by another thread
+            // of this mm from now on faults, waits for this lock and copies,
+            // so the child sees memory as it was at this moment.
+            var small = Set<GuestAddress>()
+            // (Counting a large mapping's pages would walk all of them: those are shared.)
+            for v in s.vmas.vmas where !v.dontCopy && !v.wipeOnFork && !v.shared && v.prot.contains(.write)
+                && v.length <= 256 * Self.cowGranule && memory.residentBytes(v.memOffset, v.length) <= Self.cowGranule {
+                small.insert(v.start)
+            }
+            try writeProtectForForkLocked(&s, except: small)
             var copied = VMASet()
             defer { child.state.withLock { $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk } }
             for v in s.vmas.vmas where !v.dontCopy {
                 var c = v
                 if v.wipeOnFork {
                     c.memOffset = try memory.allocate(v.length)   // handed out zeroed
-                } else if v.shared || !v.prot.contains(.write) {
-                    memory.retain(v.memOffset, v.length)
-                } else {
+                    c.cow = false
+                } else if small.contains(v.start) {
                     c.memOffset = try memory.allocate(v.length)
+                    c.cow = false
                     do throws(Errno) { try memory.copyData(from: v.memOffset, to: c.memOffset, length: v.length) } catch {
                         memory.free(c.memOffset, v.length)
                         throw error
                     }
+                } else {
+                    memory.retain(v.memOffset, v.length)
+                    c.cow = !v.shared
                 }
                 copied.insert(c)
             }
         }
         return child
+    }
+
+    /// Marks this mm's private memory that a fork shares copy-on-write, and
+    /// takes write access from its mirror (one mprotect per stretch of
+    /// adjacent writable mappings: the host keeps the pages mapped, as
+    /// copy_present_pte write-protects the parent's page table entries).
+    private func writeProtectForForkLocked(_ s: inout State, except copied: Set<GuestAddress>) throws(Errno) {
+        let marked = s.vmas.vmas.filter { !$0.shared && !$0.dontCopy && !$0.wipeOnFork && !$0.cow && !copied.contains($0.start) }
+        var stretches: [(range: Range<GuestAddress>, prot: Prot)] = []
+        for v in marked where v.prot.contains(.write) && v.accessibleEnd > v.start {
+            let r = v.start..<v.accessibleEnd, p = v.prot.subtracting(.write)
+            if let last = stretches.last, last.range.upperBound == r.lowerBound, last.prot == p {
+                stretches[stretches.count - 1].range = last.range.lowerBound..<r.upperBound
+            } else {
+                stretches.append((r, p))
+            }
+        }
+        for v in marked { s.vmas.update(v.range) { $0.cow = true } }
+        try mirror(&s) { (sp) throws(PlatformError) in
+            for st in stretches { try sp.protect(st.range, prot: st.prot) }
+        }
     }
     public var brokenReason: PlatformError? { state.withLock { $0.broken } }
     /// brk's start and current end (a checkpoint).
@@ -150,7 +188,11 @@ public final class MemoryManager: Sendable {
     /// owns) and brk, before any host mirror exists.
     func restore(vmas: [VMA], brkStart: GuestAddress, brk: GuestAddress) {
         state.withLock { s in
-            for v in vmas { s.vmas.insert(v) }
+            for var v in vmas {
+                // Memory two processes shared copy-on-write is one run owned twice in the image.
+                v.cow = !v.shared && memory.isShared(v.memOffset, v.length)
+                s.vmas.insert(v)
+            }
             s.brkStart = brkStart; s.brk = brk
         }
     }
@@ -339,13 +381,26 @@ public final class MemoryManager: Sendable {
         try state.withLock { (s: inout State) throws(Errno) in
             guard s.vmas.isFullyMapped(range) else { throw .ENOMEM }
             for v in s.vmas.overlapping(range) where !v.maxProt.isSuperset(of: prot) { throw .EACCES }
-            if prot.contains(.write) { try unshareLocked(&s, range) }
+            // Private memory others still own (a fork's other side, the image
+            // cache) becomes writable copy-on-write: copied when written, not now.
+            for v in s.vmas.overlapping(range) where !v.shared {
+                let shared = memory.isShared(v.memOffset, v.length)
+                s.vmas.update(v.range) { $0.prot = prot; $0.cow = shared }
+            }
             s.vmas.update(range) { $0.prot = prot }
             let pieces = s.vmas.overlapping(range)
+            // Pages beyond a file's end are not in the mirror: protect around them.
+            var stretches: [(range: Range<GuestAddress>, prot: Prot)] = []
+            for p in pieces where p.accessibleEnd > p.start {
+                let r = p.start..<p.accessibleEnd
+                if let last = stretches.last, last.range.upperBound == r.lowerBound, last.prot == p.mirrorProt {
+                    stretches[stretches.count - 1].range = last.range.lowerBound..<r.upperBound
+                } else {
+                    stretches.append((r, p.mirrorProt))
+                }
+            }
             try mirror(&s) { (sp) throws(PlatformError) in
-                // Pages beyond a file's end are not in the mirror: protect around them.
-                if pieces.allSatisfy({ $0.accessibleEnd == $0.end }) { return try sp.protect(range, prot: prot) }
-                for p in pieces where p.accessibleEnd > p.start { try sp.protect(p.start..<p.accessibleEnd, prot: prot) }
+                for st in stretches { try sp.protect(st.range, prot: st.prot) }
             }
         }
     }
@@ -456,8 +511,9 @@ public final class MemoryManager: Sendable {
         try move(&s, src, to: dest, newLength: src.length)
         var emptied = src
         emptied.memOffset = fresh
+        emptied.cow = false
         s.vmas.insert(emptied)
-        try mirror(&s) { (sp) throws(PlatformError) in try sp.map(emptied.range, fileOffset: fresh, prot: emptied.prot) }
+        try mirror(&s) { (sp) throws(PlatformError) in try sp.map(emptied.range, fileOffset: fresh, prot: emptied.mirrorProt) }
         return dest
     }
 
@@ -468,6 +524,7 @@ public final class MemoryManager: Sendable {
         var moved = src
         moved.range = dest..<(dest + newLength)
         moved.memOffset = off
+        moved.cow = false   // its own copy now
         try unmapLocked(&s, src.range, mirror: dest != src.start)
         if dest != src.start { try unmapLocked(&s, moved.range, mirror: false) }
         s.vmas.insert(moved)
@@ -560,7 +617,7 @@ public final class MemoryManager: Sendable {
                 return
             }
             let discards = advice == MemoryAdvice.MADV_DONTNEED || advice == MemoryAdvice.MADV_FREE
-            if discards { try unshareLocked(&s, range) }
+            if discards { try replaceSharedLocked(&s, range) }
             let pieces = s.vmas.overlapping(range)
             for v in pieces {
                 switch advice {
@@ -577,20 +634,109 @@ public final class MemoryManager: Sendable {
         }
     }
 
-    /// Gives the private VMAs in `range` their own copy of any memory still
-    /// shared with another mm since fork, before it may change.
-    private func unshareLocked(_ s: inout State, _ range: Range<GuestAddress>) throws(Errno) {
-        for v in s.vmas.overlapping(range) where !v.shared && memory.isShared(v.memOffset, v.length) {
+    /// Gives the private VMAs in `range` pages of their own, zeroed, in
+    /// place of any still shared with another owner, for a caller about to
+    /// refill them (MADV_DONTNEED's zeros or file contents, a file grown
+    /// back): nothing is copied, and the other owners keep theirs.
+    private func replaceSharedLocked(_ s: inout State, _ range: Range<GuestAddress>) throws(Errno) {
+        for v in s.vmas.overlapping(range) where !v.shared && (v.cow || memory.isShared(v.memOffset, v.length)) {
             var own = v
-            own.memOffset = try memory.allocate(v.length)
-            do throws(Errno) { try memory.copyData(from: v.memOffset, to: own.memOffset, length: v.length) } catch {
-                memory.free(own.memOffset, v.length)
+            own.cow = false
+            if memory.isShared(v.memOffset, v.length) {
+                own.memOffset = try memory.allocate(v.length)
+                _ = s.vmas.remove(v.range)
+                memory.free(v.memOffset, v.length)
+                s.vmas.insert(own)
+            } else {
+                s.vmas.update(v.range) { $0.cow = false }
+            }
+            try mirrorVMA(&s, own)
+        }
+    }
+
+    /// How much a copy-on-write break copies at once: the 64 KiB around the
+    /// page written (clipped to its mapping). Linux copies one page per
+    /// fault; here a fault is a round trip through the sentry and the stub
+    /// (several microseconds, more than copying 64 KiB, whose untouched
+    /// pages copyData skips), and each copy splits the mapping in the host
+    /// mirror too, so fewer, larger copies cost less.
+    static let cowGranule: UInt64 = 16 * GuestAddress.pageSize
+
+    /// A write to `range` is about to happen: every page of it in a private
+    /// mapping still shared copy-on-write gets this mm's own copy first
+    /// (do_wp_page). A mapping whose run has no other owner any more (the
+    /// other side exited or exec'd) only gets its write access back, all of
+    /// it at once (wp_page_reuse); otherwise the granules covering `range`
+    /// are copied (wp_page_copy), each into the memory file next to its
+    /// neighbour's copy if there is room, so the VMAs merge back.
+    /// Called by a runner of this mm, or before the mm has a mirror.
+    private func breakCOWLocked(_ s: inout State, _ range: Range<GuestAddress>) throws(Errno) {
+        var cursor = range.lowerBound
+        while cursor < range.upperBound {
+            guard let v = s.vmas.find(cursor) else {
+                guard let next = s.vmas.overlapping(cursor..<range.upperBound).first else { return }
+                cursor = next.start
+                continue
+            }
+            guard v.cow, !v.shared else { cursor = v.end; continue }
+            if !memory.isShared(v.memOffset, v.length) {
+                try reuseLocked(&s, v)
+                cursor = v.end
+                continue
+            }
+            let g = Self.cowGranule
+            let gStart = max(v.start, GuestAddress(cursor.rawValue - cursor.rawValue % g))
+            let (gEndRaw, o) = gStart.rawValue.addingReportingOverflow(g)
+            let gEnd = o ? v.end : min(v.end, GuestAddress(gEndRaw - gEndRaw % g))
+            let piece = v.slice(gStart..<gEnd)
+            cursor = gEnd
+            if !memory.isShared(piece.memOffset, piece.length) { try reuseLocked(&s, piece); continue }
+            var preferred: UInt64?
+            if gStart > GuestAddress.null, let prev = s.vmas.find(gStart - 1), !prev.cow, !prev.shared {
+                preferred = prev.memOffset + prev.length
+            } else if let next = s.vmas.find(gEnd), !next.cow, !next.shared, next.memOffset >= piece.length {
+                preferred = next.memOffset - piece.length
+            }
+            var own = piece
+            own.cow = false
+            own.memOffset = try memory.allocate(piece.length, preferring: preferred)
+            do throws(Errno) { try memory.copyData(from: piece.memOffset, to: own.memOffset, length: piece.length) } catch {
+                memory.free(own.memOffset, piece.length)
                 throw error
             }
-            _ = s.vmas.remove(v.range)
-            memory.free(v.memOffset, v.length)
+            _ = s.vmas.remove(piece.range)
+            memory.free(piece.memOffset, piece.length)
             s.vmas.insert(own)
             try mirrorVMA(&s, own)
+        }
+    }
+
+    /// `v`'s pages have no other owner: they are written in place from now on.
+    private func reuseLocked(_ s: inout State, _ v: VMA) throws(Errno) {
+        s.vmas.update(v.range) { $0.cow = false }
+        guard v.accessibleEnd > v.start else { return }
+        try mirror(&s) { (sp) throws(PlatformError) in try sp.protect(v.start..<v.accessibleEnd, prot: v.prot) }
+    }
+
+    /// Breaks copy-on-write in the accessible prefix of `ranges` before the
+    /// sentry writes there. A break that fails (the memory file full) leaves
+    /// those pages shared, and prefixLocked ends the write before them.
+    private func prepareWriteLocked(_ s: inout State, _ ranges: [GuestRange]) {
+        let n = prefixLocked(&s, ranges, write: true, stopAtCOW: false).1
+        for r in GuestRange.prefix(n, of: ranges) where r.count > 0 {
+            do throws(Errno) { try breakCOWLocked(&s, r.address..<(r.address + UInt64(r.count))) } catch { return }
+        }
+    }
+
+    /// A guest fault at `addr`: a write (or, where the platform cannot tell
+    /// the access, any access) to a page whose copy-on-write is pending is
+    /// served by breaking it; true if so, and the guest runs again.
+    public func cowFault(at addr: GuestAddress, access: Prot?) -> Bool {
+        state.withLock { s in
+            guard let v = s.vmas.find(addr), v.cow, !v.shared, v.prot.contains(.write), addr < v.accessibleEnd,
+                  access.map({ $0.contains(.write) }) ?? true else { return false }
+            do throws(Errno) { try breakCOWLocked(&s, addr..<(addr + 1)) } catch { return false }
+            return true
         }
     }
 
@@ -599,7 +745,7 @@ public final class MemoryManager: Sendable {
     private func mirrorVMA(_ s: inout State, _ v: VMA) throws(Errno) {
         let a = v.accessibleEnd
         try mirror(&s) { (sp) throws(PlatformError) in
-            if a > v.start { try sp.map(v.start..<a, fileOffset: v.memOffset, prot: v.prot) }
+            if a > v.start { try sp.map(v.start..<a, fileOffset: v.memOffset, prot: v.mirrorProt) }
             if a < v.end { try sp.unmap(a..<v.end) }
         }
     }
@@ -649,7 +795,7 @@ public final class MemoryManager: Sendable {
         let range = v.accessibleEnd..<grown.accessibleEnd
         guard !range.isEmpty else { return }
         if !v.shared {
-            try unshareLocked(&s, range)
+            try replaceSharedLocked(&s, range)
             for p in s.vmas.overlapping(range) {
                 guard case .file(let f, let o) = p.backing else { continue }
                 memory.zero(p.memOffset, p.length)
@@ -659,7 +805,7 @@ public final class MemoryManager: Sendable {
         s.vmas.update(v.range) { $0.fileEnd = newEnd }
         let pieces = s.vmas.overlapping(range)
         try mirror(&s) { (sp) throws(PlatformError) in
-            for p in pieces { try sp.map(p.range, fileOffset: p.memOffset, prot: p.prot) }
+            for p in pieces { try sp.map(p.range, fileOffset: p.memOffset, prot: p.mirrorProt) }
         }
     }
 
@@ -731,6 +877,7 @@ public final class MemoryManager: Sendable {
     /// memory file and may back another mapping at once.
     private func buffersLocked(_ s: inout State, _ addr: GuestAddress, _ count: Int, write: Bool) throws(Errno) -> [UnsafeMutableRawBufferPointer] {
         if count == 0 { return [] }
+        if write { prepareWriteLocked(&s, [GuestRange(addr, count)]) }
         let (bufs, n) = prefixLocked(&s, [GuestRange(addr, count)], write: write)
         guard n == count else { throw .EFAULT }
         return bufs
@@ -738,7 +885,11 @@ public final class MemoryManager: Sendable {
 
     /// The buffers behind the longest accessible prefix of `ranges`, and its
     /// length: the first unmapped byte, or one lacking the access, ends it.
-    private func prefixLocked(_ s: inout State, _ ranges: [GuestRange], write: Bool) -> ([UnsafeMutableRawBufferPointer], Int) {
+    /// A write's prefix also ends at a page still shared copy-on-write
+    /// (`stopAtCOW`): writers break it first (prepareWriteLocked), and never
+    /// write into memory another process still sees.
+    private func prefixLocked(_ s: inout State, _ ranges: [GuestRange], write: Bool,
+                              stopAtCOW: Bool = true) -> ([UnsafeMutableRawBufferPointer], Int) {
         var out: [UnsafeMutableRawBufferPointer] = []
         var total = 0
         for r in ranges where r.count > 0 {
@@ -748,6 +899,7 @@ public final class MemoryManager: Sendable {
             var cursor = r.address
             for v in s.vmas.overlapping(r.address..<GuestAddress(end)) {
                 guard v.start == cursor, write ? v.prot.contains(.write) : !v.prot.isEmpty else { return (out, total) }
+                if write && stopAtCOW && v.cow && !v.shared { return (out, total) }
                 // Pages beyond a file's end fault for the sentry too (EFAULT, as copy_to_user's fault).
                 let usable = v.accessibleEnd - v.start
                 if usable > 0 {
@@ -773,6 +925,7 @@ public final class MemoryManager: Sendable {
     public func withGuestBuffers<R>(_ ranges: [GuestRange], write: Bool,
                                     _ body: ([UnsafeMutableRawBufferPointer]) throws(Errno) -> R) throws(Errno) -> R {
         try state.withLock { (s: inout State) throws(Errno) -> R in
+            if write { prepareWriteLocked(&s, ranges) }
             let (bufs, n) = prefixLocked(&s, ranges, write: write)
             if n == 0 && ranges.contains(where: { $0.count > 0 }) { throw .EFAULT }
             return try body(bufs)
@@ -782,12 +935,13 @@ public final class MemoryManager: Sendable {
     /// How many leading bytes of `ranges` are accessible now: a bound for a
     /// bounce buffer, checked again when the bytes move.
     public func accessiblePrefix(_ ranges: [GuestRange], write: Bool) -> Int {
-        state.withLock { s in prefixLocked(&s, ranges, write: write).1 }
+        state.withLock { s in prefixLocked(&s, ranges, write: write, stopAtCOW: false).1 }
     }
 
     /// Copies `bytes` into the ranges up to the first fault; the count copied.
     public func copyOutPrefix(_ ranges: [GuestRange], _ bytes: UnsafeRawBufferPointer) -> Int {
         state.withLock { s in
+            prepareWriteLocked(&s, GuestRange.prefix(bytes.count, of: ranges))
             var at = 0
             for b in prefixLocked(&s, ranges, write: true).0 where at < bytes.count {
                 let n = min(b.count, bytes.count - at)
@@ -820,32 +974,53 @@ public final class MemoryManager: Sendable {
         try state.withLock { (s: inout State) throws(Errno) in try buffersLocked(&s, addr, count, write: write) }
     }
 
-    /// Runs `body` on the guest word at `addr` (its offset in the memory
-    /// file, the futex key, and a pointer to it) with the memory manager
-    /// locked, so the word can't be unmapped and its page reused while
-    /// `body` reads or changes it.
+    /// Runs `body` on the guest word at `addr` (its futex key, and a pointer
+    /// to it) with the memory manager locked, so the word can't be unmapped
+    /// and its page reused while `body` reads or changes it. A write breaks
+    /// copy-on-write first.
     public func withWord<R>(_ addr: GuestAddress, write: Bool,
-                            _ body: (UInt64, UnsafeMutableRawPointer) throws(Errno) -> R) throws(Errno) -> R {
+                            _ body: (FutexKey, UnsafeMutableRawPointer) throws(Errno) -> R) throws(Errno) -> R {
         try state.withLock { (s: inout State) throws(Errno) -> R in
-            guard let v = s.vmas.find(addr), addr < v.accessibleEnd, write ? v.prot.contains(.write) : !v.prot.isEmpty else { throw .EFAULT }
-            let off = v.offset(of: addr)
-            return try body(off, memory.pointer(off))
+            let (k, off) = try wordLocked(&s, addr, write: write)
+            return try body(k, memory.pointer(off))
         }
+    }
+
+    /// The futex key and memory-file offset of the word at `addr`, or
+    /// EFAULT; a write's page is this mm's own (copy-on-write broken).
+    private func wordLocked(_ s: inout State, _ addr: GuestAddress, write: Bool) throws(Errno) -> (FutexKey, UInt64) {
+        if write { prepareWriteLocked(&s, [GuestRange(addr, 4)]) }
+        guard let v = s.vmas.find(addr), addr < v.accessibleEnd, write ? v.prot.contains(.write) : !v.prot.isEmpty,
+              !(write && v.cow && !v.shared) else { throw .EFAULT }
+        return (futexKey(v, addr), v.offset(of: addr))
+    }
+
+    private func futexKey(_ v: VMA, _ addr: GuestAddress) -> FutexKey {
+        v.shared ? .shared(offset: v.offset(of: addr)) : .private(mm: ObjectIdentifier(self), address: addr)
     }
 
     /// withWord for two words at once (requeue to a PI futex reads the first
     /// and changes the second in one step).
     public func withWords<R>(_ a1: GuestAddress, write1: Bool, _ a2: GuestAddress, write2: Bool,
-                             _ body: ((UInt64, UnsafeMutableRawPointer), (UInt64, UnsafeMutableRawPointer)) throws(Errno) -> R) throws(Errno) -> R {
+                             _ body: ((FutexKey, UnsafeMutableRawPointer), (FutexKey, UnsafeMutableRawPointer)) throws(Errno) -> R) throws(Errno) -> R {
         try state.withLock { (s: inout State) throws(Errno) -> R in
-            guard let v1 = s.vmas.find(a1), write1 ? v1.prot.contains(.write) : !v1.prot.isEmpty,
-                  let v2 = s.vmas.find(a2), write2 ? v2.prot.contains(.write) : !v2.prot.isEmpty else { throw .EFAULT }
-            let o1 = v1.offset(of: a1), o2 = v2.offset(of: a2)
-            return try body((o1, memory.pointer(o1)), (o2, memory.pointer(o2)))
+            // Both breaks first: the second may move the first's page if they share one.
+            if write1 { prepareWriteLocked(&s, [GuestRange(a1, 4)]) }
+            let (k2, o2) = try wordLocked(&s, a2, write: write2)
+            let (k1, o1) = try wordLocked(&s, a1, write: write1)
+            return try body((k1, memory.pointer(o1)), (k2, memory.pointer(o2)))
         }
     }
 
-    /// Where a guest word lives in the memory file (futex keys).
+    /// The futex key of the guest word at `addr`, or EFAULT.
+    public func futexKey(of addr: GuestAddress, write: Bool) throws(Errno) -> FutexKey {
+        try state.withLock { (s: inout State) throws(Errno) -> FutexKey in
+            guard let v = s.vmas.find(addr), addr < v.accessibleEnd, write ? v.prot.contains(.write) : !v.prot.isEmpty else { throw .EFAULT }
+            return futexKey(v, addr)
+        }
+    }
+
+    /// Where a guest word lives in the memory file.
     public func fileOffset(of addr: GuestAddress, write: Bool) throws(Errno) -> UInt64 {
         try state.withLock { (s: inout State) throws(Errno) -> UInt64 in
             guard let v = s.vmas.find(addr), addr < v.accessibleEnd, write ? v.prot.contains(.write) : !v.prot.isEmpty else { throw .EFAULT }

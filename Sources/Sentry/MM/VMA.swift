@@ -29,6 +29,12 @@ public struct VMA: Sendable, Equatable {
     public var dontCopy = false
     /// MADV_WIPEONFORK (VM_WIPEONFORK): a fork's child gets it empty.
     public var wipeOnFork = false
+    /// Copy-on-write pending: a private mapping whose run of the memory file
+    /// may have other owners (a fork's other side, the image cache). While
+    /// set, the host mirror has it without write access, and a write (the
+    /// guest's fault or the sentry's own copy out) first gives this mm its
+    /// own copy of the pages written (MemoryManager.breakCOWLocked).
+    public var cow = false
     /// File mappings: the page-aligned file offset from which the file had
     /// no bytes when last looked at (mmap, a fault, a truncation). Pages at
     /// or past it are beyond end of file: not mirrored, so a touch faults
@@ -46,6 +52,9 @@ public struct VMA: Sendable, Equatable {
     public var start: GuestAddress { range.lowerBound }
     public var end: GuestAddress { range.upperBound }
     public var length: UInt64 { end - start }
+
+    /// The protection the host mirror gets: write held back while copy-on-write is pending.
+    public var mirrorProt: Prot { cow && !shared ? prot.subtracting(.write) : prot }
 
     /// The memory-file offset of an address inside this VMA.
     public func offset(of a: GuestAddress) -> UInt64 { memOffset + (a - start) }
@@ -73,7 +82,7 @@ public struct VMA: Sendable, Equatable {
     func canMerge(with next: VMA) -> Bool {
         guard end == next.start, prot == next.prot, maxProt == next.maxProt, shared == next.shared,
               name == next.name, fileEnd == next.fileEnd, next.memOffset == memOffset + length,
-              dontCopy == next.dontCopy, wipeOnFork == next.wipeOnFork, policy == next.policy else { return false }
+              dontCopy == next.dontCopy, wipeOnFork == next.wipeOnFork, cow == next.cow, policy == next.policy else { return false }
         switch (backing, next.backing) {
         case (.anonymous, .anonymous): return true
         case let (.file(f1, o1), .file(f2, o2)):
