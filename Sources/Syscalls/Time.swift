@@ -182,7 +182,7 @@ enum Time {
 
     static func timerCreate(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let id = a.int32(0)
-        guard [0, 1, 7, 9, 11].contains(id) else { throw [2, 3].contains(id) ? .EINVAL : .EINVAL }
+        guard Kernel.posixTimerClocks.contains(id) else { throw .EINVAL }
         var signo = Signal.SIGALRM.rawValue, notify: Int32 = 0, value: UInt64 = 0, thread: Int32 = 0
         if !a.address(1).isNull {
             // struct sigevent: sigval (8), signo, notify, then the thread id.

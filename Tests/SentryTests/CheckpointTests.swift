@@ -199,6 +199,33 @@ import Testing
         #expect(r.status == 0 && bg.stdout + r.stdout == expected, "\(r)")
     }
 
+    /// Kernel state beyond files and memory, each checkpointed mid-run and
+    /// restored on another platform where there is one: POSIX timers (time
+    /// left, SIGEV_NONE, a queued signal's overrun, the ids), ITIMER_PROF and
+    /// the process CPU clock (which goes on, never back), two stacked seccomp
+    /// filters, and Syscall User Dispatch (the restored guest keeps trapping).
+    @Test(arguments: ["ptimer", "cputime", "seccomp", "sud"])
+    func kernelStateSurvives(_ mode: String) throws {
+        guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = s.native([mode])
+        let last: [String: String] = ["ptimer": "timers 0 1 2, next 3\n", "cputime": "cpu clock went on 1\n",
+                                      "seccomp": "getppid -1/13 getuid -1/14 filters 2\n",
+                                      "sud": "sud dispatched \(Self.steps), last \(1000 + Int(Self.steps)!)\n"]
+        #expect(expected.hasSuffix(last[mode]!), "\(expected)")
+        let bg = try #require(s.start(mode, platform: from, extra: [mode]))
+        defer { bg.stop() }
+        let c = s.checkpoint(mode)
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0, "\(bg.stderr)")
+        let before = bg.stdout
+        #expect(!before.contains("child read"), "finished before the checkpoint: \(before)")
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(before + r.stdout == expected, "\(mode) from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
+    }
+
     /// Each kind of bad image: one line, its own status, no guest started.
     @Test func badImages() throws {
         guard Harness.imagesBuilt, let platform = Self.available.first else { return }
@@ -230,11 +257,11 @@ import Testing
         let newer = try variant("newer") { d in
             let p = d + "/manifest.json"
             let text = try String(contentsOfFile: p, encoding: .utf8)
-            try text.replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 2").write(toFile: p, atomically: true, encoding: .utf8)
+            try text.replacingOccurrences(of: "\"version\" : \(CheckpointManifest.currentVersion)", with: "\"version\" : \(CheckpointManifest.currentVersion + 1)").write(toFile: p, atomically: true, encoding: .utf8)
         }
         let shortPages = try variant("short") { d in truncate(d + "/pages.bin", 4096) }
         for (image, status, words) in [(truncated, Int32(77), "truncated image"), (flipped, 78, "checksum mismatch"),
-                                       (newer, 79, "image version 2"), (shortPages, 77, "pages.bin has 4096 bytes")] {
+                                       (newer, 79, "image version \(CheckpointManifest.currentVersion + 1)"), (shortPages, 77, "pages.bin has 4096 bytes")] {
             let r = s.restore(platform, image: image)
             #expect(r.status == status && r.stderr.contains(words) && r.stdout.isEmpty, "\(image): \(r)")
             #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
@@ -258,7 +285,7 @@ import Testing
         _ = bg.wait()
         let i = Harness.run(Harness.sentry, ["inspect", s.image])
         #expect(i.status == 0, "\(i)")
-        for words in ["version 1", "on \(platform)", "pid 1 ppid 0", "pid 2 ppid 1", "3:pipe[0]r", "/tmp/ckptcount-1.log",
+        for words in ["version 2", "on \(platform)", "pid 1 ppid 0", "pid 2 ppid 1", "3:pipe[0]r", "/tmp/ckptcount-1.log",
                       "eventfd", "tmpfs      /tmp: 1 files", "zero pages skipped"] {
             #expect(i.stdout.contains(words), "\(words) in \(i.stdout)")
         }

@@ -5,11 +5,26 @@
 // sleeps (nanosleep: restart_syscall when frozen). The final lines say what
 // the child, the file, the eventfd and the signal saw: an uninterrupted run
 // and a checkpointed-and-restored one print the same.
-//   ckptcount STEPS [SLEEP_MS] [itimer|socket]
+//   ckptcount STEPS [SLEEP_MS] [itimer|socket|ptimer|cputime|seccomp|sud]
 // "itimer": an ITIMER_REAL armed for 1000 s (its time left is printed at
 // the end, in hundreds of seconds). "socket": a socketpair, which a
 // checkpoint does not hold yet, so it must refuse and leave the guest be.
+// "ptimer": POSIX timers: one armed for 1000 s, one SIGEV_NONE, and one
+// every 2 ms overrunning with its signal blocked, the signal queued across
+// the checkpoint. "cputime": ITIMER_PROF armed for 1000 s of CPU time and the
+// process's CPU clock, which must not go back across a restore. "seccomp":
+// two stacked filters answering getppid and getuid with errors. "sud":
+// Syscall User Dispatch on, each step's getpid dispatched to a SIGSYS
+// handler that emulates it.
+#define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +40,35 @@
 static void say(const char *s) { write(1, s, strlen(s)); }
 static volatile sig_atomic_t got_usr1;
 static void on_usr1(int sig) { (void)sig; got_usr1++; }
+static int mode(int argc, char **argv, const char *m) { return argc > 3 && strcmp(argv[3], m) == 0; }
+
+// Syscall User Dispatch: the selector byte and what the handler saw.
+static volatile char selector;
+static volatile int dispatched;
+static void on_sigsys(int sig, siginfo_t *si, void *ctx) {
+    (void)sig;
+    selector = 0;   // SYSCALL_DISPATCH_FILTER_ALLOW: the handler's rt_sigreturn goes through
+    ucontext_t *uc = ctx;
+    if (si->si_code == 2 && si->si_syscall == SYS_getpid) uc->uc_mcontext.gregs[REG_RAX] = 1000 + ++dispatched;
+}
+
+static long cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+// A filter answering syscall `nr` with errno `e`, everything else allowed.
+static void deny(int nr, int e) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | e),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof f / sizeof f[0], f };
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) perror("seccomp");
+}
 
 int main(int argc, char **argv) {
     int steps = argc > 1 ? atoi(argv[1]) : 50;
@@ -70,6 +114,53 @@ int main(int argc, char **argv) {
     int sv[2];
     if (argc > 3 && strcmp(argv[3], "socket") == 0) socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 
+    timer_t armed = 0, quiet = 0, overran = 0;
+    sigset_t rt;
+    sigemptyset(&rt);
+    sigaddset(&rt, SIGRTMIN + 1);
+    if (mode(argc, argv, "ptimer")) {
+        sigprocmask(SIG_BLOCK, &rt, NULL);
+        struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN };
+        ev.sigev_value.sival_int = 77;
+        signal(SIGRTMIN, SIG_IGN);
+        timer_create(CLOCK_MONOTONIC, &ev, &armed);
+        struct itimerspec its = { { 1000, 0 }, { 1000, 0 } };
+        timer_settime(armed, 0, &its, NULL);
+        struct sigevent none = { .sigev_notify = SIGEV_NONE };
+        timer_create(CLOCK_REALTIME, &none, &quiet);
+        struct itimerspec far = { { 0, 0 }, { 2000, 0 } };
+        timer_settime(quiet, 0, &far, NULL);
+        // Every millisecond, its signal blocked: one queued, the rest overruns.
+        struct sigevent rtev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN + 1 };
+        rtev.sigev_value.sival_int = 99;
+        timer_create(CLOCK_MONOTONIC, &rtev, &overran);
+        // (Left armed: a kernel after 6.12 drops the queued signal of a timer disarmed since.)
+        struct itimerspec fast = { { 0, 2000000 }, { 0, 2000000 } };
+        timer_settime(overran, 0, &fast, NULL);
+        struct timespec wait = { 0, 30000000 };
+        nanosleep(&wait, NULL);
+    }
+    long cpu_before = 0;
+    if (mode(argc, argv, "cputime")) {
+        signal(SIGPROF, SIG_IGN);
+        struct itimerval it = { { 1000, 0 }, { 1000, 0 } };
+        setitimer(ITIMER_PROF, &it, NULL);
+        // Some CPU time a restored clock starting at zero would not reach.
+        while (cpu_ns() < 60000000L) {}
+        cpu_before = cpu_ns();
+    }
+    if (mode(argc, argv, "seccomp")) {
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        deny(SYS_getppid, 13);
+        deny(SYS_getuid, 14);
+    }
+    if (mode(argc, argv, "sud")) {
+        struct sigaction sys = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+        sigaction(SIGSYS, &sys, NULL);
+        if (prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1, 0, 0, &selector) != 0) perror("prctl");
+    }
+    long sud_last = 0;
+
     // Per process: native runs of this test from several checkouts share the host's /tmp.
     char logpath[64];
     snprintf(logpath, sizeof logpath, "/tmp/ckptcount-%d.log", (int)getpid());
@@ -94,6 +185,11 @@ int main(int argc, char **argv) {
             write(efd, &one, sizeof one);
         }
         write(log, line, strlen(line));
+        if (mode(argc, argv, "sud")) {
+            selector = 1;   // SYSCALL_DISPATCH_FILTER_BLOCK
+            sud_last = syscall(SYS_getpid);
+            selector = 0;
+        }
         struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
         nanosleep(&ts, NULL);
     }
@@ -120,6 +216,50 @@ int main(int argc, char **argv) {
         struct itimerval it;
         getitimer(ITIMER_REAL, &it);
         snprintf(line, sizeof line, "itimer %ld00 s left, interval %ld s\n", (long)it.it_value.tv_sec / 100, (long)it.it_interval.tv_sec);
+        say(line);
+    }
+    if (mode(argc, argv, "ptimer")) {
+        struct itimerspec cur;
+        timer_gettime(armed, &cur);
+        snprintf(line, sizeof line, "ptimer %ld00 s left, interval %ld s\n", (long)cur.it_value.tv_sec / 100, (long)cur.it_interval.tv_sec);
+        say(line);
+        timer_gettime(quiet, &cur);
+        snprintf(line, sizeof line, "quiet %ld00 s left\n", (long)cur.it_value.tv_sec / 100);
+        say(line);
+        siginfo_t si;
+        struct timespec zero = { 0, 0 };
+        int sig = sigtimedwait(&rt, &si, &zero);
+        int overrun = timer_getoverrun(overran);
+        snprintf(line, sizeof line, "queued %d value %d code %d overran %s, getoverrun agrees %d\n", sig == SIGRTMIN + 1,
+                 si.si_value.sival_int, si.si_code, si.si_overrun > 5 ? "yes" : "no", overrun == si.si_overrun);
+        say(line);
+        timer_t next;
+        struct sigevent none = { .sigev_notify = SIGEV_NONE };
+        timer_create(CLOCK_MONOTONIC, &none, &next);
+        snprintf(line, sizeof line, "timers %ld %ld %ld, next %ld\n", (long)armed, (long)quiet, (long)overran, (long)next);
+        say(line);
+    }
+    if (mode(argc, argv, "cputime")) {
+        struct itimerval it;
+        getitimer(ITIMER_PROF, &it);
+        snprintf(line, sizeof line, "prof %ld00 s left, interval %ld s; cpu clock went on %d\n",
+                 (long)it.it_value.tv_sec / 100, (long)it.it_interval.tv_sec, cpu_ns() >= cpu_before);
+        say(line);
+    }
+    if (mode(argc, argv, "seccomp")) {
+        long a = syscall(SYS_getppid); int ea = errno;
+        long b = syscall(SYS_getuid); int eb = errno;
+        char status[4096] = "";
+        int fd = open("/proc/self/status", O_RDONLY);
+        ssize_t got = read(fd, status, sizeof status - 1);
+        if (got > 0) status[got] = 0;
+        close(fd);
+        char *f = strstr(status, "Seccomp_filters:");
+        snprintf(line, sizeof line, "seccomp getppid %ld/%d getuid %ld/%d filters %d\n", a, ea, b, eb, f ? atoi(f + 16) : -1);
+        say(line);
+    }
+    if (mode(argc, argv, "sud")) {
+        snprintf(line, sizeof line, "sud dispatched %d, last %ld\n", dispatched, sud_last);
         say(line);
     }
     return 0;

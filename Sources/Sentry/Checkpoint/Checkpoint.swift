@@ -137,12 +137,11 @@ struct ImageWriter {
         let tmpfs = try tmpfsImages(files)
 
         // Processes and tasks, under the kernel lock: their signal and tree state is guarded by it.
+        let filters = Table<SeccompFilterImage>()
         let (processes, taskImages): ([ProcessImage], [TaskImage]) = try kernel.locked { () throws(CheckpointError) in
             var ps: [ProcessImage] = []
             for g in groups {
                 if g.stopped { throw .unsupported("pid \(g.pid): a stopped process (job control)") }
-                if !g.timers.posix.isEmpty { throw .unsupported("pid \(g.pid): POSIX timers (timer_create)") }
-                if !g.timers.cpu.isEmpty { throw .unsupported("pid \(g.pid): CPU-time timers (ITIMER_VIRTUAL/ITIMER_PROF)") }
                 let h = handlers.find(g.handlers) ?? handlers.add(g.handlers, g.handlers.actions.map {
                     SignalActionImage(handler: $0.handler, flags: $0.flags, restorer: $0.restorer, mask: $0.mask)
                 })
@@ -153,7 +152,8 @@ struct ImageWriter {
                                        isChildSubreaper: g.isChildSubreaper, dumpable: g.dumpable,
                                        childTicks: [g.childTicks.user, g.childTicks.system], ownTicks: g.ownTicks,
                                        realTimerNs: g.timers.realHandle == nil ? nil : max(1, g.timers.realDeadline - Deadline.now()),
-                                       realIntervalNs: g.timers.realHandle == nil ? nil : g.timers.realInterval))
+                                       realIntervalNs: g.timers.realHandle == nil ? nil : g.timers.realInterval,
+                                       posixTimers: Self.posixTimers(g), cpuTimers: cpuTimers(g)))
             }
             var ts: [TaskImage] = []
             for t in tasks {
@@ -173,9 +173,7 @@ struct ImageWriter {
                     }
                 }
                 let a = t.attributes.withLock { $0 }
-                if a.seccomp.mode != Seccomp.SECCOMP_MODE_DISABLED {
-                    throw .unsupported("tid \(t.tid): a seccomp filter or strict mode")
-                }
+                let filter = try seccompFilter(a.seccomp, tid: t.tid, into: filters)
                 let sud = a.syscallUserDispatch.config
                 ts.append(TaskImage(
                     tid: t.tid, pid: t.pid, mm: mms.find(t.mm)!, fdTable: fdTables.find(t.fds)!, fsContext: fsContexts.find(t.fs)!,
@@ -186,6 +184,9 @@ struct ImageWriter {
                     restartSleepNs: sleepNs, restartRemaining: remaining, restartFutex: futex,
                     syscallUserDispatch: SyscallUserDispatchImage(mode: sud.mode, selector: sud.selector, offset: sud.offset, len: sud.length),
                     rseqArea: t.rseq?.area.rawValue, rseqSignature: t.rseq?.signature,
+                    cpuNs: [kernel.threadCPUNanosecondsLocked(t, includingSentry: false),
+                            kernel.threadCPUNanosecondsLocked(t, includingSentry: true)],
+                    seccompMode: a.seccomp.mode, seccompFilter: filter,
                     credentials: Self.image(a.credentials), comm: Data(a.comm), parentDeathSignal: a.parentDeathSignal,
                     noNewPrivs: a.noNewPrivs, executablePath: t.executablePath, commandLine: t.commandLine,
                     environment: t.environment))
@@ -206,10 +207,50 @@ struct ImageWriter {
                                   hostname: kernel.hostname, network: config.network.rawValue),
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
-            initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
+            seccompFilters: filters.images, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
         try CheckpointImage.writeManifest(manifest, to: dir)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
+    }
+
+    // MARK: Timers and seccomp
+
+    /// A process's POSIX timers, time left on their own clocks. Kernel lock held.
+    static func posixTimers(_ g: ThreadGroup) -> [PosixTimerImage] {
+        g.timers.posix.values.sorted { $0.id < $1.id }.map { t in
+            PosixTimerImage(id: t.id, clock: Int32(t.clock), signal: t.signal?.rawValue, value: t.value, thread: t.thread,
+                            remainingNs: t.deadline == 0 ? nil : max(1, t.deadline &- Deadline.now(t.clock)),
+                            intervalNs: t.interval, overrun: t.overrun)
+        }
+    }
+
+    /// ITIMER_VIRTUAL and ITIMER_PROF, time left in the process's CPU time. Kernel lock held.
+    func cpuTimers(_ g: ThreadGroup) -> [CPUTimerImage] {
+        g.timers.cpu.sorted { $0.key < $1.key }.map { which, t in
+            CPUTimerImage(which: which, remainingNs: max(1, t.due &- kernel.processCPUNanosecondsLocked(g, which)), intervalNs: t.interval)
+        }
+    }
+
+    /// The index of a task's newest filter in `table`, its chain added
+    /// first; nil without one. A filter with a USER_NOTIF listener is
+    /// refused: the supervisor holding the listener fd is outside the image.
+    private func seccompFilter(_ s: SeccompState, tid: Int32, into table: Table<SeccompFilterImage>) throws(CheckpointError) -> Int? {
+        switch s.mode {
+        case Seccomp.SECCOMP_MODE_DISABLED, Seccomp.SECCOMP_MODE_STRICT, Seccomp.SECCOMP_MODE_FILTER: break
+        default: throw .unsupported("tid \(tid): a thread being killed by its seccomp filter")
+        }
+        guard let newest = s.filter else { return nil }
+        var chain: [SeccompFilter] = []
+        var f: SeccompFilter? = newest
+        while let g = f, table.find(g) == nil { chain.append(g); f = g.previous }
+        for g in chain.reversed() {
+            if g.listener != nil { throw .unsupported("tid \(tid): a seccomp filter with a user-notification listener") }
+            let words = g.program.instructions.map { i in
+                UInt64(i.code) | UInt64(i.jt) << 16 | UInt64(i.jf) << 24 | UInt64(i.k) << 32
+            }
+            _ = table.add(g, SeccompFilterImage(instructions: words, log: g.log, previous: g.previous.flatMap { table.find($0) }))
+        }
+        return table.find(newest)
     }
 
     // MARK: Memory

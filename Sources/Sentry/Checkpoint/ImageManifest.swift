@@ -11,7 +11,8 @@ import Foundation
 public struct CheckpointManifest: Codable, Sendable {
     public static let formatName = "sentry-checkpoint"
     /// Bumped for any change a reader of the previous version would misread.
-    public static let currentVersion = 1
+    /// 2: POSIX and CPU-time timers, CPU clocks, seccomp filters, memfds.
+    public static let currentVersion = 2
 
     public var format = formatName
     public var version = currentVersion
@@ -35,6 +36,9 @@ public struct CheckpointManifest: Codable, Sendable {
     public var tmpfs: [TmpfsImage]
     public var processes: [ProcessImage]
     public var tasks: [TaskImage]
+    /// Every seccomp filter the tasks' chains hold, each after the one it
+    /// was attached over (version 2).
+    public var seccompFilters: [SeccompFilterImage]?
     public var initPID: Int32
     /// The process group the guest made the terminal's foreground (TIOCSPGRP): where Ctrl-C goes.
     public var foregroundPGID: Int32?
@@ -221,7 +225,43 @@ public struct ProcessImage: Codable, Sendable, Equatable {
     /// ITIMER_REAL (and alarm): time left and interval, ns; nil when disarmed.
     public var realTimerNs: Int64?
     public var realIntervalNs: Int64?
+    /// timer_create's timers (version 2).
+    public var posixTimers: [PosixTimerImage]?
+    /// ITIMER_VIRTUAL and ITIMER_PROF: time left in the process's CPU time (version 2).
+    public var cpuTimers: [CPUTimerImage]?
     public struct LimitImage: Codable, Sendable, Equatable { public var resource: Int32; public var cur: UInt64; public var max: UInt64 }
+}
+
+/// One POSIX timer: how it notifies, and its time left (ns) on its clock.
+public struct PosixTimerImage: Codable, Sendable, Equatable {
+    public var id: Int32
+    public var clock: Int32
+    /// nil: SIGEV_NONE.
+    public var signal: Int32?
+    public var value: UInt64
+    /// SIGEV_THREAD_ID's thread.
+    public var thread: Int32?
+    /// nil: disarmed.
+    public var remainingNs: Int64?
+    public var intervalNs: Int64
+    /// timer_getoverrun's answer (the overrun of the last signal taken).
+    public var overrun: Int32
+}
+
+public struct CPUTimerImage: Codable, Sendable, Equatable {
+    /// ITIMER_VIRTUAL (1) or ITIMER_PROF (2).
+    public var which: Int32
+    public var remainingNs: Int64
+    public var intervalNs: Int64
+}
+
+/// One seccomp filter: its verified program (struct sock_filter, each
+/// instruction as code | jt << 16 | jf << 24 | k << 32), FLAG_LOG, and the
+/// filter it was attached over.
+public struct SeccompFilterImage: Codable, Sendable, Equatable {
+    public var instructions: [UInt64]
+    public var log: Bool
+    public var previous: Int?
 }
 
 public struct ExitStatusImage: Codable, Sendable, Equatable {
@@ -270,6 +310,13 @@ public struct TaskImage: Codable, Sendable, Equatable {
     /// rseq(2)'s registration: the area's address and the abort signature.
     public var rseqArea: UInt64?
     public var rseqSignature: UInt32?
+    /// The thread's CPU time so far (ns): its guest code's, and with the
+    /// sentry's share serving it; its CPU clocks go on from there (version 2).
+    public var cpuNs: [Int64]?
+    /// seccomp: the mode and the newest filter of the chain, by index in
+    /// `seccompFilters` (version 2).
+    public var seccompMode: Int32?
+    public var seccompFilter: Int?
     public var credentials: CredentialsImage
     public var comm: Data
     public var parentDeathSignal: Int32

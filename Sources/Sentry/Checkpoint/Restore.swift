@@ -288,6 +288,23 @@ struct ImageReader {
         var mms: [MemoryManager] = []
         for image in m.mms { mms.append(try mm(image)) }
 
+        // seccomp filters, each over one restored before it, each program verified again.
+        var filters: [(filter: SeccompFilter, count: Int)] = []
+        for (i, f) in (m.seccompFilters ?? []).enumerated() {
+            guard f.previous.map({ (0..<i).contains($0) }) ?? true, f.instructions.count <= ClassicBPF.maxInstructions else {
+                throw .corrupt("seccomp filter \(i)")
+            }
+            let program: ClassicBPF
+            do {
+                program = try ClassicBPF(verifying: f.instructions.map {
+                    ClassicBPF.Instruction(code: UInt16(truncatingIfNeeded: $0), jt: UInt8(truncatingIfNeeded: $0 >> 16),
+                                           jf: UInt8(truncatingIfNeeded: $0 >> 24), k: UInt32(truncatingIfNeeded: $0 >> 32))
+                })
+            } catch { throw .corrupt("seccomp filter \(i): the program does not verify (\(error.message))") }
+            let previous = f.previous.map { filters[$0] }
+            filters.append((SeccompFilter(program: program, previous: previous?.filter, log: f.log, listener: nil), (previous?.count ?? 0) + 1))
+        }
+
         // Processes, then the tree.
         var groups: [Int32: ThreadGroup] = [:]
         for p in m.processes {
@@ -330,6 +347,13 @@ struct ImageReader {
             attributes.comm = Array(ti.comm.prefix(TaskAttributes.commLength - 1))
             attributes.parentDeathSignal = ti.parentDeathSignal
             attributes.noNewPrivs = ti.noNewPrivs
+            if let mode = ti.seccompMode, mode != Seccomp.SECCOMP_MODE_DISABLED {
+                guard mode == Seccomp.SECCOMP_MODE_STRICT || mode == Seccomp.SECCOMP_MODE_FILTER,
+                      (mode == Seccomp.SECCOMP_MODE_FILTER) == (ti.seccompFilter != nil),
+                      ti.seccompFilter.map({ filters.indices.contains($0) }) ?? true else { throw .corrupt("tid \(ti.tid): seccomp state") }
+                attributes.seccomp.mode = mode
+                if let i = ti.seccompFilter { attributes.seccomp.filter = filters[i].filter; attributes.seccomp.filterCount = filters[i].count }
+            }
             tableUsers[ti.fdTable, default: 0] += 1
             let fds = tableUsers[ti.fdTable]! > 1 ? tables[ti.fdTable].retainUser() : tables[ti.fdTable]
             let t = Task(kernel: kernel, tid: ti.tid, group: g, mm: mms[ti.mm], space: nil, fds: fds, fs: contexts[ti.fsContext],
@@ -360,6 +384,10 @@ struct ImageReader {
                 t.restartBlock = { (t: Task) throws(Errno) -> Int64 in try t.restartableSleep(until: deadline, remaining: remaining) }
             }
             if let f = ti.fpu { fpu[ti.tid] = Array(f) }
+            if let c = ti.cpuNs {
+                guard c.count == 2, c[0] >= 0, c[1] >= c[0] else { throw .corrupt("tid \(ti.tid): CPU time") }
+                t.carriedCPU = (c[0], c[1] - c[0])
+            }
             if let s = ti.syscallUserDispatch {
                 do { try t.restoreSyscallUserDispatch(.init(mode: s.mode, offset: s.offset, length: s.len, selector: s.selector)) }
                 catch { throw .corrupt("tid \(ti.tid): Syscall User Dispatch state (\(error.message))") }
@@ -387,6 +415,7 @@ struct ImageReader {
                 _ = kernel.setRealTimer(g, value: left, interval: max(0, p.realIntervalNs ?? 0))
             }
         }
+        try restoreTimers(groups)
         if tasks.count > 1 { kernel.tracer?.showPIDs.store(true, ordering: .relaxed) }
         // Tasks by address space, in tid order; init leads its own.
         var spaces: [[Task]] = []
@@ -399,6 +428,38 @@ struct ImageReader {
     }
 
     // MARK: Pieces
+
+    /// POSIX timers with their ids, overruns and time left; ITIMER_VIRTUAL
+    /// and ITIMER_PROF with the CPU time they had left. After the tasks
+    /// exist: a SIGEV_THREAD_ID timer names one.
+    private func restoreTimers(_ groups: [Int32: ThreadGroup]) throws(CheckpointError) {
+        for p in manifest.processes where !p.zombie {
+            guard let g = groups[p.pid] else { continue }
+            for ti in p.posixTimers ?? [] {
+                guard ti.id >= 0, g.timers.posix[ti.id] == nil, g.timers.posix.count < 4096,
+                      Kernel.posixTimerClocks.contains(ti.clock),
+                      ti.signal.map({ (1...64).contains($0) }) ?? (ti.thread == nil), ti.intervalNs >= 0,
+                      ti.thread.map({ tid in g.tasks.contains { $0.tid == tid } }) ?? true else {
+                    throw .corrupt("pid \(p.pid): POSIX timer \(ti.id)")
+                }
+                let timer = ProcessTimers.PosixTimer(id: ti.id, clock: clockid_t(ti.clock), signal: ti.signal.map { Signal($0) },
+                                                     value: ti.value, thread: ti.thread)
+                timer.overrun = ti.overrun
+                kernel.locked { g.timers.posix[ti.id] = timer }
+                if let left = ti.remainingNs, left > 0 {
+                    _ = kernel.armPosixTimer(g, timer, value: left, interval: ti.intervalNs, absolute: false)
+                } else {
+                    kernel.locked { timer.interval = ti.intervalNs }
+                }
+            }
+            for c in p.cpuTimers ?? [] {
+                guard c.which == Kernel.ITIMER_VIRTUAL || c.which == Kernel.ITIMER_PROF, c.remainingNs > 0, c.intervalNs >= 0 else {
+                    throw .corrupt("pid \(p.pid): CPU timer \(c.which)")
+                }
+                _ = kernel.setCPUTimer(g, which: c.which, value: c.remainingNs, interval: c.intervalNs)
+            }
+        }
+    }
 
     private func mm(_ image: MMImage) throws(CheckpointError) -> MemoryManager {
         let mm = MemoryManager(memory: kernel.memory, space: nil, layout: kernel.layout, imageCache: kernel.imageCache,
