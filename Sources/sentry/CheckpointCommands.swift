@@ -130,11 +130,18 @@ struct Inspect: ParsableCommand {
             let cmd = tasks.first.map { $0.commandLine.joined(separator: " ") } ?? ""
             let state = p.zombie ? "zombie" : "\(tasks.count) task\(tasks.count == 1 ? "" : "s")"
             print("  pid \(p.pid) ppid \(p.parent ?? 0) pgid \(p.pgid) sid \(p.sid)  \(state)  \(cmd)")
+            let timers = (p.posixTimers ?? []).map { "timer \($0.id)" + ($0.remainingNs.map { " \($0 / 1_000_000) ms left" } ?? " disarmed") }
+                + (p.cpuTimers ?? []).map { ($0.which == 1 ? "ITIMER_VIRTUAL" : "ITIMER_PROF") + " \($0.remainingNs / 1_000_000) ms left" }
+                + (p.realTimerNs.map { ["ITIMER_REAL \($0 / 1_000_000) ms left"] } ?? [])
+            if !timers.isEmpty { print("    timers \(timers.joined(separator: ", "))") }
             for t in tasks {
                 let mm = m.mms[t.mm]
                 let bytes = mm.vmas.reduce(UInt64(0)) { $0 + $1.end - $1.start }
                 print("    tid \(t.tid)  rip 0x\(String(t.registers.count > 16 ? t.registers[16] : 0, radix: 16))  \(mm.vmas.count) mappings (\(bytes) bytes)"
-                      + (t.restartSleepNs != nil ? "  sleeping (restart_syscall)" : ""))
+                      + (t.restartSleepNs != nil ? "  sleeping (restart_syscall)" : "")
+                      + (t.seccompMode == 1 ? "  seccomp strict" : "")
+                      + (t.seccompFilter.map { "  seccomp filter \($0)" } ?? "")
+                      + (t.syscallUserDispatch?.mode == 1 ? "  SUD on" : ""))
                 let table = m.fdTables[t.fdTable]
                 let fds = table.entries.map { e -> String in
                     let f = m.files[e.file]
@@ -144,10 +151,18 @@ struct Inspect: ParsableCommand {
                     case .eventfd: return "\(e.fd):eventfd"
                     case .epoll: return "\(e.fd):epoll(\(f.interests?.count ?? 0))"
                     case .path: return "\(e.fd):\(f.guestPath ?? "?")"
+                    case .memfd: return "\(e.fd):\(f.memfd.flatMap { m.memfds?.indices.contains($0) == true ? m.memfds![$0].node.name : nil } ?? "memfd")"
                     }
                 }
                 print("      fds \(fds.joined(separator: " "))")
             }
+        }
+        for (i, f) in (m.seccompFilters ?? []).enumerated() {
+            print("seccomp[\(i)] \(f.instructions.count) instructions" + (f.previous.map { ", over filter \($0)" } ?? ""))
+        }
+        for f in m.memfds ?? [] {
+            let bytes = f.node.memory.map { "\($0.size) bytes (mapped shared: in the page store)" } ?? "\(f.node.contents?.length ?? 0) bytes"
+            print("memfd      \(f.node.name): \(bytes), seals 0x\(String(f.seals, radix: 16))")
         }
         for (i, p) in m.pipes.enumerated() { print("pipe[\(i)]    \(p.contents.length) bytes buffered, capacity \(p.capacity)") }
         for t in m.tmpfs {

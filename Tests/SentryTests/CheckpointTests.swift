@@ -31,7 +31,12 @@ import Testing
             try Harness.writeExecutable(try Data(contentsOf: URL(fileURLWithPath: Harness.image("ckptcount"))), to: guest)
         }
 
-        func native(_ extra: [String] = []) -> String { Harness.run(guest, [CheckpointTests.steps, CheckpointTests.sleepMS] + extra).stdout }
+        /// The guest's scratch files in this test's directory: the host's /tmp is every test run's.
+        func native(_ extra: [String] = []) -> String {
+            var e = env
+            e["CKPT_TMP"] = dir.path
+            return Harness.run(guest, [CheckpointTests.steps, CheckpointTests.sleepMS] + extra, env: e).stdout
+        }
 
         /// Starts the named guest and waits until it has printed `lines` lines.
         func start(_ name: String, platform: String, lines: Int = 3, extra: [String] = []) -> Background? {
@@ -203,8 +208,10 @@ import Testing
     /// restored on another platform where there is one: POSIX timers (time
     /// left, SIGEV_NONE, a queued signal's overrun, the ids), ITIMER_PROF and
     /// the process CPU clock (which goes on, never back), two stacked seccomp
-    /// filters, and Syscall User Dispatch (the restored guest keeps trapping).
-    @Test(arguments: ["ptimer", "cputime", "seccomp", "sud"])
+    /// filters, Syscall User Dispatch (the restored guest keeps trapping),
+    /// memfds (contents, seals, name, offset) and MAP_SHARED mappings of
+    /// memfd and tmpfs files shared by two processes.
+    @Test(arguments: ["ptimer", "cputime", "seccomp", "sud", "memfd"])
     func kernelStateSurvives(_ mode: String) throws {
         guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
         let s = try Scene()
@@ -212,7 +219,9 @@ import Testing
         let expected = s.native([mode])
         let last: [String: String] = ["ptimer": "timers 0 1 2, next 3\n", "cputime": "cpu clock went on 1\n",
                                       "seccomp": "getppid -1/13 getuid -1/14 filters 2\n",
-                                      "sud": "sud dispatched \(Self.steps), last \(1000 + Int(Self.steps)!)\n"]
+                                      "sud": "sud dispatched \(Self.steps), last \(1000 + Int(Self.steps)!)\n",
+                                      "memfd": "memfd /memfd:ckpt (deleted) size 8192 seals 0x6 offset 1234; step \(Self.steps); 'child was here'; "
+                                          + "'written by pwrite'; 'kept by its mapping'; tmpfs \(Self.steps); grow Operation not permitted\n"]
         #expect(expected.hasSuffix(last[mode]!), "\(expected)")
         let bg = try #require(s.start(mode, platform: from, extra: [mode]))
         defer { bg.stop() }

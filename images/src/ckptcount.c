@@ -15,13 +15,17 @@
 // process's CPU clock, which must not go back across a restore. "seccomp":
 // two stacked filters answering getppid and getuid with errors. "sud":
 // Syscall User Dispatch on, each step's getpid dispatched to a SIGSYS
-// handler that emulates it.
+// handler that emulates it. "memfd": a sealed memfd mapped MAP_SHARED by
+// the parent and the child (each step stored through the mapping, the
+// child's mark at the end), a memfd held by its mapping alone, and a tmpfs
+// file mapped shared: the end reads them back through the files.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -32,6 +36,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +45,16 @@
 static void say(const char *s) { write(1, s, strlen(s)); }
 static volatile sig_atomic_t got_usr1;
 static void on_usr1(int sig) { (void)sig; got_usr1++; }
+// The scratch files: in /tmp, or $CKPT_TMP (a test's native run), named
+// by pid (native runs from several checkouts at once share the host's /tmp).
+static char logpath[256], shmpath[256];
+static void paths(void) {
+    const char *d = getenv("CKPT_TMP");
+    if (!d) d = "/tmp";
+    snprintf(logpath, sizeof logpath, "%s/ckptcount-%d.log", d, (int)getpid());
+    snprintf(shmpath, sizeof shmpath, "%s/ckpt-%d.shm", d, (int)getpid());
+}
+
 static int mode(int argc, char **argv, const char *m) { return argc > 3 && strcmp(argv[3], m) == 0; }
 
 // Syscall User Dispatch: the selector byte and what the handler saw.
@@ -74,10 +89,31 @@ int main(int argc, char **argv) {
     int steps = argc > 1 ? atoi(argv[1]) : 50;
     long ms = argc > 2 ? atol(argv[2]) : 20;
     char line[256];
+    paths();
 
     // Round toward +infinity: a restore that loses MXCSR prints other bits.
     unsigned mxcsr = 0x1f80 | (2u << 13);
     __asm__ volatile("ldmxcsr %0" :: "m"(mxcsr));
+
+    int mfd = -1;
+    char *shared = NULL, *only = NULL, *shm = NULL;
+    if (mode(argc, argv, "memfd")) {
+        mfd = memfd_create("ckpt", MFD_ALLOW_SEALING);
+        if (ftruncate(mfd, 8192) != 0) perror("ftruncate");
+        pwrite(mfd, "written by pwrite", 17, 4096);
+        shared = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+        fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
+        lseek(mfd, 1234, SEEK_SET);
+        int ofd = memfd_create("only", 0);
+        write(ofd, "kept by its mapping", 19);
+        only = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ofd, 0);
+        close(ofd);
+        int sfd = open(shmpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        if (ftruncate(sfd, 4096) != 0) perror("ftruncate");
+        shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+        close(sfd);
+        if (shared == MAP_FAILED || only == MAP_FAILED || shm == MAP_FAILED) { perror("mmap"); return 1; }
+    }
 
     int p[2];
     if (pipe(p) != 0) { perror("pipe"); return 1; }
@@ -93,6 +129,7 @@ int main(int argc, char **argv) {
         }
         snprintf(line, sizeof line, "child read %lu bytes, sum %lu\n", bytes, sum);
         say(line);
+        if (shared) strcpy(shared + 200, "child was here");
         _exit(0);
     }
     close(p[0]);
@@ -161,9 +198,6 @@ int main(int argc, char **argv) {
     }
     long sud_last = 0;
 
-    // Per process: native runs of this test from several checkouts share the host's /tmp.
-    char logpath[64];
-    snprintf(logpath, sizeof logpath, "/tmp/ckptcount-%d.log", (int)getpid());
     int log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
     int efd = eventfd(0, 0);
     uint64_t *table = calloc(4096, sizeof *table);
@@ -185,6 +219,7 @@ int main(int argc, char **argv) {
             write(efd, &one, sizeof one);
         }
         write(log, line, strlen(line));
+        if (shared) { memcpy(shared + 100, &i, sizeof i); memcpy(shm + 8, &i, sizeof i); }
         if (mode(argc, argv, "sud")) {
             selector = 1;   // SYSCALL_DISPATCH_FILTER_BLOCK
             sud_last = syscall(SYS_getpid);
@@ -256,6 +291,25 @@ int main(int argc, char **argv) {
         close(fd);
         char *f = strstr(status, "Seccomp_filters:");
         snprintf(line, sizeof line, "seccomp getppid %ld/%d getuid %ld/%d filters %d\n", a, ea, b, eb, f ? atoi(f + 16) : -1);
+        say(line);
+    }
+    if (shared) {
+        int via_file = 0, shm_file = 0;
+        char mark[32] = "", pw[18] = "";
+        pread(mfd, &via_file, sizeof via_file, 100);
+        pread(mfd, mark, 20, 200);
+        pread(mfd, pw, 17, 4096);
+        int sfd = open(shmpath, O_RDONLY);
+        pread(sfd, &shm_file, sizeof shm_file, 8);
+        close(sfd);
+        struct stat st;
+        fstat(mfd, &st);
+        char fdpath[64], target[128] = "";
+        snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", mfd);
+        readlink(fdpath, target, sizeof target - 1);
+        snprintf(line, sizeof line, "memfd %s size %ld seals 0x%x offset %ld; step %d; '%s'; '%s'; '%.19s'; tmpfs %d; grow %s\n",
+                 target, (long)st.st_size, fcntl(mfd, F_GET_SEALS), (long)lseek(mfd, 0, SEEK_CUR), via_file, mark, pw, only,
+                 shm_file, ftruncate(mfd, 16384) == 0 ? "allowed" : strerror(errno));
         say(line);
     }
     if (mode(argc, argv, "sud")) {

@@ -90,14 +90,39 @@ struct ImageWriter {
             throw .unsupported("System V IPC (shared memory, semaphores or message queues)")
         }
 
-        // Memory managers first: the page store holds what their VMAs own.
-        let mms = Table<MMImage>()
+        // Memory managers first: the page store holds what their VMAs own,
+        // and the runs of tmpfs and memfd files mapped shared (the mappings'
+        // pages are the file's).
         var allMMs: [MemoryManager] = []
-        for t in tasks where mms.find(t.mm) == nil {
-            _ = mms.add(t.mm, try mmImage(t.mm, pid: t.pid))
-            allMMs.append(t.mm)
+        for t in tasks where !allMMs.contains(where: { $0 === t.mm }) { allMMs.append(t.mm) }
+        var sharedFiles: [ObjectIdentifier: Range<UInt64>] = [:]
+        for mm in allMMs {
+            for v in mm.vmas where v.shared {
+                guard case .file(let m as TmpfsMapping, _) = v.backing, let data = m.node.data else { continue }
+                let l = data.layout
+                if l.capacity > 0 { sharedFiles[ObjectIdentifier(data)] = l.offset..<(l.offset + l.capacity) }
+            }
         }
-        let memory = try memoryImage(allMMs, into: pages)
+        let inMemory: (TmpfsData) -> Bool = { sharedFiles[ObjectIdentifier($0)] != nil }
+        let memfds = Table<MemfdImage>()
+        let memfdIndex = { (node: TmpfsNode, name: String) throws(CheckpointError) -> Int in
+            if let i = memfds.find(node) { return i }
+            let image = try node.checkpointImage(name: name, path: name, inMemory: inMemory) { (b) throws(CheckpointError) -> StoredRun in
+                try files.append(bytes: b)
+            }
+            return memfds.add(node, MemfdImage(node: image, seals: node.data?.seals ?? 0))
+        }
+        // memfds held by an fd first: their dentry has the name /proc shows.
+        for t in tasks {
+            for (_, e) in t.fds.entries {
+                if let f = e.file as? TmpfsFile, let loc = f.location, kernel.vfs.isMemfd(f.node) { _ = try memfdIndex(f.node, loc.name) }
+            }
+        }
+        let mms = Table<MMImage>()
+        for t in tasks where mms.find(t.mm) == nil {
+            _ = mms.add(t.mm, try mmImage(t.mm, pid: t.pid, memfd: memfdIndex))
+        }
+        let memory = try memoryImage(allMMs, extra: Array(sharedFiles.values), into: pages)
 
         // Files.
         let pipes = Table<PipeImage>()
@@ -112,7 +137,7 @@ struct ImageWriter {
                 for (fd, e) in t.fds.entries {
                     var index = descriptions.find(e.file)
                     if index == nil {
-                        index = descriptions.add(e.file, try fileImage(e.file, fd: fd, pid: t.pid, pipes: pipes, store: files))
+                        index = descriptions.add(e.file, try fileImage(e.file, fd: fd, pid: t.pid, pipes: pipes, memfds: memfds, store: files))
                         if let ep = e.file as? EpollFile { epolls[index!] = ep }
                     }
                     entries.append(.init(fd: fd, file: index!, closeOnExec: e.closeOnExec))
@@ -134,7 +159,7 @@ struct ImageWriter {
             }
             descriptions.images[index].interests = list
         }
-        let tmpfs = try tmpfsImages(files)
+        let tmpfs = try tmpfsImages(files, inMemory: inMemory)
 
         // Processes and tasks, under the kernel lock: their signal and tree state is guarded by it.
         let filters = Table<SeccompFilterImage>()
@@ -207,7 +232,7 @@ struct ImageWriter {
                                   hostname: kernel.hostname, network: config.network.rawValue),
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
-            seccompFilters: filters.images, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
+            seccompFilters: filters.images, memfds: memfds.images, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
         try CheckpointImage.writeManifest(manifest, to: dir)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
@@ -255,14 +280,31 @@ struct ImageWriter {
 
     // MARK: Memory
 
-    private func mmImage(_ mm: MemoryManager, pid: Int32) throws(CheckpointError) -> MMImage {
+    private func mmImage(_ mm: MemoryManager, pid: Int32,
+                         memfd: (TmpfsNode, String) throws(CheckpointError) -> Int) throws(CheckpointError) -> MMImage {
         var vmas: [VMAImage] = []
         for v in mm.vmas {
             var image = VMAImage(start: v.start.rawValue, end: v.end.rawValue, prot: UInt32(v.prot.rawValue), maxProt: UInt32(v.maxProt.rawValue),
                                  shared: v.shared, memOffset: v.memOffset, name: v.name)
             if case .file(let f, let offset) = v.backing {
                 let where_ = "pid \(pid): the mapping at 0x\(String(v.start.rawValue, radix: 16)) of \(f.path)"
-                guard let mf = f as? MappedFile else { throw .unsupported("\(where_) (a tmpfs, memfd or System V mapping)") }
+                if let tm = f as? TmpfsMapping {
+                    if kernel.vfs.isMemfd(tm.node) {
+                        // Held by this mapping alone (no fd): its name from the path mmap saw.
+                        var name = String(tm.path.split(separator: "/").last ?? "memfd:")
+                        if name.hasSuffix(" (deleted) (deleted)") { name.removeLast(" (deleted)".count) }
+                        image.memfd = try memfd(tm.node, name)
+                    } else {
+                        // Found again by its path: it must still be there.
+                        guard let found = try? kernel.vfs.resolve(tm.path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)),
+                              found.inode === tm.node else { throw .unsupported("\(where_) (a tmpfs file no longer at its path)") }
+                        image.tmpfsPath = tm.path
+                    }
+                    image.fileOffset = offset
+                    vmas.append(image)
+                    continue
+                }
+                guard let mf = f as? MappedFile else { throw .unsupported("\(where_) (a System V shared memory mapping)") }
                 if v.shared { throw .unsupported("\(where_) (MAP_SHARED of a host file)") }
                 image.file = try Self.identity(hostFD: mf.hostFD, guestPath: mf.path)
                 image.fileOffset = offset
@@ -275,9 +317,10 @@ struct ImageWriter {
 
     /// The memory-file runs the VMAs own (a byte owned by n VMAs has n
     /// owners: a sweep over every VMA's run), and their non-zero pages.
-    private func memoryImage(_ mms: [MemoryManager], into store: DataFileWriter) throws(CheckpointError) -> MemoryImage {
+    private func memoryImage(_ mms: [MemoryManager], extra: [Range<UInt64>], into store: DataFileWriter) throws(CheckpointError) -> MemoryImage {
         var events: [(UInt64, Int)] = []
         for mm in mms { for v in mm.vmas { events.append((v.memOffset, 1)); events.append((v.memOffset + v.length, -1)) } }
+        for r in extra { events.append((r.lowerBound, 1)); events.append((r.upperBound, -1)) }
         events.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
         var allocated: [Range<UInt64>] = []
         var shares: [MemoryImage.ShareImage] = []
@@ -319,7 +362,7 @@ struct ImageWriter {
 
     // MARK: Files
 
-    private func fileImage(_ f: FileDescription, fd: Int32, pid: Int32, pipes: Table<PipeImage>,
+    private func fileImage(_ f: FileDescription, fd: Int32, pid: Int32, pipes: Table<PipeImage>, memfds: Table<MemfdImage>,
                            store: DataFileWriter) throws(CheckpointError) -> FileImage {
         let flags = f.flags.rawValue
         let what = "pid \(pid): fd \(fd) (\(f.displayPath))"
@@ -343,8 +386,13 @@ struct ImageWriter {
             let pos = lseek(h.fd, 0, SEEK_CUR)
             return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: Int64(max(0, pos)),
                              host: try Self.identity(hostFD: h.fd, guestPath: loc.path))
+        case let t as TmpfsFile where kernel.vfs.isMemfd(t.node):
+            guard let index = memfds.find(t.node) else { throw .unsupported("\(what): a memfd") }
+            var image = FileImage(kind: .memfd, flags: flags, position: (try? t.seek(0, whence: SEEK_CUR)) ?? 0)
+            image.memfd = index
+            return image
         case let t as TmpfsFile:
-            guard let loc = t.location, loc.mount.id >= 0 else { throw .unsupported("\(what): a memfd") }
+            guard let loc = t.location, loc.mount.id >= 0 else { throw .unsupported("\(what): a file of an unnamed tmpfs") }
             guard loc.inode.kind == .regular else { throw .unsupported("\(what): a tmpfs directory held open") }
             // Reopened by path: it must still be there.
             guard let found = try? kernel.vfs.resolve(loc.path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)),
@@ -358,11 +406,11 @@ struct ImageWriter {
         }
     }
 
-    private func tmpfsImages(_ store: DataFileWriter) throws(CheckpointError) -> [TmpfsImage] {
+    private func tmpfsImages(_ store: DataFileWriter, inMemory: (TmpfsData) -> Bool) throws(CheckpointError) -> [TmpfsImage] {
         var out: [TmpfsImage] = []
         for m in kernel.vfs.mounts.all where m.type == "tmpfs" && m.id >= 0 {
             guard let root = m.rootInode as? TmpfsNode else { continue }
-            let image = try root.checkpointImage(name: "", path: m.path) { (b) throws(CheckpointError) -> StoredRun in
+            let image = try root.checkpointImage(name: "", path: m.path, inMemory: inMemory) { (b) throws(CheckpointError) -> StoredRun in
                 try store.append(bytes: b)
             }
             out.append(TmpfsImage(mountPath: m.path, root: image))

@@ -39,6 +39,8 @@ public struct CheckpointManifest: Codable, Sendable {
     /// Every seccomp filter the tasks' chains hold, each after the one it
     /// was attached over (version 2).
     public var seccompFilters: [SeccompFilterImage]?
+    /// memfd_create's files, held by an fd or a mapping (version 2).
+    public var memfds: [MemfdImage]?
     public var initPID: Int32
     /// The process group the guest made the terminal's foreground (TIOCSPGRP): where Ctrl-C goes.
     public var foregroundPGID: Int32?
@@ -94,6 +96,17 @@ public struct VMAImage: Codable, Sendable, Equatable {
     /// file; the file is reopened for its identity and checked unchanged).
     public var file: HostFileIdentity?
     public var fileOffset: UInt64?
+    /// A mapping of a tmpfs file (by its path, which must still reach it)
+    /// or of a memfd (by index in `memfds`); `fileOffset` is where (version 2).
+    public var tmpfsPath: String?
+    public var memfd: Int?
+}
+
+/// A memfd: its node as a tmpfs keeps one (name: the dentry's, "memfd:NAME
+/// (deleted)"), and its seals.
+public struct MemfdImage: Codable, Sendable, Equatable {
+    public var node: TmpfsNodeImage
+    public var seals: UInt32
 }
 
 /// A host file as a restore finds it again: by path, checked by size and mtime.
@@ -114,7 +127,7 @@ public struct PipeImage: Codable, Sendable, Equatable {
 
 /// One open file description.
 public struct FileImage: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll }
+    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd }
     public var kind: Kind
     public var flags: Int32
     /// stdio: which of the sentry's 0, 1, 2 it was.
@@ -130,6 +143,8 @@ public struct FileImage: Codable, Sendable, Equatable {
     public var position: Int64?
     /// path on a host filesystem: what it must still be.
     public var host: HostFileIdentity?
+    /// memfd: which, by index in `memfds` (`position` its offset).
+    public var memfd: Int?
     /// epoll: the interest list, each file by its index in `files`.
     public var interests: [EpollInterestImage]?
 }
@@ -179,21 +194,31 @@ public final class TmpfsNodeImage: Codable, Sendable, Equatable {
     public let xattrs: [String: [UInt8]]
     /// Regular files: the bytes, in files.bin.
     public let contents: StoredRun?
+    /// A regular file mapped MAP_SHARED: instead of `contents`, its run of
+    /// the memory file, which the page store holds with the mappings' pages
+    /// (version 2).
+    public let memory: MemoryRun?
+    public struct MemoryRun: Codable, Sendable, Equatable {
+        /// Memory-file offset (the image's), the run's length and the file's size.
+        public var offset: UInt64
+        public var capacity: UInt64
+        public var size: Int64
+    }
     /// Symlinks.
     public let target: String?
     public let children: [TmpfsNodeImage]
 
     init(name: String, mode: UInt32, uid: UInt32, gid: UInt32, mtime: timespec, atime: timespec, xattrs: [String: [UInt8]],
-         contents: StoredRun?, target: String?, children: [TmpfsNodeImage]) {
+         contents: StoredRun?, memory: MemoryRun? = nil, target: String?, children: [TmpfsNodeImage]) {
         self.name = name; self.mode = mode; self.uid = uid; self.gid = gid
         mtimeSec = Int64(mtime.tv_sec); mtimeNsec = Int64(mtime.tv_nsec)
         atimeSec = Int64(atime.tv_sec); atimeNsec = Int64(atime.tv_nsec)
-        self.xattrs = xattrs; self.contents = contents; self.target = target; self.children = children
+        self.xattrs = xattrs; self.contents = contents; self.memory = memory; self.target = target; self.children = children
     }
 
     public static func == (a: TmpfsNodeImage, b: TmpfsNodeImage) -> Bool {
         a.name == b.name && a.mode == b.mode && a.uid == b.uid && a.gid == b.gid && a.mtimeSec == b.mtimeSec
-            && a.mtimeNsec == b.mtimeNsec && a.xattrs == b.xattrs && a.contents == b.contents && a.target == b.target
+            && a.mtimeNsec == b.mtimeNsec && a.xattrs == b.xattrs && a.contents == b.contents && a.memory == b.memory && a.target == b.target
             && a.children == b.children
     }
 }

@@ -232,7 +232,20 @@ struct ImageReader {
             guard let mount = vfs.mounts.mount(at: t.mountPath), mount.type == "tmpfs", let root = mount.rootInode as? TmpfsNode else {
                 throw .restoreFailed("no tmpfs at \(t.mountPath) in the restored sandbox")
             }
-            try root.restore(t.root) { (run) throws(CheckpointError) -> [UInt8] in try files.read(run, what: "tmpfs file contents") }
+            try root.restore(t.root, read: readContents, place: place)
+        }
+
+        // memfds, before the files and mappings that name them.
+        var memfds: [(node: TmpfsNode, location: Location)] = []
+        for (i, image) in (m.memfds ?? []).enumerated() {
+            let n = image.node
+            guard n.mode & S_IFMT == S_IFREG, n.children.isEmpty, n.target == nil, n.name.hasPrefix("memfd:"), n.name.utf8.count <= 255,
+                  !n.name.contains("/") else { throw .corrupt("memfd \(i)") }
+            let (node, location) = vfs.memfdNode(dentryName: n.name, mode: n.mode)
+            try node.restoreContents(n, read: readContents, place: place)
+            try node.restore(n, read: readContents, place: place)
+            node.data?.restoreSeals(image.seals)
+            memfds.append((node, location))
         }
 
         var pipes: [Pipe] = []
@@ -244,7 +257,7 @@ struct ImageReader {
         }
 
         var descriptions: [FileDescription] = []
-        for f in m.files { descriptions.append(try file(f, pipes: pipes, boot)) }
+        for f in m.files { descriptions.append(try file(f, pipes: pipes, memfds: memfds, boot)) }
         for (i, f) in m.files.enumerated() where f.kind == .epoll {
             let ep = descriptions[i] as! EpollFile
             for interest in f.interests ?? [] {
@@ -286,7 +299,7 @@ struct ImageReader {
         }
 
         var mms: [MemoryManager] = []
-        for image in m.mms { mms.append(try mm(image)) }
+        for image in m.mms { mms.append(try mm(image, memfds: memfds, boot)) }
 
         // seccomp filters, each over one restored before it, each program verified again.
         var filters: [(filter: SeccompFilter, count: Int)] = []
@@ -461,7 +474,21 @@ struct ImageReader {
         }
     }
 
-    private func mm(_ image: MMImage) throws(CheckpointError) -> MemoryManager {
+    /// A tmpfs file's bytes from files.bin.
+    private func readContents(_ run: StoredRun) throws(CheckpointError) -> [UInt8] {
+        try files.read(run, what: "tmpfs file contents")
+    }
+
+    /// Where a shared-mapped tmpfs file's run of image memory is now.
+    private func place(_ r: TmpfsNodeImage.MemoryRun) throws(CheckpointError) -> UInt64 {
+        guard r.capacity > 0, r.offset % GuestAddress.pageSize == 0, r.capacity % GuestAddress.pageSize == 0,
+              r.size >= 0, UInt64(r.size) <= r.capacity, let at = translate(r.offset, r.capacity) else {
+            throw .corrupt("a shared tmpfs file's memory at offset \(r.offset)")
+        }
+        return at
+    }
+
+    private func mm(_ image: MMImage, memfds: [(node: TmpfsNode, location: Location)], _ boot: BootContext) throws(CheckpointError) -> MemoryManager {
         let mm = MemoryManager(memory: kernel.memory, space: nil, layout: kernel.layout, imageCache: kernel.imageCache,
                                hostPages: kernel.hostPages)
         var vmas: [VMA] = []
@@ -476,7 +503,18 @@ struct ImageReader {
                 throw .corrupt("the mapping at 0x\(String(v.start, radix: 16)) names memory the image does not hold")
             }
             var backing = VMABacking.anonymous
-            if let id = v.file {
+            if let i = v.memfd {
+                guard memfds.indices.contains(i) else { throw .corrupt("the mapping at 0x\(String(v.start, radix: 16)) names memfd \(i)") }
+                // The path mmap saw: the file's, as /proc shows it.
+                let loc = memfds[i].location
+                backing = .file(TmpfsMapping(node: memfds[i].node, path: loc.isDeleted ? loc.path + " (deleted)" : loc.path), offset: v.fileOffset ?? 0)
+            } else if let path = v.tmpfsPath {
+                guard let loc = try? kernel.vfs.resolve(path, from: kernel.vfs.rootLocation, followLast: false, boot),
+                      let node = loc.inode as? TmpfsNode, node.data != nil else {
+                    throw .restoreFailed("the mapping at 0x\(String(v.start, radix: 16)): no tmpfs file at \(path)")
+                }
+                backing = .file(TmpfsMapping(node: node, path: path), offset: v.fileOffset ?? 0)
+            } else if let id = v.file {
                 let fd = open(id.hostPath, O_RDONLY | O_CLOEXEC)
                 guard fd >= 0 else { throw .hostFileChanged("\(id.hostPath): \(Errno(errno).message)") }
                 defer { close(fd) }
@@ -490,9 +528,15 @@ struct ImageReader {
         return mm
     }
 
-    private func file(_ f: FileImage, pipes: [Pipe], _ boot: BootContext) throws(CheckpointError) -> FileDescription {
+    private func file(_ f: FileImage, pipes: [Pipe], memfds: [(node: TmpfsNode, location: Location)],
+                      _ boot: BootContext) throws(CheckpointError) -> FileDescription {
         let flags = OpenFlags(rawValue: f.flags)
         switch f.kind {
+        case .memfd:
+            guard let i = f.memfd, memfds.indices.contains(i) else { throw .corrupt("a memfd file") }
+            let d = TmpfsFile(node: memfds[i].node, location: memfds[i].location, flags: flags)
+            if let pos = f.position, pos > 0 { _ = try? d.seek(pos, whence: SEEK_SET) }
+            return d
         case .stdio:
             guard let n = f.stdio, (0...2).contains(n) else { throw .corrupt("a stdio file that is not 0, 1 or 2") }
             // The restoring sentry's own: the guest's output continues on this terminal.
