@@ -4,7 +4,7 @@ import Glibc
 import Sentry
 import Syscalls
 
-/// `sentry checkpoint NAME --image DIR [--leave-running]`.
+/// `sentry checkpoint NAME --image DIR [--leave-running] [--compress]`.
 struct Checkpoint: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint", abstract: "Freeze a named sandbox and write its image; then stop it, or let it go on.",
@@ -19,11 +19,14 @@ struct Checkpoint: ParsableCommand {
     @Flag(name: .customLong("leave-running"), help: "Let the sandbox go on after writing the image.")
     var leaveRunning = false
 
+    @Flag(help: "Compress the page store and file contents (zlib).")
+    var compress = false
+
     func run() throws {
         let dir = image.hasPrefix("/") ? image : FileManager.default.currentDirectoryPath + "/" + image
         let r: ControlResponse
         do {
-            r = try ControlClient.send(ControlRequest(op: .checkpoint, image: dir, leaveRunning: leaveRunning), to: name, timeout: nil)
+            r = try ControlClient.send(ControlRequest(op: .checkpoint, image: dir, leaveRunning: leaveRunning, compress: compress), to: name, timeout: nil)
         } catch { fail(error.description, .control) }
         guard r.ok else {
             var line = "sentry: " + (r.error ?? "checkpoint failed") + "\n"
@@ -122,7 +125,9 @@ struct Inspect: ParsableCommand {
               + m.sandbox.binds.map { ", bind \($0.host):\($0.guest)\($0.readOnly ? "" : ":rw")" }.joined())
         let stored = m.memory.runs.reduce(UInt64(0)) { $0 + $1.length }
         let owned = m.memory.allocated.reduce(UInt64(0)) { $0 + UInt64($1.count) }
-        print("memory     \(owned) bytes mapped, \(stored) bytes stored in \(m.memory.runs.count) runs, \(m.memory.zeroPagesSkipped) zero pages skipped")
+        let packed = m.memory.runs.contains { $0.compressed != nil }
+            ? ", \(m.memory.runs.reduce(UInt64(0)) { $0 + ($1.compressed ?? $1.length) }) compressed" : ""
+        print("memory     \(owned) bytes mapped, \(stored) bytes stored\(packed) in \(m.memory.runs.count) runs, \(m.memory.zeroPagesSkipped) zero pages skipped")
         print("files      pages.bin \(m.pagesSize) bytes, files.bin \(m.filesSize) bytes")
         print("processes")
         for p in m.processes {
@@ -151,6 +156,7 @@ struct Inspect: ParsableCommand {
                     case .eventfd: return "\(e.fd):eventfd"
                     case .epoll: return "\(e.fd):epoll(\(f.interests?.count ?? 0))"
                     case .path: return "\(e.fd):\(f.guestPath ?? "?")"
+                    case .mqueue: return "\(e.fd):mqueue:\(f.mqueue.flatMap { m.mqueues?.indices.contains($0) == true ? m.mqueues![$0].name : nil } ?? "?")"
                     case .memfd: return "\(e.fd):\(f.memfd.flatMap { m.memfds?.indices.contains($0) == true ? m.memfds![$0].node.name : nil } ?? "memfd")"
                     }
                 }
@@ -159,6 +165,12 @@ struct Inspect: ParsableCommand {
         }
         for (i, f) in (m.seccompFilters ?? []).enumerated() {
             print("seccomp[\(i)] \(f.instructions.count) instructions" + (f.previous.map { ", over filter \($0)" } ?? ""))
+        }
+        if let v = m.sysv, !(v.shm.isEmpty && v.sem.isEmpty && v.msg.isEmpty) {
+            print("sysv ipc   \(v.shm.count) segments (\(v.shm.reduce(UInt64(0)) { $0 + UInt64($1.memory.count) }) bytes), \(v.sem.count) semaphore sets, \(v.msg.count) message queues (\(v.msg.reduce(0) { $0 + $1.texts.count }) messages)")
+        }
+        for q in m.mqueues ?? [] {
+            print("mqueue     /\(q.name)\(q.linked ? "" : " (unlinked)"): \(q.messages.count) of \(q.maxMessages) messages")
         }
         for f in m.memfds ?? [] {
             let bytes = f.node.memory.map { "\($0.size) bytes (mapped shared: in the page store)" } ?? "\(f.node.contents?.length ?? 0) bytes"

@@ -210,8 +210,10 @@ import Testing
     /// the process CPU clock (which goes on, never back), two stacked seccomp
     /// filters, Syscall User Dispatch (the restored guest keeps trapping),
     /// memfds (contents, seals, name, offset) and MAP_SHARED mappings of
-    /// memfd and tmpfs files shared by two processes.
-    @Test(arguments: ["ptimer", "cputime", "seccomp", "sud", "memfd"])
+    /// memfd and tmpfs files shared by two processes, System V shared memory
+    /// (one segment removed while attached), semaphores with SEM_UNDO and
+    /// message queues, POSIX message queues (one unlinked and still open).
+    @Test(arguments: ["ptimer", "cputime", "seccomp", "sud", "memfd", "ipc"])
     func kernelStateSurvives(_ mode: String) throws {
         guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
         let s = try Scene()
@@ -221,7 +223,8 @@ import Testing
                                       "seccomp": "getppid -1/13 getuid -1/14 filters 2\n",
                                       "sud": "sud dispatched \(Self.steps), last \(1000 + Int(Self.steps)!)\n",
                                       "memfd": "memfd /memfd:ckpt (deleted) size 8192 seals 0x6 offset 1234; step \(Self.steps); 'child was here'; "
-                                          + "'written by pwrite'; 'kept by its mapping'; tmpfs \(Self.steps); grow Operation not permitted\n"]
+                                          + "'written by pwrite'; 'kept by its mapping'; tmpfs \(Self.steps); grow Operation not permitted\n",
+                                      "ipc": "mq 'high' prio 7\nmq 'low' prio 1\nmq 'unlinked' prio 0\n"]
         #expect(expected.hasSuffix(last[mode]!), "\(expected)")
         let bg = try #require(s.start(mode, platform: from, extra: [mode]))
         defer { bg.stop() }
@@ -233,6 +236,27 @@ import Testing
         let r = s.restore(to)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(before + r.stdout == expected, "\(mode) from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
+    }
+
+    /// --compress: the page store and files.bin deflated (zlib), each run
+    /// checked against the checksum of its bytes before compression.
+    @Test func compressedImage() throws {
+        guard Harness.imagesBuilt, let platform = Self.available.first else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = s.native()
+        let bg = try #require(s.start("zip", platform: platform))
+        defer { bg.stop() }
+        let c = s.checkpoint("zip", ["--compress"])
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0)
+        let m = try CheckpointImage.readManifest(s.image)
+        let stored = m.memory.runs.reduce(UInt64(0)) { $0 + $1.length }
+        let packed = m.memory.runs.reduce(UInt64(0)) { $0 + ($1.compressed ?? $1.length) }
+        #expect(m.memory.runs.allSatisfy { $0.compressed != nil } && packed < stored / 2 && m.pagesSize == packed,
+                "\(stored) bytes stored as \(packed), pages.bin \(m.pagesSize)")
+        let r = s.restore(platform)
+        #expect(r.status == 0 && bg.stdout + r.stdout == expected, "\(r)")
     }
 
     /// Each kind of bad image: one line, its own status, no guest started.

@@ -18,14 +18,22 @@
 // handler that emulates it. "memfd": a sealed memfd mapped MAP_SHARED by
 // the parent and the child (each step stored through the mapping, the
 // child's mark at the end), a memfd held by its mapping alone, and a tmpfs
-// file mapped shared: the end reads them back through the files.
+// file mapped shared: the end reads them back through the files. "ipc":
+// System V shared memory (one segment removed while attached), a semaphore
+// set with the child's SEM_UNDO undone when it exits after the restore, a
+// message queue, and POSIX message queues (one unlinked, still open).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <mqueue.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -115,11 +123,45 @@ int main(int argc, char **argv) {
         if (shared == MAP_FAILED || only == MAP_FAILED || shm == MAP_FAILED) { perror("mmap"); return 1; }
     }
 
+    int shmid = -1, semid = -1, msgid = -1;
+    char *seg = NULL, *gone = NULL;
+    mqd_t mq = (mqd_t)-1, mqgone = (mqd_t)-1;
+    if (mode(argc, argv, "ipc")) {
+        shmid = shmget(IPC_PRIVATE, 10000, 0600);
+        seg = shmat(shmid, NULL, 0);
+        int goneid = shmget(IPC_PRIVATE, 4096, 0600);
+        gone = shmat(goneid, NULL, 0);
+        strcpy(gone, "removed but attached");
+        shmctl(goneid, IPC_RMID, NULL);
+        semid = semget(IPC_PRIVATE, 2, 0600);
+        semctl(semid, 0, SETVAL, 5);
+        struct sembuf up = { 1, 3, SEM_UNDO };
+        semop(semid, &up, 1);
+        msgid = msgget(IPC_PRIVATE, 0600);
+        for (long t = 1; t <= 3; t++) {
+            struct { long type; char text[16]; } m = { t, "" };
+            snprintf(m.text, sizeof m.text, "msg type %ld", t);
+            msgsnd(msgid, &m, strlen(m.text) + 1, 0);
+        }
+        struct mq_attr attr = { .mq_maxmsg = 5, .mq_msgsize = 64 };
+        mq_unlink("/ckpt");
+        mq = mq_open("/ckpt", O_CREAT | O_RDWR, 0600, &attr);
+        mq_send(mq, "low", 4, 1);
+        mq_send(mq, "high", 5, 7);
+        mqgone = mq_open("/ckpt-gone", O_CREAT | O_RDWR, 0600, &attr);
+        mq_unlink("/ckpt-gone");
+        mq_send(mqgone, "unlinked", 9, 0);
+        if (seg == (void *)-1 || gone == (void *)-1 || semid < 0 || msgid < 0 || mq == (mqd_t)-1 || mqgone == (mqd_t)-1) {
+            perror("ipc"); return 1;
+        }
+    }
+
     int p[2];
     if (pipe(p) != 0) { perror("pipe"); return 1; }
     pid_t child = fork();
     if (child == 0) {
         close(p[1]);
+        if (seg) { struct sembuf up = { 1, 2, SEM_UNDO }; semop(semid, &up, 1); }
         unsigned long sum = 0, bytes = 0;
         char buf[64];
         ssize_t n;
@@ -130,6 +172,7 @@ int main(int argc, char **argv) {
         snprintf(line, sizeof line, "child read %lu bytes, sum %lu\n", bytes, sum);
         say(line);
         if (shared) strcpy(shared + 200, "child was here");
+        if (seg) strcpy(seg + 5000, "child was here");
         _exit(0);
     }
     close(p[0]);
@@ -220,6 +263,7 @@ int main(int argc, char **argv) {
         }
         write(log, line, strlen(line));
         if (shared) { memcpy(shared + 100, &i, sizeof i); memcpy(shm + 8, &i, sizeof i); }
+        if (seg) memcpy(seg + 8, &i, sizeof i);
         if (mode(argc, argv, "sud")) {
             selector = 1;   // SYSCALL_DISPATCH_FILTER_BLOCK
             sud_last = syscall(SYS_getpid);
@@ -311,6 +355,38 @@ int main(int argc, char **argv) {
                  target, (long)st.st_size, fcntl(mfd, F_GET_SEALS), (long)lseek(mfd, 0, SEEK_CUR), via_file, mark, pw, only,
                  shm_file, ftruncate(mfd, 16384) == 0 ? "allowed" : strerror(errno));
         say(line);
+    }
+    if (seg) {
+        struct shmid_ds ds;
+        shmctl(shmid, IPC_STAT, &ds);
+        int step;
+        memcpy(&step, seg + 8, sizeof step);
+        snprintf(line, sizeof line, "shm step %d '%s' '%s' size %zu attached %lu; sem %d %d\n", step, seg + 5000, gone,
+                 ds.shm_segsz, (unsigned long)ds.shm_nattch, semctl(semid, 0, GETVAL), semctl(semid, 1, GETVAL));
+        say(line);
+        struct { long type; char text[16]; } m;
+        for (long want = 2; msgrcv(msgid, &m, sizeof m.text, want, IPC_NOWAIT) > 0; want = 0) {
+            snprintf(line, sizeof line, "msg '%s'\n", m.text);
+            say(line);
+        }
+        char buf[64];
+        unsigned prio;
+        struct mq_attr attr;
+        mq_getattr(mq, &attr);
+        snprintf(line, sizeof line, "mq %ld of %ld\n", attr.mq_curmsgs, attr.mq_maxmsg);
+        say(line);
+        while (mq_timedreceive(mq, buf, sizeof buf, &prio, &(struct timespec){0, 0}) > 0) {
+            snprintf(line, sizeof line, "mq '%s' prio %u\n", buf, prio);
+            say(line);
+        }
+        if (mq_timedreceive(mqgone, buf, sizeof buf, &prio, &(struct timespec){0, 0}) > 0) {
+            snprintf(line, sizeof line, "mq '%s' prio %u\n", buf, prio);
+            say(line);
+        }
+        mq_unlink("/ckpt");
+        semctl(semid, 0, IPC_RMID);
+        msgctl(msgid, IPC_RMID, NULL);
+        shmctl(shmid, IPC_RMID, NULL);
     }
     if (mode(argc, argv, "sud")) {
         snprintf(line, sizeof line, "sud dispatched %d, last %ld\n", dispatched, sud_last);

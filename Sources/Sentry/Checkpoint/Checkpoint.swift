@@ -21,14 +21,14 @@ extension Sandbox {
     /// is then killed and the sandbox ends as if init died of SIGKILL.
     /// `written` runs once the image is complete, while the sandbox is
     /// still frozen (a control request replies there, before the end).
-    public func checkpoint(to dir: String, leaveRunning: Bool,
+    public func checkpoint(to dir: String, leaveRunning: Bool, compress: Bool = false,
                            written: (CheckpointSummary) -> Void = { _ in }) throws(CheckpointError) -> CheckpointSummary {
         if configuration.overlay { throw .unsupported("an --overlay root (its writes live in sentry memory)") }
         if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw .io("mkdir \(dir)", Errno(errno)) }
         do { try kernel.freeze() } catch { throw .notQuiescent(error.description) }
         let summary: CheckpointSummary
         do {
-            summary = try ImageWriter(self, dir: dir).write()
+            summary = try ImageWriter(self, dir: dir, compress: compress).write()
         } catch {
             kernel.thaw()
             throw error
@@ -56,9 +56,10 @@ struct ImageWriter {
     let sandbox: Sandbox
     let kernel: Kernel
     let dir: String
+    let compress: Bool
 
-    init(_ sandbox: Sandbox, dir: String) {
-        self.sandbox = sandbox; self.kernel = sandbox.kernel; self.dir = dir
+    init(_ sandbox: Sandbox, dir: String, compress: Bool = false) {
+        self.sandbox = sandbox; self.kernel = sandbox.kernel; self.dir = dir; self.compress = compress
     }
 
     /// Indices of shared objects, by identity.
@@ -74,20 +75,11 @@ struct ImageWriter {
     }
 
     func write() throws(CheckpointError) -> Sandbox.CheckpointSummary {
-        let pages = try DataFileWriter(dir + "/pages.bin")
-        let files = try DataFileWriter(dir + "/files.bin")
+        let pages = try DataFileWriter(dir + "/pages.bin", compress: compress)
+        let files = try DataFileWriter(dir + "/files.bin", compress: compress)
         let (groups, tasks, initPID, foreground): ([ThreadGroup], [Task], Int32, Int32?) = kernel.locked {
             (kernel.groups.values.sorted { $0.pid < $1.pid }, kernel.tasks.values.sorted { $0.tid < $1.tid },
              kernel.initGroup?.pid ?? 1, kernel.initGroup.flatMap { kernel.hostForeground[$0.sid] })
-        }
-        kernel.ipc.lock.lock()
-        let ipcObjects = kernel.ipc.shm.count + kernel.ipc.sem.count + kernel.ipc.msg.count
-        kernel.ipc.lock.unlock()
-        if kernel.vfs.mqueues.locked({ kernel.vfs.mqueues.live }) > 0 {
-            throw .unsupported("POSIX message queues (mq_open)")
-        }
-        if ipcObjects > 0 {
-            throw .unsupported("System V IPC (shared memory, semaphores or message queues)")
         }
 
         // Memory managers first: the page store holds what their VMAs own,
@@ -96,13 +88,21 @@ struct ImageWriter {
         var allMMs: [MemoryManager] = []
         for t in tasks where !allMMs.contains(where: { $0 === t.mm }) { allMMs.append(t.mm) }
         var sharedFiles: [ObjectIdentifier: Range<UInt64>] = [:]
+        var segments: [ShmSegment] = []
         for mm in allMMs {
             for v in mm.vmas where v.shared {
+                if case .file(let s as ShmSegment, _) = v.backing, !segments.contains(where: { $0 === s }) { segments.append(s) }
                 guard case .file(let m as TmpfsMapping, _) = v.backing, let data = m.node.data else { continue }
                 let l = data.layout
                 if l.capacity > 0 { sharedFiles[ObjectIdentifier(data)] = l.offset..<(l.offset + l.capacity) }
             }
         }
+        // System V segments (their runs are memory the page store keeps) and
+        // POSIX message queues, the unlinked ones some fd still holds included.
+        let (sysv, segmentIndex) = kernel.ipc.checkpointImage(held: segments)
+        var openQueues: [PosixMQ] = []
+        for t in tasks { for (_, e) in t.fds.entries { if let f = e.file as? PosixMQFile { openQueues.append(f.queue) } } }
+        let (mqueues, queueIndex) = try kernel.vfs.mqueues.checkpointImage(open: openQueues)
         let inMemory: (TmpfsData) -> Bool = { sharedFiles[ObjectIdentifier($0)] != nil }
         let memfds = Table<MemfdImage>()
         let memfdIndex = { (node: TmpfsNode, name: String) throws(CheckpointError) -> Int in
@@ -120,9 +120,9 @@ struct ImageWriter {
         }
         let mms = Table<MMImage>()
         for t in tasks where mms.find(t.mm) == nil {
-            _ = mms.add(t.mm, try mmImage(t.mm, pid: t.pid, memfd: memfdIndex))
+            _ = mms.add(t.mm, try mmImage(t.mm, pid: t.pid, memfd: memfdIndex, segments: segmentIndex))
         }
-        let memory = try memoryImage(allMMs, extra: Array(sharedFiles.values), into: pages)
+        let memory = try memoryImage(allMMs, extra: Array(sharedFiles.values) + sysv.shm.map(\.memory), into: pages)
 
         // Files.
         let pipes = Table<PipeImage>()
@@ -137,7 +137,8 @@ struct ImageWriter {
                 for (fd, e) in t.fds.entries {
                     var index = descriptions.find(e.file)
                     if index == nil {
-                        index = descriptions.add(e.file, try fileImage(e.file, fd: fd, pid: t.pid, pipes: pipes, memfds: memfds, store: files))
+                        index = descriptions.add(e.file, try fileImage(e.file, fd: fd, pid: t.pid, pipes: pipes, memfds: memfds,
+                                                                       queues: queueIndex, store: files))
                         if let ep = e.file as? EpollFile { epolls[index!] = ep }
                     }
                     entries.append(.init(fd: fd, file: index!, closeOnExec: e.closeOnExec))
@@ -232,7 +233,7 @@ struct ImageWriter {
                                   hostname: kernel.hostname, network: config.network.rawValue),
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
-            seccompFilters: filters.images, memfds: memfds.images, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
+            seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
         try CheckpointImage.writeManifest(manifest, to: dir)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
@@ -281,7 +282,8 @@ struct ImageWriter {
     // MARK: Memory
 
     private func mmImage(_ mm: MemoryManager, pid: Int32,
-                         memfd: (TmpfsNode, String) throws(CheckpointError) -> Int) throws(CheckpointError) -> MMImage {
+                         memfd: (TmpfsNode, String) throws(CheckpointError) -> Int,
+                         segments: [ObjectIdentifier: Int]) throws(CheckpointError) -> MMImage {
         var vmas: [VMAImage] = []
         for v in mm.vmas {
             var image = VMAImage(start: v.start.rawValue, end: v.end.rawValue, prot: UInt32(v.prot.rawValue), maxProt: UInt32(v.maxProt.rawValue),
@@ -304,7 +306,13 @@ struct ImageWriter {
                     vmas.append(image)
                     continue
                 }
-                guard let mf = f as? MappedFile else { throw .unsupported("\(where_) (a System V shared memory mapping)") }
+                if let seg = f as? ShmSegment, let i = segments[ObjectIdentifier(seg)] {
+                    image.shm = i
+                    image.fileOffset = offset
+                    vmas.append(image)
+                    continue
+                }
+                guard let mf = f as? MappedFile else { throw .unsupported("\(where_) (\(type(of: f)))") }
                 if v.shared { throw .unsupported("\(where_) (MAP_SHARED of a host file)") }
                 image.file = try Self.identity(hostFD: mf.hostFD, guestPath: mf.path)
                 image.fileOffset = offset
@@ -363,7 +371,7 @@ struct ImageWriter {
     // MARK: Files
 
     private func fileImage(_ f: FileDescription, fd: Int32, pid: Int32, pipes: Table<PipeImage>, memfds: Table<MemfdImage>,
-                           store: DataFileWriter) throws(CheckpointError) -> FileImage {
+                           queues: [ObjectIdentifier: Int], store: DataFileWriter) throws(CheckpointError) -> FileImage {
         let flags = f.flags.rawValue
         let what = "pid \(pid): fd \(fd) (\(f.displayPath))"
         switch f {
@@ -386,6 +394,11 @@ struct ImageWriter {
             let pos = lseek(h.fd, 0, SEEK_CUR)
             return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: Int64(max(0, pos)),
                              host: try Self.identity(hostFD: h.fd, guestPath: loc.path))
+        case let q as PosixMQFile:
+            guard let index = queues[ObjectIdentifier(q.queue)] else { throw .unsupported("\(what): a message queue") }
+            var image = FileImage(kind: .mqueue, flags: flags)
+            image.mqueue = index
+            return image
         case let t as TmpfsFile where kernel.vfs.isMemfd(t.node):
             guard let index = memfds.find(t.node) else { throw .unsupported("\(what): a memfd") }
             var image = FileImage(kind: .memfd, flags: flags, position: (try? t.seek(0, whence: SEEK_CUR)) ?? 0)

@@ -41,6 +41,9 @@ public struct CheckpointManifest: Codable, Sendable {
     public var seccompFilters: [SeccompFilterImage]?
     /// memfd_create's files, held by an fd or a mapping (version 2).
     public var memfds: [MemfdImage]?
+    /// System V IPC and POSIX message queues (version 2).
+    public var sysv: SysVImage?
+    public var mqueues: [PosixMQImage]?
     public var initPID: Int32
     /// The process group the guest made the terminal's foreground (TIOCSPGRP): where Ctrl-C goes.
     public var foregroundPGID: Int32?
@@ -64,7 +67,10 @@ public struct StoredRun: Codable, Sendable, Equatable {
     public var length: UInt64
     /// Where the bytes are in the data file.
     public var store: UInt64
+    /// Of the bytes before any compression.
     public var checksum: UInt64
+    /// Compressed (zlib): how many bytes the data file holds for the run (version 2).
+    public var compressed: UInt64?
 }
 
 public struct MemoryImage: Codable, Sendable, Equatable {
@@ -100,6 +106,8 @@ public struct VMAImage: Codable, Sendable, Equatable {
     /// or of a memfd (by index in `memfds`); `fileOffset` is where (version 2).
     public var tmpfsPath: String?
     public var memfd: Int?
+    /// A System V segment's attachment: by index in `sysv.shm`.
+    public var shm: Int?
 }
 
 /// A memfd: its node as a tmpfs keeps one (name: the dentry's, "memfd:NAME
@@ -127,7 +135,7 @@ public struct PipeImage: Codable, Sendable, Equatable {
 
 /// One open file description.
 public struct FileImage: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd }
+    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue }
     public var kind: Kind
     public var flags: Int32
     /// stdio: which of the sentry's 0, 1, 2 it was.
@@ -145,6 +153,8 @@ public struct FileImage: Codable, Sendable, Equatable {
     public var host: HostFileIdentity?
     /// memfd: which, by index in `memfds` (`position` its offset).
     public var memfd: Int?
+    /// mqueue: which, by index in `mqueues`.
+    public var mqueue: Int?
     /// epoll: the interest list, each file by its index in `files`.
     public var interests: [EpollInterestImage]?
 }
@@ -349,4 +359,76 @@ public struct TaskImage: Codable, Sendable, Equatable {
     public var executablePath: String
     public var commandLine: [String]
     public var environment: [String]
+}
+
+/// The System V IPC namespace: every object with its id, and the sequence
+/// numbers the next ids take.
+public struct SysVImage: Codable, Sendable, Equatable {
+    public var shm: [ShmImage]
+    public var sem: [SemImage]
+    public var msg: [MsgQueueImage]
+    /// The next sequence number of shm, sem and msg ids.
+    public var nextSeq: [Int32]
+    /// SEM_UNDO adjustments: by process, then set id.
+    public var undo: [SemUndoImage]
+}
+
+public struct IPCPermImage: Codable, Sendable, Equatable {
+    public var key: Int32
+    public var uid: UInt32, gid: UInt32, cuid: UInt32, cgid: UInt32
+    public var mode: UInt32
+    public var seq: UInt16
+}
+
+/// A shared memory segment; its pages are in the page store (`memory`: its
+/// run of the image's memory file), shared with its attachments.
+public struct ShmImage: Codable, Sendable, Equatable {
+    public var id: Int32
+    public var perm: IPCPermImage
+    public var size: UInt64
+    public var memory: Range<UInt64>
+    public var attachTime: Int, detachTime: Int, changeTime: Int
+    public var creatorPID: Int32, lastPID: Int32
+    /// IPC_RMID'd and still attached: gone from the id table.
+    public var removed: Bool
+}
+
+public struct SemImage: Codable, Sendable, Equatable {
+    public var id: Int32
+    public var perm: IPCPermImage
+    public var values: [Int32]
+    public var lastPIDs: [Int32]
+    public var operationTime: Int, changeTime: Int
+}
+
+public struct MsgQueueImage: Codable, Sendable, Equatable {
+    public var id: Int32
+    public var perm: IPCPermImage
+    public var types: [Int64]
+    public var texts: [Data]
+    public var maxBytes: Int
+    public var sendTime: Int, receiveTime: Int, changeTime: Int
+    public var lastSender: Int32, lastReceiver: Int32
+}
+
+public struct SemUndoImage: Codable, Sendable, Equatable {
+    public var pid: Int32
+    public var set: Int32
+    public var adjustments: [Int32]
+}
+
+/// A POSIX message queue, named (`linked`) or unlinked and still open.
+public struct PosixMQImage: Codable, Sendable, Equatable {
+    public var name: String
+    public var linked: Bool
+    public var maxMessages: Int, messageSize: Int
+    public var mode: UInt32, uid: UInt32, gid: UInt32
+    /// RLIMIT_MSGQUEUE's charge: whose, how many bytes.
+    public var chargeUID: UInt32, chargeBytes: UInt64
+    /// Highest priority first, oldest first within one.
+    public var priorities: [UInt32]
+    public var messages: [Data]
+    /// mq_notify's registration (SIGEV_SIGNAL or SIGEV_NONE).
+    public var notifyPID: Int32?, notifyKind: Int32?, notifySigno: Int32?, notifyValue: UInt64?
+    public var times: [Int64]   // atime, mtime, ctime: sec, nsec each
 }

@@ -256,8 +256,24 @@ struct ImageReader {
             pipes.append(Pipe.restored(capacity: p.capacity, contents: bytes))
         }
 
+        // POSIX message queues, each open as many times as descriptions name it.
+        let queueImages = m.mqueues ?? []
+        var opened = [Int](repeating: 0, count: queueImages.count)
+        for f in m.files where f.kind == .mqueue {
+            guard let i = f.mqueue, opened.indices.contains(i) else { throw .corrupt("a message queue file") }
+            opened[i] += 1
+        }
+        let queues = try vfs.mqueues.restore(queueImages, opened: opened)
+        // System V objects; segments before the mappings that attach them.
+        let segments = try m.sysv.map { (image) throws(CheckpointError) -> [ShmSegment] in
+            try kernel.ipc.restore(image) { (r) throws(CheckpointError) -> UInt64 in
+                guard let at = translate(r.lowerBound, UInt64(r.count)) else { throw .corrupt("a System V segment's memory") }
+                return at
+            }
+        } ?? []
+
         var descriptions: [FileDescription] = []
-        for f in m.files { descriptions.append(try file(f, pipes: pipes, memfds: memfds, boot)) }
+        for f in m.files { descriptions.append(try file(f, pipes: pipes, memfds: memfds, queues: queues, boot)) }
         for (i, f) in m.files.enumerated() where f.kind == .epoll {
             let ep = descriptions[i] as! EpollFile
             for interest in f.interests ?? [] {
@@ -299,7 +315,7 @@ struct ImageReader {
         }
 
         var mms: [MemoryManager] = []
-        for image in m.mms { mms.append(try mm(image, memfds: memfds, boot)) }
+        for image in m.mms { mms.append(try mm(image, memfds: memfds, segments: segments, boot)) }
 
         // seccomp filters, each over one restored before it, each program verified again.
         var filters: [(filter: SeccompFilter, count: Int)] = []
@@ -488,7 +504,8 @@ struct ImageReader {
         return at
     }
 
-    private func mm(_ image: MMImage, memfds: [(node: TmpfsNode, location: Location)], _ boot: BootContext) throws(CheckpointError) -> MemoryManager {
+    private func mm(_ image: MMImage, memfds: [(node: TmpfsNode, location: Location)], segments: [ShmSegment],
+                    _ boot: BootContext) throws(CheckpointError) -> MemoryManager {
         let mm = MemoryManager(memory: kernel.memory, space: nil, layout: kernel.layout, imageCache: kernel.imageCache,
                                hostPages: kernel.hostPages)
         var vmas: [VMA] = []
@@ -503,7 +520,10 @@ struct ImageReader {
                 throw .corrupt("the mapping at 0x\(String(v.start, radix: 16)) names memory the image does not hold")
             }
             var backing = VMABacking.anonymous
-            if let i = v.memfd {
+            if let i = v.shm {
+                guard segments.indices.contains(i) else { throw .corrupt("the mapping at 0x\(String(v.start, radix: 16)) names segment \(i)") }
+                backing = .file(segments[i], offset: v.fileOffset ?? 0)
+            } else if let i = v.memfd {
                 guard memfds.indices.contains(i) else { throw .corrupt("the mapping at 0x\(String(v.start, radix: 16)) names memfd \(i)") }
                 // The path mmap saw: the file's, as /proc shows it.
                 let loc = memfds[i].location
@@ -528,10 +548,13 @@ struct ImageReader {
         return mm
     }
 
-    private func file(_ f: FileImage, pipes: [Pipe], memfds: [(node: TmpfsNode, location: Location)],
+    private func file(_ f: FileImage, pipes: [Pipe], memfds: [(node: TmpfsNode, location: Location)], queues: [PosixMQ],
                       _ boot: BootContext) throws(CheckpointError) -> FileDescription {
         let flags = OpenFlags(rawValue: f.flags)
         switch f.kind {
+        case .mqueue:
+            guard let i = f.mqueue, queues.indices.contains(i) else { throw .corrupt("a message queue file") }
+            return PosixMQFile(queues[i], flags: OpenFlags(rawValue: f.flags & (O_ACCMODE | O_NONBLOCK)))
         case .memfd:
             guard let i = f.memfd, memfds.indices.contains(i) else { throw .corrupt("a memfd file") }
             let d = TmpfsFile(node: memfds[i].node, location: memfds[i].location, flags: flags)
