@@ -24,8 +24,9 @@ enum Time {
             return try t.kernel.cpuClock(of: t, target: ~(id >> 3), thread: id & 4 != 0, kind: id & 3)
         default:
             var ts = timespec()
-            guard clock_gettime(try hostClock(t, id), &ts) == 0 else { throw Errno(errno) }
-            return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+            let clock = try hostClock(t, id)
+            guard clock_gettime(clock, &ts) == 0 else { throw Errno(errno) }
+            return GuestClock.guest(Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec), clock)
         }
     }
 

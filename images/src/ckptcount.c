@@ -22,6 +22,9 @@
 // System V shared memory (one segment removed while attached), a semaphore
 // set with the child's SEM_UNDO undone when it exits after the restore, a
 // message queue, and POSIX message queues (one unlinked, still open).
+// "clock": CLOCK_MONOTONIC read at every step: whether it ever went back,
+// whether it jumped 900 s or more (an image restored in another boot goes on
+// from its checkpoint's reading), and an absolute clock_nanosleep after.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -240,6 +243,8 @@ int main(int argc, char **argv) {
         if (prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1, 0, 0, &selector) != 0) perror("prctl");
     }
     long sud_last = 0;
+    struct timespec mono_last = { 0, 0 };
+    int mono_back = 0, mono_jump = 0;
 
     int log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
     int efd = eventfd(0, 0);
@@ -264,6 +269,13 @@ int main(int argc, char **argv) {
         write(log, line, strlen(line));
         if (shared) { memcpy(shared + 100, &i, sizeof i); memcpy(shm + 8, &i, sizeof i); }
         if (seg) memcpy(seg + 8, &i, sizeof i);
+        if (mode(argc, argv, "clock")) {
+            struct timespec m;
+            clock_gettime(CLOCK_MONOTONIC, &m);
+            if (mono_last.tv_sec && (m.tv_sec < mono_last.tv_sec || (m.tv_sec == mono_last.tv_sec && m.tv_nsec < mono_last.tv_nsec))) mono_back = 1;
+            if (mono_last.tv_sec && m.tv_sec - mono_last.tv_sec >= 900) mono_jump = 1;
+            mono_last = m;
+        }
         if (mode(argc, argv, "sud")) {
             selector = 1;   // SYSCALL_DISPATCH_FILTER_BLOCK
             sud_last = syscall(SYS_getpid);
@@ -387,6 +399,17 @@ int main(int argc, char **argv) {
         semctl(semid, 0, IPC_RMID);
         msgctl(msgid, IPC_RMID, NULL);
         shmctl(shmid, IPC_RMID, NULL);
+    }
+    if (mode(argc, argv, "clock")) {
+        struct timespec until, after;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += 20000000;
+        if (until.tv_nsec >= 1000000000) { until.tv_sec++; until.tv_nsec -= 1000000000; }
+        int r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &after);
+        int slept = after.tv_sec > until.tv_sec || (after.tv_sec == until.tv_sec && after.tv_nsec >= until.tv_nsec);
+        snprintf(line, sizeof line, "monotonic went back %d, jumped 900 s %d; absolute sleep %d until %d\n", mono_back, mono_jump, r, slept);
+        say(line);
     }
     if (mode(argc, argv, "sud")) {
         snprintf(line, sizeof line, "sud dispatched %d, last %ld\n", dispatched, sud_last);

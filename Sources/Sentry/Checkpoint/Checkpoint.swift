@@ -222,12 +222,10 @@ struct ImageWriter {
 
         try pages.finish()
         try files.finish()
-        var mono = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &mono)
         let config = sandbox.configuration
         let manifest = CheckpointManifest(
             created: ISO8601DateFormatter().string(from: Date()), platform: kernel.platform.name,
-            monotonicNs: Int64(mono.tv_sec) * 1_000_000_000 + Int64(mono.tv_nsec), bootID: Self.bootID(),
+            monotonicNs: Deadline.now(), bootID: Self.bootID(), monotonicOffsetNs: GuestClock.monotonicOffset,
             sandbox: SandboxImage(root: config.root, binds: kernel.vfs.mounts.all.filter { $0.type == "bind" }.map {
                                       .init(host: $0.source, guest: $0.path, readOnly: $0.readOnly) },
                                   hostname: kernel.hostname, network: config.network.rawValue),

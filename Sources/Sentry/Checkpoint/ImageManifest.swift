@@ -25,6 +25,10 @@ public struct CheckpointManifest: Codable, Sendable {
     /// make it go backwards.
     public var monotonicNs: Int64
     public var bootID: String
+    /// The guest's monotonic offset from the host's at the checkpoint (see
+    /// GuestClock): a restore in the same boot keeps it; one in another boot
+    /// makes a new one so the clock goes on from `monotonicNs` (version 2).
+    public var monotonicOffsetNs: Int64?
     public var sandbox: SandboxImage
     public var memory: MemoryImage
     public var mms: [MMImage]

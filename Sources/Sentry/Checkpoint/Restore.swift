@@ -130,12 +130,18 @@ extension Sandbox {
     public static func restore(image dir: String, platform: PlatformKind?, seccompTrap: Bool?, table: SyscallTable,
                                tracer: Tracer? = nil) throws(CheckpointError) -> RestoredSandbox {
         let m = try CheckpointImage.readManifest(dir)
-        guard m.bootID == ImageWriter.bootID() else {
-            throw .incompatible("checkpointed in another boot of the host (\(m.bootID)): the guest's CLOCK_MONOTONIC is the host's and would not continue")
-        }
         try verifyHostFiles(m)
         let pages = try DataFileReader(dir + "/pages.bin", expectedSize: m.pagesSize)
         let files = try DataFileReader(dir + "/files.bin", expectedSize: m.filesSize)
+
+        // The guest's monotonic clock: within one host boot the same offset as
+        // before (the time stopped counts, as Linux's does across a suspend);
+        // from another boot, one that makes it go on from the checkpoint's reading.
+        let limit: Int64 = 1 << 62
+        guard m.monotonicNs >= 0, m.monotonicNs < limit, abs(m.monotonicOffsetNs ?? 0) < limit else {
+            throw .corrupt("the monotonic clock reading \(m.monotonicNs)")
+        }
+        GuestClock.setMonotonicOffset(m.bootID == ImageWriter.bootID() ? (m.monotonicOffsetNs ?? 0) : m.monotonicNs - GuestClock.hostMonotonic())
 
         var config = SandboxConfiguration()
         config.platform = platform
