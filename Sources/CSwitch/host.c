@@ -1,4 +1,5 @@
 // Host system calls that glibc lacks or declares variadic.
+#include <zlib.h>
 #include "CSwitch.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -287,6 +288,23 @@ uint64_t sw_checksum64(const void *p, size_t n) {
     }
     for (; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
     return h ^ (uint64_t)n;
+}
+
+size_t sw_deflate_bound(size_t n) { return compressBound(n); }
+
+int sw_deflate(void *dst, size_t *dst_len, const void *src, size_t n) {
+    uLongf len = *dst_len;
+    // Level 1: the image is written while the sandbox is frozen, speed first.
+    int r = compress2(dst, &len, src, n, 1);
+    *dst_len = len;
+    return r;
+}
+
+int sw_inflate(void *dst, size_t *dst_len, const void *src, size_t n) {
+    uLongf len = *dst_len;
+    int r = uncompress(dst, &len, src, n);
+    *dst_len = len;
+    return r;
 }
 
 int sw_all_zero(const void *p, size_t n) {

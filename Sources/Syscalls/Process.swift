@@ -143,10 +143,9 @@ enum Process {
         var raw = CSwitch.sysinfo()
         _ = sw_sysinfo(&raw)
         let host = t.kernel.memory.sandboxSysinfo(raw)
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
+        let now = Deadline.now()
         var si = CSwitch.sysinfo()
-        si.uptime = now.tv_sec - t.kernel.bootTime.tv_sec
+        si.uptime = Int(now / 1_000_000_000) - t.kernel.bootTime.tv_sec
         si.totalram = host.totalram; si.freeram = host.freeram; si.sharedram = host.sharedram
         si.bufferram = host.bufferram; si.totalswap = host.totalswap; si.freeswap = host.freeswap
         si.loads = host.loads

@@ -24,8 +24,9 @@ enum Time {
             return try t.kernel.cpuClock(of: t, target: ~(id >> 3), thread: id & 4 != 0, kind: id & 3)
         default:
             var ts = timespec()
-            guard clock_gettime(try hostClock(t, id), &ts) == 0 else { throw Errno(errno) }
-            return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+            let clock = try hostClock(t, id)
+            guard clock_gettime(clock, &ts) == 0 else { throw Errno(errno) }
+            return GuestClock.guest(Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec), clock)
         }
     }
 
@@ -182,7 +183,7 @@ enum Time {
 
     static func timerCreate(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let id = a.int32(0)
-        guard [0, 1, 7, 9, 11].contains(id) else { throw [2, 3].contains(id) ? .EINVAL : .EINVAL }
+        guard Kernel.posixTimerClocks.contains(id) else { throw .EINVAL }
         var signo = Signal.SIGALRM.rawValue, notify: Int32 = 0, value: UInt64 = 0, thread: Int32 = 0
         if !a.address(1).isNull {
             // struct sigevent: sigval (8), signo, notify, then the thread id.

@@ -4,7 +4,7 @@ import Glibc
 import Sentry
 import Syscalls
 
-/// `sentry checkpoint NAME --image DIR [--leave-running]`.
+/// `sentry checkpoint NAME --image DIR [--leave-running] [--compress]`.
 struct Checkpoint: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint", abstract: "Freeze a named sandbox and write its image; then stop it, or let it go on.",
@@ -19,11 +19,14 @@ struct Checkpoint: ParsableCommand {
     @Flag(name: .customLong("leave-running"), help: "Let the sandbox go on after writing the image.")
     var leaveRunning = false
 
+    @Flag(help: "Compress the page store and file contents (zlib).")
+    var compress = false
+
     func run() throws {
         let dir = image.hasPrefix("/") ? image : FileManager.default.currentDirectoryPath + "/" + image
         let r: ControlResponse
         do {
-            r = try ControlClient.send(ControlRequest(op: .checkpoint, image: dir, leaveRunning: leaveRunning), to: name, timeout: nil)
+            r = try ControlClient.send(ControlRequest(op: .checkpoint, image: dir, leaveRunning: leaveRunning, compress: compress), to: name, timeout: nil)
         } catch { fail(error.description, .control) }
         guard r.ok else {
             var line = "sentry: " + (r.error ?? "checkpoint failed") + "\n"
@@ -122,7 +125,9 @@ struct Inspect: ParsableCommand {
               + m.sandbox.binds.map { ", bind \($0.host):\($0.guest)\($0.readOnly ? "" : ":rw")" }.joined())
         let stored = m.memory.runs.reduce(UInt64(0)) { $0 + $1.length }
         let owned = m.memory.allocated.reduce(UInt64(0)) { $0 + UInt64($1.count) }
-        print("memory     \(owned) bytes mapped, \(stored) bytes stored in \(m.memory.runs.count) runs, \(m.memory.zeroPagesSkipped) zero pages skipped")
+        let packed = m.memory.runs.contains { $0.compressed != nil }
+            ? ", \(m.memory.runs.reduce(UInt64(0)) { $0 + ($1.compressed ?? $1.length) }) compressed" : ""
+        print("memory     \(owned) bytes mapped, \(stored) bytes stored\(packed) in \(m.memory.runs.count) runs, \(m.memory.zeroPagesSkipped) zero pages skipped")
         print("files      pages.bin \(m.pagesSize) bytes, files.bin \(m.filesSize) bytes")
         print("processes")
         for p in m.processes {
@@ -130,11 +135,18 @@ struct Inspect: ParsableCommand {
             let cmd = tasks.first.map { $0.commandLine.joined(separator: " ") } ?? ""
             let state = p.zombie ? "zombie" : "\(tasks.count) task\(tasks.count == 1 ? "" : "s")"
             print("  pid \(p.pid) ppid \(p.parent ?? 0) pgid \(p.pgid) sid \(p.sid)  \(state)  \(cmd)")
+            let timers = (p.posixTimers ?? []).map { "timer \($0.id)" + ($0.remainingNs.map { " \($0 / 1_000_000) ms left" } ?? " disarmed") }
+                + (p.cpuTimers ?? []).map { ($0.which == 1 ? "ITIMER_VIRTUAL" : "ITIMER_PROF") + " \($0.remainingNs / 1_000_000) ms left" }
+                + (p.realTimerNs.map { ["ITIMER_REAL \($0 / 1_000_000) ms left"] } ?? [])
+            if !timers.isEmpty { print("    timers \(timers.joined(separator: ", "))") }
             for t in tasks {
                 let mm = m.mms[t.mm]
                 let bytes = mm.vmas.reduce(UInt64(0)) { $0 + $1.end - $1.start }
                 print("    tid \(t.tid)  rip 0x\(String(t.registers.count > 16 ? t.registers[16] : 0, radix: 16))  \(mm.vmas.count) mappings (\(bytes) bytes)"
-                      + (t.restartSleepNs != nil ? "  sleeping (restart_syscall)" : ""))
+                      + (t.restartSleepNs != nil ? "  sleeping (restart_syscall)" : "")
+                      + (t.seccompMode == 1 ? "  seccomp strict" : "")
+                      + (t.seccompFilter.map { "  seccomp filter \($0)" } ?? "")
+                      + (t.syscallUserDispatch?.mode == 1 ? "  SUD on" : ""))
                 let table = m.fdTables[t.fdTable]
                 let fds = table.entries.map { e -> String in
                     let f = m.files[e.file]
@@ -144,10 +156,25 @@ struct Inspect: ParsableCommand {
                     case .eventfd: return "\(e.fd):eventfd"
                     case .epoll: return "\(e.fd):epoll(\(f.interests?.count ?? 0))"
                     case .path: return "\(e.fd):\(f.guestPath ?? "?")"
+                    case .mqueue: return "\(e.fd):mqueue:\(f.mqueue.flatMap { m.mqueues?.indices.contains($0) == true ? m.mqueues![$0].name : nil } ?? "?")"
+                    case .memfd: return "\(e.fd):\(f.memfd.flatMap { m.memfds?.indices.contains($0) == true ? m.memfds![$0].node.name : nil } ?? "memfd")"
                     }
                 }
                 print("      fds \(fds.joined(separator: " "))")
             }
+        }
+        for (i, f) in (m.seccompFilters ?? []).enumerated() {
+            print("seccomp[\(i)] \(f.instructions.count) instructions" + (f.previous.map { ", over filter \($0)" } ?? ""))
+        }
+        if let v = m.sysv, !(v.shm.isEmpty && v.sem.isEmpty && v.msg.isEmpty) {
+            print("sysv ipc   \(v.shm.count) segments (\(v.shm.reduce(UInt64(0)) { $0 + UInt64($1.memory.count) }) bytes), \(v.sem.count) semaphore sets, \(v.msg.count) message queues (\(v.msg.reduce(0) { $0 + $1.texts.count }) messages)")
+        }
+        for q in m.mqueues ?? [] {
+            print("mqueue     /\(q.name)\(q.linked ? "" : " (unlinked)"): \(q.messages.count) of \(q.maxMessages) messages")
+        }
+        for f in m.memfds ?? [] {
+            let bytes = f.node.memory.map { "\($0.size) bytes (mapped shared: in the page store)" } ?? "\(f.node.contents?.length ?? 0) bytes"
+            print("memfd      \(f.node.name): \(bytes), seals 0x\(String(f.seals, radix: 16))")
         }
         for (i, p) in m.pipes.enumerated() { print("pipe[\(i)]    \(p.contents.length) bytes buffered, capacity \(p.capacity)") }
         for t in m.tmpfs {

@@ -390,7 +390,8 @@ struct RunOptions: Equatable {
                 case .checkpoint:
                     guard let dir = request.image, dir.hasPrefix("/") else { reply(.failure("checkpoint: an absolute --image path is needed")); return }
                     do throws(CheckpointError) {
-                        _ = try sandbox.checkpoint(to: dir, leaveRunning: request.leaveRunning ?? false) { summary in
+                        _ = try sandbox.checkpoint(to: dir, leaveRunning: request.leaveRunning ?? false,
+                                                   compress: request.compress ?? false) { summary in
                             reply(ControlResponse(ok: true, summary: summary.description))
                         }
                     } catch {

@@ -31,7 +31,19 @@ import Testing
             try Harness.writeExecutable(try Data(contentsOf: URL(fileURLWithPath: Harness.image("ckptcount"))), to: guest)
         }
 
-        func native(_ extra: [String] = []) -> String { Harness.run(guest, [CheckpointTests.steps, CheckpointTests.sleepMS] + extra).stdout }
+        /// The guest's scratch files in this test's directory: the host's /tmp is every test run's.
+        func native(_ extra: [String] = []) -> String {
+            var e = env
+            e["CKPT_TMP"] = dir.path
+            var r = Harness.run(guest, [CheckpointTests.steps, CheckpointTests.sleepMS] + extra, env: e)
+            // The copy was just written: a fork elsewhere in the test process may
+            // still hold it open for writing (ETXTBSY) for a moment.
+            for _ in 0..<20 where r.status == -1 && r.stderr.hasPrefix("posix_spawn") {
+                usleep(100_000)
+                r = Harness.run(guest, [CheckpointTests.steps, CheckpointTests.sleepMS] + extra, env: e)
+            }
+            return r.stdout
+        }
 
         /// Starts the named guest and waits until it has printed `lines` lines.
         func start(_ name: String, platform: String, lines: Int = 3, extra: [String] = []) -> Background? {
@@ -199,6 +211,88 @@ import Testing
         #expect(r.status == 0 && bg.stdout + r.stdout == expected, "\(r)")
     }
 
+    /// Kernel state beyond files and memory, each checkpointed mid-run and
+    /// restored on another platform where there is one: POSIX timers (time
+    /// left, SIGEV_NONE, a queued signal's overrun, the ids), ITIMER_PROF and
+    /// the process CPU clock (which goes on, never back), two stacked seccomp
+    /// filters, Syscall User Dispatch (the restored guest keeps trapping),
+    /// memfds (contents, seals, name, offset) and MAP_SHARED mappings of
+    /// memfd and tmpfs files shared by two processes, System V shared memory
+    /// (one segment removed while attached), semaphores with SEM_UNDO and
+    /// message queues, POSIX message queues (one unlinked and still open).
+    @Test(arguments: ["ptimer", "cputime", "seccomp", "sud", "memfd", "ipc"])
+    func kernelStateSurvives(_ mode: String) throws {
+        guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = s.native([mode])
+        let last: [String: String] = ["ptimer": "timers 0 1 2, next 3\n", "cputime": "cpu clock went on 1\n",
+                                      "seccomp": "getppid -1/13 getuid -1/14 filters 2\n",
+                                      "sud": "sud dispatched \(Self.steps), last \(1000 + Int(Self.steps)!)\n",
+                                      "memfd": "memfd /memfd:ckpt (deleted) size 8192 seals 0x6 offset 1234; step \(Self.steps); 'child was here'; "
+                                          + "'written by pwrite'; 'kept by its mapping'; tmpfs \(Self.steps); grow Operation not permitted\n",
+                                      "ipc": "mq 'high' prio 7\nmq 'low' prio 1\nmq 'unlinked' prio 0\n"]
+        #expect(expected.hasSuffix(last[mode]!), "\(expected)")
+        let bg = try #require(s.start(mode, platform: from, extra: [mode]))
+        defer { bg.stop() }
+        let c = s.checkpoint(mode)
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0, "\(bg.stderr)")
+        let before = bg.stdout
+        #expect(!before.contains("child read"), "finished before the checkpoint: \(before)")
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(before + r.stdout == expected, "\(mode) from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
+    }
+
+    /// --compress: the page store and files.bin deflated (zlib), each run
+    /// checked against the checksum of its bytes before compression.
+    @Test func compressedImage() throws {
+        guard Harness.imagesBuilt, let platform = Self.available.first else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = s.native()
+        let bg = try #require(s.start("zip", platform: platform))
+        defer { bg.stop() }
+        let c = s.checkpoint("zip", ["--compress"])
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0)
+        let m = try CheckpointImage.readManifest(s.image)
+        let stored = m.memory.runs.reduce(UInt64(0)) { $0 + $1.length }
+        let packed = m.memory.runs.reduce(UInt64(0)) { $0 + ($1.compressed ?? $1.length) }
+        #expect(m.memory.runs.allSatisfy { $0.compressed != nil } && packed < stored / 2 && m.pagesSize == packed,
+                "\(stored) bytes stored as \(packed), pages.bin \(m.pagesSize)")
+        let r = s.restore(platform)
+        #expect(r.status == 0 && bg.stdout + r.stdout == expected, "\(r)")
+    }
+
+    /// An image from another host boot (its boot id and CLOCK_MONOTONIC
+    /// reading forged: 1000 s ahead of this boot's) restores, and the
+    /// guest's monotonic clock goes on from the checkpoint's reading: it
+    /// jumps forward, never back, and an absolute clock_nanosleep on it
+    /// after the restore ends when it should.
+    @Test func monotonicClockFromAnotherBoot() throws {
+        guard Harness.imagesBuilt, let platform = Self.available.first else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = s.native(["clock"])
+        #expect(expected.hasSuffix("monotonic went back 0, jumped 900 s 0; absolute sleep 0 until 1\n"), "\(expected)")
+        let bg = try #require(s.start("clock", platform: platform, extra: ["clock"]))
+        defer { bg.stop() }
+        #expect(s.checkpoint("clock").status == 0)
+        #expect(bg.wait() == 0)
+        let path = s.image + "/manifest.json"
+        var m = try CheckpointImage.readManifest(s.image)
+        m.bootID = "00000000-0000-0000-0000-000000000000"
+        m.monotonicNs += 1000 * 1_000_000_000
+        try CheckpointImage.writeManifest(m, to: s.image)
+        #expect(FileManager.default.fileExists(atPath: path))
+        let r = s.restore(platform)
+        #expect(r.status == 0, "\(r.stderr)")
+        let jumped = expected.replacingOccurrences(of: "jumped 900 s 0", with: "jumped 900 s 1")
+        #expect(bg.stdout + r.stdout == jumped, "\(bg.stdout)---\n\(r.stdout)---\n\(r.stderr)")
+    }
+
     /// Each kind of bad image: one line, its own status, no guest started.
     @Test func badImages() throws {
         guard Harness.imagesBuilt, let platform = Self.available.first else { return }
@@ -230,11 +324,11 @@ import Testing
         let newer = try variant("newer") { d in
             let p = d + "/manifest.json"
             let text = try String(contentsOfFile: p, encoding: .utf8)
-            try text.replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 2").write(toFile: p, atomically: true, encoding: .utf8)
+            try text.replacingOccurrences(of: "\"version\" : \(CheckpointManifest.currentVersion)", with: "\"version\" : \(CheckpointManifest.currentVersion + 1)").write(toFile: p, atomically: true, encoding: .utf8)
         }
         let shortPages = try variant("short") { d in truncate(d + "/pages.bin", 4096) }
         for (image, status, words) in [(truncated, Int32(77), "truncated image"), (flipped, 78, "checksum mismatch"),
-                                       (newer, 79, "image version 2"), (shortPages, 77, "pages.bin has 4096 bytes")] {
+                                       (newer, 79, "image version \(CheckpointManifest.currentVersion + 1)"), (shortPages, 77, "pages.bin has 4096 bytes")] {
             let r = s.restore(platform, image: image)
             #expect(r.status == status && r.stderr.contains(words) && r.stdout.isEmpty, "\(image): \(r)")
             #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
@@ -258,7 +352,7 @@ import Testing
         _ = bg.wait()
         let i = Harness.run(Harness.sentry, ["inspect", s.image])
         #expect(i.status == 0, "\(i)")
-        for words in ["version 1", "on \(platform)", "pid 1 ppid 0", "pid 2 ppid 1", "3:pipe[0]r", "/tmp/ckptcount-1.log",
+        for words in ["version 2", "on \(platform)", "pid 1 ppid 0", "pid 2 ppid 1", "3:pipe[0]r", "/tmp/ckptcount-1.log",
                       "eventfd", "tmpfs      /tmp: 1 files", "zero pages skipped"] {
             #expect(i.stdout.contains(words), "\(words) in \(i.stdout)")
         }

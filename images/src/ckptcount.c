@@ -5,11 +5,41 @@
 // sleeps (nanosleep: restart_syscall when frozen). The final lines say what
 // the child, the file, the eventfd and the signal saw: an uninterrupted run
 // and a checkpointed-and-restored one print the same.
-//   ckptcount STEPS [SLEEP_MS] [itimer|socket]
+//   ckptcount STEPS [SLEEP_MS] [itimer|socket|ptimer|cputime|seccomp|sud]
 // "itimer": an ITIMER_REAL armed for 1000 s (its time left is printed at
 // the end, in hundreds of seconds). "socket": a socketpair, which a
 // checkpoint does not hold yet, so it must refuse and leave the guest be.
+// "ptimer": POSIX timers: one armed for 1000 s, one SIGEV_NONE, and one
+// every 2 ms overrunning with its signal blocked, the signal queued across
+// the checkpoint. "cputime": ITIMER_PROF armed for 1000 s of CPU time and the
+// process's CPU clock, which must not go back across a restore. "seccomp":
+// two stacked filters answering getppid and getuid with errors. "sud":
+// Syscall User Dispatch on, each step's getpid dispatched to a SIGSYS
+// handler that emulates it. "memfd": a sealed memfd mapped MAP_SHARED by
+// the parent and the child (each step stored through the mapping, the
+// child's mark at the end), a memfd held by its mapping alone, and a tmpfs
+// file mapped shared: the end reads them back through the files. "ipc":
+// System V shared memory (one segment removed while attached), a semaphore
+// set with the child's SEM_UNDO undone when it exits after the restore, a
+// message queue, and POSIX message queues (one unlinked, still open).
+// "clock": CLOCK_MONOTONIC read at every step: whether it ever went back,
+// whether it jumped 900 s or more (an image restored in another boot goes on
+// from its checkpoint's reading), and an absolute clock_nanosleep after.
+#define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <mqueue.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +47,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,21 +56,115 @@
 static void say(const char *s) { write(1, s, strlen(s)); }
 static volatile sig_atomic_t got_usr1;
 static void on_usr1(int sig) { (void)sig; got_usr1++; }
+// The scratch files: in /tmp, or $CKPT_TMP (a test's native run), named
+// by pid (native runs from several checkouts at once share the host's /tmp).
+static char logpath[256], shmpath[256];
+static void paths(void) {
+    const char *d = getenv("CKPT_TMP");
+    if (!d) d = "/tmp";
+    snprintf(logpath, sizeof logpath, "%s/ckptcount-%d.log", d, (int)getpid());
+    snprintf(shmpath, sizeof shmpath, "%s/ckpt-%d.shm", d, (int)getpid());
+}
+
+static int mode(int argc, char **argv, const char *m) { return argc > 3 && strcmp(argv[3], m) == 0; }
+
+// Syscall User Dispatch: the selector byte and what the handler saw.
+static volatile char selector;
+static volatile int dispatched;
+static void on_sigsys(int sig, siginfo_t *si, void *ctx) {
+    (void)sig;
+    selector = 0;   // SYSCALL_DISPATCH_FILTER_ALLOW: the handler's rt_sigreturn goes through
+    ucontext_t *uc = ctx;
+    if (si->si_code == 2 && si->si_syscall == SYS_getpid) uc->uc_mcontext.gregs[REG_RAX] = 1000 + ++dispatched;
+}
+
+static long cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+// A filter answering syscall `nr` with errno `e`, everything else allowed.
+static void deny(int nr, int e) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | e),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof f / sizeof f[0], f };
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) perror("seccomp");
+}
 
 int main(int argc, char **argv) {
     int steps = argc > 1 ? atoi(argv[1]) : 50;
     long ms = argc > 2 ? atol(argv[2]) : 20;
     char line[256];
+    paths();
 
     // Round toward +infinity: a restore that loses MXCSR prints other bits.
     unsigned mxcsr = 0x1f80 | (2u << 13);
     __asm__ volatile("ldmxcsr %0" :: "m"(mxcsr));
+
+    int mfd = -1;
+    char *shared = NULL, *only = NULL, *shm = NULL;
+    if (mode(argc, argv, "memfd")) {
+        mfd = memfd_create("ckpt", MFD_ALLOW_SEALING);
+        if (ftruncate(mfd, 8192) != 0) perror("ftruncate");
+        pwrite(mfd, "written by pwrite", 17, 4096);
+        shared = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+        fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
+        lseek(mfd, 1234, SEEK_SET);
+        int ofd = memfd_create("only", 0);
+        write(ofd, "kept by its mapping", 19);
+        only = mmap(NULL, 4096, PROT_READ, MAP_SHARED, ofd, 0);
+        close(ofd);
+        int sfd = open(shmpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        if (ftruncate(sfd, 4096) != 0) perror("ftruncate");
+        shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, sfd, 0);
+        close(sfd);
+        if (shared == MAP_FAILED || only == MAP_FAILED || shm == MAP_FAILED) { perror("mmap"); return 1; }
+    }
+
+    int shmid = -1, semid = -1, msgid = -1;
+    char *seg = NULL, *gone = NULL;
+    mqd_t mq = (mqd_t)-1, mqgone = (mqd_t)-1;
+    if (mode(argc, argv, "ipc")) {
+        shmid = shmget(IPC_PRIVATE, 10000, 0600);
+        seg = shmat(shmid, NULL, 0);
+        int goneid = shmget(IPC_PRIVATE, 4096, 0600);
+        gone = shmat(goneid, NULL, 0);
+        strcpy(gone, "removed but attached");
+        shmctl(goneid, IPC_RMID, NULL);
+        semid = semget(IPC_PRIVATE, 2, 0600);
+        semctl(semid, 0, SETVAL, 5);
+        struct sembuf up = { 1, 3, SEM_UNDO };
+        semop(semid, &up, 1);
+        msgid = msgget(IPC_PRIVATE, 0600);
+        for (long t = 1; t <= 3; t++) {
+            struct { long type; char text[16]; } m = { t, "" };
+            snprintf(m.text, sizeof m.text, "msg type %ld", t);
+            msgsnd(msgid, &m, strlen(m.text) + 1, 0);
+        }
+        struct mq_attr attr = { .mq_maxmsg = 5, .mq_msgsize = 64 };
+        mq_unlink("/ckpt");
+        mq = mq_open("/ckpt", O_CREAT | O_RDWR, 0600, &attr);
+        mq_send(mq, "low", 4, 1);
+        mq_send(mq, "high", 5, 7);
+        mqgone = mq_open("/ckpt-gone", O_CREAT | O_RDWR, 0600, &attr);
+        mq_unlink("/ckpt-gone");
+        mq_send(mqgone, "unlinked", 9, 0);
+        if (seg == (void *)-1 || gone == (void *)-1 || semid < 0 || msgid < 0 || mq == (mqd_t)-1 || mqgone == (mqd_t)-1) {
+            perror("ipc"); return 1;
+        }
+    }
 
     int p[2];
     if (pipe(p) != 0) { perror("pipe"); return 1; }
     pid_t child = fork();
     if (child == 0) {
         close(p[1]);
+        if (seg) { struct sembuf up = { 1, 2, SEM_UNDO }; semop(semid, &up, 1); }
         unsigned long sum = 0, bytes = 0;
         char buf[64];
         ssize_t n;
@@ -49,6 +174,8 @@ int main(int argc, char **argv) {
         }
         snprintf(line, sizeof line, "child read %lu bytes, sum %lu\n", bytes, sum);
         say(line);
+        if (shared) strcpy(shared + 200, "child was here");
+        if (seg) strcpy(seg + 5000, "child was here");
         _exit(0);
     }
     close(p[0]);
@@ -70,9 +197,55 @@ int main(int argc, char **argv) {
     int sv[2];
     if (argc > 3 && strcmp(argv[3], "socket") == 0) socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 
-    // Per process: native runs of this test from several checkouts share the host's /tmp.
-    char logpath[64];
-    snprintf(logpath, sizeof logpath, "/tmp/ckptcount-%d.log", (int)getpid());
+    timer_t armed = 0, quiet = 0, overran = 0;
+    sigset_t rt;
+    sigemptyset(&rt);
+    sigaddset(&rt, SIGRTMIN + 1);
+    if (mode(argc, argv, "ptimer")) {
+        sigprocmask(SIG_BLOCK, &rt, NULL);
+        struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN };
+        ev.sigev_value.sival_int = 77;
+        signal(SIGRTMIN, SIG_IGN);
+        timer_create(CLOCK_MONOTONIC, &ev, &armed);
+        struct itimerspec its = { { 1000, 0 }, { 1000, 0 } };
+        timer_settime(armed, 0, &its, NULL);
+        struct sigevent none = { .sigev_notify = SIGEV_NONE };
+        timer_create(CLOCK_REALTIME, &none, &quiet);
+        struct itimerspec far = { { 0, 0 }, { 2000, 0 } };
+        timer_settime(quiet, 0, &far, NULL);
+        // Every millisecond, its signal blocked: one queued, the rest overruns.
+        struct sigevent rtev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGRTMIN + 1 };
+        rtev.sigev_value.sival_int = 99;
+        timer_create(CLOCK_MONOTONIC, &rtev, &overran);
+        // (Left armed: a kernel after 6.12 drops the queued signal of a timer disarmed since.)
+        struct itimerspec fast = { { 0, 2000000 }, { 0, 2000000 } };
+        timer_settime(overran, 0, &fast, NULL);
+        struct timespec wait = { 0, 30000000 };
+        nanosleep(&wait, NULL);
+    }
+    long cpu_before = 0;
+    if (mode(argc, argv, "cputime")) {
+        signal(SIGPROF, SIG_IGN);
+        struct itimerval it = { { 1000, 0 }, { 1000, 0 } };
+        setitimer(ITIMER_PROF, &it, NULL);
+        // Some CPU time a restored clock starting at zero would not reach.
+        while (cpu_ns() < 60000000L) {}
+        cpu_before = cpu_ns();
+    }
+    if (mode(argc, argv, "seccomp")) {
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        deny(SYS_getppid, 13);
+        deny(SYS_getuid, 14);
+    }
+    if (mode(argc, argv, "sud")) {
+        struct sigaction sys = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+        sigaction(SIGSYS, &sys, NULL);
+        if (prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1, 0, 0, &selector) != 0) perror("prctl");
+    }
+    long sud_last = 0;
+    struct timespec mono_last = { 0, 0 };
+    int mono_back = 0, mono_jump = 0;
+
     int log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
     int efd = eventfd(0, 0);
     uint64_t *table = calloc(4096, sizeof *table);
@@ -94,6 +267,20 @@ int main(int argc, char **argv) {
             write(efd, &one, sizeof one);
         }
         write(log, line, strlen(line));
+        if (shared) { memcpy(shared + 100, &i, sizeof i); memcpy(shm + 8, &i, sizeof i); }
+        if (seg) memcpy(seg + 8, &i, sizeof i);
+        if (mode(argc, argv, "clock")) {
+            struct timespec m;
+            clock_gettime(CLOCK_MONOTONIC, &m);
+            if (mono_last.tv_sec && (m.tv_sec < mono_last.tv_sec || (m.tv_sec == mono_last.tv_sec && m.tv_nsec < mono_last.tv_nsec))) mono_back = 1;
+            if (mono_last.tv_sec && m.tv_sec - mono_last.tv_sec >= 900) mono_jump = 1;
+            mono_last = m;
+        }
+        if (mode(argc, argv, "sud")) {
+            selector = 1;   // SYSCALL_DISPATCH_FILTER_BLOCK
+            sud_last = syscall(SYS_getpid);
+            selector = 0;
+        }
         struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
         nanosleep(&ts, NULL);
     }
@@ -120,6 +307,112 @@ int main(int argc, char **argv) {
         struct itimerval it;
         getitimer(ITIMER_REAL, &it);
         snprintf(line, sizeof line, "itimer %ld00 s left, interval %ld s\n", (long)it.it_value.tv_sec / 100, (long)it.it_interval.tv_sec);
+        say(line);
+    }
+    if (mode(argc, argv, "ptimer")) {
+        struct itimerspec cur;
+        timer_gettime(armed, &cur);
+        snprintf(line, sizeof line, "ptimer %ld00 s left, interval %ld s\n", (long)cur.it_value.tv_sec / 100, (long)cur.it_interval.tv_sec);
+        say(line);
+        timer_gettime(quiet, &cur);
+        snprintf(line, sizeof line, "quiet %ld00 s left\n", (long)cur.it_value.tv_sec / 100);
+        say(line);
+        siginfo_t si;
+        struct timespec zero = { 0, 0 };
+        int sig = sigtimedwait(&rt, &si, &zero);
+        int overrun = timer_getoverrun(overran);
+        snprintf(line, sizeof line, "queued %d value %d code %d overran %s, getoverrun agrees %d\n", sig == SIGRTMIN + 1,
+                 si.si_value.sival_int, si.si_code, si.si_overrun > 5 ? "yes" : "no", overrun == si.si_overrun);
+        say(line);
+        timer_t next;
+        struct sigevent none = { .sigev_notify = SIGEV_NONE };
+        timer_create(CLOCK_MONOTONIC, &none, &next);
+        snprintf(line, sizeof line, "timers %ld %ld %ld, next %ld\n", (long)armed, (long)quiet, (long)overran, (long)next);
+        say(line);
+    }
+    if (mode(argc, argv, "cputime")) {
+        struct itimerval it;
+        getitimer(ITIMER_PROF, &it);
+        snprintf(line, sizeof line, "prof %ld00 s left, interval %ld s; cpu clock went on %d\n",
+                 (long)it.it_value.tv_sec / 100, (long)it.it_interval.tv_sec, cpu_ns() >= cpu_before);
+        say(line);
+    }
+    if (mode(argc, argv, "seccomp")) {
+        long a = syscall(SYS_getppid); int ea = errno;
+        long b = syscall(SYS_getuid); int eb = errno;
+        char status[4096] = "";
+        int fd = open("/proc/self/status", O_RDONLY);
+        ssize_t got = read(fd, status, sizeof status - 1);
+        if (got > 0) status[got] = 0;
+        close(fd);
+        char *f = strstr(status, "Seccomp_filters:");
+        snprintf(line, sizeof line, "seccomp getppid %ld/%d getuid %ld/%d filters %d\n", a, ea, b, eb, f ? atoi(f + 16) : -1);
+        say(line);
+    }
+    if (shared) {
+        int via_file = 0, shm_file = 0;
+        char mark[32] = "", pw[18] = "";
+        pread(mfd, &via_file, sizeof via_file, 100);
+        pread(mfd, mark, 20, 200);
+        pread(mfd, pw, 17, 4096);
+        int sfd = open(shmpath, O_RDONLY);
+        pread(sfd, &shm_file, sizeof shm_file, 8);
+        close(sfd);
+        struct stat st;
+        fstat(mfd, &st);
+        char fdpath[64], target[128] = "";
+        snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", mfd);
+        readlink(fdpath, target, sizeof target - 1);
+        snprintf(line, sizeof line, "memfd %s size %ld seals 0x%x offset %ld; step %d; '%s'; '%s'; '%.19s'; tmpfs %d; grow %s\n",
+                 target, (long)st.st_size, fcntl(mfd, F_GET_SEALS), (long)lseek(mfd, 0, SEEK_CUR), via_file, mark, pw, only,
+                 shm_file, ftruncate(mfd, 16384) == 0 ? "allowed" : strerror(errno));
+        say(line);
+    }
+    if (seg) {
+        struct shmid_ds ds;
+        shmctl(shmid, IPC_STAT, &ds);
+        int step;
+        memcpy(&step, seg + 8, sizeof step);
+        snprintf(line, sizeof line, "shm step %d '%s' '%s' size %zu attached %lu; sem %d %d\n", step, seg + 5000, gone,
+                 ds.shm_segsz, (unsigned long)ds.shm_nattch, semctl(semid, 0, GETVAL), semctl(semid, 1, GETVAL));
+        say(line);
+        struct { long type; char text[16]; } m;
+        for (long want = 2; msgrcv(msgid, &m, sizeof m.text, want, IPC_NOWAIT) > 0; want = 0) {
+            snprintf(line, sizeof line, "msg '%s'\n", m.text);
+            say(line);
+        }
+        char buf[64];
+        unsigned prio;
+        struct mq_attr attr;
+        mq_getattr(mq, &attr);
+        snprintf(line, sizeof line, "mq %ld of %ld\n", attr.mq_curmsgs, attr.mq_maxmsg);
+        say(line);
+        while (mq_timedreceive(mq, buf, sizeof buf, &prio, &(struct timespec){0, 0}) > 0) {
+            snprintf(line, sizeof line, "mq '%s' prio %u\n", buf, prio);
+            say(line);
+        }
+        if (mq_timedreceive(mqgone, buf, sizeof buf, &prio, &(struct timespec){0, 0}) > 0) {
+            snprintf(line, sizeof line, "mq '%s' prio %u\n", buf, prio);
+            say(line);
+        }
+        mq_unlink("/ckpt");
+        semctl(semid, 0, IPC_RMID);
+        msgctl(msgid, IPC_RMID, NULL);
+        shmctl(shmid, IPC_RMID, NULL);
+    }
+    if (mode(argc, argv, "clock")) {
+        struct timespec until, after;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += 20000000;
+        if (until.tv_nsec >= 1000000000) { until.tv_sec++; until.tv_nsec -= 1000000000; }
+        int r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &after);
+        int slept = after.tv_sec > until.tv_sec || (after.tv_sec == until.tv_sec && after.tv_nsec >= until.tv_nsec);
+        snprintf(line, sizeof line, "monotonic went back %d, jumped 900 s %d; absolute sleep %d until %d\n", mono_back, mono_jump, r, slept);
+        say(line);
+    }
+    if (mode(argc, argv, "sud")) {
+        snprintf(line, sizeof line, "sud dispatched %d, last %ld\n", dispatched, sud_last);
         say(line);
     }
     return 0;

@@ -214,5 +214,10 @@ void sw_atomic_store32(void *p, uint32_t v);
 // 8-byte words, the tail bytewise), and whether a run is all zeros.
 uint64_t sw_checksum64(const void *p, size_t n);
 int sw_all_zero(const void *p, size_t n);
+// A page store's optional compression (zlib, deflate): the room a run may
+// need, and one run each way. 0 on success, else zlib's error.
+size_t sw_deflate_bound(size_t n);
+int sw_deflate(void *dst, size_t *dst_len, const void *src, size_t n);
+int sw_inflate(void *dst, size_t *dst_len, const void *src, size_t n);
 
 #endif

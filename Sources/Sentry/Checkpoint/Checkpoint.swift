@@ -21,14 +21,14 @@ extension Sandbox {
     /// is then killed and the sandbox ends as if init died of SIGKILL.
     /// `written` runs once the image is complete, while the sandbox is
     /// still frozen (a control request replies there, before the end).
-    public func checkpoint(to dir: String, leaveRunning: Bool,
+    public func checkpoint(to dir: String, leaveRunning: Bool, compress: Bool = false,
                            written: (CheckpointSummary) -> Void = { _ in }) throws(CheckpointError) -> CheckpointSummary {
         if configuration.overlay { throw .unsupported("an --overlay root (its writes live in sentry memory)") }
         if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw .io("mkdir \(dir)", Errno(errno)) }
         do { try kernel.freeze() } catch { throw .notQuiescent(error.description) }
         let summary: CheckpointSummary
         do {
-            summary = try ImageWriter(self, dir: dir).write()
+            summary = try ImageWriter(self, dir: dir, compress: compress).write()
         } catch {
             kernel.thaw()
             throw error
@@ -56,9 +56,10 @@ struct ImageWriter {
     let sandbox: Sandbox
     let kernel: Kernel
     let dir: String
+    let compress: Bool
 
-    init(_ sandbox: Sandbox, dir: String) {
-        self.sandbox = sandbox; self.kernel = sandbox.kernel; self.dir = dir
+    init(_ sandbox: Sandbox, dir: String, compress: Bool = false) {
+        self.sandbox = sandbox; self.kernel = sandbox.kernel; self.dir = dir; self.compress = compress
     }
 
     /// Indices of shared objects, by identity.
@@ -74,30 +75,54 @@ struct ImageWriter {
     }
 
     func write() throws(CheckpointError) -> Sandbox.CheckpointSummary {
-        let pages = try DataFileWriter(dir + "/pages.bin")
-        let files = try DataFileWriter(dir + "/files.bin")
+        let pages = try DataFileWriter(dir + "/pages.bin", compress: compress)
+        let files = try DataFileWriter(dir + "/files.bin", compress: compress)
         let (groups, tasks, initPID, foreground): ([ThreadGroup], [Task], Int32, Int32?) = kernel.locked {
             (kernel.groups.values.sorted { $0.pid < $1.pid }, kernel.tasks.values.sorted { $0.tid < $1.tid },
              kernel.initGroup?.pid ?? 1, kernel.initGroup.flatMap { kernel.hostForeground[$0.sid] })
         }
-        kernel.ipc.lock.lock()
-        let ipcObjects = kernel.ipc.shm.count + kernel.ipc.sem.count + kernel.ipc.msg.count
-        kernel.ipc.lock.unlock()
-        if kernel.vfs.mqueues.locked({ kernel.vfs.mqueues.live }) > 0 {
-            throw .unsupported("POSIX message queues (mq_open)")
-        }
-        if ipcObjects > 0 {
-            throw .unsupported("System V IPC (shared memory, semaphores or message queues)")
-        }
 
-        // Memory managers first: the page store holds what their VMAs own.
-        let mms = Table<MMImage>()
+        // Memory managers first: the page store holds what their VMAs own,
+        // and the runs of tmpfs and memfd files mapped shared (the mappings'
+        // pages are the file's).
         var allMMs: [MemoryManager] = []
-        for t in tasks where mms.find(t.mm) == nil {
-            _ = mms.add(t.mm, try mmImage(t.mm, pid: t.pid))
-            allMMs.append(t.mm)
+        for t in tasks where !allMMs.contains(where: { $0 === t.mm }) { allMMs.append(t.mm) }
+        var sharedFiles: [ObjectIdentifier: Range<UInt64>] = [:]
+        var segments: [ShmSegment] = []
+        for mm in allMMs {
+            for v in mm.vmas where v.shared {
+                if case .file(let s as ShmSegment, _) = v.backing, !segments.contains(where: { $0 === s }) { segments.append(s) }
+                guard case .file(let m as TmpfsMapping, _) = v.backing, let data = m.node.data else { continue }
+                let l = data.layout
+                if l.capacity > 0 { sharedFiles[ObjectIdentifier(data)] = l.offset..<(l.offset + l.capacity) }
+            }
         }
-        let memory = try memoryImage(allMMs, into: pages)
+        // System V segments (their runs are memory the page store keeps) and
+        // POSIX message queues, the unlinked ones some fd still holds included.
+        let (sysv, segmentIndex) = kernel.ipc.checkpointImage(held: segments)
+        var openQueues: [PosixMQ] = []
+        for t in tasks { for (_, e) in t.fds.entries { if let f = e.file as? PosixMQFile { openQueues.append(f.queue) } } }
+        let (mqueues, queueIndex) = try kernel.vfs.mqueues.checkpointImage(open: openQueues)
+        let inMemory: (TmpfsData) -> Bool = { sharedFiles[ObjectIdentifier($0)] != nil }
+        let memfds = Table<MemfdImage>()
+        let memfdIndex = { (node: TmpfsNode, name: String) throws(CheckpointError) -> Int in
+            if let i = memfds.find(node) { return i }
+            let image = try node.checkpointImage(name: name, path: name, inMemory: inMemory) { (b) throws(CheckpointError) -> StoredRun in
+                try files.append(bytes: b)
+            }
+            return memfds.add(node, MemfdImage(node: image, seals: node.data?.seals ?? 0))
+        }
+        // memfds held by an fd first: their dentry has the name /proc shows.
+        for t in tasks {
+            for (_, e) in t.fds.entries {
+                if let f = e.file as? TmpfsFile, let loc = f.location, kernel.vfs.isMemfd(f.node) { _ = try memfdIndex(f.node, loc.name) }
+            }
+        }
+        let mms = Table<MMImage>()
+        for t in tasks where mms.find(t.mm) == nil {
+            _ = mms.add(t.mm, try mmImage(t.mm, pid: t.pid, memfd: memfdIndex, segments: segmentIndex))
+        }
+        let memory = try memoryImage(allMMs, extra: Array(sharedFiles.values) + sysv.shm.map(\.memory), into: pages)
 
         // Files.
         let pipes = Table<PipeImage>()
@@ -112,7 +137,8 @@ struct ImageWriter {
                 for (fd, e) in t.fds.entries {
                     var index = descriptions.find(e.file)
                     if index == nil {
-                        index = descriptions.add(e.file, try fileImage(e.file, fd: fd, pid: t.pid, pipes: pipes, store: files))
+                        index = descriptions.add(e.file, try fileImage(e.file, fd: fd, pid: t.pid, pipes: pipes, memfds: memfds,
+                                                                       queues: queueIndex, store: files))
                         if let ep = e.file as? EpollFile { epolls[index!] = ep }
                     }
                     entries.append(.init(fd: fd, file: index!, closeOnExec: e.closeOnExec))
@@ -134,15 +160,14 @@ struct ImageWriter {
             }
             descriptions.images[index].interests = list
         }
-        let tmpfs = try tmpfsImages(files)
+        let tmpfs = try tmpfsImages(files, inMemory: inMemory)
 
         // Processes and tasks, under the kernel lock: their signal and tree state is guarded by it.
+        let filters = Table<SeccompFilterImage>()
         let (processes, taskImages): ([ProcessImage], [TaskImage]) = try kernel.locked { () throws(CheckpointError) in
             var ps: [ProcessImage] = []
             for g in groups {
                 if g.stopped { throw .unsupported("pid \(g.pid): a stopped process (job control)") }
-                if !g.timers.posix.isEmpty { throw .unsupported("pid \(g.pid): POSIX timers (timer_create)") }
-                if !g.timers.cpu.isEmpty { throw .unsupported("pid \(g.pid): CPU-time timers (ITIMER_VIRTUAL/ITIMER_PROF)") }
                 let h = handlers.find(g.handlers) ?? handlers.add(g.handlers, g.handlers.actions.map {
                     SignalActionImage(handler: $0.handler, flags: $0.flags, restorer: $0.restorer, mask: $0.mask)
                 })
@@ -153,7 +178,8 @@ struct ImageWriter {
                                        isChildSubreaper: g.isChildSubreaper, dumpable: g.dumpable,
                                        childTicks: [g.childTicks.user, g.childTicks.system], ownTicks: g.ownTicks,
                                        realTimerNs: g.timers.realHandle == nil ? nil : max(1, g.timers.realDeadline - Deadline.now()),
-                                       realIntervalNs: g.timers.realHandle == nil ? nil : g.timers.realInterval))
+                                       realIntervalNs: g.timers.realHandle == nil ? nil : g.timers.realInterval,
+                                       posixTimers: Self.posixTimers(g), cpuTimers: cpuTimers(g)))
             }
             var ts: [TaskImage] = []
             for t in tasks {
@@ -173,9 +199,7 @@ struct ImageWriter {
                     }
                 }
                 let a = t.attributes.withLock { $0 }
-                if a.seccomp.mode != Seccomp.SECCOMP_MODE_DISABLED {
-                    throw .unsupported("tid \(t.tid): a seccomp filter or strict mode")
-                }
+                let filter = try seccompFilter(a.seccomp, tid: t.tid, into: filters)
                 let sud = a.syscallUserDispatch.config
                 ts.append(TaskImage(
                     tid: t.tid, pid: t.pid, mm: mms.find(t.mm)!, fdTable: fdTables.find(t.fds)!, fsContext: fsContexts.find(t.fs)!,
@@ -186,6 +210,9 @@ struct ImageWriter {
                     restartSleepNs: sleepNs, restartRemaining: remaining, restartFutex: futex,
                     syscallUserDispatch: SyscallUserDispatchImage(mode: sud.mode, selector: sud.selector, offset: sud.offset, len: sud.length),
                     rseqArea: t.rseq?.area.rawValue, rseqSignature: t.rseq?.signature,
+                    cpuNs: [kernel.threadCPUNanosecondsLocked(t, includingSentry: false),
+                            kernel.threadCPUNanosecondsLocked(t, includingSentry: true)],
+                    seccompMode: a.seccomp.mode, seccompFilter: filter,
                     credentials: Self.image(a.credentials), comm: Data(a.comm), parentDeathSignal: a.parentDeathSignal,
                     noNewPrivs: a.noNewPrivs, executablePath: t.executablePath, commandLine: t.commandLine,
                     environment: t.environment))
@@ -195,33 +222,95 @@ struct ImageWriter {
 
         try pages.finish()
         try files.finish()
-        var mono = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &mono)
         let config = sandbox.configuration
         let manifest = CheckpointManifest(
             created: ISO8601DateFormatter().string(from: Date()), platform: kernel.platform.name,
-            monotonicNs: Int64(mono.tv_sec) * 1_000_000_000 + Int64(mono.tv_nsec), bootID: Self.bootID(),
+            monotonicNs: Deadline.now(), bootID: Self.bootID(), monotonicOffsetNs: GuestClock.monotonicOffset,
             sandbox: SandboxImage(root: config.root, binds: kernel.vfs.mounts.all.filter { $0.type == "bind" }.map {
                                       .init(host: $0.source, guest: $0.path, readOnly: $0.readOnly) },
                                   hostname: kernel.hostname, network: config.network.rawValue),
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
-            initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
+            seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
         try CheckpointImage.writeManifest(manifest, to: dir)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
     }
 
+    // MARK: Timers and seccomp
+
+    /// A process's POSIX timers, time left on their own clocks. Kernel lock held.
+    static func posixTimers(_ g: ThreadGroup) -> [PosixTimerImage] {
+        g.timers.posix.values.sorted { $0.id < $1.id }.map { t in
+            PosixTimerImage(id: t.id, clock: Int32(t.clock), signal: t.signal?.rawValue, value: t.value, thread: t.thread,
+                            remainingNs: t.deadline == 0 ? nil : max(1, t.deadline &- Deadline.now(t.clock)),
+                            intervalNs: t.interval, overrun: t.overrun)
+        }
+    }
+
+    /// ITIMER_VIRTUAL and ITIMER_PROF, time left in the process's CPU time. Kernel lock held.
+    func cpuTimers(_ g: ThreadGroup) -> [CPUTimerImage] {
+        g.timers.cpu.sorted { $0.key < $1.key }.map { which, t in
+            CPUTimerImage(which: which, remainingNs: max(1, t.due &- kernel.processCPUNanosecondsLocked(g, which)), intervalNs: t.interval)
+        }
+    }
+
+    /// The index of a task's newest filter in `table`, its chain added
+    /// first; nil without one. A filter with a USER_NOTIF listener is
+    /// refused: the supervisor holding the listener fd is outside the image.
+    private func seccompFilter(_ s: SeccompState, tid: Int32, into table: Table<SeccompFilterImage>) throws(CheckpointError) -> Int? {
+        switch s.mode {
+        case Seccomp.SECCOMP_MODE_DISABLED, Seccomp.SECCOMP_MODE_STRICT, Seccomp.SECCOMP_MODE_FILTER: break
+        default: throw .unsupported("tid \(tid): a thread being killed by its seccomp filter")
+        }
+        guard let newest = s.filter else { return nil }
+        var chain: [SeccompFilter] = []
+        var f: SeccompFilter? = newest
+        while let g = f, table.find(g) == nil { chain.append(g); f = g.previous }
+        for g in chain.reversed() {
+            if g.listener != nil { throw .unsupported("tid \(tid): a seccomp filter with a user-notification listener") }
+            let words = g.program.instructions.map { i in
+                UInt64(i.code) | UInt64(i.jt) << 16 | UInt64(i.jf) << 24 | UInt64(i.k) << 32
+            }
+            _ = table.add(g, SeccompFilterImage(instructions: words, log: g.log, previous: g.previous.flatMap { table.find($0) }))
+        }
+        return table.find(newest)
+    }
+
     // MARK: Memory
 
-    private func mmImage(_ mm: MemoryManager, pid: Int32) throws(CheckpointError) -> MMImage {
+    private func mmImage(_ mm: MemoryManager, pid: Int32,
+                         memfd: (TmpfsNode, String) throws(CheckpointError) -> Int,
+                         segments: [ObjectIdentifier: Int]) throws(CheckpointError) -> MMImage {
         var vmas: [VMAImage] = []
         for v in mm.vmas {
             var image = VMAImage(start: v.start.rawValue, end: v.end.rawValue, prot: UInt32(v.prot.rawValue), maxProt: UInt32(v.maxProt.rawValue),
                                  shared: v.shared, memOffset: v.memOffset, name: v.name)
             if case .file(let f, let offset) = v.backing {
                 let where_ = "pid \(pid): the mapping at 0x\(String(v.start.rawValue, radix: 16)) of \(f.path)"
-                guard let mf = f as? MappedFile else { throw .unsupported("\(where_) (a tmpfs, memfd or System V mapping)") }
+                if let tm = f as? TmpfsMapping {
+                    if kernel.vfs.isMemfd(tm.node) {
+                        // Held by this mapping alone (no fd): its name from the path mmap saw.
+                        var name = String(tm.path.split(separator: "/").last ?? "memfd:")
+                        if name.hasSuffix(" (deleted) (deleted)") { name.removeLast(" (deleted)".count) }
+                        image.memfd = try memfd(tm.node, name)
+                    } else {
+                        // Found again by its path: it must still be there.
+                        guard let found = try? kernel.vfs.resolve(tm.path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)),
+                              found.inode === tm.node else { throw .unsupported("\(where_) (a tmpfs file no longer at its path)") }
+                        image.tmpfsPath = tm.path
+                    }
+                    image.fileOffset = offset
+                    vmas.append(image)
+                    continue
+                }
+                if let seg = f as? ShmSegment, let i = segments[ObjectIdentifier(seg)] {
+                    image.shm = i
+                    image.fileOffset = offset
+                    vmas.append(image)
+                    continue
+                }
+                guard let mf = f as? MappedFile else { throw .unsupported("\(where_) (\(type(of: f)))") }
                 if v.shared { throw .unsupported("\(where_) (MAP_SHARED of a host file)") }
                 image.file = try Self.identity(hostFD: mf.hostFD, guestPath: mf.path)
                 image.fileOffset = offset
@@ -234,9 +323,10 @@ struct ImageWriter {
 
     /// The memory-file runs the VMAs own (a byte owned by n VMAs has n
     /// owners: a sweep over every VMA's run), and their non-zero pages.
-    private func memoryImage(_ mms: [MemoryManager], into store: DataFileWriter) throws(CheckpointError) -> MemoryImage {
+    private func memoryImage(_ mms: [MemoryManager], extra: [Range<UInt64>], into store: DataFileWriter) throws(CheckpointError) -> MemoryImage {
         var events: [(UInt64, Int)] = []
         for mm in mms { for v in mm.vmas { events.append((v.memOffset, 1)); events.append((v.memOffset + v.length, -1)) } }
+        for r in extra { events.append((r.lowerBound, 1)); events.append((r.upperBound, -1)) }
         events.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
         var allocated: [Range<UInt64>] = []
         var shares: [MemoryImage.ShareImage] = []
@@ -278,8 +368,8 @@ struct ImageWriter {
 
     // MARK: Files
 
-    private func fileImage(_ f: FileDescription, fd: Int32, pid: Int32, pipes: Table<PipeImage>,
-                           store: DataFileWriter) throws(CheckpointError) -> FileImage {
+    private func fileImage(_ f: FileDescription, fd: Int32, pid: Int32, pipes: Table<PipeImage>, memfds: Table<MemfdImage>,
+                           queues: [ObjectIdentifier: Int], store: DataFileWriter) throws(CheckpointError) -> FileImage {
         let flags = f.flags.rawValue
         let what = "pid \(pid): fd \(fd) (\(f.displayPath))"
         switch f {
@@ -302,8 +392,18 @@ struct ImageWriter {
             let pos = lseek(h.fd, 0, SEEK_CUR)
             return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: Int64(max(0, pos)),
                              host: try Self.identity(hostFD: h.fd, guestPath: loc.path))
+        case let q as PosixMQFile:
+            guard let index = queues[ObjectIdentifier(q.queue)] else { throw .unsupported("\(what): a message queue") }
+            var image = FileImage(kind: .mqueue, flags: flags)
+            image.mqueue = index
+            return image
+        case let t as TmpfsFile where kernel.vfs.isMemfd(t.node):
+            guard let index = memfds.find(t.node) else { throw .unsupported("\(what): a memfd") }
+            var image = FileImage(kind: .memfd, flags: flags, position: (try? t.seek(0, whence: SEEK_CUR)) ?? 0)
+            image.memfd = index
+            return image
         case let t as TmpfsFile:
-            guard let loc = t.location, loc.mount.id >= 0 else { throw .unsupported("\(what): a memfd") }
+            guard let loc = t.location, loc.mount.id >= 0 else { throw .unsupported("\(what): a file of an unnamed tmpfs") }
             guard loc.inode.kind == .regular else { throw .unsupported("\(what): a tmpfs directory held open") }
             // Reopened by path: it must still be there.
             guard let found = try? kernel.vfs.resolve(loc.path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)),
@@ -317,11 +417,11 @@ struct ImageWriter {
         }
     }
 
-    private func tmpfsImages(_ store: DataFileWriter) throws(CheckpointError) -> [TmpfsImage] {
+    private func tmpfsImages(_ store: DataFileWriter, inMemory: (TmpfsData) -> Bool) throws(CheckpointError) -> [TmpfsImage] {
         var out: [TmpfsImage] = []
         for m in kernel.vfs.mounts.all where m.type == "tmpfs" && m.id >= 0 {
             guard let root = m.rootInode as? TmpfsNode else { continue }
-            let image = try root.checkpointImage(name: "", path: m.path) { (b) throws(CheckpointError) -> StoredRun in
+            let image = try root.checkpointImage(name: "", path: m.path, inMemory: inMemory) { (b) throws(CheckpointError) -> StoredRun in
                 try store.append(bytes: b)
             }
             out.append(TmpfsImage(mountPath: m.path, root: image))

@@ -7,9 +7,13 @@ final class DataFileWriter {
     let path: String
     private let fd: Int32
     private(set) var size: UInt64 = 0
+    /// Runs deflated (zlib) before they are written: `--compress`.
+    let compress: Bool
+    private var scratch: [UInt8] = []
 
-    init(_ path: String) throws(CheckpointError) {
+    init(_ path: String, compress: Bool = false) throws(CheckpointError) {
         self.path = path
+        self.compress = compress
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         if fd < 0 { throw .io("create \(path)", Errno(errno)) }
     }
@@ -17,15 +21,31 @@ final class DataFileWriter {
 
     /// Appends `count` bytes at `p`, to go to `offset` on restore.
     func append(_ p: UnsafeRawPointer?, count: Int, offset: UInt64) throws(CheckpointError) -> StoredRun {
-        let run = StoredRun(offset: offset, length: UInt64(count), store: size, checksum: sw_checksum64(p, count))
+        var run = StoredRun(offset: offset, length: UInt64(count), store: size, checksum: sw_checksum64(p, count))
+        guard compress, count > 0 else {
+            try write(p, count)
+            return run
+        }
+        let bound = sw_deflate_bound(count)
+        if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
+        let r: Result<Void, CheckpointError> = scratch.withUnsafeMutableBytes { b in
+            var len = b.count
+            guard sw_deflate(b.baseAddress, &len, p, count) == 0 else { return .failure(.io("compressing \(path)", .ENOMEM)) }
+            run.compressed = UInt64(len)
+            do throws(CheckpointError) { try write(b.baseAddress, len); return .success(()) } catch { return .failure(error) }
+        }
+        try r.get()
+        return run
+    }
+
+    private func write(_ p: UnsafeRawPointer?, _ count: Int) throws(CheckpointError) {
         var done = 0
         while done < count {
-            let n = write(fd, p! + done, count - done)
+            let n = Glibc.write(fd, p! + done, count - done)
             if n < 0 { if errno == EINTR { continue }; throw .io("write \(path)", Errno(errno)) }
             done += n
         }
         size += UInt64(count)
-        return run
     }
 
     /// Appends a whole buffer (file contents, pipe bytes).
@@ -67,18 +87,38 @@ final class DataFileReader {
 
     /// Reads `run` into `dst` (run.length bytes) and checks it.
     func read(_ run: StoredRun, into dst: UnsafeMutableRawPointer, what: String) throws(CheckpointError) {
-        let (end, o) = run.store.addingReportingOverflow(run.length)
-        guard !o, end <= size, run.length <= UInt64(Int.max) else { throw .truncated("\(what): bytes beyond the end of \(path)") }
-        var done = 0
+        let stored = run.compressed ?? run.length
+        let (end, o) = run.store.addingReportingOverflow(stored)
+        guard !o, end <= size, run.length <= UInt64(Int.max), stored <= UInt64(Int.max) else {
+            throw .truncated("\(what): bytes beyond the end of \(path)")
+        }
         let count = Int(run.length)
-        while done < count {
-            let n = pread(fd, dst + done, count - done, off_t(run.store) + off_t(done))
-            if n < 0 { if errno == EINTR { continue }; throw .io("read \(path)", Errno(errno)) }
-            if n == 0 { throw .truncated("\(what): \(path) ends early") }
-            done += n
+        if run.compressed != nil {
+            guard stored <= 1 << 32 else { throw .corrupt("\(what): a compressed run of \(stored) bytes") }
+            var packed = [UInt8](repeating: 0, count: Int(stored))
+            let r: Result<Void, CheckpointError> = packed.withUnsafeMutableBytes { b in
+                do throws(CheckpointError) { try readRaw(b.baseAddress!, Int(stored), at: run.store, what: what); return .success(()) }
+                catch { return .failure(error) }
+            }
+            try r.get()
+            var len = count
+            let z = packed.withUnsafeBytes { sw_inflate(dst, &len, $0.baseAddress, $0.count) }
+            guard z == 0, len == count else { throw .corrupt("\(what): the compressed run in \(path) at byte \(run.store) does not inflate") }
+        } else {
+            try readRaw(dst, count, at: run.store, what: what)
         }
         guard sw_checksum64(dst, count) == run.checksum else {
             throw .corrupt("\(what): checksum mismatch in \(path) at byte \(run.store)")
+        }
+    }
+
+    private func readRaw(_ dst: UnsafeMutableRawPointer, _ count: Int, at store: UInt64, what: String) throws(CheckpointError) {
+        var done = 0
+        while done < count {
+            let n = pread(fd, dst + done, count - done, off_t(store) + off_t(done))
+            if n < 0 { if errno == EINTR { continue }; throw .io("read \(path)", Errno(errno)) }
+            if n == 0 { throw .truncated("\(what): \(path) ends early") }
+            done += n
         }
     }
 

@@ -11,7 +11,8 @@ import Foundation
 public struct CheckpointManifest: Codable, Sendable {
     public static let formatName = "sentry-checkpoint"
     /// Bumped for any change a reader of the previous version would misread.
-    public static let currentVersion = 1
+    /// 2: POSIX and CPU-time timers, CPU clocks, seccomp filters, memfds.
+    public static let currentVersion = 2
 
     public var format = formatName
     public var version = currentVersion
@@ -24,6 +25,10 @@ public struct CheckpointManifest: Codable, Sendable {
     /// make it go backwards.
     public var monotonicNs: Int64
     public var bootID: String
+    /// The guest's monotonic offset from the host's at the checkpoint (see
+    /// GuestClock): a restore in the same boot keeps it; one in another boot
+    /// makes a new one so the clock goes on from `monotonicNs` (version 2).
+    public var monotonicOffsetNs: Int64?
     public var sandbox: SandboxImage
     public var memory: MemoryImage
     public var mms: [MMImage]
@@ -35,6 +40,14 @@ public struct CheckpointManifest: Codable, Sendable {
     public var tmpfs: [TmpfsImage]
     public var processes: [ProcessImage]
     public var tasks: [TaskImage]
+    /// Every seccomp filter the tasks' chains hold, each after the one it
+    /// was attached over (version 2).
+    public var seccompFilters: [SeccompFilterImage]?
+    /// memfd_create's files, held by an fd or a mapping (version 2).
+    public var memfds: [MemfdImage]?
+    /// System V IPC and POSIX message queues (version 2).
+    public var sysv: SysVImage?
+    public var mqueues: [PosixMQImage]?
     public var initPID: Int32
     /// The process group the guest made the terminal's foreground (TIOCSPGRP): where Ctrl-C goes.
     public var foregroundPGID: Int32?
@@ -58,7 +71,10 @@ public struct StoredRun: Codable, Sendable, Equatable {
     public var length: UInt64
     /// Where the bytes are in the data file.
     public var store: UInt64
+    /// Of the bytes before any compression.
     public var checksum: UInt64
+    /// Compressed (zlib): how many bytes the data file holds for the run (version 2).
+    public var compressed: UInt64?
 }
 
 public struct MemoryImage: Codable, Sendable, Equatable {
@@ -90,6 +106,19 @@ public struct VMAImage: Codable, Sendable, Equatable {
     /// file; the file is reopened for its identity and checked unchanged).
     public var file: HostFileIdentity?
     public var fileOffset: UInt64?
+    /// A mapping of a tmpfs file (by its path, which must still reach it)
+    /// or of a memfd (by index in `memfds`); `fileOffset` is where (version 2).
+    public var tmpfsPath: String?
+    public var memfd: Int?
+    /// A System V segment's attachment: by index in `sysv.shm`.
+    public var shm: Int?
+}
+
+/// A memfd: its node as a tmpfs keeps one (name: the dentry's, "memfd:NAME
+/// (deleted)"), and its seals.
+public struct MemfdImage: Codable, Sendable, Equatable {
+    public var node: TmpfsNodeImage
+    public var seals: UInt32
 }
 
 /// A host file as a restore finds it again: by path, checked by size and mtime.
@@ -110,7 +139,7 @@ public struct PipeImage: Codable, Sendable, Equatable {
 
 /// One open file description.
 public struct FileImage: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll }
+    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue }
     public var kind: Kind
     public var flags: Int32
     /// stdio: which of the sentry's 0, 1, 2 it was.
@@ -126,6 +155,10 @@ public struct FileImage: Codable, Sendable, Equatable {
     public var position: Int64?
     /// path on a host filesystem: what it must still be.
     public var host: HostFileIdentity?
+    /// memfd: which, by index in `memfds` (`position` its offset).
+    public var memfd: Int?
+    /// mqueue: which, by index in `mqueues`.
+    public var mqueue: Int?
     /// epoll: the interest list, each file by its index in `files`.
     public var interests: [EpollInterestImage]?
 }
@@ -175,21 +208,31 @@ public final class TmpfsNodeImage: Codable, Sendable, Equatable {
     public let xattrs: [String: [UInt8]]
     /// Regular files: the bytes, in files.bin.
     public let contents: StoredRun?
+    /// A regular file mapped MAP_SHARED: instead of `contents`, its run of
+    /// the memory file, which the page store holds with the mappings' pages
+    /// (version 2).
+    public let memory: MemoryRun?
+    public struct MemoryRun: Codable, Sendable, Equatable {
+        /// Memory-file offset (the image's), the run's length and the file's size.
+        public var offset: UInt64
+        public var capacity: UInt64
+        public var size: Int64
+    }
     /// Symlinks.
     public let target: String?
     public let children: [TmpfsNodeImage]
 
     init(name: String, mode: UInt32, uid: UInt32, gid: UInt32, mtime: timespec, atime: timespec, xattrs: [String: [UInt8]],
-         contents: StoredRun?, target: String?, children: [TmpfsNodeImage]) {
+         contents: StoredRun?, memory: MemoryRun? = nil, target: String?, children: [TmpfsNodeImage]) {
         self.name = name; self.mode = mode; self.uid = uid; self.gid = gid
         mtimeSec = Int64(mtime.tv_sec); mtimeNsec = Int64(mtime.tv_nsec)
         atimeSec = Int64(atime.tv_sec); atimeNsec = Int64(atime.tv_nsec)
-        self.xattrs = xattrs; self.contents = contents; self.target = target; self.children = children
+        self.xattrs = xattrs; self.contents = contents; self.memory = memory; self.target = target; self.children = children
     }
 
     public static func == (a: TmpfsNodeImage, b: TmpfsNodeImage) -> Bool {
         a.name == b.name && a.mode == b.mode && a.uid == b.uid && a.gid == b.gid && a.mtimeSec == b.mtimeSec
-            && a.mtimeNsec == b.mtimeNsec && a.xattrs == b.xattrs && a.contents == b.contents && a.target == b.target
+            && a.mtimeNsec == b.mtimeNsec && a.xattrs == b.xattrs && a.contents == b.contents && a.memory == b.memory && a.target == b.target
             && a.children == b.children
     }
 }
@@ -221,7 +264,43 @@ public struct ProcessImage: Codable, Sendable, Equatable {
     /// ITIMER_REAL (and alarm): time left and interval, ns; nil when disarmed.
     public var realTimerNs: Int64?
     public var realIntervalNs: Int64?
+    /// timer_create's timers (version 2).
+    public var posixTimers: [PosixTimerImage]?
+    /// ITIMER_VIRTUAL and ITIMER_PROF: time left in the process's CPU time (version 2).
+    public var cpuTimers: [CPUTimerImage]?
     public struct LimitImage: Codable, Sendable, Equatable { public var resource: Int32; public var cur: UInt64; public var max: UInt64 }
+}
+
+/// One POSIX timer: how it notifies, and its time left (ns) on its clock.
+public struct PosixTimerImage: Codable, Sendable, Equatable {
+    public var id: Int32
+    public var clock: Int32
+    /// nil: SIGEV_NONE.
+    public var signal: Int32?
+    public var value: UInt64
+    /// SIGEV_THREAD_ID's thread.
+    public var thread: Int32?
+    /// nil: disarmed.
+    public var remainingNs: Int64?
+    public var intervalNs: Int64
+    /// timer_getoverrun's answer (the overrun of the last signal taken).
+    public var overrun: Int32
+}
+
+public struct CPUTimerImage: Codable, Sendable, Equatable {
+    /// ITIMER_VIRTUAL (1) or ITIMER_PROF (2).
+    public var which: Int32
+    public var remainingNs: Int64
+    public var intervalNs: Int64
+}
+
+/// One seccomp filter: its verified program (struct sock_filter, each
+/// instruction as code | jt << 16 | jf << 24 | k << 32), FLAG_LOG, and the
+/// filter it was attached over.
+public struct SeccompFilterImage: Codable, Sendable, Equatable {
+    public var instructions: [UInt64]
+    public var log: Bool
+    public var previous: Int?
 }
 
 public struct ExitStatusImage: Codable, Sendable, Equatable {
@@ -270,6 +349,13 @@ public struct TaskImage: Codable, Sendable, Equatable {
     /// rseq(2)'s registration: the area's address and the abort signature.
     public var rseqArea: UInt64?
     public var rseqSignature: UInt32?
+    /// The thread's CPU time so far (ns): its guest code's, and with the
+    /// sentry's share serving it; its CPU clocks go on from there (version 2).
+    public var cpuNs: [Int64]?
+    /// seccomp: the mode and the newest filter of the chain, by index in
+    /// `seccompFilters` (version 2).
+    public var seccompMode: Int32?
+    public var seccompFilter: Int?
     public var credentials: CredentialsImage
     public var comm: Data
     public var parentDeathSignal: Int32
@@ -277,4 +363,76 @@ public struct TaskImage: Codable, Sendable, Equatable {
     public var executablePath: String
     public var commandLine: [String]
     public var environment: [String]
+}
+
+/// The System V IPC namespace: every object with its id, and the sequence
+/// numbers the next ids take.
+public struct SysVImage: Codable, Sendable, Equatable {
+    public var shm: [ShmImage]
+    public var sem: [SemImage]
+    public var msg: [MsgQueueImage]
+    /// The next sequence number of shm, sem and msg ids.
+    public var nextSeq: [Int32]
+    /// SEM_UNDO adjustments: by process, then set id.
+    public var undo: [SemUndoImage]
+}
+
+public struct IPCPermImage: Codable, Sendable, Equatable {
+    public var key: Int32
+    public var uid: UInt32, gid: UInt32, cuid: UInt32, cgid: UInt32
+    public var mode: UInt32
+    public var seq: UInt16
+}
+
+/// A shared memory segment; its pages are in the page store (`memory`: its
+/// run of the image's memory file), shared with its attachments.
+public struct ShmImage: Codable, Sendable, Equatable {
+    public var id: Int32
+    public var perm: IPCPermImage
+    public var size: UInt64
+    public var memory: Range<UInt64>
+    public var attachTime: Int, detachTime: Int, changeTime: Int
+    public var creatorPID: Int32, lastPID: Int32
+    /// IPC_RMID'd and still attached: gone from the id table.
+    public var removed: Bool
+}
+
+public struct SemImage: Codable, Sendable, Equatable {
+    public var id: Int32
+    public var perm: IPCPermImage
+    public var values: [Int32]
+    public var lastPIDs: [Int32]
+    public var operationTime: Int, changeTime: Int
+}
+
+public struct MsgQueueImage: Codable, Sendable, Equatable {
+    public var id: Int32
+    public var perm: IPCPermImage
+    public var types: [Int64]
+    public var texts: [Data]
+    public var maxBytes: Int
+    public var sendTime: Int, receiveTime: Int, changeTime: Int
+    public var lastSender: Int32, lastReceiver: Int32
+}
+
+public struct SemUndoImage: Codable, Sendable, Equatable {
+    public var pid: Int32
+    public var set: Int32
+    public var adjustments: [Int32]
+}
+
+/// A POSIX message queue, named (`linked`) or unlinked and still open.
+public struct PosixMQImage: Codable, Sendable, Equatable {
+    public var name: String
+    public var linked: Bool
+    public var maxMessages: Int, messageSize: Int
+    public var mode: UInt32, uid: UInt32, gid: UInt32
+    /// RLIMIT_MSGQUEUE's charge: whose, how many bytes.
+    public var chargeUID: UInt32, chargeBytes: UInt64
+    /// Highest priority first, oldest first within one.
+    public var priorities: [UInt32]
+    public var messages: [Data]
+    /// mq_notify's registration (SIGEV_SIGNAL or SIGEV_NONE).
+    public var notifyPID: Int32?, notifyKind: Int32?, notifySigno: Int32?, notifyValue: UInt64?
+    public var times: [Int64]   // atime, mtime, ctime: sec, nsec each
 }

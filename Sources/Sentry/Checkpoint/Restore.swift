@@ -130,12 +130,18 @@ extension Sandbox {
     public static func restore(image dir: String, platform: PlatformKind?, seccompTrap: Bool?, table: SyscallTable,
                                tracer: Tracer? = nil) throws(CheckpointError) -> RestoredSandbox {
         let m = try CheckpointImage.readManifest(dir)
-        guard m.bootID == ImageWriter.bootID() else {
-            throw .incompatible("checkpointed in another boot of the host (\(m.bootID)): the guest's CLOCK_MONOTONIC is the host's and would not continue")
-        }
         try verifyHostFiles(m)
         let pages = try DataFileReader(dir + "/pages.bin", expectedSize: m.pagesSize)
         let files = try DataFileReader(dir + "/files.bin", expectedSize: m.filesSize)
+
+        // The guest's monotonic clock: within one host boot the same offset as
+        // before (the time stopped counts, as Linux's does across a suspend);
+        // from another boot, one that makes it go on from the checkpoint's reading.
+        let limit: Int64 = 1 << 62
+        guard m.monotonicNs >= 0, m.monotonicNs < limit, abs(m.monotonicOffsetNs ?? 0) < limit else {
+            throw .corrupt("the monotonic clock reading \(m.monotonicNs)")
+        }
+        GuestClock.setMonotonicOffset(m.bootID == ImageWriter.bootID() ? (m.monotonicOffsetNs ?? 0) : m.monotonicNs - GuestClock.hostMonotonic())
 
         var config = SandboxConfiguration()
         config.platform = platform
@@ -232,7 +238,20 @@ struct ImageReader {
             guard let mount = vfs.mounts.mount(at: t.mountPath), mount.type == "tmpfs", let root = mount.rootInode as? TmpfsNode else {
                 throw .restoreFailed("no tmpfs at \(t.mountPath) in the restored sandbox")
             }
-            try root.restore(t.root) { (run) throws(CheckpointError) -> [UInt8] in try files.read(run, what: "tmpfs file contents") }
+            try root.restore(t.root, read: readContents, place: place)
+        }
+
+        // memfds, before the files and mappings that name them.
+        var memfds: [(node: TmpfsNode, location: Location)] = []
+        for (i, image) in (m.memfds ?? []).enumerated() {
+            let n = image.node
+            guard n.mode & S_IFMT == S_IFREG, n.children.isEmpty, n.target == nil, n.name.hasPrefix("memfd:"), n.name.utf8.count <= 255,
+                  !n.name.contains("/") else { throw .corrupt("memfd \(i)") }
+            let (node, location) = vfs.memfdNode(dentryName: n.name, mode: n.mode)
+            try node.restoreContents(n, read: readContents, place: place)
+            try node.restore(n, read: readContents, place: place)
+            node.data?.restoreSeals(image.seals)
+            memfds.append((node, location))
         }
 
         var pipes: [Pipe] = []
@@ -243,8 +262,24 @@ struct ImageReader {
             pipes.append(Pipe.restored(capacity: p.capacity, contents: bytes))
         }
 
+        // POSIX message queues, each open as many times as descriptions name it.
+        let queueImages = m.mqueues ?? []
+        var opened = [Int](repeating: 0, count: queueImages.count)
+        for f in m.files where f.kind == .mqueue {
+            guard let i = f.mqueue, opened.indices.contains(i) else { throw .corrupt("a message queue file") }
+            opened[i] += 1
+        }
+        let queues = try vfs.mqueues.restore(queueImages, opened: opened)
+        // System V objects; segments before the mappings that attach them.
+        let segments = try m.sysv.map { (image) throws(CheckpointError) -> [ShmSegment] in
+            try kernel.ipc.restore(image) { (r) throws(CheckpointError) -> UInt64 in
+                guard let at = translate(r.lowerBound, UInt64(r.count)) else { throw .corrupt("a System V segment's memory") }
+                return at
+            }
+        } ?? []
+
         var descriptions: [FileDescription] = []
-        for f in m.files { descriptions.append(try file(f, pipes: pipes, boot)) }
+        for f in m.files { descriptions.append(try file(f, pipes: pipes, memfds: memfds, queues: queues, boot)) }
         for (i, f) in m.files.enumerated() where f.kind == .epoll {
             let ep = descriptions[i] as! EpollFile
             for interest in f.interests ?? [] {
@@ -286,7 +321,24 @@ struct ImageReader {
         }
 
         var mms: [MemoryManager] = []
-        for image in m.mms { mms.append(try mm(image)) }
+        for image in m.mms { mms.append(try mm(image, memfds: memfds, segments: segments, boot)) }
+
+        // seccomp filters, each over one restored before it, each program verified again.
+        var filters: [(filter: SeccompFilter, count: Int)] = []
+        for (i, f) in (m.seccompFilters ?? []).enumerated() {
+            guard f.previous.map({ (0..<i).contains($0) }) ?? true, f.instructions.count <= ClassicBPF.maxInstructions else {
+                throw .corrupt("seccomp filter \(i)")
+            }
+            let program: ClassicBPF
+            do {
+                program = try ClassicBPF(verifying: f.instructions.map {
+                    ClassicBPF.Instruction(code: UInt16(truncatingIfNeeded: $0), jt: UInt8(truncatingIfNeeded: $0 >> 16),
+                                           jf: UInt8(truncatingIfNeeded: $0 >> 24), k: UInt32(truncatingIfNeeded: $0 >> 32))
+                })
+            } catch { throw .corrupt("seccomp filter \(i): the program does not verify (\(error.message))") }
+            let previous = f.previous.map { filters[$0] }
+            filters.append((SeccompFilter(program: program, previous: previous?.filter, log: f.log, listener: nil), (previous?.count ?? 0) + 1))
+        }
 
         // Processes, then the tree.
         var groups: [Int32: ThreadGroup] = [:]
@@ -330,6 +382,13 @@ struct ImageReader {
             attributes.comm = Array(ti.comm.prefix(TaskAttributes.commLength - 1))
             attributes.parentDeathSignal = ti.parentDeathSignal
             attributes.noNewPrivs = ti.noNewPrivs
+            if let mode = ti.seccompMode, mode != Seccomp.SECCOMP_MODE_DISABLED {
+                guard mode == Seccomp.SECCOMP_MODE_STRICT || mode == Seccomp.SECCOMP_MODE_FILTER,
+                      (mode == Seccomp.SECCOMP_MODE_FILTER) == (ti.seccompFilter != nil),
+                      ti.seccompFilter.map({ filters.indices.contains($0) }) ?? true else { throw .corrupt("tid \(ti.tid): seccomp state") }
+                attributes.seccomp.mode = mode
+                if let i = ti.seccompFilter { attributes.seccomp.filter = filters[i].filter; attributes.seccomp.filterCount = filters[i].count }
+            }
             tableUsers[ti.fdTable, default: 0] += 1
             let fds = tableUsers[ti.fdTable]! > 1 ? tables[ti.fdTable].retainUser() : tables[ti.fdTable]
             let t = Task(kernel: kernel, tid: ti.tid, group: g, mm: mms[ti.mm], space: nil, fds: fds, fs: contexts[ti.fsContext],
@@ -360,6 +419,10 @@ struct ImageReader {
                 t.restartBlock = { (t: Task) throws(Errno) -> Int64 in try t.restartableSleep(until: deadline, remaining: remaining) }
             }
             if let f = ti.fpu { fpu[ti.tid] = Array(f) }
+            if let c = ti.cpuNs {
+                guard c.count == 2, c[0] >= 0, c[1] >= c[0] else { throw .corrupt("tid \(ti.tid): CPU time") }
+                t.carriedCPU = (c[0], c[1] - c[0])
+            }
             if let s = ti.syscallUserDispatch {
                 do { try t.restoreSyscallUserDispatch(.init(mode: s.mode, offset: s.offset, length: s.len, selector: s.selector)) }
                 catch { throw .corrupt("tid \(ti.tid): Syscall User Dispatch state (\(error.message))") }
@@ -387,6 +450,7 @@ struct ImageReader {
                 _ = kernel.setRealTimer(g, value: left, interval: max(0, p.realIntervalNs ?? 0))
             }
         }
+        try restoreTimers(groups)
         if tasks.count > 1 { kernel.tracer?.showPIDs.store(true, ordering: .relaxed) }
         // Tasks by address space, in tid order; init leads its own.
         var spaces: [[Task]] = []
@@ -400,7 +464,54 @@ struct ImageReader {
 
     // MARK: Pieces
 
-    private func mm(_ image: MMImage) throws(CheckpointError) -> MemoryManager {
+    /// POSIX timers with their ids, overruns and time left; ITIMER_VIRTUAL
+    /// and ITIMER_PROF with the CPU time they had left. After the tasks
+    /// exist: a SIGEV_THREAD_ID timer names one.
+    private func restoreTimers(_ groups: [Int32: ThreadGroup]) throws(CheckpointError) {
+        for p in manifest.processes where !p.zombie {
+            guard let g = groups[p.pid] else { continue }
+            for ti in p.posixTimers ?? [] {
+                guard ti.id >= 0, g.timers.posix[ti.id] == nil, g.timers.posix.count < 4096,
+                      Kernel.posixTimerClocks.contains(ti.clock),
+                      ti.signal.map({ (1...64).contains($0) }) ?? (ti.thread == nil), ti.intervalNs >= 0,
+                      ti.thread.map({ tid in g.tasks.contains { $0.tid == tid } }) ?? true else {
+                    throw .corrupt("pid \(p.pid): POSIX timer \(ti.id)")
+                }
+                let timer = ProcessTimers.PosixTimer(id: ti.id, clock: clockid_t(ti.clock), signal: ti.signal.map { Signal($0) },
+                                                     value: ti.value, thread: ti.thread)
+                timer.overrun = ti.overrun
+                kernel.locked { g.timers.posix[ti.id] = timer }
+                if let left = ti.remainingNs, left > 0 {
+                    _ = kernel.armPosixTimer(g, timer, value: left, interval: ti.intervalNs, absolute: false)
+                } else {
+                    kernel.locked { timer.interval = ti.intervalNs }
+                }
+            }
+            for c in p.cpuTimers ?? [] {
+                guard c.which == Kernel.ITIMER_VIRTUAL || c.which == Kernel.ITIMER_PROF, c.remainingNs > 0, c.intervalNs >= 0 else {
+                    throw .corrupt("pid \(p.pid): CPU timer \(c.which)")
+                }
+                _ = kernel.setCPUTimer(g, which: c.which, value: c.remainingNs, interval: c.intervalNs)
+            }
+        }
+    }
+
+    /// A tmpfs file's bytes from files.bin.
+    private func readContents(_ run: StoredRun) throws(CheckpointError) -> [UInt8] {
+        try files.read(run, what: "tmpfs file contents")
+    }
+
+    /// Where a shared-mapped tmpfs file's run of image memory is now.
+    private func place(_ r: TmpfsNodeImage.MemoryRun) throws(CheckpointError) -> UInt64 {
+        guard r.capacity > 0, r.offset % GuestAddress.pageSize == 0, r.capacity % GuestAddress.pageSize == 0,
+              r.size >= 0, UInt64(r.size) <= r.capacity, let at = translate(r.offset, r.capacity) else {
+            throw .corrupt("a shared tmpfs file's memory at offset \(r.offset)")
+        }
+        return at
+    }
+
+    private func mm(_ image: MMImage, memfds: [(node: TmpfsNode, location: Location)], segments: [ShmSegment],
+                    _ boot: BootContext) throws(CheckpointError) -> MemoryManager {
         let mm = MemoryManager(memory: kernel.memory, space: nil, layout: kernel.layout, imageCache: kernel.imageCache,
                                hostPages: kernel.hostPages)
         var vmas: [VMA] = []
@@ -415,7 +526,21 @@ struct ImageReader {
                 throw .corrupt("the mapping at 0x\(String(v.start, radix: 16)) names memory the image does not hold")
             }
             var backing = VMABacking.anonymous
-            if let id = v.file {
+            if let i = v.shm {
+                guard segments.indices.contains(i) else { throw .corrupt("the mapping at 0x\(String(v.start, radix: 16)) names segment \(i)") }
+                backing = .file(segments[i], offset: v.fileOffset ?? 0)
+            } else if let i = v.memfd {
+                guard memfds.indices.contains(i) else { throw .corrupt("the mapping at 0x\(String(v.start, radix: 16)) names memfd \(i)") }
+                // The path mmap saw: the file's, as /proc shows it.
+                let loc = memfds[i].location
+                backing = .file(TmpfsMapping(node: memfds[i].node, path: loc.isDeleted ? loc.path + " (deleted)" : loc.path), offset: v.fileOffset ?? 0)
+            } else if let path = v.tmpfsPath {
+                guard let loc = try? kernel.vfs.resolve(path, from: kernel.vfs.rootLocation, followLast: false, boot),
+                      let node = loc.inode as? TmpfsNode, node.data != nil else {
+                    throw .restoreFailed("the mapping at 0x\(String(v.start, radix: 16)): no tmpfs file at \(path)")
+                }
+                backing = .file(TmpfsMapping(node: node, path: path), offset: v.fileOffset ?? 0)
+            } else if let id = v.file {
                 let fd = open(id.hostPath, O_RDONLY | O_CLOEXEC)
                 guard fd >= 0 else { throw .hostFileChanged("\(id.hostPath): \(Errno(errno).message)") }
                 defer { close(fd) }
@@ -429,9 +554,18 @@ struct ImageReader {
         return mm
     }
 
-    private func file(_ f: FileImage, pipes: [Pipe], _ boot: BootContext) throws(CheckpointError) -> FileDescription {
+    private func file(_ f: FileImage, pipes: [Pipe], memfds: [(node: TmpfsNode, location: Location)], queues: [PosixMQ],
+                      _ boot: BootContext) throws(CheckpointError) -> FileDescription {
         let flags = OpenFlags(rawValue: f.flags)
         switch f.kind {
+        case .mqueue:
+            guard let i = f.mqueue, queues.indices.contains(i) else { throw .corrupt("a message queue file") }
+            return PosixMQFile(queues[i], flags: OpenFlags(rawValue: f.flags & (O_ACCMODE | O_NONBLOCK)))
+        case .memfd:
+            guard let i = f.memfd, memfds.indices.contains(i) else { throw .corrupt("a memfd file") }
+            let d = TmpfsFile(node: memfds[i].node, location: memfds[i].location, flags: flags)
+            if let pos = f.position, pos > 0 { _ = try? d.seek(pos, whence: SEEK_SET) }
+            return d
         case .stdio:
             guard let n = f.stdio, (0...2).contains(n) else { throw .corrupt("a stdio file that is not 0, 1 or 2") }
             // The restoring sentry's own: the guest's output continues on this terminal.

@@ -23,9 +23,11 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var signal: Int32?
     public var image: String?
     public var leaveRunning: Bool?
+    /// checkpoint: deflate the page store and files.bin.
+    public var compress: Bool?
 
-    public init(op: Operation, signal: Int32? = nil, image: String? = nil, leaveRunning: Bool? = nil) {
-        self.op = op; self.signal = signal; self.image = image; self.leaveRunning = leaveRunning
+    public init(op: Operation, signal: Int32? = nil, image: String? = nil, leaveRunning: Bool? = nil, compress: Bool? = nil) {
+        self.op = op; self.signal = signal; self.image = image; self.leaveRunning = leaveRunning; self.compress = compress
     }
 }
 

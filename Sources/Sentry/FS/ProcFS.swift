@@ -263,8 +263,8 @@ enum ProcFS {
             var user: Int64 = 0, system: Int64 = 0
             for p in ctx.sandbox.processIDs { if let s = ctx.sandbox.process(p)?.procStatus { user += s.utime; system += s.stime } }
             var now = timespec(); clock_gettime(CLOCK_REALTIME, &now)
-            var mono = timespec(); clock_gettime(CLOCK_MONOTONIC, &mono)
-            let btime = Int64(now.tv_sec) - (Int64(mono.tv_sec) - Int64(ctx.sandbox.bootTime.tv_sec))
+            let mono = Deadline.now() / 1_000_000_000
+            let btime = Int64(now.tv_sec) - (mono - Int64(ctx.sandbox.bootTime.tv_sec))
             let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
             var out = "cpu  \(user) 0 \(system) 0 0 0 0 0 0 0\n"
             for c in 0..<cpus { out += "cpu\(c) \(user / Int64(cpus)) 0 \(system / Int64(cpus)) 0 0 0 0 0 0 0\n" }

@@ -369,6 +369,24 @@ final class TmpfsData: @unchecked Sendable {
     /// memfd_create(MFD_ALLOW_SEALING): a file that starts unsealed.
     func allowSealing() { run.withLock { $0.seals = 0 } }
 
+    /// Where the bytes are: the memory-file run and the size (a
+    /// checkpoint keeps a shared-mapped file's run as memory, not a copy).
+    var layout: (offset: UInt64, capacity: UInt64, size: Int64) { run.withLock { ($0.offset, $0.capacity, $0.size) } }
+
+    /// Restore: this empty file takes `capacity` bytes at memory-file offset
+    /// `offset` (their one reference handed over), `size` of them its bytes.
+    func adopt(offset: UInt64, capacity: UInt64, size: Int64) throws(Errno) {
+        guard size >= 0, UInt64(size) <= capacity else { throw .EINVAL }
+        guard blocks.charge(TmpfsBlocks.pages(size)) == TmpfsBlocks.pages(size) else { throw .ENOSPC }
+        run.withLock { r in
+            if r.capacity > 0 { memory.free(r.offset, r.capacity) }
+            r.offset = offset; r.capacity = capacity; r.size = size
+        }
+    }
+
+    /// Restore: the seals as they were (F_SEAL_* bits only).
+    func restoreSeals(_ seals: UInt32) { run.withLock { $0.seals = seals & Seals.all } }
+
     let blocks: TmpfsBlocks
     init(memory: MemoryFile, blocks: TmpfsBlocks) { self.memory = memory; self.blocks = blocks }
     deinit {
@@ -603,7 +621,7 @@ extension TmpfsNode {
     /// This node and everything below it, as a checkpoint keeps them; file
     /// bytes go through `store`. Refuses what a restore could not rebuild
     /// the same: FIFOs, sockets and devices, and hard links.
-    func checkpointImage(name: String, path: String,
+    func checkpointImage(name: String, path: String, inMemory: (TmpfsData) -> Bool = { _ in false },
                          store: ([UInt8]) throws(CheckpointError) -> StoredRun) throws(CheckpointError) -> TmpfsNodeImage {
         let m = meta.withLock { $0 }
         let type = m.mode & S_IFMT
@@ -612,7 +630,12 @@ extension TmpfsNode {
         }
         if type == S_IFREG && m.links > 1 { throw .unsupported("tmpfs \(path): a file with \(m.links) hard links") }
         var contents: StoredRun?
-        if let data {
+        var memoryRun: TmpfsNodeImage.MemoryRun?
+        if let data, inMemory(data) {
+            // Mapped shared: its pages are in the page store with the mappings'.
+            let l = data.layout
+            memoryRun = .init(offset: l.offset, capacity: l.capacity, size: l.size)
+        } else if let data {
             let size = Int(data.size)
             var bytes = [UInt8](repeating: 0, count: size)
             if size > 0 { _ = bytes.withUnsafeMutableBytes { data.read(into: [$0], at: 0) } }
@@ -620,18 +643,39 @@ extension TmpfsNode {
         }
         var children: [TmpfsNodeImage] = []
         for (n, c) in m.children.sorted(by: { $0.key.name < $1.key.name }) {
-            let image = try c.checkpointImage(name: n.name, path: path == "/" ? "/" + n.name : path + "/" + n.name, store: store)
+            let image = try c.checkpointImage(name: n.name, path: path == "/" ? "/" + n.name : path + "/" + n.name, inMemory: inMemory, store: store)
             children.append(image)
         }
         var xattrs: [String: [UInt8]] = [:]
         for (k, v) in m.xattrs { xattrs[k.name] = v }
         return TmpfsNodeImage(name: name, mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime, atime: m.atime, xattrs: xattrs,
-                              contents: contents, target: target, children: children)
+                              contents: contents, memory: memoryRun, target: target, children: children)
+    }
+
+    /// A regular file's bytes: copied from the image's data file, or, for a
+    /// file mapped shared, the run of restored memory its mappings share.
+    func restoreContents(_ c: TmpfsNodeImage, read: (StoredRun) throws(CheckpointError) -> [UInt8],
+                         place: (TmpfsNodeImage.MemoryRun) throws(CheckpointError) -> UInt64) throws(CheckpointError) {
+        guard let data else { return }
+        if let m = c.memory {
+            let at = try place(m)
+            do { try data.adopt(offset: at, capacity: m.capacity, size: m.size) }
+            catch { throw .restoreFailed("tmpfs file \(c.name): \(error.message)") }
+        } else if let run = c.contents {
+            let bytes = try read(run)
+            if !bytes.isEmpty {
+                let written: Errno? = bytes.withUnsafeBytes { b in
+                    do throws(Errno) { _ = try data.write(from: [b], at: 0); return nil } catch { return error }
+                }
+                if let written { throw .restoreFailed("tmpfs file \(c.name): \(written.message)") }
+            }
+        }
     }
 
     /// Rebuilds `image`'s children under this (empty, fresh) directory, and
     /// this directory's own attributes.
-    func restore(_ image: TmpfsNodeImage, read: (StoredRun) throws(CheckpointError) -> [UInt8]) throws(CheckpointError) {
+    func restore(_ image: TmpfsNodeImage, read: (StoredRun) throws(CheckpointError) -> [UInt8],
+                 place: (TmpfsNodeImage.MemoryRun) throws(CheckpointError) -> UInt64) throws(CheckpointError) {
         for c in image.children {
             guard !c.name.isEmpty, c.name != ".", c.name != "..", !c.name.contains("/"), c.name.utf8.count <= 255 else {
                 throw .corrupt("a tmpfs name '\(c.name)'")
@@ -642,20 +686,12 @@ extension TmpfsNode {
             // A directory the new sandbox made already (a bind's mount point): filled, not replaced.
             if let existing = meta.withLock({ $0.children[ExactName(c.name)] }) {
                 guard t == S_IFDIR, existing.kind == .directory else { throw .corrupt("tmpfs name '\(c.name)' twice") }
-                try existing.restore(c, read: read)
+                try existing.restore(c, read: read, place: place)
                 continue
             }
             let node = TmpfsNode(fs: fs, ino: fs.nextInode(), mode: c.mode, target: c.target)
-            if let run = c.contents, let data = node.data {
-                let bytes = try read(run)
-                if !bytes.isEmpty {
-                    let written: Errno? = bytes.withUnsafeBytes { b in
-                        do throws(Errno) { _ = try data.write(from: [b], at: 0); return nil } catch { return error }
-                    }
-                    if let written { throw .restoreFailed("tmpfs file \(c.name): \(written.message)") }
-                }
-            }
-            try node.restore(c, read: read)
+            try node.restoreContents(c, read: read, place: place)
+            try node.restore(c, read: read, place: place)
             meta.withLock { m in
                 m.children[ExactName(c.name)] = node
                 if node.kind == .directory { m.links += 1 }

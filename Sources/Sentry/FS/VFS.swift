@@ -120,11 +120,19 @@ public final class VFS: Sendable {
 
     /// memfd_create: a tmpfs file with no name in any directory.
     public func memfd(name: String, allowSealing: Bool = false) -> FileDescription {
-        let node = TmpfsNode(fs: memfdFS, ino: memfdFS.nextInode(), mode: S_IFREG | 0o777)
+        let (node, location) = memfdNode(dentryName: "memfd:\(name) (deleted)", mode: S_IFREG | 0o777)
         if allowSealing { node.data?.allowSealing() }
-        let d = memfdRoot.dentry.detachedChild("memfd:\(name) (deleted)", node)
-        return TmpfsFile(node: node, location: Location(mount: memfdRoot.mount, dentry: d), flags: .readWrite)
+        return TmpfsFile(node: node, location: location, flags: .readWrite)
     }
+
+    /// A fresh memfd node and where it is (its dentry's name is what /proc shows).
+    func memfdNode(dentryName: String, mode: UInt32) -> (TmpfsNode, Location) {
+        let node = TmpfsNode(fs: memfdFS, ino: memfdFS.nextInode(), mode: mode)
+        return (node, Location(mount: memfdRoot.mount, dentry: memfdRoot.dentry.detachedChild(dentryName, node)))
+    }
+
+    /// Whether `node` is a memfd's.
+    func isMemfd(_ node: TmpfsNode) -> Bool { node.fs === memfdFS }
 
     /// A fresh tmpfs; read-only, an empty directory that stands for a
     /// filesystem the sentry does not serve (an OCI bundle's sysfs), shown in

@@ -90,9 +90,9 @@ public final class Kernel: @unchecked Sendable {
         self.imageCache = ImageCache(memory: memory)
         self.hostPages = HostPageCache(memory: memory)
         self.ipc = IPCNamespace(memory: memory)
-        var t = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &t)
-        bootTime = t
+        // On the guest's clock (a restored sandbox's may be offset).
+        let boot = Deadline.now()
+        bootTime = timespec(tv_sec: Int(boot / 1_000_000_000), tv_nsec: Int(boot % 1_000_000_000))
         vfs.dnotify.setSender { [weak self] pid, signal, fd in self?.sendDirNotify(to: pid, signal: signal, fd: fd) }
     }
 

@@ -97,6 +97,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// sentry thread serving the task's syscalls.
     var stubClock: (pid: Int32, base: Int64)?
     var sentryThreadClock: clockid_t?
+    /// CPU time (ns) the thread had before it was restored from a
+    /// checkpoint: its guest code's and the sentry's share; its clocks go on from there.
+    var carriedCPU: (guest: Int64, sentry: Int64) = (0, 0)
 
     let waker = Waker(forTask: true)
     /// How restart_syscall continues an interrupted sleep (ERESTART_RESTARTBLOCK).

@@ -86,6 +86,10 @@ final class ProcessTimers: @unchecked Sendable {
 }
 
 extension Kernel {
+    /// The clocks timer_create takes: REALTIME, MONOTONIC, BOOTTIME,
+    /// BOOTTIME_ALARM, TAI.
+    public static let posixTimerClocks: Set<Int32> = [0, 1, 7, 9, 11]
+
     /// Arms ITIMER_REAL of `g` (0 disarms). Returns the old value and interval in ns.
     func setRealTimer(_ g: ThreadGroup, value: Int64, interval: Int64) -> (Int64, Int64) {
         locked {
@@ -323,7 +327,8 @@ extension Kernel {
     /// `includingSentry`, or always where the guest's code runs on that
     /// thread (vmexec: no stub of its own). Kernel lock held.
     func threadCPUNanosecondsLocked(_ t: Task, includingSentry: Bool) -> Int64 {
-        var total: Int64 = 0
+        var total = t.carriedCPU.guest
+        if includingSentry || t.stubClock == nil { total &+= t.carriedCPU.sentry }
         if let s = t.stubClock, let ns = HostCPUClock.nanoseconds(of: s.pid) { total &+= max(0, ns - s.base) }
         if includingSentry || t.stubClock == nil, let c = t.sentryThreadClock {
             var ts = timespec()

@@ -107,10 +107,11 @@ public struct Deadline: Sendable {
         self.nanoseconds = nanoseconds; self.clock = clock
     }
 
+    /// The guest's reading of `clock` (see GuestClock: the monotonic clocks may be offset).
     public static func now(_ clock: clockid_t = CLOCK_MONOTONIC) -> Int64 {
         var ts = timespec()
         clock_gettime(clock, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+        return GuestClock.guest(Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec), clock)
     }
 
     /// `ns` from now on the monotonic clock.

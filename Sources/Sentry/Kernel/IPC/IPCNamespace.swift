@@ -141,7 +141,7 @@ class IPCObject: @unchecked Sendable {   // guarded by IPCNamespace.lock
 /// The objects of one kind: by index (the low part of the id) and by key.
 struct IPCRegistry<Object: IPCObject> {
     private(set) var byIndex: [Int32: Object] = [:]
-    private var nextSeq: Int32 = 0
+    private(set) var nextSeq: Int32 = 0
     let max: Int
 
     init(max: Int) { self.max = max }
@@ -182,6 +182,19 @@ struct IPCRegistry<Object: IPCObject> {
     func at(index: Int32) throws(Errno) -> Object {
         guard index >= 0, let o = byIndex[index], !o.removed else { throw .EINVAL }
         return o
+    }
+
+    /// Restore: an object with the id it had (nil: a removed one, kept by
+    /// its attachments alone), and the next sequence number.
+    mutating func restore(_ o: Object, id: Int32?) throws(Errno) {
+        guard let id else { o.removed = true; return }
+        guard id >= 0, byIndex[id % IPC.seqMultiplier] == nil, byIndex.count < max else { throw .EINVAL }
+        o.id = id
+        byIndex[id % IPC.seqMultiplier] = o
+    }
+    mutating func restoreNextSeq(_ seq: Int32) throws(Errno) {
+        guard seq >= 0, seq < Int32.max / IPC.seqMultiplier else { throw .EINVAL }
+        nextSeq = seq
     }
 
     mutating func remove(_ o: Object) {

@@ -169,7 +169,7 @@ extension PosixMQNamespace {
         return q
     }
 
-    private static let nextInode = Atomic<UInt64>(0x4000)
+    static let nextInode = Atomic<UInt64>(0x4000)
 
     /// mq_unlink: the name goes; the queue lives on while open.
     public func unlink(name: String, _ c: MQCredentials) throws(Errno) {

@@ -28,6 +28,19 @@ final class ShmSegment: IPCObject, FileMapping, @unchecked Sendable {   // mutab
         super.init(perm: perm)
     }
 
+    /// A segment read back from a checkpoint: its run restored already
+    /// (one reference of it handed over), its times and pids as they were.
+    init(restoring perm: IPCPerm, size: UInt64, memory: MemoryFile, memOffset: UInt64, creator pid: Int32) throws(Errno) {
+        guard let len = GuestAddress(size).pageUp?.rawValue, len > 0 else { throw .EINVAL }
+        self.memory = memory
+        self.size = size
+        self.length = len
+        self.memOffset = memOffset
+        self.creatorPID = pid
+        self.lastPID = 0
+        super.init(perm: perm)
+    }
+
     /// Frees the run once the segment is gone and nothing maps it.
     func destroy() { memory.free(memOffset, length) }
 
