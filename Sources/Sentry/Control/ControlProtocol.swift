@@ -17,15 +17,19 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case kill
         /// Freeze the sandbox, write its image to `image`, then end it (or let it go on).
         case checkpoint
+        /// Trace the sandbox live with `trace`'s flags: after the response, the
+        /// trace's lines follow on the connection until either end closes it.
+        case trace
     }
     public var version = ControlProtocol.version
     public var op: Operation
     public var signal: Int32?
     public var image: String?
     public var leaveRunning: Bool?
+    public var trace: TraceFlags?
 
-    public init(op: Operation, signal: Int32? = nil, image: String? = nil, leaveRunning: Bool? = nil) {
-        self.op = op; self.signal = signal; self.image = image; self.leaveRunning = leaveRunning
+    public init(op: Operation, signal: Int32? = nil, image: String? = nil, leaveRunning: Bool? = nil, trace: TraceFlags? = nil) {
+        self.op = op; self.signal = signal; self.image = image; self.leaveRunning = leaveRunning; self.trace = trace
     }
 }
 
