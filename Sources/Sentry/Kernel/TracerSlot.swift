@@ -4,8 +4,9 @@ import Synchronization
 /// one attached and detached while the sandbox runs (`sentry trace NAME`).
 ///
 /// The syscall path asks `current` once per call: with no tracer that is a
-/// single relaxed load of `active`. The tracer itself is behind a Mutex
-/// (a leaf lock, taken for the read only). A call takes its tracer at entry
+/// single relaxed load of `active`; `--strace`'s tracer, which never
+/// changes, is a plain read. A live tracer is behind a Mutex (a leaf lock,
+/// taken for the read only). A call takes its tracer at entry
 /// and reports its exit to that same tracer, so a call in flight when a
 /// tracer attaches is not shown at all (tracing starts at the next entry),
 /// and one in flight when it detaches ends on the detached tracer, whose
@@ -30,17 +31,20 @@ public final class TracerSlot: Sendable {
         var startedWith = false
         var closed = false
     }
+    /// `--strace`'s tracer, there for the sandbox's life: read without the lock.
+    private let fixed: Tracer?
     private let active = Atomic<Bool>(false)
     private let state: Mutex<State>
 
     init(_ initial: Tracer?) {
+        fixed = initial
         state = Mutex(State(tracer: initial, startedWith: initial != nil))
-        active.store(initial != nil, ordering: .relaxed)
     }
 
     /// The tracer now, or nil (one relaxed load when there is none).
     @inline(__always)
     var current: Tracer? {
+        if let fixed { return fixed }
         guard active.load(ordering: .relaxed) else { return nil }
         return state.withLock { $0.tracer }
     }
