@@ -1,6 +1,6 @@
 /// How strace prints one syscall argument. Formats marked "out" are printed
 /// from guest memory after the call (and only if it succeeded).
-public enum ArgFormat: Sendable {
+public indirect enum ArgFormat: Sendable {
     case int            // signed decimal, 64-bit (long, off_t)
     case int32          // signed decimal, a C int (pid_t, int flags): the low 32 bits
     case uint           // unsigned decimal
@@ -131,6 +131,14 @@ public enum ArgFormat: Sendable {
     case siginfoOut              // out: {si_signo=SIGCHLD, si_code=CLD_EXITED, ...}
     case fdSet(nfdsArg: Int)     // select's sets at entry: [0 3]
     case pselectSigmask          // {sigmask=[USR1], sigsetsize=8}
+    case futexArg(Int)           // futex's argument n (2-5) as its op uses it: val, timeout or val2, uaddr2, val3; "" if unused
+    case offsetIn                // an loff_t the call reads: [4096], or NULL
+    case offsetInOut             // sendfile's: [2], then " => [6]" after a call that moved it
+    case openHow(sizeArg: Int)   // {flags=O_RDONLY|O_CLOEXEC, resolve=RESOLVE_BENEATH}
+    case capDataIn               // {effective=1<<CAP_CHOWN|..., permitted=..., inheritable=0}
+    case capDataOut              // out: the same
+    case mincoreVectorOut        // out: [1, 0, 1], one per page
+    case low32(ArgFormat)        // a C (unsigned) int: the register's upper half ignored, as the kernel does
 
     var isOutput: Bool {
         switch self {
@@ -138,7 +146,7 @@ public enum ArgFormat: Sendable {
              .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut, .waitStatusOut,
              .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .mqAttrOut, .itimervalOut, .timezoneOut,
              .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args,
-             .itimerspecOut, .statfsOut, .siginfoOut:
+             .itimerspecOut, .statfsOut, .siginfoOut, .capDataOut, .mincoreVectorOut:
             return true
         default: return false
         }
@@ -149,7 +157,7 @@ extension ArgFormat {
     /// An output strace prints after a failure too (nanosleep's remaining time after EINTR).
     var printsOnFailure: Bool {
         switch self {
-        case .remainingOut, .cloneParentTID, .clone3Args: true
+        case .remainingOut, .cloneParentTID, .clone3Args, .mincoreVectorOut: true
         default: false
         }
     }

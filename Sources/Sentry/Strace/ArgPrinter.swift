@@ -80,6 +80,74 @@ struct ArgPrinter {
         }.joined(separator: ", ") + "]"
     }
 
+    /// futex's arguments 2 to 5 as strace's do_futex shows each op's: the
+    /// ones an op does not use are left out.
+    private func futexArgument(_ n: Int) -> String {
+        let cmd = args[1] & 127
+        let val = String(UInt32(truncatingIfNeeded: args[2]))
+        let val2 = String(UInt32(truncatingIfNeeded: args[3]))
+        let val3 = UInt32(truncatingIfNeeded: args[5])
+        let timeout = { format(.timespecIn, 3) }
+        let bitset = val3 == UInt32.max ? "FUTEX_BITSET_MATCH_ANY" : Self.hex(UInt64(val3))
+        let used: [String]
+        switch cmd {
+        case 0: used = [val, timeout()]                                   // WAIT
+        case 6, 13: used = [timeout()]                                    // LOCK_PI, LOCK_PI2: the timeout in place of val
+        case 9: used = [val, timeout(), bitset]                           // WAIT_BITSET: no uaddr2
+        case 10: used = [val, bitset]                                     // WAKE_BITSET
+        case 3: used = [val, val2, hexOrNull(args[4])]                    // REQUEUE
+        case 4, 12: used = [val, val2, hexOrNull(args[4]), String(val3)]  // CMP_REQUEUE(_PI)
+        case 5: used = [val, val2, hexOrNull(args[4]), Self.futexWakeOp(val3)]
+        case 11: used = [val, timeout(), hexOrNull(args[4])]              // WAIT_REQUEUE_PI
+        case 1, 2: used = [val]                                           // WAKE, FD
+        case 7, 8: used = []                                              // UNLOCK_PI, TRYLOCK_PI
+        default: used = [val, hexOrNull(args[3]), hexOrNull(args[4]), Self.hex(UInt64(val3))]
+        }
+        // Skipped slots (WAIT_BITSET's uaddr2, LOCK_PI's val) shift what follows left, as strace prints them.
+        return n - 2 < used.count ? used[n - 2] : ""
+    }
+
+    /// FUTEX_WAKE_OP's encoded operation: `FUTEX_OP_ADD<<28|0x1<<12|FUTEX_OP_CMP_GT<<24|0`.
+    static func futexWakeOp(_ v: UInt32) -> String {
+        let ops = ["FUTEX_OP_SET", "FUTEX_OP_ADD", "FUTEX_OP_OR", "FUTEX_OP_ANDN", "FUTEX_OP_XOR"]
+        let cmps = ["FUTEX_OP_CMP_EQ", "FUTEX_OP_CMP_NE", "FUTEX_OP_CMP_LT", "FUTEX_OP_CMP_LE", "FUTEX_OP_CMP_GT", "FUTEX_OP_CMP_GE"]
+        let op = Int((v >> 28) & 7), cmp = Int((v >> 24) & 0xf)
+        var out = (v >> 28) & 8 != 0 ? "FUTEX_OP_OPARG_SHIFT<<28|" : ""
+        out += op < ops.count ? ops[op] + "<<28" : "\(op)<<28 /* FUTEX_OP_??? */"
+        out += "|" + hex(UInt64((v >> 12) & 0xfff)) + "<<12|"
+        out += cmp < cmps.count ? cmps[cmp] + "<<24" : "\(cmp)<<24 /* FUTEX_OP_CMP_??? */"
+        return out + "|" + hex(UInt64(v & 0xfff))
+    }
+
+    /// capget's and capset's data, one struct for version 1, two (the high words) for 2 and 3.
+    private func capabilities(_ v: UInt64) -> String {
+        let names = Decode.capabilityNames
+        guard let header = read(args[0], UInt32.self) else { return hexOrNull(v) }
+        let words = header == 0x1998_0330 ? 1 : header == 0x2007_1026 || header == 0x2008_0522 ? 2 : 0
+        guard words > 0, v != 0, let raw = try? mm.copyIn(GuestAddress(v), words * 12) else { return hexOrNull(v) }
+        func set(_ field: Int) -> String {
+            var bits: UInt64 = 0
+            for w in 0..<words {
+                let word = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: w * 12 + field * 4, as: UInt32.self) }
+                bits |= UInt64(word) << (32 * UInt64(w))
+            }
+            var parts: [String] = []
+            for i in 0..<64 where bits & (1 << UInt64(i)) != 0 && i < names.count {
+                parts.append("1<<" + names[i]); bits &= ~(1 << UInt64(i))
+            }
+            if bits != 0 { parts.append("0x" + String(bits, radix: 16)) }
+            return parts.isEmpty ? "0" : parts.joined(separator: "|")
+        }
+        return "{effective=\(set(0)), permitted=\(set(1)), inheritable=\(set(2))}"
+    }
+
+    /// What an argument printed at entry adds after the call: sendfile's
+    /// offset as the call left it, ` => [6]`, when it sent anything.
+    func afterEntry(_ f: ArgFormat, _ i: Int) -> String {
+        guard case .offsetInOut = f, result > 0, args[i] != 0 else { return "" }
+        return " => " + format(f, i)
+    }
+
     /// The text for argument `i`; "" leaves the argument out.
     func format(_ f: ArgFormat, _ i: Int) -> String {
         let v = args[i]
@@ -217,6 +285,29 @@ struct ArgPrinter {
             return "{si_signo=\(Signal(si.0).straceName), si_code=\(Tracer.codeName(info)), si_pid=\(si.4), si_uid=\(si.5), "
                 + "si_status=\(Signal(si.0) == .SIGCHLD && si.2 != 1 ? Signal(si.6).straceName : String(si.6)), si_utime=\(si.8), si_stime=\(si.9)}"
         case .fdSet(let n): return fdSet(v, nfds: Int(Int32(truncatingIfNeeded: args[n])))
+        case .futexArg(let n): return futexArgument(n)
+        case .low32(let f):
+            var w = (0..<6).map { args[$0] }
+            w[i] &= 0xffff_ffff
+            let a = SyscallArguments(w[0], w[1], w[2], w[3], w[4], w[5])
+            return ArgPrinter(task: task, args: a, result: result, options: options).format(f, i)
+        case .offsetIn, .offsetInOut:
+            guard let o = read(v, Int64.self) else { return hexOrNull(v) }
+            return "[\(o)]"
+        case .openHow(let sizeArg):
+            // struct open_how: flags, mode, resolve (u64 each); strace shows mode only where it is used.
+            guard args[sizeArg] >= 24, let h = read(v, (UInt64, UInt64, UInt64).self) else { return hexOrNull(v) }
+            let tmpFile = UInt64(OpenFlags.tmpFile.rawValue)
+            let usesMode = h.0 & UInt64(OpenFlags.create.rawValue) != 0 || h.0 & tmpFile == tmpFile
+            return "{flags=\(Decode.openFlags(h.0))" + (usesMode || h.1 != 0 ? ", mode=\(Decode.mode(h.1))" : "")
+                + ", resolve=\(Decode.flags(h.2, Decode.resolveFlags))}"
+        case .capDataIn, .capDataOut: return capabilities(v)
+        case .mincoreVectorOut:
+            // One byte per page of [addr, addr+length), bit 0 the page's residency; -s elements at most.
+            let pages = args[1] / 4096 + (args[1] % 4096 != 0 ? 1 : 0)
+            let shown = Int(min(pages, UInt64(max(0, options.stringLimit))))
+            guard v != 0, let raw = try? mm.copyIn(GuestAddress(v), shown) else { return hexOrNull(v) }
+            return "[" + raw.map { String($0 & 1) }.joined(separator: ", ") + (UInt64(shown) < pages ? ", ...]" : "]")
         case .pselectSigmask:
             guard let d = read(v, (UInt64, UInt64).self) else { return hexOrNull(v) }
             let mask = d.0 == 0 ? "NULL" : (read(d.0, UInt64.self).map { Decode.sigset($0) } ?? hexOrNull(d.0))

@@ -1,0 +1,74 @@
+/* Op-dependent and pointed-to arguments as strace decodes them (futex by
+   op, file offsets in and out, open_how, capabilities, mincore's vector):
+   run with a scratch directory. */
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/sendfile.h>
+#include <linux/futex.h>
+#include <linux/openat2.h>
+#include <linux/capability.h>
+#include <time.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    const char *dir = argc > 1 ? argv[1] : "/tmp";
+    char a[256], b[256];
+    snprintf(a, sizeof a, "%s/a", dir); snprintf(b, sizeof b, "%s/b", dir);
+
+    static uint32_t w = 1, w2 = 0;   /* w2's value after WAKE_OP is a pid, whose meaning differs in the sandbox: no PI calls on it */
+    struct timespec ts = {0, 1000};
+    syscall(SYS_futex, &w, FUTEX_WAKE_PRIVATE, 1);
+    syscall(SYS_futex, &w, FUTEX_WAIT_PRIVATE, 0, &ts);                 /* EAGAIN: the word is 1 */
+    syscall(SYS_futex, &w, FUTEX_WAIT, 0, NULL);
+    syscall(SYS_futex, &w, FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, 0, NULL, NULL, FUTEX_BITSET_MATCH_ANY);
+    syscall(SYS_futex, &w, FUTEX_WAKE_BITSET_PRIVATE, 1, NULL, NULL, 0x5);
+    syscall(SYS_futex, &w, FUTEX_REQUEUE_PRIVATE, 1, 2, &w2);
+    syscall(SYS_futex, &w, FUTEX_CMP_REQUEUE_PRIVATE, 1, 2, &w2, 1);
+    syscall(SYS_futex, &w, FUTEX_WAKE_OP_PRIVATE, 1, 1, &w2, FUTEX_OP(FUTEX_OP_ADD, 1, FUTEX_OP_CMP_GT, 0));
+    static uint32_t pi = 0;
+    syscall(SYS_futex, &pi, FUTEX_TRYLOCK_PI_PRIVATE);
+    syscall(SYS_futex, &pi, FUTEX_UNLOCK_PI_PRIVATE);
+
+    int in = open(a, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    write(in, "0123456789abcdef", 16);
+    int out = open(b, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    off_t off = 2;
+    sendfile(out, in, &off, 4);
+    sendfile(out, in, NULL, 0);
+    loff_t oi = 1, oo = 8;
+    syscall(SYS_copy_file_range, in, &oi, out, &oo, 3, 0);
+    int p[2], q[2];
+    pipe(p); pipe(q);
+    oi = 4;
+    syscall(SYS_splice, in, &oi, p[1], NULL, 5, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    oo = 20;
+    syscall(SYS_splice, p[0], NULL, out, &oo, 5, 0);
+
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC, .mode = 0, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH};
+    int o2 = syscall(SYS_openat2, AT_FDCWD, a, &how, sizeof how); close(o2);
+    struct open_how how2 = {.flags = O_CREAT | O_WRONLY, .mode = 0640, .resolve = 0};
+    o2 = syscall(SYS_openat2, AT_FDCWD, b, &how2, sizeof how2); close(o2);
+
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    syscall(SYS_capget, &h, d);
+    syscall(SYS_capset, &h, d);
+    struct __user_cap_header_struct h1 = {_LINUX_CAPABILITY_VERSION_1, 0};
+    syscall(SYS_capget, &h1, d);
+
+    char *m = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    m[0] = 1; m[2 * 4096] = 1;
+    unsigned char vec[3];
+    syscall(SYS_mincore, m, 3 * 4096, vec);
+
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec past = {0, 0};
+    syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, &past, NULL);
+    (void)now;
+    unlink(a); unlink(b);
+    return 0;
+}
