@@ -76,7 +76,7 @@ public let linuxAMD64: SyscallTable = {
         69:  Syscall("msgsnd", SysVIPC.msgsnd, [.int32, .hex, .uint, .hex]),
         70:  Syscall("msgrcv", SysVIPC.msgrcv, [.int32, .hex, .uint, .int, .hex]),
         71:  Syscall("msgctl", SysVIPC.msgctl, [.int32, .int32, .hex]),
-        72:  Syscall("fcntl", Descriptors.fcntl, [.fd, .fcntlCmd]),
+        72:  Syscall("fcntl", Descriptors.fcntl, [.fd, .fcntlCmd], .fcntl),
         79:  Syscall("getcwd", WorkingDirectory.getcwd, [.cwdOut, .uint]),
         80:  Syscall("chdir", WorkingDirectory.chdir, [.path]),
         81:  Syscall("fchdir", WorkingDirectory.fchdir, [.fd]),

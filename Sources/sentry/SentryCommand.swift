@@ -16,7 +16,7 @@ enum SentryExit: Int32 {
     case platformUnavailable = 71
     case nameInUse = 72       // --name: a live sandbox has it
     case control = 73         // no such sandbox, or its control socket failed
-    case traced = 74          // sentry trace: the sandbox already has a tracer
+    case traced = 81          // sentry trace: the sandbox already has a tracer (74-80 are checkpoint's)
 
     static func of(_ e: LoadError) -> SentryExit {
         switch e {

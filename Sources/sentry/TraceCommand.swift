@@ -10,7 +10,7 @@ struct TraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace",
         abstract: "Trace a running named sandbox's syscalls live, as strace -f -p does; Ctrl-C detaches.",
-        discussion: "One live tracer at a time: a sandbox already traced (by another `sentry trace`, or started with --strace) refuses with status 74. Tracing starts at each task's next syscall entry (a call in progress is not shown). Exit status 0 after a detach or the sandbox's end; 64 bad flags, 73 no such sandbox, 74 already traced."
+        discussion: "One live tracer at a time: a sandbox already traced (by another `sentry trace`, or started with --strace) refuses with status 81. Tracing starts at each task's next syscall entry (a call in progress is not shown). Exit status 0 after a detach or the sandbox's end; 64 bad flags, 73 no such sandbox, 81 already traced."
     )
 
     @Argument(help: "The sandbox's name (`sentry run --name NAME`).")

@@ -34,7 +34,7 @@ import Testing
 
         // One tracer at a time.
         let second = Harness.run(Harness.sentry, ["trace", name], env: env)
-        #expect(second.status == 74 && second.stderr.contains("already traced by another `sentry trace`"), "\(second)")
+        #expect(second.status == 81 && second.stderr.contains("already traced by another `sentry trace`"), "\(second)")
 
         // Ctrl-C: the client detaches and exits 0; the guest goes on, untraced.
         kill(first.pid, SIGINT)
@@ -87,7 +87,7 @@ import Testing
         defer { traced.stop() }
         #expect(Background.poll { Self.ticks(traced.stdout) > 0 }, "\(traced.stderr)")
         let r = Harness.run(Harness.sentry, ["trace", "st"], env: env)
-        #expect(r.status == 74 && r.stderr.contains("started with --strace"), "\(r)")
+        #expect(r.status == 81 && r.stderr.contains("started with --strace"), "\(r)")
     }
 
     /// The slot's rules without a sandbox: one live tracer, none over the start's, none after the end.

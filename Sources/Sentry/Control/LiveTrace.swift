@@ -6,7 +6,7 @@ import Glibc
 ///
 /// One live tracer at a time, and none in a sandbox started with
 /// `--strace` (its tracer stays): a second attach is refused, exit status
-/// 74 for the client. The stream is the response line (`{"ok":true}`),
+/// 81 for the client. The stream is the response line (`{"ok":true}`),
 /// then the trace's lines from each task's next syscall entry on (a call
 /// already in progress is not shown), then, with `-c`, the table, then EOF.
 public enum LiveTrace {
@@ -15,7 +15,7 @@ public enum LiveTrace {
     /// waits on a stopped strace, but the sandbox is not held forever.
     static let sendTimeoutSeconds = 30
     /// The client's exit statuses for refusals (its `SentryExit`).
-    public static let usageStatus: Int32 = 64, goneStatus: Int32 = 73, busyStatus: Int32 = 74
+    public static let usageStatus: Int32 = 64, goneStatus: Int32 = 73, busyStatus: Int32 = 81
 
     public static func serve(_ kernel: Kernel, flags: TraceFlags?, reply: ControlReply) {
         let options: TraceOptions

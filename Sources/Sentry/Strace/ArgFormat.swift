@@ -172,4 +172,6 @@ public enum RetFormat: Sendable, Equatable {
     case selectResult(nanoseconds: Bool)
     /// The call does not return (exit, exit_group): `= ?`.
     case noReturn
+    /// fcntl: F_GETFL's and F_GETFD's flags after the number, `0x8002 (flags O_RDWR|O_LARGEFILE)`; else a number.
+    case fcntl
 }

@@ -141,6 +141,17 @@ struct ArgPrinter {
         return "{effective=\(set(0)), permitted=\(set(1)), inheritable=\(set(2))}"
     }
 
+    /// fcntl's F_GETFL and F_GETFD results as strace shows them (hex, then
+    /// the flags; F_GETFD's 0 plain); nil for a number.
+    func fcntlResult() -> String? {
+        guard result >= 0 else { return nil }
+        switch args[1] & 0xffff_ffff {
+        case 3: return Self.hex(UInt64(result)) + " (flags " + Decode.openFlags(UInt64(result)) + ")"   // F_GETFL
+        case 1 where result != 0: return Self.hex(UInt64(result)) + " (flags " + Decode.flags(UInt64(result), [(1, "FD_CLOEXEC")]) + ")"   // F_GETFD
+        default: return nil
+        }
+    }
+
     /// What an argument printed at entry adds after the call: sendfile's
     /// offset as the call left it, ` => [6]`, when it sent anything.
     func afterEntry(_ f: ArgFormat, _ i: Int) -> String {

@@ -148,6 +148,8 @@ public final class Tracer: Sendable {
                 line += String(result) + printer.selectOutcome(nanoseconds: ns)
             } else if ret == .time {
                 line += String(result) + " (" + Decode.date(result) + ")"
+            } else if ret == .fcntl, let flags = printer.fcntlResult() {
+                line += flags
             } else if ret == .hex {
                 line += "0x" + String(UInt64(bitPattern: result), radix: 16)
             } else if ret == .fd && options.fdPaths > 0 {
