@@ -20,11 +20,11 @@ struct StraceTableTests {
     /// mmsghdr, file_handle, robust lists) and flag words.
     static let notYetDecoded: [String: [Int]] = [
         "shmctl": [2], "semop": [1], "semctl": [3], "msgsnd": [1, 3],
-        "msgrcv": [1, 4], "msgctl": [2], "settimeofday": [1], "rt_sigtimedwait": [1], "rt_sigqueueinfo": [2],
+        "msgrcv": [1, 4], "msgctl": [2], "settimeofday": [1],
         "semtimedop": [1], "recvmmsg": [1], "sendmmsg": [1],
-        "name_to_handle_at": [2, 3], "pidfd_send_signal": [2, 3],
+        "name_to_handle_at": [2, 3],
         "pidfd_getfd": [2], "epoll_pwait2": [1],
-        "get_robust_list": [1, 2], "rt_tgsigqueueinfo": [3],
+        "get_robust_list": [1, 2],
         "seccomp": [2],   // strace prints the BPF program, the action or the sizes it points at
     ]
 

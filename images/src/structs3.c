@@ -9,6 +9,8 @@
 #include <linux/openat2.h>
 #include <linux/capability.h>
 #include <time.h>
+#include <signal.h>
+#include <string.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -69,6 +71,25 @@ int main(int argc, char **argv) {
     struct timespec past = {0, 0};
     syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, &past, NULL);
     (void)now;
+    /* Signals sent with a siginfo, and the siginfo a wait takes. */
+    sigset_t usr1; sigemptyset(&usr1); sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, NULL);
+    siginfo_t si; memset(&si, 0, sizeof si);
+    si.si_signo = SIGUSR1; si.si_code = SI_QUEUE; si.si_pid = getpid(); si.si_uid = getuid(); si.si_value.sival_int = 42;
+    syscall(SYS_rt_sigqueueinfo, getpid(), SIGUSR1, &si);
+    siginfo_t got;
+    syscall(SYS_rt_sigtimedwait, &usr1, &got, NULL, 8);
+    si.si_value.sival_int = 7;
+    syscall(SYS_rt_tgsigqueueinfo, getpid(), getpid(), SIGUSR1, &si);
+    struct timespec zero = {0, 0};
+    syscall(SYS_rt_sigtimedwait, &usr1, &got, &zero, 8);
+    syscall(SYS_rt_sigtimedwait, &usr1, &got, &zero, 8);     /* EAGAIN: nothing pending */
+    int pfd = syscall(SYS_pidfd_open, getpid(), 0);
+    syscall(SYS_pidfd_send_signal, pfd, SIGUSR1, NULL, 0);
+    syscall(SYS_pidfd_send_signal, pfd, SIGUSR1, &si, 0);
+    syscall(SYS_rt_sigtimedwait, &usr1, NULL, NULL, 8);
+    close(pfd);
+
     unlink(a); unlink(b);
     return 0;
 }

@@ -139,6 +139,8 @@ public indirect enum ArgFormat: Sendable {
     case capDataOut              // out: the same
     case mincoreVectorOut        // out: [1, 0, 1], one per page
     case low32(ArgFormat)        // a C (unsigned) int: the register's upper half ignored, as the kernel does
+    case siginfoIn               // a siginfo the caller sends: {si_signo=SIGUSR1, si_code=SI_QUEUE, si_pid=..., ...}
+    case siginfoTakenOut         // out: the siginfo of a signal taken (rt_sigtimedwait), the same form
 
     var isOutput: Bool {
         switch self {
@@ -146,7 +148,7 @@ public indirect enum ArgFormat: Sendable {
              .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut, .waitStatusOut,
              .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .mqAttrOut, .itimervalOut, .timezoneOut,
              .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args,
-             .itimerspecOut, .statfsOut, .siginfoOut, .capDataOut, .mincoreVectorOut:
+             .itimerspecOut, .statfsOut, .siginfoOut, .capDataOut, .mincoreVectorOut, .siginfoTakenOut:
             return true
         default: return false
         }
@@ -174,4 +176,6 @@ public enum RetFormat: Sendable, Equatable {
     case noReturn
     /// fcntl: F_GETFL's and F_GETFD's flags after the number, `0x8002 (flags O_RDWR|O_LARGEFILE)`; else a number.
     case fcntl
+    /// A signal number, with its name: `10 (SIGUSR1)`.
+    case signal
 }

@@ -141,6 +141,26 @@ struct ArgPrinter {
         return "{effective=\(set(0)), permitted=\(set(1)), inheritable=\(set(2))}"
     }
 
+    /// A siginfo_t in guest memory as strace's printsiginfo shows it: the
+    /// fields its signal and code carry (the layout of Linux's union).
+    private func siginfo(_ v: UInt64) -> String {
+        guard v != 0, let raw = try? mm.copyIn(GuestAddress(v), 128) else { return hexOrNull(v) }
+        func get<T: BitwiseCopyable>(_ at: Int, _: T.Type) -> T { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: T.self) } }
+        var info = SignalInfo(Signal(get(0, Int32.self)), code: get(8, Int32.self))
+        info.errno = get(4, Int32.self)
+        if info.code == SignalInfo.SI_TIMER {
+            info.timerID = get(16, Int32.self); info.overrun = get(20, Int32.self); info.value = get(24, UInt64.self)
+        } else if info.code > 0 && Signal(info.signo).isSynchronousFault || info.code > 0 && Signal(info.signo) == .SIGSYS {
+            info.address = get(16, UInt64.self)
+            info.syscall = get(24, Int32.self); info.arch = get(28, UInt32.self)
+        } else {
+            info.pid = get(16, Int32.self); info.uid = get(20, UInt32.self)
+            info.value = get(24, UInt64.self); info.status = get(24, Int32.self)
+        }
+        let fields = Tracer.siginfoFields(info) { $0 >= 0 ? task.kernel.table[UInt64($0)]?.name : nil }
+        return "{" + fields.map { $0.0 + "=" + $0.1 }.joined(separator: ", ") + "}"
+    }
+
     /// fcntl's F_GETFL and F_GETFD results as strace shows them (hex, then
     /// the flags; F_GETFD's 0 plain); nil for a number.
     func fcntlResult() -> String? {
@@ -297,6 +317,7 @@ struct ArgPrinter {
                 + "si_status=\(Signal(si.0) == .SIGCHLD && si.2 != 1 ? Signal(si.6).straceName : String(si.6)), si_utime=\(si.8), si_stime=\(si.9)}"
         case .fdSet(let n): return fdSet(v, nfds: Int(Int32(truncatingIfNeeded: args[n])))
         case .futexArg(let n): return futexArgument(n)
+        case .siginfoIn, .siginfoTakenOut: return siginfo(v)
         case .low32(let f):
             var w = (0..<6).map { args[$0] }
             w[i] &= 0xffff_ffff

@@ -148,6 +148,8 @@ public final class Tracer: Sendable {
                 line += String(result) + printer.selectOutcome(nanoseconds: ns)
             } else if ret == .time {
                 line += String(result) + " (" + Decode.date(result) + ")"
+            } else if ret == .signal && result > 0 {
+                line += String(result) + " (" + Signal(Int32(truncatingIfNeeded: result)).straceName + ")"
             } else if ret == .fcntl, let flags = printer.fcntlResult() {
                 line += flags
             } else if ret == .hex {
