@@ -9,22 +9,20 @@ import Syscalls
 struct StraceTableTests {
     /// Numbers strace itself prints in hex: an IPC key, mmap's offset,
     /// futex_waitv's flags (none defined), rseq's length and
-    /// signature, an ioctl argument whose request strace does not know, ioperm's first port.
+    /// signature, an ioctl argument whose request strace does not know, ioperm's first port,
+    /// pidfd_getfd's flags (none defined).
     static let hexInStrace: [String: [Int]] = [
         "mmap": [5], "shmget": [0], "semget": [0], "msgget": [0], "ioctl": [2], "futex_waitv": [2],
-        "rseq": [1, 3], "ioperm": [0],
+        "rseq": [1, 3], "ioperm": [0], "pidfd_getfd": [2],
     ]
 
     /// Arguments strace decodes and the sentry still prints as raw hex:
     /// pointers to structs (fd_set, sembuf, msgbuf, shmid_ds, siginfo to send,
     /// mmsghdr, file_handle, robust lists) and flag words.
     static let notYetDecoded: [String: [Int]] = [
-        "shmctl": [2], "semop": [1], "semctl": [3], "msgsnd": [1, 3],
-        "msgrcv": [1, 4], "msgctl": [2], "settimeofday": [1],
-        "semtimedop": [1], "recvmmsg": [1], "sendmmsg": [1],
-        "name_to_handle_at": [2, 3],
-        "pidfd_getfd": [2], "epoll_pwait2": [1],
-        "get_robust_list": [1, 2],
+        "shmctl": [2], "semctl": [3], "msgctl": [2], "settimeofday": [1],
+        "recvmmsg": [1], "sendmmsg": [1],
+        "name_to_handle_at": [2, 3], "get_robust_list": [1, 2],
         "seccomp": [2],   // strace prints the BPF program, the action or the sizes it points at
     ]
 

@@ -3,6 +3,11 @@
    run with a scratch directory. */
 #define _GNU_SOURCE
 #include <sys/mman.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/msg.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/sendfile.h>
 #include <linux/futex.h>
@@ -89,6 +94,28 @@ int main(int argc, char **argv) {
     syscall(SYS_pidfd_send_signal, pfd, SIGUSR1, &si, 0);
     syscall(SYS_rt_sigtimedwait, &usr1, NULL, NULL, 8);
     close(pfd);
+
+    /* System V semaphores and messages (ids are the namespace's: compared without them). */
+    int sem = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
+    struct sembuf ops[2] = {{0, 2, 0}, {1, 1, SEM_UNDO | IPC_NOWAIT}};
+    semop(sem, ops, 2);
+    struct sembuf dec = {0, -5, IPC_NOWAIT};
+    semop(sem, &dec, 1);                                   /* EAGAIN */
+    semctl(sem, 0, IPC_RMID);
+    int mq = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    struct { long mtype; char mtext[16]; } msg = {3, "hello"}, in_msg;
+    memset(&in_msg, 0, sizeof in_msg);
+    msgsnd(mq, &msg, 5, 0);
+    msgrcv(mq, &in_msg, sizeof in_msg.mtext, 0, MSG_NOERROR);
+    msgrcv(mq, &in_msg, sizeof in_msg.mtext, 3, IPC_NOWAIT); /* ENOMSG */
+    msgctl(mq, IPC_RMID, NULL);
+
+    /* epoll_pwait2 with what it returns. */
+    int ep = epoll_create1(EPOLL_CLOEXEC), ev = eventfd(1, 0);
+    struct epoll_event ee = {.events = EPOLLIN, .data.u64 = 77}, outev[2];
+    epoll_ctl(ep, EPOLL_CTL_ADD, ev, &ee);
+    syscall(SYS_epoll_pwait2, ep, outev, 2, &zero, NULL, 8);
+    close(ep); close(ev);
 
     unlink(a); unlink(b);
     return 0;

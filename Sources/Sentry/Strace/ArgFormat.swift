@@ -141,6 +141,9 @@ public indirect enum ArgFormat: Sendable {
     case low32(ArgFormat)        // a C (unsigned) int: the register's upper half ignored, as the kernel does
     case siginfoIn               // a siginfo the caller sends: {si_signo=SIGUSR1, si_code=SI_QUEUE, si_pid=..., ...}
     case siginfoTakenOut         // out: the siginfo of a signal taken (rt_sigtimedwait), the same form
+    case sembufs(countArg: Int)  // [{sem_num=0, sem_op=2, sem_flg=SEM_UNDO|IPC_NOWAIT}]
+    case msgbufIn(sizeArg: Int)  // {mtype=3, mtext="hello"}
+    case msgbufOut(sizeArg: Int) // out: the same, msgsz bytes of text
 
     var isOutput: Bool {
         switch self {
@@ -148,7 +151,7 @@ public indirect enum ArgFormat: Sendable {
              .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut, .waitStatusOut,
              .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .mqAttrOut, .itimervalOut, .timezoneOut,
              .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args,
-             .itimerspecOut, .statfsOut, .siginfoOut, .capDataOut, .mincoreVectorOut, .siginfoTakenOut:
+             .itimerspecOut, .statfsOut, .siginfoOut, .capDataOut, .mincoreVectorOut, .siginfoTakenOut, .msgbufOut:
             return true
         default: return false
         }

@@ -318,6 +318,19 @@ struct ArgPrinter {
         case .fdSet(let n): return fdSet(v, nfds: Int(Int32(truncatingIfNeeded: args[n])))
         case .futexArg(let n): return futexArgument(n)
         case .siginfoIn, .siginfoTakenOut: return siginfo(v)
+        case .sembufs(let c):
+            // struct sembuf: unsigned short sem_num, short sem_op, short sem_flg; -s elements at most.
+            let count = Int(min(args[c], 1 << 16)), shown = min(count, max(0, options.stringLimit))
+            guard v != 0, let raw = try? mm.copyIn(GuestAddress(v), shown * 6) else { return hexOrNull(v) }
+            let items = (0..<shown).map { i -> String in
+                let b = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 6, as: (UInt16, Int16, Int16).self) }
+                return "{sem_num=\(b.0), sem_op=\(b.1), sem_flg=\(Decode.flags(UInt64(UInt16(bitPattern: b.2)), Decode.semFlags))}"
+            }
+            return "[" + items.joined(separator: ", ") + (shown < count ? ", ...]" : "]")
+        case .msgbufIn(let sizeArg), .msgbufOut(let sizeArg):
+            // struct msgbuf: long mtype, then msgsz bytes of text.
+            guard let mtype = read(v, Int64.self) else { return hexOrNull(v) }
+            return "{mtype=\(mtype), mtext=" + string(at: v &+ 8, count: Int(clamping: args[sizeArg])) + "}"
         case .low32(let f):
             var w = (0..<6).map { args[$0] }
             w[i] &= 0xffff_ffff

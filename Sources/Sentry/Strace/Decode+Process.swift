@@ -47,4 +47,6 @@ extension Decode {
         (0x01, "RESOLVE_NO_XDEV"), (0x02, "RESOLVE_NO_MAGICLINKS"), (0x04, "RESOLVE_NO_SYMLINKS"),
         (0x08, "RESOLVE_BENEATH"), (0x10, "RESOLVE_IN_ROOT"), (0x20, "RESOLVE_CACHED"),
     ]
+    /// sembuf's sem_flg, in strace's order.
+    static let semFlags: [(UInt64, String)] = [(UInt64(UInt16(bitPattern: IPC.SEM_UNDO)), "SEM_UNDO"), (UInt64(IPC.IPC_NOWAIT), "IPC_NOWAIT")]
 }
