@@ -16,13 +16,10 @@ struct StraceTableTests {
         "rseq": [1, 3], "ioperm": [0], "pidfd_getfd": [2],
     ]
 
-    /// Arguments strace decodes and the sentry still prints as raw hex:
-    /// pointers to structs (fd_set, sembuf, msgbuf, shmid_ds, siginfo to send,
-    /// mmsghdr, file_handle, robust lists) and flag words.
+    /// Arguments strace decodes and the sentry still prints as raw hex.
     static let notYetDecoded: [String: [Int]] = [
-        "shmctl": [2], "semctl": [3], "msgctl": [2], "settimeofday": [1],
-        "recvmmsg": [1], "sendmmsg": [1],
-        "name_to_handle_at": [2, 3], "get_robust_list": [1, 2],
+        "shmctl": [2], "semctl": [3], "msgctl": [2],   // the ipc_perm-led *id_ds structs of IPC_STAT/IPC_SET
+        "name_to_handle_at": [2, 3],                    // struct file_handle (in/out, its size first)
         "seccomp": [2],   // strace prints the BPF program, the action or the sizes it points at
     ]
 

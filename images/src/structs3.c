@@ -3,6 +3,8 @@
    run with a scratch directory. */
 #define _GNU_SOURCE
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/msg.h>
@@ -116,6 +118,29 @@ int main(int argc, char **argv) {
     epoll_ctl(ep, EPOLL_CTL_ADD, ev, &ee);
     syscall(SYS_epoll_pwait2, ep, outev, 2, &zero, NULL, 8);
     close(ep); close(ev);
+
+    /* Message vectors over a datagram socketpair. */
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+    char m1[] = "one", m2[] = "second";
+    struct iovec v1 = {m1, 3}, v2 = {m2, 6};
+    struct mmsghdr sent[2] = {{.msg_hdr = {.msg_iov = &v1, .msg_iovlen = 1}}, {.msg_hdr = {.msg_iov = &v2, .msg_iovlen = 1}}};
+    syscall(SYS_sendmmsg, sv[0], sent, 2, MSG_DONTWAIT);
+    char r1[8] = {0}, r2[8] = {0};
+    struct iovec g1 = {r1, 8}, g2 = {r2, 8};
+    struct mmsghdr inm[2] = {{.msg_hdr = {.msg_iov = &g1, .msg_iovlen = 1}}, {.msg_hdr = {.msg_iov = &g2, .msg_iovlen = 1}}};
+    syscall(SYS_recvmmsg, sv[1], inm, 2, MSG_DONTWAIT, NULL);
+    syscall(SYS_recvmmsg, sv[1], inm, 2, MSG_DONTWAIT, NULL);   /* EAGAIN */
+    close(sv[0]); close(sv[1]);
+
+    /* settimeofday's time zone, with a time it refuses first (EINVAL, nothing set). */
+    struct timeval badtv = {0, 2000000};
+    struct timezone tz = {60, 0};
+    syscall(SYS_settimeofday, &badtv, &tz);
+
+    /* The robust list glibc registered. */
+    void *head; size_t hlen;
+    syscall(SYS_get_robust_list, 0, &head, &hlen);
 
     unlink(a); unlink(b);
     return 0;

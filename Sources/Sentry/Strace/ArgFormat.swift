@@ -144,6 +144,10 @@ public indirect enum ArgFormat: Sendable {
     case sembufs(countArg: Int)  // [{sem_num=0, sem_op=2, sem_flg=SEM_UNDO|IPC_NOWAIT}]
     case msgbufIn(sizeArg: Int)  // {mtype=3, mtext="hello"}
     case msgbufOut(sizeArg: Int) // out: the same, msgsz bytes of text
+    case mmsgVectorOut(countArg: Int)  // out: [{msg_hdr={...}, msg_len=3}, ...], the entries the call did
+    case timezoneIn              // {tz_minuteswest=60, tz_dsttime=0}
+    case pointerOut              // out: [0x7f...], a pointer the call stores
+    case sizeOut                 // out: [24], a size_t the call stores
 
     var isOutput: Bool {
         switch self {
@@ -151,7 +155,8 @@ public indirect enum ArgFormat: Sendable {
              .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut, .waitStatusOut,
              .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .mqAttrOut, .itimervalOut, .timezoneOut,
              .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args,
-             .itimerspecOut, .statfsOut, .siginfoOut, .capDataOut, .mincoreVectorOut, .siginfoTakenOut, .msgbufOut:
+             .itimerspecOut, .statfsOut, .siginfoOut, .capDataOut, .mincoreVectorOut, .siginfoTakenOut, .msgbufOut,
+             .mmsgVectorOut, .pointerOut, .sizeOut:
             return true
         default: return false
         }

@@ -318,6 +318,20 @@ struct ArgPrinter {
         case .fdSet(let n): return fdSet(v, nfds: Int(Int32(truncatingIfNeeded: args[n])))
         case .futexArg(let n): return futexArgument(n)
         case .siginfoIn, .siginfoTakenOut: return siginfo(v)
+        case .mmsgVectorOut(let c):
+            // struct mmsghdr: a msghdr (56 bytes), then msg_len, 64 bytes each; each entry's data up to its msg_len.
+            let n = Int(min(min(UInt64(max(0, result)), args[c] & 0xffff_ffff), 1024))
+            guard v != 0, let raw = try? mm.copyIn(GuestAddress(v), n * 64) else { return hexOrNull(v) }
+            return "[" + (0..<n).map { i -> String in
+                let length = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 64 + 56, as: UInt32.self) }
+                return "{msg_hdr=" + msghdr(v &+ UInt64(i * 64), limit: Int(length)) + ", msg_len=\(length)}"
+            }.joined(separator: ", ") + "]"
+        case .pointerOut:
+            guard let p = read(v, UInt64.self) else { return hexOrNull(v) }
+            return "[" + hexOrNull(p) + "]"
+        case .sizeOut:
+            guard let n = read(v, UInt64.self) else { return hexOrNull(v) }
+            return "[\(n)]"
         case .sembufs(let c):
             // struct sembuf: unsigned short sem_num, short sem_op, short sem_flg; -s elements at most.
             let count = Int(min(args[c], 1 << 16)), shown = min(count, max(0, options.stringLimit))
@@ -457,7 +471,7 @@ struct ArgPrinter {
         case .itimervalIn, .itimervalOut:
             guard let t = read(v, (Glibc.timeval, Glibc.timeval).self) else { return hexOrNull(v) }
             return "{it_interval=\(Self.timevalText(t.0)), it_value=\(Self.timevalText(t.1))}"
-        case .timezoneOut:
+        case .timezoneOut, .timezoneIn:
             guard let t = read(v, (Int32, Int32).self) else { return hexOrNull(v) }
             return "{tz_minuteswest=\(t.0), tz_dsttime=\(t.1)}"
         case .rusageWho: return Decode.named(UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: v))),
@@ -589,12 +603,14 @@ struct ArgPrinter {
     }
 
     /// struct msghdr: name, the data (as an iovec list), control length and flags.
-    private func msghdr(_ a: UInt64, output: Bool) -> String {
+    private func msghdr(_ a: UInt64, output: Bool) -> String { msghdr(a, limit: output ? Int(max(0, result)) : Int.max) }
+
+    /// A msghdr, its iovecs' contents up to `limit` bytes in all.
+    private func msghdr(_ a: UInt64, limit: Int) -> String {
         guard a != 0, let b = try? mm.copyIn(GuestAddress(a), 56) else { return hexOrNull(a) }
         func word(_ o: Int) -> UInt64 { b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt64.self) } }
         let nameLength = Int(Int32(truncatingIfNeeded: word(8)))
         let iovCount = Int(min(word(24), 1024))
-        let limit = output ? Int(max(0, result)) : Int.max
         var s = "{msg_name=" + (word(0) == 0 ? "NULL" : sockaddr(word(0), length: nameLength))
         s += ", msg_namelen=\(nameLength), msg_iov=" + iovecs(word(16), count: iovCount, limit: limit)
         s += ", msg_iovlen=\(iovCount), msg_controllen=\(word(40))"
