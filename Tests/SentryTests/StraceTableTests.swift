@@ -18,7 +18,6 @@ struct StraceTableTests {
 
     /// Arguments strace decodes and the sentry still prints as raw hex.
     static let notYetDecoded: [String: [Int]] = [
-        "shmctl": [2], "semctl": [3], "msgctl": [2],   // the ipc_perm-led *id_ds structs of IPC_STAT/IPC_SET
         "name_to_handle_at": [2, 3],                    // struct file_handle (in/out, its size first)
         "seccomp": [2],   // strace prints the BPF program, the action or the sizes it points at
     ]

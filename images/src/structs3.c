@@ -8,6 +8,7 @@
 #include <sys/ipc.h>
 #include <sys/sem.h>
 #include <sys/msg.h>
+#include <sys/shm.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -103,6 +104,8 @@ int main(int argc, char **argv) {
     semop(sem, ops, 2);
     struct sembuf dec = {0, -5, IPC_NOWAIT};
     semop(sem, &dec, 1);                                   /* EAGAIN */
+    semctl(sem, 1, GETVAL);
+    semctl(sem, 0, SETVAL, 3);
     semctl(sem, 0, IPC_RMID);
     int mq = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
     struct { long mtype; char mtext[16]; } msg = {3, "hello"}, in_msg;
@@ -110,7 +113,15 @@ int main(int argc, char **argv) {
     msgsnd(mq, &msg, 5, 0);
     msgrcv(mq, &in_msg, sizeof in_msg.mtext, 0, MSG_NOERROR);
     msgrcv(mq, &in_msg, sizeof in_msg.mtext, 3, IPC_NOWAIT); /* ENOMSG */
+    struct msqid_ds mds;
+    msgctl(mq, IPC_STAT, &mds);
+    mds.msg_perm.mode = 0640;
+    msgctl(mq, IPC_SET, &mds);
     msgctl(mq, IPC_RMID, NULL);
+    int shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    struct shmid_ds sds;
+    shmctl(shm, IPC_STAT, &sds);
+    shmctl(shm, IPC_RMID, NULL);
 
     /* epoll_pwait2 with what it returns. */
     int ep = epoll_create1(EPOLL_CLOEXEC), ev = eventfd(1, 0);

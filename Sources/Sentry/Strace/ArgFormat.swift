@@ -148,6 +148,8 @@ public indirect enum ArgFormat: Sendable {
     case timezoneIn              // {tz_minuteswest=60, tz_dsttime=0}
     case pointerOut              // out: [0x7f...], a pointer the call stores
     case sizeOut                 // out: [24], a size_t the call stores
+    case ipcCmd(IPCObjectKind)   // IPC_STAT, SHM_LOCK, GETVAL, ...
+    case ipcDSOut(IPCObjectKind) // msgctl/shmctl's buffer: IPC_STAT's struct after the call, IPC_SET's fields; else the address
 
     var isOutput: Bool {
         switch self {
@@ -156,12 +158,15 @@ public indirect enum ArgFormat: Sendable {
              .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .mqAttrOut, .itimervalOut, .timezoneOut,
              .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args,
              .itimerspecOut, .statfsOut, .siginfoOut, .capDataOut, .mincoreVectorOut, .siginfoTakenOut, .msgbufOut,
-             .mmsgVectorOut, .pointerOut, .sizeOut:
+             .mmsgVectorOut, .pointerOut, .sizeOut, .ipcDSOut:
             return true
         default: return false
         }
     }
 }
+
+/// Which System V IPC object a `*ctl` call names (its commands and buffer differ).
+public enum IPCObjectKind: Sendable { case message, semaphore, sharedMemory }
 
 extension ArgFormat {
     /// An output strace prints after a failure too (nanosleep's remaining time after EINTR).

@@ -161,6 +161,34 @@ struct ArgPrinter {
         return "{" + fields.map { $0.0 + "=" + $0.1 }.joined(separator: ", ") + "}"
     }
 
+    /// msqid64_ds / shmid64_ds as strace shows them: the whole struct a STAT
+    /// command filled, IPC_SET's settable fields; other commands' pointer.
+    private func ipcDS(_ v: UInt64, _ kind: IPCObjectKind) -> String {
+        let cmd = args[1] & 0xff
+        let stat: Set<UInt64> = kind == .message ? [2, 11, 13] : [2, 13, 15]
+        guard stat.contains(cmd) || cmd == 1, v != 0, let raw = try? mm.copyIn(GuestAddress(v), 112) else { return hexOrNull(v) }
+        func i32(_ o: Int) -> Int32 { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: Int32.self) } }
+        func u32(_ o: Int) -> UInt32 { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt32.self) } }
+        func i64(_ o: Int) -> Int64 { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: Int64.self) } }
+        func u64(_ o: Int) -> UInt64 { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt64.self) } }
+        // struct ipc64_perm: key, uid, gid, cuid, cgid, mode (4 bytes each), then seq and padding.
+        let p = kind == .message ? "msg_" : "shm_"
+        var perm = "\(p)perm={uid=\(u32(4)), gid=\(u32(8)), mode=\(Decode.mode(UInt64(u32(20) & 0o777)))"
+        if cmd == 1 {
+            perm += "}"
+            return kind == .message ? "{" + perm + ", msg_qbytes=\(u64(88))}" : "{" + perm + "}"
+        }
+        perm += ", key=\(i32(0)), cuid=\(u32(12)), cgid=\(u32(16))}"
+        if kind == .message {
+            // msqid64_ds: stime, rtime, ctime, cbytes, qnum, qbytes, lspid, lrpid after the perm (48 bytes).
+            return "{" + perm + ", msg_stime=\(i64(48)), msg_rtime=\(i64(56)), msg_ctime=\(i64(64)), msg_qnum=\(u64(80)), "
+                + "msg_qbytes=\(u64(88)), msg_lspid=\(i32(96)), msg_lrpid=\(i32(100))}"
+        }
+        // shmid64_ds: segsz, atime, dtime, ctime, cpid, lpid, nattch after the perm.
+        return "{" + perm + ", shm_segsz=\(u64(48)), shm_cpid=\(i32(80)), shm_lpid=\(i32(84)), shm_nattch=\(u64(88)), "
+            + "shm_atime=\(i64(56)), shm_dtime=\(i64(64)), shm_ctime=\(i64(72))}"
+    }
+
     /// fcntl's F_GETFL and F_GETFD results as strace shows them (hex, then
     /// the flags; F_GETFD's 0 plain); nil for a number.
     func fcntlResult() -> String? {
@@ -318,6 +346,11 @@ struct ArgPrinter {
         case .fdSet(let n): return fdSet(v, nfds: Int(Int32(truncatingIfNeeded: args[n])))
         case .futexArg(let n): return futexArgument(n)
         case .siginfoIn, .siginfoTakenOut: return siginfo(v)
+        case .ipcCmd(let kind):
+            let cmd = v & 0xffff_ffff
+            let name = Decode.named(cmd & ~0x100, Decode.ipcCommands(kind))
+            return cmd & 0x100 != 0 ? "IPC_64|" + name : name
+        case .ipcDSOut(let kind): return ipcDS(v, kind)
         case .mmsgVectorOut(let c):
             // struct mmsghdr: a msghdr (56 bytes), then msg_len, 64 bytes each; each entry's data up to its msg_len.
             let n = Int(min(min(UInt64(max(0, result)), args[c] & 0xffff_ffff), 1024))

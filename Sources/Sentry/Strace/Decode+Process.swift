@@ -49,4 +49,16 @@ extension Decode {
     ]
     /// sembuf's sem_flg, in strace's order.
     static let semFlags: [(UInt64, String)] = [(UInt64(UInt16(bitPattern: IPC.SEM_UNDO)), "SEM_UNDO"), (UInt64(IPC.IPC_NOWAIT), "IPC_NOWAIT")]
+    /// The System V `*ctl` commands (linux/ipc.h, msg.h, sem.h, shm.h).
+    static func ipcCommands(_ kind: IPCObjectKind) -> [UInt64: String] {
+        let common: [UInt64: String] = [0: "IPC_RMID", 1: "IPC_SET", 2: "IPC_STAT", 3: "IPC_INFO"]
+        switch kind {
+        case .message: return common.merging([11: "MSG_STAT", 12: "MSG_INFO", 13: "MSG_STAT_ANY"]) { a, _ in a }
+        case .sharedMemory:
+            return common.merging([11: "SHM_LOCK", 12: "SHM_UNLOCK", 13: "SHM_STAT", 14: "SHM_INFO", 15: "SHM_STAT_ANY"]) { a, _ in a }
+        case .semaphore:
+            return common.merging([11: "GETPID", 12: "GETVAL", 13: "GETALL", 14: "GETNCNT", 15: "GETZCNT", 16: "SETVAL",
+                                   17: "SETALL", 18: "SEM_STAT", 19: "SEM_INFO", 20: "SEM_STAT_ANY"]) { a, _ in a }
+        }
+    }
 }
