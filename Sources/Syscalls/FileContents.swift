@@ -116,7 +116,7 @@ enum FileContents {
     }
 
     static func copyFileRange(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        guard a[5] == 0 else { throw .EINVAL }
+        guard a.uint32(5) == 0 else { throw .EINVAL }   // unsigned int flags: the register's upper half is not looked at
         let input = try t.fds.get(a.fd(0)), out = try t.fds.get(a.fd(2))
         guard input.flags.readable, out.flags.writable else { throw .EBADF }
         if out.flags.contains(.append) { throw .EBADF }

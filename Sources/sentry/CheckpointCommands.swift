@@ -85,6 +85,7 @@ struct Restore: ParsableCommand {
         RunOptions.raiseDescriptorLimit()
         kernel.forwardHostSignals()
         let status = restored.run()
+        kernel.closeTracing()?.end()
         control?.close()
         if kernel.wasCheckpointed { Glibc.exit(0) }
         if case .signaled(let sig, _) = status, !sig.shellReport.isEmpty {

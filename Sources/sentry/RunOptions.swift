@@ -188,30 +188,21 @@ struct RunOptions: Equatable {
         return (m, t, p)
     }
 
-    /// What the tracer is asked for, or nil when no flag asks for a trace or a summary.
-    func traceOptions() throws(ValidationError) -> TraceOptions? {
-        var t = TraceOptions()
-        if let stringLimit {
-            guard stringLimit >= 0 else { throw ValidationError("-s \(stringLimit): expected a length of 0 or more") }
-            t.stringLimit = stringLimit
-        }
-        if let filter { try Self.apply("trace=" + filter, to: &t) }
-        for e in expressions { try Self.apply(e, to: &t) }
-        guard strace || json || output != nil || filter != nil || !expressions.isEmpty || summaryOnly || summary
-                || callTime || timestamps > 0 || relative || fdPaths > 0 || stackTraces || stringLimit != nil else { return nil }
-        t.style = json ? .json : .text
-        t.summary = summaryOnly || summary
-        t.lines = !summaryOnly || summary
-        t.callTime = callTime
-        t.timestamps = TraceOptions.Timestamps(rawValue: min(timestamps, 3))!
-        t.relative = relative
-        t.fdPaths = min(fdPaths, 2)
-        t.stackTraces = stackTraces
-        return t
+    /// strace's flags among `run`'s.
+    var traceFlags: TraceFlags {
+        var f = TraceFlags()
+        f.strace = strace; f.json = json; f.filter = filter; f.summaryOnly = summaryOnly; f.summary = summary
+        f.callTime = callTime; f.timestamps = timestamps; f.relative = relative; f.fdPaths = fdPaths
+        f.stackTraces = stackTraces; f.stringLimit = stringLimit; f.expressions = expressions
+        return f
     }
 
-    private static func apply(_ expression: String, to t: inout TraceOptions) throws(ValidationError) {
-        do { try t.apply(expression) { linuxAMD64.number(of: $0) } } catch { throw ValidationError("-e \(expression): \(error.message)") }
+    /// What the tracer is asked for, or nil when no flag asks for a trace or a summary.
+    func traceOptions() throws(ValidationError) -> TraceOptions? {
+        let flags = traceFlags
+        let options: TraceOptions
+        do { options = try flags.options { linuxAMD64.number(of: $0) } } catch { throw ValidationError(error.message) }
+        return flags.requested || output != nil ? options : nil
     }
 
     /// The guest got the sentry's limits at start; the sentry itself needs more
@@ -355,6 +346,8 @@ struct RunOptions: Equatable {
         }
         #endif
         let status = kernel.run(task)
+        // A live tracer's stream ends with the sandbox (after init's `+++ exited` line).
+        kernel.closeTracing()?.end()
         control?.close()
         config.tracer?.finish()
         // Checkpointed and stopped: the sandbox goes on elsewhere, not killed.
@@ -397,6 +390,8 @@ struct RunOptions: Equatable {
                     } catch {
                         reply(ControlResponse(ok: false, error: error.description, exitStatus: error.exitStatus))
                     }
+                case .trace:
+                    LiveTrace.serve(kernel, flags: request.trace, reply: reply)
                 }
             }
         } catch { fail(error.description, .control) }

@@ -16,6 +16,7 @@ enum SentryExit: Int32 {
     case platformUnavailable = 71
     case nameInUse = 72       // --name: a live sandbox has it
     case control = 73         // no such sandbox, or its control socket failed
+    case traced = 81          // sentry trace: the sandbox already has a tracer (74-80 are checkpoint's)
 
     static func of(_ e: LoadError) -> SentryExit {
         switch e {
@@ -39,7 +40,7 @@ struct SentryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sentry",
         abstract: "Run a Linux x86-64 program with every system call served by a userspace kernel.",
-        subcommands: [Run.self, List.self, Kill.self, Checkpoint.self, Restore.self, Inspect.self, Platforms.self, SyscallsCommand.self],
+        subcommands: [Run.self, List.self, Kill.self, TraceCommand.self, Checkpoint.self, Restore.self, Inspect.self, Platforms.self, SyscallsCommand.self],
         defaultSubcommand: nil
     )
 

@@ -7,26 +7,18 @@ import Syscalls
 /// decoder added for a listed argument must take it off the list (the test
 /// fails on a stale entry), so the list is the tracer's to-do.
 struct StraceTableTests {
-    /// Numbers strace itself prints in hex: an IPC key, mmap's offset, futex's
-    /// val3 bitset, futex_waitv's flags (none defined), rseq's length and
+    /// Numbers strace itself prints in hex: an IPC key, mmap's offset,
+    /// futex_waitv's flags (none defined), rseq's length and
     /// signature, an ioctl argument whose request strace does not know, ioperm's first port,
-    /// set_mempolicy_home_node's flags (none defined).
+    /// pidfd_getfd's and set_mempolicy_home_node's flags (none defined).
     static let hexInStrace: [String: [Int]] = [
-        "mmap": [5], "shmget": [0], "semget": [0], "msgget": [0], "ioctl": [2], "futex": [5], "futex_waitv": [2],
-        "rseq": [1, 3], "ioperm": [0], "set_mempolicy_home_node": [3],
+        "mmap": [5], "shmget": [0], "semget": [0], "msgget": [0], "ioctl": [2], "futex_waitv": [2],
+        "rseq": [1, 3], "ioperm": [0], "pidfd_getfd": [2], "set_mempolicy_home_node": [3],
     ]
 
-    /// Arguments strace decodes and the sentry still prints as raw hex:
-    /// pointers to structs (fd_set, sembuf, msgbuf, shmid_ds, siginfo to send,
-    /// mmsghdr, file_handle, open_how, cap data, robust lists, mincore's vector),
-    /// offsets in/out ([0] => [4096]), futex's op-dependent arguments, and flag words.
+    /// Arguments strace decodes and the sentry still prints as raw hex.
     static let notYetDecoded: [String: [Int]] = [
-        "shmat": [2], "shmctl": [2], "semop": [1], "semctl": [3], "msgsnd": [1, 3],
-        "msgrcv": [1, 4], "msgctl": [2], "settimeofday": [1], "rt_sigtimedwait": [1], "rt_sigqueueinfo": [2],
-        "semtimedop": [1], "recvmmsg": [1], "sendmmsg": [1], "sendfile": [2],
-        "name_to_handle_at": [2, 3], "copy_file_range": [1, 3, 5], "splice": [1, 3, 5], "pidfd_send_signal": [2, 3],
-        "openat2": [2], "pidfd_getfd": [2], "epoll_pwait2": [1], "futex": [3, 4], "clock_nanosleep": [1],
-        "get_robust_list": [1, 2], "rt_tgsigqueueinfo": [3], "capget": [1], "capset": [1], "mincore": [2],
+        "name_to_handle_at": [2, 3],                    // struct file_handle (in/out, its size first)
         "seccomp": [2],   // strace prints the BPF program, the action or the sizes it points at
         "move_pages": [2, 3, 4],   // the page, node and status arrays
     ]

@@ -34,7 +34,7 @@ public enum ControlClient {
         }
     }
 
-    private static func connect(_ name: String, _ directory: RuntimeDirectory) throws(ControlError) -> Int32 {
+    static func connect(_ name: String, _ directory: RuntimeDirectory) throws(ControlError) -> Int32 {
         let path = directory.socketPath(name)
         guard var addr = sockaddr_un.make(path) else { throw .badName(name) }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

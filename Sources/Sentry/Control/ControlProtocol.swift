@@ -17,6 +17,9 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case kill
         /// Freeze the sandbox, write its image to `image`, then end it (or let it go on).
         case checkpoint
+        /// Trace the sandbox live with `trace`'s flags: after the response, the
+        /// trace's lines follow on the connection until either end closes it.
+        case trace
     }
     public var version = ControlProtocol.version
     public var op: Operation
@@ -25,9 +28,12 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var leaveRunning: Bool?
     /// checkpoint: deflate the page store and files.bin.
     public var compress: Bool?
+    public var trace: TraceFlags?
 
-    public init(op: Operation, signal: Int32? = nil, image: String? = nil, leaveRunning: Bool? = nil, compress: Bool? = nil) {
+    public init(op: Operation, signal: Int32? = nil, image: String? = nil, leaveRunning: Bool? = nil, compress: Bool? = nil,
+                trace: TraceFlags? = nil) {
         self.op = op; self.signal = signal; self.image = image; self.leaveRunning = leaveRunning; self.compress = compress
+        self.trace = trace
     }
 }
 

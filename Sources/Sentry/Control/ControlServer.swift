@@ -47,8 +47,9 @@ public final class ControlServer: @unchecked Sendable {
 
     /// Serves requests on a thread of its own. `handler` gets each request
     /// and a `reply` to call once; it may go on after replying (a
-    /// checkpoint that ends the sandbox replies first).
-    public func serve(_ handler: @escaping @Sendable (ControlRequest, (ControlResponse) -> Void) -> Void) throws(ControlError) {
+    /// checkpoint that ends the sandbox replies first), or take the
+    /// connection over to answer with a stream (a live trace).
+    public func serve(_ handler: @escaping @Sendable (ControlRequest, ControlReply) -> Void) throws(ControlError) {
         let fd = listenFD
         do {
             try HostThread.spawn {
@@ -63,7 +64,7 @@ public final class ControlServer: @unchecked Sendable {
         } catch { throw .host("starting the control thread", error.rawValue) }
     }
 
-    private static func handle(_ c: Int32, _ handler: (ControlRequest, (ControlResponse) -> Void) -> Void) {
+    private static func handle(_ c: Int32, _ handler: (ControlRequest, ControlReply) -> Void) {
         var tv = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         // The request is read first, whoever sent it, so a refusal reaches
@@ -85,13 +86,7 @@ public final class ControlServer: @unchecked Sendable {
                 "request version \(req.version), this sentry speaks version \(ControlProtocol.version)")))
             return
         }
-        var replied = false
-        handler(req) { r in
-            guard !replied else { return }
-            replied = true
-            _ = ControlProtocol.writeAll(c, ControlProtocol.encode(r))
-            shutdown(c, Int32(SHUT_RDWR))
-        }
+        handler(req, ControlReply(c))
     }
 
     /// Gives the name up: the socket and lock files go. Called as the sentry exits.
@@ -100,5 +95,32 @@ public final class ControlServer: @unchecked Sendable {
         unlink(directory.lockPath(name))
         Glibc.close(listenFD)
         Glibc.close(lockFD)
+    }
+}
+
+/// A request's answer: one response, after which the connection closes;
+/// or the connection itself, for a handler that answers with a stream.
+public final class ControlReply {
+    private let fd: Int32
+    private var replied = false
+
+    init(_ fd: Int32) { self.fd = fd }
+
+    public func callAsFunction(_ r: ControlResponse) {
+        guard !replied else { return }
+        replied = true
+        _ = ControlProtocol.writeAll(fd, ControlProtocol.encode(r))
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    /// The connection, as a descriptor of the caller's own (close-on-exec)
+    /// that outlives the request; nothing more is written here. nil if
+    /// already answered, or no descriptor is left.
+    public func takeConnection() -> Int32? {
+        guard !replied else { return nil }
+        let d = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+        guard d >= 0 else { return nil }
+        replied = true
+        return d
     }
 }

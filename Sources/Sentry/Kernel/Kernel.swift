@@ -37,7 +37,10 @@ public final class Kernel: @unchecked Sendable {
     public let layout: AddressLayout
     public let table: SyscallTable
     public let vfs: VFS
-    public let tracer: Tracer?
+    /// The tracer: `--strace`'s from the start, or one attached live (`sentry trace`).
+    let tracers: TracerSlot
+    /// The tracer now (nil: a single relaxed load, see TracerSlot).
+    public var tracer: Tracer? { tracers.current }
     /// CLOCK_MONOTONIC at boot, for sysinfo's uptime and /proc.
     public let bootTime: timespec
     let futexes = FutexTable()
@@ -86,7 +89,7 @@ public final class Kernel: @unchecked Sendable {
 
     public init(platform: Platform, memory: MemoryFile, layout: AddressLayout, table: SyscallTable, vfs: VFS, tracer: Tracer?) {
         self.platform = platform; self.memory = memory; self.layout = layout
-        self.table = table; self.vfs = vfs; self.tracer = tracer
+        self.table = table; self.vfs = vfs; self.tracers = TracerSlot(tracer)
         self.imageCache = ImageCache(memory: memory)
         self.hostPages = HostPageCache(memory: memory)
         self.ipc = IPCNamespace(memory: memory)
@@ -298,7 +301,9 @@ public final class Kernel: @unchecked Sendable {
                 return rollback
             }
         }
-        // Filtered before anything is formatted or timed (-e trace=).
+        // Filtered before anything is formatted or timed (-e trace=). The
+        // exit goes to the tracer that saw the entry (one may attach or detach meanwhile).
+        let tracer = self.tracer
         let pre = tracer.flatMap { $0.wants(nr: nr) ? $0.enter(task, nr: nr, entry, args) : nil }
         let enosys = SyscallOutcome.value(-Int64(Errno.ENOSYS.rawValue))
         var outcome: SyscallOutcome

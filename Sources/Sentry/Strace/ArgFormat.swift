@@ -1,6 +1,6 @@
 /// How strace prints one syscall argument. Formats marked "out" are printed
 /// from guest memory after the call (and only if it succeeded).
-public enum ArgFormat: Sendable {
+public indirect enum ArgFormat: Sendable {
     case int            // signed decimal, 64-bit (long, off_t)
     case int32          // signed decimal, a C int (pid_t, int flags): the low 32 bits
     case uint           // unsigned decimal
@@ -135,6 +135,25 @@ public enum ArgFormat: Sendable {
     case mempolicyOut            // out: [MPOL_DEFAULT] (a node with MPOL_F_NODE, printed as a mode as strace does)
     case nodemask(maxnodeArg: Int)     // in: [0x00000000000001, 0000000000000000]
     case nodemaskOut(maxnodeArg: Int)  // out: the same
+    case futexArg(Int)           // futex's argument n (2-5) as its op uses it: val, timeout or val2, uaddr2, val3; "" if unused
+    case offsetIn                // an loff_t the call reads: [4096], or NULL
+    case offsetInOut             // sendfile's: [2], then " => [6]" after a call that moved it
+    case openHow(sizeArg: Int)   // {flags=O_RDONLY|O_CLOEXEC, resolve=RESOLVE_BENEATH}
+    case capDataIn               // {effective=1<<CAP_CHOWN|..., permitted=..., inheritable=0}
+    case capDataOut              // out: the same
+    case mincoreVectorOut        // out: [1, 0, 1], one per page
+    case low32(ArgFormat)        // a C (unsigned) int: the register's upper half ignored, as the kernel does
+    case siginfoIn               // a siginfo the caller sends: {si_signo=SIGUSR1, si_code=SI_QUEUE, si_pid=..., ...}
+    case siginfoTakenOut         // out: the siginfo of a signal taken (rt_sigtimedwait), the same form
+    case sembufs(countArg: Int)  // [{sem_num=0, sem_op=2, sem_flg=SEM_UNDO|IPC_NOWAIT}]
+    case msgbufIn(sizeArg: Int)  // {mtype=3, mtext="hello"}
+    case msgbufOut(sizeArg: Int) // out: the same, msgsz bytes of text
+    case mmsgVectorOut(countArg: Int)  // out: [{msg_hdr={...}, msg_len=3}, ...], the entries the call did
+    case timezoneIn              // {tz_minuteswest=60, tz_dsttime=0}
+    case pointerOut              // out: [0x7f...], a pointer the call stores
+    case sizeOut                 // out: [24], a size_t the call stores
+    case ipcCmd(IPCObjectKind)   // IPC_STAT, SHM_LOCK, GETVAL, ...
+    case ipcDSOut(IPCObjectKind) // msgctl/shmctl's buffer: IPC_STAT's struct after the call, IPC_SET's fields; else the address
 
     var isOutput: Bool {
         switch self {
@@ -142,18 +161,23 @@ public enum ArgFormat: Sendable {
              .utsnameOut, .pathOut, .cwdOut, .dirents, .sysinfoOut, .timevalOut, .cpuMaskOut, .waitStatusOut,
              .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .mqAttrOut, .itimervalOut, .timezoneOut,
              .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args,
-             .itimerspecOut, .statfsOut, .siginfoOut, .mempolicyOut, .nodemaskOut:
+             .itimerspecOut, .statfsOut, .siginfoOut, .capDataOut, .mincoreVectorOut, .siginfoTakenOut, .msgbufOut,
+             .mmsgVectorOut, .pointerOut, .sizeOut, .ipcDSOut, .mempolicyOut, .nodemaskOut:
             return true
         default: return false
         }
     }
 }
 
+/// Which System V IPC object a `*ctl` call names (its commands and buffer differ).
+public enum IPCObjectKind: Sendable { case message, semaphore, sharedMemory }
+
 extension ArgFormat {
     /// An output strace prints after a failure too (nanosleep's remaining time after EINTR).
     var printsOnFailure: Bool {
         switch self {
-        case .remainingOut, .cloneParentTID, .clone3Args, .nodemaskOut: true   // a node mask: "[]" when empty, whatever the outcome
+        case .remainingOut, .cloneParentTID, .clone3Args, .mincoreVectorOut: true
+        case .nodemaskOut: true   // a node mask: "[]" when empty, whatever the outcome
         default: false
         }
     }
@@ -168,4 +192,8 @@ public enum RetFormat: Sendable, Equatable {
     case selectResult(nanoseconds: Bool)
     /// The call does not return (exit, exit_group): `= ?`.
     case noReturn
+    /// fcntl: F_GETFL's and F_GETFD's flags after the number, `0x8002 (flags O_RDWR|O_LARGEFILE)`; else a number.
+    case fcntl
+    /// A signal number, with its name: `10 (SIGUSR1)`.
+    case signal
 }

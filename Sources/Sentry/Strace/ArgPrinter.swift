@@ -80,6 +80,133 @@ struct ArgPrinter {
         }.joined(separator: ", ") + "]"
     }
 
+    /// futex's arguments 2 to 5 as strace's do_futex shows each op's: the
+    /// ones an op does not use are left out.
+    private func futexArgument(_ n: Int) -> String {
+        let cmd = args[1] & 127
+        let val = String(UInt32(truncatingIfNeeded: args[2]))
+        let val2 = String(UInt32(truncatingIfNeeded: args[3]))
+        let val3 = UInt32(truncatingIfNeeded: args[5])
+        let timeout = { format(.timespecIn, 3) }
+        let bitset = val3 == UInt32.max ? "FUTEX_BITSET_MATCH_ANY" : Self.hex(UInt64(val3))
+        let used: [String]
+        switch cmd {
+        case 0: used = [val, timeout()]                                   // WAIT
+        case 6, 13: used = [timeout()]                                    // LOCK_PI, LOCK_PI2: the timeout in place of val
+        case 9: used = [val, timeout(), bitset]                           // WAIT_BITSET: no uaddr2
+        case 10: used = [val, bitset]                                     // WAKE_BITSET
+        case 3: used = [val, val2, hexOrNull(args[4])]                    // REQUEUE
+        case 4, 12: used = [val, val2, hexOrNull(args[4]), String(val3)]  // CMP_REQUEUE(_PI)
+        case 5: used = [val, val2, hexOrNull(args[4]), Self.futexWakeOp(val3)]
+        case 11: used = [val, timeout(), hexOrNull(args[4])]              // WAIT_REQUEUE_PI
+        case 1, 2: used = [val]                                           // WAKE, FD
+        case 7, 8: used = []                                              // UNLOCK_PI, TRYLOCK_PI
+        default: used = [val, hexOrNull(args[3]), hexOrNull(args[4]), Self.hex(UInt64(val3))]
+        }
+        // Skipped slots (WAIT_BITSET's uaddr2, LOCK_PI's val) shift what follows left, as strace prints them.
+        return n - 2 < used.count ? used[n - 2] : ""
+    }
+
+    /// FUTEX_WAKE_OP's encoded operation: `FUTEX_OP_ADD<<28|0x1<<12|FUTEX_OP_CMP_GT<<24|0`.
+    static func futexWakeOp(_ v: UInt32) -> String {
+        let ops = ["FUTEX_OP_SET", "FUTEX_OP_ADD", "FUTEX_OP_OR", "FUTEX_OP_ANDN", "FUTEX_OP_XOR"]
+        let cmps = ["FUTEX_OP_CMP_EQ", "FUTEX_OP_CMP_NE", "FUTEX_OP_CMP_LT", "FUTEX_OP_CMP_LE", "FUTEX_OP_CMP_GT", "FUTEX_OP_CMP_GE"]
+        let op = Int((v >> 28) & 7), cmp = Int((v >> 24) & 0xf)
+        var out = (v >> 28) & 8 != 0 ? "FUTEX_OP_OPARG_SHIFT<<28|" : ""
+        out += op < ops.count ? ops[op] + "<<28" : "\(op)<<28 /* FUTEX_OP_??? */"
+        out += "|" + hex(UInt64((v >> 12) & 0xfff)) + "<<12|"
+        out += cmp < cmps.count ? cmps[cmp] + "<<24" : "\(cmp)<<24 /* FUTEX_OP_CMP_??? */"
+        return out + "|" + hex(UInt64(v & 0xfff))
+    }
+
+    /// capget's and capset's data, one struct for version 1, two (the high words) for 2 and 3.
+    private func capabilities(_ v: UInt64) -> String {
+        let names = Decode.capabilityNames
+        guard let header = read(args[0], UInt32.self) else { return hexOrNull(v) }
+        let words = header == 0x1998_0330 ? 1 : header == 0x2007_1026 || header == 0x2008_0522 ? 2 : 0
+        guard words > 0, v != 0, let raw = try? mm.copyIn(GuestAddress(v), words * 12) else { return hexOrNull(v) }
+        func set(_ field: Int) -> String {
+            var bits: UInt64 = 0
+            for w in 0..<words {
+                let word = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: w * 12 + field * 4, as: UInt32.self) }
+                bits |= UInt64(word) << (32 * UInt64(w))
+            }
+            var parts: [String] = []
+            for i in 0..<64 where bits & (1 << UInt64(i)) != 0 && i < names.count {
+                parts.append("1<<" + names[i]); bits &= ~(1 << UInt64(i))
+            }
+            if bits != 0 { parts.append("0x" + String(bits, radix: 16)) }
+            return parts.isEmpty ? "0" : parts.joined(separator: "|")
+        }
+        return "{effective=\(set(0)), permitted=\(set(1)), inheritable=\(set(2))}"
+    }
+
+    /// A siginfo_t in guest memory as strace's printsiginfo shows it: the
+    /// fields its signal and code carry (the layout of Linux's union).
+    private func siginfo(_ v: UInt64) -> String {
+        guard v != 0, let raw = try? mm.copyIn(GuestAddress(v), 128) else { return hexOrNull(v) }
+        func get<T: BitwiseCopyable>(_ at: Int, _: T.Type) -> T { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: at, as: T.self) } }
+        var info = SignalInfo(Signal(get(0, Int32.self)), code: get(8, Int32.self))
+        info.errno = get(4, Int32.self)
+        if info.code == SignalInfo.SI_TIMER {
+            info.timerID = get(16, Int32.self); info.overrun = get(20, Int32.self); info.value = get(24, UInt64.self)
+        } else if info.code > 0 && Signal(info.signo).isSynchronousFault || info.code > 0 && Signal(info.signo) == .SIGSYS {
+            info.address = get(16, UInt64.self)
+            info.syscall = get(24, Int32.self); info.arch = get(28, UInt32.self)
+        } else {
+            info.pid = get(16, Int32.self); info.uid = get(20, UInt32.self)
+            info.value = get(24, UInt64.self); info.status = get(24, Int32.self)
+        }
+        let fields = Tracer.siginfoFields(info) { $0 >= 0 ? task.kernel.table[UInt64($0)]?.name : nil }
+        return "{" + fields.map { $0.0 + "=" + $0.1 }.joined(separator: ", ") + "}"
+    }
+
+    /// msqid64_ds / shmid64_ds as strace shows them: the whole struct a STAT
+    /// command filled, IPC_SET's settable fields; other commands' pointer.
+    private func ipcDS(_ v: UInt64, _ kind: IPCObjectKind) -> String {
+        let cmd = args[1] & 0xff
+        let stat: Set<UInt64> = kind == .message ? [2, 11, 13] : [2, 13, 15]
+        guard stat.contains(cmd) || cmd == 1, v != 0, let raw = try? mm.copyIn(GuestAddress(v), 112) else { return hexOrNull(v) }
+        func i32(_ o: Int) -> Int32 { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: Int32.self) } }
+        func u32(_ o: Int) -> UInt32 { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt32.self) } }
+        func i64(_ o: Int) -> Int64 { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: Int64.self) } }
+        func u64(_ o: Int) -> UInt64 { raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt64.self) } }
+        // struct ipc64_perm: key, uid, gid, cuid, cgid, mode (4 bytes each), then seq and padding.
+        let p = kind == .message ? "msg_" : "shm_"
+        var perm = "\(p)perm={uid=\(u32(4)), gid=\(u32(8)), mode=\(Decode.mode(UInt64(u32(20) & 0o777)))"
+        if cmd == 1 {
+            perm += "}"
+            return kind == .message ? "{" + perm + ", msg_qbytes=\(u64(88))}" : "{" + perm + "}"
+        }
+        perm += ", key=\(i32(0)), cuid=\(u32(12)), cgid=\(u32(16))}"
+        if kind == .message {
+            // msqid64_ds: stime, rtime, ctime, cbytes, qnum, qbytes, lspid, lrpid after the perm (48 bytes).
+            return "{" + perm + ", msg_stime=\(i64(48)), msg_rtime=\(i64(56)), msg_ctime=\(i64(64)), msg_qnum=\(u64(80)), "
+                + "msg_qbytes=\(u64(88)), msg_lspid=\(i32(96)), msg_lrpid=\(i32(100))}"
+        }
+        // shmid64_ds: segsz, atime, dtime, ctime, cpid, lpid, nattch after the perm.
+        return "{" + perm + ", shm_segsz=\(u64(48)), shm_cpid=\(i32(80)), shm_lpid=\(i32(84)), shm_nattch=\(u64(88)), "
+            + "shm_atime=\(i64(56)), shm_dtime=\(i64(64)), shm_ctime=\(i64(72))}"
+    }
+
+    /// fcntl's F_GETFL and F_GETFD results as strace shows them (hex, then
+    /// the flags; F_GETFD's 0 plain); nil for a number.
+    func fcntlResult() -> String? {
+        guard result >= 0 else { return nil }
+        switch args[1] & 0xffff_ffff {
+        case 3: return Self.hex(UInt64(result)) + " (flags " + Decode.openFlags(UInt64(result)) + ")"   // F_GETFL
+        case 1 where result != 0: return Self.hex(UInt64(result)) + " (flags " + Decode.flags(UInt64(result), [(1, "FD_CLOEXEC")]) + ")"   // F_GETFD
+        default: return nil
+        }
+    }
+
+    /// What an argument printed at entry adds after the call: sendfile's
+    /// offset as the call left it, ` => [6]`, when it sent anything.
+    func afterEntry(_ f: ArgFormat, _ i: Int) -> String {
+        guard case .offsetInOut = f, result > 0, args[i] != 0 else { return "" }
+        return " => " + format(f, i)
+    }
+
     /// The text for argument `i`; "" leaves the argument out.
     func format(_ f: ArgFormat, _ i: Int) -> String {
         let v = args[i]
@@ -232,6 +359,62 @@ struct ArgPrinter {
         case .nodemaskOut(let m):
             guard result >= 0 || (v != 0 && args[m] == 0) else { return hexOrNull(v) }
             return nodemask(v, maxnode: args[m])
+        case .futexArg(let n): return futexArgument(n)
+        case .siginfoIn, .siginfoTakenOut: return siginfo(v)
+        case .ipcCmd(let kind):
+            let cmd = v & 0xffff_ffff
+            let name = Decode.named(cmd & ~0x100, Decode.ipcCommands(kind))
+            return cmd & 0x100 != 0 ? "IPC_64|" + name : name
+        case .ipcDSOut(let kind): return ipcDS(v, kind)
+        case .mmsgVectorOut(let c):
+            // struct mmsghdr: a msghdr (56 bytes), then msg_len, 64 bytes each; each entry's data up to its msg_len.
+            let n = Int(min(min(UInt64(max(0, result)), args[c] & 0xffff_ffff), 1024))
+            guard v != 0, let raw = try? mm.copyIn(GuestAddress(v), n * 64) else { return hexOrNull(v) }
+            return "[" + (0..<n).map { i -> String in
+                let length = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 64 + 56, as: UInt32.self) }
+                return "{msg_hdr=" + msghdr(v &+ UInt64(i * 64), limit: Int(length)) + ", msg_len=\(length)}"
+            }.joined(separator: ", ") + "]"
+        case .pointerOut:
+            guard let p = read(v, UInt64.self) else { return hexOrNull(v) }
+            return "[" + hexOrNull(p) + "]"
+        case .sizeOut:
+            guard let n = read(v, UInt64.self) else { return hexOrNull(v) }
+            return "[\(n)]"
+        case .sembufs(let c):
+            // struct sembuf: unsigned short sem_num, short sem_op, short sem_flg; -s elements at most.
+            let count = Int(min(args[c], 1 << 16)), shown = min(count, max(0, options.stringLimit))
+            guard v != 0, let raw = try? mm.copyIn(GuestAddress(v), shown * 6) else { return hexOrNull(v) }
+            let items = (0..<shown).map { i -> String in
+                let b = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 6, as: (UInt16, Int16, Int16).self) }
+                return "{sem_num=\(b.0), sem_op=\(b.1), sem_flg=\(Decode.flags(UInt64(UInt16(bitPattern: b.2)), Decode.semFlags))}"
+            }
+            return "[" + items.joined(separator: ", ") + (shown < count ? ", ...]" : "]")
+        case .msgbufIn(let sizeArg), .msgbufOut(let sizeArg):
+            // struct msgbuf: long mtype, then msgsz bytes of text.
+            guard let mtype = read(v, Int64.self) else { return hexOrNull(v) }
+            return "{mtype=\(mtype), mtext=" + string(at: v &+ 8, count: Int(clamping: args[sizeArg])) + "}"
+        case .low32(let f):
+            var w = (0..<6).map { args[$0] }
+            w[i] &= 0xffff_ffff
+            let a = SyscallArguments(w[0], w[1], w[2], w[3], w[4], w[5])
+            return ArgPrinter(task: task, args: a, result: result, options: options).format(f, i)
+        case .offsetIn, .offsetInOut:
+            guard let o = read(v, Int64.self) else { return hexOrNull(v) }
+            return "[\(o)]"
+        case .openHow(let sizeArg):
+            // struct open_how: flags, mode, resolve (u64 each); strace shows mode only where it is used.
+            guard args[sizeArg] >= 24, let h = read(v, (UInt64, UInt64, UInt64).self) else { return hexOrNull(v) }
+            let tmpFile = UInt64(OpenFlags.tmpFile.rawValue)
+            let usesMode = h.0 & UInt64(OpenFlags.create.rawValue) != 0 || h.0 & tmpFile == tmpFile
+            return "{flags=\(Decode.openFlags(h.0))" + (usesMode || h.1 != 0 ? ", mode=\(Decode.mode(h.1))" : "")
+                + ", resolve=\(Decode.flags(h.2, Decode.resolveFlags))}"
+        case .capDataIn, .capDataOut: return capabilities(v)
+        case .mincoreVectorOut:
+            // One byte per page of [addr, addr+length), bit 0 the page's residency; -s elements at most.
+            let pages = args[1] / 4096 + (args[1] % 4096 != 0 ? 1 : 0)
+            let shown = Int(min(pages, UInt64(max(0, options.stringLimit))))
+            guard v != 0, let raw = try? mm.copyIn(GuestAddress(v), shown) else { return hexOrNull(v) }
+            return "[" + raw.map { String($0 & 1) }.joined(separator: ", ") + (UInt64(shown) < pages ? ", ...]" : "]")
         case .pselectSigmask:
             guard let d = read(v, (UInt64, UInt64).self) else { return hexOrNull(v) }
             let mask = d.0 == 0 ? "NULL" : (read(d.0, UInt64.self).map { Decode.sigset($0) } ?? hexOrNull(d.0))
@@ -336,7 +519,7 @@ struct ArgPrinter {
         case .itimervalIn, .itimervalOut:
             guard let t = read(v, (Glibc.timeval, Glibc.timeval).self) else { return hexOrNull(v) }
             return "{it_interval=\(Self.timevalText(t.0)), it_value=\(Self.timevalText(t.1))}"
-        case .timezoneOut:
+        case .timezoneOut, .timezoneIn:
             guard let t = read(v, (Int32, Int32).self) else { return hexOrNull(v) }
             return "{tz_minuteswest=\(t.0), tz_dsttime=\(t.1)}"
         case .rusageWho: return Decode.named(UInt64(bitPattern: Int64(Int32(truncatingIfNeeded: v))),
@@ -487,12 +670,14 @@ struct ArgPrinter {
     }
 
     /// struct msghdr: name, the data (as an iovec list), control length and flags.
-    private func msghdr(_ a: UInt64, output: Bool) -> String {
+    private func msghdr(_ a: UInt64, output: Bool) -> String { msghdr(a, limit: output ? Int(max(0, result)) : Int.max) }
+
+    /// A msghdr, its iovecs' contents up to `limit` bytes in all.
+    private func msghdr(_ a: UInt64, limit: Int) -> String {
         guard a != 0, let b = try? mm.copyIn(GuestAddress(a), 56) else { return hexOrNull(a) }
         func word(_ o: Int) -> UInt64 { b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt64.self) } }
         let nameLength = Int(Int32(truncatingIfNeeded: word(8)))
         let iovCount = Int(min(word(24), 1024))
-        let limit = output ? Int(max(0, result)) : Int.max
         var s = "{msg_name=" + (word(0) == 0 ? "NULL" : sockaddr(word(0), length: nameLength))
         s += ", msg_namelen=\(nameLength), msg_iov=" + iovecs(word(16), count: iovCount, limit: limit)
         s += ", msg_iovlen=\(iovCount), msg_controllen=\(word(40))"

@@ -32,4 +32,33 @@ extension Decode {
     static let capVersions: [UInt64: String] = [0x1998_0330: "_LINUX_CAPABILITY_VERSION_1",
                                                 0x2007_1026: "_LINUX_CAPABILITY_VERSION_2",
                                                 0x2008_0522: "_LINUX_CAPABILITY_VERSION_3"]
+    /// Capability bits by number (linux/capability.h), as strace names them.
+    static let capabilityNames: [String] = [
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+        "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
+        "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+        "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+        "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+        "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND",
+        "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+    ]
+    /// openat2's resolve flags (linux/openat2.h).
+    static let resolveFlags: [(UInt64, String)] = [
+        (0x01, "RESOLVE_NO_XDEV"), (0x02, "RESOLVE_NO_MAGICLINKS"), (0x04, "RESOLVE_NO_SYMLINKS"),
+        (0x08, "RESOLVE_BENEATH"), (0x10, "RESOLVE_IN_ROOT"), (0x20, "RESOLVE_CACHED"),
+    ]
+    /// sembuf's sem_flg, in strace's order.
+    static let semFlags: [(UInt64, String)] = [(UInt64(UInt16(bitPattern: IPC.SEM_UNDO)), "SEM_UNDO"), (UInt64(IPC.IPC_NOWAIT), "IPC_NOWAIT")]
+    /// The System V `*ctl` commands (linux/ipc.h, msg.h, sem.h, shm.h).
+    static func ipcCommands(_ kind: IPCObjectKind) -> [UInt64: String] {
+        let common: [UInt64: String] = [0: "IPC_RMID", 1: "IPC_SET", 2: "IPC_STAT", 3: "IPC_INFO"]
+        switch kind {
+        case .message: return common.merging([11: "MSG_STAT", 12: "MSG_INFO", 13: "MSG_STAT_ANY"]) { a, _ in a }
+        case .sharedMemory:
+            return common.merging([11: "SHM_LOCK", 12: "SHM_UNLOCK", 13: "SHM_STAT", 14: "SHM_INFO", 15: "SHM_STAT_ANY"]) { a, _ in a }
+        case .semaphore:
+            return common.merging([11: "GETPID", 12: "GETVAL", 13: "GETALL", 14: "GETNCNT", 15: "GETZCNT", 16: "SETVAL",
+                                   17: "SETALL", 18: "SEM_STAT", 19: "SEM_INFO", 20: "SEM_STAT_ANY"]) { a, _ in a }
+        }
+    }
 }

@@ -17,9 +17,53 @@ public final class Tracer: Sendable {
     /// -k: the guest's stacks.
     let unwinder = StackUnwinder()
 
+    /// A live tracer's connection (`sentry trace`): owned, closed when the
+    /// last call holding the tracer is done with it, so its number is never
+    /// written to after reuse.
+    private let stream: Bool
+    /// The stream failed (the client went away or stopped reading) or was ended: lines are dropped.
+    private let closed = Atomic<Bool>(false)
+    private let ended = Atomic<Bool>(false)
+
     public init(fd: Int32, options: TraceOptions) {
-        self.fd = fd; self.options = options
+        self.fd = fd; self.options = options; self.stream = false
     }
+
+    /// A tracer writing to the socket `fd`, which it takes over.
+    public init(stream fd: Int32, options: TraceOptions) {
+        self.fd = fd; self.options = options; self.stream = true
+    }
+
+    deinit { if stream { Glibc.close(fd) } }
+
+    /// A live tracer's end: the `-c` table, then end of stream for the
+    /// client. Once only; later lines (calls that were in flight) are dropped.
+    public func end() {
+        guard stream, !ended.exchange(true, ordering: .sequentiallyConsistent) else { return }
+        // The table counts exactly the lines before it: reports under way finish first.
+        while reporting.load(ordering: .sequentiallyConsistent) > 0 { usleep(1000) }
+        finish()
+        if !closed.exchange(true, ordering: .relaxed) { shutdown(fd, Int32(SHUT_RDWR)) }
+    }
+
+    /// A live tracer's reports (calls, signals, exits) under way; none starts once it has ended.
+    private let reporting = Atomic<Int>(0)
+
+    @inline(__always)
+    private func enterStream() -> Bool {
+        guard stream else { return true }
+        reporting.add(1, ordering: .sequentiallyConsistent)
+        if ended.load(ordering: .sequentiallyConsistent) { reporting.subtract(1, ordering: .sequentiallyConsistent); return false }
+        return true
+    }
+
+    @inline(__always)
+    private func leaveStream() {
+        if stream { reporting.subtract(1, ordering: .sequentiallyConsistent) }
+    }
+
+    /// The client hung up or stopped reading for the send timeout.
+    public var isBroken: Bool { closed.load(ordering: .relaxed) }
 
     /// A call in flight: what was printable before it ran, and when it began.
     public struct Pending {
@@ -65,6 +109,8 @@ public final class Tracer: Sendable {
     }
 
     func exit(_ task: Task, _ p: Pending, result: Int64, exiting: Bool) {
+        guard enterStream() else { return }
+        defer { leaveStream() }
         let elapsed = max(0, Self.ns(Self.now(CLOCK_MONOTONIC)) &- p.start)
         let ret = p.entry?.ret ?? .int
         let noReturn = ret == .noReturn || (exiting && result >= 0)
@@ -82,7 +128,7 @@ public final class Tracer: Sendable {
         var args: [String] = []
         for (i, f) in formats.enumerated() {
             let s: String?
-            if let b = p.before[i] { s = b.isEmpty ? nil : b }
+            if let b = p.before[i] { s = b.isEmpty ? nil : b + printer.afterEntry(f, i) }
             else { s = result < 0 && !f.printsOnFailure ? printer.hexOrNull(p.args[i]) : printer.format(f, i) }
             if let s, !s.isEmpty { args.append(s) }   // "" leaves the argument out
         }
@@ -102,6 +148,10 @@ public final class Tracer: Sendable {
                 line += String(result) + printer.selectOutcome(nanoseconds: ns)
             } else if ret == .time {
                 line += String(result) + " (" + Decode.date(result) + ")"
+            } else if ret == .signal && result > 0 {
+                line += String(result) + " (" + Signal(Int32(truncatingIfNeeded: result)).straceName + ")"
+            } else if ret == .fcntl, let flags = printer.fcntlResult() {
+                line += flags
             } else if ret == .hex {
                 line += "0x" + String(UInt64(bitPattern: result), radix: 16)
             } else if ret == .fd && options.fdPaths > 0 {
@@ -173,7 +223,8 @@ public final class Tracer: Sendable {
 
     /// `--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, ...} ---` as strace prints a signal the task takes.
     func signal(_ task: Task, _ info: SignalInfo) {
-        guard options.lines, options.signals?.contains(info.signo) ?? true else { return }
+        guard options.lines, options.signals?.contains(info.signo) ?? true, enterStream() else { return }
+        defer { leaveStream() }
         let sig = Signal(info.signo)
         let fields = Self.siginfoFields(info) { $0 >= 0 ? task.kernel.table[UInt64($0)]?.name : nil }
         let fault = sig.isSynchronousFault && info.code > 0
@@ -255,7 +306,8 @@ public final class Tracer: Sendable {
                                                 -4: "SI_ASYNCIO", -5: "SI_SIGIO", -6: "SI_TKILL", -7: "SI_DETHREAD", -60: "SI_ASYNCNL"]
 
     func exited(_ task: Task, _ status: ExitStatus) {
-        guard options.lines else { return }
+        guard options.lines, enterStream() else { return }
+        defer { leaveStream() }
         // strace's print_signalled: a death shows only if -e signal= takes its signal.
         if case .signaled(let s, _) = status, !(options.signals?.contains(s.rawValue) ?? true) { return }
         switch (style, status) {
@@ -296,11 +348,18 @@ public final class Tracer: Sendable {
     }
 
     private func write(_ text: String) {
+        if stream && closed.load(ordering: .relaxed) { return }
         var bytes = Array(text.utf8)
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
+            if n <= 0 {
+                if n < 0 && errno == EINTR { continue }
+                // A client gone (EPIPE) or not reading (the send timeout):
+                // the stream ends, and its watcher, woken by the shutdown, detaches.
+                if stream && !closed.exchange(true, ordering: .relaxed) { shutdown(fd, Int32(SHUT_RDWR)) }
+                return
+            }
             off += n
         }
     }
