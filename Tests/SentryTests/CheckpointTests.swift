@@ -219,8 +219,9 @@ import Testing
     /// memfds (contents, seals, name, offset) and MAP_SHARED mappings of
     /// memfd and tmpfs files shared by two processes, System V shared memory
     /// (one segment removed while attached), semaphores with SEM_UNDO and
-    /// message queues, POSIX message queues (one unlinked and still open).
-    @Test(arguments: ["ptimer", "cputime", "seccomp", "sud", "memfd", "ipc"])
+    /// message queues, POSIX message queues (one unlinked and still open),
+    /// NUMA policies (the process's and an mbind range's) and MADV_DONTFORK.
+    @Test(arguments: ["ptimer", "cputime", "seccomp", "sud", "memfd", "ipc", "numa"])
     func kernelStateSurvives(_ mode: String) throws {
         guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
         let s = try Scene()
@@ -231,7 +232,8 @@ import Testing
                                       "sud": "sud dispatched \(Self.steps), last \(1000 + Int(Self.steps)!)\n",
                                       "memfd": "memfd /memfd:ckpt (deleted) size 8192 seals 0x6 offset 1234; step \(Self.steps); 'child was here'; "
                                           + "'written by pwrite'; 'kept by its mapping'; tmpfs \(Self.steps); grow Operation not permitted\n",
-                                      "ipc": "mq 'high' prio 7\nmq 'low' prio 1\nmq 'unlinked' prio 0\n"]
+                                      "ipc": "mq 'high' prio 7\nmq 'low' prio 1\nmq 'unlinked' prio 0\n",
+                                      "numa": "numa policy 0x8003 mask 3; pages 0 2; home 0; dontfork child Segmentation fault\n"]
         #expect(expected.hasSuffix(last[mode]!), "\(expected)")
         let bg = try #require(s.start(mode, platform: from, extra: [mode]))
         defer { bg.stop() }

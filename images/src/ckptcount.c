@@ -25,6 +25,9 @@
 // "clock": CLOCK_MONOTONIC read at every step: whether it ever went back,
 // whether it jumped 900 s or more (an image restored in another boot goes on
 // from its checkpoint's reading), and an absolute clock_nanosleep after.
+// "numa": a process memory policy (interleave, static nodes), an mbind range
+// with a home node and a MADV_DONTFORK page, read back at the end, and a
+// child that touches the page it did not get.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -106,6 +109,16 @@ int main(int argc, char **argv) {
     unsigned mxcsr = 0x1f80 | (2u << 13);
     __asm__ volatile("ldmxcsr %0" :: "m"(mxcsr));
 
+    char *numa = NULL;
+    if (mode(argc, argv, "numa")) {
+        unsigned long nodes[1] = { 3 }, zero[1] = { 1 };
+        // MPOL_INTERLEAVE | MPOL_F_STATIC_NODES, nodes 0-1: reported back as given.
+        if (syscall(SYS_set_mempolicy, 3 | (1 << 15), nodes, 64) != 0) perror("set_mempolicy");
+        numa = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (syscall(SYS_mbind, numa + 4096, 4096, 2 /* MPOL_BIND */, zero, 64, 0) != 0) perror("mbind");
+        if (syscall(SYS_set_mempolicy_home_node, numa + 4096, 4096, 0, 0) != 0) perror("home node");
+        if (madvise(numa + 8192, 4096, MADV_DONTFORK) != 0) perror("madvise");
+    }
     int mfd = -1;
     char *shared = NULL, *only = NULL, *shm = NULL;
     if (mode(argc, argv, "memfd")) {
@@ -328,6 +341,22 @@ int main(int argc, char **argv) {
         struct sigevent none = { .sigev_notify = SIGEV_NONE };
         timer_create(CLOCK_MONOTONIC, &none, &next);
         snprintf(line, sizeof line, "timers %ld %ld %ld, next %ld\n", (long)armed, (long)quiet, (long)overran, (long)next);
+        say(line);
+    }
+    if (numa) {
+        int pmode = -1, m0 = -1, m1 = -1;
+        unsigned long mask[1] = { 0 };
+        syscall(SYS_get_mempolicy, &pmode, mask, 64, NULL, 0);
+        syscall(SYS_get_mempolicy, &m0, NULL, 0, numa, 2 /* MPOL_F_ADDR */);
+        syscall(SYS_get_mempolicy, &m1, NULL, 0, numa + 4096, 2);
+        // Another home node on page 1 works only if its BIND policy is still there.
+        long home = syscall(SYS_set_mempolicy_home_node, numa + 4096, 4096, 0, 0);
+        pid_t c = fork();
+        if (c == 0) { numa[8192] = 1; _exit(0); }
+        int st = 0;
+        waitpid(c, &st, 0);
+        snprintf(line, sizeof line, "numa policy %#x mask %lx; pages %d %d; home %ld; dontfork child %s\n", pmode, mask[0], m0, m1,
+                 home, WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "exited");
         say(line);
     }
     if (mode(argc, argv, "cputime")) {

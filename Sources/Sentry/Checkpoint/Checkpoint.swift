@@ -214,7 +214,8 @@ struct ImageWriter {
                             kernel.threadCPUNanosecondsLocked(t, includingSentry: true)],
                     seccompMode: a.seccomp.mode, seccompFilter: filter,
                     credentials: Self.image(a.credentials), comm: Data(a.comm), parentDeathSignal: a.parentDeathSignal,
-                    noNewPrivs: a.noNewPrivs, executablePath: t.executablePath, commandLine: t.commandLine,
+                    noNewPrivs: a.noNewPrivs, memoryPolicy: a.memoryPolicy.map(MemoryPolicyImage.init),
+                    executablePath: t.executablePath, commandLine: t.commandLine,
                     environment: t.environment))
             }
             return (ps, ts)
@@ -286,6 +287,9 @@ struct ImageWriter {
         for v in mm.vmas {
             var image = VMAImage(start: v.start.rawValue, end: v.end.rawValue, prot: UInt32(v.prot.rawValue), maxProt: UInt32(v.maxProt.rawValue),
                                  shared: v.shared, memOffset: v.memOffset, name: v.name)
+            if v.dontCopy { image.dontCopy = true }
+            if v.wipeOnFork { image.wipeOnFork = true }
+            image.policy = v.policy.map(MemoryPolicyImage.init)
             if case .file(let f, let offset) = v.backing {
                 let where_ = "pid \(pid): the mapping at 0x\(String(v.start.rawValue, radix: 16)) of \(f.path)"
                 if let tm = f as? TmpfsMapping {

@@ -112,6 +112,40 @@ public struct VMAImage: Codable, Sendable, Equatable {
     public var memfd: Int?
     /// A System V segment's attachment: by index in `sysv.shm`.
     public var shm: Int?
+    /// MADV_DONTFORK / MADV_WIPEONFORK, and mbind's policy (version 2).
+    public var dontCopy: Bool?
+    public var wipeOnFork: Bool?
+    public var policy: MemoryPolicyImage?
+}
+
+/// A NUMA memory policy as set_mempolicy/mbind took it: mode and flags in
+/// one word, the node mask, and the home node; rebuilt through the same
+/// checks on restore, so a forged one is refused.
+public struct MemoryPolicyImage: Codable, Sendable, Equatable {
+    public var mode: Int32
+    public var mask: [UInt64]
+    public var homeNode: UInt64?
+
+    init(_ p: MemoryPolicy) {
+        let userMasks = p.flags & (MemoryPolicy.MPOL_F_STATIC_NODES | MemoryPolicy.MPOL_F_RELATIVE_NODES) != 0
+        mode = p.mode | p.flags
+        mask = userMasks ? p.userNodes : [p.nodes]
+        homeNode = p.homeNode
+    }
+
+    func policy() throws(CheckpointError) -> MemoryPolicy {
+        do {
+            let (m, f) = try MemoryPolicy.split(mode)
+            guard var p = try MemoryPolicy.make(mode: m, flags: f, mask: mask) else { throw Errno.EINVAL }
+            if let homeNode {
+                guard homeNode < 64, MemoryPolicy.onlineNodes & (1 << homeNode) != 0 else { throw Errno.EINVAL }
+                p.homeNode = homeNode
+            }
+            return p
+        } catch {
+            throw .corrupt("a memory policy (mode \(mode)) that set_mempolicy would refuse")
+        }
+    }
 }
 
 /// A memfd: its node as a tmpfs keeps one (name: the dentry's, "memfd:NAME
@@ -360,6 +394,8 @@ public struct TaskImage: Codable, Sendable, Equatable {
     public var comm: Data
     public var parentDeathSignal: Int32
     public var noNewPrivs: Bool
+    /// set_mempolicy's policy (version 2).
+    public var memoryPolicy: MemoryPolicyImage?
     public var executablePath: String
     public var commandLine: [String]
     public var environment: [String]

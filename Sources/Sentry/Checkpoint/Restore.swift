@@ -382,6 +382,7 @@ struct ImageReader {
             attributes.comm = Array(ti.comm.prefix(TaskAttributes.commLength - 1))
             attributes.parentDeathSignal = ti.parentDeathSignal
             attributes.noNewPrivs = ti.noNewPrivs
+            attributes.memoryPolicy = try ti.memoryPolicy?.policy()
             if let mode = ti.seccompMode, mode != Seccomp.SECCOMP_MODE_DISABLED {
                 guard mode == Seccomp.SECCOMP_MODE_STRICT || mode == Seccomp.SECCOMP_MODE_FILTER,
                       (mode == Seccomp.SECCOMP_MODE_FILTER) == (ti.seccompFilter != nil),
@@ -547,8 +548,12 @@ struct ImageReader {
                 do { backing = .file(try MappedFile(duplicating: fd, path: id.guestPath), offset: v.fileOffset ?? 0) }
                 catch { throw .hostFileChanged("\(id.hostPath): \(error.message)") }
             }
-            vmas.append(VMA(range: GuestAddress(v.start)..<GuestAddress(v.end), prot: Prot(rawValue: v.prot), maxProt: Prot(rawValue: v.maxProt),
-                            shared: v.shared, memOffset: memOffset, backing: backing, name: v.name))
+            var vma = VMA(range: GuestAddress(v.start)..<GuestAddress(v.end), prot: Prot(rawValue: v.prot), maxProt: Prot(rawValue: v.maxProt),
+                          shared: v.shared, memOffset: memOffset, backing: backing, name: v.name)
+            vma.dontCopy = v.dontCopy ?? false
+            vma.wipeOnFork = v.wipeOnFork ?? false
+            vma.policy = try v.policy?.policy()
+            vmas.append(vma)
         }
         mm.restore(vmas: vmas, brkStart: GuestAddress(image.brkStart), brk: GuestAddress(image.brk))
         return mm
