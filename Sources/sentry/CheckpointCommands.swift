@@ -55,6 +55,9 @@ struct Restore: ParsableCommand {
     @Option(help: ArgumentHelp("Name the restored sandbox (a control socket, as sentry run --name).", valueName: "NAME"))
     var name: String?
 
+    @Flag(name: .customLong("no-self-confine"), help: "Run the sentry without its own seccomp filter (as sentry run --no-self-confine).")
+    var noSelfConfine = false
+
     func validate() throws {
         guard platform == "auto" || PlatformKind(rawValue: platform) != nil else {
             throw ValidationError("unknown platform '\(platform)' (choose auto, ptrace, systrap or vmexec)")
@@ -84,6 +87,13 @@ struct Restore: ParsableCommand {
         _ = ThreadGroup.startingLimits
         RunOptions.raiseDescriptorLimit()
         kernel.forwardHostSignals()
+        // Every object is rebuilt and no task runs yet: the same filter as
+        // `sentry run` from here on (stubs for the restored address spaces
+        // are started under it, as a fork's are).
+        RunOptions.confine(restored.sandbox, mode: RunOptions.selfConfineMode(off: noSelfConfine), controlSocket: name != nil)
+        #if DEBUG
+        RunOptions.testForbiddenSyscall()
+        #endif
         let status = restored.run()
         kernel.closeTracing()?.end()
         control?.close()
