@@ -99,6 +99,73 @@ import Testing
         #expect(r.status == 0 && r.stdout.contains("fuzz: done "), "status \(r.status)")
     }
 
+    /// A corrupt checkpoint image never crashes `sentry inspect` or `sentry
+    /// restore`: the values that once trapped (a memory run past 2^63 bytes,
+    /// an address space or fd table the image does not hold, a mapping that
+    /// ends before it starts) and a few more restore refuses (a file offset
+    /// that wraps, a break below its start) end in one line and status 78
+    /// (corrupt); then a dozen random mutants of images/fuzz/ckpt.
+    @Test func corruptCheckpointImages() throws {
+        guard let platform = CheckpointTests.available.first else { print("skipping: no platform checkpoints here"); return }
+        let s = try CheckpointTests.Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let bg = try #require(s.start("corrupt", platform: platform))
+        defer { bg.stop() }
+        #expect(s.checkpoint("corrupt").status == 0)
+        _ = bg.wait()
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s.image + "/manifest.json"))) as! [String: Any]
+        func variant(_ name: String, _ change: (inout [String: Any]) -> Void) throws -> String {
+            let d = s.dir.appendingPathComponent(name).path
+            try FileManager.default.copyItem(atPath: s.image, toPath: d)
+            var m = manifest
+            change(&m)
+            try JSONSerialization.data(withJSONObject: m).write(to: URL(fileURLWithPath: d + "/manifest.json"))
+            return d
+        }
+        func editMM(_ m: inout [String: Any], _ change: (inout [String: Any]) -> Void) {
+            var mms = m["mms"] as! [[String: Any]]
+            change(&mms[0])
+            m["mms"] = mms
+        }
+        func editVMA(_ m: inout [String: Any], where pick: ([String: Any]) -> Bool, _ change: (inout [String: Any]) -> Void) {
+            editMM(&m) { mm in
+                var vmas = mm["vmas"] as! [[String: Any]]
+                let i = vmas.firstIndex(where: pick) ?? 0
+                change(&vmas[i])
+                mm["vmas"] = vmas
+            }
+        }
+        let huge = NSNumber(value: UInt64.max - 4095)
+        let cases: [(String, (inout [String: Any]) -> Void)] = [
+            ("hugeRun", { m in
+                var mem = m["memory"] as! [String: Any]
+                mem["allocated"] = [[NSNumber(value: 0), huge]]
+                m["memory"] = mem
+            }),
+            ("noSuchMM", { m in
+                var tasks = m["tasks"] as! [[String: Any]]
+                tasks[0]["mm"] = 99
+                tasks[0]["fdTable"] = 99
+                m["tasks"] = tasks
+            }),
+            ("backwardsVMA", { m in editVMA(&m, where: { _ in true }) { $0["end"] = NSNumber(value: 4096) } }),
+            ("wrappingFileOffset", { m in editVMA(&m, where: { $0["file"] != nil }) { $0["fileOffset"] = huge } }),
+            ("brkBelowStart", { m in editMM(&m) { mm in mm["brk"] = NSNumber(value: 4096) } }),
+        ]
+        for (name, change) in cases {
+            let d = try variant(name, change)
+            let i = Harness.run(Harness.sentry, ["inspect", d])
+            #expect(!Self.crashed(i) && i.status == 0, "inspect \(name): \(i)")
+            let r = s.restore(platform, image: d)
+            #expect(!Self.crashed(r), "restore \(name): \(r.stderr)")
+            #expect(r.status == 78 && r.stderr.split(separator: "\n").count == 1 && r.stdout.isEmpty, "restore \(name): \(r)")
+        }
+        var env = ProcessInfo.processInfo.environment
+        env["SENTRY"] = Harness.sentry
+        let fuzz = Harness.run("/usr/bin/env", ["python3", Harness.images.appendingPathComponent("fuzz/ckpt").path, "-p", platform, "-s", "3", "-k", "12"], env: env)
+        #expect(fuzz.status == 0 && fuzz.stdout.contains("mutants=12 inspect-crashes=0 restore-crashes=0 hangs=0"), "\(fuzz)")
+    }
+
     /// images/elfcorpus/gen: every case ends with its documented status and
     /// one line from the sentry, or runs as a guest; a guest's execve of the
     /// same file answers an errno. Never exit 70, never a crash.
