@@ -589,7 +589,9 @@ struct ImageReader {
             let acc = fcntl(fd, F_GETFL) & (O_ACCMODE | O_APPEND | O_NONBLOCK)
             return HostFile(stdio: fd, flags: OpenFlags(rawValue: acc), name: Kernel.stdioName(n), number: n)
         case .pipe:
-            guard let i = f.pipe, pipes.indices.contains(i), let w = f.writer else { throw .corrupt("a pipe end") }
+            // A pipe's read end is O_RDONLY, its write end O_WRONLY, as pipe2 made them.
+            guard let i = f.pipe, pipes.indices.contains(i), let w = f.writer,
+                  f.flags & O_ACCMODE == (w ? O_WRONLY : O_RDONLY) else { throw .corrupt("a pipe end") }
             return PipeEnd(pipes[i], writer: w, flags: flags)
         case .epoll:
             return EpollFile(flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
