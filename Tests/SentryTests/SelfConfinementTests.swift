@@ -68,14 +68,14 @@ import CSwitch
         let s = try CheckpointTests.Scene()
         defer { try? FileManager.default.removeItem(at: s.dir) }
         let steps = "300"
-        let bg = try #require(Background(["run"] + platform.arguments + ["--name", "conf", s.guest, steps, CheckpointTests.sleepMS],
+        let bg = try #require(Background(["run"] + platform.arguments + ["--name", "cnf", s.guest, steps, CheckpointTests.sleepMS],
                                          env: s.env, in: s.dir, tag: "run"))
         defer { bg.stop() }
         #expect(Background.poll(seconds: 60) { bg.stdout.split(separator: "\n").count >= 3 })
-        let c = s.checkpoint("conf")
+        let c = s.checkpoint("cnf")
         #expect(c.status == 0, "\(c)")
         #expect(bg.wait() == 0, "\(bg.stderr)")
-        let restored = try #require(Background(["restore", "--image", s.image, "--name", "conf-restored"] + platform.arguments,
+        let restored = try #require(Background(["restore", "--image", s.image, "--name", "cnfr"] + platform.arguments,
                                                env: s.env, in: s.dir, tag: "restore"))
         defer { restored.stop() }
         // Confined before the first restored instruction: once it prints, the filter is on.
