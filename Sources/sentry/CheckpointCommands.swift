@@ -55,6 +55,9 @@ struct Restore: ParsableCommand {
     @Option(help: ArgumentHelp("Name the restored sandbox (a control socket, as sentry run --name).", valueName: "NAME"))
     var name: String?
 
+    @Flag(name: .customLong("no-self-confine"), help: "Run the sentry without its own seccomp filter (as sentry run --no-self-confine).")
+    var noSelfConfine = false
+
     func validate() throws {
         guard platform == "auto" || PlatformKind(rawValue: platform) != nil else {
             throw ValidationError("unknown platform '\(platform)' (choose auto, ptrace, systrap or vmexec)")
@@ -84,6 +87,13 @@ struct Restore: ParsableCommand {
         _ = ThreadGroup.startingLimits
         RunOptions.raiseDescriptorLimit()
         kernel.forwardHostSignals()
+        // Every object is rebuilt and no task runs yet: the same filter as
+        // `sentry run` from here on (stubs for the restored address spaces
+        // are started under it, as a fork's are).
+        RunOptions.confine(restored.sandbox, mode: RunOptions.selfConfineMode(off: noSelfConfine), controlSocket: name != nil)
+        #if DEBUG
+        RunOptions.testForbiddenSyscall()
+        #endif
         let status = restored.run()
         kernel.closeTracing()?.end()
         control?.close()
@@ -94,6 +104,11 @@ struct Restore: ParsableCommand {
         }
         Glibc.exit(status.shellStatus)
     }
+}
+
+extension UInt64 {
+    /// A sum that stops at the top rather than trapping.
+    func addingClamped(_ n: UInt64) -> UInt64 { let (s, o) = addingReportingOverflow(n); return o ? .max : s }
 }
 
 /// `sentry inspect DIR`: what an image holds.
@@ -124,10 +139,12 @@ struct Inspect: ParsableCommand {
         print("created    \(m.created) on \(m.platform)")
         print("sandbox    root \(m.sandbox.root), hostname \(m.sandbox.hostname), network \(m.sandbox.network)"
               + m.sandbox.binds.map { ", bind \($0.host):\($0.guest)\($0.readOnly ? "" : ":rw")" }.joined())
-        let stored = m.memory.runs.reduce(UInt64(0)) { $0 + $1.length }
-        let owned = m.memory.allocated.reduce(UInt64(0)) { $0 + UInt64($1.count) }
+        // What an image says is shown as it says it: sums saturate and an index
+        // that names nothing is "?", since a corrupt image must not crash inspect.
+        let stored = m.memory.runs.reduce(UInt64(0)) { $0.addingClamped($1.length) }
+        let owned = m.memory.allocated.reduce(UInt64(0)) { $0.addingClamped($1.upperBound - $1.lowerBound) }
         let packed = m.memory.runs.contains { $0.compressed != nil }
-            ? ", \(m.memory.runs.reduce(UInt64(0)) { $0 + ($1.compressed ?? $1.length) }) compressed" : ""
+            ? ", \(m.memory.runs.reduce(UInt64(0)) { $0.addingClamped($1.compressed ?? $1.length) }) compressed" : ""
         print("memory     \(owned) bytes mapped, \(stored) bytes stored\(packed) in \(m.memory.runs.count) runs, \(m.memory.zeroPagesSkipped) zero pages skipped")
         print("files      pages.bin \(m.pagesSize) bytes, files.bin \(m.filesSize) bytes")
         print("processes")
@@ -141,15 +158,16 @@ struct Inspect: ParsableCommand {
                 + (p.realTimerNs.map { ["ITIMER_REAL \($0 / 1_000_000) ms left"] } ?? [])
             if !timers.isEmpty { print("    timers \(timers.joined(separator: ", "))") }
             for t in tasks {
-                let mm = m.mms[t.mm]
-                let bytes = mm.vmas.reduce(UInt64(0)) { $0 + $1.end - $1.start }
-                print("    tid \(t.tid)  rip 0x\(String(t.registers.count > 16 ? t.registers[16] : 0, radix: 16))  \(mm.vmas.count) mappings (\(bytes) bytes)"
+                let vmas = m.mms.indices.contains(t.mm) ? m.mms[t.mm].vmas : []
+                let bytes = vmas.reduce(UInt64(0)) { $0.addingClamped($1.end &- $1.start) }
+                print("    tid \(t.tid)  rip 0x\(String(t.registers.count > 16 ? t.registers[16] : 0, radix: 16))  \(vmas.count) mappings (\(bytes) bytes)"
                       + (t.restartSleepNs != nil ? "  sleeping (restart_syscall)" : "")
                       + (t.seccompMode == 1 ? "  seccomp strict" : "")
                       + (t.seccompFilter.map { "  seccomp filter \($0)" } ?? "")
                       + (t.syscallUserDispatch?.mode == 1 ? "  SUD on" : ""))
-                let table = m.fdTables[t.fdTable]
-                let fds = table.entries.map { e -> String in
+                let entries = m.fdTables.indices.contains(t.fdTable) ? m.fdTables[t.fdTable].entries : []
+                let fds = entries.map { e -> String in
+                    guard m.files.indices.contains(e.file) else { return "\(e.fd):?" }
                     let f = m.files[e.file]
                     switch f.kind {
                     case .stdio: return "\(e.fd):stdio\(f.stdio ?? -1)"
@@ -168,7 +186,7 @@ struct Inspect: ParsableCommand {
             print("seccomp[\(i)] \(f.instructions.count) instructions" + (f.previous.map { ", over filter \($0)" } ?? ""))
         }
         if let v = m.sysv, !(v.shm.isEmpty && v.sem.isEmpty && v.msg.isEmpty) {
-            print("sysv ipc   \(v.shm.count) segments (\(v.shm.reduce(UInt64(0)) { $0 + UInt64($1.memory.count) }) bytes), \(v.sem.count) semaphore sets, \(v.msg.count) message queues (\(v.msg.reduce(0) { $0 + $1.texts.count }) messages)")
+            print("sysv ipc   \(v.shm.count) segments (\(v.shm.reduce(UInt64(0)) { $0.addingClamped($1.memory.upperBound - $1.memory.lowerBound) }) bytes), \(v.sem.count) semaphore sets, \(v.msg.count) message queues (\(v.msg.reduce(0) { $0 + $1.texts.count }) messages)")
         }
         for q in m.mqueues ?? [] {
             print("mqueue     /\(q.name)\(q.linked ? "" : " (unlinked)"): \(q.messages.count) of \(q.maxMessages) messages")
@@ -180,7 +198,7 @@ struct Inspect: ParsableCommand {
         for (i, p) in m.pipes.enumerated() { print("pipe[\(i)]    \(p.contents.length) bytes buffered, capacity \(p.capacity)") }
         for t in m.tmpfs {
             func count(_ n: TmpfsNodeImage) -> (Int, UInt64) {
-                n.children.reduce((n.contents != nil ? 1 : 0, n.contents?.length ?? 0)) { acc, c in let x = count(c); return (acc.0 + x.0, acc.1 + x.1) }
+                n.children.reduce((n.contents != nil ? 1 : 0, n.contents?.length ?? 0)) { acc, c in let x = count(c); return (acc.0 + x.0, acc.1.addingClamped(x.1)) }
             }
             let (files, bytes) = count(t.root)
             print("tmpfs      \(t.mountPath): \(files) files, \(bytes) bytes")

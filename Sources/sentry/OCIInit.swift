@@ -107,6 +107,16 @@ enum OCIInit {
         }
         let signals = forwarded
         Thread.detachNewThread { forward(signals, kernel) }
+        // Built, loaded and listening: from here on the same filter as
+        // `sentry run`, with the socket calls the exec socket needs. The
+        // annotation's log or off wins, else the engine's SENTRY_SELF_CONFINE.
+        let mode = config.selfConfine != .on ? config.selfConfine : RunOptions.selfConfineMode(off: false)
+        do { try sandbox.confine(mode, serviceSocket: true) { linuxAMD64.number(of: $0) } } catch {
+            refuse("confining the sentry (seccomp): \(error.message); annotation \(OCIConfig.selfConfineAnnotation)=off runs without")
+        }
+        #if DEBUG
+        RunOptions.testForbiddenSyscall()
+        #endif
         var ok = "ok\n"
         ok.withUTF8 { _ = write(readyFD, $0.baseAddress, $0.count) }
         close(readyFD)

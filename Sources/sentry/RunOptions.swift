@@ -332,18 +332,9 @@ struct RunOptions: Equatable {
         // sentry makes only the host calls serving guests needs.
         // SENTRY_SELF_CONFINE=log logs what the filter would refuse to the
         // kernel's log instead (how its list was made).
-        let mode: SelfConfinement.Mode = noSelfConfine ? .off
-            : getenv("SENTRY_SELF_CONFINE").map { SelfConfinement.Mode(rawValue: String(cString: $0)) ?? .on } ?? .on
-        do { try sandbox.confine(mode, controlSocket: name != nil) { linuxAMD64.number(of: $0) } } catch {
-            fail("confining the sentry (seccomp): \(error.message); --no-self-confine runs without", .internalError)
-        }
+        Self.confine(sandbox, mode: Self.selfConfineMode(off: noSelfConfine), controlSocket: name != nil)
         #if DEBUG
-        // Test builds only: a forbidden host call after confinement, which must
-        // kill the sentry with SIGSYS (SelfConfinementTests).
-        if getenv("SENTRY_TEST_FORBIDDEN_SYSCALL") != nil {
-            let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
-            execv("/bin/true", argv)
-        }
+        Self.testForbiddenSyscall()
         #endif
         let status = kernel.run(task)
         // A live tracer's stream ends with the sandbox (after init's `+++ exited` line).
@@ -359,6 +350,31 @@ struct RunOptions: Equatable {
         Glibc.exit(status.shellStatus)
     }
 
+
+    /// The sentry's own filter: off with --no-self-confine, else as
+    /// SENTRY_SELF_CONFINE says (on, log, off), else on.
+    static func selfConfineMode(off: Bool) -> SelfConfinement.Mode {
+        off ? .off : getenv("SENTRY_SELF_CONFINE").map { SelfConfinement.Mode(rawValue: String(cString: $0)) ?? .on } ?? .on
+    }
+
+    /// Confines the sentry (run and restore alike) once its sandbox is
+    /// built; a filter the kernel refuses ends it before any guest runs.
+    static func confine(_ sandbox: Sandbox, mode: SelfConfinement.Mode, controlSocket: Bool) {
+        do { try sandbox.confine(mode, controlSocket: controlSocket) { linuxAMD64.number(of: $0) } } catch {
+            fail("confining the sentry (seccomp): \(error.message); --no-self-confine runs without", .internalError)
+        }
+    }
+
+    #if DEBUG
+    /// Test builds only: a forbidden host call after confinement, which must
+    /// kill the sentry with SIGSYS (SelfConfinementTests).
+    static func testForbiddenSyscall() {
+        if getenv("SENTRY_TEST_FORBIDDEN_SYSCALL") != nil {
+            let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+            execv("/bin/true", argv)
+        }
+    }
+    #endif
 
     /// Takes the sandbox's name and answers its control socket.
     static func claim(_ name: String, _ sandbox: Sandbox) -> ControlServer {

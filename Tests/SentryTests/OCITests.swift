@@ -156,6 +156,9 @@ import Testing
         let pid = (s["pid"] as? NSNumber)?.int32Value ?? 0
         #expect(pid > 0 && !Self.gone(pid))
         #expect((try? String(contentsOfFile: pidFile, encoding: .utf8)) == "\(pid)")
+        // The container's sentry confines itself before create returns, as `sentry run` does
+        // (vmexec is not confined on any command).
+        #expect(SelfConfinementTests.seccompLine(of: pid) == (platform.kind == .vmexec ? "Seccomp:\t0" : "Seccomp:\t2"), "\(platform)")
         // Held before its first instruction: nothing has run yet.
         usleep(100_000)
         #expect(!FileManager.default.fileExists(atPath: b.out + "/started"))
@@ -406,6 +409,10 @@ import Testing
         // No network namespace: the host's network, as runc.
         let host = try OCIConfig.parse(Data(#"{"ociVersion":"1.0.2","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"},"linux":{}}"#.utf8), bundle: "/b")
         #expect(host.sandbox.network == .host)
+        #expect(host.selfConfine == .on, "the sentry confines itself unless told otherwise")
+        let off = try OCIConfig.parse(Data(#"{"ociVersion":"1.0.2","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"},"annotations":{"dev.sentry.self-confine":"off"}}"#.utf8), bundle: "/b")
+        #expect(off.selfConfine == .off)
+        #expect(throws: OCIError.self) { try OCIConfig.parse(Data(#"{"ociVersion":"1.0.2","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"},"annotations":{"dev.sentry.self-confine":"maybe"}}"#.utf8), bundle: "/b") }
         #expect(throws: OCIError.self) { try OCIConfig.parse(Data(#"{"ociVersion":"1.0.2","root":{"path":"r"},"process":{"args":["a"],"cwd":"/","terminal":1}}"#.utf8), bundle: "/b") }
         #expect(throws: OCIError.self) { try OCIConfig.parse(Data(#"{"ociVersion":"0.9","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"}}"#.utf8), bundle: "/b") }
     }

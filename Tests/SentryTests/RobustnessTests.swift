@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Sentry
+@testable import sentry
 
 /// No guest can crash the sentry or change the host: guest-controlled
 /// numbers at the edges of their types (compared with Linux), a bounded run
@@ -99,6 +100,132 @@ import Testing
         #expect(r.status == 0 && r.stdout.contains("fuzz: done "), "status \(r.status)")
     }
 
+    /// A corrupt checkpoint image never crashes `sentry inspect` or `sentry
+    /// restore`: the values that once trapped (a memory run past 2^63 bytes,
+    /// an address space or fd table the image does not hold, a mapping that
+    /// ends before it starts) and a few more restore refuses (a file offset
+    /// that wraps, a break below its start) end in one line and status 78
+    /// (corrupt); then a dozen random mutants of images/fuzz/ckpt.
+    @Test func corruptCheckpointImages() throws {
+        guard let platform = CheckpointTests.available.first else { print("skipping: no platform checkpoints here"); return }
+        let s = try CheckpointTests.Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let bg = try #require(s.start("corrupt", platform: platform))
+        defer { bg.stop() }
+        #expect(s.checkpoint("corrupt").status == 0)
+        _ = bg.wait()
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: s.image + "/manifest.json"))) as! [String: Any]
+        func variant(_ name: String, _ change: (inout [String: Any]) -> Void) throws -> String {
+            let d = s.dir.appendingPathComponent(name).path
+            try FileManager.default.copyItem(atPath: s.image, toPath: d)
+            var m = manifest
+            change(&m)
+            try JSONSerialization.data(withJSONObject: m).write(to: URL(fileURLWithPath: d + "/manifest.json"))
+            return d
+        }
+        func editMM(_ m: inout [String: Any], _ change: (inout [String: Any]) -> Void) {
+            var mms = m["mms"] as! [[String: Any]]
+            change(&mms[0])
+            m["mms"] = mms
+        }
+        func editVMA(_ m: inout [String: Any], where pick: ([String: Any]) -> Bool, _ change: (inout [String: Any]) -> Void) {
+            editMM(&m) { mm in
+                var vmas = mm["vmas"] as! [[String: Any]]
+                let i = vmas.firstIndex(where: pick) ?? 0
+                change(&vmas[i])
+                mm["vmas"] = vmas
+            }
+        }
+        let huge = NSNumber(value: UInt64.max - 4095)
+        let cases: [(String, (inout [String: Any]) -> Void)] = [
+            ("hugeRun", { m in
+                var mem = m["memory"] as! [String: Any]
+                mem["allocated"] = [[NSNumber(value: 0), huge]]
+                m["memory"] = mem
+            }),
+            ("noSuchMM", { m in
+                var tasks = m["tasks"] as! [[String: Any]]
+                tasks[0]["mm"] = 99
+                tasks[0]["fdTable"] = 99
+                m["tasks"] = tasks
+            }),
+            ("backwardsVMA", { m in editVMA(&m, where: { _ in true }) { $0["end"] = NSNumber(value: 4096) } }),
+            ("wrappingFileOffset", { m in editVMA(&m, where: { $0["file"] != nil }) { $0["fileOffset"] = huge } }),
+            ("brkBelowStart", { m in editMM(&m) { mm in mm["brk"] = NSNumber(value: 4096) } }),
+        ]
+        for (name, change) in cases {
+            let d = try variant(name, change)
+            let i = Harness.run(Harness.sentry, ["inspect", d])
+            #expect(!Self.crashed(i) && i.status == 0, "inspect \(name): \(i)")
+            let r = s.restore(platform, image: d)
+            #expect(!Self.crashed(r), "restore \(name): \(r.stderr)")
+            #expect(r.status == 78 && r.stderr.split(separator: "\n").count == 1 && r.stdout.isEmpty, "restore \(name): \(r)")
+        }
+        var env = ProcessInfo.processInfo.environment
+        env["SENTRY"] = Harness.sentry
+        let fuzz = Harness.run("/usr/bin/env", ["python3", Harness.images.appendingPathComponent("fuzz/ckpt").path, "-p", platform, "-s", "3", "-k", "12"], env: env)
+        #expect(fuzz.status == 0 && fuzz.stdout.contains("mutants=12 inspect-crashes=0 restore-crashes=0 hangs=0"), "\(fuzz)")
+    }
+
+    /// config.json is the engine's, but a bundle may come from anywhere:
+    /// parsing a mutated one (numbers at the edges of their types, values of
+    /// the wrong type, keys deleted) answers an OCIError or a config, never
+    /// a trap. In-process: a trap here ends the test run.
+    @Test func mutatedOCIConfigsParseOrAreRefused() throws {
+        var base = OCICommand.defaultSpec(rootless: false)
+        var process = base["process"] as! [String: Any]
+        process["user"] = ["uid": 1000, "gid": 1000, "additionalGids": [5, 6], "umask": 18] as [String: Any]
+        process["oomScoreAdj"] = 100
+        process["consoleSize"] = ["height": 24, "width": 80]
+        process["rlimits"] = [["type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024], ["type": "RLIMIT_AS", "hard": NSNumber(value: UInt64.max), "soft": 1 << 30]]
+        base["process"] = process
+        var linux = base["linux"] as! [String: Any]
+        linux["resources"] = ["memory": ["limit": 1 << 28], "pids": ["limit": 100], "cpu": ["shares": 1024]] as [String: Any]
+        base["linux"] = linux
+        base["annotations"] = [OCIConfig.platformAnnotation: "ptrace", OCIConfig.selfConfineAnnotation: "on"]
+        var mounts = base["mounts"] as! [[String: Any]]
+        mounts.append(["destination": "/data", "type": "bind", "source": "/tmp", "options": ["rbind", "ro"]])
+        base["mounts"] = mounts
+        #expect((try? OCIConfig.parse(JSONSerialization.data(withJSONObject: base), bundle: "/b")) != nil, "the base config parses")
+
+        let edges: [Any] = [0, -1, 1, Int64.min, Int64.max, NSNumber(value: UInt64.max), NSNumber(value: UInt64(1) << 63), Int32.min, Int32.max,
+                            NSNumber(value: UInt32.max), 1e300, -1e300, 0.5, "", "x", "/", "../..", true, NSNull(), [Any](), [String: Any]()]
+        var rng = SplitMix(seed: 42)
+        func mutate(_ v: Any, depth: Int) -> Any {
+            if var o = v as? [String: Any], !o.isEmpty {
+                let k = o.keys.sorted()[Int(rng.next() % UInt64(o.count))]
+                switch rng.next() % 8 {
+                case 0: o.removeValue(forKey: k)
+                case 1: o[k] = edges[Int(rng.next() % UInt64(edges.count))]
+                default: o[k] = mutate(o[k]!, depth: depth + 1)
+                }
+                return o
+            }
+            if var a = v as? [Any], !a.isEmpty {
+                let i = Int(rng.next() % UInt64(a.count))
+                switch rng.next() % 6 {
+                case 0: a.remove(at: i)
+                case 1: a.append(a[i])
+                default: a[i] = mutate(a[i], depth: depth + 1)
+                }
+                return a
+            }
+            return edges[Int(rng.next() % UInt64(edges.count))]
+        }
+        var parsed = 0, refused = 0
+        for _ in 0..<3000 {
+            var doc: Any = base
+            for _ in 0..<(1 + rng.next() % 3) { doc = mutate(doc, depth: 0) }
+            // (JSONSerialization traps on what is not a JSON document: checked first.)
+            guard JSONSerialization.isValidJSONObject(doc), let data = try? JSONSerialization.data(withJSONObject: doc) else { continue }
+            do { _ = try OCIConfig.parse(data, bundle: "/b"); parsed += 1 } catch { refused += 1 }
+            if let p = (doc as? [String: Any])?["process"], JSONSerialization.isValidJSONObject(p), let pd = try? JSONSerialization.data(withJSONObject: p) {
+                _ = try? OCIConfig.process(pd)
+            }
+        }
+        #expect(parsed > 100 && refused > 100, "parsed \(parsed), refused \(refused)")
+    }
+
     /// images/elfcorpus/gen: every case ends with its documented status and
     /// one line from the sentry, or runs as a guest; a guest's execve of the
     /// same file answers an errno. Never exit 70, never a crash.
@@ -134,5 +261,18 @@ import Testing
             #expect(e.status != 70)
         }
         #expect(cases > 100)
+    }
+}
+
+/// A small seedable generator (splitmix64), so a failing mutant can be found again.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

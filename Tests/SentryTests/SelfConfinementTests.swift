@@ -52,6 +52,39 @@ import CSwitch
         #expect(off.status == 0 && off.stdout == "", "\(platform): \(off)")
     }
 
+    /// The Seccomp: line of a running sentry process.
+    static func seccompLine(of pid: pid_t) -> String? {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        return status.split(separator: "\n").first { $0.hasPrefix("Seccomp:") }.map { String($0) }
+    }
+
+    /// `sentry restore` confines itself as `sentry run` does, before the
+    /// restored guests run again: a counting guest checkpointed mid-run, then
+    /// restored on the same platform, named (its control socket under the
+    /// filter too), prints on and ends as it would have.
+    @Test(arguments: Harness.platforms.filter { $0.kind != .vmexec })
+    func aRestoredSandboxRunsUnderTheFilter(_ platform: Harness.TestPlatform) throws {
+        guard Harness.imagesBuilt else { return }
+        let s = try CheckpointTests.Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let steps = "300"
+        let bg = try #require(Background(["run"] + platform.arguments + ["--name", "cnf", s.guest, steps, CheckpointTests.sleepMS],
+                                         env: s.env, in: s.dir, tag: "run"))
+        defer { bg.stop() }
+        #expect(Background.poll(seconds: 60) { bg.stdout.split(separator: "\n").count >= 3 })
+        let c = s.checkpoint("cnf")
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0, "\(bg.stderr)")
+        let restored = try #require(Background(["restore", "--image", s.image, "--name", "cnfr"] + platform.arguments,
+                                               env: s.env, in: s.dir, tag: "restore"))
+        defer { restored.stop() }
+        // Confined before the first restored instruction: once it prints, the filter is on.
+        #expect(Background.poll(seconds: 60) { !restored.stdout.isEmpty || restored.wait(seconds: 0) != nil })
+        #expect(Self.seccompLine(of: restored.pid) == "Seccomp:\t2", "\(platform): \(restored.stderr)")
+        #expect(restored.wait() == 0, "\(platform): \(restored.stderr)")
+        #expect(restored.stdout.hasSuffix("usr1 1; child status 0\n"), "\(platform): \(restored.stdout)")
+    }
+
     /// The default action and what the filter allows per platform.
     @Test func rulesFollowThePlatform() {
         func has(_ rules: [sw_confine_rule], _ nr: Int32, arg0: UInt64? = nil) -> Bool {

@@ -165,6 +165,211 @@ static int init_handles(uint64_t sig) { return sig != SIGKILL && sig != SIGSTOP 
 
 static const long safe_calls[] = { 39, 102, 104, 107, 108, 110, 63, 186, 24 };
 
+// Structured calls for the newer surfaces, whose interesting paths random
+// words rarely reach: their arguments are well-formed structs in the valid
+// pages with pool values in some fields. Each returns the number to call
+// with a[] filled, or -1 after making the call itself.
+static uint64_t scratch_at(size_t off) { return (uint64_t)page + off; }   // inside the valid pages
+static uint64_t some_sock_addr(uint64_t *len) {
+    // sockaddr_un (a name in /tmp or abstract), sockaddr_in/in6 on loopback, netlink.
+    char *p = page + 2048;
+    memset(p, 0, 128);
+    switch (below(5)) {
+    case 0: *(uint16_t *)p = 1; strcpy(p + 2, below(2) ? "/tmp/fuzz/s" : "/scratch/s"); *len = 2 + 12; break;
+    case 1: *(uint16_t *)p = 1; p[2] = 0; memcpy(p + 3, "fz", 2); *len = 5 + below(3); break;
+    case 2: *(uint16_t *)p = 2; *(uint16_t *)(p + 2) = (uint16_t)(0x9a1f + below(4)); *(uint32_t *)(p + 4) = below(2) ? 0x0100007f : 0; *len = 16; break;
+    case 3: *(uint16_t *)p = 10; *(uint16_t *)(p + 2) = (uint16_t)(0x9a1f + below(4)); p[23] = (char)below(2); *len = 28; break;
+    default: *(uint16_t *)p = 16; *len = 12; break;
+    }
+    if (below(8) == 0) *len = pool_value();
+    return (uint64_t)p;
+}
+static uint64_t some_iovec(int n) {
+    // iovecs at page+1024 over the valid pages (sometimes past them).
+    uint64_t *v = (uint64_t *)(page + 1024);
+    for (int i = 0; i < n; i++) { v[2 * i] = below(6) ? scratch_at(below(2048)) : pool_pointer(); v[2 * i + 1] = below(6) ? below(512) : pool_value(); }
+    return (uint64_t)v;
+}
+static uint64_t some_msghdr(void) {
+    // struct msghdr at page+1536: a name, iovecs, and a control message
+    // (SCM_RIGHTS of a few fds, SCM_CREDENTIALS, or junk).
+    uint64_t alen = 0;
+    uint64_t *m = (uint64_t *)(page + 1536);
+    m[0] = below(3) ? 0 : some_sock_addr(&alen); m[1] = alen;
+    m[2] = some_iovec(4); m[3] = below(8) ? below(5) : pool_value();
+    uint32_t *c = (uint32_t *)(page + 2560);
+    switch (below(4)) {
+    case 0: m[4] = 0; m[5] = 0; break;
+    case 1: *(uint64_t *)c = 16 + 4 * below(5); c[2] = 1; c[3] = 1; for (int i = 0; i < 4; i++) c[4 + i] = (uint32_t)below(12); m[4] = (uint64_t)c; m[5] = 40; break;
+    case 2: *(uint64_t *)c = 28; c[2] = 1; c[3] = 2; c[4] = (uint32_t)raw(39, 0, 0, 0, 0, 0, 0); c[5] = (uint32_t)below(2); c[6] = 0; m[4] = (uint64_t)c; m[5] = 32; break;
+    default: *(uint64_t *)c = pool_value(); c[2] = (uint32_t)pool_value(); c[3] = (uint32_t)pool_value(); m[4] = (uint64_t)c; m[5] = pool_value() & 0xfff; break;
+    }
+    m[6] = 0;
+    return (uint64_t)m;
+}
+static uint64_t some_bpf(void) {
+    // A short classic BPF program: loads from seccomp_data, ALU, jumps,
+    // scratch memory, ending in a RET of ALLOW, ERRNO, TRAP, LOG, USER_NOTIF,
+    // KILL or a random action; sometimes random instructions instead.
+    static const uint16_t codes[] = { 0x20, 0x00, 0x01, 0x02, 0x03, 0x04, 0x14, 0x24, 0x34, 0x54, 0x44, 0x64, 0x74, 0x84, 0x0c,
+                                      0x15, 0x25, 0x35, 0x45, 0x1d, 0x05, 0x07, 0x87, 0x60, 0x61, 0x80, 0x28, 0x94 };
+    // Mostly actions the child survives (ALLOW, ERRNO, LOG); now and then TRAP,
+    // USER_NOTIF, KILL_PROCESS, KILL_THREAD or TRACE.
+    static const uint32_t rets[] = { 0x7fff0000, 0x00050000 | 1, 0x7ffc0000, 0x7fff0000, 0x00050000 | 38, 0x7ffc0000,
+                                     0x00030000, 0x7fc00000, 0x80000000, 0, 0x7ff00000 };
+    int n = 1 + (int)below(12);
+    uint8_t *p = (uint8_t *)(page + 3072);
+    for (int i = 0; i < n; i++) {
+        uint16_t code = below(10) ? codes[below(sizeof codes / sizeof codes[0])] : (uint16_t)rnd();
+        uint8_t jt = (uint8_t)below(n - i), jf = (uint8_t)below(n - i);
+        uint32_t k = below(3) ? (uint32_t)below(64) & ~3u : (uint32_t)pool_value();
+        if (i == n - 1) { code = below(8) ? 0x06 : 0x16; k = rets[below(16) ? below(6) : below(sizeof rets / sizeof rets[0])]; if (below(4) == 0) k ^= (uint32_t)below(65536); }
+        memcpy(p + 8 * i, &code, 2); p[8 * i + 2] = jt; p[8 * i + 3] = jf; memcpy(p + 8 * i + 4, &k, 4);
+    }
+    uint64_t *prog = (uint64_t *)(page + 3000);
+    prog[0] = below(10) ? (uint64_t)n : pool_value() & 0xffff;
+    prog[1] = below(10) ? (uint64_t)p : pool_pointer();
+    return (uint64_t)prog;
+}
+
+static long structured(uint64_t *a) {
+    uint64_t alen = 0;
+    pid_t me = (pid_t)raw(39, 0, 0, 0, 0, 0, 0);
+    switch (below(16)) {
+    case 0: {   // futex_waitv: an array of waiters on words in the valid pages
+        uint64_t *w = (uint64_t *)(page + 512);
+        int n = below(8) ? (int)below(6) : (int)below(200);
+        for (int i = 0; i < n && i < 20; i++) {
+            w[3 * i] = below(2) ? 0 : pool_value();
+            w[3 * i + 1] = below(6) ? scratch_at(4 * below(64)) : pool_pointer();
+            w[3 * i + 2] = below(6) ? (2 | (below(2) ? 128 : 0)) : pool_value();
+        }
+        uint64_t *ts = (uint64_t *)(page + 480);
+        ts[0] = below(8) ? 0 : pool_value(); ts[1] = below(8) ? below(1000000) : pool_value();   // absolute: long past
+        a[0] = (uint64_t)w; a[1] = (uint64_t)n; a[2] = below(8) ? 0 : pool_value(); a[3] = below(16) ? (uint64_t)ts : pool_arg(); a[4] = below(2) ? 1 : below(12);
+        return 449;
+    }
+    case 1: {   // PI futexes on a word holding 0, our tid, another's, waiters or owner-died bits
+        static const uint64_t ops[] = { 6, 7, 8, 11, 12, 13 };
+        uint32_t *f = (uint32_t *)(page + 256);
+        // Owners: none, ourselves, a tid that does not exist, init (waits until the child's timeout), junk.
+        uint32_t vals[] = { 0, (uint32_t)me, (uint32_t)me | 0x80000000u, (uint32_t)me | 0x40000000u, 0x3ffff000u, 0xc0000001u, (uint32_t)pool_value(), 1 };
+        f[0] = vals[below(16) ? below(7) : 7]; f[1] = vals[below(7)];
+        a[0] = below(8) ? (uint64_t)f : pool_pointer(); a[1] = ops[below(6)] | (below(2) ? 128 : 0) | (below(4) ? 0 : 256);
+        uint64_t *ts = (uint64_t *)(page + 480);
+        ts[0] = below(8) ? 0 : pool_value(); ts[1] = below(8) ? below(1000000) : pool_value();
+        a[2] = below(3) ? below(3) : pool_value(); a[3] = below(8) ? (uint64_t)ts : below(2) ? 0 : pool_value();
+        a[4] = below(2) ? (uint64_t)(f + 1) : pool_pointer(); a[5] = below(2) ? f[1] : pool_value();
+        return 202;
+    }
+    case 2: {   // rseq: an aligned area, sometimes a critical section descriptor in it
+        uint32_t *r = (uint32_t *)(page + 64 * below(8));
+        uint64_t *cs = (uint64_t *)(page + 2944);
+        cs[0] = below(6) ? 0 : pool_value(); cs[1] = below(2) ? pool_pointer() : 0x400000 + below(0x1000);
+        cs[2] = below(2) ? below(4096) : pool_value(); cs[3] = below(2) ? cs[1] + below(8192) : pool_value();
+        r[0] = 0; r[1] = (uint32_t)-1; *(uint64_t *)(r + 2) = below(2) ? (uint64_t)cs : 0; r[4] = below(8) ? 0 : (uint32_t)pool_value();
+        a[0] = below(8) ? (uint64_t)r : pool_pointer(); a[1] = below(6) ? 32 : pool_value(); a[2] = below(3) ? 0 : below(3) ? 1 : pool_value();
+        a[3] = below(2) ? 0x53053053 : pool_value();
+        return 334;
+    }
+    case 3: {   // mq_open with attributes
+        static const char *names[] = { "/fq", "/fq2", "fq", "/", "/a/b", "" };
+        char *n = page + 2816;
+        strcpy(n, names[below(6)]);
+        int64_t *attr = (int64_t *)(page + 2880);
+        attr[0] = 0; attr[1] = (int64_t)(below(4) ? 1 + below(16) : pool_value()); attr[2] = (int64_t)(below(4) ? 1 + below(8192) : pool_value()); attr[3] = 0;
+        a[0] = below(8) ? (uint64_t)n : pool_pointer(); a[1] = below(2) ? (0100 | 2 | (below(2) ? 04000 : 0)) : pool_value();
+        a[2] = below(2) ? 0600 : pool_value(); a[3] = below(3) ? (uint64_t)attr : below(2) ? 0 : pool_pointer();
+        return 240;
+    }
+    case 4: {   // mq_timedsend / mq_timedreceive / mq_notify / mq_getsetattr on a likely fd
+        uint64_t *ts = (uint64_t *)(page + 480);
+        ts[0] = below(4) ? 0 : pool_value(); ts[1] = below(4) ? below(1000000) : pool_value();
+        a[0] = 3 + below(12);
+        switch (below(4)) {
+        case 0: a[1] = scratch_at(below(1024)); a[2] = below(4) ? below(8192) : pool_value(); a[3] = below(32768); a[4] = below(8) ? (uint64_t)ts : 0; return 242;
+        case 1: a[1] = scratch_at(below(1024)); a[2] = below(4) ? 8192 + below(8192) : pool_value(); a[3] = below(2) ? scratch_at(1000) : 0; a[4] = below(8) ? (uint64_t)ts : 0; return 243;
+        case 2: {
+            int32_t *ev = (int32_t *)(page + 2880);
+            *(uint64_t *)ev = pool_value(); ev[2] = (int32_t)below(40); ev[3] = (int32_t)below(4);
+            a[1] = below(4) ? (uint64_t)ev : pool_arg(); return 244;
+        }
+        default: a[1] = below(2) ? scratch_at(2880) : 0; a[2] = below(2) ? scratch_at(2944) : 0; return 245;
+        }
+    }
+    case 5: {   // seccomp: a filter (or other operations), with flags
+        static const uint64_t flags[] = { 0, 1, 2, 4, 8, 16, 32, 1 | 8, 8 | 32, 1 | 16 };
+        a[0] = below(3) ? below(4) : 1; a[1] = below(8) ? flags[below(10)] : pool_value(); a[2] = some_bpf();
+        if (a[0] == 2) { *(uint32_t *)(page + 2880) = (uint32_t)pool_value(); a[2] = scratch_at(2880); }
+        return 317;
+    }
+    case 6:     // prctl(PR_SET_SYSCALL_USER_DISPATCH): a range and a selector byte
+        // Mostly a selector saying ALLOW (the child goes on); BLOCK or junk ends it at its next call.
+        *(uint8_t *)(page + 2900) = (uint8_t)(below(8) ? 0 : below(3));
+        a[0] = 59; a[1] = below(3) ? 0 : below(4) ? 1 : below(3); a[2] = below(2) ? (uint64_t)page : pool_value(); a[3] = below(2) ? below(1 << 20) : pool_value();
+        a[4] = below(8) ? scratch_at(2900) : pool_pointer(); a[5] = 0;
+        return 157;
+    case 7: {   // other prctls with plausible options
+        static const uint64_t opts[] = { 1, 2, 3, 4, 15, 16, 22, 23, 24, 36, 37, 38, 39, 40, 41, 47, 53, 57, 59, 65, 66, 1499557217 };
+        a[0] = opts[below(sizeof opts / sizeof opts[0])]; a[1] = below(3) ? below(4) : pool_arg(); a[2] = pool_arg(); a[3] = below(2) ? 0 : pool_arg(); a[4] = below(2) ? 0 : pool_arg();
+        return 157;
+    }
+    case 8: {   // process_vm_readv/writev on ourselves, iovecs both sides
+        a[0] = below(8) ? (uint64_t)me : pool_value(); a[1] = some_iovec(4); a[2] = below(6) ? below(5) : pool_value();
+        a[3] = scratch_at(1024 + 64 * 2); a[4] = below(6) ? below(3) : pool_value(); a[5] = below(8) ? 0 : pool_value();
+        return below(2) ? 310 : 311;
+    }
+    case 9:     // kcmp against ourselves or our parent
+        a[0] = below(6) ? (uint64_t)me : pool_value(); a[1] = below(2) ? (uint64_t)me : (uint64_t)raw(110, 0, 0, 0, 0, 0, 0);
+        a[2] = below(8) ? below(8) : pool_value(); a[3] = below(4) ? below(12) : pool_value(); a[4] = below(4) ? below(12) : pool_arg();
+        return 312;
+    case 10: {  // socket / socketpair with real families and types
+        static const uint64_t fam[] = { 1, 2, 10, 16 };
+        static const uint64_t typ[] = { 1, 2, 5, 3, 1 | 04000, 2 | 02000000 };
+        a[0] = below(8) ? fam[below(4)] : pool_value(); a[1] = below(8) ? typ[below(6)] : pool_value(); a[2] = below(4) ? 0 : pool_value();
+        a[3] = scratch_at(2700);
+        return below(3) ? 41 : 53;
+    }
+    case 11:    // bind / connect / sendto with real addresses
+        a[0] = 3 + below(14); a[1] = some_sock_addr(&alen); a[2] = alen;
+        switch (below(3)) {
+        case 0: return 49;
+        case 1: return 42;
+        default: a[4] = a[1]; a[5] = a[2]; a[1] = scratch_at(below(2048)); a[2] = below(512); a[3] = below(2) ? 0 : pool_value() & 0x4fff; return 44;
+        }
+    case 12:    // sendmsg / recvmsg with control messages
+        // MSG_DONTWAIT mostly: a blocked child only waits for its timeout.
+        a[0] = 3 + below(14); a[1] = some_msghdr(); a[2] = (below(8) ? 0x40 : 0) | (below(2) ? 0 : pool_value() & 0x4fff);
+        return below(2) ? 46 : 47;
+    case 13: {  // setsockopt / getsockopt at real levels
+        static const uint64_t lv[] = { 1, 0, 6, 17, 41, 270 };
+        *(int32_t *)(page + 2900) = (int32_t)pool_value(); *(uint32_t *)(page + 2904) = (uint32_t)(below(4) ? 4 : pool_value());
+        a[0] = 3 + below(14); a[1] = lv[below(6)]; a[2] = below(70); a[3] = scratch_at(2900); a[4] = below(2) ? (below(2) ? 4 : below(64)) : scratch_at(2904);
+        return below(2) ? 54 : 55;
+    }
+    case 14:    // listen / accept4 / shutdown / sendmmsg / recvmmsg
+        a[0] = 3 + below(14);
+        switch (below(5)) {
+        case 0: a[1] = pool_value() & 0xff; return 50;
+        case 1: a[1] = scratch_at(2048); *(uint32_t *)(page + 2200) = 128; a[2] = below(2) ? scratch_at(2200) : 0; a[3] = below(2) ? 04000 : pool_value(); return 288;
+        case 2: a[1] = below(4); return 48;
+        default: {
+            uint64_t *mm = (uint64_t *)(page + 1800);
+            for (int i = 0; i < 2; i++) { memcpy(mm + 8 * i, (void *)some_msghdr(), 56); mm[8 * i + 7] = 0; }
+            a[1] = (uint64_t)mm; a[2] = below(4) ? below(3) : pool_value(); a[3] = below(2) ? 0x40 : pool_value() & 0x4fff; a[4] = 0;
+            return below(2) ? 307 : 299;
+        }
+        }
+    default: {  // clone3 with a sized struct (made safe in one_call)
+        uint64_t *ca = (uint64_t *)page;
+        ca[0] = below(2) ? 0 : pool_value(); ca[1] = below(2) ? 0 : scratch_at(2000); ca[2] = below(2) ? 0 : scratch_at(2008);
+        ca[3] = below(2) ? 0 : scratch_at(2016); ca[4] = below(2) ? SIGCHLD : pool_value(); ca[7] = below(2) ? 0 : pool_value();
+        ca[8] = below(2) ? 0 : scratch_at(2100); ca[9] = below(2) ? 0 : below(4); ca[10] = below(2) ? 0 : pool_value();
+        return 435;
+    }
+    }
+}
+
 static void one_call(int me) {
     long nr;
     uint64_t a[6];
@@ -173,6 +378,8 @@ static void one_call(int me) {
     else if (below(400) == 0) nr = (long)pool_value();
     else nr = below(460);
     for (int i = 0; i < 6; i++) a[i] = pool_arg();
+    // One call in six targets a newer surface with well-formed structs.
+    if (!safe_mode && below(6) == 0) nr = structured(a);
     if (nr >= 0 && nr < MAXNR) sh->seen[nr] = 1;
     sh->calls[me]++;
     volatile uint64_t *rec = sh->last[me][tslot];

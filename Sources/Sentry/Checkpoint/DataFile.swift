@@ -124,6 +124,9 @@ final class DataFileReader {
 
     func read(_ run: StoredRun, what: String) throws(CheckpointError) -> [UInt8] {
         guard run.length <= 1 << 32 else { throw .corrupt("\(what): a run of \(run.length) bytes") }
+        // Checked before the buffer is made: a corrupt run costs no allocation.
+        let (end, o) = run.store.addingReportingOverflow(run.compressed ?? run.length)
+        guard !o, end <= size else { throw .truncated("\(what): bytes beyond the end of \(path)") }
         var out = [UInt8](repeating: 0, count: Int(run.length))
         if run.length == 0 {
             guard run.checksum == sw_checksum64(nil, 0) else { throw .corrupt("\(what): checksum mismatch") }

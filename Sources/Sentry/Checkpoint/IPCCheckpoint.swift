@@ -54,7 +54,7 @@ extension IPCNamespace {
         var segments: [ShmSegment] = []
         for s in image.shm {
             guard s.size >= IPC.SHMMIN, s.size <= IPC.SHMMAX, let len = GuestAddress(s.size).pageUp?.rawValue,
-                  UInt64(s.memory.count) == len else { throw .corrupt("System V segment \(s.id)") }
+                  s.memory.upperBound - s.memory.lowerBound == len else { throw .corrupt("System V segment \(s.id)") }
             let at = try place(s.memory)
             let segment: ShmSegment
             do { segment = try ShmSegment(restoring: Self.perm(s.perm), size: s.size, memory: memory, memOffset: at, creator: s.creatorPID) }

@@ -208,11 +208,15 @@ struct ImageReader {
         let memory = kernel.memory
         var last: UInt64 = 0
         for r in manifest.memory.allocated {
-            guard r.lowerBound >= last, r.count > 0, r.lowerBound % GuestAddress.pageSize == 0,
+            // Sizes as differences: a Range<UInt64>'s count is an Int, which a corrupt run past 2^63 bytes would trap.
+            let size = r.upperBound - r.lowerBound
+            guard r.lowerBound >= last, size > 0, r.lowerBound % GuestAddress.pageSize == 0,
                   r.upperBound % GuestAddress.pageSize == 0 else { throw .corrupt("the memory runs are not sorted page runs") }
+            // A run backs mappings of one address space at most: no larger than one.
+            guard size <= kernel.layout.top.rawValue else { throw .corrupt("a memory run of \(size) bytes") }
             last = r.upperBound
             let to: UInt64
-            do { to = try memory.allocate(UInt64(r.count)) } catch { throw .restoreFailed("memory for the image (\(r.count) bytes): \(error.message)") }
+            do { to = try memory.allocate(size) } catch { throw .restoreFailed("memory for the image (\(size) bytes): \(error.message)") }
             placed.append((r, to))
         }
         for run in manifest.memory.runs {
@@ -222,10 +226,11 @@ struct ImageReader {
             try pages.read(run, into: memory.pointer(to), what: "pages at memory offset \(run.offset)")
         }
         for s in manifest.memory.shares {
-            guard s.extra > 0, s.extra < 1 << 20, let to = translate(s.range.lowerBound, UInt64(s.range.count)) else {
+            let size = s.range.upperBound - s.range.lowerBound
+            guard s.extra > 0, s.extra < 1 << 20, let to = translate(s.range.lowerBound, size) else {
                 throw .corrupt("shared memory run at \(s.range.lowerBound)")
             }
-            for _ in 0..<s.extra { memory.retain(to, UInt64(s.range.count)) }
+            for _ in 0..<s.extra { memory.retain(to, size) }
         }
     }
 
@@ -273,7 +278,7 @@ struct ImageReader {
         // System V objects; segments before the mappings that attach them.
         let segments = try m.sysv.map { (image) throws(CheckpointError) -> [ShmSegment] in
             try kernel.ipc.restore(image) { (r) throws(CheckpointError) -> UInt64 in
-                guard let at = translate(r.lowerBound, UInt64(r.count)) else { throw .corrupt("a System V segment's memory") }
+                guard let at = translate(r.lowerBound, r.upperBound - r.lowerBound) else { throw .corrupt("a System V segment's memory") }
                 return at
             }
         } ?? []
@@ -523,6 +528,13 @@ struct ImageReader {
                 throw .corrupt("a mapping at 0x\(String(v.start, radix: 16))-0x\(String(v.end, radix: 16)) (the address space ends at 0x\(String(kernel.layout.top.rawValue, radix: 16)))")
             }
             previousEnd = v.end
+            // A file mapping's offset as mmap takes it: page-aligned, its end within off_t (file_mmap_ok).
+            if let offset = v.fileOffset {
+                let (fileEnd, o) = offset.addingReportingOverflow(v.end - v.start)
+                guard offset % GuestAddress.pageSize == 0, !o, fileEnd <= UInt64(Int64.max) else {
+                    throw .corrupt("the mapping at 0x\(String(v.start, radix: 16)) has file offset \(offset)")
+                }
+            }
             guard let memOffset = translate(v.memOffset, v.end - v.start) else {
                 throw .corrupt("the mapping at 0x\(String(v.start, radix: 16)) names memory the image does not hold")
             }
@@ -555,6 +567,9 @@ struct ImageReader {
             vma.policy = try v.policy?.policy()
             vmas.append(vma)
         }
+        guard image.brkStart <= image.brk, image.brk <= kernel.layout.top.rawValue else {
+            throw .corrupt("a program break at 0x\(String(image.brk, radix: 16)) from 0x\(String(image.brkStart, radix: 16))")
+        }
         mm.restore(vmas: vmas, brkStart: GuestAddress(image.brkStart), brk: GuestAddress(image.brk))
         return mm
     }
@@ -579,7 +594,9 @@ struct ImageReader {
             let acc = fcntl(fd, F_GETFL) & (O_ACCMODE | O_APPEND | O_NONBLOCK)
             return HostFile(stdio: fd, flags: OpenFlags(rawValue: acc), name: Kernel.stdioName(n), number: n)
         case .pipe:
-            guard let i = f.pipe, pipes.indices.contains(i), let w = f.writer else { throw .corrupt("a pipe end") }
+            // A pipe's read end is O_RDONLY, its write end O_WRONLY, as pipe2 made them.
+            guard let i = f.pipe, pipes.indices.contains(i), let w = f.writer,
+                  f.flags & O_ACCMODE == (w ? O_WRONLY : O_RDONLY) else { throw .corrupt("a pipe end") }
             return PipeEnd(pipes[i], writer: w, flags: flags)
         case .epoll:
             return EpollFile(flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))

@@ -261,7 +261,8 @@ public final class Kernel: @unchecked Sendable {
 
     static func stdioName(_ n: Int32) -> String {
         var buf = [CChar](repeating: 0, count: 4096)
-        let r = readlink("/proc/self/fd/\(n)", &buf, 4095)
+        // readlinkat, which the sentry's own filter allows: an OCI exec names its stdio once confined.
+        let r = readlinkat(AT_FDCWD, "/proc/self/fd/\(n)", &buf, 4095)
         return r > 0 ? String(rawBytes: buf[0..<r].map { UInt8(bitPattern: $0) }) : "/dev/fd/\(n)"
     }
 

@@ -46,10 +46,15 @@ final class OOMKiller: @unchecked Sendable {
             guard let victim = chooseVictim(kernel) else { usleep(10_000); continue }
             kernel.locked { kernel.killGroupLocked(victim, .signaled(.SIGKILL, coreDumped: false)) }
             kernel.oomKills.add(1, ordering: .relaxed)
-            // Wait for the victim to let go of its memory (its tasks gone),
-            // or for a second, before choosing again.
-            let deadline = Deadline.after(1_000_000_000)
-            while kernel.locked({ !victim.tasks.isEmpty && kernel.initStatus == nil }), deadline.remaining > 0 {
+            // Wait for the victim to let go of its memory before choosing
+            // again: a dying process is no candidate (its exit status is set),
+            // so choosing early takes the next largest, often init, while the
+            // victim's pages are still there. Its last task leaves the group
+            // before it releases the mm; the group is a zombie only after that.
+            // A loaded host can take seconds to end a task; 10 s bounds a
+            // victim that never goes.
+            let deadline = Deadline.after(10_000_000_000)
+            while kernel.locked({ !victim.zombie && kernel.initStatus == nil }), deadline.remaining > 0 {
                 usleep(1_000)
             }
         }

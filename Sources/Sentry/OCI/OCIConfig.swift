@@ -24,6 +24,8 @@ public struct OCIConfig: Sendable {
     /// dev.sentry.strace, dev.sentry.strace-output.
     public var strace = false
     public var straceOutput: String?
+    /// dev.sentry.self-confine: the sentry's own seccomp filter (on, log, off).
+    public var selfConfine: SelfConfinement.Mode = .on
     /// What was accepted without effect, and why: the runtime logs them as warnings.
     public var notes: [String] = []
 
@@ -34,6 +36,7 @@ public struct OCIConfig: Sendable {
     public static let straceAnnotation = "dev.sentry.strace"
     public static let straceOutputAnnotation = "dev.sentry.strace-output"
     public static let networkAnnotation = "dev.sentry.network"
+    public static let selfConfineAnnotation = "dev.sentry.self-confine"
 
     /// Linux's capability names, by number (uapi linux/capability.h, up to CAP_CHECKPOINT_RESTORE).
     public static let capabilityNames = [
@@ -163,8 +166,11 @@ public struct OCIConfig: Sendable {
             case Self.networkAnnotation:
                 guard let mode = NetworkMode(rawValue: v) else { throw OCIError("annotation \(k)=\(v): choose none or host") }
                 sandbox.network = mode
+            case Self.selfConfineAnnotation:
+                guard let mode = SelfConfinement.Mode(rawValue: v) else { throw OCIError("annotation \(k)=\(v): choose on, log or off") }
+                selfConfine = mode
             default:
-                throw OCIError("annotation \(k): not an option of the sentry (\(Self.platformAnnotation), \(Self.systrapTrapAnnotation), \(Self.straceAnnotation), \(Self.straceOutputAnnotation), \(Self.networkAnnotation))")
+                throw OCIError("annotation \(k): not an option of the sentry (\(Self.platformAnnotation), \(Self.systrapTrapAnnotation), \(Self.straceAnnotation), \(Self.straceOutputAnnotation), \(Self.networkAnnotation), \(Self.selfConfineAnnotation))")
             }
         }
     }

@@ -144,9 +144,13 @@ public final class Sandbox: Sendable {
     /// its first guest loaded. vmexec is left unconfined: its filter was
     /// never measured (the platform runs only in the patched kernel's VM).
     /// `controlSocket`: the sandbox is named and answers `sentry list/kill/checkpoint` on a socket.
-    public func confine(_ mode: SelfConfinement.Mode, controlSocket: Bool = false, number: (String) -> Int?) throws(Errno) {
+    /// `serviceSocket`: the sentry accepts and answers on a listening socket
+    /// it opened before (an OCI container's exec socket): the socket calls only.
+    public func confine(_ mode: SelfConfinement.Mode, controlSocket: Bool = false, serviceSocket: Bool = false,
+                        number: (String) -> Int?) throws(Errno) {
         guard platformKind != .vmexec else { return }
-        try SelfConfinement.install(mode, platform: platformKind, seccompTrap: seccompTrap, hostSockets: hostSockets, control: controlSocket,
+        try SelfConfinement.install(mode, platform: platformKind, seccompTrap: seccompTrap, hostSockets: hostSockets || serviceSocket,
+                                    control: controlSocket,
                                     stubImageFD: stubImageFD, number: number)
     }
 
