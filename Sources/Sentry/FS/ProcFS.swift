@@ -17,6 +17,8 @@ public struct ProcStatus: Sendable {
     public var ttyNumber: UInt32 = 0, ttyForeground: Int32 = -1
     /// Times the thread slept in the sentry (voluntary context switches).
     public var voluntarySwitches: UInt64 = 0
+    /// The tracer's tgid (0: not traced).
+    public var tracerPID: Int32 = 0
     public init() {}
 }
 
