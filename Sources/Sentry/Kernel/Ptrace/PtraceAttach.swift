@@ -89,7 +89,10 @@ extension Task {
             if link.options & PtraceABI.PTRACE_O_EXITKILL != 0 {
                 kernel.killGroupLocked(t.group, .signaled(.SIGKILL, coreDumped: false))
             }
-            link.resume = PtraceLink.Resume(kind: .detach, signal: 0)
+            // __ptrace_detach keeps exit_code: a signal-delivery-stop goes on with its own signal.
+            var keep: Int32 = 0
+            if case .signalDelivery = link.stop { keep = link.exitCode }
+            link.resume = PtraceLink.Resume(kind: .detach, signal: keep)
             t.unlinkTracerLocked()
             if t.group.stopped { t.groupStopPending = false }
         }
