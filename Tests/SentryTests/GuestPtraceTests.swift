@@ -8,7 +8,8 @@ import Testing
 /// GETREGS/SETREGS changing an argument and a result, a skipped call,
 /// putreg's checks, PEEK/POKE of data and struct user, FPU state and
 /// regsets, fork/vfork/exec events, the SUD config get/set, seccomp's
-/// RET_TRACE, SEIZE/INTERRUPT/LISTEN with a group-stop, and DETACH.
+/// RET_TRACE, SEIZE/INTERRUPT/LISTEN with a group-stop, DETACH, and
+/// SINGLESTEP through glibc's raise() and its syscalls (the same addresses natively).
 /// The host kernel (6.18) answers as 6.1 does for what it prints: the one
 /// difference found (6.18 makes a PTRACE_EVENT_EXIT stop for a SIGKILL, 6.1
 /// none) is left out of the program.

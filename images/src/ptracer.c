@@ -412,6 +412,27 @@ static void section_seize(void) {
     describe("child", wait_stop(c));
 }
 
+/* PTRACE_SINGLESTEP: one instruction at a time (static and not PIE: the
+ * addresses are the same natively), across the syscalls raise() makes. */
+static void section_step(void) {
+    printf("== singlestep\n");
+    pid_t c = traced_child();
+    if (c == 0) { syscall(SYS_getpid); _exit(0); }
+    describe("child", wait_stop(c));
+    for (int i = 0; i < 60; i++) {
+        if (pt(PTRACE_SINGLESTEP, c, 0, 0) != 0) { printf("singlestep: %s\n", strerror(errno)); break; }
+        int st = wait_stop(c);
+        if (!WIFSTOPPED(st)) { describe("child", st); return; }
+        struct user_regs_struct regs;
+        siginfo_t si;
+        pt(PTRACE_GETREGS, c, 0, &regs);
+        pt(PTRACE_GETSIGINFO, c, 0, &si);
+        printf("step %d: sig=%d code=%d rip=%#llx tf=%d\n", i, WSTOPSIG(st), si.si_code, regs.rip, (int)(regs.eflags >> 8) & 1);
+    }
+    pt(PTRACE_CONT, c, 0, 0);
+    describe("child", wait_stop(c));
+}
+
 /* Detach: the tracee runs on untraced, and its real parent reaps it. */
 static void section_detach(void) {
     printf("== detach\n");
@@ -446,5 +467,6 @@ int main(int argc, char **argv) {
     section_seccomp();
     section_seize();
     section_detach();
+    section_step();
     return 0;
 }

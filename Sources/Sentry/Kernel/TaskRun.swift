@@ -31,8 +31,12 @@ extension Task {
                 continue
             }
             kernel.locked { inGuest = false }
+            // A PTRACE_SINGLESTEP ends at the first trap back: a stepped syscall
+            // is reported after it returns (user_single_step_report).
+            let steppedSyscall = traced.load(ordering: .acquiring) && endStep(at: trap)
             switch trap {
             case .syscall:
+                defer { if steppedSyscall { stepTrapAfterSyscall() } }
                 switch kernel.dispatch(self) {
                 case .value(let v):
                     regs.returnValue = UInt64(bitPattern: v)

@@ -57,4 +57,8 @@ public enum PtraceABI {
     public static let taskSizeMax: UInt64 = (1 << 47) - 4096
     /// The trap a syscall stop reports with PTRACE_O_TRACESYSGOOD.
     public static let sysgoodBit: Int32 = 0x80
+    /// X86_EFLAGS_TF: the trap flag single-stepping sets.
+    public static let trapFlag: UInt64 = 0x100
+    /// si_code of the SIGTRAP after a stepped syscall (user_single_step_report).
+    public static let TRAP_BRKPT: Int32 = 1
 }

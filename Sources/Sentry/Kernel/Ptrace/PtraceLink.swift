@@ -37,6 +37,11 @@ final class PtraceLink: @unchecked Sendable {
     var exitReport: ExitStatus?
     /// u_debugreg as POKEUSR left it (no breakpoint is ever armed).
     var debugRegisters = [UInt64](repeating: 0, count: 8)
+    /// TIF_FORCED_TF: PTRACE_SINGLESTEP set the trap flag (the tracee had
+    /// not): hidden from the tracer's reads, cleared after the step.
+    var forcedTrapFlag = false
+    /// A step is under way: the next trap back from guest code ends it.
+    var stepping = false
 
     enum SyscallMode { case none, trace, emulate }
     enum Stop { case syscallEntry, syscallExit, event(Int32), signalDelivery, groupStop }

@@ -116,12 +116,30 @@ extension Task {
             let mode: PtraceLink.SyscallMode = request == P.PTRACE_SYSCALL ? .trace : request == P.PTRACE_SYSEMU ? .emulate : .none
             kernel.locked {
                 link.syscallMode = mode
+                // user_disable_single_step: a trap flag the tracer set goes.
+                if link.forcedTrapFlag { target.regs.raw.eflags &= ~P.trapFlag; link.forcedTrapFlag = false }
+                link.stepping = false
                 link.resume = PtraceLink.Resume(kind: .cont, signal: Int32(data))
                 target.waker.wake()
             }
             return 0
-        case P.PTRACE_SINGLESTEP, P.PTRACE_SYSEMU_SINGLESTEP:
-            // No platform here steps one guest instruction for the sentry (see README).
+        case P.PTRACE_SINGLESTEP:
+            // user_enable_single_step: the trap flag in the guest's rflags; the
+            // CPU's debug trap after one instruction comes back as a SIGTRAP fault.
+            guard data <= 64 else { throw .EIO }
+            kernel.locked {
+                link.syscallMode = .none
+                if target.regs.raw.eflags & P.trapFlag == 0 {
+                    target.regs.raw.eflags |= P.trapFlag
+                    link.forcedTrapFlag = true
+                }
+                link.stepping = true
+                link.resume = PtraceLink.Resume(kind: .singlestep, signal: Int32(data))
+                target.waker.wake()
+            }
+            return 0
+        case P.PTRACE_SYSEMU_SINGLESTEP:
+            // Not done (README: known gaps).
             throw .EIO
         case P.PTRACE_KILL:
             kernel.locked { kernel.killGroupLocked(target.group, .signaled(.SIGKILL, coreDumped: false)) }
@@ -131,6 +149,7 @@ extension Task {
             kernel.locked {
                 link.resume = PtraceLink.Resume(kind: .detach, signal: Int32(data))
                 link.syscallMode = .none
+                if link.forcedTrapFlag { target.regs.raw.eflags &= ~P.trapFlag; link.forcedTrapFlag = false }
                 target.unlinkTracerLocked()
                 // A task of a stopped process goes back to the group-stop (untraced, it waits there).
                 target.groupStopPending = false
@@ -165,14 +184,16 @@ extension Task {
 
     /// getreg for the word at `offset` of user_regs_struct: segment
     /// selectors read as 16 bits, everything else as stored.
-    static func getReg(_ r: Registers, _ offset: Int) -> UInt64 {
+    static func getReg(_ r: Registers, _ offset: Int, forcedTF: Bool = false) -> UInt64 {
         var raw = r.raw
         let v = withUnsafeBytes(of: &raw) { $0.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
+        // get_flags: a trap flag the tracer's step set is not shown.
+        if offset == UserRegs.eflags && forcedTF { return v & ~PtraceABI.trapFlag }
         return UserRegs.segments.contains(offset) ? v & 0xffff : v
     }
 
     /// putreg: arch/x86/kernel/ptrace.c's checks for the word at `offset`.
-    static func putReg(_ r: inout Registers, _ offset: Int, _ value: UInt64) throws(Errno) {
+    static func putReg(_ r: inout Registers, _ offset: Int, _ value: UInt64, forcedTF: inout Bool) throws(Errno) {
         var v = value
         if UserRegs.segments.contains(offset) {
             v &= 0xffff
@@ -184,7 +205,10 @@ extension Task {
                 if v != getReg(r, offset) { throw .EIO }
             }
         } else if offset == UserRegs.eflags {
-            v = (r.raw.eflags & ~PtraceABI.flagMask) | (value & PtraceABI.flagMask)
+            // set_flags: a TF in the value is the tracee's own; without one, a forced TF stays.
+            var w = value
+            if w & PtraceABI.trapFlag != 0 { forcedTF = false } else if forcedTF { w |= PtraceABI.trapFlag }
+            v = (r.raw.eflags & ~PtraceABI.flagMask) | (w & PtraceABI.flagMask)
         } else if offset == UserRegs.fsBase || offset == UserRegs.gsBase {
             if value >= PtraceABI.taskSizeMax { throw .EIO }
         }
@@ -194,8 +218,9 @@ extension Task {
     }
 
     static func userRegs(_ t: Task) -> [UInt8] {
+        let forced = t.kernel.locked { t.ptrace?.forcedTrapFlag ?? false }
         var b = [UInt8](repeating: 0, count: PtraceABI.userRegsSize)
-        for i in 0..<27 { b.store(getReg(t.regs, i * 8), at: i * 8) }
+        for i in 0..<27 { b.store(getReg(t.regs, i * 8, forcedTF: forced), at: i * 8) }
         return b
     }
 
@@ -203,15 +228,19 @@ extension Task {
     /// the first refused one (those before it stay written).
     static func setUserRegs(_ t: Task, _ bytes: [UInt8]) throws(Errno) {
         var r = t.regs
-        defer { t.regs = r }
+        var forced = t.kernel.locked { t.ptrace?.forcedTrapFlag ?? false }
+        defer {
+            t.regs = r
+            t.kernel.locked { t.ptrace?.forcedTrapFlag = forced }
+        }
         for i in 0..<(bytes.count / 8) {
             let w = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) }
-            try putReg(&r, i * 8, w)
+            try putReg(&r, i * 8, w, forcedTF: &forced)
         }
     }
 
     private func peekUser(_ t: Task, _ link: PtraceLink, _ offset: Int) -> UInt64 {
-        if offset < PtraceABI.userRegsSize { return Self.getReg(t.regs, offset) }
+        if offset < PtraceABI.userRegsSize { return Self.getReg(t.regs, offset, forcedTF: kernel.locked { link.forcedTrapFlag }) }
         let dr = offset - PtraceABI.userDebugRegs
         if dr >= 0 && dr < 64 { return kernel.locked { link.debugRegisters[dr / 8] } }
         return 0
@@ -222,7 +251,12 @@ extension Task {
     /// enabled (dr7 other than 0: no platform here gives the sentry hardware
     /// breakpoints in guest code); other offsets of struct user are EIO.
     private func pokeUser(_ t: Task, _ link: PtraceLink, _ offset: Int, _ value: UInt64) throws(Errno) {
-        if offset < PtraceABI.userRegsSize { return try Self.putReg(&t.regs, offset, value) }
+        if offset < PtraceABI.userRegsSize {
+            var forced = kernel.locked { link.forcedTrapFlag }
+            try Self.putReg(&t.regs, offset, value, forcedTF: &forced)
+            kernel.locked { link.forcedTrapFlag = forced }
+            return
+        }
         let dr = offset - PtraceABI.userDebugRegs
         guard dr >= 0 && dr < 64 else { throw .EIO }
         let n = dr / 8

@@ -207,3 +207,27 @@ extension Kernel {
         g.childEvents.notify()
     }
 }
+
+extension Task {
+    /// The first trap after a PTRACE_SINGLESTEP: the trap flag the tracer
+    /// set is cleared. Returns whether the step ran into a syscall (its
+    /// SIGTRAP comes once the call is done).
+    func endStep(at trap: Trap) -> Bool {
+        kernel.locked {
+            guard let link = ptrace, link.stepping else { return false }
+            // A kick is no step: the instruction has not run yet.
+            if case .interrupted = trap { return false }
+            link.stepping = false
+            if link.forcedTrapFlag { regs.raw.eflags &= ~PtraceABI.trapFlag; link.forcedTrapFlag = false }
+            if case .syscall = trap { return true }
+            return false
+        }
+    }
+
+    /// user_single_step_report: SIGTRAP (TRAP_BRKPT, the address of the next instruction).
+    func stepTrapAfterSyscall() {
+        var info = SignalInfo(.SIGTRAP, code: PtraceABI.TRAP_BRKPT)
+        info.address = regs.ip
+        force(info)
+    }
+}
