@@ -22,7 +22,8 @@ fi
 rm -rf src && mkdir src
 tar -C src --strip-components=1 -xf strace_*.orig.tar.xz
 cd src
-./configure --enable-mpers=no --disable-gcc-Werror LDFLAGS=-static >configure.log 2>&1 || { tail -30 configure.log; exit 1; }
+# The bundled uapi headers: Debian's newer linux-libc-dev renamed a field strace 6.1 prints.
+./configure --enable-mpers=no --enable-bundled=yes --disable-gcc-Werror LDFLAGS=-static >configure.log 2>&1 || { tail -30 configure.log; exit 1; }
 make -j"$(nproc)" >make.log 2>&1 || { tail -30 make.log; exit 1; }
 mkdir -p "$here/bin"
 cp src/strace "$out"
