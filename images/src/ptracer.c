@@ -412,6 +412,52 @@ static void section_seize(void) {
     describe("child", wait_stop(c));
 }
 
+/* process_vm_readv/writev on a child, and /proc/PID/status's TracerPid. */
+static void section_vm(void) {
+    printf("== process_vm and TracerPid\n");
+    int ready[2];
+    if (pipe(ready) != 0) return;
+    pid_t c = traced_child();
+    if (c == 0) {
+        char line[256], buf[4096];
+        FILE *f = fopen("/proc/self/status", "r");
+        long tracer = -1;
+        while (f && fgets(line, sizeof line, f)) sscanf(line, "TracerPid: %ld", &tracer);
+        if (f) fclose(f);
+        printf("child: TracerPid is the parent: %d\n", tracer == getppid());
+        (void)buf;
+        write(ready[1], "x", 1);
+        for (;;) pause();
+    }
+    describe("child", wait_stop(c));
+    pt(PTRACE_CONT, c, 0, 0);
+    char x;
+    read(ready[0], &x, 1);
+    long got = 0, put = 0x5566;
+    struct iovec local = { &got, sizeof got }, remote = { (void *)&cell, sizeof cell };
+    long n = process_vm_readv(c, &local, 1, &remote, 1, 0);
+    printf("process_vm_readv: n=%ld value=%#lx\n", n, got);
+    local.iov_base = &put;
+    n = process_vm_writev(c, &local, 1, &remote, 1, 0);
+    local.iov_base = &got;
+    got = 0;
+    process_vm_readv(c, &local, 1, &remote, 1, 0);
+    printf("process_vm_writev: n=%ld then %#lx\n", n, got);
+    expect_errno("process_vm_readv flags", process_vm_readv(c, &local, 1, &remote, 1, 1), EINVAL);
+    struct iovec bad = { (void *)8, 8 };
+    expect_errno("process_vm_readv unmapped", process_vm_readv(c, &local, 1, &bad, 1, 0), EFAULT);
+    /* A remote range that runs into an unmapped page: what comes before it. */
+    char two[2 * 4096];
+    struct iovec lbig = { two, sizeof two };
+    struct iovec rpart[2] = { { (void *)&cell, 8 }, { (void *)8, 8 } };
+    printf("process_vm_readv partial: n=%ld\n", process_vm_readv(c, &lbig, 1, rpart, 2, 0));
+    kill(c, SIGKILL);
+    int st;
+    while (waitpid(c, &st, __WALL) == c && !WIFSIGNALED(st)) {}
+    describe("child", st);
+    close(ready[0]); close(ready[1]);
+}
+
 /* PTRACE_SINGLESTEP: one instruction at a time (static and not PIE: the
  * addresses are the same natively), across the syscalls raise() makes. */
 static void section_step(void) {
@@ -467,6 +513,7 @@ int main(int argc, char **argv) {
     section_seccomp();
     section_seize();
     section_detach();
+    section_vm();
     section_step();
     return 0;
 }
