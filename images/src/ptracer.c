@@ -414,7 +414,7 @@ static void section_seize(void) {
 
 /* process_vm_readv/writev on a child, and /proc/PID/status's TracerPid. */
 static void section_vm(void) {
-    printf("== process_vm and TracerPid\n");
+    printf("== process_vm, /proc/PID/mem and TracerPid\n");
     int ready[2];
     if (pipe(ready) != 0) return;
     pid_t c = traced_child();
@@ -451,6 +451,24 @@ static void section_vm(void) {
     struct iovec lbig = { two, sizeof two };
     struct iovec rpart[2] = { { (void *)&cell, 8 }, { (void *)8, 8 } };
     printf("process_vm_readv partial: n=%ld\n", process_vm_readv(c, &lbig, 1, rpart, 2, 0));
+    /* /proc/PID/mem: offsets are addresses. */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/mem", c);
+    int mfd = open(path, O_RDWR);
+    long word = 0, seven = 0x77;
+    printf("/proc/PID/mem open: %s\n", mfd >= 0 ? "ok" : strerror(errno));
+    ssize_t got_n = pread(mfd, &word, 8, (off_t)(uintptr_t)&cell);
+    printf("pread: n=%zd value=%#lx\n", got_n, word);
+    printf("pwrite: n=%zd\n", pwrite(mfd, &seven, 8, (off_t)(uintptr_t)&cell));
+    pread(mfd, &word, 8, (off_t)(uintptr_t)&cell);
+    printf("then: %#lx\n", word);
+    expect_errno("pread at 8", pread(mfd, &word, 8, 8), EIO);
+    expect_errno("lseek SEEK_END", lseek(mfd, 0, SEEK_END), EINVAL);
+    printf("lseek SEEK_SET: matches=%d\n", lseek(mfd, (off_t)(uintptr_t)&cell, SEEK_SET) == (off_t)(uintptr_t)&cell);
+    word = 0;
+    got_n = read(mfd, &word, 8);
+    printf("read: n=%zd value=%#lx\n", got_n, word);
+    close(mfd);
     kill(c, SIGKILL);
     int st;
     while (waitpid(c, &st, __WALL) == c && !WIFSIGNALED(st)) {}
@@ -500,6 +518,10 @@ int main(int argc, char **argv) {
         if (c == 0) {
             long r = pt(PTRACE_ATTACH, getppid(), 0, 0);
             printf("attach to parent: %s\n", r == 0 ? "ok" : strerror(errno));
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%d/mem", getppid());
+            int fd = open(path, O_RDONLY);
+            printf("parent's /proc/PID/mem: %s\n", fd >= 0 ? "ok" : strerror(errno));
             _exit(0);
         }
         int st;
