@@ -114,16 +114,17 @@ extension Task {
         link.stop = nil
         if tid == group.pid { group.parentNotifyDeferred = true }
         traced.store(false, ordering: .releasing)
-        if let g = Optional(link.tracer.group) {
-            var info = SignalInfo(.SIGCHLD, code: SignalInfo.CLD_EXITED)
-            info.pid = tid
-            switch status {
-            case .exited(let c): info.status = c
-            case .signaled(let s, let core): info.code = core ? SignalInfo.CLD_DUMPED : SignalInfo.CLD_KILLED; info.status = s.rawValue
-            }
-            kernel.sendLocked(info, to: g)
-            g.childEvents.notify()
+        // do_notify_parent towards the tracer: SIGCHLD with the death, its wait woken.
+        let g = link.tracer.group
+        var info = SignalInfo(.SIGCHLD, code: SignalInfo.CLD_EXITED)
+        info.pid = tid
+        info.uid = attributes.withLock { $0.credentials.uid }
+        switch status {
+        case .exited(let c): info.status = c
+        case .signaled(let s, let core): info.code = core ? SignalInfo.CLD_DUMPED : SignalInfo.CLD_KILLED; info.status = s.rawValue
         }
+        kernel.sendLocked(info, to: g)
+        g.childEvents.notify()
     }
 }
 
