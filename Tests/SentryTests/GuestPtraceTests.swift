@@ -40,6 +40,21 @@ import Testing
         #expect(boxed == native)
     }
 
+    /// gdb inside the sandbox: a breakpoint in text (POKETEXT or a
+    /// /proc/PID/mem write with FOLL_FORCE), the stop, a backtrace, a
+    /// variable, and on to the end, as gdb prints it natively.
+    @Test(arguments: Harness.platforms)
+    func gdbStopsAtABreakpointAsNatively(_ platform: Harness.TestPlatform) {
+        let gdb = "/usr/bin/gdb"
+        guard FileManager.default.isExecutableFile(atPath: gdb) else { print("skipping: no \(gdb)"); return }
+        let args = ["-batch", "-nx", "-ex", "break twice", "-ex", "run", "-ex", "bt", "-ex", "print x", "-ex", "continue", Harness.image("gdbtarget")]
+        func canonical(_ s: String) -> String { s.replacing(/process \d+/, with: "process N") }
+        let native = Harness.run(gdb, args)
+        guard native.stdout.contains("Breakpoint 1, twice") else { print("skipping: gdb does not run natively here: \(native.stderr.prefix(300))"); return }
+        let boxed = Harness.sandboxed(platform, gdb, args)
+        #expect(canonical(boxed.stdout) == canonical(native.stdout), "gdb on \(platform.rawValue): \(boxed.stderr.suffix(400))")
+    }
+
     /// Yama scope 1 in the sandbox: without CAP_SYS_PTRACE a guest attaches
     /// to its descendants only (the host here has no Yama: natively the
     /// attach to the parent succeeds, so this is the sandbox's own rule).

@@ -23,7 +23,7 @@ final class ProcMemNode: Inode, @unchecked Sendable {
         guard let task = v as? Task else { throw .ESRCH }
         // mm_access(PTRACE_MODE_ATTACH_FSCREDS): EACCES for a process the opener may not trace.
         if let opener = ctx.process as? Task, !opener.mayAttach(task) { throw .EACCES }
-        let f = ProcMemFile(mm: task.mm, path: location.path, flags: flags)
+        let f = ProcMemFile(mm: task.mm, task: task, path: location.path, flags: flags)
         f.location = location
         return f
     }
@@ -32,12 +32,15 @@ final class ProcMemNode: Inode, @unchecked Sendable {
 /// Sendable: the position behind its Mutex; the memory manager locks itself.
 final class ProcMemFile: FileDescription, @unchecked Sendable {
     let mm: MemoryManager
+    /// The process's thread it was opened for: a debugger that traces it
+    /// writes its text (FOLL_FORCE) while it is stopped.
+    weak var task: Task?
     let path: String
     /// f_pos: an address (FMODE_UNSIGNED_OFFSET: any 64-bit value).
     private let position = Mutex<UInt64>(0)
 
-    init(mm: MemoryManager, path: String, flags: OpenFlags) {
-        self.mm = mm; self.path = path
+    init(mm: MemoryManager, task: Task, path: String, flags: OpenFlags) {
+        self.mm = mm; self.task = task; self.path = path
         super.init(flags: flags)
     }
 
@@ -76,7 +79,9 @@ final class ProcMemFile: FileDescription, @unchecked Sendable {
         var addr = UInt64(bitPattern: offset), total = 0
         for b in bufs where b.count > 0 {
             let (_, over) = addr.addingReportingOverflow(UInt64(b.count))
-            let n = over ? 0 : mm.copyOutPrefix([GuestRange(GuestAddress(addr), b.count)], b)
+            var n = over ? 0 : mm.copyOutPrefix([GuestRange(GuestAddress(addr), b.count)], b)
+            if n < b.count && !over, let t = task, t.mm === mm, let writer = Task.current,
+               writer.forceWriteStopped(t, GuestAddress(addr + UInt64(n)), Array(b[n...])) { n = b.count }
             total += n
             addr &+= UInt64(n)
             if n < b.count { break }

@@ -40,6 +40,11 @@ final class PtraceLink: @unchecked Sendable {
     /// TIF_FORCED_TF: PTRACE_SINGLESTEP set the trap flag (the tracee had
     /// not): hidden from the tracer's reads, cleared after the step.
     var forcedTrapFlag = false
+    /// Work the tracer needs done on the tracee's own thread while it is
+    /// stopped (what changes its address space's host mirror), and whether
+    /// it is done.
+    var work: (@Sendable (Task) -> Void)?
+    var workDone = false
     /// A step is under way: the next trap back from guest code ends it.
     var stepping = false
 

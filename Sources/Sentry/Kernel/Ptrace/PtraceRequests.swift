@@ -1,5 +1,6 @@
 import CSwitch
 import Glibc
+import Synchronization
 
 /// ptrace(2)'s requests on a stopped tracee (kernel/ptrace.c ptrace_request,
 /// arch/x86/kernel/ptrace.c arch_ptrace): memory, registers (with
@@ -36,7 +37,10 @@ extension Task {
             try mm.write(GuestAddress(data), word)
             return 0
         case P.PTRACE_POKETEXT, P.PTRACE_POKEDATA:
-            guard (try? target.mm.write(GuestAddress(addr), data)) != nil else { throw .EIO }
+            if (try? target.mm.write(GuestAddress(addr), data)) != nil { return 0 }
+            // FOLL_FORCE: text the guest cannot write takes a breakpoint all the
+            // same, its sharing broken on the tracee's own thread (its mirror changes).
+            guard forceWriteStopped(target, GuestAddress(addr), withUnsafeBytes(of: data) { Array($0) }) else { throw .EIO }
             return 0
         case P.PTRACE_PEEKUSR:
             guard addr & 7 == 0, addr < UInt64(P.userSize) else { throw .EIO }
@@ -172,6 +176,16 @@ extension Task {
         default:
             throw .EIO
         }
+    }
+
+    /// FOLL_FORCE's write by the tracer of `t`, stopped: what `t` cannot
+    /// write but could (a breakpoint in text) is written on its own thread,
+    /// which alone may change its mirror. False for any other writer.
+    func forceWriteStopped(_ t: Task, _ addr: GuestAddress, _ bytes: [UInt8]) -> Bool {
+        guard let link = kernel.locked({ t.ptrace }), link.tracer === self else { return false }
+        let ok = Mutex(false)
+        return onStoppedTracee(t, link) { tracee in ok.withLock { $0 = (try? tracee.mm.forceWrite(addr, bytes)) != nil } }
+            && ok.withLock { $0 }
     }
 
     /// PTRACE_O_SUSPEND_SECCOMP: CAP_SYS_ADMIN, and a tracer not itself under seccomp.

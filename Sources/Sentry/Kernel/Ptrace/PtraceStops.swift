@@ -61,7 +61,15 @@ extension Task {
         guard let link = entered else { return nil }
         while true {
             _ = try? block(on: [], interruptible: false) { () throws(Errno) in
-                kernel.locked { link.resume != nil || ptrace !== link || (link.listening && (link.trapStopPending || !group.stopped)) }
+                kernel.locked {
+                    link.resume != nil || ptrace !== link || link.work != nil || (link.listening && (link.trapStopPending || !group.stopped))
+                }
+            }
+            // The tracer's work for this thread (still stopped): done, then back to waiting.
+            if let work = kernel.locked({ () -> (@Sendable (Task) -> Void)? in defer { link.work = nil }; return link.work }) {
+                work(self)
+                kernel.locked { link.workDone = true; link.tracer.waker.wake() }
+                continue
             }
             // PTRACE_LISTEN: the group-stop ended (or an INTERRUPT came): a new
             // PTRACE_EVENT_STOP trap, still stopped (ptrace_trap_notify).
@@ -189,6 +197,26 @@ extension Task {
         let sig = kernel.locked { group.stopped ? group.stopSignal.rawValue : Signal.SIGTRAP.rawValue }
         let code = sig | (PtraceABI.PTRACE_EVENT_STOP << 8)
         ptraceStop(.groupStop, exitCode: code, siginfo: trapInfo(signo: sig, code: code), why: SignalInfo.CLD_STOPPED)
+    }
+}
+
+extension Task {
+    /// Runs `body` on the stopped tracee's own thread and waits for it (the
+    /// platform lets only a task's thread change its address space). False
+    /// when the tracee left its stop or died first.
+    func onStoppedTracee(_ t: Task, _ link: PtraceLink, _ body: @escaping @Sendable (Task) -> Void) -> Bool {
+        let posted: Bool = kernel.locked {
+            guard t.ptrace === link, link.stop != nil, link.resume == nil, link.work == nil else { return false }
+            link.work = body
+            link.workDone = false
+            t.waker.wake()
+            return true
+        }
+        guard posted else { return false }
+        _ = try? block(on: [], interruptible: false) { () throws(Errno) in
+            kernel.locked { link.workDone || t.ptrace !== link || t.killed || t.group.exitStatus != nil }
+        }
+        return kernel.locked { defer { link.workDone = false; link.work = nil }; return link.workDone }
     }
 }
 
