@@ -79,9 +79,15 @@ final class ProcMemFile: FileDescription, @unchecked Sendable {
         var addr = UInt64(bitPattern: offset), total = 0
         for b in bufs where b.count > 0 {
             let (_, over) = addr.addingReportingOverflow(UInt64(b.count))
-            var n = over ? 0 : mm.copyOutPrefix([GuestRange(GuestAddress(addr), b.count)], b)
-            if n < b.count && !over, let t = task, t.mm === mm, let writer = Task.current,
-               writer.forceWriteStopped(t, GuestAddress(addr + UInt64(n)), Array(b[n...])) { n = b.count }
+            // The tracer of the stopped process writes on its thread (copy-on-write
+            // breaks there, FOLL_FORCE reaches text); anyone else directly.
+            if !over, let t = task, t.mm === mm, let writer = Task.current,
+               writer.forceWriteStopped(t, GuestAddress(addr), Array(b)) {
+                total += b.count
+                addr &+= UInt64(b.count)
+                continue
+            }
+            let n = over ? 0 : mm.copyOutPrefix([GuestRange(GuestAddress(addr), b.count)], b)
             total += n
             addr &+= UInt64(n)
             if n < b.count { break }

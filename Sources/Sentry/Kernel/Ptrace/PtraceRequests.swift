@@ -37,9 +37,9 @@ extension Task {
             try mm.write(GuestAddress(data), word)
             return 0
         case P.PTRACE_POKETEXT, P.PTRACE_POKEDATA:
-            if (try? target.mm.write(GuestAddress(addr), data)) != nil { return 0 }
-            // FOLL_FORCE: text the guest cannot write takes a breakpoint all the
-            // same, its sharing broken on the tracee's own thread (its mirror changes).
+            // On the tracee's own thread: a write may break copy-on-write, which
+            // changes its mirror; FOLL_FORCE: text the guest cannot write takes a
+            // breakpoint all the same.
             guard forceWriteStopped(target, GuestAddress(addr), withUnsafeBytes(of: data) { Array($0) }) else { throw .EIO }
             return 0
         case P.PTRACE_PEEKUSR:
