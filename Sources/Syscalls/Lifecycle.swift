@@ -90,7 +90,9 @@ enum Lifecycle {
 
     static func execve(_ t: Task, _ a: SyscallArguments) throws(Errno) -> SyscallOutcome {
         let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(0))
+        let formerTID = t.tid
         try t.execve(path: path, from: start, argv: try stringArray(t, a.address(1)), envp: try stringArray(t, a.address(2)))
+        t.ptraceExecEvent(formerTID: formerTID)
         return .replacedRegisters
     }
 
@@ -123,8 +125,10 @@ enum Lifecycle {
                   try t.kernel.vfs.resolve(path, from: start, followLast: false, t).inode.kind == .symlink {
             throw .ELOOP
         }
+        let formerTID = t.tid
         try t.execve(path: path, from: start, argv: try stringArray(t, a.address(2)), envp: try stringArray(t, a.address(3)),
                      filename: filename, place: place, pathInaccessible: inaccessible)
+        t.ptraceExecEvent(formerTID: formerTID)
         return .replacedRegisters
     }
 

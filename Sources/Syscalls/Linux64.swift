@@ -64,6 +64,7 @@ public let linuxAMD64: SyscallTable = {
         58:  Syscall("vfork", Lifecycle.vfork, []),
         59:  Syscall("execve", control: Lifecycle.execve, [.path, .stringArray, .envArray]),
         60:  Syscall("exit", control: Lifecycle.exit, [.int32], .noReturn),
+        101: Syscall("ptrace", Ptrace.ptrace, [.named([0: "PTRACE_TRACEME", 1: "PTRACE_PEEKTEXT", 2: "PTRACE_PEEKDATA", 3: "PTRACE_PEEKUSER", 4: "PTRACE_POKETEXT", 5: "PTRACE_POKEDATA", 6: "PTRACE_POKEUSER", 7: "PTRACE_CONT", 8: "PTRACE_KILL", 9: "PTRACE_SINGLESTEP", 12: "PTRACE_GETREGS", 13: "PTRACE_SETREGS", 14: "PTRACE_GETFPREGS", 15: "PTRACE_SETFPREGS", 16: "PTRACE_ATTACH", 17: "PTRACE_DETACH", 24: "PTRACE_SYSCALL", 31: "PTRACE_SYSEMU", 32: "PTRACE_SYSEMU_SINGLESTEP", 0x4200: "PTRACE_SETOPTIONS", 0x4201: "PTRACE_GETEVENTMSG", 0x4202: "PTRACE_GETSIGINFO", 0x4203: "PTRACE_SETSIGINFO", 0x4204: "PTRACE_GETREGSET", 0x4205: "PTRACE_SETREGSET", 0x4206: "PTRACE_SEIZE", 0x4207: "PTRACE_INTERRUPT", 0x4208: "PTRACE_LISTEN", 0x4209: "PTRACE_PEEKSIGINFO", 0x420a: "PTRACE_GETSIGMASK", 0x420b: "PTRACE_SETSIGMASK", 0x420e: "PTRACE_GET_SYSCALL_INFO", 0x4210: "PTRACE_SET_SYSCALL_USER_DISPATCH_CONFIG", 0x4211: "PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG"]), .int32, .address, .address]),
         61:  Syscall("wait4", Lifecycle.wait4, [.int32, .waitStatusOut, .waitOptions, .rusageOut]),
         62:  Syscall("kill", Signals.kill, [.int32, .signal]),
         63:  Syscall("uname", Process.uname, [.utsnameOut]),
@@ -226,6 +227,8 @@ public let linuxAMD64: SyscallTable = {
         324: Syscall("membarrier", Membarrier.membarrier, [.int32, .uint, .int32],
                      note: "every barrier is the host's MEMBARRIER_CMD_GLOBAL; the RSEQ commands abort no critical section"),
         312: Syscall("kcmp", Process.kcmp, [.int32, .int32, .int32, .uint, .uint]),
+        310: Syscall("process_vm_readv", Ptrace.processVMReadv, [.int32, .address, .uint, .address, .uint, .uint]),
+        311: Syscall("process_vm_writev", Ptrace.processVMWritev, [.int32, .address, .uint, .address, .uint, .uint]),
         // The machine (MachineCalls.swift): no I/O ports, no LDT segments.
         154: Syscall("modify_ldt", MachineCalls.modifyLDT, [.int32, .address, .uint],
                      note: "reads an empty LDT; installing segments answers ENOSYS"),

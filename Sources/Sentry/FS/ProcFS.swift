@@ -17,6 +17,8 @@ public struct ProcStatus: Sendable {
     public var ttyNumber: UInt32 = 0, ttyForeground: Int32 = -1
     /// Times the thread slept in the sentry (voluntary context switches).
     public var voluntarySwitches: UInt64 = 0
+    /// The tracer's tgid (0: not traced).
+    public var tracerPID: Int32 = 0
     public init() {}
 }
 
@@ -127,7 +129,7 @@ enum ProcFS {
     static func processDir(_ pid: Int32, tid: Int32?, _ vfs: VFS) -> Inode {
         let base = tid.map { "/proc/\(pid)/task/\($0)" } ?? "/proc/\(pid)"
         return dir(base, list: { _ in
-            pidFiles.map { DirEntry($0, .regular) } + pidLinks.map { DirEntry($0, .symlink) }
+            (pidFiles + ["mem"]).map { DirEntry($0, .regular) } + pidLinks.map { DirEntry($0, .symlink) }
                 + ["fd", "fdinfo", "map_files", "ns"].map { DirEntry($0, .directory) } + (tid == nil ? [DirEntry("task", .directory)] : [])
         }, child: { name, ctx throws(Errno) in
             let path = base + "/" + name
@@ -148,6 +150,7 @@ enum ProcFS {
             case "fdinfo": return fdDir(pid, tid, path, info: true)
             case "map_files": return mapFilesDir(pid, tid, path, vfs)
             case "ns": return nsDir(path)
+            case "mem": return ProcMemNode(path: path, device: device) { ctx throws(Errno) in try view(pid, tid, ctx) }
             case "task" where tid == nil:
                 return dir(path, list: { ctx in ctx.sandbox.threadIDs(of: pid).map { DirEntry(String($0), .directory) } },
                            child: { n, ctx throws(Errno) in

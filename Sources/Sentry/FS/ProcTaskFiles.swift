@@ -118,7 +118,7 @@ extension ProcFS {
     static func statusText(_ v: ProcessView, reader: ProcessView?) -> String {
         let st = v.procStatus
         let s = state(v, st, reader: reader)
-        let stateName: String = ["R": "R (running)", "S": "S (sleeping)", "T": "T (stopped)", "Z": "Z (zombie)"][s] ?? "S (sleeping)"
+        let stateName: String = ["R": "R (running)", "S": "S (sleeping)", "T": "T (stopped)", "t": "t (tracing stop)", "Z": "Z (zombie)"][s] ?? "S (sleeping)"
         let attrs = v.taskAttributes, c = attrs.credentials
         let um = String(v.umask, radix: 8).leftPadded(4, "0")
         let fdSize = v.fds.capacity
@@ -130,7 +130,7 @@ extension ProcFS {
         Ngid:\t0
         Pid:\t\(v.tid)
         PPid:\t\(st.ppid)
-        TracerPid:\t0
+        TracerPid:\t\(st.tracerPID)
         Uid:\t\(c.uid)\t\(c.euid)\t\(c.suid)\t\(c.fsuid)
         Gid:\t\(c.gid)\t\(c.egid)\t\(c.sgid)\t\(c.fsgid)
         FDSize:\t\(fdSize)

@@ -89,6 +89,13 @@ extension Task {
         if a.stack != 0 { childRegs.raw.rsp = a.stack }
         if has(CloneArgs.CLONE_SETTLS) { childRegs.raw.fs_base = a.tls }
 
+        // kernel_clone: which PTRACE_EVENT_* this clone is, if the tracer asked for it.
+        let traceEvent: Int32? = {
+            guard !has(CloneArgs.CLONE_UNTRACED) else { return nil }
+            let e = has(CloneArgs.CLONE_VFORK) ? PtraceABI.PTRACE_EVENT_VFORK
+                : a.exitSignal != Signal.SIGCHLD.rawValue ? PtraceABI.PTRACE_EVENT_CLONE : PtraceABI.PTRACE_EVENT_FORK
+            return ptraceWants(e) ? e : nil
+        }()
         let childResult: Result<Task, Errno> = kernel.locked {
             if killed || group.exitStatus != nil { return .failure(.EINTR) }
             // The pids cgroup's pids.max: every task counts, a zombie until reaped.
@@ -128,6 +135,12 @@ extension Task {
             // A new stack for a sibling sharing the mm: the alternate stack is not inherited.
             if !has(CloneArgs.CLONE_VM) || has(CloneArgs.CLONE_VFORK) { t.altStack = altStack }
             if !has(CloneArgs.CLONE_VM) { t.rseq = rseq }   // rseq_fork
+            // ptrace_init_task: traced from birth, stopping first (SIGSTOP, or a
+            // PTRACE_EVENT_STOP trap when seized).
+            if let link = ptrace, link.exitReport == nil, traceEvent != nil || has(CloneArgs.CLONE_PTRACE) {
+                let childLink = t.linkTracerLocked(link.tracer, seized: link.seized, options: link.options)
+                if link.seized { childLink.trapStopPending = true } else { t.pending.enqueue(SignalInfo(.SIGSTOP, code: SignalInfo.SI_USER)) }
+            }
             g.tasks.append(t)
             kernel.tasks[tid] = t
             return .success(t)
@@ -194,10 +207,12 @@ extension Task {
         let vfork = has(CloneArgs.CLONE_VFORK) ? WaitQueue() : nil
         child.vforkDone = vfork
         start.go()
+        if let traceEvent { ptraceEvent(traceEvent, message: UInt64(UInt32(bitPattern: child.tid))) }
 
         if let vfork {
             // The parent sleeps until the child execs or exits (killable only).
             _ = try? block(on: [vfork], interruptible: false) { () throws(Errno) in kernel.locked { child.vforkReleased } }
+            ptraceEvent(PtraceABI.PTRACE_EVENT_VFORK_DONE, message: UInt64(UInt32(bitPattern: child.tid)))
         }
         return child.tid
     }

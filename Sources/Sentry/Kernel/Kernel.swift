@@ -268,19 +268,18 @@ public final class Kernel: @unchecked Sendable {
 
     /// Serves the syscall the task trapped on and says what comes next (the
     /// run loop applies the outcome): the guest's own Syscall User Dispatch,
-    /// the tracer's entry, the guest's seccomp filters, then the table, in
-    /// the order of Linux's syscall_trace_enter.
+    /// a guest tracer's syscall-entry stop, the --strace tracer's entry, the
+    /// guest's seccomp filters, then the table, in the order of Linux's
+    /// syscall_trace_enter; the syscall-exit stop last.
     func dispatch(_ task: Task) -> SyscallOutcome {
-        let nr = task.regs.syscallNumber
-        let args = task.regs.syscallArguments
-        let entry = table[nr]
+        var nr = task.regs.syscallNumber
+        var args = task.regs.syscallArguments
         // Two flags in the common case; the configurations (and the filter
-        // chain's reference) only for a task that has them.
+        // chain's reference) only for a task that has them. A traced task is
+        // the third case, looked at once SUD has let the call through.
         let (sudOn, filtered) = task.attributes.withLock {
             ($0.syscallUserDispatch.on, $0.seccomp.mode != Seccomp.SECCOMP_MODE_DISABLED)
         }
-        // syscall_rollback: what rax holds when SUD or seccomp stops a call.
-        let rollback = SyscallOutcome.value(Int64(bitPattern: nr))
         // int $0x80 also stops under PTRACE_SYSEMU; its numbers are the i386 ABI's.
         let int80 = !SyscallABI.rcxHoldsReturnAddress(task.regs.raw) && Self.isInt80(task)
         let arch = int80 ? SeccompData.AUDIT_ARCH_I386 : SeccompData.AUDIT_ARCH_X86_64
@@ -296,31 +295,56 @@ public final class Kernel: @unchecked Sendable {
                 info.syscall = Int32(truncatingIfNeeded: nr)
                 info.arch = arch
                 task.force(info)
-                return rollback
+                // syscall_rollback: rax holds the number.
+                return .value(Int64(bitPattern: nr))
             case .fatal(let sig):
                 task.forceExit(sig)
-                return rollback
+                return .value(Int64(bitPattern: nr))
             }
         }
+        // A guest tracer's syscall-entry stop: it may change the number and
+        // arguments, or (orig_rax -1) skip the call; under PTRACE_SYSEMU the
+        // call is never run, rax is what the tracer left.
+        let traced = task.traced.load(ordering: .acquiring)
+        var skipped = false
+        if traced, case let mode = task.ptraceSyscallMode, mode != .none {
+            task.ptraceSyscallStop(entry: true)
+            if mode == .emulate || locked({ task.killed || task.group.exitStatus != nil }) { return .replacedRegisters }
+            (nr, args) = (task.regs.syscallNumber, task.regs.syscallArguments)
+            skipped = Self.skipsCall(task)
+        }
+        let entry = table[nr]
         // Filtered before anything is formatted or timed (-e trace=). The
         // exit goes to the tracer that saw the entry (one may attach or detach meanwhile).
         let tracer = self.tracer
-        let pre = tracer.flatMap { $0.wants(nr: nr) ? $0.enter(task, nr: nr, entry, args) : nil }
+        let pre = skipped ? nil : tracer.flatMap { $0.wants(nr: nr) ? $0.enter(task, nr: nr, entry, args) : nil }
         let enosys = SyscallOutcome.value(-Int64(Errno.ENOSYS.rawValue))
         var outcome: SyscallOutcome
         var verdict = SeccompVerdict.run
-        if filtered {
-            verdict = task.secureComputing(task.attributes.withLock { $0.seccomp }, nr: nr, args: args, arch: arch)
+        let suspended = traced && locked { (task.ptrace?.options ?? 0) & PtraceABI.PTRACE_O_SUSPEND_SECCOMP != 0 }
+        if !skipped && filtered && !suspended {
+            let seccomp = task.attributes.withLock { $0.seccomp }
+            verdict = task.secureComputing(seccomp, nr: nr, args: args, arch: arch)
+            if case .trace(let data) = verdict {
+                // PTRACE_EVENT_SECCOMP, then the filters again on what the tracer left.
+                task.ptraceEvent(PtraceABI.PTRACE_EVENT_SECCOMP, message: UInt64(data))
+                if locked({ task.killed || task.group.exitStatus != nil }) { return .replacedRegisters }
+                (nr, args) = (task.regs.syscallNumber, task.regs.syscallArguments)
+                skipped = Self.skipsCall(task)
+                if !skipped { verdict = task.secureComputing(seccomp, nr: nr, args: args, arch: arch, afterTrace: true) }
+            }
         }
         switch verdict {
+        case _ where skipped:
+            outcome = .replacedRegisters
         case .skip(let r):
             outcome = .value(r)
         case .killedThread(let sig):
             outcome = .killedThread(sig)
-        case .run:
+        case .run, .trace:
             if int80 {
                 outcome = enosys
-            } else if let implementation = entry?.implementation {
+            } else if let implementation = table[nr]?.implementation {
                 outcome = implementation(task, args)
             } else {
                 outcome = enosys
@@ -332,7 +356,18 @@ public final class Kernel: @unchecked Sendable {
             let result: Int64 = if case .value(let v) = outcome { v } else { 0 }
             tracer!.exit(task, pre, result: result, exiting: outcome.endsTask)
         }
+        // The syscall-exit stop, the result in rax for the tracer to read or change.
+        if traced && !outcome.endsTask && task.ptraceSyscallMode == .trace {
+            if case .platformFailed = outcome { return outcome }
+            if case .value(let v) = outcome { task.regs.returnValue = UInt64(bitPattern: v); outcome = .replacedRegisters }
+            task.ptraceSyscallStop(entry: false)
+        }
         return outcome
+    }
+
+    /// A tracer set orig_rax to -1: the call is skipped, rax left as it is.
+    private static func skipsCall(_ task: Task) -> Bool {
+        Int32(truncatingIfNeeded: task.regs.raw.orig_rax) == -1
     }
 
     /// The host pid whose CPU time is the task's (its stub), on the task's thread.

@@ -66,7 +66,8 @@ extension Task {
             s.ppid = group.parent?.pid ?? 0
             s.pgid = group.pgid
             s.sid = group.sid
-            s.state = group.zombie ? "Z" : group.stopped ? "T" : "S"
+            s.state = group.zombie ? "Z" : ptrace?.stop != nil ? "t" : group.stopped ? "T" : "S"
+            s.tracerPID = ptrace.map { $0.exitReport == nil ? $0.tracer.group.pid : 0 } ?? 0
             s.threads = group.tasks.count
             s.utime = ticks.user; s.stime = ticks.system; s.cutime = ticks.childUser; s.cstime = ticks.childSystem
             s.startTicks = max(0, start)

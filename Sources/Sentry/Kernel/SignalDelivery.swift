@@ -24,9 +24,12 @@ extension Task {
         }
     }
 
-    private enum Step { case none, killed, stopped, take(SignalInfo, SignalAction) }
+    private enum Step { case none, killed, stopped, ptraceGroupStop(Signal), ptraceTrap, take(SignalInfo, SignalAction), traced(SignalInfo) }
 
-    /// Acts on every pending signal the task doesn't block, in Linux's order.
+    /// Acts on every pending signal the task doesn't block, in Linux's order
+    /// (get_signal): a traced task first reports its group-stop or
+    /// PTRACE_EVENT_STOP trap, then each signal in a signal-delivery-stop
+    /// where its tracer may change or cancel it.
     func deliverSignals() {
         if let tracer = kernel.tracer {
             for info in kernel.locked({ () -> [SignalInfo] in defer { ignoredForTracer = [] }; return ignoredForTracer }) {
@@ -37,54 +40,80 @@ extension Task {
         while true {
             let step: Step = kernel.locked {
                 if killed || group.exitStatus != nil { return .killed }
-                if group.stopped { return .stopped }
+                if let link = ptrace {
+                    if group.stopped && groupStopPending { groupStopPending = false; return .ptraceGroupStop(group.stopSignal) }
+                    if link.trapStopPending { link.trapStopPending = false; return .ptraceTrap }
+                } else if group.stopped {
+                    return .stopped
+                }
                 let allowed = ~signalMask
                 guard let info = dequeueSignalLocked(from: allowed) else { return .none }
-                let action = group.handlers.actions[Int(info.signo)]
-                if action.handler > SignalAction.SIG_IGN && action.flags & SignalAction.SA_RESETHAND != 0 {
-                    group.handlers.actions[Int(info.signo)] = SignalAction()
-                }
-                return .take(info, action)
+                // SIGKILL never queues; a traced task shows the tracer every other signal first.
+                if ptrace != nil { return .traced(info) }
+                return .take(info, takeActionLocked(info))
             }
+            var taken: (SignalInfo, SignalAction)
             switch step {
             case .killed:
                 return
             case .stopped:
                 _ = try? block(on: [group.groupEvents], interruptible: false) { () throws(Errno) in
-                    kernel.locked { !group.stopped || killed || group.exitStatus != nil }
+                    kernel.locked { !group.stopped || killed || group.exitStatus != nil || ptrace != nil }
                 }
+                continue
+            case .ptraceGroupStop(let sig):
+                ptraceGroupStop(sig)
+                continue
+            case .ptraceTrap:
+                ptraceTrapStop()
+                continue
             case .none:
                 if first { restartInterruptedSyscall(handler: nil) }
                 return
+            case .traced(let original):
+                guard let info = ptraceSignalStop(original) else { continue }
+                taken = (info, kernel.locked { takeActionLocked(info) })
             case .take(let info, let action):
-                let sig = Signal(info.signo)
-                // strace sees every delivery, an ignored signal's too (a
-                // ptrace signal-delivery-stop comes before the action).
-                kernel.tracer?.signal(self, info)
-                if action.handler == SignalAction.SIG_IGN { continue }
-                // A signal queued while blocked, taken with no handler by init.
-                if kernel.locked({ kernel.initIgnoresLocked(info, group) }) { continue }
-                if action.handler == SignalAction.SIG_DFL {
-                    switch sig.defaultAction {
-                    case .ignore, .resume: continue
-                    case .stop:
-                        kernel.locked { kernel.stopGroupLocked(group, sig) }
-                        continue
-                    case .terminate, .coreDump:
-                        // Linux sets WCOREDUMP only when a core file was written; the sentry
-                        // writes none, so core-dump signals report a plain kill.
-                        kernel.locked { kernel.killGroupLocked(group, .signaled(sig, coreDumped: false)) }
-                        return
-                    }
-                }
-                if first { restartInterruptedSyscall(handler: action); first = false }
-                do { try setUpFrame(info, action) } catch {
-                    // No room for the frame: the guest dies of SIGSEGV, as on Linux.
-                    kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGSEGV, coreDumped: false)) }
+                taken = (info, action)
+            }
+            let (info, action) = taken
+            let sig = Signal(info.signo)
+            // strace sees every delivery, an ignored signal's too (a
+            // ptrace signal-delivery-stop comes before the action).
+            kernel.tracer?.signal(self, info)
+            if action.handler == SignalAction.SIG_IGN { continue }
+            // A signal queued while blocked, taken with no handler by init.
+            if kernel.locked({ kernel.initIgnoresLocked(info, group) }) { continue }
+            if action.handler == SignalAction.SIG_DFL {
+                switch sig.defaultAction {
+                case .ignore, .resume: continue
+                case .stop:
+                    kernel.locked { kernel.stopGroupLocked(group, sig) }
+                    continue
+                case .terminate, .coreDump:
+                    // Linux sets WCOREDUMP only when a core file was written; the sentry
+                    // writes none, so core-dump signals report a plain kill.
+                    ptraceExitEvent(.signaled(sig, coreDumped: false))
+                    kernel.locked { kernel.killGroupLocked(group, .signaled(sig, coreDumped: false)) }
                     return
                 }
             }
+            if first { restartInterruptedSyscall(handler: action); first = false }
+            do { try setUpFrame(info, action) } catch {
+                // No room for the frame: the guest dies of SIGSEGV, as on Linux.
+                kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGSEGV, coreDumped: false)) }
+                return
+            }
         }
+    }
+
+    /// The action for a signal being taken; SA_RESETHAND resets it. Kernel lock held.
+    private func takeActionLocked(_ info: SignalInfo) -> SignalAction {
+        let action = group.handlers.actions[Int(info.signo)]
+        if action.handler > SignalAction.SIG_IGN && action.flags & SignalAction.SA_RESETHAND != 0 {
+            group.handlers.actions[Int(info.signo)] = SignalAction()
+        }
+        return action
     }
 
     /// A syscall cut short by a signal (-ERESTART* in rax) either restarts or

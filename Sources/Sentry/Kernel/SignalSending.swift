@@ -25,7 +25,9 @@ extension Kernel {
             for t in g.tasks { t.pending.discard(SignalSets.stopSignals) }
             if g.stopped { continueGroupLocked(g) }
         }
-        if dropped || (g.handlers.ignores(sig) && !blocked) {
+        // sig_ignored: a traced task queues even ignored signals, for its tracer to see.
+        let tracedTarget = (thread ?? g.tasks.first { $0.tid == g.pid } ?? g.tasks.first)?.ptrace != nil
+        if dropped || (g.handlers.ignores(sig) && !blocked && !tracedTarget) {
             // Not queued, but a tracer shows it all the same: a ptraced task
             // queues even ignored signals (sig_ignored), and strace prints their
             // delivery; standard ones coalesce as they would pending.
@@ -68,7 +70,7 @@ extension Kernel {
         g.stopSignal = sig
         g.unreportedStop = true
         g.unreportedContinue = false
-        for t in g.tasks { t.interruptLocked() }
+        for t in g.tasks { t.groupStopPending = true; t.interruptLocked() }
         notifyParentLocked(g, code: SignalInfo.CLD_STOPPED, status: sig.rawValue)
     }
 
@@ -76,6 +78,10 @@ extension Kernel {
         g.stopped = false
         g.unreportedStop = false
         g.unreportedContinue = true
+        for t in g.tasks {
+            t.groupStopPending = false
+            if t.ptrace != nil { t.waker.wake() }   // a PTRACE_LISTEN tracee re-traps
+        }
         g.groupEvents.notify()
         notifyParentLocked(g, code: SignalInfo.CLD_CONTINUED, status: Signal.SIGCONT.rawValue)
     }

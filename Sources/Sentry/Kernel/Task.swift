@@ -123,6 +123,14 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// A vfork parent waits on this until the child execs or exits.
     var vforkDone: WaitQueue?
     var vforkReleased = false
+    /// Guest ptrace (kernel lock): the link to this task's tracer, the tasks
+    /// this thread traces (dead ones until its wait reaps them), and
+    /// JOBCTL_STOP_PENDING: a traced task's part in a group-stop not yet reported.
+    var ptrace: PtraceLink?
+    var tracees: [Task] = []
+    var groupStopPending = false
+    /// Whether `ptrace` is set: the syscall path's one look without the lock.
+    let traced = Atomic<Bool>(false)
     // What the filesystem sees of the task (WalkContext, ProcessView).
     public var process: ProcessView? { self }
     public var sandbox: SandboxView { kernel }
@@ -141,7 +149,10 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// Whether the task must stop running guest code now: a signal it can
     /// take, a kill, or its group stopping. Kernel lock held.
     var interruptedLocked: Bool {
-        if killed || group.exitStatus != nil || group.stopped { return true }
+        if killed || group.exitStatus != nil { return true }
+        // A traced task runs on through a group-stop it has reported.
+        if group.stopped && (ptrace == nil || groupStopPending) { return true }
+        if ptrace?.trapStopPending == true { return true }
         return (pending.bits | group.sharedPending.bits) & ~signalMask != 0
     }
 

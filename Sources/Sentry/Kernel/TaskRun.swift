@@ -31,20 +31,27 @@ extension Task {
                 continue
             }
             kernel.locked { inGuest = false }
+            // A PTRACE_SINGLESTEP ends at the first trap back: a stepped syscall
+            // is reported after it returns (user_single_step_report).
+            let steppedSyscall = traced.load(ordering: .acquiring) && endStep(at: trap)
             switch trap {
             case .syscall:
+                defer { if steppedSyscall { stepTrapAfterSyscall() } }
                 switch kernel.dispatch(self) {
                 case .value(let v):
                     regs.returnValue = UInt64(bitPattern: v)
                 case .replacedRegisters:
                     break
                 case .exitThread(let code):
+                    ptraceExitEvent(.exited(code & 0xff))
                     kernel.locked { exitCode = code & 0xff; exiting = true }
                     break running
                 case .killedThread(let sig):
+                    ptraceExitEvent(.signaled(sig, coreDumped: false))
                     kernel.locked { diedOf = sig; exiting = true }
                     break running
                 case .exitGroup(let code):
+                    ptraceExitEvent(.exited(code & 0xff))
                     kernel.locked { exiting = true; kernel.killGroupLocked(group, .exited(code & 0xff)) }
                     break running
                 case .platformFailed(let error):
@@ -108,6 +115,9 @@ extension Task {
             if group.tasks.isEmpty {
                 group.exitStatus = st
             }
+            // exit_ptrace for what this thread traces, exit_notify's part for its tracer.
+            if !tracees.isEmpty { releaseTraceesLocked() }
+            if ptrace != nil { tracedTaskExitingLocked(st) }
             return (st, group.tasks.isEmpty, kernel.tasks.values.allSatisfy { $0.mm !== mm }, orphans)
         }
         // As exit_mm and exit_sem before exit_notify: the parent that waits
@@ -179,12 +189,14 @@ extension Kernel {
             groups[g.pid] = nil
             return
         }
+        // A tracer that is not the parent sees the death first (tracerReleasedLocked).
+        if g.parentNotifyDeferred { return }
         notifyParentOfExitLocked(g)
     }
 
     /// do_notify_parent for a process that died: its exit signal to the
     /// parent, or an immediate reap if the parent ignores SIGCHLD. Kernel lock held.
-    private func notifyParentOfExitLocked(_ g: ThreadGroup) {
+    func notifyParentOfExitLocked(_ g: ThreadGroup) {
         guard let parent = g.parent else { return }
         let status = g.exitStatus ?? .exited(0)
         let chld = parent.handlers.actions[Int(Signal.SIGCHLD.rawValue)]

@@ -28,6 +28,9 @@ public final class ThreadGroup: @unchecked Sendable {
     var stopSignal = Signal.SIGSTOP
     var unreportedStop = false
     var unreportedContinue = false
+    /// The leader died traced by another than the parent: the parent hears
+    /// of the death once the tracer's wait has reaped it (or let it go).
+    var parentNotifyDeferred = false
     /// The process's read/write counters, its dead threads' included (/proc/PID/io).
     public let ioAccounting = IOAccounting()
     /// Woken when a child changes state (exit, stop, continue).

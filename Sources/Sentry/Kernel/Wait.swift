@@ -55,12 +55,62 @@ extension Task {
         return cloneChild == (req.options & WaitRequest.WCLONE != 0)
     }
 
+    /// eligible_pid for a tracee: its own tid, its process group. Every
+    /// tracee is eligible whatever __WALL/__WCLONE say (eligible_child).
+    private func matchesTracee(_ t: Task, _ req: WaitRequest) -> Bool {
+        switch req.which {
+        case .any: return true
+        case .pid(let p): return t.tid == p
+        case .group(let g): return t.group.pgid == g
+        case .myGroup: return t.group.pgid == group.pgid
+        }
+    }
+
+    /// The tracees this wait looks at: the caller's own, or every thread's
+    /// of its process (do_wait's loop, __WNOTHREAD aside). Kernel lock held.
+    private func traceesLocked(_ req: WaitRequest) -> [Task] {
+        let tracers = req.options & WaitRequest.WNOTHREAD != 0 ? [self] : group.tasks
+        return tracers.flatMap { $0.tracees }.filter { matchesTracee($0, req) }
+    }
+
+    /// wait_task_stopped(ptrace=1) and the tracer's wait_task_zombie: a
+    /// tracee's ptrace stop (CLD_TRAPPED, reported with or without
+    /// WUNTRACED) or its death. Kernel lock held.
+    private func pollTraceesLocked(_ tracees: [Task], _ req: WaitRequest) -> WaitResult? {
+        let noWait = req.options & WaitRequest.WNOWAIT != 0
+        for t in tracees {
+            guard let link = t.ptrace else { continue }
+            if let st = link.exitReport {
+                guard req.options & WaitRequest.WEXITED != 0 else { continue }
+                var code = SignalInfo.CLD_EXITED, infoStatus: Int32 = 0
+                switch st {
+                case .exited(let x): infoStatus = x
+                case .signaled(let s, let core): code = core ? SignalInfo.CLD_DUMPED : SignalInfo.CLD_KILLED; infoStatus = s.rawValue
+                }
+                if !noWait {
+                    t.unlinkTracerLocked()
+                    kernel.tracerReleasedLocked(t)
+                }
+                return WaitResult(pid: t.tid, status: ThreadGroup.waitStatus(st), code: code, infoStatus: infoStatus)
+            }
+            if link.stop != nil && !link.reported && link.resume == nil {
+                if !noWait { link.reported = true }
+                return WaitResult(pid: t.tid, status: link.stopStatus, code: SignalInfo.CLD_TRAPPED, infoStatus: link.exitCode)
+            }
+        }
+        return nil
+    }
+
     private func pollChildrenLocked(_ req: WaitRequest) throws(Errno) -> WaitResult? {
         let candidates = group.children.filter { matches($0, req) }
-        if candidates.isEmpty { throw .ECHILD }
+        let tracees = traceesLocked(req)
+        if candidates.isEmpty && tracees.isEmpty { throw .ECHILD }
+        if let r = pollTraceesLocked(tracees, req) { return r }
         let noWait = req.options & WaitRequest.WNOWAIT != 0
         for c in candidates {
-            if c.zombie && req.options & WaitRequest.WEXITED != 0 {
+            // Its stops are the ptrace path's when this process traces its leader.
+            let tracedHere = c.tasks.first { $0.tid == c.pid }?.ptrace.map { $0.tracer.group === group } ?? false
+            if c.zombie && !c.parentNotifyDeferred && req.options & WaitRequest.WEXITED != 0 {
                 let st = c.exitStatus ?? .exited(0)
                 var code = SignalInfo.CLD_EXITED, infoStatus: Int32 = 0
                 switch st {
@@ -74,7 +124,7 @@ extension Task {
                 }
                 return WaitResult(pid: c.pid, status: ThreadGroup.waitStatus(st), code: code, infoStatus: infoStatus)
             }
-            if c.stopped && c.unreportedStop && req.options & WaitRequest.WUNTRACED != 0 {
+            if c.stopped && c.unreportedStop && !tracedHere && req.options & WaitRequest.WUNTRACED != 0 {
                 if !noWait { c.unreportedStop = false }
                 return WaitResult(pid: c.pid, status: WaitStatus.stopped(c.stopSignal.rawValue).rawValue,
                                   code: SignalInfo.CLD_STOPPED, infoStatus: c.stopSignal.rawValue)

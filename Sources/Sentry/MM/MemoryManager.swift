@@ -1054,6 +1054,38 @@ public final class MemoryManager: Sendable {
         }
     }
 
+    /// FOLL_FORCE's write (ptrace's POKETEXT, /proc/PID/mem): also into a
+    /// private mapping the guest may not write now but could (VM_MAYWRITE:
+    /// a debugger's breakpoint in text), whose sharing is broken first as a
+    /// write fault would; the guest's own protection stays as it was.
+    public func forceWrite(_ addr: GuestAddress, _ bytes: [UInt8]) throws(Errno) {
+        if bytes.isEmpty { return }
+        let (end, o) = addr.rawValue.addingReportingOverflow(UInt64(bytes.count))
+        guard !o, end <= layout.top.rawValue else { throw .EFAULT }
+        try state.withLock { (s: inout State) throws(Errno) in
+            let range = addr..<GuestAddress(end)
+            guard s.vmas.isFullyMapped(range) else { throw .EFAULT }
+            for v in s.vmas.overlapping(range) {
+                guard min(v.end.rawValue, end) <= v.accessibleEnd.rawValue else { throw .EFAULT }   // past a file's end
+                guard v.shared ? v.prot.contains(.write) : v.maxProt.contains(.write) else { throw .EFAULT }
+            }
+            // Whole pages get this mm's own copy, as a forced write fault's
+            // copy-on-write would: marked so, then broken (pages no one else
+            // owns are only unmarked).
+            guard let pageEnd = GuestAddress(end).pageUp else { throw .EFAULT }
+            let pages = addr.pageDown..<pageEnd
+            for v in s.vmas.overlapping(pages) where !v.shared { s.vmas.update(v.range) { $0.cow = true } }
+            try breakCOWLocked(&s, pages)
+            var at = 0
+            for v in s.vmas.overlapping(range) {
+                let from = max(v.start, addr), to = min(v.end, GuestAddress(end))
+                let n = Int(to - from)
+                bytes.withUnsafeBytes { _ = memcpy(memory.pointer(v.offset(of: from)), $0.baseAddress! + at, n) }
+                at += n
+            }
+        }
+    }
+
     public func copyOut(_ addr: GuestAddress, _ bytes: [UInt8]) throws(Errno) {
         try Errno.typed { try bytes.withUnsafeBytes { b in try copyOut(addr, b) } }
     }

@@ -10,10 +10,14 @@ enum SeccompVerdict {
     case skip(Int64)
     /// do_exit(sig): the thread ends here, the syscall never returns.
     case killedThread(Signal)
+    /// SECCOMP_RET_TRACE with a tracer that asked for PTRACE_O_TRACESECCOMP:
+    /// a PTRACE_EVENT_SECCOMP stop with the filter's data, then the filters again.
+    case trace(UInt32)
 }
 
 extension Task {
-    func secureComputing(_ state: SeccompState, nr: UInt64, args: SyscallArguments, arch: UInt32) -> SeccompVerdict {
+    /// `afterTrace`: the recheck once a tracer has seen a RET_TRACE (a second TRACE allows).
+    func secureComputing(_ state: SeccompState, nr: UInt64, args: SyscallArguments, arch: UInt32, afterTrace: Bool = false) -> SeccompVerdict {
         let rollback = Int64(bitPattern: nr)
         switch state.mode {
         case Seccomp.SECCOMP_MODE_STRICT:
@@ -43,8 +47,10 @@ extension Task {
             force(seccompSignal(nr: nr, data: value, arch: arch))
             return .skip(rollback)
         case Seccomp.SECCOMP_RET_TRACE:
-            // No guest ptrace yet, so never a tracer with PTRACE_O_TRACESECCOMP.
-            return .skip(-Int64(Errno.ENOSYS.rawValue))
+            if afterTrace { return .run }
+            // Without a tracer that asked for PTRACE_O_TRACESECCOMP: ENOSYS, not run.
+            guard ptraceWants(PtraceABI.PTRACE_EVENT_SECCOMP) else { return .skip(-Int64(Errno.ENOSYS.rawValue)) }
+            return .trace(value)
         case Seccomp.SECCOMP_RET_USER_NOTIF:
             guard let listener = match.listener else { return .skip(-Int64(Errno.ENOSYS.rawValue)) }
             return listener.notify(self, data)
