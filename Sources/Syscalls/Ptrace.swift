@@ -40,7 +40,7 @@ enum Ptrace {
             let fa = from[fi].address + UInt64(fOff), ta = to[ti].address + UInt64(tOff)
             // A fault on the remote side ends the transfer; on the local side too (EFAULT when nothing moved).
             let readable = src.accessiblePrefix([GuestRange(fa, n)], write: false)
-            let writable = dst.accessiblePrefix([GuestRange(ta, readable)], write: true)
+            let writable = dst.accessiblePrefix([GuestRange(ta, readable)], write: true, fromOutside: dst !== t.mm)
             if writable > 0 {
                 guard let bytes = try? src.copyIn(fa, writable), (try? dst.copyOut(ta, bytes)) != nil else { break }
                 moved += writable

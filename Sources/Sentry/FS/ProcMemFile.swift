@@ -87,7 +87,11 @@ final class ProcMemFile: FileDescription, @unchecked Sendable {
                 addr &+= UInt64(b.count)
                 continue
             }
-            let n = over ? 0 : mm.copyOutPrefix([GuestRange(GuestAddress(addr), b.count)], b)
+            // A writer from another mm stops before pages still shared since a
+            // fork: only the mm's own threads may give it its copy.
+            let outside = Task.current?.mm !== mm
+            let room = over ? 0 : outside ? mm.accessiblePrefix([GuestRange(GuestAddress(addr), b.count)], write: true, fromOutside: true) : b.count
+            let n = room == 0 ? 0 : mm.copyOutPrefix([GuestRange(GuestAddress(addr), room)], UnsafeRawBufferPointer(rebasing: b[..<room]))
             total += n
             addr &+= UInt64(n)
             if n < b.count { break }

@@ -934,8 +934,12 @@ public final class MemoryManager: Sendable {
 
     /// How many leading bytes of `ranges` are accessible now: a bound for a
     /// bounce buffer, checked again when the bytes move.
-    public func accessiblePrefix(_ ranges: [GuestRange], write: Bool) -> Int {
-        state.withLock { s in prefixLocked(&s, ranges, write: write, stopAtCOW: false).1 }
+    /// `fromOutside`: the writer is not one of this mm's runners (another
+    /// process's process_vm_writev), and cannot give it a copy of a page it
+    /// still shares copy-on-write since a fork, since only a runner may change
+    /// the mm's host mirror: the prefix ends before such a page.
+    public func accessiblePrefix(_ ranges: [GuestRange], write: Bool, fromOutside: Bool = false) -> Int {
+        state.withLock { s in prefixLocked(&s, ranges, write: write, stopAtCOW: fromOutside).1 }
     }
 
     /// Copies `bytes` into the ranges up to the first fault; the count copied.
