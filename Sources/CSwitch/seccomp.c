@@ -24,8 +24,13 @@ long sw_build_stub_filter(const int *allowed, int count, uint64_t clone_flags,
             rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 1, SCMP_A0(SCMP_CMP_EQ, 1));
             if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 1, SCMP_A0(SCMP_CMP_EQ, 59));
             break;
-        case SCMP_SYS(arch_prctl):   // only ARCH_SET_FS
+        case SCMP_SYS(arch_prctl):   // only ARCH_SET_FS, and ARCH_SET_GS (a systrap stub's own area)
             rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 1, SCMP_A0(SCMP_CMP_EQ, 0x1002));
+            if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 1, SCMP_A0(SCMP_CMP_EQ, 0x1001));
+            break;
+        case SCMP_SYS(membarrier):   // only PRIVATE_EXPEDITED_SYNC_CORE and its registration
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 1, SCMP_A0(SCMP_CMP_EQ, 32));
+            if (rc == 0) rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 1, SCMP_A0(SCMP_CMP_EQ, 64));
             break;
         default:
             rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);

@@ -104,12 +104,22 @@ __asm__(
     "sw_systrap_handler:\n"
     "  mov %rsp, %rbx\n"
     "  and $-65536, %rbx\n"
+    // A signal that interrupted the stub's own code came while it ran
+    // unmasked: on a patched syscall's path (or parked). See .Lstub_signal.
+    "  mov 168(%rdx), %rax\n"         // uc_mcontext.rip
+    "  lea sw_stub_start(%rip), %rcx\n"
+    "  sub %rcx, %rax\n"
+    "  cmp $4096, %rax\n"
+    "  jb .Lstub_signal\n"
+    ".Lguest_signal:\n"
+    "  movl $0, 216(%rbx)\n"         // a trap of the guest's own instruction: resume with rt_sigreturn
     "  mov %edi, 4(%rbx)\n"           // signal
     "  movslq 8(%rsi), %rax\n"
     "  mov %rax, 8(%rbx)\n"           // si_code
     "  mov 16(%rsi), %rax\n"
     "  mov %rax, 16(%rbx)\n"          // si_addr / si_call_addr
     "  mov %rdx, 24(%rbx)\n"          // the ucontext to resume from
+    ".Lreport:\n"
     "10: mov $2, %eax\n"              // state = TRAP (xchg: a full barrier before
     "  xchg %eax, (%rbx)\n"           // reading whether the sentry sleeps)
     "  cmpl $0, 168(%rbx)\n"
@@ -127,6 +137,8 @@ __asm__(
     "  je 12f\n"                      // REQUEST
     "  cmp $5, %edx\n"
     "  je 17f\n"                      // BATCH
+    "  cmp $6, %edx\n"
+    "  je .Lfpsave\n"                 // FPSAVE
     "  pause\n"
     "  dec %ecx\n"
     "  jnz 16b\n"
@@ -184,18 +196,134 @@ __asm__(
     "  cmp $-4095, %rax\n"
     "  jae 20b\n"
     "  jmp 18b\n"
+    // A patched trap's FPU state for the sentry (signal frames, checkpoints):
+    // the guest's, still in the registers; the sentry fills fx_sw_bytes.
+    ".Lfpsave:\n"
+    "  mov $-1, %eax\n"
+    "  mov $-1, %edx\n"
+    "  xsave64 4096(%rbx)\n"
+    "  movl $1, 224(%rbx)\n"
+    "  jmp 20b\n"
+    // From here to .Lpatch_iret is the resume: a kick that interrupts it on
+    // the patched path restarts it here (it only reads the area), so the
+    // kick is seen before the guest runs (see .Lstub_signal).
+    ".Lrun:\n"
     "13: movl $1, 192(%rbx)\n"        // RUN: say so (the sentry's spin waits for it),
     "  cmpq $0, 40(%rbx)\n"           // then a new FS base first, if asked
     "  je 15f\n"
-    "  movq $0, 40(%rbx)\n"
     "  mov $0x1002, %edi\n"           // arch_prctl(ARCH_SET_FS, fs_base)
     "  mov 32(%rbx), %rsi\n"
     "  mov $158, %eax\n"
     "  syscall\n"
-    "15: mov 24(%rbx), %rsp\n"        // rt_sigreturn reads the frame at rsp - 8
+    "  movq $0, 40(%rbx)\n"           // after the call: a restart sets it again
+    "15: cmpl $0, 216(%rbx)\n"
+    "  jne .Lpatched_resume\n"
+    "  mov 24(%rbx), %rsp\n"          // rt_sigreturn reads the frame at rsp - 8
     "  mov $15, %eax\n"
     "  syscall\n"
     "  ud2\n"
+    // Back to a patched site: its kick first, then the FPU image if the
+    // sentry took it, then every register from PFRAME; iretq sets rip, rsp
+    // and rflags at once without touching the guest's stack.
+    ".Lpatched_resume:\n"
+    "  cmpl $0, 220(%rbx)\n"
+    "  jne .Lpatched_kicked\n"
+    "  cmpl $0, 224(%rbx)\n"
+    "  je 31f\n"
+    "  mov $-1, %eax\n"
+    "  mov $-1, %edx\n"
+    "  xrstor64 4096(%rbx)\n"
+    "  movl $0, 224(%rbx)\n"
+    "31: mov 1512(%rbx), %rax\n"      // iretq frame: rip, cs, rflags, rsp, ss
+    "  mov %rax, 1664(%rbx)\n"
+    "  movq $0x33, 1672(%rbx)\n"      // __USER_CS
+    "  mov 1520(%rbx), %rax\n"
+    "  mov %rax, 1680(%rbx)\n"
+    "  mov 1504(%rbx), %rax\n"
+    "  mov %rax, 1688(%rbx)\n"
+    "  movq $0x2b, 1696(%rbx)\n"      // __USER_DS
+    "  lea 1664(%rbx), %rsp\n"
+    "  mov 1384(%rbx), %r8\n"         // sigcontext at PFRAME + 40
+    "  mov 1392(%rbx), %r9\n"
+    "  mov 1400(%rbx), %r10\n"
+    "  mov 1408(%rbx), %r11\n"
+    "  mov 1416(%rbx), %r12\n"
+    "  mov 1424(%rbx), %r13\n"
+    "  mov 1432(%rbx), %r14\n"
+    "  mov 1440(%rbx), %r15\n"
+    "  mov 1448(%rbx), %rdi\n"
+    "  mov 1456(%rbx), %rsi\n"
+    "  mov 1464(%rbx), %rbp\n"
+    "  mov 1480(%rbx), %rdx\n"
+    "  mov 1488(%rbx), %rax\n"
+    "  mov 1496(%rbx), %rcx\n"
+    "  mov 1472(%rbx), %rbx\n"
+    ".Lpatch_iret:\n"
+    "  iretq\n"
+    ".Lpatched_kicked:\n"             // report the kick with the frame as the sentry left it
+    "  movl $0, 220(%rbx)\n"
+    "  movl $28, 4(%rbx)\n"           // SIGWINCH, si_code 0: an interruption
+    "  movq $0, 8(%rbx)\n"
+    "  jmp .Lreport\n"
+    // A signal that interrupted stub code, which runs unmasked only on a
+    // patched syscall's path or parked. A kick: the task is in the sentry
+    // or about to leave it; remember it (KICKED) for the resume, and if
+    // the resume had begun, start it again so that it sees KICKED. Any
+    // other signal (a fault in stub code) is reported as the guest's.
+    ".Lstub_signal:\n"
+    "  cmp $28, %edi\n"
+    "  jne .Lguest_signal\n"
+    "  movl $1, 220(%rbx)\n"
+    "  mov 168(%rdx), %rax\n"
+    "  lea .Lrun(%rip), %rcx\n"
+    "  cmp %rcx, %rax\n"
+    "  jb 32f\n"
+    "  lea .Lpatch_iret(%rip), %rcx\n"
+    "  cmp %rcx, %rax\n"
+    "  ja 32f\n"
+    "  lea .Lrun(%rip), %rcx\n"
+    "  mov %rcx, 168(%rdx)\n"         // uc rip
+    "  mov %rbx, 128(%rdx)\n"         // uc rbx: the area
+    "32: mov %rdx, %rsp\n"
+    "  mov $15, %eax\n"
+    "  syscall\n"
+    "  ud2\n"
+    // The target of every patched site's trampoline (jmp *slot): r11 the
+    // area, rax the number, rcx the return address (the original syscall's
+    // + 2), the guest's stack untouched. The registers go into PFRAME as
+    // the SIGSYS trap's ucontext would hold them (rcx and r11 as the
+    // syscall instruction leaves them), and the trap is reported as one.
+    ".globl sw_systrap_patched\n"
+    "sw_systrap_patched:\n"
+    "  mov %rsp, 1504(%r11)\n"
+    "  lea 1344(%r11), %rsp\n"        // a scratch word below PFRAME
+    "  pushfq\n"
+    "  mov %r8, 1384(%r11)\n"
+    "  mov %r9, 1392(%r11)\n"
+    "  mov %r10, 1400(%r11)\n"
+    "  mov %r12, 1416(%r11)\n"
+    "  mov %r13, 1424(%r11)\n"
+    "  mov %r14, 1432(%r11)\n"
+    "  mov %r15, 1440(%r11)\n"
+    "  mov %rdi, 1448(%r11)\n"
+    "  mov %rsi, 1456(%r11)\n"
+    "  mov %rbp, 1464(%r11)\n"
+    "  mov %rbx, 1472(%r11)\n"
+    "  mov %rdx, 1480(%r11)\n"
+    "  mov %rax, 1488(%r11)\n"
+    "  mov %rcx, 1496(%r11)\n"
+    "  mov %rcx, 1512(%r11)\n"        // rip
+    "  pop %rax\n"
+    "  mov %rax, 1520(%r11)\n"        // eflags
+    "  mov %rax, 1408(%r11)\n"        // r11
+    "  mov %r11, %rbx\n"
+    "  movl $1, 216(%rbx)\n"
+    "  movl $31, 4(%rbx)\n"           // SIGSYS, SYS_USER_DISPATCH
+    "  movq $2, 8(%rbx)\n"
+    "  mov %rcx, 16(%rbx)\n"
+    "  lea 1344(%rbx), %rax\n"
+    "  mov %rax, 24(%rbx)\n"
+    "  jmp .Lreport\n"
     // Set-up of a systrap stub, on its area's stack: the first stub of an
     // address space starts here when the sentry lets it go; a sibling
     // (clone child) comes here from the request above. Its own signal
@@ -253,6 +381,10 @@ __asm__(
     "  mov $8, %r10d\n"
     "  mov $13, %eax\n"
     "  syscall\n"
+    "  mov $0x1001, %edi\n"           // arch_prctl(ARCH_SET_GS, area): patched sites find it
+    "  mov %rbx, %rsi\n"
+    "  mov $158, %eax\n"
+    "  syscall\n"
     "  mov $1, %edi\n"                // prctl(PR_SET_PDEATHSIG, SIGKILL)
     "  mov $9, %esi\n"
     "  mov $157, %eax\n"
@@ -277,7 +409,9 @@ __asm__(
     ".popsection\n");
 
 extern const uint8_t sw_stub_start[], sw_stub_syscall[], sw_stub_clone[], sw_stub_end[];
-extern const uint8_t sw_systrap_handler[], sw_systrap_park[], sw_systrap_init[];
+extern const uint8_t sw_systrap_handler[], sw_systrap_park[], sw_systrap_init[], sw_systrap_patched[];
+
+size_t sw_systrap_patched_offset(void) { return (size_t)(sw_systrap_patched - sw_stub_start); }
 
 size_t sw_systrap_init_offset(void) { return (size_t)(sw_systrap_init - sw_stub_start); }
 

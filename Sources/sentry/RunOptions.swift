@@ -7,6 +7,8 @@ import Syscalls
 struct RunOptions: Equatable {
     var platform = "auto"
     var systrapTrap: String?
+    /// systrap's syscall-site patching: "on", "off"; nil: SENTRY_SYSTRAP_PATCH, else on.
+    var systrapPatch: String?
     var root = "/"
     /// The root writable, its changes kept in sentry memory.
     var overlay = false
@@ -85,7 +87,7 @@ struct RunOptions: Equatable {
                 }
                 i += 1
                 continue
-            case "--platform", "--systrap-trap", "--root", "--bind", "--strace-output", "-o", "--strace-filter",
+            case "--platform", "--systrap-trap", "--systrap-patch", "--root", "--bind", "--strace-output", "-o", "--strace-filter",
                  "--strace-syscalls", "--cwd", "--env", "--hostname", "--user", "--network", "--publish", "--memory", "--tmpfs-size",
                  "--pids", "--name":
                 break
@@ -103,6 +105,7 @@ struct RunOptions: Equatable {
             switch key {
             case "--platform": o.platform = v
             case "--systrap-trap": o.systrapTrap = v
+            case "--systrap-patch": o.systrapPatch = v
             case "--root": o.root = v
             case "--bind": o.binds.append(v)
             case "--strace-output": o.output = v
@@ -131,6 +134,9 @@ struct RunOptions: Equatable {
         }
         if let systrapTrap, systrapTrap != "sud" && systrapTrap != "seccomp" {
             throw ValidationError("unknown --systrap-trap '\(systrapTrap)' (choose sud or seccomp)")
+        }
+        if let systrapPatch, systrapPatch != "on" && systrapPatch != "off" {
+            throw ValidationError("unknown --systrap-patch '\(systrapPatch)' (choose on or off)")
         }
         for b in binds { _ = try Self.parseBind(b) }
         for e in env where !(e.firstIndex(of: "=").map { $0 != e.startIndex } ?? false) {
@@ -255,6 +261,7 @@ struct RunOptions: Equatable {
         var config = SandboxConfiguration()
         config.platform = platform == "auto" ? nil : PlatformKind(rawValue: platform)!
         config.seccompTrap = systrapTrap.map { $0 == "seccomp" }
+        config.systrapPatch = systrapPatch.map { $0 == "on" }
         config.root = root
         config.overlay = overlay
         config.hostname = hostname

@@ -77,6 +77,9 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("systrap-trap"), help: "How systrap traps guest syscalls: sud (Syscall User Dispatch, the default where the kernel has it) or seccomp (SECCOMP_RET_TRAP).")
     var systrapTrap: String?
 
+    @Option(name: .customLong("systrap-patch"), help: "systrap: rewrite hot `mov $nr, %eax; syscall` sites into calls to the stub that skip the signal: on (the default; SENTRY_SYSTRAP_PATCH=off changes it) or off.")
+    var systrapPatch: String?
+
     @Option(help: "Host directory that is the guest's / (read-only unless --overlay).")
     var root: String = "/"
 
@@ -168,7 +171,7 @@ struct Run: ParsableCommand {
 
     /// The flags as plain values, for `RunOptions.launch`.
     var options: RunOptions {
-        RunOptions(platform: platform, systrapTrap: systrapTrap, root: root, overlay: overlay, binds: binds, strace: strace,
+        RunOptions(platform: platform, systrapTrap: systrapTrap, systrapPatch: systrapPatch, root: root, overlay: overlay, binds: binds, strace: strace,
                    output: output, filter: filter, json: json,
                    summaryOnly: summaryOnly, summary: summary, callTime: callTime, timestamps: timestamps, relative: relative,
                    fdPaths: fdPaths, stackTraces: stackTraces, stringLimit: stringLimit, expressions: expressions, follow: follow, cwd: cwd, env: env, envClear: envClear,

@@ -72,6 +72,9 @@ pid_t sw_stub_spawn(int memfd, int elffd);
 size_t sw_systrap_handler_offset(void);
 size_t sw_systrap_park_offset(void);
 size_t sw_systrap_init_offset(void);
+// systrap syscall-site patching: the entry a patched site's trampoline
+// jumps to, and the range of stub code a kick may interrupt on that path.
+size_t sw_systrap_patched_offset(void);
 
 // The systrap area of one task: 64 KiB, 64 KiB aligned, shared with the
 // sentry through the memory file; its upper part is the stub's signal stack.
@@ -95,12 +98,27 @@ size_t sw_systrap_init_offset(void);
 #define SW_AREA_SUD_RESULT 176  // i32: what the stub's prctl(PR_SET_SYSCALL_USER_DISPATCH) returned
 #define SW_AREA_BATCH_COUNT 184 // u32: entries in a batch request
 #define SW_AREA_RUN_TAKEN 192  // u32: the stub has taken the last RUN (set by the stub, cleared by the sentry)
+// Patched syscall sites (see Sources/Sentry/Arch/SyscallSite.swift). The
+// stub's GS base is its area: a trampoline finds it with %gs:SELF and
+// checks it with SELF + CHECK == SW_PATCH_MAGIC (a guest that moved GS
+// falls back to its original, trapping, syscall).
+#define SW_AREA_SELF 200       // u64: the area's own stub address
+#define SW_AREA_CHECK 208      // u64: SW_PATCH_MAGIC - SELF
+#define SW_AREA_PATCHED 216    // u32: the trap came through a patched site (resume with iretq from PFRAME)
+#define SW_AREA_KICKED 220     // u32: a kick came while the stub ran its patched path: report it on resuming
+#define SW_AREA_FP_SAVED 224   // u32: XBUF holds the guest's FPU state (FPSAVE); XRSTOR it on resuming
+#define SW_AREA_PFRAME 1344    // a patched trap's registers, as a ucontext (304 bytes)
+#define SW_AREA_IRET 1664      // the iretq frame of the patched return (5 u64)
+#define SW_AREA_XBUF 4096      // FPSAVE's XSAVE image, 64-byte aligned, up to SW_AREA_XBUF_SIZE
+#define SW_AREA_XBUF_SIZE 8192
+#define SW_PATCH_MAGIC 0x5e477a11
 #define SW_AREA_SCRATCH 512    // the trap handler's struct kernel_sigaction
 #define SW_AREA_FRAME 1024     // a fresh ucontext for a task's first run
 #define SW_AREA_BATCH 2048     // a batch request: u64[8] entries (nr, args[6], result)
 #define SW_AREA_BATCH_MAX 32
-#define SW_AREA_STACK 4096     // the signal stack: [4096, 65536)
-enum { SW_STATE_RUN = 1, SW_STATE_TRAP = 2, SW_STATE_REQUEST = 3, SW_STATE_DONE = 4, SW_STATE_BATCH = 5 };
+#define SW_AREA_STACK 12288    // the signal stack: [12288, 65536)
+enum { SW_STATE_RUN = 1, SW_STATE_TRAP = 2, SW_STATE_REQUEST = 3, SW_STATE_DONE = 4, SW_STATE_BATCH = 5,
+       SW_STATE_FPSAVE = 6 };
 
 // Shared (not private) futex operations on the sentry's view of an area.
 long sw_futex_wake(uint32_t *word);

@@ -8,4 +8,6 @@ public enum SyscallNumber {
     /// What a restored systrap task traps once to get its FPU frame (Checkpoint/Restore.swift).
     public static let getpid: UInt64 = 39
     public static let restart_syscall: UInt64 = 219
+    /// systrap's code patching synchronises the CPUs of a stub's mm with it.
+    public static let membarrier: UInt64 = 324
 }

@@ -37,6 +37,11 @@ extension Task {
             switch trap {
             case .syscall:
                 defer { if steppedSyscall { stepTrapAfterSyscall() } }
+                // A task a guest tracer holds is left as its code is (its
+                // single steps and breakpoints see the original bytes).
+                if let entry = context.patchableSyscallEntry, !traced.load(ordering: .relaxed) {
+                    mm.considerPatching(syscallAt: regs.ip &- SyscallABI.instructionLength, rax: regs.raw.orig_rax, entry: entry)
+                }
                 switch kernel.dispatch(self) {
                 case .value(let v):
                     regs.returnValue = UInt64(bitPattern: v)
@@ -58,6 +63,15 @@ extension Task {
                     platformFailed(error)
                 }
             case .fault(let sig, let address, let code, let access):
+                // A patch being written, or a trampoline that can't reach the
+                // stub: the guest goes on as its original code would.
+                if sig == .SIGTRAP || sig == .SIGSEGV {
+                    switch mm.patchStop(rip: regs.ip, trap: sig == .SIGTRAP, fault: true) {
+                    case .rerun(let at): regs.ip = at; continue
+                    case .syscall(let at, let rax): regs.ip = at; regs.raw.rax = rax; continue
+                    case .none: break
+                    }
+                }
                 var info = SignalInfo(sig, code: code)
                 // A write to memory shared copy-on-write since a fork: this
                 // mm gets its own copy and the guest runs again.
@@ -73,7 +87,9 @@ extension Task {
                 info.address = address.rawValue
                 force(info)
             case .interrupted:
-                break
+                // Stopped inside a trampoline: as if before the site's mov
+                // (what a signal handler's frame shows, and where it resumes).
+                if case .rerun(let at) = mm.patchStop(rip: regs.ip, trap: false, fault: false) { regs.ip = at }
             }
         }
         exitTask()

@@ -71,8 +71,10 @@ public final class MemoryManager: Sendable {
         /// this mm to take out of the mirror (another process truncated a
         /// file mapped here; only a runner may change the mirror).
         var pendingUnmaps: [Range<GuestAddress>] = []
+        /// systrap's patched syscall sites (SyscallPatches.swift).
+        var patches = SyscallPatchTable()
     }
-    private let state: Mutex<State>
+    let state: Mutex<State>
     /// Set with `pendingUnmaps`: the runners' cheap look before each entry into guest code.
     private let unmapsPending = Atomic<Bool>(false)
 
@@ -137,7 +139,7 @@ public final class MemoryManager: Sendable {
             }
             try writeProtectForForkLocked(&s, except: small)
             var copied = VMASet()
-            defer { child.state.withLock { $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk } }
+            defer { child.state.withLock { $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk; $0.patches = s.patches.inherited } }
             for v in s.vmas.vmas where !v.dontCopy {
                 var c = v
                 if v.wipeOnFork {
@@ -304,6 +306,7 @@ public final class MemoryManager: Sendable {
     }
 
     private func unmapLocked(_ s: inout State, _ range: Range<GuestAddress>, mirror doMirror: Bool) throws(Errno) {
+        unpatchLocked(&s, range, contentKept: false)
         let removed = s.vmas.remove(range)
         guard !removed.isEmpty else { return }
         if doMirror { try mirror(&s) { (sp) throws(PlatformError) in try sp.unmap(range) } }
@@ -345,6 +348,7 @@ public final class MemoryManager: Sendable {
     /// too, or is emptied before it serves again.
     public func releaseAll() {
         state.withLock { s in
+            s.patches = SyscallPatchTable()
             let all = s.vmas.remove(layout.minAddress..<layout.top)
             for v in all { release(v) }
         }
@@ -381,6 +385,8 @@ public final class MemoryManager: Sendable {
         try state.withLock { (s: inout State) throws(Errno) in
             guard s.vmas.isFullyMapped(range) else { throw .ENOMEM }
             for v in s.vmas.overlapping(range) where !v.maxProt.isSuperset(of: prot) { throw .EACCES }
+            // Patched code the guest may now write (JIT) gets its own bytes back.
+            unpatchLocked(&s, range, contentKept: true)
             // Private memory others still own (a fork's other side, the image
             // cache) becomes writable copy-on-write: copied when written, not now.
             for v in s.vmas.overlapping(range) where !v.shared {
@@ -519,6 +525,7 @@ public final class MemoryManager: Sendable {
 
     /// Copies `src` into a new chunk of `newLength` at `dest`, dropping `src`.
     private func move(_ s: inout State, _ src: VMA, to dest: GuestAddress, newLength: UInt64) throws(Errno) {
+        unpatchLocked(&s, src.range, contentKept: true)   // a jmp's rel32 would not move with it
         let off = try memory.allocate(newLength)
         memcpy(memory.pointer(off), memory.pointer(src.memOffset), Int(min(src.length, newLength)))
         var moved = src
@@ -617,7 +624,7 @@ public final class MemoryManager: Sendable {
                 return
             }
             let discards = advice == MemoryAdvice.MADV_DONTNEED || advice == MemoryAdvice.MADV_FREE
-            if discards { try replaceSharedLocked(&s, range) }
+            if discards { unpatchLocked(&s, range, contentKept: false); try replaceSharedLocked(&s, range) }
             let pieces = s.vmas.overlapping(range)
             for v in pieces {
                 switch advice {
@@ -742,7 +749,7 @@ public final class MemoryManager: Sendable {
 
     /// Mirrors `v`: its pages within the file mapped, those beyond the
     /// file's end left out, so that touching them faults (see `fileFault`).
-    private func mirrorVMA(_ s: inout State, _ v: VMA) throws(Errno) {
+    func mirrorVMA(_ s: inout State, _ v: VMA) throws(Errno) {
         let a = v.accessibleEnd
         try mirror(&s) { (sp) throws(PlatformError) in
             if a > v.start { try sp.map(v.start..<a, fileOffset: v.memOffset, prot: v.mirrorProt) }
@@ -861,7 +868,7 @@ public final class MemoryManager: Sendable {
         }
     }
 
-    private func mirror(_ s: inout State, _ body: (AddressSpace) throws(PlatformError) -> Void) throws(Errno) {
+    func mirror(_ s: inout State, _ body: (AddressSpace) throws(PlatformError) -> Void) throws(Errno) {
         guard let sp = s.space else { return }
         do throws(PlatformError) { try body(sp) } catch {
             s.broken = error
@@ -1131,7 +1138,7 @@ public final class MemoryManager: Sendable {
         var merged: [VMA] = []
         for v in vmas {
             if var last = merged.last, last.end == v.start, last.prot == v.prot, last.shared == v.shared,
-               last.name == v.name, case .anonymous = last.backing, case .anonymous = v.backing {
+               last.name == v.name, Self.continues(last.backing, at: last.length, with: v.backing) {
                 last.range = last.start..<v.end
                 merged[merged.count - 1] = last
             } else {
@@ -1156,6 +1163,17 @@ public final class MemoryManager: Sendable {
             lines.append(line)
         }
         return lines.map { $0 + "\n" }.joined()
+    }
+
+    /// Whether `next` carries on from `b` after `length` bytes: both
+    /// anonymous, or the same file at the following offset (one VMA split
+    /// in the sentry only, e.g. a page of text patched, is one VMA in Linux).
+    private static func continues(_ b: VMABacking, at length: UInt64, with next: VMABacking) -> Bool {
+        switch (b, next) {
+        case (.anonymous, .anonymous): return true
+        case let (.file(f1, o1), .file(f2, o2)): return f1 === f2 && o1 &+ length == o2
+        default: return false
+        }
     }
 
     private func hex8(_ v: UInt64) -> String { let s = String(v, radix: 16); return String(repeating: "0", count: max(0, 8 - s.count)) + s }

@@ -68,6 +68,14 @@ public protocol PlatformContext: AnyObject, Sendable {
     /// From any thread: makes a `switchTo` in progress return `.interrupted`
     /// soon. Only call while the task is in guest code.
     func kick()
+    /// When the last trap was a syscall this platform would rather take
+    /// through a patched site (systrap, --systrap-patch on): the absolute
+    /// address a site's trampoline jumps to. nil otherwise.
+    var patchableSyscallEntry: UInt64? { get }
+}
+
+extension PlatformContext {
+    public var patchableSyscallEntry: UInt64? { nil }
 }
 
 /// Why guest code stopped running.

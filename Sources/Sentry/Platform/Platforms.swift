@@ -47,7 +47,8 @@ public enum PlatformKind: String, CaseIterable, Sendable {
         }
     }
 
-    public func make(memory: MemoryFile, stub: StubRegion) throws(PlatformError) -> Platform {
+    /// `patchSyscalls`: systrap rewrites hot syscall sites to skip the signal (--systrap-patch).
+    public func make(memory: MemoryFile, stub: StubRegion, patchSyscalls: Bool = false) throws(PlatformError) -> Platform {
         switch self {
         case .ptrace: return PtracePlatform(memory: memory, stub: stub)
         case .systrap:
@@ -55,7 +56,7 @@ public enum PlatformKind: String, CaseIterable, Sendable {
             if !stub.trapsGuestSyscalls && !Self.sudAvailable {
                 throw .unavailable("platform systrap: this kernel has no Syscall User Dispatch; use --systrap-trap seccomp")
             }
-            return SystrapPlatform(memory: memory, stub: stub)
+            return SystrapPlatform(memory: memory, stub: stub, patchSyscalls: patchSyscalls)
         case .vmexec:
             guard status().available else { throw .unavailable("platform \(rawValue) is not available: \(status().reason)") }
             return try VmexecPlatform(memory: memory, stub: stub)

@@ -26,7 +26,8 @@ public struct StubRegion: Sendable {
     static let allowedSyscalls: [Int32] = [9 /* mmap */, 10 /* mprotect */, 11 /* munmap */, 34 /* pause */,
                                            13 /* rt_sigaction */, 15 /* rt_sigreturn */, 131 /* sigaltstack */,
                                            157 /* prctl */, 158 /* arch_prctl */, 202 /* futex */,
-                                           110 /* getppid: an unattached sibling watching the sentry */]
+                                           110 /* getppid: an unattached sibling watching the sentry */,
+                                           324 /* membarrier: systrap's code patching syncs the mm's CPUs */]
     /// The only clone the filter lets through: a sibling sharing the mm,
     /// with no exit signal, whose parent is the stub's own parent
     /// (CLONE_PARENT): every stub of an address space is then a child of the

@@ -16,6 +16,9 @@ public struct SandboxConfiguration: Sendable {
     /// systrap's trap: seccomp RET_TRAP instead of Syscall User Dispatch (the
     /// default where the kernel has it).
     public var seccompTrap: Bool?
+    /// systrap rewrites hot syscall sites into calls to its stub (Arch/SyscallSite.swift);
+    /// nil: the environment's SENTRY_SYSTRAP_PATCH (on, off), else on.
+    public var systrapPatch: Bool?
     /// The host directory that is the guest's `/`.
     public var root = "/"
     /// `/` writable, its changes kept in sentry memory.
@@ -98,7 +101,7 @@ public final class Sandbox: Sendable {
         do {
             memory = try MemoryFile(limit: config.memory ?? MemoryLimit.defaultLimit().bytes)
             stub = try StubRegion.install(trapGuestSyscalls: seccomp)
-            backend = try kind.make(memory: memory, stub: stub)
+            backend = try kind.make(memory: memory, stub: stub, patchSyscalls: config.systrapPatch ?? SandboxConfiguration.defaultSystrapPatch)
         } catch {
             if case .unavailable = error { throw .platformUnavailable(error.description) }
             throw .platformFailed(error.description)
@@ -204,5 +207,13 @@ public final class Sandbox: Sendable {
                st.st_mode & S_IFMT == S_IFREG && st.st_mode & 0o111 != 0 { return candidate }
         }
         return name
+    }
+}
+
+extension SandboxConfiguration {
+    /// systrap's patching when nothing says: SENTRY_SYSTRAP_PATCH=off (or on), else on.
+    public static var defaultSystrapPatch: Bool {
+        guard let v = getenv("SENTRY_SYSTRAP_PATCH") else { return true }
+        return String(cString: v) != "off"
     }
 }

@@ -106,6 +106,7 @@ public enum SelfConfinement {
         if platform == .ptrace { for r in ptraceRunRequests { with("ptrace", arg: 0, r) } }
         for o in prctlOptions { with("prctl", arg: 0, o) }
         with("arch_prctl", arg: 0, 0x1002)   // ARCH_SET_FS (a stub's guest TLS base)
+        if platform != .ptrace { with("arch_prctl", arg: 0, 0x1001) }   // ARCH_SET_GS: a systrap stub's area, for patched sites
         with("seccomp", arg: 0, 1)           // SECCOMP_SET_MODE_FILTER: a stub's own, which only narrows
         return out
     }

@@ -31,6 +31,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     }
     private let state = Mutex(State())
     static let maxSlots = 2048
+    /// membarrier's SYNC_CORE registration of the stub's mm is done (code patching).
+    let syncCoreRegistered = Atomic<Bool>(false)
 
     /// A root stub that is set up and parked in its handler, not yet any
     /// task's address space: it can be started on one thread (the stub
@@ -130,6 +132,9 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         area.store(SW_AREA_SCRATCH + 16, handler)   // never returned through: the stub resumes with rt_sigreturn
         area.store(SW_AREA_SCRATCH + 24, UInt64.max)
         area.store(SW_AREA_CODE_START, stub.base.rawValue)
+        // What a patched site's trampoline checks before it trusts %gs.
+        area.store(SW_AREA_SELF, area.address)
+        area.store(SW_AREA_CHECK, UInt64(SW_PATCH_MAGIC) &- area.address)
         // A sibling turns SUD on with these; with the seccomp variant the
         // (inherited) filter traps already, and a zero length makes the
         // sibling's prctl fail harmlessly.
@@ -138,7 +143,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     }
 
     private static func awaitParked(_ area: SystrapArea, pidfd: Int32) throws(PlatformError) {
-        guard area.wait(whileState: 0, pidfd: pidfd) == UInt32(SW_STATE_TRAP), area.load(SW_AREA_SIGNAL, as: Int32.self) == 0 else {
+        let st = area.wait(whileState: 0, pidfd: pidfd)
+        guard st == UInt32(SW_STATE_TRAP), area.load(SW_AREA_SIGNAL, as: Int32.self) == 0 else {
             throw .stubDied("a systrap stub did not park")
         }
     }
@@ -299,4 +305,23 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         return Parked(runner: me, initialRegisters: initialRegisters,
                       cpuTimeBase: HostCPUClock.nanoseconds(of: me.pid) ?? 0, pooled: true)
     }
+}
+
+extension SystrapAddressSpace: CodePatchSync {
+    /// Every other thread of the mm runs a serializing instruction before it
+    /// next runs guest code (membarrier's PRIVATE_EXPEDITED_SYNC_CORE from
+    /// the calling runner's stub), so none runs stale bytes of a patch.
+    /// Nothing to do while the caller is the only runner: it is here.
+    func syncCores() {
+        guard state.withLock({ $0.runners.count }) > 1 else { return }
+        guard let r = try? runner() else { return }
+        if !syncCoreRegistered.load(ordering: .relaxed) {
+            _ = try? request(on: r, SyscallNumber.membarrier, [Self.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0])
+            syncCoreRegistered.store(true, ordering: .relaxed)
+        }
+        _ = try? request(on: r, SyscallNumber.membarrier, [Self.MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0])
+    }
+
+    static let MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE: UInt64 = 1 << 5
+    static let MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: UInt64 = 1 << 6
 }

@@ -20,6 +20,19 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     /// lately (ns, a moving average): the wait for the next trap spins
     /// about twice that, or not at all for a guest that computes for long.
     private var runTime: Int64 = 0
+    /// Rewrite syscall sites into calls to the stub (--systrap-patch): the
+    /// address of its patched-syscall entry, or nil.
+    private let patchEntry: UInt64?
+    /// The last trap was a syscall that came through a patched site.
+    private var patchedTrap = false
+    /// The last trap was a syscall the signal brought (a site not patched yet).
+    private var signalSyscall = false
+
+    init(patchEntry: UInt64? = nil) {
+        self.patchEntry = patchEntry
+    }
+
+    var patchableSyscallEntry: UInt64? { signalSyscall ? patchEntry : nil }
 
     func switchTo(_ anySpace: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
         let s = anySpace as! SystrapAddressSpace
@@ -43,6 +56,9 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             uc.storeBytes(of: UInt16(truncatingIfNeeded: s.initialRegisters.raw.cs), toByteOffset: UContext.mcontext + SigContext.cs, as: UInt16.self)
             uc.storeBytes(of: UInt16(truncatingIfNeeded: s.initialRegisters.raw.ss), toByteOffset: UContext.mcontext + SigContext.ss, as: UInt16.self)
             a.store(SW_AREA_UC, a.address + UInt64(SW_AREA_FRAME))
+            // A recycled stub may have parked after a patched trap.
+            a.store(SW_AREA_PATCHED, UInt32(0))
+            a.store(SW_AREA_FP_SAVED, UInt32(0))
         }
         SigContext.writeGeneral(regs.raw, to: uc + UContext.mcontext)
         if stubFS != regs.fsBase {
@@ -66,7 +82,10 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         SigContext.readGeneral(frame + UContext.mcontext, into: &regs.raw)
         SyscallABI.leaveSyscall(&regs.raw)
         let code = Int32(truncatingIfNeeded: a.load(SW_AREA_CODE, as: Int64.self))
+        patchedTrap = a.load(SW_AREA_PATCHED, as: UInt32.self) != 0
+        signalSyscall = false
         if sig == SIGSYS && (code == 2 /* SYS_USER_DISPATCH */ || code == 1 /* SYS_SECCOMP */) {
+            signalSyscall = !patchedTrap
             SyscallABI.enterSyscall(&regs.raw)
             return .syscall
         }
@@ -93,6 +112,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     private func fpuImage() throws(PlatformError) -> (UnsafeMutableRawPointer, Int) {
         guard trapped, let r = runner else { throw .host("no saved FPU state before the first run", .EINVAL) }
         let a = r.area
+        if a.load(SW_AREA_PATCHED, as: UInt32.self) != 0 { return try patchedFPUImage(r) }
         guard let uc = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UInt64(UContext.size)) else { throw .stubDied("bad frame") }
         let fp = uc.loadUnaligned(fromByteOffset: UContext.mcontext + SigContext.fpstate, as: UInt64.self)
         guard let head = a.pointer(fp, length: UInt64(XSave.legacySize)) else { throw .host("no FPU state in the frame", .EINVAL) }
@@ -109,5 +129,35 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     func setFPUState(_ space: AddressSpace, _ image: [UInt8]) throws(PlatformError) {
         let (p, n) = try fpuImage()
         image.withUnsafeBytes { memcpy(p, $0.baseAddress!, min(n, $0.count)) }
+        // The stub's own XRSTOR (a patched trap) has no kernel checking the
+        // image as rt_sigreturn does: only what this CPU can load.
+        if runner?.area.load(SW_AREA_PATCHED, as: UInt32.self) != 0 { sw_xsave_sanitize(p, n) }
     }
+
+    /// A patched trap's FPU state is still in the stub's registers: the
+    /// stub saves it into the area on request (once per trap), and loads it
+    /// back before resuming.
+    private func patchedFPUImage(_ r: SystrapAddressSpace.Runner) throws(PlatformError) -> (UnsafeMutableRawPointer, Int) {
+        let a = r.area
+        let size = Self.xsaveSize
+        let p = a.base + Int(SW_AREA_XBUF)
+        if a.load(SW_AREA_FP_SAVED, as: UInt32.self) == 0 {
+            a.post(UInt32(SW_STATE_FPSAVE))
+            guard a.wait(whileState: UInt32(SW_STATE_FPSAVE), pidfd: r.pidfd) == UInt32(SW_STATE_DONE),
+                  a.load(SW_AREA_FP_SAVED, as: UInt32.self) != 0 else {
+                throw .stubDied("systrap stub \(r.pid) died saving the FPU state")
+            }
+            // fx_sw_bytes, as the kernel writes them into a signal frame.
+            let bv = p.loadUnaligned(fromByteOffset: XSave.headerOffset, as: UInt64.self)
+            p.storeBytes(of: XSave.FP_XSTATE_MAGIC1, toByteOffset: XSave.magic1Offset, as: UInt32.self)
+            p.storeBytes(of: UInt32(size + XSave.magic2Size), toByteOffset: XSave.extendedSizeOffset, as: UInt32.self)
+            p.storeBytes(of: bv | XSave.legacyFeatures, toByteOffset: XSave.xfeaturesOffset, as: UInt64.self)
+            p.storeBytes(of: UInt32(size), toByteOffset: XSave.xstateSizeOffset, as: UInt32.self)
+        }
+        return (p, size)
+    }
+
+    /// The host's XSAVE image size; patching needs it to fit the area's buffer.
+    static let xsaveSize = Int(sw_xsave_size())
+    static var xsaveFits: Bool { xsaveSize >= XSave.legacySize + XSave.headerSize && xsaveSize <= Int(SW_AREA_XBUF_SIZE) }
 }

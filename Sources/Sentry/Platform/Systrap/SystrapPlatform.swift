@@ -9,9 +9,13 @@ public final class SystrapPlatform: Platform, @unchecked Sendable {
     let stub: StubRegion
     let pool: StubPool
 
-    public init(memory: MemoryFile, stub: StubRegion) {
+    /// Where patched syscall sites enter the stub; nil: no patching.
+    let patchEntry: UInt64?
+
+    public init(memory: MemoryFile, stub: StubRegion, patchSyscalls: Bool = false) {
         self.memory = memory
         self.stub = stub
+        patchEntry = patchSyscalls && SystrapContext.xsaveFits ? stub.base.rawValue + UInt64(sw_systrap_patched_offset()) : nil
         // Two: a shell starting a pipeline forks twice in a row.
         pool = StubPool(target: 2, memory: memory, stub: stub)
     }
@@ -21,5 +25,5 @@ public final class SystrapPlatform: Platform, @unchecked Sendable {
         return SystrapAddressSpace(memory: memory, stub: stub, parked: parked, pool: pool)
     }
 
-    public func makeContext() throws(PlatformError) -> PlatformContext { SystrapContext() }
+    public func makeContext() throws(PlatformError) -> PlatformContext { SystrapContext(patchEntry: patchEntry) }
 }

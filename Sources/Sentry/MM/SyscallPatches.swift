@@ -1,0 +1,248 @@
+import Glibc
+
+/// systrap's patched syscall sites of one mm (see Arch/SyscallSite.swift for
+/// what a patch is). Kept under the memory manager's lock, with the VMAs
+/// whose bytes it changes.
+///
+/// Rules: only a private mapping that is executable and not writable is
+/// patched, never a MAP_SHARED one; the page gets its own copy first (an
+/// image-cache page or one shared with a fork stays as it was for the
+/// others), so each mm has its own patches. Anything that may change the
+/// patched bytes' meaning undoes them first: mprotect (a JIT making its code
+/// writable sees its own bytes again), mremap, munmap or MAP_FIXED over
+/// the site or its trampoline page, MADV_DONTNEED. The trampoline pages are
+/// anonymous mappings named `[sentry-patch]` that the sentry places within
+/// ±2 GiB of the sites, below them where there is room.
+struct SyscallPatchTable: Sendable {
+    struct Patch: Sendable {
+        let site: SyscallSite
+        let entry: UInt64
+        let page: UInt64
+    }
+    /// By site start.
+    var sites: [UInt64: Patch] = [:]
+    /// Trampoline pages and how many of their entries are handed out.
+    var pages: [UInt64: Int] = [:]
+    /// Traps seen at syscall addresses not patched yet: a site is patched
+    /// on its `threshold`-th trap, so code that runs once is left alone.
+    var hits: [UInt64: UInt8] = [:]
+    /// Syscall addresses that are no patchable site.
+    var rejected: Set<UInt64> = []
+    /// Site starts written with the int3 step: a thread that ran into it
+    /// meanwhile gets a SIGTRAP there, and runs the site again instead.
+    var poked: Set<UInt64> = []
+
+    static let threshold: UInt8 = 2
+    static let vmaName = "[sentry-patch]"
+    static let maxTracked = 4096
+    /// A jmp rel32 reaches ±2 GiB from the end of the jmp.
+    static let reach: UInt64 = 1 << 31
+
+    /// A fork's child: the same patched pages, so the same records.
+    var inherited: SyscallPatchTable {
+        var t = SyscallPatchTable()
+        t.sites = sites
+        t.pages = pages
+        t.poked = poked
+        return t
+    }
+}
+
+/// The address space's side of patching: makes every thread of the mm see
+/// modified code before the next step (Linux's text_poke_sync).
+protocol CodePatchSync: AnyObject {
+    func syncCores()
+}
+
+extension MemoryManager {
+    /// A syscall trapped at `syscallAddress` (its `syscall` instruction)
+    /// with number `rax`: patch its site into a jump to the stub's `entry`
+    /// once it has trapped `threshold` times. Called by a runner of this
+    /// mm (the trapping task's thread), as mirror changes must be.
+    public func considerPatching(syscallAt syscallAddress: UInt64, rax: UInt64, entry: UInt64) {
+        state.withLock { s in
+            if s.patches.rejected.contains(syscallAddress) { return }
+            let n = (s.patches.hits[syscallAddress] ?? 0) &+ 1
+            if n < SyscallPatchTable.threshold {
+                if s.patches.hits.count >= SyscallPatchTable.maxTracked { s.patches.hits.removeAll() }
+                s.patches.hits[syscallAddress] = n
+                return
+            }
+            s.patches.hits[syscallAddress] = nil
+            if !patchLocked(&s, syscallAddress, rax: rax, entry: entry) {
+                if s.patches.rejected.count >= SyscallPatchTable.maxTracked { s.patches.rejected.removeAll() }
+                s.patches.rejected.insert(syscallAddress)
+            }
+        }
+    }
+
+    /// Patches the site of the syscall at `r`; false if it is none (or
+    /// can't be), true if patched or patched already.
+    private func patchLocked(_ s: inout State, _ r: UInt64, rax: UInt64, entry stubEntry: UInt64) -> Bool {
+        let page = SyscallSite.pageSize
+        guard r >= 7, r % page <= page - 2, let v = s.vmas.find(GuestAddress(r)), !v.shared,
+              v.prot.contains(.exec), !v.prot.contains(.write), v.name != SyscallPatchTable.vmaName,
+              GuestAddress(r + 2) <= v.accessibleEnd else { return false }
+        // The bytes before the syscall, within its page (a site across a
+        // page boundary is left alone).
+        let pageStart = r & ~(page - 1)
+        var before = [UInt8](repeating: 0, count: 7)
+        let have = Int(min(7, r - max(pageStart, v.start.rawValue)))
+        let p = memory.pointer(v.offset(of: GuestAddress(r)))
+        guard p.load(as: UInt8.self) == SyscallSite.syscallInstruction[0],
+              (p + 1).load(as: UInt8.self) == SyscallSite.syscallInstruction[1] else { return false }
+        for i in 0..<have { before[7 - have + i] = (p - have + i).load(as: UInt8.self) }
+        guard let site = SyscallSite.recognise(before: before, syscallAddress: r, rax: rax), site.start >= pageStart,
+              site.start >= v.start.rawValue else { return false }
+        if s.patches.sites[site.start] != nil { return true }
+        do throws(Errno) {
+            let (entry, tpage) = try trampolineEntryLocked(&s, for: site, stubEntry: stubEntry)
+            try pokeLocked(&s, entry, site.trampoline(entry: entry, slot: tpage + SyscallSite.slotOffset), atomic: false)
+            s.patches.pages[tpage, default: 0] += 1
+            s.patches.sites[site.start] = .init(site: site, entry: entry, page: tpage)
+            try pokeLocked(&s, site.start, site.patchBytes(entry: entry), atomic: true)
+            return true
+        } catch {
+            s.patches.sites[site.start] = nil
+            return false
+        }
+    }
+
+    /// A free entry of a trampoline page that `site` reaches, in a new page
+    /// if none has room.
+    private func trampolineEntryLocked(_ s: inout State, for site: SyscallSite, stubEntry: UInt64) throws(Errno) -> (UInt64, UInt64) {
+        let stride = SyscallSite.entryStride
+        for (p, used) in s.patches.pages where used < SyscallSite.entriesPerPage {
+            let e = p + stride * UInt64(used + 1)
+            if site.reaches(e) && site.reaches(p + SyscallSite.pageSize), s.vmas.find(GuestAddress(p))?.name == SyscallPatchTable.vmaName {
+                return (e, p)
+            }
+        }
+        // Below the site first: above a static binary or a PIE is its heap.
+        let page = SyscallSite.pageSize, reach = SyscallPatchTable.reach - 2 * page
+        let low = max(layout.minAddress.rawValue, site.start > reach ? site.start - reach : 0)
+        let high = min(layout.top.rawValue, site.start &+ reach)
+        let below = s.vmas.findFreeTopDown(length: page, below: GuestAddress(site.start & ~(page - 1)), above: GuestAddress(low))
+        guard let at = below ?? s.vmas.findFreeTopDown(length: page, below: GuestAddress(high), above: GuestAddress(site.start)),
+              site.reaches(at.rawValue), site.reaches(at.rawValue + page) else { throw .ENOMEM }
+        let off = try memory.allocate(page)   // handed out zeroed
+        let v = VMA(range: at..<(at + page), prot: [.read, .exec], memOffset: off, name: SyscallPatchTable.vmaName)
+        s.vmas.insert(v)
+        do throws(Errno) { try mirrorVMA(&s, v) } catch {
+            _ = s.vmas.remove(v.range)
+            memory.free(off, page)
+            throw error
+        }
+        memory.pointer(off).storeBytes(of: stubEntry, toByteOffset: Int(SyscallSite.slotOffset), as: UInt64.self)
+        s.patches.pages[at.rawValue] = 0
+        return (at.rawValue + stride, at.rawValue)
+    }
+
+    /// Writes `bytes` at guest address `a` (within one page) into this mm's
+    /// own copy of the page. `atomic`: other threads may be running these
+    /// bytes, so as text_poke_bp does: an int3 on the first byte, then the
+    /// rest, then the first byte, every thread's CPU synchronised between
+    /// steps (a thread that meets the int3 runs the site again: `poked`).
+    private func pokeLocked(_ s: inout State, _ a: UInt64, _ bytes: [UInt8], atomic: Bool) throws(Errno) {
+        let p = try ownPageLocked(&s, a & ~(SyscallSite.pageSize - 1)) + Int(a % SyscallSite.pageSize)
+        let sync = atomic ? s.space as? CodePatchSync : nil
+        if let sync, bytes.count > 1 {
+            s.patches.poked.insert(a)
+            p.storeBytes(of: SyscallSite.int3, as: UInt8.self)
+            sync.syncCores()
+            for i in 1..<bytes.count { (p + i).storeBytes(of: bytes[i], as: UInt8.self) }
+            sync.syncCores()
+            p.storeBytes(of: bytes[0], as: UInt8.self)
+            sync.syncCores()
+        } else {
+            for i in 0..<bytes.count { (p + i).storeBytes(of: bytes[i], as: UInt8.self) }
+            sync?.syncCores()
+        }
+    }
+
+    /// The memory behind the page at `page`, this mm's alone: a page still
+    /// shared (the image cache's, or a fork's) is copied, its VMA split
+    /// around it, and the copy mirrored.
+    private func ownPageLocked(_ s: inout State, _ page: UInt64) throws(Errno) -> UnsafeMutableRawPointer {
+        let size = SyscallSite.pageSize
+        guard let v = s.vmas.find(GuestAddress(page)), !v.shared else { throw .EFAULT }
+        let off = v.offset(of: GuestAddress(page))
+        guard memory.isShared(off, size) else { return memory.pointer(off) }
+        let fresh = try memory.allocate(size)
+        do throws(Errno) { try memory.copyData(from: off, to: fresh, length: size) } catch {
+            memory.free(fresh, size)
+            throw error
+        }
+        let range = GuestAddress(page)..<GuestAddress(page + size)
+        guard var own = s.vmas.remove(range).first else { memory.free(fresh, size); throw .EFAULT }
+        memory.free(off, size)
+        own.memOffset = fresh
+        own.cow = false   // its own copy now
+        s.vmas.insert(own)
+        try mirrorVMA(&s, own)
+        return memory.pointer(fresh)
+    }
+
+    /// Undoes the patches that `range` is about to change: sites in it, and
+    /// sites whose trampoline page is in it. `contentKept`: the bytes in
+    /// `range` stay the guest's (mprotect, mremap), so its sites get their
+    /// original bytes back; otherwise they are going (munmap, DONTNEED) and
+    /// are only forgotten.
+    func unpatchLocked(_ s: inout State, _ range: Range<GuestAddress>, contentKept: Bool) {
+        guard !s.patches.sites.isEmpty || !s.patches.pages.isEmpty else { return }
+        let lo = range.lowerBound.rawValue, hi = range.upperBound.rawValue
+        let pagesHit = s.patches.pages.keys.filter { $0 < hi && $0 + SyscallSite.pageSize > lo }
+        let hit = s.patches.sites.values.filter { p in
+            pagesHit.contains(p.page) || (p.site.start < hi && p.site.syscallAddress > lo)
+        }
+        for p in hit {
+            let inRange = p.site.start < hi && p.site.syscallAddress > lo
+            if contentKept || !inRange { restoreLocked(&s, p) }
+            s.patches.sites[p.site.start] = nil
+        }
+        for p in pagesHit { s.patches.pages[p] = nil }
+    }
+
+    /// Puts a site's original bytes back, if it still holds the patch.
+    private func restoreLocked(_ s: inout State, _ p: SyscallPatchTable.Patch) {
+        guard let v = s.vmas.find(GuestAddress(p.site.start)), GuestAddress(p.site.syscallAddress) <= v.accessibleEnd else { return }
+        let want = p.site.patchBytes(entry: p.entry)
+        let at = memory.pointer(v.offset(of: GuestAddress(p.site.start)))
+        for i in 0..<want.count where (at + i).load(as: UInt8.self) != want[i] { return }
+        try? pokeLocked(&s, p.site.start, p.site.original, atomic: true)
+    }
+
+    /// The guest stopped at `rip` for a reason the patching explains: an
+    /// int3 of a patch being written (SIGTRAP just after a site's start), or
+    /// a stop inside a trampoline (a kick, or a fault reading %gs where the
+    /// stub's area is not, e.g. after a restore on another platform). Returns
+    /// where it goes on, in terms of the original code, and the number the
+    /// site's mov would have set when it goes straight to the syscall.
+    public enum PatchStop: Sendable, Equatable {
+        case none
+        /// Run from here again (the site's start: the mov or its jmp).
+        case rerun(UInt64)
+        /// Run the original syscall at this address with this rax.
+        case syscall(UInt64, rax: UInt64)
+    }
+
+    public func patchStop(rip: UInt64, trap: Bool, fault: Bool) -> PatchStop {
+        state.withLock { s in
+            if trap, rip > 0, s.patches.poked.contains(rip - 1) {
+                guard let v = s.vmas.find(GuestAddress(rip - 1)) else { return .none }
+                let b = memory.pointer(v.offset(of: GuestAddress(rip - 1))).load(as: UInt8.self)
+                return b == SyscallSite.int3 ? .none : .rerun(rip - 1)
+            }
+            guard let v = s.vmas.find(GuestAddress(rip)), v.name == SyscallPatchTable.vmaName else { return .none }
+            let entry = rip & ~(SyscallSite.entryStride - 1)
+            guard entry + SyscallSite.entryStride <= v.end.rawValue, entry > v.start.rawValue else { return .none }
+            let p = memory.pointer(v.offset(of: GuestAddress(entry)))
+            let bytes = Array(UnsafeRawBufferPointer(start: p, count: Int(SyscallSite.entryStride)))
+            guard let d = SyscallSite.decode(entry: entry, bytes) else { return .none }
+            return fault ? .syscall(d.syscall, rax: d.rax) : .rerun(d.start)
+        }
+    }
+
+    /// How many sites are patched (tests, --strace notes).
+    public var patchedSiteCount: Int { state.withLock { $0.patches.sites.count } }
+}
