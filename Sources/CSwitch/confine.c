@@ -23,6 +23,10 @@ long sw_self_confine(const struct sw_confine_rule *rules, int count, uint32_t de
             rc = seccomp_rule_add(ctx, action, r->nr, 1, SCMP_CMP((unsigned)r->arg, SCMP_CMP_EQ, r->value));
         }
     }
+    // Another ABI (int $0x80, the i386 one) gets the default action too:
+    // libseccomp's own (KILL_THREAD) would override the RET_TRAP a systrap
+    // stub's filter gives a guest's int $0x80 under the seccomp variant.
+    if (rc == 0) rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, default_action);
     // Every thread of the sentry at once (TSYNC); no_new_privs first, as an
     // unprivileged sentry needs it.
     // A binary tree of syscall numbers rather than a list: every host call

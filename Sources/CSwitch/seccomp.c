@@ -57,9 +57,15 @@ long sw_build_stub_filter(const int *allowed, int count, uint64_t clone_flags,
     // guest's. Under PTRACE_SYSEMU and Syscall User Dispatch a guest syscall
     // never reaches this filter, so one that does is killed; in systrap's
     // seccomp variant it is SECCOMP_RET_TRAP, a SIGSYS the stub handles.
+    // A call from the vsyscall page (ip above user space) is the host's
+    // emulation of a guest's legacy vsyscall, which consults seccomp: it
+    // traps, so that the sentry emulates the call (Kernel/Vsyscall.swift)
+    // whatever the variant; the host then skips it.
     // libseccomp cannot test the instruction pointer: this prefix is BPF by hand.
     struct sock_filter prefix[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 12),                                   // ip >> 32
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffu, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(code_page >> 32), 0, 3),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 8),                                    // ip & 0xffffffff
         BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, (uint32_t)code_page, 0, 1),

@@ -135,8 +135,15 @@ enum Harness {
             return statfs("/dev/pts", &s) == 0 && s.f_type == 0x1cd1 /* DEVPTS_SUPER_MAGIC */ ? nil : "no devpts at /dev/pts in the host"
         case "procabi" where getuid() != 0:
             return "the native run needs root (set_tid's EEXIST, dropping to another user)"
-        case "sud" where !FileManager.default.fileExists(atPath: "/proc/sys/abi/vsyscall32"):
-            return "the host kernel has no IA32 emulation: its int $0x80 is a SIGSEGV, where sud.c compares an i386 call"
+        case "int80" where inPatchedVM:
+            return "the patched kernel's VM runs a tinyconfig kernel"
+        case "int80" where FileManager.default.fileExists(atPath: "/proc/sys/abi/vsyscall32")
+                           && !procText("/proc/cmdline").contains("ia32_emulation=0"):
+            return "the host kernel has IA32 emulation (its int $0x80 runs an i386 syscall); the sentry presents 6.1 without it"
+        case "vsyscall" where inPatchedVM:
+            return "the patched kernel's VM runs a tinyconfig kernel"
+        case "vsyscall" where !procText("/proc/self/maps").contains("--xp 00000000 00:00 0                  [vsyscall]"):
+            return "the host kernel's vsyscall page is not vsyscall=xonly (none, or emulate with a readable page)"
         case "x86abi" where !procText("/proc/self/maps").contains("[vsyscall]"):
             return "the host kernel has no vsyscall page (no X86_VSYSCALL_EMULATION): x86abi's vsyscall calls are a SIGSEGV there"
         case "memedge" where !FileManager.default.fileExists(atPath: "/sys/kernel/mm/transparent_hugepage"):

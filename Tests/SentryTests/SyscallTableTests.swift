@@ -49,6 +49,9 @@ struct SyscallTableTests {
         #expect(linuxAMD64Names[Int(SyscallNumber.munmap)] == "munmap")
         #expect(linuxAMD64Names[Int(SyscallNumber.getpid)] == "getpid")
         #expect(linuxAMD64Names[Int(SyscallNumber.restart_syscall)] == "restart_syscall")
+        #expect(linuxAMD64Names[Int(SyscallNumber.gettimeofday)] == "gettimeofday")
+        #expect(linuxAMD64Names[Int(SyscallNumber.time)] == "time")
+        #expect(linuxAMD64Names[Int(SyscallNumber.getcpu)] == "getcpu")
     }
 
     /// Every syscall name is in exactly one family, and the README's family

@@ -2,7 +2,7 @@
 // Syscall User Dispatch as prctl(2) and Documentation/admin-guide/syscall-user-dispatch.rst
 // describe it: the errors, on/off, selector flips, the allowed region, a handler that
 // emulates the call through rax, a NULL selector with a restorer inside the region, bad
-// and unreadable selectors, int $0x80, a signal under BLOCK, a dispatch with SIGSYS blocked,
+// and unreadable selectors, a signal under BLOCK, a dispatch with SIGSYS blocked,
 // fork and execve, SUD before seccomp. Prints what it sees,
 // for comparison with the native run.
 #include <errno.h>
@@ -171,14 +171,6 @@ int main(int argc, char **argv) {
            r2 > 0 ? "ok" : "failed", off);
     caught = 0;
     sigaction(SIGSYS, &sa, NULL);
-
-    // int $0x80 is dispatched too, reported with the i386 ABI's number and arch.
-    err("on", sud(PR_SYS_DISPATCH_ON, 0, 0, (void *)&selector));
-    selector = BLOCK;
-    asm volatile("int $0x80" : "=a"(r) : "a"(20L) : "rcx", "r11", "memory");
-    selector = ALLOW;
-    report("int $0x80", r);
-    err("off", sud(PR_SYS_DISPATCH_OFF, 0, 0, NULL));
 
     // A signal arriving while the selector blocks: its handler makes no
     // call and lets its own rt_sigreturn through.

@@ -1,9 +1,15 @@
 // The x86-64 ABI at its edges (issue 17 item 7): syscall numbering, the
-// registers syscall leaves, the vsyscall page (vsyscall=xonly), iopl/ioperm,
+// registers syscall leaves, the vsyscall page (vsyscall=xonly), int $0x80
+// without IA32 emulation, iopl/ioperm,
 // modify_ldt, FS base through arch_prctl and WRFSBASE, sigaltstack's
 // SS_AUTODISARM and AT_MINSIGSTKSZ, rt_sigreturn's flag rules.
 #define _GNU_SOURCE
 #include <asm/prctl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #ifndef SS_AUTODISARM
 #define SS_AUTODISARM (1U << 31)
 #endif
@@ -47,7 +53,6 @@ static void in_child(const char *what, void (*fn)(void)) {
     else printf("%s: exit %d\n", what, WEXITSTATUS(st));
 }
 
-static volatile long vs_ret;
 static void vsyscall_time(void) {
     long (*vtime)(long *) = (long (*)(long *))0xffffffffff600400;
     long t = vtime(NULL);
@@ -74,6 +79,145 @@ static void on_sig(int s, siginfo_t *si, void *uc) {
     got_sig = s;
     got_code = si->si_code;
     siglongjmp(jb, 1);
+}
+
+/// A fault's siginfo and sigcontext, for the int $0x80 and vsyscall cases.
+static volatile unsigned long got_addr, got_rip, got_err, got_trapno, got_rax, got_rcx;
+static volatile int got_syscall;
+static volatile char sud_selector;
+static void on_fault(int s, siginfo_t *si, void *ucv) {
+    ucontext_t *uc = ucv;
+    sud_selector = 0;   // SYSCALL_DISPATCH_FILTER_ALLOW: the handler's own calls run
+    got_sig = s;
+    got_code = si->si_code;
+    got_addr = (unsigned long)si->si_addr;
+    got_syscall = s == SIGSYS ? si->si_syscall : -1;
+    got_rip = uc->uc_mcontext.gregs[REG_RIP];
+    got_err = uc->uc_mcontext.gregs[REG_ERR];
+    got_trapno = uc->uc_mcontext.gregs[REG_TRAPNO];
+    got_rax = uc->uc_mcontext.gregs[REG_RAX];
+    got_rcx = uc->uc_mcontext.gregs[REG_RCX];
+    if (s == SIGSEGV) siglongjmp(jb, 1);
+}
+
+extern const char int80_insn[];
+__attribute__((noinline)) static long int80(long nr) {
+    long r;
+    register long rcx __asm__("rcx") = 0x5a5a5a5a;
+    __asm__ volatile(".globl int80_insn\nint80_insn: int $0x80" : "=a"(r), "+r"(rcx) : "a"(nr) : "r11", "memory");
+    return r;
+}
+
+static void int80_unhandled(void) { int80(20); }
+
+static void int80_under_seccomp(void) {
+    // Kill on any i386 call: without IA32 emulation the filter never sees one.
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof f / sizeof f[0], f };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) _exit(3);
+    int80(20);
+}
+
+/// int $0x80 as Linux 6.1 built without IA32_EMULATION answers it: a #GP
+/// (error code 0x402, the vector's), SIGSEGV with SI_KERNEL, rip on the
+/// instruction, no syscall made.
+static void int80_cases(void) {
+    struct sigaction sa = {.sa_sigaction = on_fault, .sa_flags = SA_SIGINFO};
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGSYS, &sa, NULL);
+    if (!sigsetjmp(jb, 1)) {
+        int80(20);
+        printf("int $0x80: returned\n");
+    } else {
+        printf("int $0x80: %s code %#x addr %#lx err %#lx trapno %lu at the instruction %s rax %lu rcx %#lx\n",
+               sigabbrev_np(got_sig), got_code, got_addr, got_err, got_trapno,
+               got_rip == (unsigned long)int80_insn ? "yes" : "no", got_rax, got_rcx);
+    }
+    // Syscall User Dispatch on, every call dispatched: still the #GP.
+    got_sig = 0;
+    if (prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1, 0, 0, &sud_selector) == 0) {
+        if (!sigsetjmp(jb, 1)) { sud_selector = 1; int80(20); sud_selector = 0; }
+        sud_selector = 0;
+        prctl(59, 0, 0, 0, 0);
+        printf("under SUD: %s code %#x\n", got_sig ? sigabbrev_np(got_sig) : "nothing", got_code);
+    } else {
+        printf("under SUD: SEGV code 0x80\n");   // no SUD in this kernel: nothing to compare
+    }
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGSYS, SIG_DFL);
+    in_child("int $0x80 without a handler", int80_unhandled);
+    in_child("int $0x80 under a seccomp filter killing i386 calls", int80_under_seccomp);
+}
+
+static void vsyscall_getcpu(void) {
+    long (*vgetcpu)(unsigned *, unsigned *, void *) = (long (*)(unsigned *, unsigned *, void *))0xffffffffff600800;
+    unsigned cpu = ~0u, node = ~0u;
+    _exit(vgetcpu(&cpu, &node, NULL) == 0 && cpu < 4096 && node < 4096 ? 0 : 1);
+}
+static void vsyscall_time_out(void) {
+    long (*vtime)(long *) = (long (*)(long *))0xffffffffff600400;
+    long t = 0, r = vtime(&t);
+    _exit(r == t && t > 1000000000 ? 0 : 1);
+}
+static void vsyscall_seccomp(void) {
+    // time answered EPERM, gettimeofday trapped: the filter sees the call.
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_time, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_gettimeofday, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof f / sizeof f[0], f };
+    struct sigaction sa = {.sa_sigaction = on_fault, .sa_flags = SA_SIGINFO};
+    sigaction(SIGSYS, &sa, NULL);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) _exit(3);
+    long (*vtime)(long *) = (long (*)(long *))0xffffffffff600400;
+    long (*vgtod)(struct timeval *, void *) = (long (*)(struct timeval *, void *))0xffffffffff600000;
+    long t = vtime(NULL);
+    struct timeval tv;
+    long g = vgtod(&tv, NULL);
+    printf("  time under ERRNO(EPERM): %s\n", err(t));
+    printf("  gettimeofday under TRAP: %s code %d call_addr %#lx syscall %d returned %ld\n",
+           got_sig ? sigabbrev_np(got_sig) : "nothing", got_code, got_addr, got_syscall, g);
+    fflush(stdout);
+    _exit(0);
+}
+
+/// The legacy vsyscall page with vsyscall=xonly: calls emulated, reads
+/// refused, bad pointers a SIGSEGV, seccomp consulted, and its maps line.
+static void vsyscall_cases(void) {
+    in_child("vsyscall time", vsyscall_time);
+    in_child("vsyscall time(&t)", vsyscall_time_out);
+    in_child("vsyscall gettimeofday", vsyscall_gettimeofday);
+    in_child("vsyscall getcpu", vsyscall_getcpu);
+    in_child("vsyscall read", vsyscall_read);
+    in_child("vsyscall misaligned", vsyscall_misaligned);
+    in_child("vsyscall under seccomp", vsyscall_seccomp);
+    struct sigaction sa = {.sa_sigaction = on_fault, .sa_flags = SA_SIGINFO};
+    sigaction(SIGSEGV, &sa, NULL);
+    long (*vtime)(long *) = (long (*)(long *))0xffffffffff600400;
+    // Past user space: a page fault on the pointer, before anything runs.
+    if (!sigsetjmp(jb, 1)) vtime((long *)0xffff800000000000UL);
+    printf("vsyscall time(kernel pointer): %s code %d addr %#lx trapno %lu err %#lx\n", sigabbrev_np(got_sig), got_code,
+           got_addr, got_trapno, got_err);
+    // A user pointer that faults: the call's EFAULT becomes SIGSEGV at the entry.
+    got_sig = 0;
+    if (!sigsetjmp(jb, 1)) vtime((long *)8);
+    printf("vsyscall time(unmapped): %s code %#x rip %#lx\n", sigabbrev_np(got_sig), got_code, got_rip);
+    signal(SIGSEGV, SIG_DFL);
+    // The gate VMA ends /proc/self/maps.
+    FILE *m = fopen("/proc/self/maps", "r");
+    char line[512], last[512] = "";
+    while (m && fgets(line, sizeof line, m)) strcpy(last, line);
+    if (m) fclose(m);
+    printf("last maps line: %s", last);
 }
 
 static volatile int autodisarm_flags = -1, autodisarm_size = -1;
@@ -149,6 +293,8 @@ int main(int argc, char **argv) {
     if (argc > 2 && !strcmp(argv[1], "exec")) exec_with_fpu_changed(argv);
     if (argc > 1 && !strcmp(argv[1], "61")) { linux61(); return 0; }
     if (argc > 1 && !strcmp(argv[1], "bases")) { bases(); return 0; }
+    if (argc > 1 && !strcmp(argv[1], "int80")) { int80_cases(); return 0; }
+    if (argc > 1 && !strcmp(argv[1], "vsyscall")) { vsyscall_cases(); return 0; }
 
     // Syscall numbers: the x32 bit, past the table, negative, high bits.
     printf("x32 getpid: %s\n", err(raw(0x40000000 | SYS_getpid, 0, 0, 0)));

@@ -14,8 +14,12 @@ public enum SigContext {
 
     /// trapno of a page fault (X86_TRAP_PF).
     public static let trapPageFault: UInt64 = 14
+    /// trapno of a general protection fault (X86_TRAP_GP).
+    public static let trapGeneralProtection: UInt64 = 13
     /// Page-fault error code bits (X86_PF_WRITE, X86_PF_INSTR).
     public static let faultWrite: UInt64 = 0x2, faultInstruction: UInt64 = 0x10
+    /// X86_PF_PROT (a present page refused the access) and X86_PF_USER.
+    public static let faultProtection: UInt64 = 0x1, faultUser: UInt64 = 0x4
 
     /// FIX_EFLAGS: the flags rt_sigreturn takes from the frame (AC, OF, DF,
     /// TF, SF, ZF, AF, PF, CF, RF); the rest stay as they are.

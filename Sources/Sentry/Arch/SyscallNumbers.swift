@@ -10,4 +10,8 @@ public enum SyscallNumber {
     public static let restart_syscall: UInt64 = 219
     /// systrap's code patching synchronises the CPUs of a stub's mm with it.
     public static let membarrier: UInt64 = 324
+    /// What the vsyscall page's three entries call (Kernel/Vsyscall.swift).
+    public static let gettimeofday: UInt64 = 96
+    public static let time: UInt64 = 201
+    public static let getcpu: UInt64 = 309
 }

@@ -79,6 +79,10 @@ extension ProcFS {
             out += "THPeligible:    0\n"
             out += vmFlags(first)
         }
+        // The vsyscall page: nothing resident, execute-only (vsyscall=xonly).
+        out += VsyscallPage.mapsLine
+        out += "Size:                  4 kB\nKernelPageSize:        4 kB\nMMUPageSize:           4 kB\n"
+        out += smapCounters([], rollup: false, owners: { _ in 1 }) + "THPeligible:    0\nVmFlags: ex \n"
         return out
     }
 

@@ -274,15 +274,18 @@ public final class Kernel: @unchecked Sendable {
     func dispatch(_ task: Task) -> SyscallOutcome {
         var nr = task.regs.syscallNumber
         var args = task.regs.syscallArguments
+        // int $0x80 also arrives as a syscall trap (the host has IA32
+        // emulation); the sentry's kernel has none: a #GP, never a syscall.
+        if !SyscallABI.rcxHoldsReturnAddress(task.regs.raw) && Self.isInt80(task) {
+            return task.int80WithoutIA32Emulation()
+        }
         // Two flags in the common case; the configurations (and the filter
         // chain's reference) only for a task that has them. A traced task is
         // the third case, looked at once SUD has let the call through.
         let (sudOn, filtered) = task.attributes.withLock {
             ($0.syscallUserDispatch.on, $0.seccomp.mode != Seccomp.SECCOMP_MODE_DISABLED)
         }
-        // int $0x80 also stops under PTRACE_SYSEMU; its numbers are the i386 ABI's.
-        let int80 = !SyscallABI.rcxHoldsReturnAddress(task.regs.raw) && Self.isInt80(task)
-        let arch = int80 ? SeccompData.AUDIT_ARCH_I386 : SeccompData.AUDIT_ARCH_X86_64
+        let arch = SeccompData.AUDIT_ARCH_X86_64
         if sudOn {
             switch task.syscallUserDispatch(task.attributes.withLock { $0.syscallUserDispatch }) {
             case .proceed:
@@ -342,9 +345,7 @@ public final class Kernel: @unchecked Sendable {
         case .killedThread(let sig):
             outcome = .killedThread(sig)
         case .run, .trace:
-            if int80 {
-                outcome = enosys
-            } else if let implementation = table[nr]?.implementation {
+            if let implementation = table[nr]?.implementation {
                 outcome = implementation(task, args)
             } else {
                 outcome = enosys

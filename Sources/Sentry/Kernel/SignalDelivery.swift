@@ -157,7 +157,11 @@ extension Task {
         f.withUnsafeMutableBytes { SigContext.writeGeneral(r, to: $0.baseAddress! + sc) }
         f.store(UInt16(truncatingIfNeeded: r.cs), at: sc + SigContext.cs); f.store(UInt16(truncatingIfNeeded: r.gs), at: sc + SigContext.gs)
         f.store(UInt16(truncatingIfNeeded: r.fs), at: sc + SigContext.fs); f.store(UInt16(truncatingIfNeeded: r.ss), at: sc + SigContext.ss)
-        if info.signo == Signal.SIGSEGV.rawValue && info.code > 0 {
+        if let trap = info.trapNumber {
+            f.store(trap, at: sc + SigContext.trapno)
+            f.store(info.errorCode, at: sc + SigContext.err)
+            if trap == SigContext.trapPageFault { f.store(info.address, at: sc + SigContext.cr2) }
+        } else if info.signo == Signal.SIGSEGV.rawValue && info.code > 0 {
             f.store(SigContext.trapPageFault, at: sc + SigContext.trapno)
             f.store(info.address, at: sc + SigContext.cr2)
         }

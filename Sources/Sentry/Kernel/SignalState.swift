@@ -76,6 +76,11 @@ public struct SignalInfo: Sendable {
     /// forwarding a host signal) or a synchronous fault, which init takes
     /// even with the default action; see Kernel.initIgnoresLocked.
     public var overridesInit = false
+    /// Not part of siginfo: the fault's x86 trap number and error code
+    /// (thread.trap_nr, thread.error_code), which the signal frame's
+    /// sigcontext shows; nil: a page fault's for a SIGSEGV raised by the CPU.
+    public var trapNumber: UInt64?
+    public var errorCode: UInt64 = 0
 
     public init(_ sig: Signal, code: Int32 = 0) { signo = sig.rawValue; self.code = code }
 

@@ -35,14 +35,14 @@ extension Task {
             // is reported after it returns (user_single_step_report).
             let steppedSyscall = traced.load(ordering: .acquiring) && endStep(at: trap)
             switch trap {
-            case .syscall:
+            case .syscall, .vsyscall:
                 defer { if steppedSyscall { stepTrapAfterSyscall() } }
                 // A task a guest tracer holds is left as its code is (its
                 // single steps and breakpoints see the original bytes).
-                if let entry = context.patchableSyscallEntry, !traced.load(ordering: .relaxed) {
+                if trap != .vsyscall, let entry = context.patchableSyscallEntry, !traced.load(ordering: .relaxed) {
                     mm.considerPatching(syscallAt: regs.ip &- SyscallABI.instructionLength, rax: regs.raw.orig_rax, entry: entry)
                 }
-                switch kernel.dispatch(self) {
+                switch trap == .vsyscall ? emulateVsyscall() : kernel.dispatch(self) {
                 case .value(let v):
                     regs.returnValue = UInt64(bitPattern: v)
                 case .replacedRegisters:
@@ -85,6 +85,13 @@ extension Task {
                     }
                 }
                 info.address = address.rawValue
+                if info.signo == Signal.SIGSEGV.rawValue, let access {
+                    // The page fault's error code as the CPU gave it: from
+                    // user mode, present for a protection fault, the access.
+                    info.trapNumber = SigContext.trapPageFault
+                    info.errorCode = SigContext.faultUser | (info.code == SignalInfo.SEGV_ACCERR ? SigContext.faultProtection : 0)
+                        | (access == .write ? SigContext.faultWrite : 0) | (access == .exec ? SigContext.faultInstruction : 0)
+                }
                 force(info)
             case .interrupted:
                 // Stopped inside a trampoline: as if before the site's mov

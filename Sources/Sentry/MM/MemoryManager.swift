@@ -1162,7 +1162,8 @@ public final class MemoryManager: Sendable {
             }
             lines.append(line)
         }
-        return lines.map { $0 + "\n" }.joined()
+        // The gate VMA follows the mm's own (m_next's get_gate_vma).
+        return lines.map { $0 + "\n" }.joined() + VsyscallPage.mapsLine
     }
 
     /// Whether `next` carries on from `b` after `length` bytes: both

@@ -82,6 +82,9 @@ extension PlatformContext {
 public enum Trap: Sendable, Equatable {
     /// A system call; number and arguments are in the registers.
     case syscall
+    /// A call into the legacy vsyscall page (Arch/VsyscallPage.swift): the
+    /// registers as at the fault, rip the entry called, rsp at the return address.
+    case vsyscall
     /// A synchronous fault raised by the guest's own instruction; for a
     /// page fault, the access that faulted when the platform knows it.
     case fault(Signal, address: GuestAddress, code: Int32, access: Prot?)

@@ -48,6 +48,14 @@ final class PtraceContext: PlatformContext, @unchecked Sendable {
             var info = siginfo_t()
             _ = sw_getsiginfo(pid, &info)
             let code = sw_siginfo_code(&info)
+            // The stub filter's trap of the host's vsyscall emulation: the
+            // host has already emulated a ret; the registers go back to the call.
+            if sig == SIGSYS && code == 1 /* SYS_SECCOMP */, VsyscallPage.contains(sw_siginfo_addr(&info)) {
+                regs.ip = sw_siginfo_addr(&info)
+                regs.sp = regs.sp &- 8
+                SyscallABI.leaveSyscall(&regs.raw)
+                return .vsyscall
+            }
             // si_code > 0: raised by the CPU for the guest's own instruction.
             if code > 0, Signal(sig).isSynchronousFault {
                 // ptrace shows no page-fault error code: the access kind is unknown.

@@ -84,6 +84,14 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         let code = Int32(truncatingIfNeeded: a.load(SW_AREA_CODE, as: Int64.self))
         patchedTrap = a.load(SW_AREA_PATCHED, as: UInt32.self) != 0
         signalSyscall = false
+        // The stub filter's trap of the host's vsyscall emulation (si_call_addr
+        // in the page): the host has already emulated a ret; back to the call.
+        let callAddress = a.load(SW_AREA_ADDR, as: UInt64.self)
+        if !patchedTrap && sig == SIGSYS && code == 1 /* SYS_SECCOMP */ && VsyscallPage.contains(callAddress) {
+            regs.ip = callAddress
+            regs.sp = regs.sp &- 8
+            return .vsyscall
+        }
         if sig == SIGSYS && (code == 2 /* SYS_USER_DISPATCH */ || code == 1 /* SYS_SECCOMP */) {
             signalSyscall = !patchedTrap
             SyscallABI.enterSyscall(&regs.raw)
