@@ -73,6 +73,8 @@ enum OCIExec {
         }
         if !process.rlimits.isEmpty { task.group.limits.withLock { for (r, l) in process.rlimits { $0[r] = l } } }
         if process.noNewPrivileges { task.attributes.withLock { $0.noNewPrivs = true } }
+        // The container's profile, as runc applies it to every exec'd process.
+        if let why = OCIInit.applySeccomp(defaults, to: task, log: log) { log.warn("exec: \(why)") }
         log.write("info", "exec: pid \(task.pid): \(process.args.joined(separator: " "))")
         reply("pid \(task.pid)\n")
         kernel.runEntered(task)

@@ -100,6 +100,7 @@ enum OCIInit {
         }
         if !config.rlimits.isEmpty { task.group.limits.withLock { for (r, l) in config.rlimits { $0[r] = l } } }
         if config.noNewPrivileges { task.attributes.withLock { $0.noNewPrivs = true } }
+        if let why = applySeccomp(config, to: task, log: log) { refuse(why) }
 
         let execSocket = OCIState.directory(root: root, id: id) + "/" + OCIExec.socketName
         do { try OCIExec.serve(at: execSocket, sandbox: sandbox, defaults: config, log: log) } catch {
@@ -207,5 +208,23 @@ enum OCIInit {
             throw error
         }
         return slave
+    }
+
+    /// linux.seccomp as the process's guest filter, before its first
+    /// instruction (runc's order: after no_new_privs); nil, or why not.
+    static func applySeccomp(_ config: OCIConfig, to task: Task, log: OCILog) -> String? {
+        guard let profile = config.seccomp else { return nil }
+        do {
+            let (program, unknown) = try profile.compile { linuxAMD64.number(of: $0).map { UInt64($0) } }
+            if !unknown.isEmpty {
+                log.warn("linux.seccomp: left out \(unknown.count) names x86-64 has no syscall for: \(unknown.joined(separator: " "))")
+            }
+            try task.attachRuntimeFilter(program, log: profile.log)
+            return nil
+        } catch let e as OCIError {
+            return e.description
+        } catch {
+            return "linux.seccomp: the compiled filter was refused (\(error))"
+        }
     }
 }

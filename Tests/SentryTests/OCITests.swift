@@ -333,9 +333,14 @@ import Testing
                 l["namespaces"] = [["type": "user"]]
                 c["linux"] = l
             }),
-            ("linux.resources.cpu.quota", { c in
+            ("linux.resources.cpu.cpus", { c in
                 var l = c["linux"] as! [String: Any]
-                l["resources"] = ["cpu": ["quota": 50000]]
+                l["resources"] = ["cpu": ["cpus": "0"]]
+                c["linux"] = l
+            }),
+            ("SCMP_ACT_NOTIFY", { c in
+                var l = c["linux"] as! [String: Any]
+                l["seccomp"] = ["defaultAction": "SCMP_ACT_NOTIFY"]
                 c["linux"] = l
             }),
             ("hooks", { c in c["hooks"] = ["prestart": [["path": "/bin/true"]]] }),
@@ -405,7 +410,7 @@ import Testing
         #expect(c.rlimits[ResourceLimit.RLIMIT_NOFILE]?.max == UInt64.max)
         #expect(c.sandbox.mounts == [.empty(guest: "/sys", type: "sysfs"), .tmpfs(guest: "/run"),
                                      .bind(.init(host: "/etc/hosts", guest: "/etc/hosts", readOnly: true))])
-        #expect(c.notes.contains { $0.contains("seccomp") }, "seccomp is accepted, and the log says it is not applied")
+        #expect(c.seccomp?.defaultAction == Seccomp.SECCOMP_RET_ALLOW && c.seccomp?.rules == [], "linux.seccomp is read for the guest filter")
         // No network namespace: the host's network, as runc.
         let host = try OCIConfig.parse(Data(#"{"ociVersion":"1.0.2","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"},"linux":{}}"#.utf8), bundle: "/b")
         #expect(host.sandbox.network == .host)
@@ -415,6 +420,105 @@ import Testing
         #expect(throws: OCIError.self) { try OCIConfig.parse(Data(#"{"ociVersion":"1.0.2","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"},"annotations":{"dev.sentry.self-confine":"maybe"}}"#.utf8), bundle: "/b") }
         #expect(throws: OCIError.self) { try OCIConfig.parse(Data(#"{"ociVersion":"1.0.2","root":{"path":"r"},"process":{"args":["a"],"cwd":"/","terminal":1}}"#.utf8), bundle: "/b") }
         #expect(throws: OCIError.self) { try OCIConfig.parse(Data(#"{"ociVersion":"0.9","root":{"path":"r"},"process":{"args":["a"],"cwd":"/"}}"#.utf8), bundle: "/b") }
+    }
+
+    /// linux.seccomp compiled to cBPF, run by the kernel's own interpreter:
+    /// actions with their data, the first matching rule winning, and every
+    /// SCMP_CMP_* on 64-bit values (high and low words both deciding).
+    @Test func seccompProfileCompilesAsLibseccompWould() throws {
+        let json = #"""
+            {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38, "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+             "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+             "syscalls": [
+               {"names": ["read", "no_such_call"], "action": "SCMP_ACT_ALLOW"},
+               {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+               {"names": ["kill"], "action": "SCMP_ACT_KILL_PROCESS"},
+               {"names": ["write"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 4294967298, "op": "SCMP_CMP_EQ"}]},
+               {"names": ["write"], "action": "SCMP_ACT_TRAP", "args": [{"index": 0, "value": 5, "op": "SCMP_CMP_NE"}]},
+               {"names": ["lseek"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 4294967296, "op": "SCMP_CMP_GT"}]},
+               {"names": ["lseek"], "action": "SCMP_ACT_LOG", "args": [{"index": 1, "value": 4294967296, "op": "SCMP_CMP_GE"}]},
+               {"names": ["pread64"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 3, "value": 4294967296, "op": "SCMP_CMP_LT"}]},
+               {"names": ["pread64"], "action": "SCMP_ACT_LOG", "args": [{"index": 3, "value": 4294967296, "op": "SCMP_CMP_LE"}]},
+               {"names": ["openat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 30,
+                "args": [{"index": 2, "value": 64, "valueTwo": 64, "op": "SCMP_CMP_MASKED_EQ"}, {"index": 0, "value": 18446744073709551516, "op": "SCMP_CMP_EQ"}]}
+             ]}
+            """#
+        let raw = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+        let profile = try OCISeccompProfile(JSONObject(raw, at: "linux.seccomp"))
+        #expect(profile.log)
+        let names = ["read": 0, "write": 1, "lseek": 8, "pread64": 17, "kill": 62, "mkdir": 83, "openat": 257]
+        let (program, unknown) = try profile.compile { names[$0].map { UInt64($0) } }
+        #expect(unknown == ["no_such_call"])
+        let bpf = try ClassicBPF(verifying: program)
+        func run(_ nr: Int32, _ a: [UInt64] = [], arch: UInt32 = SeccompData.AUDIT_ARCH_X86_64) -> UInt32 {
+            let w = a + Array(repeating: 0, count: 6 - a.count)
+            var d = SeccompData(nr: nr, instructionPointer: 0x1000, args: SyscallArguments(w[0], w[1], w[2], w[3], w[4], w[5]))
+            d.arch = arch
+            return bpf.run(d)
+        }
+        let allow = Seccomp.SECCOMP_RET_ALLOW, log = Seccomp.SECCOMP_RET_LOG, trap = Seccomp.SECCOMP_RET_TRAP
+        #expect(run(0) == allow)
+        #expect(run(83) == Seccomp.SECCOMP_RET_ERRNO | 1)
+        #expect(run(62) == Seccomp.SECCOMP_RET_KILL_PROCESS)
+        #expect(run(39) == Seccomp.SECCOMP_RET_ERRNO | 38, "the default, with defaultErrnoRet")
+        #expect(run(0x4000_0000 | 0) == Seccomp.SECCOMP_RET_ERRNO | 38, "an x32 number takes the default")
+        #expect(run(0, arch: SeccompData.AUDIT_ARCH_I386) == Seccomp.SECCOMP_RET_KILL_PROCESS)
+        // EQ needs both words; the next rule for the same call is tried on a miss.
+        #expect(run(1, [4294967298]) == allow)
+        #expect(run(1, [2]) == trap)
+        #expect(run(1, [5]) == Seccomp.SECCOMP_RET_ERRNO | 38)
+        #expect(run(1, [4294967296 + 5]) == trap, "NE on the high word")
+        // GT / GE around 2^32.
+        #expect(run(8, [0, 4294967297]) == allow)
+        #expect(run(8, [0, 8589934592]) == allow)
+        #expect(run(8, [0, 4294967296]) == log)
+        #expect(run(8, [0, 4294967295]) == Seccomp.SECCOMP_RET_ERRNO | 38)
+        // LT / LE.
+        #expect(run(17, [0, 0, 0, 4294967295]) == allow)
+        #expect(run(17, [0, 0, 0, 4294967296]) == log)
+        #expect(run(17, [0, 0, 0, 4294967297]) == Seccomp.SECCOMP_RET_ERRNO | 38)
+        #expect(run(17, [0, 0, 0, 1 << 40]) == Seccomp.SECCOMP_RET_ERRNO | 38)
+        // MASKED_EQ and a second comparison, both required (AT_FDCWD is -100).
+        #expect(run(257, [UInt64(bitPattern: -100), 0, 0o101]) == Seccomp.SECCOMP_RET_ERRNO | 30)
+        #expect(run(257, [UInt64(bitPattern: -100), 0, 0o1]) == Seccomp.SECCOMP_RET_ERRNO | 38)
+        #expect(run(257, [3, 0, 0o101]) == Seccomp.SECCOMP_RET_ERRNO | 38)
+        // What cannot be enforced as written is refused.
+        for bad in [#"{"defaultAction": "SCMP_ACT_NOTIFY"}"#, #"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/x.sock"}"#,
+                    #"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_AARCH64"]}"#,
+                    #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}"#,
+                    #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_BITS"}]}]}"#] {
+            let o = try JSONSerialization.jsonObject(with: Data(bad.utf8)) as! [String: Any]
+            #expect(throws: OCIError.self, "\(bad)") { try OCISeccompProfile(JSONObject(o, at: "linux.seccomp")) }
+        }
+    }
+
+    /// The profile is the container process's guest filter from its first
+    /// instruction: mkdir answered EPERM (errnoRet), a set-uid chmod EACCES
+    /// (a masked argument) while a plain one runs, sethostname killing a
+    /// child and then init itself (SIGSYS, status 159), on every platform.
+    @Test(arguments: Harness.platforms)
+    func seccompProfileIsApplied(_ platform: Harness.TestPlatform) throws {
+        guard Self.busyboxUsable else { print("skipping: /bin/busybox is not busybox-static"); return }
+        let script = "mkdir /tmp/d 2>/out/mkdir; echo $? >> /out/mkdir; echo x > /tmp/f; busybox chmod 4755 /tmp/f 2>/out/chmod; "
+            + "busybox chmod 755 /tmp/f; echo $? >> /out/chmod; hostname renamed; echo $? > /out/hostname; exec hostname again"
+        let b = try Self.bundle(["sh", "-c", script], platform: platform) { c in
+            var l = c["linux"] as! [String: Any]
+            l["seccomp"] = ["defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                            "syscalls": [["names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1],
+                                         ["names": ["chmod"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                                          "args": [["index": 1, "value": 0o4000, "valueTwo": 0o4000, "op": "SCMP_CMP_MASKED_EQ"]]],
+                                         ["names": ["fchmodat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+                                          "args": [["index": 2, "value": 0o4000, "valueTwo": 0o4000, "op": "SCMP_CMP_MASKED_EQ"]]],
+                                         ["names": ["sethostname"], "action": "SCMP_ACT_KILL_PROCESS"]]]
+            c["linux"] = l
+        }
+        defer { b.cleanup() }
+        let r = b.sentry(["run", "--bundle", b.path, "s"])
+        #expect(r.status == 159, "\(platform.rawValue): killed by SIGSYS: \(r.status) \(r.stderr)")
+        #expect((try? String(contentsOfFile: b.out + "/mkdir", encoding: .utf8)) == "mkdir: can't create directory '/tmp/d': Operation not permitted\n1\n")
+        let chmod = (try? String(contentsOfFile: b.out + "/chmod", encoding: .utf8)) ?? ""
+        #expect(chmod.contains("Permission denied") && chmod.hasSuffix("\n0\n"), "set-uid refused, 755 allowed: \(chmod)")
+        #expect((try? String(contentsOfFile: b.out + "/hostname", encoding: .utf8)) == "159\n", "a child killed at sethostname")
     }
 
     /// podman 4.3 (conmon) with the sentry as its runtime, on an image
@@ -445,6 +549,11 @@ import Testing
             return
         }
         #expect(hi.status == 0 && hi.stdout == "hi\n/bin/busybox\n", "podman run: \(hi.status) \(hi.stdout) \(hi.stderr)")
+        // podman's default seccomp profile loads as the guest's filter; unconfined, there is none.
+        let filtered = Harness.run(podman, base + [image, "sh", "-c", "grep Seccomp: /proc/self/status"])
+        #expect(filtered.stdout == "Seccomp:\t2\n", "podman's default profile: \(filtered.stdout) \(filtered.stderr)")
+        let unconfined = Harness.run(podman, base + ["--security-opt", "seccomp=unconfined", image, "sh", "-c", "grep Seccomp: /proc/self/status"])
+        #expect(unconfined.stdout == "Seccomp:\t0\n", "seccomp=unconfined: \(unconfined.stdout) \(unconfined.stderr)")
         let exit3 = Harness.run(podman, base + [image, "sh", "-c", "exit 3"])
         #expect(exit3.status == 3, "podman run exit status: \(exit3.stderr)")
         // podman's memory and pids limits are the sandbox's --memory and --pids.

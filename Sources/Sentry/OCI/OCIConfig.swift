@@ -20,6 +20,8 @@ public struct OCIConfig: Sendable {
     public var oomScoreAdj: Int?
     /// linux.namespaces' network path: the sentry joins it and opens the guest's sockets there.
     public var networkNamespace: String?
+    /// linux.seccomp: the guest filter every container process starts under.
+    public var seccomp: OCISeccompProfile?
     public var annotations: [String: String] = [:]
     /// dev.sentry.strace, dev.sentry.strace-output.
     public var strace = false
@@ -346,7 +348,7 @@ public struct OCIConfig: Sendable {
                     notes.append("linux.\(key): nothing to mask (the sentry's /proc shows only the sandbox, and /sys is not served)")
                 }
             case "seccomp":
-                notes.append("linux.seccomp: not applied inside the sandbox (every guest syscall is served by the sentry; the host only sees the sentry's own filtered calls)")
+                if let s = try l.object(key) { seccomp = try OCISeccompProfile(s) }
             case "sysctl":
                 if let s = try l.object(key) {
                     for k in s.raw.keys.sorted() { notes.append("linux.sysctl \(k): not applied (the sentry's kernel has no such setting)") }
@@ -387,13 +389,22 @@ public struct OCIConfig: Sendable {
                 }
             case "cpu":
                 // containerd gives every container the default weight (shares 1024): a weight
-                // relative to other cgroups, which changes no guest-visible result. Quotas and
-                // CPU sets would, and are refused.
+                // relative to other cgroups, which changes no guest-visible result. A CFS
+                // quota (with its period and burst) is advisory here: Kubernetes sets one for
+                // every container with a CPU limit, so refusing it would refuse those pods, and
+                // it bounds only how fast the guest runs, never what it computes; the sentry
+                // makes no cgroup to enforce it in (README: the OCI runtime). CPU and memory-node
+                // sets and real-time budgets change what the guest sees (sched_getaffinity,
+                // SCHED_FIFO), and are refused.
                 if let cpu = try r.object(key) {
                     for k in cpu.raw.keys.sorted() where !(cpu.raw[k] is NSNull) {
                         if k == "shares" { notes.append("linux.resources.cpu.shares: not applied (a relative weight; the sentry keeps no cgroups)"); continue }
+                        if ["quota", "period", "burst"].contains(k) {
+                            notes.append("linux.resources.cpu.\(k): advisory, not enforced (the sentry makes no cgroup; confine the runtime's own cgroup to enforce it)")
+                            continue
+                        }
                         if let s = cpu.raw[k] as? String, s.isEmpty { continue }
-                        throw OCIError("linux.resources.cpu.\(k): CPU limits are not supported")
+                        throw OCIError("linux.resources.cpu.\(k): CPU sets and real-time limits are not supported")
                     }
                 }
             case "pids":

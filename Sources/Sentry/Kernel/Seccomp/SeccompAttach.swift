@@ -10,6 +10,18 @@ extension Task {
         }
     }
 
+    /// A filter the runtime attaches before the task's first instruction (an
+    /// OCI profile), as runc does through libseccomp while it still holds
+    /// the privilege: no no_new_privs needed, checked as a guest's would be.
+    public func attachRuntimeFilter(_ instructions: [ClassicBPF.Instruction], log: Bool) throws(Errno) {
+        let program = try ClassicBPF(verifying: instructions)
+        try attributes.withLock { (a: inout TaskAttributes) throws(Errno) in
+            guard a.seccomp.mode != Seccomp.SECCOMP_MODE_STRICT else { throw .EINVAL }
+            let filter = SeccompFilter(program: program, previous: a.seccomp.filter, log: log, listener: nil)
+            a.seccomp = SeccompState(mode: Seccomp.SECCOMP_MODE_FILTER, filter: filter, filterCount: a.seccomp.filterCount + 1)
+        }
+    }
+
     /// seccomp_set_mode_filter: `fprog` is the guest's `struct sock_fprog`.
     /// Returns 0, or the listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER,
     /// or for a TSYNC that cannot be done the tid of a thread in the way.
