@@ -225,7 +225,7 @@ public let linuxAMD64: SyscallTable = {
         435: Syscall("clone3", Lifecycle.clone3, [.clone3Args, .uint],
                      note: "CLONE_INTO_CGROUP is EBADF (no cgroup filesystem); set_tid needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE"),
         324: Syscall("membarrier", Membarrier.membarrier, [.int32, .uint, .int32],
-                     note: "every barrier is the host's MEMBARRIER_CMD_GLOBAL; the RSEQ commands abort no critical section"),
+                     note: "every barrier is the host's MEMBARRIER_CMD_GLOBAL; PRIVATE_EXPEDITED_RSEQ kicks the mm's threads out of guest code, aborting their rseq critical sections"),
         312: Syscall("kcmp", Process.kcmp, [.int32, .int32, .int32, .uint, .uint]),
         310: Syscall("process_vm_readv", Ptrace.processVMReadv, [.int32, .address, .uint, .address, .uint, .uint]),
         311: Syscall("process_vm_writev", Ptrace.processVMWritev, [.int32, .address, .uint, .address, .uint, .uint]),

@@ -1,4 +1,5 @@
 import CSwitch
+import Glibc
 import Sentry
 import Synchronization
 
@@ -45,7 +46,18 @@ enum Membarrier {
         case CMD_REGISTER_PRIVATE_EXPEDITED: return register(privateReady)
         case CMD_PRIVATE_EXPEDITED_SYNC_CORE: return try expedited(syncCoreReady)
         case CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: return register(syncCoreReady)
-        case CMD_PRIVATE_EXPEDITED_RSEQ: return try expedited(rseqReady)
+        case CMD_PRIVATE_EXPEDITED_RSEQ:
+            let r = try expedited(rseqReady)
+            // MEMBARRIER_CMD_FLAG_CPU names one CPU; an offline or absent one
+            // is no error and aborts nothing. The sentry does not know which
+            // host CPU a stub runs on, so a valid one aborts on every thread
+            // (a spurious abort is allowed by rseq's contract).
+            if flags & CMD_FLAG_CPU != 0 {
+                let cpu = a.int32(2)
+                guard cpu >= 0, cpu < Int32(sysconf(Int32(_SC_NPROCESSORS_ONLN))) else { return r }
+            }
+            t.rseqPreemptOthers()
+            return r
         case CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ: return register(rseqReady)
         default: throw .EINVAL
         }

@@ -29,6 +29,17 @@ import Testing
         #expect(boxed == native, "rseq own on \(platform.rawValue)")
     }
 
+    /// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ) aborts the critical
+    /// section another thread spins in (which makes no syscall, so nothing
+    /// else brings it back to the sentry), as Linux's IPIs do.
+    @Test(arguments: Harness.platforms)
+    func membarrierAbortsOtherThreadsSections(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("rseq"), ["membarrier"])
+        #expect(native.status == 0 && native.stdout.contains("section: yes"), "natively: \(native.stdout) \(native.stderr)")
+        let boxed = Harness.sandboxed(platform, Harness.image("rseq"), ["membarrier"])
+        #expect(boxed == native, "rseq membarrier on \(platform.rawValue)")
+    }
+
     /// Debian's dynamic programs run with glibc's registration in place:
     /// sched_getcpu reads cpu_id from it.
     @Test(arguments: Harness.platforms)

@@ -2,7 +2,8 @@
 // (__rseq_offset, __rseq_size, sched_getcpu reading cpu_id), rseq(2)'s
 // checks and errnos as Linux 6.1 orders them, inheritance over fork and
 // threads, the reset at exec, a critical section aborted to its handler by
-// a signal, and SIGSEGV for a section whose abort signature is wrong.
+// a signal, SIGSEGV for a section whose abort signature is wrong, and
+// membarrier's RSEQ command aborting another thread's section (`rseq membarrier`).
 // Run as `rseq` (glibc registers) and `rseq own` with
 // GLIBC_TUNABLES=glibc.pthread.rseq=0 (the program registers itself).
 #define _GNU_SOURCE
@@ -137,10 +138,51 @@ static void sectionTests(struct area *a) {
     printf("wrong abort signature: %s\n", WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "exited");
 }
 
+// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ): another thread spinning
+// in a critical section (and re-entering it after each abort) is aborted by
+// the time the call returns, or soon after: its abort handler counts.
+static volatile int spinnerStarted, spinnerAborts, spinnerEnd;
+static void *spinner(void *arg) {
+    (void)arg;
+    struct area *a = current(0);
+    spinnerStarted = 1;
+    for (;;) {
+        int r = criticalSection(&a->rseq_cs, 0);
+        if (r != 2) { spinnerEnd = r; break; }
+        __atomic_add_fetch(&spinnerAborts, 1, __ATOMIC_SEQ_CST);
+    }
+    return NULL;
+}
+
+static void membarrierRseq(void) {
+    enum { PRIVATE_EXPEDITED_RSEQ = 128, REGISTER_PRIVATE_EXPEDITED_RSEQ = 256 };
+    show("membarrier rseq before registering", syscall(SYS_membarrier, PRIVATE_EXPEDITED_RSEQ, 0, 0));
+    show("register private expedited rseq", syscall(SYS_membarrier, REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0));
+    pthread_t th;
+    pthread_create(&th, NULL, spinner, NULL);
+    while (!spinnerStarted) sched_yield();
+    int seen = 0;
+    for (int attempt = 0; attempt < 20 && !seen; attempt++) {
+        int before = __atomic_load_n(&spinnerAborts, __ATOMIC_SEQ_CST);
+        if (syscall(SYS_membarrier, PRIVATE_EXPEDITED_RSEQ, 0, 0) != 0) break;
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do {
+            if (__atomic_load_n(&spinnerAborts, __ATOMIC_SEQ_CST) > before) { seen = 1; break; }
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 100000000L);
+    }
+    printf("membarrier rseq aborts the other thread's section: %s\n", seen ? "yes" : "no");
+    stop = 1;
+    pthread_join(th, NULL);
+    printf("the other thread then ran its section to the end: %d\n", spinnerEnd);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     ncpu = sysconf(_SC_NPROCESSORS_CONF);
     int own = argc > 1 && strcmp(argv[1], "own") == 0;
+    if (argc > 1 && strcmp(argv[1], "membarrier") == 0) { membarrierRseq(); return 0; }
     if (argc > 1 && strcmp(argv[1], "exec") == 0) {
         // After execve nothing is registered: a fresh registration works.
         show("after exec, register", rseq_(&mine, 32, 0, SIG));

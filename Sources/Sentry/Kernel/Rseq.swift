@@ -1,4 +1,5 @@
 import CSwitch
+import Glibc
 
 /// A thread's registered `struct rseq` (rseq(2)).
 public struct RseqRegistration: Sendable, Equatable {
@@ -123,6 +124,31 @@ extension Task {
         guard csFlags == 0, try mm.read(r.area + RseqABI.flags, as: UInt32.self) == 0 else { throw .EINVAL }
         try mm.write(r.area + RseqABI.rseqCS, UInt64(0))
         regs.ip = abort
+    }
+
+    /// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ): Linux IPIs the
+    /// CPUs running the mm's other threads and each aborts its critical
+    /// section on the way back to user mode (ipi_rseq). Here each other
+    /// thread of the mm in guest code is kicked out, and waited for until it
+    /// has left guest code (or entered it again, past its fix-up): every
+    /// return to the guest aborts a section it was in (`rseqReturnToGuest`).
+    public func rseqPreemptOthers() {
+        var waiting: [(Task, UInt64)] = kernel.locked {
+            kernel.tasks.values.filter { $0 !== self && $0.mm === mm && $0.inGuest }.map { t in
+                t.context.kick()
+                return (t, t.guestEntries)
+            }
+        }
+        // The kicks land within microseconds unless the host is loaded; a
+        // task that never comes back (a stub stopped by the host) is not
+        // waited for beyond a second.
+        let deadline = Deadline.now() + 1_000_000_000
+        while !waiting.isEmpty && Deadline.now() < deadline {
+            waiting = kernel.locked {
+                waiting.filter { t, entries in t.inGuest && t.guestEntries == entries && !t.killed }
+            }
+            if !waiting.isEmpty { usleep(50) }
+        }
     }
 
     /// The CPU the guest is told it runs on (getcpu, rseq's cpu_id): the

@@ -90,6 +90,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     var savedMask: UInt64?
     /// Running guest code: a signal for it must kick the platform.
     var inGuest = false
+    /// How many times the task has entered guest code: a kick's effect is
+    /// seen once it changes or `inGuest` clears (membarrier's RSEQ command).
+    var guestEntries: UInt64 = 0
     /// SIGKILL, group exit, or execve in another thread: leave at the next chance.
     var killed = false
     /// CPU clocks (kernel lock): the stub process running the guest's code

@@ -16,6 +16,7 @@ extension Task {
                 if interruptedLocked { return .again }
                 if kernel.freezing { return .park }
                 inGuest = true
+                guestEntries &+= 1
                 return .enter
             }
             if next == .leave { break }
