@@ -62,6 +62,21 @@ import Testing
         #expect(boxed.stdout == "fd 3\n  execfn=/dev/fd/3 argc=3 comm=3 [report] [comm]\n", "\(platform.rawValue): \(boxed.stdout)")
     }
 
+    /// /proc/PID/oom_score_adj written as oom_score_adj_write takes it (its
+    /// number's forms and range, the CAP_SYS_RESOURCE floor, fork), compared
+    /// with the native run on every platform.
+    @Test(arguments: Harness.platforms)
+    func oomScoreAdjIsWritableAsLinux(_ platform: Harness.TestPlatform) {
+        if let why = Harness.nativeKernelLacks("procabi") {
+            print("skipping oom_score_adj on \(platform.rawValue): \(why)")
+            return
+        }
+        let native = Harness.run(Harness.image("procabi"), ["oomadj"])
+        let boxed = Harness.sandboxed(platform, Harness.image("procabi"), ["oomadj"])
+        #expect(native.status == 0 && native.stdout.contains("hex: 4, reads 16"), "natively: \(native.stdout)")
+        #expect(boxed == native, "\(platform.rawValue)")
+    }
+
     /// I/O ports no guest gets, answered as Debian's 6.1 answers an
     /// unprivileged caller (the host has no iopl/ioperm at all).
     @Test(arguments: Harness.platforms)

@@ -436,7 +436,51 @@ static void kcmp_checks(void) {
     waitpid(c, NULL, 0);
 }
 
+/// /proc/self/oom_score_adj as oom_score_adj_write takes it: the number's
+/// forms, its range, the floor CAP_SYS_RESOURCE sets and fork inherits.
+static void oom_write(const char *what, const char *text) {
+    int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+    long n = write(fd, text, strlen(text));
+    int e = errno;
+    close(fd);
+    char buf[32] = "";
+    fd = open("/proc/self/oom_score_adj", O_RDONLY);
+    long r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r > 0) buf[r - 1] = 0;
+    if (n < 0) printf("%s: -1 %s, reads %s\n", what, strerrorname_np(e), buf);
+    else printf("%s: %ld, reads %s\n", what, n, buf);
+}
+
+static void oom_score_adj(void) {
+    oom_write("500", "500");
+    oom_write("-200 with spaces", " -200\n");
+    oom_write("1001", "1001");
+    oom_write("-1001", "-1001");
+    oom_write("not a number", "abc");
+    oom_write("hex", "0x10");
+    oom_write("octal", "010");
+    oom_write("long write", "7                        ");
+    fflush(stdout);
+    pid_t c = fork();
+    if (c == 0) {
+        oom_write("child inherits, writes 9", "9");
+        // Without CAP_SYS_RESOURCE: not below the floor the last privileged write set.
+        struct { uint32_t version; int pid; } h = {0x20080522, 0};
+        struct { uint32_t effective, permitted, inheritable; } d[2];
+        syscall(SYS_capget, &h, d);
+        d[0].effective &= ~(1u << 24);
+        printf("capset: %ld\n", syscall(SYS_capset, &h, d));
+        oom_write("below the floor", "3");
+        oom_write("above it", "20");
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(c, NULL, 0);
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "oomadj")) { oom_score_adj(); return 0; }
     if (argc > 1 && (!strcmp(argv[1], "report") || !strcmp(argv[1], "report-script"))) {
         child_report(argc, argv);
         return 0;

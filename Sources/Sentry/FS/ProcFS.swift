@@ -46,6 +46,12 @@ public protocol ProcessView: AnyObject {
     var processIOAccounting: IOAccounting { get }
     /// /proc/PID/syscall's line.
     func procSyscallText(readBySelf: Bool) -> String
+    /// /proc/PID/oom_score_adj, and a write of it by `writer`.
+    var oomScoreAdj: Int { get }
+    func setOOMScoreAdj(_ value: Int, by writer: ProcessView) throws(Errno)
+    /// Whether `writer` may open this process's /proc files for writing
+    /// (their owner is the process's euid, mode 0644).
+    func procWritable(by writer: ProcessView) -> Bool
 }
 
 /// The whole sandbox, as /proc lists it (the kernel answers).
@@ -159,6 +165,17 @@ enum ProcFS {
                            })
             default:
                 guard pidFiles.contains(name) else { throw .ENOENT }
+                if name == "oom_score_adj" {
+                    return ProcControlNode(path: path, device: device, mayWrite: { (ctx: WalkContext) throws(Errno) -> Bool in
+                        guard let writer = ctx.process else { return false }
+                        return try view(pid, tid, ctx).procWritable(by: writer)
+                    }, contents: { () throws(Errno) in
+                        Array("\(try view(pid, tid, ctx).oomScoreAdj)\n".utf8)
+                    }, store: { (bytes: [UInt8], ctx: WalkContext) throws(Errno) in
+                        guard let writer = ctx.process else { throw .EACCES }
+                        try view(pid, tid, ctx).setOOMScoreAdj(try ProcControlNode.integer(bytes), by: writer)
+                    })
+                }
                 return file(path, mode: name == "oom_score_adj" ? 0o644 : name == "io" || name == "syscall" ? 0o400 : 0o444,
                             atFirstRead: name == "syscall" || name == "io") { () throws(Errno) in
                     let v = try view(pid, tid, ctx)
@@ -172,8 +189,6 @@ enum ProcFS {
                     case "mountinfo": return mountinfoText(vfs, root: v.rootLocation).rawBytes
                     // No kernel stack to name: what 6.1 prints for a task it cannot walk.
                     case "wchan": return Array("0".utf8)
-                    // The OOM killer is the host's: every guest keeps the default adjustment.
-                    case "oom_score_adj": return Array("0\n".utf8)
                     case "io": return Array(ioText(tid == nil ? v.processIOAccounting : v.ioAccounting).utf8)
                     case "syscall": return Array(v.procSyscallText(readBySelf: v === ctx.process).utf8)
                     case "cmdline": return v.commandLine.flatMap { $0.rawBytes + [0] }

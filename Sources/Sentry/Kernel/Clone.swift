@@ -124,6 +124,8 @@ extension Task {
                                     : (1...64).contains(a.exitSignal) ? Signal(a.exitSignal) : nil)
                 // The thread that made it (real_parent), or for CLONE_PARENT the caller's own.
                 g.parentThreadID = has(CloneArgs.CLONE_PARENT) ? group.parentThreadID : self.tid
+                g.oomScoreAdj = group.oomScoreAdj
+                g.oomScoreAdjMin = group.oomScoreAdjMin
                 parent?.children.append(g)
                 kernel.groups[tid] = g
             }

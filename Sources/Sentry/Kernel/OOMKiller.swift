@@ -60,21 +60,26 @@ final class OOMKiller: @unchecked Sendable {
         }
     }
 
-    /// The living process with the most pages; ties go to the newest.
+    /// The living process with the highest badness (oom_badness): its
+    /// pages, plus its oom_score_adj in thousandths of the limit; one at
+    /// -1000 is never chosen. Ties go to the newest.
     private func chooseVictim(_ kernel: Kernel) -> ThreadGroup? {
-        let candidates: [(ThreadGroup, MemoryManager)] = kernel.locked {
+        let candidates: [(ThreadGroup, MemoryManager, Int16)] = kernel.locked {
             kernel.groups.values.compactMap { g in
                 guard !g.zombie, g.exitStatus == nil, let t = g.tasks.first else { return nil }
-                return (g, t.mm)
+                return (g, t.mm, g.oomScoreAdj)
             }
         }
-        var best: (group: ThreadGroup, bytes: UInt64)?
+        let limit = Int64(clamping: kernel.memory.limit)
+        var best: (group: ThreadGroup, points: Int64)?
         var seen: Set<ObjectIdentifier> = []
-        for (g, mm) in candidates.sorted(by: { $0.0.pid > $1.0.pid }) {
+        for (g, mm, adj) in candidates.sorted(by: { $0.0.pid > $1.0.pid }) {
             // An mm shared by several processes (vfork) is counted once.
             guard seen.insert(ObjectIdentifier(mm)).inserted else { continue }
-            let bytes = mm.residentBytes
-            if best == nil || bytes > best!.bytes { best = (g, bytes) }
+            guard Int(adj) != Task.OOM_SCORE_ADJ_MIN else { continue }
+            let bytes = Int64(clamping: mm.residentBytes)
+            let points = bytes.addingReportingOverflow(limit / 1000 * Int64(adj)).partialValue
+            if best == nil || points > best!.points { best = (g, points) }
         }
         return best?.group
     }

@@ -55,6 +55,10 @@ public final class ThreadGroup: @unchecked Sendable {
     var isChildSubreaper = false
     /// PR_SET_DUMPABLE (the mm's dumpable flag); exec sets it back.
     var dumpable = true
+    /// /proc/PID/oom_score_adj (signal->oom_score_adj) and the floor below
+    /// which only CAP_SYS_RESOURCE may lower it; fork copies both.
+    var oomScoreAdj: Int16 = 0
+    var oomScoreAdjMin: Int16 = 0
     /// mlock'ed ranges and mlockall's flags (mm->locked_vm and mm->def_flags).
     var memoryLocks = MemoryLocks()
 
