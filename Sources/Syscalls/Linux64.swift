@@ -206,7 +206,7 @@ public let linuxAMD64: SyscallTable = {
         238: Syscall("set_mempolicy", MemoryPolicies.setMempolicy, [.mempolicyMode, .nodemask(maxnodeArg: 2), .uint]),
         239: Syscall("get_mempolicy", MemoryPolicies.getMempolicy, [.mempolicyOut, .nodemaskOut(maxnodeArg: 2), .uint, .address, .flagBits(MemoryPolicies.getFlagNames)]),
         256: Syscall("migrate_pages", MemoryPolicies.migratePages, [.int32, .uint, .nodemask(maxnodeArg: 1), .nodemask(maxnodeArg: 1)]),
-        279: Syscall("move_pages", MemoryPolicies.movePages, [.int32, .uint, .hex, .hex, .hex, .flagBits(MemoryPolicies.mbindFlagNames)]),
+        279: Syscall("move_pages", MemoryPolicies.movePages, [.int32, .uint, .pointerArray(countArg: 1), .intArray(countArg: 1), .nodeStatusOut(countArg: 1), .flagBits(MemoryPolicies.mbindFlagNames)]),
         450: Syscall("set_mempolicy_home_node", MemoryPolicies.setMempolicyHomeNode, [.address, .uint, .uint, .hex]),
         297: Syscall("rt_tgsigqueueinfo", Signals.rtTgsigqueueinfo, [.int32, .int32, .signal, .siginfoIn]),
         292: Syscall("dup3", Descriptors.dup3, [.fd, .fd, .openFlags], .fd),

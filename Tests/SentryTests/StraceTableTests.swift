@@ -20,7 +20,6 @@ struct StraceTableTests {
     static let notYetDecoded: [String: [Int]] = [
         "name_to_handle_at": [2, 3],                    // struct file_handle (in/out, its size first)
         "seccomp": [2],   // strace prints the BPF program, the action or the sizes it points at
-        "move_pages": [2, 3, 4],   // the page, node and status arrays
     ]
 
     @Test func everyImplementedArgumentIsDecodedOrListed() {

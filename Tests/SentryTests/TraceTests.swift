@@ -102,6 +102,30 @@ import Testing
         let (n3, o3) = (structs3(native3.stderr), structs3(ours3.stderr))
         #expect(o3 == n3, "structs3 on \(platform.rawValue): strace \(n3.filter { !o3.contains($0) }), sentry \(o3.filter { !n3.contains($0) })")
 
+        // The NUMA policy calls (mempolicy.c): modes with their flags, node masks
+        // as strace's arrays of words, move_pages' arrays. A one-node host only
+        // (the native answers are the comparison), and the parent's calls only
+        // (strace without -f does not follow the child the sentry shows).
+        if Harness.nativeKernelLacks("mempolicy") == nil {
+            let numa = "get_mempolicy,set_mempolicy,mbind,migrate_pages,move_pages,set_mempolicy_home_node"
+            func numaLines(_ text: String) -> [String] {
+                // The guest's own lines (pid 1 in the sandbox, prefixed once its child exists).
+                lines(text).map { $0.replacingOccurrences(of: #"^\[pid +1\] "#, with: "", options: .regularExpression) }
+                    .filter { !$0.hasPrefix("[pid") && !$0.hasPrefix("---") && !$0.hasPrefix("+++") }.map {
+                    $0.replacingOccurrences(of: #"0x7[0-9a-f]{7,}"#, with: "ADDR", options: .regularExpression)
+                        .replacingOccurrences(of: #"0xffff[0-9a-f]+"#, with: "ADDR", options: .regularExpression)
+                        .replacingOccurrences(of: #" /\* MPOL_\?\?\? \*/"#, with: "", options: .regularExpression)
+                        .replacingOccurrences(of: #" +="#, with: " =", options: .regularExpression)
+                }
+            }
+            let nativeNuma = Harness.run(strace, ["-e", "trace=" + numa, Harness.image("mempolicy")])
+            let oursNuma = Harness.sandboxed(platform, Harness.image("mempolicy"), extra: ["--strace", "-e", "trace=" + numa])
+            let ours = numaLines(oursNuma.stderr)
+            #expect(numaLines(nativeNuma.stderr).count > 70)
+            let theirs = numaLines(nativeNuma.stderr)
+            #expect(ours == theirs, "mempolicy on \(platform.rawValue): strace \(theirs.filter { !ours.contains($0) }), sentry \(ours.filter { !theirs.contains($0) })")
+        }
+
         // select and pselect6, with what they report ready; the time left is the scheduler's.
         func selects(_ text: String) -> [String] {
             lines(text).map { $0.replacingOccurrences(of: #"left \{[^}]*\}"#, with: "left {...}", options: .regularExpression) }

@@ -152,6 +152,9 @@ public indirect enum ArgFormat: Sendable {
     case timezoneIn              // {tz_minuteswest=60, tz_dsttime=0}
     case pointerOut              // out: [0x7f...], a pointer the call stores
     case sizeOut                 // out: [24], a size_t the call stores
+    case pointerArray(countArg: Int)    // in: [0x7f..., NULL], move_pages' pages
+    case intArray(countArg: Int)        // in: [0, 1], move_pages' nodes
+    case nodeStatusOut(countArg: Int)   // out: [0, -ENOENT, -EFAULT], move_pages' status
     case ipcCmd(IPCObjectKind)   // IPC_STAT, SHM_LOCK, GETVAL, ...
     case ipcDSOut(IPCObjectKind) // msgctl/shmctl's buffer: IPC_STAT's struct after the call, IPC_SET's fields; else the address
 
@@ -162,7 +165,7 @@ public indirect enum ArgFormat: Sendable {
              .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .mqAttrOut, .itimervalOut, .timezoneOut,
              .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args,
              .itimerspecOut, .statfsOut, .siginfoOut, .capDataOut, .mincoreVectorOut, .siginfoTakenOut, .msgbufOut,
-             .mmsgVectorOut, .pointerOut, .sizeOut, .ipcDSOut, .mempolicyOut, .nodemaskOut:
+             .mmsgVectorOut, .pointerOut, .sizeOut, .ipcDSOut, .mempolicyOut, .nodemaskOut, .nodeStatusOut:
             return true
         default: return false
         }

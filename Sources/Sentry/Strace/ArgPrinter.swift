@@ -354,6 +354,15 @@ struct ArgPrinter {
         case .mempolicyOut:
             guard result >= 0, let m = read(v, Int32.self) else { return hexOrNull(v) }
             return "[" + Decode.named(UInt64(UInt32(bitPattern: m)), Decode.mempolicyModes) + "]"
+        case .pointerArray(let c):
+            return array(v, count: args[c], width: 8) { hexOrNull($0) }
+        case .intArray(let c):
+            return array(v, count: args[c], width: 4) { String(Int32(truncatingIfNeeded: $0)) }
+        case .nodeStatusOut(let c):
+            return array(v, count: args[c], width: 4) { w in
+                let n = Int32(truncatingIfNeeded: w)
+                return n < 0 && n > -4096 ? "-" + Errno(-n).name : String(n)
+            }
         case .nodemask(let m):
             return nodemask(v, maxnode: args[m])
         case .nodemaskOut(let m):
@@ -616,6 +625,20 @@ struct ArgPrinter {
             guard let m = read(v, UInt64.self) else { return hexOrNull(v) }
             return "[" + (0..<64).filter { m & (1 << UInt64($0)) != 0 }.map(String.init).joined(separator: " ") + "]"
         }
+    }
+
+    /// An array of `count` elements of `width` bytes, -s elements at most, as strace prints arrays.
+    private func array(_ a: UInt64, count: UInt64, width: Int, _ element: (UInt64) -> String) -> String {
+        if a == 0 { return "NULL" }
+        let shown = Int(min(count, UInt64(max(0, options.stringLimit))))
+        guard let raw = try? mm.copyIn(GuestAddress(a), shown * width) else { return hexOrNull(a) }
+        let items = (0..<shown).map { i -> String in
+            raw.withUnsafeBytes { p in
+                element(width == 8 ? p.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)
+                                   : UInt64(p.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+            }
+        }
+        return "[" + (items + (UInt64(shown) < count ? ["..."] : [])).joined(separator: ", ") + "]"
     }
 
     /// A node mask of `maxnode` bits as strace prints it: one word per 64
