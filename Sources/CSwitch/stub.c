@@ -204,7 +204,7 @@ __asm__(
     "  xsave64 4096(%rbx)\n"
     "  movl $1, 224(%rbx)\n"
     "  jmp 20b\n"
-    // From here to .Lpatch_iret is the resume: a kick that interrupts it on
+    // From here to .Lpatch_jump is the resume: a kick that interrupts it on
     // the patched path restarts it here (it only reads the area), so the
     // kick is seen before the guest runs (see .Lstub_signal).
     ".Lrun:\n"
@@ -223,8 +223,8 @@ __asm__(
     "  syscall\n"
     "  ud2\n"
     // Back to a patched site: its kick first, then the FPU image if the
-    // sentry took it, then every register from PFRAME; iretq sets rip, rsp
-    // and rflags at once without touching the guest's stack.
+    // sentry took it, then every register from PFRAME; rflags, rsp and rip
+    // come from the area, never from the guest's stack.
     ".Lpatched_resume:\n"
     "  cmpl $0, 220(%rbx)\n"
     "  jne .Lpatched_kicked\n"
@@ -234,7 +234,7 @@ __asm__(
     "  mov $-1, %edx\n"
     "  xrstor64 4096(%rbx)\n"
     "  movl $0, 224(%rbx)\n"
-    "31: mov 1512(%rbx), %rax\n"      // iretq frame: rip, cs, rflags, rsp, ss
+    "31: mov 1512(%rbx), %rax\n"      // an iretq-shaped frame: rip, cs, rflags, rsp, ss
     "  mov %rax, 1664(%rbx)\n"
     "  movq $0x33, 1672(%rbx)\n"      // __USER_CS
     "  mov 1520(%rbx), %rax\n"
@@ -258,8 +258,16 @@ __asm__(
     "  mov 1488(%rbx), %rax\n"
     "  mov 1496(%rbx), %rcx\n"
     "  mov 1472(%rbx), %rbx\n"
+    // Not iretq: QEMU's TCG reads a user-mode iretq's frame as a supervisor
+    // access, which SMAP refuses (the stub died in the patched kernel's VM).
+    // rflags by popfq from the frame, then rsp, then a jump through the
+    // area (the stub's GS base); none of these three touch the flags.
     ".Lpatch_iret:\n"
-    "  iretq\n"
+    "  add $16, %rsp\n"              // past rip and cs, to rflags
+    "  popfq\n"
+    "  mov (%rsp), %rsp\n"           // the guest's rsp
+    ".Lpatch_jump:\n"
+    "  jmp *%gs:1664\n"              // the guest's rip
     ".Lpatched_kicked:\n"             // report the kick with the frame as the sentry left it
     "  movl $0, 220(%rbx)\n"
     "  movl $28, 4(%rbx)\n"           // SIGWINCH, si_code 0: an interruption
@@ -278,7 +286,7 @@ __asm__(
     "  lea .Lrun(%rip), %rcx\n"
     "  cmp %rcx, %rax\n"
     "  jb 32f\n"
-    "  lea .Lpatch_iret(%rip), %rcx\n"
+    "  lea .Lpatch_jump(%rip), %rcx\n"
     "  cmp %rcx, %rax\n"
     "  ja 32f\n"
     "  lea .Lrun(%rip), %rcx\n"
