@@ -59,7 +59,8 @@ enum MemoryPolicies {
             let own = t.attributes.withLock { $0.memoryPolicy }
             let policy: MemoryPolicy?
             if flags & MPOL_F_ADDR != 0 {
-                policy = try t.mm.policy(at: GuestAddress(addr))
+                guard let v = t.mm.vma(at: GuestAddress(addr)) else { throw .EFAULT }
+                policy = v.policy
             } else {
                 guard addr == 0 else { throw .EINVAL }
                 policy = own
@@ -67,8 +68,7 @@ enum MemoryPolicies {
             if flags & MPOL_F_NODE != 0 {
                 if flags & MPOL_F_ADDR != 0 {
                     // lookup_node: the node of the page there, faulted in for reading.
-                    guard let v = t.mm.vmas.first(where: { $0.range.contains(GuestAddress(addr)) }),
-                          v.prot.contains(.read), GuestAddress(addr) < v.accessibleEnd else { throw .EFAULT }
+                    guard let v = t.mm.vma(at: GuestAddress(addr)), v.prot.contains(.read), GuestAddress(addr) < v.accessibleEnd else { throw .EFAULT }
                     value = 0
                 } else if let p = policy, p.mode == P.MPOL_INTERLEAVE {
                     value = 0   // the next node to interleave on: the only one
@@ -158,7 +158,7 @@ enum MemoryPolicies {
         // -ENOENT for a page never touched (add_page_for_migration, do_pages_stat_array).
         func state(_ p: UInt64) -> Int32 {
             let at = GuestAddress(p & ~(page - 1))
-            guard let v = task.mm.vmas.first(where: { $0.range.contains(at) }) else { return -Errno.EFAULT.rawValue }
+            guard let v = task.mm.vma(at: at) else { return -Errno.EFAULT.rawValue }
             if at >= v.accessibleEnd { return -Errno.EFAULT.rawValue }
             return MemoryLocking.residency(task, at.rawValue..<at.rawValue + page).first == 1 ? 0 : -Errno.ENOENT.rawValue
         }

@@ -572,11 +572,9 @@ public final class MemoryManager: Sendable {
         }
     }
 
-    /// The VMA policy at `addr` (get_mempolicy with MPOL_F_ADDR): EFAULT
-    /// where nothing is mapped; .some(nil) for a VMA without one.
-    public func policy(at addr: GuestAddress) throws(Errno) -> MemoryPolicy? {
-        guard let v = state.withLock({ $0.vmas.find(addr) }) else { throw .EFAULT }
-        return v.policy
+    /// The VMA holding `addr` (vma_lookup), found by binary search.
+    public func vma(at addr: GuestAddress) -> VMA? {
+        state.withLock { $0.vmas.find(addr) }
     }
 
     /// madvise(2).
