@@ -627,10 +627,11 @@ struct ArgPrinter {
         }
     }
 
-    /// An array of `count` elements of `width` bytes, -s elements at most, as strace prints arrays.
-    private func array(_ a: UInt64, count: UInt64, width: Int, _ element: (UInt64) -> String) -> String {
+    /// An array of `count` elements of `width` bytes, `limit` (by default -s)
+    /// elements at most and then "...", as strace prints arrays.
+    private func array(_ a: UInt64, count: UInt64, width: Int, limit: Int? = nil, _ element: (UInt64) -> String) -> String {
         if a == 0 { return "NULL" }
-        let shown = Int(min(count, UInt64(max(0, options.stringLimit))))
+        let shown = Int(min(count, UInt64(max(0, limit ?? options.stringLimit))))
         guard let raw = try? mm.copyIn(GuestAddress(a), shown * width) else { return hexOrNull(a) }
         let items = (0..<shown).map { i -> String in
             raw.withUnsafeBytes { p in
@@ -648,16 +649,11 @@ struct ArgPrinter {
         let words = (maxnode &+ 62) / 64
         if maxnode != 0 && words == 0 { return hexOrNull(a) }
         if words == 0 { return "[]" }
-        // As strace's arrays: 32 elements at most, then "...".
-        let shown = Int(min(words, 32))
-        guard let b = try? mm.copyIn(GuestAddress(a), shown * 8) else { return hexOrNull(a) }
-        let ws = b.withUnsafeBytes { p in (0..<shown).map { p.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
-        let items = ws.map { w -> String in
+        return array(a, count: words, width: 8, limit: 32) { w in
             if w == 0 { return String(repeating: "0", count: 16) }
             let hex = String(w, radix: 16)
             return "0x" + String(repeating: "0", count: max(0, 14 - hex.count)) + hex
         }
-        return "[" + (items + (words > 32 ? ["..."] : [])).joined(separator: ", ") + "]"
     }
 
     /// A sockaddr as strace shows it, for the families the sentry serves.
