@@ -120,6 +120,12 @@ __asm__(
     "  mov %rax, 16(%rbx)\n"          // si_addr / si_call_addr
     "  mov %rdx, 24(%rbx)\n"          // the ucontext to resume from
     ".Lreport:\n"
+    "  cmpl $0, 264(%rbx)\n"          // the guest's FS and GS bases as they are now
+    "  je 10f\n"                      // (its own WRFSBASE/WRGSBASE), where user mode
+    "  rdfsbase %rax\n"               // has FSGSBASE
+    "  mov %rax, 248(%rbx)\n"
+    "  rdgsbase %rax\n"
+    "  mov %rax, 256(%rbx)\n"
     "10: mov $2, %eax\n"              // state = TRAP (xchg: a full barrier before
     "  xchg %eax, (%rbx)\n"           // reading whether the sentry sleeps)
     "  cmpl $0, 168(%rbx)\n"
@@ -216,8 +222,17 @@ __asm__(
     "  mov $158, %eax\n"
     "  syscall\n"
     "  movq $0, 40(%rbx)\n"           // after the call: a restart sets it again
-    "15: cmpl $0, 216(%rbx)\n"
+    "15: cmpq $0, 240(%rbx)\n"        // and a new GS base
+    "  je 22f\n"
+    "  mov $0x1001, %edi\n"           // arch_prctl(ARCH_SET_GS, gs_base)
+    "  mov 232(%rbx), %rsi\n"
+    "  mov $158, %eax\n"
+    "  syscall\n"
+    "  movq $0, 240(%rbx)\n"
+    "22: cmpl $0, 216(%rbx)\n"
     "  jne .Lpatched_resume\n"
+    "  cmpl $0, 220(%rbx)\n"         // a kick on a patched trap the sentry turned into
+    "  jne .Lpatched_kicked\n"       // a frame to rt_sigreturn through (GS not the area)
     "  mov 24(%rbx), %rsp\n"          // rt_sigreturn reads the frame at rsp - 8
     "  mov $15, %eax\n"
     "  syscall\n"

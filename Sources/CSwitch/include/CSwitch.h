@@ -99,14 +99,20 @@ size_t sw_systrap_patched_offset(void);
 #define SW_AREA_BATCH_COUNT 184 // u32: entries in a batch request
 #define SW_AREA_RUN_TAKEN 192  // u32: the stub has taken the last RUN (set by the stub, cleared by the sentry)
 // Patched syscall sites (see Sources/Sentry/Arch/SyscallSite.swift). The
-// stub's GS base is its area: a trampoline finds it with %gs:SELF and
-// checks it with SELF + CHECK == SW_PATCH_MAGIC (a guest that moved GS
-// falls back to its original, trapping, syscall).
+// stub's GS base is its area while the guest's own is 0 (SystrapContext):
+// a trampoline finds it with %gs:SELF and checks it with SELF + CHECK ==
+// SW_PATCH_MAGIC (a guest with a GS base of its own falls back to its
+// original, trapping, syscall).
 #define SW_AREA_SELF 200       // u64: the area's own stub address
 #define SW_AREA_CHECK 208      // u64: SW_PATCH_MAGIC - SELF
 #define SW_AREA_PATCHED 216    // u32: the trap came through a patched site (resume with iretq from PFRAME)
 #define SW_AREA_KICKED 220     // u32: a kick came while the stub ran its patched path: report it on resuming
 #define SW_AREA_FP_SAVED 224   // u32: XBUF holds the guest's FPU state (FPSAVE); XRSTOR it on resuming
+#define SW_AREA_GS 232         // u64 GS base to set before resuming
+#define SW_AREA_SET_GS 240     // u64 nonzero: set it
+#define SW_AREA_FS_NOW 248     // u64 the FS base at the trap (with SW_AREA_FSGSBASE)
+#define SW_AREA_GS_NOW 256     // u64 the GS base at the trap
+#define SW_AREA_FSGSBASE 264   // u32 nonzero: user mode has RDFSBASE/RDGSBASE (AT_HWCAP2)
 #define SW_AREA_PFRAME 1344    // a patched trap's registers, as a ucontext (304 bytes)
 #define SW_AREA_IRET 1664      // the iretq frame of the patched return (5 u64)
 #define SW_AREA_XBUF 4096      // FPSAVE's XSAVE image, 64-byte aligned, up to SW_AREA_XBUF_SIZE

@@ -301,6 +301,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         guard let results = try? requestBatch(on: me, calls), results == [0, 0, 0] else { return nil }
         let a = me.area
         memset(a.base + Int(SW_AREA_CODE), 0, Int(SW_AREA_SET_FS) + 8 - Int(SW_AREA_CODE))
+        a.store(SW_AREA_SET_GS, UInt64(0))
         memset(a.base + Int(SW_AREA_FRAME), 0, Int(SystrapArea.size) - Int(SW_AREA_FRAME))
         return Parked(runner: me, initialRegisters: initialRegisters,
                       cpuTimeBase: HostCPUClock.nanoseconds(of: me.pid) ?? 0, pooled: true)

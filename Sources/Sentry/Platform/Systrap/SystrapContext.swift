@@ -13,8 +13,14 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     private var runner: SystrapAddressSpace.Runner?
     /// The stub has a trap frame to resume (false before the first run).
     private var trapped = false
-    /// The FS base the stub has; nil: unknown, set it.
+    /// The FS and GS bases the stub has; nil: unknown, set them.
     private var stubFS: UInt64?
+    private var stubGS: UInt64?
+    /// RDFSBASE/WRFSBASE and RDGSBASE/WRGSBASE work in user mode (the host
+    /// says so in AT_HWCAP2): the guest may change its bases without a
+    /// trap, so the stub reports them at each one.
+    static let userFSGSBase = getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE != 0
+    static let AT_HWCAP2: UInt = 26, HWCAP2_FSGSBASE: UInt = 1 << 1
     private let kickPID = Atomic<Int32>(0)
     /// How long this task's guest code has been running between traps
     /// lately (ns, a moving average): the wait for the next trap spins
@@ -41,7 +47,9 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             space = s
             trapped = false
             stubFS = nil
+            stubGS = nil
             kickPID.store(runner!.pid, ordering: .relaxed)
+            runner!.area.store(SW_AREA_FSGSBASE, UInt32(Self.userFSGSBase ? 1 : 0))
         }
         let r = runner!, a = r.area
         // Where the registers go: the trap's own frame, or a fresh one.
@@ -66,6 +74,17 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             a.store(SW_AREA_SET_FS, UInt64(1))
             stubFS = regs.fsBase
         }
+        let gs = stubGSBase(for: regs.gsBase, area: a.address)
+        if stubGS != gs {
+            // A patched trap resumes with `jmp *%gs:`: through the area's
+            // GS only; with another GS it goes back the signal's way.
+            if trapped && gs != a.address && a.load(SW_AREA_PATCHED, as: UInt32.self) != 0 {
+                try leavePatchedFrame(r, s)
+            }
+            a.store(SW_AREA_GS, gs)
+            a.store(SW_AREA_SET_GS, UInt64(1))
+            stubGS = gs
+        }
         let start = Deadline.now()
         let spin = runTime < Spinners.maxRunBudget ? min(Spinners.maxRunBudget, 2 * runTime + 5_000) : 0
         sw_atomic_store32(a.base + Int(SW_AREA_RUN_TAKEN), 0)
@@ -80,6 +99,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         }
         trapped = true
         SigContext.readGeneral(frame + UContext.mcontext, into: &regs.raw)
+        if Self.userFSGSBase { readBases(a, &regs) }
         SyscallABI.leaveSyscall(&regs.raw)
         let code = Int32(truncatingIfNeeded: a.load(SW_AREA_CODE, as: Int64.self))
         patchedTrap = a.load(SW_AREA_PATCHED, as: UInt32.self) != 0
@@ -109,6 +129,54 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             return .fault(Signal(sig), address: GuestAddress(a.load(SW_AREA_ADDR, as: UInt64.self)), code: code, access: access)
         }
         return .interrupted
+    }
+
+    /// The GS base the stub runs the guest with: the guest's own, except
+    /// that while it is 0 (a guest that never set one, nearly every program)
+    /// and sites are patched it is the stub's area, which the trampolines
+    /// find through %gs (a per-thread pointer; see README, "Syscall
+    /// patching"). The sentry's view, `regs.gsBase`, stays the guest's.
+    private func stubGSBase(for guest: UInt64, area: UInt64) -> UInt64 {
+        patchEntry != nil && guest == 0 ? area : guest
+    }
+
+    /// The bases the stub read at the trap: one that differs from what the
+    /// stub was given is the guest's own WRFSBASE/WRGSBASE, now its task's
+    /// base (arch_prctl(ARCH_GET_*), signals, fork, checkpoints).
+    private func readBases(_ a: SystrapArea, _ regs: inout Registers) {
+        guard let fs = stubFS, let gs = stubGS else { return }
+        let fsNow = a.load(SW_AREA_FS_NOW, as: UInt64.self), gsNow = a.load(SW_AREA_GS_NOW, as: UInt64.self)
+        if fsNow != fs { regs.fsBase = fsNow; stubFS = fsNow }
+        if gsNow != gs { regs.gsBase = gsNow; stubGS = gsNow }
+    }
+
+    /// Turns a patched trap's frame (PFRAME, resumed with the area's GS)
+    /// into one the stub resumes with rt_sigreturn as after a signal: the
+    /// FPU state saved into the area with its signal-frame markers, the
+    /// alternate stack and segments of the stub's own frames.
+    private func leavePatchedFrame(_ r: SystrapAddressSpace.Runner, _ s: SystrapAddressSpace) throws(PlatformError) {
+        let a = r.area
+        let (fp, size) = try patchedFPUImage(r)
+        guard size + XSave.magic2Size <= Int(SW_AREA_XBUF_SIZE) else {
+            throw .host("no room for the FPU state's end marker", .EINVAL)
+        }
+        fp.storeBytes(of: XSave.FP_XSTATE_MAGIC2, toByteOffset: size, as: UInt32.self)
+        let uc = a.base + Int(SW_AREA_PFRAME)
+        uc.storeBytes(of: UInt64(0), toByteOffset: UContext.flags, as: UInt64.self)
+        uc.storeBytes(of: UInt64(0), toByteOffset: UContext.link, as: UInt64.self)
+        uc.storeBytes(of: a.address + UInt64(SW_AREA_STACK), toByteOffset: UContext.stackSP, as: UInt64.self)
+        uc.storeBytes(of: UInt64(0), toByteOffset: UContext.stackFlags, as: UInt64.self)
+        uc.storeBytes(of: SystrapArea.size - UInt64(SW_AREA_STACK), toByteOffset: UContext.stackSize, as: UInt64.self)
+        uc.storeBytes(of: UInt64(0), toByteOffset: UContext.sigmask, as: UInt64.self)
+        let sc = uc + UContext.mcontext
+        sc.storeBytes(of: UInt16(truncatingIfNeeded: s.initialRegisters.raw.cs), toByteOffset: SigContext.cs, as: UInt16.self)
+        sc.storeBytes(of: UInt16(0), toByteOffset: SigContext.gs, as: UInt16.self)
+        sc.storeBytes(of: UInt16(0), toByteOffset: SigContext.fs, as: UInt16.self)
+        sc.storeBytes(of: UInt16(truncatingIfNeeded: s.initialRegisters.raw.ss), toByteOffset: SigContext.ss, as: UInt16.self)
+        sc.storeBytes(of: a.address + UInt64(SW_AREA_XBUF), toByteOffset: SigContext.fpstate, as: UInt64.self)
+        a.store(SW_AREA_UC, a.address + UInt64(SW_AREA_PFRAME))
+        a.store(SW_AREA_PATCHED, UInt32(0))
+        a.store(SW_AREA_FP_SAVED, UInt32(0))
     }
 
     func kick() {
