@@ -75,8 +75,9 @@ public let syscallFamilies: [SyscallFamily] = [
     SyscallFamily("tracing and other processes' memory", "ptrace process_vm_readv process_vm_writev perf_event_open bpf"),
     SyscallFamily("sandboxing", "seccomp landlock_create_ruleset landlock_add_rule landlock_restrict_self"),
     SyscallFamily("keys", "add_key request_key keyctl"),
+    SyscallFamily("joining namespaces", "setns"),
     SyscallFamily("namespaces and mounts", """
-        unshare setns mount umount2 pivot_root open_tree move_mount fsopen fsconfig fsmount fspick mount_setattr \
+        unshare mount umount2 pivot_root open_tree move_mount fsopen fsconfig fsmount fspick mount_setattr \
         setdomainname
         """, refused: "the sandbox's mounts, names and namespaces are fixed when it starts"),
     SyscallFamily("host administration", """

@@ -265,6 +265,8 @@ public let linuxAMD64: SyscallTable = {
                      note: "PR_SET_SECCOMP, PR_SET_SECUREBITS, PR_SET_MM and options Linux does not know: EINVAL"),
         203: Syscall("sched_setaffinity", Scheduler.schedSetaffinity, [.int32, .uint, .cpuMaskIn(sizeArg: 1)],
                      note: "the first 64 CPUs; kept per task and reported, not applied to the host threads"),
+        308: Syscall("setns", NamespaceCalls.setns, [.fd, .low32(.flagBits([(Namespaces.CLONE_NEWNS, "CLONE_NEWNS"), (Namespaces.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"), (Namespaces.CLONE_NEWUTS, "CLONE_NEWUTS"), (Namespaces.CLONE_NEWIPC, "CLONE_NEWIPC"), (Namespaces.CLONE_NEWUSER, "CLONE_NEWUSER"), (Namespaces.CLONE_NEWPID, "CLONE_NEWPID"), (Namespaces.CLONE_NEWNET, "CLONE_NEWNET"), (Namespaces.CLONE_NEWTIME, "CLONE_NEWTIME")]))],
+                     note: "the sandbox has one namespace of each kind: a join that passes Linux's checks changes nothing but, for the mount namespace, the root and working directory"),
         309: Syscall("getcpu", Scheduler.getcpu, [.intPointerOut, .intPointerOut, .address]),
         // Vectored I/O at offsets, advice, memory locking, close_range, getdents.
         27:  Syscall("mincore", MemoryLocking.mincore, [.address, .uint, .mincoreVectorOut]),

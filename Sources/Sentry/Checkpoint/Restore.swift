@@ -546,7 +546,7 @@ struct ImageReader {
                 guard memfds.indices.contains(i) else { throw .corrupt("the mapping at 0x\(String(v.start, radix: 16)) names memfd \(i)") }
                 // The path mmap saw: the file's, as /proc shows it.
                 let loc = memfds[i].location
-                backing = .file(TmpfsMapping(node: memfds[i].node, path: loc.isDeleted ? loc.path + " (deleted)" : loc.path), offset: v.fileOffset ?? 0)
+                backing = .file(TmpfsMapping(node: memfds[i].node, path: loc.isDeleted ? loc.path + " (deleted)" : loc.path, openedAt: loc), offset: v.fileOffset ?? 0)
             } else if let path = v.tmpfsPath {
                 guard let loc = try? kernel.vfs.resolve(path, from: kernel.vfs.rootLocation, followLast: false, boot),
                       let node = loc.inode as? TmpfsNode, node.data != nil else {

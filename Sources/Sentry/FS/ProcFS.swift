@@ -46,6 +46,8 @@ public protocol ProcessView: AnyObject {
     var processIOAccounting: IOAccounting { get }
     /// /proc/PID/syscall's line.
     func procSyscallText(readBySelf: Bool) -> String
+    /// /proc/PID/wchan's name for where the task sleeps, as `reader` may see it.
+    func waitChannel(readBy reader: ProcessView?) -> String
     /// /proc/PID/oom_score_adj, and a write of it by `writer`.
     var oomScoreAdj: Int { get }
     func setOOMScoreAdj(_ value: Int, by writer: ProcessView) throws(Errno)
@@ -66,6 +68,8 @@ public protocol SandboxView: AnyObject {
     var hostname: String { get }
     /// The sandbox's sockets, for /proc/net.
     var unixNames: UnixNamespace { get }
+    /// The sandbox's namespaces, for /proc/PID/ns.
+    var namespaces: Namespaces { get }
 }
 
 /// The sentry's /proc: the sandbox's processes by their virtual pids,
@@ -187,8 +191,7 @@ enum ProcFS {
                     case "smaps": return smapsText(v.mm).rawBytes
                     case "smaps_rollup": return smapsRollupText(v.mm).rawBytes
                     case "mountinfo": return mountinfoText(vfs, root: v.rootLocation).rawBytes
-                    // No kernel stack to name: what 6.1 prints for a task it cannot walk.
-                    case "wchan": return Array("0".utf8)
+                    case "wchan": return Array(v.waitChannel(readBy: ctx.process).utf8)
                     case "io": return Array(ioText(tid == nil ? v.processIOAccounting : v.ioAccounting).utf8)
                     case "syscall": return Array(v.procSyscallText(readBySelf: v === ctx.process).utf8)
                     case "cmdline": return v.commandLine.flatMap { $0.rawBytes + [0] }

@@ -129,19 +129,15 @@ extension ProcFS {
         return out
     }
 
-    /// The namespaces /proc/<pid>/ns names: the sandbox's own, one of each,
-    /// with the inode numbers of Linux's initial namespaces (nsfs).
-    static let namespaces: [(String, UInt64)] = [
-        ("cgroup", 4026531835), ("ipc", 4026531839), ("mnt", 4026531841), ("net", 4026531840),
-        ("pid", 4026531836), ("pid_for_children", 4026531836), ("time", 4026531834),
-        ("time_for_children", 4026531834), ("user", 4026531837), ("uts", 4026531838),
-    ]
-
+    /// /proc/<pid>/ns: a link per namespace, "kind:[inode]", whose opening
+    /// gives the nsfs file setns takes (the sandbox's namespaces, which all
+    /// its tasks share: Kernel/Namespaces.swift).
     static func nsDir(_ base: String) -> Inode {
-        dir(base, mode: 0o511, list: { _ in namespaces.map { DirEntry($0.0, .symlink) } }, child: { n, _ throws(Errno) in
-            guard let ns = namespaces.first(where: { $0.0 == n }) else { throw .ENOENT }
-            let kind = ns.0.hasSuffix("_for_children") ? String(ns.0.dropLast("_for_children".count)) : ns.0
-            return link(base + "/" + n) { _ in "\(kind):[\(ns.1)]" }
+        dir(base, mode: 0o511, list: { _ in Namespaces.entries.map { DirEntry($0.entry, .symlink) } }, child: { n, ctx throws(Errno) in
+            guard let e = Namespaces.entries.first(where: { $0.entry == n }) else { throw .ENOENT }
+            let ino = ctx.sandbox.namespaces.inode(of: e.kind)
+            let file = NamespaceFile(kind: e.kind, inode: ino, flags: [])
+            return SyntheticLinkNode(path: base + "/" + n, device: device, target: { _ in file.displayPath }, described: file)
         })
     }
 
@@ -158,10 +154,13 @@ extension ProcFS {
         return dir(base, mode: 0o500, list: { ctx throws(Errno) in try fileVMAs(ctx).map { DirEntry($0.0, .symlink) } },
                    child: { n, ctx throws(Errno) in
             guard let (_, v) = try fileVMAs(ctx).first(where: { $0.0 == n }), case .file(let f, _) = v.backing else { throw .ENOENT }
-            let path = f.path
+            let path = f.path, opened = f.openedAt
             return SyntheticLinkNode(path: base + "/" + n, device: device, target: { _ in path }, place: { ctx throws(Errno) in
                 let c = ctx.process?.taskAttributes.credentials
                 guard let c, c.capable(Credentials.CAP_SYS_ADMIN) || c.capable(Credentials.CAP_CHECKPOINT_RESTORE) else { throw .EPERM }
+                // The mapped object itself, as proc_map_files_get_link's
+                // vm_file path: a memfd or deleted file too.
+                if let opened { return opened }
                 return try vfs.resolve(path, from: ctx.rootLocation, followLast: true, ctx)
             })
         })

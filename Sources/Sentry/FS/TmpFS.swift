@@ -566,7 +566,7 @@ final class TmpfsFile: FileDescription, @unchecked Sendable {
     }
 
     override func stat() throws(Errno) -> Glibc.stat { try node.stat() }
-    override func mappable() throws(Errno) -> FileMapping? { TmpfsMapping(node: node, path: displayPath) }
+    override func mappable() throws(Errno) -> FileMapping? { TmpfsMapping(node: node, path: displayPath, openedAt: location) }
 }
 
 /// What mmap keeps of a tmpfs file.
@@ -576,7 +576,8 @@ final class TmpfsMapping: FileMapping, @unchecked Sendable {
     let path: String
     var device: UInt64 { node.fs.device }
     var inode: UInt64 { node.ino }
-    init(node: TmpfsNode, path: String) { self.node = node; self.path = path }
+    let openedAt: Location?
+    init(node: TmpfsNode, path: String, openedAt: Location? = nil) { self.node = node; self.path = path; self.openedAt = openedAt }
 
     func copy(offset: UInt64, length: UInt64, into memory: MemoryFile, at: UInt64) throws(Errno) {
         // An offset no file reaches maps zeros (the run reads as zeros already).

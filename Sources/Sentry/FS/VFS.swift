@@ -486,4 +486,5 @@ private final class SetupContext: WalkContext, SandboxView {
     var bootTime: timespec { timespec() }
     var hostname: String { "" }
     let unixNames = UnixNamespace()
+    var namespaces: Namespaces { .none }
 }

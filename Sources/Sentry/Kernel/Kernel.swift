@@ -37,6 +37,8 @@ public final class Kernel: @unchecked Sendable {
     public let layout: AddressLayout
     public let table: SyscallTable
     public let vfs: VFS
+    /// Its namespaces, as /proc/PID/ns and setns see them.
+    public let namespaces = Namespaces()
     /// The tracer: `--strace`'s from the start, or one attached live (`sentry trace`).
     let tracers: TracerSlot
     /// The tracer now (nil: a single relaxed load, see TracerSlot).

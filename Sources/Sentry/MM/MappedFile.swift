@@ -18,11 +18,15 @@ public protocol FileMapping: AnyObject, Sendable {
     /// The file's size now, for the pages beyond its end (SIGBUS); nil for
     /// files whose mappings have no such end (System V segments).
     func currentSize() -> UInt64?
+    /// Where the mapped file was opened, for /proc/PID/map_files to reopen
+    /// it (a memfd or a deleted file has no path that finds it); nil: by path.
+    var openedAt: Location? { get }
 }
 
 extension FileMapping {
     public func mappingReleased() {}
     public func currentSize() -> UInt64? { nil }
+    public var openedAt: Location? { nil }
 }
 
 /// A host file whose pages a private mapping copies: its own host descriptor (so
