@@ -171,7 +171,7 @@ enum Lifecycle {
         guard options & ~allowed == 0, a.int32(0) != Int32.min else { throw .EINVAL }
         guard let r = try t.waitChild(WaitRequest(which: which(a.int32(0)), options: options | WaitRequest.WEXITED)) else { return 0 }
         if !a.address(1).isNull { try t.mm.write(a.address(1), r.status) }
-        if !a.address(3).isNull { try t.mm.copyOut(a.address(3), [UInt8](repeating: 0, count: 144)) }   // struct rusage
+        if !a.address(3).isNull { try t.mm.copyOut(a.address(3), r.usage.rusageBytes) }
         return Int64(r.pid)
     }
 
@@ -190,12 +190,14 @@ enum Lifecycle {
         default: throw .EINVAL
         }
         let r = try t.waitChild(WaitRequest(which: w, options: options))
+        // The rusage first, and only for a child reported: a WNOHANG with
+        // nothing to report leaves it untouched (the waitid syscall's order).
+        if let r, !a.address(4).isNull { try t.mm.copyOut(a.address(4), r.usage.rusageBytes) }
         if !a.address(2).isNull {
             var info = SignalInfo(.SIGCHLD, code: r?.code ?? 0)
             if let r { info.pid = r.pid; info.uid = getuid(); info.status = r.infoStatus } else { info.signo = 0 }
             try t.mm.copyOut(a.address(2), info.bytes)
         }
-        if !a.address(4).isNull { try t.mm.copyOut(a.address(4), [UInt8](repeating: 0, count: 144)) }
         return 0
     }
 

@@ -236,14 +236,9 @@ enum Time {
     }
 
     static func getrusage(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let who = a.int32(0)
-        guard who == 0 || who == -1 || who == 1 else { throw .EINVAL }   // SELF, CHILDREN, THREAD
-        let c = t.cpuTicks
-        let ticks = who == -1 ? c.childUser : c.user
-        var ru = [UInt8](repeating: 0, count: 144)
-        let us = ticks * 10_000
-        withUnsafeBytes(of: (us / 1_000_000, us % 1_000_000)) { for (i, b) in $0.enumerated() { ru[i] = b } }
-        try t.mm.copyOut(a.address(1), ru)
+        // RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD; RUSAGE_BOTH is kernel-internal.
+        guard let who = Task.UsageOf(rawValue: a.int32(0)), who != .both else { throw .EINVAL }
+        try t.mm.copyOut(a.address(1), t.resourceUsage(who).rusageBytes)
         return 0
     }
 }

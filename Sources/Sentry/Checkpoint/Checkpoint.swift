@@ -176,7 +176,8 @@ struct ImageWriter {
                                        exitSignal: g.exitSignal?.rawValue, zombie: g.zombie, exitStatus: g.exitStatus.map(Self.image),
                                        handlers: h, sharedPending: g.sharedPending.all.map(Self.image), limits: limits,
                                        isChildSubreaper: g.isChildSubreaper, dumpable: g.dumpable,
-                                       childTicks: [g.childTicks.user, g.childTicks.system], ownTicks: g.ownTicks,
+                                       childTicks: [g.childUsage.userTicks, g.childUsage.systemTicks], ownTicks: g.exitedUsage.userTicks,
+                                       exitedUsage: g.exitedUsage.imageFields, childUsage: g.childUsage.imageFields,
                                        realTimerNs: g.timers.realHandle == nil ? nil : max(1, g.timers.realDeadline - Deadline.now()),
                                        realIntervalNs: g.timers.realHandle == nil ? nil : g.timers.realInterval,
                                        posixTimers: Self.posixTimers(g), cpuTimers: cpuTimers(g)))

@@ -293,8 +293,14 @@ public struct ProcessImage: Codable, Sendable, Equatable {
     public var limits: [LimitImage]
     public var isChildSubreaper: Bool
     public var dumpable: Bool
+    /// Clock ticks of reaped children (user, system) and of exited threads
+    /// (user), as images before rusage had them.
     public var childTicks: [Int64]
     public var ownTicks: Int64
+    /// rusage of exited threads and of reaped children: user ns, system ns,
+    /// max RSS (KiB), voluntary switches. Absent in older images.
+    public var exitedUsage: [Int64]?
+    public var childUsage: [Int64]?
     /// ITIMER_REAL (and alarm): time left and interval, ns; nil when disarmed.
     public var realTimerNs: Int64?
     public var realIntervalNs: Int64?

@@ -361,8 +361,8 @@ struct ImageReader {
             for i in p.sharedPending { g.sharedPending.enqueue(try Self.info(i)) }
             g.isChildSubreaper = p.isChildSubreaper
             g.dumpable = p.dumpable
-            if p.childTicks.count == 2 { g.childTicks = (p.childTicks[0], p.childTicks[1]) }
-            g.ownTicks = p.ownTicks
+            g.exitedUsage = ResourceUsage(imageFields: p.exitedUsage, ticks: [p.ownTicks, 0])
+            g.childUsage = ResourceUsage(imageFields: p.childUsage, ticks: p.childTicks)
             groups[p.pid] = g
         }
         for p in m.processes {

@@ -265,7 +265,14 @@ extension Task {
     /// it: the platform answers that only on the task's own thread.
     func noteStub() {
         let stub = kernel.hostPID(of: self).map { (pid: $0, base: kernel.cpuTimeBase(of: self)) }
-        kernel.locked { stubClock = stub }
+        kernel.locked {
+            // A new host process for the guest's code (an exec into a new
+            // stub): what the old one ran stays the thread's CPU time.
+            if let old = stubClock, old.pid != stub?.pid, let ns = HostCPUClock.nanoseconds(of: old.pid) {
+                carriedCPU.guest &+= max(0, ns &- old.base)
+            }
+            stubClock = stub
+        }
     }
 }
 

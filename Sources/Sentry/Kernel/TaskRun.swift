@@ -122,8 +122,7 @@ extension Task {
                 _ = try? kernel.futexes.wake(mm, clearChildTID, count: 1, bitset: ~0)
             }
         }
-        let ticks = stubTicks
-        kernel.locked { group.ownTicks += ticks }
+        kernel.locked { group.exitedUsage.add(kernel.threadUsageLocked(self)) }
         releaseVforkParent()
         let (status, last, soleUser, orphans): (ExitStatus, Bool, Bool, [ThreadGroup]) = kernel.locked {
             group.tasks.removeAll { $0 === self }
@@ -147,7 +146,7 @@ extension Task {
         // As exit_mm and exit_sem before exit_notify: the parent that waits
         // finds the shared mappings' changes in their files, System V
         // attachments gone and semaphore undos applied.
-        if soleUser { mm.releaseAll() }
+        if soleUser { noteResidentSetSize(); mm.releaseAll() }
         if last { kernel.ipc.processExited(pid: group.pid); kernel.vfs.mqueues.processReleased(pid: group.pid) }
         fds.releaseUser()
         // seccomp_filter_release: the chain goes (a listener whose filter no

@@ -231,15 +231,10 @@ extension Task {
     }
     public func cpuTimer(_ which: Int32) -> (Int64, Int64) { kernel.cpuTimer(group, which: which) }
 
-    /// CPU time of the task's process and its reaped children, in clock ticks.
+    /// CPU time of the task's process and its reaped children, in clock
+    /// ticks (times(2), /proc/PID/stat).
     public var cpuTicks: (user: Int64, system: Int64, childUser: Int64, childSystem: Int64) {
-        let (own, c) = kernel.locked { (group.ownTicks, group.childTicks) }
-        return (stubTicks + own, 0, c.user, c.system)
-    }
-
-    /// CPU time of this task's stub so far, in clock ticks.
-    var stubTicks: Int64 {
-        guard let pid = kernel.hostPID(of: self), let ns = HostCPUClock.nanoseconds(of: pid) else { return 0 }
-        return max(0, ns - kernel.cpuTimeBase(of: self)) / 10_000_000
+        let (own, c) = kernel.locked { (kernel.processUsageLocked(group), group.childUsage) }
+        return (own.userTicks, own.systemTicks, c.userTicks, c.systemTicks)
     }
 }

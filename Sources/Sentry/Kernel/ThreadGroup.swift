@@ -40,10 +40,11 @@ public final class ThreadGroup: @unchecked Sendable {
     /// Woken whenever a signal is queued to the process or one of its threads,
     /// blocked or not: sigtimedwait and signalfd wait for blocked ones.
     public let signalEvents = WaitQueue()
-    /// CPU time of reaped children (times(2), RUSAGE_CHILDREN), in clock ticks.
-    var childTicks: (user: Int64, system: Int64) = (0, 0)
-    /// CPU time of this process's threads that have exited.
-    var ownTicks: Int64 = 0
+    /// The usage of reaped children and theirs (RUSAGE_CHILDREN, times(2)'s cutime/cstime).
+    var childUsage = ResourceUsage()
+    /// The usage of this process's threads that have exited, and its
+    /// resident high-water mark (signal->maxrss with the mm's hiwater).
+    var exitedUsage = ResourceUsage()
     public let limits: Mutex<[Int32: (cur: UInt64, max: UInt64)]>
     /// ITIMER_REAL / alarm(2) and POSIX timers of this process.
     let timers = ProcessTimers()

@@ -248,7 +248,7 @@ extension Kernel {
     /// The CPU time of `g`'s live threads and of those gone (ns), the
     /// sentry's share included for `which` == ITIMER_PROF. Kernel lock held.
     func processCPUNanosecondsLocked(_ g: ThreadGroup, _ which: Int32) -> Int64 {
-        var total = g.ownTicks &* 10_000_000
+        var total = g.exitedUsage.userNs &+ (which == Self.ITIMER_PROF ? g.exitedUsage.systemNs : 0)
         for t in g.tasks { total &+= threadCPUNanosecondsLocked(t, includingSentry: which == Self.ITIMER_PROF) }
         return total
     }

@@ -19,6 +19,8 @@ public struct WaitResult: Sendable {
     public var status: Int32
     public var code: Int32
     public var infoStatus: Int32
+    /// The child's rusage with its own reaped children's (getrusage(p, RUSAGE_BOTH)).
+    public var usage = ResourceUsage()
 }
 
 extension Task {
@@ -91,11 +93,12 @@ extension Task {
                     t.unlinkTracerLocked()
                     kernel.tracerReleasedLocked(t)
                 }
-                return WaitResult(pid: t.tid, status: ThreadGroup.waitStatus(st), code: code, infoStatus: infoStatus)
+                return WaitResult(pid: t.tid, status: ThreadGroup.waitStatus(st), code: code, infoStatus: infoStatus, usage: bothUsageLocked(t.group))
             }
             if link.stop != nil && !link.reported && link.resume == nil {
                 if !noWait { link.reported = true }
-                return WaitResult(pid: t.tid, status: link.stopStatus, code: SignalInfo.CLD_TRAPPED, infoStatus: link.exitCode)
+                return WaitResult(pid: t.tid, status: link.stopStatus, code: SignalInfo.CLD_TRAPPED, infoStatus: link.exitCode,
+                                  usage: bothUsageLocked(t.group))
             }
         }
         return nil
@@ -117,23 +120,29 @@ extension Task {
                 case .exited(let x): infoStatus = x
                 case .signaled(let s, let core): code = core ? SignalInfo.CLD_DUMPED : SignalInfo.CLD_KILLED; infoStatus = s.rawValue
                 }
+                let usage = bothUsageLocked(c)
                 if !noWait {
-                    group.childTicks.user += c.childTicks.user + c.ownTicks
-                    group.childTicks.system += c.childTicks.system
+                    group.childUsage.add(usage)
                     kernel.reapLocked(c)
                 }
-                return WaitResult(pid: c.pid, status: ThreadGroup.waitStatus(st), code: code, infoStatus: infoStatus)
+                return WaitResult(pid: c.pid, status: ThreadGroup.waitStatus(st), code: code, infoStatus: infoStatus, usage: usage)
             }
             if c.stopped && c.unreportedStop && !tracedHere && req.options & WaitRequest.WUNTRACED != 0 {
                 if !noWait { c.unreportedStop = false }
                 return WaitResult(pid: c.pid, status: WaitStatus.stopped(c.stopSignal.rawValue).rawValue,
-                                  code: SignalInfo.CLD_STOPPED, infoStatus: c.stopSignal.rawValue)
+                                  code: SignalInfo.CLD_STOPPED, infoStatus: c.stopSignal.rawValue, usage: bothUsageLocked(c))
             }
             if c.unreportedContinue && req.options & WaitRequest.WCONTINUED != 0 {
                 if !noWait { c.unreportedContinue = false }
-                return WaitResult(pid: c.pid, status: WaitStatus.continued.rawValue, code: SignalInfo.CLD_CONTINUED, infoStatus: Signal.SIGCONT.rawValue)
+                return WaitResult(pid: c.pid, status: WaitStatus.continued.rawValue, code: SignalInfo.CLD_CONTINUED, infoStatus: Signal.SIGCONT.rawValue,
+                                  usage: bothUsageLocked(c))
             }
         }
         return nil
+    }
+
+    /// A child's usage and its reaped children's, as wait reports it. Kernel lock held.
+    private func bothUsageLocked(_ g: ThreadGroup) -> ResourceUsage {
+        kernel.processUsageLocked(g).adding(g.childUsage)
     }
 }
