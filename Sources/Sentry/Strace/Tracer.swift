@@ -128,7 +128,7 @@ public final class Tracer: Sendable {
         var args: [String] = []
         for (i, f) in formats.enumerated() {
             let s: String?
-            if let b = p.before[i] { s = b.isEmpty ? nil : b + printer.afterEntry(f, i) }
+            if let b = p.before[i] { s = b.isEmpty ? nil : printer.atExit(f, i, entry: b) }
             else { s = result < 0 && !f.printsOnFailure ? printer.hexOrNull(p.args[i]) : printer.format(f, i) }
             if let s, !s.isEmpty { args.append(s) }   // "" leaves the argument out
         }
