@@ -92,7 +92,13 @@ public final class Tracer: Sendable {
     }
     static func ns(_ ts: timespec) -> Int64 { Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec) }
 
-    func enter(_ task: Task, nr: UInt64, _ entry: Syscall?, _ args: SyscallArguments) -> Pending {
+    /// When the tracer was made (CLOCK_MONOTONIC ns): a live tracer's attach.
+    private let created = Tracer.ns(Tracer.now(CLOCK_MONOTONIC))
+
+    /// A call's entry. `startedBeforeAttach`: the call was already under way
+    /// when this (live) tracer attached and is over now; its arguments are read
+    /// now, and its time counts from the attach, as strace -p's from its restart.
+    func enter(_ task: Task, nr: UInt64, _ entry: Syscall?, _ args: SyscallArguments, startedBeforeAttach: Bool = false) -> Pending {
         let name = entry?.name ?? "syscall_0x" + String(nr, radix: 16)
         var before: [String?] = []
         if options.lines {
@@ -100,8 +106,14 @@ public final class Tracer: Sendable {
             let printer = ArgPrinter(task: task, args: args, result: 0, options: options)
             for (i, f) in formats.enumerated() { before.append(f.isOutput ? nil : printer.format(f, i)) }
         }
-        let wall = options.timestamps != .none ? Self.now(CLOCK_REALTIME) : timespec()
-        let start = Self.ns(Self.now(CLOCK_MONOTONIC))
+        var wall = options.timestamps != .none ? Self.now(CLOCK_REALTIME) : timespec()
+        var start = Self.ns(Self.now(CLOCK_MONOTONIC))
+        if startedBeforeAttach {
+            let since = max(0, start &- created)
+            start = created
+            let w = Self.ns(wall) &- since
+            wall = timespec(tv_sec: Int(w / 1_000_000_000), tv_nsec: Int(w % 1_000_000_000))
+        }
         let previous = options.relative ? lastEntry.exchange(start, ordering: .relaxed) : start
         let stack = options.stackTraces && options.lines ? unwinder.frames(task) : []
         return Pending(nr: nr, name: name, entry: entry, args: args, before: before, start: start, wall: wall,
