@@ -202,6 +202,23 @@ import Testing
         }
     }
 
+    /// `-c`'s times are the CPU time the sentry spent serving each call, as
+    /// strace's default sums the tracee's system time (a sleep costs next to
+    /// nothing); with -w, the wall-clock time, sleeping included.
+    @Test(arguments: Harness.platforms)
+    func summaryTimesCPUOrWallClock(_ platform: Harness.TestPlatform) throws {
+        func seconds(_ text: String, _ call: String) -> Double? {
+            text.split(separator: "\n").first { $0.hasSuffix(" " + call) }.flatMap { Double($0.split(separator: " ")[1]) }
+        }
+        let wall = Harness.sandboxed(platform, "/bin/busybox", ["sleep", "0.3"], extra: ["-c", "-w"])
+        let cpu = Harness.sandboxed(platform, "/bin/busybox", ["sleep", "0.3"], extra: ["-c"])
+        #expect(wall.status == 0 && cpu.status == 0)
+        let call = wall.stderr.contains(" clock_nanosleep\n") ? "clock_nanosleep" : "nanosleep"
+        let w = try #require(seconds(wall.stderr, call), "\(wall.stderr)"), c = try #require(seconds(cpu.stderr, call), "\(cpu.stderr)")
+        #expect(w >= 0.3, "\(wall.stderr)")
+        #expect(c < 0.1, "\(cpu.stderr)")
+    }
+
     /// `-c`'s total is the number of call lines a full trace of the same run
     /// prints (-C prints both), and its ENOSYS section names what the sentry lacks.
     @Test(arguments: Harness.platforms)

@@ -73,6 +73,7 @@ public final class Tracer: Sendable {
         let args: SyscallArguments
         var before: [String?]
         let start: Int64          // CLOCK_MONOTONIC ns
+        let cpuStart: Int64       // -c: CLOCK_THREAD_CPUTIME_ID ns, the serving thread's
         let wall: timespec        // CLOCK_REALTIME at entry, for -t
         let sincePrevious: Int64  // -r
         let stack: [StackUnwinder.Frame]   // -k, taken at entry (execve's is the old image's, as strace's)
@@ -116,7 +117,9 @@ public final class Tracer: Sendable {
         }
         let previous = options.relative ? lastEntry.exchange(start, ordering: .relaxed) : start
         let stack = options.stackTraces && options.lines ? unwinder.frames(task) : []
-        return Pending(nr: nr, name: name, entry: entry, args: args, before: before, start: start, wall: wall,
+        // The call is served on this thread (the task's) from here to its exit.
+        let cpuStart = options.summary && !options.summaryWallClock && !startedBeforeAttach ? Self.ns(Self.now(CLOCK_THREAD_CPUTIME_ID)) : 0
+        return Pending(nr: nr, name: name, entry: entry, args: args, before: before, start: start, cpuStart: cpuStart, wall: wall,
                        sincePrevious: previous == 0 ? 0 : start &- previous, stack: stack)
     }
 
@@ -128,7 +131,9 @@ public final class Tracer: Sendable {
         let noReturn = ret == .noReturn || (exiting && result >= 0)
         let failed = !noReturn && result < 0 && result > -4096
         if options.summary {
-            summary.record(nr: p.nr, name: p.name, implemented: p.entry?.isImplemented ?? false, ns: elapsed, failed: failed)
+            // A call under way at a live attach: its CPU time before the attach is not known, none is counted.
+            let ns = options.summaryWallClock ? elapsed : p.cpuStart == 0 ? 0 : max(0, Self.ns(Self.now(CLOCK_THREAD_CPUTIME_ID)) &- p.cpuStart)
+            summary.record(nr: p.nr, name: p.name, implemented: p.entry?.isImplemented ?? false, ns: ns, failed: failed)
         }
         guard options.lines else { return }
         if let statuses = options.statuses {
