@@ -358,7 +358,7 @@ public final class Kernel: @unchecked Sendable {
         if let pre {
             let result: Int64 = if case .value(let v) = outcome { v } else { 0 }
             tracer!.exit(task, pre, result: result, exiting: outcome.endsTask)
-        } else if !skipped, let late = self.tracer, late !== tracer, late.wants(nr: nr) {
+        } else if !skipped, tracer == nil || !tracers.isFixed, let late = self.tracer, late !== tracer, late.wants(nr: nr) {
             // In progress when a live tracer attached: shown whole at its end,
             // as strace -p shows a call its attach interrupted and restarted.
             let result: Int64 = if case .value(let v) = outcome { v } else { 0 }

@@ -27,14 +27,31 @@ public final class Tracer: Sendable {
 
     public init(fd: Int32, options: TraceOptions) {
         self.fd = fd; self.options = options; self.stream = false
+        filter = Self.bitmap(options.traced)
     }
 
     /// A tracer writing to the socket `fd`, which it takes over.
     public init(stream fd: Int32, options: TraceOptions) {
         self.fd = fd; self.options = options; self.stream = true
+        filter = Self.bitmap(options.traced)
     }
 
-    deinit { if stream { Glibc.close(fd) } }
+    deinit {
+        if stream { Glibc.close(fd) }
+        filter?.deallocate()
+    }
+
+    /// -e trace='s set as one bit per syscall number, written once here and
+    /// only read after: the filter decision is a bit test, with no reference
+    /// counting (an Array would be retained and released on every call).
+    private nonisolated(unsafe) let filter: UnsafeMutableBufferPointer<UInt64>?
+    private static func bitmap(_ traced: [Bool]?) -> UnsafeMutableBufferPointer<UInt64>? {
+        guard let traced else { return nil }
+        let words = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(1, (traced.count + 63) / 64))
+        words.initialize(repeating: 0)
+        for (nr, on) in traced.enumerated() where on { words[nr >> 6] |= 1 << UInt64(nr & 63) }
+        return words
+    }
 
     /// A live tracer's end: the `-c` table, then end of stream for the
     /// client. Once only; later lines (calls that were in flight) are dropped.
@@ -82,8 +99,9 @@ public final class Tracer: Sendable {
     /// Decided before anything is formatted: an untraced call costs an array load.
     @inline(__always)
     func wants(nr: UInt64) -> Bool {
-        guard let traced = options.traced else { return true }
-        return nr < UInt64(traced.count) && traced[Int(nr)]
+        guard let filter else { return true }
+        let word = nr >> 6
+        return word < UInt64(filter.count) && filter[Int(word)] & (1 << (nr & 63)) != 0
     }
 
     static func now(_ clock: clockid_t) -> timespec {
