@@ -22,6 +22,7 @@ struct RunOptions: Equatable {
     var summaryOnly = false
     var summary = false
     var callTime = false
+    var summaryWallClock = false   // -w
     var timestamps = 0
     var relative = false
     var fdPaths = 0
@@ -198,7 +199,7 @@ struct RunOptions: Equatable {
     var traceFlags: TraceFlags {
         var f = TraceFlags()
         f.strace = strace; f.json = json; f.filter = filter; f.summaryOnly = summaryOnly; f.summary = summary
-        f.callTime = callTime; f.timestamps = timestamps; f.relative = relative; f.fdPaths = fdPaths
+        f.callTime = callTime; f.summaryWallClock = summaryWallClock; f.timestamps = timestamps; f.relative = relative; f.fdPaths = fdPaths
         f.stackTraces = stackTraces; f.stringLimit = stringLimit; f.expressions = expressions
         return f
     }

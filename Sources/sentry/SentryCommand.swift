@@ -110,6 +110,9 @@ struct Run: ParsableCommand {
     @Flag(name: .customShort("T"), help: "strace -T: the time spent in each call, <0.000123>.")
     var callTime = false
 
+    @Flag(name: .customShort("w"), help: "strace -w: -c's times are wall-clock (blocking included), not the CPU time the sentry spent serving each call.")
+    var summaryWallClock = false
+
     @Flag(name: .customShort("t"), help: "strace -t: wall-clock time of each call; -tt with microseconds, -ttt seconds since the epoch.")
     var timestamps: Int
 
@@ -173,7 +176,7 @@ struct Run: ParsableCommand {
     var options: RunOptions {
         RunOptions(platform: platform, systrapTrap: systrapTrap, systrapPatch: systrapPatch, root: root, overlay: overlay, binds: binds, strace: strace,
                    output: output, filter: filter, json: json,
-                   summaryOnly: summaryOnly, summary: summary, callTime: callTime, timestamps: timestamps, relative: relative,
+                   summaryOnly: summaryOnly, summary: summary, callTime: callTime, summaryWallClock: summaryWallClock, timestamps: timestamps, relative: relative,
                    fdPaths: fdPaths, stackTraces: stackTraces, stringLimit: stringLimit, expressions: expressions, follow: follow, cwd: cwd, env: env, envClear: envClear,
                    hostname: hostname, user: user, network: network, publish: publish, memory: memory, tmpfsSize: tmpfsSize, pids: pids,
                    noSelfConfine: noSelfConfine, name: name, command: command)

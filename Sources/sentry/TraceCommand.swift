@@ -10,7 +10,7 @@ struct TraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace",
         abstract: "Trace a running named sandbox's syscalls live, as strace -f -p does; Ctrl-C detaches.",
-        discussion: "One live tracer at a time: a sandbox already traced (by another `sentry trace`, or started with --strace) refuses with status 81. Tracing starts at each task's next syscall entry (a call in progress is not shown). Exit status 0 after a detach or the sandbox's end; 64 bad flags, 73 no such sandbox, 81 already traced."
+        discussion: "One live tracer at a time: a sandbox already traced (by another `sentry trace`, or started with --strace) refuses with status 81. Tracing starts at each task's next syscall entry; a call in progress at the attach is shown whole when it ends. Exit status 0 after a detach or the sandbox's end; 64 bad flags, 73 no such sandbox, 81 already traced."
     )
 
     @Argument(help: "The sandbox's name (`sentry run --name NAME`).")
@@ -37,6 +37,9 @@ struct TraceCommand: ParsableCommand {
     @Flag(name: .customShort("T"), help: "strace -T: the time spent in each call.")
     var callTime = false
 
+    @Flag(name: .customShort("w"), help: "strace -w: -c's times are wall-clock (blocking included), not the CPU time the sentry spent serving each call.")
+    var summaryWallClock = false
+
     @Flag(name: .customShort("t"), help: "strace -t, -tt, -ttt: wall-clock time of each call.")
     var timestamps: Int
 
@@ -61,7 +64,7 @@ struct TraceCommand: ParsableCommand {
     var flags: TraceFlags {
         var f = TraceFlags()
         f.strace = true; f.json = json; f.filter = filter; f.summaryOnly = summaryOnly; f.summary = summary
-        f.callTime = callTime; f.timestamps = timestamps; f.relative = relative; f.fdPaths = fdPaths
+        f.callTime = callTime; f.summaryWallClock = summaryWallClock; f.timestamps = timestamps; f.relative = relative; f.fdPaths = fdPaths
         f.stackTraces = stackTraces; f.stringLimit = stringLimit; f.expressions = expressions
         return f
     }

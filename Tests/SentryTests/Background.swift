@@ -9,10 +9,20 @@ final class Background {
     var stderrPath: String { dir.appendingPathComponent("err").path }
     private var reaped: Int32?
 
-    init?(_ args: [String], env: [String: String], in dir: URL, tag: String = UUID().uuidString) {
+    /// With `stdinFIFO`, stdin is a FIFO the test writes to (`send`): reads block until it does.
+    private var stdinWriter: Int32 = -1
+
+    init?(_ args: [String], env: [String: String], in dir: URL, tag: String = UUID().uuidString, stdinFIFO: Bool = false) {
         self.dir = dir.appendingPathComponent("bg-\(tag)")
         try? FileManager.default.createDirectory(at: self.dir, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: self.dir.appendingPathComponent("in").path, contents: Data())
+        let input = self.dir.appendingPathComponent("in").path
+        if stdinFIFO {
+            // Opened read-write first, so that the child's open for reading does not wait for a writer.
+            guard mkfifo(input, 0o600) == 0 else { return nil }
+            stdinWriter = open(input, O_RDWR | O_CLOEXEC)
+        } else {
+            FileManager.default.createFile(atPath: input, contents: Data())
+        }
         guard let p = Harness.spawn(Harness.sentry, args, env: env, stdin: self.dir.appendingPathComponent("in").path,
                                     stdout: self.dir.appendingPathComponent("out").path,
                                     stderr: self.dir.appendingPathComponent("err").path) else { return nil }
@@ -37,6 +47,14 @@ final class Background {
         }
         return nil
     }
+
+    /// Writes `text` to its stdin FIFO.
+    func send(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(stdinWriter, $0.baseAddress, $0.count) }
+    }
+
+    deinit { if stdinWriter >= 0 { close(stdinWriter) } }
 
     /// Kills it if still running and reaps it.
     func stop() {

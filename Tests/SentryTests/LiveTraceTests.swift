@@ -64,6 +64,40 @@ import Testing
         #expect(last.stdout.contains("[pid     1] +++ killed by SIGTERM +++\n") && last.stdout.hasSuffix("+++\n"), "\(last.stdout)")
     }
 
+    /// A call under way when the tracer attaches is shown at its end, whole,
+    /// as strace -p shows a read its attach interrupted and restarted
+    /// (`read(0, "hi\n", 131072) = 3`), and counted by -C; the calls after it as usual.
+    @Test(arguments: Harness.platforms)
+    func callInProgressAtAttach(_ platform: Harness.TestPlatform) throws {
+        guard Harness.imagesBuilt else { return }
+        let dir = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let env = ControlTests.environment(dir.appendingPathComponent("run"))
+        let name = "lr-" + platform.rawValue.split(separator: "-").map { String($0.prefix(2)) }.joined()
+        // Says it is about to read, then blocks in read(0, ...) on a FIFO until the test writes.
+        let guest = try #require(Background(["run"] + platform.arguments + ["--name", name, "/bin/busybox", "sh", "-c", "echo ready; exec /bin/busybox cat"],
+                                            env: env, in: dir, tag: "guest", stdinFIFO: true))
+        defer { guest.stop() }
+        #expect(Background.poll { guest.stdout.contains("ready") }, "\(guest.stderr)")
+        // The guest was in its read well before the attach (it has nothing else to do).
+        usleep(300_000)
+        let tracer = try #require(Background(["trace", name, "-C", "-e", "trace=read,write"], env: env, in: dir, tag: "tracer"))
+        defer { tracer.stop() }
+        #expect(Background.poll { tracer.stderr.contains("sentry: attached to \(name)") }, "\(tracer.stderr)")
+        guest.send("hi\n")
+        #expect(Background.poll { guest.stdout.contains("ready\nhi\n") }, "\(guest.stdout)")
+        #expect(Background.poll { tracer.stdout.contains("write(1, \"hi\\n\", 3)") }, "\(tracer.stdout)")
+        kill(tracer.pid, SIGINT)
+        #expect(tracer.wait() == 0, "\(tracer.stderr)")
+        let lines = Self.complete(tracer.stdout).map(String.init)
+        let calls = lines.filter { $0.hasPrefix("read(") || $0.hasPrefix("write(") }
+        #expect(calls.count >= 2 && calls[0].range(of: #"^read\(0, "hi\\n", \d+\) += 3$"#, options: .regularExpression) != nil
+                && calls[1].hasPrefix("write(1, \"hi\\n\", 3)"), "\(lines)")
+        // -C's table counts the resumed read with the others.
+        let row = lines.first { $0.hasSuffix(" read") }.map { $0.split(separator: " ") }
+        #expect(row.map { Int($0[3]) } == calls.filter { $0.hasPrefix("read(") }.count, "\(lines)")
+    }
+
     static func writeLines(_ text: String) -> Int { complete(text).filter { $0.contains("write(1, \"tick ") }.count }
 
     /// The lines written whole so far.

@@ -106,6 +106,25 @@ import Testing
         #expect(o3 == n3, "structs3 on \(platform.rawValue): strace \(n3.filter { !o3.contains($0) }), sentry \(o3.filter { !n3.contains($0) })")
         }
 
+        // The last arguments decoded (structs4.c): file handles (the sentry's
+        // filesystems have none, as procfs: compared where both fail), seccomp's
+        // operations, programs and actions, prctl(PR_SET_SECCOMP), and the System V
+        // *_INFO structs. Native in a fresh IPC namespace, so that its usage counts
+        // are this program's alone (none) as in the sandbox.
+        let calls4 = "name_to_handle_at,seccomp,prctl,msgctl,shmctl,semctl"
+        if let why = Harness.nativeKernelLacks("sysvipc") ?? (getuid() == 0 ? nil : "unshare -i needs root") {
+            print("structs4 not compared with real strace: \(why)")
+        } else {
+            func structs4(_ text: String) -> [String] {
+                lines(text).map { $0.replacingOccurrences(of: #"0x7[0-9a-f]{7,}"#, with: "ADDR", options: .regularExpression) }
+            }
+            let native4 = Harness.run("/usr/bin/unshare", ["-i", strace, "-qq", "-e", "trace=" + calls4, Harness.image("structs4")])
+            let ours4 = Harness.sandboxed(platform, Harness.image("structs4"), extra: ["--strace", "-e", "trace=" + calls4])
+            let (n4, o4) = (structs4(native4.stderr), structs4(ours4.stderr))
+            #expect(n4.count == 23, "\(native4.stderr)")
+            #expect(o4 == n4, "structs4 on \(platform.rawValue): strace \(n4.filter { !o4.contains($0) }), sentry \(o4.filter { !n4.contains($0) })")
+        }
+
         // The NUMA policy calls (mempolicy.c): modes with their flags, node masks
         // as strace's arrays of words, move_pages' arrays. A one-node host only
         // (the native answers are the comparison), and the parent's calls only
@@ -181,6 +200,23 @@ import Testing
             #expect(!frames(native.stderr).isEmpty)
             #expect(frames(ours.stderr) == frames(native.stderr), "\(exe) on \(platform.rawValue)")
         }
+    }
+
+    /// `-c`'s times are the CPU time the sentry spent serving each call, as
+    /// strace's default sums the tracee's system time (a sleep costs next to
+    /// nothing); with -w, the wall-clock time, sleeping included.
+    @Test(arguments: Harness.platforms)
+    func summaryTimesCPUOrWallClock(_ platform: Harness.TestPlatform) throws {
+        func seconds(_ text: String, _ call: String) -> Double? {
+            text.split(separator: "\n").first { $0.hasSuffix(" " + call) }.flatMap { Double($0.split(separator: " ")[1]) }
+        }
+        let wall = Harness.sandboxed(platform, "/bin/busybox", ["sleep", "0.3"], extra: ["-c", "-w"])
+        let cpu = Harness.sandboxed(platform, "/bin/busybox", ["sleep", "0.3"], extra: ["-c"])
+        #expect(wall.status == 0 && cpu.status == 0)
+        let call = wall.stderr.contains(" clock_nanosleep\n") ? "clock_nanosleep" : "nanosleep"
+        let w = try #require(seconds(wall.stderr, call), "\(wall.stderr)"), c = try #require(seconds(cpu.stderr, call), "\(cpu.stderr)")
+        #expect(w >= 0.3, "\(wall.stderr)")
+        #expect(c < 0.1, "\(cpu.stderr)")
     }
 
     /// `-c`'s total is the number of call lines a full trace of the same run

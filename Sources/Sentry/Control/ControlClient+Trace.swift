@@ -71,6 +71,9 @@ extension ControlClient {
                 }
                 if !resp.ok { return (resp.exitStatus ?? 73, resp.error ?? "trace refused") }
                 answered = true
+                // As strace's "Process N attached": the tracer is in place from here on.
+                let note = "sentry: attached to \(name)\n"
+                _ = writeAll(2, Array(note.utf8)[...])
                 chunk = pending[(nl + 1)...]
                 pending = []
             }

@@ -8,7 +8,7 @@ import Glibc
 /// `--strace` (its tracer stays): a second attach is refused, exit status
 /// 81 for the client. The stream is the response line (`{"ok":true}`),
 /// then the trace's lines from each task's next syscall entry on (a call
-/// already in progress is not shown), then, with `-c`, the table, then EOF.
+/// already in progress shows whole when it ends), then, with `-c`, the table, then EOF.
 public enum LiveTrace {
     /// A client that leaves the stream unread this long is dropped: until
     /// then the guest's traced calls wait on the full socket, as a tracee

@@ -358,6 +358,11 @@ public final class Kernel: @unchecked Sendable {
         if let pre {
             let result: Int64 = if case .value(let v) = outcome { v } else { 0 }
             tracer!.exit(task, pre, result: result, exiting: outcome.endsTask)
+        } else if !skipped, tracer == nil || !tracers.isFixed, let late = self.tracer, late !== tracer, late.wants(nr: nr) {
+            // In progress when a live tracer attached: shown whole at its end,
+            // as strace -p shows a call its attach interrupted and restarted.
+            let result: Int64 = if case .value(let v) = outcome { v } else { 0 }
+            late.exit(task, late.enter(task, nr: nr, entry, args, startedBeforeAttach: true), result: result, exiting: outcome.endsTask)
         }
         // The syscall-exit stop, the result in rax for the tracer to read or change.
         if traced && !outcome.endsTask && task.ptraceSyscallMode == .trace {

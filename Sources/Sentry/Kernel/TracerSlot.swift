@@ -7,10 +7,10 @@ import Synchronization
 /// single relaxed load of `active`; `--strace`'s tracer, which never
 /// changes, is a plain read. A live tracer is behind a Mutex (a leaf lock,
 /// taken for the read only). A call takes its tracer at entry
-/// and reports its exit to that same tracer, so a call in flight when a
-/// tracer attaches is not shown at all (tracing starts at the next entry),
-/// and one in flight when it detaches ends on the detached tracer, whose
-/// output is closed by then (the line is dropped).
+/// and reports its exit to that same tracer; one in flight when a tracer
+/// attaches is reported whole at its end to the new tracer (the kernel looks
+/// again after the call), and one in flight when it detaches ends on the
+/// detached tracer, whose output is closed by then (the line is dropped).
 public final class TracerSlot: Sendable {
     public enum AttachError: Error, Equatable, CustomStringConvertible {
         /// A tracer is already there: the one given at start, or a live one.
@@ -48,6 +48,10 @@ public final class TracerSlot: Sendable {
         guard active.load(ordering: .relaxed) else { return nil }
         return state.withLock { $0.tracer }
     }
+
+    /// `--strace`'s tracer is there: no other comes or goes.
+    @inline(__always)
+    var isFixed: Bool { fixed != nil }
 
     /// Installs a live tracer: one at a time, and none over the start's.
     /// `announce` runs first, under the lock, so that what it writes comes

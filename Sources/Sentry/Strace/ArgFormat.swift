@@ -156,7 +156,10 @@ public indirect enum ArgFormat: Sendable {
     case intArray(countArg: Int)        // in: [0, 1], move_pages' nodes
     case nodeStatusOut(countArg: Int)   // out: [0, -ENOENT, -EFAULT], move_pages' status
     case ipcCmd(IPCObjectKind)   // IPC_STAT, SHM_LOCK, GETVAL, ...
-    case ipcDSOut(IPCObjectKind) // msgctl/shmctl's buffer: IPC_STAT's struct after the call, IPC_SET's fields; else the address
+    case ipcDSOut(IPCObjectKind) // msgctl/shmctl's buffer: IPC_STAT's struct after the call, IPC_SET's fields, the *_INFO limits; else the address
+    case semInfoOut              // out: semctl's fourth argument, struct seminfo for IPC_INFO/SEM_INFO; else the address
+    case fileHandle              // {handle_bytes=128} at entry, then ` => 8, handle_type=1, f_handle="\x..."}` after
+    case seccompArg(Int)         // seccomp's argument n as its operation uses it: the op, flags, program, action or sizes
 
     var isOutput: Bool {
         switch self {
@@ -165,7 +168,7 @@ public indirect enum ArgFormat: Sendable {
              .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .mqAttrOut, .itimervalOut, .timezoneOut,
              .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args,
              .itimerspecOut, .statfsOut, .siginfoOut, .capDataOut, .mincoreVectorOut, .siginfoTakenOut, .msgbufOut,
-             .mmsgVectorOut, .pointerOut, .sizeOut, .ipcDSOut, .mempolicyOut, .nodemaskOut, .nodeStatusOut:
+             .mmsgVectorOut, .pointerOut, .sizeOut, .ipcDSOut, .semInfoOut, .mempolicyOut, .nodemaskOut, .nodeStatusOut:
             return true
         default: return false
         }

@@ -19,13 +19,13 @@ struct ArgPrinter {
         return "{mq_flags=\(flags), mq_maxmsg=\(a.1), mq_msgsize=\(a.2), mq_curmsgs=\(a.3)}"
     }
 
-    private func string(at a: UInt64, count: Int) -> String {
+    func string(at a: UInt64, count: Int) -> String {
         let n = min(count, options.stringLimit)
         guard let b = try? mm.copyIn(GuestAddress(a), max(0, n)) else { return hexOrNull(a) }
         return Decode.quote(b[...], truncated: count > options.stringLimit)
     }
 
-    private func read<T: BitwiseCopyable>(_ a: UInt64, _ t: T.Type) -> T? {
+    func read<T: BitwiseCopyable>(_ a: UInt64, _ t: T.Type) -> T? {
         a == 0 ? nil : try? mm.read(GuestAddress(a), as: t)
     }
 
@@ -200,11 +200,16 @@ struct ArgPrinter {
         }
     }
 
-    /// What an argument printed at entry adds after the call: sendfile's
-    /// offset as the call left it, ` => [6]`, when it sent anything.
-    func afterEntry(_ f: ArgFormat, _ i: Int) -> String {
-        guard case .offsetInOut = f, result > 0, args[i] != 0 else { return "" }
-        return " => " + format(f, i)
+    /// An argument printed at entry as the call left it: sendfile's offset
+    /// with ` => [6]` when it sent anything, a file handle's size and
+    /// contents, seccomp's notification sizes; else `entry` as it was.
+    func atExit(_ f: ArgFormat, _ i: Int, entry: String) -> String {
+        switch f {
+        case .offsetInOut where result > 0 && args[i] != 0: return entry + " => " + format(f, i)
+        case .fileHandle: return fileHandleAtExit(i, entry: entry)
+        case .seccompArg(2): return seccompNotifSizesAtExit(entry: entry)
+        default: return entry
+        }
     }
 
     /// The text for argument `i`; "" leaves the argument out.
@@ -251,6 +256,7 @@ struct ArgPrinter {
             guard let used = Decode.prctlArgCounts[option] else { return v == 0 ? "0" : "0x" + String(v, radix: 16) }
             if n > used { return "" }
             switch option {
+            case 22: return prctlSeccompArgument(n)                              // PR_SET_SECCOMP
             case 15 where n == 1: return format(.path, n)                       // PR_SET_NAME
             case 1 where n == 1: return v <= 64 ? format(.signal, n) : String(v)   // PR_SET_PDEATHSIG
             default: return n == 1 && [2, 16, 37].contains(option) ? hexOrNull(v) : String(v)
@@ -374,7 +380,17 @@ struct ArgPrinter {
             let cmd = v & 0xffff_ffff
             let name = Decode.named(cmd & ~0x100, Decode.ipcCommands(kind))
             return cmd & 0x100 != 0 ? "IPC_64|" + name : name
-        case .ipcDSOut(let kind): return ipcDS(v, kind)
+        case .ipcDSOut(let kind):
+            let cmd = args[1] & 0xff
+            if cmd == UInt64(IPC.IPC_INFO) || (kind == .message && cmd == UInt64(IPC.MSG_INFO)) || (kind == .sharedMemory && cmd == UInt64(IPC.SHM_INFO)) {
+                return ipcInfo(v, kind, cmd: cmd)
+            }
+            return ipcDS(v, kind)
+        case .semInfoOut:
+            let cmd = args[2] & 0xff
+            return cmd == UInt64(IPC.IPC_INFO) || cmd == UInt64(IPC.SEM_INFO) ? ipcInfo(v, .semaphore, cmd: cmd) : hexOrNull(v)
+        case .fileHandle: return fileHandleAtEntry(v)
+        case .seccompArg(let n): return seccompArgument(n)
         case .mmsgVectorOut(let c):
             // struct mmsghdr: a msghdr (56 bytes), then msg_len, 64 bytes each; each entry's data up to its msg_len.
             let n = Int(min(min(UInt64(max(0, result)), args[c] & 0xffff_ffff), 1024))

@@ -20,7 +20,7 @@ extension Decode {
     ]
     /// How many arguments after the option strace shows for the options it decodes.
     static let prctlArgCounts: [UInt64: Int] = [
-        1: 1, 2: 1, 3: 0, 4: 1, 7: 0, 8: 1, 15: 1, 16: 1, 21: 0, 23: 1, 24: 1, 27: 0,
+        1: 1, 2: 1, 3: 0, 4: 1, 7: 0, 8: 1, 15: 1, 16: 1, 21: 0, 22: 4, 23: 1, 24: 1, 27: 0,
         29: 1, 30: 0, 36: 1, 37: 1, 38: 4, 39: 4, 40: 1,
     ]
     static let schedPolicies: [UInt64: String] = [0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH",

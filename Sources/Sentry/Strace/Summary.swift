@@ -4,8 +4,9 @@ import Synchronization
 /// `-c`: calls, errors and time per syscall, printed as strace's table at the
 /// end. Every traced call counts, those answered ENOSYS and those that never
 /// return (exit_group) included, so the total is the number of lines a full
-/// trace of the same run prints. Time is the wall-clock time the sentry spent
-/// serving the call (strace -c -w), blocking included.
+/// trace of the same run prints. Time is what Tracer.exit measures: the CPU
+/// time the sentry's thread spent serving the call (strace's default, which
+/// sums the tracee's system time), or with -w the wall-clock time, blocking included.
 final class Summary: Sendable {
     struct Count {
         var name: String

@@ -9,6 +9,8 @@ public struct TraceFlags: Codable, Sendable, Equatable {
     public var summaryOnly = false    // -c
     public var summary = false        // -C
     public var callTime = false       // -T
+    /// -w (optional: a sandbox's request from an older client has no such key).
+    public var summaryWallClock: Bool?
     public var timestamps = 0         // -t, -tt, -ttt
     public var relative = false       // -r
     public var fdPaths = 0            // -y, -yy
@@ -40,6 +42,7 @@ public struct TraceFlags: Codable, Sendable, Equatable {
         t.summary = summaryOnly || summary
         t.lines = !summaryOnly || summary
         t.callTime = callTime
+        t.summaryWallClock = summaryWallClock ?? false
         t.timestamps = TraceOptions.Timestamps(rawValue: max(0, min(timestamps, 3)))!
         t.relative = relative
         t.fdPaths = max(0, min(fdPaths, 2))

@@ -15,6 +15,9 @@ public struct TraceOptions: Sendable, Equatable {
     public var summary = false
     /// `-T`: ` <0.000123>` after each result.
     public var callTime = false
+    /// `-w`: `-c` sums wall-clock time, blocking included; else the CPU time
+    /// the sentry's thread spent serving each call (strace's default, system time).
+    public var summaryWallClock = false
     public var timestamps = Timestamps.none
     /// `-r`: the time since the previous traced call's entry.
     public var relative = false

@@ -27,14 +27,31 @@ public final class Tracer: Sendable {
 
     public init(fd: Int32, options: TraceOptions) {
         self.fd = fd; self.options = options; self.stream = false
+        filter = Self.bitmap(options.traced)
     }
 
     /// A tracer writing to the socket `fd`, which it takes over.
     public init(stream fd: Int32, options: TraceOptions) {
         self.fd = fd; self.options = options; self.stream = true
+        filter = Self.bitmap(options.traced)
     }
 
-    deinit { if stream { Glibc.close(fd) } }
+    deinit {
+        if stream { Glibc.close(fd) }
+        filter?.deallocate()
+    }
+
+    /// -e trace='s set as one bit per syscall number, written once here and
+    /// only read after: the filter decision is a bit test, with no reference
+    /// counting (an Array would be retained and released on every call).
+    private nonisolated(unsafe) let filter: UnsafeMutableBufferPointer<UInt64>?
+    private static func bitmap(_ traced: [Bool]?) -> UnsafeMutableBufferPointer<UInt64>? {
+        guard let traced else { return nil }
+        let words = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: max(1, (traced.count + 63) / 64))
+        words.initialize(repeating: 0)
+        for (nr, on) in traced.enumerated() where on { words[nr >> 6] |= 1 << UInt64(nr & 63) }
+        return words
+    }
 
     /// A live tracer's end: the `-c` table, then end of stream for the
     /// client. Once only; later lines (calls that were in flight) are dropped.
@@ -73,6 +90,7 @@ public final class Tracer: Sendable {
         let args: SyscallArguments
         var before: [String?]
         let start: Int64          // CLOCK_MONOTONIC ns
+        let cpuStart: Int64       // -c: CLOCK_THREAD_CPUTIME_ID ns, the serving thread's
         let wall: timespec        // CLOCK_REALTIME at entry, for -t
         let sincePrevious: Int64  // -r
         let stack: [StackUnwinder.Frame]   // -k, taken at entry (execve's is the old image's, as strace's)
@@ -81,8 +99,9 @@ public final class Tracer: Sendable {
     /// Decided before anything is formatted: an untraced call costs an array load.
     @inline(__always)
     func wants(nr: UInt64) -> Bool {
-        guard let traced = options.traced else { return true }
-        return nr < UInt64(traced.count) && traced[Int(nr)]
+        guard let filter else { return true }
+        let word = nr >> 6
+        return word < UInt64(filter.count) && filter[Int(word)] & (1 << (nr & 63)) != 0
     }
 
     static func now(_ clock: clockid_t) -> timespec {
@@ -92,7 +111,13 @@ public final class Tracer: Sendable {
     }
     static func ns(_ ts: timespec) -> Int64 { Int64(ts.tv_sec) &* 1_000_000_000 &+ Int64(ts.tv_nsec) }
 
-    func enter(_ task: Task, nr: UInt64, _ entry: Syscall?, _ args: SyscallArguments) -> Pending {
+    /// When the tracer was made (CLOCK_MONOTONIC ns): a live tracer's attach.
+    private let created = Tracer.ns(Tracer.now(CLOCK_MONOTONIC))
+
+    /// A call's entry. `startedBeforeAttach`: the call was already under way
+    /// when this (live) tracer attached and is over now; its arguments are read
+    /// now, and its time counts from the attach, as strace -p's from its restart.
+    func enter(_ task: Task, nr: UInt64, _ entry: Syscall?, _ args: SyscallArguments, startedBeforeAttach: Bool = false) -> Pending {
         let name = entry?.name ?? "syscall_0x" + String(nr, radix: 16)
         var before: [String?] = []
         if options.lines {
@@ -100,11 +125,19 @@ public final class Tracer: Sendable {
             let printer = ArgPrinter(task: task, args: args, result: 0, options: options)
             for (i, f) in formats.enumerated() { before.append(f.isOutput ? nil : printer.format(f, i)) }
         }
-        let wall = options.timestamps != .none ? Self.now(CLOCK_REALTIME) : timespec()
-        let start = Self.ns(Self.now(CLOCK_MONOTONIC))
+        var wall = options.timestamps != .none ? Self.now(CLOCK_REALTIME) : timespec()
+        var start = Self.ns(Self.now(CLOCK_MONOTONIC))
+        if startedBeforeAttach {
+            let since = max(0, start &- created)
+            start = created
+            let w = Self.ns(wall) &- since
+            wall = timespec(tv_sec: Int(w / 1_000_000_000), tv_nsec: Int(w % 1_000_000_000))
+        }
         let previous = options.relative ? lastEntry.exchange(start, ordering: .relaxed) : start
         let stack = options.stackTraces && options.lines ? unwinder.frames(task) : []
-        return Pending(nr: nr, name: name, entry: entry, args: args, before: before, start: start, wall: wall,
+        // The call is served on this thread (the task's) from here to its exit.
+        let cpuStart = options.summary && !options.summaryWallClock && !startedBeforeAttach ? Self.ns(Self.now(CLOCK_THREAD_CPUTIME_ID)) : 0
+        return Pending(nr: nr, name: name, entry: entry, args: args, before: before, start: start, cpuStart: cpuStart, wall: wall,
                        sincePrevious: previous == 0 ? 0 : start &- previous, stack: stack)
     }
 
@@ -116,7 +149,9 @@ public final class Tracer: Sendable {
         let noReturn = ret == .noReturn || (exiting && result >= 0)
         let failed = !noReturn && result < 0 && result > -4096
         if options.summary {
-            summary.record(nr: p.nr, name: p.name, implemented: p.entry?.isImplemented ?? false, ns: elapsed, failed: failed)
+            // A call under way at a live attach: its CPU time before the attach is not known, none is counted.
+            let ns = options.summaryWallClock ? elapsed : p.cpuStart == 0 ? 0 : max(0, Self.ns(Self.now(CLOCK_THREAD_CPUTIME_ID)) &- p.cpuStart)
+            summary.record(nr: p.nr, name: p.name, implemented: p.entry?.isImplemented ?? false, ns: ns, failed: failed)
         }
         guard options.lines else { return }
         if let statuses = options.statuses {
@@ -128,7 +163,7 @@ public final class Tracer: Sendable {
         var args: [String] = []
         for (i, f) in formats.enumerated() {
             let s: String?
-            if let b = p.before[i] { s = b.isEmpty ? nil : b + printer.afterEntry(f, i) }
+            if let b = p.before[i] { s = b.isEmpty ? nil : printer.atExit(f, i, entry: b) }
             else { s = result < 0 && !f.printsOnFailure ? printer.hexOrNull(p.args[i]) : printer.format(f, i) }
             if let s, !s.isEmpty { args.append(s) }   // "" leaves the argument out
         }

@@ -101,8 +101,9 @@ extension IPCNamespace {
                 let bytes = msg.byIndex.values.reduce(0) { $0 + $1.bytes }
                 let fields: [Int32] = cmd == IPC.MSG_INFO
                     ? [Int32(msg.count), Int32(queued), Int32(IPC.MSGMAX), Int32(IPC.MSGMNB), Int32(IPC.MSGMNI), 16, Int32(bytes)]
-                    : [Int32(IPC.MSGMNI * IPC.MSGMNB / 1024), Int32(IPC.MSGMNI * IPC.MSGMNB / 16), Int32(IPC.MSGMAX),
-                       Int32(IPC.MSGMNB), Int32(IPC.MSGMNI), 16, Int32(IPC.MSGMNI * IPC.MSGMNB / 16)]
+                    // MSGPOOL, then MSGMAP and MSGTQL, both MSGMNB (uapi/linux/msg.h).
+                    : [Int32(IPC.MSGMNI * IPC.MSGMNB / 1024), Int32(IPC.MSGMNB), Int32(IPC.MSGMAX),
+                       Int32(IPC.MSGMNB), Int32(IPC.MSGMNI), 16, Int32(IPC.MSGMNB)]
                 for (i, f) in fields.enumerated() { b.store(f, at: i * 4) }
                 b.store(UInt16(0xffff), at: 28)
                 return (Int64(msg.highestIndex), b)

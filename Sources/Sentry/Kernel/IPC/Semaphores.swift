@@ -123,9 +123,10 @@ extension IPCNamespace {
                 // struct seminfo: semmap, semmni, semmns, semmnu, semmsl, semopm, semume, semusz, semvmx, semaem.
                 var b = [UInt8](repeating: 0, count: 40)
                 let inUse = sem.byIndex.values.reduce(0) { $0 + $1.values.count }
+                // SEM_INFO's usage as semctl_info: semusz the sets in use, semaem the semaphores in them.
                 let fields: [Int32] = cmd == IPC.SEM_INFO
-                    ? [Int32(IPC.SEMMNI * IPC.SEMMSL), Int32(IPC.SEMMNI), Int32(IPC.SEMMNI * IPC.SEMMSL), Int32(sem.count),
-                       Int32(IPC.SEMMSL), Int32(IPC.SEMOPM), Int32(IPC.SEMOPM), Int32(inUse), IPC.SEMVMX, IPC.SEMAEM]
+                    ? [Int32(IPC.SEMMNI * IPC.SEMMSL), Int32(IPC.SEMMNI), Int32(IPC.SEMMNI * IPC.SEMMSL), Int32(IPC.SEMMNI * IPC.SEMMSL),
+                       Int32(IPC.SEMMSL), Int32(IPC.SEMOPM), Int32(IPC.SEMOPM), Int32(sem.count), IPC.SEMVMX, Int32(inUse)]
                     : [Int32(IPC.SEMMNI * IPC.SEMMSL), Int32(IPC.SEMMNI), Int32(IPC.SEMMNI * IPC.SEMMSL), Int32(IPC.SEMMNI * IPC.SEMMSL),
                        Int32(IPC.SEMMSL), Int32(IPC.SEMOPM), Int32(IPC.SEMOPM), 20, IPC.SEMVMX, IPC.SEMAEM]
                 for (i, f) in fields.enumerated() { b.store(f, at: i * 4) }
