@@ -130,24 +130,30 @@ struct ImageWriter {
         let fdTables = Table<FDTableImage>()
         let fsContexts = Table<FSContextImage>()
         var epolls: [Int: EpollFile] = [:]
+        let sockets = SocketCollector()
         let handlers = Table<[SignalActionImage]>()
+        func describe(_ f: FileDescription, fd: Int32, pid: Int32) throws(CheckpointError) -> Int {
+            if let index = descriptions.find(f) { return index }
+            let index = descriptions.add(f, try fileImage(f, fd: fd, pid: pid, pipes: pipes, memfds: memfds, queues: queueIndex,
+                                                          sockets: sockets, store: files))
+            if let ep = f as? EpollFile { epolls[index] = ep }
+            return index
+        }
         for t in tasks {
             if fdTables.find(t.fds) == nil {
                 var entries: [FDTableImage.Entry] = []
                 for (fd, e) in t.fds.entries {
-                    var index = descriptions.find(e.file)
-                    if index == nil {
-                        index = descriptions.add(e.file, try fileImage(e.file, fd: fd, pid: t.pid, pipes: pipes, memfds: memfds,
-                                                                       queues: queueIndex, store: files))
-                        if let ep = e.file as? EpollFile { epolls[index!] = ep }
-                    }
-                    entries.append(.init(fd: fd, file: index!, closeOnExec: e.closeOnExec))
+                    entries.append(.init(fd: fd, file: try describe(e.file, fd: fd, pid: t.pid), closeOnExec: e.closeOnExec))
                 }
                 _ = fdTables.add(t.fds, FDTableImage(entries: entries, limit: t.fds.limit))
             }
             if fsContexts.find(t.fs) == nil {
                 _ = fsContexts.add(t.fs, FSContextImage(cwd: t.fs.cwd.path, root: t.fs.root.path, umask: t.fs.umask))
             }
+        }
+        // Sockets, and the descriptions their queued messages carry (SCM_RIGHTS), in no fd table.
+        let socketImages = try sockets.images(store: files, names: kernel.unixNames) { (f) throws(CheckpointError) -> Int in
+            try describe(f, fd: -1, pid: 0)
         }
         // Interest lists last: they name descriptions by index.
         for (index, f) in descriptions.images.enumerated() where f.kind == .epoll {
@@ -232,7 +238,7 @@ struct ImageWriter {
                                   hostname: kernel.hostname, network: config.network.rawValue),
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
-            seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
+            seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues, sockets: socketImages, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
         try CheckpointImage.writeManifest(manifest, to: dir)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
@@ -373,10 +379,16 @@ struct ImageWriter {
     // MARK: Files
 
     private func fileImage(_ f: FileDescription, fd: Int32, pid: Int32, pipes: Table<PipeImage>, memfds: Table<MemfdImage>,
-                           queues: [ObjectIdentifier: Int], store: DataFileWriter) throws(CheckpointError) -> FileImage {
+                           queues: [ObjectIdentifier: Int], sockets: SocketCollector, store: DataFileWriter) throws(CheckpointError) -> FileImage {
         let flags = f.flags.rawValue
-        let what = "pid \(pid): fd \(fd) (\(f.displayPath))"
+        let what = fd < 0 ? "a descriptor queued in a socket (\(f.displayPath))" : "pid \(pid): fd \(fd) (\(f.displayPath))"
         switch f {
+        case let s as SocketFile:
+            var image = FileImage(kind: .socket, flags: flags)
+            image.socket = sockets.hold(s.endpoint)
+            return image
+        case is HostSocketFile:
+            throw .immovable("\(what), a host socket of --network=host", why: "its port and connection are the host's, outside the sandbox")
         case let h as HostFile where h.stdioNumber != nil:
             return FileImage(kind: .stdio, flags: flags, stdio: h.stdioNumber)
         case let p as PipeEnd:
@@ -532,7 +544,8 @@ public enum CheckpointImage {
         guard header.format == CheckpointManifest.formatName else {
             throw .incompatible("\(path) is not a sentry checkpoint (format \(header.format ?? "missing"))")
         }
-        guard let v = header.version, v <= CheckpointManifest.currentVersion, v >= 1 else {
+        // Another version either way is refused: an older image lacks what this reader takes for granted.
+        guard let v = header.version, v == CheckpointManifest.currentVersion else {
             throw .incompatible("image version \(header.version.map(String.init) ?? "missing"); this sentry reads version \(CheckpointManifest.currentVersion)")
         }
         do { return try JSONDecoder().decode(CheckpointManifest.self, from: data) } catch {

@@ -12,7 +12,9 @@ public struct CheckpointManifest: Codable, Sendable {
     public static let formatName = "sentry-checkpoint"
     /// Bumped for any change a reader of the previous version would misread.
     /// 2: POSIX and CPU-time timers, CPU clocks, seccomp filters, memfds.
-    public static let currentVersion = 2
+    /// 3: sockets (AF_UNIX and the sandbox loopback's TCP and UDP), socket
+    /// nodes in tmpfs, oom_score_adj.
+    public static let currentVersion = 3
 
     public var format = formatName
     public var version = currentVersion
@@ -48,6 +50,8 @@ public struct CheckpointManifest: Codable, Sendable {
     /// System V IPC and POSIX message queues (version 2).
     public var sysv: SysVImage?
     public var mqueues: [PosixMQImage]?
+    /// The sandbox's own sockets, each once (version 3).
+    public var sockets: [SocketImage]?
     public var initPID: Int32
     /// The process group the guest made the terminal's foreground (TIOCSPGRP): where Ctrl-C goes.
     public var foregroundPGID: Int32?
@@ -173,7 +177,7 @@ public struct PipeImage: Codable, Sendable, Equatable {
 
 /// One open file description.
 public struct FileImage: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue }
+    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue, socket }
     public var kind: Kind
     public var flags: Int32
     /// stdio: which of the sentry's 0, 1, 2 it was.
@@ -193,6 +197,8 @@ public struct FileImage: Codable, Sendable, Equatable {
     public var memfd: Int?
     /// mqueue: which, by index in `mqueues`.
     public var mqueue: Int?
+    /// socket: which, by index in `sockets`.
+    public var socket: Int?
     /// epoll: the interest list, each file by its index in `files`.
     public var interests: [EpollInterestImage]?
 }

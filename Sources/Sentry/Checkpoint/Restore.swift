@@ -283,8 +283,23 @@ struct ImageReader {
             }
         } ?? []
 
+        // Sockets: their endpoints before the descriptions over them, their
+        // queues (which carry descriptions) after.
+        let sockets = try SocketRestorer(m.sockets ?? [], names: kernel.unixNames)
+        var socketFiles = Set<Int>()
         var descriptions: [FileDescription] = []
-        for f in m.files { descriptions.append(try file(f, pipes: pipes, memfds: memfds, queues: queues, boot)) }
+        for f in m.files {
+            if f.kind == .socket {
+                guard let i = f.socket, sockets.endpoints.indices.contains(i), socketFiles.insert(i).inserted else {
+                    throw .corrupt("a socket file")
+                }
+                descriptions.append(SocketFile(sockets.endpoints[i], flags: OpenFlags(rawValue: f.flags)))
+                continue
+            }
+            descriptions.append(try file(f, pipes: pipes, memfds: memfds, queues: queues, boot))
+        }
+        try sockets.finish(files: descriptions, read: { (r) throws(CheckpointError) -> [UInt8] in try files.read(r, what: "socket queues") },
+                           vfs: vfs, boot)
         for (i, f) in m.files.enumerated() where f.kind == .epoll {
             let ep = descriptions[i] as! EpollFile
             for interest in f.interests ?? [] {
@@ -598,6 +613,8 @@ struct ImageReader {
             guard let i = f.pipe, pipes.indices.contains(i), let w = f.writer,
                   f.flags & O_ACCMODE == (w ? O_WRONLY : O_RDONLY) else { throw .corrupt("a pipe end") }
             return PipeEnd(pipes[i], writer: w, flags: flags)
+        case .socket:
+            throw .corrupt("a socket file")
         case .epoll:
             return EpollFile(flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
         case .eventfd:

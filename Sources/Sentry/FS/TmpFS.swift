@@ -621,13 +621,14 @@ extension Task {
 extension TmpfsNode {
     /// This node and everything below it, as a checkpoint keeps them; file
     /// bytes go through `store`. Refuses what a restore could not rebuild
-    /// the same: FIFOs, sockets and devices, and hard links.
+    /// the same: FIFOs and devices, and hard links. A socket node is a name
+    /// alone: the socket bound there is the image's, bound to it again.
     func checkpointImage(name: String, path: String, inMemory: (TmpfsData) -> Bool = { _ in false },
                          store: ([UInt8]) throws(CheckpointError) -> StoredRun) throws(CheckpointError) -> TmpfsNodeImage {
         let m = meta.withLock { $0 }
         let type = m.mode & S_IFMT
-        guard type == S_IFREG || type == S_IFDIR || type == S_IFLNK else {
-            throw .unsupported("tmpfs \(path): a FIFO, socket or device node")
+        guard type == S_IFREG || type == S_IFDIR || type == S_IFLNK || type == S_IFSOCK else {
+            throw .unsupported("tmpfs \(path): a FIFO or device node")
         }
         if type == S_IFREG && m.links > 1 { throw .unsupported("tmpfs \(path): a file with \(m.links) hard links") }
         var contents: StoredRun?
@@ -682,7 +683,7 @@ extension TmpfsNode {
                 throw .corrupt("a tmpfs name '\(c.name)'")
             }
             let t = c.mode & S_IFMT
-            guard t == S_IFREG || t == S_IFDIR || t == S_IFLNK, (t == S_IFLNK) == (c.target != nil),
+            guard t == S_IFREG || t == S_IFDIR || t == S_IFLNK || t == S_IFSOCK, (t == S_IFLNK) == (c.target != nil),
                   t == S_IFDIR || c.children.isEmpty else { throw .corrupt("tmpfs node '\(c.name)'") }
             // A directory the new sandbox made already (a bind's mount point): filled, not replaced.
             if let existing = meta.withLock({ $0.children[ExactName(c.name)] }) {
