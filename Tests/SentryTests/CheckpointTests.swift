@@ -197,6 +197,26 @@ import Testing
         #expect(bg.stdout == expected)
     }
 
+    /// A guest ptrace relationship (here a tracee in a ptrace stop, which
+    /// would never reach a freeze's park) is refused at once, naming the
+    /// tracee and its tracer, and the guest goes on.
+    @Test func tracedTaskIsRefusedAtOnce() throws {
+        guard Harness.imagesBuilt, let platform = Self.available.first else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = s.native(["ptrace"])
+        #expect(expected.hasSuffix("tracee exited 7\n"), "\(expected)")
+        let bg = try #require(s.start("traced", platform: platform, extra: ["ptrace"]))
+        defer { bg.stop() }
+        let started = Deadline.now()
+        let c = s.checkpoint("traced")
+        #expect(c.status == 74 && c.stderr.contains("traced by tid 1 and in a ptrace stop"), "\(c)")
+        // Refused before the freeze, not after its 10 s timeout.
+        #expect(Deadline.now() - started < 8_000_000_000)
+        #expect(bg.wait() == 0)
+        #expect(bg.stdout == expected)
+    }
+
     /// An armed ITIMER_REAL goes on with the time it had left.
     @Test func intervalTimer() throws {
         guard Harness.imagesBuilt, let platform = Self.available.first else { return }
@@ -227,7 +247,8 @@ import Testing
     /// bytes), over AF_UNIX (with a pipe in flight in SCM_RIGHTS, a stream
     /// shut down for writing, datagrams queued at an abstract name) and over
     /// the sandbox loopback's TCP (::1) with UDP datagrams queued.
-    @Test(arguments: ["ptimer", "cputime", "seccomp", "sud", "memfd", "ipc", "numa", "unix", "inet"])
+    /// And /proc/PID/oom_score_adj.
+    @Test(arguments: ["ptimer", "cputime", "seccomp", "sud", "memfd", "ipc", "numa", "unix", "inet", "oom"])
     func kernelStateSurvives(_ mode: String) throws {
         guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
         // The uninterrupted run is the native one: it needs the kernel's features.
@@ -248,6 +269,7 @@ import Testing
                                       "numa": "numa policy 0x8003 mask 3; pages 0 2; home 0; dontfork child Segmentation fault\n",
                                       "unix": "late: sent before the checkpoint\ndatagram 'first datagram' from the sender 1\ndatagram 'second' from the sender 1\n"
                                           + "'rights' carried 'through a pipe in flight', then 0\nhalf 'before shutdown' then EOF; a write after shutdown -1 Broken pipe\n",
+                                      "oom": "oom_score_adj 321\n",
                                       "inet": "late: sent before the checkpoint\ndatagram 'first datagram' from the sender 1\ndatagram 'second' from the sender 1\n"]
         #expect(expected.hasSuffix(last[mode]!), "\(expected)")
         let bg = try #require(s.start(mode, platform: from, extra: [mode]))

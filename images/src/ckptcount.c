@@ -36,6 +36,9 @@
 // abstract name; "inet" two UDP datagrams queued at a bound socket. The end
 // reads them all back. "socket": a TCP socket, run with --network=host,
 // which no image can hold (the host's): refused, the guest goes on.
+// "oom": /proc/self/oom_score_adj set to 321, read back at the end.
+// "ptrace": a child that asked to be traced, stopped in a ptrace stop all
+// along (a checkpoint refuses it at once); the end lets it go.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +52,7 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <signal.h>
@@ -382,6 +386,23 @@ int main(int argc, char **argv) {
         setitimer(ITIMER_REAL, &it, NULL);
     }
     if (argc > 3 && strcmp(argv[3], "socket") == 0) socket(AF_INET, SOCK_STREAM, 0);
+    if (mode(argc, argv, "oom")) {
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+        if (fd < 0 || write(fd, "321\n", 4) != 4) perror("oom_score_adj");
+        close(fd);
+    }
+    pid_t tracee = 0;
+    if (mode(argc, argv, "ptrace")) {
+        tracee = fork();
+        if (tracee == 0) {
+            close(p[1]);
+            ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+            raise(SIGSTOP);
+            _exit(7);
+        }
+        int st;
+        waitpid(tracee, &st, 0);   // its signal-delivery stop
+    }
     int sockmode = mode(argc, argv, "unix") || mode(argc, argv, "inet");
     if (sockmode) sockets_start(mode(argc, argv, "inet"), p[1]);
 
@@ -621,5 +642,20 @@ int main(int argc, char **argv) {
         say(line);
     }
     if (sockmode) sockets_end(mode(argc, argv, "inet"), line, sizeof line);
+    if (mode(argc, argv, "oom")) {
+        char adj[16] = "";
+        int fd = open("/proc/self/oom_score_adj", O_RDONLY);
+        ssize_t n = read(fd, adj, sizeof adj - 1);
+        close(fd);
+        snprintf(line, sizeof line, "oom_score_adj %.*s", (int)(n > 0 ? n : 0), adj);
+        say(line);
+    }
+    if (tracee) {
+        int st;
+        ptrace(PTRACE_CONT, tracee, NULL, NULL);   // the SIGSTOP suppressed
+        waitpid(tracee, &st, 0);
+        snprintf(line, sizeof line, "tracee exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        say(line);
+    }
     return 0;
 }

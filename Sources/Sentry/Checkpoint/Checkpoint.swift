@@ -24,6 +24,10 @@ extension Sandbox {
     public func checkpoint(to dir: String, leaveRunning: Bool, compress: Bool = false,
                            written: (CheckpointSummary) -> Void = { _ in }) throws(CheckpointError) -> CheckpointSummary {
         if configuration.overlay { throw .unsupported("an --overlay root (its writes live in sentry memory)") }
+        // A traced task is refused before the freeze: one in a ptrace stop would time it out.
+        if let why = kernel.locked({ kernel.tasks.values.sorted { $0.tid < $1.tid }.lazy.compactMap(ImageWriter.traced).first }) {
+            throw .unsupported(why)
+        }
         if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw .io("mkdir \(dir)", Errno(errno)) }
         do { try kernel.freeze() } catch { throw .notQuiescent(error.description) }
         let summary: CheckpointSummary
@@ -185,11 +189,13 @@ struct ImageWriter {
                                        childTicks: [g.childTicks.user, g.childTicks.system], ownTicks: g.ownTicks,
                                        realTimerNs: g.timers.realHandle == nil ? nil : max(1, g.timers.realDeadline - Deadline.now()),
                                        realIntervalNs: g.timers.realHandle == nil ? nil : g.timers.realInterval,
-                                       posixTimers: Self.posixTimers(g), cpuTimers: cpuTimers(g)))
+                                       posixTimers: Self.posixTimers(g), cpuTimers: cpuTimers(g),
+                                       oomScoreAdj: g.oomScoreAdj, oomScoreAdjMin: g.oomScoreAdjMin))
             }
             var ts: [TaskImage] = []
             for t in tasks {
                 guard t.parked else { throw .notQuiescent("tid \(t.tid) is not stopped") }
+                if let why = Self.traced(t) { throw .unsupported(why) }
                 if t.vforkDone != nil { throw .unsupported("tid \(t.tid): a vfork child that has not exec'd yet") }
                 var sleepNs: Int64?, remaining: UInt64?, futex: [UInt64]?
                 if t.restartBlock != nil {
@@ -242,6 +248,15 @@ struct ImageWriter {
         try CheckpointImage.writeManifest(manifest, to: dir)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
+    }
+
+    /// Why a task cannot be in an image: it is traced by a guest task (the
+    /// link, its options and a stop's state are not kept). Kernel lock held.
+    static func traced(_ t: Task) -> String? {
+        if let link = t.ptrace {
+            return "tid \(t.tid), traced by tid \(link.tracer.tid)\(link.stop != nil ? " and in a ptrace stop" : "") (a guest ptrace relationship)"
+        }
+        return nil   // a tracer's tracees have links: each is named there
     }
 
     // MARK: Timers and seccomp

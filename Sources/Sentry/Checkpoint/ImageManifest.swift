@@ -308,6 +308,10 @@ public struct ProcessImage: Codable, Sendable, Equatable {
     public var posixTimers: [PosixTimerImage]?
     /// ITIMER_VIRTUAL and ITIMER_PROF: time left in the process's CPU time (version 2).
     public var cpuTimers: [CPUTimerImage]?
+    /// /proc/PID/oom_score_adj and the floor an unprivileged writer may not
+    /// go below (oom_score_adj_min) (version 3).
+    public var oomScoreAdj: Int16?
+    public var oomScoreAdjMin: Int16?
     public struct LimitImage: Codable, Sendable, Equatable { public var resource: Int32; public var cur: UInt64; public var max: UInt64 }
 }
 

@@ -378,6 +378,12 @@ struct ImageReader {
             g.dumpable = p.dumpable
             if p.childTicks.count == 2 { g.childTicks = (p.childTicks[0], p.childTicks[1]) }
             g.ownTicks = p.ownTicks
+            let adj = p.oomScoreAdj ?? 0, adjMin = p.oomScoreAdjMin ?? 0
+            guard (Task.OOM_SCORE_ADJ_MIN...Task.OOM_SCORE_ADJ_MAX).contains(Int(adj)), (Task.OOM_SCORE_ADJ_MIN...Task.OOM_SCORE_ADJ_MAX).contains(Int(adjMin)) else {
+                throw .corrupt("process \(p.pid): oom_score_adj \(adj) (floor \(adjMin))")
+            }
+            g.oomScoreAdj = adj
+            g.oomScoreAdjMin = adjMin
             groups[p.pid] = g
         }
         for p in m.processes {
