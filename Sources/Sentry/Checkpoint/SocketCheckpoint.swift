@@ -213,7 +213,8 @@ struct SocketRestorer {
             let bufferRange = min(SocketEndpoint.minSendBuffer, SocketEndpoint.minReceiveBuffer)...(2 * SocketEndpoint.maxBuffer)
             guard bufferRange.contains(s.sendBuffer), bufferRange.contains(s.receiveBuffer), s.linger.count == 2,
                   (0...SocketConstants.somaxconn).contains(s.backlogLimit), s.backlog.count <= s.backlogLimit + 1,
-                  phase == .listening || s.backlog.isEmpty, s.receiveTimeout >= -1, s.sendTimeout >= -1 else {
+                  phase == .listening || s.backlog.isEmpty, s.receiveTimeout >= -1, s.sendTimeout >= -1,
+                  s.peerCredentials.map({ $0.count == 3 }) ?? true, s.listenCredentials.map({ $0.count == 3 }) ?? true else {
                 throw .corrupt(what)
             }
             let address = try s.address?.address()
