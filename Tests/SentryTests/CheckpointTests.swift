@@ -217,6 +217,44 @@ import Testing
         #expect(bg.stdout == expected)
     }
 
+    /// An --overlay root: the upper layer (the guest's log in the host's
+    /// /tmp as the overlay shows it, a lower file copied up and appended to,
+    /// a whiteout over a removed one) is in the image, the host untouched;
+    /// a lower file the guest copied up that changed since is status 80.
+    @Test func overlayRoot() throws {
+        guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let gone = s.dir.appendingPathComponent("gone").path, kept = s.dir.appendingPathComponent("kept").path
+        func lower() throws {
+            try "below\n".write(toFile: gone, atomically: false, encoding: .utf8)
+            try "below\n".write(toFile: kept, atomically: false, encoding: .utf8)
+        }
+        try lower()
+        let expected = s.native(["overlay"])
+        #expect(expected.hasSuffix("gone stays gone; kept 'below\nthe guest's line\n'\n"), "\(expected)")
+        try lower()
+        var times = [timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, kept, &times, 0) == 0)
+        let bg = try #require(s.start("overlay", platform: from, extra: ["overlay"], options: ["--overlay"]))
+        defer { bg.stop() }
+        let c = s.checkpoint("overlay")
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0, "\(bg.stderr)")
+        // The overlay wrote nothing below.
+        #expect(FileManager.default.fileExists(atPath: gone) && (try? String(contentsOfFile: kept, encoding: .utf8)) == "below\n")
+        // A copied-up file changed below since: refused.
+        try "changed\n".write(toFile: kept, atomically: false, encoding: .utf8)
+        let changed = s.restore(to)
+        #expect(changed.status == 80 && changed.stderr.contains("kept"), "\(changed)")
+        try "below\n".write(toFile: kept, atomically: false, encoding: .utf8)
+        #expect(utimensat(AT_FDCWD, kept, &times, 0) == 0)
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bg.stdout + r.stdout == expected, "from \(from) to \(to):\n\(bg.stdout)---\n\(r.stdout)---\n\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: gone) && (try? String(contentsOfFile: kept, encoding: .utf8)) == "below\n")
+    }
+
     /// An armed ITIMER_REAL goes on with the time it had left.
     @Test func intervalTimer() throws {
         guard Harness.imagesBuilt, let platform = Self.available.first else { return }

@@ -37,6 +37,8 @@
 // reads them all back. "socket": a TCP socket, run with --network=host,
 // which no image can hold (the host's): refused, the guest goes on.
 // "oom": /proc/self/oom_score_adj set to 321, read back at the end.
+// "overlay" (run under --overlay): next to the binary, "gone" is removed (a
+// whiteout) and "kept" appended to (copied up); the end reads both back.
 // "ptrace": a child that asked to be traced, stopped in a ptrace stop all
 // along (a checkpoint refuses it at once); the end lets it go.
 #define _GNU_SOURCE
@@ -391,6 +393,18 @@ int main(int argc, char **argv) {
         if (fd < 0 || write(fd, "321\n", 4) != 4) perror("oom_score_adj");
         close(fd);
     }
+    char whited[300], kept[300];
+    snprintf(whited, sizeof whited, "%s", argv[0]);
+    char *slash = strrchr(whited, '/');
+    if (slash) *slash = 0; else strcpy(whited, ".");
+    snprintf(kept, sizeof kept, "%s/kept", whited);
+    strcat(whited, "/gone");
+    if (mode(argc, argv, "overlay")) {
+        if (unlink(whited) != 0) perror("unlink");
+        int fd = open(kept, O_WRONLY | O_APPEND);
+        if (fd < 0 || write(fd, "the guest's line\n", 17) != 17) perror("kept");
+        close(fd);
+    }
     pid_t tracee = 0;
     if (mode(argc, argv, "ptrace")) {
         tracee = fork();
@@ -648,6 +662,14 @@ int main(int argc, char **argv) {
         ssize_t n = read(fd, adj, sizeof adj - 1);
         close(fd);
         snprintf(line, sizeof line, "oom_score_adj %.*s", (int)(n > 0 ? n : 0), adj);
+        say(line);
+    }
+    if (mode(argc, argv, "overlay")) {
+        char text[128] = "";
+        int fd = open(kept, O_RDONLY);
+        ssize_t n = read(fd, text, sizeof text - 1);
+        close(fd);
+        snprintf(line, sizeof line, "gone %s; kept '%.*s'\n", access(whited, F_OK) == 0 ? "is back" : "stays gone", (int)(n > 0 ? n : 0), text);
         say(line);
     }
     if (tracee) {

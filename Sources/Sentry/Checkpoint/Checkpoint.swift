@@ -23,7 +23,6 @@ extension Sandbox {
     /// still frozen (a control request replies there, before the end).
     public func checkpoint(to dir: String, leaveRunning: Bool, compress: Bool = false,
                            written: (CheckpointSummary) -> Void = { _ in }) throws(CheckpointError) -> CheckpointSummary {
-        if configuration.overlay { throw .unsupported("an --overlay root (its writes live in sentry memory)") }
         // A traced task is refused before the freeze: one in a ptrace stop would time it out.
         if let why = kernel.locked({ kernel.tasks.values.sorted { $0.tid < $1.tid }.lazy.compactMap(ImageWriter.traced).first }) {
             throw .unsupported(why)
@@ -171,6 +170,7 @@ struct ImageWriter {
             descriptions.images[index].interests = list
         }
         let tmpfs = try tmpfsImages(files, inMemory: inMemory)
+        let (upper, lower) = try overlayImage(files, inMemory: inMemory)
 
         // Processes and tasks, under the kernel lock: their signal and tree state is guarded by it.
         let filters = Table<SeccompFilterImage>()
@@ -241,7 +241,8 @@ struct ImageWriter {
             monotonicNs: Deadline.now(), bootID: Self.bootID(), monotonicOffsetNs: GuestClock.monotonicOffset,
             sandbox: SandboxImage(root: config.root, binds: kernel.vfs.mounts.all.filter { $0.type == "bind" }.map {
                                       .init(host: $0.source, guest: $0.path, readOnly: $0.readOnly) },
-                                  hostname: kernel.hostname, network: config.network.rawValue),
+                                  hostname: kernel.hostname, network: config.network.rawValue,
+                                  overlay: config.overlay ? true : nil, overlayUpper: upper, overlayLower: lower),
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
             seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues, sockets: socketImages, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
@@ -458,6 +459,34 @@ struct ImageWriter {
             out.append(TmpfsImage(mountPath: m.path, root: image))
         }
         return out
+    }
+
+    /// An --overlay root's upper layer, and the lower files behind what the
+    /// guest copied up (which a restore checks, as host files the guest has open).
+    private func overlayImage(_ store: DataFileWriter, inMemory: (TmpfsData) -> Bool) throws(CheckpointError) -> (TmpfsNodeImage?, [HostFileIdentity]?) {
+        guard sandbox.configuration.overlay, let root = kernel.vfs.rootLocation.inode as? OverlayNode else { return (nil, nil) }
+        let upper = try root.fs.upper.rootNode.checkpointImage(name: "", path: "/", inMemory: inMemory, overlayUpper: true) {
+            (b) throws(CheckpointError) -> StoredRun in try store.append(bytes: b)
+        }
+        let lowerRoot = sandbox.configuration.root
+        var lower: [HostFileIdentity] = []
+        func walk(_ n: TmpfsNodeImage, _ path: String) throws(CheckpointError) {
+            for c in n.children where !c.name.isEmpty {
+                let p = path == "/" ? "/" + c.name : path + "/" + c.name
+                if c.mode & S_IFMT == S_IFDIR { try walk(c, p); continue }
+                guard c.mode & S_IFMT == S_IFREG else { continue }
+                let host = (lowerRoot == "/" ? "" : lowerRoot) + p
+                let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+                guard fd >= 0 else { continue }   // made by the guest: nothing below
+                defer { close(fd) }
+                var st = stat()
+                guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+                lower.append(HostFileIdentity(hostPath: host, guestPath: p, size: Int64(st.st_size),
+                                              mtimeSec: Int64(st.st_mtim.tv_sec), mtimeNsec: Int64(st.st_mtim.tv_nsec)))
+            }
+        }
+        try walk(upper, "/")
+        return (upper, lower)
     }
 
     // MARK: Values

@@ -13,7 +13,7 @@ public struct CheckpointManifest: Codable, Sendable {
     /// Bumped for any change a reader of the previous version would misread.
     /// 2: POSIX and CPU-time timers, CPU clocks, seccomp filters, memfds.
     /// 3: sockets (AF_UNIX and the sandbox loopback's TCP and UDP), socket
-    /// nodes in tmpfs, oom_score_adj.
+    /// nodes in tmpfs, oom_score_adj, --overlay roots.
     public static let currentVersion = 3
 
     public var format = formatName
@@ -65,6 +65,12 @@ public struct SandboxImage: Codable, Sendable, Equatable {
     public var binds: [BindImage]
     public var hostname: String
     public var network: String
+    /// `--overlay`: the upper layer's tree (whiteouts as character nodes, an
+    /// opaque directory's marker as its child named ""), and the lower files
+    /// the guest copied up, as they must still be (version 3).
+    public var overlay: Bool?
+    public var overlayUpper: TmpfsNodeImage?
+    public var overlayLower: [HostFileIdentity]?
     public struct BindImage: Codable, Sendable, Equatable { public var host: String; public var guest: String; public var readOnly: Bool }
 }
 

@@ -150,6 +150,7 @@ extension Sandbox {
         config.binds = m.sandbox.binds.map { .init(host: $0.host, guest: $0.guest, readOnly: $0.readOnly) }
         config.hostname = m.sandbox.hostname
         config.network = NetworkMode(rawValue: m.sandbox.network) ?? .none
+        config.overlay = m.sandbox.overlay ?? false
         config.tracer = tracer
         let sandbox: Sandbox
         do { sandbox = try Sandbox(config, table: table) } catch { throw .restoreFailed(error.description) }
@@ -161,7 +162,7 @@ extension Sandbox {
 
     /// Every host file the image names must be as it was: same size, same mtime.
     static func verifyHostFiles(_ m: CheckpointManifest) throws(CheckpointError) {
-        var ids = m.mms.flatMap { $0.vmas.compactMap(\.file) } + m.files.compactMap(\.host)
+        var ids = m.mms.flatMap { $0.vmas.compactMap(\.file) } + m.files.compactMap(\.host) + (m.sandbox.overlayLower ?? [])
         ids.sort { $0.hostPath < $1.hostPath }
         var seen = Set<String>()
         for id in ids where seen.insert(id.hostPath).inserted {
@@ -239,6 +240,13 @@ struct ImageReader {
         let vfs = kernel.vfs
         let boot = BootContext(kernel)
 
+        // The overlay's upper layer first: files reopened by path may be there.
+        if let upper = m.sandbox.overlayUpper {
+            guard m.sandbox.overlay == true, let root = vfs.rootLocation.inode as? OverlayNode else {
+                throw .corrupt("an overlay's upper layer for a sandbox without --overlay")
+            }
+            try root.fs.upper.rootNode.restore(upper, read: readContents, place: place, overlayUpper: true)
+        }
         for t in m.tmpfs {
             guard let mount = vfs.mounts.mount(at: t.mountPath), mount.type == "tmpfs", let root = mount.rootInode as? TmpfsNode else {
                 throw .restoreFailed("no tmpfs at \(t.mountPath) in the restored sandbox")
