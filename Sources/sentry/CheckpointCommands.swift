@@ -177,6 +177,7 @@ struct Inspect: ParsableCommand {
                     case .path: return "\(e.fd):\(f.guestPath ?? "?")"
                     case .mqueue: return "\(e.fd):mqueue:\(f.mqueue.flatMap { m.mqueues?.indices.contains($0) == true ? m.mqueues![$0].name : nil } ?? "?")"
                     case .memfd: return "\(e.fd):\(f.memfd.flatMap { m.memfds?.indices.contains($0) == true ? m.memfds![$0].node.name : nil } ?? "memfd")"
+                    case .socket: return "\(e.fd):socket[\(f.socket ?? -1)]"
                     }
                 }
                 print("      fds \(fds.joined(separator: " "))")
@@ -194,6 +195,13 @@ struct Inspect: ParsableCommand {
         for f in m.memfds ?? [] {
             let bytes = f.node.memory.map { "\($0.size) bytes (mapped shared: in the page store)" } ?? "\(f.node.contents?.length ?? 0) bytes"
             print("memfd      \(f.node.name): \(bytes), seals 0x\(String(f.seals, radix: 16))")
+        }
+        for (i, k) in (m.sockets ?? []).enumerated() {
+            let family = k.family == 1 ? "unix" : k.family == 10 ? "inet6" : "inet"
+            let name = k.boundPath ?? k.address.flatMap { a in a.unix.map { $0.count > 2 && $0[2] == 0 ? "@" + String(decoding: $0.dropFirst(3), as: UTF8.self) : "" }
+                ?? a.inet.map { "port \($0.count > 2 ? $0[2] : 0)" } } ?? ""
+            print("socket[\(i)]  \(family) \(k.kind) \(k.phase)\(name.isEmpty ? "" : " " + name)\(k.peer.map { ", peer socket[\($0)]" } ?? "")"
+                  + "\(k.backlog.isEmpty ? "" : ", \(k.backlog.count) pending")\(k.messages.isEmpty ? "" : ", \(k.messages.count) messages (\(k.contents.length) bytes) queued")")
         }
         for (i, p) in m.pipes.enumerated() { print("pipe[\(i)]    \(p.contents.length) bytes buffered, capacity \(p.capacity)") }
         for t in m.tmpfs {

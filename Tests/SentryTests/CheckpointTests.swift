@@ -46,8 +46,8 @@ import Testing
         }
 
         /// Starts the named guest and waits until it has printed `lines` lines.
-        func start(_ name: String, platform: String, lines: Int = 3, extra: [String] = []) -> Background? {
-            guard let bg = Background(["run", "--platform", platform, "--name", name, guest, CheckpointTests.steps, CheckpointTests.sleepMS] + extra,
+        func start(_ name: String, platform: String, lines: Int = 3, extra: [String] = [], options: [String] = []) -> Background? {
+            guard let bg = Background(["run", "--platform", platform, "--name", name] + options + [guest, CheckpointTests.steps, CheckpointTests.sleepMS] + extra,
                                       env: env, in: dir, tag: name) else { return nil }
             _ = Background.poll(seconds: 60) { bg.stdout.split(separator: "\n").count >= lines || bg.wait(seconds: 0) != nil }
             return bg
@@ -182,18 +182,77 @@ import Testing
         #expect(!r.stdout.hasPrefix("step 1 "))
     }
 
-    /// What the image cannot hold yet is refused by name, and the sandbox goes on untouched.
+    /// What no image can hold is refused by name, and the sandbox goes on
+    /// untouched: a --network=host socket is the host's.
     @Test func unsupportedIsRefusedAndTheGuestGoesOn() throws {
         guard Harness.imagesBuilt, let platform = Self.available.first else { return }
         let s = try Scene()
         defer { try? FileManager.default.removeItem(at: s.dir) }
         let expected = s.native(["socket"])
-        let bg = try #require(s.start("sock", platform: platform, extra: ["socket"]))
+        let bg = try #require(s.start("sock", platform: platform, extra: ["socket"], options: ["--network", "host"]))
         defer { bg.stop() }
         let c = s.checkpoint("sock")
-        #expect(c.status == 74 && c.stderr.contains("fd 3 (socket:[") && c.stderr.contains("a socket is not supported yet"), "\(c)")
+        #expect(c.status == 74 && c.stderr.contains("fd 3 (socket:[") && c.stderr.contains("a host socket of --network=host cannot be moved"), "\(c)")
         #expect(bg.wait() == 0)
         #expect(bg.stdout == expected)
+    }
+
+    /// A guest ptrace relationship (here a tracee in a ptrace stop, which
+    /// would never reach a freeze's park) is refused at once, naming the
+    /// tracee and its tracer, and the guest goes on.
+    @Test func tracedTaskIsRefusedAtOnce() throws {
+        guard Harness.imagesBuilt, let platform = Self.available.first else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = s.native(["ptrace"])
+        #expect(expected.hasSuffix("tracee exited 7\n"), "\(expected)")
+        let bg = try #require(s.start("traced", platform: platform, extra: ["ptrace"]))
+        defer { bg.stop() }
+        let started = Deadline.now()
+        let c = s.checkpoint("traced")
+        #expect(c.status == 74 && c.stderr.contains("traced by tid 1 and in a ptrace stop"), "\(c)")
+        // Refused before the freeze, not after its 10 s timeout.
+        #expect(Deadline.now() - started < 8_000_000_000)
+        #expect(bg.wait() == 0)
+        #expect(bg.stdout == expected)
+    }
+
+    /// An --overlay root: the upper layer (the guest's log in the host's
+    /// /tmp as the overlay shows it, a lower file copied up and appended to,
+    /// a whiteout over a removed one) is in the image, the host untouched;
+    /// a lower file the guest copied up that changed since is status 80.
+    @Test func overlayRoot() throws {
+        guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let gone = s.dir.appendingPathComponent("gone").path, kept = s.dir.appendingPathComponent("kept").path
+        func lower() throws {
+            try "below\n".write(toFile: gone, atomically: false, encoding: .utf8)
+            try "below\n".write(toFile: kept, atomically: false, encoding: .utf8)
+        }
+        try lower()
+        let expected = s.native(["overlay"])
+        #expect(expected.hasSuffix("gone stays gone; kept 'below\nthe guest's line\n'\n"), "\(expected)")
+        try lower()
+        var times = [timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, kept, &times, 0) == 0)
+        let bg = try #require(s.start("overlay", platform: from, extra: ["overlay"], options: ["--overlay"]))
+        defer { bg.stop() }
+        let c = s.checkpoint("overlay")
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0, "\(bg.stderr)")
+        // The overlay wrote nothing below.
+        #expect(FileManager.default.fileExists(atPath: gone) && (try? String(contentsOfFile: kept, encoding: .utf8)) == "below\n")
+        // A copied-up file changed below since: refused.
+        try "changed\n".write(toFile: kept, atomically: false, encoding: .utf8)
+        let changed = s.restore(to)
+        #expect(changed.status == 80 && changed.stderr.contains("kept"), "\(changed)")
+        try "below\n".write(toFile: kept, atomically: false, encoding: .utf8)
+        #expect(utimensat(AT_FDCWD, kept, &times, 0) == 0)
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bg.stdout + r.stdout == expected, "from \(from) to \(to):\n\(bg.stdout)---\n\(r.stdout)---\n\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: gone) && (try? String(contentsOfFile: kept, encoding: .utf8)) == "below\n")
     }
 
     /// An armed ITIMER_REAL goes on with the time it had left.
@@ -220,8 +279,14 @@ import Testing
     /// memfd and tmpfs files shared by two processes, System V shared memory
     /// (one segment removed while attached), semaphores with SEM_UNDO and
     /// message queues, POSIX message queues (one unlinked and still open),
-    /// NUMA policies (the process's and an mbind range's) and MADV_DONTFORK.
-    @Test(arguments: ["ptimer", "cputime", "seccomp", "sud", "memfd", "ipc", "numa"])
+    /// NUMA policies (the process's and an mbind range's) and MADV_DONTFORK;
+    /// sockets: a server child and this process mid-conversation (a reply
+    /// buffered, a connection waiting unaccepted in the backlog with its
+    /// bytes), over AF_UNIX (with a pipe in flight in SCM_RIGHTS, a stream
+    /// shut down for writing, datagrams queued at an abstract name) and over
+    /// the sandbox loopback's TCP (::1) with UDP datagrams queued.
+    /// And /proc/PID/oom_score_adj.
+    @Test(arguments: ["ptimer", "cputime", "seccomp", "sud", "memfd", "ipc", "numa", "unix", "inet", "oom"])
     func kernelStateSurvives(_ mode: String) throws {
         guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
         // The uninterrupted run is the native one: it needs the kernel's features.
@@ -239,7 +304,11 @@ import Testing
                                       "memfd": "memfd /memfd:ckpt (deleted) size 8192 seals 0x6 offset 1234; step \(Self.steps); 'child was here'; "
                                           + "'written by pwrite'; 'kept by its mapping'; tmpfs \(Self.steps); grow Operation not permitted\n",
                                       "ipc": "mq 'high' prio 7\nmq 'low' prio 1\nmq 'unlinked' prio 0\n",
-                                      "numa": "numa policy 0x8003 mask 3; pages 0 2; home 0; dontfork child Segmentation fault\n"]
+                                      "numa": "numa policy 0x8003 mask 3; pages 0 2; home 0; dontfork child Segmentation fault\n",
+                                      "unix": "late: sent before the checkpoint\ndatagram 'first datagram' from the sender 1\ndatagram 'second' from the sender 1\n"
+                                          + "'rights' carried 'through a pipe in flight', then 0\nhalf 'before shutdown' then EOF; a write after shutdown -1 Broken pipe\n",
+                                      "oom": "oom_score_adj 321\n",
+                                      "inet": "late: sent before the checkpoint\ndatagram 'first datagram' from the sender 1\ndatagram 'second' from the sender 1\n"]
         #expect(expected.hasSuffix(last[mode]!), "\(expected)")
         let bg = try #require(s.start(mode, platform: from, extra: [mode]))
         defer { bg.stop() }
@@ -360,7 +429,7 @@ import Testing
         _ = bg.wait()
         let i = Harness.run(Harness.sentry, ["inspect", s.image])
         #expect(i.status == 0, "\(i)")
-        for words in ["version 2", "on \(platform)", "pid 1 ppid 0", "pid 2 ppid 1", "3:pipe[0]r", "/tmp/ckptcount-1.log",
+        for words in ["version \(CheckpointManifest.currentVersion)", "on \(platform)", "pid 1 ppid 0", "pid 2 ppid 1", "3:pipe[0]r", "/tmp/ckptcount-1.log",
                       "eventfd", "tmpfs      /tmp: 1 files", "zero pages skipped"] {
             #expect(i.stdout.contains(words), "\(words) in \(i.stdout)")
         }

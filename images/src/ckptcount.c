@@ -5,10 +5,9 @@
 // sleeps (nanosleep: restart_syscall when frozen). The final lines say what
 // the child, the file, the eventfd and the signal saw: an uninterrupted run
 // and a checkpointed-and-restored one print the same.
-//   ckptcount STEPS [SLEEP_MS] [itimer|socket|ptimer|cputime|seccomp|sud]
+//   ckptcount STEPS [SLEEP_MS] [itimer|socket|unix|inet|ptimer|cputime|seccomp|sud|memfd|ipc|clock|numa]
 // "itimer": an ITIMER_REAL armed for 1000 s (its time left is printed at
-// the end, in hundreds of seconds). "socket": a socketpair, which a
-// checkpoint does not hold yet, so it must refuse and leave the guest be.
+// the end, in hundreds of seconds).
 // "ptimer": POSIX timers: one armed for 1000 s, one SIGEV_NONE, and one
 // every 2 ms overrunning with its signal blocked, the signal queued across
 // the checkpoint. "cputime": ITIMER_PROF armed for 1000 s of CPU time and the
@@ -28,6 +27,20 @@
 // "numa": a process memory policy (interleave, static nodes), an mbind range
 // with a home node and a MADV_DONTFORK page, read back at the end, and a
 // child that touches the page it did not get.
+// "unix" and "inet": a server child in a conversation with this process over
+// a connection (AF_UNIX at a path in /tmp, or TCP on ::1), each step's
+// reply left buffered across the sleep; a second connection waits
+// unaccepted in the listener's backlog with the bytes it sent; "unix" also
+// has a pipe in flight in an SCM_RIGHTS message on a seqpacket pair, a
+// stream pair shut down for writing, and two datagrams queued at an
+// abstract name; "inet" two UDP datagrams queued at a bound socket. The end
+// reads them all back. "socket": a TCP socket, run with --network=host,
+// which no image can hold (the host's): refused, the guest goes on.
+// "oom": /proc/self/oom_score_adj set to 321, read back at the end.
+// "overlay" (run under --overlay): next to the binary, "gone" is removed (a
+// whiteout) and "kept" appended to (copied up); the end reads both back.
+// "ptrace": a child that asked to be traced, stopped in a ptrace stop all
+// along (a checkpoint refuses it at once); the end lets it go.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +54,7 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
 #include <signal.h>
@@ -50,6 +64,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -97,6 +113,170 @@ static void deny(int nr, int e) {
     };
     struct sock_fprog prog = { sizeof f / sizeof f[0], f };
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) perror("seccomp");
+}
+
+// "unix" / "inet": the conversation's sockets, and its server child.
+static int sock_conv = -1, sock_late = -1, sock_pair[2] = { -1, -1 }, sock_half[2] = { -1, -1 };
+static int sock_rx = -1, sock_tx = -1;
+static pid_t sock_server;
+
+static ssize_t full_read(int fd, char *b, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, b + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return got ? (ssize_t)got : r;
+        got += r;
+    }
+    return got;
+}
+
+// Answers each 16-byte ping with a running hash of the numbers so far; at
+// EOF, takes the connection that waited in the backlog and echoes it.
+static void serve(int l) {
+    int c = accept(l, NULL, NULL);
+    char buf[17], reply[17];
+    unsigned long acc = 7;
+    while (full_read(c, buf, 16) == 16) {
+        buf[16] = 0;
+        acc = acc * 31 + strtoul(buf + 5, NULL, 10);
+        snprintf(reply, sizeof reply, "pong %011lx", acc & 0xfffffffffffUL);
+        write(c, reply, 16);
+    }
+    int d = accept(l, NULL, NULL);
+    char late[80] = "late: ";
+    ssize_t n = read(d, late + 6, sizeof late - 7);
+    if (n > 0) write(d, late, 6 + n);
+    close(d);
+    _exit(0);
+}
+
+static void sockets_start(int inet, int keep_out) {
+    struct sockaddr_storage ss = { 0 };
+    socklen_t len;
+    int family = inet ? AF_INET6 : AF_UNIX;
+    int l = socket(family, SOCK_STREAM, 0);
+    if (inet) {
+        struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+        if (bind(l, (struct sockaddr *)&a, sizeof a) != 0) perror("bind");
+    } else {
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        snprintf(a.sun_path, sizeof a.sun_path, "%s.sock", shmpath);
+        unlink(a.sun_path);
+        if (bind(l, (struct sockaddr *)&a, sizeof a) != 0) perror("bind");
+    }
+    listen(l, 4);
+    len = sizeof ss;
+    getsockname(l, (struct sockaddr *)&ss, &len);
+    sock_server = fork();
+    if (sock_server == 0) { close(keep_out); serve(l); }
+    close(l);
+    sock_conv = socket(family, SOCK_STREAM, 0);
+    if (connect(sock_conv, (struct sockaddr *)&ss, len) != 0) perror("connect");
+    sock_late = socket(family, SOCK_STREAM, 0);
+    if (connect(sock_late, (struct sockaddr *)&ss, len) != 0) perror("connect");
+    write(sock_late, "sent before the checkpoint", 26);
+    if (!inet) {
+        unlink(((struct sockaddr_un *)&ss)->sun_path);   // the name goes; the connections stay
+        // A pipe with bytes in it, in flight in an SCM_RIGHTS message.
+        int q[2];
+        pipe(q);
+        write(q[1], "through a pipe in flight", 24);
+        socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sock_pair);
+        char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+        struct iovec iov = { "rights", 6 };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &q[0], sizeof(int));
+        if (sendmsg(sock_pair[0], &mh, 0) != 6) perror("sendmsg");
+        close(q[0]); close(q[1]);
+        // A stream pair shut down for writing after some bytes.
+        socketpair(AF_UNIX, SOCK_STREAM, 0, sock_half);
+        write(sock_half[0], "before shutdown", 15);
+        shutdown(sock_half[0], SHUT_WR);
+        // Two datagrams queued at an abstract name, from another.
+        struct sockaddr_un rx = { .sun_family = AF_UNIX }, tx = { .sun_family = AF_UNIX };
+        int rl = snprintf(rx.sun_path + 1, sizeof rx.sun_path - 1, "ckpt-rx-%d", (int)getpid()) + 1;
+        int tl = snprintf(tx.sun_path + 1, sizeof tx.sun_path - 1, "ckpt-tx-%d", (int)getpid()) + 1;
+        sock_rx = socket(AF_UNIX, SOCK_DGRAM, 0);
+        sock_tx = socket(AF_UNIX, SOCK_DGRAM, 0);
+        bind(sock_rx, (struct sockaddr *)&rx, offsetof(struct sockaddr_un, sun_path) + rl);
+        bind(sock_tx, (struct sockaddr *)&tx, offsetof(struct sockaddr_un, sun_path) + tl);
+        sendto(sock_tx, "first datagram", 14, 0, (struct sockaddr *)&rx, offsetof(struct sockaddr_un, sun_path) + rl);
+        sendto(sock_tx, "second", 6, 0, (struct sockaddr *)&rx, offsetof(struct sockaddr_un, sun_path) + rl);
+    } else {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        sock_rx = socket(AF_INET, SOCK_DGRAM, 0);
+        sock_tx = socket(AF_INET, SOCK_DGRAM, 0);
+        bind(sock_rx, (struct sockaddr *)&a, sizeof a);
+        bind(sock_tx, (struct sockaddr *)&a, sizeof a);
+        socklen_t al = sizeof a;
+        getsockname(sock_rx, (struct sockaddr *)&a, &al);
+        sendto(sock_tx, "first datagram", 14, 0, (struct sockaddr *)&a, sizeof a);
+        sendto(sock_tx, "second", 6, 0, (struct sockaddr *)&a, sizeof a);
+    }
+}
+
+// One step: the reply to the last ping (buffered over the sleep), the next ping.
+static void sockets_reply(char *line, size_t size) {
+    char r[17];
+    if (full_read(sock_conv, r, 16) != 16) strcpy(r, "no reply");
+    r[16] = 0;
+    snprintf(line, size, "reply %s\n", r);
+    say(line);
+}
+
+static void sockets_step(int i, char *line, size_t size) {
+    if (i > 1) sockets_reply(line, size);
+    char m[17];
+    snprintf(m, sizeof m, "ping %011d", i);
+    write(sock_conv, m, 16);
+}
+
+static void sockets_end(int inet, char *line, size_t size) {
+    char buf[80];
+    sockets_reply(line, size);   // the last reply
+    struct ucred cred;
+    socklen_t cl = sizeof cred;
+    getsockopt(sock_conv, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
+    // A unix connection's peer credentials are the listener's at listen(2): this process's.
+    snprintf(line, size, "peer credentials from this process %d\n", cred.pid == getpid());
+    say(line);
+    close(sock_conv);
+    ssize_t n = full_read(sock_late, buf, 32);
+    snprintf(line, size, "%.*s\n", (int)(n > 0 ? n : 0), buf);
+    say(line);
+    int status;
+    waitpid(sock_server, &status, 0);
+    struct sockaddr_storage from;
+    for (int k = 0; k < 2; k++) {
+        socklen_t fl = sizeof from;
+        n = recvfrom(sock_rx, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+        struct sockaddr_storage mine;
+        socklen_t ml = sizeof mine;
+        getsockname(sock_tx, (struct sockaddr *)&mine, &ml);
+        snprintf(line, size, "datagram '%.*s' from the sender %d\n", (int)(n > 0 ? n : 0), buf, fl == ml && memcmp(&from, &mine, ml) == 0);
+        say(line);
+    }
+    if (inet) return;
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = { buf, sizeof buf };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
+    n = recvmsg(sock_pair[1], &mh, 0);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    int fd = -1;
+    if (cm && cm->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+    char got[40] = "";
+    ssize_t g = fd >= 0 ? read(fd, got, sizeof got - 1) : -1;
+    ssize_t eof = fd >= 0 ? read(fd, got + 39, 1) : -1;
+    snprintf(line, size, "'%.*s' carried '%.*s', then %zd\n", (int)(n > 0 ? n : 0), buf, (int)(g > 0 ? g : 0), got, eof);
+    say(line);
+    n = full_read(sock_half[1], buf, sizeof buf);
+    errno = 0;
+    ssize_t w = send(sock_half[0], "x", 1, MSG_NOSIGNAL);
+    snprintf(line, size, "half '%.*s' then EOF; a write after shutdown %zd %s\n", (int)(n > 0 ? n : 0), buf, w, strerror(errno));
+    say(line);
 }
 
 int main(int argc, char **argv) {
@@ -207,8 +387,38 @@ int main(int argc, char **argv) {
         struct itimerval it = { { 1000, 0 }, { 1000, 0 } };
         setitimer(ITIMER_REAL, &it, NULL);
     }
-    int sv[2];
-    if (argc > 3 && strcmp(argv[3], "socket") == 0) socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    if (argc > 3 && strcmp(argv[3], "socket") == 0) socket(AF_INET, SOCK_STREAM, 0);
+    if (mode(argc, argv, "oom")) {
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+        if (fd < 0 || write(fd, "321\n", 4) != 4) perror("oom_score_adj");
+        close(fd);
+    }
+    char whited[300], kept[300];
+    snprintf(whited, sizeof whited, "%s", argv[0]);
+    char *slash = strrchr(whited, '/');
+    if (slash) *slash = 0; else strcpy(whited, ".");
+    snprintf(kept, sizeof kept, "%s/kept", whited);
+    strcat(whited, "/gone");
+    if (mode(argc, argv, "overlay")) {
+        if (unlink(whited) != 0) perror("unlink");
+        int fd = open(kept, O_WRONLY | O_APPEND);
+        if (fd < 0 || write(fd, "the guest's line\n", 17) != 17) perror("kept");
+        close(fd);
+    }
+    pid_t tracee = 0;
+    if (mode(argc, argv, "ptrace")) {
+        tracee = fork();
+        if (tracee == 0) {
+            close(p[1]);
+            ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+            raise(SIGSTOP);
+            _exit(7);
+        }
+        int st;
+        waitpid(tracee, &st, 0);   // its signal-delivery stop
+    }
+    int sockmode = mode(argc, argv, "unix") || mode(argc, argv, "inet");
+    if (sockmode) sockets_start(mode(argc, argv, "inet"), p[1]);
 
     timer_t armed = 0, quiet = 0, overran = 0;
     sigset_t rt;
@@ -280,6 +490,7 @@ int main(int argc, char **argv) {
             write(efd, &one, sizeof one);
         }
         write(log, line, strlen(line));
+        if (sockmode) sockets_step(i, line, sizeof line);
         if (shared) { memcpy(shared + 100, &i, sizeof i); memcpy(shm + 8, &i, sizeof i); }
         if (seg) memcpy(seg + 8, &i, sizeof i);
         if (mode(argc, argv, "clock")) {
@@ -442,6 +653,30 @@ int main(int argc, char **argv) {
     }
     if (mode(argc, argv, "sud")) {
         snprintf(line, sizeof line, "sud dispatched %d, last %ld\n", dispatched, sud_last);
+        say(line);
+    }
+    if (sockmode) sockets_end(mode(argc, argv, "inet"), line, sizeof line);
+    if (mode(argc, argv, "oom")) {
+        char adj[16] = "";
+        int fd = open("/proc/self/oom_score_adj", O_RDONLY);
+        ssize_t n = read(fd, adj, sizeof adj - 1);
+        close(fd);
+        snprintf(line, sizeof line, "oom_score_adj %.*s", (int)(n > 0 ? n : 0), adj);
+        say(line);
+    }
+    if (mode(argc, argv, "overlay")) {
+        char text[128] = "";
+        int fd = open(kept, O_RDONLY);
+        ssize_t n = read(fd, text, sizeof text - 1);
+        close(fd);
+        snprintf(line, sizeof line, "gone %s; kept '%.*s'\n", access(whited, F_OK) == 0 ? "is back" : "stays gone", (int)(n > 0 ? n : 0), text);
+        say(line);
+    }
+    if (tracee) {
+        int st;
+        ptrace(PTRACE_CONT, tracee, NULL, NULL);   // the SIGSTOP suppressed
+        waitpid(tracee, &st, 0);
+        snprintf(line, sizeof line, "tracee exited %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
         say(line);
     }
     return 0;

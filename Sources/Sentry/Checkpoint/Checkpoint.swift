@@ -23,7 +23,10 @@ extension Sandbox {
     /// still frozen (a control request replies there, before the end).
     public func checkpoint(to dir: String, leaveRunning: Bool, compress: Bool = false,
                            written: (CheckpointSummary) -> Void = { _ in }) throws(CheckpointError) -> CheckpointSummary {
-        if configuration.overlay { throw .unsupported("an --overlay root (its writes live in sentry memory)") }
+        // A traced task is refused before the freeze: one in a ptrace stop would time it out.
+        if let why = kernel.locked({ kernel.tasks.values.sorted { $0.tid < $1.tid }.lazy.compactMap(ImageWriter.traced).first }) {
+            throw .unsupported(why)
+        }
         if mkdir(dir, 0o700) != 0 && errno != EEXIST { throw .io("mkdir \(dir)", Errno(errno)) }
         do { try kernel.freeze() } catch { throw .notQuiescent(error.description) }
         let summary: CheckpointSummary
@@ -130,24 +133,30 @@ struct ImageWriter {
         let fdTables = Table<FDTableImage>()
         let fsContexts = Table<FSContextImage>()
         var epolls: [Int: EpollFile] = [:]
+        let sockets = SocketCollector()
         let handlers = Table<[SignalActionImage]>()
+        func describe(_ f: FileDescription, fd: Int32, pid: Int32) throws(CheckpointError) -> Int {
+            if let index = descriptions.find(f) { return index }
+            let index = descriptions.add(f, try fileImage(f, fd: fd, pid: pid, pipes: pipes, memfds: memfds, queues: queueIndex,
+                                                          sockets: sockets, store: files))
+            if let ep = f as? EpollFile { epolls[index] = ep }
+            return index
+        }
         for t in tasks {
             if fdTables.find(t.fds) == nil {
                 var entries: [FDTableImage.Entry] = []
                 for (fd, e) in t.fds.entries {
-                    var index = descriptions.find(e.file)
-                    if index == nil {
-                        index = descriptions.add(e.file, try fileImage(e.file, fd: fd, pid: t.pid, pipes: pipes, memfds: memfds,
-                                                                       queues: queueIndex, store: files))
-                        if let ep = e.file as? EpollFile { epolls[index!] = ep }
-                    }
-                    entries.append(.init(fd: fd, file: index!, closeOnExec: e.closeOnExec))
+                    entries.append(.init(fd: fd, file: try describe(e.file, fd: fd, pid: t.pid), closeOnExec: e.closeOnExec))
                 }
                 _ = fdTables.add(t.fds, FDTableImage(entries: entries, limit: t.fds.limit))
             }
             if fsContexts.find(t.fs) == nil {
                 _ = fsContexts.add(t.fs, FSContextImage(cwd: t.fs.cwd.path, root: t.fs.root.path, umask: t.fs.umask))
             }
+        }
+        // Sockets, and the descriptions their queued messages carry (SCM_RIGHTS), in no fd table.
+        let socketImages = try sockets.images(store: files, names: kernel.unixNames) { (f) throws(CheckpointError) -> Int in
+            try describe(f, fd: -1, pid: 0)
         }
         // Interest lists last: they name descriptions by index.
         for (index, f) in descriptions.images.enumerated() where f.kind == .epoll {
@@ -161,6 +170,7 @@ struct ImageWriter {
             descriptions.images[index].interests = list
         }
         let tmpfs = try tmpfsImages(files, inMemory: inMemory)
+        let (upper, lower) = try overlayImage(files, inMemory: inMemory)
 
         // Processes and tasks, under the kernel lock: their signal and tree state is guarded by it.
         let filters = Table<SeccompFilterImage>()
@@ -176,15 +186,16 @@ struct ImageWriter {
                                        exitSignal: g.exitSignal?.rawValue, zombie: g.zombie, exitStatus: g.exitStatus.map(Self.image),
                                        handlers: h, sharedPending: g.sharedPending.all.map(Self.image), limits: limits,
                                        isChildSubreaper: g.isChildSubreaper, dumpable: g.dumpable,
-                                       childTicks: [g.childUsage.userTicks, g.childUsage.systemTicks], ownTicks: g.exitedUsage.userTicks,
                                        exitedUsage: g.exitedUsage.imageFields, childUsage: g.childUsage.imageFields,
                                        realTimerNs: g.timers.realHandle == nil ? nil : max(1, g.timers.realDeadline - Deadline.now()),
                                        realIntervalNs: g.timers.realHandle == nil ? nil : g.timers.realInterval,
-                                       posixTimers: Self.posixTimers(g), cpuTimers: cpuTimers(g)))
+                                       posixTimers: Self.posixTimers(g), cpuTimers: cpuTimers(g),
+                                       oomScoreAdj: g.oomScoreAdj, oomScoreAdjMin: g.oomScoreAdjMin))
             }
             var ts: [TaskImage] = []
             for t in tasks {
                 guard t.parked else { throw .notQuiescent("tid \(t.tid) is not stopped") }
+                if let why = Self.traced(t) { throw .unsupported(why) }
                 if t.vforkDone != nil { throw .unsupported("tid \(t.tid): a vfork child that has not exec'd yet") }
                 var sleepNs: Int64?, remaining: UInt64?, futex: [UInt64]?
                 if t.restartBlock != nil {
@@ -230,13 +241,23 @@ struct ImageWriter {
             monotonicNs: Deadline.now(), bootID: Self.bootID(), monotonicOffsetNs: GuestClock.monotonicOffset,
             sandbox: SandboxImage(root: config.root, binds: kernel.vfs.mounts.all.filter { $0.type == "bind" }.map {
                                       .init(host: $0.source, guest: $0.path, readOnly: $0.readOnly) },
-                                  hostname: kernel.hostname, network: config.network.rawValue),
+                                  hostname: kernel.hostname, network: config.network.rawValue,
+                                  overlay: config.overlay ? true : nil, overlayUpper: upper, overlayLower: lower),
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
-            seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
+            seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues, sockets: socketImages, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
         try CheckpointImage.writeManifest(manifest, to: dir)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
+    }
+
+    /// Why a task cannot be in an image: it is traced by a guest task (the
+    /// link, its options and a stop's state are not kept). Kernel lock held.
+    static func traced(_ t: Task) -> String? {
+        if let link = t.ptrace {
+            return "tid \(t.tid), traced by tid \(link.tracer.tid)\(link.stop != nil ? " and in a ptrace stop" : "") (a guest ptrace relationship)"
+        }
+        return nil   // a tracer's tracees have links: each is named there
     }
 
     // MARK: Timers and seccomp
@@ -374,10 +395,16 @@ struct ImageWriter {
     // MARK: Files
 
     private func fileImage(_ f: FileDescription, fd: Int32, pid: Int32, pipes: Table<PipeImage>, memfds: Table<MemfdImage>,
-                           queues: [ObjectIdentifier: Int], store: DataFileWriter) throws(CheckpointError) -> FileImage {
+                           queues: [ObjectIdentifier: Int], sockets: SocketCollector, store: DataFileWriter) throws(CheckpointError) -> FileImage {
         let flags = f.flags.rawValue
-        let what = "pid \(pid): fd \(fd) (\(f.displayPath))"
+        let what = fd < 0 ? "a descriptor queued in a socket (\(f.displayPath))" : "pid \(pid): fd \(fd) (\(f.displayPath))"
         switch f {
+        case let s as SocketFile:
+            var image = FileImage(kind: .socket, flags: flags)
+            image.socket = sockets.hold(s.endpoint)
+            return image
+        case is HostSocketFile:
+            throw .immovable("\(what), a host socket of --network=host", why: "its port and connection are the host's, outside the sandbox")
         case let h as HostFile where h.stdioNumber != nil:
             return FileImage(kind: .stdio, flags: flags, stdio: h.stdioNumber)
         case let p as PipeEnd:
@@ -432,6 +459,34 @@ struct ImageWriter {
             out.append(TmpfsImage(mountPath: m.path, root: image))
         }
         return out
+    }
+
+    /// An --overlay root's upper layer, and the lower files behind what the
+    /// guest copied up (which a restore checks, as host files the guest has open).
+    private func overlayImage(_ store: DataFileWriter, inMemory: (TmpfsData) -> Bool) throws(CheckpointError) -> (TmpfsNodeImage?, [HostFileIdentity]?) {
+        guard sandbox.configuration.overlay, let root = kernel.vfs.rootLocation.inode as? OverlayNode else { return (nil, nil) }
+        let upper = try root.fs.upper.rootNode.checkpointImage(name: "", path: "/", inMemory: inMemory, overlayUpper: true) {
+            (b) throws(CheckpointError) -> StoredRun in try store.append(bytes: b)
+        }
+        let lowerRoot = sandbox.configuration.root
+        var lower: [HostFileIdentity] = []
+        func walk(_ n: TmpfsNodeImage, _ path: String) throws(CheckpointError) {
+            for c in n.children where !c.name.isEmpty {
+                let p = path == "/" ? "/" + c.name : path + "/" + c.name
+                if c.mode & S_IFMT == S_IFDIR { try walk(c, p); continue }
+                guard c.mode & S_IFMT == S_IFREG else { continue }
+                let host = (lowerRoot == "/" ? "" : lowerRoot) + p
+                let fd = open(host, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+                guard fd >= 0 else { continue }   // made by the guest: nothing below
+                defer { close(fd) }
+                var st = stat()
+                guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+                lower.append(HostFileIdentity(hostPath: host, guestPath: p, size: Int64(st.st_size),
+                                              mtimeSec: Int64(st.st_mtim.tv_sec), mtimeNsec: Int64(st.st_mtim.tv_nsec)))
+            }
+        }
+        try walk(upper, "/")
+        return (upper, lower)
     }
 
     // MARK: Values
@@ -533,7 +588,8 @@ public enum CheckpointImage {
         guard header.format == CheckpointManifest.formatName else {
             throw .incompatible("\(path) is not a sentry checkpoint (format \(header.format ?? "missing"))")
         }
-        guard let v = header.version, v <= CheckpointManifest.currentVersion, v >= 1 else {
+        // Another version either way is refused: an older image lacks what this reader takes for granted.
+        guard let v = header.version, v == CheckpointManifest.currentVersion else {
             throw .incompatible("image version \(header.version.map(String.init) ?? "missing"); this sentry reads version \(CheckpointManifest.currentVersion)")
         }
         do { return try JSONDecoder().decode(CheckpointManifest.self, from: data) } catch {

@@ -7,6 +7,8 @@ import Glibc
 public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     /// Something in the sandbox the image format cannot hold yet: names it.
     case unsupported(String)
+    /// Something no image can hold, now or later (a connection to the host): names it and says why.
+    case immovable(String, why: String)
     /// The sandbox could not be stopped where its state is whole.
     case notQuiescent(String)
     /// Reading or writing the image directory failed.
@@ -25,6 +27,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .unsupported(let what): return "cannot checkpoint: \(what) is not supported yet"
+        case .immovable(let what, let why): return "cannot checkpoint: \(what) cannot be moved (\(why))"
         case .notQuiescent(let why): return "cannot freeze the sandbox: \(why)"
         case .io(let what, let e): return "\(what): \(e.message)"
         case .truncated(let what): return "truncated image: \(what)"
@@ -38,7 +41,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     /// The command line's exit status for each kind.
     public var exitStatus: Int32 {
         switch self {
-        case .unsupported: return 74
+        case .unsupported, .immovable: return 74
         case .notQuiescent: return 75
         case .io: return 76
         case .truncated: return 77

@@ -12,7 +12,9 @@ public struct CheckpointManifest: Codable, Sendable {
     public static let formatName = "sentry-checkpoint"
     /// Bumped for any change a reader of the previous version would misread.
     /// 2: POSIX and CPU-time timers, CPU clocks, seccomp filters, memfds.
-    public static let currentVersion = 2
+    /// 3: sockets (AF_UNIX and the sandbox loopback's TCP and UDP), socket
+    /// nodes in tmpfs, oom_score_adj, --overlay roots.
+    public static let currentVersion = 3
 
     public var format = formatName
     public var version = currentVersion
@@ -48,6 +50,8 @@ public struct CheckpointManifest: Codable, Sendable {
     /// System V IPC and POSIX message queues (version 2).
     public var sysv: SysVImage?
     public var mqueues: [PosixMQImage]?
+    /// The sandbox's own sockets, each once (version 3).
+    public var sockets: [SocketImage]?
     public var initPID: Int32
     /// The process group the guest made the terminal's foreground (TIOCSPGRP): where Ctrl-C goes.
     public var foregroundPGID: Int32?
@@ -61,6 +65,12 @@ public struct SandboxImage: Codable, Sendable, Equatable {
     public var binds: [BindImage]
     public var hostname: String
     public var network: String
+    /// `--overlay`: the upper layer's tree (whiteouts as character nodes, an
+    /// opaque directory's marker as its child named ""), and the lower files
+    /// the guest copied up, as they must still be (version 3).
+    public var overlay: Bool?
+    public var overlayUpper: TmpfsNodeImage?
+    public var overlayLower: [HostFileIdentity]?
     public struct BindImage: Codable, Sendable, Equatable { public var host: String; public var guest: String; public var readOnly: Bool }
 }
 
@@ -173,7 +183,7 @@ public struct PipeImage: Codable, Sendable, Equatable {
 
 /// One open file description.
 public struct FileImage: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue }
+    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue, socket }
     public var kind: Kind
     public var flags: Int32
     /// stdio: which of the sentry's 0, 1, 2 it was.
@@ -193,6 +203,8 @@ public struct FileImage: Codable, Sendable, Equatable {
     public var memfd: Int?
     /// mqueue: which, by index in `mqueues`.
     public var mqueue: Int?
+    /// socket: which, by index in `sockets`.
+    public var socket: Int?
     /// epoll: the interest list, each file by its index in `files`.
     public var interests: [EpollInterestImage]?
 }
@@ -293,14 +305,10 @@ public struct ProcessImage: Codable, Sendable, Equatable {
     public var limits: [LimitImage]
     public var isChildSubreaper: Bool
     public var dumpable: Bool
-    /// Clock ticks of reaped children (user, system) and of exited threads
-    /// (user), as images before rusage had them.
-    public var childTicks: [Int64]
-    public var ownTicks: Int64
-    /// rusage of exited threads and of reaped children: user ns, system ns,
-    /// max RSS (KiB), voluntary switches. Absent in older images.
-    public var exitedUsage: [Int64]?
-    public var childUsage: [Int64]?
+    /// rusage of exited threads and of reaped children (version 3): user
+    /// ns, system ns, max RSS (KiB), voluntary switches.
+    public var exitedUsage: [Int64]
+    public var childUsage: [Int64]
     /// ITIMER_REAL (and alarm): time left and interval, ns; nil when disarmed.
     public var realTimerNs: Int64?
     public var realIntervalNs: Int64?
@@ -308,6 +316,10 @@ public struct ProcessImage: Codable, Sendable, Equatable {
     public var posixTimers: [PosixTimerImage]?
     /// ITIMER_VIRTUAL and ITIMER_PROF: time left in the process's CPU time (version 2).
     public var cpuTimers: [CPUTimerImage]?
+    /// /proc/PID/oom_score_adj and the floor an unprivileged writer may not
+    /// go below (oom_score_adj_min) (version 3).
+    public var oomScoreAdj: Int16?
+    public var oomScoreAdjMin: Int16?
     public struct LimitImage: Codable, Sendable, Equatable { public var resource: Int32; public var cur: UInt64; public var max: UInt64 }
 }
 

@@ -150,6 +150,7 @@ extension Sandbox {
         config.binds = m.sandbox.binds.map { .init(host: $0.host, guest: $0.guest, readOnly: $0.readOnly) }
         config.hostname = m.sandbox.hostname
         config.network = NetworkMode(rawValue: m.sandbox.network) ?? .none
+        config.overlay = m.sandbox.overlay ?? false
         config.tracer = tracer
         let sandbox: Sandbox
         do { sandbox = try Sandbox(config, table: table) } catch { throw .restoreFailed(error.description) }
@@ -161,7 +162,7 @@ extension Sandbox {
 
     /// Every host file the image names must be as it was: same size, same mtime.
     static func verifyHostFiles(_ m: CheckpointManifest) throws(CheckpointError) {
-        var ids = m.mms.flatMap { $0.vmas.compactMap(\.file) } + m.files.compactMap(\.host)
+        var ids = m.mms.flatMap { $0.vmas.compactMap(\.file) } + m.files.compactMap(\.host) + (m.sandbox.overlayLower ?? [])
         ids.sort { $0.hostPath < $1.hostPath }
         var seen = Set<String>()
         for id in ids where seen.insert(id.hostPath).inserted {
@@ -239,6 +240,13 @@ struct ImageReader {
         let vfs = kernel.vfs
         let boot = BootContext(kernel)
 
+        // The overlay's upper layer first: files reopened by path may be there.
+        if let upper = m.sandbox.overlayUpper {
+            guard m.sandbox.overlay == true, let root = vfs.rootLocation.inode as? OverlayNode else {
+                throw .corrupt("an overlay's upper layer for a sandbox without --overlay")
+            }
+            try root.fs.upper.rootNode.restore(upper, read: readContents, place: place, overlayUpper: true)
+        }
         for t in m.tmpfs {
             guard let mount = vfs.mounts.mount(at: t.mountPath), mount.type == "tmpfs", let root = mount.rootInode as? TmpfsNode else {
                 throw .restoreFailed("no tmpfs at \(t.mountPath) in the restored sandbox")
@@ -283,8 +291,23 @@ struct ImageReader {
             }
         } ?? []
 
+        // Sockets: their endpoints before the descriptions over them, their
+        // queues (which carry descriptions) after.
+        let sockets = try SocketRestorer(m.sockets ?? [], names: kernel.unixNames)
+        var socketFiles = Set<Int>()
         var descriptions: [FileDescription] = []
-        for f in m.files { descriptions.append(try file(f, pipes: pipes, memfds: memfds, queues: queues, boot)) }
+        for f in m.files {
+            if f.kind == .socket {
+                guard let i = f.socket, sockets.endpoints.indices.contains(i), socketFiles.insert(i).inserted else {
+                    throw .corrupt("a socket file")
+                }
+                descriptions.append(SocketFile(sockets.endpoints[i], flags: OpenFlags(rawValue: f.flags)))
+                continue
+            }
+            descriptions.append(try file(f, pipes: pipes, memfds: memfds, queues: queues, boot))
+        }
+        try sockets.finish(files: descriptions, read: { (r) throws(CheckpointError) -> [UInt8] in try files.read(r, what: "socket queues") },
+                           vfs: vfs, boot)
         for (i, f) in m.files.enumerated() where f.kind == .epoll {
             let ep = descriptions[i] as! EpollFile
             for interest in f.interests ?? [] {
@@ -361,8 +384,17 @@ struct ImageReader {
             for i in p.sharedPending { g.sharedPending.enqueue(try Self.info(i)) }
             g.isChildSubreaper = p.isChildSubreaper
             g.dumpable = p.dumpable
-            g.exitedUsage = ResourceUsage(imageFields: p.exitedUsage, ticks: [p.ownTicks, 0])
-            g.childUsage = ResourceUsage(imageFields: p.childUsage, ticks: p.childTicks)
+            guard let exited = ResourceUsage(imageFields: p.exitedUsage), let children = ResourceUsage(imageFields: p.childUsage) else {
+                throw .corrupt("process \(p.pid): resource usage of \(p.exitedUsage.count) and \(p.childUsage.count) fields")
+            }
+            g.exitedUsage = exited
+            g.childUsage = children
+            let adj = p.oomScoreAdj ?? 0, adjMin = p.oomScoreAdjMin ?? 0
+            guard (Task.OOM_SCORE_ADJ_MIN...Task.OOM_SCORE_ADJ_MAX).contains(Int(adj)), (Task.OOM_SCORE_ADJ_MIN...Task.OOM_SCORE_ADJ_MAX).contains(Int(adjMin)) else {
+                throw .corrupt("process \(p.pid): oom_score_adj \(adj) (floor \(adjMin))")
+            }
+            g.oomScoreAdj = adj
+            g.oomScoreAdjMin = adjMin
             groups[p.pid] = g
         }
         for p in m.processes {
@@ -598,6 +630,8 @@ struct ImageReader {
             guard let i = f.pipe, pipes.indices.contains(i), let w = f.writer,
                   f.flags & O_ACCMODE == (w ? O_WRONLY : O_RDONLY) else { throw .corrupt("a pipe end") }
             return PipeEnd(pipes[i], writer: w, flags: flags)
+        case .socket:
+            throw .corrupt("a socket file")
         case .epoll:
             return EpollFile(flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
         case .eventfd:

@@ -621,13 +621,16 @@ extension Task {
 extension TmpfsNode {
     /// This node and everything below it, as a checkpoint keeps them; file
     /// bytes go through `store`. Refuses what a restore could not rebuild
-    /// the same: FIFOs, sockets and devices, and hard links.
-    func checkpointImage(name: String, path: String, inMemory: (TmpfsData) -> Bool = { _ in false },
+    /// the same: FIFOs and devices, and hard links. A socket node is a name
+    /// alone: the socket bound there is the image's, bound to it again.
+    /// `overlayUpper`: an --overlay's upper layer, whose character nodes are
+    /// whiteouts (no guest can make a device there).
+    func checkpointImage(name: String, path: String, inMemory: (TmpfsData) -> Bool = { _ in false }, overlayUpper: Bool = false,
                          store: ([UInt8]) throws(CheckpointError) -> StoredRun) throws(CheckpointError) -> TmpfsNodeImage {
         let m = meta.withLock { $0 }
         let type = m.mode & S_IFMT
-        guard type == S_IFREG || type == S_IFDIR || type == S_IFLNK else {
-            throw .unsupported("tmpfs \(path): a FIFO, socket or device node")
+        guard type == S_IFREG || type == S_IFDIR || type == S_IFLNK || type == S_IFSOCK || (overlayUpper && type == S_IFCHR) else {
+            throw .unsupported("tmpfs \(path): a FIFO or device node")
         }
         if type == S_IFREG && m.links > 1 { throw .unsupported("tmpfs \(path): a file with \(m.links) hard links") }
         var contents: StoredRun?
@@ -644,7 +647,8 @@ extension TmpfsNode {
         }
         var children: [TmpfsNodeImage] = []
         for (n, c) in m.children.sorted(by: { $0.key.name < $1.key.name }) {
-            let image = try c.checkpointImage(name: n.name, path: path == "/" ? "/" + n.name : path + "/" + n.name, inMemory: inMemory, store: store)
+            let image = try c.checkpointImage(name: n.name, path: path == "/" ? "/" + n.name : path + "/" + n.name, inMemory: inMemory,
+                                              overlayUpper: overlayUpper, store: store)
             children.append(image)
         }
         var xattrs: [String: [UInt8]] = [:]
@@ -675,24 +679,27 @@ extension TmpfsNode {
 
     /// Rebuilds `image`'s children under this (empty, fresh) directory, and
     /// this directory's own attributes.
+    /// `overlayUpper`: an --overlay's upper layer, which may hold whiteouts
+    /// (character nodes) and opaque markers (a regular child named "").
     func restore(_ image: TmpfsNodeImage, read: (StoredRun) throws(CheckpointError) -> [UInt8],
-                 place: (TmpfsNodeImage.MemoryRun) throws(CheckpointError) -> UInt64) throws(CheckpointError) {
+                 place: (TmpfsNodeImage.MemoryRun) throws(CheckpointError) -> UInt64, overlayUpper: Bool = false) throws(CheckpointError) {
         for c in image.children {
-            guard !c.name.isEmpty, c.name != ".", c.name != "..", !c.name.contains("/"), c.name.utf8.count <= 255 else {
+            let t = c.mode & S_IFMT
+            let marker = overlayUpper && c.name.isEmpty && t == S_IFREG && c.contents?.length ?? 0 == 0 && c.memory == nil
+            guard marker || !c.name.isEmpty, c.name != ".", c.name != "..", !c.name.contains("/"), c.name.utf8.count <= 255 else {
                 throw .corrupt("a tmpfs name '\(c.name)'")
             }
-            let t = c.mode & S_IFMT
-            guard t == S_IFREG || t == S_IFDIR || t == S_IFLNK, (t == S_IFLNK) == (c.target != nil),
+            guard t == S_IFREG || t == S_IFDIR || t == S_IFLNK || t == S_IFSOCK || (overlayUpper && t == S_IFCHR), (t == S_IFLNK) == (c.target != nil),
                   t == S_IFDIR || c.children.isEmpty else { throw .corrupt("tmpfs node '\(c.name)'") }
             // A directory the new sandbox made already (a bind's mount point): filled, not replaced.
             if let existing = meta.withLock({ $0.children[ExactName(c.name)] }) {
                 guard t == S_IFDIR, existing.kind == .directory else { throw .corrupt("tmpfs name '\(c.name)' twice") }
-                try existing.restore(c, read: read, place: place)
+                try existing.restore(c, read: read, place: place, overlayUpper: overlayUpper)
                 continue
             }
             let node = TmpfsNode(fs: fs, ino: fs.nextInode(), mode: c.mode, target: c.target)
             try node.restoreContents(c, read: read, place: place)
-            try node.restore(c, read: read, place: place)
+            try node.restore(c, read: read, place: place, overlayUpper: overlayUpper)
             meta.withLock { m in
                 m.children[ExactName(c.name)] = node
                 if node.kind == .directory { m.links += 1 }

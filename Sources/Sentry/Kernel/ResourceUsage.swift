@@ -54,15 +54,11 @@ extension ResourceUsage {
     /// The checkpoint image's form: user ns, system ns, max RSS (KiB), voluntary switches.
     var imageFields: [Int64] { [userNs, systemNs, maxRSSKiB, voluntarySwitches] }
 
-    /// From an image: its rusage fields, or an older image's clock ticks.
-    init(imageFields f: [Int64]?, ticks: [Int64]) {
+    /// From an image's fields; nil if there are not four.
+    init?(imageFields f: [Int64]) {
+        guard f.count == 4 else { return nil }
         self.init()
-        let tick = 1_000_000_000 / Self.userHz
-        if let f, f.count == 4 {
-            (userNs, systemNs, maxRSSKiB, voluntarySwitches) = (f[0], f[1], f[2], f[3])
-        } else if ticks.count == 2 {
-            (userNs, systemNs) = (ticks[0].multipliedReportingOverflow(by: tick).partialValue, ticks[1].multipliedReportingOverflow(by: tick).partialValue)
-        }
+        (userNs, systemNs, maxRSSKiB, voluntarySwitches) = (f[0], f[1], f[2], f[3])
     }
 }
 

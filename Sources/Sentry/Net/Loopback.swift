@@ -72,6 +72,14 @@ public final class Loopback: Sendable {
         }
     }
 
+    /// A restored socket takes back the exact address it held: no port
+    /// check (the image's sockets held them together), no ephemeral choice.
+    func restoreBinding(_ e: SocketEndpoint, at a: InetAddress, proto: Int32, reuse: Bool, v6only: Bool) {
+        state.withLock { s in
+            s.tables[proto, default: [:]][a.port, default: []].append(Binding(endpoint: e, ip: a, reuse: reuse, v6only: v6only))
+        }
+    }
+
     func unbind(_ e: SocketEndpoint, port: UInt16, proto: Int32) {
         state.withLock { s in _ = s.tables[proto]?[port]?.removeAll { $0.endpoint === e } }
     }

@@ -78,6 +78,9 @@ public final class SocketEndpoint: @unchecked Sendable {
         var v6only = false
         /// The (device, inode) of a path binding, to undo at close.
         var boundNode: UnixNamespace.NodeKey?
+        /// That node's place in the guest's tree, by which a checkpoint names it
+        /// (its path then, after any rename; none once unlinked).
+        var boundLocation: Location?
     }
     let state: Mutex<State>
 

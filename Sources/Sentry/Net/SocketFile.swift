@@ -80,8 +80,11 @@ extension SocketFile {
             let path = String(rawBytes: p)
             do { try vfs.mknod(path, from: cwd, mode: S_IFSOCK | (0o777 & ~umask), ctx) } catch .EEXIST { throw .EADDRINUSE }
             let key: UnixNamespace.NodeKey
+            let at: Location
             do throws(Errno) {
-                let st = try vfs.resolve(path, from: cwd, followLast: false, ctx).inode.stat()
+                let loc = try vfs.resolve(path, from: cwd, followLast: false, ctx)
+                at = loc
+                let st = try loc.inode.stat()
                 key = UnixNamespace.NodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
                 if endpoint.address != nil { throw .EINVAL }
                 try names.bindNode(endpoint, key)
@@ -91,7 +94,7 @@ extension SocketFile {
             }
             let lost = endpoint.locked { s -> Bool in
                 if s.address != nil { return true }
-                s.address = .unix(address); s.boundNode = key
+                s.address = .unix(address); s.boundNode = key; s.boundLocation = at
                 return false
             }
             if lost {
