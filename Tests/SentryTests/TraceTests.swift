@@ -316,8 +316,10 @@ import Testing
             }
             if line.hasPrefix("---") || line.hasPrefix("+++") { continue }
             // A thread cut off by exit_group: strace prints the call it was in
-            // as "<unfinished ...>) = ?" or, if it had not read it yet, "???()".
-            if line.hasSuffix("<unfinished ...>) = ?") || line.hasPrefix("???(") { continue }
+            // as "<unfinished ...>) = ?", as "???()" if it had not read it
+            // yet, or with exit_group's number (231) as its result when it
+            // read the registers as the group exit rewrote them.
+            if line.hasSuffix("<unfinished ...>) = ?") || line.hasPrefix("???(") || line.hasSuffix(") = 231") { continue }
             if line.hasSuffix(" <unfinished ...>") { pending[pid] = String(line.dropLast(17)); continue }
             if line.hasPrefix("<... "), let r = line.range(of: "resumed>") {
                 guard let start = pending.removeValue(forKey: pid) else { continue }  // its start was one of the above
@@ -348,8 +350,10 @@ import Testing
             if order.isEmpty { order.append(pid) }
             if line.hasPrefix("---") || line.hasPrefix("+++") { continue }
             // A thread cut off by exit_group: strace prints the call it was in
-            // as "<unfinished ...>) = ?" or, if it had not read it yet, "???()".
-            if line.hasSuffix("<unfinished ...>) = ?") || line.hasPrefix("???(") { continue }
+            // as "<unfinished ...>) = ?", as "???()" if it had not read it
+            // yet, or with exit_group's number (231) as its result when it
+            // read the registers as the group exit rewrote them.
+            if line.hasSuffix("<unfinished ...>) = ?") || line.hasPrefix("???(") || line.hasSuffix(") = 231") { continue }
             if line.hasSuffix(" <unfinished ...>") { pending[pid] = String(line.prefix { $0 != "(" }); continue }
             var name = String(line.prefix { $0 != "(" })
             if line.hasPrefix("<... ") { name = pending.removeValue(forKey: pid) ?? String(line.dropFirst(5).prefix { $0 != " " }) }
