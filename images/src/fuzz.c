@@ -252,7 +252,13 @@ static void note_bad(volatile uint64_t *counter, const char *what, uint64_t at, 
 }
 
 // The tracee: dies with its parent (init reaps it), makes calls a tracer stops at.
+// A grandchild whose code or registers may be changed under it (a tracer's
+// POKETEXT and SETREGS, a random return address) must not reach the counts
+// init reads: it drops the shared page first.
+static void drop_shared(void) { raw(11, (uint64_t)sh, sizeof *sh, 0, 0, 0, 0); }
+
 static void tracee_main(int traceme) {
+    drop_shared();
     raw(157, 1, SIGKILL, 0, 0, 0, 0);             // PR_SET_PDEATHSIG
     if (raw(110, 0, 0, 0, 0, 0, 0) == 1) raw(60, 0, 0, 0, 0, 0, 0);
     if (traceme) { raw(101, 0, 0, 0, 0, 0, 0); raw(62, raw(39, 0, 0, 0, 0, 0, 0), SIGSTOP, 0, 0, 0, 0); }
@@ -445,6 +451,7 @@ static long new_surface(uint64_t *a, pid_t me) {
     case 4: {   // int $0x80 (SIGSEGV on the kernel the sentry presents), in a grandchild
         pid_t p = (pid_t)raw(57, 0, 0, 0, 0, 0, 0);
         if (p == 0) {
+            drop_shared();
             raw(157, 1, SIGKILL, 0, 0, 0, 0);
             uint64_t nr = below(4) ? below(460) : pool_value();
             uint64_t b = pool_arg(), c = pool_arg(), d = pool_arg(), si = pool_arg(), di = pool_arg();
@@ -465,6 +472,7 @@ static long new_surface(uint64_t *a, pid_t me) {
         }
         pid_t p = (pid_t)raw(57, 0, 0, 0, 0, 0, 0);
         if (p == 0) {
+            drop_shared();
             raw(157, 1, SIGKILL, 0, 0, 0, 0);
             // Misaligned entries, pointers that fault, a return address read from a random stack.
             if (below(2)) entry = 0xffffffffff600000ULL + below(4096);
