@@ -855,6 +855,14 @@ static void child(uint64_t seed, int me, long nth, int calls, int threads) {
     raw(231, 0, 0, 0, 0, 0, 0);
 }
 
+// A child's count, bounded by what it can make (its calls, and half as many
+// on each of two threads): a child may still overwrite it (a random
+// process_vm_writev or /proc/self/mem write), which must not end the run.
+static uint64_t calls_of(int i) {
+    uint64_t c = sh->calls[i];
+    return c > 2 * CALLS_PER_CHILD ? 2 * CALLS_PER_CHILD : c;
+}
+
 static long now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -882,7 +890,11 @@ int main(int argc, char **argv) {
     printf("fuzz: seed=%llu calls=%llu children=%d threads=%d%s\n", (unsigned long long)seed,
            (unsigned long long)ncalls, nchildren, threads, safe_mode ? " safe" : "");
 
-    sh = mmap(0, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    // The shared counts sit between two 1 MiB PROT_NONE gaps: a child's own
+    // random mprotect of its guard page plus a long read into its valid
+    // pages (Linux would do the same) must not reach them.
+    char *reserve = mmap(0, (2 << 20) + sizeof *sh, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    sh = reserve == MAP_FAILED ? MAP_FAILED : mmap(reserve + (1 << 20), sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     page = mmap(0, NPAGES * pagesz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     mprotect(page + (NPAGES - 1) * pagesz, pagesz, PROT_NONE);
     ropage = mmap(0, pagesz, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -906,7 +918,7 @@ int main(int argc, char **argv) {
     int running = 0;
     for (;;) {
         done = reaped;
-        for (int i = 0; i < nchildren; i++) if (pids[i]) done += sh->calls[i];
+        for (int i = 0; i < nchildren; i++) if (pids[i]) done += calls_of(i);
         for (int i = 0; i < nchildren; i++) {
             if (pids[i]) continue;
             uint64_t planned = done + (uint64_t)running * CALLS_PER_CHILD;
@@ -931,7 +943,7 @@ int main(int argc, char **argv) {
             for (int i = 0; i < nchildren; i++) {
                 if (pids[i] != w) continue;
                 pids[i] = 0; running--;
-                reaped += sh->calls[i];
+                reaped += calls_of(i);
                 if (WIFSIGNALED(status)) signaled++; else exited++;
             }
             continue;
