@@ -18,16 +18,20 @@ enum Ptrace {
         try processVM(t, a, write: true)
     }
 
-    /// process_vm_rw: flags must be 0; the local vector read first (an empty
-    /// one moves nothing), then the target under PTRACE_MODE_ATTACH_REALCREDS;
-    /// bytes move remote iovec by remote iovec until the first fault, and a
-    /// transfer that moved nothing answers that fault.
+    /// process_vm_rw: flags must be 0; the local vector read first as
+    /// import_iovec reads it (its count an unsigned int; an empty one moves
+    /// nothing), then the remote one as iovec_from_user does (lengths' signs
+    /// only, no cap); no remote bytes at all is 0 before the pid is looked
+    /// up (process_vm_rw_core); then the target under
+    /// PTRACE_MODE_ATTACH_REALCREDS. Bytes move remote iovec by remote iovec
+    /// until the first fault, and a transfer that moved nothing answers that fault.
     private static func processVM(_ t: Task, _ a: SyscallArguments, write: Bool) throws(Errno) -> Int64 {
         guard a[5] == 0 else { throw .EINVAL }
-        guard a[2] <= 1024, a[4] <= 1024 else { throw .EINVAL }
-        let local = try t.iovecRanges(a.address(1), count: Int(a[2]))
+        let local = try t.iovecRanges(a.address(1), count: Int(UInt32(truncatingIfNeeded: a[2])))
         if local.isEmpty { return 0 }
-        let remote = try t.iovecRanges(a.address(3), count: Int(a[4]))
+        let remote = try t.iovecArray(a.address(3), count: a[4] > 1024 ? -1 : Int(a[4]))
+            .filter { $0.length > 0 }.map { GuestRange(GuestAddress($0.base), Int($0.length)) }
+        if remote.isEmpty { return 0 }
         let pid = a.int32(0)
         guard pid > 0, let target = t.kernel.task(pid) else { throw .ESRCH }
         guard t.mayAttach(target) else { throw .EPERM }

@@ -25,21 +25,36 @@ extension Task {
         return l
     }
 
-    /// The buffers a guest iovec array names (readv/writev). Only lengths
-    /// are checked here: the pages are looked up when bytes move.
+    /// The buffers a guest iovec array names, as import_iovec reads them
+    /// (readv/writev and their positioned forms, process_vm_*'s local side):
+    /// lengths are checked for their sign first (EINVAL), then each buffer
+    /// must lie in user space (access_ok: EFAULT), and the total is capped at
+    /// MAX_RW_COUNT by shortening the buffer that crosses it (not EINVAL).
+    /// The pages themselves are looked up when bytes move.
     func iovecRanges(_ addr: GuestAddress, count: Int) throws(Errno) -> [GuestRange] {
+        var out: [GuestRange] = []
+        var total: UInt64 = 0
+        for v in try iovecArray(addr, count: count) {
+            guard v.length <= Self.userAddressLimit, v.base <= Self.userAddressLimit - v.length else { throw .EFAULT }
+            let n = min(v.length, UInt64(Self.maxRWCount) - total)
+            total += n
+            if n > 0 { out.append(GuestRange(GuestAddress(v.base), Int(n))) }
+        }
+        return out
+    }
+
+    /// iovec_from_user: at most UIO_MAXIOV (base, length) pairs, each length
+    /// below 2^63 (EINVAL); nothing else checked (process_vm_*'s remote side).
+    func iovecArray(_ addr: GuestAddress, count: Int) throws(Errno) -> [(base: UInt64, length: UInt64)] {
         guard count >= 0, count <= 1024 else { throw .EINVAL }
         if count == 0 { return [] }
         let raw = try mm.copyIn(addr, count * 16)
-        var out: [GuestRange] = []
-        var total: UInt64 = 0
+        var out: [(base: UInt64, length: UInt64)] = []
         for i in 0..<count {
             let base = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 16, as: UInt64.self) }
             let len = raw.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 16 + 8, as: UInt64.self) }
             guard Int64(bitPattern: len) >= 0 else { throw .EINVAL }
-            total += len
-            guard total <= UInt64(Int32.max) else { throw .EINVAL }
-            if len > 0 { out.append(GuestRange(GuestAddress(base), Int(len))) }
+            out.append((base, len))
         }
         return out
     }

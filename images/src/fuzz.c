@@ -41,6 +41,10 @@ struct shared {
     // The call each thread of a child is in (or made last): number and
     // arguments, reported if the child outlives SIGKILL.
     volatile uint64_t last[64][3][7];
+    // Memory a check found wrong (a fork's copy-on-write, rewritten code):
+    // a sentry bug even when nothing crashed. The first one is described.
+    volatile uint64_t cowbad, jitbad, cowchecked, jitchecked;
+    char bad[256];
 };
 static struct shared *sh;
 static int safe_mode;
@@ -232,9 +236,381 @@ static uint64_t some_bpf(void) {
     return (uint64_t)prog;
 }
 
+// ---- Surfaces merged after the first 10^6-call runs: guest ptrace, NUMA
+// policies, process_vm_* and /proc/PID/mem on another process, int $0x80,
+// the vsyscall page, copy-on-write after fork, code rewritten over patched
+// syscall sites. ----
+static int g_threaded;      // fuzzing threads run beside the main one: memory checks are off
+static int filtered;        // a guest seccomp filter may change what a call returns
+static volatile pid_t tracee;   // a grandchild to trace (and read and write)
+extern char __executable_start[], etext[];
+
+static void note_bad(volatile uint64_t *counter, const char *what, uint64_t at, uint64_t got, uint64_t want) {
+    if (__atomic_fetch_add(counter, 1, __ATOMIC_SEQ_CST) == 0)
+        snprintf(sh->bad, sizeof sh->bad, "%s at %#llx: %#llx, expected %#llx", what,
+                 (unsigned long long)at, (unsigned long long)got, (unsigned long long)want);
+}
+
+// The tracee: dies with its parent (init reaps it), makes calls a tracer stops at.
+// A grandchild whose code or registers may be changed under it (a tracer's
+// POKETEXT and SETREGS, a random return address) must not reach the counts
+// init reads: it drops the shared page first.
+static void drop_shared(void) { raw(11, (uint64_t)sh, sizeof *sh, 0, 0, 0, 0); }
+
+static void tracee_main(int traceme) {
+    drop_shared();
+    raw(157, 1, SIGKILL, 0, 0, 0, 0);             // PR_SET_PDEATHSIG
+    if (raw(110, 0, 0, 0, 0, 0, 0) == 1) raw(60, 0, 0, 0, 0, 0, 0);
+    if (traceme) { raw(101, 0, 0, 0, 0, 0, 0); raw(62, raw(39, 0, 0, 0, 0, 0, 0), SIGSTOP, 0, 0, 0, 0); }
+    for (uint64_t i = 0;; i++) {
+        raw(39, 0, 0, 0, 0, 0, 0);
+        if (i % 64 == 0) raw(24, 0, 0, 0, 0, 0, 0);
+        if (i % 512 == 0) raw(62, raw(39, 0, 0, 0, 0, 0, 0), SIGWINCH, 0, 0, 0, 0);   // ignored: a signal stop
+        if (i % 4096 == 0) { struct timespec ts = { 0, 1000000 }; raw(35, (uint64_t)&ts, 0, 0, 0, 0, 0); }
+    }
+}
+
+static pid_t some_tracee(void) {
+    pid_t t = tracee;
+    if (t > 0 && below(48)) return t;
+    if (t > 0) { raw(62, t, SIGKILL, 0, 0, 0, 0); raw(61, t, 0, 0x40000000, 0, 0, 0); }   // __WALL
+    int traceme = below(3) == 0;
+    pid_t p = (pid_t)raw(57, 0, 0, 0, 0, 0, 0);
+    if (p == 0) { tracee_main(traceme); }
+    tracee = p;
+    if (p > 0 && !traceme) {
+        if (below(2)) raw(101, 16, p, 0, 0, 0, 0);                                                  // PTRACE_ATTACH
+        else raw(101, 0x4206, p, 0, below(4) ? (0x100000 | below(0x80)) : pool_value(), 0, 0);     // PTRACE_SEIZE
+    }
+    return p;
+}
+
+static uint64_t text_address(void) {
+    uint64_t lo = (uint64_t)__executable_start, hi = (uint64_t)etext;
+    return lo + below(hi - lo);
+}
+
+static long new_surface(uint64_t *a, pid_t me) {
+    switch (below(8)) {
+    case 0: {   // ptrace on a child of ours, random requests with plausible arguments
+        static const uint64_t reqs[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 16, 17, 24, 31, 32, 0x4200, 0x4201, 0x4202,
+                                         0x4203, 0x4204, 0x4205, 0x4206, 0x4207, 0x4208, 0x4209, 0x420a, 0x420b, 0x420c, 0x420d,
+                                         0x420e, 0x420f, 0x4210, 0x4211 };
+        pid_t t = some_tracee();
+        if (t <= 0) return -1;
+        // Consume a stop now and then (WNOHANG|__WALL).
+        if (below(3) == 0) raw(61, t, scratch_at(2040), 1 | 0x40000000, 0, 0, 0);
+        uint64_t r = reqs[below(sizeof reqs / sizeof reqs[0])];
+        a[0] = below(24) ? r : pool_value(); a[1] = below(16) ? (uint64_t)t : pool_value();
+        a[2] = pool_arg(); a[3] = pool_arg();
+        switch (r) {
+        case 1: case 2: case 4: case 5:   // PEEK/POKE TEXT/DATA: its pages (ours before the fork), its code
+            a[2] = below(3) ? scratch_at(8 * below(360)) : below(2) ? text_address() : pool_pointer();
+            a[3] = r < 4 ? scratch_at(8 * below(300)) : pool_value();
+            if (r == 4 && below(2)) a[3] = (uint64_t)raw(101, 1, t, a[2], scratch_at(2032), 0, 0) == 0 ? *(uint64_t *)(page + 2032) : pool_value();
+            break;
+        case 3: case 6:                   // PEEKUSER/POKEUSER: words of struct user
+            a[2] = below(4) ? 8 * below(120) : pool_value(); a[3] = r == 3 ? scratch_at(2032) : pool_value();
+            break;
+        case 13: case 0x4205: {           // SETREGS/SETREGSET: its registers with a few words changed
+            uint64_t *regs = (uint64_t *)(page + 1024);
+            raw(101, 12, t, 0, (uint64_t)regs, 0, 0);
+            for (int k = below(3); k >= 0; k--) regs[below(27)] = below(2) ? pool_value() : pool_pointer();
+            if (r == 13) { a[3] = below(8) ? (uint64_t)regs : pool_pointer(); break; }
+            uint64_t *iov = (uint64_t *)(page + 992);
+            iov[0] = (uint64_t)regs; iov[1] = below(4) ? 216 : pool_value();
+            a[2] = below(4) ? 1 : below(2) ? 2 : 0x202; a[3] = below(8) ? (uint64_t)iov : pool_pointer();
+            break;
+        }
+        case 12: case 14: case 15:        // GETREGS, GET/SETFPREGS into (or from) the valid pages
+            a[3] = below(6) ? scratch_at(1024) : pool_pointer();
+            break;
+        case 0x4204: {                    // GETREGSET
+            uint64_t *iov = (uint64_t *)(page + 992);
+            iov[0] = scratch_at(1024); iov[1] = below(4) ? 8 * below(300) : pool_value();
+            a[2] = below(4) ? 1 : below(2) ? 2 : 0x202; a[3] = below(8) ? (uint64_t)iov : pool_pointer();
+            break;
+        }
+        case 7: case 9: case 17: case 24: case 31: case 32:   // resumes, with a signal now and then
+            a[2] = 0; a[3] = below(4) ? 0 : below(70);
+            break;
+        case 0x4200: case 0x4206:         // SETOPTIONS, SEIZE
+            a[2] = 0; a[3] = below(4) ? below(0x100) | (below(2) ? 0x100000 : 0) : pool_value();
+            break;
+        case 0x4209: {                    // PEEKSIGINFO
+            uint64_t *args = (uint64_t *)(page + 960);
+            args[0] = below(4) ? below(4) : pool_value(); args[1] = below(4) ? (below(2) | ((uint64_t)below(8) << 32)) : pool_value();
+            a[2] = (uint64_t)args; a[3] = below(4) ? scratch_at(1024) : pool_pointer();
+            break;
+        }
+        case 0x420a: case 0x420b:         // GET/SETSIGMASK
+            a[2] = below(4) ? 8 : pool_value(); a[3] = below(4) ? scratch_at(1024) : pool_pointer();
+            break;
+        case 0x420e:                      // GET_SYSCALL_INFO
+            a[2] = below(4) ? 88 : pool_value(); a[3] = scratch_at(1024);
+            break;
+        }
+        return 101;
+    }
+    case 1: {   // NUMA memory policies
+        static const uint64_t maxn[] = { 0, 1, 2, 3, 64, 65, 128, 1024, 1025 };
+        static const uint64_t mflags[] = { 0, 1 << 15, 1 << 14, 1 << 13, 3 << 14 };
+        uint64_t *mask = (uint64_t *)(page + 2400);
+        mask[0] = below(4) ? 1 : pool_value(); mask[1] = below(4) ? 0 : pool_value();
+        uint64_t *mask2 = mask + 2;
+        mask2[0] = below(4) ? 1 : pool_value(); mask2[1] = 0;
+        uint64_t maxnode = below(8) ? maxn[below(9)] : pool_value();
+        uint64_t mode = (below(8) ? below(7) : pool_value() & 0xffff) | mflags[below(5)];
+        uint64_t start = below(4) ? (uint64_t)page + pagesz * below(3) : below(3) ? text_address() & ~(uint64_t)(pagesz - 1) : pool_pointer();
+        uint64_t len = below(4) ? pagesz * below(4) : pool_value();
+        uint64_t pid = below(4) ? 0 : below(2) ? (uint64_t)me : tracee > 0 ? (uint64_t)tracee : pool_value();
+        switch (below(6)) {
+        case 0:   // mbind(start, len, mode, nmask, maxnode, flags)
+            a[0] = start; a[1] = len; a[2] = mode; a[3] = below(8) ? (uint64_t)mask : pool_pointer(); a[4] = maxnode;
+            a[5] = below(3) ? 0 : below(2) ? (uint64_t)(1 << below(3)) : pool_value();
+            return 237;
+        case 1:   // set_mempolicy(mode, nmask, maxnode)
+            a[0] = mode; a[1] = below(8) ? (uint64_t)mask : pool_pointer(); a[2] = maxnode;
+            return 238;
+        case 2:   // get_mempolicy(&mode, nmask, maxnode, addr, flags)
+            a[0] = below(4) ? scratch_at(2440) : pool_pointer(); a[1] = below(4) ? scratch_at(2448) : pool_pointer(); a[2] = maxnode;
+            a[3] = start; a[4] = below(4) ? below(8) : pool_value();
+            return 239;
+        case 3:   // migrate_pages(pid, maxnode, old, new)
+            a[0] = pid; a[1] = maxnode; a[2] = (uint64_t)mask; a[3] = below(8) ? (uint64_t)mask2 : pool_pointer();
+            return 256;
+        case 4: { // move_pages(pid, count, pages, nodes, status, flags)
+            uint64_t *pages = (uint64_t *)(page + 2464);
+            int32_t *nodes = (int32_t *)(page + 2600), *status = (int32_t *)(page + 2700);
+            int n = below(8) ? (int)below(9) : (int)below(24);
+            for (int i = 0; i < n && i < 16; i++) { pages[i] = below(3) ? (uint64_t)page + pagesz * below(4) + below(2) * below(4096) : pool_pointer(); nodes[i] = below(4) ? 0 : (int32_t)pool_value(); }
+            a[0] = pid; a[1] = below(8) ? (uint64_t)n : pool_value(); a[2] = below(8) ? (uint64_t)pages : pool_pointer();
+            a[3] = below(2) ? (uint64_t)nodes : below(2) ? 0 : pool_pointer(); a[4] = below(8) ? (uint64_t)status : pool_pointer();
+            a[5] = below(2) ? 0 : below(2) ? 2 : below(2) ? 4 : pool_value();
+            return 279;
+        }
+        default:  // set_mempolicy_home_node(start, len, node, flags)
+            a[0] = start; a[1] = len; a[2] = below(4) ? below(2) : pool_value(); a[3] = below(4) ? 0 : pool_value();
+            return 450;
+        }
+    }
+    case 2: {   // process_vm_readv/writev on our tracee or our parent: its copy of our pages, its code
+        pid_t t = below(4) ? some_tracee() : (pid_t)raw(110, 0, 0, 0, 0, 0, 0);
+        if (t == 1) t = me;
+        uint64_t *local = (uint64_t *)(page + 1024), *remote = (uint64_t *)(page + 1152);
+        int nl = below(8) ? 1 + below(4) : below(1100), nr = below(8) ? 1 + below(4) : below(1100);
+        for (int i = 0; i < 4; i++) {
+            local[2 * i] = below(6) ? scratch_at(below(2048)) : pool_pointer(); local[2 * i + 1] = below(6) ? below(512) : pool_value();
+            remote[2 * i] = below(3) ? scratch_at(below(2048)) : below(2) ? text_address() : pool_pointer();
+            remote[2 * i + 1] = below(6) ? below(512) : pool_value();
+        }
+        a[0] = t; a[1] = (uint64_t)local; a[2] = nl; a[3] = (uint64_t)remote; a[4] = nr; a[5] = below(8) ? 0 : pool_value();
+        return below(2) ? 310 : 311;
+    }
+    case 3: {   // /proc/PID/mem of ourselves or our tracee: reads, and writes of what is there
+        char *path = page + 2800;
+        pid_t t = below(2) ? me : some_tracee();
+        if (below(4) == 0) strcpy(path, "/proc/self/mem"); else snprintf(path, 64, "/proc/%d/mem", t > 0 ? t : me);
+        long fd = raw(2, (uint64_t)path, below(3) ? 2 : 0, 0, 0, 0, 0);
+        if (fd < 0) return -1;
+        char *buf = page + 1024;
+        uint64_t at;
+        switch (below(8)) {
+        case 0: case 1: at = (uint64_t)page + below(3 * pagesz); break;
+        case 2: at = (uint64_t)ropage + below(64); break;                       // read-only: a forced write
+        case 3: case 4: at = text_address(); break;                             // our code (maybe a patched site)
+        case 5: at = 0xffffffffff600000ULL + below(4096); break;                // vsyscall page
+        case 6: at = pool_value(); break;                                       // unsigned offsets past 2^63 too
+        default: at = pool_pointer(); break;
+        }
+        uint64_t n = below(4) ? below(64) : below(2) ? pagesz * below(3) + below(16) : pool_value();
+        uint64_t m = n > 1024 ? 1024 : n;
+        switch (below(4)) {
+        case 0: raw(17, fd, (uint64_t)buf, n, at, 0, 0); break;                // pread
+        case 1: {  // write back what is there (never changes our code), or pool values into our data
+            long got = raw(17, fd, (uint64_t)buf, m, at, 0, 0);
+            if (at >= (uint64_t)__executable_start && at < (uint64_t)etext) { if (got > 0) raw(18, fd, (uint64_t)buf, got, at, 0, 0); }
+            else if (at < (uint64_t)page || at >= (uint64_t)page + 3 * pagesz || below(2)) raw(18, fd, (uint64_t)buf, got > 0 ? (uint64_t)got : n, at, 0, 0);
+            else raw(18, fd, scratch_at(below(2048)), below(64), at, 0, 0);
+            break;
+        }
+        case 2: {  // lseek and read, or readv/writev over iovecs
+            raw(8, fd, at, below(8) ? 0 : below(5), 0, 0, 0);
+            if (below(2)) raw(0, fd, (uint64_t)buf, n, 0, 0, 0);
+            else if (at < (uint64_t)__executable_start || at >= (uint64_t)etext) raw(below(2) ? 19 : 20, fd, some_iovec(3), below(4), 0, 0, 0);
+            break;
+        }
+        default:   // preadv2/pwritev2 with flags
+            if (at >= (uint64_t)__executable_start && at < (uint64_t)etext) raw(327, fd, some_iovec(3), below(4), at, 0, below(4) ? 0 : pool_value());
+            else raw(below(2) ? 327 : 328, fd, some_iovec(3), below(4), at, 0, below(4) ? 0 : pool_value());
+            break;
+        }
+        raw(3, fd, 0, 0, 0, 0, 0);
+        return -1;
+    }
+    case 4: {   // int $0x80 (SIGSEGV on the kernel the sentry presents), in a grandchild
+        pid_t p = (pid_t)raw(57, 0, 0, 0, 0, 0, 0);
+        if (p == 0) {
+            drop_shared();
+            raw(157, 1, SIGKILL, 0, 0, 0, 0);
+            uint64_t nr = below(4) ? below(460) : pool_value();
+            uint64_t b = pool_arg(), c = pool_arg(), d = pool_arg(), si = pool_arg(), di = pool_arg();
+            __asm__ volatile("int $0x80" : "+a"(nr), "+b"(b), "+c"(c), "+d"(d), "+S"(si), "+D"(di) : : "memory");
+            raw(60, 0, 0, 0, 0, 0, 0);
+        }
+        if (p > 0) raw(61, p, 0, 0x40000000, 0, 0, 0);
+        return -1;
+    }
+    case 5: {   // the vsyscall page: calls at its entries, and odd ones in a grandchild
+        uint64_t entry = 0xffffffffff600000ULL + 0x400 * below(3);
+        uint64_t di = below(3) ? scratch_at(8 * below(64)) : 0, si = below(3) ? scratch_at(512 + 8 * below(64)) : 0, dx = pool_value();
+        if (below(3)) {
+            uint64_t ret = entry;
+            __asm__ volatile("sub $128, %%rsp\n\tcall *%%rax\n\tadd $128, %%rsp"
+                             : "+a"(ret), "+D"(di), "+S"(si), "+d"(dx) : : "rcx", "r8", "r9", "r10", "r11", "memory");
+            return -1;
+        }
+        pid_t p = (pid_t)raw(57, 0, 0, 0, 0, 0, 0);
+        if (p == 0) {
+            drop_shared();
+            raw(157, 1, SIGKILL, 0, 0, 0, 0);
+            // Misaligned entries, pointers that fault, a return address read from a random stack.
+            if (below(2)) entry = 0xffffffffff600000ULL + below(4096);
+            di = below(2) ? pool_pointer() : di; si = below(2) ? pool_pointer() : si;
+            uint64_t sp = below(2) ? pool_pointer() : 0;
+            if (sp) __asm__ volatile("mov %4, %%rsp\n\tjmp *%%rax" : "+a"(entry), "+D"(di), "+S"(si), "+d"(dx) : "r"(sp) : "memory");
+            __asm__ volatile("sub $128, %%rsp\n\tcall *%%rax\n\tadd $128, %%rsp"
+                             : "+a"(entry), "+D"(di), "+S"(si), "+d"(dx) : : "rcx", "r8", "r9", "r10", "r11", "memory");
+            raw(60, 0, 0, 0, 0, 0, 0);
+        }
+        if (p > 0) raw(61, p, 0, 0x40000000, 0, 0, 0);
+        return -1;
+    }
+    case 6: {   // fork, then both sides write: neither sees the other's writes (copy-on-write, 64 KiB granules)
+        uint64_t len = below(2) ? pagesz * (1 + below(40)) : 65536 * (1 + below(3)) + pagesz * below(17);
+        uint64_t *m = (uint64_t *)raw(9, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0);
+        if ((uint64_t)m > (uint64_t)-4096) return -1;
+        uint64_t words = len / 8, tag = rnd() | 1;
+#define COWVAL(i) (((uint64_t)(i) * 0x9E3779B97F4A7C15ULL) ^ tag)
+        for (uint64_t i = 0; i < words; i++) m[i] = COWVAL(i);
+        // Pages the parent never touched read as zero on both sides.
+        uint64_t hole = below(2) ? below(len / pagesz) : (uint64_t)-1;
+        if (hole != (uint64_t)-1) raw(28, (uint64_t)m + hole * pagesz, pagesz, 4, 0, 0, 0);   // MADV_DONTNEED
+        int check = !g_threaded && !filtered;
+        pid_t p = (pid_t)raw(57, 0, 0, 0, 0, 0, 0);
+        if (p == 0) raw(157, 1, SIGKILL, 0, 0, 0, 0);
+        // Opened after the fork: an fd of /proc/self/mem stays with the mm it was opened on.
+        int fd = below(4) == 0 ? (int)raw(2, (uint64_t)"/proc/self/mem", 2, 0, 0, 0, 0) : -1;
+        // Each side writes ~value at offsets of its own, so a write that leaks to the other side shows.
+        uint64_t side = p == 0 ? 0x1111111111111111ULL : 0x2222222222222222ULL;
+        if (p == 0) rs ^= 0xC0FFEE;
+        uint64_t wrote[32]; int nw = (int)below(32);
+        for (int k = 0; k < nw; k++) {
+            wrote[k] = below(words);
+            uint64_t v = COWVAL(wrote[k]) ^ side;
+            if (fd >= 0 && below(2)) raw(18, fd, (uint64_t)&v, 8, (uint64_t)&m[wrote[k]], 0, 0);   // through /proc/self/mem
+            else m[wrote[k]] = v;
+        }
+        if (p > 0) raw(61, p, 0, 0x40000000, 0, 0, 0);
+        if (check && p >= 0) {
+            __atomic_fetch_add(&sh->cowchecked, 1, __ATOMIC_RELAXED);
+            for (uint64_t i = 0; i < words; i++) {
+                uint64_t want = (i / (pagesz / 8) == hole) ? 0 : COWVAL(i);
+                for (int k = 0; k < nw; k++) if (wrote[k] == i) want = COWVAL(i) ^ side;
+                if (m[i] != want) {
+                    note_bad(&sh->cowbad, p == 0 ? "fork: child reads" : "fork: parent reads", i * 8, m[i], want);
+                    break;
+                }
+            }
+        }
+#undef COWVAL
+        if (p == 0) raw(60, 0, 0, 0, 0, 0, 0);
+        if (fd >= 0) raw(3, fd, 0, 0, 0, 0, 0);
+        raw(11, (uint64_t)m, len, 0, 0, 0, 0);
+        return -1;
+    }
+    default: {  // a JIT: syscall thunks written, run (patched on systrap after two traps), rewritten, run again
+        static uint8_t *jit;
+        static const uint32_t nrs[] = { 39, 110, 102, 104 };   // getpid, getppid, getuid, getgid
+        if (!jit) {
+            jit = (uint8_t *)raw(9, 0, 2 * pagesz, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0);
+            if ((uint64_t)jit > (uint64_t)-4096) { jit = 0; return -1; }
+        }
+        // Thunk at an offset (sometimes across the page boundary): mov $nr,%eax (or %rax); syscall; ret.
+        uint64_t off = below(4) ? 16 * below(16) : pagesz - 1 - below(8);
+        uint32_t n = nrs[below(4)];
+        uint8_t code[16]; int len = 0;
+        if (below(2)) { code[len++] = 0xb8; }
+        else { code[len++] = 0x48; code[len++] = 0xc7; code[len++] = 0xc0; }
+        memcpy(code + len, &n, 4); len += 4;
+        code[len++] = 0x0f; code[len++] = 0x05; code[len++] = 0xc3;
+        int how = (int)below(5);
+        (void)0;
+        long mp;
+        switch (how) {
+        case 0:    // mprotect writable, write, executable again
+            raw(10, (uint64_t)jit, 2 * pagesz, PROT_READ | PROT_WRITE, 0, 0, 0);
+            memcpy(jit + off, code, len);
+            mp = raw(10, (uint64_t)jit, 2 * pagesz, PROT_READ | PROT_EXEC, 0, 0, 0);
+            break;
+        case 1: {  // a forced write through /proc/self/mem over executable, unwritable code
+            // Half the time a thunk is there already, run (patched), and only
+            // its number is rewritten, as a debugger or JIT changing an
+            // immediate would: the mov's other bytes must stay the guest's.
+            int imm = below(2);
+            if (imm) {
+                uint8_t old[16]; memcpy(old, code, len);
+                uint32_t other = nrs[below(4)]; memcpy(old + len - 7, &other, 4);
+                raw(10, (uint64_t)jit, 2 * pagesz, PROT_READ | PROT_WRITE, 0, 0, 0);
+                memcpy(jit + off, old, len);
+                raw(10, (uint64_t)jit, 2 * pagesz, PROT_READ | PROT_EXEC, 0, 0, 0);
+                for (int k = 0; k < 3; k++) ((long (*)(void))(jit + off))();
+            }
+            raw(10, (uint64_t)jit, 2 * pagesz, PROT_READ | PROT_EXEC, 0, 0, 0);
+            long fd = raw(2, (uint64_t)"/proc/self/mem", 2, 0, 0, 0, 0);
+            if (imm) mp = fd < 0 ? fd : raw(18, fd, (uint64_t)code + len - 7, 4, (uint64_t)jit + off + len - 7, 0, 0) == 4 ? 0 : -1;
+            else mp = fd < 0 ? fd : raw(18, fd, (uint64_t)code, len, (uint64_t)jit + off, 0, 0) == len ? 0 : -1;
+            if (fd >= 0) raw(3, fd, 0, 0, 0, 0, 0);
+            break;
+        }
+        case 2:    // a fresh mapping over the old code, written, then made executable
+            mp = raw(9, (uint64_t)jit, 2 * pagesz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, (uint64_t)-1, 0);
+            if ((uint64_t)mp == (uint64_t)jit) { memcpy(jit + off, code, len); mp = raw(10, (uint64_t)jit, 2 * pagesz, PROT_READ | PROT_EXEC, 0, 0, 0); }
+            break;
+        case 3:    // our own text made writable and executable, then back (nothing written)
+            mp = raw(10, text_address() & ~(uint64_t)(pagesz - 1), pagesz * (1 + below(3)), PROT_READ | PROT_WRITE | PROT_EXEC, 0, 0, 0);
+            raw(10, text_address() & ~(uint64_t)(pagesz - 1), pagesz * (1 + below(3)), PROT_READ | PROT_EXEC, 0, 0, 0);
+            return -1;
+        default:   // mremap the code elsewhere and back (its patches must follow or go)
+            raw(10, (uint64_t)jit, 2 * pagesz, PROT_READ | PROT_WRITE, 0, 0, 0);
+            memcpy(jit + off, code, len);
+            mp = raw(10, (uint64_t)jit, 2 * pagesz, PROT_READ | PROT_EXEC, 0, 0, 0);
+            if (mp == 0) {
+                for (int k = 0; k < 3; k++) ((long (*)(void))(jit + off))();   // patched here, then moved
+                uint64_t dst = raw(9, 0, 2 * pagesz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, (uint64_t)-1, 0);
+                uint64_t moved = dst > (uint64_t)-4096 ? dst : raw(25, (uint64_t)jit, 2 * pagesz, 2 * pagesz, 3, dst, 0);   // MAYMOVE|FIXED
+                if (moved <= (uint64_t)-4096) jit = (uint8_t *)moved;
+                else if (dst <= (uint64_t)-4096) raw(11, dst, 2 * pagesz, 0, 0, 0, 0);
+            }
+            break;
+        }
+        if (mp != 0) return -1;
+        long want = raw(n, 0, 0, 0, 0, 0, 0);
+        if (!g_threaded && !filtered) __atomic_fetch_add(&sh->jitchecked, 1, __ATOMIC_RELAXED);
+        for (int k = 0; k < 4; k++) {
+            long got = ((long (*)(void))(jit + off))();
+            if (got != want && !g_threaded && !filtered) { note_bad(&sh->jitbad, n == 39 ? "jit getpid" : "jit call", (uint64_t)jit + off, (uint64_t)got, (uint64_t)want); break; }
+        }
+        return -1;
+    }
+    }
+}
+
 static long structured(uint64_t *a) {
     uint64_t alen = 0;
     pid_t me = (pid_t)raw(39, 0, 0, 0, 0, 0, 0);
+    // A third of them go to the surfaces merged since the first runs.
+    if (below(3) == 0) return new_surface(a, me);
     switch (below(16)) {
     case 0: {   // futex_waitv: an array of waiters on words in the valid pages
         uint64_t *w = (uint64_t *)(page + 512);
@@ -379,7 +755,7 @@ static void one_call(int me) {
     else nr = below(460);
     for (int i = 0; i < 6; i++) a[i] = pool_arg();
     // One call in six targets a newer surface with well-formed structs.
-    if (!safe_mode && below(6) == 0) nr = structured(a);
+    if (!safe_mode && below(6) == 0) { nr = structured(a); if (nr < 0) { sh->calls[me]++; return; } }
     if (nr >= 0 && nr < MAXNR) sh->seen[nr] = 1;
     sh->calls[me]++;
     volatile uint64_t *rec = sh->last[me][tslot];
@@ -390,12 +766,15 @@ static void one_call(int me) {
     case 62: case 200: case 129:  // kill, tkill, rt_sigqueueinfo: never init (nor everyone)
     case 297: case 234:           // rt_tgsigqueueinfo, tgkill
     case 310: case 311: case 302: // process_vm_readv/writev, prlimit64
-    case 101: case 312:           // ptrace, kcmp
+    case 312: case 256: case 279: // kcmp, migrate_pages, move_pages
     case 424: case 434:           // pidfd_send_signal, pidfd_open
     case 144: case 145: case 203: case 204: // sched_{set,get}scheduler, sched_{set,get}affinity
         // (kill(0, ...) stays: the child is in a session of its own.)
         if ((int32_t)a[0] == 1 || (int32_t)a[0] == -1 || ((int32_t)a[0] == 0 && nr != 62)) a[0] = raw(39, 0, 0, 0, 0, 0, 0);
         if ((nr == 234 || nr == 297) && (int32_t)a[1] <= 1) a[1] = a[0];
+        break;
+    case 101:  // ptrace: its pid is the second argument; attaching to init would stop the run
+        if ((int32_t)a[1] == 1 || (int32_t)a[1] <= 0) a[1] = raw(39, 0, 0, 0, 0, 0, 0);
         break;
     case 56: case 435: case 57: case 58:  // clone, clone3, fork, vfork
         // A child whose parent dies first is reparented to init, and its exit
@@ -430,7 +809,9 @@ static void one_call(int me) {
     case 61: case 247: // wait4, waitid: the child has no children to wait for but forks
         break;
     }
-    raw(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    long r = raw(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    // (SUD, rseq and a tracer can only end the child, not change an answer.)
+    if (r >= 0 && (nr == 317 || (nr == 157 && a[0] == 22))) filtered = 1;
 }
 
 // Init survives signals from its children with a handler for each: Linux's
@@ -463,7 +844,7 @@ static void child(uint64_t seed, int me, long nth, int calls, int threads) {
     syscall(SYS_epoll_create1, 0);
     refill();
     if (threads && !safe_mode && below(4) == 0) {
-        g_calls = calls; g_me = me;
+        g_calls = calls; g_me = me; g_threaded = 1;
         pthread_t t[2];
         for (int i = 0; i < 2; i++) pthread_create(&t[i], 0, thread_main, (void *)(uintptr_t)((rnd() & ~3ULL) | (uint64_t)(i + 1)));
     }
@@ -472,6 +853,14 @@ static void child(uint64_t seed, int me, long nth, int calls, int threads) {
         one_call(me);
     }
     raw(231, 0, 0, 0, 0, 0, 0);
+}
+
+// A child's count, bounded by what it can make (its calls, and half as many
+// on each of two threads): a child may still overwrite it (a random
+// process_vm_writev or /proc/self/mem write), which must not end the run.
+static uint64_t calls_of(int i) {
+    uint64_t c = sh->calls[i];
+    return c > 2 * CALLS_PER_CHILD ? 2 * CALLS_PER_CHILD : c;
 }
 
 static long now_ms(void) {
@@ -501,7 +890,11 @@ int main(int argc, char **argv) {
     printf("fuzz: seed=%llu calls=%llu children=%d threads=%d%s\n", (unsigned long long)seed,
            (unsigned long long)ncalls, nchildren, threads, safe_mode ? " safe" : "");
 
-    sh = mmap(0, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    // The shared counts sit between two 1 MiB PROT_NONE gaps: a child's own
+    // random mprotect of its guard page plus a long read into its valid
+    // pages (Linux would do the same) must not reach them.
+    char *reserve = mmap(0, (2 << 20) + sizeof *sh, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    sh = reserve == MAP_FAILED ? MAP_FAILED : mmap(reserve + (1 << 20), sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     page = mmap(0, NPAGES * pagesz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     mprotect(page + (NPAGES - 1) * pagesz, pagesz, PROT_NONE);
     ropage = mmap(0, pagesz, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -525,7 +918,7 @@ int main(int argc, char **argv) {
     int running = 0;
     for (;;) {
         done = reaped;
-        for (int i = 0; i < nchildren; i++) if (pids[i]) done += sh->calls[i];
+        for (int i = 0; i < nchildren; i++) if (pids[i]) done += calls_of(i);
         for (int i = 0; i < nchildren; i++) {
             if (pids[i]) continue;
             uint64_t planned = done + (uint64_t)running * CALLS_PER_CHILD;
@@ -550,7 +943,7 @@ int main(int argc, char **argv) {
             for (int i = 0; i < nchildren; i++) {
                 if (pids[i] != w) continue;
                 pids[i] = 0; running--;
-                reaped += sh->calls[i];
+                reaped += calls_of(i);
                 if (WIFSIGNALED(status)) signaled++; else exited++;
             }
             continue;
@@ -584,7 +977,9 @@ int main(int argc, char **argv) {
     printf("fuzz: seen");
     for (int i = 0; i < MAXNR; i++) if (sh->seen[i]) { distinct++; printf(" %d", i); }
     printf("\n");
-    printf("fuzz: done seed=%llu calls=%llu distinct=%u children=%ld exited=%ld signaled=%ld timeouts=%ld init-signals=%ld stuck=%ld\n",
-           (unsigned long long)seed, (unsigned long long)done, distinct, children, exited, signaled, timeouts, init_signals, stuck);
+    if (sh->cowbad || sh->jitbad) printf("fuzz: MEMORY WRONG cowbad=%llu jitbad=%llu first: %s\n", (unsigned long long)sh->cowbad, (unsigned long long)sh->jitbad, sh->bad);
+    printf("fuzz: done seed=%llu calls=%llu distinct=%u children=%ld exited=%ld signaled=%ld timeouts=%ld init-signals=%ld stuck=%ld cowbad=%llu/%llu jitbad=%llu/%llu\n",
+           (unsigned long long)seed, (unsigned long long)done, distinct, children, exited, signaled, timeouts, init_signals, stuck,
+           (unsigned long long)sh->cowbad, (unsigned long long)sh->cowchecked, (unsigned long long)sh->jitbad, (unsigned long long)sh->jitchecked);
     return 0;
 }

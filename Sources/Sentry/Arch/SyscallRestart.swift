@@ -18,9 +18,11 @@ public enum SyscallRestart {
     /// the signal was ignored or stopped the task) to `r`.
     public static func apply(_ r: inout sw_regs, handler: SignalAction?) -> Outcome {
         guard SyscallABI.inSyscall(r) else { return .none }
-        let negated = 0 &- Int64(bitPattern: r.rax)
-        guard isRestartCode(-negated) else { return .none }
-        let code = Errno(Int32(negated))
+        // rax is whatever a tracer left there (any 64-bit value): compared
+        // as it is, negated only once known to be a small restart code.
+        let result = Int64(bitPattern: r.rax)
+        guard isRestartCode(result) else { return .none }
+        let code = Errno(Int32(-result))
         let restart: Bool
         switch code {
         case .ERESTARTSYS: restart = handler.map { $0.flags & SignalAction.SA_RESTART != 0 } ?? true
