@@ -145,10 +145,15 @@ __asm__(
     "  je 17f\n"                      // BATCH
     "  cmp $6, %edx\n"
     "  je .Lfpsave\n"                 // FPSAVE
+    // Not while the task sleeps in the sentry (a read with nothing to
+    // read): no answer is coming soon, and on few CPUs the spin would keep
+    // the task that is to wake it off the CPU.
+    "  cmpl $2, 168(%rbx)\n"          // SENTRY_WAITING == SW_SENTRY_BLOCKED
+    "  je 19f\n"
     "  pause\n"
     "  dec %ecx\n"
     "  jnz 16b\n"
-    "  mov $1, %eax\n"                // say we sleep, then FUTEX_WAIT while
+    "19: mov $1, %eax\n"              // say we sleep, then FUTEX_WAIT while
     "  xchg %eax, 172(%rbx)\n"        // the state is unchanged
     "  mov %rbx, %rdi\n"
     "  xor %esi, %esi\n"

@@ -93,7 +93,8 @@ size_t sw_systrap_patched_offset(void);
 #define SW_AREA_STACK_T 128    // stack_t for a sibling's sigaltstack
 #define SW_AREA_CODE_START 152 // u64 stub code address (SUD allowed region)
 #define SW_AREA_CODE_LEN 160   // u64
-#define SW_AREA_SENTRY_WAITING 168 // u32: the sentry sleeps on the state futex
+#define SW_AREA_SENTRY_WAITING 168 // u32: the sentry sleeps: on the state futex (1), or blocked in a guest call (2)
+#define SW_SENTRY_BLOCKED 2    // SENTRY_WAITING's value while the task sleeps in the sentry
 #define SW_AREA_STUB_WAITING 172   // u32: the stub sleeps on it
 #define SW_AREA_SUD_RESULT 176  // i32: what the stub's prctl(PR_SET_SYSCALL_USER_DISPATCH) returned
 #define SW_AREA_BATCH_COUNT 184 // u32: entries in a batch request

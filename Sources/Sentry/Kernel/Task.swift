@@ -201,6 +201,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                 if timeout == 0 { return .timedOut }
             }
             voluntarySwitches.add(1, ordering: .relaxed)
+            let space = self.space
+            context.sentryBlocked(true, in: space)
+            defer { context.sentryBlocked(false, in: space) }
             try waker.sleep(timeout: timeout, hostFDs: &fds)
             for i in fds.indices { fds[i].revents = 0 }
         }

@@ -72,10 +72,16 @@ public protocol PlatformContext: AnyObject, Sendable {
     /// through a patched site (systrap, --systrap-patch on): the absolute
     /// address a site's trampoline jumps to. nil otherwise.
     var patchableSyscallEntry: UInt64? { get }
+    /// The task's thread is about to sleep in the sentry (`blocked`), or
+    /// woke: a platform whose guest side spins for the sentry's answer
+    /// (systrap's stub) stops spinning, since none is coming soon. On the
+    /// task's thread, between runs of `space`.
+    func sentryBlocked(_ blocked: Bool, in space: AddressSpace?)
 }
 
 extension PlatformContext {
     public var patchableSyscallEntry: UInt64? { nil }
+    public func sentryBlocked(_ blocked: Bool, in space: AddressSpace?) {}
 }
 
 /// Why guest code stopped running.

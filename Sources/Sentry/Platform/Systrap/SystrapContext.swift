@@ -179,6 +179,16 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         a.store(SW_AREA_FP_SAVED, UInt32(0))
     }
 
+    /// Tells the stub, which spins a few µs for the answer to the trap it
+    /// reported, that the answer waits for another task (SENTRY_WAITING =
+    /// BLOCKED): it sleeps on its futex at once, and the sentry's RUN wakes
+    /// it. Only for the stub this task runs in and has a trap frame of (an
+    /// exec's old stub may be back in the pool, another task's).
+    func sentryBlocked(_ blocked: Bool, in anySpace: AddressSpace?) {
+        guard trapped, let space, anySpace === space, let a = runner?.area else { return }
+        sw_atomic_store32(a.base + Int(SW_AREA_SENTRY_WAITING), blocked ? UInt32(SW_SENTRY_BLOCKED) : 0)
+    }
+
     func kick() {
         let p = kickPID.load(ordering: .relaxed)
         if p > 0 { kill(p, KickSignal.signal) }
