@@ -24,7 +24,7 @@ let package = Package(
         .target(
             name: "CSwitch",
             cSettings: [.define("_GNU_SOURCE")],
-            linkerSettings: [.linkedLibrary("seccomp"), .linkedLibrary("z")]
+            linkerSettings: [.linkedLibrary("z")]
         ),
         .target(name: "Sentry", dependencies: ["CSwitch"], swiftSettings: speed),
         .target(name: "Syscalls", dependencies: ["Sentry"], swiftSettings: speed),

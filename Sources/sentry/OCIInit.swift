@@ -112,7 +112,8 @@ enum OCIInit {
         // `sentry run`, with the socket calls the exec socket needs. The
         // annotation's log or off wins, else the engine's SENTRY_SELF_CONFINE.
         let mode = config.selfConfine != .on ? config.selfConfine : RunOptions.selfConfineMode(off: false)
-        do { try sandbox.confine(mode, serviceSocket: true) { linuxAMD64.number(of: $0) } } catch {
+        let names = linuxAMD64.numbersByName()
+        do { try sandbox.confine(mode, serviceSocket: true) { names[$0] } } catch {
             refuse("confining the sentry (seccomp): \(error.message); annotation \(OCIConfig.selfConfineAnnotation)=off runs without")
         }
         #if DEBUG

@@ -368,7 +368,8 @@ struct RunOptions: Equatable {
     /// Confines the sentry (run and restore alike) once its sandbox is
     /// built; a filter the kernel refuses ends it before any guest runs.
     static func confine(_ sandbox: Sandbox, mode: SelfConfinement.Mode, controlSocket: Bool) {
-        do { try sandbox.confine(mode, controlSocket: controlSocket) { linuxAMD64.number(of: $0) } } catch {
+        let names = linuxAMD64.numbersByName()
+        do { try sandbox.confine(mode, controlSocket: controlSocket) { names[$0] } } catch {
             fail("confining the sentry (seccomp): \(error.message); --no-self-confine runs without", .internalError)
         }
     }

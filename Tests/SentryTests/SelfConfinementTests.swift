@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Sentry
+import Syscalls
 import CSwitch
 
 /// The sentry confines itself with a seccomp filter once the sandbox runs
@@ -87,10 +88,10 @@ import CSwitch
 
     /// The default action and what the filter allows per platform.
     @Test func rulesFollowThePlatform() {
-        func has(_ rules: [sw_confine_rule], _ nr: Int32, arg0: UInt64? = nil) -> Bool {
-            rules.contains { (r: sw_confine_rule) -> Bool in
-                guard r.nr == nr, r.errno_value == 0 else { return false }
-                guard let v = arg0 else { return r.arg < 0 }
+        func has(_ rules: [HostFilter.Rule], _ nr: Int32, arg0: UInt64? = nil) -> Bool {
+            rules.contains { (r: HostFilter.Rule) -> Bool in
+                guard r.nr == nr, r.action == Seccomp.SECCOMP_RET_ALLOW else { return false }
+                guard let v = arg0 else { return r.arg == nil }
                 return r.arg == 0 && r.value == v
             }
         }
@@ -105,6 +106,48 @@ import CSwitch
         #expect(!has(p, 41) && has(s, 41), "host sockets only with --network host")
         #expect(has(p, 322, arg0: 7) && !has(p, 322) && !has(p, 59), "exec only of the stub image")
         #expect(!has(p, 56) && has(p, 56, arg0: 0x4111), "clone only with the flags the sentry uses")
-        #expect(p.contains { $0.nr == 435 && $0.errno_value == ENOSYS })
+        #expect(p.contains { $0.nr == 435 && $0.action == Seccomp.SECCOMP_RET_ERRNO | UInt32(ENOSYS) })
+    }
+
+    /// The compiled filters (the sentry's own, a stub's) decide every call
+    /// as their rules say: run through the kernel's verifier and interpreter
+    /// (ClassicBPF) for every number, the argument values the rules name,
+    /// values that differ from them only in the high or low word, x32
+    /// numbers and the i386 ABI.
+    @Test func compiledFiltersFollowTheirRules() throws {
+        let table = Dictionary(linuxAMD64.all.map { ($0.1.name, $0.0) }, uniquingKeysWith: { a, _ in a })
+        var filters: [HostFilter] = [StubRegion.stubFilter()]
+        for (platform, trap, mode) in [(PlatformKind.ptrace, false, SelfConfinement.Mode.on), (.systrap, true, .on), (.systrap, false, .log)] {
+            let action = mode == .log ? Seccomp.SECCOMP_RET_LOG : trap ? Seccomp.SECCOMP_RET_TRAP : Seccomp.SECCOMP_RET_KILL_PROCESS
+            let rules = SelfConfinement.rules(platform: platform, hostSockets: true, control: true, stubImageFD: 5) { table[$0] }
+            filters.append(HostFilter(defaultAction: action, badArch: action, rules: rules))
+        }
+        for f in filters {
+            let program = try ClassicBPF(verifying: f.compile())
+            func expected(_ nr: Int32, _ a0: UInt64) -> UInt32 {
+                let mine = f.rules.filter { $0.nr == nr }
+                if let any = mine.first(where: { $0.arg == nil }) { return any.action }
+                for r in mine {
+                    let m = r.mask == 0 ? UInt64.max : r.mask
+                    if a0 & m == r.value & m { return r.action }
+                }
+                return f.defaultAction
+            }
+            for nr in Int32(0)..<Int32(SyscallTable.maxNumber) {
+                var values: [UInt64] = [0, 0xdead_beef, 1 << 40]
+                for r in f.rules where r.nr == nr && r.arg != nil { values += [r.value, r.value ^ (1 << 33), r.value ^ 1] }
+                for v in values {
+                    let got = program.run(SeccompData(nr: nr, instructionPointer: 0x1000, args: SyscallArguments(v)))
+                    #expect(got == expected(nr, v), "nr \(nr) arg0 \(v): \(got)")
+                }
+            }
+            for nr: Int32 in [0x4000_0000, 0x4000_0001 + 56, -1] {
+                let got = program.run(SeccompData(nr: nr, instructionPointer: 0, args: SyscallArguments()))
+                #expect(got == f.badArch, "x32 or negative nr \(nr)")
+            }
+            var i386 = SeccompData(nr: 1, instructionPointer: 0, args: SyscallArguments())
+            i386.arch = SeccompData.AUDIT_ARCH_I386
+            #expect(program.run(i386) == f.badArch)
+        }
     }
 }

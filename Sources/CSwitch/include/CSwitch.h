@@ -145,29 +145,20 @@ int sw_pidfd_reap(int pidfd);
 
 // ---- seccomp (seccomp.c) ----------------------------------------------------
 
-// Builds the stub's filter with libseccomp: allow only the listed syscall
-// numbers, kill the process on anything else (including the ia32 ABI).
-// Writes a struct sock_fprog followed by its instructions into out, with the
-// program pointer set as it will be seen at out_guest_addr. Returns bytes
-// written or -errno.
-// clone_flags: when nonzero, clone is also allowed with exactly these flags.
-// The rules hold only for syscalls made from the page at code_page (the
-// stub's code); any other is killed, or with trap_outside gets
-// SECCOMP_RET_TRAP (systrap's seccomp variant).
-// One rule of the sentry's own filter: syscall `nr`, with any arguments
-// (arg < 0) or with argument `arg` equal to `value` (under `mask` if not 0);
-// allowed, or failing with `errno_value` if that is not 0.
-struct sw_confine_rule { int nr; int arg; uint64_t mask; uint64_t value; int errno_value; };
-// Loads the sentry's filter on all its threads: the rules, and
-// `default_action` for everything else. 0 or a negative errno.
-long sw_self_confine(const struct sw_confine_rule *rules, int count, uint32_t default_action);
-uint32_t sw_seccomp_action_kill_process(void);
-uint32_t sw_seccomp_action_trap(void);
-uint32_t sw_seccomp_action_log(void);
+// Loads a seccomp filter (`count` struct sock_filter at `program`) on the
+// calling thread, or on every thread of the process with `all_threads`,
+// after setting no_new_privs. 0 or -errno.
+long sw_install_filter(const void *program, unsigned short count, int all_threads);
 
-long sw_build_stub_filter(const int *allowed, int count, uint64_t clone_flags,
-                          uint64_t code_page, int trap_outside, void *out, size_t cap,
-                          uint64_t out_guest_addr);
+// Lays out the stub's filter: a struct sock_fprog followed by a prefix by
+// hand and then `program` (`count` instructions, the rules for the stub's
+// own calls), with the program pointer set as it will be seen at
+// out_guest_addr. The rules hold only for syscalls made from the page at
+// code_page (the stub's code); any other is killed, or with trap_outside
+// gets SECCOMP_RET_TRAP (systrap's seccomp variant). Returns bytes written
+// or -errno.
+long sw_build_stub_filter(const void *program, int count, uint64_t code_page, int trap_outside,
+                          void *out, size_t cap, uint64_t out_guest_addr);
 
 // ---- host system calls glibc does not wrap, or wraps variadically (host.c) ---
 

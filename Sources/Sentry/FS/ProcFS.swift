@@ -303,11 +303,16 @@ enum ProcFS {
         let fd = sw_open_rdonly(path)
         guard fd >= 0 else { return "" }
         defer { close(fd) }
-        var out: [UInt8] = [], buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            out += buf[0..<n]
+        // A page at a time into an uninitialised buffer: most files read here
+        // are a line or two (cgroup limits at every start), and zeroing a
+        // 64 KiB buffer per call cost more than reading them.
+        var out: [UInt8] = []
+        withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 16) { buf in
+            while true {
+                let n = Glibc.read(fd, buf.baseAddress, buf.count)
+                if n <= 0 { break }
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[0..<n]))
+            }
         }
         return String(decoding: out, as: UTF8.self)
     }

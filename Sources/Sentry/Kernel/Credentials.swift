@@ -42,21 +42,24 @@ public struct Credentials: Sendable, Equatable {
                             inheritable: 0, permitted: root ? fullSet : 0, effective: root ? fullSet : 0,
                             bounding: fullSet, ambient: 0)
         // The saved ids and capability sets as the host kernel says (a container's root lacks some).
-        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
-            for line in status.split(separator: "\n") {
-                let f = line.split(separator: "\t")
-                if f.count == 5, f[0] == "Uid:" || f[0] == "Gid:", let saved = UInt32(f[3]) {
-                    if f[0] == "Uid:" { c.suid = saved } else { c.sgid = saved }
-                }
-                guard f.count == 2, let v = UInt64(f[1], radix: 16) else { continue }
-                switch f[0] {
-                case "CapInh:": c.inheritable = v & fullSet
-                case "CapPrm:": c.permitted = v & fullSet
-                case "CapEff:": c.effective = v & fullSet
-                case "CapBnd:": c.bounding = v & fullSet
-                case "CapAmb:": c.ambient = v & fullSet
-                default: break
-                }
+        // Split as bytes: a Character-wise split of its ~60 lines took 1.2
+        // million instructions, half of building the sandbox (callgrind).
+        let status = Array(ProcFS.hostFile("/proc/self/status").utf8)
+        func text(_ b: ArraySlice<UInt8>) -> String { String(decoding: b, as: UTF8.self) }
+        for line in status.split(separator: UInt8(ascii: "\n")) {
+            let f = line.split(separator: UInt8(ascii: "\t"), omittingEmptySubsequences: true)
+            guard let key = f.first.map(text) else { continue }
+            if f.count == 5, key == "Uid:" || key == "Gid:", let saved = UInt32(text(f[3])) {
+                if key == "Uid:" { c.suid = saved } else { c.sgid = saved }
+            }
+            guard f.count == 2, let v = UInt64(text(f[1]), radix: 16) else { continue }
+            switch key {
+            case "CapInh:": c.inheritable = v & fullSet
+            case "CapPrm:": c.permitted = v & fullSet
+            case "CapEff:": c.effective = v & fullSet
+            case "CapBnd:": c.bounding = v & fullSet
+            case "CapAmb:": c.ambient = v & fullSet
+            default: break
             }
         }
         return c

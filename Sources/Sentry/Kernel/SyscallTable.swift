@@ -68,6 +68,15 @@ public struct SyscallTable: Sendable {
     /// The number a name has in this table (for --strace-filter).
     public func number(of name: String) -> Int? { entries.firstIndex { $0?.name == name } }
 
+    /// Every name's number at once, for many look-ups (the self-confinement
+    /// filter's ~170 names, at every start, where a scan each is quadratic).
+    public func numbersByName() -> [String: Int] {
+        var out: [String: Int] = [:]
+        out.reserveCapacity(entries.count)
+        for (nr, s) in entries.enumerated() { if let s, out[s.name] == nil { out[s.name] = nr } }
+        return out
+    }
+
     public var implemented: [(Int, Syscall)] {
         entries.enumerated().compactMap { i, s in s.flatMap { $0.isImplemented ? (i, $0) : nil } }
     }

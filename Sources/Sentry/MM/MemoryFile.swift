@@ -31,6 +31,9 @@ public final class MemoryFile: Sendable {
     }
     private let allocator: Mutex<Allocator>
 
+    /// The smallest reservation taken when the host refuses a larger one.
+    static let smallestSize: UInt64 = 16 << 30
+
     /// `size` is virtual: a sparse file costs only the pages written. 4 TiB
     /// leaves room for the large PROT_NONE reservations runtimes make (a JVM
     /// heap, 64 GiB arenas), which take offsets but no pages.
@@ -38,7 +41,14 @@ public final class MemoryFile: Sendable {
         let fd = sw_memfd("sentry-memory")
         if fd < 0 { throw .host("memfd_create", Errno(-fd)) }
         if ftruncate(fd, off_t(size)) != 0 { let e = errno; close(fd); throw .host("ftruncate memory file", Errno(e)) }
-        let p = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0)
+        // A host that refuses the whole reservation (an address-space rlimit,
+        // valgrind's 128 GiB of address space) gets the largest half that fits.
+        var size = size
+        var p = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0)
+        while p == MAP_FAILED, errno == EINVAL || errno == ENOMEM, size > Self.smallestSize {
+            size /= 2
+            p = mmap(nil, Int(size), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0)
+        }
         if p == MAP_FAILED || p == nil { let e = errno; close(fd); throw .host("mapping the memory file", Errno(e)) }
         self.fd = fd
         self.size = size

@@ -36,6 +36,27 @@ public struct StubRegion: Sendable {
     /// sentry goes, not when the task that cloned it exits.
     static let siblingCloneFlags: UInt64 = CloneArgs.CLONE_VM | CloneArgs.CLONE_PARENT
 
+    /// The rules for the stub's own calls: the allowed ones, prctl,
+    /// arch_prctl and membarrier only with the options the stub uses, clone
+    /// only with the sibling's flags; anything else kills the process (and
+    /// another ABI the thread, libseccomp's default the filter was first built with).
+    static func stubFilter() -> HostFilter {
+        let allow = Seccomp.SECCOMP_RET_ALLOW
+        var rules: [HostFilter.Rule] = []
+        for nr in allowedSyscalls {
+            let options: [UInt64]
+            switch nr {
+            case 157: options = [1 /* PR_SET_PDEATHSIG */, 59 /* PR_SET_SYSCALL_USER_DISPATCH */]
+            case 158: options = [0x1002 /* ARCH_SET_FS */, 0x1001 /* ARCH_SET_GS: a systrap stub's own area */]
+            case 324: options = [32 /* PRIVATE_EXPEDITED_SYNC_CORE */, 64 /* its registration */]
+            default: rules.append(.init(nr: nr, arg: nil, action: allow)); continue
+            }
+            for o in options { rules.append(.init(nr: nr, arg: 0, value: o, action: allow)) }
+        }
+        rules.append(.init(nr: 56 /* clone */, arg: 0, value: siblingCloneFlags, action: allow))
+        return HostFilter(defaultAction: Seccomp.SECCOMP_RET_KILL_PROCESS, badArch: Seccomp.SECCOMP_RET_KILL_THREAD, rules: rules)
+    }
+
     /// Builds the stub image: the code of CSwitch's stub and a seccomp
     /// program that expects to live at `base + 4096`.
     /// `trapGuestSyscalls`: the image's filter traps (SIGSYS) every syscall
@@ -46,11 +67,11 @@ public struct StubRegion: Sendable {
             throw .unavailable("stub code missing or larger than a page")
         }
         var filter = [UInt8](repeating: 0, count: 4096)
-        let n = allowedSyscalls.withUnsafeBufferPointer { allowed in
+        let program = stubFilter().compile()
+        let n = program.withUnsafeBytes { p in
             filter.withUnsafeMutableBytes { out in
-                sw_build_stub_filter(allowed.baseAddress, Int32(allowed.count), siblingCloneFlags,
-                                     base, trapGuestSyscalls ? 1 : 0, out.baseAddress, out.count,
-                                     base + UInt64(SW_STUB_DATA_OFFSET))
+                sw_build_stub_filter(p.baseAddress, Int32(program.count), base, trapGuestSyscalls ? 1 : 0,
+                                     out.baseAddress, out.count, base + UInt64(SW_STUB_DATA_OFFSET))
             }
         }
         if n < 0 { throw .host("building the stub seccomp filter", Errno(Int32(-n))) }

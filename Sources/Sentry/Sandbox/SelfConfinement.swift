@@ -87,11 +87,12 @@ public enum SelfConfinement {
                                          "rename", "renameat", "fsync", "fdatasync", "ftruncate"]
 
     static func rules(platform: PlatformKind, hostSockets: Bool, control: Bool = false, stubImageFD: Int32,
-                      number: (String) -> Int?) -> [sw_confine_rule] {
-        var out: [sw_confine_rule] = []
-        func any(_ name: String) { if let n = number(name) { out.append(.init(nr: Int32(n), arg: -1, mask: 0, value: 0, errno_value: 0)) } }
-        func with(_ name: String, arg: Int32, _ value: UInt64, mask: UInt64 = 0) {
-            if let n = number(name) { out.append(.init(nr: Int32(n), arg: arg, mask: mask, value: value, errno_value: 0)) }
+                      number: (String) -> Int?) -> [HostFilter.Rule] {
+        let allow = Seccomp.SECCOMP_RET_ALLOW
+        var out: [HostFilter.Rule] = []
+        func any(_ name: String) { if let n = number(name) { out.append(.init(nr: Int32(n), arg: nil, action: allow)) } }
+        func with(_ name: String, arg: Int32, _ value: UInt64) {
+            if let n = number(name) { out.append(.init(nr: Int32(n), arg: arg, value: value, action: allow)) }
         }
         anyArguments.forEach(any)
         if hostSockets || control { hostNetwork.forEach(any) }
@@ -99,7 +100,9 @@ public enum SelfConfinement {
         for f in cloneFlags { with("clone", arg: 0, f) }
         // glibc tries clone3 first and falls back to clone on ENOSYS;
         // clone3's flags are in memory, where seccomp cannot look.
-        if let n = number("clone3") { out.append(.init(nr: Int32(n), arg: -1, mask: 0, value: 0, errno_value: ENOSYS)) }
+        if let n = number("clone3") {
+            out.append(.init(nr: Int32(n), arg: nil, action: Seccomp.SECCOMP_RET_ERRNO | UInt32(ENOSYS)))
+        }
         // The only program ever executed: the stub image, by its fd.
         with("execveat", arg: 0, UInt64(UInt32(bitPattern: stubImageFD)))
         for r in ptraceStartRequests { with("ptrace", arg: 0, r) }
@@ -111,14 +114,27 @@ public enum SelfConfinement {
         return out
     }
 
-    /// Loads the filter on every thread of the sentry.
+    /// The compiled filter: the rules, and `defaultAction` for everything
+    /// else, other ABIs included (the i386 one, int $0x80).
+    static func filter(_ mode: Mode, platform: PlatformKind, seccompTrap: Bool, hostSockets: Bool, control: Bool,
+                       stubImageFD: Int32, number: (String) -> Int?) -> [ClassicBPF.Instruction] {
+        let action = mode == .log ? Seccomp.SECCOMP_RET_LOG
+            : seccompTrap ? Seccomp.SECCOMP_RET_TRAP : Seccomp.SECCOMP_RET_KILL_PROCESS
+        // The bad-arch action is the default: a kill would override the
+        // RET_TRAP a systrap stub's filter gives a guest's int $0x80 under
+        // the seccomp variant.
+        return HostFilter(defaultAction: action, badArch: action,
+                          rules: rules(platform: platform, hostSockets: hostSockets, control: control,
+                                       stubImageFD: stubImageFD, number: number)).compile()
+    }
+
+    /// Loads the filter on every thread of the sentry at once (TSYNC).
     public static func install(_ mode: Mode, platform: PlatformKind, seccompTrap: Bool, hostSockets: Bool, control: Bool,
                                stubImageFD: Int32, number: (String) -> Int?) throws(Errno) {
         guard mode != .off else { return }
-        let rules = rules(platform: platform, hostSockets: hostSockets, control: control, stubImageFD: stubImageFD, number: number)
-        let action = mode == .log ? sw_seccomp_action_log()
-            : seccompTrap ? sw_seccomp_action_trap() : sw_seccomp_action_kill_process()
-        let rc = rules.withUnsafeBufferPointer { sw_self_confine($0.baseAddress, Int32($0.count), action) }
-        if rc != 0 { throw Errno(Int32(truncatingIfNeeded: -rc)) }
+        let program = filter(mode, platform: platform, seccompTrap: seccompTrap, hostSockets: hostSockets, control: control,
+                             stubImageFD: stubImageFD, number: number)
+        let rc = HostFilter.install(program, allThreads: true)
+        if rc != 0 { throw Errno(rc) }
     }
 }
