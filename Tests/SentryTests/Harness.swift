@@ -123,6 +123,15 @@ enum Harness {
     static var inPatchedVM: Bool { platforms.contains { $0.kind == .vmexec } }
     static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom", "mempolicy"]
 
+    /// A page can be mapped at 2^48: the host has 5-level paging (la57; QEMU's `-cpu max`).
+    static let hostUserSpacePasses47Bits: Bool = {
+        let MAP_FIXED_NOREPLACE: Int32 = 0x100000
+        guard let p = mmap(UnsafeMutableRawPointer(bitPattern: 1 << 48), 4096, PROT_READ,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0), p != MAP_FAILED else { return false }
+        munmap(p, 4096)
+        return true
+    }()
+
     static func nativeKernelLacks(_ name: String) -> String? {
         if inPatchedVM && vmLacks.contains(name) {
             return "the patched kernel's VM runs a tinyconfig kernel whose native run differs here (\(name))"
@@ -157,6 +166,10 @@ enum Harness {
             return "the host is not a one-node NUMA machine (CONFIG_NUMA with node 0 alone), which is what the sandbox shows"
         case "mqueue" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/mqueue"):
             return "no POSIX message queues in the host kernel"
+        case "namespaces" where !FileManager.default.fileExists(atPath: "/proc/self/ns/net"):
+            return "no namespaces (CONFIG_NAMESPACES) in the host kernel: its /proc/PID/ns has mnt alone"
+        case "userspace47" where hostUserSpacePasses47Bits:
+            return "the host kernel runs 5-level paging: its user space goes past 47 bits, where the sentry's (and 6.1's default) ends"
         default:
             return nil
         }
