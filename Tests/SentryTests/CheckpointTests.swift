@@ -290,7 +290,7 @@ import Testing
     func kernelStateSurvives(_ mode: String) throws {
         guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
         // The uninterrupted run is the native one: it needs the kernel's features.
-        let needs: [String: [String]] = ["ipc": ["sysvipc", "mqueue"], "numa": ["mempolicy"]]
+        let needs: [String: [String]] = ["ipc": ["sysvipc", "mqueue"], "numa": ["mempolicy"], "inet": ["inet"]]
         if let why = (needs[mode] ?? []).lazy.compactMap({ Harness.nativeKernelLacks($0) }).first {
             print("skipping checkpoint mode \(mode): \(why), so there is no native run to compare with")
             return
