@@ -319,7 +319,7 @@ import Testing
             // as "<unfinished ...>) = ?", as "???()" if it had not read it
             // yet, or with exit_group's number (231) as its result when it
             // read the registers as the group exit rewrote them.
-            if line.hasSuffix("<unfinished ...>) = ?") || line.hasPrefix("???(") || line.hasSuffix(") = 231") { continue }
+            if line.hasSuffix("<unfinished ...>) = ?") || line.hasPrefix("???(") || line.contains(/\) += 231$/) { continue }
             if line.hasSuffix(" <unfinished ...>") { pending[pid] = String(line.dropLast(17)); continue }
             if line.hasPrefix("<... "), let r = line.range(of: "resumed>") {
                 guard let start = pending.removeValue(forKey: pid) else { continue }  // its start was one of the above
@@ -353,7 +353,7 @@ import Testing
             // as "<unfinished ...>) = ?", as "???()" if it had not read it
             // yet, or with exit_group's number (231) as its result when it
             // read the registers as the group exit rewrote them.
-            if line.hasSuffix("<unfinished ...>) = ?") || line.hasPrefix("???(") || line.hasSuffix(") = 231") { continue }
+            if line.hasSuffix("<unfinished ...>) = ?") || line.hasPrefix("???(") || line.contains(/\) += 231$/) { continue }
             if line.hasSuffix(" <unfinished ...>") { pending[pid] = String(line.prefix { $0 != "(" }); continue }
             var name = String(line.prefix { $0 != "(" })
             if line.hasPrefix("<... ") { name = pending.removeValue(forKey: pid) ?? String(line.dropFirst(5).prefix { $0 != " " }) }
