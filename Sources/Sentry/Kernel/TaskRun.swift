@@ -122,9 +122,10 @@ extension Task {
                 _ = try? kernel.futexes.wake(mm, clearChildTID, count: 1, bitset: ~0)
             }
         }
-        kernel.locked { group.exitedUsage.add(kernel.threadUsageLocked(self)) }
         releaseVforkParent()
         let (status, last, soleUser, orphans): (ExitStatus, Bool, Bool, [ThreadGroup]) = kernel.locked {
+            // Its time moves to the process's in the same step, so no reader counts it twice or not at all.
+            group.exitedUsage.add(kernel.threadUsageLocked(self))
             group.tasks.removeAll { $0 === self }
             // A live thread of the process inherits this one's children now;
             // the last thread's go to a reaper when the process dies, and get
