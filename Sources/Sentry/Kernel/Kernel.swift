@@ -64,6 +64,9 @@ public final class Kernel: @unchecked Sendable {
     public var pidsLimit: Int?
     /// Guest processes the OOM killer has ended (/proc/vmstat's oom_kill).
     let oomKills = Atomic<Int>(0)
+    /// Nil without a memory limit; set in init only, its watcher thread
+    /// starts with `run`.
+    private(set) var oomKiller: OOMKiller?
 
     private let mutex = KernelLock()
     // Guarded by the lock.
@@ -99,6 +102,7 @@ public final class Kernel: @unchecked Sendable {
         let boot = Deadline.now()
         bootTime = timespec(tv_sec: Int(boot / 1_000_000_000), tv_nsec: Int(boot % 1_000_000_000))
         vfs.dnotify.setSender { [weak self] pid, signal, fd in self?.sendDirNotify(to: pid, signal: signal, fd: fd) }
+        oomKiller = OOMKiller.make(self)
     }
 
     @inline(__always)
@@ -247,7 +251,7 @@ public final class Kernel: @unchecked Sendable {
     /// Runs pid 1 on the calling thread, waits until its whole process is
     /// gone, ends every other task, and returns init's status.
     public func run(_ initTask: Task) -> ExitStatus {
-        OOMKiller.start(self)
+        oomKiller?.startWatching()
         initTask.run()
         while locked({ initStatus == nil }) {
             var p = pollfd(fd: finished.fd, events: Int16(POLLIN), revents: 0)

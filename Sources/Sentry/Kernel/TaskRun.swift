@@ -43,6 +43,10 @@ extension Task {
                 if trap != .vsyscall, let entry = context.patchableSyscallEntry, !traced.load(ordering: .relaxed) {
                     mm.considerPatching(syscallAt: regs.ip &- SyscallABI.instructionLength, rax: regs.raw.orig_rax, entry: entry)
                 }
+                // A look at the sandbox's memory the watcher may have been
+                // too starved to take: this call may be the victim's last.
+                if let oom = kernel.oomKiller, oom.syscallEntry(),
+                   kernel.locked({ killed || group.exitStatus != nil }) { continue }
                 switch trap == .vsyscall ? emulateVsyscall() : kernel.dispatch(self) {
                 case .value(let v):
                     regs.returnValue = UInt64(bitPattern: v)
