@@ -202,6 +202,11 @@ int sw_fallocate(int fd, int mode, int64_t offset, int64_t len) {
     return r < 0 ? -errno : 0;
 }
 
+int sw_sync_file_range(int fd, int64_t offset, int64_t len, unsigned int flags) {
+    long r = syscall(SYS_sync_file_range, fd, offset, len, flags);
+    return r < 0 ? -errno : 0;
+}
+
 // ---- process_vm_exec (patched kernels, images/kernel) ----
 
 static inline void xsave_all(void *area) {

@@ -59,6 +59,23 @@ enum FileContents {
         return 0
     }
 
+    /// sync_file_range (fs/sync.c): the range and flags checked as Linux
+    /// does, then the host's writeback for a host file; tmpfs and the
+    /// sandbox's other in-memory files have none to start or wait for.
+    static func syncFileRange(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let f = try t.fds.get(a.fd(0))
+        if f.flags.contains(.path) { throw .EBADF }
+        let offset = Int64(bitPattern: a[1]), count = Int64(bitPattern: a[2]), flags = a.uint32(3)
+        let waitBefore: UInt32 = 1, write: UInt32 = 2, waitAfter: UInt32 = 4
+        guard flags & ~(waitBefore | write | waitAfter) == 0 else { throw .EINVAL }
+        let (end, _) = offset.addingReportingOverflow(count)   // the kernel's sum wraps too
+        guard offset >= 0, end >= 0, end >= offset else { throw .EINVAL }
+        let mode = (try? f.stat().st_mode) ?? 0
+        guard [S_IFREG, S_IFBLK, S_IFDIR, S_IFLNK].contains(mode & S_IFMT) else { throw .ESPIPE }
+        try f.syncRange(offset: offset, count: count, flags: flags)
+        return 0
+    }
+
     /// sync and syncfs: the guest's writes to host files go to the host
     /// page cache; flushing it is the host's business, not the sandbox's.
     static func sync(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { 0 }

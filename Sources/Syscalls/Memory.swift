@@ -12,7 +12,9 @@ enum Memory {
         guard length > 0 else { throw .EINVAL }
         if type == 3 { flags.remove(.private); flags.insert(.shared) }
         if flags.contains(.hugeTLB) { throw .EINVAL }  // no hugetlbfs in the sentry
-        let protection = Prot(rawValue: prot & 7)
+        var protection = Prot(rawValue: prot & 7)
+        // The sandbox has no noexec mounts, so READ_IMPLIES_EXEC applies to every mapping.
+        if protection.contains(.read) && PersonalityCalls.of(t).has(Personality.READ_IMPLIES_EXEC) { protection.insert(.exec) }
 
         if flags.contains(.anonymous) {
             return Int64(try t.mm.map(hint: a.address(0), length: length, prot: protection, flags: flags).rawValue)
@@ -51,9 +53,26 @@ enum Memory {
     }
 
     static func mprotect(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let prot = a.uint32(2)
-        guard prot & ~0x300_0007 == 0 else { throw .EINVAL }
-        try t.mm.protect(a.address(0), length: a[1], prot: Prot(rawValue: prot & 7))
+        try protect(t, a, pkey: -1)
+    }
+
+    /// do_mprotect_pkey's checks, in its order, then the change. No
+    /// protection key is ever allocated (see ProtectionKeys), so any key
+    /// but -1 is EINVAL once the range is known to be well formed.
+    static func protect(_ t: Task, _ a: SyscallArguments, pkey: Int32) throws(Errno) -> Int64 {
+        let start = a.address(0), length = a[1]
+        var prot = a.uint32(2)
+        let growsDown: UInt32 = 0x100_0000, growsUp: UInt32 = 0x200_0000, sem: UInt32 = 0x8
+        if prot & (growsDown | growsUp) == growsDown | growsUp { throw .EINVAL }
+        prot &= ~(growsDown | growsUp)
+        guard start.isPageAligned else { throw .EINVAL }
+        if length == 0 { return 0 }
+        guard let len = GuestAddress(length).pageUp?.rawValue, !start.rawValue.addingReportingOverflow(len).overflow else { throw .ENOMEM }
+        guard prot & ~(7 | sem) == 0 else { throw .EINVAL }   // arch_validate_prot
+        guard pkey == -1 else { throw .EINVAL }
+        var protection = Prot(rawValue: prot & 7)
+        if protection.contains(.read) && PersonalityCalls.of(t).has(Personality.READ_IMPLIES_EXEC) { protection.insert(.exec) }
+        try t.mm.protect(start, length: length, prot: protection)
         return 0
     }
 

@@ -60,14 +60,19 @@ enum Poll {
         do {
             let r = try body()
             if !maskAddr.isNull { t.restoreTemporaryMask() }
-            if let deadline, !timeout.isNull { try? t.mm.write(timeout, Time.timespecOf(deadline.remaining)) }
+            if let deadline, !timeout.isNull, !sticky(t) { try? t.mm.write(timeout, Time.timespecOf(deadline.remaining)) }
             return r
         } catch {
             if !maskAddr.isNull && !t.signalWaiting { t.restoreTemporaryMask() }
-            if let deadline, !timeout.isNull { try? t.mm.write(timeout, Time.timespecOf(deadline.remaining)) }
-            throw error == .ERESTART_RESTARTBLOCK ? .ERESTARTNOHAND : error
+            if let deadline, !timeout.isNull, !sticky(t) { try? t.mm.write(timeout, Time.timespecOf(deadline.remaining)) }
+            let e = error == .ERESTART_RESTARTBLOCK ? Errno.ERESTARTNOHAND : error
+            // A timeout that is not updated cannot be restarted with.
+            throw e == .ERESTARTNOHAND && !timeout.isNull && sticky(t) ? .EINTR : e
         }
     }
+
+    /// poll_select_finish: under STICKY_TIMEOUTS the caller's timeout is left as it was.
+    static func sticky(_ t: Task) -> Bool { PersonalityCalls.of(t).has(Personality.STICKY_TIMEOUTS) }
 
     // MARK: - select
 
@@ -76,11 +81,11 @@ enum Poll {
         if !a.address(4).isNull { dl = .after(try Time.readTimeval(t, a.address(4))) }
         do {
             let r = try doSelect(t, a, deadline: dl)
-            if let dl { let tv = Time.timevalParts(dl.remaining); try? t.mm.write(a.address(4), tv) }
+            if let dl, !sticky(t) { let tv = Time.timevalParts(dl.remaining); try? t.mm.write(a.address(4), tv) }
             return r
         } catch {
-            if let dl { let tv = Time.timevalParts(dl.remaining); try? t.mm.write(a.address(4), tv) }
-            throw error
+            if let dl, !sticky(t) { let tv = Time.timevalParts(dl.remaining); try? t.mm.write(a.address(4), tv) }
+            throw error == .ERESTARTNOHAND && dl != nil && sticky(t) ? .EINTR : error
         }
     }
 

@@ -116,9 +116,10 @@ enum Process {
         }
         set(&u.sysname, "Linux")
         set(&u.nodename, t.kernel.hostname)
-        set(&u.release, Kernel.release)
+        let persona = PersonalityCalls.of(t)
+        set(&u.release, persona.release(Kernel.release))
         set(&u.version, "#1 SMP PREEMPT_DYNAMIC Sentry")
-        set(&u.machine, "x86_64")
+        set(&u.machine, persona.machine("x86_64"))
         set(&u.__domainname, "(none)")
         try t.mm.write(a.address(0), u)
         return 0

@@ -152,7 +152,7 @@ enum Scheduler {
     }
 
     /// The tasks PRIO_PROCESS, PRIO_PGRP or PRIO_USER names.
-    private static func matching(_ t: Task, which: Int32, who: Int32) throws(Errno) -> [Task] {
+    static func matching(_ t: Task, which: Int32, who: Int32) throws(Errno) -> [Task] {
         switch which {
         case PRIO_PROCESS:
             if who == 0 { return [t] }

@@ -13,7 +13,7 @@ struct StraceTableTests {
     /// pidfd_getfd's and set_mempolicy_home_node's flags (none defined).
     static let hexInStrace: [String: [Int]] = [
         "mmap": [5], "shmget": [0], "semget": [0], "msgget": [0], "ioctl": [2], "futex_waitv": [2],
-        "rseq": [1, 3], "ioperm": [0], "pidfd_getfd": [2], "set_mempolicy_home_node": [3],
+        "rseq": [1, 3], "ioperm": [0], "pidfd_getfd": [2], "set_mempolicy_home_node": [3], "pkey_alloc": [0],
     ]
 
     /// Arguments strace decodes and the sentry still prints as raw hex.

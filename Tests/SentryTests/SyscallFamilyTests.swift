@@ -19,6 +19,24 @@ import Testing
         }
     }
 
+    /// personality(2) and what its flags change (uname under UNAME26 and
+    /// PER_LINUX32, READ_IMPLIES_EXEC in mmap/mprotect, STICKY_TIMEOUTS,
+    /// fork and exec), protection keys as on a CPU without PKU, I/O
+    /// priorities (set, inherited, derived from nice for a group) and
+    /// sync_file_range's checks, in tmpfs.
+    @Test(arguments: Harness.platforms)
+    func personalityKeysAndIOPrioritiesMatchNative(_ platform: Harness.TestPlatform) throws {
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        if cpuinfo.contains(" pku") {
+            print("skipping persona's native comparison on \(platform.rawValue): this CPU has protection keys, the sandbox presents none"); return
+        }
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let native = Harness.run(Harness.image("persona"), [scratch.path])
+        #expect(native.status == 0 && native.stdout.contains("PER_LINUX32 machine: i686\n"), "persona natively: \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("persona"), ["/tmp"]) == native, "persona on \(platform.rawValue)")
+    }
+
     /// Vectored I/O, advice, FIO* ioctls, close_range, getdents, msync,
     /// mincore and mlock accounting, in tmpfs and in an rw bind of a host directory.
     @Test(arguments: Harness.platforms)

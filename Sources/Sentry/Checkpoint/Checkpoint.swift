@@ -227,6 +227,7 @@ struct ImageWriter {
                     seccompMode: a.seccomp.mode, seccompFilter: filter,
                     credentials: Self.image(a.credentials), comm: Data(a.comm), parentDeathSignal: a.parentDeathSignal,
                     noNewPrivs: a.noNewPrivs, memoryPolicy: a.memoryPolicy.map(MemoryPolicyImage.init),
+                    personality: a.personality.rawValue, ioPriority: t.ioContext.priority.load(ordering: .relaxed),
                     executablePath: t.executablePath, commandLine: t.commandLine,
                     environment: t.environment))
             }

@@ -414,6 +414,10 @@ public struct TaskImage: Codable, Sendable, Equatable {
     public var noNewPrivs: Bool
     /// set_mempolicy's policy (version 2).
     public var memoryPolicy: MemoryPolicyImage?
+    /// personality(2) and the I/O priority (absent: PER_LINUX, IOPRIO_DEFAULT).
+    /// A CLONE_IO sharing of the priority is not kept: each task gets its own.
+    public var personality: UInt32?
+    public var ioPriority: Int32?
     public var executablePath: String
     public var commandLine: [String]
     public var environment: [String]

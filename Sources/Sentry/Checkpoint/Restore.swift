@@ -420,6 +420,7 @@ struct ImageReader {
             attributes.parentDeathSignal = ti.parentDeathSignal
             attributes.noNewPrivs = ti.noNewPrivs
             attributes.memoryPolicy = try ti.memoryPolicy?.policy()
+            attributes.personality = Personality(rawValue: ti.personality ?? Personality.PER_LINUX)
             if let mode = ti.seccompMode, mode != Seccomp.SECCOMP_MODE_DISABLED {
                 guard mode == Seccomp.SECCOMP_MODE_STRICT || mode == Seccomp.SECCOMP_MODE_FILTER,
                       (mode == Seccomp.SECCOMP_MODE_FILTER) == (ti.seccompFilter != nil),
@@ -434,6 +435,7 @@ struct ImageReader {
                          argv: ti.commandLine, envp: ti.environment, attributes: attributes)
             t.signalMask = ti.signalMask & ~SignalSets.unblockable
             t.savedMask = ti.savedMask
+            if let p = ti.ioPriority { t.ioContext = IOContext(priority: p) }
             for i in ti.pending { t.pending.enqueue(try Self.info(i)) }
             if ti.altStack.count == 3 {
                 t.altStack = AltStack(sp: ti.altStack[0], flags: Int32(truncatingIfNeeded: ti.altStack[1]), size: ti.altStack[2])

@@ -102,6 +102,8 @@ open class FileDescription: @unchecked Sendable {
     open func mappable() throws(Errno) -> FileMapping? { nil }
     /// fsync/fdatasync.
     open func sync(dataOnly: Bool) throws(Errno) {}
+    /// sync_file_range, its arguments checked: files in sentry memory have no writeback.
+    open func syncRange(offset: Int64, count: Int64, flags: UInt32) throws(Errno) {}
     /// ftruncate; files that can't be truncated say EINVAL.
     open func truncate(_ size: Int64) throws(Errno) {
         guard let l = location, l.inode.kind == .regular else { throw .EINVAL }

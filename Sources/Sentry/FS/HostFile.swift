@@ -108,6 +108,11 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         if (dataOnly ? fdatasync(fd) : fsync(fd)) != 0 && errno != EINVAL && errno != EROFS { throw Errno(errno) }
     }
 
+    public override func syncRange(offset: Int64, count: Int64, flags: UInt32) throws(Errno) {
+        let r = sw_sync_file_range(fd, offset, count, flags)
+        if r < 0 && -r != EINVAL && -r != ESPIPE { throw Errno(-r) }
+    }
+
     public override func truncate(_ size: Int64) throws(Errno) {
         guard flags.writable else { throw .EINVAL }
         if location?.mount.readOnly == true { throw .EROFS }

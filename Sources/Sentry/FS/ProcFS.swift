@@ -133,7 +133,7 @@ enum ProcFS {
     }
 
     static let pidFiles = ["stat", "status", "statm", "maps", "smaps", "smaps_rollup", "cmdline", "environ", "comm", "mounts",
-                           "mountinfo", "limits", "wchan", "oom_score_adj", "io", "syscall"]
+                           "mountinfo", "limits", "wchan", "oom_score_adj", "io", "syscall", "personality"]
     static let pidLinks = ["exe", "cwd", "root"]
 
     static func processDir(_ pid: Int32, tid: Int32?, _ vfs: VFS) -> Inode {
@@ -180,7 +180,7 @@ enum ProcFS {
                         try view(pid, tid, ctx).setOOMScoreAdj(try ProcControlNode.integer(bytes), by: writer)
                     })
                 }
-                return file(path, mode: name == "oom_score_adj" ? 0o644 : name == "io" || name == "syscall" ? 0o400 : 0o444,
+                return file(path, mode: name == "oom_score_adj" ? 0o644 : ["io", "syscall", "personality"].contains(name) ? 0o400 : 0o444,
                             atFirstRead: name == "syscall" || name == "io") { () throws(Errno) in
                     let v = try view(pid, tid, ctx)
                     switch name {
@@ -198,6 +198,9 @@ enum ProcFS {
                     case "environ": return v.environment.flatMap { $0.rawBytes + [0] }
                     case "comm": return (comm(v) + "\n").rawBytes
                     case "mounts": return mountsText(vfs, root: v.rootLocation).rawBytes
+                    case "personality":
+                        let hex = String(v.taskAttributes.personality.rawValue, radix: 16)
+                        return Array((String(repeating: "0", count: max(0, 8 - hex.count)) + hex + "\n").utf8)
                     default: return Array(limitsText(v.resourceLimits).utf8)
                     }
                 }

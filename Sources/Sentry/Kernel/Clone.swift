@@ -133,7 +133,9 @@ extension Task {
                          context: context, regs: childRegs, executablePath: executablePath,
                          argv: commandLine, envp: environment, attributes: attributes.withLock { $0.forChild() })
             t.signalMask = signalMask
+            // copy_io: shared under CLONE_IO, else a set priority is copied.
             if has(CloneArgs.CLONE_IO) { t.ioContext = ioContext }
+            else if IOPrio.isSet(ioContext.priority.load(ordering: .relaxed)) { t.ioContext = IOContext(priority: ioContext.priority.load(ordering: .relaxed)) }
             // A new stack for a sibling sharing the mm: the alternate stack is not inherited.
             if !has(CloneArgs.CLONE_VM) || has(CloneArgs.CLONE_VFORK) { t.altStack = altStack }
             if !has(CloneArgs.CLONE_VM) { t.rseq = rseq }   // rseq_fork

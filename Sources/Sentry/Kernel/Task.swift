@@ -279,7 +279,10 @@ extension Task {
     }
 }
 
-/// A task's I/O context: nothing but an identity shared under CLONE_IO.
+/// A task's I/O context (block/blk-ioc.c's io_context): its I/O priority,
+/// shared by the tasks a CLONE_IO clone linked, an identity for kcmp.
 public final class IOContext: Sendable {
-    public init() {}
+    /// ioprio_set's raw value; IOPrio.none (IOPRIO_DEFAULT) until set.
+    public let priority: Atomic<Int32>
+    public init(priority: Int32 = IOPrio.none) { self.priority = Atomic(priority) }
 }

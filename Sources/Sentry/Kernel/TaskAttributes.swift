@@ -22,6 +22,9 @@ public struct TaskAttributes: Sendable {
     /// set_mempolicy(2)'s policy (nil: the default): inherited by children,
     /// kept across execve, which is how numactl hands it to a program.
     public var memoryPolicy: MemoryPolicy?
+    /// personality(2): inherited by children; exec clears READ_IMPLIES_EXEC
+    /// (set_personality_64bit) and, when it gains capabilities, PER_CLEAR_ON_SETID.
+    public var personality = Personality.linux
 
     public static let defaultTimerSlack: UInt64 = 50_000
     public static let commLength = 16   // TASK_COMM_LEN, NUL included
@@ -51,7 +54,11 @@ public struct TaskAttributes: Sendable {
     /// What execve keeps (begin_new_exec and cap_bprm_creds_from_file).
     public mutating func applyExec(executablePath: String) {
         comm = Self.comm(forExecutable: executablePath)
+        let before = credentials.permitted
         credentials.applyExec()
+        // cap_bprm_creds_from_file: a gain in permitted capabilities clears the dangerous personality flags.
+        if credentials.permitted & ~before != 0 { personality.rawValue &= ~Personality.clearedOnSetID }
+        personality.rawValue &= ~Personality.READ_IMPLIES_EXEC
         syscallUserDispatch.turnOff()
     }
 }

@@ -72,6 +72,9 @@ public indirect enum ArgFormat: Sendable {
     case omitted                 // a register the call ignores (the high word of an offset on x86-64)
     case schedPolicy             // SCHED_FIFO|SCHED_RESET_ON_FORK
     case priorityWhich           // PRIO_PROCESS
+    case ioprioWhich             // IOPRIO_WHO_PGRP
+    case ioprio                  // IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 4)
+    case personality             // PER_LINUX|ADDR_NO_RANDOMIZE, or 0xffffffff
     case rwfFlags                // RWF_NOWAIT|RWF_APPEND
     case fadvice                 // POSIX_FADV_WILLNEED
     case msyncFlags              // MS_SYNC|MS_INVALIDATE

@@ -269,6 +269,9 @@ struct ArgPrinter {
             let p = Decode.named(v & 0x3fff_ffff, Decode.schedPolicies)
             return v & 0x4000_0000 != 0 ? p + "|SCHED_RESET_ON_FORK" : p
         case .priorityWhich: return Decode.named(v, Decode.priorityWhich)
+        case .ioprioWhich: return Decode.named(v & 0xffff_ffff, Decode.ioprioWhich)
+        case .ioprio: return Decode.ioprio(Int32(truncatingIfNeeded: v))
+        case .personality: return Decode.personality(UInt32(truncatingIfNeeded: v))
         case .rwfFlags: return Decode.flags(v, Decode.rwfFlags)
         case .fadvice: return Decode.named(v, Decode.fadvice)
         case .msyncFlags: return Decode.flags(v, [(1, "MS_ASYNC"), (2, "MS_INVALIDATE"), (4, "MS_SYNC")])

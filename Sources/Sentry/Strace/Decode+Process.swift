@@ -26,6 +26,38 @@ extension Decode {
     static let schedPolicies: [UInt64: String] = [0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH",
                                                   5: "SCHED_IDLE", 6: "SCHED_DEADLINE"]
     static let priorityWhich: [UInt64: String] = [0: "PRIO_PROCESS", 1: "PRIO_PGRP", 2: "PRIO_USER"]
+    static let ioprioWhich: [UInt64: String] = [UInt64(IOPrio.WHO_PROCESS): "IOPRIO_WHO_PROCESS",
+                                               UInt64(IOPrio.WHO_PGRP): "IOPRIO_WHO_PGRP", UInt64(IOPrio.WHO_USER): "IOPRIO_WHO_USER"]
+    static let ioprioClasses = ["IOPRIO_CLASS_NONE", "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"]
+
+    /// strace's IOPRIO_PRIO_VALUE(class, data) (the data being the bits under the class).
+    static func ioprio(_ p: Int32) -> String {
+        let c = Int(IOPrio.ioClass(p)), data = p & 0x1fff
+        let name = c < ioprioClasses.count ? ioprioClasses[c] : String(c)
+        return "IOPRIO_PRIO_VALUE(\(name), \(data))"
+    }
+
+    static let personalityDomains: [UInt64: String] = [
+        0x00: "PER_LINUX", 0x01: "PER_SVR4", 0x02: "PER_SVR3", 0x03: "PER_OSR5", 0x04: "PER_WYSEV386", 0x05: "PER_ISCR4",
+        0x06: "PER_BSD", 0x07: "PER_XENIX", 0x08: "PER_LINUX32", 0x09: "PER_IRIX32", 0x0a: "PER_IRIXN32", 0x0b: "PER_IRIX64",
+        0x0c: "PER_RISCOS", 0x0d: "PER_SOLARIS", 0x0e: "PER_UW7", 0x0f: "PER_OSF4", 0x10: "PER_HPUX"]
+    static let personalityFlags: [(UInt64, String)] = [
+        (UInt64(Personality.UNAME26), "UNAME26"), (UInt64(Personality.ADDR_NO_RANDOMIZE), "ADDR_NO_RANDOMIZE"),
+        (UInt64(Personality.FDPIC_FUNCPTRS), "FDPIC_FUNCPTRS"), (UInt64(Personality.MMAP_PAGE_ZERO), "MMAP_PAGE_ZERO"),
+        (UInt64(Personality.ADDR_COMPAT_LAYOUT), "ADDR_COMPAT_LAYOUT"), (UInt64(Personality.READ_IMPLIES_EXEC), "READ_IMPLIES_EXEC"),
+        (UInt64(Personality.ADDR_LIMIT_32BIT), "ADDR_LIMIT_32BIT"), (UInt64(Personality.SHORT_INODE), "SHORT_INODE"),
+        (UInt64(Personality.WHOLE_SECONDS), "WHOLE_SECONDS"), (UInt64(Personality.STICKY_TIMEOUTS), "STICKY_TIMEOUTS"),
+        (UInt64(Personality.ADDR_LIMIT_3GB), "ADDR_LIMIT_3GB")]
+
+    /// The execution domain by name (or its number), then the flags: PER_LINUX|ADDR_NO_RANDOMIZE.
+    static func personality(_ p: UInt32) -> String {
+        if p == Personality.query { return "0xffffffff" }
+        let domain = UInt64(p & Personality.PER_MASK)
+        var s = personalityDomains[domain] ?? "0x" + String(domain, radix: 16)
+        let rest = UInt64(p & ~Personality.PER_MASK)
+        if rest != 0 { s += "|" + flags(rest, personalityFlags) }
+        return s
+    }
     static let rwfFlags: [(UInt64, String)] = [(1, "RWF_HIPRI"), (2, "RWF_DSYNC"), (4, "RWF_SYNC"), (8, "RWF_NOWAIT"), (0x10, "RWF_APPEND")]
     static let fadvice: [UInt64: String] = [0: "POSIX_FADV_NORMAL", 1: "POSIX_FADV_RANDOM", 2: "POSIX_FADV_SEQUENTIAL",
                                             3: "POSIX_FADV_WILLNEED", 4: "POSIX_FADV_DONTNEED", 5: "POSIX_FADV_NOREUSE"]
