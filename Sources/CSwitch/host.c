@@ -202,6 +202,12 @@ int sw_fallocate(int fd, int mode, int64_t offset, int64_t len) {
     return r < 0 ? -errno : 0;
 }
 
+uint64_t sw_xcr0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (uint64_t)hi << 32 | lo;
+}
+
 int sw_sync_file_range(int fd, int64_t offset, int64_t len, unsigned int flags) {
     long r = syscall(SYS_sync_file_range, fd, offset, len, flags);
     return r < 0 ? -errno : 0;

@@ -33,6 +33,20 @@ import Testing
 
     /// The same as a user without CAP_SYS_PTRACE: tracing one's own children
     /// needs no privilege.
+    /// What gdb reads to choose its register layout: the user segment
+    /// registers, XCR0 in NT_X86_XSTATE's software-reserved bytes (zeros in
+    /// GETFPREGS'), and an image marking a component not yet used is taken
+    /// (gdb writing a ymm register). gdb warned "Architecture rejected
+    /// target-supplied description" in the sandbox before.
+    @Test(arguments: Harness.platforms)
+    func debuggerRegisterLayoutMatchesNative(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("xstateregs"), [])
+        guard native.status == 0, native.stdout.hasPrefix("cs 0x33") else {
+            print("skipping xstateregs on \(platform.rawValue): no ptrace natively here (\(native.stderr))"); return
+        }
+        #expect(Harness.sandboxed(platform, Harness.image("xstateregs")) == native, "\(platform.rawValue)")
+    }
+
     @Test func tracerMatchesNativeAsAnotherUser() {
         let native = Harness.run(Harness.image("ptracer"), [])
         if let why = Self.nativeRunUsable(native) { print("skipping: \(why)"); return }

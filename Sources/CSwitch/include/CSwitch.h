@@ -169,6 +169,7 @@ long sw_getdents64(int fd, void *buf, size_t len);
 long sw_renameat2(int olddir, const char *oldpath, int newdir, const char *newpath, unsigned int flags);
 int sw_fcntl_ptr(int fd, int cmd, void *arg);   // fcntl is variadic: record locks
 int sw_fallocate(int fd, int mode, int64_t offset, int64_t len);
+uint64_t sw_xcr0(void);   // XGETBV(0): the state components the host kernel enabled
 int sw_sync_file_range(int fd, int64_t offset, int64_t len, unsigned int flags);   // glibc's needs _GNU_SOURCE
 
 // process_vm_exec (patched kernels, images/kernel). The guest's FPU state

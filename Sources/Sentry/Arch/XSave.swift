@@ -1,3 +1,5 @@
+import CSwitch
+
 /// The XSAVE image as signal frames carry it (arch/x86/include/uapi/asm/sigcontext.h,
 /// struct _fpx_sw_bytes): a 512-byte legacy FXSAVE area whose reserved bytes
 /// 464..511 hold the software-reserved words that announce extended state,
@@ -38,6 +40,29 @@ public enum XSave {
             p.storeBytes(of: bv | legacyFeatures, toByteOffset: xfeaturesOffset, as: UInt64.self)
             p.storeBytes(of: UInt32(count), toByteOffset: xstateSizeOffset, as: UInt32.self)
         }
+    }
+
+    /// XCR0: the components the host kernel enabled for user code (fpu_user_cfg.max_features).
+    public static let userFeatures: UInt64 = sw_xcr0()
+
+    /// The image as ptrace's NT_X86_XSTATE and core dumps give it (struct
+    /// user_xstateregs): bytes 464..511 are xstate_fx_sw_bytes, XCR0 in the
+    /// first word and zeros after; debuggers (gdb) read the register set's
+    /// layout from that word.
+    public static func forPtrace(_ image: [UInt8]) -> [UInt8] {
+        var out = image
+        guard out.count >= legacySize else { return out }
+        out.withUnsafeMutableBytes { p in
+            for i in stride(from: swBytes, to: legacySize, by: 8) { p.storeBytes(of: UInt64(0), toByteOffset: i, as: UInt64.self) }
+            p.storeBytes(of: userFeatures, toByteOffset: swBytes, as: UInt64.self)
+        }
+        return out
+    }
+
+    /// The legacy area as PTRACE_GETFPREGS and NT_PRFPREG give it
+    /// (XSTATE_COPY_FX): its padding and reserved bytes from 416 on zero.
+    public static func legacyForPtrace(_ image: [UInt8]) -> [UInt8] {
+        Array(image.prefix(416)) + [UInt8](repeating: 0, count: legacySize - min(416, image.count))
     }
 
     /// The image followed by FP_XSTATE_MAGIC2, as it goes into a frame.

@@ -58,7 +58,7 @@ extension Task {
             try Self.setUserRegs(target, bytes)
             return 0
         case P.PTRACE_GETFPREGS:
-            try mm.copyOut(GuestAddress(data), Array(try fpuImage(link).prefix(XSave.legacySize)))
+            try mm.copyOut(GuestAddress(data), XSave.legacyForPtrace(try fpuImage(link)))
             return 0
         case P.PTRACE_SETFPREGS:
             let bytes = try mm.copyIn(GuestAddress(data), XSave.legacySize)
@@ -318,7 +318,8 @@ extension Task {
         let image = try fpuImage(link)
         guard bytes.count == image.count else { throw .EFAULT }
         guard Self.mxcsrValid(bytes, against: image) else { throw .EINVAL }
-        let supported = image.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: XSave.xfeaturesOffset, as: UInt64.self) }
+        // Any component the host enabled may be set, in use yet or not.
+        let supported = XSave.userFeatures
         let bv = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: XSave.headerOffset, as: UInt64.self) }
         guard bv & ~supported == 0 else { throw .EINVAL }
         guard bytes[(XSave.headerOffset + 16)..<(XSave.headerOffset + XSave.headerSize)].allSatisfy({ $0 == 0 }) else { throw .EINVAL }
@@ -350,7 +351,11 @@ extension Task {
             default: try setXState(link, bytes)
             }
         } else {
-            let bytes: [UInt8] = note == PtraceABI.NT_PRSTATUS ? Self.userRegs(t) : try fpuImage(link)
+            let bytes: [UInt8] = switch note {
+            case PtraceABI.NT_PRSTATUS: Self.userRegs(t)
+            case PtraceABI.NT_PRFPREG: XSave.legacyForPtrace(try fpuImage(link))
+            default: XSave.forPtrace(try fpuImage(link))
+            }
             try mm.copyOut(GuestAddress(iov.0), Array(bytes.prefix(len)))
         }
         try mm.write(iovec + 8, UInt64(len))
