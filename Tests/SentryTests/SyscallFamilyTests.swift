@@ -37,6 +37,27 @@ import Testing
         #expect(Harness.sandboxed(platform, Harness.image("persona"), ["/tmp"]) == native, "persona on \(platform.rawValue)")
     }
 
+    /// inode_init_owner in tmpfs and an overlay's upper layer: what a
+    /// process makes belongs to its fsuid and fsgid (setfsuid alone too), or
+    /// in a set-group-ID directory to that group, a new directory there
+    /// set-group-ID as well (PostgreSQL's initdb refused a data directory
+    /// owned by root before). The guest must start as root to become 1000.
+    @Test(arguments: Harness.platforms)
+    func newFilesBelongToTheirMaker(_ platform: Harness.TestPlatform) throws {
+        guard getuid() == 0 else { print("skipping owners on \(platform.rawValue): natively it must start as root"); return }
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        chmod(scratch.path, 0o755)
+        let native = Harness.run(Harness.image("owners"), [scratch.path])
+        #expect(native.status == 0 && native.stdout.contains("user-dir: uid 1000 gid 2000 setgid 1\n"), "owners natively: \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("owners"), ["/tmp"]) == native, "owners in tmpfs on \(platform.rawValue)")
+        let over = scratch.appendingPathComponent("over").path
+        try FileManager.default.createDirectory(atPath: over, withIntermediateDirectories: true)
+        chmod(over, 0o755)
+        #expect(Harness.sandboxed(platform, Harness.image("owners"), [over], extra: ["--overlay"]) == native,
+                "owners in an overlay on \(platform.rawValue)")
+    }
+
     /// Vectored I/O, advice, FIO* ioctls, close_range, getdents, msync,
     /// mincore and mlock accounting, in tmpfs and in an rw bind of a host directory.
     @Test(arguments: Harness.platforms)

@@ -263,6 +263,26 @@ public final class VFS: Sendable {
 
     private func writable(_ l: Location) throws(Errno) { if l.mount.readOnly { throw .EROFS } }
 
+    /// inode_init_owner: a node a guest makes belongs to its fsuid, and to
+    /// its fsgid unless the directory is set-group-ID: then to the
+    /// directory's group, and a new directory is set-group-ID too. Only the
+    /// sandbox's own filesystems (tmpfs, an overlay's upper layer) record
+    /// owners; a file made on the host is the sentry's, as every host file is.
+    private func initOwner(_ dir: Location, _ name: String, _ ctx: WalkContext) {
+        guard let creds = ctx.process?.taskAttributes.credentials,
+              let node = try? dir.inode.lookup(name, ctx), node is TmpfsNode || node is OverlayNode,
+              let parent = try? dir.inode.stat(), let st = try? node.stat() else { return }
+        var a = InodeAttributes()
+        a.uid = creds.fsuid
+        a.gid = creds.fsgid
+        if parent.st_mode & S_ISGID != 0 {
+            a.gid = parent.st_gid
+            if node.kind == .directory && st.st_mode & S_ISGID == 0 { a.mode = (st.st_mode & 0o7777) | S_ISGID }
+        }
+        if a.uid == st.st_uid && a.gid == st.st_gid && a.mode == nil { return }
+        try? node.setAttributes(a)
+    }
+
     // MARK: - Opening
 
     public func open(_ path: String, from start: Location, flags: OpenFlags, mode: UInt32, _ ctx: WalkContext,
@@ -282,6 +302,7 @@ public final class VFS: Sendable {
             }
             try writable(dir)
             let f = try dir.inode.create(name, mode: mode & 0o7777, flags: flags, in: dir, ctx)
+            initOwner(dir, name, ctx)
             dnotify.nameEvent(.create, in: dir)
             return f
         }
@@ -361,6 +382,7 @@ public final class VFS: Sendable {
         let (dir, name) = try newEntry(path, from: start, ctx, trailingSlashAllowed: true)
         try writable(dir)
         try dir.inode.mkdir(name, mode: mode & 0o7777)
+        initOwner(dir, name, ctx)
         dnotify.nameEvent(.create, in: dir)
     }
 
@@ -372,6 +394,7 @@ public final class VFS: Sendable {
         let (dir, name) = try newEntry(path, from: start, ctx)
         try writable(dir)
         try dir.inode.mknod(name, mode: (kind == 0 ? S_IFREG : kind) | (mode & 0o7777))
+        initOwner(dir, name, ctx)
         dnotify.nameEvent(.create, in: dir)
     }
 
@@ -380,6 +403,7 @@ public final class VFS: Sendable {
         let (dir, name) = try newEntry(path, from: start, ctx)
         try writable(dir)
         try dir.inode.symlink(name, target: target)
+        initOwner(dir, name, ctx)
         dnotify.nameEvent(.create, in: dir)
     }
 
