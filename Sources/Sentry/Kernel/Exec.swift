@@ -70,6 +70,7 @@ extension Task {
             clearChildTID = .null
         }
         kernel.vfs.mqueues.processReleased(pid: group.pid)   // its mq descriptors close at exec
+        rseqDropHost()   // the old image's area, in the stub about to be emptied or left
         rseq = nil   // rseq_execve
         rseqCPU = nil
         if let newSpace {

@@ -12,7 +12,7 @@ public struct RseqRegistration: Sendable, Equatable {
 public enum RseqABI {
     public static let size: UInt32 = 32
     public static let flagUnregister: Int32 = 1
-    static let cpuIDStart: UInt64 = 0, rseqCS: UInt64 = 8, flags: UInt64 = 16
+    static let cpuIDStart: UInt64 = 0, cpuID: UInt64 = 4, rseqCS: UInt64 = 8, flags: UInt64 = 16
     static let cpuIDUninitialized = UInt32(bitPattern: -1)
     /// TASK_SIZE on x86-64 with 4-level paging: a critical section's
     /// addresses must be below it.
@@ -23,19 +23,27 @@ public enum RseqABI {
 ///
 /// Linux aborts a critical section when its thread is preempted, migrated
 /// or gets a signal, and refreshes `cpu_id` on the way back to user mode.
-/// The sentry cannot see the host preempt or move a guest thread while it
-/// runs guest code, so here "preempted" means: the task stopped running
-/// guest code for any reason — a syscall, a fault, a kick to deliver a
-/// signal — and every return to the guest (`rseqReturnToGuest`) and every
-/// signal frame (`rseqSignalDelivered`) does what Linux's
-/// `__rseq_handle_notify_resume` does: abort a section the guest's rip is
-/// in, then write the CPU number.
+/// Where guest code runs in a stub of its own (systrap, ptrace), the area is
+/// registered with the host for that stub as well (`rseqRegisterOnHost`):
+/// the host then does all of that for real while the guest computes, and
+/// `cpu_id` is the stub's CPU, written by the host alone. Where it cannot be
+/// (vmexec runs guest code on the sentry's own thread, whose rseq is the
+/// sentry's; a host refusal; an area the mirror cannot keep writable), the
+/// sentry emulates: "preempted" means the task stopped running guest code
+/// for any reason — a syscall, a fault, a kick to deliver a signal — and
+/// every return to the guest (`rseqReturnToGuest`) and every signal frame
+/// (`rseqSignalDelivered`) does what Linux's `__rseq_handle_notify_resume`
+/// does: abort a section the guest's rip is in, then write the CPU number.
+/// Those fix-ups run with a host registration too (a ptrace stub's kick is
+/// no host signal delivery, so the host has not aborted there), writing no
+/// CPU number.
 extension Task {
     /// rseq(2): registration and unregistration, with 6.1's checks in its order.
     public func rseqSyscall(area: GuestAddress, length: UInt32, flags: Int32, signature: UInt32) throws(Errno) {
         if flags & RseqABI.flagUnregister != 0 {
             guard flags & ~RseqABI.flagUnregister == 0, let r = rseq, r.area == area, length == RseqABI.size else { throw .EINVAL }
             guard r.signature == signature else { throw .EPERM }
+            rseqDropHost()
             // rseq_reset_rseq_cpu_id
             try mm.write(area + RseqABI.cpuIDStart, (UInt32(0), RseqABI.cpuIDUninitialized))
             rseq = nil
@@ -55,12 +63,52 @@ extension Task {
         }
         rseq = RseqRegistration(area: area, signature: signature)
         rseqCPU = nil   // written on the way back to the guest
+        rseqOnHost = nil
+        rseqRegisterOnHost()
+    }
+
+    /// Registers `rseq` with the host for the task's stub, once per
+    /// registration (a fork's child and a restored task try at their first
+    /// return to guest code): the area's page pinned writable first
+    /// (`MemoryManager.pinRseqArea`). Else the sentry emulates.
+    func rseqRegisterOnHost() {
+        guard let r = rseq, rseqOnHost == nil else { return }
+        rseqOnHost = false
+        guard let host = space as? HostRseq, mm.pinRseqArea(r.area) else { return }
+        do throws(PlatformError) {
+            if try host.registerHostRseq(area: r.area, signature: r.signature) == nil {
+                rseqOnHost = true
+                return
+            }
+        } catch {}
+        mm.unpinRseqArea(r.area)
+    }
+
+    /// The host registration goes (unregistration, exec, exit): made while
+    /// the stub and the area's mapping are still this task's.
+    func rseqDropHost() {
+        defer { rseqOnHost = nil }
+        guard rseqOnHost == true, let r = rseq else { return }
+        try? (space as? HostRseq)?.unregisterHostRseq()
+        mm.unpinRseqArea(r.area)
+    }
+
+    /// The task's stub died of SIGSEGV while its rseq area was registered
+    /// with the host: the host found the area or a critical section unusable
+    /// (kernel/rseq.c's force_sigsegv), as Linux would have for the guest,
+    /// whose thread then dies of SIGSEGV too.
+    func rseqKilledStub(_ error: PlatformError) -> Bool {
+        guard rseqOnHost == true, case .stubDied = error, let host = space as? HostRseq,
+              host.runnerDeathSignal == Signal.SIGSEGV.rawValue else { return false }
+        kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGSEGV, coreDumped: false)) }
+        return true
     }
 
     /// On every return to guest code (the run loop's hook): false if the
     /// area or its critical section is bad, and SIGSEGV is now pending.
     func rseqReturnToGuest() {
         guard let r = rseq else { return }
+        if rseqOnHost == nil { rseqRegisterOnHost() }
         if !rseqNotifyResume(r) { rseqFailed(deliveringSignal: nil) }
     }
 
@@ -86,6 +134,8 @@ extension Task {
     private func rseqNotifyResume(_ r: RseqRegistration) -> Bool {
         do {
             try rseqIPFixup(r)
+            // The host writes cpu_id itself: a second writer could only race it.
+            if rseqOnHost == true { return true }
             let cpu = reportedCPU(nodeToo: false).cpu
             // The guest reads cpu_id at will; it is rewritten when it changes.
             if rseqCPU != cpu {
@@ -152,11 +202,20 @@ extension Task {
     }
 
     /// The CPU the guest is told it runs on (getcpu, rseq's cpu_id): the
-    /// host CPU of the task's sentry thread if the guest's affinity allows
-    /// it, else the first CPU the guest allowed itself.
+    /// host CPU of the task's guest code if the guest's affinity allows it,
+    /// else the first CPU the guest allowed itself. With the area registered
+    /// with the host, that CPU is the `cpu_id` the host last wrote there
+    /// (the stub's CPU at its last return to user mode), so getcpu agrees
+    /// with glibc's sched_getcpu, which reads it; else the CPU of the task's
+    /// sentry thread. (The guest's affinity is the sentry's to report; the
+    /// stub is not pinned, so a host-written cpu_id may lie outside it.)
     public func reportedCPU(nodeToo: Bool = true) -> (cpu: UInt32, node: UInt32) {
         var cpu: UInt32 = 0, node: UInt32 = 0
         if nodeToo { _ = sw_getcpu(&cpu, &node) } else { cpu = sw_current_cpu() }
+        if rseqOnHost == true, let r = rseq, let c = try? mm.read(r.area + RseqABI.cpuID, as: UInt32.self),
+           c < UInt32(clamping: sysconf(Int32(_SC_NPROCESSORS_CONF))) {
+            cpu = c
+        }
         if let mask = attributes.withLock({ $0.scheduling.affinity }), cpu >= 64 || mask & (1 << UInt64(cpu)) == 0 {
             cpu = UInt32(mask.trailingZeroBitCount)
         }

@@ -76,6 +76,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// rseq(2)'s registration, and the cpu_id last written into it.
     public internal(set) var rseq: RseqRegistration?
     var rseqCPU: UInt32?
+    /// `rseq` is also registered with the host for the task's stub (true),
+    /// could not be (false: emulated), or is yet to be tried (nil). Task thread only.
+    var rseqOnHost: Bool?
     /// Credentials, comm, prctl and scheduler state (its own lock).
     public let attributes: Mutex<TaskAttributes>
 

@@ -110,6 +110,7 @@ extension Task {
     /// The host side of the task broke (its stub died, an injection failed):
     /// the process is killed, and the sentry says why.
     func platformFailed(_ error: PlatformError) {
+        if rseqKilledStub(error) { return }
         Kernel.warn("pid \(pid): \(error); killing the process")
         kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGKILL, coreDumped: false)) }
     }
@@ -118,6 +119,8 @@ extension Task {
     /// task's place in its process; the last task out makes the process a
     /// zombie and tells the parent.
     func exitTask() {
+        // Before clear_child_tid wakes a joiner, who may unmap the area.
+        rseqDropHost()
         // exit_mm_release's order: the robust list and PI locks first, so a
         // thread joined through clear_child_tid has left them all.
         releaseFutexes(dying: true)

@@ -73,6 +73,9 @@ public final class MemoryManager: Sendable {
         var pendingUnmaps: [Range<GuestAddress>] = []
         /// systrap's patched syscall sites (SyscallPatches.swift).
         var patches = SyscallPatchTable()
+        /// Pages holding an rseq area registered with the host (by how many
+        /// registrations): kept writable in the mirror (`pinRseqArea`).
+        var rseqPins: [GuestAddress: Int] = [:]
     }
     let state: Mutex<State>
     /// Set with `pendingUnmaps`: the runners' cheap look before each entry into guest code.
@@ -137,7 +140,7 @@ public final class MemoryManager: Sendable {
                 && v.length <= 256 * Self.cowGranule && memory.residentBytes(v.memOffset, v.length) <= Self.cowGranule {
                 small.insert(v.start)
             }
-            try writeProtectForForkLocked(&s, except: small)
+            try writeProtectForForkLocked(&s, except: small, keeping: rseqGranulesLocked(&s, except: small))
             var copied = VMASet()
             defer { child.state.withLock { $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk; $0.patches = s.patches.inherited } }
             for v in s.vmas.vmas where !v.dontCopy {
@@ -145,7 +148,8 @@ public final class MemoryManager: Sendable {
                 if v.wipeOnFork {
                     c.memOffset = try memory.allocate(v.length)   // handed out zeroed
                     c.cow = false
-                } else if small.contains(v.start) {
+                } else if !v.shared && !v.cow {
+                    // A small mapping, or the granule around a host rseq area.
                     c.memOffset = try memory.allocate(v.length)
                     c.cow = false
                     do throws(Errno) { try memory.copyData(from: v.memOffset, to: c.memOffset, length: v.length) } catch {
@@ -166,18 +170,23 @@ public final class MemoryManager: Sendable {
     /// takes write access from its mirror (one mprotect per stretch of
     /// adjacent writable mappings: the host keeps the pages mapped, as
     /// copy_present_pte write-protects the parent's page table entries).
-    private func writeProtectForForkLocked(_ s: inout State, except copied: Set<GuestAddress>) throws(Errno) {
+    /// `keeping`: ranges left out (not marked, not write-protected), which
+    /// the fork copies for the child instead.
+    private func writeProtectForForkLocked(_ s: inout State, except copied: Set<GuestAddress>,
+                                           keeping: [Range<GuestAddress>]) throws(Errno) {
         let marked = s.vmas.vmas.filter { !$0.shared && !$0.dontCopy && !$0.wipeOnFork && !$0.cow && !copied.contains($0.start) }
         var stretches: [(range: Range<GuestAddress>, prot: Prot)] = []
         for v in marked where v.prot.contains(.write) && v.accessibleEnd > v.start {
-            let r = v.start..<v.accessibleEnd, p = v.prot.subtracting(.write)
-            if let last = stretches.last, last.range.upperBound == r.lowerBound, last.prot == p {
-                stretches[stretches.count - 1].range = last.range.lowerBound..<r.upperBound
-            } else {
-                stretches.append((r, p))
+            let p = v.prot.subtracting(.write)
+            for r in Self.subtracting(keeping, from: v.start..<v.accessibleEnd) {
+                if let last = stretches.last, last.range.upperBound == r.lowerBound, last.prot == p {
+                    stretches[stretches.count - 1].range = last.range.lowerBound..<r.upperBound
+                } else {
+                    stretches.append((r, p))
+                }
             }
         }
-        for v in marked { s.vmas.update(v.range) { $0.cow = true } }
+        for v in marked { for r in Self.subtracting(keeping, from: v.range) { s.vmas.update(r) { $0.cow = true } } }
         try mirror(&s) { (sp) throws(PlatformError) in
             for st in stretches { try sp.protect(st.range, prot: st.prot) }
         }
@@ -666,6 +675,63 @@ public final class MemoryManager: Sendable {
     /// pages copyData skips), and each copy splits the mapping in the host
     /// mirror too, so fewer, larger copies cost less.
     static let cowGranule: UInt64 = 16 * GuestAddress.pageSize
+
+    // MARK: - rseq areas registered with the host
+
+    /// A host rseq registration of `area` (32 bytes, aligned) is about to
+    /// be made: the host writes `cpu_id` there at every return of the stub
+    /// to user mode and kills the stub if it cannot (kernel/rseq.c), so the
+    /// page must be readable and writable in the mirror now, copy-on-write
+    /// broken, and stay so: a fork copies the granule around it for the
+    /// child rather than write-protecting it (`rseqGranulesLocked`). False
+    /// if the page is not such (then the sentry emulates, and its own
+    /// write fails as Linux's would).
+    public func pinRseqArea(_ area: GuestAddress) -> Bool {
+        state.withLock { s in
+            let (end, o) = area.rawValue.addingReportingOverflow(UInt64(RseqABI.size))
+            guard !o, s.space != nil, let v = s.vmas.find(area), v.prot.isSuperset(of: [.read, .write]),
+                  GuestAddress(end) <= v.accessibleEnd else { return false }
+            if v.cow && !v.shared {
+                do throws(Errno) { try breakCOWLocked(&s, area..<GuestAddress(end)) } catch { return false }
+            }
+            s.rseqPins[area.pageDown, default: 0] += 1
+            return true
+        }
+    }
+
+    /// The registration of `area` with the host is gone.
+    public func unpinRseqArea(_ area: GuestAddress) {
+        state.withLock { s in
+            let page = area.pageDown
+            if let n = s.rseqPins[page] { s.rseqPins[page] = n > 1 ? n - 1 : nil }
+        }
+    }
+
+    /// For a fork: the copy-on-write granule around each pinned page that
+    /// the fork would otherwise write-protect (a private writable mapping
+    /// not copied whole), clipped to its mapping.
+    private func rseqGranulesLocked(_ s: inout State, except copied: Set<GuestAddress>) -> [Range<GuestAddress>] {
+        var out: [Range<GuestAddress>] = []
+        for page in s.rseqPins.keys.sorted() {
+            guard let v = s.vmas.find(page), !v.shared, !v.dontCopy, !v.wipeOnFork, !v.cow, v.prot.contains(.write),
+                  !copied.contains(v.start) else { continue }
+            let g = Self.cowGranule, aligned = page.rawValue - page.rawValue % g
+            let r = max(v.start, GuestAddress(aligned))..<min(v.end, GuestAddress(aligned + g))
+            if out.last != r { out.append(r) }
+        }
+        return out
+    }
+
+    /// `range` without the (sorted, disjoint) `holes`.
+    static func subtracting(_ holes: [Range<GuestAddress>], from range: Range<GuestAddress>) -> [Range<GuestAddress>] {
+        var out: [Range<GuestAddress>] = [], cursor = range.lowerBound
+        for h in holes where h.overlaps(range) {
+            if h.lowerBound > cursor { out.append(cursor..<h.lowerBound) }
+            cursor = max(cursor, h.upperBound)
+        }
+        if cursor < range.upperBound { out.append(cursor..<range.upperBound) }
+        return out
+    }
 
     /// A write to `range` is about to happen: every page of it in a private
     /// mapping still shared copy-on-write gets this mm's own copy first

@@ -27,7 +27,8 @@ public struct StubRegion: Sendable {
                                            13 /* rt_sigaction */, 15 /* rt_sigreturn */, 131 /* sigaltstack */,
                                            157 /* prctl */, 158 /* arch_prctl */, 202 /* futex */,
                                            110 /* getppid: an unattached sibling watching the sentry */,
-                                           324 /* membarrier: systrap's code patching syncs the mm's CPUs */]
+                                           324 /* membarrier: systrap's code patching syncs the mm's CPUs */,
+                                           334 /* rseq: the guest's area registered with the host for its stub */]
     /// The only clone the filter lets through: a sibling sharing the mm,
     /// with no exit signal, whose parent is the stub's own parent
     /// (CLONE_PARENT): every stub of an address space is then a child of the

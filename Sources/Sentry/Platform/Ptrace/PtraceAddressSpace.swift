@@ -20,6 +20,8 @@ final class PtraceAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
     let initialRegisters: Registers
     /// Host thread → the stub process it traces in this space.
     private let runners = Mutex<[UInt: pid_t]>([:])
+    /// The guest rseq area each stub (by pid) has registered with the host.
+    private let hostRseq = Mutex<[pid_t: RseqRegistration]>([:])
     /// Bumped by every injection: a runner's registers are no longer the
     /// guest's, so the next switch must write them all.
     let injections = Atomic<UInt64>(0)
@@ -116,6 +118,7 @@ final class PtraceAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
 
     func leave(sentryExiting: Bool) {
         guard let pid = runners.withLock({ $0.removeValue(forKey: pthread_self()) }), !sentryExiting else { return }
+        hostRseq.withLock { _ = $0.removeValue(forKey: pid) }   // the stub dies with it
         kill(pid, SIGKILL)
         var status: Int32 = 0
         _ = sw_wait(pid, &status)
@@ -162,4 +165,26 @@ final class PtraceAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable 
         func arg(_ i: Int) -> UInt64 { i < args.count ? args[i] : 0 }
         return try inject(nr, arg(0), arg(1), arg(2), arg(3), arg(4), arg(5))
     }
+}
+
+extension PtraceAddressSpace: HostRseq {
+    func registerHostRseq(area: GuestAddress, signature: UInt32) throws(PlatformError) -> Errno? {
+        let pid = try runnerPID()
+        if let old = hostRseq.withLock({ $0[pid] }) {
+            if old == RseqRegistration(area: area, signature: signature) { return nil }
+            try unregisterHostRseq()
+        }
+        let err = HostRseqCall.outcome(try stubSyscall(HostRseqCall.nr, HostRseqCall.register(area, signature)))
+        if err == nil { hostRseq.withLock { $0[pid] = RseqRegistration(area: area, signature: signature) } }
+        return err
+    }
+
+    func unregisterHostRseq() throws(PlatformError) {
+        guard let pid = try? runnerPID(), let r = hostRseq.withLock({ $0.removeValue(forKey: pid) }) else { return }
+        let raw = try stubSyscall(HostRseqCall.nr, HostRseqCall.unregister(r))
+        if raw != 0 { throw .host("stub rseq unregistration", Errno(Int32(truncatingIfNeeded: -raw))) }
+    }
+
+    /// A forced SIGSEGV is a signal-delivery stop for the tracer, seen as a fault.
+    var runnerDeathSignal: Int32? { nil }
 }

@@ -28,6 +28,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     private struct State {
         var runners: [pthread_t: Runner] = [:]
         var usedSlots: Set<Int> = []
+        /// The guest rseq area each stub (by slot) has registered with the host.
+        var hostRseq: [Int: RseqRegistration] = [:]
     }
     private let state = Mutex(State())
     static let maxSlots = 2048
@@ -264,6 +266,9 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     }
 
     func leave(sentryExiting: Bool) {
+        // A root stub outlives its task while siblings run: its host rseq
+        // registration goes now, while the stub is parked and its task's.
+        if !sentryExiting { try? unregisterHostRseq() }
         guard let me = state.withLock({ $0.runners.removeValue(forKey: pthread_self()) }) else { return }
         if !sentryExiting { retire(me) }
     }
@@ -292,6 +297,10 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     private func emptied(_ me: Runner) -> Parked? {
         let parked = [UInt32(SW_STATE_TRAP), UInt32(SW_STATE_DONE)].contains(me.area.state)
         guard parked, sw_pidfd_exited(me.pidfd, 0) == 0 else { return nil }
+        // A host rseq registration left over points at guest memory about to go.
+        if let r = state.withLock({ $0.hostRseq.removeValue(forKey: me.slot) }) {
+            guard (try? request(on: me, HostRseqCall.nr, HostRseqCall.unregister(r))) == 0 else { return nil }
+        }
         // Kept: the stub's pages at base, and slot 0's area at base + 64 KiB.
         let base = stub.base.rawValue, stubEnd = stub.end.rawValue
         let areaEnd = base + 2 * SystrapArea.size, top = UInt64(SW_TASK_SIZE)
@@ -305,6 +314,31 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         memset(a.base + Int(SW_AREA_FRAME), 0, Int(SystrapArea.size) - Int(SW_AREA_FRAME))
         return Parked(runner: me, initialRegisters: initialRegisters,
                       cpuTimeBase: HostCPUClock.nanoseconds(of: me.pid) ?? 0, pooled: true)
+    }
+}
+
+extension SystrapAddressSpace: HostRseq {
+    func registerHostRseq(area: GuestAddress, signature: UInt32) throws(PlatformError) -> Errno? {
+        let me = try runner()
+        if let old = state.withLock({ $0.hostRseq[me.slot] }) {
+            if old == RseqRegistration(area: area, signature: signature) { return nil }
+            try unregisterHostRseq()
+        }
+        let err = HostRseqCall.outcome(try request(on: me, HostRseqCall.nr, HostRseqCall.register(area, signature)))
+        if err == nil { state.withLock { $0.hostRseq[me.slot] = RseqRegistration(area: area, signature: signature) } }
+        return err
+    }
+
+    func unregisterHostRseq() throws(PlatformError) {
+        guard let me = try? runner(), let r = state.withLock({ $0.hostRseq.removeValue(forKey: me.slot) }) else { return }
+        let raw = try request(on: me, HostRseqCall.nr, HostRseqCall.unregister(r))
+        if raw != 0 { throw .host("stub rseq unregistration", Errno(Int32(truncatingIfNeeded: -raw))) }
+    }
+
+    /// The signal that ended the calling runner's stub, if it is dead.
+    var runnerDeathSignal: Int32? {
+        guard let me = try? runner() else { return nil }
+        return HostRseqDeath.signal(pidfd: me.pidfd)
     }
 }
 
