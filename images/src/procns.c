@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
@@ -119,6 +120,12 @@ static void setns_errors(const char *who) {
     close(pfd);
 }
 
+static void *blocked(void *fd) {
+    char c;
+    (void)!read(*(int *)fd, &c, 1);
+    return NULL;
+}
+
 static void setns_cases(void) {
     printf("setns(-1, 0): %s\n", err(setns(-1, 0)));
     int f = open("/proc/self/stat", O_RDONLY);
@@ -145,6 +152,24 @@ static void setns_cases(void) {
         printf("root setns(mnt, CLONE_NEWNS): %s", err(setns(fd, CLONE_NEWNS)));
         char cwd[64];
         printf(", cwd then %s\n", getcwd(cwd, sizeof cwd) ? cwd : strerrorname_np(errno));
+        // A thread shares the fs_struct (CLONE_FS): joining a mount
+        // namespace alone would change its root too (mntns_install: EINVAL);
+        // with another namespace, through a pidfd, a copy is joined (0).
+        int hold[2];
+        pthread_t th;
+        if (pipe(hold) || pthread_create(&th, NULL, blocked, &hold[0])) { perror("thread"); return; }
+        printf("root setns(mnt, CLONE_NEWNS) with a thread: %s\n", err(setns(fd, CLONE_NEWNS)));
+        int pfd = syscall(SYS_pidfd_open, getpid(), 0);
+        printf("root setns(pidfd, CLONE_NEWNS|CLONE_NEWUTS) with a thread: %s\n", err(setns(pfd, CLONE_NEWNS | CLONE_NEWUTS)));
+        // A time namespace asks for a single-threaded caller (EUSERS), first.
+        int tfd = nsfd("time");
+        printf("root setns(time, CLONE_NEWTIME) with a thread: %s\n", err(setns(tfd, CLONE_NEWTIME)));
+        printf("root setns(pidfd, CLONE_NEWTIME|CLONE_NEWUTS) with a thread: %s\n", err(setns(pfd, CLONE_NEWTIME | CLONE_NEWUTS)));
+        close(tfd);
+        close(pfd);
+        close(hold[1]);
+        pthread_join(th, NULL);
+        close(hold[0]);
         close(fd);
     }
 }

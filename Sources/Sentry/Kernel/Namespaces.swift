@@ -84,3 +84,15 @@ extension PidFD {
     /// The process has a thread still (validate_nsset's ESRCH otherwise).
     public var hasLiveThread: Bool { kernel.locked { !group.tasks.isEmpty } }
 }
+
+extension Task {
+    /// Another task shares this one's root, cwd and umask (CLONE_FS): what
+    /// Linux sees as `fs->users != 1` (setns of a mount namespace refuses it).
+    public var fsShared: Bool { kernel.locked { kernel.tasks.values.contains { $0 !== self && $0.fs === fs } } }
+}
+
+extension Task {
+    /// current_is_single_threaded: no other task uses this one's memory
+    /// (its threads, a CLONE_VM child, a vfork parent).
+    public var singleThreaded: Bool { kernel.locked { !kernel.tasks.values.contains { $0 !== self && $0.mm === mm } } }
+}
