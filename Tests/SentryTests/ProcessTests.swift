@@ -52,6 +52,20 @@ import Testing
         }
     }
 
+    /// Blocked pipe reads raced against what a direct writer-to-reader
+    /// hand-off would have to respect: many writer/reader pairs (processes
+    /// and threads) with short reads, signals to blocked readers with and
+    /// without SA_RESTART, readers killed while blocked, a buffer unmapped
+    /// while its reader blocks (EFAULT, the byte stays in the pipe).
+    /// Compared with native everywhere.
+    @Test(arguments: Harness.platforms)
+    func blockedPipeReadsUnderSignalsMatchNative(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("handoff"), [])
+        let boxed = Harness.sandboxed(platform, Harness.image("handoff"))
+        #expect(native.status == 0 && native.stdout.contains("byte stays"), "natively: \(native.stdout)")
+        #expect(boxed == native, "\(platform.rawValue)")
+    }
+
     /// execveat(fd, "", AT_EMPTY_PATH) names the process after bprm->filename's
     /// last component, "3" for /dev/fd/3, as Linux 6.1 does (the host's 6.18
     /// uses the file's own name since 6.14, so this is not compared with native).

@@ -1,0 +1,271 @@
+/* Blocked pipe reads under the races a direct hand-off from the writer to a
+ * blocked reader must survive (README, "Where a round trip's time goes"):
+ * many writer/reader pairs (processes and threads) with short reads, signals
+ * arriving while readers are blocked (with and without SA_RESTART), a reader
+ * killed while blocked, and a reader whose buffer another thread unmaps while
+ * it blocks (EFAULT, the byte stays in the pipe). Everything printed is
+ * deterministic; compared with the native run. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAIRS 4
+#define ROUNDS 1000
+
+static volatile sig_atomic_t hits;
+static void onusr1(int s) { (void)s; hits++; }
+
+/* Reads exactly n bytes in reads of at most `chunk` (short reads), retrying EINTR. */
+static int readall(int fd, unsigned char *p, int n, int chunk) {
+    int got = 0;
+    while (got < n) {
+        int want = n - got < chunk ? n - got : chunk;
+        ssize_t r = read(fd, p + got, want);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        got += r;
+    }
+    return 0;
+}
+
+static int writeall(int fd, const unsigned char *p, int n) {
+    int put = 0;
+    while (put < n) {
+        ssize_t r = write(fd, p + put, n - put);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        put += r;
+    }
+    return 0;
+}
+
+/* The echo side: reads a message of 1 + i % 7 bytes in chunks of 3, answers each byte + 1. */
+static int echo(int in, int out) {
+    unsigned char m[8];
+    for (int i = 0; i < ROUNDS; i++) {
+        int k = 1 + i % 7;
+        if (readall(in, m, k, 3) < 0) return 1;
+        for (int j = 0; j < k; j++) m[j]++;
+        if (writeall(out, m, k) < 0) return 1;
+    }
+    return 0;
+}
+
+/* The asking side: returns a checksum of every answer, or -1. */
+static long ask(int out, int in, int seed) {
+    unsigned char m[8], a[8];
+    long sum = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        int k = 1 + i % 7;
+        for (int j = 0; j < k; j++) m[j] = (unsigned char)(seed + i + j);
+        if (writeall(out, m, k) < 0) return -1;
+        if (readall(in, a, k, 8) < 0) return -1;
+        for (int j = 0; j < k; j++) {
+            if (a[j] != (unsigned char)(m[j] + 1)) return -1;
+            sum += a[j];
+        }
+    }
+    return sum;
+}
+
+static void handler(int restart) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = onusr1;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* Process pairs, a signaller hitting every process while they run. */
+static void processes(void) {
+    pid_t kids[2 * PAIRS];
+    int pfd[PAIRS][2];
+    for (int i = 0; i < PAIRS; i++) {
+        int a[2], b[2];
+        pipe(a); pipe(b);
+        pipe(pfd[i]);
+        /* Installed before the fork: the signaller may hit the child at once. */
+        handler(i % 2);
+        pid_t e = fork();
+        if (e == 0) {
+            close(a[1]); close(b[0]);
+            _exit(echo(a[0], b[1]));
+        }
+        handler(i % 2 == 0);
+        pid_t q = fork();
+        if (q == 0) {
+            close(a[0]); close(b[1]);
+            long s = ask(a[1], b[0], i * 31);
+            write(pfd[i][1], &s, sizeof s);
+            _exit(s < 0);
+        }
+        close(a[0]); close(a[1]); close(b[0]); close(b[1]);
+        kids[2 * i] = e; kids[2 * i + 1] = q;
+    }
+    /* The signaller: until every asker has reported. */
+    long sums[PAIRS];
+    for (int i = 0; i < PAIRS; i++) {
+        int flags = fcntl(pfd[i][0], F_GETFL);
+        fcntl(pfd[i][0], F_SETFL, flags | O_NONBLOCK);
+    }
+    int done = 0, have[PAIRS] = {0};
+    while (done < PAIRS) {
+        for (int i = 0; i < PAIRS; i++) {
+            if (!have[i] && read(pfd[i][0], &sums[i], sizeof sums[i]) == sizeof sums[i]) { have[i] = 1; done++; }
+            if (!have[i]) { kill(kids[2 * i], SIGUSR1); kill(kids[2 * i + 1], SIGUSR1); }
+        }
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < 2 * PAIRS; i++) {
+        int st;
+        waitpid(kids[i], &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) printf("process %d failed: %#x\n", i, st);
+    }
+    for (int i = 0; i < PAIRS; i++) printf("process pair %d: sum %ld\n", i, sums[i]);
+}
+
+struct tpair { int a[2], b[2], seed; long sum; };
+static void *techo(void *p) { struct tpair *t = p; return (void *)(long)echo(t->a[0], t->b[1]); }
+static void *task(void *p) { struct tpair *t = p; t->sum = ask(t->a[1], t->b[0], t->seed); return NULL; }
+
+/* Thread pairs in one process (the writer copies into its own mm), signals to the threads. */
+static void threads(void) {
+    struct tpair t[PAIRS];
+    pthread_t th[2 * PAIRS];
+    handler(1);
+    for (int i = 0; i < PAIRS; i++) {
+        pipe(t[i].a); pipe(t[i].b);
+        t[i].seed = 7 * i + 1;
+        pthread_create(&th[2 * i], NULL, techo, &t[i]);
+        pthread_create(&th[2 * i + 1], NULL, task, &t[i]);
+    }
+    for (int k = 0; k < 50; k++) {
+        for (int i = 0; i < 2 * PAIRS; i++) pthread_kill(th[i], SIGUSR1);
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    for (int i = 0; i < 2 * PAIRS; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        if (i % 2 == 0 && r != NULL) printf("echo thread %d failed\n", i / 2);
+    }
+    for (int i = 0; i < PAIRS; i++) printf("thread pair %d: sum %ld\n", i, t[i].sum);
+}
+
+/* Whether pid sleeps (state S in /proc/PID/stat). */
+static int sleeping(pid_t pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] == 'S';
+}
+
+/* A reader killed while blocked: a byte written after its death stays. */
+static void killed(void) {
+    int p[2];
+    pipe(p);
+    pid_t c = fork();
+    if (c == 0) {
+        char x;
+        read(p[0], &x, 1);
+        _exit(3);
+    }
+    while (!sleeping(c)) usleep(1000);
+    kill(c, SIGKILL);
+    int st;
+    waitpid(c, &st, 0);
+    write(p[1], "k", 1);
+    char x = 0;
+    ssize_t r = read(p[0], &x, 1);
+    printf("killed reader: %s, byte %s\n", WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? "SIGKILL" : "?",
+           r == 1 && x == 'k' ? "stays" : "lost");
+    /* Kills racing writes: the byte is read by the dying reader or stays;
+     * nothing else (no crash, no hang, never two copies). */
+    int bad = 0;
+    for (int i = 0; i < 100; i++) {
+        c = fork();
+        if (c == 0) {
+            char y;
+            read(p[0], &y, 1);
+            _exit(3);
+        }
+        if (i % 2) while (!sleeping(c)) usleep(200);
+        kill(c, SIGKILL);
+        write(p[1], "r", 1);
+        waitpid(c, &st, 0);
+        int fl = fcntl(p[0], F_GETFL);
+        fcntl(p[0], F_SETFL, fl | O_NONBLOCK);
+        char y[4];
+        ssize_t n = read(p[0], y, sizeof y);
+        if (n > 1) bad++;
+        fcntl(p[0], F_SETFL, fl);
+    }
+    printf("kill races: %s\n", bad ? "a byte doubled" : "ok");
+    close(p[0]); close(p[1]);
+}
+
+static int up[2];
+static char *page;
+static ssize_t ures;
+static int uerr;
+static volatile pid_t utid;
+static void *ureader(void *arg) {
+    (void)arg;
+    utid = gettid();
+    ures = read(up[0], page, 1);
+    uerr = errno;
+    return NULL;
+}
+
+/* A blocked reader's buffer unmapped by another thread: EFAULT, the byte stays. */
+static void unmapped(void) {
+    pipe(up);
+    page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    pthread_t th;
+    pthread_create(&th, NULL, ureader, NULL);
+    while (!utid) usleep(1000);
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", utid);
+    for (int i = 0; i < 5000; i++) {
+        FILE *f = fopen(path, "r");
+        if (!f) break;
+        size_t m = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[m] = 0;
+        char *p = strrchr(buf, ')');
+        if (p && p[2] == 'S') break;
+        usleep(1000);
+    }
+    munmap(page, 4096);
+    write(up[1], "u", 1);
+    pthread_join(th, NULL);
+    char x = 0;
+    int fl = fcntl(up[0], F_GETFL);
+    fcntl(up[0], F_SETFL, fl | O_NONBLOCK);
+    ssize_t r = read(up[0], &x, 1);
+    printf("unmapped buffer: read %zd %s, byte %s\n", ures, ures < 0 ? strerror(uerr) : "", r == 1 && x == 'u' ? "stays" : "lost");
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    processes();
+    threads();
+    killed();
+    unmapped();
+    return 0;
+}
