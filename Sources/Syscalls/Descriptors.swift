@@ -115,7 +115,7 @@ enum Descriptors {
                 let r = Glibc.fcntl(h, F_GETFL)
                 if r >= 0 { return Int64(r & ~OpenFlags.closeOnExec.rawValue) }
             }
-            return Int64(f.flags.rawValue | OpenFlags.largeFile.rawValue)
+            return Int64(f.flags.rawValue | (f.reportsLargeFile ? OpenFlags.largeFile.rawValue : 0))
         case F_SETFL:
             try f.setStatusFlags(OpenFlags(rawValue: a.int32(2)))
             return 0

@@ -33,7 +33,11 @@ public let syscallFamilies: [SyscallFamily] = [
                   "pipe pipe2 eventfd eventfd2 timerfd_create timerfd_settime timerfd_gettime signalfd signalfd4"),
     SyscallFamily("poll, select, epoll",
                   "poll ppoll select pselect6 epoll_create epoll_create1 epoll_ctl epoll_wait epoll_pwait epoll_pwait2"),
-    SyscallFamily("file notification", "inotify_init inotify_init1 inotify_add_watch inotify_rm_watch fanotify_init fanotify_mark"),
+    SyscallFamily("file notification", "inotify_init inotify_init1 inotify_add_watch inotify_rm_watch"),
+    SyscallFamily("fanotify", "fanotify_init fanotify_mark", refused: """
+        fanotify_init needs CAP_SYS_ADMIN and its marks watch whole mounts of the host: \
+        ENOSYS, as a kernel built without CONFIG_FANOTIFY answers
+        """),
     SyscallFamily("sockets", """
         socket socketpair bind listen accept accept4 connect shutdown getsockname getpeername setsockopt getsockopt \
         sendto recvfrom sendmsg recvmsg sendmmsg recvmmsg

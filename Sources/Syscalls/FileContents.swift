@@ -9,7 +9,7 @@ enum FileContents {
         guard a.int(1) >= 0 else { throw .EINVAL }
         let f = try t.fds.get(a.fd(0))
         try f.truncate(a.int(1))
-        t.kernel.vfs.dnotify.fileEvent(.modify, at: f.location)
+        if let loc = f.location { t.kernel.vfs.notify.changed(loc, FSNotify.Mask.modify) }
         t.kernel.fileMayHaveShrunk(f, by: t)
         return 0
     }

@@ -12,7 +12,7 @@ enum Getdents {
         let count = min(a.count(2), 1 << 20)
         var buf = [UInt8](repeating: 0, count: count)
         let n = try Errno.typed { try buf.withUnsafeMutableBytes { b in try f.getdents(into: b) } }
-        t.kernel.vfs.dnotify.fileEvent(.access, at: f.location)   // iterate_dir's fsnotify_access
+        t.kernel.vfs.notify.accessed(f)   // iterate_dir's fsnotify_access
         var at = 0
         while at + 19 < n {
             let reclen = Int(UInt16(buf[at + 16]) | UInt16(buf[at + 17]) << 8)
@@ -35,7 +35,7 @@ enum Getdents {
         // The host fills a bounce buffer: a dirent must never straddle two guest VMAs.
         var buf = [UInt8](repeating: 0, count: count)
         let n = try Errno.typed { try buf.withUnsafeMutableBytes { b in try f.getdents(into: b) } }
-        t.kernel.vfs.dnotify.fileEvent(.access, at: f.location)   // iterate_dir's fsnotify_access
+        t.kernel.vfs.notify.accessed(f)   // iterate_dir's fsnotify_access
         if n > 0 { try t.mm.copyOut(a.address(1), Array(buf[0..<n])) }
         return Int64(n)
     }

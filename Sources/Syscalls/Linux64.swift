@@ -3,6 +3,9 @@ import Sentry
 /// The Linux x86-64 syscall table: number, name, handler, how strace prints
 /// the arguments and result. Numbers listed in Names.swift but not here are
 /// known by name and answer ENOSYS.
+/// inotify_add_watch's mask bits, in strace's order.
+private let inotifyMask: [(UInt64, String)] = [(0x1, "IN_ACCESS"), (0x2, "IN_MODIFY"), (0x4, "IN_ATTRIB"), (0x8, "IN_CLOSE_WRITE"), (0x10, "IN_CLOSE_NOWRITE"), (0x20, "IN_OPEN"), (0x40, "IN_MOVED_FROM"), (0x80, "IN_MOVED_TO"), (0x100, "IN_CREATE"), (0x200, "IN_DELETE"), (0x400, "IN_DELETE_SELF"), (0x800, "IN_MOVE_SELF"), (0x2000, "IN_UNMOUNT"), (0x4000, "IN_Q_OVERFLOW"), (0x8000, "IN_IGNORED"), (0x1000000, "IN_ONLYDIR"), (0x2000000, "IN_DONT_FOLLOW"), (0x4000000, "IN_EXCL_UNLINK"), (0x10000000, "IN_MASK_CREATE"), (0x20000000, "IN_MASK_ADD"), (0x40000000, "IN_ISDIR"), (0x80000000, "IN_ONESHOT")]
+
 public let linuxAMD64: SyscallTable = {
     var t: [Int: Syscall] = [
         0:   Syscall("read", ReadWrite.read, [.fd, .outBuffer, .uint]),
@@ -129,6 +132,11 @@ public let linuxAMD64: SyscallTable = {
         287: Syscall("timerfd_gettime", FDEvents.timerfdGettime, [.fd, .itimerspecOut]),
         289: Syscall("signalfd4", FDEvents.signalfd4, [.fd, .sigset, .uint, .flagBits([(0x80000, "SFD_CLOEXEC"), (0x800, "SFD_NONBLOCK")])], .fd),
         290: Syscall("eventfd2", Pipes.eventfd2, [.uint, .openFlags], .fd),
+        253: Syscall("inotify_init", Inotify.inotifyInit, [], .fd),
+        294: Syscall("inotify_init1", Inotify.inotifyInit1, [.flagBits([(0x800, "IN_NONBLOCK"), (0x80000, "IN_CLOEXEC")])], .fd),
+        254: Syscall("inotify_add_watch", Inotify.inotifyAddWatch, [.fd, .path, .low32(.flagBits(inotifyMask))],
+                     note: "events for the changes the sandbox makes; a host file changed behind a bind mount sends none"),
+        255: Syscall("inotify_rm_watch", Inotify.inotifyRmWatch, [.fd, .int32]),
         288: Syscall("accept4", Sockets.accept4, [.fd, .sockaddrOut(lengthPointerArg: 2), .socklenOut, .socketFlags], .fd),
         291: Syscall("epoll_create1", Poll.epollCreate1, [.openFlags], .fd),
         293: Syscall("pipe2", Pipes.pipe2, [.pipeFDsOut, .openFlags]),

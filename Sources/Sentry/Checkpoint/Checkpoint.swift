@@ -498,6 +498,7 @@ struct ImageWriter {
         case is SocketFile, is HostSocketFile: return "a socket"
         case is TimerFD: return "a timerfd"
         case is SignalFD: return "a signalfd"
+        case is InotifyFile: return "an inotify instance"
         case is PidFD: return "a pidfd"
         case is PtyEnd: return "a pseudo-terminal"
         case is SnapshotFile, is SyntheticDirectory: return "a /proc or /sys file"

@@ -65,6 +65,9 @@ public final class DirNotify: Sendable {
 
     public init() {}
 
+    /// Whether any directory has a watch.
+    var isWatching: Bool { watched.load(ordering: .relaxed) > 0 }
+
     static func key(_ inode: Inode) -> Key? {
         guard let st = try? inode.stat() else { return nil }
         return Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))

@@ -57,6 +57,22 @@ open class FileDescription: @unchecked Sendable {
     /// F_SETSIG's signal (f_owner.signum): what a dnotify event sends, 0 for plain SIGIO.
     public let ownerSignal = Atomic<Int32>(0)
 
+    /// Where the last reference going is told (fsnotify_close): set when
+    /// the VFS opens a file by its path.
+    let closeNotice = Mutex<FSNotify?>(nil)
+
+    deinit {
+        if let n = closeNotice.withLock({ $0 }), let loc = location { n.closed(at: loc, wrote: flags.writable) }
+    }
+
+    /// Whether F_GETFL shows O_LARGEFILE, which open(2) forces on 64-bit
+    /// (force_o_largefile); a file made by anon_inode_getfd has only its own flags.
+    open var reportsLargeFile: Bool { true }
+
+    /// Lines /proc/PID/fdinfo/N shows after the common ones (an inotify
+    /// instance's watches).
+    open var fdinfoDetails: String { "" }
+
     /// The path /proc/self/fd shows.
     open var displayPath: String { location.map { $0.isDeleted ? $0.path + " (deleted)" : $0.path } ?? "anon_inode:[unknown]" }
     /// The host fd behind it, when there is one.

@@ -219,7 +219,7 @@ enum ProcFS {
                 return ProcFS.file(path) {
                     let pos = (try? file.seek(0, whence: SEEK_CUR)) ?? 0
                     let flags = file.flags.rawValue | (entry.closeOnExec ? OpenFlags.closeOnExec.rawValue : 0)
-                    return Array("pos:\t\(pos)\nflags:\t0\(String(flags, radix: 8))\nmnt_id:\t\(file.location?.mount.id ?? 0)\nino:\t\((try? file.stat().st_ino) ?? 0)\n".utf8)
+                    return Array("pos:\t\(pos)\nflags:\t0\(String(flags, radix: 8))\nmnt_id:\t\(file.location?.mount.id ?? 0)\nino:\t\((try? file.stat().st_ino) ?? 0)\n\(file.fdinfoDetails)".utf8)
                 }
             }
             return SyntheticLinkNode(path: path, device: device, target: { ctx in
@@ -365,13 +365,22 @@ enum ProcFS {
             "file-max": { _ in "9223372036854775807" },
             "pipe-max-size": { _ in "1048576" },
         ]
-        func table(_ name: String, _ files: [String: (WalkContext) -> String]) -> Inode {
-            dir("/proc/sys/" + name, list: { _ in files.keys.sorted().map { DirEntry($0, .regular) } }, child: { n, ctx throws(Errno) in
+        let inotifyFiles: [String: (WalkContext) -> String] = [
+            "max_queued_events": { _ in String(InotifyRegistry.maxQueuedEvents) },
+            "max_user_instances": { _ in String(InotifyRegistry.maxUserInstances) },
+            "max_user_watches": { _ in String(InotifyRegistry.maxUserWatches) },
+        ]
+        func table(_ name: String, _ files: [String: (WalkContext) -> String], subdirectories: [String: Inode] = [:]) -> Inode {
+            dir("/proc/sys/" + name, list: { _ in
+                (files.keys.map { DirEntry($0, .regular) } + subdirectories.keys.map { DirEntry($0, .directory) }).sorted { $0.name < $1.name }
+            }, child: { n, ctx throws(Errno) in
+                if let d = subdirectories[n] { return d }
                 guard let f = files[n] else { throw .ENOENT }
                 return file("/proc/sys/\(name)/" + n) { Array((f(ctx) + "\n").utf8) }
             })
         }
-        let dirs = ["kernel": table("kernel", kernelFiles), "vm": table("vm", vmFiles), "fs": table("fs", fsFiles)]
+        let dirs = ["kernel": table("kernel", kernelFiles), "vm": table("vm", vmFiles),
+                    "fs": table("fs", fsFiles, subdirectories: ["inotify": table("fs/inotify", inotifyFiles)])]
         return dir("/proc/sys", list: { _ in dirs.keys.sorted().map { DirEntry($0, .directory) } }, child: { n, _ throws(Errno) in
             guard let d = dirs[n] else { throw .ENOENT }
             return d

@@ -21,8 +21,10 @@ public struct ResolveRules: OptionSet, Sendable {
 public final class VFS: Sendable {
     public let mounts: MountTable
     public let locks = FileLocks()
-    /// Directory watches (fcntl F_NOTIFY) and the events that reach them.
-    public let dnotify = DirNotify()
+    /// The fsnotify hooks: dnotify (fcntl F_NOTIFY) and inotify watches,
+    /// and the events that reach them.
+    public let notify = FSNotify()
+    public var dnotify: DirNotify { notify.dnotify }
     /// The sandbox's pseudo-terminals (/dev/ptmx, /dev/pts).
     let ptys = PtyTable()
     /// The sandbox's POSIX message queues (mq_open, /dev/mqueue).
@@ -303,7 +305,8 @@ public final class VFS: Sendable {
             try writable(dir)
             let f = try dir.inode.create(name, mode: mode & 0o7777, flags: flags, in: dir, ctx)
             initOwner(dir, name, ctx)
-            dnotify.nameEvent(.create, in: dir)
+            notify.created(name, in: dir, isDirectory: false)
+            if let loc = f.location { notify.opened(f, at: loc) }
             return f
         }
         let loc = try walk(path, from: start, followLast: !flags.contains(.noFollow), parentOnly: false, ctx, rules: rules).location
@@ -328,7 +331,8 @@ public final class VFS: Sendable {
         if writes && kind == .regular { try writable(loc) }
         let f = try loc.inode.open(flags, at: loc, ctx)
         if f.location == nil { f.location = loc }
-        if flags.contains(.truncate) && writes && kind == .regular { dnotify.fileEvent(.modify, at: loc) }   // do_truncate's
+        if flags.contains(.truncate) && writes && kind == .regular { notify.changed(loc, FSNotify.Mask.modify) }   // do_truncate's
+        notify.opened(f, at: f.location ?? loc)
         return f
     }
 
@@ -383,7 +387,7 @@ public final class VFS: Sendable {
         try writable(dir)
         try dir.inode.mkdir(name, mode: mode & 0o7777)
         initOwner(dir, name, ctx)
-        dnotify.nameEvent(.create, in: dir)
+        notify.created(name, in: dir, isDirectory: true)
     }
 
     /// mknod: FIFOs and regular files; device nodes are not the guest's to make.
@@ -395,7 +399,7 @@ public final class VFS: Sendable {
         try writable(dir)
         try dir.inode.mknod(name, mode: (kind == 0 ? S_IFREG : kind) | (mode & 0o7777))
         initOwner(dir, name, ctx)
-        dnotify.nameEvent(.create, in: dir)
+        notify.created(name, in: dir, isDirectory: false)
     }
 
     public func symlink(_ target: String, at path: String, from start: Location, _ ctx: WalkContext) throws(Errno) {
@@ -404,7 +408,7 @@ public final class VFS: Sendable {
         try writable(dir)
         try dir.inode.symlink(name, target: target)
         initOwner(dir, name, ctx)
-        dnotify.nameEvent(.create, in: dir)
+        notify.created(name, in: dir, isDirectory: false)
     }
 
     public func link(_ old: Location, to path: String, from start: Location, _ ctx: WalkContext) throws(Errno) {
@@ -413,7 +417,7 @@ public final class VFS: Sendable {
         if old.inode.kind == .directory { throw .EPERM }
         try writable(dir)
         try dir.inode.link(name, to: old.inode)
-        dnotify.nameEvent(.create, in: dir)
+        notify.linked(old.inode, as: name, in: dir)
     }
 
     public func unlink(_ path: String, from start: Location, directory: Bool, _ ctx: WalkContext) throws(Errno) {
@@ -426,9 +430,10 @@ public final class VFS: Sendable {
         if slash && !directory { throw victim.inode.kind == .directory ? .EISDIR : .ENOTDIR }
         if victim.mount !== dir.mount || victim.dentry.isPlaceholder { throw .EBUSY }
         try writable(dir)
+        let key = notify.removing(victim)
         try dir.inode.unlink(name, directory: directory)
         dir.dentry.removed(name)
-        dnotify.nameEvent(.delete, in: dir)
+        notify.removed(name, in: dir, victim: victim.inode, key: key, isDirectory: directory)
     }
 
     /// renameat2: RENAME_NOREPLACE (1), RENAME_EXCHANGE (2).
@@ -447,17 +452,22 @@ public final class VFS: Sendable {
         if let dst = mountedOrPlaceholder(nd, nn), dst.mount !== nd.mount || dst.dentry.isPlaceholder { throw .EBUSY }
         if src.inode.kind == .directory && nd.dentry.isWithin(src.dentry) { throw .EINVAL }
         try writable(od)
+        let dst = try? child(nd, nn, ctx)
+        let srcKey = notify.removing(src), dstKey = dst.flatMap { notify.removing($0) }
         try od.inode.rename(on, to: nd.inode, nn, flags: flags)
         od.dentry.renamed(on, to: nd.dentry, nn, exchange: flags & 2 != 0)
         // fsnotify_move: FS_RENAME (to dnotify only within one directory, as
-        // fsnotify's handler filters it) and FS_MOVED_FROM to the old
-        // directory, FS_MOVED_TO to the new, each its own event; an exchange
-        // moves both ways.
-        let sameDirectory = od.inode === nd.inode || od.isSame(nd)
-        for (from, to) in flags & 2 != 0 ? [(od, nd), (nd, od)] : [(od, nd)] {
-            if sameDirectory { dnotify.nameEvent(.rename, in: from) }
-            dnotify.nameEvent(.movedFrom, in: from)
-            dnotify.nameEvent(.movedTo, in: to)
+        // fsnotify's handler filters it), FS_MOVED_FROM to the old directory
+        // and FS_MOVED_TO to the new with one cookie, IN_MOVE_SELF to the
+        // file; an exchange moves both ways, a replaced file goes.
+        if dst?.inode === src.inode {
+            // Two names of one file: nothing moved (vfs_rename returns early).
+        } else if flags & 2 != 0, let dst {
+            notify.moved(src.inode, movedKey: srcKey, from: od, on, to: nd, nn, replaced: nil)
+            notify.moved(dst.inode, movedKey: dstKey, from: nd, nn, to: od, on, replaced: nil)
+        } else {
+            notify.moved(src.inode, movedKey: srcKey, from: od, on, to: nd, nn,
+                         replaced: dst.flatMap { $0.inode === src.inode ? nil : ($0.inode, dstKey) })
         }
     }
 
@@ -471,19 +481,7 @@ public final class VFS: Sendable {
         if a.size != nil && loc.inode.kind != .regular { throw .EINVAL }
         try writable(loc)
         try loc.inode.setAttributes(a)
-        dnotify.fileEvent(Self.changeEvents(a), at: loc)
-    }
-
-    /// fsnotify_change: what an attribute change tells the watches. A size
-    /// is a modification; ownership, mode, or both times, attributes; one
-    /// time alone, an access (atime) or a modification (mtime).
-    static func changeEvents(_ a: InodeAttributes) -> DirNotify.Event {
-        var e: DirNotify.Event = []
-        if a.uid != nil || a.gid != nil || a.mode != nil || (a.atime != nil && a.mtime != nil) { e.insert(.attrib) }
-        if a.size != nil { e.insert(.modify) }
-        if a.atime != nil && a.mtime == nil { e.insert(.access) }
-        if a.mtime != nil && a.atime == nil { e.insert(.modify) }
-        return e
+        notify.changed(loc, FSNotify.events(of: a))
     }
 
     public func statfs(_ loc: Location) throws(Errno) -> sw_statfs {

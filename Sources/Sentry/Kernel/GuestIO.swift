@@ -13,7 +13,7 @@ extension Task {
     public func read(_ file: FileDescription, into ranges: [GuestRange], at offset: Int64? = nil,
                      noWait: Bool = false) throws(Errno) -> Int {
         let n = try readUnnotified(file, into: ranges, at: offset, noWait: noWait)
-        if n > 0 { kernel.vfs.dnotify.fileEvent(.access, at: file.location) }   // fsnotify_access
+        if n > 0 { kernel.vfs.notify.accessed(file) }   // fsnotify_access
         return n
     }
 
@@ -54,7 +54,7 @@ extension Task {
     public func write(_ file: FileDescription, from ranges: [GuestRange], at offset: Int64? = nil,
                       noWait: Bool = false) throws(Errno) -> Int {
         let n = try writeUnnotified(file, from: ranges, at: offset, noWait: noWait)
-        if n > 0 { kernel.vfs.dnotify.fileEvent(.modify, at: file.location) }   // fsnotify_modify
+        if n > 0 { kernel.vfs.notify.modified(file) }   // fsnotify_modify
         return n
     }
 
