@@ -285,13 +285,19 @@ int main(void) {
     label(wdx, "D2"); label(wdo, "D(other)");
     put("u", "");
     drain(fd, "create u");
+    int wdu = inotify_add_watch(other, path("u"), IN_ALL_EVENTS);
+    label(wdu, "u(other)");
     f = open(path("u"), O_WRONLY);
+    int f2 = open(path("u"), O_RDONLY);
     unlink(path("u"));
-    drain(fd, "unlink u, held open");
+    drain(fd, "unlink u, held open twice");
     if (write(f, "w", 1) != 1) perror("write");
     drain(fd, "write to unlinked u, EXCL_UNLINK watch");
-    drain(other, "write to unlinked u, plain watch");
+    drain(other, "write to unlinked u, plain watches");
     close(f);
+    drain(other, "close one (the file's DELETE_SELF waits for the last)");
+    close(f2);
+    drain(other, "close the last");
     close(other);
 
     // --- epoll, and a blocking read woken by another process

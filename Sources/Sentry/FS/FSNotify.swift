@@ -32,6 +32,10 @@ public final class FSNotify: Sendable {
     let inotify = InotifyRegistry()
     /// fsnotify_get_cookie: what ties a MOVED_FROM to its MOVED_TO.
     private let cookies = Atomic<UInt32>(0)
+    /// Inodes whose last name went while files were open on them: their
+    /// IN_DELETE_SELF comes when the last of those closes.
+    private let doomed = Mutex<[ObjectIdentifier: DirNotify.Key]>([:])
+    private let doomedCount = Atomic<Int>(0)
 
     public init() {}
 
@@ -80,13 +84,30 @@ public final class FSNotify: Sendable {
         guard inotify.isWatching else { return }
         if let key {
             if !isDirectory { inotify.deliver(Mask.attrib, to: key, name: nil) }
-            if isDirectory || Self.lastLinkGone(victim) { inotify.inodeGone(key) }
+            if isDirectory || Self.lastLinkGone(victim) { gone(victim, key) }
         }
         if let k = Self.key(dir) { inotify.deliver(Mask.delete | (isDirectory ? Mask.isDirectory : 0), to: k, name: name) }
     }
 
-    /// Whether the inode has no name left. The sentry drops an inode's
-    /// watches at once; Linux waits until no open file holds its dentry.
+    /// fsnotify_inoderemove, now or when the last open file on it closes.
+    /// (A directory someone is in, or an O_PATH descriptor, does not delay it
+    /// here as it does in Linux.)
+    private func gone(_ inode: Inode, _ key: DirNotify.Key) {
+        if inode.openFiles.load(ordering: .sequentiallyConsistent) > 0 {
+            if doomed.withLock({ $0.updateValue(key, forKey: ObjectIdentifier(inode)) }) == nil { doomedCount.add(1, ordering: .sequentiallyConsistent) }
+            // Closed meanwhile: the close did not see it doomed.
+            guard inode.openFiles.load(ordering: .sequentiallyConsistent) == 0, undoom(inode) != nil else { return }
+        }
+        inotify.inodeGone(key)
+    }
+
+    private func undoom(_ inode: Inode) -> DirNotify.Key? {
+        guard let k = doomed.withLock({ $0.removeValue(forKey: ObjectIdentifier(inode)) }) else { return nil }
+        doomedCount.subtract(1, ordering: .relaxed)
+        return k
+    }
+
+    /// Whether the inode has no name left.
     private static func lastLinkGone(_ inode: Inode) -> Bool {
         guard let st = try? inode.stat() else { return true }
         return st.st_nlink == 0
@@ -109,7 +130,7 @@ public final class FSNotify: Sendable {
         if let r = replaced, let rk = r.key { inotify.deliver(Mask.attrib | Self.dirBit(r.inode), to: rk, name: nil) }
         if let movedKey { inotify.deliver(Mask.moveSelf, to: movedKey, name: nil) }
         // The replaced file's dentry goes when the rename lets go of it.
-        if let r = replaced, let rk = r.key, r.inode.kind == .directory || Self.lastLinkGone(r.inode) { inotify.inodeGone(rk) }
+        if let r = replaced, let rk = r.key, r.inode.kind == .directory || Self.lastLinkGone(r.inode) { gone(r.inode, rk) }
     }
 
     // MARK: Files
@@ -145,14 +166,18 @@ public final class FSNotify: Sendable {
     func opened(_ file: FileDescription, at loc: Location) {
         guard !file.flags.contains(.path) else { return }
         file.closeNotice.withLock { $0 = self }
+        loc.inode.openFiles.add(1, ordering: .relaxed)
         guard !quiet else { return }
         fileEvent(Mask.open, at: loc, viaFile: true)
     }
 
     /// fsnotify_close: the last reference to a file opened at `loc` went.
     func closed(at loc: Location, wrote: Bool) {
+        let last = loc.inode.openFiles.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
+        let key = last && doomedCount.load(ordering: .sequentiallyConsistent) > 0 ? undoom(loc.inode) : nil
         guard inotify.isWatching else { return }   // dnotify has no close events
         fileEvent(wrote ? Mask.closeWrite : Mask.closeNoWrite, at: loc, viaFile: true)
+        if let key { inotify.inodeGone(key) }
     }
 
     /// fsnotify_change: attributes of `loc` changed (chmod, chown, utimes,

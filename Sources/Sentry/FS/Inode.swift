@@ -1,3 +1,4 @@
+import Synchronization
 import CSwitch
 import Glibc
 
@@ -65,6 +66,10 @@ public protocol WalkContext: AnyObject {
 /// Sendable: the base class has no state; each subclass says what guards its own.
 open class Inode: @unchecked Sendable {
     public init() {}
+
+    /// Open files on it (not O_PATH): while any is, an unlinked inode's
+    /// IN_DELETE_SELF waits (Linux sends it when the last dentry reference goes).
+    let openFiles = Atomic<Int>(0)
 
     open var kind: FileKind { .regular }
     open func stat() throws(Errno) -> Glibc.stat { throw .EINVAL }
