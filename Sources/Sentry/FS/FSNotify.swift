@@ -39,7 +39,8 @@ public final class FSNotify: Sendable {
 
     public init() {}
 
-    private var quiet: Bool { !dnotify.isWatching && !inotify.isWatching }
+    /// No watch anywhere: events cost nothing.
+    var quiet: Bool { !dnotify.isWatching && !inotify.isWatching }
 
     private static func key(_ loc: Location) -> DirNotify.Key? { DirNotify.key(loc.inode) }
     private static func dirBit(_ inode: Inode) -> UInt32 { inode.kind == .directory ? Mask.isDirectory : 0 }

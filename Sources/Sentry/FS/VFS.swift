@@ -452,7 +452,7 @@ public final class VFS: Sendable {
         if let dst = mountedOrPlaceholder(nd, nn), dst.mount !== nd.mount || dst.dentry.isPlaceholder { throw .EBUSY }
         if src.inode.kind == .directory && nd.dentry.isWithin(src.dentry) { throw .EINVAL }
         try writable(od)
-        let dst = try? child(nd, nn, ctx)
+        let dst = notify.quiet ? nil : try? child(nd, nn, ctx)   // what the new name held, for its events
         let srcKey = notify.removing(src), dstKey = dst.flatMap { notify.removing($0) }
         try od.inode.rename(on, to: nd.inode, nn, flags: flags)
         od.dentry.renamed(on, to: nd.dentry, nn, exchange: flags & 2 != 0)
