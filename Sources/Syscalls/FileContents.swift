@@ -29,6 +29,7 @@ enum FileContents {
         guard !o else { throw .EFBIG }
         if let h = f.hostFD {
             _ = try Errno.check(Int(sw_fallocate(h, mode, offset, len)))
+            t.kernel.vfs.notify.modified(f)   // vfs_fallocate's fsnotify_modify
             return 0
         }
         switch mode {
@@ -46,6 +47,7 @@ enum FileContents {
         default:
             throw .EOPNOTSUPP
         }
+        t.kernel.vfs.notify.modified(f)
         return 0
     }
 
@@ -98,6 +100,7 @@ enum FileContents {
         if let o = offset, o < 0 { throw .EINVAL }
         var outPosition: Int64? = nil   // the output's own file position
         let total = try copy(t, from: input, at: &offset, to: out, at: &outPosition, count: a.count(3))
+        if total > 0 { t.kernel.vfs.notify.accessed(input); t.kernel.vfs.notify.modified(out) }   // do_sendfile's
         if let offset { try t.mm.write(offsetAddr, offset) }
         return Int64(total)
     }
@@ -146,6 +149,7 @@ enum FileContents {
         var outOff: Int64? = a.address(3).isNull ? nil : try t.mm.read(a.address(3), as: Int64.self)
         if (inOff ?? 0) < 0 || (outOff ?? 0) < 0 { throw .EINVAL }
         let n = try copy(t, from: input, at: &inOff, to: out, at: &outOff, count: a.count(4))
+        if n > 0 { t.kernel.vfs.notify.accessed(input); t.kernel.vfs.notify.modified(out) }   // vfs_copy_file_range's
         if let inOff { try t.mm.write(a.address(1), inOff) }
         if let outOff { try t.mm.write(a.address(3), outOff) }
         return Int64(n)

@@ -16,6 +16,8 @@ enum Xattr {
         var mode: UInt32
         var uid: UInt32
         var gid: UInt32
+        /// Where it is, for fsnotify_xattr's IN_ATTRIB.
+        var location: Location? = nil
     }
 
     private static func target(_ t: Task, _ a: SyscallArguments, form: Form) throws(Errno) -> Target {
@@ -35,7 +37,7 @@ enum Xattr {
             l = loc
         }
         let st = try l.inode.stat()
-        return Target(inode: l.inode, readOnly: l.mount.readOnly, mode: st.st_mode, uid: st.st_uid, gid: st.st_gid)
+        return Target(inode: l.inode, readOnly: l.mount.readOnly, mode: st.st_mode, uid: st.st_uid, gid: st.st_gid, location: l)
     }
 
     enum Form { case path, link, fd }
@@ -93,6 +95,7 @@ enum Xattr {
         try permit(t, x, n, write: true)
         guard let inode = x.inode else { throw .EOPNOTSUPP }
         try inode.setxattr(n, value, flags: Int32(flags))
+        if let l = x.location { t.kernel.vfs.notify.changed(l, FSNotify.Mask.attrib) }   // fsnotify_xattr
         return 0
     }
 
@@ -146,6 +149,7 @@ enum Xattr {
         try permit(t, x, n, write: true)
         guard let inode = x.inode else { throw .EOPNOTSUPP }
         try inode.removexattr(n)
+        if let l = x.location { t.kernel.vfs.notify.changed(l, FSNotify.Mask.attrib) }   // fsnotify_xattr
         return 0
     }
 }

@@ -18,8 +18,10 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static char dir[64];
@@ -299,6 +301,29 @@ int main(void) {
     close(f2);
     drain(other, "close the last");
     close(other);
+
+    // --- sendfile, copy_file_range, fallocate (splice sends nothing in 6.1)
+    int sfd = inotify_init1(IN_NONBLOCK);
+    label(inotify_add_watch(sfd, dir, IN_ACCESS | IN_MODIFY), "S");
+    put("src", "0123456789");
+    int in = open(path("src"), O_RDONLY), outf = open(path("dst"), O_WRONLY | O_CREAT, 0644);
+    drain(sfd, "made src and dst");
+    printf("sendfile: %zd\n", sendfile(outf, in, NULL, 4));
+    drain(sfd, "sendfile src to dst");
+    loff_t o = 0;
+    printf("copy_file_range: %zd\n", copy_file_range(in, &o, outf, NULL, 3, 0));
+    drain(sfd, "copy_file_range src to dst");
+    printf("copy_file_range from the position: %zd\n", copy_file_range(in, NULL, outf, NULL, 3, 0));
+    drain(sfd, "copy_file_range again");
+    check("fallocate", fallocate(outf, 0, 0, 100));
+    drain(sfd, "fallocate");
+    label(inotify_add_watch(sfd, path("dst"), IN_ATTRIB), "dst");
+    check("setxattr user.x", setxattr(path("dst"), "user.x", "1", 1, 0));
+    check("removexattr user.x", removexattr(path("dst"), "user.x"));
+    check("removexattr user.x again", removexattr(path("dst"), "user.x"));
+    drain(sfd, "setxattr, removexattr (the dir watch has no IN_ATTRIB)");
+    close(in); close(outf); close(sfd);
+    unlink(path("src")); unlink(path("dst"));
 
     // --- epoll, and a blocking read woken by another process
     int blocking = inotify_init();
