@@ -1,5 +1,6 @@
 // Host system calls that glibc lacks or declares variadic.
 #include <zlib.h>
+#include <pthread.h>
 #include "CSwitch.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -287,18 +288,51 @@ int sw_setns_net(int fd) { return setns(fd, CLONE_NEWNET) < 0 ? -errno : 0; }
 
 int sw_siginfo_value_int(const siginfo_t *info) { return info->si_value.sival_int; }
 
-uint64_t sw_checksum64(const void *p, size_t n) {
-    const unsigned char *b = p;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, b + i, 8);
-        h = (h ^ w) * 0x100000001b3ULL;
-        h ^= h >> 29;
+// CRC32C (Castagnoli, reflected polynomial 0x82F63B78), the one iSCSI and
+// ext4 use: with SSE4.2 one crc32 instruction per 8 bytes (several GB/s, so
+// checking a page store costs little next to copying it); a table per byte
+// on a host without it.
+static uint32_t crc32c_table[256];
+static int crc32c_hw = -1;
+
+static void crc32c_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+        crc32c_table[i] = c;
     }
-    for (; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ULL;
-    return h ^ (uint64_t)n;
+    __builtin_cpu_init();
+    __atomic_store_n(&crc32c_hw, __builtin_cpu_supports("sse4.2") ? 1 : 0, __ATOMIC_RELEASE);
+}
+
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_sse42(uint32_t c, const unsigned char *b, size_t n) {
+    uint64_t c64 = c;
+    for (; n >= 8; n -= 8, b += 8) {
+        uint64_t w;
+        memcpy(&w, b, 8);
+        c64 = __builtin_ia32_crc32di(c64, w);
+    }
+    c = (uint32_t)c64;
+    for (; n > 0; n--, b++) c = __builtin_ia32_crc32qi(c, *b);
+    return c;
+}
+
+uint32_t sw_crc32c(uint32_t crc, const void *p, size_t n) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, crc32c_init);
+    const unsigned char *b = p;
+    uint32_t c = ~crc;
+    if (__atomic_load_n(&crc32c_hw, __ATOMIC_ACQUIRE) == 1) c = crc32c_sse42(c, b, n);
+    else for (size_t i = 0; i < n; i++) c = crc32c_table[(c ^ b[i]) & 0xff] ^ (c >> 8);
+    return ~c;
+}
+
+int sw_all_zero(const void *p, size_t n) {
+    const unsigned char *b = p;
+    if (n == 0) return 1;
+    // The first byte is zero and every byte equals the one after it.
+    return b[0] == 0 && memcmp(b, b + 1, n - 1) == 0;
 }
 
 size_t sw_deflate_bound(size_t n) { return compressBound(n); }
@@ -318,9 +352,3 @@ int sw_inflate(void *dst, size_t *dst_len, const void *src, size_t n) {
     return r;
 }
 
-int sw_all_zero(const void *p, size_t n) {
-    const unsigned char *b = p;
-    if (n == 0) return 1;
-    // The first byte is zero and every byte equals the one after it.
-    return b[0] == 0 && memcmp(b, b + 1, n - 1) == 0;
-}

@@ -409,7 +409,7 @@ struct RunOptions: Equatable {
                     guard let dir = request.image, dir.hasPrefix("/") else { reply(.failure("checkpoint: an absolute --image path is needed")); return }
                     do throws(CheckpointError) {
                         _ = try sandbox.checkpoint(to: dir, leaveRunning: request.leaveRunning ?? false,
-                                                   compress: request.compress ?? false) { summary in
+                                                   compress: request.compress ?? false, sync: request.sync ?? false) { summary in
                             reply(ControlResponse(ok: true, summary: summary.description))
                         }
                     } catch {

@@ -1,3 +1,4 @@
+import CSwitch
 import Foundation
 import Glibc
 import Testing
@@ -341,6 +342,55 @@ import Testing
                 "\(stored) bytes stored as \(packed), pages.bin \(m.pagesSize)")
         let r = s.restore(platform)
         #expect(r.status == 0 && bg.stdout + r.stdout == expected, "\(r)")
+    }
+
+    /// A guest with every other page zeros (images/src/ckptmem.c, 4 MiB):
+    /// the zero pages are left out of extents that say by a bitmap which
+    /// pages they hold, `--sync` writes the image to disk, and the restored
+    /// guest finds every data page as it was (and reads zeros in the others).
+    @Test func sparseExtents() throws {
+        guard Harness.imagesBuilt, let platform = Self.available.first else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let marker = s.dir.appendingPathComponent("restoring").path
+        let bg = try #require(Background(["run", "--platform", platform, "--name", "sparse", Harness.image("ckptmem"), "4", marker],
+                                         env: s.env, in: s.dir, tag: "sparse"))
+        defer { bg.stop() }
+        #expect(Background.poll(seconds: 60) { bg.stdout.hasPrefix("ready") || bg.wait(seconds: 0) != nil }, "\(bg.stdout)")
+        let c = s.checkpoint("sparse", ["--sync"])
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0)
+        let m = try CheckpointImage.readManifest(s.image)
+        // 1024 pages, 512 of them zeros (a few more zero pages elsewhere: stack, bss).
+        #expect(m.memory.zeroPagesSkipped >= 512, "\(m.memory.zeroPagesSkipped)")
+        #expect(m.memory.runs.contains { ($0.present?.count ?? 0) >= 128 }, "\(m.memory.runs.map { $0.present ?? "all" })")
+        #expect(m.memory.runs.count < 64, "\(m.memory.runs.count) runs")
+        #expect(m.memory.runs.allSatisfy { $0.length % 4096 == 0 })
+        #expect(FileManager.default.createFile(atPath: marker, contents: nil))
+        let r = s.restore(platform)
+        #expect(r.status == 0 && r.stdout.hasPrefix("resumed ") && r.stdout.hasSuffix(" pages intact\n"), "\(r)")
+    }
+
+    /// The page bitmap decoded into stretches, checked against the run's
+    /// length; CRC32C against its standard check value.
+    @Test func pageBitmapsAndCRC() throws {
+        func run(_ present: String?, _ length: UInt64) -> StoredRun {
+            StoredRun(offset: 0, length: length, store: 0, checksum: 0, compressed: nil, present: present)
+        }
+        let two = try DataFileReader.stretches(run("5", 8192), pageSize: 4096, what: "t")
+        #expect(two.map { [$0.0, $0.1] } == [[0, 1], [2, 1]])
+        let long = try DataFileReader.stretches(run("f3", 6 * 4096), pageSize: 4096, what: "t")
+        #expect(long.map { [$0.0, $0.1] } == [[0, 6]])
+        let all = try DataFileReader.stretches(run(nil, 3 * 4096), pageSize: 4096, what: "t")
+        #expect(all.map { [$0.0, $0.1] } == [[0, 3]])
+        for bad in [run("5", 4096), run("5x", 8192), run(nil, 100)] {
+            #expect(throws: CheckpointError.self) { try DataFileReader.stretches(bad, pageSize: 4096, what: "t") }
+        }
+        #expect(Array("123456789".utf8).withUnsafeBytes { sw_crc32c(0, $0.baseAddress, $0.count) } == 0xE3069283)
+        // Continued in pieces: the same value.
+        let whole = Array("123456789".utf8)
+        let first = whole[0..<4].withUnsafeBytes { sw_crc32c(0, $0.baseAddress, $0.count) }
+        #expect(whole[4...].withUnsafeBytes { sw_crc32c(first, $0.baseAddress, $0.count) } == 0xE3069283)
     }
 
     /// An image from another host boot (its boot id and CLOCK_MONOTONIC

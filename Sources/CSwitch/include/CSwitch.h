@@ -228,9 +228,9 @@ void sw_pause(void);   // the x86 PAUSE instruction, for spin loops
 int sw_atomic_cas32(void *p, uint32_t expected, uint32_t desired);
 void sw_atomic_store32(void *p, uint32_t v);
 
-// Checkpoint images: a 64-bit checksum of a run of bytes (FNV-1a over
-// 8-byte words, the tail bytewise), and whether a run is all zeros.
-uint64_t sw_checksum64(const void *p, size_t n);
+// Checkpoint images: CRC32C of a run of bytes, continuing from `crc` (0 to
+// start; hardware crc32 where the CPU has SSE4.2), and whether a run is all zeros.
+uint32_t sw_crc32c(uint32_t crc, const void *p, size_t n);
 int sw_all_zero(const void *p, size_t n);
 // A page store's optional compression (zlib, deflate): the room a run may
 // need, and one run each way. 0 on success, else zlib's error.

@@ -21,7 +21,7 @@ extension Sandbox {
     /// is then killed and the sandbox ends as if init died of SIGKILL.
     /// `written` runs once the image is complete, while the sandbox is
     /// still frozen (a control request replies there, before the end).
-    public func checkpoint(to dir: String, leaveRunning: Bool, compress: Bool = false,
+    public func checkpoint(to dir: String, leaveRunning: Bool, compress: Bool = false, sync: Bool = false,
                            written: (CheckpointSummary) -> Void = { _ in }) throws(CheckpointError) -> CheckpointSummary {
         // A traced task is refused before the freeze: one in a ptrace stop would time it out.
         if let why = kernel.locked({ kernel.tasks.values.sorted { $0.tid < $1.tid }.lazy.compactMap(ImageWriter.traced).first }) {
@@ -31,7 +31,7 @@ extension Sandbox {
         do { try kernel.freeze() } catch { throw .notQuiescent(error.description) }
         let summary: CheckpointSummary
         do {
-            summary = try ImageWriter(self, dir: dir, compress: compress).write()
+            summary = try ImageWriter(self, dir: dir, compress: compress, sync: sync).write()
         } catch {
             kernel.thaw()
             throw error
@@ -60,9 +60,11 @@ struct ImageWriter {
     let kernel: Kernel
     let dir: String
     let compress: Bool
+    /// fsync the files and the directory before returning (`--sync`).
+    let sync: Bool
 
-    init(_ sandbox: Sandbox, dir: String, compress: Bool = false) {
-        self.sandbox = sandbox; self.kernel = sandbox.kernel; self.dir = dir; self.compress = compress
+    init(_ sandbox: Sandbox, dir: String, compress: Bool = false, sync: Bool = false) {
+        self.sandbox = sandbox; self.kernel = sandbox.kernel; self.dir = dir; self.compress = compress; self.sync = sync
     }
 
     /// Indices of shared objects, by identity.
@@ -234,8 +236,8 @@ struct ImageWriter {
             return (ps, ts)
         }
 
-        try pages.finish()
-        try files.finish()
+        try pages.finish(sync: sync)
+        try files.finish(sync: sync)
         let config = sandbox.configuration
         let manifest = CheckpointManifest(
             created: ISO8601DateFormatter().string(from: Date()), platform: kernel.platform.name,
@@ -247,7 +249,7 @@ struct ImageWriter {
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
             seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues, sockets: socketImages, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
-        try CheckpointImage.writeManifest(manifest, to: dir)
+        try CheckpointImage.writeManifest(manifest, to: dir, sync: sync)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
     }
@@ -348,6 +350,10 @@ struct ImageWriter {
         return MMImage(vmas: vmas, brkStart: brk.start.rawValue, brk: brk.end.rawValue)
     }
 
+    /// Pages an extent of the page store spans at most: one pwritev's
+    /// IOV_MAX pieces, a few MiB a write.
+    static let extentPages = 1024
+
     /// The memory-file runs the VMAs own (a byte owned by n VMAs has n
     /// owners: a sweep over every VMA's run), and their non-zero pages.
     private func memoryImage(_ mms: [MemoryManager], extra: [Range<UInt64>], into store: DataFileWriter) throws(CheckpointError) -> MemoryImage {
@@ -378,15 +384,23 @@ struct ImageWriter {
         var skipped: UInt64 = 0
         for r in allocated {
             for (start, length) in memory.dataRuns(r.lowerBound, UInt64(r.count)) {
+                // The sentry's own mapping has no page tables for what guests
+                // wrote through theirs: made in one call, not a fault a page.
+                memory.populate(start, length)
                 var p = start
                 let end = start + length
+                var extent: PageExtent.Builder?
                 while p < end {
-                    // The longest stretch of non-zero pages from p.
-                    if sw_all_zero(memory.pointer(p), page) != 0 { skipped += 1; p += UInt64(page); continue }
-                    var q = p + UInt64(page)
-                    while q < end && sw_all_zero(memory.pointer(q), page) == 0 { q += UInt64(page) }
-                    runs.append(try store.append(memory.pointer(p), count: Int(q - p), offset: p))
-                    p = q
+                    let held = sw_all_zero(memory.pointer(p), page) == 0
+                    if !held { skipped += 1 }
+                    if held && extent == nil { extent = PageExtent.Builder(offset: p) }
+                    extent?.add(held ? memory.pointer(p) : nil, size: page)
+                    p += UInt64(page)
+                    if let e = extent, e.pages == Self.extentPages || p >= end {
+                        extent = nil
+                        var x = e
+                        runs.append(try store.append(x.finish()))
+                    }
                 }
             }
         }
@@ -553,7 +567,10 @@ struct ImageWriter {
 
 /// The image directory's files.
 public enum CheckpointImage {
-    public static func writeManifest(_ m: CheckpointManifest, to dir: String) throws(CheckpointError) {
+    /// Written aside and renamed: a reader sees the whole manifest or none.
+    /// `sync`: the data files (already synced), the manifest and then the
+    /// directory entry on disk before returning.
+    public static func writeManifest(_ m: CheckpointManifest, to dir: String, sync: Bool = false) throws(CheckpointError) {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         guard let data = try? e.encode(m) else { throw .io("encoding the manifest", .EINVAL) }
@@ -568,10 +585,16 @@ public enum CheckpointImage {
                 if n < 0 { if errno == EINTR { continue }; return false }
                 done += n
             }
-            return fsync(fd) == 0
+            return !sync || fsync(fd) == 0
         }
         close(fd)
         guard ok, rename(tmp, dir + "/manifest.json") == 0 else { throw .io("write \(dir)/manifest.json", Errno(errno)) }
+        if sync {
+            let d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard d >= 0 else { throw .io("open \(dir)", Errno(errno)) }
+            defer { close(d) }
+            if fsync(d) != 0 { throw .io("fsync \(dir)", Errno(errno)) }
+        }
     }
 
     /// Reads and checks the manifest: format, version, parse.

@@ -10,6 +10,9 @@ final class DataFileWriter {
     /// Runs deflated (zlib) before they are written: `--compress`.
     let compress: Bool
     private var scratch: [UInt8] = []
+    private var gather: [UInt8] = []
+    /// Linux's UIO_MAXIOV: the most pieces one pwritev takes.
+    static let iovMax = 1024
 
     init(_ path: String, compress: Bool = false) throws(CheckpointError) {
         self.path = path
@@ -21,11 +24,54 @@ final class DataFileWriter {
 
     /// Appends `count` bytes at `p`, to go to `offset` on restore.
     func append(_ p: UnsafeRawPointer?, count: Int, offset: UInt64) throws(CheckpointError) -> StoredRun {
-        var run = StoredRun(offset: offset, length: UInt64(count), store: size, checksum: sw_checksum64(p, count))
+        var run = StoredRun(offset: offset, length: UInt64(count), store: size, checksum: UInt64(sw_crc32c(0, p, count)))
         guard compress, count > 0 else {
             try write(p, count)
             return run
         }
+        try deflate(p, count, into: &run)
+        return run
+    }
+
+    /// Appends an extent of pages (`PageExtent`): the pages it holds, back
+    /// to back, gathered straight from where they are (pwritev: the kernel
+    /// copies them, no buffer in between), checksummed on the way.
+    func append(_ extent: PageExtent) throws(CheckpointError) -> StoredRun {
+        let count = extent.pieces.reduce(0) { $0 + $1.count }
+        var run = StoredRun(offset: extent.offset, length: UInt64(count), store: size, checksum: 0, present: extent.present)
+        var crc: UInt32 = 0
+        for piece in extent.pieces { crc = sw_crc32c(crc, piece.baseAddress, piece.count) }
+        run.checksum = UInt64(crc)
+        if compress {
+            if gather.count < count { gather = [UInt8](repeating: 0, count: count) }
+            let r: Result<Void, CheckpointError> = gather.withUnsafeMutableBytes { g in
+                var at = 0
+                for piece in extent.pieces { memcpy(g.baseAddress! + at, piece.baseAddress!, piece.count); at += piece.count }
+                do throws(CheckpointError) { try deflate(g.baseAddress, count, into: &run); return .success(()) } catch { return .failure(error) }
+            }
+            try r.get()
+            return run
+        }
+        var iov = extent.pieces.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        var first = 0
+        var done = 0
+        while first < iov.count {
+            let n = iov.withUnsafeMutableBufferPointer { b in
+                Glibc.pwritev(fd, b.baseAddress! + first, Int32(min(b.count - first, Self.iovMax)), off_t(size) + off_t(done))
+            }
+            if n < 0 { if errno == EINTR { continue }; throw .io("write \(path)", Errno(errno)) }
+            if n == 0 { throw .io("write \(path)", .EIO) }
+            done += n
+            // Past the pieces written, into the one a short write stopped in.
+            var left = n
+            while first < iov.count && left >= iov[first].iov_len { left -= iov[first].iov_len; first += 1 }
+            if left > 0 { iov[first].iov_base += left; iov[first].iov_len -= left }
+        }
+        size += UInt64(count)
+        return run
+    }
+
+    private func deflate(_ p: UnsafeRawPointer?, _ count: Int, into run: inout StoredRun) throws(CheckpointError) {
         let bound = sw_deflate_bound(count)
         if scratch.count < bound { scratch = [UInt8](repeating: 0, count: bound) }
         let r: Result<Void, CheckpointError> = scratch.withUnsafeMutableBytes { b in
@@ -35,7 +81,6 @@ final class DataFileWriter {
             do throws(CheckpointError) { try write(b.baseAddress, len); return .success(()) } catch { return .failure(error) }
         }
         try r.get()
-        return run
     }
 
     private func write(_ p: UnsafeRawPointer?, _ count: Int) throws(CheckpointError) {
@@ -56,8 +101,10 @@ final class DataFileWriter {
         return try r.get()
     }
 
-    func finish() throws(CheckpointError) {
-        if fsync(fd) != 0 { throw .io("fsync \(path)", Errno(errno)) }
+    /// `sync`: on disk before this returns (`--sync`); otherwise the
+    /// kernel writes it back in its own time.
+    func finish(sync: Bool) throws(CheckpointError) {
+        if sync && fsync(fd) != 0 { throw .io("fsync \(path)", Errno(errno)) }
     }
 }
 
@@ -107,7 +154,7 @@ final class DataFileReader {
         } else {
             try readRaw(dst, count, at: run.store, what: what)
         }
-        guard sw_checksum64(dst, count) == run.checksum else {
+        guard UInt64(sw_crc32c(0, dst, count)) == run.checksum else {
             throw .corrupt("\(what): checksum mismatch in \(path) at byte \(run.store)")
         }
     }
@@ -122,6 +169,60 @@ final class DataFileReader {
         }
     }
 
+    /// Reads a page run (an extent, `present` saying where its pages go),
+    /// checks it, and hands each stretch of consecutive pages to `place`
+    /// with its byte offset from `run.offset`. Nothing is placed unless the
+    /// whole run's checksum matches.
+    func readPages(_ run: StoredRun, pageSize: Int, what: String,
+                   place: (UInt64, UnsafeRawPointer, Int) throws(CheckpointError) -> Void) throws(CheckpointError) {
+        let stretches = try Self.stretches(run, pageSize: pageSize, what: what)
+        guard run.length <= 1 << 32 else { throw .corrupt("\(what): a run of \(run.length) bytes") }
+        let count = Int(run.length)
+        if buffer.count < count { buffer = [UInt8](repeating: 0, count: count) }
+        var b = buffer
+        buffer = []
+        defer { buffer = b }
+        let r: Result<Void, CheckpointError> = b.withUnsafeMutableBytes { dst in
+            do throws(CheckpointError) {
+                try read(run, into: dst.baseAddress!, what: what)
+                var at = 0
+                for (page, pages) in stretches {
+                    try place(UInt64(page) * UInt64(pageSize), dst.baseAddress! + at, pages * pageSize)
+                    at += pages * pageSize
+                }
+                return .success(())
+            } catch { return .failure(error) }
+        }
+        try r.get()
+    }
+    private var buffer: [UInt8] = []
+
+    /// A page run's stretches of held pages: (first page, pages), checked
+    /// against its length.
+    static func stretches(_ run: StoredRun, pageSize: Int, what: String) throws(CheckpointError) -> [(Int, Int)] {
+        guard let present = run.present else {
+            guard run.length % UInt64(pageSize) == 0, run.length <= 1 << 40 else { throw .corrupt("\(what): a page run of \(run.length) bytes") }
+            return run.length == 0 ? [] : [(0, Int(run.length) / pageSize)]
+        }
+        guard present.utf8.count <= 1 << 20 else { throw .corrupt("\(what): a page bitmap of \(present.utf8.count) digits") }
+        var out: [(Int, Int)] = []
+        var page = 0
+        for c in present.utf8 {
+            guard let digit = Int(String(UnicodeScalar(c)), radix: 16) else { throw .corrupt("\(what): a page bitmap that is not hex") }
+            for bit in 0..<4 {
+                if digit & (1 << bit) != 0 {
+                    if let last = out.last, last.0 + last.1 == page { out[out.count - 1].1 += 1 } else { out.append((page, 1)) }
+                }
+                page += 1
+            }
+        }
+        let held = out.reduce(0) { $0 + $1.1 }
+        guard UInt64(held) * UInt64(pageSize) == run.length else {
+            throw .corrupt("\(what): a page bitmap of \(held) pages for \(run.length) bytes")
+        }
+        return out
+    }
+
     func read(_ run: StoredRun, what: String) throws(CheckpointError) -> [UInt8] {
         guard run.length <= 1 << 32 else { throw .corrupt("\(what): a run of \(run.length) bytes") }
         // Checked before the buffer is made: a corrupt run costs no allocation.
@@ -129,7 +230,7 @@ final class DataFileReader {
         guard !o, end <= size else { throw .truncated("\(what): bytes beyond the end of \(path)") }
         var out = [UInt8](repeating: 0, count: Int(run.length))
         if run.length == 0 {
-            guard run.checksum == sw_checksum64(nil, 0) else { throw .corrupt("\(what): checksum mismatch") }
+            guard run.checksum == UInt64(sw_crc32c(0, nil, 0)) else { throw .corrupt("\(what): checksum mismatch") }
             return out
         }
         let r: Result<Void, CheckpointError> = out.withUnsafeMutableBytes { b in
@@ -137,5 +238,50 @@ final class DataFileReader {
         }
         try r.get()
         return out
+    }
+}
+
+/// The pages of one page-store extent, gathered for writing: where each
+/// stretch of held pages is now, and the `present` bitmap that says where
+/// they go from `offset` on.
+struct PageExtent {
+    let offset: UInt64
+    var pieces: [UnsafeRawBufferPointer] = []
+    /// nil when every page from `offset` to the last is held.
+    var present: String?
+
+    /// Builds the bitmap one page at a time.
+    struct Builder {
+        let offset: UInt64
+        private(set) var pages = 0
+        private var digits: [UInt8] = []
+        private var bits: UInt8 = 0
+        private var held = 0
+        private var lastHeld = -1
+        private(set) var extent: PageExtent
+
+        init(offset: UInt64) { self.offset = offset; extent = PageExtent(offset: offset) }
+
+        mutating func add(_ page: UnsafeRawPointer?, size: Int) {
+            if let page {
+                bits |= 1 << UInt8(pages % 4)
+                held += 1
+                lastHeld = pages
+                if let last = extent.pieces.last, last.baseAddress! + last.count == page {
+                    extent.pieces[extent.pieces.count - 1] = UnsafeRawBufferPointer(start: last.baseAddress, count: last.count + size)
+                } else { extent.pieces.append(UnsafeRawBufferPointer(start: page, count: size)) }
+            }
+            pages += 1
+            if pages % 4 == 0 { digits.append(Self.hex[Int(bits)]); bits = 0 }
+        }
+
+        /// The extent, its bitmap ending at its last held page.
+        mutating func finish() -> PageExtent {
+            if pages % 4 != 0 { digits.append(Self.hex[Int(bits)]) }
+            while digits.last == UInt8(ascii: "0") { digits.removeLast() }
+            extent.present = held == lastHeld + 1 ? nil : String(decoding: digits, as: UTF8.self)
+            return extent
+        }
+        static let hex = Array("0123456789abcdef".utf8)
     }
 }

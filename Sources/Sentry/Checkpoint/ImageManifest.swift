@@ -2,7 +2,7 @@ import Foundation
 
 /// A checkpoint image: a directory with `manifest.json` (this, versioned)
 /// and `pages.bin` (the page store: the memory file's used pages, zero
-/// pages left out, each run with its checksum) and `files.bin` (the
+/// pages left out, each extent with its CRC32C) and `files.bin` (the
 /// contents of tmpfs files and pipe buffers, likewise checksummed).
 ///
 /// Objects that tasks share (an mm, an fd table, an open file description,
@@ -14,7 +14,9 @@ public struct CheckpointManifest: Codable, Sendable {
     /// 2: POSIX and CPU-time timers, CPU clocks, seccomp filters, memfds.
     /// 3: sockets (AF_UNIX and the sandbox loopback's TCP and UDP), socket
     /// nodes in tmpfs, oom_score_adj, --overlay roots.
-    public static let currentVersion = 3
+    /// 4: checksums are CRC32C; page runs are extents with a bitmap of the
+    /// pages they hold (`StoredRun.present`), zero pages between them left out.
+    public static let currentVersion = 4
 
     public var format = formatName
     public var version = currentVersion
@@ -85,6 +87,11 @@ public struct StoredRun: Codable, Sendable, Equatable {
     public var checksum: UInt64
     /// Compressed (zlib): how many bytes the data file holds for the run (version 2).
     public var compressed: UInt64?
+    /// A page run's extent (version 4): which pages from `offset` on it
+    /// holds, the others zero pages left out: hex digits, digit k's bit j
+    /// for page 4k+j. `length` is the bytes held, those pages back to back.
+    /// Absent: `length` bytes from `offset`, every page held.
+    public var present: String?
 }
 
 public struct MemoryImage: Codable, Sendable, Equatable {

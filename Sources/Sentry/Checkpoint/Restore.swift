@@ -220,11 +220,21 @@ struct ImageReader {
             do { to = try memory.allocate(size) } catch { throw .restoreFailed("memory for the image (\(size) bytes): \(error.message)") }
             placed.append((r, to))
         }
+        // Written into the file (pwrite), not copied through the sentry's
+        // mapping: a page is allocated by the write instead of by a fault
+        // that zeroes it first, and the zero pages left out stay holes.
+        let page = Int(GuestAddress.pageSize)
         for run in manifest.memory.runs {
-            guard let to = translate(run.offset, run.length) else {
-                throw .corrupt("a page run at memory offset \(run.offset) outside the memory mappings own")
+            let what = "pages at memory offset \(run.offset)"
+            try pages.readPages(run, pageSize: page, what: what) { (at, src, count) throws(CheckpointError) in
+                let (from, o) = run.offset.addingReportingOverflow(at)
+                guard !o, let to = translate(from, UInt64(count)) else {
+                    throw .corrupt("a page run at memory offset \(run.offset) outside the memory mappings own")
+                }
+                do throws(Errno) { try memory.fill(at: to, from: src, count: count) } catch {
+                    throw .restoreFailed("\(what): \(error.message)")
+                }
             }
-            try pages.read(run, into: memory.pointer(to), what: "pages at memory offset \(run.offset)")
         }
         for s in manifest.memory.shares {
             let size = s.range.upperBound - s.range.lowerBound

@@ -28,11 +28,14 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var leaveRunning: Bool?
     /// checkpoint: deflate the page store and files.bin.
     public var compress: Bool?
+    /// checkpoint: fsync the image before answering.
+    public var sync: Bool?
     public var trace: TraceFlags?
 
     public init(op: Operation, signal: Int32? = nil, image: String? = nil, leaveRunning: Bool? = nil, compress: Bool? = nil,
-                trace: TraceFlags? = nil) {
+                sync: Bool? = nil, trace: TraceFlags? = nil) {
         self.op = op; self.signal = signal; self.image = image; self.leaveRunning = leaveRunning; self.compress = compress
+        self.sync = sync
         self.trace = trace
     }
 }
