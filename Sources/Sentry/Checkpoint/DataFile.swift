@@ -176,7 +176,8 @@ final class DataFileReader {
     func readPages(_ run: StoredRun, pageSize: Int, what: String,
                    place: (UInt64, UnsafeRawPointer, Int) throws(CheckpointError) -> Void) throws(CheckpointError) {
         let stretches = try Self.stretches(run, pageSize: pageSize, what: what)
-        guard run.length <= 1 << 32 else { throw .corrupt("\(what): a run of \(run.length) bytes") }
+        // Before the buffer is made: a corrupt length costs no allocation.
+        guard run.length <= UInt64(ImageWriter.extentPages * pageSize) else { throw .corrupt("\(what): a page run of \(run.length) bytes") }
         let count = Int(run.length)
         if buffer.count < count { buffer = [UInt8](repeating: 0, count: count) }
         var b = buffer
@@ -204,7 +205,7 @@ final class DataFileReader {
             guard run.length % UInt64(pageSize) == 0, run.length <= 1 << 40 else { throw .corrupt("\(what): a page run of \(run.length) bytes") }
             return run.length == 0 ? [] : [(0, Int(run.length) / pageSize)]
         }
-        guard present.utf8.count <= 1 << 20 else { throw .corrupt("\(what): a page bitmap of \(present.utf8.count) digits") }
+        guard present.utf8.count <= ImageWriter.extentPages / 4 else { throw .corrupt("\(what): a page bitmap of \(present.utf8.count) digits") }
         var out: [(Int, Int)] = []
         var page = 0
         for c in present.utf8 {
