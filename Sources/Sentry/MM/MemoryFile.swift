@@ -218,6 +218,16 @@ public final class MemoryFile: Sendable {
         }
     }
 
+    /// copyData with the source's runs of pages already known (`dataRuns`
+    /// of the run at `src`, taken under the same lock).
+    func copyRuns(_ runs: [(UInt64, UInt64)], from src: UInt64, to dst: UInt64) throws(Errno) {
+        do throws(Errno) {
+            for (at, count) in runs { try fill(at: dst + (at - src), from: base + Int(at), count: Int(count)) }
+        } catch {
+            throw error == .ENOSPC ? .ENOMEM : error
+        }
+    }
+
     private func release(_ offset: UInt64, _ length: UInt64) {
         let keep = allocator.withLock { a in
             guard a.dirtyBytes + length <= Self.dirtyLimit else { return false }
@@ -279,6 +289,23 @@ public final class MemoryFile: Sendable {
         var n: UInt64 = 0
         forEachData(offset, length) { n += $1 }
         return n
+    }
+
+    /// The pages several runs hold, each counted as often as it is named.
+    /// Runs that touch in the file are walked as one: each walk costs two
+    /// `lseek`s per stretch of pages and one past its end, and a process's
+    /// mappings usually sit side by side (an exit samples them all).
+    public func residentBytes(ofRuns runs: [(offset: UInt64, length: UInt64)]) -> UInt64 {
+        var merged: [Range<UInt64>] = []
+        for r in runs.sorted(by: { $0.offset < $1.offset }) where r.length > 0 {
+            let next = r.offset..<(r.offset + r.length)
+            if let last = merged.last, last.upperBound == next.lowerBound {
+                merged[merged.count - 1] = last.lowerBound..<next.upperBound
+            } else {
+                merged.append(next)
+            }
+        }
+        return merged.reduce(0) { $0 &+ residentBytes($1.lowerBound, UInt64($1.count)) }
     }
 
     /// Punches out the freed chunks kept with their pages: the first thing

@@ -135,10 +135,20 @@ public final class MemoryManager: Sendable {
             // of this mm from now on faults, waits for this lock and copies,
             // so the child sees memory as it was at this moment.
             var small = Set<GuestAddress>()
-            // (Counting a large mapping's pages would walk all of them: those are shared.)
+            // The runs of pages found while counting a larger one's, which
+            // its copy then writes without walking the file again.
+            var smallRuns: [GuestAddress: [(UInt64, UInt64)]] = [:]
+            // (Counting a large mapping's pages would walk all of them: those
+            // are shared. One no larger than a granule holds no more than
+            // one: its pages are not counted.)
             for v in s.vmas.vmas where !v.dontCopy && !v.wipeOnFork && !v.shared && v.prot.contains(.write)
-                && v.length <= 256 * Self.cowGranule && memory.residentBytes(v.memOffset, v.length) <= Self.cowGranule {
-                small.insert(v.start)
+                && v.length <= 256 * Self.cowGranule {
+                if v.length <= Self.cowGranule { small.insert(v.start); continue }
+                let runs = memory.dataRuns(v.memOffset, v.length)
+                if runs.reduce(0, { $0 + $1.1 }) <= Self.cowGranule {
+                    small.insert(v.start)
+                    smallRuns[v.start] = runs
+                }
             }
             try writeProtectForForkLocked(&s, except: small, keeping: rseqGranulesLocked(&s, except: small))
             var copied = VMASet()
@@ -152,7 +162,13 @@ public final class MemoryManager: Sendable {
                     // A small mapping, or the granule around a host rseq area.
                     c.memOffset = try memory.allocate(v.length)
                     c.cow = false
-                    do throws(Errno) { try memory.copyData(from: v.memOffset, to: c.memOffset, length: v.length) } catch {
+                    do throws(Errno) {
+                        if let runs = smallRuns[v.start] {
+                            try memory.copyRuns(runs, from: v.memOffset, to: c.memOffset)
+                        } else {
+                            try memory.copyData(from: v.memOffset, to: c.memOffset, length: v.length)
+                        }
+                    } catch {
                         memory.free(c.memOffset, v.length)
                         throw error
                     }
@@ -214,9 +230,9 @@ public final class MemoryManager: Sendable {
     /// mappings' pages; executables' and libraries' read-only text is left out.
     public var residentBytes: UInt64 {
         let runs = state.withLock { s in
-            s.vmas.vmas.filter { $0.prot.contains(.write) || $0.backing == .anonymous }.map { ($0.memOffset, $0.length) }
+            s.vmas.vmas.filter { $0.prot.contains(.write) || $0.backing == .anonymous }.map { (offset: $0.memOffset, length: $0.length) }
         }
-        return runs.reduce(0) { $0 &+ memory.residentBytes($1.0, $1.1) }
+        return memory.residentBytes(ofRuns: runs)
     }
 
     // MARK: - Mapping
