@@ -5,8 +5,8 @@ import Synchronization
 /// Root stubs started ahead of need. Starting one (spawn, one ptrace
 /// injection, detach, the stub's own set-up) takes about 0.2 ms, which every
 /// fork and every new sandbox would otherwise wait for. A pool thread keeps
-/// `target` parked stubs ready; taking one wakes it to start the next, on
-/// the other CPU while the guest goes on. An address space that ends gives
+/// `target` parked stubs ready; taking the last one wakes it to start the
+/// next, on the other CPU while the guest goes on. An address space that ends gives
 /// its root stub back, emptied, so a shell's fork-exec-exit cycle rarely
 /// starts a stub at all.
 ///
@@ -44,15 +44,28 @@ final class StubPool: Sendable {
     }
 
     /// A parked stub: a ready one, or one started on the calling thread
-    /// when none is.
+    /// when none is. The pool's thread is woken only when this took the
+    /// last ready one: while one is left, the stub taken usually comes
+    /// back first (a fork is followed by an exit), and waking the thread
+    /// for nothing cost every fork a context switch and a timer on this
+    /// 2-CPU host. A pool left at one stub is topped up when that one is
+    /// taken.
     func take() throws(PlatformError) -> SystrapAddressSpace.Parked {
-        while let p = state.withLock({ $0.ready.popLast() }) {
-            wanted.wake()
+        if let p = takeReady() { return p }
+        return try start()
+    }
+
+    /// A ready stub, nil if none is (one started by the pool's thread, so
+    /// any thread may hand it on).
+    func takeReady() -> SystrapAddressSpace.Parked? {
+        while true {
+            let (p, left) = state.withLock { s in (s.ready.popLast(), s.ready.count) }
+            if left == 0 { wanted.wake() }
+            guard let p else { return nil }
             // A stub killed from outside while it waited is of no use.
             if sw_pidfd_exited(p.runner.pidfd, 0) == 0 { return p }
             SystrapAddressSpace.end(p.runner, memory: memory)
         }
-        return try start()
     }
 
     private func start() throws(PlatformError) -> SystrapAddressSpace.Parked {
