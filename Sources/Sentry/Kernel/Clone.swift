@@ -79,8 +79,22 @@ extension Task {
                 childMM = try mm.fork()
             }
         } catch let e as Errno { throw e } catch { throw .EAGAIN }
+        // Where the platform has a space ready that can change threads
+        // (systrap's pool), this thread builds the child's mirror and hands
+        // it to the child's thread: no hand-off back and forth between the
+        // two threads before the child runs (the parent waiting for the
+        // child's stub, the child for the go).
+        var childSpace: AddressSpace?
+        if !has(CloneArgs.CLONE_VM) {
+            do {
+                if let sp = try kernel.platform.makeMovableAddressSpace() {
+                    do throws(PlatformError) { try childMM.attach(sp) } catch { sp.leave(); throw error }
+                    childSpace = sp
+                }
+            } catch { throw .EAGAIN }
+        }
         let context: PlatformContext
-        do { context = try kernel.platform.makeContext() } catch { throw .EAGAIN }
+        do { context = try kernel.platform.makeContext() } catch { childSpace?.leave(); throw .EAGAIN }
         let childFDs = has(CloneArgs.CLONE_FILES) ? fds.retainUser() : fds.copy()
         let childFS = has(CloneArgs.CLONE_FS) ? fs : fs.copy()
         var childRegs = regs
@@ -155,6 +169,7 @@ extension Task {
         case .failure(let e):
             childFDs.releaseUser()
             if let ticket { space.abandon(ticket) }
+            childSpace?.leave()
             throw e
         }
         // The child's host side (its thread, its stub) is made before the
@@ -164,10 +179,16 @@ extension Task {
         let start = ChildStart()
         let childSetTID = has(CloneArgs.CLONE_CHILD_SETTID), childTIDAddress = a.childTID
         let platform = kernel.platform
+        if let childSpace {
+            child.space = childSpace
+            childSpace.handOver()
+        }
         do {
-            try HostThread.spawn { [ticket] in
+            try HostThread.spawn { [ticket, childSpace] in
                 do throws(PlatformError) {
-                    if let ticket {
+                    if let childSpace {
+                        childSpace.takeOver()
+                    } else if let ticket {
                         try childMM.addressSpace!.join(ticket)
                         child.space = childMM.addressSpace
                     } else {
@@ -189,9 +210,12 @@ extension Task {
             }
         } catch {
             if let ticket { space.abandon(ticket) }
+            if let childSpace { childSpace.takeOver(); childSpace.leave() }
             start.abandon()
         }
-        guard start.wait() else {
+        // A child whose mirror was built here has nothing left that can
+        // fail: its thread exists, and it is not waited for.
+        guard childSpace != nil && !start.abandoned || start.wait() else {
             kernel.locked { kernel.forgetUnstartedLocked(child) }
             childFDs.releaseUser()
             throw .EAGAIN
@@ -266,6 +290,9 @@ final class ChildStart: @unchecked Sendable {
 
     /// No thread could be made.
     func abandon() { locked { started = false; pthread_cond_broadcast(cond) } }
+
+    /// The parent: `abandon` was called (no thread will run).
+    var abandoned: Bool { locked { started == false } }
 
     /// The parent: whether the child's thread got its stub.
     func wait() -> Bool {

@@ -13,6 +13,17 @@ public protocol Platform: AnyObject, Sendable {
     func makeAddressSpace() throws(PlatformError) -> AddressSpace
     /// An execution context for one task, used only by that task's thread.
     func makeContext() throws(PlatformError) -> PlatformContext
+    /// A fresh address space whose first runner, the calling thread, may
+    /// hand it to another thread (`AddressSpace.handOver`/`takeOver`): a
+    /// fork's parent then builds the child's mirror itself. nil where that
+    /// cannot be had: ptrace's stub is traced by the thread that made it,
+    /// and a stub started on the calling thread dies with it
+    /// (PR_SET_PDEATHSIG), so only one the platform has ready qualifies.
+    func makeMovableAddressSpace() throws(PlatformError) -> AddressSpace?
+}
+
+extension Platform {
+    public func makeMovableAddressSpace() throws(PlatformError) -> AddressSpace? { nil }
 }
 
 /// The host-side mirror of one guest memory map. The memory manager owns the
@@ -47,10 +58,17 @@ public protocol AddressSpace: AnyObject, Sendable {
     /// The last runner to leave frees the host side, or, when the sentry is
     /// exiting, leaves it to die with the sentry (PR_SET_PDEATHSIG).
     func leave(sentryExiting: Bool)
+    /// The calling thread stops being a runner, for the next thread to call
+    /// `takeOver` to become it (a space from `Platform.makeMovableAddressSpace`).
+    func handOver()
+    /// The calling thread becomes the runner the last `handOver` let go.
+    func takeOver()
 }
 
 extension AddressSpace {
     func leave() { leave(sentryExiting: false) }
+    public func handOver() {}
+    public func takeOver() {}
 }
 
 /// A promise of room in an address space for one more runner.

@@ -30,6 +30,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         var usedSlots: Set<Int> = []
         /// The guest rseq area each stub (by slot) has registered with the host.
         var hostRseq: [Int: RseqRegistration] = [:]
+        /// A runner between `handOver` and `takeOver`.
+        var handedOver: Runner?
     }
     private let state = Mutex(State())
     static let maxSlots = 2048
@@ -263,6 +265,18 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         if fd >= 0 { Self.reap(fd) }
         if let a = pendingAreas.withLock({ $0.removeValue(forKey: slot) }) { memory.free(a.fileOffset, SystrapArea.size) }
         state.withLock { _ = $0.usedSlots.remove(slot) }
+    }
+
+    func handOver() {
+        state.withLock { s in
+            if let r = s.runners.removeValue(forKey: pthread_self()) { s.handedOver = r }
+        }
+    }
+
+    func takeOver() {
+        state.withLock { s in
+            if let r = s.handedOver { s.runners[pthread_self()] = r; s.handedOver = nil }
+        }
     }
 
     func leave(sentryExiting: Bool) {

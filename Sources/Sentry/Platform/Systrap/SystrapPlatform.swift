@@ -26,4 +26,11 @@ public final class SystrapPlatform: Platform, @unchecked Sendable {
     }
 
     public func makeContext() throws(PlatformError) -> PlatformContext { SystrapContext(patchEntry: patchEntry) }
+
+    /// A stub is driven through its area, by whichever thread is its
+    /// runner; one from the pool was started by the pool's thread.
+    public func makeMovableAddressSpace() throws(PlatformError) -> AddressSpace? {
+        guard let parked = pool.takeReady() else { return nil }
+        return SystrapAddressSpace(memory: memory, stub: stub, parked: parked, pool: pool)
+    }
 }
