@@ -42,4 +42,17 @@ public enum SigContext {
         s(8, r.rdi); s(9, r.rsi); s(10, r.rbp); s(11, r.rbx); s(12, r.rdx); s(13, r.rax); s(14, r.rcx)
         s(15, r.rsp); s(16, r.rip); s(17, r.eflags)
     }
+
+    /// writeGeneral into a frame that already holds the registers as they
+    /// were read: only the words that differ are stored. Where the frame is
+    /// shared with a stub on another CPU, a line the sentry does not write
+    /// stays in the stub's cache (after a getppid, only rax's line moves back).
+    public static func writeGeneralChanges(_ r: sw_regs, to p: UnsafeMutableRawPointer) {
+        func s(_ i: Int, _ x: UInt64) {
+            if p.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self) != x { p.storeBytes(of: x, toByteOffset: i * 8, as: UInt64.self) }
+        }
+        s(0, r.r8); s(1, r.r9); s(2, r.r10); s(3, r.r11); s(4, r.r12); s(5, r.r13); s(6, r.r14); s(7, r.r15)
+        s(8, r.rdi); s(9, r.rsi); s(10, r.rbp); s(11, r.rbx); s(12, r.rdx); s(13, r.rax); s(14, r.rcx)
+        s(15, r.rsp); s(16, r.rip); s(17, r.eflags)
+    }
 }

@@ -322,11 +322,10 @@ public final class Kernel: @unchecked Sendable {
             (nr, args) = (task.regs.syscallNumber, task.regs.syscallArguments)
             skipped = Self.skipsCall(task)
         }
-        let entry = table[nr]
         // Filtered before anything is formatted or timed (-e trace=). The
         // exit goes to the tracer that saw the entry (one may attach or detach meanwhile).
         let tracer = self.tracer
-        let pre = skipped ? nil : tracer.flatMap { $0.wants(nr: nr) ? $0.enter(task, nr: nr, entry, args) : nil }
+        let pre = skipped ? nil : tracer.flatMap { $0.wants(nr: nr) ? $0.enter(task, nr: nr, table[nr], args) : nil }
         let enosys = SyscallOutcome.value(-Int64(Errno.ENOSYS.rawValue))
         var outcome: SyscallOutcome
         var verdict = SeccompVerdict.run
@@ -351,7 +350,7 @@ public final class Kernel: @unchecked Sendable {
         case .killedThread(let sig):
             outcome = .killedThread(sig)
         case .run, .trace:
-            if let implementation = table[nr]?.implementation {
+            if let implementation = table.implementation(nr) {
                 outcome = implementation(task, args)
             } else {
                 outcome = enosys
@@ -366,7 +365,7 @@ public final class Kernel: @unchecked Sendable {
             // In progress when a live tracer attached: shown whole at its end,
             // as strace -p shows a call its attach interrupted and restarted.
             let result: Int64 = if case .value(let v) = outcome { v } else { 0 }
-            late.exit(task, late.enter(task, nr: nr, entry, args, startedBeforeAttach: true), result: result, exiting: outcome.endsTask)
+            late.exit(task, late.enter(task, nr: nr, table[nr], args, startedBeforeAttach: true), result: result, exiting: outcome.endsTask)
         }
         // The syscall-exit stop, the result in rax for the tracer to read or change.
         if traced && !outcome.endsTask && task.ptraceSyscallMode == .trace {

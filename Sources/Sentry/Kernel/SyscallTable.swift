@@ -65,6 +65,12 @@ public struct SyscallTable: Sendable {
 
     public subscript(nr: UInt64) -> Syscall? { nr < UInt64(Self.maxNumber) ? entries[Int(nr)] : nil }
 
+    /// The handler alone: what every call needs, without a copy of the
+    /// entry's names and formats (their retains and releases).
+    public func implementation(_ nr: UInt64) -> SyscallImplementation? {
+        nr < UInt64(Self.maxNumber) ? entries[Int(nr)]?.implementation : nil
+    }
+
     /// The number a name has in this table (for --strace-filter).
     public func number(of name: String) -> Int? { entries.firstIndex { $0?.name == name } }
 

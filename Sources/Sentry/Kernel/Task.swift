@@ -11,7 +11,11 @@ import Synchronization
 /// the fd table, the executable's path, argv, envp) by `image`'s own lock.
 /// Sendable: as the paragraph above says (own thread / kernel lock / `image`).
 public final class Task: ProcessView, WalkContext, @unchecked Sendable {
-    public unowned let kernel: Kernel
+    /// unowned(unsafe): the kernel outlives its tasks (it holds them), and a
+    /// checked unowned reference costs an atomic retain and release at each
+    /// of the dozen uses on every syscall's path (slow ones: weak references
+    /// to the kernel give it a side table).
+    public unowned(unsafe) let kernel: Kernel
     public internal(set) var tid: Int32
     public internal(set) var group: ThreadGroup
     /// What execve replaces on the task's own thread while other threads

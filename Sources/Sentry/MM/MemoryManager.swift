@@ -1183,13 +1183,39 @@ public final class MemoryManager: Sendable {
 
     /// Reads a plain C struct.
     public func read<T: BitwiseCopyable>(_ addr: GuestAddress, as: T.Type) throws(Errno) -> T {
+        // The common case, a value inside one mapping, in one look-up under
+        // the lock and no allocation (a syscall's return reads rseq's word
+        // this way every time); anything else by copyIn.
+        if let v = state.withLock({ s -> T? in
+            guard let p = smallLocked(&s, addr, MemoryLayout<T>.size, write: false) else { return nil }
+            return p.loadUnaligned(as: T.self)
+        }) { return v }
         let bytes = try copyIn(addr, MemoryLayout<T>.size)
         return bytes.withUnsafeBytes { $0.loadUnaligned(as: T.self) }
     }
 
     public func write<T: BitwiseCopyable>(_ addr: GuestAddress, _ value: T) throws(Errno) {
+        let done = state.withLock { s -> Bool in
+            guard let p = smallLocked(&s, addr, MemoryLayout<T>.size, write: true) else { return false }
+            p.storeBytes(of: value, as: T.self)
+            return true
+        }
+        if done { return }
         var v = value
         try Errno.typed { try withUnsafeBytes(of: &v) { b in try copyOut(addr, b) } }
+    }
+
+    /// Where `count` bytes at `addr` are, if they lie in one mapping that
+    /// allows the access (for a write, one with no copy-on-write pending:
+    /// those go the long way, which breaks it); nil for the long way,
+    /// which also gives the errors.
+    private func smallLocked(_ s: inout State, _ addr: GuestAddress, _ count: Int, write: Bool) -> UnsafeMutableRawPointer? {
+        let (end, o) = addr.rawValue.addingReportingOverflow(UInt64(count))
+        guard !o, let i = s.vmas.index(of: addr) else { return nil }
+        let prot = s.vmas.vmas[i].prot
+        guard end <= s.vmas.vmas[i].accessibleEnd.rawValue,
+              write ? prot.contains(.write) && !s.vmas.vmas[i].cow : !prot.isEmpty else { return nil }
+        return memory.pointer(s.vmas.vmas[i].offset(of: addr))
     }
 
     /// A NUL-terminated string of at most `max` bytes (ENAMETOOLONG past that).

@@ -109,6 +109,13 @@ public struct VMASet: Sendable, Equatable {
         return lo
     }
 
+    /// The index in `vmas` of the one holding `a`: a look-up that copies
+    /// no VMA (their file references and names), for the hot paths.
+    public func index(of a: GuestAddress) -> Int? {
+        let i = firstIndex(endingAfter: a)
+        return i < vmas.count && vmas[i].start <= a ? i : nil
+    }
+
     public func find(_ a: GuestAddress) -> VMA? {
         let i = firstIndex(endingAfter: a)
         return i < vmas.count && vmas[i].start <= a ? vmas[i] : nil

@@ -54,9 +54,11 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         let r = runner!, a = r.area
         // Where the registers go: the trap's own frame, or a fresh one.
         var uc: UnsafeMutableRawPointer
+        var fresh = false
         if trapped, let p = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UInt64(UContext.size)) {
             uc = p
         } else {
+            fresh = true
             uc = a.base + Int(SW_AREA_FRAME)
             memset(uc, 0, UContext.size)
             uc.storeBytes(of: a.address + UInt64(SW_AREA_STACK), toByteOffset: UContext.stackSP, as: UInt64.self)
@@ -68,7 +70,11 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             a.store(SW_AREA_PATCHED, UInt32(0))
             a.store(SW_AREA_FP_SAVED, UInt32(0))
         }
-        SigContext.writeGeneral(regs.raw, to: uc + UContext.mcontext)
+        if fresh {
+            SigContext.writeGeneral(regs.raw, to: uc + UContext.mcontext)
+        } else {
+            SigContext.writeGeneralChanges(regs.raw, to: uc + UContext.mcontext)
+        }
         if stubFS != regs.fsBase {
             a.store(SW_AREA_FS, regs.fsBase)
             a.store(SW_AREA_SET_FS, UInt64(1))
