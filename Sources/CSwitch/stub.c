@@ -135,8 +135,9 @@ __asm__(
     "  mov $1, %edx\n"
     "  mov $202, %eax\n"
     "  syscall\n"
-    "11: mov $200, %ecx\n"            // spin a little (a few µs) before sleeping:
-    "16: mov (%rbx), %edx\n"          // the sentry usually answers in microseconds
+    "11: mov $200, %ecx\n"            // spin a little before sleeping: the sentry
+    "  mov $2000, %r8d\n"             // usually answers in a microsecond or two. The
+    "16: mov (%rbx), %edx\n"          // first 2000 looks without PAUSE (see SystrapArea.wait)
     "  cmp $1, %edx\n"
     "  je 13f\n"                      // RUN
     "  cmp $3, %edx\n"
@@ -150,6 +151,8 @@ __asm__(
     // the task that is to wake it off the CPU.
     "  cmpl $2, 168(%rbx)\n"          // SENTRY_WAITING == SW_SENTRY_BLOCKED
     "  je 19f\n"
+    "  dec %r8d\n"
+    "  jns 16b\n"
     "  pause\n"
     "  dec %ecx\n"
     "  jnz 16b\n"
