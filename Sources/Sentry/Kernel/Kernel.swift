@@ -79,6 +79,11 @@ public final class Kernel: @unchecked Sendable {
     let finished = Waker()
     /// A checkpoint has asked every task to stop (see Freeze.swift).
     var freezing = false
+    /// Tasks between the start of `exitTask` and its last report (the
+    /// tracer's exit line, the parent's notice): the sandbox's end waits
+    /// for them, so a thread that died just before init does not lose its
+    /// `+++ killed by` line.
+    var exitsInProgress = 0
     /// Woken when a task parks; tasks wait on `thawEvents` to go on.
     let parkEvents = Waker()
     let thawEvents = WaitQueue()
@@ -262,6 +267,10 @@ public final class Kernel: @unchecked Sendable {
         locked {
             for g in groups.values where !g.zombie { killGroupLocked(g, .signaled(.SIGKILL, coreDumped: false)) }
         }
+        // Every task's exit reported before the sandbox ends (zap_pid_ns_processes
+        // waits for them too); bounded, so a stuck host thread cannot hold the exit.
+        let deadline = Deadline.after(5_000_000_000)
+        while locked({ !tasks.isEmpty || exitsInProgress > 0 }), deadline.remaining > 0 { usleep(1_000) }
         return locked { initStatus! }
     }
 

@@ -119,6 +119,8 @@ extension Task {
     /// task's place in its process; the last task out makes the process a
     /// zombie and tells the parent.
     func exitTask() {
+        kernel.locked { kernel.exitsInProgress += 1 }
+        defer { kernel.locked { kernel.exitsInProgress -= 1 } }
         // Before clear_child_tid wakes a joiner, who may unmap the area.
         rseqDropHost()
         // exit_mm_release's order: the robust list and PI locks first, so a
