@@ -157,6 +157,8 @@ enum Harness {
             return "the host kernel has no vsyscall page (no X86_VSYSCALL_EMULATION): x86abi's vsyscall calls are a SIGSEGV there"
         case "memedge" where !FileManager.default.fileExists(atPath: "/sys/kernel/mm/transparent_hugepage"):
             return "no transparent huge pages in the host kernel (its MADV_HUGEPAGE is EINVAL)"
+        case "inotify" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/inotify"):
+            return "no inotify (CONFIG_INOTIFY_USER) in the host kernel"
         case "dnotify" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/dir-notify-enable"):
             return "no dnotify (CONFIG_DNOTIFY) in the host kernel"
         case "procabi" where !FileManager.default.fileExists(atPath: "/proc/self/map_files"),

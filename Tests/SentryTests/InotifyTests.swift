@@ -32,6 +32,14 @@ import Testing
 
     @Test(arguments: Harness.platforms)
     func inotifyMatchesNative(_ platform: Harness.TestPlatform) {
+        if let why = Harness.nativeKernelLacks("inotify") {
+            // No native run to compare with; the sandbox's own inotify still holds the guest's invariants.
+            print("comparing inotify with native skipped on \(platform.rawValue): \(why)")
+            let boxed = Harness.sandboxed(platform, Harness.image("inotify"))
+            #expect(boxed.status == 0 && boxed.stdout.contains("  f DELETE_SELF cookie=0 len=0\n  f IGNORED cookie=0 len=0\n"),
+                    "on \(platform.rawValue): \(boxed.stderr)")
+            return
+        }
         let native = Harness.run(Harness.image("inotify"), [])
         #expect(native.status == 0, "natively: \(native.stderr)")
         // What the guest must see whatever the kernel: the checks it relies on.
@@ -59,10 +67,15 @@ import Testing
             kill $t; wait $t 2>/dev/null
             cat $d/out; rm -r $d
             """
-        let traced = Harness.sandboxed(platform, "/bin/sh", ["-c", script], extra: ["--strace", "-o", "/dev/stderr"])
+        // The trace goes to a file: a minimal root (the patched kernel's VM) may have no /dev/stderr.
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let log = scratch.appendingPathComponent("trace").path
+        let traced = Harness.sandboxed(platform, "/bin/sh", ["-c", script], extra: ["--strace", "-o", log])
+        let trace = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(traced.status == 0, "on \(platform.rawValue): \(traced.stderr)")
         #expect(traced.stdout == "line1\nline2\nline3\n", "on \(platform.rawValue)")
-        #expect(traced.stderr.contains("inotify_init()"), "on \(platform.rawValue)")
-        #expect(traced.stderr.contains("/log\", IN_MODIFY) = 1"), "on \(platform.rawValue)")
+        #expect(trace.contains("inotify_init()"), "on \(platform.rawValue)")
+        #expect(trace.contains("/log\", IN_MODIFY) = 1"), "on \(platform.rawValue)")
     }
 }
