@@ -25,9 +25,13 @@ public final class DirNotify: Sendable {
     public struct Event: OptionSet, Sendable {
         public let rawValue: UInt32
         public init(rawValue: UInt32) { self.rawValue = rawValue }
-        public static let access = Event(rawValue: 0x1), modify = Event(rawValue: 0x2), attrib = Event(rawValue: 0x4)
-        public static let movedFrom = Event(rawValue: 0x40), movedTo = Event(rawValue: 0x80)
-        public static let create = Event(rawValue: 0x100), delete = Event(rawValue: 0x200), rename = Event(rawValue: 0x1000_0000)
+        public static let access = Event(rawValue: FSNotify.Mask.access), modify = Event(rawValue: FSNotify.Mask.modify)
+        public static let attrib = Event(rawValue: FSNotify.Mask.attrib)
+        public static let movedFrom = Event(rawValue: FSNotify.Mask.movedFrom), movedTo = Event(rawValue: FSNotify.Mask.movedTo)
+        public static let create = Event(rawValue: FSNotify.Mask.create), delete = Event(rawValue: FSNotify.Mask.delete)
+        public static let rename = Event(rawValue: FSNotify.Mask.rename)
+        /// Every event a dnotify watch can see.
+        public static let all: Event = [.access, .modify, .attrib, .movedFrom, .movedTo, .create, .delete, .rename]
     }
 
     /// convert_arg: the events each DN_* bit stands for.

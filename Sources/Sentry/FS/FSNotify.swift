@@ -142,7 +142,7 @@ public final class FSNotify: Sendable {
     /// ignore once the file is unlinked.
     private func fileEvent(_ mask: UInt32, at loc: Location, viaFile: Bool) {
         let parent = Self.parent(of: loc)
-        let dn = DirNotify.Event(rawValue: mask & 0x1000_03c7)
+        let dn = DirNotify.Event(rawValue: mask).intersection(.all)
         if !dn.isEmpty { dnotify.fileEvent(dn, at: loc) }
         guard inotify.isWatching, let k = Self.key(loc) else { return }
         let m = mask | Self.dirBit(loc.inode)
