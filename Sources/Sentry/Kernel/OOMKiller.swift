@@ -102,8 +102,9 @@ final class OOMKiller: @unchecked Sendable {
         let used = memory.residentBytes
         if used <= limit { return used }
         memory.dropFreedPages()
-        if memory.residentBytes <= limit { return memory.residentBytes }
-        guard let victim = chooseVictim(kernel) else { return memory.residentBytes }
+        let kept = memory.residentBytes
+        if kept <= limit { return kept }
+        guard let victim = chooseVictim(kernel) else { return kept }
         kernel.locked { kernel.killGroupLocked(victim, .signaled(.SIGKILL, coreDumped: false)) }
         kernel.oomKills.add(1, ordering: .relaxed)
         s.victim = victim
