@@ -121,12 +121,11 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// with its FPU state read on its own thread.
     var parked = false
     var frozenFPU: [UInt8]?
-    /// The code exit(2) gave, for a thread that ends alone.
-    var exitCode: Int32 = 0
-    /// The thread alone was killed by this signal (do_exit(sig): seccomp's
-    /// KILL_THREAD, strict mode): a tracer sees it so, and the parent too if
-    /// it was the process's last thread.
-    var diedOf: Signal?
+    /// How the thread ended by itself: exit(2)'s code, or do_exit(sig) for
+    /// seccomp's KILL_THREAD and strict mode. Its tracers see this even when
+    /// another thread's exit_group comes before this one has left (its
+    /// exit_code is set by then); nil when the process's exit took it.
+    var ownExit: ExitStatus?
     /// exit or exit_group ran: the task is leaving (kernel lock; /proc and
     /// process-group walks skip it).
     var exiting = false

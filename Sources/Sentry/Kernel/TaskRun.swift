@@ -54,11 +54,11 @@ extension Task {
                     break
                 case .exitThread(let code):
                     ptraceExitEvent(.exited(code & 0xff))
-                    kernel.locked { exitCode = code & 0xff; exiting = true }
+                    kernel.locked { ownExit = .exited(code & 0xff); exiting = true }
                     break running
                 case .killedThread(let sig):
                     ptraceExitEvent(.signaled(sig, coreDumped: false))
-                    kernel.locked { diedOf = sig; exiting = true }
+                    kernel.locked { ownExit = .signaled(sig, coreDumped: false); exiting = true }
                     break running
                 case .exitGroup(let code):
                     ptraceExitEvent(.exited(code & 0xff))
@@ -144,9 +144,12 @@ extension Task {
             if !group.tasks.isEmpty { orphanChildrenLocked() }
             if kernel.tasks[tid] === self { kernel.tasks[tid] = nil }
             group.groupEvents.notify()
-            let st = group.exitStatus ?? diedOf.map { .signaled($0, coreDumped: false) } ?? .exited(exitCode)
+            // The process's status is its exit_group's, else its last thread's;
+            // the thread's own is what its tracers see.
+            let processStatus = group.exitStatus ?? ownExit ?? .exited(0)
+            let st = ownExit ?? processStatus
             if group.tasks.isEmpty {
-                group.exitStatus = st
+                group.exitStatus = processStatus
             }
             // exit_ptrace for what this thread traces, exit_notify's part for its tracer.
             if !tracees.isEmpty { releaseTraceesLocked() }
