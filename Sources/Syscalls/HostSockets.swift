@@ -216,7 +216,8 @@ enum HostSockets {
         }
         if !r.control.isEmpty { try t.mm.copyOut(m.control, r.control) }
         try t.mm.write(addr + 40, UInt64(r.control.count))
-        try t.mm.write(addr + 48, r.flags & ~C.MSG_DONTWAIT)
+        // The host saw the sentry's flags, not the caller's MSG_CMSG_CLOEXEC, which Linux echoes.
+        try t.mm.write(addr + 48, (r.flags & ~C.MSG_DONTWAIT) | (flags & C.MSG_CMSG_CLOEXEC))
         return r.result
     }
 

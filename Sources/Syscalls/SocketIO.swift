@@ -369,7 +369,8 @@ extension Sockets {
         } else {
             try t.mm.write(addr + 8, Int32(0))
         }
-        var msgFlags = r.truncated ? C.MSG_TRUNC : 0
+        // ___sys_recvmsg starts msg_flags from the caller's MSG_CMSG_CLOEXEC.
+        var msgFlags = (flags & C.MSG_CMSG_CLOEXEC) | (r.truncated ? C.MSG_TRUNC : 0)
         let used = try writeControl(t, r, m, cloexec: flags & C.MSG_CMSG_CLOEXEC != 0, passCredentials: s.endpoint.passesCredentials,
                                     ipv6Reports: s.endpoint.ipv6Reports, flags: &msgFlags)
         try t.mm.write(addr + 40, UInt64(used))

@@ -298,6 +298,7 @@ static void fdpassing(void) {
     struct cmsghdr *c = CMSG_FIRSTHDR(&m);
     int n = c ? (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) : 0;
     printf("  level %d type %d fds %d\n", c ? c->cmsg_level : -1, c ? c->cmsg_type : -1, n);
+    printf("  msg_flags %#x (the caller's MSG_CMSG_CLOEXEC echoed)\n", m.msg_flags);
     int fds[8];
     memcpy(fds, CMSG_DATA(c), n * sizeof(int));
     char buf[32];
