@@ -81,6 +81,20 @@ int main(void) {
     getsockopt(c, IPPROTO_TCP, TCP_KEEPIDLE, &v, &vl); printf("  TCP_KEEPIDLE %d\n", v);
     show("unknown TCP option", setsockopt(c, IPPROTO_TCP, 999, &v, sizeof v));
     show("unknown IP option", getsockopt(c, IPPROTO_IP, 999, &v, &vl));
+    // IPv4 options as do_ip_setsockopt checks them (Go's net tests set IP_TTL).
+    vl = sizeof v; getsockopt(c, IPPROTO_IP, IP_TTL, &v, &vl); printf("  IP_TTL %d\n", v);
+    v = 1; show("IP_TTL 1", setsockopt(c, IPPROTO_IP, IP_TTL, &v, sizeof v));
+    vl = sizeof v; getsockopt(c, IPPROTO_IP, IP_TTL, &v, &vl); printf("  reads %d\n", v);
+    v = 256; show("IP_TTL 256", setsockopt(c, IPPROTO_IP, IP_TTL, &v, sizeof v));
+    v = 0; show("IP_TTL 0", setsockopt(c, IPPROTO_IP, IP_TTL, &v, sizeof v));
+    v = -1; show("IP_TTL -1", setsockopt(c, IPPROTO_IP, IP_TTL, &v, sizeof v));
+    vl = sizeof v; getsockopt(c, IPPROTO_IP, IP_TTL, &v, &vl); printf("  reads %d\n", v);
+    unsigned char ttl = 9; show("IP_TTL as a byte", setsockopt(c, IPPROTO_IP, IP_TTL, &ttl, 1));
+    vl = sizeof v; getsockopt(c, IPPROTO_IP, IP_TTL, &v, &vl); printf("  reads %d\n", v);
+    v = 0x1ff; show("IP_TOS 0x1ff", setsockopt(c, IPPROTO_IP, IP_TOS, &v, sizeof v));
+    vl = sizeof v; getsockopt(c, IPPROTO_IP, IP_TOS, &v, &vl); printf("  reads %#x (a stream keeps its ECN bits)\n", v);
+    v = 3; show("IP_MULTICAST_TTL on a stream", setsockopt(c, IPPROTO_IP, IP_MULTICAST_TTL, &v, sizeof v));
+    vl = sizeof v; getsockopt(c, IPPROTO_IP, IP_MULTICAST_LOOP, &v, &vl); printf("  IP_MULTICAST_LOOP %d\n", v);
 
     // Half-close: the server reads EOF and can still answer.
     write(c, "request", 7);

@@ -30,6 +30,8 @@ public struct SocketImage: Codable, Sendable, Equatable {
     public var receiveTimeout: Int64, sendTimeout: Int64
     public var linger: [Int32]
     public var ipv6Options: [Int32: Int32]
+    /// Absent in images written before the IPv4 options were kept.
+    public var ipv4Options: [Int32: Int32]?
     public var flagOptions: [Int32]
     public var tcpOptions: [Int32: Int32]
     public var peerClosed: Bool, connecting: Bool, reset: Bool, v6only: Bool
@@ -145,7 +147,7 @@ final class SocketCollector {
                 error: s.error?.rawValue, passCredentials: s.passCredentials, sendBuffer: s.sendBuffer, receiveBuffer: s.receiveBuffer,
                 peerCredentials: s.peerCredentials.map(Self.words), listenCredentials: s.listenCredentials.map(Self.words),
                 receiveTimeout: s.receiveTimeout, sendTimeout: s.sendTimeout, linger: [s.linger.on ? 1 : 0, s.linger.seconds],
-                ipv6Options: s.ipv6Options, flagOptions: s.flagOptions.sorted(), tcpOptions: s.tcpOptions,
+                ipv6Options: s.ipv6Options, ipv4Options: s.ipv4Options, flagOptions: s.flagOptions.sorted(), tcpOptions: s.tcpOptions,
                 peerClosed: s.peerClosed, connecting: s.connecting, reset: s.reset, v6only: s.v6only,
                 accepted: e.isAccepted, owner: e.owner, messages: messages, contents: try store.append(bytes: bytes)))
         }
@@ -262,6 +264,7 @@ struct SocketRestorer {
                 st.receiveTimeout = s.receiveTimeout; st.sendTimeout = s.sendTimeout
                 st.linger = (s.linger[0] != 0, s.linger[1])
                 st.ipv6Options = s.ipv6Options
+                st.ipv4Options = s.ipv4Options ?? [:]
                 st.flagOptions = Set(s.flagOptions)
                 st.tcpOptions = s.tcpOptions
                 st.inetPeer = inetPeer

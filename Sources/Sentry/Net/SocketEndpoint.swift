@@ -59,8 +59,10 @@ public final class SocketEndpoint: @unchecked Sendable {
         var listenCredentials: SocketCredentials?
         var receiveTimeout: Int64 = 0, sendTimeout: Int64 = 0
         var linger: (on: Bool, seconds: Int32) = (false, 0)
-        /// IPPROTO_IPV6 options of a UDPv6 socket (IPV6_UNICAST_HOPS, IPV6_TCLASS, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS).
+        /// IPPROTO_IPV6 options of an AF_INET6 socket (IPV6_UNICAST_HOPS, IPV6_TCLASS, IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS).
         var ipv6Options: [Int32: Int32] = [:]
+        /// IPPROTO_IP options of an inet socket (IP_TTL, IP_TOS, IP_MULTICAST_TTL, IP_MULTICAST_LOOP).
+        var ipv4Options: [Int32: Int32] = [:]
         /// Boolean options Linux records on any socket (SO_REUSEADDR, SO_KEEPALIVE, ...).
         var flagOptions: Set<Int32> = []
         /// Datagram sockets connected to this one: told when space frees up.
@@ -158,6 +160,7 @@ public final class SocketEndpoint: @unchecked Sendable {
                 // A connection is a clone of its listener (sk_clone_lock): its timeouts and options too.
                 srv.receiveTimeout = l.receiveTimeout; srv.sendTimeout = l.sendTimeout
                 srv.flagOptions = l.flagOptions; srv.linger = l.linger; srv.tcpOptions = l.tcpOptions
+                srv.ipv4Options = l.ipv4Options; srv.ipv6Options = l.ipv6Options
             }
             server.isAccepted = true
             server.owner = listener.owner

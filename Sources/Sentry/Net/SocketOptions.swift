@@ -17,7 +17,13 @@ extension SocketEndpoint {
         if level == Self.IPPROTO_IPV6 && family == C.AF_INET6 && name == Self.IPV6_V6ONLY {
             return int(locked { $0.v6only } ? 1 : 0)
         }
-        if level == Self.IPPROTO_IPV6 && family == C.AF_INET6 && kind == .datagram, let d = Self.ipv6Defaults[name] {
+        if level == Self.IPPROTO_IP && isInet {
+            guard let d = Self.ipv4Defaults[name] else { throw .ENOPROTOOPT }
+            let v = locked { $0.ipv4Options[name] } ?? d
+            // The TTL's -1 (the route's) reads as net.ipv4.ip_default_ttl.
+            return int(Int(name == Self.IP_TTL && v < 0 ? Self.defaultTTL : v))
+        }
+        if level == Self.IPPROTO_IPV6 && family == C.AF_INET6, let d = Self.ipv6Defaults[name] {
             let v = locked { $0.ipv6Options[name] } ?? d
             // The hop limit's -1 (the route's) reads as the loopback's 64.
             return int(Int(name == Self.IPV6_UNICAST_HOPS && v < 0 ? Self.loopbackHopLimit : v))
@@ -71,7 +77,29 @@ extension SocketEndpoint {
             }
             return
         }
-        if level == Self.IPPROTO_IPV6 && family == C.AF_INET6 && kind == .datagram && Self.ipv6Defaults[name] != nil {
+        if level == Self.IPPROTO_IP && isInet {
+            guard Self.ipv4Defaults[name] != nil else { throw .ENOPROTOOPT }
+            // do_ip_setsockopt reads an int, or a single byte from a shorter value.
+            var v: Int32 = value.count >= 4 ? value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } : value.first.map(Int32.init) ?? 0
+            switch name {
+            case Self.IP_TTL:
+                guard !value.isEmpty, v == -1 || (1...255).contains(v) else { throw .EINVAL }
+            case Self.IP_TOS:
+                // A stream keeps its ECN bits (__ip_sock_set_tos); inet->tos is a byte.
+                v &= 0xff
+                if kind == .stream { v = (v & ~Self.ecnMask) | ((locked { $0.ipv4Options[name] } ?? 0) & Self.ecnMask) }
+            case Self.IP_MULTICAST_TTL:
+                guard kind != .stream, !value.isEmpty else { throw .EINVAL }
+                if v == -1 { v = 1 }
+                guard (0...255).contains(v) else { throw .EINVAL }
+            default:   // IP_MULTICAST_LOOP
+                guard !value.isEmpty else { throw .EINVAL }
+                v = v != 0 ? 1 : 0
+            }
+            locked { $0.ipv4Options[name] = v }
+            return
+        }
+        if level == Self.IPPROTO_IPV6 && family == C.AF_INET6 && Self.ipv6Defaults[name] != nil {
             guard value.count >= 4 else { throw .EINVAL }
             var v = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
             switch name {
@@ -127,7 +155,7 @@ extension SocketEndpoint {
     public static let IPPROTO_IPV6_LEVEL: Int32 = 41
     public static let IPV6_UNICAST_HOPS: Int32 = 16, IPV6_RECVHOPLIMIT: Int32 = 51, IPV6_HOPLIMIT: Int32 = 52
     public static let IPV6_RECVTCLASS: Int32 = 66, IPV6_TCLASS: Int32 = 67
-    /// The UDPv6 options of RFC 3542 kept per socket, with Linux's defaults.
+    /// The IPv6 options of RFC 3542 kept per socket, with Linux's defaults.
     static let ipv6Defaults: [Int32: Int32] = [16: -1, 51: 0, 66: 0, 67: 0]
     /// net.ipv6.conf.lo.hop_limit.
     static let loopbackHopLimit: Int32 = 64
@@ -150,6 +178,14 @@ extension SocketEndpoint {
         guard family == C.AF_INET6 && kind == .datagram else { return (false, false) }
         return locked { ($0.ipv6Options[Self.IPV6_RECVHOPLIMIT] == 1, $0.ipv6Options[Self.IPV6_RECVTCLASS] == 1) }
     }
+    static let IPPROTO_IP: Int32 = 0
+    static let IP_TOS: Int32 = 1, IP_TTL: Int32 = 2, IP_MULTICAST_TTL: Int32 = 33, IP_MULTICAST_LOOP: Int32 = 34
+    /// The IPv4 options kept per socket, with Linux's defaults (IP_TTL's -1: the route's).
+    static let ipv4Defaults: [Int32: Int32] = [IP_TOS: 0, IP_TTL: -1, IP_MULTICAST_TTL: 1, IP_MULTICAST_LOOP: 1]
+    /// net.ipv4.ip_default_ttl.
+    static let defaultTTL: Int32 = 64
+    /// INET_ECN_MASK: the two low bits of the TOS byte.
+    static let ecnMask: Int32 = 3
     static let TCP_NODELAY: Int32 = 1
     /// TCP options recorded on loopback connections, with Linux's defaults:
     /// TCP_NODELAY, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT.
