@@ -302,9 +302,4 @@ public final class HostInode: Inode, @unchecked Sendable {
             }
         }
     }
-
-    public override func access(_ mode: Int32) throws(Errno) {
-        guard mode & 7 != 0 else { return }
-        _ = try Errno.check(sw_faccessat2(fd, "", mode & 7, SW_AT_EMPTY_PATH))
-    }
 }
