@@ -165,7 +165,21 @@ static void child(const char *label, void (*body)(void)) {
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) printf("%s: child failed %d\n", label, st);
 }
 
-static void as1000(void) { gid_t g[] = {1000, 2000}; drop(1000, 1000, 1000, 1000, 2, g); operations("1000"); }
+static void as1000(void) {
+    gid_t g[] = {1000, 2000};
+    drop(1000, 1000, 1000, 1000, 2, g);
+    operations("1000");
+    // file_remove_privs: a writer without CAP_FSETID, owner or not.
+    int fd = open("dac/u1000/wsuid", O_WRONLY);
+    r("write own 06775", fd < 0 ? -1 : write(fd, "x", 1));
+    close(fd);
+    mode("dac/u1000/wsuid");
+    r("truncate own 02754 of group 3000", truncate("dac/u1000/tsgid", 0));
+    mode("dac/u1000/tsgid");
+    r("write others' 02664 of own group", (fd = open("dac/sgid664", O_WRONLY)) < 0 ? -1 : write(fd, "x", 1));
+    close(fd);
+    mode("dac/sgid664");
+}
 static void as1001(void) { gid_t g[] = {1001}; drop(1001, 1001, 1001, 1001, 1, g); operations("1001"); }
 
 // Root without the DAC overrides: the owner's bits of root's files, the
@@ -226,6 +240,9 @@ int main(int argc, char **argv) {
     file("dac/u1000/suid", 06755, 1000, 0);
     dir("dac/u1000/sub", 0755, 1000, 1000);
     dir("dac/u1000/private", 0700, 1000, 1000);
+    file("dac/u1000/wsuid", 06775, 1000, 1000);
+    file("dac/u1000/tsgid", 02754, 1000, 3000);
+    file("dac/sgid664", 02666, 0, 2000);
     program("dac/exec644", 0644);
     program("dac/exec700", 0700);
     program("dac/exec711", 0711);

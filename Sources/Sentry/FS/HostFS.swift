@@ -136,7 +136,6 @@ public final class HostInode: Inode, @unchecked Sendable {
     }
 
     // Extended attributes: what the host says, through the descriptor's /proc name.
-    public override var checksXattrPermissions: Bool { false }
 
     public override func getxattr(_ name: String) throws(Errno) -> [UInt8] {
         let n = sw_getxattr(procPath, name.hostCString, nil, 0)

@@ -116,9 +116,6 @@ open class Inode: @unchecked Sendable {
     /// XATTR_CREATE (1) / XATTR_REPLACE (2) in `flags`.
     open func setxattr(_ name: String, _ value: [UInt8], flags: Int32) throws(Errno) { throw .EOPNOTSUPP }
     open func removexattr(_ name: String) throws(Errno) { throw .EOPNOTSUPP }
-    /// Whether the sentry checks xattr permissions itself (its own
-    /// filesystems) or leaves them to the host kernel (host files).
-    open var checksXattrPermissions: Bool { true }
 }
 
 /// Who a sentry-made file belongs to: /proc/PID's files are their

@@ -86,6 +86,18 @@ public enum Permission {
         return safe ? nil : .EPERM
     }
 
+    /// setattr_should_drop_suidgid, as file_remove_privs asks it before a
+    /// write or truncate: the mode a regular file keeps when a task without
+    /// CAP_FSETID changes it (no S_ISUID; no S_ISGID if group-executable
+    /// or not the writer's group), nil if nothing goes.
+    public static func modeAfterWrite(_ a: InodeOwnership, _ c: Credentials) -> UInt32? {
+        guard a.mode & S_IFMT == S_IFREG, a.mode & (S_ISUID | S_ISGID) != 0, !c.capable(Credentials.CAP_FSETID) else { return nil }
+        var mode = a.mode & 0o7777
+        mode &= ~S_ISUID
+        if a.mode & S_ISGID != 0 && (a.mode & 0o010 != 0 || !inGroupOrCapable(a.gid, c)) { mode &= ~S_ISGID }
+        return mode == a.mode & 0o7777 ? nil : mode
+    }
+
     /// The credentials access(2) and faccessat without AT_EACCESS judge
     /// by (access_override_creds): the real ids as filesystem ids, and
     /// the capabilities of root only when the real uid is root.
@@ -148,6 +160,17 @@ extension VFS {
         if inode.kind == .directory && !mask.contains(.write) && Permission.searchNeedsNoInode(c) { return }
         if inode.kind == .directory && c.capable(Credentials.CAP_DAC_OVERRIDE) { return }
         if let e = Permission.check(InodeOwnership(try inode.stat()), mask, c) { throw e }
+    }
+
+    /// file_remove_privs: a write or truncate by a task without
+    /// CAP_FSETID takes the set-id bits off a regular file (notify_change
+    /// with ATTR_FORCE: no permission asked).
+    public func removePrivileges(_ loc: Location, _ c: Credentials?) {
+        guard let c, !c.capable(Credentials.CAP_FSETID), loc.inode.kind == .regular, !loc.mount.readOnly,
+              let st = try? loc.inode.stat(), let mode = Permission.modeAfterWrite(InodeOwnership(st), c) else { return }
+        var a = InodeAttributes()
+        a.mode = mode
+        if (try? loc.inode.setAttributes(a)) != nil { notify.changed(loc, FSNotify.events(of: a)) }
     }
 
     /// may_create: write and search permission on the directory.

@@ -519,7 +519,9 @@ public final class VFS: Sendable {
         if let c = ctx.credentials {
             let cur = InodeOwnership(try loc.inode.stat())
             switch change {
-            case .size: if let e = Permission.check(cur, .write, c) { throw e }
+            case .size:
+                if let e = Permission.check(cur, .write, c) { throw e }
+                if let mode = Permission.modeAfterWrite(cur, c) { a.mode = mode }   // do_truncate's file_remove_privs
             case .mode, .owner: a = try Permission.setattr(a, of: cur, touch: false, explicitTimes: false, killSetID: change == .owner, c)
             case .times(let explicit): a = try Permission.setattr(a, of: cur, touch: !explicit, explicitTimes: explicit, killSetID: false, c)
             }
