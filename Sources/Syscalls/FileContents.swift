@@ -8,6 +8,7 @@ enum FileContents {
     static func ftruncate(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         guard a.int(1) >= 0 else { throw .EINVAL }
         let f = try t.fds.get(a.fd(0))
+        if f.flags.writable, let loc = f.location { t.kernel.vfs.removePrivileges(loc, t.credentials) }   // do_truncate's
         try f.truncate(a.int(1))
         if let loc = f.location { t.kernel.vfs.notify.changed(loc, FSNotify.Mask.modify) }
         t.kernel.fileMayHaveShrunk(f, by: t)

@@ -97,7 +97,7 @@ enum FileTree {
 
     private static func chmodAt(_ t: Task, _ l: Location, _ mode: UInt32) throws(Errno) -> Int64 {
         var attrs = InodeAttributes(); attrs.mode = mode & 0o7777
-        try t.kernel.vfs.setAttributes(l, attrs)
+        try t.kernel.vfs.setAttributes(l, attrs, .mode, t)
         return 0
     }
     static func chmod(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
@@ -118,7 +118,7 @@ enum FileTree {
         if uid != UInt32.max { attrs.uid = uid }
         if gid != UInt32.max { attrs.gid = gid }
         if attrs.uid == nil && attrs.gid == nil { _ = try l.inode.stat(); return 0 }
-        try t.kernel.vfs.setAttributes(l, attrs)
+        try t.kernel.vfs.setAttributes(l, attrs, .owner, t)
         return 0
     }
     static func chown(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
@@ -189,14 +189,16 @@ enum FileTree {
         if at.tv_nsec != InodeAttributes.UTIME_OMIT { attrs.atime = at.tv_nsec == InodeAttributes.UTIME_NOW ? now : at }
         if mt.tv_nsec != InodeAttributes.UTIME_OMIT { attrs.mtime = mt.tv_nsec == InodeAttributes.UTIME_NOW ? now : mt }
         if attrs.atime == nil && attrs.mtime == nil { return }
-        try t.kernel.vfs.setAttributes(l, attrs)
+        // vfs_utimes: both UTIME_NOW is the same as no times.
+        let explicit = times.map { !($0.0.tv_nsec == InodeAttributes.UTIME_NOW && $0.1.tv_nsec == InodeAttributes.UTIME_NOW) } ?? false
+        try t.kernel.vfs.setAttributes(l, attrs, .times(explicit: explicit), t)
     }
 
     static func truncate(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         guard a.int(1) >= 0 else { throw .EINVAL }
         let l = try place(t, AtFlags.AT_FDCWD, a.address(0), follow: true)
         var attrs = InodeAttributes(); attrs.size = a.int(1)
-        try t.kernel.vfs.setAttributes(l, attrs)
+        try t.kernel.vfs.setAttributes(l, attrs, .size, t)
         if let st = try? l.inode.stat() { t.kernel.fileMayHaveShrunk(st, by: t) }
         return 0
     }

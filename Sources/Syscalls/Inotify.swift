@@ -39,7 +39,7 @@ enum Inotify {
         let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(1))
         let loc = try t.kernel.vfs.resolve(path, from: start, followLast: mask & F.dontFollow == 0, t)
         if mask & F.onlyDir != 0 && loc.inode.kind != .directory { throw .ENOTDIR }   // LOOKUP_DIRECTORY
-        try loc.inode.access(4)   // a watch needs read permission on what it watches
+        try t.kernel.vfs.mayAccess(loc.inode, .read, t.credentials)   // a watch needs read permission on what it watches
         return Int64(try inotify.addWatch(at: loc, mask: mask))
     }
 

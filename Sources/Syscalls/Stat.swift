@@ -78,8 +78,8 @@ enum Stat {
     private static func accessAt(_ t: Task, _ dirfd: Int32, _ pathAddr: GuestAddress, _ mode: Int32, _ flags: UInt64) throws(Errno) -> Int64 {
         guard mode & ~7 == 0, flags & ~(AtFlags.AT_SYMLINK_NOFOLLOW | AtFlags.AT_EACCESS | AtFlags.AT_EMPTY_PATH) == 0 else { throw .EINVAL }
         let (path, start) = try t.pathArgument(dirfd, pathAddr, emptyPathAllowed: flags & AtFlags.AT_EMPTY_PATH != 0)
-        if path.isEmpty { try t.emptyPathLocation(dirfd).inode.access(mode); return 0 }
-        try t.kernel.vfs.access(path, from: start, mode: mode, followLast: flags & AtFlags.AT_SYMLINK_NOFOLLOW == 0, t)
+        try t.kernel.vfs.access(path, from: path.isEmpty ? t.emptyPathLocation(dirfd) : start, mode: mode,
+                                followLast: flags & AtFlags.AT_SYMLINK_NOFOLLOW == 0, effective: flags & AtFlags.AT_EACCESS != 0, t)
         return 0
     }
 

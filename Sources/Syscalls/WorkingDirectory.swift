@@ -21,7 +21,7 @@ enum WorkingDirectory {
     static func fchdir(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let f = try t.fds.get(a.fd(0))
         guard let dir = f.location, dir.inode.kind == .directory else { throw .ENOTDIR }
-        try dir.inode.access(1)
+        try t.kernel.vfs.mayAccess(dir.inode, [.exec, .chdir], t.credentials)
         t.cwd = dir
         return 0
     }
@@ -31,7 +31,7 @@ enum WorkingDirectory {
     static func chroot(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let (path, start) = try t.pathArgument(AtFlags.AT_FDCWD, a.address(0))
         let dir = try t.kernel.vfs.directory(path, from: start, t)
-        guard geteuid() == 0 else { throw .EPERM }
+        guard t.credentials?.capable(Credentials.CAP_SYS_CHROOT) ?? true else { throw .EPERM }
         t.fs.root = dir
         return 0
     }

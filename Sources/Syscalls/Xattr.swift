@@ -53,11 +53,12 @@ enum Xattr {
     }
 
     /// xattr_permission, the LSM's security.* rule (cap_inode_setxattr) and
-    /// inode_permission, against the guest's credentials, for the sentry's
-    /// own filesystems; the host kernel checks host files itself.
+    /// inode_permission, against the guest's credentials, on every
+    /// filesystem: a host file's ownership is judged here too, since the
+    /// sentry reaches it with its own rights.
     private static func permit(_ t: Task, _ x: Target, _ name: String, write: Bool) throws(Errno) {
-        if let inode = x.inode, !inode.checksXattrPermissions { return }
         let c = Creds.creds(t)
+        let owner = InodeOwnership(mode: x.mode, uid: x.uid, gid: x.gid)
         if name.hasPrefix("security.") || name.hasPrefix("system.") {
             if write && name.hasPrefix("security.") && name != "security.capability" && !c.capable(Credentials.CAP_SYS_ADMIN) { throw .EPERM }
             return
@@ -69,13 +70,9 @@ enum Xattr {
         if name.hasPrefix("user.") {
             let type = x.mode & S_IFMT
             guard type == S_IFREG || type == S_IFDIR else { throw write ? .EPERM : .ENODATA }
-            if type == S_IFDIR && x.mode & S_ISVTX != 0 && write && c.fsuid != x.uid && !c.capable(Credentials.CAP_FOWNER) { throw .EPERM }
+            if type == S_IFDIR && x.mode & S_ISVTX != 0 && write && !Permission.isOwnerOrCapable(owner, c) { throw .EPERM }
         }
-        // inode_permission: the owner's, group's or others' bits, or CAP_DAC_OVERRIDE.
-        if c.capable(Credentials.CAP_DAC_OVERRIDE) { return }
-        let shift: UInt32 = c.fsuid == x.uid ? 6 : c.inGroup(x.gid) ? 3 : 0
-        let want: UInt32 = write ? 2 : 4
-        if (x.mode >> shift) & want == 0 { throw .EACCES }
+        if let e = Permission.check(owner, write ? .write : .read, c) { throw e }
     }
 
     // MARK: set

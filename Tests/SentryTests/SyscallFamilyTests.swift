@@ -58,6 +58,37 @@ import Testing
                 "owners in an overlay on \(platform.rawValue)")
     }
 
+    /// Discretionary access control (images/src/dac.c): root makes a tree
+    /// of modes and owners, then users 1000 and 1001, a root without the
+    /// DAC capabilities, and tasks whose real and effective ids differ try
+    /// opens, the walk through 0700 and 0711 directories, creating and
+    /// removing in 0755 and sticky directories, rename, chmod/chown/utimensat,
+    /// truncate, access against AT_EACCESS, exec and hard links: the same
+    /// errnos as natively, in tmpfs, in a writable host bind (judged from the
+    /// host's ownership before the sentry opens anything) and in an overlay.
+    @Test(arguments: Harness.platforms)
+    func permissionBitsJudgeTheCaller(_ platform: Harness.TestPlatform) throws {
+        guard getuid() == 0 else { print("skipping dac on \(platform.rawValue): natively it must start as root"); return }
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        chmod(scratch.path, 0o755)
+        let host = scratch.appendingPathComponent("native").path, bound = scratch.appendingPathComponent("bound").path
+        let over = scratch.appendingPathComponent("over").path
+        for d in [host, bound, over] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            chmod(d, 0o755)
+        }
+        guard Harness.nativeFilesystemComparable(host, "dac on \(platform.rawValue)") else { return }
+        let native = Harness.run(Harness.image("dac"), [host])
+        #expect(native.status == 0 && native.stdout.contains("  unlink 1001's in sticky: EPERM\n")
+                && native.stdout.contains("  real 0, euid 1000: access 0600: ok\n"), "dac natively: \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("dac"), ["/tmp"]) == native, "dac in tmpfs on \(platform.rawValue)")
+        #expect(Harness.sandboxed(platform, Harness.image("dac"), ["/mnt"], extra: ["--bind", "\(bound):/mnt:rw"]) == native,
+                "dac in a host bind on \(platform.rawValue)")
+        #expect(Harness.sandboxed(platform, Harness.image("dac"), [over], extra: ["--overlay"]) == native,
+                "dac in an overlay on \(platform.rawValue)")
+    }
+
     /// Vectored I/O, advice, FIO* ioctls, close_range, getdents, msync,
     /// mincore and mlock accounting, in tmpfs and in an rw bind of a host directory.
     @Test(arguments: Harness.platforms)

@@ -136,7 +136,6 @@ public final class HostInode: Inode, @unchecked Sendable {
     }
 
     // Extended attributes: what the host says, through the descriptor's /proc name.
-    public override var checksXattrPermissions: Bool { false }
 
     public override func getxattr(_ name: String) throws(Errno) -> [UInt8] {
         let n = sw_getxattr(procPath, name.hostCString, nil, 0)
@@ -301,10 +300,5 @@ public final class HostInode: Inode, @unchecked Sendable {
                 try check(utimensat(AT_FDCWD, procPath, &times, 0))
             }
         }
-    }
-
-    public override func access(_ mode: Int32) throws(Errno) {
-        guard mode & 7 != 0 else { return }
-        _ = try Errno.check(sw_faccessat2(fd, "", mode & 7, SW_AT_EMPTY_PATH))
     }
 }

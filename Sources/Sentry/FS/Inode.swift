@@ -56,6 +56,13 @@ public protocol WalkContext: AnyObject {
     var process: ProcessView? { get }
     var rootLocation: Location { get }
     var sandbox: SandboxView { get }
+    /// The credentials permission checks judge by: the task's own, or
+    /// access(2)'s real ids; nil while the sandbox is built (no checks).
+    var credentials: Credentials? { get }
+}
+
+extension WalkContext {
+    public var credentials: Credentials? { process?.taskAttributes.credentials }
 }
 
 /// A file in one of the sentry's filesystems: the host's (through an
@@ -109,26 +116,20 @@ open class Inode: @unchecked Sendable {
     /// XATTR_CREATE (1) / XATTR_REPLACE (2) in `flags`.
     open func setxattr(_ name: String, _ value: [UInt8], flags: Int32) throws(Errno) { throw .EOPNOTSUPP }
     open func removexattr(_ name: String) throws(Errno) { throw .EOPNOTSUPP }
-    /// Whether the sentry checks xattr permissions itself (its own
-    /// filesystems) or leaves them to the host kernel (host files).
-    open var checksXattrPermissions: Bool { true }
-    /// faccessat: the permission bits against the guest's credentials.
-    open func access(_ mode: Int32) throws(Errno) {
-        guard mode & 7 != 0 else { return }
-        let st = try stat()
-        // The guest runs with the sentry's ids; root passes unless no one may execute.
-        if geteuid() == 0 {
-            if mode & 1 != 0 && kind != .directory && st.st_mode & 0o111 == 0 { throw .EACCES }
-            return
-        }
-        let shift: UInt32 = st.st_uid == geteuid() ? 6 : st.st_gid == getegid() ? 3 : 0
-        if UInt32(mode & 7) & ~((st.st_mode >> shift) & 7) != 0 { throw .EACCES }
-    }
+}
+
+/// Who a sentry-made file belongs to: /proc/PID's files are their
+/// process's (its euid and egid, as task_dump_owner says for a dumpable one).
+public struct FileOwner: Sendable, Equatable {
+    public var uid: UInt32, gid: UInt32
+    public init(uid: UInt32, gid: UInt32) { self.uid = uid; self.gid = gid }
 }
 
 extension Glibc.stat {
     /// A stat for a sentry-made node.
-    static func synthetic(mode: UInt32, inode: UInt64, device: UInt64, size: Int64 = 0, links: UInt64 = 1) -> Glibc.stat {
+    /// `owner`: nil for the sentry's own (root's, as the kernel's are).
+    static func synthetic(mode: UInt32, inode: UInt64, device: UInt64, size: Int64 = 0, links: UInt64 = 1,
+                          owner: FileOwner? = nil) -> Glibc.stat {
         var st = Glibc.stat()
         st.st_mode = mode
         st.st_ino = UInt(inode)
@@ -137,8 +138,8 @@ extension Glibc.stat {
         st.st_size = Int(size)
         st.st_blksize = 4096
         st.st_blocks = Int((size + 511) / 512)
-        st.st_uid = getuid()
-        st.st_gid = getgid()
+        st.st_uid = owner?.uid ?? getuid()
+        st.st_gid = owner?.gid ?? getgid()
         return st
     }
 }

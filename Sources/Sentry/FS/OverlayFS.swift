@@ -185,7 +185,6 @@ public final class OverlayNode: Inode, @unchecked Sendable {
     }
 
     public override func readlink(_ ctx: WalkContext) throws(Errno) -> String { try real().readlink(ctx) }
-    public override func access(_ mode: Int32) throws(Errno) { try real().access(mode) }
 
     // MARK: Opening
 

@@ -11,14 +11,15 @@ final class ProcControlNode: Inode, @unchecked Sendable {
     let mayWrite: (WalkContext) throws(Errno) -> Bool
     let contents: () throws(Errno) -> [UInt8]
     let store: ([UInt8], WalkContext) throws(Errno) -> Void
+    let owner: FileOwner?
 
-    init(path: String, device: UInt64, mayWrite: @escaping (WalkContext) throws(Errno) -> Bool,
+    init(path: String, device: UInt64, owner: FileOwner? = nil, mayWrite: @escaping (WalkContext) throws(Errno) -> Bool,
          contents: @escaping () throws(Errno) -> [UInt8], store: @escaping ([UInt8], WalkContext) throws(Errno) -> Void) {
         self.device = device; self.ino = syntheticInode(path); self.mayWrite = mayWrite
-        self.contents = contents; self.store = store
+        self.contents = contents; self.store = store; self.owner = owner
     }
 
-    override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFREG | 0o644, inode: ino, device: device) }
+    override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFREG | 0o644, inode: ino, device: device, owner: owner) }
     override func statfs() throws(Errno) -> sw_statfs { syntheticStatfs(0x9fa0) }
     override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
         if flags.contains(.path) { return PathOnlyFile(location: location, flags: flags) }

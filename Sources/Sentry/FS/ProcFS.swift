@@ -103,20 +103,20 @@ enum ProcFS {
             default:
                 if let make = topFiles[name] { return file("/proc/" + name) { () throws(Errno) in Array(make(ctx, vfs).utf8) } }
                 guard let pid = Int32(name), pid > 0, ctx.sandbox.process(pid) != nil else { throw .ENOENT }
-                return processDir(pid, tid: nil, vfs)
+                return processDir(pid, tid: nil, vfs, owner: owner(pid, nil, ctx))
             }
         })
     }
 
     // MARK: Helpers that make nodes
 
-    static func dir(_ path: String, mode: UInt32 = 0o555, list: @escaping (WalkContext) throws(Errno) -> [DirEntry],
+    static func dir(_ path: String, mode: UInt32 = 0o555, owner: FileOwner? = nil, list: @escaping (WalkContext) throws(Errno) -> [DirEntry],
                     child: @escaping (String, WalkContext) throws(Errno) -> Inode) -> Inode {
-        SyntheticDirNode(path: path, device: device, mode: mode, list: list, child: child)
+        SyntheticDirNode(path: path, device: device, mode: mode, owner: owner, list: list, child: child)
     }
-    static func file(_ path: String, mode: UInt32 = 0o444, atFirstRead: Bool = false,
+    static func file(_ path: String, mode: UInt32 = 0o444, owner: FileOwner? = nil, atFirstRead: Bool = false,
                      _ contents: @escaping () throws(Errno) -> [UInt8]) -> Inode {
-        SyntheticFileNode(path: path, device: device, mode: mode, atFirstRead: atFirstRead, contents: contents)
+        SyntheticFileNode(path: path, device: device, mode: mode, owner: owner, atFirstRead: atFirstRead, contents: contents)
     }
     static func link(_ path: String, _ target: @escaping (WalkContext) throws(Errno) -> String) -> Inode {
         SyntheticLinkNode(path: path, device: device, target: target)
@@ -136,9 +136,16 @@ enum ProcFS {
                            "mountinfo", "limits", "wchan", "oom_score_adj", "io", "syscall", "personality"]
     static let pidLinks = ["exe", "cwd", "root"]
 
-    static func processDir(_ pid: Int32, tid: Int32?, _ vfs: VFS) -> Inode {
+    /// Who /proc/PID's files belong to when looked up: the thread's euid
+    /// and egid (task_dump_owner, pid_revalidate), judged by DAC like any file.
+    static func owner(_ pid: Int32, _ tid: Int32?, _ ctx: WalkContext) -> FileOwner? {
+        guard let c = (try? view(pid, tid, ctx))?.taskAttributes.credentials else { return nil }
+        return FileOwner(uid: c.euid, gid: c.egid)
+    }
+
+    static func processDir(_ pid: Int32, tid: Int32?, _ vfs: VFS, owner: FileOwner?) -> Inode {
         let base = tid.map { "/proc/\(pid)/task/\($0)" } ?? "/proc/\(pid)"
-        return dir(base, list: { _ in
+        return dir(base, owner: owner, list: { _ in
             (pidFiles + ["mem"]).map { DirEntry($0, .regular) } + pidLinks.map { DirEntry($0, .symlink) }
                 + ["fd", "fdinfo", "map_files", "ns"].map { DirEntry($0, .directory) } + (tid == nil ? [DirEntry("task", .directory)] : [])
         }, child: { name, ctx throws(Errno) in
@@ -146,31 +153,31 @@ enum ProcFS {
             _ = try view(pid, tid, ctx)
             switch name {
             case "exe":
-                return SyntheticLinkNode(path: path, device: device, target: { ctx throws(Errno) in try view(pid, tid, ctx).executablePath },
+                return SyntheticLinkNode(path: path, device: device, owner: owner, target: { ctx throws(Errno) in try view(pid, tid, ctx).executablePath },
                                          place: { ctx throws(Errno) in
                                              let v = try view(pid, tid, ctx)
                                              return try vfs.resolve(v.executablePath, from: v.rootLocation, followLast: true, ctx)
                                          })
             case "cwd", "root":
                 let pick: (ProcessView) -> Location = { name == "cwd" ? $0.cwd : $0.rootLocation }
-                return SyntheticLinkNode(path: path, device: device,
+                return SyntheticLinkNode(path: path, device: device, owner: owner,
                                          target: { ctx throws(Errno) in pick(try view(pid, tid, ctx)).path(relativeTo: ctx.rootLocation) },
                                          place: { ctx throws(Errno) in pick(try view(pid, tid, ctx)) })
-            case "fd": return fdDir(pid, tid, path, info: false)
-            case "fdinfo": return fdDir(pid, tid, path, info: true)
-            case "map_files": return mapFilesDir(pid, tid, path, vfs)
-            case "ns": return nsDir(path)
-            case "mem": return ProcMemNode(path: path, device: device) { ctx throws(Errno) in try view(pid, tid, ctx) }
+            case "fd": return fdDir(pid, tid, path, info: false, owner: owner)
+            case "fdinfo": return fdDir(pid, tid, path, info: true, owner: owner)
+            case "map_files": return mapFilesDir(pid, tid, path, vfs, owner: owner)
+            case "ns": return nsDir(path, owner: owner)
+            case "mem": return ProcMemNode(path: path, device: device, owner: owner) { ctx throws(Errno) in try view(pid, tid, ctx) }
             case "task" where tid == nil:
-                return dir(path, list: { ctx in ctx.sandbox.threadIDs(of: pid).map { DirEntry(String($0), .directory) } },
+                return dir(path, owner: owner, list: { ctx in ctx.sandbox.threadIDs(of: pid).map { DirEntry(String($0), .directory) } },
                            child: { n, ctx throws(Errno) in
                                guard let t = Int32(n), ctx.sandbox.thread(t, of: pid) != nil else { throw .ENOENT }
-                               return processDir(pid, tid: t, vfs)
+                               return processDir(pid, tid: t, vfs, owner: ProcFS.owner(pid, t, ctx))
                            })
             default:
                 guard pidFiles.contains(name) else { throw .ENOENT }
                 if name == "oom_score_adj" {
-                    return ProcControlNode(path: path, device: device, mayWrite: { (ctx: WalkContext) throws(Errno) -> Bool in
+                    return ProcControlNode(path: path, device: device, owner: owner, mayWrite: { (ctx: WalkContext) throws(Errno) -> Bool in
                         guard let writer = ctx.process else { return false }
                         return try view(pid, tid, ctx).procWritable(by: writer)
                     }, contents: { () throws(Errno) in
@@ -180,7 +187,7 @@ enum ProcFS {
                         try view(pid, tid, ctx).setOOMScoreAdj(try ProcControlNode.integer(bytes), by: writer)
                     })
                 }
-                return file(path, mode: name == "oom_score_adj" ? 0o644 : ["io", "syscall", "personality"].contains(name) ? 0o400 : 0o444,
+                return file(path, mode: name == "oom_score_adj" ? 0o644 : ["io", "syscall", "personality"].contains(name) ? 0o400 : 0o444, owner: owner,
                             atFirstRead: name == "syscall" || name == "io") { () throws(Errno) in
                     let v = try view(pid, tid, ctx)
                     switch name {
@@ -208,21 +215,21 @@ enum ProcFS {
         })
     }
 
-    static func fdDir(_ pid: Int32, _ tid: Int32?, _ base: String, info: Bool) -> Inode {
-        dir(base, mode: info ? 0o555 : 0o500, list: { ctx throws(Errno) in
+    static func fdDir(_ pid: Int32, _ tid: Int32?, _ base: String, info: Bool, owner: FileOwner?) -> Inode {
+        dir(base, mode: info ? 0o555 : 0o500, owner: owner, list: { ctx throws(Errno) in
             try view(pid, tid, ctx).fds.descriptors.map { DirEntry(String($0.rawValue), info ? .regular : .symlink) }
         }, child: { name, ctx throws(Errno) in
             let table = try view(pid, tid, ctx).fds
             guard let n = Int32(name), let entry = table.entry(FileDescriptor(n)) else { throw .ENOENT }
             let file = entry.file, path = base + "/" + name
             if info {
-                return ProcFS.file(path) {
+                return ProcFS.file(path, owner: owner) {
                     let pos = (try? file.seek(0, whence: SEEK_CUR)) ?? 0
                     let flags = file.flags.rawValue | (entry.closeOnExec ? OpenFlags.closeOnExec.rawValue : 0)
                     return Array("pos:\t\(pos)\nflags:\t0\(String(flags, radix: 8))\nmnt_id:\t\(file.location?.mount.id ?? 0)\nino:\t\((try? file.stat().st_ino) ?? 0)\n\(file.fdinfoDetails)".utf8)
                 }
             }
-            return SyntheticLinkNode(path: path, device: device, target: { ctx in
+            return SyntheticLinkNode(path: path, device: device, owner: owner, target: { ctx in
                 guard let l = file.location else { return file.displayPath }
                 return l.path(relativeTo: ctx.rootLocation)
             }, place: { _ in file.location }, described: file)

@@ -10,12 +10,13 @@ import Synchronization
 final class ProcMemNode: Inode, @unchecked Sendable {
     let device: UInt64, ino: UInt64
     let target: (WalkContext) throws(Errno) -> ProcessView
+    let owner: FileOwner?
 
-    init(path: String, device: UInt64, target: @escaping (WalkContext) throws(Errno) -> ProcessView) {
-        self.device = device; self.ino = syntheticInode(path); self.target = target
+    init(path: String, device: UInt64, owner: FileOwner? = nil, target: @escaping (WalkContext) throws(Errno) -> ProcessView) {
+        self.device = device; self.ino = syntheticInode(path); self.target = target; self.owner = owner
     }
 
-    override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFREG | 0o600, inode: ino, device: device) }
+    override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFREG | 0o600, inode: ino, device: device, owner: owner) }
     override func statfs() throws(Errno) -> sw_statfs { syntheticStatfs(0x9fa0) }
     override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
         if flags.contains(.path) { return PathOnlyFile(location: location, flags: flags) }

@@ -132,30 +132,30 @@ extension ProcFS {
     /// /proc/<pid>/ns: a link per namespace, "kind:[inode]", whose opening
     /// gives the nsfs file setns takes (the sandbox's namespaces, which all
     /// its tasks share: Kernel/Namespaces.swift).
-    static func nsDir(_ base: String) -> Inode {
-        dir(base, mode: 0o511, list: { _ in Namespaces.entries.map { DirEntry($0.entry, .symlink) } }, child: { n, ctx throws(Errno) in
+    static func nsDir(_ base: String, owner: FileOwner?) -> Inode {
+        dir(base, mode: 0o511, owner: owner, list: { _ in Namespaces.entries.map { DirEntry($0.entry, .symlink) } }, child: { n, ctx throws(Errno) in
             guard let e = Namespaces.entries.first(where: { $0.entry == n }) else { throw .ENOENT }
             let ino = ctx.sandbox.namespaces.inode(of: e.kind)
             let file = NamespaceFile(kind: e.kind, inode: ino, flags: [])
-            return SyntheticLinkNode(path: base + "/" + n, device: device, target: { _ in file.displayPath }, described: file)
+            return SyntheticLinkNode(path: base + "/" + n, device: device, owner: owner, target: { _ in file.displayPath }, described: file)
         })
     }
 
     /// /proc/<pid>/map_files: one link per file mapping, named "start-end",
     /// leading to the mapped file. Following one needs CAP_SYS_ADMIN or
     /// CAP_CHECKPOINT_RESTORE, as proc_map_files_get_link asks.
-    static func mapFilesDir(_ pid: Int32, _ tid: Int32?, _ base: String, _ vfs: VFS) -> Inode {
+    static func mapFilesDir(_ pid: Int32, _ tid: Int32?, _ base: String, _ vfs: VFS, owner: FileOwner?) -> Inode {
         func fileVMAs(_ ctx: WalkContext) throws(Errno) -> [(String, VMA)] {
             try view(pid, tid, ctx).mm.vmas.compactMap { v in
                 guard case .file = v.backing else { return nil }
                 return (String(v.start.rawValue, radix: 16) + "-" + String(v.end.rawValue, radix: 16), v)
             }
         }
-        return dir(base, mode: 0o500, list: { ctx throws(Errno) in try fileVMAs(ctx).map { DirEntry($0.0, .symlink) } },
+        return dir(base, mode: 0o500, owner: owner, list: { ctx throws(Errno) in try fileVMAs(ctx).map { DirEntry($0.0, .symlink) } },
                    child: { n, ctx throws(Errno) in
             guard let (_, v) = try fileVMAs(ctx).first(where: { $0.0 == n }), case .file(let f, _) = v.backing else { throw .ENOENT }
             let path = f.path, opened = f.openedAt
-            return SyntheticLinkNode(path: base + "/" + n, device: device, target: { _ in path }, place: { ctx throws(Errno) in
+            return SyntheticLinkNode(path: base + "/" + n, device: device, owner: owner, target: { _ in path }, place: { ctx throws(Errno) in
                 let c = ctx.process?.taskAttributes.credentials
                 guard let c, c.capable(Credentials.CAP_SYS_ADMIN) || c.capable(Credentials.CAP_CHECKPOINT_RESTORE) else { throw .EPERM }
                 // The mapped object itself, as proc_map_files_get_link's

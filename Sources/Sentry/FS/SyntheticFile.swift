@@ -20,15 +20,17 @@ final class SyntheticDirNode: Inode, @unchecked Sendable {
     let mode: UInt32
     let list: (WalkContext) throws(Errno) -> [DirEntry]
     let child: (String, WalkContext) throws(Errno) -> Inode
+    let owner: FileOwner?
 
-    init(path: String, device: UInt64, mode: UInt32 = 0o555,
+    init(path: String, device: UInt64, mode: UInt32 = 0o555, owner: FileOwner? = nil,
          list: @escaping (WalkContext) throws(Errno) -> [DirEntry],
          child: @escaping (String, WalkContext) throws(Errno) -> Inode) {
         self.device = device; self.ino = syntheticInode(path); self.mode = mode; self.list = list; self.child = child
+        self.owner = owner
     }
 
     override var kind: FileKind { .directory }
-    override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFDIR | mode, inode: ino, device: device, links: 2) }
+    override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFDIR | mode, inode: ino, device: device, links: 2, owner: owner) }
     override func statfs() throws(Errno) -> sw_statfs { syntheticStatfs(device == ProcFS.device ? 0x9fa0 : TmpFS.magic) }
     override func lookup(_ name: String, _ ctx: WalkContext) throws(Errno) -> Inode { try child(name, ctx) }
     override func entries(_ ctx: WalkContext) throws(Errno) -> [DirEntry] { try list(ctx) }
@@ -48,14 +50,15 @@ final class SyntheticFileNode: Inode, @unchecked Sendable {
     /// Made at the first read rather than at open, as seq_file makes them
     /// (/proc/PID/syscall names the read that reads it).
     let atFirstRead: Bool
+    let owner: FileOwner?
 
-    init(path: String, device: UInt64, mode: UInt32 = 0o444, atFirstRead: Bool = false,
+    init(path: String, device: UInt64, mode: UInt32 = 0o444, owner: FileOwner? = nil, atFirstRead: Bool = false,
          contents: @escaping () throws(Errno) -> [UInt8]) {
         self.device = device; self.ino = syntheticInode(path); self.mode = mode; self.contents = contents
-        self.atFirstRead = atFirstRead
+        self.atFirstRead = atFirstRead; self.owner = owner
     }
 
-    override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFREG | mode, inode: ino, device: device) }  // size 0, as procfs says
+    override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFREG | mode, inode: ino, device: device, owner: owner) }  // size 0, as procfs says
     override func statfs() throws(Errno) -> sw_statfs { syntheticStatfs(0x9fa0) }
     override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
         if flags.contains(.path) { return PathOnlyFile(location: location, flags: flags) }
@@ -78,14 +81,16 @@ final class SyntheticLinkNode: Inode, @unchecked Sendable {
     /// /proc/<pid>/fd/N: the open file it names; following the link to a
     /// file with no place in the tree (a pipe) opens or stats the file itself.
     let described: FileDescription?
+    let owner: FileOwner?
 
-    init(path: String, device: UInt64, target: @escaping (WalkContext) throws(Errno) -> String,
+    init(path: String, device: UInt64, owner: FileOwner? = nil, target: @escaping (WalkContext) throws(Errno) -> String,
          place: ((WalkContext) throws(Errno) -> Location?)? = nil, described: FileDescription? = nil) {
         self.device = device; self.ino = syntheticInode(path); self.target = target; self.place = place; self.described = described
+        self.owner = owner
     }
 
     override var kind: FileKind { .symlink }
-    override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFLNK | 0o777, inode: ino, device: device) }
+    override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFLNK | 0o777, inode: ino, device: device, owner: owner) }
     override func readlink(_ ctx: WalkContext) throws(Errno) -> String { try target(ctx) }
     override func magicTarget(_ ctx: WalkContext) throws(Errno) -> Location? { try place?(ctx) }
     override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {

@@ -206,10 +206,14 @@ public final class VFS: Sendable {
         let magicRefused = rules.contains(.noMagicLinks) || beneath || rules.contains(.inRoot)
         var links = 0
         var depth = 0   // below `start`, for RESOLVE_BENEATH
+        let creds = ctx.credentials
         if parentOnly && pending.isEmpty { return WalkResult(location: cur, last: ".", trailingSlash: true) }
         while let c = pending.popLast() {
             let isLast = pending.isEmpty
             guard cur.inode.kind == .directory else { throw .ENOTDIR }
+            // may_lookup: every directory a name is looked up in must be
+            // searchable, the last one's too, before the name is.
+            try mayAccess(cur.inode, .exec, creds)
             if parentOnly && isLast { return WalkResult(location: cur, last: String(c), trailingSlash: trailingSlash) }
             if c == "." { continue }
             if c == ".." {
@@ -267,12 +271,13 @@ public final class VFS: Sendable {
 
     /// inode_init_owner: a node a guest makes belongs to its fsuid, and to
     /// its fsgid unless the directory is set-group-ID: then to the
-    /// directory's group, and a new directory is set-group-ID too. Only the
-    /// sandbox's own filesystems (tmpfs, an overlay's upper layer) record
-    /// owners; a file made on the host is the sentry's, as every host file is.
+    /// directory's group, and a new directory is set-group-ID too: in tmpfs,
+    /// an overlay's upper layer, and a writable host mount (the sentry made
+    /// the file, so it hands it over; a sentry that is not host root keeps
+    /// the owner in its HostFS table), so that DAC sees the owner Linux would.
     private func initOwner(_ dir: Location, _ name: String, _ ctx: WalkContext) {
         guard let creds = ctx.process?.taskAttributes.credentials,
-              let node = try? dir.inode.lookup(name, ctx), node is TmpfsNode || node is OverlayNode,
+              let node = try? dir.inode.lookup(name, ctx), node is TmpfsNode || node is OverlayNode || node is HostInode,
               let parent = try? dir.inode.stat(), let st = try? node.stat() else { return }
         var a = InodeAttributes()
         a.uid = creds.fsuid
@@ -287,8 +292,10 @@ public final class VFS: Sendable {
 
     // MARK: - Opening
 
+    /// `execute`: execve's open (open_exec), which asks for execute
+    /// permission instead of read.
     public func open(_ path: String, from start: Location, flags: OpenFlags, mode: UInt32, _ ctx: WalkContext,
-                     rules: ResolveRules = []) throws(Errno) -> FileDescription {
+                     rules: ResolveRules = [], execute: Bool = false) throws(Errno) -> FileDescription {
         if flags.contains(.create) {
             let (dir, name, slash) = try resolveParent(path, from: start, ctx, rules: rules)
             if name == "." || name == ".." || slash { throw .EISDIR }
@@ -300,9 +307,11 @@ public final class VFS: Sendable {
                     let full = try walk(name, from: dir, followLast: true, parentOnly: false, ctx, rules: rules).location
                     return try openExisting(full, flags: flags, ctx)
                 }
+                // An existing file: may_create's error is not the open's.
                 return try openExisting(existing, flags: flags, ctx)
             }
             try writable(dir)
+            try mayCreate(in: dir, ctx.credentials)
             let f = try dir.inode.create(name, mode: mode & 0o7777, flags: flags, in: dir, ctx)
             initOwner(dir, name, ctx)
             notify.created(name, in: dir, isDirectory: false)
@@ -310,16 +319,16 @@ public final class VFS: Sendable {
             return f
         }
         let loc = try walk(path, from: start, followLast: !flags.contains(.noFollow), parentOnly: false, ctx, rules: rules).location
-        return try openExisting(loc, flags: flags, ctx)
+        return try openExisting(loc, flags: flags, ctx, execute: execute)
     }
 
     /// Opens the file at a place already found (execveat's AT_EMPTY_PATH
     /// reopening its descriptor's file, an O_PATH one included).
-    public func open(at loc: Location, flags: OpenFlags, _ ctx: WalkContext) throws(Errno) -> FileDescription {
-        try openExisting(loc, flags: flags, ctx)
+    public func open(at loc: Location, flags: OpenFlags, _ ctx: WalkContext, execute: Bool = false) throws(Errno) -> FileDescription {
+        try openExisting(loc, flags: flags, ctx, execute: execute)
     }
 
-    private func openExisting(_ loc: Location, flags: OpenFlags, _ ctx: WalkContext) throws(Errno) -> FileDescription {
+    private func openExisting(_ loc: Location, flags: OpenFlags, _ ctx: WalkContext, execute: Bool = false) throws(Errno) -> FileDescription {
         let kind = loc.inode.kind
         if let link = loc.inode as? SyntheticLinkNode, let file = link.described, !flags.contains(.noFollow) {
             return try file.reopen(flags)
@@ -329,6 +338,7 @@ public final class VFS: Sendable {
         let writes = flags.writable || (flags.contains(.truncate) && !flags.contains(.path))
         if writes && kind == .directory { throw .EISDIR }
         if writes && kind == .regular { try writable(loc) }
+        if !flags.contains(.path) { try mayOpen(loc, flags, execute: execute, ctx.credentials) }
         let f = try loc.inode.open(flags, at: loc, ctx)
         if f.location == nil { f.location = loc }
         if flags.contains(.truncate) && writes && kind == .regular { notify.changed(loc, FSNotify.Mask.modify) }   // do_truncate's
@@ -358,17 +368,22 @@ public final class VFS: Sendable {
         return try loc.inode.readlink(ctx)
     }
 
-    public func access(_ path: String, from start: Location, mode: Int32, followLast: Bool, _ ctx: WalkContext) throws(Errno) {
-        let loc = try resolve(path, from: start, followLast: followLast, ctx)
-        if mode & 2 != 0 && loc.mount.readOnly && (loc.inode.kind == .regular || loc.inode.kind == .directory) { throw .EROFS }
-        try loc.inode.access(mode)
+    /// faccessat2: judged by the real ids unless `effective` (AT_EACCESS),
+    /// the walk included. `path` empty: `place` itself (AT_EMPTY_PATH).
+    public func access(_ path: String, from start: Location, mode: Int32, followLast: Bool, effective: Bool,
+                       _ ctx: WalkContext) throws(Errno) {
+        let judge: WalkContext = effective ? ctx : ctx.credentials.map { OverriddenCredentials(ctx, Permission.accessCredentials($0)) } ?? ctx
+        let loc = path.isEmpty ? start : try resolve(path, from: start, followLast: followLast, judge)
+        let kind = loc.inode.kind
+        if mode & 2 != 0 && loc.mount.readOnly && (kind == .regular || kind == .directory || kind == .symlink) { throw .EROFS }
+        try mayAccess(loc.inode, MayMask(rawValue: UInt32(mode & 7)).union(.access), judge.credentials)
     }
 
     /// A directory to chdir or chroot into.
     public func directory(_ path: String, from start: Location, _ ctx: WalkContext) throws(Errno) -> Location {
         let loc = try resolve(path, from: start, followLast: true, ctx)
         guard loc.inode.kind == .directory else { throw .ENOTDIR }
-        try loc.inode.access(1)
+        try mayAccess(loc.inode, [.exec, .chdir], ctx.credentials)
         return loc
     }
 
@@ -385,6 +400,7 @@ public final class VFS: Sendable {
     public func mkdir(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext) throws(Errno) {
         let (dir, name) = try newEntry(path, from: start, ctx, trailingSlashAllowed: true)
         try writable(dir)
+        try mayCreate(in: dir, ctx.credentials)
         try dir.inode.mkdir(name, mode: mode & 0o7777)
         initOwner(dir, name, ctx)
         notify.created(name, in: dir, isDirectory: true)
@@ -397,6 +413,7 @@ public final class VFS: Sendable {
         if kind == S_IFCHR || kind == S_IFBLK { throw .EPERM }
         let (dir, name) = try newEntry(path, from: start, ctx)
         try writable(dir)
+        try mayCreate(in: dir, ctx.credentials)
         try dir.inode.mknod(name, mode: (kind == 0 ? S_IFREG : kind) | (mode & 0o7777))
         initOwner(dir, name, ctx)
         notify.created(name, in: dir, isDirectory: false)
@@ -406,6 +423,7 @@ public final class VFS: Sendable {
         if target.isEmpty { throw .ENOENT }
         let (dir, name) = try newEntry(path, from: start, ctx)
         try writable(dir)
+        try mayCreate(in: dir, ctx.credentials)
         try dir.inode.symlink(name, target: target)
         initOwner(dir, name, ctx)
         notify.created(name, in: dir, isDirectory: false)
@@ -413,9 +431,12 @@ public final class VFS: Sendable {
 
     public func link(_ old: Location, to path: String, from start: Location, _ ctx: WalkContext) throws(Errno) {
         let (dir, name) = try newEntry(path, from: start, ctx)
-        guard old.mount === dir.mount else { throw .EXDEV }
-        if old.inode.kind == .directory { throw .EPERM }
         try writable(dir)
+        guard old.mount === dir.mount else { throw .EXDEV }
+        // do_linkat's may_linkat (protected_hardlinks), then vfs_link's may_create.
+        if let c = ctx.credentials, let e = Permission.mayHardlink(InodeOwnership(try old.inode.stat()), c) { throw e }
+        try mayCreate(in: dir, ctx.credentials)
+        if old.inode.kind == .directory { throw .EPERM }
         try dir.inode.link(name, to: old.inode)
         notify.linked(old.inode, as: name, in: dir)
     }
@@ -424,12 +445,16 @@ public final class VFS: Sendable {
         let (dir, name, slash) = try resolveParent(path, from: start, ctx)
         if name == "." { throw directory ? .EINVAL : .EISDIR }
         if name == ".." { throw directory ? .ENOTEMPTY : .EISDIR }
+        // do_unlinkat / do_rmdir: the mount's writability, the lookup, a
+        // trailing slash on a non-directory, then may_delete (permission,
+        // the sticky rule, the type), then a mount point's EBUSY.
+        try writable(dir)
         let victim = try child(dir, name, ctx)
+        if slash && !directory { throw victim.inode.kind == .directory ? .EISDIR : .ENOTDIR }
+        try mayDelete(victim, from: dir, ctx.credentials)
         if victim.inode.kind == .directory && !directory { throw .EISDIR }
         if directory && victim.inode.kind != .directory { throw .ENOTDIR }
-        if slash && !directory { throw victim.inode.kind == .directory ? .EISDIR : .ENOTDIR }
         if victim.mount !== dir.mount || victim.dentry.isPlaceholder { throw .EBUSY }
-        try writable(dir)
         let key = notify.removing(victim)
         try dir.inode.unlink(name, directory: directory)
         dir.dentry.removed(name)
@@ -452,7 +477,9 @@ public final class VFS: Sendable {
         if let dst = mountedOrPlaceholder(nd, nn), dst.mount !== nd.mount || dst.dentry.isPlaceholder { throw .EBUSY }
         if src.inode.kind == .directory && nd.dentry.isWithin(src.dentry) { throw .EINVAL }
         try writable(od)
-        let dst = notify.quiet ? nil : try? child(nd, nn, ctx)   // what the new name held, for its events
+        let target = try? child(nd, nn, ctx)
+        if target?.inode !== src.inode { try mayRename(src, from: od, to: nd, replacing: target, flags: flags, ctx.credentials) }
+        let dst = notify.quiet ? nil : target   // what the new name held, for its events
         let srcKey = notify.removing(src), dstKey = dst.flatMap { notify.removing($0) }
         try od.inode.rename(on, to: nd.inode, nn, flags: flags)
         od.dentry.renamed(on, to: nd.dentry, nn, exchange: flags & 2 != 0)
@@ -471,17 +498,70 @@ public final class VFS: Sendable {
         }
     }
 
-    public func setAttributes(_ path: String, from start: Location, followLast: Bool, _ a: InodeAttributes, _ ctx: WalkContext) throws(Errno) {
-        let loc = try resolve(path, from: start, followLast: followLast, ctx)
-        try setAttributes(loc, a)
+    /// Which call changes attributes: each has its own permission rule.
+    public enum AttributeChange: Sendable, Equatable {
+        /// chmod: the owner or CAP_FOWNER; S_ISGID kept only by a member of the group or CAP_FSETID.
+        case mode
+        /// chown: CAP_CHOWN, or the owner giving the file to a group of its own;
+        /// a non-directory loses its set-id bits.
+        case owner
+        /// utimes: explicit times need the owner; the current time also write permission.
+        case times(explicit: Bool)
+        /// truncate(2): write permission.
+        case size
     }
 
-    public func setAttributes(_ loc: Location, _ a: InodeAttributes) throws(Errno) {
+    public func setAttributes(_ loc: Location, _ a: InodeAttributes, _ change: AttributeChange, _ ctx: WalkContext) throws(Errno) {
         if a.size != nil && loc.inode.kind == .directory { throw .EISDIR }
         if a.size != nil && loc.inode.kind != .regular { throw .EINVAL }
         try writable(loc)
+        var a = a
+        if let c = ctx.credentials {
+            let cur = InodeOwnership(try loc.inode.stat())
+            switch change {
+            case .size:
+                if let e = Permission.check(cur, .write, c) { throw e }
+                if let mode = Permission.modeAfterWrite(cur, c) { a.mode = mode }   // do_truncate's file_remove_privs
+            case .mode, .owner: a = try Permission.setattr(a, of: cur, touch: false, explicitTimes: false, killSetID: change == .owner, c)
+            case .times(let explicit): a = try Permission.setattr(a, of: cur, touch: !explicit, explicitTimes: explicit, killSetID: false, c)
+            }
+        }
         try loc.inode.setAttributes(a)
         notify.changed(loc, FSNotify.events(of: a))
+    }
+
+    /// may_open: what the open asks for (its access mode, O_TRUNC's write,
+    /// execve's execute), then O_NOATIME's ownership rule.
+    func mayOpen(_ loc: Location, _ flags: OpenFlags, execute: Bool, _ c: Credentials?) throws(Errno) {
+        guard let c else { return }
+        var mask: MayMask = .open
+        if execute {
+            mask.insert(.exec)
+        } else {
+            switch flags.rawValue & OpenFlags.accessMode {
+            case 0: mask.insert(.read)
+            case 1: mask.insert(.write)
+            default: mask.formUnion([.read, .write])
+            }
+        }
+        if flags.contains(.truncate) { mask.insert(.write) }
+        if flags.contains(.append) { mask.insert(.append) }
+        if mask.contains(.exec) && loc.inode.kind != .regular { throw .EACCES }
+        try mayAccess(loc.inode, mask, c)
+        if flags.contains(.noATime), !Permission.isOwnerOrCapable(InodeOwnership(try loc.inode.stat()), c) { throw .EPERM }
+    }
+
+    /// vfs_rename's checks: removing the old name, making or replacing the
+    /// new one, and a directory that changes parent must be writable
+    /// itself (its `..` changes).
+    func mayRename(_ src: Location, from od: Location, to nd: Location, replacing target: Location?, flags: UInt32,
+                   _ c: Credentials?) throws(Errno) {
+        guard let c else { return }
+        try mayDelete(src, from: od, c)
+        if let target { try mayDelete(target, from: nd, c) } else { try mayCreate(in: nd, c) }
+        guard od.inode !== nd.inode else { return }
+        if src.inode.kind == .directory { try mayAccess(src.inode, .write, c) }
+        if flags & 2 != 0, let target, target.inode.kind == .directory { try mayAccess(target.inode, .write, c) }
     }
 
     public func statfs(_ loc: Location) throws(Errno) -> sw_statfs {
@@ -509,4 +589,5 @@ private final class SetupContext: WalkContext, SandboxView {
     var hostname: String { "" }
     let unixNames = UnixNamespace()
     var namespaces: Namespaces { .none }
+    var credentials: Credentials? { nil }
 }

@@ -43,8 +43,8 @@ extension Kernel {
     /// file is no script or names no interpreter (execve's ENOEXEC).
     private func scriptInterpreter(_ path: String, at place: Location?, from start: Location, _ ctx: WalkContext) -> (String, String?)? {
         let opened: FileDescription?
-        if let place { opened = try? vfs.open(at: place, flags: [.nonBlock], ctx) } else {
-            opened = try? vfs.open(path, from: start, flags: [.nonBlock], mode: 0, ctx)
+        if let place { opened = try? vfs.open(at: place, flags: [.nonBlock], ctx, execute: true) } else {
+            opened = try? vfs.open(path, from: start, flags: [.nonBlock], mode: 0, ctx, execute: true)
         }
         guard let file = opened else { return nil }
         let buf = Self.readPrefix(file, 256)
@@ -90,8 +90,8 @@ extension Kernel {
         do { try Self.checkExecutable(first, path) } catch { throw .load(error) }
         let file: FileDescription, st: Glibc.stat
         do throws(Errno) {
-            if let place { file = try vfs.open(at: place, flags: [.nonBlock], ctx) } else {
-                file = try vfs.open(path, from: start, flags: [.nonBlock], mode: 0, ctx)
+            if let place { file = try vfs.open(at: place, flags: [.nonBlock], ctx, execute: true) } else {
+                file = try vfs.open(path, from: start, flags: [.nonBlock], mode: 0, ctx, execute: true)
             }
             st = try file.stat()
         } catch { throw failure(error) }

@@ -53,6 +53,7 @@ extension Task {
     /// in, unless `noWait`) and pwrite/pwritev.
     public func write(_ file: FileDescription, from ranges: [GuestRange], at offset: Int64? = nil,
                       noWait: Bool = false) throws(Errno) -> Int {
+        if let loc = file.location, !ranges.isEmpty { kernel.vfs.removePrivileges(loc, credentials) }   // file_remove_privs
         let n = try writeUnnotified(file, from: ranges, at: offset, noWait: noWait)
         if n > 0 { kernel.vfs.notify.modified(file) }   // fsnotify_modify
         return n

@@ -190,7 +190,7 @@ public final class Kernel: @unchecked Sendable {
     private func makeProcess(path guestPath: String, argv: [String], envp: [String], cwd: String, credentials: Credentials,
                              stdio: [(fd: Int32, flags: Int32, name: String)?], signalMask: UInt64, ignored: UInt64,
                              isInit: Bool, onExit: (@Sendable (ExitStatus) -> Void)?) throws(StartError) -> Task {
-        let boot = BootContext(self)
+        let boot = BootContext(self, credentials: credentials)
         let cwdLocation = (try? vfs.directory(cwd, from: vfs.rootLocation, boot)) ?? vfs.rootLocation
         let exe = try findExecutable(guestPath, argv: argv, from: cwdLocation, boot)
         // The image is loaded before a stub is taken, then mirrored into it
@@ -521,10 +521,13 @@ public final class Kernel: @unchecked Sendable {
     public var memoryInUse: UInt64 { memory.size - memory.freeBytes }
 }
 
-/// The walker's view before the first task exists: the sandbox's root, no /proc/self.
+/// The walker's view before the first task exists: the sandbox's root, no
+/// /proc/self, and the credentials the first process will have (its exec
+/// is judged by them, as Linux judges the execve of a task that has them).
 public final class BootContext: WalkContext {
     unowned let kernel: Kernel
-    public init(_ kernel: Kernel) { self.kernel = kernel }
+    public let credentials: Credentials?
+    public init(_ kernel: Kernel, credentials: Credentials? = nil) { self.kernel = kernel; self.credentials = credentials }
     public var process: ProcessView? { nil }
     public var rootLocation: Location { kernel.vfs.rootLocation }
     public var sandbox: SandboxView { kernel }

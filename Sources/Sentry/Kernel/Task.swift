@@ -85,6 +85,8 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     var rseqOnHost: Bool?
     /// Credentials, comm, prctl and scheduler state (its own lock).
     public let attributes: Mutex<TaskAttributes>
+    /// What the task's file permission checks judge by (WalkContext).
+    public var credentials: Credentials? { attributes.withLock { $0.credentials } }
 
     // Signals (kernel lock).
     public internal(set) var signalMask: UInt64 = 0
