@@ -213,9 +213,10 @@ extension Task {
             if let childSpace { childSpace.takeOver(); childSpace.leave() }
             start.abandon()
         }
-        // A child whose mirror was built here has nothing left that can
-        // fail: its thread exists, and it is not waited for.
-        guard childSpace != nil && !start.abandoned || start.wait() else {
+        // A child whose mirror was built here, or whose runner was ready
+        // (a spare stub), has nothing left that can fail: its thread
+        // exists, and it is not waited for.
+        guard (childSpace != nil || ticket?.ready == true) && !start.abandoned || start.wait() else {
             kernel.locked { kernel.forgetUnstartedLocked(child) }
             childFDs.releaseUser()
             throw .EAGAIN

@@ -74,7 +74,11 @@ extension AddressSpace {
 /// A promise of room in an address space for one more runner.
 public struct RunnerTicket: Sendable {
     public let raw: Int64
-    public init(raw: Int64) { self.raw = raw }
+    /// The runner's host side exists and is parked (systrap's spare stub
+    /// of a thread that exited): `join` cannot fail, so the thread that
+    /// made the ticket need not wait for the joiner.
+    public let ready: Bool
+    public init(raw: Int64, ready: Bool = false) { self.raw = raw; self.ready = ready }
 }
 
 /// Runs guest code on behalf of one task until it traps back into the sentry.

@@ -24,6 +24,9 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         /// The first stub: its siblings die with it (PDEATHSIG), so it
         /// leaves only with the last of them.
         let root: Bool
+        /// CPU time (ns) a sibling's stub spent before its current task
+        /// (a spare that served a thread that exited).
+        var cpuBase: Int64 = 0
     }
     private struct State {
         var runners: [pthread_t: Runner] = [:]
@@ -32,9 +35,21 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         var hostRseq: [Int: RseqRegistration] = [:]
         /// A runner between `handOver` and `takeOver`.
         var handedOver: Runner?
+        /// Sibling stubs of threads that exited, parked in their handlers
+        /// with their areas mapped: the next thread of the process takes
+        /// one instead of cloning a stub (see `prepareRunner`).
+        var spares: [Runner] = []
+        /// Spares given out by `prepareRunner` that have not joined yet, by slot.
+        var readyTickets: [Int: Runner] = [:]
+        /// The root stub has left for good: a sibling leaving after it is
+        /// ended, never kept.
+        var rootEnded = false
     }
     private let state = Mutex(State())
     static let maxSlots = 2048
+    /// Spare sibling stubs kept per address space: a program that makes
+    /// threads one after another reuses one; a burst of exits keeps a few.
+    static let maxSpares = 8
     /// membarrier's SYNC_CORE registration of the stub's mm is done (code patching).
     let syncCoreRegistered = Atomic<Bool>(false)
 
@@ -161,7 +176,10 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     }
 
     var hostPID: Int32? { try? runner().pid }
-    var cpuTimeBase: Int64 { (try? runner())?.root == true ? rootCPUBase : 0 }
+    var cpuTimeBase: Int64 {
+        guard let r = try? runner() else { return 0 }
+        return r.root ? rootCPUBase : r.cpuBase
+    }
 
     /// Runs one syscall in the calling runner's stub, which is parked in its
     /// handler (its task is in the sentry).
@@ -215,9 +233,11 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         return out
     }
 
-    /// A sibling stub for a task sharing this space: its area is mapped
+    /// A sibling stub for a task sharing this space: a spare one, left
+    /// parked by a thread that exited, or a new one, whose area is mapped
     /// through the caller's stub, which then clones onto the new area's stack.
     func prepareRunner() throws(PlatformError) -> RunnerTicket {
+        if let r = takeSpare() { return RunnerTicket(raw: Int64(r.slot) << 32 | Int64(r.pid), ready: true) }
         let slot: Int? = state.withLock { s in
             guard let free = (1..<Self.maxSlots).first(where: { !s.usedSlots.contains($0) }) else { return nil }
             s.usedSlots.insert(free)
@@ -246,6 +266,16 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
 
     func join(_ ticket: RunnerTicket) throws(PlatformError) {
         let pid = pid_t(truncatingIfNeeded: ticket.raw & 0xffff_ffff), slot = Int(ticket.raw >> 32)
+        if ticket.ready {
+            // A spare: parked and alive when taken; nothing to wait for.
+            let joined = state.withLock { s -> Bool in
+                guard let r = s.readyTickets.removeValue(forKey: slot) else { return false }
+                s.runners[pthread_self()] = r
+                return true
+            }
+            if !joined { throw .host("no spare stub for slot \(slot)", .EINVAL) }
+            return
+        }
         guard let a = pendingAreas.withLock({ $0.removeValue(forKey: slot) }) else {
             throw .host("no prepared area for slot \(slot)", .EINVAL)
         }
@@ -260,6 +290,13 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
 
     func abandon(_ ticket: RunnerTicket) {
         let pid = pid_t(truncatingIfNeeded: ticket.raw & 0xffff_ffff), slot = Int(ticket.raw >> 32)
+        if ticket.ready {
+            // Back to the spares, untouched (called by a runner: the root is alive).
+            state.withLock { s in
+                if let r = s.readyTickets.removeValue(forKey: slot) { s.spares.append(r) }
+            }
+            return
+        }
         kill(pid, SIGKILL)
         let fd = sw_pidfd_open(pid)
         if fd >= 0 { Self.reap(fd) }
@@ -283,16 +320,75 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         // A root stub outlives its task while siblings run: its host rseq
         // registration goes now, while the stub is parked and its task's.
         if !sentryExiting { try? unregisterHostRseq() }
+        if !sentryExiting, keepAsSpare() { return }
         guard let me = state.withLock({ $0.runners.removeValue(forKey: pthread_self()) }) else { return }
         if !sentryExiting { retire(me) }
+    }
+
+    /// A sibling's stub outlives its thread, parked, for the process's
+    /// next thread: a thread's create and exit then cost no host process
+    /// (clone, the stub's set-up: signal stack, seven sigactions, SUD,
+    /// PDEATHSIG; the kill, the wait for its death and the area's
+    /// mapping), only the hand-over. Only a live stub parked in its
+    /// handler, while the root is there; false if the caller's is not kept.
+    private func keepAsSpare() -> Bool {
+        guard let me = try? runner(), !me.root else { return false }
+        let a = me.area
+        guard [UInt32(SW_STATE_TRAP), UInt32(SW_STATE_DONE)].contains(a.state), sw_pidfd_exited(me.pidfd, 0) == 0 else { return false }
+        // Nothing of the last trap that a fresh run would act on: the
+        // bases to set, a kick, a patched frame (the next task's first run
+        // writes a fresh frame and its own bases).
+        memset(a.base + Int(SW_AREA_CODE), 0, Int(SW_AREA_SET_FS) + 8 - Int(SW_AREA_CODE))
+        a.store(SW_AREA_SET_GS, UInt64(0))
+        a.store(SW_AREA_PATCHED, UInt32(0))
+        a.store(SW_AREA_KICKED, UInt32(0))
+        a.store(SW_AREA_FP_SAVED, UInt32(0))
+        sw_atomic_store32(a.base + Int(SW_AREA_SENTRY_WAITING), 0)
+        var spare = me
+        spare.cpuBase = HostCPUClock.nanoseconds(of: me.pid) ?? 0
+        return state.withLock { s in
+            guard !s.rootEnded, s.spares.count < Self.maxSpares else { return false }
+            s.runners.removeValue(forKey: pthread_self())
+            s.spares.append(spare)
+            return true
+        }
+    }
+
+    /// A spare stub, alive, held for a ready ticket; nil if none is.
+    private func takeSpare() -> Runner? {
+        while let r = state.withLock({ s -> Runner? in
+            guard let r = s.spares.popLast() else { return nil }
+            s.readyTickets[r.slot] = r
+            return r
+        }) {
+            if sw_pidfd_exited(r.pidfd, 0) == 0 { return r }
+            // Killed from outside while it waited.
+            state.withLock { _ = $0.readyTickets.removeValue(forKey: r.slot) }
+            Self.end(r, memory: memory)
+            state.withLock { _ = $0.usedSlots.remove(r.slot) }
+        }
+        return nil
     }
 
     /// Ends a runner's stub; from any thread once the runner is out of the table.
     /// A pooled root stub left alone goes back to the pool, emptied.
     func retire(_ me: Runner) {
         if me.root {
-            // Siblings die with the root stub: it goes last.
-            while state.withLock({ !$0.runners.isEmpty }) { usleep(1000) }
+            // Siblings die with the root stub: it goes last, after the
+            // spares (a sibling that leaves later is ended, not kept).
+            var spares: [Runner] = []
+            while !state.withLock({ s -> Bool in
+                guard s.runners.isEmpty && s.readyTickets.isEmpty else { return false }
+                s.rootEnded = true
+                swap(&spares, &s.spares)
+                return true
+            }) { usleep(1000) }
+            for r in spares { kill(r.pid, SIGKILL) }
+            for r in spares {
+                Self.reap(r.pidfd)
+                memory.free(r.area.fileOffset, SystrapArea.size)
+                state.withLock { _ = $0.usedSlots.remove(r.slot) }
+            }
             if let pool, pooled, state.withLock({ $0.usedSlots == [me.slot] }), let p = emptied(me) {
                 state.withLock { _ = $0.usedSlots.remove(me.slot) }
                 pool.give(p)
