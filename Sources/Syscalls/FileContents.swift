@@ -196,11 +196,11 @@ enum FileContents {
                 }
             } catch {
                 // The bytes read but not written go back to the input, or a
-                // later sendfile (cat into a full pipe) would skip them.
-                if done > 0 {
-                    if inOff == nil { _ = try? input.seek(-Int64(got), whence: SEEK_CUR) }
-                    break
-                }
+                // later sendfile (cat into a full pipe, Go's io.Copy to a
+                // socket that says EAGAIN first) would skip them. A pipe's
+                // cannot: they are lost (Linux splices without taking them).
+                if inOff == nil { _ = try? input.seek(-Int64(got), whence: SEEK_CUR) }
+                if done > 0 { break }
                 throw error
             }
             if let o = inOff { inOff = o + Int64(put) } else if put < got { _ = try? input.seek(Int64(put - got), whence: SEEK_CUR) }

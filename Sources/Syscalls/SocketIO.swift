@@ -248,7 +248,7 @@ extension Sockets {
             // TCP ignores a destination; AF_UNIX refuses one.
             if name != nil && !ep.isInet { throw ep.phase == .connected ? .EISCONN : .EOPNOTSUPP }
             var sent = 0
-            if iov.total > 0 && ep.absorbWriteAfterPeerClosed() { return iov.total }
+            if iov.total > 0, let n = ep.absorbWriteAfterPeerClosed(iov.total) { return n }
             if iov.total == 0 && ep.takesEmptySend { return 0 }
             do {
                 _ = try ep.streamSendSpace()

@@ -111,16 +111,18 @@ extension SocketEndpoint {
         }
     }
 
-    /// A write to a TCP peer that has closed is taken and lost, and the
-    /// peer's reset shuts the socket: the next write is EPIPE, as on Linux.
-    public func absorbWriteAfterPeerClosed() -> Bool {
-        let absorbed = locked { s -> Bool in
-            guard isInet, kind == .stream, s.peerClosed, !s.shutWrite else { return false }
+    /// A write to a TCP peer that has closed is taken and lost, as far as a
+    /// send buffer holds (what Linux puts on the wire before the peer's
+    /// reset comes back), and the reset shuts the socket: the next write is
+    /// EPIPE, as on Linux. The bytes taken, or nil if the peer is there.
+    public func absorbWriteAfterPeerClosed(_ count: Int) -> Int? {
+        let absorbed = locked { s -> Int? in
+            guard isInet, kind == .stream, s.peerClosed, !s.shutWrite else { return nil }
             s.shutWrite = true
             s.error = .EPIPE
-            return true
+            return min(count, s.sendBuffer)
         }
-        if absorbed { queue.notify() }
+        if absorbed != nil { queue.notify() }
         return absorbed
     }
 
