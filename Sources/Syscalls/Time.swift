@@ -183,7 +183,9 @@ enum Time {
 
     static func timerCreate(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let id = a.int32(0)
-        guard Kernel.posixTimerClocks.contains(id) else { throw .EINVAL }
+        // do_timer_create's order: the clock's kind, then the sigevent, then (for a CPU clock) its thread or process.
+        guard Kernel.posixTimerClocks.contains(id) || id == CLOCK_PROCESS_CPUTIME_ID || id == CLOCK_THREAD_CPUTIME_ID || id < 0 else { throw .EINVAL }
+        if id < 0 && id & 3 == 3 { throw .EOPNOTSUPP }   // CLOCKFD: a dynamic clock has no timers
         var signo = Signal.SIGALRM.rawValue, notify: Int32 = 0, value: UInt64 = 0, thread: Int32 = 0
         if !a.address(1).isNull {
             // struct sigevent: sigval (8), signo, notify, then the thread id.

@@ -191,7 +191,7 @@ struct ImageWriter {
                                        exitedUsage: g.exitedUsage.imageFields, childUsage: g.childUsage.imageFields,
                                        realTimerNs: g.timers.realHandle == nil ? nil : max(1, g.timers.realDeadline - Deadline.now()),
                                        realIntervalNs: g.timers.realHandle == nil ? nil : g.timers.realInterval,
-                                       posixTimers: Self.posixTimers(g), cpuTimers: cpuTimers(g),
+                                       posixTimers: posixTimers(g), cpuTimers: cpuTimers(g),
                                        oomScoreAdj: g.oomScoreAdj, oomScoreAdjMin: g.oomScoreAdjMin))
             }
             var ts: [TaskImage] = []
@@ -266,11 +266,12 @@ struct ImageWriter {
     // MARK: Timers and seccomp
 
     /// A process's POSIX timers, time left on their own clocks. Kernel lock held.
-    static func posixTimers(_ g: ThreadGroup) -> [PosixTimerImage] {
+    /// A CPU-clock timer's clock is kept with its thread or process named.
+    func posixTimers(_ g: ThreadGroup) -> [PosixTimerImage] {
         g.timers.posix.values.sorted { $0.id < $1.id }.map { t in
-            PosixTimerImage(id: t.id, clock: Int32(t.clock), signal: t.signal?.rawValue, value: t.value, thread: t.thread,
-                            remainingNs: t.deadline == 0 ? nil : max(1, t.deadline &- Deadline.now(t.clock)),
-                            intervalNs: t.interval, overrun: t.overrun)
+            let left = kernel.posixTimerRemainingLocked(t)
+            return PosixTimerImage(id: t.id, clock: Int32(t.clock), signal: t.signal?.rawValue, value: t.value, thread: t.thread,
+                                   remainingNs: left == 0 ? nil : left, intervalNs: t.interval, overrun: t.overrun)
         }
     }
 

@@ -521,14 +521,19 @@ struct ImageReader {
         for p in manifest.processes where !p.zombie {
             guard let g = groups[p.pid] else { continue }
             for ti in p.posixTimers ?? [] {
+                // A CPU clock names its thread or process, which exist again by now.
+                var cpu: (CPUClockRef, Int32)? = nil
+                if ti.clock < 0, let anyTask = g.tasks.first {
+                    cpu = try? kernel.locked { () throws(Errno) in try kernel.cpuTimerClockLocked(ti.clock, caller: anyTask) }
+                }
                 guard ti.id >= 0, g.timers.posix[ti.id] == nil, g.timers.posix.count < 4096,
-                      Kernel.posixTimerClocks.contains(ti.clock),
+                      Kernel.posixTimerClocks.contains(ti.clock) || (ti.clock < 0 && cpu != nil),
                       ti.signal.map({ (1...64).contains($0) }) ?? (ti.thread == nil), ti.intervalNs >= 0,
                       ti.thread.map({ tid in g.tasks.contains { $0.tid == tid } }) ?? true else {
                     throw .corrupt("pid \(p.pid): POSIX timer \(ti.id)")
                 }
                 let timer = ProcessTimers.PosixTimer(id: ti.id, clock: clockid_t(ti.clock), signal: ti.signal.map { Signal($0) },
-                                                     value: ti.value, thread: ti.thread)
+                                                     value: ti.value, thread: ti.thread, cpu: cpu?.0)
                 timer.overrun = ti.overrun
                 kernel.locked { g.timers.posix[ti.id] = timer }
                 if let left = ti.remainingNs, left > 0 {

@@ -84,6 +84,8 @@ public final class Kernel: @unchecked Sendable {
     /// for them, so a thread that died just before init does not lose its
     /// `+++ killed by` line.
     var exitsInProgress = 0
+    /// The CPU-time sampler is scheduled (CPUTimers.swift).
+    var cpuSampling = false
     /// Woken when a task parks; tasks wait on `thawEvents` to go on.
     let parkEvents = Waker()
     let thawEvents = WaitQueue()

@@ -5,7 +5,7 @@ import Glibc
 extension Kernel {
     /// Queues `info` for process `g` (a thread that doesn't block it takes it),
     /// or for one `thread` (tkill). Kernel lock held.
-    func sendLocked(_ info: SignalInfo, to g: ThreadGroup, thread: Task? = nil) {
+    func sendLocked(_ info: SignalInfo, to g: ThreadGroup, thread: Task? = nil, prefer: Task? = nil) {
         guard !g.zombie, g.exitStatus == nil else { return }
         let sig = Signal(info.signo)
         let bit = SignalQueue.bit(sig)
@@ -38,7 +38,9 @@ extension Kernel {
             return
         }
         if let thread { thread.pending.enqueue(info) } else { g.sharedPending.enqueue(info) }
-        let target = thread ?? g.tasks.first { $0.signalMask & bit == 0 }
+        // complete_signal: the thread the signal came from (`prefer`) if it takes it, else the first that does.
+        let target = thread ?? prefer.flatMap { $0.group === g && $0.signalMask & bit == 0 ? $0 : nil }
+            ?? g.tasks.first { $0.signalMask & bit == 0 }
         target?.interruptLocked()
         g.signalEvents.notify()
     }

@@ -128,6 +128,8 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// another thread's exit_group comes before this one has left (its
     /// exit_code is set by then); nil when the process's exit took it.
     var ownExit: ExitStatus?
+    /// Its CPU time at the CPU-time sampler's last look (kernel lock).
+    var cpuAtLastSample: Int64 = 0
     /// exit or exit_group ran: the task is leaving (kernel lock; /proc and
     /// process-group walks skip it).
     var exiting = false

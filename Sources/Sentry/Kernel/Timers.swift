@@ -63,12 +63,14 @@ final class ProcessTimers: @unchecked Sendable {
         let signal: Signal?          // nil: SIGEV_NONE
         let value: UInt64
         let thread: Int32?           // SIGEV_THREAD_ID
+        /// The CPU clock it counts on; nil for a wall or monotonic clock.
+        let cpu: CPUClockRef?
         var deadline: Int64 = 0      // on `clock`, 0 = disarmed
         var interval: Int64 = 0
         var overrun: Int32 = 0
         var handle: UInt64?
-        init(id: Int32, clock: clockid_t, signal: Signal?, value: UInt64, thread: Int32?) {
-            self.id = id; self.clock = clock; self.signal = signal; self.value = value; self.thread = thread
+        init(id: Int32, clock: clockid_t, signal: Signal?, value: UInt64, thread: Int32?, cpu: CPUClockRef? = nil) {
+            self.id = id; self.clock = clock; self.signal = signal; self.value = value; self.thread = thread; self.cpu = cpu
         }
     }
     var posix: [Int32: PosixTimer] = [:]
@@ -86,8 +88,8 @@ final class ProcessTimers: @unchecked Sendable {
 }
 
 extension Kernel {
-    /// The clocks timer_create takes: REALTIME, MONOTONIC, BOOTTIME,
-    /// BOOTTIME_ALARM, TAI.
+    /// The wall and monotonic clocks timer_create takes: REALTIME,
+    /// MONOTONIC, BOOTTIME, BOOTTIME_ALARM, TAI (CPU clocks: CPUTimers.swift).
     public static let posixTimerClocks: Set<Int32> = [0, 1, 7, 9, 11]
 
     /// Arms ITIMER_REAL of `g` (0 disarms). Returns the old value and interval in ns.
@@ -126,6 +128,7 @@ extension Kernel {
     /// clock when `absolute`. Returns the old remaining time and interval.
     func armPosixTimer(_ g: ThreadGroup, _ timer: ProcessTimers.PosixTimer, value: Int64, interval: Int64, absolute: Bool) -> (Int64, Int64) {
         locked {
+            if let c = timer.cpu { return armCPUPosixTimerLocked(timer, c, value: value, interval: interval, absolute: absolute) }
             let old = (timer.deadline == 0 ? 0 : max(1, timer.deadline - Deadline.now(timer.clock)), timer.interval)
             if let h = timer.handle { timerThread.cancel(h) }
             timer.handle = nil
@@ -149,18 +152,7 @@ extension Kernel {
             self.locked {
                 guard !g.zombie, g.timers.posix[timer.id] === timer else { return }
                 timer.handle = nil
-                if let sig = timer.signal {
-                    let thread = timer.thread.flatMap { tid in self.tasks[tid] }.flatMap { $0.group === g ? $0 : nil }
-                    // Still queued from an earlier expiry: one more overrun.
-                    let counted = thread != nil ? thread!.pending.countOverrun(timer: timer.id, signo: sig.rawValue)
-                        : g.sharedPending.countOverrun(timer: timer.id, signo: sig.rawValue)
-                    if counted == nil {
-                        var info = SignalInfo(sig, code: SignalInfo.SI_TIMER)
-                        info.timerID = timer.id
-                        info.value = timer.value
-                        self.sendLocked(info, to: g, thread: thread)
-                    }
-                }
+                self.firePosixTimerLocked(g, timer)
                 if timer.interval > 0 {
                     let (next, o) = timer.deadline.addingReportingOverflow(timer.interval)
                     self.schedulePosixLocked(g, timer, o ? .max : next)
@@ -168,6 +160,23 @@ extension Kernel {
                 else { timer.deadline = 0 }
             }
         }
+    }
+}
+
+extension Kernel {
+    /// A POSIX timer expired: its signal, to its thread (SIGEV_THREAD_ID) or
+    /// its process, waking `prefer` if it takes it; if one is still queued
+    /// from an earlier expiry, one more overrun instead. Kernel lock held.
+    func firePosixTimerLocked(_ g: ThreadGroup, _ timer: ProcessTimers.PosixTimer, prefer: Task? = nil) {
+        guard let sig = timer.signal else { return }
+        let thread = timer.thread.flatMap { tid in tasks[tid] }.flatMap { $0.group === g ? $0 : nil }
+        let counted = thread != nil ? thread!.pending.countOverrun(timer: timer.id, signo: sig.rawValue)
+            : g.sharedPending.countOverrun(timer: timer.id, signo: sig.rawValue)
+        guard counted == nil else { return }
+        var info = SignalInfo(sig, code: SignalInfo.SI_TIMER)
+        info.timerID = timer.id
+        info.value = timer.value
+        sendLocked(info, to: g, thread: thread, prefer: prefer)
     }
 }
 
@@ -182,6 +191,8 @@ extension Task {
     /// timer_create: returns the new timer's id.
     public func createTimer(clock: clockid_t, _ how: TimerSignal, value: UInt64?) throws(Errno) -> Int32 {
         try kernel.locked { () throws(Errno) -> Int32 in
+            let cpu = try kernel.cpuTimerClockLocked(Int32(clock), caller: self)
+            guard cpu != nil || Kernel.posixTimerClocks.contains(Int32(clock)) else { throw .EINVAL }
             let timers = group.timers
             guard timers.posix.count < 4096 else { throw .EAGAIN }
             var id: Int32 = 0
@@ -194,7 +205,8 @@ extension Task {
                 guard let target = kernel.tasks[tid], target.group === group else { throw .EINVAL }
                 sig = s; thread = tid
             }
-            timers.posix[id] = ProcessTimers.PosixTimer(id: id, clock: clock, signal: sig, value: value ?? UInt64(id), thread: thread)
+            timers.posix[id] = ProcessTimers.PosixTimer(id: id, clock: cpu.map { clockid_t($0.1) } ?? clock, signal: sig,
+                                                        value: value ?? UInt64(id), thread: thread, cpu: cpu?.0)
             return id
         }
     }
@@ -211,7 +223,7 @@ extension Task {
 
     public func timer(_ id: Int32) throws(Errno) -> (Int64, Int64) {
         let t = try posixTimer(id)
-        return kernel.locked { (t.deadline == 0 ? 0 : max(1, t.deadline - Deadline.now(t.clock)), t.interval) }
+        return kernel.locked { (kernel.posixTimerRemainingLocked(t), t.interval) }
     }
 
     /// Takes the next signal in `set`, the thread's own first. A timer's
@@ -232,108 +244,5 @@ extension Task {
         let t = try posixTimer(id)
         _ = kernel.armPosixTimer(group, t, value: 0, interval: 0, absolute: false)
         kernel.locked { group.timers.posix[id] = nil }
-    }
-}
-
-/// ITIMER_VIRTUAL and ITIMER_PROF count the process's CPU time: a sampler
-/// on the timer thread reads the clocks every `cpuTimerPeriod` while any
-/// such timer is armed, and signals the processes whose time has come, as
-/// Linux checks at each tick. ITIMER_VIRTUAL counts the guest's own code
-/// (its stubs' CPU time), ITIMER_PROF also the sentry threads' time serving
-/// its syscalls (Linux's system time).
-extension Kernel {
-    static let cpuTimerPeriod: Int64 = 4_000_000   // a 250 Hz tick
-    static let ITIMER_VIRTUAL: Int32 = 1, ITIMER_PROF: Int32 = 2
-
-    /// The CPU time of `g`'s live threads and of those gone (ns), the
-    /// sentry's share included for `which` == ITIMER_PROF. Kernel lock held.
-    func processCPUNanosecondsLocked(_ g: ThreadGroup, _ which: Int32) -> Int64 {
-        var total = g.exitedUsage.userNs &+ (which == Self.ITIMER_PROF ? g.exitedUsage.systemNs : 0)
-        for t in g.tasks { total &+= threadCPUNanosecondsLocked(t, includingSentry: which == Self.ITIMER_PROF) }
-        return total
-    }
-
-    /// setitimer(ITIMER_VIRTUAL or ITIMER_PROF): returns the old remaining time and interval (ns).
-    func setCPUTimer(_ g: ThreadGroup, which: Int32, value: Int64, interval: Int64) -> (Int64, Int64) {
-        let (start, old): (Bool, (Int64, Int64)) = locked {
-            let now = processCPUNanosecondsLocked(g, which)
-            let old = g.timers.cpu[which]
-            let wasIdle = !groups.values.contains { !$0.timers.cpu.isEmpty }
-            if value > 0 {
-                let (due, o) = now.addingReportingOverflow(value)
-                g.timers.cpu[which] = (o ? .max : due, interval)
-            } else {
-                g.timers.cpu[which] = nil
-            }
-            return (wasIdle && value > 0, old.map { (max(1, $0.due - now), $0.interval) } ?? (0, 0))
-        }
-        if start { scheduleCPUTimerSample() }
-        return old
-    }
-
-    func cpuTimer(_ g: ThreadGroup, which: Int32) -> (Int64, Int64) {
-        locked {
-            guard let t = g.timers.cpu[which] else { return (0, 0) }
-            return (max(1, t.due - processCPUNanosecondsLocked(g, which)), t.interval)
-        }
-    }
-
-    private func scheduleCPUTimerSample() {
-        _ = timerThread.schedule(at: Deadline.after(Self.cpuTimerPeriod).nanoseconds) { [weak self] in self?.sampleCPUTimers() }
-    }
-
-    private func sampleCPUTimers() {
-        let again: Bool = locked {
-            for g in groups.values where !g.timers.cpu.isEmpty && !g.zombie {
-                for (which, t) in g.timers.cpu {
-                    let now = processCPUNanosecondsLocked(g, which)
-                    guard now >= t.due else { continue }
-                    sendLocked(SignalInfo(which == Self.ITIMER_VIRTUAL ? .SIGVTALRM : .SIGPROF, code: SignalInfo.SI_KERNEL), to: g)
-                    if t.interval > 0 {
-                        let (due, o) = t.due.addingReportingOverflow(t.interval)
-                        g.timers.cpu[which] = (o ? .max : max(due, now), t.interval)
-                    } else {
-                        g.timers.cpu[which] = nil
-                    }
-                }
-            }
-            return groups.values.contains { !$0.timers.cpu.isEmpty && !$0.zombie }
-        }
-        if again { scheduleCPUTimerSample() }
-    }
-}
-
-extension Kernel {
-    /// A CPU clock's reading (ns) for `caller`: a thread's (`target` its tid,
-    /// 0 the caller; only threads of the caller's own process, as Linux) or a
-    /// process's (`target` its pid, 0 the caller's). `kind` 1 (CPUCLOCK_VIRT)
-    /// counts the guest's own code; 0 and 2 (PROF, SCHED) the sentry's share too.
-    public func cpuClock(of caller: Task, target: Int32, thread: Bool, kind: Int32) throws(Errno) -> Int64 {
-        try locked { () throws(Errno) -> Int64 in
-            if thread {
-                let t: Task
-                if target == 0 { t = caller } else {
-                    guard let found = tasks[target], found.group === caller.group else { throw .EINVAL }
-                    t = found
-                }
-                return threadCPUNanosecondsLocked(t, includingSentry: kind != 1)
-            }
-            guard let g = target == 0 ? caller.group : groups[target], !g.zombie else { throw .EINVAL }
-            return processCPUNanosecondsLocked(g, kind == 1 ? Self.ITIMER_VIRTUAL : Self.ITIMER_PROF)
-        }
-    }
-
-    /// One task's CPU time (ns): its stub's, and its sentry thread's with
-    /// `includingSentry`, or always where the guest's code runs on that
-    /// thread (vmexec: no stub of its own). Kernel lock held.
-    func threadCPUNanosecondsLocked(_ t: Task, includingSentry: Bool) -> Int64 {
-        var total = t.carriedCPU.guest
-        if includingSentry || t.stubClock == nil { total &+= t.carriedCPU.sentry }
-        if let s = t.stubClock, let ns = HostCPUClock.nanoseconds(of: s.pid) { total &+= max(0, ns - s.base) }
-        if includingSentry || t.stubClock == nil, let c = t.sentryThreadClock {
-            var ts = timespec()
-            if clock_gettime(c, &ts) == 0 { total &+= Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) }
-        }
-        return total
     }
 }

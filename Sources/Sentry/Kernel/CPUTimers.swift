@@ -1,0 +1,224 @@
+import Glibc
+
+/// A CPU clock a POSIX timer counts on (posix-cpu-timers.c): one thread's
+/// or one process's, held weakly as Linux holds the task, and which time
+/// (CPUCLOCK_PROF: all of it, VIRT: the guest's own code, SCHED: as PROF).
+struct CPUClockRef {
+    weak var task: Task?
+    weak var group: ThreadGroup?
+    let kind: Int32
+}
+
+/// Timers on CPU time: ITIMER_VIRTUAL, ITIMER_PROF and POSIX timers on a
+/// CPU clock. A sampler on the timer thread reads the clocks every
+/// `cpuTimerPeriod` while any such timer is armed and signals those whose
+/// time has come, as Linux checks at each tick. ITIMER_VIRTUAL counts the
+/// guest's own code (its stubs' CPU time), ITIMER_PROF also the sentry
+/// threads' time serving its syscalls (Linux's system time). A signal for
+/// the whole process wakes the thread that spent the most CPU since the last
+/// sample, as Linux's tick sends it from the running thread (a profiler's
+/// SIGPROF lands in the code that burns the time, not in a sleeping thread).
+extension Kernel {
+    static let cpuTimerPeriod: Int64 = 4_000_000   // a 250 Hz tick
+    static let ITIMER_VIRTUAL: Int32 = 1, ITIMER_PROF: Int32 = 2
+
+    /// The CPU time of `g`'s live threads and of those gone (ns), the
+    /// sentry's share included for `which` == ITIMER_PROF. Kernel lock held.
+    func processCPUNanosecondsLocked(_ g: ThreadGroup, _ which: Int32) -> Int64 {
+        var total = g.exitedUsage.userNs &+ (which == Self.ITIMER_PROF ? g.exitedUsage.systemNs : 0)
+        for t in g.tasks { total &+= threadCPUNanosecondsLocked(t, includingSentry: which == Self.ITIMER_PROF) }
+        return total
+    }
+
+    /// setitimer(ITIMER_VIRTUAL or ITIMER_PROF): returns the old remaining time and interval (ns).
+    func setCPUTimer(_ g: ThreadGroup, which: Int32, value: Int64, interval: Int64) -> (Int64, Int64) {
+        locked {
+            let now = processCPUNanosecondsLocked(g, which)
+            let old = g.timers.cpu[which]
+            if value > 0 {
+                let (due, o) = now.addingReportingOverflow(value)
+                g.timers.cpu[which] = (o ? .max : due, interval)
+                startCPUSamplingLocked()
+            } else {
+                g.timers.cpu[which] = nil
+            }
+            return old.map { (max(1, $0.due - now), $0.interval) } ?? (0, 0)
+        }
+    }
+
+    /// The CPU clock a timer_create clock id names (lookup_task for a
+    /// timer): CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID, or
+    /// `~pid << 3 | kind` (`| 4` for a thread) as clock_getcpuclockid and
+    /// pthread_getcpuclockid make them: a thread of the caller's own
+    /// process, or any live process by its pid. Returns the clock and its id
+    /// with the thread or process made explicit (what an image keeps); nil
+    /// for a clock that is not a CPU clock. Kernel lock held.
+    func cpuTimerClockLocked(_ id: Int32, caller: Task) throws(Errno) -> (CPUClockRef, Int32)? {
+        let target: Int32, thread: Bool, kind: Int32
+        switch id {
+        case 2: (target, thread, kind) = (0, false, 2)
+        case 3: (target, thread, kind) = (0, true, 2)
+        case let id where id < 0:
+            (target, thread, kind) = (~(id >> 3), id & 4 != 0, id & 3)
+            // Kind 3 is CLOCKFD: a dynamic clock (a PTP device's fd), which has no timers.
+            guard kind != 3 else { throw .EOPNOTSUPP }
+        default: return nil
+        }
+        if thread {
+            guard let t = target == 0 ? caller : tasks[target], t.group === caller.group, !t.exiting else { throw .EINVAL }
+            return (CPUClockRef(task: t, group: nil, kind: kind), (~t.tid) << 3 | kind | 4)
+        }
+        guard let g = target == 0 ? caller.group : groups[target], !g.zombie else { throw .EINVAL }
+        return (CPUClockRef(task: nil, group: g, kind: kind), (~g.pid) << 3 | kind)
+    }
+
+    /// A CPU clock's reading (ns), nil once its thread or process is gone. Kernel lock held.
+    func cpuClockNowLocked(_ c: CPUClockRef) -> Int64? {
+        if let t = c.task { return t.exiting ? nil : threadCPUNanosecondsLocked(t, includingSentry: c.kind != 1) }
+        guard let g = c.group, !g.zombie else { return nil }
+        return processCPUNanosecondsLocked(g, c.kind == 1 ? Self.ITIMER_VIRTUAL : Self.ITIMER_PROF)
+    }
+
+    /// Arms a POSIX timer on a CPU clock (timer_settime): `value` ns of that
+    /// clock from now, or at `value` when `absolute`. Returns the old
+    /// remaining time and interval. Kernel lock held.
+    func armCPUPosixTimerLocked(_ timer: ProcessTimers.PosixTimer, _ c: CPUClockRef, value: Int64, interval: Int64, absolute: Bool) -> (Int64, Int64) {
+        let now = cpuClockNowLocked(c)
+        let old = (timer.deadline == 0 || now == nil ? 0 : max(1, timer.deadline - now!), timer.interval)
+        timer.interval = interval
+        timer.deadline = 0
+        // A clock whose thread or process has gone never fires (Linux: the timer stays, disarmed).
+        if value > 0, let now {
+            let (sum, o) = now.addingReportingOverflow(value)
+            timer.deadline = absolute ? value : (o ? .max : sum)
+            startCPUSamplingLocked()
+        }
+        return old
+    }
+
+    /// A POSIX timer's remaining time on its clock (0: disarmed). Kernel lock held.
+    func posixTimerRemainingLocked(_ t: ProcessTimers.PosixTimer) -> Int64 {
+        guard t.deadline != 0 else { return 0 }
+        if let c = t.cpu {
+            guard let now = cpuClockNowLocked(c) else { return 0 }
+            return max(1, t.deadline - now)
+        }
+        return max(1, t.deadline - Deadline.now(t.clock))
+    }
+
+    /// Starts the sampler unless it runs. Kernel lock held.
+    private func startCPUSamplingLocked() {
+        guard !cpuSampling else { return }
+        cpuSampling = true
+        scheduleCPUTimerSample()
+    }
+
+    func cpuTimer(_ g: ThreadGroup, which: Int32) -> (Int64, Int64) {
+        locked {
+            guard let t = g.timers.cpu[which] else { return (0, 0) }
+            return (max(1, t.due - processCPUNanosecondsLocked(g, which)), t.interval)
+        }
+    }
+
+    private func scheduleCPUTimerSample() {
+        _ = timerThread.schedule(at: Deadline.after(Self.cpuTimerPeriod).nanoseconds) { [weak self] in self?.sampleCPUTimers() }
+    }
+
+    private func sampleCPUTimers() {
+        let again: Bool = locked {
+            for g in groups.values where !g.zombie {
+                let posix = g.timers.posix.values.filter { $0.cpu != nil && $0.deadline != 0 }
+                guard !g.timers.cpu.isEmpty || !posix.isEmpty else { continue }
+                let busiest = busiestThreadLocked(g)
+                for (which, t) in g.timers.cpu {
+                    let now = processCPUNanosecondsLocked(g, which)
+                    guard now >= t.due else { continue }
+                    sendLocked(SignalInfo(which == Self.ITIMER_VIRTUAL ? .SIGVTALRM : .SIGPROF, code: SignalInfo.SI_KERNEL), to: g, prefer: busiest)
+                    if t.interval > 0 {
+                        let (due, o) = t.due.addingReportingOverflow(t.interval)
+                        g.timers.cpu[which] = (o ? .max : max(due, now), t.interval)
+                    } else {
+                        g.timers.cpu[which] = nil
+                    }
+                }
+                for timer in posix {
+                    guard let c = timer.cpu, let now = cpuClockNowLocked(c) else { timer.deadline = 0; continue }
+                    guard now >= timer.deadline else { continue }
+                    // A thread's clock ticks on that thread: its signal for the process wakes it.
+                    firePosixTimerLocked(g, timer, prefer: c.task ?? busiest)
+                    if timer.interval > 0 {
+                        // Expiries missed between two samples move the deadline on
+                        // (bump_cpu_timer); the signal still queued counts one overrun each time it fires.
+                        timer.deadline = Self.nextExpiry(after: timer.deadline, every: timer.interval, past: now)
+                    } else {
+                        timer.deadline = 0
+                    }
+                }
+            }
+            cpuSampling = groups.values.contains { g in
+                !g.zombie && (!g.timers.cpu.isEmpty || g.timers.posix.values.contains { $0.cpu != nil && $0.deadline != 0 })
+            }
+            return cpuSampling
+        }
+        if again { scheduleCPUTimerSample() }
+    }
+
+    /// The first of `deadline + k * interval` (k >= 1) after `now`; .max past Int64.
+    static func nextExpiry(after deadline: Int64, every interval: Int64, past now: Int64) -> Int64 {
+        var (next, o) = deadline.addingReportingOverflow(interval)
+        if !o && next <= now {
+            let (jump, o1) = ((now - next) / interval + 1).multipliedReportingOverflow(by: interval)
+            let (n, o2) = next.addingReportingOverflow(jump)
+            (next, o) = (n, o1 || o2)
+        }
+        return o ? .max : next
+    }
+
+    /// The thread of `g` that spent the most CPU time since the last
+    /// sample (the one a tick would have found running). Kernel lock held.
+    private func busiestThreadLocked(_ g: ThreadGroup) -> Task? {
+        var best: (Task, Int64)? = nil
+        for t in g.tasks where !t.exiting {
+            let now = threadCPUNanosecondsLocked(t, includingSentry: true)
+            let spent = now &- t.cpuAtLastSample
+            t.cpuAtLastSample = now
+            if spent > (best?.1 ?? 0) { best = (t, spent) }
+        }
+        return best?.0
+    }
+}
+
+extension Kernel {
+    /// A CPU clock's reading (ns) for `caller`: a thread's (`target` its tid,
+    /// 0 the caller; only threads of the caller's own process, as Linux) or a
+    /// process's (`target` its pid, 0 the caller's). `kind` 1 (CPUCLOCK_VIRT)
+    /// counts the guest's own code; 0 and 2 (PROF, SCHED) the sentry's share too.
+    public func cpuClock(of caller: Task, target: Int32, thread: Bool, kind: Int32) throws(Errno) -> Int64 {
+        try locked { () throws(Errno) -> Int64 in
+            if thread {
+                let t: Task
+                if target == 0 { t = caller } else {
+                    guard let found = tasks[target], found.group === caller.group else { throw .EINVAL }
+                    t = found
+                }
+                return threadCPUNanosecondsLocked(t, includingSentry: kind != 1)
+            }
+            guard let g = target == 0 ? caller.group : groups[target], !g.zombie else { throw .EINVAL }
+            return processCPUNanosecondsLocked(g, kind == 1 ? Self.ITIMER_VIRTUAL : Self.ITIMER_PROF)
+        }
+    }
+
+    /// One task's CPU time (ns): its stub's, and its sentry thread's with
+    /// `includingSentry`, or always where the guest's code runs on that
+    /// thread (vmexec: no stub of its own). Kernel lock held.
+    func threadCPUNanosecondsLocked(_ t: Task, includingSentry: Bool) -> Int64 {
+        var total = t.carriedCPU.guest
+        if includingSentry || t.stubClock == nil { total &+= t.carriedCPU.sentry }
+        if let s = t.stubClock, let ns = HostCPUClock.nanoseconds(of: s.pid) { total &+= max(0, ns - s.base) }
+        if includingSentry || t.stubClock == nil, let c = t.sentryThreadClock {
+            var ts = timespec()
+            if clock_gettime(c, &ts) == 0 { total &+= Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) }
+        }
+        return total
+    }
+}
