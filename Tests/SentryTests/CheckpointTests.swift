@@ -58,8 +58,8 @@ import Testing
             Harness.run(Harness.sentry, ["checkpoint", name, "--image", image] + extra, env: env)
         }
 
-        func restore(_ platform: String, image: String? = nil) -> Harness.Result {
-            Harness.run(Harness.sentry, ["restore", "--image", image ?? self.image, "--platform", platform], env: env)
+        func restore(_ platform: String, image: String? = nil, options: [String] = []) -> Harness.Result {
+            Harness.run(Harness.sentry, ["restore", "--image", image ?? self.image, "--platform", platform] + options, env: env)
         }
     }
 
@@ -321,6 +321,39 @@ import Testing
         let r = s.restore(to)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(before + r.stdout == expected, "\(mode) from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
+    }
+
+    /// systrap's patched syscall sites (README, "Syscall patching"): a guest
+    /// whose hot umask site was patched on systrap, checkpointed mid-loop,
+    /// counts on as the uninterrupted native run does when restored on
+    /// systrap (the site still the jump, its trampoline's slot this sentry's
+    /// stub entry), on systrap with patching off and on ptrace (the site's
+    /// original mov put back: it traps as before). Its mprotect of the text
+    /// at the end sees the original mov everywhere, as a JIT must: on
+    /// systrap with patching, only because the sites' records came back with
+    /// the image (re-derived from the trampoline pages).
+    @Test func patchedSitesSurvive() throws {
+        guard Harness.imagesBuilt, Self.available.contains("systrap") else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = s.native(["patch"])
+        #expect(expected.hasSuffix("patch calls \(Int(Self.steps)! * 200) wrong 0; writable 0, site mov\n"), "\(expected)")
+        var targets: [(platform: String, options: [String], site: String)] = [("systrap", ["--systrap-patch", "on"], "jmp"),
+                                                                              ("systrap", ["--systrap-patch", "off"], "mov")]
+        if Self.available.contains("ptrace") { targets.append(("ptrace", [], "mov")) }
+        for t in targets {
+            let bg = try #require(s.start("patch", platform: "systrap", extra: ["patch"], options: ["--systrap-patch", "on"]))
+            defer { bg.stop() }
+            let c = s.checkpoint("patch")
+            #expect(c.status == 0, "\(c)")
+            #expect(bg.wait() == 0, "\(bg.stderr)")
+            let before = bg.stdout
+            #expect(!before.contains("child read"), "finished before the checkpoint: \(before)")
+            let r = s.restore(t.platform, options: t.options)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(before + r.stdout == expected, "to \(t.platform) \(t.options):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
+            #expect(r.stderr.contains("site before mprotect: \(t.site)\n"), "to \(t.platform) \(t.options): \(r.stderr)")
+        }
     }
 
     /// --compress: the page store and files.bin deflated (zlib), each run

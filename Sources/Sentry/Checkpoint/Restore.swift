@@ -127,7 +127,7 @@ extension Sandbox {
     /// network; `platform` and `seccompTrap` chosen anew), then every kernel
     /// object, with the same pids. Everything is checked before the first
     /// task exists: a bad image fails here, whole.
-    public static func restore(image dir: String, platform: PlatformKind?, seccompTrap: Bool?, table: SyscallTable,
+    public static func restore(image dir: String, platform: PlatformKind?, seccompTrap: Bool?, systrapPatch: Bool? = nil, table: SyscallTable,
                                tracer: Tracer? = nil) throws(CheckpointError) -> RestoredSandbox {
         let m = try CheckpointImage.readManifest(dir)
         try verifyHostFiles(m)
@@ -146,6 +146,7 @@ extension Sandbox {
         var config = SandboxConfiguration()
         config.platform = platform
         config.seccompTrap = seccompTrap
+        config.systrapPatch = systrapPatch
         config.root = m.sandbox.root
         config.binds = m.sandbox.binds.map { .init(host: $0.host, guest: $0.guest, readOnly: $0.readOnly) }
         config.hostname = m.sandbox.hostname
@@ -615,6 +616,8 @@ struct ImageReader {
             throw .corrupt("a program break at 0x\(String(image.brk, radix: 16)) from 0x\(String(image.brkStart, radix: 16))")
         }
         mm.restore(vmas: vmas, brkStart: GuestAddress(image.brkStart), brk: GuestAddress(image.brk))
+        // systrap's patched syscall sites: kept where this platform patches, undone elsewhere.
+        mm.adoptRestoredPatches(entry: kernel.platform.syscallPatchEntry)
         return mm
     }
 
