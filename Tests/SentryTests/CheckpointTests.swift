@@ -431,6 +431,23 @@ import Testing
     /// guest's monotonic clock goes on from the checkpoint's reading: it
     /// jumps forward, never back, and an absolute clock_nanosleep on it
     /// after the restore ends when it should.
+    /// CRC32C's three lanes (blocks of 3 KiB folded together) give what one
+    /// chain gives: the check value, and a long buffer at odd offsets and
+    /// lengths against the same bytes fed in pieces too short for the lanes.
+    @Test func crc32cLanes() {
+        #expect(sw_crc32c(0, Array("123456789".utf8), 9) == 0xE306_9283)
+        var x: UInt64 = 0x9e37_79b9_7f4a_7c15
+        let bytes = (0..<20_000).map { _ in x ^= x << 13; x ^= x >> 7; x ^= x << 17; return UInt8(truncatingIfNeeded: x) }
+        bytes.withUnsafeBytes { b in
+            for (off, len) in [(0, 20_000), (7, 3072), (1, 3071), (13, 9_217), (100, 6_144)] {
+                var pieces: UInt32 = 0
+                var at = off
+                while at < off + len { let n = min(1_000, off + len - at); pieces = sw_crc32c(pieces, b.baseAddress! + at, n); at += n }
+                #expect(sw_crc32c(0, b.baseAddress! + off, len) == pieces, "\(off)+\(len)")
+            }
+        }
+    }
+
     @Test func monotonicClockFromAnotherBoot() throws {
         guard Harness.imagesBuilt, let platform = Self.available.first else { return }
         let s = try Scene()
