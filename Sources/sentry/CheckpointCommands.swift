@@ -55,6 +55,9 @@ struct Restore: ParsableCommand {
     @Option(name: .customLong("systrap-trap"), help: "systrap's trap: sud or seccomp.")
     var systrapTrap: String?
 
+    @Option(name: .customLong("systrap-patch"), help: "systrap's syscall-site patching: on or off (default: SENTRY_SYSTRAP_PATCH, else on). The image's patched sites are kept with it on, and get their original bytes back otherwise.")
+    var systrapPatch: String?
+
     @Option(help: ArgumentHelp("Name the restored sandbox (a control socket, as sentry run --name).", valueName: "NAME"))
     var name: String?
 
@@ -68,6 +71,9 @@ struct Restore: ParsableCommand {
         if let systrapTrap, systrapTrap != "sud" && systrapTrap != "seccomp" {
             throw ValidationError("unknown --systrap-trap '\(systrapTrap)' (choose sud or seccomp)")
         }
+        if let systrapPatch, systrapPatch != "on" && systrapPatch != "off" {
+            throw ValidationError("unknown --systrap-patch '\(systrapPatch)' (choose on or off)")
+        }
         if let name, !RuntimeDirectory.isValid(name: name) { throw ValidationError("--name \(name): not a valid name") }
     }
 
@@ -80,7 +86,8 @@ struct Restore: ParsableCommand {
         }
         let restored: RestoredSandbox
         do {
-            restored = try Sandbox.restore(image: image, platform: kind, seccompTrap: systrapTrap.map { $0 == "seccomp" }, table: linuxAMD64)
+            restored = try Sandbox.restore(image: image, platform: kind, seccompTrap: systrapTrap.map { $0 == "seccomp" },
+                                              systrapPatch: systrapPatch.map { $0 == "on" }, table: linuxAMD64)
         } catch {
             var line = "sentry: " + error.description + "\n"
             line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }

@@ -58,8 +58,8 @@ import Testing
             Harness.run(Harness.sentry, ["checkpoint", name, "--image", image] + extra, env: env)
         }
 
-        func restore(_ platform: String, image: String? = nil) -> Harness.Result {
-            Harness.run(Harness.sentry, ["restore", "--image", image ?? self.image, "--platform", platform], env: env)
+        func restore(_ platform: String, image: String? = nil, options: [String] = []) -> Harness.Result {
+            Harness.run(Harness.sentry, ["restore", "--image", image ?? self.image, "--platform", platform] + options, env: env)
         }
     }
 
@@ -323,6 +323,39 @@ import Testing
         #expect(before + r.stdout == expected, "\(mode) from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
     }
 
+    /// systrap's patched syscall sites (README, "Syscall patching"): a guest
+    /// whose hot umask site was patched on systrap, checkpointed mid-loop,
+    /// counts on as the uninterrupted native run does when restored on
+    /// systrap (the site still the jump, its trampoline's slot this sentry's
+    /// stub entry), on systrap with patching off and on ptrace (the site's
+    /// original mov put back: it traps as before). Its mprotect of the text
+    /// at the end sees the original mov everywhere, as a JIT must: on
+    /// systrap with patching, only because the sites' records came back with
+    /// the image (re-derived from the trampoline pages).
+    @Test func patchedSitesSurvive() throws {
+        guard Harness.imagesBuilt, Self.available.contains("systrap") else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let expected = s.native(["patch"])
+        #expect(expected.hasSuffix("patch calls \(Int(Self.steps)! * 200) wrong 0; writable 0, site mov\n"), "\(expected)")
+        var targets: [(platform: String, options: [String], site: String)] = [("systrap", ["--systrap-patch", "on"], "jmp"),
+                                                                              ("systrap", ["--systrap-patch", "off"], "mov")]
+        if Self.available.contains("ptrace") { targets.append(("ptrace", [], "mov")) }
+        for t in targets {
+            let bg = try #require(s.start("patch", platform: "systrap", extra: ["patch"], options: ["--systrap-patch", "on"]))
+            defer { bg.stop() }
+            let c = s.checkpoint("patch")
+            #expect(c.status == 0, "\(c)")
+            #expect(bg.wait() == 0, "\(bg.stderr)")
+            let before = bg.stdout
+            #expect(!before.contains("child read"), "finished before the checkpoint: \(before)")
+            let r = s.restore(t.platform, options: t.options)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(before + r.stdout == expected, "to \(t.platform) \(t.options):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
+            #expect(r.stderr.contains("site before mprotect: \(t.site)\n"), "to \(t.platform) \(t.options): \(r.stderr)")
+        }
+    }
+
     /// --compress: the page store and files.bin deflated (zlib), each run
     /// checked against the checksum of its bytes before compression.
     @Test func compressedImage() throws {
@@ -398,6 +431,23 @@ import Testing
     /// guest's monotonic clock goes on from the checkpoint's reading: it
     /// jumps forward, never back, and an absolute clock_nanosleep on it
     /// after the restore ends when it should.
+    /// CRC32C's three lanes (blocks of 3 KiB folded together) give what one
+    /// chain gives: the check value, and a long buffer at odd offsets and
+    /// lengths against the same bytes fed in pieces too short for the lanes.
+    @Test func crc32cLanes() {
+        #expect(sw_crc32c(0, Array("123456789".utf8), 9) == 0xE306_9283)
+        var x: UInt64 = 0x9e37_79b9_7f4a_7c15
+        let bytes = (0..<20_000).map { _ in x ^= x << 13; x ^= x >> 7; x ^= x << 17; return UInt8(truncatingIfNeeded: x) }
+        bytes.withUnsafeBytes { b in
+            for (off, len) in [(0, 20_000), (7, 3072), (1, 3071), (13, 9_217), (100, 6_144)] {
+                var pieces: UInt32 = 0
+                var at = off
+                while at < off + len { let n = min(1_000, off + len - at); pieces = sw_crc32c(pieces, b.baseAddress! + at, n); at += n }
+                #expect(sw_crc32c(0, b.baseAddress! + off, len) == pieces, "\(off)+\(len)")
+            }
+        }
+    }
+
     @Test func monotonicClockFromAnotherBoot() throws {
         guard Harness.imagesBuilt, let platform = Self.available.first else { return }
         let s = try Scene()

@@ -5,7 +5,7 @@
 // sleeps (nanosleep: restart_syscall when frozen). The final lines say what
 // the child, the file, the eventfd and the signal saw: an uninterrupted run
 // and a checkpointed-and-restored one print the same.
-//   ckptcount STEPS [SLEEP_MS] [itimer|socket|unix|inet|ptimer|cputime|seccomp|sud|memfd|ipc|clock|numa]
+//   ckptcount STEPS [SLEEP_MS] [itimer|socket|unix|inet|ptimer|cputime|seccomp|sud|memfd|ipc|clock|numa|patch]
 // "itimer": an ITIMER_REAL armed for 1000 s (its time left is printed at
 // the end, in hundreds of seconds).
 // "ptimer": POSIX timers: one armed for 1000 s, one SIGEV_NONE, and one
@@ -39,6 +39,11 @@
 // "oom": /proc/self/oom_score_adj set to 321, read back at the end.
 // "overlay" (run under --overlay): next to the binary, "gone" is removed (a
 // whiteout) and "kept" appended to (copied up); the end reads both back.
+// "patch": each step calls umask through one `mov $95, %eax; syscall` site
+// 200 times (a hot site systrap patches), every answer checked; the end says
+// how many were wrong, and (on stderr, as it differs by platform) whether the
+// site held the patch's jmp, then makes the text writable, as a JIT would,
+// and says what the site holds then (the original mov, on every platform).
 // "ptrace": a child that asked to be traced, stopped in a ptrace stop all
 // along (a checkpoint refuses it at once); the end lets it go.
 #define _GNU_SOURCE
@@ -95,6 +100,19 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx) {
     selector = 0;   // SYSCALL_DISPATCH_FILTER_ALLOW: the handler's rt_sigreturn goes through
     ucontext_t *uc = ctx;
     if (si->si_code == 2 && si->si_syscall == SYS_getpid) uc->uc_mcontext.gregs[REG_RAX] = 1000 + ++dispatched;
+}
+
+// A patchable syscall site: umask(mask), its number set by the mov right before the syscall.
+extern const unsigned char umask_site[];
+__attribute__((noinline)) static long site_umask(long mask) {
+    long r;
+    __asm__ volatile(".globl umask_site\n umask_site: mov $95, %%eax\n syscall" : "=a"(r) : "D"(mask) : "rcx", "r11", "memory");
+    return r;
+}
+// Read through a volatile pointer: the site is const to the compiler, which may not reload it after the mprotect.
+static const char *site_bytes(void) {
+    unsigned char b = *(const volatile unsigned char *)umask_site;
+    return b == 0xe9 ? "jmp" : b == 0xb8 ? "mov" : "other";
 }
 
 static long cpu_ns(void) {
@@ -465,6 +483,8 @@ int main(int argc, char **argv) {
         sigaction(SIGSYS, &sys, NULL);
         if (prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1, 0, 0, &selector) != 0) perror("prctl");
     }
+    long patch_wrong = 0;
+    if (mode(argc, argv, "patch")) site_umask(022);
     long sud_last = 0;
     struct timespec mono_last = { 0, 0 };
     int mono_back = 0, mono_jump = 0;
@@ -505,6 +525,8 @@ int main(int argc, char **argv) {
             sud_last = syscall(SYS_getpid);
             selector = 0;
         }
+        if (mode(argc, argv, "patch"))
+            for (int k = 0; k < 200; k++) if (site_umask(022) != 022) patch_wrong++;
         struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
         nanosleep(&ts, NULL);
     }
@@ -653,6 +675,14 @@ int main(int argc, char **argv) {
     }
     if (mode(argc, argv, "sud")) {
         snprintf(line, sizeof line, "sud dispatched %d, last %ld\n", dispatched, sud_last);
+        say(line);
+    }
+    if (mode(argc, argv, "patch")) {
+        fprintf(stderr, "site before mprotect: %s\n", site_bytes());
+        long pg = sysconf(_SC_PAGESIZE);
+        void *code = (void *)((uintptr_t)umask_site & ~(uintptr_t)(pg - 1));
+        int r = mprotect(code, (size_t)pg, PROT_READ | PROT_WRITE | PROT_EXEC);
+        snprintf(line, sizeof line, "patch calls %d wrong %ld; writable %d, site %s\n", steps * 200, patch_wrong, r, site_bytes());
         say(line);
     }
     if (sockmode) sockets_end(mode(argc, argv, "inet"), line, sizeof line);

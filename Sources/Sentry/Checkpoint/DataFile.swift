@@ -173,30 +173,21 @@ final class DataFileReader {
     /// checks it, and hands each stretch of consecutive pages to `place`
     /// with its byte offset from `run.offset`. Nothing is placed unless the
     /// whole run's checksum matches.
-    func readPages(_ run: StoredRun, pageSize: Int, what: String,
+    /// `buffer` holds at least `maxPageRun` bytes (the pages of one extent).
+    func readPages(_ run: StoredRun, pageSize: Int, what: String, buffer: UnsafeMutableRawPointer,
                    place: (UInt64, UnsafeRawPointer, Int) throws(CheckpointError) -> Void) throws(CheckpointError) {
         let stretches = try Self.stretches(run, pageSize: pageSize, what: what)
-        // Before the buffer is made: a corrupt length costs no allocation.
-        guard run.length <= UInt64(ImageWriter.extentPages * pageSize) else { throw .corrupt("\(what): a page run of \(run.length) bytes") }
-        let count = Int(run.length)
-        if buffer.count < count { buffer = [UInt8](repeating: 0, count: count) }
-        var b = buffer
-        buffer = []
-        defer { buffer = b }
-        let r: Result<Void, CheckpointError> = b.withUnsafeMutableBytes { dst in
-            do throws(CheckpointError) {
-                try read(run, into: dst.baseAddress!, what: what)
-                var at = 0
-                for (page, pages) in stretches {
-                    try place(UInt64(page) * UInt64(pageSize), dst.baseAddress! + at, pages * pageSize)
-                    at += pages * pageSize
-                }
-                return .success(())
-            } catch { return .failure(error) }
+        guard run.length <= UInt64(Self.maxPageRun(pageSize)) else { throw .corrupt("\(what): a page run of \(run.length) bytes") }
+        try read(run, into: buffer, what: what)
+        var at = 0
+        for (page, pages) in stretches {
+            try place(UInt64(page) * UInt64(pageSize), buffer + at, pages * pageSize)
+            at += pages * pageSize
         }
-        try r.get()
     }
-    private var buffer: [UInt8] = []
+
+    /// The largest page run an image holds: one extent's pages.
+    static func maxPageRun(_ pageSize: Int) -> Int { ImageWriter.extentPages * pageSize }
 
     /// A page run's stretches of held pages: (first page, pages), checked
     /// against its length.
@@ -209,7 +200,13 @@ final class DataFileReader {
         var out: [(Int, Int)] = []
         var page = 0
         for c in present.utf8 {
-            guard let digit = Int(String(UnicodeScalar(c)), radix: 16) else { throw .corrupt("\(what): a page bitmap that is not hex") }
+            let digit: Int
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = Int(c - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = Int(c - UInt8(ascii: "a")) + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = Int(c - UInt8(ascii: "A")) + 10
+            default: throw .corrupt("\(what): a page bitmap that is not hex")
+            }
             for bit in 0..<4 {
                 if digit & (1 << bit) != 0 {
                     if let last = out.last, last.0 + last.1 == page { out[out.count - 1].1 += 1 } else { out.append((page, 1)) }

@@ -127,7 +127,7 @@ extension Sandbox {
     /// network; `platform` and `seccompTrap` chosen anew), then every kernel
     /// object, with the same pids. Everything is checked before the first
     /// task exists: a bad image fails here, whole.
-    public static func restore(image dir: String, platform: PlatformKind?, seccompTrap: Bool?, table: SyscallTable,
+    public static func restore(image dir: String, platform: PlatformKind?, seccompTrap: Bool?, systrapPatch: Bool? = nil, table: SyscallTable,
                                tracer: Tracer? = nil) throws(CheckpointError) -> RestoredSandbox {
         let m = try CheckpointImage.readManifest(dir)
         try verifyHostFiles(m)
@@ -146,6 +146,7 @@ extension Sandbox {
         var config = SandboxConfiguration()
         config.platform = platform
         config.seccompTrap = seccompTrap
+        config.systrapPatch = systrapPatch
         config.root = m.sandbox.root
         config.binds = m.sandbox.binds.map { .init(host: $0.host, guest: $0.guest, readOnly: $0.readOnly) }
         config.hostname = m.sandbox.hostname
@@ -191,7 +192,9 @@ struct ImageReader {
 
     /// Where image memory offset `offset` (with `length` bytes after it, all
     /// in one image run) is now; nil if the image holds no such run.
-    func translate(_ offset: UInt64, _ length: UInt64) -> UInt64? {
+    func translate(_ offset: UInt64, _ length: UInt64) -> UInt64? { Self.translate(offset, length, placed) }
+
+    static func translate(_ offset: UInt64, _ length: UInt64, _ placed: [(from: Range<UInt64>, to: UInt64)]) -> UInt64? {
         let (end, o) = offset.addingReportingOverflow(length)
         guard !o else { return nil }
         var lo = 0, hi = placed.count
@@ -220,22 +223,7 @@ struct ImageReader {
             do { to = try memory.allocate(size) } catch { throw .restoreFailed("memory for the image (\(size) bytes): \(error.message)") }
             placed.append((r, to))
         }
-        // Written into the file (pwrite), not copied through the sentry's
-        // mapping: a page is allocated by the write instead of by a fault
-        // that zeroes it first, and the zero pages left out stay holes.
-        let page = Int(GuestAddress.pageSize)
-        for run in manifest.memory.runs {
-            let what = "pages at memory offset \(run.offset)"
-            try pages.readPages(run, pageSize: page, what: what) { (at, src, count) throws(CheckpointError) in
-                let (from, o) = run.offset.addingReportingOverflow(at)
-                guard !o, let to = translate(from, UInt64(count)) else {
-                    throw .corrupt("a page run at memory offset \(run.offset) outside the memory mappings own")
-                }
-                do throws(Errno) { try memory.fill(at: to, from: src, count: count) } catch {
-                    throw .restoreFailed("\(what): \(error.message)")
-                }
-            }
-        }
+        try restorePages()
         for s in manifest.memory.shares {
             let size = s.range.upperBound - s.range.lowerBound
             guard s.extra > 0, s.extra < 1 << 20, let to = translate(s.range.lowerBound, size) else {
@@ -243,6 +231,23 @@ struct ImageReader {
             }
             for _ in 0..<s.extra { memory.retain(to, size) }
         }
+    }
+
+    /// The page store into the memory file, written (pwrite), not copied
+    /// through the sentry's mapping: a page is allocated by the write instead
+    /// of by a fault that zeroes it first, and the zero pages left out stay
+    /// holes. One buffer, made once, not zeroed (each extent is read over it).
+    /// Not shared out among threads: on this 2-vCPU VM two workers each ran
+    /// slower (the page allocations and the crc32 unit shared), and under
+    /// load the restore waited for whichever was descheduled.
+    func restorePages() throws(CheckpointError) {
+        let runs = manifest.memory.runs
+        guard !runs.isEmpty else { return }
+        let page = Int(GuestAddress.pageSize)
+        let work = RestorePagesWork(runs: runs, placed: placed, pages: pages, memory: kernel.memory)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: DataFileReader.maxPageRun(page), alignment: page)
+        defer { buffer.deallocate() }
+        for run in runs { try work.restore(run, pageSize: page, buffer: buffer) }
     }
 
     func restoreObjects(_ sandbox: Sandbox) throws(CheckpointError) -> RestoredSandbox {
@@ -620,6 +625,8 @@ struct ImageReader {
             throw .corrupt("a program break at 0x\(String(image.brk, radix: 16)) from 0x\(String(image.brkStart, radix: 16))")
         }
         mm.restore(vmas: vmas, brkStart: GuestAddress(image.brkStart), brk: GuestAddress(image.brk))
+        // systrap's patched syscall sites: kept where this platform patches, undone elsewhere.
+        mm.adoptRestoredPatches(entry: kernel.platform.syscallPatchEntry)
         return mm
     }
 
@@ -697,5 +704,26 @@ struct ImageReader {
         x.inheritable = c.inheritable; x.permitted = c.permitted; x.effective = c.effective
         x.bounding = c.bounding; x.ambient = c.ambient; x.securebits = c.securebits
         return x
+    }
+}
+
+/// One restore's page store work: each run read, checked and written.
+private struct RestorePagesWork {
+    let runs: [StoredRun]
+    let placed: [(from: Range<UInt64>, to: UInt64)]
+    let pages: DataFileReader
+    let memory: MemoryFile
+
+    func restore(_ run: StoredRun, pageSize: Int, buffer: UnsafeMutableRawPointer) throws(CheckpointError) {
+        let what = "pages at memory offset \(run.offset)"
+        try pages.readPages(run, pageSize: pageSize, what: what, buffer: buffer) { (at, src, count) throws(CheckpointError) in
+            let (from, o) = run.offset.addingReportingOverflow(at)
+            guard !o, let to = ImageReader.translate(from, UInt64(count), placed) else {
+                throw .corrupt("a page run at memory offset \(run.offset) outside the memory mappings own")
+            }
+            do throws(Errno) { try memory.fill(at: to, from: src, count: count) } catch {
+                throw .restoreFailed("\(what): \(error.message)")
+            }
+        }
     }
 }

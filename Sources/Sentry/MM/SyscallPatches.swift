@@ -212,6 +212,64 @@ extension MemoryManager {
         try? pokeLocked(&s, p.site.start, p.site.original, atomic: true)
     }
 
+    /// After a restore (the mm's VMAs in place, no task running yet): the
+    /// image's patched sites, re-derived from its trampoline pages, which
+    /// hold every site's original mov and its syscall's address. `entry`
+    /// is this platform's stub entry for patched sites: the sites are kept
+    /// (each page's slot pointed at it, as another sentry binary may have
+    /// its stub elsewhere) and an mprotect or munmap undoes them as before;
+    /// nil (ptrace, or patching off): each site gets its original bytes
+    /// back, so it traps as it did before it was patched. A site counts
+    /// only if it still holds the jump to its entry; the pages stay mapped,
+    /// as the guest saw them. Returns how many sites were found patched.
+    @discardableResult
+    func adoptRestoredPatches(entry stubEntry: UInt64?) -> Int {
+        state.withLock { s in
+            let page = SyscallSite.pageSize, stride = SyscallSite.entryStride
+            var table = SyscallPatchTable()
+            for v in s.vmas.vmas where v.name == SyscallPatchTable.vmaName && !v.shared && v.prot == [.read, .exec] {
+                var p = v.start.rawValue
+                while p < v.end.rawValue {
+                    defer { p += page }
+                    let base = memory.pointer(v.offset(of: GuestAddress(p)))
+                    var used = 0
+                    for i in 1...SyscallSite.entriesPerPage {
+                        let e = p + stride * UInt64(i)
+                        let bytes = Array(UnsafeRawBufferPointer(start: base + Int(stride) * i, count: Int(stride)))
+                        guard let d = SyscallSite.decode(entry: e, bytes) else { break }
+                        used = i
+                        // The site must be code this mm may patch (as patchLocked
+                        // checks), holding the jump to this entry: the bytes are
+                        // guest memory, so each address is checked before use.
+                        guard d.syscall < layout.top.rawValue, d.syscall >= d.start, d.syscall - d.start <= 7 else { continue }
+                        let movLength = Int(d.syscall - d.start)
+                        let site = SyscallSite(start: d.start, original: Array(bytes[SyscallSite.fallbackOffset..<(SyscallSite.fallbackOffset + movLength)]))
+                        guard site.syscallAddress % page <= page - 2, site.start / page == site.syscallAddress / page,
+                              let sv = s.vmas.find(GuestAddress(site.start)), !sv.shared, sv.prot.contains(.exec), !sv.prot.contains(.write),
+                              sv.name != SyscallPatchTable.vmaName, GuestAddress(site.syscallAddress + 2) <= sv.accessibleEnd else { continue }
+                        let want = site.patchBytes(entry: e)
+                        let at = memory.pointer(sv.offset(of: GuestAddress(site.start)))
+                        guard want.indices.allSatisfy({ (at + $0).load(as: UInt8.self) == want[$0] }) else { continue }
+                        table.sites[site.start] = .init(site: site, entry: e, page: p)
+                    }
+                    table.pages[p] = used
+                    if let stubEntry, used > 0, base.load(fromByteOffset: Int(SyscallSite.slotOffset), as: UInt64.self) != stubEntry {
+                        // Read-only to the guest, written by the sentry alone; before any task runs.
+                        base.storeBytes(of: stubEntry, toByteOffset: Int(SyscallSite.slotOffset), as: UInt64.self)
+                    }
+                }
+            }
+            let found = table.sites.count
+            if stubEntry != nil {
+                s.patches = table
+            } else {
+                s.patches = SyscallPatchTable()
+                for p in table.sites.values { restoreLocked(&s, p) }
+            }
+            return found
+        }
+    }
+
     /// The guest stopped at `rip` for a reason the patching explains: an
     /// int3 of a patch being written (SIGTRAP just after a site's start), or
     /// a stop inside a trampoline (a kick, or a fault reading %gs where the

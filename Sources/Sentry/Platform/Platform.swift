@@ -20,10 +20,15 @@ public protocol Platform: AnyObject, Sendable {
     /// and a stub started on the calling thread dies with it
     /// (PR_SET_PDEATHSIG), so only one the platform has ready qualifies.
     func makeMovableAddressSpace() throws(PlatformError) -> AddressSpace?
+    /// Where a patched syscall site's trampoline enters the stub (systrap
+    /// with patching on); nil where no site is patched. A restore keeps an
+    /// image's patched sites only where this is set.
+    var syscallPatchEntry: UInt64? { get }
 }
 
 extension Platform {
     public func makeMovableAddressSpace() throws(PlatformError) -> AddressSpace? { nil }
+    public var syscallPatchEntry: UInt64? { nil }
 }
 
 /// The host-side mirror of one guest memory map. The memory manager owns the

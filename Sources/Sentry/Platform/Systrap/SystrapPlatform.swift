@@ -26,6 +26,7 @@ public final class SystrapPlatform: Platform, @unchecked Sendable {
     }
 
     public func makeContext() throws(PlatformError) -> PlatformContext { SystrapContext(patchEntry: patchEntry) }
+    public var syscallPatchEntry: UInt64? { patchEntry }
 
     /// A stub is driven through its area, by whichever thread is its
     /// runner; one from the pool was started by the pool's thread.
