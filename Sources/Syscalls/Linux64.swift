@@ -317,6 +317,13 @@ public let linuxAMD64: SyscallTable = {
         327: Syscall("preadv2", VectorIO.preadv2, [.fd, .iovecOut(count: 2), .int, .int, .omitted, .rwfFlags]),
         328: Syscall("pwritev2", VectorIO.pwritev2, [.fd, .iovecIn(count: 2), .int, .int, .omitted, .rwfFlags]),
         436: Syscall("close_range", CloseRange.closeRange, [.fd, .fd, .closeRangeFlags]),
+        // Linux AIO (AsyncIO.swift): every request completes within io_submit.
+        206: Syscall("io_setup", AsyncIO.ioSetup, [.uint, .address]),
+        207: Syscall("io_destroy", AsyncIO.ioDestroy, [.address]),
+        208: Syscall("io_getevents", AsyncIO.ioGetevents, [.address, .int, .int, .address, .timespecIn]),
+        209: Syscall("io_submit", AsyncIO.ioSubmit, [.address, .int, .address],
+                     note: "each request completes within io_submit (as Linux's do without O_DIRECT); no IOCB_CMD_POLL; io_cancel finds nothing running (EINVAL)"),
+        210: Syscall("io_cancel", AsyncIO.ioCancel, [.address, .address, .address]),
         // The pipe-only splices (PipeSplicing.swift).
         276: Syscall("tee", PipeSplicing.tee, [.fd, .fd, .uint, .low32(.flagBits(spliceFlags))]),
         278: Syscall("vmsplice", PipeSplicing.vmsplice, [.fd, .iovecIn(count: 2), .uint, .low32(.flagBits(spliceFlags))],

@@ -16,6 +16,17 @@ import Testing
         #expect(Harness.sandboxed(platform, Harness.image("pipetee")) == native, "pipetee on \(platform.rawValue)")
     }
 
+    /// Linux AIO: the ring in the process's memory, reads and writes at
+    /// offsets, fsync, the eventfd, batches and errnos (images/src/aio.c).
+    @Test(arguments: Harness.platforms)
+    func aioMatchesNative(_ platform: Harness.TestPlatform) throws {
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let native = Harness.run(Harness.image("aio"), [scratch.path])
+        #expect(native.status == 0, "aio natively: \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("aio"), ["/tmp"]) == native, "aio on \(platform.rawValue)")
+    }
+
     /// The lines procmem marks "6.1:" are where the host's newer kernel or
     /// its settings answer otherwise (6.13 lets a process advise itself
     /// without CAP_SYS_NICE and takes MADV_DONTNEED; later kernels check
