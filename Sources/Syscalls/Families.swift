@@ -75,10 +75,17 @@ public let syscallFamilies: [SyscallFamily] = [
     SyscallFamily("System V IPC", "shmget shmat shmdt shmctl semget semop semtimedop semctl msgget msgsnd msgrcv msgctl"),
     SyscallFamily("POSIX message queues", "mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr"),
     SyscallFamily("the x86-64 machine", "arch_prctl modify_ldt iopl ioperm set_thread_area get_thread_area"),
-    SyscallFamily("asynchronous I/O", "io_setup io_destroy io_submit io_cancel io_getevents io_pgetevents io_uring_setup io_uring_enter io_uring_register"),
+    SyscallFamily("asynchronous I/O", "io_setup io_destroy io_submit io_cancel io_getevents io_pgetevents"),
+    SyscallFamily("io_uring", "io_uring_setup io_uring_enter io_uring_register", refused: """
+        its rings are guest memory the kernel reads and completes into on its own, which the sentry serves only \
+        inside syscalls: ENOSYS, as a kernel built without CONFIG_IO_URING (liburing and runtimes fall back)
+        """),
     SyscallFamily("tracing and other processes' memory", "ptrace process_vm_readv process_vm_writev perf_event_open bpf"),
     SyscallFamily("sandboxing", "seccomp landlock_create_ruleset landlock_add_rule landlock_restrict_self"),
-    SyscallFamily("keys", "add_key request_key keyctl"),
+    SyscallFamily("keys", "add_key request_key keyctl", refused: """
+        the kernel keyrings (per-session, per-user, persistent, upcalls to /sbin/request-key) are not kept: \
+        ENOSYS, as a kernel built without CONFIG_KEYS
+        """),
     SyscallFamily("joining namespaces", "setns"),
     SyscallFamily("namespaces and mounts", """
         unshare mount umount2 pivot_root open_tree move_mount fsopen fsconfig fsmount fspick mount_setattr \

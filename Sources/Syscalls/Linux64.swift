@@ -6,6 +6,20 @@ import Sentry
 /// inotify_add_watch's mask bits, in strace's order.
 private let inotifyMask: [(UInt64, String)] = [(0x1, "IN_ACCESS"), (0x2, "IN_MODIFY"), (0x4, "IN_ATTRIB"), (0x8, "IN_CLOSE_WRITE"), (0x10, "IN_CLOSE_NOWRITE"), (0x20, "IN_OPEN"), (0x40, "IN_MOVED_FROM"), (0x80, "IN_MOVED_TO"), (0x100, "IN_CREATE"), (0x200, "IN_DELETE"), (0x400, "IN_DELETE_SELF"), (0x800, "IN_MOVE_SELF"), (0x2000, "IN_UNMOUNT"), (0x4000, "IN_Q_OVERFLOW"), (0x8000, "IN_IGNORED"), (0x1000000, "IN_ONLYDIR"), (0x2000000, "IN_DONT_FOLLOW"), (0x4000000, "IN_EXCL_UNLINK"), (0x10000000, "IN_MASK_CREATE"), (0x20000000, "IN_MASK_ADD"), (0x40000000, "IN_ISDIR"), (0x80000000, "IN_ONESHOT")]
 
+/// splice's flags, in strace's order.
+private let spliceFlags: [(UInt64, String)] = [(1, "SPLICE_F_MOVE"), (2, "SPLICE_F_NONBLOCK"), (4, "SPLICE_F_MORE"), (8, "SPLICE_F_GIFT")]
+/// bpf(2)'s commands (enum bpf_cmd).
+private let bpfCommands: [UInt64: String] = Dictionary(uniqueKeysWithValues: [
+    "BPF_MAP_CREATE", "BPF_MAP_LOOKUP_ELEM", "BPF_MAP_UPDATE_ELEM", "BPF_MAP_DELETE_ELEM", "BPF_MAP_GET_NEXT_KEY",
+    "BPF_PROG_LOAD", "BPF_OBJ_PIN", "BPF_OBJ_GET", "BPF_PROG_ATTACH", "BPF_PROG_DETACH", "BPF_PROG_TEST_RUN",
+    "BPF_PROG_GET_NEXT_ID", "BPF_MAP_GET_NEXT_ID", "BPF_PROG_GET_FD_BY_ID", "BPF_MAP_GET_FD_BY_ID",
+    "BPF_OBJ_GET_INFO_BY_FD", "BPF_PROG_QUERY", "BPF_RAW_TRACEPOINT_OPEN", "BPF_BTF_LOAD", "BPF_BTF_GET_FD_BY_ID",
+    "BPF_TASK_FD_QUERY", "BPF_MAP_LOOKUP_AND_DELETE_ELEM", "BPF_MAP_FREEZE", "BPF_BTF_GET_NEXT_ID",
+    "BPF_MAP_LOOKUP_BATCH", "BPF_MAP_LOOKUP_AND_DELETE_BATCH", "BPF_MAP_UPDATE_BATCH", "BPF_MAP_DELETE_BATCH",
+    "BPF_LINK_CREATE", "BPF_LINK_UPDATE", "BPF_LINK_GET_FD_BY_ID", "BPF_LINK_GET_NEXT_ID", "BPF_ENABLE_STATS",
+    "BPF_ITER_CREATE", "BPF_LINK_DETACH", "BPF_PROG_BIND_MAP",
+].enumerated().map { (UInt64($0.offset), $0.element) })
+
 public let linuxAMD64: SyscallTable = {
     var t: [Int: Syscall] = [
         0:   Syscall("read", ReadWrite.read, [.fd, .outBuffer, .uint]),
@@ -123,7 +137,7 @@ public let linuxAMD64: SyscallTable = {
         270: Syscall("pselect6", Poll.pselect6, [.int32, .fdSet(nfdsArg: 0), .fdSet(nfdsArg: 0), .fdSet(nfdsArg: 0), .timespecIn, .pselectSigmask],
                            .selectResult(nanoseconds: true)),
         271: Syscall("ppoll", Poll.ppoll, [.pollFDs, .uint, .timespecIn, .sigset, .uint]),
-        275: Syscall("splice", FileContents.splice, [.fd, .offsetIn, .fd, .offsetIn, .uint, .low32(.flagBits([(1, "SPLICE_F_MOVE"), (2, "SPLICE_F_NONBLOCK"), (4, "SPLICE_F_MORE"), (8, "SPLICE_F_GIFT")]))]),
+        275: Syscall("splice", FileContents.splice, [.fd, .offsetIn, .fd, .offsetIn, .uint, .low32(.flagBits(spliceFlags))]),
         281: Syscall("epoll_pwait", Poll.epollPwait, [.fd, .epollEventsOut, .int, .int, .sigset, .uint]),
         282: Syscall("signalfd", FDEvents.signalfd, [.fd, .sigset, .uint], .fd),
         283: Syscall("timerfd_create", FDEvents.timerfdCreate, [.clockID, .flagBits([(0x80000, "TFD_CLOEXEC"), (0x800, "TFD_NONBLOCK")])], .fd),
@@ -303,6 +317,49 @@ public let linuxAMD64: SyscallTable = {
         327: Syscall("preadv2", VectorIO.preadv2, [.fd, .iovecOut(count: 2), .int, .int, .omitted, .rwfFlags]),
         328: Syscall("pwritev2", VectorIO.pwritev2, [.fd, .iovecIn(count: 2), .int, .int, .omitted, .rwfFlags]),
         436: Syscall("close_range", CloseRange.closeRange, [.fd, .fd, .closeRangeFlags]),
+        // Linux AIO (AsyncIO.swift): every request completes within io_submit.
+        206: Syscall("io_setup", AsyncIO.ioSetup, [.uint, .address]),
+        207: Syscall("io_destroy", AsyncIO.ioDestroy, [.address]),
+        208: Syscall("io_getevents", AsyncIO.ioGetevents, [.address, .int, .int, .address, .timespecIn]),
+        209: Syscall("io_submit", AsyncIO.ioSubmit, [.address, .int, .address],
+                     note: "each request completes within io_submit (as Linux's do without O_DIRECT); no IOCB_CMD_POLL; io_cancel finds nothing running (EINVAL)"),
+        210: Syscall("io_cancel", AsyncIO.ioCancel, [.address, .address, .address]),
+        // The pipe-only splices (PipeSplicing.swift).
+        276: Syscall("tee", PipeSplicing.tee, [.fd, .fd, .uint, .low32(.flagBits(spliceFlags))]),
+        278: Syscall("vmsplice", PipeSplicing.vmsplice, [.fd, .iovecIn(count: 2), .uint, .low32(.flagBits(spliceFlags))],
+                     note: "copies the bytes (the sentry's pipes hold bytes, not pages): SPLICE_F_GIFT is a hint, as Linux may ignore it"),
+        // Other processes' memory, remap_file_pages (ProcessMemory.swift).
+        440: Syscall("process_madvise", ProcessMemory.processMadvise, [.fd, .address, .uint, .madvice, .low32(.uint)],
+                     note: "needs CAP_SYS_NICE, even for the caller itself, as 6.1"),
+        448: Syscall("process_mrelease", ProcessMemory.processMrelease, [.fd, .low32(.uint)]),
+        216: Syscall("remap_file_pages", ProcessMemory.remapFilePages, [.address, .uint, .prot, .uint, .mapFlags],
+                     note: "shared file mappings; a shared anonymous mapping is EINVAL (no shmem file behind it in the sentry)"),
+        // The i386 TLS calls: 6.1's x86-64 table lists them without an entry point.
+        205: Syscall("set_thread_area", Unserved.i386Only, [.address],
+                     note: "ENOSYS, as 6.1 answers a 64-bit syscall: its x86-64 table has no entry for it (i386 programs reach it through int $0x80)"),
+        211: Syscall("get_thread_area", Unserved.i386Only, [.address],
+                     note: "ENOSYS, as 6.1 answers a 64-bit syscall: its x86-64 table has no entry for it (i386 programs reach it through int $0x80)"),
+        // The clock's discipline (ClockAdjust.swift).
+        159: Syscall("adjtimex", ClockAdjust.adjtimex, [.address],
+                     note: "reads a clock in sync (the host keeps it); every change is EPERM, also with CAP_SYS_TIME"),
+        305: Syscall("clock_adjtime", ClockAdjust.clockAdjtime, [.clockID, .address],
+                     note: "as adjtimex for CLOCK_REALTIME; no PTP clocks"),
+        // Features the sandbox does not serve, with Debian 12's errnos (Unserved.swift).
+        298: Syscall("perf_event_open", Unserved.perfEventOpen, [.address, .int32, .int32, .fd,
+                     .flagBits([(1, "PERF_FLAG_FD_NO_GROUP"), (2, "PERF_FLAG_FD_OUTPUT"), (4, "PERF_FLAG_PID_CGROUP"), (8, "PERF_FLAG_FD_CLOEXEC")])],
+                     note: "refused: EACCES without CAP_SYS_ADMIN, as Debian's perf_event_paranoid=3; no counters for a privileged guest either (ENOENT)"),
+        321: Syscall("bpf", Unserved.bpf, [.named(bpfCommands), .address, .uint],
+                     note: "refused: EPERM for every command, as Debian's unprivileged_bpf_disabled=2 refuses map and program creation"),
+        323: Syscall("userfaultfd", Unserved.userfaultfd, [.flagBits([(1, "UFFD_USER_MODE_ONLY"), (0x800, "O_NONBLOCK"), (0x80000, "O_CLOEXEC")])],
+                     note: "refused: EPERM without UFFD_USER_MODE_ONLY, as vm.unprivileged_userfaultfd=0; ENOSYS where Linux would make one (no user fault handling)"),
+        447: Syscall("memfd_secret", Unserved.memfdSecret, [.flagBits([(0x80000, "O_CLOEXEC")])],
+                     note: "refused: ENOSYS, as Debian's kernel booted without secretmem.enable"),
+        444: Syscall("landlock_create_ruleset", Unserved.landlock, [.address, .uint, .low32(.flagBits([(1, "LANDLOCK_CREATE_RULESET_VERSION")]))],
+                     note: "refused: EOPNOTSUPP, as a kernel with Landlock not enabled at boot"),
+        445: Syscall("landlock_add_rule", Unserved.landlock, [.fd, .named([1: "LANDLOCK_RULE_PATH_BENEATH"]), .address, .low32(.uint)],
+                     note: "refused: EOPNOTSUPP, as a kernel with Landlock not enabled at boot"),
+        446: Syscall("landlock_restrict_self", Unserved.landlock, [.fd, .low32(.uint)],
+                     note: "refused: EOPNOTSUPP, as a kernel with Landlock not enabled at boot"),
         // Extended attributes (Xattr.swift).
         188: Syscall("setxattr", Xattr.setxattr, [.path, .path, .inBuffer(count: 3), .uint, .xattrFlags]),
         189: Syscall("lsetxattr", Xattr.lsetxattr, [.path, .path, .inBuffer(count: 3), .uint, .xattrFlags]),

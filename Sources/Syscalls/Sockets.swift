@@ -60,7 +60,8 @@ enum Sockets {
         }
         if domain == C.AF_NETLINK {
             guard base == C.SOCK_RAW || base == C.SOCK_DGRAM else { throw .ESOCKTNOSUPPORT }
-            guard proto == NetlinkRoute.NETLINK_ROUTE else { throw .EPROTONOSUPPORT }   // only rtnetlink is served
+            // rtnetlink (the interface) and sock_diag (the sandbox's sockets) are served.
+            guard proto == NetlinkRoute.NETLINK_ROUTE || proto == SockDiag.NETLINK_SOCK_DIAG else { throw .EPROTONOSUPPORT }
             return (.datagram, OpenFlags(rawValue: flags), proto)
         }
         guard domain == C.AF_UNIX else { throw .EAFNOSUPPORT }   // packet, bluetooth, ...: not in the sentry

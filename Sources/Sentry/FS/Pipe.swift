@@ -143,6 +143,39 @@ public final class Pipe: Sendable {
         return n
     }
 
+    /// tee: copies up to `count` of this pipe's buffered bytes, oldest
+    /// first, to the end of `other` without consuming them (link_pipe), as
+    /// many as fit. 0 when there is nothing to copy or no room; EPIPE when
+    /// `other` has no reader. The two locks are taken in address order, as
+    /// Linux's pipe_double_lock, so tees in both directions cannot deadlock.
+    public func tee(into other: Pipe, count: Int) throws(Errno) -> Int {
+        precondition(other !== self)
+        let selfFirst = ObjectIdentifier(self) < ObjectIdentifier(other)
+        let first = selfFirst ? self : other, second = selfFirst ? other : self
+        let n: Int = try first.state.withLock { (a: inout State) throws(Errno) -> Int in
+            try second.state.withLock { (b: inout State) throws(Errno) -> Int in
+                if selfFirst { return try Self.link(from: &a, to: &b, count: count) }
+                return try Self.link(from: &b, to: &a, count: count)
+            }
+        }
+        if n > 0 { other.queue.notify() }
+        return n
+    }
+
+    private static func link(from s: inout State, to d: inout State, count: Int) throws(Errno) -> Int {
+        if d.readers == 0 { throw .EPIPE }
+        let n = min(count, s.count, d.capacity - d.count)
+        var done = 0
+        while done < n {
+            let from = (s.head + done) % s.capacity, to = (d.head + d.count) % d.capacity
+            let chunk = min(n - done, s.capacity - from, d.capacity - to)
+            memcpy(d.ring + to, s.ring + from, chunk)
+            d.count += chunk
+            done += chunk
+        }
+        return n
+    }
+
     func readiness(_ mask: Int16, writer: Bool) -> Int16 {
         state.withLock { s in
             var r: Int16 = 0

@@ -69,6 +69,10 @@ public enum NetlinkRoute {
         }
     }
 
+    /// The end of a dump and an error reply, for the other netlink families' answers.
+    static func doneReply(_ h: Header, _ port: UInt32) -> [UInt8] { done(h, port) }
+    static func errorReply(_ h: Header, _ errno: Int32, port: UInt32) -> [UInt8] { error(h, errno, port: port) }
+
     /// NLMSG_DONE ends a dump; its payload is the dump's status (0).
     private static func done(_ h: Header, _ port: UInt32) -> [UInt8] {
         message(NLMSG_DONE, flags: NLM_F_MULTI, seq: h.seq, port: port, le(Int32(0)))

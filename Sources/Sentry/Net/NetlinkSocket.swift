@@ -1,6 +1,6 @@
 import Glibc
 
-/// AF_NETLINK sockets (NETLINK_ROUTE): datagram endpoints whose requests the
+/// AF_NETLINK sockets (NETLINK_ROUTE, NETLINK_SOCK_DIAG): datagram endpoints whose requests the
 /// sentry answers at once, into the socket's own receive queue, as the
 /// kernel side of rtnetlink would.
 extension SocketEndpoint {
@@ -25,7 +25,9 @@ extension SocketEndpoint {
     /// receive, from port 0.
     public func netlinkRequest(_ request: [UInt8], pid: Int32) throws(Errno) {
         if netlinkPort == 0 { try bindNetlink(port: 0, groups: 0, pid: pid) }
-        let reply = NetlinkRoute.respond(to: request, port: netlinkPort)
+        let reply = proto == SockDiag.NETLINK_SOCK_DIAG
+            ? SockDiag.respond(to: request, port: netlinkPort, names: names)
+            : NetlinkRoute.respond(to: request, port: netlinkPort)
         guard !reply.isEmpty else { return }
         let queued = locked { s -> Bool in
             guard s.rx.bytes + reply.count <= s.receiveBuffer else { return false }

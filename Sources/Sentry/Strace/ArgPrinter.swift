@@ -515,7 +515,7 @@ struct ArgPrinter {
         case .socketProtocol(let d):
             let family = args[d]
             if family == 2 || family == 10 { return Decode.named(v, Decode.ipProtocols) }
-            if family == 16 { return Decode.named(v, [0: "NETLINK_ROUTE", 16: "NETLINK_GENERIC"]) }
+            if family == 16 { return Decode.named(v, [0: "NETLINK_ROUTE", 4: "NETLINK_SOCK_DIAG", 16: "NETLINK_GENERIC"]) }
             return String(Int32(truncatingIfNeeded: v))
         case .socketFlags: return Decode.flags(v, Decode.socketFlags)
         case .sockaddrIn(let l): return sockaddr(v, length: Int(Int32(truncatingIfNeeded: args[l])))
