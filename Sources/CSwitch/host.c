@@ -81,6 +81,8 @@ long sw_affinity_mask(uint64_t *mask) {
     return 0;
 }
 
+int sw_gettid(void) { return (int)syscall(SYS_gettid); }
+
 // Extended attributes of a host file, named by path (the sentry passes /proc/self/fd/N of an O_PATH fd).
 long sw_getxattr(const char *path, const char *name, void *value, unsigned long size) {
     long r = getxattr(path, name, value, size);

@@ -199,6 +199,8 @@ int sw_sysinfo(struct sysinfo *info);
 int sw_membarrier_global(void);
 // The first 64 CPUs of the sentry's affinity mask (sched_getaffinity is _GNU_SOURCE).
 long sw_affinity_mask(uint64_t *mask);
+// The calling thread's host tid.
+int sw_gettid(void);
 // Extended attributes of a host file by path; -errno on failure.
 long sw_getxattr(const char *path, const char *name, void *value, unsigned long size);
 long sw_listxattr(const char *path, char *list, unsigned long size);

@@ -478,6 +478,10 @@ struct ImageReader {
                 guard c.count == 2, c[0] >= 0, c[1] >= c[0] else { throw .corrupt("tid \(ti.tid): CPU time") }
                 t.carriedCPU = (c[0], c[1] - c[0])
             }
+            if let f = ti.faultsAndSwitches {
+                guard f.count == 3, f.allSatisfy({ $0 >= 0 }) else { throw .corrupt("tid \(ti.tid): faults and switches") }
+                (t.carriedCounters.minorFaults, t.carriedCounters.majorFaults, t.carriedCounters.involuntarySwitches) = (f[0], f[1], f[2])
+            }
             if let s = ti.syscallUserDispatch {
                 do { try t.restoreSyscallUserDispatch(.init(mode: s.mode, offset: s.offset, length: s.len, selector: s.selector)) }
                 catch { throw .corrupt("tid \(ti.tid): Syscall User Dispatch state (\(error.message))") }
