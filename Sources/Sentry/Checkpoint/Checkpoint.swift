@@ -231,7 +231,8 @@ struct ImageWriter {
                     noNewPrivs: a.noNewPrivs, memoryPolicy: a.memoryPolicy.map(MemoryPolicyImage.init),
                     personality: a.personality.rawValue, ioPriority: t.ioContext.priority.load(ordering: .relaxed),
                     executablePath: t.executablePath, commandLine: t.commandLine,
-                    environment: t.environment, faultsAndSwitches: Self.image(t.hostCountersLocked())))
+                    environment: t.environment, faultsAndSwitches: Self.image(t.hostCountersLocked()),
+                    affinity: a.scheduling.affinity))
             }
             return (ps, ts)
         }

@@ -436,6 +436,12 @@ struct ImageReader {
             attributes.noNewPrivs = ti.noNewPrivs
             attributes.memoryPolicy = try ti.memoryPolicy?.policy()
             attributes.personality = Personality(rawValue: ti.personality ?? Personality.PER_LINUX)
+            if let m = ti.affinity {
+                // Another host's CPUs may differ: cut to the sentry's (none left: all of them).
+                var own: UInt64 = 0
+                _ = sw_affinity_mask(&own)
+                attributes.scheduling.affinity = m & own == 0 ? nil : m & own
+            }
             if let mode = ti.seccompMode, mode != Seccomp.SECCOMP_MODE_DISABLED {
                 guard mode == Seccomp.SECCOMP_MODE_STRICT || mode == Seccomp.SECCOMP_MODE_FILTER,
                       (mode == Seccomp.SECCOMP_MODE_FILTER) == (ti.seccompFilter != nil),

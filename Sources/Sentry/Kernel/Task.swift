@@ -113,6 +113,7 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     var sentryThreadClock: clockid_t?
     /// The sentry thread serving the task (host tid) and its counts when it began to.
     var sentryThreadCounters: (tid: pid_t, base: HostTaskCounters)?
+    var hostThreadID: pid_t = 0
     /// CPU time (ns) the thread had before it was restored from a
     /// checkpoint: its guest code's and the sentry's share; its clocks go on from there.
     var carriedCPU: (guest: Int64, sentry: Int64) = (0, 0)
@@ -286,6 +287,7 @@ extension Task {
         kernel.locked {
             if pthread_getcpuclockid(pthread_self(), &clock) == 0 { sentryThreadClock = clock }
             sentryThreadCounters = threadBase.map { (tid: hostTID, base: $0) }
+            hostThreadID = hostTID
         }
         noteStub()
     }
@@ -299,15 +301,19 @@ extension Task {
         let stub = kernel.hostPID(of: self).map {
             (pid: $0, base: kernel.cpuTimeBase(of: self), counts: HostTaskCounters.read(process: $0) ?? HostTaskCounters())
         }
-        kernel.locked {
+        let oldStub = kernel.locked { () -> Int32? in
             // A new host process for the guest's code (an exec into a new
             // stub): what the old one ran stays the thread's CPU time and counts.
-            if let old = stubClock, old.pid != stub?.pid {
-                if let ns = HostCPUClock.nanoseconds(of: old.pid) { carriedCPU.guest &+= max(0, ns &- old.base) }
-                if let c = HostTaskCounters.read(process: old.pid) { carriedCounters.add(c.since(old.counts)) }
-            }
-            stubClock = stub
+            defer { stubClock = stub }
+            guard let old = stubClock, old.pid != stub?.pid else { return nil }
+            if let ns = HostCPUClock.nanoseconds(of: old.pid) { carriedCPU.guest &+= max(0, ns &- old.base) }
+            if let c = HostTaskCounters.read(process: old.pid) { carriedCounters.add(c.since(old.counts)) }
+            return old.pid
         }
+        // The guest's CPU affinity goes with its code to the new stub (and
+        // the old one, about to be recycled, gets the sentry's set back).
+        resetHostAffinity(stub: oldStub, ownThread: false)
+        applyHostAffinity()
     }
 
     /// The task's page faults and involuntary switches so far: its stub's

@@ -184,7 +184,9 @@ extension Task {
         }
         // The stub goes (or back to the pool, emptied) after the parent has
         // heard: nothing of the guest runs in it any more. Once init has
-        // died the sentry is exiting, and the stub goes with it.
+        // died the sentry is exiting, and the stub goes with it. Neither it
+        // nor this thread keeps the guest's CPU affinity.
+        resetHostAffinity(stub: kernel.locked { stubClock?.pid }, ownThread: true)
         space?.leave(sentryExiting: kernel.locked { kernel.initStatus != nil })
     }
 
