@@ -74,12 +74,38 @@ int sw_sysinfo(struct sysinfo *info) { return sysinfo(info) < 0 ? -errno : 0; }
 
 int sw_membarrier_global(void) { return syscall(SYS_membarrier, 1 /* MEMBARRIER_CMD_GLOBAL */, 0, 0) < 0 ? -errno : 0; }
 
+static cpu_set_t sentry_cpus;
+static int sentry_cpus_error;
+static pthread_once_t sentry_cpus_once = PTHREAD_ONCE_INIT;
+static void sentry_cpus_init(void) {
+    if (sched_getaffinity(0, sizeof(sentry_cpus), &sentry_cpus) < 0) sentry_cpus_error = errno;
+}
+
 long sw_affinity_mask(uint64_t *mask) {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) < 0) return -errno;
-    memcpy(mask, &set, sizeof(*mask));
+    pthread_once(&sentry_cpus_once, sentry_cpus_init);
+    if (sentry_cpus_error) return -sentry_cpus_error;
+    memcpy(mask, &sentry_cpus, sizeof(*mask));
     return 0;
 }
+
+long sw_set_affinity(int tid, uint64_t mask, int reset) {
+    pthread_once(&sentry_cpus_once, sentry_cpus_init);
+    if (sentry_cpus_error) return -sentry_cpus_error;
+    cpu_set_t set;
+    if (reset) {
+        set = sentry_cpus;
+    } else {
+        uint64_t own;
+        memcpy(&own, &sentry_cpus, sizeof(own));
+        mask &= own;
+        if (mask == 0) return -EINVAL;
+        CPU_ZERO(&set);
+        memcpy(&set, &mask, sizeof(mask));
+    }
+    return sched_setaffinity(tid, sizeof(set), &set) < 0 ? -errno : 0;
+}
+
+int sw_gettid(void) { return (int)syscall(SYS_gettid); }
 
 // Extended attributes of a host file, named by path (the sentry passes /proc/self/fd/N of an O_PATH fd).
 long sw_getxattr(const char *path, const char *name, void *value, unsigned long size) {

@@ -293,7 +293,7 @@ public let linuxAMD64: SyscallTable = {
         157: Syscall("prctl", Prctl.prctl, [.prctlOption, .prctlArg(1), .prctlArg(2), .prctlArg(3), .prctlArg(4)],
                      note: "PR_SET_SECCOMP, PR_SET_SECUREBITS, PR_SET_MM and options Linux does not know: EINVAL"),
         203: Syscall("sched_setaffinity", Scheduler.schedSetaffinity, [.int32, .uint, .cpuMaskIn(sizeArg: 1)],
-                     note: "the first 64 CPUs; kept per task and reported, not applied to the host threads"),
+                     note: "the first 64 CPUs; applied to the task's stub and sentry thread within the sentry's own CPUs"),
         308: Syscall("setns", NamespaceCalls.setns, [.fd, .low32(.flagBits([(Namespaces.CLONE_NEWNS, "CLONE_NEWNS"), (Namespaces.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"), (Namespaces.CLONE_NEWUTS, "CLONE_NEWUTS"), (Namespaces.CLONE_NEWIPC, "CLONE_NEWIPC"), (Namespaces.CLONE_NEWUSER, "CLONE_NEWUSER"), (Namespaces.CLONE_NEWPID, "CLONE_NEWPID"), (Namespaces.CLONE_NEWNET, "CLONE_NEWNET"), (Namespaces.CLONE_NEWTIME, "CLONE_NEWTIME")]))],
                      note: "the sandbox has one namespace of each kind: a join that passes Linux's checks changes nothing but, for the mount namespace, the root and working directory"),
         309: Syscall("getcpu", Scheduler.getcpu, [.intPointerOut, .intPointerOut, .address]),

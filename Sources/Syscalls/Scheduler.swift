@@ -169,7 +169,8 @@ enum Scheduler {
 
     // MARK: CPUs
 
-    /// The CPUs the sentry itself may run on (the first 64).
+    /// The CPUs the sentry itself may run on (the first 64), as it started:
+    /// a sentry thread narrowed for a guest's affinity does not narrow them.
     static func hostCPUs() -> UInt64 {
         var mask: UInt64 = 0
         if sw_affinity_mask(&mask) < 0 || mask == 0 { mask = 1 }
@@ -188,6 +189,7 @@ enum Scheduler {
         let mask = requested & hostCPUs()
         guard mask != 0 else { throw .EINVAL }
         p.attributes.withLock { $0.scheduling.affinity = mask }
+        p.applyHostAffinity()
         return 0
     }
 

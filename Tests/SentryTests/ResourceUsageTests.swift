@@ -14,4 +14,17 @@ import Testing
         let boxed = Harness.sandboxed(platform, Harness.image("rusage"))
         #expect(boxed == native, "on \(platform.rawValue)")
     }
+
+    /// Page faults are counted: the guest's touches of fresh pages (the
+    /// stub's host faults, or on vmexec the sentry thread's), a thread's
+    /// and a child's reaching the process and the parent, exec keeping
+    /// them, /proc's stat and status between getrusage's readings.
+    /// images/src/faults.c prints properties, compared with its native run.
+    @Test(arguments: Harness.platforms)
+    func pageFaultsAreCountedAsNatively(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("faults"), [])
+        #expect(native.status == 0 && !native.stdout.contains(": 0\n") && native.stdout.contains("survive exec: 1"), "natively: \(native)")
+        let boxed = Harness.sandboxed(platform, Harness.image("faults"))
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
 }

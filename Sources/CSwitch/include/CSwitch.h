@@ -197,8 +197,16 @@ int sw_sysinfo(struct sysinfo *info);
 /// membarrier(MEMBARRIER_CMD_GLOBAL) on the host: every CPU passes a full
 /// barrier (synchronize_rcu) before it returns. 0 or -errno.
 int sw_membarrier_global(void);
-// The first 64 CPUs of the sentry's affinity mask (sched_getaffinity is _GNU_SOURCE).
+// The first 64 CPUs of the sentry's affinity mask as it was at the first
+// call (sched_getaffinity is _GNU_SOURCE): threads narrowed since for a
+// guest's affinity do not narrow it.
 long sw_affinity_mask(uint64_t *mask);
+// sched_setaffinity of host thread `tid` (0: the caller) to `mask` (the
+// first 64 CPUs) within the sentry's own set, or with `reset` to that whole
+// set again. 0 or -errno.
+long sw_set_affinity(int tid, uint64_t mask, int reset);
+// The calling thread's host tid.
+int sw_gettid(void);
 // Extended attributes of a host file by path; -errno on failure.
 long sw_getxattr(const char *path, const char *name, void *value, unsigned long size);
 long sw_listxattr(const char *path, char *list, unsigned long size);

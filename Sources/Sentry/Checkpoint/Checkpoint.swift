@@ -231,7 +231,8 @@ struct ImageWriter {
                     noNewPrivs: a.noNewPrivs, memoryPolicy: a.memoryPolicy.map(MemoryPolicyImage.init),
                     personality: a.personality.rawValue, ioPriority: t.ioContext.priority.load(ordering: .relaxed),
                     executablePath: t.executablePath, commandLine: t.commandLine,
-                    environment: t.environment))
+                    environment: t.environment, faultsAndSwitches: Self.image(t.hostCountersLocked()),
+                    affinity: a.scheduling.affinity))
             }
             return (ps, ts)
         }
@@ -274,6 +275,8 @@ struct ImageWriter {
                                    remainingNs: left == 0 ? nil : left, intervalNs: t.interval, overrun: t.overrun)
         }
     }
+
+    static func image(_ c: HostTaskCounters) -> [Int64] { [c.minorFaults, c.majorFaults, c.involuntarySwitches] }
 
     /// ITIMER_VIRTUAL and ITIMER_PROF, time left in the process's CPU time. Kernel lock held.
     func cpuTimers(_ g: ThreadGroup) -> [CPUTimerImage] {

@@ -428,6 +428,11 @@ public struct TaskImage: Codable, Sendable, Equatable {
     public var executablePath: String
     public var commandLine: [String]
     public var environment: [String]
+    /// The thread's minor and major faults and involuntary switches so far
+    /// (absent in older images: 0); its counts go on from there.
+    public var faultsAndSwitches: [Int64]? = nil
+    /// sched_setaffinity's mask (the first 64 CPUs); absent: never set.
+    public var affinity: UInt64? = nil
 }
 
 /// The System V IPC namespace: every object with its id, and the sequence

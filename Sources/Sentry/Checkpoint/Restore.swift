@@ -436,6 +436,12 @@ struct ImageReader {
             attributes.noNewPrivs = ti.noNewPrivs
             attributes.memoryPolicy = try ti.memoryPolicy?.policy()
             attributes.personality = Personality(rawValue: ti.personality ?? Personality.PER_LINUX)
+            if let m = ti.affinity {
+                // Another host's CPUs may differ: cut to the sentry's (none left: all of them).
+                var own: UInt64 = 0
+                _ = sw_affinity_mask(&own)
+                attributes.scheduling.affinity = m & own == 0 ? nil : m & own
+            }
             if let mode = ti.seccompMode, mode != Seccomp.SECCOMP_MODE_DISABLED {
                 guard mode == Seccomp.SECCOMP_MODE_STRICT || mode == Seccomp.SECCOMP_MODE_FILTER,
                       (mode == Seccomp.SECCOMP_MODE_FILTER) == (ti.seccompFilter != nil),
@@ -477,6 +483,10 @@ struct ImageReader {
             if let c = ti.cpuNs {
                 guard c.count == 2, c[0] >= 0, c[1] >= c[0] else { throw .corrupt("tid \(ti.tid): CPU time") }
                 t.carriedCPU = (c[0], c[1] - c[0])
+            }
+            if let f = ti.faultsAndSwitches {
+                guard f.count == 3, f.allSatisfy({ $0 >= 0 }) else { throw .corrupt("tid \(ti.tid): faults and switches") }
+                (t.carriedCounters.minorFaults, t.carriedCounters.majorFaults, t.carriedCounters.involuntarySwitches) = (f[0], f[1], f[2])
             }
             if let s = ti.syscallUserDispatch {
                 do { try t.restoreSyscallUserDispatch(.init(mode: s.mode, offset: s.offset, length: s.len, selector: s.selector)) }

@@ -15,8 +15,17 @@ public struct ProcStatus: Sendable {
     /// The controlling terminal as stat's tty_nr encodes it (0: none) and its
     /// foreground group (tpgid, -1 without a terminal).
     public var ttyNumber: UInt32 = 0, ttyForeground: Int32 = -1
-    /// Times the thread slept in the sentry (voluntary context switches).
+    /// Times the thread slept in the sentry (voluntary context switches),
+    /// and was preempted (its stub's and its sentry thread's, involuntary).
     public var voluntarySwitches: UInt64 = 0
+    public var involuntarySwitches: Int64 = 0
+    /// Page faults: the process's (its threads', live and gone), its reaped
+    /// children's, and this thread's alone (/proc/PID/task/TID/stat).
+    public var minorFaults: Int64 = 0, majorFaults: Int64 = 0
+    public var childMinorFaults: Int64 = 0, childMajorFaults: Int64 = 0
+    public var threadMinorFaults: Int64 = 0, threadMajorFaults: Int64 = 0
+    /// This thread's own CPU time, in clock ticks (the task directory's stat).
+    public var threadUtime: Int64 = 0, threadStime: Int64 = 0
     /// The tracer's tgid (0: not traced).
     public var tracerPID: Int32 = 0
     public init() {}

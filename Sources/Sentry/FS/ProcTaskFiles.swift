@@ -62,8 +62,12 @@ extension ProcFS {
             String(tid ?? v.pid), "(\(comm(v)))", String(shown), String(st.ppid), String(st.pgid), String(st.sid),
             String(st.ttyNumber), String(st.ttyForeground),
             "4194560",                                   // task->flags: PF_RANDOMIZE | PF_SUPERPRIV
-            "0", "0", "0", "0",                          // minor and major faults: the host takes them
-            String(st.utime), String(st.stime), String(st.cutime), String(st.cstime),
+            // do_task_stat: a task directory's stat shows that thread's faults
+            // and times, the process's stat all threads'; children's are the process's.
+            String(tid == nil ? st.minorFaults : st.threadMinorFaults), String(st.childMinorFaults),
+            String(tid == nil ? st.majorFaults : st.threadMajorFaults), String(st.childMajorFaults),
+            String(tid == nil ? st.utime : st.threadUtime), String(tid == nil ? st.stime : st.threadStime),
+            String(st.cutime), String(st.cstime),
             String(prio), String(nice), String(st.threads), "0", String(st.startTicks),
             String(totals.size), String(totals.rss / 4096), String(rsslim),
             String(startCode), String(endCode), String(stack),
@@ -176,7 +180,7 @@ extension ProcFS {
         let mask = (attrs.scheduling.affinity ?? all) & all
         out += "Cpus_allowed:\t\(bitmap([mask], bits: cpus))\nCpus_allowed_list:\t\(bitList(mask, bits: cpus))\n"
         out += "Mems_allowed:\t\(bitmap([1], bits: maxNumaNodes))\nMems_allowed_list:\t0\n"
-        out += "voluntary_ctxt_switches:\t\(st.voluntarySwitches)\nnonvoluntary_ctxt_switches:\t0\n"
+        out += "voluntary_ctxt_switches:\t\(st.voluntarySwitches)\nnonvoluntary_ctxt_switches:\t\(st.involuntarySwitches)\n"
         return out
     }
 

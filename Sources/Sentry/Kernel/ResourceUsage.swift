@@ -7,13 +7,19 @@ import Glibc
 /// thread's while it serves the task's calls, as Linux's is the kernel's.
 /// The resident high-water mark is sampled from the memory file when the
 /// process asks and when it exits or execs; voluntary switches are the
-/// times a task slept in the sentry. Faults, block I/O and involuntary
-/// switches happen in the host kernel on the guest's behalf and read 0.
+/// times a task slept in the sentry. Page faults and involuntary switches
+/// are the host's counts of the stub running the guest's code (its faults
+/// are the guest's own touches of its memory), with the faults the sentry
+/// resolved itself, and the serving sentry thread's preemptions
+/// (`Task.hostCountersLocked`). Block I/O reads 0.
 public struct ResourceUsage: Sendable, Equatable {
     public var userNs: Int64 = 0
     public var systemNs: Int64 = 0
     public var maxRSSKiB: Int64 = 0
     public var voluntarySwitches: Int64 = 0
+    public var minorFaults: Int64 = 0
+    public var majorFaults: Int64 = 0
+    public var involuntarySwitches: Int64 = 0
 
     public init() {}
 
@@ -23,6 +29,9 @@ public struct ResourceUsage: Sendable, Equatable {
         userNs &+= o.userNs
         systemNs &+= o.systemNs
         voluntarySwitches &+= o.voluntarySwitches
+        minorFaults &+= o.minorFaults
+        majorFaults &+= o.majorFaults
+        involuntarySwitches &+= o.involuntarySwitches
         maxRSSKiB = max(maxRSSKiB, o.maxRSSKiB)
     }
 
@@ -45,20 +54,26 @@ public struct ResourceUsage: Sendable, Equatable {
         (longs[0], longs[1]) = timeval(userNs)
         (longs[2], longs[3]) = timeval(systemNs)
         longs[4] = maxRSSKiB
+        longs[8] = minorFaults          // ru_minflt
+        longs[9] = majorFaults          // ru_majflt
         longs[16] = voluntarySwitches   // ru_nvcsw
+        longs[17] = involuntarySwitches // ru_nivcsw
         return longs.withUnsafeBytes { Array($0) }
     }
 }
 
 extension ResourceUsage {
-    /// The checkpoint image's form: user ns, system ns, max RSS (KiB), voluntary switches.
-    var imageFields: [Int64] { [userNs, systemNs, maxRSSKiB, voluntarySwitches] }
+    /// The checkpoint image's form: user ns, system ns, max RSS (KiB),
+    /// voluntary switches, then minor and major faults and involuntary
+    /// switches (images written before those were counted have only the first four).
+    var imageFields: [Int64] { [userNs, systemNs, maxRSSKiB, voluntarySwitches, minorFaults, majorFaults, involuntarySwitches] }
 
-    /// From an image's fields; nil if there are not four.
+    /// From an image's fields; nil if there are not four or seven, or a count is negative.
     init?(imageFields f: [Int64]) {
-        guard f.count == 4 else { return nil }
+        guard f.count == 4 || f.count == 7, f.allSatisfy({ $0 >= 0 }) else { return nil }
         self.init()
         (userNs, systemNs, maxRSSKiB, voluntarySwitches) = (f[0], f[1], f[2], f[3])
+        if f.count == 7 { (minorFaults, majorFaults, involuntarySwitches) = (f[4], f[5], f[6]) }
     }
 }
 
@@ -70,6 +85,8 @@ extension Kernel {
         u.userNs = t.stubClock == nil ? all : threadCPUNanosecondsLocked(t, includingSentry: false)
         u.systemNs = max(0, all &- u.userNs)
         u.voluntarySwitches = Int64(truncatingIfNeeded: t.voluntarySwitches.load(ordering: .relaxed))
+        let c = t.hostCountersLocked()
+        (u.minorFaults, u.majorFaults, u.involuntarySwitches) = (c.minorFaults, c.majorFaults, c.involuntarySwitches)
         return u
     }
 

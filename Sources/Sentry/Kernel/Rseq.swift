@@ -207,8 +207,9 @@ extension Task {
     /// with the host, that CPU is the `cpu_id` the host last wrote there
     /// (the stub's CPU at its last return to user mode), so getcpu agrees
     /// with glibc's sched_getcpu, which reads it; else the CPU of the task's
-    /// sentry thread. (The guest's affinity is the sentry's to report; the
-    /// stub is not pinned, so a host-written cpu_id may lie outside it.)
+    /// sentry thread. Both are pinned to the guest's affinity
+    /// (HostAffinity.swift); the mask's first CPU answers only for a task
+    /// the host has not moved yet.
     public func reportedCPU(nodeToo: Bool = true) -> (cpu: UInt32, node: UInt32) {
         var cpu: UInt32 = 0, node: UInt32 = 0
         if nodeToo { _ = sw_getcpu(&cpu, &node) } else { cpu = sw_current_cpu() }

@@ -59,7 +59,6 @@ extension Task {
     }
 
     public var procStatus: ProcStatus {
-        let ticks = cpuTicks
         let start = (group.startTime - (Int64(kernel.bootTime.tv_sec) * 1_000_000_000 + Int64(kernel.bootTime.tv_nsec))) / 10_000_000
         return kernel.locked {
             var s = ProcStatus()
@@ -69,7 +68,14 @@ extension Task {
             s.state = group.zombie ? "Z" : ptrace?.stop != nil ? "t" : group.stopped ? "T" : "S"
             s.tracerPID = ptrace.map { $0.exitReport == nil ? $0.tracer.group.pid : 0 } ?? 0
             s.threads = group.tasks.count
-            s.utime = ticks.user; s.stime = ticks.system; s.cutime = ticks.childUser; s.cstime = ticks.childSystem
+            let own = kernel.processUsageLocked(group), children = group.childUsage
+            let thread = kernel.threadUsageLocked(self)
+            s.utime = own.userTicks; s.stime = own.systemTicks; s.cutime = children.userTicks; s.cstime = children.systemTicks
+            s.threadUtime = thread.userTicks; s.threadStime = thread.systemTicks
+            (s.minorFaults, s.majorFaults) = (own.minorFaults, own.majorFaults)
+            (s.childMinorFaults, s.childMajorFaults) = (children.minorFaults, children.majorFaults)
+            (s.threadMinorFaults, s.threadMajorFaults) = (thread.minorFaults, thread.majorFaults)
+            s.involuntarySwitches = thread.involuntarySwitches
             s.startTicks = max(0, start)
             s.pending = pending.bits
             s.sharedPending = group.sharedPending.bits

@@ -107,11 +107,24 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// CPU clocks (kernel lock): the stub process running the guest's code
     /// (its pid and what its clock read when the task got it), and the
     /// sentry thread serving the task's syscalls.
-    var stubClock: (pid: Int32, base: Int64)?
+    /// The stub's host fault and preemption counts are read alongside
+    /// (`counts`: what they were when the task got it).
+    var stubClock: (pid: Int32, base: Int64, counts: HostTaskCounters)?
     var sentryThreadClock: clockid_t?
+    /// The sentry thread serving the task (host tid) and its counts when it began to.
+    var sentryThreadCounters: (tid: pid_t, base: HostTaskCounters)?
+    var hostThreadID: pid_t = 0
     /// CPU time (ns) the thread had before it was restored from a
     /// checkpoint: its guest code's and the sentry's share; its clocks go on from there.
     var carriedCPU: (guest: Int64, sentry: Int64) = (0, 0)
+    /// Faults and preemptions counted in stubs the task no longer runs in
+    /// (an exec into a new one) and before a checkpoint it was restored from.
+    var carriedCounters = HostTaskCounters()
+    /// Faults in guest code the sentry resolved itself (copy-on-write
+    /// breaks, a file grown under a mapping): minor, or major where the
+    /// page had to be read from the file. Counted on the task's thread.
+    let sentryMinorFaults = Atomic<Int64>(0)
+    let sentryMajorFaults = Atomic<Int64>(0)
 
     let waker = Waker(forTask: true)
     /// How restart_syscall continues an interrupted sleep (ERESTART_RESTARTBLOCK).
@@ -269,7 +282,13 @@ extension Task {
     func makeCurrent() {
         pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
         var clock = clockid_t()
-        if pthread_getcpuclockid(pthread_self(), &clock) == 0 { kernel.locked { sentryThreadClock = clock } }
+        let hostTID = sw_gettid()
+        let threadBase = HostTaskCounters.read(sentryThread: hostTID)
+        kernel.locked {
+            if pthread_getcpuclockid(pthread_self(), &clock) == 0 { sentryThreadClock = clock }
+            sentryThreadCounters = threadBase.map { (tid: hostTID, base: $0) }
+            hostThreadID = hostTID
+        }
         noteStub()
     }
 
@@ -277,15 +296,41 @@ extension Task {
     /// runs this task's guest code and what its clock read when the task got
     /// it: the platform answers that only on the task's own thread.
     func noteStub() {
-        let stub = kernel.hostPID(of: self).map { (pid: $0, base: kernel.cpuTimeBase(of: self)) }
-        kernel.locked {
-            // A new host process for the guest's code (an exec into a new
-            // stub): what the old one ran stays the thread's CPU time.
-            if let old = stubClock, old.pid != stub?.pid, let ns = HostCPUClock.nanoseconds(of: old.pid) {
-                carriedCPU.guest &+= max(0, ns &- old.base)
-            }
-            stubClock = stub
+        // The counts start from what the stub had when the task got it: a
+        // recycled stub's faults were another guest's, a fresh one's its set-up.
+        let stub = kernel.hostPID(of: self).map {
+            (pid: $0, base: kernel.cpuTimeBase(of: self), counts: HostTaskCounters.read(process: $0) ?? HostTaskCounters())
         }
+        let oldStub = kernel.locked { () -> Int32? in
+            // A new host process for the guest's code (an exec into a new
+            // stub): what the old one ran stays the thread's CPU time and counts.
+            defer { stubClock = stub }
+            guard let old = stubClock, old.pid != stub?.pid else { return nil }
+            if let ns = HostCPUClock.nanoseconds(of: old.pid) { carriedCPU.guest &+= max(0, ns &- old.base) }
+            if let c = HostTaskCounters.read(process: old.pid) { carriedCounters.add(c.since(old.counts)) }
+            return old.pid
+        }
+        // The guest's CPU affinity goes with its code to the new stub (and
+        // the old one, about to be recycled, gets the sentry's set back).
+        resetHostAffinity(stub: oldStub, ownThread: false)
+        applyHostAffinity()
+    }
+
+    /// The task's page faults and involuntary switches so far: its stub's
+    /// since it got it (where guest code runs on the sentry thread, vmexec,
+    /// that thread's faults), those the sentry resolved, the serving sentry
+    /// thread's preemptions, and what it carried over. Kernel lock held.
+    func hostCountersLocked() -> HostTaskCounters {
+        var c = carriedCounters
+        c.minorFaults &+= sentryMinorFaults.load(ordering: .relaxed)
+        c.majorFaults &+= sentryMajorFaults.load(ordering: .relaxed)
+        if let s = stubClock, let now = HostTaskCounters.read(process: s.pid) { c.add(now.since(s.counts)) }
+        if let s = sentryThreadCounters, let now = HostTaskCounters.read(sentryThread: s.tid) {
+            let d = now.since(s.base)
+            c.involuntarySwitches &+= d.involuntarySwitches
+            if stubClock == nil { c.minorFaults &+= d.minorFaults; c.majorFaults &+= d.majorFaults }
+        }
+        return c
     }
 }
 

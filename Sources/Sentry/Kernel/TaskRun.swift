@@ -80,10 +80,15 @@ extension Task {
                 var info = SignalInfo(sig, code: code)
                 // A write to memory shared copy-on-write since a fork: this
                 // mm gets its own copy and the guest runs again.
-                if sig == .SIGSEGV, mm.cowFault(at: address, access: access) { continue }
+                if sig == .SIGSEGV, mm.cowFault(at: address, access: access) {
+                    sentryMinorFaults.add(1, ordering: .relaxed)
+                    continue
+                }
                 if sig == .SIGSEGV {
                     switch mm.fileFault(at: address, access: access) {
-                    case .resolved: continue
+                    case .resolved(let readFile):
+                        if readFile { sentryMajorFaults.add(1, ordering: .relaxed) } else { sentryMinorFaults.add(1, ordering: .relaxed) }
+                        continue
                     case .beyondEnd: info = SignalInfo(.SIGBUS, code: SignalInfo.BUS_ADRERR)
                     case .refused: info.code = SignalInfo.SEGV_ACCERR   // not mirrored, yet mapped
                     case .none: break
@@ -179,7 +184,9 @@ extension Task {
         }
         // The stub goes (or back to the pool, emptied) after the parent has
         // heard: nothing of the guest runs in it any more. Once init has
-        // died the sentry is exiting, and the stub goes with it.
+        // died the sentry is exiting, and the stub goes with it. Neither it
+        // nor this thread keeps the guest's CPU affinity.
+        resetHostAffinity(stub: kernel.locked { stubClock?.pid }, ownThread: true)
         space?.leave(sentryExiting: kernel.locked { kernel.initStatus != nil })
     }
 

@@ -847,8 +847,10 @@ public final class MemoryManager: Sendable {
         case refused
         /// A page wholly beyond the file's end: SIGBUS, BUS_ADRERR.
         case beyondEnd
-        /// The file has grown over the page since: now mapped, run the guest again.
-        case resolved
+        /// The file has grown over the page since: now mapped, run the guest
+        /// again; `readFile` when a private mapping's pages were read from
+        /// the file for it (a major fault, as filemap_fault reading the page).
+        case resolved(readFile: Bool)
     }
 
     /// A guest fault at `addr`: in a page beyond its file's end as last seen,
@@ -867,7 +869,7 @@ public final class MemoryManager: Sendable {
             let (pageOffset, o1) = o.addingReportingOverflow(addr.pageDown - v.start)
             guard !o1, newEnd > pageOffset else { return .beyondEnd }
             do throws(Errno) { try extendLocked(&s, v, to: newEnd) } catch { return .beyondEnd }
-            return .resolved
+            return .resolved(readFile: !v.shared)
         }
     }
 

@@ -40,6 +40,7 @@ public enum SelfConfinement {
         "mmap", "munmap", "mprotect", "mremap", "madvise", "brk", "msync", "mincore",
         // Threads, waiting, time.
         "futex", "set_robust_list", "get_robust_list", "rseq", "sched_yield", "sched_getaffinity",
+        "sched_setaffinity",   // a guest's affinity, applied to its stub and sentry thread
         "getcpu", "nanosleep", "clock_nanosleep", "clock_gettime", "clock_getres", "gettimeofday", "time",
         "poll", "ppoll", "pselect6", "select", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
         "exit", "exit_group", "wait4", "waitid", "membarrier", "pidfd_open",

@@ -1,0 +1,77 @@
+import Glibc
+
+/// What the host counts of one of its tasks that Linux reports in struct
+/// rusage and /proc (fs/proc/array.c): page faults and involuntary
+/// context switches. Where a guest's code runs in a stub process, the
+/// stub's faults and preemptions are the guest task's; the sentry thread
+/// serving a task is preempted on its behalf too.
+public struct HostTaskCounters: Sendable, Equatable {
+    public var minorFaults: Int64 = 0
+    public var majorFaults: Int64 = 0
+    public var involuntarySwitches: Int64 = 0
+
+    public init() {}
+
+    mutating func add(_ o: HostTaskCounters) {
+        minorFaults &+= o.minorFaults
+        majorFaults &+= o.majorFaults
+        involuntarySwitches &+= o.involuntarySwitches
+    }
+
+    /// What happened since `base` was read (never negative).
+    func since(_ base: HostTaskCounters) -> HostTaskCounters {
+        var d = HostTaskCounters()
+        d.minorFaults = max(0, minorFaults &- base.minorFaults)
+        d.majorFaults = max(0, majorFaults &- base.majorFaults)
+        d.involuntarySwitches = max(0, involuntarySwitches &- base.involuntarySwitches)
+        return d
+    }
+
+    /// A host process's counts (a stub: one thread); nil once it is gone.
+    public static func read(process pid: pid_t) -> HostTaskCounters? { read(dir: "/proc/\(pid)") }
+
+    /// One of the sentry's own threads' counts (not the whole sentry's).
+    public static func read(sentryThread tid: pid_t) -> HostTaskCounters? { read(dir: "/proc/self/task/\(tid)") }
+
+    private static func read(dir: String) -> HostTaskCounters? {
+        guard let stat = contents(dir + "/stat"), let status = contents(dir + "/status") else { return nil }
+        // stat: "pid (comm) state ..."; comm may hold spaces and ')', so
+        // fields count from the last ')': state is field 3, minflt 10, majflt 12.
+        guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count > 9, let minflt = number(fields[7]), let majflt = number(fields[9]) else { return nil }
+        var c = HostTaskCounters()
+        c.minorFaults = minflt
+        c.majorFaults = majflt
+        let key = Array("nonvoluntary_ctxt_switches:".utf8)
+        for line in status.split(separator: UInt8(ascii: "\n")) where line.starts(with: key) {
+            let value = line.dropFirst(key.count).drop { $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: " ") }
+            c.involuntarySwitches = number(value) ?? 0
+        }
+        return c
+    }
+
+    private static func number(_ s: ArraySlice<UInt8>) -> Int64? {
+        guard !s.isEmpty else { return nil }
+        var n: Int64 = 0
+        for b in s {
+            guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") else { return nil }
+            let (m, o1) = n.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int64(b - UInt8(ascii: "0")))
+            if o1 || o2 { return nil }
+            n = a
+        }
+        return n
+    }
+
+    /// A small /proc file's bytes (one read: these are generated whole).
+    private static func contents(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        return Array(buf[0..<n])
+    }
+}
