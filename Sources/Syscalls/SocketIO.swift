@@ -456,7 +456,8 @@ extension Sockets {
         var first = true
         do {
             while true {
-                let r = try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: timeout) { () throws(Errno) in
+                // Only what can be read wakes it, not room freed at the peer.
+                let r = try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: timeout, interest: .readable) { () throws(Errno) in
                     try receiveAttempt(t, ep, iov, at: got, peek: peek)
                 }
                 if r.endOfFile { break }

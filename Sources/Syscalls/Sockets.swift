@@ -164,13 +164,15 @@ enum Sockets {
     /// (EAGAIN) or a signal (ERESTARTSYS, or EINTR under a socket timeout,
     /// which Linux never restarts).
     static func waiting<T>(_ t: Task, on queues: [WaitQueue], hostFDs: [pollfd] = [], nonBlocking: Bool, timeout: Int64,
+                           interest: WaitQueue.Interest = .all,
                            _ attempt: () throws(Errno) -> T) throws(Errno) -> T {
         do { return try attempt() } catch {
             guard error == .EAGAIN, !nonBlocking, timeout >= 0 else { throw error }
         }
         var result: T?
         let deadline: Deadline? = timeout > 0 ? .after(timeout) : nil
-        let r = try t.block(on: queues, hostFDs: hostFDs, deadline: deadline, interruptedBy: timeout > 0 ? .EINTR : .ERESTARTSYS) { () throws(Errno) -> Bool in
+        let r = try t.block(on: queues, hostFDs: hostFDs, deadline: deadline, interruptedBy: timeout > 0 ? .EINTR : .ERESTARTSYS,
+                            interest: interest) { () throws(Errno) -> Bool in
             do throws(Errno) { result = try attempt(); return true } catch {
                 if error == .EAGAIN { return false }
                 throw error

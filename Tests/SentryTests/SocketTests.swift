@@ -8,7 +8,8 @@ import Testing
     init() { #expect(Harness.imagesBuilt, "make -C images failed") }
 
     /// unixsock: stream/dgram/seqpacket across fork, names, backlog, fd and
-    /// credential passing, flags, options, back-pressure, signals, bad input.
+    /// credential passing, flags, options, back-pressure and when a sender
+    /// hears of room again (a quarter of SO_SNDBUF), signals, bad input.
     @Test(arguments: Harness.platforms)
     func unixSocketsMatchNative(_ platform: Harness.TestPlatform) {
         let native = Harness.run(Harness.image("unixsock"), [])

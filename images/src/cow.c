@@ -102,10 +102,15 @@ static void turns(void) {
 static void kernelWrites(void) {
     memset(bss, 'P', sizeof bss);
     memset(altStack, 'P', sizeof altStack);
-    int p[2];
-    if (pipe(p)) { perror("pipe"); exit(1); }
+    int p[2], q[2];
+    if (pipe(p) || pipe(q)) { perror("pipe"); exit(1); }
     pid_t pid = fork();
     if (pid == 0) {
+        // A read(2) that blocks until the parent writes, into a granule the
+        // child never touched: whoever completes it copies it apart first.
+        if (read(q[0], bss + 40 * PAGE + 9, 200) != 200) _exit(94);
+        report("child blocked read(2) into bss", "the bytes read", bss + 40 * PAGE + 9, 200);
+        report("child blocked read(2) into bss", "the page before", bss + 39 * PAGE, PAGE);
         // read(2) into the middle of a granule and across into the next.
         char src[3 * PAGE];
         memset(src, 'r', sizeof src);
@@ -136,13 +141,18 @@ static void kernelWrites(void) {
         fflush(stdout);
         _exit(0);
     }
+    // Most likely after the child blocked (either way the output is the same).
+    usleep(50000);
+    char answer[200];
+    memset(answer, 'b', sizeof answer);
+    if (write(q[1], answer, sizeof answer) != (ssize_t)sizeof answer) { perror("write"); exit(1); }
     int st;
     waitpid(pid, &st, 0);
     printf("child exit %d\n", WEXITSTATUS(st));
     report("parent after the child's read(2)", "bss", bss, sizeof bss);
     printf("parent futex word %u, tid word %u\n", futexWord, tidWord);
     report("parent", "alternate stack buffer", altStack, sizeof altStack);
-    close(p[0]); close(p[1]);
+    close(p[0]); close(p[1]); close(q[0]); close(q[1]);
 }
 
 // mprotect, madvise, mremap and munmap on memory shared copy-on-write.

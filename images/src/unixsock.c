@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -593,6 +594,85 @@ static void faults(void) {
     munmap(p, 4096);
 }
 
+// When a sender's buffer counts as having room again (unix_write_space:
+// a quarter or less of SO_SNDBUF in use): a blocked writer and
+// edge-triggered EPOLLOUT hear of it then, not at every read. A small
+// buffer drained in small reads still lets a blocked writer finish; a
+// bigger SO_SNDBUF wakes a writer blocked on a full one.
+struct blocked_send { int fd; long sent; };
+static void *send_blocking(void *arg) {
+    struct blocked_send *b = arg;
+    char buf[3000];
+    memset(buf, 'w', sizeof buf);
+    b->sent = send(b->fd, buf, sizeof buf, 0);
+    return NULL;
+}
+
+static void writespace(void) {
+    int sv[2], v = 4608;
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+    pid_t p = fork();
+    if (p == 0) {
+        // 256 KiB through a 9 KiB buffer, read 100 bytes at a time.
+        close(sv[0]);
+        long got = 0, sum = 0; ssize_t n; unsigned char b[100];
+        while ((n = read(sv[1], b, sizeof b)) > 0) {
+            for (ssize_t i = 0; i < n; i++) sum += b[i];
+            got += n;
+        }
+        printf("write space: small reads took %ld bytes, sum %ld\n", got, sum);
+        _exit(0);
+    }
+    close(sv[1]);
+    unsigned char chunk[65536];
+    for (int i = 0; i < (int)sizeof chunk; i++) chunk[i] = (unsigned char)(i * 7);
+    long put = 0;
+    for (int i = 0; i < 4; i++) {
+        ssize_t n = write(sv[0], chunk, sizeof chunk);
+        if (n > 0) put += n;
+    }
+    printf("write space: blocking writes put %ld\n", put);
+    close(sv[0]);
+    waitpid(p, NULL, 0);
+
+    // Edge-triggered EPOLLOUT: not after a read that leaves the buffer over
+    // a quarter full, then once a read takes it below.
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    v = 8192; setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    char msg[512] = {0};
+    int writes = 0;
+    while (write(sv[0], msg, sizeof msg) > 0) writes++;
+    int ep = epoll_create1(0);
+    struct epoll_event e = {.events = EPOLLOUT | EPOLLET, .data.fd = sv[0]}, got;
+    epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &e);
+    printf("write space: EPOLLOUT when full: %d\n", epoll_wait(ep, &got, 1, 0));
+    char sink[512];
+    read(sv[1], sink, sizeof sink);
+    printf("write space: EPOLLOUT after one of %s writes read: %d\n", writes > 4 ? "many" : "few", epoll_wait(ep, &got, 1, 0));
+    for (int i = 1; i < writes; i++) read(sv[1], sink, sizeof sink);
+    printf("write space: EPOLLOUT after all read: %d\n", epoll_wait(ep, &got, 1, 0));
+    close(ep); close(sv[0]); close(sv[1]);
+
+    // A writer blocked on a full buffer, which then grows.
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    v = 4608; setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+    fcntl(sv[0], F_SETFL, O_NONBLOCK);
+    while (write(sv[0], msg, sizeof msg) > 0) {}
+    fcntl(sv[0], F_SETFL, 0);
+    struct blocked_send b = {sv[0], 0};
+    pthread_t t;
+    pthread_create(&t, NULL, send_blocking, &b);
+    usleep(50000);
+    v = 65536; setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+    alarm(10);
+    pthread_join(t, NULL);
+    alarm(0);
+    printf("write space: a send blocked until SO_SNDBUF grew sent %ld\n", b.sent);
+    close(sv[0]); close(sv[1]);
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc == 2 && strcmp(argv[1], "cycles") == 0) return cycles();
@@ -608,5 +688,6 @@ int main(int argc, char **argv) {
     seqpacket_server();
     interrupts();
     faults();
+    writespace();
     return 0;
 }

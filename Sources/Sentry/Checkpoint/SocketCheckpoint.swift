@@ -259,6 +259,7 @@ struct SocketRestorer {
                 st.error = s.error.map { Errno(rawValue: $0) }
                 st.passCredentials = s.passCredentials
                 st.sendBuffer = s.sendBuffer; st.receiveBuffer = s.receiveBuffer
+                e.account.setLimit(s.sendBuffer)
                 st.peerCredentials = s.peerCredentials.map(Self.credentials)
                 st.listenCredentials = s.listenCredentials.map(Self.credentials)
                 st.receiveTimeout = s.receiveTimeout; st.sendTimeout = s.sendTimeout

@@ -197,11 +197,13 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// or the task is interrupted (then throws `interruptedBy`, ERESTARTSYS by
     /// default). The task is registered on `queues` before the first check,
     /// so a notify between the check and the sleep is not lost. `hostFDs`
-    /// are host descriptors polled alongside.
+    /// are host descriptors polled alongside. `interest`: the notifies of
+    /// `queues` that may make `ready` hold (WaitQueue.Interest).
     public func block(on queues: [WaitQueue], hostFDs: [pollfd] = [], deadline: Deadline? = nil,
                       interruptible: Bool = true, interruptedBy: Errno = .ERESTARTSYS,
+                      interest: WaitQueue.Interest = .all,
                       _ ready: () throws(Errno) -> Bool) throws(Errno) -> BlockResult {
-        for q in queues { q.add(waker) }
+        for q in queues { q.add(waker, interest: interest) }
         sleepingIn.withLock { $0 = syscallLine(regs) }
         defer {
             sleepingIn.withLock { $0 = nil }

@@ -80,20 +80,37 @@ public final class Waker: @unchecked Sendable {
 /// Tasks waiting for something (data in a pipe, a child's exit, a futex).
 /// Whoever changes the state calls `notify`, which wakes them all; each
 /// re-checks its own condition.
+///
+/// A notify may say what changed (`Interest`) and a waiter what it waits
+/// for, as Linux's keyed wake-ups do (wake_up_poll's key, which epoll's
+/// callback tests): a socket's freed send buffer (writable) need not wake
+/// its own owner blocked in a receive (readable), which would only look,
+/// find nothing and sleep again, two host context switches for nothing.
+/// Waiters that do not say wait for everything.
 public final class WaitQueue: Sendable {
-    private let waiters = Mutex<[ObjectIdentifier: Waker]>([:])
+    public struct Interest: OptionSet, Sendable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        /// Data, end of file, an error or a shutdown to read.
+        public static let readable = Interest(rawValue: 1)
+        /// Room to write.
+        public static let writable = Interest(rawValue: 2)
+        public static let all = Interest(rawValue: .max)
+    }
+    private let waiters = Mutex<[ObjectIdentifier: (waker: Waker, interest: Interest)]>([:])
     /// Bumped on every notify: edge-triggered epoll reports a file again only
     /// when this moved.
     public let generation = Atomic<UInt64>(0)
 
     public init() {}
 
-    func add(_ w: Waker) { waiters.withLock { $0[ObjectIdentifier(w)] = w } }
+    func add(_ w: Waker, interest: Interest = .all) { waiters.withLock { $0[ObjectIdentifier(w)] = (w, interest) } }
     func remove(_ w: Waker) { _ = waiters.withLock { $0.removeValue(forKey: ObjectIdentifier(w)) } }
 
-    public func notify() {
+    /// Wakes the waiters whose interest meets `changed`.
+    public func notify(_ changed: Interest = .all) {
         generation.add(1, ordering: .relaxed)
-        let ws = waiters.withLock { Array($0.values) }
+        let ws = waiters.withLock { w in w.values.compactMap { $0.interest.isDisjoint(with: changed) ? nil : $0.waker } }
         for w in ws { w.wake() }
     }
 }

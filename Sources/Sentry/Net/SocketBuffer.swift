@@ -49,14 +49,28 @@ public struct IPv6PacketInfo: Sendable, Equatable {
 /// buffer. Senders wait on `queue` for readers to drain them.
 public final class SocketAccount: Sendable {
     private let bytes = Atomic<Int>(0)
+    /// The owner's SO_SNDBUF (its State.sendBuffer, mirrored here by
+    /// whoever sets that), for `release` to read without the owner's lock.
+    private let limit = Atomic<Int>(SocketEndpoint.defaultBuffer)
     public let queue: WaitQueue
     init(queue: WaitQueue) { self.queue = queue }
 
     public var inFlight: Int { bytes.load(ordering: .relaxed) }
     func charge(_ n: Int) { bytes.add(n, ordering: .relaxed) }
+    func setLimit(_ n: Int) { limit.store(n, ordering: .relaxed) }
+    /// A reader took `n` charged bytes. The senders (and POLLOUT waiters)
+    /// are woken only if the buffer is writable after it, a quarter or less
+    /// in use, as unix_write_space does (sock_wfree calls it on every
+    /// free): a stream's writer then wakes once per few reads, with room
+    /// for a large write, not after every read for whatever it freed.
+    /// Nothing waits for less: a blocked sender has its buffer over the
+    /// quarter, so unread bytes remain whose reading (or the peer's close,
+    /// which releases them all) crosses it. The owner's own blocked
+    /// receives are not woken (they wait for `.readable`).
     func release(_ n: Int) {
-        bytes.subtract(n, ordering: .relaxed)
-        queue.notify()
+        let left = bytes.subtract(n, ordering: .relaxed).newValue
+        // readiness's POLLOUT test, inFlight * 4 <= SO_SNDBUF, with no product to overflow
+        if left <= limit.load(ordering: .relaxed) / 4 { queue.notify(.writable) }
     }
 }
 

@@ -52,6 +52,7 @@ public final class SocketEndpoint: @unchecked Sendable {
         /// sk_err: ECONNRESET when the peer closed with unread data.
         var error: Errno?
         var passCredentials = false
+        /// SO_SNDBUF; `account` keeps a copy (SocketAccount.setLimit at every change).
         var sendBuffer = SocketEndpoint.defaultBuffer, receiveBuffer = SocketEndpoint.defaultBuffer
         /// SO_PEERCRED: the peer process at connect (or listen) time, or socketpair's.
         var peerCredentials: SocketCredentials?
@@ -156,6 +157,7 @@ public final class SocketEndpoint: @unchecked Sendable {
                 srv.phase = .connected
                 srv.peerCredentials = credentials
                 srv.sendBuffer = l.sendBuffer; srv.receiveBuffer = l.receiveBuffer
+                server.account.setLimit(l.sendBuffer)
                 srv.passCredentials = l.passCredentials
                 // A connection is a clone of its listener (sk_clone_lock): its timeouts and options too.
                 srv.receiveTimeout = l.receiveTimeout; srv.sendTimeout = l.sendTimeout
@@ -307,7 +309,7 @@ public final class SocketEndpoint: @unchecked Sendable {
         }
         if message.charge > 0 { account.charge(message.charge) }
         if !message.rights.isEmpty { names.rightsInFlight.add(message.rights.count, ordering: .relaxed) }
-        target.queue.notify()
+        target.queue.notify(.readable)   // data: its blocked senders wait for room, not this
     }
 
     /// Forgets a dead default destination (a datagram send got ECONNREFUSED).

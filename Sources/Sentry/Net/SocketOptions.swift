@@ -119,6 +119,7 @@ extension SocketEndpoint {
             case C.SO_SNDBUF:
                 // Linux doubles the request for bookkeeping overhead, within wmem_max.
                 s.sendBuffer = max(Int(min(UInt32(bitPattern: v), UInt32(Self.maxBuffer))) * 2, Self.minSendBuffer)
+                account.setLimit(s.sendBuffer)
             case C.SO_RCVBUF:
                 s.receiveBuffer = max(Int(min(UInt32(bitPattern: v), UInt32(Self.maxBuffer))) * 2, Self.minReceiveBuffer)
             case C.SO_PASSCRED: s.passCredentials = v != 0
