@@ -303,11 +303,13 @@ struct RunOptions: Equatable {
         let control = name.map { Self.claim($0, sandbox) }
 
         var cwd = "/"
+        var startsWhereTheUserIs = false
         if let guestCWD = self.cwd {
             guard sandbox.isDirectory(guestCWD) else { fail("--cwd \(guestCWD): no such directory in the guest's view", .usage) }
             cwd = guestCWD
         } else if let host = hostCWD(), let g = sandbox.expose(hostDirectory: host) {
             cwd = g
+            startsWhereTheUserIs = true
         }
         // A program named by its host path, which the guest sees at the same
         // path (`sentry run /tmp/build/prog` from anywhere), must not be "no
@@ -319,7 +321,12 @@ struct RunOptions: Equatable {
                 _ = sandbox.expose(hostDirectory: dir)
             }
         }
-        let env = Self.merge(envClear ? [] : environment(), self.env)
+        // An inherited PWD names the user's directory; a guest started
+        // elsewhere (--cwd, or / when that directory is not in its view)
+        // finds its own there, as a shell's cd would have left it.
+        var hostEnv = envClear ? [] : environment()
+        if !startsWhereTheUserIs, let i = hostEnv.firstIndex(where: { $0.hasPrefix("PWD=") }) { hostEnv[i] = "PWD=" + cwd }
+        let env = Self.merge(hostEnv, self.env)
         let program = sandbox.resolveProgram(argv[0], cwd: cwd, env: env)
 
         _ = ThreadGroup.startingLimits

@@ -151,6 +151,13 @@ import Testing
         let user = Harness.sandboxed(platform, "/bin/sh", ["-c", "id -u; id -g; grep -E '^(Uid|Gid|CapEff)' /proc/self/status"],
                                      extra: ["--user", "1000:100"])
         #expect(user == Harness.Result(status: 0, stdout: "1000\n100\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\nCapEff:\t0000000000000000\n", stderr: ""))
+        // An inherited PWD follows --cwd (Go's os/exec reads it), and a user's --env wins.
+        var env = ProcessInfo.processInfo.environment
+        env["PWD"] = "/somewhere/on/the/host"
+        let pwd = Harness.sandboxed(platform, "/usr/bin/printenv", ["PWD"], extra: ["--cwd", "/usr/share"], env: env)
+        #expect(pwd == Harness.Result(status: 0, stdout: "/usr/share\n", stderr: ""))
+        let given = Harness.sandboxed(platform, "/usr/bin/printenv", ["PWD"], extra: ["--cwd", "/usr/share", "--env", "PWD=/mine"], env: env)
+        #expect(given == Harness.Result(status: 0, stdout: "/mine\n", stderr: ""))
         let missing = Harness.sandboxed(platform, "/bin/true", extra: ["--cwd", "/no/such/dir"])
         #expect(missing.status == 64 && missing.stderr.contains("--cwd /no/such/dir"))
     }
