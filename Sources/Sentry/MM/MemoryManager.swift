@@ -820,11 +820,25 @@ public final class MemoryManager: Sendable {
     /// served by breaking it; true if so, and the guest runs again.
     public func cowFault(at addr: GuestAddress, access: Prot?) -> Bool {
         state.withLock { s in
-            guard let v = s.vmas.find(addr), v.cow, !v.shared, v.prot.contains(.write), addr < v.accessibleEnd,
+            guard let v = s.vmas.find(addr), !v.shared, v.prot.contains(.write), addr < v.accessibleEnd,
                   access.map({ $0.contains(.write) }) ?? true else { return false }
+            guard v.cow else {
+                // Another thread of this mm wrote the page first and broke it
+                // (both faulted before either was served): it is writable now.
+                // Its mirror is made again, so that a stale view cannot fault
+                // for ever, and the guest runs the write again.
+                do throws(Errno) { try mirrorVMA(&s, v.slice(Self.pageRange(of: addr, in: v))) } catch { return false }
+                return true
+            }
             do throws(Errno) { try breakCOWLocked(&s, addr..<(addr + 1)) } catch { return false }
             return true
         }
+    }
+
+    /// The page holding `addr`, within `v`.
+    private static func pageRange(of addr: GuestAddress, in v: VMA) -> Range<GuestAddress> {
+        let start = GuestAddress(addr.rawValue & ~UInt64(4095))
+        return max(v.start, start)..<min(v.end, start + 4096)
     }
 
     /// Mirrors `v`: its pages within the file mapped, those beyond the
