@@ -80,10 +80,13 @@ extension Task {
                 var info = SignalInfo(sig, code: code)
                 // A write to memory shared copy-on-write since a fork: this
                 // mm gets its own copy and the guest runs again.
-                if sig == .SIGSEGV, mm.cowFault(at: address, access: access) {
-                    sentryMinorFaults.add(1, ordering: .relaxed)
+                if sig == .SIGSEGV, let done = mm.cowFault(at: address, access: access, retryingStale: staleFaultAt != address) {
+                    // A second fault at the same place after a retry is a fault of its own.
+                    staleFaultAt = done == .alreadyCopied ? address : nil
+                    if done == .copied { sentryMinorFaults.add(1, ordering: .relaxed) }
                     continue
                 }
+                staleFaultAt = nil
                 if sig == .SIGSEGV {
                     switch mm.fileFault(at: address, access: access) {
                     case .resolved(let readFile):

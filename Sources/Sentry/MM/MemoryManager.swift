@@ -818,21 +818,32 @@ public final class MemoryManager: Sendable {
     /// A guest fault at `addr`: a write (or, where the platform cannot tell
     /// the access, any access) to a page whose copy-on-write is pending is
     /// served by breaking it; true if so, and the guest runs again.
-    public func cowFault(at addr: GuestAddress, access: Prot?) -> Bool {
-        state.withLock { s in
+    public func cowFault(at addr: GuestAddress, access: Prot?, retryingStale: Bool) -> CopyOnWriteFault? {
+        state.withLock { s -> CopyOnWriteFault? in
             guard let v = s.vmas.find(addr), !v.shared, v.prot.contains(.write), addr < v.accessibleEnd,
-                  access.map({ $0.contains(.write) }) ?? true else { return false }
+                  access.map({ $0.contains(.write) }) ?? true else { return nil }
             guard v.cow else {
                 // Another thread of this mm wrote the page first and broke it
                 // (both faulted before either was served): it is writable now.
-                // Its mirror is made again, so that a stale view cannot fault
-                // for ever, and the guest runs the write again.
-                do throws(Errno) { try mirrorVMA(&s, v.slice(Self.pageRange(of: addr, in: v))) } catch { return false }
-                return true
+                // Its mirror is made again and the guest runs the write again,
+                // once per place (the caller's `retryingStale`): a fault there
+                // again is one of its own (ptrace cannot tell a write from a
+                // read, nor a page fault from a fault at an address).
+                guard retryingStale else { return nil }
+                do throws(Errno) { try mirrorVMA(&s, v.slice(Self.pageRange(of: addr, in: v))) } catch { return nil }
+                return .alreadyCopied
             }
-            do throws(Errno) { try breakCOWLocked(&s, addr..<(addr + 1)) } catch { return false }
-            return true
+            do throws(Errno) { try breakCOWLocked(&s, addr..<(addr + 1)) } catch { return nil }
+            return .copied
         }
+    }
+
+    /// What `cowFault` did.
+    public enum CopyOnWriteFault: Sendable {
+        /// The page was shared: this mm has its own copy now.
+        case copied
+        /// Another thread's fault had copied it already: run the write again.
+        case alreadyCopied
     }
 
     /// The page holding `addr`, within `v`.
