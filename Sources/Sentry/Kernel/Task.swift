@@ -142,8 +142,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// exit_code is set by then); nil when the process's exit took it.
     var ownExit: ExitStatus?
     /// Where its last copy-on-write fault found the page copied already by
-    /// another thread (its own thread only): the write runs again once.
-    var staleFaultAt: GuestAddress?
+    /// another thread, and the mirror's change count after the retry (its
+    /// own thread only): the same fault with nothing changed is the guest's.
+    var staleRetry: (GuestAddress, UInt64)?
     /// Its CPU time at the CPU-time sampler's last look (kernel lock).
     var cpuAtLastSample: Int64 = 0
     /// exit or exit_group ran: the task is leaving (kernel lock; /proc and

@@ -80,13 +80,14 @@ extension Task {
                 var info = SignalInfo(sig, code: code)
                 // A write to memory shared copy-on-write since a fork: this
                 // mm gets its own copy and the guest runs again.
-                if sig == .SIGSEGV, let done = mm.cowFault(at: address, access: access, retryingStale: staleFaultAt != address) {
-                    // A second fault at the same place after a retry is a fault of its own.
-                    staleFaultAt = done == .alreadyCopied ? address : nil
-                    if done == .copied { sentryMinorFaults.add(1, ordering: .relaxed) }
+                if sig == .SIGSEGV, let done = mm.cowFault(at: address, access: access, lastRetry: staleRetry) {
+                    switch done {
+                    case .copied: staleRetry = nil; sentryMinorFaults.add(1, ordering: .relaxed)
+                    case .alreadyCopied(let changes): staleRetry = (address, changes)
+                    }
                     continue
                 }
-                staleFaultAt = nil
+                staleRetry = nil
                 if sig == .SIGSEGV {
                     switch mm.fileFault(at: address, access: access) {
                     case .resolved(let readFile):

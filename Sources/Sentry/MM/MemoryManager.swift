@@ -64,6 +64,9 @@ public final class MemoryManager: Sendable {
         var brk = GuestAddress.null
         /// Set when the host mirror failed: the address space is unusable.
         var broken: PlatformError?
+        /// Counts changes made to the host mirror: a fault taken before the
+        /// last change may be answered by it (see `cowFault`).
+        var mirrorChanges: UInt64 = 0
         /// The host mirror; nil until a runner attaches one (a forked mm is
         /// built by the parent's thread, mirrored by the child's).
         var space: AddressSpace?
@@ -818,20 +821,21 @@ public final class MemoryManager: Sendable {
     /// A guest fault at `addr`: a write (or, where the platform cannot tell
     /// the access, any access) to a page whose copy-on-write is pending is
     /// served by breaking it; true if so, and the guest runs again.
-    public func cowFault(at addr: GuestAddress, access: Prot?, retryingStale: Bool) -> CopyOnWriteFault? {
+    public func cowFault(at addr: GuestAddress, access: Prot?, lastRetry: (GuestAddress, UInt64)?) -> CopyOnWriteFault? {
         state.withLock { s -> CopyOnWriteFault? in
             guard let v = s.vmas.find(addr), !v.shared, v.prot.contains(.write), addr < v.accessibleEnd,
                   access.map({ $0.contains(.write) }) ?? true else { return nil }
             guard v.cow else {
                 // Another thread of this mm wrote the page first and broke it
                 // (both faulted before either was served): it is writable now.
-                // Its mirror is made again and the guest runs the write again,
-                // once per place (the caller's `retryingStale`): a fault there
-                // again is one of its own (ptrace cannot tell a write from a
-                // read, nor a page fault from a fault at an address).
-                guard retryingStale else { return nil }
+                // Its mirror is made again and the guest runs the write again;
+                // but a fault at the place of the task's last such retry, with
+                // nothing changed in the mirror since (`lastRetry`: the place
+                // and `mirrorChanges` then), is one of its own (ptrace cannot
+                // tell a write from a read, nor a page fault from another).
+                if let (at, changes) = lastRetry, at == addr, changes == s.mirrorChanges { return nil }
                 do throws(Errno) { try mirrorVMA(&s, v.slice(Self.pageRange(of: addr, in: v))) } catch { return nil }
-                return .alreadyCopied
+                return .alreadyCopied(mirrorChanges: s.mirrorChanges)
             }
             do throws(Errno) { try breakCOWLocked(&s, addr..<(addr + 1)) } catch { return nil }
             return .copied
@@ -842,8 +846,9 @@ public final class MemoryManager: Sendable {
     public enum CopyOnWriteFault: Sendable {
         /// The page was shared: this mm has its own copy now.
         case copied
-        /// Another thread's fault had copied it already: run the write again.
-        case alreadyCopied
+        /// Another thread's fault had copied it already: run the write
+        /// again; the mirror's change count once remapped.
+        case alreadyCopied(mirrorChanges: UInt64)
     }
 
     /// The page holding `addr`, within `v`.
@@ -977,6 +982,7 @@ public final class MemoryManager: Sendable {
 
     func mirror(_ s: inout State, _ body: (AddressSpace) throws(PlatformError) -> Void) throws(Errno) {
         guard let sp = s.space else { return }
+        s.mirrorChanges &+= 1
         do throws(PlatformError) { try body(sp) } catch {
             s.broken = error
             throw .EFAULT
