@@ -121,7 +121,7 @@ enum Harness {
     /// comparisons need (IA32 emulation, mqueue, dnotify, THP, checkpoint/restore
     /// interfaces, shmem accounting).
     static var inPatchedVM: Bool { platforms.contains { $0.kind == .vmexec } }
-    static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom", "mempolicy", "inet"]
+    static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom", "mempolicy", "inet", "sockdiag"]
 
     /// A page can be mapped at 2^48: the host has 5-level paging (la57; QEMU's `-cpu max`).
     static let hostUserSpacePasses47Bits: Bool = {
@@ -157,6 +157,8 @@ enum Harness {
             return "the host kernel has no vsyscall page (no X86_VSYSCALL_EMULATION): x86abi's vsyscall calls are a SIGSEGV there"
         case "memedge" where !FileManager.default.fileExists(atPath: "/sys/kernel/mm/transparent_hugepage"):
             return "no transparent huge pages in the host kernel (its MADV_HUGEPAGE is EINVAL)"
+        case "aio" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/aio-max-nr"):
+            return "no Linux AIO (CONFIG_AIO) in the host kernel"
         case "inotify" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/inotify"):
             return "no inotify (CONFIG_INOTIFY_USER) in the host kernel"
         case "dnotify" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/dir-notify-enable"):

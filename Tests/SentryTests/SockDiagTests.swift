@@ -30,12 +30,17 @@ import Testing
             print("skipped: no /usr/bin/ss (iproute2) on this host")
             return
         }
+        // The sandbox's own sock_diag answers whatever the host kernel has;
+        // the comparison needs a native ss that works (inet_diag, unix_diag).
+        let lacks = Harness.nativeKernelLacks("sockdiag")
+        if let lacks { print("comparison skipped: \(lacks); the sandbox's listings are still checked") }
         for q in Self.queries {
-            let native = Harness.run(Harness.image("sockdiag"), ["ss"] + q)
-            #expect(native.status == 0, "ss \(q) natively: \(native.stderr)")
             let ours = Harness.sandboxed(platform, Harness.image("sockdiag"), ["ss"] + q)
             #expect(ours.status == 0 && ours.stderr.isEmpty, "ss \(q) on \(platform.rawValue): \(ours.stderr)")
             #expect(!Self.normalized(ours.stdout).isEmpty, "ss \(q) listed nothing on \(platform.rawValue)")
+            guard lacks == nil else { continue }
+            let native = Harness.run(Harness.image("sockdiag"), ["ss"] + q)
+            #expect(native.status == 0, "ss \(q) natively: \(native.stderr)")
             #expect(Self.normalized(ours.stdout) == Self.normalized(native.stdout), "ss \(q) on \(platform.rawValue)")
         }
     }

@@ -76,7 +76,8 @@ int main(void) {
     pthread_join(th, NULL);
     struct itimerspec off = {0};
     timer_settime(pt, 0, &off, NULL);
-    printf("  fired at least 5 times: %d; mostly on the spinning thread: %d\n", hits >= 5, hits_on_spinner * 4 >= hits * 3);
+    // Which thread takes it is left out: 6.1 offers it to the leader first, 6.3 on to the running thread.
+    printf("  fired at least 5 times: %d\n", hits >= 5);
 
     // 2. A thread's own clock, to itself.
     hits = hits_on_spinner = 0;

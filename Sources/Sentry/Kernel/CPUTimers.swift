@@ -14,10 +14,11 @@ struct CPUClockRef {
 /// `cpuTimerPeriod` while any such timer is armed and signals those whose
 /// time has come, as Linux checks at each tick. ITIMER_VIRTUAL counts the
 /// guest's own code (its stubs' CPU time), ITIMER_PROF also the sentry
-/// threads' time serving its syscalls (Linux's system time). A signal for
-/// the whole process wakes the thread that spent the most CPU since the last
-/// sample, as Linux's tick sends it from the running thread (a profiler's
-/// SIGPROF lands in the code that burns the time, not in a sleeping thread).
+/// threads' time serving its syscalls (Linux's system time). An itimer's
+/// signal wakes the thread that spent the most CPU since the last sample, as
+/// Linux's tick sends it from the running thread (a profiler's SIGPROF lands
+/// in the code that burns the time, not in a sleeping thread); a POSIX
+/// timer's goes to the leader first, as 6.1's send_sigqueue does.
 extension Kernel {
     static let cpuTimerPeriod: Int64 = 4_000_000   // a 250 Hz tick
     static let ITIMER_VIRTUAL: Int32 = 1, ITIMER_PROF: Int32 = 2
@@ -144,8 +145,9 @@ extension Kernel {
                 for timer in posix {
                     guard let c = timer.cpu, let now = cpuClockNowLocked(c) else { timer.deadline = 0; continue }
                     guard now >= timer.deadline else { continue }
-                    // A thread's clock ticks on that thread: its signal for the process wakes it.
-                    firePosixTimerLocked(g, timer, prefer: c.task ?? busiest)
+                    // 6.1's send_sigqueue offers a process-directed timer signal to
+                    // the group leader first (6.3 prefers the current thread).
+                    firePosixTimerLocked(g, timer)
                     if timer.interval > 0 {
                         // Expiries missed between two samples move the deadline on
                         // (bump_cpu_timer); the signal still queued counts one overrun each time it fires.
