@@ -167,11 +167,17 @@ enum FileContents {
         while done < count {
             let want = min(buf.count, count - done)
             let o = inOff, first = done == 0 && !nonBlocking
+            // A pipe's bytes are taken, not read: what the output refuses
+            // goes back (settled below on every path).
+            let inPipe = (input as? PipeEnd)?.pipe
             let got: Int
             do {
                 got = try Errno.typed { try buf.withUnsafeMutableBytes { b -> Int in
                     let view = UnsafeMutableRawBufferPointer(rebasing: b[0..<want])
                     if let o { return try input.pread(into: [view], at: o) }
+                    if let inPipe {
+                        return try first ? t.blockingRead(input) { () throws(Errno) in try inPipe.take(into: view) } : inPipe.take(into: view)
+                    }
                     return try first ? t.blockingRead(input, [view]) : input.read(into: [view])
                 } }
             } catch {
@@ -179,7 +185,8 @@ enum FileContents {
                 throw error
             }
             if got == 0 { break }
-            let put: Int
+            var put = 0
+            defer { if let inPipe { buf.withUnsafeBytes { inPipe.settle(taken: got, returning: UnsafeRawBufferPointer(rebasing: $0[put..<got])) } } }
             do {
                 let at = outOff, first = done == 0
                 if let sock = out as? SocketFile {
@@ -198,12 +205,12 @@ enum FileContents {
                 // The bytes read but not written go back to the input, or a
                 // later sendfile (cat into a full pipe, Go's io.Copy to a
                 // socket that says EAGAIN first) would skip them. A pipe's
-                // cannot: they are lost (Linux splices without taking them).
-                if inOff == nil { _ = try? input.seek(-Int64(got), whence: SEEK_CUR) }
+                // go back through its settle.
+                if inOff == nil && inPipe == nil { _ = try? input.seek(-Int64(got), whence: SEEK_CUR) }
                 if done > 0 { break }
                 throw error
             }
-            if let o = inOff { inOff = o + Int64(put) } else if put < got { _ = try? input.seek(Int64(put - got), whence: SEEK_CUR) }
+            if let o = inOff { inOff = o + Int64(put) } else if put < got && inPipe == nil { _ = try? input.seek(Int64(put - got), whence: SEEK_CUR) }
             if let o = outOff { outOff = o + Int64(put) }
             done += put
             if put < got || got < want { break }

@@ -1,12 +1,15 @@
 // splice(2): file to pipe at an offset (the file position untouched), pipe
 // to file at an offset, pipe to pipe, and the errnos: no pipe on either
-// side, an offset on a pipe, a pipe into itself, bad flags. Run in a
-// writable directory; compared with Linux's output.
+// side, an offset on a pipe, a pipe into itself, bad flags; and the bytes
+// a socket refuses (full: EAGAIN; peer gone: EPIPE) stay in the pipe. Run
+// in a writable directory; compared with Linux's output.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static void check(const char *what, long r) {
@@ -45,5 +48,20 @@ int main(int argc, char **argv) {
     check("bad flags", splice(p[0], NULL, q[1], NULL, 3, 0x100));
     check("length 0", splice(f, NULL, p[1], NULL, 0, 0));
     unlink("splice.dat");
+
+    signal(SIGPIPE, SIG_IGN);
+    int s[2];
+    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s);
+    static char fill[4096];
+    long filled = 0, w;
+    while ((w = write(s[0], fill, sizeof fill)) > 0) filled += w;
+    printf("socket full: %s\n", filled > 0 && errno == EAGAIN ? "yes" : "no");
+    write(p[1], "keepme", 6);
+    check("pipe to a full socket", splice(p[0], NULL, s[0], NULL, 6, 0));
+    close(s[1]);
+    check("pipe to a socket whose peer is gone", splice(p[0], NULL, s[0], NULL, 6, 0));
+    memset(buf, 0, sizeof buf);
+    check("the pipe still holds", read(p[0], buf, sizeof buf - 1));
+    printf("got \"%s\"\n", buf);
     return 0;
 }

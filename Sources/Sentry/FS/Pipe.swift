@@ -12,6 +12,9 @@ public final class Pipe: Sendable {
     public static let maxUnprivileged = 1 << 20
     private struct State {
         var head = 0, count = 0
+        /// Bytes a splice took out and may still put back: their room is
+        /// kept from writers until the splice settles.
+        var held = 0
         var readers = 0, writers = 0
         var capacity = Pipe.defaultCapacity
         // The ring lives as long as the state that points at it (freed in deinit or on resize).
@@ -33,7 +36,7 @@ public final class Pipe: Sendable {
         while rounded < pages { rounded <<= 1 }
         let bytes = rounded * 4096
         try state.withLock { (s: inout State) throws(Errno) in
-            guard s.count <= bytes else { throw .EBUSY }
+            guard s.count + s.held <= bytes else { throw .EBUSY }
             let fresh = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
             let first = min(s.count, s.capacity - s.head)
             memcpy(fresh, s.ring + s.head, first)
@@ -93,28 +96,60 @@ public final class Pipe: Sendable {
     }
 
     func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
-        let n: Int = try state.withLock { (s: inout State) throws(Errno) -> Int in
-            if s.count == 0 {
-                if s.writers == 0 { return 0 }
-                throw .EAGAIN
-            }
-            var done = 0
-            for b in bufs where s.count > 0 {
-                var off = 0
-                while off < b.count && s.count > 0 {
-                    let chunk = min(b.count - off, s.count, s.capacity - s.head)
-                    memcpy(b.baseAddress! + off, s.ring + s.head, chunk)
-                    s.head = (s.head + chunk) % s.capacity
-                    s.count -= chunk
-                    off += chunk
-                }
-                done += off
-            }
-            if s.count == 0 { s.head = 0 }
-            return done
-        }
+        let n: Int = try state.withLock { (s: inout State) throws(Errno) -> Int in try Self.drain(&s, into: bufs) }
         if n > 0 { queue.notify() }
         return n
+    }
+
+    /// A splice's read: like `read`, but the room the bytes leave stays
+    /// reserved until `settle`, so what the output refuses can go back to
+    /// the front of the pipe, as Linux's splice never took it (it holds the
+    /// pipe's lock across the write instead; the sentry cannot sleep
+    /// holding a lock).
+    public func take(into buf: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try state.withLock { (s: inout State) throws(Errno) -> Int in
+            let n = try Self.drain(&s, into: [buf])
+            s.held += n
+            return n
+        }
+    }
+
+    /// Ends a `take` of `taken` bytes: `unwritten`, its tail the output
+    /// refused, goes back in front of what the pipe holds now.
+    public func settle(taken: Int, returning unwritten: UnsafeRawBufferPointer) {
+        state.withLock { s in
+            precondition(unwritten.count <= taken && taken <= s.held)
+            s.held -= taken
+            let n = unwritten.count
+            guard n > 0 else { return }
+            s.head = (s.head - n % s.capacity + s.capacity) % s.capacity
+            let first = min(n, s.capacity - s.head)
+            memcpy(s.ring + s.head, unwritten.baseAddress!, first)
+            memcpy(s.ring, unwritten.baseAddress! + first, n - first)
+            s.count += n
+        }
+        queue.notify()
+    }
+
+    private static func drain(_ s: inout State, into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
+        if s.count == 0 {
+            if s.writers == 0 { return 0 }
+            throw .EAGAIN
+        }
+        var done = 0
+        for b in bufs where s.count > 0 {
+            var off = 0
+            while off < b.count && s.count > 0 {
+                let chunk = min(b.count - off, s.count, s.capacity - s.head)
+                memcpy(b.baseAddress! + off, s.ring + s.head, chunk)
+                s.head = (s.head + chunk) % s.capacity
+                s.count -= chunk
+                off += chunk
+            }
+            done += off
+        }
+        if s.count == 0 && s.held == 0 { s.head = 0 }
+        return done
     }
 
     /// Writes what fits; EAGAIN if nothing (or, for a small write, not all) fits.
@@ -122,14 +157,14 @@ public final class Pipe: Sendable {
         let total = bufs.reduce(0) { $0 + $1.count }
         let n: Int = try state.withLock { (s: inout State) throws(Errno) -> Int in
             if s.readers == 0 { throw .EPIPE }
-            let space = s.capacity - s.count
+            let space = s.capacity - s.count - s.held
             if space == 0 || (total <= Self.atomicSize && space < total) { throw .EAGAIN }
             var done = 0
             for b in bufs {
                 var off = 0
-                while off < b.count && s.count < s.capacity {
+                while off < b.count && s.count + s.held < s.capacity {
                     let tail = (s.head + s.count) % s.capacity
-                    let chunk = min(b.count - off, s.capacity - s.count, s.capacity - tail)
+                    let chunk = min(b.count - off, s.capacity - s.count - s.held, s.capacity - tail)
                     memcpy(s.ring + tail, b.baseAddress! + off, chunk)
                     s.count += chunk
                     off += chunk
@@ -164,7 +199,7 @@ public final class Pipe: Sendable {
 
     private static func link(from s: inout State, to d: inout State, count: Int) throws(Errno) -> Int {
         if d.readers == 0 { throw .EPIPE }
-        let n = min(count, s.count, d.capacity - d.count)
+        let n = min(count, s.count, d.capacity - d.count - d.held)
         var done = 0
         while done < n {
             let from = (s.head + done) % s.capacity, to = (d.head + d.count) % d.capacity
@@ -180,7 +215,7 @@ public final class Pipe: Sendable {
         state.withLock { s in
             var r: Int16 = 0
             if writer {
-                if s.capacity - s.count >= Self.atomicSize { r |= Int16(POLLOUT | POLLWRNORM) }
+                if s.capacity - s.count - s.held >= Self.atomicSize { r |= Int16(POLLOUT | POLLWRNORM) }
                 if s.readers == 0 { r |= Int16(POLLERR) }
             } else {
                 if s.count > 0 { r |= Int16(POLLIN | POLLRDNORM) }
