@@ -215,6 +215,7 @@ struct ImageWriter {
                 let a = t.attributes.withLock { $0 }
                 let filter = try seccompFilter(a.seccomp, tid: t.tid, into: filters)
                 let sud = a.syscallUserDispatch.config
+                let cpu = ThreadCPUSample(t)
                 ts.append(TaskImage(
                     tid: t.tid, pid: t.pid, mm: mms.find(t.mm)!, fdTable: fdTables.find(t.fds)!, fsContext: fsContexts.find(t.fs)!,
                     registers: Self.words(t.regs.raw), fpu: t.frozenFPU.map { Data($0) },
@@ -224,8 +225,7 @@ struct ImageWriter {
                     restartSleepNs: sleepNs, restartRemaining: remaining, restartFutex: futex,
                     syscallUserDispatch: SyscallUserDispatchImage(mode: sud.mode, selector: sud.selector, offset: sud.offset, len: sud.length),
                     rseqArea: t.rseq?.area.rawValue, rseqSignature: t.rseq?.signature,
-                    cpuNs: [kernel.threadCPUNanosecondsLocked(t, includingSentry: false),
-                            kernel.threadCPUNanosecondsLocked(t, includingSentry: true)],
+                    cpuNs: [cpu.own, cpu.own &+ cpu.serving],
                     seccompMode: a.seccomp.mode, seccompFilter: filter,
                     credentials: Self.image(a.credentials), comm: Data(a.comm), parentDeathSignal: a.parentDeathSignal,
                     noNewPrivs: a.noNewPrivs, memoryPolicy: a.memoryPolicy.map(MemoryPolicyImage.init),

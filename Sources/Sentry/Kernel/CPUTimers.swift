@@ -26,9 +26,7 @@ extension Kernel {
     /// The CPU time of `g`'s live threads and of those gone (ns), the
     /// sentry's share included for `which` == ITIMER_PROF. Kernel lock held.
     func processCPUNanosecondsLocked(_ g: ThreadGroup, _ which: Int32) -> Int64 {
-        var total = g.exitedUsage.userNs &+ (which == Self.ITIMER_PROF ? g.exitedUsage.systemNs : 0)
-        for t in g.tasks { total &+= threadCPUNanosecondsLocked(t, includingSentry: which == Self.ITIMER_PROF) }
-        return total
+        ProcessCPUSample(g, kernel: self).nanoseconds(which)
     }
 
     /// setitimer(ITIMER_VIRTUAL or ITIMER_PROF): returns the old remaining time and interval (ns).
@@ -130,9 +128,11 @@ extension Kernel {
             for g in groups.values where !g.zombie {
                 let posix = g.timers.posix.values.filter { $0.cpu != nil && $0.deadline != 0 }
                 guard !g.timers.cpu.isEmpty || !posix.isEmpty else { continue }
-                let busiest = busiestThreadLocked(g)
+                // Each thread's clocks are read once per tick; every timer of the process is judged from that reading.
+                let sample = ProcessCPUSample(g, kernel: self)
+                let busiest = sample.busiestSinceLastSample()
                 for (which, t) in g.timers.cpu {
-                    let now = processCPUNanosecondsLocked(g, which)
+                    let now = sample.nanoseconds(which)
                     guard now >= t.due else { continue }
                     sendLocked(SignalInfo(which == Self.ITIMER_VIRTUAL ? .SIGVTALRM : .SIGPROF, code: SignalInfo.SI_KERNEL), to: g, prefer: busiest)
                     if t.interval > 0 {
@@ -143,7 +143,7 @@ extension Kernel {
                     }
                 }
                 for timer in posix {
-                    guard let c = timer.cpu, let now = cpuClockNowLocked(c) else { timer.deadline = 0; continue }
+                    guard let c = timer.cpu, let now = sample.clock(c) ?? cpuClockNowLocked(c) else { timer.deadline = 0; continue }
                     guard now >= timer.deadline else { continue }
                     // 6.1's send_sigqueue offers a process-directed timer signal to
                     // the group leader first (6.3 prefers the current thread).
@@ -175,19 +175,6 @@ extension Kernel {
         }
         return o ? .max : next
     }
-
-    /// The thread of `g` that spent the most CPU time since the last
-    /// sample (the one a tick would have found running). Kernel lock held.
-    private func busiestThreadLocked(_ g: ThreadGroup) -> Task? {
-        var best: (Task, Int64)? = nil
-        for t in g.tasks where !t.exiting {
-            let now = threadCPUNanosecondsLocked(t, includingSentry: true)
-            let spent = now &- t.cpuAtLastSample
-            t.cpuAtLastSample = now
-            if spent > (best?.1 ?? 0) { best = (t, spent) }
-        }
-        return best?.0
-    }
 }
 
 extension Kernel {
@@ -214,13 +201,79 @@ extension Kernel {
     /// `includingSentry`, or always where the guest's code runs on that
     /// thread (vmexec: no stub of its own). Kernel lock held.
     func threadCPUNanosecondsLocked(_ t: Task, includingSentry: Bool) -> Int64 {
-        var total = t.carriedCPU.guest
-        if includingSentry || t.stubClock == nil { total &+= t.carriedCPU.sentry }
-        if let s = t.stubClock, let ns = HostCPUClock.nanoseconds(of: s.pid) { total &+= max(0, ns - s.base) }
-        if includingSentry || t.stubClock == nil, let c = t.sentryThreadClock {
+        ThreadCPUSample(t, includingServing: includingSentry).nanoseconds(includingSentry: includingSentry)
+    }
+}
+
+/// One reading of a thread's CPU clocks: `own` is what every CPU clock
+/// counts (the guest's code: its stub's time, or on vmexec, where the
+/// guest runs on the sentry thread, that thread's); `serving` what only
+/// the PROF and SCHED clocks add (the sentry thread's time serving calls).
+struct ThreadCPUSample {
+    var own: Int64, serving: Int64
+
+    /// Reads the host clocks; the sentry thread's only if `includingServing`
+    /// (one syscall fewer when the caller would not use it). Kernel lock held.
+    init(_ t: Task, includingServing: Bool = true) {
+        var sentry: Int64 = t.carriedCPU.sentry
+        let sentryCounts = includingServing || t.stubClock == nil
+        if sentryCounts, let c = t.sentryThreadClock {
             var ts = timespec()
-            if clock_gettime(c, &ts) == 0 { total &+= Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) }
+            if clock_gettime(c, &ts) == 0 { sentry &+= Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) }
         }
+        own = t.carriedCPU.guest
+        if let s = t.stubClock {
+            if let ns = HostCPUClock.nanoseconds(of: s.pid) { own &+= max(0, ns - s.base) }
+            serving = sentryCounts ? sentry : 0
+        } else {
+            own &+= sentry
+            serving = 0
+        }
+    }
+
+    func nanoseconds(includingSentry: Bool) -> Int64 { includingSentry ? own &+ serving : own }
+}
+
+/// One reading of every live thread of a process, for a tick that judges
+/// all of its CPU timers at once. Kernel lock held while it is used.
+struct ProcessCPUSample {
+    let group: ThreadGroup
+    let threads: [(task: Task, sample: ThreadCPUSample)]
+
+    init(_ g: ThreadGroup, kernel: Kernel) {
+        group = g
+        threads = g.tasks.map { ($0, ThreadCPUSample($0)) }
+    }
+
+    /// The process's CPU time for ITIMER_VIRTUAL or ITIMER_PROF, the threads gone included.
+    func nanoseconds(_ which: Int32) -> Int64 {
+        let prof = which == Kernel.ITIMER_PROF
+        var total = group.exitedUsage.userNs &+ (prof ? group.exitedUsage.systemNs : 0)
+        for (_, s) in threads { total &+= s.nanoseconds(includingSentry: prof) }
         return total
+    }
+
+    /// A CPU clock's reading from this sample, if the clock is this
+    /// process's or one of its threads'; nil otherwise (read it afresh).
+    func clock(_ c: CPUClockRef) -> Int64? {
+        if let t = c.task {
+            guard !t.exiting, let s = threads.first(where: { $0.task === t })?.sample else { return nil }
+            return s.nanoseconds(includingSentry: c.kind != 1)
+        }
+        guard c.group === group else { return nil }
+        return nanoseconds(c.kind == 1 ? Kernel.ITIMER_VIRTUAL : Kernel.ITIMER_PROF)
+    }
+
+    /// The thread that spent the most CPU since the last tick (the one a
+    /// tick would have found running), and each thread's mark moved on.
+    func busiestSinceLastSample() -> Task? {
+        var best: (Task, Int64)? = nil
+        for (t, s) in threads where !t.exiting {
+            let now = s.nanoseconds(includingSentry: true)
+            let spent = now &- t.cpuAtLastSample
+            t.cpuAtLastSample = now
+            if spent > (best?.1 ?? 0) { best = (t, spent) }
+        }
+        return best?.0
     }
 }

@@ -78,14 +78,15 @@ extension ResourceUsage {
 }
 
 extension Kernel {
-    /// One thread's usage so far. Kernel lock held.
-    func threadUsageLocked(_ t: Task) -> ResourceUsage {
+    /// One thread's usage so far; `counters`, if given, its host counts
+    /// read before the lock was taken. Kernel lock held.
+    func threadUsageLocked(_ t: Task, counters: HostTaskCounters? = nil) -> ResourceUsage {
         var u = ResourceUsage()
-        let all = threadCPUNanosecondsLocked(t, includingSentry: true)
-        u.userNs = t.stubClock == nil ? all : threadCPUNanosecondsLocked(t, includingSentry: false)
-        u.systemNs = max(0, all &- u.userNs)
+        // The guest's own code is user time; the sentry serving its calls, system time.
+        let cpu = ThreadCPUSample(t)
+        (u.userNs, u.systemNs) = (cpu.own, cpu.serving)
         u.voluntarySwitches = Int64(truncatingIfNeeded: t.voluntarySwitches.load(ordering: .relaxed))
-        let c = t.hostCountersLocked()
+        let c = counters ?? t.hostCountersLocked()
         (u.minorFaults, u.majorFaults, u.involuntarySwitches) = (c.minorFaults, c.majorFaults, c.involuntarySwitches)
         return u
     }

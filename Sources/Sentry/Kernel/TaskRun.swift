@@ -141,9 +141,13 @@ extension Task {
             }
         }
         releaseVforkParent()
+        // The host's fault and switch counts are read from /proc before the
+        // kernel lock (what they read changes only on this thread); the CPU
+        // clocks under it, since a process's CPU clock must never go back.
+        let counters = hostCountersLocked()
         let (status, last, soleUser, orphans): (ExitStatus, Bool, Bool, [ThreadGroup]) = kernel.locked {
             // Its time moves to the process's in the same step, so no reader counts it twice or not at all.
-            group.exitedUsage.add(kernel.threadUsageLocked(self))
+            group.exitedUsage.add(kernel.threadUsageLocked(self, counters: counters))
             group.tasks.removeAll { $0 === self }
             // A live thread of the process inherits this one's children now;
             // the last thread's go to a reaper when the process dies, and get
