@@ -25,12 +25,21 @@ enum Descriptors {
         }
         let (path, start) = try t.pathArgument(dirfd, pathAddr)
         let file = try t.kernel.vfs.open(path, from: start, flags: flags, mode: mode & ~t.umask, t)
+        try waitForFIFOPartner(t, file)
         if flags.contains(.truncate) && flags.writable { t.kernel.fileMayHaveShrunk(file, by: t) }
         return Int64(try t.fds.install(file, closeOnExec: flags.contains(.closeOnExec)).rawValue)
     }
 
     static func creat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         try openAt(t, AtFlags.AT_FDCWD, a.address(0), OpenFlags([.writeOnly, .create, .truncate]).rawValue, a.uint32(1))
+    }
+
+    /// A FIFO's blocking open sleeps until the other side is opened
+    /// (wait_for_partner), interruptibly: a signal drops the end (its last
+    /// reference is `file`) and the open restarts or fails with EINTR.
+    static func waitForFIFOPartner(_ t: Task, _ file: FileDescription) throws(Errno) {
+        guard let end = file as? PipeEnd, let wait = end.openWaitsFor else { return }
+        _ = try t.block(on: [end.pipe.queue]) { wait.satisfied(end.pipe) }
     }
 
     /// build_open_flags' rule for every open: O_CREAT with O_DIRECTORY (and so
@@ -63,6 +72,7 @@ enum Descriptors {
         let (path, start) = try t.pathArgument(a.int32(0), a.address(1))
         let file = try t.kernel.vfs.open(path, from: start, flags: f, mode: UInt32(mode) & ~t.umask, t,
                                          rules: ResolveRules(rawValue: resolve))
+        try waitForFIFOPartner(t, file)
         if f.contains(.truncate) && f.writable { t.kernel.fileMayHaveShrunk(file, by: t) }
         return Int64(try t.fds.install(file, closeOnExec: f.contains(.closeOnExec)).rawValue)
     }

@@ -141,6 +141,17 @@ import Testing
             """, "read-only mount on \(platform.rawValue)")
     }
 
+    /// FIFOs: blocking opens wait for the other side (and for signals),
+    /// ENXIO, O_RDWR, POLLHUP only after a writer, the buffer freed with the last end.
+    @Test(arguments: Harness.platforms)
+    func fifoOpensMatchNative(_ platform: Harness.TestPlatform) throws {
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let native = Harness.run(Harness.image("fifo"), [scratch.path])
+        #expect(native.status == 0, "fifo natively: \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("fifo"), ["/tmp"]) == native, "fifo in /tmp on \(platform.rawValue)")
+    }
+
     /// splice between a file and a pipe at offsets, pipe to pipe, and its errnos.
     @Test(arguments: Harness.platforms)
     func spliceMatchesNative(_ platform: Harness.TestPlatform) throws {

@@ -16,6 +16,9 @@ public final class Pipe: Sendable {
         /// kept from writers until the splice settles.
         var held = 0
         var readers = 0, writers = 0
+        /// Opens by a reader and by a writer ever (r_counter, w_counter): a
+        /// FIFO's open waits for its partner's to move.
+        var readerOpens: UInt64 = 0, writerOpens: UInt64 = 0
         var capacity = Pipe.defaultCapacity
         // The ring lives as long as the state that points at it (freed in deinit or on resize).
         nonisolated(unsafe) var ring = UnsafeMutableRawPointer.allocate(byteCount: Pipe.defaultCapacity, alignment: 16)
@@ -57,11 +60,38 @@ public final class Pipe: Sendable {
         return (PipeEnd(p, writer: false, flags: extra), PipeEnd(p, writer: true, flags: OpenFlags.writeOnly.union(extra)))
     }
 
-    func open(writer: Bool) { state.withLock { if writer { $0.writers += 1 } else { $0.readers += 1 } } }
-    func close(writer: Bool) {
-        state.withLock { if writer { $0.writers -= 1 } else { $0.readers -= 1 } }
+    /// An end opened: the counts, and a partner waiting in a FIFO's open woken.
+    /// `reads`/`writes`: the end's sides (a FIFO opened O_RDWR has both).
+    func open(reads: Bool, writes: Bool) {
+        state.withLock { s in
+            if reads { s.readers += 1; s.readerOpens &+= 1 }
+            if writes { s.writers += 1; s.writerOpens &+= 1 }
+        }
         queue.notify()
     }
+
+    func close(reads: Bool, writes: Bool) {
+        state.withLock { s in
+            if reads { s.readers -= 1 }
+            if writes { s.writers -= 1 }
+            // The last end of a FIFO gone, Linux frees its pipe: the next open
+            // finds it empty, at the default size.
+            if s.readers == 0 && s.writers == 0 && s.held == 0 {
+                (s.head, s.count) = (0, 0)
+                if s.capacity != Pipe.defaultCapacity {
+                    s.ring.deallocate()
+                    s.ring = .allocate(byteCount: Pipe.defaultCapacity, alignment: 16)
+                    s.capacity = Pipe.defaultCapacity
+                }
+            }
+        }
+        queue.notify()
+    }
+
+    /// How many times an end of each side was ever opened.
+    var opens: (readers: UInt64, writers: UInt64) { state.withLock { ($0.readerOpens, $0.writerOpens) } }
+    var hasReaders: Bool { state.withLock { $0.readers > 0 } }
+    var hasWriters: Bool { state.withLock { $0.writers > 0 } }
 
     var available: Int { state.withLock { $0.count } }
 
@@ -211,15 +241,19 @@ public final class Pipe: Sendable {
         return n
     }
 
-    func readiness(_ mask: Int16, writer: Bool) -> Int16 {
+    /// pipe_poll's answer for an end with these sides. `writersSeen`: for a
+    /// FIFO reader that opened O_NONBLOCK with no writer, the writer opens
+    /// then; no POLLHUP until another writer has come (and gone).
+    func readiness(_ mask: Int16, reads: Bool, writes: Bool, writersSeen: UInt64?) -> Int16 {
         state.withLock { s in
             var r: Int16 = 0
-            if writer {
+            if writes {
                 if s.capacity - s.count - s.held >= Self.atomicSize { r |= Int16(POLLOUT | POLLWRNORM) }
                 if s.readers == 0 { r |= Int16(POLLERR) }
-            } else {
+            }
+            if reads {
                 if s.count > 0 { r |= Int16(POLLIN | POLLRDNORM) }
-                if s.writers == 0 { r |= Int16(POLLHUP) }
+                if s.writers == 0 && s.writerOpens != writersSeen { r |= Int16(POLLHUP) }
             }
             return r & (mask | Int16(POLLERR | POLLHUP))
         }
@@ -231,27 +265,77 @@ public final class Pipe: Sendable {
 /// Sendable: only `let`s; the pipe guards its buffer with its own lock.
 public final class PipeEnd: FileDescription, @unchecked Sendable {
     public let pipe: Pipe
-    public let writer: Bool
+    /// The end's sides: an anonymous pipe's ends have one each; a FIFO
+    /// opened O_RDWR has both (and never waits in its open).
+    public let reads: Bool, writes: Bool
+    /// See Pipe.readiness: a FIFO reader opened O_NONBLOCK with no writer.
+    private let writersSeen: UInt64?
+    /// A FIFO's blocking open of one side: the other side's open it must
+    /// wait for, in the task (the syscall layer sleeps on it before it
+    /// installs the fd; a signal then drops the end, as fifo_open's error path).
+    public let openWaitsFor: FIFOWait?
+    /// The write-only end (what a checkpoint image records; the access mode says O_RDWR).
+    public var writer: Bool { writes && !reads }
 
+    /// An end of an anonymous pipe, or one restored; O_RDWR in `flags` gives both sides.
     public init(_ pipe: Pipe, writer: Bool, flags: OpenFlags) {
         self.pipe = pipe
-        self.writer = writer
+        let both = flags.rawValue & OpenFlags.accessMode == 2
+        (reads, writes) = (both || !writer, both || writer)
+        (writersSeen, openWaitsFor) = (nil, nil)
         super.init(flags: flags)
-        pipe.open(writer: writer)
+        pipe.open(reads: reads, writes: writes)
     }
-    deinit { pipe.close(writer: writer) }
+
+    private init(fifo pipe: Pipe, reads: Bool, writes: Bool, writersSeen: UInt64? = nil, waitsFor: FIFOWait? = nil, flags: OpenFlags) {
+        self.pipe = pipe
+        (self.reads, self.writes, self.writersSeen, openWaitsFor) = (reads, writes, writersSeen, waitsFor)
+        super.init(flags: flags)
+        pipe.open(reads: reads, writes: writes)
+    }
+    deinit { pipe.close(reads: reads, writes: writes) }
+
+    /// A FIFO's open (fifo_open): O_WRONLY|O_NONBLOCK with no reader is
+    /// ENXIO; a blocking open of one side with no partner must then wait
+    /// for an open of the other (`openWaitsFor`).
+    public static func openFIFO(_ pipe: Pipe, flags: OpenFlags) throws(Errno) -> PipeEnd {
+        let nonBlocking = flags.contains(.nonBlock)
+        switch flags.rawValue & OpenFlags.accessMode {
+        case 0:
+            let before = pipe.opens.writers, noWriter = !pipe.hasWriters
+            return PipeEnd(fifo: pipe, reads: true, writes: false, writersSeen: noWriter && nonBlocking ? before : nil,
+                           waitsFor: noWriter && !nonBlocking ? FIFOWait(forWriter: true, since: before) : nil, flags: flags)
+        case 1:
+            if nonBlocking && !pipe.hasReaders { throw .ENXIO }
+            let before = pipe.opens.readers
+            return PipeEnd(fifo: pipe, reads: false, writes: true,
+                           waitsFor: pipe.hasReaders ? nil : FIFOWait(forWriter: false, since: before), flags: flags)
+        default:
+            return PipeEnd(fifo: pipe, reads: true, writes: true, flags: flags)
+        }
+    }
+
+    /// What a blocking FIFO open waits for: the other side's open count to move.
+    public struct FIFOWait: Sendable {
+        public let forWriter: Bool
+        public let since: UInt64
+        public func satisfied(_ pipe: Pipe) -> Bool {
+            let o = pipe.opens
+            return (forWriter ? o.writers : o.readers) != since
+        }
+    }
 
     public override var displayPath: String { "pipe:[\(ObjectIdentifier(pipe).hashValue & 0xfffffff)]" }
     public override var waitQueue: WaitQueue? { pipe.queue }
     /// A ring buffer in the sentry: its reads and writes never sleep (EAGAIN
     /// says "not now"), so data moves to and from guest pages at once.
     public override var transfersInPlace: Bool { true }
+    /// A reopen through /proc/PID/fd (an anonymous pipe: fifo_open with no waiting), O_RDWR included.
     public override func reopen(_ flags: OpenFlags) throws(Errno) -> FileDescription {
-        let acc = flags.rawValue & OpenFlags.accessMode
-        guard acc != 2 else { throw .EINVAL }
-        return PipeEnd(pipe, writer: acc == 1, flags: OpenFlags(rawValue: flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue)))
+        PipeEnd(pipe, writer: flags.rawValue & OpenFlags.accessMode == 1,
+                flags: OpenFlags(rawValue: flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue)))
     }
-    public override func readiness(_ mask: Int16) -> Int16 { pipe.readiness(mask, writer: writer) }
+    public override func readiness(_ mask: Int16) -> Int16 { pipe.readiness(mask, reads: reads, writes: writes, writersSeen: writersSeen) }
     public override func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int { try pipe.read(into: bufs) }
     public override func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int { try pipe.write(from: bufs) }
 

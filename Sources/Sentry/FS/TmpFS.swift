@@ -185,9 +185,7 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
             return SyntheticDirectory(location: location, flags: flags) { [self] () throws(Errno) -> [DirEntry] in try entries(ctx) }
         case .fifo:
             guard let fifo, !flags.contains(.path) else { return PathOnlyFile(location: location, flags: flags) }
-            let acc = flags.rawValue & OpenFlags.accessMode
-            guard acc != 2 else { throw .EINVAL }   // not a shape pipes support here
-            return PipeEnd(fifo, writer: acc == 1, flags: flags)
+            return try PipeEnd.openFIFO(fifo, flags: flags)
         case .regular:
             if flags.contains(.path) { return PathOnlyFile(location: location, flags: flags) }
             if flags.contains(.truncate) && flags.writable { try setAttributes({ var a = InodeAttributes(); a.size = 0; return a }()) }
