@@ -65,6 +65,9 @@ enum FileTree {
     }
     private static func linkAt(_ t: Task, _ od: Int32, _ op: GuestAddress, _ nd: Int32, _ np: GuestAddress, _ flags: UInt64) throws(Errno) -> Int64 {
         guard flags & ~(AtFlags.AT_SYMLINK_FOLLOW | AtFlags.AT_EMPTY_PATH) == 0 else { throw .EINVAL }
+        // do_linkat: naming a file by its descriptor alone takes CAP_DAC_READ_SEARCH
+        // (others go through /proc/self/fd/N with AT_SYMLINK_FOLLOW).
+        if flags & AtFlags.AT_EMPTY_PATH != 0, !(t.credentials?.capable(Credentials.CAP_DAC_READ_SEARCH) ?? true) { throw .ENOENT }
         let (oldPath, oldStart) = try t.pathArgument(od, op, emptyPathAllowed: flags & AtFlags.AT_EMPTY_PATH != 0)
         let old = oldPath.isEmpty ? try t.emptyPathLocation(od)
             : try t.kernel.vfs.resolve(oldPath, from: oldStart, followLast: flags & AtFlags.AT_SYMLINK_FOLLOW != 0, t)

@@ -152,6 +152,16 @@ import Testing
         #expect(Harness.sandboxed(platform, Harness.image("fifo"), ["/tmp"]) == native, "fifo in /tmp on \(platform.rawValue)")
     }
 
+    /// O_TMPFILE: an unnamed file, linkat through /proc/self/fd, O_EXCL, the flag checks.
+    @Test(arguments: Harness.platforms)
+    func tmpfileMatchesNative(_ platform: Harness.TestPlatform) throws {
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let native = Harness.run(Harness.image("tmpfile"), [scratch.path])
+        #expect(native.status == 0, "tmpfile natively: \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("tmpfile"), ["/tmp"]) == native, "tmpfile in /tmp on \(platform.rawValue)")
+    }
+
     /// splice between a file and a pipe at offsets, pipe to pipe, and its errnos.
     @Test(arguments: Harness.platforms)
     func spliceMatchesNative(_ platform: Harness.TestPlatform) throws {

@@ -67,9 +67,12 @@ public final class Dentry: @unchecked Sendable {
         }
     }
 
-    /// A dentry under this directory that no lookup finds (memfd's files).
-    func detachedChild(_ name: String, _ inode: Inode) -> Dentry {
-        Dentry(name: name, parent: self, inode: inode, placeholder: false)
+    /// A dentry under this directory that no lookup finds (memfd's files;
+    /// `deleted` for an O_TMPFILE file, shown as d_tmpfile names it).
+    func detachedChild(_ name: String, _ inode: Inode, deleted: Bool = false) -> Dentry {
+        let d = Dentry(name: name, parent: self, inode: inode, placeholder: false)
+        if deleted { Self.tree.withLock { _ in d._deleted = true } }
+        return d
     }
 
     /// A placeholder directory for a mount point (see `isPlaceholder`).

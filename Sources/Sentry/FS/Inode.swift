@@ -96,6 +96,9 @@ open class Inode: @unchecked Sendable {
     // Directory operations.
     /// O_CREAT of a name that does not exist: a new regular file, opened.
     open func create(_ name: String, mode: UInt32, flags: OpenFlags, in dir: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription { throw .ENOTDIR }
+    /// O_TMPFILE: a new regular file with no name in this directory, opened
+    /// (i_op->tmpfile); EOPNOTSUPP where the filesystem has none.
+    open func tmpfile(mode: UInt32, flags: OpenFlags, in dir: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription { throw .EOPNOTSUPP }
     open func mkdir(_ name: String, mode: UInt32) throws(Errno) { throw .ENOTDIR }
     /// mknod: FIFOs and regular files only; device nodes are refused before this.
     open func mknod(_ name: String, mode: UInt32) throws(Errno) { throw .ENOTDIR }

@@ -76,6 +76,9 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
         var uid: UInt32 = getuid()
         var gid: UInt32 = getgid()
         var links: UInt64 = 1
+        /// An O_TMPFILE file opened without O_EXCL (I_LINKABLE): linkat may
+        /// give it a name although it has no link; cleared once it has one.
+        var linkable = false
         var atime = TmpfsNode.now(), mtime = TmpfsNode.now(), ctime = TmpfsNode.now()
         var children: [ExactName: TmpfsNode] = [:]
         var xattrs: [ExactName: [UInt8]] = [:]
@@ -221,6 +224,15 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
         return TmpfsFile(node: node, location: dir.child(name, node), flags: flags)
     }
 
+    public override func tmpfile(mode: UInt32, flags: OpenFlags, in dir: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
+        guard kind == .directory else { throw .ENOTDIR }
+        let node = newNode(S_IFREG | (mode & 0o7777))
+        node.meta.withLock { $0.links = 0; $0.linkable = !flags.contains(.exclusive) }
+        // d_tmpfile's name, "#" and the inode number, never in the directory.
+        let location = Location(mount: dir.mount, dentry: dir.dentry.detachedChild("#\(node.ino)", node, deleted: true))
+        return TmpfsFile(node: node, location: location, flags: flags)
+    }
+
     public override func mkdir(_ name: String, mode: UInt32) throws(Errno) {
         _ = try add(name) { newNode(S_IFDIR | (mode & 0o7777)) }
     }
@@ -236,8 +248,11 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
     public override func link(_ name: String, to target: Inode) throws(Errno) {
         guard let t = target as? TmpfsNode, t.fs === fs else { throw .EXDEV }
         guard t.kind != .directory else { throw .EPERM }
+        // vfs_link: a file with no link left (unlinked while open) cannot
+        // get one back, but an O_TMPFILE file made without O_EXCL can, once.
+        try t.meta.withLock { (m: inout Meta) throws(Errno) in if m.links == 0 && !m.linkable { throw .ENOENT } }
         _ = try add(name) { t }
-        t.meta.withLock { $0.links += 1; $0.ctime = Self.now() }
+        t.meta.withLock { $0.links += 1; $0.linkable = false; $0.ctime = Self.now() }
     }
 
     public override func unlink(_ name: String, directory: Bool) throws(Errno) {

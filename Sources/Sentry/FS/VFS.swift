@@ -276,8 +276,13 @@ public final class VFS: Sendable {
     /// the file, so it hands it over; a sentry that is not host root keeps
     /// the owner in its HostFS table), so that DAC sees the owner Linux would.
     private func initOwner(_ dir: Location, _ name: String, _ ctx: WalkContext) {
+        guard let node = try? dir.inode.lookup(name, ctx) else { return }
+        initOwner(dir, node: node, ctx)
+    }
+
+    private func initOwner(_ dir: Location, node: Inode, _ ctx: WalkContext) {
         guard let creds = ctx.process?.taskAttributes.credentials,
-              let node = try? dir.inode.lookup(name, ctx), node is TmpfsNode || node is OverlayNode || node is HostInode,
+              node is TmpfsNode || node is OverlayNode || node is HostInode,
               let parent = try? dir.inode.stat(), let st = try? node.stat() else { return }
         var a = InodeAttributes()
         a.uid = creds.fsuid
@@ -296,6 +301,18 @@ public final class VFS: Sendable {
     /// permission instead of read.
     public func open(_ path: String, from start: Location, flags: OpenFlags, mode: UInt32, _ ctx: WalkContext,
                      rules: ResolveRules = [], execute: Bool = false) throws(Errno) -> FileDescription {
+        if flags.contains(.tmpFile) {
+            // do_tmpfile: the directory named, then vfs_tmpfile's checks: a
+            // writable mount, write and search permission, a filesystem that makes unnamed files.
+            let dir = try walk(path, from: start, followLast: true, parentOnly: false, ctx, rules: rules).location
+            guard dir.inode.kind == .directory else { throw .ENOTDIR }
+            try writable(dir)
+            try mayCreate(in: dir, ctx.credentials)
+            let f = try dir.inode.tmpfile(mode: mode & 0o7777, flags: flags, in: dir, ctx)
+            if let node = f.location?.inode { initOwner(dir, node: node, ctx) }
+            if let loc = f.location { notify.opened(f, at: loc) }
+            return f
+        }
         if flags.contains(.create) {
             let (dir, name, slash) = try resolveParent(path, from: start, ctx, rules: rules)
             if name == "." || name == ".." || slash { throw .EISDIR }
