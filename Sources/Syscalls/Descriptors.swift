@@ -79,10 +79,7 @@ enum Descriptors {
     static func close(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let f = try t.fds.get(a.fd(0))
         try t.fds.remove(a.fd(0))
-        // POSIX: closing any fd of a file drops the process's record locks on it.
-        let locks = t.kernel.vfs.locks
-        if f.location != nil, !locks.isEmpty, let k = try? Locks.key(f) { locks.releaseProcess(t.pid, k) }
-        if let q = f as? PosixMQFile { t.kernel.vfs.mqueues.flushed(q.queue, pid: t.pid) }
+        t.descriptorClosed(f)
         return 0
     }
 
@@ -94,7 +91,7 @@ enum Descriptors {
     static func dup2(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let f = try t.fds.get(a.fd(0))
         if a.int32(0) == a.int32(1) { return Int64(a.int32(1)) }
-        try t.fds.install(f, at: a.fd(1), closeOnExec: false)
+        if let replaced = try t.fds.install(f, at: a.fd(1), closeOnExec: false) { t.descriptorClosed(replaced) }
         return Int64(a.int32(1))
     }
 
@@ -102,7 +99,7 @@ enum Descriptors {
         let flags = a.int32(2)
         guard flags & ~OpenFlags.closeOnExec.rawValue == 0, a.int32(0) != a.int32(1) else { throw .EINVAL }
         let f = try t.fds.get(a.fd(0))
-        try t.fds.install(f, at: a.fd(1), closeOnExec: flags != 0)
+        if let replaced = try t.fds.install(f, at: a.fd(1), closeOnExec: flags != 0) { t.descriptorClosed(replaced) }
         return Int64(a.int32(1))
     }
 

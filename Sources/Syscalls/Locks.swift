@@ -4,10 +4,7 @@ import Sentry
 
 /// fcntl record locks and flock, kept by the sentry (see FileLocks).
 enum Locks {
-    static func key(_ f: FileDescription) throws(Errno) -> FileLocks.Key {
-        let st = try f.stat()
-        return FileLocks.Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
-    }
+    static func key(_ f: FileDescription) throws(Errno) -> FileLocks.Key { try FileLocks.Key(of: f) }
 
     static func flock(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let f = try t.fds.get(a.fd(0))

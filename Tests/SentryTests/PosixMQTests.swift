@@ -49,7 +49,50 @@ import Testing
             QSIZE:7          NOTIFY:0     SIGNO:0     NOTIFY_PID:0     
             regular 1 mode 600 size 80
             after mq_unlink:
+            open O_CREAT: ok
+            maxmsg 10 msgsize 8192
+            mq_send on it: 0
+            mode 640
+            after open O_CREAT: devmade
+            O_CREAT|O_EXCL again: -1 EEXIST
+            mkdir: -1 EPERM
+            symlink: -1 EPERM
+            rmdir of a queue: -1 ENOTDIR
+            unlink: 0
+            after unlink:
+            still usable while open: 0
 
             """, "on \(platform.rawValue)")
+        // As root, the same program runs natively on an mqueue filesystem of its own.
+        if let native = Self.nativeWithOwnMqueue(Harness.image("mqueue") + " dev") {
+            #expect(r == native, "/dev/mqueue on \(platform.rawValue) against a native run")
+        }
+    }
+
+    /// A queue's mq_notify registration goes with the registering process's
+    /// descriptor: by exec's close-on-exec, not by an exec that keeps it
+    /// (and the process's record locks likewise: images/src/closeflush.c).
+    @Test(arguments: Harness.platforms)
+    func registrationsGoWithTheDescriptorsExecCloses(_ platform: Harness.TestPlatform) throws {
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        guard let native = Self.nativeWithOwnMqueue(Harness.image("closeflush") + " " + scratch.path + " mq") else { return }
+        #expect(native.status == 0 && native.stdout.contains("the kept queue registered by us: yes"), "natively: \(native)")
+        #expect(Harness.sandboxed(platform, Harness.image("closeflush"), ["/tmp", "mq"]) == native, "closeflush on \(platform.rawValue)")
+    }
+
+    /// `command` run natively in new mount and IPC namespaces with an mqueue
+    /// filesystem at /dev/mqueue; nil (with the reason printed) where that cannot be.
+    static func nativeWithOwnMqueue(_ command: String) -> Harness.Result? {
+        guard geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else {
+            print("skipping a native /dev/mqueue run: needs root and unshare(1)")
+            return nil
+        }
+        let r = Harness.run("/usr/bin/unshare", ["-m", "--ipc", "/bin/sh", "-c", "mount -t mqueue none /dev/mqueue && exec " + command])
+        if r.status != 0 && r.stdout.isEmpty {
+            print("skipping a native /dev/mqueue run: \(r.stderr)")
+            return nil
+        }
+        return r
     }
 }

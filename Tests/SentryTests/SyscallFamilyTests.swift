@@ -152,6 +152,17 @@ import Testing
         #expect(Harness.sandboxed(platform, Harness.image("fifo"), ["/tmp"]) == native, "fifo in /tmp on \(platform.rawValue)")
     }
 
+    /// A process's record locks go when any of its descriptors of the file
+    /// closes: close, dup2 onto it, exec's close-on-exec (not one exec keeps).
+    @Test(arguments: Harness.platforms)
+    func recordLocksGoWithAnyClose(_ platform: Harness.TestPlatform) throws {
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let native = Harness.run(Harness.image("closeflush"), [scratch.path])
+        #expect(native.status == 0, "closeflush natively: \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("closeflush"), ["/tmp"]) == native, "closeflush on \(platform.rawValue)")
+    }
+
     /// O_TMPFILE: an unnamed file, linkat through /proc/self/fd, O_EXCL, the flag checks.
     @Test(arguments: Harness.platforms)
     func tmpfileMatchesNative(_ platform: Harness.TestPlatform) throws {

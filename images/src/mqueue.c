@@ -339,6 +339,26 @@ static void devMqueue(void) {
     mq_unlink("/devtest");
     listing("after mq_unlink");
     mq_close(q);
+
+    // The directory's own calls: open(O_CREAT) makes a queue with the
+    // default attributes, unlink removes it; nothing else can be made.
+    int c = open("/dev/mqueue/devmade", O_CREAT | O_RDWR, 0640);
+    printf("open O_CREAT: %s\n", c >= 0 ? "ok" : strerror(errno));
+    struct mq_attr attr;
+    mq_getattr(c, &attr);
+    printf("maxmsg %ld msgsize %ld\n", attr.mq_maxmsg, attr.mq_msgsize);
+    printf("mq_send on it: %d\n", mq_send(c, "hi", 2, 0));
+    fstat(c, &st);
+    printf("mode %o\n", st.st_mode & 07777);
+    listing("after open O_CREAT");
+    show("O_CREAT|O_EXCL again", open("/dev/mqueue/devmade", O_CREAT | O_EXCL | O_RDWR, 0600));
+    show("mkdir", mkdir("/dev/mqueue/dir", 0700));
+    show("symlink", symlink("devmade", "/dev/mqueue/link"));
+    show("rmdir of a queue", rmdir("/dev/mqueue/devmade"));
+    show("unlink", unlink("/dev/mqueue/devmade"));
+    listing("after unlink");
+    printf("still usable while open: %d\n", mq_send(c, "x", 1, 0));
+    close(c);
 }
 
 int main(int argc, char **argv) {

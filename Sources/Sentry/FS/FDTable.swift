@@ -116,13 +116,15 @@ public final class FDTable: Sendable {
     }
 
     /// execve: close the close-on-exec descriptors.
-    public func closeOnExec() {
-        let dropped: [Entry] = state.withLock { s in
+    /// Drops the close-on-exec descriptors; returns their files (closed
+    /// once the caller lets go of them), lowest descriptor first.
+    @discardableResult
+    public func closeOnExec() -> [FileDescription] {
+        state.withLock { s in
             let gone = s.entries.filter { $0.value.closeOnExec }
             for k in gone.keys { s.entries[k] = nil }
-            return Array(gone.values)
+            return gone.sorted { $0.key < $1.key }.map(\.value.file)
         }
-        _ = dropped
     }
 
     /// Every entry, by number (a checkpoint).

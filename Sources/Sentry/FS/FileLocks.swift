@@ -10,6 +10,11 @@ public final class FileLocks: Sendable {
     public struct Key: Hashable, Sendable {
         public var device: UInt64; public var inode: UInt64
         public init(device: UInt64, inode: UInt64) { self.device = device; self.inode = inode }
+        /// The file an open description is of.
+        public init(of f: FileDescription) throws(Errno) {
+            let st = try f.stat()
+            self.init(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        }
     }
 
     public enum Owner: Sendable {

@@ -29,6 +29,28 @@ final class MQueueDirNode: Inode, @unchecked Sendable {
         guard let q = ns.queue(named: name) else { throw .ENOENT }
         return MQueueNode(q)
     }
+    /// open(O_CREAT) of a new name: a queue with the default attributes
+    /// (mqueue_create_attr with none), charged as mq_open's.
+    override func create(_ name: String, mode: UInt32, flags: OpenFlags, in dir: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
+        guard let t = ctx as? Task else { throw .EPERM }
+        let limit = t.rlimit(ResourceLimit.RLIMIT_MSGQUEUE)?.cur ?? 819_200
+        let q = try ns.open(name: name, flags: flags.rawValue | O_CREAT, mode: mode, attributes: nil, t.mqCredentials, rlimit: limit)
+        let f = PosixMQFile(q, flags: OpenFlags(rawValue: flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue)))
+        f.location = dir.child(name, MQueueNode(q))
+        return f
+    }
+
+    override func unlink(_ name: String, directory: Bool) throws(Errno) {
+        if directory { throw .EPERM }   // no rmdir in mqueue_dir_inode_operations
+        try ns.unlink(name: name)
+    }
+    // The directory makes no other kind of entry, and renames none (vfs_*: no such operation).
+    override func mkdir(_ name: String, mode: UInt32) throws(Errno) { throw .EPERM }
+    override func mknod(_ name: String, mode: UInt32) throws(Errno) { throw .EPERM }
+    override func symlink(_ name: String, target: String) throws(Errno) { throw .EPERM }
+    override func link(_ name: String, to target: Inode) throws(Errno) { throw .EPERM }
+    override func rename(_ name: String, to newDir: Inode, _ newName: String, flags: UInt32) throws(Errno) { throw .EPERM }
+
     override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
         guard !flags.writable else { throw .EISDIR }
         let f = SyntheticDirNode(path: location.path, device: PosixMQFile.device, mode: 0o1777, list: { [ns] _ in

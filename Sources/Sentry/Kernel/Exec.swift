@@ -69,7 +69,6 @@ extension Task {
             _ = try? kernel.futexes.wake(mm, clearChildTID, count: 1, bitset: ~0)
             clearChildTID = .null
         }
-        kernel.vfs.mqueues.processReleased(pid: group.pid)   // its mq descriptors close at exec
         rseqDropHost()   // the old image's area, in the stub about to be emptied or left
         rseq = nil   // rseq_execve
         rseqCPU = nil
@@ -98,7 +97,7 @@ extension Task {
             fds.releaseUser()
             fds = own
         }
-        fds.closeOnExec()
+        for f in fds.closeOnExec() { descriptorClosed(f) }
         kernel.locked {
             if kernel.groups.values.contains(where: { $0 !== group && !$0.zombie && $0.handlers === group.handlers }) {
                 group.handlers = group.handlers.copy()

@@ -181,10 +181,22 @@ extension PosixMQNamespace {
             // vfs_unlink in a root-owned directory of mode 1777 (the sticky
             // bit): the queue's owner, the directory's (root), or CAP_FOWNER.
             guard q.uid == c.uid || c.uid == 0 || c.fowner else { throw .EPERM }
-            queues[name] = nil
-            q.linked = false
-            releaseIfGoneLocked(q)
+            removeLocked(name, q)
         }
+    }
+
+    /// An unlink in /dev/mqueue, whose path walk judged the permission already.
+    func unlink(name: String) throws(Errno) {
+        try locked { () throws(Errno) in
+            guard let q = queues[name] else { throw .ENOENT }
+            removeLocked(name, q)
+        }
+    }
+
+    private func removeLocked(_ name: String, _ q: PosixMQ) {
+        queues[name] = nil
+        q.linked = false
+        releaseIfGoneLocked(q)
     }
 
     /// One more descriptor (an open of /dev/mqueue/NAME): ENOENT if the

@@ -81,7 +81,10 @@ public final class SeccompNotifyFile: FileDescription, @unchecked Sendable {
         let fd: Int32
         if flags & Self.SECCOMP_ADDFD_FLAG_SETFD != 0 {
             guard newfd <= UInt32(Int32.max) else { throw .EBADF }
-            try target.fds.install(file, at: FileDescriptor(Int32(newfd)), closeOnExec: cloexec)
+            // replace_fd: what the target had there is closed as its own dup2 would.
+            if let replaced = try target.fds.install(file, at: FileDescriptor(Int32(newfd)), closeOnExec: cloexec) {
+                target.descriptorClosed(replaced)
+            }
             fd = Int32(newfd)
         } else {
             fd = try target.fds.install(file, closeOnExec: cloexec).rawValue
