@@ -361,6 +361,65 @@ static void devMqueue(void) {
     close(c);
 }
 
+// Waits until `pid` sleeps (in the call it was started into), then a little more.
+static void until_asleep(pid_t pid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    for (int i = 0; i < 2000; i++) {
+        int fd = open(path, O_RDONLY);
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = 0;
+        char *p = strrchr(buf, ')');
+        if (p && p[2] == 'S') break;
+        usleep(1000);
+    }
+    usleep(20000);
+}
+
+// Blocked receivers are served in arrival order (pipelined_send), and
+// blocked senders' messages enter a full queue in arrival order, whatever
+// their priorities (pipelined_receive).
+static void waiters(void) {
+    struct mq_attr one = { .mq_maxmsg = 1, .mq_msgsize = 16 };
+    mqd_t q = mq_open(qname(5), O_RDWR | O_CREAT, 0600, &one);
+    pid_t kids[3];
+    for (int i = 0; i < 3; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            char m[16] = {0};
+            mq_receive(q, m, sizeof m, NULL);
+            _exit(m[0] - '0');
+        }
+        until_asleep(kids[i]);
+    }
+    for (int i = 1; i <= 3; i++) { char m = '0' + i; mq_send(q, &m, 1, 0); }
+    for (int i = 0; i < 3; i++) {
+        int st;
+        waitpid(kids[i], &st, 0);
+        printf("receiver %d got message %d\n", i + 1, WEXITSTATUS(st));
+    }
+    mq_send(q, "first", 5, 0);
+    const unsigned prio[3] = { 1, 5, 3 };
+    for (int i = 0; i < 3; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            char m = 'a' + i;
+            _exit(mq_send(q, &m, 1, prio[i]) == 0 ? 0 : 1);
+        }
+        until_asleep(kids[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        char m[16] = {0};
+        unsigned p = 0;
+        mq_receive(q, m, sizeof m, &p);
+        printf("received %s (priority %u)\n", m, p);
+    }
+    for (int i = 0; i < 3; i++) waitpid(kids[i], NULL, 0);
+    mq_close(q);
+    mq_unlink(qname(5));
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     umask(022);
@@ -372,6 +431,7 @@ int main(int argc, char **argv) {
     names_();
     messages();
     notifications();
+    waiters();
     show("unlink the first", mq_unlink(qname(0)));
     return 0;
 }

@@ -109,32 +109,60 @@ extension Task {
         let q = file.queue
         guard length <= q.messageSize else { throw .EMSGSIZE }
         let data = try mm.copyIn(message, length)
-        while true {
-            let sent: PosixMQ.Notification?? = q.ns.locked {
-                guard q.messages.count < q.maxMessages else { return .none }
-                let at = q.messages.firstIndex { $0.priority < priority } ?? q.messages.count
-                q.messages.insert((priority, data), at: at)
-                q.bytes += data.count
-                q.touch(modify: true)
-                // __do_notify: the queue went from empty to not, and no
-                // receiver was waiting for it: the registration fires once.
-                if q.messages.count == 1, q.receiversWaiting == 0, let n = q.notification {
-                    q.notification = nil
-                    return .some(n)
-                }
-                return .some(nil)
+        enum Outcome { case sent(PosixMQ.Notification?), full(PosixMQ.Waiter?) }
+        let nonBlocking = file.flags.contains(.nonBlock)
+        let outcome: Outcome = q.ns.locked {
+            if q.messages.count >= q.maxMessages {
+                // Full: wait in line (a receive that frees a slot queues the first waiter's message).
+                guard !nonBlocking else { return .full(nil) }
+                let w = PosixMQ.Waiter(message: (priority, data))
+                q.senders.append(w)
+                return .full(w)
             }
-            if case .some(let n) = sent {
-                q.waiters.notify()
-                if let n { notifyMQ(n) }
-                return
+            q.touch(modify: true)
+            if !q.receivers.isEmpty {
+                let r = q.receivers.removeFirst()   // pipelined_send: straight to the first receiver
+                r.message = (priority, data)
+                r.done = true
+                return .sent(nil)
             }
-            if file.flags.contains(.nonBlock) { throw .EAGAIN }
-            let r = try block(on: [q.waiters], deadline: deadline) { () throws(Errno) in
-                q.ns.locked { q.messages.count < q.maxMessages }
+            q.insertLocked((priority, data))
+            // __do_notify: the queue went from empty to not, and no receiver
+            // was waiting for it: the registration fires once.
+            if q.messages.count == 1, let n = q.notification {
+                q.notification = nil
+                return .sent(n)
             }
-            if r == .timedOut { throw .ETIMEDOUT }
+            return .sent(nil)
         }
+        switch outcome {
+        case .sent(let n):
+            q.waiters.notify()
+            if let n { notifyMQ(n) }
+        case .full(nil):
+            throw .EAGAIN
+        case .full(let w?):
+            try mqWait(q, w, in: \.senders, deadline: deadline)
+        }
+    }
+
+    /// wq_sleep: blocks until `w` is served; a timeout or a signal that
+    /// comes after it was served still succeeds (the message moved). Leaves `list` otherwise.
+    private func mqWait(_ q: PosixMQ, _ w: PosixMQ.Waiter, in list: ReferenceWritableKeyPath<PosixMQ, [PosixMQ.Waiter]>,
+                        deadline: Deadline?) throws(Errno) {
+        var failure: Errno?
+        do {
+            if try block(on: [q.waiters], deadline: deadline, { () throws(Errno) in q.ns.locked { w.done } }) == .timedOut {
+                failure = .ETIMEDOUT
+            }
+        } catch { failure = error }
+        guard let failure else { return }
+        let served: Bool = q.ns.locked {
+            if w.done { return true }
+            q[keyPath: list].removeAll { $0 === w }
+            return false
+        }
+        if !served { throw failure }
     }
 
     /// The registration fires: a signal to the registered process, or the
@@ -162,25 +190,37 @@ extension Task {
         guard file.flags.readable && file.flags.rawValue & 3 != 3 else { throw .EBADF }
         let q = file.queue
         guard capacity >= q.messageSize else { throw .EMSGSIZE }
-        while true {
-            let got: (priority: UInt32, data: [UInt8])? = q.ns.locked {
-                guard !q.messages.isEmpty else { return nil }
-                let m = q.messages.removeFirst()
-                q.bytes -= m.data.count
-                q.touch(modify: true)
-                return m
+        let nonBlocking = file.flags.contains(.nonBlock)
+        enum Outcome { case empty, message(priority: UInt32, data: [UInt8]), waiting(PosixMQ.Waiter) }
+        let got: Outcome = q.ns.locked {
+            if q.messages.isEmpty {
+                guard !nonBlocking else { return .empty }
+                let w = PosixMQ.Waiter()
+                q.receivers.append(w)
+                return .waiting(w)
             }
-            if let got {
-                q.waiters.notify()
-                return (got.data, got.priority)
+            let m = q.messages.removeFirst()
+            q.bytes -= m.data.count
+            q.touch(modify: true)
+            // pipelined_receive: the slot goes to the first sender waiting for one.
+            if !q.senders.isEmpty {
+                let s = q.senders.removeFirst()
+                if let sm = s.message { q.insertLocked(sm) }
+                s.message = nil
+                s.done = true
             }
-            if file.flags.contains(.nonBlock) { throw .EAGAIN }
-            q.ns.locked { q.receiversWaiting += 1 }
-            defer { q.ns.locked { q.receiversWaiting -= 1 } }
-            let r = try block(on: [q.waiters], deadline: deadline) { () throws(Errno) in
-                q.ns.locked { !q.messages.isEmpty }
-            }
-            if r == .timedOut { throw .ETIMEDOUT }
+            return .message(priority: m.priority, data: m.data)
+        }
+        switch got {
+        case .empty:
+            throw .EAGAIN
+        case .message(let priority, let data):
+            q.waiters.notify()
+            return (data, priority)
+        case .waiting(let w):
+            try mqWait(q, w, in: \.receivers, deadline: deadline)
+            let m = q.ns.locked { w.message }!
+            return (m.data, m.priority)
         }
     }
 

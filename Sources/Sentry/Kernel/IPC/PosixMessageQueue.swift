@@ -66,9 +66,28 @@ public final class PosixMQ: @unchecked Sendable {
     var bytes = 0                  // qsize: the messages' text
     var linked = true
     var opened = 0
-    var receiversWaiting = 0
+    /// Tasks blocked in a receive on an empty queue, and in a send to a
+    /// full one, in arrival order: a send hands its message to the first
+    /// receiver (pipelined_send), a receive that frees a slot takes the
+    /// first sender's message into the queue (pipelined_receive).
+    var receivers: [Waiter] = [], senders: [Waiter] = []
     var notification: Notification?
     public internal(set) var times = (access: timespec(), modify: timespec(), change: timespec())
+
+    /// One blocked sender or receiver (ext_wait_queue); guarded by the namespace's lock.
+    final class Waiter: @unchecked Sendable {
+        /// A receiver's message once a sender handed it over; a sender's until it is queued.
+        var message: (priority: UInt32, data: [UInt8])?
+        var done = false
+        init(message: (priority: UInt32, data: [UInt8])? = nil) { self.message = message }
+    }
+
+    /// msg_insert: highest priority first, oldest first within one.
+    func insertLocked(_ m: (priority: UInt32, data: [UInt8])) {
+        let at = messages.firstIndex { $0.priority < m.priority } ?? messages.count
+        messages.insert(m, at: at)
+        bytes += m.data.count
+    }
 
     struct Notification {
         let pid: Int32
