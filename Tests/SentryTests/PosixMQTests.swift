@@ -81,6 +81,17 @@ import Testing
         #expect(Harness.sandboxed(platform, Harness.image("closeflush"), ["/tmp", "mq"]) == native, "closeflush on \(platform.rawValue)")
     }
 
+    /// /proc/sys/fs/mqueue: read, written by root as proc_dointvec_minmax
+    /// (ranges, strict positions), obeyed by mq_open, refused to others.
+    @Test(arguments: Harness.platforms)
+    func sysctlsMatchAFreshIPCNamespace(_ platform: Harness.TestPlatform) {
+        let r = Harness.sandboxed(platform, Harness.image("mqueue"), ["sysctl"])
+        #expect(r.status == 0 && r.stdout.contains("a queue made with no attributes: maxmsg 5"), "on \(platform.rawValue): \(r)")
+        if let native = Self.nativeWithOwnMqueue(Harness.image("mqueue") + " sysctl") {
+            #expect(r == native, "/proc/sys/fs/mqueue on \(platform.rawValue) against a native run")
+        }
+    }
+
     /// `command` run natively in new mount and IPC namespaces with an mqueue
     /// filesystem at /dev/mqueue; nil (with the reason printed) where that cannot be.
     static func nativeWithOwnMqueue(_ command: String) -> Harness.Result? {

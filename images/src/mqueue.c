@@ -361,6 +361,44 @@ static void devMqueue(void) {
     close(c);
 }
 
+// /proc/sys/fs/mqueue: read, written by root, refused to others.
+static void sysctls(void) {
+    const char *files[] = { "msg_default", "msg_max", "msgsize_default", "msgsize_max", "queues_max" };
+    char path[96], buf[64];
+    for (int i = 0; i < 5; i++) {
+        snprintf(path, sizeof path, "/proc/sys/fs/mqueue/%s", files[i]);
+        int fd = open(path, O_RDONLY);
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = 0;
+        printf("%s: %s", files[i], buf);
+    }
+    int fd = open("/proc/sys/fs/mqueue/msg_default", O_WRONLY);
+    show("write msg_default 5", write(fd, "5\n", 2));
+    show("write 7 after it (ignored)", write(fd, "7", 1));
+    show("pwrite msg_default 0", pwrite(fd, "0", 1, 0));
+    show("pwrite msg_default 65537", pwrite(fd, "65537", 5, 0));
+    show("pwrite msg_default abc", pwrite(fd, "abc", 3, 0));
+    close(fd);
+    mqd_t q = mq_open(qname(6), O_RDWR | O_CREAT, 0600, NULL);
+    struct mq_attr a;
+    mq_getattr(q, &a);
+    printf("a queue made with no attributes: maxmsg %ld\n", a.mq_maxmsg);
+    mq_close(q);
+    mq_unlink(qname(6));
+    fd = open("/proc/sys/fs/mqueue/msg_default", O_WRONLY);
+    write(fd, "10", 2);
+    close(fd);
+    pid_t c = fork();
+    if (c == 0) {
+        setgid(65534);
+        setuid(65534);
+        show("open for writing as nobody", open("/proc/sys/fs/mqueue/msg_max", O_WRONLY));
+        _exit(0);
+    }
+    waitpid(c, NULL, 0);
+}
+
 // Waits until `pid` sleeps (in the call it was started into), then a little more.
 static void until_asleep(pid_t pid) {
     char path[64], buf[256];
@@ -428,6 +466,7 @@ int main(int argc, char **argv) {
     // fresh namespace (a sandbox) gives a known starting point.
     if (argc > 1 && strcmp(argv[1], "limits") == 0) { limits(); return 0; }
     if (argc > 1 && strcmp(argv[1], "dev") == 0) { devMqueue(); return 0; }
+    if (argc > 1 && strcmp(argv[1], "sysctl") == 0) { sysctls(); return 0; }
     names_();
     messages();
     notifications();

@@ -12,11 +12,14 @@ final class ProcControlNode: Inode, @unchecked Sendable {
     let contents: () throws(Errno) -> [UInt8]
     let store: ([UInt8], WalkContext) throws(Errno) -> Void
     let owner: FileOwner?
+    /// A sysctl (sysctl_writes_strict = 1): a write not at position 0 is
+    /// taken and ignored, and one that is moves the position on.
+    let sysctl: Bool
 
-    init(path: String, device: UInt64, owner: FileOwner? = nil, mayWrite: @escaping (WalkContext) throws(Errno) -> Bool,
+    init(path: String, device: UInt64, owner: FileOwner? = nil, sysctl: Bool = false, mayWrite: @escaping (WalkContext) throws(Errno) -> Bool,
          contents: @escaping () throws(Errno) -> [UInt8], store: @escaping ([UInt8], WalkContext) throws(Errno) -> Void) {
         self.device = device; self.ino = syntheticInode(path); self.mayWrite = mayWrite
-        self.contents = contents; self.store = store; self.owner = owner
+        self.contents = contents; self.store = store; self.owner = owner; self.sysctl = sysctl
     }
 
     override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFREG | 0o644, inode: ino, device: device, owner: owner) }
@@ -25,7 +28,7 @@ final class ProcControlNode: Inode, @unchecked Sendable {
         if flags.contains(.path) { return PathOnlyFile(location: location, flags: flags) }
         // The inode permission check: the process's owner (or CAP_DAC_OVERRIDE).
         if flags.writable, !(try mayWrite(ctx)) { throw .EACCES }
-        let f = ProcControlFile(path: location.path, contents: flags.readable ? try contents() : [], flags: flags) { [store] b throws(Errno) in
+        let f = ProcControlFile(path: location.path, contents: flags.readable ? try contents() : [], flags: flags, sysctl: sysctl) { [store] b throws(Errno) in
             try store(b, ctx)
         }
         f.location = location
@@ -60,10 +63,12 @@ final class ProcControlNode: Inode, @unchecked Sendable {
 final class ProcControlFile: FileDescription, @unchecked Sendable {
     private let snapshot: SnapshotFile
     private let store: ([UInt8]) throws(Errno) -> Void
+    private let sysctl: Bool
 
-    init(path: String, contents: [UInt8], flags: OpenFlags, store: @escaping ([UInt8]) throws(Errno) -> Void) {
+    init(path: String, contents: [UInt8], flags: OpenFlags, sysctl: Bool = false, store: @escaping ([UInt8]) throws(Errno) -> Void) {
         snapshot = SnapshotFile(path: path, contents: contents, flags: flags)
         self.store = store
+        self.sysctl = sysctl
         super.init(flags: flags)
     }
 
@@ -79,9 +84,30 @@ final class ProcControlFile: FileDescription, @unchecked Sendable {
     /// was taken, as oom_score_adj_write returns.
     override func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int {
         guard flags.writable else { throw .EBADF }
+        if sysctl {
+            // One position for reads and writes, as f_pos: a write after
+            // anything was read or written is ignored (proc_first_pos_non_zero_ignore).
+            let total = bufs.reduce(0) { $0 + $1.count }
+            let at = try snapshot.seek(0, whence: SEEK_CUR)
+            if at != 0 { return total }
+            try store(bufs.reduce(into: []) { $0 += $1 })
+            _ = try snapshot.seek(Int64(total), whence: SEEK_SET)
+            return total
+        }
         var bytes: [UInt8] = []
         for b in bufs { bytes += b.prefix(ProcControlNode.numberBufferSize - 1 - bytes.count) }
         try store(bytes)
         return bytes.count
+    }
+
+    /// pwrite: the handler sees the offset as its position; a sysctl's not
+    /// at 0 is ignored, another file's handler does not look at it.
+    override func pwrite(from bufs: [UnsafeRawBufferPointer], at offset: Int64) throws(Errno) -> Int {
+        guard flags.writable else { throw .EBADF }
+        guard sysctl else { return try write(from: bufs) }
+        let total = bufs.reduce(0) { $0 + $1.count }
+        if offset != 0 { return total }
+        try store(bufs.reduce(into: []) { $0 += $1 })
+        return total
     }
 }

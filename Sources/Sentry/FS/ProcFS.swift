@@ -107,7 +107,7 @@ enum ProcFS {
                     guard let p = ctx.process else { throw .ENOENT }
                     return "\(p.pid)/task/\(p.tid)"
                 }
-            case "sys": return sysDir()
+            case "sys": return sysDir(vfs)
             case "net": return netDir()
             default:
                 if let make = topFiles[name] { return file("/proc/" + name) { () throws(Errno) in Array(make(ctx, vfs).utf8) } }
@@ -345,8 +345,8 @@ enum ProcFS {
         })
     }
 
-    /// /proc/sys: the kernel values programs read (read-only).
-    static func sysDir() -> Inode {
+    /// /proc/sys: the kernel values programs read (read-only but for fs/mqueue).
+    static func sysDir(_ vfs: VFS) -> Inode {
         let kernelFiles: [String: (WalkContext) -> String] = [
             "hostname": { $0.sandbox.hostname },
             "domainname": { _ in "(none)" },
@@ -396,7 +396,8 @@ enum ProcFS {
             })
         }
         let dirs = ["kernel": table("kernel", kernelFiles), "vm": table("vm", vmFiles),
-                    "fs": table("fs", fsFiles, subdirectories: ["inotify": table("fs/inotify", inotifyFiles)])]
+                    "fs": table("fs", fsFiles, subdirectories: ["inotify": table("fs/inotify", inotifyFiles),
+                                                                "mqueue": mqueueSysctlDir(vfs.mqueues)])]
         return dir("/proc/sys", list: { _ in dirs.keys.sorted().map { DirEntry($0, .directory) } }, child: { n, _ throws(Errno) in
             guard let d = dirs[n] else { throw .ENOENT }
             return d
