@@ -535,6 +535,24 @@ import Testing
         }
     }
 
+    /// /proc/sys/fs/mqueue's values a guest set are in the image (a native
+    /// run would change the host's, so the sandbox's own output is the reference).
+    @Test func mqueueLimitsSurvive() throws {
+        guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let bg = try #require(Background(["run", "--platform", from, "--name", "mqlimits", Harness.image("mqueue"), "sysctl-checkpoint"],
+                                         env: s.env, in: s.dir, tag: "mqlimits"))
+        defer { bg.stop() }
+        _ = Background.poll(seconds: 60) { bg.stdout.contains("write msg_default 3: 1") || bg.wait(seconds: 0) != nil }
+        let c = s.checkpoint("mqlimits")
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0, "\(bg.stderr)")
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bg.stdout + r.stdout == "write msg_default 3: 1\na queue made with no attributes: maxmsg 3\n", "from \(from) to \(to): \(r.stderr)")
+    }
+
     /// The Syscall User Dispatch fields, as PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG
     /// has them, survive the manifest's encoding.
     @Test func syscallUserDispatchFieldsRoundTrip() throws {

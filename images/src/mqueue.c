@@ -399,6 +399,21 @@ static void sysctls(void) {
     waitpid(c, NULL, 0);
 }
 
+// A checkpoint keeps /proc/sys/fs/mqueue: set msg_default, say so, sleep
+// (a checkpoint comes meanwhile), then make a queue with the defaults.
+static void sysctlAcrossCheckpoint(void) {
+    int fd = open("/proc/sys/fs/mqueue/msg_default", O_WRONLY);
+    show("write msg_default 3", write(fd, "3", 1));
+    close(fd);
+    fflush(stdout);
+    sleep(3);
+    mqd_t q = mq_open(qname(7), O_RDWR | O_CREAT, 0600, NULL);
+    struct mq_attr a;
+    mq_getattr(q, &a);
+    printf("a queue made with no attributes: maxmsg %ld\n", a.mq_maxmsg);
+    mq_unlink(qname(7));
+}
+
 // Waits until `pid` sleeps (in the call it was started into), then a little more.
 static void until_asleep(pid_t pid) {
     char path[64], buf[256];
@@ -467,6 +482,7 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "limits") == 0) { limits(); return 0; }
     if (argc > 1 && strcmp(argv[1], "dev") == 0) { devMqueue(); return 0; }
     if (argc > 1 && strcmp(argv[1], "sysctl") == 0) { sysctls(); return 0; }
+    if (argc > 1 && strcmp(argv[1], "sysctl-checkpoint") == 0) { sysctlAcrossCheckpoint(); return 0; }
     names_();
     messages();
     notifications();

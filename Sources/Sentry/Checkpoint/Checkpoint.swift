@@ -249,7 +249,8 @@ struct ImageWriter {
                                   overlay: config.overlay ? true : nil, overlayUpper: upper, overlayLower: lower),
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
-            seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues, sockets: socketImages, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
+            seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues,
+            mqueueLimits: kernel.vfs.mqueues.changedLimits, sockets: socketImages, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
         try CheckpointImage.writeManifest(manifest, to: dir, sync: sync)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)

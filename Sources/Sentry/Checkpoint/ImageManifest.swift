@@ -52,6 +52,8 @@ public struct CheckpointManifest: Codable, Sendable {
     /// System V IPC and POSIX message queues (version 2).
     public var sysv: SysVImage?
     public var mqueues: [PosixMQImage]?
+    /// /proc/sys/fs/mqueue's values, when a guest changed them (optional in version 4).
+    public var mqueueLimits: PosixMQNamespace.Limits?
     /// The sandbox's own sockets, each once (version 3).
     public var sockets: [SocketImage]?
     public var initPID: Int32

@@ -298,6 +298,10 @@ struct ImageReader {
             opened[i] += 1
         }
         let queues = try vfs.mqueues.restore(queueImages, opened: opened)
+        if let l = m.mqueueLimits {
+            guard l.valid else { throw .corrupt("/proc/sys/fs/mqueue limits out of their bounds") }
+            vfs.mqueues.locked { vfs.mqueues.limits = l }
+        }
         // System V objects; segments before the mappings that attach them.
         let segments = try m.sysv.map { (image) throws(CheckpointError) -> [ShmSegment] in
             try kernel.ipc.restore(image) { (r) throws(CheckpointError) -> UInt64 in

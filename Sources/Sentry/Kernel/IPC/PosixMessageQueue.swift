@@ -9,8 +9,21 @@ import Synchronization
 /// Sendable: the registry, counts and charges under `lock`.
 public final class PosixMQNamespace: @unchecked Sendable {
     /// /proc/sys/fs/mqueue's defaults in 6.1 (ipc/mq_sysctl.c).
-    public struct Limits: Sendable {
+    public struct Limits: Sendable, Codable, Equatable {
         public var queuesMax = 256, msgMax = 10, msgsizeMax = 8192, msgDefault = 10, msgsizeDefault = 8192
+
+        /// The sysctls that set them and their bounds (ipc/mq_sysctl.c:
+        /// MIN_MSGMAX..HARD_MSGMAX, MIN_MSGSIZEMAX..HARD_MSGSIZEMAX; queues_max any int).
+        static let sysctls: [(name: String, field: WritableKeyPath<Limits, Int> & Sendable, range: ClosedRange<Int>)] = [
+            ("msg_default", \.msgDefault, 1...PosixMQNamespace.hardMsgMax),
+            ("msg_max", \.msgMax, 1...PosixMQNamespace.hardMsgMax),
+            ("msgsize_default", \.msgsizeDefault, 128...PosixMQNamespace.hardMsgsizeMax),
+            ("msgsize_max", \.msgsizeMax, 128...PosixMQNamespace.hardMsgsizeMax),
+            ("queues_max", \.queuesMax, Int(Int32.min)...Int(Int32.max)),
+        ]
+
+        /// Every value in its sysctl's bounds (a restored image's).
+        var valid: Bool { Self.sysctls.allSatisfy { $0.range.contains(self[keyPath: $0.field]) } }
     }
     /// HARD_MSGMAX, HARD_MSGSIZEMAX, MQ_PRIO_MAX; the kernel's per-message
     /// and per-priority overheads RLIMIT_MSGQUEUE counts (sizeof(struct
@@ -31,6 +44,9 @@ public final class PosixMQNamespace: @unchecked Sendable {
     func locked<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
         try lock.withLock { _ throws(E) -> T in try body() }
     }
+
+    /// The limits, if a guest changed them from 6.1's defaults (what an image keeps).
+    var changedLimits: Limits? { locked { limits == Limits() ? nil : limits } }
 
     /// The queue names, for /dev/mqueue.
     public var names: [String] { locked { queues.keys.sorted() } }
