@@ -139,7 +139,7 @@ enum Harness {
         switch name {
         case "sysvipc" where !FileManager.default.fileExists(atPath: "/proc/sysvipc/shm"):
             return "no System V IPC in the host kernel"
-        case "pty":
+        case "pty", "jobctl":
             var s = sw_statfs()
             return statfs("/dev/pts", &s) == 0 && s.f_type == 0x1cd1 /* DEVPTS_SUPER_MAGIC */ ? nil : "no devpts at /dev/pts in the host"
         case "procabi" where getuid() != 0:

@@ -13,7 +13,7 @@ struct Termios: Sendable, Equatable {
     static let OPOST: UInt32 = 0o1, ONLCR: UInt32 = 0o4
     static let B38400: UInt32 = 0o17, CS8: UInt32 = 0o60, CREAD: UInt32 = 0o200, HUPCL: UInt32 = 0o2000
     static let ISIG: UInt32 = 0o1, ICANON: UInt32 = 0o2, ECHO: UInt32 = 0o10, ECHOE: UInt32 = 0o20, ECHOK: UInt32 = 0o40
-    static let ECHONL: UInt32 = 0o100, NOFLSH: UInt32 = 0o200, ECHOCTL: UInt32 = 0o1000, ECHOKE: UInt32 = 0o4000, IEXTEN: UInt32 = 0o100000
+    static let ECHONL: UInt32 = 0o100, NOFLSH: UInt32 = 0o200, TOSTOP: UInt32 = 0o400, ECHOCTL: UInt32 = 0o1000, ECHOKE: UInt32 = 0o4000, IEXTEN: UInt32 = 0o100000
     static let VINTR = 0, VQUIT = 1, VERASE = 2, VKILL = 3, VEOF = 4, VTIME = 5, VMIN = 6, VSUSP = 10, VEOL = 11, VEOL2 = 16
 
     /// tty_std_termios with INIT_C_CC, and pty.c's cflag for the slave.
@@ -312,7 +312,17 @@ final class PtyEnd: FileDescription, @unchecked Sendable {
         return r & (mask | Int16(POLLHUP))
     }
 
+    /// __tty_check_change for the slave: a background process of the
+    /// terminal's session reading it (SIGTTIN), or writing under TOSTOP or
+    /// changing its settings (SIGTTOU).
+    private func jobControl(_ sig: Signal) throws(Errno) {
+        guard !master, let t = Task.current else { return }
+        let (session, fg) = pty.state.withLock { ($0.session, $0.foregroundPGID) }
+        try t.terminalJobControl(session: session, foreground: fg, sig)
+    }
+
     override func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
+        try jobControl(.SIGTTIN)
         let room = bufs.reduce(0) { $0 + $1.count }
         if room == 0 { return 0 }
         let data = master ? try pty.masterRead(room) : try pty.slaveRead(room)
@@ -320,6 +330,7 @@ final class PtyEnd: FileDescription, @unchecked Sendable {
     }
 
     override func write(from bufs: [UnsafeRawBufferPointer]) throws(Errno) -> Int {
+        if pty.state.withLock({ $0.slaveTermios.lflag & Termios.TOSTOP != 0 }) { try jobControl(.SIGTTOU) }
         var data: [UInt8] = []
         for b in bufs { data += b }
         if data.isEmpty { return 0 }
@@ -337,6 +348,7 @@ final class PtyEnd: FileDescription, @unchecked Sendable {
         case Ioctl.TCGETS:
             try mm.copyOut(argument, pty.state.withLock { $0.slaveTermios }.bytes)
         case Ioctl.TCSETS, Ioctl.TCSETSW, Ioctl.TCSETSF:
+            try jobControl(.SIGTTOU)
             let t = Termios(try mm.copyIn(argument, 36))
             pty.state.withLock { s in
                 let wasCanonical = s.slaveTermios.lflag & Termios.ICANON != 0
@@ -365,6 +377,7 @@ final class PtyEnd: FileDescription, @unchecked Sendable {
         case Ioctl.TCSBRK, Ioctl.TCXONC:
             break
         case Ioctl.TCFLSH:
+            try jobControl(.SIGTTOU)
             let which = argument.rawValue
             guard which <= 2 else { throw .EINVAL }
             pty.state.withLock { s in
@@ -397,6 +410,11 @@ final class PtyEnd: FileDescription, @unchecked Sendable {
             let fg = pty.state.withLock { $0.foregroundPGID }
             try mm.write(argument, fg)
         case Ioctl.TIOCSPGRP:
+            // tiocspgrp: the check is the terminal's (a master's, its slave's), EIO said as ENOTTY.
+            if let t = Task.current {
+                let (session, fg) = pty.state.withLock { ($0.session, $0.foregroundPGID) }
+                do { try t.terminalJobControl(session: session, foreground: fg, .SIGTTOU) } catch .EIO { throw .ENOTTY }
+            }
             let pg = try mm.read(argument, as: Int32.self)
             guard pg > 0 else { throw .EINVAL }
             pty.state.withLock { $0.foregroundPGID = pg }
