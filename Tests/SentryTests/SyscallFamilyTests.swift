@@ -11,7 +11,7 @@ import Testing
 
     @Test(arguments: Harness.platforms)
     func credentialsPrctlAndSchedulerMatchNative(_ platform: Harness.TestPlatform) {
-        for name in ["creds", "prctl", "sched"] {
+        for name in ["creds", "prctl", "sched", "schedattr"] {
             let native = Harness.run(Harness.image(name), [])
             #expect(native.status == 0, "\(name) natively: \(native.stderr)")
             let boxed = Harness.sandboxed(platform, Harness.image(name))
