@@ -230,6 +230,7 @@ public final class VFS: Sendable {
             if rules.contains(.noSymlinks) { throw .ELOOP }
             links += 1
             if links > Self.maxSymlinks { throw .ELOOP }
+            if let creds { try mayFollowLink(next, in: cur, creds) }
             if let place = try next.inode.magicTarget(ctx) {
                 if magicRefused { throw .ELOOP }
                 cur = place
@@ -322,9 +323,11 @@ public final class VFS: Sendable {
                 if flags.contains(.exclusive) { throw .EEXIST }
                 if existing.inode.kind == .symlink && !flags.contains(.noFollow) {
                     let full = try walk(name, from: dir, followLast: true, parentOnly: false, ctx, rules: rules).location
+                    try mayOpenCreatingInSticky(full, in: full.parent ?? dir, ctx.credentials)
                     return try openExisting(full, flags: flags, ctx)
                 }
                 // An existing file: may_create's error is not the open's.
+                try mayOpenCreatingInSticky(existing, in: dir, ctx.credentials)
                 return try openExisting(existing, flags: flags, ctx)
             }
             try writable(dir)
