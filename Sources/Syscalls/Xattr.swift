@@ -91,7 +91,12 @@ enum Xattr {
         let value = a[3] == 0 ? [] : try t.mm.copyIn(a.address(2), Int(a[3]))
         try permit(t, x, n, write: true)
         guard let inode = x.inode else { throw .EOPNOTSUPP }
-        try inode.setxattr(n, value, flags: Int32(flags))
+        if let kind = PosixACL.kind(ofXattr: n), inode.posixACLs {
+            // The ACL handler ignores XATTR_CREATE/XATTR_REPLACE; an empty value removes.
+            try t.kernel.vfs.setPosixACL(inode, kind, value: value, Creds.creds(t))
+        } else {
+            try inode.setxattr(n, value, flags: Int32(flags))
+        }
         if let l = x.location { t.kernel.vfs.notify.changed(l, FSNotify.Mask.attrib) }   // fsnotify_xattr
         return 0
     }
@@ -107,7 +112,12 @@ enum Xattr {
         let n = try name(t, a.address(1))
         try permit(t, x, n, write: false)
         guard let inode = x.inode else { throw .EOPNOTSUPP }
-        let value = try inode.getxattr(n)
+        let value: [UInt8]
+        if let kind = PosixACL.kind(ofXattr: n), inode.posixACLs {
+            value = try t.kernel.vfs.posixACLValue(inode, kind)
+        } else {
+            value = try inode.getxattr(n)
+        }
         let size = min(a[3], UInt64(sizeMax))
         if size == 0 { return Int64(value.count) }
         guard UInt64(value.count) <= size else { throw .ERANGE }
@@ -145,7 +155,11 @@ enum Xattr {
         let n = try name(t, a.address(1))
         try permit(t, x, n, write: true)
         guard let inode = x.inode else { throw .EOPNOTSUPP }
-        try inode.removexattr(n)
+        if let kind = PosixACL.kind(ofXattr: n), inode.posixACLs {
+            try t.kernel.vfs.setPosixACL(inode, kind, value: [], Creds.creds(t))   // a NULL ACL
+        } else {
+            try inode.removexattr(n)
+        }
         if let l = x.location { t.kernel.vfs.notify.changed(l, FSNotify.Mask.attrib) }   // fsnotify_xattr
         return 0
     }

@@ -37,6 +37,44 @@ import Testing
         #expect(Harness.sandboxed(platform, Harness.image("persona"), ["/tmp"]) == native, "persona on \(platform.rawValue)")
     }
 
+    /// POSIX ACLs through the raw system.posix_acl_* xattrs (acl.c): their
+    /// validation, permission checks by named users and groups through the
+    /// mask, chmod, default ACLs inherited instead of the umask, the owner
+    /// rule and S_ISGID, in tmpfs and an overlay's upper layer, compared with
+    /// the same program in a native tmpfs (/dev/shm). It must start as root.
+    @Test(arguments: Harness.platforms)
+    func posixACLsMatchNative(_ platform: Harness.TestPlatform) throws {
+        guard getuid() == 0 else { print("skipping acl on \(platform.rawValue): natively it must start as root"); return }
+        let native = "/dev/shm/sentry-acl-\(getpid())-\(platform.rawValue)"
+        guard mkdir(native, 0o755) == 0 || errno == EEXIST else { print("skipping acl on \(platform.rawValue): no /dev/shm"); return }
+        defer { _ = Harness.run("/bin/rm", ["-rf", native]) }
+        let reference = Harness.run(Harness.image("acl"), [native])
+        #expect(reference.status == 0 && reference.stdout.contains("full: 0\n"), "acl natively: \(reference.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("acl"), ["/tmp"]) == reference, "acl in tmpfs on \(platform.rawValue)")
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        chmod(scratch.path, 0o755)
+        let over = scratch.appendingPathComponent("over").path
+        try FileManager.default.createDirectory(atPath: over, withIntermediateDirectories: true)
+        chmod(over, 0o755)
+        #expect(Harness.sandboxed(platform, Harness.image("acl"), [over], extra: ["--overlay"]) == reference,
+                "acl in an overlay on \(platform.rawValue)")
+
+        // Debian's setfacl and getfacl (dynamic binaries), where the acl package is installed.
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setfacl") else {
+            print("skipping setfacl/getfacl on \(platform.rawValue): the acl package is not installed"); return
+        }
+        let script = { (dir: String) in
+            "cd \(dir) && touch f && setfacl -m u:1000:rw,g:5:r f && getfacl -n f && ls -l f | cut -c1-11 && mkdir d && "
+                + "setfacl -d -m u:1000:rwx d && touch d/x && getfacl -n d/x && setfacl -b f && getfacl -n f"
+        }
+        let tools = native + "/tools"
+        _ = mkdir(tools, 0o755)
+        let toolsNative = Harness.run("/bin/sh", ["-c", script(tools)])
+        #expect(toolsNative.status == 0 && toolsNative.stdout.contains("user:1000:rwx\t#effective:rw-\n"), "setfacl natively: \(toolsNative.stderr)")
+        #expect(Harness.sandboxed(platform, "/bin/sh", ["-c", script("/tmp")]) == toolsNative, "setfacl/getfacl on \(platform.rawValue)")
+    }
+
     /// fs.protected_symlinks/hardlinks/fifos/regular in tmpfs and an
     /// overlay's upper layer: the guest prints each refusal with the errno
     /// Linux's rules give for the values /proc/sys/fs shows, and flags a

@@ -32,17 +32,25 @@ public struct InodeOwnership: Sendable {
 /// the ownership its stat shows. Host files are opened with the sentry's
 /// own rights, so the sentry must refuse before it opens.
 public enum Permission {
-    /// generic_permission for a filesystem without ACLs: the owner's bits
-    /// for the owner, the group's for a member of the group, the others'
-    /// otherwise; CAP_DAC_READ_SEARCH reads anything and searches any
+    /// generic_permission: acl_permission_check (the owner's bits for the
+    /// owner; else an access ACL decides if the file has one and group
+    /// bits; else the group's bits for a member of the group, the others'
+    /// otherwise); then CAP_DAC_READ_SEARCH reads anything and searches any
     /// directory, CAP_DAC_OVERRIDE does the rest except executing a file
     /// with no execute bit at all.
-    public static func check(_ a: InodeOwnership, _ mask: MayMask, _ c: Credentials) -> Errno? {
+    public static func check(_ a: InodeOwnership, _ mask: MayMask, _ c: Credentials, acl: PosixACL? = nil) -> Errno? {
         let want = mask.intersection(.rwx).rawValue
         if want == 0 { return nil }
-        let bits: UInt32
-        if c.fsuid == a.uid { bits = (a.mode >> 6) & 7 } else if c.inGroup(a.gid) { bits = (a.mode >> 3) & 7 } else { bits = a.mode & 7 }
-        if want & ~bits == 0 { return nil }
+        let denied: Bool
+        if c.fsuid == a.uid {
+            denied = want & ~((a.mode >> 6) & 7) != 0
+        } else if let acl, a.mode & 0o070 != 0 {
+            denied = acl.permission(a, want: UInt16(want), c) != nil
+        } else {
+            let bits = c.inGroup(a.gid) ? (a.mode >> 3) & 7 : a.mode & 7
+            denied = want & ~bits != 0
+        }
+        if !denied { return nil }
         if a.isDirectory {
             if mask.contains(.write) == false && c.capable(Credentials.CAP_DAC_READ_SEARCH) { return nil }
             return c.capable(Credentials.CAP_DAC_OVERRIDE) ? nil : .EACCES
@@ -184,7 +192,10 @@ extension VFS {
         guard let c, !mask.intersection(.rwx).isEmpty else { return }
         if inode.kind == .directory && !mask.contains(.write) && Permission.searchNeedsNoInode(c) { return }
         if inode.kind == .directory && c.capable(Credentials.CAP_DAC_OVERRIDE) { return }
-        if let e = Permission.check(InodeOwnership(try inode.stat()), mask, c) { throw e }
+        let a = InodeOwnership(try inode.stat())
+        // check_acl: only a non-owner's check of a file with group bits reads the ACL.
+        let acl = a.uid != c.fsuid && a.mode & 0o070 != 0 && inode.posixACLs ? inode.posixACL(.access) : nil
+        if let e = Permission.check(a, mask, c, acl: acl) { throw e }
     }
 
     /// file_remove_privs: a write or truncate by a task without

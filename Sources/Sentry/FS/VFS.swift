@@ -300,8 +300,9 @@ public final class VFS: Sendable {
 
     /// `execute`: execve's open (open_exec), which asks for execute
     /// permission instead of read.
+    /// `umask` applies to a new file unless its directory has a default ACL.
     public func open(_ path: String, from start: Location, flags: OpenFlags, mode: UInt32, _ ctx: WalkContext,
-                     rules: ResolveRules = [], execute: Bool = false) throws(Errno) -> FileDescription {
+                     rules: ResolveRules = [], execute: Bool = false, umask: UInt32 = 0) throws(Errno) -> FileDescription {
         if flags.contains(.tmpFile) {
             // do_tmpfile: the directory named, then vfs_tmpfile's checks: a
             // writable mount, write and search permission, a filesystem that makes unnamed files.
@@ -309,8 +310,13 @@ public final class VFS: Sendable {
             guard dir.inode.kind == .directory else { throw .ENOTDIR }
             try writable(dir)
             try mayCreate(in: dir, ctx.credentials)
-            let f = try dir.inode.tmpfile(mode: mode & 0o7777, flags: flags, in: dir, ctx)
-            if let node = f.location?.inode { initOwner(dir, node: node, ctx) }
+            var mode = mode & 0o7777
+            let acls = inheritedACLs(dir, mode: &mode, umask: umask, isDirectory: false)
+            let f = try dir.inode.tmpfile(mode: mode, flags: flags, in: dir, ctx)
+            if let node = f.location?.inode {
+                applyInheritedACLs(acls, to: node)
+                initOwner(dir, node: node, ctx)
+            }
             if let loc = f.location { notify.opened(f, at: loc) }
             return f
         }
@@ -332,7 +338,10 @@ public final class VFS: Sendable {
             }
             try writable(dir)
             try mayCreate(in: dir, ctx.credentials)
-            let f = try dir.inode.create(name, mode: mode & 0o7777, flags: flags, in: dir, ctx)
+            var mode = mode & 0o7777
+            let acls = inheritedACLs(dir, mode: &mode, umask: umask, isDirectory: false)
+            let f = try dir.inode.create(name, mode: mode, flags: flags, in: dir, ctx)
+            applyInheritedACLs(acls, dir, name, ctx)
             initOwner(dir, name, ctx)
             notify.created(name, in: dir, isDirectory: false)
             if let loc = f.location { notify.opened(f, at: loc) }
@@ -417,24 +426,30 @@ public final class VFS: Sendable {
         return (dir, name)
     }
 
-    public func mkdir(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext) throws(Errno) {
+    public func mkdir(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext, umask: UInt32 = 0) throws(Errno) {
         let (dir, name) = try newEntry(path, from: start, ctx, trailingSlashAllowed: true)
         try writable(dir)
         try mayCreate(in: dir, ctx.credentials)
-        try dir.inode.mkdir(name, mode: mode & 0o7777)
+        var mode = mode & 0o7777
+        let acls = inheritedACLs(dir, mode: &mode, umask: umask, isDirectory: true)
+        try dir.inode.mkdir(name, mode: mode)
+        applyInheritedACLs(acls, dir, name, ctx)
         initOwner(dir, name, ctx)
         notify.created(name, in: dir, isDirectory: true)
     }
 
     /// mknod: FIFOs and regular files; device nodes are not the guest's to make.
-    public func mknod(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext) throws(Errno) {
+    public func mknod(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext, umask: UInt32 = 0) throws(Errno) {
         let kind = mode & S_IFMT
         guard kind == 0 || kind == S_IFREG || kind == S_IFIFO || kind == S_IFCHR || kind == S_IFBLK || kind == S_IFSOCK else { throw .EINVAL }
         if kind == S_IFCHR || kind == S_IFBLK { throw .EPERM }
         let (dir, name) = try newEntry(path, from: start, ctx)
         try writable(dir)
         try mayCreate(in: dir, ctx.credentials)
-        try dir.inode.mknod(name, mode: (kind == 0 ? S_IFREG : kind) | (mode & 0o7777))
+        var perm = mode & 0o7777
+        let acls = inheritedACLs(dir, mode: &perm, umask: umask, isDirectory: false)
+        try dir.inode.mknod(name, mode: (kind == 0 ? S_IFREG : kind) | perm)
+        applyInheritedACLs(acls, dir, name, ctx)
         initOwner(dir, name, ctx)
         notify.created(name, in: dir, isDirectory: false)
     }
