@@ -72,7 +72,8 @@ enum Xattr {
             guard type == S_IFREG || type == S_IFDIR else { throw write ? .EPERM : .ENODATA }
             if type == S_IFDIR && x.mode & S_ISVTX != 0 && write && !Permission.isOwnerOrCapable(owner, c) { throw .EPERM }
         }
-        if let e = Permission.check(owner, write ? .write : .read, c) { throw e }
+        let acl = x.inode.flatMap { $0.posixACLs ? $0.posixACL(.access) : nil }
+        if let e = Permission.check(owner, write ? .write : .read, c, acl: acl) { throw e }
     }
 
     // MARK: set

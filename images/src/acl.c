@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -50,15 +51,17 @@ static void show(const char *path) {
     printf("\n");
 }
 
-// Opens `path` with `flags` as uid/gid (no supplementary groups but `extra`).
+// Opens `path` with `flags` as uid/gid (no supplementary groups but `extra`);
+// flags -1 truncates it instead, -2 sets its times to now, -3 sets a user xattr.
 static int openas(uid_t uid, gid_t gid, gid_t extra, const char *path, int flags) {
     fflush(stdout);
     pid_t p = fork();
     if (p == 0) {
         gid_t g[1] = {extra};
         if (setgroups(extra ? 1 : 0, g) || setgid(gid) || setuid(uid)) _exit(100);
-        int fd = open(path, flags);
-        _exit(fd < 0 ? errno : 0);
+        int rc = flags == -1 ? truncate(path, 0) : flags == -2 ? utimes(path, NULL)
+               : flags == -3 ? setxattr(path, "user.x", "1", 1, 0) : open(path, flags);
+        _exit(rc < 0 ? errno : 0);
     }
     int st;
     waitpid(p, &st, 0);
@@ -111,6 +114,10 @@ int main(int argc, char **argv) {
     show("f");
     printf("1000 write: %d\n", openas(1000, 1000, 0, "f", O_WRONLY));
     printf("group 3000 write: %d\n", openas(2000, 2000, 3000, "f", O_RDWR));
+    printf("1000 truncates: %d\n", openas(1000, 1000, 0, "f", -1));
+    printf("1000 touches: %d\n", openas(1000, 1000, 0, "f", -2));
+    printf("1000 sets a user xattr: %d\n", openas(1000, 1000, 0, "f", -3));
+    printf("2000 truncates: %d\n", openas(2000, 2000, 0, "f", -1));
     printf("chmod 604: %d\n", R(chmod("f", 0604)));
     show("f");
     printf("1000 read (mask ---): %d\n", openas(1000, 1000, 0, "f", O_RDONLY));

@@ -148,9 +148,9 @@ public enum Permission {
     /// `explicitTimes` times given (needs the owner). Returns the change
     /// to make, S_ISUID/S_ISGID removed where Linux removes them.
     public static func setattr(_ a: InodeAttributes, of cur: InodeOwnership, touch: Bool, explicitTimes: Bool,
-                               killSetID: Bool, _ c: Credentials) throws(Errno) -> InodeAttributes {
+                               killSetID: Bool, _ c: Credentials, acl: PosixACL? = nil) throws(Errno) -> InodeAttributes {
         var a = a
-        if touch && !isOwnerOrCapable(cur, c), let e = check(cur, .write, c) { throw e }
+        if touch && !isOwnerOrCapable(cur, c), let e = check(cur, .write, c, acl: acl) { throw e }
         // chown_common asks for the set-id bits to go on a non-directory
         // (ATTR_KILL_SUID, and ATTR_KILL_SGID by setattr_should_drop_sgid).
         if killSetID && !cur.isDirectory {

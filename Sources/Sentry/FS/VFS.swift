@@ -555,10 +555,12 @@ public final class VFS: Sendable {
             let cur = InodeOwnership(try loc.inode.stat())
             switch change {
             case .size:
-                if let e = Permission.check(cur, .write, c) { throw e }
+                try mayAccess(loc.inode, .write, c)   // an access ACL may grant it
                 if let mode = Permission.modeAfterWrite(cur, c) { a.mode = mode }   // do_truncate's file_remove_privs
             case .mode, .owner: a = try Permission.setattr(a, of: cur, touch: false, explicitTimes: false, killSetID: change == .owner, c)
-            case .times(let explicit): a = try Permission.setattr(a, of: cur, touch: !explicit, explicitTimes: explicit, killSetID: false, c)
+            case .times(let explicit):
+                let acl = !explicit && loc.inode.posixACLs ? loc.inode.posixACL(.access) : nil
+                a = try Permission.setattr(a, of: cur, touch: !explicit, explicitTimes: explicit, killSetID: false, c, acl: acl)
             }
         }
         try loc.inode.setAttributes(a)
