@@ -20,7 +20,7 @@ enum Descriptors {
         }
         try checkCreateFlags(flags)
         let (path, start) = try t.pathArgument(dirfd, pathAddr)
-        let file = try t.kernel.vfs.open(path, from: start, flags: flags, mode: mode & ~t.umask, t)
+        let file = try t.kernel.vfs.open(path, from: start, flags: flags, mode: mode, t, umask: t.umask)
         try waitForFIFOPartner(t, file)
         if flags.contains(.truncate) && flags.writable { t.kernel.fileMayHaveShrunk(file, by: t) }
         return Int64(try t.fds.install(file, closeOnExec: flags.contains(.closeOnExec)).rawValue)
@@ -69,8 +69,8 @@ enum Descriptors {
         guard mode & ~0o7777 == 0 else { throw .EINVAL }
         if resolve & 0x20 != 0 { throw .EAGAIN }   // RESOLVE_CACHED: the sentry has no lookup cache to answer from
         let (path, start) = try t.pathArgument(a.int32(0), a.address(1))
-        let file = try t.kernel.vfs.open(path, from: start, flags: f, mode: UInt32(mode) & ~t.umask, t,
-                                         rules: ResolveRules(rawValue: resolve))
+        let file = try t.kernel.vfs.open(path, from: start, flags: f, mode: UInt32(mode), t,
+                                         rules: ResolveRules(rawValue: resolve), umask: t.umask)
         try waitForFIFOPartner(t, file)
         if f.contains(.truncate) && f.writable { t.kernel.fileMayHaveShrunk(file, by: t) }
         return Int64(try t.fds.install(file, closeOnExec: f.contains(.closeOnExec)).rawValue)

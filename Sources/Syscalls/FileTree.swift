@@ -9,7 +9,7 @@ enum FileTree {
     static func mkdirat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try mkdirAt(t, a.int32(0), a.address(1), a.uint32(2)) }
     private static func mkdirAt(_ t: Task, _ dirfd: Int32, _ p: GuestAddress, _ mode: UInt32) throws(Errno) -> Int64 {
         let (path, start) = try t.pathArgument(dirfd, p)
-        try t.kernel.vfs.mkdir(path, from: start, mode: mode & 0o7777 & ~t.umask, t)
+        try t.kernel.vfs.mkdir(path, from: start, mode: mode & 0o7777, t, umask: t.umask)
         return 0
     }
 
@@ -17,7 +17,7 @@ enum FileTree {
     static func mknodat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try mknodAt(t, a.int32(0), a.address(1), a.uint32(2)) }
     private static func mknodAt(_ t: Task, _ dirfd: Int32, _ p: GuestAddress, _ mode: UInt32) throws(Errno) -> Int64 {
         let (path, start) = try t.pathArgument(dirfd, p)
-        try t.kernel.vfs.mknod(path, from: start, mode: (mode & S_IFMT) | (mode & 0o7777 & ~t.umask), t)
+        try t.kernel.vfs.mknod(path, from: start, mode: (mode & S_IFMT) | (mode & 0o7777), t, umask: t.umask)
         return 0
     }
 

@@ -43,39 +43,156 @@ enum Scheduler {
         try setScheduler(t, pid: a.int32(0), policy: nil, param: a.address(1))
     }
 
-    /// do_sched_setscheduler and __sched_setscheduler; a nil policy keeps the current one (SETPARAM_POLICY).
+    /// do_sched_setscheduler: the legacy calls as a sched_attr keeping the
+    /// task's nice value; a nil policy keeps the current one (SETPARAM_POLICY).
     private static func setScheduler(_ t: Task, pid: Int32, policy requested: Int32?, param: GuestAddress) throws(Errno) -> Int64 {
         guard !param.isNull, pid >= 0 else { throw .EINVAL }
         let priority = try t.mm.read(param, as: Int32.self)
         let p = try target(t, pid)
-        let old = scheduling(p)
-        var policy = old.policy, resetOnFork = old.resetOnFork
+        var attr = SchedAttr()
+        attr.nice = scheduling(p).nice
+        attr.priority = UInt32(bitPattern: priority)
         if let requested {
-            resetOnFork = requested & Scheduling.SCHED_RESET_ON_FORK != 0
-            policy = requested & ~Scheduling.SCHED_RESET_ON_FORK
-            guard Scheduling.isValid(policy) else { throw .EINVAL }
+            // The legacy SCHED_RESET_ON_FORK bit in the policy.
+            if requested & Scheduling.SCHED_RESET_ON_FORK != 0 { attr.flags |= SchedAttr.SCHED_FLAG_RESET_ON_FORK }
+            attr.policy = requested & ~Scheduling.SCHED_RESET_ON_FORK
+        } else {
+            attr.policy = nil
         }
-        guard priority >= 0, priority <= Scheduling.maxRTPriority else { throw .EINVAL }
-        // SCHED_DEADLINE needs sched_setattr's runtime/deadline/period: refused here as Linux does.
-        if policy == Scheduling.SCHED_DEADLINE || Scheduling.isRealTime(policy) != (priority != 0) { throw .EINVAL }
-        let caller = Creds.creds(t)
-        if !caller.capable(Credentials.CAP_SYS_NICE) {
-            var allowed = true
-            if Scheduling.isRealTime(policy) {
-                let rtprio = p.resourceLimits[ResourceLimit.RLIMIT_RTPRIO]?.cur ?? 0
-                if policy != old.policy && rtprio == 0 { allowed = false }
-                if UInt64(priority) > UInt64(old.priority) && UInt64(priority) > rtprio { allowed = false }
+        try apply(attr, to: p, by: Creds.creds(t))
+        return 0
+    }
+
+    /// user_check_sched_setscheduler: what an unprivileged caller may not do
+    /// without CAP_SYS_NICE (EPERM).
+    private static func userMayChange(_ p: Task, _ old: Scheduling, _ attr: SchedAttr, policy: Int32,
+                                      resetOnFork: Bool, _ caller: Credentials) -> Bool {
+        if caller.capable(Credentials.CAP_SYS_NICE) { return true }
+        if Scheduling.isFair(policy) && attr.nice < old.nice && !canNice(caller, p, attr.nice) { return false }
+        if Scheduling.isRealTime(policy) {
+            let rtprio = p.resourceLimits[ResourceLimit.RLIMIT_RTPRIO]?.cur ?? 0
+            if policy != old.policy && rtprio == 0 { return false }
+            if attr.priority > UInt32(bitPattern: old.priority) && UInt64(attr.priority) > rtprio { return false }
+        }
+        // Linux lets no unprivileged task become or stay SCHED_DEADLINE "for now".
+        if policy == Scheduling.SCHED_DEADLINE { return false }
+        // SCHED_IDLE counts as nice 20: leaving it is lowering the nice value.
+        if old.policy == Scheduling.SCHED_IDLE && policy != Scheduling.SCHED_IDLE && !canNice(caller, p, old.nice) { return false }
+        if !sameOwner(caller, p) { return false }
+        return !(old.resetOnFork && !resetOnFork)
+    }
+
+    /// __sched_setscheduler as a user's call asks it: validation (EINVAL),
+    /// permission (EPERM), utilization clamps refused as by a kernel built
+    /// without CONFIG_UCLAMP_TASK (Debian's 6.1: EOPNOTSUPP), SCHED_DEADLINE's
+    /// root-domain and bandwidth admission (EPERM, EBUSY), then the new state.
+    static func apply(_ attr: SchedAttr, to p: Task, by caller: Credentials) throws(Errno) {
+        let old = scheduling(p)
+        let policy: Int32, resetOnFork: Bool
+        if let requested = attr.policy {
+            resetOnFork = attr.flags & SchedAttr.SCHED_FLAG_RESET_ON_FORK != 0
+            policy = requested
+            guard Scheduling.isValid(policy) else { throw .EINVAL }
+        } else {
+            resetOnFork = old.resetOnFork
+            policy = old.policy
+        }
+        guard attr.flags & ~(SchedAttr.SCHED_FLAG_ALL | SchedAttr.SCHED_FLAG_SUGOV) == 0 else { throw .EINVAL }
+        guard attr.priority <= UInt32(Scheduling.maxRTPriority) else { throw .EINVAL }
+        if policy == Scheduling.SCHED_DEADLINE && !attr.deadlineParametersValid { throw .EINVAL }
+        if Scheduling.isRealTime(policy) != (attr.priority != 0) { throw .EINVAL }
+        guard userMayChange(p, old, attr, policy: policy, resetOnFork: resetOnFork, caller) else { throw .EPERM }
+        // The schedutil governor's flag is the kernel's own.
+        if attr.flags & SchedAttr.SCHED_FLAG_SUGOV != 0 { throw .EINVAL }
+        if attr.flags & SchedAttr.SCHED_FLAG_UTIL_CLAMP != 0 { throw .EOPNOTSUPP }
+
+        let dlFlags = attr.flags & SchedAttr.SCHED_DL_FLAGS
+        let unchanged: Bool = {
+            guard policy == old.policy else { return false }
+            if Scheduling.isFair(policy) { return attr.nice == old.nice }
+            if Scheduling.isRealTime(policy) { return Int32(attr.priority) == old.priority }
+            if policy == Scheduling.SCHED_DEADLINE {
+                return attr.runtime == old.runtime && attr.deadline == old.deadline && attr.period == old.period
+                    && dlFlags == old.deadlineFlags
             }
-            if old.policy == Scheduling.SCHED_IDLE && policy != Scheduling.SCHED_IDLE && !canNice(caller, p, old.nice) { allowed = false }
-            if !sameOwner(caller, p) { allowed = false }
-            if old.resetOnFork && !resetOnFork { allowed = false }
-            guard allowed else { throw .EPERM }
+            return true
+        }()
+        if !unchanged && policy == Scheduling.SCHED_DEADLINE {
+            // A deadline task must be allowed every CPU of its root domain.
+            let all = hostCPUs()
+            if let mask = old.affinity, mask & all != all { throw .EPERM }
+            if try overflowsDeadlineBandwidth(p, old, attr) { throw .EBUSY }
         }
         p.attributes.withLock {
-            $0.scheduling.policy = policy
-            $0.scheduling.priority = priority
             $0.scheduling.resetOnFork = resetOnFork
+            guard !unchanged, attr.flags & SchedAttr.SCHED_FLAG_KEEP_PARAMS == 0 else { return }
+            // __setscheduler_params
+            $0.scheduling.policy = policy
+            if policy == Scheduling.SCHED_DEADLINE {
+                $0.scheduling.runtime = attr.runtime
+                $0.scheduling.deadline = attr.deadline
+                $0.scheduling.period = attr.period == 0 ? attr.deadline : attr.period
+                $0.scheduling.deadlineFlags = dlFlags
+            } else if Scheduling.isFair(policy) {
+                $0.scheduling.nice = attr.nice
+            }
+            $0.scheduling.priority = Int32(attr.priority)
+            // Real-time and deadline tasks have no timer slack; others get their default back.
+            if Scheduling.isRealTime(policy) || policy == Scheduling.SCHED_DEADLINE {
+                $0.timerSlack = 0
+            } else if $0.timerSlack == 0 {
+                $0.timerSlack = $0.defaultTimerSlack
+            }
         }
+    }
+
+    /// sched_dl_overflow: the deadline tasks of the sandbox may together use
+    /// at most sched_rt_runtime_us / sched_rt_period_us (950000 / 1000000) of
+    /// every CPU, in BW_SHIFT fixed point. The sandbox is its own root domain.
+    private static func overflowsDeadlineBandwidth(_ p: Task, _ old: Scheduling, _ attr: SchedAttr) throws(Errno) -> Bool {
+        let newBW = SchedAttr.ratio(period: attr.period == 0 ? attr.deadline : attr.period, runtime: attr.runtime)
+        let oldBW = old.policy == Scheduling.SCHED_DEADLINE ? SchedAttr.ratio(period: old.period, runtime: old.runtime) : 0
+        if old.policy == Scheduling.SCHED_DEADLINE && newBW == oldBW { return false }
+        var total: UInt64 = 0
+        for other in p.sandboxTasks {
+            let s = scheduling(other)
+            if s.policy == Scheduling.SCHED_DEADLINE {
+                total = total.addingReportingOverflow(SchedAttr.ratio(period: s.period, runtime: s.runtime)).partialValue
+            }
+        }
+        let cpus = UInt64(max(1, hostCPUs().nonzeroBitCount))
+        let cap = SchedAttr.ratio(period: 1_000_000, runtime: 950_000).multipliedReportingOverflow(by: cpus).partialValue
+        return cap < total - min(total, oldBW) + newBW
+    }
+
+    /// sched_setattr(pid, attr, flags).
+    static func schedSetattr(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let pid = a.int32(0)
+        guard !a.address(1).isNull, pid >= 0, UInt32(truncatingIfNeeded: a[2]) == 0 else { throw .EINVAL }
+        var attr = try SchedAttr.copyIn(t, a.address(1))
+        guard attr.rawPolicy >= 0 else { throw .EINVAL }
+        attr.policy = attr.flags & SchedAttr.SCHED_FLAG_KEEP_POLICY != 0 ? nil : attr.rawPolicy
+        let p = try target(t, pid)
+        // get_params: SCHED_FLAG_KEEP_PARAMS takes the task's own parameters.
+        if attr.flags & SchedAttr.SCHED_FLAG_KEEP_PARAMS != 0 { attr.takeParameters(of: scheduling(p)) }
+        try apply(attr, to: p, by: Creds.creds(t))
+        return 0
+    }
+
+    /// sched_getattr(pid, attr, size, flags): as much of the kernel's
+    /// struct as the caller has room for, its size field saying how much.
+    static func schedGetattr(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let pid = a.int32(0), size = UInt32(truncatingIfNeeded: a[2])
+        guard !a.address(1).isNull, pid >= 0, size <= SchedAttr.maxSize, size >= SchedAttr.SCHED_ATTR_SIZE_VER0,
+              UInt32(truncatingIfNeeded: a[3]) == 0 else { throw .EINVAL }
+        let s = scheduling(try target(t, pid))
+        var attr = SchedAttr()
+        attr.rawPolicy = s.policy
+        if s.resetOnFork { attr.flags |= SchedAttr.SCHED_FLAG_RESET_ON_FORK }
+        attr.takeParameters(of: s)
+        attr.flags &= SchedAttr.SCHED_FLAG_ALL
+        let bytes = attr.encoded(size: min(size, SchedAttr.SCHED_ATTR_SIZE_VER1))
+        try t.mm.copyOut(a.address(1), bytes)
         return 0
     }
 
@@ -188,6 +305,8 @@ enum Scheduler {
         guard sameOwner(caller, p) || caller.capable(Credentials.CAP_SYS_NICE) else { throw .EPERM }
         let mask = requested & hostCPUs()
         guard mask != 0 else { throw .EINVAL }
+        // A deadline task keeps every CPU of its root domain (__sched_setaffinity).
+        if scheduling(p).policy == Scheduling.SCHED_DEADLINE && mask != hostCPUs() { throw .EBUSY }
         p.attributes.withLock { $0.scheduling.affinity = mask }
         p.applyHostAffinity()
         return 0

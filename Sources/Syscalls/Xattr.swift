@@ -72,7 +72,8 @@ enum Xattr {
             guard type == S_IFREG || type == S_IFDIR else { throw write ? .EPERM : .ENODATA }
             if type == S_IFDIR && x.mode & S_ISVTX != 0 && write && !Permission.isOwnerOrCapable(owner, c) { throw .EPERM }
         }
-        if let e = Permission.check(owner, write ? .write : .read, c) { throw e }
+        let acl = x.inode.flatMap { $0.posixACLs ? $0.posixACL(.access) : nil }
+        if let e = Permission.check(owner, write ? .write : .read, c, acl: acl) { throw e }
     }
 
     // MARK: set
@@ -91,7 +92,12 @@ enum Xattr {
         let value = a[3] == 0 ? [] : try t.mm.copyIn(a.address(2), Int(a[3]))
         try permit(t, x, n, write: true)
         guard let inode = x.inode else { throw .EOPNOTSUPP }
-        try inode.setxattr(n, value, flags: Int32(flags))
+        if let kind = PosixACL.kind(ofXattr: n), inode.posixACLs {
+            // The ACL handler ignores XATTR_CREATE/XATTR_REPLACE; an empty value removes.
+            try t.kernel.vfs.setPosixACL(inode, kind, value: value, Creds.creds(t))
+        } else {
+            try inode.setxattr(n, value, flags: Int32(flags))
+        }
         if let l = x.location { t.kernel.vfs.notify.changed(l, FSNotify.Mask.attrib) }   // fsnotify_xattr
         return 0
     }
@@ -107,7 +113,12 @@ enum Xattr {
         let n = try name(t, a.address(1))
         try permit(t, x, n, write: false)
         guard let inode = x.inode else { throw .EOPNOTSUPP }
-        let value = try inode.getxattr(n)
+        let value: [UInt8]
+        if let kind = PosixACL.kind(ofXattr: n), inode.posixACLs {
+            value = try t.kernel.vfs.posixACLValue(inode, kind)
+        } else {
+            value = try inode.getxattr(n)
+        }
         let size = min(a[3], UInt64(sizeMax))
         if size == 0 { return Int64(value.count) }
         guard UInt64(value.count) <= size else { throw .ERANGE }
@@ -145,7 +156,11 @@ enum Xattr {
         let n = try name(t, a.address(1))
         try permit(t, x, n, write: true)
         guard let inode = x.inode else { throw .EOPNOTSUPP }
-        try inode.removexattr(n)
+        if let kind = PosixACL.kind(ofXattr: n), inode.posixACLs {
+            try t.kernel.vfs.setPosixACL(inode, kind, value: [], Creds.creds(t))   // a NULL ACL
+        } else {
+            try inode.removexattr(n)
+        }
         if let l = x.location { t.kernel.vfs.notify.changed(l, FSNotify.Mask.attrib) }   // fsnotify_xattr
         return 0
     }

@@ -176,6 +176,31 @@ import Testing
         }
     }
 
+    /// sched_setattr/sched_getattr's struct sched_attr as strace 6.1 prints
+    /// it (sizes, E2BIG's written-back size, the fields SCHED_FLAG_KEEP_*
+    /// hide, unknown policies and flags), for schedattr.c and its
+    /// unprivileged child. Normalised: stack addresses, pids, and a fair
+    /// task's sched_runtime (kernels after 6.1 report its slice there; 6.1 and the sentry 0).
+    @Test(arguments: Harness.platforms)
+    func schedAttrMatchesRealStrace(_ platform: Harness.TestPlatform) throws {
+        let strace = "/usr/bin/strace"
+        try #require(FileManager.default.isExecutableFile(atPath: strace), "strace is not installed")
+        let calls = ["-f", "-e", "trace=sched_setattr,sched_getattr", "-e", "signal=none"]
+        func normalised(_ text: String) -> [String] {
+            text.split(separator: "\n").map(String.init).filter { !$0.contains("+++") }.map {
+                $0.replacingOccurrences(of: #"^\[pid +\d+\] "#, with: "", options: .regularExpression)
+                    .replacingOccurrences(of: #"0x7[0-9a-f]{7,}"#, with: "ADDR", options: .regularExpression)
+                    .replacingOccurrences(of: #"^sched_setattr\((?!0,|-1,|99999,)\d+,"#, with: "sched_setattr(PID,", options: .regularExpression)
+                    .replacingOccurrences(of: #"(sched_policy=SCHED_(OTHER|BATCH|IDLE), .*sched_runtime=)\d+"#, with: "$1N", options: .regularExpression)
+            }
+        }
+        let native = Harness.run(strace, ["-qq"] + calls + [Harness.image("schedattr")])
+        let ours = Harness.sandboxed(platform, Harness.image("schedattr"), extra: ["--strace"] + calls)
+        let (n, o) = (normalised(native.stderr), normalised(ours.stderr))
+        #expect(n.count >= 60, "\(native.stderr)")
+        #expect(o == n, "schedattr on \(platform.rawValue): strace \(n.filter { !o.contains($0) }), sentry \(o.filter { !n.contains($0) })")
+    }
+
     /// -k: the guest's stack after each call, unwound by .eh_frame and named
     /// from each ELF's symbols, line for line as real `strace -k` prints it
     /// (a dynamic coreutils program through libc, and a static one of ours).

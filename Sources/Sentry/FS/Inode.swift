@@ -119,6 +119,14 @@ open class Inode: @unchecked Sendable {
     /// XATTR_CREATE (1) / XATTR_REPLACE (2) in `flags`.
     open func setxattr(_ name: String, _ value: [UInt8], flags: Int32) throws(Errno) { throw .EOPNOTSUPP }
     open func removexattr(_ name: String) throws(Errno) { throw .EOPNOTSUPP }
+
+    // POSIX ACLs (IS_POSIXACL, get_acl, set_acl): a filesystem without them answers EOPNOTSUPP.
+    open var posixACLs: Bool { false }
+    /// The ACL of that kind, nil if it has none.
+    open func posixACL(_ kind: PosixACL.Kind) -> PosixACL? { nil }
+    /// Sets (nil: removes) an ACL and, with `mode`, the permission bits that
+    /// go with it, together; the caller checked and validated.
+    open func setPosixACL(_ kind: PosixACL.Kind, _ acl: PosixACL?, mode: UInt32?) throws(Errno) { throw .EOPNOTSUPP }
 }
 
 /// Who a sentry-made file belongs to: /proc/PID's files are their

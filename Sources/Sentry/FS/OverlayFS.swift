@@ -397,4 +397,12 @@ public final class OverlayNode: Inode, @unchecked Sendable {
         guard let u = upper else { throw .ENOENT }
         try u.removexattr(name)
     }
+    // POSIX ACLs: the upper layer's (tmpfs) once copied up; a host lower file has none the sentry consults.
+    public override var posixACLs: Bool { true }
+    public override func posixACL(_ kind: PosixACL.Kind) -> PosixACL? { (try? real())?.posixACL(kind) }
+    public override func setPosixACL(_ kind: PosixACL.Kind, _ acl: PosixACL?, mode: UInt32?) throws(Errno) {
+        try copyUp()
+        guard let u = upper else { throw .ENOENT }
+        try u.setPosixACL(kind, acl, mode: mode)
+    }
 }

@@ -32,17 +32,25 @@ public struct InodeOwnership: Sendable {
 /// the ownership its stat shows. Host files are opened with the sentry's
 /// own rights, so the sentry must refuse before it opens.
 public enum Permission {
-    /// generic_permission for a filesystem without ACLs: the owner's bits
-    /// for the owner, the group's for a member of the group, the others'
-    /// otherwise; CAP_DAC_READ_SEARCH reads anything and searches any
+    /// generic_permission: acl_permission_check (the owner's bits for the
+    /// owner; else an access ACL decides if the file has one and group
+    /// bits; else the group's bits for a member of the group, the others'
+    /// otherwise); then CAP_DAC_READ_SEARCH reads anything and searches any
     /// directory, CAP_DAC_OVERRIDE does the rest except executing a file
     /// with no execute bit at all.
-    public static func check(_ a: InodeOwnership, _ mask: MayMask, _ c: Credentials) -> Errno? {
+    public static func check(_ a: InodeOwnership, _ mask: MayMask, _ c: Credentials, acl: PosixACL? = nil) -> Errno? {
         let want = mask.intersection(.rwx).rawValue
         if want == 0 { return nil }
-        let bits: UInt32
-        if c.fsuid == a.uid { bits = (a.mode >> 6) & 7 } else if c.inGroup(a.gid) { bits = (a.mode >> 3) & 7 } else { bits = a.mode & 7 }
-        if want & ~bits == 0 { return nil }
+        let denied: Bool
+        if c.fsuid == a.uid {
+            denied = want & ~((a.mode >> 6) & 7) != 0
+        } else if let acl, a.mode & 0o070 != 0 {
+            denied = acl.permission(a, want: UInt16(want), c) != nil
+        } else {
+            let bits = c.inGroup(a.gid) ? (a.mode >> 3) & 7 : a.mode & 7
+            denied = want & ~bits != 0
+        }
+        if !denied { return nil }
         if a.isDirectory {
             if mask.contains(.write) == false && c.capable(Credentials.CAP_DAC_READ_SEARCH) { return nil }
             return c.capable(Credentials.CAP_DAC_OVERRIDE) ? nil : .EACCES
@@ -75,12 +83,37 @@ public enum Permission {
         return c.fsuid != victim.uid && c.fsuid != dir.uid && !c.capable(Credentials.CAP_FOWNER)
     }
 
+    /// The fs.protected_* sysctls the sandbox presents in /proc/sys/fs
+    /// (read-only): Debian's, as its procps sets them at boot
+    /// (/usr/lib/sysctl.d/99-protect-links.conf) over 6.1's built-in 1, 1, 0, 0.
+    public static let protectedSymlinks = 1, protectedHardlinks = 1, protectedFIFOs = 1, protectedRegular = 2
+
+    /// may_follow_link with fs.protected_symlinks=1: in a sticky
+    /// world-writable directory only a link owned by the follower or by the
+    /// directory's owner is followed; no capability overrides it (EACCES).
+    public static func mayFollowLink(_ link: InodeOwnership, in dir: InodeOwnership, _ c: Credentials) -> Errno? {
+        guard protectedSymlinks != 0, c.fsuid != link.uid else { return nil }
+        guard dir.mode & (S_ISVTX | S_IWOTH) == S_ISVTX | S_IWOTH, dir.uid != link.uid else { return nil }
+        return .EACCES
+    }
+
+    /// may_create_in_sticky: an O_CREAT open of an existing FIFO
+    /// (protected_fifos) or regular file (protected_regular) in a sticky
+    /// directory, owned neither by the opener nor by the directory's owner,
+    /// is refused if the directory is world-writable, or at level 2 group-writable (EACCES).
+    public static func mayOpenCreatingInSticky(_ file: InodeOwnership, in dir: InodeOwnership, _ c: Credentials) -> Errno? {
+        let type = file.mode & S_IFMT
+        let level = type == S_IFIFO ? protectedFIFOs : type == S_IFREG ? protectedRegular : 0
+        guard level != 0, dir.mode & S_ISVTX != 0, file.uid != dir.uid, file.uid != c.fsuid else { return nil }
+        return dir.mode & 0o002 != 0 || (dir.mode & 0o020 != 0 && level >= 2) ? .EACCES : nil
+    }
+
     /// may_linkat with fs.protected_hardlinks=1 (Debian's default): the
     /// owner (or CAP_FOWNER) links anything; others only a regular file
     /// that is not set-user-ID, not executable set-group-ID, and that they
     /// may both read and write.
     public static func mayHardlink(_ a: InodeOwnership, _ c: Credentials) -> Errno? {
-        if isOwnerOrCapable(a, c) { return nil }
+        if protectedHardlinks == 0 || isOwnerOrCapable(a, c) { return nil }
         let safe = a.mode & S_IFMT == S_IFREG && a.mode & S_ISUID == 0
             && a.mode & (S_ISGID | 0o010) != (S_ISGID | 0o010) && check(a, [.read, .write], c) == nil
         return safe ? nil : .EPERM
@@ -115,9 +148,9 @@ public enum Permission {
     /// `explicitTimes` times given (needs the owner). Returns the change
     /// to make, S_ISUID/S_ISGID removed where Linux removes them.
     public static func setattr(_ a: InodeAttributes, of cur: InodeOwnership, touch: Bool, explicitTimes: Bool,
-                               killSetID: Bool, _ c: Credentials) throws(Errno) -> InodeAttributes {
+                               killSetID: Bool, _ c: Credentials, acl: PosixACL? = nil) throws(Errno) -> InodeAttributes {
         var a = a
-        if touch && !isOwnerOrCapable(cur, c), let e = check(cur, .write, c) { throw e }
+        if touch && !isOwnerOrCapable(cur, c), let e = check(cur, .write, c, acl: acl) { throw e }
         // chown_common asks for the set-id bits to go on a non-directory
         // (ATTR_KILL_SUID, and ATTR_KILL_SGID by setattr_should_drop_sgid).
         if killSetID && !cur.isDirectory {
@@ -159,7 +192,10 @@ extension VFS {
         guard let c, !mask.intersection(.rwx).isEmpty else { return }
         if inode.kind == .directory && !mask.contains(.write) && Permission.searchNeedsNoInode(c) { return }
         if inode.kind == .directory && c.capable(Credentials.CAP_DAC_OVERRIDE) { return }
-        if let e = Permission.check(InodeOwnership(try inode.stat()), mask, c) { throw e }
+        let a = InodeOwnership(try inode.stat())
+        // check_acl: only a non-owner's check of a file with group bits reads the ACL.
+        let acl = a.uid != c.fsuid && a.mode & 0o070 != 0 && inode.posixACLs ? inode.posixACL(.access) : nil
+        if let e = Permission.check(a, mask, c, acl: acl) { throw e }
     }
 
     /// file_remove_privs: a write or truncate by a task without
@@ -171,6 +207,23 @@ extension VFS {
         var a = InodeAttributes()
         a.mode = mode
         if (try? loc.inode.setAttributes(a)) != nil { notify.changed(loc, FSNotify.events(of: a)) }
+    }
+
+    /// may_follow_link (fs.protected_symlinks) for the link `link` found in `dir`.
+    func mayFollowLink(_ link: Location, in dir: Location, _ c: Credentials) throws(Errno) {
+        guard Permission.protectedSymlinks != 0, link.inode.kind == .symlink else { return }
+        let d = InodeOwnership(try dir.inode.stat())
+        guard d.mode & (S_ISVTX | S_IWOTH) == S_ISVTX | S_IWOTH else { return }
+        if let e = Permission.mayFollowLink(InodeOwnership(try link.inode.stat()), in: d, c) { throw e }
+    }
+
+    /// may_create_in_sticky for an O_CREAT open of `file`, which exists in
+    /// `dir` (a directory is EISDIR before this is asked).
+    func mayOpenCreatingInSticky(_ file: Location, in dir: Location, _ c: Credentials?) throws(Errno) {
+        guard let c, file.inode.kind == .regular || file.inode.kind == .fifo else { return }
+        let d = InodeOwnership(try dir.inode.stat())
+        guard d.mode & S_ISVTX != 0 else { return }
+        if let e = Permission.mayOpenCreatingInSticky(InodeOwnership(try file.inode.stat()), in: d, c) { throw e }
     }
 
     /// may_create: write and search permission on the directory.

@@ -380,6 +380,10 @@ enum ProcFS {
             "nr_open": { _ in "1048576" },
             "file-max": { _ in "9223372036854775807" },
             "pipe-max-size": { _ in "1048576" },
+            "protected_symlinks": { _ in String(Permission.protectedSymlinks) },
+            "protected_hardlinks": { _ in String(Permission.protectedHardlinks) },
+            "protected_fifos": { _ in String(Permission.protectedFIFOs) },
+            "protected_regular": { _ in String(Permission.protectedRegular) },
         ]
         let inotifyFiles: [String: (WalkContext) -> String] = [
             "max_queued_events": { _ in String(InotifyRegistry.maxQueuedEvents) },

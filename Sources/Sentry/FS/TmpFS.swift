@@ -137,6 +137,24 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
         }
     }
 
+    // POSIX ACLs (shmem's simple_set_acl), kept as their xattr values so
+    // that listxattr names them and a checkpoint keeps them.
+    private static func aclKey(_ kind: PosixACL.Kind) -> ExactName {
+        ExactName(kind == .access ? PosixACL.accessName : PosixACL.defaultName)
+    }
+    public override var posixACLs: Bool { true }
+    public override func posixACL(_ kind: PosixACL.Kind) -> PosixACL? {
+        guard let b = meta.withLock({ $0.xattrs[Self.aclKey(kind)] }) else { return nil }
+        return try? PosixACL.parse(b)
+    }
+    public override func setPosixACL(_ kind: PosixACL.Kind, _ acl: PosixACL?, mode: UInt32?) throws(Errno) {
+        meta.withLock { m in
+            m.xattrs[Self.aclKey(kind)] = acl?.bytes
+            if let mode { m.mode = (m.mode & S_IFMT) | (mode & 0o7777) }
+            m.ctime = TmpfsNode.now()
+        }
+    }
+
     public override func stat() throws(Errno) -> Glibc.stat {
         let m = meta.withLock { $0 }
         let size: Int64 = data?.size ?? Int64(target?.rawBytes.count ?? (m.mode & S_IFMT == S_IFDIR ? 40 + 20 * m.children.count : 0))
@@ -333,7 +351,15 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
             try data.truncate(size)
         }
         meta.withLock { m in
-            if let mode = a.mode { m.mode = (m.mode & S_IFMT) | (mode & 0o7777) }
+            if let mode = a.mode {
+                m.mode = (m.mode & S_IFMT) | (mode & 0o7777)
+                // posix_acl_chmod: the access ACL follows the new mode.
+                let key = Self.aclKey(.access)
+                if let b = m.xattrs[key], var acl = try? PosixACL.parse(b) {
+                    acl.chmod(m.mode)
+                    m.xattrs[key] = acl.bytes
+                }
+            }
             if let u = a.uid { m.uid = u }
             if let g = a.gid { m.gid = g }
             if let t = a.atime { m.atime = t }

@@ -230,6 +230,7 @@ public final class VFS: Sendable {
             if rules.contains(.noSymlinks) { throw .ELOOP }
             links += 1
             if links > Self.maxSymlinks { throw .ELOOP }
+            if let creds { try mayFollowLink(next, in: cur, creds) }
             if let place = try next.inode.magicTarget(ctx) {
                 if magicRefused { throw .ELOOP }
                 cur = place
@@ -299,8 +300,9 @@ public final class VFS: Sendable {
 
     /// `execute`: execve's open (open_exec), which asks for execute
     /// permission instead of read.
+    /// `umask` applies to a new file unless its directory has a default ACL.
     public func open(_ path: String, from start: Location, flags: OpenFlags, mode: UInt32, _ ctx: WalkContext,
-                     rules: ResolveRules = [], execute: Bool = false) throws(Errno) -> FileDescription {
+                     rules: ResolveRules = [], execute: Bool = false, umask: UInt32 = 0) throws(Errno) -> FileDescription {
         if flags.contains(.tmpFile) {
             // do_tmpfile: the directory named, then vfs_tmpfile's checks: a
             // writable mount, write and search permission, a filesystem that makes unnamed files.
@@ -308,8 +310,13 @@ public final class VFS: Sendable {
             guard dir.inode.kind == .directory else { throw .ENOTDIR }
             try writable(dir)
             try mayCreate(in: dir, ctx.credentials)
-            let f = try dir.inode.tmpfile(mode: mode & 0o7777, flags: flags, in: dir, ctx)
-            if let node = f.location?.inode { initOwner(dir, node: node, ctx) }
+            var mode = mode & 0o7777
+            let acls = inheritedACLs(dir, mode: &mode, umask: umask, isDirectory: false)
+            let f = try dir.inode.tmpfile(mode: mode, flags: flags, in: dir, ctx)
+            if let node = f.location?.inode {
+                applyInheritedACLs(acls, to: node)
+                initOwner(dir, node: node, ctx)
+            }
             if let loc = f.location { notify.opened(f, at: loc) }
             return f
         }
@@ -322,14 +329,19 @@ public final class VFS: Sendable {
                 if flags.contains(.exclusive) { throw .EEXIST }
                 if existing.inode.kind == .symlink && !flags.contains(.noFollow) {
                     let full = try walk(name, from: dir, followLast: true, parentOnly: false, ctx, rules: rules).location
+                    try mayOpenCreatingInSticky(full, in: full.parent ?? dir, ctx.credentials)
                     return try openExisting(full, flags: flags, ctx)
                 }
                 // An existing file: may_create's error is not the open's.
+                try mayOpenCreatingInSticky(existing, in: dir, ctx.credentials)
                 return try openExisting(existing, flags: flags, ctx)
             }
             try writable(dir)
             try mayCreate(in: dir, ctx.credentials)
-            let f = try dir.inode.create(name, mode: mode & 0o7777, flags: flags, in: dir, ctx)
+            var mode = mode & 0o7777
+            let acls = inheritedACLs(dir, mode: &mode, umask: umask, isDirectory: false)
+            let f = try dir.inode.create(name, mode: mode, flags: flags, in: dir, ctx)
+            applyInheritedACLs(acls, dir, name, ctx)
             initOwner(dir, name, ctx)
             notify.created(name, in: dir, isDirectory: false)
             if let loc = f.location { notify.opened(f, at: loc) }
@@ -414,24 +426,30 @@ public final class VFS: Sendable {
         return (dir, name)
     }
 
-    public func mkdir(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext) throws(Errno) {
+    public func mkdir(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext, umask: UInt32 = 0) throws(Errno) {
         let (dir, name) = try newEntry(path, from: start, ctx, trailingSlashAllowed: true)
         try writable(dir)
         try mayCreate(in: dir, ctx.credentials)
-        try dir.inode.mkdir(name, mode: mode & 0o7777)
+        var mode = mode & 0o7777
+        let acls = inheritedACLs(dir, mode: &mode, umask: umask, isDirectory: true)
+        try dir.inode.mkdir(name, mode: mode)
+        applyInheritedACLs(acls, dir, name, ctx)
         initOwner(dir, name, ctx)
         notify.created(name, in: dir, isDirectory: true)
     }
 
     /// mknod: FIFOs and regular files; device nodes are not the guest's to make.
-    public func mknod(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext) throws(Errno) {
+    public func mknod(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext, umask: UInt32 = 0) throws(Errno) {
         let kind = mode & S_IFMT
         guard kind == 0 || kind == S_IFREG || kind == S_IFIFO || kind == S_IFCHR || kind == S_IFBLK || kind == S_IFSOCK else { throw .EINVAL }
         if kind == S_IFCHR || kind == S_IFBLK { throw .EPERM }
         let (dir, name) = try newEntry(path, from: start, ctx)
         try writable(dir)
         try mayCreate(in: dir, ctx.credentials)
-        try dir.inode.mknod(name, mode: (kind == 0 ? S_IFREG : kind) | (mode & 0o7777))
+        var perm = mode & 0o7777
+        let acls = inheritedACLs(dir, mode: &perm, umask: umask, isDirectory: false)
+        try dir.inode.mknod(name, mode: (kind == 0 ? S_IFREG : kind) | perm)
+        applyInheritedACLs(acls, dir, name, ctx)
         initOwner(dir, name, ctx)
         notify.created(name, in: dir, isDirectory: false)
     }
@@ -537,10 +555,12 @@ public final class VFS: Sendable {
             let cur = InodeOwnership(try loc.inode.stat())
             switch change {
             case .size:
-                if let e = Permission.check(cur, .write, c) { throw e }
+                try mayAccess(loc.inode, .write, c)   // an access ACL may grant it
                 if let mode = Permission.modeAfterWrite(cur, c) { a.mode = mode }   // do_truncate's file_remove_privs
             case .mode, .owner: a = try Permission.setattr(a, of: cur, touch: false, explicitTimes: false, killSetID: change == .owner, c)
-            case .times(let explicit): a = try Permission.setattr(a, of: cur, touch: !explicit, explicitTimes: explicit, killSetID: false, c)
+            case .times(let explicit):
+                let acl = !explicit && loc.inode.posixACLs ? loc.inode.posixACL(.access) : nil
+                a = try Permission.setattr(a, of: cur, touch: !explicit, explicitTimes: explicit, killSetID: false, c, acl: acl)
             }
         }
         try loc.inode.setAttributes(a)

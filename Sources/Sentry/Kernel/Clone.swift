@@ -68,6 +68,9 @@ extension Task {
         // --pids (checked again when the task is added): a fork bomb's
         // failing forks should not copy their memory first.
         if let max = kernel.pidsLimit, kernel.locked({ kernel.taskCountLocked }) >= max { throw .EAGAIN }
+        // sched_fork: a SCHED_DEADLINE task may not fork, unless its children go back to SCHED_OTHER.
+        let scheduling = attributes.withLock { $0.scheduling }
+        if scheduling.policy == Scheduling.SCHED_DEADLINE && !scheduling.resetOnFork { throw .EAGAIN }
 
         let childMM: MemoryManager
         var ticket: RunnerTicket?

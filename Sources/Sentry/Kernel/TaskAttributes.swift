@@ -72,6 +72,9 @@ public struct Scheduling: Sendable, Equatable {
     public var priority: Int32 = 0
     public var nice: Int32 = 0
     public var resetOnFork = false
+    /// SCHED_DEADLINE's parameters (sched_dl_entity's dl_runtime,
+    /// dl_deadline, dl_period in ns, and its SCHED_DL_FLAGS), as sched_setattr set them.
+    public var runtime: UInt64 = 0, deadline: UInt64 = 0, period: UInt64 = 0, deadlineFlags: UInt64 = 0
     /// The CPUs (of the first 64) the task may run on; nil: every CPU the sentry may use.
     public var affinity: UInt64?
 
@@ -84,12 +87,15 @@ public struct Scheduling: Sendable, Equatable {
     public init() {}
 
     public static func isRealTime(_ p: Int32) -> Bool { p == SCHED_FIFO || p == SCHED_RR }
+    /// fair_policy: the classes a nice value weighs (not SCHED_IDLE).
+    public static func isFair(_ p: Int32) -> Bool { p == SCHED_OTHER || p == SCHED_BATCH }
     public static func isValid(_ p: Int32) -> Bool { [SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE, SCHED_DEADLINE].contains(p) }
 
     /// SCHED_RESET_ON_FORK (sched_fork): a real-time child goes back to SCHED_OTHER at nice 0, another loses a negative nice.
     mutating func reset() {
         if Self.isRealTime(policy) || policy == Self.SCHED_DEADLINE { policy = Self.SCHED_OTHER; priority = 0; nice = 0 }
         else if nice < 0 { nice = 0 }
+        runtime = 0; deadline = 0; period = 0; deadlineFlags = 0   // __dl_clear_params
         resetOnFork = false
     }
 }

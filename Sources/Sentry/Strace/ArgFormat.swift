@@ -69,6 +69,8 @@ public indirect enum ArgFormat: Sendable {
     case prctlOption             // PR_SET_NAME
     case prctlArg(Int)           // argument n as that option uses it: "name", SIGUSR1, or left out
     case schedParam              // [5]: struct sched_param
+    case schedAttrIn             // {size=56, sched_policy=SCHED_FIFO, sched_flags=0, sched_nice=0, sched_priority=5, ...}
+    case schedAttrOut            // out: the same, as the kernel wrote it
     case omitted                 // a register the call ignores (the high word of an offset on x86-64)
     case schedPolicy             // SCHED_FIFO|SCHED_RESET_ON_FORK
     case priorityWhich           // PRIO_PROCESS
@@ -171,7 +173,7 @@ public indirect enum ArgFormat: Sendable {
              .pipeFDsOut, .sockaddrOut, .socklenOut, .msghdrOut, .intPointerOut, .mqAttrOut, .itimervalOut, .timezoneOut,
              .rusageOut, .tmsOut, .stackOut, .groupsOut, .remainingOut, .epollEventsOut, .timeOut, .cloneParentTID, .clone3Args,
              .itimerspecOut, .statfsOut, .siginfoOut, .capDataOut, .mincoreVectorOut, .siginfoTakenOut, .msgbufOut,
-             .mmsgVectorOut, .pointerOut, .sizeOut, .ipcDSOut, .semInfoOut, .mempolicyOut, .nodemaskOut, .nodeStatusOut:
+             .mmsgVectorOut, .pointerOut, .sizeOut, .ipcDSOut, .semInfoOut, .mempolicyOut, .nodemaskOut, .nodeStatusOut, .schedAttrOut:
             return true
         default: return false
         }

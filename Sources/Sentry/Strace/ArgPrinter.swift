@@ -207,6 +207,9 @@ struct ArgPrinter {
         switch f {
         case .offsetInOut where result > 0 && args[i] != 0: return entry + " => " + format(f, i)
         case .fileHandle: return fileHandleAtExit(i, entry: entry)
+        case .schedAttrIn where result == -Int64(Errno.E2BIG.rawValue):
+            guard let size = read(args[i], UInt32.self) else { return entry }
+            return entry + " => {size=\(size)}"   // the size the kernel wrote back
         case .seccompArg(2): return seccompNotifSizesAtExit(entry: entry)
         default: return entry
         }
@@ -264,6 +267,8 @@ struct ArgPrinter {
         case .schedParam:
             guard let p = read(v, Int32.self) else { return hexOrNull(v) }
             return "[\(p)]"
+        case .schedAttrIn: return schedAttr(v, kernelSize: nil)
+        case .schedAttrOut: return schedAttr(v, kernelSize: UInt32(truncatingIfNeeded: args[i + 1]))
         case .omitted: return ""
         case .schedPolicy:
             let p = Decode.named(v & 0x3fff_ffff, Decode.schedPolicies)

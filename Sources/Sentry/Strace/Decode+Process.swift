@@ -23,7 +23,7 @@ extension Decode {
         1: 1, 2: 1, 3: 0, 4: 1, 7: 0, 8: 1, 15: 1, 16: 1, 21: 0, 22: 4, 23: 1, 24: 1, 27: 0,
         29: 1, 30: 0, 36: 1, 37: 1, 38: 4, 39: 4, 40: 1,
     ]
-    static let schedPolicies: [UInt64: String] = [0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH",
+    static let schedPolicies: [UInt64: String] = [0: "SCHED_OTHER", 1: "SCHED_FIFO", 2: "SCHED_RR", 3: "SCHED_BATCH", 4: "SCHED_ISO",
                                                   5: "SCHED_IDLE", 6: "SCHED_DEADLINE"]
     static let priorityWhich: [UInt64: String] = [0: "PRIO_PROCESS", 1: "PRIO_PGRP", 2: "PRIO_USER"]
     static let ioprioWhich: [UInt64: String] = [UInt64(IOPrio.WHO_PROCESS): "IOPRIO_WHO_PROCESS",
