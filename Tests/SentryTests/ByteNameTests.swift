@@ -31,6 +31,17 @@ import Testing
         }
     }
 
+    /// The CLI's path (host memory, a concrete buffer type) and a collection
+    /// without contiguous storage decode as an array does.
+    @Test func everyCollectionDecodesAlike() {
+        for b in Self.samples {
+            let fromArray = String(rawBytes: b)
+            #expect(b.withUnsafeBytes { String(rawBytes: $0) } == fromArray, "\(b)")
+            #expect(String(rawBytes: b.lazy.map { $0 }) == fromArray, "\(b) (not contiguous)")
+            #expect(String(rawBytes: b[...]) == fromArray, "\(b) (slice)")
+        }
+    }
+
     @Test func codecKeepsValidUTF8AndEscapesTheRest() {
         #expect(String(rawBytes: Array("café ☃ 😀".utf8)) == "café ☃ 😀")
         #expect(String(rawBytes: [0x61, 0xff]).unicodeScalars.map(\.value) == [0x61, 0x10FFFF])

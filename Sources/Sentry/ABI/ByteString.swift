@@ -20,7 +20,18 @@ public enum ByteString {
 
     /// The scalars for `bytes`.
     public static func decode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        if bytes.allSatisfy({ $0 < 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+        // Through a concrete type: a caller in another module (the CLI) runs
+        // this unspecialised, and its generic scan looked the collection's
+        // conformances up at first use, about 0.15 ms of every `sentry run`.
+        if let s = bytes.withContiguousStorageIfAvailable({ decode(UnsafeRawBufferPointer($0)) }) { return s }
+        return Array(bytes).withUnsafeBytes { decode($0) }
+    }
+
+    /// The scalars for `bytes` (see `decode`).
+    public static func decode(_ bytes: UnsafeRawBufferPointer) -> String {
+        var ascii = true
+        for c in bytes where c >= 0x80 { ascii = false; break }
+        if ascii { return String(decoding: bytes, as: UTF8.self) }
         let b = Array(bytes)
         var s = String.UnicodeScalarView()
         var i = 0
@@ -80,6 +91,8 @@ public enum ByteString {
 extension String {
     /// `bytes` decoded losslessly (see ByteString).
     public init<C: Collection>(rawBytes bytes: C) where C.Element == UInt8 { self = ByteString.decode(bytes) }
+    /// Host memory's bytes, without the generic's dispatch (see ByteString.decode).
+    public init(rawBytes bytes: UnsafeRawBufferPointer) { self = ByteString.decode(bytes) }
 
     /// The bytes this string stands for (see ByteString): what the guest or the host sees.
     public var rawBytes: [UInt8] {

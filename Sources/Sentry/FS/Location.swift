@@ -48,7 +48,10 @@ public final class Location: @unchecked Sendable {
             guard let p = d.parent else { break }
             d = p
         }
-        return "/" + names.reversed().joined(separator: "/")
+        // Built by hand: see VFS.absolutePath.
+        var path = ""
+        for n in names.reversed() { path += "/"; path += n }
+        return path.isEmpty ? "/" : path
     }
 
     /// The name no longer leads here (unlinked, or replaced by a rename).

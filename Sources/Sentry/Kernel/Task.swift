@@ -289,7 +289,7 @@ extension Task {
         pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
         var clock = clockid_t()
         let hostTID = sw_gettid()
-        let threadBase = HostTaskCounters.read(sentryThread: hostTID)
+        let threadBase = HostTaskCounters.readCallingThread()
         kernel.locked {
             if pthread_getcpuclockid(pthread_self(), &clock) == 0 { sentryThreadClock = clock }
             sentryThreadCounters = threadBase.map { (tid: hostTID, base: $0) }
@@ -331,7 +331,10 @@ extension Task {
         c.minorFaults &+= sentryMinorFaults.load(ordering: .relaxed)
         c.majorFaults &+= sentryMajorFaults.load(ordering: .relaxed)
         if let s = stubClock, let now = HostTaskCounters.read(process: s.pid) { c.add(now.since(s.counts)) }
-        if let s = sentryThreadCounters, let now = HostTaskCounters.read(sentryThread: s.tid) {
+        // On the task's own thread (its exit, its getrusage), without /proc.
+        let ownThread = sentryThreadCounters.map { $0.tid == sw_gettid() } ?? false
+        if let s = sentryThreadCounters,
+           let now = ownThread ? HostTaskCounters.readCallingThread() : HostTaskCounters.read(sentryThread: s.tid) {
             let d = now.since(s.base)
             c.involuntarySwitches &+= d.involuntarySwitches
             if stubClock == nil { c.minorFaults &+= d.minorFaults; c.majorFaults &+= d.majorFaults }

@@ -145,7 +145,8 @@ extension MemoryManager {
     /// steps (a thread that meets the int3 runs the site again: `poked`).
     private func pokeLocked(_ s: inout State, _ a: UInt64, _ bytes: [UInt8], atomic: Bool) throws(Errno) {
         let p = try ownPageLocked(&s, a & ~(SyscallSite.pageSize - 1)) + Int(a % SyscallSite.pageSize)
-        let sync = atomic ? s.space as? CodePatchSync : nil
+        // By class, not `as? CodePatchSync`: see Task.hostRseq.
+        let sync: CodePatchSync? = atomic ? s.space as? SystrapAddressSpace : nil
         if let sync, bytes.count > 1 {
             s.patches.poked.insert(a)
             p.storeBytes(of: SyscallSite.int3, as: UInt8.self)

@@ -44,6 +44,23 @@ public struct HostTaskCounters: Sendable, Equatable {
         return c
     }
 
+    /// The calling thread's counts: getrusage(RUSAGE_THREAD) reads the same
+    /// task fields as /proc/self/task/TID/stat and status (min_flt, maj_flt,
+    /// nivcsw) in one call, without the two opens and status's formatting
+    /// (about 60 µs of every process start here).
+    /// RUSAGE_THREAD: Glibc's Swift import lacks the GNU name.
+    private static let rusageThread = __rusage_who_t(1)
+
+    public static func readCallingThread() -> HostTaskCounters? {
+        var ru = rusage()
+        guard getrusage(Self.rusageThread, &ru) == 0 else { return nil }
+        var c = HostTaskCounters()
+        c.minorFaults = Int64(ru.ru_minflt)
+        c.majorFaults = Int64(ru.ru_majflt)
+        c.involuntarySwitches = Int64(ru.ru_nivcsw)
+        return c
+    }
+
     private static func read(dir: String) -> HostTaskCounters? {
         guard let stat = contents(dir + "/stat"), let status = contents(dir + "/status") else { return nil }
         // stat: "pid (comm) state ..."; comm may hold spaces and ')', so

@@ -10,6 +10,15 @@ import Synchronization
 /// its root stub back, emptied, so a shell's fork-exec-exit cycle rarely
 /// starts a stub at all.
 ///
+/// The first stub is the first process's. The rest are started only once
+/// a second address space is asked for (the guest's first fork, which
+/// starts its own stub if none is ready yet): a guest that never forks
+/// (`sentry run hello`) needs no other, and the two more the pool used to
+/// start at once cost every such run about 0.6 ms of CPU (clone, execveat,
+/// the injection) competing with the guest and its sentry thread for this
+/// 2-CPU host's other CPU. A timed grace instead was no good: under load
+/// a short guest outlives any short grace.
+///
 /// The pool thread lives as long as the sentry: it is the parent of the
 /// stubs it starts, and their PR_SET_PDEATHSIG fires when it dies, that is,
 /// when the sentry exits.
@@ -19,6 +28,8 @@ final class StubPool: Sendable {
         /// Set when starting a stub failed: the pool stops, and callers start
         /// their own stubs and see the error themselves.
         var broken = false
+        /// Stubs asked for so far (ready or not).
+        var asked = 0
     }
     private let state = Mutex(State())
     private let wanted = Waker()
@@ -59,7 +70,10 @@ final class StubPool: Sendable {
     /// any thread may hand it on).
     func takeReady() -> SystrapAddressSpace.Parked? {
         while true {
-            let (p, left) = state.withLock { s in (s.ready.popLast(), s.ready.count) }
+            let (p, left) = state.withLock { s in
+                s.asked += 1
+                return (s.ready.popLast(), s.ready.count)
+            }
             if left == 0 { wanted.wake() }
             guard let p else { return nil }
             // A stub killed from outside while it waited is of no use.
@@ -86,7 +100,8 @@ final class StubPool: Sendable {
     /// Never returns: the stubs it started die with this thread.
     private func refill() {
         while true {
-            if let have = state.withLock({ !$0.broken && $0.ready.count < target ? $0.ready.count : nil }) {
+            // Until a second address space is asked for: the first process's stub only.
+            if let have = state.withLock({ s in !s.broken && s.ready.count < (s.asked <= 1 ? 1 - s.asked : target) ? s.ready.count : nil }) {
                 // A task that just took a stub usually gives one back soon
                 // (a fork is followed by an exit): while one is still ready,
                 // wait a little before paying for a new one.
