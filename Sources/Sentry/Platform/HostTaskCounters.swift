@@ -31,18 +31,9 @@ public struct HostTaskCounters: Sendable, Equatable {
     /// A host process's counts (a stub: one thread); nil once it is gone.
     public static func read(process pid: pid_t) -> HostTaskCounters? { read(dir: "/proc/\(pid)") }
 
-    /// One of the sentry's own threads' counts (not the whole sentry's):
-    /// the calling thread's from getrusage(RUSAGE_THREAD), one call where
-    /// /proc would take six (the same task fields: min_flt, maj_flt, nivcsw).
-    private static let RUSAGE_THREAD: Int32 = 1   // a _GNU_SOURCE name Glibc's module leaves out
-    public static func read(sentryThread tid: pid_t) -> HostTaskCounters? {
-        guard tid == sw_gettid() else { return read(dir: "/proc/self/task/\(tid)") }
-        var ru = rusage()
-        guard getrusage(Self.RUSAGE_THREAD, &ru) == 0 else { return nil }
-        var c = HostTaskCounters()
-        (c.minorFaults, c.majorFaults, c.involuntarySwitches) = (Int64(ru.ru_minflt), Int64(ru.ru_majflt), Int64(ru.ru_nivcsw))
-        return c
-    }
+    /// One of the sentry's own threads' counts (not the whole sentry's);
+    /// for the calling thread, `readCallingThread` costs one call.
+    public static func read(sentryThread tid: pid_t) -> HostTaskCounters? { read(dir: "/proc/self/task/\(tid)") }
 
     /// The calling thread's counts: getrusage(RUSAGE_THREAD) reads the same
     /// task fields as /proc/self/task/TID/stat and status (min_flt, maj_flt,
