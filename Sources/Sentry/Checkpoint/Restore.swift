@@ -483,6 +483,12 @@ struct ImageReader {
                 t.restartState = .sleep(deadline: deadline, remaining: remaining)
                 t.restartBlock = { (t: Task) throws(Errno) -> Int64 in try t.restartableSleep(until: deadline, remaining: remaining) }
             }
+            if let f = ti.freezeRestart {
+                guard f.count == 3, f[1] >= 0, [0, 1].contains(f[2]) else { throw .corrupt("tid \(ti.tid): a call's restart after the freeze") }
+                let clock = clockid_t(Int32(f[2]))
+                let (at, o) = Deadline.now(clock).addingReportingOverflow(f[1])
+                t.freezeRestart = (UInt64(bitPattern: f[0]), Deadline(nanoseconds: o ? .max : at, clock: clock))
+            }
             if let f = ti.fpu { fpu[ti.tid] = Array(f) }
             if let c = ti.cpuNs {
                 guard c.count == 2, c[0] >= 0, c[1] >= c[0] else { throw .corrupt("tid \(ti.tid): CPU time") }
@@ -504,6 +510,10 @@ struct ImageReader {
             tasks[ti.tid] = t
         }
         for (pid, g) in groups where !g.zombie && g.tasks.isEmpty { throw .corrupt("process \(pid) has no tasks") }
+        for ti in m.tasks {
+            if let p = ti.ptrace { try Self.restorePtrace(p, tracee: tasks[ti.tid]!, tasks: tasks, kernel: kernel) }
+            if ti.groupStopPending == true { tasks[ti.tid]!.groupStopPending = true }
+        }
         guard let initTask = initGroup.tasks.first else { throw .corrupt("init has no task") }
         kernel.locked {
             kernel.tasks = tasks
@@ -532,6 +542,55 @@ struct ImageReader {
     }
 
     // MARK: Pieces
+
+    /// A tracee's link to its tracer, and the stop it takes up before it
+    /// first runs: the tracer's next wait and requests see what they would
+    /// have seen without the checkpoint.
+    static func restorePtrace(_ p: PtraceImage, tracee t: Task, tasks: [Int32: Task], kernel: Kernel) throws(CheckpointError) {
+        guard let tracer = tasks[p.tracer], tracer.group !== t.group, p.debugRegisters.count == 8 else {
+            throw .corrupt("tid \(t.tid): its tracer \(p.tracer)")
+        }
+        let mode: PtraceLink.SyscallMode
+        switch p.syscallMode {
+        case "none": mode = .none
+        case "trace": mode = .trace
+        case "emulate": mode = .emulate
+        default: throw .corrupt("tid \(t.tid): ptrace syscall mode \(p.syscallMode)")
+        }
+        let stop: PtraceLink.Stop?, site: RestoredPtraceStop?
+        switch p.stop {
+        case nil: (stop, site) = (nil, nil)
+        case "syscallEntry": (stop, site) = (.syscallEntry, .syscallEntry)
+        case "syscallExit": (stop, site) = (.syscallExit, .syscallExit)
+        case "signalDelivery": (stop, site) = (.signalDelivery, .signalDelivery(first: p.deliveryFirst))
+        case "groupStop": (stop, site) = (.groupStop, .groupStop)
+        default: throw .corrupt("tid \(t.tid): ptrace stop \(p.stop ?? "")")
+        }
+        // A signal-delivery-stop delivers its siginfo's signal: one there is a must.
+        if case .signalDelivery? = stop, p.siginfo == nil || !(1...64).contains(p.exitCode) {
+            throw .corrupt("tid \(t.tid): a signal-delivery-stop without its signal")
+        }
+        let siginfo = try p.siginfo.map { (i) throws(CheckpointError) in try info(i) }
+        if let f = p.fpu, f.count < XSave.legacySize { throw .corrupt("tid \(t.tid): the FPU state of its ptrace stop") }
+        kernel.locked {
+            let link = t.linkTracerLocked(tracer, seized: p.seized, options: p.options)
+            link.syscallMode = mode
+            link.stop = stop
+            link.exitCode = p.exitCode
+            link.reported = p.reported
+            link.eventMessage = p.eventMessage
+            link.siginfo = siginfo
+            link.fpu = p.fpu.map { Array($0) }
+            link.fpuChanged = p.fpuChanged
+            link.trapStopPending = p.trapStopPending
+            link.listening = p.listening
+            link.debugRegisters = p.debugRegisters
+            link.forcedTrapFlag = p.forcedTrapFlag
+            link.stepping = p.stepping
+            link.deliveryFirst = p.deliveryFirst
+        }
+        t.restoredPtraceStop = site
+    }
 
     /// POSIX timers with their ids, overruns and time left; ITIMER_VIRTUAL
     /// and ITIMER_PROF with the CPU time they had left. After the tasks
