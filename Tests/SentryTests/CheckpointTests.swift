@@ -283,6 +283,29 @@ import Testing
         #expect(before + r.stdout == expected, "\(call) from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
     }
 
+    /// A blocking pipe write of 1 MiB checkpointed while it waits for its
+    /// reader (64 KiB written) and restored: it goes on after the bytes it
+    /// had written, and the guest sees one write with the full count.
+    @Test func pipeWriteGoesOn() throws {
+        guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
+        let guest = Harness.image("ckpttimeout")
+        let expected = Harness.run(guest, ["pipe"]).stdout
+        #expect(expected == "writing\none write of 1048576 bytes\nchild read 1048576 bytes, 0 wrong\n", "\(expected)")
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let bg = try #require(Background(["run", "--platform", from, "--name", "pipew", guest, "pipe"], env: s.env, in: s.dir))
+        defer { bg.stop() }
+        #expect(Background.poll(seconds: 60) { bg.stdout.contains("writing") })
+        usleep(300_000)
+        let c = s.checkpoint("pipew")
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0)
+        let before = bg.stdout
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(before + r.stdout == expected, "from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
+    }
+
     /// An --overlay root: the upper layer (the guest's log in the host's
     /// /tmp as the overlay shows it, a lower file copied up and appended to,
     /// a whiteout over a removed one) is in the image, the host untouched;

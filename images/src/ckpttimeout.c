@@ -4,14 +4,20 @@
 // call goes on to the end it had (a freeze has no effect but elapsed time,
 // and the guest's CLOCK_MONOTONIC continues from the checkpoint): the wait
 // takes about 2 s of that clock, not 2 s more after the restore.
-//   ckpttimeout epoll|poll|sigtimedwait
+// "pipe": one blocking write of 1 MiB into a pipe a child starts reading
+// only after 1.5 s; checkpointed while the write waits, it goes on after
+// the bytes it had written: one write with the full count, and the child
+// gets every byte in order.
+//   ckpttimeout epoll|poll|sigtimedwait|pipe
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +30,40 @@ static long now_ms(void) {
 int main(int argc, char **argv) {
     if (argc < 2) { fprintf(stderr, "usage: ckpttimeout epoll|poll|sigtimedwait\n"); return 2; }
     const char *m = argv[1];
+    if (strcmp(m, "pipe") == 0) {
+        enum { size = 1 << 20 };
+        int p[2];
+        if (pipe(p) != 0) return 1;
+        unsigned char *buf = malloc(size);
+        for (int i = 0; i < size; i++) buf[i] = (unsigned char)(i * 7 + i / 4096);
+        pid_t child = fork();
+        if (child == 0) {
+            close(p[1]);
+            struct timespec wait = { 1, 500000000 };
+            nanosleep(&wait, NULL);
+            long got = 0, wrong = 0;
+            unsigned char in[8192];
+            ssize_t n;
+            while ((n = read(p[0], in, sizeof in)) > 0) {
+                for (ssize_t k = 0; k < n; k++) if (in[k] != (unsigned char)((got + k) * 7 + (got + k) / 4096)) wrong++;
+                got += n;
+            }
+            char line[128];
+            snprintf(line, sizeof line, "child read %ld bytes, %ld wrong\n", got, wrong);
+            write(1, line, strlen(line));
+            _exit(0);
+        }
+        close(p[0]);
+        write(1, "writing\n", 8);
+        ssize_t w = write(p[1], buf, size);
+        char line[128];
+        snprintf(line, sizeof line, "one write of %ld bytes\n", (long)w);
+        write(1, line, strlen(line));
+        close(p[1]);
+        int st;
+        waitpid(child, &st, 0);
+        return 0;
+    }
     int ep = epoll_create1(0);
     sigset_t set;
     sigemptyset(&set);

@@ -234,7 +234,9 @@ struct ImageWriter {
                     executablePath: t.executablePath, commandLine: t.commandLine,
                     environment: t.environment, faultsAndSwitches: Self.image(t.hostCountersLocked()),
                     affinity: a.scheduling.affinity, ptrace: ptraceImage, groupStopPending: t.groupStopPending ? true : nil,
-                    freezeRestart: t.freezeRestart.map { [Int64(bitPattern: $0.nr), $0.deadline.remaining, Int64($0.deadline.clock)] }))
+                    freezeRestart: t.freezeRestart.map {
+                        [Int64(bitPattern: $0.nr), $0.deadline?.remaining ?? -1, Int64($0.deadline?.clock ?? CLOCK_MONOTONIC), Int64($0.done)]
+                    }))
             }
             return (ps, ts)
         }

@@ -443,9 +443,10 @@ public struct TaskImage: Codable, Sendable, Equatable {
     public var ptrace: PtraceImage? = nil
     /// JOBCTL_STOP_PENDING of a tracee: its part in a group-stop not yet reported (version 5).
     public var groupStopPending: Bool? = nil
-    /// A call with a relative timeout the freeze cut short, which restarts
-    /// with its own arguments: its number, the time its wait had left (ns)
-    /// and the deadline's clock; the restarted call ends where it would have (version 5).
+    /// A call the freeze cut short, which restarts with its own arguments:
+    /// its number, the time its wait had left (ns, -1 without a timeout),
+    /// the deadline's clock and the bytes a blocking pipe write had written;
+    /// the restarted call ends where it would have and writes the rest (version 5).
     public var freezeRestart: [Int64]? = nil
 }
 

@@ -484,10 +484,12 @@ struct ImageReader {
                 t.restartBlock = { (t: Task) throws(Errno) -> Int64 in try t.restartableSleep(until: deadline, remaining: remaining) }
             }
             if let f = ti.freezeRestart {
-                guard f.count == 3, f[1] >= 0, [0, 1].contains(f[2]) else { throw .corrupt("tid \(ti.tid): a call's restart after the freeze") }
+                guard f.count == 4, f[1] >= -1, [0, 1].contains(f[2]), f[3] >= 0, f[3] <= Int64(Int32.max) else {
+                    throw .corrupt("tid \(ti.tid): a call's restart after the freeze")
+                }
                 let clock = clockid_t(Int32(f[2]))
                 let (at, o) = Deadline.now(clock).addingReportingOverflow(f[1])
-                t.freezeRestart = (UInt64(bitPattern: f[0]), Deadline(nanoseconds: o ? .max : at, clock: clock))
+                t.freezeRestart = (UInt64(bitPattern: f[0]), f[1] < 0 ? nil : Deadline(nanoseconds: o ? .max : at, clock: clock), Int(f[3]))
             }
             if let f = ti.fpu { fpu[ti.tid] = Array(f) }
             if let c = ti.cpuNs {

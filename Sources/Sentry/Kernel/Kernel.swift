@@ -357,9 +357,10 @@ public final class Kernel: @unchecked Sendable {
         let arch = SeccompData.AUDIT_ARCH_X86_64
         // A call a freeze cut short goes on to the end its wait had.
         task.restartDeadline = nil
+        task.restartDone = 0
         if let f = task.freezeRestart {
             task.freezeRestart = nil
-            if f.nr == nr { task.restartDeadline = f.deadline }
+            if f.nr == nr { task.restartDeadline = f.deadline; task.restartDone = f.done }
         }
         // Filtered before anything is formatted or timed (-e trace=). The
         // exit goes to the tracer that saw the entry (one may attach or detach meanwhile).

@@ -166,9 +166,13 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// which the restarted call keeps (a freeze has no effect on the guest
     /// but elapsed time). Set by `block` (own thread, under the kernel lock
     /// before the task parks), taken by the dispatch of the next call.
-    public internal(set) var freezeRestart: (nr: UInt64, deadline: Deadline)?
-    /// The deadline `freezeRestart` gives the call being served.
+    /// `done`: the bytes a blocking pipe write had written, which the
+    /// restarted call goes on after (the guest sees one write of them all).
+    public internal(set) var freezeRestart: (nr: UInt64, deadline: Deadline?, done: Int)?
+    /// What `freezeRestart` gives the call being served: its deadline, and
+    /// the bytes written already (taken once).
     var restartDeadline: Deadline?
+    var restartDone = 0
     /// Whether `ptrace` is set: the syscall path's one look without the lock.
     let traced = Atomic<Bool>(false)
     // What the filesystem sees of the task (WalkContext, ProcessView).
@@ -219,9 +223,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
         restartDeadline ?? .after(ns)
     }
 
-    /// Whether the call being served was cut short by a freeze with a
-    /// deadline: it restarts with its own arguments and `timeout(after:)`
-    /// keeps its end (poll then needs no restart_syscall).
+    /// Whether the call being served was cut short by a freeze: it
+    /// restarts with its own arguments and `timeout(after:)` keeps its end
+    /// (poll then needs no restart_syscall).
     public var cutShortByFreeze: Bool { freezeRestart != nil }
 
     public func block(on queues: [WaitQueue], hostFDs: [pollfd] = [], deadline: Deadline? = nil,
@@ -242,7 +246,7 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                 // A freeze is no signal: the call restarts as if nothing
                 // happened (a call that would say EINTR to a signal too).
                 if interruptible && kernel.freezing {
-                    if let deadline { freezeRestart = (regs.syscallNumber, deadline) }
+                    freezeRestart = (regs.syscallNumber, deadline, 0)
                     return interruptedBy == .EINTR ? .ERESTARTNOINTR : interruptedBy
                 }
                 return nil
