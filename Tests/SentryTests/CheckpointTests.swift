@@ -283,21 +283,23 @@ import Testing
         #expect(before + r.stdout == expected, "\(call) from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
     }
 
-    /// A blocking pipe write of 1 MiB checkpointed while it waits for its
-    /// reader (64 KiB written) and restored: it goes on after the bytes it
-    /// had written, and the guest sees one write with the full count.
-    @Test func pipeWriteGoesOn() throws {
+    /// A blocking pipe write (or AF_UNIX stream send) of 1 MiB checkpointed
+    /// while it waits for its reader, part of it written, and restored: it
+    /// goes on after the bytes it had written, and the guest sees one write
+    /// with the full count.
+    @Test(arguments: ["pipe", "socket"])
+    func blockedWriteGoesOn(_ kind: String) throws {
         guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
         let guest = Harness.image("ckpttimeout")
-        let expected = Harness.run(guest, ["pipe"]).stdout
+        let expected = Harness.run(guest, [kind]).stdout
         #expect(expected == "writing\none write of 1048576 bytes\nchild read 1048576 bytes, 0 wrong\n", "\(expected)")
         let s = try Scene()
         defer { try? FileManager.default.removeItem(at: s.dir) }
-        let bg = try #require(Background(["run", "--platform", from, "--name", "pipew", guest, "pipe"], env: s.env, in: s.dir))
+        let bg = try #require(Background(["run", "--platform", from, "--name", "w" + kind, guest, kind], env: s.env, in: s.dir))
         defer { bg.stop() }
         #expect(Background.poll(seconds: 60) { bg.stdout.contains("writing") })
         usleep(300_000)
-        let c = s.checkpoint("pipew")
+        let c = s.checkpoint("w" + kind)
         #expect(c.status == 0, "\(c)")
         #expect(bg.wait() == 0)
         let before = bg.stdout

@@ -8,7 +8,8 @@
 // only after 1.5 s; checkpointed while the write waits, it goes on after
 // the bytes it had written: one write with the full count, and the child
 // gets every byte in order.
-//   ckpttimeout epoll|poll|sigtimedwait|pipe
+// "socket": the same through an AF_UNIX stream socketpair and send(2).
+//   ckpttimeout epoll|poll|sigtimedwait|pipe|socket
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,15 +32,17 @@ static long now_ms(void) {
 int main(int argc, char **argv) {
     if (argc < 2) { fprintf(stderr, "usage: ckpttimeout epoll|poll|sigtimedwait\n"); return 2; }
     const char *m = argv[1];
-    if (strcmp(m, "pipe") == 0) {
+    int sock = strcmp(m, "socket") == 0;
+    if (strcmp(m, "pipe") == 0 || sock) {
         enum { size = 1 << 20 };
         int p[2];
-        if (pipe(p) != 0) return 1;
+        if ((sock ? socketpair(AF_UNIX, SOCK_STREAM, 0, p) : pipe(p)) != 0) return 1;
         unsigned char *buf = malloc(size);
         for (int i = 0; i < size; i++) buf[i] = (unsigned char)(i * 7 + i / 4096);
         pid_t child = fork();
         if (child == 0) {
-            close(p[1]);
+            close(sock ? p[0] : p[1]);
+            if (sock) p[0] = p[1];
             struct timespec wait = { 1, 500000000 };
             nanosleep(&wait, NULL);
             long got = 0, wrong = 0;
@@ -53,9 +57,10 @@ int main(int argc, char **argv) {
             write(1, line, strlen(line));
             _exit(0);
         }
-        close(p[0]);
+        close(sock ? p[1] : p[0]);
+        if (sock) p[1] = p[0];
         write(1, "writing\n", 8);
-        ssize_t w = write(p[1], buf, size);
+        ssize_t w = sock ? send(p[1], buf, size, 0) : write(p[1], buf, size);
         char line[128];
         snprintf(line, sizeof line, "one write of %ld bytes\n", (long)w);
         write(1, line, strlen(line));

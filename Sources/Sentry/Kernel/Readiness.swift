@@ -62,8 +62,7 @@ extension Task {
             if let h = file.hostPollFD, !file.flags.contains(.nonBlock) { try waitHost(fd: h, events: Int16(POLLOUT)) }
             return try op(0)
         }
-        var done = 0
-        if wholeCall { done = min(restartDone, total); restartDone = 0 }
+        var done = wholeCall ? takeRestartDone(max: total) : 0
         while done < total {
             do {
                 let n = try blockingIO(file, Int16(POLLOUT)) { () throws(Errno) -> Int in try op(done) }
@@ -71,15 +70,29 @@ extension Task {
                 done += n
                 if file.writesOneRecord { break }
             } catch {
-                if wholeCall && done > 0 && error == .ERESTARTSYS, let f = freezeRestart {
-                    kernel.locked { freezeRestart = (f.nr, f.deadline, done) }
-                    throw .ERESTARTNOINTR
-                }
+                if wholeCall, let restart = freezeCut(after: done, error) { throw restart }
                 if done > 0 && (error == .ERESTARTSYS || error == .EPIPE || error == .EFAULT) { return done }
                 throw error
             }
         }
         return done
+    }
+
+    /// For the call being served, restarted after a freeze: the bytes it
+    /// had written (at most `max`), taken once.
+    public func takeRestartDone(max: Int) -> Int {
+        defer { restartDone = 0 }
+        return min(restartDone, max)
+    }
+
+    /// A write of a whole call that a freeze cut short (`error` the
+    /// wait's ERESTARTSYS) after `done` bytes: they are kept for the
+    /// call's restart, which goes on after them; the error to restart with.
+    /// nil when the call ends as it would have anyway.
+    public func freezeCut(after done: Int, _ error: Errno) -> Errno? {
+        guard done > 0, error == .ERESTARTSYS || error == .ERESTARTNOINTR, let f = freezeRestart else { return nil }
+        kernel.locked { freezeRestart = (f.nr, f.deadline, done) }
+        return .ERESTARTNOINTR
     }
 
     /// blockingWrite from sentry memory.
