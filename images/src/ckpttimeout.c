@@ -9,7 +9,9 @@
 // the bytes it had written: one write with the full count, and the child
 // gets every byte in order.
 // "socket": the same through an AF_UNIX stream socketpair and send(2).
-//   ckpttimeout epoll|poll|sigtimedwait|pipe|socket
+// "uptime": a 2 s nanosleep measured by /proc/uptime: the uptime goes on
+// across the restore (the sandbox's boot is in the image).
+//   ckpttimeout epoll|poll|sigtimedwait|uptime|pipe|socket
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -27,6 +29,17 @@ static long now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+// /proc/uptime in ms (it has hundredths of a second).
+static long uptime_ms(void) {
+    char b[64] = "";
+    FILE *f = fopen("/proc/uptime", "r");
+    if (!f) return -1;
+    long s = 0, cs = 0;
+    if (fgets(b, sizeof b, f)) sscanf(b, "%ld.%ld", &s, &cs);
+    fclose(f);
+    return s * 1000 + cs * 10;
 }
 
 int main(int argc, char **argv) {
@@ -79,13 +92,15 @@ int main(int argc, char **argv) {
     char line[128];
     snprintf(line, sizeof line, "waiting in %s\n", m);
     write(1, line, strlen(line));
-    long start = now_ms();
+    int up = strcmp(m, "uptime") == 0;
+    long start = up ? uptime_ms() : now_ms();
     long r;
-    if (strcmp(m, "epoll") == 0) r = epoll_wait(ep, &ev, 1, 2000);
+    if (up) r = nanosleep(&two, NULL);
+    else if (strcmp(m, "epoll") == 0) r = epoll_wait(ep, &ev, 1, 2000);
     else if (strcmp(m, "poll") == 0) r = poll(NULL, 0, 2000);
     else r = sigtimedwait(&set, NULL, &two);
     int e = r < 0 ? errno : 0;
-    long took = now_ms() - start;
+    long took = (up ? uptime_ms() : now_ms()) - start;
     // The end is where it was: 2 s, with room for a loaded machine's
     // latency, and well short of the 2 s again that a restart from scratch adds.
     if (took >= 1990 && took < 2800) snprintf(line, sizeof line, "%s returned %ld errno %d after its 2 s\n", m, r, e);

@@ -254,7 +254,8 @@ struct ImageWriter {
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
             seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues,
-            mqueueLimits: kernel.vfs.mqueues.changedLimits, sockets: socketImages, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
+            mqueueLimits: kernel.vfs.mqueues.changedLimits, sockets: socketImages, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size,
+            bootTimeNs: Int64(kernel.bootTime.tv_sec) * 1_000_000_000 + Int64(kernel.bootTime.tv_nsec))
         try CheckpointImage.writeManifest(manifest, to: dir, sync: sync)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)

@@ -16,8 +16,9 @@ public struct CheckpointManifest: Codable, Sendable {
     /// nodes in tmpfs, oom_score_adj, --overlay roots.
     /// 4: checksums are CRC32C; page runs are extents with a bitmap of the
     /// pages they hold (`StoredRun.present`), zero pages between them left out.
-    /// 5: guest ptrace links (`TaskImage.ptrace`); a version 4 image, which
-    /// has none, is read as it is.
+    /// 5: guest ptrace links (`TaskImage.ptrace`), the restart of a call a
+    /// freeze cut short (`TaskImage.freezeRestart`), the sandbox's boot; a
+    /// version 4 image, which has none of them, is read as it is.
     public static let currentVersion = 5
     /// The oldest version this reader takes: every field added since is optional.
     public static let oldestReadable = 4
@@ -66,6 +67,10 @@ public struct CheckpointManifest: Codable, Sendable {
     /// Sizes of the two data files, to spot a truncated one at once.
     public var pagesSize: UInt64
     public var filesSize: UInt64
+    /// The sandbox's boot on the guest's CLOCK_MONOTONIC (ns): /proc/uptime,
+    /// sysinfo and process start times go on from it (version 5; absent:
+    /// the restore is the boot).
+    public var bootTimeNs: Int64? = nil
 }
 
 public struct SandboxImage: Codable, Sendable, Equatable {

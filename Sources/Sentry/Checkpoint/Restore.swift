@@ -156,6 +156,11 @@ extension Sandbox {
         let sandbox: Sandbox
         do { sandbox = try Sandbox(config, table: table) } catch { throw .restoreFailed(error.description) }
         let kernel = sandbox.kernel
+        // The boot the guest's uptime counts from, on its (continued) monotonic clock.
+        if let b = m.bootTimeNs {
+            guard b >= 0, b <= Deadline.now() else { throw .corrupt("the boot time \(b)") }
+            kernel.bootTime = timespec(tv_sec: Int(b / 1_000_000_000), tv_nsec: Int(b % 1_000_000_000))
+        }
         var reader = ImageReader(kernel: kernel, manifest: m, pages: pages, files: files)
         try reader.restoreMemory()
         return try reader.restoreObjects(sandbox)

@@ -43,8 +43,9 @@ public final class Kernel: @unchecked Sendable {
     let tracers: TracerSlot
     /// The tracer now (nil: a single relaxed load, see TracerSlot).
     public var tracer: Tracer? { tracers.current }
-    /// CLOCK_MONOTONIC at boot, for sysinfo's uptime and /proc.
-    public let bootTime: timespec
+    /// CLOCK_MONOTONIC at boot, for sysinfo's uptime and /proc. A restore
+    /// sets the image's before any task runs; it never changes after.
+    public internal(set) var bootTime: timespec
     let futexes = FutexTable()
     /// Read-only pages of executables, shared across execs.
     public let imageCache: ImageCache
