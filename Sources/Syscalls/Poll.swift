@@ -3,12 +3,12 @@ import Sentry
 
 /// poll, ppoll, select, pselect6 and the epoll family.
 enum Poll {
-    static func deadline(ms: Int32) -> Deadline? {
-        ms < 0 ? nil : .after(Int64(ms) * 1_000_000)
+    static func deadline(_ t: Task, ms: Int32) -> Deadline? {
+        ms < 0 ? nil : t.timeout(after: Int64(ms) * 1_000_000)
     }
 
     static func poll(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try doPoll(t, a.address(0), count: UInt64(a.uint32(1)), deadline: deadline(ms: a.int32(2)))   // nfds is an unsigned int
+        try doPoll(t, a.address(0), count: UInt64(a.uint32(1)), deadline: deadline(t, ms: a.int32(2)))   // nfds is an unsigned int
     }
 
     private static func doPoll(_ t: Task, _ addr: GuestAddress, count: UInt64, deadline: Deadline?) throws(Errno) -> Int64 {
@@ -28,6 +28,8 @@ enum Poll {
         do {
             rev = try t.poll(polled, deadline: deadline, interruptedBy: .ERESTART_RESTARTBLOCK)
         } catch {
+            // A freeze restarts poll itself, its end kept (no restart block an image would need).
+            if error == .ERESTART_RESTARTBLOCK && t.cutShortByFreeze { throw .ERESTARTNOINTR }
             if error == .ERESTART_RESTARTBLOCK {
                 t.restartBlock = { (t: Task) throws(Errno) -> Int64 in try doPoll(t, addr, count: count, deadline: deadline) }
             }
@@ -166,11 +168,11 @@ enum Poll {
     }
 
     static func epollWait(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        try doEpollWait(t, a, deadline: deadline(ms: a.int32(3)))
+        try doEpollWait(t, a, deadline: deadline(t, ms: a.int32(3)))
     }
 
     static func epollPwait(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        let dl = deadline(ms: a.int32(3))
+        let dl = deadline(t, ms: a.int32(3))
         return try withSignalMask(t, a.address(4), size: a[5], timeout: .null, deadline: nil) { () throws(Errno) -> Int64 in
             try doEpollWait(t, a, deadline: dl)
         }
@@ -178,7 +180,7 @@ enum Poll {
 
     static func epollPwait2(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         var dl: Deadline?
-        if !a.address(3).isNull { dl = .after(Time.ns(try Time.readTimespec(t, a.address(3)))) }
+        if !a.address(3).isNull { dl = t.timeout(after: Time.ns(try Time.readTimespec(t, a.address(3)))) }
         return try withSignalMask(t, a.address(4), size: a[5], timeout: .null, deadline: nil) { () throws(Errno) -> Int64 in
             try doEpollWait(t, a, deadline: dl)
         }

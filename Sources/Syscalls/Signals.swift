@@ -62,7 +62,7 @@ enum Signals {
         var deadline: Deadline?
         if !a.address(2).isNull {
             let ts = try Time.readTimespec(t, a.address(2))
-            deadline = .after(Time.ns(ts))
+            deadline = t.timeout(after: Time.ns(ts))
         }
         let info = try t.sigtimedwait(set, deadline: deadline)
         if !a.address(1).isNull { try t.mm.copyOut(a.address(1), info.bytes) }

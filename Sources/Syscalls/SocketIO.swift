@@ -247,8 +247,9 @@ extension Sockets {
         if ep.kind == .stream {
             // TCP ignores a destination; AF_UNIX refuses one.
             if name != nil && !ep.isInet { throw ep.phase == .connected ? .EISCONN : .EOPNOTSUPP }
-            var sent = 0
-            if iov.total > 0, let n = ep.absorbWriteAfterPeerClosed(iov.total) { return n }
+            // A send a freeze cut short goes on after what it had queued.
+            var sent = t.takeRestartDone(max: iov.total)
+            if iov.total > 0, sent == 0, let n = ep.absorbWriteAfterPeerClosed(iov.total) { return n }
             if iov.total == 0 && ep.takesEmptySend { return 0 }
             do {
                 _ = try ep.streamSendSpace()
@@ -270,6 +271,7 @@ extension Sockets {
                     sent += n
                 }
             } catch {
+                if let restart = t.freezeCut(after: sent, error) { throw restart }
                 if sent > 0 { return sent }
                 // TCP that never connected says EPIPE where AF_UNIX says ENOTCONN.
                 let error = error == .ENOTCONN && ep.isInet ? Errno.EPIPE : error

@@ -45,7 +45,7 @@
 // site held the patch's jmp, then makes the text writable, as a JIT would,
 // and says what the site holds then (the original mov, on every platform).
 // "ptrace": a child that asked to be traced, stopped in a ptrace stop all
-// along (a checkpoint refuses it at once); the end lets it go.
+// along (the image keeps the stop); the end lets it go.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

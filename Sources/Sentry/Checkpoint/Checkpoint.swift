@@ -23,7 +23,7 @@ extension Sandbox {
     /// still frozen (a control request replies there, before the end).
     public func checkpoint(to dir: String, leaveRunning: Bool, compress: Bool = false, sync: Bool = false,
                            written: (CheckpointSummary) -> Void = { _ in }) throws(CheckpointError) -> CheckpointSummary {
-        // A traced task is refused before the freeze: one in a ptrace stop would time it out.
+        // A ptrace link the image cannot hold is refused before the freeze.
         if let why = kernel.locked({ kernel.tasks.values.sorted { $0.tid < $1.tid }.lazy.compactMap(ImageWriter.traced).first }) {
             throw .unsupported(why)
         }
@@ -198,6 +198,7 @@ struct ImageWriter {
             for t in tasks {
                 guard t.parked else { throw .notQuiescent("tid \(t.tid) is not stopped") }
                 if let why = Self.traced(t) { throw .unsupported(why) }
+                let ptraceImage = t.ptrace.map { Self.image($0, tid: t.tid) }
                 if t.vforkDone != nil { throw .unsupported("tid \(t.tid): a vfork child that has not exec'd yet") }
                 var sleepNs: Int64?, remaining: UInt64?, futex: [UInt64]?
                 if t.restartBlock != nil {
@@ -232,7 +233,10 @@ struct ImageWriter {
                     personality: a.personality.rawValue, ioPriority: t.ioContext.priority.load(ordering: .relaxed),
                     executablePath: t.executablePath, commandLine: t.commandLine,
                     environment: t.environment, faultsAndSwitches: Self.image(t.hostCountersLocked()),
-                    affinity: a.scheduling.affinity))
+                    affinity: a.scheduling.affinity, ptrace: ptraceImage, groupStopPending: t.groupStopPending ? true : nil,
+                    freezeRestart: t.freezeRestart.map {
+                        [Int64(bitPattern: $0.nr), $0.deadline?.remaining ?? -1, Int64($0.deadline?.clock ?? CLOCK_MONOTONIC), Int64($0.done)]
+                    }))
             }
             return (ps, ts)
         }
@@ -250,19 +254,47 @@ struct ImageWriter {
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
             seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues,
-            mqueueLimits: kernel.vfs.mqueues.changedLimits, sockets: socketImages, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size)
+            mqueueLimits: kernel.vfs.mqueues.changedLimits, sockets: socketImages, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size,
+            bootTimeNs: Int64(kernel.bootTime.tv_sec) * 1_000_000_000 + Int64(kernel.bootTime.tv_nsec))
         try CheckpointImage.writeManifest(manifest, to: dir, sync: sync)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
     }
 
-    /// Why a task cannot be in an image: it is traced by a guest task (the
-    /// link, its options and a stop's state are not kept). Kernel lock held.
+    /// Why a task's ptrace state cannot be in an image: a PTRACE_EVENT stop
+    /// (its caller, mid-fork, mid-exec or mid-exit, is no point a restore
+    /// can take up), a stop the tracer is having work done in, or a dead
+    /// tracee its tracer has not waited for (it has no task left to keep).
+    /// Kernel lock held.
     static func traced(_ t: Task) -> String? {
         if let link = t.ptrace {
-            return "tid \(t.tid), traced by tid \(link.tracer.tid)\(link.stop != nil ? " and in a ptrace stop" : "") (a guest ptrace relationship)"
+            if case .event(let e)? = link.stop {
+                return "tid \(t.tid), traced by tid \(link.tracer.tid), in a PTRACE_EVENT stop (event \(e))"
+            }
+            if link.work != nil { return "tid \(t.tid), traced by tid \(link.tracer.tid), changed by its tracer at the moment" }
         }
-        return nil   // a tracer's tracees have links: each is named there
+        for d in t.tracees where d.ptrace?.exitReport != nil {
+            return "tid \(d.tid), dead and traced by tid \(t.tid), which has not waited for it (a guest ptrace relationship)"
+        }
+        return nil
+    }
+
+    /// A tracee's link as the image keeps it. Kernel lock held.
+    static func image(_ link: PtraceLink, tid: Int32) -> PtraceImage {
+        let stop: String? = switch link.stop {
+        case nil: nil
+        case .syscallEntry?: "syscallEntry"
+        case .syscallExit?: "syscallExit"
+        case .signalDelivery?: "signalDelivery"
+        case .groupStop?: "groupStop"
+        case .event?: "event"
+        }
+        let mode = switch link.syscallMode { case .none: "none"; case .trace: "trace"; case .emulate: "emulate" }
+        return PtraceImage(tracer: link.tracer.tid, seized: link.seized, options: link.options, syscallMode: mode, stop: stop,
+                           exitCode: link.exitCode, reported: link.reported, eventMessage: link.eventMessage,
+                           siginfo: link.siginfo.map(image), fpu: link.fpu.map { Data($0) }, fpuChanged: link.fpuChanged,
+                           trapStopPending: link.trapStopPending, listening: link.listening, debugRegisters: link.debugRegisters,
+                           forcedTrapFlag: link.forcedTrapFlag, stepping: link.stepping, deliveryFirst: link.deliveryFirst)
     }
 
     // MARK: Timers and seccomp
@@ -618,9 +650,9 @@ public enum CheckpointImage {
         guard header.format == CheckpointManifest.formatName else {
             throw .incompatible("\(path) is not a sentry checkpoint (format \(header.format ?? "missing"))")
         }
-        // Another version either way is refused: an older image lacks what this reader takes for granted.
-        guard let v = header.version, v == CheckpointManifest.currentVersion else {
-            throw .incompatible("image version \(header.version.map(String.init) ?? "missing"); this sentry reads version \(CheckpointManifest.currentVersion)")
+        // A newer version is refused, and one older than version 4: it lacks what this reader takes for granted.
+        guard let v = header.version, (CheckpointManifest.oldestReadable...CheckpointManifest.currentVersion).contains(v) else {
+            throw .incompatible("image version \(header.version.map(String.init) ?? "missing"); this sentry reads versions \(CheckpointManifest.oldestReadable) to \(CheckpointManifest.currentVersion)")
         }
         do { return try JSONDecoder().decode(CheckpointManifest.self, from: data) } catch {
             throw .truncated("\(path): \(error)")

@@ -16,7 +16,12 @@ public struct CheckpointManifest: Codable, Sendable {
     /// nodes in tmpfs, oom_score_adj, --overlay roots.
     /// 4: checksums are CRC32C; page runs are extents with a bitmap of the
     /// pages they hold (`StoredRun.present`), zero pages between them left out.
-    public static let currentVersion = 4
+    /// 5: guest ptrace links (`TaskImage.ptrace`), the restart of a call a
+    /// freeze cut short (`TaskImage.freezeRestart`), the sandbox's boot; a
+    /// version 4 image, which has none of them, is read as it is.
+    public static let currentVersion = 5
+    /// The oldest version this reader takes: every field added since is optional.
+    public static let oldestReadable = 4
 
     public var format = formatName
     public var version = currentVersion
@@ -62,6 +67,10 @@ public struct CheckpointManifest: Codable, Sendable {
     /// Sizes of the two data files, to spot a truncated one at once.
     public var pagesSize: UInt64
     public var filesSize: UInt64
+    /// The sandbox's boot on the guest's CLOCK_MONOTONIC (ns): /proc/uptime,
+    /// sysinfo and process start times go on from it (version 5; absent:
+    /// the restore is the boot).
+    public var bootTimeNs: Int64? = nil
 }
 
 public struct SandboxImage: Codable, Sendable, Equatable {
@@ -435,6 +444,48 @@ public struct TaskImage: Codable, Sendable, Equatable {
     public var faultsAndSwitches: [Int64]? = nil
     /// sched_setaffinity's mask (the first 64 CPUs); absent: never set.
     public var affinity: UInt64? = nil
+    /// The task's tracer and the stop it is in (version 5); absent: untraced.
+    public var ptrace: PtraceImage? = nil
+    /// JOBCTL_STOP_PENDING of a tracee: its part in a group-stop not yet reported (version 5).
+    public var groupStopPending: Bool? = nil
+    /// A call the freeze cut short, which restarts with its own arguments:
+    /// its number, the time its wait had left (ns, -1 without a timeout),
+    /// the deadline's clock and the bytes a blocking pipe write had written;
+    /// the restarted call ends where it would have and writes the rest (version 5).
+    public var freezeRestart: [Int64]? = nil
+}
+
+/// One tracee's side of a guest ptrace link, as the tracer sees it: who
+/// traces it and how (attach kind, PTRACE_O_* options, the syscall mode the
+/// last resume asked for), and the stop it is in with what wait and
+/// PTRACE_GETSIGINFO / GETEVENTMSG / GETFPREGS answer of it.
+public struct PtraceImage: Codable, Sendable, Equatable {
+    /// The tracing thread's tid.
+    public var tracer: Int32
+    /// PTRACE_SEIZE (else PTRACE_ATTACH or PTRACE_TRACEME: the same link).
+    public var seized: Bool
+    public var options: UInt32
+    /// "none", "trace" (PTRACE_SYSCALL), "emulate" (PTRACE_SYSEMU).
+    public var syscallMode: String
+    /// "syscallEntry", "syscallExit", "signalDelivery", "groupStop",
+    /// "event" (not restorable: refused at the checkpoint); absent: running.
+    public var stop: String?
+    /// The stop's exit_code (signal, event in bits 8-15) and whether wait has reported it.
+    public var exitCode: Int32
+    public var reported: Bool
+    public var eventMessage: UInt64
+    /// last_siginfo (absent in a legacy group-stop).
+    public var siginfo: SignalInfoImage?
+    /// The FPU state at the stop's entry as the tracer last wrote it, and whether it did.
+    public var fpu: Data?
+    public var fpuChanged: Bool
+    public var trapStopPending: Bool
+    public var listening: Bool
+    public var debugRegisters: [UInt64]
+    public var forcedTrapFlag: Bool
+    public var stepping: Bool
+    /// A signal-delivery-stop that came first in its round of get_signal.
+    public var deliveryFirst: Bool
 }
 
 /// The System V IPC namespace: every object with its id, and the sequence

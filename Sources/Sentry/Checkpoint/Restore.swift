@@ -156,6 +156,11 @@ extension Sandbox {
         let sandbox: Sandbox
         do { sandbox = try Sandbox(config, table: table) } catch { throw .restoreFailed(error.description) }
         let kernel = sandbox.kernel
+        // The boot the guest's uptime counts from, on its (continued) monotonic clock.
+        if let b = m.bootTimeNs {
+            guard b >= 0, b <= Deadline.now() else { throw .corrupt("the boot time \(b)") }
+            kernel.bootTime = timespec(tv_sec: Int(b / 1_000_000_000), tv_nsec: Int(b % 1_000_000_000))
+        }
         var reader = ImageReader(kernel: kernel, manifest: m, pages: pages, files: files)
         try reader.restoreMemory()
         return try reader.restoreObjects(sandbox)
@@ -483,6 +488,14 @@ struct ImageReader {
                 t.restartState = .sleep(deadline: deadline, remaining: remaining)
                 t.restartBlock = { (t: Task) throws(Errno) -> Int64 in try t.restartableSleep(until: deadline, remaining: remaining) }
             }
+            if let f = ti.freezeRestart {
+                guard f.count == 4, f[1] >= -1, [0, 1].contains(f[2]), f[3] >= 0, f[3] <= Int64(Int32.max) else {
+                    throw .corrupt("tid \(ti.tid): a call's restart after the freeze")
+                }
+                let clock = clockid_t(Int32(f[2]))
+                let (at, o) = Deadline.now(clock).addingReportingOverflow(f[1])
+                t.freezeRestart = (UInt64(bitPattern: f[0]), f[1] < 0 ? nil : Deadline(nanoseconds: o ? .max : at, clock: clock), Int(f[3]))
+            }
             if let f = ti.fpu { fpu[ti.tid] = Array(f) }
             if let c = ti.cpuNs {
                 guard c.count == 2, c[0] >= 0, c[1] >= c[0] else { throw .corrupt("tid \(ti.tid): CPU time") }
@@ -504,6 +517,10 @@ struct ImageReader {
             tasks[ti.tid] = t
         }
         for (pid, g) in groups where !g.zombie && g.tasks.isEmpty { throw .corrupt("process \(pid) has no tasks") }
+        for ti in m.tasks {
+            if let p = ti.ptrace { try Self.restorePtrace(p, tracee: tasks[ti.tid]!, tasks: tasks, kernel: kernel) }
+            if ti.groupStopPending == true { tasks[ti.tid]!.groupStopPending = true }
+        }
         guard let initTask = initGroup.tasks.first else { throw .corrupt("init has no task") }
         kernel.locked {
             kernel.tasks = tasks
@@ -532,6 +549,55 @@ struct ImageReader {
     }
 
     // MARK: Pieces
+
+    /// A tracee's link to its tracer, and the stop it takes up before it
+    /// first runs: the tracer's next wait and requests see what they would
+    /// have seen without the checkpoint.
+    static func restorePtrace(_ p: PtraceImage, tracee t: Task, tasks: [Int32: Task], kernel: Kernel) throws(CheckpointError) {
+        guard let tracer = tasks[p.tracer], tracer.group !== t.group, p.debugRegisters.count == 8 else {
+            throw .corrupt("tid \(t.tid): its tracer \(p.tracer)")
+        }
+        let mode: PtraceLink.SyscallMode
+        switch p.syscallMode {
+        case "none": mode = .none
+        case "trace": mode = .trace
+        case "emulate": mode = .emulate
+        default: throw .corrupt("tid \(t.tid): ptrace syscall mode \(p.syscallMode)")
+        }
+        let stop: PtraceLink.Stop?, site: RestoredPtraceStop?
+        switch p.stop {
+        case nil: (stop, site) = (nil, nil)
+        case "syscallEntry": (stop, site) = (.syscallEntry, .syscallEntry)
+        case "syscallExit": (stop, site) = (.syscallExit, .syscallExit)
+        case "signalDelivery": (stop, site) = (.signalDelivery, .signalDelivery(first: p.deliveryFirst))
+        case "groupStop": (stop, site) = (.groupStop, .groupStop)
+        default: throw .corrupt("tid \(t.tid): ptrace stop \(p.stop ?? "")")
+        }
+        // A signal-delivery-stop delivers its siginfo's signal: one there is a must.
+        if case .signalDelivery? = stop, p.siginfo == nil || !(1...64).contains(p.exitCode) {
+            throw .corrupt("tid \(t.tid): a signal-delivery-stop without its signal")
+        }
+        let siginfo = try p.siginfo.map { (i) throws(CheckpointError) in try info(i) }
+        if let f = p.fpu, f.count < XSave.legacySize { throw .corrupt("tid \(t.tid): the FPU state of its ptrace stop") }
+        kernel.locked {
+            let link = t.linkTracerLocked(tracer, seized: p.seized, options: p.options)
+            link.syscallMode = mode
+            link.stop = stop
+            link.exitCode = p.exitCode
+            link.reported = p.reported
+            link.eventMessage = p.eventMessage
+            link.siginfo = siginfo
+            link.fpu = p.fpu.map { Array($0) }
+            link.fpuChanged = p.fpuChanged
+            link.trapStopPending = p.trapStopPending
+            link.listening = p.listening
+            link.debugRegisters = p.debugRegisters
+            link.forcedTrapFlag = p.forcedTrapFlag
+            link.stepping = p.stepping
+            link.deliveryFirst = p.deliveryFirst
+        }
+        t.restoredPtraceStop = site
+    }
 
     /// POSIX timers with their ids, overruns and time left; ITIMER_VIRTUAL
     /// and ITIMER_PROF with the CPU time they had left. After the tasks

@@ -74,7 +74,7 @@ extension Task {
                     try file.write(from: bufs.map { UnsafeRawBufferPointer($0) })
                 }
             }
-            return noWait ? try op(0) : try blockingWrite(file, total: total, op)
+            return noWait ? try op(0) : try blockingWrite(file, total: total, wholeCall: true, op)
         }
         // The bytes are copied in first, a chunk at a time, then written.
         let bounce = UnsafeMutableRawBufferPointer.allocate(byteCount: min(total, Self.bounceLimit), alignment: 16)

@@ -43,8 +43,9 @@ public final class Kernel: @unchecked Sendable {
     let tracers: TracerSlot
     /// The tracer now (nil: a single relaxed load, see TracerSlot).
     public var tracer: Tracer? { tracers.current }
-    /// CLOCK_MONOTONIC at boot, for sysinfo's uptime and /proc.
-    public let bootTime: timespec
+    /// CLOCK_MONOTONIC at boot, for sysinfo's uptime and /proc. A restore
+    /// sets the image's before any task runs; it never changes after.
+    public internal(set) var bootTime: timespec
     let futexes = FutexTable()
     /// Read-only pages of executables, shared across execs.
     public let imageCache: ImageCache
@@ -289,8 +290,8 @@ public final class Kernel: @unchecked Sendable {
     /// guest's seccomp filters, then the table, in the order of Linux's
     /// syscall_trace_enter; the syscall-exit stop last.
     func dispatch(_ task: Task) -> SyscallOutcome {
-        var nr = task.regs.syscallNumber
-        var args = task.regs.syscallArguments
+        let nr = task.regs.syscallNumber
+        let args = task.regs.syscallArguments
         // int $0x80 also arrives as a syscall trap (the host has IA32
         // emulation); the sentry's kernel has none: a #GP, never a syscall.
         if !SyscallABI.rcxHoldsReturnAddress(task.regs.raw) && Self.isInt80(task) {
@@ -326,12 +327,41 @@ public final class Kernel: @unchecked Sendable {
         // arguments, or (orig_rax -1) skip the call; under PTRACE_SYSEMU the
         // call is never run, rax is what the tracer left.
         let traced = task.traced.load(ordering: .acquiring)
-        var skipped = false
         if traced, case let mode = task.ptraceSyscallMode, mode != .none {
             task.ptraceSyscallStop(entry: true)
-            if mode == .emulate || locked({ task.killed || task.group.exitStatus != nil }) { return .replacedRegisters }
-            (nr, args) = (task.regs.syscallNumber, task.regs.syscallArguments)
-            skipped = Self.skipsCall(task)
+            return afterEntryStop(task, mode: mode)
+        }
+        return serve(task, nr: nr, args: args, traced: traced, skipped: false, filtered: filtered)
+    }
+
+    /// The call after its syscall-entry stop, as the tracer left it.
+    private func afterEntryStop(_ task: Task, mode: PtraceLink.SyscallMode) -> SyscallOutcome {
+        if mode == .emulate || locked({ task.killed || task.group.exitStatus != nil }) { return .replacedRegisters }
+        let filtered = task.attributes.withLock { $0.seccomp.mode != Seccomp.SECCOMP_MODE_DISABLED }
+        return serve(task, nr: task.regs.syscallNumber, args: task.regs.syscallArguments, traced: true, skipped: Self.skipsCall(task),
+                     filtered: filtered)
+    }
+
+    /// A restored tracee in a syscall-entry or -exit stop takes it up where
+    /// its image left it, and goes on with the call (entry) or to user mode (exit).
+    func resumeRestoredSyscallStop(_ task: Task, entry: Bool) -> SyscallOutcome {
+        let mode = locked { task.ptrace?.syscallMode ?? .none }
+        let answer = task.rejoinPtraceStop()
+        if let sig = answer?.resume.signal, sig != 0 { task.post(SignalInfo(Signal(sig), code: SignalInfo.SI_KERNEL)) }
+        return entry ? afterEntryStop(task, mode: mode) : .replacedRegisters
+    }
+
+    /// The rest of syscall_trace_enter and the call itself: --strace's
+    /// entry, the guest's seccomp filters, the table, the syscall-exit stop.
+    private func serve(_ task: Task, nr: UInt64, args: SyscallArguments, traced: Bool, skipped: Bool, filtered: Bool) -> SyscallOutcome {
+        var nr = nr, args = args, skipped = skipped
+        let arch = SeccompData.AUDIT_ARCH_X86_64
+        // A call a freeze cut short goes on to the end its wait had.
+        task.restartDeadline = nil
+        task.restartDone = 0
+        if let f = task.freezeRestart {
+            task.freezeRestart = nil
+            if f.nr == nr { task.restartDeadline = f.deadline; task.restartDone = f.done }
         }
         // Filtered before anything is formatted or timed (-e trace=). The
         // exit goes to the tracer that saw the entry (one may attach or detach meanwhile).

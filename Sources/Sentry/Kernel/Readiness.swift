@@ -51,12 +51,18 @@ extension Task {
     /// as Linux's pipe_write does; a signal (or a fault further on in the
     /// guest's buffer) returns the count so far. `op(done)` writes what it
     /// can of the bytes after the first `done`.
-    public func blockingWrite(_ file: FileDescription, total: Int, _ op: (_ done: Int) throws(Errno) -> Int) throws(Errno) -> Int {
+    ///
+    /// `wholeCall`: the write is the whole of the guest's call. A freeze
+    /// that cuts it short after some bytes restarts the call, which goes on
+    /// after them (`freezeRestart`), so the guest sees one write with the
+    /// full count, as without the freeze.
+    public func blockingWrite(_ file: FileDescription, total: Int, wholeCall: Bool = false,
+                              _ op: (_ done: Int) throws(Errno) -> Int) throws(Errno) -> Int {
         if file.waitQueue == nil || file.flags.contains(.nonBlock) {
             if let h = file.hostPollFD, !file.flags.contains(.nonBlock) { try waitHost(fd: h, events: Int16(POLLOUT)) }
             return try op(0)
         }
-        var done = 0
+        var done = wholeCall ? takeRestartDone(max: total) : 0
         while done < total {
             do {
                 let n = try blockingIO(file, Int16(POLLOUT)) { () throws(Errno) -> Int in try op(done) }
@@ -64,11 +70,29 @@ extension Task {
                 done += n
                 if file.writesOneRecord { break }
             } catch {
+                if wholeCall, let restart = freezeCut(after: done, error) { throw restart }
                 if done > 0 && (error == .ERESTARTSYS || error == .EPIPE || error == .EFAULT) { return done }
                 throw error
             }
         }
         return done
+    }
+
+    /// For the call being served, restarted after a freeze: the bytes it
+    /// had written (at most `max`), taken once.
+    public func takeRestartDone(max: Int) -> Int {
+        defer { restartDone = 0 }
+        return min(restartDone, max)
+    }
+
+    /// A write of a whole call that a freeze cut short (`error` the
+    /// wait's ERESTARTSYS) after `done` bytes: they are kept for the
+    /// call's restart, which goes on after them; the error to restart with.
+    /// nil when the call ends as it would have anyway.
+    public func freezeCut(after done: Int, _ error: Errno) -> Errno? {
+        guard done > 0, error == .ERESTARTSYS || error == .ERESTARTNOINTR, let f = freezeRestart else { return nil }
+        kernel.locked { freezeRestart = (f.nr, f.deadline, done) }
+        return .ERESTARTNOINTR
     }
 
     /// blockingWrite from sentry memory.

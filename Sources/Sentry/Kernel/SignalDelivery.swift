@@ -30,14 +30,34 @@ extension Task {
     /// (get_signal): a traced task first reports its group-stop or
     /// PTRACE_EVENT_STOP trap, then each signal in a signal-delivery-stop
     /// where its tracer may change or cancel it.
-    func deliverSignals() {
+    /// `resuming`: a restored tracee takes up the signal-delivery-stop or
+    /// group-stop its image holds, where this loop left it.
+    func deliverSignals(resuming: RestoredPtraceStop? = nil) {
         if let tracer = kernel.tracer {
             for info in kernel.locked({ () -> [SignalInfo] in defer { ignoredForTracer = [] }; return ignoredForTracer }) {
                 tracer.signal(self, info)
             }
         }
         var first = true
+        var resuming = resuming
         while true {
+            if let r = resuming {
+                resuming = nil
+                switch r {
+                case .signalDelivery(let wasFirst):
+                    first = wasFirst
+                    let (original, sig) = kernel.locked { (ptrace?.siginfo, ptrace?.exitCode ?? 0) }
+                    guard let answer = rejoinPtraceStop() else { continue }
+                    guard let info = ptraceSignalAnswered(answer, original ?? SignalInfo(Signal(sig), code: SignalInfo.SI_KERNEL)) else { continue }
+                    if let done = take(info, kernel.locked { takeActionLocked(info) }, first: &first), done { return }
+                    continue
+                case .groupStop:
+                    _ = rejoinPtraceStop()
+                    continue
+                case .syscallEntry, .syscallExit:
+                    break
+                }
+            }
             let step: Step = kernel.locked {
                 if killed || group.exitStatus != nil { return .killed }
                 if let link = ptrace {
@@ -52,7 +72,7 @@ extension Task {
                 if ptrace != nil { return .traced(info) }
                 return .take(info, takeActionLocked(info))
             }
-            var taken: (SignalInfo, SignalAction)
+            let taken: (SignalInfo, SignalAction)
             switch step {
             case .killed:
                 return
@@ -71,40 +91,47 @@ extension Task {
                 if first { restartInterruptedSyscall(handler: nil) }
                 return
             case .traced(let original):
+                kernel.locked { ptrace?.deliveryFirst = first }
                 guard let info = ptraceSignalStop(original) else { continue }
                 taken = (info, kernel.locked { takeActionLocked(info) })
             case .take(let info, let action):
                 taken = (info, action)
             }
-            let (info, action) = taken
-            let sig = Signal(info.signo)
-            // strace sees every delivery, an ignored signal's too (a
-            // ptrace signal-delivery-stop comes before the action).
-            kernel.tracer?.signal(self, info)
-            if action.handler == SignalAction.SIG_IGN { continue }
-            // A signal queued while blocked, taken with no handler by init.
-            if kernel.locked({ kernel.initIgnoresLocked(info, group) }) { continue }
-            if action.handler == SignalAction.SIG_DFL {
-                switch sig.defaultAction {
-                case .ignore, .resume: continue
-                case .stop:
-                    kernel.locked { kernel.stopGroupLocked(group, sig) }
-                    continue
-                case .terminate, .coreDump:
-                    // Linux sets WCOREDUMP only when a core file was written; the sentry
-                    // writes none, so core-dump signals report a plain kill.
-                    ptraceExitEvent(.signaled(sig, coreDumped: false))
-                    kernel.locked { kernel.killGroupLocked(group, .signaled(sig, coreDumped: false)) }
-                    return
-                }
-            }
-            if first { restartInterruptedSyscall(handler: action); first = false }
-            do { try setUpFrame(info, action) } catch {
-                // No room for the frame: the guest dies of SIGSEGV, as on Linux.
-                kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGSEGV, coreDumped: false)) }
-                return
+            if let done = take(taken.0, taken.1, first: &first), done { return }
+        }
+    }
+
+    /// Acts on one signal taken: its default action or a handler's frame.
+    /// true: the task is done (killed); false or nil: the loop goes on.
+    private func take(_ info: SignalInfo, _ action: SignalAction, first: inout Bool) -> Bool? {
+        let sig = Signal(info.signo)
+        // strace sees every delivery, an ignored signal's too (a
+        // ptrace signal-delivery-stop comes before the action).
+        kernel.tracer?.signal(self, info)
+        if action.handler == SignalAction.SIG_IGN { return nil }
+        // A signal queued while blocked, taken with no handler by init.
+        if kernel.locked({ kernel.initIgnoresLocked(info, group) }) { return nil }
+        if action.handler == SignalAction.SIG_DFL {
+            switch sig.defaultAction {
+            case .ignore, .resume: return nil
+            case .stop:
+                kernel.locked { kernel.stopGroupLocked(group, sig) }
+                return nil
+            case .terminate, .coreDump:
+                // Linux sets WCOREDUMP only when a core file was written; the sentry
+                // writes none, so core-dump signals report a plain kill.
+                ptraceExitEvent(.signaled(sig, coreDumped: false))
+                kernel.locked { kernel.killGroupLocked(group, .signaled(sig, coreDumped: false)) }
+                return true
             }
         }
+        if first { restartInterruptedSyscall(handler: action); first = false }
+        do { try setUpFrame(info, action) } catch {
+            // No room for the frame: the guest dies of SIGSEGV, as on Linux.
+            kernel.locked { kernel.killGroupLocked(group, .signaled(.SIGSEGV, coreDumped: false)) }
+            return true
+        }
+        return false
     }
 
     /// The action for a signal being taken; SA_RESETHAND resets it. Kernel lock held.

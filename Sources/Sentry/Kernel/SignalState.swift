@@ -98,8 +98,10 @@ public struct SignalInfo: Sendable {
         switch signo {
         case _ where pollLayout:
             b.store(band, at: 16); b.store(fd, at: 24)
+        // A ptrace stop's SIGTRAP (si_code 0x85, an event's SIGTRAP | event << 8)
+        // is past SI_KERNEL: siginfo_layout's SIL_KILL, the tracee's pid and uid.
         case Signal.SIGSEGV.rawValue, Signal.SIGBUS.rawValue, Signal.SIGFPE.rawValue, Signal.SIGILL.rawValue,
-             Signal.SIGTRAP.rawValue where code > 0:
+             Signal.SIGTRAP.rawValue where code > 0 && code < Self.SI_KERNEL:
             b.store(address, at: 16)
         case Signal.SIGSYS.rawValue where code > 0:
             b.store(address, at: 16); b.store(syscall, at: 24); b.store(arch, at: 28)

@@ -159,6 +159,20 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     var ptrace: PtraceLink?
     var tracees: [Task] = []
     var groupStopPending = false
+    /// A restored tracee's stop, taken up before it first runs (its own thread).
+    var restoredPtraceStop: RestoredPtraceStop?
+    /// A call with a relative timeout that a freeze cut short, restarted
+    /// with its own arguments: the call's number and the end of its wait,
+    /// which the restarted call keeps (a freeze has no effect on the guest
+    /// but elapsed time). Set by `block` (own thread, under the kernel lock
+    /// before the task parks), taken by the dispatch of the next call.
+    /// `done`: the bytes a blocking pipe write had written, which the
+    /// restarted call goes on after (the guest sees one write of them all).
+    public internal(set) var freezeRestart: (nr: UInt64, deadline: Deadline?, done: Int)?
+    /// What `freezeRestart` gives the call being served: its deadline, and
+    /// the bytes written already (taken once).
+    var restartDeadline: Deadline?
+    var restartDone = 0
     /// Whether `ptrace` is set: the syscall path's one look without the lock.
     let traced = Atomic<Bool>(false)
     // What the filesystem sees of the task (WalkContext, ProcessView).
@@ -203,6 +217,17 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// so a notify between the check and the sleep is not lost. `hostFDs`
     /// are host descriptors polled alongside. `interest`: the notifies of
     /// `queues` that may make `ready` hold (WaitQueue.Interest).
+    /// The end of a call's relative timeout of `ns`: from now, or, for a
+    /// call restarted after a freeze, where it was.
+    public func timeout(after ns: Int64) -> Deadline {
+        restartDeadline ?? .after(ns)
+    }
+
+    /// Whether the call being served was cut short by a freeze: it
+    /// restarts with its own arguments and `timeout(after:)` keeps its end
+    /// (poll then needs no restart_syscall).
+    public var cutShortByFreeze: Bool { freezeRestart != nil }
+
     public func block(on queues: [WaitQueue], hostFDs: [pollfd] = [], deadline: Deadline? = nil,
                       interruptible: Bool = true, interruptedBy: Errno = .ERESTARTSYS,
                       interest: WaitQueue.Interest = .all,
@@ -220,7 +245,10 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                 if interruptible ? interruptedLocked : (killed || group.exitStatus != nil) { return interruptedBy }
                 // A freeze is no signal: the call restarts as if nothing
                 // happened (a call that would say EINTR to a signal too).
-                if interruptible && kernel.freezing { return interruptedBy == .EINTR ? .ERESTARTNOINTR : interruptedBy }
+                if interruptible && kernel.freezing {
+                    freezeRestart = (regs.syscallNumber, deadline, 0)
+                    return interruptedBy == .EINTR ? .ERESTARTNOINTR : interruptedBy
+                }
                 return nil
             }
             if let stop { throw stop }

@@ -7,7 +7,19 @@ extension Task {
     func run() {
         makeCurrent()
         running: while true {
-            deliverSignals()
+            if let stop = restoredPtraceStop {
+                // A restored tracee first takes up the ptrace stop it was in.
+                restoredPtraceStop = nil
+                switch stop {
+                case .syscallEntry, .syscallExit:
+                    if finish(kernel.resumeRestoredSyscallStop(self, entry: stop == .syscallEntry)) { break running }
+                    deliverSignals()
+                case .signalDelivery, .groupStop:
+                    deliverSignals(resuming: stop)
+                }
+            } else {
+                deliverSignals()
+            }
             rseqReturnToGuest()
             // One look under the lock: leave, take care of signals first, or go.
             enum Next { case leave, again, park, enter }
@@ -47,26 +59,7 @@ extension Task {
                 // too starved to take: this call may be the victim's last.
                 if let oom = kernel.oomKiller, oom.syscallEntry(),
                    kernel.locked({ killed || group.exitStatus != nil }) { continue }
-                switch trap == .vsyscall ? emulateVsyscall() : kernel.dispatch(self) {
-                case .value(let v):
-                    regs.returnValue = UInt64(bitPattern: v)
-                case .replacedRegisters:
-                    break
-                case .exitThread(let code):
-                    ptraceExitEvent(.exited(code & 0xff))
-                    kernel.locked { ownExit = .exited(code & 0xff); exiting = true }
-                    break running
-                case .killedThread(let sig):
-                    ptraceExitEvent(.signaled(sig, coreDumped: false))
-                    kernel.locked { ownExit = .signaled(sig, coreDumped: false); exiting = true }
-                    break running
-                case .exitGroup(let code):
-                    ptraceExitEvent(.exited(code & 0xff))
-                    kernel.locked { exiting = true; kernel.killGroupLocked(group, .exited(code & 0xff)) }
-                    break running
-                case .platformFailed(let error):
-                    platformFailed(error)
-                }
+                if finish(trap == .vsyscall ? emulateVsyscall() : kernel.dispatch(self)) { break running }
             case .fault(let sig, let address, let code, let access):
                 // A patch being written, or a trampoline that can't reach the
                 // stub: the guest goes on as its original code would.
@@ -114,6 +107,33 @@ extension Task {
             }
         }
         exitTask()
+    }
+
+    /// Applies a syscall's outcome; true when the task is leaving.
+    private func finish(_ outcome: SyscallOutcome) -> Bool {
+        switch outcome {
+        case .value(let v):
+            regs.returnValue = UInt64(bitPattern: v)
+            // Only a call that restarts keeps the end of its wait.
+            if freezeRestart != nil && !SyscallRestart.isRestartCode(v) { kernel.locked { freezeRestart = nil } }
+        case .replacedRegisters:
+            break
+        case .exitThread(let code):
+            ptraceExitEvent(.exited(code & 0xff))
+            kernel.locked { ownExit = .exited(code & 0xff); exiting = true }
+            return true
+        case .killedThread(let sig):
+            ptraceExitEvent(.signaled(sig, coreDumped: false))
+            kernel.locked { ownExit = .signaled(sig, coreDumped: false); exiting = true }
+            return true
+        case .exitGroup(let code):
+            ptraceExitEvent(.exited(code & 0xff))
+            kernel.locked { exiting = true; kernel.killGroupLocked(group, .exited(code & 0xff)) }
+            return true
+        case .platformFailed(let error):
+            platformFailed(error)
+        }
+        return false
     }
 
     /// The host side of the task broke (its stub died, an injection failed):

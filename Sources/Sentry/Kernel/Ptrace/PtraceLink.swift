@@ -47,6 +47,10 @@ final class PtraceLink: @unchecked Sendable {
     var workDone = false
     /// A step is under way: the next trap back from guest code ends it.
     var stepping = false
+    /// A signal-delivery-stop came first in its round of get_signal (no
+    /// frame set up before it): an interrupted call's restart is still to be
+    /// decided when it ends. What a checkpoint keeps of the stop's caller.
+    var deliveryFirst = true
 
     enum SyscallMode { case none, trace, emulate }
     enum Stop { case syscallEntry, syscallExit, event(Int32), signalDelivery, groupStop }
@@ -65,4 +69,12 @@ final class PtraceLink: @unchecked Sendable {
 
     /// The wait status word of the current stop: exit_code << 8 | 0x7f.
     var stopStatus: Int32 { (exitCode << 8) | 0x7f }
+}
+
+/// Where a restored tracee takes up the ptrace stop its image holds: the
+/// code that was waiting in it (the syscall path's entry or exit, get_signal's
+/// signal delivery with whether it came first in its round, a group-stop or
+/// PTRACE_EVENT_STOP trap).
+enum RestoredPtraceStop: Sendable, Equatable {
+    case syscallEntry, syscallExit, signalDelivery(first: Bool), groupStop
 }

@@ -19,7 +19,7 @@ extension SignalInfo {
         errno = i32(4)
         switch signo {
         case Signal.SIGSEGV.rawValue, Signal.SIGBUS.rawValue, Signal.SIGFPE.rawValue, Signal.SIGILL.rawValue,
-             Signal.SIGTRAP.rawValue where code > 0:
+             Signal.SIGTRAP.rawValue where code > 0 && code < Self.SI_KERNEL:
             address = u64(16)
         case Signal.SIGSYS.rawValue where code > 0:
             address = u64(16); syscall = i32(24); arch = UInt32(bitPattern: i32(28))
@@ -59,10 +59,28 @@ extension Task {
             return link
         }
         guard let link = entered else { return nil }
+        return awaitTracer(link)
+    }
+
+    /// A restored tracee takes up the stop its image holds (the link's
+    /// stop, exit code, siginfo and reported state already set, the tracer
+    /// told before the checkpoint): it waits for the tracer's answer as it
+    /// did. nil when not in a stop, or killed meanwhile.
+    func rejoinPtraceStop() -> PtraceAnswer? {
+        let link: PtraceLink? = kernel.locked { ptrace.flatMap { $0.stop != nil && !killed && group.exitStatus == nil ? $0 : nil } }
+        guard let link else { return nil }
+        return awaitTracer(link)
+    }
+
+    /// The stop's wait, until the tracer resumes, detaches or the task is
+    /// killed. A freeze parks the task here, in its stop (the tracer sees
+    /// no change), and a checkpoint keeps the stop as it is.
+    private func awaitTracer(_ link: PtraceLink) -> PtraceAnswer? {
         while true {
             _ = try? block(on: [], interruptible: false) { () throws(Errno) in
                 kernel.locked {
                     link.resume != nil || ptrace !== link || link.work != nil || (link.listening && (link.trapStopPending || !group.stopped))
+                        || (kernel.freezing && !parked)
                 }
             }
             // The tracer's work for this thread (still stopped): done, then back to waiting.
@@ -85,7 +103,12 @@ extension Task {
                 kernel.notifyTracerLocked(self, link, why: SignalInfo.CLD_STOPPED)
                 return true
             }
-            if !again { break }
+            if again { continue }
+            let parks: Bool = kernel.locked {
+                kernel.freezing && link.resume == nil && ptrace === link && link.work == nil && !killed && group.exitStatus == nil
+            }
+            if parks { park(); continue }
+            break
         }
         let (answer, image): (PtraceAnswer?, [UInt8]?) = kernel.locked {
             defer { link.stop = nil; link.resume = nil; link.fpu = nil }
@@ -159,6 +182,12 @@ extension Task {
         guard let answer = ptraceStop(.signalDelivery, exitCode: info.signo, siginfo: info) else {
             return kernel.locked { killed || group.exitStatus != nil } ? nil : info
         }
+        return ptraceSignalAnswered(answer, info)
+    }
+
+    /// The end of a signal-delivery-stop: the signal the tracer's answer
+    /// leaves to deliver (nil: cancelled, or requeued as now blocked).
+    func ptraceSignalAnswered(_ answer: PtraceAnswer, _ info: SignalInfo) -> SignalInfo? {
         let signo = answer.resume.signal
         if signo == 0 { return nil }
         var out = answer.siginfo ?? info
