@@ -1,4 +1,3 @@
-import CSwitch
 import Glibc
 
 /// What the host counts of one of its tasks that Linux reports in struct
