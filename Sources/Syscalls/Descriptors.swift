@@ -151,8 +151,22 @@ enum Descriptors {
             return 0
         case 1034:   // F_GET_SEALS
             return Int64(try t.seals(of: f))
-        case F_SETOWN, F_GETOWN, 15, 16, 1024, 1025:
-            throw .ENOSYS  // owners and SIGIO, leases: not in the sentry yet
+        case F_SETOWN:
+            try t.setOwner(of: f, legacy: a.int32(2))
+            return 0
+        case F_GETOWN:
+            return Int64(f.signalOwner?.legacyValue ?? 0)
+        case 15:     // F_SETOWN_EX: struct f_owner_ex { int type; pid_t pid; }
+            let raw = try t.mm.copyIn(a.address(2), 8)
+            guard let kind = SignalOwner.Kind(rawValue: raw.load(Int32.self, at: 0)) else { throw .EINVAL }
+            try t.setOwner(of: f, kind, raw.load(Int32.self, at: 4))
+            return 0
+        case 16:     // F_GETOWN_EX
+            let o = f.signalOwner
+            try t.mm.copyOut(a.address(2), withUnsafeBytes(of: (o?.kind.rawValue ?? 0, o?.id ?? 0)) { Array($0) })
+            return 0
+        case 1024, 1025:
+            throw .ENOSYS  // leases: not in the sentry yet
         default:
             throw .EINVAL
         }
@@ -184,6 +198,12 @@ enum Descriptors {
                 guard pg > 0 else { throw .EINVAL }
                 try t.setForegroundProcessGroup(pg)
             }
+            return 0
+        case Ioctl.FIOSETOWN where f.isSocket, Ioctl.SIOCSPGRP where f.isSocket:   // sock_ioctl: F_SETOWN's int
+            try t.setOwner(of: f, legacy: t.mm.read(a.address(2), as: Int32.self))
+            return 0
+        case Ioctl.FIOGETOWN where f.isSocket, Ioctl.SIOCGPGRP where f.isSocket:
+            try t.mm.write(a.address(2), f.signalOwner?.legacyValue ?? 0)
             return 0
         default: return try f.ioctl(a[1] & 0xffffffff, argument: a.address(2), mm: t.mm)
         }

@@ -229,7 +229,9 @@ extension Sockets {
         let ep = s.endpoint
         let parsed = try parseControl(t, control, ipv6: ep.isInet && ep.kind == .datagram && ep.family == C.AF_INET6)
         let (rights, explicitCreds) = (parsed.rights, parsed.credentials)
-        if flags & C.MSG_OOB != 0 { throw .EOPNOTSUPP }
+        let oob = flags & C.MSG_OOB != 0
+        // Out-of-band data is a stream's (TCP's, AF_UNIX's); AF_UNIX needs a byte to send as it.
+        if oob && (ep.kind != .stream || ep.isNetlink || (!ep.isInet && iov.total == 0)) { throw .EOPNOTSUPP }
         let creds = explicitCreds ?? credentials(t)
         let nonBlocking = flags & C.MSG_DONTWAIT != 0 || s.flags.contains(.nonBlock)
         let timeout = ep.sendTimeout
@@ -251,18 +253,25 @@ extension Sockets {
             var sent = t.takeRestartDone(max: iov.total)
             if iov.total > 0, sent == 0, let n = ep.absorbWriteAfterPeerClosed(iov.total) { return n }
             if iov.total == 0 && ep.takesEmptySend { return 0 }
+            // AF_UNIX sends an urgent byte as a message of its own, after the rest.
+            let inBand = oob && !ep.isInet ? iov.total - 1 : iov.total
             do {
-                _ = try ep.streamSendSpace()
-                while sent < iov.total {
+                // A lone urgent byte meets a dead peer in queue_oob, which sends no SIGPIPE.
+                if inBand > 0 || ep.sendShut { _ = try ep.streamSendSpace() }
+                while sent < inBand {
                     let n = try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: timeout) { () throws(Errno) -> Int in
                         let room = try ep.streamSendSpace()
                         guard room > 0 else { throw .EAGAIN }
                         // Straight from the guest's pages into the peer's queue; a
                         // fault part-way sends what came before it.
-                        let chunk = try iov.withSource(t, from: sent, count: min(iov.total - sent, room, 1 << 16)) { (bytes) throws(Errno) -> Int in
+                        let asked = min(inBand - sent, room, 1 << 16)
+                        let chunk = try iov.withSource(t, from: sent, count: asked) { (bytes) throws(Errno) -> Int in
                             let n = bytes.reduce(0) { $0 + $1.count }
+                            // TCP marks the urgent pointer wherever the send pushes: at its
+                            // end, and where it stops short (a full buffer, a fault), as tcp_push does.
+                            let urgent = oob && ep.isInet && (sent + n == inBand || n < min(inBand - sent, 1 << 16))
                             try ep.send(SocketMessage(length: n, rights: sent == 0 ? rights : [], credentials: creds, from: from,
-                                                      sender: ep.account), bytes: bytes, to: nil)
+                                                      sender: ep.account), bytes: bytes, to: nil, urgent: urgent)
                             return n
                         }
                         if ep.isInet { t.kernel.unixNames.loopback.count(bytes: chunk) }
@@ -280,6 +289,7 @@ extension Sockets {
                 }
                 throw error
             }
+            if oob && !ep.isInet { return sent + (try sendUrgentByte(t, ep, iov, at: sent, rights: sent == 0 ? rights : [], credentials: creds, nonBlocking: nonBlocking, sentBefore: sent)) }
             return sent
         }
 
@@ -307,6 +317,27 @@ extension Sockets {
             throw error
         }
         return iov.total
+    }
+
+    /// queue_oob: an AF_UNIX stream's urgent byte, the send's last, as a
+    /// message of its own that becomes the peer's mark. Its errors are
+    /// the send's only if nothing went before, and bring no SIGPIPE.
+    static func sendUrgentByte(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, at offset: Int, rights: [FileDescription],
+                               credentials: SocketCredentials, nonBlocking: Bool, sentBefore: Int) throws(Errno) -> Int {
+        do {
+            try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: ep.sendTimeout) { () throws(Errno) in
+                guard try ep.streamSendSpace() > 0 else { throw .EAGAIN }
+                try iov.withSource(t, from: offset, count: 1) { (bytes) throws(Errno) in
+                    guard bytes.reduce(0, { $0 + $1.count }) >= 1 else { throw .EFAULT }
+                    try ep.send(SocketMessage(length: 1, rights: rights, credentials: credentials, from: ep.address, sender: ep.account),
+                                bytes: bytes, to: nil, urgent: true)
+                }
+            }
+        } catch {
+            if sentBefore > 0 { return 0 }
+            throw error
+        }
+        return 1
     }
 
     /// A UDP datagram on the loopback: to the named or connected address,
@@ -372,7 +403,7 @@ extension Sockets {
             try t.mm.write(addr + 8, Int32(0))
         }
         // ___sys_recvmsg starts msg_flags from the caller's MSG_CMSG_CLOEXEC.
-        var msgFlags = (flags & C.MSG_CMSG_CLOEXEC) | (r.truncated ? C.MSG_TRUNC : 0)
+        var msgFlags = (flags & C.MSG_CMSG_CLOEXEC) | (r.truncated ? C.MSG_TRUNC : 0) | (r.outOfBand ? C.MSG_OOB : 0)
         let used = try writeControl(t, r, m, cloexec: flags & C.MSG_CMSG_CLOEXEC != 0, passCredentials: s.endpoint.passesCredentials,
                                     ipv6Reports: s.endpoint.ipv6Reports, flags: &msgFlags)
         try t.mm.write(addr + 40, UInt64(used))
@@ -443,14 +474,19 @@ extension Sockets {
         var credentials: SocketCredentials?
         var ipv6: IPv6PacketInfo?
         var truncated = false
+        /// recv(MSG_OOB) read the urgent byte (msg_flags says MSG_OOB).
+        var outOfBand = false
     }
 
     /// recvmsg's core: waits for data (or EOF), copies it to the guest.
     /// Streams honour MSG_WAITALL; datagrams MSG_TRUNC.
     static func receive(_ t: Task, _ s: SocketFile, _ iov: GuestIOV, flags: Int32) throws(Errno) -> Reception {
         let ep = s.endpoint
-        if flags & C.MSG_OOB != 0 { throw ep.kind == .stream ? .EINVAL : .EOPNOTSUPP }
         let peek = flags & C.MSG_PEEK != 0
+        if flags & C.MSG_OOB != 0 {
+            guard ep.kind == .stream else { throw .EOPNOTSUPP }
+            return try receiveUrgent(t, ep, iov, peek: peek, truncate: flags & C.MSG_TRUNC != 0)
+        }
         let nonBlocking = flags & C.MSG_DONTWAIT != 0 || s.flags.contains(.nonBlock)
         let timeout = ep.receiveTimeout
         var out = Reception()
@@ -460,7 +496,7 @@ extension Sockets {
             while true {
                 // Only what can be read wakes it, not room freed at the peer.
                 let r = try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: timeout, interest: .readable) { () throws(Errno) in
-                    try receiveAttempt(t, ep, iov, at: got, peek: peek)
+                    try receiveAttempt(t, ep, iov, at: got, peek: peek, dontWait: nonBlocking)
                 }
                 if r.endOfFile { break }
                 got += r.count
@@ -474,7 +510,7 @@ extension Sockets {
                     return out
                 }
                 let waitAll = flags & C.MSG_WAITALL != 0 && !peek
-                if !waitAll || got >= iov.total || !r.rights.isEmpty { break }
+                if !waitAll || got >= iov.total || !r.rights.isEmpty || r.atMark { break }
             }
         } catch {
             if got == 0 || error == .EFAULT { throw error }
@@ -483,15 +519,33 @@ extension Sockets {
         return out
     }
 
+    /// recv(MSG_OOB) on a stream: the urgent byte, never waiting. TCP with
+    /// an empty buffer takes it and says MSG_TRUNC; with MSG_TRUNC it is
+    /// taken, not copied (tcp_recv_urg); AF_UNIX copies it or says EFAULT
+    /// (unix_stream_recv_urg).
+    static func receiveUrgent(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, peek: Bool, truncate: Bool) throws(Errno) -> Reception {
+        let u = try ep.takeUrgent(peek: peek, wanted: iov.total)
+        var out = Reception()
+        out.outOfBand = true
+        if let b = u.byte {
+            // An empty buffer takes the byte without a copy (a short copy into nothing is no fault).
+            if !(ep.isInet && truncate) && iov.total > 0 { try iov.copyOut(t, [b], at: 0) }
+            out.result = 1
+        } else {
+            out.truncated = u.truncated
+        }
+        return out
+    }
+
     /// One receive straight into the guest's buffers from `offset` on, with
     /// its memory manager locked while the bytes move. A buffer whose first
     /// byte faults is EFAULT only if there is something to copy: an empty
     /// queue still says EAGAIN, and a closed one end-of-file.
-    static func receiveAttempt(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, at offset: Int, peek: Bool) throws(Errno) -> SocketEndpoint.Received {
+    static func receiveAttempt(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, at offset: Int, peek: Bool, dontWait: Bool = false) throws(Errno) -> SocketEndpoint.Received {
         let want = iov.total - offset
         let r: SocketEndpoint.Received
         do {
-            r = try iov.withTarget(t, at: offset) { (bufs) throws(Errno) in try ep.receive(into: bufs, max: want, peek: peek) }
+            r = try iov.withTarget(t, at: offset) { (bufs) throws(Errno) in try ep.receive(into: bufs, max: want, peek: peek, dontWait: dontWait) }
         } catch .EFAULT {
             let probe = try ep.receive(into: [], max: 0, peek: true)
             if probe.endOfFile { return probe }

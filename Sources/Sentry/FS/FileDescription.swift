@@ -57,6 +57,13 @@ open class FileDescription: @unchecked Sendable {
     /// F_SETSIG's signal (f_owner.signum): what a dnotify event sends, 0 for plain SIGIO.
     public let ownerSignal = Atomic<Int32>(0)
 
+    private let ownerSlot = Mutex<SignalOwner?>(nil)
+    /// F_SETOWN's owner (nil: none). A socket keeps it with its endpoint, which signals it.
+    open func setSignalOwner(_ o: SignalOwner?) { ownerSlot.withLock { $0 = o } }
+    open var signalOwner: SignalOwner? { ownerSlot.withLock { $0 } }
+    /// A socket of any kind (sock_ioctl's requests apply).
+    public var isSocket: Bool { self is SocketFile || self is HostSocketFile }
+
     /// Where the last reference going is told (fsnotify_close): set when
     /// the VFS opens a file by its path.
     let closeNotice = Mutex<FSNotify?>(nil)

@@ -37,13 +37,13 @@ final class ByteRing: @unchecked Sendable {
         precondition(left == 0, "ByteRing.append: sources shorter than the count")
     }
 
-    /// Copies the first `n` unread bytes into `targets` (which have room for them).
-    func copy(_ n: Int, into targets: [UnsafeMutableRawBufferPointer]) {
+    /// Copies `n` unread bytes, from the `skip`th on, into `targets` (which have room for them).
+    func copy(_ n: Int, skipping skip: Int = 0, into targets: [UnsafeMutableRawBufferPointer]) {
         var at = 0
         for dst in targets where at < n {
             var off = 0
             while off < dst.count && at < n {
-                let from = (head + at) % capacity
+                let from = (head + skip + at) % capacity
                 let chunk = min(dst.count - off, n - at, capacity - from)
                 memcpy(dst.baseAddress! + off, storage! + from, chunk)
                 off += chunk; at += chunk
@@ -64,6 +64,21 @@ final class ByteRing: @unchecked Sendable {
     }
 
     func removeAll() { drop(count) }
+
+    /// The unread byte at `offset` (which is below `count`).
+    func byte(at offset: Int) -> UInt8 { storage!.load(fromByteOffset: (head + offset) % capacity, as: UInt8.self) }
+
+    /// Takes out the byte at `offset` (below `count`), closing the gap: the
+    /// bytes before it move up one. For an AF_UNIX urgent byte read out of
+    /// band; rare, so linear in `offset`.
+    func remove(at offset: Int) {
+        var i = offset
+        while i > 0 {
+            storage!.storeBytes(of: byte(at: i - 1), toByteOffset: (head + i) % capacity, as: UInt8.self)
+            i -= 1
+        }
+        drop(1)
+    }
 
     /// Room for `n` more bytes: a power of two at least 4 KiB, the bytes
     /// unwrapped to the start of the new storage.

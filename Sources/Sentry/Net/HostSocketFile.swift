@@ -61,7 +61,7 @@ public final class HostSocketFile: FileDescription, @unchecked Sendable {
 
     public override func ioctl(_ request: UInt64, argument: GuestAddress, mm: MemoryManager) throws(Errno) -> Int64 {
         switch request {
-        case Ioctl.SIOCINQ, Ioctl.SIOCOUTQ:   // an int the host fills
+        case Ioctl.SIOCINQ, Ioctl.SIOCOUTQ, Ioctl.SIOCATMARK:   // an int the host fills
             var v: Int32 = 0
             if Glibc.ioctl(fd, UInt(request), &v) != 0 { throw Errno(errno) }
             try mm.write(argument, v)

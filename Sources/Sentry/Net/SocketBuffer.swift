@@ -97,8 +97,19 @@ struct SocketBuffer {
         messages.append(m)
     }
 
-    /// Copies the first `n` unread bytes (across messages) into `targets`.
-    func copy(_ n: Int, into targets: [UnsafeMutableRawBufferPointer]) { ring.copy(n, into: targets) }
+    /// Copies `n` unread bytes (across messages), from the `skip`th on, into `targets`.
+    func copy(_ n: Int, skipping skip: Int = 0, into targets: [UnsafeMutableRawBufferPointer]) { ring.copy(n, skipping: skip, into: targets) }
+
+    /// Takes out the unread message that starts `offset` bytes from the
+    /// front (an AF_UNIX urgent byte, one whole message), wherever it is.
+    mutating func remove(messageAt offset: Int) -> SocketMessage? {
+        var at = 0, i = head
+        while i < messages.count && at < offset { at += messages[i].remaining; i += 1 }
+        guard i < messages.count, at == offset else { return nil }
+        let m = messages.remove(at: i)
+        for _ in 0..<m.remaining { ring.remove(at: offset) }
+        return m
+    }
 
     /// Takes `n` bytes of the first message, or all of it (`whole`); a
     /// message read to its end is dropped, one read in part gives up its

@@ -33,6 +33,8 @@ public final class SocketEndpoint: @unchecked Sendable {
     /// The effective uid of the process that made it (/proc/net's uid column);
     /// a connection's server half takes its listener's.
     nonisolated(unsafe) public var owner: UInt32 = 0
+    /// Its file's F_SETOWN owner (f_owner of sk_socket->file), whom urgent data signals.
+    let fileOwner = Mutex<SignalOwner?>(nil)
 
     /// net.core.wmem_default / rmem_default, and Linux's floors for the setters.
     public static let defaultBuffer = 212_992, maxBuffer = 212_992
@@ -46,6 +48,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         /// Connected peer (stream, seqpacket) or default destination (datagram).
         var peer: SocketEndpoint?
         var rx = SocketBuffer()
+        /// A stream's urgent mark (MSG_OOB), if any.
+        var urgent: UrgentMark?
         var backlog: [SocketEndpoint] = []
         var backlogLimit = 0
         var shutRead = false, shutWrite = false
@@ -285,7 +289,9 @@ public final class SocketEndpoint: @unchecked Sendable {
     /// Queues one message at `target` (nil: the connected peer), its bytes
     /// copied from `bytes`, with the checks unix_stream_sendmsg /
     /// unix_dgram_sendmsg make.
-    public func send(_ message: SocketMessage, bytes: [UnsafeRawBufferPointer], to explicitTarget: SocketEndpoint?) throws(Errno) {
+    /// `urgent`: the last byte is out-of-band data (MSG_OOB), for the
+    /// receiver to mark and its owner to hear of (SIGURG).
+    public func send(_ message: SocketMessage, bytes: [UnsafeRawBufferPointer], to explicitTarget: SocketEndpoint?, urgent: Bool = false) throws(Errno) {
         let (peer, shutWrite, limit) = locked { s in (s.peer, s.shutWrite, s.sendBuffer) }
         if shutWrite { throw .EPIPE }
         if kind != .stream {
@@ -293,6 +299,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             if account.inFlight >= limit { throw .EAGAIN }
         }
         guard let target = explicitTarget ?? peer else { throw .ENOTCONN }
+        var dropped: (SocketAccount, Int)?
         try target.locked { (t: inout State) throws(Errno) in
             if t.phase == .closed {
                 if kind == .datagram { throw .ECONNREFUSED }
@@ -306,8 +313,13 @@ public final class SocketEndpoint: @unchecked Sendable {
                 throw .EPIPE
             }
             t.rx.append(message, bytes: bytes)
+            if urgent && message.length > 0 { dropped = target.markUrgentLocked(&t) }
         }
         if message.charge > 0 { account.charge(message.charge) }
+        if urgent && message.length > 0 {
+            if let (a, n) = dropped { a.release(n) }
+            target.fileOwner.withLock { $0 }?.sendURG()
+        }
         if !message.rights.isEmpty { names.rightsInFlight.add(message.rights.count, ordering: .relaxed) }
         target.queue.notify(.readable)   // data: its blocked senders wait for room, not this
     }
@@ -332,6 +344,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         public var endOfFile = false
         /// A datagram was taken that did not fit the accessible buffer: EFAULT, the datagram lost.
         public var faulted = false
+        /// A stream read stopped at the urgent mark (MSG_WAITALL goes no further).
+        public var atMark = false
     }
 
     /// One receive of up to `max` bytes, copied into `targets` (which may
@@ -345,12 +359,19 @@ public final class SocketEndpoint: @unchecked Sendable {
     /// (`faulted`: the caller says EFAULT), as with Linux's copy after the
     /// dequeue. EAGAIN when there is
     /// nothing yet; `endOfFile` once the peer is gone or reading is shut down.
-    public func receive(into targets: [UnsafeMutableRawBufferPointer], max: Int, peek: Bool) throws(Errno) -> Received {
-        let room = Swift.min(max, targets.reduce(0) { $0 + $1.count })
+    /// `dontWait`: the caller will not block (MSG_DONTWAIT, O_NONBLOCK).
+    public func receive(into targets: [UnsafeMutableRawBufferPointer], max: Int, peek: Bool, dontWait: Bool = false) throws(Errno) -> Received {
         var r = Received()
         var credits: [(SocketAccount, Int)] = []
+        defer { for (a, n) in credits { a.release(n) } }
         try locked { (s: inout State) throws(Errno) in
-            if s.rx.isEmpty {
+            // The urgent mark: a byte to step over, a point not to read past.
+            var skip = 0, limit = max
+            if s.urgent != nil && kind == .stream {
+                (skip, limit) = try approachMarkLocked(&s, max: max, peek: peek, dontWait: dontWait, credits: &credits)
+            }
+            let room = Swift.min(limit, targets.reduce(0) { $0 + $1.count })
+            if s.rx.isEmpty || (skip > 0 && s.rx.bytes <= skip) {
                 if let e = s.error { s.error = nil; throw e }
                 if s.shutRead || (kind != .datagram && s.phase == .closed) { r.endOfFile = true; return }
                 // unix_stream_read_generic says EINVAL, unix_seqpacket_recvmsg ENOTCONN.
@@ -359,9 +380,16 @@ public final class SocketEndpoint: @unchecked Sendable {
             }
             if kind == .stream {
                 var first = true
+                var skipLeft = skip
                 for m in s.rx.pending {
+                    var remaining = m.remaining
+                    if skipLeft > 0 {
+                        let passed = Swift.min(skipLeft, remaining)
+                        skipLeft -= passed; remaining -= passed
+                        if remaining == 0 { continue }
+                    }
                     if !first && (!m.rights.isEmpty || (s.passCredentials && m.credentials != r.credentials)) { break }
-                    let take = Swift.min(max - r.count, m.remaining)
+                    let take = Swift.min(limit - r.count, remaining)
                     if take == 0 { break }
                     // Linux copies each write's chunk whole or not at all: a fault
                     // inside the first is EFAULT with nothing taken, inside a later
@@ -373,9 +401,9 @@ public final class SocketEndpoint: @unchecked Sendable {
                     r.count += take
                     if first { r.credentials = m.credentials; r.from = m.from; r.rights = m.rights }
                     first = false
-                    if take < m.remaining || !m.rights.isEmpty { break }
+                    if take < remaining || !m.rights.isEmpty { break }
                 }
-                s.rx.copy(r.count, into: targets)
+                s.rx.copy(r.count, skipping: skip, into: targets)
                 r.fullLength = r.count
                 if !peek {
                     var left = r.count
@@ -385,10 +413,18 @@ public final class SocketEndpoint: @unchecked Sendable {
                         left -= took
                     }
                 }
+                if let u = s.urgent {
+                    r.atMark = r.count > 0 && r.count == limit && u.distance == skip + limit
+                    if !peek {
+                        // Past the mark (read inline) it is forgotten (tcp_recvmsg's skip_copy).
+                        let d = u.distance - r.count
+                        if d < 0 { s.urgent = nil } else { s.urgent!.distance = d }
+                    }
+                }
             } else {
                 let m = s.rx.first!
                 r.fullLength = m.remaining
-                r.count = Swift.min(max, m.remaining)
+                r.count = Swift.min(limit, m.remaining)
                 if r.count > room {
                     r.faulted = true
                     r.count = 0
@@ -409,7 +445,6 @@ public final class SocketEndpoint: @unchecked Sendable {
         }
         if !peek {
             if !r.rights.isEmpty { names.rightsInFlight.subtract(r.rights.count, ordering: .relaxed) }
-            for (a, n) in credits { a.release(n) }
             // Datagram senders connected to us wait for our queue to shorten.
             if kind == .datagram {
                 let senders = locked { Array($0.connectedSenders.values) }
@@ -431,10 +466,13 @@ public final class SocketEndpoint: @unchecked Sendable {
     /// poll(2) bits, as unix_poll and unix_dgram_poll compute them.
     public func readiness(_ mask: Int16) -> Int16 {
         let POLLRDHUP: Int16 = 0x2000
-        let (phase, readable, shutRead, shutWrite, hasError, peer, limit, pending) = locked { s in
-            (s.phase, !s.rx.isEmpty, s.shutRead, s.shutWrite, s.error != nil, s.peer, s.sendBuffer, !s.backlog.isEmpty)
+        let (phase, queued, shutRead, shutWrite, hasError, peer, limit, pending) = locked { s in
+            (s.phase, s.urgent == nil ? (!s.rx.isEmpty, false) : urgentReadinessLocked(s), s.shutRead, s.shutWrite, s.error != nil, s.peer,
+             s.sendBuffer, !s.backlog.isEmpty)
         }
+        let readable = queued.0
         var r: Int16 = 0
+        if queued.1 { r |= Int16(POLLPRI) }
         if hasError { r |= Int16(POLLERR) }
         if shutRead && shutWrite { r |= Int16(POLLHUP) }
         if shutRead { r |= POLLRDHUP | Int16(POLLIN | POLLRDNORM) }
@@ -452,6 +490,8 @@ public final class SocketEndpoint: @unchecked Sendable {
     public var unreadBytes: Int {
         locked { s in
             if s.phase == .listening { return 0 }
+            // tcp_inq: an urgent byte not inline ends what counts as readable.
+            if let u = s.urgent, isInet, !s.flagOptions.contains(SocketConstants.SO_OOBINLINE) { return u.distance }
             return kind == .stream ? s.rx.bytes : (s.rx.first?.remaining ?? 0)
         }
     }

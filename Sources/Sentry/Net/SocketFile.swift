@@ -42,8 +42,14 @@ public final class SocketFile: FileDescription, @unchecked Sendable {
         return st
     }
 
+    public override func setSignalOwner(_ o: SignalOwner?) { endpoint.fileOwner.withLock { $0 = o } }
+    public override var signalOwner: SignalOwner? { endpoint.fileOwner.withLock { $0 } }
+
     public override func ioctl(_ request: UInt64, argument: GuestAddress, mm: MemoryManager) throws(Errno) -> Int64 {
         switch request {
+        case Ioctl.SIOCATMARK:
+            guard let at = try endpoint.atMark() else { throw .ENOTTY }
+            try mm.write(argument, Int32(at ? 1 : 0))
         case Ioctl.SIOCINQ:
             if endpoint.phase == .listening { throw .EINVAL }
             try mm.write(argument, Int32(clamping: endpoint.unreadBytes))
