@@ -3,7 +3,8 @@
 // background group that reads it is stopped by SIGTTIN, or gets EIO if it
 // ignores or blocks SIGTTIN or its group is orphaned; a write is stopped by
 // SIGTTOU only under TOSTOP, and a settings change always, unless SIGTTOU
-// is ignored. Compared with Linux's output.
+// is ignored; a group orphaned while a member is stopped is hung up and
+// continued. Compared with Linux's output.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 static int slave;
+static volatile sig_atomic_t hung_up;
+static void on_hup(int sig) { (void)sig; hung_up = 1; }
 
 static void report(const char *what, long r) {
     if (r < 0) printf("%s: -1 %s\n", what, strerror(errno));
@@ -95,6 +98,29 @@ static void leader(const char *name) {
     waitpid(mid, NULL, 0);
     write(go[1], "", 1);
     char b;
+    read(done[0], &b, 1);
+
+    // A group orphaned while a member is stopped is hung up and continued
+    // (kill_orphaned_pgrp): the stopped member's parent exits.
+    pipe(done);
+    mid = fork();
+    if (mid == 0) {
+        setpgid(0, 0);
+        pid_t inner = fork();
+        if (inner == 0) {
+            signal(SIGHUP, on_hup);
+            raise(SIGSTOP);
+            printf("the stopped orphan: %s\n", hung_up ? "hung up and continued" : "continued");
+            write(done[1], "", 1);
+            _exit(0);
+        }
+        int st;
+        waitpid(inner, &st, WUNTRACED);
+        printf("orphan-to-be stopped: %d\n", WIFSTOPPED(st));
+        _exit(0);
+    }
+    close(done[1]);
+    waitpid(mid, NULL, 0);
     read(done[0], &b, 1);
     _exit(0);
 }

@@ -254,6 +254,7 @@ extension Kernel {
                 if c.zombie { notifyParentOfExitLocked(c) }
             }
         }
+        hangUpOrphanedGroupsLocked(g, children: orphans)
         guard g.parent != nil else {
             // Entered from outside (exec): its parent is there, told now.
             g.onExitFromOutside?(status)

@@ -25,16 +25,3 @@ extension Task {
         if let outcome { throw outcome }
     }
 }
-
-extension Kernel {
-    /// will_become_orphaned_pgrp(pgrp, NULL): no live member has a parent
-    /// in another group of the same session (one that could continue it),
-    /// init's children aside. Kernel lock held.
-    func processGroupOrphanedLocked(_ pgid: Int32) -> Bool {
-        for g in groups.values where g.pgid == pgid && !g.zombie {
-            guard let p = g.parent, p.pid != 1 else { continue }
-            if p.pgid != pgid && p.sid == g.sid { return false }
-        }
-        return true
-    }
-}
