@@ -8,6 +8,8 @@ import Testing
 /// numbers, so its native run is the reference. On vmexec the guest's code
 /// runs on its (pinned) sentry thread and cpu_id is the sentry's emulation's.
 @Suite struct AffinityTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
     @Test(arguments: Harness.platforms)
     func pinnedTasksRunOnTheirCPU(_ platform: Harness.TestPlatform) {
         let native = Harness.run(Harness.image("affinity"), [])

@@ -7,6 +7,8 @@ import Testing
 /// mprotect, madvise, mremap and munmap of the shared pages; MAP_SHARED
 /// memory and vfork stay shared. images/src/cow.c, compared with Linux.
 @Suite struct CopyOnWriteTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
     @Test(arguments: Harness.platforms)
     func eachSideSeesOnlyItsOwnWrites(_ platform: Harness.TestPlatform) {
         let native = Harness.run(Harness.image("cow"), [])

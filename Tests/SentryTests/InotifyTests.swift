@@ -6,6 +6,8 @@ import Testing
 /// `tail -f`, which watches with inotify) seeing lines another guest
 /// process appends.
 @Suite struct InotifyTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
     /// Linux 6.1 calls fsnotify_open in do_sys_openat2, after do_open's
     /// handle_truncate: an O_TRUNC open sends IN_MODIFY, then IN_OPEN. Later
     /// kernels (the host's 6.18) send IN_OPEN from vfs_open, before the

@@ -4,6 +4,8 @@ import Testing
 /// Out-of-band data (MSG_OOB) on the sandbox's TCP loopback and AF_UNIX
 /// stream pairs, and the F_SETOWN owners that SIGURG goes to.
 @Suite struct OutOfBandTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
     /// images/src/oob.c natively and in the sandbox: the urgent byte, reads
     /// that stop at the mark, SIOCATMARK, POLLPRI in poll/select/epoll,
     /// SIGURG to a process, a thread and a group, SO_OOBINLINE, a second

@@ -7,6 +7,8 @@ import Testing
 /// untouched rusage on WNOHANG as Linux. images/src/rusage.c prints
 /// bounds that hold on any machine, compared with its native run.
 @Suite struct ResourceUsageTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
     @Test(arguments: Harness.platforms)
     func usageReachesTheParentAsNatively(_ platform: Harness.TestPlatform) {
         let native = Harness.run(Harness.image("rusage"), [])

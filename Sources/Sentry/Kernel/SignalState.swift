@@ -95,17 +95,21 @@ public struct SignalInfo: Sendable {
     public var bytes: [UInt8] {
         var b = [UInt8](repeating: 0, count: 128)
         b.store(signo, at: 0); b.store(errno, at: 4); b.store(code, at: 8)
+        // siginfo_layout: a signal's own layout only for the kernel's codes
+        // between SI_USER and SI_KERNEL. One sent by kill (SI_USER), by the
+        // kernel (SI_KERNEL) or a ptrace stop's SIGTRAP (0x85, an event's
+        // SIGTRAP | event << 8: past SI_KERNEL) is SIL_KILL: pid and uid.
+        let ownLayout = code > 0 && code < Self.SI_KERNEL
         switch signo {
         case _ where pollLayout:
             b.store(band, at: 16); b.store(fd, at: 24)
-        // A ptrace stop's SIGTRAP (si_code 0x85, an event's SIGTRAP | event << 8)
-        // is past SI_KERNEL: siginfo_layout's SIL_KILL, the tracee's pid and uid.
-        case Signal.SIGSEGV.rawValue, Signal.SIGBUS.rawValue, Signal.SIGFPE.rawValue, Signal.SIGILL.rawValue,
-             Signal.SIGTRAP.rawValue where code > 0 && code < Self.SI_KERNEL:
+        case Signal.SIGSEGV.rawValue where ownLayout, Signal.SIGBUS.rawValue where ownLayout,
+             Signal.SIGFPE.rawValue where ownLayout, Signal.SIGILL.rawValue where ownLayout,
+             Signal.SIGTRAP.rawValue where ownLayout:
             b.store(address, at: 16)
-        case Signal.SIGSYS.rawValue where code > 0:
+        case Signal.SIGSYS.rawValue where ownLayout:
             b.store(address, at: 16); b.store(syscall, at: 24); b.store(arch, at: 28)
-        case Signal.SIGCHLD.rawValue where code > 0:
+        case Signal.SIGCHLD.rawValue where ownLayout:
             b.store(pid, at: 16); b.store(uid, at: 20); b.store(status, at: 24)
         default:
             if code == Self.SI_TIMER { b.store(timerID, at: 16); b.store(overrun, at: 20); b.store(value, at: 24) }
