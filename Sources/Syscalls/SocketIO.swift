@@ -235,6 +235,7 @@ extension Sockets {
         let timeout = ep.sendTimeout
         let from = ep.address
 
+        if ep.isICMPSocket { return try ICMPSockets.send(t, ep, iov, name: name, flags: flags) }
         if ep.isInet && ep.kind == .datagram {
             return try sendUDP(t, ep, iov, name: name, ipv6: ep.ipv6PacketInfo(hopLimit: parsed.hopLimit, trafficClass: parsed.trafficClass))
         }
@@ -323,16 +324,20 @@ extension Sockets {
         // A wildcard-bound sender's datagram leaves from the address it goes to.
         let from = local.isAny ? routed.with(port: local.port) : local
         let receiver = try ep.udpReceiver(routed)
+        // An ICMP error that came since (ICMPSockets.udpPortUnreachable) fails this send, as sock_alloc_send_skb does.
+        if let e = ep.takeError() { throw e }
+        // A connected UDP socket hears only its peer.
+        let heard = receiver.map { r in r.udpPeer.map { $0.sameEndpoint(from) } ?? true } ?? false
         try iov.withSource(t, from: 0, count: iov.total) { (bytes) throws(Errno) in
             guard bytes.reduce(0, { $0 + $1.count }) >= iov.total else { throw .EFAULT }
-            // A connected UDP socket hears only its peer.
-            if let receiver, receiver.udpPeer.map({ $0.sameEndpoint(from) }) ?? true {
+            if let receiver, heard {
                 var m = SocketMessage(length: iov.total, rights: [], credentials: nil, from: .inet(from), sender: nil)
                 m.ipv6 = ipv6
                 try ep.sendUDP(m, bytes: bytes, to: receiver)
             }
         }
         t.kernel.unixNames.loopback.count(bytes: iov.total)
+        if !heard { ICMPSockets.udpPortUnreachable(t, ep, iov, from: from, to: routed) }
         return iov.total
     }
 
@@ -449,6 +454,7 @@ extension Sockets {
     /// Streams honour MSG_WAITALL; datagrams MSG_TRUNC.
     static func receive(_ t: Task, _ s: SocketFile, _ iov: GuestIOV, flags: Int32) throws(Errno) -> Reception {
         let ep = s.endpoint
+        let flags = ep.isPing ? flags & ~C.MSG_TRUNC : flags   // ping_recvmsg returns what it copied
         if flags & C.MSG_OOB != 0 { throw ep.kind == .stream ? .EINVAL : .EOPNOTSUPP }
         let peek = flags & C.MSG_PEEK != 0
         let nonBlocking = flags & C.MSG_DONTWAIT != 0 || s.flags.contains(.nonBlock)

@@ -31,7 +31,7 @@ extension SocketEndpoint {
         guard level == C.SOL_SOCKET else { throw isInet ? .ENOPROTOOPT : .EOPNOTSUPP }   // unix sockets have no other level
         return try locked { (s: inout State) throws(Errno) -> [UInt8] in
             switch name {
-            case C.SO_TYPE: return int(kind == .stream ? 1 : kind == .datagram ? 2 : 5)
+            case C.SO_TYPE: return int(kind == .stream ? 1 : isRaw ? 3 : kind == .datagram ? 2 : 5)
             case C.SO_DOMAIN: return int(Int(family))
             case C.SO_PROTOCOL: return int(Int(proto))
             case C.SO_ERROR:
