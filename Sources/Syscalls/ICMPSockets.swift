@@ -204,7 +204,61 @@ enum ICMPSockets {
         var sent = LoopbackPacket(source: from.with(port: 0), destination: dest.with(port: 0),
                                   proto: UInt8(LoopbackICMP.IPPROTO_UDP), v6: !dest.isV4, payload: udp)
         (sent.ttl, sent.tos) = ep.packetTTLAndTOS
-        ep.loopbackICMP.portUnreachable(sent, on: ep.sandboxLoopback)
-        ep.portUnreachable(sentTo: dest)
+        let quoted = ep.loopbackICMP.portUnreachable(sent, on: ep.sandboxLoopback)
+        ep.portUnreachable(sentTo: dest, quoted: quoted, v6: sent.v6)
+    }
+
+    static let MSG_ERRQUEUE: Int32 = 0x2000
+    static let SO_EE_ORIGIN_ICMP: UInt8 = 2, SO_EE_ORIGIN_ICMP6: UInt8 = 3
+    static let IPPROTO_IP: Int32 = 0, IP_RECVERR: Int32 = 11, IPPROTO_IPV6: Int32 = 41, IPV6_RECVERR: Int32 = 25
+
+    /// ip_recv_error / ipv6_recv_error: the oldest queued ICMP error: its
+    /// quoted payload into the buffers (MSG_TRUNC if cut), the offending
+    /// datagram's destination as the name, and a control message of struct
+    /// sock_extended_err followed by the offender's address. EAGAIN if none.
+    static func receiveError(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, flags: Int32)
+        throws(Errno) -> (count: Int, truncated: Bool, name: [UInt8], level: Int32, type: Int32, control: [UInt8]) {
+        let e = try ep.takeQueuedError(peek: flags & C.MSG_PEEK != 0)
+        let n = min(iov.total, e.payload.count)
+        try iov.copyOut(t, Array(e.payload.prefix(n)), at: 0)
+        let family = e.v6 ? C.AF_INET6 : C.AF_INET
+        let name = e.destination.shown(as: family).encoded
+        let ee = withUnsafeBytes(of: (UInt32(e.errno.rawValue), e.v6 ? SO_EE_ORIGIN_ICMP6 : SO_EE_ORIGIN_ICMP, e.type, e.code, UInt8(0),
+                                      UInt32(0), UInt32(0))) { Array($0) }
+        let control = ee + e.offender.with(port: 0).shown(as: family).encoded
+        return (n, n < e.payload.count, name, e.v6 ? IPPROTO_IPV6 : IPPROTO_IP, e.v6 ? IPV6_RECVERR : IP_RECVERR, control)
+    }
+
+    /// recvfrom or recvmsg with MSG_ERRQUEUE: the error's bytes, its name
+    /// (recvfrom's address and length, or the msghdr's), and for recvmsg the
+    /// IP_RECVERR control message as put_cmsg writes it (MSG_CTRUNC when the
+    /// buffer is short) and msg_flags with MSG_ERRQUEUE.
+    static func receiveErrorMessage(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, flags: Int32,
+                                    name: (GuestAddress, GuestAddress)?, msghdr: (GuestAddress, GuestMsghdr)?) throws(Errno) -> Int {
+        let r = try receiveError(t, ep, iov, flags: flags)
+        if let (addr, lenp) = name, addr.rawValue != 0 { try Sockets.writeSockaddr(t, addr, lenp, r.name) }
+        guard let (at, m) = msghdr else { return r.count }
+        if m.name.rawValue != 0 {
+            let n = min(Int(max(0, m.nameLength)), r.name.count)
+            if n > 0 { try t.mm.copyOut(m.name, Array(r.name[..<n])) }
+            try t.mm.write(at + 8, Int32(r.name.count))
+        } else {
+            try t.mm.write(at + 8, Int32(0))
+        }
+        var msgFlags = (flags & C.MSG_CMSG_CLOEXEC) | MSG_ERRQUEUE | (r.truncated ? C.MSG_TRUNC : 0)
+        let room = Int(min(m.controlLength, UInt64(Int32.max)))
+        var used = 0
+        if room < 16 {
+            msgFlags |= C.MSG_CTRUNC
+        } else {
+            let full = 16 + r.control.count
+            var bytes = withUnsafeBytes(of: (UInt64(full), r.level, r.type)) { Array($0) } + r.control
+            if full > room { msgFlags |= C.MSG_CTRUNC; bytes = Array(bytes[..<room]) }
+            try t.mm.copyOut(m.control, bytes)
+            used = min((full + 7) & ~7, room)
+        }
+        try t.mm.write(at + 40, UInt64(used))
+        try t.mm.write(at + 48, msgFlags)
+        return r.count
     }
 }

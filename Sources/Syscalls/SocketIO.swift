@@ -347,6 +347,9 @@ extension Sockets {
         if let h = try HostSockets.file(t, a.fd(0)) { return try HostSockets.recvfrom(t, h, a) }
         let s = try socketFile(t, a.fd(0))
         let iov = GuestIOV([(a.address(1), a.count(2))])
+        if a.int32(3) & ICMPSockets.MSG_ERRQUEUE != 0 && s.endpoint.isInet {
+            return Int64(try ICMPSockets.receiveErrorMessage(t, s.endpoint, iov, flags: a.int32(3), name: (a.address(4), a.address(5)), msghdr: nil))
+        }
         let r = try receive(t, s, iov, flags: a.int32(3))
         if a[4] != 0 {
             try writeSockaddr(t, a.address(4), a.address(5), s.endpoint.present(r.from)?.encoded ?? [])
@@ -367,6 +370,9 @@ extension Sockets {
         let m = try GuestMsghdr.read(t, addr)
         guard m.nameLength >= 0 else { throw .EINVAL }
         let iov = try GuestIOV.read(t, m.iov, count: Int(min(m.iovLength, 1 << 20)))
+        if flags & ICMPSockets.MSG_ERRQUEUE != 0 && s.endpoint.isInet {
+            return try ICMPSockets.receiveErrorMessage(t, s.endpoint, iov, flags: flags, name: nil, msghdr: (addr, m))
+        }
         let r = try receive(t, s, iov, flags: flags)
         if m.name.rawValue != 0 {
             let bytes = s.endpoint.present(r.from)?.encoded ?? []

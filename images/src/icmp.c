@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <linux/errqueue.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -206,6 +207,38 @@ static void udp_refused(void) {
     show("udp sendto recverr", sendto(d, "abc", 3, 0, (struct sockaddr *)&a, sizeof a));
     raw_next(raw, 0, "raw sees");
     getsockopt(d, SOL_SOCKET, SO_ERROR, &e, &el); printf("recverr SO_ERROR %s\n", e ? strerrorname_np(e) : "0");
+    // The error queue outlives SO_ERROR: POLLERR, then MSG_ERRQUEUE reads it.
+    p.fd = d; p.events = 0;
+    int pr = poll(&p, 1, 0);
+    printf("error queue poll %d POLLERR %d\n", pr, !!(p.revents & POLLERR));
+    char data[2], ctl[128];
+    struct sockaddr_in dst;
+    struct iovec iv = {data, sizeof data};
+    struct msghdr mh = {.msg_name = &dst, .msg_namelen = sizeof dst, .msg_iov = &iv, .msg_iovlen = 1,
+                        .msg_control = ctl, .msg_controllen = sizeof ctl};
+    ssize_t got = recvmsg(d, &mh, MSG_ERRQUEUE);
+    show("MSG_ERRQUEUE", got);
+    if (got >= 0) {
+        printf("flags ERRQUEUE %d TRUNC %d CTRUNC %d, name %s port matches %d len %d, data %.2s\n",
+               !!(mh.msg_flags & MSG_ERRQUEUE), !!(mh.msg_flags & MSG_TRUNC), !!(mh.msg_flags & MSG_CTRUNC),
+               inet_ntoa(dst.sin_addr), dst.sin_port == a.sin_port, mh.msg_namelen, data);
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            struct sock_extended_err *ee = (struct sock_extended_err *)CMSG_DATA(c);
+            struct sockaddr_in *off = (struct sockaddr_in *)SO_EE_OFFENDER(ee);
+            printf("cmsg level %d type %d len %zu: errno %s origin %d type %d code %d info %u data %u offender %s family %d\n",
+                   c->cmsg_level, c->cmsg_type, (size_t)c->cmsg_len, strerrorname_np(ee->ee_errno), ee->ee_origin,
+                   ee->ee_type, ee->ee_code, ee->ee_info, ee->ee_data, inet_ntoa(off->sin_addr), off->sin_family);
+        }
+    }
+    show("MSG_ERRQUEUE again", recvmsg(d, &mh, MSG_ERRQUEUE));
+    getsockopt(d, SOL_SOCKET, SO_ERROR, &e, &el); printf("after SO_ERROR %s\n", e ? strerrorname_np(e) : "0");
+    // A short control buffer: MSG_CTRUNC.
+    sendto(d, "xyz", 3, 0, (struct sockaddr *)&a, sizeof a);
+    raw_next(raw, 0, "raw sees");
+    mh.msg_controllen = 20; mh.msg_namelen = sizeof dst;
+    got = recvmsg(d, &mh, MSG_ERRQUEUE);
+    show("MSG_ERRQUEUE short control", got);
+    printf("flags CTRUNC %d controllen %zu\n", !!(mh.msg_flags & MSG_CTRUNC), (size_t)mh.msg_controllen);
     close(d);
     close(raw);
 }

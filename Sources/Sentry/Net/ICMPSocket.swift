@@ -9,8 +9,21 @@ struct ICMPSocketOptions {
     var icmpFilter: UInt32 = 0
     /// ICMP6_FILTER (SOL_ICMPV6): struct icmp6_filter, a set bit blocks the type.
     var icmp6Filter = [UInt8](repeating: 0, count: 32)
-    /// IP_RECVERR / IPV6_RECVERR: ICMP errors reach an unconnected socket too.
+    /// IP_RECVERR / IPV6_RECVERR: ICMP errors reach an unconnected socket
+    /// too, and queue (sk_error_queue) for MSG_ERRQUEUE.
     var receiveErrors = false
+    var errorQueue: [ICMPErrorReport] = []
+}
+
+/// One ICMP error queued for MSG_ERRQUEUE (an skb with its sock_exterr_skb).
+public struct ICMPErrorReport: Sendable {
+    public var errno: Errno
+    public var type: UInt8, code: UInt8
+    /// Who sent the ICMP error (SO_EE_OFFENDER), and where the offending datagram went.
+    public var offender: InetAddress, destination: InetAddress
+    /// The offending datagram's payload as the error quoted it.
+    public var payload: [UInt8]
+    public var v6: Bool
 }
 
 /// Raw sockets (SOCK_RAW on AF_INET/AF_INET6) and ping sockets
@@ -124,18 +137,42 @@ extension SocketEndpoint {
     /// socket takes ECONNREFUSED as its pending error if it is connected to
     /// that address (and, with IP_RECVERR, even if it is not); a socket
     /// connected elsewhere is not the one the error names.
-    public func portUnreachable(sentTo dest: InetAddress) {
+    public func portUnreachable(sentTo dest: InetAddress, quoted: [UInt8], v6: Bool) {
         let told = locked { s -> Bool in
             if let peer = s.inetPeer {
                 guard peer.sameEndpoint(dest) else { return false }
             } else if !s.icmp.receiveErrors {
                 return false
             }
+            if s.icmp.receiveErrors {
+                // sock_queue_err_skb: dropped once the receive buffer is spent.
+                let held = s.icmp.errorQueue.reduce(s.rx.bytes) { $0 + $1.payload.count + SocketMessage.overhead }
+                if held + quoted.count + SocketMessage.overhead <= s.receiveBuffer {
+                    s.icmp.errorQueue.append(ICMPErrorReport(
+                        errno: .ECONNREFUSED, type: v6 ? LoopbackICMP.ICMPV6_DEST_UNREACH : LoopbackICMP.ICMP_DEST_UNREACH,
+                        code: v6 ? LoopbackICMP.ICMPV6_PORT_UNREACH : LoopbackICMP.ICMP_PORT_UNREACH,
+                        offender: Self.sourceAddress(for: dest), destination: dest, payload: quoted, v6: v6))
+                }
+            }
             s.error = .ECONNREFUSED
             return true
         }
         if told { queue.notify() }
     }
+
+    /// sock_dequeue_err_skb: the oldest queued error (EAGAIN if none), or
+    /// a look at it; the pending error becomes the next one's, or none.
+    public func takeQueuedError(peek: Bool) throws(Errno) -> ICMPErrorReport {
+        try locked { (s: inout State) throws(Errno) -> ICMPErrorReport in
+            guard let first = s.icmp.errorQueue.first else { throw .EAGAIN }
+            if peek { return first }
+            s.icmp.errorQueue.removeFirst()
+            s.error = s.icmp.errorQueue.first?.errno
+            return first
+        }
+    }
+
+    public var hasQueuedErrors: Bool { locked { !$0.icmp.errorQueue.isEmpty } }
 
     /// Options of raw and ping sockets, and IP_RECVERR on any inet socket
     /// (raw_getsockopt, do_ip_getsockopt); nil for the ones left to getOption.
@@ -178,8 +215,11 @@ extension SocketEndpoint {
         }
         if (level == Self.IPPROTO_IP && name == Self.IP_RECVERR) || (level == Self.IPPROTO_IPV6 && name == Self.IPV6_RECVERR && family == SocketConstants.AF_INET6) {
             let v = try flag()
-            // Turning it off drops what the error queue held (none is kept here).
-            locked { $0.icmp.receiveErrors = v }
+            // Turning it off empties the error queue (ip_sock_set_recverr's skb_queue_purge).
+            locked { s in
+                s.icmp.receiveErrors = v
+                if !v { s.icmp.errorQueue = [] }
+            }
             return true
         }
         if level == Self.SOL_RAW && isRaw && family == SocketConstants.AF_INET {

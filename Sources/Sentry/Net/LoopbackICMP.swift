@@ -84,7 +84,7 @@ public enum ICMPChecksum {
 public final class LoopbackICMP: Sendable {
     public static let IPPROTO_ICMP: Int32 = 1, IPPROTO_ICMPV6: Int32 = 58, IPPROTO_RAW: Int32 = 255, IPPROTO_UDP: Int32 = 17
     public static let ICMP_ECHOREPLY: UInt8 = 0, ICMP_DEST_UNREACH: UInt8 = 3, ICMP_ECHO: UInt8 = 8, ICMP_PORT_UNREACH: UInt8 = 3
-    static let ICMPV6_DEST_UNREACH: UInt8 = 1, ICMPV6_PORT_UNREACH: UInt8 = 4
+    public static let ICMPV6_DEST_UNREACH: UInt8 = 1, ICMPV6_PORT_UNREACH: UInt8 = 4
     public static let ICMPV6_ECHO_REQUEST: UInt8 = 128, ICMPV6_ECHO_REPLY: UInt8 = 129
 
     /// Raw and ping sockets hold no lock here: the table keeps them weakly
@@ -201,7 +201,10 @@ public final class LoopbackICMP: Sendable {
     /// that found no socket: the error carries the offending IP header and
     /// the start of its payload. Raw sockets see it; the caller tells the
     /// sending socket (__udp4_lib_err).
-    public func portUnreachable(_ offending: LoopbackPacket, on loopback: Loopback) {
+    /// The offending datagram's payload as quoted: what comes after its
+    /// IPv4 (20) and UDP (8) headers within the quote, or all of it on IPv6.
+    @discardableResult
+    public func portUnreachable(_ offending: LoopbackPacket, on loopback: Loopback) -> [UInt8] {
         var body: [UInt8]
         if offending.v6 {
             // The IPv6 header and as much of the datagram as keeps the error within the minimum MTU (1280).
@@ -219,6 +222,7 @@ public final class LoopbackICMP: Sendable {
         p.tos = 0xc0   // icmp_send: IPTOS_PREC_INTERNETCONTROL
         ICMPChecksum.fill(&p)
         transmit(p, on: loopback)
+        return Array(body.dropFirst(offending.v6 ? 40 + 8 : 20 + 8))
     }
 
     private func ipv6Header(_ p: LoopbackPacket) -> [UInt8] {

@@ -437,7 +437,7 @@ public final class SocketEndpoint: @unchecked Sendable {
     public func readiness(_ mask: Int16) -> Int16 {
         let POLLRDHUP: Int16 = 0x2000
         let (phase, readable, shutRead, shutWrite, hasError, peer, limit, pending) = locked { s in
-            (s.phase, !s.rx.isEmpty, s.shutRead, s.shutWrite, s.error != nil, s.peer, s.sendBuffer, !s.backlog.isEmpty)
+            (s.phase, !s.rx.isEmpty, s.shutRead, s.shutWrite, s.error != nil || !s.icmp.errorQueue.isEmpty, s.peer, s.sendBuffer, !s.backlog.isEmpty)
         }
         var r: Int16 = 0
         if hasError { r |= Int16(POLLERR) }
