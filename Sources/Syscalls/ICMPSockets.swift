@@ -141,7 +141,8 @@ enum ICMPSockets {
     /// ICMPv6's checksum is always the kernel's.
     private static func sendRaw(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, name: [UInt8]?, flags: Int32) throws(Errno) -> Int {
         let v6 = ep.family == C.AF_INET6
-        guard iov.total <= (v6 ? Int(Int32.max) : 0xFFFF) else { throw .EMSGSIZE }
+        // raw_sendmsg's 0xFFFF; an IPv6 payload length has 16 bits too.
+        guard iov.total <= 0xFFFF else { throw .EMSGSIZE }
         if flags & C.MSG_OOB != 0 { throw .EOPNOTSUPP }
         var dest: InetAddress? = nil
         if let name {
