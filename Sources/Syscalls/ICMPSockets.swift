@@ -203,7 +203,7 @@ enum ICMPSockets {
         func be16(_ v: UInt16) -> [UInt8] { [UInt8(v >> 8), UInt8(v & 0xff)] }
         let udp = be16(from.port) + be16(dest.port) + be16(length) + [0, 0] + data
         var sent = LoopbackPacket(source: from.with(port: 0), destination: dest.with(port: 0),
-                                  proto: UInt8(LoopbackICMP.IPPROTO_UDP), v6: !dest.isV4, payload: udp)
+                                  proto: UInt8(truncatingIfNeeded: ep.proto), v6: !dest.isV4, payload: udp)   // UDP or UDP-Lite
         (sent.ttl, sent.tos) = ep.packetTTLAndTOS
         let quoted = ep.loopbackICMP.portUnreachable(sent, on: ep.sandboxLoopback)
         ep.portUnreachable(sentTo: dest, quoted: quoted, v6: sent.v6)

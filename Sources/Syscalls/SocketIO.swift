@@ -524,7 +524,8 @@ extension Sockets {
     /// guest's control buffer as put_cmsg and scm_detach_fds do: what does
     /// not fit is cut (MSG_CTRUNC) and the descriptors left out are closed.
     static func writeControl(_ t: Task, _ r: Reception, _ m: GuestMsghdr, cloexec: Bool, passCredentials: Bool,
-                             ipv6Reports: (hopLimit: Bool, trafficClass: Bool) = (false, false), flags: inout Int32) throws(Errno) -> Int {
+                             ipv6Reports: (hopLimit: Bool, trafficClass: Bool, hopLimit2292: Bool) = (false, false, false),
+                             flags: inout Int32) throws(Errno) -> Int {
         let room = Int(min(m.controlLength, UInt64(Int32.max)))
         var used = 0
         func put(_ type: Int32, _ body: [UInt8], level: Int32 = C.SOL_SOCKET) throws(Errno) {
@@ -536,13 +537,16 @@ extension Sockets {
             try t.mm.copyOut(m.control + UInt64(used), bytes)
             used += min((full + 7) & ~7, left)
         }
-        // ip6_datagram_recv_specific_ctl's order: the hop limit, then the traffic class.
+        // ip6_datagram_recv_specific_ctl's order: the hop limit, the traffic class, then RFC 2292's hop limit.
         if let info = r.ipv6 {
             if ipv6Reports.hopLimit {
                 try put(SocketEndpoint.IPV6_HOPLIMIT, withUnsafeBytes(of: info.hopLimit) { Array($0) }, level: SocketEndpoint.IPPROTO_IPV6_LEVEL)
             }
             if ipv6Reports.trafficClass {
                 try put(SocketEndpoint.IPV6_TCLASS, withUnsafeBytes(of: info.trafficClass) { Array($0) }, level: SocketEndpoint.IPPROTO_IPV6_LEVEL)
+            }
+            if ipv6Reports.hopLimit2292 {
+                try put(SocketEndpoint.IPV6_2292HOPLIMIT, withUnsafeBytes(of: info.hopLimit) { Array($0) }, level: SocketEndpoint.IPPROTO_IPV6_LEVEL)
             }
         }
         if passCredentials, let c = r.credentials {

@@ -83,6 +83,10 @@ import Testing
         #expect(r.stdout.hasPrefix("PING 127.0.0.1 (127.0.0.1): 56 data bytes\n64 bytes from 127.0.0.1: seq=0 ttl=64 time="), "\(r.stdout)")
         #expect(r.stdout.contains("\n64 bytes from 127.0.0.1: seq=1 ttl=64 time="), "\(r.stdout)")
         #expect(r.stdout.contains("\n--- 127.0.0.1 ping statistics ---\n2 packets transmitted, 2 packets received, 0% packet loss\n"), "\(r.stdout)")
+        // IPv6 over a raw ICMPv6 socket; its TTL column is RFC 2292's IPV6_2292HOPLIMIT report.
+        let six = Harness.sandboxed(platform, "/bin/busybox", ["ping", "-6", "-c", "1", "::1"])
+        #expect(six.status == 0, "on \(platform.rawValue): \(six.stdout) \(six.stderr)")
+        #expect(six.stdout.hasPrefix("PING ::1 (::1): 56 data bytes\n64 bytes from ::1: seq=0 ttl=64 time="), "\(six.stdout)")
         let user = Harness.sandboxed(platform, "/bin/busybox", ["ping", "-c", "1", "127.0.0.1"], extra: ["--user", "1000:1000", "--strace"])
         #expect(user.status == 1)
         #expect(user.stderr.contains("socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) = -1 EPERM"), "\(user.stderr)")
