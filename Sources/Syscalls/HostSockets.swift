@@ -20,8 +20,9 @@ enum HostSockets {
                             nonBlocking: nonBlocking, timeout: timeout, attempt)
     }
 
-    static func socket(_ t: Task, family: Int32, kind: SocketEndpoint.Kind, proto: Int32, flags: OpenFlags) throws(Errno) -> Int64 {
-        let h = try HostSocketFile.open(family: family, type: kind == .stream ? C.SOCK_STREAM : C.SOCK_DGRAM, proto: proto, flags: flags)
+    static func socket(_ t: Task, family: Int32, kind: SocketEndpoint.Kind, proto: Int32, flags: OpenFlags, raw: Bool = false) throws(Errno) -> Int64 {
+        let type = raw ? C.SOCK_RAW : kind == .stream ? C.SOCK_STREAM : C.SOCK_DGRAM
+        let h = try HostSocketFile.open(family: family, type: type, proto: proto, flags: flags)
         return Int64(try t.fds.install(h, closeOnExec: flags.contains(.closeOnExec)).rawValue)
     }
 

@@ -237,6 +237,7 @@ extension Sockets {
         let timeout = ep.sendTimeout
         let from = ep.address
 
+        if ep.isICMPSocket { return try ICMPSockets.send(t, ep, iov, name: name, flags: flags) }
         if ep.isInet && ep.kind == .datagram {
             return try sendUDP(t, ep, iov, name: name, ipv6: ep.ipv6PacketInfo(hopLimit: parsed.hopLimit, trafficClass: parsed.trafficClass))
         }
@@ -354,16 +355,20 @@ extension Sockets {
         // A wildcard-bound sender's datagram leaves from the address it goes to.
         let from = local.isAny ? routed.with(port: local.port) : local
         let receiver = try ep.udpReceiver(routed)
+        // An ICMP error that came since (ICMPSockets.udpPortUnreachable) fails this send, as sock_alloc_send_skb does.
+        if let e = ep.takeError() { throw e }
+        // A connected UDP socket hears only its peer.
+        let heard = receiver.map { r in r.udpPeer.map { $0.sameEndpoint(from) } ?? true } ?? false
         try iov.withSource(t, from: 0, count: iov.total) { (bytes) throws(Errno) in
             guard bytes.reduce(0, { $0 + $1.count }) >= iov.total else { throw .EFAULT }
-            // A connected UDP socket hears only its peer.
-            if let receiver, receiver.udpPeer.map({ $0.sameEndpoint(from) }) ?? true {
+            if let receiver, heard {
                 var m = SocketMessage(length: iov.total, rights: [], credentials: nil, from: .inet(from), sender: nil)
                 m.ipv6 = ipv6
                 try ep.sendUDP(m, bytes: bytes, to: receiver)
             }
         }
         t.kernel.unixNames.loopback.count(bytes: iov.total)
+        if !heard { ICMPSockets.udpPortUnreachable(t, ep, iov, from: from, to: routed) }
         return iov.total
     }
 
@@ -373,6 +378,9 @@ extension Sockets {
         if let h = try HostSockets.file(t, a.fd(0)) { return try HostSockets.recvfrom(t, h, a) }
         let s = try socketFile(t, a.fd(0))
         let iov = GuestIOV([(a.address(1), a.count(2))])
+        if a.int32(3) & ICMPSockets.MSG_ERRQUEUE != 0 && s.endpoint.isInet {
+            return Int64(try ICMPSockets.receiveErrorMessage(t, s.endpoint, iov, flags: a.int32(3), name: (a.address(4), a.address(5)), msghdr: nil))
+        }
         let r = try receive(t, s, iov, flags: a.int32(3))
         if a[4] != 0 {
             try writeSockaddr(t, a.address(4), a.address(5), s.endpoint.present(r.from)?.encoded ?? [])
@@ -393,6 +401,9 @@ extension Sockets {
         let m = try GuestMsghdr.read(t, addr)
         guard m.nameLength >= 0 else { throw .EINVAL }
         let iov = try GuestIOV.read(t, m.iov, count: Int(min(m.iovLength, 1 << 20)))
+        if flags & ICMPSockets.MSG_ERRQUEUE != 0 && s.endpoint.isInet {
+            return try ICMPSockets.receiveErrorMessage(t, s.endpoint, iov, flags: flags, name: nil, msghdr: (addr, m))
+        }
         let r = try receive(t, s, iov, flags: flags)
         if m.name.rawValue != 0 {
             let bytes = s.endpoint.present(r.from)?.encoded ?? []
@@ -482,6 +493,7 @@ extension Sockets {
     /// Streams honour MSG_WAITALL; datagrams MSG_TRUNC.
     static func receive(_ t: Task, _ s: SocketFile, _ iov: GuestIOV, flags: Int32) throws(Errno) -> Reception {
         let ep = s.endpoint
+        let flags = ep.isPing ? flags & ~C.MSG_TRUNC : flags   // ping_recvmsg returns what it copied
         let peek = flags & C.MSG_PEEK != 0
         if flags & C.MSG_OOB != 0 {
             guard ep.kind == .stream else { throw .EOPNOTSUPP }
@@ -566,7 +578,8 @@ extension Sockets {
     /// guest's control buffer as put_cmsg and scm_detach_fds do: what does
     /// not fit is cut (MSG_CTRUNC) and the descriptors left out are closed.
     static func writeControl(_ t: Task, _ r: Reception, _ m: GuestMsghdr, cloexec: Bool, passCredentials: Bool,
-                             ipv6Reports: (hopLimit: Bool, trafficClass: Bool) = (false, false), flags: inout Int32) throws(Errno) -> Int {
+                             ipv6Reports: (hopLimit: Bool, trafficClass: Bool, hopLimit2292: Bool) = (false, false, false),
+                             flags: inout Int32) throws(Errno) -> Int {
         let room = Int(min(m.controlLength, UInt64(Int32.max)))
         var used = 0
         func put(_ type: Int32, _ body: [UInt8], level: Int32 = C.SOL_SOCKET) throws(Errno) {
@@ -578,13 +591,16 @@ extension Sockets {
             try t.mm.copyOut(m.control + UInt64(used), bytes)
             used += min((full + 7) & ~7, left)
         }
-        // ip6_datagram_recv_specific_ctl's order: the hop limit, then the traffic class.
+        // ip6_datagram_recv_specific_ctl's order: the hop limit, the traffic class, then RFC 2292's hop limit.
         if let info = r.ipv6 {
             if ipv6Reports.hopLimit {
                 try put(SocketEndpoint.IPV6_HOPLIMIT, withUnsafeBytes(of: info.hopLimit) { Array($0) }, level: SocketEndpoint.IPPROTO_IPV6_LEVEL)
             }
             if ipv6Reports.trafficClass {
                 try put(SocketEndpoint.IPV6_TCLASS, withUnsafeBytes(of: info.trafficClass) { Array($0) }, level: SocketEndpoint.IPPROTO_IPV6_LEVEL)
+            }
+            if ipv6Reports.hopLimit2292 {
+                try put(SocketEndpoint.IPV6_2292HOPLIMIT, withUnsafeBytes(of: info.hopLimit) { Array($0) }, level: SocketEndpoint.IPPROTO_IPV6_LEVEL)
             }
         }
         if passCredentials, let c = r.credentials {

@@ -10,11 +10,14 @@ enum Sockets {
 
     static func socket(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let (kind, flags, proto) = try socketKind(domain: a.int32(0), type: a.int32(1), proto: a.int32(2))
+        let raw = try ICMPSockets.kind(domain: a.int32(0), base: a.int32(1) & C.SOCK_TYPE_MASK, proto: proto)
+        if let raw { try ICMPSockets.permit(t, raw: raw) }
         if t.kernel.network == .host && (a.int32(0) == C.AF_INET || a.int32(0) == C.AF_INET6) {
-            return try HostSockets.socket(t, family: a.int32(0), kind: kind, proto: proto, flags: flags)
+            return try HostSockets.socket(t, family: a.int32(0), kind: kind, proto: proto, flags: flags, raw: raw == true)
         }
-        let s = SocketFile.make(kind, names: t.kernel.unixNames, flags: flags, family: a.int32(0), proto: proto)
+        let s = SocketFile.make(kind, names: t.kernel.unixNames, flags: flags, family: a.int32(0), proto: proto, raw: raw == true)
         s.endpoint.owner = Creds.creds(t).euid
+        if raw != nil { s.endpoint.startICMPSocket() }
         return Int64(try t.fds.install(s, closeOnExec: flags.contains(.closeOnExec)).rawValue)
     }
 
@@ -53,9 +56,14 @@ enum Sockets {
                 guard proto == 0 || proto == IPPROTO_TCP else { throw .EPROTONOSUPPORT }
                 return (.stream, OpenFlags(rawValue: flags), IPPROTO_TCP)
             case C.SOCK_DGRAM:
-                guard proto == 0 || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE else { throw .EPROTONOSUPPORT }
+                guard proto == 0 || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE
+                        || proto == (domain == C.AF_INET ? LoopbackICMP.IPPROTO_ICMP : LoopbackICMP.IPPROTO_ICMPV6) else { throw .EPROTONOSUPPORT }
                 return (.datagram, OpenFlags(rawValue: flags), proto == 0 ? IPPROTO_UDP : proto)
-            default: throw .ESOCKTNOSUPPORT   // raw sockets are not the sandbox's to give
+            case C.SOCK_RAW:
+                // Whole packets of one protocol (ICMPSockets checks it and the privilege).
+                _ = try ICMPSockets.kind(domain: domain, base: base, proto: proto)
+                return (.datagram, OpenFlags(rawValue: flags), proto)
+            default: throw .ESOCKTNOSUPPORT
             }
         }
         if domain == C.AF_NETLINK {
@@ -119,6 +127,7 @@ enum Sockets {
             try s.endpoint.bindNetlink(port: port, groups: groups, pid: t.pid)
             return 0
         }
+        if s.endpoint.isICMPSocket { try ICMPSockets.bind(s.endpoint, bytes); return 0 }
         if s.endpoint.isInet {
             try s.endpoint.bindInet(InetAddress.parse(bytes, socketFamily: s.endpoint.family),
                                     privileged: Creds.creds(t).capable(Self.CAP_NET_BIND_SERVICE))
@@ -189,6 +198,7 @@ enum Sockets {
         let s = try socketFile(t, a.fd(0))
         let bytes = try readSockaddr(t, a.address(1), a.int32(2))
         let ep = s.endpoint
+        if ep.isICMPSocket { try ICMPSockets.connect(ep, bytes); return 0 }
         if ep.isInet { return try connectInet(t, s, bytes) }
         if ep.isNetlink {
             // Only the kernel (port 0) answers here; connecting just names it.
@@ -294,7 +304,8 @@ enum Sockets {
         let s = try socketFile(t, a.fd(0))
         let len = try t.mm.read(a.address(4), as: Int32.self)
         guard len >= 0 else { throw .EINVAL }
-        let value = try s.endpoint.getOption(level: a.int32(1), name: a.int32(2))
+        var value = try s.endpoint.icmpOption(level: a.int32(1), name: a.int32(2)) ?? []
+        if value.isEmpty { value = try s.endpoint.getOption(level: a.int32(1), name: a.int32(2)) }
         let n = min(Int(len), value.count)
         if n > 0 { try t.mm.copyOut(a.address(3), Array(value[..<n])) }
         try t.mm.write(a.address(4), Int32(n))
@@ -307,6 +318,7 @@ enum Sockets {
         let len = a.int32(4)
         guard len >= 0 else { throw .EINVAL }
         let value = try t.mm.copyIn(a.address(3), Int(min(len, 64)))
+        if try s.endpoint.setICMPOption(level: a.int32(1), name: a.int32(2), value: value) { return 0 }
         try s.endpoint.setOption(level: a.int32(1), name: a.int32(2), value: value)
         return 0
     }

@@ -117,6 +117,7 @@ final class SocketCollector {
             let e = endpoints[i]
             i += 1
             if e.isNetlink { throw .unsupported("a netlink socket") }
+            if e.isICMPSocket { throw .unsupported("a raw or ping socket") }
             // The state (its queue's ring is a reference: read here, under the lock) and the queued bytes.
             let (s, bytes, pending) = e.locked { st -> (SocketEndpoint.State, [UInt8], [SocketMessage]) in
                 let n = st.rx.bytes

@@ -399,7 +399,12 @@ enum ProcFS {
                 return file("/proc/sys/\(name)/" + n) { Array((f(ctx) + "\n").utf8) }
             })
         }
+        // The sandbox's network sysctls (its own loopback's, read-only).
+        let ipv4Files: [String: (WalkContext) -> String] = [
+            "ping_group_range": { _ in "\(LoopbackICMP.pingGroupRange.lowerBound)\t\(LoopbackICMP.pingGroupRange.upperBound)" },
+        ]
         let dirs = ["kernel": table("kernel", kernelFiles), "vm": table("vm", vmFiles),
+                    "net": table("net", [:], subdirectories: ["ipv4": table("net/ipv4", ipv4Files)]),
                     "fs": table("fs", fsFiles, subdirectories: ["inotify": table("fs/inotify", inotifyFiles),
                                                                 "mqueue": mqueueSysctlDir(vfs.mqueues)])]
         return dir("/proc/sys", list: { _ in dirs.keys.sorted().map { DirEntry($0, .directory) } }, child: { n, _ throws(Errno) in

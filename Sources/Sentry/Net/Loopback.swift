@@ -37,6 +37,9 @@ public final class Loopback: Sendable {
         counters.withLock { $0.bytes &+= UInt64(bytes); $0.packets &+= 1 }
     }
 
+    /// Raw and ping sockets, and the ICMP the loopback answers (LoopbackICMP.swift).
+    public let icmp = LoopbackICMP()
+
     public init() {}
 
     /// Binds `e` to `ip:port` (port 0: an ephemeral one). EADDRNOTAVAIL off

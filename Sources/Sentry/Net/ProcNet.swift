@@ -1,19 +1,25 @@
 import Glibc
 
-/// /proc/net/{tcp,tcp6,udp,udp6,unix,dev}: the sandbox's own sockets and its
+/// /proc/net/{tcp,tcp6,udp,udp6,raw,raw6,icmp,icmp6,unix,dev}: the sandbox's own sockets and its
 /// `lo`, in the formats Linux 6.1 prints (tcp4_seq_show, tcp6_seq_show,
-/// udp4_seq_show, __ip6_dgram_sock_seq_show, unix_seq_show, dev_seq_show).
+/// udp4_seq_show, __ip6_dgram_sock_seq_show, raw_sock_seq_show, ping_v4_seq_show,
+/// unix_seq_show, dev_seq_show).
 /// Host sockets of --network=host are the host's, and are not listed.
 enum ProcNet {
-    static let files = ["dev", "tcp", "tcp6", "udp", "udp6", "unix"]
+    static let files = ["dev", "icmp", "icmp6", "raw", "raw6", "tcp", "tcp6", "udp", "udp6", "unix"]
 
     static func text(_ name: String, _ names: UnixNamespace) -> String {
         let sockets = names.sockets
         switch name {
         case "tcp": return tcp(sockets.filter { $0.family == SocketConstants.AF_INET }, v6: false)
         case "tcp6": return tcp(sockets.filter { $0.family == SocketConstants.AF_INET6 }, v6: true)
-        case "udp": return udp(sockets.filter { $0.family == SocketConstants.AF_INET }, v6: false)
-        case "udp6": return udp(sockets.filter { $0.family == SocketConstants.AF_INET6 }, v6: true)
+        case "udp": return udp(sockets.filter { $0.family == SocketConstants.AF_INET && isUDP($0) }, v6: false)
+        case "udp6": return udp(sockets.filter { $0.family == SocketConstants.AF_INET6 && isUDP($0) }, v6: true)
+        // Ping sockets print as UDP's do (ping_v4_seq_show, ping_v6_seq_show).
+        case "icmp": return udp(sockets.filter { $0.family == SocketConstants.AF_INET && $0.isPing }, v6: false)
+        case "icmp6": return udp(sockets.filter { $0.family == SocketConstants.AF_INET6 && $0.isPing }, v6: true)
+        case "raw": return raw(sockets.filter { $0.family == SocketConstants.AF_INET && $0.isRaw }, v6: false)
+        case "raw6": return raw(sockets.filter { $0.family == SocketConstants.AF_INET6 && $0.isRaw }, v6: true)
         case "unix": return unix(sockets.filter { $0.family == SocketConstants.AF_UNIX })
         default: return dev(names.loopback)
         }
@@ -84,7 +90,7 @@ enum ProcNet {
             ? "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
             : padded("   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops", 127) + "\n"
         var i = 0
-        for e in sockets where e.kind == .datagram && e.proto == 17 {   // UDP-Lite has a file of its own, not served
+        for e in sockets {
             let r = row(e)
             guard r.local != nil else { continue }   // unbound: not hashed, not listed
             // Datagrams are handed over at once: nothing waits in a send queue.
@@ -93,6 +99,25 @@ enum ProcNet {
                 + " 00:00000000 00000000 " + String(e.owner).leftPadded(5) + " " + "0".leftPadded(8) + " \(e.inode) 2 0000000000000000 0"
             out += (v6 ? line : padded(line, 127)) + "\n"
             i += 1
+        }
+        return out
+    }
+
+    /// UDP-Lite has a file of its own, not served; raw UDP sockets are raw's.
+    static func isUDP(_ e: SocketEndpoint) -> Bool { e.kind == .datagram && e.proto == 17 && !e.isRaw }
+
+    /// raw_sock_seq_show, __ip6_dgram_sock_seq_show: a raw socket's "port"
+    /// is its protocol, which is also its hash bucket (the first column).
+    static func raw(_ sockets: [SocketEndpoint], v6: Bool) -> String {
+        var out = v6
+            ? "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+            : "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+        for e in sockets.sorted(by: { $0.proto < $1.proto }) {
+            let r = row(e)
+            let line = String(e.proto & 0xff).leftPadded(v6 ? 5 : 4) + ": " + address(r.local, v6: v6) + " " + address(r.remote.map { $0.with(port: 0) }, v6: v6)
+                + " " + hex(UInt64(r.remote == nil ? TCP_CLOSE : TCP_ESTABLISHED), 2) + " 00000000:" + hex(UInt64(r.rxQueue), 8)
+                + " 00:00000000 00000000 " + String(e.owner).leftPadded(5) + " " + "0".leftPadded(8) + " \(e.inode) 2 0000000000000000 0"
+            out += line + "\n"
         }
         return out
     }

@@ -91,7 +91,7 @@ public enum SockDiag {
             default: return nil
             }
         } else {
-            guard e.kind == .datagram, e.proto == 17, r.local != nil else { return nil }
+            guard e.kind == .datagram, e.proto == 17, !e.isRaw, r.local != nil else { return nil }
             state = r.remote == nil ? TCP_CLOSE : TCP_ESTABLISHED
             rq = r.rxQueue; wq = 0
         }

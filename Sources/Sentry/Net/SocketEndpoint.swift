@@ -17,6 +17,8 @@ public final class SocketEndpoint: @unchecked Sendable {
     /// AF_UNIX or AF_INET, and the protocol SO_PROTOCOL reports (0, TCP, UDP).
     public let family: Int32
     public let proto: Int32
+    /// SOCK_RAW on AF_INET/AF_INET6 (RawSocket.swift): whole packets of `proto`.
+    public let isRaw: Bool
     /// A TCP connection's server half: it shares its listener's port, never binds it.
     nonisolated(unsafe) var isAccepted = false
     public var isInet: Bool { family == SocketConstants.AF_INET || family == SocketConstants.AF_INET6 }
@@ -88,13 +90,16 @@ public final class SocketEndpoint: @unchecked Sendable {
         /// That node's place in the guest's tree, by which a checkpoint names it
         /// (its path then, after any rename; none once unlinked).
         var boundLocation: Location?
+        /// Raw and ping sockets' options, and IP_RECVERR (ICMPSocket.swift).
+        var icmp = ICMPSocketOptions()
     }
     let state: Mutex<State>
 
-    init(kind: Kind, names: UnixNamespace, family: Int32 = SocketConstants.AF_UNIX, proto: Int32 = 0) {
+    init(kind: Kind, names: UnixNamespace, family: Int32 = SocketConstants.AF_UNIX, proto: Int32 = 0, raw: Bool = false) {
         self.kind = kind
         self.family = family
         self.proto = proto
+        self.isRaw = raw
         self.names = names
         account = SocketAccount(queue: queue)
         state = Mutex(State())
@@ -467,8 +472,8 @@ public final class SocketEndpoint: @unchecked Sendable {
     public func readiness(_ mask: Int16) -> Int16 {
         let POLLRDHUP: Int16 = 0x2000
         let (phase, queued, shutRead, shutWrite, hasError, peer, limit, pending) = locked { s in
-            (s.phase, s.urgent == nil ? (!s.rx.isEmpty, false) : urgentReadinessLocked(s), s.shutRead, s.shutWrite, s.error != nil, s.peer,
-             s.sendBuffer, !s.backlog.isEmpty)
+            (s.phase, s.urgent == nil ? (!s.rx.isEmpty, false) : urgentReadinessLocked(s), s.shutRead, s.shutWrite,
+             s.error != nil || !s.icmp.errorQueue.isEmpty, s.peer, s.sendBuffer, !s.backlog.isEmpty)
         }
         let readable = queued.0
         var r: Int16 = 0

@@ -17,8 +17,8 @@ public final class SocketFile: FileDescription, @unchecked Sendable {
 
     /// A new unconnected socket of `kind` in the sandbox `names` serves.
     public static func make(_ kind: SocketEndpoint.Kind, names: UnixNamespace, flags: OpenFlags,
-                            family: Int32 = SocketConstants.AF_UNIX, proto: Int32 = 0) -> SocketFile {
-        SocketFile(SocketEndpoint(kind: kind, names: names, family: family, proto: proto), flags: flags)
+                            family: Int32 = SocketConstants.AF_UNIX, proto: Int32 = 0, raw: Bool = false) -> SocketFile {
+        SocketFile(SocketEndpoint(kind: kind, names: names, family: family, proto: proto, raw: raw), flags: flags)
     }
 
     /// socketpair(2): two connected sockets, each crediting the caller.

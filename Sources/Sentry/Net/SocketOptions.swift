@@ -31,7 +31,7 @@ extension SocketEndpoint {
         guard level == C.SOL_SOCKET else { throw isInet ? .ENOPROTOOPT : .EOPNOTSUPP }   // unix sockets have no other level
         return try locked { (s: inout State) throws(Errno) -> [UInt8] in
             switch name {
-            case C.SO_TYPE: return int(kind == .stream ? 1 : kind == .datagram ? 2 : 5)
+            case C.SO_TYPE: return int(kind == .stream ? 1 : isRaw ? 3 : kind == .datagram ? 2 : 5)
             case C.SO_DOMAIN: return int(Int(family))
             case C.SO_PROTOCOL: return int(Int(proto))
             case C.SO_ERROR:
@@ -156,8 +156,10 @@ extension SocketEndpoint {
     public static let IPPROTO_IPV6_LEVEL: Int32 = 41
     public static let IPV6_UNICAST_HOPS: Int32 = 16, IPV6_RECVHOPLIMIT: Int32 = 51, IPV6_HOPLIMIT: Int32 = 52
     public static let IPV6_RECVTCLASS: Int32 = 66, IPV6_TCLASS: Int32 = 67
-    /// The IPv6 options of RFC 3542 kept per socket, with Linux's defaults.
-    static let ipv6Defaults: [Int32: Int32] = [16: -1, 51: 0, 66: 0, 67: 0]
+    /// RFC 2292's hop-limit report (busybox ping -6 asks for it), after RFC 3542's.
+    public static let IPV6_2292HOPLIMIT: Int32 = 8
+    /// The IPv6 options of RFC 3542 (and IPV6_2292HOPLIMIT) kept per socket, with Linux's defaults.
+    static let ipv6Defaults: [Int32: Int32] = [16: -1, 51: 0, 66: 0, 67: 0, 8: 0]
     /// net.ipv6.conf.lo.hop_limit.
     static let loopbackHopLimit: Int32 = 64
 
@@ -175,9 +177,10 @@ extension SocketEndpoint {
     }
 
     /// Which of IPV6_HOPLIMIT and IPV6_TCLASS a receive reports (IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS).
-    public var ipv6Reports: (hopLimit: Bool, trafficClass: Bool) {
-        guard family == C.AF_INET6 && kind == .datagram else { return (false, false) }
-        return locked { ($0.ipv6Options[Self.IPV6_RECVHOPLIMIT] == 1, $0.ipv6Options[Self.IPV6_RECVTCLASS] == 1) }
+    public var ipv6Reports: (hopLimit: Bool, trafficClass: Bool, hopLimit2292: Bool) {
+        guard family == C.AF_INET6 && kind == .datagram else { return (false, false, false) }
+        return locked { ($0.ipv6Options[Self.IPV6_RECVHOPLIMIT] == 1, $0.ipv6Options[Self.IPV6_RECVTCLASS] == 1,
+                         $0.ipv6Options[Self.IPV6_2292HOPLIMIT] == 1) }
     }
     static let IPPROTO_IP: Int32 = 0
     static let IP_TOS: Int32 = 1, IP_TTL: Int32 = 2, IP_MULTICAST_TTL: Int32 = 33, IP_MULTICAST_LOOP: Int32 = 34

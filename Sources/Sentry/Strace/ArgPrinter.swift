@@ -539,6 +539,8 @@ struct ArgPrinter {
             switch args[l] {
             case 1: return Decode.named(v, Decode.socketOptions)
             case 6: return Decode.named(v, Decode.tcpOptions)
+            case 0: return Decode.named(v, Decode.ipOptions)
+            case 255: return v == 1 ? "ICMP_FILTER" : String(Int32(truncatingIfNeeded: v))
             default: return String(Int32(truncatingIfNeeded: v))
             }
         case .clockID: return Decode.named(v, Decode.clocks)

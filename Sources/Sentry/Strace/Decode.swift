@@ -41,14 +41,20 @@ enum Decode {
         bit(C.SOCK_RDM, "SOCK_RDM"), bit(C.SOCK_SEQPACKET, "SOCK_SEQPACKET"), (10, "SOCK_PACKET"),
     ])
     static let socketFlags: [(UInt64, String)] = [bit(C.SOCK_CLOEXEC, "SOCK_CLOEXEC"), bit(C.SOCK_NONBLOCK, "SOCK_NONBLOCK")]
-    static let ipProtocols: [UInt64: String] = [0: "IPPROTO_IP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP", 1: "IPPROTO_ICMP"]
+    static let ipProtocols: [UInt64: String] = [0: "IPPROTO_IP", 6: "IPPROTO_TCP", 17: "IPPROTO_UDP", 1: "IPPROTO_ICMP",
+                                                 58: "IPPROTO_ICMPV6", 136: "IPPROTO_UDPLITE", 255: "IPPROTO_RAW"]
     static let msgFlags: [(UInt64, String)] = [
         bit(C.MSG_OOB, "MSG_OOB"), bit(C.MSG_PEEK, "MSG_PEEK"), bit(C.MSG_DONTROUTE, "MSG_DONTROUTE"),
         bit(C.MSG_CTRUNC, "MSG_CTRUNC"), bit(C.MSG_TRUNC, "MSG_TRUNC"), bit(C.MSG_DONTWAIT, "MSG_DONTWAIT"),
         bit(C.MSG_EOR, "MSG_EOR"), bit(C.MSG_WAITALL, "MSG_WAITALL"), bit(C.MSG_NOSIGNAL, "MSG_NOSIGNAL"),
         bit(C.MSG_MORE, "MSG_MORE"), bit(C.MSG_CMSG_CLOEXEC, "MSG_CMSG_CLOEXEC"),
     ]
-    static let sockoptLevels: [UInt64: String] = [1: "SOL_SOCKET", 0: "SOL_IP", 6: "SOL_TCP", 17: "SOL_UDP", 41: "SOL_IPV6"]
+    /// SOL_IP option names (linux/in.h).
+    static let ipOptions: [UInt64: String] = [1: "IP_TOS", 2: "IP_TTL", 3: "IP_HDRINCL", 4: "IP_OPTIONS", 8: "IP_PKTINFO",
+                                              10: "IP_MTU_DISCOVER", 11: "IP_RECVERR", 12: "IP_RECVTTL", 13: "IP_RECVTOS",
+                                              33: "IP_MULTICAST_TTL", 34: "IP_MULTICAST_LOOP"]
+    static let sockoptLevels: [UInt64: String] = [1: "SOL_SOCKET", 0: "SOL_IP", 6: "SOL_TCP", 17: "SOL_UDP", 41: "SOL_IPV6",
+                                                  58: "SOL_ICMPV6", 255: "SOL_RAW"]
     static let socketOptions: [UInt64: String] = table([
         bit(C.SO_DEBUG, "SO_DEBUG"), bit(C.SO_REUSEADDR, "SO_REUSEADDR"), bit(C.SO_TYPE, "SO_TYPE"),
         bit(C.SO_ERROR, "SO_ERROR"), bit(C.SO_DONTROUTE, "SO_DONTROUTE"), bit(C.SO_BROADCAST, "SO_BROADCAST"),

@@ -1,0 +1,332 @@
+// Raw ICMP sockets, ping sockets and ICMP errors for UDP on the loopback.
+// With no argument (run as root, compared with the native run): raw
+// sockets (echo with the IPv4 header, ICMP_FILTER, IP_HDRINCL), the
+// EPERM/EACCES refusals after dropping privileges, and a UDP datagram to a
+// closed port (ECONNREFUSED on a connected socket, the port unreachable a
+// raw socket sees). "ping": ping sockets (IPv4 and IPv6), which need a
+// net.ipv4.ping_group_range that holds the caller's group.
+// Prints no identifiers or ports, so runs agree.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <linux/errqueue.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef ICMP_FILTER
+#define ICMP_FILTER 1
+#endif
+
+static void show(const char *what, long r) {
+    if (r < 0) printf("%s: -1 %s\n", what, strerrorname_np(errno));
+    else printf("%s: %ld\n", what, r);
+}
+
+static uint16_t checksum(const void *p, size_t n) {
+    const uint8_t *b = p;
+    uint32_t sum = 0;
+    for (size_t i = 0; i + 1 < n; i += 2) sum += (uint32_t)b[i] << 8 | b[i + 1];
+    if (n & 1) sum += (uint32_t)b[n - 1] << 8;
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return htons((uint16_t)~sum);
+}
+
+static struct sockaddr_in lo4(unsigned short port) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    return a;
+}
+
+/// An echo request: identifier, sequence, 8 bytes of data; checksum filled in if asked.
+static size_t echo(uint8_t *buf, uint8_t type, uint16_t id, uint16_t seq, int sum) {
+    memset(buf, 0, 16);
+    buf[0] = type;
+    buf[4] = id >> 8; buf[5] = id & 0xff;
+    buf[6] = seq >> 8; buf[7] = seq & 0xff;
+    memcpy(buf + 8, "sentry!!", 8);
+    if (sum) { uint16_t c = checksum(buf, 16); memcpy(buf + 2, &c, 2); }
+    return 16;
+}
+
+static int readable(int s, int ms) {
+    struct pollfd p = {.fd = s, .events = POLLIN};
+    return poll(&p, 1, ms) == 1 && (p.revents & POLLIN);
+}
+
+/// Reads raw IPv4 packets until one from the loopback carries ICMP with our
+/// identifier (or, for errors, any type 3), and describes it. Other ICMP on
+/// the host (the native run sees all of it) is skipped.
+static void raw_next(int s, uint16_t id, const char *what) {
+    for (int tries = 0; tries < 64; tries++) {
+        if (!readable(s, 2000)) { printf("%s: nothing\n", what); return; }
+        uint8_t buf[2048];
+        struct sockaddr_in from; socklen_t fl = sizeof from;
+        ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+        if (n < 28) { show(what, n); return; }
+        struct iphdr *ip = (struct iphdr *)buf;
+        int ihl = ip->ihl * 4;
+        uint8_t *icmp = buf + ihl;
+        if (ip->saddr != htonl(INADDR_LOOPBACK)) continue;
+        uint16_t got = icmp[4] << 8 | icmp[5];
+        if (icmp[0] != ICMP_DEST_UNREACH && got != id) continue;
+        printf("%s: %zd bytes, v%d ihl %d tot_len ok %d proto %d ttl %d hdrsum ok %d from %s port %d len %d, "
+               "icmp type %d code %d sum ok %d",
+               what, n, ip->version, ihl, ntohs(ip->tot_len) == n, ip->protocol, ip->ttl,
+               checksum(buf, ihl) == 0, inet_ntoa(from.sin_addr), ntohs(from.sin_port), fl,
+               icmp[0], icmp[1], checksum(icmp, n - ihl) == 0);
+        if (icmp[0] == ICMP_DEST_UNREACH) {
+            struct iphdr *inner = (struct iphdr *)(icmp + 8);
+            uint8_t *udp = icmp + 8 + inner->ihl * 4;
+            printf(", inner proto %d to %s, udp length %d", inner->protocol, inet_ntoa(*(struct in_addr *)&inner->daddr),
+                   udp[4] << 8 | udp[5]);
+        } else {
+            printf(", seq %d data %.8s", icmp[6] << 8 | icmp[7], icmp + 8);
+        }
+        printf("\n");
+        return;
+    }
+    printf("%s: only others' packets\n", what);
+}
+
+static void raw_tests(void) {
+    show("raw proto 0", socket(AF_INET, SOCK_RAW, 0));
+    int s = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    show("raw icmp", s >= 0 ? 0 : -1);
+    int v = -1; socklen_t l = sizeof v;
+    getsockopt(s, SOL_SOCKET, SO_TYPE, &v, &l); printf("SO_TYPE %d\n", v);
+    getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &v, &l); printf("SO_PROTOCOL %d\n", v);
+    struct sockaddr_in me; socklen_t ml = sizeof me;
+    getsockname(s, (struct sockaddr *)&me, &ml);
+    printf("raw name %s port %d\n", inet_ntoa(me.sin_addr), ntohs(me.sin_port));
+
+    uint16_t id = 0x5e00 | (getpid() & 0xff);
+    uint8_t req[64];
+    struct sockaddr_in to = lo4(0);
+    size_t n = echo(req, ICMP_ECHO, id, 1, 1);
+    show("raw send echo", sendto(s, req, n, 0, (struct sockaddr *)&to, sizeof to));
+    raw_next(s, id, "raw got");   // our own request crosses lo too
+    raw_next(s, id, "raw got");   // and the loopback's reply
+    // A bad checksum: the stack drops the request, no reply comes.
+    n = echo(req, ICMP_ECHO, id, 2, 0);
+    req[2] = 0x12;
+    show("raw send bad sum", sendto(s, req, n, 0, (struct sockaddr *)&to, sizeof to));
+    raw_next(s, id, "raw got");
+    printf("reply to bad sum: %s\n", readable(s, 300) ? "yes" : "no");
+
+    // ICMP_FILTER: drop echo requests, keep replies.
+    uint32_t filter = 1u << ICMP_ECHO, back = 0; socklen_t bl = sizeof back;
+    show("ICMP_FILTER set", setsockopt(s, SOL_RAW, ICMP_FILTER, &filter, sizeof filter));
+    show("ICMP_FILTER get", getsockopt(s, SOL_RAW, ICMP_FILTER, &back, &bl));
+    printf("filter %#x len %d\n", back, bl);
+    n = echo(req, ICMP_ECHO, id, 3, 1);
+    show("raw send filtered", sendto(s, req, n, 0, (struct sockaddr *)&to, sizeof to));
+    raw_next(s, id, "raw got");
+    filter = 0;
+    setsockopt(s, SOL_RAW, ICMP_FILTER, &filter, sizeof filter);
+    show("SOL_RAW unknown", setsockopt(s, SOL_RAW, 7, &filter, sizeof filter));
+
+    // IP_HDRINCL: our header, source, id and checksum left for the kernel.
+    int one = 1;
+    show("IP_HDRINCL", setsockopt(s, IPPROTO_IP, IP_HDRINCL, &one, sizeof one));
+    v = 0; l = sizeof v;
+    getsockopt(s, IPPROTO_IP, IP_HDRINCL, &v, &l); printf("IP_HDRINCL reads %d\n", v);
+    uint8_t pkt[64] = {0};
+    struct iphdr *ip = (struct iphdr *)pkt;
+    ip->version = 4; ip->ihl = 5; ip->ttl = 33; ip->protocol = IPPROTO_ICMP;
+    ip->daddr = htonl(INADDR_LOOPBACK);
+    n = echo(pkt + 20, ICMP_ECHO, id, 4, 1);
+    show("hdrincl send", sendto(s, pkt, 20 + n, 0, (struct sockaddr *)&to, sizeof to));
+    raw_next(s, id, "raw got");
+    raw_next(s, id, "raw got");
+    show("hdrincl short", sendto(s, pkt, 12, 0, (struct sockaddr *)&to, sizeof to));
+    pkt[0] = 0x4f;
+    show("hdrincl ihl past end", sendto(s, pkt, 36, 0, (struct sockaddr *)&to, sizeof to));
+    close(s);
+
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    show("IP_HDRINCL on udp", setsockopt(u, IPPROTO_IP, IP_HDRINCL, &one, sizeof one));
+    show("ICMP_FILTER on udp", setsockopt(u, SOL_RAW, ICMP_FILTER, &filter, sizeof filter));
+    close(u);
+    int r2 = socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
+    show("ICMP_FILTER on raw udp", setsockopt(r2, SOL_RAW, ICMP_FILTER, &filter, sizeof filter));
+    close(r2);
+}
+
+/// A UDP datagram to a port no one has: the loopback answers port
+/// unreachable; a connected socket's next call says ECONNREFUSED.
+static void udp_refused(void) {
+    int raw = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    int probe = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = lo4(0); socklen_t al = sizeof a;
+    bind(probe, (struct sockaddr *)&a, sizeof a);
+    getsockname(probe, (struct sockaddr *)&a, &al);
+    close(probe);   // a port that was just free, now closed
+
+    int c = socket(AF_INET, SOCK_DGRAM, 0);
+    show("udp connect", connect(c, (struct sockaddr *)&a, sizeof a));
+    show("udp send 1", send(c, "abc", 3, 0));
+    struct pollfd p = {.fd = c, .events = POLLIN};
+    int r = poll(&p, 1, 2000);
+    printf("poll %d revents POLLERR %d\n", r, !!(p.revents & POLLERR));
+    raw_next(raw, 0, "raw sees");
+    char buf[16];
+    show("udp recv", recv(c, buf, sizeof buf, MSG_DONTWAIT));
+    show("udp recv again", recv(c, buf, sizeof buf, MSG_DONTWAIT));
+    show("udp send 2", send(c, "abc", 3, 0));
+    poll(&p, 1, 2000);
+    int e = -1; socklen_t el = sizeof e;
+    getsockopt(c, SOL_SOCKET, SO_ERROR, &e, &el); printf("SO_ERROR %s\n", e ? strerrorname_np(e) : "0");
+    getsockopt(c, SOL_SOCKET, SO_ERROR, &e, &el); printf("SO_ERROR again %s\n", e ? strerrorname_np(e) : "0");
+    show("udp send 3", send(c, "abc", 3, 0));
+    poll(&p, 1, 2000);
+    show("udp send 4", send(c, "abc", 3, 0));
+    show("udp send 5", send(c, "abc", 3, 0));
+    close(c);
+
+    // Unconnected: the error is ignored, unless IP_RECVERR.
+    int d = socket(AF_INET, SOCK_DGRAM, 0);
+    show("udp sendto", sendto(d, "abc", 3, 0, (struct sockaddr *)&a, sizeof a));
+    raw_next(raw, 0, "raw sees");
+    p.fd = d;
+    printf("unconnected poll %d\n", poll(&p, 1, 200));
+    getsockopt(d, SOL_SOCKET, SO_ERROR, &e, &el); printf("unconnected SO_ERROR %s\n", e ? strerrorname_np(e) : "0");
+    int one = 1;
+    show("IP_RECVERR", setsockopt(d, IPPROTO_IP, IP_RECVERR, &one, sizeof one));
+    int v = 0; socklen_t vl = sizeof v;
+    getsockopt(d, IPPROTO_IP, IP_RECVERR, &v, &vl); printf("IP_RECVERR reads %d\n", v);
+    show("udp sendto recverr", sendto(d, "abc", 3, 0, (struct sockaddr *)&a, sizeof a));
+    raw_next(raw, 0, "raw sees");
+    getsockopt(d, SOL_SOCKET, SO_ERROR, &e, &el); printf("recverr SO_ERROR %s\n", e ? strerrorname_np(e) : "0");
+    // The error queue outlives SO_ERROR: POLLERR, then MSG_ERRQUEUE reads it.
+    p.fd = d; p.events = 0;
+    int pr = poll(&p, 1, 0);
+    printf("error queue poll %d POLLERR %d\n", pr, !!(p.revents & POLLERR));
+    char data[2], ctl[128];
+    struct sockaddr_in dst;
+    struct iovec iv = {data, sizeof data};
+    struct msghdr mh = {.msg_name = &dst, .msg_namelen = sizeof dst, .msg_iov = &iv, .msg_iovlen = 1,
+                        .msg_control = ctl, .msg_controllen = sizeof ctl};
+    ssize_t got = recvmsg(d, &mh, MSG_ERRQUEUE);
+    show("MSG_ERRQUEUE", got);
+    if (got >= 0) {
+        printf("flags ERRQUEUE %d TRUNC %d CTRUNC %d, name %s port matches %d len %d, data %.2s\n",
+               !!(mh.msg_flags & MSG_ERRQUEUE), !!(mh.msg_flags & MSG_TRUNC), !!(mh.msg_flags & MSG_CTRUNC),
+               inet_ntoa(dst.sin_addr), dst.sin_port == a.sin_port, mh.msg_namelen, data);
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            struct sock_extended_err *ee = (struct sock_extended_err *)CMSG_DATA(c);
+            struct sockaddr_in *off = (struct sockaddr_in *)SO_EE_OFFENDER(ee);
+            printf("cmsg level %d type %d len %zu: errno %s origin %d type %d code %d info %u data %u offender %s family %d\n",
+                   c->cmsg_level, c->cmsg_type, (size_t)c->cmsg_len, strerrorname_np(ee->ee_errno), ee->ee_origin,
+                   ee->ee_type, ee->ee_code, ee->ee_info, ee->ee_data, inet_ntoa(off->sin_addr), off->sin_family);
+        }
+    }
+    show("MSG_ERRQUEUE again", recvmsg(d, &mh, MSG_ERRQUEUE));
+    getsockopt(d, SOL_SOCKET, SO_ERROR, &e, &el); printf("after SO_ERROR %s\n", e ? strerrorname_np(e) : "0");
+    // A short control buffer: MSG_CTRUNC.
+    sendto(d, "xyz", 3, 0, (struct sockaddr *)&a, sizeof a);
+    raw_next(raw, 0, "raw sees");
+    mh.msg_controllen = 20; mh.msg_namelen = sizeof dst;
+    got = recvmsg(d, &mh, MSG_ERRQUEUE);
+    show("MSG_ERRQUEUE short control", got);
+    printf("flags CTRUNC %d controllen %zu\n", !!(mh.msg_flags & MSG_CTRUNC), (size_t)mh.msg_controllen);
+    close(d);
+    close(raw);
+}
+
+/// Dropping privileges: a group outside any ping_group_range and no
+/// capabilities refuse both kinds.
+static void refusals(void) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (setgroups(0, NULL) || setgid(4294967294u) || setuid(65534)) { perror("drop"); _exit(1); }
+        show("nobody raw", socket(AF_INET, SOCK_RAW, IPPROTO_ICMP));
+        show("nobody raw6", socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6));
+        show("nobody ping", socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP));
+        show("nobody ping6", socket(AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6));
+        fflush(stdout);
+        _exit(0);
+    }
+    int st; waitpid(pid, &st, 0);
+}
+
+static void ping_tests(void) {
+    int s = socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
+    show("ping socket", s >= 0 ? 0 : -1);
+    if (s < 0) return;
+    int v = -1; socklen_t l = sizeof v;
+    getsockopt(s, SOL_SOCKET, SO_TYPE, &v, &l); printf("SO_TYPE %d\n", v);
+    getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &v, &l); printf("SO_PROTOCOL %d\n", v);
+    struct sockaddr_in me; socklen_t ml = sizeof me;
+    getsockname(s, (struct sockaddr *)&me, &ml);
+    printf("unbound port %d\n", ntohs(me.sin_port));
+    uint8_t req[64], rep[64];
+    struct sockaddr_in to = lo4(0);
+    show("ping send reply type", sendto(s, req, echo(req, ICMP_ECHOREPLY, 0, 1, 0), 0, (struct sockaddr *)&to, sizeof to));
+    show("ping send short", sendto(s, req, 4, 0, (struct sockaddr *)&to, sizeof to));
+    show("ping send no address", send(s, req, echo(req, ICMP_ECHO, 0, 1, 0), 0));
+    ml = sizeof me;
+    getsockname(s, (struct sockaddr *)&me, &ml);
+    uint16_t ident = ntohs(me.sin_port);
+    printf("autobound: identifier set %d\n", ident != 0);
+    show("ping send", sendto(s, req, echo(req, ICMP_ECHO, 0x4321, 7, 0), 0, (struct sockaddr *)&to, sizeof to));
+    struct sockaddr_in from; socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(s, rep, sizeof rep, 0, (struct sockaddr *)&from, &fl);
+    show("ping recv", n);
+    if (n >= 8)
+        printf("reply type %d code %d id is ours %d seq %d sum ok %d data %.8s from %s port %d\n", rep[0], rep[1],
+               (rep[4] << 8 | rep[5]) == ident, rep[6] << 8 | rep[7], checksum(rep, n) == 0, rep + 8,
+               inet_ntoa(from.sin_addr), ntohs(from.sin_port));
+    show("bind again", bind(s, (struct sockaddr *)&to, sizeof to));
+    close(s);
+
+    // Bound to an identifier; connected; MSG_TRUNC.
+    s = socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
+    struct sockaddr_in b = lo4(4242);
+    show("ping bind 4242", bind(s, (struct sockaddr *)&b, sizeof b));
+    int s2 = socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
+    show("second bind 4242", bind(s2, (struct sockaddr *)&b, sizeof b));
+    close(s2);
+    struct sockaddr_in far = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0a000001)};
+    show("ping bind 10.0.0.1", bind(socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), (struct sockaddr *)&far, sizeof far));
+    show("ping connect", connect(s, (struct sockaddr *)&to, sizeof to));
+    show("ping send connected", send(s, req, echo(req, ICMP_ECHO, 0, 9, 0), 0));
+    n = recv(s, rep, 4, MSG_TRUNC);
+    show("ping recv trunc", n);
+    show("nothing more", recv(s, rep, sizeof rep, MSG_DONTWAIT));
+    close(s);
+
+    int s6 = socket(AF_INET6, SOCK_DGRAM, IPPROTO_ICMPV6);
+    show("ping6 socket", s6 >= 0 ? 0 : -1);
+    if (s6 < 0) return;
+    struct sockaddr_in6 to6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    show("ping6 send", sendto(s6, req, echo(req, ICMP6_ECHO_REQUEST, 0, 5, 0), 0, (struct sockaddr *)&to6, sizeof to6));
+    if (readable(s6, 2000)) {
+        struct sockaddr_in6 f6; socklen_t f6l = sizeof f6;
+        n = recvfrom(s6, rep, sizeof rep, 0, (struct sockaddr *)&f6, &f6l);
+        char txt[64];
+        inet_ntop(AF_INET6, &f6.sin6_addr, txt, sizeof txt);
+        printf("ping6 reply %zd type %d seq %d data %.8s from %s\n", n, rep[0], rep[6] << 8 | rep[7], rep + 8, txt);
+    } else {
+        printf("ping6: no reply (no ::1 here?)\n");
+    }
+    close(s6);
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc > 1 && strcmp(argv[1], "ping") == 0) { ping_tests(); return 0; }
+    raw_tests();
+    udp_refused();
+    refusals();
+    return 0;
+}
