@@ -123,7 +123,9 @@ enum Descriptors {
             }
             return Int64(f.flags.rawValue | (f.reportsLargeFile ? OpenFlags.largeFile.rawValue : 0))
         case F_SETFL:
+            let was = f.flags.contains(.async)
             try f.setStatusFlags(OpenFlags(rawValue: a.int32(2)))
+            if f.flags.contains(.async) != was { f.setAsync(!was, fd: fd.rawValue) }
             return 0
         case F_GETLK, F_SETLK, F_SETLKW, 36, 37, 38:   // record locks, classic and OFD
             return try Locks.fcntlLock(t, f, cmd: a.int32(1), a.address(2))

@@ -58,6 +58,8 @@ open class FileDescription: @unchecked Sendable {
     public let ownerSignal = Atomic<Int32>(0)
 
     private let ownerSlot = Mutex<SignalOwner?>(nil)
+    /// O_ASYNC's descriptor (fasync_struct's fa_fd) while the flag is on (FileAsync.swift).
+    let asyncFD = Mutex<Int32?>(nil)
     /// F_SETOWN's owner (nil: none). A socket keeps it with its endpoint, which signals it.
     open func setSignalOwner(_ o: SignalOwner?) { ownerSlot.withLock { $0 = o } }
     open var signalOwner: SignalOwner? { ownerSlot.withLock { $0 } }

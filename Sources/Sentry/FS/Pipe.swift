@@ -127,7 +127,7 @@ public final class Pipe: Sendable {
 
     func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
         let n: Int = try state.withLock { (s: inout State) throws(Errno) -> Int in try Self.drain(&s, into: bufs) }
-        if n > 0 { queue.notify() }
+        if n > 0 { queue.notify(.writable) }   // room for writers (pipe_read wakes and signals only them)
         return n
     }
 
@@ -158,7 +158,7 @@ public final class Pipe: Sendable {
             memcpy(s.ring, unwritten.baseAddress! + first, n - first)
             s.count += n
         }
-        queue.notify()
+        queue.notify(unwritten.count == taken ? .readable : unwritten.isEmpty ? .writable : [.readable, .writable])
     }
 
     private static func drain(_ s: inout State, into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
@@ -204,7 +204,7 @@ public final class Pipe: Sendable {
             }
             return done
         }
-        if n > 0 { queue.notify() }
+        if n > 0 { queue.notify(.readable) }   // data for readers (pipe_write wakes and signals only them)
         return n
     }
 
@@ -223,7 +223,7 @@ public final class Pipe: Sendable {
                 return try Self.link(from: &b, to: &a, count: count)
             }
         }
-        if n > 0 { other.queue.notify() }
+        if n > 0 { other.queue.notify(.readable) }
         return n
     }
 

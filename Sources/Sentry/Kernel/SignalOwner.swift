@@ -3,8 +3,8 @@ import Glibc
 /// A file's owner (Linux's fown_struct): the thread, process or process
 /// group F_SETOWN, F_SETOWN_EX or a socket's FIOSETOWN/SIOCSPGRP named, with
 /// the credentials of whoever named it, which decide whom it may signal
-/// (sigio_perm). Sockets send it SIGURG when urgent data arrives.
-/// O_ASYNC's SIGIO is not delivered (see README, Known gaps).
+/// (sigio_perm). Sockets send it SIGURG when urgent data arrives, and a
+/// pipe, socket or pty with O_ASYNC its SIGIO (FileAsync.swift).
 public struct SignalOwner: Sendable {
     /// f_owner_ex's types: F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP.
     public enum Kind: Int32, Sendable { case thread = 0, process = 1, processGroup = 2 }
@@ -45,26 +45,50 @@ extension Task {
 }
 
 extension Kernel {
-    /// send_sigurg: SIGURG (SEND_SIG_PRIV: SI_KERNEL) to `owner`'s thread,
-    /// process or each process of its group that it may signal.
+    /// send_sigurg: SIGURG (SEND_SIG_PRIV: SI_KERNEL) to `owner`.
     func sendURG(to owner: SignalOwner) {
-        locked {
-            var info = SignalInfo(.SIGURG, code: SignalInfo.SI_KERNEL)
+        var info = SignalInfo(.SIGURG, code: SignalInfo.SI_KERNEL)
+        info.pid = 0
+        locked { sendToOwnerLocked(info, owner) }
+    }
+
+    /// send_sigio: O_ASYNC's signal to `owner`. A plain SIGIO as
+    /// SEND_SIG_PRIV sends it, unless F_SETSIG named `signal`: that one
+    /// carries the reason (POLL_IN, POLL_OUT), its band and the fd (SIL_POLL).
+    func sendSIGIO(to owner: SignalOwner, signal: Int32, reason: Int32, band: Int64, fd: Int32) {
+        var info: SignalInfo
+        if signal == 0 {
+            info = SignalInfo(.SIGIO, code: SignalInfo.SI_KERNEL)
             info.pid = 0
-            // sigio_perm: the owner's setter was root or shares a uid with the target.
-            func permitted(_ g: ThreadGroup) -> Bool {
-                guard let t = g.tasks.first else { return false }
-                let c = t.attributes.withLock { $0.credentials }
-                return owner.euid == 0 || owner.euid == c.suid || owner.euid == c.uid || owner.uid == c.suid || owner.uid == c.uid
-            }
-            switch owner.kind {
-            case .thread:
-                if let t = tasks[owner.id], permitted(t.group) { sendLocked(info, to: t.group, thread: t) }
-            case .process:
-                if let g = groupLocked(owner.id), permitted(g) { sendLocked(info, to: g) }
-            case .processGroup:
-                for g in groups.values where !g.zombie && g.pgid == owner.id && permitted(g) { sendLocked(info, to: g) }
-            }
+        } else {
+            info = SignalInfo(Signal(signal), code: reason)
+            // Signals whose si_codes mean something else take SI_SIGIO (sig_specific_sicodes).
+            let specific: Set<Signal> = [.SIGILL, .SIGFPE, .SIGSEGV, .SIGBUS, .SIGTRAP, .SIGCHLD, .SIGSYS]
+            if specific.contains(Signal(signal)) { info.code = SignalInfo.SI_SIGIO }
+            info.band = band
+            info.fd = fd
+            info.pollLayout = true
+        }
+        locked { sendToOwnerLocked(info, owner) }
+    }
+
+    /// `owner`'s thread, process or each process of its group that it may
+    /// signal (sigio_perm: the owner's setter was root or shares a uid with
+    /// the target). Kernel lock held.
+    private func sendToOwnerLocked(_ info: SignalInfo, _ owner: SignalOwner) {
+        guard owner.id != 0 else { return }
+        func permitted(_ g: ThreadGroup) -> Bool {
+            guard let t = g.tasks.first else { return false }
+            let c = t.attributes.withLock { $0.credentials }
+            return owner.euid == 0 || owner.euid == c.suid || owner.euid == c.uid || owner.uid == c.suid || owner.uid == c.uid
+        }
+        switch owner.kind {
+        case .thread:
+            if let t = tasks[owner.id], permitted(t.group) { sendLocked(info, to: t.group, thread: t) }
+        case .process:
+            if let g = groupLocked(owner.id), permitted(g) { sendLocked(info, to: g) }
+        case .processGroup:
+            for g in groups.values where !g.zombie && g.pgid == owner.id && permitted(g) { sendLocked(info, to: g) }
         }
     }
 }

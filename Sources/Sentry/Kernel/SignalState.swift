@@ -89,7 +89,7 @@ public struct SignalInfo: Sendable {
     public static let CLD_EXITED: Int32 = 1, CLD_KILLED: Int32 = 2, CLD_DUMPED: Int32 = 3
     public static let CLD_STOPPED: Int32 = 5, CLD_CONTINUED: Int32 = 6
     public static let SEGV_MAPERR: Int32 = 1, SEGV_ACCERR: Int32 = 2, BUS_ADRERR: Int32 = 2
-    public static let POLL_MSG: Int32 = 3, SI_SIGIO: Int32 = -5
+    public static let POLL_IN: Int32 = 1, POLL_OUT: Int32 = 2, POLL_MSG: Int32 = 3, SI_SIGIO: Int32 = -5
 
     /// The 128-byte siginfo_t of x86-64.
     public var bytes: [UInt8] {

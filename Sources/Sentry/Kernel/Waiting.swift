@@ -98,6 +98,11 @@ public final class WaitQueue: Sendable {
         public static let all = Interest(rawValue: .max)
     }
     private let waiters = Mutex<[ObjectIdentifier: (waker: Waker, interest: Interest)]>([:])
+    /// Files with O_ASYNC on this queue (FileAsync.swift), and how many: a
+    /// notify looks at the table only when there are some.
+    private let asyncFiles = Mutex<[ObjectIdentifier: WeakFile]>([:])
+    private let asyncCount = Atomic<Int>(0)
+    final class WeakFile: @unchecked Sendable { weak var file: FileDescription?; init(_ f: FileDescription) { file = f } }
     /// Bumped on every notify: edge-triggered epoll reports a file again only
     /// when this moved.
     public let generation = Atomic<UInt64>(0)
@@ -107,11 +112,30 @@ public final class WaitQueue: Sendable {
     func add(_ w: Waker, interest: Interest = .all) { waiters.withLock { $0[ObjectIdentifier(w)] = (w, interest) } }
     func remove(_ w: Waker) { _ = waiters.withLock { $0.removeValue(forKey: ObjectIdentifier(w)) } }
 
-    /// Wakes the waiters whose interest meets `changed`.
+    /// Wakes the waiters whose interest meets `changed`, and tells the O_ASYNC files.
     public func notify(_ changed: Interest = .all) {
         generation.add(1, ordering: .relaxed)
         let ws = waiters.withLock { w in w.values.compactMap { $0.interest.isDisjoint(with: changed) ? nil : $0.waker } }
         for w in ws { w.wake() }
+        if asyncCount.load(ordering: .relaxed) > 0 {
+            for f in asyncFiles.withLock({ $0.values.compactMap(\.file) }) { f.asyncEvent(changed) }
+        }
+    }
+
+    func addAsync(_ f: FileDescription) {
+        asyncFiles.withLock { t in
+            t = t.filter { $0.value.file != nil }
+            t[ObjectIdentifier(f)] = WeakFile(f)
+            asyncCount.store(t.count, ordering: .relaxed)
+        }
+    }
+
+    func removeAsync(_ f: FileDescription) {
+        asyncFiles.withLock { t in
+            t[ObjectIdentifier(f)] = nil
+            t = t.filter { $0.value.file != nil }
+            asyncCount.store(t.count, ordering: .relaxed)
+        }
     }
 }
 
