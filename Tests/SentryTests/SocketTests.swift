@@ -39,6 +39,9 @@ import Testing
         #expect(native.stdout.contains("read after reset: -1 ECONNRESET"))
         let boxed = Harness.sandboxed(platform, Harness.image("inetsock"))
         #expect(boxed == native, "on \(platform.rawValue)")
+        let shut = Harness.run(Harness.image("shutrd"), [])
+        #expect(shut.stdout.contains("tcp: write after the peer's SHUT_RD: 5"), "natively: \(shut)")
+        #expect(Harness.sandboxed(platform, Harness.image("shutrd")) == shut, "shutrd on \(platform.rawValue)")
         let native6 = Harness.run(Harness.image("inet6sock"), [])
         if native6.stdout.hasPrefix("bind ::1: 0\n") {   // the host has IPv6 on its loopback
             #expect(Harness.sandboxed(platform, Harness.image("inet6sock")) == native6, "inet6sock on \(platform.rawValue)")

@@ -225,10 +225,12 @@ public final class SocketEndpoint: @unchecked Sendable {
             return s.phase == .connected ? s.peer : nil
         }
         // A connection's peer sees the mirror image: our SHUT_WR is its EOF.
+        // Our SHUT_RD ends its sending on AF_UNIX (unix_shutdown's peer_mode);
+        // TCP sends nothing for it, so the peer's data still comes and is read.
         if let peer, isConnectionOriented {
             peer.locked { p in
                 if wr { p.shutRead = true }
-                if rd { p.shutWrite = true }
+                if rd && !isInet { p.shutWrite = true }
             }
             peer.queue.notify()
         }
@@ -287,7 +289,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         let (phase, shutWrite, peer, limit) = locked { s in (s.phase, s.shutWrite, s.peer, s.sendBuffer) }
         if shutWrite { throw .EPIPE }
         guard phase == .connected, let peer else { throw .ENOTCONN }
-        if peer.locked({ $0.phase == .closed || $0.shutRead }) { throw .EPIPE }
+        // A TCP peer's own SHUT_RD refuses nothing (see shutdown).
+        if peer.locked({ $0.phase == .closed || ($0.shutRead && !isInet) }) { throw .EPIPE }
         return limit - account.inFlight
     }
 
@@ -314,8 +317,8 @@ public final class SocketEndpoint: @unchecked Sendable {
                 if let tp = t.peer, tp !== self { throw .EPERM }
                 if t.shutRead { throw .EPIPE }
                 if target !== self && t.peer !== self && t.rx.count > Self.maxDatagramQueue { throw .EAGAIN }
-            } else if t.shutRead {
-                throw .EPIPE
+            } else if t.shutRead && !isInet {
+                throw .EPIPE   // a TCP receiver's shutRead is its own SHUT_RD (ours would have made shutWrite)
             }
             t.rx.append(message, bytes: bytes)
             if urgent && message.length > 0 { dropped = target.markUrgentLocked(&t) }
