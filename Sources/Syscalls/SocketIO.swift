@@ -352,8 +352,8 @@ extension Sockets {
         guard iov.total <= 65507 else { throw .EMSGSIZE }
         let routed = try SocketEndpoint.route(dest)
         let local = try ep.autobindInet()
-        // A wildcard-bound sender's datagram leaves from the address it goes to.
-        let from = local.isAny ? routed.with(port: local.port) : local
+        // A wildcard-bound sender's datagram leaves from the route's preferred source (127.0.0.1, ::1).
+        let from = local.isAny ? SocketEndpoint.sourceAddress(for: routed).with(port: local.port) : local
         let receiver = try ep.udpReceiver(routed)
         // An ICMP error that came since (ICMPSockets.udpPortUnreachable) fails this send, as sock_alloc_send_skb does.
         if let e = ep.takeError() { throw e }

@@ -250,7 +250,7 @@ enum Sockets {
             throw .EINPROGRESS
         }
         let dest = try SocketEndpoint.route(a)
-        _ = try ep.autobindInet(ip: dest)   // a loopback packet leaves from the address it goes to
+        _ = try ep.autobindInet(ip: SocketEndpoint.sourceAddress(for: dest))   // the route's preferred source: 127.0.0.1, ::1
         let creds = peerCredentials(t)
         try waiting(t, on: [listener.queue, ep.queue], nonBlocking: nonBlocking, timeout: ep.sendTimeout) { () throws(Errno) in
             try ep.connect(to: listener, credentials: creds, serverAddress: .inet(dest))

@@ -20,6 +20,7 @@ extension SocketEndpoint {
         let lost = locked { s -> Bool in
             if s.address != nil { return true }
             s.address = .inet(bound)
+            s.portLocked = a.port != 0
             return false
         }
         if lost { loopback.unbind(self, port: bound.port, proto: proto); throw .EINVAL }
@@ -64,10 +65,29 @@ extension SocketEndpoint {
     public func connectUDP(_ a: InetAddress?) throws(Errno) {
         if let a {
             let dest = try Self.route(a)
-            _ = try autobindInet()
-            locked { $0.inetPeer = dest; $0.phase = .connected }
+            let local = try autobindInet()
+            locked { s in
+                s.inetPeer = dest; s.phase = .connected
+                // A wildcard-bound socket takes the route's source as its address.
+                if local.isAny || s.sourceFromConnect {
+                    s.address = .inet(Self.sourceAddress(for: dest).with(port: local.port).shown(as: family))
+                    s.sourceFromConnect = true
+                }
+            }
         } else {
-            locked { $0.inetPeer = nil; $0.phase = .idle }
+            // udp_disconnect: the address connect chose goes (inet_reset_saddr),
+            // and a port the socket did not bind itself (unhash).
+            let released: UInt16? = locked { s in
+                s.inetPeer = nil; s.phase = .idle
+                guard case .inet(let l)? = s.address else { return nil }
+                if !s.portLocked { s.address = nil; s.sourceFromConnect = false; return l.port }
+                if s.sourceFromConnect {
+                    s.address = .inet((family == SocketConstants.AF_INET6 ? InetAddress.anyV6 : .anyV4).with(port: l.port))
+                    s.sourceFromConnect = false
+                }
+                return nil
+            }
+            if let port = released { loopback.unbind(self, port: port, proto: proto) }
         }
         queue.notify()
     }

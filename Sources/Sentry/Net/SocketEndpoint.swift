@@ -77,6 +77,12 @@ public final class SocketEndpoint: @unchecked Sendable {
         var tcpOptions: [Int32: Int32] = [:]
         /// A UDP socket's connected destination.
         var inetPeer: InetAddress?
+        /// The local address a UDP connect chose for a wildcard-bound socket
+        /// (ip4_datagram_connect's saddr), which disconnecting takes back.
+        var sourceFromConnect = false
+        /// bind(2) named the port (SOCK_BINDPORT_LOCK): a UDP disconnect keeps
+        /// it. Set at each bind; true for a socket restored from an image, which keeps what it had.
+        var portLocked = true
         /// TCP: the peer closed after reading everything (a FIN came).
         var peerClosed = false
         /// TCP: a non-blocking connect said EINPROGRESS and no connect came
