@@ -31,10 +31,15 @@ int main(void) {
     printf("fault SIGSEGV: code %d addr %p\n", got.si_code, got.si_addr);
     sa.sa_sigaction = h;
     sigaction(SIGCHLD, &sa, NULL);
+    // SIGCHLD held until the wait, so it cannot come before `got` is cleared.
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &old);
+    memset(&got, 0, sizeof got);
     pid_t c = fork();
     if (c == 0) _exit(7);
-    memset(&got, 0, sizeof got);
-    while (got.si_signo == 0) pause();
+    while (got.si_signo == 0) sigsuspend(&old);
     printf("child exit SIGCHLD: code %d pid-is-child %d status %d\n", got.si_code, got.si_pid == c, got.si_status);
     waitpid(c, NULL, 0);
     return 0;
