@@ -109,8 +109,8 @@ import Testing
             Issue.record("could not start the sentry")
             return
         }
-        // Wait until the guest runs, then signal the sentry.
-        for _ in 0..<200 where (try? String(contentsOfFile: out, encoding: .utf8)) != "up\n" { usleep(10_000) }
+        // Wait until the guest runs (up to a minute: the VM's emulation is slow), then signal the sentry.
+        for _ in 0..<6000 where (try? String(contentsOfFile: out, encoding: .utf8)) != "up\n" { usleep(10_000) }
         usleep(100_000)
         Glibc.kill(pid, SIGTERM)
         var status: Int32 = 0

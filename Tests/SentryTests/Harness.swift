@@ -121,7 +121,7 @@ enum Harness {
     /// comparisons need (IA32 emulation, mqueue, dnotify, THP, checkpoint/restore
     /// interfaces, shmem accounting).
     static var inPatchedVM: Bool { platforms.contains { $0.kind == .vmexec } }
-    static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom", "mempolicy", "inet", "sockdiag", "procmem"]
+    static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom", "mempolicy", "inet", "sockdiag", "procmem", "acl"]
 
     /// A page can be mapped at 2^48: the host has 5-level paging (la57; QEMU's `-cpu max`).
     static let hostUserSpacePasses47Bits: Bool = {

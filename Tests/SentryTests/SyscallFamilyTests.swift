@@ -48,6 +48,13 @@ import Testing
         let native = "/dev/shm/sentry-acl-\(getpid())-\(platform.rawValue)"
         guard mkdir(native, 0o755) == 0 || errno == EEXIST else { print("skipping acl on \(platform.rawValue): no /dev/shm"); return }
         defer { _ = Harness.run("/bin/rm", ["-rf", native]) }
+        if let why = Harness.nativeKernelLacks("acl") {
+            // No tmpfs ACLs natively there (CONFIG_TMPFS_POSIX_ACL): the sandbox's own run is checked alone.
+            print("skipping acl's native comparison on \(platform.rawValue): \(why)")
+            let r = Harness.sandboxed(platform, Harness.image("acl"), ["/tmp"])
+            #expect(r.status == 0 && r.stdout.contains("full: 0\n"), "acl in tmpfs on \(platform.rawValue): \(r)")
+            return
+        }
         let reference = Harness.run(Harness.image("acl"), [native])
         #expect(reference.status == 0 && reference.stdout.contains("full: 0\n"), "acl natively: \(reference.stderr)")
         #expect(Harness.sandboxed(platform, Harness.image("acl"), ["/tmp"]) == reference, "acl in tmpfs on \(platform.rawValue)")
