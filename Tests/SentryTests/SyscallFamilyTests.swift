@@ -248,7 +248,14 @@ import Testing
         defer { try? FileManager.default.removeItem(at: scratch) }
         let native = Harness.run(Harness.image("tmpfile"), [scratch.path])
         #expect(native.status == 0, "tmpfile natively: \(native.stderr)")
-        #expect(Harness.sandboxed(platform, Harness.image("tmpfile"), ["/tmp"]) == native, "tmpfile in /tmp on \(platform.rawValue)")
+        let boxed = Harness.sandboxed(platform, Harness.image("tmpfile"), ["/tmp"])
+        if native.stdout.hasPrefix("O_TMPFILE|O_RDWR: -1 Operation not supported") {
+            // The native scratch directory's filesystem makes no unnamed files (the VM's root).
+            print("skipping tmpfile's native comparison on \(platform.rawValue): the host filesystem has no O_TMPFILE")
+            #expect(boxed.stdout.hasPrefix("O_TMPFILE|O_RDWR: ok\n") && boxed.stdout.hasSuffix("rmdir (empty again): ok\n"), "tmpfile on \(platform.rawValue): \(boxed)")
+            return
+        }
+        #expect(boxed == native, "tmpfile in /tmp on \(platform.rawValue)")
     }
 
     /// splice between a file and a pipe at offsets, pipe to pipe, and its errnos.
