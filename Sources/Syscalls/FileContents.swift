@@ -198,6 +198,8 @@ enum FileContents {
                     put = try Errno.typed { try buf.withUnsafeBytes { b -> Int in
                         let view = UnsafeRawBufferPointer(rebasing: b[0..<got])
                         if let at { return try out.pwrite(from: [view], at: at) }
+                        // SPLICE_F_NONBLOCK: a full output pipe is EAGAIN (opipe_prep).
+                        if nonBlocking && out is PipeEnd { return try out.write(from: [view]) }
                         return try first ? t.blockingWrite(out, [view]) : out.write(from: [view])
                     } }
                 }
