@@ -44,6 +44,27 @@ extension Task {
     }
 }
 
+extension SignalInfo {
+    /// send_sigio_to_task's siginfo: a plain SIGIO as SEND_SIG_PRIV sends it
+    /// when F_SETSIG named no signal, else that signal with the reason
+    /// (POLL_IN, POLL_OUT, POLL_MSG), its band and the fd (SIL_POLL).
+    static func sigio(signal: Int32, reason: Int32, band: Int64, fd: Int32) -> SignalInfo {
+        guard signal != 0 else {
+            var info = SignalInfo(.SIGIO, code: SignalInfo.SI_KERNEL)
+            info.pid = 0
+            return info
+        }
+        var info = SignalInfo(Signal(signal), code: reason)
+        // Signals whose si_codes mean something else take SI_SIGIO (sig_specific_sicodes).
+        let specific: Set<Signal> = [.SIGILL, .SIGFPE, .SIGSEGV, .SIGBUS, .SIGTRAP, .SIGCHLD, .SIGSYS]
+        if specific.contains(Signal(signal)) { info.code = SignalInfo.SI_SIGIO }
+        info.band = band
+        info.fd = fd
+        info.pollLayout = true
+        return info
+    }
+}
+
 extension Kernel {
     /// send_sigurg: SIGURG (SEND_SIG_PRIV: SI_KERNEL) to `owner`.
     func sendURG(to owner: SignalOwner) {
@@ -56,19 +77,7 @@ extension Kernel {
     /// SEND_SIG_PRIV sends it, unless F_SETSIG named `signal`: that one
     /// carries the reason (POLL_IN, POLL_OUT), its band and the fd (SIL_POLL).
     func sendSIGIO(to owner: SignalOwner, signal: Int32, reason: Int32, band: Int64, fd: Int32) {
-        var info: SignalInfo
-        if signal == 0 {
-            info = SignalInfo(.SIGIO, code: SignalInfo.SI_KERNEL)
-            info.pid = 0
-        } else {
-            info = SignalInfo(Signal(signal), code: reason)
-            // Signals whose si_codes mean something else take SI_SIGIO (sig_specific_sicodes).
-            let specific: Set<Signal> = [.SIGILL, .SIGFPE, .SIGSEGV, .SIGBUS, .SIGTRAP, .SIGCHLD, .SIGSYS]
-            if specific.contains(Signal(signal)) { info.code = SignalInfo.SI_SIGIO }
-            info.band = band
-            info.fd = fd
-            info.pollLayout = true
-        }
+        let info = SignalInfo.sigio(signal: signal, reason: reason, band: band, fd: fd)
         locked { sendToOwnerLocked(info, owner) }
     }
 
