@@ -163,7 +163,7 @@ import Testing
         }
         var env = ProcessInfo.processInfo.environment
         env["SENTRY"] = Harness.sentry
-        let fuzz = Harness.run("/usr/bin/env", ["python3", Harness.images.appendingPathComponent("fuzz/ckpt").path, "-p", platform, "-s", "3", "-k", "12"], env: env)
+        let fuzz = Harness.run("/usr/bin/env", ["python3", Harness.images.appendingPathComponent("fuzz/ckpt").path, "-p", platform, "-s", "3", "-t", Harness.inPatchedVM ? "150" : "20", "-k", "12"], env: env)
         #expect(fuzz.status == 0 && fuzz.stdout.contains("mutants=12 inspect-crashes=0 restore-crashes=0 hangs=0"), "\(fuzz)")
     }
 
