@@ -148,7 +148,7 @@ enum AsyncIO {
                 guard buf <= Task.userAddressLimit, n <= Task.userAddressLimit - buf else { throw .EFAULT }
                 ranges = n == 0 ? [] : [GuestRange(GuestAddress(buf), Int(n))]
             }
-            res = transfer(t, file, ranges, offset: offset, write: write)
+            res = transfer(t, file, ranges, offset: offset, write: write, rwFlags: UInt64(rwFlags))
         case IOCB_CMD_FSYNC, IOCB_CMD_FDSYNC:
             let file = try t.fds.get(FileDescriptor(fd))
             guard buf == 0, nbytes == 0, offset == 0, rwFlags == 0 else { throw .EINVAL }
@@ -171,14 +171,20 @@ enum AsyncIO {
 
     /// A read or write at the iocb's offset (the file's position for one
     /// without: pipes, sockets), its result or negated errno for the event.
-    private static func transfer(_ t: Task, _ file: FileDescription, _ ranges: [GuestRange], offset: Int64, write: Bool) -> Int64 {
+    /// The iocb's RWF_APPEND writes a regular file at its end, and
+    /// RWF_DSYNC/RWF_SYNC sync what was written, as pwritev2's flags do.
+    private static func transfer(_ t: Task, _ file: FileDescription, _ ranges: [GuestRange], offset: Int64, write: Bool,
+                                 rwFlags: UInt64) -> Int64 {
         if ranges.isEmpty { return 0 }
         do {
             var positional = true
             do { _ = try file.seek(0, whence: SEEK_CUR) } catch { positional = error != .ESPIPE }
             if positional && offset < 0 { return -Int64(Errno.EINVAL.rawValue) }
-            let at: Int64? = positional ? offset : nil
-            let n = write ? try t.write(file, from: ranges, at: at) : try t.read(file, into: ranges, at: at)
+            var at: Int64? = positional ? offset : nil
+            guard write else { return Int64(try t.read(file, into: ranges, at: at)) }
+            if rwFlags & VectorIO.RWF_APPEND != 0, file.location?.inode.kind == .regular { at = Int64(try file.stat().st_size) }
+            let n = try t.write(file, from: ranges, at: at)
+            if rwFlags & (VectorIO.RWF_DSYNC | VectorIO.RWF_SYNC) != 0 { try file.sync(dataOnly: rwFlags & VectorIO.RWF_SYNC == 0) }
             return Int64(n)
         } catch { return -Int64(error.rawValue) }
     }

@@ -194,6 +194,19 @@ int main(int argc, char **argv) {
     long got = pgetevents(ctx, 1, 4, ev, NULL, &us);
     check("io_pgetevents", got);
     for (long i = 0; i < got; i++) printf("  event data=%llu res=%lld\n", (unsigned long long)ev[i].data, (long long)ev[i].res);
+    // O_APPEND (the file's flag) and RWF_APPEND (the iocb's) write at the end, whatever the offset.
+    int ap = open("aio.dat", O_WRONLY | O_APPEND);
+    struct iocb atend = {.aio_data = 14, .aio_lio_opcode = IOCB_CMD_PWRITE, .aio_fildes = ap, .aio_buf = (uintptr_t)"AP", .aio_nbytes = 2};
+    struct iocb rwfappend = {.aio_data = 15, .aio_lio_opcode = IOCB_CMD_PWRITE, .aio_fildes = f, .aio_buf = (uintptr_t)"RW", .aio_nbytes = 2,
+                             .aio_rw_flags = RWF_APPEND};
+    v[0] = &atend; v[1] = &rwfappend;
+    check("io_submit two appending writes", submit(ctx, 2, v));
+    got = getevents(ctx, 2, 4, ev, NULL);
+    for (long i = 0; i < got; i++) printf("  event data=%llu res=%lld\n", (unsigned long long)ev[i].data, (long long)ev[i].res);
+    char whole[64] = "";
+    long wn = pread(f, whole, sizeof whole - 1, 0);
+    printf("file now %ld bytes: %.*s; position %ld\n", wn, (int)(wn > 0 ? wn : 0), whole, (long)lseek(ap, 0, SEEK_CUR));
+    close(ap);
     check("io_destroy", syscall(SYS_io_destroy, ctx));
     check("io_destroy again", syscall(SYS_io_destroy, ctx));
     check("io_submit after io_destroy", submit(ctx, 1, v));
