@@ -320,7 +320,8 @@ import Testing
     /// /proc/self/status half read, a timerfd expired unread and one still
     /// armed, a signalfd over a pending signal, a pidfd of a live child, a
     /// tmpfs file unlinked while open, one unlinked while mapped shared, an
-    /// O_TMPFILE file linked after the restore. A checkpoint holds each, and the restored guest goes on with it as an
+    /// O_TMPFILE file linked after the restore, a pty pair mid-line. A
+    /// checkpoint holds each, and the restored guest goes on with it as an
     /// uninterrupted run does.
     @Test func descriptorsOfEveryKindGoOn() throws {
         guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }

@@ -3,7 +3,8 @@
 // listed, an O_PATH descriptor, /proc/self/status half read, a timerfd that
 // expired unread and one still armed, a signalfd with its signal pending, a
 // pidfd of a live child, a tmpfs file unlinked while open, one unlinked
-// while mapped MAP_SHARED, an O_TMPFILE file. It prints "ready", waits until the file MARKER
+// while mapped MAP_SHARED, an O_TMPFILE file, a pty pair with a line being
+// edited, output for the master and a window size. It prints "ready", waits until the file MARKER
 // exists (the checkpoint comes meanwhile; the test makes MARKER before the
 // restore), and uses each. The output does not depend on listing order, so
 // it is the same natively, in one run and across a checkpoint and restore.
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -92,6 +94,14 @@ int main(int argc, char **argv) {
     int tmpf = open("/tmp/ckptfds", O_TMPFILE | O_RDWR, 0600);
     if (tmpf < 0) printf("O_TMPFILE: %s\n", strerror(errno));
     else if (write(tmpf, "made by O_TMPFILE", 17) != 17) return 1;
+
+    int ptm = posix_openpt(O_RDWR | O_NOCTTY);
+    if (ptm < 0 || grantpt(ptm) != 0 || unlockpt(ptm) != 0) { perror("ptmx"); return 1; }
+    int pts = open(ptsname(ptm), O_RDWR | O_NOCTTY);
+    if (pts < 0) { perror("pts"); return 1; }
+    struct winsize ws = { .ws_row = 24, .ws_col = 80 };
+    ioctl(pts, TIOCSWINSZ, &ws);
+    if (write(ptm, "hel", 3) != 3 || write(pts, "from the slave\n", 15) != 15) return 1;
 
     int tdir = open("/tmp/ckptfds", O_RDONLY | O_DIRECTORY);
     int hdir = open("/etc", O_RDONLY | O_DIRECTORY);
@@ -172,6 +182,23 @@ int main(int argc, char **argv) {
         printf("O_TMPFILE: linkat %d, now %ld link, reads %zd '%s'\n", l, (long)st.st_nlink, tn2, t);
         unlink("/tmp/ckptfds/named");
     }
+
+    if (write(ptm, "lo\n", 3) != 3) return 1;
+    char line[64] = "", echoed[128] = "";
+    ssize_t pl = read(pts, line, sizeof line - 1);
+    size_t el = 0;
+    // The master's bytes: the echo of "hel", the slave's line, the echo of "lo\n" (ONLCR: \r\n).
+    struct pollfd pm = { .fd = ptm, .events = POLLIN };
+    while (el < 24 && poll(&pm, 1, 5000) == 1) {
+        ssize_t k = read(ptm, echoed + el, sizeof echoed - 1 - el);
+        if (k <= 0) break;
+        el += (size_t)k;
+    }
+    for (size_t i = 0; i < el; i++) if (echoed[i] == '\r') echoed[i] = 'R'; else if (echoed[i] == '\n') echoed[i] = 'N';
+    if (pl > 0 && line[pl - 1] == '\n') line[pl - 1] = 0;
+    struct winsize now = {0};
+    ioctl(ptm, TIOCGWINSZ, &now);
+    printf("pty: the slave read %zd '%s', the master %zu '%s', window %dx%d\n", pl, line, el, echoed, now.ws_row, now.ws_col);
 
     unsigned long long n = 0;
     ssize_t tr = read(expired, &n, 8);

@@ -141,6 +141,7 @@ struct ImageWriter {
 
         // Files.
         let pipes = Table<PipeImage>()
+        let ptys = Table<PtyImage>()
         let descriptions = Table<FileImage>()
         let fdTables = Table<FDTableImage>()
         let fsContexts = Table<FSContextImage>()
@@ -149,7 +150,7 @@ struct ImageWriter {
         let handlers = Table<[SignalActionImage]>()
         func describe(_ f: FileDescription, fd: Int32, pid: Int32) throws(CheckpointError) -> Int {
             if let index = descriptions.find(f) { return index }
-            let index = descriptions.add(f, try fileImage(f, fd: fd, pid: pid, pipes: pipes, memfds: memfds, queues: queueIndex,
+            let index = descriptions.add(f, try fileImage(f, fd: fd, pid: pid, pipes: pipes, ptys: ptys, memfds: memfds, queues: queueIndex,
                                                           sockets: sockets, store: files))
             if let ep = f as? EpollFile { epolls[index] = ep }
             return index
@@ -264,7 +265,7 @@ struct ImageWriter {
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
             seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues,
-            mqueueLimits: kernel.vfs.mqueues.changedLimits, sockets: socketImages, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size,
+            mqueueLimits: kernel.vfs.mqueues.changedLimits, sockets: socketImages, ptys: ptys.images.isEmpty ? nil : ptys.images, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size,
             bootTimeNs: Int64(kernel.bootTime.tv_sec) * 1_000_000_000 + Int64(kernel.bootTime.tv_nsec))
         try CheckpointImage.writeManifest(manifest, to: dir, sync: sync)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
@@ -458,7 +459,7 @@ struct ImageWriter {
 
     // MARK: Files
 
-    private func fileImage(_ f: FileDescription, fd: Int32, pid: Int32, pipes: Table<PipeImage>, memfds: Table<MemfdImage>,
+    private func fileImage(_ f: FileDescription, fd: Int32, pid: Int32, pipes: Table<PipeImage>, ptys: Table<PtyImage>, memfds: Table<MemfdImage>,
                            queues: [ObjectIdentifier: Int], sockets: SocketCollector, store: DataFileWriter) throws(CheckpointError) -> FileImage {
         let flags = f.flags.rawValue
         let what = fd < 0 ? "a descriptor queued in a socket (\(f.displayPath))" : "pid \(pid): fd \(fd) (\(f.displayPath))"
@@ -529,6 +530,15 @@ struct ImageWriter {
             // A /proc or /sys file: its text is made again at the reopen (pids are the image's).
             guard let loc = p.location else { throw .unsupported("\(what), \(Self.kind(of: f))") }
             return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: (try? p.seek(0, whence: SEEK_CUR)) ?? 0)
+        case let p as PtyEnd:
+            var index = ptys.find(p.pty)
+            if index == nil {
+                index = ptys.add(p.pty, try p.pty.checkpointImage { (b) throws(CheckpointError) -> StoredRun in try store.append(bytes: b) })
+            }
+            var image = FileImage(kind: .pty, flags: flags)
+            image.pty = index
+            image.master = p.master
+            return image
         case let tf as TimerFD:
             let now = tf.current
             var image = FileImage(kind: .timerfd, flags: flags, counter: tf.pendingExpirations)

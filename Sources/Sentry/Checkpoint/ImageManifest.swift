@@ -61,6 +61,8 @@ public struct CheckpointManifest: Codable, Sendable {
     public var mqueueLimits: PosixMQNamespace.Limits?
     /// The sandbox's own sockets, each once (version 3).
     public var sockets: [SocketImage]?
+    /// Pseudo-terminal pairs an fd holds (optional in version 5).
+    public var ptys: [PtyImage]? = nil
     public var initPID: Int32
     /// The process group the guest made the terminal's foreground (TIOCSPGRP): where Ctrl-C goes.
     public var foregroundPGID: Int32?
@@ -208,7 +210,7 @@ public struct PipeImage: Codable, Sendable, Equatable {
 
 /// One open file description.
 public struct FileImage: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue, socket, timerfd, signalfd, pidfd }
+    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue, socket, timerfd, signalfd, pidfd, pty }
     public var kind: Kind
     public var flags: Int32
     /// stdio: which of the sentry's 0, 1, 2 it was.
@@ -243,6 +245,30 @@ public struct FileImage: Codable, Sendable, Equatable {
     public var mask: UInt64?
     /// pidfd: the process it refers to (in the image, maybe a zombie).
     public var pid: Int32?
+    /// pty: which pair, by index in `ptys`, and which end.
+    public var pty: Int?
+    public var master: Bool?
+}
+
+/// A pseudo-terminal pair: its settings, the bytes each way, who owns it.
+public struct PtyImage: Codable, Sendable, Equatable {
+    /// N of /dev/pts/N.
+    public var index: Int32
+    /// struct termios (36 bytes) and struct winsize (8).
+    public var termios: [UInt8]
+    public var winsize: [UInt8]
+    /// What the slave can read, where its completed canonical lines end,
+    /// the line being edited, and what the master can read (in files.bin).
+    public var input: StoredRun
+    public var lineEnds: [Int]
+    public var editing: StoredRun
+    public var output: StoredRun
+    public var locked: Bool
+    public var masterOpen: Bool
+    public var slaveEverOpened: Bool
+    public var foregroundPGID: Int32
+    public var session: Int32
+    public var ownerUID: UInt32
 }
 
 public struct EpollInterestImage: Codable, Sendable, Equatable {

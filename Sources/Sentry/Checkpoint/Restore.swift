@@ -301,6 +301,21 @@ struct ImageReader {
             memfds.append((node, location))
         }
 
+        // Pseudo-terminal pairs, each at its own /dev/pts index.
+        var ptys: [Pty] = []
+        for p in m.ptys ?? [] {
+            let input = try files.read(p.input, what: "pty input"), editing = try files.read(p.editing, what: "pty input")
+            let output = try files.read(p.output, what: "pty output")
+            guard p.index >= 0, p.index < 1 << 20, p.termios.count == 36, p.winsize.count == 8,
+                  input.count + editing.count <= 2 * Pty.bufferLimit, output.count <= 2 * Pty.bufferLimit,
+                  zip(p.lineEnds, p.lineEnds.dropFirst()).allSatisfy({ $0 <= $1 }), p.lineEnds.allSatisfy({ (0...input.count).contains($0) }) else {
+                throw .corrupt("pty \(p.index)")
+            }
+            let pty = Pty(restoring: p, input: input, editing: editing, output: output, kernel: kernel)
+            if p.masterOpen { guard vfs.ptys.adopt(pty) else { throw .corrupt("pty \(p.index) twice") } }
+            ptys.append(pty)
+        }
+
         var pipes: [Pipe] = []
         for p in m.pipes {
             guard p.capacity > 0, p.capacity <= 1 << 30, p.capacity % 4096 == 0 else { throw .corrupt("a pipe of capacity \(p.capacity)") }
@@ -392,7 +407,7 @@ struct ImageReader {
                 descriptions.append(SocketFile(sockets.endpoints[i], flags: OpenFlags(rawValue: f.flags)))
                 continue
             }
-            descriptions.append(try file(f, pipes: pipes, memfds: memfds, queues: queues, groups: groups, boot))
+            descriptions.append(try file(f, pipes: pipes, ptys: ptys, memfds: memfds, queues: queues, groups: groups, boot))
         }
         try sockets.finish(files: descriptions, read: { (r) throws(CheckpointError) -> [UInt8] in try files.read(r, what: "socket queues") },
                            vfs: vfs, boot)
@@ -554,7 +569,7 @@ struct ImageReader {
         }
         for i in reopenLater {
             let placeholder = descriptions[i]
-            let real = try file(m.files[i], pipes: pipes, memfds: memfds, queues: queues, groups: groups, boot)
+            let real = try file(m.files[i], pipes: pipes, ptys: ptys, memfds: memfds, queues: queues, groups: groups, boot)
             descriptions[i] = real
             for table in tables {
                 for (fd, e) in table.entries where e.file === placeholder {
@@ -743,7 +758,7 @@ struct ImageReader {
         return mm
     }
 
-    private func file(_ f: FileImage, pipes: [Pipe], memfds: [(node: TmpfsNode, location: Location)], queues: [PosixMQ],
+    private func file(_ f: FileImage, pipes: [Pipe], ptys: [Pty], memfds: [(node: TmpfsNode, location: Location)], queues: [PosixMQ],
                       groups: [Int32: ThreadGroup], _ boot: BootContext) throws(CheckpointError) -> FileDescription {
         let flags = OpenFlags(rawValue: f.flags)
         switch f.kind {
@@ -784,6 +799,9 @@ struct ImageReader {
         case .signalfd:
             guard let mask = f.mask else { throw .corrupt("a signalfd with no mask") }
             return SignalFD(mask: mask, flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
+        case .pty:
+            guard let i = f.pty, ptys.indices.contains(i), let master = f.master else { throw .corrupt("a pty file") }
+            return PtyEnd(ptys[i], master: master, table: kernel.vfs.ptys, flags: flags)
         case .pidfd:
             guard let pid = f.pid, let g = groups[pid] else { throw .corrupt("a pidfd of a process not in the image") }
             return PidFD(g, kernel: kernel, flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))

@@ -89,6 +89,28 @@ final class Pty: @unchecked Sendable {
 
     var canonical: Bool { state.withLock { $0.slaveTermios.lflag & Termios.ICANON != 0 } }
 
+    /// The pair as a checkpoint keeps it (the slaves' open count is the
+    /// image's slave files, counted again as the restore opens them).
+    func checkpointImage(store: ([UInt8]) throws(CheckpointError) -> StoredRun) throws(CheckpointError) -> PtyImage {
+        let s = state.withLock { $0 }
+        return PtyImage(index: index, termios: s.slaveTermios.bytes, winsize: s.winsize, input: try store(s.input), lineEnds: s.lineEnds,
+                        editing: try store(s.editing), output: try store(s.output), locked: s.locked, masterOpen: s.masterOpen,
+                        slaveEverOpened: s.slaveEverOpened, foregroundPGID: s.foregroundPGID, session: s.session, ownerUID: s.ownerUID)
+    }
+
+    /// A restored pair, with no end open yet.
+    init(restoring image: PtyImage, input: [UInt8], editing: [UInt8], output: [UInt8], kernel: Kernel?) {
+        index = image.index
+        self.kernel = kernel
+        var s = State()
+        s.slaveTermios = Termios(image.termios)
+        s.winsize = image.winsize
+        s.input = input; s.lineEnds = image.lineEnds; s.editing = editing; s.output = output
+        s.locked = image.locked; s.masterOpen = image.masterOpen; s.slaveEverOpened = image.slaveEverOpened
+        s.foregroundPGID = image.foregroundPGID; s.session = image.session; s.ownerUID = image.ownerUID
+        state = Mutex(s)
+    }
+
     // MARK: Master to slave: the line discipline's input side.
 
     func masterWrite(_ data: [UInt8]) throws(Errno) -> Int {
@@ -266,6 +288,15 @@ final class PtyTable: Sendable {
         }
     }
     func get(_ i: Int32) -> Pty? { table.withLock { $0[i] } }
+    /// A restored pair at its own index (false: the index is taken). One
+    /// whose master was closed is in no table, as `remove` left it.
+    func adopt(_ p: Pty) -> Bool {
+        table.withLock { t in
+            guard t[p.index] == nil else { return false }
+            t[p.index] = p
+            return true
+        }
+    }
     var indices: [Int32] { table.withLock { $0.keys.sorted() } }
     func remove(_ p: Pty) { table.withLock { if $0[p.index] === p { $0[p.index] = nil } } }
 }
