@@ -1,3 +1,4 @@
+import CSwitch
 import Foundation
 import Testing
 @testable import Sentry
@@ -80,6 +81,51 @@ import Testing
         let toolsNative = Harness.run("/bin/sh", ["-c", script(tools)])
         #expect(toolsNative.status == 0 && toolsNative.stdout.contains("user:1000:rwx\t#effective:rw-\n"), "setfacl natively: \(toolsNative.stderr)")
         #expect(Harness.sandboxed(platform, "/bin/sh", ["-c", script("/tmp")]) == toolsNative, "setfacl/getfacl on \(platform.rawValue)")
+    }
+
+    /// POSIX ACLs of host files through an rw bind (acl.c, then Debian's
+    /// setfacl and getfacl): the host's ACLs consulted in the guest's
+    /// permission checks, set on the host through the sandbox with the
+    /// guest's owner rule, a host directory's default ACL inherited
+    /// without the umask (and elsewhere the guest's umask, not the
+    /// sentry's), compared with the same program in a host
+    /// directory natively. It must start as root (it plays other users;
+    /// the sentry, root on the host, must judge them itself).
+    @Test(arguments: Harness.platforms)
+    func hostFileACLsJudgeTheCaller(_ platform: Harness.TestPlatform) throws {
+        guard getuid() == 0 else { print("skipping host acl on \(platform.rawValue): natively it must start as root"); return }
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        chmod(scratch.path, 0o755)
+        let host = scratch.appendingPathComponent("native").path, bound = scratch.appendingPathComponent("bound").path
+        for d in [host, bound] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            chmod(d, 0o755)
+        }
+        guard Harness.nativeFilesystemComparable(host, "host acl on \(platform.rawValue)") else { return }
+        if sw_getxattr(host, "system.posix_acl_access", nil, 0) == -Int(EOPNOTSUPP) {
+            print("skipping host acl on \(platform.rawValue): the host filesystem of \(host) keeps no POSIX ACLs"); return
+        }
+        let native = Harness.run(Harness.image("acl"), [host])
+        #expect(native.status == 0 && native.stdout.contains("1000 write (mask): -13\n"), "acl natively in \(host): \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("acl"), ["/mnt"], extra: ["--bind", "\(bound):/mnt:rw"]) == native,
+                "acl in a host bind on \(platform.rawValue)")
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setfacl") else {
+            print("skipping host setfacl/getfacl on \(platform.rawValue): the acl package is not installed"); return
+        }
+        // setfacl through the sandbox sets the host's ACL, which the host's getfacl shows.
+        let script = { (dir: String) in
+            "mkdir \(dir)/tools && cd \(dir)/tools && umask 077 && touch f && setfacl -m u:1000:rw,g:5:r f && getfacl -n f && ls -l f | cut -c1-11 && mkdir d && "
+                + "setfacl -d -m u:1000:rwx,o::r d && touch d/x && mkdir d/y && getfacl -n d/x d/y && ls -ld d/x d/y | cut -c1-11 && "
+                + "setfacl -b f && getfacl -n f && umask 0 && touch u && mkdir ud && ls -ld u ud | cut -c1-11"
+        }
+        let toolsNative = Harness.run("/bin/sh", ["-c", script(host)])
+        #expect(toolsNative.status == 0 && toolsNative.stdout.contains("user:1000:rwx\t#effective:rw-\n"), "setfacl natively: \(toolsNative)")
+        let boxed = Harness.sandboxed(platform, "/bin/sh", ["-c", script("/mnt")], extra: ["--bind", "\(bound):/mnt:rw"])
+        #expect(boxed == toolsNative, "setfacl/getfacl in a host bind on \(platform.rawValue)")
+        let onHost = Harness.run("/usr/bin/getfacl", ["-n", "--omit-header", bound + "/tools/d/x"])
+        let nativeACL = Harness.run("/usr/bin/getfacl", ["-n", "--omit-header", host + "/tools/d/x"])
+        #expect(onHost.status == 0 && onHost == nativeACL, "the host's own getfacl of d/x")
     }
 
     /// fs.protected_symlinks/hardlinks/fifos/regular in tmpfs and an

@@ -50,14 +50,18 @@ public enum Permission {
             let bits = c.inGroup(a.gid) ? (a.mode >> 3) & 7 : a.mode & 7
             denied = want & ~bits != 0
         }
-        if !denied { return nil }
+        return !denied || capabilitiesGrant(a, mask, c) ? nil : .EACCES
+    }
+
+    /// generic_permission's capability part: what CAP_DAC_READ_SEARCH and
+    /// CAP_DAC_OVERRIDE grant whatever the mode and ACL say.
+    static func capabilitiesGrant(_ a: InodeOwnership, _ mask: MayMask, _ c: Credentials) -> Bool {
         if a.isDirectory {
-            if mask.contains(.write) == false && c.capable(Credentials.CAP_DAC_READ_SEARCH) { return nil }
-            return c.capable(Credentials.CAP_DAC_OVERRIDE) ? nil : .EACCES
+            if mask.contains(.write) == false && c.capable(Credentials.CAP_DAC_READ_SEARCH) { return true }
+            return c.capable(Credentials.CAP_DAC_OVERRIDE)
         }
-        if want == MayMask.read.rawValue && c.capable(Credentials.CAP_DAC_READ_SEARCH) { return nil }
-        if (!mask.contains(.exec) || a.mode & 0o111 != 0) && c.capable(Credentials.CAP_DAC_OVERRIDE) { return nil }
-        return .EACCES
+        if mask.intersection(.rwx) == .read && c.capable(Credentials.CAP_DAC_READ_SEARCH) { return true }
+        return (!mask.contains(.exec) || a.mode & 0o111 != 0) && c.capable(Credentials.CAP_DAC_OVERRIDE)
     }
 
     /// Whether `check` can pass without looking at the inode: a
@@ -193,8 +197,10 @@ extension VFS {
         if inode.kind == .directory && !mask.contains(.write) && Permission.searchNeedsNoInode(c) { return }
         if inode.kind == .directory && c.capable(Credentials.CAP_DAC_OVERRIDE) { return }
         let a = InodeOwnership(try inode.stat())
-        // check_acl: only a non-owner's check of a file with group bits reads the ACL.
-        let acl = a.uid != c.fsuid && a.mode & 0o070 != 0 && inode.posixACLs ? inode.posixACL(.access) : nil
+        // check_acl: only a non-owner's check of a file with group bits reads
+        // the ACL, and only where the capabilities would not grant anyway (a host file's costs a getxattr).
+        let acl = a.uid != c.fsuid && a.mode & 0o070 != 0 && !Permission.capabilitiesGrant(a, mask, c) && inode.posixACLs
+            ? inode.posixACL(.access) : nil
         if let e = Permission.check(a, mask, c, acl: acl) { throw e }
     }
 
