@@ -650,6 +650,24 @@ import Testing
         #expect(bg.stdout + r.stdout == "write msg_default 3: 1\na queue made with no attributes: maxmsg 3\n", "from \(from) to \(to): \(r.stderr)")
     }
 
+    /// fs.protected_symlinks and ping_group_range as a guest set them are in
+    /// the image (the sandbox's own output is the reference, as above).
+    @Test func sandboxSysctlsSurvive() throws {
+        guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let bg = try #require(Background(["run", "--platform", from, "--name", "sysctls", Harness.image("sysctls"), "checkpoint"],
+                                         env: s.env, in: s.dir, tag: "sysctls"))
+        defer { bg.stop() }
+        _ = Background.poll(seconds: 60) { bg.stdout.contains("before:") || bg.wait(seconds: 0) != nil }
+        let c = s.checkpoint("sysctls")
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0, "\(bg.stderr)")
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bg.stdout + r.stdout == "before: symlinks 0 ping 100\t200 (7)\nafter: symlinks 0 ping 100\t200\n", "from \(from) to \(to): \(r.stderr)")
+    }
+
     /// The Syscall User Dispatch fields, as PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG
     /// has them, survive the manifest's encoding.
     @Test func syscallUserDispatchFieldsRoundTrip() throws {

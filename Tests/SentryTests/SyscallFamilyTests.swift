@@ -161,6 +161,30 @@ import Testing
         }
     }
 
+    /// The sandbox's own fs.protected_* and ping_group_range (sysctls.c):
+    /// root writes them as 6.1's proc_dointvec_minmax and
+    /// ipv4_ping_group_range read (ranges, bases, EINVAL, the bytes taken),
+    /// others may not open them to write, and the VFS and ping sockets obey
+    /// what was written. Then the sandbox is given the host's own values
+    /// and protected.c's output is compared with its native run. Writing
+    /// the host's would change the host: the guest checks its answers itself.
+    @Test(arguments: Harness.platforms)
+    func sandboxSysctlsAreWritable(_ platform: Harness.TestPlatform) throws {
+        let r = Harness.sandboxed(platform, Harness.image("sysctls"), ["/tmp"])
+        #expect(r.status == 0 && r.stdout.hasSuffix("0 mismatches\n"), "sysctls on \(platform.rawValue): \(r.stdout) \(r.stderr)")
+        guard getuid() == 0 else { print("skipping protected with the host's values on \(platform.rawValue): natively it must start as root"); return }
+        let names = ["protected_symlinks", "protected_hardlinks", "protected_fifos", "protected_regular"]
+        let host = names.map { Harness.procText("/proc/sys/fs/" + $0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        guard host.allSatisfy({ Int($0) != nil }) else { print("skipping protected with the host's values: /proc/sys/fs unreadable"); return }
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        chmod(scratch.path, 0o755)
+        let native = Harness.run(Harness.image("protected"), [scratch.path])
+        let script = zip(names, host).map { "echo \($1) > /proc/sys/fs/\($0) && " }.joined() + "exec \(Harness.image("protected")) /tmp"
+        let boxed = Harness.sandboxed(platform, "/bin/sh", ["-c", script])
+        #expect(native.status == 0 && boxed == native, "protected with the host's values \(host) on \(platform.rawValue)")
+    }
+
     /// inode_init_owner in tmpfs and an overlay's upper layer: what a
     /// process makes belongs to its fsuid and fsgid (setfsuid alone too), or
     /// in a set-group-ID directory to that group, a new directory there
