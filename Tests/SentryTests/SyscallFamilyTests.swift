@@ -290,7 +290,9 @@ import Testing
     }
 
     /// FIFOs: blocking opens wait for the other side (and for signals),
-    /// ENXIO, O_RDWR, POLLHUP only after a writer, the buffer freed with the last end.
+    /// ENXIO, O_RDWR, POLLHUP only after a writer, the buffer freed with the
+    /// last end; in tmpfs and, as host FIFOs, in an rw bind, where the
+    /// partner may also be a host process.
     @Test(arguments: Harness.platforms)
     func fifoOpensMatchNative(_ platform: Harness.TestPlatform) throws {
         let scratch = try Harness.scratchDirectory()
@@ -298,6 +300,22 @@ import Testing
         let native = Harness.run(Harness.image("fifo"), [scratch.path])
         #expect(native.status == 0, "fifo natively: \(native.stderr)")
         #expect(Harness.sandboxed(platform, Harness.image("fifo"), ["/tmp"]) == native, "fifo in /tmp on \(platform.rawValue)")
+        // Host FIFOs in an rw bind: the sentry waits for the partner itself, interruptibly.
+        let bound = scratch.appendingPathComponent("bound").path
+        try FileManager.default.createDirectory(atPath: bound, withIntermediateDirectories: true)
+        #expect(Harness.sandboxed(platform, Harness.image("fifo"), ["/mnt"], extra: ["--bind", "\(bound):/mnt:rw"]) == native,
+                "fifo in a host bind on \(platform.rawValue)")
+        // Partners outside the sandbox: a host writer that comes later, a
+        // host reader already waiting in its open, and one that comes later.
+        let sentry = ([Harness.sentry, "run"] + platform.arguments + ["--bind", "\(bound):/mnt:rw"]).joined(separator: " ")
+        let script = """
+            cd \(bound) && mkfifo p q r && { (sleep 1; echo from-host > p) & \(sentry) /bin/cat /mnt/p; wait; } && \
+            { cat q & sleep 1; \(sentry) /bin/sh -c 'echo from-guest > /mnt/q'; wait; } && \
+            { \(sentry) /bin/sh -c 'echo waited-for-a-reader > /mnt/r' & sleep 1; cat r; wait; }
+            """
+        let crossing = Harness.run("/bin/sh", ["-c", script])
+        #expect(crossing.status == 0 && crossing.stdout == "from-host\nfrom-guest\nwaited-for-a-reader\n",
+                "host FIFO partners across the sandbox on \(platform.rawValue): \(crossing)")
     }
 
     /// A process's record locks go when any of its descriptors of the file

@@ -266,7 +266,7 @@ public final class HostInode: Inode, @unchecked Sendable {
         var host = flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue | OpenFlags.directory.rawValue
                                      | OpenFlags.noATime.rawValue | OpenFlags.largeFile.rawValue | OpenFlags.append.rawValue
                                      | OpenFlags.truncate.rawValue | OpenFlags.dsync.rawValue | OpenFlags.sync.rawValue)
-        if cachedKind == .fifo && flags.rawValue & OpenFlags.accessMode != 0 { host |= O_NONBLOCK }  // a host FIFO open must not hang the sentry
+        if cachedKind == .fifo { return try openFIFO(flags, host: host, at: location) }
         let r = Glibc.open(procPath, host | O_CLOEXEC | O_NOCTTY)
         if r < 0 { throw Errno(errno) }
         return HostFile(fd: r, flags: OpenFlags(rawValue: flags.rawValue & ~OpenFlags.closeOnExec.rawValue), location: location)
