@@ -10,7 +10,7 @@ import Glibc
 /// by tee, which on an empty pipe answers EAGAIN while a writer holds it
 /// and 0 when none does. A host reader blocked in its own open shows no
 /// open until it returns, so a waiting writer also tries again every
-/// `writerRetry` ns.
+/// `writerRetry` ns (and either side, where the host has no inotify).
 extension HostInode {
     static let writerRetry: Int64 = 20_000_000
 
@@ -25,9 +25,12 @@ extension HostInode {
             if r < 0 { throw Errno(errno) }
             return HostFile(fd: r, flags: description, location: location)
         }
-        // The watch first: an open after it is announced, one before it found by the first look.
-        let watch = Int32(try Errno.check(sw_open_watch(procPath)))
-        defer { close(watch) }
+        // The watch first: an open after it is announced, one before it found
+        // by the first look. A host without inotify (a tinyconfig kernel):
+        // the wait looks again every `writerRetry` ns.
+        let watch = Int32(truncatingIfNeeded: sw_open_watch(procPath))
+        defer { if watch >= 0 { close(watch) } }
+        var sources = watch >= 0 ? [pollfd(fd: watch, events: Int16(POLLIN), revents: 0)] : []
         if mode == O_RDONLY {
             let r = Glibc.open(procPath, host | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
             if r < 0 { throw Errno(errno) }
@@ -35,15 +38,18 @@ extension HostInode {
             var scratch: [Int32] = [-1, -1]
             _ = try Errno.check(sw_pipe2(&scratch, O_NONBLOCK | O_CLOEXEC))
             defer { close(scratch[0]); close(scratch[1]) }
-            let sources = [pollfd(fd: watch, events: Int16(POLLIN), revents: 0), pollfd(fd: r, events: Int16(POLLIN), revents: 0)]
-            _ = try task.block(on: [], hostFDs: sources) { () throws(Errno) -> Bool in
-                Self.drain(watch)
-                return try Self.writerCame(r, scratch: scratch)
+            sources.append(pollfd(fd: r, events: Int16(POLLIN), revents: 0))
+            var came = false
+            while !came {
+                _ = try task.block(on: [], hostFDs: sources, deadline: watch >= 0 ? nil : .after(Self.writerRetry)) { () throws(Errno) -> Bool in
+                    Self.drain(watch)
+                    came = try Self.writerCame(r, scratch: scratch)
+                    return came
+                }
             }
             return file
         }
         var opened: Int32 = -1
-        let sources = [pollfd(fd: watch, events: Int16(POLLIN), revents: 0)]
         while opened < 0 {
             _ = try task.block(on: [], hostFDs: sources, deadline: .after(Self.writerRetry)) { () throws(Errno) -> Bool in
                 Self.drain(watch)
@@ -75,6 +81,7 @@ extension HostInode {
 
     /// Reads away the inotify events that woke the wait.
     private static func drain(_ watch: Int32) {
+        guard watch >= 0 else { return }
         var buf = [UInt8](repeating: 0, count: 4096)
         while read(watch, &buf, buf.count) > 0 {}
     }
