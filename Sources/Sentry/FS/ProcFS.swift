@@ -52,6 +52,9 @@ public protocol ProcessView: AnyObject {
     var lockedMemoryBytes: UInt64 { get }
     /// The thread's read/write counters, and its whole process's.
     var ioAccounting: IOAccounting { get }
+    /// Block I/O in bytes, as /proc/PID/io's read_bytes and write_bytes:
+    /// the thread's, or its process's (threads live and gone, and reaped children, as signal->ioac).
+    func blockIO(wholeProcess: Bool) -> (read: Int64, written: Int64)
     var processIOAccounting: IOAccounting { get }
     /// /proc/PID/syscall's line.
     func procSyscallText(readBySelf: Bool) -> String
@@ -209,7 +212,7 @@ enum ProcFS {
                     case "smaps_rollup": return smapsRollupText(v.mm).rawBytes
                     case "mountinfo": return mountinfoText(vfs, root: v.rootLocation).rawBytes
                     case "wchan": return Array(v.waitChannel(readBy: ctx.process).utf8)
-                    case "io": return Array(ioText(tid == nil ? v.processIOAccounting : v.ioAccounting).utf8)
+                    case "io": return Array(ioText(tid == nil ? v.processIOAccounting : v.ioAccounting, blocks: v.blockIO(wholeProcess: tid == nil)).utf8)
                     case "syscall": return Array(v.procSyscallText(readBySelf: v === ctx.process).utf8)
                     case "cmdline": return v.commandLine.flatMap { $0.rawBytes + [0] }
                     case "environ": return v.environment.flatMap { $0.rawBytes + [0] }
