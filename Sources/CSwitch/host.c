@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -432,3 +433,28 @@ int sw_inflate(void *dst, size_t *dst_len, const void *src, size_t n) {
     return r;
 }
 
+
+long sw_open_watch(const char *path) {
+    long fd = syscall(SYS_inotify_init1, IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0) return -errno;
+    if (syscall(SYS_inotify_add_watch, (int)fd, path, IN_OPEN | IN_CLOSE) < 0) {
+        int e = errno;
+        close((int)fd);
+        return -e;
+    }
+    return fd;
+}
+
+#ifndef SPLICE_F_NONBLOCK
+#define SPLICE_F_NONBLOCK 0x02
+#endif
+
+long sw_tee_nonblock(int in, int out, unsigned long len) {
+    long r = syscall(SYS_tee, in, out, len, SPLICE_F_NONBLOCK);
+    return r < 0 ? -errno : r;
+}
+
+long sw_pipe2(int *fds, int flags) {
+    long r = syscall(SYS_pipe2, fds, flags);
+    return r < 0 ? -errno : r;
+}

@@ -36,8 +36,8 @@ enum ICMPSockets {
             guard c.capable(CAP_NET_RAW) else { throw .EPERM }
             return
         }
-        let range = LoopbackICMP.pingGroupRange
-        guard range.contains(c.egid) || c.groups.contains(where: { range.contains($0) }) else { throw .EACCES }
+        let v = t.kernel.vfs.sysctls.values
+        guard v.pingAllowed(c.egid) || c.groups.contains(where: { v.pingAllowed($0) }) else { throw .EACCES }
     }
 
     // MARK: Names

@@ -671,19 +671,32 @@ import Testing
     /// /proc/sys/fs/mqueue's values a guest set are in the image (a native
     /// run would change the host's, so the sandbox's own output is the reference).
     @Test func mqueueLimitsSurvive() throws {
+        try guestSettingsSurvive("mqlimits", [Harness.image("mqueue"), "sysctl-checkpoint"], setBy: "write msg_default 3: 1",
+                                 "write msg_default 3: 1\na queue made with no attributes: maxmsg 3\n")
+    }
+
+    /// fs.protected_symlinks and ping_group_range as a guest set them are in
+    /// the image (the sandbox's own output is the reference, as above).
+    @Test func sandboxSysctlsSurvive() throws {
+        try guestSettingsSurvive("sysctls", [Harness.image("sysctls"), "checkpoint"], setBy: "before:",
+                                 "before: symlinks 0 ping 100\t200 (7)\nafter: symlinks 0 ping 100\t200\n")
+    }
+
+    /// Runs `guest` until it printed `setBy`, checkpoints it, restores it on
+    /// another platform and expects the two runs' output to be `expected`.
+    private func guestSettingsSurvive(_ name: String, _ guest: [String], setBy: String, _ expected: String) throws {
         guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
         let s = try Scene()
         defer { try? FileManager.default.removeItem(at: s.dir) }
-        let bg = try #require(Background(["run", "--platform", from, "--name", "mqlimits", Harness.image("mqueue"), "sysctl-checkpoint"],
-                                         env: s.env, in: s.dir, tag: "mqlimits"))
+        let bg = try #require(Background(["run", "--platform", from, "--name", name] + guest, env: s.env, in: s.dir, tag: name))
         defer { bg.stop() }
-        _ = Background.poll(seconds: 60) { bg.stdout.contains("write msg_default 3: 1") || bg.wait(seconds: 0) != nil }
-        let c = s.checkpoint("mqlimits")
+        _ = Background.poll(seconds: 60) { bg.stdout.contains(setBy) || bg.wait(seconds: 0) != nil }
+        let c = s.checkpoint(name)
         #expect(c.status == 0, "\(c)")
         #expect(bg.wait() == 0, "\(bg.stderr)")
         let r = s.restore(to)
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(bg.stdout + r.stdout == "write msg_default 3: 1\na queue made with no attributes: maxmsg 3\n", "from \(from) to \(to): \(r.stderr)")
+        #expect(bg.stdout + r.stdout == expected, "\(name) from \(from) to \(to): \(r.stderr)")
     }
 
     /// The Syscall User Dispatch fields, as PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG

@@ -38,6 +38,22 @@ import Testing
 
     static let programs = ["threads", "threadchain", "threadturnover", "sigread", "altstack", "pingpong", "epollpipes", "forks", "forkburst", "extremes", "fresh", "sysvipc", "pidfd", "fdevents", "pty", "jobctl", "siglayout", "fasync", "cputimers", "posixcputimers", "memfdseal", "procabi", "procfmt", "epollmix", "x86abi", "memedge", "startregs", "timerovr", "mempolicy"]
 
+    /// Job control at the sentry's own host terminal (ttyjob.c under
+    /// script(1)'s pty, natively and as the sandbox's terminal): a
+    /// background group's read is stopped by SIGTTIN, EIO where it is ignored.
+    @Test(arguments: Harness.platforms)
+    func hostTerminalStopsBackgroundReads(_ platform: Harness.TestPlatform) {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else {
+            print("skipping ttyjob on \(platform.rawValue): no script(1) (util-linux) for a terminal"); return
+        }
+        if let why = Harness.nativeKernelLacks("jobctl") { print("skipping ttyjob on \(platform.rawValue): \(why)"); return }
+        let native = Harness.run("/usr/bin/script", ["-qec", Harness.image("ttyjob"), "/dev/null"], stdinPath: "/dev/null")
+        #expect(native.status == 0 && native.stdout.contains("stopped by TTIN"), "ttyjob natively: \(native)")
+        let command = ([Harness.sentry, "run"] + platform.arguments + [Harness.image("ttyjob")]).joined(separator: " ")
+        let boxed = Harness.run("/usr/bin/script", ["-qec", command, "/dev/null"], stdinPath: "/dev/null")
+        #expect(boxed == native, "ttyjob on \(platform.rawValue)")
+    }
+
     @Test(arguments: Harness.platforms)
     func processAndSignalProgramsMatchNative(_ platform: Harness.TestPlatform) {
         for name in Self.programs {

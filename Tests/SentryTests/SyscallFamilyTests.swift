@@ -1,3 +1,4 @@
+import CSwitch
 import Foundation
 import Testing
 @testable import Sentry
@@ -82,6 +83,51 @@ import Testing
         #expect(Harness.sandboxed(platform, "/bin/sh", ["-c", script("/tmp")]) == toolsNative, "setfacl/getfacl on \(platform.rawValue)")
     }
 
+    /// POSIX ACLs of host files through an rw bind (acl.c, then Debian's
+    /// setfacl and getfacl): the host's ACLs consulted in the guest's
+    /// permission checks, set on the host through the sandbox with the
+    /// guest's owner rule, a host directory's default ACL inherited
+    /// without the umask (and elsewhere the guest's umask, not the
+    /// sentry's), compared with the same program in a host
+    /// directory natively. It must start as root (it plays other users;
+    /// the sentry, root on the host, must judge them itself).
+    @Test(arguments: Harness.platforms)
+    func hostFileACLsJudgeTheCaller(_ platform: Harness.TestPlatform) throws {
+        guard getuid() == 0 else { print("skipping host acl on \(platform.rawValue): natively it must start as root"); return }
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        chmod(scratch.path, 0o755)
+        let host = scratch.appendingPathComponent("native").path, bound = scratch.appendingPathComponent("bound").path
+        for d in [host, bound] {
+            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            chmod(d, 0o755)
+        }
+        guard Harness.nativeFilesystemComparable(host, "host acl on \(platform.rawValue)") else { return }
+        if sw_getxattr(host, "system.posix_acl_access", nil, 0) == -Int(EOPNOTSUPP) {
+            print("skipping host acl on \(platform.rawValue): the host filesystem of \(host) keeps no POSIX ACLs"); return
+        }
+        let native = Harness.run(Harness.image("acl"), [host])
+        #expect(native.status == 0 && native.stdout.contains("1000 write (mask): -13\n"), "acl natively in \(host): \(native.stderr)")
+        #expect(Harness.sandboxed(platform, Harness.image("acl"), ["/mnt"], extra: ["--bind", "\(bound):/mnt:rw"]) == native,
+                "acl in a host bind on \(platform.rawValue)")
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setfacl") else {
+            print("skipping host setfacl/getfacl on \(platform.rawValue): the acl package is not installed"); return
+        }
+        // setfacl through the sandbox sets the host's ACL, which the host's getfacl shows.
+        let script = { (dir: String) in
+            "mkdir \(dir)/tools && cd \(dir)/tools && umask 077 && touch f && setfacl -m u:1000:rw,g:5:r f && getfacl -n f && ls -l f | cut -c1-11 && mkdir d && "
+                + "setfacl -d -m u:1000:rwx,o::r d && touch d/x && mkdir d/y && getfacl -n d/x d/y && ls -ld d/x d/y | cut -c1-11 && "
+                + "setfacl -b f && getfacl -n f && umask 0 && touch u && mkdir ud && ls -ld u ud | cut -c1-11"
+        }
+        let toolsNative = Harness.run("/bin/sh", ["-c", script(host)])
+        #expect(toolsNative.status == 0 && toolsNative.stdout.contains("user:1000:rwx\t#effective:rw-\n"), "setfacl natively: \(toolsNative)")
+        let boxed = Harness.sandboxed(platform, "/bin/sh", ["-c", script("/mnt")], extra: ["--bind", "\(bound):/mnt:rw"])
+        #expect(boxed == toolsNative, "setfacl/getfacl in a host bind on \(platform.rawValue)")
+        let onHost = Harness.run("/usr/bin/getfacl", ["-n", "--omit-header", bound + "/tools/d/x"])
+        let nativeACL = Harness.run("/usr/bin/getfacl", ["-n", "--omit-header", host + "/tools/d/x"])
+        #expect(onHost.status == 0 && onHost == nativeACL, "the host's own getfacl of d/x")
+    }
+
     /// fs.protected_symlinks/hardlinks/fifos/regular in tmpfs and an
     /// overlay's upper layer: the guest prints each refusal with the errno
     /// Linux's rules give for the values /proc/sys/fs shows, and flags a
@@ -113,6 +159,30 @@ import Testing
                     "protected \(extra) on \(platform.rawValue): \(boxed.stdout)")
             if native.stdout.hasPrefix(debian) { #expect(boxed == native, "protected \(extra) on \(platform.rawValue)") }
         }
+    }
+
+    /// The sandbox's own fs.protected_* and ping_group_range (sysctls.c):
+    /// root writes them as 6.1's proc_dointvec_minmax and
+    /// ipv4_ping_group_range read (ranges, bases, EINVAL, the bytes taken),
+    /// others may not open them to write, and the VFS and ping sockets obey
+    /// what was written. Then the sandbox is given the host's own values
+    /// and protected.c's output is compared with its native run. Writing
+    /// the host's would change the host: the guest checks its answers itself.
+    @Test(arguments: Harness.platforms)
+    func sandboxSysctlsAreWritable(_ platform: Harness.TestPlatform) throws {
+        let r = Harness.sandboxed(platform, Harness.image("sysctls"), ["/tmp"])
+        #expect(r.status == 0 && r.stdout.hasSuffix("0 mismatches\n"), "sysctls on \(platform.rawValue): \(r.stdout) \(r.stderr)")
+        guard getuid() == 0 else { print("skipping protected with the host's values on \(platform.rawValue): natively it must start as root"); return }
+        let names = ["protected_symlinks", "protected_hardlinks", "protected_fifos", "protected_regular"]
+        let host = names.map { Harness.procText("/proc/sys/fs/" + $0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        guard host.allSatisfy({ Int($0) != nil }) else { print("skipping protected with the host's values: /proc/sys/fs unreadable"); return }
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        chmod(scratch.path, 0o755)
+        let native = Harness.run(Harness.image("protected"), [scratch.path])
+        let script = zip(names, host).map { "echo \($1) > /proc/sys/fs/\($0) && " }.joined() + "exec \(Harness.image("protected")) /tmp"
+        let boxed = Harness.sandboxed(platform, "/bin/sh", ["-c", script])
+        #expect(native.status == 0 && boxed == native, "protected with the host's values \(host) on \(platform.rawValue)")
     }
 
     /// inode_init_owner in tmpfs and an overlay's upper layer: what a
@@ -220,7 +290,9 @@ import Testing
     }
 
     /// FIFOs: blocking opens wait for the other side (and for signals),
-    /// ENXIO, O_RDWR, POLLHUP only after a writer, the buffer freed with the last end.
+    /// ENXIO, O_RDWR, POLLHUP only after a writer, the buffer freed with the
+    /// last end; in tmpfs and, as host FIFOs, in an rw bind, where the
+    /// partner may also be a host process.
     @Test(arguments: Harness.platforms)
     func fifoOpensMatchNative(_ platform: Harness.TestPlatform) throws {
         let scratch = try Harness.scratchDirectory()
@@ -228,6 +300,22 @@ import Testing
         let native = Harness.run(Harness.image("fifo"), [scratch.path])
         #expect(native.status == 0, "fifo natively: \(native.stderr)")
         #expect(Harness.sandboxed(platform, Harness.image("fifo"), ["/tmp"]) == native, "fifo in /tmp on \(platform.rawValue)")
+        // Host FIFOs in an rw bind: the sentry waits for the partner itself, interruptibly.
+        let bound = scratch.appendingPathComponent("bound").path
+        try FileManager.default.createDirectory(atPath: bound, withIntermediateDirectories: true)
+        #expect(Harness.sandboxed(platform, Harness.image("fifo"), ["/mnt"], extra: ["--bind", "\(bound):/mnt:rw"]) == native,
+                "fifo in a host bind on \(platform.rawValue)")
+        // Partners outside the sandbox: a host writer that comes later, a
+        // host reader already waiting in its open, and one that comes later.
+        let sentry = ([Harness.sentry, "run"] + platform.arguments + ["--bind", "\(bound):/mnt:rw"]).joined(separator: " ")
+        let script = """
+            cd \(bound) && mkfifo p q r && { (sleep 1; echo from-host > p) & \(sentry) /bin/cat /mnt/p; wait; } && \
+            { cat q & sleep 1; \(sentry) /bin/sh -c 'echo from-guest > /mnt/q'; wait; } && \
+            { \(sentry) /bin/sh -c 'echo waited-for-a-reader > /mnt/r' & sleep 1; cat r; wait; }
+            """
+        let crossing = Harness.run("/bin/sh", ["-c", script])
+        #expect(crossing.status == 0 && crossing.stdout == "from-host\nfrom-guest\nwaited-for-a-reader\n",
+                "host FIFO partners across the sandbox on \(platform.rawValue): \(crossing)")
     }
 
     /// A process's record locks go when any of its descriptors of the file

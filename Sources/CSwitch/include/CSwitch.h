@@ -212,6 +212,12 @@ long sw_getxattr(const char *path, const char *name, void *value, unsigned long 
 long sw_listxattr(const char *path, char *list, unsigned long size);
 long sw_setxattr(const char *path, const char *name, const void *value, unsigned long size, int flags);
 long sw_removexattr(const char *path, const char *name);
+/// A non-blocking inotify descriptor watching `path` for opens and closes (a host FIFO's partners); -errno.
+long sw_open_watch(const char *path);
+/// tee(2) of up to `len` bytes with SPLICE_F_NONBLOCK; -errno.
+long sw_tee_nonblock(int in, int out, unsigned long len);
+/// pipe2(2); -errno.
+long sw_pipe2(int *fds, int flags);
 // setns(fd, CLONE_NEWNET) (a _GNU_SOURCE call): an OCI bundle's network namespace; -errno on failure.
 int sw_setns_net(int fd);
 // si_value.sival_int of a sigqueue'd signal.

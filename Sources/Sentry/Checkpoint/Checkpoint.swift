@@ -266,7 +266,8 @@ struct ImageWriter {
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
             seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues,
             mqueueLimits: kernel.vfs.mqueues.changedLimits, sockets: socketImages, ptys: ptys.images.isEmpty ? nil : ptys.images, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size,
-            bootTimeNs: Int64(kernel.bootTime.tv_sec) * 1_000_000_000 + Int64(kernel.bootTime.tv_nsec))
+            bootTimeNs: Int64(kernel.bootTime.tv_sec) * 1_000_000_000 + Int64(kernel.bootTime.tv_nsec),
+            sysctls: kernel.vfs.sysctls.changedValues)
         try CheckpointImage.writeManifest(manifest, to: dir, sync: sync)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)

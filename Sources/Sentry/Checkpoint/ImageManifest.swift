@@ -73,6 +73,8 @@ public struct CheckpointManifest: Codable, Sendable {
     /// sysinfo and process start times go on from it (version 5; absent:
     /// the restore is the boot).
     public var bootTimeNs: Int64? = nil
+    /// fs.protected_* and ping_group_range, when a guest changed them (optional).
+    public var sysctls: SandboxSysctls.Values? = nil
 }
 
 public struct SandboxImage: Codable, Sendable, Equatable {

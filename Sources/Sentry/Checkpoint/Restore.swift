@@ -336,6 +336,10 @@ struct ImageReader {
             guard l.valid else { throw .corrupt("/proc/sys/fs/mqueue limits out of their bounds") }
             vfs.mqueues.locked { vfs.mqueues.limits = l }
         }
+        if let v = m.sysctls {
+            guard v.valid else { throw .corrupt("fs.protected_* or ping_group_range out of their bounds") }
+            vfs.sysctls.update { $0 = v }
+        }
         // System V objects; segments before the mappings that attach them.
         let segments = try m.sysv.map { (image) throws(CheckpointError) -> [ShmSegment] in
             try kernel.ipc.restore(image) { (r) throws(CheckpointError) -> UInt64 in

@@ -100,6 +100,10 @@ open class FileDescription: @unchecked Sendable {
     /// A host descriptor whose readiness is this file's (pipes and terminals
     /// the guest inherited); the sentry polls it.
     open var hostPollFD: Int32? { nil }
+
+    /// A terminal's job control for a read (n_tty_read's job_control),
+    /// asked before the read may wait: a background process is stopped.
+    open func readJobControl(_ t: Task) throws(Errno) {}
     /// The poll(2) events out of `mask` that hold now (POLLERR and POLLHUP
     /// are reported whatever the mask). Regular files are always ready.
     open func readiness(_ mask: Int16) -> Int16 { mask & Int16(POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM) }

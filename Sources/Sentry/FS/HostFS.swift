@@ -12,6 +12,9 @@ import Synchronization
 public final class HostFS: Sendable {
     public let hostPath: String
     let rootFD: Int32
+    /// The host filesystem keeps POSIX ACLs (IS_POSIXACL of its superblock):
+    /// every file of the mount is on it, since the walk never crosses a host mount.
+    let posixACLs: Bool
     /// Ownership the guest set where the host refused (not root on the host): by (dev, ino).
     let owners = Mutex<[HostFS.Key: (uid: UInt32, gid: UInt32)]>([:])
     struct Key: Hashable { var dev: UInt64; var ino: UInt64 }
@@ -45,6 +48,8 @@ public final class HostFS: Sendable {
         let fd = Glibc.open(path.hostCString, SW_O_PATH | (allowFile ? 0 : O_DIRECTORY) | O_CLOEXEC)
         if fd < 0 { throw Errno(errno) }
         rootFD = fd
+        // ENODATA (no ACL) or a value: the host answers for ACLs; EOPNOTSUPP: it has none.
+        posixACLs = sw_getxattr("/proc/self/fd/\(fd)", PosixACL.accessName, nil, 0) != -Int(EOPNOTSUPP)
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         hostPath = realpath(path.hostCString, &buf) != nil ? String(rawBytes: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }) : path
     }
@@ -83,6 +88,22 @@ public final class HostFS: Sendable {
     }
 
     static let resolve: UInt64 = 0x08 /* BENEATH */ | 0x04 /* NO_SYMLINKS */ | 0x02 /* NO_MAGICLINKS */ | 0x01 /* NO_XDEV */
+
+    /// The sentry's own umask (never changed after start; read from
+    /// /proc, since umask(2) to read it would change it for other threads).
+    static let sentryUmask: UInt32 = {
+        let fd = Glibc.open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 0o022 }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = read(fd, &buf, buf.count)
+        guard n > 0 else { return 0o022 }
+        for line in buf[0..<n].split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("Umask:".utf8)) {
+            let digits = line.dropFirst(6).filter { (0x30...0x37).contains($0) }
+            return UInt32(String(decoding: digits, as: UTF8.self), radix: 8) ?? 0o022
+        }
+        return 0o022
+    }()
 }
 
 /// A file of a host mount, held by an O_PATH descriptor.
@@ -165,6 +186,33 @@ public final class HostInode: Inode, @unchecked Sendable {
         if r < 0 { throw Errno(Int32(-r)) }
     }
 
+    // POSIX ACLs: the host's system.posix_acl_* values, judged and checked
+    // by the sentry's VFS for the guest, as a filesystem's get_acl and set_acl.
+
+    public override var posixACLs: Bool { fs.posixACLs && !foreignMount }
+
+    /// The host's ACL; nil if it has none or cannot be read as one.
+    public override func posixACL(_ kind: PosixACL.Kind) -> PosixACL? {
+        guard let value = try? getxattr(kind == .access ? PosixACL.accessName : PosixACL.defaultName) else { return nil }
+        return (try? PosixACL.parse(value)) ?? nil
+    }
+
+    /// The host sets the ACL (and, for an access ACL, the mode it implies);
+    /// then the mode the guest's rules chose, which may differ in S_ISGID.
+    public override func setPosixACL(_ kind: PosixACL.Kind, _ acl: PosixACL?, mode: UInt32?) throws(Errno) {
+        let name = kind == .access ? PosixACL.accessName : PosixACL.defaultName
+        if let acl {
+            try setxattr(name, acl.bytes, flags: 0)
+        } else {
+            do { try removexattr(name) } catch .ENODATA {}
+        }
+        if let mode { try check(chmod(procPath, mode & 0o7777)) }
+    }
+
+    /// The host's posix_acl_create gives a file made beneath a default ACL
+    /// its ACL and mode, from the mode asked for (no umask).
+    public override var inheritsPosixACLs: Bool { true }
+
     public override func lookup(_ name: String, _ ctx: WalkContext) throws(Errno) -> Inode { try child(name) }
 
     /// The child called `name`: the host answers for this one name, beneath this directory.
@@ -218,7 +266,7 @@ public final class HostInode: Inode, @unchecked Sendable {
         var host = flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue | OpenFlags.directory.rawValue
                                      | OpenFlags.noATime.rawValue | OpenFlags.largeFile.rawValue | OpenFlags.append.rawValue
                                      | OpenFlags.truncate.rawValue | OpenFlags.dsync.rawValue | OpenFlags.sync.rawValue)
-        if cachedKind == .fifo && flags.rawValue & OpenFlags.accessMode != 0 { host |= O_NONBLOCK }  // a host FIFO open must not hang the sentry
+        if cachedKind == .fifo { return try openFIFO(flags, host: host, at: location) }
         let r = Glibc.open(procPath, host | O_CLOEXEC | O_NOCTTY)
         if r < 0 { throw Errno(errno) }
         return HostFile(fd: r, flags: OpenFlags(rawValue: flags.rawValue & ~OpenFlags.closeOnExec.rawValue), location: location)
@@ -240,16 +288,28 @@ public final class HostInode: Inode, @unchecked Sendable {
         let r = openat(fd, name.hostCString, host | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode)
         try check(r)
         let node = try lookup(name, ctx)
+        (node as? HostInode)?.undoSentryUmask(mode, madeIn: self)
         return HostFile(fd: r, flags: OpenFlags(rawValue: flags.rawValue & ~OpenFlags.closeOnExec.rawValue),
                         location: dir.child(name, node))
     }
 
     public override func mkdir(_ name: String, mode: UInt32) throws(Errno) {
         try checkName(name); try check(mkdirat(fd, name.hostCString, mode))
+        (try? child(name))?.undoSentryUmask(mode, madeIn: self)
     }
 
     public override func mknod(_ name: String, mode: UInt32) throws(Errno) {
         try checkName(name); try check(mknodat(fd, name.hostCString, mode, 0))
+        (try? child(name))?.undoSentryUmask(mode, madeIn: self)
+    }
+
+    /// The host took the sentry's umask off the mode of a file just made in
+    /// `dir` unless the directory has a default ACL; the VFS already applied
+    /// the guest's umask, the only one Linux would, so the bits go back.
+    func undoSentryUmask(_ mode: UInt32, madeIn dir: HostInode) {
+        guard mode & 0o777 & HostFS.sentryUmask != 0, dir.posixACL(.default) == nil,
+              let st = try? stat(), st.st_mode & 0o777 == mode & 0o777 & ~HostFS.sentryUmask else { return }
+        _ = chmod(procPath, (st.st_mode & 0o7000) | (mode & 0o777))
     }
 
     public override func symlink(_ name: String, target: String) throws(Errno) {

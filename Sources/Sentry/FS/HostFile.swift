@@ -21,6 +21,7 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         self.stdioName = nil
         self.granted = flags.rawValue & OpenFlags.accessMode
         self.blocksOnHost = Self.blocks(fd)
+        self.isTerminal = false
         super.init(flags: flags)
         self.location = location
     }
@@ -36,6 +37,7 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         self.stdioName = name
         self.granted = flags.rawValue & OpenFlags.accessMode
         self.blocksOnHost = Self.blocks(fd)
+        self.isTerminal = isatty(fd) == 1
         super.init(flags: flags)
     }
 
@@ -45,10 +47,27 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         self.stdioName = name
         self.granted = granted
         self.blocksOnHost = Self.blocks(fd)
+        self.isTerminal = isatty(fd) == 1
         super.init(flags: flags)
     }
 
     deinit { close(fd) }
+
+    /// The sentry's own terminal, inherited as the guest's stdio: the
+    /// controlling terminal of init's session.
+    private let isTerminal: Bool
+
+    /// __tty_check_change for a read of the sentry's terminal: a process of
+    /// init's session outside the foreground group the guest set (TIOCSPGRP)
+    /// gets SIGTTIN (or EIO), as at the sandbox's own ptys.
+    public override func readJobControl(_ t: Task) throws(Errno) {
+        guard isTerminal else { return }
+        let (session, foreground) = t.kernel.locked { () -> (Int32, Int32) in
+            guard let initGroup = t.kernel.initGroup else { return (0, 0) }
+            return (initGroup.sid, t.kernel.hostForegroundLocked(sid: initGroup.sid))
+        }
+        try t.terminalJobControl(session: session, foreground: foreground, .SIGTTIN)
+    }
 
     /// Pipes, sockets and terminals can block; regular files and directories can't.
     /// Fixed at open (the fd never changes), so every thread reads it unlocked.

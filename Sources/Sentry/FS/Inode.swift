@@ -127,6 +127,9 @@ open class Inode: @unchecked Sendable {
     /// Sets (nil: removes) an ACL and, with `mode`, the permission bits that
     /// go with it, together; the caller checked and validated.
     open func setPosixACL(_ kind: PosixACL.Kind, _ acl: PosixACL?, mode: UInt32?) throws(Errno) { throw .EOPNOTSUPP }
+    /// The filesystem itself applies a directory's default ACL to what is
+    /// made in it (a host's kernel): the VFS passes the mode unmasked and sets nothing after.
+    open var inheritsPosixACLs: Bool { false }
 }
 
 /// Who a sentry-made file belongs to: /proc/PID's files are their

@@ -50,14 +50,18 @@ public enum Permission {
             let bits = c.inGroup(a.gid) ? (a.mode >> 3) & 7 : a.mode & 7
             denied = want & ~bits != 0
         }
-        if !denied { return nil }
+        return !denied || capabilitiesGrant(a, mask, c) ? nil : .EACCES
+    }
+
+    /// generic_permission's capability part: what CAP_DAC_READ_SEARCH and
+    /// CAP_DAC_OVERRIDE grant whatever the mode and ACL say.
+    static func capabilitiesGrant(_ a: InodeOwnership, _ mask: MayMask, _ c: Credentials) -> Bool {
         if a.isDirectory {
-            if mask.contains(.write) == false && c.capable(Credentials.CAP_DAC_READ_SEARCH) { return nil }
-            return c.capable(Credentials.CAP_DAC_OVERRIDE) ? nil : .EACCES
+            if mask.contains(.write) == false && c.capable(Credentials.CAP_DAC_READ_SEARCH) { return true }
+            return c.capable(Credentials.CAP_DAC_OVERRIDE)
         }
-        if want == MayMask.read.rawValue && c.capable(Credentials.CAP_DAC_READ_SEARCH) { return nil }
-        if (!mask.contains(.exec) || a.mode & 0o111 != 0) && c.capable(Credentials.CAP_DAC_OVERRIDE) { return nil }
-        return .EACCES
+        if mask.intersection(.rwx) == .read && c.capable(Credentials.CAP_DAC_READ_SEARCH) { return true }
+        return (!mask.contains(.exec) || a.mode & 0o111 != 0) && c.capable(Credentials.CAP_DAC_OVERRIDE)
     }
 
     /// Whether `check` can pass without looking at the inode: a
@@ -83,16 +87,11 @@ public enum Permission {
         return c.fsuid != victim.uid && c.fsuid != dir.uid && !c.capable(Credentials.CAP_FOWNER)
     }
 
-    /// The fs.protected_* sysctls the sandbox presents in /proc/sys/fs
-    /// (read-only): Debian's, as its procps sets them at boot
-    /// (/usr/lib/sysctl.d/99-protect-links.conf) over 6.1's built-in 1, 1, 0, 0.
-    public static let protectedSymlinks = 1, protectedHardlinks = 1, protectedFIFOs = 1, protectedRegular = 2
-
     /// may_follow_link with fs.protected_symlinks=1: in a sticky
     /// world-writable directory only a link owned by the follower or by the
     /// directory's owner is followed; no capability overrides it (EACCES).
     public static func mayFollowLink(_ link: InodeOwnership, in dir: InodeOwnership, _ c: Credentials) -> Errno? {
-        guard protectedSymlinks != 0, c.fsuid != link.uid else { return nil }
+        guard c.fsuid != link.uid else { return nil }
         guard dir.mode & (S_ISVTX | S_IWOTH) == S_ISVTX | S_IWOTH, dir.uid != link.uid else { return nil }
         return .EACCES
     }
@@ -101,9 +100,11 @@ public enum Permission {
     /// (protected_fifos) or regular file (protected_regular) in a sticky
     /// directory, owned neither by the opener nor by the directory's owner,
     /// is refused if the directory is world-writable, or at level 2 group-writable (EACCES).
-    public static func mayOpenCreatingInSticky(_ file: InodeOwnership, in dir: InodeOwnership, _ c: Credentials) -> Errno? {
+    /// `fifos` and `regular`: the two sysctls' levels.
+    public static func mayOpenCreatingInSticky(_ file: InodeOwnership, in dir: InodeOwnership, _ c: Credentials,
+                                               fifos: Int, regular: Int) -> Errno? {
         let type = file.mode & S_IFMT
-        let level = type == S_IFIFO ? protectedFIFOs : type == S_IFREG ? protectedRegular : 0
+        let level = type == S_IFIFO ? fifos : type == S_IFREG ? regular : 0
         guard level != 0, dir.mode & S_ISVTX != 0, file.uid != dir.uid, file.uid != c.fsuid else { return nil }
         return dir.mode & 0o002 != 0 || (dir.mode & 0o020 != 0 && level >= 2) ? .EACCES : nil
     }
@@ -113,7 +114,7 @@ public enum Permission {
     /// that is not set-user-ID, not executable set-group-ID, and that they
     /// may both read and write.
     public static func mayHardlink(_ a: InodeOwnership, _ c: Credentials) -> Errno? {
-        if protectedHardlinks == 0 || isOwnerOrCapable(a, c) { return nil }
+        if isOwnerOrCapable(a, c) { return nil }
         let safe = a.mode & S_IFMT == S_IFREG && a.mode & S_ISUID == 0
             && a.mode & (S_ISGID | 0o010) != (S_ISGID | 0o010) && check(a, [.read, .write], c) == nil
         return safe ? nil : .EPERM
@@ -193,8 +194,10 @@ extension VFS {
         if inode.kind == .directory && !mask.contains(.write) && Permission.searchNeedsNoInode(c) { return }
         if inode.kind == .directory && c.capable(Credentials.CAP_DAC_OVERRIDE) { return }
         let a = InodeOwnership(try inode.stat())
-        // check_acl: only a non-owner's check of a file with group bits reads the ACL.
-        let acl = a.uid != c.fsuid && a.mode & 0o070 != 0 && inode.posixACLs ? inode.posixACL(.access) : nil
+        // check_acl: only a non-owner's check of a file with group bits reads
+        // the ACL, and only where the capabilities would not grant anyway (a host file's costs a getxattr).
+        let acl = a.uid != c.fsuid && a.mode & 0o070 != 0 && !Permission.capabilitiesGrant(a, mask, c) && inode.posixACLs
+            ? inode.posixACL(.access) : nil
         if let e = Permission.check(a, mask, c, acl: acl) { throw e }
     }
 
@@ -211,7 +214,7 @@ extension VFS {
 
     /// may_follow_link (fs.protected_symlinks) for the link `link` found in `dir`.
     func mayFollowLink(_ link: Location, in dir: Location, _ c: Credentials) throws(Errno) {
-        guard Permission.protectedSymlinks != 0, link.inode.kind == .symlink else { return }
+        guard link.inode.kind == .symlink, sysctls.values.protectedSymlinks != 0 else { return }
         let d = InodeOwnership(try dir.inode.stat())
         guard d.mode & (S_ISVTX | S_IWOTH) == S_ISVTX | S_IWOTH else { return }
         if let e = Permission.mayFollowLink(InodeOwnership(try link.inode.stat()), in: d, c) { throw e }
@@ -223,7 +226,9 @@ extension VFS {
         guard let c, file.inode.kind == .regular || file.inode.kind == .fifo else { return }
         let d = InodeOwnership(try dir.inode.stat())
         guard d.mode & S_ISVTX != 0 else { return }
-        if let e = Permission.mayOpenCreatingInSticky(InodeOwnership(try file.inode.stat()), in: d, c) { throw e }
+        let v = sysctls.values
+        if let e = Permission.mayOpenCreatingInSticky(InodeOwnership(try file.inode.stat()), in: d, c,
+                                                      fifos: v.protectedFIFOs, regular: v.protectedRegular) { throw e }
     }
 
     /// may_create: write and search permission on the directory.

@@ -10,14 +10,15 @@ final class ProcControlNode: Inode, @unchecked Sendable {
     let ino: UInt64
     let mayWrite: (WalkContext) throws(Errno) -> Bool
     let contents: () throws(Errno) -> [UInt8]
-    let store: ([UInt8], WalkContext) throws(Errno) -> Void
+    /// Returns the bytes it took, nil for all of them.
+    let store: ([UInt8], WalkContext) throws(Errno) -> Int?
     let owner: FileOwner?
     /// A sysctl (sysctl_writes_strict = 1): a write not at position 0 is
     /// taken and ignored, and one that is moves the position on.
     let sysctl: Bool
 
     init(path: String, device: UInt64, owner: FileOwner? = nil, sysctl: Bool = false, mayWrite: @escaping (WalkContext) throws(Errno) -> Bool,
-         contents: @escaping () throws(Errno) -> [UInt8], store: @escaping ([UInt8], WalkContext) throws(Errno) -> Void) {
+         contents: @escaping () throws(Errno) -> [UInt8], store: @escaping ([UInt8], WalkContext) throws(Errno) -> Int?) {
         self.device = device; self.ino = syntheticInode(path); self.mayWrite = mayWrite
         self.contents = contents; self.store = store; self.owner = owner; self.sysctl = sysctl
     }
@@ -62,10 +63,10 @@ final class ProcControlNode: Inode, @unchecked Sendable {
 /// Sendable: its parts are; the snapshot has its own locking.
 final class ProcControlFile: FileDescription, @unchecked Sendable {
     private let snapshot: SnapshotFile
-    private let store: ([UInt8]) throws(Errno) -> Void
+    private let store: ([UInt8]) throws(Errno) -> Int?
     private let sysctl: Bool
 
-    init(path: String, contents: [UInt8], flags: OpenFlags, sysctl: Bool = false, store: @escaping ([UInt8]) throws(Errno) -> Void) {
+    init(path: String, contents: [UInt8], flags: OpenFlags, sysctl: Bool = false, store: @escaping ([UInt8]) throws(Errno) -> Int?) {
         snapshot = SnapshotFile(path: path, contents: contents, flags: flags)
         self.store = store
         self.sysctl = sysctl
@@ -90,14 +91,13 @@ final class ProcControlFile: FileDescription, @unchecked Sendable {
             let total = bufs.reduce(0) { $0 + $1.count }
             let at = try snapshot.seek(0, whence: SEEK_CUR)
             if at != 0 { return total }
-            try store(bufs.reduce(into: []) { $0 += $1 })
-            _ = try snapshot.seek(Int64(total), whence: SEEK_SET)
-            return total
+            let taken = try store(bufs.reduce(into: []) { $0 += $1 }) ?? total
+            _ = try snapshot.seek(Int64(taken), whence: SEEK_SET)
+            return taken
         }
         var bytes: [UInt8] = []
         for b in bufs { bytes += b.prefix(ProcControlNode.numberBufferSize - 1 - bytes.count) }
-        try store(bytes)
-        return bytes.count
+        return try store(bytes) ?? bytes.count
     }
 
     /// pwrite: the handler sees the offset as its position; a sysctl's not
@@ -107,7 +107,6 @@ final class ProcControlFile: FileDescription, @unchecked Sendable {
         guard sysctl else { return try write(from: bufs) }
         let total = bufs.reduce(0) { $0 + $1.count }
         if offset != 0 { return total }
-        try store(bufs.reduce(into: []) { $0 += $1 })
-        return total
+        return try store(bufs.reduce(into: []) { $0 += $1 }) ?? total
     }
 }

@@ -52,6 +52,9 @@ public protocol ProcessView: AnyObject {
     var lockedMemoryBytes: UInt64 { get }
     /// The thread's read/write counters, and its whole process's.
     var ioAccounting: IOAccounting { get }
+    /// Block I/O in bytes, as /proc/PID/io's read_bytes and write_bytes:
+    /// the thread's, or its process's (threads live and gone, and reaped children, as signal->ioac).
+    func blockIO(wholeProcess: Bool) -> (read: Int64, written: Int64)
     var processIOAccounting: IOAccounting { get }
     /// /proc/PID/syscall's line.
     func procSyscallText(readBySelf: Bool) -> String
@@ -191,9 +194,10 @@ enum ProcFS {
                         return try view(pid, tid, ctx).procWritable(by: writer)
                     }, contents: { () throws(Errno) in
                         Array("\(try view(pid, tid, ctx).oomScoreAdj)\n".utf8)
-                    }, store: { (bytes: [UInt8], ctx: WalkContext) throws(Errno) in
+                    }, store: { (bytes: [UInt8], ctx: WalkContext) throws(Errno) -> Int? in
                         guard let writer = ctx.process else { throw .EACCES }
                         try view(pid, tid, ctx).setOOMScoreAdj(try ProcControlNode.integer(bytes), by: writer)
+                        return nil
                     })
                 }
                 return file(path, mode: name == "oom_score_adj" ? 0o644 : ["io", "syscall", "personality"].contains(name) ? 0o400 : 0o444, owner: owner,
@@ -208,7 +212,7 @@ enum ProcFS {
                     case "smaps_rollup": return smapsRollupText(v.mm).rawBytes
                     case "mountinfo": return mountinfoText(vfs, root: v.rootLocation).rawBytes
                     case "wchan": return Array(v.waitChannel(readBy: ctx.process).utf8)
-                    case "io": return Array(ioText(tid == nil ? v.processIOAccounting : v.ioAccounting).utf8)
+                    case "io": return Array(ioText(tid == nil ? v.processIOAccounting : v.ioAccounting, blocks: v.blockIO(wholeProcess: tid == nil)).utf8)
                     case "syscall": return Array(v.procSyscallText(readBySelf: v === ctx.process).utf8)
                     case "cmdline": return v.commandLine.flatMap { $0.rawBytes + [0] }
                     case "environ": return v.environment.flatMap { $0.rawBytes + [0] }
@@ -345,7 +349,8 @@ enum ProcFS {
         })
     }
 
-    /// /proc/sys: the kernel values programs read (read-only but for fs/mqueue).
+    /// /proc/sys: the kernel values programs read (read-only but for fs/mqueue,
+    /// fs/protected_* and net/ipv4/ping_group_range).
     static func sysDir(_ vfs: VFS) -> Inode {
         let kernelFiles: [String: (WalkContext) -> String] = [
             "hostname": { $0.sandbox.hostname },
@@ -380,33 +385,30 @@ enum ProcFS {
             "nr_open": { _ in "1048576" },
             "file-max": { _ in "9223372036854775807" },
             "pipe-max-size": { _ in "1048576" },
-            "protected_symlinks": { _ in String(Permission.protectedSymlinks) },
-            "protected_hardlinks": { _ in String(Permission.protectedHardlinks) },
-            "protected_fifos": { _ in String(Permission.protectedFIFOs) },
-            "protected_regular": { _ in String(Permission.protectedRegular) },
         ]
         let inotifyFiles: [String: (WalkContext) -> String] = [
             "max_queued_events": { _ in String(InotifyRegistry.maxQueuedEvents) },
             "max_user_instances": { _ in String(InotifyRegistry.maxUserInstances) },
             "max_user_watches": { _ in String(InotifyRegistry.maxUserWatches) },
         ]
-        func table(_ name: String, _ files: [String: (WalkContext) -> String], subdirectories: [String: Inode] = [:]) -> Inode {
+        func table(_ name: String, _ files: [String: (WalkContext) -> String], subdirectories: [String: Inode] = [:],
+                   writable: [String: Inode] = [:]) -> Inode {
             dir("/proc/sys/" + name, list: { _ in
-                (files.keys.map { DirEntry($0, .regular) } + subdirectories.keys.map { DirEntry($0, .directory) }).sorted { $0.name < $1.name }
+                (files.keys.map { DirEntry($0, .regular) } + writable.keys.map { DirEntry($0, .regular) }
+                    + subdirectories.keys.map { DirEntry($0, .directory) }).sorted { $0.name < $1.name }
             }, child: { n, ctx throws(Errno) in
-                if let d = subdirectories[n] { return d }
+                if let d = subdirectories[n] ?? writable[n] { return d }
                 guard let f = files[n] else { throw .ENOENT }
                 return file("/proc/sys/\(name)/" + n) { Array((f(ctx) + "\n").utf8) }
             })
         }
-        // The sandbox's network sysctls (its own loopback's, read-only).
-        let ipv4Files: [String: (WalkContext) -> String] = [
-            "ping_group_range": { _ in "\(LoopbackICMP.pingGroupRange.lowerBound)\t\(LoopbackICMP.pingGroupRange.upperBound)" },
-        ]
+        // The sandbox's own values, root in it may change (SandboxSysctls).
+        let ipv4Writable = ["ping_group_range": pingGroupRangeSysctl(vfs.sysctls)]
+        let fsWritable = Dictionary(uniqueKeysWithValues: SandboxSysctls.protected.map { ($0.name, protectedSysctl($0, vfs.sysctls)) })
         let dirs = ["kernel": table("kernel", kernelFiles), "vm": table("vm", vmFiles),
-                    "net": table("net", [:], subdirectories: ["ipv4": table("net/ipv4", ipv4Files)]),
+                    "net": table("net", [:], subdirectories: ["ipv4": table("net/ipv4", [:], writable: ipv4Writable)]),
                     "fs": table("fs", fsFiles, subdirectories: ["inotify": table("fs/inotify", inotifyFiles),
-                                                                "mqueue": mqueueSysctlDir(vfs.mqueues)])]
+                                                                "mqueue": mqueueSysctlDir(vfs.mqueues)], writable: fsWritable)]
         return dir("/proc/sys", list: { _ in dirs.keys.sorted().map { DirEntry($0, .directory) } }, child: { n, _ throws(Errno) in
             guard let d = dirs[n] else { throw .ENOENT }
             return d

@@ -12,10 +12,11 @@ extension ProcFS {
                 ctx.credentials.map { $0.euid == 0 } ?? true
             }, contents: { () throws(Errno) in
                 Array("\(ns.locked { ns.limits[keyPath: s.field] })\n".utf8)
-            }, store: { (bytes: [UInt8], _: WalkContext) throws(Errno) in
+            }, store: { (bytes: [UInt8], _: WalkContext) throws(Errno) -> Int? in
                 let v = try ProcControlNode.integer(bytes)
                 guard s.range.contains(v) else { throw .EINVAL }
                 ns.locked { ns.limits[keyPath: s.field] = v }
+                return nil
             })
         })
     }

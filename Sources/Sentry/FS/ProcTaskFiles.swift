@@ -184,11 +184,12 @@ extension ProcFS {
         return out
     }
 
-    /// /proc/<pid>/io (do_io_accounting). The storage counters stay 0: the
-    /// host's page cache, not the sandbox, decides what reaches a disk.
-    static func ioText(_ io: IOAccounting) -> String {
+    /// /proc/<pid>/io (do_io_accounting). The storage counters are what the
+    /// host counted for the serving sentry threads; a cancelled write is
+    /// already taken off write_bytes (cancelled_write_bytes reads 0).
+    static func ioText(_ io: IOAccounting, blocks: (read: Int64, written: Int64)) -> String {
         let c = io.snapshot
         return "rchar: \(c.rchar)\nwchar: \(c.wchar)\nsyscr: \(c.syscr)\nsyscw: \(c.syscw)\n"
-            + "read_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"
+            + "read_bytes: \(blocks.read)\nwrite_bytes: \(blocks.written)\ncancelled_write_bytes: 0\n"
     }
 }

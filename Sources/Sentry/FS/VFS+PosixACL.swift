@@ -53,6 +53,7 @@ extension VFS {
             mode &= ~umask
             return (nil, nil)
         }
+        if dir.inode.inheritsPosixACLs { return (nil, nil) }
         let inherited = acl
         let needed = acl.createMasq(&mode)
         return (needed ? acl : nil, isDirectory ? inherited : nil)

@@ -29,6 +29,8 @@ public final class VFS: Sendable {
     let ptys = PtyTable()
     /// The sandbox's POSIX message queues (mq_open, /dev/mqueue).
     public let mqueues = PosixMQNamespace()
+    /// The sysctls the sandbox keeps for itself (fs.protected_*, ping_group_range).
+    public let sysctls = SandboxSysctls()
     let memory: MemoryFile
     /// The size of the tmpfs mounts the sandbox makes; nil: unlimited.
     public let tmpfsSize: UInt64?
@@ -478,7 +480,8 @@ public final class VFS: Sendable {
         try writable(dir)
         guard old.mount === dir.mount else { throw .EXDEV }
         // do_linkat's may_linkat (protected_hardlinks), then vfs_link's may_create.
-        if let c = ctx.credentials, let e = Permission.mayHardlink(InodeOwnership(try old.inode.stat()), c) { throw e }
+        if let c = ctx.credentials, sysctls.values.protectedHardlinks != 0,
+           let e = Permission.mayHardlink(InodeOwnership(try old.inode.stat()), c) { throw e }
         try mayCreate(in: dir, ctx.credentials)
         if old.inode.kind == .directory { throw .EPERM }
         try dir.inode.link(name, to: old.inode)

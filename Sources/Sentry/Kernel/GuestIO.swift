@@ -21,6 +21,7 @@ extension Task {
                                 noWait: Bool) throws(Errno) -> Int {
         let total = ranges.reduce(0) { $0 + $1.count }
         if total == 0 { return 0 }
+        try file.readJobControl(self)
         if file.transfersInPlace {
             // Wait (unlocked) until the file has data, then copy with the
             // memory manager locked: nothing can unmap in between.

@@ -11,7 +11,9 @@ import Glibc
 /// are the host's counts of the stub running the guest's code (its faults
 /// are the guest's own touches of its memory), with the faults the sentry
 /// resolved itself, and the serving sentry thread's preemptions
-/// (`Task.hostCountersLocked`). Block I/O reads 0.
+/// (`Task.hostCountersLocked`). Block I/O is what the host's task I/O
+/// accounting counted for the serving sentry thread: the reads and writes
+/// of host files that reached a disk.
 public struct ResourceUsage: Sendable, Equatable {
     public var userNs: Int64 = 0
     public var systemNs: Int64 = 0
@@ -20,6 +22,9 @@ public struct ResourceUsage: Sendable, Equatable {
     public var minorFaults: Int64 = 0
     public var majorFaults: Int64 = 0
     public var involuntarySwitches: Int64 = 0
+    /// Block I/O in bytes (ru_inblock and ru_oublock are these / 512).
+    public var readBytes: Int64 = 0
+    public var writtenBytes: Int64 = 0
 
     public init() {}
 
@@ -32,6 +37,8 @@ public struct ResourceUsage: Sendable, Equatable {
         minorFaults &+= o.minorFaults
         majorFaults &+= o.majorFaults
         involuntarySwitches &+= o.involuntarySwitches
+        readBytes &+= o.readBytes
+        writtenBytes &+= o.writtenBytes
         maxRSSKiB = max(maxRSSKiB, o.maxRSSKiB)
     }
 
@@ -56,6 +63,8 @@ public struct ResourceUsage: Sendable, Equatable {
         longs[4] = maxRSSKiB
         longs[8] = minorFaults          // ru_minflt
         longs[9] = majorFaults          // ru_majflt
+        longs[11] = readBytes / 512     // ru_inblock
+        longs[12] = writtenBytes / 512  // ru_oublock
         longs[16] = voluntarySwitches   // ru_nvcsw
         longs[17] = involuntarySwitches // ru_nivcsw
         return longs.withUnsafeBytes { Array($0) }
@@ -65,15 +74,19 @@ public struct ResourceUsage: Sendable, Equatable {
 extension ResourceUsage {
     /// The checkpoint image's form: user ns, system ns, max RSS (KiB),
     /// voluntary switches, then minor and major faults and involuntary
-    /// switches (images written before those were counted have only the first four).
-    var imageFields: [Int64] { [userNs, systemNs, maxRSSKiB, voluntarySwitches, minorFaults, majorFaults, involuntarySwitches] }
+    /// switches, then block I/O read and written (images written before
+    /// those were counted have only the first four, or seven).
+    var imageFields: [Int64] {
+        [userNs, systemNs, maxRSSKiB, voluntarySwitches, minorFaults, majorFaults, involuntarySwitches, readBytes, writtenBytes]
+    }
 
-    /// From an image's fields; nil if there are not four or seven, or a count is negative.
+    /// From an image's fields; nil if there are not four, seven or nine, or a count is negative.
     init?(imageFields f: [Int64]) {
-        guard f.count == 4 || f.count == 7, f.allSatisfy({ $0 >= 0 }) else { return nil }
+        guard [4, 7, 9].contains(f.count), f.allSatisfy({ $0 >= 0 }) else { return nil }
         self.init()
         (userNs, systemNs, maxRSSKiB, voluntarySwitches) = (f[0], f[1], f[2], f[3])
-        if f.count == 7 { (minorFaults, majorFaults, involuntarySwitches) = (f[4], f[5], f[6]) }
+        if f.count >= 7 { (minorFaults, majorFaults, involuntarySwitches) = (f[4], f[5], f[6]) }
+        if f.count == 9 { (readBytes, writtenBytes) = (f[7], f[8]) }
     }
 }
 
@@ -88,6 +101,7 @@ extension Kernel {
         u.voluntarySwitches = Int64(truncatingIfNeeded: t.voluntarySwitches.load(ordering: .relaxed))
         let c = counters ?? t.hostCountersLocked()
         (u.minorFaults, u.majorFaults, u.involuntarySwitches) = (c.minorFaults, c.majorFaults, c.involuntarySwitches)
+        (u.readBytes, u.writtenBytes) = (c.readBytes, c.writtenBytes)
         return u
     }
 

@@ -51,6 +51,12 @@ extension Kernel: SandboxView {
 
 extension Task {
     public var processIOAccounting: IOAccounting { group.ioAccounting }
+    public func blockIO(wholeProcess: Bool) -> (read: Int64, written: Int64) {
+        kernel.locked {
+            let u = wholeProcess ? kernel.processUsageLocked(group).adding(group.childUsage) : kernel.threadUsageLocked(self)
+            return (u.readBytes, u.writtenBytes)
+        }
+    }
     public var resourceLimits: [Int32: (cur: UInt64, max: UInt64)] { group.limits.withLock { $0 } }
     public var taskAttributes: TaskAttributes { attributes.withLock { $0 } }
     public var lockedMemoryBytes: UInt64 {

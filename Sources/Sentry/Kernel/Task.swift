@@ -350,7 +350,7 @@ extension Task {
         applyHostAffinity()
     }
 
-    /// The task's page faults and involuntary switches so far: its stub's
+    /// The task's page faults, involuntary switches and block I/O so far: its stub's
     /// since it got it (where guest code runs on the sentry thread, vmexec,
     /// that thread's faults), those the sentry resolved, the serving sentry
     /// thread's preemptions, and what it carried over. Kernel lock held.
@@ -365,6 +365,9 @@ extension Task {
            let now = ownThread ? HostTaskCounters.readCallingThread() : HostTaskCounters.read(sentryThread: s.tid) {
             let d = now.since(s.base)
             c.involuntarySwitches &+= d.involuntarySwitches
+            // The host files the thread read and wrote serving the task (tmpfs and the memory file count none, as Linux's shmem).
+            c.readBytes &+= d.readBytes
+            c.writtenBytes &+= d.writtenBytes
             if stubClock == nil { c.minorFaults &+= d.minorFaults; c.majorFaults &+= d.majorFaults }
         }
         return c

@@ -101,11 +101,6 @@ public final class LoopbackICMP: Sendable {
     }
     private let state = Mutex(State())
 
-    /// net.ipv4.ping_group_range: the gids that may open ping sockets.
-    /// Debian 12's systemd (50-default.conf) and Docker set it to every
-    /// group; the kernel's own default ("1 0") allows none.
-    public static let pingGroupRange: ClosedRange<UInt32> = 0...2_147_483_647
-
     public init() {}
 
     // MARK: Sockets
