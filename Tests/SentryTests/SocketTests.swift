@@ -56,6 +56,21 @@ import Testing
         #expect(echo.stdout == "accepted 64 closed 64 bytes 22200 failures 0\n", "\(echo.stderr)")
     }
 
+    /// sockqueues: SIOCOUTQ and SIOCOUTQNSD against the peer's SIOCINQ. TCP
+    /// counts only what the peer's window left unsent, not bytes delivered
+    /// and unread; AF_UNIX counts the send buffer in use, UDP nothing once
+    /// delivered; a listener's answers. The lines are relations 6.1 and
+    /// later kernels share, not window sizes.
+    @Test(arguments: Harness.platforms)
+    func sendQueuesMatchNative(_ platform: Harness.TestPlatform) {
+        guard Harness.hostLoopbackWorks else { print("skipping sockqueues' native comparison: the host's loopback carries no TCP"); return }
+        let native = Harness.run(Harness.image("sockqueues"), [])
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        #expect(native.stdout.contains("1000 unread at the peer: outq 0 nsd 0 peer inq 1000\n"), "natively: \(native.stdout)")
+        let boxed = Harness.sandboxed(platform, Harness.image("sockqueues"))
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+
     /// busybox nc between two guest processes over 127.0.0.1.
     @Test(arguments: Harness.platforms)
     func busyboxNetcatOverLoopback(_ platform: Harness.TestPlatform) throws {

@@ -505,7 +505,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         locked { s in
             if s.phase == .listening { return 0 }
             // tcp_inq: an urgent byte not inline ends what counts as readable.
-            if let u = s.urgent, isInet, !s.flagOptions.contains(SocketConstants.SO_OOBINLINE) { return u.distance }
+            if let u = s.urgent, isTCP, !s.flagOptions.contains(SocketConstants.SO_OOBINLINE) { return Self.tcpArrived(u.distance, s) }
+            if isTCP { return Self.tcpArrived(s.rx.bytes, s) }
             return kind == .stream ? s.rx.bytes : (s.rx.first?.remaining ?? 0)
         }
     }
