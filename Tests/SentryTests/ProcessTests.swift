@@ -52,6 +52,22 @@ import Testing
         }
     }
 
+    /// fasync pty: which O_ASYNC signals a pty pair sends (n_tty's
+    /// kill_fasync): the slave's reader POLL_IN per completed line, or once
+    /// per raw input; the master's reader POLL_IN for output and echo; a
+    /// writer that found the buffer full POLL_OUT once when a read makes
+    /// room; nothing for reads, mode changes or a close. Counted with
+    /// F_SETSIG's queued signals; the waits stretch under emulation.
+    @Test(arguments: Harness.platforms)
+    func ptyAsyncSignalsMatchNative(_ platform: Harness.TestPlatform) {
+        let settle = Harness.inPatchedVM ? "1000" : "50"
+        let native = Harness.run(Harness.image("fasync"), ["pty", settle])
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        #expect(native.stdout.contains("  its end: master:IN slave:IN\n"), "natively: \(native.stdout)")
+        let boxed = Harness.sandboxed(platform, Harness.image("fasync"), ["pty", settle])
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+
     /// Blocked pipe reads raced against what a direct writer-to-reader
     /// hand-off would have to respect: many writer/reader pairs (processes
     /// and threads) with short reads, signals to blocked readers with and

@@ -71,6 +71,25 @@ import Testing
         #expect(boxed == native, "on \(platform.rawValue)")
     }
 
+    /// fasync sockets: which O_ASYNC signals sockets send (sk_wake_async's
+    /// points): POLL_IN per arrival but none to a reader asleep in a stream
+    /// receive, POLL_OUT once to a writer that found its buffer full (none
+    /// to one that slept for room), POLL_IN or POLL_HUP for a peer's
+    /// shutdown and close, POLL_ERR for a reset, POLL_OUT for a finished
+    /// connect, POLL_PRI for an urgent byte, and nothing for a read; counted
+    /// with F_SETSIG's queued signals. The waits for a signal that may come
+    /// stretch under emulation.
+    @Test(arguments: Harness.platforms)
+    func asyncSignalsMatchNative(_ platform: Harness.TestPlatform) {
+        guard Harness.hostLoopbackWorks else { print("skipping fasync's socket comparison: the host's loopback carries no TCP"); return }
+        let settle = Harness.inPatchedVM ? "1000" : "50"
+        let native = Harness.run(Harness.image("fasync"), ["sockets", settle])
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        #expect(native.stdout.contains("  drained (w had found it full): w:OUT\n"), "natively: \(native.stdout)")
+        let boxed = Harness.sandboxed(platform, Harness.image("fasync"), ["sockets", settle])
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+
     /// busybox nc between two guest processes over 127.0.0.1.
     @Test(arguments: Harness.platforms)
     func busyboxNetcatOverLoopback(_ platform: Harness.TestPlatform) throws {

@@ -104,13 +104,14 @@ extension SocketEndpoint {
             t.rx.append(m, bytes: bytes)
             return true
         }
-        if delivered { target.queue.notify() }
+        if delivered { target.queue.notify(); target.wakeAsyncReader(.input) }
     }
 
     /// A non-blocking TCP connect that was refused reports it through SO_ERROR.
     public func setPendingError(_ e: Errno) {
         locked { $0.error = e }
         queue.notify()
+        wakeAsync(.error)   // the reset to the SYN: tcp_reset's sk_error_report
     }
 
     /// A non-blocking connect answered EINPROGRESS.
@@ -142,7 +143,7 @@ extension SocketEndpoint {
             s.error = .EPIPE
             return min(count, s.sendBuffer)
         }
-        if absorbed != nil { queue.notify() }
+        if absorbed != nil { queue.notify(); wakeAsync(.error) }   // the peer's reset
         return absorbed
     }
 

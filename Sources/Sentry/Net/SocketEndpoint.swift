@@ -24,8 +24,11 @@ public final class SocketEndpoint: @unchecked Sendable {
     public var isInet: Bool { family == SocketConstants.AF_INET || family == SocketConstants.AF_INET6 }
     public var isNetlink: Bool { family == SocketConstants.AF_NETLINK }
     public var isConnectionOriented: Bool { kind != .datagram }
-    /// Announces every change in this socket's readiness.
-    public let queue = WaitQueue()
+    /// Announces every change in this socket's readiness; its O_ASYNC
+    /// signals are sent at sk_wake_async's points only (SocketAsync.swift).
+    public let queue = WaitQueue(signalsOnNotify: false)
+    /// Stream receives waiting for data (SOCKWQ_ASYNC_WAITDATA): arrivals send no SIGIO meanwhile.
+    let readersWaiting = Atomic<Int>(0)
     /// What this socket has queued at its peers (SO_SNDBUF).
     public let account: SocketAccount
     unowned let names: UnixNamespace
@@ -190,8 +193,10 @@ public final class SocketEndpoint: @unchecked Sendable {
             return false
         }
         listener.queue.notify()
+        listener.wakeAsyncReader(.input)   // the listener's sk_data_ready
         if raced { server.close(); throw .EISCONN }
         queue.notify()
+        if isInet { wakeAsync(.output) }   // tcp_rcv_synsent_state_process
     }
 
     /// Takes the oldest pending connection: EAGAIN if none.
@@ -225,20 +230,30 @@ public final class SocketEndpoint: @unchecked Sendable {
     public func shutdown(_ how: Int32) throws(Errno) {
         guard (SocketConstants.SHUT_RD...SocketConstants.SHUT_RDWR).contains(how) else { throw .EINVAL }
         let rd = how != SocketConstants.SHUT_WR, wr = how != SocketConstants.SHUT_RD
-        let peer = locked { s -> SocketEndpoint? in
+        let (peer, finSent) = locked { s -> (SocketEndpoint?, Bool) in
+            let fin = wr && !s.shutWrite
             if rd { s.shutRead = true }
             if wr { s.shutWrite = true }
-            return s.phase == .connected ? s.peer : nil
+            return (s.phase == .connected ? s.peer : nil, fin)
         }
         // A connection's peer sees the mirror image: our SHUT_WR is its EOF.
         // Our SHUT_RD ends its sending on AF_UNIX (unix_shutdown's peer_mode);
         // TCP sends nothing for it, so the peer's data still comes and is read.
         if let peer, isConnectionOriented {
-            peer.locked { p in
+            let peerShutWrite = peer.locked { p -> Bool in
+                let own = p.shutWrite
                 if wr { p.shutRead = true }
                 if rd && !isInet { p.shutWrite = true }
+                return own
             }
             peer.queue.notify()
+            if isInet {
+                if finSent { peer.receivedFIN(alsoShutWrite: peerShutWrite) }
+            } else if rd && wr {
+                peer.wakeAsyncReader(.hangup)
+            } else if wr {
+                peer.wakeAsyncReader(.input)
+            }
         }
         queue.notify()
     }
@@ -246,9 +261,9 @@ public final class SocketEndpoint: @unchecked Sendable {
     /// The last fd went: unbind, wake the peer with EOF (ECONNRESET if we
     /// leave data unread), refuse pending connections, drop queued messages.
     func close() {
-        let (peer, pending, dropped, node, address, abortive) = locked { s in
+        let (peer, pending, dropped, node, address, abortive, finSent) = locked { s in
             // SO_LINGER on with a zero timeout: TCP closes with a reset (tcp_close's abort path).
-            let r = (s.peer, s.backlog, s.rx.drain(), s.boundNode, s.address, s.linger.on && s.linger.seconds == 0)
+            let r = (s.peer, s.backlog, s.rx.drain(), s.boundNode, s.address, s.linger.on && s.linger.seconds == 0, !s.shutWrite)
             s.phase = .closed
             s.peer = nil
             s.backlog = []
@@ -261,7 +276,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         if case .inet(let a)? = address, !isAccepted { names.loopback.unbind(self, port: a.port, proto: proto) }
         if let peer {
             if isConnectionOriented {
-                peer.locked { p in
+                let peerShutWrite = peer.locked { p -> Bool in
+                    let own = p.shutWrite
                     if isInet && dropped.isEmpty && !abortive {
                         // TCP: a FIN; the peer may still write once (then our reset ends it).
                         p.shutRead = true; p.peerClosed = true
@@ -274,11 +290,20 @@ public final class SocketEndpoint: @unchecked Sendable {
                             if isInet { p.reset = true }
                         }
                     }
+                    return own
+                }
+                peer.queue.notify()
+                if !isInet {
+                    peer.wakeAsyncReader(.hangup)   // unix_release_sock
+                } else if !dropped.isEmpty || abortive {
+                    peer.wakeAsync(.error)   // tcp_reset's sk_error_report
+                } else if finSent {
+                    peer.receivedFIN(alsoShutWrite: peerShutWrite)
                 }
             } else {
                 _ = peer.locked { $0.connectedSenders.removeValue(forKey: ObjectIdentifier(self)) }
+                peer.queue.notify()
             }
-            peer.queue.notify()
         }
         for e in pending { e.close() }
         for m in dropped { m.sender?.release(m.remaining + m.overhead) }
@@ -333,9 +358,12 @@ public final class SocketEndpoint: @unchecked Sendable {
         if urgent && message.length > 0 {
             if let (a, n) = dropped { a.release(n) }
             target.fileOwner.withLock { $0 }?.sendURG()
+            target.wakeAsync(.priority)   // sk_send_sigurg's SOCK_WAKE_URG
+            if isTCP { target.wakeAsyncReader(.input) }   // tcp_urg's own sk_data_ready for the byte
         }
         if !message.rights.isEmpty { names.rightsInFlight.add(message.rights.count, ordering: .relaxed) }
         target.queue.notify(.readable)   // data: its blocked senders wait for room, not this
+        target.wakeAsyncReader(.input)
     }
 
     /// Forgets a dead default destination (a datagram send got ECONNREFUSED).
@@ -496,7 +524,7 @@ public final class SocketEndpoint: @unchecked Sendable {
         if writable, kind == .datagram, let peer, peer !== self {
             writable = peer.locked { p in p.peer === self || p.rx.count <= Self.maxDatagramQueue }
         }
-        if writable { r |= Int16(POLLOUT | POLLWRNORM | POLLWRBAND) }
+        if writable { r |= Int16(POLLOUT | POLLWRNORM | POLLWRBAND) } else { pollFoundNoSpace() }
         return r & (mask | Int16(POLLERR | POLLHUP))
     }
 
