@@ -60,7 +60,7 @@ import Testing
     /// F_SETSIG's queued signals; the waits stretch under emulation.
     @Test(arguments: Harness.platforms)
     func ptyAsyncSignalsMatchNative(_ platform: Harness.TestPlatform) {
-        let settle = Harness.inPatchedVM ? "1000" : "50"
+        let settle = Harness.inPatchedVM ? "2000" : "200"
         let native = Harness.run(Harness.image("fasync"), ["pty", settle])
         #expect(native.status == 0, "natively: \(native.stderr)")
         #expect(native.stdout.contains("  its end: master:IN slave:IN\n"), "natively: \(native.stdout)")

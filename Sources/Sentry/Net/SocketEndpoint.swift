@@ -55,6 +55,9 @@ public final class SocketEndpoint: @unchecked Sendable {
         var rx = SocketBuffer()
         /// A stream's urgent mark (MSG_OOB), if any.
         var urgent: UrgentMark?
+        /// AF_UNIX: where each oob_skb that recv(MSG_OOB) consumed still
+        /// sits, empty, in 6.1's queue (unread bytes before it), in order.
+        var consumedOOB: [Int] = []
         var backlog: [SocketEndpoint] = []
         var backlogLimit = 0
         var shutRead = false, shutWrite = false
@@ -409,7 +412,7 @@ public final class SocketEndpoint: @unchecked Sendable {
         try locked { (s: inout State) throws(Errno) in
             // The urgent mark: a byte to step over, a point not to read past.
             var skip = 0, limit = max
-            if s.urgent != nil && kind == .stream {
+            if (s.urgent != nil || !s.consumedOOB.isEmpty) && kind == .stream {
                 (skip, limit) = try approachMarkLocked(&s, max: max, peek: peek, dontWait: dontWait, credits: &credits)
             }
             let room = Swift.min(limit, targets.reduce(0) { $0 + $1.count })
@@ -455,8 +458,15 @@ public final class SocketEndpoint: @unchecked Sendable {
                         left -= took
                     }
                 }
+                if !peek && !s.consumedOOB.isEmpty {
+                    // A read stops at a consumed oob_skb (manage_oob), whatever
+                    // MSG_WAITALL says; one that had room left reached it and dropped it.
+                    r.atMark = r.count > 0 && s.consumedOOB[0] == r.count
+                    if r.atMark && r.count < max { s.consumedOOB.removeFirst() }
+                    s.consumedOOB = s.consumedOOB.map { $0 - r.count }
+                }
                 if let u = s.urgent {
-                    r.atMark = r.count > 0 && r.count == limit && u.distance == skip + limit
+                    r.atMark = r.atMark || (r.count > 0 && r.count == limit && u.distance == skip + limit)
                     if !peek {
                         // Past the mark (read inline) it is forgotten (tcp_recvmsg's skip_copy).
                         let d = u.distance - r.count
@@ -509,7 +519,7 @@ public final class SocketEndpoint: @unchecked Sendable {
     public func readiness(_ mask: Int16) -> Int16 {
         let POLLRDHUP: Int16 = 0x2000
         let (phase, queued, shutRead, shutWrite, hasError, peer, limit, pending) = locked { s in
-            (s.phase, s.urgent == nil ? (!s.rx.isEmpty, false) : urgentReadinessLocked(s), s.shutRead, s.shutWrite,
+            (s.phase, s.urgent == nil && s.consumedOOB.isEmpty ? (!s.rx.isEmpty, false) : urgentReadinessLocked(s), s.shutRead, s.shutWrite,
              s.error != nil || !s.icmp.errorQueue.isEmpty, s.peer, s.sendBuffer, !s.backlog.isEmpty)
         }
         let readable = queued.0
