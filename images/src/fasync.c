@@ -27,7 +27,8 @@ static void on_sigio(int s) { (void)s; sigio++; }
 static void on_rt(int s, siginfo_t *i, void *c) { (void)s; (void)c; rt++; rt_code = i->si_code; rt_fd = i->si_fd; rt_band = i->si_band; }
 
 // Gives a pending signal the time to arrive (the sentry sends it from
-// another thread): 50 ms, or what `fasync sockets MS` says (under emulation).
+// another thread): 50 ms, or what `fasync sockets MS` (or `pty MS`) says:
+// the counts wait longer, for a loaded machine and for emulation.
 static long settle_ms = 50;
 static void settle(void) { struct timespec ts = { settle_ms / 1000, settle_ms % 1000 * 1000 * 1000 }; nanosleep(&ts, NULL); }
 // Waits (up to 5 s) for a signal that should come.
