@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <termios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -172,14 +173,34 @@ static void unix_stream_counts(void) {
     close(s[0]);
 }
 
+static volatile pid_t sleeper;
+
 static void *blocking_read(void *arg) {
     char buf[8];
+    sleeper = gettid();
     return (void *)(long)read(*(int *)arg, buf, sizeof buf);
 }
 
 static void *blocking_write(void *arg) {
     static char buf[65536];
+    sleeper = gettid();
     return (void *)(long)write(*(int *)arg, buf, sizeof buf);
+}
+
+// Waits (up to 5 s) until the thread started is asleep (state S in its stat).
+static void asleep(void) {
+    for (int i = 0; i < 5000; i++) {
+        char path[64], line[256];
+        snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)sleeper);
+        FILE *f = sleeper ? fopen(path, "r") : NULL;
+        if (f) {
+            char *end = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+            fclose(f);
+            if (end && end[1] == ' ' && end[2] == 'S') return;
+        }
+        struct timespec ts = { 0, 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
 }
 
 // A reader asleep in a stream receive is woken, not signalled
@@ -194,8 +215,9 @@ static void unix_stream_sleepers(void) {
     async_log(s[1]);
     fcntl(s[0], F_SETFL, fcntl(s[0], F_GETFL) & ~O_NONBLOCK);
     pthread_t th;
+    sleeper = 0;
     pthread_create(&th, NULL, blocking_read, &s[0]);
-    settle();
+    asleep();
     write(s[1], "a", 1);
     void *got;
     pthread_join(th, &got);
@@ -203,7 +225,9 @@ static void unix_stream_sleepers(void) {
     long bytes;
     fill(s[1], 4096, &bytes);
     fcntl(s[1], F_SETFL, fcntl(s[1], F_GETFL) & ~O_NONBLOCK);
+    sleeper = 0;
     pthread_create(&th, NULL, blocking_write, &s[1]);
+    asleep();
     settle();
     logged = 0;   // the reader's arrivals are counted above
     fcntl(s[0], F_SETFL, fcntl(s[0], F_GETFL) | O_NONBLOCK);
@@ -301,6 +325,17 @@ static void tcp_counts(void) {
 // A pty pair: n_tty signals the slave's reader when a line (canonical) or
 // input (raw) is in, the master's reader when the slave's output or echo
 // comes, a writer that found the buffer full when a read makes room.
+// Linux moves pty bytes in a worker: wait (up to 5 s) until `fd` has
+// `bytes` to read (FIONREAD), so its signals have been sent before show().
+static void arrived(int fd, int bytes) {
+    for (int i = 0; i < 5000; i++) {
+        int n = 0;
+        if (ioctl(fd, FIONREAD, &n) == 0 && n >= bytes) return;
+        struct timespec ts = { 0, 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void pty_counts(void) {
     printf("pty signals:\n");
     int m = posix_openpt(O_RDWR | O_NOCTTY);
@@ -312,8 +347,11 @@ static void pty_counts(void) {
     async_log(s);
     show("O_ASYNC on", fds, names, 2);
     write(m, "ab", 2);
+    arrived(m, 2);
     show("a partial line in (echoed)", fds, names, 2);
     write(m, "\n", 1);
+    arrived(s, 3);
+    arrived(m, 4);
     show("its end", fds, names, 2);
     char buf[64];
     read(s, buf, sizeof buf);
@@ -321,10 +359,13 @@ static void pty_counts(void) {
     read(m, buf, sizeof buf);
     show("the echo read", fds, names, 2);
     write(s, "xyz", 3);
+    arrived(m, 3);
     show("output", fds, names, 2);
     read(m, buf, sizeof buf);
     show("output read", fds, names, 2);
     write(m, "c\nd\n", 4);
+    arrived(s, 4);
+    arrived(m, 6);
     show("two lines in one write", fds, names, 2);
     read(s, buf, sizeof buf);
     read(s, buf, sizeof buf);
@@ -337,6 +378,7 @@ static void pty_counts(void) {
     tcsetattr(s, TCSANOW, &t);
     show("raw mode", fds, names, 2);
     write(m, "xy", 2);
+    arrived(s, 2);
     show("raw input", fds, names, 2);
     read(s, buf, sizeof buf);
     show("its read", fds, names, 2);
