@@ -29,12 +29,13 @@ public enum AsyncEvent: Sendable {
 /// O_ASYNC (fs/fcntl.c's fasync): a pipe, socket or pty with the flag set
 /// sends its owner (F_SETOWN) SIGIO, or F_SETSIG's signal, when it becomes
 /// readable (POLL_IN) or writable (POLL_OUT), as kill_fasync does. The file
-/// registers with its wait queue while the flag is on. A pipe's and a pty's
-/// queue signal at each notify, for the directions the file was opened
-/// for; a socket's queue signals only when the socket says (`WaitQueue.kill`,
-/// sk_wake_async's points, SocketAsync.swift). The signal is sent from the
-/// timer thread, since an event may come with the notifier's own locks held
-/// (a closing file's fd table, say) and the kernel's lock ranks above them.
+/// registers with its wait queue while the flag is on. A pipe's queue
+/// signals at each notify, for the directions the file was opened for; a
+/// socket's and a pty's only when they say (`WaitQueue.kill`: sk_wake_async's
+/// points, SocketAsync.swift; n_tty's, Pty.swift). The signal is sent at
+/// once where the caller holds no lock the kernel's ranks below (a syscall's
+/// own path: `now`), else from the timer thread a moment later (a notify, a
+/// closing file's fd table).
 extension FileDescription {
     /// Whether O_ASYNC means anything for this file (it has f_op->fasync).
     var supportsAsync: Bool { self is PipeEnd || self is SocketFile || self is PtyEnd }
@@ -56,12 +57,16 @@ extension FileDescription {
 
     /// kill_fasync's send_sigio for each of `events`. A POLL_PRI goes only
     /// with F_SETSIG's signal: plain SIGIO owners had their SIGURG.
-    func sendAsync(_ events: [AsyncEvent]) {
+    func sendAsync(_ events: [AsyncEvent], now: Bool = false) {
         guard !events.isEmpty, let fd = asyncFD.withLock({ $0 }), flags.contains(.async), let owner = signalOwner, owner.id != 0 else { return }
         let signal = ownerSignal.load(ordering: .relaxed)
         let toSend = signal == 0 ? events.filter { $0 != .priority } : events
         guard !toSend.isEmpty else { return }
         let kernel = owner.kernel
+        if now {
+            for e in toSend { kernel.sendSIGIO(to: owner, signal: signal, reason: e.reason, band: e.band, fd: fd) }
+            return
+        }
         _ = kernel.timerThread.schedule(at: 0) {
             for e in toSend { kernel.sendSIGIO(to: owner, signal: signal, reason: e.reason, band: e.band, fd: fd) }
         }

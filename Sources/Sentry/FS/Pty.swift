@@ -215,9 +215,10 @@ final class Pty: @unchecked Sendable {
         return n
     }
 
-    /// kill_fasync on one end's tty.
+    /// kill_fasync on one end's tty, from a read or write of the guest's
+    /// (no leaf lock held: sent at once, as the ISIG signals are).
     private func signal(_ e: AsyncEvent, master: Bool) {
-        events.kill(e) { ($0 as? PtyEnd)?.master == master }
+        events.kill(e, now: true) { ($0 as? PtyEnd)?.master == master }
     }
 
     /// A read made room in the direction the other end writes: its writer,

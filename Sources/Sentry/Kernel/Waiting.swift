@@ -125,10 +125,11 @@ public final class WaitQueue: Sendable {
         }
     }
 
-    /// kill_fasync: `event` to the O_ASYNC files on this queue (those `include` picks).
-    func kill(_ event: AsyncEvent, to include: (FileDescription) -> Bool = { _ in true }) {
+    /// kill_fasync: `event` to the O_ASYNC files on this queue (those
+    /// `include` picks); `now` from a caller that may take the kernel's lock.
+    func kill(_ event: AsyncEvent, now: Bool = false, to include: (FileDescription) -> Bool = { _ in true }) {
         guard asyncCount.load(ordering: .relaxed) > 0 else { return }
-        for f in asyncFiles.withLock({ $0.values.compactMap(\.file) }) where include(f) { f.sendAsync([event]) }
+        for f in asyncFiles.withLock({ $0.values.compactMap(\.file) }) where include(f) { f.sendAsync([event], now: now) }
     }
 
     func addAsync(_ f: FileDescription) {

@@ -104,7 +104,7 @@ extension SocketEndpoint {
             t.rx.append(m, bytes: bytes)
             return true
         }
-        if delivered { target.queue.notify(); target.wakeAsyncReader(.input) }
+        if delivered { target.queue.notify(); target.wakeAsyncReader(.input, now: true) }
     }
 
     /// A non-blocking TCP connect that was refused reports it through SO_ERROR.

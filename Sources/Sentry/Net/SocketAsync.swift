@@ -6,9 +6,10 @@ extension SocketEndpoint {
     /// SOCK_WAKE_WAITD: data, a connection or a shutdown to read
     /// (sock_def_readable, tcp_fin, unix_shutdown, unix_release_sock). No
     /// signal while a reader waits in a stream receive (SOCKWQ_ASYNC_WAITDATA):
-    /// it is woken instead.
-    func wakeAsyncReader(_ e: AsyncEvent) {
-        if readersWaiting.load(ordering: .relaxed) == 0 { queue.kill(e) }
+    /// it is woken instead. `now`: the caller is a send or a syscall of its
+    /// own, holding no leaf lock (FileAsync.swift).
+    func wakeAsyncReader(_ e: AsyncEvent, now: Bool = false) {
+        if readersWaiting.load(ordering: .relaxed) == 0 { queue.kill(e, now: now) }
     }
 
     /// A stream receive goes to sleep for data, or wakes.
@@ -17,7 +18,7 @@ extension SocketEndpoint {
     }
 
     /// SOCK_WAKE_IO: a finished connect (POLL_OUT), an error (sock_def_error_report's POLL_ERR).
-    func wakeAsync(_ e: AsyncEvent) { queue.kill(e) }
+    func wakeAsync(_ e: AsyncEvent, now: Bool = false) { queue.kill(e, now: now) }
 
     /// tcp_poll, unix_dgram_poll and datagram_poll mark a socket they find
     /// unwritable (SOCKWQ_ASYNC_NOSPACE), so that room coming back signals
@@ -49,8 +50,8 @@ extension SocketEndpoint {
     /// A TCP FIN arrived: tcp_fin says POLL_HUP if this side had shut its own
     /// writing already (both directions now shut) and POLL_IN otherwise, then
     /// tcp_data_ready, which a FIN also calls, POLL_IN.
-    func receivedFIN(alsoShutWrite: Bool) {
-        wakeAsyncReader(alsoShutWrite ? .hangup : .input)
-        wakeAsyncReader(.input)
+    func receivedFIN(alsoShutWrite: Bool, now: Bool = false) {
+        wakeAsyncReader(alsoShutWrite ? .hangup : .input, now: now)
+        wakeAsyncReader(.input, now: now)
     }
 }

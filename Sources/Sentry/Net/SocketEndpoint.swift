@@ -196,10 +196,10 @@ public final class SocketEndpoint: @unchecked Sendable {
             return false
         }
         listener.queue.notify()
-        listener.wakeAsyncReader(.input)   // the listener's sk_data_ready
+        listener.wakeAsyncReader(.input, now: true)   // the listener's sk_data_ready
         if raced { server.close(); throw .EISCONN }
         queue.notify()
-        if isInet { wakeAsync(.output) }   // tcp_rcv_synsent_state_process
+        if isInet { wakeAsync(.output, now: true) }   // tcp_rcv_synsent_state_process
     }
 
     /// Takes the oldest pending connection: EAGAIN if none.
@@ -251,11 +251,11 @@ public final class SocketEndpoint: @unchecked Sendable {
             }
             peer.queue.notify()
             if isInet {
-                if finSent { peer.receivedFIN(alsoShutWrite: peerShutWrite) }
+                if finSent { peer.receivedFIN(alsoShutWrite: peerShutWrite, now: true) }
             } else if rd && wr {
-                peer.wakeAsyncReader(.hangup)
+                peer.wakeAsyncReader(.hangup, now: true)
             } else if wr {
-                peer.wakeAsyncReader(.input)
+                peer.wakeAsyncReader(.input, now: true)
             }
         }
         queue.notify()
@@ -361,12 +361,12 @@ public final class SocketEndpoint: @unchecked Sendable {
         if urgent && message.length > 0 {
             if let (a, n) = dropped { a.release(n) }
             target.fileOwner.withLock { $0 }?.sendURG()
-            target.wakeAsync(.priority)   // sk_send_sigurg's SOCK_WAKE_URG
-            if isTCP { target.wakeAsyncReader(.input) }   // tcp_urg's own sk_data_ready for the byte
+            target.wakeAsync(.priority, now: true)   // sk_send_sigurg's SOCK_WAKE_URG
+            if isTCP { target.wakeAsyncReader(.input, now: true) }   // tcp_urg's own sk_data_ready for the byte
         }
         if !message.rights.isEmpty { names.rightsInFlight.add(message.rights.count, ordering: .relaxed) }
         target.queue.notify(.readable)   // data: its blocked senders wait for room, not this
-        target.wakeAsyncReader(.input)
+        target.wakeAsyncReader(.input, now: true)
     }
 
     /// Forgets a dead default destination (a datagram send got ECONNREFUSED).
