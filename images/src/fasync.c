@@ -108,6 +108,13 @@ static void async_log(int fd) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC | O_NONBLOCK);
 }
 
+// An AF_UNIX pair of `type`, both ends signalling (r is s[0], w is s[1]).
+static void logged_pair(int type, int s[2]) {
+    socketpair(AF_UNIX, type, 0, s);
+    async_log(s[0]);
+    async_log(s[1]);
+}
+
 // Fills `w` (non-blocking) with `chunk`-byte writes until EAGAIN; returns the writes that went whole.
 static int fill(int w, int chunk, long *bytes) {
     static char buf[65536];
@@ -128,11 +135,9 @@ static void drain(int r, long bytes) {
 static void unix_stream_counts(void) {
     printf("unix stream signals:\n");
     int s[2];
-    socketpair(AF_UNIX, SOCK_STREAM, 0, s);
+    logged_pair(SOCK_STREAM, s);
     int fds[2] = { s[0], s[1] };
     const char *names[2] = { "r", "w" };
-    async_log(s[0]);
-    async_log(s[1]);
     show("O_ASYNC on", fds, names, 2);
     write(s[1], "a", 1);
     show("a write", fds, names, 2);
@@ -208,11 +213,9 @@ static void asleep(void) {
 static void unix_stream_sleepers(void) {
     printf("unix stream sleepers:\n");
     int s[2];
-    socketpair(AF_UNIX, SOCK_STREAM, 0, s);
+    logged_pair(SOCK_STREAM, s);
     int fds[2] = { s[0], s[1] };
     const char *names[2] = { "r", "w" };
-    async_log(s[0]);
-    async_log(s[1]);
     fcntl(s[0], F_SETFL, fcntl(s[0], F_GETFL) & ~O_NONBLOCK);
     pthread_t th;
     sleeper = 0;
@@ -252,11 +255,9 @@ static void unix_stream_sleepers(void) {
 static void unix_dgram_counts(void) {
     printf("unix dgram signals:\n");
     int s[2];
-    socketpair(AF_UNIX, SOCK_DGRAM, 0, s);
+    logged_pair(SOCK_DGRAM, s);
     int fds[2] = { s[0], s[1] };
     const char *names[2] = { "r", "w" };
-    async_log(s[0]);
-    async_log(s[1]);
     write(s[1], "a", 1);
     write(s[1], "bc", 2);
     show("two datagrams", fds, names, 2);
