@@ -254,6 +254,7 @@ extension Sockets {
             var sent = t.takeRestartDone(max: iov.total)
             if iov.total > 0, sent == 0, let n = ep.absorbWriteAfterPeerClosed(iov.total) { return n }
             if iov.total == 0 && ep.takesEmptySend { return 0 }
+            if ep.isInet { ep.account.sendStarts() }
             // AF_UNIX sends an urgent byte as a message of its own, after the rest.
             let inBand = oob && !ep.isInet ? iov.total - 1 : iov.total
             do {
@@ -262,7 +263,10 @@ extension Sockets {
                 while sent < inBand {
                     let n = try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: timeout) { () throws(Errno) -> Int in
                         let room = try ep.streamSendSpace()
-                        guard room > 0 else { throw .EAGAIN }
+                        guard room > 0 else {
+                            ep.account.sendFoundNoSpace(nonBlocking: nonBlocking)
+                            throw .EAGAIN
+                        }
                         // Straight from the guest's pages into the peer's queue; a
                         // fault part-way sends what came before it.
                         let asked = min(inBand - sent, room, 1 << 16)
@@ -315,6 +319,8 @@ extension Sockets {
             }
         } catch {
             if error == .ECONNREFUSED, target == nil { ep.forgetDeadPeer() }
+            // The send buffer full, not the receiver's queue (sock_alloc_send_pskb's mark).
+            if error == .EAGAIN, ep.account.inFlight >= ep.sendBufferSize { ep.account.sendFoundNoSpace(nonBlocking: true) }
             throw error
         }
         return iov.total
@@ -327,7 +333,10 @@ extension Sockets {
                                credentials: SocketCredentials, nonBlocking: Bool, sentBefore: Int) throws(Errno) -> Int {
         do {
             try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: ep.sendTimeout) { () throws(Errno) in
-                guard try ep.streamSendSpace() > 0 else { throw .EAGAIN }
+                guard try ep.streamSendSpace() > 0 else {
+                    ep.account.sendFoundNoSpace(nonBlocking: nonBlocking)
+                    throw .EAGAIN
+                }
                 try iov.withSource(t, from: offset, count: 1) { (bytes) throws(Errno) in
                     guard bytes.reduce(0, { $0 + $1.count }) >= 1 else { throw .EFAULT }
                     try ep.send(SocketMessage(length: 1, rights: rights, credentials: credentials, from: ep.address, sender: ep.account),
@@ -507,7 +516,8 @@ extension Sockets {
         do {
             while true {
                 // Only what can be read wakes it, not room freed at the peer.
-                let r = try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: timeout, interest: .readable) { () throws(Errno) in
+                let r = try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: timeout, interest: .readable,
+                                    sleeper: ep.kind == .stream ? ep : nil) { () throws(Errno) in
                     try receiveAttempt(t, ep, iov, at: got, peek: peek, dontWait: nonBlocking)
                 }
                 if r.endOfFile { break }

@@ -173,13 +173,16 @@ enum Sockets {
     /// (EAGAIN) or a signal (ERESTARTSYS, or EINTR under a socket timeout,
     /// which Linux never restarts).
     static func waiting<T>(_ t: Task, on queues: [WaitQueue], hostFDs: [pollfd] = [], nonBlocking: Bool, timeout: Int64,
-                           interest: WaitQueue.Interest = .all,
+                           interest: WaitQueue.Interest = .all, sleeper: SocketEndpoint? = nil,
                            _ attempt: () throws(Errno) -> T) throws(Errno) -> T {
         do { return try attempt() } catch {
             guard error == .EAGAIN, !nonBlocking, timeout >= 0 else { throw error }
         }
         var result: T?
         let deadline: Deadline? = timeout > 0 ? .after(timeout) : nil
+        // A stream reader asleep on `sleeper` (its SOCKWQ_ASYNC_WAITDATA).
+        sleeper?.readerSleeps(true)
+        defer { sleeper?.readerSleeps(false) }
         let r = try t.block(on: queues, hostFDs: hostFDs, deadline: deadline, interruptedBy: timeout > 0 ? .EINTR : .ERESTARTSYS,
                             interest: interest) { () throws(Errno) -> Bool in
             do throws(Errno) { result = try attempt(); return true } catch {

@@ -417,7 +417,8 @@ import Testing
     /// sockets: a server child and this process mid-conversation (a reply
     /// buffered, a connection waiting unaccepted in the backlog with its
     /// bytes), over AF_UNIX (with a pipe in flight in SCM_RIGHTS, a stream
-    /// shut down for writing, datagrams queued at an abstract name) and over
+    /// shut down for writing, datagrams queued at an abstract name, an urgent
+    /// byte between ordinary ones) and over
     /// the sandbox loopback's TCP (::1) with UDP datagrams queued.
     /// And /proc/PID/oom_score_adj.
     @Test(arguments: ["ptimer", "cputime", "seccomp", "sud", "memfd", "ipc", "numa", "unix", "inet", "oom"])
@@ -440,7 +441,8 @@ import Testing
                                       "ipc": "mq 'high' prio 7\nmq 'low' prio 1\nmq 'unlinked' prio 0\n",
                                       "numa": "numa policy 0x8003 mask 3; pages 0 2; home 0; dontfork child Segmentation fault\n",
                                       "unix": "late: sent before the checkpoint\ndatagram 'first datagram' from the sender 1\ndatagram 'second' from the sender 1\n"
-                                          + "'rights' carried 'through a pipe in flight', then 0\nhalf 'before shutdown' then EOF; a write after shutdown -1 Broken pipe\n",
+                                          + "'rights' carried 'through a pipe in flight', then 0\nhalf 'before shutdown' then EOF; a write after shutdown -1 Broken pipe\n"
+                                          + "urgent: 'ab' atmark 1, MSG_OOB 'c', then 'd'\n",
                                       "oom": "oom_score_adj 321\n",
                                       "inet": "late: sent before the checkpoint\ndatagram 'first datagram' from the sender 1\ndatagram 'second' from the sender 1\n"]
         #expect(expected.hasSuffix(last[mode]!), "\(expected)")

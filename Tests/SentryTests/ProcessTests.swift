@@ -68,6 +68,28 @@ import Testing
         }
     }
 
+    /// fasync pty: which O_ASYNC signals a pty pair sends (n_tty's
+    /// kill_fasync): the slave's reader POLL_IN per completed line, or once
+    /// per raw input; the master's reader POLL_IN for output and echo; a
+    /// writer that found the buffer full POLL_OUT once when a read makes
+    /// room; nothing for reads, mode changes or a close. Counted with
+    /// F_SETSIG's queued signals; the waits stretch under emulation.
+    @Test(arguments: Harness.platforms)
+    func ptyAsyncSignalsMatchNative(_ platform: Harness.TestPlatform) {
+        Self.compareAsyncCounts("pty", on: platform, nativeShows: "  its end: master:IN slave:IN\n")
+    }
+
+    /// `fasync PART`'s O_ASYNC counts natively and in the sandbox; the
+    /// waits for a signal that may still come stretch under emulation.
+    static func compareAsyncCounts(_ part: String, on platform: Harness.TestPlatform, nativeShows line: String) {
+        let settle = Harness.inPatchedVM ? "2000" : "200"
+        let native = Harness.run(Harness.image("fasync"), [part, settle])
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        #expect(native.stdout.contains(line), "natively: \(native.stdout)")
+        let boxed = Harness.sandboxed(platform, Harness.image("fasync"), [part, settle])
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+
     /// Blocked pipe reads raced against what a direct writer-to-reader
     /// hand-off would have to respect: many writer/reader pairs (processes
     /// and threads) with short reads, signals to blocked readers with and

@@ -56,6 +56,35 @@ import Testing
         #expect(echo.stdout == "accepted 64 closed 64 bytes 22200 failures 0\n", "\(echo.stderr)")
     }
 
+    /// sockqueues: SIOCOUTQ and SIOCOUTQNSD against the peer's SIOCINQ. TCP
+    /// counts only what the peer's window left unsent, not bytes delivered
+    /// and unread; AF_UNIX counts the send buffer in use, UDP nothing once
+    /// delivered; a listener's answers. The lines are relations 6.1 and
+    /// later kernels share, not window sizes.
+    @Test(arguments: Harness.platforms)
+    func sendQueuesMatchNative(_ platform: Harness.TestPlatform) {
+        guard Harness.hostLoopbackWorks else { print("skipping sockqueues' native comparison: the host's loopback carries no TCP"); return }
+        let native = Harness.run(Harness.image("sockqueues"), [])
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        #expect(native.stdout.contains("1000 unread at the peer: outq 0 nsd 0 peer inq 1000\n"), "natively: \(native.stdout)")
+        let boxed = Harness.sandboxed(platform, Harness.image("sockqueues"))
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+
+    /// fasync sockets: which O_ASYNC signals sockets send (sk_wake_async's
+    /// points): POLL_IN per arrival but none to a reader asleep in a stream
+    /// receive, POLL_OUT once to a writer that found its buffer full (none
+    /// to one that slept for room), POLL_IN or POLL_HUP for a peer's
+    /// shutdown and close, POLL_ERR for a reset, POLL_OUT for a finished
+    /// connect, POLL_PRI for an urgent byte, and nothing for a read; counted
+    /// with F_SETSIG's queued signals. The waits for a signal that may come
+    /// stretch under emulation.
+    @Test(arguments: Harness.platforms)
+    func asyncSignalsMatchNative(_ platform: Harness.TestPlatform) {
+        guard Harness.hostLoopbackWorks else { print("skipping fasync's socket comparison: the host's loopback carries no TCP"); return }
+        ProcessTests.compareAsyncCounts("sockets", on: platform, nativeShows: "  drained (w had found it full): w:OUT\n")
+    }
+
     /// busybox nc between two guest processes over 127.0.0.1.
     @Test(arguments: Harness.platforms)
     func busyboxNetcatOverLoopback(_ platform: Harness.TestPlatform) throws {

@@ -135,7 +135,7 @@ static void deny(int nr, int e) {
 
 // "unix" / "inet": the conversation's sockets, and its server child.
 static int sock_conv = -1, sock_late = -1, sock_pair[2] = { -1, -1 }, sock_half[2] = { -1, -1 };
-static int sock_rx = -1, sock_tx = -1;
+static int sock_rx = -1, sock_tx = -1, sock_urg[2] = { -1, -1 };
 static pid_t sock_server;
 
 static ssize_t full_read(int fd, char *b, size_t n) {
@@ -223,6 +223,11 @@ static void sockets_start(int inet, int keep_out) {
         bind(sock_tx, (struct sockaddr *)&tx, offsetof(struct sockaddr_un, sun_path) + tl);
         sendto(sock_tx, "first datagram", 14, 0, (struct sockaddr *)&rx, offsetof(struct sockaddr_un, sun_path) + rl);
         sendto(sock_tx, "second", 6, 0, (struct sockaddr *)&rx, offsetof(struct sockaddr_un, sun_path) + rl);
+        // A stream pair with an urgent byte queued between ordinary ones.
+        socketpair(AF_UNIX, SOCK_STREAM, 0, sock_urg);
+        send(sock_urg[0], "ab", 2, 0);
+        send(sock_urg[0], "c", 1, MSG_OOB);
+        send(sock_urg[0], "d", 1, 0);
     } else {
         struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         sock_rx = socket(AF_INET, SOCK_DGRAM, 0);
@@ -294,6 +299,16 @@ static void sockets_end(int inet, char *line, size_t size) {
     errno = 0;
     ssize_t w = send(sock_half[0], "x", 1, MSG_NOSIGNAL);
     snprintf(line, size, "half '%.*s' then EOF; a write after shutdown %zd %s\n", (int)(n > 0 ? n : 0), buf, w, strerror(errno));
+    say(line);
+    // The urgent mark came through: a read stops at it, recv(MSG_OOB) takes the byte.
+    char a[8] = "", o[8] = "", d[8] = "";
+    ssize_t na = recv(sock_urg[1], a, sizeof a, MSG_DONTWAIT);
+    int at = sockatmark(sock_urg[1]);
+    ssize_t no = recv(sock_urg[1], o, sizeof o, MSG_OOB | MSG_DONTWAIT);
+    // Blocking: 6.1 says EAGAIN once to a non-blocking read at the consumed byte, later kernels do not.
+    ssize_t nd = recv(sock_urg[1], d, sizeof d, 0);
+    snprintf(line, size, "urgent: '%.*s' atmark %d, MSG_OOB '%.*s', then '%.*s'\n", (int)(na > 0 ? na : 0), a, at,
+             (int)(no > 0 ? no : 0), o, (int)(nd > 0 ? nd : 0), d);
     say(line);
 }
 

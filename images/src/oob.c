@@ -201,6 +201,50 @@ static void scenarios(void) {
     rd("read 60", sv[1], 60, MSG_DONTWAIT);
     close(sv[0]); close(sv[1]);
 
+    if (!tcp) {
+        // 6.1 keeps each consumed oob_skb in the queue, empty, until a read
+        // reaches it (which stops there, or says EAGAIN if it read nothing and
+        // may not wait) or the next urgent byte right after it is taken.
+        printf("consumed urgent bytes stay in the queue\n");
+        pair(sv);
+        put(sv[0], "x", MSG_OOB, sv[1], -1);
+        rd("read OOB", sv[1], 60, MSG_OOB);
+        put(sv[0], "1", 0, sv[1], -1);
+        put(sv[0], "y", MSG_OOB, sv[1], -1);
+        rd("read OOB", sv[1], 60, MSG_OOB);
+        put(sv[0], "2", 0, sv[1], -1);
+        ready("two taken", sv[1]);
+        rd("read 60", sv[1], 60, MSG_DONTWAIT);
+        rd("read 60", sv[1], 60, MSG_DONTWAIT);
+        rd("read 60", sv[1], 60, MSG_DONTWAIT);
+        rd("read 60", sv[1], 60, MSG_DONTWAIT);
+        close(sv[0]); close(sv[1]);
+
+        printf("a consumed urgent byte before a new one\n");
+        pair(sv);
+        put(sv[0], "a", MSG_OOB, sv[1], -1);
+        rd("read OOB", sv[1], 60, MSG_OOB);
+        put(sv[0], "b", MSG_OOB, sv[1], -1);
+        put(sv[0], "cd", 0, sv[1], -1);
+        mark("then", sv[1]);
+        rd("read 60", sv[1], 60, MSG_DONTWAIT);
+        rd("read 60", sv[1], 60, MSG_DONTWAIT);
+        rd("read 60", sv[1], 60, MSG_DONTWAIT);
+        close(sv[0]); close(sv[1]);
+
+        printf("taking the next urgent byte drops the consumed one before it\n");
+        pair(sv);
+        put(sv[0], "e", MSG_OOB, sv[1], -1);
+        rd("read OOB", sv[1], 60, MSG_OOB);
+        put(sv[0], "f", MSG_OOB, sv[1], -1);
+        rd("read OOB", sv[1], 60, MSG_OOB);
+        put(sv[0], "g", 0, sv[1], -1);
+        rd("read 60", sv[1], 60, MSG_DONTWAIT);
+        rd("read 60", sv[1], 60, MSG_DONTWAIT);
+        rd("read 60", sv[1], 60, MSG_DONTWAIT);
+        close(sv[0]); close(sv[1]);
+    }
+
     printf("MSG_WAITALL stops at the mark\n");
     pair(sv);
     put(sv[0], "wxyz", MSG_OOB, sv[1], 3);

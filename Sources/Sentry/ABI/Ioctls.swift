@@ -22,6 +22,8 @@ public enum Ioctl {
     /// sock_ioctl's owner requests (an int pid, negative for a group) and SIOCATMARK (linux/sockios.h).
     public static let FIOSETOWN: UInt64 = 0x8901, SIOCSPGRP: UInt64 = 0x8902, FIOGETOWN: UInt64 = 0x8903
     public static let SIOCGPGRP: UInt64 = 0x8904, SIOCATMARK: UInt64 = 0x8905
+    /// TCP's bytes not yet sent (linux/sockios.h).
+    public static let SIOCOUTQNSD: UInt64 = 0x894B
 
     /// strace's names (for the socket aliases it prints the terminal name, as strace does).
     public static let names: [UInt64: String] = Dictionary(uniqueKeysWithValues: [
@@ -36,7 +38,7 @@ public enum Ioctl {
         (SECCOMP_IOCTL_NOTIF_ID_VALID_WRONG_DIR, "SECCOMP_IOCTL_NOTIF_ID_VALID_WRONG_DIR"),
         (SECCOMP_IOCTL_NOTIF_ADDFD, "SECCOMP_IOCTL_NOTIF_ADDFD"),
         (FIOSETOWN, "FIOSETOWN"), (SIOCSPGRP, "SIOCSPGRP"), (FIOGETOWN, "FIOGETOWN"), (SIOCGPGRP, "SIOCGPGRP"),
-        (SIOCATMARK, "SIOCATMARK"),
+        (SIOCATMARK, "SIOCATMARK"), (SIOCOUTQNSD, "SIOCOUTQNSD"),
     ])
 }
 

@@ -41,6 +41,18 @@ public struct SocketImage: Codable, Sendable, Equatable {
     public var messages: [SocketMessageImage]
     /// The unread bytes of every message, in order (files.bin).
     public var contents: StoredRun
+    /// A stream's out-of-band state; absent when it has none (and in images
+    /// written before it was kept, whose urgent bytes come back as data).
+    public var urgent: UrgentImage?
+}
+
+/// Where a stream's urgent mark stands (Net/UrgentData.swift): the urgent
+/// byte's distance from the read position, whether TCP's was taken, and
+/// the places of AF_UNIX's consumed oob_skbs.
+public struct UrgentImage: Codable, Sendable, Equatable {
+    public var distance: Int?
+    public var taken: Bool
+    public var consumed: [Int]
 }
 
 public struct SocketMessageImage: Codable, Sendable, Equatable {
@@ -150,7 +162,9 @@ final class SocketCollector {
                 receiveTimeout: s.receiveTimeout, sendTimeout: s.sendTimeout, linger: [s.linger.on ? 1 : 0, s.linger.seconds],
                 ipv6Options: s.ipv6Options, ipv4Options: s.ipv4Options, flagOptions: s.flagOptions.sorted(), tcpOptions: s.tcpOptions,
                 peerClosed: s.peerClosed, connecting: s.connecting, reset: s.reset, v6only: s.v6only,
-                accepted: e.isAccepted, owner: e.owner, messages: messages, contents: try store.append(bytes: bytes)))
+                accepted: e.isAccepted, owner: e.owner, messages: messages, contents: try store.append(bytes: bytes),
+                urgent: s.urgent == nil && s.consumedOOB.isEmpty ? nil
+                    : UrgentImage(distance: s.urgent?.distance, taken: s.urgent?.taken ?? false, consumed: s.consumedOOB)))
         }
         return out
     }
@@ -247,6 +261,14 @@ struct SocketRestorer {
                 rights += carried.count
             }
             guard at == bytes.count else { throw .corrupt("\(what): \(bytes.count) queued bytes for messages of \(at)") }
+            if let u = s.urgent {
+                // An unread urgent byte is a queued one; consumed places are in order within the queue.
+                guard s.kind == "stream", u.distance.map({ u.taken ? (0...bytes.count).contains($0) : (0..<bytes.count).contains($0) }) ?? !u.taken,
+                      u.consumed.allSatisfy({ (0...bytes.count).contains($0) }), u.consumed == u.consumed.sorted(),
+                      e.isInet ? u.consumed.isEmpty : !u.taken else {
+                    throw .corrupt("\(what): the urgent mark")
+                }
+            }
 
             e.isAccepted = s.accepted
             e.owner = s.owner
@@ -274,6 +296,8 @@ struct SocketRestorer {
                 bytes.withUnsafeBytes { b in
                     for (m, r) in queued { st.rx.append(m, bytes: [UnsafeRawBufferPointer(rebasing: b[r])]) }
                 }
+                st.urgent = s.urgent?.distance.map { UrgentMark(distance: $0, taken: s.urgent!.taken) }
+                st.consumedOOB = s.urgent?.consumed ?? []
             }
             // Each message charges its sender until read, as its send did.
             for (m, _) in queued where m.charge > 0 { m.sender?.charge(m.charge) }

@@ -53,7 +53,8 @@ struct Termios: Sendable, Equatable {
 final class Pty: @unchecked Sendable {
     let index: Int32
     weak var kernel: Kernel?
-    let events = WaitQueue()
+    /// Both ends' readiness. Its O_ASYNC signals are n_tty's (`kill`), not one per notify.
+    let events = WaitQueue(signalsOnNotify: false)
     /// Bytes either direction holds before a writer waits.
     static let bufferLimit = 65536
 
@@ -76,6 +77,9 @@ final class Pty: @unchecked Sendable {
         var foregroundPGID: Int32 = 0
         var session: Int32 = 0
         var ownerUID: UInt32 = 0
+        /// A write on that end stopped short with O_ASYNC on (TTY_DO_WRITE_WAKEUP):
+        /// room made by the other end's read signals it POLL_OUT once.
+        var masterWriteWakeup = false, slaveWriteWakeup = false
     }
     let state: Mutex<State>
 
@@ -113,11 +117,21 @@ final class Pty: @unchecked Sendable {
 
     // MARK: Master to slave: the line discipline's input side.
 
-    func masterWrite(_ data: [UInt8]) throws(Errno) -> Int {
+    func masterWrite(_ data: [UInt8], async: Bool = false) throws(Errno) -> Int {
         var signals: [(Signal, Int32)] = []
+        var lines = 0, echoed = false, rawInput = false
         let n = try state.withLock { (s: inout State) throws(Errno) -> Int in
-            if s.input.count + s.editing.count >= Self.bufferLimit { throw .EAGAIN }
+            let outputBefore = s.output.count, linesBefore = s.lineEnds.count
+            defer {
+                lines = s.lineEnds.count - linesBefore
+                echoed = s.output.count != outputBefore
+            }
+            if s.input.count + s.editing.count >= Self.bufferLimit {
+                if async { s.masterWriteWakeup = true }
+                throw .EAGAIN
+            }
             let t = s.slaveTermios
+            rawInput = t.lflag & Termios.ICANON == 0
             var taken = 0
             for var c in data {
                 if s.input.count + s.editing.count >= Self.bufferLimit { break }
@@ -171,9 +185,15 @@ final class Pty: @unchecked Sendable {
                     s.input.append(c)
                 }
             }
+            if taken < data.count && async { s.masterWriteWakeup = true }
+            rawInput = rawInput && !s.input.isEmpty
             return taken
         }
         events.notify()
+        // n_tty: POLL_IN to the slave for each line completed (canonical) or
+        // once for input taken (raw); the echo is input for the master's own n_tty.
+        for _ in 0..<(rawInput ? 1 : lines) { signal(.input, master: false) }
+        if echoed { signal(.input, master: true) }
         if let kernel { for (sig, pgid) in signals where pgid > 0 { kernel.signalProcessGroup(pgid, sig) } }
         return n
     }
@@ -200,16 +220,39 @@ final class Pty: @unchecked Sendable {
 
     // MARK: Slave to master.
 
-    func slaveWrite(_ data: [UInt8]) throws(Errno) -> Int {
+    func slaveWrite(_ data: [UInt8], async: Bool = false) throws(Errno) -> Int {
         let n = try state.withLock { (s: inout State) throws(Errno) -> Int in
             if !s.masterOpen { throw .EIO }
-            if s.output.count >= Self.bufferLimit { throw .EAGAIN }
+            if s.output.count >= Self.bufferLimit {
+                if async { s.slaveWriteWakeup = true }
+                throw .EAGAIN
+            }
             let take = min(data.count, Self.bufferLimit - s.output.count)
             output(&s, Array(data.prefix(take)))
+            if take < data.count && async { s.slaveWriteWakeup = true }
             return take
         }
         events.notify()
+        if n > 0 { signal(.input, master: true) }
         return n
+    }
+
+    /// kill_fasync on one end's tty, from a read or write of the guest's
+    /// (no leaf lock held: sent at once, as the ISIG signals are).
+    private func signal(_ e: AsyncEvent, master: Bool) {
+        events.kill(e, now: true) { ($0 as? PtyEnd)?.master == master }
+    }
+
+    /// A read made room in the direction the other end writes: its writer,
+    /// if a write of its stopped short, hears POLL_OUT (pty_unthrottle's
+    /// tty_wakeup, n_tty_write_wakeup).
+    private func roomForWriter(master: Bool) {
+        let wanted = state.withLock { s -> Bool in
+            if master { defer { s.masterWriteWakeup = false }; return s.masterWriteWakeup }
+            defer { s.slaveWriteWakeup = false }
+            return s.slaveWriteWakeup
+        }
+        if wanted { signal(.output, master: master) }
     }
 
     /// What the slave reads: one line at most in canonical mode, else what there is.
@@ -237,6 +280,7 @@ final class Pty: @unchecked Sendable {
             return Array(s.input.prefix(n))
         }
         events.notify()
+        if !out.isEmpty { roomForWriter(master: true) }
         return out
     }
 
@@ -251,6 +295,7 @@ final class Pty: @unchecked Sendable {
             return Array(s.output.prefix(n))
         }
         events.notify()
+        if !out.isEmpty { roomForWriter(master: false) }
         return out
     }
 
@@ -365,7 +410,9 @@ final class PtyEnd: FileDescription, @unchecked Sendable {
         var data: [UInt8] = []
         for b in bufs { data += b }
         if data.isEmpty { return 0 }
-        return master ? try pty.masterWrite(data) : try pty.slaveWrite(data)
+        // A non-blocking write that stops short leaves the wake-up asked for; a blocking one goes on until done.
+        let async = flags.contains(.async) && flags.contains(.nonBlock)
+        return master ? try pty.masterWrite(data, async: async) : try pty.slaveWrite(data, async: async)
     }
 
     override func stat() throws(Errno) -> Glibc.stat {

@@ -90,6 +90,7 @@ public struct SignalInfo: Sendable {
     public static let CLD_STOPPED: Int32 = 5, CLD_CONTINUED: Int32 = 6
     public static let SEGV_MAPERR: Int32 = 1, SEGV_ACCERR: Int32 = 2, BUS_ADRERR: Int32 = 2
     public static let POLL_IN: Int32 = 1, POLL_OUT: Int32 = 2, POLL_MSG: Int32 = 3, SI_SIGIO: Int32 = -5
+    public static let POLL_ERR: Int32 = 4, POLL_PRI: Int32 = 5, POLL_HUP: Int32 = 6
 
     /// The 128-byte siginfo_t of x86-64.
     public var bytes: [UInt8] {

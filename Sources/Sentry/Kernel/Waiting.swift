@@ -102,12 +102,15 @@ public final class WaitQueue: Sendable {
     /// notify looks at the table only when there are some.
     private let asyncFiles = Mutex<[ObjectIdentifier: WeakFile]>([:])
     private let asyncCount = Atomic<Int>(0)
+    /// Whether every notify is an O_ASYNC event (a pipe's, a pty's), or
+    /// only `kill` signals (a socket's: sk_wake_async's points).
+    private let signalsOnNotify: Bool
     final class WeakFile: @unchecked Sendable { weak var file: FileDescription?; init(_ f: FileDescription) { file = f } }
     /// Bumped on every notify: edge-triggered epoll reports a file again only
     /// when this moved.
     public let generation = Atomic<UInt64>(0)
 
-    public init() {}
+    public init(signalsOnNotify: Bool = true) { self.signalsOnNotify = signalsOnNotify }
 
     func add(_ w: Waker, interest: Interest = .all) { waiters.withLock { $0[ObjectIdentifier(w)] = (w, interest) } }
     func remove(_ w: Waker) { _ = waiters.withLock { $0.removeValue(forKey: ObjectIdentifier(w)) } }
@@ -117,9 +120,16 @@ public final class WaitQueue: Sendable {
         generation.add(1, ordering: .relaxed)
         let ws = waiters.withLock { w in w.values.compactMap { $0.interest.isDisjoint(with: changed) ? nil : $0.waker } }
         for w in ws { w.wake() }
-        if asyncCount.load(ordering: .relaxed) > 0 {
+        if signalsOnNotify && asyncCount.load(ordering: .relaxed) > 0 {
             for f in asyncFiles.withLock({ $0.values.compactMap(\.file) }) { f.asyncEvent(changed) }
         }
+    }
+
+    /// kill_fasync: `event` to the O_ASYNC files on this queue (those
+    /// `include` picks); `now` from a caller that may take the kernel's lock.
+    func kill(_ event: AsyncEvent, now: Bool = false, to include: (FileDescription) -> Bool = { _ in true }) {
+        guard asyncCount.load(ordering: .relaxed) > 0 else { return }
+        for f in asyncFiles.withLock({ $0.values.compactMap(\.file) }) where include(f) { f.sendAsync([event], now: now) }
     }
 
     func addAsync(_ f: FileDescription) {

@@ -130,7 +130,7 @@ extension SocketEndpoint {
                 return true
             }
         }
-        if delivered { queue.notify(.readable) }
+        if delivered { queue.notify(.readable); wakeAsyncReader(.input) }
     }
 
     /// __udp4_lib_err for a port unreachable on the loopback: the sending
@@ -157,7 +157,7 @@ extension SocketEndpoint {
             s.error = .ECONNREFUSED
             return true
         }
-        if told { queue.notify() }
+        if told { queue.notify(); wakeAsync(.error) }   // __udp4_lib_err's sk_error_report
     }
 
     /// sock_dequeue_err_skb: the oldest queued error (EAGAIN if none), or

@@ -104,13 +104,14 @@ extension SocketEndpoint {
             t.rx.append(m, bytes: bytes)
             return true
         }
-        if delivered { target.queue.notify() }
+        if delivered { target.queue.notify(); target.wakeAsyncReader(.input, now: true) }
     }
 
     /// A non-blocking TCP connect that was refused reports it through SO_ERROR.
     public func setPendingError(_ e: Errno) {
         locked { $0.error = e }
         queue.notify()
+        wakeAsync(.error)   // the reset to the SYN: tcp_reset's sk_error_report
     }
 
     /// A non-blocking connect answered EINPROGRESS.
@@ -142,7 +143,7 @@ extension SocketEndpoint {
             s.error = .EPIPE
             return min(count, s.sendBuffer)
         }
-        if absorbed != nil { queue.notify() }
+        if absorbed != nil { queue.notify(); wakeAsync(.error) }   // the peer's reset
         return absorbed
     }
 
@@ -154,4 +155,24 @@ extension SocketEndpoint {
     }
 
     public func hasFlagOption(_ name: Int32) -> Bool { locked { $0.flagOptions.contains(name) } }
+
+    /// TCP's send queue, write_seq - snd_una (SIOCOUTQ, /proc/net/tcp's
+    /// tx_queue): the loopback acknowledges a segment as it lands in the
+    /// peer's receive queue, so bytes there are the peer's whether read or
+    /// not. What the peer's window could not take stays ours, unsent.
+    /// Nothing is ever sent and unacknowledged, so this is SIOCOUTQNSD's
+    /// answer too.
+    public var tcpUnacknowledged: Int {
+        guard isTCP, let peer = locked({ $0.phase == .connected ? $0.peer : nil }) else { return 0 }
+        return peer.locked { p in Swift.max(0, p.rx.bytes - Self.tcpWindow(p)) }
+    }
+
+    /// What a TCP receiver takes in before its window closes: half its
+    /// receive buffer (tcp_win_from_space with 6.1's tcp_adv_win_scale of
+    /// 1). A sender's bytes queued here beyond it count as the sender's
+    /// unsent ones, not the receiver's (SIOCINQ, /proc/net/tcp's rx_queue).
+    static func tcpWindow(_ s: State) -> Int { s.receiveBuffer / 2 }
+
+    /// A TCP receiver's arrived bytes out of `queued` (tcp_inq).
+    static func tcpArrived(_ queued: Int, _ s: State) -> Int { Swift.min(queued, tcpWindow(s)) }
 }

@@ -35,8 +35,10 @@ extension SocketEndpoint {
             return true
         }
         // A reply that does not fit is lost and the reader told so (ENOBUFS), as netlink_overrun does.
+        // netlink_overrun reports the loss (sk_error_report); a delivery is sk_data_ready.
         if !queued { locked { $0.error = .ENOBUFS } }
         queue.notify()
+        if queued { wakeAsyncReader(.input) } else { wakeAsync(.error) }
     }
 
     /// A datagram from the kernel (port 0) that no request asked for:
@@ -48,7 +50,9 @@ extension SocketEndpoint {
             data.withUnsafeBytes { s.rx.append(SocketMessage(length: data.count, rights: [], credentials: nil, from: .netlink(port: 0, groups: 0), sender: nil), bytes: [$0]) }
             return true
         }
+        // netlink_overrun reports the loss (sk_error_report); a delivery is sk_data_ready.
         if !queued { locked { $0.error = .ENOBUFS } }
         queue.notify()
+        if queued { wakeAsyncReader(.input) } else { wakeAsync(.error) }
     }
 }

@@ -35,12 +35,13 @@ enum ProcNet {
 
     static func row(_ e: SocketEndpoint) -> Row {
         let peer = e.kind == .datagram ? e.udpPeer : { if case .inet(let a)? = e.peerAddress { return a } else { return nil } }()
+        let tx = e.tcpUnacknowledged
         return e.locked { s in
             var local: InetAddress?
             if case .inet(let a)? = s.address { local = a }
             // A listener's receive queue is its backlog (sk_ack_backlog).
-            let rx = s.phase == .listening ? s.backlog.count : s.rx.bytes
-            return Row(local: local, remote: peer, phase: s.phase, txQueue: e.account.inFlight, rxQueue: rx,
+            let rx = s.phase == .listening ? s.backlog.count : e.isTCP ? SocketEndpoint.tcpArrived(s.rx.bytes, s) : s.rx.bytes
+            return Row(local: local, remote: peer, phase: s.phase, txQueue: tx, rxQueue: rx,
                        peerClosed: s.peerClosed, shutWrite: s.shutWrite)
         }
     }

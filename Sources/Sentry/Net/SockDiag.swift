@@ -86,8 +86,7 @@ public enum SockDiag {
                 wq = e.locked { $0.backlogLimit }   // sk_max_ack_backlog
             case .connected:
                 state = r.peerClosed ? TCP_CLOSE_WAIT : r.shutWrite ? TCP_FIN_WAIT2 : TCP_ESTABLISHED
-                // Loopback data is acknowledged at once: unread bytes are the reader's Recv-Q, none wait here.
-                rq = r.rxQueue; wq = 0
+                rq = r.rxQueue; wq = r.txQueue
             default: return nil
             }
         } else {

@@ -53,6 +53,8 @@ public final class SocketAccount: Sendable {
     /// whoever sets that), for `release` to read without the owner's lock.
     private let limit = Atomic<Int>(SocketEndpoint.defaultBuffer)
     public let queue: WaitQueue
+    /// A send or poll found no room (SOCKWQ_ASYNC_NOSPACE): room coming back signals POLL_OUT (SocketAsync.swift).
+    let noSpace = Atomic<Bool>(false)
     init(queue: WaitQueue) { self.queue = queue }
 
     public var inFlight: Int { bytes.load(ordering: .relaxed) }
@@ -70,7 +72,10 @@ public final class SocketAccount: Sendable {
     func release(_ n: Int) {
         let left = bytes.subtract(n, ordering: .relaxed).newValue
         // readiness's POLLOUT test, inFlight * 4 <= SO_SNDBUF, with no product to overflow
-        if left <= limit.load(ordering: .relaxed) / 4 { queue.notify(.writable) }
+        if left <= limit.load(ordering: .relaxed) / 4 {
+            queue.notify(.writable)
+            roomCameBack()
+        }
     }
 }
 

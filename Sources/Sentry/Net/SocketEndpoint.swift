@@ -24,8 +24,11 @@ public final class SocketEndpoint: @unchecked Sendable {
     public var isInet: Bool { family == SocketConstants.AF_INET || family == SocketConstants.AF_INET6 }
     public var isNetlink: Bool { family == SocketConstants.AF_NETLINK }
     public var isConnectionOriented: Bool { kind != .datagram }
-    /// Announces every change in this socket's readiness.
-    public let queue = WaitQueue()
+    /// Announces every change in this socket's readiness; its O_ASYNC
+    /// signals are sent at sk_wake_async's points only (SocketAsync.swift).
+    public let queue = WaitQueue(signalsOnNotify: false)
+    /// Stream receives waiting for data (SOCKWQ_ASYNC_WAITDATA): arrivals send no SIGIO meanwhile.
+    let readersWaiting = Atomic<Int>(0)
     /// What this socket has queued at its peers (SO_SNDBUF).
     public let account: SocketAccount
     unowned let names: UnixNamespace
@@ -52,6 +55,9 @@ public final class SocketEndpoint: @unchecked Sendable {
         var rx = SocketBuffer()
         /// A stream's urgent mark (MSG_OOB), if any.
         var urgent: UrgentMark?
+        /// AF_UNIX: where each oob_skb that recv(MSG_OOB) consumed still
+        /// sits, empty, in 6.1's queue (unread bytes before it), in order.
+        var consumedOOB: [Int] = []
         var backlog: [SocketEndpoint] = []
         var backlogLimit = 0
         var shutRead = false, shutWrite = false
@@ -190,8 +196,10 @@ public final class SocketEndpoint: @unchecked Sendable {
             return false
         }
         listener.queue.notify()
+        listener.wakeAsyncReader(.input, now: true)   // the listener's sk_data_ready
         if raced { server.close(); throw .EISCONN }
         queue.notify()
+        if isInet { wakeAsync(.output, now: true) }   // tcp_rcv_synsent_state_process
     }
 
     /// Takes the oldest pending connection: EAGAIN if none.
@@ -225,20 +233,30 @@ public final class SocketEndpoint: @unchecked Sendable {
     public func shutdown(_ how: Int32) throws(Errno) {
         guard (SocketConstants.SHUT_RD...SocketConstants.SHUT_RDWR).contains(how) else { throw .EINVAL }
         let rd = how != SocketConstants.SHUT_WR, wr = how != SocketConstants.SHUT_RD
-        let peer = locked { s -> SocketEndpoint? in
+        let (peer, finSent) = locked { s -> (SocketEndpoint?, Bool) in
+            let fin = wr && !s.shutWrite
             if rd { s.shutRead = true }
             if wr { s.shutWrite = true }
-            return s.phase == .connected ? s.peer : nil
+            return (s.phase == .connected ? s.peer : nil, fin)
         }
         // A connection's peer sees the mirror image: our SHUT_WR is its EOF.
         // Our SHUT_RD ends its sending on AF_UNIX (unix_shutdown's peer_mode);
         // TCP sends nothing for it, so the peer's data still comes and is read.
         if let peer, isConnectionOriented {
-            peer.locked { p in
+            let peerShutWrite = peer.locked { p -> Bool in
+                let own = p.shutWrite
                 if wr { p.shutRead = true }
                 if rd && !isInet { p.shutWrite = true }
+                return own
             }
             peer.queue.notify()
+            if isInet {
+                if finSent { peer.receivedFIN(alsoShutWrite: peerShutWrite, now: true) }
+            } else if rd && wr {
+                peer.wakeAsyncReader(.hangup, now: true)
+            } else if wr {
+                peer.wakeAsyncReader(.input, now: true)
+            }
         }
         queue.notify()
     }
@@ -246,9 +264,9 @@ public final class SocketEndpoint: @unchecked Sendable {
     /// The last fd went: unbind, wake the peer with EOF (ECONNRESET if we
     /// leave data unread), refuse pending connections, drop queued messages.
     func close() {
-        let (peer, pending, dropped, node, address, abortive) = locked { s in
+        let (peer, pending, dropped, node, address, abortive, finSent) = locked { s in
             // SO_LINGER on with a zero timeout: TCP closes with a reset (tcp_close's abort path).
-            let r = (s.peer, s.backlog, s.rx.drain(), s.boundNode, s.address, s.linger.on && s.linger.seconds == 0)
+            let r = (s.peer, s.backlog, s.rx.drain(), s.boundNode, s.address, s.linger.on && s.linger.seconds == 0, !s.shutWrite)
             s.phase = .closed
             s.peer = nil
             s.backlog = []
@@ -261,7 +279,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         if case .inet(let a)? = address, !isAccepted { names.loopback.unbind(self, port: a.port, proto: proto) }
         if let peer {
             if isConnectionOriented {
-                peer.locked { p in
+                let peerShutWrite = peer.locked { p -> Bool in
+                    let own = p.shutWrite
                     if isInet && dropped.isEmpty && !abortive {
                         // TCP: a FIN; the peer may still write once (then our reset ends it).
                         p.shutRead = true; p.peerClosed = true
@@ -274,11 +293,20 @@ public final class SocketEndpoint: @unchecked Sendable {
                             if isInet { p.reset = true }
                         }
                     }
+                    return own
+                }
+                peer.queue.notify()
+                if !isInet {
+                    peer.wakeAsyncReader(.hangup)   // unix_release_sock
+                } else if !dropped.isEmpty || abortive {
+                    peer.wakeAsync(.error)   // tcp_reset's sk_error_report
+                } else if finSent {
+                    peer.receivedFIN(alsoShutWrite: peerShutWrite)
                 }
             } else {
                 _ = peer.locked { $0.connectedSenders.removeValue(forKey: ObjectIdentifier(self)) }
+                peer.queue.notify()
             }
-            peer.queue.notify()
         }
         for e in pending { e.close() }
         for m in dropped { m.sender?.release(m.remaining + m.overhead) }
@@ -333,9 +361,12 @@ public final class SocketEndpoint: @unchecked Sendable {
         if urgent && message.length > 0 {
             if let (a, n) = dropped { a.release(n) }
             target.fileOwner.withLock { $0 }?.sendURG()
+            target.wakeAsync(.priority, now: true)   // sk_send_sigurg's SOCK_WAKE_URG
+            if isTCP { target.wakeAsyncReader(.input, now: true) }   // tcp_urg's own sk_data_ready for the byte
         }
         if !message.rights.isEmpty { names.rightsInFlight.add(message.rights.count, ordering: .relaxed) }
         target.queue.notify(.readable)   // data: its blocked senders wait for room, not this
+        target.wakeAsyncReader(.input, now: true)
     }
 
     /// Forgets a dead default destination (a datagram send got ECONNREFUSED).
@@ -381,7 +412,7 @@ public final class SocketEndpoint: @unchecked Sendable {
         try locked { (s: inout State) throws(Errno) in
             // The urgent mark: a byte to step over, a point not to read past.
             var skip = 0, limit = max
-            if s.urgent != nil && kind == .stream {
+            if (s.urgent != nil || !s.consumedOOB.isEmpty) && kind == .stream {
                 (skip, limit) = try approachMarkLocked(&s, max: max, peek: peek, dontWait: dontWait, credits: &credits)
             }
             let room = Swift.min(limit, targets.reduce(0) { $0 + $1.count })
@@ -427,8 +458,15 @@ public final class SocketEndpoint: @unchecked Sendable {
                         left -= took
                     }
                 }
+                if !peek && !s.consumedOOB.isEmpty {
+                    // A read stops at a consumed oob_skb (manage_oob), whatever
+                    // MSG_WAITALL says; one that had room left reached it and dropped it.
+                    r.atMark = r.count > 0 && s.consumedOOB[0] == r.count
+                    if r.atMark && r.count < max { s.consumedOOB.removeFirst() }
+                    s.consumedOOB = s.consumedOOB.map { $0 - r.count }
+                }
                 if let u = s.urgent {
-                    r.atMark = r.count > 0 && r.count == limit && u.distance == skip + limit
+                    r.atMark = r.atMark || (r.count > 0 && r.count == limit && u.distance == skip + limit)
                     if !peek {
                         // Past the mark (read inline) it is forgotten (tcp_recvmsg's skip_copy).
                         let d = u.distance - r.count
@@ -481,7 +519,7 @@ public final class SocketEndpoint: @unchecked Sendable {
     public func readiness(_ mask: Int16) -> Int16 {
         let POLLRDHUP: Int16 = 0x2000
         let (phase, queued, shutRead, shutWrite, hasError, peer, limit, pending) = locked { s in
-            (s.phase, s.urgent == nil ? (!s.rx.isEmpty, false) : urgentReadinessLocked(s), s.shutRead, s.shutWrite,
+            (s.phase, s.urgent == nil && s.consumedOOB.isEmpty ? (!s.rx.isEmpty, false) : urgentReadinessLocked(s), s.shutRead, s.shutWrite,
              s.error != nil || !s.icmp.errorQueue.isEmpty, s.peer, s.sendBuffer, !s.backlog.isEmpty)
         }
         let readable = queued.0
@@ -496,7 +534,7 @@ public final class SocketEndpoint: @unchecked Sendable {
         if writable, kind == .datagram, let peer, peer !== self {
             writable = peer.locked { p in p.peer === self || p.rx.count <= Self.maxDatagramQueue }
         }
-        if writable { r |= Int16(POLLOUT | POLLWRNORM | POLLWRBAND) }
+        if writable { r |= Int16(POLLOUT | POLLWRNORM | POLLWRBAND) } else { pollFoundNoSpace() }
         return r & (mask | Int16(POLLERR | POLLHUP))
     }
 
@@ -505,7 +543,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         locked { s in
             if s.phase == .listening { return 0 }
             // tcp_inq: an urgent byte not inline ends what counts as readable.
-            if let u = s.urgent, isInet, !s.flagOptions.contains(SocketConstants.SO_OOBINLINE) { return u.distance }
+            if let u = s.urgent, isTCP, !s.flagOptions.contains(SocketConstants.SO_OOBINLINE) { return Self.tcpArrived(u.distance, s) }
+            if isTCP { return Self.tcpArrived(s.rx.bytes, s) }
             return kind == .stream ? s.rx.bytes : (s.rx.first?.remaining ?? 0)
         }
     }

@@ -53,7 +53,11 @@ public final class SocketFile: FileDescription, @unchecked Sendable {
         case Ioctl.SIOCINQ:
             if endpoint.phase == .listening { throw .EINVAL }
             try mm.write(argument, Int32(clamping: endpoint.unreadBytes))
-        case Ioctl.SIOCOUTQ:   // bytes sent and not yet read
+        case Ioctl.SIOCOUTQ where endpoint.isTCP, Ioctl.SIOCOUTQNSD where endpoint.isTCP:
+            // tcp_ioctl: a listener has no send queue.
+            if endpoint.phase == .listening { throw .EINVAL }
+            try mm.write(argument, Int32(clamping: endpoint.tcpUnacknowledged))
+        case Ioctl.SIOCOUTQ:   // the send buffer in use: every unread message's charge (sk_wmem_alloc)
             try mm.write(argument, Int32(clamping: endpoint.account.inFlight))
         case let r where LoopbackInterface.requests.contains(r):
             return try LoopbackInterface.ioctl(r, argument: argument, family: endpoint.family, mm: mm)

@@ -9,10 +9,10 @@ import Synchronization
 /// read position: without SO_OOBINLINE a read steps over it, recv(MSG_OOB)
 /// takes it, and no read crosses the mark once it has read something.
 struct UrgentMark {
-    /// Unread bytes before the urgent byte (or, AF_UNIX once taken, before where it was).
+    /// Unread bytes before the urgent byte.
     var distance: Int
-    /// recv(MSG_OOB) took it: TCP_URG_READ, or an AF_UNIX oob_skb consumed
-    /// and left in the queue (its byte is gone from ours; the mark still stops reads).
+    /// TCP: recv(MSG_OOB) took it (TCP_URG_READ). An AF_UNIX oob_skb taken
+    /// leaves the mark for State.consumedOOB, where it still stops reads.
     var taken = false
 }
 
@@ -40,24 +40,26 @@ extension SocketEndpoint {
     /// Where a stream read stands with respect to the mark, its lock held
     /// (tcp_recvmsg_locked's urg checks, manage_oob): the bytes a peek passes
     /// over at the front and how far the read may go. A read at the mark
-    /// steps over (and consumes, unless peeking) an urgent byte not inline;
-    /// AF_UNIX's consumed oob_skb at the front is dropped, and as 6.1 does a
-    /// non-blocking read that dropped it with nothing read says EAGAIN.
+    /// steps over (and consumes, unless peeking) an urgent byte not inline.
+    /// AF_UNIX's consumed oob_skbs stop reads where they are; one at the
+    /// front is dropped, and as 6.1 does a non-blocking read that dropped
+    /// it with nothing read says EAGAIN (a peek goes past them, empty skbs).
     func approachMarkLocked(_ s: inout State, max: Int, peek: Bool, dontWait: Bool, credits: inout [(SocketAccount, Int)]) throws(Errno) -> (skip: Int, limit: Int) {
+        var max = max
+        if !peek, let first = s.consumedOOB.first {
+            if first > 0 {
+                max = Swift.min(max, first)
+            } else {
+                s.consumedOOB.removeFirst()
+                if dontWait {
+                    if let e = s.error { s.error = nil; throw e }
+                    if !s.shutRead { throw .EAGAIN }
+                }
+                if let next = s.consumedOOB.first { max = Swift.min(max, next) }
+            }
+        }
         guard let u = s.urgent else { return (0, max) }
         let inline = s.flagOptions.contains(SocketConstants.SO_OOBINLINE)
-        if !isInet && u.taken {
-            // A consumed oob_skb: a peek goes past it (6.1's zero-length skb).
-            if peek { return (0, max) }
-            if u.distance > 0 { return (0, Swift.min(max, u.distance)) }
-            s.urgent = nil
-            if dontWait {
-                if let e = s.error { s.error = nil; throw e }
-                if s.shutRead { return (0, max) }
-                throw .EAGAIN
-            }
-            return (0, max)
-        }
         if u.distance > 0 { return (0, Swift.min(max, u.distance)) }
         if inline {
             // Read as data; AF_UNIX forgets oob_skb at once, TCP once the read passes it.
@@ -96,9 +98,17 @@ extension SocketEndpoint {
             guard let u = s.urgent, !u.taken, !s.flagOptions.contains(SocketConstants.SO_OOBINLINE) else { throw .EINVAL }
             let byte = s.rx.ring.byte(at: u.distance)
             if peek { return UrgentByte(byte: byte) }
-            s.urgent!.taken = true
-            if isTCP { return wanted > 0 ? UrgentByte(byte: byte) : UrgentByte(byte: nil, truncated: true) }
-            // AF_UNIX: the byte's message leaves the queue (descriptors it carried are closed).
+            if isTCP {
+                s.urgent!.taken = true
+                return wanted > 0 ? UrgentByte(byte: byte) : UrgentByte(byte: nil, truncated: true)
+            }
+            // AF_UNIX (unix_stream_recv_urg): the oob_skb stays, consumed and
+            // empty; a consumed one right before it leaves the queue.
+            s.urgent = nil
+            s.consumedOOB.removeAll { $0 == u.distance }
+            s.consumedOOB.append(u.distance)
+            s.consumedOOB.sort()
+            // Our copy of the byte's message leaves the queue (descriptors it carried are closed).
             if let m = s.rx.remove(messageAt: u.distance) {
                 if let acct = m.sender { credit = (acct, m.charge) }
                 if !m.rights.isEmpty { names.rightsInFlight.subtract(m.rights.count, ordering: .relaxed) }
@@ -115,7 +125,8 @@ extension SocketEndpoint {
         guard kind == .stream else { return nil }
         return locked { s in
             guard let u = s.urgent, u.distance == 0 else { return false }
-            return isInet || !u.taken
+            // unix_ioctl looks at the front skb, which may be a consumed one.
+            return isInet || !s.consumedOOB.contains(0)
         }
     }
 
@@ -124,11 +135,9 @@ extension SocketEndpoint {
     /// one, tcp_poll; a consumed AF_UNIX oob_skb still fills the queue) and
     /// whether urgent data waits (POLLPRI).
     func urgentReadinessLocked(_ s: State) -> (readable: Bool, urgent: Bool) {
+        if !isInet { return (!s.rx.isEmpty || !s.consumedOOB.isEmpty, s.urgent != nil) }
         guard let u = s.urgent else { return (!s.rx.isEmpty, false) }
-        if isInet {
-            let atMark = u.distance == 0 && !s.flagOptions.contains(SocketConstants.SO_OOBINLINE)
-            return (s.rx.bytes > (atMark ? 1 : 0), !u.taken)
-        }
-        return (!s.rx.isEmpty || u.taken, !u.taken)
+        let atMark = u.distance == 0 && !s.flagOptions.contains(SocketConstants.SO_OOBINLINE)
+        return (s.rx.bytes > (atMark ? 1 : 0), !u.taken)
     }
 }
