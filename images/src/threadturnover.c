@@ -1,13 +1,17 @@
 // Thread turnover: threads made one after another and in bursts larger
 // than what a platform keeps for reuse (systrap keeps a thread's stub
 // parked for the process's next thread), each checking that it starts
-// fresh: its own tid, a CPU clock that does not carry an earlier thread's
-// time, a working syscall path; a fork between bursts; and a process whose
-// main thread has exited while a worker goes on making threads.
+// fresh: its own tid, a CPU clock and a system time (RUSAGE_THREAD) that
+// do not carry an earlier thread's (the sentry keeps the host thread that
+// served a task for the next one), a working syscall path; a fork between
+// bursts; and a process whose main thread has exited while a worker goes
+// on making threads.
+#define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,7 +23,20 @@ static long long threadCPU(void) {
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-struct job { int index; int burn; pid_t tid; long long startCPU; int ok; };
+// The calling thread's system time: the kernel's time serving its calls.
+static long long threadSystem(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    return ru.ru_stime.tv_sec * 1000000000LL + ru.ru_stime.tv_usec * 1000LL;
+}
+
+static long long wallNow(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+struct job { int index; int burn, burnSystem; pid_t tid; long long startCPU, startSystem; int ok; };
 
 static int fds[2];
 static pid_t parent;   // the process's parent, as the main thread saw it
@@ -27,10 +44,16 @@ static pid_t parent;   // the process's parent, as the main thread saw it
 static void *work(void *a) {
     struct job *j = a;
     j->startCPU = threadCPU();
+    j->startSystem = threadSystem();
     j->tid = (pid_t)syscall(SYS_gettid);
     j->ok = getpid() != j->tid && getppid() == parent;
     // Burn CPU time, which must not show up in a later thread's clock.
     if (j->burn) { long long until = j->startCPU + 30000000LL; while (threadCPU() < until) {} }
+    // And system time, in calls (bounded by 5 s of wall time on a slow host).
+    if (j->burnSystem) {
+        long long until = j->startSystem + 30000000LL, deadline = wallNow() + 5000000000LL;
+        while (threadSystem() < until && wallNow() < deadline) syscall(SYS_getppid);
+    }
     char c = (char)j->index;
     if (write(fds[1], &c, 1) != 1) j->ok = 0;
     if (j->index % 2) pthread_exit(NULL);
@@ -64,17 +87,19 @@ int main(void) {
     // One after another: each may reuse the last one's host side.
     enum { SEQ = 60 };
     static struct job seq[SEQ];
-    int ok = 1, distinct = 1, fresh = 1;
+    int ok = 1, distinct = 1, fresh = 1, freshSystem = 1;
     for (int i = 0; i < SEQ; i++) {
-        seq[i] = (struct job){ .index = i, .burn = i % 20 == 0 };
+        seq[i] = (struct job){ .index = i, .burn = i % 20 == 0, .burnSystem = i % 20 == 10 };
         pthread_t t;
         if (pthread_create(&t, NULL, work, &seq[i]) != 0 || pthread_join(t, NULL) != 0) ok = 0;
         ok &= seq[i].ok;
         for (int k = 0; k < i; k++) if (seq[k].tid == seq[i].tid) distinct = 0;
         // The thread after a 30 ms burner starts far below 30 ms.
         if (i > 0 && seq[i - 1].burn && seq[i].startCPU >= 15000000LL) fresh = 0;
+        if (i > 0 && seq[i - 1].burnSystem && seq[i].startSystem >= 15000000LL) freshSystem = 0;
     }
-    printf("sequential: %d threads ok %d, distinct tids %d, fresh CPU clocks %d, bytes %d\n", SEQ, ok, distinct, fresh, drain(SEQ));
+    printf("sequential: %d threads ok %d, distinct tids %d, fresh CPU clocks %d, fresh system times %d, bytes %d\n",
+           SEQ, ok, distinct, fresh, freshSystem, drain(SEQ));
 
     // Bursts: more threads at once than are kept between bursts.
     for (int round = 0; round < 4; round++) {

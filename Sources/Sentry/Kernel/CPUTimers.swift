@@ -219,7 +219,7 @@ struct ThreadCPUSample {
         let sentryCounts = includingServing || t.stubClock == nil
         if sentryCounts, let c = t.sentryThreadClock {
             var ts = timespec()
-            if clock_gettime(c, &ts) == 0 { sentry &+= Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) }
+            if clock_gettime(c, &ts) == 0 { sentry &+= max(0, Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec) &- t.sentryThreadClockBase) }
         }
         own = t.carriedCPU.guest
         if let s = t.stubClock {

@@ -182,63 +182,77 @@ extension Task {
         let start = ChildStart()
         let childSetTID = has(CloneArgs.CLONE_CHILD_SETTID), childTIDAddress = a.childTID
         let platform = kernel.platform
+        let reuse = platform.reusesTaskThreads
         if let childSpace {
             child.space = childSpace
             childSpace.handOver()
         }
-        do {
-            try HostThread.spawn { [ticket, childSpace] in
-                do throws(PlatformError) {
-                    if let childSpace {
-                        childSpace.takeOver()
-                    } else if let ticket {
-                        try childMM.addressSpace!.join(ticket)
-                        child.space = childMM.addressSpace
-                    } else {
-                        let sp = try platform.makeAddressSpace()
-                        do throws(PlatformError) { try childMM.attach(sp) } catch { sp.leave(); throw error }
-                        child.space = sp
-                    }
-                } catch {
-                    start.finish(false)
-                    return
-                }
-                // The parent's last writes (its tid, the vfork queue) come first.
-                guard start.finish(true) else { child.space?.leave(); return }
-                // CLONE_CHILD_SETTID, written by the child itself as
-                // schedule_tail does: a write into the child's memory may
-                // break copy-on-write, which only a runner of its mm can do.
-                if childSetTID { try? childMM.write(childTIDAddress, UInt32(bitPattern: child.tid)) }
-                child.run()
-            }
-        } catch {
-            if let ticket { space.abandon(ticket) }
-            if let childSpace { childSpace.takeOver(); childSpace.leave() }
-            start.abandon()
-        }
-        // A child whose mirror was built here, or whose runner was ready
-        // (a spare stub), has nothing left that can fail: its thread
-        // exists, and it is not waited for.
-        guard (childSpace != nil || ticket?.ready == true) && !start.abandoned || start.wait() else {
-            kernel.locked { kernel.forgetUnstartedLocked(child) }
-            childFDs.releaseUser()
-            throw .EAGAIN
-        }
-        kernel.tracer?.showPIDs.store(true, ordering: .relaxed)
-
-        if has(CloneArgs.CLONE_PIDFD) {
-            // Made before the child runs, as copy_process does. (Linux fails
-            // the whole clone when the table is full; here the child runs and
-            // the parent finds -1: a full fd table at clone is the rare case.)
-            let fd = (try? pidfd(child.group))?.rawValue ?? -1
-            try? mm.write(a.pidfdAddress, fd)
-        }
-
-        if has(CloneArgs.CLONE_PARENT_SETTID) { try? mm.write(a.parentTID, UInt32(bitPattern: child.tid)) }
-        if has(CloneArgs.CLONE_CHILD_CLEARTID) { child.clearChildTID = a.childTID }
+        // The parent's last writes to the child and its own memory (the
+        // tids, the pidfd, the vfork queue), then the child's go.
         let vfork = has(CloneArgs.CLONE_VFORK) ? WaitQueue() : nil
-        child.vforkDone = vfork
-        start.go()
+        func parentSide() {
+            kernel.tracer?.showPIDs.store(true, ordering: .relaxed)
+            if has(CloneArgs.CLONE_PIDFD) {
+                // Made before the child runs, as copy_process does. (Linux fails
+                // the whole clone when the table is full; here the child runs and
+                // the parent finds -1: a full fd table at clone is the rare case.)
+                let fd = (try? pidfd(child.group))?.rawValue ?? -1
+                try? mm.write(a.pidfdAddress, fd)
+            }
+            if has(CloneArgs.CLONE_PARENT_SETTID) { try? mm.write(a.parentTID, UInt32(bitPattern: child.tid)) }
+            if has(CloneArgs.CLONE_CHILD_CLEARTID) { child.clearChildTID = a.childTID }
+            child.vforkDone = vfork
+            start.go()
+        }
+        let body: @Sendable () -> Void = { [ticket, childSpace] in
+            do throws(PlatformError) {
+                if let childSpace {
+                    childSpace.takeOver()
+                } else if let ticket {
+                    try childMM.addressSpace!.join(ticket)
+                    child.space = childMM.addressSpace
+                } else {
+                    let sp = try platform.makeAddressSpace()
+                    do throws(PlatformError) { try childMM.attach(sp) } catch { sp.leave(); throw error }
+                    child.space = sp
+                }
+            } catch {
+                start.finish(false)
+                return
+            }
+            // The parent's last writes (its tid, the vfork queue) come first.
+            guard start.finish(true) else { child.space?.leave(); return }
+            // CLONE_CHILD_SETTID, written by the child itself as
+            // schedule_tail does: a write into the child's memory may
+            // break copy-on-write, which only a runner of its mm can do.
+            if childSetTID { try? childMM.write(childTIDAddress, UInt32(bitPattern: child.tid)) }
+            child.run()
+        }
+        let threads = TaskThreads.shared
+        if reuse, childSpace != nil || ticket?.ready == true, threads.reserve() {
+            // Nothing left can fail: the child's mirror was built here or
+            // its stub is a spare, and a kept thread is reserved for it. It
+            // is given its go first, and runs without waiting for it.
+            parentSide()
+            threads.run(reserved: body)
+        } else {
+            do {
+                if reuse { try threads.run(body) } else { try HostThread.spawn(body) }
+            } catch {
+                if let ticket { space.abandon(ticket) }
+                if let childSpace { childSpace.takeOver(); childSpace.leave() }
+                start.abandon()
+            }
+            // A child whose mirror was built here, or whose runner was ready
+            // (a spare stub), has nothing left that can fail: its thread
+            // exists, and it is not waited for.
+            guard (childSpace != nil || ticket?.ready == true) && !start.abandoned || start.wait() else {
+                kernel.locked { kernel.forgetUnstartedLocked(child) }
+                childFDs.releaseUser()
+                throw .EAGAIN
+            }
+            parentSide()
+        }
         if let traceEvent { ptraceEvent(traceEvent, message: UInt64(UInt32(bitPattern: child.tid))) }
 
         if let vfork {

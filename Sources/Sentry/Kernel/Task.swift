@@ -111,6 +111,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// (`counts`: what they were when the task got it).
     var stubClock: (pid: Int32, base: Int64, counts: HostTaskCounters)?
     var sentryThreadClock: clockid_t?
+    /// What that clock read when the task took the thread: a thread kept
+    /// from an earlier task (`TaskThreads`) has that task's time on it.
+    var sentryThreadClockBase: Int64 = 0
     /// The sentry thread serving the task (host tid) and its counts when it began to.
     var sentryThreadCounters: (tid: pid_t, base: HostTaskCounters)?
     var hostThreadID: pid_t = 0
@@ -312,14 +315,22 @@ extension Task {
         pthread_getspecific(currentKey).map { Unmanaged<Task>.fromOpaque($0).takeUnretainedValue() }
     }
 
+    /// At the end of `run`: the thread may be kept for another task, and
+    /// must not name this one once it is gone.
+    func resignCurrent() { pthread_setspecific(Self.currentKey, nil) }
+
     /// Called first thing on the task's thread; `run` keeps the task alive as long.
+    /// The thread may have served another task before (`TaskThreads`).
     func makeCurrent() {
         pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
         var clock = clockid_t()
         let hostTID = sw_gettid()
         let threadBase = HostTaskCounters.readCallingThread()
+        let haveClock = pthread_getcpuclockid(pthread_self(), &clock) == 0
+        var now = timespec()
+        let clockBase = haveClock && clock_gettime(clock, &now) == 0 ? Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) : 0
         kernel.locked {
-            if pthread_getcpuclockid(pthread_self(), &clock) == 0 { sentryThreadClock = clock }
+            if haveClock { sentryThreadClock = clock; sentryThreadClockBase = clockBase }
             sentryThreadCounters = threadBase.map { (tid: hostTID, base: $0) }
             hostThreadID = hostTID
         }

@@ -107,6 +107,7 @@ extension Task {
             }
         }
         exitTask()
+        resignCurrent()
     }
 
     /// Applies a syscall's outcome; true when the task is leaving.
@@ -176,6 +177,9 @@ extension Task {
             let orphans = group.tasks.isEmpty ? group.children.filter { $0.parentThreadID == tid } : []
             if !group.tasks.isEmpty { orphanChildrenLocked() }
             if kernel.tasks[tid] === self { kernel.tasks[tid] = nil }
+            // The thread may serve another task next: no one applies this
+            // one's affinity to it any more.
+            hostThreadID = 0
             group.groupEvents.notify()
             // The process's status is its exit_group's, else its last thread's;
             // the thread's own is what its tracers see.

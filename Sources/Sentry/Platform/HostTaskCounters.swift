@@ -36,7 +36,13 @@ public struct HostTaskCounters: Sendable, Equatable {
     }
 
     /// A host process's counts (a stub: one thread); nil once it is gone.
-    public static func read(process pid: pid_t) -> HostTaskCounters? { read(dir: "/proc/\(pid)") }
+    /// Its two /proc files stay open for the next reading (`ProcCounterFiles`).
+    public static func read(process pid: pid_t) -> HostTaskCounters? {
+        ProcCounterFiles.shared.read(pid) { parse(stat: $0, status: $1) }
+    }
+
+    /// The process is gone (a stub reaped): its files are closed.
+    static func forget(process pid: pid_t) { ProcCounterFiles.shared.forget(pid) }
 
     /// One of the sentry's own threads' counts (not the whole sentry's);
     /// for the calling thread, `readCallingThread` costs one call.
@@ -66,6 +72,10 @@ public struct HostTaskCounters: Sendable, Equatable {
     /// stub's is not read, one more file at every process start).
     private static func read(dir: String, io: Bool = false) -> HostTaskCounters? {
         guard let stat = contents(dir + "/stat"), let status = contents(dir + "/status") else { return nil }
+        return parse(stat: stat, status: status)
+    }
+
+    fileprivate static func parse(stat: [UInt8], status: [UInt8]) -> HostTaskCounters? {
         // stat: "pid (comm) state ..."; comm may hold spaces and ')', so
         // fields count from the last ')': state is field 3, minflt 10, majflt 12.
         guard let close = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }

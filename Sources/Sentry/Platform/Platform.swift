@@ -24,11 +24,15 @@ public protocol Platform: AnyObject, Sendable {
     /// with patching on); nil where no site is patched. A restore keeps an
     /// image's patched sites only where this is set.
     var syscallPatchEntry: UInt64? { get }
+    /// Whether a task's sentry thread may serve another task after its own
+    /// ends (`TaskThreads`): no host state of the task is tied to the thread.
+    var reusesTaskThreads: Bool { get }
 }
 
 extension Platform {
     public func makeMovableAddressSpace() throws(PlatformError) -> AddressSpace? { nil }
     public var syscallPatchEntry: UInt64? { nil }
+    public var reusesTaskThreads: Bool { false }
 }
 
 /// The host-side mirror of one guest memory map. The memory manager owns the

@@ -63,6 +63,9 @@ final class StubPool: Sendable {
     /// taken.
     func take() throws(PlatformError) -> SystrapAddressSpace.Parked {
         if let p = takeReady() { return p }
+        // The stub dies with this thread (PR_SET_PDEATHSIG): the thread
+        // must end with its task, as the stub is left to when the sentry exits.
+        TaskThreads.keepOff()
         return try start()
     }
 

@@ -132,6 +132,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     static func end(_ r: Runner, memory: MemoryFile) {
         kill(r.pid, SIGKILL)
         reap(r.pidfd)
+        HostTaskCounters.forget(process: r.pid)
         memory.free(r.area.fileOffset, SystrapArea.size)
     }
 
@@ -386,6 +387,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
             for r in spares { kill(r.pid, SIGKILL) }
             for r in spares {
                 Self.reap(r.pidfd)
+                HostTaskCounters.forget(process: r.pid)
                 memory.free(r.area.fileOffset, SystrapArea.size)
                 state.withLock { _ = $0.usedSlots.remove(r.slot) }
             }

@@ -27,6 +27,10 @@ public final class SystrapPlatform: Platform, @unchecked Sendable {
 
     public func makeContext() throws(PlatformError) -> PlatformContext { SystrapContext(patchEntry: patchEntry) }
     public var syscallPatchEntry: UInt64? { patchEntry }
+    /// A task's stub is driven through its area from whichever thread is
+    /// its runner; a stub a task thread started itself keeps that thread
+    /// from being reused (`StubPool.take`).
+    public var reusesTaskThreads: Bool { true }
 
     /// A stub is driven through its area, by whichever thread is its
     /// runner; one from the pool was started by the pool's thread.
