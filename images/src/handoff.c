@@ -31,7 +31,12 @@ static int readall(int fd, unsigned char *p, int n, int chunk) {
         int want = n - got < chunk ? n - got : chunk;
         ssize_t r = read(fd, p + got, want);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
+        if (r <= 0) {
+            /* Never natively: the run then differs from native and says why. */
+            fprintf(stderr, "pid %d: read(%d) = %zd (%s) after %d of %d bytes\n", (int)getpid(), fd, r,
+                    r < 0 ? strerror(errno) : "end of file", got, n);
+            return -1;
+        }
         got += r;
     }
     return 0;
@@ -42,7 +47,11 @@ static int writeall(int fd, const unsigned char *p, int n) {
     while (put < n) {
         ssize_t r = write(fd, p + put, n - put);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
+        if (r <= 0) {
+            fprintf(stderr, "pid %d: write(%d) = %zd (%s) after %d of %d bytes\n", (int)getpid(), fd, r,
+                    r < 0 ? strerror(errno) : "nothing", put, n);
+            return -1;
+        }
         put += r;
     }
     return 0;
@@ -117,19 +126,34 @@ static void processes(void) {
         int flags = fcntl(pfd[i][0], F_GETFL);
         fcntl(pfd[i][0], F_SETFL, flags | O_NONBLOCK);
     }
-    int done = 0, have[PAIRS] = {0};
+    int done = 0, have[PAIRS] = {0}, st[2 * PAIRS], reaped[2 * PAIRS] = {0};
     while (done < PAIRS) {
         for (int i = 0; i < PAIRS; i++) {
             if (!have[i] && read(pfd[i][0], &sums[i], sizeof sums[i]) == sizeof sums[i]) { have[i] = 1; done++; }
-            if (!have[i]) { kill(kids[2 * i], SIGUSR1); kill(kids[2 * i + 1], SIGUSR1); }
+            if (have[i]) continue;
+            /* A child that ended early (an asker gone without its sum would
+             * leave this loop waiting for ever): said on stderr as it goes. */
+            for (int k = 2 * i; k < 2 * i + 2; k++) {
+                if (reaped[k] || waitpid(kids[k], &st[k], WNOHANG) != kids[k]) continue;
+                reaped[k] = 1;
+                if (!WIFEXITED(st[k]) || WEXITSTATUS(st[k]) != 0) fprintf(stderr, "process %d ended early: %#x\n", k, st[k]);
+            }
+            if (reaped[2 * i + 1] && read(pfd[i][0], &sums[i], sizeof sums[i]) != sizeof sums[i]) {
+                sums[i] = -2;
+                have[i] = 1;
+                done++;
+                continue;
+            }
+            if (reaped[2 * i + 1]) { have[i] = 1; done++; continue; }
+            kill(kids[2 * i], SIGUSR1);
+            kill(kids[2 * i + 1], SIGUSR1);
         }
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL);
     }
     for (int i = 0; i < 2 * PAIRS; i++) {
-        int st;
-        waitpid(kids[i], &st, 0);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) printf("process %d failed: %#x\n", i, st);
+        if (!reaped[i]) waitpid(kids[i], &st[i], 0);
+        if (!WIFEXITED(st[i]) || WEXITSTATUS(st[i]) != 0) printf("process %d failed: %#x\n", i, st[i]);
     }
     for (int i = 0; i < PAIRS; i++) printf("process pair %d: sum %ld\n", i, sums[i]);
 }

@@ -12,6 +12,7 @@ extension Task {
     /// not the guest's: the mask stays recorded and reported either way.
     public func applyHostAffinity() {
         guard let mask = attributes.withLock({ $0.scheduling.affinity }) else { return }
+        context.guestAffinitySet()
         let (stub, thread) = kernel.locked { (stubClock?.pid, hostThreadID) }
         if let stub { _ = sw_set_affinity(stub, mask, 0) }
         if thread != 0 { _ = sw_set_affinity(thread, mask, 0) }

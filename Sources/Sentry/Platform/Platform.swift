@@ -108,11 +108,16 @@ public protocol PlatformContext: AnyObject, Sendable {
     /// (systrap's stub) stops spinning, since none is coming soon. On the
     /// task's thread, between runs of `space`.
     func sentryBlocked(_ blocked: Bool, in space: AddressSpace?)
+    /// The guest gave the task a CPU affinity of its own, applied to its
+    /// stub and thread (HostAffinity.swift): the platform stops placing
+    /// the stub itself. From any thread.
+    func guestAffinitySet()
 }
 
 extension PlatformContext {
     public var patchableSyscallEntry: UInt64? { nil }
     public func sentryBlocked(_ blocked: Bool, in space: AddressSpace?) {}
+    public func guestAffinitySet() {}
 }
 
 /// Why guest code stopped running.

@@ -38,7 +38,10 @@ struct SystrapArea: @unchecked Sendable {
     /// once the stub has said it took the RUN. A stub that hasn't within a
     /// few µs is waiting for a CPU, perhaps this one, and a spin would only
     /// keep it off (on 2 CPUs that cost the busybox script about 12%).
-    func wait(whileState from: UInt32, pidfd: Int32, spin: Int64 = Spinners.requestBudget, untilTaken: Bool = false) -> UInt32? {
+    /// `longWait` runs once if a sleep times out with the state unmoved.
+    func wait(whileState from: UInt32, pidfd: Int32, spin: Int64 = Spinners.requestBudget, untilTaken: Bool = false,
+              longWait: (() -> Void)? = nil) -> UInt32? {
+        var longWait = longWait
         if spin > 0 && Spinners.enter() {
             defer { Spinners.leave() }
             let start = Deadline.now()
@@ -66,9 +69,10 @@ struct SystrapArea: @unchecked Sendable {
             sw_atomic_store32(base + Int(SW_AREA_SENTRY_WAITING), 1)
             let s = state
             if s != from { sw_atomic_store32(base + Int(SW_AREA_SENTRY_WAITING), 0); return s }
-            _ = sw_futex_wait(stateWord, from, 50_000_000)
+            let r = sw_futex_wait(stateWord, from, 50_000_000)
             sw_atomic_store32(base + Int(SW_AREA_SENTRY_WAITING), 0)
             if state == from && sw_pidfd_exited(pidfd, 0) != 0 { return nil }
+            if r == -Int(ETIMEDOUT), state == from, let f = longWait { longWait = nil; f() }
         }
     }
 

@@ -22,6 +22,11 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     static let userFSGSBase = getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE != 0
     static let AT_HWCAP2: UInt = 26, HWCAP2_FSGSBASE: UInt = 1 << 1
     private let kickPID = Atomic<Int32>(0)
+    /// Where the stub may run (StubPlacement.swift).
+    private var placement = StubPlacement()
+    /// The guest set its own CPU affinity (HostAffinity.swift), which then
+    /// rules the stub's; set from any thread.
+    private let guestAffinity = Atomic<Bool>(false)
     /// How long this task's guest code has been running between traps
     /// lately (ns, a moving average): the wait for the next trap spins
     /// about twice that, or not at all for a guest that computes for long.
@@ -49,6 +54,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             stubFS = nil
             stubGS = nil
             kickPID.store(runner!.pid, ordering: .relaxed)
+            placement.newStub()
             runner!.area.store(SW_AREA_FSGSBASE, UInt32(Self.userFSGSBase ? 1 : 0))
         }
         let r = runner!, a = r.area
@@ -91,11 +97,18 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             a.store(SW_AREA_SET_GS, UInt64(1))
             stubGS = gs
         }
+        let shortRuns = runTime < Spinners.maxRunBudget
+        let pinned = placement.place(stub: r.pid, shortRuns: shortRuns, guestAffinity: guestAffinity.load(ordering: .relaxed))
         let start = Deadline.now()
-        let spin = runTime < Spinners.maxRunBudget ? min(Spinners.maxRunBudget, 2 * runTime + 5_000) : 0
+        // A stub held to this thread's CPU runs only once this thread sleeps.
+        let spin = shortRuns && !pinned ? min(Spinners.maxRunBudget, 2 * runTime + 5_000) : 0
         sw_atomic_store32(a.base + Int(SW_AREA_RUN_TAKEN), 0)
         a.post(UInt32(SW_STATE_RUN))
-        guard a.wait(whileState: UInt32(SW_STATE_RUN), pidfd: r.pidfd, spin: spin, untilTaken: true) == UInt32(SW_STATE_TRAP) else {
+        let next = a.wait(whileState: UInt32(SW_STATE_RUN), pidfd: r.pidfd, spin: spin, untilTaken: true) {
+            // A long run: the host may move the stub to balance its CPUs.
+            self.placement.release(stub: r.pid, guestAffinity: self.guestAffinity.load(ordering: .relaxed))
+        }
+        guard next == UInt32(SW_STATE_TRAP) else {
             throw .stubDied("systrap stub \(r.pid) died or misbehaved")
         }
         runTime = (runTime * 7 + min(Deadline.now() - start, 1_000_000)) / 8
@@ -194,6 +207,8 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         guard trapped, let space, anySpace === space, let a = runner?.area else { return }
         sw_atomic_store32(a.base + Int(SW_AREA_SENTRY_WAITING), blocked ? UInt32(SW_SENTRY_BLOCKED) : 0)
     }
+
+    func guestAffinitySet() { guestAffinity.store(true, ordering: .relaxed) }
 
     func kick() {
         let p = kickPID.load(ordering: .relaxed)
