@@ -71,8 +71,10 @@ public struct HostTaskCounters: Sendable, Equatable {
     /// `io`: also the block I/O, from the io file (a sentry thread's; a
     /// stub's is not read, one more file at every process start).
     private static func read(dir: String, io: Bool = false) -> HostTaskCounters? {
-        guard let stat = contents(dir + "/stat"), let status = contents(dir + "/status") else { return nil }
-        return parse(stat: stat, status: status)
+        guard let stat = contents(dir + "/stat"), let status = contents(dir + "/status"),
+              var c = parse(stat: stat, status: status) else { return nil }
+        if io, let text = contents(dir + "/io") { c.addIO(text) }
+        return c
     }
 
     fileprivate static func parse(stat: [UInt8], status: [UInt8]) -> HostTaskCounters? {
@@ -89,21 +91,23 @@ public struct HostTaskCounters: Sendable, Equatable {
             let value = line.dropFirst(key.count).drop { $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: " ") }
             c.involuntarySwitches = number(value) ?? 0
         }
-        if io, let text = contents(dir + "/io") {
-            var cancelled: Int64 = 0
-            for line in text.split(separator: UInt8(ascii: "\n")) {
-                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-                let value = number(line[(colon + 1)...].drop { $0 == UInt8(ascii: " ") }) ?? 0
-                switch String(decoding: line[..<colon], as: UTF8.self) {
-                case "read_bytes": c.readBytes = value
-                case "write_bytes": c.writtenBytes = value
-                case "cancelled_write_bytes": cancelled = value
-                default: break
-                }
-            }
-            c.writtenBytes = max(0, c.writtenBytes &- cancelled)
-        }
         return c
+    }
+
+    /// An io file's block I/O: read_bytes, and write_bytes less cancelled_write_bytes.
+    private mutating func addIO(_ text: [UInt8]) {
+        var cancelled: Int64 = 0
+        for line in text.split(separator: UInt8(ascii: "\n")) {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            let value = Self.number(line[(colon + 1)...].drop { $0 == UInt8(ascii: " ") }) ?? 0
+            switch String(decoding: line[..<colon], as: UTF8.self) {
+            case "read_bytes": readBytes = value
+            case "write_bytes": writtenBytes = value
+            case "cancelled_write_bytes": cancelled = value
+            default: break
+            }
+        }
+        writtenBytes = max(0, writtenBytes &- cancelled)
     }
 
     private static func number(_ s: ArraySlice<UInt8>) -> Int64? {
