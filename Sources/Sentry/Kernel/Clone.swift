@@ -98,6 +98,8 @@ extension Task {
         }
         let context: PlatformContext
         do { context = try kernel.platform.makeContext() } catch { childSpace?.leave(); throw .EAGAIN }
+        // fpu_clone: the child's FPU state is the caller's as it made the call.
+        let parentFPU = try? self.context.fpuState(space)
         let childFDs = has(CloneArgs.CLONE_FILES) ? fds.retainUser() : fds.copy()
         let childFS = has(CloneArgs.CLONE_FS) ? fs : fs.copy()
         var childRegs = regs
@@ -150,6 +152,7 @@ extension Task {
                          context: context, regs: childRegs, executablePath: executablePath,
                          argv: commandLine, envp: environment, attributes: attributes.withLock { $0.forChild() })
             t.signalMask = signalMask
+            t.inheritedFPU = parentFPU
             // copy_io: shared under CLONE_IO, else a set priority is copied.
             if has(CloneArgs.CLONE_IO) { t.ioContext = ioContext }
             else if IOPrio.isSet(ioContext.priority.load(ordering: .relaxed)) { t.ioContext = IOContext(priority: ioContext.priority.load(ordering: .relaxed)) }

@@ -198,6 +198,10 @@ extension Task {
         let si = info.bytes
         for i in 0..<SignalFrame.siginfoSize { f[SignalFrame.siginfo + i] = si[i] }
         try mm.copyOut(GuestAddress(sp), f)
+        // handle_signal's fpu__clear_user_states: the handler starts from the
+        // initial FPU state (default MXCSR and x87 control word, vector
+        // registers zero); rt_sigreturn brings back the frame's.
+        try? context.setFPUState(space, XSave.initialState(like: fpu))
 
         regs.raw.rdi = UInt64(info.signo)
         regs.raw.rsi = sp + UInt64(SignalFrame.siginfo)

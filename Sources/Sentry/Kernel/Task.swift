@@ -58,6 +58,10 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     public internal(set) var ioContext = IOContext()
     public let context: PlatformContext
     public var regs: Registers
+    /// The FPU and SSE state a cloned task starts with: its parent's at the
+    /// clone, as fpu_clone copies it (rounding modes, masks, vector
+    /// registers), set into the platform context before the first run.
+    var inheritedFPU: [UInt8]?
 
     public var pid: Int32 { group.pid }
     public var ppid: Int32 { kernel.locked { group.parent?.pid ?? 0 } }

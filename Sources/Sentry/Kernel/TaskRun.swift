@@ -6,6 +6,11 @@ extension Task {
     /// the trap, act on signals, again.
     func run() {
         makeCurrent()
+        if let image = inheritedFPU {
+            inheritedFPU = nil
+            // Before any signal frame is set up: a handler run first saves the parent's state too.
+            try? context.setFPUState(space, image)
+        }
         running: while true {
             if let stop = restoredPtraceStop {
                 // A restored tracee first takes up the ptrace stop it was in.

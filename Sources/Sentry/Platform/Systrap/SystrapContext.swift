@@ -38,6 +38,11 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     private var patchedTrap = false
     /// The last trap was a syscall the signal brought (a site not patched yet).
     private var signalSyscall = false
+    /// The FPU state a task's first run starts with (its parent's, at
+    /// clone), before there is a trap frame to hold it: the fresh frame
+    /// carries it for the stub's rt_sigreturn, and signal frames set up
+    /// before that run read and change it here.
+    private var firstRunFPU: [UInt8]?
 
     init(patchEntry: UInt64? = nil) {
         self.patchEntry = patchEntry
@@ -78,6 +83,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         }
         if fresh {
             SigContext.writeGeneral(regs.raw, to: uc + UContext.mcontext)
+            if let image = firstRunFPU { placeFirstRunFPU(image, frame: uc, area: a) }
         } else {
             SigContext.writeGeneralChanges(regs.raw, to: uc + UContext.mcontext)
         }
@@ -117,6 +123,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             throw .stubDied("systrap stub \(r.pid) reported a frame outside its area")
         }
         trapped = true
+        firstRunFPU = nil
         SigContext.readGeneral(frame + UContext.mcontext, into: &regs.raw)
         if Self.userFSGSBase { readBases(a, &regs) }
         SyscallABI.leaveSyscall(&regs.raw)
@@ -229,16 +236,41 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     }
 
     func fpuState(_ space: AddressSpace) throws(PlatformError) -> [UInt8] {
+        if !trapped, let image = firstRunFPU { return image }
         let (p, n) = try fpuImage()
         return Array(UnsafeRawBufferPointer(start: p, count: n))
     }
 
     func setFPUState(_ space: AddressSpace, _ image: [UInt8]) throws(PlatformError) {
+        if !trapped {
+            firstRunFPU = image
+            return
+        }
         let (p, n) = try fpuImage()
         image.withUnsafeBytes { memcpy(p, $0.baseAddress!, min(n, $0.count)) }
         // The stub's own XRSTOR (a patched trap) has no kernel checking the
         // image as rt_sigreturn does: only what this CPU can load.
         if runner?.area.load(SW_AREA_PATCHED, as: UInt32.self) != 0 { sw_xsave_sanitize(p, n) }
+    }
+
+    /// The first run's FPU image in the area's XSAVE buffer, named by the
+    /// fresh frame's fpstate: rt_sigreturn loads it as it loads any signal
+    /// frame's (its fx_sw_bytes and FP_XSTATE_MAGIC2 say it holds extended
+    /// state). One too large for the buffer goes in as its legacy part
+    /// (x87 and SSE: the control words a program sets), the rest initial.
+    private func placeFirstRunFPU(_ image: [UInt8], frame uc: UnsafeMutableRawPointer, area a: SystrapArea) {
+        guard image.count >= XSave.legacySize else { return }
+        var img = image
+        if img.count + XSave.magic2Size <= Int(SW_AREA_XBUF_SIZE), img.count >= XSave.legacySize + XSave.headerSize {
+            XSave.markExtended(&img)
+            img = XSave.withMagic2(img)
+        } else {
+            img = Array(img.prefix(XSave.legacySize))
+            img.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(0), toByteOffset: XSave.magic1Offset, as: UInt32.self) }
+        }
+        let buf = a.base + Int(SW_AREA_XBUF)
+        img.withUnsafeBytes { _ = memcpy(buf, $0.baseAddress!, $0.count) }
+        uc.storeBytes(of: a.address + UInt64(SW_AREA_XBUF), toByteOffset: UContext.mcontext + SigContext.fpstate, as: UInt64.self)
     }
 
     /// A patched trap's FPU state is still in the stub's registers: the
