@@ -256,6 +256,51 @@ import Testing
         }
     }
 
+    /// A tracee held in a PTRACE_EVENT stop while the checkpoint is taken
+    /// (ckptptrace's fork, vfork, exec and exit modes: the middle
+    /// PTRACE_EVENT_FORK, the middle PTRACE_EVENT_VFORK_DONE, the
+    /// PTRACE_EVENT_EXEC, the final PTRACE_EVENT_EXIT of its exit_group) is
+    /// in the image with what its caller does next; restored on each
+    /// platform and across, the fork returns the child's tid (the child in
+    /// the image already), the exec returns into the new program, the exit
+    /// goes on: the two runs print together what one uninterrupted run prints.
+    @Test(arguments: ["fork", "vfork", "exec", "exit"])
+    func tracerHoldsAnEventStop(_ mode: String) throws {
+        guard Harness.imagesBuilt else { return }
+        let guest = Harness.image("ckptptrace")
+        let hold = Harness.inPatchedVM ? "12000" : "2000"
+        let args = ["5", "10", mode, hold]
+        let expected = Harness.run(guest, args).stdout
+        #expect(expected.contains("holding\n") && expected.hasSuffix("5 exits, 0 wrong\n")
+                && expected.split(separator: "\n").dropLast().allSatisfy { !$0.contains("wrong") }, "\(expected)")
+        let event: Int32 = switch mode {
+        case "fork": PtraceABI.PTRACE_EVENT_FORK
+        case "vfork": PtraceABI.PTRACE_EVENT_VFORK_DONE
+        case "exec": PtraceABI.PTRACE_EVENT_EXEC
+        default: PtraceABI.PTRACE_EVENT_EXIT
+        }
+        for (from, to) in Self.platformPairs {
+            let s = try Scene()
+            defer { try? FileManager.default.removeItem(at: s.dir) }
+            let bg = try #require(Background(["run", "--platform", from, "--name", "ev", guest] + args, env: s.env, in: s.dir))
+            defer { bg.stop() }
+            #expect(Background.poll(seconds: 60) { bg.stdout.contains("holding\n") })
+            let c = s.checkpoint("ev")
+            #expect(c.status == 0, "\(mode) \(from): \(c)")
+            #expect(bg.wait() == 0)
+            let before = bg.stdout
+            #expect(!before.contains("tracer: child exited"), "finished before the checkpoint: \(before)")
+            let manifest = try CheckpointImage.readManifest(s.image)
+            let held = manifest.tasks.compactMap(\.ptrace).filter { $0.stop == "event" && $0.exitCode >> 8 == event }
+            #expect(held.count == 1, "\(mode): \(manifest.tasks.compactMap(\.ptrace))")
+            print("ckptptrace \(mode) \(from)->\(to): \(manifest.tasks.compactMap(\.ptrace).map { "\($0.stop ?? "running") \($0.exitCode)" })")
+            if mode == "exit" { #expect(held.first?.exitAfter?.exited == 7 && held.first?.exitGroup == true) }
+            let r = s.restore(to)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(before + r.stdout == expected, "\(mode) from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
+        }
+    }
+
     /// The seconds ckpttimeout's waits last: 2, or 12 under the patched
     /// kernel's emulation, where a checkpoint command takes longer than 2 s
     /// to start.

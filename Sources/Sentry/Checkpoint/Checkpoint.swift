@@ -261,14 +261,15 @@ struct ImageWriter {
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
     }
 
-    /// Why a task's ptrace state cannot be in an image: a PTRACE_EVENT stop
-    /// (its caller, mid-fork, mid-exec or mid-exit, is no point a restore
-    /// can take up), a stop the tracer is having work done in, or a dead
-    /// tracee its tracer has not waited for (it has no task left to keep).
-    /// Kernel lock held.
+    /// Why a task's ptrace state cannot be in an image: a PTRACE_EVENT_SECCOMP
+    /// stop (its caller is between a filter's verdict and the call, no
+    /// point a restore takes up), a stop the tracer is having work done in,
+    /// or a dead tracee its tracer has not waited for (it has no task left
+    /// to keep). The other PTRACE_EVENT stops are kept: what their caller
+    /// does after them is known (`RestoredPtraceStop`). Kernel lock held.
     static func traced(_ t: Task) -> String? {
         if let link = t.ptrace {
-            if case .event(let e)? = link.stop {
+            if case .event(let e)? = link.stop, !restorableEvents.contains(e) || (e == PtraceABI.PTRACE_EVENT_EXIT && link.exitAfter == nil) {
                 return "tid \(t.tid), traced by tid \(link.tracer.tid), in a PTRACE_EVENT stop (event \(e))"
             }
             if link.work != nil { return "tid \(t.tid), traced by tid \(link.tracer.tid), changed by its tracer at the moment" }
@@ -278,6 +279,13 @@ struct ImageWriter {
         }
         return nil
     }
+
+    /// The PTRACE_EVENT stops an image holds: their caller's next step is
+    /// one the restore can take (the call's return, or the exit).
+    static let restorableEvents: Set<Int32> = [
+        PtraceABI.PTRACE_EVENT_FORK, PtraceABI.PTRACE_EVENT_VFORK, PtraceABI.PTRACE_EVENT_CLONE,
+        PtraceABI.PTRACE_EVENT_EXEC, PtraceABI.PTRACE_EVENT_VFORK_DONE, PtraceABI.PTRACE_EVENT_EXIT,
+    ]
 
     /// A tracee's link as the image keeps it. Kernel lock held.
     static func image(_ link: PtraceLink, tid: Int32) -> PtraceImage {
@@ -294,7 +302,8 @@ struct ImageWriter {
                            exitCode: link.exitCode, reported: link.reported, eventMessage: link.eventMessage,
                            siginfo: link.siginfo.map(image), fpu: link.fpu.map { Data($0) }, fpuChanged: link.fpuChanged,
                            trapStopPending: link.trapStopPending, listening: link.listening, debugRegisters: link.debugRegisters,
-                           forcedTrapFlag: link.forcedTrapFlag, stepping: link.stepping, deliveryFirst: link.deliveryFirst)
+                           forcedTrapFlag: link.forcedTrapFlag, stepping: link.stepping, deliveryFirst: link.deliveryFirst,
+                           exitAfter: link.exitAfter.map { image($0.status) }, exitGroup: link.exitAfter?.group)
     }
 
     // MARK: Timers and seccomp

@@ -468,7 +468,9 @@ public struct PtraceImage: Codable, Sendable, Equatable {
     /// "none", "trace" (PTRACE_SYSCALL), "emulate" (PTRACE_SYSEMU).
     public var syscallMode: String
     /// "syscallEntry", "syscallExit", "signalDelivery", "groupStop",
-    /// "event" (not restorable: refused at the checkpoint); absent: running.
+    /// "event" (PTRACE_EVENT_FORK, VFORK, CLONE, EXEC, VFORK_DONE or EXIT,
+    /// the event in `exitCode`'s bits 8-15; a fork's child tid in
+    /// `eventMessage`); absent: running.
     public var stop: String?
     /// The stop's exit_code (signal, event in bits 8-15) and whether wait has reported it.
     public var exitCode: Int32
@@ -486,6 +488,11 @@ public struct PtraceImage: Codable, Sendable, Equatable {
     public var stepping: Bool
     /// A signal-delivery-stop that came first in its round of get_signal.
     public var deliveryFirst: Bool
+    /// A PTRACE_EVENT_EXIT stop: the status the task exits with once
+    /// resumed, and whether its whole process exits (exit_group, a fatal
+    /// signal) rather than the thread alone. Absent in any other stop.
+    public var exitAfter: ExitStatusImage? = nil
+    public var exitGroup: Bool? = nil
 }
 
 /// The System V IPC namespace: every object with its id, and the sequence

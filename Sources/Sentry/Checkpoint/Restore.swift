@@ -571,6 +571,28 @@ struct ImageReader {
         case "syscallExit": (stop, site) = (.syscallExit, .syscallExit)
         case "signalDelivery": (stop, site) = (.signalDelivery, .signalDelivery(first: p.deliveryFirst))
         case "groupStop": (stop, site) = (.groupStop, .groupStop)
+        case "event":
+            // The event as ptrace_event's exit_code has it, and what its caller does next.
+            let event = p.exitCode >> 8
+            guard p.exitCode == Signal.SIGTRAP.rawValue | (event << 8), ImageWriter.restorableEvents.contains(event) else {
+                throw .corrupt("tid \(t.tid): a PTRACE_EVENT stop with exit code \(p.exitCode)")
+            }
+            switch event {
+            case PtraceABI.PTRACE_EVENT_EXEC:
+                site = .execed
+            case PtraceABI.PTRACE_EVENT_EXIT:
+                guard let after = p.exitAfter, p.exitGroup != nil, after.signal.map({ (1...64).contains($0) }) ?? (after.exited != nil) else {
+                    throw .corrupt("tid \(t.tid): a PTRACE_EVENT_EXIT stop without its exit status")
+                }
+                site = .exiting(Self.status(after), group: p.exitGroup ?? false)
+            default:
+                // The child's tid, which the call returns (it may be gone by now: reaped, or its thread exited).
+                guard p.eventMessage > 0, p.eventMessage <= 4_194_304 else {
+                    throw .corrupt("tid \(t.tid): a PTRACE_EVENT stop naming child \(p.eventMessage)")
+                }
+                site = .forked(child: Int32(p.eventMessage), vfork: event == PtraceABI.PTRACE_EVENT_VFORK)
+            }
+            stop = .event(event)
         default: throw .corrupt("tid \(t.tid): ptrace stop \(p.stop ?? "")")
         }
         // A signal-delivery-stop delivers its siginfo's signal: one there is a must.
@@ -595,6 +617,7 @@ struct ImageReader {
             link.forcedTrapFlag = p.forcedTrapFlag
             link.stepping = p.stepping
             link.deliveryFirst = p.deliveryFirst
+            if case .exiting(let status, let whole)? = site { link.exitAfter = (status, whole) }
         }
         t.restoredPtraceStop = site
     }

@@ -351,6 +351,23 @@ public final class Kernel: @unchecked Sendable {
         return entry ? afterEntryStop(task, mode: mode) : .replacedRegisters
     }
 
+    /// A restored tracee in the PTRACE_EVENT stop of a fork, vfork, clone
+    /// or exec takes it up, and its call ends as it would have: the child's
+    /// tid (a vfork's child had exec'd or exited by the checkpoint, so only
+    /// its PTRACE_EVENT_VFORK_DONE stop is left), or the new program's
+    /// registers; then the syscall-exit stop if the tracer asked for one.
+    /// The signal a tracer resumes an event stop with is ignored.
+    func resumeRestoredEventStop(_ task: Task, _ stop: RestoredPtraceStop) -> SyscallOutcome {
+        _ = task.rejoinPtraceStop()
+        if locked({ task.killed || task.group.exitStatus != nil }) { return .replacedRegisters }
+        var outcome = SyscallOutcome.replacedRegisters
+        if case .forked(let child, let vfork) = stop {
+            if vfork { task.ptraceEvent(PtraceABI.PTRACE_EVENT_VFORK_DONE, message: UInt64(UInt32(bitPattern: child))) }
+            outcome = .value(Int64(child))
+        }
+        return syscallExitStop(task, outcome, traced: true)
+    }
+
     /// The rest of syscall_trace_enter and the call itself: --strace's
     /// entry, the guest's seccomp filters, the table, the syscall-exit stop.
     private func serve(_ task: Task, nr: UInt64, args: SyscallArguments, traced: Bool, skipped: Bool, filtered: Bool) -> SyscallOutcome {
@@ -408,7 +425,12 @@ public final class Kernel: @unchecked Sendable {
             let result: Int64 = if case .value(let v) = outcome { v } else { 0 }
             late.exit(task, late.enter(task, nr: nr, table[nr], args, startedBeforeAttach: true), result: result, exiting: outcome.endsTask)
         }
-        // The syscall-exit stop, the result in rax for the tracer to read or change.
+        return syscallExitStop(task, outcome, traced: traced)
+    }
+
+    /// The syscall-exit stop, the result in rax for the tracer to read or change.
+    private func syscallExitStop(_ task: Task, _ outcome: SyscallOutcome, traced: Bool) -> SyscallOutcome {
+        var outcome = outcome
         if traced && !outcome.endsTask && task.ptraceSyscallMode == .trace {
             if case .platformFailed = outcome { return outcome }
             if case .value(let v) = outcome { task.regs.returnValue = UInt64(bitPattern: v); outcome = .replacedRegisters }
