@@ -179,7 +179,8 @@ enum Sockets {
             guard error == .EAGAIN, !nonBlocking, timeout >= 0 else { throw error }
         }
         var result: T?
-        let deadline: Deadline? = timeout > 0 ? .after(timeout) : nil
+        // A call a freeze cut short keeps the end its timeout had.
+        let deadline: Deadline? = timeout > 0 ? t.timeout(after: timeout) : nil
         let r = try t.block(on: queues, hostFDs: hostFDs, deadline: deadline, interruptedBy: timeout > 0 ? .EINTR : .ERESTARTSYS,
                             interest: interest) { () throws(Errno) -> Bool in
             do throws(Errno) { result = try attempt(); return true } catch {

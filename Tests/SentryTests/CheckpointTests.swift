@@ -312,7 +312,10 @@ import Testing
     /// checkpoint, sees the call take 2 s, as if nothing had happened.
     /// "uptime": /proc/uptime goes on across the restore (a nanosleep
     /// measured by it takes 2 s; it started again at the restore before).
-    @Test(arguments: ["epoll", "poll", "sigtimedwait", "uptime"])
+    /// "rcvtimeo", "sndtimeo": a recv under SO_RCVTIMEO and a send under
+    /// SO_SNDTIMEO (its peer's queue full) end in EAGAIN at their end too,
+    /// not a whole timeout after the restore.
+    @Test(arguments: ["epoll", "poll", "sigtimedwait", "uptime", "rcvtimeo", "sndtimeo"])
     func timeoutKeepsItsEnd(_ call: String) throws {
         guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
         let guest = Harness.image("ckpttimeout"), window = Self.window
