@@ -338,6 +338,35 @@ import Testing
         #expect(before + r.stdout == expected, "\(call) from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
     }
 
+    /// The numbers the sandbox hands out go on across a restore (ckptids,
+    /// checkpointed between its two rounds): the next socket inode, autobind
+    /// name, loopback ephemeral port, tmpfs and memfd inode numbers are
+    /// those an uninterrupted run of the sandbox gives, and the process's
+    /// start time in /proc/self/stat is unchanged. The reference is the
+    /// sandbox's own uninterrupted run: Linux's numbers (hashed ports,
+    /// per-CPU inode batches) are not the sandbox's, nor repeatable.
+    @Test func countersGoOn() throws {
+        guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
+        let guest = Harness.image("ckptids"), window = Self.window
+        let native = Harness.run(guest, [window]).stdout
+        #expect(native.hasSuffix("start time unchanged\n"), "\(native)")
+        let expected = Harness.run(Harness.sentry, ["run", "--platform", from, guest, window]).stdout
+        #expect(expected.hasPrefix("taken\nround 1: ") && expected.hasSuffix("start time unchanged\n"), "\(expected)")
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let bg = try #require(Background(["run", "--platform", from, "--name", "ids", guest, window], env: s.env, in: s.dir))
+        defer { bg.stop() }
+        #expect(Background.poll(seconds: 60) { bg.stdout.contains("taken") })
+        let c = s.checkpoint("ids")
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0)
+        let before = bg.stdout
+        #expect(!before.contains("round"), "finished before the checkpoint: \(before)")
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(before + r.stdout == expected, "from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
+    }
+
     /// A blocking pipe write (or AF_UNIX stream send) of 1 MiB checkpointed
     /// while it waits for its reader, part of it written, and restored: it
     /// goes on after the bytes it had written, and the guest sees one write

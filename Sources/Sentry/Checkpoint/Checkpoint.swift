@@ -192,7 +192,8 @@ struct ImageWriter {
                                        realTimerNs: g.timers.realHandle == nil ? nil : max(1, g.timers.realDeadline - Deadline.now()),
                                        realIntervalNs: g.timers.realHandle == nil ? nil : g.timers.realInterval,
                                        posixTimers: posixTimers(g), cpuTimers: cpuTimers(g),
-                                       oomScoreAdj: g.oomScoreAdj, oomScoreAdjMin: g.oomScoreAdjMin))
+                                       oomScoreAdj: g.oomScoreAdj, oomScoreAdjMin: g.oomScoreAdjMin,
+                                       startTimeNs: g.startTime))
             }
             var ts: [TaskImage] = []
             for t in tasks {
@@ -255,7 +256,10 @@ struct ImageWriter {
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
             seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues,
             mqueueLimits: kernel.vfs.mqueues.changedLimits, sockets: socketImages, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size,
-            bootTimeNs: Int64(kernel.bootTime.tv_sec) * 1_000_000_000 + Int64(kernel.bootTime.tv_nsec))
+            bootTimeNs: Int64(kernel.bootTime.tv_sec) * 1_000_000_000 + Int64(kernel.bootTime.tv_nsec),
+            counters: CountersImage(nextEphemeralPort: kernel.unixNames.loopback.nextEphemeralPort, nextAutobind: kernel.unixNames.nextAutobind,
+                                    nextSocketInode: SocketEndpoint.nextInode, nextMemfdInode: kernel.vfs.memfdFS.nextInodeNumber,
+                                    nextOverlayInode: (kernel.vfs.rootLocation.inode as? OverlayNode)?.fs.upper.nextInodeNumber))
         try CheckpointImage.writeManifest(manifest, to: dir, sync: sync)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
@@ -517,7 +521,7 @@ struct ImageWriter {
             let image = try root.checkpointImage(name: "", path: m.path, inMemory: inMemory) { (b) throws(CheckpointError) -> StoredRun in
                 try store.append(bytes: b)
             }
-            out.append(TmpfsImage(mountPath: m.path, root: image))
+            out.append(TmpfsImage(mountPath: m.path, root: image, nextInode: root.fs.nextInodeNumber))
         }
         return out
     }

@@ -71,6 +71,24 @@ public struct CheckpointManifest: Codable, Sendable {
     /// sysinfo and process start times go on from it (version 5; absent:
     /// the restore is the boot).
     public var bootTimeNs: Int64? = nil
+    /// The numbers the sandbox hands out next, which a guest sees (optional:
+    /// without them the restored sandbox counts from its own start).
+    public var counters: CountersImage? = nil
+}
+
+/// What the sandbox's counters give next: a restored guest's next ephemeral
+/// port, autobind name and inode numbers are those it would have had.
+/// (Each tmpfs mount's counter is with its tree, `TmpfsImage.nextInode`.)
+public struct CountersImage: Codable, Sendable, Equatable {
+    /// The loopback's next ephemeral port (the walk of ip_local_port_range).
+    public var nextEphemeralPort: UInt16?
+    /// The number of the next AF_UNIX autobind name.
+    public var nextAutobind: UInt32?
+    /// The next socket inode number.
+    public var nextSocketInode: UInt64?
+    /// The next inode numbers of the memfd filesystem and of an --overlay root's upper layer.
+    public var nextMemfdInode: UInt64?
+    public var nextOverlayInode: UInt64?
 }
 
 public struct SandboxImage: Codable, Sendable, Equatable {
@@ -260,6 +278,8 @@ public struct SignalInfoImage: Codable, Sendable, Equatable {
 public struct TmpfsImage: Codable, Sendable, Equatable {
     public var mountPath: String
     public var root: TmpfsNodeImage
+    /// The inode number the mount's next file takes (absent in older images).
+    public var nextInode: UInt64? = nil
 }
 
 public final class TmpfsNodeImage: Codable, Sendable, Equatable {
@@ -285,9 +305,12 @@ public final class TmpfsNodeImage: Codable, Sendable, Equatable {
     /// Symlinks.
     public let target: String?
     public let children: [TmpfsNodeImage]
+    /// Its inode number (absent in older images: the restore numbers it anew).
+    public let ino: UInt64?
 
     init(name: String, mode: UInt32, uid: UInt32, gid: UInt32, mtime: timespec, atime: timespec, xattrs: [String: [UInt8]],
-         contents: StoredRun?, memory: MemoryRun? = nil, target: String?, children: [TmpfsNodeImage]) {
+         contents: StoredRun?, memory: MemoryRun? = nil, target: String?, children: [TmpfsNodeImage], ino: UInt64? = nil) {
+        self.ino = ino
         self.name = name; self.mode = mode; self.uid = uid; self.gid = gid
         mtimeSec = Int64(mtime.tv_sec); mtimeNsec = Int64(mtime.tv_nsec)
         atimeSec = Int64(atime.tv_sec); atimeNsec = Int64(atime.tv_nsec)
@@ -297,7 +320,7 @@ public final class TmpfsNodeImage: Codable, Sendable, Equatable {
     public static func == (a: TmpfsNodeImage, b: TmpfsNodeImage) -> Bool {
         a.name == b.name && a.mode == b.mode && a.uid == b.uid && a.gid == b.gid && a.mtimeSec == b.mtimeSec
             && a.mtimeNsec == b.mtimeNsec && a.xattrs == b.xattrs && a.contents == b.contents && a.memory == b.memory && a.target == b.target
-            && a.children == b.children
+            && a.children == b.children && a.ino == b.ino
     }
 }
 
@@ -338,6 +361,9 @@ public struct ProcessImage: Codable, Sendable, Equatable {
     /// go below (oom_score_adj_min) (version 3).
     public var oomScoreAdj: Int16?
     public var oomScoreAdjMin: Int16?
+    /// When the process started, on the guest's CLOCK_MONOTONIC (ns) as
+    /// the image's boot is: /proc/PID/stat's starttime (absent: the restore's).
+    public var startTimeNs: Int64? = nil
     public struct LimitImage: Codable, Sendable, Equatable { public var resource: Int32; public var cur: UInt64; public var max: UInt64 }
 }
 

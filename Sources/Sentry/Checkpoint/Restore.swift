@@ -260,18 +260,32 @@ struct ImageReader {
         let vfs = kernel.vfs
         let boot = BootContext(kernel)
 
+        // Inode numbers given again: each once in its filesystem.
+        for t in m.tmpfs { try Self.checkInodes(t.root.children, "the tmpfs at \(t.mountPath)") }
+        try Self.checkInodes(m.sandbox.overlayUpper?.children ?? [], "the overlay's upper layer")
+        try Self.checkInodes((m.memfds ?? []).map(\.node), "memfds")
+
         // The overlay's upper layer first: files reopened by path may be there.
         if let upper = m.sandbox.overlayUpper {
             guard m.sandbox.overlay == true, let root = vfs.rootLocation.inode as? OverlayNode else {
                 throw .corrupt("an overlay's upper layer for a sandbox without --overlay")
             }
             try root.fs.upper.rootNode.restore(upper, read: readContents, place: place, overlayUpper: true)
+            if let n = m.counters?.nextOverlayInode { root.fs.upper.continueInodes(from: n) }
         }
         for t in m.tmpfs {
             guard let mount = vfs.mounts.mount(at: t.mountPath), mount.type == "tmpfs", let root = mount.rootInode as? TmpfsNode else {
                 throw .restoreFailed("no tmpfs at \(t.mountPath) in the restored sandbox")
             }
             try root.restore(t.root, read: readContents, place: place)
+            if let n = t.nextInode { root.fs.continueInodes(from: n) }
+        }
+        // The counters a guest sees the next values of.
+        if let c = m.counters {
+            if let p = c.nextEphemeralPort { kernel.unixNames.loopback.nextEphemeralPort = p }
+            if let a = c.nextAutobind { kernel.unixNames.nextAutobind = a }
+            if let n = c.nextSocketInode { SocketEndpoint.continueInodes(from: n) }
+            if let n = c.nextMemfdInode { vfs.memfdFS.continueInodes(from: n) }
         }
 
         // memfds, before the files and mappings that name them.
@@ -280,7 +294,7 @@ struct ImageReader {
             let n = image.node
             guard n.mode & S_IFMT == S_IFREG, n.children.isEmpty, n.target == nil, n.name.hasPrefix("memfd:"), n.name.utf8.count <= 255,
                   !n.name.contains("/") else { throw .corrupt("memfd \(i)") }
-            let (node, location) = vfs.memfdNode(dentryName: n.name, mode: n.mode)
+            let (node, location) = vfs.memfdNode(dentryName: n.name, mode: n.mode, ino: n.ino)
             try node.restoreContents(n, read: readContents, place: place)
             try node.restore(n, read: readContents, place: place)
             node.data?.restoreSeals(image.seals)
@@ -419,6 +433,10 @@ struct ImageReader {
             }
             g.oomScoreAdj = adj
             g.oomScoreAdjMin = adjMin
+            if let start = p.startTimeNs {
+                guard start >= (m.bootTimeNs ?? .min), start <= m.monotonicNs else { throw .corrupt("process \(p.pid): start time \(start)") }
+                g.startTime = start
+            }
             groups[p.pid] = g
         }
         for p in m.processes {
@@ -792,6 +810,17 @@ struct ImageReader {
         s.errno = i.errno; s.pid = i.pid; s.uid = i.uid; s.status = i.status; s.address = i.address
         s.value = i.value; s.timerID = i.timerID; s.overrun = i.overrun; s.overridesInit = i.overridesInit
         return s
+    }
+
+    /// The inode numbers of nodes (and their trees) restored into one
+    /// filesystem: each at least 2 (1 is its root) and given once.
+    static func checkInodes(_ nodes: [TmpfsNodeImage], _ what: String) throws(CheckpointError) {
+        var seen = Set<UInt64>()
+        var stack = nodes
+        while let n = stack.popLast() {
+            if let i = n.ino { guard i >= 2, i < UInt64(Int64.max), seen.insert(i).inserted else { throw .corrupt("\(what): inode \(i)") } }
+            stack += n.children
+        }
     }
 
     static func status(_ s: ExitStatusImage) -> ExitStatus {
