@@ -22,8 +22,10 @@
 // child HOLD_MS (default 2000) in one stop: the middle PTRACE_EVENT_FORK,
 // the middle PTRACE_EVENT_VFORK_DONE, the PTRACE_EVENT_EXEC or the final
 // PTRACE_EVENT_EXIT, after printing "holding", so a checkpoint taken then
-// finds it there.
-//   ckptptrace STEPS SLEEP_MS fork|vfork|exec|exit [HOLD_MS]
+// finds it there. "dead": as "fork", but the tracer holds off its wait
+// after resuming the middle grandchild's PTRACE_EVENT_EXIT: the checkpoint
+// finds that tracee dead and not waited for, its parent (the child) waiting.
+//   ckptptrace STEPS SLEEP_MS fork|vfork|exec|exit|dead [HOLD_MS]
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -89,7 +91,16 @@ static int events(int steps, int ms, const char *mode, int hold, char *self) {
             // A grandchild: counted, never printed (its stops race the child's).
             if (WIFEXITED(st)) { gExits++; continue; }
             if (!WIFSTOPPED(st)) { wrong++; continue; }
-            if (event == PTRACE_EVENT_EXIT) { gExitEvents++; if ((msg >> 8) == 0 || (msg & 0x7f)) wrong++; }
+            if (event == PTRACE_EVENT_EXIT) {
+                gExitEvents++;
+                if ((msg >> 8) == 0 || (msg & 0x7f)) wrong++;
+                if (strcmp(mode, "dead") == 0 && gExitEvents == (steps + 1) / 2) {
+                    ptrace(PTRACE_CONT, w, NULL, NULL);
+                    say("holding\n");
+                    nap(hold);   // it dies meanwhile, not yet waited for
+                    continue;
+                }
+            }
             else if (event == PTRACE_EVENT_EXEC) { gExecs++; if (msg != (unsigned long)w) wrong++; }
             else if (!event && WSTOPSIG(st) == SIGSTOP) gStops++;
             else wrong++;
@@ -143,9 +154,10 @@ int main(int argc, char **argv) {
         if (atoi(argv[2]) == 7) say("child: exec'd\n");
         return atoi(argv[2]);
     }
-    if (argc >= 4 && (!strcmp(argv[3], "fork") || !strcmp(argv[3], "vfork") || !strcmp(argv[3], "exec") || !strcmp(argv[3], "exit")))
+    if (argc >= 4 && (!strcmp(argv[3], "fork") || !strcmp(argv[3], "vfork") || !strcmp(argv[3], "exec") || !strcmp(argv[3], "exit")
+                      || !strcmp(argv[3], "dead")))
         return events(atoi(argv[1]), atoi(argv[2]), argv[3], argc > 4 ? atoi(argv[4]) : 2000, argv[0]);
-    if (argc < 4) { fprintf(stderr, "usage: ckptptrace STEPS SLEEP_MS syscall|signal|wait|fork|vfork|exec|exit [HOLD_MS]\n"); return 2; }
+    if (argc < 4) { fprintf(stderr, "usage: ckptptrace STEPS SLEEP_MS syscall|signal|wait|fork|vfork|exec|exit|dead [HOLD_MS]\n"); return 2; }
     int steps = atoi(argv[1]), ms = atoi(argv[2]);
     const char *mode = argv[3];
     int sys = strcmp(mode, "syscall") == 0, waits = strcmp(mode, "wait") == 0;

@@ -176,7 +176,7 @@ struct ImageWriter {
 
         // Processes and tasks, under the kernel lock: their signal and tree state is guarded by it.
         let filters = Table<SeccompFilterImage>()
-        let (processes, taskImages): ([ProcessImage], [TaskImage]) = try kernel.locked { () throws(CheckpointError) in
+        let (processes, taskImages, dead): ([ProcessImage], [TaskImage], [DeadTraceeImage]) = try kernel.locked { () throws(CheckpointError) in
             var ps: [ProcessImage] = []
             for g in groups {
                 if g.stopped { throw .unsupported("pid \(g.pid): a stopped process (job control)") }
@@ -239,7 +239,16 @@ struct ImageWriter {
                         [Int64(bitPattern: $0.nr), $0.deadline?.remaining ?? -1, Int64($0.deadline?.clock ?? CLOCK_MONOTONIC), Int64($0.done)]
                     }))
             }
-            return (ps, ts)
+            // Dead tracees, in each tracer's order: what its wait still reports.
+            var dead: [DeadTraceeImage] = []
+            for t in tasks {
+                for d in t.tracees {
+                    guard let link = d.ptrace, let st = link.exitReport else { continue }
+                    dead.append(DeadTraceeImage(tid: d.tid, pid: d.group.pid, tracer: t.tid, seized: link.seized, options: link.options,
+                                                status: Self.image(st)))
+                }
+            }
+            return (ps, ts, dead)
         }
 
         try pages.finish(sync: sync)
@@ -259,7 +268,8 @@ struct ImageWriter {
             bootTimeNs: Int64(kernel.bootTime.tv_sec) * 1_000_000_000 + Int64(kernel.bootTime.tv_nsec),
             counters: CountersImage(nextEphemeralPort: kernel.unixNames.loopback.nextEphemeralPort, nextAutobind: kernel.unixNames.nextAutobind,
                                     nextSocketInode: SocketEndpoint.nextInode, nextMemfdInode: kernel.vfs.memfdFS.nextInodeNumber,
-                                    nextOverlayInode: (kernel.vfs.rootLocation.inode as? OverlayNode)?.fs.upper.nextInodeNumber))
+                                    nextOverlayInode: (kernel.vfs.rootLocation.inode as? OverlayNode)?.fs.upper.nextInodeNumber),
+            deadTracees: dead.isEmpty ? nil : dead)
         try CheckpointImage.writeManifest(manifest, to: dir, sync: sync)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
@@ -268,8 +278,8 @@ struct ImageWriter {
     /// Why a task's ptrace state cannot be in an image: a PTRACE_EVENT_SECCOMP
     /// stop (its caller is between a filter's verdict and the call, no
     /// point a restore takes up), a stop the tracer is having work done in,
-    /// or a dead tracee its tracer has not waited for (it has no task left
-    /// to keep). The other PTRACE_EVENT stops are kept: what their caller
+    /// or a dead tracee its tracer has not waited for whose process is gone
+    /// (reaped: nothing left to report it with). The other PTRACE_EVENT stops are kept: what their caller
     /// does after them is known (`RestoredPtraceStop`). Kernel lock held.
     static func traced(_ t: Task) -> String? {
         if let link = t.ptrace {
@@ -278,8 +288,9 @@ struct ImageWriter {
             }
             if link.work != nil { return "tid \(t.tid), traced by tid \(link.tracer.tid), changed by its tracer at the moment" }
         }
-        for d in t.tracees where d.ptrace?.exitReport != nil {
-            return "tid \(d.tid), dead and traced by tid \(t.tid), which has not waited for it (a guest ptrace relationship)"
+        // A dead tracee is kept by its process (a thread's, or a leader's zombie): one reaped already has none.
+        for d in t.tracees where d.ptrace?.exitReport != nil && t.kernel.groups[d.group.pid] !== d.group {
+            return "tid \(d.tid), dead and traced by tid \(t.tid), which has not waited for it, its process gone"
         }
         return nil
     }

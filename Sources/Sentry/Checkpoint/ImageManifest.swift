@@ -74,6 +74,20 @@ public struct CheckpointManifest: Codable, Sendable {
     /// The numbers the sandbox hands out next, which a guest sees (optional:
     /// without them the restored sandbox counts from its own start).
     public var counters: CountersImage? = nil
+    /// Tracees that died and whose tracers have not waited for them (absent: none).
+    public var deadTracees: [DeadTraceeImage]? = nil
+}
+
+/// A tracee dead and not yet waited for by its tracer: what that wait
+/// reports (its tid, its process, the status) and the link it goes with
+/// (a process leader's parent hears of its death only after the tracer's wait).
+public struct DeadTraceeImage: Codable, Sendable, Equatable {
+    public var tid: Int32
+    public var pid: Int32
+    public var tracer: Int32
+    public var seized: Bool
+    public var options: UInt32
+    public var status: ExitStatusImage
 }
 
 /// What the sandbox's counters give next: a restored guest's next ephemeral

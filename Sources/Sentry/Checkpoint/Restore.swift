@@ -539,6 +539,7 @@ struct ImageReader {
             if let p = ti.ptrace { try Self.restorePtrace(p, tracee: tasks[ti.tid]!, tasks: tasks, kernel: kernel) }
             if ti.groupStopPending == true { tasks[ti.tid]!.groupStopPending = true }
         }
+        try restoreDeadTracees(m.deadTracees ?? [], tasks: tasks, groups: groups)
         guard let initTask = initGroup.tasks.first else { throw .corrupt("init has no task") }
         kernel.locked {
             kernel.tasks = tasks
@@ -638,6 +639,31 @@ struct ImageReader {
             if case .exiting(let status, let whole)? = site { link.exitAfter = (status, whole) }
         }
         t.restoredPtraceStop = site
+    }
+
+    /// Dead tracees their tracers have not waited for: each a task that
+    /// never runs (in no process's thread list and not in the task table),
+    /// linked to its tracer with the status its wait reports; a process
+    /// leader's death reaches its parent after that wait, as before.
+    private func restoreDeadTracees(_ images: [DeadTraceeImage], tasks: [Int32: Task], groups: [Int32: ThreadGroup]) throws(CheckpointError) {
+        var seen = Set<Int32>()
+        for d in images {
+            guard d.tid > 0, d.tid <= 4_194_304, tasks[d.tid] == nil, seen.insert(d.tid).inserted, let tracer = tasks[d.tracer],
+                  let g = groups[d.pid], tracer.group !== g,
+                  d.status.signal.map({ (1...64).contains($0) }) ?? (d.status.exited != nil) else {
+                throw .corrupt("dead tracee \(d.tid) of tid \(d.tracer)")
+            }
+            // It never runs: its tracer's address space, tables and context stand in for its own.
+            let t = Task(kernel: kernel, tid: d.tid, group: g, mm: tracer.mm, space: nil, fds: tracer.fds, fs: tracer.fs,
+                         context: tracer.context, regs: Registers(raw: sw_regs()), executablePath: "", argv: [], envp: [],
+                         attributes: TaskAttributes(credentials: tracer.attributes.withLock { $0.credentials }, executablePath: ""))
+            kernel.locked {
+                let link = t.linkTracerLocked(tracer, seized: d.seized, options: d.options)
+                link.exitReport = Self.status(d.status)
+                t.traced.store(false, ordering: .releasing)
+                if d.tid == d.pid { g.parentNotifyDeferred = true }
+            }
+        }
     }
 
     /// POSIX timers with their ids, overruns and time left; ITIMER_VIRTUAL
