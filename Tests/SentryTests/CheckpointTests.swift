@@ -54,6 +54,19 @@ import Testing
             return bg
         }
 
+        /// Runs `argv` (a guest and its arguments) as the sandbox `name` on
+        /// `platform` until it prints `marker`, checkpoints it (it ends
+        /// there) and returns what it printed.
+        func checkpointed(_ name: String, on platform: String, _ argv: [String], once marker: String) throws -> String {
+            let bg = try #require(Background(["run", "--platform", platform, "--name", name] + argv, env: env, in: dir))
+            defer { bg.stop() }
+            #expect(Background.poll(seconds: 60) { bg.stdout.contains(marker) })
+            let c = checkpoint(name)
+            #expect(c.status == 0, "\(name) on \(platform): \(c)")
+            #expect(bg.wait() == 0)
+            return bg.stdout
+        }
+
         func checkpoint(_ name: String, _ extra: [String] = []) -> Harness.Result {
             Harness.run(Harness.sentry, ["checkpoint", name, "--image", image] + extra, env: env)
         }
@@ -285,13 +298,7 @@ import Testing
         for (from, to) in Self.platformPairs {
             let s = try Scene()
             defer { try? FileManager.default.removeItem(at: s.dir) }
-            let bg = try #require(Background(["run", "--platform", from, "--name", "ev", guest] + args, env: s.env, in: s.dir))
-            defer { bg.stop() }
-            #expect(Background.poll(seconds: 60) { bg.stdout.contains("holding\n") })
-            let c = s.checkpoint("ev")
-            #expect(c.status == 0, "\(mode) \(from): \(c)")
-            #expect(bg.wait() == 0)
-            let before = bg.stdout
+            let before = try s.checkpointed("ev", on: from, [guest] + args, once: "holding\n")
             #expect(!before.contains("tracer: child exited"), "finished before the checkpoint: \(before)")
             let manifest = try CheckpointImage.readManifest(s.image)
             if mode == "dead" {
@@ -361,13 +368,7 @@ import Testing
         #expect(expected.hasPrefix("taken\nround 1: ") && expected.hasSuffix("start time unchanged\n"), "\(expected)")
         let s = try Scene()
         defer { try? FileManager.default.removeItem(at: s.dir) }
-        let bg = try #require(Background(["run", "--platform", from, "--name", "ids", guest, window], env: s.env, in: s.dir))
-        defer { bg.stop() }
-        #expect(Background.poll(seconds: 60) { bg.stdout.contains("taken") })
-        let c = s.checkpoint("ids")
-        #expect(c.status == 0, "\(c)")
-        #expect(bg.wait() == 0)
-        let before = bg.stdout
+        let before = try s.checkpointed("ids", on: from, [guest, window], once: "taken")
         #expect(!before.contains("round"), "finished before the checkpoint: \(before)")
         let r = s.restore(to)
         #expect(r.status == 0, "\(r.stderr)")
