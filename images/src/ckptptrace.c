@@ -25,10 +25,18 @@
 // finds it there. "dead": as "fork", but the tracer holds off its wait
 // after resuming the middle grandchild's PTRACE_EVENT_EXIT: the checkpoint
 // finds that tracee dead and not waited for, its parent (the child) waiting.
-//   ckptptrace STEPS SLEEP_MS fork|vfork|exec|exit|dead [HOLD_MS]
+// "seccomp": the child's seccomp filter traces getppid (SECCOMP_RET_TRACE,
+// data 42) and it calls getppid STEPS times instead of forking; the tracer
+// skips every other call with a result of its own (orig_rax -1) and lets
+// the others run, and holds the child in the middle PTRACE_EVENT_SECCOMP.
+//   ckptptrace STEPS SLEEP_MS fork|vfork|exec|exit|dead|seccomp [HOLD_MS]
 #define _GNU_SOURCE
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -57,6 +65,26 @@ static int events(int steps, int ms, const char *mode, int hold, char *self) {
         raise(SIGSTOP);
         long sum = 0;
         int forks = 0;
+        if (strcmp(mode, "seccomp") == 0) {
+            // getppid traced by the filter: the real parent's pid, or the tracer's result.
+            long parent = getppid(), real = 0;
+            struct sock_filter code[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE | 42),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+            };
+            struct sock_fprog prog = { sizeof code / sizeof code[0], code };
+            if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) _exit(126);
+            for (int i = 1; i <= steps; i++) {
+                long r = syscall(SYS_getppid);
+                if (r == parent) real++; else sum += r;
+            }
+            snprintf(line, sizeof line, "child: %ld real getppid, sum %ld\n", real, sum);
+            say(line);
+            execl(self, "ckptptrace", "exit-with", "7", (char *)NULL);
+            _exit(127);
+        }
         for (int i = 1; i <= steps; i++) {
             char num[16];
             snprintf(num, sizeof num, "%d", i);
@@ -78,9 +106,10 @@ static int events(int steps, int ms, const char *mode, int hold, char *self) {
     int st;
     if (waitpid(child, &st, 0) != child || !WIFSTOPPED(st) || WSTOPSIG(st) != SIGSTOP) { say("no first stop\n"); return 1; }
     ptrace(PTRACE_SETOPTIONS, child, NULL, (void *)(long)(PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEVFORKDONE |
-                                                         PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL));
+                                                         PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_TRACESECCOMP |
+                                                         PTRACE_O_EXITKILL));
     ptrace(PTRACE_CONT, child, NULL, NULL);
-    int forkEvents = 0, doneEvents = 0, gStops = 0, gExecs = 0, gExitEvents = 0, gExits = 0, wrong = 0;
+    int seccompEvents = 0, forkEvents = 0, doneEvents = 0, gStops = 0, gExecs = 0, gExitEvents = 0, gExits = 0, wrong = 0;
     while (1) {
         pid_t w = waitpid(-1, &st, __WALL);
         if (w < 0) { say("waitpid failed\n"); return 1; }
@@ -126,6 +155,20 @@ static int events(int steps, int ms, const char *mode, int hold, char *self) {
             snprintf(line, sizeof line, "vfork-done event %d: %s\n", doneEvents, ok && msg > 0 ? "ok" : "wrong");
             held = vf && doneEvents == (steps + 1) / 2;
             break;
+        case PTRACE_EVENT_SECCOMP: {
+            struct user_regs_struct r;
+            seccompEvents++;
+            ptrace(PTRACE_GETREGS, child, NULL, &r);
+            ok = ok && msg == 42 && r.orig_rax == SYS_getppid;
+            if (seccompEvents % 2 == 0) {   // skipped, with a result of the tracer's
+                r.orig_rax = -1;
+                r.rax = 1000 + seccompEvents;
+                ptrace(PTRACE_SETREGS, child, NULL, &r);
+            }
+            snprintf(line, sizeof line, "seccomp event %d: %s, %s\n", seccompEvents, ok ? "ok" : "wrong", seccompEvents % 2 ? "runs" : "skipped");
+            held = strcmp(mode, "seccomp") == 0 && seccompEvents == (steps + 1) / 2;
+            break;
+        }
         case PTRACE_EVENT_EXEC:
             snprintf(line, sizeof line, "exec event: former tid %s\n", ok && msg == (unsigned long)child ? "ok" : "wrong");
             held = strcmp(mode, "exec") == 0;
@@ -155,9 +198,9 @@ int main(int argc, char **argv) {
         return atoi(argv[2]);
     }
     if (argc >= 4 && (!strcmp(argv[3], "fork") || !strcmp(argv[3], "vfork") || !strcmp(argv[3], "exec") || !strcmp(argv[3], "exit")
-                      || !strcmp(argv[3], "dead")))
+                      || !strcmp(argv[3], "dead") || !strcmp(argv[3], "seccomp")))
         return events(atoi(argv[1]), atoi(argv[2]), argv[3], argc > 4 ? atoi(argv[4]) : 2000, argv[0]);
-    if (argc < 4) { fprintf(stderr, "usage: ckptptrace STEPS SLEEP_MS syscall|signal|wait|fork|vfork|exec|exit|dead [HOLD_MS]\n"); return 2; }
+    if (argc < 4) { fprintf(stderr, "usage: ckptptrace STEPS SLEEP_MS syscall|signal|wait|fork|vfork|exec|exit|dead|seccomp [HOLD_MS]\n"); return 2; }
     int steps = atoi(argv[1]), ms = atoi(argv[2]);
     const char *mode = argv[3];
     int sys = strcmp(mode, "syscall") == 0, waits = strcmp(mode, "wait") == 0;

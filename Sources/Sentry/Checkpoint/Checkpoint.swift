@@ -275,12 +275,11 @@ struct ImageWriter {
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
     }
 
-    /// Why a task's ptrace state cannot be in an image: a PTRACE_EVENT_SECCOMP
-    /// stop (its caller is between a filter's verdict and the call, no
-    /// point a restore takes up), a stop the tracer is having work done in,
-    /// or a dead tracee its tracer has not waited for whose process is gone
-    /// (reaped: nothing left to report it with). The other PTRACE_EVENT stops are kept: what their caller
-    /// does after them is known (`RestoredPtraceStop`). Kernel lock held.
+    /// Why a task's ptrace state cannot be in an image: a stop the tracer
+    /// is having work done in, or a dead tracee its tracer has not waited
+    /// for whose process is gone (reaped: nothing left to report it with).
+    /// PTRACE_EVENT stops are kept: what their caller does after them is
+    /// known (`RestoredPtraceStop`). Kernel lock held.
     static func traced(_ t: Task) -> String? {
         if let link = t.ptrace {
             if case .event(let e)? = link.stop, !restorableEvents.contains(e) || (e == PtraceABI.PTRACE_EVENT_EXIT && link.exitAfter == nil) {
@@ -299,7 +298,7 @@ struct ImageWriter {
     /// one the restore can take (the call's return, or the exit).
     static let restorableEvents: Set<Int32> = [
         PtraceABI.PTRACE_EVENT_FORK, PtraceABI.PTRACE_EVENT_VFORK, PtraceABI.PTRACE_EVENT_CLONE,
-        PtraceABI.PTRACE_EVENT_EXEC, PtraceABI.PTRACE_EVENT_VFORK_DONE, PtraceABI.PTRACE_EVENT_EXIT,
+        PtraceABI.PTRACE_EVENT_EXEC, PtraceABI.PTRACE_EVENT_VFORK_DONE, PtraceABI.PTRACE_EVENT_EXIT, PtraceABI.PTRACE_EVENT_SECCOMP,
     ]
 
     /// A tracee's link as the image keeps it. Kernel lock held.

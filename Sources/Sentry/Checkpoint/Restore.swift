@@ -599,6 +599,8 @@ struct ImageReader {
             switch event {
             case PtraceABI.PTRACE_EVENT_EXEC:
                 site = .execed
+            case PtraceABI.PTRACE_EVENT_SECCOMP:
+                site = .seccompTraced
             case PtraceABI.PTRACE_EVENT_EXIT:
                 guard let after = p.exitAfter, p.exitGroup != nil, after.signal.map({ (1...64).contains($0) }) ?? (after.exited != nil) else {
                     throw .corrupt("tid \(t.tid): a PTRACE_EVENT_EXIT stop without its exit status")

@@ -368,9 +368,20 @@ public final class Kernel: @unchecked Sendable {
         return syscallExitStop(task, outcome, traced: true)
     }
 
+    /// A restored tracee in a PTRACE_EVENT_SECCOMP stop takes it up, and its
+    /// call goes on as __seccomp_filter's does after the stop: the filters
+    /// again on what the tracer left, then the call.
+    func resumeRestoredSeccompStop(_ task: Task) -> SyscallOutcome {
+        serve(task, nr: task.regs.syscallNumber, args: task.regs.syscallArguments, traced: true, skipped: false, filtered: true,
+              inSeccompStop: true)
+    }
+
     /// The rest of syscall_trace_enter and the call itself: --strace's
     /// entry, the guest's seccomp filters, the table, the syscall-exit stop.
-    private func serve(_ task: Task, nr: UInt64, args: SyscallArguments, traced: Bool, skipped: Bool, filtered: Bool) -> SyscallOutcome {
+    /// `inSeccompStop`: a restored tracee, in the PTRACE_EVENT_SECCOMP stop
+    /// its filters' SECCOMP_RET_TRACE made.
+    private func serve(_ task: Task, nr: UInt64, args: SyscallArguments, traced: Bool, skipped: Bool, filtered: Bool,
+                       inSeccompStop: Bool = false) -> SyscallOutcome {
         var nr = nr, args = args, skipped = skipped
         let arch = SeccompData.AUDIT_ARCH_X86_64
         // A call a freeze cut short goes on to the end its wait had.
@@ -388,12 +399,13 @@ public final class Kernel: @unchecked Sendable {
         var outcome: SyscallOutcome
         var verdict = SeccompVerdict.run
         let suspended = traced && locked { (task.ptrace?.options ?? 0) & PtraceABI.PTRACE_O_SUSPEND_SECCOMP != 0 }
-        if !skipped && filtered && !suspended {
+        if inSeccompStop || (!skipped && filtered && !suspended) {
             let seccomp = task.attributes.withLock { $0.seccomp }
-            verdict = task.secureComputing(seccomp, nr: nr, args: args, arch: arch)
+            verdict = inSeccompStop ? .trace(0) : task.secureComputing(seccomp, nr: nr, args: args, arch: arch)
             if case .trace(let data) = verdict {
                 // PTRACE_EVENT_SECCOMP, then the filters again on what the tracer left.
-                task.ptraceEvent(PtraceABI.PTRACE_EVENT_SECCOMP, message: UInt64(data))
+                if inSeccompStop { _ = task.rejoinPtraceStop() }
+                else { task.ptraceEvent(PtraceABI.PTRACE_EVENT_SECCOMP, message: UInt64(data)) }
                 if locked({ task.killed || task.group.exitStatus != nil }) { return .replacedRegisters }
                 (nr, args) = (task.regs.syscallNumber, task.regs.syscallArguments)
                 skipped = Self.skipsCall(task)

@@ -54,7 +54,7 @@ extension Task {
                 case .groupStop:
                     _ = rejoinPtraceStop()
                     continue
-                case .syscallEntry, .syscallExit, .forked, .execed, .exiting:
+                case .syscallEntry, .syscallExit, .forked, .execed, .exiting, .seccompTraced:
                     break
                 }
             }

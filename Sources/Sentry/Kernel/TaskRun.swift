@@ -19,6 +19,9 @@ extension Task {
                 case .forked, .execed:
                     if finish(kernel.resumeRestoredEventStop(self, stop)) { break running }
                     deliverSignals()
+                case .seccompTraced:
+                    if finish(kernel.resumeRestoredSeccompStop(self)) { break running }
+                    deliverSignals()
                 case .exiting(let status, let whole):
                     // The signal a tracer resumes an event stop with is ignored.
                     _ = rejoinPtraceStop()

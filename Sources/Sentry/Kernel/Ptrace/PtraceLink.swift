@@ -81,10 +81,12 @@ final class PtraceLink: @unchecked Sendable {
 /// PTRACE_EVENT_STOP trap), or, for a PTRACE_EVENT stop, what its caller
 /// does once resumed: a fork, vfork or clone returns the child's tid (a
 /// vfork after its PTRACE_EVENT_VFORK_DONE stop), an exec returns into the
-/// new program, an exit goes on exiting.
+/// new program, an exit goes on exiting, a call a seccomp filter traced
+/// meets the filters again and runs.
 enum RestoredPtraceStop: Sendable, Equatable {
     case syscallEntry, syscallExit, signalDelivery(first: Bool), groupStop
     case forked(child: Int32, vfork: Bool)
     case execed
     case exiting(ExitStatus, group: Bool)
+    case seccompTraced
 }
