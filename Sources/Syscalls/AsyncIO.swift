@@ -3,7 +3,7 @@ import Sentry
 import Synchronization
 
 /// Linux AIO (fs/aio.c): io_setup, io_destroy, io_submit, io_getevents,
-/// io_cancel. A context is a ring in the process's memory, as Linux maps
+/// io_pgetevents, io_cancel. A context is a ring in the process's memory, as Linux maps
 /// it (the context id is its address; the header's head and tail are what
 /// libaio reads to skip an empty io_getevents), and each request completes
 /// at submission: its read or write is done then, and its io_event written
@@ -148,7 +148,7 @@ enum AsyncIO {
                 guard buf <= Task.userAddressLimit, n <= Task.userAddressLimit - buf else { throw .EFAULT }
                 ranges = n == 0 ? [] : [GuestRange(GuestAddress(buf), Int(n))]
             }
-            res = transfer(t, file, ranges, offset: offset, write: write)
+            res = transfer(t, file, ranges, offset: offset, write: write, rwFlags: UInt64(rwFlags))
         case IOCB_CMD_FSYNC, IOCB_CMD_FDSYNC:
             let file = try t.fds.get(FileDescriptor(fd))
             guard buf == 0, nbytes == 0, offset == 0, rwFlags == 0 else { throw .EINVAL }
@@ -171,14 +171,20 @@ enum AsyncIO {
 
     /// A read or write at the iocb's offset (the file's position for one
     /// without: pipes, sockets), its result or negated errno for the event.
-    private static func transfer(_ t: Task, _ file: FileDescription, _ ranges: [GuestRange], offset: Int64, write: Bool) -> Int64 {
+    /// The iocb's RWF_APPEND writes a regular file at its end, and
+    /// RWF_DSYNC/RWF_SYNC sync what was written, as pwritev2's flags do.
+    private static func transfer(_ t: Task, _ file: FileDescription, _ ranges: [GuestRange], offset: Int64, write: Bool,
+                                 rwFlags: UInt64) -> Int64 {
         if ranges.isEmpty { return 0 }
         do {
             var positional = true
             do { _ = try file.seek(0, whence: SEEK_CUR) } catch { positional = error != .ESPIPE }
             if positional && offset < 0 { return -Int64(Errno.EINVAL.rawValue) }
-            let at: Int64? = positional ? offset : nil
-            let n = write ? try t.write(file, from: ranges, at: at) : try t.read(file, into: ranges, at: at)
+            var at: Int64? = positional ? offset : nil
+            guard write else { return Int64(try t.read(file, into: ranges, at: at)) }
+            if rwFlags & VectorIO.RWF_APPEND != 0, file.location?.inode.kind == .regular { at = Int64(try file.stat().st_size) }
+            let n = try t.write(file, from: ranges, at: at)
+            if rwFlags & (VectorIO.RWF_DSYNC | VectorIO.RWF_SYNC) != 0 { try file.sync(dataOnly: rwFlags & VectorIO.RWF_SYNC == 0) }
             return Int64(n)
         } catch { return -Int64(error.rawValue) }
     }
@@ -186,12 +192,49 @@ enum AsyncIO {
     /// io_getevents(ctx, min_nr, nr, events, timeout): waits (interruptibly:
     /// EINTR) until min_nr events are there or the timeout passes, then
     /// copies out up to nr, oldest first, moving the ring's head.
+    /// io_getevents(ctx, min_nr, nr, events, timeout): waits until min_nr
+    /// events are there or the timeout ends, then takes up to nr. The
+    /// timeout is read as fs/aio.c reads it (get_timespec64, then
+    /// timespec64_to_ktime: no range check; zero polls once). A signal with no event taken is EINTR, never restarted.
     static func ioGetevents(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        var deadline: Deadline?
-        if !a.address(4).isNull {
-            let ts = try Time.readTimespec(t, a.address(4))
-            deadline = Deadline.after(Time.ns(ts))
+        let timeout = try readTimeout(t, a.address(4))
+        return try getEvents(t, a, timeout: timeout, interruptedBy: .EINTR)
+    }
+
+    /// io_pgetevents(ctx, min_nr, nr, events, timeout, usig): io_getevents
+    /// with a signal mask for the wait, as ppoll's: usig points to
+    /// `struct __aio_sigset { sigset_t *sigmask; size_t sigsetsize; }`
+    /// (a null sigmask keeps the mask; a size other than 8 is EINVAL). A
+    /// signal with no event taken restarts the call where no handler runs
+    /// (ERESTARTNOHAND), and the mask is put back after the handler.
+    static func ioPgetevents(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        let timeout = try readTimeout(t, a.address(4))
+        var mask = GuestAddress.null, size: UInt64 = 8
+        if !a.address(5).isNull {
+            let usig = try t.mm.read(a.address(5), as: (UInt64, UInt64).self)
+            mask = GuestAddress(usig.0); size = usig.1
         }
+        return try Poll.withSignalMask(t, mask, size: size, timeout: .null, deadline: nil) { () throws(Errno) -> Int64 in
+            try getEvents(t, a, timeout: timeout, interruptedBy: .ERESTARTNOHAND)
+        }
+    }
+
+    /// The wait a raw timespec asks for, in nanoseconds (nil: no timeout);
+    /// EFAULT before anything else, as both calls copy it first. A negative
+    /// sum waits forever: the hrtimer's relative expiry added to the clock
+    /// saturates (ktime_add_safe).
+    private static func readTimeout(_ t: Task, _ addr: GuestAddress) throws(Errno) -> Int64? {
+        if addr.isNull { return nil }
+        let ts = try t.mm.read(addr, as: timespec.self)
+        let ns = Time.nanoseconds(seconds: Int64(ts.tv_sec), plus: Int64(ts.tv_nsec))
+        return ns < 0 ? nil : ns
+    }
+
+    /// do_io_getevents and read_events: the context and the counts checked
+    /// (EINVAL), then a wait; events are taken when min_nr are there, when
+    /// the timeout ends (whatever is there, maybe none), or when a signal
+    /// comes (whatever is there; the signal's errno only if none).
+    private static func getEvents(_ t: Task, _ a: SyscallArguments, timeout: Int64?, interruptedBy: Errno) throws(Errno) -> Int64 {
         let minNr = a.int(1), nr = a.int(2)
         guard let ctx = lookup(t, a[0]) else { throw .EINVAL }
         guard minNr >= 0, minNr <= nr else { throw .EINVAL }
@@ -199,10 +242,15 @@ enum AsyncIO {
             let (head, tail) = try positions(t, ctx)
             return Int64((tail + ctx.slots - head) % ctx.slots)
         }
-        if try available() < minNr {
-            _ = try t.block(on: [ctx.queue], deadline: deadline, interruptedBy: .EINTR) { () throws(Errno) -> Bool in
-                if lookup(t, a[0]) == nil { return true }
-                return try available() >= minNr
+        var interrupted: Errno?
+        if try available() < minNr && (timeout.map { $0 > 0 } ?? true) {
+            do {
+                _ = try t.block(on: [ctx.queue], deadline: timeout.map { Deadline.after($0) }, interruptedBy: interruptedBy) { () throws(Errno) -> Bool in
+                    if lookup(t, a[0]) == nil { return true }
+                    return try available() >= minNr
+                }
+            } catch where error == interruptedBy {
+                interrupted = error
             }
         }
         guard lookup(t, a[0]) != nil else { throw .EINVAL }
@@ -216,6 +264,7 @@ enum AsyncIO {
             copied += 1
             (_, tail) = try positions(t, ctx)
         }
+        if copied == 0, let interrupted { throw interrupted }
         return copied
     }
 

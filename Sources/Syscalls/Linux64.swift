@@ -324,6 +324,7 @@ public let linuxAMD64: SyscallTable = {
         206: Syscall("io_setup", AsyncIO.ioSetup, [.uint, .address]),
         207: Syscall("io_destroy", AsyncIO.ioDestroy, [.address]),
         208: Syscall("io_getevents", AsyncIO.ioGetevents, [.address, .int, .int, .address, .timespecIn]),
+        333: Syscall("io_pgetevents", AsyncIO.ioPgetevents, [.address, .int, .int, .address, .timespecIn, .pselectSigmask]),
         209: Syscall("io_submit", AsyncIO.ioSubmit, [.address, .int, .address],
                      note: "each request completes within io_submit (as Linux's do without O_DIRECT); no IOCB_CMD_POLL; io_cancel finds nothing running (EINVAL)"),
         210: Syscall("io_cancel", AsyncIO.ioCancel, [.address, .address, .address]),

@@ -189,6 +189,9 @@ struct Inspect: ParsableCommand {
                     case .mqueue: return "\(e.fd):mqueue:\(f.mqueue.flatMap { m.mqueues?.indices.contains($0) == true ? m.mqueues![$0].name : nil } ?? "?")"
                     case .memfd: return "\(e.fd):\(f.memfd.flatMap { m.memfds?.indices.contains($0) == true ? m.memfds![$0].node.name : nil } ?? "memfd")"
                     case .socket: return "\(e.fd):socket[\(f.socket ?? -1)]"
+                    case .timerfd: return "\(e.fd):timerfd" + (f.remainingNs.map { "(\($0 / 1_000_000) ms left)" } ?? "(disarmed)")
+                    case .signalfd: return "\(e.fd):signalfd(0x\(String(f.mask ?? 0, radix: 16)))"
+                    case .pidfd: return "\(e.fd):pidfd(\(f.pid ?? -1))"
                     }
                 }
                 print("      fds \(fds.joined(separator: " "))")
@@ -205,7 +208,12 @@ struct Inspect: ParsableCommand {
         }
         for f in m.memfds ?? [] {
             let bytes = f.node.memory.map { "\($0.size) bytes (mapped shared: in the page store)" } ?? "\(f.node.contents?.length ?? 0) bytes"
-            print("memfd      \(f.node.name): \(bytes), seals 0x\(String(f.seals, radix: 16))")
+            if let mount = f.mountPath {
+                print("unlinked   \(f.parentPath.map { $0 == "/" ? "/" : $0 + "/" } ?? mount + "/")\(f.node.name) (deleted, on the tmpfs at \(mount)): \(bytes)"
+                      + (f.linkable == true ? ", linkable (O_TMPFILE)" : ""))
+            } else {
+                print("memfd      \(f.node.name): \(bytes), seals 0x\(String(f.seals, radix: 16))")
+            }
         }
         for (i, k) in (m.sockets ?? []).enumerated() {
             let family = k.family == 1 ? "unix" : k.family == 10 ? "inet6" : "inet"

@@ -1,16 +1,19 @@
 // Linux AIO through the raw syscalls (as libaio makes them): a context's
 // ring, reads and writes at offsets (plain and vectored), fsync, an
 // eventfd told of each completion, batches that stop at a bad iocb, and
-// the errnos of fs/aio.c. Compared with Linux's output. Run in a writable
+// the errnos of fs/aio.c, io_pgetevents's signal mask and the signals that
+// cut either call short. Compared with Linux's output. Run in a writable
 // directory.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/aio_abi.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -26,6 +29,26 @@ static long setup(unsigned n, aio_context_t *c) { return syscall(SYS_io_setup, n
 static long submit(aio_context_t c, long n, struct iocb **v) { return syscall(SYS_io_submit, c, n, v); }
 static long getevents(aio_context_t c, long min, long n, struct io_event *e, struct timespec *t) {
     return syscall(SYS_io_getevents, c, min, n, e, t);
+}
+
+static long pgetevents(aio_context_t c, long min, long n, struct io_event *e, struct timespec *t, void *usig) {
+    return syscall(SYS_io_pgetevents, c, min, n, e, t, usig);
+}
+
+struct aio_sigset { const sigset_t *sigmask; size_t sigsetsize; };
+static volatile sig_atomic_t alarms;
+static void on_alarm(int sig) { (void)sig; alarms++; }
+
+// One SIGALRM 30 ms from now.
+static void alarm_soon(void) {
+    struct itimerval it = { .it_value = { 0, 30000 } };
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static int alrm_blocked(void) {
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    return sigismember(&now, SIGALRM);
 }
 
 struct ring { unsigned id, nr, head, tail, magic, compat, incompat, header_length; };
@@ -128,6 +151,62 @@ int main(int argc, char **argv) {
     check("io_getevents min_nr > nr", getevents(ctx, 2, 1, ev, &zero));
     check("io_getevents a bad context", getevents(12345, 0, 1, ev, &zero));
     check("io_cancel a bad context", syscall(SYS_io_cancel, 12345, &good, ev));
+
+    // A timeout is not range-checked (timespec64_to_ktime): 1 s less 999 ms is 1 ms.
+    struct timespec odd = { 1, -999000000 };
+    check("io_getevents, a timeout of 1 s and -999 ms", getevents(ctx, 1, 8, ev, &odd));
+    // A signal (its handler with SA_RESTART) ends the wait: EINTR, never restarted.
+    struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+    sigaction(SIGALRM, &sa, NULL);
+    alarm_soon();
+    check("io_getevents, a signal", getevents(ctx, 1, 8, ev, NULL));
+    printf("alarms %d\n", (int)alarms);
+    // io_pgetevents: SIGALRM blocked outside, let in by the call's mask only.
+    sigset_t block, open_mask;
+    sigemptyset(&block); sigaddset(&block, SIGALRM);
+    sigprocmask(SIG_BLOCK, &block, NULL);
+    sigemptyset(&open_mask);
+    struct aio_sigset us = { &open_mask, 8 };
+    alarm_soon();
+    check("io_pgetevents, SIGALRM let in by its mask", pgetevents(ctx, 1, 8, ev, NULL, &us));
+    printf("alarms %d, SIGALRM blocked again %d\n", (int)alarms, alrm_blocked());
+    // Blocked through the call: the 60 ms timeout ends it, the signal stays pending.
+    struct aio_sigset keep = { &block, 8 };
+    struct timespec sixty = { 0, 60000000 };
+    alarm_soon();
+    check("io_pgetevents, SIGALRM kept blocked", pgetevents(ctx, 1, 8, ev, &sixty, &keep));
+    sigset_t pending;
+    sigpending(&pending);
+    printf("alarms %d, SIGALRM pending %d\n", (int)alarms, sigismember(&pending, SIGALRM));
+    sigprocmask(SIG_UNBLOCK, &block, NULL);
+    printf("alarms %d after unblocking\n", (int)alarms);
+    struct aio_sigset nomask = { NULL, 4 }, badsize = { &open_mask, 4 };
+    check("io_pgetevents, no mask (its size unread)", pgetevents(ctx, 1, 8, ev, &zero, &nomask));
+    check("io_pgetevents, no usig", pgetevents(ctx, 1, 8, ev, &zero, NULL));
+    check("io_pgetevents, sigsetsize 4", pgetevents(ctx, 1, 8, ev, &zero, &badsize));
+    check("io_pgetevents, a bad usig", pgetevents(ctx, 1, 8, ev, &zero, (void *)8));
+    check("io_pgetevents, a bad timeout", pgetevents(ctx, 1, 8, ev, (struct timespec *)8, &us));
+    check("io_pgetevents, a bad context", pgetevents(12345, 0, 1, ev, &zero, &us));
+    // An event there: io_pgetevents takes it as io_getevents does.
+    struct iocb again = {.aio_data = 13, .aio_lio_opcode = IOCB_CMD_PREAD, .aio_fildes = f, .aio_buf = (uintptr_t)buf, .aio_nbytes = 2};
+    v[0] = &again;
+    check("io_submit one more", submit(ctx, 1, v));
+    long got = pgetevents(ctx, 1, 4, ev, NULL, &us);
+    check("io_pgetevents", got);
+    for (long i = 0; i < got; i++) printf("  event data=%llu res=%lld\n", (unsigned long long)ev[i].data, (long long)ev[i].res);
+    // O_APPEND (the file's flag) and RWF_APPEND (the iocb's) write at the end, whatever the offset.
+    int ap = open("aio.dat", O_WRONLY | O_APPEND);
+    struct iocb atend = {.aio_data = 14, .aio_lio_opcode = IOCB_CMD_PWRITE, .aio_fildes = ap, .aio_buf = (uintptr_t)"AP", .aio_nbytes = 2};
+    struct iocb rwfappend = {.aio_data = 15, .aio_lio_opcode = IOCB_CMD_PWRITE, .aio_fildes = f, .aio_buf = (uintptr_t)"RW", .aio_nbytes = 2,
+                             .aio_rw_flags = RWF_APPEND};
+    v[0] = &atend; v[1] = &rwfappend;
+    check("io_submit two appending writes", submit(ctx, 2, v));
+    got = getevents(ctx, 2, 4, ev, NULL);
+    for (long i = 0; i < got; i++) printf("  event data=%llu res=%lld\n", (unsigned long long)ev[i].data, (long long)ev[i].res);
+    char whole[64] = "";
+    long wn = pread(f, whole, sizeof whole - 1, 0);
+    printf("file now %ld bytes: %.*s; position %ld\n", wn, (int)(wn > 0 ? wn : 0), whole, (long)lseek(ap, 0, SEEK_CUR));
+    close(ap);
     check("io_destroy", syscall(SYS_io_destroy, ctx));
     check("io_destroy again", syscall(SYS_io_destroy, ctx));
     check("io_submit after io_destroy", submit(ctx, 1, v));

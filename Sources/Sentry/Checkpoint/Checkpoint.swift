@@ -110,17 +110,27 @@ struct ImageWriter {
         let (mqueues, queueIndex) = try kernel.vfs.mqueues.checkpointImage(open: openQueues)
         let inMemory: (TmpfsData) -> Bool = { sharedFiles[ObjectIdentifier($0)] != nil }
         let memfds = Table<MemfdImage>()
-        let memfdIndex = { (node: TmpfsNode, name: String) throws(CheckpointError) -> Int in
+        // memfds, and tmpfs files unlinked while open or mapped (`orphan`: where
+        // the file was), which the image keeps the same way: a node with no name.
+        let memfdIndex = { (node: TmpfsNode, name: String, orphan: Location?) throws(CheckpointError) -> Int in
             if let i = memfds.find(node) { return i }
             let image = try node.checkpointImage(name: name, path: name, inMemory: inMemory) { (b) throws(CheckpointError) -> StoredRun in
                 try files.append(bytes: b)
             }
-            return memfds.add(node, MemfdImage(node: image, seals: node.data?.seals ?? 0))
+            var m = MemfdImage(node: image, seals: node.data?.seals ?? 0)
+            if let orphan {
+                m.mountPath = orphan.mount.path
+                m.parentPath = orphan.parent?.path
+                m.linkable = node.linkable
+            }
+            return memfds.add(node, m)
         }
-        // memfds held by an fd first: their dentry has the name /proc shows.
+        // Those held by an fd first: their dentry has the name /proc shows.
         for t in tasks {
             for (_, e) in t.fds.entries {
-                if let f = e.file as? TmpfsFile, let loc = f.location, kernel.vfs.isMemfd(f.node) { _ = try memfdIndex(f.node, loc.name) }
+                guard let f = e.file as? TmpfsFile, let loc = f.location else { continue }
+                if kernel.vfs.isMemfd(f.node) { _ = try memfdIndex(f.node, loc.name, nil) }
+                else if Self.unlinked(loc) { _ = try memfdIndex(f.node, loc.name, loc) }
             }
         }
         let mms = Table<MMImage>()
@@ -366,7 +376,7 @@ struct ImageWriter {
     // MARK: Memory
 
     private func mmImage(_ mm: MemoryManager, pid: Int32,
-                         memfd: (TmpfsNode, String) throws(CheckpointError) -> Int,
+                         memfd: (TmpfsNode, String, Location?) throws(CheckpointError) -> Int,
                          segments: [ObjectIdentifier: Int]) throws(CheckpointError) -> MMImage {
         var vmas: [VMAImage] = []
         for v in mm.vmas {
@@ -382,7 +392,9 @@ struct ImageWriter {
                         // Held by this mapping alone (no fd): its name from the path mmap saw.
                         var name = String(tm.path.split(separator: "/").last ?? "memfd:")
                         if name.hasSuffix(" (deleted) (deleted)") { name.removeLast(" (deleted)".count) }
-                        image.memfd = try memfd(tm.node, name)
+                        image.memfd = try memfd(tm.node, name, nil)
+                    } else if let at = tm.openedAt, Self.unlinked(at) {
+                        image.memfd = try memfd(tm.node, at.name, at)
                     } else {
                         // Found again by its path: it must still be there.
                         guard let found = try? kernel.vfs.resolve(tm.path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)),
@@ -495,7 +507,10 @@ struct ImageWriter {
             let s = e.state
             return FileImage(kind: .eventfd, flags: flags, counter: s.counter, semaphore: s.semaphore)
         case let h as HostFile:
-            guard let loc = h.location, loc.inode.kind == .regular else { throw .unsupported("\(what): a host file that is not a regular file") }
+            // A regular file or a directory (its position the host's getdents cookie, good for the same directory).
+            guard let loc = h.location, loc.inode.kind == .regular || loc.inode.kind == .directory else {
+                throw .unsupported("\(what): a host file that is not a regular file or a directory")
+            }
             let pos = lseek(h.fd, 0, SEEK_CUR)
             return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: Int64(max(0, pos)),
                              host: try Self.identity(hostFD: h.fd, guestPath: loc.path))
@@ -509,16 +524,51 @@ struct ImageWriter {
             var image = FileImage(kind: .memfd, flags: flags, position: (try? t.seek(0, whence: SEEK_CUR)) ?? 0)
             image.memfd = index
             return image
+        case let t as TmpfsFile where memfds.find(t.node) != nil:
+            // Unlinked while open: kept with its contents, as a memfd is.
+            var image = FileImage(kind: .memfd, flags: flags, position: (try? t.seek(0, whence: SEEK_CUR)) ?? 0)
+            image.memfd = memfds.find(t.node)
+            return image
         case let t as TmpfsFile:
             guard let loc = t.location, loc.mount.id >= 0 else { throw .unsupported("\(what): a file of an unnamed tmpfs") }
-            guard loc.inode.kind == .regular else { throw .unsupported("\(what): a tmpfs directory held open") }
             // Reopened by path: it must still be there.
-            guard let found = try? kernel.vfs.resolve(loc.path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)),
-                  found.inode === loc.inode else { throw .unsupported("\(what): a tmpfs file no longer at its path (unlinked or renamed)") }
+            guard stillAt(loc) else { throw .unsupported("\(what): a tmpfs file no longer at its path (unlinked or renamed)") }
             return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: (try? t.seek(0, whence: SEEK_CUR)) ?? 0)
         case let d as DeviceFile:
             guard let loc = d.location else { throw .unsupported(what) }
             return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: 0)
+        case let d as SyntheticDirectory:
+            // A tmpfs, /proc or /dev directory: reopened, its cursor an index
+            // into a listing made the same way (tmpfs sorts by name).
+            guard let loc = d.location, loc.mount.id >= 0 else { throw .unsupported("\(what): a directory of an unnamed mount") }
+            guard stillAt(loc) || Self.madeAtLookup(loc) else { throw .unsupported("\(what): a directory no longer at its path (removed or renamed)") }
+            return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: (try? d.seek(0, whence: SEEK_CUR)) ?? 0)
+        case let o as PathOnlyFile:
+            guard let loc = o.location, loc.mount.id >= 0, stillAt(loc) || Self.madeAtLookup(loc) else {
+                throw .unsupported("\(what): an O_PATH descriptor of a file no longer at its path")
+            }
+            return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: 0)
+        case let p as SnapshotFile:
+            // A /proc or /sys file: its text is made again at the reopen (pids are the image's).
+            guard let loc = p.location else { throw .unsupported("\(what), \(Self.kind(of: f))") }
+            return FileImage(kind: .path, flags: flags, guestPath: loc.path, position: (try? p.seek(0, whence: SEEK_CUR)) ?? 0)
+        case let tf as TimerFD:
+            let now = tf.current
+            var image = FileImage(kind: .timerfd, flags: flags, counter: tf.pendingExpirations)
+            image.clock = Int32(tf.clock)
+            image.remainingNs = now.value == 0 ? nil : now.value
+            image.intervalNs = now.interval
+            return image
+        case let sf as SignalFD:
+            var image = FileImage(kind: .signalfd, flags: flags)
+            image.mask = sf.mask
+            return image
+        case let p as PidFD:
+            // A reaped process is in no image: its pidfd has nothing to name there.
+            guard kernel.locked({ kernel.groups[p.pid] === p.group }) else { throw .unsupported("\(what): a pidfd of a process already reaped") }
+            var image = FileImage(kind: .pidfd, flags: flags)
+            image.pid = p.pid
+            return image
         default:
             throw .unsupported("\(what), \(Self.kind(of: f))")
         }
@@ -567,6 +617,22 @@ struct ImageWriter {
     // MARK: Values
 
     /// What a file the image cannot hold is, in a user's words.
+    /// Whether a location's path still leads to its inode (a reopen by path finds the same file).
+    private func stillAt(_ loc: Location) -> Bool {
+        guard let found = try? kernel.vfs.resolve(loc.path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)) else { return false }
+        return found.inode === loc.inode
+    }
+
+    /// A regular tmpfs file unlinked while open (or made by O_TMPFILE and
+    /// never linked): no path finds it, so the image keeps its node.
+    static func unlinked(_ loc: Location) -> Bool {
+        guard loc.isDeleted, loc.mount.type == "tmpfs", loc.mount.id >= 0, let node = loc.inode as? TmpfsNode else { return false }
+        return node.kind == .regular && node.linkCount == 0
+    }
+
+    /// /proc and /sys make their inodes at each lookup: the path is what names them.
+    static func madeAtLookup(_ loc: Location) -> Bool { loc.mount.type == "proc" || loc.mount.type == "sysfs" }
+
     static func kind(of f: FileDescription) -> String {
         switch f {
         case is SocketFile, is HostSocketFile: return "a socket"

@@ -213,6 +213,13 @@ public struct MemoryPolicyImage: Codable, Sendable, Equatable {
 public struct MemfdImage: Codable, Sendable, Equatable {
     public var node: TmpfsNodeImage
     public var seals: UInt32
+    /// A tmpfs file unlinked while open (an orphan) rather than a memfd:
+    /// the tmpfs mount it is on, the directory it was in (when that is
+    /// still there), and whether linkat may name it again (O_TMPFILE
+    /// without O_EXCL).
+    public var mountPath: String?
+    public var parentPath: String?
+    public var linkable: Bool?
 }
 
 /// A host file as a restore finds it again: by path, checked by size and mtime.
@@ -233,7 +240,7 @@ public struct PipeImage: Codable, Sendable, Equatable {
 
 /// One open file description.
 public struct FileImage: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue, socket }
+    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue, socket, timerfd, signalfd, pidfd }
     public var kind: Kind
     public var flags: Int32
     /// stdio: which of the sentry's 0, 1, 2 it was.
@@ -244,7 +251,9 @@ public struct FileImage: Codable, Sendable, Equatable {
     /// eventfd: the counter and EFD_SEMAPHORE.
     public var counter: UInt64?
     public var semaphore: Bool?
-    /// path: a regular file opened by path (host or tmpfs), reopened the same way.
+    /// path: a file opened by path (a host or tmpfs file or directory, an
+    /// O_PATH descriptor, a /proc or /sys file), reopened the same way;
+    /// `position` a file's offset or a directory's cursor.
     public var guestPath: String?
     public var position: Int64?
     /// path on a host filesystem: what it must still be.
@@ -257,6 +266,15 @@ public struct FileImage: Codable, Sendable, Equatable {
     public var socket: Int?
     /// epoll: the interest list, each file by its index in `files`.
     public var interests: [EpollInterestImage]?
+    /// timerfd: its clock, the time to its next expiration (nil: disarmed),
+    /// its interval, and the expirations not yet read (in `counter`).
+    public var clock: Int32?
+    public var remainingNs: Int64?
+    public var intervalNs: Int64?
+    /// signalfd: the signals it reads.
+    public var mask: UInt64?
+    /// pidfd: the process it refers to (in the image, maybe a zombie).
+    public var pid: Int32?
 }
 
 public struct EpollInterestImage: Codable, Sendable, Equatable {

@@ -261,9 +261,13 @@ struct ImageReader {
         let boot = BootContext(kernel)
 
         // Inode numbers given again: each once in its filesystem.
-        for t in m.tmpfs { try Self.checkInodes(t.root.children, "the tmpfs at \(t.mountPath)") }
+        // (A tmpfs file unlinked while open is kept as a memfd is, on its mount.)
+        let memfdImages = m.memfds ?? []
+        for t in m.tmpfs {
+            try Self.checkInodes(t.root.children + memfdImages.filter { $0.mountPath == t.mountPath }.map(\.node), "the tmpfs at \(t.mountPath)")
+        }
         try Self.checkInodes(m.sandbox.overlayUpper?.children ?? [], "the overlay's upper layer")
-        try Self.checkInodes((m.memfds ?? []).map(\.node), "memfds")
+        try Self.checkInodes(memfdImages.filter { $0.mountPath == nil }.map(\.node), "memfds")
 
         // The overlay's upper layer first: files reopened by path may be there.
         if let upper = m.sandbox.overlayUpper {
@@ -292,12 +296,27 @@ struct ImageReader {
         var memfds: [(node: TmpfsNode, location: Location)] = []
         for (i, image) in (m.memfds ?? []).enumerated() {
             let n = image.node
-            guard n.mode & S_IFMT == S_IFREG, n.children.isEmpty, n.target == nil, n.name.hasPrefix("memfd:"), n.name.utf8.count <= 255,
-                  !n.name.contains("/") else { throw .corrupt("memfd \(i)") }
-            let (node, location) = vfs.memfdNode(dentryName: n.name, mode: n.mode, ino: n.ino)
+            guard n.mode & S_IFMT == S_IFREG, n.children.isEmpty, n.target == nil, image.mountPath != nil || n.name.hasPrefix("memfd:"),
+                  !n.name.isEmpty, n.name.utf8.count <= 255, !n.name.contains("/") else { throw .corrupt("memfd \(i)") }
+            let node: TmpfsNode, location: Location
+            if let mountPath = image.mountPath {
+                // A tmpfs file unlinked while open: a node on its mount with no
+                // name, its dentry under the directory it was in if that is there.
+                guard let mount = vfs.mounts.mount(at: mountPath), mount.type == "tmpfs", let root = mount.rootInode as? TmpfsNode else {
+                    throw .restoreFailed("no tmpfs at \(mountPath) for the unlinked file \(n.name)")
+                }
+                node = TmpfsNode(fs: root.fs, ino: n.ino ?? root.fs.nextInode(), mode: n.mode)
+                if let i = n.ino { root.fs.continueInodes(from: i + 1) }
+                var parent = Location(root: mount)
+                if let p = image.parentPath, let dir = try? vfs.directory(p, from: vfs.rootLocation, boot), dir.mount === mount { parent = dir }
+                location = Location(mount: mount, dentry: parent.dentry.detachedChild(n.name, node, deleted: true))
+            } else {
+                (node, location) = vfs.memfdNode(dentryName: n.name, mode: n.mode, ino: n.ino)
+            }
             try node.restoreContents(n, read: readContents, place: place)
             try node.restore(n, read: readContents, place: place)
-            node.data?.restoreSeals(image.seals)
+            if image.mountPath != nil { node.makeOrphan(linkable: image.linkable ?? false) }
+            else { node.data?.restoreSeals(image.seals) }
             memfds.append((node, location))
         }
 
@@ -329,55 +348,6 @@ struct ImageReader {
             }
         } ?? []
 
-        // Sockets: their endpoints before the descriptions over them, their
-        // queues (which carry descriptions) after.
-        let sockets = try SocketRestorer(m.sockets ?? [], names: kernel.unixNames)
-        var socketFiles = Set<Int>()
-        var descriptions: [FileDescription] = []
-        for f in m.files {
-            if f.kind == .socket {
-                guard let i = f.socket, sockets.endpoints.indices.contains(i), socketFiles.insert(i).inserted else {
-                    throw .corrupt("a socket file")
-                }
-                descriptions.append(SocketFile(sockets.endpoints[i], flags: OpenFlags(rawValue: f.flags)))
-                continue
-            }
-            descriptions.append(try file(f, pipes: pipes, memfds: memfds, queues: queues, boot))
-        }
-        try sockets.finish(files: descriptions, read: { (r) throws(CheckpointError) -> [UInt8] in try files.read(r, what: "socket queues") },
-                           vfs: vfs, boot)
-        for (i, f) in m.files.enumerated() where f.kind == .epoll {
-            let ep = descriptions[i] as! EpollFile
-            for interest in f.interests ?? [] {
-                guard descriptions.indices.contains(interest.file), descriptions[interest.file] !== ep else {
-                    throw .corrupt("an epoll interest in file \(interest.file)")
-                }
-                ep.restoreInterest(fd: interest.fd, file: descriptions[interest.file], events: interest.events,
-                                   data: interest.data, disabled: interest.disabled)
-            }
-        }
-
-        var tables: [FDTable] = []
-        for t in m.fdTables {
-            let table = FDTable()
-            table.limit = t.limit
-            for e in t.entries {
-                guard descriptions.indices.contains(e.file) else { throw .corrupt("fd \(e.fd) names file \(e.file)") }
-                do { try table.install(descriptions[e.file], at: FileDescriptor(e.fd), closeOnExec: e.closeOnExec) }
-                catch { throw .corrupt("fd \(e.fd): \(error.message)") }
-            }
-            tables.append(table)
-        }
-
-        var contexts: [FSContext] = []
-        for c in m.fsContexts {
-            do {
-                let root = try vfs.directory(c.root, from: vfs.rootLocation, boot)
-                let cwd = try vfs.directory(c.cwd, from: vfs.rootLocation, boot)
-                contexts.append(FSContext(cwd: cwd, root: root, umask: c.umask & 0o777))
-            } catch { throw .restoreFailed("working directory \(c.cwd) or root \(c.root): \(error.message)") }
-        }
-
         var handlers: [SignalHandlers] = []
         for h in m.handlers {
             guard h.count == 65 else { throw .corrupt("a signal table of \(h.count) entries") }
@@ -386,27 +356,7 @@ struct ImageReader {
             handlers.append(s)
         }
 
-        var mms: [MemoryManager] = []
-        for image in m.mms { mms.append(try mm(image, memfds: memfds, segments: segments, boot)) }
-
-        // seccomp filters, each over one restored before it, each program verified again.
-        var filters: [(filter: SeccompFilter, count: Int)] = []
-        for (i, f) in (m.seccompFilters ?? []).enumerated() {
-            guard f.previous.map({ (0..<i).contains($0) }) ?? true, f.instructions.count <= ClassicBPF.maxInstructions else {
-                throw .corrupt("seccomp filter \(i)")
-            }
-            let program: ClassicBPF
-            do {
-                program = try ClassicBPF(verifying: f.instructions.map {
-                    ClassicBPF.Instruction(code: UInt16(truncatingIfNeeded: $0), jt: UInt8(truncatingIfNeeded: $0 >> 16),
-                                           jf: UInt8(truncatingIfNeeded: $0 >> 24), k: UInt32(truncatingIfNeeded: $0 >> 32))
-                })
-            } catch { throw .corrupt("seccomp filter \(i): the program does not verify (\(error.message))") }
-            let previous = f.previous.map { filters[$0] }
-            filters.append((SeccompFilter(program: program, previous: previous?.filter, log: f.log, listener: nil), (previous?.count ?? 0) + 1))
-        }
-
-        // Processes, then the tree.
+        // Processes, then the tree (before the descriptions: a pidfd names its process).
         var groups: [Int32: ThreadGroup] = [:]
         for p in m.processes {
             guard handlers.indices.contains(p.handlers), groups[p.pid] == nil, p.pid > 0, p.pid <= 4_194_304,
@@ -445,6 +395,83 @@ struct ImageReader {
             groups[p.pid]!.parent = pg
             pg.children.append(groups[p.pid]!)
         }
+        // Sockets: their endpoints before the descriptions over them, their
+        // queues (which carry descriptions) after.
+        let sockets = try SocketRestorer(m.sockets ?? [], names: kernel.unixNames)
+        var socketFiles = Set<Int>()
+        var descriptions: [FileDescription] = []
+        // /proc paths name pids: reopened once the image's processes are the kernel's.
+        var reopenLater: [Int] = []
+        for (i, f) in m.files.enumerated() {
+            if f.kind == .path, let path = f.guestPath, path == "/proc" || path.hasPrefix("/proc/") {
+                descriptions.append(PendingReopen(flags: OpenFlags(rawValue: f.flags)))
+                reopenLater.append(i)
+                continue
+            }
+            if f.kind == .socket {
+                guard let i = f.socket, sockets.endpoints.indices.contains(i), socketFiles.insert(i).inserted else {
+                    throw .corrupt("a socket file")
+                }
+                descriptions.append(SocketFile(sockets.endpoints[i], flags: OpenFlags(rawValue: f.flags)))
+                continue
+            }
+            descriptions.append(try file(f, pipes: pipes, memfds: memfds, queues: queues, groups: groups, boot))
+        }
+        try sockets.finish(files: descriptions, read: { (r) throws(CheckpointError) -> [UInt8] in try files.read(r, what: "socket queues") },
+                           vfs: vfs, boot)
+        for (i, f) in m.files.enumerated() where f.kind == .epoll {
+            let ep = descriptions[i] as! EpollFile
+            for interest in f.interests ?? [] {
+                guard descriptions.indices.contains(interest.file), descriptions[interest.file] !== ep else {
+                    throw .corrupt("an epoll interest in file \(interest.file)")
+                }
+                if descriptions[interest.file] is PendingReopen { throw .restoreFailed("an epoll interest in a /proc file") }
+                ep.restoreInterest(fd: interest.fd, file: descriptions[interest.file], events: interest.events,
+                                   data: interest.data, disabled: interest.disabled)
+            }
+        }
+
+        var tables: [FDTable] = []
+        for t in m.fdTables {
+            let table = FDTable()
+            table.limit = t.limit
+            for e in t.entries {
+                guard descriptions.indices.contains(e.file) else { throw .corrupt("fd \(e.fd) names file \(e.file)") }
+                do { try table.install(descriptions[e.file], at: FileDescriptor(e.fd), closeOnExec: e.closeOnExec) }
+                catch { throw .corrupt("fd \(e.fd): \(error.message)") }
+            }
+            tables.append(table)
+        }
+
+        var contexts: [FSContext] = []
+        for c in m.fsContexts {
+            do {
+                let root = try vfs.directory(c.root, from: vfs.rootLocation, boot)
+                let cwd = try vfs.directory(c.cwd, from: vfs.rootLocation, boot)
+                contexts.append(FSContext(cwd: cwd, root: root, umask: c.umask & 0o777))
+            } catch { throw .restoreFailed("working directory \(c.cwd) or root \(c.root): \(error.message)") }
+        }
+
+        var mms: [MemoryManager] = []
+        for image in m.mms { mms.append(try mm(image, memfds: memfds, segments: segments, boot)) }
+
+        // seccomp filters, each over one restored before it, each program verified again.
+        var filters: [(filter: SeccompFilter, count: Int)] = []
+        for (i, f) in (m.seccompFilters ?? []).enumerated() {
+            guard f.previous.map({ (0..<i).contains($0) }) ?? true, f.instructions.count <= ClassicBPF.maxInstructions else {
+                throw .corrupt("seccomp filter \(i)")
+            }
+            let program: ClassicBPF
+            do {
+                program = try ClassicBPF(verifying: f.instructions.map {
+                    ClassicBPF.Instruction(code: UInt16(truncatingIfNeeded: $0), jt: UInt8(truncatingIfNeeded: $0 >> 16),
+                                           jf: UInt8(truncatingIfNeeded: $0 >> 24), k: UInt32(truncatingIfNeeded: $0 >> 32))
+                })
+            } catch { throw .corrupt("seccomp filter \(i): the program does not verify (\(error.message))") }
+            let previous = f.previous.map { filters[$0] }
+            filters.append((SeccompFilter(program: program, previous: previous?.filter, log: f.log, listener: nil), (previous?.count ?? 0) + 1))
+        }
+
         guard let initGroup = groups[m.initPID], !initGroup.zombie else { throw .corrupt("no live init (pid \(m.initPID))") }
 
         var tasks: [Int32: Task] = [:]
@@ -548,6 +575,17 @@ struct ImageReader {
             // The sentry's terminal's foreground group, as the guest set it (init's session's).
             if let fg = m.foregroundPGID { kernel.hostForeground[initGroup.sid] = fg }
             kernel.restoreNextIDLocked()
+        }
+        for i in reopenLater {
+            let placeholder = descriptions[i]
+            let real = try file(m.files[i], pipes: pipes, memfds: memfds, queues: queues, groups: groups, boot)
+            descriptions[i] = real
+            for table in tables {
+                for (fd, e) in table.entries where e.file === placeholder {
+                    do { _ = try table.install(real, at: FileDescriptor(fd), closeOnExec: e.closeOnExec) }
+                    catch { throw .restoreFailed("reopening \(m.files[i].guestPath ?? "?") at fd \(fd): \(error.message)") }
+                }
+            }
         }
         // Interval timers go on with the time they had left.
         for p in m.processes where !p.zombie {
@@ -780,7 +818,7 @@ struct ImageReader {
     }
 
     private func file(_ f: FileImage, pipes: [Pipe], memfds: [(node: TmpfsNode, location: Location)], queues: [PosixMQ],
-                      _ boot: BootContext) throws(CheckpointError) -> FileDescription {
+                      groups: [Int32: ThreadGroup], _ boot: BootContext) throws(CheckpointError) -> FileDescription {
         let flags = OpenFlags(rawValue: f.flags)
         switch f.kind {
         case .mqueue:
@@ -810,6 +848,19 @@ struct ImageReader {
         case .eventfd:
             return EventFD(initial: min(f.counter ?? 0, 0xffff_ffff_ffff_fffe), semaphore: f.semaphore ?? false,
                            flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
+        case .timerfd:
+            // timerfd_create's clocks: REALTIME, MONOTONIC, BOOTTIME and their _ALARM forms.
+            guard let clock = f.clock, [CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME_ALARM].contains(clock),
+                  (f.remainingNs ?? 1) > 0, (f.intervalNs ?? 0) >= 0 else { throw .corrupt("a timerfd") }
+            let t = kernel.makeTimerFD(clock: clock, flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
+            t.restore(remaining: f.remainingNs, interval: f.intervalNs ?? 0, expirations: f.counter ?? 0)
+            return t
+        case .signalfd:
+            guard let mask = f.mask else { throw .corrupt("a signalfd with no mask") }
+            return SignalFD(mask: mask, flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
+        case .pidfd:
+            guard let pid = f.pid, let g = groups[pid] else { throw .corrupt("a pidfd of a process not in the image") }
+            return PidFD(g, kernel: kernel, flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
         case .path:
             guard let path = f.guestPath else { throw .corrupt("a file with no path") }
             let reopen = OpenFlags(rawValue: f.flags & ~(OpenFlags.create.rawValue | OpenFlags.truncate.rawValue | OpenFlags.exclusive.rawValue))
@@ -887,3 +938,7 @@ private struct RestorePagesWork {
         }
     }
 }
+
+/// Where a /proc file will be until the restore can reopen it: every
+/// operation fails, and nothing reaches it before the guest runs.
+private final class PendingReopen: FileDescription, @unchecked Sendable {}

@@ -74,6 +74,19 @@ public final class TimerFD: FileDescription, @unchecked Sendable {
         return state.withLock { s in (s.deadline == 0 ? 0 : max(1, s.deadline - now), s.interval) }
     }
 
+    /// The expirations not yet read (a checkpoint keeps them).
+    public var pendingExpirations: UInt64 { state.withLock { $0.expirations } }
+
+    /// A restored timer: armed `remaining` ns from now (nil: disarmed) with
+    /// its interval, and the expirations it had not yet been read for.
+    public func restore(remaining: Int64?, interval: Int64, expirations: UInt64) {
+        _ = set(value: max(0, remaining ?? 0), interval: max(0, interval), absolute: false)
+        if expirations > 0 {
+            state.withLock { $0.expirations &+= expirations }
+            queue.notify()
+        }
+    }
+
     private func arm(_ deadline: Int64) {
         let h = timers.schedule(at: deadline) { [weak self] in self?.fire(deadline) }
         state.withLock { s in if s.deadline == deadline { s.handle = h } else { timers.cancel(h) } }

@@ -247,6 +247,15 @@ public final class TmpfsNode: Inode, @unchecked Sendable {
         return TmpfsFile(node: node, location: dir.child(name, node), flags: flags)
     }
 
+    /// Names the node has (0: unlinked while open, or an O_TMPFILE file).
+    var linkCount: UInt32 { UInt32(meta.withLock { $0.links }) }
+    /// Whether linkat may name it again (an O_TMPFILE file made without O_EXCL).
+    var linkable: Bool { meta.withLock { $0.linkable } }
+
+    /// An unlinked file with `links` 0 and `linkable` as given, for a restore
+    /// of one that was open (or mapped) at the checkpoint.
+    func makeOrphan(linkable: Bool) { meta.withLock { $0.links = 0; $0.linkable = linkable } }
+
     public override func tmpfile(mode: UInt32, flags: OpenFlags, in dir: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
         guard kind == .directory else { throw .ENOTDIR }
         let node = newNode(S_IFREG | (mode & 0o7777))

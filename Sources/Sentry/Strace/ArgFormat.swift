@@ -135,7 +135,7 @@ public indirect enum ArgFormat: Sendable {
     case cpuMaskIn(sizeArg: Int) // [0 1]
     case siginfoOut              // out: {si_signo=SIGCHLD, si_code=CLD_EXITED, ...}
     case fdSet(nfdsArg: Int)     // select's sets at entry: [0 3]
-    case pselectSigmask          // {sigmask=[USR1], sigsetsize=8}
+    case pselectSigmask          // {sigmask=[USR1], sigsetsize=8}: pselect6 and io_pgetevents (the same two words)
     case mempolicyMode           // MPOL_BIND|MPOL_F_STATIC_NODES
     case mempolicyOut            // out: [MPOL_DEFAULT] (a node with MPOL_F_NODE, printed as a mode as strace does)
     case nodemask(maxnodeArg: Int)     // in: [0x00000000000001, 0000000000000000]
