@@ -179,7 +179,8 @@ enum Sockets {
             guard error == .EAGAIN, !nonBlocking, timeout >= 0 else { throw error }
         }
         var result: T?
-        let deadline: Deadline? = timeout > 0 ? .after(timeout) : nil
+        // A call a freeze cut short keeps the end its timeout had.
+        let deadline: Deadline? = timeout > 0 ? t.timeout(after: timeout) : nil
         // A stream reader asleep on `sleeper` (its SOCKWQ_ASYNC_WAITDATA).
         sleeper?.readerSleeps(true)
         defer { sleeper?.readerSleeps(false) }

@@ -54,6 +54,19 @@ import Testing
             return bg
         }
 
+        /// Runs `argv` (a guest and its arguments) as the sandbox `name` on
+        /// `platform` until it prints `marker`, checkpoints it (it ends
+        /// there) and returns what it printed.
+        func checkpointed(_ name: String, on platform: String, _ argv: [String], once marker: String) throws -> String {
+            let bg = try #require(Background(["run", "--platform", platform, "--name", name] + argv, env: env, in: dir))
+            defer { bg.stop() }
+            #expect(Background.poll(seconds: 60) { bg.stdout.contains(marker) })
+            let c = checkpoint(name)
+            #expect(c.status == 0, "\(name) on \(platform): \(c)")
+            #expect(bg.wait() == 0)
+            return bg.stdout
+        }
+
         func checkpoint(_ name: String, _ extra: [String] = []) -> Harness.Result {
             Harness.run(Harness.sentry, ["checkpoint", name, "--image", image] + extra, env: env)
         }
@@ -256,6 +269,55 @@ import Testing
         }
     }
 
+    /// A tracee held in a PTRACE_EVENT stop while the checkpoint is taken
+    /// (ckptptrace's fork, vfork, exec and exit modes: the middle
+    /// PTRACE_EVENT_FORK, the middle PTRACE_EVENT_VFORK_DONE, the
+    /// PTRACE_EVENT_EXEC, the final PTRACE_EVENT_EXIT of its exit_group) is
+    /// in the image with what its caller does next; restored on each
+    /// platform and across, the fork returns the child's tid (the child in
+    /// the image already), the exec returns into the new program, the exit
+    /// goes on: the two runs print together what one uninterrupted run prints.
+    /// "dead": a grandchild tracee dead and not yet waited for by its tracer
+    /// (its parent, the child, waiting for it meanwhile): the tracer's wait
+    /// after the restore reports its exit, and then the parent's.
+    /// "seccomp": a PTRACE_EVENT_SECCOMP stop (a filter's SECCOMP_RET_TRACE):
+    /// restored, the call meets the filters again on what the tracer left.
+    @Test(arguments: ["fork", "vfork", "exec", "exit", "dead", "seccomp"])
+    func tracerHoldsAnEventStop(_ mode: String) throws {
+        guard Harness.imagesBuilt else { return }
+        let guest = Harness.image("ckptptrace")
+        let hold = Harness.inPatchedVM ? "12000" : "2000"
+        let args = ["5", "10", mode, hold]
+        let expected = Harness.run(guest, args).stdout
+        #expect(expected.contains("holding\n") && expected.hasSuffix(mode == "seccomp" ? " 0 exits, 0 wrong\n" : "5 exits, 0 wrong\n")
+                && expected.split(separator: "\n").dropLast().allSatisfy { !$0.contains("wrong") }, "\(expected)")
+        let event: Int32 = switch mode {
+        case "fork": PtraceABI.PTRACE_EVENT_FORK
+        case "vfork": PtraceABI.PTRACE_EVENT_VFORK_DONE
+        case "exec": PtraceABI.PTRACE_EVENT_EXEC
+        case "seccomp": PtraceABI.PTRACE_EVENT_SECCOMP
+        default: PtraceABI.PTRACE_EVENT_EXIT
+        }
+        for (from, to) in Self.platformPairs {
+            let s = try Scene()
+            defer { try? FileManager.default.removeItem(at: s.dir) }
+            let before = try s.checkpointed("ev", on: from, [guest] + args, once: "holding\n")
+            #expect(!before.contains("tracer: child exited"), "finished before the checkpoint: \(before)")
+            let manifest = try CheckpointImage.readManifest(s.image)
+            if mode == "dead" {
+                #expect(manifest.deadTracees?.count == 1 && manifest.deadTracees?.first?.status.exited == 3, "\(String(describing: manifest.deadTracees))")
+            } else {
+                let held = manifest.tasks.compactMap(\.ptrace).filter { $0.stop == "event" && $0.exitCode >> 8 == event }
+                #expect(held.count == 1, "\(mode): \(manifest.tasks.compactMap(\.ptrace))")
+                if mode == "exit" { #expect(held.first?.exitAfter?.exited == 7 && held.first?.exitGroup == true) }
+            }
+            print("ckptptrace \(mode) \(from)->\(to): \(manifest.tasks.compactMap(\.ptrace).map { "\($0.stop ?? "running") \($0.exitCode)" })")
+            let r = s.restore(to)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(before + r.stdout == expected, "\(mode) from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
+        }
+    }
+
     /// The seconds ckpttimeout's waits last: 2, or 12 under the patched
     /// kernel's emulation, where a checkpoint command takes longer than 2 s
     /// to start.
@@ -267,7 +329,10 @@ import Testing
     /// checkpoint, sees the call take 2 s, as if nothing had happened.
     /// "uptime": /proc/uptime goes on across the restore (a nanosleep
     /// measured by it takes 2 s; it started again at the restore before).
-    @Test(arguments: ["epoll", "poll", "sigtimedwait", "uptime"])
+    /// "rcvtimeo", "sndtimeo": a recv under SO_RCVTIMEO and a send under
+    /// SO_SNDTIMEO (its peer's queue full) end in EAGAIN at their end too,
+    /// not a whole timeout after the restore.
+    @Test(arguments: ["epoll", "poll", "sigtimedwait", "uptime", "rcvtimeo", "sndtimeo"])
     func timeoutKeepsItsEnd(_ call: String) throws {
         guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
         let guest = Harness.image("ckpttimeout"), window = Self.window
@@ -288,6 +353,29 @@ import Testing
         let r = s.restore(to)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(before + r.stdout == expected, "\(call) from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
+    }
+
+    /// The numbers the sandbox hands out go on across a restore (ckptids,
+    /// checkpointed between its two rounds): the next socket inode, autobind
+    /// name, loopback ephemeral port, tmpfs and memfd inode numbers are
+    /// those an uninterrupted run of the sandbox gives, and the process's
+    /// start time in /proc/self/stat is unchanged. The reference is the
+    /// sandbox's own uninterrupted run: Linux's numbers (hashed ports,
+    /// per-CPU inode batches) are not the sandbox's, nor repeatable.
+    @Test func countersGoOn() throws {
+        guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
+        let guest = Harness.image("ckptids"), window = Self.window
+        let native = Harness.run(guest, [window]).stdout
+        #expect(native.hasSuffix("start time unchanged\n"), "\(native)")
+        let expected = Harness.run(Harness.sentry, ["run", "--platform", from, guest, window]).stdout
+        #expect(expected.hasPrefix("taken\nround 1: ") && expected.hasSuffix("start time unchanged\n"), "\(expected)")
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let before = try s.checkpointed("ids", on: from, [guest, window], once: "taken")
+        #expect(!before.contains("round"), "finished before the checkpoint: \(before)")
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(before + r.stdout == expected, "from \(from) to \(to):\n\(before)---\n\(r.stdout)---\n\(r.stderr)")
     }
 
     /// A blocking pipe write (or AF_UNIX stream send) of 1 MiB checkpointed

@@ -11,10 +11,13 @@
 // "socket": the same through an AF_UNIX stream socketpair and send(2).
 // "uptime": a 2 s nanosleep measured by /proc/uptime: the uptime goes on
 // across the restore (the sandbox's boot is in the image).
+// "rcvtimeo": recv on an AF_UNIX stream socket with SO_RCVTIMEO of 2 s and
+// nothing to read; "sndtimeo": send on one whose peer's queue is full, with
+// SO_SNDTIMEO of 2 s. Each ends in EAGAIN after its timeout.
 // SECONDS (default 2) stretches every window, for machines (an emulated VM)
 // where a checkpoint command takes longer than 2 s to start: the waits last
 // SECONDS, and the pipe's child starts reading after SECONDS - 0.5.
-//   ckpttimeout epoll|poll|sigtimedwait|uptime|pipe|socket [SECONDS]
+//   ckpttimeout epoll|poll|sigtimedwait|uptime|rcvtimeo|sndtimeo|pipe|socket [SECONDS]
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
@@ -46,7 +49,7 @@ static long uptime_ms(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) { fprintf(stderr, "usage: ckpttimeout epoll|poll|sigtimedwait|uptime|pipe|socket [SECONDS]\n"); return 2; }
+    if (argc < 2) { fprintf(stderr, "usage: ckpttimeout epoll|poll|sigtimedwait|uptime|rcvtimeo|sndtimeo|pipe|socket [SECONDS]\n"); return 2; }
     const char *m = argv[1];
     long secs = argc > 2 ? atol(argv[2]) : 2;
     if (secs < 1) { fprintf(stderr, "ckpttimeout: SECONDS must be at least 1\n"); return 2; }
@@ -95,6 +98,19 @@ int main(int argc, char **argv) {
     struct epoll_event ev;
     struct timespec window = { secs, 0 };
     char line[128];
+    // A socket with its timeout set, and for "sndtimeo" its peer's queue full.
+    int sp[2] = { -1, -1 }, rcv = strcmp(m, "rcvtimeo") == 0, snd = strcmp(m, "sndtimeo") == 0;
+    char byte = 'x';
+    if (rcv || snd) {
+        if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0) return 1;
+        struct timeval tv = { secs, 0 };
+        if (setsockopt(sp[0], SOL_SOCKET, rcv ? SO_RCVTIMEO : SO_SNDTIMEO, &tv, sizeof tv) != 0) return 1;
+        if (snd) {
+            static char fill[4096];
+            while (send(sp[0], fill, sizeof fill, MSG_DONTWAIT) > 0) {}
+            if (errno != EAGAIN) return 1;
+        }
+    }
     snprintf(line, sizeof line, "waiting in %s\n", m);
     write(1, line, strlen(line));
     int up = strcmp(m, "uptime") == 0;
@@ -103,6 +119,8 @@ int main(int argc, char **argv) {
     if (up) r = nanosleep(&window, NULL);
     else if (strcmp(m, "epoll") == 0) r = epoll_wait(ep, &ev, 1, (int)(secs * 1000));
     else if (strcmp(m, "poll") == 0) r = poll(NULL, 0, (int)(secs * 1000));
+    else if (rcv) r = recv(sp[0], &byte, 1, 0);
+    else if (snd) r = send(sp[0], &byte, 1, 0);
     else r = sigtimedwait(&set, NULL, &window);
     int e = r < 0 ? errno : 0;
     long took = (up ? uptime_ms() : now_ms()) - start;

@@ -187,7 +187,7 @@ struct ImageWriter {
 
         // Processes and tasks, under the kernel lock: their signal and tree state is guarded by it.
         let filters = Table<SeccompFilterImage>()
-        let (processes, taskImages): ([ProcessImage], [TaskImage]) = try kernel.locked { () throws(CheckpointError) in
+        let (processes, taskImages, dead): ([ProcessImage], [TaskImage], [DeadTraceeImage]) = try kernel.locked { () throws(CheckpointError) in
             var ps: [ProcessImage] = []
             for g in groups {
                 if g.stopped { throw .unsupported("pid \(g.pid): a stopped process (job control)") }
@@ -203,7 +203,8 @@ struct ImageWriter {
                                        realTimerNs: g.timers.realHandle == nil ? nil : max(1, g.timers.realDeadline - Deadline.now()),
                                        realIntervalNs: g.timers.realHandle == nil ? nil : g.timers.realInterval,
                                        posixTimers: posixTimers(g), cpuTimers: cpuTimers(g),
-                                       oomScoreAdj: g.oomScoreAdj, oomScoreAdjMin: g.oomScoreAdjMin))
+                                       oomScoreAdj: g.oomScoreAdj, oomScoreAdjMin: g.oomScoreAdjMin,
+                                       startTimeNs: g.startTime))
             }
             var ts: [TaskImage] = []
             for t in tasks {
@@ -249,7 +250,16 @@ struct ImageWriter {
                         [Int64(bitPattern: $0.nr), $0.deadline?.remaining ?? -1, Int64($0.deadline?.clock ?? CLOCK_MONOTONIC), Int64($0.done)]
                     }))
             }
-            return (ps, ts)
+            // Dead tracees, in each tracer's order: what its wait still reports.
+            var dead: [DeadTraceeImage] = []
+            for t in tasks {
+                for d in t.tracees {
+                    guard let link = d.ptrace, let st = link.exitReport else { continue }
+                    dead.append(DeadTraceeImage(tid: d.tid, pid: d.group.pid, tracer: t.tid, seized: link.seized, options: link.options,
+                                                status: Self.image(st)))
+                }
+            }
+            return (ps, ts, dead)
         }
 
         try pages.finish(sync: sync)
@@ -267,29 +277,41 @@ struct ImageWriter {
             seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues,
             mqueueLimits: kernel.vfs.mqueues.changedLimits, sockets: socketImages, ptys: ptys.images.isEmpty ? nil : ptys.images, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size,
             bootTimeNs: Int64(kernel.bootTime.tv_sec) * 1_000_000_000 + Int64(kernel.bootTime.tv_nsec),
-            sysctls: kernel.vfs.sysctls.changedValues)
+            sysctls: kernel.vfs.sysctls.changedValues,
+            counters: CountersImage(nextEphemeralPort: kernel.unixNames.loopback.nextEphemeralPort, nextAutobind: kernel.unixNames.nextAutobind,
+                                    nextSocketInode: SocketEndpoint.nextInode, nextMemfdInode: kernel.vfs.memfdFS.nextInodeNumber,
+                                    nextOverlayInode: (kernel.vfs.rootLocation.inode as? OverlayNode)?.fs.upper.nextInodeNumber),
+            deadTracees: dead.isEmpty ? nil : dead)
         try CheckpointImage.writeManifest(manifest, to: dir, sync: sync)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
     }
 
-    /// Why a task's ptrace state cannot be in an image: a PTRACE_EVENT stop
-    /// (its caller, mid-fork, mid-exec or mid-exit, is no point a restore
-    /// can take up), a stop the tracer is having work done in, or a dead
-    /// tracee its tracer has not waited for (it has no task left to keep).
-    /// Kernel lock held.
+    /// Why a task's ptrace state cannot be in an image: a stop the tracer
+    /// is having work done in, or a dead tracee its tracer has not waited
+    /// for whose process is gone (reaped: nothing left to report it with).
+    /// PTRACE_EVENT stops are kept: what their caller does after them is
+    /// known (`RestoredPtraceStop`). Kernel lock held.
     static func traced(_ t: Task) -> String? {
         if let link = t.ptrace {
-            if case .event(let e)? = link.stop {
+            if case .event(let e)? = link.stop, !restorableEvents.contains(e) || (e == PtraceABI.PTRACE_EVENT_EXIT && link.exitAfter == nil) {
                 return "tid \(t.tid), traced by tid \(link.tracer.tid), in a PTRACE_EVENT stop (event \(e))"
             }
             if link.work != nil { return "tid \(t.tid), traced by tid \(link.tracer.tid), changed by its tracer at the moment" }
         }
-        for d in t.tracees where d.ptrace?.exitReport != nil {
-            return "tid \(d.tid), dead and traced by tid \(t.tid), which has not waited for it (a guest ptrace relationship)"
+        // A dead tracee is kept by its process (a thread's, or a leader's zombie): one reaped already has none.
+        for d in t.tracees where d.ptrace?.exitReport != nil && t.kernel.groups[d.group.pid] !== d.group {
+            return "tid \(d.tid), dead and traced by tid \(t.tid), which has not waited for it, its process gone"
         }
         return nil
     }
+
+    /// The PTRACE_EVENT stops an image holds: their caller's next step is
+    /// one the restore can take (the call's return, or the exit).
+    static let restorableEvents: Set<Int32> = [
+        PtraceABI.PTRACE_EVENT_FORK, PtraceABI.PTRACE_EVENT_VFORK, PtraceABI.PTRACE_EVENT_CLONE,
+        PtraceABI.PTRACE_EVENT_EXEC, PtraceABI.PTRACE_EVENT_VFORK_DONE, PtraceABI.PTRACE_EVENT_EXIT, PtraceABI.PTRACE_EVENT_SECCOMP,
+    ]
 
     /// A tracee's link as the image keeps it. Kernel lock held.
     static func image(_ link: PtraceLink, tid: Int32) -> PtraceImage {
@@ -306,7 +328,8 @@ struct ImageWriter {
                            exitCode: link.exitCode, reported: link.reported, eventMessage: link.eventMessage,
                            siginfo: link.siginfo.map(image), fpu: link.fpu.map { Data($0) }, fpuChanged: link.fpuChanged,
                            trapStopPending: link.trapStopPending, listening: link.listening, debugRegisters: link.debugRegisters,
-                           forcedTrapFlag: link.forcedTrapFlag, stepping: link.stepping, deliveryFirst: link.deliveryFirst)
+                           forcedTrapFlag: link.forcedTrapFlag, stepping: link.stepping, deliveryFirst: link.deliveryFirst,
+                           exitAfter: link.exitAfter.map { image($0.status) }, exitGroup: link.exitAfter?.group)
     }
 
     // MARK: Timers and seccomp
@@ -569,7 +592,7 @@ struct ImageWriter {
             let image = try root.checkpointImage(name: "", path: m.path, inMemory: inMemory) { (b) throws(CheckpointError) -> StoredRun in
                 try store.append(bytes: b)
             }
-            out.append(TmpfsImage(mountPath: m.path, root: image))
+            out.append(TmpfsImage(mountPath: m.path, root: image, nextInode: root.fs.nextInodeNumber))
         }
         return out
     }

@@ -75,6 +75,38 @@ public struct CheckpointManifest: Codable, Sendable {
     public var bootTimeNs: Int64? = nil
     /// fs.protected_* and ping_group_range, when a guest changed them (optional).
     public var sysctls: SandboxSysctls.Values? = nil
+    /// The numbers the sandbox hands out next, which a guest sees (optional:
+    /// without them the restored sandbox counts from its own start).
+    public var counters: CountersImage? = nil
+    /// Tracees that died and whose tracers have not waited for them (absent: none).
+    public var deadTracees: [DeadTraceeImage]? = nil
+}
+
+/// A tracee dead and not yet waited for by its tracer: what that wait
+/// reports (its tid, its process, the status) and the link it goes with
+/// (a process leader's parent hears of its death only after the tracer's wait).
+public struct DeadTraceeImage: Codable, Sendable, Equatable {
+    public var tid: Int32
+    public var pid: Int32
+    public var tracer: Int32
+    public var seized: Bool
+    public var options: UInt32
+    public var status: ExitStatusImage
+}
+
+/// What the sandbox's counters give next: a restored guest's next ephemeral
+/// port, autobind name and inode numbers are those it would have had.
+/// (Each tmpfs mount's counter is with its tree, `TmpfsImage.nextInode`.)
+public struct CountersImage: Codable, Sendable, Equatable {
+    /// The loopback's next ephemeral port (the walk of ip_local_port_range).
+    public var nextEphemeralPort: UInt16?
+    /// The number of the next AF_UNIX autobind name.
+    public var nextAutobind: UInt32?
+    /// The next socket inode number.
+    public var nextSocketInode: UInt64?
+    /// The next inode numbers of the memfd filesystem and of an --overlay root's upper layer.
+    public var nextMemfdInode: UInt64?
+    public var nextOverlayInode: UInt64?
 }
 
 public struct SandboxImage: Codable, Sendable, Equatable {
@@ -306,6 +338,8 @@ public struct SignalInfoImage: Codable, Sendable, Equatable {
 public struct TmpfsImage: Codable, Sendable, Equatable {
     public var mountPath: String
     public var root: TmpfsNodeImage
+    /// The inode number the mount's next file takes (absent in older images).
+    public var nextInode: UInt64? = nil
 }
 
 public final class TmpfsNodeImage: Codable, Sendable, Equatable {
@@ -331,9 +365,12 @@ public final class TmpfsNodeImage: Codable, Sendable, Equatable {
     /// Symlinks.
     public let target: String?
     public let children: [TmpfsNodeImage]
+    /// Its inode number (absent in older images: the restore numbers it anew).
+    public let ino: UInt64?
 
     init(name: String, mode: UInt32, uid: UInt32, gid: UInt32, mtime: timespec, atime: timespec, xattrs: [String: [UInt8]],
-         contents: StoredRun?, memory: MemoryRun? = nil, target: String?, children: [TmpfsNodeImage]) {
+         contents: StoredRun?, memory: MemoryRun? = nil, target: String?, children: [TmpfsNodeImage], ino: UInt64? = nil) {
+        self.ino = ino
         self.name = name; self.mode = mode; self.uid = uid; self.gid = gid
         mtimeSec = Int64(mtime.tv_sec); mtimeNsec = Int64(mtime.tv_nsec)
         atimeSec = Int64(atime.tv_sec); atimeNsec = Int64(atime.tv_nsec)
@@ -343,7 +380,7 @@ public final class TmpfsNodeImage: Codable, Sendable, Equatable {
     public static func == (a: TmpfsNodeImage, b: TmpfsNodeImage) -> Bool {
         a.name == b.name && a.mode == b.mode && a.uid == b.uid && a.gid == b.gid && a.mtimeSec == b.mtimeSec
             && a.mtimeNsec == b.mtimeNsec && a.xattrs == b.xattrs && a.contents == b.contents && a.memory == b.memory && a.target == b.target
-            && a.children == b.children
+            && a.children == b.children && a.ino == b.ino
     }
 }
 
@@ -384,6 +421,9 @@ public struct ProcessImage: Codable, Sendable, Equatable {
     /// go below (oom_score_adj_min) (version 3).
     public var oomScoreAdj: Int16?
     public var oomScoreAdjMin: Int16?
+    /// When the process started, on the guest's CLOCK_MONOTONIC (ns) as
+    /// the image's boot is: /proc/PID/stat's starttime (absent: the restore's).
+    public var startTimeNs: Int64? = nil
     public struct LimitImage: Codable, Sendable, Equatable { public var resource: Int32; public var cur: UInt64; public var max: UInt64 }
 }
 
@@ -514,7 +554,9 @@ public struct PtraceImage: Codable, Sendable, Equatable {
     /// "none", "trace" (PTRACE_SYSCALL), "emulate" (PTRACE_SYSEMU).
     public var syscallMode: String
     /// "syscallEntry", "syscallExit", "signalDelivery", "groupStop",
-    /// "event" (not restorable: refused at the checkpoint); absent: running.
+    /// "event" (PTRACE_EVENT_FORK, VFORK, CLONE, EXEC, VFORK_DONE or EXIT,
+    /// the event in `exitCode`'s bits 8-15; a fork's child tid in
+    /// `eventMessage`); absent: running.
     public var stop: String?
     /// The stop's exit_code (signal, event in bits 8-15) and whether wait has reported it.
     public var exitCode: Int32
@@ -532,6 +574,11 @@ public struct PtraceImage: Codable, Sendable, Equatable {
     public var stepping: Bool
     /// A signal-delivery-stop that came first in its round of get_signal.
     public var deliveryFirst: Bool
+    /// A PTRACE_EVENT_EXIT stop: the status the task exits with once
+    /// resumed, and whether its whole process exits (exit_group, a fatal
+    /// signal) rather than the thread alone. Absent in any other stop.
+    public var exitAfter: ExitStatusImage? = nil
+    public var exitGroup: Bool? = nil
 }
 
 /// The System V IPC namespace: every object with its id, and the sequence

@@ -260,18 +260,36 @@ struct ImageReader {
         let vfs = kernel.vfs
         let boot = BootContext(kernel)
 
+        // Inode numbers given again: each once in its filesystem.
+        // (A tmpfs file unlinked while open is kept as a memfd is, on its mount.)
+        let memfdImages = m.memfds ?? []
+        for t in m.tmpfs {
+            try Self.checkInodes(t.root.children + memfdImages.filter { $0.mountPath == t.mountPath }.map(\.node), "the tmpfs at \(t.mountPath)")
+        }
+        try Self.checkInodes(m.sandbox.overlayUpper?.children ?? [], "the overlay's upper layer")
+        try Self.checkInodes(memfdImages.filter { $0.mountPath == nil }.map(\.node), "memfds")
+
         // The overlay's upper layer first: files reopened by path may be there.
         if let upper = m.sandbox.overlayUpper {
             guard m.sandbox.overlay == true, let root = vfs.rootLocation.inode as? OverlayNode else {
                 throw .corrupt("an overlay's upper layer for a sandbox without --overlay")
             }
             try root.fs.upper.rootNode.restore(upper, read: readContents, place: place, overlayUpper: true)
+            if let n = m.counters?.nextOverlayInode { root.fs.upper.continueInodes(from: n) }
         }
         for t in m.tmpfs {
             guard let mount = vfs.mounts.mount(at: t.mountPath), mount.type == "tmpfs", let root = mount.rootInode as? TmpfsNode else {
                 throw .restoreFailed("no tmpfs at \(t.mountPath) in the restored sandbox")
             }
             try root.restore(t.root, read: readContents, place: place)
+            if let n = t.nextInode { root.fs.continueInodes(from: n) }
+        }
+        // The counters a guest sees the next values of.
+        if let c = m.counters {
+            if let p = c.nextEphemeralPort { kernel.unixNames.loopback.nextEphemeralPort = p }
+            if let a = c.nextAutobind { kernel.unixNames.nextAutobind = a }
+            if let n = c.nextSocketInode { SocketEndpoint.continueInodes(from: n) }
+            if let n = c.nextMemfdInode { vfs.memfdFS.continueInodes(from: n) }
         }
 
         // memfds, before the files and mappings that name them.
@@ -287,12 +305,13 @@ struct ImageReader {
                 guard let mount = vfs.mounts.mount(at: mountPath), mount.type == "tmpfs", let root = mount.rootInode as? TmpfsNode else {
                     throw .restoreFailed("no tmpfs at \(mountPath) for the unlinked file \(n.name)")
                 }
-                node = TmpfsNode(fs: root.fs, ino: root.fs.nextInode(), mode: n.mode)
+                node = TmpfsNode(fs: root.fs, ino: n.ino ?? root.fs.nextInode(), mode: n.mode)
+                if let i = n.ino { root.fs.continueInodes(from: i + 1) }
                 var parent = Location(root: mount)
                 if let p = image.parentPath, let dir = try? vfs.directory(p, from: vfs.rootLocation, boot), dir.mount === mount { parent = dir }
                 location = Location(mount: mount, dentry: parent.dentry.detachedChild(n.name, node, deleted: true))
             } else {
-                (node, location) = vfs.memfdNode(dentryName: n.name, mode: n.mode)
+                (node, location) = vfs.memfdNode(dentryName: n.name, mode: n.mode, ino: n.ino)
             }
             try node.restoreContents(n, read: readContents, place: place)
             try node.restore(n, read: readContents, place: place)
@@ -383,6 +402,10 @@ struct ImageReader {
             }
             g.oomScoreAdj = adj
             g.oomScoreAdjMin = adjMin
+            if let start = p.startTimeNs {
+                guard start >= (m.bootTimeNs ?? .min), start <= m.monotonicNs else { throw .corrupt("process \(p.pid): start time \(start)") }
+                g.startTime = start
+            }
             groups[p.pid] = g
         }
         for p in m.processes {
@@ -562,6 +585,7 @@ struct ImageReader {
             if let p = ti.ptrace { try Self.restorePtrace(p, tracee: tasks[ti.tid]!, tasks: tasks, kernel: kernel) }
             if ti.groupStopPending == true { tasks[ti.tid]!.groupStopPending = true }
         }
+        try restoreDeadTracees(m.deadTracees ?? [], tasks: tasks, groups: groups)
         guard let initTask = initGroup.tasks.first else { throw .corrupt("init has no task") }
         kernel.locked {
             kernel.tasks = tasks
@@ -623,6 +647,30 @@ struct ImageReader {
         case "syscallExit": (stop, site) = (.syscallExit, .syscallExit)
         case "signalDelivery": (stop, site) = (.signalDelivery, .signalDelivery(first: p.deliveryFirst))
         case "groupStop": (stop, site) = (.groupStop, .groupStop)
+        case "event":
+            // The event as ptrace_event's exit_code has it, and what its caller does next.
+            let event = p.exitCode >> 8
+            guard p.exitCode == Signal.SIGTRAP.rawValue | (event << 8), ImageWriter.restorableEvents.contains(event) else {
+                throw .corrupt("tid \(t.tid): a PTRACE_EVENT stop with exit code \(p.exitCode)")
+            }
+            switch event {
+            case PtraceABI.PTRACE_EVENT_EXEC:
+                site = .execed
+            case PtraceABI.PTRACE_EVENT_SECCOMP:
+                site = .seccompTraced
+            case PtraceABI.PTRACE_EVENT_EXIT:
+                guard let after = p.exitAfter, p.exitGroup != nil, after.signal.map({ (1...64).contains($0) }) ?? (after.exited != nil) else {
+                    throw .corrupt("tid \(t.tid): a PTRACE_EVENT_EXIT stop without its exit status")
+                }
+                site = .exiting(Self.status(after), group: p.exitGroup ?? false)
+            default:
+                // The child's tid, which the call returns (it may be gone by now: reaped, or its thread exited).
+                guard p.eventMessage > 0, p.eventMessage <= 4_194_304 else {
+                    throw .corrupt("tid \(t.tid): a PTRACE_EVENT stop naming child \(p.eventMessage)")
+                }
+                site = .forked(child: Int32(p.eventMessage), vfork: event == PtraceABI.PTRACE_EVENT_VFORK)
+            }
+            stop = .event(event)
         default: throw .corrupt("tid \(t.tid): ptrace stop \(p.stop ?? "")")
         }
         // A signal-delivery-stop delivers its siginfo's signal: one there is a must.
@@ -647,8 +695,34 @@ struct ImageReader {
             link.forcedTrapFlag = p.forcedTrapFlag
             link.stepping = p.stepping
             link.deliveryFirst = p.deliveryFirst
+            if case .exiting(let status, let whole)? = site { link.exitAfter = (status, whole) }
         }
         t.restoredPtraceStop = site
+    }
+
+    /// Dead tracees their tracers have not waited for: each a task that
+    /// never runs (in no process's thread list and not in the task table),
+    /// linked to its tracer with the status its wait reports; a process
+    /// leader's death reaches its parent after that wait, as before.
+    private func restoreDeadTracees(_ images: [DeadTraceeImage], tasks: [Int32: Task], groups: [Int32: ThreadGroup]) throws(CheckpointError) {
+        var seen = Set<Int32>()
+        for d in images {
+            guard d.tid > 0, d.tid <= 4_194_304, tasks[d.tid] == nil, seen.insert(d.tid).inserted, let tracer = tasks[d.tracer],
+                  let g = groups[d.pid], tracer.group !== g,
+                  d.status.signal.map({ (1...64).contains($0) }) ?? (d.status.exited != nil) else {
+                throw .corrupt("dead tracee \(d.tid) of tid \(d.tracer)")
+            }
+            // It never runs: its tracer's address space, tables and context stand in for its own.
+            let t = Task(kernel: kernel, tid: d.tid, group: g, mm: tracer.mm, space: nil, fds: tracer.fds, fs: tracer.fs,
+                         context: tracer.context, regs: Registers(raw: sw_regs()), executablePath: "", argv: [], envp: [],
+                         attributes: TaskAttributes(credentials: tracer.attributes.withLock { $0.credentials }, executablePath: ""))
+            kernel.locked {
+                let link = t.linkTracerLocked(tracer, seized: d.seized, options: d.options)
+                link.exitReport = Self.status(d.status)
+                t.traced.store(false, ordering: .releasing)
+                if d.tid == d.pid { g.parentNotifyDeferred = true }
+            }
+        }
     }
 
     /// POSIX timers with their ids, overruns and time left; ITIMER_VIRTUAL
@@ -837,6 +911,17 @@ struct ImageReader {
         s.errno = i.errno; s.pid = i.pid; s.uid = i.uid; s.status = i.status; s.address = i.address
         s.value = i.value; s.timerID = i.timerID; s.overrun = i.overrun; s.overridesInit = i.overridesInit
         return s
+    }
+
+    /// The inode numbers of nodes (and their trees) restored into one
+    /// filesystem: each at least 2 (1 is its root) and given once.
+    static func checkInodes(_ nodes: [TmpfsNodeImage], _ what: String) throws(CheckpointError) {
+        var seen = Set<UInt64>()
+        var stack = nodes
+        while let n = stack.popLast() {
+            if let i = n.ino { guard i >= 2, i < UInt64(Int64.max), seen.insert(i).inserted else { throw .corrupt("\(what): inode \(i)") } }
+            stack += n.children
+        }
     }
 
     static func status(_ s: ExitStatusImage) -> ExitStatus {

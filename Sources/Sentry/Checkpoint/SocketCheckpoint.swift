@@ -41,6 +41,8 @@ public struct SocketImage: Codable, Sendable, Equatable {
     public var messages: [SocketMessageImage]
     /// The unread bytes of every message, in order (files.bin).
     public var contents: StoredRun
+    /// Its inode number (socket:[N]; absent in older images: a new one).
+    public var inode: UInt64? = nil
     /// A stream's out-of-band state; absent when it has none (and in images
     /// written before it was kept, whose urgent bytes come back as data).
     public var urgent: UrgentImage?
@@ -162,7 +164,7 @@ final class SocketCollector {
                 receiveTimeout: s.receiveTimeout, sendTimeout: s.sendTimeout, linger: [s.linger.on ? 1 : 0, s.linger.seconds],
                 ipv6Options: s.ipv6Options, ipv4Options: s.ipv4Options, flagOptions: s.flagOptions.sorted(), tcpOptions: s.tcpOptions,
                 peerClosed: s.peerClosed, connecting: s.connecting, reset: s.reset, v6only: s.v6only,
-                accepted: e.isAccepted, owner: e.owner, messages: messages, contents: try store.append(bytes: bytes),
+                accepted: e.isAccepted, owner: e.owner, messages: messages, contents: try store.append(bytes: bytes), inode: e.inode,
                 urgent: s.urgent == nil && s.consumedOOB.isEmpty ? nil
                     : UrgentImage(distance: s.urgent?.distance, taken: s.urgent?.taken ?? false, consumed: s.consumedOOB)))
         }
@@ -190,6 +192,7 @@ struct SocketRestorer {
         self.images = images
         self.names = names
         guard images.count <= 1 << 20 else { throw .corrupt("\(images.count) sockets") }
+        var inodes = Set<UInt64>()
         for (i, s) in images.enumerated() {
             let kind: SocketEndpoint.Kind
             switch s.kind {
@@ -203,7 +206,12 @@ struct SocketRestorer {
                   inet ? (kind == .stream ? s.proto == Loopback.tcp : [17, 136].contains(s.proto) && kind == .datagram) : s.proto == 0 else {
                 throw .corrupt("socket \(i): family \(s.family), protocol \(s.proto)")
             }
-            endpoints.append(SocketEndpoint(kind: kind, names: names, family: s.family, proto: s.proto))
+            // Its number again, unique among the image's.
+            if let n = s.inode {
+                guard n > 0, inodes.insert(n).inserted else { throw .corrupt("socket \(i): inode \(n)") }
+                SocketEndpoint.continueInodes(from: n + 1)
+            }
+            endpoints.append(SocketEndpoint(kind: kind, names: names, family: s.family, proto: s.proto, inode: s.inode))
         }
     }
 

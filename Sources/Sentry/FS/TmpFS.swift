@@ -27,6 +27,11 @@ public final class TmpFS: Sendable {
     }
 
     func nextInode() -> UInt64 { inodes.wrappingAdd(1, ordering: .relaxed).oldValue }
+    /// The number the next inode takes (a checkpoint keeps it).
+    var nextInodeNumber: UInt64 { inodes.load(ordering: .relaxed) }
+    /// A restored tree's numbers: the next inode takes `n` or more, never
+    /// one already given.
+    func continueInodes(from n: UInt64) { _ = inodes.max(n, ordering: .relaxed) }
 
     static let magic = 0x01021994
     /// The size a tmpfs gets when none is given: half the sandbox's memory,
@@ -702,7 +707,7 @@ extension TmpfsNode {
         var xattrs: [String: [UInt8]] = [:]
         for (k, v) in m.xattrs { xattrs[k.name] = v }
         return TmpfsNodeImage(name: name, mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime, atime: m.atime, xattrs: xattrs,
-                              contents: contents, memory: memoryRun, target: target, children: children)
+                              contents: contents, memory: memoryRun, target: target, children: children, ino: ino)
     }
 
     /// A regular file's bytes: copied from the image's data file, or, for a
@@ -745,7 +750,9 @@ extension TmpfsNode {
                 try existing.restore(c, read: read, place: place, overlayUpper: overlayUpper)
                 continue
             }
-            let node = TmpfsNode(fs: fs, ino: fs.nextInode(), mode: c.mode, target: c.target)
+            // Its number from the image (checked unique by the restore), else a new one.
+            let node = TmpfsNode(fs: fs, ino: c.ino ?? fs.nextInode(), mode: c.mode, target: c.target)
+            if let i = c.ino { fs.continueInodes(from: i + 1) }
             try node.restoreContents(c, read: read, place: place)
             try node.restore(c, read: read, place: place, overlayUpper: overlayUpper)
             meta.withLock { m in

@@ -38,7 +38,8 @@ public final class VFS: Sendable {
     /// The root as the walk starts from it.
     public let rootLocation: Location
     /// Where memfd_create's files live: a tmpfs no path reaches.
-    private let memfdFS: TmpFS
+    /// memfd_create's files' filesystem (a checkpoint keeps its inode counter).
+    let memfdFS: TmpFS
     private let memfdRoot: Location
 
     static let maxSymlinks = 40
@@ -129,9 +130,11 @@ public final class VFS: Sendable {
         return TmpfsFile(node: node, location: location, flags: .readWrite)
     }
 
-    /// A fresh memfd node and where it is (its dentry's name is what /proc shows).
-    func memfdNode(dentryName: String, mode: UInt32) -> (TmpfsNode, Location) {
-        let node = TmpfsNode(fs: memfdFS, ino: memfdFS.nextInode(), mode: mode)
+    /// A fresh memfd node and where it is (its dentry's name is what /proc
+    /// shows); `ino`: a restored memfd's number.
+    func memfdNode(dentryName: String, mode: UInt32, ino: UInt64? = nil) -> (TmpfsNode, Location) {
+        let node = TmpfsNode(fs: memfdFS, ino: ino ?? memfdFS.nextInode(), mode: mode)
+        if let ino { memfdFS.continueInodes(from: ino + 1) }
         return (node, Location(mount: memfdRoot.mount, dentry: memfdRoot.dentry.detachedChild(dentryName, node)))
     }
 

@@ -351,9 +351,37 @@ public final class Kernel: @unchecked Sendable {
         return entry ? afterEntryStop(task, mode: mode) : .replacedRegisters
     }
 
+    /// A restored tracee in the PTRACE_EVENT stop of a fork, vfork, clone
+    /// or exec takes it up, and its call ends as it would have: the child's
+    /// tid (a vfork's child had exec'd or exited by the checkpoint, so only
+    /// its PTRACE_EVENT_VFORK_DONE stop is left), or the new program's
+    /// registers; then the syscall-exit stop if the tracer asked for one.
+    /// The signal a tracer resumes an event stop with is ignored.
+    func resumeRestoredEventStop(_ task: Task, _ stop: RestoredPtraceStop) -> SyscallOutcome {
+        _ = task.rejoinPtraceStop()
+        if locked({ task.killed || task.group.exitStatus != nil }) { return .replacedRegisters }
+        var outcome = SyscallOutcome.replacedRegisters
+        if case .forked(let child, let vfork) = stop {
+            if vfork { task.ptraceEvent(PtraceABI.PTRACE_EVENT_VFORK_DONE, message: UInt64(UInt32(bitPattern: child))) }
+            outcome = .value(Int64(child))
+        }
+        return syscallExitStop(task, outcome, traced: true)
+    }
+
+    /// A restored tracee in a PTRACE_EVENT_SECCOMP stop takes it up, and its
+    /// call goes on as __seccomp_filter's does after the stop: the filters
+    /// again on what the tracer left, then the call.
+    func resumeRestoredSeccompStop(_ task: Task) -> SyscallOutcome {
+        serve(task, nr: task.regs.syscallNumber, args: task.regs.syscallArguments, traced: true, skipped: false, filtered: true,
+              inSeccompStop: true)
+    }
+
     /// The rest of syscall_trace_enter and the call itself: --strace's
     /// entry, the guest's seccomp filters, the table, the syscall-exit stop.
-    private func serve(_ task: Task, nr: UInt64, args: SyscallArguments, traced: Bool, skipped: Bool, filtered: Bool) -> SyscallOutcome {
+    /// `inSeccompStop`: a restored tracee, in the PTRACE_EVENT_SECCOMP stop
+    /// its filters' SECCOMP_RET_TRACE made.
+    private func serve(_ task: Task, nr: UInt64, args: SyscallArguments, traced: Bool, skipped: Bool, filtered: Bool,
+                       inSeccompStop: Bool = false) -> SyscallOutcome {
         var nr = nr, args = args, skipped = skipped
         let arch = SeccompData.AUDIT_ARCH_X86_64
         // A call a freeze cut short goes on to the end its wait had.
@@ -371,12 +399,13 @@ public final class Kernel: @unchecked Sendable {
         var outcome: SyscallOutcome
         var verdict = SeccompVerdict.run
         let suspended = traced && locked { (task.ptrace?.options ?? 0) & PtraceABI.PTRACE_O_SUSPEND_SECCOMP != 0 }
-        if !skipped && filtered && !suspended {
+        if inSeccompStop || (!skipped && filtered && !suspended) {
             let seccomp = task.attributes.withLock { $0.seccomp }
-            verdict = task.secureComputing(seccomp, nr: nr, args: args, arch: arch)
+            verdict = inSeccompStop ? .trace(0) : task.secureComputing(seccomp, nr: nr, args: args, arch: arch)
             if case .trace(let data) = verdict {
                 // PTRACE_EVENT_SECCOMP, then the filters again on what the tracer left.
-                task.ptraceEvent(PtraceABI.PTRACE_EVENT_SECCOMP, message: UInt64(data))
+                if inSeccompStop { _ = task.rejoinPtraceStop() }
+                else { task.ptraceEvent(PtraceABI.PTRACE_EVENT_SECCOMP, message: UInt64(data)) }
                 if locked({ task.killed || task.group.exitStatus != nil }) { return .replacedRegisters }
                 (nr, args) = (task.regs.syscallNumber, task.regs.syscallArguments)
                 skipped = Self.skipsCall(task)
@@ -408,7 +437,12 @@ public final class Kernel: @unchecked Sendable {
             let result: Int64 = if case .value(let v) = outcome { v } else { 0 }
             late.exit(task, late.enter(task, nr: nr, table[nr], args, startedBeforeAttach: true), result: result, exiting: outcome.endsTask)
         }
-        // The syscall-exit stop, the result in rax for the tracer to read or change.
+        return syscallExitStop(task, outcome, traced: traced)
+    }
+
+    /// The syscall-exit stop, the result in rax for the tracer to read or change.
+    private func syscallExitStop(_ task: Task, _ outcome: SyscallOutcome, traced: Bool) -> SyscallOutcome {
+        var outcome = outcome
         if traced && !outcome.endsTask && task.ptraceSyscallMode == .trace {
             if case .platformFailed = outcome { return outcome }
             if case .value(let v) = outcome { task.regs.returnValue = UInt64(bitPattern: v); outcome = .replacedRegisters }

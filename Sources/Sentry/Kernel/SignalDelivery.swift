@@ -54,7 +54,7 @@ extension Task {
                 case .groupStop:
                     _ = rejoinPtraceStop()
                     continue
-                case .syscallEntry, .syscallExit:
+                case .syscallEntry, .syscallExit, .forked, .execed, .exiting, .seccompTraced:
                     break
                 }
             }
@@ -120,7 +120,7 @@ extension Task {
             case .terminate, .coreDump:
                 // Linux sets WCOREDUMP only when a core file was written; the sentry
                 // writes none, so core-dump signals report a plain kill.
-                ptraceExitEvent(.signaled(sig, coreDumped: false))
+                ptraceExitEvent(.signaled(sig, coreDumped: false), group: true)
                 kernel.locked { kernel.killGroupLocked(group, .signaled(sig, coreDumped: false)) }
                 return true
             }

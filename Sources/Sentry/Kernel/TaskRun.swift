@@ -21,6 +21,17 @@ extension Task {
                     deliverSignals()
                 case .signalDelivery, .groupStop:
                     deliverSignals(resuming: stop)
+                case .forked, .execed:
+                    if finish(kernel.resumeRestoredEventStop(self, stop)) { break running }
+                    deliverSignals()
+                case .seccompTraced:
+                    if finish(kernel.resumeRestoredSeccompStop(self)) { break running }
+                    deliverSignals()
+                case .exiting(let status, let whole):
+                    // The signal a tracer resumes an event stop with is ignored.
+                    _ = rejoinPtraceStop()
+                    leave(status, group: whole)
+                    break running
                 }
             } else {
                 deliverSignals()
@@ -125,21 +136,30 @@ extension Task {
         case .replacedRegisters:
             break
         case .exitThread(let code):
-            ptraceExitEvent(.exited(code & 0xff))
-            kernel.locked { ownExit = .exited(code & 0xff); exiting = true }
+            ptraceExitEvent(.exited(code & 0xff), group: false)
+            leave(.exited(code & 0xff), group: false)
             return true
         case .killedThread(let sig):
-            ptraceExitEvent(.signaled(sig, coreDumped: false))
-            kernel.locked { ownExit = .signaled(sig, coreDumped: false); exiting = true }
+            ptraceExitEvent(.signaled(sig, coreDumped: false), group: false)
+            leave(.signaled(sig, coreDumped: false), group: false)
             return true
         case .exitGroup(let code):
-            ptraceExitEvent(.exited(code & 0xff))
-            kernel.locked { exiting = true; kernel.killGroupLocked(group, .exited(code & 0xff)) }
+            ptraceExitEvent(.exited(code & 0xff), group: true)
+            leave(.exited(code & 0xff), group: true)
             return true
         case .platformFailed(let error):
             platformFailed(error)
         }
         return false
+    }
+
+    /// do_exit after its PTRACE_EVENT_EXIT stop: the thread leaves with
+    /// `status`, or (`group`) its whole process does.
+    private func leave(_ status: ExitStatus, group whole: Bool) {
+        kernel.locked {
+            exiting = true
+            if whole { kernel.killGroupLocked(group, status) } else { ownExit = status }
+        }
     }
 
     /// The host side of the task broke (its stub died, an injection failed):

@@ -48,7 +48,8 @@ public final class ThreadGroup: @unchecked Sendable {
     public let limits: Mutex<[Int32: (cur: UInt64, max: UInt64)]>
     /// ITIMER_REAL / alarm(2) and POSIX timers of this process.
     let timers = ProcessTimers()
-    let startTime = Deadline.now()
+    /// When it started (/proc/PID/stat); a restored process's is its image's.
+    var startTime = Deadline.now()
     /// The tid of the thread that created this process (real_parent): its
     /// exit sends the parent-death signals (PR_SET_PDEATHSIG).
     var parentThreadID: Int32 = 0

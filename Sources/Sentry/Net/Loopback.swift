@@ -42,6 +42,13 @@ public final class Loopback: Sendable {
 
     public init() {}
 
+    /// The port the next ephemeral bind tries first: a checkpoint keeps it,
+    /// so a restored guest's next port is the one it would have had.
+    var nextEphemeralPort: UInt16 {
+        get { state.withLock { $0.nextEphemeral } }
+        set { state.withLock { $0.nextEphemeral = Self.ephemeral.contains(newValue) ? newValue : Self.ephemeral.lowerBound } }
+    }
+
     /// Binds `e` to `ip:port` (port 0: an ephemeral one). EADDRNOTAVAIL off
     /// the loopback, EADDRINUSE if another socket of protocol `proto` holds
     /// an overlapping address unless both asked for SO_REUSEADDR and (TCP)

@@ -107,7 +107,9 @@ public final class SocketEndpoint: @unchecked Sendable {
     }
     let state: Mutex<State>
 
-    init(kind: Kind, names: UnixNamespace, family: Int32 = SocketConstants.AF_UNIX, proto: Int32 = 0, raw: Bool = false) {
+    /// `inode`: a restored socket's number (`continueInodes` keeps the counter past it).
+    init(kind: Kind, names: UnixNamespace, family: Int32 = SocketConstants.AF_UNIX, proto: Int32 = 0, raw: Bool = false,
+         inode: UInt64? = nil) {
         self.kind = kind
         self.family = family
         self.proto = proto
@@ -115,9 +117,14 @@ public final class SocketEndpoint: @unchecked Sendable {
         self.names = names
         account = SocketAccount(queue: queue)
         state = Mutex(State())
-        inode = Self.inodes.wrappingAdd(1, ordering: .relaxed).oldValue
+        self.inode = inode ?? Self.inodes.wrappingAdd(1, ordering: .relaxed).oldValue
         names.register(self)
     }
+
+    /// The next socket inode number (a checkpoint keeps it), and a restore's
+    /// move of the counter: never back below a number given.
+    static var nextInode: UInt64 { inodes.load(ordering: .relaxed) }
+    static func continueInodes(from n: UInt64) { _ = inodes.max(n, ordering: .relaxed) }
 
     func locked<T, E: Error>(_ body: (inout State) throws(E) -> T) throws(E) -> T {
         try state.withLock { (s: inout State) throws(E) -> T in try body(&s) }

@@ -38,6 +38,12 @@ public final class UnixNamespace: Sendable {
 
     public init() {}
 
+    /// The number of the next autobind name: a checkpoint keeps it.
+    var nextAutobind: UInt32 {
+        get { state.withLock { $0.autobindNext } }
+        set { state.withLock { $0.autobindNext = newValue } }
+    }
+
     func register(_ e: SocketEndpoint) {
         live.withLock { l in
             if l.all.count >= l.pruneAt {

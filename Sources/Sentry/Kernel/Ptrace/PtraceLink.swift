@@ -51,6 +51,10 @@ final class PtraceLink: @unchecked Sendable {
     /// frame set up before it): an interrupted call's restart is still to be
     /// decided when it ends. What a checkpoint keeps of the stop's caller.
     var deliveryFirst = true
+    /// In a PTRACE_EVENT_EXIT stop: the status the task exits with once
+    /// resumed, and whether its whole process goes (exit_group, a fatal
+    /// signal) or the thread alone. What a checkpoint keeps of the stop's caller.
+    var exitAfter: (status: ExitStatus, group: Bool)?
 
     enum SyscallMode { case none, trace, emulate }
     enum Stop { case syscallEntry, syscallExit, event(Int32), signalDelivery, groupStop }
@@ -74,7 +78,15 @@ final class PtraceLink: @unchecked Sendable {
 /// Where a restored tracee takes up the ptrace stop its image holds: the
 /// code that was waiting in it (the syscall path's entry or exit, get_signal's
 /// signal delivery with whether it came first in its round, a group-stop or
-/// PTRACE_EVENT_STOP trap).
+/// PTRACE_EVENT_STOP trap), or, for a PTRACE_EVENT stop, what its caller
+/// does once resumed: a fork, vfork or clone returns the child's tid (a
+/// vfork after its PTRACE_EVENT_VFORK_DONE stop), an exec returns into the
+/// new program, an exit goes on exiting, a call a seccomp filter traced
+/// meets the filters again and runs.
 enum RestoredPtraceStop: Sendable, Equatable {
     case syscallEntry, syscallExit, signalDelivery(first: Bool), groupStop
+    case forked(child: Int32, vfork: Bool)
+    case execed
+    case exiting(ExitStatus, group: Bool)
+    case seccompTraced
 }

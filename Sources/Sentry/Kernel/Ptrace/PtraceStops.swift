@@ -45,7 +45,7 @@ extension Task {
     /// traced, or was killed meanwhile (then nothing more is reported).
     @discardableResult
     func ptraceStop(_ stop: PtraceLink.Stop, exitCode: Int32, siginfo: SignalInfo?, message: UInt64? = nil,
-                    why: Int32 = SignalInfo.CLD_TRAPPED) -> PtraceAnswer? {
+                    why: Int32 = SignalInfo.CLD_TRAPPED, exitAfter: (status: ExitStatus, group: Bool)? = nil) -> PtraceAnswer? {
         guard traced.load(ordering: .acquiring) else { return nil }
         // The FPU state is the platform's, read on this thread only.
         let fpu = try? context.fpuState(space)
@@ -55,6 +55,7 @@ extension Task {
             link.siginfo = siginfo
             if let message { link.eventMessage = message }
             link.fpu = fpu; link.fpuChanged = false; link.listening = false
+            link.exitAfter = exitAfter
             kernel.notifyTracerLocked(self, link, why: why)
             return link
         }
@@ -111,7 +112,7 @@ extension Task {
             break
         }
         let (answer, image): (PtraceAnswer?, [UInt8]?) = kernel.locked {
-            defer { link.stop = nil; link.resume = nil; link.fpu = nil }
+            defer { link.stop = nil; link.resume = nil; link.fpu = nil; link.exitAfter = nil }
             guard let r = link.resume else { return (nil, nil) }
             return (PtraceAnswer(resume: r, siginfo: link.siginfo), link.fpuChanged ? link.fpu : nil)
         }
@@ -152,10 +153,11 @@ extension Task {
 
     /// ptrace_event: a PTRACE_EVENT_* stop when the tracer asked for it. The
     /// signal a tracer resumes an event stop with is ignored, as in Linux.
-    func ptraceEvent(_ event: Int32, message: UInt64) {
+    func ptraceEvent(_ event: Int32, message: UInt64, exitAfter: (status: ExitStatus, group: Bool)? = nil) {
         guard ptraceWants(event) else { return }
         let code = Signal.SIGTRAP.rawValue | (event << 8)
-        ptraceStop(.event(event), exitCode: code, siginfo: trapInfo(signo: Signal.SIGTRAP.rawValue, code: code), message: message)
+        ptraceStop(.event(event), exitCode: code, siginfo: trapInfo(signo: Signal.SIGTRAP.rawValue, code: code), message: message,
+                   exitAfter: exitAfter)
     }
 
     /// After a successful execve: PTRACE_EVENT_EXEC with the tid the caller
@@ -170,9 +172,12 @@ extension Task {
         }
     }
 
-    /// PTRACE_EVENT_EXIT as do_exit reports it: the status word in the message.
-    func ptraceExitEvent(_ status: ExitStatus) {
-        ptraceEvent(PtraceABI.PTRACE_EVENT_EXIT, message: UInt64(UInt32(bitPattern: ThreadGroup.waitStatus(status))))
+    /// PTRACE_EVENT_EXIT as do_exit reports it: the status word in the
+    /// message. `group`: the whole process exits after (exit_group, a fatal
+    /// signal), not the thread alone.
+    func ptraceExitEvent(_ status: ExitStatus, group: Bool) {
+        ptraceEvent(PtraceABI.PTRACE_EVENT_EXIT, message: UInt64(UInt32(bitPattern: ThreadGroup.waitStatus(status))),
+                    exitAfter: (status, group))
     }
 
     /// ptrace_signal: a signal-delivery-stop. Returns the signal to go on
