@@ -7,6 +7,7 @@
 // sigreturn brings the inherited one back); exec starts from the initial state.
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,7 +67,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 20; i++) {
         p = fork();
         if (p == 0) {
-            while (!handled) pause();
+            while (!handled) sched_yield();   // no pause(): a handler run between the test and the call would leave it asleep
             // The handler starts from the initial state (fpu__clear_user_states); sigreturn brings the inherited one back.
             if (strcmp(seen, "to nearest, fcw 0x37f") != 0 || strcmp(rounding(), "upward") != 0) {
                 printf("signalled child %d: handler saw %s, then %s\n", i, seen, rounding());
