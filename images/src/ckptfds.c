@@ -4,7 +4,8 @@
 // expired unread and one still armed, a signalfd with its signal pending, a
 // pidfd of a live child, a tmpfs file unlinked while open, one unlinked
 // while mapped MAP_SHARED, an O_TMPFILE file, a pty pair with a line being
-// edited, output for the master and a window size. It prints "ready", waits until the file MARKER
+// edited, output for the master and a window size, an inotify watch with an
+// event unread. It prints "ready", waits until the file MARKER
 // exists (the checkpoint comes meanwhile; the test makes MARKER before the
 // restore), and uses each. The output does not depend on listing order, so
 // it is the same natively, in one run and across a checkpoint and restore.
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -139,6 +141,10 @@ int main(int argc, char **argv) {
     }
     close(hold[0]);
     int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+    int in = inotify_init1(IN_NONBLOCK);
+    mkdir("/tmp/ckptfds.w", 0755);   // not the half-listed directory: a name made there could change its listing
+    int wd = inotify_add_watch(in, "/tmp/ckptfds.w", IN_CREATE | IN_DELETE);
+    close(open("/tmp/ckptfds.w/watched", O_WRONLY | O_CREAT, 0600));
     usleep(20000);   // the 1 ms timer has expired
     printf("ready: %d tmpfs entries and %d of /etc listed, pidfd %s\n", tn, hn, pidfd >= 0 ? "open" : strerror(errno));
     fflush(stdout);
@@ -199,6 +205,18 @@ int main(int argc, char **argv) {
     struct winsize now = {0};
     ioctl(ptm, TIOCGWINSZ, &now);
     printf("pty: the slave read %zd '%s', the master %zu '%s', window %dx%d\n", pl, line, el, echoed, now.ws_row, now.ws_col);
+
+    close(open("/tmp/ckptfds.w/after", O_WRONLY | O_CREAT, 0600));
+    unlink("/tmp/ckptfds.w/after");
+    char evbuf[4096];
+    ssize_t en = read(in, evbuf, sizeof evbuf);
+    for (ssize_t off = 0; off < en;) {
+        struct inotify_event *ev = (struct inotify_event *)(evbuf + off);
+        printf("inotify: wd %s, %s %s\n", ev->wd == wd ? "the watch's" : "another", ev->mask & IN_CREATE ? "create" : ev->mask & IN_DELETE ? "delete" : "other",
+               ev->len ? ev->name : "");
+        off += sizeof *ev + ev->len;
+    }
+    unlink("/tmp/ckptfds.w/watched");
 
     unsigned long long n = 0;
     ssize_t tr = read(expired, &n, 8);
