@@ -192,6 +192,7 @@ struct Inspect: ParsableCommand {
                     case .timerfd: return "\(e.fd):timerfd" + (f.remainingNs.map { "(\($0 / 1_000_000) ms left)" } ?? "(disarmed)")
                     case .signalfd: return "\(e.fd):signalfd(0x\(String(f.mask ?? 0, radix: 16)))"
                     case .pidfd: return "\(e.fd):pidfd(\(f.pid ?? -1))"
+                    case .inotify: return "\(e.fd):inotify(\(f.inotify?.watches.count ?? 0) watches, \(f.inotify?.events.count ?? 0) events)"
                     case .pty: return "\(e.fd):" + (f.master == true ? "ptmx" : "pts") + "[\(f.pty.flatMap { m.ptys?.indices.contains($0) == true ? m.ptys![$0].index : nil } ?? -1)]"
                     }
                 }

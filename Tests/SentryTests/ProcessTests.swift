@@ -156,17 +156,10 @@ import Testing
         let native = Harness.run(Harness.image("x86abi"), args)
         let boxed = Harness.sandboxed(platform, Harness.image("x86abi"), args)
         #expect(native.status == 0)
-        // Known: in the patched kernel's VM (QEMU TCG, where vmexec exists) the
-        // ptrace platform keeps the old program's MXCSR across an exec that
-        // keeps the stub. Recorded as a known issue there, checked everywhere else.
-        let inVM = Harness.platforms.contains { $0.kind == .vmexec }
-        if inVM && platform.kind == .ptrace {
-            withKnownIssue("ptrace under TCG: MXCSR survives exec", isIntermittent: true) {
-                #expect(boxed == native, "\(platform.rawValue)")
-            }
-        } else {
-            #expect(boxed == native, "\(platform.rawValue)")
-        }
+        // This was a known issue on ptrace in the patched kernel's VM (MXCSR
+        // surviving the exec): 6.1's PTRACE_SETREGSET takes MXCSR only from an
+        // image whose XSTATE_BV has x87 or SSE, which the initial image now has.
+        #expect(boxed == native, "\(platform.rawValue)")
     }
 
     /// `int $0x80` from 64-bit code is refused as by Linux 6.1 built without

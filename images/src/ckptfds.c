@@ -4,7 +4,8 @@
 // expired unread and one still armed, a signalfd with its signal pending, a
 // pidfd of a live child, a tmpfs file unlinked while open, one unlinked
 // while mapped MAP_SHARED, an O_TMPFILE file, a pty pair with a line being
-// edited, output for the master and a window size. It prints "ready", waits until the file MARKER
+// edited, output for the master and a window size, an inotify watch with an
+// event unread, a netlink socket with a link dump not yet read. It prints "ready", waits until the file MARKER
 // exists (the checkpoint comes meanwhile; the test makes MARKER before the
 // restore), and uses each. The output does not depend on listing order, so
 // it is the same natively, in one run and across a checkpoint and restore.
@@ -18,6 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -101,7 +106,11 @@ int main(int argc, char **argv) {
     if (pts < 0) { perror("pts"); return 1; }
     struct winsize ws = { .ws_row = 24, .ws_col = 80 };
     ioctl(pts, TIOCSWINSZ, &ws);
-    if (write(ptm, "hel", 3) != 3 || write(pts, "from the slave\n", 15) != 15) return 1;
+    if (write(ptm, "hel", 3) != 3) return 1;
+    // Linux echoes from a work queue: the echo first, then the slave's line, in that order for the master.
+    struct pollfd echoed1 = { .fd = ptm, .events = POLLIN };
+    poll(&echoed1, 1, 5000);
+    if (write(pts, "from the slave\n", 15) != 15) return 1;
 
     int tdir = open("/tmp/ckptfds", O_RDONLY | O_DIRECTORY);
     int hdir = open("/etc", O_RDONLY | O_DIRECTORY);
@@ -139,6 +148,16 @@ int main(int argc, char **argv) {
     }
     close(hold[0]);
     int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+    int in = inotify_init1(IN_NONBLOCK);
+    mkdir("/tmp/ckptfds.w", 0755);   // not the half-listed directory: a name made there could change its listing
+    int wd = inotify_add_watch(in, "/tmp/ckptfds.w", IN_CREATE | IN_DELETE);
+    close(open("/tmp/ckptfds.w/watched", O_WRONLY | O_CREAT, 0600));
+    int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    struct sockaddr_nl nla = { .nl_family = AF_NETLINK };
+    if (nl < 0 || bind(nl, (struct sockaddr *)&nla, sizeof nla) != 0) { perror("netlink"); return 1; }
+    struct { struct nlmsghdr h; struct ifinfomsg i; } req = {
+        { sizeof req, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0 }, { .ifi_family = AF_UNSPEC } };
+    if (send(nl, &req, sizeof req, 0) != sizeof req) { perror("netlink send"); return 1; }
     usleep(20000);   // the 1 ms timer has expired
     printf("ready: %d tmpfs entries and %d of /etc listed, pidfd %s\n", tn, hn, pidfd >= 0 ? "open" : strerror(errno));
     fflush(stdout);
@@ -199,6 +218,38 @@ int main(int argc, char **argv) {
     struct winsize now = {0};
     ioctl(ptm, TIOCGWINSZ, &now);
     printf("pty: the slave read %zd '%s', the master %zu '%s', window %dx%d\n", pl, line, el, echoed, now.ws_row, now.ws_col);
+
+    close(open("/tmp/ckptfds.w/after", O_WRONLY | O_CREAT, 0600));
+    unlink("/tmp/ckptfds.w/after");
+    char evbuf[4096];
+    ssize_t en = read(in, evbuf, sizeof evbuf);
+    for (ssize_t off = 0; off < en;) {
+        struct inotify_event *ev = (struct inotify_event *)(evbuf + off);
+        printf("inotify: wd %s, %s %s\n", ev->wd == wd ? "the watch's" : "another", ev->mask & IN_CREATE ? "create" : ev->mask & IN_DELETE ? "delete" : "other",
+               ev->len ? ev->name : "");
+        off += sizeof *ev + ev->len;
+    }
+    unlink("/tmp/ckptfds.w/watched");
+
+    // The dump, read only now: is lo in it, and is the port still the pid's?
+    int lo = 0, done = 0;
+    char nb[16384];
+    while (!done) {
+        ssize_t k = recv(nl, nb, sizeof nb, 0);
+        if (k <= 0) break;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)nb; NLMSG_OK(h, (size_t)k); h = NLMSG_NEXT(h, k)) {
+            if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) { done = 1; break; }
+            if (h->nlmsg_type != RTM_NEWLINK) continue;
+            struct ifinfomsg *ifi = NLMSG_DATA(h);
+            int len = h->nlmsg_len - NLMSG_LENGTH(sizeof *ifi);
+            for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
+                if (a->rta_type == IFLA_IFNAME && strcmp(RTA_DATA(a), "lo") == 0) lo = 1;
+        }
+    }
+    socklen_t nll = sizeof nla;
+    getsockname(nl, (struct sockaddr *)&nla, &nll);
+    printf("netlink: the dump %s, lo in it %s, the port is the pid %s\n", done ? "ended" : "cut short", lo ? "yes" : "no",
+           nla.nl_pid == (unsigned)getpid() ? "yes" : "no");
 
     unsigned long long n = 0;
     ssize_t tr = read(expired, &n, 8);

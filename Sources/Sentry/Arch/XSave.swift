@@ -75,9 +75,13 @@ public enum XSave {
     public static let fcwOffset = 0, mxcsrOffset = 24, mxcsrMaskOffset = 28
     public static let initialFCW: UInt16 = 0x37f, initialMXCSR: UInt32 = 0x1f80
 
-    /// The image exec leaves (fpu_flush_thread): every component in its
-    /// initial state (XSTATE_BV 0), the default control words, and the
-    /// layout words of `image` (MXCSR_MASK, fx_sw_bytes, XCOMP_BV) kept.
+    /// The image exec leaves (fpu_flush_thread) and a signal handler starts
+    /// with: every component in its initial state, the default control
+    /// words, and the layout words of `image` (MXCSR_MASK, fx_sw_bytes,
+    /// XCOMP_BV) kept. x87 and SSE are marked present (XSTATE_BV 3) with
+    /// their initial values written out: a kernel loading the image through
+    /// ptrace (copy_uabi_to_xstate) takes MXCSR only from an image that says
+    /// it holds one of them, and would keep the old rounding mode.
     public static func initialState(like image: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: image.count)
         guard image.count >= legacySize else { return out }
@@ -88,7 +92,8 @@ public enum XSave {
         out.replaceSubrange(mxcsrMaskOffset..<(mxcsrMaskOffset + 4), with: image[mxcsrMaskOffset..<(mxcsrMaskOffset + 4)])
         out.replaceSubrange(swBytes..<legacySize, with: image[swBytes..<legacySize])
         if image.count >= headerOffset + 16 {
-            // xstate_bv stays 0; xcomp_bv (the format) is the image's own.
+            // xstate_bv: x87 and SSE as written above; xcomp_bv (the format) is the image's own.
+            out.withUnsafeMutableBytes { $0.storeBytes(of: legacyFeatures, toByteOffset: headerOffset, as: UInt64.self) }
             out.replaceSubrange((headerOffset + 8)..<(headerOffset + 16), with: image[(headerOffset + 8)..<(headerOffset + 16)])
         }
         return out

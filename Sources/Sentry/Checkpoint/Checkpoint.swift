@@ -563,6 +563,10 @@ struct ImageWriter {
             image.pty = index
             image.master = p.master
             return image
+        case let i as InotifyFile:
+            var image = FileImage(kind: .inotify, flags: flags)
+            image.inotify = i.checkpointImage()
+            return image
         case let tf as TimerFD:
             let now = tf.current
             var image = FileImage(kind: .timerfd, flags: flags, counter: tf.pendingExpirations)

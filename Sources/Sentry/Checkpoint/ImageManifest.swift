@@ -244,7 +244,7 @@ public struct PipeImage: Codable, Sendable, Equatable {
 
 /// One open file description.
 public struct FileImage: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue, socket, timerfd, signalfd, pidfd, pty }
+    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue, socket, timerfd, signalfd, pidfd, pty, inotify }
     public var kind: Kind
     public var flags: Int32
     /// stdio: which of the sentry's 0, 1, 2 it was.
@@ -282,6 +282,29 @@ public struct FileImage: Codable, Sendable, Equatable {
     /// pty: which pair, by index in `ptys`, and which end.
     public var pty: Int?
     public var master: Bool?
+    /// inotify: its watches and unread events.
+    public var inotify: InotifyImage?
+}
+
+/// An inotify instance: its owner (whose limits it counts against), the
+/// next wd tried, its watches by the (device, inode) they are on, and the
+/// events not yet read (an IN_Q_OVERFLOW among them, wd -1).
+public struct InotifyImage: Codable, Sendable, Equatable {
+    public struct Watch: Codable, Sendable, Equatable {
+        public var wd: Int32
+        public var device: UInt64, inode: UInt64
+        public var directory: Bool
+        public var mask: UInt32
+    }
+    public struct Event: Codable, Sendable, Equatable {
+        public var wd: Int32, mask: UInt32, cookie: UInt32
+        public var name: [UInt8]
+    }
+    public var owner: UInt32
+    public var cursor: Int32
+    public var overflowQueued: Bool
+    public var watches: [Watch]
+    public var events: [Event]
 }
 
 /// A pseudo-terminal pair: its settings, the bytes each way, who owns it.

@@ -877,6 +877,13 @@ struct ImageReader {
         case .signalfd:
             guard let mask = f.mask else { throw .corrupt("a signalfd with no mask") }
             return SignalFD(mask: mask, flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
+        case .inotify:
+            guard let image = f.inotify, image.cursor >= 1, image.events.count <= InotifyRegistry.maxQueuedEvents + 1,
+                  Set(image.watches.map(\.wd)).count == image.watches.count, image.watches.allSatisfy({ $0.wd >= 1 }),
+                  Set(image.watches.map { DirNotify.Key(device: $0.device, inode: $0.inode) }).count == image.watches.count,
+                  image.events.allSatisfy({ $0.name.count <= 255 }) else { throw .corrupt("an inotify instance") }
+            do { return try InotifyFile.restored(kernel.vfs.notify, image: image, flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode)) }
+            catch { throw .restoreFailed("an inotify instance: \(error.message)") }
         case .pty:
             guard let i = f.pty, ptys.indices.contains(i), let master = f.master else { throw .corrupt("a pty file") }
             return PtyEnd(ptys[i], master: master, table: kernel.vfs.ptys, flags: flags)

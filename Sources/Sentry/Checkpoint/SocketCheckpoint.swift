@@ -75,16 +75,22 @@ public struct SocketAddressImage: Codable, Sendable, Equatable {
     public var unix: [UInt8]?
     /// high, low, port, family.
     public var inet: [UInt64]?
+    /// A netlink socket's port id and multicast groups.
+    public var netlink: [UInt32]? = nil
 
     init(_ a: SocketAddress) throws(CheckpointError) {
         switch a {
         case .unix(let u): unix = u.encoded
         case .inet(let i): inet = [i.high, i.low, UInt64(i.port), UInt64(UInt32(bitPattern: i.family))]
-        case .netlink: throw .unsupported("a netlink socket")
+        case .netlink(let port, let groups): netlink = [port, groups]
         }
     }
 
     func address() throws(CheckpointError) -> SocketAddress {
+        if let netlink {
+            guard netlink.count == 2 else { throw .corrupt("a netlink socket address") }
+            return .netlink(port: netlink[0], groups: netlink[1])
+        }
         if let unix {
             do { return .unix(try UnixAddress.parse(unix)) } catch { throw .corrupt("a unix socket address") }
         }
@@ -130,7 +136,6 @@ final class SocketCollector {
         while i < endpoints.count {
             let e = endpoints[i]
             i += 1
-            if e.isNetlink { throw .unsupported("a netlink socket") }
             if e.isICMPSocket { throw .unsupported("a raw or ping socket") }
             // The state (its queue's ring is a reference: read here, under the lock) and the queued bytes.
             let (s, bytes, pending) = e.locked { st -> (SocketEndpoint.State, [UInt8], [SocketMessage]) in
@@ -202,8 +207,11 @@ struct SocketRestorer {
             default: throw .corrupt("socket \(i): kind \(s.kind)")
             }
             let inet = s.family == SocketConstants.AF_INET || s.family == SocketConstants.AF_INET6
-            guard s.family == SocketConstants.AF_UNIX || inet,
-                  inet ? (kind == .stream ? s.proto == Loopback.tcp : [17, 136].contains(s.proto) && kind == .datagram) : s.proto == 0 else {
+            let netlink = s.family == SocketConstants.AF_NETLINK
+            guard s.family == SocketConstants.AF_UNIX || inet || netlink,
+                  inet ? (kind == .stream ? s.proto == Loopback.tcp : [17, 136].contains(s.proto) && kind == .datagram)
+                    : netlink ? kind == .datagram && [NetlinkRoute.NETLINK_ROUTE, SockDiag.NETLINK_SOCK_DIAG].contains(s.proto)
+                    : s.proto == 0 else {
                 throw .corrupt("socket \(i): family \(s.family), protocol \(s.proto)")
             }
             // Its number again, unique among the image's.
@@ -334,6 +342,9 @@ struct SocketRestorer {
             case .inet(let a)? where !s.accepted:
                 names.loopback.restoreBinding(e, at: a, proto: s.proto, reuse: s.flagOptions.contains(SocketConstants.SO_REUSEADDR),
                                               v6only: s.v6only)
+            case .netlink(let port, _)? where port != 0:
+                // Its port id, taken again (a request's replies come back to it).
+                do { _ = try names.bindNetlink(e, port: port, pid: 0) } catch { throw .corrupt("\(what): netlink port \(port) is bound twice") }
             default: break
             }
         }

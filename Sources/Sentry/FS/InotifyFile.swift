@@ -227,6 +227,41 @@ public final class InotifyFile: FileDescription, @unchecked Sendable {
         return 0
     }
 
+    // MARK: Checkpoint
+
+    /// The instance as an image keeps it: each watch by the (device, inode)
+    /// it is on (the numbers a restore gives the same files again), the
+    /// wd cursor, the events not yet read.
+    func checkpointImage() -> InotifyImage {
+        state.withLock { s in
+            InotifyImage(owner: owner, cursor: s.cursor, overflowQueued: s.overflowQueued,
+                         watches: s.watches.sorted { $0.key < $1.key }.map {
+                             InotifyImage.Watch(wd: $0.key, device: $0.value.key.device, inode: $0.value.key.inode,
+                                                directory: $0.value.isDirectory, mask: $0.value.mask)
+                         },
+                         events: s.events[s.head...].map { InotifyImage.Event(wd: $0.wd, mask: $0.mask, cookie: $0.cookie, name: $0.name) })
+        }
+    }
+
+    /// A restored instance, registered and its watches charged to its owner
+    /// as inotify_init1 and inotify_add_watch would have.
+    static func restored(_ notify: FSNotify, image: InotifyImage, flags: OpenFlags) throws(Errno) -> InotifyFile {
+        let f = InotifyFile(registry: notify.inotify, owner: image.owner, flags: flags)
+        try notify.inotify.register(f)
+        for _ in image.watches { try notify.inotify.chargeWatch(image.owner) }
+        f.state.withLock { s in
+            for w in image.watches {
+                let key = DirNotify.Key(device: w.device, inode: w.inode)
+                s.watches[w.wd] = Watch(key: key, isDirectory: w.directory, mask: w.mask)
+                s.byKey[key] = w.wd
+            }
+            s.cursor = image.cursor
+            s.overflowQueued = image.overflowQueued
+            s.events = image.events.map { Event(wd: $0.wd, mask: $0.mask, cookie: $0.cookie, name: $0.name) }
+        }
+        return f
+    }
+
     // MARK: /proc/PID/fdinfo
 
     /// inotify_fdinfo's lines, newest watch first (marks_list order). No
