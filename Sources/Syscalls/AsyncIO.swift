@@ -182,9 +182,9 @@ enum AsyncIO {
             if positional && offset < 0 { return -Int64(Errno.EINVAL.rawValue) }
             var at: Int64? = positional ? offset : nil
             guard write else { return Int64(try t.read(file, into: ranges, at: at)) }
-            if rwFlags & VectorIO.RWF_APPEND != 0, file.location?.inode.kind == .regular { at = Int64(try file.stat().st_size) }
+            at = try VectorIO.appendOffset(file, flags: rwFlags) ?? at
             let n = try t.write(file, from: ranges, at: at)
-            if rwFlags & (VectorIO.RWF_DSYNC | VectorIO.RWF_SYNC) != 0 { try file.sync(dataOnly: rwFlags & VectorIO.RWF_SYNC == 0) }
+            try VectorIO.syncWritten(file, flags: rwFlags)
             return Int64(n)
         } catch { return -Int64(error.rawValue) }
     }

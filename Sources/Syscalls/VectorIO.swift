@@ -58,9 +58,7 @@ enum VectorIO {
         if total(ranges) == 0 { return 0 }
         try checkFlags(f, flags)
         let fromPosition = pos == nil
-        if flags & RWF_APPEND != 0, f.location?.inode.kind == .regular {
-            pos = Int64(try f.stat().st_size)   // IOCB_APPEND: at the end, whatever offset was given
-        }
+        pos = try appendOffset(f, flags: flags) ?? pos
         let n: Int
         do {
             if let pos {
@@ -76,7 +74,18 @@ enum VectorIO {
             throw error
         }
         t.accountWrite(Int64(n))
-        if flags & (RWF_DSYNC | RWF_SYNC) != 0 { try f.sync(dataOnly: flags & RWF_SYNC == 0) }
+        try syncWritten(f, flags: flags)
         return Int64(n)
+    }
+
+    /// RWF_APPEND (IOCB_APPEND): a regular file is written at its end, whatever offset was given.
+    static func appendOffset(_ f: FileDescription, flags: UInt64) throws(Errno) -> Int64? {
+        guard flags & RWF_APPEND != 0, f.location?.inode.kind == .regular else { return nil }
+        return Int64(try f.stat().st_size)
+    }
+
+    /// RWF_DSYNC and RWF_SYNC: what was written is synced, data alone for DSYNC.
+    static func syncWritten(_ f: FileDescription, flags: UInt64) throws(Errno) {
+        if flags & (RWF_DSYNC | RWF_SYNC) != 0 { try f.sync(dataOnly: flags & RWF_SYNC == 0) }
     }
 }

@@ -399,8 +399,7 @@ struct ImageWriter {
                         image.memfd = try memfd(tm.node, at.name, at)
                     } else {
                         // Found again by its path: it must still be there.
-                        guard let found = try? kernel.vfs.resolve(tm.path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)),
-                              found.inode === tm.node else { throw .unsupported("\(where_) (a tmpfs file no longer at its path)") }
+                        guard stillAt(tm.path, tm.node) else { throw .unsupported("\(where_) (a tmpfs file no longer at its path)") }
                         image.tmpfsPath = tm.path
                     }
                     image.fileOffset = offset
@@ -632,11 +631,12 @@ struct ImageWriter {
     // MARK: Values
 
     /// What a file the image cannot hold is, in a user's words.
-    /// Whether a location's path still leads to its inode (a reopen by path finds the same file).
-    private func stillAt(_ loc: Location) -> Bool {
-        guard let found = try? kernel.vfs.resolve(loc.path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)) else { return false }
-        return found.inode === loc.inode
+    /// Whether a path still leads to `inode` (a reopen by path finds the same file).
+    private func stillAt(_ path: String, _ inode: Inode) -> Bool {
+        guard let found = try? kernel.vfs.resolve(path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)) else { return false }
+        return found.inode === inode
     }
+    private func stillAt(_ loc: Location) -> Bool { stillAt(loc.path, loc.inode) }
 
     /// A regular tmpfs file unlinked while open (or made by O_TMPFILE and
     /// never linked): no path finds it, so the image keeps its node.
