@@ -268,7 +268,7 @@ enum Harness {
     }
 
     /// Platforms to test here; the others are printed with the reason.
-    /// SENTRY_TEST_PLATFORMS (e.g. "vmexec,ptrace") narrows the set, as the
+    /// SENTRY_TEST_PLATFORMS (e.g. "vmexec") narrows the set, as the
     /// VM run does to keep emulated time down.
     static let platforms: [TestPlatform] = {
         let all = availablePlatforms
