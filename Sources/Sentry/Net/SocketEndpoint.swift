@@ -423,6 +423,9 @@ public final class SocketEndpoint: @unchecked Sendable {
                 (skip, limit) = try approachMarkLocked(&s, max: max, peek: peek, dontWait: dontWait, credits: &credits)
             }
             let room = Swift.min(limit, targets.reduce(0) { $0 + $1.count })
+            // UDP, raw and ping sockets report a pending error before what is
+            // queued (__skb_recv_udp, __skb_try_recv_datagram's sock_error).
+            if isInet && kind == .datagram, let e = s.error { s.error = nil; throw e }
             if s.rx.isEmpty || (skip > 0 && s.rx.bytes <= skip) {
                 if let e = s.error { s.error = nil; throw e }
                 if s.shutRead || (kind != .datagram && s.phase == .closed) { r.endOfFile = true; return }
