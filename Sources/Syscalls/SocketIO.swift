@@ -257,6 +257,7 @@ extension Sockets {
             if ep.isInet { ep.account.sendStarts() }
             // AF_UNIX sends an urgent byte as a message of its own, after the rest.
             let inBand = oob && !ep.isInet ? iov.total - 1 : iov.total
+            let sendBuffer = ep.isInet ? 0 : ep.sendBufferSize
             do {
                 // A lone urgent byte meets a dead peer in queue_oob, which sends no SIGPIPE.
                 if inBand > 0 || ep.sendShut { _ = try ep.streamSendSpace() }
@@ -275,8 +276,10 @@ extension Sockets {
                             // TCP marks the urgent pointer wherever the send pushes: at its
                             // end, and where it stops short (a full buffer, a fault), as tcp_push does.
                             let urgent = oob && ep.isInet && (sent + n == inBand || n < min(inBand - sent, 1 << 16))
-                            try ep.send(SocketMessage(length: n, rights: sent == 0 ? rights : [], credentials: creds, from: from,
-                                                      sender: ep.account), bytes: bytes, to: nil, urgent: urgent)
+                            var m = SocketMessage(length: n, rights: sent == 0 ? rights : [], credentials: creds, from: from, sender: ep.account)
+                            // What a splice may append to it (UnixSendPage.swift), as Linux's skbs for this write so far.
+                            if !ep.isInet { m.pageFrags = SocketEndpoint.unixStreamFrags(writing: sent + n, sendBuffer: sendBuffer) }
+                            try ep.send(m, bytes: bytes, to: nil, urgent: urgent)
                             return n
                         }
                         if ep.isInet { t.kernel.unixNames.loopback.count(bytes: chunk) }
@@ -647,5 +650,36 @@ extension Sockets {
 
     static func write(_ t: Task, _ s: SocketFile, _ iov: GuestIOV) throws(Errno) -> Int64 {
         Int64(try send(t, s, iov, name: nil, control: [], flags: 0))
+    }
+
+    /// splice or sendfile into an AF_UNIX stream socket: page by page, as
+    /// 6.1's pipe_to_sendpage hands them to unix_stream_sendpage (the first
+    /// page `firstPage` bytes or less, the input's page boundary). Only the
+    /// socket's O_NONBLOCK keeps a page that needs room from waiting
+    /// (sock_sendpage); an error after some pages ends the call with their
+    /// count, and EPIPE raises SIGPIPE.
+    static func sendPages(_ t: Task, _ s: SocketFile, _ bytes: UnsafeRawBufferPointer, firstPage: Int) throws(Errno) -> Int {
+        let ep = s.endpoint
+        let nonBlocking = s.flags.contains(.nonBlock)
+        let creds = credentials(t)
+        var sent = 0
+        do throws(Errno) {
+            while sent < bytes.count {
+                let page = Swift.min(bytes.count - sent, sent == 0 ? Swift.max(1, firstPage) : SocketEndpoint.pageSize)
+                let chunk = UnsafeRawBufferPointer(rebasing: bytes[sent..<(sent + page)])
+                try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: ep.sendTimeout) { () throws(Errno) in
+                    do throws(Errno) { try ep.sendPage(chunk, credentials: creds) } catch {
+                        if error == .EAGAIN { ep.account.sendFoundNoSpace(nonBlocking: nonBlocking) }
+                        throw error
+                    }
+                }
+                sent += page
+            }
+        } catch {
+            if sent > 0 { return sent }
+            if error == .EPIPE { t.post(t.senderInfo(Signal.SIGPIPE.rawValue, code: SignalInfo.SI_USER)) }
+            throw error
+        }
+        return sent
     }
 }

@@ -19,6 +19,32 @@ import Testing
         #expect(boxed == native, "on \(platform.rawValue)")
     }
 
+    /// splicesock: splice and sendfile into an AF_UNIX stream socket whose
+    /// send buffer is full take pages onto the peer's last skb, as 6.1's
+    /// unix_stream_sendpage does (17 fragments at most; a page that needs a
+    /// new skb waits, or is EAGAIN on an O_NONBLOCK socket, SPLICE_F_NONBLOCK
+    /// or not), and what was taken arrives in order. Kernels from 6.5 on
+    /// (this host's 6.18) splice through sendmsg, which refuses a full
+    /// buffer: their lines for those calls are put in 6.1's form.
+    @Test(arguments: Harness.platforms)
+    func spliceIntoFullUnixStreamAs61(_ platform: Harness.TestPlatform) {
+        var native = Harness.run(Harness.image("splicesock"), [])
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        for (later, v61) in Self.spliceLines61 { native.stdout = native.stdout.replacingOccurrences(of: later, with: v61) }
+        #expect(native.stdout.contains("splice 16 pages: 65536\n"), "natively: \(native.stdout)")
+        let boxed = Harness.sandboxed(platform, Harness.image("splicesock"))
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+
+    /// What 6.5+ prints for splicesock's calls into a full buffer, and what 6.1 prints.
+    static let spliceLines61 = [
+        ("splice 16 pages: -1 EAGAIN\n  left in the pipe: 65536\n", "splice 16 pages: 65536\n  left in the pipe: 0\n"),
+        ("splice 16 more, SPLICE_F_NONBLOCK: -1 EAGAIN\n  left in the pipe: 65536\n",
+         "splice 16 more, SPLICE_F_NONBLOCK: 4096\n  left in the pipe: 61440\n"),
+        ("blocking splice 16 pages: -1 EINTR\n  left in the pipe: 65536\n", "blocking splice 16 pages: 65536\n  left in the pipe: 0\n"),
+        ("sendfile 16 pages: -1 EAGAIN\n", "sendfile 16 pages: 65536\n"),
+    ]
+
     /// An epoll echo server (edge-triggered, non-blocking accept) with 64 forked clients.
     @Test(arguments: Harness.platforms)
     func epollEchoServerOverUnixSockets(_ platform: Harness.TestPlatform) {
