@@ -516,12 +516,22 @@ extension Sockets {
         var out = Reception()
         var got = 0
         var first = true
+        // What a stream read waits for: the whole buffer under MSG_WAITALL, else
+        // SO_RCVLOWAT's mark or the buffer if shorter (sock_rcvlowat). A peek takes what is there.
+        let waitAll = flags & C.MSG_WAITALL != 0 && !peek
+        let target = waitAll ? iov.total : peek ? 1 : min(ep.receiveLowWater, iov.total)
         do {
             while true {
                 // Only what can be read wakes it, not room freed at the peer.
+                var slept = false
                 let r = try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: timeout, interest: .readable,
                                     sleeper: ep.kind == .stream ? ep : nil) { () throws(Errno) in
-                    try receiveAttempt(t, ep, iov, at: got, peek: peek, dontWait: nonBlocking)
+                    // A TCP reader asleep is woken only once SO_RCVLOWAT's worth has come
+                    // (tcp_data_ready), not counting what it already took; what is there
+                    // before it sleeps it takes at once.
+                    defer { slept = true }
+                    if slept && ep.isTCP && !ep.tcpReadableAtLowWater { throw .EAGAIN }
+                    return try receiveAttempt(t, ep, iov, at: got, peek: peek, dontWait: nonBlocking)
                 }
                 if r.endOfFile { break }
                 got += r.count
@@ -534,8 +544,7 @@ extension Sockets {
                     out.result = flags & C.MSG_TRUNC != 0 ? r.fullLength : r.count
                     return out
                 }
-                let waitAll = flags & C.MSG_WAITALL != 0 && !peek
-                if !waitAll || got >= iov.total || !r.rights.isEmpty || r.atMark { break }
+                if got >= target || !r.rights.isEmpty || r.atMark { break }
             }
         } catch {
             if got == 0 || error == .EFAULT { throw error }

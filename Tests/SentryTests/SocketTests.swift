@@ -45,6 +45,20 @@ import Testing
         ("sendfile 16 pages: -1 EAGAIN\n", "sendfile 16 pages: 65536\n"),
     ]
 
+    /// rcvlowat: SO_RCVLOWAT on TCP and AF_UNIX streams: set and read back,
+    /// blocking reads that wait for the mark's worth (a TCP reader asleep
+    /// wakes for the mark's worth of new bytes), poll's POLLIN (TCP's at the
+    /// mark, AF_UNIX's at any byte), end of file ending a read short.
+    @Test(arguments: Harness.platforms)
+    func receiveLowWaterMatchesNative(_ platform: Harness.TestPlatform) {
+        guard Harness.hostLoopbackWorks else { print("skipping rcvlowat's native comparison: the host's loopback carries no TCP"); return }
+        let native = Harness.run(Harness.image("rcvlowat"), [])
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        #expect(native.stdout.contains("blocking read: 20\n  got 1234567890abcdefghij\n"), "natively: \(native.stdout)")
+        let boxed = Harness.sandboxed(platform, Harness.image("rcvlowat"))
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+
     /// An epoll echo server (edge-triggered, non-blocking accept) with 64 forked clients.
     @Test(arguments: Harness.platforms)
     func epollEchoServerOverUnixSockets(_ platform: Harness.TestPlatform) {

@@ -66,6 +66,10 @@ public final class SocketEndpoint: @unchecked Sendable {
         var passCredentials = false
         /// SO_SNDBUF; `account` keeps a copy (SocketAccount.setLimit at every change).
         var sendBuffer = SocketEndpoint.defaultBuffer, receiveBuffer = SocketEndpoint.defaultBuffer
+        /// SO_RCVBUF was set (SOCK_RCVBUF_LOCK): SO_RCVLOWAT no longer grows the buffer.
+        var receiveBufferSet = false
+        /// SO_RCVLOWAT (sk_rcvlowat): what a stream read waits for, and TCP's POLLIN.
+        var receiveLowWater: Int32 = 1
         /// SO_PEERCRED: the peer process at connect (or listen) time, or socketpair's.
         var peerCredentials: SocketCredentials?
         /// Whose creds a listener hands its connections.
@@ -532,7 +536,9 @@ public final class SocketEndpoint: @unchecked Sendable {
             (s.phase, s.urgent == nil && s.consumedOOB.isEmpty ? (!s.rx.isEmpty, false) : urgentReadinessLocked(s), s.shutRead, s.shutWrite,
              s.error != nil || !s.icmp.errorQueue.isEmpty, s.peer, s.sendBuffer, !s.backlog.isEmpty)
         }
-        let readable = queued.0
+        var readable = queued.0
+        // tcp_poll's tcp_stream_is_readable: the SO_RCVLOWAT mark's worth, or the end (AF_UNIX looks at any byte).
+        if readable && isTCP { readable = tcpReadableAtLowWater }
         var r: Int16 = 0
         if queued.1 { r |= Int16(POLLPRI) }
         if hasError { r |= Int16(POLLERR) }
