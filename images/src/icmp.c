@@ -416,6 +416,89 @@ static void raw_udp(void) {
     close(icmp);
 }
 
+/// The IPv6 side: a raw socket's UDP datagrams (whose checksum the program
+/// computes; IPv6 has no "none") and the ICMPv6 port unreachable they draw.
+static void raw_udp6(void) {
+    struct sockaddr_in6 lo6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int open_ = socket(AF_INET6, SOCK_DGRAM, 0);
+    struct sockaddr_in6 op = lo6; socklen_t ol = sizeof op;
+    if (bind(open_, (struct sockaddr *)&op, sizeof op)) { printf("raw udp6: no ::1 here\n"); close(open_); return; }
+    getsockname(open_, (struct sockaddr *)&op, &ol);
+    int probe = socket(AF_INET6, SOCK_DGRAM, 0);
+    struct sockaddr_in6 cp = lo6; socklen_t cl = sizeof cp;
+    bind(probe, (struct sockaddr *)&cp, sizeof cp);
+    getsockname(probe, (struct sockaddr *)&cp, &cl);
+    close(probe);
+    uint16_t openp = ntohs(op.sin6_port), closedp = ntohs(cp.sin6_port);
+    uint8_t d[64], buf[256];
+    int r = socket(AF_INET6, SOCK_RAW, IPPROTO_UDP);
+    // UDP over IPv6 with its pseudo-header (::1 to ::1).
+    #define UDP6(sport, dport, sum) do { \
+        udp_dgram(d, sport, dport, 0); \
+        if (sum) { uint8_t ph[40 + 12] = {0}; ph[15] = 1; ph[31] = 1; ph[35] = 12; ph[39] = IPPROTO_UDP; \
+                   memcpy(ph + 40, d, 12); uint16_t c = checksum(ph, sizeof ph); memcpy(d + 6, &c, 2); } } while (0)
+    UDP6(4242, openp, 0);
+    show("raw udp6 no checksum to open port", sendto(r, d, 12, 0, (struct sockaddr *)&lo6, sizeof lo6));
+    show("udp6 socket got", recv(open_, buf, sizeof buf, MSG_DONTWAIT));
+    UDP6(4242, openp, 1);
+    show("raw udp6 with its checksum", sendto(r, d, 12, 0, (struct sockaddr *)&lo6, sizeof lo6));
+    struct sockaddr_in6 from; socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(open_, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+    show("udp6 socket got", n);
+    if (n > 0) printf("  %.*s from port %d\n", (int)n, buf, ntohs(from.sin6_port));
+    show("raw udp6 sees its own", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    while (recv(r, buf, sizeof buf, MSG_DONTWAIT) > 0) {}
+
+    // A closed port: no checksum is dropped; with one, unreachable, which the
+    // connected socket hears before its own datagram.
+    struct sockaddr_in6 cto = lo6;
+    cto.sin6_port = 0;
+    show("raw udp6 connect", connect(r, (struct sockaddr *)&cto, sizeof cto));
+    UDP6(4242, closedp, 0);
+    show("connected send, no checksum", send(r, d, 12, 0));
+    show("recv", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    show("recv again", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    UDP6(4242, closedp, 1);
+    show("connected send", send(r, d, 12, 0));
+    struct pollfd p = {.fd = r, .events = POLLIN};
+    poll(&p, 1, 2000);
+    show("recv", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    show("recv again", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    close(r);
+
+    // IPV6_RECVERR: queued, quoted from the UDP header on.
+    r = socket(AF_INET6, SOCK_RAW, IPPROTO_UDP);
+    int one = 1;
+    show("IPV6_RECVERR", setsockopt(r, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one));
+    UDP6(4243, closedp, 1);
+    show("recverr send", sendto(r, d, 12, 0, (struct sockaddr *)&lo6, sizeof lo6));
+    p.fd = r; p.events = 0;
+    int pr = poll(&p, 1, 2000);
+    printf("poll %d POLLERR %d\n", pr, !!(p.revents & POLLERR));
+    uint8_t ctl[128];
+    struct sockaddr_in6 dst = {0};
+    struct iovec iv = {buf, sizeof buf};
+    struct msghdr mh = {.msg_name = &dst, .msg_namelen = sizeof dst, .msg_iov = &iv, .msg_iovlen = 1,
+                        .msg_control = ctl, .msg_controllen = sizeof ctl};
+    n = recvmsg(r, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+    show("raw6 MSG_ERRQUEUE", n);
+    if (n >= 2) {
+        char txt[64];
+        inet_ntop(AF_INET6, &dst.sin6_addr, txt, sizeof txt);
+        printf("  name %s port %d, first bytes %02x %02x", txt, ntohs(dst.sin6_port), buf[0], buf[1]);
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            struct sock_extended_err *ee = (struct sock_extended_err *)CMSG_DATA(c);
+            struct sockaddr_in6 *off = (struct sockaddr_in6 *)SO_EE_OFFENDER(ee);
+            inet_ntop(AF_INET6, &off->sin6_addr, txt, sizeof txt);
+            printf(", cmsg %d/%d errno %s origin %d type %d code %d offender %s", c->cmsg_level, c->cmsg_type,
+                   strerrorname_np(ee->ee_errno), ee->ee_origin, ee->ee_type, ee->ee_code, txt);
+        }
+        printf("\n");
+    }
+    close(r);
+    close(open_);
+}
+
 /// Dropping privileges: a group outside any ping_group_range and no
 /// capabilities refuse both kinds.
 static void refusals(void) {
@@ -501,6 +584,7 @@ int main(int argc, char **argv) {
     raw_tests();
     udp_refused();
     raw_udp();
+    raw_udp6();
     refusals();
     return 0;
 }
