@@ -192,9 +192,10 @@ enum FileContents {
             defer { if let inPipe { buf.withUnsafeBytes { inPipe.settle(taken: got, returning: UnsafeRawBufferPointer(rebasing: $0[put..<got])) } } }
             do {
                 let at = outOff, first = done == 0
-                if let sock = out as? SocketFile, !sock.endpoint.isInet, !sock.endpoint.isNetlink, sock.endpoint.kind == .stream {
-                    // An AF_UNIX stream takes them page by page (6.1's unix_stream_sendpage), the
-                    // pages a pipe's 4 KiB buffers or the input file's pages.
+                if let sock = out as? SocketFile, !sock.endpoint.isInet, !sock.endpoint.isNetlink {
+                    // AF_UNIX takes them page by page (6.1's unix_stream_sendpage, or
+                    // sock_no_sendpage's message a page), the pages a pipe's 4 KiB
+                    // buffers or the input file's pages.
                     let firstPage = SocketEndpoint.pageSize - Int((pageAt ?? 0) % Int64(SocketEndpoint.pageSize))
                     put = try Errno.typed { try buf.withUnsafeBytes { b in
                         try Sockets.sendPages(t, sock, UnsafeRawBufferPointer(rebasing: b[0..<got]), firstPage: firstPage)

@@ -661,12 +661,14 @@ extension Sockets {
         Int64(try send(t, s, iov, name: nil, control: [], flags: 0))
     }
 
-    /// splice or sendfile into an AF_UNIX stream socket: page by page, as
-    /// 6.1's pipe_to_sendpage hands them to unix_stream_sendpage (the first
-    /// page `firstPage` bytes or less, the input's page boundary). Only the
+    /// splice or sendfile into an AF_UNIX socket: page by page, as 6.1's
+    /// pipe_to_sendpage hands them to the socket (the first page `firstPage`
+    /// bytes or less, the input's page boundary): a stream's to
+    /// unix_stream_sendpage, a datagram or seqpacket socket's to
+    /// sock_no_sendpage, which sends each as a message of its own. Only the
     /// socket's O_NONBLOCK keeps a page that needs room from waiting
     /// (sock_sendpage); an error after some pages ends the call with their
-    /// count, and EPIPE raises SIGPIPE.
+    /// count, and a stream's EPIPE raises SIGPIPE.
     static func sendPages(_ t: Task, _ s: SocketFile, _ bytes: UnsafeRawBufferPointer, firstPage: Int) throws(Errno) -> Int {
         let ep = s.endpoint
         let nonBlocking = s.flags.contains(.nonBlock)
@@ -676,6 +678,10 @@ extension Sockets {
             while sent < bytes.count {
                 let page = Swift.min(bytes.count - sent, sent == 0 ? Swift.max(1, firstPage) : SocketEndpoint.pageSize)
                 let chunk = UnsafeRawBufferPointer(rebasing: bytes[sent..<(sent + page)])
+                if ep.kind != .stream {
+                    sent += try send(t, s, GuestIOV(holding: Array(chunk)), name: nil, control: [], flags: 0)
+                    continue
+                }
                 try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: ep.sendTimeout) { () throws(Errno) in
                     do throws(Errno) { try ep.sendPage(chunk, credentials: creds) } catch {
                         if error == .EAGAIN { ep.account.sendFoundNoSpace(nonBlocking: nonBlocking) }
@@ -686,7 +692,7 @@ extension Sockets {
             }
         } catch {
             if sent > 0 { return sent }
-            if error == .EPIPE { t.post(t.senderInfo(Signal.SIGPIPE.rawValue, code: SignalInfo.SI_USER)) }
+            if error == .EPIPE && ep.kind == .stream { t.post(t.senderInfo(Signal.SIGPIPE.rawValue, code: SignalInfo.SI_USER)) }
             throw error
         }
         return sent

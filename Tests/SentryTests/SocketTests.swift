@@ -23,7 +23,8 @@ import Testing
     /// send buffer is full take pages onto the peer's last skb, as 6.1's
     /// unix_stream_sendpage does (17 fragments at most; a page that needs a
     /// new skb waits, or is EAGAIN on an O_NONBLOCK socket, SPLICE_F_NONBLOCK
-    /// or not), and what was taken arrives in order. Kernels from 6.5 on
+    /// or not), and what was taken arrives in order; datagram and seqpacket
+    /// sockets take a message a page (sock_no_sendpage). Kernels from 6.5 on
     /// (this host's 6.18) splice through sendmsg, which refuses a full
     /// buffer: their lines for those calls are put in 6.1's form.
     @Test(arguments: Harness.platforms)
@@ -43,6 +44,8 @@ import Testing
          "splice 16 more, SPLICE_F_NONBLOCK: 4096\n  left in the pipe: 61440\n"),
         ("blocking splice 16 pages: -1 EINTR\n  left in the pipe: 65536\n", "blocking splice 16 pages: 65536\n  left in the pipe: 0\n"),
         ("sendfile 16 pages: -1 EAGAIN\n", "sendfile 16 pages: 65536\n"),
+        // 6.5+ sends a datagram or seqpacket splice's pages as one message; 6.1's sock_no_sendpage one each.
+        ("  messages: 12288\n", "  messages: 4096 4096 4096\n"),
     ]
 
     /// rcvlowat: SO_RCVLOWAT on TCP and AF_UNIX streams: set and read back,

@@ -4,8 +4,9 @@
 // with no look at the send buffer; only a page that needs a new skb waits
 // for room (or says EAGAIN on an O_NONBLOCK socket: SPLICE_F_NONBLOCK does
 // not make the send non-blocking). Then what the reader gets is checked
-// against what each call said it took, and a splice into a closed peer is
-// EPIPE with SIGPIPE. Prints no counts that depend on buffer accounting.
+// against what each call said it took, a splice into a closed peer is
+// EPIPE with SIGPIPE, and datagram and seqpacket sockets take a message a
+// page (sock_no_sendpage). Prints no counts that depend on buffer accounting.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -148,6 +149,21 @@ int main(void) {
     accepted(b, n);
     check_received(sv[1]);
     close(sv[0]); close(sv[1]); close(f);
+
+    // Datagram and seqpacket sockets take a splice as one message a page (sock_no_sendpage).
+    int types[] = {SOCK_DGRAM, SOCK_SEQPACKET};
+    for (int i = 0; i < 2; i++) {
+        printf("== %s socketpair\n", i ? "seqpacket" : "datagram");
+        socketpair(AF_UNIX, types[i], 0, sv);
+        splice_pages("splice 3 pages", sv[0], 3 * 4096, 0);
+        printf("  messages:");
+        char m[65536];
+        ssize_t k;
+        while ((k = recv(sv[1], m, sizeof m, MSG_DONTWAIT)) > 0) printf(" %zd", k);
+        printf("\n");
+        nsent = 0;
+        close(sv[0]); close(sv[1]);
+    }
 
     printf("== peer closed\n");
     socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
