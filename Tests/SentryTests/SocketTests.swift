@@ -62,6 +62,19 @@ import Testing
         #expect(boxed == native, "on \(platform.rawValue)")
     }
 
+    /// tcpbacklog: a non-blocking TCP connect to a full accept queue says
+    /// EINPROGRESS and waits in SYN_SENT (no POLLOUT, EALREADY, SO_ERROR 0)
+    /// until an accept makes room; a listener that closes refuses it.
+    @Test(arguments: Harness.platforms)
+    func connectToFullBacklogMatchesNative(_ platform: Harness.TestPlatform) {
+        guard Harness.hostLoopbackWorks else { print("skipping tcpbacklog's native comparison: the host's loopback carries no TCP"); return }
+        let native = Harness.run(Harness.image("tcpbacklog"), [])
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        #expect(native.stdout.contains("connect 2 again: -1 EALREADY\n"), "natively: \(native.stdout)")
+        let boxed = Harness.sandboxed(platform, Harness.image("tcpbacklog"))
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+
     /// An epoll echo server (edge-triggered, non-blocking accept) with 64 forked clients.
     @Test(arguments: Harness.platforms)
     func epollEchoServerOverUnixSockets(_ platform: Harness.TestPlatform) {

@@ -131,6 +131,7 @@ extension SocketEndpoint {
     public func finishConnecting() -> Errno?? {
         locked { s -> Errno?? in
             guard s.connecting else { return nil }
+            if s.synSent { return .some(.EALREADY) }   // still SYN_SENT
             s.connecting = false
             if s.phase == .connected { return .some(nil) }
             defer { s.error = nil }
