@@ -54,12 +54,18 @@ import Testing
     /// mark, AF_UNIX's at any byte), end of file ending a read short.
     @Test(arguments: Harness.platforms)
     func receiveLowWaterMatchesNative(_ platform: Harness.TestPlatform) {
-        guard Harness.hostLoopbackWorks else { print("skipping rcvlowat's native comparison: the host's loopback carries no TCP"); return }
-        let native = Harness.run(Harness.image("rcvlowat"), [])
+        Self.matchNativeOverTCP("rcvlowat", on: platform, nativeSays: "blocking read: 20\n  got 1234567890abcdefghij\n")
+    }
+
+    /// A guest that needs the host's TCP loopback natively, compared with
+    /// its sandboxed run (skipped, saying so, where that loopback carries no TCP).
+    static func matchNativeOverTCP(_ image: String, on platform: Harness.TestPlatform, nativeSays line: String) {
+        guard Harness.hostLoopbackWorks else { print("skipping \(image)'s native comparison: the host's loopback carries no TCP"); return }
+        let native = Harness.run(Harness.image(image), [])
         #expect(native.status == 0, "natively: \(native.stderr)")
-        #expect(native.stdout.contains("blocking read: 20\n  got 1234567890abcdefghij\n"), "natively: \(native.stdout)")
-        let boxed = Harness.sandboxed(platform, Harness.image("rcvlowat"))
-        #expect(boxed == native, "on \(platform.rawValue)")
+        #expect(native.stdout.contains(line), "natively: \(native.stdout)")
+        let boxed = Harness.sandboxed(platform, Harness.image(image))
+        #expect(boxed == native, "\(image) on \(platform.rawValue)")
     }
 
     /// tcpbacklog: a non-blocking TCP connect to a full accept queue says
@@ -67,12 +73,7 @@ import Testing
     /// until an accept makes room; a listener that closes refuses it.
     @Test(arguments: Harness.platforms)
     func connectToFullBacklogMatchesNative(_ platform: Harness.TestPlatform) {
-        guard Harness.hostLoopbackWorks else { print("skipping tcpbacklog's native comparison: the host's loopback carries no TCP"); return }
-        let native = Harness.run(Harness.image("tcpbacklog"), [])
-        #expect(native.status == 0, "natively: \(native.stderr)")
-        #expect(native.stdout.contains("connect 2 again: -1 EALREADY\n"), "natively: \(native.stdout)")
-        let boxed = Harness.sandboxed(platform, Harness.image("tcpbacklog"))
-        #expect(boxed == native, "on \(platform.rawValue)")
+        Self.matchNativeOverTCP("tcpbacklog", on: platform, nativeSays: "connect 2 again: -1 EALREADY\n")
     }
 
     /// An epoll echo server (edge-triggered, non-blocking accept) with 64 forked clients.
