@@ -170,6 +170,9 @@ enum FileContents {
             // A pipe's bytes are taken, not read: what the output refuses
             // goes back (settled below on every path).
             let inPipe = (input as? PipeEnd)?.pipe
+            // Where the input's pages start, for an AF_UNIX stream output: a file's
+            // offset (a pipe's buffers start at the bytes taken).
+            let pageAt: Int64? = inPipe != nil || !(out is SocketFile) ? nil : (o ?? (try? input.seek(0, whence: SEEK_CUR)))
             let got: Int
             do {
                 got = try Errno.typed { try buf.withUnsafeMutableBytes { b -> Int in
@@ -189,7 +192,15 @@ enum FileContents {
             defer { if let inPipe { buf.withUnsafeBytes { inPipe.settle(taken: got, returning: UnsafeRawBufferPointer(rebasing: $0[put..<got])) } } }
             do {
                 let at = outOff, first = done == 0
-                if let sock = out as? SocketFile {
+                if let sock = out as? SocketFile, !sock.endpoint.isInet, !sock.endpoint.isNetlink {
+                    // AF_UNIX takes them page by page (6.1's unix_stream_sendpage, or
+                    // sock_no_sendpage's message a page), the pages a pipe's 4 KiB
+                    // buffers or the input file's pages.
+                    let firstPage = SocketEndpoint.pageSize - Int((pageAt ?? 0) % Int64(SocketEndpoint.pageSize))
+                    put = try Errno.typed { try buf.withUnsafeBytes { b in
+                        try Sockets.sendPages(t, sock, UnsafeRawBufferPointer(rebasing: b[0..<got]), firstPage: firstPage)
+                    } }
+                } else if let sock = out as? SocketFile {
                     // A socket takes its bytes through the socket layer (blocking as send does).
                     put = Int(try Sockets.write(t, sock, GuestIOV(holding: Array(buf[0..<got]))))
                 } else if let h = out as? HostSocketFile {

@@ -159,6 +159,10 @@ enum ICMPSockets {
         let payload = try iov.copyIn(t, from: 0, count: iov.total)
         if !v6 && ep.headerIncluded {
             guard payload.count >= 20 else { throw .EINVAL }
+            // raw_send_hdrinc's sock_alloc_send_skb: a pending error (an ICMP error
+            // about an earlier packet) fails this send, and is gone. The path
+            // without IP_HDRINCL allocates without looking (ip_append_data).
+            if let e = ep.takeError() { throw e }
             let ihl = Int(payload[0] & 0x0f) * 4
             guard ihl >= 20, ihl <= payload.count else { throw .EINVAL }
             return try sendWithHeader(ep, payload, ihl: ihl, to: to)
@@ -196,7 +200,7 @@ enum ICMPSockets {
     /// A UDP datagram found no socket on the loopback: the stack answers
     /// with an ICMP port unreachable (icmp_send; never rate-limited on
     /// `lo`), which raw sockets see and which __udp4_lib_err /
-    /// __udp6_lib_err turn into the sender's ECONNREFUSED.
+    /// __udp6_lib_err turn into the sender's ECONNREFUSED (LoopbackICMP.deliver).
     static func udpPortUnreachable(_ t: Task, _ ep: SocketEndpoint, _ iov: GuestIOV, from: InetAddress, to dest: InetAddress) {
         let data = (try? iov.copyIn(t, from: 0, count: min(iov.total, 1280))) ?? []
         let length = UInt16(truncatingIfNeeded: 8 + iov.total)
@@ -205,8 +209,8 @@ enum ICMPSockets {
         var sent = LoopbackPacket(source: from.with(port: 0), destination: dest.with(port: 0),
                                   proto: UInt8(truncatingIfNeeded: ep.proto), v6: !dest.isV4, payload: udp)   // UDP or UDP-Lite
         (sent.ttl, sent.tos) = ep.packetTTLAndTOS
-        let quoted = ep.loopbackICMP.portUnreachable(sent, on: ep.sandboxLoopback)
-        ep.portUnreachable(sentTo: dest, quoted: quoted, v6: sent.v6)
+        // The error crosses the loopback back to the sender (LoopbackICMP.deliver), as any other would.
+        ep.loopbackICMP.portUnreachable(sent, on: ep.sandboxLoopback)
     }
 
     static let MSG_ERRQUEUE: Int32 = 0x2000
@@ -225,7 +229,7 @@ enum ICMPSockets {
         let family = e.v6 ? C.AF_INET6 : C.AF_INET
         let name = e.destination.shown(as: family).encoded
         let ee = withUnsafeBytes(of: (UInt32(e.errno.rawValue), e.v6 ? SO_EE_ORIGIN_ICMP6 : SO_EE_ORIGIN_ICMP, e.type, e.code, UInt8(0),
-                                      UInt32(0), UInt32(0))) { Array($0) }
+                                      e.info, UInt32(0))) { Array($0) }
         let control = ee + e.offender.with(port: 0).shown(as: family).encoded
         return (n, n < e.payload.count, name, e.v6 ? IPPROTO_IPV6 : IPPROTO_IP, e.v6 ? IPV6_RECVERR : IP_RECVERR, control)
     }

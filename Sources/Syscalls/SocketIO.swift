@@ -257,6 +257,7 @@ extension Sockets {
             if ep.isInet { ep.account.sendStarts() }
             // AF_UNIX sends an urgent byte as a message of its own, after the rest.
             let inBand = oob && !ep.isInet ? iov.total - 1 : iov.total
+            let sendBuffer = ep.isInet ? 0 : ep.sendBufferSize
             do {
                 // A lone urgent byte meets a dead peer in queue_oob, which sends no SIGPIPE.
                 if inBand > 0 || ep.sendShut { _ = try ep.streamSendSpace() }
@@ -275,8 +276,10 @@ extension Sockets {
                             // TCP marks the urgent pointer wherever the send pushes: at its
                             // end, and where it stops short (a full buffer, a fault), as tcp_push does.
                             let urgent = oob && ep.isInet && (sent + n == inBand || n < min(inBand - sent, 1 << 16))
-                            try ep.send(SocketMessage(length: n, rights: sent == 0 ? rights : [], credentials: creds, from: from,
-                                                      sender: ep.account), bytes: bytes, to: nil, urgent: urgent)
+                            var m = SocketMessage(length: n, rights: sent == 0 ? rights : [], credentials: creds, from: from, sender: ep.account)
+                            // What a splice may append to it (UnixSendPage.swift), as Linux's skbs for this write so far.
+                            if !ep.isInet { m.pageFrags = SocketEndpoint.unixStreamFrags(writing: sent + n, sendBuffer: sendBuffer) }
+                            try ep.send(m, bytes: bytes, to: nil, urgent: urgent)
                             return n
                         }
                         if ep.isInet { t.kernel.unixNames.loopback.count(bytes: chunk) }
@@ -513,12 +516,22 @@ extension Sockets {
         var out = Reception()
         var got = 0
         var first = true
+        // What a stream read waits for: the whole buffer under MSG_WAITALL, else
+        // SO_RCVLOWAT's mark or the buffer if shorter (sock_rcvlowat). A peek takes what is there.
+        let waitAll = flags & C.MSG_WAITALL != 0 && !peek
+        let target = waitAll ? iov.total : peek ? 1 : min(ep.receiveLowWater, iov.total)
         do {
             while true {
                 // Only what can be read wakes it, not room freed at the peer.
+                var slept = false
                 let r = try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: timeout, interest: .readable,
                                     sleeper: ep.kind == .stream ? ep : nil) { () throws(Errno) in
-                    try receiveAttempt(t, ep, iov, at: got, peek: peek, dontWait: nonBlocking)
+                    // A TCP reader asleep is woken only once SO_RCVLOWAT's worth has come
+                    // (tcp_data_ready), not counting what it already took; what is there
+                    // before it sleeps it takes at once.
+                    defer { slept = true }
+                    if slept && ep.isTCP && !ep.tcpReadableAtLowWater { throw .EAGAIN }
+                    return try receiveAttempt(t, ep, iov, at: got, peek: peek, dontWait: nonBlocking)
                 }
                 if r.endOfFile { break }
                 got += r.count
@@ -531,8 +544,7 @@ extension Sockets {
                     out.result = flags & C.MSG_TRUNC != 0 ? r.fullLength : r.count
                     return out
                 }
-                let waitAll = flags & C.MSG_WAITALL != 0 && !peek
-                if !waitAll || got >= iov.total || !r.rights.isEmpty || r.atMark { break }
+                if got >= target || !r.rights.isEmpty || r.atMark { break }
             }
         } catch {
             if got == 0 || error == .EFAULT { throw error }
@@ -647,5 +659,42 @@ extension Sockets {
 
     static func write(_ t: Task, _ s: SocketFile, _ iov: GuestIOV) throws(Errno) -> Int64 {
         Int64(try send(t, s, iov, name: nil, control: [], flags: 0))
+    }
+
+    /// splice or sendfile into an AF_UNIX socket: page by page, as 6.1's
+    /// pipe_to_sendpage hands them to the socket (the first page `firstPage`
+    /// bytes or less, the input's page boundary): a stream's to
+    /// unix_stream_sendpage, a datagram or seqpacket socket's to
+    /// sock_no_sendpage, which sends each as a message of its own. Only the
+    /// socket's O_NONBLOCK keeps a page that needs room from waiting
+    /// (sock_sendpage); an error after some pages ends the call with their
+    /// count, and a stream's EPIPE raises SIGPIPE.
+    static func sendPages(_ t: Task, _ s: SocketFile, _ bytes: UnsafeRawBufferPointer, firstPage: Int) throws(Errno) -> Int {
+        let ep = s.endpoint
+        let nonBlocking = s.flags.contains(.nonBlock)
+        let creds = credentials(t)
+        var sent = 0
+        do throws(Errno) {
+            while sent < bytes.count {
+                let page = Swift.min(bytes.count - sent, sent == 0 ? Swift.max(1, firstPage) : SocketEndpoint.pageSize)
+                let chunk = UnsafeRawBufferPointer(rebasing: bytes[sent..<(sent + page)])
+                if ep.kind != .stream {
+                    sent += try send(t, s, GuestIOV(holding: Array(chunk)), name: nil, control: [], flags: 0)
+                    continue
+                }
+                try waiting(t, on: [ep.queue], nonBlocking: nonBlocking, timeout: ep.sendTimeout) { () throws(Errno) in
+                    do throws(Errno) { try ep.sendPage(chunk, credentials: creds) } catch {
+                        if error == .EAGAIN { ep.account.sendFoundNoSpace(nonBlocking: nonBlocking) }
+                        throw error
+                    }
+                }
+                sent += page
+            }
+        } catch {
+            if sent > 0 { return sent }
+            if error == .EPIPE && ep.kind == .stream { t.post(t.senderInfo(Signal.SIGPIPE.rawValue, code: SignalInfo.SI_USER)) }
+            throw error
+        }
+        return sent
     }
 }

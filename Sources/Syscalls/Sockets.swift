@@ -256,8 +256,14 @@ enum Sockets {
         let dest = try SocketEndpoint.route(a)
         _ = try ep.autobindInet(ip: SocketEndpoint.sourceAddress(for: dest))   // the route's preferred source: 127.0.0.1, ::1
         let creds = peerCredentials(t)
-        try waiting(t, on: [listener.queue, ep.queue], nonBlocking: nonBlocking, timeout: ep.sendTimeout) { () throws(Errno) in
-            try ep.connect(to: listener, credentials: creds, serverAddress: .inet(dest))
+        do {
+            try waiting(t, on: [listener.queue, ep.queue], nonBlocking: nonBlocking, timeout: ep.sendTimeout) { () throws(Errno) in
+                try ep.connect(to: listener, credentials: creds, serverAddress: .inet(dest))
+            }
+        } catch .EAGAIN where nonBlocking {
+            // A full backlog drops the SYN; the connect goes on in the background (TCPSynRetry.swift).
+            ep.waitForRoom(at: listener, credentials: creds, serverAddress: .inet(dest))
+            throw .EINPROGRESS
         }
         if nonBlocking { ep.markConnecting(); throw .EINPROGRESS }
         return 0

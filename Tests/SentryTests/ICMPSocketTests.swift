@@ -33,8 +33,12 @@ import Testing
     /// IPv4 header, a bad checksum dropped, ICMP_FILTER, IP_HDRINCL), UDP to
     /// a closed port (ECONNREFUSED once on a connected socket, through recv,
     /// SO_ERROR or the next send; ignored unconnected unless IP_RECVERR; the
-    /// port unreachable a raw socket sees), and EPERM/EACCES once privileges
-    /// are dropped.
+    /// port unreachable a raw socket sees), a raw socket's own UDP datagrams
+    /// (delivered to an open port, a port unreachable from a closed one that
+    /// the raw socket hears connected or with IP_RECVERR, quoted from the IP
+    /// header with IP_HDRINCL, whose next send fails with it; the UDP socket
+    /// at the source port hears it too), a protocol unreachable, and
+    /// EPERM/EACCES once privileges are dropped.
     @Test(arguments: Harness.platforms)
     func rawSocketsAndUDPErrorsMatchNative(_ platform: Harness.TestPlatform) {
         let boxed = Harness.sandboxed(platform, Harness.image("icmp"))
@@ -46,7 +50,9 @@ import Testing
         } else {
             for line in ["raw got: 36 bytes, v4 ihl 20 tot_len ok 1 proto 1 ttl 64 hdrsum ok 1 from 127.0.0.1 port 0 len 16, icmp type 0 code 0 sum ok 1, seq 1 data sentry!!",
                          "reply to bad sum: no", "udp recv: -1 ECONNREFUSED", "udp send 4: -1 ECONNREFUSED", "unconnected SO_ERROR 0",
-                         "recverr SO_ERROR ECONNREFUSED", "nobody raw: -1 EPERM", "nobody ping: -1 EACCES"] {
+                         "recverr SO_ERROR ECONNREFUSED", "nobody raw: -1 EPERM", "nobody ping: -1 EACCES",
+                         "  raw! from 127.0.0.1 port 4242", "recv: -1 ECONNREFUSED", "hdrincl send 2: -1 ECONNREFUSED",
+                         "bound udp socket recv: -1 ECONNREFUSED"] {
                 #expect(boxed.stdout.contains(line + "\n"), "\(line) on \(platform.rawValue): \(boxed.stdout)")
             }
         }

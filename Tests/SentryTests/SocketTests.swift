@@ -19,6 +19,63 @@ import Testing
         #expect(boxed == native, "on \(platform.rawValue)")
     }
 
+    /// splicesock: splice and sendfile into an AF_UNIX stream socket whose
+    /// send buffer is full take pages onto the peer's last skb, as 6.1's
+    /// unix_stream_sendpage does (17 fragments at most; a page that needs a
+    /// new skb waits, or is EAGAIN on an O_NONBLOCK socket, SPLICE_F_NONBLOCK
+    /// or not), and what was taken arrives in order; datagram and seqpacket
+    /// sockets take a message a page (sock_no_sendpage). Kernels from 6.5 on
+    /// (this host's 6.18) splice through sendmsg, which refuses a full
+    /// buffer: their lines for those calls are put in 6.1's form.
+    @Test(arguments: Harness.platforms)
+    func spliceIntoFullUnixStreamAs61(_ platform: Harness.TestPlatform) {
+        var native = Harness.run(Harness.image("splicesock"), [])
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        for (later, v61) in Self.spliceLines61 { native.stdout = native.stdout.replacingOccurrences(of: later, with: v61) }
+        #expect(native.stdout.contains("splice 16 pages: 65536\n"), "natively: \(native.stdout)")
+        let boxed = Harness.sandboxed(platform, Harness.image("splicesock"))
+        #expect(boxed == native, "on \(platform.rawValue)")
+    }
+
+    /// What 6.5+ prints for splicesock's calls into a full buffer, and what 6.1 prints.
+    static let spliceLines61 = [
+        ("splice 16 pages: -1 EAGAIN\n  left in the pipe: 65536\n", "splice 16 pages: 65536\n  left in the pipe: 0\n"),
+        ("splice 16 more, SPLICE_F_NONBLOCK: -1 EAGAIN\n  left in the pipe: 65536\n",
+         "splice 16 more, SPLICE_F_NONBLOCK: 4096\n  left in the pipe: 61440\n"),
+        ("blocking splice 16 pages: -1 EINTR\n  left in the pipe: 65536\n", "blocking splice 16 pages: 65536\n  left in the pipe: 0\n"),
+        ("sendfile 16 pages: -1 EAGAIN\n", "sendfile 16 pages: 65536\n"),
+        // 6.5+ sends a datagram or seqpacket splice's pages as one message; 6.1's sock_no_sendpage one each.
+        ("  messages: 12288\n", "  messages: 4096 4096 4096\n"),
+    ]
+
+    /// rcvlowat: SO_RCVLOWAT on TCP and AF_UNIX streams: set and read back,
+    /// blocking reads that wait for the mark's worth (a TCP reader asleep
+    /// wakes for the mark's worth of new bytes), poll's POLLIN (TCP's at the
+    /// mark, AF_UNIX's at any byte), end of file ending a read short.
+    @Test(arguments: Harness.platforms)
+    func receiveLowWaterMatchesNative(_ platform: Harness.TestPlatform) {
+        Self.matchNativeOverTCP("rcvlowat", on: platform, nativeSays: "blocking read: 20\n  got 1234567890abcdefghij\n")
+    }
+
+    /// A guest that needs the host's TCP loopback natively, compared with
+    /// its sandboxed run (skipped, saying so, where that loopback carries no TCP).
+    static func matchNativeOverTCP(_ image: String, on platform: Harness.TestPlatform, nativeSays line: String) {
+        guard Harness.hostLoopbackWorks else { print("skipping \(image)'s native comparison: the host's loopback carries no TCP"); return }
+        let native = Harness.run(Harness.image(image), [])
+        #expect(native.status == 0, "natively: \(native.stderr)")
+        #expect(native.stdout.contains(line), "natively: \(native.stdout)")
+        let boxed = Harness.sandboxed(platform, Harness.image(image))
+        #expect(boxed == native, "\(image) on \(platform.rawValue)")
+    }
+
+    /// tcpbacklog: a non-blocking TCP connect to a full accept queue says
+    /// EINPROGRESS and waits in SYN_SENT (no POLLOUT, EALREADY, SO_ERROR 0)
+    /// until an accept makes room; a listener that closes refuses it.
+    @Test(arguments: Harness.platforms)
+    func connectToFullBacklogMatchesNative(_ platform: Harness.TestPlatform) {
+        Self.matchNativeOverTCP("tcpbacklog", on: platform, nativeSays: "connect 2 again: -1 EALREADY\n")
+    }
+
     /// An epoll echo server (edge-triggered, non-blocking accept) with 64 forked clients.
     @Test(arguments: Harness.platforms)
     func epollEchoServerOverUnixSockets(_ platform: Harness.TestPlatform) {

@@ -3,7 +3,8 @@
 // sockets (echo with the IPv4 header, ICMP_FILTER, IP_HDRINCL), the
 // EPERM/EACCES refusals after dropping privileges, and a UDP datagram to a
 // closed port (ECONNREFUSED on a connected socket, the port unreachable a
-// raw socket sees). "ping": ping sockets (IPv4 and IPv6), which need a
+// raw socket sees), a raw socket's own UDP datagrams and the errors they
+// draw (raw_icmp_error), a protocol unreachable. "ping": ping sockets (IPv4 and IPv6), which need a
 // net.ipv4.ping_group_range that holds the caller's group.
 // Prints no identifiers or ports, so runs agree.
 #define _GNU_SOURCE
@@ -243,6 +244,261 @@ static void udp_refused(void) {
     close(raw);
 }
 
+/// A UDP header and 4 bytes of data from `sport` to `dport`; checksum 0 (none) unless `sum`.
+static size_t udp_dgram(uint8_t *b, uint16_t sport, uint16_t dport, int sum) {
+    b[0] = sport >> 8; b[1] = sport & 0xff; b[2] = dport >> 8; b[3] = dport & 0xff;
+    b[4] = 0; b[5] = 12; b[6] = 0; b[7] = 0;
+    memcpy(b + 8, "raw!", 4);
+    if (sum) {
+        uint8_t ph[12 + 12];
+        uint32_t lo = htonl(INADDR_LOOPBACK);
+        memcpy(ph, &lo, 4); memcpy(ph + 4, &lo, 4);
+        ph[8] = 0; ph[9] = IPPROTO_UDP; ph[10] = 0; ph[11] = 12;
+        memcpy(ph + 12, b, 12);
+        uint16_t c = checksum(ph, sizeof ph); memcpy(b + 6, &c, 2);
+    }
+    return 12;
+}
+
+static const char *soerror(int s) {
+    int e = -1; socklen_t el = sizeof e;
+    getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &el);
+    return e ? strerrorname_np(e) : "0";
+}
+
+/// Reads one queued error (MSG_ERRQUEUE) and describes it: its bytes, the
+/// name (the offending packet's destination, port 0 for raw sockets) and
+/// the sock_extended_err.
+static void errqueue(int s, const char *what) {
+    uint8_t data[128], ctl[128];
+    struct sockaddr_in dst = {0};
+    struct iovec iv = {data, sizeof data};
+    struct msghdr mh = {.msg_name = &dst, .msg_namelen = sizeof dst, .msg_iov = &iv, .msg_iovlen = 1,
+                        .msg_control = ctl, .msg_controllen = sizeof ctl};
+    ssize_t got = recvmsg(s, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+    show(what, got);
+    if (got < 0) return;
+    printf("  name %s port %d, first bytes %02x %02x", inet_ntoa(dst.sin_addr), ntohs(dst.sin_port), data[0], data[1]);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        struct sock_extended_err *ee = (struct sock_extended_err *)CMSG_DATA(c);
+        struct sockaddr_in *off = (struct sockaddr_in *)SO_EE_OFFENDER(ee);
+        printf(", errno %s origin %d type %d code %d info %u offender %s", strerrorname_np(ee->ee_errno), ee->ee_origin,
+               ee->ee_type, ee->ee_code, ee->ee_info, inet_ntoa(off->sin_addr));
+    }
+    printf("\n");
+}
+
+/// A raw socket's UDP datagrams reach the loopback's UDP: delivered to an
+/// open port (unless the checksum is wrong), a port unreachable from a
+/// closed one, which the raw sockets of UDP that may have sent it hear
+/// (raw_icmp_error): connected ones as ECONNREFUSED, ones with IP_RECVERR
+/// in their error queue (quoted from the UDP header on, or with IP_HDRINCL
+/// from the IP header on), and the UDP socket bound at its source port.
+/// A protocol no one takes draws a protocol unreachable.
+static void raw_udp(void) {
+    int icmp = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    int open_ = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in op = lo4(0); socklen_t ol = sizeof op;
+    bind(open_, (struct sockaddr *)&op, sizeof op);
+    getsockname(open_, (struct sockaddr *)&op, &ol);
+    int probe = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in cp = lo4(0); socklen_t cl = sizeof cp;
+    bind(probe, (struct sockaddr *)&cp, sizeof cp);
+    getsockname(probe, (struct sockaddr *)&cp, &cl);
+    close(probe);
+    uint16_t openp = ntohs(op.sin_port), closedp = ntohs(cp.sin_port);
+    struct sockaddr_in to = lo4(0);
+    uint8_t d[64], buf[256];
+
+    int r = socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
+    show("raw udp to open port", sendto(r, d, udp_dgram(d, 4242, openp, 0), 0, (struct sockaddr *)&to, sizeof to));
+    struct sockaddr_in from; socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(open_, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+    show("udp socket got", n);
+    if (n > 0) printf("  %.*s from %s port %d\n", (int)n, buf, inet_ntoa(from.sin_addr), ntohs(from.sin_port));
+    n = recv(r, buf, sizeof buf, MSG_DONTWAIT);
+    show("raw udp sees its own", n);
+    if (n >= 28) printf("  proto %d udp length %d\n", buf[9], buf[24] << 8 | buf[25]);
+    show("raw udp with its checksum", sendto(r, d, udp_dgram(d, 4242, openp, 1), 0, (struct sockaddr *)&to, sizeof to));
+    show("udp socket got", recv(open_, buf, sizeof buf, MSG_DONTWAIT));
+    udp_dgram(d, 4242, openp, 0);
+    d[6] = 0x12; d[7] = 0x34;
+    show("raw udp bad checksum", sendto(r, d, 12, 0, (struct sockaddr *)&to, sizeof to));
+    show("udp socket got", recv(open_, buf, sizeof buf, MSG_DONTWAIT));
+    d[4] = 0; d[5] = 40;
+    show("raw udp length past end", sendto(r, d, 12, 0, (struct sockaddr *)&to, sizeof to));
+    show("udp socket got", recv(open_, buf, sizeof buf, MSG_DONTWAIT));
+    while (recv(r, buf, sizeof buf, MSG_DONTWAIT) > 0) {}
+
+    // A closed port: unconnected and without IP_RECVERR, the raw socket hears nothing.
+    show("raw udp to closed port", sendto(r, d, udp_dgram(d, 4242, closedp, 0), 0, (struct sockaddr *)&to, sizeof to));
+    raw_next(icmp, 0, "raw icmp sees");
+    printf("unconnected SO_ERROR %s\n", soerror(r));
+    udp_dgram(d, 4242, closedp, 0);
+    d[6] = 0x12; d[7] = 0x34;
+    show("closed port, bad checksum", sendto(r, d, 12, 0, (struct sockaddr *)&to, sizeof to));
+    printf("port unreachable for it: %s\n", readable(icmp, 300) ? "yes" : "no");
+    while (recv(r, buf, sizeof buf, MSG_DONTWAIT) > 0) {}
+
+    // Connected: the error is hard, so it is the socket's; it comes before
+    // the socket's own datagram, and a send without IP_HDRINCL ignores it.
+    struct sockaddr_in cto = lo4(closedp);
+    show("raw udp connect", connect(r, (struct sockaddr *)&cto, sizeof cto));
+    show("connected send", send(r, d, udp_dgram(d, 4242, closedp, 0), 0));
+    raw_next(icmp, 0, "raw icmp sees");
+    struct pollfd p = {.fd = r, .events = POLLIN};
+    int pr = poll(&p, 1, 2000);
+    printf("poll %d POLLIN %d POLLERR %d\n", pr, !!(p.revents & POLLIN), !!(p.revents & POLLERR));
+    show("recv", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    show("recv again", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    show("connected send 2", send(r, d, 12, 0));
+    raw_next(icmp, 0, "raw icmp sees");
+    show("connected send 3", send(r, d, 12, 0));
+    raw_next(icmp, 0, "raw icmp sees");
+    printf("SO_ERROR %s\n", soerror(r));
+    printf("SO_ERROR again %s\n", soerror(r));
+    close(r);
+
+    // IP_RECVERR, unconnected: queued, the quote from the UDP header on.
+    r = socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
+    int one = 1;
+    show("IP_RECVERR on raw udp", setsockopt(r, IPPROTO_IP, IP_RECVERR, &one, sizeof one));
+    show("recverr send", sendto(r, d, udp_dgram(d, 4243, closedp, 0), 0, (struct sockaddr *)&to, sizeof to));
+    raw_next(icmp, 0, "raw icmp sees");
+    printf("recverr SO_ERROR %s\n", soerror(r));
+    errqueue(r, "raw MSG_ERRQUEUE");
+    errqueue(r, "raw MSG_ERRQUEUE again");
+    // IP_HDRINCL: the quote starts at the IP header, and the next send fails.
+    show("IP_HDRINCL on raw udp", setsockopt(r, IPPROTO_IP, IP_HDRINCL, &one, sizeof one));
+    uint8_t pkt[64] = {0};
+    struct iphdr *ip = (struct iphdr *)pkt;
+    ip->version = 4; ip->ihl = 5; ip->ttl = 64; ip->protocol = IPPROTO_UDP;
+    ip->daddr = htonl(INADDR_LOOPBACK);
+    udp_dgram(pkt + 20, 4243, closedp, 0);
+    show("hdrincl send", sendto(r, pkt, 32, 0, (struct sockaddr *)&to, sizeof to));
+    raw_next(icmp, 0, "raw icmp sees");
+    show("hdrincl send 2", sendto(r, pkt, 32, 0, (struct sockaddr *)&to, sizeof to));
+    show("hdrincl send 3", sendto(r, pkt, 32, 0, (struct sockaddr *)&to, sizeof to));
+    raw_next(icmp, 0, "raw icmp sees");
+    errqueue(r, "hdrincl MSG_ERRQUEUE");
+    errqueue(r, "hdrincl MSG_ERRQUEUE 2");
+    errqueue(r, "hdrincl MSG_ERRQUEUE 3");
+    printf("hdrincl SO_ERROR %s\n", soerror(r));
+    close(r);
+
+    // The UDP socket bound where the datagram came from, connected to where it went, hears it.
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in up = lo4(0); socklen_t ul = sizeof up;
+    bind(u, (struct sockaddr *)&up, sizeof up);
+    getsockname(u, (struct sockaddr *)&up, &ul);
+    connect(u, (struct sockaddr *)&cto, sizeof cto);
+    r = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+    memset(pkt, 0, sizeof pkt);
+    ip->version = 4; ip->ihl = 5; ip->ttl = 64; ip->protocol = IPPROTO_UDP;
+    ip->daddr = htonl(INADDR_LOOPBACK);
+    udp_dgram(pkt + 20, ntohs(up.sin_port), closedp, 0);
+    show("IPPROTO_RAW udp send", sendto(r, pkt, 32, 0, (struct sockaddr *)&to, sizeof to));
+    raw_next(icmp, 0, "raw icmp sees");
+    show("bound udp socket recv", recv(u, buf, sizeof buf, MSG_DONTWAIT));
+    printf("IPPROTO_RAW SO_ERROR %s\n", soerror(r));
+    close(u);
+
+    // A protocol nothing takes (253, for experiments): protocol unreachable.
+    ip->protocol = 253;
+    show("IPPROTO_RAW proto 253 send", sendto(r, pkt, 32, 0, (struct sockaddr *)&to, sizeof to));
+    raw_next(icmp, 0, "raw icmp sees");
+    int r253 = socket(AF_INET, SOCK_RAW, 253);
+    show("with a raw 253 socket", sendto(r, pkt, 32, 0, (struct sockaddr *)&to, sizeof to));
+    printf("unreachable: %s, the raw 253 socket got %zd\n", readable(icmp, 300) ? "yes" : "no", recv(r253, buf, sizeof buf, MSG_DONTWAIT));
+    close(r253);
+    close(r);
+    close(open_);
+    close(icmp);
+}
+
+/// The IPv6 side: a raw socket's UDP datagrams (whose checksum the program
+/// computes; IPv6 has no "none") and the ICMPv6 port unreachable they draw.
+static void raw_udp6(void) {
+    struct sockaddr_in6 lo6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int open_ = socket(AF_INET6, SOCK_DGRAM, 0);
+    struct sockaddr_in6 op = lo6; socklen_t ol = sizeof op;
+    if (bind(open_, (struct sockaddr *)&op, sizeof op)) { printf("raw udp6: no ::1 here\n"); close(open_); return; }
+    getsockname(open_, (struct sockaddr *)&op, &ol);
+    int probe = socket(AF_INET6, SOCK_DGRAM, 0);
+    struct sockaddr_in6 cp = lo6; socklen_t cl = sizeof cp;
+    bind(probe, (struct sockaddr *)&cp, sizeof cp);
+    getsockname(probe, (struct sockaddr *)&cp, &cl);
+    close(probe);
+    uint16_t openp = ntohs(op.sin6_port), closedp = ntohs(cp.sin6_port);
+    uint8_t d[64], buf[256];
+    int r = socket(AF_INET6, SOCK_RAW, IPPROTO_UDP);
+    // UDP over IPv6 with its pseudo-header (::1 to ::1).
+    #define UDP6(sport, dport, sum) do { \
+        udp_dgram(d, sport, dport, 0); \
+        if (sum) { uint8_t ph[40 + 12] = {0}; ph[15] = 1; ph[31] = 1; ph[35] = 12; ph[39] = IPPROTO_UDP; \
+                   memcpy(ph + 40, d, 12); uint16_t c = checksum(ph, sizeof ph); memcpy(d + 6, &c, 2); } } while (0)
+    UDP6(4242, openp, 0);
+    show("raw udp6 no checksum to open port", sendto(r, d, 12, 0, (struct sockaddr *)&lo6, sizeof lo6));
+    show("udp6 socket got", recv(open_, buf, sizeof buf, MSG_DONTWAIT));
+    UDP6(4242, openp, 1);
+    show("raw udp6 with its checksum", sendto(r, d, 12, 0, (struct sockaddr *)&lo6, sizeof lo6));
+    struct sockaddr_in6 from; socklen_t fl = sizeof from;
+    ssize_t n = recvfrom(open_, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+    show("udp6 socket got", n);
+    if (n > 0) printf("  %.*s from port %d\n", (int)n, buf, ntohs(from.sin6_port));
+    show("raw udp6 sees its own", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    while (recv(r, buf, sizeof buf, MSG_DONTWAIT) > 0) {}
+
+    // A closed port: no checksum is dropped; with one, unreachable, which the
+    // connected socket hears before its own datagram.
+    struct sockaddr_in6 cto = lo6;
+    cto.sin6_port = 0;
+    show("raw udp6 connect", connect(r, (struct sockaddr *)&cto, sizeof cto));
+    UDP6(4242, closedp, 0);
+    show("connected send, no checksum", send(r, d, 12, 0));
+    show("recv", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    show("recv again", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    UDP6(4242, closedp, 1);
+    show("connected send", send(r, d, 12, 0));
+    struct pollfd p = {.fd = r, .events = POLLIN};
+    poll(&p, 1, 2000);
+    show("recv", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    show("recv again", recv(r, buf, sizeof buf, MSG_DONTWAIT));
+    close(r);
+
+    // IPV6_RECVERR: queued, quoted from the UDP header on.
+    r = socket(AF_INET6, SOCK_RAW, IPPROTO_UDP);
+    int one = 1;
+    show("IPV6_RECVERR", setsockopt(r, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof one));
+    UDP6(4243, closedp, 1);
+    show("recverr send", sendto(r, d, 12, 0, (struct sockaddr *)&lo6, sizeof lo6));
+    p.fd = r; p.events = 0;
+    int pr = poll(&p, 1, 2000);
+    printf("poll %d POLLERR %d\n", pr, !!(p.revents & POLLERR));
+    uint8_t ctl[128];
+    struct sockaddr_in6 dst = {0};
+    struct iovec iv = {buf, sizeof buf};
+    struct msghdr mh = {.msg_name = &dst, .msg_namelen = sizeof dst, .msg_iov = &iv, .msg_iovlen = 1,
+                        .msg_control = ctl, .msg_controllen = sizeof ctl};
+    n = recvmsg(r, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+    show("raw6 MSG_ERRQUEUE", n);
+    if (n >= 2) {
+        char txt[64];
+        inet_ntop(AF_INET6, &dst.sin6_addr, txt, sizeof txt);
+        printf("  name %s port %d, first bytes %02x %02x", txt, ntohs(dst.sin6_port), buf[0], buf[1]);
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            struct sock_extended_err *ee = (struct sock_extended_err *)CMSG_DATA(c);
+            struct sockaddr_in6 *off = (struct sockaddr_in6 *)SO_EE_OFFENDER(ee);
+            inet_ntop(AF_INET6, &off->sin6_addr, txt, sizeof txt);
+            printf(", cmsg %d/%d errno %s origin %d type %d code %d offender %s", c->cmsg_level, c->cmsg_type,
+                   strerrorname_np(ee->ee_errno), ee->ee_origin, ee->ee_type, ee->ee_code, txt);
+        }
+        printf("\n");
+    }
+    close(r);
+    close(open_);
+}
+
 /// Dropping privileges: a group outside any ping_group_range and no
 /// capabilities refuse both kinds.
 static void refusals(void) {
@@ -327,6 +583,8 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "ping") == 0) { ping_tests(); return 0; }
     raw_tests();
     udp_refused();
+    raw_udp();
+    raw_udp6();
     refusals();
     return 0;
 }

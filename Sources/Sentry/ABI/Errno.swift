@@ -70,6 +70,7 @@ public struct Errno: Error, RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let EAFNOSUPPORT = Errno(97), EADDRINUSE = Errno(98), EADDRNOTAVAIL = Errno(99)
     public static let ENETUNREACH = Errno(101), ECONNABORTED = Errno(103), ECONNRESET = Errno(104), ENOBUFS = Errno(105), EISCONN = Errno(106), ENOTCONN = Errno(107), ETOOMANYREFS = Errno(109)
     public static let ECONNREFUSED = Errno(111), EINPROGRESS = Errno(115), EALREADY = Errno(114)
+    public static let ENONET = Errno(64), EPROTO = Errno(71), EHOSTDOWN = Errno(112), EHOSTUNREACH = Errno(113)
     /// Kernel-internal: the syscall was cut short by a signal and is
     /// restarted or turned into EINTR when the signal is taken. Never reach
     /// the guest.

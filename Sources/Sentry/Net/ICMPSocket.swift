@@ -19,6 +19,8 @@ struct ICMPSocketOptions {
 public struct ICMPErrorReport: Sendable {
     public var errno: Errno
     public var type: UInt8, code: UInt8
+    /// ee_info (a parameter problem's pointer; 0 for the others here).
+    public var info: UInt32 = 0
     /// Who sent the ICMP error (SO_EE_OFFENDER), and where the offending datagram went.
     public var offender: InetAddress, destination: InetAddress
     /// The offending datagram's payload as the error quoted it.
@@ -131,33 +133,6 @@ extension SocketEndpoint {
             }
         }
         if delivered { queue.notify(.readable); wakeAsyncReader(.input) }
-    }
-
-    /// __udp4_lib_err for a port unreachable on the loopback: the sending
-    /// socket takes ECONNREFUSED as its pending error if it is connected to
-    /// that address (and, with IP_RECVERR, even if it is not); a socket
-    /// connected elsewhere is not the one the error names.
-    public func portUnreachable(sentTo dest: InetAddress, quoted: [UInt8], v6: Bool) {
-        let told = locked { s -> Bool in
-            if let peer = s.inetPeer {
-                guard peer.sameEndpoint(dest) else { return false }
-            } else if !s.icmp.receiveErrors {
-                return false
-            }
-            if s.icmp.receiveErrors {
-                // sock_queue_err_skb: dropped once the receive buffer is spent.
-                let held = s.icmp.errorQueue.reduce(s.rx.bytes) { $0 + $1.payload.count + SocketMessage.overhead }
-                if held + quoted.count + SocketMessage.overhead <= s.receiveBuffer {
-                    s.icmp.errorQueue.append(ICMPErrorReport(
-                        errno: .ECONNREFUSED, type: v6 ? LoopbackICMP.ICMPV6_DEST_UNREACH : LoopbackICMP.ICMP_DEST_UNREACH,
-                        code: v6 ? LoopbackICMP.ICMPV6_PORT_UNREACH : LoopbackICMP.ICMP_PORT_UNREACH,
-                        offender: Self.sourceAddress(for: dest), destination: dest, payload: quoted, v6: v6))
-                }
-            }
-            s.error = .ECONNREFUSED
-            return true
-        }
-        if told { queue.notify(); wakeAsync(.error) }   // __udp4_lib_err's sk_error_report
     }
 
     /// sock_dequeue_err_skb: the oldest queued error (EAGAIN if none), or

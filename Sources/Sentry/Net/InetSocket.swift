@@ -99,12 +99,18 @@ extension SocketEndpoint {
     public func sendUDP(_ m: SocketMessage, bytes: [UnsafeRawBufferPointer], to target: SocketEndpoint) throws(Errno) {
         if locked({ $0.shutWrite }) { throw .EPIPE }
         guard m.length <= 65507 else { throw .EMSGSIZE }
-        let delivered = target.locked { t -> Bool in
+        target.arriveUDP(m, bytes: bytes)
+    }
+
+    /// A UDP datagram for this socket (udp_queue_rcv_skb): queued unless the
+    /// receive buffer is full or reading is shut down.
+    func arriveUDP(_ m: SocketMessage, bytes: [UnsafeRawBufferPointer]) {
+        let delivered = locked { t -> Bool in
             guard t.phase != .closed, !t.shutRead, t.rx.bytes + m.length <= t.receiveBuffer else { return false }
             t.rx.append(m, bytes: bytes)
             return true
         }
-        if delivered { target.queue.notify(); target.wakeAsyncReader(.input, now: true) }
+        if delivered { queue.notify(); wakeAsyncReader(.input, now: true) }
     }
 
     /// A non-blocking TCP connect that was refused reports it through SO_ERROR.
@@ -125,6 +131,7 @@ extension SocketEndpoint {
     public func finishConnecting() -> Errno?? {
         locked { s -> Errno?? in
             guard s.connecting else { return nil }
+            if s.synSent { return .some(.EALREADY) }   // still SYN_SENT
             s.connecting = false
             if s.phase == .connected { return .some(nil) }
             defer { s.error = nil }

@@ -82,7 +82,7 @@ public enum ICMPChecksum {
 /// unreachable, icmp_send). Everything happens in the sender's call, as on
 /// Linux's loopback, whose packets are processed on the way out.
 public final class LoopbackICMP: Sendable {
-    public static let IPPROTO_ICMP: Int32 = 1, IPPROTO_ICMPV6: Int32 = 58, IPPROTO_RAW: Int32 = 255, IPPROTO_UDP: Int32 = 17
+    public static let IPPROTO_ICMP: Int32 = 1, IPPROTO_ICMPV6: Int32 = 58, IPPROTO_RAW: Int32 = 255, IPPROTO_UDP: Int32 = 17, IPPROTO_UDPLITE: Int32 = 136
     public static let ICMP_ECHOREPLY: UInt8 = 0, ICMP_DEST_UNREACH: UInt8 = 3, ICMP_ECHO: UInt8 = 8, ICMP_PORT_UNREACH: UInt8 = 3
     public static let ICMPV6_DEST_UNREACH: UInt8 = 1, ICMPV6_PORT_UNREACH: UInt8 = 4
     public static let ICMPV6_ECHO_REQUEST: UInt8 = 128, ICMPV6_ECHO_REPLY: UInt8 = 129
@@ -175,9 +175,16 @@ public final class LoopbackICMP: Sendable {
         var p = packet
         if !p.v6 && p.identification == 0 && !p.dontFragment { p.identification = nextIdentification() }
         loopback.count(bytes: p.payload.count + (p.v6 ? 40 : 20))
-        for e in rawSockets where e.acceptsRaw(p) { e.queueRaw(p) }
+        var taken = false
+        for e in rawSockets where e.acceptsRaw(p) { e.queueRaw(p); taken = true }
+        if p.proto == UInt8(Self.IPPROTO_UDP) { receiveUDP(p, on: loopback); return }
         let icmp = p.v6 ? UInt8(Self.IPPROTO_ICMPV6) : UInt8(Self.IPPROTO_ICMP)
-        guard p.proto == icmp, p.payload.count >= 8, ICMPChecksum.valid(p) else { return }
+        if p.proto != icmp {
+            // ip_protocol_deliver_rcu: a protocol no one takes, not even a raw socket, is unreachable.
+            if !taken && !p.v6 && !Self.spokenV4.contains(p.proto) { protocolUnreachable(p, on: loopback) }
+            return
+        }
+        guard p.payload.count >= 8, ICMPChecksum.valid(p) else { return }
         let type = p.payload[0]
         if type == (p.v6 ? Self.ICMPV6_ECHO_REQUEST : Self.ICMP_ECHO) {
             // icmp_echo: the same identifier, sequence and data, from the address it was sent to.
@@ -189,17 +196,32 @@ public final class LoopbackICMP: Sendable {
         } else if type == (p.v6 ? Self.ICMPV6_ECHO_REPLY : Self.ICMP_ECHOREPLY) {
             let ident = UInt16(p.payload[4]) << 8 | UInt16(p.payload[5])
             pingSocket(ident: ident, v6: p.v6, destination: p.destination)?.queuePing(p)
+        } else if let notice = ICMPErrorNotice(p) {
+            deliver(notice, on: loopback)
         }
     }
 
     /// icmp_send(ICMP_DEST_UNREACH, ICMP_PORT_UNREACH) for a UDP datagram
     /// that found no socket: the error carries the offending IP header and
-    /// the start of its payload. Raw sockets see it; the caller tells the
-    /// sending socket (__udp4_lib_err).
-    /// The offending datagram's payload as quoted: what comes after its
-    /// IPv4 (20) and UDP (8) headers within the quote, or all of it on IPv6.
-    @discardableResult
-    public func portUnreachable(_ offending: LoopbackPacket, on loopback: Loopback) -> [UInt8] {
+    /// the start of its payload. Raw sockets see it, and it reaches the
+    /// sockets that may have sent the datagram (deliver).
+    public func portUnreachable(_ offending: LoopbackPacket, on loopback: Loopback) {
+        unreachable(offending, code: offending.v6 ? Self.ICMPV6_PORT_UNREACH : Self.ICMP_PORT_UNREACH, on: loopback)
+    }
+
+    /// The IPv4 protocols the stack itself takes (inet_protos on Debian's
+    /// 6.1: ICMP, IGMP, TCP, UDP, UDP-Lite); others need a raw socket.
+    static let spokenV4: Set<UInt8> = [1, 2, 6, 17, 136]
+    static let ICMP_PROT_UNREACH: UInt8 = 2
+
+    /// icmp_send(ICMP_DEST_UNREACH, ICMP_PROT_UNREACH): an IPv4 packet of a
+    /// protocol nothing here receives.
+    func protocolUnreachable(_ offending: LoopbackPacket, on loopback: Loopback) {
+        unreachable(offending, code: Self.ICMP_PROT_UNREACH, on: loopback)
+    }
+
+    /// A destination unreachable about `offending`, sent back to its source.
+    private func unreachable(_ offending: LoopbackPacket, code: UInt8, on loopback: Loopback) {
         var body: [UInt8]
         if offending.v6 {
             // The IPv6 header and as much of the datagram as keeps the error within the minimum MTU (1280).
@@ -210,14 +232,12 @@ public final class LoopbackICMP: Sendable {
             body = Array(offending.ipv4Bytes.prefix(576 - 20 - 8))
         }
         let type = offending.v6 ? Self.ICMPV6_DEST_UNREACH : Self.ICMP_DEST_UNREACH
-        let code = offending.v6 ? Self.ICMPV6_PORT_UNREACH : Self.ICMP_PORT_UNREACH
         var p = LoopbackPacket(source: offending.destination, destination: offending.source,
                                proto: UInt8(offending.v6 ? Self.IPPROTO_ICMPV6 : Self.IPPROTO_ICMP), v6: offending.v6,
                                payload: [type, code, 0, 0, 0, 0, 0, 0] + body)
         p.tos = 0xc0   // icmp_send: IPTOS_PREC_INTERNETCONTROL
         ICMPChecksum.fill(&p)
         transmit(p, on: loopback)
-        return Array(body.dropFirst(offending.v6 ? 40 + 8 : 20 + 8))
     }
 
     private func ipv6Header(_ p: LoopbackPacket) -> [UInt8] {

@@ -24,6 +24,9 @@ public struct SocketMessage: @unchecked Sendable {
     let sender: SocketAccount?
     /// A UDPv6 datagram's hop limit and traffic class (RFC 3542's IPV6_HOPLIMIT, IPV6_TCLASS).
     public var ipv6: IPv6PacketInfo?
+    /// An AF_UNIX stream write's page fragments as Linux's last skb of it
+    /// holds them: what a splice may still append to it (UnixSendPage.swift).
+    public var pageFrags = 0
 
     public var remaining: Int { length - offset }
     /// What a queued message costs its sender beyond its bytes, as an skb's
@@ -104,6 +107,16 @@ struct SocketBuffer {
 
     /// Copies `n` unread bytes (across messages), from the `skip`th on, into `targets`.
     func copy(_ n: Int, skipping skip: Int = 0, into targets: [UnsafeMutableRawBufferPointer]) { ring.copy(n, skipping: skip, into: targets) }
+
+    /// The last message, for a splice that appends to it (unix_stream_sendpage).
+    var last: SocketMessage? { isEmpty ? nil : messages[messages.count - 1] }
+
+    /// Adds `bytes` to the last message as one more page fragment.
+    mutating func extendLast(with bytes: UnsafeRawBufferPointer) {
+        ring.append(bytes.count, from: [bytes])
+        messages[messages.count - 1].length += bytes.count
+        messages[messages.count - 1].pageFrags += 1
+    }
 
     /// Takes out the unread message that starts `offset` bytes from the
     /// front (an AF_UNIX urgent byte, one whole message), wherever it is.

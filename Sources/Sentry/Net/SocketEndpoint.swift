@@ -66,6 +66,10 @@ public final class SocketEndpoint: @unchecked Sendable {
         var passCredentials = false
         /// SO_SNDBUF; `account` keeps a copy (SocketAccount.setLimit at every change).
         var sendBuffer = SocketEndpoint.defaultBuffer, receiveBuffer = SocketEndpoint.defaultBuffer
+        /// SO_RCVBUF was set (SOCK_RCVBUF_LOCK): SO_RCVLOWAT no longer grows the buffer.
+        var receiveBufferSet = false
+        /// SO_RCVLOWAT (sk_rcvlowat): what a stream read waits for, and TCP's POLLIN.
+        var receiveLowWater: Int32 = 1
         /// SO_PEERCRED: the peer process at connect (or listen) time, or socketpair's.
         var peerCredentials: SocketCredentials?
         /// Whose creds a listener hands its connections.
@@ -94,6 +98,10 @@ public final class SocketEndpoint: @unchecked Sendable {
         /// TCP: a non-blocking connect said EINPROGRESS and no connect came
         /// since (Linux's SS_CONNECTING, whatever became of the handshake).
         var connecting = false
+        /// TCP: that connect waits for its listener's room (SYN_SENT; TCPSynRetry.swift).
+        var synSent = false
+        /// A TCP listener's connects waiting for room in its backlog.
+        var synWaiting: [SynWaiter] = []
         /// TCP: the peer reset the connection (TCP_CLOSE: getpeername says ENOTCONN).
         var reset = false
         var v6only = false
@@ -218,6 +226,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             return s.backlog.removeFirst()
         }
         queue.notify()   // a blocked connect may now fit
+        if isInet { admitWaiting() }   // and a non-blocking one's SYN, retransmitted
         return e
     }
 
@@ -316,6 +325,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             }
         }
         for e in pending { e.close() }
+        if isInet { admitWaiting() }   // refused now
         for m in dropped { m.sender?.release(m.remaining + m.overhead) }
         let rights = dropped.reduce(0) { $0 + $1.rights.count }
         if rights > 0 { names.rightsInFlight.subtract(rights, ordering: .relaxed) }
@@ -423,6 +433,9 @@ public final class SocketEndpoint: @unchecked Sendable {
                 (skip, limit) = try approachMarkLocked(&s, max: max, peek: peek, dontWait: dontWait, credits: &credits)
             }
             let room = Swift.min(limit, targets.reduce(0) { $0 + $1.count })
+            // UDP, raw and ping sockets report a pending error before what is
+            // queued (__skb_recv_udp, __skb_try_recv_datagram's sock_error).
+            if isInet && kind == .datagram, let e = s.error { s.error = nil; throw e }
             if s.rx.isEmpty || (skip > 0 && s.rx.bytes <= skip) {
                 if let e = s.error { s.error = nil; throw e }
                 if s.shutRead || (kind != .datagram && s.phase == .closed) { r.endOfFile = true; return }
@@ -525,11 +538,15 @@ public final class SocketEndpoint: @unchecked Sendable {
     /// poll(2) bits, as unix_poll and unix_dgram_poll compute them.
     public func readiness(_ mask: Int16) -> Int16 {
         let POLLRDHUP: Int16 = 0x2000
-        let (phase, queued, shutRead, shutWrite, hasError, peer, limit, pending) = locked { s in
+        let (phase, queued, shutRead, shutWrite, hasError, peer, limit, pending, synSent) = locked { s in
             (s.phase, s.urgent == nil && s.consumedOOB.isEmpty ? (!s.rx.isEmpty, false) : urgentReadinessLocked(s), s.shutRead, s.shutWrite,
-             s.error != nil || !s.icmp.errorQueue.isEmpty, s.peer, s.sendBuffer, !s.backlog.isEmpty)
+             s.error != nil || !s.icmp.errorQueue.isEmpty, s.peer, s.sendBuffer, !s.backlog.isEmpty, s.synSent)
         }
-        let readable = queued.0
+        // SYN_SENT: neither writable nor hung up (tcp_poll) until the connection is made.
+        if synSent { return hasError ? Int16(POLLERR) & (mask | Int16(POLLERR)) : 0 }
+        var readable = queued.0
+        // tcp_poll's tcp_stream_is_readable: the SO_RCVLOWAT mark's worth, or the end (AF_UNIX looks at any byte).
+        if readable && isTCP { readable = tcpReadableAtLowWater }
         var r: Int16 = 0
         if queued.1 { r |= Int16(POLLPRI) }
         if hasError { r |= Int16(POLLERR) }

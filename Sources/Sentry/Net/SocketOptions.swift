@@ -53,7 +53,8 @@ extension SocketEndpoint {
                 return withUnsafeBytes(of: (s.linger.on ? Int32(1) : 0, s.linger.seconds)) { Array($0) }
             case C.SO_REUSEADDR, C.SO_KEEPALIVE, C.SO_BROADCAST, C.SO_OOBINLINE, C.SO_DONTROUTE, C.SO_REUSEPORT:
                 return int(s.flagOptions.contains(name) ? 1 : 0)
-            case C.SO_RCVLOWAT, C.SO_SNDLOWAT: return int(1)
+            case C.SO_RCVLOWAT: return int(Int(s.receiveLowWater))
+            case C.SO_SNDLOWAT: return int(1)
             default: throw .ENOPROTOOPT
             }
         }
@@ -122,6 +123,7 @@ extension SocketEndpoint {
                 account.setLimit(s.sendBuffer)
             case C.SO_RCVBUF:
                 s.receiveBuffer = max(Int(min(UInt32(bitPattern: v), UInt32(Self.maxBuffer))) * 2, Self.minReceiveBuffer)
+                s.receiveBufferSet = true
             case C.SO_PASSCRED: s.passCredentials = v != 0
             case C.SO_RCVTIMEO, C.SO_SNDTIMEO:
                 let ns = try Self.timeout(value)
@@ -131,8 +133,16 @@ extension SocketEndpoint {
                 s.linger = (v != 0, value.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: Int32.self) })
             case C.SO_REUSEADDR, C.SO_KEEPALIVE, C.SO_BROADCAST, C.SO_OOBINLINE, C.SO_DONTROUTE, C.SO_REUSEPORT:
                 if v != 0 { s.flagOptions.insert(name) } else { s.flagOptions.remove(name) }
-            case C.SO_RCVLOWAT, C.SO_SNDLOWAT:
-                throw .ENOPROTOOPT   // not modelled: refuse rather than pretend
+            case C.SO_RCVLOWAT:
+                var mark = v < 0 ? Int32.max : v
+                if isTCP {
+                    // tcp_set_rcvlowat: at most half the buffer it may have, which grows to twice the mark.
+                    mark = min(mark, Int32(s.receiveBufferSet ? s.receiveBuffer >> 1 : Self.tcpMaxReceiveBuffer >> 1))
+                    if !s.receiveBufferSet && Int(mark) * 2 > s.receiveBuffer { s.receiveBuffer = Int(mark) * 2 }
+                }
+                s.receiveLowWater = max(mark, 1)
+            case C.SO_SNDLOWAT:
+                throw .ENOPROTOOPT   // never settable on Linux (sock_setsockopt's default)
             default: throw .ENOPROTOOPT
             }
         }
@@ -197,5 +207,18 @@ extension SocketEndpoint {
 
     /// SO_RCVTIMEO / SO_SNDTIMEO in nanoseconds: 0 waits forever, -1 not at all.
     public var receiveTimeout: Int64 { locked { $0.receiveTimeout } }
+    /// SO_RCVLOWAT: the bytes a blocking stream read waits for (sock_rcvlowat).
+    public var receiveLowWater: Int { Int(locked { $0.receiveLowWater }) }
+    /// net.ipv4.tcp_rmem's maximum (Debian 12's default), which caps SO_RCVLOWAT on TCP.
+    static let tcpMaxReceiveBuffer = 6_291_456
+
+    /// TCP's readability with SO_RCVLOWAT (tcp_epollin_ready, SOCK_DONE): the
+    /// mark's worth arrived, or the end, an error or nothing to wait for.
+    public var tcpReadableAtLowWater: Bool {
+        locked { s in
+            s.receiveLowWater <= 1 || Self.tcpArrived(s.rx.bytes, s) >= Int(s.receiveLowWater)
+                || s.shutRead || s.error != nil || s.phase != .connected
+        }
+    }
     public var sendTimeout: Int64 { locked { $0.sendTimeout } }
 }

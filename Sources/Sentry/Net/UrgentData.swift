@@ -17,7 +17,7 @@ struct UrgentMark {
 }
 
 extension SocketEndpoint {
-    var isTCP: Bool { isInet && kind == .stream }
+    public var isTCP: Bool { isInet && kind == .stream }
     /// SHUT_WR (or SHUT_RDWR) was done here.
     public var sendShut: Bool { locked { $0.shutWrite } }
 
