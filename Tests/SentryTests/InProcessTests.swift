@@ -132,23 +132,59 @@ import Testing
 
     // MARK: Shared pages of host files
 
-    @Test func hostPagesWriteBackOnlyChangedPages() throws {
+    /// A host file of `size` bytes of 'a' open for writing, a cache over a
+    /// memory file of its own, and the cache's run of the file's first two pages.
+    private func withCachedHostFile(size: Int, _ body: (Int32, MemoryFile, HostPageCache, MappedFile, UInt64) throws -> Void) throws {
         let dir = try Harness.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("f").path
-        try Data(repeating: 0x61, count: 8192).write(to: URL(fileURLWithPath: path))
+        try Data(repeating: 0x61, count: size).write(to: URL(fileURLWithPath: path))
         let fd = open(path, O_RDWR)
         defer { close(fd) }
         let memory = try MemoryFile()
         let cache = HostPageCache(memory: memory)
         let file = try MappedFile(duplicating: fd, path: path)
-        let run = try cache.pages(file, offset: 0, length: 8192)
-        #expect(try cache.pages(file, offset: 0, length: 8192) == run)   // one run per range
-        memory.pointer(run).storeBytes(of: UInt8(0x42), as: UInt8.self)
-        _ = pwrite(fd, "Z", 1, 4096)   // written meanwhile to a page the mapping did not touch
-        try cache.writeBack(file, memOffset: run, length: 8192)
-        var buf = [UInt8](repeating: 0, count: 2)
-        _ = pread(fd, &buf, 1, 0); _ = pread(fd, &buf[1], 1, 4096)
-        #expect(buf == [0x42, UInt8(ascii: "Z")])
+        try body(fd, memory, cache, file, try cache.pages(file, offset: 0, length: 8192))
+    }
+
+    @Test func hostPagesWriteBackOnlyChangedPages() throws {
+        try withCachedHostFile(size: 8192) { fd, memory, cache, file, run in
+            #expect(try cache.pages(file, offset: 0, length: 8192) == run)   // one run per range
+            memory.pointer(run).storeBytes(of: UInt8(0x42), as: UInt8.self)
+            _ = pwrite(fd, "Z", 1, 4096)   // written meanwhile to a page the mapping did not touch
+            try cache.writeBack(file, memOffset: run, length: 8192)
+            var buf = [UInt8](repeating: 0, count: 2)
+            _ = pread(fd, &buf, 1, 0); _ = pread(fd, &buf[1], 1, 4096)
+            #expect(buf == [0x42, UInt8(ascii: "Z")])
+        }
+    }
+
+    /// A checkpoint's view of the cache writes the changed pages back and
+    /// names the ones it could not (past the file's end) with their hashes;
+    /// a restore's cache adopts the run with those hashes, so such a page is
+    /// written once the file grows under it, as the first cache would have.
+    @Test func hostPagesSnapshotAndAdopt() throws {
+        try withCachedHostFile(size: 100) { fd, memory, cache, file, run in
+            memory.pointer(run).storeBytes(of: UInt8(0x42), as: UInt8.self)
+            memory.pointer(run + 4096).storeBytes(of: UInt8(0x43), as: UInt8.self)   // past the end: never written back
+            let snap = try cache.checkpointSnapshot()
+            #expect(snap.count == 1 && snap[0].memOffset == run && snap[0].length == 8192 && snap[0].writable)
+            #expect(snap.first?.unsynced.map(\.page) == [1])
+            var b: UInt8 = 0
+            _ = pread(fd, &b, 1, 0)
+            #expect(b == 0x42)
+
+            let memory2 = try MemoryFile()
+            let cache2 = HostPageCache(memory: memory2)
+            let at = try memory2.allocate(8192)
+            memory2.pointer(at).copyMemory(from: memory.pointer(run), byteCount: 8192)
+            let file2 = try MappedFile(duplicating: fd, path: file.path)
+            #expect(cache2.adopt(file2, fileOffset: 0, length: 8192, memOffset: at, unsynced: snap[0].unsynced))
+            #expect(!cache2.adopt(file2, fileOffset: 0, length: 8192, memOffset: at, unsynced: []))
+            #expect(ftruncate(fd, 8192) == 0)
+            try cache2.writeBack(file2, memOffset: at, length: 8192)
+            _ = pread(fd, &b, 1, 4096)
+            #expect(b == 0x43)
+        }
     }
 }

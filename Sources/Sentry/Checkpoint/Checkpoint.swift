@@ -92,6 +92,8 @@ struct ImageWriter {
         // pages are the file's).
         var allMMs: [MemoryManager] = []
         for t in tasks where !allMMs.contains(where: { $0 === t.mm }) { allMMs.append(t.mm) }
+        // Host files mapped shared: written back before their identities are taken.
+        let hostRuns = try hostFileRuns(allMMs)
         var sharedFiles: [ObjectIdentifier: Range<UInt64>] = [:]
         var segments: [ShmSegment] = []
         for mm in allMMs {
@@ -137,7 +139,9 @@ struct ImageWriter {
         for t in tasks where mms.find(t.mm) == nil {
             _ = mms.add(t.mm, try mmImage(t.mm, pid: t.pid, memfd: memfdIndex, segments: segmentIndex))
         }
-        let memory = try memoryImage(allMMs, extra: Array(sharedFiles.values) + sysv.shm.map(\.memory), into: pages)
+        var memory = try memoryImage(allMMs, extra: Array(sharedFiles.values) + sysv.shm.map(\.memory)
+                                         + hostRuns.map { $0.memOffset..<($0.memOffset + $0.length) }, into: pages)
+        if !hostRuns.isEmpty { memory.hostFileRuns = hostRuns }
 
         // Files.
         let pipes = Table<PipeImage>()
@@ -413,7 +417,11 @@ struct ImageWriter {
                     continue
                 }
                 guard let mf = f as? MappedFile else { throw .unsupported("\(where_) (\(type(of: f)))") }
-                if v.shared { throw .unsupported("\(where_) (MAP_SHARED of a host file)") }
+                if v.shared {
+                    // Reopened by its guest path: it must still be there.
+                    guard stillAt(mf) else { throw .unsupported("\(where_) (MAP_SHARED of a host file no longer at its path)") }
+                    if mf.writable { image.fileWritable = true }
+                }
                 image.file = try Self.identity(hostFD: mf.hostFD, guestPath: mf.path)
                 image.fileOffset = offset
             }

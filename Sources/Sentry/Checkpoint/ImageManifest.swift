@@ -150,6 +150,25 @@ public struct MemoryImage: Codable, Sendable, Equatable {
     public var runs: [StoredRun]
     public var zeroPagesSkipped: UInt64
     public struct ShareImage: Codable, Sendable, Equatable { public var range: Range<UInt64>; public var extra: Int }
+    /// The runs of host files mapped MAP_SHARED (the sentry's HostPageCache),
+    /// each owned once more by the cache (counted in `shares`); absent: none.
+    public var hostFileRuns: [HostFileRunImage]? = nil
+}
+
+/// One run of a host file's pages that its MAP_SHARED mappings share: the
+/// file by the guest path its mappings name (`VMAImage.file`), the range of
+/// the file and of the memory file, whether the sentry could write it back
+/// (a mapper had it open for writing), and the pages whose bytes differ from
+/// what the file had when last read or written (beyond its end), each as
+/// [page index, the hash the cache kept]: a checkpoint writes every other
+/// changed page back first, so the file holds them.
+public struct HostFileRunImage: Codable, Sendable, Equatable {
+    public var guestPath: String
+    public var fileOffset: UInt64
+    public var length: UInt64
+    public var memOffset: UInt64
+    public var writable: Bool
+    public var unsynced: [[UInt64]]?
 }
 
 public struct MMImage: Codable, Sendable, Equatable {
@@ -166,9 +185,13 @@ public struct VMAImage: Codable, Sendable, Equatable {
     public var shared: Bool
     public var memOffset: UInt64
     public var name: String?
-    /// A private mapping of a host file (its pages are copies in the memory
-    /// file; the file is reopened for its identity and checked unchanged).
+    /// A mapping of a host file, checked unchanged on restore: a private
+    /// one's pages are copies in the memory file (the file is reopened for
+    /// its identity); a MAP_SHARED one's are its file's run in
+    /// `memory.hostFileRuns`, and the file is reopened through the sandbox's
+    /// mounts by its guest path, for writing if `fileWritable`.
     public var file: HostFileIdentity?
+    public var fileWritable: Bool?
     public var fileOffset: UInt64?
     /// A mapping of a tmpfs file (by its path, which must still reach it)
     /// or of a memfd (by index in `memfds`); `fileOffset` is where (version 2).

@@ -190,9 +190,12 @@ struct ImageReader {
     /// Each image run of the memory file and where it is in this one: the
     /// new sandbox has allocations of its own already (systrap's stub areas).
     var placed: [(from: Range<UInt64>, to: UInt64)] = []
+    /// Host files mapped shared, each reopened once.
+    let hostFiles: RestoredHostFiles
 
     init(kernel: Kernel, manifest: CheckpointManifest, pages: DataFileReader, files: DataFileReader) {
         self.kernel = kernel; self.manifest = manifest; self.pages = pages; self.files = files
+        hostFiles = RestoredHostFiles(manifest)
     }
 
     /// Where image memory offset `offset` (with `length` bytes after it, all
@@ -473,6 +476,7 @@ struct ImageReader {
 
         var mms: [MemoryManager] = []
         for image in m.mms { mms.append(try mm(image, memfds: memfds, segments: segments, boot)) }
+        try restoreHostFileRuns()
 
         // seccomp filters, each over one restored before it, each program verified again.
         var filters: [(filter: SeccompFilter, count: Int)] = []
@@ -813,6 +817,8 @@ struct ImageReader {
                     throw .restoreFailed("the mapping at 0x\(String(v.start, radix: 16)): no tmpfs file at \(path)")
                 }
                 backing = .file(TmpfsMapping(node: node, path: path), offset: v.fileOffset ?? 0)
+            } else if let id = v.file, v.shared {
+                backing = .file(try sharedHostFile(id, boot), offset: v.fileOffset ?? 0)
             } else if let id = v.file {
                 let fd = open(id.hostPath, O_RDONLY | O_CLOEXEC)
                 guard fd >= 0 else { throw .hostFileChanged("\(id.hostPath): \(Errno(errno).message)") }
@@ -820,8 +826,11 @@ struct ImageReader {
                 do { backing = .file(try MappedFile(duplicating: fd, path: id.guestPath), offset: v.fileOffset ?? 0) }
                 catch { throw .hostFileChanged("\(id.hostPath): \(error.message)") }
             }
+            // Where the file's pages end, as mmap finds it (a touch past it is SIGBUS).
+            var fileEnd = UInt64.max
+            if case .file(let f, _) = backing { fileEnd = MemoryManager.fileEnd(f) }
             var vma = VMA(range: GuestAddress(v.start)..<GuestAddress(v.end), prot: Prot(rawValue: v.prot), maxProt: Prot(rawValue: v.maxProt),
-                          shared: v.shared, memOffset: memOffset, backing: backing, name: v.name)
+                          shared: v.shared, memOffset: memOffset, backing: backing, name: v.name, fileEnd: fileEnd)
             vma.dontCopy = v.dontCopy ?? false
             vma.wipeOnFork = v.wipeOnFork ?? false
             vma.policy = try v.policy?.policy()

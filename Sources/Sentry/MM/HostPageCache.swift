@@ -127,3 +127,66 @@ public final class HostPageCache: Sendable {
         return h
     }
 }
+
+// MARK: - Checkpoint
+
+extension HostPageCache {
+    /// One run of the cache as a checkpoint keeps it: which file (by device
+    /// and inode, which the writer matches with the mappings' files), where
+    /// in the file and in the memory file, whether the cache could write the
+    /// file back, and the pages that differ from what the file had when last
+    /// read or written (beyond its end, which write-back never reaches), each
+    /// as its index and the hash the cache keeps for it.
+    public struct Snapshot: Sendable {
+        public let device: UInt64, inode: UInt64
+        public let fileOffset: UInt64, length: UInt64, memOffset: UInt64
+        public let writable: Bool
+        public let unsynced: [(page: UInt64, hash: UInt64)]
+    }
+
+    /// A checkpoint's view of the cache: every run's changed pages written
+    /// back first (as a write-back would soon anyway), so the host files the
+    /// image names are as the mappings left them and a restore finds them
+    /// unchanged; then each run. The sandbox is frozen: nothing writes meanwhile.
+    public func checkpointSnapshot() throws(Errno) -> [Snapshot] {
+        let files: [MappedFile] = state.withLock { Array($0.writers.values) }
+        for f in files {
+            for (memOffset, length) in runs(of: f) { try writeBack(f, memOffset: memOffset, length: length) }
+        }
+        return state.withLock { s in
+            s.segments.sorted { $0.value.memOffset < $1.value.memOffset }.map { entry -> Snapshot in
+                let (key, seg) = (entry.key, entry.value)
+                var unsynced: [(page: UInt64, hash: UInt64)] = []
+                for (i, h) in seg.hashes.enumerated() {
+                    let page = UInt64(i)
+                    if hashPage(seg.memOffset + page * GuestAddress.pageSize) != h { unsynced.append((page, h)) }
+                }
+                return Snapshot(device: key.file.device, inode: key.file.inode, fileOffset: key.offset, length: key.length,
+                                memOffset: seg.memOffset, writable: s.writers[key.file] != nil, unsynced: unsynced)
+            }
+        }
+    }
+
+    private func runs(of f: MappedFile) -> [(UInt64, UInt64)] {
+        let fk = Self.fileKey(f)
+        return state.withLock { s in s.segments.filter { $0.key.file == fk }.map { ($0.value.memOffset, $0.key.length) } }
+    }
+
+    /// A restore's run of `file`: `length` bytes of the memory file at
+    /// `memOffset`, restored already with the owner the cache holds counted
+    /// (so nothing is retained here). Each page's hash is its bytes' but for
+    /// `unsynced` ones, which keep the checkpoint's. False if the cache has
+    /// that range of that file already.
+    public func adopt(_ file: MappedFile, fileOffset: UInt64, length: UInt64, memOffset: UInt64,
+                      unsynced: [(page: UInt64, hash: UInt64)]) -> Bool {
+        let key = Key(file: Self.fileKey(file), offset: fileOffset, length: length)
+        var hashes = (0..<length / GuestAddress.pageSize).map { hashPage(memOffset + $0 * GuestAddress.pageSize) }
+        for u in unsynced where u.page < UInt64(hashes.count) { hashes[Int(u.page)] = u.hash }
+        return state.withLock { s in
+            guard s.segments[key] == nil else { return false }
+            s.segments[key] = Segment(memOffset: memOffset, hashes: hashes)
+            if file.writable { s.writers[key.file] = file }
+            return true
+        }
+    }
+}

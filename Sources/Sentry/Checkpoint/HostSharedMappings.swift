@@ -1,0 +1,99 @@
+import Glibc
+
+/// Host files mapped MAP_SHARED across a checkpoint. Their pages are runs of
+/// the memory file the sentry's HostPageCache keeps, shared by every mapping
+/// of the same range; a checkpoint writes the pages the guest changed back
+/// to the files first (so each file's size and mtime, taken after, are what
+/// a restore must find), stores the runs with the rest of memory, and names
+/// each file by the guest path its mappings show. A restore reopens each file
+/// through the restored sandbox's mounts, as the guest's open did (a
+/// read-only bind refuses a write), checks it is the same host file, and
+/// gives the cache its runs back, so the mappings share them again and
+/// write back to the file as before.
+extension ImageWriter {
+    /// The cache's runs, written back, that some mapping in `mms` still
+    /// holds (by the file's device and inode): those the image keeps.
+    func hostFileRuns(_ mms: [MemoryManager]) throws(CheckpointError) -> [HostFileRunImage] {
+        var paths: [HostFileKey: String] = [:]
+        for mm in mms {
+            for v in mm.vmas where v.shared {
+                if case .file(let f as MappedFile, _) = v.backing { paths[HostFileKey(device: f.device, inode: f.inode)] = f.path }
+            }
+        }
+        let snapshot: [HostPageCache.Snapshot]
+        do { snapshot = try kernel.hostPages.checkpointSnapshot() } catch {
+            throw .io("writing back the changed pages of host files mapped shared", error)
+        }
+        return snapshot.compactMap { r -> HostFileRunImage? in
+            guard let path = paths[HostFileKey(device: r.device, inode: r.inode)] else { return nil }
+            return HostFileRunImage(guestPath: path, fileOffset: r.fileOffset, length: r.length, memOffset: r.memOffset,
+                                    writable: r.writable, unsynced: r.unsynced.isEmpty ? nil : r.unsynced.map { [$0.page, $0.hash] })
+        }
+    }
+
+    /// Whether a shared mapping's file is still what its guest path finds
+    /// (the path a restore reopens it by): not renamed, not deleted.
+    func stillAt(_ f: MappedFile) -> Bool {
+        guard let found = try? kernel.vfs.resolve(f.path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)),
+              let st = try? found.inode.stat() else { return false }
+        return UInt64(st.st_dev) == f.device && UInt64(st.st_ino) == f.inode
+    }
+}
+
+struct HostFileKey: Hashable { let device: UInt64, inode: UInt64 }
+
+/// A restore's host files mapped shared: one MappedFile per guest path,
+/// opened for writing where a mapping or the cache's run had it so.
+final class RestoredHostFiles {
+    var opened: [String: MappedFile] = [:]
+    let writable: Set<String>
+
+    init(_ m: CheckpointManifest) {
+        var w = Set<String>()
+        for mm in m.mms { for v in mm.vmas where v.shared && v.fileWritable == true { if let f = v.file { w.insert(f.guestPath) } } }
+        for r in m.memory.hostFileRuns ?? [] where r.writable { w.insert(r.guestPath) }
+        writable = w
+    }
+}
+
+extension ImageReader {
+    /// A host file mapped shared, reopened by its guest path through the
+    /// sandbox's mounts and checked to be the host file `id` names (its size
+    /// and mtime were checked before anything was built).
+    func sharedHostFile(_ id: HostFileIdentity, _ boot: BootContext) throws(CheckpointError) -> MappedFile {
+        if let f = hostFiles.opened[id.guestPath] { return f }
+        let flags: OpenFlags = hostFiles.writable.contains(id.guestPath) ? .readWrite : []
+        let file: MappedFile
+        do throws(Errno) {
+            let d = try kernel.vfs.open(id.guestPath, from: kernel.vfs.rootLocation, flags: flags, mode: 0, boot)
+            guard let f = try d.mappable() as? MappedFile else { throw Errno.ENODEV }
+            file = f
+        } catch {
+            throw .hostFileChanged("\(id.guestPath), mapped shared: \(error.message)")
+        }
+        var st = stat()
+        guard stat(id.hostPath, &st) == 0, UInt64(st.st_dev) == file.device, UInt64(st.st_ino) == file.inode else {
+            throw .hostFileChanged("\(id.guestPath) in the guest no longer leads to \(id.hostPath)")
+        }
+        hostFiles.opened[id.guestPath] = file
+        return file
+    }
+
+    /// The cache's runs, once the mappings that name their files are back.
+    func restoreHostFileRuns() throws(CheckpointError) {
+        let page = GuestAddress.pageSize
+        for r in manifest.memory.hostFileRuns ?? [] {
+            let pages = r.length / page
+            let (_, o) = r.fileOffset.addingReportingOverflow(r.length)
+            guard r.length > 0, r.length % page == 0, r.fileOffset % page == 0, !o, let file = hostFiles.opened[r.guestPath],
+                  let at = translate(r.memOffset, r.length),
+                  (r.unsynced ?? []).allSatisfy({ $0.count == 2 && $0[0] < pages }) else {
+                throw .corrupt("the run of \(r.guestPath) mapped shared at memory offset \(r.memOffset)")
+            }
+            let unsynced = (r.unsynced ?? []).map { (page: $0[0], hash: $0[1]) }
+            guard kernel.hostPages.adopt(file, fileOffset: r.fileOffset, length: r.length, memOffset: at, unsynced: unsynced) else {
+                throw .corrupt("the run of \(r.guestPath) at file offset \(r.fileOffset) twice")
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Glibc
+import Testing
+@testable import Sentry
+
+/// The `ckptmore` guest's parts: state a checkpoint once refused, each
+/// checkpointed on one platform and restored on another where there are
+/// two, the output of both runs together that of an uninterrupted native run.
+extension CheckpointTests {
+    /// Runs part `part` of ckptmore natively and then in a sandbox on
+    /// `from` until "ready", checkpoints it, restores it on `to` once the
+    /// marker exists; returns the native output, the checkpointed run's and
+    /// the restore's result. `args(native)` are the part's arguments after
+    /// the marker; `before` runs just before the restore.
+    func ckptmore(_ s: Scene, _ part: String, args: (Bool) -> [String] = { _ in [] }, options: [String] = [],
+                  before: () -> Void = {}) throws -> (expected: String, before: String, restored: Harness.Result)? {
+        guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return nil }
+        let guest = Harness.image("ckptmore"), marker = s.dir.appendingPathComponent("go-on-\(part)").path
+        _ = FileManager.default.createFile(atPath: marker, contents: nil)
+        let expected = Harness.run(guest, [part, marker] + args(true)).stdout
+        try FileManager.default.removeItem(atPath: marker)
+        let bg = try #require(Background(["run", "--platform", from, "--name", part] + options + [guest, part, marker] + args(false),
+                                         env: s.env, in: s.dir, tag: part))
+        defer { bg.stop() }
+        #expect(Background.poll(seconds: 60) { bg.stdout.contains("ready") || bg.wait(seconds: 0) != nil }, "\(bg.stderr)")
+        let c = s.checkpoint(part)
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0, "\(bg.stderr)")
+        _ = FileManager.default.createFile(atPath: marker, contents: nil)
+        before()
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(part) from \(from) to \(to): \(r.stderr)")
+        return (expected, bg.stdout, r)
+    }
+
+    /// A host file in an `:rw` bind mapped MAP_SHARED twice by a process and
+    /// its child, with pages synced, written and not synced, and written past
+    /// the file's end: the restored mappings share the pages again and write
+    /// back to the file, which ends as a native run leaves its own. A
+    /// restore after the file changed is status 80.
+    @Test func hostSharedMappingGoesOn() throws {
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let native = s.dir.appendingPathComponent("native"), bound = s.dir.appendingPathComponent("data")
+        for d in [native, bound] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+        let file = bound.appendingPathComponent("ckptmore.data").path
+        var changedStatus: Int32?
+        guard let got = try ckptmore(s, "shared", args: { [$0 ? native.path : bound.path] },
+                                                        options: ["--bind", "\(bound.path):\(bound.path):rw"], before: {
+            // Changed since (its mtime): refused; then put back as it was.
+            var st = stat()
+            guard stat(file, &st) == 0 else { return }
+            var times = [timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000, tv_nsec: 0)]
+            _ = utimensat(AT_FDCWD, file, &times, 0)
+            let changed = s.restore(Self.available.last!)
+            changedStatus = changed.status
+            #expect(changed.stderr.contains("ckptmore.data"), "\(changed)")
+            times = [st.st_atim, st.st_mtim]
+            _ = utimensat(AT_FDCWD, file, &times, 0)
+        }) else { return }
+        let (expected, before, r) = got
+        #expect(changedStatus == 80)
+        #expect(expected.hasSuffix("its size after munmap: 10000\n") && expected.contains("'X'"), "\(expected)")
+        #expect(before + r.stdout == expected, "\(before)---\n\(r.stdout)---\n\(r.stderr)")
+        let a = FileManager.default.contents(atPath: native.appendingPathComponent("ckptmore.data").path)
+        #expect(a != nil && a == FileManager.default.contents(atPath: file))
+    }
+}

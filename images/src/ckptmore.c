@@ -1,0 +1,100 @@
+// A guest for checkpoint/restore with state that names files and processes
+// in ways a checkpoint once refused. Each part sets its state up, prints
+// "ready", waits until the file MARKER exists (the checkpoint comes
+// meanwhile; the test makes MARKER before the restore), then uses it and
+// prints what it sees. The output is the same natively, in one run, and
+// across a checkpoint and restore.
+//   ckptmore shared MARKER DIR   a host file in DIR mapped MAP_SHARED
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int wait_for(const char *marker) {
+    printf("ready\n");
+    fflush(stdout);
+    for (int i = 0; access(marker, F_OK) != 0; i++) {
+        if (i == 30000) { fprintf(stderr, "ckptmore: no %s after 5 minutes\n", marker); return -1; }
+        usleep(10000);
+    }
+    return 0;
+}
+
+// The /proc/self/maps line of the mapping at `addr`: perms, offset, the file's name.
+static void maps_at(const void *addr) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        if (strtoul(line, NULL, 16) != (unsigned long)addr) continue;
+        char perms[8] = "", off[32] = "";
+        sscanf(line, "%*s %7s %31s", perms, off);
+        line[strcspn(line, "\n")] = 0;
+        char *name = strrchr(line, '/');
+        printf("maps: %s %s %s\n", perms, off, name ? name + 1 : "?");
+    }
+    if (f) fclose(f);
+}
+
+// A host file of 10000 bytes (its third page partly past the end) mapped
+// shared twice over the same range (read-write and read-only) by a process
+// and its child: page 0 synced before the checkpoint, page 1 written and
+// not synced, a byte past the end written (kept in memory, never in the
+// file). After: both mappings see it all, the child writes page 2 through
+// its copy of the mapping, msync, and the file holds what was written.
+static int shared(const char *marker, const char *dir) {
+    const long size = 10000, len = 3 * 4096;
+    char path[512];
+    snprintf(path, sizeof path, "%s/ckptmore.data", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, size) != 0) { perror(path); return 1; }
+    char *a = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    char *b = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    if (a == MAP_FAILED || b == MAP_FAILED) { perror("mmap"); return 1; }
+    strcpy(a, "page 0, synced before");
+    if (msync(a, 4096, MS_SYNC) != 0) { perror("msync"); return 1; }
+    strcpy(a + 4096, "page 1, written before, not synced");
+    a[size + 5] = 'X';
+    int go[2];
+    if (pipe(go) != 0) return 1;
+    pid_t child = fork();
+    if (child == 0) {
+        close(go[1]);
+        char c;
+        while (read(go[0], &c, 1) > 0) {}
+        strcpy(a + 8192, "page 2, by the child");
+        _exit(0);
+    }
+    close(go[0]);
+    if (wait_for(marker) != 0) return 1;
+
+    printf("the read-only mapping: '%s', '%s', past the end '%c'\n", b, b + 4096, b[size + 5] ? b[size + 5] : '0');
+    close(go[1]);
+    int st = 0;
+    waitpid(child, &st, 0);
+    printf("the child: status %d; page 2 through the read-only mapping: '%s'\n", WEXITSTATUS(st), b + 8192);
+    strcpy(a + 4096 + 40, "and after");
+    maps_at(a);
+    maps_at(b);
+    if (msync(a, len, MS_SYNC) != 0) { perror("msync"); return 1; }
+    char buf[10000];
+    ssize_t n = pread(fd, buf, sizeof buf, 0);
+    printf("the file: %zd bytes: '%s', '%s', '%s', '%s'\n", n, buf, buf + 4096, buf + 4096 + 40, buf + 8192);
+    munmap(a, len);
+    munmap(b, len);
+    struct stat s;
+    fstat(fd, &s);
+    printf("its size after munmap: %ld\n", (long)s.st_size);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 4 && strcmp(argv[1], "shared") == 0) return shared(argv[2], argv[3]);
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR\n");
+    return 2;
+}
