@@ -65,4 +65,20 @@ extension CheckpointTests {
         let a = FileManager.default.contents(atPath: native.appendingPathComponent("ckptmore.data").path)
         #expect(a != nil && a == FileManager.default.contents(atPath: file))
     }
+
+    /// Part `part` of ckptmore goes on across a restore as natively; the
+    /// native output holds each of `native` (what the part is to show).
+    func ckptmoreGoesOn(_ part: String, native: [String]) throws {
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        guard let got = try ckptmore(s, part) else { return }
+        for line in native { #expect(got.expected.contains(line), "\(line) in \(got.expected)") }
+        #expect(got.before + got.restored.stdout == got.expected, "\(got.before)---\n\(got.restored.stdout)---\n\(got.restored.stderr)")
+    }
+
+    /// A pipe's inode number (fstat, `pipe:[N]` in /proc/self/fd) is the
+    /// same after a restore, and a pipe made after gets another.
+    @Test func pipeInodeKept() throws {
+        try ckptmoreGoesOn("pipe", native: ["after: the same inode yes, the same link yes, a new pipe's inode another yes\n"])
+    }
 }

@@ -5,6 +5,7 @@
 // prints what it sees. The output is the same natively, in one run, and
 // across a checkpoint and restore.
 //   ckptmore shared MARKER DIR   a host file in DIR mapped MAP_SHARED
+//   ckptmore pipe MARKER         a pipe's inode number
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -93,8 +94,34 @@ static int shared(const char *marker, const char *dir) {
     return 0;
 }
 
+// A pipe's inode number, as fstat and /proc/self/fd name it, is the same
+// after; a pipe made after has another.
+static int pipe_inode(const char *marker) {
+    int p[2];
+    if (pipe(p) != 0) return 1;
+    struct stat before, after, fresh;
+    char link[64] = "", path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", p[1]);
+    if (fstat(p[0], &before) != 0 || readlink(path, link, sizeof link - 1) < 0) { perror("pipe"); return 1; }
+    char expect[64];
+    snprintf(expect, sizeof expect, "pipe:[%lu]", (unsigned long)before.st_ino);
+    printf("the link names its inode: %s\n", strcmp(link, expect) == 0 ? "yes" : link);
+    if (wait_for(marker) != 0) return 1;
+
+    char now[64] = "";
+    fstat(p[1], &after);
+    if (readlink(path, now, sizeof now - 1) < 0) return 1;
+    int q[2];
+    if (pipe(q) != 0) return 1;
+    fstat(q[0], &fresh);
+    printf("after: the same inode %s, the same link %s, a new pipe's inode another %s\n", after.st_ino == before.st_ino ? "yes" : "no",
+           strcmp(now, link) == 0 ? "yes" : now, fresh.st_ino != before.st_ino ? "yes" : "no");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "shared") == 0) return shared(argv[2], argv[3]);
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR\n");
+    if (argc >= 3 && strcmp(argv[1], "pipe") == 0) return pipe_inode(argv[2]);
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER\n");
     return 2;
 }

@@ -284,7 +284,8 @@ struct ImageWriter {
             sysctls: kernel.vfs.sysctls.changedValues,
             counters: CountersImage(nextEphemeralPort: kernel.unixNames.loopback.nextEphemeralPort, nextAutobind: kernel.unixNames.nextAutobind,
                                     nextSocketInode: SocketEndpoint.nextInode, nextMemfdInode: kernel.vfs.memfdFS.nextInodeNumber,
-                                    nextOverlayInode: (kernel.vfs.rootLocation.inode as? OverlayNode)?.fs.upper.nextInodeNumber),
+                                    nextOverlayInode: (kernel.vfs.rootLocation.inode as? OverlayNode)?.fs.upper.nextInodeNumber,
+                                    nextPipeInode: Pipe.nextInode),
             deadTracees: dead.isEmpty ? nil : dead)
         try CheckpointImage.writeManifest(manifest, to: dir, sync: sync)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
@@ -507,7 +508,7 @@ struct ImageWriter {
             var index = pipes.find(p.pipe)
             if index == nil {
                 let run = try store.append(bytes: p.pipe.contents)
-                index = pipes.add(p.pipe, PipeImage(capacity: p.pipe.capacity, contents: run))
+                index = pipes.add(p.pipe, PipeImage(capacity: p.pipe.capacity, contents: run, inode: p.pipe.inode))
             }
             return FileImage(kind: .pipe, flags: flags, pipe: index, writer: p.writer)
         case is EpollFile:

@@ -107,6 +107,8 @@ public struct CountersImage: Codable, Sendable, Equatable {
     /// The next inode numbers of the memfd filesystem and of an --overlay root's upper layer.
     public var nextMemfdInode: UInt64?
     public var nextOverlayInode: UInt64?
+    /// The next pipe inode number.
+    public var nextPipeInode: UInt64? = nil
 }
 
 public struct SandboxImage: Codable, Sendable, Equatable {
@@ -263,6 +265,8 @@ public struct PipeImage: Codable, Sendable, Equatable {
     public var capacity: Int
     /// The buffered bytes (in files.bin; `offset` unused).
     public var contents: StoredRun
+    /// Its inode number (`pipe:[N]`; absent: a new one).
+    public var inode: UInt64? = nil
 }
 
 /// One open file description.

@@ -293,6 +293,7 @@ struct ImageReader {
             if let a = c.nextAutobind { kernel.unixNames.nextAutobind = a }
             if let n = c.nextSocketInode { SocketEndpoint.continueInodes(from: n) }
             if let n = c.nextMemfdInode { vfs.memfdFS.continueInodes(from: n) }
+            if let n = c.nextPipeInode { Pipe.continueInodes(from: n) }
         }
 
         // memfds, before the files and mappings that name them.
@@ -339,11 +340,14 @@ struct ImageReader {
         }
 
         var pipes: [Pipe] = []
+        var pipeInodes = Set<UInt64>()
         for p in m.pipes {
             guard p.capacity > 0, p.capacity <= 1 << 30, p.capacity % 4096 == 0 else { throw .corrupt("a pipe of capacity \(p.capacity)") }
+            // Each number once, and one a counter can go past.
+            if let i = p.inode { guard i < UInt64(Int64.max), pipeInodes.insert(i).inserted else { throw .corrupt("pipe inode \(i)") } }
             let bytes = try files.read(p.contents, what: "pipe contents")
             guard bytes.count <= p.capacity else { throw .corrupt("a pipe holding more than its capacity") }
-            pipes.append(Pipe.restored(capacity: p.capacity, contents: bytes))
+            pipes.append(Pipe.restored(capacity: p.capacity, contents: bytes, inode: p.inode))
         }
 
         // POSIX message queues, each open as many times as descriptions name it.

@@ -25,8 +25,19 @@ public final class Pipe: Sendable {
     }
     private let state = Mutex(State())
     public let queue = WaitQueue()
+    /// Its inode number (`pipe:[N]`, fstat's st_ino): pipefs hands out the
+    /// next number to each new pipe, as get_next_ino does; a checkpoint keeps it.
+    public let inode: UInt64
+    private static let inodes = Atomic<UInt64>(1000)
 
-    public init() {}
+    /// `inode`: a restored pipe's number (`continueInodes` keeps the counter past it).
+    public init(inode: UInt64? = nil) {
+        self.inode = inode ?? Self.inodes.wrappingAdd(1, ordering: .relaxed).oldValue
+    }
+    /// The next pipe inode number (a checkpoint keeps it), and a restore's
+    /// move of the counter: never back below a number given.
+    static var nextInode: UInt64 { inodes.load(ordering: .relaxed) }
+    static func continueInodes(from n: UInt64) { _ = inodes.max(n, ordering: .relaxed) }
     deinit { state.withLock { $0.ring.deallocate() } }
 
     public var capacity: Int { state.withLock { $0.capacity } }
@@ -110,8 +121,9 @@ public final class Pipe: Sendable {
     }
 
     /// A restored pipe: its capacity and buffered bytes.
-    static func restored(capacity: Int, contents: [UInt8]) -> Pipe {
-        let p = Pipe()
+    static func restored(capacity: Int, contents: [UInt8], inode: UInt64?) -> Pipe {
+        let p = Pipe(inode: inode)
+        if let inode { continueInodes(from: inode &+ 1) }
         p.state.withLock { s in
             if capacity != s.capacity {
                 s.ring.deallocate()
@@ -325,7 +337,7 @@ public final class PipeEnd: FileDescription, @unchecked Sendable {
         }
     }
 
-    public override var displayPath: String { "pipe:[\(ObjectIdentifier(pipe).hashValue & 0xfffffff)]" }
+    public override var displayPath: String { "pipe:[\(pipe.inode)]" }
     public override var waitQueue: WaitQueue? { pipe.queue }
     /// A ring buffer in the sentry: its reads and writes never sleep (EAGAIN
     /// says "not now"), so data moves to and from guest pages at once.
@@ -345,7 +357,7 @@ public final class PipeEnd: FileDescription, @unchecked Sendable {
         st.st_nlink = 1
         st.st_uid = getuid(); st.st_gid = getgid()
         st.st_blksize = 4096
-        st.st_ino = ino_t(ObjectIdentifier(pipe).hashValue & 0xfffffff)
+        st.st_ino = ino_t(pipe.inode)
         st.st_dev = 0xc
         return st
     }
