@@ -81,4 +81,14 @@ extension CheckpointTests {
     @Test func pipeInodeKept() throws {
         try ckptmoreGoesOn("pipe", native: ["after: the same inode yes, the same link yes, a new pipe's inode another yes\n"])
     }
+
+    /// tmpfs files with hard links: one with three names, one unlinked by
+    /// the name it is open by and linked by another, one whose two names
+    /// are both unlinked with a descriptor open by each, one mapped shared
+    /// and unlinked by the name it was mapped by: names in /proc/self/fd and
+    /// maps, link counts, and writes through one name seen by the others.
+    @Test func tmpfsHardLinksGoOn() throws {
+        try ckptmoreGoesOn("links", native: ["a, unlinked, b kept: names /tmp/ckptmore.links/a (deleted), 1 links\n",
+                                             "e, f, g: 3 links, one inode yes\n", "maps: rw-s 00000000 h (deleted)\n"])
+    }
 }

@@ -6,6 +6,7 @@
 // across a checkpoint and restore.
 //   ckptmore shared MARKER DIR   a host file in DIR mapped MAP_SHARED
 //   ckptmore pipe MARKER         a pipe's inode number
+//   ckptmore links MARKER        tmpfs files with hard links, some names unlinked while open
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -119,9 +120,87 @@ static int pipe_inode(const char *marker) {
     return 0;
 }
 
+static void put(const char *path, const char *text) {
+    int f = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (f < 0 || write(f, text, strlen(text)) != (ssize_t)strlen(text)) perror(path);
+    close(f);
+}
+
+static void get(const char *path, char *buf, size_t n) {
+    memset(buf, 0, n);
+    int f = open(path, O_RDONLY);
+    if (f < 0 || read(f, buf, n - 1) < 0) snprintf(buf, n, "%s", strerror(errno));
+    if (f >= 0) close(f);
+}
+
+// What /proc/self/fd/FD names, and the file's link count.
+static void describe(const char *what, int fd) {
+    char path[64], link[256] = "";
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, link, sizeof link - 1);
+    link[n > 0 ? n : 0] = 0;
+    struct stat st;
+    fstat(fd, &st);
+    printf("%s: names %s, %ld links\n", what, link, (long)st.st_nlink);
+}
+
+// In a tmpfs directory: a file with three names (e, f, g), one with two
+// (a, b) open by a and a unlinked, one with two (c, d) open by each and
+// both unlinked, one (h, i) mapped shared by h and h unlinked. After: the
+// names, link counts and contents are as they were, and a write by one
+// name or descriptor shows through the others.
+static int links(const char *marker) {
+    const char *d = "/tmp/ckptmore.links";
+    char p[9][64], buf[64];
+    mkdir(d, 0755);
+    for (int i = 0; i < 9; i++) { snprintf(p[i], sizeof p[i], "%s/%c", d, 'a' + i); unlink(p[i]); }
+    put(p[0], "two names");
+    put(p[2], "two names, both gone");
+    put(p[4], "three names");
+    put(p[7], "mapped");
+    if (link(p[0], p[1]) || link(p[2], p[3]) || link(p[4], p[5]) || link(p[4], p[6]) || link(p[7], p[8])) { perror("link"); return 1; }
+    int fa = open(p[0], O_RDWR), fc = open(p[2], O_RDWR), fd2 = open(p[3], O_RDONLY), fh = open(p[7], O_RDWR);
+    if (fa < 0 || fc < 0 || fd2 < 0 || fh < 0) { perror("open"); return 1; }
+    char *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fh, 0);
+    if (m == MAP_FAILED) { perror("mmap"); return 1; }
+    close(fh);
+    unlink(p[0]);
+    unlink(p[2]);
+    unlink(p[3]);
+    unlink(p[7]);
+    if (wait_for(marker) != 0) return 1;
+
+    describe("a, unlinked, b kept", fa);
+    describe("c, both names unlinked", fc);
+    describe("d, both names unlinked", fd2);
+    if (pwrite(fa, "TWO", 3, 0) != 3) perror("pwrite");
+    get(p[1], buf, sizeof buf);
+    printf("b after a write through a: '%s'\n", buf);
+    if (pwrite(fc, "TWO", 3, 0) != 3) perror("pwrite");
+    memset(buf, 0, sizeof buf);
+    printf("d read after a write through c: %zd '%s'\n", pread(fd2, buf, sizeof buf - 1, 0), buf);
+    struct stat e, f, g;
+    stat(p[4], &e); stat(p[5], &f); stat(p[6], &g);
+    printf("e, f, g: %ld links, one inode %s\n", (long)e.st_nlink, e.st_ino == f.st_ino && f.st_ino == g.st_ino ? "yes" : "no");
+    put(p[4], "changed by e");
+    get(p[6], buf, sizeof buf);
+    printf("g after a write to e: '%s'\n", buf);
+    unlink(p[5]);
+    stat(p[6], &g);
+    printf("g once f is unlinked: %ld links\n", (long)g.st_nlink);
+    memcpy(m, "MAPPED", 6);
+    get(p[8], buf, sizeof buf);
+    stat(p[8], &g);
+    printf("i after a write through h's mapping: '%s', %ld link\n", buf, (long)g.st_nlink);
+    maps_at(m);
+    for (int i = 0; i < 9; i++) unlink(p[i]);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "shared") == 0) return shared(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "pipe") == 0) return pipe_inode(argv[2]);
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER\n");
+    if (argc >= 3 && strcmp(argv[1], "links") == 0) return links(argv[2]);
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER\n");
     return 2;
 }

@@ -116,14 +116,25 @@ struct ImageWriter {
         // the file was), which the image keeps the same way: a node with no name.
         let memfdIndex = { (node: TmpfsNode, name: String, orphan: Location?) throws(CheckpointError) -> Int in
             if let i = memfds.find(node) { return i }
-            let image = try node.checkpointImage(name: name, path: name, inMemory: inMemory) { (b) throws(CheckpointError) -> StoredRun in
-                try files.append(bytes: b)
+            var m: MemfdImage
+            if let orphan, node.linkCount > 0 {
+                // Unlinked from this name, linked under another: the tree holds the node; the image says where.
+                guard let path = linkedPath(node, on: orphan.mount) else {
+                    throw .unsupported("\(orphan.path): a tmpfs file unlinked while open whose other name no path reaches")
+                }
+                m = MemfdImage(node: TmpfsNodeImage(name: name, mode: S_IFREG, uid: 0, gid: 0, mtime: timespec(), atime: timespec(), xattrs: [:],
+                                                    contents: nil, target: nil, children: []), seals: 0)
+                m.linkedAt = path
+            } else {
+                let image = try node.checkpointImage(name: name, path: name, inMemory: inMemory) { (b) throws(CheckpointError) -> StoredRun in
+                    try files.append(bytes: b)
+                }
+                m = MemfdImage(node: image, seals: node.data?.seals ?? 0)
+                if orphan != nil { m.linkable = node.linkable }
             }
-            var m = MemfdImage(node: image, seals: node.data?.seals ?? 0)
             if let orphan {
                 m.mountPath = orphan.mount.path
                 m.parentPath = orphan.parent?.path
-                m.linkable = node.linkable
             }
             return memfds.add(node, m)
         }
@@ -536,8 +547,12 @@ struct ImageWriter {
             return image
         case let t as TmpfsFile where memfds.find(t.node) != nil:
             // Unlinked while open: kept with its contents, as a memfd is.
+            let index = memfds.find(t.node)!
             var image = FileImage(kind: .memfd, flags: flags, position: (try? t.seek(0, whence: SEEK_CUR)) ?? 0)
-            image.memfd = memfds.find(t.node)
+            image.memfd = index
+            // Opened by another name than the one the image keeps the node under (both unlinked): its own.
+            let kept = memfds.images[index]
+            if let loc = t.location, loc.name != kept.node.name || loc.parent?.path != kept.parentPath { image.guestPath = loc.path }
             return image
         case let t as TmpfsFile:
             guard let loc = t.location, loc.mount.id >= 0 else { throw .unsupported("\(what): a file of an unnamed tmpfs") }
@@ -648,10 +663,18 @@ struct ImageWriter {
     private func stillAt(_ loc: Location) -> Bool { stillAt(loc.path, loc.inode) }
 
     /// A regular tmpfs file unlinked while open (or made by O_TMPFILE and
-    /// never linked): no path finds it, so the image keeps its node.
+    /// never linked): the path it was opened by no longer finds it, so the
+    /// image keeps its node (or, linked elsewhere still, where that is).
     static func unlinked(_ loc: Location) -> Bool {
         guard loc.isDeleted, loc.mount.type == "tmpfs", loc.mount.id >= 0, let node = loc.inode as? TmpfsNode else { return false }
-        return node.kind == .regular && node.linkCount == 0
+        return node.kind == .regular
+    }
+
+    /// A guest path of a tmpfs file linked on `mount` that finds it.
+    private func linkedPath(_ node: TmpfsNode, on mount: Mount) -> String? {
+        guard let root = mount.rootInode as? TmpfsNode, let names = root.names(to: node) else { return nil }
+        let path = (mount.path == "/" ? "" : mount.path) + "/" + names.joined(separator: "/")
+        return stillAt(path, node) ? path : nil
     }
 
     /// /proc and /sys make their inodes at each lookup: the path is what names them.

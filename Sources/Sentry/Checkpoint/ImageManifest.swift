@@ -249,6 +249,9 @@ public struct MemfdImage: Codable, Sendable, Equatable {
     public var mountPath: String?
     public var parentPath: String?
     public var linkable: Bool?
+    /// Unlinked from the name it was opened by but linked elsewhere: the
+    /// node is the tree's at this guest path (`node` then gives the name alone).
+    public var linkedAt: String? = nil
 }
 
 /// A host file as a restore finds it again: by path, checked by size and mtime.
@@ -417,10 +420,13 @@ public final class TmpfsNodeImage: Codable, Sendable, Equatable {
     public let children: [TmpfsNodeImage]
     /// Its inode number (absent in older images: the restore numbers it anew).
     public let ino: UInt64?
+    /// Another name of a regular file: the inode number of the node an
+    /// earlier entry of the same tree (in walk order) holds; nothing else here counts.
+    public let link: UInt64?
 
     init(name: String, mode: UInt32, uid: UInt32, gid: UInt32, mtime: timespec, atime: timespec, xattrs: [String: [UInt8]],
-         contents: StoredRun?, memory: MemoryRun? = nil, target: String?, children: [TmpfsNodeImage], ino: UInt64? = nil) {
-        self.ino = ino
+         contents: StoredRun?, memory: MemoryRun? = nil, target: String?, children: [TmpfsNodeImage], ino: UInt64? = nil, link: UInt64? = nil) {
+        self.ino = ino; self.link = link
         self.name = name; self.mode = mode; self.uid = uid; self.gid = gid
         mtimeSec = Int64(mtime.tv_sec); mtimeNsec = Int64(mtime.tv_nsec)
         atimeSec = Int64(atime.tv_sec); atimeNsec = Int64(atime.tv_nsec)
@@ -430,7 +436,7 @@ public final class TmpfsNodeImage: Codable, Sendable, Equatable {
     public static func == (a: TmpfsNodeImage, b: TmpfsNodeImage) -> Bool {
         a.name == b.name && a.mode == b.mode && a.uid == b.uid && a.gid == b.gid && a.mtimeSec == b.mtimeSec
             && a.mtimeNsec == b.mtimeNsec && a.xattrs == b.xattrs && a.contents == b.contents && a.memory == b.memory && a.target == b.target
-            && a.children == b.children && a.ino == b.ino
+            && a.children == b.children && a.ino == b.ino && a.link == b.link
     }
 }
 

@@ -303,6 +303,18 @@ struct ImageReader {
             guard n.mode & S_IFMT == S_IFREG, n.children.isEmpty, n.target == nil, image.mountPath != nil || n.name.hasPrefix("memfd:"),
                   !n.name.isEmpty, n.name.utf8.count <= 255, !n.name.contains("/") else { throw .corrupt("memfd \(i)") }
             let node: TmpfsNode, location: Location
+            if let linked = image.linkedAt {
+                // Unlinked from its name, linked elsewhere: the restored tree's node, under the name it was opened by.
+                guard let mountPath = image.mountPath, let mount = vfs.mounts.mount(at: mountPath), mount.type == "tmpfs",
+                      let at = try? vfs.resolve(linked, from: vfs.rootLocation, followLast: false, boot), at.mount === mount,
+                      let found = at.inode as? TmpfsNode, found.kind == .regular, found.linkCount > 0 else {
+                    throw .restoreFailed("no tmpfs file at \(linked) for the unlinked name \(n.name)")
+                }
+                var parent = Location(root: mount)
+                if let p = image.parentPath, let dir = try? vfs.directory(p, from: vfs.rootLocation, boot), dir.mount === mount { parent = dir }
+                memfds.append((found, Location(mount: mount, dentry: parent.dentry.detachedChild(n.name, found, deleted: true))))
+                continue
+            }
             if let mountPath = image.mountPath {
                 // A tmpfs file unlinked while open: a node on its mount with no
                 // name, its dentry under the directory it was in if that is there.
@@ -858,7 +870,20 @@ struct ImageReader {
             return PosixMQFile(queues[i], flags: OpenFlags(rawValue: f.flags & (O_ACCMODE | O_NONBLOCK)))
         case .memfd:
             guard let i = f.memfd, memfds.indices.contains(i) else { throw .corrupt("a memfd file") }
-            let d = TmpfsFile(node: memfds[i].node, location: memfds[i].location, flags: flags)
+            var location = memfds[i].location
+            if let path = f.guestPath {
+                // A tmpfs file unlinked while open, by another of its names than the one the image keeps it under.
+                let mount = location.mount
+                guard path.hasPrefix("/"), location.isDeleted, mount.type == "tmpfs", let slash = path.lastIndex(of: "/") else {
+                    throw .corrupt("a memfd file at \(path)")
+                }
+                let name = String(path[path.index(after: slash)...]), dir = slash == path.startIndex ? "/" : String(path[..<slash])
+                guard !name.isEmpty, name.utf8.count <= 255 else { throw .corrupt("a memfd file at \(path)") }
+                var parent = Location(root: mount)
+                if let d = try? kernel.vfs.directory(dir, from: kernel.vfs.rootLocation, boot), d.mount === mount { parent = d }
+                location = Location(mount: mount, dentry: parent.dentry.detachedChild(name, memfds[i].node, deleted: true))
+            }
+            let d = TmpfsFile(node: memfds[i].node, location: location, flags: flags)
             if let pos = f.position, pos > 0 { _ = try? d.seek(pos, whence: SEEK_SET) }
             return d
         case .stdio:

@@ -671,21 +671,34 @@ extension Task {
 
 // MARK: - Checkpoint
 
+/// The regular files with more than one name met in one walk of a tree, by
+/// inode number: a checkpoint keeps such a file's node at its first name and
+/// makes each other name a link to that number, which a restore follows.
+final class TmpfsHardLinks {
+    var written = Set<ObjectIdentifier>()
+    var restored: [UInt64: TmpfsNode] = [:]
+}
+
 extension TmpfsNode {
     /// This node and everything below it, as a checkpoint keeps them; file
     /// bytes go through `store`. Refuses what a restore could not rebuild
-    /// the same: FIFOs and devices, and hard links. A socket node is a name
-    /// alone: the socket bound there is the image's, bound to it again.
+    /// the same: FIFOs and devices. A socket node is a name alone: the
+    /// socket bound there is the image's, bound to it again. A file's
+    /// second and later names (in `links`' walk order) are links to its number.
     /// `overlayUpper`: an --overlay's upper layer, whose character nodes are
     /// whiteouts (no guest can make a device there).
     func checkpointImage(name: String, path: String, inMemory: (TmpfsData) -> Bool = { _ in false }, overlayUpper: Bool = false,
+                         links: TmpfsHardLinks = TmpfsHardLinks(),
                          store: ([UInt8]) throws(CheckpointError) -> StoredRun) throws(CheckpointError) -> TmpfsNodeImage {
         let m = meta.withLock { $0 }
         let type = m.mode & S_IFMT
         guard type == S_IFREG || type == S_IFDIR || type == S_IFLNK || type == S_IFSOCK || (overlayUpper && type == S_IFCHR) else {
             throw .unsupported("tmpfs \(path): a FIFO or device node")
         }
-        if type == S_IFREG && m.links > 1 { throw .unsupported("tmpfs \(path): a file with \(m.links) hard links") }
+        if type == S_IFREG && m.links > 1 && !links.written.insert(ObjectIdentifier(self)).inserted {
+            return TmpfsNodeImage(name: name, mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime, atime: m.atime, xattrs: [:],
+                                  contents: nil, target: nil, children: [], link: ino)
+        }
         var contents: StoredRun?
         var memoryRun: TmpfsNodeImage.MemoryRun?
         if let data, inMemory(data) {
@@ -701,13 +714,24 @@ extension TmpfsNode {
         var children: [TmpfsNodeImage] = []
         for (n, c) in m.children.sorted(by: { $0.key.name < $1.key.name }) {
             let image = try c.checkpointImage(name: n.name, path: path == "/" ? "/" + n.name : path + "/" + n.name, inMemory: inMemory,
-                                              overlayUpper: overlayUpper, store: store)
+                                              overlayUpper: overlayUpper, links: links, store: store)
             children.append(image)
         }
         var xattrs: [String: [UInt8]] = [:]
         for (k, v) in m.xattrs { xattrs[k.name] = v }
         return TmpfsNodeImage(name: name, mode: m.mode, uid: m.uid, gid: m.gid, mtime: m.mtime, atime: m.atime, xattrs: xattrs,
                               contents: contents, memory: memoryRun, target: target, children: children, ino: ino)
+    }
+
+    /// A path from this directory to `node` (names, in sorted order): where
+    /// a file unlinked from the name it was opened by is linked still.
+    func names(to node: TmpfsNode) -> [String]? {
+        let children = meta.withLock { $0.children }
+        for (n, c) in children.sorted(by: { $0.key.name < $1.key.name }) {
+            if c === node { return [n.name] }
+            if c.kind == .directory, let rest = c.names(to: node) { return [n.name] + rest }
+        }
+        return nil
     }
 
     /// A regular file's bytes: copied from the image's data file, or, for a
@@ -735,8 +759,20 @@ extension TmpfsNode {
     /// `overlayUpper`: an --overlay's upper layer, which may hold whiteouts
     /// (character nodes) and opaque markers (a regular child named "").
     func restore(_ image: TmpfsNodeImage, read: (StoredRun) throws(CheckpointError) -> [UInt8],
-                 place: (TmpfsNodeImage.MemoryRun) throws(CheckpointError) -> UInt64, overlayUpper: Bool = false) throws(CheckpointError) {
+                 place: (TmpfsNodeImage.MemoryRun) throws(CheckpointError) -> UInt64, overlayUpper: Bool = false,
+                 links: TmpfsHardLinks = TmpfsHardLinks()) throws(CheckpointError) {
         for c in image.children {
+            if let target = c.link {
+                // Another name of a file restored earlier in the walk.
+                guard !c.name.isEmpty, c.name != ".", c.name != "..", !c.name.contains("/"), c.name.utf8.count <= 255,
+                      c.contents == nil, c.memory == nil, c.children.isEmpty, c.target == nil, c.ino == nil,
+                      let node = links.restored[target], meta.withLock({ $0.children[ExactName(c.name)] }) == nil else {
+                    throw .corrupt("a tmpfs hard link '\(c.name)' to inode \(target)")
+                }
+                meta.withLock { $0.children[ExactName(c.name)] = node }
+                node.meta.withLock { $0.links += 1 }
+                continue
+            }
             let t = c.mode & S_IFMT
             let marker = overlayUpper && c.name.isEmpty && t == S_IFREG && c.contents?.length ?? 0 == 0 && c.memory == nil
             guard marker || !c.name.isEmpty, c.name != ".", c.name != "..", !c.name.contains("/"), c.name.utf8.count <= 255 else {
@@ -747,14 +783,17 @@ extension TmpfsNode {
             // A directory the new sandbox made already (a bind's mount point): filled, not replaced.
             if let existing = meta.withLock({ $0.children[ExactName(c.name)] }) {
                 guard t == S_IFDIR, existing.kind == .directory else { throw .corrupt("tmpfs name '\(c.name)' twice") }
-                try existing.restore(c, read: read, place: place, overlayUpper: overlayUpper)
+                try existing.restore(c, read: read, place: place, overlayUpper: overlayUpper, links: links)
                 continue
             }
             // Its number from the image (checked unique by the restore), else a new one.
             let node = TmpfsNode(fs: fs, ino: c.ino ?? fs.nextInode(), mode: c.mode, target: c.target)
-            if let i = c.ino { fs.continueInodes(from: i + 1) }
+            if let i = c.ino {
+                fs.continueInodes(from: i + 1)
+                if t == S_IFREG { links.restored[i] = node }
+            }
             try node.restoreContents(c, read: read, place: place)
-            try node.restore(c, read: read, place: place, overlayUpper: overlayUpper)
+            try node.restore(c, read: read, place: place, overlayUpper: overlayUpper, links: links)
             meta.withLock { m in
                 m.children[ExactName(c.name)] = node
                 if node.kind == .directory { m.links += 1 }
