@@ -91,4 +91,12 @@ extension CheckpointTests {
         try ckptmoreGoesOn("links", native: ["a, unlinked, b kept: names /tmp/ckptmore.links/a (deleted), 1 links\n",
                                              "e, f, g: 3 links, one inode yes\n", "maps: rw-s 00000000 h (deleted)\n"])
     }
+
+    /// A pidfd of a child already reaped answers after a restore as Linux's
+    /// does for a process gone: readable, ESRCH for a signal and for
+    /// pidfd_getfd, ECHILD for waitid.
+    @Test func reapedPidfdGoesOn() throws {
+        try ckptmoreGoesOn("pidfd", native: ["poll: 1, POLLIN yes\npidfd_send_signal: -1 No such process\n",
+                                             "waitid(P_PIDFD): -1 No child processes\n"])
+    }
 }

@@ -7,6 +7,7 @@
 //   ckptmore shared MARKER DIR   a host file in DIR mapped MAP_SHARED
 //   ckptmore pipe MARKER         a pipe's inode number
 //   ckptmore links MARKER        tmpfs files with hard links, some names unlinked while open
+//   ckptmore pidfd MARKER        a pidfd of a child already reaped
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -197,10 +201,53 @@ static int links(const char *marker) {
     return 0;
 }
 
+// A pidfd of a child that exited and was waited for: after, it polls
+// readable, a signal through it is ESRCH, waitid on it ECHILD, pidfd_getfd
+// ESRCH; a new child's pidfd is another process's.
+static int pidfd_reaped(const char *marker) {
+    int hold[2];
+    if (pipe(hold) != 0) return 1;
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        close(hold[1]);
+        while (read(hold[0], &c, 1) > 0) {}
+        _exit(3);
+    }
+    close(hold[0]);
+    int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+    if (pidfd < 0) { perror("pidfd_open"); return 1; }
+    close(hold[1]);
+    int st = 0;
+    pid_t w = waitpid(child, &st, 0);
+    printf("reaped: %s, status %d\n", w == child ? "yes" : strerror(errno), WEXITSTATUS(st));
+    if (wait_for(marker) != 0) return 1;
+
+    struct pollfd p = { .fd = pidfd, .events = POLLIN };
+    int n = poll(&p, 1, 0);
+    printf("poll: %d, POLLIN %s\n", n, p.revents & POLLIN ? "yes" : "no");
+    long r = syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    printf("pidfd_send_signal: %ld %s\n", r, r < 0 ? strerror(errno) : "");
+    r = syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0);
+    printf("pidfd_send_signal 0: %ld %s\n", r, r < 0 ? strerror(errno) : "");
+    siginfo_t info = {0};
+    r = syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED | WNOHANG, NULL);
+    printf("waitid(P_PIDFD): %ld %s\n", r, r < 0 ? strerror(errno) : "");
+    r = syscall(SYS_pidfd_getfd, pidfd, 0, 0);
+    printf("pidfd_getfd: %ld %s\n", r, r < 0 ? strerror(errno) : "");
+    char path[64], link[64] = "";
+    snprintf(path, sizeof path, "/proc/self/fd/%d", pidfd);
+    ssize_t l = readlink(path, link, sizeof link - 1);
+    link[l > 0 ? l : 0] = 0;
+    printf("names %s\n", link);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "shared") == 0) return shared(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "pipe") == 0) return pipe_inode(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "links") == 0) return links(argv[2]);
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER\n");
+    if (argc >= 3 && strcmp(argv[1], "pidfd") == 0) return pidfd_reaped(argv[2]);
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER\n");
     return 2;
 }

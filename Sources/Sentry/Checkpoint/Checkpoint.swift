@@ -602,10 +602,10 @@ struct ImageWriter {
             image.mask = sf.mask
             return image
         case let p as PidFD:
-            // A reaped process is in no image: its pidfd has nothing to name there.
-            guard kernel.locked({ kernel.groups[p.pid] === p.group }) else { throw .unsupported("\(what): a pidfd of a process already reaped") }
             var image = FileImage(kind: .pidfd, flags: flags)
             image.pid = p.pid
+            // A reaped process is in no image: its pidfd keeps the pid alone, and answers as one of a process gone.
+            if !kernel.locked({ kernel.groups[p.pid] === p.group }) { image.reaped = true }
             return image
         default:
             throw .unsupported("\(what), \(Self.kind(of: f))")

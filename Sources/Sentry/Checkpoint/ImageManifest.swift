@@ -307,8 +307,10 @@ public struct FileImage: Codable, Sendable, Equatable {
     public var intervalNs: Int64?
     /// signalfd: the signals it reads.
     public var mask: UInt64?
-    /// pidfd: the process it refers to (in the image, maybe a zombie).
+    /// pidfd: the process it refers to (in the image, maybe a zombie; or,
+    /// `reaped`, one waited for already, which only its pid names).
     public var pid: Int32?
+    public var reaped: Bool?
     /// pty: which pair, by index in `ptys`, and which end.
     public var pty: Int?
     public var master: Bool?

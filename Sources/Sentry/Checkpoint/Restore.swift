@@ -926,8 +926,13 @@ struct ImageReader {
             guard let i = f.pty, ptys.indices.contains(i), let master = f.master else { throw .corrupt("a pty file") }
             return PtyEnd(ptys[i], master: master, table: kernel.vfs.ptys, flags: flags)
         case .pidfd:
+            let pidfdFlags = OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode)
+            if f.reaped == true {
+                guard let pid = f.pid, pid > 0, pid <= 4_194_304 else { throw .corrupt("a pidfd of pid \(f.pid ?? 0)") }
+                return PidFD(Self.reapedProcess(pid), kernel: kernel, flags: pidfdFlags)
+            }
             guard let pid = f.pid, let g = groups[pid] else { throw .corrupt("a pidfd of a process not in the image") }
-            return PidFD(g, kernel: kernel, flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
+            return PidFD(g, kernel: kernel, flags: pidfdFlags)
         case .path:
             guard let path = f.guestPath else { throw .corrupt("a file with no path") }
             let reopen = OpenFlags(rawValue: f.flags & ~(OpenFlags.create.rawValue | OpenFlags.truncate.rawValue | OpenFlags.exclusive.rawValue))
@@ -940,6 +945,17 @@ struct ImageReader {
             if let pos = f.position, pos > 0 { _ = try? d.seek(pos, whence: SEEK_SET) }
             return d
         }
+    }
+
+    /// A process that exited and was waited for, as its pidfd still holds
+    /// it: no thread, dead, in no table (its pid may be another's now), so
+    /// the pidfd polls readable and pidfd_send_signal, pidfd_getfd and
+    /// process_madvise answer ESRCH, waitid ECHILD.
+    static func reapedProcess(_ pid: Int32) -> ThreadGroup {
+        let g = ThreadGroup(pid: pid, parent: nil, pgid: pid, sid: pid, handlers: SignalHandlers(), limits: [:], exitSignal: nil)
+        g.zombie = true
+        g.exitStatus = .exited(0)
+        return g
     }
 
     static func registers(_ words: [UInt64]) -> sw_regs {
