@@ -13,6 +13,11 @@ import Testing
     /// the reason printed) where that is not possible: not root, no
     /// unshare or ip, the tinyconfig VM.
     static func nativeInOwnNetwork(_ args: [String], pingGroupRange: String? = nil) -> Harness.Result? {
+        nativeInOwnNetwork(Harness.image("icmp"), args, pingGroupRange: pingGroupRange)
+    }
+
+    /// The same for another guest.
+    static func nativeInOwnNetwork(_ guest: String, _ args: [String], pingGroupRange: String? = nil) -> Harness.Result? {
         if Harness.inPatchedVM { print("icmp: the VM's tinyconfig kernel is no reference for raw sockets"); return nil }
         guard getuid() == 0 else { print("icmp: the native run needs root (raw sockets, a network namespace)"); return nil }
         guard let unshare = ["/usr/bin/unshare", "/bin/unshare"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }),
@@ -22,7 +27,7 @@ import Testing
         var script = "\(ip) link set lo up || exit 97; "
         if let r = pingGroupRange { script += "echo '\(r)' > /proc/sys/net/ipv4/ping_group_range || exit 98; " }
         script += "exec \"$0\" \"$@\""
-        let r = Harness.run(unshare, ["-n", "/bin/sh", "-c", script, Harness.image("icmp")] + args)
+        let r = Harness.run(unshare, ["-n", "/bin/sh", "-c", script, guest] + args)
         if r.status == 97 || r.status == 98 || r.stderr.contains("unshare:") {
             print("icmp: no network namespace for the native run (\(r.stderr))"); return nil
         }

@@ -8,8 +8,15 @@
 //   ckptmore pipe MARKER         a pipe's inode number
 //   ckptmore links MARKER        tmpfs files with hard links, some names unlinked while open
 //   ckptmore pidfd MARKER        a pidfd of a child already reaped
+//   ckptmore icmp MARKER         ping and raw sockets, an ICMP error queued (root, a ping_group_range with its group)
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,11 +250,86 @@ static int pidfd_reaped(const char *marker) {
     return 0;
 }
 
+#ifndef ICMP_FILTER
+#define ICMP_FILTER 1
+#endif
+
+static void echo(int ping, unsigned short seq) {
+    struct sockaddr_in lo = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct { struct icmphdr h; char data[8]; } req = { .h = { .type = ICMP_ECHO, .un.echo.sequence = htons(seq) } };
+    memcpy(req.data, "sentry!!", 8);
+    if (sendto(ping, &req, sizeof req, 0, (struct sockaddr *)&lo, sizeof lo) != sizeof req) perror("ping sendto");
+}
+
+static void ping_reply(int ping, unsigned short ident) {
+    struct { struct icmphdr h; char data[8]; } rep = {0};
+    struct pollfd p = { .fd = ping, .events = POLLIN };
+    poll(&p, 1, 5000);
+    ssize_t n = recv(ping, &rep, sizeof rep, MSG_DONTWAIT);
+    printf("ping reply: %zd bytes, type %d, id ours %d, seq %d, data %.8s\n", n, rep.h.type, rep.h.un.echo.id == htons(ident),
+           ntohs(rep.h.un.echo.sequence), rep.data);
+}
+
+// The ICMP type of each packet queued on a raw ICMP socket (with the IPv4 header).
+static void raw_queue(int raw, const char *when) {
+    unsigned char buf[256];
+    ssize_t n;
+    printf("raw %s:", when);
+    while ((n = recv(raw, buf, sizeof buf, MSG_DONTWAIT)) > 0) printf(" type %d", buf[(buf[0] & 15) * 4]);
+    printf("\n");
+}
+
+// A ping socket with an echo reply unread, a raw ICMP socket filtering out
+// echo requests with the replies queued, a UDP socket with IP_RECVERR and
+// a port unreachable in its error queue. After: each reads what it had,
+// keeps its options, and a new echo goes out and comes back to both.
+static int icmp(const char *marker) {
+    int ping = socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP), raw = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    int udp = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+    if (ping < 0 || raw < 0 || udp < 0) { perror("socket"); return 1; }
+    unsigned int filter = 1 << ICMP_ECHO;
+    if (setsockopt(raw, SOL_RAW, ICMP_FILTER, &filter, sizeof filter) != 0) { perror("ICMP_FILTER"); return 1; }
+    echo(ping, 1);
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    getsockname(ping, (struct sockaddr *)&me, &ml);
+    unsigned short ident = ntohs(me.sin_port);
+    struct sockaddr_in closed = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons(9) };
+    setsockopt(udp, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
+    if (sendto(udp, "abc", 3, 0, (struct sockaddr *)&closed, sizeof closed) != 3) perror("udp sendto");
+    usleep(20000);
+    if (wait_for(marker) != 0) return 1;
+
+    ping_reply(ping, ident);
+    raw_queue(raw, "before");
+    unsigned int f = 0;
+    socklen_t fl = sizeof f;
+    getsockopt(raw, SOL_RAW, ICMP_FILTER, &f, &fl);
+    int v = 0;
+    socklen_t vl = sizeof v;
+    getsockopt(udp, IPPROTO_IP, IP_RECVERR, &v, &vl);
+    printf("ICMP_FILTER 0x%x, IP_RECVERR %d\n", f, v);
+    char data[4], ctl[128];
+    struct iovec iv = { data, sizeof data };
+    struct msghdr mh = { .msg_iov = &iv, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl };
+    ssize_t got = recvmsg(udp, &mh, MSG_ERRQUEUE);
+    struct cmsghdr *c = got >= 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+    struct sock_extended_err *ee = c ? (struct sock_extended_err *)CMSG_DATA(c) : NULL;
+    printf("error queue: %zd bytes '%.3s', errno %s, origin %d type %d code %d\n", got, data, ee ? strerror(ee->ee_errno) : strerror(errno),
+           ee ? ee->ee_origin : -1, ee ? ee->ee_type : -1, ee ? ee->ee_code : -1);
+    echo(ping, 2);
+    ping_reply(ping, ident);
+    usleep(20000);
+    raw_queue(raw, "after");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "shared") == 0) return shared(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "pipe") == 0) return pipe_inode(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "links") == 0) return links(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "pidfd") == 0) return pidfd_reaped(argv[2]);
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER\n");
+    if (argc >= 3 && strcmp(argv[1], "icmp") == 0) return icmp(argv[2]);
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER\n");
     return 2;
 }

@@ -46,6 +46,58 @@ public struct SocketImage: Codable, Sendable, Equatable {
     /// A stream's out-of-band state; absent when it has none (and in images
     /// written before it was kept, whose urgent bytes come back as data).
     public var urgent: UrgentImage?
+    /// A raw socket (SOCK_RAW; absent: not one). A ping socket is a datagram
+    /// one of IPPROTO_ICMP or IPPROTO_ICMPV6.
+    public var raw: Bool? = nil
+    /// An inet socket's raw and ping options and IP_RECVERR with its error
+    /// queue; absent when all are as a new socket has them.
+    public var icmp: ICMPSocketImage? = nil
+}
+
+/// What raw and ping sockets keep beyond a datagram socket's state (the
+/// sentry's ICMPSocketOptions): IP_HDRINCL, the ICMP filters, IP_RECVERR and
+/// the ICMP errors queued for MSG_ERRQUEUE.
+public struct ICMPSocketImage: Codable, Sendable, Equatable {
+    public var headerIncluded: Bool
+    public var icmpFilter: UInt32
+    public var icmp6Filter: [UInt8]
+    public var receiveErrors: Bool
+    public var errors: [ICMPErrorImage]
+
+    public struct ICMPErrorImage: Codable, Sendable, Equatable {
+        public var errno: Int32
+        public var type: UInt8, code: UInt8
+        public var offender: SocketAddressImage, destination: SocketAddressImage
+        public var payload: [UInt8]
+        public var v6: Bool
+    }
+
+    /// nil for a new socket's options.
+    init?(_ o: ICMPSocketOptions) throws(CheckpointError) {
+        let fresh = ICMPSocketOptions()
+        guard o.headerIncluded != fresh.headerIncluded || o.icmpFilter != fresh.icmpFilter || o.icmp6Filter != fresh.icmp6Filter
+                || o.receiveErrors != fresh.receiveErrors || !o.errorQueue.isEmpty else { return nil }
+        headerIncluded = o.headerIncluded; icmpFilter = o.icmpFilter; icmp6Filter = o.icmp6Filter; receiveErrors = o.receiveErrors
+        errors = []
+        for e in o.errorQueue {
+            errors.append(ICMPErrorImage(errno: e.errno.rawValue, type: e.type, code: e.code, offender: try SocketAddressImage(.inet(e.offender)),
+                                         destination: try SocketAddressImage(.inet(e.destination)), payload: e.payload, v6: e.v6))
+        }
+    }
+
+    /// The options again, checked as setsockopt and the loopback would have made them.
+    func options() throws(CheckpointError) -> ICMPSocketOptions {
+        guard icmp6Filter.count == 32, errors.count <= 1 << 16 else { throw .corrupt("a raw or ping socket's options") }
+        var o = ICMPSocketOptions()
+        o.headerIncluded = headerIncluded; o.icmpFilter = icmpFilter; o.icmp6Filter = icmp6Filter; o.receiveErrors = receiveErrors
+        for e in errors {
+            guard e.errno > 0, e.payload.count <= 1 << 16, case .inet(let offender) = try e.offender.address(),
+                  case .inet(let destination) = try e.destination.address() else { throw .corrupt("a queued ICMP error") }
+            o.errorQueue.append(ICMPErrorReport(errno: Errno(rawValue: e.errno), type: e.type, code: e.code, offender: offender,
+                                                destination: destination, payload: e.payload, v6: e.v6))
+        }
+        return o
+    }
 }
 
 /// Where a stream's urgent mark stands (Net/UrgentData.swift): the urgent
@@ -136,7 +188,6 @@ final class SocketCollector {
         while i < endpoints.count {
             let e = endpoints[i]
             i += 1
-            if e.isICMPSocket { throw .unsupported("a raw or ping socket") }
             // The state (its queue's ring is a reference: read here, under the lock) and the queued bytes.
             let (s, bytes, pending) = e.locked { st -> (SocketEndpoint.State, [UInt8], [SocketMessage]) in
                 let n = st.rx.bytes
@@ -159,6 +210,7 @@ final class SocketCollector {
             }
             var boundPath: String?
             if let loc = s.boundLocation, !loc.isDeleted { boundPath = loc.path }
+            let icmp: ICMPSocketImage? = try e.isInet ? ICMPSocketImage(s.icmp) : nil
             out.append(SocketImage(
                 kind: Self.name(e.kind), family: e.family, proto: e.proto, phase: Self.name(s.phase),
                 address: try s.address.map { (a) throws(CheckpointError) in try SocketAddressImage(a) }, boundPath: boundPath,
@@ -171,7 +223,8 @@ final class SocketCollector {
                 peerClosed: s.peerClosed, connecting: s.connecting, reset: s.reset, v6only: s.v6only,
                 accepted: e.isAccepted, owner: e.owner, messages: messages, contents: try store.append(bytes: bytes), inode: e.inode,
                 urgent: s.urgent == nil && s.consumedOOB.isEmpty ? nil
-                    : UrgentImage(distance: s.urgent?.distance, taken: s.urgent?.taken ?? false, consumed: s.consumedOOB)))
+                    : UrgentImage(distance: s.urgent?.distance, taken: s.urgent?.taken ?? false, consumed: s.consumedOOB),
+                raw: e.isRaw ? true : nil, icmp: icmp))
         }
         return out
     }
@@ -208,8 +261,12 @@ struct SocketRestorer {
             }
             let inet = s.family == SocketConstants.AF_INET || s.family == SocketConstants.AF_INET6
             let netlink = s.family == SocketConstants.AF_NETLINK
-            guard s.family == SocketConstants.AF_UNIX || inet || netlink,
-                  inet ? (kind == .stream ? s.proto == Loopback.tcp : [17, 136].contains(s.proto) && kind == .datagram)
+            let raw = s.raw ?? false
+            let ping = [LoopbackICMP.IPPROTO_ICMP, LoopbackICMP.IPPROTO_ICMPV6].contains(s.proto)
+            guard s.family == SocketConstants.AF_UNIX || inet || netlink, !raw || inet,
+                  // Raw: a datagram socket of any IP protocol (inet_create's SOCK_RAW); ping: a datagram one of ICMP.
+                  raw ? kind == .datagram && (0...255).contains(s.proto)
+                    : inet ? (kind == .stream ? s.proto == Loopback.tcp : ([17, 136].contains(s.proto) || ping) && kind == .datagram)
                     : netlink ? kind == .datagram && [NetlinkRoute.NETLINK_ROUTE, SockDiag.NETLINK_SOCK_DIAG].contains(s.proto)
                     : s.proto == 0 else {
                 throw .corrupt("socket \(i): family \(s.family), protocol \(s.proto)")
@@ -219,7 +276,7 @@ struct SocketRestorer {
                 guard n > 0, inodes.insert(n).inserted else { throw .corrupt("socket \(i): inode \(n)") }
                 SocketEndpoint.continueInodes(from: n + 1)
             }
-            endpoints.append(SocketEndpoint(kind: kind, names: names, family: s.family, proto: s.proto, inode: s.inode))
+            endpoints.append(SocketEndpoint(kind: kind, names: names, family: s.family, proto: s.proto, raw: raw, inode: s.inode))
         }
     }
 
@@ -277,6 +334,8 @@ struct SocketRestorer {
                 rights += carried.count
             }
             guard at == bytes.count else { throw .corrupt("\(what): \(bytes.count) queued bytes for messages of \(at)") }
+            guard s.icmp == nil || e.isInet else { throw .corrupt("\(what): ICMP options on a socket that is not inet") }
+            let icmp = try s.icmp?.options() ?? ICMPSocketOptions()
             if let u = s.urgent {
                 // An unread urgent byte is a queued one; consumed places are in order within the queue.
                 guard s.kind == "stream", u.distance.map({ u.taken ? (0...bytes.count).contains($0) : (0..<bytes.count).contains($0) }) ?? !u.taken,
@@ -314,6 +373,7 @@ struct SocketRestorer {
                 }
                 st.urgent = s.urgent?.distance.map { UrgentMark(distance: $0, taken: s.urgent!.taken) }
                 st.consumedOOB = s.urgent?.consumed ?? []
+                st.icmp = icmp
             }
             // Each message charges its sender until read, as its send did.
             for (m, _) in queued where m.charge > 0 { m.sender?.charge(m.charge) }
@@ -339,6 +399,13 @@ struct SocketRestorer {
                 let key = UnixNamespace.NodeKey(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
                 do { try names.bindNode(e, key) } catch { throw .corrupt("\(what): \(path) is bound twice") }
                 e.locked { $0.boundNode = key; $0.boundLocation = loc }
+            case .inet(let a)? where e.isICMPSocket:
+                // A raw socket is on the loopback's list; a ping one holds its identifier (the port) again.
+                if e.isRaw { names.loopback.icmp.addRaw(e) }
+                else if a.port != 0 {
+                    do { _ = try names.loopback.icmp.bindPing(e, ident: a.port, reuse: s.flagOptions.contains(SocketConstants.SO_REUSEADDR)) }
+                    catch { throw .corrupt("\(what): ping identifier \(a.port) is bound twice") }
+                }
             case .inet(let a)? where !s.accepted:
                 names.loopback.restoreBinding(e, at: a, proto: s.proto, reuse: s.flagOptions.contains(SocketConstants.SO_REUSEADDR),
                                               v6only: s.v6only)
