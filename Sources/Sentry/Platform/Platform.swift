@@ -46,6 +46,14 @@ public protocol AddressSpace: AnyObject, Sendable {
     /// round trips to the host side as it allows.
     func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
              clearing: Range<GuestAddress>?) throws(PlatformError)
+    /// `map(mappings, clearing: nil)` for a fork's child, whose mirror its
+    /// parent builds, with the child's rseq area registered with the host
+    /// for the calling runner's guest code in the same round trip: true if
+    /// registered, false if the host refused (the sentry then emulates),
+    /// nil where the platform registers only on its own (`HostRseq`, at
+    /// the task's first run).
+    func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
+             registeringRseq rseq: RseqRegistration) throws(PlatformError) -> Bool?
     func unmap(_ range: Range<GuestAddress>) throws(PlatformError)
     func protect(_ range: Range<GuestAddress>, prot: Prot) throws(PlatformError)
     /// Called by a runner: makes room for another task in this address space
@@ -76,6 +84,11 @@ public protocol AddressSpace: AnyObject, Sendable {
 
 extension AddressSpace {
     func leave() { leave(sentryExiting: false) }
+    public func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
+                    registeringRseq rseq: RseqRegistration) throws(PlatformError) -> Bool? {
+        try map(mappings, clearing: nil)
+        return nil
+    }
     public func handOver() {}
     public func takeOver() {}
 }

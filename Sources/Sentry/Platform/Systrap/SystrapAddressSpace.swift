@@ -320,7 +320,9 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     func leave(sentryExiting: Bool) {
         // A root stub outlives its task while siblings run: its host rseq
         // registration goes now, while the stub is parked and its task's.
-        if !sentryExiting { try? unregisterHostRseq() }
+        // The last runner's goes as the stub is emptied (`emptied`), or
+        // with the stub.
+        if !sentryExiting && !dropsRseqAtLeave { try? unregisterHostRseq() }
         if !sentryExiting, keepAsSpare() { return }
         guard let me = state.withLock({ $0.runners.removeValue(forKey: pthread_self()) }) else { return }
         if !sentryExiting { retire(me) }
@@ -409,17 +411,20 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     private func emptied(_ me: Runner) -> Parked? {
         let parked = [UInt32(SW_STATE_TRAP), UInt32(SW_STATE_DONE)].contains(me.area.state)
         guard parked, sw_pidfd_exited(me.pidfd, 0) == 0 else { return nil }
-        // A host rseq registration left over points at guest memory about to go.
+        // A host rseq registration left over points at guest memory about
+        // to go: it goes first, in the same hand-off as the unmapping.
+        var calls: [StubCall] = []
         if let r = state.withLock({ $0.hostRseq.removeValue(forKey: me.slot) }) {
-            guard (try? request(on: me, HostRseqCall.nr, HostRseqCall.unregister(r))) == 0 else { return nil }
+            calls.append(StubCall(nr: HostRseqCall.nr, args: HostRseqCall.unregister(r)))
         }
         // Kept: the stub's pages at base, and slot 0's area at base + 64 KiB.
         let base = stub.base.rawValue, stubEnd = stub.end.rawValue
         let areaEnd = base + 2 * SystrapArea.size, top = UInt64(SW_TASK_SIZE)
-        let calls = [StubCall(nr: SyscallNumber.munmap, args: [0, base]),
-                     StubCall(nr: SyscallNumber.munmap, args: [stubEnd, base + SystrapArea.size - stubEnd]),
-                     StubCall(nr: SyscallNumber.munmap, args: [areaEnd, top - areaEnd])]
-        guard let results = try? requestBatch(on: me, calls), results == [0, 0, 0] else { return nil }
+        calls += [StubCall(nr: SyscallNumber.munmap, args: [0, base]),
+                  StubCall(nr: SyscallNumber.munmap, args: [stubEnd, base + SystrapArea.size - stubEnd]),
+                  StubCall(nr: SyscallNumber.munmap, args: [areaEnd, top - areaEnd])]
+        guard let results = try? requestBatch(on: me, calls), results.count == calls.count,
+              results.allSatisfy({ $0 == 0 }) else { return nil }
         let a = me.area
         memset(a.base + Int(SW_AREA_CODE), 0, Int(SW_AREA_SET_FS) + 8 - Int(SW_AREA_CODE))
         a.store(SW_AREA_SET_GS, UInt64(0))
@@ -445,6 +450,30 @@ extension SystrapAddressSpace: HostRseq {
         guard let me = try? runner(), let r = state.withLock({ $0.hostRseq.removeValue(forKey: me.slot) }) else { return }
         let raw = try request(on: me, HostRseqCall.nr, HostRseqCall.unregister(r))
         if raw != 0 { throw .host("stub rseq unregistration", Errno(Int32(truncatingIfNeeded: -raw))) }
+    }
+
+    /// The root stub with no other runner: at `leave` it is emptied, its
+    /// registration dropped in that same hand-off, or it is ended.
+    var dropsRseqAtLeave: Bool {
+        guard let me = try? runner(), me.root else { return false }
+        return state.withLock { $0.runners.count == 1 && $0.readyTickets.isEmpty && $0.handedOver == nil }
+    }
+
+    /// A fork's child's mirror and its rseq registration: one hand-off,
+    /// where the child's first run would otherwise make a round trip of
+    /// its own to register.
+    func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
+             registeringRseq rseq: RseqRegistration) throws(PlatformError) -> Bool? {
+        let me = try runner()
+        guard state.withLock({ $0.hostRseq[me.slot] }) == nil else {
+            try map(mappings, clearing: nil)
+            return nil
+        }
+        let raw = try map(mappings, clearing: nil,
+                          then: StubCall(nr: HostRseqCall.nr, args: HostRseqCall.register(rseq.area, rseq.signature)))
+        guard let raw, HostRseqCall.outcome(raw) == nil else { return false }
+        state.withLock { $0.hostRseq[me.slot] = rseq }
+        return true
     }
 
     /// The signal that ended the calling runner's stub, if it is dead.
