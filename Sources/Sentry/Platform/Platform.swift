@@ -71,6 +71,10 @@ public protocol AddressSpace: AnyObject, Sendable {
     /// CPU time (ns) `hostPID` spent before this address space had it (a
     /// recycled stub); the task's CPU clocks start from there.
     var cpuTimeBase: Int64 { get }
+    /// `hostPID`'s fault and switch counts when this address space got it,
+    /// if the platform read them then (a recycled stub, read as it was
+    /// emptied); nil: read them now.
+    var hostCountsBase: HostTaskCounters? { get }
     /// The calling thread stops running in this space (task exit or execve).
     /// The last runner to leave frees the host side, or, when the sentry is
     /// exiting, leaves it to die with the sentry (PR_SET_PDEATHSIG).
@@ -84,6 +88,7 @@ public protocol AddressSpace: AnyObject, Sendable {
 
 extension AddressSpace {
     func leave() { leave(sentryExiting: false) }
+    public var hostCountsBase: HostTaskCounters? { nil }
     public func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
                     registeringRseq rseq: RseqRegistration) throws(PlatformError) -> Bool? {
         try map(mappings, clearing: nil)

@@ -27,6 +27,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         /// CPU time (ns) a sibling's stub spent before its current task
         /// (a spare that served a thread that exited).
         var cpuBase: Int64 = 0
+        /// Its fault and switch counts then, if known.
+        var counts: HostTaskCounters?
     }
     private struct State {
         var runners: [pthread_t: Runner] = [:]
@@ -62,6 +64,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         /// CPU time (ns) the stub spent before this life: a recycled stub
         /// has served other guests.
         var cpuTimeBase: Int64 = 0
+        /// Its fault and switch counts then, if read (an emptied stub).
+        var counts: HostTaskCounters?
         /// Started by the pool's thread, its PDEATHSIG parent for good. Only
         /// these are recycled: one started by a task's thread dies with it.
         var pooled = false
@@ -71,6 +75,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     private let pool: StubPool?
     private let pooled: Bool
     private let rootCPUBase: Int64
+    private let rootCounts: HostTaskCounters?
 
     /// The calling thread becomes the first runner of `parked`, unless
     /// `callerRuns` is false: vmexec keeps the stub parked for good and
@@ -81,6 +86,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         self.pool = pool
         pooled = parked.pooled
         rootCPUBase = parked.cpuTimeBase
+        rootCounts = parked.counts
         initialRegisters = parked.initialRegisters
         state.withLock {
             $0.usedSlots.insert(parked.runner.slot)
@@ -180,6 +186,12 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     var cpuTimeBase: Int64 {
         guard let r = try? runner() else { return 0 }
         return r.root ? rootCPUBase : r.cpuBase
+    }
+    /// The root stub's, as read when it was emptied; a spare's, as its last
+    /// task's exit read them: each has slept since.
+    var hostCountsBase: HostTaskCounters? {
+        guard let r = try? runner() else { return nil }
+        return r.root ? rootCounts : r.counts
     }
 
     /// Runs one syscall in the calling runner's stub, which is parked in its
@@ -349,6 +361,9 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         sw_atomic_store32(a.base + Int(SW_AREA_SENTRY_WAITING), 0)
         var spare = me
         spare.cpuBase = HostCPUClock.nanoseconds(of: me.pid) ?? 0
+        // Read at its task's exit, after the stub's last call (the rseq
+        // unregistration): parked since, its counts have not moved.
+        spare.counts = HostTaskCounters.lastRead(process: me.pid)
         return state.withLock { s in
             guard !s.rootEnded, s.spares.count < Self.maxSpares else { return false }
             s.runners.removeValue(forKey: pthread_self())
@@ -430,7 +445,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         a.store(SW_AREA_SET_GS, UInt64(0))
         memset(a.base + Int(SW_AREA_FRAME), 0, Int(SystrapArea.size) - Int(SW_AREA_FRAME))
         return Parked(runner: me, initialRegisters: initialRegisters,
-                      cpuTimeBase: HostCPUClock.nanoseconds(of: me.pid) ?? 0, pooled: true)
+                      cpuTimeBase: HostCPUClock.nanoseconds(of: me.pid) ?? 0,
+                      counts: HostTaskCounters.read(process: me.pid), pooled: true)
     }
 }
 
