@@ -26,6 +26,10 @@ protocol HostRseq: AnyObject {
     /// `leave` returns: the host writes the CPU number there whenever the
     /// stub wakes.
     var dropsRseqAtLeave: Bool { get }
+    /// Whether a `map` that clears the space (an exec keeping its stub)
+    /// drops the calling runner's stub's registration first, in the same
+    /// hand-off, so that the exec need not make a round trip for it.
+    var dropsRseqWhenCleared: Bool { get }
     /// The signal that killed the calling runner's stub; nil while it lives
     /// (or where a stub's death is seen otherwise: ptrace's stop first).
     var runnerDeathSignal: Int32? { get }

@@ -182,6 +182,7 @@ extension PtraceAddressSpace: HostRseq {
     /// Every stub ends with its runner, killed in its ptrace stop, from
     /// which it never returns to user mode.
     var dropsRseqAtLeave: Bool { true }
+    var dropsRseqWhenCleared: Bool { false }
 
     func unregisterHostRseq() throws(PlatformError) {
         guard let pid = try? runnerPID(), let r = hostRseq.withLock({ $0.removeValue(forKey: pid) }) else { return }

@@ -468,6 +468,28 @@ extension SystrapAddressSpace: HostRseq {
         if raw != 0 { throw .host("stub rseq unregistration", Errno(Int32(truncatingIfNeeded: -raw))) }
     }
 
+    /// An exec's new mirror, the old image cleared first: a host rseq
+    /// registration of the old image's area goes before the clearing, in
+    /// the same hand-off (`dropsRseqWhenCleared`).
+    func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
+             clearing: Range<GuestAddress>?) throws(PlatformError) {
+        guard clearing != nil, let me = try? runner(),
+              let r = state.withLock({ $0.hostRseq.removeValue(forKey: me.slot) }) else {
+            try mapBatch(mappings, clearing: clearing, first: nil, last: nil)
+            return
+        }
+        do throws(PlatformError) {
+            try mapBatch(mappings, clearing: clearing, first: StubCall(nr: HostRseqCall.nr, args: HostRseqCall.unregister(r)), last: nil)
+        } catch {
+            // Perhaps still registered: the stub's emptying tries again,
+            // and ends the stub rather than recycle it if that fails.
+            state.withLock { $0.hostRseq[me.slot] = r }
+            throw error
+        }
+    }
+
+    var dropsRseqWhenCleared: Bool { true }
+
     /// The root stub with no other runner: at `leave` it is emptied, its
     /// registration dropped in that same hand-off, or it is ended.
     var dropsRseqAtLeave: Bool {
@@ -485,8 +507,8 @@ extension SystrapAddressSpace: HostRseq {
             try map(mappings, clearing: nil)
             return nil
         }
-        let raw = try map(mappings, clearing: nil,
-                          then: StubCall(nr: HostRseqCall.nr, args: HostRseqCall.register(rseq.area, rseq.signature)))
+        let raw = try mapBatch(mappings, clearing: nil, first: nil,
+                               last: StubCall(nr: HostRseqCall.nr, args: HostRseqCall.register(rseq.area, rseq.signature)))
         guard let raw, HostRseqCall.outcome(raw) == nil else { return false }
         state.withLock { $0.hostRseq[me.slot] = rseq }
         return true
