@@ -87,11 +87,15 @@ extension Task {
         // it to the child's thread: no hand-off back and forth between the
         // two threads before the child runs (the parent waiting for the
         // child's stub, the child for the go).
+        // The child's rseq area is registered with the host in the same
+        // round trip (rseq_fork: the child inherits the registration).
         var childSpace: AddressSpace?
+        var childRseqOnHost: Bool?
         if !has(CloneArgs.CLONE_VM) {
             do {
                 if let sp = try kernel.platform.makeMovableAddressSpace() {
-                    do throws(PlatformError) { try childMM.attach(sp) } catch { sp.leave(); throw error }
+                    do throws(PlatformError) { childRseqOnHost = try childMM.attach(sp, registeringRseq: rseq) }
+                    catch { sp.leave(); throw error }
                     childSpace = sp
                 }
             } catch { throw .EAGAIN }
@@ -158,7 +162,7 @@ extension Task {
             else if IOPrio.isSet(ioContext.priority.load(ordering: .relaxed)) { t.ioContext = IOContext(priority: ioContext.priority.load(ordering: .relaxed)) }
             // A new stack for a sibling sharing the mm: the alternate stack is not inherited.
             if !has(CloneArgs.CLONE_VM) || has(CloneArgs.CLONE_VFORK) { t.altStack = altStack }
-            if !has(CloneArgs.CLONE_VM) { t.rseq = rseq }   // rseq_fork
+            if !has(CloneArgs.CLONE_VM) { t.rseq = rseq; t.rseqOnHost = childRseqOnHost }   // rseq_fork
             // ptrace_init_task: traced from birth, stopping first (SIGSTOP, or a
             // PTRACE_EVENT_STOP trap when seized).
             if let link = ptrace, link.exitReport == nil, traceEvent != nil || has(CloneArgs.CLONE_PTRACE) {

@@ -69,7 +69,14 @@ extension Task {
             _ = try? kernel.futexes.wake(mm, clearChildTID, count: 1, bitset: ~0)
             clearChildTID = .null
         }
-        rseqDropHost()   // the old image's area, in the stub about to be emptied or left
+        // The old image's area, in the stub about to be emptied or left; a
+        // stub kept drops it with the old image, in the batch that clears it.
+        if newSpace == nil, rseqOnHost == true, let host = hostRseq, host.dropsRseqWhenCleared {
+            rseqOnHost = nil
+            if let r = rseq { mm.unpinRseqArea(r.area) }
+        } else {
+            rseqDropHost()
+        }
         rseq = nil   // rseq_execve
         rseqCPU = nil
         if let newSpace {

@@ -103,6 +103,24 @@ extension Task {
         mm.unpinRseqArea(r.area)
     }
 
+    /// At exit: `rseqDropHost`, unless the task is the last user of its mm
+    /// and its stub's `leave` drops the registration itself (in the hand-off
+    /// that empties the stub, or by ending it): one round trip less per
+    /// process exit. The area's page is then held until after `leave`
+    /// (returned, for `memory.free`), since the host writes the CPU number
+    /// into it whenever the stub wakes, and the mm's memory goes before.
+    func rseqDropHostAtExit() -> UInt64? {
+        guard rseqOnHost == true, let r = rseq, let host = hostRseq, host.dropsRseqAtLeave,
+              kernel.locked({ kernel.tasks.values.allSatisfy { $0 === self || $0.mm !== mm } }),
+              let page = mm.holdPrivatePage(r.area) else {
+            rseqDropHost()
+            return nil
+        }
+        rseqOnHost = nil
+        mm.unpinRseqArea(r.area)
+        return page
+    }
+
     /// The task's stub died of SIGSEGV while its rseq area was registered
     /// with the host: the host found the area or a critical section unusable
     /// (kernel/rseq.c's force_sigsegv), as Linux would have for the guest,

@@ -348,7 +348,8 @@ extension Task {
         // The counts start from what the stub had when the task got it: a
         // recycled stub's faults were another guest's, a fresh one's its set-up.
         let stub = kernel.hostPID(of: self).map {
-            (pid: $0, base: kernel.cpuTimeBase(of: self), counts: HostTaskCounters.read(process: $0) ?? HostTaskCounters())
+            (pid: $0, base: kernel.cpuTimeBase(of: self),
+             counts: space?.hostCountsBase ?? HostTaskCounters.read(process: $0) ?? HostTaskCounters())
         }
         let oldStub = kernel.locked { () -> Int32? in
             // A new host process for the guest's code (an exec into a new

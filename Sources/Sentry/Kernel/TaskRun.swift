@@ -177,7 +177,7 @@ extension Task {
         kernel.locked { kernel.exitsInProgress += 1 }
         defer { kernel.locked { kernel.exitsInProgress -= 1 } }
         // Before clear_child_tid wakes a joiner, who may unmap the area.
-        rseqDropHost()
+        let heldRseqPage = rseqDropHostAtExit()
         // exit_mm_release's order: the robust list and PI locks first, so a
         // thread joined through clear_child_tid has left them all.
         releaseFutexes(dying: true)
@@ -244,7 +244,10 @@ extension Task {
         // died the sentry is exiting, and the stub goes with it. Neither it
         // nor this thread keeps the guest's CPU affinity.
         resetHostAffinity(stub: kernel.locked { stubClock?.pid }, ownThread: true)
-        space?.leave(sentryExiting: kernel.locked { kernel.initStatus != nil })
+        let sentryExiting = kernel.locked { kernel.initStatus != nil }
+        space?.leave(sentryExiting: sentryExiting)
+        // (A stub left to die with the sentry keeps its registration: its page stays held.)
+        if let heldRseqPage, !sentryExiting { mm.memory.free(heldRseqPage, GuestAddress.pageSize) }
     }
 
     func releaseVforkParent() {

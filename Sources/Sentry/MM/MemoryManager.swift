@@ -114,10 +114,38 @@ public final class MemoryManager: Sendable {
     public func attach(_ space: AddressSpace, clearing: Range<GuestAddress>? = nil) throws(PlatformError) {
         try state.withLock { (s: inout State) throws(PlatformError) in
             s.space = space
-            // Pages beyond a file's end stay out of the mirror (see VMA.fileEnd).
-            try space.map(s.vmas.vmas.compactMap { v in
-                v.accessibleEnd > v.start ? (v.start..<v.accessibleEnd, v.memOffset, v.mirrorProt) : nil
-            }, clearing: clearing)
+            try space.map(Self.mirrorMappings(s), clearing: clearing)
+        }
+    }
+
+    /// attach for a fork's child, whose task inherits `rseq`: the platform
+    /// may register its area with the host in the same round trip
+    /// (`AddressSpace.map(_:registeringRseq:)`), its page pinned as
+    /// `pinRseqArea` pins it, where that needs no copy-on-write break (a
+    /// fork copies a pinned area's granule). The outcome, as that map's;
+    /// nil if not tried (the task's first run tries).
+    public func attach(_ space: AddressSpace, registeringRseq rseq: RseqRegistration?) throws(PlatformError) -> Bool? {
+        try state.withLock { (s: inout State) throws(PlatformError) -> Bool? in
+            s.space = space
+            guard let rseq, let v = rseqAreaVMALocked(&s, rseq.area), !v.cow || v.shared else {
+                try space.map(Self.mirrorMappings(s), clearing: nil)
+                return nil
+            }
+            let page = rseq.area.pageDown
+            s.rseqPins[page, default: 0] += 1
+            var registered: Bool?
+            defer {
+                if registered != true, let n = s.rseqPins[page] { s.rseqPins[page] = n > 1 ? n - 1 : nil }
+            }
+            registered = try space.map(Self.mirrorMappings(s), registeringRseq: rseq)
+            return registered
+        }
+    }
+
+    /// Every VMA's mirror; pages beyond a file's end stay out (see VMA.fileEnd).
+    private static func mirrorMappings(_ s: State) -> [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)] {
+        s.vmas.vmas.compactMap { v in
+            v.accessibleEnd > v.start ? (v.start..<v.accessibleEnd, v.memOffset, v.mirrorProt) : nil
         }
     }
 
@@ -707,14 +735,34 @@ public final class MemoryManager: Sendable {
     /// write fails as Linux's would).
     public func pinRseqArea(_ area: GuestAddress) -> Bool {
         state.withLock { s in
-            let (end, o) = area.rawValue.addingReportingOverflow(UInt64(RseqABI.size))
-            guard !o, s.space != nil, let v = s.vmas.find(area), v.prot.isSuperset(of: [.read, .write]),
-                  GuestAddress(end) <= v.accessibleEnd else { return false }
+            guard let v = rseqAreaVMALocked(&s, area) else { return false }
             if v.cow && !v.shared {
-                do throws(Errno) { try breakCOWLocked(&s, area..<GuestAddress(end)) } catch { return false }
+                do throws(Errno) { try breakCOWLocked(&s, area..<(area + UInt64(RseqABI.size))) } catch { return false }
             }
             s.rseqPins[area.pageDown, default: 0] += 1
             return true
+        }
+    }
+
+    /// The mapping an rseq area lies in, if the host may be given it: all
+    /// of it readable, writable and mirrored.
+    private func rseqAreaVMALocked(_ s: inout State, _ area: GuestAddress) -> VMA? {
+        let (end, o) = area.rawValue.addingReportingOverflow(UInt64(RseqABI.size))
+        guard !o, s.space != nil, let v = s.vmas.find(area), v.prot.isSuperset(of: [.read, .write]),
+              GuestAddress(end) <= v.accessibleEnd else { return nil }
+        return v
+    }
+
+    /// Keeps the memory-file page behind `addr`, in a private mapping, from
+    /// reuse after the mm lets it go (an exiting process's rseq area, which
+    /// its stub's host registration names until the stub is emptied): its
+    /// offset, for `memory.free(offset, pageSize)` then; nil if none.
+    public func holdPrivatePage(_ addr: GuestAddress) -> UInt64? {
+        state.withLock { s in
+            guard let v = s.vmas.find(addr), !v.shared else { return nil }
+            let offset = v.memOffset + (addr.pageDown - v.start)
+            memory.retain(offset, GuestAddress.pageSize)
+            return offset
         }
     }
 

@@ -19,6 +19,17 @@ protocol HostRseq: AnyObject {
     func registerHostRseq(area: GuestAddress, signature: UInt32) throws(PlatformError) -> Errno?
     /// Drops the calling runner's stub's registration, if it has one.
     func unregisterHostRseq() throws(PlatformError)
+    /// Whether the calling runner's `leave` drops its stub's registration
+    /// itself (the stub ends, or is emptied in a hand-off that drops it
+    /// first), so that an exit need not make a round trip for it before.
+    /// The registered area's page must then stay out of reuse until
+    /// `leave` returns: the host writes the CPU number there whenever the
+    /// stub wakes.
+    var dropsRseqAtLeave: Bool { get }
+    /// Whether a `map` that clears the space (an exec keeping its stub)
+    /// drops the calling runner's stub's registration first, in the same
+    /// hand-off, so that the exec need not make a round trip for it.
+    var dropsRseqWhenCleared: Bool { get }
     /// The signal that killed the calling runner's stub; nil while it lives
     /// (or where a stub's death is seen otherwise: ptrace's stop first).
     var runnerDeathSignal: Int32? { get }

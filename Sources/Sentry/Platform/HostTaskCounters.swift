@@ -41,6 +41,12 @@ public struct HostTaskCounters: Sendable, Equatable {
         ProcCounterFiles.shared.read(pid) { parse(stat: $0, status: $1) }
     }
 
+    /// What the last `read(process:)` of `pid` found (a process that has
+    /// slept since: its counts have not moved); nil if none.
+    static func lastRead(process pid: pid_t) -> HostTaskCounters? {
+        ProcCounterFiles.shared.lastRead(pid) { parse(stat: $0, status: $1) }
+    }
+
     /// The process is gone (a stub reaped): its files are closed.
     static func forget(process pid: pid_t) { ProcCounterFiles.shared.forget(pid) }
 

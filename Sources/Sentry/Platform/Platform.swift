@@ -46,6 +46,14 @@ public protocol AddressSpace: AnyObject, Sendable {
     /// round trips to the host side as it allows.
     func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
              clearing: Range<GuestAddress>?) throws(PlatformError)
+    /// `map(mappings, clearing: nil)` for a fork's child, whose mirror its
+    /// parent builds, with the child's rseq area registered with the host
+    /// for the calling runner's guest code in the same round trip: true if
+    /// registered, false if the host refused (the sentry then emulates),
+    /// nil where the platform registers only on its own (`HostRseq`, at
+    /// the task's first run).
+    func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
+             registeringRseq rseq: RseqRegistration) throws(PlatformError) -> Bool?
     func unmap(_ range: Range<GuestAddress>) throws(PlatformError)
     func protect(_ range: Range<GuestAddress>, prot: Prot) throws(PlatformError)
     /// Called by a runner: makes room for another task in this address space
@@ -63,6 +71,10 @@ public protocol AddressSpace: AnyObject, Sendable {
     /// CPU time (ns) `hostPID` spent before this address space had it (a
     /// recycled stub); the task's CPU clocks start from there.
     var cpuTimeBase: Int64 { get }
+    /// `hostPID`'s fault and switch counts when this address space got it,
+    /// if the platform read them then (a recycled stub, read as it was
+    /// emptied); nil: read them now.
+    var hostCountsBase: HostTaskCounters? { get }
     /// The calling thread stops running in this space (task exit or execve).
     /// The last runner to leave frees the host side, or, when the sentry is
     /// exiting, leaves it to die with the sentry (PR_SET_PDEATHSIG).
@@ -76,6 +88,12 @@ public protocol AddressSpace: AnyObject, Sendable {
 
 extension AddressSpace {
     func leave() { leave(sentryExiting: false) }
+    public var hostCountsBase: HostTaskCounters? { nil }
+    public func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
+                    registeringRseq rseq: RseqRegistration) throws(PlatformError) -> Bool? {
+        try map(mappings, clearing: nil)
+        return nil
+    }
     public func handOver() {}
     public func takeOver() {}
 }

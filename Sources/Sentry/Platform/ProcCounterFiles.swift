@@ -16,7 +16,11 @@ import Synchronization
 final class ProcCounterFiles: Sendable {
     static let shared = ProcCounterFiles()
 
-    private struct Files { var stat: Int32, status: Int32 }
+    private struct Files {
+        var stat: Int32, status: Int32
+        /// The last reading's bytes (`lastRead`).
+        var last: (stat: [UInt8], status: [UInt8])?
+    }
     private let maxOpen = 32
     private let files = Mutex<[pid_t: Files]>([:])
 
@@ -24,7 +28,10 @@ final class ProcCounterFiles: Sendable {
     func read<T>(_ pid: pid_t, _ parse: ([UInt8], [UInt8]) -> T?) -> T? {
         files.withLock { table -> T? in
             if let f = table[pid] {
-                if let s = Self.contents(f.stat), let st = Self.contents(f.status) { return parse(s, st) }
+                if let s = Self.contents(f.stat), let st = Self.contents(f.status) {
+                    table[pid]?.last = (s, st)
+                    return parse(s, st)
+                }
                 Self.close(f)
                 table[pid] = nil
             }
@@ -32,15 +39,24 @@ final class ProcCounterFiles: Sendable {
             guard stat >= 0 else { return nil }
             let status = open("/proc/\(pid)/status", O_RDONLY | O_CLOEXEC)
             guard status >= 0 else { Glibc.close(stat); return nil }
-            let f = Files(stat: stat, status: status)
+            var f = Files(stat: stat, status: status)
             guard let s = Self.contents(f.stat), let st = Self.contents(f.status) else { Self.close(f); return nil }
             if table.count >= maxOpen {
                 for (_, old) in table { Self.close(old) }
                 table.removeAll()
             }
+            f.last = (s, st)
             table[pid] = f
             return parse(s, st)
         }
+    }
+
+    /// `parse` of what the last `read` of `pid` found, without reading
+    /// again: for a process known to have slept since (a stub parked
+    /// after its task's exit reading); nil if there is none.
+    func lastRead<T>(_ pid: pid_t, _ parse: ([UInt8], [UInt8]) -> T?) -> T? {
+        guard let last = files.withLock({ $0[pid]?.last }) else { return nil }
+        return parse(last.stat, last.status)
     }
 
     func forget(_ pid: pid_t) {

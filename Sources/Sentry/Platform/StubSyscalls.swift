@@ -49,18 +49,31 @@ extension StubSyscalls {
     /// if given, `clearing` is unmapped (an exec replacing a whole image).
     func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
              clearing: Range<GuestAddress>?) throws(PlatformError) {
+        try mapBatch(mappings, clearing: clearing, first: nil, last: nil)
+    }
+
+    /// The same, with `first` before all (its raw result must be 0) and
+    /// `last` after every mapping is made, in the same hand-offs: `last`'s
+    /// raw result (nil if none was given).
+    @discardableResult
+    func mapBatch(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
+                  clearing: Range<GuestAddress>?, first: StubCall?, last: StubCall?) throws(PlatformError) -> Int64? {
         var calls: [StubCall] = []
+        if let first { calls.append(first) }
         if let c = clearing { calls.append(StubCall(nr: SyscallNumber.munmap, args: [c.lowerBound.rawValue, c.upperBound - c.lowerBound])) }
         calls += mappings.map {
             Self.mmapCall(at: $0.range.lowerBound.rawValue, length: $0.range.upperBound - $0.range.lowerBound,
                           fileOffset: $0.fileOffset, prot: $0.prot, fd: memory.fd)
         }
+        let mapped = calls.count
+        if let last { calls.append(last) }
         let results = try stubSyscalls(calls)
-        for (c, r) in zip(calls, results) where r != (c.nr == SyscallNumber.munmap ? 0 : Int64(bitPattern: c.args[0])) {
-            throw .host("stub \(c.nr == SyscallNumber.munmap ? "munmap" : "mmap") 0x\(String(c.args[0], radix: 16))+\(c.args[1])",
+        for (c, r) in zip(calls.prefix(mapped), results) where r != (c.nr == SyscallNumber.mmap ? Int64(bitPattern: c.args[0]) : 0) {
+            throw .host("stub \(c.nr == SyscallNumber.mmap ? "mmap" : c.nr == SyscallNumber.munmap ? "munmap" : "call \(c.nr)") 0x\(String(c.args[0], radix: 16))+\(c.args[1])",
                         Errno(Int32(truncatingIfNeeded: -r)))
         }
-        if results.count < calls.count { throw .host("stub mmap batch cut short", .EIO) }
+        if results.count < mapped { throw .host("stub mmap batch cut short", .EIO) }
+        return last != nil && results.count > mapped ? results[mapped] : nil
     }
 
     func unmap(_ range: Range<GuestAddress>) throws(PlatformError) {

@@ -179,6 +179,11 @@ extension PtraceAddressSpace: HostRseq {
         return err
     }
 
+    /// Every stub ends with its runner, killed in its ptrace stop, from
+    /// which it never returns to user mode.
+    var dropsRseqAtLeave: Bool { true }
+    var dropsRseqWhenCleared: Bool { false }
+
     func unregisterHostRseq() throws(PlatformError) {
         guard let pid = try? runnerPID(), let r = hostRseq.withLock({ $0.removeValue(forKey: pid) }) else { return }
         let raw = try stubSyscall(HostRseqCall.nr, HostRseqCall.unregister(r))

@@ -27,6 +27,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         /// CPU time (ns) a sibling's stub spent before its current task
         /// (a spare that served a thread that exited).
         var cpuBase: Int64 = 0
+        /// Its fault and switch counts then, if known.
+        var counts: HostTaskCounters?
     }
     private struct State {
         var runners: [pthread_t: Runner] = [:]
@@ -62,6 +64,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         /// CPU time (ns) the stub spent before this life: a recycled stub
         /// has served other guests.
         var cpuTimeBase: Int64 = 0
+        /// Its fault and switch counts then, if read (an emptied stub).
+        var counts: HostTaskCounters?
         /// Started by the pool's thread, its PDEATHSIG parent for good. Only
         /// these are recycled: one started by a task's thread dies with it.
         var pooled = false
@@ -71,6 +75,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     private let pool: StubPool?
     private let pooled: Bool
     private let rootCPUBase: Int64
+    private let rootCounts: HostTaskCounters?
 
     /// The calling thread becomes the first runner of `parked`, unless
     /// `callerRuns` is false: vmexec keeps the stub parked for good and
@@ -81,6 +86,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         self.pool = pool
         pooled = parked.pooled
         rootCPUBase = parked.cpuTimeBase
+        rootCounts = parked.counts
         initialRegisters = parked.initialRegisters
         state.withLock {
             $0.usedSlots.insert(parked.runner.slot)
@@ -180,6 +186,12 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     var cpuTimeBase: Int64 {
         guard let r = try? runner() else { return 0 }
         return r.root ? rootCPUBase : r.cpuBase
+    }
+    /// The root stub's, as read when it was emptied; a spare's, as its last
+    /// task's exit read them: each has slept since.
+    var hostCountsBase: HostTaskCounters? {
+        guard let r = try? runner() else { return nil }
+        return r.root ? rootCounts : r.counts
     }
 
     /// Runs one syscall in the calling runner's stub, which is parked in its
@@ -320,7 +332,9 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     func leave(sentryExiting: Bool) {
         // A root stub outlives its task while siblings run: its host rseq
         // registration goes now, while the stub is parked and its task's.
-        if !sentryExiting { try? unregisterHostRseq() }
+        // The last runner's goes as the stub is emptied (`emptied`), or
+        // with the stub.
+        if !sentryExiting && !dropsRseqAtLeave { try? unregisterHostRseq() }
         if !sentryExiting, keepAsSpare() { return }
         guard let me = state.withLock({ $0.runners.removeValue(forKey: pthread_self()) }) else { return }
         if !sentryExiting { retire(me) }
@@ -347,6 +361,9 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         sw_atomic_store32(a.base + Int(SW_AREA_SENTRY_WAITING), 0)
         var spare = me
         spare.cpuBase = HostCPUClock.nanoseconds(of: me.pid) ?? 0
+        // Read at its task's exit, after the stub's last call (the rseq
+        // unregistration): parked since, its counts have not moved.
+        spare.counts = HostTaskCounters.lastRead(process: me.pid)
         return state.withLock { s in
             guard !s.rootEnded, s.spares.count < Self.maxSpares else { return false }
             s.runners.removeValue(forKey: pthread_self())
@@ -409,23 +426,27 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     private func emptied(_ me: Runner) -> Parked? {
         let parked = [UInt32(SW_STATE_TRAP), UInt32(SW_STATE_DONE)].contains(me.area.state)
         guard parked, sw_pidfd_exited(me.pidfd, 0) == 0 else { return nil }
-        // A host rseq registration left over points at guest memory about to go.
+        // A host rseq registration left over points at guest memory about
+        // to go: it goes first, in the same hand-off as the unmapping.
+        var calls: [StubCall] = []
         if let r = state.withLock({ $0.hostRseq.removeValue(forKey: me.slot) }) {
-            guard (try? request(on: me, HostRseqCall.nr, HostRseqCall.unregister(r))) == 0 else { return nil }
+            calls.append(StubCall(nr: HostRseqCall.nr, args: HostRseqCall.unregister(r)))
         }
         // Kept: the stub's pages at base, and slot 0's area at base + 64 KiB.
         let base = stub.base.rawValue, stubEnd = stub.end.rawValue
         let areaEnd = base + 2 * SystrapArea.size, top = UInt64(SW_TASK_SIZE)
-        let calls = [StubCall(nr: SyscallNumber.munmap, args: [0, base]),
-                     StubCall(nr: SyscallNumber.munmap, args: [stubEnd, base + SystrapArea.size - stubEnd]),
-                     StubCall(nr: SyscallNumber.munmap, args: [areaEnd, top - areaEnd])]
-        guard let results = try? requestBatch(on: me, calls), results == [0, 0, 0] else { return nil }
+        calls += [StubCall(nr: SyscallNumber.munmap, args: [0, base]),
+                  StubCall(nr: SyscallNumber.munmap, args: [stubEnd, base + SystrapArea.size - stubEnd]),
+                  StubCall(nr: SyscallNumber.munmap, args: [areaEnd, top - areaEnd])]
+        guard let results = try? requestBatch(on: me, calls), results.count == calls.count,
+              results.allSatisfy({ $0 == 0 }) else { return nil }
         let a = me.area
         memset(a.base + Int(SW_AREA_CODE), 0, Int(SW_AREA_SET_FS) + 8 - Int(SW_AREA_CODE))
         a.store(SW_AREA_SET_GS, UInt64(0))
         memset(a.base + Int(SW_AREA_FRAME), 0, Int(SystrapArea.size) - Int(SW_AREA_FRAME))
         return Parked(runner: me, initialRegisters: initialRegisters,
-                      cpuTimeBase: HostCPUClock.nanoseconds(of: me.pid) ?? 0, pooled: true)
+                      cpuTimeBase: HostCPUClock.nanoseconds(of: me.pid) ?? 0,
+                      counts: HostTaskCounters.read(process: me.pid), pooled: true)
     }
 }
 
@@ -445,6 +466,52 @@ extension SystrapAddressSpace: HostRseq {
         guard let me = try? runner(), let r = state.withLock({ $0.hostRseq.removeValue(forKey: me.slot) }) else { return }
         let raw = try request(on: me, HostRseqCall.nr, HostRseqCall.unregister(r))
         if raw != 0 { throw .host("stub rseq unregistration", Errno(Int32(truncatingIfNeeded: -raw))) }
+    }
+
+    /// An exec's new mirror, the old image cleared first: a host rseq
+    /// registration of the old image's area goes before the clearing, in
+    /// the same hand-off (`dropsRseqWhenCleared`).
+    func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
+             clearing: Range<GuestAddress>?) throws(PlatformError) {
+        guard clearing != nil, let me = try? runner(),
+              let r = state.withLock({ $0.hostRseq.removeValue(forKey: me.slot) }) else {
+            try mapBatch(mappings, clearing: clearing, first: nil, last: nil)
+            return
+        }
+        do throws(PlatformError) {
+            try mapBatch(mappings, clearing: clearing, first: StubCall(nr: HostRseqCall.nr, args: HostRseqCall.unregister(r)), last: nil)
+        } catch {
+            // Perhaps still registered: the stub's emptying tries again,
+            // and ends the stub rather than recycle it if that fails.
+            state.withLock { $0.hostRseq[me.slot] = r }
+            throw error
+        }
+    }
+
+    var dropsRseqWhenCleared: Bool { true }
+
+    /// The root stub with no other runner: at `leave` it is emptied, its
+    /// registration dropped in that same hand-off, or it is ended.
+    var dropsRseqAtLeave: Bool {
+        guard let me = try? runner(), me.root else { return false }
+        return state.withLock { $0.runners.count == 1 && $0.readyTickets.isEmpty && $0.handedOver == nil }
+    }
+
+    /// A fork's child's mirror and its rseq registration: one hand-off,
+    /// where the child's first run would otherwise make a round trip of
+    /// its own to register.
+    func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
+             registeringRseq rseq: RseqRegistration) throws(PlatformError) -> Bool? {
+        let me = try runner()
+        guard state.withLock({ $0.hostRseq[me.slot] }) == nil else {
+            try map(mappings, clearing: nil)
+            return nil
+        }
+        let raw = try mapBatch(mappings, clearing: nil, first: nil,
+                               last: StubCall(nr: HostRseqCall.nr, args: HostRseqCall.register(rseq.area, rseq.signature)))
+        guard let raw, HostRseqCall.outcome(raw) == nil else { return false }
+        state.withLock { $0.hostRseq[me.slot] = rseq }
+        return true
     }
 
     /// The signal that ended the calling runner's stub, if it is dead.
