@@ -121,6 +121,10 @@ enum Harness {
     /// comparisons need (IA32 emulation, mqueue, dnotify, THP, checkpoint/restore
     /// interfaces, shmem accounting).
     static var inPatchedVM: Bool { platforms.contains { $0.kind == .vmexec } }
+    /// Why CPU-time bounds of a few milliseconds don't hold here, if they don't.
+    static let cpuTimeIsInexact: String? = inPatchedVM
+        ? "under the VM's emulation (no steal time) a guest thread is charged for the host's preemption of its vCPU, so bounds of a few ms of CPU time don't hold"
+        : nil
     static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom", "mempolicy", "inet", "sockdiag", "procmem", "acl"]
 
     /// A page can be mapped at 2^48: the host has 5-level paging (la57; QEMU's `-cpu max`).
