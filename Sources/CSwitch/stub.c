@@ -151,6 +151,10 @@ __asm__(
     // the task that is to wake it off the CPU.
     "  cmpl $2, 168(%rbx)\n"          // SENTRY_WAITING == SW_SENTRY_BLOCKED
     "  je 19f\n"
+    // Nor when held to the sentry thread's CPU: that thread answers only
+    // once this one leaves the CPU.
+    "  cmpl $0, 268(%rbx)\n"          // SW_AREA_SAME_CPU
+    "  jne 19f\n"
     "  dec %r8d\n"
     "  jns 16b\n"
     "  pause\n"

@@ -114,6 +114,7 @@ size_t sw_systrap_patched_offset(void);
 #define SW_AREA_FS_NOW 248     // u64 the FS base at the trap (with SW_AREA_FSGSBASE)
 #define SW_AREA_GS_NOW 256     // u64 the GS base at the trap
 #define SW_AREA_FSGSBASE 264   // u32 nonzero: user mode has RDFSBASE/RDGSBASE (AT_HWCAP2)
+#define SW_AREA_SAME_CPU 268   // u32 nonzero: the stub is held to its sentry thread's CPU, so neither spins for the other
 #define SW_AREA_PFRAME 1344    // a patched trap's registers, as a ucontext (304 bytes)
 #define SW_AREA_IRET 1664      // the iretq frame of the patched return (5 u64)
 #define SW_AREA_XBUF 4096      // FPSAVE's XSAVE image, 64-byte aligned, up to SW_AREA_XBUF_SIZE

@@ -42,6 +42,9 @@ struct SystrapArea: @unchecked Sendable {
     func wait(whileState from: UInt32, pidfd: Int32, spin: Int64 = Spinners.requestBudget, untilTaken: Bool = false,
               longWait: (() -> Void)? = nil) -> UInt32? {
         var longWait = longWait
+        // A stub held to this thread's CPU (StubPlacement) runs only once
+        // this thread sleeps.
+        let spin = load(SW_AREA_SAME_CPU, as: UInt32.self) != 0 ? 0 : spin
         if spin > 0 && Spinners.enter() {
             defer { Spinners.leave() }
             let start = Deadline.now()

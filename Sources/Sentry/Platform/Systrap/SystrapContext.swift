@@ -59,7 +59,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             stubFS = nil
             stubGS = nil
             kickPID.store(runner!.pid, ordering: .relaxed)
-            placement.newStub()
+            placement.newStub(runner!.area)
             runner!.area.store(SW_AREA_FSGSBASE, UInt32(Self.userFSGSBase ? 1 : 0))
         }
         let r = runner!, a = r.area
@@ -104,7 +104,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             stubGS = gs
         }
         let shortRuns = runTime < Spinners.maxRunBudget
-        let pinned = placement.place(stub: r.pid, shortRuns: shortRuns, guestAffinity: guestAffinity.load(ordering: .relaxed))
+        let pinned = placement.place(stub: r.pid, area: a, shortRuns: shortRuns, guestAffinity: guestAffinity.load(ordering: .relaxed))
         let start = Deadline.now()
         // A stub held to this thread's CPU runs only once this thread sleeps.
         let spin = shortRuns && !pinned ? min(Spinners.maxRunBudget, 2 * runTime + 5_000) : 0
@@ -112,7 +112,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         a.post(UInt32(SW_STATE_RUN))
         let next = a.wait(whileState: UInt32(SW_STATE_RUN), pidfd: r.pidfd, spin: spin, untilTaken: true) {
             // A long run: the host may move the stub to balance its CPUs.
-            self.placement.release(stub: r.pid, guestAffinity: self.guestAffinity.load(ordering: .relaxed))
+            self.placement.release(stub: r.pid, area: a, guestAffinity: self.guestAffinity.load(ordering: .relaxed))
         }
         guard next == UInt32(SW_STATE_TRAP) else {
             throw .stubDied("systrap stub \(r.pid) died or misbehaved")
