@@ -263,7 +263,7 @@ public final class HostInode: Inode, @unchecked Sendable {
             return SyntheticDirectory(location: location, entries: [], flags: flags)
         default: break
         }
-        var host = flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue | OpenFlags.directory.rawValue
+        let host = flags.rawValue & (OpenFlags.accessMode | OpenFlags.nonBlock.rawValue | OpenFlags.directory.rawValue
                                      | OpenFlags.noATime.rawValue | OpenFlags.largeFile.rawValue | OpenFlags.append.rawValue
                                      | OpenFlags.truncate.rawValue | OpenFlags.dsync.rawValue | OpenFlags.sync.rawValue)
         if cachedKind == .fifo { return try openFIFO(flags, host: host, at: location) }
