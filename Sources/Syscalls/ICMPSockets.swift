@@ -145,14 +145,21 @@ enum ICMPSockets {
         guard iov.total <= 0xFFFF else { throw .EMSGSIZE }
         if flags & C.MSG_OOB != 0 { throw .EOPNOTSUPP }
         var dest: InetAddress? = nil
+        // The IPv6 next header: the socket's protocol, or sin6_port's.
+        var proto = UInt8(truncatingIfNeeded: ep.proto)
         if let name {
             guard name.count >= (v6 ? 24 : 16) else { throw .EINVAL }
             let family = Int32(name[0]) | Int32(name[1]) << 8
             // raw_sendmsg lets AF_UNSPEC through (old programs leave it zero).
             if family != ep.family && family != C.AF_UNSPEC { throw .EAFNOSUPPORT }
             let a = try InetAddress.parse([UInt8(truncatingIfNeeded: ep.family), 0] + name[2...], socketFamily: ep.family)
-            // rawv6_sendmsg: sin6_port, if set, must be the socket's protocol.
-            if v6 && a.port != 0 && Int32(a.port) != ep.proto { throw .EINVAL }
+            // rawv6_sendmsg: sin6_port, if set, is the protocol: the socket's
+            // own unless the socket is IPPROTO_RAW's, and at most 255.
+            if v6 && a.port != 0 {
+                if Int32(a.port) != ep.proto && ep.proto != LoopbackICMP.IPPROTO_RAW { throw .EINVAL }
+                guard a.port <= 255 else { throw .EINVAL }
+                proto = UInt8(a.port)
+            }
             dest = a
         }
         let to = try destination(ep, dest)
@@ -167,10 +174,16 @@ enum ICMPSockets {
             guard ihl >= 20, ihl <= payload.count else { throw .EINVAL }
             return try sendWithHeader(ep, payload, ihl: ihl, to: to)
         }
+        if v6 && ep.headerIncluded {
+            guard payload.count >= 40 else { throw .EINVAL }   // rawv6_send_hdrinc: at least the header
+            if let e = ep.takeError() { throw e }
+            return sendWithHeader6(ep, payload)
+        }
         if v6 && ep.proto == LoopbackICMP.IPPROTO_ICMPV6 {
             guard payload.count >= 4 else { throw .EINVAL }   // the checksum's offset must be inside
         }
         var p = packet(ep, to: to, payload: payload)
+        p.proto = proto
         if v6 && ep.proto == LoopbackICMP.IPPROTO_ICMPV6 { ICMPChecksum.fill(&p) }
         ep.loopbackICMP.transmit(p, on: ep.sandboxLoopback)
         return iov.total
@@ -191,6 +204,29 @@ enum ICMPSockets {
         p.ttl = bytes[8]
         p.dontFragment = bytes[6] & 0x40 != 0
         p.identification = UInt16(bytes[4]) << 8 | UInt16(bytes[5])
+        ep.loopbackICMP.transmit(p, on: ep.sandboxLoopback)
+        return bytes.count
+    }
+
+    /// rawv6_send_hdrinc: the guest's IPv6 header goes out as written (the
+    /// kernel completes nothing in it), and ip6_rcv_core on `lo` judges it:
+    /// a version other than 6 is dropped, a payload length past the packet
+    /// drops it and a shorter one trims it; a destination not on the loopback
+    /// is dropped past the raw sockets (nothing here forwards). A payload
+    /// length of 0 with a hop-by-hop header (a jumbogram) keeps the packet.
+    private static func sendWithHeader6(_ ep: SocketEndpoint, _ bytes: [UInt8]) -> Int {
+        func be64(_ o: Int) -> UInt64 { bytes[o..<(o + 8)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
+        let length = Int(bytes[4]) << 8 | Int(bytes[5]), next = bytes[6]
+        let end = length == 0 && next == 0 ? bytes.count : 40 + length
+        let dst = InetAddress(high: be64(24), low: be64(32), port: 0)
+        guard bytes[0] >> 4 == 6, end <= bytes.count, dst.isLoopback else {
+            ep.sandboxLoopback.count(bytes: bytes.count)
+            return bytes.count
+        }
+        var p = LoopbackPacket(source: InetAddress(high: be64(8), low: be64(16), port: 0), destination: dst,
+                               proto: next, v6: true, payload: Array(bytes[40..<end]))
+        p.tos = bytes[0] << 4 | bytes[1] >> 4
+        p.ttl = bytes[7]
         ep.loopbackICMP.transmit(p, on: ep.sandboxLoopback)
         return bytes.count
     }

@@ -42,8 +42,10 @@ import Testing
     /// (delivered to an open port, a port unreachable from a closed one that
     /// the raw socket hears connected or with IP_RECVERR, quoted from the IP
     /// header with IP_HDRINCL, whose next send fails with it; the UDP socket
-    /// at the source port hears it too), a protocol unreachable, and
-    /// EPERM/EACCES once privileges are dropped.
+    /// at the source port hears it too), a protocol unreachable, IPv6
+    /// headers written by the guest (IPPROTO_RAW, IPV6_HDRINCL) and the
+    /// parameter problem an unknown next header draws, and EPERM/EACCES once
+    /// privileges are dropped.
     @Test(arguments: Harness.platforms)
     func rawSocketsAndUDPErrorsMatchNative(_ platform: Harness.TestPlatform) {
         let boxed = Harness.sandboxed(platform, Harness.image("icmp"))
@@ -57,7 +59,9 @@ import Testing
                          "reply to bad sum: no", "udp recv: -1 ECONNREFUSED", "udp send 4: -1 ECONNREFUSED", "unconnected SO_ERROR 0",
                          "recverr SO_ERROR ECONNREFUSED", "nobody raw: -1 EPERM", "nobody ping: -1 EACCES",
                          "  raw! from 127.0.0.1 port 4242", "recv: -1 ECONNREFUSED", "hdrincl send 2: -1 ECONNREFUSED",
-                         "bound udp socket recv: -1 ECONNREFUSED"] {
+                         "bound udp socket recv: -1 ECONNREFUSED",
+                         "icmp6 sees: 56 bytes, type 4 code 1 word 6, quoted version 6 next header 253 hop limit 33 payload length 8, data sentry!!",
+                         "parameter problem: no", "the raw6 253 socket got: 4", "sin6_port 256 send: -1 EINVAL"] {
                 #expect(boxed.stdout.contains(line + "\n"), "\(line) on \(platform.rawValue): \(boxed.stdout)")
             }
         }

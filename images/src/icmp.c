@@ -4,7 +4,8 @@
 // EPERM/EACCES refusals after dropping privileges, and a UDP datagram to a
 // closed port (ECONNREFUSED on a connected socket, the port unreachable a
 // raw socket sees), a raw socket's own UDP datagrams and the errors they
-// draw (raw_icmp_error), a protocol unreachable. "ping": ping sockets (IPv4 and IPv6), which need a
+// draw (raw_icmp_error), a protocol unreachable; IPv6 headers a program writes itself
+// (IPPROTO_RAW, IPV6_HDRINCL) and the parameter problem an unknown next header draws. "ping": ping sockets (IPv4 and IPv6), which need a
 // net.ipv4.ping_group_range that holds the caller's group.
 // Prints no identifiers or ports, so runs agree.
 #define _GNU_SOURCE
@@ -501,6 +502,82 @@ static void raw_udp6(void) {
 
 /// Dropping privileges: a group outside any ping_group_range and no
 /// capabilities refuse both kinds.
+/// The next ICMPv6 error from ::1 on a raw ICMPv6 socket, described (no
+/// identifiers or ports).
+static void icmp6_next(int s, const char *what) {
+    uint8_t buf[2048];
+    for (int tries = 0; tries < 64; tries++) {
+        if (!readable(s, 2000)) { printf("%s: nothing\n", what); return; }
+        ssize_t n = recv(s, buf, sizeof buf, 0);
+        if (n < 8) { show(what, n); return; }
+        if (buf[0] >= 128) continue;   // informational: neighbour discovery, echoes
+        uint32_t word = (uint32_t)buf[4] << 24 | buf[5] << 16 | buf[6] << 8 | buf[7];
+        printf("%s: %zd bytes, type %d code %d word %u", what, n, buf[0], buf[1], word);
+        if (n >= 48) printf(", quoted version %d next header %d hop limit %d payload length %d, data %.8s",
+                            buf[8] >> 4, buf[14], buf[15], buf[12] << 8 | buf[13], n >= 56 ? (char *)buf + 48 : "");
+        printf("\n");
+        return;
+    }
+    printf("%s: only others' packets\n", what);
+}
+
+/// IPv6 with the program's own header (IPPROTO_RAW, IPV6_HDRINCL): the
+/// header crosses the loopback as written; a next header nothing takes
+/// draws a parameter problem at its offset, unless a raw socket of that
+/// protocol takes the packet; a bad version or a payload length past the
+/// packet is dropped, a shorter one trims it.
+static void raw6_hdrincl(void) {
+    struct sockaddr_in6 lo6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    int icmp6 = socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6);
+    int r = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW);
+    int v = -1; socklen_t vl = sizeof v;
+    show("raw6 IPV6_HDRINCL get", getsockopt(r, IPPROTO_IPV6, 36 /* IPV6_HDRINCL */, &v, &vl));
+    printf("  IPPROTO_RAW's IPV6_HDRINCL %d\n", v);
+    int u = socket(AF_INET6, SOCK_DGRAM, 0);
+    show("udp6 IPV6_HDRINCL get", getsockopt(u, IPPROTO_IPV6, 36, &v, &vl));
+    close(u);
+    uint8_t pkt[56] = {0}, buf[256];
+    pkt[0] = 0x60; pkt[5] = 8; pkt[6] = 253; pkt[7] = 33; pkt[23] = 1; pkt[39] = 1;   // ::1 to ::1, 8 bytes
+    memcpy(pkt + 40, "sentry!!", 8);
+    show("raw6 short header", sendto(r, pkt, 39, 0, (struct sockaddr *)&lo6, sizeof lo6));
+    show("raw6 next header 253", sendto(r, pkt, 48, 0, (struct sockaddr *)&lo6, sizeof lo6));
+    icmp6_next(icmp6, "icmp6 sees");
+    int r253 = socket(AF_INET6, SOCK_RAW, 253);
+    show("with a raw6 253 socket", sendto(r, pkt, 48, 0, (struct sockaddr *)&lo6, sizeof lo6));
+    printf("parameter problem: %s\n", readable(icmp6, 300) ? "yes" : "no");
+    ssize_t n = recv(r253, buf, sizeof buf, MSG_DONTWAIT);
+    show("the raw6 253 socket got", n);
+    if (n > 0) printf("  %.*s\n", (int)n, buf);
+    pkt[5] = 4;
+    show("payload length 4 of 8", sendto(r, pkt, 48, 0, (struct sockaddr *)&lo6, sizeof lo6));
+    show("the raw6 253 socket got", recv(r253, buf, sizeof buf, MSG_DONTWAIT));
+    pkt[5] = 16;
+    show("payload length 16 of 8", sendto(r, pkt, 48, 0, (struct sockaddr *)&lo6, sizeof lo6));
+    show("the raw6 253 socket got", recv(r253, buf, sizeof buf, MSG_DONTWAIT));
+    pkt[5] = 8; pkt[0] = 0x40;
+    show("version 4", sendto(r, pkt, 48, 0, (struct sockaddr *)&lo6, sizeof lo6));
+    show("the raw6 253 socket got", recv(r253, buf, sizeof buf, MSG_DONTWAIT));
+    pkt[0] = 0x60;
+    close(r253);
+
+    // Without IPV6_HDRINCL an IPPROTO_RAW socket's sin6_port names the next header.
+    int off = 0;
+    show("IPV6_HDRINCL short value", setsockopt(r, IPPROTO_IPV6, 36, &off, 2));
+    show("IPV6_HDRINCL off", setsockopt(r, IPPROTO_IPV6, 36, &off, sizeof off));
+    struct sockaddr_in6 to = lo6;
+    to.sin6_port = htons(252);
+    show("sin6_port 252 send", sendto(r, "sentry!!", 8, 0, (struct sockaddr *)&to, sizeof to));
+    icmp6_next(icmp6, "icmp6 sees");
+    to.sin6_port = htons(256);
+    show("sin6_port 256 send", sendto(r, "sentry!!", 8, 0, (struct sockaddr *)&to, sizeof to));
+    int r17 = socket(AF_INET6, SOCK_RAW, IPPROTO_UDP);
+    to.sin6_port = htons(252);
+    show("udp raw6 sin6_port 252", sendto(r17, "sentry!!", 8, 0, (struct sockaddr *)&to, sizeof to));
+    close(r17);
+    close(r);
+    close(icmp6);
+}
+
 static void refusals(void) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -585,6 +662,7 @@ int main(int argc, char **argv) {
     udp_refused();
     raw_udp();
     raw_udp6();
+    raw6_hdrincl();
     refusals();
     return 0;
 }

@@ -34,7 +34,7 @@ public struct ICMPErrorReport: Sendable {
 /// (LoopbackICMP) hands them.
 extension SocketEndpoint {
     public static let SOL_RAW: Int32 = 255, ICMP_FILTER: Int32 = 1, ICMP6_FILTER: Int32 = 1
-    public static let IP_HDRINCL: Int32 = 3, IP_RECVERR: Int32 = 11, IPV6_RECVERR: Int32 = 25, IPV6_CHECKSUM: Int32 = 7
+    public static let IP_HDRINCL: Int32 = 3, IP_RECVERR: Int32 = 11, IPV6_RECVERR: Int32 = 25, IPV6_CHECKSUM: Int32 = 7, IPV6_HDRINCL: Int32 = 36
 
     /// A ping socket: echo requests out, the replies to its identifier in.
     public var isPing: Bool {
@@ -158,6 +158,11 @@ extension SocketEndpoint {
             guard isRaw else { throw .ENOPROTOOPT }
             return int(headerIncluded)
         }
+        // do_rawv6_getsockopt; on other IPv6 sockets, an option ipv6_getsockopt does not know.
+        if level == Self.IPPROTO_IPV6 && name == Self.IPV6_HDRINCL && family == SocketConstants.AF_INET6 {
+            guard isRaw else { throw .ENOPROTOOPT }
+            return int(headerIncluded)
+        }
         if (level == Self.IPPROTO_IP && name == Self.IP_RECVERR) || (level == Self.IPPROTO_IPV6 && name == Self.IPV6_RECVERR && family == SocketConstants.AF_INET6) {
             return int(receivesErrors)
         }
@@ -185,6 +190,14 @@ extension SocketEndpoint {
         if level == Self.IPPROTO_IP && name == Self.IP_HDRINCL && family == SocketConstants.AF_INET {
             guard isRaw else { throw .ENOPROTOOPT }
             let v = try flag()
+            locked { $0.icmp.headerIncluded = v }
+            return true
+        }
+        // do_rawv6_setsockopt reads a whole int.
+        if level == Self.IPPROTO_IPV6 && name == Self.IPV6_HDRINCL && family == SocketConstants.AF_INET6 {
+            guard isRaw else { throw .ENOPROTOOPT }
+            guard value.count >= 4 else { throw .EINVAL }
+            let v = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } != 0
             locked { $0.icmp.headerIncluded = v }
             return true
         }

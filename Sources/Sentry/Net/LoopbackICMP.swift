@@ -180,8 +180,10 @@ public final class LoopbackICMP: Sendable {
         if p.proto == UInt8(Self.IPPROTO_UDP) { receiveUDP(p, on: loopback); return }
         let icmp = p.v6 ? UInt8(Self.IPPROTO_ICMPV6) : UInt8(Self.IPPROTO_ICMP)
         if p.proto != icmp {
-            // ip_protocol_deliver_rcu: a protocol no one takes, not even a raw socket, is unreachable.
+            // ip_protocol_deliver_rcu / ip6_protocol_deliver_rcu: a protocol no one takes, not even
+            // a raw socket, is unreachable (IPv4) or a parameter problem at the next header (IPv6).
             if !taken && !p.v6 && !Self.spokenV4.contains(p.proto) { protocolUnreachable(p, on: loopback) }
+            if !taken && p.v6 && !Self.spokenV6.contains(p.proto) { unknownNextHeader(p, on: loopback) }
             return
         }
         guard p.payload.count >= 8, ICMPChecksum.valid(p) else { return }
@@ -220,8 +222,32 @@ public final class LoopbackICMP: Sendable {
         unreachable(offending, code: Self.ICMP_PROT_UNREACH, on: loopback)
     }
 
+    /// What IPv6 takes itself (inet6_protos on Debian's 6.1 without tunnel
+    /// or IPsec modules loaded): TCP, UDP, ICMPv6, UDP-Lite and the routing,
+    /// fragment, no-next-header and destination options headers; and a
+    /// hop-by-hop header, which ip6_rcv_core reads before any of them. The
+    /// sentry reads no extension header's contents.
+    static let spokenV6: Set<UInt8> = [0, 6, 17, 43, 44, 58, 59, 60, 136]
+    static let ICMPV6_UNK_NEXTHDR: UInt8 = 1
+    /// The offset of the IPv6 header's next header field.
+    static let nextHeaderOffset: UInt32 = 6
+
+    /// icmpv6_send(ICMPV6_PARAMPROB, ICMPV6_UNK_NEXTHDR, nhoff): an IPv6
+    /// packet whose next header nothing here receives.
+    func unknownNextHeader(_ offending: LoopbackPacket, on loopback: Loopback) {
+        sendError(about: offending, type: ICMPErrorNotice.ICMPV6_PARAMPROB, code: Self.ICMPV6_UNK_NEXTHDR, word: Self.nextHeaderOffset, on: loopback)
+    }
+
     /// A destination unreachable about `offending`, sent back to its source.
     private func unreachable(_ offending: LoopbackPacket, code: UInt8, on loopback: Loopback) {
+        sendError(about: offending, type: offending.v6 ? Self.ICMPV6_DEST_UNREACH : Self.ICMP_DEST_UNREACH, code: code, word: 0, on: loopback)
+    }
+
+    /// An ICMP or ICMPv6 error about `offending` (type, code, and the word
+    /// after the checksum: a parameter problem's pointer), sent back to its
+    /// source. icmp_send marks IPv4's as internetwork control (tos 0xc0);
+    /// icmpv6_send uses its own socket's traffic class, 0.
+    private func sendError(about offending: LoopbackPacket, type: UInt8, code: UInt8, word: UInt32, on loopback: Loopback) {
         var body: [UInt8]
         if offending.v6 {
             // The IPv6 header and as much of the datagram as keeps the error within the minimum MTU (1280).
@@ -231,11 +257,11 @@ public final class LoopbackICMP: Sendable {
             // As much of the offending packet as keeps the error within 576 bytes (icmp_send).
             body = Array(offending.ipv4Bytes.prefix(576 - 20 - 8))
         }
-        let type = offending.v6 ? Self.ICMPV6_DEST_UNREACH : Self.ICMP_DEST_UNREACH
+        let w = [UInt8(word >> 24), UInt8(truncatingIfNeeded: word >> 16), UInt8(truncatingIfNeeded: word >> 8), UInt8(truncatingIfNeeded: word)]
         var p = LoopbackPacket(source: offending.destination, destination: offending.source,
                                proto: UInt8(offending.v6 ? Self.IPPROTO_ICMPV6 : Self.IPPROTO_ICMP), v6: offending.v6,
-                               payload: [type, code, 0, 0, 0, 0, 0, 0] + body)
-        p.tos = 0xc0   // icmp_send: IPTOS_PREC_INTERNETCONTROL
+                               payload: [type, code, 0, 0] + w + body)
+        if !offending.v6 { p.tos = 0xc0 }   // IPTOS_PREC_INTERNETCONTROL
         ICMPChecksum.fill(&p)
         transmit(p, on: loopback)
     }
