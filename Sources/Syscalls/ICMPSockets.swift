@@ -100,9 +100,10 @@ enum ICMPSockets {
         var p = LoopbackPacket(source: ep.packetSource(for: dest), destination: dest.with(port: 0),
                                proto: UInt8(truncatingIfNeeded: ep.proto), v6: v6, payload: payload)
         (p.ttl, p.tos) = ep.packetTTLAndTOS
-        // IP_PMTUDISC_WANT: DF, and ip_select_ident's 0 unless connected.
+        // IP_PMTUDISC_WANT: DF, and still an identification (ip_sk_ignore_df
+        // lets ip_select_ident choose one below IP_PMTUDISC_DO).
         p.dontFragment = !v6
-        if !v6 && ep.phase == .connected { p.identification = ep.loopbackICMP.nextIdentification() }
+        if !v6 { p.identification = ep.loopbackICMP.nextIdentification() }
         return p
     }
 

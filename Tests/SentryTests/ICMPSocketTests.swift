@@ -44,8 +44,9 @@ import Testing
     /// header with IP_HDRINCL, whose next send fails with it; the UDP socket
     /// at the source port hears it too), a protocol unreachable, IPv6
     /// headers written by the guest (IPPROTO_RAW, IPV6_HDRINCL) and the
-    /// parameter problem an unknown next header draws, and EPERM/EACCES once
-    /// privileges are dropped.
+    /// parameter problem an unknown next header draws, a raw socket's TCP
+    /// segments to a closed port and the resets they draw (IPv4 and IPv6),
+    /// and EPERM/EACCES once privileges are dropped.
     @Test(arguments: Harness.platforms)
     func rawSocketsAndUDPErrorsMatchNative(_ platform: Harness.TestPlatform) {
         let boxed = Harness.sandboxed(platform, Harness.image("icmp"))
@@ -61,7 +62,9 @@ import Testing
                          "  raw! from 127.0.0.1 port 4242", "recv: -1 ECONNREFUSED", "hdrincl send 2: -1 ECONNREFUSED",
                          "bound udp socket recv: -1 ECONNREFUSED",
                          "icmp6 sees: 56 bytes, type 4 code 1 word 6, quoted version 6 next header 253 hop limit 33 payload length 8, data sentry!!",
-                         "parameter problem: no", "the raw6 253 socket got: 4", "sin6_port 256 send: -1 EINVAL"] {
+                         "parameter problem: no", "the raw6 253 socket got: 4", "sin6_port 256 send: -1 EINVAL",
+                         "  then: 40 bytes, ttl 64 tos 0 df 1 id 0 hdrsum ok 1, from them, flags 0x14 seq 0 ack 3004 doff 5 window 0",
+                         "  then: 20 bytes, from them, flags 0x4 seq 7777 ack 0 doff 5 window 0"] {
                 #expect(boxed.stdout.contains(line + "\n"), "\(line) on \(platform.rawValue): \(boxed.stdout)")
             }
         }

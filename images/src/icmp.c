@@ -5,7 +5,8 @@
 // closed port (ECONNREFUSED on a connected socket, the port unreachable a
 // raw socket sees), a raw socket's own UDP datagrams and the errors they
 // draw (raw_icmp_error), a protocol unreachable; IPv6 headers a program writes itself
-// (IPPROTO_RAW, IPV6_HDRINCL) and the parameter problem an unknown next header draws. "ping": ping sockets (IPv4 and IPv6), which need a
+// (IPPROTO_RAW, IPV6_HDRINCL) and the parameter problem an unknown next header draws; a raw
+// socket's TCP segments to a closed port and the resets they draw. "ping": ping sockets (IPv4 and IPv6), which need a
 // net.ipv4.ping_group_range that holds the caller's group.
 // Prints no identifiers or ports, so runs agree.
 #define _GNU_SOURCE
@@ -578,6 +579,84 @@ static void raw6_hdrincl(void) {
     close(icmp6);
 }
 
+/// A TCP segment from 127.0.0.1:4242 (or ::1) to `port`, its checksum over
+/// the pseudo-header unless `bad`.
+static size_t tcp_segment(uint8_t *d, int v6, uint16_t port, uint8_t flags, uint32_t seq, uint32_t ack,
+                          const char *data, int bad) {
+    size_t n = 20 + strlen(data);
+    memset(d, 0, 20);
+    d[0] = 4242 >> 8; d[1] = 4242 & 0xff; d[2] = port >> 8; d[3] = port & 0xff;
+    for (int i = 0; i < 4; i++) { d[4 + i] = seq >> (24 - 8 * i); d[8 + i] = ack >> (24 - 8 * i); }
+    d[12] = 5 << 4; d[13] = flags; d[14] = 0x04;   // window 1024
+    memcpy(d + 20, data, strlen(data));
+    uint8_t ph[40 + 128] = {0};
+    size_t pl;
+    if (v6) { ph[15] = 1; ph[31] = 1; ph[34] = n >> 8; ph[35] = n & 0xff; ph[39] = IPPROTO_TCP; pl = 40; }
+    else { ph[0] = 127; ph[3] = 1; ph[4] = 127; ph[7] = 1; ph[9] = IPPROTO_TCP; ph[10] = n >> 8; ph[11] = n & 0xff; pl = 12; }
+    memcpy(ph + pl, d, n);
+    uint16_t c = checksum(ph, pl + n);
+    memcpy(d + 16, &c, 2);
+    if (bad) d[16] ^= 0x55;
+    return n;
+}
+
+/// Describes the next TCP segment a raw TCP socket reads (IPv4: with its IP
+/// header), ports as "us" (4242) or "them".
+static void tcp_next(int s, int v6, const char *what) {
+    if (!readable(s, 1000)) { printf("%s: nothing\n", what); return; }
+    uint8_t buf[256];
+    ssize_t n = recv(s, buf, sizeof buf, 0);
+    int ihl = v6 ? 0 : (buf[0] & 0x0f) * 4;
+    if (n < ihl + 20) { show(what, n); return; }
+    uint8_t *t = buf + ihl;
+    uint32_t seq = (uint32_t)t[4] << 24 | t[5] << 16 | t[6] << 8 | t[7], ack = (uint32_t)t[8] << 24 | t[9] << 16 | t[10] << 8 | t[11];
+    int sport = t[0] << 8 | t[1];
+    printf("%s: %zd bytes", what, n);
+    if (!v6) {
+        struct iphdr *ip = (struct iphdr *)buf;
+        printf(", ttl %d tos %#x df %d id %s hdrsum ok %d", ip->ttl, ip->tos, !!(ntohs(ip->frag_off) & 0x4000),
+               ip->id ? "set" : "0", checksum(buf, ihl) == 0);
+    }
+    printf(", from %s, flags %#x seq %u ack %u doff %d window %d\n", sport == 4242 ? "us" : "them", t[13], seq, ack,
+           t[12] >> 4, t[14] << 8 | t[15]);
+}
+
+/// A raw socket's TCP segments reach the loopback's TCP: one that finds no
+/// socket is answered with a reset (tcp_v4_send_reset: ack of what it
+/// carried, or the sequence number it acknowledged), which raw TCP sockets
+/// see after the segment itself; a bad checksum or a reset draws nothing.
+static void raw_tcp(int v6) {
+    int probe = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    struct sockaddr *a = v6 ? (struct sockaddr *)&a6 : (struct sockaddr *)&a4;
+    socklen_t al = v6 ? sizeof a6 : sizeof a4;
+    if (bind(probe, a, al)) { printf("raw tcp%s: no loopback\n", v6 ? "6" : ""); close(probe); return; }
+    getsockname(probe, a, &al);
+    uint16_t closed = ntohs(v6 ? a6.sin6_port : a4.sin_port);
+    close(probe);
+    if (v6) a6.sin6_port = 0; else a4.sin_port = 0;
+    const char *tag = v6 ? "raw tcp6" : "raw tcp";
+    char what[64];
+    int r = socket(v6 ? AF_INET6 : AF_INET, SOCK_RAW, IPPROTO_TCP);
+    uint8_t d[64];
+    struct { uint8_t flags; uint32_t seq, ack; const char *data; int bad; const char *name; } cases[] = {
+        {0x02, 1000, 0, "", 0, "SYN"},
+        {0x19, 2000, 7777, "sentry!!", 0, "ACK|PSH|FIN with 8 bytes"},
+        {0x01, 3000, 0, "abc", 0, "FIN with 3 bytes"},
+        {0x02, 4000, 0, "", 1, "SYN, bad checksum"},
+        {0x04, 5000, 0, "", 0, "RST"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = tcp_segment(d, v6, closed, cases[i].flags, cases[i].seq, cases[i].ack, cases[i].data, cases[i].bad);
+        snprintf(what, sizeof what, "%s %s", tag, cases[i].name);
+        show(what, sendto(r, d, n, 0, a, al));
+        tcp_next(r, v6, "  sees");
+        tcp_next(r, v6, "  then");
+    }
+    close(r);
+}
+
 static void refusals(void) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -663,6 +742,8 @@ int main(int argc, char **argv) {
     raw_udp();
     raw_udp6();
     raw6_hdrincl();
+    raw_tcp(0);
+    raw_tcp(1);
     refusals();
     return 0;
 }

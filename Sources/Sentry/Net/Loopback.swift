@@ -94,11 +94,16 @@ public final class Loopback: Sendable {
         state.withLock { s in _ = s.tables[proto]?[port]?.removeAll { $0.endpoint === e } }
     }
 
+    /// The sockets bound at `port` for protocol `proto`.
+    func bindings(port: UInt16, proto: Int32) -> [Binding] {
+        state.withLock { s in s.tables[proto]?[port] ?? [] }
+    }
+
     /// The socket a packet to `dest` reaches: a listener (TCP) or any bound
     /// socket (UDP, UDP-Lite), the exact address before a wildcard.
     func find(_ dest: InetAddress, proto: Int32) -> SocketEndpoint? {
         let tcp = proto == Self.tcp
-        let candidates = state.withLock { s in s.tables[proto]?[dest.port] ?? [] }
+        let candidates = bindings(port: dest.port, proto: proto)
         let live = candidates.filter { $0.accepts(dest) && (!tcp || $0.endpoint.phase == .listening) }
         return (live.first { $0.ip.sameIP(dest) } ?? live.first)?.endpoint
     }

@@ -178,6 +178,7 @@ public final class LoopbackICMP: Sendable {
         var taken = false
         for e in rawSockets where e.acceptsRaw(p) { e.queueRaw(p); taken = true }
         if p.proto == UInt8(Self.IPPROTO_UDP) { receiveUDP(p, on: loopback); return }
+        if p.proto == UInt8(Loopback.tcp) { receiveTCP(p, on: loopback); return }
         let icmp = p.v6 ? UInt8(Self.IPPROTO_ICMPV6) : UInt8(Self.IPPROTO_ICMP)
         if p.proto != icmp {
             // ip_protocol_deliver_rcu / ip6_protocol_deliver_rcu: a protocol no one takes, not even

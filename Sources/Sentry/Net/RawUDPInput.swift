@@ -19,9 +19,7 @@ extension LoopbackICMP {
         let check = UInt16(p.payload[6]) << 8 | UInt16(p.payload[7])
         if check == 0 && p.v6 { return }
         if check != 0 {
-            let sum = p.v6 ? ICMPChecksum.v6(p.payload, from: p.source, to: p.destination, proto: p.proto)
-                           : ICMPChecksum.fold(ICMPChecksum.add(p.payload, to: ICMPChecksum.add(Self.pseudoHeader(p))))
-            guard sum == 0 else { return }
+            guard ICMPChecksum.transport(p) == 0 else { return }
         }
         let from = p.source.with(port: UInt16(p.payload[0]) << 8 | UInt16(p.payload[1]))
         let to = p.destination.with(port: UInt16(p.payload[2]) << 8 | UInt16(p.payload[3]))
@@ -35,10 +33,17 @@ extension LoopbackICMP {
         portUnreachable(p, on: loopback)
     }
 
-    /// IPv4's pseudo-header for UDP's checksum: addresses, protocol, length.
-    static func pseudoHeader(_ p: LoopbackPacket) -> [UInt8] {
+}
+
+extension ICMPChecksum {
+    /// A UDP or TCP checksum: over the IPv4 pseudo-header (addresses,
+    /// protocol, length) or IPv6's, then the payload. Zero for a payload
+    /// whose checksum field holds.
+    static func transport(_ p: LoopbackPacket) -> UInt16 {
+        if p.v6 { return v6(p.payload, from: p.source, to: p.destination, proto: p.proto) }
         func bytes(_ a: UInt32) -> [UInt8] { [UInt8(a >> 24), UInt8(truncatingIfNeeded: a >> 16), UInt8(truncatingIfNeeded: a >> 8), UInt8(truncatingIfNeeded: a)] }
         let n = p.payload.count
-        return bytes(p.source.v4) + bytes(p.destination.v4) + [0, p.proto, UInt8(truncatingIfNeeded: n >> 8), UInt8(truncatingIfNeeded: n)]
+        let pseudo = bytes(p.source.v4) + bytes(p.destination.v4) + [0, p.proto, UInt8(truncatingIfNeeded: n >> 8), UInt8(truncatingIfNeeded: n)]
+        return fold(add(p.payload, to: add(pseudo)))
     }
 }
