@@ -125,7 +125,7 @@ enum Harness {
     static let cpuTimeIsInexact: String? = inPatchedVM
         ? "under the VM's emulation (no steal time) a guest thread is charged for the host's preemption of its vCPU, so bounds of a few ms of CPU time don't hold"
         : nil
-    static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom", "mempolicy", "inet", "sockdiag", "procmem", "acl"]
+    static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom", "mempolicy", "inet", "sockdiag", "procmem", "acl", "landlock"]
 
     /// A page can be mapped at 2^48: the host has 5-level paging (la57; QEMU's `-cpu max`).
     static let hostUserSpacePasses47Bits: Bool = {

@@ -1,0 +1,97 @@
+import Glibc
+import Synchronization
+
+/// What a Landlock rule is tied to: an inode, known by the device and inode
+/// number its stat shows (the sentry may make several Inode objects for
+/// one file, as /proc does per lookup, or a host file reached by two binds).
+public struct LandlockObject: Hashable, Sendable {
+    public let device: UInt64, inode: UInt64
+    init(_ st: Glibc.stat) { device = UInt64(st.st_dev); inode = UInt64(st.st_ino) }
+    init?(_ node: Inode) {
+        guard let st = try? node.stat() else { return nil }
+        self.init(st)
+    }
+}
+
+/// One rule of a domain: for each layer that has a rule on the object, the
+/// rights it grants there (`level` counted from 1, the first restriction).
+struct LandlockRule: Sendable {
+    /// Holds the file while the rule lives, as Linux's landlock_object
+    /// holds its inode: a host file's number cannot be reused meanwhile.
+    let pin: Inode
+    var layers: [(level: Int, access: LandlockAccess)]
+}
+
+/// A ruleset being built (landlock_create_ruleset, landlock_add_rule):
+/// the rights it handles and one rule per object, what an fd refers to.
+/// Sendable: the rules behind their Mutex, a leaf lock.
+public final class LandlockRuleset: Sendable {
+    public let handled: LandlockAccess
+    private let rules = Mutex<[LandlockObject: (pin: Inode, access: LandlockAccess)]>([:])
+
+    public init(handled: LandlockAccess) { self.handled = handled }
+
+    /// landlock_append_fs_rule: a rule on a file grants file rights only
+    /// (EINVAL); the rights the ruleset does not handle are granted too, so
+    /// that a later refer check sees them as not restricted. A second rule
+    /// on one object adds its rights to the first's.
+    public func add(_ node: Inode, _ access: LandlockAccess) throws(Errno) {
+        if node.kind != .directory && !LandlockAccess.fileRights.isSuperset(of: access) { throw .EINVAL }
+        guard let object = LandlockObject(node) else { throw .ENOENT }
+        let absolute = access.union(LandlockAccess.all.subtracting(handled.union(.initiallyDenied)))
+        rules.withLock { r in
+            if let old = r[object] { r[object] = (old.pin, old.access.union(absolute)) } else { r[object] = (node, absolute) }
+        }
+    }
+
+    var snapshot: [LandlockObject: (pin: Inode, access: LandlockAccess)] { rules.withLock { $0 } }
+}
+
+/// A Landlock domain: the stack of rulesets a task restricted itself with
+/// (landlock_restrict_self), immutable, shared by every task whose
+/// credentials hold it. Identity is what tells domains apart.
+public final class LandlockDomain: Sendable, Equatable {
+    /// What each layer handles, the first restriction first.
+    public let handled: [LandlockAccess]
+    let rules: [LandlockObject: LandlockRule]
+    /// The domain this one was stacked on (its hierarchy).
+    public let parent: LandlockDomain?
+
+    private init(handled: [LandlockAccess], rules: [LandlockObject: LandlockRule], parent: LandlockDomain?) {
+        self.handled = handled; self.rules = rules; self.parent = parent
+    }
+
+    public var layers: Int { handled.count }
+
+    /// landlock_merge_ruleset: a new domain with `ruleset` as its top layer
+    /// over `parent`'s; E2BIG past 16 layers.
+    public static func merge(_ parent: LandlockDomain?, _ ruleset: LandlockRuleset) throws(Errno) -> LandlockDomain {
+        if let parent, parent.layers >= Landlock.maxLayers { throw .E2BIG }
+        let level = (parent?.layers ?? 0) + 1
+        var rules = parent?.rules ?? [:]
+        for (object, rule) in ruleset.snapshot {
+            rules[object, default: LandlockRule(pin: rule.pin, layers: [])].layers.append((level, rule.access))
+        }
+        return LandlockDomain(handled: (parent?.handled ?? []) + [ruleset.handled], rules: rules, parent: parent)
+    }
+
+    /// Whether this domain is `other` or stacked above it (domain_scope_le:
+    /// a task in it may trace one in `other`'s scope only then).
+    public func isWithin(_ other: LandlockDomain) -> Bool {
+        var d: LandlockDomain? = self
+        while let c = d { if c === other { return true }; d = c.parent }
+        return false
+    }
+
+    func rule(_ node: Inode) -> LandlockRule? {
+        if rules.isEmpty { return nil }
+        return LandlockObject(node).flatMap { rules[$0] }
+    }
+
+    /// get_handled_accesses: what any layer handles, REFER always.
+    var handledByAny: LandlockAccess {
+        handled.reduce(LandlockAccess.initiallyDenied) { $0.union($1) }.intersection(.all)
+    }
+
+    public static func == (a: LandlockDomain, b: LandlockDomain) -> Bool { a === b }
+}
