@@ -365,7 +365,7 @@ public let linuxAMD64: SyscallTable = {
         445: Syscall("landlock_add_rule", LandlockCalls.addRule, [.fd, .low32(.namedOr([1: "LANDLOCK_RULE_PATH_BENEATH"], unknown: "LANDLOCK_RULE_???")),
                                                                   .landlockRuleAttr(typeArg: 1), .low32(.hex)]),
         446: Syscall("landlock_restrict_self", LandlockCalls.restrictSelf, [.fd, .low32(.hex)],
-                     note: "every ABI 2 right enforced by the VFS; the ptrace scope is not"),
+                     note: "every ABI 2 right enforced by the VFS, and the ptrace scope"),
         // Extended attributes (Xattr.swift).
         188: Syscall("setxattr", Xattr.setxattr, [.path, .path, .inBuffer(count: 3), .uint, .xattrFlags]),
         189: Syscall("lsetxattr", Xattr.lsetxattr, [.path, .path, .inBuffer(count: 3), .uint, .xattrFlags]),

@@ -3,7 +3,8 @@
 // access to one directory and everything to another, tried with open,
 // opendir, mkdir, mknod, symlink, unlink, rmdir, link, rename and execve
 // inside and outside them; a child and an exec'd program inheriting it;
-// a second layer narrowing it; at most 16 layers.
+// a second layer narrowing it; at most 16 layers; ptrace only within
+// the domain's scope.
 // argv[1]: a tmpfs directory (emptied first). Prints what each call returns
 // (0 or -errno); only the ABI's 14 rights are handled, so a newer kernel
 // behaves as 6.1. "probe PATH" (argv[1]): opens PATH read-only and prints the result.
@@ -16,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -302,6 +305,40 @@ int main(int argc, char **argv) {
     int st;
     waitpid(p, &st, 0);
     show("confined child status", st);
+
+    // ptrace: a confined task may trace a task of its domain (or one
+    // stacked on it), not an unconfined one, even its own child.
+    p = fork();
+    if (p == 0) {
+        pid_t before = fork();
+        if (before == 0) { for (;;) pause(); }
+        int rs = ruleset(READ_FILE);
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        restrict_self(rs, 0);
+        pid_t after = fork();
+        if (after == 0) {
+            restrict_self(rs, 0);   // a layer more: still in scope
+            for (;;) pause();
+        }
+        close(rs);
+        show("ptrace attach unconfined child", R(ptrace(PTRACE_ATTACH, before, 0, 0)));
+        int r = R(ptrace(PTRACE_ATTACH, after, 0, 0));
+        show("ptrace attach child in the domain", r);
+        if (r == 0) { waitpid(after, NULL, __WALL); ptrace(PTRACE_DETACH, after, 0, 0); }
+        kill(before, SIGKILL); kill(after, SIGKILL);
+        waitpid(before, NULL, 0); waitpid(after, NULL, 0);
+        _exit(0);
+    }
+    waitpid(p, NULL, 0);
+    p = fork();
+    if (p == 0) {
+        int rs = ruleset(READ_FILE);
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        restrict_self(rs, 0);
+        show("traceme under an unconfined parent", R(ptrace(PTRACE_TRACEME, 0, 0, 0)));
+        _exit(0);
+    }
+    waitpid(p, NULL, 0);
     // The parent was never confined.
     show("parent open out/f", openr("out/f", O_RDONLY));
     return 0;

@@ -75,11 +75,13 @@ public final class LandlockDomain: Sendable, Equatable {
         return LandlockDomain(handled: (parent?.handled ?? []) + [ruleset.handled], rules: rules, parent: parent)
     }
 
-    /// Whether this domain is `other` or stacked above it (domain_scope_le:
-    /// a task in it may trace one in `other`'s scope only then).
-    public func isWithin(_ other: LandlockDomain) -> Bool {
-        var d: LandlockDomain? = self
-        while let c = d { if c === other { return true }; d = c.parent }
+    /// task_ptrace's domain_scope_le: a task in `tracer`'s domain may trace
+    /// (or inspect) one whose domain is the same or stacked above it; an
+    /// unconfined task anyone, a confined one no unconfined task (EPERM).
+    public static func scopes(_ tracer: LandlockDomain?, _ tracee: LandlockDomain?) -> Bool {
+        guard let tracer else { return true }
+        var d = tracee
+        while let c = d { if c === tracer { return true }; d = c.parent }
         return false
     }
 
