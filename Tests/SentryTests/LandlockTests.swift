@@ -4,7 +4,8 @@ import Testing
 /// Landlock ABI 2 (images/src/landlock.c): the three calls' errnos, the
 /// ruleset descriptor, and a domain's enforcement on every path
 /// operation, inherited by a child and an exec'd program, layered, at most
-/// 16 deep, compared with the same program in a native tmpfs (/dev/shm).
+/// 16 deep, the ptrace scope, compared with the same program in a native
+/// tmpfs (/dev/shm), run in the sandbox's tmpfs, overlay and a host bind.
 /// The guest handles only ABI 2's rights and prints the version only as
 /// ">= 2", so a newer host kernel answers as 6.1 does.
 @Suite(.serialized) struct LandlockTests {
@@ -42,7 +43,15 @@ import Testing
         for line in Self.enforced { #expect(ours.stdout.contains(line), "landlock on \(platform.rawValue): no \(line)in \(ours.stdout)") }
         guard let native else { return }
         #expect(native.status == 0, "landlock natively: \(native.stderr)")
-        #expect(ours == native, "landlock on \(platform.rawValue)")
+        #expect(ours == native, "landlock in tmpfs on \(platform.rawValue)")
+        // Rules on an overlay's files (copied up by the writes) and on host files through a bind.
+        let scratch = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        chmod(scratch.path, 0o755)
+        #expect(Harness.sandboxed(platform, Harness.image("landlock"), [scratch.path], extra: ["--overlay"]) == native,
+                "landlock in an overlay on \(platform.rawValue)")
+        #expect(Harness.sandboxed(platform, Harness.image("landlock"), ["/mnt"], extra: ["--bind", "\(scratch.path):/mnt:rw"]) == native,
+                "landlock in a host bind on \(platform.rawValue)")
     }
 
     /// strace's decoding of the three calls (flags, the ruleset's handled

@@ -8,7 +8,11 @@ public struct LandlockObject: Hashable, Sendable {
     public let device: UInt64, inode: UInt64
     init(_ st: Glibc.stat) { device = UInt64(st.st_dev); inode = UInt64(st.st_ino) }
     init?(_ node: Inode) {
-        guard let st = try? node.stat() else { return nil }
+        // An overlay's file shows the layer that holds it: known by its
+        // lower file while it has one, so a copy-up keeps its rules (as the
+        // overlay inode Linux ties them to stays).
+        let identity = (node as? OverlayNode).flatMap { $0.kind == .directory ? nil : $0.lower } ?? node
+        guard let st = try? identity.stat() else { return nil }
         self.init(st)
     }
 }
