@@ -358,14 +358,13 @@ public let linuxAMD64: SyscallTable = {
                      note: "refused: EPERM without UFFD_USER_MODE_ONLY, as vm.unprivileged_userfaultfd=0; ENOSYS where Linux would make one (no user fault handling)"),
         447: Syscall("memfd_secret", Unserved.memfdSecret, [.flagBits([(0x80000, "O_CLOEXEC")])],
                      note: "refused: ENOSYS, as Debian's kernel booted without secretmem.enable"),
+        // Landlock ABI 2, as Debian's 6.1 with Landlock enabled at boot (LandlockCalls; README, "Landlock").
         444: Syscall("landlock_create_ruleset", LandlockCalls.createRuleset, [.landlockRulesetAttr(sizeArg: 1), .uint,
                      .low32(.flagBitsOr([(1, "LANDLOCK_CREATE_RULESET_VERSION"), (2, "LANDLOCK_CREATE_RULESET_ERRATA")],
-                                         unknown: "LANDLOCK_CREATE_RULESET_???"))],
-                     .fd, note: "ABI 2, as Debian's 6.1 with Landlock enabled at boot (its errata 3 and 4)"),
+                                         unknown: "LANDLOCK_CREATE_RULESET_???"))], .fd),
         445: Syscall("landlock_add_rule", LandlockCalls.addRule, [.fd, .low32(.namedOr([1: "LANDLOCK_RULE_PATH_BENEATH"], unknown: "LANDLOCK_RULE_???")),
                                                                   .landlockRuleAttr(typeArg: 1), .low32(.hex)]),
-        446: Syscall("landlock_restrict_self", LandlockCalls.restrictSelf, [.fd, .low32(.hex)],
-                     note: "every ABI 2 right enforced by the VFS, and the ptrace scope"),
+        446: Syscall("landlock_restrict_self", LandlockCalls.restrictSelf, [.fd, .low32(.hex)]),
         // Extended attributes (Xattr.swift).
         188: Syscall("setxattr", Xattr.setxattr, [.path, .path, .inBuffer(count: 3), .uint, .xattrFlags]),
         189: Syscall("lsetxattr", Xattr.lsetxattr, [.path, .path, .inBuffer(count: 3), .uint, .xattrFlags]),

@@ -2,7 +2,8 @@
 // errno table, the ruleset descriptor, then a domain allowing read-only
 // access to one directory and everything to another, tried with open,
 // opendir, mkdir, mknod, symlink, unlink, rmdir, link, rename and execve
-// inside and outside them; a child and an exec'd program inheriting it;
+// inside and outside them, and mq_open (its queues are on a mount no rule
+// reaches); a child and an exec'd program inheriting it;
 // a second layer narrowing it; at most 16 layers; ptrace only within
 // the domain's scope.
 // argv[1]: a tmpfs directory (emptied first). Prints what each call returns
@@ -12,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +41,7 @@ static long create(const void *attr, size_t size, uint32_t flags) { return sysca
 static long add(int rs, int type, const void *attr, uint32_t flags) { return syscall(SYS_landlock_add_rule, rs, type, attr, flags); }
 static long restrict_self(int rs, uint32_t flags) { return syscall(SYS_landlock_restrict_self, rs, flags); }
 
-static char base[512];
+static char base[512], queue[64];
 static const char *at(const char *rel) {
     static char bufs[4][768];
     static int i;
@@ -234,6 +236,15 @@ static void confined(void) {
     show("rename ro/f rw/f4", R(rename(at("ro/f"), at("rw/f4"))));
     show("rename out/f rw/f5", R(rename(at("out/f"), at("rw/f5"))));
     show("exchange rw/f rw/sub/g", R(syscall(SYS_renameat2, AT_FDCWD, at("rw/f"), AT_FDCWD, at("rw/sub/g"), 2)));
+    int q = R(mq_open(queue, O_RDONLY));
+    show("mq_open read", q < 0 ? q : 0);
+    q = R(mq_open(queue, O_WRONLY));
+    show("mq_open write", q < 0 ? q : 0);
+    char made[80];
+    snprintf(made, sizeof made, "%s-new", queue);
+    q = R(mq_open(made, O_WRONLY | O_CREAT | O_EXCL, 0600, NULL));
+    show("mq_open create", q < 0 ? q : 0);
+    show("mq_unlink made", R(mq_unlink(made)));   // made before the open was refused
     show("exec rw/prog", run("rw/prog", at("ro/f")));
     show("exec ro/prog", run("ro/prog", at("out/f")));
     show("exec out/prog", run("out/prog", at("ro/f")));
@@ -290,6 +301,10 @@ int main(int argc, char **argv) {
     copy("/proc/self/exe", "out/prog");
 
     errno_table();
+    snprintf(queue, sizeof queue, "/sentry-landlock-%d", getpid());
+    mqd_t mq = mq_open(queue, O_RDWR | O_CREAT, 0600, NULL);
+    show("mq_open unconfined", mq < 0 ? -errno : 0);
+    mq_close(mq);
 
     p = fork();
     if (p == 0) {
@@ -341,5 +356,6 @@ int main(int argc, char **argv) {
     waitpid(p, NULL, 0);
     // The parent was never confined.
     show("parent open out/f", openr("out/f", O_RDONLY));
+    mq_unlink(queue);
     return 0;
 }

@@ -9,17 +9,10 @@ extension VFS {
         if let e = domain.check(loc, access) { throw e }
     }
 
-    /// hook_file_open's get_file_access: reading a directory is READ_DIR
-    /// alone; a file READ_FILE and WRITE_FILE by the open's mode (O_ACCMODE
-    /// 3 asks for neither); execve's open, read-only, READ_FILE and EXECUTE.
-    /// O_TRUNC asks for nothing more (TRUNCATE came with ABI 3).
+    /// hook_file_open: the rights the open asks for (LandlockAccess.opening).
     func landlockOpen(_ loc: Location, _ flags: OpenFlags, execute: Bool, _ c: Credentials?) throws(Errno) {
         guard let domain = c?.landlock, !flags.contains(.path) else { return }
-        let mode = execute ? 0 : flags.rawValue & OpenFlags.accessMode
-        var access: LandlockAccess = []
-        if mode == 0 || mode == 2 { access = loc.inode.kind == .directory ? .readDir : .readFile }
-        if access != .readDir && (mode == 1 || mode == 2) { access.insert(.writeFile) }
-        if execute { access.insert(.execute) }
+        let access = LandlockAccess.opening(flags, directory: loc.inode.kind == .directory, execute: execute)
         if let e = domain.check(loc, access) { throw e }
     }
 }

@@ -62,6 +62,20 @@ public struct LandlockAccess: OptionSet, Sendable, Hashable {
         }
     }
 
+    /// hook_file_open's get_file_access: reading a directory is READ_DIR
+    /// alone; a file READ_FILE and WRITE_FILE by the open's mode (O_ACCMODE
+    /// 3 asks for neither); execve's open, read-only, READ_FILE and EXECUTE.
+    /// O_TRUNC asks for nothing more (TRUNCATE came with ABI 3).
+    public static func opening(_ flags: OpenFlags, directory: Bool, execute: Bool) -> LandlockAccess {
+        let mode = execute ? 0 : flags.rawValue & OpenFlags.accessMode
+        if directory && (mode == 0 || mode == 2) { return .readDir }
+        var access: LandlockAccess = []
+        if mode == 0 || mode == 2 { access.insert(.readFile) }
+        if mode == 1 || mode == 2 { access.insert(.writeFile) }
+        if execute { access.insert(.execute) }
+        return access
+    }
+
     /// maybe_remove: the right removing this file needs.
     public static func remove(_ kind: FileKind) -> LandlockAccess { kind == .directory ? .removeDir : .removeFile }
 }

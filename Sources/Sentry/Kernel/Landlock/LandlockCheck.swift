@@ -131,6 +131,14 @@ extension LandlockDomain {
         return checkDual(path, request, &masks, child1: nil, [], &none, child2: nil)
     }
 
+    /// `access` to a file on a mount no path reaches (mq_open's queue on
+    /// Linux's internal mqueue mount): no rule can be on it or above it,
+    /// so every right a layer handles is refused.
+    public func checkUnreachable(_ access: LandlockAccess) -> Errno? {
+        var masks = LayerMasks()
+        return initLayerMasks(access, &masks).isEmpty ? nil : .EACCES
+    }
+
     /// collect_domain_accesses: from `dir` up to the mount's root, what the
     /// rules grant of everything handled; whether every layer grants it all.
     private func collect(_ dir: Dentry, upTo mountRoot: Dentry, _ masks: inout LayerMasks) -> Bool {
