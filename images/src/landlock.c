@@ -235,6 +235,9 @@ static void confined(void) {
     show("rename rw/sub/f3 out/f3", R(rename(at("rw/sub/f3"), at("out/f3"))));
     show("rename ro/f rw/f4", R(rename(at("ro/f"), at("rw/f4"))));
     show("rename out/f rw/f5", R(rename(at("out/f"), at("rw/f5"))));
+    show("noreplace rw/f ro/f", R(syscall(SYS_renameat2, AT_FDCWD, at("rw/f"), AT_FDCWD, at("ro/f"), 1)));
+    show("exchange rw/f ro/missing", R(syscall(SYS_renameat2, AT_FDCWD, at("rw/f"), AT_FDCWD, at("ro/missing"), 2)));
+    show("exchange rw/f ro/f", R(syscall(SYS_renameat2, AT_FDCWD, at("rw/f"), AT_FDCWD, at("ro/f"), 2)));
     show("exchange rw/f rw/sub/g", R(syscall(SYS_renameat2, AT_FDCWD, at("rw/f"), AT_FDCWD, at("rw/sub/g"), 2)));
     int q = R(mq_open(queue, O_RDONLY));
     show("mq_open read", q < 0 ? q : 0);

@@ -543,6 +543,9 @@ public final class VFS: Sendable {
         if src.inode.kind == .directory && nd.dentry.isWithin(src.dentry) { throw .EINVAL }
         try writable(od)
         let target = try? child(nd, nn, ctx)
+        // do_renameat2's checks of the new name come before the LSMs' hook.
+        if flags & 1 != 0 && target != nil { throw .EEXIST }
+        if flags & 2 != 0 && target == nil { throw .ENOENT }
         if let d = ctx.credentials?.landlock,
            let e = d.checkRefer(src, into: nd, replacing: target, removing: true, exchange: flags & 2 != 0) { throw e }
         if target?.inode !== src.inode { try mayRename(src, from: od, to: nd, replacing: target, flags: flags, ctx.credentials) }
