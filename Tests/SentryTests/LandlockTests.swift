@@ -67,12 +67,7 @@ import Testing
         defer { _ = Harness.run("/bin/rm", ["-rf", dir]) }
         let calls = ["-f", "-e", "trace=landlock_create_ruleset,landlock_add_rule,landlock_restrict_self", "-e", "signal=none"]
         func normalised(_ text: String) -> [String] {
-            text.split(separator: "\n").map(String.init).filter { !$0.contains("+++") }.map {
-                $0.replacingOccurrences(of: #"^\[pid +\d+\] "#, with: "", options: .regularExpression)
-                    .replacingOccurrences(of: #"0x7[0-9a-f]{7,}"#, with: "ADDR", options: .regularExpression)
-                    .replacingOccurrences(of: #" +="#, with: " =", options: .regularExpression)
-                    .replacingOccurrences(of: #"(LANDLOCK_CREATE_RULESET_VERSION\) =) \d+$"#, with: "$1 N", options: .regularExpression)
-            }
+            Harness.straceLines(text, [(#" +="#, " ="), (#"(LANDLOCK_CREATE_RULESET_VERSION\) =) \d+$"#, "$1 N")])
         }
         let n = normalised(Harness.run(strace, ["-qq"] + calls + [Harness.image("landlock"), dir]).stderr)
         let o = normalised(Harness.sandboxed(platform, Harness.image("landlock"), ["/tmp"], extra: ["--strace"] + calls).stderr)
