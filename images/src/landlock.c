@@ -4,7 +4,8 @@
 // opendir, mkdir, mknod, symlink, unlink, rmdir, link, rename and execve
 // inside and outside them, and mq_open (its queues are on a mount no rule
 // reaches); a child and an exec'd program inheriting it;
-// a second layer narrowing it; at most 16 layers; ptrace only within
+// a second layer narrowing it; a thread confining itself alone (the threads
+// it makes inherit); at most 16 layers; ptrace only within
 // the domain's scope.
 // argv[1]: a tmpfs directory (emptied first). Prints what each call returns
 // (0 or -errno); only the ABI's 14 rights are handled, so a newer kernel
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mqueue.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +284,31 @@ static void confined(void) {
     fflush(stdout);
 }
 
+// A thread restricts only itself; what it then makes inherits its domain.
+static void *grandchild_thread(void *arg) {
+    (void)arg;
+    show("thread's thread open out/f", openr("out/f", O_RDONLY));
+    return NULL;
+}
+static void *confining_thread(void *arg) {
+    int rs = *(int *)arg;
+    show("thread restrict", R(restrict_self(rs, 0)));
+    show("thread open out/f", openr("out/f", O_RDONLY));
+    pthread_t t;
+    pthread_create(&t, NULL, grandchild_thread, NULL);
+    pthread_join(t, NULL);
+    return NULL;
+}
+static void threads(void) {
+    int rs = ruleset(READ_FILE);
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, confining_thread, &rs);
+    pthread_join(t, NULL);
+    show("sibling thread open out/f", openr("out/f", O_RDONLY));
+    close(rs);
+}
+
 int main(int argc, char **argv) {
     if (argc > 2 && strcmp(argv[1], "probe") == 0) {
         int fd = R(open(argv[2], O_RDONLY));
@@ -323,6 +350,10 @@ int main(int argc, char **argv) {
     int st;
     waitpid(p, &st, 0);
     show("confined child status", st);
+
+    p = fork();
+    if (p == 0) { threads(); _exit(0); }
+    waitpid(p, NULL, 0);
 
     // ptrace: a confined task may trace a task of its domain (or one
     // stacked on it), not an unconfined one, even its own child.
