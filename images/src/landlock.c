@@ -364,12 +364,17 @@ int main(int argc, char **argv) {
         int rs = ruleset(READ_FILE);
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         restrict_self(rs, 0);
+        int ready[2];
+        pipe(ready);
         pid_t after = fork();
         if (after == 0) {
             restrict_self(rs, 0);   // a layer more: still in scope
+            write(ready[1], "", 1);
             for (;;) pause();
         }
         close(rs);
+        char c;
+        read(ready[0], &c, 1);
         show("ptrace attach unconfined child", R(ptrace(PTRACE_ATTACH, before, 0, 0)));
         int r = R(ptrace(PTRACE_ATTACH, after, 0, 0));
         show("ptrace attach child in the domain", r);

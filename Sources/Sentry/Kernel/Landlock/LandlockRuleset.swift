@@ -4,16 +4,18 @@ import Synchronization
 /// What a Landlock rule is tied to: an inode, known by the device and inode
 /// number its stat shows (the sentry may make several Inode objects for
 /// one file, as /proc does per lookup, or a host file reached by two binds).
+/// A host file's numbers are the host's, a sentry-made one's the sentry's
+/// own: `host` keeps the two apart.
 public struct LandlockObject: Hashable, Sendable {
     public let device: UInt64, inode: UInt64
-    init(_ st: Glibc.stat) { device = UInt64(st.st_dev); inode = UInt64(st.st_ino) }
+    public let host: Bool
     init?(_ node: Inode) {
         // An overlay's file shows the layer that holds it: known by its
         // lower file while it has one, so a copy-up keeps its rules (as the
         // overlay inode Linux ties them to stays).
         let identity = (node as? OverlayNode).flatMap { $0.kind == .directory ? nil : $0.lower } ?? node
         guard let st = try? identity.stat() else { return nil }
-        self.init(st)
+        device = UInt64(st.st_dev); inode = UInt64(st.st_ino); host = identity is HostInode
     }
 }
 
