@@ -45,13 +45,15 @@ import Testing
         #expect(native.status == 0, "landlock natively: \(native.stderr)")
         #expect(ours == native, "landlock in tmpfs on \(platform.rawValue)")
         // Rules on an overlay's files (copied up by the writes) and on host files through a bind.
+        // Neither makes O_TMPFILE files in the sentry (EOPNOTSUPP, README's Known gaps): those lines are left out.
         let scratch = try Harness.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
         chmod(scratch.path, 0o755)
-        #expect(Harness.sandboxed(platform, Harness.image("landlock"), [scratch.path], extra: ["--overlay"]) == native,
-                "landlock in an overlay on \(platform.rawValue)")
-        #expect(Harness.sandboxed(platform, Harness.image("landlock"), ["/mnt"], extra: ["--bind", "\(scratch.path):/mnt:rw"]) == native,
-                "landlock in a host bind on \(platform.rawValue)")
+        func withoutTmpfile(_ r: Harness.Result) -> [Substring] { r.stdout.split(separator: "\n").filter { !$0.hasPrefix("O_TMPFILE") } }
+        let overlay = Harness.sandboxed(platform, Harness.image("landlock"), [scratch.path], extra: ["--overlay"])
+        #expect(overlay.status == 0 && withoutTmpfile(overlay) == withoutTmpfile(native), "landlock in an overlay on \(platform.rawValue): \(overlay)")
+        let bind = Harness.sandboxed(platform, Harness.image("landlock"), ["/mnt"], extra: ["--bind", "\(scratch.path):/mnt:rw"])
+        #expect(bind.status == 0 && withoutTmpfile(bind) == withoutTmpfile(native), "landlock in a host bind on \(platform.rawValue): \(bind)")
     }
 
     /// strace's decoding of the three calls (flags, the ruleset's handled

@@ -211,6 +211,8 @@ static void confined(void) {
     show("create rw/new", openr("rw/new", O_WRONLY | O_CREAT | O_EXCL));
     show("create ro/new", openr("ro/new", O_WRONLY | O_CREAT | O_EXCL));
     show("create out/new", openr("out/new", O_RDONLY | O_CREAT | O_EXCL));
+    show("O_TMPFILE in rw", openr("rw", O_TMPFILE | O_RDWR));
+    show("O_TMPFILE in ro", openr("ro", O_TMPFILE | O_RDWR));
     show("mkdir rw/d", R(mkdir(at("rw/d"), 0755)));
     show("mkdir ro/d", R(mkdir(at("ro/d"), 0755)));
     show("mkdir out/d", R(mkdir(at("out/d"), 0755)));
