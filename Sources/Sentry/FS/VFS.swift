@@ -463,12 +463,13 @@ public final class VFS: Sendable {
     }
 
     /// mknod: FIFOs and regular files; device nodes are not the guest's to make.
-    public func mknod(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext, umask: UInt32 = 0) throws(Errno) {
+    /// `device`: the number a device node would have (0 for a FIFO, a socket or a file).
+    public func mknod(_ path: String, from start: Location, mode: UInt32, device: UInt32 = 0, _ ctx: WalkContext, umask: UInt32 = 0) throws(Errno) {
         let kind = mode & S_IFMT
         guard kind == 0 || kind == S_IFREG || kind == S_IFIFO || kind == S_IFCHR || kind == S_IFBLK || kind == S_IFSOCK else { throw .EINVAL }
         let (dir, name) = try newEntry(path, from: start, ctx)
         try writable(dir)
-        try landlock(dir, LandlockAccess.make(mode), ctx.credentials)
+        try landlock(dir, LandlockAccess.make(mode, device: device), ctx.credentials)
         try mayCreate(in: dir, ctx.credentials)
         // vfs_mknod's CAP_MKNOD rule, after may_create.
         if kind == S_IFCHR || kind == S_IFBLK { throw .EPERM }

@@ -36,12 +36,13 @@ public struct LandlockAccess: OptionSet, Sendable, Hashable {
     ].enumerated().map { (1 << UInt64($0.offset), "LANDLOCK_ACCESS_FS_" + $0.element) }
 
     /// get_mode_access: the right that making a node of this type needs
-    /// (a weird or zero type counts as a regular file).
-    public static func make(_ mode: UInt32) -> LandlockAccess {
+    /// (a weird or zero type counts as a regular file; erratum 4: a
+    /// character device 0:0, overlayfs's whiteout, as one too).
+    public static func make(_ mode: UInt32, device: UInt32 = 0) -> LandlockAccess {
         switch mode & S_IFMT {
         case S_IFLNK: .makeSym
         case S_IFDIR: .makeDir
-        case S_IFCHR: .makeChar
+        case S_IFCHR: device == 0 ? .makeReg : .makeChar
         case S_IFBLK: .makeBlock
         case S_IFIFO: .makeFifo
         case S_IFSOCK: .makeSock
