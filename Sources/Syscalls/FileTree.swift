@@ -13,11 +13,13 @@ enum FileTree {
         return 0
     }
 
-    static func mknod(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try mknodAt(t, AtFlags.AT_FDCWD, a.address(0), a.uint32(1)) }
-    static func mknodat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try mknodAt(t, a.int32(0), a.address(1), a.uint32(2)) }
-    private static func mknodAt(_ t: Task, _ dirfd: Int32, _ p: GuestAddress, _ mode: UInt32) throws(Errno) -> Int64 {
+    static func mknod(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
+        try mknodAt(t, AtFlags.AT_FDCWD, a.address(0), a.uint32(1), a.uint32(2))
+    }
+    static func mknodat(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 { try mknodAt(t, a.int32(0), a.address(1), a.uint32(2), a.uint32(3)) }
+    private static func mknodAt(_ t: Task, _ dirfd: Int32, _ p: GuestAddress, _ mode: UInt32, _ device: UInt32) throws(Errno) -> Int64 {
         let (path, start) = try t.pathArgument(dirfd, p)
-        try t.kernel.vfs.mknod(path, from: start, mode: (mode & S_IFMT) | (mode & 0o7777), t, umask: t.umask)
+        try t.kernel.vfs.mknod(path, from: start, mode: (mode & S_IFMT) | (mode & 0o7777), device: device, t, umask: t.umask)
         return 0
     }
 

@@ -57,13 +57,6 @@ enum Unserved {
         throw .ENOSYS
     }
 
-    /// landlock_*: EOPNOTSUPP before any argument is looked at, as a kernel
-    /// built with Landlock (Debian's is) that was not booted with it in its
-    /// LSM list answers: the sandbox enforces no Landlock rulesets.
-    static func landlock(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        throw .EOPNOTSUPP
-    }
-
     /// set_thread_area, get_thread_area: numbers the x86-64 table reserves
     /// with no entry point ("64" entries without sys_*), so 6.1 answers a
     /// 64-bit caller ENOSYS; only the i386 table serves them.

@@ -173,6 +173,21 @@ struct CheckpointTests {
         #expect(bg.stdout == expected)
     }
 
+    /// A process confined by Landlock: the image has no field for its
+    /// domain, so the checkpoint names it and refuses (restored without it,
+    /// the guest would run unconfined); the guest goes on.
+    @Test func landlockDomainIsRefusedByName() throws {
+        guard Harness.imagesBuilt, let platform = Self.available.first else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let bg = try #require(s.start("landlocked", platform: platform, extra: ["landlock"]))
+        defer { bg.stop() }
+        let c = s.checkpoint("landlocked")
+        #expect(c.status == 74 && c.stderr.contains("a Landlock domain"), "\(c)")
+        #expect(bg.wait() == 0)
+        #expect(bg.stdout == s.native([]))
+    }
+
     /// A guest ptrace link (image version 5): a tracee in the
     /// signal-delivery-stop of its SIGSTOP all along, its tracer counting
     /// meanwhile, is in the image with its stop; restored, the tracer's

@@ -102,6 +102,17 @@ enum Harness {
         return lseek(fd, 65536, 3 /* SEEK_DATA */) < 0 && errno == ENXIO
     }()
 
+    /// strace's lines as the comparisons read them: no "+++" exit lines,
+    /// no "[pid N] " prefix, stack addresses as ADDR, then each (regular
+    /// expression, template) of `rules` in turn.
+    static func straceLines(_ text: String, _ rules: [(String, String)] = []) -> [String] {
+        text.split(separator: "\n").map(String.init).filter { !$0.contains("+++") }.map { line in
+            let base = line.replacingOccurrences(of: #"^\[pid +\d+\] "#, with: "", options: .regularExpression)
+                .replacingOccurrences(of: #"0x7[0-9a-f]{7,}"#, with: "ADDR", options: .regularExpression)
+            return rules.reduce(base) { $0.replacingOccurrences(of: $1.0, with: $1.1, options: .regularExpression) }
+        }
+    }
+
     /// A /proc file's text (their size is 0, so read until EOF).
     static func procText(_ path: String) -> String {
         let fd = open(path, O_RDONLY)
@@ -125,7 +136,7 @@ enum Harness {
     static let cpuTimeIsInexact: String? = inPatchedVM
         ? "under the VM's emulation (no steal time) a guest thread is charged for the host's preemption of its vCPU, so bounds of a few ms of CPU time don't hold"
         : nil
-    static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom", "mempolicy", "inet", "sockdiag", "procmem", "acl"]
+    static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom", "mempolicy", "inet", "sockdiag", "procmem", "acl", "landlock"]
 
     /// A page can be mapped at 2^48: the host has 5-level paging (la57; QEMU's `-cpu max`).
     static let hostUserSpacePasses47Bits: Bool = {

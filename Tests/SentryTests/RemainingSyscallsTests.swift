@@ -32,7 +32,7 @@ import Testing
     /// its settings answer otherwise (6.13 lets a process advise itself
     /// without CAP_SYS_NICE and takes MADV_DONTNEED; later kernels check
     /// bpf map attributes before privilege; the host's
-    /// perf_event_paranoid, secretmem and LSM list are not Debian 12's;
+    /// perf_event_paranoid and secretmem are not Debian 12's;
     /// the host's NTP state is its own): those are checked against 6.1's
     /// answers, the rest against the native run.
     static let linux61Lines = """
@@ -43,7 +43,6 @@ import Testing
         6.1: nobody: perf_event_open: -1 Permission denied
         6.1: nobody: bpf BPF_MAP_CREATE: -1 Operation not permitted
         6.1: nobody: memfd_secret: -1 Function not implemented
-        6.1: nobody: landlock_create_ruleset version: -1 Operation not supported
         """
 
     @Test(arguments: Harness.platforms)

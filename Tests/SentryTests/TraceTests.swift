@@ -187,12 +187,8 @@ import Testing
         try #require(FileManager.default.isExecutableFile(atPath: strace), "strace is not installed")
         let calls = ["-f", "-e", "trace=sched_setattr,sched_getattr", "-e", "signal=none"]
         func normalised(_ text: String) -> [String] {
-            text.split(separator: "\n").map(String.init).filter { !$0.contains("+++") }.map {
-                $0.replacingOccurrences(of: #"^\[pid +\d+\] "#, with: "", options: .regularExpression)
-                    .replacingOccurrences(of: #"0x7[0-9a-f]{7,}"#, with: "ADDR", options: .regularExpression)
-                    .replacingOccurrences(of: #"^sched_setattr\((?!0,|-1,|99999,)\d+,"#, with: "sched_setattr(PID,", options: .regularExpression)
-                    .replacingOccurrences(of: #"(sched_policy=SCHED_(OTHER|BATCH|IDLE), .*sched_runtime=)\d+"#, with: "$1N", options: .regularExpression)
-            }
+            Harness.straceLines(text, [(#"^sched_setattr\((?!0,|-1,|99999,)\d+,"#, "sched_setattr(PID,"),
+                                       (#"(sched_policy=SCHED_(OTHER|BATCH|IDLE), .*sched_runtime=)\d+"#, "$1N")])
         }
         let native = Harness.run(strace, ["-qq"] + calls + [Harness.image("schedattr")])
         let ours = Harness.sandboxed(platform, Harness.image("schedattr"), extra: ["--strace"] + calls)

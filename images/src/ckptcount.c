@@ -36,6 +36,8 @@
 // abstract name; "inet" two UDP datagrams queued at a bound socket. The end
 // reads them all back. "socket": a TCP socket, run with --network=host,
 // which no image can hold (the host's): refused, the guest goes on.
+// "landlock": the process confines itself with a Landlock domain (handling
+// only MAKE_BLOCK, so nothing it does changes), which no image holds: refused.
 // "oom": /proc/self/oom_score_adj set to 321, read back at the end.
 // "overlay" (run under --overlay): next to the binary, "gone" is removed (a
 // whiteout) and "kept" appended to (copied up); the end reads both back.
@@ -421,6 +423,13 @@ int main(int argc, char **argv) {
         setitimer(ITIMER_REAL, &it, NULL);
     }
     if (argc > 3 && strcmp(argv[3], "socket") == 0) socket(AF_INET, SOCK_STREAM, 0);
+    if (mode(argc, argv, "landlock")) {
+        uint64_t handled = 1 << 11;   // LANDLOCK_ACCESS_FS_MAKE_BLOCK
+        int rs = syscall(SYS_landlock_create_ruleset, &handled, sizeof handled, 0);
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        if (rs < 0 || syscall(SYS_landlock_restrict_self, rs, 0) != 0) perror("landlock");
+        close(rs);
+    }
     if (mode(argc, argv, "oom")) {
         int fd = open("/proc/self/oom_score_adj", O_WRONLY);
         if (fd < 0 || write(fd, "321\n", 4) != 4) perror("oom_score_adj");

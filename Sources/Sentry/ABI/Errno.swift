@@ -61,7 +61,7 @@ public struct Errno: Error, RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let EPIPE = Errno(32), ERANGE = Errno(34), ENAMETOOLONG = Errno(36)
     public static let ENOSYS = Errno(38), ENOTEMPTY = Errno(39), ELOOP = Errno(40)
     public static let ENODATA = Errno(61), EOVERFLOW = Errno(75), EOPNOTSUPP = Errno(95)
-    public static let ETXTBSY = Errno(26), EDEADLK = Errno(35), ELIBBAD = Errno(80), EUSERS = Errno(87), ENOTSOCK = Errno(88)
+    public static let ETXTBSY = Errno(26), EDEADLK = Errno(35), EBADFD = Errno(77), ELIBBAD = Errno(80), EUSERS = Errno(87), ENOTSOCK = Errno(88)
     public static let ETIMEDOUT = Errno(110)
     public static let ENOMSG = Errno(42), EIDRM = Errno(43)
     // Sockets.

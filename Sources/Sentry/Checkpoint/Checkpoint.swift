@@ -241,6 +241,8 @@ struct ImageWriter {
                     }
                 }
                 let a = t.attributes.withLock { $0 }
+                // The image has no field for a domain; restored without it the task would run unconfined.
+                if a.credentials.landlock != nil { throw .unsupported("tid \(t.tid): a Landlock domain (landlock_restrict_self)") }
                 let filter = try seccompFilter(a.seccomp, tid: t.tid, into: filters)
                 let sud = a.syscallUserDispatch.config
                 let cpu = ThreadCPUSample(t)
@@ -690,6 +692,7 @@ struct ImageWriter {
         case is PtyEnd: return "a pseudo-terminal"
         case is SnapshotFile, is SyntheticDirectory: return "a /proc or /sys file"
         case is PathOnlyFile: return "an O_PATH descriptor"
+        case is LandlockRulesetFile: return "a Landlock ruleset"
         default: return "a \(String(describing: type(of: f)))"
         }
     }

@@ -40,7 +40,7 @@ public final class VFS: Sendable {
     /// Where memfd_create's files live: a tmpfs no path reaches.
     /// memfd_create's files' filesystem (a checkpoint keeps its inode counter).
     let memfdFS: TmpFS
-    private let memfdRoot: Location
+    let memfdRoot: Location
 
     static let maxSymlinks = 40
 
@@ -331,6 +331,7 @@ public final class VFS: Sendable {
                 applyInheritedACLs(acls, to: node)
                 initOwner(dir, node: node, ctx)
             }
+            if let loc = f.location { try landlockOpen(loc, flags, execute: false, ctx.credentials) }
             if let loc = f.location { notify.opened(f, at: loc) }
             return f
         }
@@ -351,6 +352,8 @@ public final class VFS: Sendable {
                 return try openExisting(existing, flags: flags, ctx)
             }
             try writable(dir)
+            // may_o_create: the LSMs' security_path_mknod, then DAC.
+            try landlock(dir, .makeReg, ctx.credentials)
             try mayCreate(in: dir, ctx.credentials)
             var mode = mode & 0o7777
             let acls = inheritedACLs(dir, mode: &mode, umask: umask, isDirectory: false)
@@ -358,6 +361,9 @@ public final class VFS: Sendable {
             applyInheritedACLs(acls, dir, name, ctx)
             initOwner(dir, name, ctx)
             notify.created(name, in: dir, isDirectory: false)
+            // The new file is then opened as any other: Landlock may refuse
+            // that open and leave the file made (EACCES).
+            if let loc = f.location { try landlockOpen(loc, flags, execute: false, ctx.credentials) }
             if let loc = f.location { notify.opened(f, at: loc) }
             return f
         }
@@ -381,7 +387,10 @@ public final class VFS: Sendable {
         let writes = flags.writable || (flags.contains(.truncate) && !flags.contains(.path))
         if writes && kind == .directory { throw .EISDIR }
         if writes && kind == .regular { try writable(loc) }
-        if !flags.contains(.path) { try mayOpen(loc, flags, execute: execute, ctx.credentials) }
+        if !flags.contains(.path) {
+            try mayOpen(loc, flags, execute: execute, ctx.credentials)
+            try landlockOpen(loc, flags, execute: execute, ctx.credentials)
+        }
         let f = try loc.inode.open(flags, at: loc, ctx)
         if f.location == nil { f.location = loc }
         if flags.contains(.truncate) && writes && kind == .regular { notify.changed(loc, FSNotify.Mask.modify) }   // do_truncate's
@@ -443,6 +452,7 @@ public final class VFS: Sendable {
     public func mkdir(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext, umask: UInt32 = 0) throws(Errno) {
         let (dir, name) = try newEntry(path, from: start, ctx, trailingSlashAllowed: true)
         try writable(dir)
+        try landlock(dir, .makeDir, ctx.credentials)
         try mayCreate(in: dir, ctx.credentials)
         var mode = mode & 0o7777
         let acls = inheritedACLs(dir, mode: &mode, umask: umask, isDirectory: true)
@@ -453,13 +463,16 @@ public final class VFS: Sendable {
     }
 
     /// mknod: FIFOs and regular files; device nodes are not the guest's to make.
-    public func mknod(_ path: String, from start: Location, mode: UInt32, _ ctx: WalkContext, umask: UInt32 = 0) throws(Errno) {
+    /// `device`: the number a device node would have (0 for a FIFO, a socket or a file).
+    public func mknod(_ path: String, from start: Location, mode: UInt32, device: UInt32 = 0, _ ctx: WalkContext, umask: UInt32 = 0) throws(Errno) {
         let kind = mode & S_IFMT
         guard kind == 0 || kind == S_IFREG || kind == S_IFIFO || kind == S_IFCHR || kind == S_IFBLK || kind == S_IFSOCK else { throw .EINVAL }
-        if kind == S_IFCHR || kind == S_IFBLK { throw .EPERM }
         let (dir, name) = try newEntry(path, from: start, ctx)
         try writable(dir)
+        try landlock(dir, LandlockAccess.make(mode, device: device), ctx.credentials)
         try mayCreate(in: dir, ctx.credentials)
+        // vfs_mknod's CAP_MKNOD rule, after may_create.
+        if kind == S_IFCHR || kind == S_IFBLK { throw .EPERM }
         var perm = mode & 0o7777
         let acls = inheritedACLs(dir, mode: &perm, umask: umask, isDirectory: false)
         try dir.inode.mknod(name, mode: (kind == 0 ? S_IFREG : kind) | perm)
@@ -472,6 +485,7 @@ public final class VFS: Sendable {
         if target.isEmpty { throw .ENOENT }
         let (dir, name) = try newEntry(path, from: start, ctx)
         try writable(dir)
+        try landlock(dir, .makeSym, ctx.credentials)
         try mayCreate(in: dir, ctx.credentials)
         try dir.inode.symlink(name, target: target)
         initOwner(dir, name, ctx)
@@ -485,6 +499,7 @@ public final class VFS: Sendable {
         // do_linkat's may_linkat (protected_hardlinks), then vfs_link's may_create.
         if let c = ctx.credentials, sysctls.values.protectedHardlinks != 0,
            let e = Permission.mayHardlink(InodeOwnership(try old.inode.stat()), c) { throw e }
+        if let d = ctx.credentials?.landlock, let e = d.checkRefer(old, into: dir, replacing: nil, removing: false, exchange: false) { throw e }
         try mayCreate(in: dir, ctx.credentials)
         if old.inode.kind == .directory { throw .EPERM }
         try dir.inode.link(name, to: old.inode)
@@ -501,6 +516,7 @@ public final class VFS: Sendable {
         try writable(dir)
         let victim = try child(dir, name, ctx)
         if slash && !directory { throw victim.inode.kind == .directory ? .EISDIR : .ENOTDIR }
+        try landlock(dir, directory ? .removeDir : .removeFile, ctx.credentials)
         try mayDelete(victim, from: dir, ctx.credentials)
         if victim.inode.kind == .directory && !directory { throw .EISDIR }
         if directory && victim.inode.kind != .directory { throw .ENOTDIR }
@@ -528,6 +544,11 @@ public final class VFS: Sendable {
         if src.inode.kind == .directory && nd.dentry.isWithin(src.dentry) { throw .EINVAL }
         try writable(od)
         let target = try? child(nd, nn, ctx)
+        // do_renameat2's checks of the new name come before the LSMs' hook.
+        if flags & 1 != 0 && target != nil { throw .EEXIST }
+        if flags & 2 != 0 && target == nil { throw .ENOENT }
+        if let d = ctx.credentials?.landlock,
+           let e = d.checkRefer(src, into: nd, replacing: target, removing: true, exchange: flags & 2 != 0) { throw e }
         if target?.inode !== src.inode { try mayRename(src, from: od, to: nd, replacing: target, flags: flags, ctx.credentials) }
         let dst = notify.quiet ? nil : target   // what the new name held, for its events
         let srcKey = notify.removing(src), dstKey = dst.flatMap { notify.removing($0) }

@@ -14,6 +14,9 @@ public struct Credentials: Sendable, Equatable {
     public var inheritable, permitted, effective, bounding, ambient: UInt64
     /// SECBIT_* (securebits.h): only KEEP_CAPS is ever set here.
     public var securebits: UInt32 = 0
+    /// The Landlock domain the task restricted itself to (landlock_restrict_self);
+    /// kept by fork, clone and execve as the rest of the credentials.
+    public var landlock: LandlockDomain? = nil
 
     public static let CAP_CHOWN = 0, CAP_DAC_OVERRIDE = 1, CAP_DAC_READ_SEARCH = 2, CAP_FOWNER = 3, CAP_FSETID = 4
     public static let CAP_KILL = 5, CAP_SETGID = 6, CAP_SETUID = 7, CAP_SETPCAP = 8, CAP_LINUX_IMMUTABLE = 9

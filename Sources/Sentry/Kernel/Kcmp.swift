@@ -17,11 +17,13 @@ extension Task {
     /// __ptrace_may_access with PTRACE_MODE_READ_REALCREDS (kcmp's, and
     /// /proc's for other processes' private files): the same process, or the
     /// caller's real ids are all of the target's ids and the target is
-    /// dumpable and holds no capability the caller lacks, or CAP_SYS_PTRACE.
+    /// dumpable and holds no capability the caller lacks, or CAP_SYS_PTRACE;
+    /// then the LSMs' hook: Landlock's scope, which no capability passes.
     public func mayInspect(_ target: Task) -> Bool {
         if target.group === group { return true }
         let mine = attributes.withLock { $0.credentials }
         let theirs = target.attributes.withLock { $0.credentials }
+        guard LandlockDomain.scopes(mine.landlock, theirs.landlock) else { return false }
         if mine.capable(Credentials.CAP_SYS_PTRACE) { return true }
         let ids = [theirs.uid, theirs.euid, theirs.suid].allSatisfy { $0 == mine.uid }
             && [theirs.gid, theirs.egid, theirs.sgid].allSatisfy { $0 == mine.gid }

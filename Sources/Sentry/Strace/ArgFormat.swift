@@ -71,6 +71,8 @@ public indirect enum ArgFormat: Sendable {
     case schedParam              // [5]: struct sched_param
     case schedAttrIn             // {size=56, sched_policy=SCHED_FIFO, sched_flags=0, sched_nice=0, sched_priority=5, ...}
     case schedAttrOut            // out: the same, as the kernel wrote it
+    case landlockRulesetAttr(sizeArg: Int)   // {handled_access_fs=LANDLOCK_ACCESS_FS_READ_FILE|..., ...}, the address below its size
+    case landlockRuleAttr(typeArg: Int)      // {allowed_access=LANDLOCK_ACCESS_FS_READ_FILE, parent_fd=3} for a path-beneath rule
     case omitted                 // a register the call ignores (the high word of an offset on x86-64)
     case schedPolicy             // SCHED_FIFO|SCHED_RESET_ON_FORK
     case priorityWhich           // PRIO_PROCESS
@@ -126,6 +128,8 @@ public indirect enum ArgFormat: Sendable {
     case clone3Args              // out: {flags=..., ..., tls=...} => {parent_tid=[123]}
     case named([UInt64: String]) // one of several values: RENAME_NOREPLACE; else the number
     case flagBits([(UInt64, String)])  // A|B, or 0
+    case flagBitsOr([(UInt64, String)], unknown: String)  // A|0x20, or 0x20 /* unknown */ when no bit is known (printflags)
+    case namedOr([UInt64: String], unknown: String)       // a name, else 0x63 /* unknown */ (printxval)
     case fileModeWithType        // mknod: S_IFIFO|0644
     case mknodDevice(modeArg: Int)     // makedev(0x1, 0x3), only for character and block devices
     case itimerspecIn            // {it_interval={tv_sec=0, tv_nsec=0}, it_value={...}}

@@ -269,6 +269,8 @@ struct ArgPrinter {
             return "[\(p)]"
         case .schedAttrIn: return schedAttr(v, kernelSize: nil)
         case .schedAttrOut: return schedAttr(v, kernelSize: UInt32(truncatingIfNeeded: args[i + 1]))
+        case .landlockRulesetAttr(let sizeArg): return landlockRulesetAttr(v, size: args[sizeArg])
+        case .landlockRuleAttr(let typeArg): return landlockRuleAttr(v, type: args[typeArg])
         case .omitted: return ""
         case .schedPolicy:
             let p = Decode.named(v & 0x3fff_ffff, Decode.schedPolicies)
@@ -318,6 +320,8 @@ struct ArgPrinter {
             return out
         case .named(let names): return Decode.named(v, names)
         case .flagBits(let bits): return v == 0 ? "0" : Decode.flags(v, bits)
+        case .flagBitsOr(let bits, let unknown): return Decode.flags(v, bits, unknown: unknown)
+        case .namedOr(let names, let unknown): return names[v] ?? "0x\(String(v, radix: 16)) /* \(unknown) */"
         case .fileModeWithType: return Decode.fileMode(UInt32(truncatingIfNeeded: v))
         case .mknodDevice(let m):
             let type = UInt32(truncatingIfNeeded: args[m]) & S_IFMT

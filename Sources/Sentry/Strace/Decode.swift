@@ -14,6 +14,12 @@ enum Decode {
         return parts.isEmpty ? zero : parts.joined(separator: "|")
     }
 
+    /// printflags: as `flags`, but a value with no known bit is its hex
+    /// number and a comment naming what it should have been.
+    static func flags(_ value: UInt64, _ table: [(UInt64, String)], unknown: String) -> String {
+        value != 0 && table.allSatisfy({ value & $0.0 == 0 }) ? "0x\(String(value, radix: 16)) /* \(unknown) */" : flags(value, table)
+    }
+
     /// A table entry from a named ABI constant (the value is defined once, where the kernel uses it).
     private static func bit<T: BinaryInteger>(_ value: T, _ name: String) -> (UInt64, String) {
         (UInt64(truncatingIfNeeded: value), name)

@@ -93,6 +93,9 @@ extension Task {
         let q = try kernel.vfs.mqueues.open(name: name, flags: flags, mode: mode & ~umask & 0o7777,
                                             attributes: attributes.map { (maxMessages: $0.0, messageSize: $0.1) },
                                             mqCredentials, rlimit: limit)
+        // dentry_open's file_open hook, once the queue exists (one made stays): Landlock's.
+        if let domain = self.attributes.withLock({ $0.credentials.landlock }),
+           let e = domain.checkUnreachable(LandlockAccess.opening(OpenFlags(rawValue: flags), directory: false, execute: false)) { throw e }
         let file = PosixMQFile(q, flags: OpenFlags(rawValue: flags & (O_ACCMODE | O_NONBLOCK)))
         return try fds.install(file, closeOnExec: true)
     }

@@ -30,6 +30,9 @@ extension Task {
             guard ptrace == nil, let parent = group.parent, !parent.zombie, parent.exitStatus == nil else { throw .EPERM }
             let tracer = parent.tasks.first { $0.tid == group.parentThreadID } ?? parent.tasks.first
             guard let tracer, !tracer.exiting else { throw .EPERM }
+            // Landlock's ptrace_traceme hook: the parent must be in scope of this task's domain.
+            let (theirs, mine) = (tracer.attributes.withLock { $0.credentials.landlock }, attributes.withLock { $0.credentials.landlock })
+            guard LandlockDomain.scopes(theirs, mine) else { throw .EPERM }
             _ = linkTracerLocked(tracer, seized: false, options: 0)
         }
     }
