@@ -173,6 +173,7 @@ struct Inspect: ParsableCommand {
                 let bytes = vmas.reduce(UInt64(0)) { $0.addingClamped($1.end &- $1.start) }
                 print("    tid \(t.tid)  rip 0x\(String(t.registers.count > 16 ? t.registers[16] : 0, radix: 16))  \(vmas.count) mappings (\(bytes) bytes)"
                       + (t.restartSleepNs != nil ? "  sleeping (restart_syscall)" : "")
+                      + (t.vforkChild.map { "  in vfork until tid \($0) execs or exits" + (t.vforkChildReleased == true ? " (done)" : "") } ?? "")
                       + (t.seccompMode == 1 ? "  seccomp strict" : "")
                       + (t.seccompFilter.map { "  seccomp filter \($0)" } ?? "")
                       + (t.syscallUserDispatch?.mode == 1 ? "  SUD on" : ""))

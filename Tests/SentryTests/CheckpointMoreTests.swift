@@ -101,6 +101,16 @@ extension CheckpointTests {
                                              "waitid(P_PIDFD): -1 No child processes\n"])
     }
 
+    /// A vfork child checkpointed before its exec, its parent waiting in
+    /// vfork: after a restore the parent still waits, the word the child
+    /// writes is in their one memory, and the child's exec wakes the parent
+    /// with its pid; a vfork after that still works.
+    @Test func vforkChildBeforeExecGoesOn() throws {
+        try ckptmoreGoesOn("vfork", native: ["exec'd after the vfork: parent is the vfork's caller: yes\n",
+                                             "vfork returned the child's pid: yes, the child's word: 42, its status: 5\n",
+                                             "a second vfork: word 7, status 3\n"])
+    }
+
     /// A ping socket with an echo reply unread, a raw ICMP socket with
     /// ICMP_FILTER and packets queued, a UDP socket with IP_RECVERR and a
     /// port unreachable in its error queue: each reads what it had after a

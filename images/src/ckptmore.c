@@ -9,6 +9,7 @@
 //   ckptmore links MARKER        tmpfs files with hard links, some names unlinked while open
 //   ckptmore pidfd MARKER        a pidfd of a child already reaped
 //   ckptmore icmp MARKER         ping and raw sockets, an ICMP error queued (root, a ping_group_range with its group)
+//   ckptmore vfork MARKER        a vfork child that has not exec'd yet, its parent waiting in vfork
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -324,12 +325,55 @@ static int icmp(const char *marker) {
     return 0;
 }
 
+// A word the vfork child writes and its parent reads: one memory.
+static volatile int vfork_word;
+
+// The vfork child waits for the marker (its parent blocked in vfork the
+// while), writes a word into the memory it shares with its parent, and
+// execs this program again ("vforkexec"). After: the parent's vfork
+// returns only once the child has exec'd, with the child's pid, and the
+// word is the one the child wrote.
+static int vfork_parent(const char *marker) {
+    char self[16];
+    snprintf(self, sizeof self, "%d", (int)getpid());
+    fflush(stdout);
+    vfork_word = 1;
+    pid_t child = vfork();
+    if (child == 0) {
+        // Only calls that leave the parent's stack and stdio alone.
+        write(1, "ready\n", 6);
+        for (int i = 0; access(marker, F_OK) != 0 && i < 30000; i++) usleep(10000);
+        vfork_word = 42;
+        char *args[] = { "ckptmore", "vforkexec", self, NULL };
+        execv("/proc/self/exe", args);
+        _exit(127);
+    }
+    int status = 0;
+    pid_t reaped = waitpid(child, &status, 0);
+    printf("vfork returned the child's pid: %s, the child's word: %d, its status: %d\n", reaped == child ? "yes" : "no", vfork_word,
+           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    // And a vfork after it: a child that exits.
+    child = vfork();
+    if (child == 0) { vfork_word = 7; _exit(3); }
+    waitpid(child, &status, 0);
+    printf("a second vfork: word %d, status %d\n", vfork_word, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return 0;
+}
+
+// The program the vfork child execs: its parent is the vfork's caller.
+static int vfork_exec(const char *parent) {
+    printf("exec'd after the vfork: parent is the vfork's caller: %s\n", atoi(parent) == getppid() ? "yes" : "no");
+    return 5;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "shared") == 0) return shared(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "pipe") == 0) return pipe_inode(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "links") == 0) return links(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "pidfd") == 0) return pidfd_reaped(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "icmp") == 0) return icmp(argv[2]);
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER\n");
+    if (argc >= 3 && strcmp(argv[1], "vfork") == 0) return vfork_parent(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "vforkexec") == 0) return vfork_exec(argv[2]);
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER\n");
     return 2;
 }

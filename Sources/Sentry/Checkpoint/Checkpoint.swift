@@ -226,7 +226,8 @@ struct ImageWriter {
                 guard t.parked else { throw .notQuiescent("tid \(t.tid) is not stopped") }
                 if let why = Self.traced(t) { throw .unsupported(why) }
                 let ptraceImage = t.ptrace.map { Self.image($0, tid: t.tid) }
-                if t.vforkDone != nil { throw .unsupported("tid \(t.tid): a vfork child that has not exec'd yet") }
+                // A vfork child's link is kept from its parent's side (one whose parent was killed has none left).
+                let vfork = t.vforkWait
                 var sleepNs: Int64?, remaining: UInt64?, futex: [UInt64]?
                 if t.restartBlock != nil {
                     switch t.restartState {
@@ -263,7 +264,8 @@ struct ImageWriter {
                     affinity: a.scheduling.affinity, ptrace: ptraceImage, groupStopPending: t.groupStopPending ? true : nil,
                     freezeRestart: t.freezeRestart.map {
                         [Int64(bitPattern: $0.nr), $0.deadline?.remaining ?? -1, Int64($0.deadline?.clock ?? CLOCK_MONOTONIC), Int64($0.done)]
-                    }))
+                    },
+                    vforkChild: vfork?.childTID, vforkChildReleased: vfork.flatMap { $0.child?.vforkReleased ?? true ? true : nil }))
             }
             // Dead tracees, in each tracer's order: what its wait still reports.
             var dead: [DeadTraceeImage] = []

@@ -597,6 +597,12 @@ public struct TaskImage: Codable, Sendable, Equatable {
     /// the deadline's clock and the bytes a blocking pipe write had written;
     /// the restarted call ends where it would have and writes the rest (version 5).
     public var freezeRestart: [Int64]? = nil
+    /// A vfork parent whose clone has not returned (waiting for the child,
+    /// or in its PTRACE_EVENT_VFORK stop before that): the child's tid, which
+    /// shares its mm, and whether the child had exec'd or exited already
+    /// (then the wait ends at once). Absent: none (version 5).
+    public var vforkChild: Int32? = nil
+    public var vforkChildReleased: Bool? = nil
 }
 
 /// One tracee's side of a guest ptrace link, as the tracer sees it: who

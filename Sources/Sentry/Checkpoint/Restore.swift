@@ -605,6 +605,7 @@ struct ImageReader {
             if let p = ti.ptrace { try Self.restorePtrace(p, tracee: tasks[ti.tid]!, tasks: tasks, kernel: kernel) }
             if ti.groupStopPending == true { tasks[ti.tid]!.groupStopPending = true }
         }
+        for ti in m.tasks { if let c = ti.vforkChild { try Self.restoreVforkWait(parent: tasks[ti.tid]!, child: c, released: ti.vforkChildReleased == true, tasks: tasks) } }
         try restoreDeadTracees(m.deadTracees ?? [], tasks: tasks, groups: groups)
         guard let initTask = initGroup.tasks.first else { throw .corrupt("init has no task") }
         kernel.locked {
@@ -718,6 +719,27 @@ struct ImageReader {
             if case .exiting(let status, let whole)? = site { link.exitAfter = (status, whole) }
         }
         t.restoredPtraceStop = site
+    }
+
+    /// A vfork parent's clone, not yet returned: it waits on a completion
+    /// its child's exec or exit signals (none left if that happened before
+    /// the checkpoint), from its PTRACE_EVENT_VFORK stop or from the top of
+    /// its run loop.
+    static func restoreVforkWait(parent t: Task, child tid: Int32, released: Bool, tasks: [Int32: Task]) throws(CheckpointError) {
+        let child = released ? nil : tasks[tid]
+        if !released {
+            guard let child, child !== t, child.mm === t.mm, child.vforkDone == nil else { throw .corrupt("tid \(t.tid): its vfork child \(tid)") }
+        }
+        switch t.restoredPtraceStop {
+        case nil: t.restoredInVfork = true
+        case .forked(let c, true)? where c == tid: break
+        default: throw .corrupt("tid \(t.tid): a vfork parent in another ptrace stop")
+        }
+        let w = VforkWait(childTID: tid, child: child, done: WaitQueue())
+        t.kernel.locked {
+            child?.vforkDone = w.done
+            t.vforkWait = w
+        }
     }
 
     /// Dead tracees their tracers have not waited for: each a task that

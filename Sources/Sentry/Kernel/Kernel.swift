@@ -353,8 +353,8 @@ public final class Kernel: @unchecked Sendable {
 
     /// A restored tracee in the PTRACE_EVENT stop of a fork, vfork, clone
     /// or exec takes it up, and its call ends as it would have: the child's
-    /// tid (a vfork's child had exec'd or exited by the checkpoint, so only
-    /// its PTRACE_EVENT_VFORK_DONE stop is left), or the new program's
+    /// tid (a vfork's after the wait for its child and the
+    /// PTRACE_EVENT_VFORK_DONE stop), or the new program's
     /// registers; then the syscall-exit stop if the tracer asked for one.
     /// The signal a tracer resumes an event stop with is ignored.
     func resumeRestoredEventStop(_ task: Task, _ stop: RestoredPtraceStop) -> SyscallOutcome {
@@ -362,6 +362,11 @@ public final class Kernel: @unchecked Sendable {
         if locked({ task.killed || task.group.exitStatus != nil }) { return .replacedRegisters }
         var outcome = SyscallOutcome.replacedRegisters
         if case .forked(let child, let vfork) = stop {
+            // A vfork child that had not released the mm yet: the wait comes first.
+            if vfork, let w = locked({ task.vforkWait }) {
+                task.waitForVforkChild(w)
+                if locked({ task.killed || task.group.exitStatus != nil }) { return .replacedRegisters }
+            }
             if vfork { task.ptraceEvent(PtraceABI.PTRACE_EVENT_VFORK_DONE, message: UInt64(UInt32(bitPattern: child))) }
             outcome = .value(Int64(child))
         }
@@ -441,7 +446,7 @@ public final class Kernel: @unchecked Sendable {
     }
 
     /// The syscall-exit stop, the result in rax for the tracer to read or change.
-    private func syscallExitStop(_ task: Task, _ outcome: SyscallOutcome, traced: Bool) -> SyscallOutcome {
+    func syscallExitStop(_ task: Task, _ outcome: SyscallOutcome, traced: Bool) -> SyscallOutcome {
         var outcome = outcome
         if traced && !outcome.endsTask && task.ptraceSyscallMode == .trace {
             if case .platformFailed = outcome { return outcome }

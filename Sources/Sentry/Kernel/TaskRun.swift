@@ -33,6 +33,11 @@ extension Task {
                     leave(status, group: whole)
                     break running
                 }
+            } else if restoredInVfork {
+                // A restored vfork parent: its clone ends first.
+                restoredInVfork = false
+                if finish(kernel.resumeRestoredVforkWait(self)) { break running }
+                deliverSignals()
             } else {
                 deliverSignals()
             }
