@@ -10,10 +10,18 @@
 //   ckptmore pidfd MARKER        a pidfd of a child already reaped
 //   ckptmore icmp MARKER         ping and raw sockets, an ICMP error queued (root, a ping_group_range with its group)
 //   ckptmore vfork MARKER        a vfork child that has not exec'd yet, its parent waiting in vfork
+//   ckptmore unotify MARKER [late]  a seccomp USER_NOTIF listener, a call waiting for its notification's
+//                                answer (received by the supervisor, or with "late" not yet received)
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/errqueue.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
@@ -366,6 +374,97 @@ static int vfork_exec(const char *parent) {
     return 5;
 }
 
+// The supervisor thread (made before the filter: not filtered itself)
+// receives the main thread's first notified getppid, then the checkpoint
+// comes. After: the id is still valid, ADDFD puts a pipe's write end into
+// the caller, SEND answers with that fd's number; the next notification
+// (an id after the first) is answered with CONTINUE, the third with
+// ADDFD+SEND; the first id is gone (ENOENT).
+static volatile int unotify_fd = -1;
+static volatile pid_t unotify_caller;
+static char unotify_log[2048];
+#define ULOG(...) snprintf(unotify_log + strlen(unotify_log), sizeof unotify_log - strlen(unotify_log), __VA_ARGS__)
+static const char *unotify_marker;
+static int unotify_pipe[2], unotify_late;
+
+static void *unotify_supervisor(void *arg) {
+    while (unotify_fd < 0) usleep(1000);
+    int fd = unotify_fd;
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof req);
+    long r = 0;
+    if (unotify_late) {
+        // Queued, not received, when the checkpoint comes.
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int n = poll(&p, 1, 10000);
+        printf("poll: %d, revents %#x\n", n, p.revents);
+        if (wait_for(unotify_marker) != 0) exit(1);
+        r = ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req);
+        ULOG("received after: %ld, getppid %d, arg %llu, from the caller %d\n", r, req.data.nr == SYS_getppid, req.data.args[0],
+             (pid_t)req.pid == unotify_caller);
+    } else {
+        r = ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req);
+        printf("received: %ld, getppid %d, arg %llu, from the caller %d\n", r, req.data.nr == SYS_getppid, req.data.args[0],
+               (pid_t)req.pid == unotify_caller);
+        if (wait_for(unotify_marker) != 0) exit(1);
+    }
+    ULOG("id valid after: %d\n", ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id));
+    struct seccomp_notif_addfd add = { .id = req.id, .srcfd = unotify_pipe[1] };
+    long added = ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+    ULOG("addfd: %s\n", added >= 3 ? "an fd" : strerror(errno));
+    struct seccomp_notif_resp resp = { .id = req.id, .val = added };
+    ULOG("send: %d\n", ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp));
+    __u64 first = req.id;
+    memset(&req, 0, sizeof req);
+    r = ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req);
+    ULOG("second: %ld, arg %llu, a later id %d\n", r, req.data.args[0], req.id > first);
+    struct seccomp_notif_resp cont = { .id = req.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE };
+    ULOG("continue: %d\n", ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &cont));
+    memset(&req, 0, sizeof req);
+    r = ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req);
+    int devnull = open("/dev/null", O_RDONLY);
+    struct seccomp_notif_addfd send = { .id = req.id, .flags = SECCOMP_ADDFD_FLAG_SEND, .srcfd = devnull };
+    ULOG("third: %ld, arg %llu, addfd+send %s\n", r, req.data.args[0], ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &send) >= 3 ? "an fd" : strerror(errno));
+    resp.id = first;
+    int again = ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    ULOG("the first id again: %d %s\n", again, strerror(errno));
+    return arg;
+}
+
+static int unotify(const char *marker, int late) {
+    unotify_marker = marker;
+    unotify_late = late;
+    if (pipe(unotify_pipe) != 0) return 1;
+    pid_t ppid = getppid();
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, unotify_supervisor, NULL);
+    unotify_caller = gettid();
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof f / sizeof *f, f };
+    long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    if (fd < 0) { perror("seccomp"); return 1; }
+    unotify_fd = fd;
+    long r = syscall(SYS_getppid, 1);
+    char buf[4] = "";
+    int wrote = r >= 3 && write(r, "hi", 2) == 2;
+    read(unotify_pipe[0], buf, 2);
+    char mine[256];
+    snprintf(mine, sizeof mine, "first answered with the added fd: %d, read through it: %s\n", wrote, buf);
+    r = syscall(SYS_getppid, 2);
+    snprintf(mine + strlen(mine), sizeof mine - strlen(mine), "continued: the real getppid %d\n", r == ppid);
+    r = syscall(SYS_getppid, 3);
+    snprintf(mine + strlen(mine), sizeof mine - strlen(mine), "addfd+send: an open fd %d\n", r >= 3 && fcntl(r, F_GETFD) >= 0);
+    pthread_join(t, NULL);
+    fputs(unotify_log, stdout);
+    fputs(mine, stdout);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "shared") == 0) return shared(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "pipe") == 0) return pipe_inode(argv[2]);
@@ -374,6 +473,7 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "icmp") == 0) return icmp(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "vfork") == 0) return vfork_parent(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "vforkexec") == 0) return vfork_exec(argv[2]);
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER\n");
+    if (argc >= 3 && strcmp(argv[1], "unotify") == 0) return unotify(argv[2], argc >= 4 && strcmp(argv[3], "late") == 0);
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | unotify MARKER [late]\n");
     return 2;
 }

@@ -433,10 +433,14 @@ struct ImageReader {
             groups[p.pid]!.parent = pg
             pg.children.append(groups[p.pid]!)
         }
+        // seccomp USER_NOTIF listeners, before the listener fds and filters over them.
+        let listeners = try (m.seccompListeners ?? []).map { (l) throws(CheckpointError) in
+            try SeccompListener.restored(l, tids: Set(m.tasks.map(\.tid)))
+        }
         // Sockets: their endpoints before the descriptions over them, their
         // queues (which carry descriptions) after.
         let sockets = try SocketRestorer(m.sockets ?? [], names: kernel.unixNames)
-        var socketFiles = Set<Int>()
+        var socketFiles = Set<Int>(), listenerFiles = Set<Int>()
         var descriptions: [FileDescription] = []
         // /proc paths name pids: reopened once the image's processes are the kernel's.
         var reopenLater: [Int] = []
@@ -444,6 +448,14 @@ struct ImageReader {
             if f.kind == .path, let path = f.guestPath, path == "/proc" || path.hasPrefix("/proc/") {
                 descriptions.append(PendingReopen(flags: OpenFlags(rawValue: f.flags)))
                 reopenLater.append(i)
+                continue
+            }
+            if f.kind == .seccompNotify {
+                // Each listener's fd once (its last close answers every waiting call).
+                guard let i = f.listener, listeners.indices.contains(i), listenerFiles.insert(i).inserted else {
+                    throw .corrupt("a seccomp listener file")
+                }
+                descriptions.append(SeccompNotifyFile(listeners[i], kernel: kernel))
                 continue
             }
             if f.kind == .socket {
@@ -497,7 +509,8 @@ struct ImageReader {
         // seccomp filters, each over one restored before it, each program verified again.
         var filters: [(filter: SeccompFilter, count: Int)] = []
         for (i, f) in (m.seccompFilters ?? []).enumerated() {
-            guard f.previous.map({ (0..<i).contains($0) }) ?? true, f.instructions.count <= ClassicBPF.maxInstructions else {
+            guard f.previous.map({ (0..<i).contains($0) }) ?? true, f.instructions.count <= ClassicBPF.maxInstructions,
+                  f.listener.map({ listeners.indices.contains($0) }) ?? true else {
                 throw .corrupt("seccomp filter \(i)")
             }
             let program: ClassicBPF
@@ -508,7 +521,8 @@ struct ImageReader {
                 })
             } catch { throw .corrupt("seccomp filter \(i): the program does not verify (\(error.message))") }
             let previous = f.previous.map { filters[$0] }
-            filters.append((SeccompFilter(program: program, previous: previous?.filter, log: f.log, listener: nil), (previous?.count ?? 0) + 1))
+            filters.append((SeccompFilter(program: program, previous: previous?.filter, log: f.log, listener: f.listener.map { listeners[$0] }),
+                            (previous?.count ?? 0) + 1))
         }
 
         guard let initGroup = groups[m.initPID], !initGroup.zombie else { throw .corrupt("no live init (pid \(m.initPID))") }
@@ -605,7 +619,19 @@ struct ImageReader {
             if let p = ti.ptrace { try Self.restorePtrace(p, tracee: tasks[ti.tid]!, tasks: tasks, kernel: kernel) }
             if ti.groupStopPending == true { tasks[ti.tid]!.groupStopPending = true }
         }
-        for ti in m.tasks { if let c = ti.vforkChild { try Self.restoreVforkWait(parent: tasks[ti.tid]!, child: c, released: ti.vforkChildReleased == true, tasks: tasks) } }
+        for ti in m.tasks {
+            let t = tasks[ti.tid]!
+            if let c = ti.vforkChild { try Self.restoreVforkWait(parent: t, child: c, released: ti.vforkChildReleased == true, tasks: tasks) }
+            if let n = ti.seccompNotification {
+                // The call waits on a notification of its own that a listener keeps, from the top of its run loop.
+                guard n.count == 2, let i = Int(exactly: n[0]), listeners.indices.contains(i), t.restoredPtraceStop == nil, !t.restoredInVfork,
+                      listeners[i].state.withLock({ $0.pending.contains { $0.id == n[1] && $0.tid == t.tid } }) else {
+                    throw .corrupt("tid \(t.tid): its seccomp notification")
+                }
+                kernel.locked { t.seccompWait = (listeners[i], n[1]) }
+                t.restoredInSeccompWait = true
+            }
+        }
         try restoreDeadTracees(m.deadTracees ?? [], tasks: tasks, groups: groups)
         guard let initTask = initGroup.tasks.first else { throw .corrupt("init has no task") }
         kernel.locked {
@@ -920,8 +946,8 @@ struct ImageReader {
             guard let i = f.pipe, pipes.indices.contains(i), let w = f.writer,
                   f.flags & O_ACCMODE == (w ? O_WRONLY : O_RDONLY) else { throw .corrupt("a pipe end") }
             return PipeEnd(pipes[i], writer: w, flags: flags)
-        case .socket:
-            throw .corrupt("a socket file")
+        case .socket, .seccompNotify:
+            throw .corrupt("a \(f.kind) file")
         case .epoll:
             return EpollFile(flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
         case .eventfd:

@@ -59,6 +59,16 @@ extension Task {
     }
 }
 
+extension Task {
+    /// Parks inside a call whose wait a checkpoint keeps as it is (a vfork
+    /// parent's, a seccomp-notified call's), its registers still the
+    /// call's; false when the task is being killed.
+    func parkInCall() -> Bool {
+        park()
+        return kernel.locked { !killed && group.exitStatus == nil }
+    }
+}
+
 /// Why a sandbox could not be frozen.
 public struct FreezeError: Error, CustomStringConvertible {
     public let description: String

@@ -381,12 +381,22 @@ public final class Kernel: @unchecked Sendable {
               inSeccompStop: true)
     }
 
+    /// A restored task whose call waits for a USER_NOTIF answer: the wait
+    /// goes on, and the call runs or returns as the answer says.
+    func resumeRestoredSeccompWait(_ task: Task) -> SyscallOutcome {
+        guard let w = locked({ task.seccompWait }) else { return .replacedRegisters }
+        let verdict = w.listener.awaitReply(task, id: w.id)
+        return serve(task, nr: task.regs.syscallNumber, args: task.regs.syscallArguments, traced: task.traced.load(ordering: .acquiring),
+                     skipped: false, filtered: true, decided: verdict)
+    }
+
     /// The rest of syscall_trace_enter and the call itself: --strace's
     /// entry, the guest's seccomp filters, the table, the syscall-exit stop.
     /// `inSeccompStop`: a restored tracee, in the PTRACE_EVENT_SECCOMP stop
-    /// its filters' SECCOMP_RET_TRACE made.
+    /// its filters' SECCOMP_RET_TRACE made; `decided`: what a restored
+    /// call's USER_NOTIF answer made of it.
     private func serve(_ task: Task, nr: UInt64, args: SyscallArguments, traced: Bool, skipped: Bool, filtered: Bool,
-                       inSeccompStop: Bool = false) -> SyscallOutcome {
+                       inSeccompStop: Bool = false, decided: SeccompVerdict? = nil) -> SyscallOutcome {
         var nr = nr, args = args, skipped = skipped
         let arch = SeccompData.AUDIT_ARCH_X86_64
         // A call a freeze cut short goes on to the end its wait had.
@@ -404,7 +414,9 @@ public final class Kernel: @unchecked Sendable {
         var outcome: SyscallOutcome
         var verdict = SeccompVerdict.run
         let suspended = traced && locked { (task.ptrace?.options ?? 0) & PtraceABI.PTRACE_O_SUSPEND_SECCOMP != 0 }
-        if inSeccompStop || (!skipped && filtered && !suspended) {
+        if let decided {
+            verdict = decided
+        } else if inSeccompStop || (!skipped && filtered && !suspended) {
             let seccomp = task.attributes.withLock { $0.seccomp }
             verdict = inSeccompStop ? .trace(0) : task.secureComputing(seccomp, nr: nr, args: args, arch: arch)
             if case .trace(let data) = verdict {

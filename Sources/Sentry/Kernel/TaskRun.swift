@@ -38,6 +38,11 @@ extension Task {
                 restoredInVfork = false
                 if finish(kernel.resumeRestoredVforkWait(self)) { break running }
                 deliverSignals()
+            } else if restoredInSeccompWait {
+                // A restored seccomp-notified call: its answer, then the call.
+                restoredInSeccompWait = false
+                if finish(kernel.resumeRestoredSeccompWait(self)) { break running }
+                deliverSignals()
             } else {
                 deliverSignals()
             }

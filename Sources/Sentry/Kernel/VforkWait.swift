@@ -24,9 +24,7 @@ extension Task {
                     kernel.locked { (w.child?.vforkReleased ?? true) || kernel.freezing }
                 }
             } catch { return }   // killed
-            if kernel.locked({ w.child?.vforkReleased ?? true }) { return }
-            park()
-            if kernel.locked({ killed || group.exitStatus != nil }) { return }
+            if kernel.locked({ w.child?.vforkReleased ?? true }) || !parkInCall() { return }
         }
     }
 }
