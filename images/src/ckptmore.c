@@ -10,6 +10,7 @@
 //   ckptmore pidfd MARKER        a pidfd of a child already reaped
 //   ckptmore icmp MARKER         ping and raw sockets, an ICMP error queued (root, a ping_group_range with its group)
 //   ckptmore vfork MARKER        a vfork child that has not exec'd yet, its parent waiting in vfork
+//   ckptmore deleted MARKER DIR  a host file in DIR mapped MAP_SHARED and deleted
 //   ckptmore unotify MARKER [late]  a seccomp USER_NOTIF listener, a call waiting for its notification's
 //                                answer (received by the supervisor, or with "late" not yet received)
 #define _GNU_SOURCE
@@ -333,6 +334,45 @@ static int icmp(const char *marker) {
     return 0;
 }
 
+// The name /proc/self/maps gives the mapping at `addr` (after the last '/').
+static void maps_name(const char *when, const void *addr) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        if (strtoul(line, NULL, 16) != (unsigned long)addr) continue;
+        line[strcspn(line, "\n")] = 0;
+        char *name = strrchr(line, '/');
+        printf("%s: %s\n", when, name ? name + 1 : "?");
+    }
+    if (f) fclose(f);
+}
+
+// A host file of two pages and a half mapped shared (read-write), written
+// through the mapping, its fd closed and its name unlinked: the mapping
+// keeps its pages, maps says "(deleted)". After: the pages are what was
+// written, a forked child's write through its copy of the mapping is seen
+// by the parent, and the directory has no such file.
+static int deleted(const char *marker, const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/ckptmore.deleted", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, 10000) != 0 || pwrite(fd, "from the file", 13, 4096) != 13) { perror(path); return 1; }
+    char *a = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (a == MAP_FAILED) { perror("mmap"); return 1; }
+    close(fd);
+    strcpy(a, "page 0, written before");
+    if (unlink(path) != 0) { perror("unlink"); return 1; }
+    maps_name("maps before", a);
+    if (wait_for(marker) != 0) return 1;
+    printf("after: page 0 '%s', page 1 '%s', byte 9999 %d, the name gone %d\n", a, a + 4096, a[9999], access(path, F_OK) != 0);
+    maps_name("maps after", a);
+    pid_t child = fork();
+    if (child == 0) { strcpy(a + 8192, "the child's"); _exit(0); }
+    waitpid(child, NULL, 0);
+    printf("page 2 after the child: '%s'\n", a + 8192);
+    return 0;
+}
+
 // A word the vfork child writes and its parent reads: one memory.
 static volatile int vfork_word;
 
@@ -472,8 +512,9 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "pidfd") == 0) return pidfd_reaped(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "icmp") == 0) return icmp(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "vfork") == 0) return vfork_parent(argv[2]);
+    if (argc >= 4 && strcmp(argv[1], "deleted") == 0) return deleted(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "vforkexec") == 0) return vfork_exec(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "unotify") == 0) return unotify(argv[2], argc >= 4 && strcmp(argv[3], "late") == 0);
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | unotify MARKER [late]\n");
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late]\n");
     return 2;
 }

@@ -147,8 +147,9 @@ struct ImageWriter {
             }
         }
         let mms = Table<MMImage>()
+        var deletedFiles: [HostFileKey: HostFileIdentity] = [:]
         for t in tasks where mms.find(t.mm) == nil {
-            _ = mms.add(t.mm, try mmImage(t.mm, pid: t.pid, memfd: memfdIndex, segments: segmentIndex))
+            _ = mms.add(t.mm, try mmImage(t.mm, pid: t.pid, memfd: memfdIndex, segments: segmentIndex, store: files, deleted: &deletedFiles))
         }
         var memory = try memoryImage(allMMs, extra: Array(sharedFiles.values) + sysv.shm.map(\.memory)
                                          + hostRuns.map { $0.memOffset..<($0.memOffset + $0.length) }, into: pages)
@@ -399,7 +400,8 @@ struct ImageWriter {
 
     private func mmImage(_ mm: MemoryManager, pid: Int32,
                          memfd: (TmpfsNode, String, Location?) throws(CheckpointError) -> Int,
-                         segments: [ObjectIdentifier: Int]) throws(CheckpointError) -> MMImage {
+                         segments: [ObjectIdentifier: Int], store: DataFileWriter,
+                         deleted: inout [HostFileKey: HostFileIdentity]) throws(CheckpointError) -> MMImage {
         var vmas: [VMAImage] = []
         for v in mm.vmas {
             var image = VMAImage(start: v.start.rawValue, end: v.end.rawValue, prot: UInt32(v.prot.rawValue), maxProt: UInt32(v.maxProt.rawValue),
@@ -433,9 +435,17 @@ struct ImageWriter {
                     continue
                 }
                 guard let mf = f as? MappedFile else { throw .unsupported("\(where_) (\(type(of: f)))") }
+                if v.shared && mf.unlinked {
+                    // Deleted since: its contents go in the image.
+                    if mf.writable { image.fileWritable = true }
+                    image.file = try deletedHostFile(mf, store: store, stored: &deleted)
+                    image.fileOffset = offset
+                    vmas.append(image)
+                    continue
+                }
                 if v.shared {
                     // Reopened by its guest path: it must still be there.
-                    guard stillAt(mf) else { throw .unsupported("\(where_) (MAP_SHARED of a host file no longer at its path)") }
+                    guard stillAt(mf) else { throw .unsupported("\(where_) (MAP_SHARED of a host file renamed since)") }
                     if mf.writable { image.fileWritable = true }
                 }
                 image.file = try Self.identity(hostFD: mf.hostFD, guestPath: mf.path)

@@ -264,6 +264,10 @@ public struct HostFileIdentity: Codable, Sendable, Equatable {
     public var size: Int64
     public var mtimeSec: Int64
     public var mtimeNsec: Int64
+    /// A host file deleted while mapped shared: its contents at the
+    /// checkpoint (in files.bin), which a restore maps from an unlinked copy
+    /// (`guestPath` then ends in " (deleted)"; optional in version 5).
+    public var deletedContents: StoredRun? = nil
 }
 
 public struct PipeImage: Codable, Sendable, Equatable {

@@ -171,7 +171,8 @@ extension Sandbox {
         var ids = m.mms.flatMap { $0.vmas.compactMap(\.file) } + m.files.compactMap(\.host) + (m.sandbox.overlayLower ?? [])
         ids.sort { $0.hostPath < $1.hostPath }
         var seen = Set<String>()
-        for id in ids where seen.insert(id.hostPath).inserted {
+        // (A deleted file's copy is in the image: nothing on the host to check.)
+        for id in ids where id.deletedContents == nil && seen.insert(id.hostPath).inserted {
             var st = stat()
             guard stat(id.hostPath, &st) == 0 else { throw .hostFileChanged("\(id.hostPath) (\(id.guestPath) in the guest) is gone") }
             if Int64(st.st_size) != id.size || Int64(st.st_mtim.tv_sec) != id.mtimeSec || Int64(st.st_mtim.tv_nsec) != id.mtimeNsec {
