@@ -133,15 +133,17 @@ extension CheckpointTests {
 
     /// A seccomp USER_NOTIF listener with a call waiting for the answer to
     /// its notification, received by the supervisor thread before the
-    /// checkpoint or ("late") only queued: after a restore the notification
+    /// checkpoint (with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV too: its call
+    /// then waits uninterruptibly, and parks all the same) or ("late") only
+    /// queued: after a restore the notification
     /// is the same (its id valid, or received then), ADDFD puts a file in the
     /// restored caller and SEND answers it; later notifications get later
     /// ids, CONTINUE runs the call, ADDFD+SEND answers with an fd, and the
     /// first id is gone (ENOENT).
-    @Test(arguments: ["received", "late"]) func seccompListenerGoesOn(_ mode: String) throws {
+    @Test(arguments: ["received", "killable", "late"]) func seccompListenerGoesOn(_ mode: String) throws {
         let s = try Scene()
         defer { try? FileManager.default.removeItem(at: s.dir) }
-        guard let got = try ckptmore(s, "unotify", args: { _ in mode == "late" ? ["late"] : [] }) else { return }
+        guard let got = try ckptmore(s, "unotify", args: { _ in mode == "received" ? [] : [mode] }) else { return }
         for line in [mode == "late" ? "received after: 0, getppid 1, arg 1, from the caller 1\n" : "received: 0, getppid 1, arg 1, from the caller 1\n",
                      "id valid after: 0\naddfd: an fd\nsend: 0\nsecond: 0, arg 2, a later id 1\ncontinue: 0\n",
                      "third: 0, arg 3, addfd+send an fd\nthe first id again: -1 No such file or directory\n",

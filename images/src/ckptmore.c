@@ -11,8 +11,9 @@
 //   ckptmore icmp MARKER         ping and raw sockets, an ICMP error queued (root, a ping_group_range with its group)
 //   ckptmore vfork MARKER        a vfork child that has not exec'd yet, its parent waiting in vfork
 //   ckptmore deleted MARKER DIR  a host file in DIR mapped MAP_SHARED and deleted
-//   ckptmore unotify MARKER [late]  a seccomp USER_NOTIF listener, a call waiting for its notification's
-//                                answer (received by the supervisor, or with "late" not yet received)
+//   ckptmore unotify MARKER [late|killable]  a seccomp USER_NOTIF listener, a call waiting for its
+//                                notification's answer (received by the supervisor, or with "late" not yet
+//                                received; "killable": the filter has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -471,9 +472,14 @@ static void *unotify_supervisor(void *arg) {
     return arg;
 }
 
-static int unotify(const char *marker, int late) {
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
+static int unotify(const char *marker, const char *mode) {
     unotify_marker = marker;
-    unotify_late = late;
+    unotify_late = strcmp(mode, "late") == 0;
+    unsigned long killable = strcmp(mode, "killable") == 0 ? SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0;
     if (pipe(unotify_pipe) != 0) return 1;
     pid_t ppid = getppid();
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
@@ -486,7 +492,7 @@ static int unotify(const char *marker, int late) {
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
     struct sock_fprog prog = { sizeof f / sizeof *f, f };
-    long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER | killable, &prog);
     if (fd < 0) { perror("seccomp"); return 1; }
     unotify_fd = fd;
     long r = syscall(SYS_getppid, 1);
@@ -514,7 +520,7 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "vfork") == 0) return vfork_parent(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "deleted") == 0) return deleted(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "vforkexec") == 0) return vfork_exec(argv[2]);
-    if (argc >= 3 && strcmp(argv[1], "unotify") == 0) return unotify(argv[2], argc >= 4 && strcmp(argv[3], "late") == 0);
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late]\n");
+    if (argc >= 3 && strcmp(argv[1], "unotify") == 0) return unotify(argv[2], argc >= 4 ? argv[3] : "");
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable]\n");
     return 2;
 }
