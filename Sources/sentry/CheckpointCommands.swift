@@ -173,6 +173,8 @@ struct Inspect: ParsableCommand {
                 let bytes = vmas.reduce(UInt64(0)) { $0.addingClamped($1.end &- $1.start) }
                 print("    tid \(t.tid)  rip 0x\(String(t.registers.count > 16 ? t.registers[16] : 0, radix: 16))  \(vmas.count) mappings (\(bytes) bytes)"
                       + (t.restartSleepNs != nil ? "  sleeping (restart_syscall)" : "")
+                      + (t.seccompNotification.map { "  waiting for seccomp notification \($0.last ?? 0)" } ?? "")
+                      + (t.vforkChild.map { "  in vfork until tid \($0) execs or exits" + (t.vforkChildReleased == true ? " (done)" : "") } ?? "")
                       + (t.seccompMode == 1 ? "  seccomp strict" : "")
                       + (t.seccompFilter.map { "  seccomp filter \($0)" } ?? "")
                       + (t.syscallUserDispatch?.mode == 1 ? "  SUD on" : ""))
@@ -192,6 +194,7 @@ struct Inspect: ParsableCommand {
                     case .timerfd: return "\(e.fd):timerfd" + (f.remainingNs.map { "(\($0 / 1_000_000) ms left)" } ?? "(disarmed)")
                     case .signalfd: return "\(e.fd):signalfd(0x\(String(f.mask ?? 0, radix: 16)))"
                     case .pidfd: return "\(e.fd):pidfd(\(f.pid ?? -1))"
+                    case .seccompNotify: return "\(e.fd):seccomp-listener[\(f.listener ?? -1)]"
                     case .inotify: return "\(e.fd):inotify(\(f.inotify?.watches.count ?? 0) watches, \(f.inotify?.events.count ?? 0) events)"
                     case .pty: return "\(e.fd):" + (f.master == true ? "ptmx" : "pts") + "[\(f.pty.flatMap { m.ptys?.indices.contains($0) == true ? m.ptys![$0].index : nil } ?? -1)]"
                     }
@@ -200,7 +203,12 @@ struct Inspect: ParsableCommand {
             }
         }
         for (i, f) in (m.seccompFilters ?? []).enumerated() {
-            print("seccomp[\(i)] \(f.instructions.count) instructions" + (f.previous.map { ", over filter \($0)" } ?? ""))
+            print("seccomp[\(i)] \(f.instructions.count) instructions" + (f.previous.map { ", over filter \($0)" } ?? "")
+                  + (f.listener.map { ", listener \($0)" } ?? ""))
+        }
+        for (i, l) in (m.seccompListeners ?? []).enumerated() {
+            print("seccomp-listener[\(i)] next id \(l.nextID), \(l.pending.count) pending"
+                  + l.pending.map { " (id \($0.id) tid \($0.tid) \($0.phase))" }.joined() + (l.detached ? ", fd closed" : ""))
         }
         if let v = m.sysv, !(v.shm.isEmpty && v.sem.isEmpty && v.msg.isEmpty) {
             print("sysv ipc   \(v.shm.count) segments (\(v.shm.reduce(UInt64(0)) { $0.addingClamped($1.memory.upperBound - $1.memory.lowerBound) }) bytes), \(v.sem.count) semaphore sets, \(v.msg.count) message queues (\(v.msg.reduce(0) { $0 + $1.texts.count }) messages)")

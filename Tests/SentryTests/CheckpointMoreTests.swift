@@ -67,6 +67,26 @@ extension CheckpointTests {
         #expect(a != nil && a == FileManager.default.contents(atPath: file))
     }
 
+    /// A host file in an `:rw` bind mapped MAP_SHARED, its fd closed and its
+    /// name deleted: the image keeps its contents and a restore maps an
+    /// unlinked copy, so the pages are what was written, maps says
+    /// "(deleted)" before and after, and a child's write through its copy
+    /// of the mapping is its parent's.
+    @Test func deletedHostSharedMappingGoesOn() throws {
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let native = s.dir.appendingPathComponent("native"), bound = s.dir.appendingPathComponent("data")
+        for d in [native, bound] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+        guard let got = try ckptmore(s, "deleted", args: { [$0 ? native.path : bound.path] },
+                                     options: ["--bind", "\(bound.path):\(bound.path):rw"]) else { return }
+        for line in ["maps before: ckptmore.deleted (deleted)\n",
+                     "after: page 0 'page 0, written before', page 1 'from the file', byte 9999 0, the name gone 1\n",
+                     "maps after: ckptmore.deleted (deleted)\npage 2 after the child: 'the child's'\n"] {
+            #expect(got.expected.contains(line), "\(line) in \(got.expected)")
+        }
+        #expect(got.before + got.restored.stdout == got.expected, "\(got.before)---\n\(got.restored.stdout)---\n\(got.restored.stderr)")
+    }
+
     /// Part `part` of ckptmore goes on across a restore as natively; the
     /// native output holds each of `native` (what the part is to show).
     func ckptmoreGoesOn(_ part: String, native: [String]) throws {
@@ -99,6 +119,38 @@ extension CheckpointTests {
     @Test func reapedPidfdGoesOn() throws {
         try ckptmoreGoesOn("pidfd", native: ["poll: 1, POLLIN yes\npidfd_send_signal: -1 No such process\n",
                                              "waitid(P_PIDFD): -1 No child processes\n"])
+    }
+
+    /// A vfork child checkpointed before its exec, its parent waiting in
+    /// vfork: after a restore the parent still waits, the word the child
+    /// writes is in their one memory, and the child's exec wakes the parent
+    /// with its pid; a vfork after that still works.
+    @Test func vforkChildBeforeExecGoesOn() throws {
+        try ckptmoreGoesOn("vfork", native: ["exec'd after the vfork: parent is the vfork's caller: yes\n",
+                                             "vfork returned the child's pid: yes, the child's word: 42, its status: 5\n",
+                                             "a second vfork: word 7, status 3\n"])
+    }
+
+    /// A seccomp USER_NOTIF listener with a call waiting for the answer to
+    /// its notification, received by the supervisor thread before the
+    /// checkpoint (with SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV too: its call
+    /// then waits uninterruptibly, and parks all the same) or ("late") only
+    /// queued: after a restore the notification
+    /// is the same (its id valid, or received then), ADDFD puts a file in the
+    /// restored caller and SEND answers it; later notifications get later
+    /// ids, CONTINUE runs the call, ADDFD+SEND answers with an fd, and the
+    /// first id is gone (ENOENT).
+    @Test(arguments: ["received", "killable", "late"]) func seccompListenerGoesOn(_ mode: String) throws {
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        guard let got = try ckptmore(s, "unotify", args: { _ in mode == "received" ? [] : [mode] }) else { return }
+        for line in [mode == "late" ? "received after: 0, getppid 1, arg 1, from the caller 1\n" : "received: 0, getppid 1, arg 1, from the caller 1\n",
+                     "id valid after: 0\naddfd: an fd\nsend: 0\nsecond: 0, arg 2, a later id 1\ncontinue: 0\n",
+                     "third: 0, arg 3, addfd+send an fd\nthe first id again: -1 No such file or directory\n",
+                     "first answered with the added fd: 1, read through it: hi\ncontinued: the real getppid 1\naddfd+send: an open fd 1\n"] {
+            #expect(got.expected.contains(line), "\(line) in \(got.expected)")
+        }
+        #expect(got.before + got.restored.stdout == got.expected, "\(got.before)---\n\(got.restored.stdout)---\n\(got.restored.stderr)")
     }
 
     /// A ping socket with an echo reply unread, a raw ICMP socket with

@@ -259,7 +259,10 @@ struct CheckpointTests {
     /// after the restore reports its exit, and then the parent's.
     /// "seccomp": a PTRACE_EVENT_SECCOMP stop (a filter's SECCOMP_RET_TRACE):
     /// restored, the call meets the filters again on what the tracer left.
-    @Test(arguments: ["fork", "vfork", "exec", "exit", "dead", "seccomp"])
+    /// "vforkwait": the middle PTRACE_EVENT_VFORK, its vfork child not yet
+    /// exec'd: restored, the parent waits for the child's exec before its
+    /// PTRACE_EVENT_VFORK_DONE stop.
+    @Test(arguments: ["fork", "vfork", "vforkwait", "exec", "exit", "dead", "seccomp"])
     func tracerHoldsAnEventStop(_ mode: String) throws {
         guard Harness.imagesBuilt else { return }
         let guest = Harness.image("ckptptrace")
@@ -270,6 +273,7 @@ struct CheckpointTests {
         let event: Int32 = switch mode {
         case "fork": PtraceABI.PTRACE_EVENT_FORK
         case "vfork": PtraceABI.PTRACE_EVENT_VFORK_DONE
+        case "vforkwait": PtraceABI.PTRACE_EVENT_VFORK
         case "exec": PtraceABI.PTRACE_EVENT_EXEC
         case "seccomp": PtraceABI.PTRACE_EVENT_SECCOMP
         default: PtraceABI.PTRACE_EVENT_EXIT
@@ -286,6 +290,7 @@ struct CheckpointTests {
                 let held = manifest.tasks.compactMap(\.ptrace).filter { $0.stop == "event" && $0.exitCode >> 8 == event }
                 #expect(held.count == 1, "\(mode): \(manifest.tasks.compactMap(\.ptrace))")
                 if mode == "exit" { #expect(held.first?.exitAfter?.exited == 7 && held.first?.exitGroup == true) }
+                if mode == "vforkwait" { #expect(manifest.tasks.contains { $0.vforkChild != nil && $0.vforkChildReleased == nil }, "the wait in the image") }
             }
             print("ckptptrace \(mode) \(from)->\(to): \(manifest.tasks.compactMap(\.ptrace).map { "\($0.stop ?? "running") \($0.exitCode)" })")
             let r = s.restore(to)

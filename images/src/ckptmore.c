@@ -9,10 +9,21 @@
 //   ckptmore links MARKER        tmpfs files with hard links, some names unlinked while open
 //   ckptmore pidfd MARKER        a pidfd of a child already reaped
 //   ckptmore icmp MARKER         ping and raw sockets, an ICMP error queued (root, a ping_group_range with its group)
+//   ckptmore vfork MARKER        a vfork child that has not exec'd yet, its parent waiting in vfork
+//   ckptmore deleted MARKER DIR  a host file in DIR mapped MAP_SHARED and deleted
+//   ckptmore unotify MARKER [late|killable]  a seccomp USER_NOTIF listener, a call waiting for its
+//                                notification's answer (received by the supervisor, or with "late" not yet
+//                                received; "killable": the filter has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/errqueue.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
@@ -324,12 +335,192 @@ static int icmp(const char *marker) {
     return 0;
 }
 
+// The name /proc/self/maps gives the mapping at `addr` (after the last '/').
+static void maps_name(const char *when, const void *addr) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        if (strtoul(line, NULL, 16) != (unsigned long)addr) continue;
+        line[strcspn(line, "\n")] = 0;
+        char *name = strrchr(line, '/');
+        printf("%s: %s\n", when, name ? name + 1 : "?");
+    }
+    if (f) fclose(f);
+}
+
+// A host file of two pages and a half mapped shared (read-write), written
+// through the mapping, its fd closed and its name unlinked: the mapping
+// keeps its pages, maps says "(deleted)". After: the pages are what was
+// written, a forked child's write through its copy of the mapping is seen
+// by the parent, and the directory has no such file.
+static int deleted(const char *marker, const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/ckptmore.deleted", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, 10000) != 0 || pwrite(fd, "from the file", 13, 4096) != 13) { perror(path); return 1; }
+    char *a = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (a == MAP_FAILED) { perror("mmap"); return 1; }
+    close(fd);
+    strcpy(a, "page 0, written before");
+    if (unlink(path) != 0) { perror("unlink"); return 1; }
+    maps_name("maps before", a);
+    if (wait_for(marker) != 0) return 1;
+    printf("after: page 0 '%s', page 1 '%s', byte 9999 %d, the name gone %d\n", a, a + 4096, a[9999], access(path, F_OK) != 0);
+    maps_name("maps after", a);
+    pid_t child = fork();
+    if (child == 0) { strcpy(a + 8192, "the child's"); _exit(0); }
+    waitpid(child, NULL, 0);
+    printf("page 2 after the child: '%s'\n", a + 8192);
+    return 0;
+}
+
+// A word the vfork child writes and its parent reads: one memory.
+static volatile int vfork_word;
+
+// The vfork child waits for the marker (its parent blocked in vfork the
+// while), writes a word into the memory it shares with its parent, and
+// execs this program again ("vforkexec"). After: the parent's vfork
+// returns only once the child has exec'd, with the child's pid, and the
+// word is the one the child wrote.
+static int vfork_parent(const char *marker) {
+    char self[16];
+    snprintf(self, sizeof self, "%d", (int)getpid());
+    fflush(stdout);
+    vfork_word = 1;
+    pid_t child = vfork();
+    if (child == 0) {
+        // Only calls that leave the parent's stack and stdio alone.
+        write(1, "ready\n", 6);
+        for (int i = 0; access(marker, F_OK) != 0 && i < 30000; i++) usleep(10000);
+        vfork_word = 42;
+        char *args[] = { "ckptmore", "vforkexec", self, NULL };
+        execv("/proc/self/exe", args);
+        _exit(127);
+    }
+    int status = 0;
+    pid_t reaped = waitpid(child, &status, 0);
+    printf("vfork returned the child's pid: %s, the child's word: %d, its status: %d\n", reaped == child ? "yes" : "no", vfork_word,
+           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    // And a vfork after it: a child that exits.
+    child = vfork();
+    if (child == 0) { vfork_word = 7; _exit(3); }
+    waitpid(child, &status, 0);
+    printf("a second vfork: word %d, status %d\n", vfork_word, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return 0;
+}
+
+// The program the vfork child execs: its parent is the vfork's caller.
+static int vfork_exec(const char *parent) {
+    printf("exec'd after the vfork: parent is the vfork's caller: %s\n", atoi(parent) == getppid() ? "yes" : "no");
+    return 5;
+}
+
+// The supervisor thread (made before the filter: not filtered itself)
+// receives the main thread's first notified getppid, then the checkpoint
+// comes. After: the id is still valid, ADDFD puts a pipe's write end into
+// the caller, SEND answers with that fd's number; the next notification
+// (an id after the first) is answered with CONTINUE, the third with
+// ADDFD+SEND; the first id is gone (ENOENT).
+static volatile int unotify_fd = -1;
+static volatile pid_t unotify_caller;
+static char unotify_log[2048];
+#define ULOG(...) snprintf(unotify_log + strlen(unotify_log), sizeof unotify_log - strlen(unotify_log), __VA_ARGS__)
+static const char *unotify_marker;
+static int unotify_pipe[2], unotify_late;
+
+static void *unotify_supervisor(void *arg) {
+    while (unotify_fd < 0) usleep(1000);
+    int fd = unotify_fd;
+    struct seccomp_notif req;
+    memset(&req, 0, sizeof req);
+    long r = 0;
+    if (unotify_late) {
+        // Queued, not received, when the checkpoint comes.
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int n = poll(&p, 1, 10000);
+        printf("poll: %d, revents %#x\n", n, p.revents);
+        if (wait_for(unotify_marker) != 0) exit(1);
+        r = ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req);
+        ULOG("received after: %ld, getppid %d, arg %llu, from the caller %d\n", r, req.data.nr == SYS_getppid, req.data.args[0],
+             (pid_t)req.pid == unotify_caller);
+    } else {
+        r = ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req);
+        printf("received: %ld, getppid %d, arg %llu, from the caller %d\n", r, req.data.nr == SYS_getppid, req.data.args[0],
+               (pid_t)req.pid == unotify_caller);
+        if (wait_for(unotify_marker) != 0) exit(1);
+    }
+    ULOG("id valid after: %d\n", ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id));
+    struct seccomp_notif_addfd add = { .id = req.id, .srcfd = unotify_pipe[1] };
+    long added = ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+    ULOG("addfd: %s\n", added >= 3 ? "an fd" : strerror(errno));
+    struct seccomp_notif_resp resp = { .id = req.id, .val = added };
+    ULOG("send: %d\n", ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp));
+    __u64 first = req.id;
+    memset(&req, 0, sizeof req);
+    r = ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req);
+    ULOG("second: %ld, arg %llu, a later id %d\n", r, req.data.args[0], req.id > first);
+    struct seccomp_notif_resp cont = { .id = req.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE };
+    ULOG("continue: %d\n", ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &cont));
+    memset(&req, 0, sizeof req);
+    r = ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req);
+    int devnull = open("/dev/null", O_RDONLY);
+    struct seccomp_notif_addfd send = { .id = req.id, .flags = SECCOMP_ADDFD_FLAG_SEND, .srcfd = devnull };
+    ULOG("third: %ld, arg %llu, addfd+send %s\n", r, req.data.args[0], ioctl(fd, SECCOMP_IOCTL_NOTIF_ADDFD, &send) >= 3 ? "an fd" : strerror(errno));
+    resp.id = first;
+    int again = ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    ULOG("the first id again: %d %s\n", again, strerror(errno));
+    return arg;
+}
+
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+
+static int unotify(const char *marker, const char *mode) {
+    unotify_marker = marker;
+    unotify_late = strcmp(mode, "late") == 0;
+    unsigned long killable = strcmp(mode, "killable") == 0 ? SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0;
+    if (pipe(unotify_pipe) != 0) return 1;
+    pid_t ppid = getppid();
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, unotify_supervisor, NULL);
+    unotify_caller = gettid();
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof f / sizeof *f, f };
+    long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER | killable, &prog);
+    if (fd < 0) { perror("seccomp"); return 1; }
+    unotify_fd = fd;
+    long r = syscall(SYS_getppid, 1);
+    char buf[4] = "";
+    int wrote = r >= 3 && write(r, "hi", 2) == 2;
+    read(unotify_pipe[0], buf, 2);
+    char mine[256];
+    snprintf(mine, sizeof mine, "first answered with the added fd: %d, read through it: %s\n", wrote, buf);
+    r = syscall(SYS_getppid, 2);
+    snprintf(mine + strlen(mine), sizeof mine - strlen(mine), "continued: the real getppid %d\n", r == ppid);
+    r = syscall(SYS_getppid, 3);
+    snprintf(mine + strlen(mine), sizeof mine - strlen(mine), "addfd+send: an open fd %d\n", r >= 3 && fcntl(r, F_GETFD) >= 0);
+    pthread_join(t, NULL);
+    fputs(unotify_log, stdout);
+    fputs(mine, stdout);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "shared") == 0) return shared(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "pipe") == 0) return pipe_inode(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "links") == 0) return links(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "pidfd") == 0) return pidfd_reaped(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "icmp") == 0) return icmp(argv[2]);
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER\n");
+    if (argc >= 3 && strcmp(argv[1], "vfork") == 0) return vfork_parent(argv[2]);
+    if (argc >= 4 && strcmp(argv[1], "deleted") == 0) return deleted(argv[2], argv[3]);
+    if (argc >= 3 && strcmp(argv[1], "vforkexec") == 0) return vfork_exec(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "unotify") == 0) return unotify(argv[2], argc >= 4 ? argv[3] : "");
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable]\n");
     return 2;
 }

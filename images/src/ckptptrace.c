@@ -29,7 +29,9 @@
 // data 42) and it calls getppid STEPS times instead of forking; the tracer
 // skips every other call with a result of its own (orig_rax -1) and lets
 // the others run, and holds the child in the middle PTRACE_EVENT_SECCOMP.
-//   ckptptrace STEPS SLEEP_MS fork|vfork|exec|exit|dead|seccomp [HOLD_MS]
+// "vforkwait": as "vfork", but the child is held in the middle
+// PTRACE_EVENT_VFORK, before its vfork wait, its grandchild not yet exec'd.
+//   ckptptrace STEPS SLEEP_MS fork|vfork|vforkwait|exec|exit|dead|seccomp [HOLD_MS]
 #define _GNU_SOURCE
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -57,7 +59,7 @@ static void nap(int ms) {
 
 // The event stops' tracer and tracee (see the top).
 static int events(int steps, int ms, const char *mode, int hold, char *self) {
-    int vf = strcmp(mode, "vfork") == 0;
+    int vfwait = strcmp(mode, "vforkwait") == 0, vf = vfwait || strcmp(mode, "vfork") == 0;
     char line[256];
     pid_t child = fork();
     if (child == 0) {
@@ -148,12 +150,12 @@ static int events(int steps, int ms, const char *mode, int hold, char *self) {
             forkEvents++;
             ok = ok && msg > 0 && event == (vf ? PTRACE_EVENT_VFORK : PTRACE_EVENT_FORK);
             snprintf(line, sizeof line, "%s event %d: %s\n", vf ? "vfork" : "fork", forkEvents, ok ? "ok" : "wrong");
-            held = !vf && strcmp(mode, "fork") == 0 && forkEvents == (steps + 1) / 2;
+            held = (vf ? vfwait : strcmp(mode, "fork") == 0) && forkEvents == (steps + 1) / 2;
             break;
         case PTRACE_EVENT_VFORK_DONE:
             doneEvents++;
             snprintf(line, sizeof line, "vfork-done event %d: %s\n", doneEvents, ok && msg > 0 ? "ok" : "wrong");
-            held = vf && doneEvents == (steps + 1) / 2;
+            held = vf && !vfwait && doneEvents == (steps + 1) / 2;
             break;
         case PTRACE_EVENT_SECCOMP: {
             struct user_regs_struct r;
@@ -197,10 +199,11 @@ int main(int argc, char **argv) {
         if (atoi(argv[2]) == 7) say("child: exec'd\n");
         return atoi(argv[2]);
     }
-    if (argc >= 4 && (!strcmp(argv[3], "fork") || !strcmp(argv[3], "vfork") || !strcmp(argv[3], "exec") || !strcmp(argv[3], "exit")
+    if (argc >= 4 && (!strcmp(argv[3], "fork") || !strcmp(argv[3], "vfork") || !strcmp(argv[3], "vforkwait") || !strcmp(argv[3], "exec")
+                      || !strcmp(argv[3], "exit")
                       || !strcmp(argv[3], "dead") || !strcmp(argv[3], "seccomp")))
         return events(atoi(argv[1]), atoi(argv[2]), argv[3], argc > 4 ? atoi(argv[4]) : 2000, argv[0]);
-    if (argc < 4) { fprintf(stderr, "usage: ckptptrace STEPS SLEEP_MS syscall|signal|wait|fork|vfork|exec|exit|dead|seccomp [HOLD_MS]\n"); return 2; }
+    if (argc < 4) { fprintf(stderr, "usage: ckptptrace STEPS SLEEP_MS syscall|signal|wait|fork|vfork|vforkwait|exec|exit|dead|seccomp [HOLD_MS]\n"); return 2; }
     int steps = atoi(argv[1]), ms = atoi(argv[2]);
     const char *mode = argv[3];
     int sys = strcmp(mode, "syscall") == 0, waits = strcmp(mode, "wait") == 0;

@@ -147,8 +147,9 @@ struct ImageWriter {
             }
         }
         let mms = Table<MMImage>()
+        var deletedFiles: [HostFileKey: HostFileIdentity] = [:]
         for t in tasks where mms.find(t.mm) == nil {
-            _ = mms.add(t.mm, try mmImage(t.mm, pid: t.pid, memfd: memfdIndex, segments: segmentIndex))
+            _ = mms.add(t.mm, try mmImage(t.mm, pid: t.pid, memfd: memfdIndex, segments: segmentIndex, store: files, deleted: &deletedFiles))
         }
         var memory = try memoryImage(allMMs, extra: Array(sharedFiles.values) + sysv.shm.map(\.memory)
                                          + hostRuns.map { $0.memOffset..<($0.memOffset + $0.length) }, into: pages)
@@ -163,10 +164,11 @@ struct ImageWriter {
         var epolls: [Int: EpollFile] = [:]
         let sockets = SocketCollector()
         let handlers = Table<[SignalActionImage]>()
+        let listeners = SeccompListenerCollector()
         func describe(_ f: FileDescription, fd: Int32, pid: Int32) throws(CheckpointError) -> Int {
             if let index = descriptions.find(f) { return index }
             let index = descriptions.add(f, try fileImage(f, fd: fd, pid: pid, pipes: pipes, ptys: ptys, memfds: memfds, queues: queueIndex,
-                                                          sockets: sockets, store: files))
+                                                          sockets: sockets, listeners: listeners, store: files))
             if let ep = f as? EpollFile { epolls[index] = ep }
             return index
         }
@@ -226,7 +228,8 @@ struct ImageWriter {
                 guard t.parked else { throw .notQuiescent("tid \(t.tid) is not stopped") }
                 if let why = Self.traced(t) { throw .unsupported(why) }
                 let ptraceImage = t.ptrace.map { Self.image($0, tid: t.tid) }
-                if t.vforkDone != nil { throw .unsupported("tid \(t.tid): a vfork child that has not exec'd yet") }
+                // A vfork child's link is kept from its parent's side (one whose parent was killed has none left).
+                let vfork = t.vforkWait
                 var sleepNs: Int64?, remaining: UInt64?, futex: [UInt64]?
                 if t.restartBlock != nil {
                     switch t.restartState {
@@ -243,7 +246,7 @@ struct ImageWriter {
                 let a = t.attributes.withLock { $0 }
                 // The image has no field for a domain; restored without it the task would run unconfined.
                 if a.credentials.landlock != nil { throw .unsupported("tid \(t.tid): a Landlock domain (landlock_restrict_self)") }
-                let filter = try seccompFilter(a.seccomp, tid: t.tid, into: filters)
+                let filter = try seccompFilter(a.seccomp, tid: t.tid, into: filters, listeners: listeners)
                 let sud = a.syscallUserDispatch.config
                 let cpu = ThreadCPUSample(t)
                 ts.append(TaskImage(
@@ -265,7 +268,9 @@ struct ImageWriter {
                     affinity: a.scheduling.affinity, ptrace: ptraceImage, groupStopPending: t.groupStopPending ? true : nil,
                     freezeRestart: t.freezeRestart.map {
                         [Int64(bitPattern: $0.nr), $0.deadline?.remaining ?? -1, Int64($0.deadline?.clock ?? CLOCK_MONOTONIC), Int64($0.done)]
-                    }))
+                    },
+                    vforkChild: vfork?.childTID, vforkChildReleased: vfork.flatMap { $0.child?.vforkReleased ?? true ? true : nil },
+                    seccompNotification: t.seccompWait.map { [UInt64(listeners.hold($0.listener)), $0.id] }))
             }
             // Dead tracees, in each tracer's order: what its wait still reports.
             var dead: [DeadTraceeImage] = []
@@ -291,7 +296,7 @@ struct ImageWriter {
                                   overlay: config.overlay ? true : nil, overlayUpper: upper, overlayLower: lower),
             memory: memory, mms: mms.images, pipes: pipes.images, files: descriptions.images, fdTables: fdTables.images,
             fsContexts: fsContexts.images, handlers: handlers.images, tmpfs: tmpfs, processes: processes, tasks: taskImages,
-            seccompFilters: filters.images, memfds: memfds.images, sysv: sysv, mqueues: mqueues,
+            seccompFilters: filters.images, seccompListeners: listeners.listeners.isEmpty ? nil : listeners.images(), memfds: memfds.images, sysv: sysv, mqueues: mqueues,
             mqueueLimits: kernel.vfs.mqueues.changedLimits, sockets: socketImages, ptys: ptys.images.isEmpty ? nil : ptys.images, initPID: initPID, foregroundPGID: foreground, pagesSize: pages.size, filesSize: files.size,
             bootTimeNs: Int64(kernel.bootTime.tv_sec) * 1_000_000_000 + Int64(kernel.bootTime.tv_nsec),
             sysctls: kernel.vfs.sysctls.changedValues,
@@ -372,9 +377,9 @@ struct ImageWriter {
     }
 
     /// The index of a task's newest filter in `table`, its chain added
-    /// first; nil without one. A filter with a USER_NOTIF listener is
-    /// refused: the supervisor holding the listener fd is outside the image.
-    private func seccompFilter(_ s: SeccompState, tid: Int32, into table: Table<SeccompFilterImage>) throws(CheckpointError) -> Int? {
+    /// first; nil without one. A filter's USER_NOTIF listener goes in `listeners`.
+    private func seccompFilter(_ s: SeccompState, tid: Int32, into table: Table<SeccompFilterImage>,
+                               listeners: SeccompListenerCollector) throws(CheckpointError) -> Int? {
         switch s.mode {
         case Seccomp.SECCOMP_MODE_DISABLED, Seccomp.SECCOMP_MODE_STRICT, Seccomp.SECCOMP_MODE_FILTER: break
         default: throw .unsupported("tid \(tid): a thread being killed by its seccomp filter")
@@ -384,11 +389,11 @@ struct ImageWriter {
         var f: SeccompFilter? = newest
         while let g = f, table.find(g) == nil { chain.append(g); f = g.previous }
         for g in chain.reversed() {
-            if g.listener != nil { throw .unsupported("tid \(tid): a seccomp filter with a user-notification listener") }
             let words = g.program.instructions.map { i in
                 UInt64(i.code) | UInt64(i.jt) << 16 | UInt64(i.jf) << 24 | UInt64(i.k) << 32
             }
-            _ = table.add(g, SeccompFilterImage(instructions: words, log: g.log, previous: g.previous.flatMap { table.find($0) }))
+            _ = table.add(g, SeccompFilterImage(instructions: words, log: g.log, previous: g.previous.flatMap { table.find($0) },
+                                                listener: g.listener.map { listeners.hold($0) }))
         }
         return table.find(newest)
     }
@@ -397,7 +402,8 @@ struct ImageWriter {
 
     private func mmImage(_ mm: MemoryManager, pid: Int32,
                          memfd: (TmpfsNode, String, Location?) throws(CheckpointError) -> Int,
-                         segments: [ObjectIdentifier: Int]) throws(CheckpointError) -> MMImage {
+                         segments: [ObjectIdentifier: Int], store: DataFileWriter,
+                         deleted: inout [HostFileKey: HostFileIdentity]) throws(CheckpointError) -> MMImage {
         var vmas: [VMAImage] = []
         for v in mm.vmas {
             var image = VMAImage(start: v.start.rawValue, end: v.end.rawValue, prot: UInt32(v.prot.rawValue), maxProt: UInt32(v.maxProt.rawValue),
@@ -431,9 +437,17 @@ struct ImageWriter {
                     continue
                 }
                 guard let mf = f as? MappedFile else { throw .unsupported("\(where_) (\(type(of: f)))") }
+                if v.shared && mf.unlinked {
+                    // Deleted since: its contents go in the image.
+                    if mf.writable { image.fileWritable = true }
+                    image.file = try deletedHostFile(mf, store: store, stored: &deleted)
+                    image.fileOffset = offset
+                    vmas.append(image)
+                    continue
+                }
                 if v.shared {
                     // Reopened by its guest path: it must still be there.
-                    guard stillAt(mf) else { throw .unsupported("\(where_) (MAP_SHARED of a host file no longer at its path)") }
+                    guard stillAt(mf) else { throw .unsupported("\(where_) (MAP_SHARED of a host file renamed since)") }
                     if mf.writable { image.fileWritable = true }
                 }
                 image.file = try Self.identity(hostFD: mf.hostFD, guestPath: mf.path)
@@ -505,7 +519,8 @@ struct ImageWriter {
     // MARK: Files
 
     private func fileImage(_ f: FileDescription, fd: Int32, pid: Int32, pipes: Table<PipeImage>, ptys: Table<PtyImage>, memfds: Table<MemfdImage>,
-                           queues: [ObjectIdentifier: Int], sockets: SocketCollector, store: DataFileWriter) throws(CheckpointError) -> FileImage {
+                           queues: [ObjectIdentifier: Int], sockets: SocketCollector, listeners: SeccompListenerCollector,
+                           store: DataFileWriter) throws(CheckpointError) -> FileImage {
         let flags = f.flags.rawValue
         let what = fd < 0 ? "a descriptor queued in a socket (\(f.displayPath))" : "pid \(pid): fd \(fd) (\(f.displayPath))"
         switch f {
@@ -602,6 +617,10 @@ struct ImageWriter {
         case let sf as SignalFD:
             var image = FileImage(kind: .signalfd, flags: flags)
             image.mask = sf.mask
+            return image
+        case let n as SeccompNotifyFile:
+            var image = FileImage(kind: .seccompNotify, flags: flags)
+            image.listener = listeners.hold(n.listener)
             return image
         case let p as PidFD:
             var image = FileImage(kind: .pidfd, flags: flags)

@@ -1,3 +1,4 @@
+import CSwitch
 import Glibc
 
 /// Host files mapped MAP_SHARED across a checkpoint. Their pages are runs of
@@ -17,7 +18,7 @@ extension ImageWriter {
         var paths: [HostFileKey: String] = [:]
         for mm in mms {
             for v in mm.vmas where v.shared {
-                if case .file(let f as MappedFile, _) = v.backing { paths[HostFileKey(device: f.device, inode: f.inode)] = f.path }
+                if case .file(let f as MappedFile, _) = v.backing { paths[HostFileKey(device: f.device, inode: f.inode)] = Self.imagePath(f) }
             }
         }
         let snapshot: [HostPageCache.Snapshot]
@@ -29,6 +30,33 @@ extension ImageWriter {
             return HostFileRunImage(guestPath: path, fileOffset: r.fileOffset, length: r.length, memOffset: r.memOffset,
                                     writable: r.writable, unsynced: r.unsynced.isEmpty ? nil : r.unsynced.map { [$0.page, $0.hash] })
         }
+    }
+
+    /// The name the image keeps a host file mapped shared by: its guest
+    /// path, and " (deleted)" after it once the host file has no name (so it
+    /// is never taken for a file at that path now).
+    static func imagePath(_ f: MappedFile) -> String { f.unlinked ? f.path + " (deleted)" : f.path }
+
+    /// A host file deleted while mapped shared: its identity with its whole
+    /// contents in the image (once per file), as Linux keeps a deleted
+    /// file's pages alive while mapped; a restore maps an unlinked copy.
+    func deletedHostFile(_ f: MappedFile, store: DataFileWriter, stored: inout [HostFileKey: HostFileIdentity]) throws(CheckpointError) -> HostFileIdentity {
+        let key = HostFileKey(device: f.device, inode: f.inode)
+        if let id = stored[key] { return id }
+        var st = stat()
+        guard fstat(f.hostFD, &st) == 0 else { throw .io("fstat of \(f.path) (deleted)", Errno(errno)) }
+        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { pread(f.hostFD, $0.baseAddress! + done, $0.count - done, off_t(done)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw .io("reading \(f.path) (deleted)", n < 0 ? Errno(errno) : .EIO) }
+            done += n
+        }
+        let id = HostFileIdentity(hostPath: "", guestPath: Self.imagePath(f), size: Int64(st.st_size), mtimeSec: Int64(st.st_mtim.tv_sec),
+                                  mtimeNsec: Int64(st.st_mtim.tv_nsec), deletedContents: try store.append(bytes: bytes))
+        stored[key] = id
+        return id
     }
 
     /// Whether a shared mapping's file is still what its guest path finds
@@ -62,6 +90,11 @@ extension ImageReader {
     /// and mtime were checked before anything was built).
     func sharedHostFile(_ id: HostFileIdentity, _ boot: BootContext) throws(CheckpointError) -> MappedFile {
         if let f = hostFiles.opened[id.guestPath] { return f }
+        if let run = id.deletedContents {
+            let f = try unlinkedCopy(id, run)
+            hostFiles.opened[id.guestPath] = f
+            return f
+        }
         let flags: OpenFlags = hostFiles.writable.contains(id.guestPath) ? .readWrite : []
         let file: MappedFile
         do throws(Errno) {
@@ -77,6 +110,26 @@ extension ImageReader {
         }
         hostFiles.opened[id.guestPath] = file
         return file
+    }
+
+    /// A host file deleted while mapped shared, as an unlinked copy of its
+    /// contents (a host memfd: no name anywhere), its path the guest's.
+    private func unlinkedCopy(_ id: HostFileIdentity, _ run: StoredRun) throws(CheckpointError) -> MappedFile {
+        let suffix = " (deleted)"
+        guard id.guestPath.hasSuffix(suffix), run.length == UInt64(max(0, id.size)) else { throw .corrupt("the deleted file \(id.guestPath)") }
+        let bytes = try files.read(run, what: "the deleted file \(id.guestPath)")
+        let fd = sw_memfd("sentry-deleted")
+        guard fd >= 0 else { throw .restoreFailed("a copy of \(id.guestPath): \(Errno(-fd).message)") }
+        defer { close(fd) }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw .restoreFailed("a copy of \(id.guestPath): \(Errno(errno).message)") }
+            done += n
+        }
+        do throws(Errno) { return try MappedFile(duplicating: fd, path: String(id.guestPath.dropLast(suffix.count))) }
+        catch { throw .restoreFailed("a copy of \(id.guestPath): \(error.message)") }
     }
 
     /// The cache's runs, once the mappings that name their files are back.

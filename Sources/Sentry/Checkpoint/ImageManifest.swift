@@ -52,6 +52,8 @@ public struct CheckpointManifest: Codable, Sendable {
     /// Every seccomp filter the tasks' chains hold, each after the one it
     /// was attached over (version 2).
     public var seccompFilters: [SeccompFilterImage]?
+    /// Their USER_NOTIF listeners, with the notifications pending (optional in version 5).
+    public var seccompListeners: [SeccompListenerImage]? = nil
     /// memfd_create's files, held by an fd or a mapping (version 2).
     public var memfds: [MemfdImage]?
     /// System V IPC and POSIX message queues (version 2).
@@ -262,6 +264,10 @@ public struct HostFileIdentity: Codable, Sendable, Equatable {
     public var size: Int64
     public var mtimeSec: Int64
     public var mtimeNsec: Int64
+    /// A host file deleted while mapped shared: its contents at the
+    /// checkpoint (in files.bin), which a restore maps from an unlinked copy
+    /// (`guestPath` then ends in " (deleted)"; optional in version 5).
+    public var deletedContents: StoredRun? = nil
 }
 
 public struct PipeImage: Codable, Sendable, Equatable {
@@ -274,7 +280,7 @@ public struct PipeImage: Codable, Sendable, Equatable {
 
 /// One open file description.
 public struct FileImage: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue, socket, timerfd, signalfd, pidfd, pty, inotify }
+    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue, socket, timerfd, signalfd, pidfd, pty, inotify, seccompNotify }
     public var kind: Kind
     public var flags: Int32
     /// stdio: which of the sentry's 0, 1, 2 it was.
@@ -316,6 +322,8 @@ public struct FileImage: Codable, Sendable, Equatable {
     public var master: Bool?
     /// inotify: its watches and unread events.
     public var inotify: InotifyImage?
+    /// seccompNotify: the listener, by index in `seccompListeners`.
+    public var listener: Int? = nil
 }
 
 /// An inotify instance: its owner (whose limits it counts against), the
@@ -515,6 +523,8 @@ public struct SeccompFilterImage: Codable, Sendable, Equatable {
     public var instructions: [UInt64]
     public var log: Bool
     public var previous: Int?
+    /// SECCOMP_FILTER_FLAG_NEW_LISTENER's listener, by index in `seccompListeners`.
+    public var listener: Int? = nil
 }
 
 public struct ExitStatusImage: Codable, Sendable, Equatable {
@@ -597,6 +607,15 @@ public struct TaskImage: Codable, Sendable, Equatable {
     /// the deadline's clock and the bytes a blocking pipe write had written;
     /// the restarted call ends where it would have and writes the rest (version 5).
     public var freezeRestart: [Int64]? = nil
+    /// A vfork parent whose clone has not returned (waiting for the child,
+    /// or in its PTRACE_EVENT_VFORK stop before that): the child's tid, which
+    /// shares its mm, and whether the child had exec'd or exited already
+    /// (then the wait ends at once). Absent: none (version 5).
+    public var vforkChild: Int32? = nil
+    public var vforkChildReleased: Bool? = nil
+    /// A call waiting for the answer to its seccomp USER_NOTIF notification:
+    /// the listener's index in `seccompListeners` and the notification's id.
+    public var seccompNotification: [UInt64]? = nil
 }
 
 /// One tracee's side of a guest ptrace link, as the tracer sees it: who

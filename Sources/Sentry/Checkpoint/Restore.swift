@@ -171,7 +171,8 @@ extension Sandbox {
         var ids = m.mms.flatMap { $0.vmas.compactMap(\.file) } + m.files.compactMap(\.host) + (m.sandbox.overlayLower ?? [])
         ids.sort { $0.hostPath < $1.hostPath }
         var seen = Set<String>()
-        for id in ids where seen.insert(id.hostPath).inserted {
+        // (A deleted file's copy is in the image: nothing on the host to check.)
+        for id in ids where id.deletedContents == nil && seen.insert(id.hostPath).inserted {
             var st = stat()
             guard stat(id.hostPath, &st) == 0 else { throw .hostFileChanged("\(id.hostPath) (\(id.guestPath) in the guest) is gone") }
             if Int64(st.st_size) != id.size || Int64(st.st_mtim.tv_sec) != id.mtimeSec || Int64(st.st_mtim.tv_nsec) != id.mtimeNsec {
@@ -433,10 +434,14 @@ struct ImageReader {
             groups[p.pid]!.parent = pg
             pg.children.append(groups[p.pid]!)
         }
+        // seccomp USER_NOTIF listeners, before the listener fds and filters over them.
+        let listeners = try (m.seccompListeners ?? []).map { (l) throws(CheckpointError) in
+            try SeccompListener.restored(l, tids: Set(m.tasks.map(\.tid)))
+        }
         // Sockets: their endpoints before the descriptions over them, their
         // queues (which carry descriptions) after.
         let sockets = try SocketRestorer(m.sockets ?? [], names: kernel.unixNames)
-        var socketFiles = Set<Int>()
+        var socketFiles = Set<Int>(), listenerFiles = Set<Int>()
         var descriptions: [FileDescription] = []
         // /proc paths name pids: reopened once the image's processes are the kernel's.
         var reopenLater: [Int] = []
@@ -444,6 +449,14 @@ struct ImageReader {
             if f.kind == .path, let path = f.guestPath, path == "/proc" || path.hasPrefix("/proc/") {
                 descriptions.append(PendingReopen(flags: OpenFlags(rawValue: f.flags)))
                 reopenLater.append(i)
+                continue
+            }
+            if f.kind == .seccompNotify {
+                // Each listener's fd once (its last close answers every waiting call).
+                guard let i = f.listener, listeners.indices.contains(i), listenerFiles.insert(i).inserted else {
+                    throw .corrupt("a seccomp listener file")
+                }
+                descriptions.append(SeccompNotifyFile(listeners[i], kernel: kernel))
                 continue
             }
             if f.kind == .socket {
@@ -497,7 +510,8 @@ struct ImageReader {
         // seccomp filters, each over one restored before it, each program verified again.
         var filters: [(filter: SeccompFilter, count: Int)] = []
         for (i, f) in (m.seccompFilters ?? []).enumerated() {
-            guard f.previous.map({ (0..<i).contains($0) }) ?? true, f.instructions.count <= ClassicBPF.maxInstructions else {
+            guard f.previous.map({ (0..<i).contains($0) }) ?? true, f.instructions.count <= ClassicBPF.maxInstructions,
+                  f.listener.map({ listeners.indices.contains($0) }) ?? true else {
                 throw .corrupt("seccomp filter \(i)")
             }
             let program: ClassicBPF
@@ -508,7 +522,8 @@ struct ImageReader {
                 })
             } catch { throw .corrupt("seccomp filter \(i): the program does not verify (\(error.message))") }
             let previous = f.previous.map { filters[$0] }
-            filters.append((SeccompFilter(program: program, previous: previous?.filter, log: f.log, listener: nil), (previous?.count ?? 0) + 1))
+            filters.append((SeccompFilter(program: program, previous: previous?.filter, log: f.log, listener: f.listener.map { listeners[$0] }),
+                            (previous?.count ?? 0) + 1))
         }
 
         guard let initGroup = groups[m.initPID], !initGroup.zombie else { throw .corrupt("no live init (pid \(m.initPID))") }
@@ -604,6 +619,19 @@ struct ImageReader {
         for ti in m.tasks {
             if let p = ti.ptrace { try Self.restorePtrace(p, tracee: tasks[ti.tid]!, tasks: tasks, kernel: kernel) }
             if ti.groupStopPending == true { tasks[ti.tid]!.groupStopPending = true }
+        }
+        for ti in m.tasks {
+            let t = tasks[ti.tid]!
+            if let c = ti.vforkChild { try Self.restoreVforkWait(parent: t, child: c, released: ti.vforkChildReleased == true, tasks: tasks) }
+            if let n = ti.seccompNotification {
+                // The call waits on a notification of its own that a listener keeps, from the top of its run loop.
+                guard n.count == 2, let i = Int(exactly: n[0]), listeners.indices.contains(i), t.restoredPtraceStop == nil, !t.restoredInVfork,
+                      listeners[i].state.withLock({ $0.pending.contains { $0.id == n[1] && $0.tid == t.tid } }) else {
+                    throw .corrupt("tid \(t.tid): its seccomp notification")
+                }
+                kernel.locked { t.seccompWait = (listeners[i], n[1]) }
+                t.restoredInSeccompWait = true
+            }
         }
         try restoreDeadTracees(m.deadTracees ?? [], tasks: tasks, groups: groups)
         guard let initTask = initGroup.tasks.first else { throw .corrupt("init has no task") }
@@ -718,6 +746,27 @@ struct ImageReader {
             if case .exiting(let status, let whole)? = site { link.exitAfter = (status, whole) }
         }
         t.restoredPtraceStop = site
+    }
+
+    /// A vfork parent's clone, not yet returned: it waits on a completion
+    /// its child's exec or exit signals (none left if that happened before
+    /// the checkpoint), from its PTRACE_EVENT_VFORK stop or from the top of
+    /// its run loop.
+    static func restoreVforkWait(parent t: Task, child tid: Int32, released: Bool, tasks: [Int32: Task]) throws(CheckpointError) {
+        let child = released ? nil : tasks[tid]
+        if !released {
+            guard let child, child !== t, child.mm === t.mm, child.vforkDone == nil else { throw .corrupt("tid \(t.tid): its vfork child \(tid)") }
+        }
+        switch t.restoredPtraceStop {
+        case nil: t.restoredInVfork = true
+        case .forked(let c, true)? where c == tid: break
+        default: throw .corrupt("tid \(t.tid): a vfork parent in another ptrace stop")
+        }
+        let w = VforkWait(childTID: tid, child: child, done: WaitQueue())
+        t.kernel.locked {
+            child?.vforkDone = w.done
+            t.vforkWait = w
+        }
     }
 
     /// Dead tracees their tracers have not waited for: each a task that
@@ -898,8 +947,8 @@ struct ImageReader {
             guard let i = f.pipe, pipes.indices.contains(i), let w = f.writer,
                   f.flags & O_ACCMODE == (w ? O_WRONLY : O_RDONLY) else { throw .corrupt("a pipe end") }
             return PipeEnd(pipes[i], writer: w, flags: flags)
-        case .socket:
-            throw .corrupt("a socket file")
+        case .socket, .seccompNotify:
+            throw .corrupt("a \(f.kind) file")
         case .epoll:
             return EpollFile(flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
         case .eventfd:

@@ -260,11 +260,14 @@ extension Task {
             }
             parentSide()
         }
+        // Known before the PTRACE_EVENT_VFORK stop: a checkpoint taken in it keeps the wait too.
+        let vforkWait = vfork.map { VforkWait(childTID: child.tid, child: child, done: $0) }
+        if let vforkWait { kernel.locked { self.vforkWait = vforkWait } }
         if let traceEvent { ptraceEvent(traceEvent, message: UInt64(UInt32(bitPattern: child.tid))) }
 
-        if let vfork {
+        if let vforkWait {
             // The parent sleeps until the child execs or exits (killable only).
-            _ = try? block(on: [vfork], interruptible: false) { () throws(Errno) in kernel.locked { child.vforkReleased } }
+            waitForVforkChild(vforkWait)
             ptraceEvent(PtraceABI.PTRACE_EVENT_VFORK_DONE, message: UInt64(UInt32(bitPattern: child.tid)))
         }
         return child.tid

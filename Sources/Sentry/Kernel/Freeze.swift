@@ -59,6 +59,16 @@ extension Task {
     }
 }
 
+extension Task {
+    /// Parks inside a call whose wait a checkpoint keeps as it is (a vfork
+    /// parent's, a seccomp-notified call's), its registers still the
+    /// call's; false when the task is being killed.
+    func parkInCall() -> Bool {
+        park()
+        return kernel.locked { !killed && group.exitStatus == nil }
+    }
+}
+
 /// Why a sandbox could not be frozen.
 public struct FreezeError: Error, CustomStringConvertible {
     public let description: String
@@ -69,7 +79,7 @@ extension Kernel {
     /// guest code, or out of a blocking call that will restart (Linux's
     /// restart rules with no handler: ERESTARTSYS, ERESTARTNOHAND and
     /// restart_syscall for sleeps with their deadline). A task in an
-    /// uninterruptible wait (a vfork parent, a stopped process, an exec
+    /// uninterruptible wait (a stopped process, an exec
     /// waiting for its other threads) that does not park within `timeout`
     /// seconds fails the freeze, and everything goes on.
     public func freeze(timeout: Double = 10) throws(FreezeError) {
@@ -90,7 +100,7 @@ extension Kernel {
             if deadline.remaining == 0 {
                 thaw()
                 let names = running.map { "tid \($0.tid)" }.sorted().joined(separator: ", ")
-                throw FreezeError(description: "\(names) did not stop within \(Int(timeout)) s (an uninterruptible wait: a vfork parent, a job-control stop, or an exec)")
+                throw FreezeError(description: "\(names) did not stop within \(Int(timeout)) s (an uninterruptible wait: a job-control stop, or an exec)")
             }
             var p = pollfd(fd: parkEvents.fd, events: Int16(POLLIN), revents: 0)
             _ = sw_ppoll(&p, 1, 10_000_000)

@@ -353,8 +353,8 @@ public final class Kernel: @unchecked Sendable {
 
     /// A restored tracee in the PTRACE_EVENT stop of a fork, vfork, clone
     /// or exec takes it up, and its call ends as it would have: the child's
-    /// tid (a vfork's child had exec'd or exited by the checkpoint, so only
-    /// its PTRACE_EVENT_VFORK_DONE stop is left), or the new program's
+    /// tid (a vfork's after the wait for its child and the
+    /// PTRACE_EVENT_VFORK_DONE stop), or the new program's
     /// registers; then the syscall-exit stop if the tracer asked for one.
     /// The signal a tracer resumes an event stop with is ignored.
     func resumeRestoredEventStop(_ task: Task, _ stop: RestoredPtraceStop) -> SyscallOutcome {
@@ -362,6 +362,11 @@ public final class Kernel: @unchecked Sendable {
         if locked({ task.killed || task.group.exitStatus != nil }) { return .replacedRegisters }
         var outcome = SyscallOutcome.replacedRegisters
         if case .forked(let child, let vfork) = stop {
+            // A vfork child that had not released the mm yet: the wait comes first.
+            if vfork, let w = locked({ task.vforkWait }) {
+                task.waitForVforkChild(w)
+                if locked({ task.killed || task.group.exitStatus != nil }) { return .replacedRegisters }
+            }
             if vfork { task.ptraceEvent(PtraceABI.PTRACE_EVENT_VFORK_DONE, message: UInt64(UInt32(bitPattern: child))) }
             outcome = .value(Int64(child))
         }
@@ -376,12 +381,22 @@ public final class Kernel: @unchecked Sendable {
               inSeccompStop: true)
     }
 
+    /// A restored task whose call waits for a USER_NOTIF answer: the wait
+    /// goes on, and the call runs or returns as the answer says.
+    func resumeRestoredSeccompWait(_ task: Task) -> SyscallOutcome {
+        guard let w = locked({ task.seccompWait }) else { return .replacedRegisters }
+        let verdict = w.listener.awaitReply(task, id: w.id)
+        return serve(task, nr: task.regs.syscallNumber, args: task.regs.syscallArguments, traced: task.traced.load(ordering: .acquiring),
+                     skipped: false, filtered: true, decided: verdict)
+    }
+
     /// The rest of syscall_trace_enter and the call itself: --strace's
     /// entry, the guest's seccomp filters, the table, the syscall-exit stop.
     /// `inSeccompStop`: a restored tracee, in the PTRACE_EVENT_SECCOMP stop
-    /// its filters' SECCOMP_RET_TRACE made.
+    /// its filters' SECCOMP_RET_TRACE made; `decided`: what a restored
+    /// call's USER_NOTIF answer made of it.
     private func serve(_ task: Task, nr: UInt64, args: SyscallArguments, traced: Bool, skipped: Bool, filtered: Bool,
-                       inSeccompStop: Bool = false) -> SyscallOutcome {
+                       inSeccompStop: Bool = false, decided: SeccompVerdict? = nil) -> SyscallOutcome {
         var nr = nr, args = args, skipped = skipped
         let arch = SeccompData.AUDIT_ARCH_X86_64
         // A call a freeze cut short goes on to the end its wait had.
@@ -399,7 +414,9 @@ public final class Kernel: @unchecked Sendable {
         var outcome: SyscallOutcome
         var verdict = SeccompVerdict.run
         let suspended = traced && locked { (task.ptrace?.options ?? 0) & PtraceABI.PTRACE_O_SUSPEND_SECCOMP != 0 }
-        if inSeccompStop || (!skipped && filtered && !suspended) {
+        if let decided {
+            verdict = decided
+        } else if inSeccompStop || (!skipped && filtered && !suspended) {
             let seccomp = task.attributes.withLock { $0.seccomp }
             verdict = inSeccompStop ? .trace(0) : task.secureComputing(seccomp, nr: nr, args: args, arch: arch)
             if case .trace(let data) = verdict {
@@ -441,7 +458,7 @@ public final class Kernel: @unchecked Sendable {
     }
 
     /// The syscall-exit stop, the result in rax for the tracer to read or change.
-    private func syscallExitStop(_ task: Task, _ outcome: SyscallOutcome, traced: Bool) -> SyscallOutcome {
+    func syscallExitStop(_ task: Task, _ outcome: SyscallOutcome, traced: Bool) -> SyscallOutcome {
         var outcome = outcome
         if traced && !outcome.endsTask && task.ptraceSyscallMode == .trace {
             if case .platformFailed = outcome { return outcome }

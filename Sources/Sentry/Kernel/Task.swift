@@ -160,6 +160,16 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// A vfork parent waits on this until the child execs or exits.
     var vforkDone: WaitQueue?
     var vforkReleased = false
+    /// A vfork parent's wait for its child, from the clone's
+    /// PTRACE_EVENT_VFORK stop to the wait's end (kernel lock).
+    var vforkWait: VforkWait?
+    /// A restored task whose clone is in that wait (not in a ptrace stop):
+    /// taken up before it first runs (its own thread).
+    var restoredInVfork = false
+    /// The USER_NOTIF notification a call waits on for its answer (kernel
+    /// lock); a restored task's, taken up before it first runs.
+    var seccompWait: (listener: SeccompListener, id: UInt64)?
+    var restoredInSeccompWait = false
     /// Guest ptrace (kernel lock): the link to this task's tracer, the tasks
     /// this thread traces (dead ones until its wait reaps them), and
     /// JOBCTL_STOP_PENDING: a traced task's part in a group-stop not yet reported.

@@ -33,6 +33,16 @@ extension Task {
                     leave(status, group: whole)
                     break running
                 }
+            } else if restoredInVfork {
+                // A restored vfork parent: its clone ends first.
+                restoredInVfork = false
+                if finish(kernel.resumeRestoredVforkWait(self)) { break running }
+                deliverSignals()
+            } else if restoredInSeccompWait {
+                // A restored seccomp-notified call: its answer, then the call.
+                restoredInSeccompWait = false
+                if finish(kernel.resumeRestoredSeccompWait(self)) { break running }
+                deliverSignals()
             } else {
                 deliverSignals()
             }

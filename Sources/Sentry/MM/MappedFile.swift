@@ -61,6 +61,13 @@ public final class MappedFile: FileMapping, Equatable {
 
     deinit { close(hostFD) }
 
+    /// The host file has no name left (unlinked while open or mapped):
+    /// /proc/PID/maps shows " (deleted)" after its path, as d_path does.
+    public var unlinked: Bool {
+        var st = stat()
+        return fstat(hostFD, &st) == 0 && st.st_nlink == 0
+    }
+
     /// Large runs (a binary's text) go through write(2) into the memory file
     /// from a mapping of the host file: each fresh page is then allocated by
     /// the write, not by a page fault of the sentry's own copy (half the

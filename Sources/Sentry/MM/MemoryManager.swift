@@ -1339,6 +1339,7 @@ public final class MemoryManager: Sendable {
             var name = v.name ?? ""
             if case .file(let f, let o) = v.backing {
                 offset = o; dev = f.device; ino = f.inode; name = f.path
+                if let m = f as? MappedFile, m.unlinked { name += " (deleted)" }
             }
             let major = (dev >> 8) & 0xfff | (dev >> 32) & ~0xfff, minor = dev & 0xff | (dev >> 12) & ~0xff
             var line = hex8(v.start.rawValue) + "-" + hex8(v.end.rawValue) + " " + perms + " " + hex8(offset)

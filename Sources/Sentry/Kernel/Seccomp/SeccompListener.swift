@@ -38,6 +38,12 @@ public final class SeccompListener: Sendable {
 
     init(waitKillableAfterReceive: Bool) { self.waitKillableAfterReceive = waitKillableAfterReceive }
 
+    /// A restored listener: its notifications and counters as a checkpoint left them.
+    init(restoring s: State, waitKillableAfterReceive: Bool) {
+        self.waitKillableAfterReceive = waitKillableAfterReceive
+        state.withLock { $0 = s }
+    }
+
     /// seccomp_do_user_notification: queue the call, wait (interruptibly)
     /// for its reply. A signal ends the wait with ERESTARTSYS, so a restarted
     /// call is filtered and notified again, as on Linux.
@@ -51,6 +57,16 @@ public final class SeccompListener: Sendable {
         }
         guard let id else { return .skip(-Int64(Errno.ENOSYS.rawValue)) }
         supervisorEvents.notify()
+        return awaitReply(task, id: id)
+    }
+
+    /// The notified call's wait for notification `id`'s answer, and its
+    /// verdict. A freeze is no signal: the task parks inside the wait, the
+    /// notification kept as it is (a checkpoint keeps it: `Task.seccompWait`).
+    func awaitReply(_ task: Task, id: UInt64) -> SeccompVerdict {
+        let kernel = task.kernel
+        kernel.locked { task.seccompWait = (self, id) }
+        defer { kernel.locked { task.seccompWait = nil } }
         var reply: Pending?
         func answered() -> Bool {
             reply = state.withLock { s in s.pending.first { $0.id == id && $0.phase == .replied } }
@@ -61,12 +77,22 @@ public final class SeccompListener: Sendable {
         func receivedKillable() -> Bool {
             waitKillableAfterReceive && state.withLock { s in s.pending.contains { $0.id == id && $0.phase == .sent } }
         }
+        func freezing() -> Bool { kernel.locked { kernel.freezing } }
+        /// Waits (interruptibly or not) until answered or `also` holds; parks through a freeze.
+        func wait(interruptible: Bool, also: () -> Bool) throws(Errno) {
+            while true {
+                _ = try task.block(on: [replies], interruptible: interruptible) { () throws(Errno) -> Bool in
+                    answered() || also() || freezing()
+                }
+                if reply != nil || also() || !freezing() { return }
+                if !task.parkInCall() { throw .EINTR }
+            }
+        }
         do {
-            _ = try task.block(on: [replies]) { () throws(Errno) -> Bool in answered() || receivedKillable() }
-            if reply == nil { _ = try task.block(on: [replies], interruptible: false) { () throws(Errno) -> Bool in answered() } }
+            try wait(interruptible: true, also: receivedKillable)
+            if reply == nil { try wait(interruptible: false, also: { false }) }
         } catch {
-            if error != .ERESTARTSYS || !receivedKillable()
-                || (try? task.block(on: [replies], interruptible: false, { () throws(Errno) -> Bool in answered() })) == nil {
+            if error != .ERESTARTSYS || !receivedKillable() || (try? wait(interruptible: false, also: { false })) == nil {
                 state.withLock { $0.pending.removeAll { $0.id == id } }
                 supervisorEvents.notify()
                 return .skip(-Int64(error.rawValue))
