@@ -21,7 +21,7 @@ private let bpfCommands: [UInt64: String] = Dictionary(uniqueKeysWithValues: [
 ].enumerated().map { (UInt64($0.offset), $0.element) })
 
 public let linuxAMD64: SyscallTable = {
-    var t: [Int: Syscall] = [
+    var t: SyscallTable = [
         0:   Syscall("read", ReadWrite.read, [.fd, .outBuffer, .uint]),
         1:   Syscall("write", ReadWrite.write, [.fd, .inBuffer(count: 2), .uint]),
         2:   Syscall("open", Descriptors.open, [.path, .openFlags, .openMode(flagsArg: 1)], .fd),
@@ -379,6 +379,6 @@ public let linuxAMD64: SyscallTable = {
         198: Syscall("lremovexattr", Xattr.lremovexattr, [.path, .path]),
         199: Syscall("fremovexattr", Xattr.fremovexattr, [.fd, .path]),
     ]
-    for (nr, name) in linuxAMD64Names where t[nr] == nil { t[nr] = .unimplemented(name) }
-    return SyscallTable(t)
+    t.addUnimplemented(linuxAMD64Names)
+    return t
 }()

@@ -1,6 +1,8 @@
+import Sentry
+
 /// Every x86-64 syscall name by number, from Linux's uapi asm/unistd_64.h,
 /// so an unimplemented call is still traced by name.
-let linuxAMD64Names: [Int: String] = [
+let linuxAMD64Names: SyscallNames = [
     0: "read", 1: "write", 2: "open", 3: "close", 4: "stat", 5: "fstat",
     6: "lstat", 7: "poll", 8: "lseek", 9: "mmap", 10: "mprotect", 11: "munmap",
     12: "brk", 13: "rt_sigaction", 14: "rt_sigprocmask", 15: "rt_sigreturn", 16: "ioctl", 17: "pread64",

@@ -112,8 +112,8 @@ import CSwitch
     /// The compiled filters (the sentry's own, a stub's) decide every call
     /// as their rules say: run through the kernel's verifier and interpreter
     /// (ClassicBPF) for every number, the argument values the rules name,
-    /// values that differ from them only in the high or low word, x32
-    /// numbers and the i386 ABI.
+    /// values that differ from them only in the high or low word, numbers
+    /// past the table, x32 numbers and the i386 ABI.
     @Test func compiledFiltersFollowTheirRules() throws {
         let table = Dictionary(linuxAMD64.all.map { ($0.1.name, $0.0) }, uniquingKeysWith: { a, _ in a })
         var filters: [HostFilter] = [StubRegion.stubFilter()]
@@ -140,6 +140,11 @@ import CSwitch
                     let got = program.run(SeccompData(nr: nr, instructionPointer: 0x1000, args: SyscallArguments(v)))
                     #expect(got == expected(nr, v), "nr \(nr) arg0 \(v): \(got)")
                 }
+            }
+            // Past the table but below the x32 bit: no rule, the default.
+            for nr: Int32 in [Int32(SyscallTable.maxNumber), 1000, 0x3fff_ffff] {
+                let got = program.run(SeccompData(nr: nr, instructionPointer: 0, args: SyscallArguments()))
+                #expect(got == f.defaultAction, "nr \(nr) past the table: \(got)")
             }
             for nr: Int32 in [0x4000_0000, 0x4000_0001 + 56, -1] {
                 let got = program.run(SeccompData(nr: nr, instructionPointer: 0, args: SyscallArguments()))

@@ -22,7 +22,7 @@ public final class OverlayFS: Sendable {
     nonisolated(unsafe) var rootNode: OverlayNode!
 
     /// `size`: what the upper layer may hold (a tmpfs's `size=`).
-    public init(lower: HostInode, memory: MemoryFile, device: UInt64, size: UInt64? = nil) {
+    init(lower: HostInode, memory: MemoryFile, device: UInt64, size: DeferredLimit?) {
         upper = TmpFS(memory: memory, device: device, mode: 0o755, size: size)
         self.device = device
         rootNode = OverlayNode(fs: self, name: "", parent: nil, upper: upper.rootNode, lower: lower)

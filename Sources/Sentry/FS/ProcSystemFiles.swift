@@ -35,7 +35,7 @@ extension ProcFS {
             host["SwapTotal"] = UInt64(si.totalswap) * unit / 1024
             host["SwapFree"] = UInt64(si.freeswap) * unit / 1024
         }
-        if let memory, memory.limit != .max {
+        if let memory, memory.hasLimit {
             let total = min(host["MemTotal"] ?? .max, memory.limit / 1024)
             let free = total - min(total, memory.residentBytes / 1024)
             host["MemTotal"] = total

@@ -19,10 +19,15 @@ public final class TmpFS: Sendable {
 
     /// `size`: bytes its files may hold, rounded down to pages; nil for no
     /// limit (memfd_create's files, which only the sandbox's memory bounds).
-    public init(memory: MemoryFile, device: UInt64, mode: UInt32 = 0o1777, size: UInt64? = nil) {
+    public convenience init(memory: MemoryFile, device: UInt64, mode: UInt32 = 0o1777, size: UInt64? = nil) {
+        self.init(memory: memory, device: device, mode: mode, size: size.map { DeferredLimit($0) })
+    }
+
+    /// `size` deferred: the default, half of a memory limit not yet read.
+    init(memory: MemoryFile, device: UInt64, mode: UInt32 = 0o1777, size: DeferredLimit?) {
         self.memory = memory
         self.device = device
-        self.blocks = TmpfsBlocks(limit: size.map { $0 / 4096 })
+        self.blocks = TmpfsBlocks(size: size)
         rootNode = TmpfsNode(fs: self, ino: 1, mode: S_IFDIR | mode)
     }
 
@@ -36,8 +41,8 @@ public final class TmpFS: Sendable {
     static let magic = 0x01021994
     /// The size a tmpfs gets when none is given: half the sandbox's memory,
     /// as Linux's tmpfs takes half of RAM.
-    public static func defaultSize(_ memory: MemoryFile) -> UInt64? {
-        memory.limit == .max ? nil : memory.limit / 2
+    static func defaultSize(_ memory: MemoryFile) -> DeferredLimit? {
+        memory.hasLimit ? memory.deferredLimit.map { $0 / 2 } : nil
     }
 }
 
@@ -47,10 +52,13 @@ public final class TmpFS: Sendable {
 /// memory as soon as the run is copied; Linux charges holes only when
 /// written). Writing or truncating past the size is ENOSPC.
 final class TmpfsBlocks: Sendable {
-    /// nil: no limit.
-    let limit: UInt64?
+    /// In bytes; nil: no limit.
+    private let size: DeferredLimit?
     private let used = Mutex<UInt64>(0)
-    init(limit: UInt64?) { self.limit = limit }
+    init(size: DeferredLimit?) { self.size = size }
+
+    /// The pages the files may hold; nil: no limit.
+    var limit: UInt64? { size.map { $0.value / 4096 } }
 
     var usedPages: UInt64 { used.withLock { $0 } }
 
@@ -58,6 +66,11 @@ final class TmpfsBlocks: Sendable {
     /// are left. Returns how many were taken.
     func charge(_ pages: UInt64, partial: Bool = false) -> UInt64 {
         used.withLock { u in
+            // Within the floor of a deferred size, its value is not read.
+            let limit = size.map { s in
+                let (total, o) = u.addingReportingOverflow(pages)
+                return !o && total <= s.floor / 4096 ? s.floor / 4096 : s.value / 4096
+            }
             let left = limit.map { $0 > u ? $0 - u : 0 } ?? .max
             let n = pages <= left ? pages : (partial ? left : 0)
             u += n

@@ -33,7 +33,7 @@ public final class VFS: Sendable {
     public let sysctls = SandboxSysctls()
     let memory: MemoryFile
     /// The size of the tmpfs mounts the sandbox makes; nil: unlimited.
-    public let tmpfsSize: UInt64?
+    let tmpfsSize: DeferredLimit?
     private let nextMountID = Atomic<Int>(1)
     /// The root as the walk starts from it.
     public let rootLocation: Location
@@ -52,7 +52,7 @@ public final class VFS: Sendable {
     /// (default: half the sandbox's memory, or none if it has no limit).
     public init(root: HostFS, overlay: Bool = false, memory: MemoryFile, tmpfsSize: UInt64? = nil) throws(Errno) {
         self.memory = memory
-        self.tmpfsSize = tmpfsSize ?? TmpFS.defaultSize(memory)
+        self.tmpfsSize = tmpfsSize.map { DeferredLimit($0) } ?? TmpFS.defaultSize(memory)
         let m = overlay
             ? Mount(root: OverlayFS(lower: try root.rootInode(), memory: memory, device: 0x100,
                                     size: self.tmpfsSize).rootNode, on: nil,

@@ -27,7 +27,6 @@ import Synchronization
 final class OOMKiller: @unchecked Sendable {
     private weak var kernel: Kernel?
     private let memory: MemoryFile
-    private let limit: UInt64
     /// CLOCK_MONOTONIC_COARSE at the last look, in nanoseconds.
     private let lastLook = Atomic<UInt64>(0)
     private struct State {
@@ -39,13 +38,12 @@ final class OOMKiller: @unchecked Sendable {
 
     /// `kernel`'s OOM killer; nil if it has no limit.
     static func make(_ kernel: Kernel) -> OOMKiller? {
-        kernel.memory.limit == .max ? nil : OOMKiller(kernel)
+        kernel.memory.hasLimit ? OOMKiller(kernel) : nil
     }
 
     private init(_ kernel: Kernel) {
         self.kernel = kernel
         self.memory = kernel.memory
-        self.limit = kernel.memory.limit
     }
 
     /// Starts the watcher thread, once the sandbox runs.
@@ -79,7 +77,7 @@ final class OOMKiller: @unchecked Sendable {
         while let kernel, kernel.locked({ kernel.initStatus == nil }) {
             let (used, waiting) = state.withLock { s in (look(&s), s.victim != nil) }
             // Near the limit, or waiting for a victim to go, look more often.
-            usleep(waiting ? 1_000 : used > limit / 4 * 3 ? 2_000 : 10_000)
+            usleep(waiting ? 1_000 : memory.isOverLimit(used / 3 * 4) ? 2_000 : 10_000)
         }
     }
 
@@ -100,10 +98,11 @@ final class OOMKiller: @unchecked Sendable {
             s.victim = nil
         }
         let used = memory.residentBytes
-        if used <= limit { return used }
+        // The default limit is read from the host only once `used` passes its floor.
+        if !memory.isOverLimit(used) { return used }
         memory.dropFreedPages()
         let kept = memory.residentBytes
-        if kept <= limit { return kept }
+        if !memory.isOverLimit(kept) { return kept }
         guard let victim = chooseVictim(kernel) else { return kept }
         kernel.locked { kernel.killGroupLocked(victim, .signaled(.SIGKILL, coreDumped: false)) }
         kernel.oomKills.add(1, ordering: .relaxed)

@@ -19,7 +19,15 @@ public final class MemoryFile: Sendable {
     static let dirtyLimit: UInt64 = 64 << 20
     /// The sandbox's memory (`--memory`): what its pages in this file may
     /// add up to before the OOM killer ends a guest process; `.max` for none.
-    public let limit: UInt64
+    /// The default is read from the host when a decision first needs it.
+    public let deferredLimit: DeferredLimit
+    /// The limit, read if not yet known: for what needs its value (reports,
+    /// a victim's score); comparisons go through `isOverLimit`.
+    public var limit: UInt64 { deferredLimit.value }
+    /// Whether there is a limit at all (known without reading it).
+    public var hasLimit: Bool { deferredLimit.floor != .max }
+    /// `bytes` above the limit; below the default's floor, without reading it.
+    @inline(__always) public func isOverLimit(_ bytes: UInt64) -> Bool { deferredLimit.isExceeded(by: bytes) }
 
     private struct Allocator {
         var free: [Range<UInt64>]   // holes: sorted, disjoint, coalesced
@@ -37,7 +45,11 @@ public final class MemoryFile: Sendable {
     /// `size` is virtual: a sparse file costs only the pages written. 4 TiB
     /// leaves room for the large PROT_NONE reservations runtimes make (a JVM
     /// heap, 64 GiB arenas), which take offsets but no pages.
-    public init(size: UInt64 = 4 << 40, limit: UInt64 = .max) throws(PlatformError) {
+    public convenience init(size: UInt64 = 4 << 40, limit: UInt64 = .max) throws(PlatformError) {
+        try self.init(size: size, deferredLimit: DeferredLimit(limit))
+    }
+
+    public init(size: UInt64 = 4 << 40, deferredLimit: DeferredLimit) throws(PlatformError) {
         let fd = sw_memfd("sentry-memory")
         if fd < 0 { throw .host("memfd_create", Errno(-fd)) }
         if ftruncate(fd, off_t(size)) != 0 { let e = errno; close(fd); throw .host("ftruncate memory file", Errno(e)) }
@@ -52,7 +64,7 @@ public final class MemoryFile: Sendable {
         if p == MAP_FAILED || p == nil { let e = errno; close(fd); throw .host("mapping the memory file", Errno(e)) }
         self.fd = fd
         self.size = size
-        self.limit = limit
+        self.deferredLimit = deferredLimit
         self.base = p!
         self.allocator = Mutex(Allocator(free: [0..<size]))
     }

@@ -278,7 +278,7 @@ public final class MemoryManager: Sendable {
         // Linux's default overcommit heuristic (__vm_enough_memory with
         // OVERCOMMIT_GUESS): private writable memory it would have to back,
         // larger than all RAM and swap, is refused at once.
-        if !flags.contains(.shared), prot.contains(.write), !flags.contains(.noReserve), len > commitLimit {
+        if !flags.contains(.shared), prot.contains(.write), !flags.contains(.noReserve), exceedsCommitLimit(len) {
             throw .ENOMEM
         }
         return try state.withLock { (s: inout State) throws(Errno) -> GuestAddress in
@@ -312,7 +312,8 @@ public final class MemoryManager: Sendable {
     /// host's RAM and swap, or the sandbox's `--memory` if smaller (the
     /// sandbox's RAM, with no swap of its own). Pages are otherwise charged
     /// when touched, and the OOM killer answers a sandbox over its memory.
-    var commitLimit: UInt64 { min(Self.overcommitLimit, memory.limit) }
+    /// The sandbox's default limit is read only for a request past its floor.
+    func exceedsCommitLimit(_ length: UInt64) -> Bool { length > Self.overcommitLimit || memory.isOverLimit(length) }
 
     /// The page-aligned end of `file` now (.max: none, or none a page can reach).
     static func fileEnd(_ file: any FileMapping) -> UInt64 {
@@ -474,7 +475,7 @@ public final class MemoryManager: Sendable {
             if newEnd > oldEnd {
                 let range = oldEnd..<newEnd
                 // do_brk_flags asks __vm_enough_memory too.
-                guard newEnd <= layout.mmapBase, newEnd - oldEnd <= commitLimit, s.vmas.isFree(range), let off = try? memory.allocate(newEnd - oldEnd) else {
+                guard newEnd <= layout.mmapBase, !exceedsCommitLimit(newEnd - oldEnd), s.vmas.isFree(range), let off = try? memory.allocate(newEnd - oldEnd) else {
                     return s.brk
                 }
                 s.vmas.insert(VMA(range: range, prot: .rw, memOffset: off, name: "[heap]"))
@@ -520,7 +521,7 @@ public final class MemoryManager: Sendable {
             let oldRange = old..<(old + oldLen)
             guard let vma = s.vmas.find(old), vma.end >= oldRange.upperBound else { throw .EFAULT }
             // vma_to_resize: growing private writable memory is a new commitment.
-            if newLen > oldLen, !vma.shared, vma.prot.contains(.write), newLen - oldLen > commitLimit { throw .ENOMEM }
+            if newLen > oldLen, !vma.shared, vma.prot.contains(.write), exceedsCommitLimit(newLen - oldLen) { throw .ENOMEM }
             if dontUnmap { return try moveKeepingOld(&s, vma.slice(oldRange), hint: newAddress, fixed: fixed) }
             if !fixed {
                 if newLen <= oldLen {

@@ -47,10 +47,23 @@ struct HostFilter {
     private static let jge = ClassicBPF.JMP | ClassicBPF.JGE | ClassicBPF.K
 
     func compile() -> [ClassicBPF.Instruction] {
-        // Rules grouped by number, each number's in the order given.
-        let sorted = rules.enumerated().sorted { ($0.element.nr, $0.offset) < ($1.element.nr, $1.offset) }.map(\.element)
+        // Rules grouped by number (unsigned, the order the search compares
+        // in), each number's in the order given: one UInt64 key per rule,
+        // number above position, put in order by insertion. The standard
+        // library's sort of more than 20 elements keeps its runs in a
+        // [Range<Int>], whose metadata's first instantiation checks
+        // `Int: Comparable` by a scan of every conformance record of the
+        // static binary: ~0.1 ms of every start, for ~200 keys.
+        var keys = rules.indices.map { UInt64(UInt32(bitPattern: rules[$0].nr)) << 32 | UInt64($0) }
+        for i in keys.indices.dropFirst() {
+            let k = keys[i]
+            var j = i
+            while j > 0, keys[j - 1] > k { keys[j] = keys[j - 1]; j -= 1 }
+            keys[j] = k
+        }
         var groups: [(nr: UInt32, rules: [Rule])] = []
-        for r in sorted {
+        for k in keys {
+            let r = rules[Int(truncatingIfNeeded: k & 0xffff_ffff)]
             if let last = groups.last, last.nr == UInt32(bitPattern: r.nr) { groups[groups.count - 1].rules.append(r) }
             else { groups.append((UInt32(bitPattern: r.nr), [r])) }
         }

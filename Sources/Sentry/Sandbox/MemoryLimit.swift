@@ -18,9 +18,19 @@ public enum MemoryLimit {
     public static func defaultLimit() -> (bytes: UInt64, source: Source) {
         let ram = hostRAM()
         if let c = cgroupLimit(), c < ram {
-            return (max(c / 8 * 7, 16 << 20), .cgroup(c))
+            return (max(c / 8 * 7, defaultFloor), .cgroup(c))
         }
-        return (ram / 4 * 3, .hostRAM(ram))
+        return (max(ram / 4 * 3, defaultFloor), .hostRAM(ram))
+    }
+
+    /// The least the default is, whatever the host: a sandbox smaller than
+    /// this could not start a shell.
+    static let defaultFloor: UInt64 = 16 << 20
+
+    /// The default, read from the host only when a decision first needs it
+    /// (a use of memory past the floor, /proc/meminfo, sysinfo).
+    public static func deferredDefault() -> DeferredLimit {
+        DeferredLimit(floor: defaultFloor) { defaultLimit().bytes }
     }
 
     /// "here: 12 GiB, 3/4 of the host's 16 GiB of RAM", for --help.
@@ -99,7 +109,7 @@ extension MemoryFile {
     /// sysinfo(2) as the sandbox has it: its memory is its RAM, and what
     /// the guests hold in the memory file is what is not free; no swap.
     public func sandboxSysinfo(_ host: CSwitch.sysinfo) -> CSwitch.sysinfo {
-        guard limit != .max else { return host }
+        guard hasLimit else { return host }
         var si = host
         let unit = UInt64(max(host.mem_unit, 1))
         let total = min(UInt64(host.totalram), limit / unit)

@@ -44,7 +44,8 @@ public struct SandboxConfiguration: Sendable {
     /// Host ports carried into the sandbox loopback (`--publish`).
     public var published: [PublishedPort] = []
     /// `--memory`: what guest pages may add up to before the OOM killer
-    /// ends a guest process; nil: `MemoryLimit.defaultLimit()`, `.max`: none.
+    /// ends a guest process; nil: `MemoryLimit.defaultLimit()`, read from
+    /// the host when first needed; `.max`: none.
     public var memory: UInt64?
     /// `--tmpfs-size`: the size of /tmp, /dev/shm and the overlay's upper
     /// layer; nil: half of the memory.
@@ -99,7 +100,7 @@ public final class Sandbox: Sendable {
         let memory: MemoryFile, stub: StubRegion, backend: Platform
         let seccomp = kind == .systrap && (config.seccompTrap ?? !PlatformKind.sudAvailable)
         do {
-            memory = try MemoryFile(limit: config.memory ?? MemoryLimit.defaultLimit().bytes)
+            memory = try MemoryFile(deferredLimit: config.memory.map { DeferredLimit($0) } ?? MemoryLimit.deferredDefault())
             stub = try StubRegion.install(trapGuestSyscalls: seccomp)
             backend = try kind.make(memory: memory, stub: stub, patchSyscalls: config.systrapPatch ?? SandboxConfiguration.defaultSystrapPatch)
         } catch {
