@@ -41,15 +41,7 @@ struct SystrapArea: @unchecked Sendable {
     /// `longWait` runs once if a sleep times out with the state unmoved.
     func wait(whileState from: UInt32, pidfd: Int32, spin: Int64 = Spinners.requestBudget, untilTaken: Bool = false,
               longWait: (() -> Void)? = nil) -> UInt32? {
-        var outcome = SpinOutcome.notSpun
-        return wait(whileState: from, pidfd: pidfd, spin: spin, untilTaken: untilTaken, outcome: &outcome, longWait: longWait)
-    }
-
-    /// As above, saying whether a spin saw the answer (`outcome`).
-    func wait(whileState from: UInt32, pidfd: Int32, spin: Int64, untilTaken: Bool, outcome: inout SpinOutcome,
-              longWait: (() -> Void)? = nil) -> UInt32? {
         var longWait = longWait
-        outcome = .notSpun
         // A stub held to this thread's CPU (StubPlacement) runs only once
         // this thread sleeps.
         let spin = load(SW_AREA_SAME_CPU, as: UInt32.self) != 0 ? 0 : spin
@@ -58,10 +50,9 @@ struct SystrapArea: @unchecked Sendable {
             let start = Deadline.now()
             var taken = !untilTaken
             var n = 0
-            outcome = .missed
             while true {
                 let s = state
-                if s != from { outcome = .answered; return s }
+                if s != from { return s }
                 // PAUSE only after the first few µs: in a VM with pause-loop
                 // exiting one PAUSE here costs 0.2-0.4 µs (a VM exit), which
                 // is how late an answer that came meanwhile is seen.
@@ -97,18 +88,6 @@ struct SystrapArea: @unchecked Sendable {
         _ = sw_futex_wake(stateWord)
         return true
     }
-}
-
-/// What a wait's spin came to.
-enum SpinOutcome {
-    /// No spin: none asked, the area's two sides share a CPU, or every
-    /// spinning slot was taken.
-    case notSpun
-    /// The answer came while the thread spun.
-    case answered
-    /// The spin ended first (its budget, or a stub that did not take its
-    /// RUN in time: one waiting for a CPU).
-    case missed
 }
 
 /// Sentry threads spinning for their stub. A spin saves a futex sleep and

@@ -110,12 +110,10 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         let spin = shortRuns && !pinned ? min(Spinners.maxRunBudget, 2 * runTime + 5_000) : 0
         sw_atomic_store32(a.base + Int(SW_AREA_RUN_TAKEN), 0)
         a.post(UInt32(SW_STATE_RUN))
-        var spun = SpinOutcome.notSpun
-        let next = a.wait(whileState: UInt32(SW_STATE_RUN), pidfd: r.pidfd, spin: spin, untilTaken: true, outcome: &spun) {
+        let next = a.wait(whileState: UInt32(SW_STATE_RUN), pidfd: r.pidfd, spin: spin, untilTaken: true) {
             // A long run: the host may move the stub to balance its CPUs.
             self.placement.release(stub: r.pid, area: a, guestAffinity: self.guestAffinity.load(ordering: .relaxed))
         }
-        placement.spun(spun)
         guard next == UInt32(SW_STATE_TRAP) else {
             throw .stubDied("systrap stub \(r.pid) died or misbehaved")
         }
@@ -213,7 +211,6 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     /// it. Only for the stub this task runs in and has a trap frame of (an
     /// exec's old stub may be back in the pool, another task's).
     func sentryBlocked(_ blocked: Bool, in anySpace: AddressSpace?) {
-        if blocked { placement.sentrySleeps() }
         guard trapped, let space, anySpace === space, let a = runner?.area else { return }
         sw_atomic_store32(a.base + Int(SW_AREA_SENTRY_WAITING), blocked ? UInt32(SW_SENTRY_BLOCKED) : 0)
     }
