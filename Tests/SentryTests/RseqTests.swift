@@ -40,6 +40,18 @@ import Testing
         #expect(boxed == native, "rseq membarrier on \(platform.rawValue)")
     }
 
+    /// A thread whose exit(2) its own seccomp filter refuses goes on with
+    /// its registration live (systrap's stub drops the host registration
+    /// as it reports an exit trap, and makes it again if the task goes on):
+    /// cpu_id follows the thread as it is moved from CPU to CPU.
+    @Test(arguments: Harness.platforms)
+    func refusedExitKeepsRegistration(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("rseq"), ["exitrefused"])
+        #expect(native.status == 0 && native.stdout.contains("exit(42): -1 EPERM"), "natively: \(native.stdout) \(native.stderr)")
+        let boxed = Harness.sandboxed(platform, Harness.image("rseq"), ["exitrefused"])
+        #expect(boxed == native, "rseq exitrefused on \(platform.rawValue)")
+    }
+
     /// Host preemption and migration (images/src/rseqcpu.c): per-CPU
     /// counters incremented in critical sections by more threads than CPUs,
     /// which only the host's aborts keep exact (the area is registered with
