@@ -52,6 +52,10 @@ struct SyscallTableTests {
         #expect(linuxAMD64Names[Int(SyscallNumber.gettimeofday)] == "gettimeofday")
         #expect(linuxAMD64Names[Int(SyscallNumber.time)] == "time")
         #expect(linuxAMD64Names[Int(SyscallNumber.getcpu)] == "getcpu")
+        for (n, name) in [(SyscallNumber.clone, "clone"), (SyscallNumber.fork, "fork"), (SyscallNumber.vfork, "vfork"),
+                          (SyscallNumber.execve, "execve"), (SyscallNumber.execveat, "execveat"), (SyscallNumber.clone3, "clone3")] {
+            #expect(linuxAMD64Names[Int(n)] == name)
+        }
     }
 
     /// Every syscall name is in exactly one family, and the README's family
