@@ -34,10 +34,7 @@ import Testing
     /// else brings it back to the sentry), as Linux's IPIs do.
     @Test(arguments: Harness.platforms)
     func membarrierAbortsOtherThreadsSections(_ platform: Harness.TestPlatform) {
-        let native = Harness.run(Harness.image("rseq"), ["membarrier"])
-        #expect(native.status == 0 && native.stdout.contains("section: yes"), "natively: \(native.stdout) \(native.stderr)")
-        let boxed = Harness.sandboxed(platform, Harness.image("rseq"), ["membarrier"])
-        #expect(boxed == native, "rseq membarrier on \(platform.rawValue)")
+        modeMatchesNative("membarrier", printing: "section: yes", on: platform)
     }
 
     /// A thread whose exit(2) its own seccomp filter refuses goes on with
@@ -46,10 +43,16 @@ import Testing
     /// cpu_id follows the thread as it is moved from CPU to CPU.
     @Test(arguments: Harness.platforms)
     func refusedExitKeepsRegistration(_ platform: Harness.TestPlatform) {
-        let native = Harness.run(Harness.image("rseq"), ["exitrefused"])
-        #expect(native.status == 0 && native.stdout.contains("exit(42): -1 EPERM"), "natively: \(native.stdout) \(native.stderr)")
-        let boxed = Harness.sandboxed(platform, Harness.image("rseq"), ["exitrefused"])
-        #expect(boxed == native, "rseq exitrefused on \(platform.rawValue)")
+        modeMatchesNative("exitrefused", printing: "exit(42): -1 EPERM", on: platform)
+    }
+
+    /// `rseq MODE` natively, which must succeed printing `want`, and on
+    /// `platform`: the same output.
+    private func modeMatchesNative(_ mode: String, printing want: String, on platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("rseq"), [mode])
+        #expect(native.status == 0 && native.stdout.contains(want), "natively: \(native.stdout) \(native.stderr)")
+        let boxed = Harness.sandboxed(platform, Harness.image("rseq"), [mode])
+        #expect(boxed == native, "rseq \(mode) on \(platform.rawValue)")
     }
 
     /// Host preemption and migration (images/src/rseqcpu.c): per-CPU
