@@ -20,6 +20,22 @@
 
 // Entry: the ELF's entry point, the first byte of the stub's code page.
 // Syscall numbers are x86-64's.
+// One entry of the area's batch (index %r15, area %rbx): its call made with
+// its six arguments, the result stored in its last word and left in %rax.
+#define SW_BATCH_ENTRY \
+    "  mov %r15, %r14\n" \
+    "  shl $6, %r14\n" \
+    "  lea 2048(%rbx,%r14), %r14\n" \
+    "  mov 8(%r14), %rdi\n" \
+    "  mov 16(%r14), %rsi\n" \
+    "  mov 24(%r14), %rdx\n" \
+    "  mov 32(%r14), %r10\n" \
+    "  mov 40(%r14), %r8\n" \
+    "  mov 48(%r14), %r9\n" \
+    "  mov (%r14), %rax\n" \
+    "  syscall\n" \
+    "  mov %rax, 56(%r14)\n"
+
 __asm__(
     ".pushsection .text\n"
     ".balign 16\n"                        // 6f's timespec keeps its alignment in the copy
@@ -126,7 +142,24 @@ __asm__(
     "  mov %rax, 248(%rbx)\n"
     "  rdgsbase %rax\n"
     "  mov %rax, 256(%rbx)\n"
-    "10: mov $2, %eax\n"              // state = TRAP (xchg: a full barrier before
+    "10: cmpq $0, 296(%rbx)\n"        // a trap of exit(2) with a host rseq registration:
+    "  je 26f\n"                      // drop it now, so that the sentry need not ask
+    "  cmpl $31, 4(%rbx)\n"           // for it in a round trip of its own before the
+    "  jne 26f\n"                     // exit wakes a joiner, who may unmap the area.
+    "  mov 24(%rbx), %rax\n"          // The thread has not returned to user mode since
+    "  cmpl $60, 144(%rax)\n"         // the trap, so nothing is lost; an exit that does
+    "  jne 26f\n"                     // not happen (a guest filter or tracer) gets it
+    "  mov 296(%rbx), %rdi\n"         // back with its next RUN (SW_AREA_RUN_CALLS).
+    "  mov $32, %esi\n"               // uc_mcontext.rax is the call's number.
+    "  mov $1, %edx\n"                // RSEQ_FLAG_UNREGISTER
+    "  mov 304(%rbx), %r10d\n"
+    "  mov $334, %eax\n"
+    "  syscall\n"
+    "  test %rax, %rax\n"
+    "  jnz 26f\n"
+    "  movq $0, 296(%rbx)\n"
+    "  movl $1, 292(%rbx)\n"
+    "26: mov $2, %eax\n"              // state = TRAP (xchg: a full barrier before
     "  xchg %eax, (%rbx)\n"           // reading whether the sentry sleeps)
     "  cmpl $0, 168(%rbx)\n"
     "  je 11f\n"
@@ -198,18 +231,7 @@ __asm__(
     "17: xor %r15d, %r15d\n"
     "18: cmp 184(%rbx), %r15d\n"
     "  jae 20b\n"
-    "  mov %r15, %r14\n"
-    "  shl $6, %r14\n"
-    "  lea 2048(%rbx,%r14), %r14\n"
-    "  mov 8(%r14), %rdi\n"
-    "  mov 16(%r14), %rsi\n"
-    "  mov 24(%r14), %rdx\n"
-    "  mov 32(%r14), %r10\n"
-    "  mov 40(%r14), %r8\n"
-    "  mov 48(%r14), %r9\n"
-    "  mov (%r14), %rax\n"
-    "  syscall\n"
-    "  mov %rax, 56(%r14)\n"
+    SW_BATCH_ENTRY
     "  inc %r15d\n"
     "  cmp $-4095, %rax\n"
     "  jae 20b\n"
@@ -241,7 +263,10 @@ __asm__(
     "  mov $158, %eax\n"
     "  syscall\n"
     "  movq $0, 240(%rbx)\n"
-    "22: cmpl $0, 216(%rbx)\n"
+    "22: cmpl $0, 288(%rbx)\n"        // the calls asked with the RUN (their code is
+    "  jne .Lrun_calls\n"             // outside this range, which a kick restarts)
+    ".Lrun_go:\n"
+    "  cmpl $0, 216(%rbx)\n"
     "  jne .Lpatched_resume\n"
     "  cmpl $0, 220(%rbx)\n"         // a kick on a patched trap the sentry turned into
     "  jne .Lpatched_kicked\n"       // a frame to rt_sigreturn through (GS not the area)
@@ -298,6 +323,25 @@ __asm__(
     ".Lpatched_kicked:\n"             // report the kick with the frame as the sentry left it
     "  movl $0, 220(%rbx)\n"
     "  movl $28, 4(%rbx)\n"           // SIGWINCH, si_code 0: an interruption
+    "  movq $0, 8(%rbx)\n"
+    "  jmp .Lreport\n"
+    // The calls a RUN carries (RUN_CALLS entries of the batch, taken once;
+    // outside the range a kick restarts from .Lrun, so none runs twice),
+    // as a batch runs them; one that fails sends the stub back to the
+    // sentry before any guest code, as an interruption.
+    ".Lrun_calls:\n"
+    "  mov 288(%rbx), %r13d\n"
+    "  movl $0, 288(%rbx)\n"
+    "  xor %r15d, %r15d\n"
+    "24:\n"
+    SW_BATCH_ENTRY
+    "  cmp $-4095, %rax\n"
+    "  jae 25f\n"
+    "  inc %r15d\n"
+    "  cmp %r13d, %r15d\n"
+    "  jb 24b\n"
+    "  jmp .Lrun_go\n"
+    "25: movl $28, 4(%rbx)\n"         // SIGWINCH, si_code 0
     "  movq $0, 8(%rbx)\n"
     "  jmp .Lreport\n"
     // A signal that interrupted stub code, which runs unmasked only on a

@@ -34,10 +34,25 @@ import Testing
     /// else brings it back to the sentry), as Linux's IPIs do.
     @Test(arguments: Harness.platforms)
     func membarrierAbortsOtherThreadsSections(_ platform: Harness.TestPlatform) {
-        let native = Harness.run(Harness.image("rseq"), ["membarrier"])
-        #expect(native.status == 0 && native.stdout.contains("section: yes"), "natively: \(native.stdout) \(native.stderr)")
-        let boxed = Harness.sandboxed(platform, Harness.image("rseq"), ["membarrier"])
-        #expect(boxed == native, "rseq membarrier on \(platform.rawValue)")
+        modeMatchesNative("membarrier", printing: "section: yes", on: platform)
+    }
+
+    /// A thread whose exit(2) its own seccomp filter refuses goes on with
+    /// its registration live (systrap's stub drops the host registration
+    /// as it reports an exit trap, and makes it again if the task goes on):
+    /// cpu_id follows the thread as it is moved from CPU to CPU.
+    @Test(arguments: Harness.platforms)
+    func refusedExitKeepsRegistration(_ platform: Harness.TestPlatform) {
+        modeMatchesNative("exitrefused", printing: "exit(42): -1 EPERM", on: platform)
+    }
+
+    /// `rseq MODE` natively, which must succeed printing `want`, and on
+    /// `platform`: the same output.
+    private func modeMatchesNative(_ mode: String, printing want: String, on platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("rseq"), [mode])
+        #expect(native.status == 0 && native.stdout.contains(want), "natively: \(native.stdout) \(native.stderr)")
+        let boxed = Harness.sandboxed(platform, Harness.image("rseq"), [mode])
+        #expect(boxed == native, "rseq \(mode) on \(platform.rawValue)")
     }
 
     /// Host preemption and migration (images/src/rseqcpu.c): per-CPU

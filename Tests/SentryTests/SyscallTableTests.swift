@@ -55,6 +55,10 @@ struct SyscallTableTests {
         #expect(Self.namesByNumber[Int(SyscallNumber.gettimeofday)] == "gettimeofday")
         #expect(Self.namesByNumber[Int(SyscallNumber.time)] == "time")
         #expect(Self.namesByNumber[Int(SyscallNumber.getcpu)] == "getcpu")
+        for (n, name) in [(SyscallNumber.clone, "clone"), (SyscallNumber.fork, "fork"), (SyscallNumber.vfork, "vfork"),
+                          (SyscallNumber.execve, "execve"), (SyscallNumber.execveat, "execveat"), (SyscallNumber.clone3, "clone3")] {
+            #expect(Self.namesByNumber[Int(n)] == name)
+        }
     }
 
     /// Every syscall name is in exactly one family, and the README's family

@@ -3,7 +3,9 @@
 // checks and errnos as Linux 6.1 orders them, inheritance over fork and
 // threads, the reset at exec, a critical section aborted to its handler by
 // a signal, SIGSEGV for a section whose abort signature is wrong, and
-// membarrier's RSEQ command aborting another thread's section (`rseq membarrier`).
+// membarrier's RSEQ command aborting another thread's section (`rseq membarrier`),
+// and a thread whose exit(2) a seccomp filter refuses keeping its registration
+// live (`rseq exitrefused`: cpu_id follows the thread from CPU to CPU after).
 // Run as `rseq` (glibc registers) and `rseq own` with
 // GLIBC_TUNABLES=glibc.pthread.rseq=0 (the program registers itself).
 #define _GNU_SOURCE
@@ -15,7 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -178,11 +184,59 @@ static void membarrierRseq(void) {
     printf("the other thread then ran its section to the end: %d\n", spinnerEnd);
 }
 
+// A thread's exit(42) refused by its own filter (EPERM): the thread goes on,
+// and the kernel still keeps its rseq area's cpu_id as it moves between CPUs.
+static void *exitRefused(void *arg) {
+    (void)arg;
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 42, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof f / sizeof f[0], f };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog)) {
+        printf("filter: %s\n", strerrorname_np(errno));
+        return NULL;
+    }
+    show("exit(42)", syscall(SYS_exit, 42));
+    struct area *a = current(0);
+    cpu_set_t all;
+    sched_getaffinity(0, sizeof all, &all);
+    int follows = 1, tried = 0;
+    for (int round = 0; round < 3; round++) {
+        for (int c = 0; c < CPU_SETSIZE; c++) {
+            if (!CPU_ISSET(c, &all)) continue;
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(c, &one);
+            if (sched_setaffinity(0, sizeof one, &one)) continue;
+            sched_yield();
+            unsigned cpu = 0;
+            syscall(SYS_getcpu, &cpu, NULL, NULL);
+            tried++;
+            if (a->cpu_id != cpu || a->cpu_id_start != cpu) follows = 0;
+        }
+    }
+    sched_setaffinity(0, sizeof all, &all);
+    printf("cpu_id follows getcpu after the refused exit: %d (%d)\n", follows, tried > 0);
+    show("register again", rseq_(a, 32, 0, SIG));
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     ncpu = sysconf(_SC_NPROCESSORS_CONF);
     int own = argc > 1 && strcmp(argv[1], "own") == 0;
     if (argc > 1 && strcmp(argv[1], "membarrier") == 0) { membarrierRseq(); return 0; }
+    if (argc > 1 && strcmp(argv[1], "exitrefused") == 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, exitRefused, NULL);
+        pthread_join(t, NULL);
+        return 0;
+    }
     if (argc > 1 && strcmp(argv[1], "exec") == 0) {
         // After execve nothing is registered: a fresh registration works.
         show("after exec, register", rseq_(&mine, 32, 0, SIG));

@@ -115,6 +115,11 @@ size_t sw_systrap_patched_offset(void);
 #define SW_AREA_GS_NOW 256     // u64 the GS base at the trap
 #define SW_AREA_FSGSBASE 264   // u32 nonzero: user mode has RDFSBASE/RDGSBASE (AT_HWCAP2)
 #define SW_AREA_SAME_CPU 268   // u32 nonzero: the stub is held to its sentry thread's CPU, so neither spins for the other
+#define SW_AREA_RUN_CALLS 288  // u32: BATCH entries the stub runs at RUN before any guest code (it clears
+                               // this); one that fails ends them, reported as an interruption (SIGWINCH, code 0)
+#define SW_AREA_RSEQ_DROPPED 292 // u32: the stub dropped its host rseq registration as it reported a trap of exit(2)
+#define SW_AREA_RSEQ 296       // u64: the guest rseq area the stub has registered with the host (0: none)
+#define SW_AREA_RSEQ_SIG 304   // u32: its signature
 #define SW_AREA_PFRAME 1344    // a patched trap's registers, as a ucontext (304 bytes)
 #define SW_AREA_IRET 1664      // the iretq frame of the patched return (5 u64)
 #define SW_AREA_XBUF 4096      // FPSAVE's XSAVE image, 64-byte aligned, up to SW_AREA_XBUF_SIZE

@@ -14,4 +14,13 @@ public enum SyscallNumber {
     public static let gettimeofday: UInt64 = 96
     public static let time: UInt64 = 201
     public static let getcpu: UInt64 = 309
+    /// Calls whose handling reads the trapped task's FPU state (a new task
+    /// inherits it, an exec resets it): systrap leaves their sites to the
+    /// trap (SyscallPatches.swift).
+    public static let clone: UInt64 = 56
+    public static let fork: UInt64 = 57
+    public static let vfork: UInt64 = 58
+    public static let execve: UInt64 = 59
+    public static let execveat: UInt64 = 322
+    public static let clone3: UInt64 = 435
 }

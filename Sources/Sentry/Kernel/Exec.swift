@@ -73,6 +73,7 @@ extension Task {
         // stub kept drops it with the old image, in the batch that clears it.
         if newSpace == nil, rseqOnHost == true, let host = hostRseq, host.dropsRseqWhenCleared {
             rseqOnHost = nil
+            rseqHostUnsettled = false
             if let r = rseq { mm.unpinRseqArea(r.area) }
         } else {
             rseqDropHost()

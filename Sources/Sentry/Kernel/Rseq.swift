@@ -80,11 +80,20 @@ extension Task {
     /// Registers `rseq` with the host for the task's stub, once per
     /// registration (a fork's child and a restored task try at their first
     /// return to guest code): the area's page pinned writable first
-    /// (`MemoryManager.pinRseqArea`). Else the sentry emulates.
+    /// (`MemoryManager.pinRseqArea`). Else the sentry emulates. Where the
+    /// platform can, the registration is made by the stub as it next
+    /// enters guest code, before any guest instruction runs, in the same
+    /// hand-off: a new thread's rseq(2) then costs no round trip of its
+    /// own. It counts as made until the stub says otherwise (`rseqSettleHost`).
     func rseqRegisterOnHost() {
         guard let r = rseq, rseqOnHost == nil else { return }
         rseqOnHost = false
         guard let host = hostRseq, mm.pinRseqArea(r.area) else { return }
+        if host.registerHostRseqAtNextRun(area: r.area, signature: r.signature) {
+            rseqOnHost = true
+            rseqHostUnsettled = true
+            return
+        }
         do throws(PlatformError) {
             if try host.registerHostRseq(area: r.area, signature: r.signature) == nil {
                 rseqOnHost = true
@@ -94,10 +103,26 @@ extension Task {
         mm.unpinRseqArea(r.area)
     }
 
+    /// After an entry into guest code that carried the host registration:
+    /// a refusal (the stub then ran no guest code, and reported an
+    /// interruption) leaves the area to the sentry's emulation, which the
+    /// next return to the guest starts.
+    func rseqSettleHost() {
+        guard let host = hostRseq else { rseqHostUnsettled = false; return }
+        switch host.deferredRseqOutcome {
+        case .pending: return
+        case .registered: rseqHostUnsettled = false
+        case .refused:
+            rseqHostUnsettled = false
+            rseqOnHost = false
+            if let r = rseq { mm.unpinRseqArea(r.area) }
+        }
+    }
+
     /// The host registration goes (unregistration, exec, exit): made while
     /// the stub and the area's mapping are still this task's.
     func rseqDropHost() {
-        defer { rseqOnHost = nil }
+        defer { rseqOnHost = nil; rseqHostUnsettled = false }
         guard rseqOnHost == true, let r = rseq else { return }
         try? hostRseq?.unregisterHostRseq()
         mm.unpinRseqArea(r.area)
@@ -117,6 +142,7 @@ extension Task {
             return nil
         }
         rseqOnHost = nil
+        rseqHostUnsettled = false
         mm.unpinRseqArea(r.area)
         return page
     }

@@ -87,6 +87,10 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// `rseq` is also registered with the host for the task's stub (true),
     /// could not be (false: emulated), or is yet to be tried (nil). Task thread only.
     var rseqOnHost: Bool?
+    /// `rseqOnHost` is true ahead of the host's answer: the registration
+    /// rides on the stub's next entry into guest code
+    /// (`HostRseq.registerHostRseqAtNextRun`), collected after it.
+    var rseqHostUnsettled = false
     /// Credentials, comm, prctl and scheduler state (its own lock).
     public let attributes: Mutex<TaskAttributes>
     /// What the task's file permission checks judge by (WalkContext).

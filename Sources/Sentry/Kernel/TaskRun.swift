@@ -70,6 +70,7 @@ extension Task {
                 continue
             }
             kernel.locked { inGuest = false }
+            if rseqHostUnsettled { rseqSettleHost() }
             // A PTRACE_SINGLESTEP ends at the first trap back: a stepped syscall
             // is reported after it returns (user_single_step_report).
             let steppedSyscall = traced.load(ordering: .acquiring) && endStep(at: trap)

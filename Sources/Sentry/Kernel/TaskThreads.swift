@@ -77,8 +77,11 @@ final class TaskThreads: @unchecked Sendable {
         locked {
             reserved -= 1
             queued.append(body)
-            pthread_cond_signal(cond)
         }
+        // After the unlock: a thread woken under the lock wakes only to
+        // sleep on the mutex until the caller lets go of it (a futex wait
+        // and two more wakes per task, on the clone's path).
+        pthread_cond_signal(cond)
     }
 
     /// Runs `body` on a kept thread if one is free, else on a new one
@@ -88,10 +91,12 @@ final class TaskThreads: @unchecked Sendable {
         let handed = locked { () -> Bool in
             guard queued.count + reserved < idle else { return false }
             queued.append(body)
-            pthread_cond_signal(cond)
             return true
         }
-        if handed { return }
+        if handed {
+            pthread_cond_signal(cond)   // after the unlock, as in run(reserved:)
+            return
+        }
         // In a box the thread empties: a closure the thread's own start
         // captured would keep the first task alive while the thread waits.
         let first = First(body)

@@ -33,6 +33,12 @@ struct SyscallPatchTable: Sendable {
     var poked: Set<UInt64> = []
 
     static let threshold: UInt8 = 2
+    /// Calls whose sites stay as they are: their handling reads the task's
+    /// FPU state, which a patched site's trap leaves in the stub's
+    /// registers (an XSAVE round trip to the stub to read it, on the path
+    /// of every clone, fork and exec), where SIGSYS's frame holds it already.
+    static let leftToTrap: Set<UInt64> = [SyscallNumber.clone, SyscallNumber.fork, SyscallNumber.vfork,
+                                          SyscallNumber.execve, SyscallNumber.execveat, SyscallNumber.clone3]
     static let vmaName = "[sentry-patch]"
     static let maxTracked = 4096
     /// A jmp rel32 reaches ±2 GiB from the end of the jmp.
@@ -60,6 +66,7 @@ extension MemoryManager {
     /// once it has trapped `threshold` times. Called by a runner of this
     /// mm (the trapping task's thread), as mirror changes must be.
     public func considerPatching(syscallAt syscallAddress: UInt64, rax: UInt64, entry: UInt64) {
+        if SyscallPatchTable.leftToTrap.contains(SyscallABI.number(rax)) { return }
         state.withLock { s in
             if s.patches.rejected.contains(syscallAddress) { return }
             let n = (s.patches.hits[syscallAddress] ?? 0) &+ 1

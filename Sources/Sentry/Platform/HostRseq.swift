@@ -33,6 +33,27 @@ protocol HostRseq: AnyObject {
     /// The signal that killed the calling runner's stub; nil while it lives
     /// (or where a stub's death is seen otherwise: ptrace's stop first).
     var runnerDeathSignal: Int32? { get }
+    /// Has the calling runner's stub make the registration as it next
+    /// enters guest code, before the guest's first instruction, in the
+    /// same hand-off; false where the platform cannot (the caller then
+    /// calls `registerHostRseq`). Its outcome: `deferredRseqOutcome`.
+    func registerHostRseqAtNextRun(area: GuestAddress, signature: UInt32) -> Bool
+    /// What became of the calling runner's last `registerHostRseqAtNextRun`.
+    var deferredRseqOutcome: DeferredHostRseq { get }
+}
+
+extension HostRseq {
+    func registerHostRseqAtNextRun(area: GuestAddress, signature: UInt32) -> Bool { false }
+    var deferredRseqOutcome: DeferredHostRseq { .pending }
+}
+
+/// A host registration asked for at the next entry into guest code.
+enum DeferredHostRseq: Equatable {
+    /// Not made yet (no entry since).
+    case pending
+    case registered
+    /// The host's errno; the stub ran no guest code, and reported an interruption.
+    case refused(Errno)
 }
 
 /// The rseq(2) calls a stub makes: its number, and the arguments of a

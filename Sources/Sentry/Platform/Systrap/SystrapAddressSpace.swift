@@ -35,6 +35,13 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         var usedSlots: Set<Int> = []
         /// The guest rseq area each stub (by slot) has registered with the host.
         var hostRseq: [Int: RseqRegistration] = [:]
+        /// Registrations each stub (by slot) makes at its next RUN, in the
+        /// same hand-off (SW_AREA_RUN_CALLS): one its task asked for
+        /// (`asked`), or one the stub dropped at a trap of exit(2) whose
+        /// task went on (a guest filter or tracer stopped the exit).
+        var runRseq: [Int: (registration: RseqRegistration, asked: Bool)] = [:]
+        /// The outcome of the last registration a task asked for, by slot.
+        var runRseqOutcome: [Int: DeferredHostRseq] = [:]
         /// A runner between `handOver` and `takeOver`.
         var handedOver: Runner?
         /// Sibling stubs of threads that exited, parked in their handlers
@@ -333,7 +340,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         // A root stub outlives its task while siblings run: its host rseq
         // registration goes now, while the stub is parked and its task's.
         // The last runner's goes as the stub is emptied (`emptied`), or
-        // with the stub.
+        // with the stub. One still to be made at a RUN is not made.
+        if let me = try? runner() { state.withLock { _ = $0.runRseq.removeValue(forKey: me.slot); $0.runRseqOutcome[me.slot] = nil } }
         if !sentryExiting && !dropsRseqAtLeave { try? unregisterHostRseq() }
         if !sentryExiting, keepAsSpare() { return }
         guard let me = state.withLock({ $0.runners.removeValue(forKey: pthread_self()) }) else { return }
@@ -359,6 +367,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         a.store(SW_AREA_KICKED, UInt32(0))
         a.store(SW_AREA_FP_SAVED, UInt32(0))
         sw_atomic_store32(a.base + Int(SW_AREA_SENTRY_WAITING), 0)
+        a.store(SW_AREA_RSEQ_DROPPED, UInt32(0))
         var spare = me
         spare.cpuBase = HostCPUClock.nanoseconds(of: me.pid) ?? 0
         // Read at its task's exit, after the stub's last call (the rseq
@@ -429,9 +438,10 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         // A host rseq registration left over points at guest memory about
         // to go: it goes first, in the same hand-off as the unmapping.
         var calls: [StubCall] = []
-        if let r = state.withLock({ $0.hostRseq.removeValue(forKey: me.slot) }) {
+        if let r = state.withLock({ s in Self.noteHostRseq(me, nil, &s) }) {
             calls.append(StubCall(nr: HostRseqCall.nr, args: HostRseqCall.unregister(r)))
         }
+        me.area.store(SW_AREA_RSEQ_DROPPED, UInt32(0))
         // Kept: the stub's pages at base, and slot 0's area at base + 64 KiB.
         let base = stub.base.rawValue, stubEnd = stub.end.rawValue
         let areaEnd = base + 2 * SystrapArea.size, top = UInt64(SW_TASK_SIZE)
@@ -458,14 +468,93 @@ extension SystrapAddressSpace: HostRseq {
             try unregisterHostRseq()
         }
         let err = HostRseqCall.outcome(try request(on: me, HostRseqCall.nr, HostRseqCall.register(area, signature)))
-        if err == nil { state.withLock { $0.hostRseq[me.slot] = RseqRegistration(area: area, signature: signature) } }
+        if err == nil { state.withLock { s in _ = Self.noteHostRseq(me, RseqRegistration(area: area, signature: signature), &s) } }
         return err
     }
 
     func unregisterHostRseq() throws(PlatformError) {
-        guard let me = try? runner(), let r = state.withLock({ $0.hostRseq.removeValue(forKey: me.slot) }) else { return }
+        guard let me = try? runner() else { return }
+        // One not made yet (asked for the next RUN, or dropped by the stub
+        // at an exit trap) needs no call.
+        guard let r = state.withLock({ s -> RseqRegistration? in
+            s.runRseq[me.slot] = nil
+            s.runRseqOutcome[me.slot] = nil
+            return Self.noteHostRseq(me, nil, &s)
+        }) else { return }
         let raw = try request(on: me, HostRseqCall.nr, HostRseqCall.unregister(r))
         if raw != 0 { throw .host("stub rseq unregistration", Errno(Int32(truncatingIfNeeded: -raw))) }
+    }
+
+    /// Sets (or, nil, clears) `r`'s stub's host registration in the table
+    /// and in its area, where the stub's trap of exit(2) finds it; the
+    /// registration it replaces. Only while the stub is parked.
+    private static func noteHostRseq(_ r: Runner, _ reg: RseqRegistration?, _ s: inout State) -> RseqRegistration? {
+        r.area.store(SW_AREA_RSEQ, reg?.area.rawValue ?? 0)
+        r.area.store(SW_AREA_RSEQ_SIG, reg?.signature ?? 0)
+        if let reg { return s.hostRseq.updateValue(reg, forKey: r.slot) }
+        return s.hostRseq.removeValue(forKey: r.slot)
+    }
+
+    /// The registration rides on the runner's next RUN, unless its stub
+    /// has one already (then the caller unregisters and registers in
+    /// round trips of their own).
+    func registerHostRseqAtNextRun(area: GuestAddress, signature: UInt32) -> Bool {
+        guard let me = try? runner() else { return false }
+        return state.withLock { s in
+            guard s.hostRseq[me.slot] == nil else { return false }
+            s.runRseq[me.slot] = (RseqRegistration(area: area, signature: signature), true)
+            s.runRseqOutcome[me.slot] = .pending
+            return true
+        }
+    }
+
+    var deferredRseqOutcome: DeferredHostRseq {
+        guard let me = try? runner() else { return .pending }
+        return state.withLock { $0.runRseqOutcome[me.slot] ?? .pending }
+    }
+
+    /// Before a RUN (SystrapContext.switchTo): the registration to make
+    /// with it, written into the area's batch as its one call; nil if none.
+    func loadRunCalls(_ r: Runner) -> RseqRegistration? {
+        guard let reg = state.withLock({ $0.runRseq[r.slot]?.registration }) else { return nil }
+        let e = Int32(SW_AREA_BATCH)
+        let args = HostRseqCall.register(reg.area, reg.signature)
+        r.area.store(e, HostRseqCall.nr)
+        for j in 0..<6 { r.area.store(e + Int32(8 + j * 8), j < args.count ? args[j] : 0) }
+        // Not a result any call gives: a RUN that never ran it reads as refused.
+        r.area.store(e + 56, Int64(1))
+        r.area.store(SW_AREA_RUN_CALLS, UInt32(1))
+        return reg
+    }
+
+    /// After the trap that follows a RUN: what became of the registration
+    /// it carried (`loadRunCalls`), and of one the stub dropped as it
+    /// reported an exit (`SW_AREA_RSEQ_DROPPED`: made again at the next
+    /// RUN if the task goes on; forgotten if it leaves). A registration
+    /// the stub dropped that cannot be made again is the platform's
+    /// failure: the host took it a moment before.
+    func settleRunCalls(_ r: Runner, carried: RseqRegistration?) throws(PlatformError) {
+        let a = r.area
+        if let reg = carried {
+            let raw = a.load(Int32(SW_AREA_BATCH) + 56, as: Int64.self)
+            try state.withLock { (s: inout State) throws(PlatformError) in
+                let asked = s.runRseq.removeValue(forKey: r.slot)?.asked ?? false
+                if raw == 0 {
+                    _ = Self.noteHostRseq(r, reg, &s)
+                    if asked { s.runRseqOutcome[r.slot] = .registered }
+                } else if asked {
+                    s.runRseqOutcome[r.slot] = .refused(HostRseqCall.outcome(raw) ?? .EIO)
+                } else {
+                    throw .host("stub rseq registration made again", HostRseqCall.outcome(raw) ?? .EIO)
+                }
+            }
+        }
+        if a.load(SW_AREA_RSEQ_DROPPED, as: UInt32.self) != 0 {
+            a.store(SW_AREA_RSEQ_DROPPED, UInt32(0))
+            state.withLock { s in
+                if let reg = Self.noteHostRseq(r, nil, &s) { s.runRseq[r.slot] = (reg, false) }
+            }
+        }
     }
 
     /// An exec's new mirror, the old image cleared first: a host rseq
@@ -474,7 +563,11 @@ extension SystrapAddressSpace: HostRseq {
     func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
              clearing: Range<GuestAddress>?) throws(PlatformError) {
         guard clearing != nil, let me = try? runner(),
-              let r = state.withLock({ $0.hostRseq.removeValue(forKey: me.slot) }) else {
+              let r = state.withLock({ s -> RseqRegistration? in
+                  s.runRseq[me.slot] = nil
+                  s.runRseqOutcome[me.slot] = nil
+                  return Self.noteHostRseq(me, nil, &s)
+              }) else {
             try mapBatch(mappings, clearing: clearing, first: nil, last: nil)
             return
         }
@@ -483,7 +576,7 @@ extension SystrapAddressSpace: HostRseq {
         } catch {
             // Perhaps still registered: the stub's emptying tries again,
             // and ends the stub rather than recycle it if that fails.
-            state.withLock { $0.hostRseq[me.slot] = r }
+            state.withLock { s in _ = Self.noteHostRseq(me, r, &s) }
             throw error
         }
     }
@@ -510,7 +603,7 @@ extension SystrapAddressSpace: HostRseq {
         let raw = try mapBatch(mappings, clearing: nil, first: nil,
                                last: StubCall(nr: HostRseqCall.nr, args: HostRseqCall.register(rseq.area, rseq.signature)))
         guard let raw, HostRseqCall.outcome(raw) == nil else { return false }
-        state.withLock { $0.hostRseq[me.slot] = rseq }
+        state.withLock { s in _ = Self.noteHostRseq(me, rseq, &s) }
         return true
     }
 

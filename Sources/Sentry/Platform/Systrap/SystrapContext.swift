@@ -108,6 +108,8 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         let start = Deadline.now()
         // A stub held to this thread's CPU runs only once this thread sleeps.
         let spin = shortRuns && !pinned ? min(Spinners.maxRunBudget, 2 * runTime + 5_000) : 0
+        // A host rseq registration rides on this RUN (SystrapAddressSpace.loadRunCalls).
+        let carried = s.loadRunCalls(r)
         sw_atomic_store32(a.base + Int(SW_AREA_RUN_TAKEN), 0)
         a.post(UInt32(SW_STATE_RUN))
         let next = a.wait(whileState: UInt32(SW_STATE_RUN), pidfd: r.pidfd, spin: spin, untilTaken: true) {
@@ -117,6 +119,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         guard next == UInt32(SW_STATE_TRAP) else {
             throw .stubDied("systrap stub \(r.pid) died or misbehaved")
         }
+        try s.settleRunCalls(r, carried: carried)
         runTime = (runTime * 7 + min(Deadline.now() - start, 1_000_000)) / 8
         let sig = a.load(SW_AREA_SIGNAL, as: Int32.self)
         guard let frame = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UInt64(UContext.size)) else {
