@@ -141,7 +141,8 @@ import Syscalls
             cpu.platform.enqueue { child in child.spin() }
             let b = cpu.syscall(57)
             log.add("kill b=\(cpu.syscall(62, UInt64(b), 9))")
-            log.add("wait4 b=\(cpu.syscall(61, UInt64(b), buf + 256, 0, 0) == b) status=\(cpu.read(buf + 256, as: Int32.self))")
+            let rb = cpu.syscall(61, UInt64(b), buf + 256, 0, 0)
+            log.add("wait4 b=\(rb == b ? "true" : "\(rb)") status=\(cpu.read(buf + 256, as: Int32.self))")
             log.add("wait4 none=\(cpu.syscall(61, UInt64(bitPattern: -1), buf + 256, 0, 0))")
             cpu.syscall(231, 3)
         }
@@ -149,10 +150,16 @@ import Syscalls
         // b's SIGCHLD may come before kill returns or after: b dies on its own thread.
         let lines = log.all
         #expect(lines.count == 6)
-        // A blocked wait4 woken by SIGCHLD finds the zombie, not EINTR: the
-        // scan and the signal check are one look under the kernel lock.
+        // A blocked wait4 woken by SIGCHLD finds the zombie: the scan and
+        // the signal check are one look under the kernel lock.
         #expect(Array(lines.prefix(2)) == ["SIGCHLD code=1 status=7", "wait4 a=true status=700"])
-        #expect(Array(lines.suffix(2)) == ["wait4 b=true status=9", "wait4 none=-10"])
+        // b dies on its own thread, which may be between the wait's look
+        // and its sleep: then the wake-up finds the SIGCHLD first and, with
+        // no SA_RESTART, the wait is EINTR, as do_wait's can be when a child
+        // dies between its scan and its signal_pending check. The catch-all
+        // wait reaps b then.
+        let tail = Array(lines.suffix(2))
+        #expect(tail == ["wait4 b=true status=9", "wait4 none=-10"] || tail == ["wait4 b=-4 status=1792", "wait4 none=3"], "\(tail)")
         #expect(Set(lines.dropFirst(2).prefix(2)) == ["kill b=0", "SIGCHLD code=2 status=9"])
     }
 
