@@ -40,12 +40,8 @@ struct StubPlacement {
     /// that changes. Returns whether the stub shares this thread's CPU (a
     /// spin for its answer would only keep it off the CPU).
     mutating func place(stub pid: Int32, area: SystrapArea, shortRuns: Bool, guestAffinity: Bool) -> Bool {
-        if guestAffinity {
-            known = false
-            cpu = nil
-            area.store(SW_AREA_SAME_CPU, UInt32(0))
-            return false
-        }
+        // The guest's mask is the host's: as unknown as a new stub's.
+        if guestAffinity { newStub(area); return false }
         guard shortRuns else { release(stub: pid, area: area, guestAffinity: false); return false }
         let here = Int32(truncatingIfNeeded: sw_current_cpu())
         if known && cpu == here { return true }
@@ -63,7 +59,7 @@ struct StubPlacement {
     /// its own affinity, which stays), and both sides spinning again.
     mutating func release(stub pid: Int32, area: SystrapArea, guestAffinity: Bool) {
         area.store(SW_AREA_SAME_CPU, UInt32(0))
-        if guestAffinity { known = false; cpu = nil; return }
+        if guestAffinity { newStub(area); return }
         if known && cpu == nil { return }
         if sw_set_affinity(pid, 0, 1) == 0 { cpu = nil; known = true }
     }

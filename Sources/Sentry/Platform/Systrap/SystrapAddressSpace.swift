@@ -233,18 +233,14 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         var next = 0
         while next < calls.count {
             let chunk = calls[next..<min(calls.count, next + Int(SW_AREA_BATCH_MAX))]
-            for (i, c) in chunk.enumerated() {
-                let e = Int32(SW_AREA_BATCH) + Int32(i * 64)
-                a.store(e, c.nr)
-                for j in 0..<6 { a.store(e + Int32(8 + j * 8), j < c.args.count ? c.args[j] : 0) }
-            }
+            for (i, c) in chunk.enumerated() { a.writeBatchEntry(c, index: i) }
             a.store(SW_AREA_BATCH_COUNT, UInt32(chunk.count))
             a.post(UInt32(SW_STATE_BATCH))
             guard a.wait(whileState: UInt32(SW_STATE_BATCH), pidfd: r.pidfd) == UInt32(SW_STATE_DONE) else {
                 throw .stubDied("systrap stub \(r.pid) died during a request")
             }
             for i in 0..<chunk.count {
-                let res = a.load(Int32(SW_AREA_BATCH) + Int32(i * 64 + 56), as: Int64.self)
+                let res = a.batchResult(i)
                 out.append(res)
                 if Self.failed(res) { return out }
             }
@@ -341,8 +337,11 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         // registration goes now, while the stub is parked and its task's.
         // The last runner's goes as the stub is emptied (`emptied`), or
         // with the stub. One still to be made at a RUN is not made.
-        if let me = try? runner() { state.withLock { _ = $0.runRseq.removeValue(forKey: me.slot); $0.runRseqOutcome[me.slot] = nil } }
-        if !sentryExiting && !dropsRseqAtLeave { try? unregisterHostRseq() }
+        if sentryExiting || dropsRseqAtLeave {
+            if let me = try? runner() { state.withLock { Self.forgetRunRseq(me, &$0) } }
+        } else {
+            try? unregisterHostRseq()
+        }
         if !sentryExiting, keepAsSpare() { return }
         guard let me = state.withLock({ $0.runners.removeValue(forKey: pthread_self()) }) else { return }
         if !sentryExiting { retire(me) }
@@ -476,11 +475,7 @@ extension SystrapAddressSpace: HostRseq {
         guard let me = try? runner() else { return }
         // One not made yet (asked for the next RUN, or dropped by the stub
         // at an exit trap) needs no call.
-        guard let r = state.withLock({ s -> RseqRegistration? in
-            s.runRseq[me.slot] = nil
-            s.runRseqOutcome[me.slot] = nil
-            return Self.noteHostRseq(me, nil, &s)
-        }) else { return }
+        guard let r = state.withLock({ Self.forgetHostRseq(me, &$0) }) else { return }
         let raw = try request(on: me, HostRseqCall.nr, HostRseqCall.unregister(r))
         if raw != 0 { throw .host("stub rseq unregistration", Errno(Int32(truncatingIfNeeded: -raw))) }
     }
@@ -493,6 +488,20 @@ extension SystrapAddressSpace: HostRseq {
         r.area.store(SW_AREA_RSEQ_SIG, reg?.signature ?? 0)
         if let reg { return s.hostRseq.updateValue(reg, forKey: r.slot) }
         return s.hostRseq.removeValue(forKey: r.slot)
+    }
+
+    /// Forgets `r`'s registration still to be made at its next RUN, and
+    /// that one's outcome.
+    private static func forgetRunRseq(_ r: Runner, _ s: inout State) {
+        s.runRseq[r.slot] = nil
+        s.runRseqOutcome[r.slot] = nil
+    }
+
+    /// Forgets every registration of `r`'s stub, made or to be made; the
+    /// made one, which the caller unregisters with the host.
+    private static func forgetHostRseq(_ r: Runner, _ s: inout State) -> RseqRegistration? {
+        forgetRunRseq(r, &s)
+        return noteHostRseq(r, nil, &s)
     }
 
     /// The registration rides on the runner's next RUN, unless its stub
@@ -517,12 +526,9 @@ extension SystrapAddressSpace: HostRseq {
     /// with it, written into the area's batch as its one call; nil if none.
     func loadRunCalls(_ r: Runner) -> RseqRegistration? {
         guard let reg = state.withLock({ $0.runRseq[r.slot]?.registration }) else { return nil }
-        let e = Int32(SW_AREA_BATCH)
-        let args = HostRseqCall.register(reg.area, reg.signature)
-        r.area.store(e, HostRseqCall.nr)
-        for j in 0..<6 { r.area.store(e + Int32(8 + j * 8), j < args.count ? args[j] : 0) }
-        // Not a result any call gives: a RUN that never ran it reads as refused.
-        r.area.store(e + 56, Int64(1))
+        // Result 1 is not one any call gives: a RUN that never ran it reads as refused.
+        r.area.writeBatchEntry(StubCall(nr: HostRseqCall.nr, args: HostRseqCall.register(reg.area, reg.signature)),
+                               index: 0, result: 1)
         r.area.store(SW_AREA_RUN_CALLS, UInt32(1))
         return reg
     }
@@ -536,7 +542,7 @@ extension SystrapAddressSpace: HostRseq {
     func settleRunCalls(_ r: Runner, carried: RseqRegistration?) throws(PlatformError) {
         let a = r.area
         if let reg = carried {
-            let raw = a.load(Int32(SW_AREA_BATCH) + 56, as: Int64.self)
+            let raw = a.batchResult(0)
             try state.withLock { (s: inout State) throws(PlatformError) in
                 let asked = s.runRseq.removeValue(forKey: r.slot)?.asked ?? false
                 if raw == 0 {
@@ -563,11 +569,7 @@ extension SystrapAddressSpace: HostRseq {
     func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
              clearing: Range<GuestAddress>?) throws(PlatformError) {
         guard clearing != nil, let me = try? runner(),
-              let r = state.withLock({ s -> RseqRegistration? in
-                  s.runRseq[me.slot] = nil
-                  s.runRseqOutcome[me.slot] = nil
-                  return Self.noteHostRseq(me, nil, &s)
-              }) else {
+              let r = state.withLock({ Self.forgetHostRseq(me, &$0) }) else {
             try mapBatch(mappings, clearing: clearing, first: nil, last: nil)
             return
         }

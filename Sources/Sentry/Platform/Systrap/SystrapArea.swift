@@ -25,6 +25,19 @@ struct SystrapArea: @unchecked Sendable {
     func load<T: BitwiseCopyable>(_ offset: Int32, as: T.Type) -> T { base.loadUnaligned(fromByteOffset: Int(offset), as: T.self) }
     func store<T: BitwiseCopyable>(_ offset: Int32, _ v: T) { base.storeBytes(of: v, toByteOffset: Int(offset), as: T.self) }
 
+    /// Writes batch entry `index` (SW_AREA_BATCH: nr, six arguments,
+    /// result; the stub's SW_BATCH_ENTRY reads it) with `result`
+    /// preset, which the stub overwrites when it makes the call.
+    func writeBatchEntry(_ call: StubCall, index: Int, result: Int64 = 0) {
+        let e = Int32(SW_AREA_BATCH) + Int32(index * 64)
+        store(e, call.nr)
+        for j in 0..<6 { store(e + Int32(8 + j * 8), j < call.args.count ? call.args[j] : 0) }
+        store(e + 56, result)
+    }
+
+    /// The result the stub left in batch entry `index`.
+    func batchResult(_ index: Int) -> Int64 { load(Int32(SW_AREA_BATCH) + Int32(index * 64 + 56), as: Int64.self) }
+
     /// A stub address inside the area's signal stack, as a sentry pointer,
     /// if `length` bytes from it stay inside.
     func pointer(_ stubAddress: UInt64, length: UInt64) -> UnsafeMutableRawPointer? {
