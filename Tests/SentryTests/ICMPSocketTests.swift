@@ -64,7 +64,8 @@ import Testing
                          "icmp6 sees: 56 bytes, type 4 code 1 word 6, quoted version 6 next header 253 hop limit 33 payload length 8, data sentry!!",
                          "parameter problem: no", "the raw6 253 socket got: 4", "sin6_port 256 send: -1 EINVAL",
                          "  then: 40 bytes, ttl 64 tos 0 df 1 id 0 hdrsum ok 1, from them, flags 0x14 seq 0 ack 3004 doff 5 window 0",
-                         "  then: 20 bytes, from them, flags 0x4 seq 7777 ack 0 doff 5 window 0"] {
+                         "  then: 20 bytes, from them, flags 0x4 seq 7777 ack 0 doff 5 window 0",
+                         "  non-blocking poll 1 revents 0x1", "  FIONREAD 0, 120", "  peek: 90", "  drops 5"] {
                 #expect(boxed.stdout.contains(line + "\n"), "\(line) on \(platform.rawValue): \(boxed.stdout)")
             }
         }

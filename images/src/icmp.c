@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/errqueue.h>
 #include <netinet/icmp6.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -418,6 +420,101 @@ static void raw_udp(void) {
     close(icmp);
 }
 
+/// A UDP datagram of `len` data bytes (at most 200) from `sport` to `dport`
+/// on 127.0.0.1 with its checksum right, or wrong by one (`good` 0).
+static size_t udp_sized(uint8_t *b, uint16_t sport, uint16_t dport, size_t len, int good) {
+    size_t n = 8 + len;
+    uint8_t ph[12 + 208];
+    b[0] = sport >> 8; b[1] = sport & 0xff; b[2] = dport >> 8; b[3] = dport & 0xff;
+    b[4] = n >> 8; b[5] = n & 0xff; b[6] = 0; b[7] = 0;
+    for (size_t i = 0; i < len; i++) b[8 + i] = 'a' + i % 26;
+    uint32_t lo = htonl(INADDR_LOOPBACK);
+    memcpy(ph, &lo, 4); memcpy(ph + 4, &lo, 4);
+    ph[8] = 0; ph[9] = IPPROTO_UDP; ph[10] = n >> 8; ph[11] = n & 0xff;
+    memcpy(ph + 12, b, n);
+    uint16_t c = checksum(ph, 12 + n);
+    if (c == 0) c = 0xffff;
+    if (!good) c = c == 0x0101 ? 0x0202 : 0x0101;
+    memcpy(b + 6, &c, 2);
+    return n;
+}
+
+/// /proc/net/udp's drops column for the socket bound at `port`.
+static long udp_drops(uint16_t port) {
+    FILE *f = fopen("/proc/net/udp", "r");
+    char line[512], want[16];
+    long drops = -1;
+    snprintf(want, sizeof want, ":%04X ", port);
+    while (f && fgets(line, sizeof line, f)) {
+        char *local = strchr(line, ':');
+        if (!local || strncmp(local + 10, want, 6) != 0) continue;
+        sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %ld", &drops);
+    }
+    if (f) fclose(f);
+    return drops;
+}
+
+/// A datagram with a wrong checksum: one of up to 76 bytes (CHECKSUM_BREAK)
+/// is dropped on arrival; a longer one is queued, its reader woken, and
+/// dropped when read (udp_recvmsg), peeked, asked for by FIONREAD or polled
+/// on a blocking socket (first_packet_length), counted in /proc/net/udp's
+/// drops; a non-blocking socket's poll says POLLIN for it. At a closed port
+/// neither draws a port unreachable.
+static void udp_late_checksum(void) {
+    int icmp = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in up = lo4(0); socklen_t ul = sizeof up;
+    bind(u, (struct sockaddr *)&up, sizeof up);
+    getsockname(u, (struct sockaddr *)&up, &ul);
+    uint16_t port = ntohs(up.sin_port);
+    int r = socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
+    struct sockaddr_in to = lo4(0);
+    uint8_t d[256], buf[256];
+    int inq = -1;
+    struct pollfd p = {.fd = u, .events = POLLIN};
+#define SEND(len, good) sendto(r, d, udp_sized(d, 4444, port, len, good), 0, (struct sockaddr *)&to, sizeof to)
+
+    show("late: short bad", SEND(40, 0));
+    show("  recv", recv(u, buf, sizeof buf, MSG_DONTWAIT));
+    printf("  drops %ld\n", udp_drops(port));
+    show("late: long bad", SEND(100, 0));
+    int pr = poll(&p, 1, 0);
+    printf("  blocking poll %d revents %#x\n", pr, p.revents);
+    printf("  drops %ld\n", udp_drops(port));
+    show("late: long bad again", SEND(100, 0));
+    fcntl(u, F_SETFL, O_NONBLOCK);
+    pr = poll(&p, 1, 0);
+    printf("  non-blocking poll %d revents %#x\n", pr, p.revents);
+    show("  recv", recv(u, buf, sizeof buf, 0));
+    printf("  drops %ld\n", udp_drops(port));
+    fcntl(u, F_SETFL, 0);
+    show("late: bad then good", SEND(100, 0));
+    show("  good", SEND(120, 1));
+    int ir = ioctl(u, FIONREAD, &inq);
+    printf("  FIONREAD %d, %d\n", ir, inq);
+    show("  recv", recv(u, buf, sizeof buf, MSG_DONTWAIT));
+    printf("  drops %ld\n", udp_drops(port));
+    show("late: bad then good, peeked", SEND(100, 0));
+    show("  good", SEND(90, 1));
+    show("  peek", recv(u, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT));
+    show("  recv", recv(u, buf, sizeof buf, MSG_DONTWAIT));
+    printf("  drops %ld\n", udp_drops(port));
+    show("late: bad, blocking recv", SEND(100, 0));
+    struct timeval tv = {0, 100000};
+    setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    show("  recv", recv(u, buf, sizeof buf, 0));
+    printf("  drops %ld\n", udp_drops(port));
+    close(u);
+    while (recv(icmp, buf, sizeof buf, MSG_DONTWAIT) > 0) {}
+    show("late: long bad to the closed port", SEND(100, 0));
+    printf("  port unreachable: %s\n", readable(icmp, 300) ? "yes" : "no");
+    show("late: long good to the closed port", SEND(100, 1));
+    printf("  port unreachable: %s\n", readable(icmp, 2000) ? "yes" : "no");
+#undef SEND
+    close(r);
+    close(icmp);
+}
+
 /// The IPv6 side: a raw socket's UDP datagrams (whose checksum the program
 /// computes; IPv6 has no "none") and the ICMPv6 port unreachable they draw.
 static void raw_udp6(void) {
@@ -740,6 +837,7 @@ int main(int argc, char **argv) {
     raw_tests();
     udp_refused();
     raw_udp();
+    udp_late_checksum();
     raw_udp6();
     raw6_hdrincl();
     raw_tcp(0);

@@ -120,6 +120,8 @@ public struct SocketMessageImage: Codable, Sendable, Equatable {
     public var sender: Int?
     /// A UDPv6 datagram's hop limit and traffic class.
     public var ipv6: [Int32]?
+    /// A UDP datagram whose checksum fails, to be dropped at the read; nil: false.
+    public var badChecksum: Bool?
 }
 
 /// A socket address: an AF_UNIX one as getsockname encodes it, or an inet one.
@@ -206,7 +208,8 @@ final class SocketCollector {
                 let sender = m.sender.flatMap { owners[ObjectIdentifier($0)] }.map { find($0) }
                 messages.append(SocketMessageImage(length: m.remaining, rights: rights, credentials: m.credentials.map(Self.words),
                                                    from: try m.from.map { (a) throws(CheckpointError) in try SocketAddressImage(a) },
-                                                   sender: sender, ipv6: m.ipv6.map { [$0.hopLimit, $0.trafficClass] }))
+                                                   sender: sender, ipv6: m.ipv6.map { [$0.hopLimit, $0.trafficClass] },
+                                                   badChecksum: m.badChecksum ? true : nil))
             }
             var boundPath: String?
             if let loc = s.boundLocation, !loc.isDeleted { boundPath = loc.path }
@@ -329,6 +332,7 @@ struct SocketRestorer {
                 var message = SocketMessage(length: m.length, rights: carried, credentials: m.credentials.map(Self.credentials),
                                             from: try m.from?.address(), sender: sender)
                 message.ipv6 = m.ipv6.map { IPv6PacketInfo(hopLimit: $0[0], trafficClass: $0[1]) }
+                message.badChecksum = m.badChecksum ?? false
                 queued.append((message, at..<(at + m.length)))
                 at += m.length
                 rights += carried.count

@@ -127,7 +127,8 @@ extension SocketEndpoint {
         if let hopLimit { m.ipv6 = IPv6PacketInfo(hopLimit: Int32(hopLimit), trafficClass: Int32(trafficClass)) }
         let delivered = bytes.withUnsafeBytes { b in
             locked { s -> Bool in
-                guard s.phase != .closed, !s.shutRead, s.rx.bytes + m.length <= s.receiveBuffer else { return false }
+                guard s.phase != .closed else { return false }
+                guard !s.shutRead, s.rx.bytes + m.length <= s.receiveBuffer else { s.drops += 1; return false }
                 s.rx.append(m, bytes: [b])
                 return true
             }

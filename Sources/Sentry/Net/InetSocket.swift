@@ -106,7 +106,8 @@ extension SocketEndpoint {
     /// receive buffer is full or reading is shut down.
     func arriveUDP(_ m: SocketMessage, bytes: [UnsafeRawBufferPointer]) {
         let delivered = locked { t -> Bool in
-            guard t.phase != .closed, !t.shutRead, t.rx.bytes + m.length <= t.receiveBuffer else { return false }
+            guard t.phase != .closed else { return false }
+            guard !t.shutRead, t.rx.bytes + m.length <= t.receiveBuffer else { t.drops += 1; return false }
             t.rx.append(m, bytes: bytes)
             return true
         }

@@ -31,6 +31,7 @@ enum ProcNet {
         var phase: SocketEndpoint.Phase
         var txQueue: Int, rxQueue: Int
         var peerClosed: Bool, shutWrite: Bool
+        var drops: Int
     }
 
     static func row(_ e: SocketEndpoint) -> Row {
@@ -42,7 +43,7 @@ enum ProcNet {
             // A listener's receive queue is its backlog (sk_ack_backlog).
             let rx = s.phase == .listening ? s.backlog.count : e.isTCP ? SocketEndpoint.tcpArrived(s.rx.bytes, s) : s.rx.bytes
             return Row(local: local, remote: peer, phase: s.phase, txQueue: tx, rxQueue: rx,
-                       peerClosed: s.peerClosed, shutWrite: s.shutWrite)
+                       peerClosed: s.peerClosed, shutWrite: s.shutWrite, drops: s.drops)
         }
     }
 
@@ -97,7 +98,7 @@ enum ProcNet {
             // Datagrams are handed over at once: nothing waits in a send queue.
             let line = String(i).leftPadded(5) + ": " + address(r.local, v6: v6) + " " + address(r.remote, v6: v6)
                 + " " + hex(UInt64(r.remote == nil ? TCP_CLOSE : TCP_ESTABLISHED), 2) + " 00000000:" + hex(UInt64(r.rxQueue), 8)
-                + " 00:00000000 00000000 " + String(e.owner).leftPadded(5) + " " + "0".leftPadded(8) + " \(e.inode) 2 0000000000000000 0"
+                + " 00:00000000 00000000 " + String(e.owner).leftPadded(5) + " " + "0".leftPadded(8) + " \(e.inode) 2 0000000000000000 \(r.drops)"
             out += (v6 ? line : padded(line, 127)) + "\n"
             i += 1
         }
@@ -117,7 +118,7 @@ enum ProcNet {
             let r = row(e)
             let line = String(e.proto & 0xff).leftPadded(v6 ? 5 : 4) + ": " + address(r.local, v6: v6) + " " + address(r.remote.map { $0.with(port: 0) }, v6: v6)
                 + " " + hex(UInt64(r.remote == nil ? TCP_CLOSE : TCP_ESTABLISHED), 2) + " 00000000:" + hex(UInt64(r.rxQueue), 8)
-                + " 00:00000000 00000000 " + String(e.owner).leftPadded(5) + " " + "0".leftPadded(8) + " \(e.inode) 2 0000000000000000 0"
+                + " 00:00000000 00000000 " + String(e.owner).leftPadded(5) + " " + "0".leftPadded(8) + " \(e.inode) 2 0000000000000000 \(r.drops)"
             out += line + "\n"
         }
         return out

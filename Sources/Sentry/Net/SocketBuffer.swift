@@ -27,6 +27,10 @@ public struct SocketMessage: @unchecked Sendable {
     /// An AF_UNIX stream write's page fragments as Linux's last skb of it
     /// holds them: what a splice may still append to it (UnixSendPage.swift).
     public var pageFrags = 0
+    /// A UDP datagram whose checksum fails, queued because Linux checks a
+    /// datagram longer than CHECKSUM_BREAK (76 bytes) only when it is read
+    /// (RawUDPInput.swift); the read drops it.
+    public var badChecksum = false
 
     public var remaining: Int { length - offset }
     /// What a queued message costs its sender beyond its bytes, as an skb's

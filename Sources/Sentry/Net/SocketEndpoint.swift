@@ -64,6 +64,9 @@ public final class SocketEndpoint: @unchecked Sendable {
         /// sk_err: ECONNRESET when the peer closed with unread data.
         var error: Errno?
         var passCredentials = false
+        /// sk_drops: datagrams this socket dropped (its queue full, a bad
+        /// checksum found at the read); /proc/net/udp's last column.
+        var drops = 0
         /// SO_SNDBUF; `account` keeps a copy (SocketAccount.setLimit at every change).
         var sendBuffer = SocketEndpoint.defaultBuffer, receiveBuffer = SocketEndpoint.defaultBuffer
         /// SO_RCVBUF was set (SOCK_RCVBUF_LOCK): SO_RCVLOWAT no longer grows the buffer.
@@ -436,6 +439,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             // UDP, raw and ping sockets report a pending error before what is
             // queued (__skb_recv_udp, __skb_try_recv_datagram's sock_error).
             if isInet && kind == .datagram, let e = s.error { s.error = nil; throw e }
+            Self.dropBadChecksumsLocked(&s)
             if s.rx.isEmpty || (skip > 0 && s.rx.bytes <= skip) {
                 if let e = s.error { s.error = nil; throw e }
                 if s.shutRead || (kind != .datagram && s.phase == .closed) { r.endOfFile = true; return }
@@ -535,11 +539,26 @@ public final class SocketEndpoint: @unchecked Sendable {
 
     // MARK: Readiness and options
 
+    /// UDP's checksum check at the read (udp_recvmsg's csum_copy_err,
+    /// first_packet_length): datagrams at the front whose checksum fails
+    /// are dropped and counted, so that what follows is what a read,
+    /// FIONREAD or a blocking poll sees. They come from raw sockets,
+    /// charged to no sender.
+    static func dropBadChecksumsLocked(_ s: inout State) {
+        while let m = s.rx.first, m.badChecksum {
+            _ = s.rx.consume(0, whole: true)
+            s.drops += 1
+        }
+    }
+
     /// poll(2) bits, as unix_poll and unix_dgram_poll compute them.
-    public func readiness(_ mask: Int16) -> Int16 {
+    /// `nonBlocking`: the polled file's O_NONBLOCK, under which udp_poll
+    /// reports a queued datagram without checking its checksum.
+    public func readiness(_ mask: Int16, nonBlocking: Bool = false) -> Int16 {
         let POLLRDHUP: Int16 = 0x2000
         let (phase, queued, shutRead, shutWrite, hasError, peer, limit, pending, synSent) = locked { s in
-            (s.phase, s.urgent == nil && s.consumedOOB.isEmpty ? (!s.rx.isEmpty, false) : urgentReadinessLocked(s), s.shutRead, s.shutWrite,
+            if !nonBlocking && !s.shutRead { Self.dropBadChecksumsLocked(&s) }
+            return (s.phase, s.urgent == nil && s.consumedOOB.isEmpty ? (!s.rx.isEmpty, false) : urgentReadinessLocked(s), s.shutRead, s.shutWrite,
              s.error != nil || !s.icmp.errorQueue.isEmpty, s.peer, s.sendBuffer, !s.backlog.isEmpty, s.synSent)
         }
         // SYN_SENT: neither writable nor hung up (tcp_poll) until the connection is made.
@@ -569,6 +588,7 @@ public final class SocketEndpoint: @unchecked Sendable {
             // tcp_inq: an urgent byte not inline ends what counts as readable.
             if let u = s.urgent, isTCP, !s.flagOptions.contains(SocketConstants.SO_OOBINLINE) { return Self.tcpArrived(u.distance, s) }
             if isTCP { return Self.tcpArrived(s.rx.bytes, s) }
+            Self.dropBadChecksumsLocked(&s)   // udp_ioctl's first_packet_length
             return kind == .stream ? s.rx.bytes : (s.rx.first?.remaining ?? 0)
         }
     }

@@ -31,7 +31,7 @@ public final class SocketFile: FileDescription, @unchecked Sendable {
 
     public override var displayPath: String { "socket:[\(inode)]" }
     public override var waitQueue: WaitQueue? { endpoint.queue }
-    public override func readiness(_ mask: Int16) -> Int16 { endpoint.readiness(mask) }
+    public override func readiness(_ mask: Int16) -> Int16 { endpoint.readiness(mask, nonBlocking: flags.contains(.nonBlock)) }
 
     public override func stat() throws(Errno) -> Glibc.stat { Self.stat(inode: inode) }
 
