@@ -236,6 +236,12 @@ uint64_t sw_xcr0(void) {
     return (uint64_t)hi << 32 | lo;
 }
 
+long sw_readv_nowait(int fd, const struct iovec *iov, int count) {
+    // preadv2's offset -1 is the file position (pos_l; pos_h is unused on 64-bit).
+    long r = syscall(SYS_preadv2, fd, iov, count, -1L, 0L, 0x8 /* RWF_NOWAIT */);
+    return r < 0 ? -errno : r;
+}
+
 int sw_sync_file_range(int fd, int64_t offset, int64_t len, unsigned int flags) {
     long r = syscall(SYS_sync_file_range, fd, offset, len, flags);
     return r < 0 ? -errno : 0;

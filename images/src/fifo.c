@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,6 +50,37 @@ static int reap(pid_t pid) {
     int st;
     waitpid(pid, &st, 0);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+// A read whose buffer another thread unmaps while the read waits: EFAULT
+// once the bytes come (pipe_read faults before it consumes), and the bytes
+// stay for the next read.
+static void *unmap_then_write(void *arg) {
+    void **a = arg;
+    usleep(200 * 1000);
+    munmap(a[0], 4096);
+    write((int)(long)a[1], "kept", 4);
+    return NULL;
+}
+
+static void unmapped_while_waiting(const char *f) {
+    int r = open(f, O_RDWR);
+    int w = open(f, O_WRONLY);
+    char *buf = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *args[2] = {buf, (void *)(long)w};
+    pthread_t th;
+    pthread_create(&th, NULL, unmap_then_write, args);
+    ssize_t n = read(r, buf, 4096);
+    if (n < 0) printf("read into a buffer unmapped meanwhile: -1 %s\n", strerror(errno));
+    else printf("read into a buffer unmapped meanwhile: %zd\n", n);
+    pthread_join(th, NULL);
+    char good[16] = {0};
+    fcntl(r, F_SETFL, O_NONBLOCK);
+    n = read(r, good, sizeof good - 1);
+    if (n < 0) printf("then: -1 %s\n", strerror(errno));
+    else printf("then: %zd \"%s\"\n", n, good);
+    close(w);
+    close(r);
 }
 
 int main(int argc, char **argv) {
@@ -133,6 +166,7 @@ int main(int argc, char **argv) {
     ioctl(rw, FIONREAD, &avail);
     printf("FIONREAD after every end closed: %d\n", avail);
     close(rw);
+    unmapped_while_waiting(f);
     unlink(f);
     return 0;
 }

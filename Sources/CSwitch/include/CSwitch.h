@@ -13,6 +13,7 @@
 #include <linux/stat.h>     // struct statx (glibc hides it without _GNU_SOURCE)
 #include <fcntl.h>
 #include <sys/statfs.h>
+#include <sys/uio.h>
 typedef struct statfs sw_statfs;   // Swift sees the function statfs, not the struct
 #include <sys/random.h>
 #include <sys/auxv.h>
@@ -177,6 +178,9 @@ int sw_fcntl_ptr(int fd, int cmd, void *arg);   // fcntl is variadic: record loc
 int sw_fallocate(int fd, int mode, int64_t offset, int64_t len);
 uint64_t sw_xcr0(void);   // XGETBV(0): the state components the host kernel enabled
 int sw_sync_file_range(int fd, int64_t offset, int64_t len, unsigned int flags);   // glibc's needs _GNU_SOURCE
+// readv at the file position with RWF_NOWAIT: -EAGAIN instead of sleeping
+// (pipes, sockets; -EOPNOTSUPP where the file cannot say, as a terminal).
+long sw_readv_nowait(int fd, const struct iovec *iov, int count);
 
 // process_vm_exec (patched kernels, images/kernel). The guest's FPU state
 // is loaded around the call and saved after it (the kernel leaves the FPU as

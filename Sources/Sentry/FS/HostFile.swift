@@ -20,7 +20,7 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         self.fd = fd
         self.stdioName = nil
         self.granted = flags.rawValue & OpenFlags.accessMode
-        self.blocksOnHost = Self.blocks(fd)
+        self.hostKind = Self.kind(fd)
         self.isTerminal = false
         super.init(flags: flags)
         self.location = location
@@ -36,7 +36,7 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         self.fd = fd
         self.stdioName = name
         self.granted = flags.rawValue & OpenFlags.accessMode
-        self.blocksOnHost = Self.blocks(fd)
+        self.hostKind = Self.kind(fd)
         self.isTerminal = isatty(fd) == 1
         super.init(flags: flags)
     }
@@ -46,7 +46,7 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         self.fd = fd
         self.stdioName = name
         self.granted = granted
-        self.blocksOnHost = Self.blocks(fd)
+        self.hostKind = Self.kind(fd)
         self.isTerminal = isatty(fd) == 1
         super.init(flags: flags)
     }
@@ -71,13 +71,13 @@ public final class HostFile: FileDescription, @unchecked Sendable {
 
     /// Pipes, sockets and terminals can block; regular files and directories can't.
     /// Fixed at open (the fd never changes), so every thread reads it unlocked.
-    private let blocksOnHost: Bool
+    /// The host file's type (S_IFMT bits; 0 if fstat failed).
+    private let hostKind: mode_t
+    private var blocksOnHost: Bool { hostKind == S_IFIFO || hostKind == S_IFSOCK || hostKind == S_IFCHR }
 
-    private static func blocks(_ fd: Int32) -> Bool {
+    private static func kind(_ fd: Int32) -> mode_t {
         var st = Glibc.stat()
-        guard fstat(fd, &st) == 0 else { return false }
-        let kind = st.st_mode & S_IFMT
-        return kind == S_IFIFO || kind == S_IFSOCK || kind == S_IFCHR
+        return fstat(fd, &st) == 0 ? st.st_mode & S_IFMT : 0
     }
 
     /// A regular file or directory: a host read or write of it doesn't wait
@@ -89,6 +89,23 @@ public final class HostFile: FileDescription, @unchecked Sendable {
     public override var transfersInPlace: Bool { !blocksOnHost }
 
     public override var hostPollFD: Int32? { blocksOnHost ? fd : nil }
+
+    /// A pipe or socket: its read can be asked not to sleep (RWF_NOWAIT),
+    /// so it may fill guest pages in place once poll said it has bytes
+    /// (Task.read). A terminal cannot (EOPNOTSUPP): it goes through a
+    /// bounce buffer, as does a read the host refuses to make without waiting.
+    var readsWithoutWaiting: Bool { hostKind == S_IFIFO || hostKind == S_IFSOCK }
+
+    /// What the host has for `bufs` now: EAGAIN if nothing.
+    func readWithoutWaiting(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
+        guard flags.readable else { throw .EBADF }
+        let iov = Self.iovecs(bufs)
+        while true {
+            let r = iov.withUnsafeBufferPointer { sw_readv_nowait(fd, $0.baseAddress, Int32($0.count)) }
+            if r >= 0 { return r }
+            if r != -Int(EINTR) { throw Errno(Int32(-r)) }
+        }
+    }
 
     public override func readiness(_ mask: Int16) -> Int16 {
         guard blocksOnHost else { return super.readiness(mask) }

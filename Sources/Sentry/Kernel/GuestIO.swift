@@ -1,3 +1,5 @@
+import Glibc
+
 /// Moving bytes between a file and the guest's buffers (read, write and
 /// their vector and positioned forms). The bytes move at the moment of
 /// transfer, against the mappings of that moment: a buffer another thread
@@ -33,6 +35,10 @@ extension Task {
             }
             return offset == nil && !noWait ? try blockingRead(file, op) : try op()
         }
+        if offset == nil, let host = file as? HostFile, host.readsWithoutWaiting,
+           let n = try hostReadInPlace(host, into: ranges, noWait: noWait) {
+            return n
+        }
         // A file whose read may sleep in the host, or hold locks of its own:
         // into a bounce buffer no bigger than what is mapped now, then out.
         let room = min(mm.accessiblePrefix(ranges, write: true), Self.bounceLimit)
@@ -48,6 +54,30 @@ extension Task {
         let copied = mm.copyOutPrefix(ranges, UnsafeRawBufferPointer(rebasing: bounce[0..<n]))
         if copied == 0 && n > 0 { throw .EFAULT }
         return copied
+    }
+
+    /// A host pipe's or socket's read: wait (unlocked, interruptibly) until
+    /// it has bytes, then take them without waiting straight into the
+    /// guest's pages with the memory manager locked. A buffer unmapped
+    /// meanwhile is EFAULT before a byte leaves the host, so the bytes stay
+    /// for the next reader, as pipe_read faults before it consumes; a
+    /// bounce buffer would lose them. Bytes another reader took between
+    /// the poll and the read (EAGAIN) mean waiting again. nil: the host
+    /// cannot read this file without waiting (the caller bounces).
+    private func hostReadInPlace(_ host: HostFile, into ranges: [GuestRange], noWait: Bool) throws(Errno) -> Int? {
+        let wait = !noWait && !host.flags.contains(.nonBlock)
+        while true {
+            if wait, let fd = host.hostPollFD { try waitHost(fd: fd, events: Int16(POLLIN)) }
+            do {
+                return try mm.withGuestBuffers(ranges, write: true) { (bufs) throws(Errno) -> Int in
+                    try host.readWithoutWaiting(into: bufs)
+                }
+            } catch .EAGAIN where wait {
+                continue
+            } catch .EOPNOTSUPP {
+                return nil
+            }
+        }
     }
 
     /// write/writev (offset nil; a pipe write may block until every byte is
