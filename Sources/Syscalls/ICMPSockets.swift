@@ -7,7 +7,7 @@ import Sentry
 /// ping_v6_sendmsg). Receiving is the datagram path every socket shares.
 enum ICMPSockets {
     typealias C = SocketConstants
-    static let CAP_NET_RAW = 13
+    static let CAP_NET_RAW = Credentials.CAP_NET_RAW
     static let IPPROTO_MAX: Int32 = 263
 
     /// Whether socket(domain, base, proto) asks for a raw or ping socket:

@@ -315,7 +315,7 @@ enum Sockets {
         let len = try t.mm.read(a.address(4), as: Int32.self)
         guard len >= 0 else { throw .EINVAL }
         var value = try s.endpoint.icmpOption(level: a.int32(1), name: a.int32(2)) ?? []
-        if value.isEmpty { value = try s.endpoint.getOption(level: a.int32(1), name: a.int32(2)) }
+        if value.isEmpty { value = try s.endpoint.getOption(level: a.int32(1), name: a.int32(2), length: Int(len)) }
         let n = min(Int(len), value.count)
         if n > 0 { try t.mm.copyOut(a.address(3), Array(value[..<n])) }
         try t.mm.write(a.address(4), Int32(n))
@@ -329,7 +329,8 @@ enum Sockets {
         guard len >= 0 else { throw .EINVAL }
         let value = try t.mm.copyIn(a.address(3), Int(min(len, 64)))
         if try s.endpoint.setICMPOption(level: a.int32(1), name: a.int32(2), value: value) { return 0 }
-        try s.endpoint.setOption(level: a.int32(1), name: a.int32(2), value: value)
+        let credentials = Creds.creds(t)
+        try s.endpoint.setOption(level: a.int32(1), name: a.int32(2), value: value, capable: { credentials.capable($0) })
         return 0
     }
 }

@@ -20,7 +20,7 @@ public struct Credentials: Sendable, Equatable {
 
     public static let CAP_CHOWN = 0, CAP_DAC_OVERRIDE = 1, CAP_DAC_READ_SEARCH = 2, CAP_FOWNER = 3, CAP_FSETID = 4
     public static let CAP_KILL = 5, CAP_SETGID = 6, CAP_SETUID = 7, CAP_SETPCAP = 8, CAP_LINUX_IMMUTABLE = 9
-    public static let CAP_NET_ADMIN = 12, CAP_IPC_LOCK = 14, CAP_IPC_OWNER = 15, CAP_SYS_PTRACE = 19, CAP_SYS_ADMIN = 21, CAP_SYS_NICE = 23, CAP_SYS_RESOURCE = 24
+    public static let CAP_NET_ADMIN = 12, CAP_NET_RAW = 13, CAP_IPC_LOCK = 14, CAP_IPC_OWNER = 15, CAP_SYS_PTRACE = 19, CAP_SYS_ADMIN = 21, CAP_SYS_NICE = 23, CAP_SYS_RESOURCE = 24
     public static let CAP_SYS_CHROOT = 18, CAP_MKNOD = 27, CAP_MAC_OVERRIDE = 32, CAP_CHECKPOINT_RESTORE = 40
     /// CAP_CHECKPOINT_RESTORE is the last capability Linux 6.1 knows.
     public static let capLast = 40

@@ -104,7 +104,7 @@ public final class Loopback: Sendable {
     func find(_ dest: InetAddress, proto: Int32) -> SocketEndpoint? {
         let tcp = proto == Self.tcp
         let candidates = bindings(port: dest.port, proto: proto)
-        let live = candidates.filter { $0.accepts(dest) && (!tcp || $0.endpoint.phase == .listening) }
+        let live = candidates.filter { $0.accepts(dest) && (!tcp || $0.endpoint.phase == .listening) && $0.endpoint.hearsLoopback }
         return (live.first { $0.ip.sameIP(dest) } ?? live.first)?.endpoint
     }
 }

@@ -17,6 +17,13 @@ public enum SocketConstants {
     public static let SO_PASSCRED: Int32 = 16, SO_PEERCRED: Int32 = 17, SO_RCVLOWAT: Int32 = 18, SO_SNDLOWAT: Int32 = 19
     public static let SO_RCVTIMEO: Int32 = 20, SO_SNDTIMEO: Int32 = 21, SO_ACCEPTCONN: Int32 = 30
     public static let SO_SNDBUFFORCE: Int32 = 32, SO_RCVBUFFORCE: Int32 = 33, SO_PROTOCOL: Int32 = 38, SO_DOMAIN: Int32 = 39
+    public static let SO_NO_CHECK: Int32 = 11, SO_PRIORITY: Int32 = 12, SO_BSDCOMPAT: Int32 = 14, SO_BINDTODEVICE: Int32 = 25
+    public static let SO_GET_FILTER: Int32 = 26, SO_PEERNAME: Int32 = 28, SO_MARK: Int32 = 36, SO_WIFI_STATUS: Int32 = 41
+    public static let SO_NOFCS: Int32 = 43, SO_LOCK_FILTER: Int32 = 44, SO_SELECT_ERR_QUEUE: Int32 = 45, SO_BUSY_POLL: Int32 = 46
+    public static let SO_BPF_EXTENSIONS: Int32 = 48, SO_INCOMING_CPU: Int32 = 49, SO_INCOMING_NAPI_ID: Int32 = 56
+    public static let SO_COOKIE: Int32 = 57, SO_BINDTOIFINDEX: Int32 = 62, SO_PREFER_BUSY_POLL: Int32 = 69
+    public static let SO_BUSY_POLL_BUDGET: Int32 = 70, SO_NETNS_COOKIE: Int32 = 71, SO_BUF_LOCK: Int32 = 72
+    public static let SO_TXREHASH: Int32 = 74, SO_RCVMARK: Int32 = 75
 
     public static let SCM_RIGHTS: Int32 = 1, SCM_CREDENTIALS: Int32 = 2
     /// SCM_MAX_FD: the most descriptors one SCM_RIGHTS message may carry.

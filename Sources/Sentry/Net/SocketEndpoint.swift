@@ -71,6 +71,14 @@ public final class SocketEndpoint: @unchecked Sendable {
         var sendBuffer = SocketEndpoint.defaultBuffer, receiveBuffer = SocketEndpoint.defaultBuffer
         /// SO_RCVBUF was set (SOCK_RCVBUF_LOCK): SO_RCVLOWAT no longer grows the buffer.
         var receiveBufferSet = false
+        /// SO_SNDBUF was set (SOCK_SNDBUF_LOCK), as SO_BUF_LOCK reads it.
+        var sendBufferSet = false
+        /// SOL_SOCKET values recorded without an effect here (SocketLevelOptions.swift), by option.
+        var recordedOptions: [Int32: Int32] = [:]
+        /// SO_BINDTODEVICE / SO_BINDTOIFINDEX: the interface index (0: none; lo is 1).
+        var boundDevice: Int32 = 0
+        /// SO_COOKIE, given at the first ask (0: not yet).
+        var cookie: UInt64 = 0
         /// SO_RCVLOWAT (sk_rcvlowat): what a stream read waits for, and TCP's POLLIN.
         var receiveLowWater: Int32 = 1
         /// SO_PEERCRED: the peer process at connect (or listen) time, or socketpair's.
@@ -556,10 +564,12 @@ public final class SocketEndpoint: @unchecked Sendable {
     /// reports a queued datagram without checking its checksum.
     public func readiness(_ mask: Int16, nonBlocking: Bool = false) -> Int16 {
         let POLLRDHUP: Int16 = 0x2000
-        let (phase, queued, shutRead, shutWrite, hasError, peer, limit, pending, synSent) = locked { s in
+        let (phase, queued, shutRead, shutWrite, hasError, peer, limit, pending, synSent, errQueuePri) = locked { s in
             if !nonBlocking && !s.shutRead { Self.dropBadChecksumsLocked(&s) }
             return (s.phase, s.urgent == nil && s.consumedOOB.isEmpty ? (!s.rx.isEmpty, false) : urgentReadinessLocked(s), s.shutRead, s.shutWrite,
-             s.error != nil || !s.icmp.errorQueue.isEmpty, s.peer, s.sendBuffer, !s.backlog.isEmpty, s.synSent)
+             s.error != nil || !s.icmp.errorQueue.isEmpty, s.peer, s.sendBuffer, !s.backlog.isEmpty, s.synSent,
+             // SO_SELECT_ERR_QUEUE: a queued error is POLLPRI too (datagram_poll, tcp_poll).
+             !s.icmp.errorQueue.isEmpty && s.flagOptions.contains(SocketConstants.SO_SELECT_ERR_QUEUE))
         }
         // SYN_SENT: neither writable nor hung up (tcp_poll) until the connection is made.
         if synSent { return hasError ? Int16(POLLERR) & (mask | Int16(POLLERR)) : 0 }
@@ -567,7 +577,7 @@ public final class SocketEndpoint: @unchecked Sendable {
         // tcp_poll's tcp_stream_is_readable: the SO_RCVLOWAT mark's worth, or the end (AF_UNIX looks at any byte).
         if readable && isTCP { readable = tcpReadableAtLowWater }
         var r: Int16 = 0
-        if queued.1 { r |= Int16(POLLPRI) }
+        if queued.1 || errQueuePri { r |= Int16(POLLPRI) }
         if hasError { r |= Int16(POLLERR) }
         if shutRead && shutWrite { r |= Int16(POLLHUP) }
         if shutRead { r |= POLLRDHUP | Int16(POLLIN | POLLRDNORM) }

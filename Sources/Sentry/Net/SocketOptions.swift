@@ -8,7 +8,7 @@ extension SocketEndpoint {
 
     /// The option's value as getsockopt copies it out (the caller truncates
     /// it to the guest's length, as Linux does).
-    public func getOption(level: Int32, name: Int32) throws(Errno) -> [UInt8] {
+    public func getOption(level: Int32, name: Int32, length: Int = Int.max) throws(Errno) -> [UInt8] {
         func int(_ v: Int) -> [UInt8] { withUnsafeBytes(of: Int32(clamping: v)) { Array($0) } }
         if level == Self.IPPROTO_TCP && isInet && kind == .stream {
             guard let v = locked({ $0.tcpOptions[name] }) ?? Self.tcpDefaults[name] else { throw .ENOPROTOOPT }
@@ -29,6 +29,7 @@ extension SocketEndpoint {
             return int(Int(name == Self.IPV6_UNICAST_HOPS && v < 0 ? Self.loopbackHopLimit : v))
         }
         guard level == C.SOL_SOCKET else { throw isInet ? .ENOPROTOOPT : .EOPNOTSUPP }   // unix sockets have no other level
+        if let v = try recordedOption(name, length: length, names: names) { return v }
         return try locked { (s: inout State) throws(Errno) -> [UInt8] in
             switch name {
             case C.SO_TYPE: return int(kind == .stream ? 1 : isRaw ? 3 : kind == .datagram ? 2 : 5)
@@ -60,7 +61,9 @@ extension SocketEndpoint {
         }
     }
 
-    public func setOption(level: Int32, name: Int32, value: [UInt8]) throws(Errno) {
+    /// `capable`: whether the caller holds a capability (CAP_NET_ADMIN,
+    /// CAP_NET_RAW) that some options need.
+    public func setOption(level: Int32, name: Int32, value: [UInt8], capable: (Int) -> Bool = { _ in false }) throws(Errno) {
         if level == Self.IPPROTO_TCP && isInet && kind == .stream {
             guard Self.tcpDefaults[name] != nil else { throw .ENOPROTOOPT }
             guard value.count >= 4 else { throw .EINVAL }
@@ -97,7 +100,13 @@ extension SocketEndpoint {
                 guard !value.isEmpty else { throw .EINVAL }
                 v = v != 0 ? 1 : 0
             }
-            locked { $0.ipv4Options[name] = v }
+            locked { s in
+                // IP_TOS sets the priority too, when it changes (rt_tos2priority).
+                if name == Self.IP_TOS && (s.ipv4Options[name] ?? 0) != v {
+                    s.recordedOptions[C.SO_PRIORITY] = Self.tosPriority[Int(v & 0x1e) >> 1]
+                }
+                s.ipv4Options[name] = v
+            }
             return
         }
         if level == Self.IPPROTO_IPV6 && family == C.AF_INET6 && Self.ipv6Defaults[name] != nil {
@@ -113,16 +122,26 @@ extension SocketEndpoint {
             return
         }
         guard level == C.SOL_SOCKET else { throw isInet ? .ENOPROTOOPT : .EOPNOTSUPP }
-        guard value.count >= 4 else { throw .EINVAL }   // every SOL_SOCKET option starts with an int
+        // The one option without an int: a device name, possibly empty.
+        if name == C.SO_BINDTODEVICE { try bindToDevice(named: value, capable: capable); return }
+        guard value.count >= 4 else { throw .EINVAL }   // every other SOL_SOCKET option starts with an int
+        if try setRecordedOption(name, value: value, capable: capable) { return }
         let v = value.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
         try locked { (s: inout State) throws(Errno) in
             switch name {
-            case C.SO_SNDBUF:
-                // Linux doubles the request for bookkeeping overhead, within wmem_max.
-                s.sendBuffer = max(Int(min(UInt32(bitPattern: v), UInt32(Self.maxBuffer))) * 2, Self.minSendBuffer)
+            case C.SO_SNDBUF, C.SO_SNDBUFFORCE:
+                // Linux doubles the request for bookkeeping overhead, within wmem_max. The
+                // forced form (CAP_NET_ADMIN) has no such bound on Linux; here it keeps
+                // it, since socket buffers are the sentry's own memory.
+                if name == C.SO_SNDBUFFORCE && !capable(Credentials.CAP_NET_ADMIN) { throw .EPERM }
+                let want = name == C.SO_SNDBUFFORCE ? UInt32(max(v, 0)) : UInt32(bitPattern: v)
+                s.sendBuffer = max(Int(min(want, UInt32(Self.maxBuffer))) * 2, Self.minSendBuffer)
+                s.sendBufferSet = true
                 account.setLimit(s.sendBuffer)
-            case C.SO_RCVBUF:
-                s.receiveBuffer = max(Int(min(UInt32(bitPattern: v), UInt32(Self.maxBuffer))) * 2, Self.minReceiveBuffer)
+            case C.SO_RCVBUF, C.SO_RCVBUFFORCE:
+                if name == C.SO_RCVBUFFORCE && !capable(Credentials.CAP_NET_ADMIN) { throw .EPERM }
+                let want = name == C.SO_RCVBUFFORCE ? UInt32(max(v, 0)) : UInt32(bitPattern: v)
+                s.receiveBuffer = max(Int(min(want, UInt32(Self.maxBuffer))) * 2, Self.minReceiveBuffer)
                 s.receiveBufferSet = true
             case C.SO_PASSCRED: s.passCredentials = v != 0
             case C.SO_RCVTIMEO, C.SO_SNDTIMEO:
@@ -196,6 +215,8 @@ extension SocketEndpoint {
     static let IP_TOS: Int32 = 1, IP_TTL: Int32 = 2, IP_MULTICAST_TTL: Int32 = 33, IP_MULTICAST_LOOP: Int32 = 34
     /// The IPv4 options kept per socket, with Linux's defaults (IP_TTL's -1: the route's).
     static let ipv4Defaults: [Int32: Int32] = [IP_TOS: 0, IP_TTL: -1, IP_MULTICAST_TTL: 1, IP_MULTICAST_LOOP: 1]
+    /// ip_tos2prio: the priority of each TOS value (its bits 1-4), TC_PRIO_*.
+    static let tosPriority: [Int32] = [0, 0, 0, 0, 2, 2, 2, 2, 6, 6, 6, 6, 4, 4, 4, 4]
     /// net.ipv4.ip_default_ttl.
     static let defaultTTL: Int32 = 64
     /// INET_ECN_MASK: the two low bits of the TOS byte.

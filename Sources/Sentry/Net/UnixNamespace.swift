@@ -14,8 +14,18 @@ public final class UnixNamespace: Sendable {
         var autobindNext: UInt32 = 0
         var netlinkPorts: [UInt32: ObjectIdentifier] = [:]
         var netlinkNext: UInt32 = 0xffff_f000   // -4096, where netlink_autobind starts after the pid
+        var lastSocketCookie: UInt64 = 0
     }
     private let state = Mutex(State())
+    /// SO_NETNS_COOKIE: the sandbox's one network namespace's (Linux numbers
+    /// namespaces from 1 at boot; the host's first is 1, so the sandbox's is 2).
+    public let netnsCookie: UInt64 = 2
+
+    /// SO_COOKIE's counter: 1, 2, ... in the order sockets are first asked.
+    func nextSocketCookie() -> UInt64 {
+        state.withLock { s in s.lastSocketCookie += 1; return s.lastSocketCookie }
+    }
+
     /// The sandbox's AF_INET ports live next to its AF_UNIX names.
     public let loopback = Loopback()
     /// Descriptors sent with SCM_RIGHTS and not yet received. Linux refuses

@@ -1,0 +1,198 @@
+// SOL_SOCKET options a socket records (sk_getsockopt/sk_setsockopt): fresh
+// values, the capability and range checks, IP_TOS setting the priority,
+// SO_BUF_LOCK and the buffer sizes, SO_BINDTODEVICE/SO_BINDTOIFINDEX (a
+// socket bound to another device hears nothing on lo), SO_PEERNAME,
+// SO_SELECT_ERR_QUEUE's POLLPRI, cookies. Run as root in its own network
+// namespace; compared with Linux's output.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SO_BUF_LOCK
+#define SO_BUF_LOCK 72
+#endif
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL 69
+#endif
+
+static void get(int s, const char *what, int opt) {
+    unsigned char b[64] = {0};
+    socklen_t l = sizeof b;
+    if (getsockopt(s, SOL_SOCKET, opt, b, &l) < 0) { printf("  %s: -1 %s\n", what, strerrorname_np(errno)); return; }
+    int v; memcpy(&v, b, sizeof v);
+    printf("  %s: len %u val %d\n", what, l, l >= 4 ? v : -999);
+}
+
+static void set(int s, const char *what, int opt, int v) {
+    int r = setsockopt(s, SOL_SOCKET, opt, &v, sizeof v);
+    printf("  set %s %d: %s\n", what, v, r < 0 ? strerrorname_np(errno) : "0");
+}
+
+static void fresh(int s) {
+    get(s, "SO_DEBUG", SO_DEBUG); get(s, "SO_NO_CHECK", SO_NO_CHECK); get(s, "SO_PRIORITY", SO_PRIORITY);
+    get(s, "SO_BSDCOMPAT", SO_BSDCOMPAT); get(s, "SO_BINDTODEVICE", SO_BINDTODEVICE);
+    get(s, "SO_GET_FILTER", SO_GET_FILTER); get(s, "SO_MARK", SO_MARK); get(s, "SO_WIFI_STATUS", SO_WIFI_STATUS);
+    get(s, "SO_NOFCS", SO_NOFCS); get(s, "SO_LOCK_FILTER", SO_LOCK_FILTER);
+    get(s, "SO_SELECT_ERR_QUEUE", SO_SELECT_ERR_QUEUE); get(s, "SO_BUSY_POLL", SO_BUSY_POLL);
+    get(s, "SO_BPF_EXTENSIONS", SO_BPF_EXTENSIONS); get(s, "SO_INCOMING_CPU", SO_INCOMING_CPU);
+    get(s, "SO_INCOMING_NAPI_ID", SO_INCOMING_NAPI_ID); get(s, "SO_BINDTOIFINDEX", SO_BINDTOIFINDEX);
+    get(s, "SO_PREFER_BUSY_POLL", SO_PREFER_BUSY_POLL); get(s, "SO_BUF_LOCK", SO_BUF_LOCK);
+    get(s, "SO_RCVMARK", SO_RCVMARK);
+}
+
+static uint64_t cookie(int s, int opt, socklen_t len) {
+    uint64_t c = 0; socklen_t l = len;
+    if (getsockopt(s, SOL_SOCKET, opt, &c, &l) < 0) return (uint64_t)-errno;
+    return c;
+}
+
+static struct sockaddr_in lo4(unsigned short port) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    return a;
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IONBF, 0);
+    const struct { const char *name; int family, type; } kinds[] = {
+        {"tcp", AF_INET, SOCK_STREAM}, {"udp", AF_INET, SOCK_DGRAM}, {"udp6", AF_INET6, SOCK_DGRAM},
+        {"unix stream", AF_UNIX, SOCK_STREAM}, {"unix dgram", AF_UNIX, SOCK_DGRAM}};
+    for (int k = 0; k < 5; k++) {
+        int s = socket(kinds[k].family, kinds[k].type, 0);
+        printf("%s, fresh:\n", kinds[k].name);
+        fresh(s);
+        close(s);
+    }
+    int t = socket(AF_INET, SOCK_STREAM, 0);
+    get(t, "tcp SO_TXREHASH", 74);
+
+    // Setting, as root.
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    printf("udp, set as root:\n");
+    set(u, "SO_PRIORITY", SO_PRIORITY, 6); set(u, "SO_PRIORITY", SO_PRIORITY, 7); get(u, "SO_PRIORITY", SO_PRIORITY);
+    set(u, "SO_MARK", SO_MARK, 42); get(u, "SO_MARK", SO_MARK);
+    set(u, "SO_DEBUG", SO_DEBUG, 1); get(u, "SO_DEBUG", SO_DEBUG);
+    set(u, "SO_BUSY_POLL", SO_BUSY_POLL, 50); get(u, "SO_BUSY_POLL", SO_BUSY_POLL);
+    set(u, "SO_BUSY_POLL", SO_BUSY_POLL, -1);
+    set(u, "SO_INCOMING_CPU", SO_INCOMING_CPU, 1); get(u, "SO_INCOMING_CPU", SO_INCOMING_CPU);
+    set(u, "SO_LOCK_FILTER", SO_LOCK_FILTER, 1); set(u, "SO_LOCK_FILTER", SO_LOCK_FILTER, 0);
+    set(u, "SO_WIFI_STATUS", SO_WIFI_STATUS, 5); get(u, "SO_WIFI_STATUS", SO_WIFI_STATUS);
+    set(u, "SO_BSDCOMPAT", SO_BSDCOMPAT, 1); get(u, "SO_BSDCOMPAT", SO_BSDCOMPAT);
+    set(t, "tcp SO_TXREHASH", 74, 0); get(t, "tcp SO_TXREHASH", 74);
+    set(t, "tcp SO_TXREHASH", 74, -1); get(t, "tcp SO_TXREHASH", 74);
+    set(t, "tcp SO_TXREHASH", 74, 2);
+    // IP_TOS sets the priority (rt_tos2priority).
+    int tos = 0x10;
+    printf("  IP_TOS 0x10: %d\n", setsockopt(u, IPPROTO_IP, IP_TOS, &tos, sizeof tos));
+    get(u, "SO_PRIORITY after IP_TOS", SO_PRIORITY);
+    tos = 0x08;
+    setsockopt(u, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+    get(u, "SO_PRIORITY after IP_TOS 0x08", SO_PRIORITY);
+    // Buffers and their locks.
+    get(u, "SO_BUF_LOCK", SO_BUF_LOCK);
+    set(u, "SO_SNDBUF", SO_SNDBUF, 8192); get(u, "SO_BUF_LOCK", SO_BUF_LOCK);
+    set(u, "SO_RCVBUF", SO_RCVBUF, 8192); get(u, "SO_BUF_LOCK", SO_BUF_LOCK);
+    set(u, "SO_BUF_LOCK", SO_BUF_LOCK, 1); get(u, "SO_BUF_LOCK", SO_BUF_LOCK);
+    set(u, "SO_BUF_LOCK", SO_BUF_LOCK, 4);
+    set(u, "SO_SNDBUFFORCE", SO_SNDBUFFORCE, 4096); get(u, "SO_SNDBUF", SO_SNDBUF);
+
+    // Devices: lo is the only one.
+    printf("devices:\n");
+    printf("  SO_BINDTODEVICE eth9: %s\n", setsockopt(u, SOL_SOCKET, SO_BINDTODEVICE, "eth9", 5) < 0 ? strerrorname_np(errno) : "0");
+    printf("  SO_BINDTODEVICE lo: %s\n", setsockopt(u, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) < 0 ? strerrorname_np(errno) : "0");
+    char dev[32] = {0}; socklen_t dl = sizeof dev;
+    int r = getsockopt(u, SOL_SOCKET, SO_BINDTODEVICE, dev, &dl);
+    printf("  get: %d len %u \"%s\"\n", r, dl, dev);
+    dl = 4;
+    printf("  get into 4 bytes: %s\n", getsockopt(u, SOL_SOCKET, SO_BINDTODEVICE, dev, &dl) < 0 ? strerrorname_np(errno) : "0");
+    get(u, "SO_BINDTOIFINDEX", SO_BINDTOIFINDEX);
+    printf("  unbind with \"\": %s\n", setsockopt(u, SOL_SOCKET, SO_BINDTODEVICE, "", 0) < 0 ? strerrorname_np(errno) : "0");
+    get(u, "SO_BINDTOIFINDEX", SO_BINDTOIFINDEX);
+    // A socket bound to a device that is not lo hears nothing sent on lo.
+    int rx = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = lo4(0); socklen_t al = sizeof a;
+    bind(rx, (struct sockaddr *)&a, sizeof a);
+    getsockname(rx, (struct sockaddr *)&a, &al);
+    int tx = socket(AF_INET, SOCK_DGRAM, 0);
+    for (int idx = 5; idx >= 0; idx -= 4) {
+        set(rx, "SO_BINDTOIFINDEX", SO_BINDTOIFINDEX, idx);
+        sendto(tx, "hi", 2, 0, (struct sockaddr *)&a, sizeof a);
+        char b[8];
+        ssize_t n = recv(rx, b, sizeof b, MSG_DONTWAIT);
+        printf("  bound to %d: recv %zd %s\n", idx, n, n < 0 ? strerrorname_np(errno) : "");
+    }
+
+    // SO_PEERNAME.
+    printf("peer names:\n");
+    char pn[128]; socklen_t pl = sizeof pn;
+    printf("  unconnected udp: %s\n", getsockopt(tx, SOL_SOCKET, SO_PEERNAME, pn, &pl) < 0 ? strerrorname_np(errno) : "0");
+    connect(tx, (struct sockaddr *)&a, sizeof a);
+    pl = sizeof pn;
+    printf("  connected udp, 128 bytes: %s\n", getsockopt(tx, SOL_SOCKET, SO_PEERNAME, pn, &pl) < 0 ? strerrorname_np(errno) : "0");
+    pl = sizeof(struct sockaddr_in);
+    r = getsockopt(tx, SOL_SOCKET, SO_PEERNAME, pn, &pl);
+    printf("  connected udp, 16 bytes: %d len %u port ok %d\n", r, pl, ((struct sockaddr_in *)pn)->sin_port == a.sin_port);
+    int sp[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+    pl = 2;
+    r = getsockopt(sp[0], SOL_SOCKET, SO_PEERNAME, pn, &pl);
+    printf("  socketpair, 2 bytes: %d len %u family %d\n", r, pl, ((struct sockaddr *)pn)->sa_family);
+
+    // SO_SELECT_ERR_QUEUE: a queued error is POLLPRI too.
+    printf("error queue:\n");
+    int one = 1;
+    int e = socket(AF_INET, SOCK_DGRAM, 0);
+    setsockopt(e, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
+    struct sockaddr_in closed = lo4(0);
+    int probe = socket(AF_INET, SOCK_DGRAM, 0);
+    bind(probe, (struct sockaddr *)&closed, sizeof closed); al = sizeof closed;
+    getsockname(probe, (struct sockaddr *)&closed, &al);
+    close(probe);
+    sendto(e, "x", 1, 0, (struct sockaddr *)&closed, sizeof closed);
+    struct pollfd p = {.fd = e, .events = POLLIN | POLLPRI};
+    poll(&p, 1, 2000);
+    printf("  without: revents %#x\n", p.revents);
+    set(e, "SO_SELECT_ERR_QUEUE", SO_SELECT_ERR_QUEUE, 1);
+    p.revents = 0;
+    poll(&p, 1, 0);
+    printf("  with: revents %#x\n", p.revents);
+
+    // Cookies: one per socket, the same one on every ask; one namespace.
+    uint64_t c1 = cookie(u, SO_COOKIE, 8), c1b = cookie(u, SO_COOKIE, 8), c2 = cookie(t, SO_COOKIE, 8);
+    printf("cookies: nonzero %d stable %d distinct %d, short buffer %s\n", c1 != 0, c1 == c1b, c1 != c2,
+           cookie(u, SO_COOKIE, 4) == (uint64_t)-EINVAL ? "EINVAL" : "?");
+    uint64_t n1 = cookie(u, SO_NETNS_COOKIE, 8), n2 = cookie(sp[0], SO_NETNS_COOKIE, 8);
+    printf("netns cookie: nonzero %d same %d, 16-byte buffer %s\n", n1 != 0, n1 == n2,
+           cookie(u, SO_NETNS_COOKIE, 16) == (uint64_t)-EINVAL ? "EINVAL" : "?");
+
+    // Without privileges.
+    pid_t c = fork();
+    if (c == 0) {
+        setuid(65534);
+        int s = socket(AF_INET, SOCK_DGRAM, 0);
+        printf("nobody:\n");
+        set(s, "SO_PRIORITY", SO_PRIORITY, 6); set(s, "SO_PRIORITY", SO_PRIORITY, 7);
+        set(s, "SO_MARK", SO_MARK, 1); set(s, "SO_DEBUG", SO_DEBUG, 1); set(s, "SO_DEBUG", SO_DEBUG, 0);
+        // 6.1 lets only CAP_NET_ADMIN raise it; later kernels let anyone.
+        int ten = 10, r = setsockopt(s, SOL_SOCKET, SO_BUSY_POLL, &ten, sizeof ten);
+        printf("  6.1 only: set SO_BUSY_POLL 10: %s\n", r < 0 ? strerrorname_np(errno) : "0");
+        set(s, "SO_BUSY_POLL", SO_BUSY_POLL, 0);
+        set(s, "SO_PREFER_BUSY_POLL", SO_PREFER_BUSY_POLL, 1);
+        set(s, "SO_SNDBUFFORCE", SO_SNDBUFFORCE, 4096); set(s, "SO_RCVBUFFORCE", SO_RCVBUFFORCE, 4096);
+        set(s, "SO_BINDTOIFINDEX", SO_BINDTOIFINDEX, 1); set(s, "SO_BINDTOIFINDEX", SO_BINDTOIFINDEX, 0);
+        _exit(0);
+    }
+    waitpid(c, NULL, 0);
+    return 0;
+}
