@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+
+/// /proc/PID/pagemap, /proc/PID/clear_refs and soft-dirty tracking
+/// (images/src/softdirty.c): pagemap's offsets, errnos and present, file
+/// and exclusive bits, and clear_refs' parsing, against the native run;
+/// the soft-dirty bits (lines "x: ") against Linux 6.1's answers with
+/// CONFIG_MEM_SOFT_DIRTY, which hosts without it (and with 5-level paging's
+/// TASK_SIZE) cannot give.
+@Suite(.serialized) struct SoftDirtyTests {
+    init() { #expect(Harness.imagesBuilt, "make -C images failed") }
+
+    static let linux61Lines = """
+        x: read across TASK_SIZE: 8
+        x: new mapping: 11111111
+        x: after clear_refs 4: 00000000
+        x: written 1 4: 01001000
+        x: read into 6: 01001010
+        x: mprotect away and back: 01001010
+        x: written 7: 01001011
+        x: child through the parent's pagemap: 01001011
+        x: child inherits: 01001011
+        x: child wrote 2: 01101011
+        x: child cleared, wrote 3: 00010000
+        x: the parent's, opened by the child: 01001011
+        x: parent after the child: 01001011
+        x: cleared by the child: 00000000
+        x: then written 0 7: 10000001
+        x: new mapping after clear: 11
+        x: cleared again: 00000000
+        x: sentry wrote 2 3 5: 00110100
+        x: guest wrote 5 3: 00110100
+        x: after DONTNEED: 00000000
+        x: an older mapping after DONTNEED elsewhere: 00
+        x: a new mapping keeps VM_SOFTDIRTY after DONTNEED: 11
+        x: shared written 1 3: 0101
+        x: mremap'd: 1111
+        x: heap cleared: 00
+        x: heap grown: 1111
+        x: every third of 40: 1001001001001001001001001001001001001001
+        x: entries with a page frame number: 0
+        """
+
+    @Test(arguments: Harness.platforms)
+    func pagemapClearRefsAndSoftDirty(_ platform: Harness.TestPlatform) throws {
+        let sandboxed = Harness.sandboxed(platform, Harness.image("softdirty"))
+        #expect(sandboxed.status == 0, "softdirty on \(platform.rawValue): \(sandboxed.stderr)")
+        let lines = sandboxed.stdout.split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("x: ") } == Self.linux61Lines.split(separator: "\n"),
+                "softdirty's soft-dirty bits on \(platform.rawValue)")
+        if let why = Harness.nativeKernelLacks("softdirty") { print("skipping softdirty's native comparison: \(why)"); return }
+        let native = Harness.run(Harness.image("softdirty"), [])
+        #expect(native.status == 0, "softdirty natively: \(native.stderr)")
+        #expect(lines.filter { !$0.hasPrefix("x: ") } == native.stdout.split(separator: "\n").filter { !$0.hasPrefix("x: ") },
+                "softdirty on \(platform.rawValue) against the native run")
+    }
+}
