@@ -94,6 +94,9 @@ static void errnos(void) {
     check("read at 2^63", pread(pagemap, e, 16, (off_t)1 << 62));
     check("read to a bad buffer", pread(pagemap, (void *)8, 16, 0));
     check("write", pwrite(pagemap, e, 8, 0));
+    int rw = open("/proc/self/pagemap", O_RDWR);
+    if (rw < 0) check("pagemap O_RDWR", -1);
+    else { check("pagemap write", pwrite(rw, e, 8, 0)); close(rw); }
     // TASK_SIZE (47-bit user space): the last entry, then nothing.
     printf("x: ");
     check("read across TASK_SIZE", pread(pagemap, e, 32, (0x7ffffffff000UL / PAGE - 1) * 8));

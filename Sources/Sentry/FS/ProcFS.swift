@@ -180,7 +180,7 @@ enum ProcFS {
             case "map_files": return mapFilesDir(pid, tid, path, vfs, owner: owner)
             case "ns": return nsDir(path, owner: owner)
             case "mem": return ProcMemNode(path: path, device: device, owner: owner) { ctx throws(Errno) in try view(pid, tid, ctx) }
-            case "pagemap": return ProcPagemapNode(path: path, device: device, owner: owner) { ctx throws(Errno) in try view(pid, tid, ctx) }
+            case "pagemap": return ProcMemNode(path: path, device: device, owner: owner, pagemap: true) { ctx throws(Errno) in try view(pid, tid, ctx) }
             case "clear_refs":
                 // Write-only, 0200: the owner's DAC is all the check (no ptrace access).
                 return ProcControlNode(path: path, device: device, owner: owner, mode: 0o200, mayWrite: { _ in true },
