@@ -38,6 +38,8 @@ import Testing
         x: heap cleared: 00
         x: heap grown: 1111
         x: every third of 40: 1001001001001001001001001001001001001001
+        x: a thread wrote 1: 0100
+        x: another thread wrote 3: 0001
         x: entries with a page frame number: 0
         """
 

@@ -6,6 +6,7 @@
 // compares the rest with the native run.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -154,6 +155,29 @@ static void presence(void) {
     munmap(s, 4 * PAGE);
 }
 
+static void *write_page(void *p) {
+    *(char *)p = 9;
+    return NULL;
+}
+
+// Threads started after clear_refs 4: the second most likely on the first's
+// stack, which glibc keeps, its rseq area (registered with the host on
+// systrap) on a page made clean meanwhile.
+static void threads(void) {
+    char *t = map_at(4, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+    pthread_t first = 0;
+    for (int i = 0; i < 2; i++) {
+        check("clear_refs 4 before a thread", clear_refs("4"));
+        pthread_t th;
+        pthread_create(&th, NULL, write_page, t + (1 + 2 * i) * PAGE);
+        if (i == 0) first = th;
+        else printf("the second thread reuses the first's stack: %s\n", th == first ? "yes" : "no");
+        pthread_join(th, NULL);
+        dirty(i == 0 ? "a thread wrote 1" : "another thread wrote 3", t, 4);
+    }
+    printf("threads' writes: %d %d\n", t[PAGE], t[3 * PAGE]);
+}
+
 static void tracking(void) {
     char *p = map_at(8, PROT_READ | PROT_WRITE, MAP_PRIVATE);
     p[0] = 1;
@@ -280,6 +304,7 @@ int main(void) {
     errnos();
     presence();
     tracking();
+    threads();
     printf("x: entries with a page frame number: %d\n", pfns);
     return 0;
 }

@@ -58,6 +58,16 @@ extension MemoryManager {
         }
     }
 
+    /// The page at `page` is to stay writable in the mirror (a host rseq
+    /// area about to be registered): soft-dirty from now on, as the host's
+    /// first write would make it.
+    func unprotectSoftCleanLocked(_ s: inout State, _ page: GuestAddress) throws(Errno) {
+        s.vmas.update(page..<(page + GuestAddress.pageSize)) { $0.softClean = false }
+        guard let v = s.vmas.find(page), page < v.accessibleEnd else { return }
+        let prot = v.mirrorProt
+        try mirror(&s) { (sp) throws(PlatformError) in try sp.protect(page..<(page + GuestAddress.pageSize), prot: prot) }
+    }
+
     /// The sentry is about to write `range`: its pages are soft-dirty from
     /// now on. The VMAs only (see the type's comment on the mirror).
     func markSoftDirtyLocked(_ s: inout State, _ range: Range<GuestAddress>) {

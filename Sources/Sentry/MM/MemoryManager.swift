@@ -139,6 +139,8 @@ public final class MemoryManager: Sendable {
                 return nil
             }
             let page = rseq.area.pageDown
+            // Soft-dirty from now on, and writable in the mirror made next.
+            if v.softClean { s.vmas.update(page..<(page + GuestAddress.pageSize)) { $0.softClean = false } }
             s.rseqPins[page, default: 0] += 1
             var registered: Bool?
             defer {
@@ -259,6 +261,9 @@ public final class MemoryManager: Sendable {
                 s.vmas.insert(v)
             }
             s.brkStart = brkStart; s.brk = brk
+            // Soft-dirty tracking goes on where a clear_refs 4 had started it (the
+            // mirror, made at attach, write-protects the clean pages).
+            s.softDirtyTracked = vmas.contains { $0.softClean || !$0.softDirty }
         }
     }
     public var vmas: [VMA] { state.withLock { $0.vmas.vmas } }
@@ -754,6 +759,9 @@ public final class MemoryManager: Sendable {
             guard let v = rseqAreaVMALocked(&s, area) else { return false }
             if v.cow && !v.shared {
                 do throws(Errno) { try breakCOWLocked(&s, area..<(area + UInt64(RseqABI.size))) } catch { return false }
+            }
+            if v.softClean {
+                do throws(Errno) { try unprotectSoftCleanLocked(&s, area.pageDown) } catch { return false }
             }
             s.rseqPins[area.pageDown, default: 0] += 1
             return true
