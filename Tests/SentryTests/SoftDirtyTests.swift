@@ -56,4 +56,23 @@ import Testing
         #expect(lines.filter { !$0.hasPrefix("x: ") } == native.stdout.split(separator: "\n").filter { !$0.hasPrefix("x: ") },
                 "softdirty on \(platform.rawValue) against the native run")
     }
+
+    /// The marks are in a checkpoint's image: restored (on the other
+    /// platform), the clean pages are write-protected again and the next
+    /// write is seen.
+    @Test func marksSurviveACheckpoint() throws {
+        guard Harness.imagesBuilt, let from = CheckpointTests.available.first, let to = CheckpointTests.available.last else { return }
+        let s = try CheckpointTests.Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let bg = try #require(Background(["run", "--platform", from, "--name", "softdirty", Harness.image("softdirty"), "checkpoint"],
+                                         env: s.env, in: s.dir, tag: "softdirty"))
+        defer { bg.stop() }
+        _ = Background.poll(seconds: 60) { bg.stdout.contains("before") || bg.wait(seconds: 0) != nil }
+        let c = s.checkpoint("softdirty")
+        #expect(c.status == 0, "\(c)")
+        #expect(bg.wait() == 0, "\(bg.stderr)")
+        let r = s.restore(to)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(bg.stdout + r.stdout == "x: before: 0100\nx: after: 0110\ncontents: 1 2 3 1\n", "softdirty from \(from) to \(to): \(r.stderr)")
+    }
 }

@@ -296,11 +296,27 @@ static void tracking(void) {
     printf("sum of firsts: %d\n", sum);
 }
 
-int main(void) {
+// The marks across a checkpoint taken during the sleep (no pagemap open then).
+static void across_checkpoint(void) {
+    char *p = map_at(4, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+    memset(p, 1, 4 * PAGE);
+    clear_refs("4");
+    p[PAGE] = 2;
+    dirty("before", p, 4);
+    close(pagemap);
+    sleep(3);
+    p[2 * PAGE] = 3;
+    pagemap = open("/proc/self/pagemap", O_RDONLY);
+    dirty("after", p, 4);
+    printf("contents: %d %d %d %d\n", p[0], p[PAGE], p[2 * PAGE], p[3 * PAGE]);
+}
+
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     pagemap = open("/proc/self/pagemap", O_RDONLY);
     if (pagemap < 0) { perror("open pagemap"); return 1; }
     area = mmap(NULL, 64 * 64 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (argc > 1 && strcmp(argv[1], "checkpoint") == 0) { across_checkpoint(); return 0; }
     errnos();
     presence();
     tracking();
