@@ -22,6 +22,7 @@ import Testing
         x: child inherits: 01001011
         x: child wrote 2: 01101011
         x: child cleared, wrote 3: 00010000
+        x: child's read into 5: 00010100
         x: the parent's, opened by the child: 01001011
         x: parent after the child: 01001011
         x: cleared by the child: 00000000
@@ -34,6 +35,7 @@ import Testing
         x: an older mapping after DONTNEED elsewhere: 00
         x: a new mapping keeps VM_SOFTDIRTY after DONTNEED: 11
         x: shared written 1 3: 0101
+        x: shared read into 2, then written: 0111
         x: mremap'd: 1111
         x: heap cleared: 00
         x: heap grown: 1111

@@ -208,6 +208,9 @@ static void tracking(void) {
         check("child clear_refs 4", clear_refs("4"));
         p[3 * PAGE] = 1;
         dirty("child cleared, wrote 3", p, 8);
+        write(fds[1], "de", 2);
+        check("child reads from a pipe into 5", read(fds[0], p + 5 * PAGE, 2));
+        dirty("child's read into 5", p, 8);
         int parent = open("/proc/self/pagemap", O_RDONLY);
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/pagemap", getppid());
@@ -266,7 +269,11 @@ static void tracking(void) {
     check("clear_refs 4 with shared memory", clear_refs("4"));
     s[PAGE] = 1; s[3 * PAGE] = 1;
     dirty("shared written 1 3", s, 4);
-    printf("shared contents: %d %d %d\n", s[0], s[PAGE], s[3 * PAGE]);
+    write(fds[1], "fg", 2);
+    check("read from a pipe into shared 2", read(fds[0], s + 2 * PAGE, 2));
+    s[2 * PAGE + 2] = 'h';
+    dirty("shared read into 2, then written", s, 4);
+    printf("shared contents: %d %d %d %.3s\n", s[0], s[PAGE], s[3 * PAGE], s + 2 * PAGE);
     // mremap: the pages moved are soft-dirty.
     char *o = map_at(4, PROT_READ | PROT_WRITE, MAP_PRIVATE);
     memset(o, 1, 4 * PAGE);   // (the sandbox copies a moved range whole: untouched pages would come present)

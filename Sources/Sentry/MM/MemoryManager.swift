@@ -192,7 +192,12 @@ public final class MemoryManager: Sendable {
             }
             try writeProtectForForkLocked(&s, except: small, keeping: rseqGranulesLocked(&s, except: small))
             var copied = VMASet()
-            defer { child.state.withLock { $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk; $0.patches = s.patches.inherited } }
+            defer {
+                child.state.withLock {
+                    $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk; $0.patches = s.patches.inherited
+                    $0.softDirtyTracked = s.softDirtyTracked   // the VMAs' marks come with them
+                }
+            }
             for v in s.vmas.vmas where !v.dontCopy {
                 var c = v
                 if v.wipeOnFork {
