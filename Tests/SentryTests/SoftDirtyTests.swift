@@ -39,6 +39,9 @@ import Testing
         x: mremap'd: 1111
         x: heap cleared: 00
         x: heap grown: 1111
+        x: the mapping before its neighbour: 00
+        x: merged with a new neighbour: 1111
+        x: an unlike neighbour marks nothing more: 00001
         x: every third of 40: 1001001001001001001001001001001001001001
         x: a thread wrote 1: 0100
         x: another thread wrote 3: 0001

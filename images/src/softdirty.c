@@ -292,7 +292,17 @@ static void tracking(void) {
     dirty("heap cleared", b, 2);
     sbrk(2 * PAGE);
     dirty("heap grown", b, 4);
-    // Threads' memory and the stack work as before.
+    // A new mapping Linux merges with its neighbour marks the neighbour's pages too.
+    char *a = map_at(2, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+    a[0] = 1;
+    check("clear_refs 4 before a neighbour", clear_refs("4"));
+    dirty("the mapping before its neighbour", a, 2);
+    char *n = mmap(a + 2 * PAGE, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    dirty("merged with a new neighbour", a, 4);
+    char *u = mmap(n + 3 * PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    check("clear_refs 4 before an unlike neighbour", clear_refs("4"));
+    mmap(u + PAGE, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    dirty("an unlike neighbour marks nothing more", n, 5);
     char *big = map_at(40, PROT_READ | PROT_WRITE, MAP_PRIVATE);
     memset(big, 5, 40 * PAGE);
     check("clear_refs 4 with 40 pages", clear_refs("4"));
