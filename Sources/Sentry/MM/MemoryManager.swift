@@ -889,11 +889,13 @@ public final class MemoryManager: Sendable {
     /// Breaks copy-on-write in the accessible prefix of `ranges` before the
     /// sentry writes there. A break that fails (the memory file full) leaves
     /// those pages shared, and prefixLocked ends the write before them.
-    private func prepareWriteLocked(_ s: inout State, _ ranges: [GuestRange]) {
+    /// `marking`: the pages are marked soft-dirty here (else by the caller,
+    /// once it knows how much it wrote).
+    private func prepareWriteLocked(_ s: inout State, _ ranges: [GuestRange], marking: Bool = true) {
         let n = prefixLocked(&s, ranges, write: true, stopAtCOW: false).1
         for r in GuestRange.prefix(n, of: ranges) where r.count > 0 {
             let range = r.address..<(r.address + UInt64(r.count))
-            markSoftDirtyLocked(&s, range)
+            if marking { markSoftDirtyLocked(&s, range) }
             do throws(Errno) { try breakCOWLocked(&s, range) } catch { return }
         }
     }
@@ -1131,12 +1133,31 @@ public final class MemoryManager: Sendable {
     /// manager (FileDescription.transfersInPlace says which files qualify).
     public func withGuestBuffers<R>(_ ranges: [GuestRange], write: Bool,
                                     _ body: ([UnsafeMutableRawBufferPointer]) throws(Errno) -> R) throws(Errno) -> R {
-        try state.withLock { (s: inout State) throws(Errno) -> R in
-            if write { prepareWriteLocked(&s, ranges) }
-            let (bufs, n) = prefixLocked(&s, ranges, write: write)
-            if n == 0 && ranges.contains(where: { $0.count > 0 }) { throw .EFAULT }
-            return try body(bufs)
+        try state.withLock { (s: inout State) throws(Errno) -> R in try body(guestBuffersLocked(&s, ranges, write: write, marking: true)) }
+    }
+
+    /// withGuestBuffers for a transfer whose `body` returns how many bytes
+    /// it moved (a read into the buffers): only the pages of those bytes
+    /// become soft-dirty, as only they are written (3 bytes read into a
+    /// 64 KiB buffer mark one page).
+    public func withGuestBuffers(_ ranges: [GuestRange], write: Bool,
+                                 _ body: ([UnsafeMutableRawBufferPointer]) throws(Errno) -> Int) throws(Errno) -> Int {
+        try state.withLock { (s: inout State) throws(Errno) -> Int in
+            let moved = try body(guestBuffersLocked(&s, ranges, write: write, marking: false))
+            if write {
+                for r in GuestRange.prefix(moved, of: ranges) where r.count > 0 { markSoftDirtyLocked(&s, r.address..<(r.address + UInt64(r.count))) }
+            }
+            return moved
         }
+    }
+
+    /// withGuestBuffers' buffers, copy-on-write broken for a write.
+    private func guestBuffersLocked(_ s: inout State, _ ranges: [GuestRange], write: Bool,
+                                    marking: Bool) throws(Errno) -> [UnsafeMutableRawBufferPointer] {
+        if write { prepareWriteLocked(&s, ranges, marking: marking) }
+        let (bufs, n) = prefixLocked(&s, ranges, write: write)
+        if n == 0 && ranges.contains(where: { $0.count > 0 }) { throw .EFAULT }
+        return bufs
     }
 
     /// How many leading bytes of `ranges` are accessible now: a bound for a
