@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -101,6 +102,30 @@ static void errnos(void) {
     // TASK_SIZE (47-bit user space): the last entry, then nothing.
     printf("x: ");
     check("read across TASK_SIZE", pread(pagemap, e, 32, (0x7ffffffff000UL / PAGE - 1) * 8));
+    // Another process's pagemap: the ptrace read check (a non-dumpable one
+    // needs CAP_SYS_PTRACE, and its /proc files are root's).
+    for (int dumpable = 1; dumpable >= 0; dumpable--) {
+        int ready[2], done[2];
+        pipe(ready); pipe(done);
+        pid_t c = fork();
+        if (c == 0) {
+            prctl(PR_SET_DUMPABLE, dumpable);
+            write(ready[1], "r", 1);
+            char b;
+            read(done[0], &b, 1);
+            _exit(0);
+        }
+        char b, path[64];
+        read(ready[0], &b, 1);
+        snprintf(path, sizeof path, "/proc/%d/pagemap", c);
+        int fd = open(path, O_RDONLY);
+        printf("%s child's pagemap: ", dumpable ? "a dumpable" : "a non-dumpable");
+        if (fd < 0) check("open", -1);
+        else { check("read", pread(fd, e, 16, 0)); close(fd); }
+        write(done[1], "d", 1);
+        waitpid(c, NULL, 0);
+        close(ready[0]); close(ready[1]); close(done[0]); close(done[1]);
+    }
     struct stat st;
     stat("/proc/self/pagemap", &st);
     printf("pagemap mode %o\n", st.st_mode & 07777);
