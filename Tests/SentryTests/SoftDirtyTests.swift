@@ -27,6 +27,7 @@ import Testing
         x: parent after the child: 01001011
         x: cleared by the child: 00000000
         x: then written 0 7: 10000001
+        x: written while another process cleared: 00100000
         x: new mapping after clear: 11
         x: cleared again: 00000000
         x: sentry wrote 2 3 5: 00110100

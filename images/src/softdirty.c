@@ -249,6 +249,7 @@ static void tracking(void) {
     }
     waitpid(c, NULL, 0);
     dirty("parent after the child", p, 8);
+    printf("pipe bytes kept: %s\n", memcmp(p + 6 * PAGE + 10, "abc", 3) == 0 ? "yes" : "no");
     // Another process's clear_refs 4 (this one waits meanwhile, out of its code).
     c = fork();
     if (c == 0) {
@@ -263,7 +264,23 @@ static void tracking(void) {
     dirty("cleared by the child", p, 8);
     p[0] = 4; p[7 * PAGE + 1] = 4;
     dirty("then written 0 7", p, 8);
-    printf("pipe bytes kept: %s\n", memcmp(p + 6 * PAGE + 10, "abc", 3) == 0 ? "yes" : "no");
+    // Cleared by another process while this one runs its own code: a write
+    // made once that clear_refs returned is seen.
+    volatile char *flag = map_at(1, PROT_READ | PROT_WRITE, MAP_SHARED);
+    memset(p, 4, 8 * PAGE);
+    c = fork();
+    if (c == 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/clear_refs", getppid());
+        int fd = open(path, O_WRONLY);
+        write(fd, "4", 1);
+        *flag = 1;
+        _exit(0);
+    }
+    while (!*flag) {}
+    p[2 * PAGE] = 5;
+    waitpid(c, NULL, 0);
+    dirty("written while another process cleared", p, 8);
     // Another mapping made now is soft-dirty, the old one stays as it was.
     char *q = map_at(2, PROT_READ | PROT_WRITE, MAP_PRIVATE);
     dirty("new mapping after clear", q, 2);

@@ -39,14 +39,14 @@ extension Task {
     /// is every resident page): nothing to do. 5 resets VmHWM to the
     /// current RSS, which is what the sentry's VmHWM always shows. 4 starts
     /// soft-dirty tracking afresh (MemoryManager+SoftDirty.swift); another
-    /// process's threads in guest code are kicked out of it, to write-protect
-    /// their mirror before they run it again.
+    /// process's threads in guest code are kicked out of it, and waited for,
+    /// to write-protect their mirror before they run it again: a write the
+    /// target makes after the clear_refs write returns is seen, as Linux's
+    /// TLB flush makes it.
     public func clearRefs(_ type: Int, by writer: Task?) {
         guard type == ClearRefs.softDirty else { return }
         let target = mm
         guard target.clearSoftDirty(runner: writer?.mm === target) else { return }
-        kernel.locked {
-            for t in kernel.tasks.values where t.inGuest && t.mm === target { t.context.kick() }
-        }
+        kernel.kickOutOfGuestCode { $0.mm === target }
     }
 }
