@@ -1144,7 +1144,7 @@ public final class MemoryManager: Sendable {
                                  _ body: ([UnsafeMutableRawBufferPointer]) throws(Errno) -> Int) throws(Errno) -> Int {
         try state.withLock { (s: inout State) throws(Errno) -> Int in
             let moved = try body(guestBuffersLocked(&s, ranges, write: write, marking: false))
-            if write {
+            if write && s.softDirtyTracked {
                 for r in GuestRange.prefix(moved, of: ranges) where r.count > 0 { markSoftDirtyLocked(&s, r.address..<(r.address + UInt64(r.count))) }
             }
             return moved
