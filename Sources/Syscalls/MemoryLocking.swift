@@ -159,7 +159,7 @@ enum MemoryLocking {
     }
 
     /// mincore: one byte per page, 1 where the page holds data in the memory
-    /// file (touched, or filled from a file), found with SEEK_DATA/SEEK_HOLE.
+    /// file (MemoryManager.residency, as pagemap's present bit).
     static func mincore(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let start = a[0]
         guard start & (page - 1) == 0 else { throw .EINVAL }
@@ -177,36 +177,10 @@ enum MemoryLocking {
         var chunkStart = start
         while chunkStart < end {
             let chunkEnd = min(end, chunkStart + UInt64(chunkPages) * page)
-            let vec = residency(t, chunkStart..<chunkEnd)
+            let vec = t.mm.residency(GuestAddress(chunkStart)..<GuestAddress(chunkEnd))
             try t.mm.copyOut(a.address(2) + (chunkStart - start) / page, vec)
             chunkStart = chunkEnd
         }
         return 0
-    }
-
-    /// One byte per page of `r` (page-aligned, mapped): 1 where the memory file holds data.
-    static func residency(_ t: Task, _ r: Range<UInt64>) -> [UInt8] {
-        let start = r.lowerBound, end = r.upperBound
-        let pages = Int((end - start) / page)
-        var vec = [UInt8](repeating: 0, count: pages)
-        let fd = t.mm.memory.fd
-        let SEEK_DATA: Int32 = 3, SEEK_HOLE: Int32 = 4
-        let pageSize = Int(page)
-        for v in t.mm.vmas where v.end.rawValue > start && v.start.rawValue < end {
-            let lo = max(v.start.rawValue, start), hi = min(v.end.rawValue, end)
-            let base = Int(v.offset(of: GuestAddress(lo))), stop = base + Int(hi - lo)
-            let firstIndex = Int((lo - start) / page)
-            var off = base
-            while off < stop {
-                let data = lseek(fd, off, SEEK_DATA)
-                if data < 0 || data >= stop { break }
-                var hole = lseek(fd, data, SEEK_HOLE)
-                if hole < 0 || hole > stop { hole = stop }
-                let from = (data - base) / pageSize, to = (hole - base + pageSize - 1) / pageSize
-                for i in from..<max(from, to) where firstIndex + i < pages { vec[firstIndex + i] = 1 }
-                off = max(hole, data + 1)
-            }
-        }
-        return vec
     }
 }

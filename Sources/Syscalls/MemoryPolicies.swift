@@ -160,7 +160,7 @@ enum MemoryPolicies {
             let at = GuestAddress(p & ~(page - 1))
             guard let v = task.mm.vma(at: at) else { return -Errno.EFAULT.rawValue }
             if at >= v.accessibleEnd { return -Errno.EFAULT.rawValue }
-            return MemoryLocking.residency(task, at.rawValue..<at.rawValue + page).first == 1 ? 0 : -Errno.ENOENT.rawValue
+            return task.mm.residency(at..<(at + page)).first == 1 ? 0 : -Errno.ENOENT.rawValue
         }
         if nodes.isNull {
             // do_pages_stat: sixteen pointers in, sixteen statuses out, at a time.

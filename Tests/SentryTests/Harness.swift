@@ -136,7 +136,7 @@ enum Harness {
     static let cpuTimeIsInexact: String? = inPatchedVM
         ? "under the VM's emulation (no steal time) a guest thread is charged for the host's preemption of its vCPU, so bounds of a few ms of CPU time don't hold"
         : nil
-    static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom", "mempolicy", "inet", "sockdiag", "procmem", "acl", "landlock"]
+    static let vmLacks: Set<String> = ["sud", "mqueue", "dnotify", "procabi", "procfmt", "x86abi", "memedge", "oom", "mempolicy", "inet", "sockdiag", "procmem", "acl", "landlock", "softdirty"]
 
     /// A page can be mapped at 2^48: the host has 5-level paging (la57; QEMU's `-cpu max`).
     static let hostUserSpacePasses47Bits: Bool = {
@@ -170,6 +170,8 @@ enum Harness {
             return "the host kernel's vsyscall page is not vsyscall=xonly (none, or emulate with a readable page)"
         case "x86abi" where !procText("/proc/self/maps").contains("[vsyscall]"):
             return "the host kernel has no vsyscall page (no X86_VSYSCALL_EMULATION): x86abi's vsyscall calls are a SIGSEGV there"
+        case "softdirty" where !FileManager.default.fileExists(atPath: "/proc/self/pagemap"):
+            return "no /proc/PID/pagemap (CONFIG_PROC_PAGE_MONITOR) in the host kernel"
         case "memedge" where !FileManager.default.fileExists(atPath: "/sys/kernel/mm/transparent_hugepage"):
             return "no transparent huge pages in the host kernel (its MADV_HUGEPAGE is EINVAL)"
         case "aio" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/aio-max-nr"):

@@ -410,6 +410,8 @@ struct ImageWriter {
                                  shared: v.shared, memOffset: v.memOffset, name: v.name)
             if v.dontCopy { image.dontCopy = true }
             if v.wipeOnFork { image.wipeOnFork = true }
+            if !v.softDirty { image.softDirty = false }
+            if v.softClean { image.softClean = true }
             image.policy = v.policy.map(MemoryPolicyImage.init)
             if case .file(let f, let offset) = v.backing {
                 let where_ = "pid \(pid): the mapping at 0x\(String(v.start.rawValue, radix: 16)) of \(f.path)"

@@ -207,6 +207,10 @@ public struct VMAImage: Codable, Sendable, Equatable {
     public var dontCopy: Bool?
     public var wipeOnFork: Bool?
     public var policy: MemoryPolicyImage?
+    /// Soft-dirty state since a `clear_refs` 4 (VMA.softDirty, VMA.softClean);
+    /// absent: a mapping new since then, all of it soft-dirty.
+    public var softDirty: Bool?
+    public var softClean: Bool?
 }
 
 /// A NUMA memory policy as set_mempolicy/mbind took it: mode and flags in

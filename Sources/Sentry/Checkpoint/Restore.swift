@@ -898,6 +898,8 @@ struct ImageReader {
                           shared: v.shared, memOffset: memOffset, backing: backing, name: v.name, fileEnd: fileEnd)
             vma.dontCopy = v.dontCopy ?? false
             vma.wipeOnFork = v.wipeOnFork ?? false
+            vma.softDirty = v.softDirty ?? true
+            vma.softClean = v.softClean ?? false
             vma.policy = try v.policy?.policy()
             vmas.append(vma)
         }

@@ -3,7 +3,8 @@ import Glibc
 
 /// A /proc file a process may also write (oom_score_adj): mode 0644, reads
 /// a snapshot made at open as the read-only ones, and each write(2) handed
-/// whole to `store`, as proc's write handlers take one user buffer.
+/// whole to `store`, as proc's write handlers take one user buffer. A
+/// write-only one (clear_refs, 0200) has no read handler: reads are EINVAL.
 /// Sendable: only `let`s; the closures take kernel state under its locks.
 final class ProcControlNode: Inode, @unchecked Sendable {
     let device: UInt64
@@ -16,20 +17,25 @@ final class ProcControlNode: Inode, @unchecked Sendable {
     /// A sysctl (sysctl_writes_strict = 1): a write not at position 0 is
     /// taken and ignored, and one that is moves the position on.
     let sysctl: Bool
+    /// The permission bits.
+    let mode: UInt32
 
-    init(path: String, device: UInt64, owner: FileOwner? = nil, sysctl: Bool = false, mayWrite: @escaping (WalkContext) throws(Errno) -> Bool,
+    init(path: String, device: UInt64, owner: FileOwner? = nil, sysctl: Bool = false, mode: UInt32 = 0o644, mayWrite: @escaping (WalkContext) throws(Errno) -> Bool,
          contents: @escaping () throws(Errno) -> [UInt8], store: @escaping ([UInt8], WalkContext) throws(Errno) -> Int?) {
         self.device = device; self.ino = syntheticInode(path); self.mayWrite = mayWrite
         self.contents = contents; self.store = store; self.owner = owner; self.sysctl = sysctl
+        self.mode = mode
     }
 
-    override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFREG | 0o644, inode: ino, device: device, owner: owner) }
+    override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFREG | mode, inode: ino, device: device, owner: owner) }
     override func statfs() throws(Errno) -> sw_statfs { syntheticStatfs(0x9fa0) }
     override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
         if flags.contains(.path) { return PathOnlyFile(location: location, flags: flags) }
         // The inode permission check: the process's owner (or CAP_DAC_OVERRIDE).
         if flags.writable, !(try mayWrite(ctx)) { throw .EACCES }
-        let f = ProcControlFile(path: location.path, contents: flags.readable ? try contents() : [], flags: flags, sysctl: sysctl) { [store] b throws(Errno) in
+        let readable = mode & 0o444 != 0
+        let f = ProcControlFile(path: location.path, contents: flags.readable && readable ? try contents() : [], flags: flags, sysctl: sysctl,
+                                unreadable: !readable) { [store] b throws(Errno) in
             try store(b, ctx)
         }
         f.location = location
@@ -65,18 +71,26 @@ final class ProcControlFile: FileDescription, @unchecked Sendable {
     private let snapshot: SnapshotFile
     private let store: ([UInt8]) throws(Errno) -> Int?
     private let sysctl: Bool
+    /// No read handler (vfs_read's EINVAL without FMODE_CAN_READ).
+    private let unreadable: Bool
 
-    init(path: String, contents: [UInt8], flags: OpenFlags, sysctl: Bool = false, store: @escaping ([UInt8]) throws(Errno) -> Int?) {
+    init(path: String, contents: [UInt8], flags: OpenFlags, sysctl: Bool = false, unreadable: Bool = false,
+         store: @escaping ([UInt8]) throws(Errno) -> Int?) {
         snapshot = SnapshotFile(path: path, contents: contents, flags: flags)
         self.store = store
         self.sysctl = sysctl
+        self.unreadable = unreadable
         super.init(flags: flags)
     }
 
     override var displayPath: String { snapshot.displayPath }
-    override func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int { try snapshot.read(into: bufs) }
+    override func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
+        if unreadable && flags.readable { throw .EINVAL }
+        return try snapshot.read(into: bufs)
+    }
     override func pread(into bufs: [UnsafeMutableRawBufferPointer], at offset: Int64) throws(Errno) -> Int {
-        try snapshot.pread(into: bufs, at: offset)
+        if unreadable && flags.readable { throw .EINVAL }
+        return try snapshot.pread(into: bufs, at: offset)
     }
     override func seek(_ off: Int64, whence: Int32) throws(Errno) -> Int64 { try snapshot.seek(off, whence: whence) }
     override func stat() throws(Errno) -> Glibc.stat { try location!.inode.stat() }

@@ -158,7 +158,7 @@ enum ProcFS {
     static func processDir(_ pid: Int32, tid: Int32?, _ vfs: VFS, owner: FileOwner?) -> Inode {
         let base = tid.map { "/proc/\(pid)/task/\($0)" } ?? "/proc/\(pid)"
         return dir(base, owner: owner, list: { _ in
-            (pidFiles + ["mem"]).map { DirEntry($0, .regular) } + pidLinks.map { DirEntry($0, .symlink) }
+            (pidFiles + ["mem", "pagemap", "clear_refs"]).map { DirEntry($0, .regular) } + pidLinks.map { DirEntry($0, .symlink) }
                 + ["fd", "fdinfo", "map_files", "ns"].map { DirEntry($0, .directory) } + (tid == nil ? [DirEntry("task", .directory)] : [])
         }, child: { name, ctx throws(Errno) in
             let path = base + "/" + name
@@ -180,6 +180,17 @@ enum ProcFS {
             case "map_files": return mapFilesDir(pid, tid, path, vfs, owner: owner)
             case "ns": return nsDir(path, owner: owner)
             case "mem": return ProcMemNode(path: path, device: device, owner: owner) { ctx throws(Errno) in try view(pid, tid, ctx) }
+            case "pagemap": return ProcMemNode(path: path, device: device, owner: owner, pagemap: true) { ctx throws(Errno) in try view(pid, tid, ctx) }
+            case "clear_refs":
+                // Write-only, 0200: the owner's DAC is all the check (no ptrace access).
+                return ProcControlNode(path: path, device: device, owner: owner, mode: 0o200, mayWrite: { _ in true },
+                                       contents: { () throws(Errno) in [] },
+                                       store: { (bytes: [UInt8], ctx: WalkContext) throws(Errno) -> Int? in
+                    let type = try ClearRefs.type(bytes)
+                    guard let task = try view(pid, tid, ctx) as? Task else { throw .ESRCH }
+                    task.clearRefs(type, by: ctx.process as? Task)
+                    return nil
+                })
             case "task" where tid == nil:
                 return dir(path, owner: owner, list: { ctx in ctx.sandbox.threadIDs(of: pid).map { DirEntry(String($0), .directory) } },
                            child: { n, ctx throws(Errno) in

@@ -7,31 +7,42 @@ import Synchronization
 /// ptrace's attach rights over the process (mm_access); the memory map is
 /// the one the process had at open. A read or write stops at the first
 /// page it cannot reach, and is EIO when that is the first one.
+/// Also /proc/PID/pagemap's node (`pagemap`; ProcPagemapFile.swift): 0400,
+/// opened with ptrace's read rights (proc_mem_open with PTRACE_MODE_READ).
 final class ProcMemNode: Inode, @unchecked Sendable {
     let device: UInt64, ino: UInt64
     let target: (WalkContext) throws(Errno) -> ProcessView
     let owner: FileOwner?
+    let pagemap: Bool
 
-    init(path: String, device: UInt64, owner: FileOwner? = nil, target: @escaping (WalkContext) throws(Errno) -> ProcessView) {
+    init(path: String, device: UInt64, owner: FileOwner? = nil, pagemap: Bool = false,
+         target: @escaping (WalkContext) throws(Errno) -> ProcessView) {
         self.device = device; self.ino = syntheticInode(path); self.target = target; self.owner = owner
+        self.pagemap = pagemap
     }
 
-    override func stat() throws(Errno) -> Glibc.stat { .synthetic(mode: S_IFREG | 0o600, inode: ino, device: device, owner: owner) }
+    override func stat() throws(Errno) -> Glibc.stat {
+        .synthetic(mode: S_IFREG | (pagemap ? 0o400 : 0o600), inode: ino, device: device, owner: owner)
+    }
     override func statfs() throws(Errno) -> sw_statfs { syntheticStatfs(0x9fa0) }
     override func open(_ flags: OpenFlags, at location: Location, _ ctx: WalkContext) throws(Errno) -> FileDescription {
         if flags.contains(.path) { return PathOnlyFile(location: location, flags: flags) }
         let v = try target(ctx)
         guard let task = v as? Task else { throw .ESRCH }
-        // mm_access(PTRACE_MODE_ATTACH_FSCREDS): EACCES for a process the opener may not trace.
-        if let opener = ctx.process as? Task, !opener.mayAttach(task) { throw .EACCES }
-        let f = ProcMemFile(mm: task.mm, task: task, path: location.path, flags: flags)
+        // mm_access(PTRACE_MODE_ATTACH_FSCREDS, or READ for pagemap): EACCES
+        // for a process the opener may not trace (or inspect); its own mm always.
+        if let opener = ctx.process as? Task, pagemap ? opener.mm !== task.mm && !opener.mayInspect(task) : !opener.mayAttach(task) {
+            throw .EACCES
+        }
+        let f: FileDescription = pagemap ? ProcPagemapFile(mm: task.mm, task: task, path: location.path, flags: flags)
+            : ProcMemFile(mm: task.mm, task: task, path: location.path, flags: flags)
         f.location = location
         return f
     }
 }
 
 /// Sendable: the position behind its Mutex; the memory manager locks itself.
-final class ProcMemFile: FileDescription, @unchecked Sendable {
+class ProcMemFile: FileDescription, @unchecked Sendable {
     let mm: MemoryManager
     /// The process's thread it was opened for: a debugger that traces it
     /// writes its text (FOLL_FORCE) while it is stopped.

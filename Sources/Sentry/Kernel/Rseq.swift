@@ -237,22 +237,7 @@ extension Task {
     /// has left guest code (or entered it again, past its fix-up): every
     /// return to the guest aborts a section it was in (`rseqReturnToGuest`).
     public func rseqPreemptOthers() {
-        var waiting: [(Task, UInt64)] = kernel.locked {
-            kernel.tasks.values.filter { $0 !== self && $0.mm === mm && $0.inGuest }.map { t in
-                t.context.kick()
-                return (t, t.guestEntries)
-            }
-        }
-        // The kicks land within microseconds unless the host is loaded; a
-        // task that never comes back (a stub stopped by the host) is not
-        // waited for beyond a second.
-        let deadline = Deadline.now() + 1_000_000_000
-        while !waiting.isEmpty && Deadline.now() < deadline {
-            waiting = kernel.locked {
-                waiting.filter { t, entries in t.inGuest && t.guestEntries == entries && !t.killed }
-            }
-            if !waiting.isEmpty { usleep(50) }
-        }
+        kernel.kickOutOfGuestCode { $0 !== self && $0.mm === mm }
     }
 
     /// The CPU the guest is told it runs on (getcpu, rseq's cpu_id): the

@@ -79,10 +79,17 @@ public final class MemoryManager: Sendable {
         /// Pages holding an rseq area registered with the host (by how many
         /// registrations): kept writable in the mirror (`pinRseqArea`).
         var rseqPins: [GuestAddress: Int] = [:]
+        /// Set by the first `clear_refs` 4: from then on writes are tracked
+        /// (MemoryManager+SoftDirty.swift); until then no path pays for it.
+        var softDirtyTracked = false
+        /// A `clear_refs` 4 by another process: runners write-protect the
+        /// soft-dirty clean pages in the mirror before they run the guest.
+        var pendingWriteProtect = false
     }
     let state: Mutex<State>
     /// Set with `pendingUnmaps`: the runners' cheap look before each entry into guest code.
-    private let unmapsPending = Atomic<Bool>(false)
+    /// Also set with `pendingWriteProtect`.
+    let unmapsPending = Atomic<Bool>(false)
 
     /// Shared read-only file pages (exec of the same binary again).
     public let imageCache: ImageCache?
@@ -132,6 +139,8 @@ public final class MemoryManager: Sendable {
                 return nil
             }
             let page = rseq.area.pageDown
+            // Soft-dirty from now on, and writable in the mirror made next.
+            if v.softClean { s.vmas.update(page..<(page + GuestAddress.pageSize)) { $0.softClean = false } }
             s.rseqPins[page, default: 0] += 1
             var registered: Bool?
             defer {
@@ -183,7 +192,12 @@ public final class MemoryManager: Sendable {
             }
             try writeProtectForForkLocked(&s, except: small, keeping: rseqGranulesLocked(&s, except: small))
             var copied = VMASet()
-            defer { child.state.withLock { $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk; $0.patches = s.patches.inherited } }
+            defer {
+                child.state.withLock {
+                    $0.vmas = copied; $0.brkStart = s.brkStart; $0.brk = s.brk; $0.patches = s.patches.inherited
+                    $0.softDirtyTracked = s.softDirtyTracked   // the VMAs' marks come with them
+                }
+            }
             for v in s.vmas.vmas where !v.dontCopy {
                 var c = v
                 if v.wipeOnFork {
@@ -252,6 +266,9 @@ public final class MemoryManager: Sendable {
                 s.vmas.insert(v)
             }
             s.brkStart = brkStart; s.brk = brk
+            // Soft-dirty tracking goes on where a clear_refs 4 had started it (the
+            // mirror, made at attach, write-protects the clean pages).
+            s.softDirtyTracked = vmas.contains { $0.softClean || !$0.softDirty }
         }
     }
     public var vmas: [VMA] { state.withLock { $0.vmas.vmas } }
@@ -302,6 +319,7 @@ public final class MemoryManager: Sendable {
             let backing: VMABacking = file.map { .file($0, offset: fileOffset) } ?? .anonymous
             let v = VMA(range: range, prot: prot, maxProt: maxProt, shared: flags.contains(.shared),
                         memOffset: off, backing: backing, name: name, fileEnd: file.map(Self.fileEnd) ?? .max)
+            if s.softDirtyTracked { markMergedNeighboursSoftDirtyLocked(&s, v) }
             s.vmas.insert(v)
             try mirrorVMA(&s, v)
             return start
@@ -478,6 +496,12 @@ public final class MemoryManager: Sendable {
                 guard newEnd <= layout.mmapBase, !exceedsCommitLimit(newEnd - oldEnd), s.vmas.isFree(range), let off = try? memory.allocate(newEnd - oldEnd) else {
                     return s.brk
                 }
+                // do_brk_flags sets VM_SOFTDIRTY on the heap VMA it grows, old pages included.
+                if s.softDirtyTracked {
+                    var lo = oldEnd
+                    while lo > GuestAddress.null, let heap = s.vmas.find(lo - 1), heap.name == "[heap]" { lo = heap.start }
+                    if lo < oldEnd { s.vmas.update(lo..<oldEnd) { $0.softDirty = true } }
+                }
                 s.vmas.insert(VMA(range: range, prot: .rw, memOffset: off, name: "[heap]"))
                 do throws(PlatformError) { try s.space?.map(range, fileOffset: off, prot: .rw) } catch { s.broken = error; return s.brk }
             } else if newEnd < oldEnd {
@@ -589,6 +613,7 @@ public final class MemoryManager: Sendable {
         moved.range = dest..<(dest + newLength)
         moved.memOffset = off
         moved.cow = false   // its own copy now
+        moved.softClean = false   // move_soft_dirty_pte: the pages moved are soft-dirty
         try unmapLocked(&s, src.range, mirror: dest != src.start)
         if dest != src.start { try unmapLocked(&s, moved.range, mirror: false) }
         s.vmas.insert(moved)
@@ -740,6 +765,9 @@ public final class MemoryManager: Sendable {
             if v.cow && !v.shared {
                 do throws(Errno) { try breakCOWLocked(&s, area..<(area + UInt64(RseqABI.size))) } catch { return false }
             }
+            if v.softClean {
+                do throws(Errno) { try unprotectSoftCleanLocked(&s, area.pageDown) } catch { return false }
+            }
             s.rseqPins[area.pageDown, default: 0] += 1
             return true
         }
@@ -809,7 +837,7 @@ public final class MemoryManager: Sendable {
     /// are copied (wp_page_copy), each into the memory file next to its
     /// neighbour's copy if there is room, so the VMAs merge back.
     /// Called by a runner of this mm, or before the mm has a mirror.
-    private func breakCOWLocked(_ s: inout State, _ range: Range<GuestAddress>) throws(Errno) {
+    func breakCOWLocked(_ s: inout State, _ range: Range<GuestAddress>) throws(Errno) {
         var cursor = range.lowerBound
         while cursor < range.upperBound {
             guard let v = s.vmas.find(cursor) else {
@@ -854,16 +882,21 @@ public final class MemoryManager: Sendable {
     private func reuseLocked(_ s: inout State, _ v: VMA) throws(Errno) {
         s.vmas.update(v.range) { $0.cow = false }
         guard v.accessibleEnd > v.start else { return }
-        try mirror(&s) { (sp) throws(PlatformError) in try sp.protect(v.start..<v.accessibleEnd, prot: v.prot) }
+        let prot = v.softClean ? v.prot.subtracting(.write) : v.prot
+        try mirror(&s) { (sp) throws(PlatformError) in try sp.protect(v.start..<v.accessibleEnd, prot: prot) }
     }
 
     /// Breaks copy-on-write in the accessible prefix of `ranges` before the
     /// sentry writes there. A break that fails (the memory file full) leaves
     /// those pages shared, and prefixLocked ends the write before them.
-    private func prepareWriteLocked(_ s: inout State, _ ranges: [GuestRange]) {
+    /// `marking`: the pages are marked soft-dirty here (else by the caller,
+    /// once it knows how much it wrote).
+    private func prepareWriteLocked(_ s: inout State, _ ranges: [GuestRange], marking: Bool = true) {
         let n = prefixLocked(&s, ranges, write: true, stopAtCOW: false).1
         for r in GuestRange.prefix(n, of: ranges) where r.count > 0 {
-            do throws(Errno) { try breakCOWLocked(&s, r.address..<(r.address + UInt64(r.count))) } catch { return }
+            let range = r.address..<(r.address + UInt64(r.count))
+            if marking { markSoftDirtyLocked(&s, range) }
+            do throws(Errno) { try breakCOWLocked(&s, range) } catch { return }
         }
     }
 
@@ -872,8 +905,11 @@ public final class MemoryManager: Sendable {
     /// served by breaking it; true if so, and the guest runs again.
     public func cowFault(at addr: GuestAddress, access: Prot?, lastRetry: (GuestAddress, UInt64)?) -> CopyOnWriteFault? {
         state.withLock { s -> CopyOnWriteFault? in
-            guard let v = s.vmas.find(addr), !v.shared, v.prot.contains(.write), addr < v.accessibleEnd,
+            guard let v = s.vmas.find(addr), v.prot.contains(.write), addr < v.accessibleEnd,
                   access.map({ $0.contains(.write) }) ?? true else { return nil }
+            if v.softClean { return softDirtyFaultLocked(&s, v, at: addr) }
+            // Shared pages fault only where soft-dirty tracking left the mirror stale.
+            guard !v.shared || s.softDirtyTracked else { return nil }
             guard v.cow else {
                 // Another thread of this mm wrote the page first and broke it
                 // (both faulted before either was served): it is writable now.
@@ -901,7 +937,7 @@ public final class MemoryManager: Sendable {
     }
 
     /// The page holding `addr`, within `v`.
-    private static func pageRange(of addr: GuestAddress, in v: VMA) -> Range<GuestAddress> {
+    static func pageRange(of addr: GuestAddress, in v: VMA) -> Range<GuestAddress> {
         let start = GuestAddress(addr.rawValue & ~UInt64(4095))
         return max(v.start, start)..<min(v.end, start + 4096)
     }
@@ -1026,6 +1062,10 @@ public final class MemoryManager: Sendable {
                     try? mirror(&s) { (sp) throws(PlatformError) in try sp.unmap(hole) }
                 }
             }
+            if s.pendingWriteProtect {
+                s.pendingWriteProtect = false
+                protectSoftCleanLocked(&s)
+            }
         }
     }
 
@@ -1093,12 +1133,31 @@ public final class MemoryManager: Sendable {
     /// manager (FileDescription.transfersInPlace says which files qualify).
     public func withGuestBuffers<R>(_ ranges: [GuestRange], write: Bool,
                                     _ body: ([UnsafeMutableRawBufferPointer]) throws(Errno) -> R) throws(Errno) -> R {
-        try state.withLock { (s: inout State) throws(Errno) -> R in
-            if write { prepareWriteLocked(&s, ranges) }
-            let (bufs, n) = prefixLocked(&s, ranges, write: write)
-            if n == 0 && ranges.contains(where: { $0.count > 0 }) { throw .EFAULT }
-            return try body(bufs)
+        try state.withLock { (s: inout State) throws(Errno) -> R in try body(guestBuffersLocked(&s, ranges, write: write, marking: true)) }
+    }
+
+    /// withGuestBuffers for a transfer whose `body` returns how many bytes
+    /// it moved (a read into the buffers): only the pages of those bytes
+    /// become soft-dirty, as only they are written (3 bytes read into a
+    /// 64 KiB buffer mark one page).
+    public func withGuestBuffers(_ ranges: [GuestRange], write: Bool,
+                                 _ body: ([UnsafeMutableRawBufferPointer]) throws(Errno) -> Int) throws(Errno) -> Int {
+        try state.withLock { (s: inout State) throws(Errno) -> Int in
+            let moved = try body(guestBuffersLocked(&s, ranges, write: write, marking: false))
+            if write && s.softDirtyTracked {
+                for r in GuestRange.prefix(moved, of: ranges) where r.count > 0 { markSoftDirtyLocked(&s, r.address..<(r.address + UInt64(r.count))) }
+            }
+            return moved
         }
+    }
+
+    /// withGuestBuffers' buffers, copy-on-write broken for a write.
+    private func guestBuffersLocked(_ s: inout State, _ ranges: [GuestRange], write: Bool,
+                                    marking: Bool) throws(Errno) -> [UnsafeMutableRawBufferPointer] {
+        if write { prepareWriteLocked(&s, ranges, marking: marking) }
+        let (bufs, n) = prefixLocked(&s, ranges, write: write)
+        if n == 0 && ranges.contains(where: { $0.count > 0 }) { throw .EFAULT }
+        return bufs
     }
 
     /// How many leading bytes of `ranges` are accessible now: a bound for a
@@ -1248,6 +1307,7 @@ public final class MemoryManager: Sendable {
             guard let pageEnd = GuestAddress(end).pageUp else { throw .EFAULT }
             let pages = addr.pageDown..<pageEnd
             for v in s.vmas.overlapping(pages) where !v.shared { s.vmas.update(v.range) { $0.cow = true } }
+            markSoftDirtyLocked(&s, pages)
             try breakCOWLocked(&s, pages)
             var at = 0
             for v in s.vmas.overlapping(range) {
@@ -1296,7 +1356,7 @@ public final class MemoryManager: Sendable {
         guard !o, let i = s.vmas.index(of: addr) else { return nil }
         let prot = s.vmas.vmas[i].prot
         guard end <= s.vmas.vmas[i].accessibleEnd.rawValue,
-              write ? prot.contains(.write) && !s.vmas.vmas[i].cow : !prot.isEmpty else { return nil }
+              write ? prot.contains(.write) && !s.vmas.vmas[i].cow && !s.vmas.vmas[i].softClean : !prot.isEmpty else { return nil }
         return memory.pointer(s.vmas.vmas[i].offset(of: addr))
     }
 

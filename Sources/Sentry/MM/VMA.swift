@@ -35,6 +35,15 @@ public struct VMA: Sendable, Equatable {
     /// guest's fault or the sentry's own copy out) first gives this mm its
     /// own copy of the pages written (MemoryManager.breakCOWLocked).
     public var cow = false
+    /// VM_SOFTDIRTY: the mapping is new since the last `clear_refs` 4 (or
+    /// none was ever written), so /proc/PID/pagemap reports every page of it
+    /// soft-dirty, present or not.
+    public var softDirty = true
+    /// Soft-dirty tracking: no page of it written since the last
+    /// `clear_refs` 4. While set, the host mirror has it without write
+    /// access, and the first write (the guest's fault or the sentry's own
+    /// copy out) marks the pages written (MemoryManager+SoftDirty.swift).
+    public var softClean = false
     /// File mappings: the page-aligned file offset from which the file had
     /// no bytes when last looked at (mmap, a fault, a truncation). Pages at
     /// or past it are beyond end of file: not mirrored, so a touch faults
@@ -54,7 +63,8 @@ public struct VMA: Sendable, Equatable {
     public var length: UInt64 { end - start }
 
     /// The protection the host mirror gets: write held back while copy-on-write is pending.
-    public var mirrorProt: Prot { cow && !shared ? prot.subtracting(.write) : prot }
+    /// Soft-dirty clean pages are held back from writes too, to see the first.
+    public var mirrorProt: Prot { (cow && !shared) || softClean ? prot.subtracting(.write) : prot }
 
     /// The memory-file offset of an address inside this VMA.
     public func offset(of a: GuestAddress) -> UInt64 { memOffset + (a - start) }
@@ -82,7 +92,8 @@ public struct VMA: Sendable, Equatable {
     func canMerge(with next: VMA) -> Bool {
         guard end == next.start, prot == next.prot, maxProt == next.maxProt, shared == next.shared,
               name == next.name, fileEnd == next.fileEnd, next.memOffset == memOffset + length,
-              dontCopy == next.dontCopy, wipeOnFork == next.wipeOnFork, cow == next.cow, policy == next.policy else { return false }
+              dontCopy == next.dontCopy, wipeOnFork == next.wipeOnFork, cow == next.cow, policy == next.policy,
+              softDirty == next.softDirty, softClean == next.softClean else { return false }
         switch (backing, next.backing) {
         case (.anonymous, .anonymous): return true
         case let (.file(f1, o1), .file(f2, o2)):
