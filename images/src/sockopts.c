@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,6 +62,94 @@ static uint64_t cookie(int s, int opt, socklen_t len) {
 static struct sockaddr_in lo4(unsigned short port) {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     return a;
+}
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// Receives one message on `s` and describes its timestamp control message:
+// type, length and whether the time lies between `before` and now (a
+// timeval's microseconds are cut, so the window starts a microsecond early).
+static void stamp(int s, const char *what, int64_t before) {
+    char data[64], ctl[256];
+    struct iovec iv = {data, sizeof data};
+    struct msghdr mh = {.msg_iov = &iv, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+    ssize_t n = recvmsg(s, &mh, MSG_DONTWAIT);
+    int64_t after = now_ns();
+    if (n < 0) { printf("  %s: -1 %s\n", what, strerrorname_np(errno)); return; }
+    printf("  %s: %zd bytes, controllen %zu", what, n, (size_t)mh.msg_controllen);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        int64_t t = 0, a, b;
+        memcpy(&a, CMSG_DATA(c), 8); memcpy(&b, CMSG_DATA(c) + 8, 8);
+        int ns = c->cmsg_type == SO_TIMESTAMPNS || c->cmsg_type == 64;
+        t = a * 1000000000 + (ns ? b : b * 1000);
+        printf(", level %d type %d len %zu in window %d", c->cmsg_level, c->cmsg_type, (size_t)c->cmsg_len,
+               t >= before - 1000 && t <= after);
+    }
+    printf("\n");
+}
+
+// Receive timestamps: SO_TIMESTAMP (timeval), SO_TIMESTAMPNS (timespec)
+// and the _NEW forms, on UDP, AF_UNIX datagrams (each datagram), TCP (the
+// segment read) and AF_UNIX streams (none); a datagram queued before the
+// option was set is stamped at the read.
+static void timestamps(void) {
+    printf("timestamps:\n");
+    int r = socket(AF_INET, SOCK_DGRAM, 0), w = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = lo4(0); socklen_t al = sizeof a;
+    bind(r, (struct sockaddr *)&a, sizeof a);
+    getsockname(r, (struct sockaddr *)&a, &al);
+    const struct { const char *name; int opt; } forms[] = {
+        {"SO_TIMESTAMP", SO_TIMESTAMP}, {"SO_TIMESTAMPNS", SO_TIMESTAMPNS}, {"SO_TIMESTAMP_NEW", 63}, {"SO_TIMESTAMPNS_NEW", 64}};
+    for (int i = 0; i < 4; i++) {
+        set(r, forms[i].name, forms[i].opt, 1);
+        get(r, "SO_TIMESTAMP", SO_TIMESTAMP); get(r, "SO_TIMESTAMPNS", SO_TIMESTAMPNS);
+        get(r, "SO_TIMESTAMP_NEW", 63); get(r, "SO_TIMESTAMPNS_NEW", 64);
+        int64_t before = now_ns();
+        sendto(w, "stamp", 5, 0, (struct sockaddr *)&a, sizeof a);
+        stamp(r, "udp", before);
+    }
+    set(r, "SO_TIMESTAMP", SO_TIMESTAMP, 0);
+    get(r, "SO_TIMESTAMPNS_NEW", 64);
+    sendto(w, "none", 4, 0, (struct sockaddr *)&a, sizeof a);
+    stamp(r, "udp, off", 0);
+    int64_t before = now_ns();
+    sendto(w, "early", 5, 0, (struct sockaddr *)&a, sizeof a);
+    set(r, "SO_TIMESTAMP", SO_TIMESTAMP, 1);
+    stamp(r, "udp, queued before", before);
+    close(r); close(w);
+
+    int u[2];
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, u);
+    set(u[1], "SO_TIMESTAMPNS", SO_TIMESTAMPNS, 1);
+    before = now_ns();
+    send(u[0], "dgram", 5, 0);
+    stamp(u[1], "unix dgram", before);
+    close(u[0]); close(u[1]);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, u);
+    set(u[1], "SO_TIMESTAMP", SO_TIMESTAMP, 1);
+    send(u[0], "stream", 6, 0);
+    stamp(u[1], "unix stream", 0);
+    close(u[0]); close(u[1]);
+
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in la = lo4(0); socklen_t ll = sizeof la;
+    bind(l, (struct sockaddr *)&la, sizeof la);
+    getsockname(l, (struct sockaddr *)&la, &ll);
+    listen(l, 1);
+    int c = socket(AF_INET, SOCK_STREAM, 0);
+    connect(c, (struct sockaddr *)&la, sizeof la);
+    int acc = accept(l, NULL, NULL);
+    set(acc, "SO_TIMESTAMP", SO_TIMESTAMP, 1);
+    before = now_ns();
+    send(c, "tcp", 3, 0);
+    struct pollfd p = {.fd = acc, .events = POLLIN};
+    poll(&p, 1, 2000);
+    stamp(acc, "tcp", before);
+    close(acc); close(c); close(l);
 }
 
 int main(void) {
@@ -175,6 +264,8 @@ int main(void) {
     uint64_t n1 = cookie(u, SO_NETNS_COOKIE, 8), n2 = cookie(sp[0], SO_NETNS_COOKIE, 8);
     printf("netns cookie: nonzero %d same %d, 16-byte buffer %s\n", n1 != 0, n1 == n2,
            cookie(u, SO_NETNS_COOKIE, 16) == (uint64_t)-EINVAL ? "EINVAL" : "?");
+
+    timestamps();
 
     // Without privileges.
     pid_t c = fork();

@@ -31,6 +31,9 @@ public struct SocketMessage: @unchecked Sendable {
     /// datagram longer than CHECKSUM_BREAK (76 bytes) only when it is read
     /// (RawUDPInput.swift); the read drops it.
     public var badChecksum = false
+    /// When it was queued (CLOCK_REALTIME, ns) for a receiver that asked
+    /// for timestamps (SO_TIMESTAMP*); 0: not stamped.
+    public var arrival: Int64 = 0
 
     public var remaining: Int { length - offset }
     /// What a queued message costs its sender beyond its bytes, as an skb's
@@ -103,9 +106,14 @@ struct SocketBuffer {
     /// Messages from the first on, for peeking and stream reads.
     var pending: ArraySlice<SocketMessage> { messages[head...] }
 
+    /// The owner asked for receive timestamps: what is queued is stamped.
+    var stampArrivals = false
+
     /// Queues `m`, its `m.length` bytes copied from `bytes`.
     mutating func append(_ m: SocketMessage, bytes: [UnsafeRawBufferPointer]) {
         ring.append(m.length, from: bytes)
+        var m = m
+        if stampArrivals && m.arrival == 0 { m.arrival = ReceiveTimestamps.now() }
         messages.append(m)
     }
 

@@ -79,6 +79,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         var boundDevice: Int32 = 0
         /// SO_COOKIE, given at the first ask (0: not yet).
         var cookie: UInt64 = 0
+        /// SO_TIMESTAMP and its forms (SocketTimestamps.swift).
+        var timestamps = ReceiveTimestamps()
         /// SO_RCVLOWAT (sk_rcvlowat): what a stream read waits for, and TCP's POLLIN.
         var receiveLowWater: Int32 = 1
         /// SO_PEERCRED: the peer process at connect (or listen) time, or socketpair's.
@@ -419,6 +421,9 @@ public final class SocketEndpoint: @unchecked Sendable {
         public var faulted = false
         /// A stream read stopped at the urgent mark (MSG_WAITALL goes no further).
         public var atMark = false
+        /// The arrival stamp of the datagram taken, or of the last stream
+        /// write read from (tcp_recvmsg keeps the last skb's); 0: none.
+        public var arrival: Int64 = 0
     }
 
     /// One receive of up to `max` bytes, copied into `targets` (which may
@@ -476,6 +481,7 @@ public final class SocketEndpoint: @unchecked Sendable {
                         break
                     }
                     r.count += take
+                    if m.arrival != 0 { r.arrival = m.arrival }
                     if first { r.credentials = m.credentials; r.from = m.from; r.rights = m.rights }
                     first = false
                     if take < remaining || !m.rights.isEmpty { break }
@@ -519,6 +525,7 @@ public final class SocketEndpoint: @unchecked Sendable {
                     r.credentials = m.credentials
                     r.from = m.from
                     r.ipv6 = m.ipv6
+                    r.arrival = m.arrival
                 }
                 if !peek {
                     let (acct, _, credit) = s.rx.consume(0, whole: true)

@@ -33,6 +33,7 @@ extension SocketEndpoint {
         switch name {
         case _ where Self.recordedFlags.contains(name):
             return int(locked { $0.flagOptions.contains(name) } ? 1 : 0)
+        case _ where ReceiveTimestamps.names.contains(name): return int(timestampOption(name) ? 1 : 0)
         case _ where recordedDefault(name) != nil:
             return int(locked { $0.recordedOptions[name] } ?? recordedDefault(name)!)
         case C.SO_BSDCOMPAT, C.SO_INCOMING_NAPI_ID: return int(0)
@@ -80,6 +81,7 @@ extension SocketEndpoint {
             locked { s in if v != 0 { s.flagOptions.insert(name) } else { s.flagOptions.remove(name) } }
             if name == C.SO_SELECT_ERR_QUEUE { queue.notify() }
         case C.SO_BSDCOMPAT: break
+        case _ where ReceiveTimestamps.names.contains(name): setTimestampOption(name, v != 0)
         case C.SO_PRIORITY:
             guard (0...6).contains(v) || capable(netRaw) || capable(netAdmin) else { throw .EPERM }
             locked { $0.recordedOptions[name] = v }
