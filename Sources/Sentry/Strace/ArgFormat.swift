@@ -99,7 +99,8 @@ public indirect enum ArgFormat: Sendable {
     case msghdrOut               // out: the same after the call
     case shutdownHow
     case sockoptLevel
-    case sockoptName(levelArg: Int)
+    /// `getting`: getsockopt's, where option 26 reads as SO_GET_FILTER.
+    case sockoptName(levelArg: Int, getting: Bool)
     case intPointerIn            // [1]
     case intPointerOut           // out: [1]
     // Time and resource structs, as strace 6.1 prints them.

@@ -539,9 +539,9 @@ struct ArgPrinter {
         case .msghdrOut: return msghdr(v, output: true)
         case .shutdownHow: return Decode.named(v, [0: "SHUT_RD", 1: "SHUT_WR", 2: "SHUT_RDWR"])
         case .sockoptLevel: return Decode.named(v, Decode.sockoptLevels)
-        case .sockoptName(let l):
+        case .sockoptName(let l, let getting):
             switch args[l] {
-            case 1: return Decode.named(v, Decode.socketOptions)
+            case 1: return getting && v == UInt64(SocketConstants.SO_GET_FILTER) ? "SO_GET_FILTER" : Decode.named(v, Decode.socketOptions)
             case 6: return Decode.named(v, Decode.tcpOptions)
             case 0: return Decode.named(v, Decode.ipOptions)
             case 255: return v == 1 ? "ICMP_FILTER" : String(Int32(truncatingIfNeeded: v))
