@@ -428,7 +428,7 @@ extension Sockets {
         // ___sys_recvmsg starts msg_flags from the caller's MSG_CMSG_CLOEXEC.
         var msgFlags = (flags & C.MSG_CMSG_CLOEXEC) | (r.truncated ? C.MSG_TRUNC : 0) | (r.outOfBand ? C.MSG_OOB : 0)
         let used = try writeControl(t, r, m, cloexec: flags & C.MSG_CMSG_CLOEXEC != 0, passCredentials: s.endpoint.passesCredentials,
-                                    timestamp: r.result >= 0 ? s.endpoint.timestampControl(arrival: r.arrival) : nil,
+                                    timestamp: s.endpoint.timestampControl(arrival: r.arrival), drops: s.endpoint.dropsControl(r.dropCount),
                                     ipv6Reports: s.endpoint.ipv6Reports, flags: &msgFlags)
         try t.mm.write(addr + 40, UInt64(used))
         try t.mm.write(addr + 48, msgFlags)
@@ -499,6 +499,7 @@ extension Sockets {
         var ipv6: IPv6PacketInfo?
         /// The arrival stamp a timestamp control message reports (SocketTimestamps.swift).
         var arrival: Int64 = 0
+        var dropCount: UInt32 = 0
         var truncated = false
         /// recv(MSG_OOB) read the urgent byte (msg_flags says MSG_OOB).
         var outOfBand = false
@@ -541,6 +542,7 @@ extension Sockets {
                 if r.arrival != 0 { out.arrival = r.arrival }
                 if first {
                     out.from = r.from; out.credentials = r.credentials; out.rights = r.rights; out.ipv6 = r.ipv6
+                    out.dropCount = r.dropCount
                     first = false
                 }
                 if ep.kind != .stream {
@@ -604,7 +606,7 @@ extension Sockets {
     /// guest's control buffer as put_cmsg and scm_detach_fds do: what does
     /// not fit is cut (MSG_CTRUNC) and the descriptors left out are closed.
     static func writeControl(_ t: Task, _ r: Reception, _ m: GuestMsghdr, cloexec: Bool, passCredentials: Bool,
-                             timestamp: (type: Int32, body: [UInt8])? = nil,
+                             timestamp: (type: Int32, body: [UInt8])? = nil, drops: (type: Int32, body: [UInt8])? = nil,
                              ipv6Reports: (hopLimit: Bool, trafficClass: Bool, hopLimit2292: Bool) = (false, false, false),
                              flags: inout Int32) throws(Errno) -> Int {
         let room = Int(min(m.controlLength, UInt64(Int32.max)))
@@ -620,6 +622,7 @@ extension Sockets {
         }
         // sock_recv_cmsgs comes first: the timestamp.
         if let timestamp { try put(timestamp.type, timestamp.body) }
+        if let drops { try put(drops.type, drops.body) }
         // ip6_datagram_recv_specific_ctl's order: the hop limit, the traffic class, then RFC 2292's hop limit.
         if let info = r.ipv6 {
             if ipv6Reports.hopLimit {

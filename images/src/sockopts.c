@@ -152,6 +152,61 @@ static void timestamps(void) {
     close(acc); close(c); close(l);
 }
 
+// /proc/net/udp's drops column for the socket bound at `port`.
+static long udp_drops(uint16_t port) {
+    FILE *f = fopen("/proc/net/udp", "r");
+    char line[512], want[16];
+    long drops = -1;
+    snprintf(want, sizeof want, ":%04X ", port);
+    while (f && fgets(line, sizeof line, f)) {
+        char *local = strchr(line, ':');
+        if (!local || strncmp(local + 10, want, 6) != 0) continue;
+        sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %ld", &drops);
+    }
+    if (f) fclose(f);
+    return drops;
+}
+
+// SO_RXQ_OVFL: a datagram carries the count of drops its socket had when
+// it was queued; none while there were none.
+static void drop_counts(void) {
+    printf("drop counts:\n");
+    int r = socket(AF_INET, SOCK_DGRAM, 0), w = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = lo4(0); socklen_t al = sizeof a;
+    bind(r, (struct sockaddr *)&a, sizeof a);
+    getsockname(r, (struct sockaddr *)&a, &al);
+    set(r, "SO_RXQ_OVFL", 40, 1); get(r, "SO_RXQ_OVFL", 40);
+    set(r, "SO_RCVBUF", SO_RCVBUF, 4096);
+    char big[1000] = {0};
+    for (int i = 0; i < 64; i++) sendto(w, big, sizeof big, 0, (struct sockaddr *)&a, sizeof a);
+    char data[1024], ctl[128];
+    struct iovec iv = {data, sizeof data};
+    struct msghdr mh = {.msg_iov = &iv, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+    recvmsg(r, &mh, MSG_DONTWAIT);
+    int first_counted = mh.msg_controllen != 0;
+    sendto(w, "late", 4, 0, (struct sockaddr *)&a, sizeof a);
+    long drops = udp_drops(ntohs(a.sin_port));
+    int counted_before = 0, last_count = -1, last_len = -1;
+    for (;;) {
+        mh.msg_controllen = sizeof ctl;
+        ssize_t n = recvmsg(r, &mh, MSG_DONTWAIT);
+        if (n < 0) break;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        int count = -1;
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == 40) memcpy(&count, CMSG_DATA(c), 4);
+        if (n == 1000 && count >= 0) counted_before = 1;
+        last_count = count; last_len = (int)n;
+    }
+    printf("  dropped some: %d; a count before the drops: %d; the late one (%d bytes) counts the drops: %d\n",
+           drops > 0, first_counted || counted_before, last_len, last_count == drops);
+    set(r, "SO_RXQ_OVFL", 40, 0);
+    sendto(w, "off", 3, 0, (struct sockaddr *)&a, sizeof a);
+    mh.msg_controllen = sizeof ctl;
+    recvmsg(r, &mh, MSG_DONTWAIT);
+    printf("  off: controllen %zu\n", (size_t)mh.msg_controllen);
+    close(r); close(w);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     const struct { const char *name; int family, type; } kinds[] = {
@@ -266,6 +321,7 @@ int main(void) {
            cookie(u, SO_NETNS_COOKIE, 16) == (uint64_t)-EINVAL ? "EINVAL" : "?");
 
     timestamps();
+    drop_counts();
 
     // Without privileges.
     pid_t c = fork();

@@ -129,6 +129,8 @@ extension SocketEndpoint {
             locked { s -> Bool in
                 guard s.phase != .closed else { return false }
                 guard !s.shutRead, s.rx.bytes + m.length <= s.receiveBuffer else { s.drops += 1; return false }
+                var m = m
+                m.dropCount = Self.dropCountLocked(s)
                 s.rx.append(m, bytes: [b])
                 return true
             }

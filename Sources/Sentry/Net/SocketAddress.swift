@@ -23,7 +23,7 @@ public enum SocketConstants {
     public static let SO_BPF_EXTENSIONS: Int32 = 48, SO_INCOMING_CPU: Int32 = 49, SO_INCOMING_NAPI_ID: Int32 = 56
     public static let SO_COOKIE: Int32 = 57, SO_BINDTOIFINDEX: Int32 = 62, SO_PREFER_BUSY_POLL: Int32 = 69
     public static let SO_BUSY_POLL_BUDGET: Int32 = 70, SO_NETNS_COOKIE: Int32 = 71, SO_BUF_LOCK: Int32 = 72
-    public static let SO_TXREHASH: Int32 = 74, SO_RCVMARK: Int32 = 75
+    public static let SO_TXREHASH: Int32 = 74, SO_RCVMARK: Int32 = 75, SO_RXQ_OVFL: Int32 = 40
 
     public static let SCM_RIGHTS: Int32 = 1, SCM_CREDENTIALS: Int32 = 2
     /// SCM_MAX_FD: the most descriptors one SCM_RIGHTS message may carry.

@@ -34,6 +34,9 @@ public struct SocketMessage: @unchecked Sendable {
     /// When it was queued (CLOCK_REALTIME, ns) for a receiver that asked
     /// for timestamps (SO_TIMESTAMP*); 0: not stamped.
     public var arrival: Int64 = 0
+    /// The receiver's drops when it was queued, if it asked (SO_RXQ_OVFL:
+    /// sock_skb_set_dropcount).
+    public var dropCount: UInt32 = 0
 
     public var remaining: Int { length - offset }
     /// What a queued message costs its sender beyond its bytes, as an skb's

@@ -424,6 +424,8 @@ public final class SocketEndpoint: @unchecked Sendable {
         /// The arrival stamp of the datagram taken, or of the last stream
         /// write read from (tcp_recvmsg keeps the last skb's); 0: none.
         public var arrival: Int64 = 0
+        /// The datagram's SO_RXQ_OVFL count.
+        public var dropCount: UInt32 = 0
     }
 
     /// One receive of up to `max` bytes, copied into `targets` (which may
@@ -526,6 +528,7 @@ public final class SocketEndpoint: @unchecked Sendable {
                     r.from = m.from
                     r.ipv6 = m.ipv6
                     r.arrival = m.arrival
+                    r.dropCount = m.dropCount
                 }
                 if !peek {
                     let (acct, _, credit) = s.rx.consume(0, whole: true)

@@ -7,13 +7,14 @@ import Glibc
 /// checks (capabilities, ranges) and read back as sk_getsockopt reads them,
 /// so a program that sets one and checks it sees Linux's answers. Options
 /// with an effect here are served where the effect is (SocketOptions.swift);
-/// SO_SELECT_ERR_QUEUE's is in `readiness`.
+/// SO_SELECT_ERR_QUEUE's is in `readiness`, SO_RXQ_OVFL's in
+/// `dropsControl` (its count taken where UDP and raw sockets queue).
 extension SocketEndpoint {
     private typealias C = SocketConstants
 
     /// Boolean options recorded in `flagOptions`.
     static let recordedFlags: Set<Int32> = [C.SO_DEBUG, C.SO_NO_CHECK, C.SO_WIFI_STATUS, C.SO_NOFCS, C.SO_LOCK_FILTER,
-                                            C.SO_SELECT_ERR_QUEUE, C.SO_PREFER_BUSY_POLL, C.SO_RCVMARK]
+                                            C.SO_SELECT_ERR_QUEUE, C.SO_PREFER_BUSY_POLL, C.SO_RCVMARK, C.SO_RXQ_OVFL]
 
     /// A value option's reading on a fresh socket (sock_init_data, inet_create).
     func recordedDefault(_ name: Int32) -> Int32? {
@@ -144,5 +145,18 @@ extension SocketEndpoint {
             if s.cookie == 0 { s.cookie = names.nextSocketCookie() }
             return s.cookie
         }
+    }
+
+    /// SO_RXQ_OVFL's control message for a datagram queued when its
+    /// receiver had dropped `count` (sock_recv_drops: UDP and raw sockets,
+    /// through sock_recv_cmsgs; ping sockets have none); nil if none is due.
+    public func dropsControl(_ count: UInt32) -> (type: Int32, body: [UInt8])? {
+        guard count != 0, !isPing, kind == .datagram, isInet, locked({ $0.flagOptions.contains(C.SO_RXQ_OVFL) }) else { return nil }
+        return (C.SO_RXQ_OVFL, withUnsafeBytes(of: count) { Array($0) })
+    }
+
+    /// The drop count a datagram queued now carries (0 unless asked).
+    static func dropCountLocked(_ s: State) -> UInt32 {
+        s.flagOptions.contains(SocketConstants.SO_RXQ_OVFL) ? UInt32(truncatingIfNeeded: s.drops) : 0
     }
 }
