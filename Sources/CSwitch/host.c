@@ -106,7 +106,18 @@ long sw_set_affinity(int tid, uint64_t mask, int reset) {
     return sched_setaffinity(tid, sizeof(set), &set) < 0 ? -errno : 0;
 }
 
-int sw_gettid(void) { return (int)syscall(SYS_gettid); }
+// The calling thread's host tid, kept per thread: the sentry asks at every
+// task's start and exit, and its threads outlive their tasks (TaskThreads).
+// A child of fork(2) starts with its own (the atfork handler clears the
+// copy); the vfork child that execs a stub never asks.
+static __thread int sw_tid_cached;
+static void sw_tid_forget(void) { sw_tid_cached = 0; }
+__attribute__((constructor)) static void sw_tid_at_fork(void) { pthread_atfork(NULL, NULL, sw_tid_forget); }
+int sw_gettid(void) {
+    int tid = sw_tid_cached;
+    if (tid == 0) sw_tid_cached = tid = (int)syscall(SYS_gettid);
+    return tid;
+}
 
 // Extended attributes of a host file, named by path (the sentry passes /proc/self/fd/N of an O_PATH fd).
 long sw_getxattr(const char *path, const char *name, void *value, unsigned long size) {

@@ -17,22 +17,37 @@ import Synchronization
 /// check and its sleep, and that wake leaves `pending` set, which the sleep's
 /// compare-and-swap sees.
 public final class Waker: @unchecked Sendable {
-    // Sendable: `word` is only touched through atomic operations; `fd` is
-    // written once.
-    public let fd: Int32
+    // Sendable: `word` is only touched through atomic operations; the
+    // eventfd is set once, before anyone can see `inPoll`.
+    /// A plain waker's eventfd is made with it; a task's only before its
+    /// first sleep in ppoll: most tasks never sleep there, and every fork
+    /// and thread paid an `eventfd2` and a `close` for it. The owner stores
+    /// it before the compare-and-swap that sets `inPoll`, so a wake that
+    /// sees `inPoll` sees the descriptor.
+    private let eventFD: Atomic<Int32>
+    /// The eventfd a plain waker's owner polls (-1 for a task's not yet made).
+    public var fd: Int32 { eventFD.load(ordering: .acquiring) }
     private let forTask: Bool
     private let word: UnsafeMutablePointer<UInt32>
     private static let pending: UInt32 = 1, onFutex: UInt32 = 2, inPoll: UInt32 = 4
 
     init(forTask: Bool = false) {
-        let fd = sw_eventfd()
-        precondition(fd >= 0, "eventfd: \(Errno(-fd))")
-        self.fd = fd
         self.forTask = forTask
+        if forTask {
+            eventFD = Atomic(-1)
+        } else {
+            let fd = sw_eventfd()
+            precondition(fd >= 0, "eventfd: \(Errno(-fd))")
+            eventFD = Atomic(fd)
+        }
         word = .allocate(capacity: 1)
         word.initialize(to: 0)
     }
-    deinit { close(fd); word.deallocate() }
+    deinit {
+        let fd = eventFD.load(ordering: .relaxed)
+        if fd >= 0 { close(fd) }
+        word.deallocate()
+    }
 
     public func wake() {
         guard forTask else { return signalFD() }
@@ -59,6 +74,11 @@ public final class Waker: @unchecked Sendable {
     func sleep(timeout: Int64, hostFDs: inout [pollfd]) throws(Errno) {
         precondition(forTask)
         let mode = hostFDs.isEmpty ? Self.onFutex : Self.inPoll
+        if mode == Self.inPoll, eventFD.load(ordering: .relaxed) < 0 {
+            let made = sw_eventfd()
+            if made < 0 { throw Errno(-made) }
+            eventFD.store(made, ordering: .releasing)
+        }
         guard sw_atomic_cas32(word, 0, mode) != 0 else {
             _ = sw_atomic_xchg32(word, 0)
             return
