@@ -173,17 +173,18 @@ struct CheckpointTests {
         #expect(bg.stdout == expected)
     }
 
-    /// A process confined by Landlock: the image has no field for its
-    /// domain, so the checkpoint names it and refuses (restored without it,
-    /// the guest would run unconfined); the guest goes on.
-    @Test func landlockDomainIsRefusedByName() throws {
+    /// A process confined by a Landlock domain with a rule on a directory
+    /// removed since: the image names a rule's file by its path, which finds
+    /// nothing now, so the checkpoint names the rule and refuses (restored
+    /// without it, the domain would differ); the guest goes on.
+    @Test func landlockRuleOnRemovedDirectoryIsRefusedByName() throws {
         guard Harness.imagesBuilt, let platform = Self.available.first else { return }
         let s = try Scene()
         defer { try? FileManager.default.removeItem(at: s.dir) }
         let bg = try #require(s.start("landlocked", platform: platform, extra: ["landlock"]))
         defer { bg.stop() }
         let c = s.checkpoint("landlocked")
-        #expect(c.status == 74 && c.stderr.contains("a Landlock domain"), "\(c)")
+        #expect(c.status == 74 && c.stderr.contains("its Landlock domain: a rule on /tmp/ckptcount.landlock.1,"), "\(c)")
         #expect(bg.wait() == 0)
         #expect(bg.stdout == s.native([]))
     }

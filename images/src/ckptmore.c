@@ -11,6 +11,10 @@
 //   ckptmore icmp MARKER         ping and raw sockets, an ICMP error queued (root, a ping_group_range with its group)
 //   ckptmore vfork MARKER        a vfork child that has not exec'd yet, its parent waiting in vfork
 //   ckptmore deleted MARKER DIR  a host file in DIR mapped MAP_SHARED and deleted
+//   ckptmore landlock MARKER DIR a task confined by two Landlock layers (rules on directories, one renamed
+//                                since, and on a file), a child in the same domain, a ruleset fd kept open
+//   ckptmore lowat MARKER        SO_RCVLOWAT on an AF_UNIX stream; a splice adding pages to a write's last skb
+//   ckptmore renamed MARKER DIR  a host file in DIR mapped MAP_SHARED and renamed in its directory
 //   ckptmore unotify MARKER [late|killable]  a seccomp USER_NOTIF listener, a call waiting for its
 //                                notification's answer (received by the supervisor, or with "late" not yet
 //                                received; "killable": the filter has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
@@ -19,8 +23,10 @@
 #include <errno.h>
 #include <linux/errqueue.h>
 #include <linux/filter.h>
+#include <linux/landlock.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -511,6 +517,122 @@ static int unotify(const char *marker, const char *mode) {
     return 0;
 }
 
+// What a call returns: 0 (or a count), or -errno.
+#define RES(x) ({ long r_ = (long)(x); r_ < 0 ? -errno : r_; })
+
+static long ll_create(__u64 handled) {
+    struct landlock_ruleset_attr a = { .handled_access_fs = handled };
+    return syscall(SYS_landlock_create_ruleset, &a, sizeof a, 0);
+}
+
+// A path-beneath rule on `path` (opened O_PATH) granting `allowed`.
+static long ll_rule(int rs, const char *path, __u64 allowed) {
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    struct landlock_path_beneath_attr a = { .allowed_access = allowed, .parent_fd = fd };
+    long r = RES(syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &a, 0));
+    close(fd);
+    return r;
+}
+
+static long ll_open(const char *path, int flags) {
+    int fd = open(path, flags | O_CLOEXEC, 0644);
+    if (fd < 0) return -errno;
+    close(fd);
+    return 0;
+}
+
+static long ll_readdir(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return -errno;
+    closedir(d);
+    return 0;
+}
+
+// The accesses a domain decides, each as 0 or -errno.
+static void ll_try(const char *who, const char *d) {
+    char p[8][600];
+    snprintf(p[0], sizeof p[0], "%s/ro/f", d);
+    snprintf(p[1], sizeof p[1], "%s/rw2/new", d);
+    snprintf(p[2], sizeof p[2], "%s/out/f", d);
+    snprintf(p[3], sizeof p[3], "%s/out", d);
+    snprintf(p[4], sizeof p[4], "%s/rw2/g", d);
+    snprintf(p[5], sizeof p[5], "%s/rw2/f", d);
+    snprintf(p[6], sizeof p[6], "%s/ro", d);
+    // In this order (a call's arguments are evaluated in none).
+    long r[11];
+    r[0] = ll_open(p[0], O_RDONLY); r[1] = ll_open(p[0], O_WRONLY); r[2] = ll_readdir(p[6]);
+    r[3] = ll_open(p[1], O_WRONLY | O_CREAT); r[4] = ll_open(p[5], O_WRONLY); r[5] = RES(unlink(p[1]));
+    r[6] = ll_open(p[2], O_RDONLY); r[7] = ll_open(p[2], O_WRONLY); r[8] = ll_readdir(p[3]);
+    r[9] = RES(link(p[0], p[4])); r[10] = RES(rename(p[5], p[2]));
+    printf("%s: ro/f read %ld, ro/f write %ld, ro list %ld, rw2/new create %ld, rw2/f write %ld, rw2/new unlink %ld\n", who,
+           r[0], r[1], r[2], r[3], r[4], r[5]);
+    printf("%s: out/f read %ld, out/f write %ld, out list %ld, link ro/f rw2/g %ld, rename rw2/f out/f %ld\n", who,
+           r[6], r[7], r[8], r[9], r[10]);
+    fflush(stdout);
+}
+
+// Two layers: the first handles reading, writing, listing, making and
+// removing files and REFER, with rules on ro (read, list), rw (read,
+// write, make, remove) and the file out/f (read); the second handles
+// writing, with a rule on rw. rw is renamed rw2 after the rules are made
+// (the rule stays on the directory). A child in the same domain, and a
+// ruleset descriptor (handling reading, a rule on ro) kept open. After:
+// the same accesses are allowed and refused; the descriptor takes another
+// rule (rw2) and becomes a third layer, which refuses reading out/f.
+static int landlock(const char *marker, const char *dir) {
+    char d[512], p[600];
+    snprintf(d, sizeof d, "%s/ckptmore.landlock", dir);
+    const char *names[] = { "", "/ro", "/rw", "/out" };
+    for (int i = 0; i < 4; i++) { snprintf(p, sizeof p, "%s%s", d, names[i]); if (mkdir(p, 0755) != 0) { perror(p); return 1; } }
+    const char *files[] = { "/ro/f", "/rw/f", "/out/f" };
+    for (int i = 0; i < 3; i++) { snprintf(p, sizeof p, "%s%s", d, files[i]); put(p, "data"); }
+    const __u64 rd = LANDLOCK_ACCESS_FS_READ_FILE, wr = LANDLOCK_ACCESS_FS_WRITE_FILE, ls = LANDLOCK_ACCESS_FS_READ_DIR;
+    const __u64 mk = LANDLOCK_ACCESS_FS_MAKE_REG, rm = LANDLOCK_ACCESS_FS_REMOVE_FILE, refer = LANDLOCK_ACCESS_FS_REFER;
+    int first = (int)ll_create(rd | wr | ls | mk | rm | refer), second = (int)ll_create(wr), kept = (int)ll_create(rd);
+    if (first < 0 || second < 0 || kept < 0) { perror("landlock_create_ruleset"); return 1; }
+    snprintf(p, sizeof p, "%s/ro", d);
+    long r1 = ll_rule(first, p, rd | ls), r4 = ll_rule(kept, p, rd);
+    snprintf(p, sizeof p, "%s/rw", d);
+    long r2 = ll_rule(first, p, rd | wr | mk | rm), r5 = ll_rule(second, p, wr);
+    snprintf(p, sizeof p, "%s/out/f", d);
+    long r3 = ll_rule(first, p, rd);
+    printf("rules: %ld %ld %ld %ld %ld\n", r1, r2, r3, r4, r5);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) { perror("no_new_privs"); return 1; }
+    long s1 = RES(syscall(SYS_landlock_restrict_self, first, 0)), s2 = RES(syscall(SYS_landlock_restrict_self, second, 0));
+    close(first);
+    close(second);
+    char from[600];
+    snprintf(from, sizeof from, "%s/rw", d);
+    snprintf(p, sizeof p, "%s/rw2", d);
+    printf("restrict: %ld %ld, rename rw rw2 %ld\n", s1, s2, RES(rename(from, p)));
+    ll_try("before", d);
+    int go[2];
+    if (pipe(go) != 0) return 1;
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        close(go[1]);
+        if (read(go[0], &c, 1) == 1) ll_try("child", d);   // after its parent's lines
+        _exit(0);
+    }
+    close(go[0]);
+    if (wait_for(marker) != 0) return 1;
+
+    ll_try("after", d);
+    if (write(go[1], "g", 1) != 1) return 1;
+    waitpid(child, NULL, 0);
+    snprintf(p, sizeof p, "%s/rw2", d);
+    long r6 = ll_rule(kept, p, rd), s3 = RES(syscall(SYS_landlock_restrict_self, kept, 0));
+    char q[3][600];
+    snprintf(q[0], sizeof q[0], "%s/out/f", d);
+    snprintf(q[1], sizeof q[1], "%s/rw2/f", d);
+    snprintf(q[2], sizeof q[2], "%s/ro/f", d);
+    long o1 = ll_open(q[0], O_RDONLY), o2 = ll_open(q[1], O_RDONLY), o3 = ll_open(q[2], O_RDONLY);
+    printf("the kept ruleset: rule %ld, restrict %ld; out/f read %ld, rw2/f read %ld, ro/f read %ld\n", r6, s3, o1, o2, o3);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "shared") == 0) return shared(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "pipe") == 0) return pipe_inode(argv[2]);
@@ -521,6 +643,7 @@ int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "deleted") == 0) return deleted(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "vforkexec") == 0) return vfork_exec(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "unotify") == 0) return unotify(argv[2], argc >= 4 ? argv[3] : "");
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable]\n");
+    if (argc >= 4 && strcmp(argv[1], "landlock") == 0) return landlock(argv[2], argv[3]);
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable] | landlock MARKER DIR\n");
     return 2;
 }

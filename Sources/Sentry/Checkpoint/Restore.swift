@@ -527,6 +527,7 @@ struct ImageReader {
         }
 
         guard let initGroup = groups[m.initPID], !initGroup.zombie else { throw .corrupt("no live init (pid \(m.initPID))") }
+        let domains = try LandlockRestorer.domains(m.landlockDomains ?? [], kernel: kernel, boot)
 
         var tasks: [Int32: Task] = [:]
         var fpu: [Int32: [UInt8]] = [:]
@@ -538,7 +539,12 @@ struct ImageReader {
             }
             let context: PlatformContext
             do { context = try kernel.platform.makeContext() } catch { throw .restoreFailed(error.description) }
-            var attributes = TaskAttributes(credentials: Self.credentials(ti.credentials), executablePath: ti.executablePath)
+            var credentials = Self.credentials(ti.credentials)
+            if let i = ti.landlockDomain {
+                guard domains.indices.contains(i) else { throw .corrupt("tid \(ti.tid): Landlock domain \(i)") }
+                credentials.landlock = domains[i]
+            }
+            var attributes = TaskAttributes(credentials: credentials, executablePath: ti.executablePath)
             attributes.comm = Array(ti.comm.prefix(TaskAttributes.commLength - 1))
             attributes.parentDeathSignal = ti.parentDeathSignal
             attributes.noNewPrivs = ti.noNewPrivs
@@ -951,6 +957,12 @@ struct ImageReader {
             return PipeEnd(pipes[i], writer: w, flags: flags)
         case .socket, .seccompNotify:
             throw .corrupt("a \(f.kind) file")
+        case .landlockRuleset:
+            guard let image = f.landlock else { throw .corrupt("a Landlock ruleset file without its ruleset") }
+            let d = LandlockRulesetFile(try LandlockRestorer.ruleset(image, kernel: kernel, boot, what: "a Landlock ruleset descriptor"))
+            // Only the status flags fcntl could have set: its access mode stays O_RDWR.
+            d.flags = OpenFlags(rawValue: (f.flags & ~OpenFlags.accessMode) | O_RDWR)
+            return d
         case .epoll:
             return EpollFile(flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
         case .eventfd:
