@@ -134,6 +134,30 @@ extension CheckpointTests {
         #expect(got.before + got.restored.stdout == got.expected, "\(got.before)---\n\(got.restored.stdout)---\n\(got.restored.stderr)")
     }
 
+    /// SO_RCVLOWAT on an AF_UNIX stream and the page fragments a splice put
+    /// on a full socket's last write (6.1's unix_stream_sendpage) are kept:
+    /// after a restore on the other platform the mark reads back and a
+    /// blocking read waits for it, and a splice takes only the pages the
+    /// last skb still has room for. This host's kernel (6.5+) splices
+    /// through sendmsg, so the comparison is with an uninterrupted run in
+    /// the sandbox; the mark's lines are the native run's too.
+    @Test func receiveLowWaterAndSpliceFragmentsGoOn() throws {
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        var native = ""
+        guard let got = try ckptmore(s, "lowat", native: { guest, args in
+            native = Harness.run(guest, args).stdout
+            return Harness.run(Harness.sentry, ["run", "--platform", Self.available.first!, guest] + args).stdout
+        }) else { return }
+        for line in ["SO_RCVLOWAT after: 10\nblocking read of 63 with 5 queued: 12 '12345abcdefg'\n"] {
+            #expect(got.expected.contains(line) && native.contains(line), "\(line) in \(got.expected) and natively \(native)")
+        }
+        for line in ["full after some bytes, then splice 5 pages: 20480\n", "splice 16 pages more: 49152 (), left in the pipe: 16384\n"] {
+            #expect(got.expected.contains(line), "\(line) in \(got.expected)")
+        }
+        #expect(got.before + got.restored.stdout == got.expected, "\(got.before)---\n\(got.restored.stdout)---\n\(got.restored.stderr)")
+    }
+
     /// Part `part` of ckptmore goes on across a restore as natively; the
     /// native output holds each of `native` (what the part is to show).
     func ckptmoreGoesOn(_ part: String, native: [String]) throws {

@@ -633,6 +633,47 @@ static int landlock(const char *marker, const char *dir) {
     return 0;
 }
 
+// SO_RCVLOWAT 10 on an AF_UNIX stream's reader; a writer whose send
+// buffer is full, its last write (under a page: no page fragments) then
+// given 5 pages by a splice (6.1's unix_stream_sendpage: 5 fragments on that
+// skb). After: the mark reads 10, a blocking read with 5 bytes queued waits
+// for a child's 7 more (12), and a splice of 16 pages more takes the 12 the
+// last skb has room for (17 fragments at most) and stops there (EAGAIN).
+static int lowat(const char *marker) {
+    int sv[2], fp[2], pp[2], mark = 10;
+    static char page[4096];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || socketpair(AF_UNIX, SOCK_STREAM, 0, fp) || pipe(pp)) { perror("socketpair"); return 1; }
+    if (setsockopt(sv[1], SOL_SOCKET, SO_RCVLOWAT, &mark, sizeof mark) != 0) { perror("SO_RCVLOWAT"); return 1; }
+    fcntl(fp[0], F_SETFL, O_NONBLOCK);
+    fcntl(pp[1], F_SETFL, O_NONBLOCK);   // a kernel whose splice took nothing (6.5+) leaves the pipe full
+    char chunk[1000] = {0};
+    long filled = 0;
+    ssize_t n;
+    while ((n = write(fp[0], chunk, sizeof chunk)) > 0) filled += n;
+    for (int i = 0; i < 5; i++) write(pp[1], page, sizeof page);
+    n = splice(pp[0], NULL, fp[0], NULL, 5 * 4096, SPLICE_F_NONBLOCK);
+    printf("full after %s bytes, then splice 5 pages: %zd\n", filled > 0 ? "some" : "no", n);
+    if (wait_for(marker) != 0) return 1;
+
+    int got = 0;
+    socklen_t len = sizeof got;
+    getsockopt(sv[1], SOL_SOCKET, SO_RCVLOWAT, &got, &len);
+    printf("SO_RCVLOWAT after: %d\n", got);
+    if (write(sv[0], "12345", 5) != 5) return 1;
+    pid_t child = fork();
+    if (child == 0) { usleep(100000); _exit(write(sv[0], "abcdefg", 7) == 7 ? 0 : 1); }
+    char buf[64] = "";
+    n = read(sv[1], buf, sizeof buf - 1);
+    printf("blocking read of 63 with 5 queued: %zd '%s'\n", n, n > 0 ? buf : "");
+    waitpid(child, NULL, 0);
+    for (int i = 0; i < 16; i++) write(pp[1], page, sizeof page);
+    n = splice(pp[0], NULL, fp[0], NULL, 16 * 4096, SPLICE_F_NONBLOCK);
+    int left = 0;
+    ioctl(pp[0], FIONREAD, &left);
+    printf("splice 16 pages more: %zd (%s), left in the pipe: %d\n", n, n < 0 ? strerror(errno) : "", left);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "shared") == 0) return shared(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "pipe") == 0) return pipe_inode(argv[2]);
@@ -644,6 +685,7 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "vforkexec") == 0) return vfork_exec(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "unotify") == 0) return unotify(argv[2], argc >= 4 ? argv[3] : "");
     if (argc >= 4 && strcmp(argv[1], "landlock") == 0) return landlock(argv[2], argv[3]);
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable] | landlock MARKER DIR\n");
+    if (argc >= 3 && strcmp(argv[1], "lowat") == 0) return lowat(argv[2]);
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable] | landlock MARKER DIR | lowat MARKER\n");
     return 2;
 }
