@@ -380,6 +380,37 @@ static int deleted(const char *marker, const char *dir) {
     return 0;
 }
 
+// A host file of two pages mapped shared (read-write), page 0 written
+// through the mapping, its fd closed, then renamed within its directory
+// (ckptmore.before -> ckptmore.after). After: the mapping still shares
+// the file's pages (a write to page 1 and msync reach the file by its new
+// name), maps names the new name, and the old name is gone.
+static int renamed(const char *marker, const char *dir) {
+    char before[512], after[512];
+    snprintf(before, sizeof before, "%s/ckptmore.before", dir);
+    snprintf(after, sizeof after, "%s/ckptmore.after", dir);
+    int fd = open(before, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, 2 * 4096) != 0) { perror(before); return 1; }
+    char *a = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (a == MAP_FAILED) { perror("mmap"); return 1; }
+    close(fd);
+    strcpy(a, "page 0, written before");
+    if (rename(before, after) != 0) { perror("rename"); return 1; }
+    if (wait_for(marker) != 0) return 1;
+
+    strcpy(a + 4096, "page 1, written after");
+    if (msync(a, 2 * 4096, MS_SYNC) != 0) { perror("msync"); return 1; }
+    char buf[64] = "";
+    fd = open(after, O_RDWR);
+    if (fd < 0 || pread(fd, buf, sizeof buf - 1, 4096) < 0) { perror(after); return 1; }
+    printf("after: page 0 '%s', the file's page 1 '%s', the old name gone %d\n", a, buf, access(before, F_OK) != 0);
+    close(fd);
+    maps_name("maps after", a);
+    munmap(a, 2 * 4096);
+    unlink(after);
+    return 0;
+}
+
 // A word the vfork child writes and its parent reads: one memory.
 static volatile int vfork_word;
 
@@ -686,6 +717,7 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "unotify") == 0) return unotify(argv[2], argc >= 4 ? argv[3] : "");
     if (argc >= 4 && strcmp(argv[1], "landlock") == 0) return landlock(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "lowat") == 0) return lowat(argv[2]);
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable] | landlock MARKER DIR | lowat MARKER\n");
+    if (argc >= 4 && strcmp(argv[1], "renamed") == 0) return renamed(argv[2], argv[3]);
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable] | landlock MARKER DIR | lowat MARKER | renamed MARKER DIR\n");
     return 2;
 }

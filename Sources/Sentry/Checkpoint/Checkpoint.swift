@@ -456,12 +456,16 @@ struct ImageWriter {
                     vmas.append(image)
                     continue
                 }
+                var path = mf.path
                 if v.shared {
-                    // Reopened by its guest path: it must still be there.
-                    guard stillAt(mf) else { throw .unsupported("\(where_) (MAP_SHARED of a host file renamed since)") }
+                    // Reopened by its guest path now: at the path mmap saw, or its new name in the same directory.
+                    guard let now = currentPath(mf) else {
+                        throw .unsupported("\(where_) (MAP_SHARED of a host file moved out of its directory or unlinked from that name since)")
+                    }
+                    path = now
                     if mf.writable { image.fileWritable = true }
                 }
-                image.file = try Self.identity(hostFD: mf.hostFD, guestPath: mf.path)
+                image.file = try Self.identity(hostFD: mf.hostFD, guestPath: path)
                 image.fileOffset = offset
             }
             vmas.append(image)
