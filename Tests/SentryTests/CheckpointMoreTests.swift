@@ -38,7 +38,8 @@ extension CheckpointTests {
     /// its child, with pages synced, written and not synced, and written past
     /// the file's end: the restored mappings share the pages again and write
     /// back to the file, which ends as a native run leaves its own. A
-    /// restore after the file changed is status 80.
+    /// restore after another file took its name is status 80 (a change to
+    /// the same file is taken: leaveRunningSharedFileGoesOn).
     @Test func hostSharedMappingGoesOn() throws {
         let s = try Scene()
         defer { try? FileManager.default.removeItem(at: s.dir) }
@@ -48,16 +49,13 @@ extension CheckpointTests {
         var changedStatus: Int32?
         guard let got = try ckptmore(s, "shared", args: { [$0 ? native.path : bound.path] },
                                                         options: ["--bind", "\(bound.path):\(bound.path):rw"], before: {
-            // Changed since (its mtime): refused; then put back as it was.
-            var st = stat()
-            guard stat(file, &st) == 0 else { return }
-            var times = [timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000, tv_nsec: 0)]
-            _ = utimensat(AT_FDCWD, file, &times, 0)
+            // Another file at its path (a copy, a later mtime): refused; then the file put back.
+            guard rename(file, file + ".away") == 0 else { return }
+            _ = Harness.run("/bin/cp", [file + ".away", file])
             let changed = s.restore(Self.available.last!)
             changedStatus = changed.status
             #expect(changed.stderr.contains("ckptmore.data"), "\(changed)")
-            times = [st.st_atim, st.st_mtim]
-            _ = utimensat(AT_FDCWD, file, &times, 0)
+            rename(file + ".away", file)
         }) else { return }
         let (expected, before, r) = got
         #expect(changedStatus == 80)
@@ -177,6 +175,38 @@ extension CheckpointTests {
             #expect(got.expected.contains(line), "\(line) in \(got.expected)")
         }
         #expect(got.before + got.restored.stdout == got.expected, "\(got.before)---\n\(got.restored.stdout)---\n\(got.restored.stderr)")
+    }
+
+    /// A `--leave-running` snapshot of a guest sharing a host file (in an
+    /// `:rw` bind, its fd open too) with a counter: the original goes on
+    /// and changes the file after the snapshot (1 -> 2); a restore on the
+    /// other platform then takes the same file as it is now (2 -> 3), as a
+    /// second process sharing the file would on Linux, rather than refusing
+    /// it as changed. The file replaced by another is status 80.
+    @Test func leaveRunningSharedFileGoesOn() throws {
+        guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
+        let s = try Scene()
+        defer { try? FileManager.default.removeItem(at: s.dir) }
+        let bound = s.dir.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: bound, withIntermediateDirectories: true)
+        let file = bound.appendingPathComponent("ckptmore.counter").path, marker = s.dir.appendingPathComponent("go-on-leave").path
+        let bg = try #require(Background(["run", "--platform", from, "--name", "leave", "--bind", "\(bound.path):\(bound.path):rw",
+                                          Harness.image("ckptmore"), "leave", marker, bound.path], env: s.env, in: s.dir, tag: "leave"))
+        defer { bg.stop() }
+        #expect(Background.poll(seconds: 60) { bg.stdout.contains("ready") || bg.wait(seconds: 0) != nil }, "\(bg.stderr)")
+        let c = s.checkpoint("leave", ["--leave-running"])
+        #expect(c.status == 0, "\(c)")
+        _ = FileManager.default.createFile(atPath: marker, contents: nil)
+        #expect(bg.wait() == 0, "\(bg.stderr)")
+        #expect(bg.stdout == "ready\ncounter: 1 -> 2\nin the file: 2\n", "\(bg.stdout)")
+        let r = s.restore(to)
+        #expect(r.status == 0 && r.stdout == "counter: 2 -> 3\nin the file: 3\n", "from \(from) to \(to): \(r)")
+        // Another file at that path: refused.
+        let saved = try Data(contentsOf: URL(fileURLWithPath: file))
+        try FileManager.default.removeItem(atPath: file)
+        try saved.write(to: URL(fileURLWithPath: file))
+        let replaced = s.restore(to)
+        #expect(replaced.status == 80 && replaced.stderr.contains("is another file now"), "\(replaced)")
     }
 
     /// Part `part` of ckptmore goes on across a restore as natively; the

@@ -15,6 +15,7 @@
 //                                since, and on a file), a child in the same domain, a ruleset fd kept open
 //   ckptmore lowat MARKER        SO_RCVLOWAT on an AF_UNIX stream; a splice adding pages to a write's last skb
 //   ckptmore renamed MARKER DIR  a host file in DIR mapped MAP_SHARED and renamed in its directory
+//   ckptmore leave MARKER DIR    a counter in a host file in DIR mapped MAP_SHARED, for --leave-running
 //   ckptmore unotify MARKER [late|killable]  a seccomp USER_NOTIF listener, a call waiting for its
 //                                notification's answer (received by the supervisor, or with "late" not yet
 //                                received; "killable": the filter has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
@@ -411,6 +412,31 @@ static int renamed(const char *marker, const char *dir) {
     return 0;
 }
 
+// A host file mapped shared holding a counter, its fd kept open; each run
+// of the part after the marker adds 1 through the mapping and msyncs.
+// Checkpointed with --leave-running, the original goes on (1 -> 2); a
+// restore of the snapshot after it finds the file as the original left it
+// (2 -> 3), as a second process sharing the file would.
+static int leave(const char *marker, const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/ckptmore.counter", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, 4096) != 0) { perror(path); return 1; }
+    int *c = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (c == MAP_FAILED) { perror("mmap"); return 1; }
+    *c = 1;
+    if (msync(c, 4096, MS_SYNC) != 0) { perror("msync"); return 1; }
+    if (wait_for(marker) != 0) return 1;
+
+    printf("counter: %d -> %d\n", *c, *c + 1);
+    (*c)++;
+    if (msync(c, 4096, MS_SYNC) != 0) { perror("msync"); return 1; }
+    int in_file = 0;
+    pread(fd, &in_file, sizeof in_file, 0);
+    printf("in the file: %d\n", in_file);
+    return 0;
+}
+
 // A word the vfork child writes and its parent reads: one memory.
 static volatile int vfork_word;
 
@@ -718,6 +744,7 @@ int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "landlock") == 0) return landlock(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "lowat") == 0) return lowat(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "renamed") == 0) return renamed(argv[2], argv[3]);
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable] | landlock MARKER DIR | lowat MARKER | renamed MARKER DIR\n");
+    if (argc >= 4 && strcmp(argv[1], "leave") == 0) return leave(argv[2], argv[3]);
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable] | landlock MARKER DIR | lowat MARKER | renamed MARKER DIR | leave MARKER DIR\n");
     return 2;
 }

@@ -743,7 +743,8 @@ struct ImageWriter {
         let host = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if host.hasSuffix(" (deleted)") { throw .unsupported("\(guestPath): a host file deleted while open") }
         return HostFileIdentity(hostPath: host, guestPath: guestPath, size: Int64(st.st_size),
-                                mtimeSec: Int64(st.st_mtim.tv_sec), mtimeNsec: Int64(st.st_mtim.tv_nsec))
+                                mtimeSec: Int64(st.st_mtim.tv_sec), mtimeNsec: Int64(st.st_mtim.tv_nsec),
+                                device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
     }
 
     static func words(_ r: sw_regs) -> [UInt64] {

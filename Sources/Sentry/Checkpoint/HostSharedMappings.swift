@@ -92,8 +92,12 @@ struct HostFileKey: Hashable { let device: UInt64, inode: UInt64 }
 final class RestoredHostFiles {
     var opened: [String: MappedFile] = [:]
     let writable: Set<String>
+    /// Host paths of files mapped shared that changed since the checkpoint
+    /// (the same file): their runs are read from them again.
+    let changed: Set<String>
 
-    init(_ m: CheckpointManifest) {
+    init(_ m: CheckpointManifest, changed: Set<String>) {
+        self.changed = changed
         var w = Set<String>()
         for mm in m.mms { for v in mm.vmas where v.shared && v.fileWritable == true { if let f = v.file { w.insert(f.guestPath) } } }
         for r in m.memory.hostFileRuns ?? [] where r.writable { w.insert(r.guestPath) }
@@ -149,6 +153,12 @@ extension ImageReader {
         catch { throw .restoreFailed("a copy of \(id.guestPath): \(error.message)") }
     }
 
+    /// The identity of the host file a shared mapping names by `guestPath`.
+    private func sharedIdentity(_ guestPath: String) -> HostFileIdentity? {
+        for mm in manifest.mms { for v in mm.vmas where v.shared { if let f = v.file, f.guestPath == guestPath { return f } } }
+        return nil
+    }
+
     /// The cache's runs, once the mappings that name their files are back.
     func restoreHostFileRuns() throws(CheckpointError) {
         let page = GuestAddress.pageSize
@@ -160,7 +170,15 @@ extension ImageReader {
                   (r.unsynced ?? []).allSatisfy({ $0.count == 2 && $0[0] < pages }) else {
                 throw .corrupt("the run of \(r.guestPath) mapped shared at memory offset \(r.memOffset)")
             }
-            let unsynced = (r.unsynced ?? []).map { (page: $0[0], hash: $0[1]) }
+            var unsynced = (r.unsynced ?? []).map { (page: $0[0], hash: $0[1]) }
+            if let id = sharedIdentity(r.guestPath), hostFiles.changed.contains(id.hostPath) {
+                // Changed since (the same file): its run is what the file holds now, as
+                // another mapper's page cache would be; bytes past its end are zeros.
+                kernel.memory.zero(at, r.length)
+                do { try file.copy(offset: r.fileOffset, length: r.length, into: kernel.memory, at: at) }
+                catch { throw .hostFileChanged("reading \(r.guestPath) again: \(error.message)") }
+                unsynced = []
+            }
             guard kernel.hostPages.adopt(file, fileOffset: r.fileOffset, length: r.length, memOffset: at, unsynced: unsynced) else {
                 throw .corrupt("the run of \(r.guestPath) at file offset \(r.fileOffset) twice")
             }

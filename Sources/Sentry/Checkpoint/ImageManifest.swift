@@ -279,6 +279,13 @@ public struct HostFileIdentity: Codable, Sendable, Equatable {
     /// checkpoint (in files.bin), which a restore maps from an unlinked copy
     /// (`guestPath` then ends in " (deleted)"; optional in version 5).
     public var deletedContents: StoredRun? = nil
+    /// The host file's device and inode number (optional): a file some
+    /// mapping shares (MAP_SHARED) is checked by them rather than by size
+    /// and mtime, since its writers (the original of a `--leave-running`
+    /// snapshot among them) may have changed it since, as other processes
+    /// sharing a file may on Linux; the restore then takes what it holds now.
+    public var device: UInt64? = nil
+    public var inode: UInt64? = nil
 }
 
 public struct PipeImage: Codable, Sendable, Equatable {
