@@ -122,14 +122,11 @@ extension CheckpointTests {
         if place == "bind" {
             #expect(changed?.status == 80 && changed?.stderr.contains("ckptmore.landlock/ro") == true, "\(String(describing: changed))")
         }
-        for line in ["rules: 0 0 0 0 0\nrestrict: 0 0, rename rw rw2 0\n",
+        expectGoesOn(got, ["rules: 0 0 0 0 0\nrestrict: 0 0, rename rw rw2 0\n",
                      "after: ro/f read 0, ro/f write -13, ro list 0, rw2/new create 0, rw2/f write 0, rw2/new unlink 0\n",
                      "after: out/f read 0, out/f write -13, out list -13, link ro/f rw2/g -18, rename rw2/f out/f -13\n",
                      "child: out/f read 0, out/f write -13, out list -13, link ro/f rw2/g -18, rename rw2/f out/f -13\n",
-                     "the kept ruleset: rule 0, restrict 0; out/f read -13, rw2/f read 0, ro/f read 0\n"] {
-            #expect(got.expected.contains(line), "\(line) in \(got.expected)")
-        }
-        #expect(got.before + got.restored.stdout == got.expected, "\(got.before)---\n\(got.restored.stdout)---\n\(got.restored.stderr)")
+                     "the kept ruleset: rule 0, restrict 0; out/f read -13, rw2/f read 0, ro/f read 0\n"])
     }
 
     /// SO_RCVLOWAT on an AF_UNIX stream and the page fragments a splice put
@@ -150,10 +147,7 @@ extension CheckpointTests {
         for line in ["SO_RCVLOWAT after: 10\nblocking read of 63 with 5 queued: 12 '12345abcdefg'\n"] {
             #expect(got.expected.contains(line) && native.contains(line), "\(line) in \(got.expected) and natively \(native)")
         }
-        for line in ["full after some bytes, then splice 5 pages: 20480\n", "splice 16 pages more: 49152 (), left in the pipe: 16384\n"] {
-            #expect(got.expected.contains(line), "\(line) in \(got.expected)")
-        }
-        #expect(got.before + got.restored.stdout == got.expected, "\(got.before)---\n\(got.restored.stdout)---\n\(got.restored.stderr)")
+        expectGoesOn(got, ["full after some bytes, then splice 5 pages: 20480\n", "splice 16 pages more: 49152 (), left in the pipe: 16384\n"])
     }
 
     /// A host file in an `:rw` bind mapped MAP_SHARED, its fd closed, then
@@ -170,11 +164,8 @@ extension CheckpointTests {
         for d in [native, bound] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
         guard let got = try ckptmore(s, "renamed", args: { [$0 ? native.path : bound.path] },
                                      options: ["--bind", "\(bound.path):\(bound.path):rw"]) else { return }
-        for line in ["after: page 0 'page 0, written before', the file's page 1 'page 1, written after', the old name gone 1\n",
-                     "maps after: ckptmore.after\n"] {
-            #expect(got.expected.contains(line), "\(line) in \(got.expected)")
-        }
-        #expect(got.before + got.restored.stdout == got.expected, "\(got.before)---\n\(got.restored.stdout)---\n\(got.restored.stderr)")
+        expectGoesOn(got, ["after: page 0 'page 0, written before', the file's page 1 'page 1, written after', the old name gone 1\n",
+                           "maps after: ckptmore.after\n"])
     }
 
     /// A `--leave-running` snapshot of a guest sharing a host file (in an
@@ -215,8 +206,16 @@ extension CheckpointTests {
         let s = try Scene()
         defer { try? FileManager.default.removeItem(at: s.dir) }
         guard let got = try ckptmore(s, part) else { return }
-        for line in native { #expect(got.expected.contains(line), "\(line) in \(got.expected)") }
-        #expect(got.before + got.restored.stdout == got.expected, "\(got.before)---\n\(got.restored.stdout)---\n\(got.restored.stderr)")
+        expectGoesOn(got, native)
+    }
+
+    /// The expected run holds each of `lines`, and the checkpointed run and
+    /// its restore together print just what it does.
+    func expectGoesOn(_ got: (expected: String, before: String, restored: Harness.Result), _ lines: [String],
+                      sourceLocation: SourceLocation = #_sourceLocation) {
+        for line in lines { #expect(got.expected.contains(line), "\(line) in \(got.expected)", sourceLocation: sourceLocation) }
+        #expect(got.before + got.restored.stdout == got.expected, "\(got.before)---\n\(got.restored.stdout)---\n\(got.restored.stderr)",
+                sourceLocation: sourceLocation)
     }
 
     /// A pipe's inode number (fstat, `pipe:[N]` in /proc/self/fd) is the
