@@ -132,9 +132,10 @@ extension CheckpointTests {
                      "the kept ruleset: rule 0, restrict 0; out/f read -13, rw2/f read 0, ro/f read 0\n"])
     }
 
-    /// SO_RCVLOWAT on an AF_UNIX stream and the page fragments a splice put
-    /// on a full socket's last write (6.1's unix_stream_sendpage) are kept:
-    /// after a restore on the other platform the mark reads back and a
+    /// SO_RCVLOWAT and SO_BUF_LOCK's locks on an AF_UNIX stream and the
+    /// page fragments a splice put on a full socket's last write (6.1's
+    /// unix_stream_sendpage) are kept: after a restore on the other
+    /// platform the mark and the locks read back and a
     /// blocking read waits for it, and a splice takes only the pages the
     /// last skb still has room for. This host's kernel (6.5+) splices
     /// through sendmsg, so the comparison is with an uninterrupted run in
@@ -147,7 +148,7 @@ extension CheckpointTests {
             native = Harness.run(guest, args).stdout
             return Harness.run(Harness.sentry, ["run", "--platform", Self.available.first!, guest] + args).stdout
         }) else { return }
-        for line in ["SO_RCVLOWAT after: 10\nblocking read of 63 with 5 queued: 12 '12345abcdefg'\n"] {
+        for line in ["SO_RCVLOWAT after: 10, SO_BUF_LOCK 1 2\nblocking read of 63 with 5 queued: 12 '12345abcdefg'\n"] {
             #expect(got.expected.contains(line) && native.contains(line), "\(line) in \(got.expected) and natively \(native)")
         }
         expectGoesOn(got, ["full after some bytes, then splice 5 pages: 20480\n", "splice 16 pages more: 49152 (), left in the pipe: 16384\n"])

@@ -690,17 +690,28 @@ static int landlock(const char *marker, const char *dir) {
     return 0;
 }
 
-// SO_RCVLOWAT 10 on an AF_UNIX stream's reader; a writer whose send
+#ifndef SO_BUF_LOCK
+#define SO_BUF_LOCK 72
+#endif
+
+// SO_RCVLOWAT 10 on an AF_UNIX stream's reader, SO_SNDBUF and SO_RCVBUF
+// set on its two ends (SO_BUF_LOCK reads 1 and 2); a writer whose send
 // buffer is full, its last write (under a page: no page fragments) then
 // given 5 pages by a splice (6.1's unix_stream_sendpage: 5 fragments on that
-// skb). After: the mark reads 10, a blocking read with 5 bytes queued waits
-// for a child's 7 more (12), and a splice of 16 pages more takes the 12 the
-// last skb has room for (17 fragments at most) and stops there (EAGAIN).
+// skb). After: the mark and the locks read the same, a blocking read with
+// 5 bytes queued waits for a child's 7 more (12), and a splice of 16 pages
+// more takes the 12 the last skb has room for (17 fragments at most) and
+// stops there (EAGAIN).
 static int lowat(const char *marker) {
     int sv[2], fp[2], pp[2], mark = 10;
     static char page[4096];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || socketpair(AF_UNIX, SOCK_STREAM, 0, fp) || pipe(pp)) { perror("socketpair"); return 1; }
     if (setsockopt(sv[1], SOL_SOCKET, SO_RCVLOWAT, &mark, sizeof mark) != 0) { perror("SO_RCVLOWAT"); return 1; }
+    int size = 65536;
+    if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size) || setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size)) {
+        perror("SO_SNDBUF");
+        return 1;
+    }
     fcntl(fp[0], F_SETFL, O_NONBLOCK);
     fcntl(pp[1], F_SETFL, O_NONBLOCK);   // a kernel whose splice took nothing (6.5+) leaves the pipe full
     char chunk[1000] = {0};
@@ -715,7 +726,11 @@ static int lowat(const char *marker) {
     int got = 0;
     socklen_t len = sizeof got;
     getsockopt(sv[1], SOL_SOCKET, SO_RCVLOWAT, &got, &len);
-    printf("SO_RCVLOWAT after: %d\n", got);
+    int locks[2] = {0, 0};
+    len = sizeof locks[0];
+    getsockopt(sv[0], SOL_SOCKET, SO_BUF_LOCK, &locks[0], &len);
+    getsockopt(sv[1], SOL_SOCKET, SO_BUF_LOCK, &locks[1], &len);
+    printf("SO_RCVLOWAT after: %d, SO_BUF_LOCK %d %d\n", got, locks[0], locks[1]);
     if (write(sv[0], "12345", 5) != 5) return 1;
     pid_t child = fork();
     if (child == 0) { usleep(100000); _exit(write(sv[0], "abcdefg", 7) == 7 ? 0 : 1); }

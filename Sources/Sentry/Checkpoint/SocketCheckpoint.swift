@@ -53,10 +53,12 @@ public struct SocketImage: Codable, Sendable, Equatable {
     /// queue; absent when all are as a new socket has them.
     public var icmp: ICMPSocketImage? = nil
     /// SO_RCVLOWAT's mark (absent: 1, as a new socket's, and in older
-    /// images), and whether SO_RCVBUF was set (SOCK_RCVBUF_LOCK: the mark no
-    /// longer grows a TCP socket's buffer; absent: not).
+    /// images), and whether SO_RCVBUF and SO_SNDBUF were set
+    /// (SOCK_RCVBUF_LOCK, which keeps the mark from growing a TCP socket's
+    /// buffer, and SOCK_SNDBUF_LOCK, as SO_BUF_LOCK reads them; absent: not).
     public var receiveLowWater: Int32? = nil
     public var receiveBufferLocked: Bool? = nil
+    public var sendBufferLocked: Bool? = nil
 }
 
 /// What raw and ping sockets keep beyond a datagram socket's state (the
@@ -236,7 +238,8 @@ final class SocketCollector {
                 urgent: s.urgent == nil && s.consumedOOB.isEmpty ? nil
                     : UrgentImage(distance: s.urgent?.distance, taken: s.urgent?.taken ?? false, consumed: s.consumedOOB),
                 raw: e.isRaw ? true : nil, icmp: icmp,
-                receiveLowWater: s.receiveLowWater == 1 ? nil : s.receiveLowWater, receiveBufferLocked: s.receiveBufferSet ? true : nil))
+                receiveLowWater: s.receiveLowWater == 1 ? nil : s.receiveLowWater, receiveBufferLocked: s.receiveBufferSet ? true : nil,
+                sendBufferLocked: s.sendBufferSet ? true : nil))
         }
         return out
     }
@@ -393,6 +396,7 @@ struct SocketRestorer {
                 st.icmp = icmp
                 st.receiveLowWater = s.receiveLowWater ?? 1
                 st.receiveBufferSet = s.receiveBufferLocked ?? false
+                st.sendBufferSet = s.sendBufferLocked ?? false
             }
             // Each message charges its sender until read, as its send did.
             for (m, _) in queued where m.charge > 0 { m.sender?.charge(m.charge) }
