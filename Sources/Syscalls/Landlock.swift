@@ -65,7 +65,7 @@ enum LandlockCalls {
         // get_path_from_fd: fdget_raw takes O_PATH descriptors.
         let file = try t.fds.get(FileDescriptor(parentFD))
         guard !(file is LandlockRulesetFile), let place = file.location, !t.kernel.vfs.isInternal(place) else { throw .EBADFD }
-        try ruleset.add(place.inode, LandlockAccess(rawValue: allowed))
+        try ruleset.add(place, LandlockAccess(rawValue: allowed))
         return 0
     }
 

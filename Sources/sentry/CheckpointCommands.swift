@@ -177,7 +177,8 @@ struct Inspect: ParsableCommand {
                       + (t.vforkChild.map { "  in vfork until tid \($0) execs or exits" + (t.vforkChildReleased == true ? " (done)" : "") } ?? "")
                       + (t.seccompMode == 1 ? "  seccomp strict" : "")
                       + (t.seccompFilter.map { "  seccomp filter \($0)" } ?? "")
-                      + (t.syscallUserDispatch?.mode == 1 ? "  SUD on" : ""))
+                      + (t.syscallUserDispatch?.mode == 1 ? "  SUD on" : "")
+                      + (t.landlockDomain.map { "  landlock domain \($0)" } ?? ""))
                 let entries = m.fdTables.indices.contains(t.fdTable) ? m.fdTables[t.fdTable].entries : []
                 let fds = entries.map { e -> String in
                     guard m.files.indices.contains(e.file) else { return "\(e.fd):?" }
@@ -195,6 +196,7 @@ struct Inspect: ParsableCommand {
                     case .signalfd: return "\(e.fd):signalfd(0x\(String(f.mask ?? 0, radix: 16)))"
                     case .pidfd: return "\(e.fd):pidfd(\(f.pid ?? -1))"
                     case .seccompNotify: return "\(e.fd):seccomp-listener[\(f.listener ?? -1)]"
+                    case .landlockRuleset: return "\(e.fd):landlock-ruleset(\(f.landlock?.rules.count ?? 0) rules)"
                     case .inotify: return "\(e.fd):inotify(\(f.inotify?.watches.count ?? 0) watches, \(f.inotify?.events.count ?? 0) events)"
                     case .pty: return "\(e.fd):" + (f.master == true ? "ptmx" : "pts") + "[\(f.pty.flatMap { m.ptys?.indices.contains($0) == true ? m.ptys![$0].index : nil } ?? -1)]"
                     }
@@ -205,6 +207,10 @@ struct Inspect: ParsableCommand {
         for (i, f) in (m.seccompFilters ?? []).enumerated() {
             print("seccomp[\(i)] \(f.instructions.count) instructions" + (f.previous.map { ", over filter \($0)" } ?? "")
                   + (f.listener.map { ", listener \($0)" } ?? ""))
+        }
+        for (i, d) in (m.landlockDomains ?? []).enumerated() {
+            print("landlock[\(i)] handles 0x\(String(d.layer.handled, radix: 16))" + (d.parent.map { ", over domain \($0)" } ?? "")
+                  + d.layer.rules.map { ", \($0.path) 0x\(String($0.access, radix: 16))" }.joined())
         }
         for (i, l) in (m.seccompListeners ?? []).enumerated() {
             print("seccomp-listener[\(i)] next id \(l.nextID), \(l.pending.count) pending"

@@ -37,7 +37,8 @@
 // reads them all back. "socket": a TCP socket, run with --network=host,
 // which no image can hold (the host's): refused, the guest goes on.
 // "landlock": the process confines itself with a Landlock domain (handling
-// only MAKE_BLOCK, so nothing it does changes), which no image holds: refused.
+// only MAKE_BLOCK, so nothing it does changes) with a rule on a directory
+// it then removes: no path names the rule's file, so no image holds it: refused.
 // "oom": /proc/self/oom_score_adj set to 321, read back at the end.
 // "overlay" (run under --overlay): next to the binary, "gone" is removed (a
 // whiteout) and "kept" appended to (copied up); the end reads both back.
@@ -426,6 +427,14 @@ int main(int argc, char **argv) {
     if (mode(argc, argv, "landlock")) {
         uint64_t handled = 1 << 11;   // LANDLOCK_ACCESS_FS_MAKE_BLOCK
         int rs = syscall(SYS_landlock_create_ruleset, &handled, sizeof handled, 0);
+        char gone[64];
+        snprintf(gone, sizeof gone, "/tmp/ckptcount.landlock.%d", (int)getpid());
+        mkdir(gone, 0755);
+        int dir = open(gone, O_PATH | O_CLOEXEC);
+        struct { uint64_t allowed; int32_t fd; } __attribute__((packed)) rule = { handled, dir };
+        if (dir < 0 || syscall(SYS_landlock_add_rule, rs, 1 /* LANDLOCK_RULE_PATH_BENEATH */, &rule, 0) != 0) perror("landlock_add_rule");
+        close(dir);
+        rmdir(gone);
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         if (rs < 0 || syscall(SYS_landlock_restrict_self, rs, 0) != 0) perror("landlock");
         close(rs);

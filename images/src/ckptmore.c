@@ -11,6 +11,11 @@
 //   ckptmore icmp MARKER         ping and raw sockets, an ICMP error queued (root, a ping_group_range with its group)
 //   ckptmore vfork MARKER        a vfork child that has not exec'd yet, its parent waiting in vfork
 //   ckptmore deleted MARKER DIR  a host file in DIR mapped MAP_SHARED and deleted
+//   ckptmore landlock MARKER DIR a task confined by two Landlock layers (rules on directories, one renamed
+//                                since, and on a file), a child in the same domain, a ruleset fd kept open
+//   ckptmore lowat MARKER        SO_RCVLOWAT on an AF_UNIX stream; a splice adding pages to a write's last skb
+//   ckptmore renamed MARKER DIR  a host file in DIR mapped MAP_SHARED and renamed in its directory
+//   ckptmore leave MARKER DIR    a counter in a host file in DIR mapped MAP_SHARED, for --leave-running
 //   ckptmore unotify MARKER [late|killable]  a seccomp USER_NOTIF listener, a call waiting for its
 //                                notification's answer (received by the supervisor, or with "late" not yet
 //                                received; "killable": the filter has SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV)
@@ -19,8 +24,10 @@
 #include <errno.h>
 #include <linux/errqueue.h>
 #include <linux/filter.h>
+#include <linux/landlock.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <dirent.h>
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -374,6 +381,62 @@ static int deleted(const char *marker, const char *dir) {
     return 0;
 }
 
+// A host file of two pages mapped shared (read-write), page 0 written
+// through the mapping, its fd closed, then renamed within its directory
+// (ckptmore.before -> ckptmore.after). After: the mapping still shares
+// the file's pages (a write to page 1 and msync reach the file by its new
+// name), maps names the new name, and the old name is gone.
+static int renamed(const char *marker, const char *dir) {
+    char before[512], after[512];
+    snprintf(before, sizeof before, "%s/ckptmore.before", dir);
+    snprintf(after, sizeof after, "%s/ckptmore.after", dir);
+    int fd = open(before, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, 2 * 4096) != 0) { perror(before); return 1; }
+    char *a = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (a == MAP_FAILED) { perror("mmap"); return 1; }
+    close(fd);
+    strcpy(a, "page 0, written before");
+    if (rename(before, after) != 0) { perror("rename"); return 1; }
+    if (wait_for(marker) != 0) return 1;
+
+    strcpy(a + 4096, "page 1, written after");
+    if (msync(a, 2 * 4096, MS_SYNC) != 0) { perror("msync"); return 1; }
+    char buf[64] = "";
+    fd = open(after, O_RDWR);
+    if (fd < 0 || pread(fd, buf, sizeof buf - 1, 4096) < 0) { perror(after); return 1; }
+    printf("after: page 0 '%s', the file's page 1 '%s', the old name gone %d\n", a, buf, access(before, F_OK) != 0);
+    close(fd);
+    maps_name("maps after", a);
+    munmap(a, 2 * 4096);
+    unlink(after);
+    return 0;
+}
+
+// A host file mapped shared holding a counter, its fd kept open; each run
+// of the part after the marker adds 1 through the mapping and msyncs.
+// Checkpointed with --leave-running, the original goes on (1 -> 2); a
+// restore of the snapshot after it finds the file as the original left it
+// (2 -> 3), as a second process sharing the file would.
+static int leave(const char *marker, const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/ckptmore.counter", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || ftruncate(fd, 4096) != 0) { perror(path); return 1; }
+    int *c = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (c == MAP_FAILED) { perror("mmap"); return 1; }
+    *c = 1;
+    if (msync(c, 4096, MS_SYNC) != 0) { perror("msync"); return 1; }
+    if (wait_for(marker) != 0) return 1;
+
+    printf("counter: %d -> %d\n", *c, *c + 1);
+    (*c)++;
+    if (msync(c, 4096, MS_SYNC) != 0) { perror("msync"); return 1; }
+    int in_file = 0;
+    pread(fd, &in_file, sizeof in_file, 0);
+    printf("in the file: %d\n", in_file);
+    return 0;
+}
+
 // A word the vfork child writes and its parent reads: one memory.
 static volatile int vfork_word;
 
@@ -511,6 +574,178 @@ static int unotify(const char *marker, const char *mode) {
     return 0;
 }
 
+// What a call returns: 0 (or a count), or -errno.
+#define RES(x) ({ long r_ = (long)(x); r_ < 0 ? -errno : r_; })
+
+static long ll_create(__u64 handled) {
+    struct landlock_ruleset_attr a = { .handled_access_fs = handled };
+    return syscall(SYS_landlock_create_ruleset, &a, sizeof a, 0);
+}
+
+// A path-beneath rule on `path` (opened O_PATH) granting `allowed`.
+static long ll_rule(int rs, const char *path, __u64 allowed) {
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    struct landlock_path_beneath_attr a = { .allowed_access = allowed, .parent_fd = fd };
+    long r = RES(syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &a, 0));
+    close(fd);
+    return r;
+}
+
+static long ll_open(const char *path, int flags) {
+    int fd = open(path, flags | O_CLOEXEC, 0644);
+    if (fd < 0) return -errno;
+    close(fd);
+    return 0;
+}
+
+static long ll_readdir(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return -errno;
+    closedir(d);
+    return 0;
+}
+
+// The accesses a domain decides, each as 0 or -errno.
+static void ll_try(const char *who, const char *d) {
+    char p[8][600];
+    snprintf(p[0], sizeof p[0], "%s/ro/f", d);
+    snprintf(p[1], sizeof p[1], "%s/rw2/new", d);
+    snprintf(p[2], sizeof p[2], "%s/out/f", d);
+    snprintf(p[3], sizeof p[3], "%s/out", d);
+    snprintf(p[4], sizeof p[4], "%s/rw2/g", d);
+    snprintf(p[5], sizeof p[5], "%s/rw2/f", d);
+    snprintf(p[6], sizeof p[6], "%s/ro", d);
+    // In this order (a call's arguments are evaluated in none).
+    long r[11];
+    r[0] = ll_open(p[0], O_RDONLY); r[1] = ll_open(p[0], O_WRONLY); r[2] = ll_readdir(p[6]);
+    r[3] = ll_open(p[1], O_WRONLY | O_CREAT); r[4] = ll_open(p[5], O_WRONLY); r[5] = RES(unlink(p[1]));
+    r[6] = ll_open(p[2], O_RDONLY); r[7] = ll_open(p[2], O_WRONLY); r[8] = ll_readdir(p[3]);
+    r[9] = RES(link(p[0], p[4])); r[10] = RES(rename(p[5], p[2]));
+    printf("%s: ro/f read %ld, ro/f write %ld, ro list %ld, rw2/new create %ld, rw2/f write %ld, rw2/new unlink %ld\n", who,
+           r[0], r[1], r[2], r[3], r[4], r[5]);
+    printf("%s: out/f read %ld, out/f write %ld, out list %ld, link ro/f rw2/g %ld, rename rw2/f out/f %ld\n", who,
+           r[6], r[7], r[8], r[9], r[10]);
+    fflush(stdout);
+}
+
+// Two layers: the first handles reading, writing, listing, making and
+// removing files and REFER, with rules on ro (read, list), rw (read,
+// write, make, remove) and the file out/f (read); the second handles
+// writing, with a rule on rw. rw is renamed rw2 after the rules are made
+// (the rule stays on the directory). A child in the same domain, and a
+// ruleset descriptor (handling reading, a rule on ro) kept open. After:
+// the same accesses are allowed and refused; the descriptor takes another
+// rule (rw2) and becomes a third layer, which refuses reading out/f.
+static int landlock(const char *marker, const char *dir) {
+    char d[512], p[600];
+    snprintf(d, sizeof d, "%s/ckptmore.landlock", dir);
+    const char *names[] = { "", "/ro", "/rw", "/out" };
+    for (int i = 0; i < 4; i++) { snprintf(p, sizeof p, "%s%s", d, names[i]); if (mkdir(p, 0755) != 0) { perror(p); return 1; } }
+    const char *files[] = { "/ro/f", "/rw/f", "/out/f" };
+    for (int i = 0; i < 3; i++) { snprintf(p, sizeof p, "%s%s", d, files[i]); put(p, "data"); }
+    const __u64 rd = LANDLOCK_ACCESS_FS_READ_FILE, wr = LANDLOCK_ACCESS_FS_WRITE_FILE, ls = LANDLOCK_ACCESS_FS_READ_DIR;
+    const __u64 mk = LANDLOCK_ACCESS_FS_MAKE_REG, rm = LANDLOCK_ACCESS_FS_REMOVE_FILE, refer = LANDLOCK_ACCESS_FS_REFER;
+    int first = (int)ll_create(rd | wr | ls | mk | rm | refer), second = (int)ll_create(wr), kept = (int)ll_create(rd);
+    if (first < 0 || second < 0 || kept < 0) { perror("landlock_create_ruleset"); return 1; }
+    snprintf(p, sizeof p, "%s/ro", d);
+    long r1 = ll_rule(first, p, rd | ls), r4 = ll_rule(kept, p, rd);
+    snprintf(p, sizeof p, "%s/rw", d);
+    long r2 = ll_rule(first, p, rd | wr | mk | rm), r5 = ll_rule(second, p, wr);
+    snprintf(p, sizeof p, "%s/out/f", d);
+    long r3 = ll_rule(first, p, rd);
+    printf("rules: %ld %ld %ld %ld %ld\n", r1, r2, r3, r4, r5);
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) { perror("no_new_privs"); return 1; }
+    long s1 = RES(syscall(SYS_landlock_restrict_self, first, 0)), s2 = RES(syscall(SYS_landlock_restrict_self, second, 0));
+    close(first);
+    close(second);
+    char from[600];
+    snprintf(from, sizeof from, "%s/rw", d);
+    snprintf(p, sizeof p, "%s/rw2", d);
+    printf("restrict: %ld %ld, rename rw rw2 %ld\n", s1, s2, RES(rename(from, p)));
+    ll_try("before", d);
+    int go[2];
+    if (pipe(go) != 0) return 1;
+    pid_t child = fork();
+    if (child == 0) {
+        char c;
+        close(go[1]);
+        if (read(go[0], &c, 1) == 1) ll_try("child", d);   // after its parent's lines
+        _exit(0);
+    }
+    close(go[0]);
+    if (wait_for(marker) != 0) return 1;
+
+    ll_try("after", d);
+    if (write(go[1], "g", 1) != 1) return 1;
+    waitpid(child, NULL, 0);
+    snprintf(p, sizeof p, "%s/rw2", d);
+    long r6 = ll_rule(kept, p, rd), s3 = RES(syscall(SYS_landlock_restrict_self, kept, 0));
+    char q[3][600];
+    snprintf(q[0], sizeof q[0], "%s/out/f", d);
+    snprintf(q[1], sizeof q[1], "%s/rw2/f", d);
+    snprintf(q[2], sizeof q[2], "%s/ro/f", d);
+    long o1 = ll_open(q[0], O_RDONLY), o2 = ll_open(q[1], O_RDONLY), o3 = ll_open(q[2], O_RDONLY);
+    printf("the kept ruleset: rule %ld, restrict %ld; out/f read %ld, rw2/f read %ld, ro/f read %ld\n", r6, s3, o1, o2, o3);
+    return 0;
+}
+
+#ifndef SO_BUF_LOCK
+#define SO_BUF_LOCK 72
+#endif
+
+// SO_RCVLOWAT 10 on an AF_UNIX stream's reader, SO_SNDBUF and SO_RCVBUF
+// set on its two ends (SO_BUF_LOCK reads 1 and 2); a writer whose send
+// buffer is full, its last write (under a page: no page fragments) then
+// given 5 pages by a splice (6.1's unix_stream_sendpage: 5 fragments on that
+// skb). After: the mark and the locks read the same, a blocking read with
+// 5 bytes queued waits for a child's 7 more (12), and a splice of 16 pages
+// more takes the 12 the last skb has room for (17 fragments at most) and
+// stops there (EAGAIN).
+static int lowat(const char *marker) {
+    int sv[2], fp[2], pp[2], mark = 10;
+    static char page[4096];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || socketpair(AF_UNIX, SOCK_STREAM, 0, fp) || pipe(pp)) { perror("socketpair"); return 1; }
+    if (setsockopt(sv[1], SOL_SOCKET, SO_RCVLOWAT, &mark, sizeof mark) != 0) { perror("SO_RCVLOWAT"); return 1; }
+    int size = 65536;
+    if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size) || setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &size, sizeof size)) {
+        perror("SO_SNDBUF");
+        return 1;
+    }
+    fcntl(fp[0], F_SETFL, O_NONBLOCK);
+    fcntl(pp[1], F_SETFL, O_NONBLOCK);   // a kernel whose splice took nothing (6.5+) leaves the pipe full
+    char chunk[1000] = {0};
+    long filled = 0;
+    ssize_t n;
+    while ((n = write(fp[0], chunk, sizeof chunk)) > 0) filled += n;
+    for (int i = 0; i < 5; i++) write(pp[1], page, sizeof page);
+    n = splice(pp[0], NULL, fp[0], NULL, 5 * 4096, SPLICE_F_NONBLOCK);
+    printf("full after %s bytes, then splice 5 pages: %zd\n", filled > 0 ? "some" : "no", n);
+    if (wait_for(marker) != 0) return 1;
+
+    int got = 0;
+    socklen_t len = sizeof got;
+    getsockopt(sv[1], SOL_SOCKET, SO_RCVLOWAT, &got, &len);
+    int locks[2] = {0, 0};
+    len = sizeof locks[0];
+    getsockopt(sv[0], SOL_SOCKET, SO_BUF_LOCK, &locks[0], &len);
+    getsockopt(sv[1], SOL_SOCKET, SO_BUF_LOCK, &locks[1], &len);
+    printf("SO_RCVLOWAT after: %d, SO_BUF_LOCK %d %d\n", got, locks[0], locks[1]);
+    if (write(sv[0], "12345", 5) != 5) return 1;
+    pid_t child = fork();
+    if (child == 0) { usleep(100000); _exit(write(sv[0], "abcdefg", 7) == 7 ? 0 : 1); }
+    char buf[64] = "";
+    n = read(sv[1], buf, sizeof buf - 1);
+    printf("blocking read of 63 with 5 queued: %zd '%s'\n", n, n > 0 ? buf : "");
+    waitpid(child, NULL, 0);
+    for (int i = 0; i < 16; i++) write(pp[1], page, sizeof page);
+    n = splice(pp[0], NULL, fp[0], NULL, 16 * 4096, SPLICE_F_NONBLOCK);
+    int left = 0;
+    ioctl(pp[0], FIONREAD, &left);
+    printf("splice 16 pages more: %zd (%s), left in the pipe: %d\n", n, n < 0 ? strerror(errno) : "", left);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "shared") == 0) return shared(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "pipe") == 0) return pipe_inode(argv[2]);
@@ -521,6 +756,10 @@ int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "deleted") == 0) return deleted(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "vforkexec") == 0) return vfork_exec(argv[2]);
     if (argc >= 3 && strcmp(argv[1], "unotify") == 0) return unotify(argv[2], argc >= 4 ? argv[3] : "");
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable]\n");
+    if (argc >= 4 && strcmp(argv[1], "landlock") == 0) return landlock(argv[2], argv[3]);
+    if (argc >= 3 && strcmp(argv[1], "lowat") == 0) return lowat(argv[2]);
+    if (argc >= 4 && strcmp(argv[1], "renamed") == 0) return renamed(argv[2], argv[3]);
+    if (argc >= 4 && strcmp(argv[1], "leave") == 0) return leave(argv[2], argv[3]);
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable] | landlock MARKER DIR | lowat MARKER | renamed MARKER DIR | leave MARKER DIR\n");
     return 2;
 }

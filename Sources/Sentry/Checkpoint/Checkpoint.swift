@@ -202,6 +202,12 @@ struct ImageWriter {
         let tmpfs = try tmpfsImages(files, inMemory: inMemory)
         let (upper, lower) = try overlayImage(files, inMemory: inMemory)
 
+        // Landlock domains, before the kernel lock: their rules' paths are looked up.
+        let domains = LandlockCollector(kernel)
+        for t in tasks {
+            if let d = t.attributes.withLock({ $0.credentials.landlock }) { _ = try domains.hold(d, tid: t.tid) }
+        }
+
         // Processes and tasks, under the kernel lock: their signal and tree state is guarded by it.
         let filters = Table<SeccompFilterImage>()
         let (processes, taskImages, dead): ([ProcessImage], [TaskImage], [DeadTraceeImage]) = try kernel.locked { () throws(CheckpointError) in
@@ -244,8 +250,6 @@ struct ImageWriter {
                     }
                 }
                 let a = t.attributes.withLock { $0 }
-                // The image has no field for a domain; restored without it the task would run unconfined.
-                if a.credentials.landlock != nil { throw .unsupported("tid \(t.tid): a Landlock domain (landlock_restrict_self)") }
                 let filter = try seccompFilter(a.seccomp, tid: t.tid, into: filters, listeners: listeners)
                 let sud = a.syscallUserDispatch.config
                 let cpu = ThreadCPUSample(t)
@@ -270,7 +274,8 @@ struct ImageWriter {
                         [Int64(bitPattern: $0.nr), $0.deadline?.remaining ?? -1, Int64($0.deadline?.clock ?? CLOCK_MONOTONIC), Int64($0.done)]
                     },
                     vforkChild: vfork?.childTID, vforkChildReleased: vfork.flatMap { $0.child?.vforkReleased ?? true ? true : nil },
-                    seccompNotification: t.seccompWait.map { [UInt64(listeners.hold($0.listener)), $0.id] }))
+                    seccompNotification: t.seccompWait.map { [UInt64(listeners.hold($0.listener)), $0.id] },
+                    landlockDomain: a.credentials.landlock.flatMap(domains.find)))
             }
             // Dead tracees, in each tracer's order: what its wait still reports.
             var dead: [DeadTraceeImage] = []
@@ -287,7 +292,7 @@ struct ImageWriter {
         try pages.finish(sync: sync)
         try files.finish(sync: sync)
         let config = sandbox.configuration
-        let manifest = CheckpointManifest(
+        var manifest = CheckpointManifest(
             created: ISO8601DateFormatter().string(from: Date()), platform: kernel.platform.name,
             monotonicNs: Deadline.now(), bootID: Self.bootID(), monotonicOffsetNs: GuestClock.monotonicOffset,
             sandbox: SandboxImage(root: config.root, binds: kernel.vfs.mounts.all.filter { $0.type == "bind" }.map {
@@ -304,7 +309,11 @@ struct ImageWriter {
                                     nextSocketInode: SocketEndpoint.nextInode, nextMemfdInode: kernel.vfs.memfdFS.nextInodeNumber,
                                     nextOverlayInode: (kernel.vfs.rootLocation.inode as? OverlayNode)?.fs.upper.nextInodeNumber,
                                     nextPipeInode: Pipe.nextInode),
-            deadTracees: dead.isEmpty ? nil : dead)
+            deadTracees: dead.isEmpty ? nil : dead, landlockDomains: domains.domains.isEmpty ? nil : domains.domains)
+        // A Landlock domain or ruleset makes it a version 6 image: a version 5 reader would restore the task unconfined.
+        if manifest.landlockDomains == nil && !descriptions.images.contains(where: { $0.kind == .landlockRuleset }) {
+            manifest.version = CheckpointManifest.versionWithoutLandlock
+        }
         try CheckpointImage.writeManifest(manifest, to: dir, sync: sync)
         return Sandbox.CheckpointSummary(processes: processes.filter { !$0.zombie }.count, tasks: taskImages.count,
                                          pageBytes: pages.size, zeroPagesSkipped: memory.zeroPagesSkipped)
@@ -447,12 +456,16 @@ struct ImageWriter {
                     vmas.append(image)
                     continue
                 }
+                var path = mf.path
                 if v.shared {
-                    // Reopened by its guest path: it must still be there.
-                    guard stillAt(mf) else { throw .unsupported("\(where_) (MAP_SHARED of a host file renamed since)") }
+                    // Reopened by its guest path now: at the path mmap saw, or its new name in the same directory.
+                    guard let now = currentPath(mf) else {
+                        throw .unsupported("\(where_) (MAP_SHARED of a host file moved out of its directory or unlinked from that name since)")
+                    }
+                    path = now
                     if mf.writable { image.fileWritable = true }
                 }
-                image.file = try Self.identity(hostFD: mf.hostFD, guestPath: mf.path)
+                image.file = try Self.identity(hostFD: mf.hostFD, guestPath: path)
                 image.fileOffset = offset
             }
             vmas.append(image)
@@ -624,6 +637,10 @@ struct ImageWriter {
             var image = FileImage(kind: .seccompNotify, flags: flags)
             image.listener = listeners.hold(n.listener)
             return image
+        case let l as LandlockRulesetFile:
+            var image = FileImage(kind: .landlockRuleset, flags: flags)
+            image.landlock = try LandlockCollector.image(l.ruleset, kernel: kernel, what: what)
+            return image
         case let p as PidFD:
             var image = FileImage(kind: .pidfd, flags: flags)
             image.pid = p.pid
@@ -713,7 +730,6 @@ struct ImageWriter {
         case is PtyEnd: return "a pseudo-terminal"
         case is SnapshotFile, is SyntheticDirectory: return "a /proc or /sys file"
         case is PathOnlyFile: return "an O_PATH descriptor"
-        case is LandlockRulesetFile: return "a Landlock ruleset"
         default: return "a \(String(describing: type(of: f)))"
         }
     }
@@ -727,7 +743,8 @@ struct ImageWriter {
         let host = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if host.hasSuffix(" (deleted)") { throw .unsupported("\(guestPath): a host file deleted while open") }
         return HostFileIdentity(hostPath: host, guestPath: guestPath, size: Int64(st.st_size),
-                                mtimeSec: Int64(st.st_mtim.tv_sec), mtimeNsec: Int64(st.st_mtim.tv_nsec))
+                                mtimeSec: Int64(st.st_mtim.tv_sec), mtimeNsec: Int64(st.st_mtim.tv_nsec),
+                                device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
     }
 
     static func words(_ r: sw_regs) -> [UInt64] {

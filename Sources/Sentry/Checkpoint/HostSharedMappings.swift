@@ -18,7 +18,7 @@ extension ImageWriter {
         var paths: [HostFileKey: String] = [:]
         for mm in mms {
             for v in mm.vmas where v.shared {
-                if case .file(let f as MappedFile, _) = v.backing { paths[HostFileKey(device: f.device, inode: f.inode)] = Self.imagePath(f) }
+                if case .file(let f as MappedFile, _) = v.backing { paths[HostFileKey(device: f.device, inode: f.inode)] = imagePath(f) }
             }
         }
         let snapshot: [HostPageCache.Snapshot]
@@ -32,10 +32,28 @@ extension ImageWriter {
         }
     }
 
-    /// The name the image keeps a host file mapped shared by: its guest
-    /// path, and " (deleted)" after it once the host file has no name (so it
-    /// is never taken for a file at that path now).
-    static func imagePath(_ f: MappedFile) -> String { f.unlinked ? f.path + " (deleted)" : f.path }
+    /// The name the image keeps a host file mapped shared by: the guest
+    /// path it is found at now (`currentPath`), and the path mmap saw with
+    /// " (deleted)" after it once the host file has no name (so it is never
+    /// taken for a file at that path now).
+    func imagePath(_ f: MappedFile) -> String { f.unlinked ? f.path + " (deleted)" : currentPath(f) ?? f.path }
+
+    /// The guest path a restore reopens a shared mapping's host file by:
+    /// the path mmap saw while it still finds the file, else, for a file
+    /// renamed within its directory since, that directory's path with the
+    /// name the host has for the file now (the name of its descriptor's
+    /// link, checked to find the same file); nil when neither does (moved
+    /// elsewhere, or linked elsewhere and unlinked from that name).
+    func currentPath(_ f: MappedFile) -> String? {
+        if stillAt(f.path, f) { return f.path }
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/fd/\(f.hostFD)", &buf, Int(PATH_MAX))
+        guard n > 0, let slash = f.path.lastIndex(of: "/") else { return nil }
+        let host = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let name = host.split(separator: "/").last, !host.hasSuffix(" (deleted)") else { return nil }
+        let renamed = String(f.path[...slash]) + name
+        return stillAt(renamed, f) ? renamed : nil
+    }
 
     /// A host file deleted while mapped shared: its identity with its whole
     /// contents in the image (once per file), as Linux keeps a deleted
@@ -53,16 +71,15 @@ extension ImageWriter {
             guard n > 0 else { throw .io("reading \(f.path) (deleted)", n < 0 ? Errno(errno) : .EIO) }
             done += n
         }
-        let id = HostFileIdentity(hostPath: "", guestPath: Self.imagePath(f), size: Int64(st.st_size), mtimeSec: Int64(st.st_mtim.tv_sec),
+        let id = HostFileIdentity(hostPath: "", guestPath: imagePath(f), size: Int64(st.st_size), mtimeSec: Int64(st.st_mtim.tv_sec),
                                   mtimeNsec: Int64(st.st_mtim.tv_nsec), deletedContents: try store.append(bytes: bytes))
         stored[key] = id
         return id
     }
 
-    /// Whether a shared mapping's file is still what its guest path finds
-    /// (the path a restore reopens it by): not renamed, not deleted.
-    func stillAt(_ f: MappedFile) -> Bool {
-        guard let found = try? kernel.vfs.resolve(f.path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)),
+    /// Whether `path` finds a shared mapping's file.
+    private func stillAt(_ path: String, _ f: MappedFile) -> Bool {
+        guard let found = try? kernel.vfs.resolve(path, from: kernel.vfs.rootLocation, followLast: false, BootContext(kernel)),
               let st = try? found.inode.stat() else { return false }
         return UInt64(st.st_dev) == f.device && UInt64(st.st_ino) == f.inode
     }
@@ -75,8 +92,12 @@ struct HostFileKey: Hashable { let device: UInt64, inode: UInt64 }
 final class RestoredHostFiles {
     var opened: [String: MappedFile] = [:]
     let writable: Set<String>
+    /// Host paths of files mapped shared that changed since the checkpoint
+    /// (the same file): their runs are read from them again.
+    let changed: Set<String>
 
-    init(_ m: CheckpointManifest) {
+    init(_ m: CheckpointManifest, changed: Set<String>) {
+        self.changed = changed
         var w = Set<String>()
         for mm in m.mms { for v in mm.vmas where v.shared && v.fileWritable == true { if let f = v.file { w.insert(f.guestPath) } } }
         for r in m.memory.hostFileRuns ?? [] where r.writable { w.insert(r.guestPath) }
@@ -132,6 +153,12 @@ extension ImageReader {
         catch { throw .restoreFailed("a copy of \(id.guestPath): \(error.message)") }
     }
 
+    /// The identity of the host file a shared mapping names by `guestPath`.
+    private func sharedIdentity(_ guestPath: String) -> HostFileIdentity? {
+        for mm in manifest.mms { for v in mm.vmas where v.shared { if let f = v.file, f.guestPath == guestPath { return f } } }
+        return nil
+    }
+
     /// The cache's runs, once the mappings that name their files are back.
     func restoreHostFileRuns() throws(CheckpointError) {
         let page = GuestAddress.pageSize
@@ -143,7 +170,15 @@ extension ImageReader {
                   (r.unsynced ?? []).allSatisfy({ $0.count == 2 && $0[0] < pages }) else {
                 throw .corrupt("the run of \(r.guestPath) mapped shared at memory offset \(r.memOffset)")
             }
-            let unsynced = (r.unsynced ?? []).map { (page: $0[0], hash: $0[1]) }
+            var unsynced = (r.unsynced ?? []).map { (page: $0[0], hash: $0[1]) }
+            if let id = sharedIdentity(r.guestPath), hostFiles.changed.contains(id.hostPath) {
+                // Changed since (the same file): its run is what the file holds now, as
+                // another mapper's page cache would be; bytes past its end are zeros.
+                kernel.memory.zero(at, r.length)
+                do { try file.copy(offset: r.fileOffset, length: r.length, into: kernel.memory, at: at) }
+                catch { throw .hostFileChanged("reading \(r.guestPath) again: \(error.message)") }
+                unsynced = []
+            }
             guard kernel.hostPages.adopt(file, fileOffset: r.fileOffset, length: r.length, memOffset: at, unsynced: unsynced) else {
                 throw .corrupt("the run of \(r.guestPath) at file offset \(r.fileOffset) twice")
             }

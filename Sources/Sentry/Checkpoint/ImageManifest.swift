@@ -19,7 +19,12 @@ public struct CheckpointManifest: Codable, Sendable {
     /// 5: guest ptrace links (`TaskImage.ptrace`), the restart of a call a
     /// freeze cut short (`TaskImage.freezeRestart`), the sandbox's boot; a
     /// version 4 image, which has none of them, is read as it is.
-    public static let currentVersion = 5
+    /// 6: Landlock domains and ruleset descriptors (`landlockDomains`,
+    /// `TaskImage.landlockDomain`, `FileImage.landlock`); an image without
+    /// either is written as version 5, which it is, since only they would
+    /// be lost on a version 5 reader (which would restore the task unconfined).
+    public static let currentVersion = 6
+    public static let versionWithoutLandlock = 5
     /// The oldest version this reader takes: every field added since is optional.
     public static let oldestReadable = 4
 
@@ -82,6 +87,8 @@ public struct CheckpointManifest: Codable, Sendable {
     public var counters: CountersImage? = nil
     /// Tracees that died and whose tracers have not waited for them (absent: none).
     public var deadTracees: [DeadTraceeImage]? = nil
+    /// The Landlock domains tasks are confined by, each once (version 6; absent: none).
+    public var landlockDomains: [LandlockDomainImage]? = nil
 }
 
 /// A tracee dead and not yet waited for by its tracer: what that wait
@@ -272,6 +279,13 @@ public struct HostFileIdentity: Codable, Sendable, Equatable {
     /// checkpoint (in files.bin), which a restore maps from an unlinked copy
     /// (`guestPath` then ends in " (deleted)"; optional in version 5).
     public var deletedContents: StoredRun? = nil
+    /// The host file's device and inode number (optional): a file some
+    /// mapping shares (MAP_SHARED) is checked by them rather than by size
+    /// and mtime, since its writers (the original of a `--leave-running`
+    /// snapshot among them) may have changed it since, as other processes
+    /// sharing a file may on Linux; the restore then takes what it holds now.
+    public var device: UInt64? = nil
+    public var inode: UInt64? = nil
 }
 
 public struct PipeImage: Codable, Sendable, Equatable {
@@ -284,7 +298,7 @@ public struct PipeImage: Codable, Sendable, Equatable {
 
 /// One open file description.
 public struct FileImage: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue, socket, timerfd, signalfd, pidfd, pty, inotify, seccompNotify }
+    public enum Kind: String, Codable, Sendable { case stdio, pipe, eventfd, path, epoll, memfd, mqueue, socket, timerfd, signalfd, pidfd, pty, inotify, seccompNotify, landlockRuleset }
     public var kind: Kind
     public var flags: Int32
     /// stdio: which of the sentry's 0, 1, 2 it was.
@@ -328,6 +342,8 @@ public struct FileImage: Codable, Sendable, Equatable {
     public var inotify: InotifyImage?
     /// seccompNotify: the listener, by index in `seccompListeners`.
     public var listener: Int? = nil
+    /// landlockRuleset: the ruleset landlock_add_rule built (version 6).
+    public var landlock: LandlockRulesetImage? = nil
 }
 
 /// An inotify instance: its owner (whose limits it counts against), the
@@ -620,6 +636,8 @@ public struct TaskImage: Codable, Sendable, Equatable {
     /// A call waiting for the answer to its seccomp USER_NOTIF notification:
     /// the listener's index in `seccompListeners` and the notification's id.
     public var seccompNotification: [UInt64]? = nil
+    /// Its Landlock domain, by index in `landlockDomains` (version 6; absent: unconfined).
+    public var landlockDomain: Int? = nil
 }
 
 /// One tracee's side of a guest ptrace link, as the tracer sees it: who

@@ -130,7 +130,7 @@ extension Sandbox {
     public static func restore(image dir: String, platform: PlatformKind?, seccompTrap: Bool?, systrapPatch: Bool? = nil, table: SyscallTable,
                                tracer: Tracer? = nil) throws(CheckpointError) -> RestoredSandbox {
         let m = try CheckpointImage.readManifest(dir)
-        try verifyHostFiles(m)
+        let changedShared = try verifyHostFiles(m)
         let pages = try DataFileReader(dir + "/pages.bin", expectedSize: m.pagesSize)
         let files = try DataFileReader(dir + "/files.bin", expectedSize: m.filesSize)
 
@@ -161,24 +161,38 @@ extension Sandbox {
             guard b >= 0, b <= Deadline.now() else { throw .corrupt("the boot time \(b)") }
             kernel.bootTime = timespec(tv_sec: Int(b / 1_000_000_000), tv_nsec: Int(b % 1_000_000_000))
         }
-        var reader = ImageReader(kernel: kernel, manifest: m, pages: pages, files: files)
+        var reader = ImageReader(kernel: kernel, manifest: m, pages: pages, files: files, changedShared: changedShared)
         try reader.restoreMemory()
         return try reader.restoreObjects(sandbox)
     }
 
-    /// Every host file the image names must be as it was: same size, same mtime.
-    static func verifyHostFiles(_ m: CheckpointManifest) throws(CheckpointError) {
+    /// Every host file the image names must be as it was: same size, same
+    /// mtime. A file some mapping shares (MAP_SHARED) need only be the same
+    /// file (device and inode, where the image has them): its writers may
+    /// have changed it since, as Linux lets processes sharing a file do, and
+    /// the restore takes its contents as they are now. Returns the host
+    /// paths of those that changed.
+    static func verifyHostFiles(_ m: CheckpointManifest) throws(CheckpointError) -> Set<String> {
         var ids = m.mms.flatMap { $0.vmas.compactMap(\.file) } + m.files.compactMap(\.host) + (m.sandbox.overlayLower ?? [])
         ids.sort { $0.hostPath < $1.hostPath }
-        var seen = Set<String>()
+        let shared = Set(m.mms.flatMap { $0.vmas.filter(\.shared).compactMap(\.file) }.filter { $0.inode != nil }.map(\.hostPath))
+        var seen = Set<String>(), changed = Set<String>()
         // (A deleted file's copy is in the image: nothing on the host to check.)
         for id in ids where id.deletedContents == nil && seen.insert(id.hostPath).inserted {
             var st = stat()
             guard stat(id.hostPath, &st) == 0 else { throw .hostFileChanged("\(id.hostPath) (\(id.guestPath) in the guest) is gone") }
             if Int64(st.st_size) != id.size || Int64(st.st_mtim.tv_sec) != id.mtimeSec || Int64(st.st_mtim.tv_nsec) != id.mtimeNsec {
+                if shared.contains(id.hostPath), let device = id.device, let inode = id.inode {
+                    guard UInt64(st.st_dev) == device, UInt64(st.st_ino) == inode else {
+                        throw .hostFileChanged("\(id.hostPath) (\(id.guestPath) in the guest, mapped shared) is another file now")
+                    }
+                    changed.insert(id.hostPath)
+                    continue
+                }
                 throw .hostFileChanged("\(id.hostPath) (\(id.guestPath) in the guest): size or modification time differ")
             }
         }
+        return changed
     }
 }
 
@@ -194,9 +208,9 @@ struct ImageReader {
     /// Host files mapped shared, each reopened once.
     let hostFiles: RestoredHostFiles
 
-    init(kernel: Kernel, manifest: CheckpointManifest, pages: DataFileReader, files: DataFileReader) {
+    init(kernel: Kernel, manifest: CheckpointManifest, pages: DataFileReader, files: DataFileReader, changedShared: Set<String> = []) {
         self.kernel = kernel; self.manifest = manifest; self.pages = pages; self.files = files
-        hostFiles = RestoredHostFiles(manifest)
+        hostFiles = RestoredHostFiles(manifest, changed: changedShared)
     }
 
     /// Where image memory offset `offset` (with `length` bytes after it, all
@@ -527,6 +541,7 @@ struct ImageReader {
         }
 
         guard let initGroup = groups[m.initPID], !initGroup.zombie else { throw .corrupt("no live init (pid \(m.initPID))") }
+        let domains = try LandlockRestorer.domains(m.landlockDomains ?? [], kernel: kernel, boot)
 
         var tasks: [Int32: Task] = [:]
         var fpu: [Int32: [UInt8]] = [:]
@@ -538,7 +553,12 @@ struct ImageReader {
             }
             let context: PlatformContext
             do { context = try kernel.platform.makeContext() } catch { throw .restoreFailed(error.description) }
-            var attributes = TaskAttributes(credentials: Self.credentials(ti.credentials), executablePath: ti.executablePath)
+            var credentials = Self.credentials(ti.credentials)
+            if let i = ti.landlockDomain {
+                guard domains.indices.contains(i) else { throw .corrupt("tid \(ti.tid): Landlock domain \(i)") }
+                credentials.landlock = domains[i]
+            }
+            var attributes = TaskAttributes(credentials: credentials, executablePath: ti.executablePath)
             attributes.comm = Array(ti.comm.prefix(TaskAttributes.commLength - 1))
             attributes.parentDeathSignal = ti.parentDeathSignal
             attributes.noNewPrivs = ti.noNewPrivs
@@ -951,6 +971,12 @@ struct ImageReader {
             return PipeEnd(pipes[i], writer: w, flags: flags)
         case .socket, .seccompNotify:
             throw .corrupt("a \(f.kind) file")
+        case .landlockRuleset:
+            guard let image = f.landlock else { throw .corrupt("a Landlock ruleset file without its ruleset") }
+            let d = LandlockRulesetFile(try LandlockRestorer.ruleset(image, kernel: kernel, boot, what: "a Landlock ruleset descriptor"))
+            // Only the status flags fcntl could have set: its access mode stays O_RDWR.
+            d.flags = OpenFlags(rawValue: (f.flags & ~OpenFlags.accessMode) | O_RDWR)
+            return d
         case .epoll:
             return EpollFile(flags: OpenFlags(rawValue: f.flags & ~OpenFlags.accessMode))
         case .eventfd:
@@ -990,7 +1016,7 @@ struct ImageReader {
             let d: FileDescription
             do { d = try kernel.vfs.open(path, from: kernel.vfs.rootLocation, flags: reopen, mode: 0, boot) }
             catch { throw .restoreFailed("reopening \(path): \(error.message)") }
-            if let id = f.host {
+            if let id = f.host, !hostFiles.changed.contains(id.hostPath) {
                 guard let st = try? d.stat(), Int64(st.st_size) == id.size else { throw .hostFileChanged("\(path) changed size") }
             }
             if let pos = f.position, pos > 0 { _ = try? d.seek(pos, whence: SEEK_SET) }

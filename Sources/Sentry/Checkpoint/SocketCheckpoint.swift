@@ -52,6 +52,13 @@ public struct SocketImage: Codable, Sendable, Equatable {
     /// An inet socket's raw and ping options and IP_RECVERR with its error
     /// queue; absent when all are as a new socket has them.
     public var icmp: ICMPSocketImage? = nil
+    /// SO_RCVLOWAT's mark (absent: 1, as a new socket's, and in older
+    /// images), and whether SO_RCVBUF and SO_SNDBUF were set
+    /// (SOCK_RCVBUF_LOCK, which keeps the mark from growing a TCP socket's
+    /// buffer, and SOCK_SNDBUF_LOCK, as SO_BUF_LOCK reads them; absent: not).
+    public var receiveLowWater: Int32? = nil
+    public var receiveBufferLocked: Bool? = nil
+    public var sendBufferLocked: Bool? = nil
 }
 
 /// What raw and ping sockets keep beyond a datagram socket's state (the
@@ -122,6 +129,9 @@ public struct SocketMessageImage: Codable, Sendable, Equatable {
     public var ipv6: [Int32]?
     /// A UDP datagram whose checksum fails, to be dropped at the read; nil: false.
     public var badChecksum: Bool?
+    /// An AF_UNIX stream write's page fragments (Linux's last skb of it),
+    /// which a splice may still add to (absent: none, and in older images).
+    public var pageFrags: Int? = nil
 }
 
 /// A socket address: an AF_UNIX one as getsockname encodes it, or an inet one.
@@ -209,7 +219,7 @@ final class SocketCollector {
                 messages.append(SocketMessageImage(length: m.remaining, rights: rights, credentials: m.credentials.map(Self.words),
                                                    from: try m.from.map { (a) throws(CheckpointError) in try SocketAddressImage(a) },
                                                    sender: sender, ipv6: m.ipv6.map { [$0.hopLimit, $0.trafficClass] },
-                                                   badChecksum: m.badChecksum ? true : nil))
+                                                   badChecksum: m.badChecksum ? true : nil, pageFrags: m.pageFrags == 0 ? nil : m.pageFrags))
             }
             var boundPath: String?
             if let loc = s.boundLocation, !loc.isDeleted { boundPath = loc.path }
@@ -227,7 +237,9 @@ final class SocketCollector {
                 accepted: e.isAccepted, owner: e.owner, messages: messages, contents: try store.append(bytes: bytes), inode: e.inode,
                 urgent: s.urgent == nil && s.consumedOOB.isEmpty ? nil
                     : UrgentImage(distance: s.urgent?.distance, taken: s.urgent?.taken ?? false, consumed: s.consumedOOB),
-                raw: e.isRaw ? true : nil, icmp: icmp))
+                raw: e.isRaw ? true : nil, icmp: icmp,
+                receiveLowWater: s.receiveLowWater == 1 ? nil : s.receiveLowWater, receiveBufferLocked: s.receiveBufferSet ? true : nil,
+                sendBufferLocked: s.sendBufferSet ? true : nil))
         }
         return out
     }
@@ -307,7 +319,8 @@ struct SocketRestorer {
             guard bufferRange.contains(s.sendBuffer), bufferRange.contains(s.receiveBuffer), s.linger.count == 2,
                   (0...SocketConstants.somaxconn).contains(s.backlogLimit), s.backlog.count <= s.backlogLimit + 1,
                   phase == .listening || s.backlog.isEmpty, s.receiveTimeout >= -1, s.sendTimeout >= -1,
-                  s.peerCredentials.map({ $0.count == 3 }) ?? true, s.listenCredentials.map({ $0.count == 3 }) ?? true else {
+                  s.peerCredentials.map({ $0.count == 3 }) ?? true, s.listenCredentials.map({ $0.count == 3 }) ?? true,
+                  (s.receiveLowWater ?? 1) >= 1 else {
                 throw .corrupt(what)
             }
             let address = try s.address?.address()
@@ -320,7 +333,9 @@ struct SocketRestorer {
             var at = 0
             for m in s.messages {
                 guard m.length >= 0, m.length <= bytes.count - at, m.rights.count <= SocketConstants.maxRights,
-                      m.credentials.map({ $0.count == 3 }) ?? true, m.ipv6.map({ $0.count == 2 }) ?? true else {
+                      m.credentials.map({ $0.count == 3 }) ?? true, m.ipv6.map({ $0.count == 2 }) ?? true,
+                      // Fragments only on an AF_UNIX stream's write, at most MAX_SKB_FRAGS of them.
+                      m.pageFrags.map({ (0...SocketEndpoint.maxSkbFrags).contains($0) && e.kind == .stream && !e.isInet }) ?? true else {
                     throw .corrupt("\(what): a queued message")
                 }
                 var carried: [FileDescription] = []
@@ -333,6 +348,7 @@ struct SocketRestorer {
                                             from: try m.from?.address(), sender: sender)
                 message.ipv6 = m.ipv6.map { IPv6PacketInfo(hopLimit: $0[0], trafficClass: $0[1]) }
                 message.badChecksum = m.badChecksum ?? false
+                message.pageFrags = m.pageFrags ?? 0
                 queued.append((message, at..<(at + m.length)))
                 at += m.length
                 rights += carried.count
@@ -378,6 +394,9 @@ struct SocketRestorer {
                 st.urgent = s.urgent?.distance.map { UrgentMark(distance: $0, taken: s.urgent!.taken) }
                 st.consumedOOB = s.urgent?.consumed ?? []
                 st.icmp = icmp
+                st.receiveLowWater = s.receiveLowWater ?? 1
+                st.receiveBufferSet = s.receiveBufferLocked ?? false
+                st.sendBufferSet = s.sendBufferLocked ?? false
             }
             // Each message charges its sender until read, as its send did.
             for (m, _) in queued where m.charge > 0 { m.sender?.charge(m.charge) }

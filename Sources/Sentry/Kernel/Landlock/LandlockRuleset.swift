@@ -24,7 +24,8 @@ public struct LandlockObject: Hashable, Sendable {
 struct LandlockRule: Sendable {
     /// Holds the file while the rule lives, as Linux's landlock_object
     /// holds its inode: a host file's number cannot be reused meanwhile.
-    let pin: Inode
+    /// The place it was named by is how a checkpoint names it (its path then).
+    let pin: Location
     var layers: [(level: Int, access: LandlockAccess)]
 }
 
@@ -33,7 +34,7 @@ struct LandlockRule: Sendable {
 /// Sendable: the rules behind their Mutex, a leaf lock.
 public final class LandlockRuleset: Sendable {
     public let handled: LandlockAccess
-    private let rules = Mutex<[LandlockObject: (pin: Inode, access: LandlockAccess)]>([:])
+    private let rules = Mutex<[LandlockObject: (pin: Location, access: LandlockAccess)]>([:])
 
     public init(handled: LandlockAccess) { self.handled = handled }
 
@@ -41,16 +42,21 @@ public final class LandlockRuleset: Sendable {
     /// (EINVAL); the rights the ruleset does not handle are granted too, so
     /// that a later refer check sees them as not restricted. A second rule
     /// on one object adds its rights to the first's.
-    public func add(_ node: Inode, _ access: LandlockAccess) throws(Errno) {
+    public func add(_ place: Location, _ access: LandlockAccess) throws(Errno) {
+        let node = place.inode
         if node.kind != .directory && !LandlockAccess.fileRights.isSuperset(of: access) { throw .EINVAL }
         guard let object = LandlockObject(node) else { throw .ENOENT }
-        let absolute = access.union(LandlockAccess.all.subtracting(handled.union(.initiallyDenied)))
+        let absolute = access.union(unhandled)
         rules.withLock { r in
-            if let old = r[object] { r[object] = (old.pin, old.access.union(absolute)) } else { r[object] = (node, absolute) }
+            if let old = r[object] { r[object] = (old.pin, old.access.union(absolute)) } else { r[object] = (place, absolute) }
         }
     }
 
-    var snapshot: [LandlockObject: (pin: Inode, access: LandlockAccess)] { rules.withLock { $0 } }
+    /// What a rule grants beyond what it was asked for: the rights no layer
+    /// of this ruleset restricts.
+    var unhandled: LandlockAccess { LandlockAccess.all.subtracting(handled.union(.initiallyDenied)) }
+
+    var snapshot: [LandlockObject: (pin: Location, access: LandlockAccess)] { rules.withLock { $0 } }
 }
 
 /// A Landlock domain: the stack of rulesets a task restricted itself with
