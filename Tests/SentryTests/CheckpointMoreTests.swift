@@ -154,6 +154,16 @@ extension CheckpointTests {
         expectGoesOn(got, ["full after some bytes, then splice 5 pages: 20480\n", "splice 16 pages more: 49152 (), left in the pipe: 16384\n"])
     }
 
+    /// SOL_SOCKET options a UDP socket records (SO_PRIORITY, SO_MARK, a
+    /// device binding, SO_TIMESTAMPNS, SO_RXQ_OVFL), a datagram's arrival
+    /// stamp and the socket's cookie are kept; a socket made after gets
+    /// another cookie.
+    @Test func recordedSocketOptionsGoOn() throws {
+        try ckptmoreGoesOn("sockopts", native: ["after: priority 5 mark 7 timestampns 1 ifindex 1\n",
+                                                "queued before: 6 bytes, stamped when sent: 1\n",
+                                                "cookie kept: 1, a new socket's another: 1\n"])
+    }
+
     /// A host file in an `:rw` bind mapped MAP_SHARED, its fd closed, then
     /// renamed within its directory: the image names it by its new name
     /// (the host's name for it, in the directory mmap saw it in), and a

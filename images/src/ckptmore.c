@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <poll.h>
 #include <signal.h>
@@ -746,6 +747,57 @@ static int lowat(const char *marker) {
     return 0;
 }
 
+// SOL_SOCKET options a socket records, across a checkpoint: a UDP socket
+// with SO_PRIORITY, SO_MARK, bound to lo, SO_TIMESTAMPNS and SO_RXQ_OVFL
+// on, a datagram queued before (stamped then) and its cookie. After: the
+// same readings, the datagram's stamp from before the marker, the same
+// cookie, and a new socket's cookie another.
+static int sockopts(const char *marker) {
+    int r = socket(AF_INET, SOCK_DGRAM, 0), w = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    int prio = 5, mark = 7, on = 1;
+    if (bind(r, (struct sockaddr *)&a, sizeof a) || getsockname(r, (struct sockaddr *)&a, &al) ||
+        setsockopt(r, SOL_SOCKET, SO_PRIORITY, &prio, sizeof prio) || setsockopt(r, SOL_SOCKET, SO_MARK, &mark, sizeof mark) ||
+        setsockopt(r, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3) || setsockopt(r, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) ||
+        setsockopt(r, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on)) {
+        perror("sockopts");
+        return 1;
+    }
+    uint64_t cookie = 0, again = 0, other = 0;
+    socklen_t cl = sizeof cookie;
+    getsockopt(r, SOL_SOCKET, SO_COOKIE, &cookie, &cl);
+    struct timespec sent;
+    clock_gettime(CLOCK_REALTIME, &sent);
+    sendto(w, "before", 6, 0, (struct sockaddr *)&a, sizeof a);
+    if (wait_for(marker) != 0) return 1;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int v[4] = {0};
+    socklen_t vl = sizeof v[0];
+    getsockopt(r, SOL_SOCKET, SO_PRIORITY, &v[0], &vl);
+    getsockopt(r, SOL_SOCKET, SO_MARK, &v[1], &vl);
+    getsockopt(r, SOL_SOCKET, SO_TIMESTAMPNS, &v[2], &vl);
+    getsockopt(r, SOL_SOCKET, SO_BINDTOIFINDEX, &v[3], &vl);
+    printf("after: priority %d mark %d timestampns %d ifindex %d\n", v[0], v[1], v[2], v[3]);
+    char data[16], ctl[128];
+    struct iovec iv = {data, sizeof data};
+    struct msghdr mh = {.msg_iov = &iv, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+    ssize_t n = recvmsg(r, &mh, MSG_DONTWAIT);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    struct timespec ts = {0};
+    if (c && c->cmsg_type == SO_TIMESTAMPNS) memcpy(&ts, CMSG_DATA(c), sizeof ts);
+    int64_t at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t lo = (int64_t)sent.tv_sec * 1000000000 + sent.tv_nsec, hi = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    printf("queued before: %zd bytes, stamped when sent: %d\n", n, at >= lo && at <= hi);
+    cl = sizeof again;
+    getsockopt(r, SOL_SOCKET, SO_COOKIE, &again, &cl);
+    int fresh = socket(AF_INET, SOCK_DGRAM, 0);
+    getsockopt(fresh, SOL_SOCKET, SO_COOKIE, &other, &cl);
+    printf("cookie kept: %d, a new socket's another: %d\n", cookie == again, other != cookie && other != 0);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 4 && strcmp(argv[1], "shared") == 0) return shared(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "pipe") == 0) return pipe_inode(argv[2]);
@@ -758,8 +810,9 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "unotify") == 0) return unotify(argv[2], argc >= 4 ? argv[3] : "");
     if (argc >= 4 && strcmp(argv[1], "landlock") == 0) return landlock(argv[2], argv[3]);
     if (argc >= 3 && strcmp(argv[1], "lowat") == 0) return lowat(argv[2]);
+    if (argc >= 3 && strcmp(argv[1], "sockopts") == 0) return sockopts(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "renamed") == 0) return renamed(argv[2], argv[3]);
     if (argc >= 4 && strcmp(argv[1], "leave") == 0) return leave(argv[2], argv[3]);
-    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable] | landlock MARKER DIR | lowat MARKER | renamed MARKER DIR | leave MARKER DIR\n");
+    fprintf(stderr, "usage: ckptmore shared MARKER DIR | pipe MARKER | links MARKER | pidfd MARKER | icmp MARKER | vfork MARKER | deleted MARKER DIR | unotify MARKER [late|killable] | landlock MARKER DIR | lowat MARKER | sockopts MARKER | renamed MARKER DIR | leave MARKER DIR\n");
     return 2;
 }

@@ -59,6 +59,14 @@ public struct SocketImage: Codable, Sendable, Equatable {
     public var receiveLowWater: Int32? = nil
     public var receiveBufferLocked: Bool? = nil
     public var sendBufferLocked: Bool? = nil
+    /// SOL_SOCKET values recorded without an effect (SO_PRIORITY, SO_MARK,
+    /// ...), the device it is bound to, its receive timestamps (on,
+    /// nanoseconds, new), its drops and its SO_COOKIE; absent: a new socket's.
+    public var recordedOptions: [Int32: Int32]? = nil
+    public var boundDevice: Int32? = nil
+    public var timestamps: [Bool]? = nil
+    public var drops: Int? = nil
+    public var cookie: UInt64? = nil
 }
 
 /// What raw and ping sockets keep beyond a datagram socket's state (the
@@ -132,6 +140,9 @@ public struct SocketMessageImage: Codable, Sendable, Equatable {
     /// An AF_UNIX stream write's page fragments (Linux's last skb of it),
     /// which a splice may still add to (absent: none, and in older images).
     public var pageFrags: Int? = nil
+    /// Its arrival stamp (SO_TIMESTAMP) and SO_RXQ_OVFL count; nil: none.
+    public var arrival: Int64? = nil
+    public var dropCount: UInt32? = nil
 }
 
 /// A socket address: an AF_UNIX one as getsockname encodes it, or an inet one.
@@ -219,7 +230,8 @@ final class SocketCollector {
                 messages.append(SocketMessageImage(length: m.remaining, rights: rights, credentials: m.credentials.map(Self.words),
                                                    from: try m.from.map { (a) throws(CheckpointError) in try SocketAddressImage(a) },
                                                    sender: sender, ipv6: m.ipv6.map { [$0.hopLimit, $0.trafficClass] },
-                                                   badChecksum: m.badChecksum ? true : nil, pageFrags: m.pageFrags == 0 ? nil : m.pageFrags))
+                                                   badChecksum: m.badChecksum ? true : nil, pageFrags: m.pageFrags == 0 ? nil : m.pageFrags,
+                                                   arrival: m.arrival == 0 ? nil : m.arrival, dropCount: m.dropCount == 0 ? nil : m.dropCount))
             }
             var boundPath: String?
             if let loc = s.boundLocation, !loc.isDeleted { boundPath = loc.path }
@@ -239,7 +251,11 @@ final class SocketCollector {
                     : UrgentImage(distance: s.urgent?.distance, taken: s.urgent?.taken ?? false, consumed: s.consumedOOB),
                 raw: e.isRaw ? true : nil, icmp: icmp,
                 receiveLowWater: s.receiveLowWater == 1 ? nil : s.receiveLowWater, receiveBufferLocked: s.receiveBufferSet ? true : nil,
-                sendBufferLocked: s.sendBufferSet ? true : nil))
+                sendBufferLocked: s.sendBufferSet ? true : nil,
+                recordedOptions: s.recordedOptions.isEmpty ? nil : s.recordedOptions,
+                boundDevice: s.boundDevice == 0 ? nil : s.boundDevice,
+                timestamps: s.timestamps.on || s.timestamps.nanoseconds ? [s.timestamps.on, s.timestamps.nanoseconds, s.timestamps.new] : nil,
+                drops: s.drops == 0 ? nil : s.drops, cookie: s.cookie == 0 ? nil : s.cookie))
         }
         return out
     }
@@ -320,7 +336,8 @@ struct SocketRestorer {
                   (0...SocketConstants.somaxconn).contains(s.backlogLimit), s.backlog.count <= s.backlogLimit + 1,
                   phase == .listening || s.backlog.isEmpty, s.receiveTimeout >= -1, s.sendTimeout >= -1,
                   s.peerCredentials.map({ $0.count == 3 }) ?? true, s.listenCredentials.map({ $0.count == 3 }) ?? true,
-                  (s.receiveLowWater ?? 1) >= 1 else {
+                  (s.receiveLowWater ?? 1) >= 1, (s.boundDevice ?? 0) >= 0, (s.drops ?? 0) >= 0,
+                  s.timestamps.map({ $0.count == 3 }) ?? true else {
                 throw .corrupt(what)
             }
             let address = try s.address?.address()
@@ -349,6 +366,8 @@ struct SocketRestorer {
                 message.ipv6 = m.ipv6.map { IPv6PacketInfo(hopLimit: $0[0], trafficClass: $0[1]) }
                 message.badChecksum = m.badChecksum ?? false
                 message.pageFrags = m.pageFrags ?? 0
+                message.arrival = m.arrival ?? 0
+                message.dropCount = m.dropCount ?? 0
                 queued.append((message, at..<(at + m.length)))
                 at += m.length
                 rights += carried.count
@@ -397,7 +416,14 @@ struct SocketRestorer {
                 st.receiveLowWater = s.receiveLowWater ?? 1
                 st.receiveBufferSet = s.receiveBufferLocked ?? false
                 st.sendBufferSet = s.sendBufferLocked ?? false
+                st.recordedOptions = s.recordedOptions ?? [:]
+                st.boundDevice = s.boundDevice ?? 0
+                if let t = s.timestamps { st.timestamps = ReceiveTimestamps(on: t[0], nanoseconds: t[1], new: t[2]) }
+                st.rx.stampArrivals = st.timestamps.on
+                st.drops = s.drops ?? 0
+                st.cookie = s.cookie ?? 0
             }
+            if let c = s.cookie { names.noteSocketCookie(c) }
             // Each message charges its sender until read, as its send did.
             for (m, _) in queued where m.charge > 0 { m.sender?.charge(m.charge) }
             // A datagram socket connected to this one is told when its queue shortens.

@@ -26,6 +26,11 @@ public final class UnixNamespace: Sendable {
         state.withLock { s in s.lastSocketCookie += 1; return s.lastSocketCookie }
     }
 
+    /// A restored socket's cookie: later ones are numbered past it.
+    func noteSocketCookie(_ c: UInt64) {
+        state.withLock { s in s.lastSocketCookie = max(s.lastSocketCookie, c) }
+    }
+
     /// The sandbox's AF_INET ports live next to its AF_UNIX names.
     public let loopback = Loopback()
     /// Descriptors sent with SCM_RIGHTS and not yet received. Linux refuses
