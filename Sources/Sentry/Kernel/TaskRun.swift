@@ -79,8 +79,13 @@ extension Task {
                 defer { if steppedSyscall { stepTrapAfterSyscall() } }
                 // A task a guest tracer holds is left as its code is (its
                 // single steps and breakpoints see the original bytes).
-                if trap != .vsyscall, let entry = context.patchableSyscallEntry, !traced.load(ordering: .relaxed) {
-                    mm.considerPatching(syscallAt: regs.ip &- SyscallABI.instructionLength, rax: regs.raw.orig_rax, entry: entry)
+                // An `after` site's fallback syscall in its trampoline is seen
+                // where the original was.
+                if trap != .vsyscall, let entry = context.patchableSyscallEntry,
+                   let seen = mm.considerPatching(syscallAt: regs.ip &- SyscallABI.instructionLength, rax: regs.raw.orig_rax,
+                                                  entry: entry, patch: !traced.load(ordering: .relaxed)) {
+                    regs.ip = seen
+                    regs.raw.rcx = seen
                 }
                 // A look at the sandbox's memory the watcher may have been
                 // too starved to take: this call may be the victim's last.

@@ -80,6 +80,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             // A recycled stub may have parked after a patched trap.
             a.store(SW_AREA_PATCHED, UInt32(0))
             a.store(SW_AREA_FP_SAVED, UInt32(0))
+            a.store(SW_AREA_AFTER_RIP, UInt64(0))
         }
         if fresh {
             SigContext.writeGeneral(regs.raw, to: uc + UContext.mcontext)
@@ -206,6 +207,8 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         a.store(SW_AREA_UC, a.address + UInt64(SW_AREA_PFRAME))
         a.store(SW_AREA_PATCHED, UInt32(0))
         a.store(SW_AREA_FP_SAVED, UInt32(0))
+        // An `after` site's rip now comes back by rt_sigreturn: its int3 sends it to the replay.
+        a.store(SW_AREA_AFTER_RIP, UInt64(0))
     }
 
     /// Tells the stub, which spins a few µs for the answer to the trap it
