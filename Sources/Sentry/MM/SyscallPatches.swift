@@ -251,6 +251,16 @@ extension MemoryManager {
         for p in pagesHit { s.patches.pages[p] = nil }
     }
 
+    /// Every site gets its original bytes back (a guest single-steps the
+    /// mm's code); the trampoline pages stay, unused. Called by a runner of
+    /// this mm, as mirror changes must be.
+    public func undoSyscallPatches() {
+        state.withLock { s in
+            guard !s.patches.sites.isEmpty else { return }
+            unpatchLocked(&s, GuestAddress(0)..<layout.top, contentKept: true)
+        }
+    }
+
     /// Puts a site's original bytes back, if it still holds the patch.
     private func restoreLocked(_ s: inout State, _ p: SyscallPatchTable.Patch) {
         guard let v = s.vmas.find(GuestAddress(p.site.start)), GuestAddress(p.site.end) <= v.accessibleEnd else { return }
