@@ -68,14 +68,20 @@ static void *racer(void *arg) {
     for (int i = 0; i < CALLS; i++) if (site_getppid() != want_ppid) (*wrong)++;
     return NULL;
 }
-static int threads(void) {
+// THREADS threads run `fn` from one start; the wrong results they counted.
+static long race(void *(*fn)(void *)) {
     want_ppid = getppid();
     pthread_t t[THREADS];
     long wrong[THREADS] = {0};
     pthread_barrier_init(&start, NULL, THREADS);
-    for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, racer, &wrong[i]);
+    for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, fn, &wrong[i]);
     long all = 0;
     for (int i = 0; i < THREADS; i++) { pthread_join(t[i], NULL); all += wrong[i]; }
+    pthread_barrier_destroy(&start);
+    return all;
+}
+static int threads(void) {
+    long all = race(racer);
     printf("threads: %d calls through one site, %ld wrong\n", THREADS * CALLS, all);
     return all != 0;
 }
@@ -152,13 +158,7 @@ static int after(void) {
     if (pipe(p) || write(p[1], "abc", 3) != 3) { perror("pipe"); return 1; }
     long r = after_fn(SYS_read, p[0], (long)buf, sizeof buf);
     printf("after site: read %ld bytes '%s'\n", r, buf);
-    want_ppid = getppid();
-    pthread_t t[THREADS];
-    long wrong[THREADS] = {0};
-    pthread_barrier_init(&start, NULL, THREADS);
-    for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, after_racer, &wrong[i]);
-    long all = 0;
-    for (int i = 0; i < THREADS; i++) { pthread_join(t[i], NULL); all += wrong[i]; }
+    long all = race(after_racer);
     printf("after site threads: %d calls, %ld wrong\n", THREADS * CALLS * 3, all);
     static char gsarea[8192];
     const unsigned long bases[] = { (unsigned long)gsarea, 0x23456000 };

@@ -93,19 +93,17 @@ extension MemoryManager {
     }
 
     private func considerLocked(_ s: inout State, _ syscallAddress: UInt64, rax: UInt64, entry: UInt64) {
-        do {
-            if s.patches.rejected.contains(syscallAddress) { return }
-            let n = (s.patches.hits[syscallAddress] ?? 0) &+ 1
-            if n < SyscallPatchTable.threshold {
-                if s.patches.hits.count >= SyscallPatchTable.maxTracked { s.patches.hits.removeAll() }
-                s.patches.hits[syscallAddress] = n
-                return
-            }
-            s.patches.hits[syscallAddress] = nil
-            if !patchLocked(&s, syscallAddress, rax: rax, entry: entry) {
-                if s.patches.rejected.count >= SyscallPatchTable.maxTracked { s.patches.rejected.removeAll() }
-                s.patches.rejected.insert(syscallAddress)
-            }
+        if s.patches.rejected.contains(syscallAddress) { return }
+        let n = (s.patches.hits[syscallAddress] ?? 0) &+ 1
+        if n < SyscallPatchTable.threshold {
+            if s.patches.hits.count >= SyscallPatchTable.maxTracked { s.patches.hits.removeAll() }
+            s.patches.hits[syscallAddress] = n
+            return
+        }
+        s.patches.hits[syscallAddress] = nil
+        if !patchLocked(&s, syscallAddress, rax: rax, entry: entry) {
+            if s.patches.rejected.count >= SyscallPatchTable.maxTracked { s.patches.rejected.removeAll() }
+            s.patches.rejected.insert(syscallAddress)
         }
     }
 
