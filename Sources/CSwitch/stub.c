@@ -287,6 +287,10 @@ __asm__(
     "  xrstor64 4096(%rbx)\n"
     "  movl $0, 224(%rbx)\n"
     "31: mov 1512(%rbx), %rax\n"      // an iretq-shaped frame: rip, cs, rflags, rsp, ss
+    "  cmp 272(%rbx), %rax\n"        // a `syscall; <insn>` site's rip (in its patch's bytes):
+    "  jne 33f\n"                    // back through its trampoline's replay of <insn>
+    "  mov 280(%rbx), %rax\n"
+    "33: movq $0, 272(%rbx)\n"
     "  mov %rax, 1664(%rbx)\n"
     "  movq $0x33, 1672(%rbx)\n"      // __USER_CS
     "  mov 1520(%rbx), %rax\n"
@@ -372,6 +376,16 @@ __asm__(
     // + 2), the guest's stack untouched. The registers go into PFRAME as
     // the SIGSYS trap's ucontext would hold them (rcx and r11 as the
     // syscall instruction leaves them), and the trap is reported as one.
+    // The target of a `syscall; <insn>` site's trampoline: rcx its replay
+    // of <insn> (where the return goes, AFTER_RESUME), whose entry keeps
+    // the rip the guest sees (the original syscall's + 2) 26 bytes on
+    // (SyscallSite.afterLiteralOffset); then as any patched site, with rcx
+    // that rip. No flags touched before the pushfq.
+    ".globl sw_systrap_patched_after\n"
+    "sw_systrap_patched_after:\n"
+    "  mov %rcx, 280(%r11)\n"
+    "  mov 26(%rcx), %rcx\n"
+    "  mov %rcx, 272(%r11)\n"
     ".globl sw_systrap_patched\n"
     "sw_systrap_patched:\n"
     "  mov %rsp, 1504(%r11)\n"
@@ -488,9 +502,11 @@ __asm__(
     ".popsection\n");
 
 extern const uint8_t sw_stub_start[], sw_stub_syscall[], sw_stub_clone[], sw_stub_end[];
-extern const uint8_t sw_systrap_handler[], sw_systrap_park[], sw_systrap_init[], sw_systrap_patched[];
+extern const uint8_t sw_systrap_handler[], sw_systrap_park[], sw_systrap_init[], sw_systrap_patched[],
+    sw_systrap_patched_after[];
 
 size_t sw_systrap_patched_offset(void) { return (size_t)(sw_systrap_patched - sw_stub_start); }
+size_t sw_systrap_patched_after_offset(void) { return (size_t)(sw_systrap_patched_after - sw_stub_start); }
 
 size_t sw_systrap_init_offset(void) { return (size_t)(sw_systrap_init - sw_stub_start); }
 

@@ -12,12 +12,14 @@ import Testing
     /// Whether systrap runs of this suite patch (the sentry's default, or SENTRY_SYSTRAP_PATCH).
     static var patchingOn: Bool { ProcessInfo.processInfo.environment["SENTRY_SYSTRAP_PATCH"] != "off" }
 
-    static let modes = ["threads", "jit", "signals", "fork"]
+    static let modes = ["threads", "jit", "signals", "fork", "after"]
 
     /// Threads racing through a site while it is patched, a JIT writing,
     /// running and rewriting its code, SA_RESTART and EINTR reads
     /// interrupted at a patched site (and the rip the handler sees), fork
-    /// and exec of a patched image: all as natively.
+    /// and exec of a patched image; an `after` site (`syscall; cmp`) with
+    /// its results and flags, a jump into its cmp, threads, a GS base of
+    /// the guest's own and interrupted reads: all as natively.
     @Test(arguments: Harness.platforms)
     func behavesAsNative(_ platform: Harness.TestPlatform) {
         for mode in Self.modes {
@@ -50,6 +52,15 @@ import Testing
             let r = Harness.sandboxed(platform, Harness.image("patching"), ["code"])
             #expect(r.stdout == native.stdout, "\(platform.rawValue) never patches")
         }
+        // An `after` site: `jmp .+3; int3; jmp entry` where `syscall; cmp` was.
+        let nativeAfter = Harness.run(Harness.image("patching"), ["aftercode"])
+        #expect(nativeAfter.stdout == "after site: original (syscall; cmp)\n")
+        for patch in platform.kind == .systrap ? ["on", "off"] : [""] {
+            let r = Harness.sandboxed(platform, Harness.image("patching"), ["aftercode"], extra: patch.isEmpty ? [] : ["--systrap-patch", patch])
+            #expect(r.status == 0)
+            #expect(r.stdout == (patch == "on" ? "after site: patched (jmp; int3; jmp)\n" : nativeAfter.stdout),
+                    "after site, --systrap-patch \(patch) on \(platform.rawValue)")
+        }
     }
 
     /// --strace sees the same calls, arguments and results whether they came
@@ -64,6 +75,14 @@ import Testing
         func lines(_ t: String) -> [Substring] { t.split(separator: "\n").filter { !$0.hasPrefix("getrandom(") } }
         #expect(lines(on.stderr) == lines(off.stderr), "strace on \(platform.rawValue), patching on vs off")
         #expect(on.stderr.contains("mprotect("), "the trace is there")
+        // Calls through an `after` site (its patched path) trace as through the signal.
+        let afterOn = Harness.sandboxed(platform, Harness.image("patching"), ["aftercode"], extra: ["--strace", "--systrap-patch", "on"])
+        let afterOff = Harness.sandboxed(platform, Harness.image("patching"), ["aftercode"], extra: ["--strace", "--systrap-patch", "off"])
+        #expect(afterOn.status == 0 && afterOff.status == 0)
+        // What it prints differs (it reads its own code): not its write.
+        #expect(lines(afterOn.stderr).filter { !$0.hasPrefix("write(1,") } == lines(afterOff.stderr).filter { !$0.hasPrefix("write(1,") },
+                "strace of the after site on \(platform.rawValue), patching on vs off")
+        #expect(afterOn.stderr.components(separatedBy: "getppid(").count == 11, "ten getppid calls traced")
     }
 
     /// The site and trampoline encodings, byte for byte.
@@ -87,6 +106,29 @@ import Testing
         let code = site.trampoline(entry: entry, slot: 0x3ff000)
         #expect(code.count <= 64)
         let d = try #require(SyscallSite.decode(entry: entry, code + [UInt8](repeating: 0, count: 64 - code.count)))
-        #expect(d.start == 0x401000 && d.syscall == 0x401005 && d.rax == 110)
+        #expect(d.site == site && d.site.syscallAddress == 0x401005 && d.rax == 110)
+    }
+
+    /// `syscall; cmp $imm32, %rax` (glibc's `read`): the 8 bytes become
+    /// `jmp .+3; int3; jmp entry`, and the entry replays the cmp.
+    @Test func afterSiteEncodings() throws {
+        let cmp: [UInt8] = [0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff]
+        let site = try #require(SyscallSite.recognise(after: cmp, syscallAddress: 0x401000))
+        #expect(site.kind == .after && site.start == 0x401000 && site.syscallAddress == 0x401000 && site.end == 0x401008)
+        #expect(site.original == [0x0f, 0x05] + cmp)
+        #expect(SyscallSite.recognise(after: [0x48, 0x83, 0xf8, 0xff, 0x90, 0x90], syscallAddress: 0x401000) == nil)
+        let entry: UInt64 = 0x3ff040
+        #expect(site.patchBytes(entry: entry) == [0xeb, 0x01, 0xcc, 0xe9] + withUnsafeBytes(of: Int32(0x3ff040 - 0x401008).littleEndian) { Array($0) })
+        let code = site.trampoline(entry: entry, slot: 0x3ff000)
+        #expect(code.count == 64)
+        #expect(Array(code[28..<30]) == [0x0f, 0x05], "the fallback's own syscall")
+        #expect(Array(code[30..<36]) == cmp, "the replay")
+        let d = try #require(SyscallSite.decode(entry: entry, code))
+        #expect(d.site == site && d.rax == nil)
+        // Stops in the entry: before the call, at the replayed cmp, past it.
+        #expect(site.resumeAfterStop(atEntryOffset: 0) == 0x401000)
+        #expect(site.resumeAfterStop(atEntryOffset: 30) == 0x401002)
+        #expect(site.resumeAfterStop(atEntryOffset: 36) == 0x401008)
+        #expect(site.resumeAfterStop(atEntryOffset: 41) == 0x401000)
     }
 }

@@ -1,4 +1,5 @@
-// Syscall sites that systrap patches (`mov $nr, %eax; syscall`), run the
+// Syscall sites that systrap patches (`mov $nr, %eax; syscall`, and
+// `syscall; cmp $imm32, %rax` whatever set rax), run the
 // ways patching must not be seen: threads racing through a site while it
 // is patched, a JIT that writes, runs and rewrites its code, signals that
 // interrupt a patched blocking call (SA_RESTART or not, and the rip its
@@ -33,6 +34,24 @@ __attribute__((noinline)) static long site_read(int fd, void *buf, size_t n) {
     return r;
 }
 
+// An `after` site (`syscall; cmp $-4095,%rax`, as glibc's wrappers end):
+// rax comes from a register, so only the instruction after the syscall
+// makes it a site. after_fn(nr, a, b, c) returns the result, or 0x10000 |
+// errno when the cmp's flags say it failed (jae); after_jump(v) jumps
+// straight to the cmp with rax = v, as merged tails of compiled code may.
+extern const unsigned char after_site[];
+long after_fn(long nr, long a, long b, long c);
+long after_jump(long v);
+__asm__(".text\n"
+        ".globl after_fn\n after_fn:\n"
+        "  mov %rdi, %rax\n  mov %rsi, %rdi\n  mov %rdx, %rsi\n  mov %rcx, %rdx\n"
+        ".globl after_site\n after_site: syscall\n"
+        "after_cmp: cmp $-4095, %rax\n"
+        "  jae 1f\n  ret\n"
+        "1: neg %rax\n  or $0x10000, %rax\n  ret\n"
+        ".globl after_jump\n after_jump:\n"
+        "  mov %rdi, %rax\n  jmp after_cmp\n");
+
 static int code(void) {
     for (int i = 0; i < 10; i++) site_getppid();
     printf("getppid site: %s\n", getppid_site[0] == 0xe9 ? "patched (jmp)" : getppid_site[0] == 0xb8 ? "original (mov)" : "other");
@@ -49,14 +68,20 @@ static void *racer(void *arg) {
     for (int i = 0; i < CALLS; i++) if (site_getppid() != want_ppid) (*wrong)++;
     return NULL;
 }
-static int threads(void) {
+// THREADS threads run `fn` from one start; the wrong results they counted.
+static long race(void *(*fn)(void *)) {
     want_ppid = getppid();
     pthread_t t[THREADS];
     long wrong[THREADS] = {0};
     pthread_barrier_init(&start, NULL, THREADS);
-    for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, racer, &wrong[i]);
+    for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, fn, &wrong[i]);
     long all = 0;
     for (int i = 0; i < THREADS; i++) { pthread_join(t[i], NULL); all += wrong[i]; }
+    pthread_barrier_destroy(&start);
+    return all;
+}
+static int threads(void) {
+    long all = race(racer);
     printf("threads: %d calls through one site, %ld wrong\n", THREADS * CALLS, all);
     return all != 0;
 }
@@ -81,7 +106,73 @@ static int jit(void) {
     bad = 0;
     for (int i = 0; i < 10; i++) if (f() != getppid()) bad++;
     printf("jit rewritten to getppid: %s\n", bad ? "wrong" : "ok");
+    // An `after` site in JIT code: mov %edi,%eax; syscall; cmp $-4095,%rax; ret.
+    static const unsigned char after_code[] = { 0x89, 0xf8, 0x0f, 0x05, 0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff, 0xc3 };
+    if (mprotect(p, pg, PROT_READ | PROT_WRITE)) { perror("mprotect rw 2"); return 1; }
+    memcpy(p + 128, after_code, sizeof after_code);
+    if (mprotect(p, pg, PROT_READ | PROT_EXEC)) { perror("mprotect rx 3"); return 1; }
+    long (*g)(long) = (long (*)(long))(p + 128);
+    bad = 0;
+    for (int i = 0; i < 10; i++) if (g(SYS_getpid) != getpid() || g(SYS_getppid) != getppid()) bad++;
+    printf("jit after site: %s\n", bad ? "wrong" : "ok");
+    if (mprotect(p, pg, PROT_READ | PROT_WRITE)) { perror("mprotect rw 3"); return 1; }
+    printf("jit after site made writable again:");
+    for (int i = 0; i < (int)sizeof after_code; i++) printf(" %02x", p[128 + i]);
+    printf("\n");
     return 0;
+}
+
+static int after_code(void) {
+    for (int i = 0; i < 10; i++) after_fn(SYS_getppid, 0, 0, 0);
+    const unsigned char *b = after_site;
+    printf("after site: %s\n", b[0] == 0xeb && b[1] == 1 && b[2] == 0xcc && b[3] == 0xe9 ? "patched (jmp; int3; jmp)"
+                              : b[0] == 0x0f && b[1] == 5 && b[2] == 0x48 && b[3] == 0x3d ? "original (syscall; cmp)" : "other");
+    return 0;
+}
+
+static void *after_racer(void *arg) {
+    long *wrong = arg;
+    long pid = getpid();
+    pthread_barrier_wait(&start);
+    for (int i = 0; i < CALLS; i++) {
+        if (after_fn(SYS_getppid, 0, 0, 0) != want_ppid) (*wrong)++;
+        if (after_fn(SYS_getpid, 0, 0, 0) != pid) (*wrong)++;
+        if (after_fn(SYS_close, -1, 0, 0) != (0x10000 | EBADF)) (*wrong)++;
+    }
+    return NULL;
+}
+// Calls through the `after` site: results and the cmp's flags, a jump into
+// the cmp (before and after the site is patched), threads racing through it
+// while it is patched, and a GS base of the guest's own (the trampoline's
+// fallback: a mapped GS that is no stub area, and an unmapped one).
+static int after(void) {
+    int bad = 0;
+    for (int i = 0; i < 20; i++) {
+        if (after_fn(SYS_getppid, 0, 0, 0) != getppid()) bad++;
+        if (after_fn(SYS_read, -1, 0, 0) != (0x10000 | EBADF)) bad++;
+        if (after_jump(i) != i || after_jump(-i - 1) != (0x10000 | (i + 1))) bad++;
+    }
+    printf("after site: results and flags %s\n", bad ? "wrong" : "ok");
+    char buf[4] = "";
+    int p[2];
+    if (pipe(p) || write(p[1], "abc", 3) != 3) { perror("pipe"); return 1; }
+    long r = after_fn(SYS_read, p[0], (long)buf, sizeof buf);
+    printf("after site: read %ld bytes '%s'\n", r, buf);
+    long all = race(after_racer);
+    printf("after site threads: %d calls, %ld wrong\n", THREADS * CALLS * 3, all);
+    static char gsarea[8192];
+    const unsigned long bases[] = { (unsigned long)gsarea, 0x23456000 };
+    for (int k = 0; k < 2; k++) {
+        if (syscall(SYS_arch_prctl, 0x1001 /* ARCH_SET_GS */, bases[k])) { perror("arch_prctl"); return 1; }
+        bad = 0;
+        for (int i = 0; i < 20; i++) {
+            if (after_fn(SYS_getppid, 0, 0, 0) != want_ppid) bad++;
+            if (after_fn(SYS_close, -1, 0, 0) != (0x10000 | EBADF)) bad++;
+        }
+        syscall(SYS_arch_prctl, 0x1001, 0);
+        printf("after site with a GS base of the guest's own (%s): %s\n", k ? "unmapped" : "mapped", bad ? "wrong" : "ok");
+    }
+    return all != 0;
 }
 
 static volatile sig_atomic_t got;
@@ -107,7 +198,12 @@ static void *late_writer(void *arg) {
 // One blocking read at the patched site, interrupted by SIGALRM. Returns
 // 0 if the signal came while the read was blocked (what is reported), -1 if
 // it came elsewhere (a loaded machine ran late): the caller tries again.
-static int interrupted_read(int flags, const char *name) {
+static long read_at_site(int fd, void *buf, size_t n) { return site_read(fd, buf, n); }
+static long read_after_site(int fd, void *buf, size_t n) {
+    long r = after_fn(SYS_read, fd, (long)buf, (long)n);
+    return r & 0x10000 ? -(r & 0xffff) : r;
+}
+static int interrupted_read(int flags, const char *name, long (*rd)(int, void *, size_t), const unsigned char *sc) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_alarm;
@@ -118,17 +214,17 @@ static int interrupted_read(int flags, const char *name) {
     char c = 0;
     // Warm the site up (systrap patches it on its second trap).
     if (write(pipefd[1], "ab", 2) != 2) perror("write");
-    site_read(pipefd[0], &c, 1);
-    site_read(pipefd[0], &c, 1);
+    rd(pipefd[0], &c, 1);
+    rd(pipefd[0], &c, 1);
     pthread_t w;
     pthread_create(&w, NULL, late_writer, NULL);
     struct itimerval it = { { 0, 0 }, { 0, 100000 } };
     setitimer(ITIMER_REAL, &it, NULL);
-    long r = site_read(pipefd[0], &c, 1);
+    long r = rd(pipefd[0], &c, 1);
     pthread_join(w, NULL);
-    if (r != 1) site_read(pipefd[0], &c, 1);   // the late byte
-    const char *where = handler_rip == (unsigned long)read_syscall ? "the syscall (restart)"
-                        : handler_rip == (unsigned long)read_syscall + 2 ? "after the syscall" : NULL;
+    if (r != 1) rd(pipefd[0], &c, 1);   // the late byte
+    const char *where = handler_rip == (unsigned long)sc ? "the syscall (restart)"
+                        : handler_rip == (unsigned long)sc + 2 ? "after the syscall" : NULL;
     if (!where) return -1;
     if (r == 1) printf("%s: read %ld byte '%c', handler saw rip at %s\n", name, r, c, where);
     else printf("%s: read %s, handler saw rip at %s\n", name, r == -EINTR ? "-EINTR" : "something else", where);
@@ -137,8 +233,12 @@ static int interrupted_read(int flags, const char *name) {
 static int signals(void) {
     if (pipe(pipefd)) { perror("pipe"); return 1; }
     int tries = 0;
-    while (interrupted_read(SA_RESTART, "SA_RESTART") && ++tries < 20) {}
-    while (interrupted_read(0, "no SA_RESTART") && ++tries < 40) {}
+    while (interrupted_read(SA_RESTART, "SA_RESTART", read_at_site, read_syscall) && ++tries < 20) {}
+    while (interrupted_read(0, "no SA_RESTART", read_at_site, read_syscall) && ++tries < 40) {}
+    if (tries >= 40) return 1;
+    tries = 0;
+    while (interrupted_read(SA_RESTART, "after site, SA_RESTART", read_after_site, after_site) && ++tries < 20) {}
+    while (interrupted_read(0, "after site, no SA_RESTART", read_after_site, after_site) && ++tries < 40) {}
     return tries >= 40;
 }
 
@@ -176,6 +276,8 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "jit")) return jit();
     if (!strcmp(mode, "signals")) return signals();
     if (!strcmp(mode, "fork")) return forks(argv[0]);
+    if (!strcmp(mode, "after")) return after();
+    if (!strcmp(mode, "aftercode")) return after_code();
     if (!strcmp(mode, "exec")) {
         // A new image is a fresh copy of the file: no patch of the old one.
         printf("exec'd image: site bytes %s\n", getppid_site[0] == 0xb8 ? "as in the file" : "changed");
@@ -184,6 +286,6 @@ int main(int argc, char **argv) {
         printf("exec'd image: 100 calls, %d wrong\n", bad);
         return 0;
     }
-    fprintf(stderr, "usage: patching code|threads|jit|signals|fork\n");
+    fprintf(stderr, "usage: patching code|threads|jit|signals|fork|after|aftercode\n");
     return 2;
 }

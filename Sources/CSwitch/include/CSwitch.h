@@ -76,6 +76,7 @@ size_t sw_systrap_init_offset(void);
 // systrap syscall-site patching: the entry a patched site's trampoline
 // jumps to, and the range of stub code a kick may interrupt on that path.
 size_t sw_systrap_patched_offset(void);
+size_t sw_systrap_patched_after_offset(void);
 
 // The systrap area of one task: 64 KiB, 64 KiB aligned, shared with the
 // sentry through the memory file; its upper part is the stub's signal stack.
@@ -116,6 +117,8 @@ size_t sw_systrap_patched_offset(void);
 #define SW_AREA_GS_NOW 256     // u64 the GS base at the trap
 #define SW_AREA_FSGSBASE 264   // u32 nonzero: user mode has RDFSBASE/RDGSBASE (AT_HWCAP2)
 #define SW_AREA_SAME_CPU 268   // u32 nonzero: the stub is held to its sentry thread's CPU, so neither spins for the other
+#define SW_AREA_AFTER_RIP 272  // u64: a `syscall; <insn>` site's trap: the rip the guest sees (the syscall's + 2),
+#define SW_AREA_AFTER_RESUME 280 // u64: and where the patched return goes instead (the trampoline's replay of <insn>)
 #define SW_AREA_RUN_CALLS 288  // u32: BATCH entries the stub runs at RUN before any guest code (it clears
                                // this); one that fails ends them, reported as an interruption (SIGWINCH, code 0)
 #define SW_AREA_RSEQ_DROPPED 292 // u32: the stub dropped its host rseq registration as it reported a trap of exit(2)

@@ -63,6 +63,9 @@ extension Task {
             // After `inGuest` is set: a truncation elsewhere either sees it and
             // kicks, or queued its unmaps before and they are applied here.
             mm.applyPendingUnmaps()
+            // A stepped guest (a tracer's PTRACE_SINGLESTEP, its own TF) steps
+            // through the original code, not systrap's patched sites.
+            if regs.raw.eflags & PtraceABI.trapFlag != 0 { mm.undoSyscallPatches() }
             let trap: Trap
             do { trap = try context.switchTo(space, &regs) } catch {
                 kernel.locked { inGuest = false }
@@ -79,8 +82,13 @@ extension Task {
                 defer { if steppedSyscall { stepTrapAfterSyscall() } }
                 // A task a guest tracer holds is left as its code is (its
                 // single steps and breakpoints see the original bytes).
-                if trap != .vsyscall, let entry = context.patchableSyscallEntry, !traced.load(ordering: .relaxed) {
-                    mm.considerPatching(syscallAt: regs.ip &- SyscallABI.instructionLength, rax: regs.raw.orig_rax, entry: entry)
+                // An `after` site's fallback syscall in its trampoline is seen
+                // where the original was.
+                if trap != .vsyscall, let entry = context.patchableSyscallEntry,
+                   let seen = mm.considerPatching(syscallAt: regs.ip &- SyscallABI.instructionLength, rax: regs.raw.orig_rax,
+                                                  entry: entry, patch: !traced.load(ordering: .relaxed) && regs.raw.eflags & PtraceABI.trapFlag == 0) {
+                    regs.ip = seen
+                    regs.raw.rcx = seen
                 }
                 // A look at the sandbox's memory the watcher may have been
                 // too starved to take: this call may be the victim's last.
@@ -91,7 +99,8 @@ extension Task {
                 // A patch being written, or a trampoline that can't reach the
                 // stub: the guest goes on as its original code would.
                 if sig == .SIGTRAP || sig == .SIGSEGV {
-                    switch mm.patchStop(rip: regs.ip, trap: sig == .SIGTRAP, fault: true) {
+                    // An int3's SIGTRAP is SI_KERNEL (do_int3_user), a step's is not.
+                    switch mm.patchStop(rip: regs.ip, trap: sig == .SIGTRAP && code == SignalInfo.SI_KERNEL, fault: true) {
                     case .rerun(let at): regs.ip = at; continue
                     case .syscall(let at, let rax): regs.ip = at; regs.raw.rax = rax; continue
                     case .none: break

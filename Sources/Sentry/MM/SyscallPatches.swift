@@ -28,9 +28,9 @@ struct SyscallPatchTable: Sendable {
     var hits: [UInt64: UInt8] = [:]
     /// Syscall addresses that are no patchable site.
     var rejected: Set<UInt64> = []
-    /// Site starts written with the int3 step: a thread that ran into it
-    /// meanwhile gets a SIGTRAP there, and runs the site again instead.
-    var poked: Set<UInt64> = []
+    /// Addresses written with an int3 step, and where a thread that ran
+    /// into one meanwhile (a SIGTRAP just past it) runs again instead.
+    var poked: [UInt64: UInt64] = [:]
 
     static let threshold: UInt8 = 2
     /// Calls whose sites stay as they are: their handling reads the task's
@@ -65,21 +65,45 @@ extension MemoryManager {
     /// with number `rax`: patch its site into a jump to the stub's `entry`
     /// once it has trapped `threshold` times. Called by a runner of this
     /// mm (the trapping task's thread), as mirror changes must be.
-    public func considerPatching(syscallAt syscallAddress: UInt64, rax: UInt64, entry: UInt64) {
-        if SyscallPatchTable.leftToTrap.contains(SyscallABI.number(rax)) { return }
-        state.withLock { s in
-            if s.patches.rejected.contains(syscallAddress) { return }
-            let n = (s.patches.hits[syscallAddress] ?? 0) &+ 1
-            if n < SyscallPatchTable.threshold {
-                if s.patches.hits.count >= SyscallPatchTable.maxTracked { s.patches.hits.removeAll() }
-                s.patches.hits[syscallAddress] = n
-                return
-            }
-            s.patches.hits[syscallAddress] = nil
-            if !patchLocked(&s, syscallAddress, rax: rax, entry: entry) {
-                if s.patches.rejected.count >= SyscallPatchTable.maxTracked { s.patches.rejected.removeAll() }
-                s.patches.rejected.insert(syscallAddress)
-            }
+    ///
+    /// Returns the rip the guest sees when the syscall is an `after` site's
+    /// fallback in its trampoline (GS was not the stub's area): the
+    /// original syscall's + 2. `patch` false: only that (a traced task).
+    public func considerPatching(syscallAt syscallAddress: UInt64, rax: UInt64, entry: UInt64, patch: Bool = true) -> UInt64? {
+        state.withLock { s -> UInt64? in
+            if let seen = afterFallbackLocked(&s, syscallAddress) { return seen }
+            guard patch, !SyscallPatchTable.leftToTrap.contains(SyscallABI.number(rax)) else { return nil }
+            considerLocked(&s, syscallAddress, rax: rax, entry: entry)
+            return nil
+        }
+    }
+
+    private func afterFallbackLocked(_ s: inout State, _ r: UInt64) -> UInt64? {
+        let entry = r & ~(SyscallSite.entryStride - 1)
+        guard r - entry == UInt64(SyscallSite.fallbackOffset), !s.patches.pages.isEmpty,
+              s.patches.pages[r & ~(SyscallSite.pageSize - 1)] != nil,
+              let v = s.vmas.find(GuestAddress(entry)), v.name == SyscallPatchTable.vmaName,
+              entry + SyscallSite.entryStride <= v.end.rawValue,
+              let d = SyscallSite.decode(entry: entry, entryBytes(v, entry)), d.site.kind == .after else { return nil }
+        return d.site.start + 2
+    }
+
+    private func entryBytes(_ v: VMA, _ entry: UInt64) -> [UInt8] {
+        Array(UnsafeRawBufferPointer(start: memory.pointer(v.offset(of: GuestAddress(entry))), count: Int(SyscallSite.entryStride)))
+    }
+
+    private func considerLocked(_ s: inout State, _ syscallAddress: UInt64, rax: UInt64, entry: UInt64) {
+        if s.patches.rejected.contains(syscallAddress) { return }
+        let n = (s.patches.hits[syscallAddress] ?? 0) &+ 1
+        if n < SyscallPatchTable.threshold {
+            if s.patches.hits.count >= SyscallPatchTable.maxTracked { s.patches.hits.removeAll() }
+            s.patches.hits[syscallAddress] = n
+            return
+        }
+        s.patches.hits[syscallAddress] = nil
+        if !patchLocked(&s, syscallAddress, rax: rax, entry: entry) {
+            if s.patches.rejected.count >= SyscallPatchTable.maxTracked { s.patches.rejected.removeAll() }
+            s.patches.rejected.insert(syscallAddress)
         }
     }
 
@@ -99,15 +123,21 @@ extension MemoryManager {
         guard p.load(as: UInt8.self) == SyscallSite.syscallInstruction[0],
               (p + 1).load(as: UInt8.self) == SyscallSite.syscallInstruction[1] else { return false }
         for i in 0..<have { before[7 - have + i] = (p - have + i).load(as: UInt8.self) }
-        guard let site = SyscallSite.recognise(before: before, syscallAddress: r, rax: rax), site.start >= pageStart,
-              site.start >= v.start.rawValue else { return false }
+        var found = SyscallSite.recognise(before: before, syscallAddress: r, rax: rax)
+        if let f = found, f.start < pageStart || f.start < v.start.rawValue { found = nil }
+        // Else `syscall; cmp $imm32, %rax`, within the page and the mapping.
+        let afterLength = UInt64(SyscallSite.afterLength)
+        if found == nil, r % page <= page - afterLength, GuestAddress(r + afterLength) <= v.accessibleEnd {
+            found = SyscallSite.recognise(after: (2..<Int(afterLength)).map { (p + $0).load(as: UInt8.self) }, syscallAddress: r)
+        }
+        guard let site = found else { return false }
         if s.patches.sites[site.start] != nil { return true }
         do throws(Errno) {
             let (entry, tpage) = try trampolineEntryLocked(&s, for: site, stubEntry: stubEntry)
-            try pokeLocked(&s, entry, site.trampoline(entry: entry, slot: tpage + SyscallSite.slotOffset), atomic: false)
+            try pokeLocked(&s, entry, site.trampoline(entry: entry, slot: tpage + SyscallSite.slotOffset), boundaries: [])
             s.patches.pages[tpage, default: 0] += 1
             s.patches.sites[site.start] = .init(site: site, entry: entry, page: tpage)
-            try pokeLocked(&s, site.start, site.patchBytes(entry: entry), atomic: true)
+            try pokeLocked(&s, site.start, site.patchBytes(entry: entry), boundaries: site.boundaries)
             return true
         } catch {
             s.patches.sites[site.start] = nil
@@ -141,26 +171,34 @@ extension MemoryManager {
             throw error
         }
         memory.pointer(off).storeBytes(of: stubEntry, toByteOffset: Int(SyscallSite.slotOffset), as: UInt64.self)
+        memory.pointer(off).storeBytes(of: SyscallSite.afterStubEntry(stubEntry), toByteOffset: Int(SyscallSite.afterSlotOffset), as: UInt64.self)
         s.patches.pages[at.rawValue] = 0
         return (at.rawValue + stride, at.rawValue)
     }
 
     /// Writes `bytes` at guest address `a` (within one page) into this mm's
-    /// own copy of the page. `atomic`: other threads may be running these
-    /// bytes, so as text_poke_bp does: an int3 on the first byte, then the
-    /// rest, then the first byte, every thread's CPU synchronised between
-    /// steps (a thread that meets the int3 runs the site again: `poked`).
-    private func pokeLocked(_ s: inout State, _ a: UInt64, _ bytes: [UInt8], atomic: Bool) throws(Errno) {
+    /// own copy of the page. `boundaries` (offsets where an instruction
+    /// begins, in the old bytes or the new; empty: no thread runs these
+    /// bytes yet): other threads may be running them, so as text_poke_bp
+    /// does: an int3 at each boundary, then the other bytes, then the
+    /// boundaries' own (the first byte last), every thread's CPU
+    /// synchronised between steps. A thread that meets an int3 meanwhile
+    /// runs again from before the site (`poked`), or from the boundary
+    /// itself where that is past the syscall (an `after` site's cmp).
+    private func pokeLocked(_ s: inout State, _ a: UInt64, _ bytes: [UInt8], boundaries: [Int]) throws(Errno) {
         let p = try ownPageLocked(&s, a & ~(SyscallSite.pageSize - 1)) + Int(a % SyscallSite.pageSize)
         // By class, not `as? CodePatchSync`: see Task.hostRseq.
-        let sync: CodePatchSync? = atomic ? s.space as? SystrapAddressSpace : nil
+        let sync: CodePatchSync? = boundaries.isEmpty ? nil : s.space as? SystrapAddressSpace
         if let sync, bytes.count > 1 {
-            s.patches.poked.insert(a)
-            p.storeBytes(of: SyscallSite.int3, as: UInt8.self)
+            for b in boundaries {
+                // An `after` site's cmp (offset 2) is past the call: run from there.
+                s.patches.poked[a + UInt64(b)] = b == 2 && bytes.count == SyscallSite.afterLength ? a + 2 : a
+                (p + b).storeBytes(of: SyscallSite.int3, as: UInt8.self)
+            }
             sync.syncCores()
-            for i in 1..<bytes.count { (p + i).storeBytes(of: bytes[i], as: UInt8.self) }
+            for i in 1..<bytes.count where !boundaries.contains(i) { (p + i).storeBytes(of: bytes[i], as: UInt8.self) }
             sync.syncCores()
-            p.storeBytes(of: bytes[0], as: UInt8.self)
+            for b in boundaries.reversed() { (p + b).storeBytes(of: bytes[b], as: UInt8.self) }
             sync.syncCores()
         } else {
             for i in 0..<bytes.count { (p + i).storeBytes(of: bytes[i], as: UInt8.self) }
@@ -201,23 +239,33 @@ extension MemoryManager {
         let lo = range.lowerBound.rawValue, hi = range.upperBound.rawValue
         let pagesHit = s.patches.pages.keys.filter { $0 < hi && $0 + SyscallSite.pageSize > lo }
         let hit = s.patches.sites.values.filter { p in
-            pagesHit.contains(p.page) || (p.site.start < hi && p.site.syscallAddress > lo)
+            pagesHit.contains(p.page) || (p.site.start < hi && p.site.end > lo)
         }
         for p in hit {
-            let inRange = p.site.start < hi && p.site.syscallAddress > lo
+            let inRange = p.site.start < hi && p.site.end > lo
             if contentKept || !inRange { restoreLocked(&s, p) }
             s.patches.sites[p.site.start] = nil
         }
         for p in pagesHit { s.patches.pages[p] = nil }
     }
 
+    /// Every site gets its original bytes back (a guest single-steps the
+    /// mm's code); the trampoline pages stay, unused. Called by a runner of
+    /// this mm, as mirror changes must be.
+    public func undoSyscallPatches() {
+        state.withLock { s in
+            guard !s.patches.sites.isEmpty else { return }
+            unpatchLocked(&s, GuestAddress(0)..<layout.top, contentKept: true)
+        }
+    }
+
     /// Puts a site's original bytes back, if it still holds the patch.
     private func restoreLocked(_ s: inout State, _ p: SyscallPatchTable.Patch) {
-        guard let v = s.vmas.find(GuestAddress(p.site.start)), GuestAddress(p.site.syscallAddress) <= v.accessibleEnd else { return }
+        guard let v = s.vmas.find(GuestAddress(p.site.start)), GuestAddress(p.site.end) <= v.accessibleEnd else { return }
         let want = p.site.patchBytes(entry: p.entry)
         let at = memory.pointer(v.offset(of: GuestAddress(p.site.start)))
         for i in 0..<want.count where (at + i).load(as: UInt8.self) != want[i] { return }
-        try? pokeLocked(&s, p.site.start, p.site.original, atomic: true)
+        try? pokeLocked(&s, p.site.start, p.site.original, boundaries: p.site.boundaries)
     }
 
     /// After a restore (the mm's VMAs in place, no task running yet): the
@@ -249,12 +297,11 @@ extension MemoryManager {
                         // The site must be code this mm may patch (as patchLocked
                         // checks), holding the jump to this entry: the bytes are
                         // guest memory, so each address is checked before use.
-                        guard d.syscall < layout.top.rawValue, d.syscall >= d.start, d.syscall - d.start <= 7 else { continue }
-                        let movLength = Int(d.syscall - d.start)
-                        let site = SyscallSite(start: d.start, original: Array(bytes[SyscallSite.fallbackOffset..<(SyscallSite.fallbackOffset + movLength)]))
-                        guard site.syscallAddress % page <= page - 2, site.start / page == site.syscallAddress / page,
+                        let site = d.site
+                        let last = max(site.end, site.syscallAddress + 2)
+                        guard last < layout.top.rawValue, site.start / page == (last - 1) / page,
                               let sv = s.vmas.find(GuestAddress(site.start)), !sv.shared, sv.prot.contains(.exec), !sv.prot.contains(.write),
-                              sv.name != SyscallPatchTable.vmaName, GuestAddress(site.syscallAddress + 2) <= sv.accessibleEnd else { continue }
+                              sv.name != SyscallPatchTable.vmaName, GuestAddress(last) <= sv.accessibleEnd else { continue }
                         let want = site.patchBytes(entry: e)
                         let at = memory.pointer(sv.offset(of: GuestAddress(site.start)))
                         guard want.indices.allSatisfy({ (at + $0).load(as: UInt8.self) == want[$0] }) else { continue }
@@ -264,6 +311,9 @@ extension MemoryManager {
                     if let stubEntry, used > 0, base.load(fromByteOffset: Int(SyscallSite.slotOffset), as: UInt64.self) != stubEntry {
                         // Read-only to the guest, written by the sentry alone; before any task runs.
                         base.storeBytes(of: stubEntry, toByteOffset: Int(SyscallSite.slotOffset), as: UInt64.self)
+                    }
+                    if let stubEntry, used > 0 {
+                        base.storeBytes(of: SyscallSite.afterStubEntry(stubEntry), toByteOffset: Int(SyscallSite.afterSlotOffset), as: UInt64.self)
                     }
                 }
             }
@@ -294,19 +344,33 @@ extension MemoryManager {
 
     public func patchStop(rip: UInt64, trap: Bool, fault: Bool) -> PatchStop {
         state.withLock { s in
-            if trap, rip > 0, s.patches.poked.contains(rip - 1) {
-                guard let v = s.vmas.find(GuestAddress(rip - 1)) else { return .none }
-                let b = memory.pointer(v.offset(of: GuestAddress(rip - 1))).load(as: UInt8.self)
-                return b == SyscallSite.int3 ? .none : .rerun(rip - 1)
+            if trap, rip > 2 {
+                // An `after` site's int3 where its cmp was: a jump there, or
+                // a return with the rip the guest saw; its replay runs it.
+                if let p = s.patches.sites[rip - 3], p.site.kind == .after, byte(&s, rip - 1) == SyscallSite.int3 {
+                    return .rerun(p.entry + UInt64(SyscallSite.replayOffset))
+                }
+                if let at = s.patches.poked[rip - 1] {
+                    return byte(&s, rip - 1) == SyscallSite.int3 ? .none : .rerun(at)
+                }
             }
             guard let v = s.vmas.find(GuestAddress(rip)), v.name == SyscallPatchTable.vmaName else { return .none }
             let entry = rip & ~(SyscallSite.entryStride - 1)
-            guard entry + SyscallSite.entryStride <= v.end.rawValue, entry > v.start.rawValue else { return .none }
-            let p = memory.pointer(v.offset(of: GuestAddress(entry)))
-            let bytes = Array(UnsafeRawBufferPointer(start: p, count: Int(SyscallSite.entryStride)))
-            guard let d = SyscallSite.decode(entry: entry, bytes) else { return .none }
-            return fault ? .syscall(d.syscall, rax: d.rax) : .rerun(d.start)
+            guard entry + SyscallSite.entryStride <= v.end.rawValue, entry > v.start.rawValue,
+                  let d = SyscallSite.decode(entry: entry, entryBytes(v, entry)) else { return .none }
+            let offset = Int(rip - entry)
+            guard fault else { return .rerun(d.site.resumeAfterStop(atEntryOffset: offset)) }
+            // A fault reading %gs (not the stub's area): the original syscall.
+            guard let rax = d.rax else {
+                return offset < SyscallSite.fallbackOffset ? .rerun(entry + UInt64(SyscallSite.fallbackOffset)) : .none
+            }
+            return .syscall(d.site.syscallAddress, rax: rax)
         }
+    }
+
+    private func byte(_ s: inout State, _ a: UInt64) -> UInt8? {
+        guard let v = s.vmas.find(GuestAddress(a)) else { return nil }
+        return memory.pointer(v.offset(of: GuestAddress(a))).load(as: UInt8.self)
     }
 
     /// How many sites are patched (tests, --strace notes).

@@ -21,6 +21,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     /// trap, so the stub reports them at each one.
     static let userFSGSBase = getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE != 0
     static let AT_HWCAP2: UInt = 26, HWCAP2_FSGSBASE: UInt = 1 << 1
+    static let trapFlag = PtraceABI.trapFlag
     private let kickPID = Atomic<Int32>(0)
     /// Where the stub may run (StubPlacement.swift).
     private var placement = StubPlacement()
@@ -80,7 +81,11 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             // A recycled stub may have parked after a patched trap.
             a.store(SW_AREA_PATCHED, UInt32(0))
             a.store(SW_AREA_FP_SAVED, UInt32(0))
+            a.store(SW_AREA_AFTER_RIP, UInt64(0))
         }
+        // A stepped guest (a tracer's TF) resumes where its rip says, never
+        // in an `after` site's replay.
+        if regs.raw.eflags & Self.trapFlag != 0 { a.store(SW_AREA_AFTER_RIP, UInt64(0)) }
         if fresh {
             SigContext.writeGeneral(regs.raw, to: uc + UContext.mcontext)
             if let image = firstRunFPU { placeFirstRunFPU(image, frame: uc, area: a) }
@@ -206,6 +211,8 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         a.store(SW_AREA_UC, a.address + UInt64(SW_AREA_PFRAME))
         a.store(SW_AREA_PATCHED, UInt32(0))
         a.store(SW_AREA_FP_SAVED, UInt32(0))
+        // An `after` site's rip now comes back by rt_sigreturn: its int3 sends it to the replay.
+        a.store(SW_AREA_AFTER_RIP, UInt64(0))
     }
 
     /// Tells the stub, which spins a few µs for the answer to the trap it
