@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 long sw_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
@@ -247,9 +248,34 @@ uint64_t sw_xcr0(void) {
     return (uint64_t)hi << 32 | lo;
 }
 
-long sw_readv_nowait(int fd, const struct iovec *iov, int count) {
+long sw_readv_nowait(int fd, const struct iovec *iov, int count, int socket) {
+    if (socket) {
+        struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)count};
+        long r = recvmsg(fd, &m, MSG_DONTWAIT);
+        return r < 0 ? -errno : r;
+    }
     // preadv2's offset -1 is the file position (pos_l; pos_h is unused on 64-bit).
     long r = syscall(SYS_preadv2, fd, iov, count, -1L, 0L, 0x8 /* RWF_NOWAIT */);
+    if (r >= 0 || errno != EOPNOTSUPP) return r < 0 ? -errno : r;
+    int avail = 0;
+    if (ioctl(fd, FIONREAD, &avail) < 0) return -errno;
+    if (avail == 0) {
+        // Nothing there: the end if the writers are gone; else the caller's
+        // own read decides (a FIFO that never had a writer reads 0 at once,
+        // which poll does not tell from an empty pipe with writers).
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) ? 0 : -EOPNOTSUPP;
+    }
+    struct iovec cut[64];
+    int n = 0;
+    size_t left = (size_t)avail;
+    for (int i = 0; i < count && i < 64 && left > 0; i++) {
+        cut[n] = iov[i];
+        if (cut[n].iov_len > left) cut[n].iov_len = left;
+        left -= cut[n].iov_len;
+        n++;
+    }
+    r = readv(fd, cut, n);
     return r < 0 ? -errno : r;
 }
 

@@ -90,10 +90,10 @@ public final class HostFile: FileDescription, @unchecked Sendable {
 
     public override var hostPollFD: Int32? { blocksOnHost ? fd : nil }
 
-    /// A pipe or socket: its read can be asked not to sleep (RWF_NOWAIT),
+    /// A pipe or socket: its read can be made not to sleep (sw_readv_nowait),
     /// so it may fill guest pages in place once poll said it has bytes
-    /// (Task.read). A terminal cannot (EOPNOTSUPP): it goes through a
-    /// bounce buffer, as does a read the host refuses to make without waiting.
+    /// (Task.read). A terminal cannot (its VMIN may hold a read of what
+    /// FIONREAD counts): it goes through a bounce buffer.
     var readsWithoutWaiting: Bool { hostKind == S_IFIFO || hostKind == S_IFSOCK }
 
     /// What the host has for `bufs` now: EAGAIN if nothing.
@@ -101,7 +101,7 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         guard flags.readable else { throw .EBADF }
         let iov = Self.iovecs(bufs)
         while true {
-            let r = iov.withUnsafeBufferPointer { sw_readv_nowait(fd, $0.baseAddress, Int32($0.count)) }
+            let r = iov.withUnsafeBufferPointer { sw_readv_nowait(fd, $0.baseAddress, Int32($0.count), hostKind == S_IFSOCK ? 1 : 0) }
             if r >= 0 { return r }
             if r != -Int(EINTR) { throw Errno(Int32(-r)) }
         }
