@@ -256,26 +256,6 @@ long sw_readv_nowait(int fd, const struct iovec *iov, int count, int socket) {
     }
     // preadv2's offset -1 is the file position (pos_l; pos_h is unused on 64-bit).
     long r = syscall(SYS_preadv2, fd, iov, count, -1L, 0L, 0x8 /* RWF_NOWAIT */);
-    if (r >= 0 || errno != EOPNOTSUPP) return r < 0 ? -errno : r;
-    int avail = 0;
-    if (ioctl(fd, FIONREAD, &avail) < 0) return -errno;
-    if (avail == 0) {
-        // Nothing there: the end if the writers are gone; else the caller's
-        // own read decides (a FIFO that never had a writer reads 0 at once,
-        // which poll does not tell from an empty pipe with writers).
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) ? 0 : -EOPNOTSUPP;
-    }
-    struct iovec cut[64];
-    int n = 0;
-    size_t left = (size_t)avail;
-    for (int i = 0; i < count && i < 64 && left > 0; i++) {
-        cut[n] = iov[i];
-        if (cut[n].iov_len > left) cut[n].iov_len = left;
-        left -= cut[n].iov_len;
-        n++;
-    }
-    r = readv(fd, cut, n);
     return r < 0 ? -errno : r;
 }
 

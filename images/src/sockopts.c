@@ -50,7 +50,6 @@ static void fresh(int s) {
     get(s, "SO_BPF_EXTENSIONS", SO_BPF_EXTENSIONS); get(s, "SO_INCOMING_CPU", SO_INCOMING_CPU);
     get(s, "SO_INCOMING_NAPI_ID", SO_INCOMING_NAPI_ID); get(s, "SO_BINDTOIFINDEX", SO_BINDTOIFINDEX);
     get(s, "SO_PREFER_BUSY_POLL", SO_PREFER_BUSY_POLL); get(s, "SO_BUF_LOCK", SO_BUF_LOCK);
-    get(s, "SO_RCVMARK", SO_RCVMARK);
 }
 
 static uint64_t cookie(int s, int opt, socklen_t len) {
@@ -338,6 +337,7 @@ int main(void) {
         printf("  6.1 only: set SO_BUSY_POLL 10: %s\n", r < 0 ? strerrorname_np(errno) : "0");
         set(s, "SO_BUSY_POLL", SO_BUSY_POLL, 0);
         set(s, "SO_PREFER_BUSY_POLL", SO_PREFER_BUSY_POLL, 1);
+        set(s, "SO_BUSY_POLL_BUDGET", 70, 8); set(s, "SO_BUSY_POLL_BUDGET", 70, 0); set(s, "SO_BUSY_POLL_BUDGET", 70, -1);
         set(s, "SO_SNDBUFFORCE", SO_SNDBUFFORCE, 4096); set(s, "SO_RCVBUFFORCE", SO_RCVBUFFORCE, 4096);
         set(s, "SO_BINDTOIFINDEX", SO_BINDTOIFINDEX, 1); set(s, "SO_BINDTOIFINDEX", SO_BINDTOIFINDEX, 0);
         _exit(0);

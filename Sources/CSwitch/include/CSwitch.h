@@ -182,10 +182,8 @@ int sw_fallocate(int fd, int mode, int64_t offset, int64_t len);
 uint64_t sw_xcr0(void);   // XGETBV(0): the state components the host kernel enabled
 int sw_sync_file_range(int fd, int64_t offset, int64_t len, unsigned int flags);   // glibc's needs _GNU_SOURCE
 // A read of a host pipe or socket that does not sleep: -EAGAIN if nothing
-// is there. A socket is asked with MSG_DONTWAIT, a pipe with RWF_NOWAIT, or
-// on kernels whose pipes cannot say "would block" (6.1) for no more than
-// FIONREAD says is there (-EOPNOTSUPP if that is nothing and the writers
-// may not be gone: the caller reads as it would without this).
+// is there. A socket is asked with MSG_DONTWAIT, a pipe with RWF_NOWAIT
+// (-EOPNOTSUPP on kernels whose pipes cannot say "would block", as 6.1).
 long sw_readv_nowait(int fd, const struct iovec *iov, int count, int socket);
 
 // process_vm_exec (patched kernels, images/kernel). The guest's FPU state

@@ -336,7 +336,8 @@ struct SocketRestorer {
                   (0...SocketConstants.somaxconn).contains(s.backlogLimit), s.backlog.count <= s.backlogLimit + 1,
                   phase == .listening || s.backlog.isEmpty, s.receiveTimeout >= -1, s.sendTimeout >= -1,
                   s.peerCredentials.map({ $0.count == 3 }) ?? true, s.listenCredentials.map({ $0.count == 3 }) ?? true,
-                  (s.receiveLowWater ?? 1) >= 1, (s.boundDevice ?? 0) >= 0, (s.drops ?? 0) >= 0,
+                  (s.receiveLowWater ?? 1) >= 1, (s.boundDevice ?? 0) >= 0, (0...Int(Int32.max)).contains(s.drops ?? 0),
+                  (s.cookie ?? 0) < 1 << 62,
                   s.timestamps.map({ $0.count == 3 }) ?? true else {
                 throw .corrupt(what)
             }
@@ -352,7 +353,9 @@ struct SocketRestorer {
                 guard m.length >= 0, m.length <= bytes.count - at, m.rights.count <= SocketConstants.maxRights,
                       m.credentials.map({ $0.count == 3 }) ?? true, m.ipv6.map({ $0.count == 2 }) ?? true,
                       // Fragments only on an AF_UNIX stream's write, at most MAX_SKB_FRAGS of them.
-                      m.pageFrags.map({ (0...SocketEndpoint.maxSkbFrags).contains($0) && e.kind == .stream && !e.isInet }) ?? true else {
+                      m.pageFrags.map({ (0...SocketEndpoint.maxSkbFrags).contains($0) && e.kind == .stream && !e.isInet }) ?? true,
+                      // A late checksum drop only on a UDP socket's datagram, which no sender is charged for.
+                      !(m.badChecksum ?? false) || (e.isInet && e.kind == .datagram && !e.isRaw && m.sender == nil && m.rights.isEmpty) else {
                     throw .corrupt("\(what): a queued message")
                 }
                 var carried: [FileDescription] = []

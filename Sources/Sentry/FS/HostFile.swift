@@ -1,5 +1,6 @@
 import CSwitch
 import Glibc
+import Synchronization
 
 /// A file of the host, reached through a host descriptor the sentry owns.
 /// Used for files opened beneath the guest root and for the sentry's own
@@ -51,7 +52,16 @@ public final class HostFile: FileDescription, @unchecked Sendable {
         super.init(flags: flags)
     }
 
-    deinit { close(fd) }
+    deinit {
+        close(fd)
+        if let twin = nonBlockingTwin.withLock({ $0 }) { close(twin) }
+    }
+
+    /// A pipe's description of the sentry's own, O_NONBLOCK, for reads that
+    /// must not sleep on a kernel whose pipes take no RWF_NOWAIT (6.1): the
+    /// guest's own keeps the blocking mode it set, which a host process
+    /// sharing it (an inherited stdin) sees too. Opened at the first need.
+    private let nonBlockingTwin = Mutex<Int32?>(nil)
 
     /// The sentry's own terminal, inherited as the guest's stdio: the
     /// controlling terminal of init's session.
@@ -96,14 +106,33 @@ public final class HostFile: FileDescription, @unchecked Sendable {
     /// FIONREAD counts): it goes through a bounce buffer.
     var readsWithoutWaiting: Bool { hostKind == S_IFIFO || hostKind == S_IFSOCK }
 
-    /// What the host has for `bufs` now: EAGAIN if nothing.
+    /// What the host has for `bufs` now: EAGAIN if nothing. At most
+    /// IOV_MAX buffers are filled (a read of more pieces comes back short).
     func readWithoutWaiting(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
         guard flags.readable else { throw .EBADF }
-        let iov = Self.iovecs(bufs)
+        let iov = Self.iovecs(Array(bufs.prefix(Self.iovMax)))
         while true {
-            let r = iov.withUnsafeBufferPointer { sw_readv_nowait(fd, $0.baseAddress, Int32($0.count), hostKind == S_IFSOCK ? 1 : 0) }
+            var r = iov.withUnsafeBufferPointer { sw_readv_nowait(fd, $0.baseAddress, Int32($0.count), hostKind == S_IFSOCK ? 1 : 0) }
+            if r == -Int(EOPNOTSUPP) && hostKind == S_IFIFO {
+                let twin = try nonBlockingDescription()
+                r = iov.withUnsafeBufferPointer { readv(twin, $0.baseAddress, Int32($0.count)) }
+                if r < 0 { r = -Int(errno) }
+            }
             if r >= 0 { return r }
             if r != -Int(EINTR) { throw Errno(Int32(-r)) }
+        }
+    }
+
+    /// UIO_MAXIOV: the most buffers one host readv takes.
+    private static let iovMax = 1024
+
+    private func nonBlockingDescription() throws(Errno) -> Int32 {
+        try nonBlockingTwin.withLock { (t: inout Int32?) throws(Errno) -> Int32 in
+            if let t { return t }
+            let r = Glibc.open("/proc/self/fd/\(fd)", O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+            guard r >= 0 else { throw .EOPNOTSUPP }   // the caller bounces, as without this
+            t = r
+            return r
         }
     }
 

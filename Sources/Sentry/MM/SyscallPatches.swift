@@ -178,7 +178,8 @@ extension MemoryManager {
 
     /// Writes `bytes` at guest address `a` (within one page) into this mm's
     /// own copy of the page. `boundaries` (offsets where an instruction
-    /// begins, in the old bytes or the new; empty: no thread runs these
+    /// begins in the old bytes or the new: an after site's 0 and 2 in both,
+    /// 3 in the patch alone; empty: no thread runs these
     /// bytes yet): other threads may be running them, so as text_poke_bp
     /// does: an int3 at each boundary, then the other bytes, then the
     /// boundaries' own (the first byte last), every thread's CPU
@@ -190,9 +191,15 @@ extension MemoryManager {
         // By class, not `as? CodePatchSync`: see Task.hostRseq.
         let sync: CodePatchSync? = boundaries.isEmpty ? nil : s.space as? SystrapAddressSpace
         if let sync, bytes.count > 1 {
+            let after = bytes.count == SyscallSite.afterLength
+            let patching = after && bytes[0] == SyscallSite.jmpRel8
             for b in boundaries {
-                // An `after` site's cmp (offset 2) is past the call: run from there.
-                s.patches.poked[a + UInt64(b)] = b == 2 && bytes.count == SyscallSite.afterLength ? a + 2 : a
+                // An `after` site's cmp (offset 2) is past the call: run from
+                // there. So is offset 3 while the patch goes in: in the old
+                // bytes it is inside that cmp, met only by a thread whose
+                // call is done (going out, it is the jmp to the entry,
+                // met by one whose call is not).
+                s.patches.poked[a + UInt64(b)] = after && (b == 2 || (b == 3 && patching)) ? a + 2 : a
                 (p + b).storeBytes(of: SyscallSite.int3, as: UInt8.self)
             }
             sync.syncCores()
@@ -255,7 +262,11 @@ extension MemoryManager {
     public func undoSyscallPatches() {
         state.withLock { s in
             guard !s.patches.sites.isEmpty else { return }
+            // The trampoline pages stay mapped, so they stay known: patches
+            // made again take their free entries rather than new pages.
+            let pages = s.patches.pages
             unpatchLocked(&s, GuestAddress(0)..<layout.top, contentKept: true)
+            s.patches.pages = pages
         }
     }
 
@@ -298,6 +309,8 @@ extension MemoryManager {
                         // checks), holding the jump to this entry: the bytes are
                         // guest memory, so each address is checked before use.
                         let site = d.site
+                        // Decoded with wrapping arithmetic: checked below the top before any sum.
+                        guard site.start < layout.top.rawValue, site.syscallAddress < layout.top.rawValue else { continue }
                         let last = max(site.end, site.syscallAddress + 2)
                         guard last < layout.top.rawValue, site.start / page == (last - 1) / page,
                               let sv = s.vmas.find(GuestAddress(site.start)), !sv.shared, sv.prot.contains(.exec), !sv.prot.contains(.write),

@@ -128,7 +128,7 @@ extension SocketEndpoint {
         let delivered = bytes.withUnsafeBytes { b in
             locked { s -> Bool in
                 guard s.phase != .closed else { return false }
-                guard !s.shutRead, s.rx.bytes + m.length <= s.receiveBuffer else { s.drops += 1; return false }
+                guard !s.shutRead, s.rx.bytes + m.length <= s.receiveBuffer else { s.drops &+= 1; return false }
                 var m = m
                 m.dropCount = Self.dropCountLocked(s)
                 s.rx.append(m, bytes: [b])

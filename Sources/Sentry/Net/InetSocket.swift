@@ -107,7 +107,7 @@ extension SocketEndpoint {
     func arriveUDP(_ m: SocketMessage, bytes: [UnsafeRawBufferPointer]) {
         let delivered = locked { t -> Bool in
             guard t.phase != .closed else { return false }
-            guard !t.shutRead, t.rx.bytes + m.length <= t.receiveBuffer else { t.drops += 1; return false }
+            guard !t.shutRead, t.rx.bytes + m.length <= t.receiveBuffer else { t.drops &+= 1; return false }
             var m = m
             m.dropCount = Self.dropCountLocked(t)
             t.rx.append(m, bytes: bytes)

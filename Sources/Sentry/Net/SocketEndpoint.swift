@@ -565,7 +565,7 @@ public final class SocketEndpoint: @unchecked Sendable {
     static func dropBadChecksumsLocked(_ s: inout State) {
         while let m = s.rx.first, m.badChecksum {
             _ = s.rx.consume(0, whole: true)
-            s.drops += 1
+            s.drops &+= 1
         }
     }
 

@@ -14,7 +14,7 @@ extension SocketEndpoint {
 
     /// Boolean options recorded in `flagOptions`.
     static let recordedFlags: Set<Int32> = [C.SO_DEBUG, C.SO_NO_CHECK, C.SO_WIFI_STATUS, C.SO_NOFCS, C.SO_LOCK_FILTER,
-                                            C.SO_SELECT_ERR_QUEUE, C.SO_PREFER_BUSY_POLL, C.SO_RCVMARK, C.SO_RXQ_OVFL]
+                                            C.SO_SELECT_ERR_QUEUE, C.SO_PREFER_BUSY_POLL, C.SO_RXQ_OVFL]
 
     /// A value option's reading on a fresh socket (sock_init_data, inet_create).
     func recordedDefault(_ name: Int32) -> Int32? {
@@ -94,6 +94,12 @@ extension SocketEndpoint {
             let now = locked { $0.recordedOptions[name] } ?? 0
             if v > now && !capable(netAdmin) { throw .EPERM }
             guard v >= 0 else { throw .EINVAL }
+            locked { $0.recordedOptions[name] = v }
+        case C.SO_BUSY_POLL_BUDGET:
+            // Only set (sk_getsockopt has no case for it); raising it takes CAP_NET_ADMIN.
+            let now = locked { $0.recordedOptions[name] } ?? 0
+            if v > now && !capable(netAdmin) { throw .EPERM }
+            guard (0...Int32(UInt16.max)).contains(v) else { throw .EINVAL }
             locked { $0.recordedOptions[name] = v }
         case C.SO_INCOMING_CPU: locked { $0.recordedOptions[name] = v }
         case C.SO_TXREHASH:

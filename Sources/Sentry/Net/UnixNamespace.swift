@@ -23,7 +23,7 @@ public final class UnixNamespace: Sendable {
 
     /// SO_COOKIE's counter: 1, 2, ... in the order sockets are first asked.
     func nextSocketCookie() -> UInt64 {
-        state.withLock { s in s.lastSocketCookie += 1; return s.lastSocketCookie }
+        state.withLock { s in s.lastSocketCookie &+= 1; return s.lastSocketCookie }
     }
 
     /// A restored socket's cookie: later ones are numbered past it.
