@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "udpdrops.h"
 
 #ifndef ICMP_FILTER
 #define ICMP_FILTER 1
@@ -437,21 +438,6 @@ static size_t udp_sized(uint8_t *b, uint16_t sport, uint16_t dport, size_t len, 
     if (!good) c = c == 0x0101 ? 0x0202 : 0x0101;
     memcpy(b + 6, &c, 2);
     return n;
-}
-
-/// /proc/net/udp's drops column for the socket bound at `port`.
-static long udp_drops(uint16_t port) {
-    FILE *f = fopen("/proc/net/udp", "r");
-    char line[512], want[16];
-    long drops = -1;
-    snprintf(want, sizeof want, ":%04X ", port);
-    while (f && fgets(line, sizeof line, f)) {
-        char *local = strchr(line, ':');
-        if (!local || strncmp(local + 10, want, 6) != 0) continue;
-        sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %ld", &drops);
-    }
-    if (f) fclose(f);
-    return drops;
 }
 
 /// A datagram with a wrong checksum: one of up to 76 bytes (CHECKSUM_BREAK)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "udpdrops.h"
 
 #ifndef SO_BUF_LOCK
 #define SO_BUF_LOCK 72
@@ -151,21 +152,6 @@ static void timestamps(void) {
     // socket asks (a deferred static key), so natively this one may not be.
     stamp(acc, "natively timed: tcp", before);
     close(acc); close(c); close(l);
-}
-
-// /proc/net/udp's drops column for the socket bound at `port`.
-static long udp_drops(uint16_t port) {
-    FILE *f = fopen("/proc/net/udp", "r");
-    char line[512], want[16];
-    long drops = -1;
-    snprintf(want, sizeof want, ":%04X ", port);
-    while (f && fgets(line, sizeof line, f)) {
-        char *local = strchr(line, ':');
-        if (!local || strncmp(local + 10, want, 6) != 0) continue;
-        sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %ld", &drops);
-    }
-    if (f) fclose(f);
-    return drops;
 }
 
 // SO_RXQ_OVFL: a datagram carries the count of drops its socket had when
