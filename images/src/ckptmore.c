@@ -767,6 +767,10 @@ static int sockopts(const char *marker) {
     uint64_t cookie = 0, again = 0, other = 0;
     socklen_t cl = sizeof cookie;
     getsockopt(r, SOL_SOCKET, SO_COOKIE, &cookie, &cl);
+    // Linux stamps arrivals only once the first socket asking for stamps
+    // has flipped its deferred switch (net_enable_timestamp's work item);
+    // until then a datagram is stamped when read. Give the switch time.
+    nanosleep(&(struct timespec){0, 100000000}, NULL);
     struct timespec sent;
     clock_gettime(CLOCK_REALTIME, &sent);
     sendto(w, "before", 6, 0, (struct sockaddr *)&a, sizeof a);
