@@ -63,12 +63,11 @@ extension FileDescription {
         let toSend = signal == 0 ? events.filter { $0 != .priority } : events
         guard !toSend.isEmpty else { return }
         let kernel = owner.kernel
-        if now {
-            for e in toSend { kernel.sendSIGIO(to: owner, signal: signal, reason: e.reason, band: e.band, fd: fd) }
-            return
-        }
-        _ = kernel.timerThread.schedule(at: 0) {
-            for e in toSend { kernel.sendSIGIO(to: owner, signal: signal, reason: e.reason, band: e.band, fd: fd) }
-        }
+        let send: @Sendable () -> Void = { for e in toSend { kernel.sendSIGIO(to: owner, signal: signal, reason: e.reason, band: e.band, fd: fd) } }
+        if now { send(); return }
+        // The caller may hold a leaf lock: a task's call sends them once it
+        // has let go (Task.deferredSignals), any other thread through the timer thread.
+        if let task = Task.current { task.deferredSignals.append(send); return }
+        _ = kernel.timerThread.schedule(at: 0, send)
     }
 }

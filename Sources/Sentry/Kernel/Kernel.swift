@@ -443,6 +443,7 @@ public final class Kernel: @unchecked Sendable {
                 outcome = enosys
             }
         }
+        task.sendDeferredSignals()
         // A memory operation of the call may have found the stub dead.
         if !outcome.endsTask, let broken = task.mm.brokenReason { outcome = .platformFailed(broken) }
         if let pre {

@@ -194,6 +194,13 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// the bytes written already (taken once).
     var restartDeadline: Deadline?
     var restartDone = 0
+    /// O_ASYNC signals this task's call raised under a leaf lock (a socket's,
+    /// a pipe's), sent once the lock is gone: before the call sleeps, when
+    /// it ends, or when the thread lets the task go (own thread only).
+    /// Linux's kill_fasync sends them in the caller's context, so a reader
+    /// draining a socket has its writer's POLL_OUT pending before its read
+    /// returns, and a sender sees its own SIGIO before its next instruction.
+    var deferredSignals: [@Sendable () -> Void] = []
     /// Whether `ptrace` is set: the syscall path's one look without the lock.
     let traced = Atomic<Bool>(false)
     // What the filesystem sees of the task (WalkContext, ProcessView).
@@ -262,6 +269,7 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
         var fds = hostFDs
         while true {
             if try ready() { return .ready }
+            sendDeferredSignals()
             let stop: Errno? = kernel.locked {
                 if interruptible ? interruptedLocked : (killed || group.exitStatus != nil) { return interruptedBy }
                 // A freeze is no signal: the call restarts as if nothing
@@ -335,7 +343,19 @@ extension Task {
 
     /// At the end of `run`: the thread may be kept for another task, and
     /// must not name this one once it is gone.
-    func resignCurrent() { pthread_setspecific(Self.currentKey, nil) }
+    func resignCurrent() {
+        sendDeferredSignals()
+        pthread_setspecific(Self.currentKey, nil)
+    }
+
+    /// Sends what `deferredSignals` holds; on the task's own thread, no lock held.
+    func sendDeferredSignals() {
+        while !deferredSignals.isEmpty {
+            let sends = deferredSignals
+            deferredSignals.removeAll()
+            for send in sends { send() }
+        }
+    }
 
     /// Called first thing on the task's thread; `run` keeps the task alive as long.
     /// The thread may have served another task before (`TaskThreads`).
