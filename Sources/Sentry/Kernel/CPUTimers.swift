@@ -147,12 +147,14 @@ extension Kernel {
                     guard now >= timer.deadline else { continue }
                     // 6.1's send_sigqueue offers a process-directed timer signal to
                     // the group leader first (6.3 prefers the current thread).
-                    firePosixTimerLocked(g, timer)
                     if timer.interval > 0 {
                         // Expiries missed between two samples move the deadline on
-                        // (bump_cpu_timer); the signal still queued counts one overrun each time it fires.
-                        timer.deadline = Self.nextExpiry(after: timer.deadline, every: timer.interval, past: now)
+                        // and count as overruns (bump_cpu_timer).
+                        let next = Self.nextExpiry(after: timer.deadline, every: timer.interval, past: now)
+                        firePosixTimerLocked(g, timer, expiries: Self.expiries(from: timer.deadline, to: next, every: timer.interval))
+                        timer.deadline = next
                     } else {
+                        firePosixTimerLocked(g, timer)
                         timer.deadline = 0
                     }
                 }
@@ -166,6 +168,12 @@ extension Kernel {
     }
 
     /// The first of `deadline + k * interval` (k >= 1) after `now`; .max past Int64.
+    /// How many periods of `interval` end from `deadline` to `next` (a
+    /// `nextExpiry` of it): at least one; one when `next` saturated.
+    static func expiries(from deadline: Int64, to next: Int64, every interval: Int64) -> Int64 {
+        next == .max || next <= deadline ? 1 : max(1, (next - deadline) / interval)
+    }
+
     static func nextExpiry(after deadline: Int64, every interval: Int64, past now: Int64) -> Int64 {
         var (next, o) = deadline.addingReportingOverflow(interval)
         if !o && next <= now {

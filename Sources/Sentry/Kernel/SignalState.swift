@@ -65,6 +65,8 @@ public struct SignalInfo: Sendable {
     public var value: UInt64 = 0        // sigqueue / timers
     public var timerID: Int32 = 0
     public var overrun: Int32 = 0
+    /// A count of expiries as si_overrun holds it: capped at INT_MAX (timer_overrun_to_int).
+    static func overrun(_ n: Int64) -> Int32 { Int32(clamping: n) }
     /// SIGSYS: the call's number and audit arch (its si_call_addr is `address`).
     public var syscall: Int32 = 0
     public var arch: UInt32 = 0
@@ -135,14 +137,14 @@ public struct SignalQueue: Sendable {
         infos[info.signo, default: []].append(info)
     }
 
-    /// A POSIX timer expired while its last signal is still queued: that
-    /// signal's si_overrun grows, no second one is queued (send_sigqueue of
-    /// the timer's one preallocated sigqueue). Returns the new count, or nil
-    /// when no signal of the timer is queued.
-    public mutating func countOverrun(timer id: Int32, signo: Int32) -> Int32? {
+    /// A POSIX timer expired (`expiries` times) while its last signal is
+    /// still queued: that signal's si_overrun grows, no second one is queued
+    /// (send_sigqueue of the timer's one preallocated sigqueue). Returns the
+    /// new count, or nil when no signal of the timer is queued.
+    public mutating func countOverrun(timer id: Int32, signo: Int32, expiries: Int64 = 1) -> Int32? {
         guard var list = infos[signo],
               let i = list.firstIndex(where: { $0.code == SignalInfo.SI_TIMER && $0.timerID == id }) else { return nil }
-        if list[i].overrun < Int32.max { list[i].overrun += 1 }   // capped at INT_MAX, as timer_overrun_to_int
+        list[i].overrun = SignalInfo.overrun(Int64(list[i].overrun) + expiries)
         infos[signo] = list
         return list[i].overrun
     }

@@ -143,7 +143,7 @@ extension Kernel {
         }
     }
 
-    private func schedulePosixLocked(_ g: ThreadGroup, _ timer: ProcessTimers.PosixTimer, _ due: Int64) {
+    fileprivate func schedulePosixLocked(_ g: ThreadGroup, _ timer: ProcessTimers.PosixTimer, _ due: Int64) {
         timer.deadline = due
         // The timer thread counts on the monotonic clock; convert once.
         let (mono, o) = Deadline.now().addingReportingOverflow(due &- Deadline.now(timer.clock))
@@ -152,12 +152,16 @@ extension Kernel {
             self.locked {
                 guard !g.zombie, g.timers.posix[timer.id] === timer else { return }
                 timer.handle = nil
-                self.firePosixTimerLocked(g, timer)
-                if timer.interval > 0 {
-                    let (next, o) = timer.deadline.addingReportingOverflow(timer.interval)
-                    self.schedulePosixLocked(g, timer, o ? .max : next)
+                guard timer.interval > 0 else {
+                    self.firePosixTimerLocked(g, timer)
+                    timer.deadline = 0
+                    return
                 }
-                else { timer.deadline = 0 }
+                // Every period that passed before this thread got here is an
+                // expiry (hrtimer_forward), however late it ran.
+                let next = Self.nextExpiry(after: timer.deadline, every: timer.interval, past: Deadline.now(timer.clock))
+                self.firePosixTimerLocked(g, timer, expiries: Self.expiries(from: timer.deadline, to: next, every: timer.interval))
+                self.schedulePosixLocked(g, timer, next)
             }
         }
     }
@@ -167,15 +171,18 @@ extension Kernel {
     /// A POSIX timer expired: its signal, to its thread (SIGEV_THREAD_ID) or
     /// its process, waking `prefer` if it takes it; if one is still queued
     /// from an earlier expiry, one more overrun instead. Kernel lock held.
-    func firePosixTimerLocked(_ g: ThreadGroup, _ timer: ProcessTimers.PosixTimer, prefer: Task? = nil) {
+    /// `expiries`: how many periods ended since it last fired (more than
+    /// one when it fires late); all but the first are overruns.
+    func firePosixTimerLocked(_ g: ThreadGroup, _ timer: ProcessTimers.PosixTimer, prefer: Task? = nil, expiries: Int64 = 1) {
         guard let sig = timer.signal else { return }
         let thread = timer.thread.flatMap { tid in tasks[tid] }.flatMap { $0.group === g ? $0 : nil }
-        let counted = thread != nil ? thread!.pending.countOverrun(timer: timer.id, signo: sig.rawValue)
-            : g.sharedPending.countOverrun(timer: timer.id, signo: sig.rawValue)
+        let counted = thread != nil ? thread!.pending.countOverrun(timer: timer.id, signo: sig.rawValue, expiries: expiries)
+            : g.sharedPending.countOverrun(timer: timer.id, signo: sig.rawValue, expiries: expiries)
         guard counted == nil else { return }
         var info = SignalInfo(sig, code: SignalInfo.SI_TIMER)
         info.timerID = timer.id
         info.value = timer.value
+        info.overrun = SignalInfo.overrun(expiries - 1)
         sendLocked(info, to: g, thread: thread, prefer: prefer)
     }
 }
@@ -229,9 +236,20 @@ extension Task {
     /// Takes the next signal in `set`, the thread's own first. A timer's
     /// signal leaves its overrun as timer_getoverrun's answer until the next
     /// one is taken (posixtimer_rearm's it_overrun_last). Kernel lock held.
+    /// A periodic timer on a wall or monotonic clock whose next expiry is
+    /// already past (its thread is late) has those expiries counted in the
+    /// signal taken and moves on past now, as posixtimer_rearm forwards it.
     func dequeueSignalLocked(from set: UInt64) -> SignalInfo? {
-        guard let info = pending.dequeue(from: set) ?? group.sharedPending.dequeue(from: set) else { return nil }
-        if info.code == SignalInfo.SI_TIMER, let timer = group.timers.posix[info.timerID] { timer.overrun = info.overrun }
+        guard var info = pending.dequeue(from: set) ?? group.sharedPending.dequeue(from: set) else { return nil }
+        guard info.code == SignalInfo.SI_TIMER, let timer = group.timers.posix[info.timerID] else { return info }
+        if timer.cpu == nil, timer.interval > 0, let h = timer.handle, timer.deadline <= Deadline.now(timer.clock) {
+            let next = Kernel.nextExpiry(after: timer.deadline, every: timer.interval, past: Deadline.now(timer.clock))
+            let missed = Kernel.expiries(from: timer.deadline, to: next, every: timer.interval)
+            info.overrun = SignalInfo.overrun(Int64(info.overrun) + missed)
+            kernel.timerThread.cancel(h)
+            kernel.schedulePosixLocked(group, timer, next)
+        }
+        timer.overrun = info.overrun
         return info
     }
 
