@@ -99,6 +99,20 @@ static void errnos(void) {
     int rw = open("/proc/self/pagemap", O_RDWR);
     if (rw < 0) check("pagemap O_RDWR", -1);
     else { check("pagemap write", pwrite(rw, e, 8, 0)); close(rw); }
+    // Reads of more than 1 MiB (512 MiB of address space) are served whole;
+    // a count not a multiple of 8 is EINVAL before anything is read, and a
+    // buffer that ends early is EFAULT, the position kept past what was copied.
+    size_t big = (3 << 20) + 8 * 5;
+    uint64_t *b = mmap(NULL, big + PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    check("read 3 MiB + 40", pread(pagemap, b, big, 0));
+    check("read 3 MiB + 41", pread(pagemap, b, big + 1, 0));
+    munmap((char *)b + (2 << 20), big + PAGE - (2 << 20));
+    lseek(pagemap, 0, SEEK_SET);
+    check("read 3 MiB into 2 MiB", read(pagemap, b, big));
+    check("  position after", lseek(pagemap, 0, SEEK_CUR));
+    check("read 1 MiB after", read(pagemap, b, 1 << 20));
+    check("  position after", lseek(pagemap, 0, SEEK_CUR));
+    munmap(b, 2 << 20);
     // TASK_SIZE (47-bit user space): the last entry, then nothing.
     printf("x: ");
     check("read across TASK_SIZE", pread(pagemap, e, 32, (0x7ffffffff000UL / PAGE - 1) * 8));

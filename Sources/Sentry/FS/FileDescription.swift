@@ -113,6 +113,12 @@ open class FileDescription: @unchecked Sendable {
     /// guest pages while the guest's memory manager is locked (see
     /// Task.read(_:into:at:)). Others read into a bounce buffer first.
     open var transfersInPlace: Bool { false }
+    /// A file whose read of any length is served whole, a bounce buffer at
+    /// a time, with no side effect but its position (pagemap_read's loop
+    /// over its walks): its value is the unit a read's count must be a
+    /// multiple of (else EINVAL before anything is read). nil: one bounce
+    /// buffer's worth at most, a short count past it.
+    open var wholeReadUnit: Int? { nil }
     /// Whether one write(2) is one operation whatever its length (eventfd
     /// takes 8 bytes and returns 8): the count it returns ends the call,
     /// where a pipe's blocking write goes on until every byte is in.

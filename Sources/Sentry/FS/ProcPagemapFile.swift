@@ -13,6 +13,8 @@ final class ProcPagemapFile: ProcMemFile, @unchecked Sendable {
     /// Entries made at a time: PAGEMAP_WALK_SIZE (a PMD's 512 pages).
     static let walkPages: UInt64 = 512
 
+    override var wholeReadUnit: Int? { Self.entryBytes }
+
     override func pread(into bufs: [UnsafeMutableRawBufferPointer], at offset: Int64) throws(Errno) -> Int {
         guard flags.readable else { throw .EBADF }
         let pos = UInt64(bitPattern: offset), count = bufs.reduce(0) { $0 + $1.count }

@@ -39,6 +39,9 @@ extension Task {
            let n = try hostReadInPlace(host, into: ranges, noWait: noWait) {
             return n
         }
+        if let unit = file.wholeReadUnit, total > Self.bounceLimit {
+            return try readWhole(file, into: ranges, total: total, unit: unit, at: offset)
+        }
         // A file whose read may sleep in the host, or hold locks of its own:
         // into a bounce buffer no bigger than what is mapped now, then out.
         let room = min(mm.accessiblePrefix(ranges, write: true), Self.bounceLimit)
@@ -54,6 +57,35 @@ extension Task {
         let copied = mm.copyOutPrefix(ranges, UnsafeRawBufferPointer(rebasing: bounce[0..<n]))
         if copied == 0 && n > 0 { throw .EFAULT }
         return copied
+    }
+
+    /// A read of more than a bounce buffer from a file that serves any
+    /// length whole (`wholeReadUnit`), a bounce buffer at a time, as
+    /// pagemap_read copies out walk after walk: the count must be a
+    /// multiple of the unit; a fault in any part is EFAULT and leaves the
+    /// position where it was; a short part is the end.
+    private func readWhole(_ file: FileDescription, into ranges: [GuestRange], total: Int, unit: Int,
+                           at offset: Int64?) throws(Errno) -> Int {
+        guard total % unit == 0 else { throw .EINVAL }
+        let start: Int64
+        if let offset { start = offset } else { start = try file.seek(0, whence: SEEK_CUR) }
+        let bounce = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bounceLimit, alignment: 16)
+        defer { bounce.deallocate() }
+        var done = 0
+        while done < total {
+            let rest = GuestRange.dropping(done, from: ranges)
+            let want = min(total - done, Self.bounceLimit)
+            let room = min(mm.accessiblePrefix(rest, write: true), want)
+            let take = room == want ? want : room / unit * unit
+            if take == 0 { throw .EFAULT }
+            let n = try file.pread(into: [UnsafeMutableRawBufferPointer(rebasing: bounce[0..<take])], at: start &+ Int64(done))
+            let copied = mm.copyOutPrefix(rest, UnsafeRawBufferPointer(rebasing: bounce[0..<n]))
+            done += copied
+            if copied < n || (take < want && n == take) { throw .EFAULT }
+            if n < take { break }
+        }
+        if offset == nil { _ = try file.seek(start &+ Int64(done), whence: SEEK_SET) }
+        return done
     }
 
     /// A host pipe's or socket's read: wait (unlocked, interruptibly) until
