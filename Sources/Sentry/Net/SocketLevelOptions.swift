@@ -31,12 +31,11 @@ extension SocketEndpoint {
     /// is the guest's optlen, which a few options check.
     func recordedOption(_ name: Int32, length: Int, names: UnixNamespace) throws(Errno) -> [UInt8]? {
         func int(_ v: Int32) -> [UInt8] { withUnsafeBytes(of: v) { Array($0) } }
+        if let initial = recordedDefault(name) { return int(locked { $0.recordedOptions[name] } ?? initial) }
         switch name {
         case _ where Self.recordedFlags.contains(name):
             return int(locked { $0.flagOptions.contains(name) } ? 1 : 0)
         case _ where ReceiveTimestamps.names.contains(name): return int(timestampOption(name) ? 1 : 0)
-        case _ where recordedDefault(name) != nil:
-            return int(locked { $0.recordedOptions[name] } ?? recordedDefault(name)!)
         case C.SO_BSDCOMPAT, C.SO_INCOMING_NAPI_ID: return int(0)
         // bpf_tell_extensions: SKF_AD_MAX, what classic BPF knows of.
         case C.SO_BPF_EXTENSIONS: return int(64)
