@@ -89,17 +89,12 @@ extension Task {
         // child's stub, the child for the go).
         // The child's rseq area is registered with the host in the same
         // round trip (rseq_fork: the child inherits the registration).
-        // Where the platform can, both ride on the child's first entry into
-        // guest code instead, off this thread's path (`mapAtFirstRun`).
         var childSpace: AddressSpace?
         var childRseqOnHost: Bool?
-        var childRseqUnsettled = false
         if !has(CloneArgs.CLONE_VM) {
             do {
                 if let sp = try kernel.platform.makeMovableAddressSpace() {
-                    do throws(PlatformError) {
-                        (childRseqOnHost, childRseqUnsettled) = try childMM.attach(sp, registeringRseq: rseq)
-                    }
+                    do throws(PlatformError) { childRseqOnHost = try childMM.attach(sp, registeringRseq: rseq) }
                     catch { sp.leave(); throw error }
                     childSpace = sp
                 }
@@ -167,11 +162,7 @@ extension Task {
             else if IOPrio.isSet(ioContext.priority.load(ordering: .relaxed)) { t.ioContext = IOContext(priority: ioContext.priority.load(ordering: .relaxed)) }
             // A new stack for a sibling sharing the mm: the alternate stack is not inherited.
             if !has(CloneArgs.CLONE_VM) || has(CloneArgs.CLONE_VFORK) { t.altStack = altStack }
-            if !has(CloneArgs.CLONE_VM) {   // rseq_fork
-                t.rseq = rseq
-                t.rseqOnHost = childRseqOnHost
-                t.rseqHostUnsettled = childRseqUnsettled
-            }
+            if !has(CloneArgs.CLONE_VM) { t.rseq = rseq; t.rseqOnHost = childRseqOnHost }   // rseq_fork
             // ptrace_init_task: traced from birth, stopping first (SIGSTOP, or a
             // PTRACE_EVENT_STOP trap when seized).
             if let link = ptrace, link.exitReport == nil, traceEvent != nil || has(CloneArgs.CLONE_PTRACE) {

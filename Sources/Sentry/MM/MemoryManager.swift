@@ -130,18 +130,13 @@ public final class MemoryManager: Sendable {
     /// (`AddressSpace.map(_:registeringRseq:)`), its page pinned as
     /// `pinRseqArea` pins it, where that needs no copy-on-write break (a
     /// fork copies a pinned area's granule). The outcome, as that map's;
-    /// nil if not tried (the task's first run tries). Where the platform
-    /// can, mirror and registration are made by the child's first entry
-    /// into guest code instead (`AddressSpace.mapAtFirstRun`): `unsettled`,
-    /// and the registration counts as made until the task hears otherwise.
-    public func attach(_ space: AddressSpace, registeringRseq rseq: RseqRegistration?) throws(PlatformError)
-        -> (onHost: Bool?, unsettled: Bool) {
-        try state.withLock { (s: inout State) throws(PlatformError) -> (onHost: Bool?, unsettled: Bool) in
+    /// nil if not tried (the task's first run tries).
+    public func attach(_ space: AddressSpace, registeringRseq rseq: RseqRegistration?) throws(PlatformError) -> Bool? {
+        try state.withLock { (s: inout State) throws(PlatformError) -> Bool? in
             s.space = space
             guard let rseq, let v = rseqAreaVMALocked(&s, rseq.area), !v.cow || v.shared else {
-                let mappings = Self.mirrorMappings(s)
-                if !space.mapAtFirstRun(mappings, registeringRseq: nil) { try space.map(mappings, clearing: nil) }
-                return (nil, false)
+                try space.map(Self.mirrorMappings(s), clearing: nil)
+                return nil
             }
             let page = rseq.area.pageDown
             // Soft-dirty from now on, and writable in the mirror made next.
@@ -151,13 +146,8 @@ public final class MemoryManager: Sendable {
             defer {
                 if registered != true, let n = s.rseqPins[page] { s.rseqPins[page] = n > 1 ? n - 1 : nil }
             }
-            let mappings = Self.mirrorMappings(s)
-            if space.mapAtFirstRun(mappings, registeringRseq: rseq) {
-                registered = true
-                return (true, true)
-            }
-            registered = try space.map(mappings, registeringRseq: rseq)
-            return (registered, false)
+            registered = try space.map(Self.mirrorMappings(s), registeringRseq: rseq)
+            return registered
         }
     }
 

@@ -63,14 +63,6 @@ public protocol AddressSpace: AnyObject, Sendable {
     /// runner of the space can run guest code before then: false where the
     /// platform cannot promise that (the caller protects now).
     func protectAtNextRun(_ stretches: [(range: Range<GuestAddress>, prot: Prot)]) -> Bool
-    /// A fork's child's whole mirror (and, if given, its rseq area's host
-    /// registration, as `map(_:registeringRseq:)`, its outcome then
-    /// collected as `HostRseq.deferredRseqOutcome`'s) made by the child's
-    /// first entry into guest code, in that hand-off: false where the
-    /// platform cannot (the caller maps now). A mapping that fails then is
-    /// the platform's failure, and ends the child.
-    func mapAtFirstRun(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
-                       registeringRseq rseq: RseqRegistration?) -> Bool
     /// Called by a runner: makes room for another task in this address space
     /// (clone with CLONE_VM). The new task's thread passes the ticket to `join`.
     func prepareRunner() throws(PlatformError) -> RunnerTicket
@@ -112,8 +104,6 @@ extension AddressSpace {
     public func handOver() {}
     public func takeOver() {}
     public func protectAtNextRun(_ stretches: [(range: Range<GuestAddress>, prot: Prot)]) -> Bool { false }
-    public func mapAtFirstRun(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
-                              registeringRseq rseq: RseqRegistration?) -> Bool { false }
 }
 
 /// A promise of room in an address space for one more runner.

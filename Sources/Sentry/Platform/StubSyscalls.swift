@@ -48,15 +48,6 @@ extension StubSyscalls {
         StubCall(nr: SyscallNumber.mmap, args: [address, length, UInt64(prot.rawValue), UInt64(MAP_SHARED | MAP_FIXED), UInt64(fd), fileOffset])
     }
 
-    /// The mmap of each mapping's memory-file run.
-    func mmapCalls(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)]) -> [StubCall] {
-        let fd = memory.fd
-        return mappings.map {
-            Self.mmapCall(at: $0.range.lowerBound.rawValue, length: $0.range.upperBound - $0.range.lowerBound,
-                          fileOffset: $0.fileOffset, prot: $0.prot, fd: fd)
-        }
-    }
-
     /// mmap(MAP_SHARED|MAP_FIXED) of a memory-file chunk at `address`.
     func mapChunk(at address: UInt64, length: UInt64, fileOffset: UInt64, prot: Prot) throws(PlatformError) {
         try map([(GuestAddress(address)..<GuestAddress(address + length), fileOffset, prot)], clearing: nil)
@@ -82,7 +73,10 @@ extension StubSyscalls {
         var calls: [StubCall] = []
         if let first { calls.append(first) }
         if let c = clearing { calls.append(StubCall(nr: SyscallNumber.munmap, args: [c.lowerBound.rawValue, c.upperBound - c.lowerBound])) }
-        calls += mmapCalls(mappings)
+        calls += mappings.map {
+            Self.mmapCall(at: $0.range.lowerBound.rawValue, length: $0.range.upperBound - $0.range.lowerBound,
+                          fileOffset: $0.fileOffset, prot: $0.prot, fd: memory.fd)
+        }
         let mapped = calls.count
         if let last { calls.append(last) }
         let results = try stubSyscalls(calls)

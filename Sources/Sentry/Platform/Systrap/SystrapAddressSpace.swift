@@ -43,8 +43,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         /// The outcome of the last registration a task asked for, by slot.
         var runRseqOutcome: [Int: DeferredHostRseq] = [:]
         /// Mirror calls each stub (by slot) makes at its next RUN, ahead of
-        /// a registration (`protectAtNextRun`, `mapAtFirstRun`); any other
-        /// request of its runner makes them first (`takeRunCalls`).
+        /// a registration (`protectAtNextRun`); any other request of its
+        /// runner makes them first (`takeRunCalls`).
         var runCalls: [Int: [StubCall]] = [:]
         /// A runner between `handOver` and `takeOver`.
         var handedOver: Runner?
@@ -579,35 +579,21 @@ extension SystrapAddressSpace: HostRseq {
         }
     }
 
-    /// Has `calls`, and `rseq`'s registration if given (asked as
-    /// `registerHostRseqAtNextRun` asks it), ride on the calling runner's
-    /// next RUN. Only while its stub is the only one of the space that can
-    /// run guest code before that RUN: every slot in use but the spares'
-    /// belongs to a runner, one about to be (a ticket, a prepared area,
-    /// a runner handed over) or one leaving, so the caller's must be the
-    /// only one. The batch keeps room for a registration asked later.
-    private func deferToNextRun(_ calls: [StubCall], rseq: RseqRegistration?) -> Bool {
+    /// The protections ride on the calling runner's next RUN. Only while
+    /// its stub is the only one of the space that can run guest code
+    /// before that RUN: every slot in use but the spares' belongs to a
+    /// runner, one about to be (a ticket, a prepared area, a runner handed
+    /// over) or one leaving, so the caller's must be the only one. The
+    /// batch keeps room for a registration asked later.
+    func protectAtNextRun(_ stretches: [(range: Range<GuestAddress>, prot: Prot)]) -> Bool {
         guard let me = try? runner() else { return false }
+        let calls = stretches.map { StubCall(nr: SyscallNumber.mprotect, args: Self.protectArgs($0.range, $0.prot)) }
         return state.withLock { s in
             guard s.usedSlots.count == s.spares.count + 1,
                   (s.runCalls[me.slot]?.count ?? 0) + calls.count + 1 <= Int(SW_AREA_BATCH_MAX) else { return false }
-            if let rseq {
-                guard s.hostRseq[me.slot] == nil, s.runRseq[me.slot] == nil else { return false }
-                s.runRseq[me.slot] = (rseq, true)
-                s.runRseqOutcome[me.slot] = .pending
-            }
             s.runCalls[me.slot, default: []] += calls
             return true
         }
-    }
-
-    func protectAtNextRun(_ stretches: [(range: Range<GuestAddress>, prot: Prot)]) -> Bool {
-        deferToNextRun(stretches.map { StubCall(nr: SyscallNumber.mprotect, args: Self.protectArgs($0.range, $0.prot)) }, rseq: nil)
-    }
-
-    func mapAtFirstRun(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
-                       registeringRseq rseq: RseqRegistration?) -> Bool {
-        deferToNextRun(mmapCalls(mappings), rseq: rseq)
     }
 
     /// After the trap that follows a RUN: what became of the registration
