@@ -267,8 +267,9 @@ static void readingChild(size_t mb) {
 
 // Forty private mappings apart (a page of no access between each), each
 // holding more than a 64 KiB granule of data, so that fork shares them all:
-// more calls than a stub's batch takes at once, for the child's mirror and
-// for the parent's write-protection alike. Each side then writes its own.
+// more calls than a stub's batch takes at once (the child's mirror in two
+// batches; the parent's write-protection too many to ride on its next RUN).
+// Each side then writes its own.
 static void manyMappings(void) {
     enum { N = 40, LEN = 20 * PAGE, STEP = LEN + PAGE };
     char *base = mmap(NULL, (size_t)N * STEP, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
