@@ -50,6 +50,7 @@ struct SyscallTableTests {
     @Test func numbersTheSentryUsesItselfMatchTheTable() {
         #expect(Self.namesByNumber[Int(SyscallNumber.mmap)] == "mmap")
         #expect(Self.namesByNumber[Int(SyscallNumber.munmap)] == "munmap")
+        #expect(Self.namesByNumber[Int(SyscallNumber.mprotect)] == "mprotect")
         #expect(Self.namesByNumber[Int(SyscallNumber.getpid)] == "getpid")
         #expect(Self.namesByNumber[Int(SyscallNumber.restart_syscall)] == "restart_syscall")
         #expect(Self.namesByNumber[Int(SyscallNumber.gettimeofday)] == "gettimeofday")

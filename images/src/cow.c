@@ -265,6 +265,68 @@ static void readingChild(size_t mb) {
     printf("parent wrote its %zu MiB\n", mb);
 }
 
+// Forty private mappings apart (a page of no access between each), each
+// holding more than a 64 KiB granule of data, so that fork shares them all:
+// more calls than a stub's batch takes at once (the child's mirror in two
+// batches; the parent's write-protection too many to ride on its next RUN).
+// Each side then writes its own.
+static void manyMappings(void) {
+    enum { N = 40, LEN = 20 * PAGE, STEP = LEN + PAGE };
+    char *base = mmap(NULL, (size_t)N * STEP, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED) { printf("many: mmap failed\n"); return; }
+    for (int i = 0; i < N; i++) {
+        if (mprotect(base + (size_t)i * STEP, LEN, PROT_READ | PROT_WRITE) != 0) { printf("many: mprotect failed\n"); return; }
+        memset(base + (size_t)i * STEP, 'a' + i % 26, LEN);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        int bad = 0;
+        for (int i = 0; i < N; i++) {
+            char *p = base + (size_t)i * STEP, buf[16];
+            if (strcmp(holds(p, LEN, buf), (char[]){ 'a', 'l', 'l', ' ', (char)('a' + i % 26), 0 }) != 0) bad++;
+            memset(p, 'Z', LEN);
+        }
+        _exit(bad);
+    }
+    for (int i = 0; i < N; i++) memset(base + (size_t)i * STEP + (i % 2) * PAGE, 'P', PAGE);
+    int st, bad = 0;
+    waitpid(pid, &st, 0);
+    for (int i = 0; i < N; i++) {
+        char *p = base + (size_t)i * STEP;
+        for (int j = 0; j < 20; j++) {
+            char want = j == i % 2 ? 'P' : (char)('a' + i % 26), buf[16];
+            if (strcmp(holds(p + (size_t)j * PAGE, PAGE, buf), (char[]){ 'a', 'l', 'l', ' ', want, 0 }) != 0) bad++;
+        }
+    }
+    printf("many mappings: child %s %d, parent's pages wrong %d\n", WIFEXITED(st) ? "exit" : "signal",
+           WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), bad);
+    munmap(base, (size_t)N * STEP);
+}
+
+// A signal sent at once after fork, often before the child first runs: its
+// frame goes on the child's stack, shared copy-on-write, and its handler
+// writes into shared memory; the parent's copy stays as it was.
+static void earlyHandler(int sig) { (void)sig; memset(bss, 'h', PAGE); handled = 1; }
+
+static void earlySignal(void) {
+    memset(bss, 'e', sizeof bss);
+    signal(SIGUSR1, earlyHandler);
+    handled = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        while (!handled) { }
+        char buf[16];
+        _exit(strcmp(holds(bss, PAGE, buf), "all h") == 0 && strcmp(holds(bss + PAGE, sizeof bss - PAGE, buf), "all e") == 0 ? 0 : 1);
+    }
+    kill(pid, SIGUSR1);
+    int st;
+    waitpid(pid, &st, 0);
+    char buf[16];
+    printf("early signal: child %s %d, parent holds %s\n", WIFEXITED(st) ? "exit" : "signal",
+           WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), holds(bss, sizeof bss, buf));
+    signal(SIGUSR1, SIG_DFL);
+}
+
 int main(int argc, char **argv) {
     if (argc > 2 && strcmp(argv[1], "bigfork") == 0) { bigFork((size_t)atol(argv[2])); return 0; }
     if (argc > 2 && strcmp(argv[1], "readers") == 0) { readingChild((size_t)atol(argv[2])); return 0; }
@@ -273,5 +335,7 @@ int main(int argc, char **argv) {
     kernelWrites();
     mappingCalls();
     vforkAndGrandchildren();
+    manyMappings();
+    earlySignal();
     return 0;
 }

@@ -4,6 +4,7 @@
 /// a unit test checks these against its names.
 public enum SyscallNumber {
     public static let mmap: UInt64 = 9
+    public static let mprotect: UInt64 = 10
     public static let munmap: UInt64 = 11
     /// What a restored systrap task traps once to get its FPU frame (Checkpoint/Restore.swift).
     public static let getpid: UInt64 = 39

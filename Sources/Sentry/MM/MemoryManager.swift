@@ -248,6 +248,14 @@ public final class MemoryManager: Sendable {
             }
         }
         for v in marked { for r in Self.subtracting(keeping, from: v.range) { s.vmas.update(r) { $0.cow = true } } }
+        // Where the caller's stub is the only one that can run this mm's
+        // guest code, the protection rides on its next entry into it: no
+        // guest write can come before, the sentry's own break copy-on-write
+        // by the VMAs, and any change to the mirror makes them first.
+        if let sp = s.space, !stretches.isEmpty, sp.protectAtNextRun(stretches) {
+            s.mirrorChanges &+= 1
+            return
+        }
         try mirror(&s) { (sp) throws(PlatformError) in
             for st in stretches { try sp.protect(st.range, prot: st.prot) }
         }

@@ -56,6 +56,13 @@ public protocol AddressSpace: AnyObject, Sendable {
              registeringRseq rseq: RseqRegistration) throws(PlatformError) -> Bool?
     func unmap(_ range: Range<GuestAddress>) throws(PlatformError)
     func protect(_ range: Range<GuestAddress>, prot: Prot) throws(PlatformError)
+    /// `protect` of each stretch made by the calling runner's next entry
+    /// into guest code, before its first instruction, in that same hand-off
+    /// (a fork's write-protection of the parent's mirror); any other call
+    /// on the space by that runner makes them first. Only where no other
+    /// runner of the space can run guest code before then: false where the
+    /// platform cannot promise that (the caller protects now).
+    func protectAtNextRun(_ stretches: [(range: Range<GuestAddress>, prot: Prot)]) -> Bool
     /// Called by a runner: makes room for another task in this address space
     /// (clone with CLONE_VM). The new task's thread passes the ticket to `join`.
     func prepareRunner() throws(PlatformError) -> RunnerTicket
@@ -96,6 +103,7 @@ extension AddressSpace {
     }
     public func handOver() {}
     public func takeOver() {}
+    public func protectAtNextRun(_ stretches: [(range: Range<GuestAddress>, prot: Prot)]) -> Bool { false }
 }
 
 /// A promise of room in an address space for one more runner.

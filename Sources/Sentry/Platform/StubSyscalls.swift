@@ -32,6 +32,18 @@ extension StubSyscalls {
 
     static func failed(_ raw: Int64) -> Bool { raw < 0 && raw >= -4095 }
 
+    /// Whether a mirror call did what was asked: an mmap gives its fixed
+    /// address, munmap and mprotect 0.
+    static func succeeded(_ c: StubCall, _ raw: Int64) -> Bool {
+        raw == (c.nr == SyscallNumber.mmap ? Int64(bitPattern: c.args[0]) : 0)
+    }
+
+    /// A mirror call that did not, as the sentry reports it.
+    static func mirrorFailure(_ c: StubCall, _ raw: Int64) -> PlatformError {
+        .host("stub \(c.nr == SyscallNumber.mmap ? "mmap" : c.nr == SyscallNumber.munmap ? "munmap" : c.nr == SyscallNumber.mprotect ? "mprotect" : "call \(c.nr)") 0x\(String(c.args[0], radix: 16))+\(c.args[1])",
+              Errno(Int32(truncatingIfNeeded: Self.failed(raw) ? -raw : Int64(EIO))))
+    }
+
     static func mmapCall(at address: UInt64, length: UInt64, fileOffset: UInt64, prot: Prot, fd: Int32) -> StubCall {
         StubCall(nr: SyscallNumber.mmap, args: [address, length, UInt64(prot.rawValue), UInt64(MAP_SHARED | MAP_FIXED), UInt64(fd), fileOffset])
     }
@@ -68,10 +80,7 @@ extension StubSyscalls {
         let mapped = calls.count
         if let last { calls.append(last) }
         let results = try stubSyscalls(calls)
-        for (c, r) in zip(calls.prefix(mapped), results) where r != (c.nr == SyscallNumber.mmap ? Int64(bitPattern: c.args[0]) : 0) {
-            throw .host("stub \(c.nr == SyscallNumber.mmap ? "mmap" : c.nr == SyscallNumber.munmap ? "munmap" : "call \(c.nr)") 0x\(String(c.args[0], radix: 16))+\(c.args[1])",
-                        Errno(Int32(truncatingIfNeeded: -r)))
-        }
+        for (c, r) in zip(calls.prefix(mapped), results) where !Self.succeeded(c, r) { throw Self.mirrorFailure(c, r) }
         if results.count < mapped { throw .host("stub mmap batch cut short", .EIO) }
         return last != nil && results.count > mapped ? results[mapped] : nil
     }
@@ -82,7 +91,11 @@ extension StubSyscalls {
     }
 
     func protect(_ range: Range<GuestAddress>, prot: Prot) throws(PlatformError) {
-        let r = try stubSyscall(10, [range.lowerBound.rawValue, range.upperBound - range.lowerBound, UInt64(prot.rawValue)])
+        let r = try stubSyscall(SyscallNumber.mprotect, Self.protectArgs(range, prot))
         if r != 0 { throw .host("stub mprotect", Errno(Int32(truncatingIfNeeded: -r))) }
+    }
+
+    static func protectArgs(_ range: Range<GuestAddress>, _ prot: Prot) -> [UInt64] {
+        [range.lowerBound.rawValue, range.upperBound - range.lowerBound, UInt64(prot.rawValue)]
     }
 }

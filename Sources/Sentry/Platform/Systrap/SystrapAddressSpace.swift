@@ -42,6 +42,10 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         var runRseq: [Int: (registration: RseqRegistration, asked: Bool)] = [:]
         /// The outcome of the last registration a task asked for, by slot.
         var runRseqOutcome: [Int: DeferredHostRseq] = [:]
+        /// Mirror calls each stub (by slot) makes at its next RUN, ahead of
+        /// a registration (`protectAtNextRun`); any other request of its
+        /// runner makes them first (`takeRunCalls`).
+        var runCalls: [Int: [StubCall]] = [:]
         /// A runner between `handOver` and `takeOver`.
         var handedOver: Runner?
         /// Sibling stubs of threads that exited, parked in their handlers
@@ -210,6 +214,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     /// Runs one syscall in `r`'s stub, parked in its handler. One request
     /// at a time per stub: the caller serializes.
     func request(on r: Runner, _ nr: UInt64, _ args: [UInt64]) throws(PlatformError) -> Int64 {
+        let early = takeRunCalls(r)
+        if !early.isEmpty { try Self.checkRunCalls(early, try batch(on: r, early)) }
         let a = r.area
         a.store(SW_AREA_REQ_NR, nr)
         for i in 0..<6 { a.store(SW_AREA_REQ_ARGS + Int32(i * 8), i < args.count ? args[i] : 0) }
@@ -225,8 +231,18 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     }
 
     /// Runs calls in `r`'s stub, up to SW_AREA_BATCH_MAX per hand-off,
-    /// stopping after the first that fails. The caller serializes.
+    /// stopping after the first that fails. The caller serializes. Calls
+    /// left for `r`'s next RUN go first, in the same hand-offs: whatever
+    /// the caller changes comes after them, as it would have.
     func requestBatch(on r: Runner, _ calls: [StubCall]) throws(PlatformError) -> [Int64] {
+        let early = takeRunCalls(r)
+        if early.isEmpty { return try batch(on: r, calls) }
+        let out = try batch(on: r, early + calls)
+        try Self.checkRunCalls(early, out)
+        return Array(out.dropFirst(early.count))
+    }
+
+    private func batch(on r: Runner, _ calls: [StubCall]) throws(PlatformError) -> [Int64] {
         let a = r.area
         var out: [Int64] = []
         out.reserveCapacity(calls.count)
@@ -333,6 +349,9 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     }
 
     func leave(sentryExiting: Bool) {
+        // Mirror calls left for a RUN that will not come: the stub is
+        // emptied or ended, or runs another image (an exec).
+        if let me = try? runner() { _ = takeRunCalls(me) }
         // A root stub outlives its task while siblings run: its host rseq
         // registration goes now, while the stub is parked and its task's.
         // The last runner's goes as the stub is emptied (`emptied`), or
@@ -522,15 +541,59 @@ extension SystrapAddressSpace: HostRseq {
         return state.withLock { $0.runRseqOutcome[me.slot] ?? .pending }
     }
 
-    /// Before a RUN (SystrapContext.switchTo): the registration to make
-    /// with it, written into the area's batch as its one call; nil if none.
-    func loadRunCalls(_ r: Runner) -> RseqRegistration? {
-        guard let reg = state.withLock({ $0.runRseq[r.slot]?.registration }) else { return nil }
+    /// What a RUN carries: mirror calls, then a registration.
+    struct RunCarried {
+        let calls: [StubCall]
+        let rseq: RseqRegistration?
+    }
+
+    /// Before a RUN (SystrapContext.switchTo): the calls to make with it,
+    /// written into the area's batch; nil if none.
+    func loadRunCalls(_ r: Runner) -> RunCarried? {
+        guard let (calls, reg) = state.withLock({ s -> ([StubCall], RseqRegistration?)? in
+            let reg = s.runRseq[r.slot]?.registration
+            guard reg != nil || s.runCalls[r.slot] != nil else { return nil }
+            return (s.runCalls.removeValue(forKey: r.slot) ?? [], reg)
+        }) else { return nil }
         // Result 1 is not one any call gives: a RUN that never ran it reads as refused.
-        r.area.writeBatchEntry(StubCall(nr: HostRseqCall.nr, args: HostRseqCall.register(reg.area, reg.signature)),
-                               index: 0, result: 1)
-        r.area.store(SW_AREA_RUN_CALLS, UInt32(1))
-        return reg
+        for (i, c) in calls.enumerated() { r.area.writeBatchEntry(c, index: i, result: 1) }
+        if let reg {
+            r.area.writeBatchEntry(StubCall(nr: HostRseqCall.nr, args: HostRseqCall.register(reg.area, reg.signature)),
+                                   index: calls.count, result: 1)
+        }
+        r.area.store(SW_AREA_RUN_CALLS, UInt32(calls.count + (reg == nil ? 0 : 1)))
+        return RunCarried(calls: calls, rseq: reg)
+    }
+
+    /// The mirror calls left for `r`'s next RUN, taken to be made now.
+    private func takeRunCalls(_ r: Runner) -> [StubCall] {
+        state.withLock { $0.runCalls.removeValue(forKey: r.slot) } ?? []
+    }
+
+    /// Mirror calls made (`results`, of those that ran) must all have done
+    /// what they asked: the mirror would no longer be what the VMAs say.
+    private static func checkRunCalls(_ calls: [StubCall], _ results: [Int64]) throws(PlatformError) {
+        for (i, c) in calls.enumerated() {
+            let raw = i < results.count ? results[i] : 1
+            if !succeeded(c, raw) { throw mirrorFailure(c, raw) }
+        }
+    }
+
+    /// The protections ride on the calling runner's next RUN. Only while
+    /// its stub is the only one of the space that can run guest code
+    /// before that RUN: every slot in use but the spares' belongs to a
+    /// runner, one about to be (a ticket, a prepared area, a runner handed
+    /// over) or one leaving, so the caller's must be the only one. The
+    /// batch keeps room for a registration asked later.
+    func protectAtNextRun(_ stretches: [(range: Range<GuestAddress>, prot: Prot)]) -> Bool {
+        guard let me = try? runner() else { return false }
+        let calls = stretches.map { StubCall(nr: SyscallNumber.mprotect, args: Self.protectArgs($0.range, $0.prot)) }
+        return state.withLock { s in
+            guard s.usedSlots.count == s.spares.count + 1,
+                  (s.runCalls[me.slot]?.count ?? 0) + calls.count + 1 <= Int(SW_AREA_BATCH_MAX) else { return false }
+            s.runCalls[me.slot, default: []] += calls
+            return true
+        }
     }
 
     /// After the trap that follows a RUN: what became of the registration
@@ -539,10 +602,13 @@ extension SystrapAddressSpace: HostRseq {
     /// RUN if the task goes on; forgotten if it leaves). A registration
     /// the stub dropped that cannot be made again is the platform's
     /// failure: the host took it a moment before.
-    func settleRunCalls(_ r: Runner, carried: RseqRegistration?) throws(PlatformError) {
+    func settleRunCalls(_ r: Runner, carried: RunCarried?) throws(PlatformError) {
         let a = r.area
-        if let reg = carried {
-            let raw = a.batchResult(0)
+        if let carried, !carried.calls.isEmpty {
+            try Self.checkRunCalls(carried.calls, (0..<carried.calls.count).map { a.batchResult($0) })
+        }
+        if let reg = carried?.rseq {
+            let raw = a.batchResult(carried!.calls.count)
             try state.withLock { (s: inout State) throws(PlatformError) in
                 let asked = s.runRseq.removeValue(forKey: r.slot)?.asked ?? false
                 if raw == 0 {
