@@ -311,7 +311,10 @@ void sw_xsave_sanitize(void *area, size_t size) {
 // only key 0, which all its memory has: a guest PKRU that leaves key 0 open
 // stays loaded, so the next XRSTOR brings the value already there. (QEMU's
 // emulation flushes its whole TLB on every PKRU change: putting the sentry's
-// back cost each round trip two flushes.)
+// back cost each round trip two flushes.) One denying key 0 is replaced, but
+// today it never gets here: the caller's memory is written with it loaded
+// (the kernel's return path: context, siginfo, rseq area; then XSAVE), and
+// the SIGSEGV kills the sentry.
 static int has_pkru(void) {
     static int known = -1;
     if (known < 0) {
