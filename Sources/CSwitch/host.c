@@ -302,9 +302,19 @@ void sw_xsave_sanitize(void *area, size_t size) {
     for (int i = 1; i < 8; i++) header[i] = 0;   // XCOMP_BV and the reserved words
 }
 
+// PKRU's access- and write-disable bits for key 0 (arch/x86/include/asm/pkru.h).
+#define PKRU_KEY0_DENIED 0x3u
+
 // Of the sentry's own FPU state only what the C ABI says a call preserves
-// needs restoring: the MXCSR and x87 control words (and PKRU, which is not
-// the guest's business). Vector registers are the caller's to lose.
+// needs restoring: the MXCSR and x87 control words. Vector registers are the
+// caller's to lose. PKRU is not the guest's business, but the sentry needs
+// only key 0, which all its memory has: a guest PKRU that leaves key 0 open
+// stays loaded, so the next XRSTOR brings the value already there. (QEMU's
+// emulation flushes its whole TLB on every PKRU change: putting the sentry's
+// back cost each round trip two flushes.) One denying key 0 is replaced, but
+// today it never gets here: the caller's memory is written with it loaded
+// (the kernel's return path: context, siginfo, rseq area; then XSAVE), and
+// the SIGSEGV kills the sentry.
 static int has_pkru(void) {
     static int known = -1;
     if (known < 0) {
@@ -330,7 +340,11 @@ long sw_vmexec_run(long nr, pid_t pid, void *ctx, siginfo_t *info, const uint64_
     xsave_all(guest_fpu);
     // An empty x87 stack and the sentry's own control words, as the ABI expects.
     __asm__ volatile("fninit\n fldcw %1\n ldmxcsr %0" :: "m"(mxcsr), "m"(fcw));
-    if (has_pkru()) __asm__ volatile("wrpkru" :: "a"(pkru), "c"(0), "d"(0));
+    if (has_pkru()) {
+        uint32_t now;
+        __asm__ volatile("rdpkru" : "=a"(now) : "c"(0) : "rdx");
+        if (now & PKRU_KEY0_DENIED) __asm__ volatile("wrpkru" :: "a"(pkru), "c"(0), "d"(0));
+    }
     return r;
 }
 

@@ -176,6 +176,8 @@ enum Harness {
             return "no transparent huge pages in the host kernel (its MADV_HUGEPAGE is EINVAL)"
         case "aio" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/aio-max-nr"):
             return "no Linux AIO (CONFIG_AIO) in the host kernel"
+        case "pkru" where !procText("/proc/cpuinfo").contains(" ospke"):
+            return "the host CPU has no protection keys enabled (no ospke in /proc/cpuinfo)"
         case "inotify" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/inotify"):
             return "no inotify (CONFIG_INOTIFY_USER) in the host kernel"
         case "dnotify" where !FileManager.default.fileExists(atPath: "/proc/sys/fs/dir-notify-enable"):
