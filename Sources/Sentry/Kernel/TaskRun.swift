@@ -244,6 +244,9 @@ extension Task {
         if soleUser { noteResidentSetSize(); mm.releaseAll() }
         if last { kernel.ipc.processExited(pid: group.pid); kernel.vfs.mqueues.processReleased(pid: group.pid) }
         fds.releaseUser()
+        // exit_files before exit_notify: what the closes raised (a pipe's
+        // POLL_HUP to its O_ASYNC owner) is sent before the parent hears.
+        sendDeferredSignals()
         // seccomp_filter_release: the chain goes (a listener whose filter no
         // task holds any more reports POLLHUP); mode and count stay for /proc.
         // Taken out under the lock and let go after it, since the last
