@@ -266,11 +266,17 @@ int sw_sync_file_range(int fd, int64_t offset, int64_t len, unsigned int flags) 
 
 // ---- process_vm_exec (patched kernels, images/kernel) ----
 
-static inline void xsave_all(void *area) {
-    __asm__ volatile("xsave64 (%0)" :: "r"(area), "a"(-1), "d"(-1) : "memory");
+// XSAVE component 9, PKRU: left out of the images' loads and saves, since
+// the kernel loads the guest's value itself (process_vm_exec_context.pkru)
+// only while guest code runs.
+#define XFEATURE_PKRU 9
+#define XFEATURES_BUT_PKRU (~(1ull << XFEATURE_PKRU))
+
+static inline void xsave_but_pkru(void *area) {
+    __asm__ volatile("xsave64 (%0)" :: "r"(area), "a"((uint32_t)XFEATURES_BUT_PKRU), "d"((uint32_t)(XFEATURES_BUT_PKRU >> 32)) : "memory");
 }
-static inline void xrstor_all(const void *area) {
-    __asm__ volatile("xrstor64 (%0)" :: "r"(area), "a"(-1), "d"(-1) : "memory");
+static inline void xrstor_but_pkru(const void *area) {
+    __asm__ volatile("xrstor64 (%0)" :: "r"(area), "a"((uint32_t)XFEATURES_BUT_PKRU), "d"((uint32_t)(XFEATURES_BUT_PKRU >> 32)) : "memory");
 }
 
 size_t sw_xsave_size(void) {
@@ -285,10 +291,35 @@ static uint64_t xcr0(void) {
     return (uint64_t)hi << 32 | lo;
 }
 
+// Where an XSAVE image (standard format) keeps PKRU, or 0 when the kernel
+// has not enabled protection keys (OSPKE: without it RDPKRU faults and the
+// kernel ignores the context's PKRU) or XSAVE does not manage PKRU.
+static size_t pkru_offset(void) {
+    static long known = -1;
+    if (known < 0) {
+        unsigned a = 7, b = 0, c = 0, d = 0;
+        __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+        int ospke = (c >> 4) & 1;
+        a = 0xd; b = 0; c = XFEATURE_PKRU; d = 0;
+        if (ospke && (xcr0() & 1ull << XFEATURE_PKRU)) __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+        known = b;
+    }
+    return (size_t)known;
+}
+
 void sw_xsave_init(void *area, size_t size) {
     memset(area, 0, size);
     *(uint16_t *)area = 0x37f;                       // FCW
     *(uint32_t *)((char *)area + 24) = 0x1f80;       // MXCSR
+    // PKRU as a fresh exec gets it (the kernel's init_pkru_value), which is
+    // the sentry's own: equal values cost no PKRU write per call.
+    size_t pkru_at = pkru_offset();
+    if (pkru_at && pkru_at + 4 <= size) {
+        uint32_t pkru;
+        __asm__ volatile("rdpkru" : "=a"(pkru) : "c"(0) : "rdx");
+        *(uint32_t *)((char *)area + pkru_at) = pkru;
+        *(uint64_t *)((char *)area + 512) |= 1ull << XFEATURE_PKRU;   // XSTATE_BV
+    }
 }
 
 // A guest's XSAVE image (from a signal frame it wrote) made safe for XRSTOR:
@@ -302,48 +333,34 @@ void sw_xsave_sanitize(void *area, size_t size) {
     for (int i = 1; i < 8; i++) header[i] = 0;   // XCOMP_BV and the reserved words
 }
 
-// PKRU's access- and write-disable bits for key 0 (arch/x86/include/asm/pkru.h).
-#define PKRU_KEY0_DENIED 0x3u
-
 // Of the sentry's own FPU state only what the C ABI says a call preserves
 // needs restoring: the MXCSR and x87 control words. Vector registers are the
-// caller's to lose. PKRU is not the guest's business, but the sentry needs
-// only key 0, which all its memory has: a guest PKRU that leaves key 0 open
-// stays loaded, so the next XRSTOR brings the value already there. (QEMU's
-// emulation flushes its whole TLB on every PKRU change: putting the sentry's
-// back cost each round trip two flushes.) One denying key 0 is replaced, but
-// today it never gets here: the caller's memory is written with it loaded
-// (the kernel's return path: context, siginfo, rseq area; then XSAVE), and
-// the SIGSEGV kills the sentry.
-static int has_pkru(void) {
-    static int known = -1;
-    if (known < 0) {
-        unsigned a = 7, b = 0, c = 0, d = 0;
-        __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
-        known = (c >> 4) & 1;   // OSPKE
-    }
-    return known;
-}
-
-long sw_vmexec_run(long nr, pid_t pid, void *ctx, siginfo_t *info, const uint64_t *mask, void *guest_fpu) {
-    uint32_t mxcsr, pkru = 0;
+// caller's to lose. PKRU never changes here: the guest's goes to the kernel
+// in the context and comes back in it (into the image, where signal frames
+// and sigreturn find it), and the kernel writes PKRU only when the guest's
+// value differs from the sentry's (QEMU flushes its whole TLB on every
+// change), putting the sentry's back before it touches the sentry's memory.
+long sw_vmexec_run(long nr, pid_t pid, sw_vmexec_context *ctx, siginfo_t *info, const uint64_t *mask, void *guest_fpu) {
+    uint32_t mxcsr;
     uint16_t fcw;
+    uint64_t *xstate_bv = (uint64_t *)((char *)guest_fpu + 512);
+    size_t pkru_at = pkru_offset();
+    // A component absent from XSTATE_BV is in its initial state: PKRU 0.
+    ctx->pkru = pkru_at && (*xstate_bv & 1ull << XFEATURE_PKRU) ? *(uint32_t *)((char *)guest_fpu + pkru_at) : 0;
     __asm__ volatile("stmxcsr %0\n fnstcw %1" : "=m"(mxcsr), "=m"(fcw));
-    if (has_pkru()) __asm__ volatile("rdpkru" : "=a"(pkru) : "c"(0) : "rdx");
-    xrstor_all(guest_fpu);
+    xrstor_but_pkru(guest_fpu);
     long r;
     register long r10 __asm__("r10") = (long)info;
     register long r8 __asm__("r8") = (long)mask;
     register long r9 __asm__("r9") = 8;
     __asm__ volatile("syscall" : "=a"(r) : "a"(nr), "D"((long)pid), "S"(ctx), "d"(0L), "r"(r10), "r"(r8), "r"(r9)
                      : "rcx", "r11", "memory");
-    xsave_all(guest_fpu);
+    xsave_but_pkru(guest_fpu);
     // An empty x87 stack and the sentry's own control words, as the ABI expects.
     __asm__ volatile("fninit\n fldcw %1\n ldmxcsr %0" :: "m"(mxcsr), "m"(fcw));
-    if (has_pkru()) {
-        uint32_t now;
-        __asm__ volatile("rdpkru" : "=a"(now) : "c"(0) : "rdx");
-        if (now & PKRU_KEY0_DENIED) __asm__ volatile("wrpkru" :: "a"(pkru), "c"(0), "d"(0));
+    if (pkru_at) {
+        *(uint32_t *)((char *)guest_fpu + pkru_at) = ctx->pkru;
+        *xstate_bv |= 1ull << XFEATURE_PKRU;
     }
     return r;
 }

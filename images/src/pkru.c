@@ -1,11 +1,11 @@
 // PKRU across system calls: what a thread writes with WRPKRU is what it
-// reads back after a syscall, whichever other keys the value denies, and its
-// getppid still answers. Under vmexec the guest runs on a sentry thread,
-// which keeps a guest PKRU loaded between calls when key 0 stays open: the
-// sentry's own value must not leak in. Values denying key 0 are left out:
-// on vmexec they kill the sentry (README, Known gaps). Needs a CPU with
-// protection keys enabled (OSPKE); between the write and the read nothing
-// touches memory.
+// reads back after a syscall, whichever keys the value denies, and its
+// getppid still answers. Under vmexec the guest runs on a sentry thread and
+// the kernel loads the guest's PKRU only while guest code runs: the sentry's
+// own value must not leak in, and a guest closing key 0 (which the sentry's
+// memory has, as every page of the guest's own here) must not fault the
+// sentry. Needs a CPU with protection keys enabled (OSPKE); between the
+// write and the read nothing touches memory, so closing key 0 is safe.
 #include <stdio.h>
 #include <unistd.h>
 
@@ -41,7 +41,7 @@ static unsigned across_getppid(unsigned v, unsigned restore, long *ret) {
 int main(void) {
     if (!has_ospke()) { printf("no protection keys on this CPU\n"); return 0; }
     unsigned own = rdpkru();
-    static const unsigned values[] = { 0, 0x55555554, 0xc, 0xfffffffc, 0x30 };
+    static const unsigned values[] = { 0, 0x55555554, 0xc, 0xfffffffc, 0x30, 0x1, 0x2, 0x3, 0x55555555, 0xffffffff };
     for (unsigned i = 0; i < sizeof values / sizeof *values; i++) {
         long ret;
         unsigned got = across_getppid(values[i], own, &ret);

@@ -187,16 +187,17 @@ int sw_sync_file_range(int fd, int64_t offset, int64_t len, unsigned int flags);
 long sw_readv_nowait(int fd, const struct iovec *iov, int count, int socket);
 
 // process_vm_exec (patched kernels, images/kernel). The guest's FPU state
-// is loaded around the call and saved after it (the kernel leaves the FPU as
+// but PKRU is loaded around the call and saved after it (the kernel leaves the FPU as
 // the guest left it); of the sentry's own, the control words a call must
 // preserve are put back. Images are XSAVE areas, 64-byte aligned.
 size_t sw_xsave_size(void);
 void sw_xsave_init(void *area, size_t size);
 void sw_xsave_sanitize(void *area, size_t size);
-long sw_vmexec_run(long nr, pid_t pid, void *ctx, siginfo_t *info, const uint64_t *mask, void *guest_fpu);
-// struct process_vm_exec_context: a version, a size, and the registers in
-// struct user_regs_struct's layout.
-typedef struct { uint32_t version, size; struct user_regs_struct regs; } sw_vmexec_context;
+// struct process_vm_exec_context (version 2): a version, a size, the
+// registers in struct user_regs_struct's layout, and the guest's PKRU, which
+// the kernel loads only while guest code runs (the images leave it out).
+typedef struct { uint32_t version, size; struct user_regs_struct regs; uint32_t pkru, reserved; } sw_vmexec_context;
+long sw_vmexec_run(long nr, pid_t pid, sw_vmexec_context *ctx, siginfo_t *info, const uint64_t *mask, void *guest_fpu);
 typedef struct flock sw_flock;   // Swift sees the function flock, not the struct
 long sw_statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *out);
 int sw_open_rdonly(const char *path);

@@ -26,7 +26,7 @@ static char guest_stack[65536] __attribute__((aligned(16)));
 
 // Guest code: two syscalls with known arguments, the second passing back what
 // the first returned; then a read of an unmapped address.
-extern char guest_syscalls[], guest_after_first[], guest_fault[], guest_spin[], guest_count[], guest_fsbase[], guest_fpu[];
+extern char guest_syscalls[], guest_after_first[], guest_fault[], guest_spin[], guest_count[], guest_fsbase[], guest_fpu[], guest_pkru[], guest_pkru_spin[];
 __asm__(
     ".text\n"
     "guest_syscalls:\n"
@@ -44,14 +44,22 @@ __asm__(
     "guest_fsbase:\n"
     "  rdfsbase %rdi\n mov $0x5555000, %rsi\n wrfsbase %rsi\n mov $1, %eax\n syscall\n"
     "guest_fpu:\n"
-    "  mov $0x4141414141414141, %rax\n movq %rax, %xmm0\n mov $2, %eax\n syscall\n");
+    "  mov $0x4141414141414141, %rax\n movq %rax, %xmm0\n mov $2, %eax\n syscall\n"
+    // PKRU: reads the value it starts with, closes key 0 (which the caller's
+    // pages and its own have), and calls, touching no memory.
+    "guest_pkru:\n"
+    "  xor %ecx, %ecx\n rdpkru\n mov %rax, %rdi\n"
+    "  mov $3, %eax\n xor %ecx, %ecx\n xor %edx, %edx\n wrpkru\n mov $39, %eax\n syscall\n"
+    "guest_pkru_spin:\n"
+    "  mov $3, %eax\n xor %ecx, %ecx\n xor %edx, %edx\n wrpkru\n"
+    "1: jmp 1b\n");
 
 static long vm_exec(pid_t pid, struct process_vm_exec_context *ctx, siginfo_t *info, sigset_t *mask) {
     return syscall(NR_process_vm_exec, pid, ctx, 0, info, mask, 8);   // the kernel's sigset_t, not glibc's
 }
 
 static struct process_vm_exec_context context_at(void *ip) {
-    struct process_vm_exec_context c = { .version = PROCESS_VM_EXEC_CONTEXT_V1, .size = sizeof c };
+    struct process_vm_exec_context c = { .version = PROCESS_VM_EXEC_CONTEXT_V2, .size = sizeof c };
     c.regs.rip = (uint64_t)ip;
     c.regs.rsp = (uint64_t)(guest_stack + sizeof guest_stack - 64);
     c.regs.eflags = 0x202;
@@ -150,6 +158,35 @@ int main(void) {
     __asm__ volatile("movq %%xmm0, %0" : "=r"(restored));
     CHECK(seen == 0x4141414141414141ULL, "guest's xmm0 reaches the caller untouched by the kernel");
     CHECK(restored == *(uint64_t *)&keep, "caller's own FPU state is back after its xrstor");
+
+    // 6b. PKRU: the guest's comes from the context and goes back in it; the
+    // caller's is in force when the kernel writes the caller's context,
+    // siginfo and signal frame, and when the call returns, even after the
+    // guest closed key 0.
+    unsigned a7 = 7, b7, c7 = 0, d7;
+    __asm__ volatile("cpuid" : "+a"(a7), "=b"(b7), "+c"(c7), "=d"(d7));
+    if ((c7 >> 4) & 1) {
+        unsigned own, now;
+        __asm__ volatile("rdpkru" : "=a"(own) : "c"(0) : "rdx");
+        c = context_at(guest_pkru);
+        c.pkru = 0xc;
+        memset(&info, 0, sizeof info);
+        r = vm_exec(child, &c, &info, &none);
+        __asm__ volatile("rdpkru" : "=a"(now) : "c"(0) : "rdx");
+        CHECK(r == 0 && info.si_signo == SIGSYS && info.si_syscall == 39, "key 0 closed: the trap reaches the caller (r %ld sig %d)", r, info.si_signo);
+        CHECK(c.regs.rdi == 0xc, "guest starts with the context's PKRU (%#llx)", (unsigned long long)c.regs.rdi);
+        CHECK(c.pkru == 3, "guest's PKRU comes back in the context (%#x)", c.pkru);
+        CHECK(now == own, "caller's PKRU is back (%#x == %#x)", now, own);
+        // A signal outside the mask: the handler's frame is on the caller's stack.
+        c = context_at(guest_pkru_spin);
+        c.pkru = own;
+        alarm(1);
+        r = vm_exec(child, &c, &info, &none);
+        __asm__ volatile("rdpkru" : "=a"(now) : "c"(0) : "rdx");
+        CHECK(r == -1 && errno == EINTR && c.pkru == 3 && now == own, "key 0 closed, then a signal: EINTR, handler run (pkru %#x, caller's %#x)", c.pkru, now);
+    } else {
+        printf("skip PKRU tests: no protection keys on this CPU\n");
+    }
 
     // 7. rseq: the caller's area stays the caller's: after many guest turns it still
     // names this CPU and the caller was never killed for a bad rseq access.

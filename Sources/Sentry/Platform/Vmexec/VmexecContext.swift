@@ -25,7 +25,7 @@ final class VmexecContext: PlatformContext, @unchecked Sendable {
         // XSAVE writes only the header bits of the components it saves:
         // the rest of the header must start as zeros or XRSTOR faults.
         sw_xsave_init(guestFPU, xsaveSize)
-        context.version = 1
+        context.version = 2   // PROCESS_VM_EXEC_CONTEXT_V2: with the guest's PKRU
         context.size = UInt32(MemoryLayout<sw_vmexec_context>.size)
     }
 
