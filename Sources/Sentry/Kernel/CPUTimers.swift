@@ -150,8 +150,8 @@ extension Kernel {
                     if timer.interval > 0 {
                         // Expiries missed between two samples move the deadline on
                         // and count as overruns (bump_cpu_timer).
-                        let next = Self.nextExpiry(after: timer.deadline, every: timer.interval, past: now)
-                        firePosixTimerLocked(g, timer, expiries: Self.expiries(from: timer.deadline, to: next, every: timer.interval))
+                        let (next, expiries) = Self.forward(timer.deadline, every: timer.interval, past: now)
+                        firePosixTimerLocked(g, timer, expiries: expiries)
                         timer.deadline = next
                     } else {
                         firePosixTimerLocked(g, timer)
@@ -167,21 +167,19 @@ extension Kernel {
         if again { scheduleCPUTimerSample() }
     }
 
-    /// The first of `deadline + k * interval` (k >= 1) after `now`; .max past Int64.
-    /// How many periods of `interval` end from `deadline` to `next` (a
-    /// `nextExpiry` of it): at least one; one when `next` saturated.
-    static func expiries(from deadline: Int64, to next: Int64, every interval: Int64) -> Int64 {
-        next == .max || next <= deadline ? 1 : max(1, (next - deadline) / interval)
-    }
-
-    static func nextExpiry(after deadline: Int64, every interval: Int64, past now: Int64) -> Int64 {
-        var (next, o) = deadline.addingReportingOverflow(interval)
-        if !o && next <= now {
-            let (jump, o1) = ((now - next) / interval + 1).multipliedReportingOverflow(by: interval)
-            let (n, o2) = next.addingReportingOverflow(jump)
-            (next, o) = (n, o1 || o2)
-        }
-        return o ? .max : next
+    /// hrtimer_forward's step for a periodic timer that fired at `deadline`:
+    /// the first of `deadline + k * interval` (k >= 1) after `now` (.max past
+    /// Int64), and k, the periods that ended, each an expiry (1 when the
+    /// next saturated).
+    static func forward(_ deadline: Int64, every interval: Int64, past now: Int64) -> (next: Int64, expiries: Int64) {
+        let (next, o) = deadline.addingReportingOverflow(interval)
+        if o { return (.max, 1) }
+        guard next <= now else { return (next, 1) }
+        let (gap, o0) = now.subtractingReportingOverflow(next)
+        let missed = gap / interval + 1
+        let (jump, o1) = missed.multipliedReportingOverflow(by: interval)
+        let (later, o2) = next.addingReportingOverflow(jump)
+        return o0 || o1 || o2 ? (.max, 1) : (later, 1 + missed)
     }
 }
 

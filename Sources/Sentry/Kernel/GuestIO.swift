@@ -39,9 +39,7 @@ extension Task {
            let n = try hostReadInPlace(host, into: ranges, noWait: noWait) {
             return n
         }
-        if let unit = file.wholeReadUnit, total > Self.bounceLimit {
-            return try readWhole(file, into: ranges, total: total, unit: unit, at: offset)
-        }
+        if let unit = file.wholeReadUnit { return try readWhole(file, into: ranges, total: total, unit: unit, at: offset) }
         // A file whose read may sleep in the host, or hold locks of its own:
         // into a bounce buffer no bigger than what is mapped now, then out.
         let room = min(mm.accessiblePrefix(ranges, write: true), Self.bounceLimit)
@@ -59,8 +57,8 @@ extension Task {
         return copied
     }
 
-    /// A read of more than a bounce buffer from a file that serves any
-    /// length whole (`wholeReadUnit`), a bounce buffer at a time, as
+    /// A read from a file that serves any length whole (`wholeReadUnit`),
+    /// a bounce buffer at a time, as
     /// pagemap_read copies out walk after walk: the count must be a
     /// multiple of the unit; a fault in any part is EFAULT and leaves the
     /// position where it was; a short part is the end.
@@ -69,12 +67,12 @@ extension Task {
         guard total % unit == 0 else { throw .EINVAL }
         let start: Int64
         if let offset { start = offset } else { start = try file.seek(0, whence: SEEK_CUR) }
-        let bounce = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bounceLimit, alignment: 16)
+        let bounce = UnsafeMutableRawBufferPointer.allocate(byteCount: min(total, Self.bounceLimit), alignment: 16)
         defer { bounce.deallocate() }
         var done = 0
         while done < total {
             let rest = GuestRange.dropping(done, from: ranges)
-            let want = min(total - done, Self.bounceLimit)
+            let want = min(total - done, bounce.count)
             let room = min(mm.accessiblePrefix(rest, write: true), want)
             let take = room == want ? want : room / unit * unit
             if take == 0 { throw .EFAULT }

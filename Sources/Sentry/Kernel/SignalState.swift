@@ -65,8 +65,11 @@ public struct SignalInfo: Sendable {
     public var value: UInt64 = 0        // sigqueue / timers
     public var timerID: Int32 = 0
     public var overrun: Int32 = 0
-    /// A count of expiries as si_overrun holds it: capped at INT_MAX (timer_overrun_to_int).
-    static func overrun(_ n: Int64) -> Int32 { Int32(clamping: n) }
+    /// si_overrun `count` after `n` more expiries: capped at INT_MAX (timer_overrun_to_int).
+    static func overrun(_ count: Int32, plus n: Int64) -> Int32 {
+        let (sum, o) = Int64(count).addingReportingOverflow(n)
+        return o ? .max : Int32(clamping: sum)
+    }
     /// SIGSYS: the call's number and audit arch (its si_call_addr is `address`).
     public var syscall: Int32 = 0
     public var arch: UInt32 = 0
@@ -144,7 +147,7 @@ public struct SignalQueue: Sendable {
     public mutating func countOverrun(timer id: Int32, signo: Int32, expiries: Int64 = 1) -> Int32? {
         guard var list = infos[signo],
               let i = list.firstIndex(where: { $0.code == SignalInfo.SI_TIMER && $0.timerID == id }) else { return nil }
-        list[i].overrun = SignalInfo.overrun(Int64(list[i].overrun) + expiries)
+        list[i].overrun = SignalInfo.overrun(list[i].overrun, plus: expiries)
         infos[signo] = list
         return list[i].overrun
     }

@@ -159,8 +159,8 @@ extension Kernel {
                 }
                 // Every period that passed before this thread got here is an
                 // expiry (hrtimer_forward), however late it ran.
-                let next = Self.nextExpiry(after: timer.deadline, every: timer.interval, past: Deadline.now(timer.clock))
-                self.firePosixTimerLocked(g, timer, expiries: Self.expiries(from: timer.deadline, to: next, every: timer.interval))
+                let (next, expiries) = Self.forward(timer.deadline, every: timer.interval, past: Deadline.now(timer.clock))
+                self.firePosixTimerLocked(g, timer, expiries: expiries)
                 self.schedulePosixLocked(g, timer, next)
             }
         }
@@ -182,7 +182,7 @@ extension Kernel {
         var info = SignalInfo(sig, code: SignalInfo.SI_TIMER)
         info.timerID = timer.id
         info.value = timer.value
-        info.overrun = SignalInfo.overrun(expiries - 1)
+        info.overrun = SignalInfo.overrun(0, plus: expiries - 1)
         sendLocked(info, to: g, thread: thread, prefer: prefer)
     }
 }
@@ -242,10 +242,10 @@ extension Task {
     func dequeueSignalLocked(from set: UInt64) -> SignalInfo? {
         guard var info = pending.dequeue(from: set) ?? group.sharedPending.dequeue(from: set) else { return nil }
         guard info.code == SignalInfo.SI_TIMER, let timer = group.timers.posix[info.timerID] else { return info }
-        if timer.cpu == nil, timer.interval > 0, let h = timer.handle, timer.deadline <= Deadline.now(timer.clock) {
-            let next = Kernel.nextExpiry(after: timer.deadline, every: timer.interval, past: Deadline.now(timer.clock))
-            let missed = Kernel.expiries(from: timer.deadline, to: next, every: timer.interval)
-            info.overrun = SignalInfo.overrun(Int64(info.overrun) + missed)
+        if timer.cpu == nil, timer.interval > 0, let h = timer.handle, case let now = Deadline.now(timer.clock), timer.deadline <= now {
+            // The expiry due at `deadline` and those after it up to now.
+            let (next, missed) = Kernel.forward(timer.deadline, every: timer.interval, past: now)
+            info.overrun = SignalInfo.overrun(info.overrun, plus: missed)
             kernel.timerThread.cancel(h)
             kernel.schedulePosixLocked(group, timer, next)
         }

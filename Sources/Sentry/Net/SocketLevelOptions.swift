@@ -88,17 +88,12 @@ extension SocketEndpoint {
         case C.SO_MARK:
             guard capable(netRaw) || capable(netAdmin) else { throw .EPERM }
             locked { $0.recordedOptions[name] = v }
-        case C.SO_BUSY_POLL:
-            // Anyone may lower it; raising it takes CAP_NET_ADMIN.
+        case C.SO_BUSY_POLL, C.SO_BUSY_POLL_BUDGET:
+            // Anyone may lower them; raising takes CAP_NET_ADMIN. The budget
+            // is a u16, only set (sk_getsockopt has no case for it).
             let now = locked { $0.recordedOptions[name] } ?? 0
             if v > now && !capable(netAdmin) { throw .EPERM }
-            guard v >= 0 else { throw .EINVAL }
-            locked { $0.recordedOptions[name] = v }
-        case C.SO_BUSY_POLL_BUDGET:
-            // Only set (sk_getsockopt has no case for it); raising it takes CAP_NET_ADMIN.
-            let now = locked { $0.recordedOptions[name] } ?? 0
-            if v > now && !capable(netAdmin) { throw .EPERM }
-            guard (0...Int32(UInt16.max)).contains(v) else { throw .EINVAL }
+            guard v >= 0, name == C.SO_BUSY_POLL || v <= Int32(UInt16.max) else { throw .EINVAL }
             locked { $0.recordedOptions[name] = v }
         case C.SO_INCOMING_CPU: locked { $0.recordedOptions[name] = v }
         case C.SO_TXREHASH:
