@@ -524,6 +524,9 @@ extension SystrapAddressSpace: HostRseq {
 
     /// Before a RUN (SystrapContext.switchTo): the registration to make
     /// with it, written into the area's batch as its one call; nil if none.
+    /// Whether the runner's next RUN carries calls (`loadRunCalls`).
+    func hasRunCalls(_ r: Runner) -> Bool { state.withLock { $0.runRseq[r.slot] != nil } }
+
     func loadRunCalls(_ r: Runner) -> RseqRegistration? {
         guard let reg = state.withLock({ $0.runRseq[r.slot]?.registration }) else { return nil }
         // Result 1 is not one any call gives: a RUN that never ran it reads as refused.
