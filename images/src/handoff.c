@@ -258,15 +258,10 @@ static void *ureader(void *arg) {
     return NULL;
 }
 
-/* A blocked reader's buffer unmapped by another thread: EFAULT, the byte stays. */
-static void unmapped(void) {
-    pipe(up);
-    page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    pthread_t th;
-    pthread_create(&th, NULL, ureader, NULL);
-    while (!utid) usleep(1000);
+/* Waits (up to 5 s) until thread tid of this process sleeps. */
+static void thread_sleeps(pid_t tid) {
     char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", utid);
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
     for (int i = 0; i < 5000; i++) {
         FILE *f = fopen(path, "r");
         if (!f) break;
@@ -277,6 +272,16 @@ static void unmapped(void) {
         if (p && p[2] == 'S') break;
         usleep(1000);
     }
+}
+
+/* A blocked reader's buffer unmapped by another thread: EFAULT, the byte stays. */
+static void unmapped(void) {
+    pipe(up);
+    page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    pthread_t th;
+    pthread_create(&th, NULL, ureader, NULL);
+    while (!utid) usleep(1000);
+    thread_sleeps(utid);
     munmap(page, 4096);
     write(up[1], "u", 1);
     pthread_join(th, NULL);
@@ -306,18 +311,7 @@ static void partly_unmapped(void) {
     pthread_t th;
     pthread_create(&th, NULL, treader, NULL);
     while (!utid) usleep(1000);
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", utid);
-    for (int i = 0; i < 5000; i++) {
-        FILE *f = fopen(path, "r");
-        if (!f) break;
-        size_t m = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[m] = 0;
-        char *p = strrchr(buf, ')');
-        if (p && p[2] == 'S') break;
-        usleep(1000);
-    }
+    thread_sleeps(utid);
     munmap(two + 4096, 4096);
     static char data[8192];
     memset(data, 'p', sizeof data);

@@ -123,16 +123,13 @@ final class ReadHandoff: @unchecked Sendable {
             return settleWaking(.woken)
         }
         r.sleepingIn.withLock { $0 = nil }
-        guard let stateWord = r.context.resumeFromAnotherThread(regs) else {
+        // The reader's thread sleeps on until the trap that ends this run:
+        // moved onto the word the stub wakes at a trap, before the RUN.
+        // Settled last, so the reader cannot be in a later sleep when its
+        // sleep is moved.
+        guard r.context.resumeFromAnotherThread(regs, moveSleep: { _ = r.waker.requeueClaimed(onto: $0) }) else {
             r.kernel.locked { r.inGuest = false }
             return settleWaking(.woken)
-        }
-        // The reader's thread sleeps on until the trap that ends this run:
-        // moved onto the word the stub wakes at a trap. A trap that came
-        // before the move found no one there: wake it now. Settled last, so
-        // the reader cannot be in a later sleep when its sleep is moved.
-        if r.waker.requeueClaimed(onto: stateWord), sw_atomic_load32(stateWord) != UInt32(SW_STATE_RUN) {
-            _ = sw_futex_wake_all(stateWord)
         }
         settle(.resumed)
     }

@@ -116,7 +116,9 @@ extension Waker {
             _ = sw_atomic_xchg32(word, 0)
             return .woken
         }
-        let r = sw_futex_wait(word, Self.onSharedFutex | Self.armed, timeout)
+        // A sentry-side sleep: once moved onto the stub's area word, the
+        // stub's trap wakes it, a RUN posted to the stub does not.
+        let r = sw_futex_wait_sentry(word, Self.onSharedFutex | Self.armed, timeout)
         let old = sw_atomic_xchg32(word, 0)
         if old & Self.claimed != 0 { return .claimed }
         return r == -Int(ETIMEDOUT) && old & Self.pending == 0 ? .timedOut : .woken

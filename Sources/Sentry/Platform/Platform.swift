@@ -137,9 +137,10 @@ public protocol PlatformContext: AnyObject, Sendable {
     /// or, while it sleeps, on the thread that claimed its sleep.
     func canResumeFromAnotherThread(_ space: AddressSpace, regs: Registers) -> Bool
     /// Resumes the guest with `regs` (after `canResumeFromAnotherThread`
-    /// said yes, the task's thread asleep); returns the word the task's
-    /// thread's sleep moves onto, which the guest's next trap wakes.
-    func resumeFromAnotherThread(_ regs: Registers) -> UnsafeMutablePointer<UInt32>?
+    /// said yes, the task's thread asleep); `moveSleep` first moves that
+    /// thread's sleep onto the word the guest's next trap wakes. false if
+    /// the platform cannot.
+    func resumeFromAnotherThread(_ regs: Registers, moveSleep: (UnsafeMutablePointer<UInt32>) -> Void) -> Bool
     /// On the task's thread, after another thread resumed its guest: waits
     /// for the trap that ends that run, as `switchTo` does after its RUN.
     func awaitRunFromAnotherThread(_ space: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap
@@ -150,7 +151,7 @@ extension PlatformContext {
     public func sentryBlocked(_ blocked: Bool, in space: AddressSpace?) {}
     public func guestAffinitySet() {}
     public func canResumeFromAnotherThread(_ space: AddressSpace, regs: Registers) -> Bool { false }
-    public func resumeFromAnotherThread(_ regs: Registers) -> UnsafeMutablePointer<UInt32>? { nil }
+    public func resumeFromAnotherThread(_ regs: Registers, moveSleep: (UnsafeMutablePointer<UInt32>) -> Void) -> Bool { false }
     public func awaitRunFromAnotherThread(_ space: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
         try switchTo(space, &regs)
     }

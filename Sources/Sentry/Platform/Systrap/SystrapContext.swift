@@ -191,18 +191,22 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     }
 
     /// The registers into the trap's frame and RUN, as switchTo, but the
-    /// stub's placement and spin are left as the last run set them; the
-    /// area says the sentry sleeps, so the next trap wakes the state word.
-    func resumeFromAnotherThread(_ regs: Registers) -> UnsafeMutablePointer<UInt32>? {
-        guard let r = runner else { return nil }
+    /// stub's placement and spin are left as the last run set them. The
+    /// task's thread's sleep is moved onto the state word before the RUN,
+    /// whose wake-up is for the stub's side only (a bitset the sentry's
+    /// sleep lacks); the area says the sentry sleeps, so the trap wakes it.
+    func resumeFromAnotherThread(_ regs: Registers, moveSleep: (UnsafeMutablePointer<UInt32>) -> Void) -> Bool {
+        guard let r = runner else { return false }
         let a = r.area
-        guard let uc = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UInt64(UContext.size)) else { return nil }
+        guard let uc = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UInt64(UContext.size)) else { return false }
         SigContext.writeGeneralChanges(regs.raw, to: uc + UContext.mcontext)
         resumedAt.store(Deadline.now(), ordering: .relaxed)
         sw_atomic_store32(a.base + Int(SW_AREA_RUN_TAKEN), 0)
         sw_atomic_store32(a.base + Int(SW_AREA_SENTRY_WAITING), 1)
-        a.post(UInt32(SW_STATE_RUN))
-        return a.stateWord
+        moveSleep(a.stateWord)
+        a.state = UInt32(SW_STATE_RUN)
+        if sw_atomic_load32(a.base + Int(SW_AREA_STUB_WAITING)) != 0 { _ = sw_futex_wake_stub(a.stateWord) }
+        return true
     }
 
     func awaitRunFromAnotherThread(_ anySpace: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
