@@ -4,8 +4,9 @@ import Glibc
 /// A direct hand-off from a pipe's writer to a reader asleep in `read` or
 /// `readv`: the writer's sentry thread completes the read itself and
 /// resumes the reader's guest, so the reader's sentry thread is not woken
-/// to do it (two host context switches and four futex calls fewer per
-/// round trip on systrap; see README, "Where a round trip's time goes").
+/// to do it (on systrap about one host context switch and two host
+/// syscalls fewer per pipe round trip; README, Benchmark, "The direct
+/// hand-off").
 ///
 /// The normal path stays the rule and this the exception:
 /// - The reader arms only a sleep with nothing special on its way out (no
@@ -25,9 +26,9 @@ import Glibc
 ///   anything is there the reader's own thread is woken with the count
 ///   (`woken`) and goes out the normal way, delivering the signal after
 ///   its read, as Linux does. Else it marks the task in guest code (so a
-///   signal sent from then on kicks the stub) and resumes the guest with
-///   the count in rax (`resumed`), and the reader's sleep is moved onto
-///   the stub's area word: its thread next wakes at the guest's next trap,
+///   signal sent from then on kicks the stub), moves the reader's sleep
+///   onto the stub's area word and resumes the guest with the count in rax
+///   (`resumed`): the reader's thread next wakes at the guest's next trap,
 ///   finishes the read's bookkeeping, and waits for that trap as if it had
 ///   posted the RUN itself.
 ///
