@@ -208,6 +208,30 @@ long sw_futex_wait_private(uint32_t *word, uint32_t expected, int64_t timeout_ns
     return r < 0 ? -errno : r;
 }
 
+long sw_futex_wait_sentry(uint32_t *word, uint32_t expected, int64_t timeout_ns) {
+    // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline.
+    struct timespec ts;
+    if (timeout_ns >= 0) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t ns = ts.tv_nsec + timeout_ns % 1000000000;
+        ts.tv_sec += timeout_ns / 1000000000 + ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+    }
+    long r = syscall(SYS_futex, word, 9 /* FUTEX_WAIT_BITSET */, expected, timeout_ns >= 0 ? &ts : NULL, NULL, 2);
+    return r < 0 ? -errno : r;
+}
+
+long sw_futex_wake_stub(uint32_t *word) {
+    long r = syscall(SYS_futex, word, 10 /* FUTEX_WAKE_BITSET */, 1, NULL, NULL, 1);
+    return r < 0 ? -errno : r;
+}
+
+long sw_futex_requeue_one(uint32_t *word, uint32_t *target, uint32_t expected) {
+    // nr_wake 0, nr_requeue 1 (passed in the timeout slot, as the ABI says).
+    long r = syscall(SYS_futex, word, 4 /* FUTEX_CMP_REQUEUE */, 0, (void *)1, target, expected);
+    return r < 0 ? -errno : r;
+}
+
 uint32_t sw_atomic_or32(void *p, uint32_t bits) { return __atomic_fetch_or((uint32_t *)p, bits, __ATOMIC_SEQ_CST); }
 uint32_t sw_atomic_xchg32(void *p, uint32_t v) { return __atomic_exchange_n((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
 

@@ -109,6 +109,17 @@ import Testing
         #expect(boxed == native, "\(platform.rawValue)")
     }
 
+    /// A pipe ping-pong under --strace: every read's exit line is there with
+    /// its result (a traced reader is never resumed by its writer's thread,
+    /// so its own thread prints the line before the guest goes on).
+    @Test(arguments: Harness.platforms)
+    func tracedPipePingPongShowsEveryRead(_ platform: Harness.TestPlatform) {
+        let r = Harness.sandboxed(platform, Harness.image("handoff"), ["pingpong", "200"], extra: ["--strace", "--strace-filter", "read"])
+        #expect(r.stdout == "ping-pong: 200 rounds ok\n", "\(platform.rawValue): \(r.stdout)")
+        let reads = r.stderr.split(separator: "\n").filter { $0.contains(" read(") && $0.hasSuffix("= 1") }
+        #expect(reads.count == 400, "\(platform.rawValue): \(reads.count) reads traced")
+    }
+
     /// execveat(fd, "", AT_EMPTY_PATH) names the process after bprm->filename's
     /// last component, "3" for /dev/fd/3, as Linux 6.1 does (the host's 6.18
     /// uses the file's own name since 6.14, so this is not compared with native).

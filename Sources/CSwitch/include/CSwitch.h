@@ -144,6 +144,15 @@ long sw_futex_wait(uint32_t *word, uint32_t expected, int64_t timeout_ns);
 // no shared-mapping lookup. Each wakes one waiter / waits for a relative time (<0: none).
 long sw_futex_wake_private(uint32_t *word);
 long sw_futex_wait_private(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+// Shared-key futex calls for a sleep another thread may move (Kernel/ReadHandoff.swift):
+// FUTEX_CMP_REQUEUE of one waiter from `word` (if it still holds `expected`) to
+// `target`, waking none.
+// A sentry thread's shared-key sleep that a stub's post for its own side
+// (sw_futex_wake_stub: FUTEX_WAKE_BITSET) never wakes, though the stub's
+// plain FUTEX_WAKE at a trap does; `timeout_ns` relative (-1: none).
+long sw_futex_wait_sentry(uint32_t *word, uint32_t expected, int64_t timeout_ns);
+long sw_futex_wake_stub(uint32_t *word);
+long sw_futex_requeue_one(uint32_t *word, uint32_t *target, uint32_t expected);
 // Atomic read-modify-write on a sentry word; each returns the old value.
 uint32_t sw_atomic_or32(void *p, uint32_t bits);
 uint32_t sw_atomic_xchg32(void *p, uint32_t v);

@@ -20,6 +20,8 @@ public final class Pipe: Sendable {
         /// FIFO's open waits for its partner's to move.
         var readerOpens: UInt64 = 0, writerOpens: UInt64 = 0
         var capacity = Pipe.defaultCapacity
+        /// A reader asleep in a read that a writer may complete (ReadHandoff): one at a time.
+        var handoff: ReadHandoff?
         // The ring lives as long as the state that points at it (freed in deinit or on resize).
         nonisolated(unsafe) var ring = UnsafeMutableRawPointer.allocate(byteCount: Pipe.defaultCapacity, alignment: 16)
     }
@@ -214,10 +216,29 @@ public final class Pipe: Sendable {
                 done += off
                 if off < b.count { break }
             }
+            // The armed reader's read is this writer's to complete, if its
+            // thread collects claims (Task.completeClaimedHandoff) and no wake came first.
+            if done > 0, let h = s.handoff, let writer = Task.current, writer.collectsHandoffs, h.claim() {
+                s.handoff = nil
+                writer.claimedHandoff = h
+            }
             return done
         }
         if n > 0 { queue.notify(.readable) }   // data for readers (pipe_write wakes and signals only them)
         return n
+    }
+
+    /// Records `h`'s reader as one a writer may complete; false if another is.
+    func arm(_ h: ReadHandoff) -> Bool {
+        state.withLock { s in
+            guard s.handoff == nil else { return false }
+            s.handoff = h
+            return true
+        }
+    }
+
+    func disarm(_ h: ReadHandoff) {
+        state.withLock { s in if s.handoff === h { s.handoff = nil } }
     }
 
     /// tee: copies up to `count` of this pipe's buffered bytes, oldest

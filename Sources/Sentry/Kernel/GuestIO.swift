@@ -15,7 +15,9 @@ extension Task {
     public func read(_ file: FileDescription, into ranges: [GuestRange], at offset: Int64? = nil,
                      noWait: Bool = false) throws(Errno) -> Int {
         let n = try readUnnotified(file, into: ranges, at: offset, noWait: noWait)
-        if n > 0 { kernel.vfs.notify.accessed(file) }   // fsnotify_access
+        // (A writer that completed the read told fsnotify already: ReadHandoff.)
+        if n > 0 && !handoffNotified { kernel.vfs.notify.accessed(file) }   // fsnotify_access
+        handoffNotified = false
         return n
     }
 
@@ -33,6 +35,7 @@ extension Task {
                     return try file.read(into: bufs)
                 }
             }
+            if offset == nil && !noWait, let end = file as? PipeEnd { return try blockingPipeRead(end, into: ranges, op) }
             return offset == nil && !noWait ? try blockingRead(file, op) : try op()
         }
         if offset == nil, let host = file as? HostFile, host.readsWithoutWaiting,
@@ -131,7 +134,10 @@ extension Task {
                 }
             }
             let op = { (done: Int) throws(Errno) -> Int in
-                try self.mm.withGuestBuffers(GuestRange.dropping(done, from: ranges), write: false) { (bufs) throws(Errno) -> Int in
+                // A pipe's blocked reader the write claims is served once this mm is let go (ReadHandoff).
+                self.collectsHandoffs = true
+                defer { self.collectsHandoffs = false; self.completeClaimedHandoff() }
+                return try self.mm.withGuestBuffers(GuestRange.dropping(done, from: ranges), write: false) { (bufs) throws(Errno) -> Int in
                     try file.write(from: bufs.map { UnsafeRawBufferPointer($0) })
                 }
             }

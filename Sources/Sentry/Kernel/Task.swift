@@ -138,6 +138,17 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     let sentryMajorFaults = Atomic<Int64>(0)
 
     let waker = Waker(forTask: true)
+    /// A pipe read's sleep a writer may complete (ReadHandoff; own thread).
+    var readHandoff: ReadHandoff?
+    /// A writer completed the call just served and resumed the guest: the
+    /// run loop waits for the trap that ends that run (own thread).
+    var resumedByHandoff = false
+    /// A writer's thread: the pipe write under way may claim a reader's
+    /// sleep (`collectsHandoffs`), and the one it claimed (own thread).
+    var collectsHandoffs = false
+    /// The read just served was a writer's, who told fsnotify (own thread).
+    var handoffNotified = false
+    var claimedHandoff: ReadHandoff?
     /// How restart_syscall continues an interrupted sleep (ERESTART_RESTARTBLOCK).
     public var restartBlock: (@Sendable (Task) throws(Errno) -> Int64)?
     /// What `restartBlock` does, as data a checkpoint can keep; nil for a
@@ -260,6 +271,16 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                       interruptible: Bool = true, interruptedBy: Errno = .ERESTARTSYS,
                       interest: WaitQueue.Interest = .all,
                       _ ready: () throws(Errno) -> Bool) throws(Errno) -> BlockResult {
+        try block(on: queues, hostFDs: hostFDs, deadline: deadline, interruptible: interruptible, interruptedBy: interruptedBy,
+                  interest: interest, handoff: nil, ready)
+    }
+
+    /// `block`, for a pipe read whose sleep a writer may complete
+    /// (`handoff`, ReadHandoff.swift): it returns `.ready` when one did.
+    func block(on queues: [WaitQueue], hostFDs: [pollfd] = [], deadline: Deadline? = nil,
+               interruptible: Bool = true, interruptedBy: Errno = .ERESTARTSYS,
+               interest: WaitQueue.Interest = .all, handoff: (ReadHandoff, PipeEnd, [GuestRange])?,
+               _ ready: () throws(Errno) -> Bool) throws(Errno) -> BlockResult {
         for q in queues { q.add(waker, interest: interest) }
         sleepingIn.withLock { $0 = syscallLine(regs) }
         defer {
@@ -267,6 +288,8 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
             for q in queues { q.remove(waker) }
         }
         var fds = hostFDs
+        // An armed sleep's periodic wake (ReadHandoff.sleepBound) is not a switch of the guest's.
+        var counted = true
         while true {
             if try ready() { return .ready }
             sendDeferredSignals()
@@ -286,10 +309,20 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                 timeout = deadline.remaining
                 if timeout == 0 { return .timedOut }
             }
-            voluntarySwitches.add(1, ordering: .relaxed)
+            if counted { voluntarySwitches.add(1, ordering: .relaxed) }
+            counted = true
             let space = self.space
             context.sentryBlocked(true, in: space)
             defer { context.sentryBlocked(false, in: space) }
+            if let (h, end, ranges) = handoff, fds.isEmpty, h.arm(end, ranges) {
+                let slept = waker.sleepForHandoff(timeout: timeout >= 0 ? min(timeout, ReadHandoff.sleepBound) : ReadHandoff.sleepBound)
+                if slept == .timedOut && timeout < 0 { counted = false }
+                let outcome = slept == .claimed ? h.awaitOutcome() : .pending
+                h.disarm()
+                h.lastOutcome = outcome
+                if outcome == .resumed || outcome == .woken { return .ready }
+                continue
+            }
             try waker.sleep(timeout: timeout, hostFDs: &fds)
             for i in fds.indices { fds[i].revents = 0 }
         }

@@ -12,62 +12,69 @@ extension Task {
             try? context.setFPUState(space, image)
         }
         running: while true {
-            if let stop = restoredPtraceStop {
-                // A restored tracee first takes up the ptrace stop it was in.
-                restoredPtraceStop = nil
-                switch stop {
-                case .syscallEntry, .syscallExit:
-                    if finish(kernel.resumeRestoredSyscallStop(self, entry: stop == .syscallEntry)) { break running }
+            // A writer completed the last call and resumed the guest
+            // (ReadHandoff): it looked at what this loop looks at on the
+            // way out, and set `inGuest`; this thread waits for the trap.
+            let handedOff = resumedByHandoff
+            resumedByHandoff = false
+            if !handedOff {
+                if let stop = restoredPtraceStop {
+                    // A restored tracee first takes up the ptrace stop it was in.
+                    restoredPtraceStop = nil
+                    switch stop {
+                    case .syscallEntry, .syscallExit:
+                        if finish(kernel.resumeRestoredSyscallStop(self, entry: stop == .syscallEntry)) { break running }
+                        deliverSignals()
+                    case .signalDelivery, .groupStop:
+                        deliverSignals(resuming: stop)
+                    case .forked, .execed:
+                        if finish(kernel.resumeRestoredEventStop(self, stop)) { break running }
+                        deliverSignals()
+                    case .seccompTraced:
+                        if finish(kernel.resumeRestoredSeccompStop(self)) { break running }
+                        deliverSignals()
+                    case .exiting(let status, let whole):
+                        // The signal a tracer resumes an event stop with is ignored.
+                        _ = rejoinPtraceStop()
+                        leave(status, group: whole)
+                        break running
+                    }
+                } else if restoredInVfork {
+                    // A restored vfork parent: its clone ends first.
+                    restoredInVfork = false
+                    if finish(kernel.resumeRestoredVforkWait(self)) { break running }
                     deliverSignals()
-                case .signalDelivery, .groupStop:
-                    deliverSignals(resuming: stop)
-                case .forked, .execed:
-                    if finish(kernel.resumeRestoredEventStop(self, stop)) { break running }
+                } else if restoredInSeccompWait {
+                    // A restored seccomp-notified call: its answer, then the call.
+                    restoredInSeccompWait = false
+                    if finish(kernel.resumeRestoredSeccompWait(self)) { break running }
                     deliverSignals()
-                case .seccompTraced:
-                    if finish(kernel.resumeRestoredSeccompStop(self)) { break running }
+                } else {
                     deliverSignals()
-                case .exiting(let status, let whole):
-                    // The signal a tracer resumes an event stop with is ignored.
-                    _ = rejoinPtraceStop()
-                    leave(status, group: whole)
-                    break running
                 }
-            } else if restoredInVfork {
-                // A restored vfork parent: its clone ends first.
-                restoredInVfork = false
-                if finish(kernel.resumeRestoredVforkWait(self)) { break running }
-                deliverSignals()
-            } else if restoredInSeccompWait {
-                // A restored seccomp-notified call: its answer, then the call.
-                restoredInSeccompWait = false
-                if finish(kernel.resumeRestoredSeccompWait(self)) { break running }
-                deliverSignals()
-            } else {
-                deliverSignals()
+                rseqReturnToGuest()
+                // One look under the lock: leave, take care of signals first, or go.
+                enum Next { case leave, again, park, enter }
+                let next = kernel.locked { () -> Next in
+                    if killed || group.exitStatus != nil { return .leave }
+                    if interruptedLocked { return .again }
+                    if kernel.freezing { return .park }
+                    inGuest = true
+                    guestEntries &+= 1
+                    return .enter
+                }
+                if next == .leave { break }
+                if next == .again { continue }
+                if next == .park { park(); continue }
+                // After `inGuest` is set: a truncation elsewhere either sees it and
+                // kicks, or queued its unmaps before and they are applied here.
+                mm.applyPendingUnmaps()
+                // A stepped guest (a tracer's PTRACE_SINGLESTEP, its own TF) steps
+                // through the original code, not systrap's patched sites.
+                if regs.raw.eflags & PtraceABI.trapFlag != 0 { mm.undoSyscallPatches() }
             }
-            rseqReturnToGuest()
-            // One look under the lock: leave, take care of signals first, or go.
-            enum Next { case leave, again, park, enter }
-            let next = kernel.locked { () -> Next in
-                if killed || group.exitStatus != nil { return .leave }
-                if interruptedLocked { return .again }
-                if kernel.freezing { return .park }
-                inGuest = true
-                guestEntries &+= 1
-                return .enter
-            }
-            if next == .leave { break }
-            if next == .again { continue }
-            if next == .park { park(); continue }
-            // After `inGuest` is set: a truncation elsewhere either sees it and
-            // kicks, or queued its unmaps before and they are applied here.
-            mm.applyPendingUnmaps()
-            // A stepped guest (a tracer's PTRACE_SINGLESTEP, its own TF) steps
-            // through the original code, not systrap's patched sites.
-            if regs.raw.eflags & PtraceABI.trapFlag != 0 { mm.undoSyscallPatches() }
             let trap: Trap
-            do { trap = try context.switchTo(space, &regs) } catch {
+            do { trap = try handedOff ? context.awaitRunFromAnotherThread(space, &regs) : context.switchTo(space, &regs) } catch {
                 kernel.locked { inGuest = false }
                 platformFailed(error)
                 continue

@@ -30,6 +30,10 @@ public final class Waker: @unchecked Sendable {
     private let forTask: Bool
     private let word: UnsafeMutablePointer<UInt32>
     private static let pending: UInt32 = 1, onFutex: UInt32 = 2, inPoll: UInt32 = 4
+    /// A sleep a writer may take over (`sleepForHandoff`): on a shared-key
+    /// futex, so that it can be requeued onto the stub's area word; `armed`
+    /// while the writer may claim it, `claimed` once one has.
+    private static let onSharedFutex: UInt32 = 8, armed: UInt32 = 16, claimed: UInt32 = 32
 
     init(forTask: Bool = false) {
         self.forTask = forTask
@@ -52,8 +56,10 @@ public final class Waker: @unchecked Sendable {
     public func wake() {
         guard forTask else { return signalFD() }
         let old = sw_atomic_or32(word, Self.pending)
-        if old & Self.pending != 0 { return }
+        // A writer holds the sleeper's read (ReadHandoff): it wakes or resumes it.
+        if old & (Self.pending | Self.claimed) != 0 { return }
         if old & Self.onFutex != 0 { _ = sw_futex_wake_private(word) }
+        if old & Self.onSharedFutex != 0 { _ = sw_futex_wake(word) }
         if old & Self.inPoll != 0 { signalFD() }
     }
 
@@ -94,6 +100,53 @@ public final class Waker: @unchecked Sendable {
         let r = hostFDs.withUnsafeMutableBufferPointer { sw_ppoll($0.baseAddress!, UInt($0.count), timeout) }
         if r < 0 && r != -EINTR { throw Errno(-r) }
         if hostFDs[hostFDs.count - 1].revents != 0 { drain() }
+    }
+}
+
+extension Waker {
+    /// A task's sleep that a writer may take over (owner only; no host fds):
+    /// until a wake, `timeout` ns, or a writer's claim (`claimHandoff`),
+    /// which it returns. One compare-and-swap on the word decides between
+    /// a wake (`pending`) and a claim. After a claim the sleep may have been
+    /// moved onto the stub's area word (ReadHandoff), and ends at the
+    /// guest's next trap; the timeout still bounds it.
+    func sleepForHandoff(timeout: Int64) -> HandoffSleepEnd {
+        precondition(forTask)
+        guard sw_atomic_cas32(word, 0, Self.onSharedFutex | Self.armed) != 0 else {
+            _ = sw_atomic_xchg32(word, 0)
+            return .woken
+        }
+        // A sentry-side sleep: once moved onto the stub's area word, the
+        // stub's trap wakes it, a RUN posted to the stub does not.
+        let r = sw_futex_wait_sentry(word, Self.onSharedFutex | Self.armed, timeout)
+        let old = sw_atomic_xchg32(word, 0)
+        if old & Self.claimed != 0 { return .claimed }
+        return r == -Int(ETIMEDOUT) && old & Self.pending == 0 ? .timedOut : .woken
+    }
+    enum HandoffSleepEnd { case woken, claimed, timedOut }
+
+    /// A writer's claim of the owner's armed sleep: true if no wake came
+    /// first; from then on wakes make no call, and the claimer settles.
+    func claimHandoff() -> Bool {
+        sw_atomic_cas32(word, Self.onSharedFutex | Self.armed, Self.onSharedFutex | Self.claimed) != 0
+    }
+
+    /// After a claim: wakes the owner if it still sleeps on its word.
+    func wakeClaimed() {
+        if sw_atomic_load32(word) & Self.onSharedFutex != 0 { _ = sw_futex_wake(word) }
+    }
+
+    /// After a claim: moves the owner's sleep, if it still sleeps on its
+    /// word, onto `target` (a shared-key futex word); true if it moved.
+    func requeueClaimed(onto target: UnsafeMutablePointer<UInt32>) -> Bool {
+        while true {
+            // Wakes since the claim may have set `pending` (they make no call).
+            let v = sw_atomic_load32(word)
+            guard v & Self.claimed != 0, v & Self.onSharedFutex != 0 else { return false }
+            let r = sw_futex_requeue_one(word, target, v)
+            if r == -Int(EAGAIN) { continue }
+            return r > 0
+        }
     }
 }
 

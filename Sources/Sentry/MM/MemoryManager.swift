@@ -1159,6 +1159,25 @@ public final class MemoryManager: Sendable {
         }
     }
 
+    /// A read's copy into `ranges` made by a thread that does not run this
+    /// mm (a writer completing a blocked reader's read, ReadHandoff): only
+    /// when all of them can be written as they are, with no copy-on-write
+    /// to break and no soft-dirty tracking to update (only a runner changes
+    /// the host mirror); nil otherwise, and `body` is not run (the reader
+    /// then reads itself, faults and all). The lock is held across `body`.
+    public func withWholeGuestBuffersAsMapped(_ ranges: [GuestRange],
+                                              _ body: ([UnsafeMutableRawBufferPointer]) throws(Errno) -> Int) throws(Errno) -> Int? {
+        try state.withLock { (s: inout State) throws(Errno) -> Int? in
+            guard !s.softDirtyTracked, !unmapsPending.load(ordering: .acquiring) else { return nil }
+            let (bufs, n) = prefixLocked(&s, ranges, write: true, stopAtCOW: true)
+            guard n > 0, n == ranges.reduce(0, { $0 + $1.count }) else { return nil }
+            return try body(bufs)
+        }
+    }
+
+    /// Truncations of shared files have left unmaps for this mm's runners to apply before they run.
+    public var hasPendingUnmaps: Bool { unmapsPending.load(ordering: .acquiring) }
+
     /// withGuestBuffers' buffers, copy-on-write broken for a write.
     private func guestBuffersLocked(_ s: inout State, _ ranges: [GuestRange], write: Bool,
                                     marking: Bool) throws(Errno) -> [UnsafeMutableRawBufferPointer] {

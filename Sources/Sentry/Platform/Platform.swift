@@ -138,12 +138,31 @@ public protocol PlatformContext: AnyObject, Sendable {
     /// stub and thread (HostAffinity.swift): the platform stops placing
     /// the stub itself. From any thread.
     func guestAffinitySet()
+    /// A direct hand-off (Kernel/ReadHandoff.swift): whether another thread
+    /// could resume the task's guest with `regs` while the task's own
+    /// thread sleeps in the sentry, as `switchTo` would (the same frame,
+    /// bases and flags, nothing to carry on the run). On the task's thread
+    /// or, while it sleeps, on the thread that claimed its sleep.
+    func canResumeFromAnotherThread(_ space: AddressSpace, regs: Registers) -> Bool
+    /// Resumes the guest with `regs` (after `canResumeFromAnotherThread`
+    /// said yes, the task's thread asleep); `moveSleep` first moves that
+    /// thread's sleep onto the word the guest's next trap wakes. false if
+    /// the platform cannot.
+    func resumeFromAnotherThread(_ regs: Registers, moveSleep: (UnsafeMutablePointer<UInt32>) -> Void) -> Bool
+    /// On the task's thread, after another thread resumed its guest: waits
+    /// for the trap that ends that run, as `switchTo` does after its RUN.
+    func awaitRunFromAnotherThread(_ space: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap
 }
 
 extension PlatformContext {
     public var patchableSyscallEntry: UInt64? { nil }
     public func sentryBlocked(_ blocked: Bool, in space: AddressSpace?) {}
     public func guestAffinitySet() {}
+    public func canResumeFromAnotherThread(_ space: AddressSpace, regs: Registers) -> Bool { false }
+    public func resumeFromAnotherThread(_ regs: Registers, moveSleep: (UnsafeMutablePointer<UInt32>) -> Void) -> Bool { false }
+    public func awaitRunFromAnotherThread(_ space: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
+        try switchTo(space, &regs)
+    }
 }
 
 /// Why guest code stopped running.

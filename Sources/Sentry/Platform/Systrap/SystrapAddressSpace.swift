@@ -541,6 +541,12 @@ extension SystrapAddressSpace: HostRseq {
         return state.withLock { $0.runRseqOutcome[me.slot] ?? .pending }
     }
 
+    /// Whether the runner's next RUN carries calls (`loadRunCalls`): a
+    /// registration or mirror calls (a fork's write-protection).
+    func hasRunCalls(_ r: Runner) -> Bool {
+        state.withLock { $0.runRseq[r.slot] != nil || $0.runCalls[r.slot] != nil }
+    }
+
     /// What a RUN carries: mirror calls, then a registration.
     struct RunCarried {
         let calls: [StubCall]

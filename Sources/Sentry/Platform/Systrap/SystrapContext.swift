@@ -44,6 +44,8 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     /// carries it for the stub's rt_sigreturn, and signal frames set up
     /// before that run read and change it here.
     private var firstRunFPU: [UInt8]?
+    /// When another thread posted the RUN it resumed the guest with.
+    private let resumedAt = Atomic<Int64>(0)
 
     init(patchEntry: UInt64? = nil) {
         self.patchEntry = patchEntry
@@ -121,6 +123,13 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             // A long run: the host may move the stub to balance its CPUs.
             self.placement.release(stub: r.pid, area: a, guestAffinity: self.guestAffinity.load(ordering: .relaxed))
         }
+        return try readTrap(next, r, s, carried: carried, start: start, &regs)
+    }
+
+    /// The trap a run (`next`: the state after it) ended with, read into `regs`.
+    private func readTrap(_ next: UInt32?, _ r: SystrapAddressSpace.Runner, _ s: SystrapAddressSpace,
+                         carried: SystrapAddressSpace.RunCarried?, start: Int64, _ regs: inout Registers) throws(PlatformError) -> Trap {
+        let a = r.area
         guard next == UInt32(SW_STATE_TRAP) else {
             throw .stubDied("systrap stub \(r.pid) died or misbehaved")
         }
@@ -163,6 +172,50 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             return .fault(Signal(sig), address: GuestAddress(a.load(SW_AREA_ADDR, as: UInt64.self)), code: code, access: access)
         }
         return .interrupted
+    }
+
+    // MARK: - Resumed by another thread (Kernel/ReadHandoff.swift)
+
+    /// Read by the claiming thread while the task's thread sleeps (the
+    /// claim's compare-and-swap and the outcome's store order it); nothing
+    /// here changes until the task's thread runs again.
+    func canResumeFromAnotherThread(_ anySpace: AddressSpace, regs: Registers) -> Bool {
+        guard trapped, let s = space, anySpace === s, let r = runner else { return false }
+        let a = r.area
+        // What switchTo would do besides writing the registers: set a base,
+        // leave a patched frame, carry a call on the RUN, stop a step.
+        guard stubFS == regs.fsBase, stubGS == stubGSBase(for: regs.gsBase, area: a.address),
+              regs.raw.eflags & Self.trapFlag == 0, !s.hasRunCalls(r),
+              a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UInt64(UContext.size)) != nil else { return false }
+        return true
+    }
+
+    /// The registers into the trap's frame and RUN, as switchTo, but the
+    /// stub's placement and spin are left as the last run set them. The
+    /// task's thread's sleep is moved onto the state word before the RUN,
+    /// whose wake-up is for the stub's side only (a bitset the sentry's
+    /// sleep lacks); the area says the sentry sleeps, so the trap wakes it.
+    func resumeFromAnotherThread(_ regs: Registers, moveSleep: (UnsafeMutablePointer<UInt32>) -> Void) -> Bool {
+        guard let r = runner else { return false }
+        let a = r.area
+        guard let uc = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UInt64(UContext.size)) else { return false }
+        SigContext.writeGeneralChanges(regs.raw, to: uc + UContext.mcontext)
+        resumedAt.store(Deadline.now(), ordering: .relaxed)
+        sw_atomic_store32(a.base + Int(SW_AREA_RUN_TAKEN), 0)
+        sw_atomic_store32(a.base + Int(SW_AREA_SENTRY_WAITING), 1)
+        moveSleep(a.stateWord)
+        a.state = UInt32(SW_STATE_RUN)
+        if sw_atomic_load32(a.base + Int(SW_AREA_STUB_WAITING)) != 0 { _ = sw_futex_wake_stub(a.stateWord) }
+        return true
+    }
+
+    func awaitRunFromAnotherThread(_ anySpace: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
+        guard let s = space, anySpace === s, let r = runner else { return try switchTo(anySpace, &regs) }
+        let a = r.area
+        let next = a.wait(whileState: UInt32(SW_STATE_RUN), pidfd: r.pidfd, spin: 0, untilTaken: true) {
+            self.placement.release(stub: r.pid, area: a, guestAffinity: self.guestAffinity.load(ordering: .relaxed))
+        }
+        return try readTrap(next, r, s, carried: nil, start: resumedAt.load(ordering: .relaxed), &regs)
     }
 
     /// The GS base the stub runs the guest with: the guest's own, except
