@@ -120,6 +120,18 @@ import Testing
         #expect(reads.count == 400, "\(platform.rawValue): \(reads.count) reads traced")
     }
 
+    /// A pipe's reader owns its write end's O_ASYNC signal: its read's
+    /// POLL_OUT is pending before the read returns, also when a writer's
+    /// thread copied the bytes (ReadHandoff: the writer sends the signals
+    /// its write and the read raised before it looks at the reader).
+    @Test(arguments: Harness.platforms)
+    func pipeReadersAsyncSignalComesWithItsRead(_ platform: Harness.TestPlatform) {
+        let native = Harness.run(Harness.image("handoff"), ["async", "300"])
+        let boxed = Harness.sandboxed(platform, Harness.image("handoff"), ["async", "300"])
+        #expect(native.stdout == "async owner: 300 rounds ok\n", "natively: \(native.stdout) \(native.stderr)")
+        #expect(boxed == native, "\(platform.rawValue)")
+    }
+
     /// execveat(fd, "", AT_EMPTY_PATH) names the process after bprm->filename's
     /// last component, "3" for /dev/fd/3, as Linux 6.1 does (the host's 6.18
     /// uses the file's own name since 6.14, so this is not compared with native).

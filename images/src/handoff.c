@@ -6,7 +6,8 @@
  * (EFAULT, the byte stays in the pipe; half of it: a short count), and a
  * writer writing as a signal hits the blocked reader, in both orders.
  * Everything printed is deterministic; compared with the native run.
- * `handoff pingpong N`: a plain ping-pong, which the tests trace. */
+ * `handoff pingpong N`: a plain ping-pong, which the tests trace.
+ * `handoff async N`: a reader owning its pipe's O_ASYNC write end. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -388,10 +389,68 @@ static void pingpong(int rounds) {
     printf("ping-pong: %d rounds %s\n", rounds, bad || !WIFEXITED(st) || WEXITSTATUS(st) ? "failed" : "ok");
 }
 
+/* A reader thread owns (F_SETOWN_EX, its tid) the O_ASYNC write end of the
+ * pipe it reads, with F_SETSIG's SIGUSR2: its own read's kill_fasync
+ * (POLL_OUT to the writers' owner, at the end of pipe_read) makes the
+ * signal pending on itself before the read returns, so its handler has run
+ * by the next instruction, whoever copied the bytes. (6.1 also sends one
+ * before each sleep, which interrupts the read: SA_RESTART restarts it.) */
+static int ap[2], aq[2];
+static volatile sig_atomic_t outs;
+static volatile int arounds;
+static void onusr2(int s, siginfo_t *si, void *uc) { (void)s; (void)uc; if (si->si_code == POLL_OUT) outs++; }
+
+static void *areader(void *arg) {
+    (void)arg;
+    struct f_owner_ex own = { F_OWNER_TID, gettid() };
+    if (fcntl(ap[1], F_SETOWN_EX, &own) < 0 || fcntl(ap[1], F_SETSIG, SIGUSR2) < 0 ||
+        fcntl(ap[1], F_SETFL, fcntl(ap[1], F_GETFL) | O_ASYNC) < 0) return (void *)1;
+    if (write(aq[1], "r", 1) != 1) return (void *)1;
+    for (int i = 0; i < arounds; i++) {
+        sig_atomic_t before = outs;
+        unsigned char x;
+        ssize_t r = read(ap[0], &x, 1);
+        int late = outs == before;
+        if (r != 1 || x != (unsigned char)i || late) {
+            fprintf(stderr, "async round %d: read %zd, byte %d, %s\n", i, r, x, late ? "no POLL_OUT yet" : "POLL_OUT in");
+            unsigned char stop = (unsigned char)(i ^ 0x80);   /* not the byte the writer waits for: it stops */
+            write(aq[1], &stop, 1);
+            return (void *)1;
+        }
+        if (write(aq[1], &x, 1) != 1) return (void *)1;
+    }
+    return NULL;
+}
+
+static void async_owner(int rounds) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = onusr2;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigaction(SIGUSR2, &sa, NULL);
+    pipe(ap); pipe(aq);
+    arounds = rounds;
+    pthread_t th;
+    pthread_create(&th, NULL, areader, NULL);
+    unsigned char y;
+    int bad = read(aq[0], &y, 1) != 1;
+    for (int i = 0; i < rounds && !bad; i++) {
+        unsigned char x = (unsigned char)i;
+        if (write(ap[1], &x, 1) != 1 || read(aq[0], &y, 1) != 1 || y != x) bad = 1;
+    }
+    void *res;
+    pthread_join(th, &res);
+    printf("async owner: %d rounds %s\n", rounds, bad || res ? "failed" : "ok");
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc > 2 && strcmp(argv[1], "pingpong") == 0) {
         pingpong(atoi(argv[2]));
+        return 0;
+    }
+    if (argc > 2 && strcmp(argv[1], "async") == 0) {
+        async_owner(atoi(argv[2]));
         return 0;
     }
     processes();

@@ -106,6 +106,12 @@ final class ReadHandoff: @unchecked Sendable {
         guard let n = moved, n > 0 else { return settleWaking(.declined) }
         count = n
         writer.kernel.vfs.notify.accessed(end)   // fsnotify_access, as the reader's read would
+        // O_ASYNC signals this write raised (POLL_IN to the pipe's readers'
+        // owner) and the read just made (POLL_OUT to its writers') are sent
+        // now, with no lock held, as kill_fasync sends them before either
+        // call returns: one meant for the reader is then pending at the
+        // look below, which hands it to the reader's own thread.
+        writer.sendDeferredSignals()
         var regs = r.regs
         regs.returnValue = UInt64(n)
         guard let space = r.space, r.mayResumeFromHandoff(regs: regs, space: space) else { return settleWaking(.woken) }
