@@ -52,7 +52,12 @@ struct Termios: Sendable, Equatable {
 /// Sendable: both ends' state behind `state`.
 final class Pty: @unchecked Sendable {
     let index: Int32
-    weak var kernel: Kernel?
+    /// Whose process groups its input and resizes signal. Only the
+    /// kernel's own tasks write to a pty or resize it, so the kernel
+    /// outlives every use. Not weak: a weak reference gives the kernel a
+    /// side table, and then every retain of it, by every task on every
+    /// call, takes the runtime's slow path.
+    unowned(unsafe) let kernel: Kernel?
     /// Both ends' readiness. Its O_ASYNC signals are n_tty's (`kill`), not one per notify.
     let events = WaitQueue(signalsOnNotify: false)
     /// Bytes either direction holds before a writer waits.

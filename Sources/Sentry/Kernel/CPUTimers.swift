@@ -120,7 +120,8 @@ extension Kernel {
     }
 
     private func scheduleCPUTimerSample() {
-        _ = timerThread.schedule(at: Deadline.after(Self.cpuTimerPeriod).nanoseconds) { [weak self] in self?.sampleCPUTimers() }
+        // Strong: see armRealLocked; sampling stops when no process has a CPU timer.
+        _ = timerThread.schedule(at: Deadline.after(Self.cpuTimerPeriod).nanoseconds) { [self] in self.sampleCPUTimers() }
     }
 
     private func sampleCPUTimers() {

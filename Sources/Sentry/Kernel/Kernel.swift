@@ -109,7 +109,10 @@ public final class Kernel: @unchecked Sendable {
         // On the guest's clock (a restored sandbox's may be offset).
         let boot = Deadline.now()
         bootTime = timespec(tv_sec: Int(boot / 1_000_000_000), tv_nsec: Int(boot % 1_000_000_000))
-        vfs.dnotify.setSender { [weak self] pid, signal, fd in self?.sendDirNotify(to: pid, signal: signal, fd: fd) }
+        // Only the kernel's tasks change its files. Not [weak self]: a weak
+        // reference gives the kernel a side table, and every retain of it
+        // (a dozen on every syscall's path) takes the runtime's slow path.
+        vfs.dnotify.setSender { [unowned(unsafe) self] pid, signal, fd in self.sendDirNotify(to: pid, signal: signal, fd: fd) }
         oomKiller = OOMKiller.make(self)
     }
 

@@ -25,7 +25,10 @@ import Synchronization
 /// task entering a syscall holds no lock, and only tries it.
 /// Sendable: the victim bookkeeping behind `state`; the rest immutable or atomic.
 final class OOMKiller: @unchecked Sendable {
-    private weak var kernel: Kernel?
+    /// Tasks look from their own threads, which the kernel outlives; the
+    /// watcher holds the kernel strongly until init is gone. Not weak: see
+    /// `Pty.kernel`.
+    private unowned(unsafe) let kernel: Kernel
     private let memory: MemoryFile
     /// CLOCK_MONOTONIC_COARSE at the last look, in nanoseconds.
     private let lastLook = Atomic<UInt64>(0)
@@ -48,7 +51,8 @@ final class OOMKiller: @unchecked Sendable {
 
     /// Starts the watcher thread, once the sandbox runs.
     func startWatching() {
-        try? HostThread.spawn { self.watch() }
+        let kernel = self.kernel
+        try? HostThread.spawn { self.watch(kernel) }
     }
 
     private static func coarseNow() -> UInt64 {
@@ -73,8 +77,8 @@ final class OOMKiller: @unchecked Sendable {
         } ?? false
     }
 
-    private func watch() {
-        while let kernel, kernel.locked({ kernel.initStatus == nil }) {
+    private func watch(_ kernel: Kernel) {
+        while kernel.locked({ kernel.initStatus == nil }) {
             let (used, waiting) = state.withLock { s in (look(&s), s.victim != nil) }
             // Near the limit, or waiting for a victim to go, look more often.
             usleep(waiting ? 1_000 : memory.isOverLimit(used / 3 * 4) ? 2_000 : 10_000)
@@ -85,7 +89,6 @@ final class OOMKiller: @unchecked Sendable {
     @discardableResult
     private func look(_ s: inout State) -> UInt64 {
         lastLook.store(Self.coarseNow(), ordering: .relaxed)
-        guard let kernel else { return 0 }
         // Wait for the victim to let go of its memory before choosing again:
         // a dying process is no candidate (its exit status is set), so
         // choosing early takes the next largest, often init, while the

@@ -107,8 +107,10 @@ extension Kernel {
 
     private func armRealLocked(_ g: ThreadGroup, at deadline: Int64) {
         g.timers.realDeadline = deadline
-        g.timers.realHandle = timerThread.schedule(at: deadline) { [weak self, weak g] in
-            guard let self, let g else { return }
+        // Strong captures: a weak one would give the kernel (or the group) a
+        // side table, which slows every retain of it for good (see
+        // Pty.kernel); a process's timers are cancelled when it exits.
+        g.timers.realHandle = timerThread.schedule(at: deadline) { [self, g] in
             self.locked {
                 guard !g.zombie else { return }
                 g.timers.realHandle = nil
@@ -147,8 +149,8 @@ extension Kernel {
         timer.deadline = due
         // The timer thread counts on the monotonic clock; convert once.
         let (mono, o) = Deadline.now().addingReportingOverflow(due &- Deadline.now(timer.clock))
-        timer.handle = timerThread.schedule(at: o ? .max : mono) { [weak self, weak g, weak timer] in
-            guard let self, let g, let timer else { return }
+        // Strong captures, as armRealLocked's.
+        timer.handle = timerThread.schedule(at: o ? .max : mono) { [self, g, timer] in
             self.locked {
                 guard !g.zombie, g.timers.posix[timer.id] === timer else { return }
                 timer.handle = nil
