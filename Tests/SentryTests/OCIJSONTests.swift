@@ -103,12 +103,17 @@ import Testing
 
     /// What is not JSON is an OCIError naming the file, never a trap; so is
     /// nesting past the decoder's depth.
-    @Test func malformedDocumentsAreRefused() {
+    @Test func malformedDocumentsAreRefused() throws {
         for bad in ["", "{", "{\"a\":}", "nul", "[1,]", "{\"a\" 1}", "\"\\x\"", "[1] 2", String(repeating: "[", count: 100_000)] {
             #expect(throws: OCIError.self, "\(bad.prefix(20))") { try OCIConfig.parse(Data(bad.utf8), bundle: "/b") }
         }
         #expect(throws: OCIError.self) { try OCIConfig.parse(Data("[]".utf8), bundle: "/b") }
         #expect(throws: OCIError.self) { try OCIConfig.process(Data("1".utf8)) }
+        do { _ = try OCIConfig.parse(Data("{\"ociVersion\": \"1.0.2\", \"root\": ".utf8), bundle: "/b") } catch {
+            #expect(error.description == "config.json: not valid JSON")
+        }
+        // A key given twice keeps its first value (README, Known gaps: JSONSerialization kept the last).
+        #expect(try JSONValue.parse(Data(#"{"a": 1, "a": 2}"#.utf8)) == ["a": 1])
         let deep = String(repeating: "[", count: 400) + String(repeating: "]", count: 400)
         #expect((try? JSONValue.parse(Data(deep.utf8))) != nil, "400 levels parse")
     }

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// An untyped JSON document (an OCI bundle's config.json, a process.json, the
 /// runtime's state and reports), in place of Foundation's JSONSerialization,
@@ -20,23 +19,10 @@ public enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses a whole document (any JSON value at the top).
+    /// Parses a whole document (any JSON value at the top). The decoder's
+    /// errors name no position, so a failure is just "not valid JSON".
     public static func parse(_ bytes: some Sequence<UInt8>) throws(JSONParseError) -> JSONValue {
-        do { return try JSONDecoder().decode(JSONValue.self, from: Data(bytes)) } catch {
-            throw JSONParseError(description: Self.describe(error))
-        }
-    }
-
-    /// The decoder's error in one line: what is wrong, and where.
-    private static func describe(_ error: any Error) -> String {
-        guard let e = error as? DecodingError else { return "not valid JSON" }
-        switch e {
-        case .dataCorrupted(let c), .typeMismatch(_, let c), .valueNotFound(_, let c), .keyNotFound(_, let c):
-            let under = (c.underlyingError as? CustomDebugStringConvertible)?.debugDescription
-            return "not valid JSON (" + (under ?? c.debugDescription) + ")"
-        @unknown default:
-            return "not valid JSON"
-        }
+        do { return try JSONDecoder().decode(JSONValue.self, from: Data(bytes)) } catch { throw JSONParseError() }
     }
 
     public subscript(key: String) -> JSONValue? {
@@ -69,7 +55,7 @@ public enum JSONValue: Sendable, Equatable {
 }
 
 public struct JSONParseError: Error, CustomStringConvertible {
-    public let description: String
+    public var description: String { "not valid JSON" }
 }
 
 extension JSONValue: Decodable {
