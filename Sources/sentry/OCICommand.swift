@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import Sentry
 
@@ -188,9 +188,9 @@ struct OCILog {
         guard let path else { return }
         let line: String
         if json {
-            line = OCIState.encodeLine(["level": level, "msg": message, "time": OCIState.now()])
+            line = (["level": .string(level), "msg": .string(message), "time": .string(OCIState.now())] as JSONValue).encoded()
         } else {
-            line = "time=\"\(OCIState.now())\" level=\(level) msg=\(OCIState.encodeLine(message))"
+            line = "time=\"\(OCIState.now())\" level=\(level) msg=\(JSONValue.quote(message))"
         }
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return }
@@ -210,14 +210,5 @@ struct OCILog {
         var line = "sentry: " + message + "\n"
         line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
         exit(status)
-    }
-}
-
-extension OCIState {
-    /// One line of compact JSON (a log line, a quoted string).
-    static func encodeLine(_ o: Any) -> String {
-        guard let d = try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .fragmentsAllowed]),
-              let s = String(data: d, encoding: .utf8) else { return "\"\"" }
-        return s.replacingOccurrences(of: "\\/", with: "/")
     }
 }

@@ -1,5 +1,5 @@
 import CSwitch
-import Foundation
+import FoundationEssentials
 import Glibc
 import Sentry
 
@@ -14,6 +14,9 @@ import Sentry
 enum OCIExec {
     static let socketName = "exec.sock"
     static let maxMessage = 1 << 20
+    /// The listener's and each request's thread: glibc's default, as they had
+    /// as Foundation Threads (a request parses its JSON and starts the task).
+    static let threadStack = 8 << 20
 
     // MARK: - The container's side
 
@@ -22,12 +25,12 @@ enum OCIExec {
     static func serve(at path: String, sandbox: Sandbox, defaults: OCIConfig, log: OCILog) throws(Errno) {
         let sock = try OCISocket.listen(path)
         let box = SandboxBox(sandbox)
-        Thread.detachNewThread {
+        try HostThread.spawn(stack: OCIExec.threadStack) {
             while true {
                 let conn = accept(sock, nil, nil)
                 if conn < 0 { if errno == EINTR || errno == ECONNABORTED { continue }; return }
                 _ = fcntl(conn, F_SETFD, FD_CLOEXEC)
-                Thread.detachNewThread { handle(conn, box.sandbox, defaults, log) }
+                do { try HostThread.spawn(stack: OCIExec.threadStack) { handle(conn, box.sandbox, defaults, log) } } catch { close(conn) }
             }
         }
     }
@@ -100,27 +103,30 @@ enum OCIExec {
         let status = state.status(root: cmd.root)
         guard status == .running || status == .created else { log.fail("cannot exec in container \(id): it is \(status.rawValue)") }
 
-        var process: [String: Any]
+        var process: [String: JSONValue]
         if let path = f.values["process"] {
             guard let d = FileManager.default.contents(atPath: path),
-                  let o = (try? JSONSerialization.jsonObject(with: d)) as? [String: Any] else { log.fail("exec: --process \(path): not a JSON process") }
+                  let o = (try? JSONValue.parse(d))?.objectValue else { log.fail("exec: --process \(path): not a JSON process") }
             process = o
         } else {
             guard f.positional.count > 1 else { log.fail("exec: missing the command to run (ARGS or --process)") }
-            let config = FileManager.default.contents(atPath: state.bundle + "/config.json").flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-            process = config?["process"] as? [String: Any] ?? ["cwd": "/"]
-            process["args"] = Array(f.positional.dropFirst())
-            process["terminal"] = f.switches.contains("tty")
-            if let cwd = f.values["cwd"] { process["cwd"] = cwd }
-            if let e = f.values["env"] { process["env"] = (process["env"] as? [String] ?? []) + e.split(separator: "\u{0}").map(String.init) }
+            let config = FileManager.default.contents(atPath: state.bundle + "/config.json").flatMap { try? JSONValue.parse($0) }
+            process = config?["process"]?.objectValue ?? ["cwd": "/"]
+            process["args"] = JSONValue(Array(f.positional.dropFirst()))
+            process["terminal"] = .bool(f.switches.contains("tty"))
+            if let cwd = f.values["cwd"] { process["cwd"] = .string(cwd) }
+            if let e = f.values["env"] {
+                // The bundle's env (unless it is not a list of strings), then --env's.
+                process["env"] = JSONValue((process["env"]?.stringsValue ?? []) + e.split(separator: "\u{0}").map(String.init))
+            }
             if let u = f.values["user"] {
                 let parts = u.split(separator: ":").map { UInt32($0) }
                 guard !parts.isEmpty, parts.count <= 2, parts.allSatisfy({ $0 != nil }) else { log.fail("exec: --user \(u): expected UID[:GID]") }
-                process["user"] = ["uid": parts[0]!, "gid": parts.count > 1 ? parts[1]! : 0]
+                process["user"] = ["uid": .int(Int64(parts[0]!)), "gid": .int(Int64(parts.count > 1 ? parts[1]! : 0))]
             }
             if f.switches.contains("no-new-privs") { process["noNewPrivileges"] = true }
         }
-        guard let data = try? JSONSerialization.data(withJSONObject: process) else { log.fail("exec: cannot encode the process") }
+        let data = Data(JSONValue.object(process).encoded().utf8)
         let parsed: OCIConfig
         do { parsed = try OCIConfig.process(data) } catch { log.fail("exec: \(error.description)") }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import Sentry
 
@@ -8,12 +8,11 @@ extension OCICommand {
     /// rootfs/ in the bundle, sh in it, the sandbox's own namespaces. The
     /// terminal is off: `run` relays no terminal of its own (use
     /// --console-socket, or an engine, for one).
-    static func defaultSpec(rootless: Bool) -> [String: Any] {
-        let caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-        var namespaces = ["pid", "network", "ipc", "uts", "mount"].map { ["type": $0] }
-        if rootless { namespaces.removeAll { $0["type"] == "network" } }
+    static func defaultSpec(rootless: Bool) -> JSONValue {
+        let caps: JSONValue = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+        let namespaces = ["pid", "network", "ipc", "uts", "mount"].filter { !rootless || $0 != "network" }.map { ["type": JSONValue.string($0)] as JSONValue }
         return [
-            "ociVersion": OCIState.ociVersion,
+            "ociVersion": .string(OCIState.ociVersion),
             "process": [
                 "terminal": false,
                 "user": ["uid": 0, "gid": 0],
@@ -23,7 +22,7 @@ extension OCICommand {
                 "capabilities": ["bounding": caps, "effective": caps, "permitted": caps],
                 "rlimits": [["type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024]],
                 "noNewPrivileges": true,
-            ] as [String: Any],
+            ],
             "root": ["path": "rootfs", "readonly": true],
             "hostname": "sentry",
             "mounts": [
@@ -33,8 +32,8 @@ extension OCICommand {
                  "options": ["nosuid", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]],
                 ["destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "nodev", "mode=1777", "size=65536k"]],
                 ["destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "nodev", "ro"]],
-            ] as [[String: Any]],
-            "linux": ["namespaces": namespaces] as [String: Any],
+            ],
+            "linux": ["namespaces": .array(namespaces)],
         ]
     }
 
@@ -44,7 +43,7 @@ extension OCICommand {
         let dir = f.values["bundle"] ?? "."
         let path = dir + "/config.json"
         if FileManager.default.fileExists(atPath: path) { log.fail("spec: \(path) exists; remove it first") }
-        let text = OCIState.encode(Self.defaultSpec(rootless: f.switches.contains("rootless"))) + "\n"
+        let text = Self.defaultSpec(rootless: f.switches.contains("rootless")).encoded(pretty: true) + "\n"
         guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else { log.fail("spec: \(path): \(Errno(errno).message)") }
         exit(0)
     }
@@ -52,7 +51,7 @@ extension OCICommand {
     func state() -> Never {
         let f = parseFlags(valued: [:], switches: [:])
         let id = containerID(f)
-        print(OCIState.encode(loadState(id).stateJSON(root: root)))
+        print(loadState(id).stateJSON(root: root).encoded(pretty: true))
         exit(0)
     }
 
@@ -65,7 +64,7 @@ extension OCICommand {
         if f.switches.contains("quiet") {
             for s in states { print(s.id) }
         } else if format == "json" {
-            print(OCIState.encode(states.map { $0.stateJSON(root: root) }))
+            print(JSONValue.array(states.map { $0.stateJSON(root: root) }).encoded(pretty: true))
         } else {
             var rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
             for s in states {
@@ -91,11 +90,11 @@ extension OCICommand {
         guard status == .created || status == .running else { log.fail("ps: container \(id) is \(status.rawValue)") }
         let pids = Self.hostProcesses(below: state.pid)
         if format == "json" {
-            print(OCIState.encodeLine(pids.map { Int($0) }))
+            print(JSONValue.array(pids.map { .int(Int64($0)) }).encoded())
         } else {
             print("PID    CMD")
             for p in pids {
-                let cmd = (try? String(contentsOfFile: "/proc/\(p)/comm", encoding: .utf8))?.trimmingCharacters(in: .newlines) ?? "?"
+                let cmd = (try? String(contentsOfFile: "/proc/\(p)/comm", encoding: .utf8))?.trimmingNewlines() ?? "?"
                 print(String(p).padding(7) + cmd)
             }
         }
@@ -122,14 +121,14 @@ extension OCICommand {
 
     /// runtime-spec's features.md document: what this runtime accepts.
     func features() -> Never {
-        let doc: [String: Any] = [
+        let doc: JSONValue = [
             "ociVersionMin": "1.0.0",
-            "ociVersionMax": OCIState.ociVersion,
-            "hooks": [String](),
-            "mountOptions": (OCIConfig.harmlessMountOptions.sorted() + ["noexec"]).sorted(),
+            "ociVersionMax": .string(OCIState.ociVersion),
+            "hooks": [],
+            "mountOptions": JSONValue((OCIConfig.harmlessMountOptions.sorted() + ["noexec"]).sorted()),
             "linux": [
                 "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
-                "capabilities": OCIConfig.capabilityNames,
+                "capabilities": JSONValue(OCIConfig.capabilityNames),
                 "cgroup": ["v1": false, "v2": false, "systemd": false, "systemdUser": false],
                 "seccomp": [
                     "enabled": true,
@@ -140,19 +139,19 @@ extension OCICommand {
                     "archs": ["SCMP_ARCH_X86_64"],
                     "knownFlags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"],
                     "supportedFlags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"],
-                ] as [String: Any],
+                ],
                 "apparmor": ["enabled": false],
                 "selinux": ["enabled": false],
-            ] as [String: Any],
-            "annotations": [
+            ],
+            "annotations": JSONValue([
                 OCIConfig.platformAnnotation: "auto, ptrace, systrap or vmexec",
                 OCIConfig.systrapTrapAnnotation: "sud or seccomp",
                 OCIConfig.straceAnnotation: "true: trace the guest's syscalls to the container's stderr",
                 OCIConfig.straceOutputAnnotation: "a host file for the trace",
                 OCIConfig.networkAnnotation: "none or host (default: host with a network namespace path or none listed, else none)",
-            ],
+            ]),
         ]
-        print(OCIState.encode(doc))
+        print(doc.encoded(pretty: true))
         exit(0)
     }
 }

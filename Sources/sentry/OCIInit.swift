@@ -1,4 +1,3 @@
-import Foundation
 import CSwitch
 import Glibc
 import Sentry
@@ -107,7 +106,7 @@ enum OCIInit {
             refuse("\(execSocket): \(error.message)")
         }
         let signals = forwarded
-        Thread.detachNewThread { forward(signals, kernel) }
+        do { try HostThread.spawn { forward(signals, kernel) } } catch { refuse("starting the signal forwarder: \(error.message)") }
         // Built, loaded and listening: from here on the same filter as
         // `sentry run`, with the socket calls the exec socket needs. The
         // annotation's log or off wins, else the engine's SENTRY_SELF_CONFINE.

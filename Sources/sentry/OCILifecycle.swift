@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 import Sentry
 
@@ -54,7 +54,7 @@ extension OCICommand {
             log.fail("--console-socket: process.terminal is false, so there is no terminal to pass")
         }
         do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o711]) } catch {
-            log.fail("--root \(root): \(error.localizedDescription)")
+            log.fail("--root \(root): \(Self.fileErrorMessage(error))")
         }
         let dir = OCIState.directory(root: root, id: id)
         if mkdir(dir, 0o711) != 0 {
@@ -96,7 +96,7 @@ extension OCICommand {
             Glibc.kill(pid, SIGKILL)
             var st: Int32 = 0
             _ = waitpid(pid, &st, 0)
-            abandon(text.isEmpty ? "the sentry exited before the container was created" : text.trimmingCharacters(in: .newlines))
+            abandon(text.isEmpty ? "the sentry exited before the container was created" : text.trimmingNewlines())
         }
         state.pid = pid
         state.pidStartTime = OCIState.procStat(pid)?.startTime ?? 0
@@ -234,7 +234,7 @@ extension OCICommand {
             guard !state.processAlive else { log.fail("cannot delete container \(state.id): its sentry (pid \(state.pid)) did not exit") }
         }
         do { try FileManager.default.removeItem(atPath: OCIState.directory(root: root, id: state.id)) } catch {
-            log.fail("delete \(state.id): \(error.localizedDescription)")
+            log.fail("delete \(state.id): \(Self.fileErrorMessage(error))")
         }
     }
 
@@ -273,5 +273,12 @@ extension OCICommand {
         // A signal that ended the sentry is the container's status, as a shell reports it.
         if status & 0x7f != 0 { exit(128 + (status & 0x7f)) }
         exit((status >> 8) & 0xff)
+    }
+
+    /// A FileManager error in one line: strerror's text for the POSIX error
+    /// under it (Foundation's localized sentences need its string tables).
+    static func fileErrorMessage(_ error: any Error) -> String {
+        if let e = error as? CocoaError, let p = e.underlying as? POSIXError { return Errno(p.code.rawValue).message }
+        return String(describing: error)
     }
 }

@@ -443,7 +443,7 @@ import Testing
                 "args": [{"index": 2, "value": 64, "valueTwo": 64, "op": "SCMP_CMP_MASKED_EQ"}, {"index": 0, "value": 18446744073709551516, "op": "SCMP_CMP_EQ"}]}
              ]}
             """#
-        let raw = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+        let raw = try JSONValue.parse(Data(json.utf8)).objectValue!
         let profile = try OCISeccompProfile(JSONObject(raw, at: "linux.seccomp"))
         #expect(profile.log)
         let names = ["read": 0, "write": 1, "lseek": 8, "pread64": 17, "kill": 62, "mkdir": 83, "openat": 257]
@@ -487,7 +487,7 @@ import Testing
                     #"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_AARCH64"]}"#,
                     #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}"#,
                     #"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_BITS"}]}]}"#] {
-            let o = try JSONSerialization.jsonObject(with: Data(bad.utf8)) as! [String: Any]
+            let o = try JSONValue.parse(Data(bad.utf8)).objectValue!
             #expect(throws: OCIError.self, "\(bad)") { try OCISeccompProfile(JSONObject(o, at: "linux.seccomp")) }
         }
     }

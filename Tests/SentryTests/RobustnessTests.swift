@@ -172,7 +172,7 @@ import Testing
     /// the wrong type, keys deleted) answers an OCIError or a config, never
     /// a trap. In-process: a trap here ends the test run.
     @Test func mutatedOCIConfigsParseOrAreRefused() throws {
-        var base = OCICommand.defaultSpec(rootless: false)
+        var base = try JSONSerialization.jsonObject(with: Data(OCICommand.defaultSpec(rootless: false).encoded().utf8)) as! [String: Any]
         var process = base["process"] as! [String: Any]
         process["user"] = ["uid": 1000, "gid": 1000, "additionalGids": [5, 6], "umask": 18] as [String: Any]
         process["oomScoreAdj"] = 100

@@ -1,5 +1,5 @@
 import CSwitch
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// Writing a sandbox's image: freeze, collect every kernel object into the
@@ -293,7 +293,7 @@ struct ImageWriter {
         try files.finish(sync: sync)
         let config = sandbox.configuration
         var manifest = CheckpointManifest(
-            created: ISO8601DateFormatter().string(from: Date()), platform: kernel.platform.name,
+            created: UTCTimestamp.now(nanoseconds: false), platform: kernel.platform.name,
             monotonicNs: Deadline.now(), bootID: Self.bootID(), monotonicOffsetNs: GuestClock.monotonicOffset,
             sandbox: SandboxImage(root: config.root, binds: kernel.vfs.mounts.all.filter { $0.type == "bind" }.map {
                                       .init(host: $0.source, guest: $0.path, readOnly: $0.readOnly) },
@@ -775,7 +775,7 @@ struct ImageWriter {
         defer { close(fd) }
         var buf = [UInt8](repeating: 0, count: 64)
         let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 64) }
-        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingWhitespace() : ""
     }
 }
 

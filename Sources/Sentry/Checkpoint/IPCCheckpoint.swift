@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// System V IPC and POSIX message queues in a checkpoint image: each

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A checkpoint image: a directory with `manifest.json` (this, versioned)
 /// and `pages.bin` (the page store: the memory file's used pages, zero

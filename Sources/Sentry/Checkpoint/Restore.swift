@@ -1,5 +1,4 @@
 import CSwitch
-import Foundation
 import Glibc
 
 /// A sandbox rebuilt from an image, every task made and none running yet.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The control protocol: one JSON object per line each way, a request from
 /// the client, one response from the sandbox, then the connection closes.

@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 
 /// A task's credentials, the parts of Linux's `struct cred` the sentry keeps:

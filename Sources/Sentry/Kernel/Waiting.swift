@@ -248,15 +248,15 @@ public struct Deadline: Sendable {
 }
 
 /// A detached host thread running `body` (one per guest task).
-enum HostThread {
+public enum HostThread {
     private final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
 
-    static func spawn(_ body: @escaping @Sendable () -> Void) throws(Errno) {
+    public static func spawn(stack: Int = 1 << 20, _ body: @escaping @Sendable () -> Void) throws(Errno) {
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         defer { pthread_attr_destroy(&attr) }
         pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-        pthread_attr_setstacksize(&attr, 1 << 20)
+        pthread_attr_setstacksize(&attr, stack)
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         var tid = pthread_t()
         let r = pthread_create(&tid, &attr, { arg in

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// A bundle's config.json (runtime-spec 1.0.2, config.md and config-linux.md)
@@ -78,17 +78,13 @@ public struct OCIConfig: Sendable {
     }
 
     public static func parse(_ data: Data, bundle: String) throws(OCIError) -> OCIConfig {
-        let top: [String: Any]
-        do {
-            guard let t = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw OCIError("config.json: not a JSON object") }
-            top = t
-        } catch let e as OCIError { throw e } catch { throw OCIError("config.json: \(error.localizedDescription)") }
+        let top = try JSONObject.document(data, "config.json")
         var c = OCIConfig()
         try c.read(top, bundle: bundle)
         return c
     }
 
-    private mutating func read(_ top: [String: Any], bundle: String) throws(OCIError) {
+    private mutating func read(_ top: [String: JSONValue], bundle: String) throws(OCIError) {
         let j = JSONObject(top, at: "")
         let version = try j.string("ociVersion") ?? ""
         guard version.hasPrefix("1.") else { throw OCIError("ociVersion \"\(version)\": the sentry implements runtime-spec 1.x") }
@@ -97,7 +93,7 @@ public struct OCIConfig: Sendable {
             case "ociVersion", "process", "root", "hostname", "mounts", "annotations", "linux": break
             case "hooks":
                 let hooks = try j.object("hooks")
-                if let hooks, hooks.raw.values.contains(where: { ($0 as? [Any])?.isEmpty == false }) {
+                if let hooks, hooks.raw.values.contains(where: { $0.arrayValue?.isEmpty == false }) {
                     throw OCIError("hooks: not supported (the sentry runs no host programs on the container's behalf)")
                 }
             case "domainname":
@@ -108,7 +104,7 @@ public struct OCIConfig: Sendable {
         }
         if let a = try j.object("annotations") {
             for (k, v) in a.raw {
-                guard let s = v as? String else { throw OCIError("annotations.\(k): expected a string") }
+                guard let s = v.stringValue else { throw OCIError("annotations.\(k): expected a string") }
                 annotations[k] = s
             }
         }
@@ -126,7 +122,7 @@ public struct OCIConfig: Sendable {
         try readProcess(process)
         if let mounts = try j.array("mounts") {
             for (i, m) in mounts.enumerated() {
-                guard let o = m as? [String: Any] else { throw OCIError("mounts[\(i)]: expected an object") }
+                guard let o = m.objectValue else { throw OCIError("mounts[\(i)]: expected an object") }
                 try readMount(JSONObject(o, at: "mounts[\(i)]"), bundle: bundle)
             }
         }
@@ -137,11 +133,7 @@ public struct OCIConfig: Sendable {
 
     /// A process.json alone (runtime-spec's process object, as `exec --process` takes it).
     public static func process(_ data: Data) throws(OCIError) -> OCIConfig {
-        let o: [String: Any]
-        do {
-            guard let t = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw OCIError("process: not a JSON object") }
-            o = t
-        } catch let e as OCIError { throw e } catch { throw OCIError("process: \(error.localizedDescription)") }
+        let o = try JSONObject.document(data, "process")
         var c = OCIConfig()
         try c.readProcess(JSONObject(o, at: "process"))
         return c
@@ -206,7 +198,7 @@ public struct OCIConfig: Sendable {
             gid = try u.uint32("gid") ?? 0
             if let gs = try u.array("additionalGids") {
                 for g in gs {
-                    guard let n = (g as? NSNumber).flatMap({ UInt32(exactly: $0.doubleValue) }) else {
+                    guard let n = g.integer(UInt32.self) else {
                         throw OCIError("process.user.additionalGids: expected numbers below 4294967296")
                     }
                     groups.append(n)
@@ -240,7 +232,7 @@ public struct OCIConfig: Sendable {
         sandbox.credentials = cred
         if let rl = try p.array("rlimits") {
             for (i, r) in rl.enumerated() {
-                guard let o = r as? [String: Any] else { throw OCIError("process.rlimits[\(i)]: expected an object") }
+                guard let o = r.objectValue else { throw OCIError("process.rlimits[\(i)]: expected an object") }
                 let j = JSONObject(o, at: "process.rlimits[\(i)]")
                 guard let type = try j.string("type"), let n = ResourceLimit.names.firstIndex(of: type) else {
                     throw OCIError("process.rlimits[\(i)].type: not a Linux resource (RLIMIT_NOFILE, ...)")
@@ -312,7 +304,7 @@ public struct OCIConfig: Sendable {
             switch key {
             case "namespaces":
                 for (i, n) in (try l.array(key) ?? []).enumerated() {
-                    guard let o = n as? [String: Any] else { throw OCIError("linux.namespaces[\(i)]: expected an object") }
+                    guard let o = n.objectValue else { throw OCIError("linux.namespaces[\(i)]: expected an object") }
                     let j = JSONObject(o, at: "linux.namespaces[\(i)]")
                     let type = try j.string("type") ?? ""
                     let path = try j.string("path") ?? ""
@@ -340,7 +332,7 @@ public struct OCIConfig: Sendable {
                 if let p = try l.string(key), !p.isEmpty { notes.append("linux.cgroupsPath \(p): not created (limits are the sentry's own)") }
             case "devices":
                 for (i, d) in (try l.array(key) ?? []).enumerated() {
-                    guard let o = d as? [String: Any], let p = o["path"] as? String else { throw OCIError("linux.devices[\(i)]: expected an object with a path") }
+                    guard let p = d["path"]?.stringValue else { throw OCIError("linux.devices[\(i)]: expected an object with a path") }
                     guard Self.servedDevices.contains(p) else { throw OCIError("linux.devices: \(p) is not supported (the sentry's /dev serves \(Self.servedDevices.sorted().joined(separator: ", ")))") }
                 }
             case "maskedPaths", "readonlyPaths":
@@ -374,7 +366,7 @@ public struct OCIConfig: Sendable {
                 notes.append("linux.resources.devices: not applied (the guest reaches no host device; the sentry's /dev serves its own)")
             case "memory":
                 if let m = try r.object(key) {
-                    for k in m.raw.keys.sorted() where !(m.raw[k] is NSNull) {
+                    for k in m.raw.keys.sorted() where m.raw[k] != .null {
                         switch k {
                         case "limit":
                             // The sandbox's --memory: past it the sentry's OOM killer ends the largest guest process.
@@ -397,13 +389,13 @@ public struct OCIConfig: Sendable {
                 // sets and real-time budgets change what the guest sees (sched_getaffinity,
                 // SCHED_FIFO), and are refused.
                 if let cpu = try r.object(key) {
-                    for k in cpu.raw.keys.sorted() where !(cpu.raw[k] is NSNull) {
+                    for k in cpu.raw.keys.sorted() where cpu.raw[k] != .null {
                         if k == "shares" { notes.append("linux.resources.cpu.shares: not applied (a relative weight; the sentry keeps no cgroups)"); continue }
                         if ["quota", "period", "burst"].contains(k) {
                             notes.append("linux.resources.cpu.\(k): advisory, not enforced (the sentry makes no cgroup; confine the runtime's own cgroup to enforce it)")
                             continue
                         }
-                        if let s = cpu.raw[k] as? String, s.isEmpty { continue }
+                        if cpu.raw[k] == "" { continue }
                         throw OCIError("linux.resources.cpu.\(k): CPU sets and real-time limits are not supported")
                     }
                 }
@@ -411,7 +403,7 @@ public struct OCIConfig: Sendable {
                 // The sandbox's --pids: fork and clone past it fail with EAGAIN, as the pids cgroup's.
                 if let p = try r.object(key), let v = try p.int("limit"), v > 0 { sandbox.pids = Int(clamping: v) }
             default:
-                if let o = r.raw[key], !(o is NSNull), !((o as? [String: Any])?.isEmpty ?? false), !((o as? [Any])?.isEmpty ?? false) {
+                if let o = r.raw[key], o != .null, o.objectValue?.isEmpty != true, o.arrayValue?.isEmpty != true {
                     throw OCIError("linux.resources.\(key): not supported (only memory and pids limits are)")
                 }
             }
@@ -427,43 +419,40 @@ public struct OCIError: Error, CustomStringConvertible {
 
 /// Typed access to a JSON object, with the path of each field for messages.
 struct JSONObject {
-    let raw: [String: Any]
+    let raw: [String: JSONValue]
     let path: String
-    init(_ raw: [String: Any], at path: String) { self.raw = raw; self.path = path }
+    init(_ raw: [String: JSONValue], at path: String) { self.raw = raw; self.path = path }
+
+    /// A whole document that must be an object (`what` names it in messages).
+    static func document(_ data: Data, _ what: String) throws(OCIError) -> [String: JSONValue] {
+        let v: JSONValue
+        do { v = try JSONValue.parse(data) } catch { throw OCIError("\(what): \(error.description)") }
+        guard let o = v.objectValue else { throw OCIError("\(what): not a JSON object") }
+        return o
+    }
 
     private func name(_ k: String) -> String { path.isEmpty ? k : path + "." + k }
-    private func present(_ k: String) -> Any? { raw[k].flatMap { $0 is NSNull ? nil : $0 } }
+    private func present(_ k: String) -> JSONValue? { raw[k].flatMap { $0 == .null ? nil : $0 } }
 
     func string(_ k: String) throws(OCIError) -> String? {
         guard let v = present(k) else { return nil }
-        guard let s = v as? String else { throw OCIError("\(name(k)): expected a string") }
+        guard let s = v.stringValue else { throw OCIError("\(name(k)): expected a string") }
         return s
     }
-    /// NSNumber's type code: "c" for a JSON true/false, "d" for a fraction
-    /// or a huge number, "q"/"Q" for integers (swift-corelibs' JSONSerialization).
-    private static func code(_ n: NSNumber) -> String { String(cString: n.objCType) }
-
     func bool(_ k: String) throws(OCIError) -> Bool? {
         guard let v = present(k) else { return nil }
-        guard let n = v as? NSNumber, Self.code(n) == "c" else { throw OCIError("\(name(k)): expected true or false") }
-        return n.boolValue
-    }
-    func number(_ k: String) throws(OCIError) -> NSNumber? {
-        guard let v = present(k) else { return nil }
-        guard let n = v as? NSNumber, Self.code(n) != "c" else { throw OCIError("\(name(k)): expected a number") }
-        return n
+        guard case .bool(let b) = v else { throw OCIError("\(name(k)): expected true or false") }
+        return b
     }
     func int(_ k: String) throws(OCIError) -> Int? {
-        guard let n = try number(k) else { return nil }
-        switch Self.code(n) {
-        case "d", "f":
-            guard let i = Int(exactly: n.doubleValue) else { throw OCIError("\(name(k)): expected an integer") }
+        guard let v = present(k) else { return nil }
+        switch v {
+        case .int(let i): return Int(i)
+        case .uint: throw OCIError("\(name(k)): out of range")
+        case .double(let d):
+            guard let i = Int(exactly: d) else { throw OCIError("\(name(k)): expected an integer") }
             return i
-        case "Q":
-            guard let i = Int(exactly: n.uint64Value) else { throw OCIError("\(name(k)): out of range") }
-            return i
-        default:
-            return Int(n.int64Value)
+        default: throw OCIError("\(name(k)): expected a number")
         }
     }
     func uint32(_ k: String) throws(OCIError) -> UInt32? {
@@ -472,34 +461,35 @@ struct JSONObject {
         return u
     }
     func uint64(_ k: String) throws(OCIError) -> UInt64? {
-        guard let n = try number(k) else { return nil }
-        switch Self.code(n) {
-        case "Q": return n.uint64Value
-        case "d", "f":
+        guard let v = present(k) else { return nil }
+        switch v {
+        case .uint(let u): return u
+        case .double(let d):
             // 2^64-1 (unlimited) may arrive as a double that rounds up to 2^64.
-            if n.doubleValue >= 18446744073709551615.0 { return UInt64.max }
-            guard let u = UInt64(exactly: n.doubleValue) else { throw OCIError("\(name(k)): expected a non-negative integer") }
+            if d >= 18446744073709551615.0 { return UInt64.max }
+            guard let u = UInt64(exactly: d) else { throw OCIError("\(name(k)): expected a non-negative integer") }
             return u
-        default:
-            guard n.int64Value >= 0 else { throw OCIError("\(name(k)): expected a non-negative integer") }
-            return UInt64(n.int64Value)
+        case .int(let i):
+            guard i >= 0 else { throw OCIError("\(name(k)): expected a non-negative integer") }
+            return UInt64(i)
+        default: throw OCIError("\(name(k)): expected a number")
         }
     }
     func object(_ k: String) throws(OCIError) -> JSONObject? {
         guard let v = present(k) else { return nil }
-        guard let o = v as? [String: Any] else { throw OCIError("\(name(k)): expected an object") }
+        guard let o = v.objectValue else { throw OCIError("\(name(k)): expected an object") }
         return JSONObject(o, at: name(k))
     }
-    func array(_ k: String) throws(OCIError) -> [Any]? {
+    func array(_ k: String) throws(OCIError) -> [JSONValue]? {
         guard let v = present(k) else { return nil }
-        guard let a = v as? [Any] else { throw OCIError("\(name(k)): expected an array") }
+        guard let a = v.arrayValue else { throw OCIError("\(name(k)): expected an array") }
         return a
     }
     func strings(_ k: String) throws(OCIError) -> [String]? {
         guard let a = try array(k) else { return nil }
         var out: [String] = []
         for v in a {
-            guard let s = v as? String else { throw OCIError("\(name(k)): expected an array of strings") }
+            guard let s = v.stringValue else { throw OCIError("\(name(k)): expected an array of strings") }
             out.append(s)
         }
         return out

@@ -63,14 +63,14 @@ public struct OCISeccompProfile: Sendable, Equatable {
         rules = []
         for (i, any) in (try s.array("syscalls") ?? []).enumerated() {
             let at = "linux.seccomp.syscalls[\(i)]"
-            guard let o = any as? [String: Any] else { throw OCIError("\(at): expected an object") }
+            guard let o = any.objectValue else { throw OCIError("\(at): expected an object") }
             let r = JSONObject(o, at: at)
             guard let names = try r.strings("names"), !names.isEmpty else { throw OCIError("\(at).names: required") }
             guard let a = try r.string("action") else { throw OCIError("\(at).action: required") }
             let action = try Self.action(a, errno: try r.uint32("errnoRet") ?? defaultErrno, at: at + ".action")
             var args: [Comparison] = []
             for (j, anyArg) in (try r.array("args") ?? []).enumerated() {
-                guard let ao = anyArg as? [String: Any] else { throw OCIError("\(at).args[\(j)]: expected an object") }
+                guard let ao = anyArg.objectValue else { throw OCIError("\(at).args[\(j)]: expected an object") }
                 let c = JSONObject(ao, at: "\(at).args[\(j)]")
                 guard let index = try c.int("index"), (0..<6).contains(index) else { throw OCIError("\(at).args[\(j)].index: 0 to 5") }
                 guard let opName = try c.string("op"), let op = Op(rawValue: opName) else {

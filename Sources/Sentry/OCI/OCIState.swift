@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Glibc
 
 /// One container's record in the runtime's state directory (`--root`, as
@@ -41,17 +41,7 @@ public struct OCIState {
 
     public static func directory(root: String, id: String) -> String { root + "/" + id }
 
-    public static func now() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var t = ts.tv_sec
-        var tm = Glibc.tm()
-        gmtime_r(&t, &tm)
-        var buf = [CChar](repeating: 0, count: 64)
-        strftime(&buf, buf.count, "%Y-%m-%dT%H:%M:%S", &tm)
-        let ns = String(ts.tv_nsec)
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "." + String(repeating: "0", count: 9 - ns.count) + ns + "Z"
-    }
+    public static func now() -> String { UTCTimestamp.now(nanoseconds: true) }
 
     // MARK: - Reading and writing
 
@@ -61,30 +51,29 @@ public struct OCIState {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw OCIError("container \(id) does not exist")
         }
-        guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let bundle = o["bundle"] as? String else {
+        guard let o = try? JSONValue.parse(data), let bundle = o["bundle"]?.stringValue else {
             throw OCIError("\(path): not a state file of the sentry")
         }
         var s = OCIState(id: id, bundle: bundle)
-        s.pid = (o["pid"] as? NSNumber)?.int32Value ?? 0
-        s.pidStartTime = (o["pidStartTime"] as? NSNumber)?.uint64Value ?? 0
-        s.rootfs = o["rootfs"] as? String ?? ""
-        s.created = o["created"] as? String ?? ""
-        s.annotations = o["annotations"] as? [String: String] ?? [:]
+        s.pid = o["pid"]?.integer() ?? 0
+        s.pidStartTime = o["pidStartTime"]?.integer() ?? 0
+        s.rootfs = o["rootfs"]?.stringValue ?? ""
+        s.created = o["created"]?.stringValue ?? ""
+        if let a = o["annotations"]?.objectValue, a.values.allSatisfy({ $0.stringValue != nil }) {
+            s.annotations = a.mapValues { $0.stringValue ?? "" }
+        }
         return s
     }
 
     /// Written whole to a temporary name, then renamed: a reader never sees half of it.
     public func save(root: String) throws(OCIError) {
         let dir = Self.directory(root: root, id: id)
-        let record: [String: Any] = [
-            "ociVersion": Self.ociVersion, "id": id, "pid": Int(pid), "pidStartTime": pidStartTime,
-            "bundle": bundle, "rootfs": rootfs, "created": created, "annotations": annotations,
+        let record: JSONValue = [
+            "ociVersion": .string(Self.ociVersion), "id": .string(id), "pid": .int(Int64(pid)), "pidStartTime": .uint(pidStartTime),
+            "bundle": .string(bundle), "rootfs": .string(rootfs), "created": .string(created), "annotations": JSONValue(annotations),
         ]
-        guard let data = try? JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]) else {
-            throw OCIError("cannot encode the state of \(id)")
-        }
         let tmp = dir + "/." + Self.stateFile + ".tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: data), rename(tmp, dir + "/" + Self.stateFile) == 0 else {
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(record.encoded().utf8)), rename(tmp, dir + "/" + Self.stateFile) == 0 else {
             throw OCIError("\(dir)/\(Self.stateFile): \(Errno(errno).message)")
         }
     }
@@ -117,20 +106,13 @@ public struct OCIState {
     }
 
     /// The JSON runtime.md's `state` prints (and runc's extra fields: rootfs, created, owner).
-    public func stateJSON(root: String) -> [String: Any] {
+    public func stateJSON(root: String) -> JSONValue {
         let s = status(root: root)
         return [
-            "ociVersion": Self.ociVersion, "id": id, "status": s.rawValue,
-            "pid": s == .stopped ? 0 : Int(pid), "bundle": bundle, "rootfs": rootfs,
-            "created": created, "owner": "", "annotations": annotations,
+            "ociVersion": .string(Self.ociVersion), "id": .string(id), "status": .string(s.rawValue),
+            "pid": .int(s == .stopped ? 0 : Int64(pid)), "bundle": .string(bundle), "rootfs": .string(rootfs),
+            "created": .string(created), "owner": "", "annotations": JSONValue(annotations),
         ]
-    }
-
-    public static func encode(_ o: Any) -> String {
-        guard let d = try? JSONSerialization.data(withJSONObject: o, options: [.prettyPrinted, .sortedKeys]),
-              let s = String(data: d, encoding: .utf8) else { return "{}" }
-        // Foundation escapes "/" as "\/": valid JSON, but paths read better plain.
-        return s.replacingOccurrences(of: "\\/", with: "/")
     }
 
     /// The ids in a state directory, sorted.

@@ -38,7 +38,7 @@ final class Summary: Sendable {
         var out = "% time     seconds  usecs/call     calls    errors syscall\n" + rule
         func row(_ percent: Double, _ ns: Int64, _ calls: Int, _ errors: Int, _ name: String) -> String {
             let usecs = calls > 0 ? ns / 1000 / Int64(calls) : 0
-            return Self.pad(String(format: "%.2f", percent), 6) + " " + Self.pad(Tracer.seconds(ns), 11) + " "
+            return Self.pad(Self.twoDecimals(percent), 6) + " " + Self.pad(Tracer.seconds(ns), 11) + " "
                 + Self.pad(String(usecs), 11) + " " + Self.pad(String(calls), 9) + " "
                 + Self.pad(errors > 0 ? String(errors) : "", 9) + " " + name + "\n"
         }
@@ -64,6 +64,13 @@ final class Summary: Sendable {
         var total = Count(name: "total", implemented: true)
         for (_, c) in rows { total.calls += c.calls; total.errors += c.errors; total.ns &+= c.ns }
         return "{\"summary\":[" + rows.map { obj($0.1.name, $0.1) }.joined(separator: ",") + "],\"total\":" + obj("total", total) + "}"
+    }
+
+    /// printf's "%.2f" (strace's percentages), by vsnprintf itself.
+    static func twoDecimals(_ v: Double) -> String {
+        var buf = [CChar](repeating: 0, count: 32)
+        _ = withVaList([v]) { vsnprintf(&buf, buf.count, "%.2f", $0) }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     static func pad(_ s: String, _ width: Int) -> String {

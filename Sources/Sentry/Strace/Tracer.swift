@@ -399,26 +399,5 @@ public final class Tracer: Sendable {
         }
     }
 
-    static func json(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if u.value < 0x20 { out += String(format4: u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
-}
-
-extension String {
-    init(format4 v: UInt32) {
-        let h = String(v, radix: 16)
-        self = "\\u" + String(repeating: "0", count: 4 - h.count) + h
-    }
+    static func json(_ s: String) -> String { JSONValue.quote(s) }
 }
