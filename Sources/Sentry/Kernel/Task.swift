@@ -323,7 +323,15 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                 if outcome == .resumed || outcome == .woken { return .ready }
                 continue
             }
-            try waker.sleep(timeout: timeout, hostFDs: &fds)
+            // A guest's own affinity rules its thread: no sync pull then
+            // (Waker.pullableTID); one set during the sleep goes back on.
+            let pull = attributes.withLock { $0.scheduling.affinity } == nil ? sw_gettid() : 0
+            defer {
+                if pull != 0 && waker.releasePull() && attributes.withLock({ $0.scheduling.affinity }) != nil {
+                    applyHostAffinity()
+                }
+            }
+            try waker.sleep(timeout: timeout, hostFDs: &fds, pull: pull)
             for i in fds.indices { fds[i].revents = 0 }
         }
     }

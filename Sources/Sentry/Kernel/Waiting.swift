@@ -34,6 +34,19 @@ public final class Waker: @unchecked Sendable {
     /// futex, so that it can be requeued onto the stub's area word; `armed`
     /// while the writer may claim it, `claimed` once one has.
     private static let onSharedFutex: UInt32 = 8, armed: UInt32 = 16, claimed: UInt32 = 32
+    /// Sync wake-ups, as Linux's pipes, sockets and exits make them
+    /// (WF_SYNC): the waker pulls a sleeping owner's thread onto its own
+    /// CPU before the wake, since it is about to sleep itself (for a reply,
+    /// a child, a join). Left to itself the host puts the woken thread on an
+    /// idle CPU, and on this 2-vCPU VM waking an idle vCPU costs 50-90 µs;
+    /// the thread's stub follows it there (StubPlacement). The owner lets go
+    /// of the pin as soon as it runs, so the host balances it as before.
+    /// The owner's host tid while it sleeps on the futex and may be pulled
+    /// (0: not pullable: its affinity is the guest's).
+    private let pullableTID = Atomic<Int32>(0)
+    /// The CPU the owner went to sleep on: a waker there needs no pull.
+    private let sleptOn = Atomic<UInt32>(0)
+    private let pulled = Atomic<Bool>(false)
 
     init(forTask: Bool = false) {
         self.forTask = forTask
@@ -58,9 +71,29 @@ public final class Waker: @unchecked Sendable {
         let old = sw_atomic_or32(word, Self.pending)
         // A writer holds the sleeper's read (ReadHandoff): it wakes or resumes it.
         if old & (Self.pending | Self.claimed) != 0 { return }
-        if old & Self.onFutex != 0 { _ = sw_futex_wake_private(word) }
+        if old & Self.onFutex != 0 {
+            pullOwner()
+            _ = sw_futex_wake_private(word)
+        }
         if old & Self.onSharedFutex != 0 { _ = sw_futex_wake(word) }
         if old & Self.inPoll != 0 { signalFD() }
+    }
+
+    /// After a sleep (owner only): lets go of a sync wake-up's pin, back to
+    /// the sentry's whole set; true if there was one.
+    func releasePull() -> Bool {
+        guard pulled.exchange(false, ordering: .acquiring) else { return false }
+        _ = sw_set_affinity(0, 0, 1)
+        return true
+    }
+
+    /// The sync wake-up's pull (see `pullableTID`).
+    private func pullOwner() {
+        let tid = pullableTID.load(ordering: .acquiring)
+        guard tid != 0 else { return }
+        let here = sw_current_cpu()
+        guard here < 64, here != sleptOn.load(ordering: .relaxed), sw_set_affinity(tid, 1 << UInt64(here), 0) == 0 else { return }
+        pulled.store(true, ordering: .releasing)
     }
 
     private func signalFD() {
@@ -77,9 +110,16 @@ public final class Waker: @unchecked Sendable {
     /// or, with `hostFDs`, one of them ready. Returns at once if a wake is
     /// pending; every return consumes the pending wake, and the caller
     /// re-checks what it waits for.
-    func sleep(timeout: Int64, hostFDs: inout [pollfd]) throws(Errno) {
+    /// `pull`: the owner's host tid if a waker may pull it onto its CPU, 0 if not.
+    func sleep(timeout: Int64, hostFDs: inout [pollfd], pull: Int32 = 0) throws(Errno) {
         precondition(forTask)
         let mode = hostFDs.isEmpty ? Self.onFutex : Self.inPoll
+        // Published before the compare-and-swap a waker's or follows.
+        if mode == Self.onFutex {
+            if pull != 0 { sleptOn.store(sw_current_cpu(), ordering: .relaxed) }
+            pullableTID.store(pull, ordering: .releasing)
+        }
+        defer { if mode == Self.onFutex { pullableTID.store(0, ordering: .relaxed) } }
         if mode == Self.inPoll, eventFD.load(ordering: .relaxed) < 0 {
             let made = sw_eventfd()
             if made < 0 { throw Errno(-made) }
