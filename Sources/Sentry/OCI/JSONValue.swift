@@ -61,15 +61,19 @@ public struct JSONParseError: Error, CustomStringConvertible {
 extension JSONValue: Decodable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        // Each try that does not match is a type mismatch, never a partial read.
+        // Each try that does not match is a type mismatch, never a partial
+        // read, and costs a thrown error: the kinds a config is mostly made
+        // of come first. Only one kind of decode takes a JSON string, an
+        // object, an array or a boolean; a number is tried as Int64, then
+        // UInt64, then Double, in that order.
         if c.decodeNil() { self = .null }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let o = try? c.decode([String: JSONValue].self) { self = .object(o) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
         else if let b = try? c.decode(Bool.self) { self = .bool(b) }
         else if let i = try? c.decode(Int64.self) { self = .int(i) }
         else if let u = try? c.decode(UInt64.self) { self = .uint(u) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        else { self = .double(try c.decode(Double.self)) }
     }
 }
 
