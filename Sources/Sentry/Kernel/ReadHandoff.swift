@@ -116,14 +116,14 @@ final class ReadHandoff: @unchecked Sendable {
         regs.returnValue = UInt64(n)
         guard let space = r.space, r.mayResumeFromHandoff(regs: regs, space: space) else { return settleWaking(.woken) }
         // The run loop's look on the way to guest code: from here a signal kicks the stub.
-        let go = r.kernel.locked { () -> Bool in
+        let readerThread = r.kernel.locked { () -> pid_t? in
             guard !r.interruptedLocked, !r.kernel.freezing, r.ptrace == nil, r.savedMask == nil,
-                  r.ignoredForTracer.isEmpty else { return false }
+                  r.ignoredForTracer.isEmpty else { return nil }
             r.inGuest = true
             r.guestEntries &+= 1
-            return true
+            return r.hostThreadID
         }
-        guard go else { return settleWaking(.woken) }
+        guard let readerThread else { return settleWaking(.woken) }
         // A truncation that queued its unmaps before `inGuest` was set did not kick: the reader's thread applies them.
         if r.mm.hasPendingUnmaps {
             r.kernel.locked { r.inGuest = false }
@@ -134,7 +134,12 @@ final class ReadHandoff: @unchecked Sendable {
         // moved onto the word the stub wakes at a trap, before the RUN.
         // Settled last, so the reader cannot be in a later sleep when its
         // sleep is moved.
-        guard r.context.resumeFromAnotherThread(regs, moveSleep: { _ = r.waker.requeueClaimed(onto: $0) }) else {
+        // A stub moved to this CPU has the reader's thread pulled after it
+        // (the thread lets go when it wakes, Task.block).
+        guard r.context.resumeFromAnotherThread(regs, moveSleep: { word, cpu in
+            if let cpu { r.waker.pullClaimed(tid: readerThread, to: cpu) }
+            _ = r.waker.requeueClaimed(onto: word)
+        }) else {
             r.kernel.locked { r.inGuest = false }
             return settleWaking(.woken)
         }

@@ -318,6 +318,10 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                 let slept = waker.sleepForHandoff(timeout: timeout >= 0 ? min(timeout, ReadHandoff.sleepBound) : ReadHandoff.sleepBound)
                 if slept == .timedOut && timeout < 0 { counted = false }
                 let outcome = slept == .claimed ? h.awaitOutcome() : .pending
+                // A claimer that moved this task's stub pulled this thread after it.
+                if slept == .claimed, waker.releasePull(), attributes.withLock({ $0.scheduling.affinity }) != nil {
+                    applyHostAffinity()
+                }
                 h.disarm()
                 h.lastOutcome = outcome
                 if outcome == .resumed || outcome == .woken { return .ready }

@@ -87,6 +87,15 @@ public final class Waker: @unchecked Sendable {
         return true
     }
 
+    /// A read hand-off's claimer moved the owner's stub to `cpu` and pulls
+    /// the owner's thread (asleep, its sleep moved onto the stub's word,
+    /// which the stub's next trap wakes) after it; the owner lets go after
+    /// its sleep as after any pull.
+    func pullClaimed(tid: Int32, to cpu: Int32) {
+        guard tid > 0, cpu >= 0, cpu < 64, sw_set_affinity(tid, 1 << UInt64(cpu), 0) == 0 else { return }
+        pulled.store(true, ordering: .releasing)
+    }
+
     /// The sync wake-up's pull (see `pullableTID`).
     private func pullOwner() {
         let tid = pullableTID.load(ordering: .acquiring)

@@ -146,9 +146,10 @@ public protocol PlatformContext: AnyObject, Sendable {
     func canResumeFromAnotherThread(_ space: AddressSpace, regs: Registers) -> Bool
     /// Resumes the guest with `regs` (after `canResumeFromAnotherThread`
     /// said yes, the task's thread asleep); `moveSleep` first moves that
-    /// thread's sleep onto the word the guest's next trap wakes. false if
-    /// the platform cannot.
-    func resumeFromAnotherThread(_ regs: Registers, moveSleep: (UnsafeMutablePointer<UInt32>) -> Void) -> Bool
+    /// thread's sleep onto the word the guest's next trap wakes, and is
+    /// told the host CPU the guest was moved to, if it was (for the thread
+    /// to follow). false if the platform cannot.
+    func resumeFromAnotherThread(_ regs: Registers, moveSleep: (_ word: UnsafeMutablePointer<UInt32>, _ movedTo: Int32?) -> Void) -> Bool
     /// On the task's thread, after another thread resumed its guest: waits
     /// for the trap that ends that run, as `switchTo` does after its RUN.
     func awaitRunFromAnotherThread(_ space: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap
@@ -159,7 +160,7 @@ extension PlatformContext {
     public func sentryBlocked(_ blocked: Bool, in space: AddressSpace?) {}
     public func guestAffinitySet() {}
     public func canResumeFromAnotherThread(_ space: AddressSpace, regs: Registers) -> Bool { false }
-    public func resumeFromAnotherThread(_ regs: Registers, moveSleep: (UnsafeMutablePointer<UInt32>) -> Void) -> Bool { false }
+    public func resumeFromAnotherThread(_ regs: Registers, moveSleep: (_ word: UnsafeMutablePointer<UInt32>, _ movedTo: Int32?) -> Void) -> Bool { false }
     public func awaitRunFromAnotherThread(_ space: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
         try switchTo(space, &regs)
     }

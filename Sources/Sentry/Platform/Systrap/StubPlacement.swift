@@ -55,6 +55,17 @@ struct StubPlacement {
         return true
     }
 
+    /// The CPU the stub is known to be held to (nil: free or unknown).
+    var heldTo: Int32? { known ? cpu : nil }
+
+    /// A hand-off's claimer moved the stub to `cpu` (set while the task's
+    /// thread sleeps; the claim's atomics order it before the thread's
+    /// next look).
+    mutating func moved(to cpu: Int32) {
+        self.cpu = cpu
+        known = true
+    }
+
     /// The stub free to run anywhere the sentry may (unless the guest set
     /// its own affinity, which stays), and both sides spinning again.
     mutating func release(stub pid: Int32, area: SystrapArea, guestAffinity: Bool) {
