@@ -1,6 +1,7 @@
 // O_ASYNC (fcntl F_SETFL) on a pipe and a socket pair: the owner F_SETOWN
 // named gets SIGIO when data arrives, or F_SETSIG's signal with POLL_IN,
-// its band and the fd; the write end gets POLL_OUT when a read makes room;
+// its band and the fd; the write end gets POLL_OUT when a read makes room,
+// and at a read that finds nothing;
 // no owner, no signal. Then how many signals sockets send and for what
 // (sk_wake_async): a reader one POLL_IN per arrival, a writer one POLL_OUT
 // only after it found its buffer full, a peer's shutdown or close POLL_IN
@@ -450,6 +451,18 @@ int main(int argc, char **argv) {
     until(&rt);
     settle();   // and no second one
     printf("pipe write end: %d signal(s) after a read made room, code %d (POLL_OUT %d), band %#lx\n", rt, rt_code, POLL_OUT, rt_band);
+
+    // pipe_read's kill_fasync(POLL_OUT) comes at the end of every read,
+    // one that found the pipe empty (EAGAIN) too. (6.1 also sends one
+    // before a read sleeps, which interrupts a reader owning the write
+    // end; later kernels do not, so that is not compared.)
+    int reads = 0;
+    rt = 0;
+    while (read(p[0], big, sizeof big) > 0) reads++;
+    int again = errno == EAGAIN;
+    until(&rt);
+    settle();
+    printf("pipe drained in %d reads and an EAGAIN (%d): %d POLL_OUT signal(s), code %d\n", reads, again, rt, rt_code);
 
     // No owner: O_ASYNC alone signals no one.
     int q[2];

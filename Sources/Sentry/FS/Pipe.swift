@@ -139,9 +139,16 @@ public final class Pipe: Sendable {
         return p
     }
 
+    /// pipe_read ends every call with POLL_OUT to the write end's O_ASYNC
+    /// owners, one that took nothing (EAGAIN, end of file) too; only one
+    /// that took bytes wakes writers.
     func read(into bufs: [UnsafeMutableRawBufferPointer]) throws(Errno) -> Int {
-        let n: Int = try state.withLock { (s: inout State) throws(Errno) -> Int in try Self.drain(&s, into: bufs) }
-        if n > 0 { queue.notify(.writable) }   // room for writers (pipe_read wakes and signals only them)
+        let n: Int
+        do { n = try state.withLock { (s: inout State) throws(Errno) -> Int in try Self.drain(&s, into: bufs) } } catch {
+            queue.kill(.output) { $0.flags.writable }
+            throw error
+        }
+        if n > 0 { queue.notify(.writable) } else { queue.kill(.output) { $0.flags.writable } }
         return n
     }
 
