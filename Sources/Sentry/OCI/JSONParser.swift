@@ -107,28 +107,20 @@ struct JSONParser: ~Copyable {
         try enter()
         defer { depth -= 1 }
         var a: [JSONValue] = []
-        skipWhitespace()
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(a) }
-        while true {
+        if try closed(UInt8(ascii: "]"), empty: true) { return .array(a) }
+        repeat {
             skipWhitespace()
             a.append(try value())
-            skipWhitespace()
-            guard pos < bytes.count else { throw unexpected() }
-            switch bytes[pos] {
-            case UInt8(ascii: ","): pos += 1
-            case UInt8(ascii: "]"): pos += 1; return .array(a)
-            default: throw unexpected()
-            }
-        }
+        } while try !closed(UInt8(ascii: "]"))
+        return .array(a)
     }
 
     private mutating func object() throws(JSONParseError) -> JSONValue {
         try enter()
         defer { depth -= 1 }
         var o: [String: JSONValue] = [:]
-        skipWhitespace()
-        if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(o) }
-        while true {
+        if try closed(UInt8(ascii: "}"), empty: true) { return .object(o) }
+        repeat {
             skipWhitespace()
             guard pos < bytes.count, bytes[pos] == Self.quote else { throw unexpected() }
             let key = try string()
@@ -136,14 +128,20 @@ struct JSONParser: ~Copyable {
             try expect(UInt8(ascii: ":"))
             skipWhitespace()
             o[key] = try value()
-            skipWhitespace()
-            guard pos < bytes.count else { throw unexpected() }
-            switch bytes[pos] {
-            case UInt8(ascii: ","): pos += 1
-            case UInt8(ascii: "}"): pos += 1; return .object(o)
-            default: throw unexpected()
-            }
-        }
+        } while try !closed(UInt8(ascii: "}"))
+        return .object(o)
+    }
+
+    /// After an opening bracket (`empty`) or a member: true past the closing
+    /// one, false past a comma (none allowed before the closing bracket).
+    private mutating func closed(_ close: UInt8, empty: Bool = false) throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        guard pos < bytes.count else { throw unexpected() }
+        if bytes[pos] == close { pos += 1; return true }
+        if empty { return false }
+        guard bytes[pos] == UInt8(ascii: ",") else { throw unexpected() }
+        pos += 1
+        return false
     }
 
     // MARK: Strings
