@@ -1,9 +1,6 @@
-import FoundationEssentials
-
 /// An untyped JSON document (an OCI bundle's config.json, a process.json, the
 /// runtime's state and reports), in place of Foundation's JSONSerialization,
-/// which FoundationEssentials lacks. Read through FoundationEssentials'
-/// JSONDecoder, one single-value container per value; written by `encoded`.
+/// which FoundationEssentials lacks. Read by `JSONParser`, written by `encoded`.
 ///
 /// Numbers keep what JSONSerialization's NSNumber told apart: an integer in
 /// Int64's range, one above it (up to UInt64.max, as an rlimit's "unlimited"),
@@ -19,10 +16,11 @@ public enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses a whole document (any JSON value at the top). The decoder's
-    /// errors name no position, so a failure is just "not valid JSON".
+    /// Parses a whole document (any JSON value at the top).
     public static func parse(_ bytes: some Sequence<UInt8>) throws(JSONParseError) -> JSONValue {
-        do { return try JSONDecoder().decode(JSONValue.self, from: Data(bytes)) } catch { throw JSONParseError() }
+        let result = bytes.withContiguousStorageIfAvailable { b in Result { () throws(JSONParseError) in try JSONParser.parse(b) } }
+            ?? ContiguousArray(bytes).withUnsafeBufferPointer { b in Result { () throws(JSONParseError) in try JSONParser.parse(b) } }
+        return try result.get()
     }
 
     public subscript(key: String) -> JSONValue? {
@@ -52,29 +50,6 @@ public enum JSONValue: Sendable, Equatable {
 
     public init(_ strings: [String]) { self = .array(strings.map(JSONValue.string)) }
     public init(_ strings: [String: String]) { self = .object(strings.mapValues(JSONValue.string)) }
-}
-
-public struct JSONParseError: Error, CustomStringConvertible {
-    public var description: String { "not valid JSON" }
-}
-
-extension JSONValue: Decodable {
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        // Each try that does not match is a type mismatch, never a partial
-        // read, and costs a thrown error: the kinds a config is mostly made
-        // of come first. Only one kind of decode takes a JSON string, an
-        // object, an array or a boolean; a number is tried as Int64, then
-        // UInt64, then Double, in that order.
-        if c.decodeNil() { self = .null }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let o = try? c.decode([String: JSONValue].self) { self = .object(o) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int64.self) { self = .int(i) }
-        else if let u = try? c.decode(UInt64.self) { self = .uint(u) }
-        else { self = .double(try c.decode(Double.self)) }
-    }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
