@@ -1,3 +1,4 @@
+import CSwitch
 import Glibc
 
 /// Sentry threads kept, parked, after their task has ended, for the next
@@ -22,6 +23,16 @@ import Glibc
 /// a new one would get.
 ///
 /// One pool for the process: at most `maxIdle` threads wait, the rest end.
+///
+/// Each waiting thread parks on a word of its own (`Parked`), and the last
+/// one parked is taken first: its stack and caches are warm, and it parked
+/// on the CPU that just ran a task's end. A shared condition variable woke
+/// whichever waiter glibc chose (and took its internal lock on both
+/// sides): fork+exit+wait and thread create+join were 1.2-1.3x slower
+/// with it on an idle machine (images/bench/notes.md, "Idle vCPUs").
+/// Pulling the parked thread onto the caller's CPU before its wake, as a
+/// sync wake-up does, was measured too and left out: fork 0.93x but thread
+/// create 1.03-1.10x, where Linux itself balances a new task at fork.
 /// Sendable: the state is behind its pthread mutex.
 final class TaskThreads: @unchecked Sendable {
     static let shared = TaskThreads()
@@ -31,16 +42,23 @@ final class TaskThreads: @unchecked Sendable {
     private let maxIdle = 8
     // Allocated: a pthread object must not move.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// Threads waiting for a body, bodies handed to them and not yet
-    /// taken, and waiting threads promised to a caller (`reserve`).
-    private var idle = 0
-    private var queued: [@Sendable () -> Void] = []
+    /// Threads waiting for a body, the last parked last; and how many of
+    /// them are promised to a caller (`reserve`).
+    private var parked: [Parked] = []
     private var reserved = 0
+
+    /// A waiting thread: its word (0 while it waits, 1 once `body` is
+    /// set). Sendable: `body` is written before the word's store and read
+    /// after its load.
+    private final class Parked: @unchecked Sendable {
+        let word = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+        var body: (@Sendable () -> Void)?
+        init() { word.initialize(to: 0) }
+        deinit { word.deallocate() }
+    }
 
     private init() {
         pthread_mutex_init(mutex, nil)
-        pthread_cond_init(cond, nil)
     }
 
     /// The thread-local mark of a thread that must end with its task.
@@ -66,7 +84,7 @@ final class TaskThreads: @unchecked Sendable {
     /// which then cannot fail; false if none is free.
     func reserve() -> Bool {
         locked {
-            guard queued.count + reserved < idle else { return false }
+            guard reserved < parked.count else { return false }
             reserved += 1
             return true
         }
@@ -74,33 +92,32 @@ final class TaskThreads: @unchecked Sendable {
 
     /// Runs `body` on the thread `reserve` promised.
     func run(reserved body: @escaping @Sendable () -> Void) {
-        locked {
+        let p = locked { () -> Parked in
             reserved -= 1
-            queued.append(body)
+            return parked.removeLast()
         }
-        // After the unlock: a thread woken under the lock wakes only to
-        // sleep on the mutex until the caller lets go of it (a futex wait
-        // and two more wakes per task, on the clone's path).
-        pthread_cond_signal(cond)
+        hand(body, to: p)
     }
 
     /// Runs `body` on a kept thread if one is free, else on a new one
     /// (kept afterwards if there is room). Throws only when a new thread
     /// cannot be made.
     func run(_ body: @escaping @Sendable () -> Void) throws(Errno) {
-        let handed = locked { () -> Bool in
-            guard queued.count + reserved < idle else { return false }
-            queued.append(body)
-            return true
-        }
-        if handed {
-            pthread_cond_signal(cond)   // after the unlock, as in run(reserved:)
-            return
+        if let p = locked({ reserved < parked.count ? parked.removeLast() : nil }) {
+            return hand(body, to: p)
         }
         // In a box the thread empties: a closure the thread's own start
         // captured would keep the first task alive while the thread waits.
         let first = First(body)
         try HostThread.spawn { [self] in work(first) }
+    }
+
+    /// Wakes a thread taken off the list (no lock held: a thread woken
+    /// under it would only sleep on the mutex).
+    private func hand(_ body: @escaping @Sendable () -> Void, to p: Parked) {
+        p.body = body
+        sw_atomic_store32(p.word, 1)
+        _ = sw_futex_wake_private(p.word)
     }
 
     /// Sendable: written before the thread starts, then read and cleared by it only.
@@ -117,13 +134,14 @@ final class TaskThreads: @unchecked Sendable {
             // The body and what it held (the task) go before the wait.
             body = nil
             if pthread_getspecific(Self.keepOffKey) != nil { return }
-            pthread_mutex_lock(mutex)
-            guard idle < maxIdle else { pthread_mutex_unlock(mutex); return }
-            idle += 1
-            while queued.isEmpty { pthread_cond_wait(cond, mutex) }
-            body = queued.removeFirst()
-            idle -= 1
-            pthread_mutex_unlock(mutex)
+            let p = Parked()
+            guard locked({ () -> Bool in
+                guard parked.count < maxIdle else { return false }
+                parked.append(p)
+                return true
+            }) else { return }
+            while sw_atomic_load32(p.word) == 0 { _ = sw_futex_wait_private(p.word, 0, -1) }
+            body = p.body
         }
     }
 }
