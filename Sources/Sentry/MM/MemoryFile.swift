@@ -295,7 +295,7 @@ public final class MemoryFile: Sendable {
     /// so it writes through a second description of the file (not `fd`,
     /// whose position SEEK_DATA walks move), one copy at a time. Bytes past
     /// the source's end stay zeros. False when there is no such description
-    /// or the source cannot be spliced: the caller copies another way.
+    /// or the source cannot be spliced: the caller copies the run another way.
     public func fill(at offset: UInt64, fromFile src: Int32, offset from: UInt64, count: Int) throws(Errno) -> Bool {
         try copyFD.withLock { (out: inout Int32) throws(Errno) -> Bool in
             if out == -1 {
@@ -310,8 +310,9 @@ public final class MemoryFile: Sendable {
                 let n = Glibc.sendfile(out, src, &pos, count - done)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    // A source sendfile cannot read from, before any byte moved: copied another way.
-                    if done == 0, errno == EINVAL || errno == ENOSYS { return false }
+                    // A source sendfile cannot read from: copied another way
+                    // (all of it again: the bytes already moved are the same).
+                    if errno == EINVAL || errno == ENOSYS { return false }
                     throw errno == ENOSPC ? .ENOMEM : Errno(errno)
                 }
                 if n == 0 { break }   // the file ended early: the rest reads as zeros
