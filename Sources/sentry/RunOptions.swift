@@ -332,6 +332,11 @@ struct RunOptions: Equatable {
         _ = ThreadGroup.startingLimits
         Self.raiseDescriptorLimit()
         kernel.forwardHostSignals()
+        // From here on the sentry makes only the host calls serving guests
+        // needs: its own filter goes in while the first guest is loaded.
+        // SENTRY_SELF_CONFINE=log logs what the filter would refuse to the
+        // kernel's log instead (how its list was made).
+        let confinement = BackgroundConfinement(sandbox, mode: Self.selfConfineMode(off: noSelfConfine), controlSocket: name != nil)
         let task: Task
         do { task = try kernel.start(path: program, argv: argv, envp: env, cwd: cwd,
                                      signalMask: inherited.mask, ignored: inherited.ignored) } catch {
@@ -343,11 +348,8 @@ struct RunOptions: Equatable {
             case .guest: fail(error.description, .internalError)
             }
         }
-        // The sandbox is built and the first guest loaded: from here on the
-        // sentry makes only the host calls serving guests needs.
-        // SENTRY_SELF_CONFINE=log logs what the filter would refuse to the
-        // kernel's log instead (how its list was made).
-        Self.confine(sandbox, mode: Self.selfConfineMode(off: noSelfConfine), controlSocket: name != nil)
+        // The filter is in force before any guest code runs.
+        confinement.wait()
         #if DEBUG
         Self.testForbiddenSyscall()
         #endif
@@ -376,9 +378,11 @@ struct RunOptions: Equatable {
     /// built; a filter the kernel refuses ends it before any guest runs.
     static func confine(_ sandbox: Sandbox, mode: SelfConfinement.Mode, controlSocket: Bool) {
         let names = linuxAMD64.numbersByName()
-        do { try sandbox.confine(mode, controlSocket: controlSocket) { names[$0] } } catch {
-            fail("confining the sentry (seccomp): \(error.message); --no-self-confine runs without", .internalError)
-        }
+        do { try sandbox.confine(mode, controlSocket: controlSocket) { names[$0] } } catch { failConfining(error) }
+    }
+
+    static func failConfining(_ error: Errno) -> Never {
+        fail("confining the sentry (seccomp): \(error.message); --no-self-confine runs without", .internalError)
     }
 
     #if DEBUG

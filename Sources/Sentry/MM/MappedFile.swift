@@ -68,10 +68,11 @@ public final class MappedFile: FileMapping, Equatable {
         return fstat(hostFD, &st) == 0 && st.st_nlink == 0
     }
 
-    /// Large runs (a binary's text) go through write(2) into the memory file
-    /// from a mapping of the host file: each fresh page is then allocated by
-    /// the write, not by a page fault of the sentry's own copy (half the
-    /// time for busybox's 2 MB here). Small ones are a plain pread.
+    /// Large runs (a binary's text) are written into the memory file by
+    /// sendfile (or, where it cannot, by write(2) from a mapping of the host
+    /// file): each fresh page is then allocated by the write, not by a page
+    /// fault of the sentry's own copy (half the time for busybox's 2 MB
+    /// here). Small ones are a plain pread.
     public func copy(offset: UInt64, length: UInt64, into memory: MemoryFile, at: UInt64) throws(Errno) {
         // The size now, not at open: a page the file grew into since is read
         // (and a host mapping of bytes the file no longer has would fault).
@@ -80,6 +81,7 @@ public final class MappedFile: FileMapping, Equatable {
         let count = Int(min(length, inFile))
         guard count > 0 else { return }
         if count >= 64 << 10 && offset % GuestAddress.pageSize == 0 {
+            if try memory.fill(at: at, fromFile: hostFD, offset: offset, count: count) { return }
             let src = mmap(nil, count, PROT_READ, MAP_PRIVATE, hostFD, off_t(offset))
             if let src, src != MAP_FAILED {
                 defer { munmap(src, count) }
