@@ -125,6 +125,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// The sentry thread serving the task (host tid) and its counts when it began to.
     var sentryThreadCounters: (tid: pid_t, base: HostTaskCounters)?
     var hostThreadID: pid_t = 0
+    /// The same tid, read by the task's own thread without the lock (a
+    /// blocking sleep offers it to sync wake-ups; a gettid per sleep before).
+    private var ownThreadTID: pid_t = 0
     /// CPU time (ns) the thread had before it was restored from a
     /// checkpoint: its guest code's and the sentry's share; its clocks go on from there.
     var carriedCPU: (guest: Int64, sentry: Int64) = (0, 0)
@@ -329,7 +332,7 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
             }
             // A guest's own affinity rules its thread: no sync pull then
             // (Waker.pullableTID); one set during the sleep goes back on.
-            let pull = attributes.withLock { $0.scheduling.affinity } == nil ? sw_gettid() : 0
+            let pull = attributes.withLock { $0.scheduling.affinity } == nil ? ownThreadTID : 0
             defer {
                 if pull != 0 && waker.releasePull() && attributes.withLock({ $0.scheduling.affinity }) != nil {
                     applyHostAffinity()
@@ -417,6 +420,7 @@ extension Task {
             sentryThreadCounters = threadBase.map { (tid: hostTID, base: $0) }
             hostThreadID = hostTID
         }
+        ownThreadTID = hostTID
         noteStub()
     }
 
