@@ -180,12 +180,12 @@ public final class MemoryManager: Sendable {
             var smallRuns: [GuestAddress: [(UInt64, UInt64)]] = [:]
             // (Counting a large mapping's pages would walk all of them: those
             // are shared. One no larger than a granule holds no more than
-            // one: its pages are not counted.)
+            // one: its pages are not counted. A larger one is copied when its
+            // pages all lie within one granule's span, which two seeks tell.)
             for v in s.vmas.vmas where !v.dontCopy && !v.wipeOnFork && !v.shared && v.prot.contains(.write)
                 && v.length <= 256 * Self.cowGranule {
                 if v.length <= Self.cowGranule { small.insert(v.start); continue }
-                let runs = memory.dataRuns(v.memOffset, v.length)
-                if runs.reduce(0, { $0 + $1.1 }) <= Self.cowGranule {
+                if let runs = memory.dataRuns(v.memOffset, v.length, within: Self.cowGranule) {
                     small.insert(v.start)
                     smallRuns[v.start] = runs
                 }
