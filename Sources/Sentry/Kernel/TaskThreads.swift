@@ -25,11 +25,10 @@ import Glibc
 /// One pool for the process: at most `maxIdle` threads wait, the rest end.
 ///
 /// Each waiting thread parks on a word of its own (`Parked`), and the last
-/// one parked is taken first: its stack and caches are warm, and it parked
-/// on the CPU that just ran a task's end. A shared condition variable woke
-/// whichever waiter glibc chose (and took its internal lock on both
-/// sides): fork+exit+wait and thread create+join were 1.2-1.3x slower
-/// with it on an idle machine (images/bench/notes.md, "Idle vCPUs").
+/// one parked is taken first: its stack and caches are warm. A shared
+/// condition variable woke whichever waiter glibc chose: fork+exit+wait
+/// and thread create+join were 1.2-1.3x slower with it on an idle machine
+/// (images/bench/notes.md, "Idle vCPUs, second round").
 /// Pulling the parked thread onto the caller's CPU before its wake, as a
 /// sync wake-up does, was measured too and left out: fork 0.93x but thread
 /// create 1.03-1.10x, where Linux itself balances a new task at fork.
