@@ -62,8 +62,7 @@ struct BackgroundConfinement {
         }
         func run() {
             guard mode != .off else { return }
-            let names = linuxAMD64.numbersByName()
-            do { try sandbox.confine(mode, controlSocket: controlSocket) { names[$0] } } catch {
+            do { try RunOptions.installFilter(sandbox, mode: mode, controlSocket: controlSocket) } catch {
                 self.error.withLock { $0 = error }
             }
         }

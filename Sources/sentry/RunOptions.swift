@@ -377,8 +377,13 @@ struct RunOptions: Equatable {
     /// Confines the sentry (run and restore alike) once its sandbox is
     /// built; a filter the kernel refuses ends it before any guest runs.
     static func confine(_ sandbox: Sandbox, mode: SelfConfinement.Mode, controlSocket: Bool) {
+        do { try installFilter(sandbox, mode: mode, controlSocket: controlSocket) } catch { failConfining(error) }
+    }
+
+    /// The filter compiled from the syscall table's names and installed.
+    static func installFilter(_ sandbox: Sandbox, mode: SelfConfinement.Mode, controlSocket: Bool) throws(Errno) {
         let names = linuxAMD64.numbersByName()
-        do { try sandbox.confine(mode, controlSocket: controlSocket) { names[$0] } } catch { failConfining(error) }
+        try sandbox.confine(mode, controlSocket: controlSocket) { names[$0] }
     }
 
     static func failConfining(_ error: Errno) -> Never {

@@ -322,9 +322,7 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                 if slept == .timedOut && timeout < 0 { counted = false }
                 let outcome = slept == .claimed ? h.awaitOutcome() : .pending
                 // A claimer that moved this task's stub pulled this thread after it.
-                if slept == .claimed, waker.releasePull(), attributes.withLock({ $0.scheduling.affinity }) != nil {
-                    applyHostAffinity()
-                }
+                if slept == .claimed { letGoOfPull() }
                 h.disarm()
                 h.lastOutcome = outcome
                 if outcome == .resumed || outcome == .woken { return .ready }
@@ -333,14 +331,16 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
             // A guest's own affinity rules its thread: no sync pull then
             // (Waker.pullableTID); one set during the sleep goes back on.
             let pull = attributes.withLock { $0.scheduling.affinity } == nil ? ownThreadTID : 0
-            defer {
-                if pull != 0 && waker.releasePull() && attributes.withLock({ $0.scheduling.affinity }) != nil {
-                    applyHostAffinity()
-                }
-            }
+            defer { if pull != 0 { letGoOfPull() } }
             try waker.sleep(timeout: timeout, hostFDs: &fds, pull: pull)
             for i in fds.indices { fds[i].revents = 0 }
         }
+    }
+
+    /// After a sleep: a sync wake-up's pin let go; a guest affinity set
+    /// meanwhile goes back on (the pin replaced it).
+    private func letGoOfPull() {
+        if waker.releasePull(), attributes.withLock({ $0.scheduling.affinity }) != nil { applyHostAffinity() }
     }
 
     /// collect_syscall's record of `r`: the number (-1 outside a call), the

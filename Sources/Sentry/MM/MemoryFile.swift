@@ -387,7 +387,7 @@ public final class MemoryFile: Sendable {
     /// to find the nearly empty ones, walking a full heap to learn it was not.
     func dataRuns(_ offset: UInt64, _ length: UInt64, within span: UInt64) -> [(UInt64, UInt64)]? {
         let end = offset + length
-        var at = lseek(fd, off_t(offset), 3 /* SEEK_DATA */)
+        let at = lseek(fd, off_t(offset), 3 /* SEEK_DATA */)
         if at < 0 { return errno == ENXIO ? [] : nil }
         if UInt64(at) >= end { return [] }
         let (limit, o) = UInt64(at).addingReportingOverflow(span)
@@ -397,17 +397,7 @@ public final class MemoryFile: Sendable {
             let beyond = lseek(fd, off_t(window), 3 /* SEEK_DATA */)
             if beyond >= 0 ? UInt64(beyond) < end : errno != ENXIO { return nil }
         }
-        var runs: [(UInt64, UInt64)] = []
-        while true {
-            let hole = lseek(fd, at, 4 /* SEEK_HOLE */)
-            guard hole >= 0 else { return nil }
-            let stop = min(UInt64(hole), window)
-            runs.append((UInt64(at), stop - UInt64(at)))
-            if stop >= window { return runs }
-            at = lseek(fd, off_t(stop), 3 /* SEEK_DATA */)
-            if at < 0 { return errno == ENXIO ? runs : nil }
-            if UInt64(at) >= window { return runs }
-        }
+        return dataRuns(UInt64(at), window - UInt64(at))
     }
 
     /// Bytes not in use by guests (for sysinfo and benchmarks).
