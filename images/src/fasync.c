@@ -19,6 +19,7 @@
 #include <termios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -193,8 +194,10 @@ static void *blocking_write(void *arg) {
     return (void *)(long)write(*(int *)arg, buf, sizeof buf);
 }
 
-// Waits (up to 5 s) until the thread started is asleep (state S in its stat).
-static void asleep(void) {
+// Waits (up to 5 s) until the thread started is asleep (state S in its
+// stat) in system call `nr` (its /proc syscall file): S alone can be a
+// sleep before the call, which a loaded machine showed natively once.
+static void asleep(long nr) {
     for (int i = 0; i < 5000; i++) {
         char path[64], line[256];
         snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)sleeper);
@@ -202,7 +205,11 @@ static void asleep(void) {
         if (f) {
             char *end = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
             fclose(f);
-            if (end && end[1] == ' ' && end[2] == 'S') return;
+            snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)sleeper);
+            FILE *g = end && end[1] == ' ' && end[2] == 'S' ? fopen(path, "r") : NULL;
+            long in = -2;
+            if (g) { if (fscanf(g, "%ld", &in) != 1) in = -2; fclose(g); }
+            if (in == nr) return;
         }
         struct timespec ts = { 0, 1000 * 1000 };
         nanosleep(&ts, NULL);
@@ -221,7 +228,7 @@ static void unix_stream_sleepers(void) {
     pthread_t th;
     sleeper = 0;
     pthread_create(&th, NULL, blocking_read, &s[0]);
-    asleep();
+    asleep(SYS_read);
     write(s[1], "a", 1);
     void *got;
     pthread_join(th, &got);
@@ -231,7 +238,7 @@ static void unix_stream_sleepers(void) {
     fcntl(s[1], F_SETFL, fcntl(s[1], F_GETFL) & ~O_NONBLOCK);
     sleeper = 0;
     pthread_create(&th, NULL, blocking_write, &s[1]);
-    asleep();
+    asleep(SYS_write);
     settle();
     logged = 0;   // the reader's arrivals are counted above
     fcntl(s[0], F_SETFL, fcntl(s[0], F_GETFL) | O_NONBLOCK);
