@@ -181,7 +181,9 @@ extension CheckpointTests {
     /// and changes the file after the snapshot (1 -> 2); a restore on the
     /// other platform then takes the same file as it is now (2 -> 3), as a
     /// second process sharing the file would on Linux, rather than refusing
-    /// it as changed. The file replaced by another is status 80.
+    /// it as changed. The file replaced by another is status 80, even when
+    /// the host gives the new file the old one's freed inode number (ext4
+    /// often does: its birth time tells them apart).
     @Test func leaveRunningSharedFileGoesOn() throws {
         guard Harness.imagesBuilt, let from = Self.available.first, let to = Self.available.last else { return }
         let s = try Scene()

@@ -742,9 +742,10 @@ struct ImageWriter {
         guard n > 0 else { throw .io("readlink of \(guestPath)'s host descriptor", Errno(errno)) }
         let host = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if host.hasSuffix(" (deleted)") { throw .unsupported("\(guestPath): a host file deleted while open") }
+        let birth = HostFileBirth(fd: hostFD)
         return HostFileIdentity(hostPath: host, guestPath: guestPath, size: Int64(st.st_size),
                                 mtimeSec: Int64(st.st_mtim.tv_sec), mtimeNsec: Int64(st.st_mtim.tv_nsec),
-                                device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+                                device: UInt64(st.st_dev), inode: UInt64(st.st_ino), birthSec: birth?.sec, birthNsec: birth?.nsec)
     }
 
     static func words(_ r: sw_regs) -> [UInt64] {

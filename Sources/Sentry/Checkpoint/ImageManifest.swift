@@ -287,6 +287,11 @@ public struct HostFileIdentity: Codable, Sendable, Equatable {
     /// sharing a file may on Linux; the restore then takes what it holds now.
     public var device: UInt64? = nil
     public var inode: UInt64? = nil
+    /// Its birth time, where the host's filesystem keeps one (optional):
+    /// with device and inode, what tells it from a file that replaced it
+    /// and was given its freed inode number.
+    public var birthSec: Int64? = nil
+    public var birthNsec: Int64? = nil
 }
 
 public struct PipeImage: Codable, Sendable, Equatable {

@@ -167,7 +167,7 @@ extension Sandbox {
 
     /// Every host file the image names must be as it was: same size, same
     /// mtime. A file some mapping shares (MAP_SHARED) need only be the same
-    /// file (device and inode, where the image has them): its writers may
+    /// file (device, inode and birth time, where the image has them): its writers may
     /// have changed it since, as Linux lets processes sharing a file do, and
     /// the restore takes its contents as they are now. Returns the host
     /// paths of those that changed.
@@ -182,7 +182,9 @@ extension Sandbox {
             guard stat(id.hostPath, &st) == 0 else { throw .hostFileChanged("\(id.hostPath) (\(id.guestPath) in the guest) is gone") }
             if Int64(st.st_size) != id.size || Int64(st.st_mtim.tv_sec) != id.mtimeSec || Int64(st.st_mtim.tv_nsec) != id.mtimeNsec {
                 if shared.contains(id.hostPath), let device = id.device, let inode = id.inode {
-                    guard UInt64(st.st_dev) == device, UInt64(st.st_ino) == inode else {
+                    let then = id.birthSec.flatMap { s in id.birthNsec.map { HostFileBirth(sec: s, nsec: $0) } }
+                    let now = then == nil ? nil : HostFileBirth(path: id.hostPath)
+                    guard UInt64(st.st_dev) == device, UInt64(st.st_ino) == inode, then == nil || now == nil || now == then else {
                         throw .hostFileChanged("\(id.hostPath) (\(id.guestPath) in the guest, mapped shared) is another file now")
                     }
                     changed.insert(id.hostPath)
