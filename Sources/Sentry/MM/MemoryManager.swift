@@ -130,10 +130,14 @@ public final class MemoryManager: Sendable {
     /// (`AddressSpace.map(_:registeringRseq:)`), its page pinned as
     /// `pinRseqArea` pins it, where that needs no copy-on-write break (a
     /// fork copies a pinned area's granule). The outcome, as that map's;
-    /// nil if not tried (the task's first run tries).
+    /// nil if not tried (the task's first run tries). Where the platform
+    /// can, the whole mirror is left to the child's first entry into guest
+    /// code (`AddressSpace.mapAtFirstRun`), and the registration with it:
+    /// no stub round trip at all in the fork.
     public func attach(_ space: AddressSpace, registeringRseq rseq: RseqRegistration?) throws(PlatformError) -> Bool? {
         try state.withLock { (s: inout State) throws(PlatformError) -> Bool? in
             s.space = space
+            if space.mapAtFirstRun(Self.mirrorMappings(s)) { return nil }
             guard let rseq, let v = rseqAreaVMALocked(&s, rseq.area), !v.cow || v.shared else {
                 try space.map(Self.mirrorMappings(s), clearing: nil)
                 return nil

@@ -63,6 +63,14 @@ public protocol AddressSpace: AnyObject, Sendable {
     /// runner of the space can run guest code before then: false where the
     /// platform cannot promise that (the caller protects now).
     func protectAtNextRun(_ stretches: [(range: Range<GuestAddress>, prot: Prot)]) -> Bool
+    /// A new space's whole mirror (a fork's child's) made by the calling
+    /// runner's first entry into guest code, before its first instruction,
+    /// in that same hand-off: the forking thread then waits for no stub.
+    /// A mapping the host refuses then ends that run before any guest
+    /// code, as the platform's failure. Any other call on the space by
+    /// that runner makes them first. False where the platform cannot (the
+    /// caller maps now).
+    func mapAtFirstRun(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)]) -> Bool
     /// Called by a runner: makes room for another task in this address space
     /// (clone with CLONE_VM). The new task's thread passes the ticket to `join`.
     func prepareRunner() throws(PlatformError) -> RunnerTicket
@@ -104,6 +112,7 @@ extension AddressSpace {
     public func handOver() {}
     public func takeOver() {}
     public func protectAtNextRun(_ stretches: [(range: Range<GuestAddress>, prot: Prot)]) -> Bool { false }
+    public func mapAtFirstRun(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)]) -> Bool { false }
 }
 
 /// A promise of room in an address space for one more runner.

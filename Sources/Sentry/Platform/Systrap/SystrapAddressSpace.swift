@@ -602,6 +602,25 @@ extension SystrapAddressSpace: HostRseq {
         }
     }
 
+    /// The mirror rides on the calling runner's first RUN: only for a stub
+    /// that is the space's one (as `protectAtNextRun`), has nothing else
+    /// waiting for that RUN and holds no host rseq registration, with room
+    /// left in the batch for the registration its task's first run asks
+    /// (a fork's child inherits its parent's: `Task.rseqRegisterOnHost`).
+    func mapAtFirstRun(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)]) -> Bool {
+        guard let me = try? runner(), mappings.count + 1 <= Int(SW_AREA_BATCH_MAX) else { return false }
+        let calls = mappings.map {
+            Self.mmapCall(at: $0.range.lowerBound.rawValue, length: $0.range.upperBound - $0.range.lowerBound,
+                          fileOffset: $0.fileOffset, prot: $0.prot, fd: memory.fd)
+        }
+        return state.withLock { s in
+            guard s.usedSlots.count == s.spares.count + 1, s.runCalls[me.slot] == nil, s.runRseq[me.slot] == nil,
+                  s.hostRseq[me.slot] == nil else { return false }
+            if !calls.isEmpty { s.runCalls[me.slot] = calls }
+            return true
+        }
+    }
+
     /// After the trap that follows a RUN: what became of the registration
     /// it carried (`loadRunCalls`), and of one the stub dropped as it
     /// reported an exit (`SW_AREA_RSEQ_DROPPED`: made again at the next
