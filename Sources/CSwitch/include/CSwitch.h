@@ -124,6 +124,9 @@ size_t sw_systrap_patched_after_offset(void);
 #define SW_AREA_RSEQ_DROPPED 292 // u32: the stub dropped its host rseq registration as it reported a trap of exit(2)
 #define SW_AREA_RSEQ 296       // u64: the guest rseq area the stub has registered with the host (0: none)
 #define SW_AREA_RSEQ_SIG 304   // u32: its signature
+#define SW_AREA_USAGE_SET 308  // u32: USAGE holds the stub's getrusage(RUSAGE_SELF) from a trap of exit(2) or
+                               // exit_group(2) (the stub sets it there and clears it at every RUN)
+#define SW_AREA_USAGE 312      // struct rusage (144 bytes): the stub's usage (that trap's, or an emptying batch's)
 #define SW_AREA_PFRAME 1344    // a patched trap's registers, as a ucontext (304 bytes)
 #define SW_AREA_IRET 1664      // the iretq frame of the patched return (5 u64)
 #define SW_AREA_XBUF 4096      // FPSAVE's XSAVE image, 64-byte aligned, up to SW_AREA_XBUF_SIZE

@@ -9,6 +9,8 @@ public enum SyscallNumber {
     /// What a restored systrap task traps once to get its FPU frame (Checkpoint/Restore.swift).
     public static let getpid: UInt64 = 39
     public static let restart_syscall: UInt64 = 219
+    /// A systrap stub reads its own usage at an exit trap and when emptied.
+    public static let getrusage: UInt64 = 98
     /// systrap's code patching synchronises the CPUs of a stub's mm with it.
     public static let membarrier: UInt64 = 324
     /// What the vsyscall page's three entries call (Kernel/Vsyscall.swift).

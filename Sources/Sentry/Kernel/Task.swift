@@ -457,7 +457,7 @@ extension Task {
         var c = carriedCounters
         c.minorFaults &+= sentryMinorFaults.load(ordering: .relaxed)
         c.majorFaults &+= sentryMajorFaults.load(ordering: .relaxed)
-        if let s = stubClock, let now = HostTaskCounters.read(process: s.pid) { c.add(now.since(s.counts)) }
+        if let s = stubClock, let now = space?.countsAtExitTrap ?? HostTaskCounters.read(process: s.pid) { c.add(now.since(s.counts)) }
         // On the task's own thread (its exit, its getrusage), without /proc.
         let ownThread = sentryThreadCounters.map { $0.tid == sw_gettid() } ?? false
         if let s = sentryThreadCounters,

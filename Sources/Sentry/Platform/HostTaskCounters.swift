@@ -65,13 +65,17 @@ public struct HostTaskCounters: Sendable, Equatable {
     public static func readCallingThread() -> HostTaskCounters? {
         var ru = rusage()
         guard getrusage(Self.rusageThread, &ru) == 0 else { return nil }
-        var c = HostTaskCounters()
-        c.minorFaults = Int64(ru.ru_minflt)
-        c.majorFaults = Int64(ru.ru_majflt)
-        c.involuntarySwitches = Int64(ru.ru_nivcsw)
+        var c = HostTaskCounters(faultsAndSwitchesOf: ru)
         c.readBytes = Int64(ru.ru_inblock) &* 512
         c.writtenBytes = Int64(ru.ru_oublock) &* 512
         return c
+    }
+
+    /// The faults and involuntary switches of a getrusage answer.
+    init(faultsAndSwitchesOf ru: rusage) {
+        minorFaults = Int64(ru.ru_minflt)
+        majorFaults = Int64(ru.ru_majflt)
+        involuntarySwitches = Int64(ru.ru_nivcsw)
     }
 
     /// `io`: also the block I/O, from the io file (a sentry thread's; a

@@ -90,6 +90,10 @@ public protocol AddressSpace: AnyObject, Sendable {
     /// if the platform read them then (a recycled stub, read as it was
     /// emptied); nil: read them now.
     var hostCountsBase: HostTaskCounters? { get }
+    /// `hostPID`'s counts as it reported the calling runner's trap of
+    /// exit(2) or exit_group(2), if it did and has run no guest code
+    /// since; nil: read them from /proc.
+    var countsAtExitTrap: HostTaskCounters? { get }
     /// The calling thread stops running in this space (task exit or execve).
     /// The last runner to leave frees the host side, or, when the sentry is
     /// exiting, leaves it to die with the sentry (PR_SET_PDEATHSIG).
@@ -104,6 +108,7 @@ public protocol AddressSpace: AnyObject, Sendable {
 extension AddressSpace {
     func leave() { leave(sentryExiting: false) }
     public var hostCountsBase: HostTaskCounters? { nil }
+    public var countsAtExitTrap: HostTaskCounters? { nil }
     public func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
                     registeringRseq rseq: RseqRegistration) throws(PlatformError) -> Bool? {
         try map(mappings, clearing: nil)

@@ -28,7 +28,8 @@ public struct StubRegion: Sendable {
                                            157 /* prctl */, 158 /* arch_prctl */, 202 /* futex */,
                                            110 /* getppid: an unattached sibling watching the sentry */,
                                            324 /* membarrier: systrap's code patching syncs the mm's CPUs */,
-                                           334 /* rseq: the guest's area registered with the host for its stub */]
+                                           334 /* rseq: the guest's area registered with the host for its stub */,
+                                           98 /* getrusage: a systrap stub's own usage, at its task's exit and when emptied */]
     /// The only clone the filter lets through: a sibling sharing the mm,
     /// with no exit signal, whose parent is the stub's own parent
     /// (CLONE_PARENT): every stub of an address space is then a child of the
@@ -50,6 +51,7 @@ public struct StubRegion: Sendable {
             case 157: options = [1 /* PR_SET_PDEATHSIG */, 59 /* PR_SET_SYSCALL_USER_DISPATCH */]
             case 158: options = [0x1002 /* ARCH_SET_FS */, 0x1001 /* ARCH_SET_GS: a systrap stub's own area */]
             case 324: options = [32 /* PRIVATE_EXPEDITED_SYNC_CORE */, 64 /* its registration */]
+            case 98: options = [0 /* RUSAGE_SELF */]
             default: rules.append(.init(nr: nr, arg: nil, action: allow)); continue
             }
             for o in options { rules.append(.init(nr: nr, arg: 0, value: o, action: allow)) }

@@ -194,6 +194,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     }
 
     var hostPID: Int32? { try? runner().pid }
+    var countsAtExitTrap: HostTaskCounters? { try? runner().area.usageAtExitTrap }
     var cpuTimeBase: Int64 {
         guard let r = try? runner() else { return 0 }
         return r.root ? rootCPUBase : r.cpuBase
@@ -390,7 +391,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         spare.cpuBase = HostCPUClock.nanoseconds(of: me.pid) ?? 0
         // Read at its task's exit, after the stub's last call (the rseq
         // unregistration): parked since, its counts have not moved.
-        spare.counts = HostTaskCounters.lastRead(process: me.pid)
+        spare.counts = me.area.usageAtExitTrap ?? HostTaskCounters.lastRead(process: me.pid)
         return state.withLock { s in
             guard !s.rootEnded, s.spares.count < Self.maxSpares else { return false }
             s.runners.removeValue(forKey: pthread_self())
@@ -463,18 +464,22 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         // Kept: the stub's pages at base, and slot 0's area at base + 64 KiB.
         let base = stub.base.rawValue, stubEnd = stub.end.rawValue
         let areaEnd = base + 2 * SystrapArea.size, top = UInt64(SW_TASK_SIZE)
+        // Then its usage, the base of its next life's counts, read in the
+        // same hand-off (rather than from /proc).
         calls += [StubCall(nr: SyscallNumber.munmap, args: [0, base]),
                   StubCall(nr: SyscallNumber.munmap, args: [stubEnd, base + SystrapArea.size - stubEnd]),
-                  StubCall(nr: SyscallNumber.munmap, args: [areaEnd, top - areaEnd])]
+                  StubCall(nr: SyscallNumber.munmap, args: [areaEnd, top - areaEnd]),
+                  StubCall(nr: SyscallNumber.getrusage, args: [0 /* RUSAGE_SELF */, me.area.address + UInt64(SW_AREA_USAGE)])]
         guard let results = try? requestBatch(on: me, calls), results.count == calls.count,
               results.allSatisfy({ $0 == 0 }) else { return nil }
         let a = me.area
+        let counts = a.stubUsage
         memset(a.base + Int(SW_AREA_CODE), 0, Int(SW_AREA_SET_FS) + 8 - Int(SW_AREA_CODE))
         a.store(SW_AREA_SET_GS, UInt64(0))
         memset(a.base + Int(SW_AREA_FRAME), 0, Int(SystrapArea.size) - Int(SW_AREA_FRAME))
         return Parked(runner: me, initialRegisters: initialRegisters,
                       cpuTimeBase: HostCPUClock.nanoseconds(of: me.pid) ?? 0,
-                      counts: HostTaskCounters.read(process: me.pid), pooled: true)
+                      counts: counts, pooled: true)
     }
 }
 

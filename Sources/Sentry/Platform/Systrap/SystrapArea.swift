@@ -35,6 +35,21 @@ struct SystrapArea: @unchecked Sendable {
         store(e + 56, result)
     }
 
+    /// The usage the stub read of itself (SW_AREA_USAGE: at a trap of
+    /// exit(2) or exit_group(2), or by an emptying batch's getrusage).
+    /// struct rusage's ru_minflt, ru_majflt and ru_nivcsw (longs after two timevals).
+    var stubUsage: HostTaskCounters {
+        var c = HostTaskCounters()
+        c.minorFaults = load(SW_AREA_USAGE + 64, as: Int64.self)
+        c.majorFaults = load(SW_AREA_USAGE + 72, as: Int64.self)
+        c.involuntarySwitches = load(SW_AREA_USAGE + 136, as: Int64.self)
+        return c
+    }
+
+    /// The stub's usage as it reported its last trap, if that was a trap
+    /// of exit(2) or exit_group(2) and no RUN has come since.
+    var usageAtExitTrap: HostTaskCounters? { load(SW_AREA_USAGE_SET, as: UInt32.self) != 0 ? stubUsage : nil }
+
     /// The result the stub left in batch entry `index`.
     func batchResult(_ index: Int) -> Int64 { load(Int32(SW_AREA_BATCH) + Int32(index * 64 + 56), as: Int64.self) }
 
