@@ -142,25 +142,7 @@ __asm__(
     "  mov %rax, 248(%rbx)\n"
     "  rdgsbase %rax\n"
     "  mov %rax, 256(%rbx)\n"
-    // A trap of exit(2) or exit_group(2): the stub's usage as its task
-    // ends (the stub is one thread: RUSAGE_SELF is the task's faults and
-    // switches), so that the sentry's exit need not render /proc's files.
-    "10: cmpl $31, 4(%rbx)\n"
-    "  jne 27f\n"
-    "  mov 24(%rbx), %rax\n"
-    "  mov 144(%rax), %rax\n"        // uc_mcontext.rax: the call's number
-    "  cmp $60, %rax\n"
-    "  je 28f\n"
-    "  cmp $231, %rax\n"
-    "  jne 27f\n"
-    "28: xor %edi, %edi\n"           // RUSAGE_SELF
-    "  lea 312(%rbx), %rsi\n"
-    "  mov $98, %eax\n"              // getrusage
-    "  syscall\n"
-    "  test %rax, %rax\n"
-    "  jnz 27f\n"
-    "  movl $1, 308(%rbx)\n"
-    "27: cmpq $0, 296(%rbx)\n"        // a trap of exit(2) with a host rseq registration:
+    "10: cmpq $0, 296(%rbx)\n"        // a trap of exit(2) with a host rseq registration:
     "  je 26f\n"                      // drop it now, so that the sentry need not ask
     "  cmpl $31, 4(%rbx)\n"           // for it in a round trip of its own before the
     "  jne 26f\n"                     // exit wakes a joiner, who may unmap the area.
@@ -177,7 +159,26 @@ __asm__(
     "  jnz 26f\n"
     "  movq $0, 296(%rbx)\n"
     "  movl $1, 292(%rbx)\n"
-    "26: mov $2, %eax\n"              // state = TRAP (xchg: a full barrier before
+    // A trap of exit(2) or exit_group(2): the stub's usage as its task
+    // ends (the stub is one thread: RUSAGE_SELF is the task's faults and
+    // switches; read last, after the rseq drop), so that the sentry's
+    // exit need not render /proc's files.
+    "26: cmpl $31, 4(%rbx)\n"
+    "  jne 27f\n"
+    "  mov 24(%rbx), %rax\n"
+    "  mov 144(%rax), %rax\n"        // uc_mcontext.rax: the call's number
+    "  cmp $60, %rax\n"
+    "  je 28f\n"
+    "  cmp $231, %rax\n"
+    "  jne 27f\n"
+    "28: xor %edi, %edi\n"           // RUSAGE_SELF
+    "  lea 312(%rbx), %rsi\n"
+    "  mov $98, %eax\n"              // getrusage
+    "  syscall\n"
+    "  test %rax, %rax\n"
+    "  jnz 27f\n"
+    "  movl $1, 308(%rbx)\n"
+    "27: mov $2, %eax\n"              // state = TRAP (xchg: a full barrier before
     "  xchg %eax, (%rbx)\n"           // reading whether the sentry sleeps)
     "  cmpl $0, 168(%rbx)\n"
     "  je 11f\n"

@@ -392,6 +392,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         // Read at its task's exit, after the stub's last call (the rseq
         // unregistration): parked since, its counts have not moved.
         spare.counts = me.area.usageAtExitTrap ?? HostTaskCounters.lastRead(process: me.pid)
+        // The next thread's exit must not take this one's reading for its own.
+        a.store(SW_AREA_USAGE_SET, UInt32(0))
         return state.withLock { s in
             guard !s.rootEnded, s.spares.count < Self.maxSpares else { return false }
             s.runners.removeValue(forKey: pthread_self())
@@ -474,6 +476,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
               results.allSatisfy({ $0 == 0 }) else { return nil }
         let a = me.area
         let counts = a.stubUsage
+        a.store(SW_AREA_USAGE_SET, UInt32(0))
         memset(a.base + Int(SW_AREA_CODE), 0, Int(SW_AREA_SET_FS) + 8 - Int(SW_AREA_CODE))
         a.store(SW_AREA_SET_GS, UInt64(0))
         memset(a.base + Int(SW_AREA_FRAME), 0, Int(SystrapArea.size) - Int(SW_AREA_FRAME))
