@@ -26,3 +26,18 @@ struct HostFileBirth: Equatable {
         nsec = Int64(x.stx_btime.tv_nsec)
     }
 }
+
+extension HostFileIdentity {
+    /// The birth time the image recorded, if it did.
+    var birth: HostFileBirth? { birthSec.flatMap { s in birthNsec.map { HostFileBirth(sec: s, nsec: $0) } } }
+
+    /// Whether the file `st` describes, born at `now` (nil: its filesystem
+    /// keeps no birth time), is the one this identity names: the same
+    /// device and inode, and the same birth time where both sides have one.
+    /// False where the identity has no device and inode to compare.
+    func names(_ st: stat, bornAt now: HostFileBirth?) -> Bool {
+        guard let device, let inode, UInt64(st.st_dev) == device, UInt64(st.st_ino) == inode else { return false }
+        guard let then = birth, let now else { return true }
+        return then == now
+    }
+}

@@ -181,10 +181,8 @@ extension Sandbox {
             var st = stat()
             guard stat(id.hostPath, &st) == 0 else { throw .hostFileChanged("\(id.hostPath) (\(id.guestPath) in the guest) is gone") }
             if Int64(st.st_size) != id.size || Int64(st.st_mtim.tv_sec) != id.mtimeSec || Int64(st.st_mtim.tv_nsec) != id.mtimeNsec {
-                if shared.contains(id.hostPath), let device = id.device, let inode = id.inode {
-                    let then = id.birthSec.flatMap { s in id.birthNsec.map { HostFileBirth(sec: s, nsec: $0) } }
-                    let now = then == nil ? nil : HostFileBirth(path: id.hostPath)
-                    guard UInt64(st.st_dev) == device, UInt64(st.st_ino) == inode, then == nil || now == nil || now == then else {
+                if shared.contains(id.hostPath), id.device != nil, id.inode != nil {
+                    guard id.names(st, bornAt: id.birth == nil ? nil : HostFileBirth(path: id.hostPath)) else {
                         throw .hostFileChanged("\(id.hostPath) (\(id.guestPath) in the guest, mapped shared) is another file now")
                     }
                     changed.insert(id.hostPath)
