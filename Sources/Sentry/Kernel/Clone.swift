@@ -83,12 +83,13 @@ extension Task {
             }
         } catch let e as Errno { throw e } catch { throw .EAGAIN }
         // Where the platform has a space ready that can change threads
-        // (systrap's pool), this thread builds the child's mirror and hands
-        // it to the child's thread: no hand-off back and forth between the
-        // two threads before the child runs (the parent waiting for the
-        // child's stub, the child for the go).
-        // The child's rseq area is registered with the host in the same
-        // round trip (rseq_fork: the child inherits the registration).
+        // (systrap's pool), this thread attaches the child's mm to it and
+        // hands it to the child's thread: no hand-off back and forth between
+        // the two threads before the child runs (the parent waiting for the
+        // child's stub, the child for the go). The mirror is mapped by the
+        // child's first RUN where the platform can (`mapAtFirstRun`), else
+        // here, with the child's rseq area registered with the host in the
+        // same round trip (rseq_fork: the child inherits the registration).
         var childSpace: AddressSpace?
         var childRseqOnHost: Bool?
         if !has(CloneArgs.CLONE_VM) {
@@ -237,8 +238,9 @@ extension Task {
         }
         let threads = TaskThreads.shared
         if reuse, childSpace != nil || ticket?.ready == true, threads.reserve() {
-            // Nothing left can fail: the child's mirror was built here or
-            // its stub is a spare, and a kept thread is reserved for it. It
+            // Nothing left can fail: the child's mirror was built here (or
+            // left to its first RUN) or its stub is a spare, and a kept
+            // thread is reserved for it. It
             // is given its go first, and runs without waiting for it.
             parentSide()
             threads.run(reserved: body)
