@@ -240,8 +240,8 @@ extension Task {
         if reuse, childSpace != nil || ticket?.ready == true, threads.reserve() {
             // Nothing left can fail: the child's mirror was built here (or
             // left to its first RUN) or its stub is a spare, and a kept
-            // thread is reserved for it. It
-            // is given its go first, and runs without waiting for it.
+            // thread is reserved for it. It is given its go first, and runs
+            // without waiting for it.
             parentSide()
             threads.run(reserved: body)
         } else {

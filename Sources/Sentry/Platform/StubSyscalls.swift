@@ -48,6 +48,14 @@ extension StubSyscalls {
         StubCall(nr: SyscallNumber.mmap, args: [address, length, UInt64(prot.rawValue), UInt64(MAP_SHARED | MAP_FIXED), UInt64(fd), fileOffset])
     }
 
+    /// The mmap call of each mapping of the memory file.
+    func mmapCalls(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)]) -> [StubCall] {
+        mappings.map {
+            Self.mmapCall(at: $0.range.lowerBound.rawValue, length: $0.range.upperBound - $0.range.lowerBound,
+                          fileOffset: $0.fileOffset, prot: $0.prot, fd: memory.fd)
+        }
+    }
+
     /// mmap(MAP_SHARED|MAP_FIXED) of a memory-file chunk at `address`.
     func mapChunk(at address: UInt64, length: UInt64, fileOffset: UInt64, prot: Prot) throws(PlatformError) {
         try map([(GuestAddress(address)..<GuestAddress(address + length), fileOffset, prot)], clearing: nil)
@@ -73,10 +81,7 @@ extension StubSyscalls {
         var calls: [StubCall] = []
         if let first { calls.append(first) }
         if let c = clearing { calls.append(StubCall(nr: SyscallNumber.munmap, args: [c.lowerBound.rawValue, c.upperBound - c.lowerBound])) }
-        calls += mappings.map {
-            Self.mmapCall(at: $0.range.lowerBound.rawValue, length: $0.range.upperBound - $0.range.lowerBound,
-                          fileOffset: $0.fileOffset, prot: $0.prot, fd: memory.fd)
-        }
+        calls += mmapCalls(mappings)
         let mapped = calls.count
         if let last { calls.append(last) }
         let results = try stubSyscalls(calls)

@@ -391,7 +391,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         spare.cpuBase = HostCPUClock.nanoseconds(of: me.pid) ?? 0
         // Read at its task's exit, after the stub's last call (the rseq
         // unregistration): parked since, its counts have not moved.
-        spare.counts = me.area.usageAtExitTrap ?? HostTaskCounters.lastRead(process: me.pid)
+        spare.counts = a.usageAtExitTrap ?? HostTaskCounters.lastRead(process: me.pid)
         // The next thread's exit must not take this one's reading for its own.
         a.store(SW_AREA_USAGE_SET, UInt32(0))
         return state.withLock { s in
@@ -617,10 +617,7 @@ extension SystrapAddressSpace: HostRseq {
     /// (a fork's child inherits its parent's: `Task.rseqRegisterOnHost`).
     func mapAtFirstRun(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)]) -> Bool {
         guard let me = try? runner(), mappings.count + 1 <= Int(SW_AREA_BATCH_MAX) else { return false }
-        let calls = mappings.map {
-            Self.mmapCall(at: $0.range.lowerBound.rawValue, length: $0.range.upperBound - $0.range.lowerBound,
-                          fileOffset: $0.fileOffset, prot: $0.prot, fd: memory.fd)
-        }
+        let calls = mmapCalls(mappings)
         return state.withLock { s in
             guard s.usedSlots.count == s.spares.count + 1, s.runCalls[me.slot] == nil, s.runRseq[me.slot] == nil,
                   s.hostRseq[me.slot] == nil else { return false }

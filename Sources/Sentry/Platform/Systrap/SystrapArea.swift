@@ -37,13 +37,10 @@ struct SystrapArea: @unchecked Sendable {
 
     /// The usage the stub read of itself (SW_AREA_USAGE: at a trap of
     /// exit(2) or exit_group(2), or by an emptying batch's getrusage).
-    /// struct rusage's ru_minflt, ru_majflt and ru_nivcsw (longs after two timevals).
     var stubUsage: HostTaskCounters {
-        var c = HostTaskCounters()
-        c.minorFaults = load(SW_AREA_USAGE + 64, as: Int64.self)
-        c.majorFaults = load(SW_AREA_USAGE + 72, as: Int64.self)
-        c.involuntarySwitches = load(SW_AREA_USAGE + 136, as: Int64.self)
-        return c
+        var ru = rusage()
+        _ = withUnsafeMutableBytes(of: &ru) { memcpy($0.baseAddress!, base + Int(SW_AREA_USAGE), $0.count) }
+        return HostTaskCounters(faultsAndSwitchesOf: ru)
     }
 
     /// The stub's usage as it reported its last trap, if that was a trap
