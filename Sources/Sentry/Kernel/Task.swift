@@ -81,6 +81,12 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// Past its futex clean-up at exit: a PI waiter can't queue on it any
     /// more (ESRCH). Guarded by the futex table's lock.
     var futexExited = false
+    /// Whether this task's wakes are sync wake-ups that may pull the woken
+    /// thread onto this one's CPU (Waker.pullableTID). Not once its exit has
+    /// woken a joiner: a parent woken by the process's death would wait on
+    /// this CPU for the rest of the exit (the stub's emptying, the thread's
+    /// return to the pool) while the other CPU idles. Task thread only.
+    var wakesAreSync = true
     /// rseq(2)'s registration, and the cpu_id last written into it.
     public internal(set) var rseq: RseqRegistration?
     var rseqCPU: UInt32?

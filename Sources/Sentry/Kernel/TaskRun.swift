@@ -213,6 +213,10 @@ extension Task {
                 _ = try? kernel.futexes.wake(mm, clearChildTID, count: 1, bitset: ~0)
             }
         }
+        // The joiner woken above was pulled onto this CPU (a thread's exit
+        // has little left to do); a parent told of the process's death
+        // below is not (Task.wakesAreSync).
+        wakesAreSync = false
         releaseVforkParent()
         // The host's fault and switch counts are read from /proc before the
         // kernel lock (what they read changes only on this thread); the CPU

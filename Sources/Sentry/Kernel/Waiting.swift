@@ -41,6 +41,8 @@ public final class Waker: @unchecked Sendable {
     /// idle CPU, and on this 2-vCPU VM waking an idle vCPU costs 50-90 µs;
     /// the thread's stub follows it there (StubPlacement). The owner lets go
     /// of the pin as soon as it runs, so the host balances it as before.
+    /// A waker with more than a sleep ahead (an exit past its joiner's
+    /// wake: `Task.wakesAreSync`) does not pull.
     /// The owner's host tid while it sleeps on the futex and may be pulled
     /// (0: not pullable: its affinity is the guest's).
     private let pullableTID = Atomic<Int32>(0)
@@ -101,7 +103,8 @@ public final class Waker: @unchecked Sendable {
         let tid = pullableTID.load(ordering: .acquiring)
         guard tid != 0 else { return }
         let here = sw_current_cpu()
-        guard here < 64, here != sleptOn.load(ordering: .relaxed), sw_set_affinity(tid, 1 << UInt64(here), 0) == 0 else { return }
+        guard here < 64, here != sleptOn.load(ordering: .relaxed), Task.current?.wakesAreSync ?? true,
+              sw_set_affinity(tid, 1 << UInt64(here), 0) == 0 else { return }
         pulled.store(true, ordering: .releasing)
     }
 
