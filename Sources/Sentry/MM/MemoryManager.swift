@@ -718,17 +718,36 @@ public final class MemoryManager: Sendable {
             let discards = advice == MemoryAdvice.MADV_DONTNEED || advice == MemoryAdvice.MADV_FREE
             if discards { unpatchLocked(&s, range, contentKept: false); try replaceSharedLocked(&s, range) }
             let pieces = s.vmas.overlapping(range)
+            // Anonymous pieces whose runs follow each other in the memory
+            // file are punched in one call (a thread's stack at its exit is
+            // two mappings, its guard page and the rest): each punch also
+            // walks every host mapping of its run.
+            var zeroing: Range<UInt64>?
+            func flush() {
+                if let z = zeroing { memory.zero(z.lowerBound, UInt64(z.count)) }
+                zeroing = nil
+            }
             for v in pieces {
                 switch advice {
                 case MemoryAdvice.MADV_DONTNEED where !v.shared, MemoryAdvice.MADV_FREE where !v.shared:  // private pages revert
-                    memory.zero(v.memOffset, v.length)
-                    if case .file(let f, let o) = v.backing { try f.copy(offset: o, length: v.length, into: memory, at: v.memOffset) }
+                    let run = v.memOffset..<(v.memOffset + v.length)
+                    if case .file(let f, let o) = v.backing {
+                        flush()
+                        memory.zero(v.memOffset, v.length)
+                        try f.copy(offset: o, length: v.length, into: memory, at: v.memOffset)
+                    } else if let z = zeroing, z.upperBound == run.lowerBound {
+                        zeroing = z.lowerBound..<run.upperBound
+                    } else {
+                        flush()
+                        zeroing = run
+                    }
                 case MemoryAdvice.MADV_REMOVE:  // shared memory only
-                    guard v.shared else { throw .EINVAL }
+                    guard v.shared else { flush(); throw .EINVAL }
                     memory.zero(v.memOffset, v.length)
                 default: break  // hints: Linux may ignore them too
                 }
             }
+            flush()
             if !s.vmas.isFullyMapped(range) { throw .ENOMEM }
         }
     }
