@@ -57,6 +57,15 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         /// The root stub has left for good: a sibling leaving after it is
         /// ended, never kept.
         var rootEnded = false
+        /// A recycled root stub's mappings of its last guest (by slot), while
+        /// its `runCalls` still hold only their clearing: the first mirror
+        /// may keep what it asks for of them (`mapAtFirstRun`). Any other
+        /// request or RUN makes the clearing first and drops this.
+        var kept: (slot: Int, mirror: KeptMirror)?
+        /// An exec replaced the image: what the stub maps at its emptying is
+        /// another program's than its next life's (a fork of the parent,
+        /// most likely), and is cleared there rather than read (KeptMirror).
+        var execed = false
     }
     private let state = Mutex(State())
     static let maxSlots = 2048
@@ -80,6 +89,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         /// Started by the pool's thread, its PDEATHSIG parent for good. Only
         /// these are recycled: one started by a task's thread dies with it.
         var pooled = false
+        /// What an emptied stub still maps of its last guest (nil: nothing).
+        var kept: KeptMirror?
     }
 
     /// Where a root stub goes back to when its address space ends.
@@ -87,6 +98,10 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     private let pooled: Bool
     private let rootCPUBase: Int64
     private let rootCounts: HostTaskCounters?
+    /// Whether an emptying keeps the guest range's mappings for the next
+    /// life (KeptMirror): only where a first RUN can take them
+    /// (`mapAtFirstRun`), not for vmexec's stub, which never runs.
+    private let keepsMirror: Bool
 
     /// The calling thread becomes the first runner of `parked`, unless
     /// `callerRuns` is false: vmexec keeps the stub parked for good and
@@ -99,10 +114,23 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         rootCPUBase = parked.cpuTimeBase
         rootCounts = parked.counts
         initialRegisters = parked.initialRegisters
+        keepsMirror = callerRuns
+        let slot = parked.runner.slot, guestTop = stub.base.rawValue
         state.withLock {
-            $0.usedSlots.insert(parked.runner.slot)
+            $0.usedSlots.insert(slot)
             if callerRuns { $0.runners[pthread_self()] = parked.runner }
+            // Nothing of the last guest is seen: whatever comes first of a
+            // request and a RUN unmaps it, unless the first mirror keeps some.
+            if let kept = parked.kept, !kept.mappings.isEmpty {
+                $0.runCalls[slot] = [Self.clearingCall(below: guestTop)]
+                $0.kept = (slot, kept)
+            }
         }
+    }
+
+    /// The munmap of a stub's whole guest range.
+    static func clearingCall(below top: UInt64) -> StubCall {
+        StubCall(nr: SyscallNumber.munmap, args: [0, top])
     }
 
     /// Starts a root stub: spawned and traced by the calling thread just long
@@ -448,32 +476,48 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         state.withLock { _ = $0.usedSlots.remove(me.slot) }
     }
 
-    /// The stub as a fresh one: every mapping but its own code and area
-    /// gone (the guest's, stale sibling areas, anything a guest mapped by
-    /// jumping into stub code), and nothing of the last guest left in the
-    /// area (its registers sit in the trap frames on the signal stack).
+    /// The stub as a fresh one for the pool: every mapping above the guest
+    /// range but its own code and area gone (stale sibling areas), nothing
+    /// of the last guest left in the area (its registers sit in the trap
+    /// frames on the signal stack), and the guest range either cleared
+    /// (after an exec, on vmexec, or where the host did not tell) or read
+    /// as the host has it, anything a guest mapped by jumping into stub
+    /// code included, and kept (`Parked.kept`): the next life unmaps what
+    /// it does not ask for of it before any guest code runs.
     /// Only a stub parked in its handler, alive, qualifies; nil otherwise.
     private func emptied(_ me: Runner) -> Parked? {
         let parked = [UInt32(SW_STATE_TRAP), UInt32(SW_STATE_DONE)].contains(me.area.state)
         guard parked, sw_pidfd_exited(me.pidfd, 0) == 0 else { return nil }
         // A host rseq registration left over points at guest memory about
-        // to go: it goes first, in the same hand-off as the unmapping.
+        // to be freed: it goes first, in the same hand-off as the unmapping.
         var calls: [StubCall] = []
         if let r = state.withLock({ s in Self.noteHostRseq(me, nil, &s) }) {
             calls.append(StubCall(nr: HostRseqCall.nr, args: HostRseqCall.unregister(r)))
         }
         me.area.store(SW_AREA_RSEQ_DROPPED, UInt32(0))
-        // Kept: the stub's pages at base, and slot 0's area at base + 64 KiB.
+        // Kept: the stub's pages at base, and slot 0's area at base + 64 KiB;
+        // and the guest range's mappings, for the next life to keep what it
+        // asks for of them (KeptMirror), read from the host after the batch.
         let base = stub.base.rawValue, stubEnd = stub.end.rawValue
         let areaEnd = base + 2 * SystrapArea.size, top = UInt64(SW_TASK_SIZE)
         // Then its usage, the base of its next life's counts, read in the
         // same hand-off (rather than from /proc).
-        calls += [StubCall(nr: SyscallNumber.munmap, args: [0, base]),
-                  StubCall(nr: SyscallNumber.munmap, args: [stubEnd, base + SystrapArea.size - stubEnd]),
+        let clears = !keepsMirror || state.withLock { $0.execed }
+        if clears { calls.append(Self.clearingCall(below: base)) }
+        calls += [StubCall(nr: SyscallNumber.munmap, args: [stubEnd, base + SystrapArea.size - stubEnd]),
                   StubCall(nr: SyscallNumber.munmap, args: [areaEnd, top - areaEnd]),
                   StubCall(nr: SyscallNumber.getrusage, args: [0 /* RUSAGE_SELF */, me.area.address + UInt64(SW_AREA_USAGE)])]
         guard let results = try? requestBatch(on: me, calls), results.count == calls.count,
               results.allSatisfy({ $0 == 0 }) else { return nil }
+        // Reading the host's list costs about 15 µs here (/proc renders
+        // every mapping's path): only where it is likely to pay.
+        var kept = clears ? KeptMirror(mappings: []) : KeptMirror.read(pid: me.pid, below: base, memoryFile: memory.fd)
+        if kept == nil {
+            // The host did not tell: cleared as before.
+            guard (try? requestBatch(on: me, [Self.clearingCall(below: base)])) == [0] else { return nil }
+        } else if kept!.mappings.isEmpty {
+            kept = nil
+        }
         let a = me.area
         let counts = a.stubUsage
         a.store(SW_AREA_USAGE_SET, UInt32(0))
@@ -482,7 +526,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         memset(a.base + Int(SW_AREA_FRAME), 0, Int(SystrapArea.size) - Int(SW_AREA_FRAME))
         return Parked(runner: me, initialRegisters: initialRegisters,
                       cpuTimeBase: HostCPUClock.nanoseconds(of: me.pid) ?? 0,
-                      counts: counts, pooled: true)
+                      counts: counts, pooled: true, kept: kept)
     }
 }
 
@@ -567,6 +611,7 @@ extension SystrapAddressSpace: HostRseq {
         guard let (calls, reg) = state.withLock({ s -> ([StubCall], RseqRegistration?)? in
             let reg = s.runRseq[r.slot]?.registration
             guard reg != nil || s.runCalls[r.slot] != nil else { return nil }
+            if s.kept?.slot == r.slot { s.kept = nil }
             return (s.runCalls.removeValue(forKey: r.slot) ?? [], reg)
         }) else { return nil }
         // Result 1 is not one any call gives: a RUN that never ran it reads as refused.
@@ -581,7 +626,10 @@ extension SystrapAddressSpace: HostRseq {
 
     /// The mirror calls left for `r`'s next RUN, taken to be made now.
     private func takeRunCalls(_ r: Runner) -> [StubCall] {
-        state.withLock { $0.runCalls.removeValue(forKey: r.slot) } ?? []
+        state.withLock { s in
+            if s.kept?.slot == r.slot { s.kept = nil }
+            return s.runCalls.removeValue(forKey: r.slot)
+        } ?? []
     }
 
     /// Mirror calls made (`results`, of those that ran) must all have done
@@ -615,13 +663,38 @@ extension SystrapAddressSpace: HostRseq {
     /// waiting for that RUN and holds no host rseq registration, with room
     /// left in the batch for the registration its task's first run asks
     /// (a fork's child inherits its parent's: `Task.rseqRegisterOnHost`).
+    /// A recycled stub's mappings of its last guest that are exactly ones
+    /// asked for are kept; the rest of them are unmapped in the same batch.
     func mapAtFirstRun(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)]) -> Bool {
-        guard let me = try? runner(), mappings.count + 1 <= Int(SW_AREA_BATCH_MAX) else { return false }
-        let calls = mmapCalls(mappings)
+        guard let me = try? runner() else { return false }
         return state.withLock { s in
-            guard s.usedSlots.count == s.spares.count + 1, s.runCalls[me.slot] == nil, s.runRseq[me.slot] == nil,
+            guard s.usedSlots.count == s.spares.count + 1, s.runRseq[me.slot] == nil,
                   s.hostRseq[me.slot] == nil else { return false }
-            if !calls.isEmpty { s.runCalls[me.slot] = calls }
+            var calls: [StubCall]
+            if let kept = s.kept, kept.slot == me.slot {
+                // Its clearing is all that waits for the RUN (the init's).
+                guard s.runCalls[me.slot]?.count == 1 else { return false }
+                let wanted = mappings.map { $0.range.lowerBound.rawValue..<$0.range.upperBound.rawValue }
+                let unmaps = kept.mirror.uncovered(by: wanted)
+                let new = mappings.filter {
+                    !kept.mirror.holds($0.range.lowerBound.rawValue..<$0.range.upperBound.rawValue, fileOffset: $0.fileOffset, prot: $0.prot)
+                }
+                if unmaps.count <= mappings.count - new.count {
+                    calls = unmaps.map { StubCall(nr: SyscallNumber.munmap, args: [$0.lowerBound, $0.upperBound - $0.lowerBound]) }
+                    calls += mmapCalls(new)
+                } else {
+                    // More to unmap than is kept (the last life was another
+                    // program's): one clearing costs fewer calls.
+                    calls = [Self.clearingCall(below: stub.base.rawValue)] + mmapCalls(mappings)
+                }
+            } else {
+                guard s.runCalls[me.slot] == nil else { return false }
+                calls = mmapCalls(mappings)
+            }
+            // Room left for the registration the first run adds.
+            guard calls.count + 1 <= Int(SW_AREA_BATCH_MAX) else { return false }
+            s.kept = nil
+            s.runCalls[me.slot] = calls.isEmpty ? nil : calls
             return true
         }
     }
@@ -664,6 +737,7 @@ extension SystrapAddressSpace: HostRseq {
     /// the same hand-off (`dropsRseqWhenCleared`).
     func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
              clearing: Range<GuestAddress>?) throws(PlatformError) {
+        if clearing != nil { state.withLock { $0.execed = true } }
         guard clearing != nil, let me = try? runner(),
               let r = state.withLock({ Self.forgetHostRseq(me, &$0) }) else {
             try mapBatch(mappings, clearing: clearing, first: nil, last: nil)
