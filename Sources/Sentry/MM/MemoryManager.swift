@@ -742,7 +742,7 @@ public final class MemoryManager: Sendable {
                         zeroing = run
                     }
                 case MemoryAdvice.MADV_REMOVE:  // shared memory only
-                    guard v.shared else { flush(); throw .EINVAL }
+                    guard v.shared else { throw .EINVAL }
                     memory.zero(v.memOffset, v.length)
                 default: break  // hints: Linux may ignore them too
                 }

@@ -48,6 +48,10 @@ extension StubSyscalls {
         StubCall(nr: SyscallNumber.mmap, args: [address, length, UInt64(prot.rawValue), UInt64(MAP_SHARED | MAP_FIXED), UInt64(fd), fileOffset])
     }
 
+    static func munmapCall(_ range: Range<UInt64>) -> StubCall {
+        StubCall(nr: SyscallNumber.munmap, args: [range.lowerBound, range.upperBound - range.lowerBound])
+    }
+
     /// The mmap call of each mapping of the memory file.
     func mmapCalls(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)]) -> [StubCall] {
         mappings.map {
@@ -80,7 +84,7 @@ extension StubSyscalls {
                   clearing: Range<GuestAddress>?, first: StubCall?, last: StubCall?) throws(PlatformError) -> Int64? {
         var calls: [StubCall] = []
         if let first { calls.append(first) }
-        if let c = clearing { calls.append(StubCall(nr: SyscallNumber.munmap, args: [c.lowerBound.rawValue, c.upperBound - c.lowerBound])) }
+        if let c = clearing { calls.append(Self.munmapCall(c.lowerBound.rawValue..<c.upperBound.rawValue)) }
         calls += mmapCalls(mappings)
         let mapped = calls.count
         if let last { calls.append(last) }

@@ -130,7 +130,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
 
     /// The munmap of a stub's whole guest range.
     static func clearingCall(below top: UInt64) -> StubCall {
-        StubCall(nr: SyscallNumber.munmap, args: [0, top])
+        munmapCall(0..<top)
     }
 
     /// Starts a root stub: spawned and traced by the calling thread just long
@@ -504,8 +504,8 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         // same hand-off (rather than from /proc).
         let clears = !keepsMirror || state.withLock { $0.execed }
         if clears { calls.append(Self.clearingCall(below: base)) }
-        calls += [StubCall(nr: SyscallNumber.munmap, args: [stubEnd, base + SystrapArea.size - stubEnd]),
-                  StubCall(nr: SyscallNumber.munmap, args: [areaEnd, top - areaEnd]),
+        calls += [Self.munmapCall(stubEnd..<(base + SystrapArea.size)),
+                  Self.munmapCall(areaEnd..<top),
                   StubCall(nr: SyscallNumber.getrusage, args: [0 /* RUSAGE_SELF */, me.area.address + UInt64(SW_AREA_USAGE)])]
         guard let results = try? requestBatch(on: me, calls), results.count == calls.count,
               results.allSatisfy({ $0 == 0 }) else { return nil }
@@ -680,7 +680,7 @@ extension SystrapAddressSpace: HostRseq {
                     !kept.mirror.holds($0.range.lowerBound.rawValue..<$0.range.upperBound.rawValue, fileOffset: $0.fileOffset, prot: $0.prot)
                 }
                 if unmaps.count <= mappings.count - new.count {
-                    calls = unmaps.map { StubCall(nr: SyscallNumber.munmap, args: [$0.lowerBound, $0.upperBound - $0.lowerBound]) }
+                    calls = unmaps.map(Self.munmapCall)
                     calls += mmapCalls(new)
                 } else {
                     // More to unmap than is kept (the last life was another
