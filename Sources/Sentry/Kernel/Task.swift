@@ -300,7 +300,12 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
         // An armed sleep's periodic wake (ReadHandoff.sleepBound) is not a switch of the guest's.
         var counted = true
         while true {
-            if try ready() { return .ready }
+            // The interruption is looked at before `ready` and reported only
+            // if `ready` still fails: a condition and an interruption that
+            // come together (a child's death and its SIGCHLD) report the
+            // condition, as a `ready` that looks at both under the kernel
+            // lock means them to (Task.waitChild). One that comes after the
+            // look has woken the waker, and the next round sees it.
             sendDeferredSignals()
             let stop: Errno? = kernel.locked {
                 if interruptible ? interruptedLocked : (killed || group.exitStatus != nil) { return interruptedBy }
@@ -312,6 +317,7 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
                 }
                 return nil
             }
+            if try ready() { return .ready }
             if let stop { throw stop }
             var timeout: Int64 = -1
             if let deadline {
