@@ -1415,12 +1415,25 @@ public final class MemoryManager: Sendable {
         var out: [UInt8] = []
         var a = addr
         while out.count < max {
-            // Read up to the end of the page so a string ending before an
-            // unmapped page is still readable.
+            // A page at a time, so a string ending before an unmapped page
+            // is still readable; scanned where it lies, under the lock, and
+            // only the string copied (an execve's environment strings each
+            // copied the rest of their page).
             let chunk = Int(min(UInt64(max - out.count), GuestAddress.pageSize - (a.rawValue % GuestAddress.pageSize)))
-            let bytes = try copyIn(a, chunk)
-            if let z = bytes.firstIndex(of: 0) { out += bytes[..<z]; return out }
-            out += bytes
+            let (ended, scanned) = state.withLock { s -> (Bool, Int) in
+                var scanned = 0
+                for b in prefixLocked(&s, [GuestRange(a, chunk)], write: false).0 {
+                    if let z = memchr(b.baseAddress!, 0, b.count) {
+                        out.append(contentsOf: UnsafeRawBufferPointer(start: b.baseAddress!, count: b.baseAddress!.distance(to: z)))
+                        return (true, scanned)
+                    }
+                    out.append(contentsOf: UnsafeRawBufferPointer(b))
+                    scanned += b.count
+                }
+                return (false, scanned)
+            }
+            if ended { return out }
+            if scanned < chunk { throw .EFAULT }
             a = a + UInt64(chunk)
         }
         throw .ENAMETOOLONG
