@@ -36,7 +36,7 @@ import Testing
         }
     }
 
-    static let programs = ["threads", "threadchain", "threadturnover", "sigread", "altstack", "pingpong", "epollpipes", "forks", "forkburst", "extremes", "fresh", "forkfresh", "recycled", "sysvipc", "pidfd", "fdevents", "pty", "jobctl", "siglayout", "fasync", "cputimers", "posixcputimers", "memfdseal", "procabi", "procfmt", "epollmix", "x86abi", "memedge", "startregs", "timerovr", "mempolicy", "fpuinherit", "pkru"]
+    static let programs = ["threads", "threadchain", "threadturnover", "sigread", "altstack", "pingpong", "epollpipes", "forks", "forkburst", "extremes", "fresh", "forkfresh", "recycled", "exegone", "sysvipc", "pidfd", "fdevents", "pty", "jobctl", "siglayout", "fasync", "cputimers", "posixcputimers", "memfdseal", "procabi", "procfmt", "epollmix", "x86abi", "memedge", "startregs", "timerovr", "mempolicy", "fpuinherit", "pkru"]
 
     /// Job control at the sentry's own host terminal (ttyjob.c under
     /// script(1)'s pty, natively and as the sandbox's terminal): a

@@ -36,6 +36,8 @@ public protocol ProcessView: AnyObject {
     var pid: Int32 { get }
     var tid: Int32 { get }
     var executablePath: String { get }
+    /// The executable's file as exec found it; nil: walk `executablePath`.
+    var executableLocation: Location? { get }
     var commandLine: [String] { get }
     var environment: [String] { get }
     var fds: FDTable { get }
@@ -165,9 +167,14 @@ enum ProcFS {
             _ = try view(pid, tid, ctx)
             switch name {
             case "exe":
-                return SyntheticLinkNode(path: path, device: device, owner: owner, target: { ctx throws(Errno) in try view(pid, tid, ctx).executablePath },
-                                         place: { ctx throws(Errno) in
+                return SyntheticLinkNode(path: path, device: device, owner: owner, target: { ctx throws(Errno) in
                                              let v = try view(pid, tid, ctx)
+                                             return v.executableLocation?.path(relativeTo: ctx.rootLocation) ?? v.executablePath
+                                         },
+                                         place: { ctx throws(Errno) in
+                                             // mm->exe_file: the file itself, wherever its name went.
+                                             let v = try view(pid, tid, ctx)
+                                             if let found = v.executableLocation { return found }
                                              return try vfs.resolve(v.executablePath, from: v.rootLocation, followLast: true, ctx)
                                          })
             case "cwd", "root":

@@ -402,7 +402,13 @@ public final class VFS: Sendable {
 
     public func stat(_ path: String, from start: Location, followLast: Bool, _ ctx: WalkContext) throws(Errno) -> Glibc.stat {
         let loc = try resolve(path, from: start, followLast: followLast, ctx)
-        if followLast, let link = loc.inode as? SyntheticLinkNode, let file = link.described { return try file.stat() }
+        return followLast ? try stat(at: loc) : try loc.inode.stat()
+    }
+
+    /// The file at a place found with its last link followed: a magic
+    /// link's open file (/proc/PID/fd/N of a pipe) is what it describes.
+    public func stat(at loc: Location) throws(Errno) -> Glibc.stat {
+        if let link = loc.inode as? SyntheticLinkNode, let file = link.described { return try file.stat() }
         return try loc.inode.stat()
     }
 

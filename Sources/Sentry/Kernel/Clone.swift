@@ -154,7 +154,7 @@ extension Task {
                 kernel.groups[tid] = g
             }
             let t = Task(kernel: kernel, tid: tid, group: g, mm: childMM, space: nil, fds: childFDs, fs: childFS,
-                         context: context, regs: childRegs, executablePath: executablePath,
+                         context: context, regs: childRegs, executablePath: executablePath, executableLocation: executableLocation,
                          argv: commandLine, envp: environment, attributes: attributes.withLock { $0.forChild() })
             t.signalMask = signalMask
             t.inheritedFPU = parentFPU

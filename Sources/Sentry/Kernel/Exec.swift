@@ -120,7 +120,7 @@ extension Task {
             group.dumpable = true           // SUID_DUMP_USER again
             group.memoryLocks.removeAll()   // a new mm: nothing locked, no MCL_FUTURE
         }
-        setProgram(path: program.file.path, argv: argv, envp: envp)
+        setProgram(path: program.file.path, location: program.location, argv: argv, envp: envp)
         regs = Kernel.entryRegisters(space, loaded)
         releaseVforkParent()
     }

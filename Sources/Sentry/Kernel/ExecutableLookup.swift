@@ -81,18 +81,19 @@ extension Kernel {
         func failure(_ error: Errno) -> StartError {
             error == .ENOENT || error == .ENOTDIR ? .load(.notFound(path)) : .load(.unreadable(path, error))
         }
-        // What execve checks comes before the open, which would wait for a
-        // writer on a FIFO; O_NONBLOCK covers a swap in between.
-        let first: Glibc.stat
+        // The path is walked once (a walk through /proc/self/exe walks the
+        // program's own path too); what execve checks comes before the
+        // open, which would wait for a writer on a FIFO; O_NONBLOCK covers
+        // a swap in between.
+        let found: Location, first: Glibc.stat
         do throws(Errno) {
-            if let place { first = try place.inode.stat() } else { first = try vfs.stat(path, from: start, followLast: true, ctx) }
+            if let place { found = place } else { found = try vfs.resolve(path, from: start, followLast: true, ctx) }
+            first = try vfs.stat(at: found)
         } catch { throw failure(error) }
         do { try Self.checkExecutable(first, path) } catch { throw .load(error) }
         let file: FileDescription, st: Glibc.stat
         do throws(Errno) {
-            if let place { file = try vfs.open(at: place, flags: [.nonBlock], ctx, execute: true) } else {
-                file = try vfs.open(path, from: start, flags: [.nonBlock], mode: 0, ctx, execute: true)
-            }
+            file = try vfs.open(at: found, flags: [.nonBlock], ctx, execute: true)
             st = try file.stat()
         } catch { throw failure(error) }
         do { try Self.checkExecutable(st, path) } catch { throw .load(error) }
@@ -112,7 +113,7 @@ extension Kernel {
         let mapping: (any FileMapping)?
         do { mapping = try file.mappable() } catch { throw .load(.unreadable(path, error)) }
         guard let mapping else { throw .load(.unreadable(path, .ENODEV)) }
-        return ProgramFile(file: mapping, image: image)
+        return ProgramFile(file: mapping, image: image, location: file.location ?? found)
     }
 
     /// execve's EACCES cases: not a regular file, or no execute bit.

@@ -231,7 +231,8 @@ public final class Kernel: @unchecked Sendable {
                                     limits: ThreadGroup.hostLimits(), exitSignal: nil)
             let task = Task(kernel: self, tid: id, group: group, mm: mm, space: space, fds: fds,
                             fs: FSContext(cwd: cwdLocation, root: vfs.rootLocation, umask: 0o022), context: context,
-                            regs: Self.entryRegisters(space, loaded), executablePath: exe.program.file.path, argv: exe.argv, envp: envp,
+                            regs: Self.entryRegisters(space, loaded), executablePath: exe.program.file.path,
+                            executableLocation: exe.program.location, argv: exe.argv, envp: envp,
                             attributes: TaskAttributes(credentials: credentials, executablePath: exe.path))
             if let nofile = group.limits.withLock({ $0[ResourceLimit.RLIMIT_NOFILE] }) { fds.limit = Int32(clamping: nofile.cur) }
             task.signalMask = signalMask & ~SignalSets.unblockable

@@ -26,6 +26,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
         var space: AddressSpace?
         var fds: FDTable
         var executablePath: String
+        /// The file itself, as exec found it (nil: the first process of a
+        /// restored sandbox, whose /proc/PID/exe walks the path).
+        var executableLocation: Location?
         var commandLine: [String]
         var environment: [String]
     }
@@ -67,12 +70,16 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     public var ppid: Int32 { kernel.locked { group.parent?.pid ?? 0 } }
     /// Guest path of the executable (/proc/self/exe).
     public var executablePath: String { image.withLock { $0.executablePath } }
+    public var executableLocation: Location? { image.withLock { $0.executableLocation } }
     public var commandLine: [String] { image.withLock { $0.commandLine } }
     public var environment: [String] { image.withLock { $0.environment } }
 
     /// execve's new program, as /proc shows it, in one step.
-    func setProgram(path: String, argv: [String], envp: [String]) {
-        image.withLock { $0.executablePath = path; $0.commandLine = argv; $0.environment = envp }
+    func setProgram(path: String, location: Location?, argv: [String], envp: [String]) {
+        image.withLock {
+            $0.executablePath = path; $0.executableLocation = location
+            $0.commandLine = argv; $0.environment = envp
+        }
     }
     public var cwd: Location { get { fs.cwd } set { fs.cwd = newValue } }
     public var umask: UInt32 { get { fs.umask } set { fs.umask = newValue } }
@@ -230,12 +237,13 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     
 
     init(kernel: Kernel, tid: Int32, group: ThreadGroup, mm: MemoryManager, space: AddressSpace?, fds: FDTable,
-         fs: FSContext, context: PlatformContext, regs: Registers, executablePath: String, argv: [String], envp: [String],
-         attributes: TaskAttributes) {
+         fs: FSContext, context: PlatformContext, regs: Registers, executablePath: String, executableLocation: Location? = nil,
+         argv: [String], envp: [String], attributes: TaskAttributes) {
         self.attributes = Mutex(attributes)
         self.kernel = kernel; self.tid = tid; self.group = group
         self.fs = fs; self.context = context; self.regs = regs
-        self.image = Mutex(Image(mm: mm, space: space, fds: fds, executablePath: executablePath, commandLine: argv, environment: envp))
+        self.image = Mutex(Image(mm: mm, space: space, fds: fds, executablePath: executablePath,
+                                 executableLocation: executableLocation, commandLine: argv, environment: envp))
     }
 
     /// Whether the task must stop running guest code now: a signal it can

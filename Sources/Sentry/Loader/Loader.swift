@@ -5,7 +5,11 @@ import Glibc
 public struct ProgramFile: Sendable {
     public let file: any FileMapping
     public let image: ELFImage
-    public init(file: any FileMapping, image: ELFImage) { self.file = file; self.image = image }
+    /// Where the walk found it: /proc/PID/exe's place after the exec.
+    public let location: Location?
+    public init(file: any FileMapping, image: ELFImage, location: Location? = nil) {
+        self.file = file; self.image = image; self.location = location
+    }
 }
 
 /// Loads an ELF program, and its interpreter if it names one, into a fresh
