@@ -73,18 +73,18 @@ public struct Loader {
                        name: "[stack]")
 
         var stack = StackBuilder(top: layout.stackTop, mm: mm)
-        try stack.pushBytes([0, 0, 0, 0, 0, 0, 0, 0])           // end marker
-        let execfnAddr = try stack.pushString(execfn)
+        stack.pushBytes([0, 0, 0, 0, 0, 0, 0, 0])           // end marker
+        let execfnAddr = stack.pushString(execfn)
         var envAddrs: [GuestAddress] = []
-        for e in envp.reversed() { envAddrs.append(try stack.pushString(e)) }
+        for e in envp.reversed() { envAddrs.append(stack.pushString(e)) }
         envAddrs.reverse()
         var argAddrs: [GuestAddress] = []
-        for a in argv.reversed() { argAddrs.append(try stack.pushString(a)) }
+        for a in argv.reversed() { argAddrs.append(stack.pushString(a)) }
         argAddrs.reverse()
-        let platformAddr = try stack.pushString("x86_64")
+        let platformAddr = stack.pushString("x86_64")
         var random = [UInt8](repeating: 0, count: 16)
         _ = random.withUnsafeMutableBytes { getrandom($0.baseAddress, 16, 0) }
-        let randomAddr = try stack.pushBytes(random)
+        let randomAddr = stack.pushBytes(random)
 
         let auxv: [(UInt64, UInt64)] = [
             (51, UInt64(getauxval(51))),            // AT_MINSIGSTKSZ
@@ -109,12 +109,13 @@ public struct Loader {
         // argc, argv[], NULL, envp[], NULL, auxv pairs: sp ends 16-byte aligned.
         let words = 1 + argAddrs.count + 1 + envAddrs.count + 1 + auxv.count * 2
         stack.alignDown(16)
-        if words % 2 == 1 { try stack.pushBytes([UInt8](repeating: 0, count: 8)) }
+        if words % 2 == 1 { stack.pushBytes([UInt8](repeating: 0, count: 8)) }
         var table: [UInt64] = [UInt64(argAddrs.count)]
         table += argAddrs.map(\.rawValue) + [0]
         table += envAddrs.map(\.rawValue) + [0]
         for (k, v) in auxv { table += [k, v] }
-        let sp = try stack.pushBytes(table.flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) } })
+        let sp = stack.pushBytes(table.flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) } })
+        try stack.flush()
         return Result(entry: GuestAddress(entry), stackPointer: sp, brk: GuestAddress(highest), auxv: auxv)
     }
 
@@ -155,20 +156,37 @@ public struct Loader {
     }
 }
 
-/// Writes downward from the top of the guest stack.
+/// Writes downward from the top of the guest stack: the bytes are gathered
+/// here and copied in one step by `flush` (an environment's strings were a
+/// copy each, every one a walk of the mm under its lock).
 struct StackBuilder {
-    var sp: GuestAddress
+    private(set) var sp: GuestAddress
+    let top: GuestAddress
     let mm: MemoryManager
-    init(top: GuestAddress, mm: MemoryManager) { sp = top; self.mm = mm }
+    /// What was pushed, and where.
+    private var pushed: [(GuestAddress, [UInt8])] = []
+    init(top: GuestAddress, mm: MemoryManager) { sp = top; self.top = top; self.mm = mm }
 
     @discardableResult
-    mutating func pushBytes(_ b: [UInt8]) throws(Errno) -> GuestAddress {
+    mutating func pushBytes(_ b: [UInt8]) -> GuestAddress {
         sp = sp - UInt64(b.count)
-        try mm.copyOut(sp, b)
+        pushed.append((sp, b))
         return sp
     }
-    mutating func pushString(_ s: String) throws(Errno) -> GuestAddress {
-        try pushBytes(s.rawBytes + [0])
+    mutating func pushString(_ s: String) -> GuestAddress {
+        pushBytes(s.rawBytes + [0])
+    }
+    /// Copies [sp, top) into the stack; EFAULT, as the copies would have
+    /// been, when it reaches below the stack's mapping.
+    func flush() throws(Errno) {
+        let length = top - sp
+        guard length <= mm.layout.stackSize else { throw .EFAULT }
+        var bytes = [UInt8](repeating: 0, count: Int(length))
+        for (at, b) in pushed {
+            let from = Int(at - sp)
+            bytes.replaceSubrange(from..<from + b.count, with: b)
+        }
+        try mm.copyOut(sp, bytes)
     }
     mutating func alignDown(_ n: UInt64) { sp = GuestAddress(sp.rawValue & ~(n - 1)) }
 }
