@@ -256,10 +256,6 @@ public final class MemoryManager: Sendable {
         // guest code, the protection rides on its next entry into it: no
         // guest write can come before, the sentry's own break copy-on-write
         // by the VMAs, and any change to the mirror makes them first.
-        if let sp = s.space, !stretches.isEmpty, sp.protectAtNextRun(stretches) {
-            s.mirrorChanges &+= 1
-            return
-        }
         try mirror(&s) { (sp) throws(PlatformError) in
             for st in stretches { try sp.protect(st.range, prot: st.prot) }
         }
@@ -515,7 +511,7 @@ public final class MemoryManager: Sendable {
                     if lo < oldEnd { s.vmas.update(lo..<oldEnd) { $0.softDirty = true } }
                 }
                 s.vmas.insert(VMA(range: range, prot: .rw, memOffset: off, name: "[heap]"))
-                do throws(PlatformError) { try s.space?.map(range, fileOffset: off, prot: .rw) } catch { s.broken = error; return s.brk }
+                do throws(Errno) { try mirror(&s) { (sp) throws(PlatformError) in try sp.map(range, fileOffset: off, prot: .rw) } } catch { return s.brk }
             } else if newEnd < oldEnd {
                 do throws(Errno) { try unmapLocked(&s, newEnd..<oldEnd, mirror: true) } catch { return s.brk }
             }
@@ -1100,10 +1096,18 @@ public final class MemoryManager: Sendable {
         }
     }
 
-    func mirror(_ s: inout State, _ body: (AddressSpace) throws(PlatformError) -> Void) throws(Errno) {
+    func mirror(_ s: inout State, _ body: (any MirrorEditing) throws(PlatformError) -> Void) throws(Errno) {
         guard let sp = s.space else { return }
         s.mirrorChanges &+= 1
-        do throws(PlatformError) { try body(sp) } catch {
+        // Recorded, then made: by the runner's next entry into guest code
+        // where the space allows it (the calling task's own mmap, brk or
+        // mprotect then costs no hand-off of its own), else now, in one batch.
+        let log = MirrorEditLog()
+        do throws(PlatformError) {
+            try body(log)
+            if log.edits.isEmpty || sp.editAtNextRun(log.edits) { return }
+            try sp.edit(log.edits)
+        } catch {
             s.broken = error
             throw .EFAULT
         }

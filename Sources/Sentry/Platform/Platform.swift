@@ -35,12 +35,42 @@ extension Platform {
     public var reusesTaskThreads: Bool { false }
 }
 
-/// The host-side mirror of one guest memory map. The memory manager owns the
-/// truth (its VMAs); this only makes the host page tables agree with it.
-public protocol AddressSpace: AnyObject, Sendable {
+/// The three changes the memory manager makes to a mirror, one at a time.
+public protocol MirrorEditing {
     /// Maps `range` to the memory file at `fileOffset` with `prot`, replacing
     /// whatever was there.
     func map(_ range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot) throws(PlatformError)
+    func unmap(_ range: Range<GuestAddress>) throws(PlatformError)
+    func protect(_ range: Range<GuestAddress>, prot: Prot) throws(PlatformError)
+}
+
+/// One change to a mirror, as a value: MemoryManager.mirror records them
+/// (MirrorEditLog) and then has them made now or at the next run.
+public enum MirrorEdit: Sendable, Equatable {
+    case map(Range<GuestAddress>, fileOffset: UInt64, prot: Prot)
+    case unmap(Range<GuestAddress>)
+    case protect(Range<GuestAddress>, prot: Prot)
+
+    func apply(to space: any MirrorEditing) throws(PlatformError) {
+        switch self {
+        case .map(let r, let off, let prot): try space.map(r, fileOffset: off, prot: prot)
+        case .unmap(let r): try space.unmap(r)
+        case .protect(let r, let prot): try space.protect(r, prot: prot)
+        }
+    }
+}
+
+/// The edits a `mirror` body asks for, in order, made later by the caller.
+final class MirrorEditLog: MirrorEditing {
+    private(set) var edits: [MirrorEdit] = []
+    func map(_ range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot) { edits.append(.map(range, fileOffset: fileOffset, prot: prot)) }
+    func unmap(_ range: Range<GuestAddress>) { edits.append(.unmap(range)) }
+    func protect(_ range: Range<GuestAddress>, prot: Prot) { edits.append(.protect(range, prot: prot)) }
+}
+
+/// The host-side mirror of one guest memory map. The memory manager owns the
+/// truth (its VMAs); this only makes the host page tables agree with it.
+public protocol AddressSpace: AnyObject, Sendable, MirrorEditing {
     /// Several `map`s at once (a new address space's whole mirror), after
     /// unmapping `clearing` if given (an exec's old image), in as few
     /// round trips to the host side as it allows.
@@ -54,15 +84,17 @@ public protocol AddressSpace: AnyObject, Sendable {
     /// the task's first run).
     func map(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)],
              registeringRseq rseq: RseqRegistration) throws(PlatformError) -> Bool?
-    func unmap(_ range: Range<GuestAddress>) throws(PlatformError)
-    func protect(_ range: Range<GuestAddress>, prot: Prot) throws(PlatformError)
-    /// `protect` of each stretch made by the calling runner's next entry
-    /// into guest code, before its first instruction, in that same hand-off
-    /// (a fork's write-protection of the parent's mirror); any other call
-    /// on the space by that runner makes them first. Only where no other
-    /// runner of the space can run guest code before then: false where the
-    /// platform cannot promise that (the caller protects now).
-    func protectAtNextRun(_ stretches: [(range: Range<GuestAddress>, prot: Prot)]) -> Bool
+    /// The edits, in order, in as few round trips as the platform allows.
+    func edit(_ edits: [MirrorEdit]) throws(PlatformError)
+    /// The edits made by the calling runner's next entry into guest code,
+    /// before its first instruction, in that same hand-off (a fork's
+    /// write-protection of the parent's mirror, a brk's new heap, an
+    /// mmap's pages); any other call on the space by that runner makes
+    /// them first. Only where no other runner of the space can run guest
+    /// code before then: false where the platform cannot promise that
+    /// (the caller edits now). A change the host refuses then ends that
+    /// run, as the platform's failure (as it breaks the mm when made now).
+    func editAtNextRun(_ edits: [MirrorEdit]) -> Bool
     /// A new space's whole mirror (a fork's child's) made by the calling
     /// runner's first entry into guest code, before its first instruction,
     /// in that same hand-off: the forking thread then waits for no stub.
@@ -116,7 +148,10 @@ extension AddressSpace {
     }
     public func handOver() {}
     public func takeOver() {}
-    public func protectAtNextRun(_ stretches: [(range: Range<GuestAddress>, prot: Prot)]) -> Bool { false }
+    public func edit(_ edits: [MirrorEdit]) throws(PlatformError) {
+        for e in edits { try e.apply(to: self) }
+    }
+    public func editAtNextRun(_ edits: [MirrorEdit]) -> Bool { false }
     public func mapAtFirstRun(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)]) -> Bool { false }
 }
 

@@ -104,6 +104,26 @@ extension StubSyscalls {
         if r != 0 { throw .host("stub mprotect", Errno(Int32(truncatingIfNeeded: -r))) }
     }
 
+    /// The stub's calls that make `edits`.
+    func stubCalls(_ edits: [MirrorEdit]) -> [StubCall] {
+        edits.map { e in
+            switch e {
+            case .map(let r, let off, let prot):
+                Self.mmapCall(at: r.lowerBound.rawValue, length: r.upperBound - r.lowerBound, fileOffset: off, prot: prot, fd: memory.fd)
+            case .unmap(let r): Self.munmapCall(r.lowerBound.rawValue..<r.upperBound.rawValue)
+            case .protect(let r, let prot): StubCall(nr: SyscallNumber.mprotect, args: Self.protectArgs(r, prot))
+            }
+        }
+    }
+
+    /// The edits in one batch of stub calls (each a hand-off of its own before).
+    func editInBatch(_ edits: [MirrorEdit]) throws(PlatformError) {
+        let calls = stubCalls(edits)
+        let results = try stubSyscalls(calls)
+        for (c, r) in zip(calls, results) where !Self.succeeded(c, r) { throw Self.mirrorFailure(c, r) }
+        if results.count < calls.count { throw .host("stub mirror batch cut short", .EIO) }
+    }
+
     static func protectArgs(_ range: Range<GuestAddress>, _ prot: Prot) -> [UInt64] {
         [range.lowerBound.rawValue, range.upperBound - range.lowerBound, UInt64(prot.rawValue)]
     }

@@ -647,9 +647,13 @@ extension SystrapAddressSpace: HostRseq {
     /// runner, one about to be (a ticket, a prepared area, a runner handed
     /// over) or one leaving, so the caller's must be the only one. The
     /// batch keeps room for a registration asked later.
-    func protectAtNextRun(_ stretches: [(range: Range<GuestAddress>, prot: Prot)]) -> Bool {
+    func edit(_ edits: [MirrorEdit]) throws(PlatformError) {
+        try editInBatch(edits)
+    }
+
+    func editAtNextRun(_ edits: [MirrorEdit]) -> Bool {
         guard let me = try? runner() else { return false }
-        let calls = stretches.map { StubCall(nr: SyscallNumber.mprotect, args: Self.protectArgs($0.range, $0.prot)) }
+        let calls = stubCalls(edits)
         return state.withLock { s in
             guard s.usedSlots.count == s.spares.count + 1,
                   (s.runCalls[me.slot]?.count ?? 0) + calls.count + 1 <= Int(SW_AREA_BATCH_MAX) else { return false }
