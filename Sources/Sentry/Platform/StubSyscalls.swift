@@ -116,15 +116,19 @@ extension StubSyscalls {
         }
     }
 
-    /// The edits in one batch of stub calls (each a hand-off of its own before).
-    func editInBatch(_ edits: [MirrorEdit]) throws(PlatformError) {
+    static func protectArgs(_ range: Range<GuestAddress>, _ prot: Prot) -> [UInt64] {
+        [range.lowerBound.rawValue, range.upperBound - range.lowerBound, UInt64(prot.rawValue)]
+    }
+}
+
+extension StubSyscalls where Self: AddressSpace {
+    /// AddressSpace.edit for every stub platform: the edits as one run of
+    /// stub calls, batched where the stub batches (systrap, vmexec), not a
+    /// round trip each.
+    func edit(_ edits: [MirrorEdit]) throws(PlatformError) {
         let calls = stubCalls(edits)
         let results = try stubSyscalls(calls)
         for (c, r) in zip(calls, results) where !Self.succeeded(c, r) { throw Self.mirrorFailure(c, r) }
         if results.count < calls.count { throw .host("stub mirror batch cut short", .EIO) }
-    }
-
-    static func protectArgs(_ range: Range<GuestAddress>, _ prot: Prot) -> [UInt64] {
-        [range.lowerBound.rawValue, range.upperBound - range.lowerBound, UInt64(prot.rawValue)]
     }
 }

@@ -641,16 +641,12 @@ extension SystrapAddressSpace: HostRseq {
         }
     }
 
-    /// The protections ride on the calling runner's next RUN. Only while
-    /// its stub is the only one of the space that can run guest code
-    /// before that RUN: every slot in use but the spares' belongs to a
-    /// runner, one about to be (a ticket, a prepared area, a runner handed
-    /// over) or one leaving, so the caller's must be the only one. The
-    /// batch keeps room for a registration asked later.
-    func edit(_ edits: [MirrorEdit]) throws(PlatformError) {
-        try editInBatch(edits)
-    }
-
+    /// The edits ride on the calling runner's next RUN. Only while its
+    /// stub is the only one of the space that can run guest code before
+    /// that RUN: every slot in use but the spares' belongs to a runner, one
+    /// about to be (a ticket, a prepared area, a runner handed over) or one
+    /// leaving, so the caller's must be the only one. The batch keeps room
+    /// for a registration asked later.
     func editAtNextRun(_ edits: [MirrorEdit]) -> Bool {
         guard let me = try? runner() else { return false }
         let calls = stubCalls(edits)
