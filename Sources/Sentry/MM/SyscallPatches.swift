@@ -24,7 +24,7 @@ struct SyscallPatchTable: Sendable {
     /// Trampoline pages and how many of their entries are handed out.
     var pages: [UInt64: Int] = [:]
     /// Traps seen at syscall addresses not patched yet: a site is patched
-    /// on its `threshold`-th trap, so code that runs once is left alone.
+    /// on its `threshold`-th trap, so code that runs a few times is left alone.
     var hits: [UInt64: UInt8] = [:]
     /// Syscall addresses that are no patchable site.
     var rejected: Set<UInt64> = []
@@ -32,7 +32,12 @@ struct SyscallPatchTable: Sendable {
     /// into one meanwhile (a SIGTRAP just past it) runs again instead.
     var poked: [UInt64: UInt64] = [:]
 
-    static let threshold: UInt8 = 2
+    /// A patch costs a page copy, a trampoline page, their mirror changes
+    /// and one more mapping in every later fork's mirror: about what four
+    /// trapped calls cost more than patched ones (a patched call saves
+    /// about 10 µs here). A short-lived program's start-up sites, called
+    /// once or twice (static glibc's `brk`), then stay as they are.
+    static let threshold: UInt8 = 4
     /// Calls whose sites stay as they are: their handling reads the task's
     /// FPU state, which a patched site's trap leaves in the stub's
     /// registers (an XSAVE round trip to the stub to read it, on the path
