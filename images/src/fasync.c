@@ -81,12 +81,12 @@ static void on_log(int s, siginfo_t *i, void *c) {
     logged++;
 }
 
-// The signals logged since the last call, as "fd:code ..." with fds named.
 // Whether `show` prints the master's signals of a kind once: how many the
 // kernel sends there is its own timing (n_tty's echo of two lines reaches
 // the master in one push or two, as the flip buffer's worker runs).
 static int collapse;
 
+// The signals logged since the last call, as "fd:code ..." with fds named.
 static void show(const char *what, const int *fds, const char *const *names, int n) {
     settle();
     printf("  %s:", what);

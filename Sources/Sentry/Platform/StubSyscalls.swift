@@ -38,6 +38,14 @@ extension StubSyscalls {
         raw == (c.nr == SyscallNumber.mmap ? Int64(bitPattern: c.args[0]) : 0)
     }
 
+    /// Mirror calls (`results`: of those that ran, in order) must all have
+    /// run and done what they asked: else the mirror is no longer what the
+    /// VMAs say.
+    static func checkMirrored(_ calls: some Collection<StubCall>, _ results: [Int64]) throws(PlatformError) {
+        for (c, r) in zip(calls, results) where !succeeded(c, r) { throw mirrorFailure(c, r) }
+        if results.count < calls.count { throw .host("stub mirror batch cut short", .EIO) }
+    }
+
     /// A mirror call that did not, as the sentry reports it.
     static func mirrorFailure(_ c: StubCall, _ raw: Int64) -> PlatformError {
         .host("stub \(c.nr == SyscallNumber.mmap ? "mmap" : c.nr == SyscallNumber.munmap ? "munmap" : c.nr == SyscallNumber.mprotect ? "mprotect" : "call \(c.nr)") 0x\(String(c.args[0], radix: 16))+\(c.args[1])",
@@ -52,12 +60,15 @@ extension StubSyscalls {
         StubCall(nr: SyscallNumber.munmap, args: [range.lowerBound, range.upperBound - range.lowerBound])
     }
 
+    /// The mmap call that maps `range` to the memory file at `fileOffset`.
+    func mmapCall(_ range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot) -> StubCall {
+        Self.mmapCall(at: range.lowerBound.rawValue, length: range.upperBound - range.lowerBound,
+                      fileOffset: fileOffset, prot: prot, fd: memory.fd)
+    }
+
     /// The mmap call of each mapping of the memory file.
     func mmapCalls(_ mappings: [(range: Range<GuestAddress>, fileOffset: UInt64, prot: Prot)]) -> [StubCall] {
-        mappings.map {
-            Self.mmapCall(at: $0.range.lowerBound.rawValue, length: $0.range.upperBound - $0.range.lowerBound,
-                          fileOffset: $0.fileOffset, prot: $0.prot, fd: memory.fd)
-        }
+        mappings.map { mmapCall($0.range, fileOffset: $0.fileOffset, prot: $0.prot) }
     }
 
     /// mmap(MAP_SHARED|MAP_FIXED) of a memory-file chunk at `address`.
@@ -89,8 +100,7 @@ extension StubSyscalls {
         let mapped = calls.count
         if let last { calls.append(last) }
         let results = try stubSyscalls(calls)
-        for (c, r) in zip(calls.prefix(mapped), results) where !Self.succeeded(c, r) { throw Self.mirrorFailure(c, r) }
-        if results.count < mapped { throw .host("stub mmap batch cut short", .EIO) }
+        try Self.checkMirrored(calls.prefix(mapped), results)
         return last != nil && results.count > mapped ? results[mapped] : nil
     }
 
@@ -108,8 +118,7 @@ extension StubSyscalls {
     func stubCalls(_ edits: [MirrorEdit]) -> [StubCall] {
         edits.map { e in
             switch e {
-            case .map(let r, let off, let prot):
-                Self.mmapCall(at: r.lowerBound.rawValue, length: r.upperBound - r.lowerBound, fileOffset: off, prot: prot, fd: memory.fd)
+            case .map(let r, let off, let prot): mmapCall(r, fileOffset: off, prot: prot)
             case .unmap(let r): Self.munmapCall(r.lowerBound.rawValue..<r.upperBound.rawValue)
             case .protect(let r, let prot): StubCall(nr: SyscallNumber.mprotect, args: Self.protectArgs(r, prot))
             }
@@ -127,8 +136,6 @@ extension StubSyscalls where Self: AddressSpace {
     /// round trip each.
     func edit(_ edits: [MirrorEdit]) throws(PlatformError) {
         let calls = stubCalls(edits)
-        let results = try stubSyscalls(calls)
-        for (c, r) in zip(calls, results) where !Self.succeeded(c, r) { throw Self.mirrorFailure(c, r) }
-        if results.count < calls.count { throw .host("stub mirror batch cut short", .EIO) }
+        try Self.checkMirrored(calls, try stubSyscalls(calls))
     }
 }

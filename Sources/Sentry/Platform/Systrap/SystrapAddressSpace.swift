@@ -244,7 +244,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
     /// at a time per stub: the caller serializes.
     func request(on r: Runner, _ nr: UInt64, _ args: [UInt64]) throws(PlatformError) -> Int64 {
         let early = takeRunCalls(r)
-        if !early.isEmpty { try Self.checkRunCalls(early, try batch(on: r, early)) }
+        if !early.isEmpty { try Self.checkMirrored(early, try batch(on: r, early)) }
         let a = r.area
         a.store(SW_AREA_REQ_NR, nr)
         for i in 0..<6 { a.store(SW_AREA_REQ_ARGS + Int32(i * 8), i < args.count ? args[i] : 0) }
@@ -267,7 +267,7 @@ final class SystrapAddressSpace: AddressSpace, StubSyscalls, @unchecked Sendable
         let early = takeRunCalls(r)
         if early.isEmpty { return try batch(on: r, calls) }
         let out = try batch(on: r, early + calls)
-        try Self.checkRunCalls(early, out)
+        try Self.checkMirrored(early, out)
         return Array(out.dropFirst(early.count))
     }
 
@@ -632,15 +632,6 @@ extension SystrapAddressSpace: HostRseq {
         } ?? []
     }
 
-    /// Mirror calls made (`results`, of those that ran) must all have done
-    /// what they asked: the mirror would no longer be what the VMAs say.
-    private static func checkRunCalls(_ calls: [StubCall], _ results: [Int64]) throws(PlatformError) {
-        for (i, c) in calls.enumerated() {
-            let raw = i < results.count ? results[i] : 1
-            if !succeeded(c, raw) { throw mirrorFailure(c, raw) }
-        }
-    }
-
     /// The edits ride on the calling runner's next RUN. Only while its
     /// stub is the only one of the space that can run guest code before
     /// that RUN: every slot in use but the spares' belongs to a runner, one
@@ -708,7 +699,7 @@ extension SystrapAddressSpace: HostRseq {
     func settleRunCalls(_ r: Runner, carried: RunCarried?) throws(PlatformError) {
         let a = r.area
         if let carried, !carried.calls.isEmpty {
-            try Self.checkRunCalls(carried.calls, (0..<carried.calls.count).map { a.batchResult($0) })
+            try Self.checkMirrored(carried.calls, (0..<carried.calls.count).map { a.batchResult($0) })
         }
         if let reg = carried?.rseq {
             let raw = a.batchResult(carried!.calls.count)
