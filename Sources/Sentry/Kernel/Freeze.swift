@@ -49,13 +49,30 @@ extension Task {
 
     /// Stops at the top of the run loop, where the task's whole state is in
     /// the sentry (registers final, an interrupted call set to restart),
-    /// until the freeze ends or the task is killed.
-    func park() {
+    /// until the freeze ends, the task is killed, or `unparkLocked` sends
+    /// it on. `holds` (kernel lock held) is what makes the task park, looked
+    /// at again as it parks: one that no longer holds by then goes on.
+    func park(while holds: () -> Bool = { true }) {
         let fpu = try? context.fpuState(space)
-        kernel.locked { frozenFPU = fpu; parked = true }
+        let parks: Bool = kernel.locked {
+            guard holds() else { return false }
+            frozenFPU = fpu; parked = true
+            return true
+        }
+        guard parks else { return }
         kernel.parkEvents.wake()
-        _ = try? block(on: [kernel.thawEvents], interruptible: false) { () throws(Errno) in kernel.locked { !kernel.freezing } }
+        _ = try? block(on: [kernel.thawEvents], interruptible: false) { () throws(Errno) in kernel.locked { !kernel.freezing || !parked } }
         kernel.locked { parked = false; frozenFPU = nil }
+    }
+
+    /// A parked tracee its tracer has just answered (resumed, detached, or
+    /// given work for its thread) goes on, and the freeze waits for it to
+    /// park again: the image keeps a ptrace stop, not an answer the tracee
+    /// has yet to take up (restored without it, the tracee would wait in
+    /// its stop for an answer its tracer believes given). Kernel lock held.
+    func unparkLocked() {
+        parked = false
+        waker.wake()
     }
 }
 

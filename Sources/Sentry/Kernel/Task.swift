@@ -170,8 +170,9 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     /// What `restartBlock` does, as data a checkpoint can keep; nil for a
     /// block that has no such form (then a checkpoint refuses the task).
     public var restartState: RestartState?
-    /// Stopped for a checkpoint at the top of its run loop (kernel lock),
-    /// with its FPU state read on its own thread.
+    /// Stopped for a checkpoint at the top of its run loop or in a stop
+    /// (kernel lock; `unparkLocked` sends it on), with its FPU state read
+    /// on its own thread.
     var parked = false
     var frozenFPU: [UInt8]?
     /// How the thread ended by itself: exit(2)'s code, or do_exit(sig) for

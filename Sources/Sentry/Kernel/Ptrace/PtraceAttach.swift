@@ -14,13 +14,14 @@ extension Task {
         return link
     }
 
-    /// Drops the link (the task runs untraced from here). Kernel lock held.
+    /// Drops the link (the task runs untraced from here; one parked in a
+    /// stop goes on, as from any answer). Kernel lock held.
     func unlinkTracerLocked() {
         guard let link = ptrace else { return }
         link.tracer.tracees.removeAll { $0 === self }
         ptrace = nil
         traced.store(false, ordering: .releasing)
-        waker.wake()
+        unparkLocked()
     }
 
     /// PTRACE_TRACEME: the real parent (the thread that made the process)

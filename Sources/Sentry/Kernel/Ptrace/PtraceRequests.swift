@@ -124,7 +124,7 @@ extension Task {
                 if link.forcedTrapFlag { target.regs.raw.eflags &= ~P.trapFlag; link.forcedTrapFlag = false }
                 link.stepping = false
                 link.resume = PtraceLink.Resume(kind: .cont, signal: Int32(data))
-                target.waker.wake()
+                target.unparkLocked()
             }
             return 0
         case P.PTRACE_SINGLESTEP:
@@ -139,7 +139,7 @@ extension Task {
                 }
                 link.stepping = true
                 link.resume = PtraceLink.Resume(kind: .singlestep, signal: Int32(data))
-                target.waker.wake()
+                target.unparkLocked()
             }
             return 0
         case P.PTRACE_SYSEMU_SINGLESTEP:

@@ -105,10 +105,10 @@ extension Task {
                 return true
             }
             if again { continue }
-            let parks: Bool = kernel.locked {
+            let parks = { [self] in
                 kernel.freezing && link.resume == nil && ptrace === link && link.work == nil && !killed && group.exitStatus == nil
             }
-            if parks { park(); continue }
+            if kernel.locked(parks) { park(while: parks); continue }
             break
         }
         let (answer, image): (PtraceAnswer?, [UInt8]?) = kernel.locked {
@@ -243,7 +243,7 @@ extension Task {
             guard t.ptrace === link, link.stop != nil, link.resume == nil, link.work == nil else { return false }
             link.work = body
             link.workDone = false
-            t.waker.wake()
+            t.unparkLocked()
             return true
         }
         guard posted else { return false }
