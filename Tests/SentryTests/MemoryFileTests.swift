@@ -58,3 +58,41 @@ struct MemoryFileTests {
         }
     }
 }
+
+/// The image cache: a mapping inside a run already copied shares that copy;
+/// a larger one that covers earlier runs takes their place.
+struct ImageCacheTests {
+    @Test func pieceOfACachedRunSharesItsPages() throws {
+        let page: UInt64 = 4096
+        let path = "/tmp/sentry-imagecache-\(getpid())"
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+        #expect(fd >= 0)
+        defer { close(fd); unlink(path) }
+        // Page i holds byte i+1; the last page is half past the end of file.
+        for i in 0..<5 {
+            let bytes = [UInt8](repeating: UInt8(i + 1), count: Int(i == 4 ? page / 2 : page))
+            #expect(bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(UInt64(i) * page)) } == bytes.count)
+        }
+        let file = try MappedFile(duplicating: fd, path: path)
+        let m = try MemoryFile(size: 1 << 20)
+        let cache = ImageCache(memory: m)
+        let total = m.freeBytes
+
+        let small = try cache.chunk(file, offset: page, length: page)         // page 1 alone
+        let whole = try cache.chunk(file, offset: 0, length: 5 * page)        // covers it: a copy of its own
+        #expect(whole != small && m.pointer(whole + page).load(as: UInt8.self) == 2)
+        let text = try cache.chunk(file, offset: 2 * page, length: 2 * page)  // inside: no copy
+        #expect(text == whole + 2 * page)
+        #expect(m.pointer(text).load(as: UInt8.self) == 3 && m.pointer(text + page).load(as: UInt8.self) == 4)
+        let again = try cache.chunk(file, offset: page, length: page)         // the covering run now
+        #expect(again == whole + page)
+        #expect(m.pointer(whole + 4 * page + page / 2).load(as: UInt8.self) == 0)   // past the end: zeros
+        #expect(m.freeBytes == total - 6 * page)   // the whole run, and `small` its caller still holds
+
+        // Callers free their pieces; the cache still holds the whole run.
+        for (o, l) in [(small, page), (whole, 5 * page), (text, 2 * page), (again, page)] { m.free(o, l) }
+        #expect(m.freeBytes == total - 5 * page)
+        #expect(m.pointer(text).load(as: UInt8.self) == 3)
+        #expect(throws: Errno.EOVERFLOW) { try cache.chunk(file, offset: UInt64.max - page + 1, length: 2 * page) }
+    }
+}
