@@ -376,7 +376,26 @@ __asm__(
     ".Lstub_signal:\n"
     "  cmp $28, %edi\n"
     "  jne .Lguest_signal\n"
-    "  movl $1, 220(%rbx)\n"
+    // In a stub clock read's tail, past its look at KICKED: the call is
+    // done; the frame becomes the guest's at its return address (rax the
+    // result), and the kick is reported from there as in guest code.
+    "  mov 168(%rdx), %rax\n"         // uc rip
+    "  lea .Lfast_tail(%rip), %rcx\n"
+    "  cmp %rcx, %rax\n"
+    "  jb 34f\n"
+    "  lea .Lfast_tail_jump(%rip), %rcx\n"
+    "  cmp %rcx, %rax\n"
+    "  ja 34f\n"
+    "  mov 464(%rbx), %rax\n"
+    "  mov %rax, 168(%rdx)\n"        // uc rip
+    "  mov %rax, 152(%rdx)\n"        // uc rcx
+    "  mov 472(%rbx), %rax\n"
+    "  mov %rax, 160(%rdx)\n"        // uc rsp
+    "  mov 480(%rbx), %rax\n"
+    "  mov %rax, 64(%rdx)\n"         // uc r11
+    "  mov %rax, 176(%rdx)\n"        // uc eflags
+    "  jmp .Lguest_signal\n"
+    "34: movl $1, 220(%rbx)\n"
     "  mov 168(%rdx), %rax\n"
     "  lea .Lrun(%rip), %rcx\n"
     "  cmp %rcx, %rax\n"
@@ -406,8 +425,48 @@ __asm__(
     "  mov %rcx, 280(%r11)\n"
     "  mov 26(%rcx), %rcx\n"
     "  mov %rcx, 272(%r11)\n"
+    "  jmp .Lpatched_slow\n"
+    // A clock read the stub makes itself (SW_AREA_FAST_CLOCKS): a patched
+    // clock_gettime of a clock the sentry only passes through from the host
+    // is the host's call, made here, with no hand-off. Its own stack in the
+    // area for the guest's flags; rcx, r11 and rsp kept in the area. A
+    // result of EFAULT goes the sentry's way (a page it has not mirrored,
+    // or mirrored read-only for copy-on-write), and so does a kick seen
+    // after the call; one that lands after that look is turned into a kick
+    // at the guest's return address by the handler (.Lstub_signal).
     ".globl sw_systrap_patched\n"
     "sw_systrap_patched:\n"
+    "  mov %rsp, 472(%r11)\n"        // FAST_RSP
+    "  lea 488(%r11), %rsp\n"
+    "  pushfq\n"                     // FAST_FLAGS (480)
+    "  cmp $228, %rax\n"
+    "  jne .Lfast_out\n"
+    "  cmp $11, %rdi\n"              // unsigned: a CPU clock's negative id is large
+    "  ja .Lfast_out\n"
+    "  bt %rdi, 456(%r11)\n"         // FAST_CLOCKS: this clock, and the stub may
+    "  jnc .Lfast_out\n"
+    "  mov %rcx, 464(%r11)\n"        // FAST_RIP
+    "  syscall\n"
+    "  mov %rsp, %r11\n"
+    "  and $-65536, %r11\n"
+    "  cmp $-14, %rax\n"             // -EFAULT
+    "  je .Lfast_redo\n"
+    "  cmpl $0, 220(%r11)\n"         // KICKED
+    "  jne .Lfast_redo\n"
+    ".Lfast_tail:\n"                 // from here a kick cannot be seen: see .Lstub_signal
+    "  mov 464(%r11), %rcx\n"
+    "  popfq\n"
+    "  mov 472(%r11), %rsp\n"
+    "  mov 480(%r11), %r11\n"        // as the syscall instruction leaves r11: rflags
+    ".Lfast_tail_jump:\n"
+    "  jmp *%rcx\n"
+    ".Lfast_redo:\n"                 // the call again, through the sentry
+    "  mov $228, %eax\n"
+    "  mov 464(%r11), %rcx\n"
+    ".Lfast_out:\n"
+    "  popfq\n"
+    "  mov 472(%r11), %rsp\n"
+    ".Lpatched_slow:\n"
     "  mov %rsp, 1504(%r11)\n"
     "  lea 1344(%r11), %rsp\n"        // a scratch word below PFRAME
     "  pushfq\n"

@@ -1,7 +1,8 @@
 import Glibc
 import Sentry
 
-/// Clocks and sleeps. The guest has no vDSO, so every clock read lands here.
+/// Clocks and sleeps. The guest has no vDSO, so every clock read lands here,
+/// but for those a systrap stub makes itself (Kernel/GuestSideClockReads.swift).
 enum Time {
     /// The host clock that answers a guest's wall or monotonic clock id.
     static func hostClock(_ t: Task, _ id: Int32) throws(Errno) -> clockid_t {

@@ -12,14 +12,17 @@ import Testing
     /// Whether systrap runs of this suite patch (the sentry's default, or SENTRY_SYSTRAP_PATCH).
     static var patchingOn: Bool { ProcessInfo.processInfo.environment["SENTRY_SYSTRAP_PATCH"] != "off" }
 
-    static let modes = ["threads", "jit", "signals", "fork", "after"]
+    static let modes = ["threads", "jit", "signals", "fork", "after", "clocks", "clockfilter"]
 
     /// Threads racing through a site while it is patched, a JIT writing,
     /// running and rewriting its code, SA_RESTART and EINTR reads
     /// interrupted at a patched site (and the rip the handler sees), fork
     /// and exec of a patched image; an `after` site (`syscall; cmp`) with
     /// its results and flags, a jump into its cmp, threads, a GS base of
-    /// the guest's own and interrupted reads: all as natively.
+    /// the guest's own and interrupted reads; clock reads the stub makes
+    /// itself (their errors, threads, timer signals landing in a loop of
+    /// them, a forked child's copy-on-write page, a guest filter attached
+    /// with TSYNC while a sibling spins on them): all as natively.
     @Test(arguments: Harness.platforms)
     func behavesAsNative(_ platform: Harness.TestPlatform) {
         for mode in Self.modes {
@@ -33,6 +36,16 @@ import Testing
                 #expect(other == native, "patching \(mode) on \(platform.rawValue), patching \(Self.patchingOn ? "off" : "on")")
             }
         }
+    }
+
+    /// A tracer sees every clock read, the ones a stub would make itself
+    /// too (GuestSideClockReads.swift): a hundred from one patched site.
+    @Test(arguments: Harness.platforms)
+    func tracerSeesEveryClockRead(_ platform: Harness.TestPlatform) {
+        let r = Harness.sandboxed(platform, Harness.image("patching"), ["clockcount"], extra: ["--strace", "-e", "trace=clock_gettime"])
+        #expect(r.status == 0, "\(platform.rawValue): \(r.stderr.suffix(500))")
+        let lines = r.stderr.split(separator: "\n").filter { $0.contains("clock_gettime(CLOCK_MONOTONIC,") }
+        #expect(lines.count == 100, "\(platform.rawValue): \(lines.count) clock_gettime lines traced")
     }
 
     /// What a guest reading its own code sees: on systrap with patching, a

@@ -3,7 +3,8 @@
 // ways patching must not be seen: threads racing through a site while it
 // is patched, a JIT that writes, runs and rewrites its code, signals that
 // interrupt a patched blocking call (SA_RESTART or not, and the rip its
-// handler sees), fork and exec of a patched image. Everything it prints is
+// handler sees), fork and exec of a patched image, clock reads the stub
+// answers itself (`clocks`). Everything it prints is
 // what Linux gives, except `code`, which says what a guest reading its own
 // code sees (README, "Syscall patching").
 #define _GNU_SOURCE
@@ -13,10 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -268,6 +273,126 @@ static int forks(const char *self) {
     return 0;
 }
 
+// Clock reads a systrap stub answers itself at a patched site
+// (Kernel/GuestSideClockReads.swift): a clock_gettime site as glibc's
+// fallback without a vDSO writes it, the result as Linux's syscall gives
+// it (EFAULT, EINVAL), threads racing through it while signals land in
+// the loop, and a forked child whose first write is to a copy-on-write page.
+__attribute__((noinline)) static long site_clock(long id, struct timespec *ts) {
+    long r;
+    __asm__ volatile("mov $228, %%eax\n syscall" : "=a"(r) : "D"(id), "S"(ts) : "rcx", "r11", "memory");
+    return r;
+}
+static long long ns(const struct timespec *t) { return t->tv_sec * 1000000000LL + t->tv_nsec; }
+static volatile sig_atomic_t ticks;
+static void on_tick(int sig) { (void)sig; ticks++; }
+static void *clock_racer(void *arg) {
+    (void)arg;
+    struct timespec prev = {0, 0}, t;
+    long backwards = 0, failed = 0;
+    pthread_barrier_wait(&start);
+    for (int i = 0; i < 20000; i++) {
+        if (site_clock(CLOCK_MONOTONIC, &t) != 0) failed++;
+        else if (ns(&t) < ns(&prev)) backwards++;
+        prev = t;
+    }
+    return (void *)(backwards * 1000 + failed);
+}
+static struct timespec in_data;
+static int clocks(void) {
+    struct timespec t, start_t;
+    // Each case eight times: the site is patched by then.
+    long fault = 0, readonly = 0, gone = 0, cpu = 0, bad = 0, negative = 0, wall = 0;
+    char *ro = mmap(0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *unmapped = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(unmapped, 4096);
+    for (int i = 0; i < 8; i++) {
+        fault += site_clock(CLOCK_REALTIME, (void *)1) == -EFAULT;
+        readonly += site_clock(CLOCK_MONOTONIC, (void *)ro) == -EFAULT;
+        gone += site_clock(CLOCK_BOOTTIME, (void *)unmapped) == -EFAULT;
+        cpu += site_clock(CLOCK_PROCESS_CPUTIME_ID, &t) == 0 && ns(&t) > 0;
+        bad += site_clock(10, &t) == -EINVAL;
+        negative += site_clock(-1, &t) == -EINVAL;
+        time_t before = time(NULL);
+        wall += site_clock(CLOCK_REALTIME, &t) == 0 && t.tv_sec >= before && t.tv_sec <= before + 1;
+    }
+    printf("EFAULT: bad pointer %ld, read-only page %ld, unmapped page %ld of 8\n", fault, readonly, gone);
+    printf("CPU clock %ld, EINVAL for id 10 %ld and -1 %ld, realtime agrees with time() %ld of 8\n", cpu, bad, negative, wall);
+    if (ro[0] != 0) printf("read-only page written\n");
+
+    // Threads through the one site.
+    pthread_t th[4];
+    pthread_barrier_init(&start, NULL, 4);
+    for (int i = 0; i < 4; i++) pthread_create(&th[i], NULL, clock_racer, NULL);
+    long bad_threads = 0;
+    for (int i = 0; i < 4; i++) { void *r; pthread_join(th[i], &r); bad_threads += r != NULL; }
+    printf("threads: %ld saw a failed or backward read\n", bad_threads);
+
+    // Signals land in a loop of nothing but clock reads (a 1 ms timer, 20 ticks).
+    signal(SIGALRM, on_tick);
+    struct itimerval it = { {0, 1000}, {0, 1000} };
+    setitimer(ITIMER_REAL, &it, NULL);
+    site_clock(CLOCK_MONOTONIC, &start_t);
+    do site_clock(CLOCK_MONOTONIC, &t); while (ticks < 20 && ns(&t) - ns(&start_t) < 10000000000LL);
+    struct itimerval off = { {0, 0}, {0, 0} };
+    setitimer(ITIMER_REAL, &off, NULL);
+    printf("timer signals reached the loop: %s\n", ticks >= 20 ? "yes" : "no");
+
+    // Copy-on-write: the child's first write to its data page, then the parent's.
+    in_data.tv_sec = 7;
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; i < 8; i++) if (site_clock(CLOCK_REALTIME, &in_data) != 0) _exit(1);
+        _exit(in_data.tv_sec > 7 ? 0 : 2);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    int parent_kept = in_data.tv_sec == 7;
+    for (int i = 0; i < 8; i++) site_clock(CLOCK_REALTIME, &in_data);
+    printf("fork: child wrote its copy %s, parent's untouched %s, then written %s\n",
+           WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "yes" : "no", parent_kept ? "yes" : "no",
+           in_data.tv_sec > 7 ? "yes" : "no");
+    return 0;
+}
+
+// A guest seccomp filter (here with TSYNC from another thread) turns
+// the stub's own clock reads off: a sibling spinning on the patched site
+// gets the filter's EPERM, as on Linux.
+static volatile int filter_on;
+static void *clock_spinner(void *arg) {
+    (void)arg;
+    struct timespec t, s0;
+    site_clock(CLOCK_MONOTONIC, &s0);
+    for (;;) {
+        long r = site_clock(CLOCK_MONOTONIC, &t);
+        if (r == -EPERM) return (void *)1;
+        if (r == 0 && filter_on && ns(&t) - ns(&s0) > 10000000000LL) return (void *)0;
+    }
+}
+static int clock_filter(void) {
+    struct timespec t;
+    for (int i = 0; i < 8; i++) site_clock(CLOCK_MONOTONIC, &t);
+    pthread_t th;
+    pthread_create(&th, NULL, clock_spinner, NULL);
+    usleep(20000);
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 228, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof code / sizeof code[0], code };
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0) { perror("seccomp"); return 1; }
+    filter_on = 1;
+    long eperm = 0;
+    for (int i = 0; i < 8; i++) eperm += site_clock(CLOCK_MONOTONIC, &t) == -EPERM;
+    void *r;
+    pthread_join(th, &r);
+    printf("filter: EPERM %ld of 8 here, the spinning sibling's %s\n", eperm, r ? "EPERM" : "reads went on");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -277,6 +402,13 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "signals")) return signals();
     if (!strcmp(mode, "fork")) return forks(argv[0]);
     if (!strcmp(mode, "after")) return after();
+    if (!strcmp(mode, "clocks")) return clocks();
+    if (!strcmp(mode, "clockfilter")) return clock_filter();
+    if (!strcmp(mode, "clockcount")) {   // a hundred reads of one patched site, for a tracer to count
+        struct timespec t;
+        for (int i = 0; i < 100; i++) if (site_clock(CLOCK_MONOTONIC, &t) != 0) return 1;
+        return 0;
+    }
     if (!strcmp(mode, "aftercode")) return after_code();
     if (!strcmp(mode, "exec")) {
         // A new image is a fresh copy of the file: no patch of the old one.

@@ -127,6 +127,10 @@ size_t sw_systrap_patched_after_offset(void);
 #define SW_AREA_USAGE_SET 308  // u32: USAGE holds the stub's getrusage(RUSAGE_SELF) from a trap of exit(2) or
                                // exit_group(2) (the stub sets it there and clears it at every RUN)
 #define SW_AREA_USAGE 312      // struct rusage (144 bytes): the stub's usage (that trap's, or an emptying batch's)
+#define SW_AREA_FAST_CLOCKS 456 // u64: clock ids (a bit each) whose patched clock_gettime the stub makes itself (0: none)
+#define SW_AREA_FAST_RIP 464   // u64: that call's return address (rcx at the patched entry)
+#define SW_AREA_FAST_RSP 472   // u64: the guest's rsp meanwhile
+#define SW_AREA_FAST_FLAGS 480 // u64: the guest's rflags (pushed here with rsp at 488)
 #define SW_AREA_PFRAME 1344    // a patched trap's registers, as a ucontext (304 bytes)
 #define SW_AREA_IRET 1664      // the iretq frame of the patched return (5 u64)
 #define SW_AREA_XBUF 4096      // FPSAVE's XSAVE image, 64-byte aligned, up to SW_AREA_XBUF_SIZE

@@ -17,6 +17,8 @@ public enum SyscallNumber {
     public static let gettimeofday: UInt64 = 96
     public static let time: UInt64 = 201
     public static let getcpu: UInt64 = 309
+    /// A systrap stub makes a patched site's call itself (Kernel/GuestSideClockReads.swift).
+    public static let clock_gettime: UInt64 = 228
     /// Calls whose handling reads the trapped task's FPU state (a new task
     /// inherits it, an exec resets it): systrap leaves their sites to the
     /// trap (SyscallPatches.swift).

@@ -73,6 +73,7 @@ extension Task {
                 // through the original code, not systrap's patched sites.
                 if regs.raw.eflags & PtraceABI.trapFlag != 0 { mm.undoSyscallPatches() }
             }
+            context.allowGuestSideClockReads(guestSideClockReads)
             let trap: Trap
             do { trap = try handedOff ? context.awaitRunFromAnotherThread(space, &regs) : context.switchTo(space, &regs) } catch {
                 kernel.locked { inGuest = false }

@@ -202,6 +202,11 @@ public protocol PlatformContext: AnyObject, Sendable {
     /// On the task's thread, after another thread resumed its guest: waits
     /// for the trap that ends that run, as `switchTo` does after its RUN.
     func awaitRunFromAnotherThread(_ space: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap
+    /// The clocks (a bit per clock id) whose `clock_gettime` the guest's
+    /// side may answer itself from the host's clock from the next run on,
+    /// the call never reaching the sentry (systrap's patched sites); 0 for
+    /// none. On the task's thread, before `switchTo`.
+    func allowGuestSideClockReads(_ clocks: UInt64)
 }
 
 extension PlatformContext {
@@ -213,6 +218,7 @@ extension PlatformContext {
     public func awaitRunFromAnotherThread(_ space: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
         try switchTo(space, &regs)
     }
+    public func allowGuestSideClockReads(_ clocks: UInt64) {}
 }
 
 /// Why guest code stopped running.

@@ -16,6 +16,10 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     /// The FS and GS bases the stub has; nil: unknown, set them.
     private var stubFS: UInt64?
     private var stubGS: UInt64?
+    /// The clocks the stub may read itself (allowGuestSideClockReads), and
+    /// what its area says now (nil: a new stub, not told yet).
+    private var clockReads: UInt64 = 0
+    private var stubClockReads: UInt64?
     /// RDFSBASE/WRFSBASE and RDGSBASE/WRGSBASE work in user mode (the host
     /// says so in AT_HWCAP2): the guest may change its bases without a
     /// trap, so the stub reports them at each one.
@@ -53,6 +57,8 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
 
     var patchableSyscallEntry: UInt64? { signalSyscall ? patchEntry : nil }
 
+    func allowGuestSideClockReads(_ clocks: UInt64) { clockReads = clocks }
+
     func switchTo(_ anySpace: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
         let s = anySpace as! SystrapAddressSpace
         if s !== space {
@@ -61,6 +67,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             trapped = false
             stubFS = nil
             stubGS = nil
+            stubClockReads = nil
             kickPID.store(runner!.pid, ordering: .relaxed)
             placement.newStub(runner!.area)
             runner!.area.store(SW_AREA_FSGSBASE, UInt32(Self.userFSGSBase ? 1 : 0))
@@ -93,6 +100,10 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             if let image = firstRunFPU { placeFirstRunFPU(image, frame: uc, area: a) }
         } else {
             SigContext.writeGeneralChanges(regs.raw, to: uc + UContext.mcontext)
+        }
+        if stubClockReads != clockReads {
+            a.store(SW_AREA_FAST_CLOCKS, clockReads)
+            stubClockReads = clockReads
         }
         if stubFS != regs.fsBase {
             a.store(SW_AREA_FS, regs.fsBase)
