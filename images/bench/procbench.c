@@ -1,5 +1,5 @@
 // Process-level microbenchmarks; prints the mean ns per operation.
-//   procbench getppid N | openread N | mmap N | fork N | forkexec N | thread N | pipe N
+//   procbench getppid N | clock N | openread N | mmap N | fork N | forkexec N | thread N | pipe N
 //             tcprtt N | unixrtt N (1-byte round trips) | tcpstream N | unixstream N (N MiB, ns per MiB)
 //             sha256 N (SHA-256 of N MiB in memory, almost no syscalls: ns per MiB; the digest first)
 #include <pthread.h>
@@ -131,13 +131,18 @@ static void sha256(int n, unsigned char out[32]) {
 
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "nop") == 0) return 0;   // the exec target
-    if (argc < 3) { fprintf(stderr, "usage: procbench getppid|openread|mmap|fork|forkexec|thread|pipe|tcprtt|unixrtt|tcpstream|unixstream|sha256 N\n"); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: procbench getppid|clock|openread|mmap|fork|forkexec|thread|pipe|tcprtt|unixrtt|tcpstream|unixstream|sha256 N\n"); return 2; }
     int n = atoi(argv[2]);
     long long start = now();
     if (strcmp(argv[1], "getppid") == 0) {
         // libc's wrapper (mov $110, %eax; syscall): a site systrap patches,
         // as a program's own calls are; syscall(2) loads rax from a register.
         for (int i = 0; i < n; i++) getppid();
+    } else if (strcmp(argv[1], "clock") == 0) {
+        // libc's clock_gettime: the vDSO natively; in the sandbox (no
+        // vDSO) its fallback `mov $228, %eax; syscall`, a site systrap patches.
+        struct timespec ts;
+        for (int i = 0; i < n; i++) clock_gettime(CLOCK_MONOTONIC, &ts);
     } else if (strcmp(argv[1], "openread") == 0) {
         char buf[256];
         for (int i = 0; i < n; i++) {
