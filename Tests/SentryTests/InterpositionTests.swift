@@ -179,6 +179,36 @@ struct InterpositionUnitTests {
     static func stmt(_ code: UInt16, _ k: UInt32) -> I { I(code: code, jt: 0, jf: 0, k: k) }
     static func jump(_ code: UInt16, _ k: UInt32, _ jt: UInt8, _ jf: UInt8) -> I { I(code: code, jt: jt, jf: jf, k: k) }
 
+    /// Which clock reads a filter chain leaves to the guest side
+    /// (SeccompFilter.clockReadsAllowed): those every filter allows whatever
+    /// the pointer and the instruction pointer; none if one reads either.
+    @Test func clockReadsAFilterChainAllows() throws {
+        let allow: UInt32 = 0x7fff_0000, eperm: UInt32 = 0x0005_0001
+        func filter(_ p: [I], after previous: SeccompFilter? = nil) throws -> SeccompFilter {
+            SeccompFilter(program: try ClassicBPF(verifying: p), previous: previous, log: false, listener: nil)
+        }
+        let all = StubRegion.guestSideClocks.reduce(UInt64(0)) { $0 | 1 << UInt64($1) }
+        let allowAll = try filter([Self.stmt(0x06, allow)])
+        #expect(allowAll.clockReadsAllowed == all)
+        // nr == 228 ? EPERM : ALLOW
+        let denyClock = try filter([Self.stmt(0x20, 0), Self.jump(0x15, 228, 0, 1), Self.stmt(0x06, eperm), Self.stmt(0x06, allow)])
+        #expect(denyClock.clockReadsAllowed == 0)
+        // nr == 110 (getppid) ? EPERM : ALLOW, after it: clocks still allowed; before the first, none.
+        let denyGetppid = try filter([Self.stmt(0x20, 0), Self.jump(0x15, 110, 0, 1), Self.stmt(0x06, eperm), Self.stmt(0x06, allow)])
+        #expect(denyGetppid.clockReadsAllowed == all)
+        #expect(try filter([Self.stmt(0x06, allow)], after: denyClock).clockReadsAllowed == 0)
+        // args[0] == CLOCK_MONOTONIC ? ALLOW : EPERM
+        let onlyMonotonic = try filter([Self.stmt(0x20, 16), Self.jump(0x15, 1, 0, 1), Self.stmt(0x06, allow), Self.stmt(0x06, eperm)])
+        #expect(onlyMonotonic.clockReadsAllowed == 1 << 1)
+        // Reading the instruction pointer or the timespec pointer: nothing decided ahead.
+        #expect(try filter([Self.stmt(0x20, 8), Self.stmt(0x06, allow)]).clockReadsAllowed == 0)
+        #expect(try filter([Self.stmt(0x20, 24), Self.stmt(0x06, allow)]).clockReadsAllowed == 0)
+        // The arch checked, as every real profile does.
+        let archChecked = try filter([Self.stmt(0x20, 4), Self.jump(0x15, SeccompData.AUDIT_ARCH_X86_64, 1, 0),
+                                      Self.stmt(0x06, 0), Self.stmt(0x06, allow)])
+        #expect(archChecked.clockReadsAllowed == all)
+    }
+
     @Test func classicBPFArithmeticAndJumps() throws {
         let data = SeccompData(nr: 39, instructionPointer: 0x1234_5678_9abc_def0, args: SyscallArguments(7, 0xffff_ffff_0000_0001))
         func run(_ p: [I]) throws -> UInt32 { try ClassicBPF(verifying: p).run(data) }

@@ -9,18 +9,22 @@ import Glibc
 extension Task {
     /// The clock ids (a bit each) the task's guest side may read itself.
     /// None while something must see every call: a tracer (`--strace` or
-    /// `sentry trace`) that shows clock_gettime, a guest tracer, the guest's
-    /// seccomp filter or Syscall User Dispatch. Nor the boot-based clocks
-    /// while the guest's run on an offset (a restored sandbox: GuestClock).
+    /// `sentry trace`) that shows clock_gettime, a guest tracer, Syscall User
+    /// Dispatch, strict seccomp. Under seccomp filters, the clocks whose reads
+    /// every filter allows whatever else the call holds (SeccompFilter's
+    /// `clockReadsAllowed`: a container's default profile). Nor the
+    /// boot-based clocks while the guest's run on an offset (a restored
+    /// sandbox: GuestClock).
     /// Each of those starts while the task is in the sentry, or kicks it
     /// out of guest code (a live tracer, TSYNC), so the next run has it.
     var guestSideClockReads: UInt64 {
         if traced.load(ordering: .relaxed) || kernel.tracer?.wants(nr: SyscallNumber.clock_gettime) == true { return 0 }
-        let (sud, filtered) = attributes.withLock {
-            ($0.syscallUserDispatch.on, $0.seccomp.mode != Seccomp.SECCOMP_MODE_DISABLED)
+        let (sud, mode, filtered) = attributes.withLock {
+            ($0.syscallUserDispatch.on, $0.seccomp.mode, $0.seccomp.filter?.clockReadsAllowed ?? 0)
         }
-        if sud || filtered { return 0 }
-        return GuestClock.monotonicOffset == 0 ? Self.passedThroughClocks : Self.passedThroughWallClocks
+        if sud || (mode != Seccomp.SECCOMP_MODE_DISABLED && mode != Seccomp.SECCOMP_MODE_FILTER) { return 0 }
+        let clocks = GuestClock.monotonicOffset == 0 ? Self.passedThroughClocks : Self.passedThroughWallClocks
+        return mode == Seccomp.SECCOMP_MODE_FILTER ? clocks & filtered : clocks
     }
 
     private static let passedThroughClocks = mask(StubRegion.guestSideClocks)

@@ -19,8 +19,32 @@ public final class SeccompFilter: Sendable {
     /// The USER_NOTIF listener of SECCOMP_FILTER_FLAG_NEW_LISTENER, if any.
     public let listener: SeccompListener?
 
+    /// The clocks (a bit per id) whose `clock_gettime` this filter and every
+    /// one before it allow whatever the call's pointer and instruction
+    /// pointer: the guest side may read them itself (GuestSideClockReads.swift),
+    /// as a container's default profile permits.
+    let clockReadsAllowed: UInt64
+
     init(program: ClassicBPF, previous: SeccompFilter?, log: Bool, listener: SeccompListener?) {
         self.program = program; self.previous = previous; self.log = log; self.listener = listener
+        clockReadsAllowed = Self.clockReads(allowedBy: program) & (previous?.clockReadsAllowed ?? .max)
+    }
+
+    /// The clocks `program` gives SECCOMP_RET_ALLOW for, if it looks at
+    /// nothing but the number, the architecture and the clock id (the first
+    /// argument); 0 if it reads the instruction pointer or another argument.
+    private static func clockReads(allowedBy program: ClassicBPF) -> UInt64 {
+        let clockIDWord: ClosedRange<UInt32> = 16...23
+        for i in program.instructions where i.code == ClassicBPF.LD | ClassicBPF.W | ClassicBPF.ABS {
+            if i.k >= 8 && !clockIDWord.contains(i.k) { return 0 }
+        }
+        var mask: UInt64 = 0
+        for id in StubRegion.guestSideClocks {
+            var data = SeccompData(nr: Int32(SyscallNumber.clock_gettime), instructionPointer: 0, args: SyscallArguments(UInt64(id)))
+            data.arch = SeccompData.AUDIT_ARCH_X86_64
+            if program.run(data) & Seccomp.SECCOMP_RET_ACTION_FULL == Seccomp.SECCOMP_RET_ALLOW { mask |= 1 << UInt64(id) }
+        }
+        return mask
     }
 
     /// The last task holding the chain is gone: a supervisor polling the
