@@ -6,10 +6,8 @@ import Sentry
 enum Time {
     /// The host clock that answers a guest's wall or monotonic clock id.
     static func hostClock(_ t: Task, _ id: Int32) throws(Errno) -> clockid_t {
-        switch id {
-        case 0, 1, 4, 5, 6, 7, 11, 8, 9: return clockid_t(id)
-        default: throw .EINVAL
-        }
+        guard GuestClock.isHostClock(id) else { throw .EINVAL }
+        return clockid_t(id)
     }
 
     /// A guest clock's reading (ns). CPU clocks (CLOCK_PROCESS_CPUTIME_ID,

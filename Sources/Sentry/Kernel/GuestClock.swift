@@ -16,6 +16,18 @@ public enum GuestClock {
     /// Set before the restored sandbox is built (its boot time is on this clock).
     static func setMonotonicOffset(_ ns: Int64) { offset.store(ns, ordering: .relaxed) }
 
+    /// The clock ids the sentry answers from the host's clock of the same id
+    /// (the boot-based ones plus the offset): all but the CPU clocks. One
+    /// list for clock_gettime and clock_getres (Time.swift) and for the
+    /// reads a systrap stub makes itself (GuestSideClockReads.swift, its filter).
+    public static let hostClocks: [clockid_t] = [CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE,
+                                                 CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME, CLOCK_REALTIME_ALARM,
+                                                 CLOCK_BOOTTIME_ALARM, CLOCK_TAI]
+    /// `hostClocks` as a bit per id.
+    public static let hostClockMask: UInt64 = hostClocks.reduce(0) { $0 | 1 << UInt64($1) }
+
+    public static func isHostClock(_ id: Int32) -> Bool { id >= 0 && id < 64 && hostClockMask & 1 << UInt64(id) != 0 }
+
     /// Whether `clock` counts from the host's boot (the offset applies).
     public static func isMonotonic(_ clock: clockid_t) -> Bool {
         clock == CLOCK_MONOTONIC || clock == CLOCK_MONOTONIC_RAW || clock == CLOCK_MONOTONIC_COARSE

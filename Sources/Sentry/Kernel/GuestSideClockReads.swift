@@ -23,11 +23,9 @@ extension Task {
             ($0.syscallUserDispatch.on, $0.seccomp.mode, $0.seccomp.filter?.clockReadsAllowed ?? 0)
         }
         if sud || (mode != Seccomp.SECCOMP_MODE_DISABLED && mode != Seccomp.SECCOMP_MODE_FILTER) { return 0 }
-        let clocks = GuestClock.monotonicOffset == 0 ? Self.passedThroughClocks : Self.passedThroughWallClocks
+        let clocks = GuestClock.monotonicOffset == 0 ? GuestClock.hostClockMask : Self.hostWallClocks
         return mode == Seccomp.SECCOMP_MODE_FILTER ? clocks & filtered : clocks
     }
 
-    private static let passedThroughClocks = mask(StubRegion.guestSideClocks)
-    private static let passedThroughWallClocks = mask(StubRegion.guestSideClocks.filter { !GuestClock.isMonotonic($0) })
-    private static func mask(_ ids: [Int32]) -> UInt64 { ids.reduce(0) { $0 | 1 << UInt64($1) } }
+    private static let hostWallClocks = GuestClock.hostClocks.filter { !GuestClock.isMonotonic($0) }.reduce(UInt64(0)) { $0 | 1 << UInt64($1) }
 }

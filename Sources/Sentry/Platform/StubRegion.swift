@@ -31,12 +31,6 @@ public struct StubRegion: Sendable {
                                            334 /* rseq: the guest's area registered with the host for its stub */,
                                            98 /* getrusage: a systrap stub's own usage, at its task's exit and when emptied */,
                                            228 /* clock_gettime: a systrap stub's reads for a patched site (SW_AREA_FAST_CLOCKS) */]
-    /// The clocks a systrap stub may read from the host for its guest: those
-    /// the sentry's own clock_gettime passes straight through (Time.swift),
-    /// never a CPU clock (the guest's is the stub's time plus the sentry's).
-    public static let guestSideClocks: [Int32] = [CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE,
-                                                  CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME, CLOCK_REALTIME_ALARM,
-                                                  CLOCK_BOOTTIME_ALARM, CLOCK_TAI]
     /// The only clone the filter lets through: a sibling sharing the mm,
     /// with no exit signal, whose parent is the stub's own parent
     /// (CLONE_PARENT): every stub of an address space is then a child of the
@@ -59,7 +53,7 @@ public struct StubRegion: Sendable {
             case 158: options = [0x1002 /* ARCH_SET_FS */, 0x1001 /* ARCH_SET_GS: a systrap stub's own area */]
             case 324: options = [32 /* PRIVATE_EXPEDITED_SYNC_CORE */, 64 /* its registration */]
             case 98: options = [0 /* RUSAGE_SELF */]
-            case 228: options = Self.guestSideClocks.map { UInt64($0) }
+            case 228: options = GuestClock.hostClocks.map { UInt64($0) }   // never a CPU clock
             default: rules.append(.init(nr: nr, arg: nil, action: allow)); continue
             }
             for o in options { rules.append(.init(nr: nr, arg: 0, value: o, action: allow)) }

@@ -39,7 +39,7 @@ public final class SeccompFilter: Sendable {
             if i.k >= 8 && !clockIDWord.contains(i.k) { return 0 }
         }
         var mask: UInt64 = 0
-        for id in StubRegion.guestSideClocks {
+        for id in GuestClock.hostClocks {
             var data = SeccompData(nr: Int32(SyscallNumber.clock_gettime), instructionPointer: 0, args: SyscallArguments(UInt64(id)))
             data.arch = SeccompData.AUDIT_ARCH_X86_64
             if program.run(data) & Seccomp.SECCOMP_RET_ACTION_FULL == Seccomp.SECCOMP_RET_ALLOW { mask |= 1 << UInt64(id) }
