@@ -180,6 +180,8 @@ int sw_atomic_cas32(void *p, uint32_t expected, uint32_t desired) {
 }
 
 void sw_atomic_store32(void *p, uint32_t v) { __atomic_store_n((uint32_t *)p, v, __ATOMIC_SEQ_CST); }
+uint64_t sw_atomic_load64(const void *p) { return __atomic_load_n((const uint64_t *)p, __ATOMIC_SEQ_CST); }
+void sw_atomic_store64(void *p, uint64_t v) { __atomic_store_n((uint64_t *)p, v, __ATOMIC_SEQ_CST); }
 
 int sw_signal_ignored(int sig) {
     struct sigaction act;

@@ -375,12 +375,13 @@ __asm__(
     // other signal (a fault in stub code) is reported as the guest's.
     ".Lstub_signal:\n"
     "  cmp $28, %edi\n"
-    "  jne .Lguest_signal\n"
-    // In a stub clock read's tail, past its look at KICKED: the call is
-    // done; the frame becomes the guest's at its return address (rax the
-    // result), and the kick is reported from there as in guest code.
+    "  jne .Lstub_fault\n"
+    // In the tail of a call the stub served itself, from its look at
+    // KICKED on: the call is done; the frame becomes the guest's at its
+    // return address (rax the result), and the kick is reported from there
+    // as in guest code.
     "  mov 168(%rdx), %rax\n"         // uc rip
-    "  lea .Lfast_tail(%rip), %rcx\n"
+    "  lea .Lfast_done(%rip), %rcx\n"
     "  cmp %rcx, %rax\n"
     "  jb 34f\n"
     "  lea .Lfast_tail_jump(%rip), %rcx\n"
@@ -410,6 +411,22 @@ __asm__(
     "  mov $15, %eax\n"
     "  syscall\n"
     "  ud2\n"
+    // A fault in the stub's own access to guest memory for a call it
+    // serves (a page the sentry has not mirrored, or mirrored read-only for
+    // copy-on-write; a bad pointer): nothing is changed yet, so the call
+    // goes the sentry's way, which copies or says EFAULT as Linux does.
+    // Any other fault in stub code is reported as the guest's.
+    ".Lstub_fault:\n"
+    "  mov 168(%rdx), %rax\n"         // uc rip
+    "  lea .Lmask_mem(%rip), %rcx\n"
+    "  cmp %rcx, %rax\n"
+    "  jb .Lguest_signal\n"
+    "  lea .Lmask_mem_end(%rip), %rcx\n"
+    "  cmp %rcx, %rax\n"
+    "  jae .Lguest_signal\n"
+    "  lea .Lmask_redo(%rip), %rcx\n"
+    "  mov %rcx, 168(%rdx)\n"
+    "  jmp 32b\n"
     // The target of every patched site's trampoline (jmp *slot): r11 the
     // area, rax the number, rcx the return address (the original syscall's
     // + 2), the guest's stack untouched. The registers go into PFRAME as
@@ -440,7 +457,7 @@ __asm__(
     "  lea 488(%r11), %rsp\n"
     "  pushfq\n"                     // FAST_FLAGS (480)
     "  cmp $228, %rax\n"
-    "  jne .Lfast_out\n"
+    "  jne .Lmask_try\n"
     "  cmp $11, %rdi\n"              // unsigned: a CPU clock's negative id is large
     "  ja .Lfast_out\n"
     "  bt %rdi, 456(%r11)\n"         // FAST_CLOCKS: this clock, and the stub may
@@ -451,21 +468,94 @@ __asm__(
     "  and $-65536, %r11\n"
     "  cmp $-14, %rax\n"             // -EFAULT
     "  je .Lfast_redo\n"
+    // A call served: rax its result, r11 the area, rsp at FAST_FLAGS, every
+    // other register the guest's. From here a kick is the guest's at its
+    // return address (.Lstub_signal); one that came before is reported so.
+    ".Lfast_done:\n"
     "  cmpl $0, 220(%r11)\n"         // KICKED
-    "  jne .Lfast_redo\n"
-    ".Lfast_tail:\n"                 // from here a kick cannot be seen: see .Lstub_signal
+    "  jne .Lfast_report\n"
     "  mov 464(%r11), %rcx\n"
     "  popfq\n"
     "  mov 472(%r11), %rsp\n"
     "  mov 480(%r11), %r11\n"        // as the syscall instruction leaves r11: rflags
     ".Lfast_tail_jump:\n"
     "  jmp *%rcx\n"
+    ".Lfast_report:\n"               // done, and the sentry has something for the guest:
+    "  movl $0, 220(%r11)\n"         // reported as an interruption at the return address
+    "  movl $1, 1708(%r11)\n"        // FAST_REPORT
+    "  mov 464(%r11), %rcx\n"
+    "  jmp .Lfast_out\n"
     ".Lfast_redo:\n"                 // the call again, through the sentry
     "  mov $228, %eax\n"
     "  mov 464(%r11), %rcx\n"
     ".Lfast_out:\n"
     "  popfq\n"
     "  mov 472(%r11), %rsp\n"
+    "  jmp .Lpatched_slow\n"
+    // rt_sigprocmask(how, set, oldset, 8) served here while the task's mask
+    // is the stub's (MASK_ON; Kernel/GuestSideSignalMask.swift): old and new
+    // masks computed as Linux does, oldset written before the new mask is
+    // committed, so that a fault (.Lstub_fault) leaves nothing done and the
+    // sentry makes the call. After the commit (a full barrier), a pending
+    // signal the new mask lets through is reported at the return address,
+    // where the sentry delivers it, as Linux does on the call's way out;
+    // the sentry writes PENDING before it reads the mask to pick whom to
+    // kick, so one side or the other sees each signal. Anything else (a
+    // bad `how` or size: the errors are the sentry's) goes the sentry's way.
+    ".Lmask_try:\n"
+    "  cmp $14, %rax\n"
+    "  jne .Lfast_out\n"
+    "  cmpl $0, 1704(%r11)\n"        // MASK_ON
+    "  je .Lfast_out\n"
+    "  cmp $8, %r10\n"
+    "  jne .Lfast_out\n"
+    "  cmp $2, %rdi\n"
+    "  ja .Lfast_out\n"
+    "  mov %rcx, 464(%r11)\n"        // FAST_RIP
+    "  mov %rdx, 1728(%r11)\n"       // FAST_SAVE
+    "  mov %r8, 1736(%r11)\n"
+    "  mov 1712(%r11), %rax\n"       // SIGMASK: the old mask
+    "  mov %rax, %r8\n"              // r8: the new one
+    ".Lmask_mem:\n"                  // a fault from here to .Lmask_mem_end: .Lmask_redo
+    "  test %rsi, %rsi\n"
+    "  jz 41f\n"
+    "  mov (%rsi), %rcx\n"
+    "  cmp $1, %rdi\n"
+    "  jb 42f\n"
+    "  je 43f\n"
+    "  mov %rcx, %r8\n"              // SIG_SETMASK
+    "  jmp 44f\n"
+    "42: or %rcx, %r8\n"             // SIG_BLOCK
+    "  jmp 44f\n"
+    "43: not %rcx\n"                 // SIG_UNBLOCK
+    "  and %rcx, %r8\n"
+    "44: movabs $0xfffffffffffbfeff, %rcx\n" // never SIGKILL (bit 8) nor SIGSTOP (bit 18)
+    "  and %rcx, %r8\n"
+    "41: test %rdx, %rdx\n"
+    "  jz 45f\n"
+    "  mov %rax, (%rdx)\n"           // oldset
+    ".Lmask_mem_end:\n"
+    "45: mov %r8, %rcx\n"
+    "  xchg %rcx, 1712(%r11)\n"      // commit: SIGMASK, a full barrier
+    "  mov 1720(%r11), %rax\n"       // SIGPENDING
+    "  not %r8\n"
+    "  and %r8, %rax\n"              // pending and now let through
+    "  mov 1736(%r11), %r8\n"        // the guest's r8 and rdx back
+    "  mov 1728(%r11), %rdx\n"
+    "  jnz 46f\n"
+    "  xor %eax, %eax\n"
+    "  jmp .Lfast_done\n"
+    "46: xor %eax, %eax\n"
+    "  movl $0, 220(%r11)\n"
+    "  movl $1, 1708(%r11)\n"        // FAST_REPORT
+    "  mov 464(%r11), %rcx\n"
+    "  jmp .Lfast_out\n"
+    ".Lmask_redo:\n"                 // nothing done: the call goes the sentry's way
+    "  mov 1736(%r11), %r8\n"
+    "  mov 1728(%r11), %rdx\n"
+    "  mov 464(%r11), %rcx\n"
+    "  mov $14, %eax\n"
+    "  jmp .Lfast_out\n"
     ".Lpatched_slow:\n"
     "  mov %rsp, 1504(%r11)\n"
     "  lea 1344(%r11), %rsp\n"        // a scratch word below PFRAME
@@ -490,9 +580,15 @@ __asm__(
     "  mov %rax, 1408(%r11)\n"        // r11
     "  mov %r11, %rbx\n"
     "  movl $1, 216(%rbx)\n"
+    "  cmpl $0, 1708(%rbx)\n"        // FAST_REPORT: not a trap
+    "  jne 35f\n"
     "  movl $31, 4(%rbx)\n"           // SIGSYS, SYS_USER_DISPATCH
     "  movq $2, 8(%rbx)\n"
-    "  mov %rcx, 16(%rbx)\n"
+    "  jmp 36f\n"
+    "35: movl $0, 1708(%rbx)\n"
+    "  movl $28, 4(%rbx)\n"           // SIGWINCH, si_code 0: an interruption
+    "  movq $0, 8(%rbx)\n"
+    "36: mov %rcx, 16(%rbx)\n"
     "  lea 1344(%rbx), %rax\n"
     "  mov %rax, 24(%rbx)\n"
     "  jmp .Lreport\n"

@@ -210,6 +210,27 @@ struct InterpositionUnitTests {
         #expect(archChecked.clockReadsAllowed == all)
     }
 
+    /// Which filter chains leave rt_sigprocmask to the guest's side
+    /// (GuestSideSignalMask.swift): allowed for SIG_BLOCK, SIG_UNBLOCK and
+    /// SIG_SETMASK, whatever the pointers and size.
+    @Test func signalMaskChangesAFilterChainAllows() throws {
+        let allow: UInt32 = 0x7fff_0000, eperm: UInt32 = 0x0005_0001
+        func filter(_ p: [I], after previous: SeccompFilter? = nil) throws -> SeccompFilter {
+            SeccompFilter(program: try ClassicBPF(verifying: p), previous: previous, log: false, listener: nil)
+        }
+        #expect(try filter([Self.stmt(0x06, allow)]).signalMaskChangesAllowed)
+        // nr == 14 ? EPERM : ALLOW, and a chain with it anywhere.
+        let denyMask = try filter([Self.stmt(0x20, 0), Self.jump(0x15, 14, 0, 1), Self.stmt(0x06, eperm), Self.stmt(0x06, allow)])
+        #expect(!denyMask.signalMaskChangesAllowed)
+        #expect(try !filter([Self.stmt(0x06, allow)], after: denyMask).signalMaskChangesAllowed)
+        // nr == 110 ? EPERM : ALLOW: allowed.
+        #expect(try filter([Self.stmt(0x20, 0), Self.jump(0x15, 110, 0, 1), Self.stmt(0x06, eperm), Self.stmt(0x06, allow)]).signalMaskChangesAllowed)
+        // how == SIG_SETMASK ? EPERM : ALLOW: one of the three refused.
+        #expect(try !filter([Self.stmt(0x20, 16), Self.jump(0x15, 2, 0, 1), Self.stmt(0x06, eperm), Self.stmt(0x06, allow)]).signalMaskChangesAllowed)
+        // A look at the set pointer (args[1]): nothing decided ahead.
+        #expect(try !filter([Self.stmt(0x20, 24), Self.stmt(0x06, allow)]).signalMaskChangesAllowed)
+    }
+
     @Test func classicBPFArithmeticAndJumps() throws {
         let data = SeccompData(nr: 39, instructionPointer: 0x1234_5678_9abc_def0, args: SyscallArguments(7, 0xffff_ffff_0000_0001))
         func run(_ p: [I]) throws -> UInt32 { try ClassicBPF(verifying: p).run(data) }

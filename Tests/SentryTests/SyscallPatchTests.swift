@@ -12,7 +12,7 @@ import Testing
     /// Whether systrap runs of this suite patch (the sentry's default, or SENTRY_SYSTRAP_PATCH).
     static var patchingOn: Bool { ProcessInfo.processInfo.environment["SENTRY_SYSTRAP_PATCH"] != "off" }
 
-    static let modes = ["threads", "jit", "signals", "fork", "after", "clocks", "clockfilter"]
+    static let modes = ["threads", "jit", "signals", "fork", "after", "clocks", "clockfilter", "sigmask"]
 
     /// Threads racing through a site while it is patched, a JIT writing,
     /// running and rewriting its code, SA_RESTART and EINTR reads
@@ -22,7 +22,11 @@ import Testing
     /// the guest's own and interrupted reads; clock reads the stub makes
     /// itself (their errors, threads, timer signals landing in a loop of
     /// them, a forked child's copy-on-write page, a guest filter attached
-    /// with TSYNC while a sibling spins on them): all as natively.
+    /// with TSYNC while a sibling spins on them); rt_sigprocmask calls the
+    /// stub answers itself (each form and error, pending signals let
+    /// through, handlers, sigsuspend, a sibling's mask in /proc, signals to
+    /// a thread and to a process racing a thread that toggles its mask,
+    /// fork and exec): all as natively.
     @Test(arguments: Harness.platforms)
     func behavesAsNative(_ platform: Harness.TestPlatform) {
         for mode in Self.modes {
@@ -38,14 +42,18 @@ import Testing
         }
     }
 
-    /// A tracer sees every clock read, the ones a stub would make itself
-    /// too (GuestSideClockReads.swift): a hundred from one patched site.
+    /// A tracer sees every call a stub would otherwise answer itself
+    /// (GuestSideCalls.swift): a hundred clock reads, and a hundred
+    /// rt_sigprocmask calls, each from one patched site.
     @Test(arguments: Harness.platforms)
-    func tracerSeesEveryClockRead(_ platform: Harness.TestPlatform) {
-        let r = Harness.sandboxed(platform, Harness.image("patching"), ["clockcount"], extra: ["--strace", "-e", "trace=clock_gettime"])
-        #expect(r.status == 0, "\(platform.rawValue): \(r.stderr.suffix(500))")
-        let lines = r.stderr.split(separator: "\n").filter { $0.contains("clock_gettime(CLOCK_MONOTONIC,") }
-        #expect(lines.count == 100, "\(platform.rawValue): \(lines.count) clock_gettime lines traced")
+    func tracerSeesEveryCallTheStubServes(_ platform: Harness.TestPlatform) {
+        for (mode, call, line) in [("clockcount", "clock_gettime", "clock_gettime(CLOCK_MONOTONIC,"),
+                                   ("sigmaskcount", "rt_sigprocmask", "rt_sigprocmask(SIG_BLOCK, [URG], NULL, 8)")] {
+            let r = Harness.sandboxed(platform, Harness.image("patching"), [mode], extra: ["--strace", "-e", "trace=\(call)"])
+            #expect(r.status == 0, "\(platform.rawValue) \(mode): \(r.stderr.suffix(500))")
+            let lines = r.stderr.split(separator: "\n").filter { $0.contains(line) }
+            #expect(lines.count == 100, "\(platform.rawValue): \(lines.count) \(call) lines traced")
+        }
     }
 
     /// What a guest reading its own code sees: on systrap with patching, a

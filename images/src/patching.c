@@ -4,7 +4,8 @@
 // is patched, a JIT that writes, runs and rewrites its code, signals that
 // interrupt a patched blocking call (SA_RESTART or not, and the rip its
 // handler sees), fork and exec of a patched image, clock reads the stub
-// answers itself (`clocks`). Everything it prints is
+// answers itself (`clocks`), rt_sigprocmask calls it answers itself
+// (`sigmask`). Everything it prints is
 // what Linux gives, except `code`, which says what a guest reading its own
 // code sees (README, "Syscall patching").
 #define _GNU_SOURCE
@@ -393,6 +394,202 @@ static int clock_filter(void) {
     return 0;
 }
 
+// rt_sigprocmask at one patched site: systrap's stub answers it itself
+// while the task's mask is kept in its area (GuestSideSignalMask.swift).
+// Every call also checks that the registers the syscall instruction
+// keeps are kept (the stub has to borrow some).
+static long clobbered;
+__attribute__((noinline)) static long site_mask(long how, const unsigned long *set, unsigned long *old, long size) {
+    long r;
+    register long r10 __asm__("r10") = size;
+    register long r8 __asm__("r8") = 0x0123456789abcdefL;
+    register long r9 __asm__("r9") = 0x1122334455667788L;
+    long how0 = how, size0 = size;
+    const unsigned long *set0 = set;
+    unsigned long *old0 = old;
+    __asm__ volatile("mov $14, %%eax\n syscall"
+                     : "=a"(r), "+D"(how), "+S"(set), "+d"(old), "+r"(r10), "+r"(r8), "+r"(r9) : : "rcx", "r11", "memory");
+    if (how != how0 || set != set0 || old != old0 || r10 != size0 || r8 != 0x0123456789abcdefL || r9 != 0x1122334455667788L)
+        clobbered++;
+    return r;
+}
+#define BIT(s) (1UL << ((s) - 1))
+static unsigned long mask_now(void) { unsigned long m = 0; site_mask(SIG_BLOCK, NULL, &m, 8); return m; }
+static volatile long usr1_got, usr2_got;
+static void on_usr1(int sig) { (void)sig; usr1_got++; }
+static void on_usr2(int sig) { (void)sig; usr2_got++; }
+static unsigned long in_handler;
+static void on_usr1_look(int sig) { (void)sig; in_handler = mask_now(); }
+static volatile int toggle_stop, spin_release;
+static volatile pid_t toggler_tid;
+static void *toggler(void *arg) {
+    unsigned long sig = BIT((long)arg), none = 0;
+    site_mask(SIG_SETMASK, &none, NULL, 8);
+    toggler_tid = gettid();
+    while (!toggle_stop) {
+        site_mask(SIG_BLOCK, &sig, NULL, 8);
+        site_mask(SIG_UNBLOCK, &sig, NULL, 8);
+    }
+    return NULL;
+}
+static void *mask_then_spin(void *arg) {
+    (void)arg;
+    unsigned long m = BIT(SIGHUP) | BIT(SIGUSR1) | BIT(SIGKILL);
+    site_mask(SIG_SETMASK, &m, NULL, 8);
+    toggler_tid = gettid();
+    while (!spin_release) {}   // no call: the mask stays the stub's
+    return NULL;
+}
+// Waits up to 10 s for *count to pass `before`.
+static int waited(volatile long *count, long before) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        if (*count > before) return 1;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (ns(&t) - ns(&t0) < 10000000000LL);
+    return 0;
+}
+// 200 signals `sig`, each waited for, to a thread toggling its mask
+// (`to_thread`) or to the process; how many its handler took.
+static long toggled(int sig, volatile long *count, int to_thread) {
+    long delivered = 0;
+    pthread_t th;
+    toggle_stop = 0;
+    toggler_tid = 0;
+    pthread_create(&th, NULL, toggler, (void *)(long)sig);
+    while (!toggler_tid) {}
+    for (int i = 0; i < 200; i++) {
+        long before = *count;
+        if (to_thread) syscall(SYS_tgkill, getpid(), toggler_tid, sig); else kill(getpid(), sig);
+        delivered += waited(count, before);
+    }
+    toggle_stop = 1;
+    pthread_join(th, NULL);
+    return delivered;
+}
+static int masks(const char *self) {
+    unsigned long none = 0, m, old;
+    for (int i = 0; i < 8; i++) site_mask(SIG_SETMASK, &none, NULL, 8);
+    // What each form of the call does, eight times each.
+    long ok = 0, einval_how = 0, null_how = 0, einval_size = 0, efault_set = 0, efault_old = 0, ro_old = 0, gone_old = 0, ro_set = 0;
+    char *ro = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    *(unsigned long *)ro = BIT(SIGCHLD);
+    mprotect(ro, 4096, PROT_READ);
+    char *unmapped = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(unmapped, 4096);
+    for (int i = 0; i < 8; i++) {
+        site_mask(SIG_SETMASK, &none, NULL, 8);
+        m = BIT(SIGUSR1) | BIT(SIGKILL) | BIT(SIGSTOP);
+        ok += site_mask(SIG_BLOCK, &m, &old, 8) == 0 && old == 0 && mask_now() == BIT(SIGUSR1);
+        m = BIT(SIGUSR2) | BIT(SIGTERM);
+        ok += site_mask(SIG_BLOCK, &m, &old, 8) == 0 && old == BIT(SIGUSR1) && mask_now() == (BIT(SIGUSR1) | m);
+        m = BIT(SIGUSR1) | BIT(SIGINT);
+        ok += site_mask(SIG_UNBLOCK, &m, &old, 8) == 0 && mask_now() == (BIT(SIGUSR2) | BIT(SIGTERM));
+        m = ~0UL;
+        ok += site_mask(SIG_SETMASK, &m, &old, 8) == 0 && old == (BIT(SIGUSR2) | BIT(SIGTERM))
+              && mask_now() == ~(BIT(SIGKILL) | BIT(SIGSTOP));
+        m = BIT(SIGQUIT);
+        site_mask(SIG_SETMASK, &m, NULL, 8);
+        einval_how += site_mask(3, &m, &old, 8) == -EINVAL && mask_now() == BIT(SIGQUIT);
+        einval_how += site_mask(-1, &m, &old, 8) == -EINVAL;
+        old = 0;
+        null_how += site_mask(7, NULL, &old, 8) == 0 && old == BIT(SIGQUIT);
+        einval_size += site_mask(SIG_BLOCK, &m, &old, 4) == -EINVAL && site_mask(SIG_BLOCK, &m, &old, 16) == -EINVAL;
+        efault_set += site_mask(SIG_SETMASK, (void *)1, &old, 8) == -EFAULT && mask_now() == BIT(SIGQUIT);
+        m = BIT(SIGALRM);
+        efault_old += site_mask(SIG_BLOCK, &m, (void *)1, 8) == -EFAULT && mask_now() == (BIT(SIGQUIT) | BIT(SIGALRM));
+        m = BIT(SIGPIPE);
+        ro_old += site_mask(SIG_SETMASK, &m, (void *)ro, 8) == -EFAULT && mask_now() == BIT(SIGPIPE);
+        m = BIT(SIGVTALRM);
+        gone_old += site_mask(SIG_SETMASK, &m, (void *)unmapped, 8) == -EFAULT && mask_now() == BIT(SIGVTALRM);
+        ro_set += site_mask(SIG_SETMASK, (void *)ro, &old, 8) == 0 && old == BIT(SIGVTALRM) && mask_now() == BIT(SIGCHLD);
+    }
+    printf("block, unblock, setmask %ld of 32; EINVAL for how 3 and -1 %ld of 16, no set any how %ld of 8\n", ok, einval_how, null_how);
+    printf("EINVAL for sizes 4 and 16 %ld, EFAULT for a bad set %ld, a bad oldset %ld, a read-only oldset %ld, an unmapped one %ld; a read-only set %ld of 8\n",
+           einval_size, efault_set, efault_old, ro_old, gone_old, ro_set);
+
+    // A pending signal the call lets through is delivered as it returns.
+    signal(SIGUSR1, on_usr1);
+    long on_return = 0, group_on_return = 0;
+    for (int i = 0; i < 8; i++) {
+        m = BIT(SIGUSR1);
+        site_mask(SIG_SETMASK, &m, NULL, 8);
+        long before = usr1_got;
+        syscall(SYS_tgkill, getpid(), gettid(), SIGUSR1);
+        long held = usr1_got == before;
+        site_mask(SIG_UNBLOCK, &m, NULL, 8);
+        on_return += held && usr1_got == before + 1;
+        site_mask(SIG_BLOCK, &m, NULL, 8);
+        before = usr1_got;
+        kill(getpid(), SIGUSR1);
+        held = usr1_got == before;
+        site_mask(SIG_SETMASK, &none, NULL, 8);
+        group_on_return += held && usr1_got == before + 1;
+    }
+    printf("pending signal delivered as the unblocking call returns: thread's %ld, process's %ld of 8\n", on_return, group_on_return);
+
+    // A handler runs with its mask; the mask comes back after it.
+    struct sigaction sa = { .sa_handler = on_usr1_look };
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGWINCH);
+    sigaction(SIGUSR1, &sa, NULL);
+    m = BIT(SIGHUP);
+    site_mask(SIG_SETMASK, &m, NULL, 8);
+    raise(SIGUSR1);
+    printf("in the handler %#lx, after it %#lx\n", in_handler, mask_now());
+    signal(SIGUSR1, on_usr1);
+
+    // sigsuspend takes a signal blocked at the site; the mask comes back.
+    m = BIT(SIGUSR1);
+    site_mask(SIG_SETMASK, &m, NULL, 8);
+    raise(SIGUSR1);
+    sigset_t empty;
+    sigemptyset(&empty);
+    long before = usr1_got;
+    int r = sigsuspend(&empty);
+    printf("sigsuspend: %d %s, handler ran %s, mask after %#lx\n", r, errno == EINTR ? "EINTR" : "?", usr1_got == before + 1 ? "yes" : "no", mask_now());
+
+    // Another thread's mask, set at the site while it spins, as /proc shows it.
+    site_mask(SIG_SETMASK, &none, NULL, 8);
+    pthread_t th;
+    toggler_tid = 0;
+    pthread_create(&th, NULL, mask_then_spin, NULL);
+    while (!toggler_tid) {}
+    char path[64], line[256], blk[64] = "?";
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", toggler_tid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) if (!strncmp(line, "SigBlk:", 7)) sscanf(line + 7, "%63s", blk);
+    if (f) fclose(f);
+    spin_release = 1;
+    pthread_join(th, NULL);
+    printf("a spinning sibling's SigBlk: %s\n", blk);
+
+    // Signals to a thread toggling its mask at the site: none lost. Then
+    // to the process, which only the toggling thread takes.
+    long delivered = toggled(SIGUSR1, &usr1_got, 1);
+    signal(SIGUSR2, on_usr2);
+    m = BIT(SIGUSR2);
+    site_mask(SIG_BLOCK, &m, NULL, 8);
+    long group_delivered = toggled(SIGUSR2, &usr2_got, 0);
+    printf("signals to a thread toggling its mask: %ld of 200; to its process: %ld of 200\n", delivered, group_delivered);
+
+    // A fork's child and an exec keep the mask set at the site.
+    m = BIT(SIGTTOU) | BIT(SIGUSR2);
+    site_mask(SIG_SETMASK, &m, NULL, 8);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (mask_now() != m) _exit(1);
+        execl(self, self, "sigmaskexec", (char *)NULL);
+        _exit(2);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    printf("fork and exec: %s\n", WIFEXITED(status) ? (WEXITSTATUS(status) == 0 ? "kept" : "lost") : "killed");
+    printf("registers the call keeps: clobbered %ld times\n", clobbered);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "";
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -407,6 +604,17 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "clockcount")) {   // a hundred reads of one patched site, for a tracer to count
         struct timespec t;
         for (int i = 0; i < 100; i++) if (site_clock(CLOCK_MONOTONIC, &t) != 0) return 1;
+        return 0;
+    }
+    if (!strcmp(mode, "sigmask")) return masks(argv[0]);
+    if (!strcmp(mode, "sigmaskexec")) {
+        sigset_t now;
+        sigprocmask(SIG_BLOCK, NULL, &now);
+        return sigismember(&now, SIGTTOU) && sigismember(&now, SIGUSR2) && !sigismember(&now, SIGUSR1) ? 0 : 3;
+    }
+    if (!strcmp(mode, "sigmaskcount")) {   // a hundred calls at one patched site, for a tracer to count
+        unsigned long urg = BIT(SIGURG);
+        for (int i = 0; i < 100; i++) if (site_mask(SIG_BLOCK, &urg, NULL, 8) != 0) return 1;
         return 0;
     }
     if (!strcmp(mode, "aftercode")) return after_code();

@@ -131,6 +131,13 @@ size_t sw_systrap_patched_after_offset(void);
 #define SW_AREA_FAST_RIP 464   // u64: that call's return address (rcx at the patched entry)
 #define SW_AREA_FAST_RSP 472   // u64: the guest's rsp meanwhile
 #define SW_AREA_FAST_FLAGS 480 // u64: the guest's rflags (pushed here with rsp at 488)
+// The guest's signal mask kept in the stub (Kernel/GuestSideSignalMask.swift):
+// a patched rt_sigprocmask is served there with no hand-off while MASK_ON.
+#define SW_AREA_MASK_ON 1704   // u32 nonzero: SIGMASK is the task's mask, the stub's to change
+#define SW_AREA_FAST_REPORT 1708 // u32: the patched frame is an interruption at the return address, not a trap
+#define SW_AREA_SIGMASK 1712   // u64: the task's blocked signals (bit n-1 for signal n)
+#define SW_AREA_SIGPENDING 1720 // u64: signals pending for the task or its process (a superset)
+#define SW_AREA_FAST_SAVE 1728 // u64[2]: rdx and r8 while the stub serves a call
 #define SW_AREA_PFRAME 1344    // a patched trap's registers, as a ucontext (304 bytes)
 #define SW_AREA_IRET 1664      // the iretq frame of the patched return (5 u64)
 #define SW_AREA_XBUF 4096      // FPSAVE's XSAVE image, 64-byte aligned, up to SW_AREA_XBUF_SIZE
@@ -272,6 +279,9 @@ uint32_t sw_atomic_load32(const void *p);
 void sw_pause(void);   // the x86 PAUSE instruction, for spin loops
 int sw_atomic_cas32(void *p, uint32_t expected, uint32_t desired);
 void sw_atomic_store32(void *p, uint32_t v);
+// The same for 64-bit words a stub shares (SW_AREA_SIGMASK, SW_AREA_SIGPENDING).
+uint64_t sw_atomic_load64(const void *p);
+void sw_atomic_store64(void *p, uint64_t v);
 
 // Checkpoint images: CRC32C of a run of bytes, continuing from `crc` (0 to
 // start; hardware crc32 where the CPU has SSE4.2), and whether a run is all zeros.

@@ -17,8 +17,9 @@ public enum SyscallNumber {
     public static let gettimeofday: UInt64 = 96
     public static let time: UInt64 = 201
     public static let getcpu: UInt64 = 309
-    /// A systrap stub makes a patched site's call itself (Kernel/GuestSideClockReads.swift).
+    /// A systrap stub serves a patched site's call itself (Kernel/GuestSideCalls.swift).
     public static let clock_gettime: UInt64 = 228
+    public static let rt_sigprocmask: UInt64 = 14
     /// Calls whose handling reads the trapped task's FPU state (a new task
     /// inherits it, an exec resets it): systrap leaves their sites to the
     /// trap (SyscallPatches.swift).

@@ -19,7 +19,7 @@ public enum GuestClock {
     /// The clock ids the sentry answers from the host's clock of the same id
     /// (the boot-based ones plus the offset): all but the CPU clocks. One
     /// list for clock_gettime and clock_getres (Time.swift) and for the
-    /// reads a systrap stub makes itself (GuestSideClockReads.swift, its filter).
+    /// reads a systrap stub makes itself (GuestSideCalls.swift, its filter).
     public static let hostClocks: [clockid_t] = [CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME_COARSE,
                                                  CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME, CLOCK_REALTIME_ALARM,
                                                  CLOCK_BOOTTIME_ALARM, CLOCK_TAI]

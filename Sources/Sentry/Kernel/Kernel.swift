@@ -17,7 +17,7 @@ import Synchronization
 ///    address space.
 /// 2. The kernel lock (`locked`, this class): the process tree (`tasks`,
 ///    `groups`, parents and children), every task's signal state (mask,
-///    pending, altStack, savedMask), `SignalHandlers`, `ProcessTimers`, job
+///    pending, altStack, savedMask, the guest-side mask's words), `SignalHandlers`, `ProcessTimers`, job
 ///    control, exit and wait, as Linux's tasklist_lock and siglock. Not
 ///    recursive. Nothing that may block or talk to a stub runs under it;
 ///    under it only per-object locks from the list below, and waking a task

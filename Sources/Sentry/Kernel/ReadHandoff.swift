@@ -116,17 +116,17 @@ final class ReadHandoff: @unchecked Sendable {
         regs.returnValue = UInt64(n)
         guard let space = r.space, r.mayResumeFromHandoff(regs: regs, space: space) else { return settleWaking(.woken) }
         // The run loop's look on the way to guest code: from here a signal kicks the stub.
+        let sideCalls = r.guestSideCalls
         let readerThread = r.kernel.locked { () -> pid_t? in
             guard !r.interruptedLocked, !r.kernel.freezing, r.ptrace == nil, r.savedMask == nil,
                   r.ignoredForTracer.isEmpty else { return nil }
-            r.inGuest = true
-            r.guestEntries &+= 1
+            r.enterGuestLocked(signalMaskAllowed: sideCalls.signalMask)
             return r.hostThreadID
         }
         guard let readerThread else { return settleWaking(.woken) }
         // A truncation that queued its unmaps before `inGuest` was set did not kick: the reader's thread applies them.
         if r.mm.hasPendingUnmaps {
-            r.kernel.locked { r.inGuest = false }
+            r.kernel.locked { r.leaveGuestLocked() }
             return settleWaking(.woken)
         }
         r.sleepingIn.withLock { $0 = nil }
@@ -140,7 +140,7 @@ final class ReadHandoff: @unchecked Sendable {
             if let cpu { r.waker.pullClaimed(tid: readerThread, to: cpu) }
             _ = r.waker.requeueClaimed(onto: word)
         }) else {
-            r.kernel.locked { r.inGuest = false }
+            r.kernel.locked { r.leaveGuestLocked() }
             return settleWaking(.woken)
         }
         settle(.resumed)

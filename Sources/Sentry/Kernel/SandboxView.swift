@@ -85,7 +85,7 @@ extension Task {
             s.startTicks = max(0, start)
             s.pending = pending.bits
             s.sharedPending = group.sharedPending.bits
-            s.blocked = signalMask
+            s.blocked = liveSignalMaskLocked
             for n in 1...64 {
                 let h = group.handlers.actions[n].handler
                 if h == SignalAction.SIG_IGN { s.ignored |= 1 << UInt64(n - 1) }

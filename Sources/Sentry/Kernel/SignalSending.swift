@@ -9,7 +9,7 @@ extension Kernel {
         guard !g.zombie, g.exitStatus == nil else { return }
         let sig = Signal(info.signo)
         let bit = SignalQueue.bit(sig)
-        let blocked = thread.map { $0.signalMask & bit != 0 } ?? g.tasks.allSatisfy { $0.signalMask & bit != 0 }
+        let blocked = thread.map { $0.liveSignalMaskLocked & bit != 0 } ?? g.tasks.allSatisfy { $0.liveSignalMaskLocked & bit != 0 }
         // Blocked signals are queued: the handler may change before they are taken.
         let dropped = !blocked && initIgnoresLocked(info, g)
         if sig == .SIGKILL {
@@ -31,16 +31,24 @@ extension Kernel {
             // Not queued, but a tracer shows it all the same: a ptraced task
             // queues even ignored signals (sig_ignored), and strace prints their
             // delivery; standard ones coalesce as they would pending.
-            if tracer != nil, let t = thread ?? g.tasks.first(where: { $0.signalMask & bit == 0 }) ?? g.tasks.first,
+            if tracer != nil, let t = thread ?? g.tasks.first(where: { $0.liveSignalMaskLocked & bit == 0 }) ?? g.tasks.first,
                !(info.signo < 32 && t.ignoredForTracer.contains { $0.signo == info.signo }), t.ignoredForTracer.count < 64 {
                 t.ignoredForTracer.append(info)
             }
             return
         }
-        if let thread { thread.pending.enqueue(info) } else { g.sharedPending.enqueue(info) }
-        // complete_signal: the thread the signal came from (`prefer`) if it takes it, else the first that does.
-        let target = thread ?? prefer.flatMap { $0.group === g && $0.signalMask & bit == 0 ? $0 : nil }
-            ?? g.tasks.first { $0.signalMask & bit == 0 }
+        if let thread {
+            thread.pending.enqueue(info)
+            thread.publishPendingLocked()
+        } else {
+            g.sharedPending.enqueue(info)
+            for t in g.tasks { t.publishPendingLocked() }
+        }
+        // complete_signal: the thread the signal came from (`prefer`) if it
+        // takes it, else the first that does; each mask read after the
+        // pending set is published (GuestSideSignalMask.swift).
+        let target = thread ?? prefer.flatMap { $0.group === g && $0.liveSignalMaskLocked & bit == 0 ? $0 : nil }
+            ?? g.tasks.first { $0.liveSignalMaskLocked & bit == 0 }
         target?.interruptLocked()
         g.signalEvents.notify()
     }

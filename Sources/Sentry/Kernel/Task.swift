@@ -110,7 +110,13 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     public var credentials: Credentials? { attributes.withLock { $0.credentials } }
 
     // Signals (kernel lock).
+    /// The blocked signals as the sentry last saw them: while the task runs
+    /// with `guestSignalWords`, the guest's side may have changed them
+    /// (`liveSignalMaskLocked`).
     public internal(set) var signalMask: UInt64 = 0
+    /// While the task runs guest code that keeps its own mask (systrap's
+    /// stub answering rt_sigprocmask: GuestSideSignalMask.swift).
+    var guestSignalWords: GuestSignalWords?
     var pending = SignalQueue()
     var altStack = AltStack()
     /// Signals that were ignored rather than queued, which --strace still

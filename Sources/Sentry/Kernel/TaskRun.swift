@@ -17,6 +17,7 @@ extension Task {
             // way out, and set `inGuest`; this thread waits for the trap.
             let handedOff = resumedByHandoff
             resumedByHandoff = false
+            let sideCalls = guestSideCalls
             if !handedOff {
                 if let stop = restoredPtraceStop {
                     // A restored tracee first takes up the ptrace stop it was in.
@@ -59,8 +60,7 @@ extension Task {
                     if killed || group.exitStatus != nil { return .leave }
                     if interruptedLocked { return .again }
                     if kernel.freezing { return .park }
-                    inGuest = true
-                    guestEntries &+= 1
+                    enterGuestLocked(signalMaskAllowed: sideCalls.signalMask)
                     return .enter
                 }
                 if next == .leave { break }
@@ -73,14 +73,14 @@ extension Task {
                 // through the original code, not systrap's patched sites.
                 if regs.raw.eflags & PtraceABI.trapFlag != 0 { mm.undoSyscallPatches() }
             }
-            context.allowGuestSideClockReads(guestSideClockReads)
+            context.allowGuestSideClockReads(sideCalls.clocks)
             let trap: Trap
             do { trap = try handedOff ? context.awaitRunFromAnotherThread(space, &regs) : context.switchTo(space, &regs) } catch {
-                kernel.locked { inGuest = false }
+                kernel.locked { leaveGuestLocked() }
                 platformFailed(error)
                 continue
             }
-            kernel.locked { inGuest = false }
+            kernel.locked { leaveGuestLocked() }
             if rseqHostUnsettled { rseqSettleHost() }
             // A PTRACE_SINGLESTEP ends at the first trap back: a stepped syscall
             // is reported after it returns (user_single_step_report).

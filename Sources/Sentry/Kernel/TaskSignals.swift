@@ -34,6 +34,7 @@ extension Task {
                 default: throw .EINVAL
                 }
                 signalMask &= ~SignalSets.unblockable
+                signalMaskChangedLocked(from: old)
             }
             return old
         }

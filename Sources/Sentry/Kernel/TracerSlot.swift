@@ -101,7 +101,7 @@ extension Kernel {
         // `[pid N]` from the first line if the sandbox already has more than one task.
         tracer.showPIDs.store(locked { tasks.count > 1 }, ordering: .relaxed)
         guard try tracers.attach(tracer, announce: announce) else { return false }
-        // Tasks reading clocks on their own (GuestSideClockReads.swift) stop at their next run.
+        // Tasks serving calls on their own (GuestSideCalls.swift) stop at their next run.
         if tracer.wants(nr: SyscallNumber.clock_gettime) { kickOutOfGuestCode { _ in true } }
         return true
     }

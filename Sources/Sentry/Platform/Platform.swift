@@ -207,6 +207,14 @@ public protocol PlatformContext: AnyObject, Sendable {
     /// the call never reaching the sentry (systrap's patched sites); 0 for
     /// none. On the task's thread, before `switchTo`.
     func allowGuestSideClockReads(_ clocks: UInt64)
+    /// On the way into guest code of `space`, kernel lock held (on the
+    /// task's thread, or on the thread resuming it while it sleeps): if
+    /// `allowed` and the platform can, the task's signal mask and the
+    /// signals pending for it go to the guest's side, which answers
+    /// `rt_sigprocmask` itself until the run ends (systrap's stub,
+    /// Kernel/GuestSideSignalMask.swift). The words the sentry reads and
+    /// writes meanwhile; nil: the mask stays the sentry's for this run.
+    func enterGuestSignalMask(_ space: AddressSpace?, allowed: Bool, mask: UInt64, pending: UInt64) -> GuestSignalWords?
 }
 
 extension PlatformContext {
@@ -219,6 +227,7 @@ extension PlatformContext {
         try switchTo(space, &regs)
     }
     public func allowGuestSideClockReads(_ clocks: UInt64) {}
+    public func enterGuestSignalMask(_ space: AddressSpace?, allowed: Bool, mask: UInt64, pending: UInt64) -> GuestSignalWords? { nil }
 }
 
 /// Why guest code stopped running.

@@ -88,7 +88,7 @@ extension Task {
         }
         let failedThread = try outcome.get()
         if failedThread != 0 { return Int64(failedThread) }
-        // The siblings may be reading clocks on their own (GuestSideClockReads.swift): no longer.
+        // The siblings may be serving calls on their own (GuestSideCalls.swift): no longer.
         if tsync { kernel.kickOutOfGuestCode { $0 !== self && $0.group === group } }
         guard let listener else { return 0 }
         // 6.1 reserves the fd before attaching; a full table after the

@@ -21,30 +21,37 @@ public final class SeccompFilter: Sendable {
 
     /// The clocks (a bit per id) whose `clock_gettime` this filter and every
     /// one before it allow whatever the call's pointer and instruction
-    /// pointer: the guest side may read them itself (GuestSideClockReads.swift),
+    /// pointer: the guest side may read them itself (GuestSideCalls.swift),
     /// as a container's default profile permits.
     let clockReadsAllowed: UInt64
+    /// Whether this filter and every one before it allow `rt_sigprocmask`
+    /// with SIG_BLOCK, SIG_UNBLOCK and SIG_SETMASK whatever its pointers
+    /// and size: the guest side may keep the mask (GuestSideSignalMask.swift).
+    let signalMaskChangesAllowed: Bool
 
     init(program: ClassicBPF, previous: SeccompFilter?, log: Bool, listener: SeccompListener?) {
         self.program = program; self.previous = previous; self.log = log; self.listener = listener
-        clockReadsAllowed = Self.clockReads(allowedBy: program) & (previous?.clockReadsAllowed ?? .max)
+        var clocks: UInt64 = 0
+        for id in GuestClock.hostClocks where Self.allows(program, SyscallNumber.clock_gettime, firstArgument: UInt64(id)) {
+            clocks |= 1 << UInt64(id)
+        }
+        clockReadsAllowed = clocks & (previous?.clockReadsAllowed ?? .max)
+        signalMaskChangesAllowed = (0...2).allSatisfy { Self.allows(program, SyscallNumber.rt_sigprocmask, firstArgument: $0) }
+            && previous?.signalMaskChangesAllowed != false
     }
 
-    /// The clocks `program` gives SECCOMP_RET_ALLOW for, if it looks at
-    /// nothing but the number, the architecture and the clock id (the first
-    /// argument); 0 if it reads the instruction pointer or another argument.
-    private static func clockReads(allowedBy program: ClassicBPF) -> UInt64 {
-        let clockIDWord: ClosedRange<UInt32> = 16...23
+    /// Whether `program` gives SECCOMP_RET_ALLOW to call `nr` with this
+    /// first argument whatever the others hold: false if it reads the
+    /// instruction pointer or another argument, so that the answer could
+    /// depend on them.
+    private static func allows(_ program: ClassicBPF, _ nr: UInt64, firstArgument: UInt64) -> Bool {
+        let firstArgumentWords: ClosedRange<UInt32> = 16...23
         for i in program.instructions where i.code == ClassicBPF.LD | ClassicBPF.W | ClassicBPF.ABS {
-            if i.k >= 8 && !clockIDWord.contains(i.k) { return 0 }
+            if i.k >= 8 && !firstArgumentWords.contains(i.k) { return false }
         }
-        var mask: UInt64 = 0
-        for id in GuestClock.hostClocks {
-            var data = SeccompData(nr: Int32(SyscallNumber.clock_gettime), instructionPointer: 0, args: SyscallArguments(UInt64(id)))
-            data.arch = SeccompData.AUDIT_ARCH_X86_64
-            if program.run(data) & Seccomp.SECCOMP_RET_ACTION_FULL == Seccomp.SECCOMP_RET_ALLOW { mask |= 1 << UInt64(id) }
-        }
-        return mask
+        var data = SeccompData(nr: Int32(nr), instructionPointer: 0, args: SyscallArguments(firstArgument))
+        data.arch = SeccompData.AUDIT_ARCH_X86_64
+        return program.run(data) & Seccomp.SECCOMP_RET_ACTION_FULL == Seccomp.SECCOMP_RET_ALLOW
     }
 
     /// The last task holding the chain is gone: a supervisor polling the

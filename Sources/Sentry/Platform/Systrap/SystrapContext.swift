@@ -59,6 +59,23 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
 
     func allowGuestSideClockReads(_ clocks: UInt64) { clockReads = clocks }
 
+    /// The stub keeps the mask only when the run uses the stub this
+    /// context already has: a new one (a first run, an exec) starts with
+    /// MASK_ON clear (switchTo), and gets the mask at a later run.
+    func enterGuestSignalMask(_ anySpace: AddressSpace?, allowed: Bool, mask: UInt64, pending: UInt64) -> GuestSignalWords? {
+        guard let r = runner, let anySpace, anySpace === space else { return nil }
+        let a = r.area
+        guard allowed else {
+            a.store(SW_AREA_MASK_ON, UInt32(0))
+            return nil
+        }
+        let words = GuestSignalWords(maskWord: a.base + Int(SW_AREA_SIGMASK), pendingWord: a.base + Int(SW_AREA_SIGPENDING))
+        words.publish(mask: mask)
+        words.publish(pending: pending)
+        a.store(SW_AREA_MASK_ON, UInt32(1))
+        return words
+    }
+
     func switchTo(_ anySpace: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
         let s = anySpace as! SystrapAddressSpace
         if s !== space {
@@ -71,6 +88,8 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             kickPID.store(runner!.pid, ordering: .relaxed)
             placement.newStub(runner!.area)
             runner!.area.store(SW_AREA_FSGSBASE, UInt32(Self.userFSGSBase ? 1 : 0))
+            runner!.area.store(SW_AREA_MASK_ON, UInt32(0))
+            runner!.area.store(SW_AREA_FAST_REPORT, UInt32(0))
         }
         let r = runner!, a = r.area
         // Where the registers go: the trap's own frame, or a fresh one.

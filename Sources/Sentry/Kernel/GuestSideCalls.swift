@@ -1,0 +1,40 @@
+import Glibc
+
+/// Calls the guest's side answers itself, with no hand-off to the sentry
+/// (systrap's stub, at a patched site: stub.c).
+/// - Clock reads. Without a vDSO every `clock_gettime` is a syscall, and it
+///   is the call real programs make most (a Go program's scheduler,
+///   CPython's start-up: 150-500 each). For the clocks the sentry only
+///   passes through from the host, the stub makes the host's call itself
+///   (SW_AREA_FAST_CLOCKS).
+/// - `rt_sigprocmask`, while the task's mask is kept in the stub's area
+///   (GuestSideSignalMask.swift): four of the ten calls of a thread's
+///   create and join in glibc, and around every fork and `posix_spawn`.
+/// This says when each may.
+extension Task {
+    /// The clock ids (a bit each) the task's guest side may read itself,
+    /// and whether it may keep the signal mask. Neither while something
+    /// must see every such call: a tracer (`--strace` or `sentry trace`)
+    /// that shows it, a guest tracer, Syscall User Dispatch, strict
+    /// seccomp. Under seccomp filters, only the calls every filter allows
+    /// whatever else the call holds (SeccompFilter's `clockReadsAllowed`
+    /// and `signalMaskChangesAllowed`: a container's default profile). Nor
+    /// the boot-based clocks while the guest's run on an offset (a restored
+    /// sandbox: GuestClock).
+    /// Each of those starts while the task is in the sentry, or kicks it
+    /// out of guest code (a live tracer, TSYNC), so the next run has it.
+    var guestSideCalls: (clocks: UInt64, signalMask: Bool) {
+        if traced.load(ordering: .relaxed) { return (0, false) }
+        let tracer = kernel.tracer
+        let (sud, mode, filter) = attributes.withLock { ($0.syscallUserDispatch.on, $0.seccomp.mode, $0.seccomp.filter) }
+        if sud || (mode != Seccomp.SECCOMP_MODE_DISABLED && mode != Seccomp.SECCOMP_MODE_FILTER) { return (0, false) }
+        let filtered = mode == Seccomp.SECCOMP_MODE_FILTER
+        var clocks = GuestClock.monotonicOffset == 0 ? GuestClock.hostClockMask : Self.hostWallClocks
+        if filtered { clocks &= filter?.clockReadsAllowed ?? 0 }
+        if tracer?.wants(nr: SyscallNumber.clock_gettime) == true { clocks = 0 }
+        let mask = !(filtered && filter?.signalMaskChangesAllowed != true) && tracer?.wants(nr: SyscallNumber.rt_sigprocmask) != true
+        return (clocks, mask)
+    }
+
+    private static let hostWallClocks = GuestClock.hostClocks.filter { !GuestClock.isMonotonic($0) }.reduce(UInt64(0)) { $0 | 1 << UInt64($1) }
+}
