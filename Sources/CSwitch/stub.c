@@ -127,6 +127,39 @@ __asm__(
     "  sub %rcx, %rax\n"
     "  cmp $4096, %rax\n"
     "  jb .Lstub_signal\n"
+    // A SIGSYS for rt_sigprocmask while the stub keeps the mask (MASK_ON),
+    // from a site the sentry will not patch (no `mov $14, %eax|%rax` right
+    // before the syscall instruction in its page): the guest resumes at the
+    // patched entry, which serves the call as at a patched site, outside
+    // this handler, where a fault on a guest pointer can be caught
+    // (.Lstub_fault). rcx and r11 are the syscall instruction's to clobber.
+    // Not for a guest single-stepping (TF): the stub's code is not its.
+    "  cmp $31, %edi\n"
+    "  jne .Lguest_signal\n"
+    "  cmpl $0, 1704(%rbx)\n"        // MASK_ON
+    "  je .Lguest_signal\n"
+    "  cmpq $14, 144(%rdx)\n"        // uc rax: the call's number
+    "  jne .Lguest_signal\n"
+    "  testl $0x100, 176(%rdx)\n"    // uc eflags: TF
+    "  jnz .Lguest_signal\n"
+    "  mov 168(%rdx), %rax\n"        // uc rip: past the syscall instruction
+    "  lea -9(%rax), %rcx\n"
+    "  xor %rax, %rcx\n"
+    "  cmp $4096, %rcx\n"            // the 7 bytes before it in its page?
+    "  jae 37f\n"
+    "  cmpl $14, -6(%rax)\n"         // an imm32 of 14 right before it,
+    "  jne 37f\n"
+    "  cmpb $0xb8, -7(%rax)\n"       // b8: mov $14, %eax
+    "  je .Lguest_signal\n"
+    "  cmpw $0xc748, -9(%rax)\n"     // 48 c7 c0: mov $14, %rax
+    "  jne 37f\n"
+    "  cmpb $0xc0, -7(%rax)\n"
+    "  je .Lguest_signal\n"
+    "37: mov %rax, 152(%rdx)\n"      // uc rcx: the return address
+    "  mov %rbx, 64(%rdx)\n"         // uc r11: the area
+    "  lea sw_systrap_patched(%rip), %rcx\n"
+    "  mov %rcx, 168(%rdx)\n"        // uc rip
+    "  jmp 32f\n"
     ".Lguest_signal:\n"
     "  movl $0, 216(%rbx)\n"         // a trap of the guest's own instruction: resume with rt_sigreturn
     "  mov %edi, 4(%rbx)\n"           // signal

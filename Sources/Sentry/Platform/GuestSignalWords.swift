@@ -15,6 +15,5 @@ public struct GuestSignalWords: @unchecked Sendable {
     /// The mask as the guest's side has it now (the unblockable bits cleared there).
     var mask: UInt64 { sw_atomic_load64(maskWord) }
 
-    func publish(mask: UInt64) { sw_atomic_store64(maskWord, mask) }
     func publish(pending: UInt64) { sw_atomic_store64(pendingWord, pending) }
 }

@@ -69,11 +69,11 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             a.store(SW_AREA_MASK_ON, UInt32(0))
             return nil
         }
-        let words = GuestSignalWords(maskWord: a.base + Int(SW_AREA_SIGMASK), pendingWord: a.base + Int(SW_AREA_SIGPENDING))
-        words.publish(mask: mask)
-        words.publish(pending: pending)
+        // Plain stores: the stub reads them only after the RUN, whose post orders them.
+        a.store(SW_AREA_SIGMASK, mask)
+        a.store(SW_AREA_SIGPENDING, pending)
         a.store(SW_AREA_MASK_ON, UInt32(1))
-        return words
+        return GuestSignalWords(maskWord: a.base + Int(SW_AREA_SIGMASK), pendingWord: a.base + Int(SW_AREA_SIGPENDING))
     }
 
     func switchTo(_ anySpace: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
