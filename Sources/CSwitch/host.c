@@ -333,6 +333,8 @@ static size_t pkru_offset(void) {
     return (size_t)known;
 }
 
+int sw_host_protection_keys(void) { return pkru_offset() != 0; }
+
 void sw_xsave_init(void *area, size_t size) {
     memset(area, 0, size);
     *(uint16_t *)area = 0x37f;                       // FCW

@@ -127,7 +127,7 @@ __asm__(
     "  sub %rcx, %rax\n"
     "  cmp $4096, %rax\n"
     "  jb .Lstub_signal\n"
-    // A SIGSYS for rt_sigprocmask while the stub keeps the mask (MASK_ON),
+    // A SIGSYS for rt_sigprocmask while the stub keeps the mask (MASK_ON 2),
     // from a site the sentry will not patch (no `mov $14, %eax|%rax` right
     // before the syscall instruction in its page): the guest resumes at the
     // patched entry, which serves the call as at a patched site, outside
@@ -136,8 +136,8 @@ __asm__(
     // Not for a guest single-stepping (TF): the stub's code is not its.
     "  cmp $31, %edi\n"
     "  jne .Lguest_signal\n"
-    "  cmpl $0, 1704(%rbx)\n"        // MASK_ON
-    "  je .Lguest_signal\n"
+    "  cmpl $2, 1704(%rbx)\n"        // MASK_ON, here too
+    "  jne .Lguest_signal\n"
     "  cmpq $14, 144(%rdx)\n"        // uc rax: the call's number
     "  jne .Lguest_signal\n"
     "  testl $0x100, 176(%rdx)\n"    // uc eflags: TF

@@ -133,7 +133,8 @@ size_t sw_systrap_patched_after_offset(void);
 #define SW_AREA_FAST_FLAGS 480 // u64: the guest's rflags (pushed here with rsp at 488)
 // The guest's signal mask kept in the stub (Kernel/GuestSideSignalMask.swift):
 // a patched rt_sigprocmask is served there with no hand-off while MASK_ON.
-#define SW_AREA_MASK_ON 1704   // u32 nonzero: SIGMASK is the task's mask, the stub's to change
+#define SW_AREA_MASK_ON 1704   // u32 nonzero: SIGMASK is the task's mask, the stub's to change; 2: also
+                               // at unpatched sites after their SIGSYS (the handler reads the code before them)
 #define SW_AREA_FAST_REPORT 1708 // u32: the patched frame is an interruption at the return address, not a trap
 #define SW_AREA_SIGMASK 1712   // u64: the task's blocked signals (bit n-1 for signal n)
 #define SW_AREA_SIGPENDING 1720 // u64: signals pending for the task or its process (a superset)
@@ -280,6 +281,9 @@ void sw_pause(void);   // the x86 PAUSE instruction, for spin loops
 int sw_atomic_cas32(void *p, uint32_t expected, uint32_t desired);
 void sw_atomic_store32(void *p, uint32_t v);
 // The same for 64-bit words a stub shares (SW_AREA_SIGMASK, SW_AREA_SIGPENDING).
+// Whether the host kernel uses protection keys, with which a mapping that
+// is PROT_EXEC alone is execute-only: its bytes cannot be read.
+int sw_host_protection_keys(void);
 uint64_t sw_atomic_load64(const void *p);
 void sw_atomic_store64(void *p, uint64_t v);
 

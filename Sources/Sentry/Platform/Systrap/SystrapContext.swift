@@ -26,6 +26,11 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
     static let userFSGSBase = getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE != 0
     static let AT_HWCAP2: UInt = 26, HWCAP2_FSGSBASE: UInt = 1 << 1
     static let trapFlag = PtraceABI.trapFlag
+    /// The stub may also answer rt_sigprocmask after the SIGSYS of a site
+    /// it cannot patch, once it has read the bytes before the syscall
+    /// instruction to tell: not where protection keys can make the guest's
+    /// code execute-only (a read there would kill the stub in its handler).
+    static let maskAfterSIGSYS = sw_host_protection_keys() == 0
     private let kickPID = Atomic<Int32>(0)
     /// Where the stub may run (StubPlacement.swift).
     private var placement = StubPlacement()
@@ -72,7 +77,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         // Plain stores: the stub reads them only after the RUN, whose post orders them.
         a.store(SW_AREA_SIGMASK, mask)
         a.store(SW_AREA_SIGPENDING, pending)
-        a.store(SW_AREA_MASK_ON, UInt32(1))
+        a.store(SW_AREA_MASK_ON, UInt32(Self.maskAfterSIGSYS ? 2 : 1))
         return GuestSignalWords(maskWord: a.base + Int(SW_AREA_SIGMASK), pendingWord: a.base + Int(SW_AREA_SIGPENDING))
     }
 
