@@ -17,7 +17,9 @@ extension Task {
             // way out, and set `inGuest`; this thread waits for the trap.
             let handedOff = resumedByHandoff
             resumedByHandoff = false
-            let sideCalls = guestSideCalls
+            // What the guest's side may answer itself this run (GuestSideCalls.swift):
+            // decided last before the run, after any stop a tracer could attach in.
+            var sideCalls = (clocks: UInt64(0), signalMask: false)
             if !handedOff {
                 if let stop = restoredPtraceStop {
                     // A restored tracee first takes up the ptrace stop it was in.
@@ -54,6 +56,7 @@ extension Task {
                     deliverSignals()
                 }
                 rseqReturnToGuest()
+                sideCalls = guestSideCalls
                 // One look under the lock: leave, take care of signals first, or go.
                 enum Next { case leave, again, park, enter }
                 let next = kernel.locked { () -> Next in
@@ -72,6 +75,8 @@ extension Task {
                 // A stepped guest (a tracer's PTRACE_SINGLESTEP, its own TF) steps
                 // through the original code, not systrap's patched sites.
                 if regs.raw.eflags & PtraceABI.trapFlag != 0 { mm.undoSyscallPatches() }
+            } else {
+                sideCalls = guestSideCalls
             }
             context.allowGuestSideClockReads(sideCalls.clocks)
             let trap: Trap
