@@ -1,7 +1,8 @@
 import Glibc
 
 /// Calls the guest's side answers itself, with no hand-off to the sentry
-/// (systrap's stub, at a patched site: stub.c).
+/// (systrap's stub, at a patched site, and for rt_sigprocmask also after
+/// the SIGSYS of a site it cannot patch: stub.c).
 /// - Clock reads. Without a vDSO every `clock_gettime` is a syscall, and it
 ///   is the call real programs make most (a Go program's scheduler,
 ///   CPython's start-up: 150-500 each). For the clocks the sentry only

@@ -2,7 +2,8 @@
 ///
 /// glibc changes the mask around every thread's start and exit, every
 /// fork and `posix_spawn`: four of the ten calls of a thread's create and
-/// join. Where the platform can (systrap's stub, at a patched site), the
+/// join. Where the platform can (systrap's stub: at a patched site, or
+/// after the SIGSYS of a site the sentry cannot patch), the
 /// task's mask and the signals pending for it go into the stub's area as
 /// the task enters guest code, the stub answers `rt_sigprocmask` from
 /// there, and the task takes the mask back as the run ends. Meanwhile:
