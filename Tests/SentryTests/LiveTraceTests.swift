@@ -64,6 +64,30 @@ import Testing
         #expect(last.stdout.contains("[pid     1] +++ killed by SIGTERM +++\n") && last.stdout.hasSuffix("+++\n"), "\(last.stdout)")
     }
 
+    /// A guest making nothing but calls its stub may serve itself (clock
+    /// reads, rt_sigprocmask: GuestSideCalls.swift) shows them as soon as a
+    /// tracer that wants them attaches: the attach kicks it out of guest code.
+    @Test(arguments: Harness.platforms)
+    func stubServedCallsSeenAtAttach(_ platform: Harness.TestPlatform) throws {
+        guard Harness.imagesBuilt else { return }
+        let dir = try Harness.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let env = ControlTests.environment(dir.appendingPathComponent("run"))
+        let name = "ls-" + platform.rawValue.split(separator: "-").map { String($0.prefix(2)) }.joined()
+        let guest = try #require(Background(["run"] + platform.arguments + ["--name", name, Harness.image("patching"), "spinserved"],
+                                            env: env, in: dir, tag: "guest"))
+        defer { guest.stop() }
+        #expect(Background.poll { guest.stdout.contains("ready") }, "\(guest.stderr)")
+        for (call, line) in [("rt_sigprocmask", "rt_sigprocmask(SIG_BLOCK, [URG], NULL, 8) = 0"),
+                             ("clock_gettime", "clock_gettime(CLOCK_MONOTONIC, {")] {
+            let tracer = try #require(Background(["trace", name, "-e", "trace=\(call)"], env: env, in: dir, tag: call))
+            defer { tracer.stop() }
+            #expect(Background.poll { tracer.stdout.contains(line) }, "\(platform.rawValue) \(call): \(tracer.stdout.suffix(300)) \(tracer.stderr)")
+            kill(tracer.pid, SIGINT)
+            #expect(tracer.wait() == 0, "\(tracer.stderr)")
+        }
+    }
+
     /// A call under way when the tracer attaches is shown at its end, whole,
     /// as strace -p shows a read its attach interrupted and restarted
     /// (`read(0, "hi\n", 131072) = 3`), and counted by -C; the calls after it as usual.

@@ -617,6 +617,12 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 100; i++) if (site_mask(SIG_BLOCK, &urg, NULL, 8) != 0) return 1;
         return 0;
     }
+    if (!strcmp(mode, "spinserved")) {   // nothing but calls a stub may serve itself, forever: for a live tracer
+        unsigned long urg = BIT(SIGURG);
+        struct timespec t;
+        printf("ready\n");
+        for (;;) { site_clock(CLOCK_MONOTONIC, &t); site_mask(SIG_BLOCK, &urg, NULL, 8); }
+    }
     if (!strcmp(mode, "aftercode")) return after_code();
     if (!strcmp(mode, "exec")) {
         // A new image is a fresh copy of the file: no patch of the old one.

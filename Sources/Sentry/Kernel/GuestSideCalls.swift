@@ -13,6 +13,11 @@ import Glibc
 ///   create and join in glibc, and around every fork and `posix_spawn`.
 /// This says when each may.
 extension Task {
+    /// The calls a guest's side may serve: a tracer that shows any of them
+    /// turns that off (`guestSideCalls`), and one attached live kicks every
+    /// task out of guest code first (`Kernel.attachTracer`).
+    static let guestSideCallNumbers = [SyscallNumber.clock_gettime, SyscallNumber.rt_sigprocmask]
+
     /// The clock ids (a bit each) the task's guest side may read itself,
     /// and whether it may keep the signal mask. Neither while something
     /// must see every such call: a tracer (`--strace` or `sentry trace`)

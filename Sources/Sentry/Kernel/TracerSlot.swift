@@ -102,7 +102,7 @@ extension Kernel {
         tracer.showPIDs.store(locked { tasks.count > 1 }, ordering: .relaxed)
         guard try tracers.attach(tracer, announce: announce) else { return false }
         // Tasks serving calls on their own (GuestSideCalls.swift) stop at their next run.
-        if tracer.wants(nr: SyscallNumber.clock_gettime) { kickOutOfGuestCode { _ in true } }
+        if Task.guestSideCallNumbers.contains(where: tracer.wants) { kickOutOfGuestCode { _ in true } }
         return true
     }
 
