@@ -578,11 +578,8 @@ __asm__(
     "  jnz 46f\n"
     "  xor %eax, %eax\n"
     "  jmp .Lfast_done\n"
-    "46: xor %eax, %eax\n"
-    "  movl $0, 220(%r11)\n"
-    "  movl $1, 1708(%r11)\n"        // FAST_REPORT
-    "  mov 464(%r11), %rcx\n"
-    "  jmp .Lfast_out\n"
+    "46: xor %eax, %eax\n"            // done, with a signal to deliver
+    "  jmp .Lfast_report\n"
     ".Lmask_redo:\n"                 // nothing done: the call goes the sentry's way
     "  mov 1736(%r11), %r8\n"
     "  mov 1728(%r11), %rdx\n"

@@ -12,14 +12,19 @@ import Testing
 
     static func ticks(_ text: String) -> Int { text.split(separator: "\n").filter { $0.hasPrefix("tick ") }.count }
 
+    /// A sandbox name per test and platform, short: the control socket's
+    /// path must fit sun_path under the scratch directory.
+    static func sandboxName(_ prefix: String, _ platform: Harness.TestPlatform) -> String {
+        prefix + "-" + platform.rawValue.split(separator: "-").map { String($0.prefix(2)) }.joined()
+    }
+
     @Test(arguments: Harness.platforms)
     func attachDetachAndEnd(_ platform: Harness.TestPlatform) throws {
         guard Harness.imagesBuilt else { return }
         let dir = try Harness.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let env = ControlTests.environment(dir.appendingPathComponent("run"))
-        // Short: the socket's path must fit sun_path under the scratch directory.
-        let name = "lt-" + platform.rawValue.split(separator: "-").map { String($0.prefix(2)) }.joined()
+        let name = Self.sandboxName("lt", platform)
         let guest = try #require(Background(["run"] + platform.arguments + ["--name", name] + Self.ticker, env: env, in: dir, tag: "guest"))
         defer { guest.stop() }
         #expect(Background.poll { Self.ticks(guest.stdout) > 0 }, "\(guest.stderr)")
@@ -73,7 +78,7 @@ import Testing
         let dir = try Harness.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let env = ControlTests.environment(dir.appendingPathComponent("run"))
-        let name = "ls-" + platform.rawValue.split(separator: "-").map { String($0.prefix(2)) }.joined()
+        let name = Self.sandboxName("ls", platform)
         let guest = try #require(Background(["run"] + platform.arguments + ["--name", name, Harness.image("patching"), "spinserved"],
                                             env: env, in: dir, tag: "guest"))
         defer { guest.stop() }
@@ -97,7 +102,7 @@ import Testing
         let dir = try Harness.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let env = ControlTests.environment(dir.appendingPathComponent("run"))
-        let name = "lr-" + platform.rawValue.split(separator: "-").map { String($0.prefix(2)) }.joined()
+        let name = Self.sandboxName("lr", platform)
         // Says it is about to read, then blocks in read(0, ...) on a FIFO until the test writes.
         let guest = try #require(Background(["run"] + platform.arguments + ["--name", name, "/bin/busybox", "sh", "-c", "echo ready; exec /bin/busybox cat"],
                                             env: env, in: dir, tag: "guest", stdinFIFO: true))

@@ -281,11 +281,11 @@ void sw_pause(void);   // the x86 PAUSE instruction, for spin loops
 int sw_atomic_cas32(void *p, uint32_t expected, uint32_t desired);
 void sw_atomic_store32(void *p, uint32_t v);
 // The same for 64-bit words a stub shares (SW_AREA_SIGMASK, SW_AREA_SIGPENDING).
+uint64_t sw_atomic_load64(const void *p);
+void sw_atomic_store64(void *p, uint64_t v);
 // Whether the host kernel uses protection keys, with which a mapping that
 // is PROT_EXEC alone is execute-only: its bytes cannot be read.
 int sw_host_protection_keys(void);
-uint64_t sw_atomic_load64(const void *p);
-void sw_atomic_store64(void *p, uint64_t v);
 
 // Checkpoint images: CRC32C of a run of bytes, continuing from `crc` (0 to
 // start; hardware crc32 where the CPU has SSE4.2), and whether a run is all zeros.

@@ -24,7 +24,10 @@ public enum GuestClock {
                                                  CLOCK_MONOTONIC_COARSE, CLOCK_BOOTTIME, CLOCK_REALTIME_ALARM,
                                                  CLOCK_BOOTTIME_ALARM, CLOCK_TAI]
     /// `hostClocks` as a bit per id.
-    public static let hostClockMask: UInt64 = hostClocks.reduce(0) { $0 | 1 << UInt64($1) }
+    public static let hostClockMask = mask(hostClocks)
+    /// Those of them that do not count from boot: the offset never applies.
+    static let hostWallClockMask = mask(hostClocks.filter { !isMonotonic($0) })
+    private static func mask(_ ids: [clockid_t]) -> UInt64 { ids.reduce(0) { $0 | 1 << UInt64($1) } }
 
     public static func isHostClock(_ id: Int32) -> Bool { id >= 0 && id < 64 && hostClockMask & 1 << UInt64(id) != 0 }
 

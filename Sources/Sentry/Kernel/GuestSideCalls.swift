@@ -35,12 +35,10 @@ extension Task {
         let (sud, mode, filter) = attributes.withLock { ($0.syscallUserDispatch.on, $0.seccomp.mode, $0.seccomp.filter) }
         if sud || (mode != Seccomp.SECCOMP_MODE_DISABLED && mode != Seccomp.SECCOMP_MODE_FILTER) { return (0, false) }
         let filtered = mode == Seccomp.SECCOMP_MODE_FILTER
-        var clocks = GuestClock.monotonicOffset == 0 ? GuestClock.hostClockMask : Self.hostWallClocks
+        var clocks = GuestClock.monotonicOffset == 0 ? GuestClock.hostClockMask : GuestClock.hostWallClockMask
         if filtered { clocks &= filter?.clockReadsAllowed ?? 0 }
         if tracer?.wants(nr: SyscallNumber.clock_gettime) == true { clocks = 0 }
         let mask = !(filtered && filter?.signalMaskChangesAllowed != true) && tracer?.wants(nr: SyscallNumber.rt_sigprocmask) != true
         return (clocks, mask)
     }
-
-    private static let hostWallClocks = GuestClock.hostClocks.filter { !GuestClock.isMonotonic($0) }.reduce(UInt64(0)) { $0 | 1 << UInt64($1) }
 }

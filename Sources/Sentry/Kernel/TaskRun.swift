@@ -19,7 +19,7 @@ extension Task {
             resumedByHandoff = false
             // What the guest's side may answer itself this run (GuestSideCalls.swift):
             // decided last before the run, after any stop a tracer could attach in.
-            var sideCalls = (clocks: UInt64(0), signalMask: false)
+            let sideCalls: (clocks: UInt64, signalMask: Bool)
             if !handedOff {
                 if let stop = restoredPtraceStop {
                     // A restored tracee first takes up the ptrace stop it was in.
