@@ -130,6 +130,8 @@ final class ReadHandoff: @unchecked Sendable {
             return settleWaking(.woken)
         }
         r.sleepingIn.withLock { $0 = nil }
+        // As the run loop would before its RUN: a tracer may have attached while the reader slept.
+        r.context.allowGuestSideClockReads(sideCalls.clocks)
         // The reader's thread sleeps on until the trap that ends this run:
         // moved onto the word the stub wakes at a trap, before the RUN.
         // Settled last, so the reader cannot be in a later sleep when its

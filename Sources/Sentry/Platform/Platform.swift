@@ -205,7 +205,8 @@ public protocol PlatformContext: AnyObject, Sendable {
     /// The clocks (a bit per clock id) whose `clock_gettime` the guest's
     /// side may answer itself from the host's clock from the next run on,
     /// the call never reaching the sentry (systrap's patched sites); 0 for
-    /// none. On the task's thread, before `switchTo`.
+    /// none. On the task's thread, before `switchTo`, or on the thread
+    /// resuming it (`resumeFromAnotherThread`) while it sleeps.
     func allowGuestSideClockReads(_ clocks: UInt64)
     /// On the way into guest code of `space`, kernel lock held (on the
     /// task's thread, or on the thread resuming it while it sleeps): if

@@ -64,6 +64,13 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
 
     func allowGuestSideClockReads(_ clocks: UInt64) { clockReads = clocks }
 
+    /// The clocks the stub may read itself, into its area before a RUN.
+    private func applyClockReads(_ a: SystrapArea) {
+        guard stubClockReads != clockReads else { return }
+        a.store(SW_AREA_FAST_CLOCKS, clockReads)
+        stubClockReads = clockReads
+    }
+
     /// The stub keeps the mask only when the run uses the stub this
     /// context already has: a new one (a first run, an exec) starts with
     /// MASK_ON clear (switchTo), and gets the mask at a later run.
@@ -125,10 +132,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         } else {
             SigContext.writeGeneralChanges(regs.raw, to: uc + UContext.mcontext)
         }
-        if stubClockReads != clockReads {
-            a.store(SW_AREA_FAST_CLOCKS, clockReads)
-            stubClockReads = clockReads
-        }
+        applyClockReads(a)
         if stubFS != regs.fsBase {
             a.store(SW_AREA_FS, regs.fsBase)
             a.store(SW_AREA_SET_FS, UInt64(1))
@@ -242,6 +246,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         let a = r.area
         guard let uc = a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UInt64(UContext.size)) else { return false }
         SigContext.writeGeneralChanges(regs.raw, to: uc + UContext.mcontext)
+        applyClockReads(a)
         var movedTo: Int32?
         if !guestAffinity.load(ordering: .relaxed), let held = placement.heldTo {
             let here = Int32(truncatingIfNeeded: sw_current_cpu())
