@@ -134,15 +134,22 @@ __asm__(
     // this handler, where a fault on a guest pointer can be caught
     // (.Lstub_fault). rcx and r11 are the syscall instruction's to clobber.
     // Not for a guest single-stepping (TF): the stub's code is not its.
+    // A SIGSYS for set_robust_list while ROBUST_ON, from any site, goes
+    // the same way (it needs no look at the code: it reads no memory).
     "  cmp $31, %edi\n"
-    "  jne .Lguest_signal\n"
-    "  cmpl $2, 1704(%rbx)\n"        // MASK_ON, here too
-    "  jne .Lguest_signal\n"
-    "  cmpq $14, 144(%rdx)\n"        // uc rax: the call's number
     "  jne .Lguest_signal\n"
     "  testl $0x100, 176(%rdx)\n"    // uc eflags: TF
     "  jnz .Lguest_signal\n"
     "  mov 168(%rdx), %rax\n"        // uc rip: past the syscall instruction
+    "  cmpq $273, 144(%rdx)\n"       // uc rax: the call's number
+    "  jne 38f\n"
+    "  cmpl $0, 1744(%rbx)\n"        // ROBUST_ON
+    "  jne 37f\n"
+    "  jmp .Lguest_signal\n"
+    "38: cmpl $2, 1704(%rbx)\n"      // MASK_ON, here too
+    "  jne .Lguest_signal\n"
+    "  cmpq $14, 144(%rdx)\n"
+    "  jne .Lguest_signal\n"
     "  lea -9(%rax), %rcx\n"
     "  xor %rax, %rcx\n"
     "  cmp $4096, %rcx\n"            // the 7 bytes before it in its page?
@@ -537,7 +544,7 @@ __asm__(
     // bad `how` or size: the errors are the sentry's) goes the sentry's way.
     ".Lmask_try:\n"
     "  cmp $14, %rax\n"
-    "  jne .Lfast_out\n"
+    "  jne .Lrobust_try\n"
     "  cmpl $0, 1704(%r11)\n"        // MASK_ON
     "  je .Lfast_out\n"
     "  cmp $8, %r10\n"
@@ -580,6 +587,22 @@ __asm__(
     "  jmp .Lfast_done\n"
     "46: xor %eax, %eax\n"            // done, with a signal to deliver
     "  jmp .Lfast_report\n"
+    // set_robust_list(head, 24) while ROBUST_ON (Kernel/GuestSideRobustList.swift):
+    // the head goes into the area (HEAD, then SET: the sentry reads SET
+    // first), the task's from the run's end on. Linux reads no memory
+    // here either (only at the thread's exit). Another size: the sentry's EINVAL.
+    ".Lrobust_try:\n"
+    "  cmp $273, %rax\n"
+    "  jne .Lfast_out\n"
+    "  cmpl $0, 1744(%r11)\n"        // ROBUST_ON
+    "  je .Lfast_out\n"
+    "  cmp $24, %rsi\n"
+    "  jne .Lfast_out\n"
+    "  mov %rcx, 464(%r11)\n"        // FAST_RIP
+    "  mov %rdi, 1752(%r11)\n"       // ROBUST_HEAD
+    "  movl $1, 1748(%r11)\n"        // ROBUST_SET
+    "  xor %eax, %eax\n"
+    "  jmp .Lfast_done\n"
     ".Lmask_redo:\n"                 // nothing done: the call goes the sentry's way
     "  mov 1736(%r11), %r8\n"
     "  mov 1728(%r11), %rdx\n"

@@ -31,7 +31,9 @@ enum Process {
     static func getRobustList(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
         let pid = a.int32(0)
         guard let target = pid == 0 ? t : t.kernel.task(pid) else { throw .ESRCH }
-        try t.mm.write(a.address(1), target.robustList.head.rawValue)
+        // The head the target's guest side may have recorded in the run it is in.
+        let head = t.kernel.locked { target.liveRobustListLocked.head }
+        try t.mm.write(a.address(1), head.rawValue)
         try t.mm.write(a.address(2), UInt64(24))
         return 0
     }

@@ -231,6 +231,25 @@ struct InterpositionUnitTests {
         #expect(try !filter([Self.stmt(0x20, 24), Self.stmt(0x06, allow)]).signalMaskChangesAllowed)
     }
 
+    /// set_robust_list's head is recorded on the guest's side only under a
+    /// chain that allows the call whatever its arguments.
+    @Test func robustListSetsAFilterChainAllows() throws {
+        let allow: UInt32 = 0x7fff_0000, eperm: UInt32 = 0x0005_0001
+        func filter(_ p: [I], after previous: SeccompFilter? = nil) throws -> SeccompFilter {
+            SeccompFilter(program: try ClassicBPF(verifying: p), previous: previous, log: false, listener: nil)
+        }
+        #expect(try filter([Self.stmt(0x06, allow)]).robustListSetAllowed)
+        // nr == 273 ? EPERM : ALLOW, and a chain with it anywhere.
+        let deny = try filter([Self.stmt(0x20, 0), Self.jump(0x15, 273, 0, 1), Self.stmt(0x06, eperm), Self.stmt(0x06, allow)])
+        #expect(!deny.robustListSetAllowed)
+        #expect(try !filter([Self.stmt(0x06, allow)], after: deny).robustListSetAllowed)
+        // nr == 14 ? EPERM : ALLOW: allowed.
+        #expect(try filter([Self.stmt(0x20, 0), Self.jump(0x15, 14, 0, 1), Self.stmt(0x06, eperm), Self.stmt(0x06, allow)]).robustListSetAllowed)
+        // A look at the head (args[0]) or the size (args[1]): nothing decided ahead.
+        #expect(try !filter([Self.stmt(0x20, 16), Self.stmt(0x06, allow)]).robustListSetAllowed)
+        #expect(try !filter([Self.stmt(0x20, 24), Self.stmt(0x06, allow)]).robustListSetAllowed)
+    }
+
     @Test func classicBPFArithmeticAndJumps() throws {
         let data = SeccompData(nr: 39, instructionPointer: 0x1234_5678_9abc_def0, args: SyscallArguments(7, 0xffff_ffff_0000_0001))
         func run(_ p: [I]) throws -> UInt32 { try ClassicBPF(verifying: p).run(data) }

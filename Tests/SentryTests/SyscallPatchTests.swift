@@ -12,7 +12,7 @@ import Testing
     /// Whether systrap runs of this suite patch (the sentry's default, or SENTRY_SYSTRAP_PATCH).
     static var patchingOn: Bool { ProcessInfo.processInfo.environment["SENTRY_SYSTRAP_PATCH"] != "off" }
 
-    static let modes = ["threads", "jit", "signals", "fork", "after", "clocks", "clockfilter", "sigmask"]
+    static let modes = ["threads", "jit", "signals", "fork", "after", "clocks", "clockfilter", "sigmask", "robust"]
 
     /// Threads racing through a site while it is patched, a JIT writing,
     /// running and rewriting its code, SA_RESTART and EINTR reads
@@ -26,7 +26,9 @@ import Testing
     /// stub answers itself (each form and error, pending signals let
     /// through, handlers, sigsuspend, a sibling's mask in /proc, signals to
     /// a thread and to a process racing a thread that toggles its mask,
-    /// fork and exec): all as natively.
+    /// fork and exec); set_robust_list heads the stub records itself (its
+    /// EINVAL, a spinning thread's head read by another, robust mutexes
+    /// released by dying threads and children): all as natively.
     @Test(arguments: Harness.platforms)
     func behavesAsNative(_ platform: Harness.TestPlatform) {
         for mode in Self.modes {
@@ -43,14 +45,18 @@ import Testing
     }
 
     /// A tracer sees every call a stub would otherwise answer itself
-    /// (GuestSideCalls.swift): a hundred clock reads, and a hundred
-    /// rt_sigprocmask calls, each from one patched site.
+    /// (GuestSideCalls.swift): a hundred clock reads, a hundred
+    /// rt_sigprocmask calls and a hundred set_robust_list calls, each from
+    /// one patched site.
     @Test(arguments: Harness.platforms)
     func tracerSeesEveryCallTheStubServes(_ platform: Harness.TestPlatform) {
         for (mode, call, line) in [("clockcount", "clock_gettime", "clock_gettime(CLOCK_MONOTONIC,"),
-                                   ("sigmaskcount", "rt_sigprocmask", "rt_sigprocmask(SIG_BLOCK, [URG], NULL, 8)")] {
+                                   ("sigmaskcount", "rt_sigprocmask", "rt_sigprocmask(SIG_BLOCK, [URG], NULL, 8)"),
+                                   ("robustcount", "set_robust_list", "set_robust_list(HEAD, 24)")] {
             let r = Harness.sandboxed(platform, Harness.image("patching"), [mode], extra: ["--strace", "-e", "trace=\(call)"])
             #expect(r.status == 0, "\(platform.rawValue) \(mode): \(r.stderr.suffix(500))")
+            // robustcount prints the head it gives.
+            let line = line.replacingOccurrences(of: "HEAD", with: r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
             let lines = r.stderr.split(separator: "\n").filter { $0.contains(line) }
             #expect(lines.count == 100, "\(platform.rawValue): \(lines.count) \(call) lines traced")
         }

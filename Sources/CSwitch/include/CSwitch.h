@@ -139,6 +139,12 @@ size_t sw_systrap_patched_after_offset(void);
 #define SW_AREA_SIGMASK 1712   // u64: the task's blocked signals (bit n-1 for signal n)
 #define SW_AREA_SIGPENDING 1720 // u64: signals pending for the task or its process (a superset)
 #define SW_AREA_FAST_SAVE 1728 // u64[2]: rdx and r8 while the stub serves a call
+// The robust-list head a guest's set_robust_list gives, recorded in the stub
+// (Kernel/GuestSideRobustList.swift): served there with no hand-off while ROBUST_ON.
+#define SW_AREA_ROBUST_ON 1744 // u32 nonzero: the stub serves set_robust_list(head, 24), at patched sites
+                               // and after the SIGSYS of the others
+#define SW_AREA_ROBUST_SET 1748 // u32: the stub recorded a head in this run (the sentry clears it before)
+#define SW_AREA_ROBUST_HEAD 1752 // u64: that head
 #define SW_AREA_PFRAME 1344    // a patched trap's registers, as a ucontext (304 bytes)
 #define SW_AREA_IRET 1664      // the iretq frame of the patched return (5 u64)
 #define SW_AREA_XBUF 4096      // FPSAVE's XSAVE image, 64-byte aligned, up to SW_AREA_XBUF_SIZE

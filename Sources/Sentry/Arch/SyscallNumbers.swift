@@ -20,6 +20,7 @@ public enum SyscallNumber {
     /// A systrap stub serves a patched site's call itself (Kernel/GuestSideCalls.swift).
     public static let clock_gettime: UInt64 = 228
     public static let rt_sigprocmask: UInt64 = 14
+    public static let set_robust_list: UInt64 = 273
     /// Calls whose handling reads the trapped task's FPU state (a new task
     /// inherits it, an exec resets it): systrap leaves their sites to the
     /// trap (SyscallPatches.swift).

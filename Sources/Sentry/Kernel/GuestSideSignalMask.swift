@@ -19,17 +19,21 @@
 extension Task {
     /// Into guest code (the run loop, or a hand-off resuming the task).
     /// Kernel lock held.
-    func enterGuestLocked(signalMaskAllowed: Bool) {
+    /// The guest's side keeps the mask if `sideCalls.signalMask`, and
+    /// records the robust-list head if `sideCalls.robustList`.
+    func enterGuestLocked(_ sideCalls: GuestSideCalls) {
         inGuest = true
         guestEntries &+= 1
-        guestSignalWords = context.enterGuestSignalMask(space, allowed: signalMaskAllowed && savedMask == nil,
+        guestSignalWords = context.enterGuestSignalMask(space, allowed: sideCalls.signalMask && savedMask == nil,
                                                         mask: signalMask, pending: pending.bits | group.sharedPending.bits)
+        guestRobustList = context.enterGuestRobustList(space, allowed: sideCalls.robustList)
     }
 
     /// Out of guest code: the mask the guest's side left is the task's.
     /// Kernel lock held.
     func leaveGuestLocked() {
         inGuest = false
+        takeGuestRobustListLocked()
         guard let words = guestSignalWords else { return }
         guestSignalWords = nil
         let now = words.mask & ~SignalSets.unblockable

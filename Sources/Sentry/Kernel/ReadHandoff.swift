@@ -120,7 +120,7 @@ final class ReadHandoff: @unchecked Sendable {
         let readerThread = r.kernel.locked { () -> pid_t? in
             guard !r.interruptedLocked, !r.kernel.freezing, r.ptrace == nil, r.savedMask == nil,
                   r.ignoredForTracer.isEmpty else { return nil }
-            r.enterGuestLocked(signalMaskAllowed: sideCalls.signalMask)
+            r.enterGuestLocked(sideCalls)
             return r.hostThreadID
         }
         guard let readerThread else { return settleWaking(.woken) }

@@ -84,7 +84,13 @@ public final class Task: ProcessView, WalkContext, @unchecked Sendable {
     public var cwd: Location { get { fs.cwd } set { fs.cwd = newValue } }
     public var umask: UInt32 { get { fs.umask } set { fs.umask = newValue } }
     public var clearChildTID = GuestAddress.null
+    /// As the sentry last saw it: while the task runs with
+    /// `guestRobustList`, the guest's side may have set another
+    /// (`liveRobustListLocked`).
     public var robustList = (head: GuestAddress.null, length: UInt64(0))
+    /// While the task runs guest code that records set_robust_list itself
+    /// (GuestSideRobustList.swift). Kernel lock.
+    var guestRobustList: GuestRobustListWord?
     /// Past its futex clean-up at exit: a PI waiter can't queue on it any
     /// more (ESRCH). Guarded by the futex table's lock.
     var futexExited = false

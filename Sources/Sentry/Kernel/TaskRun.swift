@@ -19,7 +19,7 @@ extension Task {
             resumedByHandoff = false
             // What the guest's side may answer itself this run (GuestSideCalls.swift):
             // decided last before the run, after any stop a tracer could attach in.
-            let sideCalls: (clocks: UInt64, signalMask: Bool)
+            let sideCalls: GuestSideCalls
             if !handedOff {
                 if let stop = restoredPtraceStop {
                     // A restored tracee first takes up the ptrace stop it was in.
@@ -63,7 +63,7 @@ extension Task {
                     if killed || group.exitStatus != nil { return .leave }
                     if interruptedLocked { return .again }
                     if kernel.freezing { return .park }
-                    enterGuestLocked(signalMaskAllowed: sideCalls.signalMask)
+                    enterGuestLocked(sideCalls)
                     return .enter
                 }
                 if next == .leave { break }

@@ -216,6 +216,10 @@ public protocol PlatformContext: AnyObject, Sendable {
     /// Kernel/GuestSideSignalMask.swift). The words the sentry reads and
     /// writes meanwhile; nil: the mask stays the sentry's for this run.
     func enterGuestSignalMask(_ space: AddressSpace?, allowed: Bool, mask: UInt64, pending: UInt64) -> GuestSignalWords?
+    /// Likewise for `set_robust_list`: if `allowed` and the platform can,
+    /// the guest's side records the head it gives until the run ends
+    /// (Kernel/GuestSideRobustList.swift); where to find it, nil if not.
+    func enterGuestRobustList(_ space: AddressSpace?, allowed: Bool) -> GuestRobustListWord?
 }
 
 extension PlatformContext {
@@ -229,6 +233,7 @@ extension PlatformContext {
     }
     public func allowGuestSideClockReads(_ clocks: UInt64) {}
     public func enterGuestSignalMask(_ space: AddressSpace?, allowed: Bool, mask: UInt64, pending: UInt64) -> GuestSignalWords? { nil }
+    public func enterGuestRobustList(_ space: AddressSpace?, allowed: Bool) -> GuestRobustListWord? { nil }
 }
 
 /// Why guest code stopped running.

@@ -28,6 +28,10 @@ public final class SeccompFilter: Sendable {
     /// with SIG_BLOCK, SIG_UNBLOCK and SIG_SETMASK whatever its pointers
     /// and size: the guest side may keep the mask (GuestSideSignalMask.swift).
     let signalMaskChangesAllowed: Bool
+    /// Whether this filter and every one before it allow `set_robust_list`
+    /// whatever its arguments: the guest side may record the head
+    /// (GuestSideRobustList.swift).
+    let robustListSetAllowed: Bool
 
     init(program: ClassicBPF, previous: SeccompFilter?, log: Bool, listener: SeccompListener?) {
         self.program = program; self.previous = previous; self.log = log; self.listener = listener
@@ -38,18 +42,20 @@ public final class SeccompFilter: Sendable {
         clockReadsAllowed = clocks & (previous?.clockReadsAllowed ?? .max)
         signalMaskChangesAllowed = (0...2).allSatisfy { Self.allows(program, SyscallNumber.rt_sigprocmask, firstArgument: $0) }
             && previous?.signalMaskChangesAllowed != false
+        robustListSetAllowed = Self.allows(program, SyscallNumber.set_robust_list, firstArgument: nil)
+            && previous?.robustListSetAllowed != false
     }
 
     /// Whether `program` gives SECCOMP_RET_ALLOW to call `nr` with this
-    /// first argument whatever the others hold: false if it reads the
-    /// instruction pointer or another argument, so that the answer could
-    /// depend on them.
-    private static func allows(_ program: ClassicBPF, _ nr: UInt64, firstArgument: UInt64) -> Bool {
+    /// first argument whatever the others hold (nil: whatever any holds):
+    /// false if it reads the instruction pointer or another argument, so
+    /// that the answer could depend on them.
+    private static func allows(_ program: ClassicBPF, _ nr: UInt64, firstArgument: UInt64?) -> Bool {
         let firstArgumentWords: ClosedRange<UInt32> = 16...23
         for i in program.instructions where i.code == ClassicBPF.LD | ClassicBPF.W | ClassicBPF.ABS {
-            if i.k >= 8 && !firstArgumentWords.contains(i.k) { return false }
+            if i.k >= 8 && (firstArgument == nil || !firstArgumentWords.contains(i.k)) { return false }
         }
-        var data = SeccompData(nr: Int32(nr), instructionPointer: 0, args: SyscallArguments(firstArgument))
+        var data = SeccompData(nr: Int32(nr), instructionPointer: 0, args: SyscallArguments(firstArgument ?? 0))
         data.arch = SeccompData.AUDIT_ARCH_X86_64
         return program.run(data) & Seccomp.SECCOMP_RET_ACTION_FULL == Seccomp.SECCOMP_RET_ALLOW
     }

@@ -88,6 +88,16 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         return GuestSignalWords(maskWord: a.base + Int(SW_AREA_SIGMASK), pendingWord: a.base + Int(SW_AREA_SIGPENDING))
     }
 
+    func enterGuestRobustList(_ anySpace: AddressSpace?, allowed: Bool) -> GuestRobustListWord? {
+        guard let r = runner, let anySpace, anySpace === space else { return nil }
+        let a = r.area
+        // Plain stores, ordered by the RUN's post as the mask's are.
+        a.store(SW_AREA_ROBUST_SET, UInt32(0))
+        a.store(SW_AREA_ROBUST_ON, UInt32(allowed ? 1 : 0))
+        guard allowed else { return nil }
+        return GuestRobustListWord(headWord: a.base + Int(SW_AREA_ROBUST_HEAD), setWord: a.base + Int(SW_AREA_ROBUST_SET))
+    }
+
     func switchTo(_ anySpace: AddressSpace, _ regs: inout Registers) throws(PlatformError) -> Trap {
         let s = anySpace as! SystrapAddressSpace
         if s !== space {
@@ -101,6 +111,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             placement.newStub(runner!.area)
             runner!.area.store(SW_AREA_FSGSBASE, UInt32(Self.userFSGSBase ? 1 : 0))
             runner!.area.store(SW_AREA_MASK_ON, UInt32(0))
+            runner!.area.store(SW_AREA_ROBUST_ON, UInt32(0))
             runner!.area.store(SW_AREA_FAST_REPORT, UInt32(0))
         }
         let r = runner!, a = r.area
@@ -139,12 +150,16 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
             stubFS = regs.fsBase
         }
         let gs = stubGSBase(for: regs.gsBase, area: a.address)
+        // A patched trap resumes with `jmp *%gs:`: through the area's GS
+        // only; with another GS it goes back the signal's way. Another GS:
+        // the guest's own, set since the trap, or one it had all along when
+        // the trap came from the patched entry after a SIGSYS (a call the
+        // stub would serve, handed on: a kick, a size it leaves to the
+        // sentry), with patching off or the guest's own GS.
+        if gs != a.address && trapped && a.load(SW_AREA_PATCHED, as: UInt32.self) != 0 {
+            try leavePatchedFrame(r, s)
+        }
         if stubGS != gs {
-            // A patched trap resumes with `jmp *%gs:`: through the area's
-            // GS only; with another GS it goes back the signal's way.
-            if trapped && gs != a.address && a.load(SW_AREA_PATCHED, as: UInt32.self) != 0 {
-                try leavePatchedFrame(r, s)
-            }
             a.store(SW_AREA_GS, gs)
             a.store(SW_AREA_SET_GS, UInt64(1))
             stubGS = gs
@@ -224,6 +239,7 @@ final class SystrapContext: PlatformContext, @unchecked Sendable {
         // What switchTo would do besides writing the registers: set a base,
         // leave a patched frame, carry a call on the RUN, stop a step.
         guard stubFS == regs.fsBase, stubGS == stubGSBase(for: regs.gsBase, area: a.address),
+              stubGS == a.address || a.load(SW_AREA_PATCHED, as: UInt32.self) == 0,
               regs.raw.eflags & Self.trapFlag == 0, !s.hasRunCalls(r),
               a.pointer(a.load(SW_AREA_UC, as: UInt64.self), length: UInt64(UContext.size)) != nil else { return false }
         return true
