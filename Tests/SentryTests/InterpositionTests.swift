@@ -179,14 +179,17 @@ struct InterpositionUnitTests {
     static func stmt(_ code: UInt16, _ k: UInt32) -> I { I(code: code, jt: 0, jf: 0, k: k) }
     static func jump(_ code: UInt16, _ k: UInt32, _ jt: UInt8, _ jf: UInt8) -> I { I(code: code, jt: jt, jf: jf, k: k) }
 
+    /// A filter of `p` after `previous`, as seccomp(2) attaches one, for
+    /// the tests of what a chain leaves to the guest's side.
+    private func filter(_ p: [I], after previous: SeccompFilter? = nil) throws -> SeccompFilter {
+        SeccompFilter(program: try ClassicBPF(verifying: p), previous: previous, log: false, listener: nil)
+    }
+    private let allow: UInt32 = 0x7fff_0000, eperm: UInt32 = 0x0005_0001
+
     /// Which clock reads a filter chain leaves to the guest side
     /// (SeccompFilter.clockReadsAllowed): those every filter allows whatever
     /// the pointer and the instruction pointer; none if one reads either.
     @Test func clockReadsAFilterChainAllows() throws {
-        let allow: UInt32 = 0x7fff_0000, eperm: UInt32 = 0x0005_0001
-        func filter(_ p: [I], after previous: SeccompFilter? = nil) throws -> SeccompFilter {
-            SeccompFilter(program: try ClassicBPF(verifying: p), previous: previous, log: false, listener: nil)
-        }
         let all = GuestClock.hostClockMask
         #expect(all == 0b1011_1111_0011)   // REALTIME, MONOTONIC, and 4-9, 11: never 2 and 3, the CPU clocks
         let allowAll = try filter([Self.stmt(0x06, allow)])
@@ -214,10 +217,6 @@ struct InterpositionUnitTests {
     /// (GuestSideSignalMask.swift): allowed for SIG_BLOCK, SIG_UNBLOCK and
     /// SIG_SETMASK, whatever the pointers and size.
     @Test func signalMaskChangesAFilterChainAllows() throws {
-        let allow: UInt32 = 0x7fff_0000, eperm: UInt32 = 0x0005_0001
-        func filter(_ p: [I], after previous: SeccompFilter? = nil) throws -> SeccompFilter {
-            SeccompFilter(program: try ClassicBPF(verifying: p), previous: previous, log: false, listener: nil)
-        }
         #expect(try filter([Self.stmt(0x06, allow)]).signalMaskChangesAllowed)
         // nr == 14 ? EPERM : ALLOW, and a chain with it anywhere.
         let denyMask = try filter([Self.stmt(0x20, 0), Self.jump(0x15, 14, 0, 1), Self.stmt(0x06, eperm), Self.stmt(0x06, allow)])
@@ -234,10 +233,6 @@ struct InterpositionUnitTests {
     /// set_robust_list's head is recorded on the guest's side only under a
     /// chain that allows the call whatever its arguments.
     @Test func robustListSetsAFilterChainAllows() throws {
-        let allow: UInt32 = 0x7fff_0000, eperm: UInt32 = 0x0005_0001
-        func filter(_ p: [I], after previous: SeccompFilter? = nil) throws -> SeccompFilter {
-            SeccompFilter(program: try ClassicBPF(verifying: p), previous: previous, log: false, listener: nil)
-        }
         #expect(try filter([Self.stmt(0x06, allow)]).robustListSetAllowed)
         // nr == 273 ? EPERM : ALLOW, and a chain with it anywhere.
         let deny = try filter([Self.stmt(0x20, 0), Self.jump(0x15, 273, 0, 1), Self.stmt(0x06, eperm), Self.stmt(0x06, allow)])
