@@ -70,7 +70,7 @@ import Testing
     }
 
     /// A guest making nothing but calls its stub may serve itself (clock
-    /// reads, rt_sigprocmask: GuestSideCalls.swift) shows them as soon as a
+    /// reads, rt_sigprocmask, set_robust_list: GuestSideCalls.swift) shows them as soon as a
     /// tracer that wants them attaches: the attach kicks it out of guest code.
     @Test(arguments: Harness.platforms)
     func stubServedCallsSeenAtAttach(_ platform: Harness.TestPlatform) throws {
@@ -84,7 +84,8 @@ import Testing
         defer { guest.stop() }
         #expect(Background.poll { guest.stdout.contains("ready") }, "\(guest.stderr)")
         for (call, line) in [("rt_sigprocmask", "rt_sigprocmask(SIG_BLOCK, [URG], NULL, 8) = 0"),
-                             ("clock_gettime", "clock_gettime(CLOCK_MONOTONIC, {")] {
+                             ("clock_gettime", "clock_gettime(CLOCK_MONOTONIC, {"),
+                             ("set_robust_list", "set_robust_list(0x")] {
             let tracer = try #require(Background(["trace", name, "-e", "trace=\(call)"], env: env, in: dir, tag: call))
             defer { tracer.stop() }
             #expect(Background.poll { tracer.stdout.contains(line) }, "\(platform.rawValue) \(call): \(tracer.stdout.suffix(300)) \(tracer.stderr)")

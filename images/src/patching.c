@@ -728,8 +728,9 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "spinserved")) {   // nothing but calls a stub may serve itself, forever: for a live tracer
         unsigned long urg = BIT(SIGURG);
         struct timespec t;
+        void *own = robust_of(0);
         printf("ready\n");
-        for (;;) { site_clock(CLOCK_MONOTONIC, &t); site_mask(SIG_BLOCK, &urg, NULL, 8); }
+        for (;;) { site_clock(CLOCK_MONOTONIC, &t); site_mask(SIG_BLOCK, &urg, NULL, 8); site_robust(own, 24); }
     }
     if (!strcmp(mode, "aftercode")) return after_code();
     if (!strcmp(mode, "exec")) {
