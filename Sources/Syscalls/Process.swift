@@ -23,7 +23,7 @@ enum Process {
     }
 
     static func setRobustList(_ t: Task, _ a: SyscallArguments) throws(Errno) -> Int64 {
-        guard a[1] == 24 else { throw .EINVAL }   // sizeof(struct robust_list_head)
+        guard a[1] == robustListHeadSize else { throw .EINVAL }
         t.robustList = (a.address(0), a[1])
         return 0
     }
@@ -34,7 +34,7 @@ enum Process {
         // The head the target's guest side may have recorded in the run it is in.
         let head = t.kernel.locked { target.liveRobustListLocked.head }
         try t.mm.write(a.address(1), head.rawValue)
-        try t.mm.write(a.address(2), UInt64(24))
+        try t.mm.write(a.address(2), robustListHeadSize)
         return 0
     }
 
